@@ -1,0 +1,19 @@
+"""Errors raised by the vision pipeline. `api` maps them to HTTP; here they only carry context."""
+
+from __future__ import annotations
+
+
+class TaggerError(Exception):
+    """Base class for every error the tagger raises on purpose."""
+
+
+class VideoError(TaggerError):
+    """A media file cannot be used: missing, empty, not a video, or broken part-way."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ModelError(TaggerError):
+    """A model card or model file is missing, malformed or fails its checksum."""

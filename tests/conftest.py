@@ -1,0 +1,23 @@
+"""Suite-wide fixtures. Database fixtures live in tests/api/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ../shared folder (models and real data); tests that need it skip loudly without it."""
+    configured = os.environ.get("REELCART_SHARED_DIR")
+    candidates = [Path(configured)] if configured else []
+    candidates.append(Path(__file__).resolve().parents[1].parent / "shared")
+    for candidate in candidates:
+        if (candidate / "DESIGN.md").is_file() or (candidate / "models").is_dir():
+            return candidate
+    pytest.skip(
+        "../shared is absent (set REELCART_SHARED_DIR to the folder holding models/ and data/); "
+        "this test needs the real model weights or data"
+    )
