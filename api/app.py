@@ -1,0 +1,85 @@
+"""The FastAPI application factory: settings, database, job queue and routers wired in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine
+
+from api.db import create_db_engine, session_scope
+from api.jobs.queue import JobQueue, ThreadJobQueue
+from api.jobs.tagging import TagFunction, TagJobExecutor, recover_jobs
+from api.limits import BodySizeLimit
+from api.problems import install_problem_handlers
+from api.routers import admin, catalog, episodes, health, timeline
+from api.settings import ApiSettings, get_settings
+
+log = logging.getLogger("reelcart.api")
+
+UPLOAD_ROUTE_SUFFIXES = ("/episodes/upload", "/images")
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    tag_function: TagFunction | None = None,
+    job_queue: JobQueue | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own engine, tag function or queue; production passes nothing."""
+    settings = settings or get_settings()
+    engine = engine or create_db_engine(settings.database_url)
+    if job_queue is None:
+        executor = TagJobExecutor(engine, settings, tag_function or _default_tag_function(settings))
+        job_queue = ThreadJobQueue(executor, workers=max(settings.worker_threads, 1))
+    queue = job_queue
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+        if settings.worker_threads > 0:
+            queue.start()
+            with session_scope(engine) as session:
+                for job_id in recover_jobs(session):
+                    queue.enqueue(job_id)
+        yield
+        queue.stop()
+
+    app = FastAPI(
+        title="ReelCart API",
+        version="0.1.0",
+        description="Shoppable short-form drama: catalogs, episodes, tagging jobs, placements and timelines.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.job_queue = queue
+
+    install_problem_handlers(app)
+    app.add_middleware(
+        BodySizeLimit,
+        default_bytes=settings.max_json_bytes,
+        upload_bytes=max(settings.max_upload_bytes, settings.max_image_bytes),
+        upload_suffixes=UPLOAD_ROUTE_SUFFIXES,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+        expose_headers=["ETag"],
+    )
+    for module in (health, admin, catalog, episodes, timeline):
+        app.include_router(module.router)
+    return app
+
+
+def _default_tag_function(settings: ApiSettings) -> TagFunction:
+    # Imported lazily: the vision stack loads ONNX Runtime, which API-only processes never need.
+    from api.jobs.tagger_adapter import PipelineTagFunction  # noqa: PLC0415
+
+    return PipelineTagFunction(settings)

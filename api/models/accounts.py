@@ -1,0 +1,42 @@
+"""Brands and the API keys that act for them (or for the operator)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from api.models.common import created_at_field, id_field, optional_timestamp_field
+
+
+class Brand(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    name: str = Field(max_length=200)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    # Links whose calibrated confidence reaches this are approved without a human.
+    auto_approve_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    # Below this a link is "unknown product" (still reviewable).
+    link_floor: float = Field(default=0.3, ge=0.0, le=1.0)
+    default_checkout_provider: str = Field(default="stripe", max_length=20)
+    created_at: datetime = created_at_field()
+
+
+class ApiKeyScope(StrEnum):
+    BRAND = "brand"
+    OPERATOR = "operator"
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key. Only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID | None = Field(default=None, foreign_key="brand.id", index=True)
+    scope: ApiKeyScope = Field(default=ApiKeyScope.BRAND, sa_type=String(20))
+    name: str = Field(default="", max_length=200)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = created_at_field()
+    revoked_at: datetime | None = optional_timestamp_field()

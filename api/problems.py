@@ -1,0 +1,161 @@
+"""RFC 9457 problem+json for every error the API returns, including 404s and validation errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from commerce.exceptions import CommerceError
+from tagger.exceptions import TaggerError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://reelcart.dev/problems/"
+
+log = logging.getLogger("reelcart.api")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    428: "Precondition required",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise anywhere in `api/` to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug or _slugify(title or _TITLES.get(status, "error"))
+        self.title = title or _TITLES.get(status, "Error")
+        self.errors = errors
+        self.headers = headers
+
+
+def not_found(what: str) -> Problem:
+    # Another brand's object answers exactly like a missing one: no existence oracle.
+    return Problem(404, f"{what} not found", slug="not-found")
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or _slugify(title or _TITLES.get(status, "error"))),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _slugify(text: str) -> str:
+    return "-".join(text.lower().split())
+
+
+def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
+        fields.append({"field": ".".join(location) or "body", "message": item.get("msg", "invalid")})
+    return fields
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            request,
+            exc.status,
+            exc.detail,
+            slug=exc.slug,
+            title=exc.title,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        summary = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
+        return problem_response(
+            request, 422, f"request is invalid: {summary}", slug="validation-error", errors=errors
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _body_validation(request: Request, exc: ValidationError) -> JSONResponse:
+        # Bodies a route parses itself (multipart or content-negotiated) fail here, not in FastAPI.
+        errors = [
+            {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+            for item in exc.errors()
+        ]
+        summary = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
+        return problem_response(
+            request, 422, f"request is invalid: {summary}", slug="validation-error", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.method} {request.url.path}"
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(request, exc.status_code, detail, headers=headers)
+
+    @app.exception_handler(TaggerError)
+    async def _tagger(request: Request, exc: TaggerError) -> JSONResponse:
+        return problem_response(request, 422, str(exc), slug="unusable-media")
+
+    @app.exception_handler(CommerceError)
+    async def _commerce(request: Request, exc: CommerceError) -> JSONResponse:
+        return problem_response(request, 422, str(exc), slug="commerce-error")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            request, 409, "the request conflicts with existing data (a duplicate or a dangling reference)"
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "an unexpected error occurred; it has been logged")

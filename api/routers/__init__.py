@@ -1,0 +1,1 @@
+"""Thin HTTP routers: parse, check ownership through dependencies, call a service, commit."""

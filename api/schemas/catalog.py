@@ -1,0 +1,127 @@
+"""Catalog bodies. Prices are `Decimal` + ISO 4217 code, checked against the currency's minor unit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from commerce.exceptions import MoneyError
+from commerce.money import Money, normalize_currency
+
+
+def _currency(value: str) -> str:
+    try:
+        return normalize_currency(value)
+    except MoneyError as error:
+        raise ValueError(str(error)) from error
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["EUR"]), AfterValidator(_currency)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3, examples=["4.99"])]
+Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class VariantCreate(_Strict):
+    sku: Sku
+    title: str = Field(default="Default", min_length=1, max_length=300)
+    price: Price
+    currency: Currency
+    available: bool = True
+
+    @model_validator(mode="after")
+    def _price_fits_currency(self) -> VariantCreate:
+        try:
+            Money(self.price, self.currency)
+        except MoneyError as error:
+            raise ValueError(str(error)) from error
+        return self
+
+
+class VariantUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    price: Price | None = None
+    currency: Currency | None = None
+    available: bool | None = None
+
+
+class ImageByUrl(_Strict):
+    url: HttpUrl
+
+
+class ProductCreate(_Strict):
+    title: str = Field(min_length=1, max_length=300)
+    vendor: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    variants: list[VariantCreate] = Field(default_factory=list, max_length=250)
+    images: list[ImageByUrl] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_skus(self) -> ProductCreate:
+        seen: set[str] = set()
+        for variant in self.variants:
+            if variant.sku in seen:
+                raise ValueError(f"duplicate sku {variant.sku!r} in this product")
+            seen.add(variant.sku)
+        return self
+
+
+class ProductUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    vendor: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+
+
+class VariantPublic(BaseModel):
+    id: uuid.UUID
+    product_id: uuid.UUID
+    sku: str
+    title: str
+    price: Decimal
+    currency: str
+    available: bool
+
+
+class ImagePublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    position: int
+    width: int | None
+    height: int | None
+
+
+class ProductPublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    vendor: str
+    description: str
+    variants: list[VariantPublic]
+    images: list[ImagePublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(BaseModel):
+    items: list[ProductPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ImportLineError(BaseModel):
+    line: int | str
+    field: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    imported_products: int
+    imported_variants: int
+    imported_images: int

@@ -1,0 +1,59 @@
+"""Episode, tag-job and timeline bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EpisodeFromPath(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    path: str = Field(
+        min_length=1, max_length=1000, description="A file on the server, under an allowed root"
+    )
+
+
+class EpisodePublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    status: str
+    source: str
+    size_bytes: int
+    duration_ms: int
+    fps: float
+    time_base: str
+    width: int
+    height: int
+    rotation: int
+    codec: str
+    timeline_url: str
+    created_at: datetime
+
+
+class EpisodePage(BaseModel):
+    items: list[EpisodePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class TagJobPublic(BaseModel):
+    id: uuid.UUID
+    episode_id: uuid.UUID
+    state: str
+    progress: float
+    error: str | None
+    attempts: int
+    placements_found: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TagJobPage(BaseModel):
+    items: list[TagJobPublic]
+    total: int

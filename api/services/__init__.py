@@ -1,0 +1,1 @@
+"""Use cases behind the routers and the CLI: plain functions over a `Session`."""

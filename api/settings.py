@@ -1,0 +1,61 @@
+"""Settings for the service layer: one class, `REELCART_` prefix, placeholders refused outside development."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev", "test"})
+
+
+class ApiSettings(BaseSettings):
+    """Everything an operator configures for the API and its workers."""
+
+    model_config = SettingsConfigDict(env_prefix="REELCART_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/reelcart.db"
+    media_dir: Path = Path("var/media")
+    model_dir: Path = Path("var/models")
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # Server-side paths an operator may register episodes from, besides media_dir itself.
+    media_import_roots: list[Path] = Field(default_factory=list)
+    secret_key: SecretStr = SecretStr("change-me")
+    max_json_bytes: int = Field(default=1 << 20, ge=1024)
+    max_upload_bytes: int = Field(default=2 << 30, ge=1 << 20)
+    max_image_bytes: int = Field(default=20 << 20, ge=1 << 16)
+    worker_threads: int = Field(default=1, ge=0, le=64)
+    timeline_max_age_s: int = Field(default=30, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ApiSettings:
+        if self.environment != "development" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "REELCART_SECRET_KEY is a placeholder; set a real secret outside development "
+                f"(environment is {self.environment!r})"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    """Settings read once per process from the environment (and `.env`)."""
+    return ApiSettings()
