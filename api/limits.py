@@ -9,14 +9,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 
-class _TooLarge(BaseException):  # noqa: N818
+class _TooLarge(BaseException):
     """Not an `Exception`: FastAPI turns body-read errors into a 400, and this must become a 413."""
 
 
 class BodySizeLimit:
     """Caps every request body; upload routes (by path suffix) get the larger upload cap."""
 
-    def __init__(self, app: ASGIApp, *, default_bytes: int, upload_bytes: int, upload_suffixes: tuple[str, ...]):
+    def __init__(
+        self, app: ASGIApp, *, default_bytes: int, upload_bytes: int, upload_suffixes: tuple[str, ...]
+    ):
         self.app = app
         self.default_bytes = default_bytes
         self.upload_bytes = upload_bytes
@@ -81,7 +83,10 @@ async def _reject(scope: Scope, send: Send, limit: int) -> None:
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

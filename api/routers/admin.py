@@ -63,7 +63,9 @@ def list_brands(_operator: OperatorDep, session: SessionDep) -> list[BrandPublic
 
 
 @router.post("/brands/{brand_id}/keys", status_code=status.HTTP_201_CREATED, response_model=KeyIssued)
-def create_key(brand_id: uuid.UUID, body: KeyCreate, _operator: OperatorDep, session: SessionDep) -> KeyIssued:
+def create_key(
+    brand_id: uuid.UUID, body: KeyCreate, _operator: OperatorDep, session: SessionDep
+) -> KeyIssued:
     if session.get(Brand, brand_id) is None:
         raise not_found("brand")
     issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name)

@@ -34,7 +34,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
-def create_product(body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep) -> ProductPublic:
+def create_product(
+    body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> ProductPublic:
     product = catalog.create_product(session, brand_id, body)
     session.commit()
     return catalog.product_public(session, product, settings.public_base_url)
@@ -55,14 +57,20 @@ def list_products(
 
 
 @router.get("/products/{product_id}", response_model=ProductPublic)
-def get_product(product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep) -> ProductPublic:
+def get_product(
+    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> ProductPublic:
     product = catalog.get_product(session, brand_id, product_id)
     return catalog.product_public(session, product, settings.public_base_url)
 
 
 @router.patch("/products/{product_id}", response_model=ProductPublic)
 def update_product(
-    product_id: uuid.UUID, body: ProductUpdate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ProductPublic:
     product = catalog.update_product(session, catalog.get_product(session, brand_id, product_id), body)
     rebuild_timelines_for_product(session, product.id, settings)
@@ -77,8 +85,12 @@ def delete_product(product_id: uuid.UUID, brand_id: BrandIdDep, session: Session
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=VariantPublic)
-def add_variant(product_id: uuid.UUID, body: VariantCreate, brand_id: BrandIdDep, session: SessionDep) -> VariantPublic:
+@router.post(
+    "/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=VariantPublic
+)
+def add_variant(
+    product_id: uuid.UUID, body: VariantCreate, brand_id: BrandIdDep, session: SessionDep
+) -> VariantPublic:
     variant = catalog.add_variant(session, catalog.get_product(session, brand_id, product_id), body)
     session.commit()
     return catalog.variant_public(variant)
@@ -86,7 +98,11 @@ def add_variant(product_id: uuid.UUID, body: VariantCreate, brand_id: BrandIdDep
 
 @router.patch("/variants/{variant_id}", response_model=VariantPublic)
 def update_variant(
-    variant_id: uuid.UUID, body: VariantUpdate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    variant_id: uuid.UUID,
+    body: VariantUpdate,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> VariantPublic:
     variant = catalog.update_variant(session, catalog.get_variant(session, brand_id, variant_id), body)
     rebuild_timelines_for_product(session, variant.product_id, settings)
@@ -95,7 +111,9 @@ def update_variant(
 
 
 @router.delete("/variants/{variant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_variant(variant_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep) -> Response:
+def delete_variant(
+    variant_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     variant = catalog.get_variant(session, brand_id, variant_id)
     session.delete(variant)
     session.flush()
@@ -120,21 +138,36 @@ async def add_image(
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise Problem(422, "multipart body needs a `file` field", slug="validation-error",
-                          errors=[{"field": "file", "message": "field required"}])
+            raise Problem(
+                422,
+                "multipart body needs a `file` field",
+                slug="validation-error",
+                errors=[{"field": "file", "message": "field required"}],
+            )
         data = await upload.read(settings.max_image_bytes + 1)
         if len(data) > settings.max_image_bytes:
-            raise Problem(413, f"image exceeds the {settings.max_image_bytes} byte limit", slug="payload-too-large")
-        stored = store_image_bytes(data, media_dir=settings.media_dir, brand_id=brand_id, what=upload.filename or "image")
+            raise Problem(
+                413, f"image exceeds the {settings.max_image_bytes} byte limit", slug="payload-too-large"
+            )
+        stored = store_image_bytes(
+            data, media_dir=settings.media_dir, brand_id=brand_id, what=upload.filename or "image"
+        )
         image = ProductImage(
-            product_id=product.id, brand_id=brand_id, position=position, path=str(stored.path),
-            width=stored.width, height=stored.height, sha256=stored.sha256,
+            product_id=product.id,
+            brand_id=brand_id,
+            position=position,
+            path=str(stored.path),
+            width=stored.width,
+            height=stored.height,
+            sha256=stored.sha256,
         )
     elif content_type.startswith("application/json"):
         body = ImageByUrl.model_validate_json(await request.body())
-        image = ProductImage(product_id=product.id, brand_id=brand_id, position=position, source_url=str(body.url))
+        image = ProductImage(
+            product_id=product.id, brand_id=brand_id, position=position, source_url=str(body.url)
+        )
     else:
-        raise Problem(415, "send JSON {\"url\": …} or multipart/form-data with a `file` field")
+        raise Problem(415, 'send JSON {"url": …} or multipart/form-data with a `file` field')
     session.add(image)
     product.touch()
     session.add(product)
@@ -142,8 +175,11 @@ async def add_image(
     rebuild_timelines_for_product(session, product.id, settings)
     session.commit()
     return ImagePublic(
-        id=image.id, url=catalog.image_url(image, settings.public_base_url), position=image.position,
-        width=image.width, height=image.height,
+        id=image.id,
+        url=catalog.image_url(image, settings.public_base_url),
+        position=image.position,
+        width=image.width,
+        height=image.height,
     )
 
 
@@ -157,7 +193,9 @@ def delete_image(image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/images/{image_id}", tags=["public"], summary="A held product image (public: shown in the overlay)")
+@router.get(
+    "/images/{image_id}", tags=["public"], summary="A held product image (public: shown in the overlay)"
+)
 def get_image(image_id: uuid.UUID, session: SessionDep) -> FileResponse:
     image = session.get(ProductImage, image_id)
     if image is None or not image.path or not Path(image.path).is_file():
@@ -169,7 +207,9 @@ def get_image(image_id: uuid.UUID, session: SessionDep) -> FileResponse:
     "/catalog/import",
     response_model=ImportReport,
     summary="Bulk import products from CSV (text/csv) or JSON; all lines or none",
-    responses={422: {"description": "The file has errors; `errors` lists them by line; nothing was imported"}},
+    responses={
+        422: {"description": "The file has errors; `errors` lists them by line; nothing was imported"}
+    },
 )
 async def import_catalog(request: Request, brand_id: BrandIdDep, session: SessionDep) -> ImportReport:
     content_type = request.headers.get("content-type", "")
@@ -184,8 +224,12 @@ async def import_catalog(request: Request, brand_id: BrandIdDep, session: Sessio
         report = apply_import(session, brand_id, parse_catalog(text, fmt=fmt))
     except CatalogImportError as error:
         raise Problem(
-            422, str(error), slug="catalog-import-errors",
-            errors=[{"line": item.line, "field": item.field, "message": item.message} for item in error.errors],
+            422,
+            str(error),
+            slug="catalog-import-errors",
+            errors=[
+                {"line": item.line, "field": item.field, "message": item.message} for item in error.errors
+            ],
         ) from error
     session.commit()
     return report

@@ -21,11 +21,19 @@ from api.services import episodes
 router = APIRouter(prefix="/v1", tags=["episodes"])
 
 
-@router.post("/episodes", status_code=status.HTTP_201_CREATED, response_model=EpisodePublic,
-             summary="Register an episode from a file already on the server")
-def register_from_path(body: EpisodeFromPath, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep) -> EpisodePublic:
+@router.post(
+    "/episodes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EpisodePublic,
+    summary="Register an episode from a file already on the server",
+)
+def register_from_path(
+    body: EpisodeFromPath, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> EpisodePublic:
     path = episodes.resolve_server_path(settings, body.path)
-    episode = episodes.register_episode(session, settings, brand_id=brand_id, title=body.title, path=path, source="path")
+    episode = episodes.register_episode(
+        session, settings, brand_id=brand_id, title=body.title, path=path, source="path"
+    )
     session.commit()
     return episodes.episode_public(episode, settings)
 
@@ -35,7 +43,9 @@ def register_from_path(body: EpisodeFromPath, brand_id: BrandIdDep, session: Ses
     status_code=status.HTTP_201_CREATED,
     response_model=EpisodePublic,
     summary="Upload an episode: the raw video as the request body (streamed to disk, size-limited)",
-    openapi_extra={"requestBody": {"content": {"video/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={
+        "requestBody": {"content": {"video/*": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 async def upload_episode(
     request: Request,
@@ -45,7 +55,9 @@ async def upload_episode(
     title: Annotated[str, Query(min_length=1, max_length=300)],
     filename: Annotated[str, Query(max_length=255)] = "episode.mp4",
 ) -> EpisodePublic:
-    if request.headers.get("content-type", "").startswith(("multipart/", "application/json", "application/x-www")):
+    if request.headers.get("content-type", "").startswith(
+        ("multipart/", "application/json", "application/x-www")
+    ):
         raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -56,8 +68,12 @@ async def upload_episode(
     path = await episodes.stream_upload_to_media(chunks(), settings, filename=filename)
     try:
         if path.stat().st_size == 0:
-            raise Problem(422, "upload is empty (0 bytes)", slug="unusable-media",
-                          errors=[{"field": "file", "message": "empty"}])
+            raise Problem(
+                422,
+                "upload is empty (0 bytes)",
+                slug="unusable-media",
+                errors=[{"field": "file", "message": "empty"}],
+            )
         episode = episodes.register_episode(
             session, settings, brand_id=brand_id, title=title, path=path, source="upload", shown_name=filename
         )
@@ -80,7 +96,9 @@ def list_episodes(
 
 
 @router.get("/episodes/{episode_id}", response_model=EpisodePublic)
-def get_episode(episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep) -> EpisodePublic:
+def get_episode(
+    episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> EpisodePublic:
     return episodes.episode_public(episodes.get_episode(session, brand_id, episode_id), settings)
 
 
@@ -88,9 +106,15 @@ def tag_job_public(job: TagJob) -> TagJobPublic:
     return TagJobPublic.model_validate(job, from_attributes=True)
 
 
-@router.post("/episodes/{episode_id}/tag-jobs", status_code=status.HTTP_202_ACCEPTED, response_model=TagJobPublic,
-             summary="Queue tagging of an episode (detect, track, link); poll the job for progress")
-def create_tag_job(episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep) -> TagJobPublic:
+@router.post(
+    "/episodes/{episode_id}/tag-jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TagJobPublic,
+    summary="Queue tagging of an episode (detect, track, link); poll the job for progress",
+)
+def create_tag_job(
+    episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep
+) -> TagJobPublic:
     episode = episodes.get_episode(session, brand_id, episode_id)
     active = session.exec(
         select(TagJob).where(
@@ -98,7 +122,9 @@ def create_tag_job(episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep
         )
     ).first()
     if active is not None:
-        raise Problem(409, f"episode already has a {active.state} tag job ({active.id})", slug="job-in-progress")
+        raise Problem(
+            409, f"episode already has a {active.state} tag job ({active.id})", slug="job-in-progress"
+        )
     job = TagJob(brand_id=brand_id, episode_id=episode.id)
     session.add(job)
     session.commit()

@@ -19,6 +19,9 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> JSONResponse:
     ready = database_is_reachable(request.app.state.engine)
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": {"database": "ok" if ready else "unreachable"}},
+        {
+            "status": "ready" if ready else "unavailable",
+            "checks": {"database": "ok" if ready else "unreachable"},
+        },
         status_code=200 if ready else 503,
     )

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/v1", tags=["public"])
     summary="Approved placements of an episode as a hotspot timeline (public, cacheable)",
     responses={200: {"content": {"application/json": {}}}, 304: {"description": "Not modified"}},
 )
-def get_timeline(episode_id: uuid.UUID, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def get_timeline(
+    episode_id: uuid.UUID, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     row = session.exec(
         select(Episode.timeline_json, Episode.timeline_etag).where(Episode.id == episode_id)
     ).first()

@@ -42,7 +42,9 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
         if os.environ.get("REELCART_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required but unreachable at {server_url}: {error.orig}")
-        pytest.skip(f"PostgreSQL unreachable at {server_url} (set REELCART_REQUIRE_POSTGRES=1 to fail instead)")
+        pytest.skip(
+            f"PostgreSQL unreachable at {server_url} (set REELCART_REQUIRE_POSTGRES=1 to fail instead)"
+        )
     url = server_url.rsplit("/", 1)[0] + f"/{name}"
     engine = create_db_engine(url)
     upgrade_database(engine)
@@ -77,7 +79,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 def settings(tmp_path: Path) -> ApiSettings:
     return ApiSettings(
         environment="test",
-        secret_key="test-secret-key-not-a-placeholder",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-a-placeholder",
         database_url="sqlite://",
         media_dir=tmp_path / "media",
         model_dir=tmp_path / "models",

@@ -44,10 +44,17 @@ def test_create_then_get_returns_the_whole_product(client: TestClient, brand: Br
         "title": "Pressed Apple Juice 1 L",
         "vendor": "Orchard Co",
         "description": "Cloudy apple juice, not from concentrate.",
-        "variants": [{
-            "id": variant["id"], "product_id": body["id"], "sku": "APL-1L", "title": "Default",
-            "price": "3.49", "currency": "EUR", "available": True,
-        }],
+        "variants": [
+            {
+                "id": variant["id"],
+                "product_id": body["id"],
+                "sku": "APL-1L",
+                "title": "Default",
+                "price": "3.49",
+                "currency": "EUR",
+                "available": True,
+            }
+        ],
         "images": [],
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
@@ -59,15 +66,22 @@ def test_other_brand_sees_404_never_the_data(
     client: TestClient, brand: BrandAccount, other_brand: BrandAccount
 ) -> None:
     product = client.post("/v1/products", json=JUICE, headers=brand.headers).json()
-    for method, path in [("GET", f"/v1/products/{product['id']}"), ("DELETE", f"/v1/products/{product['id']}"),
-                         ("PATCH", f"/v1/variants/{product['variants'][0]['id']}")]:
-        response = client.request(method, path, headers=other_brand.headers, json={} if method == "PATCH" else None)
+    for method, path in [
+        ("GET", f"/v1/products/{product['id']}"),
+        ("DELETE", f"/v1/products/{product['id']}"),
+        ("PATCH", f"/v1/variants/{product['variants'][0]['id']}"),
+    ]:
+        response = client.request(
+            method, path, headers=other_brand.headers, json={} if method == "PATCH" else None
+        )
         assert response.status_code == 404, (method, path)
         assert "Orchard" not in response.text
     assert client.get("/v1/products", headers=other_brand.headers).json()["total"] == 0
 
 
-def test_update_variant_price_and_delete_product(client: TestClient, brand: BrandAccount, engine: Engine) -> None:
+def test_update_variant_price_and_delete_product(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
     product = client.post("/v1/products", json=JUICE, headers=brand.headers).json()
     variant_id = product["variants"][0]["id"]
     patched = client.patch(f"/v1/variants/{variant_id}", json={"price": "2.99"}, headers=brand.headers)
@@ -81,12 +95,12 @@ def test_search_matches_title_and_sku(client: TestClient, brand: BrandAccount) -
     client.post("/v1/products", json=JUICE, headers=brand.headers)
     other = {**JUICE, "title": "Oat Milk", "variants": [{"sku": "OAT-1", "price": "2", "currency": "EUR"}]}
     client.post("/v1/products", json=other, headers=brand.headers)
-    assert [p["title"] for p in client.get("/v1/products?q=apple", headers=brand.headers).json()["items"]] == [
-        "Pressed Apple Juice 1 L"
-    ]
-    assert [p["title"] for p in client.get("/v1/products?q=oat-1", headers=brand.headers).json()["items"]] == [
-        "Oat Milk"
-    ]
+    assert [
+        p["title"] for p in client.get("/v1/products?q=apple", headers=brand.headers).json()["items"]
+    ] == ["Pressed Apple Juice 1 L"]
+    assert [
+        p["title"] for p in client.get("/v1/products?q=oat-1", headers=brand.headers).json()["items"]
+    ] == ["Oat Milk"]
 
 
 def test_bad_money_is_422_with_field_reasons(client: TestClient, brand: BrandAccount, engine: Engine) -> None:
@@ -105,13 +119,17 @@ def test_bad_money_is_422_with_field_reasons(client: TestClient, brand: BrandAcc
 
 def test_malformed_json_is_422_problem(client: TestClient, brand: BrandAccount) -> None:
     response = client.post(
-        "/v1/products", content=b'{"title": "oops",', headers={**brand.headers, "Content-Type": "application/json"}
+        "/v1/products",
+        content=b'{"title": "oops",',
+        headers={**brand.headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["title"] == "Unprocessable content"
 
 
-def test_duplicate_sku_is_409_and_writes_nothing(client: TestClient, brand: BrandAccount, engine: Engine) -> None:
+def test_duplicate_sku_is_409_and_writes_nothing(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
     client.post("/v1/products", json=JUICE, headers=brand.headers)
     again = client.post("/v1/products", json={**JUICE, "title": "Copy"}, headers=brand.headers)
     assert again.status_code == 409
@@ -154,7 +172,8 @@ def test_csv_import_groups_variants(client: TestClient, brand: BrandAccount) -> 
     assert response.json() == {"imported_products": 2, "imported_variants": 3, "imported_images": 0}
     products = client.get("/v1/products", headers=brand.headers).json()["items"]
     assert [(p["title"], [v["sku"] for v in p["variants"]]) for p in products] == [
-        ("Green Tea", ["TEA-100", "TEA-50"]) if products[0]["variants"][0]["sku"] == "TEA-100"
+        ("Green Tea", ["TEA-100", "TEA-50"])
+        if products[0]["variants"][0]["sku"] == "TEA-100"
         else ("Green Tea", ["TEA-50", "TEA-100"]),
         ("Ground Coffee", ["COF-1"]),
     ]
@@ -164,7 +183,9 @@ def test_csv_with_errors_reports_lines_and_imports_nothing(
     client: TestClient, brand: BrandAccount, engine: Engine
 ) -> None:
     bad = CSV_OK + "TEA-50,Dup,1.00,EUR,,,\nBAD-2,Neg,-3,EUR,,,\nBAD-3,Cur,1.00,XXX,,,\n"
-    response = client.post("/v1/catalog/import", content=bad, headers={**brand.headers, "Content-Type": "text/csv"})
+    response = client.post(
+        "/v1/catalog/import", content=bad, headers={**brand.headers, "Content-Type": "text/csv"}
+    )
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert [(e["line"], e["field"]) for e in errors] == [(5, "sku"), (6, "price"), (7, "currency")]
@@ -172,22 +193,32 @@ def test_csv_with_errors_reports_lines_and_imports_nothing(
 
 
 def test_json_import_and_missing_column(client: TestClient, brand: BrandAccount) -> None:
-    body = {"products": [JUICE, {**JUICE, "title": "Bad", "variants": [{"sku": "APL-1L", "price": "1", "currency": "EUR"}]}]}
+    body = {
+        "products": [
+            JUICE,
+            {**JUICE, "title": "Bad", "variants": [{"sku": "APL-1L", "price": "1", "currency": "EUR"}]},
+        ]
+    }
     dup = client.post("/v1/catalog/import", json=body, headers=brand.headers)
     assert dup.status_code == 422
     assert dup.json()["errors"][0]["line"] == "products[1]"
     ok = client.post("/v1/catalog/import", json={"products": [JUICE]}, headers=brand.headers)
     assert ok.json()["imported_variants"] == 1
     missing = client.post(
-        "/v1/catalog/import", content="sku,title\nA,B\n", headers={**brand.headers, "Content-Type": "text/csv"}
+        "/v1/catalog/import",
+        content="sku,title\nA,B\n",
+        headers={**brand.headers, "Content-Type": "text/csv"},
     )
     assert [(e["field"], e["message"]) for e in missing.json()["errors"]] == [
-        ("price", "required column is missing"), ("currency", "required column is missing")
+        ("price", "required column is missing"),
+        ("currency", "required column is missing"),
     ]
 
 
 def test_import_rejects_unsupported_content_type(client: TestClient, brand: BrandAccount) -> None:
     response = client.post(
-        "/v1/catalog/import", content=io.BytesIO(b"x").read(), headers={**brand.headers, "Content-Type": "text/plain"}
+        "/v1/catalog/import",
+        content=io.BytesIO(b"x").read(),
+        headers={**brand.headers, "Content-Type": "text/plain"},
     )
     assert response.status_code == 415

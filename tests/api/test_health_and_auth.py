@@ -18,8 +18,14 @@ def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:
 
 def test_openapi_lists_the_resources(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/products", "/v1/episodes", "/v1/episodes/upload", "/v1/episodes/{episode_id}/timeline",
-                 "/v1/tag-jobs/{job_id}", "/v1/catalog/import"):
+    for path in (
+        "/v1/products",
+        "/v1/episodes",
+        "/v1/episodes/upload",
+        "/v1/episodes/{episode_id}/timeline",
+        "/v1/tag-jobs/{job_id}",
+        "/v1/catalog/import",
+    ):
         assert path in paths
     assert client.get("/docs").status_code == 200
 

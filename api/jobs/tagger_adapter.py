@@ -1,0 +1,44 @@
+"""Adapts the vision pipeline (`tagger.pipeline.tag_video`) to the job executor's `TagFunction`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from api.jobs.tagging import PlacementDraft, ProgressCallback
+from api.settings import ApiSettings
+from tagger.pipeline import tag_video
+from tagger.placements import Placement
+from tagger.settings import TaggerSettings
+
+
+class PipelineTagFunction:
+    """Runs the real pipeline; placements come back `proposed` until linking and review decide."""
+
+    def __init__(self, settings: ApiSettings, tagger_settings: TaggerSettings | None = None) -> None:
+        self._tagger_settings = tagger_settings or TaggerSettings(model_dir=settings.model_dir)
+
+    def __call__(
+        self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
+    ) -> Sequence[PlacementDraft]:
+        result = tag_video(
+            media_path, settings=self._tagger_settings, thumbnails_dir=thumbnails_dir, progress=progress
+        )
+        return [placement_draft(placement) for placement in result.placements]
+
+
+def placement_draft(placement: Placement) -> PlacementDraft:
+    return PlacementDraft(
+        start_ms=placement.start_ms,
+        end_ms=placement.end_ms,
+        start_frame=placement.start_frame,
+        end_frame=placement.end_frame,
+        label=placement.label,
+        confidence=round(float(placement.confidence), 4),
+        keyframes=[
+            {"t_ms": frame.t_ms, "box": [round(float(v), 5) for v in frame.box]}
+            for frame in placement.keyframes
+        ],
+        thumbnail_path=str(placement.thumbnail) if placement.thumbnail is not None else None,
+    )

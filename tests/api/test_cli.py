@@ -1,0 +1,116 @@
+"""The `reelcart` command, through Typer's runner, against a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import get_settings
+from tests.api.conftest import make_video
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "media"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _brand(workspace: Path) -> None:
+    _ok("db", "upgrade")
+    _ok("brand", "create", "Orchard Co")
+
+
+def test_help_lists_the_commands() -> None:
+    output = _ok("--help")
+    for command in ("serve", "demo", "db", "brand", "keys", "catalog", "episode"):
+        assert command in output
+
+
+def test_commands_refuse_an_unmigrated_database(workspace: Path) -> None:
+    result = runner.invoke(app, ["brand", "create", "Orchard Co"])
+    assert result.exit_code == 1
+    assert "run `reelcart db upgrade`" in result.output
+
+
+def test_keys_create_prints_a_working_key_once(workspace: Path) -> None:
+    _brand(workspace)
+    output = _ok("keys", "create", "--brand", "orchard-co", "--name", "ci")
+    key = output.strip().splitlines()[-1]
+    assert key.startswith("rc_")
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    with TestClient(create_app(get_settings())) as client:
+        assert client.get("/v1/products", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    both = runner.invoke(app, ["keys", "create", "--brand", "orchard-co", "--operator"])
+    assert both.exit_code == 1
+    unknown = runner.invoke(app, ["keys", "create", "--brand", "nobody"])
+    assert (unknown.exit_code, "no brand 'nobody'" in unknown.output) == (1, True)
+
+
+def test_catalog_import_with_local_images(workspace: Path) -> None:
+    _brand(workspace)
+    image = np.full((80, 60, 3), 200, dtype=np.uint8)
+    cv2.imwrite(str(workspace / "pack.jpg"), image)
+    (workspace / "cat.csv").write_text(
+        "sku,title,price,currency,image\nJ-1,Apple Juice,3.49,EUR,pack.jpg\nJ-2,Pear Juice,3.99,EUR,\n"
+    )
+    output = _ok("catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co")
+    assert "imported 2 products, 2 variants, 1 images" in output
+
+
+def test_catalog_import_reports_lines_and_imports_nothing(workspace: Path) -> None:
+    _brand(workspace)
+    (workspace / "bad.csv").write_text(
+        "sku,title,price,currency,image\nJ-1,Apple,3.49,EUR,missing.jpg\nJ-2,Pear,-1,EUR,\n"
+    )
+    result = runner.invoke(app, ["catalog", "import", str(workspace / "bad.csv"), "--brand", "orchard-co"])
+    assert result.exit_code == 1
+    assert "bad.csv:3: price:" in result.output
+    # Lines are parsed before images are read, so the bad price is what stops this file.
+    assert "1 error(s) in bad.csv; nothing was imported" in result.output
+    good = workspace / "good.csv"
+    good.write_text("sku,title,price,currency\nJ-1,Apple,3.49,EUR\n")
+    assert "imported 1 products" in _ok("catalog", "import", str(good), "--brand", "orchard-co")
+
+
+def test_episode_add_probes_and_refuses_non_video(workspace: Path) -> None:
+    _brand(workspace)
+    video = make_video(workspace / "clip.mp4", seconds=1.0, fps=10, size=(64, 48))
+    output = _ok("episode", "add", str(video), "--brand", "orchard-co", "--title", "Pilot")
+    assert "64x48, 10 fps, 1.0 s" in output
+    (workspace / "notes.mp4").write_text("not a video")
+    result = runner.invoke(app, ["episode", "add", str(workspace / "notes.mp4"), "--brand", "orchard-co"])
+    assert result.exit_code == 1
+    assert "notes.mp4 is not a readable media file" in result.output
+    assert len(list((workspace / "media" / "episodes").iterdir())) == 1
+
+
+def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.demo  # noqa: PLC0415
+
+    monkeypatch.setattr(api.demo, "find_shared_dir", lambda: None)
+    monkeypatch.setattr(api.demo, "SHOT_SECONDS", 1)
+    result = api.demo.prepare_demo(get_settings())
+    assert (result.brand_slug, result.products) == ("demo-grocer", 6)
+    again = api.demo.prepare_demo(get_settings())
+    assert again.episode_id == result.episode_id
+    assert again.api_key != result.api_key

@@ -1,0 +1,247 @@
+"""Episodes (upload and server path), tag jobs and the public timeline, through HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.jobs.queue import InlineJobQueue
+from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
+from api.models import Episode, Placement, PlacementStatus, Product
+from api.settings import ApiSettings
+from tagger.exceptions import VideoError
+from tests.api.conftest import BrandAccount, RecordingQueue, make_video
+
+
+def _upload(
+    client: TestClient, account: BrandAccount, data: bytes, *, title: str = "Ep 1", name: str = "ep1.mp4"
+) -> httpx.Response:
+    response: httpx.Response = client.post(
+        f"/v1/episodes/upload?title={title}&filename={name}",
+        content=data,
+        headers={**account.headers, "Content-Type": "video/mp4"},
+    )
+    return response
+
+
+def _episode_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(Episode)).one()
+
+
+def test_upload_probes_the_video(
+    client: TestClient, brand: BrandAccount, tmp_path: Path, settings: ApiSettings
+) -> None:
+    video = make_video(tmp_path / "clip.mp4", seconds=1.0, fps=10, size=(64, 48))
+    response = _upload(client, brand, video.read_bytes())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body == {
+        **body,
+        "title": "Ep 1",
+        "status": "registered",
+        "source": "upload",
+        "size_bytes": video.stat().st_size,
+        "duration_ms": 1000,
+        "fps": 10.0,
+        "width": 64,
+        "height": 48,
+        "rotation": 0,
+        "codec": "h264",
+        "timeline_url": f"http://testserver/v1/episodes/{body['id']}/timeline",
+    }
+    stored = list((settings.media_dir / "episodes").iterdir())
+    assert [path.suffix for path in stored] == [".mp4"]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"this is not a video at all" * 40, "not a readable media file")],
+)
+def test_bad_uploads_are_422_and_leave_nothing(
+    client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, data: bytes, reason: str
+) -> None:
+    response = _upload(client, brand, data)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert reason in response.json()["detail"]
+    assert _episode_count(engine) == 0
+    assert list((settings.media_dir / "episodes").glob("*")) == []
+
+
+def test_truncated_video_is_refused(client: TestClient, brand: BrandAccount, tmp_path: Path) -> None:
+    video = make_video(tmp_path / "clip.mp4", seconds=1.0)
+    response = _upload(client, brand, video.read_bytes()[:300])
+    assert response.status_code == 422
+
+
+def test_oversized_upload_is_413_and_leaves_no_file(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    small = settings.model_copy(update={"max_upload_bytes": 1 << 20})
+    app = create_app(small, engine=engine, job_queue=RecordingQueue())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = _upload(client, brand, b"\0" * ((1 << 20) + 10))
+    assert response.status_code == 413
+    assert list((settings.media_dir / "episodes").glob("*")) == []
+
+
+def test_register_by_server_path_only_under_allowed_roots(
+    client: TestClient, brand: BrandAccount, tmp_path: Path
+) -> None:
+    inside = make_video(tmp_path / "library" / "ep.mp4")
+    outside = make_video(tmp_path / "elsewhere" / "ep.mp4")
+    ok = client.post("/v1/episodes", json={"title": "Lib", "path": str(inside)}, headers=brand.headers)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["source"] == "path"
+    refused = client.post("/v1/episodes", json={"title": "X", "path": str(outside)}, headers=brand.headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "path", "message": "outside the allowed media roots"}]
+    sneaky = client.post(
+        "/v1/episodes",
+        json={"title": "X", "path": str(tmp_path / "library" / ".." / "elsewhere" / "ep.mp4")},
+        headers=brand.headers,
+    )
+    assert sneaky.status_code == 422
+
+
+def test_episodes_are_brand_scoped(
+    client: TestClient, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
+) -> None:
+    episode = _upload(client, brand, make_video(tmp_path / "c.mp4").read_bytes()).json()
+    assert client.get(f"/v1/episodes/{episode['id']}", headers=other_brand.headers).status_code == 404
+    assert (
+        client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=other_brand.headers).status_code == 404
+    )
+    assert client.get("/v1/episodes", headers=other_brand.headers).json()["total"] == 0
+    assert client.get("/v1/episodes", headers=brand.headers).json()["total"] == 1
+
+
+def test_timeline_has_etag_and_revalidates_with_304(
+    client: TestClient, brand: BrandAccount, tmp_path: Path
+) -> None:
+    episode = _upload(client, brand, make_video(tmp_path / "c.mp4").read_bytes()).json()
+    first = client.get(f"/v1/episodes/{episode['id']}/timeline")
+    assert first.status_code == 200
+    assert first.json() == {
+        "version": 1,
+        "episode": {"id": episode["id"], "duration_ms": 1000, "width": 64, "height": 48},
+        "placements": [],
+    }
+    etag = first.headers["etag"]
+    assert "max-age" in first.headers["cache-control"]
+    again = client.get(f"/v1/episodes/{episode['id']}/timeline", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    weak = client.get(f"/v1/episodes/{episode['id']}/timeline", headers={"If-None-Match": f'"x", W/{etag}'})
+    assert weak.status_code == 304
+    assert client.get(f"/v1/episodes/{uuid.uuid4()}/timeline").status_code == 404
+
+
+def test_tag_job_is_queued_listed_and_not_duplicated(
+    client: TestClient, brand: BrandAccount, tmp_path: Path, job_queue: RecordingQueue
+) -> None:
+    episode = _upload(client, brand, make_video(tmp_path / "c.mp4").read_bytes()).json()
+    created = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers)
+    assert created.status_code == 202
+    job = created.json()
+    assert (job["state"], job["progress"], job["attempts"]) == ("queued", 0.0, 0)
+    assert job_queue.enqueued == [uuid.UUID(job["id"])]
+    assert client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers).status_code == 409
+    assert client.get(f"/v1/tag-jobs/{job['id']}", headers=brand.headers).json() == job
+    assert [
+        j["id"] for j in client.get("/v1/tag-jobs?state=queued", headers=brand.headers).json()["items"]
+    ] == [job["id"]]
+
+
+class FakeTagger:
+    """Stands in for the vision pipeline: returns fixed drafts or raises, and reports progress."""
+
+    def __init__(self, drafts: Sequence[PlacementDraft] = (), error: Exception | None = None) -> None:
+        self.drafts = list(drafts)
+        self.error = error
+
+    def __call__(
+        self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
+    ) -> Sequence[PlacementDraft]:
+        assert media_path.is_file()
+        progress(0.5)
+        if self.error is not None:
+            raise self.error
+        return self.drafts
+
+
+def _draft(product_id: uuid.UUID | None, status: PlacementStatus) -> PlacementDraft:
+    return PlacementDraft(
+        start_ms=100,
+        end_ms=900,
+        start_frame=1,
+        end_frame=9,
+        label="bottle",
+        confidence=0.8,
+        keyframes=[{"t_ms": 100, "box": [0.1, 0.2, 0.3, 0.4]}, {"t_ms": 900, "box": [0.2, 0.2, 0.3, 0.4]}],
+        chosen_product_id=product_id,
+        status=status,
+    )
+
+
+def _run_with(
+    engine: Engine, settings: ApiSettings, tagger: FakeTagger, brand: BrandAccount, tmp_path: Path
+) -> tuple[TestClient, dict[str, str]]:
+    executor = TagJobExecutor(engine, settings, tagger)
+    client = TestClient(create_app(settings, engine=engine, job_queue=InlineJobQueue(executor)))
+    episode = _upload(client, brand, make_video(tmp_path / "c.mp4").read_bytes()).json()
+    job = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers).json()
+    return client, {"episode": episode["id"], "job": job["id"]}
+
+
+def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        product = Product(brand_id=brand.brand.id, title="Cola 330 ml")
+        session.add(product)
+        session.commit()
+    tagger = FakeTagger(
+        [_draft(product.id, PlacementStatus.APPROVED), _draft(None, PlacementStatus.PROPOSED)]
+    )
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (job["state"], job["progress"], job["placements_found"], job["error"]) == ("done", 1.0, 2, None)
+    assert client.get(f"/v1/episodes/{ids['episode']}", headers=brand.headers).json()["status"] == "tagged"
+    timeline = client.get(f"/v1/episodes/{ids['episode']}/timeline").json()
+    assert [(p["label"], p["product"]["title"], p["start_ms"]) for p in timeline["placements"]] == [
+        ("bottle", "Cola 330 ml", 100)
+    ]
+
+
+def test_failed_job_records_the_reason_and_stores_nothing(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    tagger = FakeTagger(
+        [_draft(None, PlacementStatus.PROPOSED)], error=VideoError("ep.mp4: decoding failed at 2.1 s")
+    )
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (job["state"], job["error"], job["attempts"]) == ("failed", "ep.mp4: decoding failed at 2.1 s", 1)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Placement)).one() == 0
+    # The worker keeps serving: a second job on the same episode runs.
+    tagger.error = None
+    retry = client.post(f"/v1/episodes/{ids['episode']}/tag-jobs", headers=brand.headers).json()
+    assert client.get(f"/v1/tag-jobs/{retry['id']}", headers=brand.headers).json()["state"] == "done"
+
+
+def test_unexpected_crash_fails_the_job_without_killing_the_worker(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    client, ids = _run_with(engine, settings, FakeTagger(error=RuntimeError("boom")), brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (job["state"], job["error"]) == ("failed", "internal error: RuntimeError: boom")
