@@ -21,6 +21,13 @@ class Brand(SQLModel, table=True):
     # Below this a link is "unknown product" (still reviewable).
     link_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     default_checkout_provider: str = Field(default="stripe", max_length=20)
+    # Stripe Connect: calls for this brand carry its connected account id.
+    stripe_account_id: str | None = Field(default=None, max_length=100)
+    # Shopify app install: shop domain and tokens, encrypted at rest with the settings key.
+    shopify_shop_domain: str | None = Field(default=None, max_length=255)
+    shopify_access_token_encrypted: str | None = Field(default=None)
+    shopify_storefront_token_encrypted: str | None = Field(default=None)
+    catalog_synced_at: datetime | None = optional_timestamp_field()
     created_at: datetime = created_at_field()
 
 

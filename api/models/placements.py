@@ -22,7 +22,7 @@ class PlacementStatus(StrEnum):
 class Placement(SQLModel, table=True):
     __table_args__ = (
         Index("ix_placement_episode_status_start", "episode_id", "status", "start_ms"),
-        Index("ix_placement_brand_status_confidence", "brand_id", "status", "confidence"),
+        Index("ix_placement_brand_status_link_confidence", "brand_id", "status", "link_confidence"),
     )
 
     id: uuid.UUID = id_field()
@@ -40,6 +40,9 @@ class Placement(SQLModel, table=True):
     keyframes: list[dict[str, Any]] = json_field(default_factory=list)
     # [{"product_id", "variant_id", "title", "confidence"}], best first.
     sku_candidates: list[dict[str, Any]] = json_field(default_factory=list)
+    # Calibrated probability that the top candidate is right (None until linked); the review queue
+    # sorts on it, lowest first.
+    link_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
     thumbnail_path: str | None = Field(default=None, max_length=1000)

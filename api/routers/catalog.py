@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
-from api.models import ProductImage
+from api.models import Episode, ProductImage
 from api.problems import Problem, not_found
 from api.schemas.catalog import (
     ImageByUrl,
@@ -28,7 +28,7 @@ from api.schemas.catalog import (
 from api.services import catalog
 from api.services.catalog_import import CatalogImportError, apply_import, parse_catalog
 from api.services.images import store_image_bytes
-from api.services.timeline import rebuild_timelines_for_product
+from api.services.timeline import rebuild_timeline, rebuild_timelines_for_product
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -79,8 +79,13 @@ def update_product(
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_product(product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> Response:
-    catalog.delete_product(session, catalog.get_product(session, brand_id, product_id))
+def delete_product(
+    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    for episode_id in catalog.delete_product(session, catalog.get_product(session, brand_id, product_id)):
+        episode = session.get(Episode, episode_id)
+        if episode is not None:
+            rebuild_timeline(session, episode, settings)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
-from api.models import Product, ProductImage, Variant
+from api.models import Placement, PlacementStatus, Product, ProductImage, Variant
 from api.problems import Problem, not_found
 from api.schemas.catalog import (
     ImagePublic,
@@ -178,11 +178,20 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
     return variant
 
 
-def delete_product(session: Session, product: Product) -> None:
+def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
+    """Delete a product; placements that showed it go back to review. Returns their episode ids."""
+    shown = session.exec(select(Placement).where(Placement.chosen_product_id == product.id)).all()
+    for placement in shown:
+        placement.chosen_product_id = None
+        placement.status = PlacementStatus.PROPOSED
+        placement.version += 1
+        session.add(placement)
+    session.flush()
     session.execute(delete(Variant).where(col(Variant.product_id) == product.id))
     session.execute(delete(ProductImage).where(col(ProductImage.product_id) == product.id))
     session.delete(product)
     session.flush()
+    return sorted({placement.episode_id for placement in shown})
 
 
 def list_products(

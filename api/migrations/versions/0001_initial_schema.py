@@ -27,6 +27,11 @@ def upgrade() -> None:
         sa.Column("auto_approve_threshold", sa.Float(), nullable=False),
         sa.Column("link_floor", sa.Float(), nullable=False),
         sa.Column("default_checkout_provider", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("stripe_account_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("shopify_shop_domain", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("shopify_access_token_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("shopify_storefront_token_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("catalog_synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -198,6 +203,7 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float(), nullable=False),
         sa.Column("keyframes", sa.JSON(), nullable=False),
         sa.Column("sku_candidates", sa.JSON(), nullable=False),
+        sa.Column("link_confidence", sa.Float(), nullable=True),
         sa.Column("chosen_product_id", sa.Uuid(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("thumbnail_path", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
@@ -225,7 +231,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("placement", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_placement_brand_status_confidence", ["brand_id", "status", "confidence"], unique=False
+            "ix_placement_brand_status_link_confidence",
+            ["brand_id", "status", "link_confidence"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_placement_episode_status_start", ["episode_id", "status", "start_ms"], unique=False
@@ -396,7 +404,7 @@ def downgrade() -> None:
     op.drop_table("checkoutsession")
     with op.batch_alter_table("placement", schema=None) as batch_op:
         batch_op.drop_index("ix_placement_episode_status_start")
-        batch_op.drop_index("ix_placement_brand_status_confidence")
+        batch_op.drop_index("ix_placement_brand_status_link_confidence")
 
     op.drop_table("placement")
     with op.batch_alter_table("variant", schema=None) as batch_op:

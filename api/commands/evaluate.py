@@ -1,0 +1,174 @@
+"""`reelcart eval linking`: measure SKU linking on labelled photos, the way production links them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tagger.exceptions import TaggerError
+from tagger.linking.cache import CachedExtractor
+from tagger.linking.croppers import Cropper, DetectorCropper, WholeImageCropper
+from tagger.linking.dataset import read_catalog_csv, read_queries_csv
+from tagger.linking.evaluation import collect, cross_validate, fit_on_all, predict_fixed, report
+from tagger.linking.factory import DEFAULT_EMBEDDER_CARD, load_extractor
+from tagger.linking.features import Extractor
+from tagger.linking.fusion import DEFAULT_MODEL_PATH, FusionModel
+from tagger.linking.index import build_catalog_index
+from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, Linker, LinkThresholds, ShortlistConfig
+
+eval_app = typer.Typer(help="Evaluate parts of ReelCart on labelled data.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"error: {message.splitlines()[0]}", markup=False, highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _cropper(kind: str, err: Console) -> Cropper:
+    if kind == "whole":
+        return WholeImageCropper()
+    from tagger.detection.factory import load_detector
+    from tagger.settings import TaggerSettings
+
+    try:
+        return DetectorCropper(load_detector(TaggerSettings()), name="detector")
+    except TaggerError as error:
+        if kind == "detector":
+            raise
+        err.print(f"detector unavailable ({error}); linking whole photos", markup=False, highlight=False)
+        return WholeImageCropper()
+
+
+def _print_summary(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title=f"linking ({data['protocol']})")
+    for column in (
+        "group",
+        "queries",
+        "top-1",
+        "top-5",
+        "MRR",
+        "auto-approved",
+        "precision",
+        "unknown→approved",
+    ):
+        table.add_column(column, justify="right")
+    for name, metrics in data["groups"].items():
+        approved = metrics["auto_approved"]
+        table.add_row(
+            name,
+            str(metrics["queries"]),
+            f"{metrics['top1']:.3f}",
+            f"{metrics['top5']:.3f}",
+            f"{metrics['mrr']:.3f}",
+            f"{approved['coverage']:.3f}",
+            f"{approved['precision']:.3f}",
+            f"{metrics['leave_sku_out']['auto_approved_share']:.3f}",
+        )
+    console.print(table)
+    reliability = data["reliability"]
+    console.print(
+        f"calibration error {reliability['expected_calibration_error']:.3f}; "
+        f"{data['timing']['mean_ms']:.0f} ms per query (p95 {data['timing']['p95_ms']:.0f} ms)",
+        highlight=False,
+    )
+
+
+@eval_app.command("linking")
+def linking(
+    catalog: Annotated[Path, typer.Option("--catalog", help="CSV: sku,title,image[,description].")],
+    queries: Annotated[Path, typer.Option("--queries", help="CSV: image,sku[,group].")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds", min=0, help="Cross-validate the fusion model over k folds; 0: use --model as is."
+        ),
+    ] = 5,
+    model: Annotated[
+        Path, typer.Option("--model", help="Fusion model JSON used when --folds 0.")
+    ] = DEFAULT_MODEL_PATH,
+    fit_out: Annotated[
+        Path | None,
+        typer.Option("--fit-out", help="Also fit the fusion model on all queries and write it here."),
+    ] = None,
+    crop: Annotated[
+        str, typer.Option("--crop", help="auto (detector if available), detector, or whole.")
+    ] = "auto",
+    ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the text (OCR) signal.")] = True,
+    shortlist: Annotated[
+        int, typer.Option("--shortlist", min=1, help="Candidates verified with keypoints.")
+    ] = 20,
+    auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
+    floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the embedder ONNX lives.")] = Path(
+        "var/models"
+    ),
+    card: Annotated[Path, typer.Option("--card", help="Embedder model card.")] = DEFAULT_EMBEDDER_CARD,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="Cache per-image features here (timings then exclude cached work)."),
+    ] = None,
+) -> None:
+    """Top-1/top-5/MRR, auto-approve precision and coverage, reliability, leave-SKU-out, per SKU, time."""
+    err = Console(stderr=True)
+    if crop not in ("auto", "detector", "whole"):
+        _fail(f"unknown --crop {crop!r}; use auto, detector or whole")
+    try:
+        thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
+        items = read_catalog_csv(catalog)
+        query_list = read_queries_csv(queries)
+        extractor: Extractor = load_extractor(model_dir, card=card, ocr=ocr)
+        if cache is not None:
+            extractor = CachedExtractor(extractor, cache)  # type: ignore[arg-type]
+        err.print(f"indexing {len(items)} catalog products…", highlight=False)
+        index = build_catalog_index(items, extractor)
+        for skipped in index.skipped:
+            err.print(
+                f"skipped {skipped.sku} {skipped.source}: {skipped.reason}", markup=False, highlight=False
+            )
+        fixed = FusionModel.load(model) if folds == 0 else None
+        linker = Linker(index, extractor, fixed or FusionModel.load(), ShortlistConfig(size=shortlist))
+        cropper = _cropper(crop, err)
+        err.print(f"linking {len(query_list)} queries ({cropper.name} crops)…", highlight=False)
+        records = collect(query_list, linker, cropper)
+        if fixed is not None:
+            predictions = predict_fixed(records, fixed, index)
+            protocol = f"fixed fusion model {model}"
+        else:
+            predictions = cross_validate(records, index, folds=folds)
+            protocol = (
+                f"{folds}-fold cross-validation over queries (each query scored by a model fitted without it)"
+            )
+        extra: dict[str, Any] = {
+            "catalog": {"products": len(index), "skipped": [s.sku + ": " + s.reason for s in index.skipped]},
+            "index_version": index.version,
+            "cropper": cropper.name,
+            "detector_fallbacks": getattr(cropper, "fallbacks", None),
+            "ocr": ocr,
+            "shortlist": shortlist,
+        }
+        data = report(predictions, thresholds, protocol=protocol, extra=extra)
+        if fit_out is not None:
+            fitted = fit_on_all(
+                records, fitted_on=f"{queries.name}, {len(records)} queries, index {index.version}"
+            )
+            fit_out.parent.mkdir(parents=True, exist_ok=True)
+            fit_out.write_text(fitted.to_json() + "\n", encoding="utf-8")
+            data["fitted_model"] = json.loads(fitted.to_json())
+    except TaggerError as error:
+        _fail(str(error))
+        return
+    _print_summary(Console(), data)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        err.print(f"report -> {out}", markup=False, highlight=False)
