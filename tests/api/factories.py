@@ -1,0 +1,110 @@
+"""Rows for API tests, written straight to the database (factories, not mocks)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.models import Episode, Placement, PlacementStatus, Product, Variant
+from api.services.timeline import rebuild_timeline
+from api.settings import ApiSettings
+
+
+def make_product(
+    engine: Engine,
+    brand_id: uuid.UUID,
+    title: str,
+    *,
+    sku: str,
+    price: str = "4.99",
+    currency: str = "EUR",
+    available: bool = True,
+) -> tuple[Product, Variant]:
+    with Session(engine, expire_on_commit=False) as session:
+        product = Product(brand_id=brand_id, title=title, vendor="Acme")
+        session.add(product)
+        session.flush()
+        variant = Variant(
+            product_id=product.id,
+            brand_id=brand_id,
+            sku=sku,
+            price=Decimal(price),
+            currency=currency,
+            available=available,
+        )
+        session.add(variant)
+        session.commit()
+        return product, variant
+
+
+def make_episode(
+    engine: Engine,
+    brand_id: uuid.UUID,
+    settings: ApiSettings,
+    *,
+    media_path: str = "/nonexistent.mp4",
+    duration_ms: int = 20_000,
+) -> Episode:
+    with Session(engine, expire_on_commit=False) as session:
+        episode = Episode(
+            brand_id=brand_id,
+            title="Episode 1",
+            media_path=media_path,
+            duration_ms=duration_ms,
+            fps=30,
+            time_base="1/30000",
+            width=1080,
+            height=1920,
+        )
+        session.add(episode)
+        session.flush()
+        rebuild_timeline(session, episode, settings)
+        session.commit()
+        return episode
+
+
+def make_placement(
+    engine: Engine,
+    episode: Episode,
+    *,
+    start_ms: int = 1000,
+    end_ms: int = 4000,
+    link_confidence: float | None = 0.5,
+    candidates: list[Product] | None = None,
+    status: PlacementStatus = PlacementStatus.PROPOSED,
+    **extra: Any,
+) -> Placement:
+    with Session(engine, expire_on_commit=False) as session:
+        placement = Placement(
+            brand_id=episode.brand_id,
+            episode_id=episode.id,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            start_frame=start_ms * 30 // 1000,
+            end_frame=end_ms * 30 // 1000,
+            label="bottle",
+            confidence=0.8,
+            keyframes=[
+                {"t_ms": start_ms, "box": [0.1, 0.2, 0.2, 0.3]},
+                {"t_ms": end_ms, "box": [0.3, 0.2, 0.2, 0.3]},
+            ],
+            sku_candidates=[
+                {
+                    "product_id": str(p.id),
+                    "variant_id": None,
+                    "title": p.title,
+                    "confidence": 0.9 - 0.1 * rank,
+                }
+                for rank, p in enumerate(candidates or [])
+            ],
+            link_confidence=link_confidence,
+            status=status,
+            **extra,
+        )
+        session.add(placement)
+        session.commit()
+        return placement
