@@ -19,7 +19,7 @@ from tagger.linking.factory import DEFAULT_EMBEDDER_CARD, load_extractor
 from tagger.linking.features import Extractor
 from tagger.linking.fusion import DEFAULT_MODEL_PATH, FusionModel
 from tagger.linking.index import build_catalog_index
-from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, Linker, LinkThresholds, ShortlistConfig
+from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, LinkThresholds, ShortlistConfig
 
 eval_app = typer.Typer(help="Evaluate parts of ReelCart on labelled data.", no_args_is_help=True)
 
@@ -136,10 +136,9 @@ def linking(
                 f"skipped {skipped.sku} {skipped.source}: {skipped.reason}", markup=False, highlight=False
             )
         fixed = FusionModel.load(model) if folds == 0 else None
-        linker = Linker(index, extractor, fixed or FusionModel.load(), ShortlistConfig(size=shortlist))
         cropper = _cropper(crop, err)
         err.print(f"linking {len(query_list)} queries ({cropper.name} crops)…", highlight=False)
-        records = collect(query_list, linker, cropper)
+        records = collect(query_list, index, extractor, ShortlistConfig(size=shortlist), cropper)
         if fixed is not None:
             predictions = predict_fixed(records, fixed, index)
             protocol = f"fixed fusion model {model}"
