@@ -1,0 +1,112 @@
+"""Typed webhook events (core types: providers build them, `commerce.webhooks` routes them).
+
+Every event exposes `provider`, `event_id` (the dedupe key) and `event_type`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from commerce.checkout import Attribution
+from commerce.money import Money
+
+
+class StripeCheckoutOutcome(enum.Enum):
+    COMPLETED = "checkout.session.completed"
+    ASYNC_PAYMENT_SUCCEEDED = "checkout.session.async_payment_succeeded"
+    ASYNC_PAYMENT_FAILED = "checkout.session.async_payment_failed"
+    EXPIRED = "checkout.session.expired"
+
+
+@dataclass(frozen=True, slots=True)
+class StripeCheckoutEvent:
+    """A Checkout Session changed state. Count an order only when `paid` is true."""
+
+    provider: ClassVar[str] = "stripe"
+    event_id: str
+    outcome: StripeCheckoutOutcome
+    session_id: str
+    payment_status: str  # "paid", "unpaid" (async methods still pending) or "no_payment_required"
+    account_id: str | None  # the connected account (brand) for Connect events
+    attribution: Attribution | None  # None for sessions ReelCart did not create
+    client_reference_id: str | None
+    amount_total: Money | None
+    created_at: datetime
+    livemode: bool
+
+    @property
+    def event_type(self) -> str:
+        return self.outcome.value
+
+    @property
+    def paid(self) -> bool:
+        """Money is collected: completed and paid, or a delayed payment method finally succeeded."""
+        if self.outcome is StripeCheckoutOutcome.ASYNC_PAYMENT_SUCCEEDED:
+            return True
+        return self.outcome is StripeCheckoutOutcome.COMPLETED and self.payment_status in {
+            "paid",
+            "no_payment_required",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrderCreated:
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "orders/create"
+    event_id: str
+    shop_domain: str
+    order_id: str  # Admin GraphQL GID, e.g. gid://shopify/Order/450789469
+    order_name: str
+    total: Money
+    financial_status: str | None
+    attribution: Attribution | None  # from the cart attributes, which arrive as note_attributes
+    created_at: datetime | None
+    test: bool
+
+
+class ShopifyProductTopic(enum.Enum):
+    CREATE = "products/create"
+    UPDATE = "products/update"
+    DELETE = "products/delete"
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyProductChanged:
+    """A product changed; re-fetch it (payloads are REST-shaped, our catalog is GraphQL-shaped)."""
+
+    provider: ClassVar[str] = "shopify"
+    event_id: str
+    shop_domain: str
+    topic: ShopifyProductTopic
+    product_id: str  # GID
+
+    @property
+    def event_type(self) -> str:
+        return self.topic.value
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyAppUninstalled:
+    """The shop removed the app: its tokens are dead and should be deleted."""
+
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "app/uninstalled"
+    event_id: str
+    shop_domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnhandledEvent:
+    """A verified event of a type ReelCart does not act on; acknowledge it and move on."""
+
+    provider: str
+    event_id: str
+    event_type: str
+
+
+WebhookEvent = (
+    StripeCheckoutEvent | ShopifyOrderCreated | ShopifyProductChanged | ShopifyAppUninstalled | UnhandledEvent
+)

@@ -1,0 +1,1 @@
+"""Provider adapters. Each SDK is imported by exactly one subpackage (one module per SDK)."""

@@ -1,0 +1,27 @@
+"""Shopify adapter: the only package that imports `shopify` (Admin GraphQL) and calls the Storefront API."""
+
+from commerce.providers.shopify.admin import ShopifyAdmin
+from commerce.providers.shopify.catalog import (
+    ShopifyCatalogSource,
+    products_page_variables,
+    updated_since_query,
+)
+from commerce.providers.shopify.documents import ADMIN_DOCUMENTS, STOREFRONT_DOCUMENTS, load_document
+from commerce.providers.shopify.storefront import (
+    ShopifyCheckoutProvider,
+    cart_create_variables,
+    cart_permalink,
+)
+
+__all__ = [
+    "ADMIN_DOCUMENTS",
+    "STOREFRONT_DOCUMENTS",
+    "ShopifyAdmin",
+    "ShopifyCatalogSource",
+    "ShopifyCheckoutProvider",
+    "cart_create_variables",
+    "cart_permalink",
+    "load_document",
+    "products_page_variables",
+    "updated_since_query",
+]

@@ -1,0 +1,116 @@
+"""Stripe webhooks: verify `Stripe-Signature` on the raw body with the SDK, then build typed events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import stripe
+
+from commerce.checkout import Attribution
+from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent, WebhookEvent
+from commerce.exceptions import MoneyError, WebhookPayloadError, WebhookSignatureError
+from commerce.money import Money
+from commerce.providers.stripe.client import PROVIDER
+
+_OUTCOMES = {outcome.value: outcome for outcome in StripeCheckoutOutcome}
+
+
+_MISMATCH = "signature does not match the body"
+
+
+def verify_stripe_event(
+    raw_body: bytes, signature_header: str | None, secrets: Sequence[str], tolerance_s: int
+) -> stripe.Event:
+    """The SDK checks the HMAC over ``{timestamp}.{body}`` and rejects timestamps older than the tolerance.
+
+    Several secrets are tried in order because a Connect platform has two endpoints (its own
+    account's events and its connected accounts' events), each with its own signing secret.
+    """
+    if not secrets:
+        raise WebhookSignatureError(PROVIDER, "webhook secret is not configured")
+    try:
+        event = _construct_with_any(raw_body, signature_header, secrets, tolerance_s)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise WebhookPayloadError(PROVIDER, f"body is not a Stripe event ({type(error).__name__})") from None
+    # `Webhook.construct_event` is unannotated in the SDK; it always builds a v1 `Event`.
+    if not isinstance(event, stripe.Event) or not _looks_like_event(event.to_dict()):
+        raise WebhookPayloadError(PROVIDER, "body is not a v1 snapshot event")
+    return event
+
+
+def _construct_with_any(
+    raw_body: bytes, signature_header: str | None, secrets: Sequence[str], tolerance_s: int
+) -> object:
+    reason = _MISMATCH
+    for secret in secrets:
+        try:
+            return stripe.Webhook.construct_event(raw_body, signature_header, secret, tolerance=tolerance_s)
+        except stripe.SignatureVerificationError as error:
+            # The SDK's message never contains the body, but the error object does: drop it here.
+            reason = _signature_reason(str(error))
+            if reason != _MISMATCH:
+                break  # stale, missing or malformed: another secret cannot fix that
+    raise WebhookSignatureError(PROVIDER, reason) from None
+
+
+def _looks_like_event(values: dict[str, object]) -> bool:
+    data = values.get("data")
+    return (
+        values.get("object") == "event"
+        and isinstance(values.get("id"), str)
+        and isinstance(values.get("type"), str)
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+    )
+
+
+def _signature_reason(message: str) -> str:
+    lowered = message.lower()
+    if "tolerance" in lowered:
+        return "timestamp outside the tolerance (stale or replayed delivery)"
+    if "no stripe-signature header" in lowered:
+        return "missing Stripe-Signature header"
+    if "unable to extract" in lowered:
+        return "malformed Stripe-Signature header"
+    if "secret" in lowered:
+        return "webhook secret is not configured"
+    return _MISMATCH
+
+
+def to_webhook_event(event: stripe.Event) -> WebhookEvent:
+    outcome = _OUTCOMES.get(event.type)
+    if outcome is None:
+        return UnhandledEvent(PROVIDER, event.id, event.type)
+    session = event.data.object
+    if not isinstance(session, stripe.checkout.Session):
+        raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) carries no checkout.session")
+    raw_metadata = session.metadata.to_dict() if session.metadata is not None else {}
+    metadata = {str(key): str(value) for key, value in raw_metadata.items()}
+    return StripeCheckoutEvent(
+        event_id=event.id,
+        outcome=outcome,
+        session_id=session.id,
+        payment_status=session.payment_status,
+        account_id=event.account,
+        attribution=Attribution.from_pairs(metadata),
+        client_reference_id=session.client_reference_id,
+        amount_total=_amount(event.id, session),
+        created_at=datetime.fromtimestamp(event.created, tz=UTC),
+        livemode=event.livemode,
+    )
+
+
+def _amount(event_id: str, session: stripe.checkout.Session) -> Money | None:
+    if session.amount_total is None or not session.currency:
+        return None
+    try:
+        return Money.from_minor_units(session.amount_total, session.currency)
+    except MoneyError as error:
+        raise WebhookPayloadError(PROVIDER, f"event {event_id}: {error}") from None
+
+
+def verify_and_parse_stripe(
+    raw_body: bytes, signature_header: str | None, secrets: Sequence[str], tolerance_s: int
+) -> WebhookEvent:
+    return to_webhook_event(verify_stripe_event(raw_body, signature_header, secrets, tolerance_s))
