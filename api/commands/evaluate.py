@@ -29,15 +29,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"error: {message.splitlines()[0]}", markup=False, highlight=False)
+    typer.echo(f"error: {message.splitlines()[0] if message else 'evaluation failed'}", err=True)
     raise typer.Exit(code=1)
 
 
 def _cropper(kind: str, err: Console) -> Cropper:
     if kind == "whole":
         return WholeImageCropper()
-    from tagger.detection.factory import load_detector
-    from tagger.settings import TaggerSettings
+    from tagger.detection.factory import load_detector  # noqa: PLC0415 - only when cropping with it
+    from tagger.settings import TaggerSettings  # noqa: PLC0415
 
     try:
         return DetectorCropper(load_detector(TaggerSettings()), name="detector")
@@ -119,7 +119,7 @@ def linking(
     ] = None,
 ) -> None:
     """Top-1/top-5/MRR, auto-approve precision and coverage, reliability, leave-SKU-out, per SKU, time."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if crop not in ("auto", "detector", "whole"):
         _fail(f"unknown --crop {crop!r}; use auto, detector or whole")
     try:

@@ -45,7 +45,7 @@ def _select(settings: TaggerSettings, names: list[str] | None) -> list[ModelCard
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"error: {message}", markup=False, highlight=False)
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
 
 
@@ -72,7 +72,6 @@ def pull_models(
     model_dir: ModelDirOption = None,
 ) -> None:
     settings = _settings(model_dir)
-    console = Console()
     failures = []
     try:
         cards = _select(settings, names)
@@ -84,7 +83,7 @@ def pull_models(
         except TaggerError as error:
             failures.append(str(error))
             continue
-        console.print(f"{card.name}: ok ({card.sha256[:12]}…) {path}", highlight=False)
+        typer.echo(f"{card.name}: ok ({card.sha256[:12]}…) {path}")
     if failures:
         _fail("; ".join(failures))
 
@@ -110,6 +109,6 @@ def verify_models(
             problems.append(line)
         elif status.state is ModelState.MISSING:
             problems.append(line)
-        Console().print(line, highlight=False, markup=False)
+        typer.echo(line)
     if problems:
         _fail(f"{len(problems)} model(s) missing or corrupt: " + "; ".join(problems))

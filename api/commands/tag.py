@@ -39,7 +39,7 @@ def tag(
 ) -> None:
     err = Console(stderr=True)
     if device not in DEVICE_PROVIDERS:
-        _fail(err, f"unknown device {device!r}; use one of {', '.join(DEVICE_PROVIDERS)}")
+        _fail(f"unknown device {device!r}; use one of {', '.join(DEVICE_PROVIDERS)}")
     updates: dict[str, object] = {"execution_providers": DEVICE_PROVIDERS[device]}
     if sample_fps is not None:
         updates["sample_fps"] = sample_fps
@@ -61,7 +61,7 @@ def tag(
         else:
             result = tag_video(video, settings=settings, thumbnails_dir=thumbnails, detector=detector)
     except TaggerError as error:
-        _fail(err, str(error))
+        _fail(str(error))
     text = json.dumps(result.to_json(), indent=2)
     if out is None:
         sys.stdout.write(text + "\n")
@@ -69,16 +69,14 @@ def tag(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n", encoding="utf-8")
     timing = result.timing
-    err.print(
+    typer.echo(
         f"{len(result.placements)} placements in {timing.total_s:.1f} s "
         f"({timing.realtime_factor:.1f}x real time) -> {out}",
-        highlight=False,
+        err=True,
     )
 
 
-def _fail(err: Console, message: str) -> None:
-    # One line, no markup interpretation of paths or brackets in the message.
-    err.print(
-        f"error: {message.splitlines()[0] if message else 'tagging failed'}", markup=False, highlight=False
-    )
+def _fail(message: str) -> None:
+    # One line, never wrapped to the terminal width, no markup read into paths or brackets.
+    typer.echo(f"error: {message.splitlines()[0] if message else 'tagging failed'}", err=True)
     raise typer.Exit(code=1)

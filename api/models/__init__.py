@@ -2,7 +2,7 @@
 
 from api.models.accounts import ApiKey, ApiKeyScope, Brand
 from api.models.catalog import Product, ProductImage, Variant
-from api.models.commerce import CheckoutSession, Event, Order
+from api.models.commerce import CheckoutSession, Event, Order, ProcessedWebhook
 from api.models.episodes import Episode, EpisodeStatus, TagJob, TagJobState
 from api.models.placements import Placement, PlacementStatus, ReviewAction
 
@@ -17,6 +17,7 @@ __all__ = [
     "Order",
     "Placement",
     "PlacementStatus",
+    "ProcessedWebhook",
     "Product",
     "ProductImage",
     "ReviewAction",

@@ -59,3 +59,16 @@ class Event(SQLModel, table=True):
     t_ms: int | None = Field(default=None, ge=0)
     occurred_at: datetime = created_at_field()
     received_at: datetime = created_at_field()
+
+
+class ProcessedWebhook(SQLModel, table=True):
+    """Each verified provider event once: a redelivery hits the unique constraint and changes nothing."""
+
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_provider_event"),)
+
+    id: uuid.UUID = id_field()
+    provider: str = Field(max_length=20)
+    event_id: str = Field(max_length=200)
+    event_type: str = Field(max_length=100)
+    outcome: str = Field(default="", max_length=200)
+    received_at: datetime = created_at_field()

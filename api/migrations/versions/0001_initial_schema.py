@@ -39,6 +39,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_brand_slug"), ["slug"], unique=True)
 
     op.create_table(
+        "processedwebhook",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("provider", "event_id", name="uq_webhook_provider_event"),
+    )
+    op.create_table(
         "apikey",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("brand_id", sa.Uuid(), nullable=True),
@@ -436,6 +447,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_apikey_brand_id"))
 
     op.drop_table("apikey")
+    op.drop_table("processedwebhook")
     with op.batch_alter_table("brand", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_brand_slug"))
 
