@@ -42,8 +42,15 @@ contracts: $(STAMP)
 	@echo "==> import-linter"
 	@$(BIN)/lint-imports
 
-js-test:
-	@if [ -d web_overlay/tests ]; then echo "==> node --test"; node --test web_overlay/tests/; fi
+web_overlay/node_modules/.installed: web_overlay/package-lock.json
+	@npm ci --prefix web_overlay --no-audit --no-fund --loglevel=error
+	@touch $@
+
+js-test: web_overlay/node_modules/.installed
+	@echo "==> node --test (overlay timeline math, size budget)"
+	@node --test web_overlay/tests/
+	@echo "==> tsc --checkJs (overlay SDK and review console)"
+	@npx --prefix web_overlay tsc -p web_overlay
 
 pytest: $(STAMP)
 	@echo "==> pytest (SQLite and PostgreSQL)"

@@ -1,0 +1,207 @@
+"""An in-memory fake of the brand review API (issue 6 contract), so the review console's browser test runs
+before the real routes land. It follows the contract closely enough that pointing the same test at the real
+API is a fixture swap: Bearer keys, problem+json errors, ETag = version with If-Match, a ReviewAction per
+change, and a public timeline rebuilt from approved placements (new ETag on every change)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.web.factories import JsonObject, Product
+
+GOOD_KEY = "rc_test_brand_key"
+EXPIRED_KEY = "rc_expired_key"
+REVIEWER = "brand:fizz"
+
+
+@dataclass(frozen=True)
+class FakeResponse:
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def problem(status: int, title: str, detail: str) -> FakeResponse:
+    payload = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return FakeResponse(status, json.dumps(payload).encode(), {"Content-Type": "application/problem+json"})
+
+
+def ok_json(payload: object, status: int = 200, etag: str | None = None) -> FakeResponse:
+    headers = {"Content-Type": "application/json"}
+    if etag is not None:
+        headers["ETag"] = etag
+    return FakeResponse(status, json.dumps(payload).encode(), headers)
+
+
+def etag_of(placement: JsonObject) -> str:
+    return f'"{placement["version"]}"'
+
+
+class FakeReviewApi:
+    """Brand-scoped review state behind the review routes; thread-safe because the test server is threaded."""
+
+    def __init__(self, placements: list[JsonObject], catalog: list[Product]) -> None:
+        self._lock = threading.Lock()
+        self._placements = {p["id"]: copy.deepcopy(p) for p in placements}
+        self._catalog = {product.id: product for product in catalog}
+        self._history: dict[str, list[JsonObject]] = {p["id"]: [] for p in placements}
+        self.valid_keys = {GOOD_KEY}
+
+    def placement(self, placement_id: str) -> JsonObject:
+        with self._lock:
+            return copy.deepcopy(self._placements[placement_id])
+
+    def history(self, placement_id: str) -> list[JsonObject]:
+        with self._lock:
+            return copy.deepcopy(self._history[placement_id])
+
+    def edit_behind_the_consoles_back(self, placement_id: str, **changes: Any) -> None:
+        """Simulate a colleague's concurrent edit: bumps the version the console holds."""
+        with self._lock:
+            self._record(placement_id, "edit", changes, actor="brand:colleague")
+
+    def public_timeline(self, episode_id: str, width: int, height: int, duration_ms: int) -> JsonObject:
+        """The player timeline: approved placements with a chosen product, as the real API would publish."""
+        with self._lock:
+            approved = [
+                p
+                for p in self._placements.values()
+                if p["episode_id"] == episode_id and p["status"] == "approved" and p["chosen_product_id"]
+            ]
+            placements = [
+                {
+                    "id": p["id"],
+                    "start_ms": p["start_ms"],
+                    "end_ms": p["end_ms"],
+                    "label": p["label"],
+                    "keyframes": p["keyframes"],
+                    "product": self._catalog[p["chosen_product_id"]].to_json(),
+                }
+                for p in sorted(approved, key=lambda p: (p["start_ms"], p["id"]))
+            ]
+        return {
+            "version": 1,
+            "episode": {"id": episode_id, "duration_ms": duration_ms, "width": width, "height": height},
+            "placements": placements,
+        }
+
+    def handles(self, path: str) -> bool:
+        return path.startswith(("/v1/review/", "/v1/placements/", "/v1/products"))
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> FakeResponse:
+        auth = headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.valid_keys:
+            return problem(401, "Unauthorized", "The API key is missing, unknown or expired.")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        parts = [part for part in path.split("/") if part]
+        with self._lock:
+            if method == "GET" and path == "/v1/review/queue":
+                return self._queue(params)
+            if method == "POST" and path == "/v1/review/bulk-approve":
+                return self._bulk_approve(json.loads(body or b"{}"))
+            if method == "GET" and path == "/v1/products":
+                return self._products(params.get("q", ""))
+            if len(parts) >= 3 and parts[1] == "placements":
+                return self._placement_route(method, parts[2:], headers, body)
+        return problem(404, "Not Found", f"No fake route for {method} {path}.")
+
+    def _queue(self, params: Mapping[str, str]) -> FakeResponse:
+        status = params.get("status", "proposed")
+        limit = int(params.get("limit", "50"))
+        offset = int(params.get("cursor", "0") or 0)
+        items = sorted(
+            (p for p in self._placements.values() if p["status"] == status),
+            key=lambda p: (p["confidence"], -(p["end_ms"] - p["start_ms"]), p["id"]),
+        )
+        page = items[offset : offset + limit]
+        next_cursor = str(offset + limit) if offset + limit < len(items) else None
+        return ok_json({"items": copy.deepcopy(page), "next_cursor": next_cursor})
+
+    def _bulk_approve(self, payload: JsonObject) -> FakeResponse:
+        min_confidence = float(payload["min_confidence"])
+        episode_id = payload.get("episode_id")
+        approved = [
+            pid
+            for pid, p in self._placements.items()
+            if p["status"] == "proposed"
+            and p["confidence"] >= min_confidence
+            and (episode_id is None or p["episode_id"] == episode_id)
+        ]
+        for pid in approved:
+            self._record(pid, "approve", {"status": "approved"})
+        return ok_json({"approved": len(approved), "placement_ids": approved})
+
+    def _products(self, q: str) -> FakeResponse:
+        needle = q.casefold()
+        items = [
+            product.to_json()
+            for product in self._catalog.values()
+            if needle in product.title.casefold() or needle in product.brand.casefold()
+        ]
+        return ok_json({"items": items})
+
+    def _placement_route(
+        self, method: str, rest: list[str], headers: Mapping[str, str], body: bytes
+    ) -> FakeResponse:
+        placement = self._placements.get(rest[0])
+        if placement is None:
+            return problem(404, "Not Found", f"Placement {rest[0]} does not exist.")
+        action = rest[1] if len(rest) > 1 else ""
+        if method == "GET" and action == "":
+            return ok_json(placement, etag=etag_of(placement))
+        if method == "GET" and action == "history":
+            return ok_json(self._history[placement["id"]])
+        if_match = headers.get("If-Match")
+        if if_match is None:
+            return problem(428, "Precondition Required", "Send If-Match with the placement's ETag.")
+        if if_match != etag_of(placement):
+            return problem(
+                412,
+                "Precondition Failed",
+                f"Placement {placement['id']} changed since you loaded it "
+                f"(you have {if_match}, current is {etag_of(placement)}).",
+            )
+        if method == "POST" and action in ("approve", "reject"):
+            status = "approved" if action == "approve" else "rejected"
+            self._record(placement["id"], action, {"status": status})
+        elif method == "PATCH" and action == "":
+            changes = json.loads(body or b"{}")
+            allowed = {"start_ms", "end_ms", "chosen_product_id", "keyframes"}
+            unknown = set(changes) - allowed
+            if unknown:
+                return problem(422, "Unprocessable Content", f"Unknown fields: {sorted(unknown)}.")
+            if "chosen_product_id" in changes and changes["chosen_product_id"] not in self._catalog:
+                return problem(
+                    422, "Unprocessable Content", "chosen_product_id is not in this brand's catalog."
+                )
+            self._record(placement["id"], "edit", changes)
+        else:
+            return problem(405, "Method Not Allowed", f"{method} is not allowed here.")
+        return ok_json(self._placements[placement["id"]], etag=etag_of(self._placements[placement["id"]]))
+
+    def _record(
+        self, placement_id: str, action: str, changes: Mapping[str, Any], actor: str = REVIEWER
+    ) -> None:
+        """Apply a change and write its ReviewAction; callers hold the lock."""
+        placement = self._placements[placement_id]
+        before = {key: copy.deepcopy(placement[key]) for key in changes}
+        placement.update(copy.deepcopy(dict(changes)))
+        placement["version"] += 1
+        self._history[placement_id].append(
+            {
+                "actor": actor,
+                "action": action,
+                "at": datetime.now(UTC).isoformat(),
+                "before": before,
+                "after": copy.deepcopy(dict(changes)),
+            }
+        )

@@ -1,0 +1,102 @@
+"""Page helpers for driving the demo player: load it, show an exact frame, read where hotspots landed."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+from urllib.parse import urlencode
+
+from playwright.sync_api import Page
+
+from tests.web.factories import Rect
+from tests.web.media import FPS
+
+FAKE_STRIPE_JS = """
+window.Stripe = (publishableKey) => ({
+  initEmbeddedCheckout: async ({ fetchClientSecret }) => {
+    const secret = await fetchClientSecret();
+    return {
+      mount(element) {
+        const frame = document.createElement('div');
+        frame.setAttribute('data-fake-stripe', secret);
+        frame.dataset.publishableKey = publishableKey;
+        frame.textContent = 'Stripe embedded checkout (test double)';
+        element.append(frame);
+      },
+      destroy() {},
+    };
+  },
+});
+"""
+
+
+def open_demo(page: Page, base_url: str, episode_id: str = "ep_demo", **query: str) -> None:
+    """Load the demo page for an episode and wait until the video can show frames."""
+    params = urlencode({"video": "/media/episode.mp4", **query})
+    page.goto(f"{base_url}/demo/episodes/{episode_id}?{params}")
+    page.wait_for_function("() => document.querySelector('video').readyState >= 2")
+
+
+def wait_for_timeline(page: Page) -> None:
+    page.wait_for_function("() => window.reelcart && window.reelcart.timeline !== null")
+
+
+def frame_time_ms(frame_index: int) -> int:
+    return frame_index * 1000 // FPS
+
+
+def show_frame(page: Page, frame_index: int) -> float:
+    """Pause on an exact frame and let the overlay draw it; returns the video's currentTime in ms."""
+    return cast(
+        float,
+        page.evaluate(
+            """async (seconds) => {
+              const video = document.querySelector('video');
+              video.pause();
+              await new Promise((resolve) => {
+                video.addEventListener('seeked', resolve, { once: true });
+                video.currentTime = seconds;
+              });
+              await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+              return video.currentTime * 1000;
+            }""",
+            frame_index / FPS,
+        ),
+    )
+
+
+def video_rect(page: Page) -> Rect:
+    box = page.locator("video").bounding_box()
+    assert box is not None
+    return Rect(box["x"], box["y"], box["width"], box["height"])
+
+
+def hotspot_centres(page: Page) -> dict[str, tuple[float, float]]:
+    raw = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-reelcart-hotspot]')].map((b) => {
+             const r = b.getBoundingClientRect();
+             return [b.dataset.reelcartHotspot, [r.x + r.width / 2, r.y + r.height / 2]];
+           }))"""
+    )
+    return {key: (float(value[0]), float(value[1])) for key, value in raw.items()}
+
+
+def resize_player(page: Page, width_px: int, height_px: int, fit: Literal["contain", "cover"]) -> None:
+    """Reshape the phone and switch object-fit, as an integrator's layout change would."""
+    page.evaluate(
+        """([width, height, fit]) => {
+             const phone = document.getElementById('player');
+             Object.assign(phone.style, { width: `${width}px`, height: `${height}px`, aspectRatio: 'auto' });
+             document.querySelector('video').style.objectFit = fit;
+           }""",
+        [width_px, height_px, fit],
+    )
+    # The overlay re-measures from a ResizeObserver callback; give it two frames.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def is_paused(page: Page) -> bool:
+    return cast(bool, page.evaluate("() => document.querySelector('video').paused"))
+
+
+def current_ms(page: Page) -> float:
+    return cast(float, page.evaluate("() => document.querySelector('video').currentTime * 1000"))

@@ -1,0 +1,464 @@
+"""The overlay SDK in real Chromium, on the demo page, against the loopback fakes of the timeline, checkout
+and events routes (tests/web/loopback.py)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route, expect
+
+from tests.web.conftest import PageErrors
+from tests.web.factories import EpisodeTimeline, JsonObject, expected_dot, interpolate_box, rendered_rect
+from tests.web.loopback import WEB_ROOT, LoopbackServer, LoopbackState
+from tests.web.media import FPS, HEIGHT, WIDTH
+from tests.web.player import (
+    FAKE_STRIPE_JS,
+    current_ms,
+    frame_time_ms,
+    hotspot_centres,
+    is_paused,
+    open_demo,
+    resize_player,
+    show_frame,
+    video_rect,
+    wait_for_timeline,
+)
+
+pytestmark = pytest.mark.browser
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+FRAME_1500_MS = 45
+TOLERANCE = 0.02
+
+
+@pytest.fixture
+def demo(loopback: LoopbackState, demo_timeline: EpisodeTimeline) -> LoopbackState:
+    loopback.timelines["ep_demo"] = demo_timeline.to_json()
+    return loopback
+
+
+def wait_for_events(
+    state: LoopbackState, count: int, types: set[str], timeout_s: float = 5
+) -> list[JsonObject]:
+    """Beacons are fire-and-forget: poll the fake until `count` events of `types` arrived, and no more."""
+
+    def matching() -> list[JsonObject]:
+        return [event for event in state.events() if event["type"] in types]
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(matching()) < count:
+        time.sleep(0.05)
+    events = matching()
+    assert len(events) == count, events
+    return events
+
+
+def assert_hotspots_on_their_boxes(
+    page: Page, timeline: EpisodeTimeline, t_ms: float, fit: Literal["contain", "cover"]
+) -> None:
+    element = video_rect(page)
+    picture = rendered_rect(element, WIDTH, HEIGHT, fit)
+    centres = hotspot_centres(page)
+    assert sorted(centres) == ["pl_cap", "pl_cola"], "skipped placements must not be drawn"
+    for placement_id, (x, y) in centres.items():
+        box = interpolate_box(timeline.placement(placement_id).keyframes, t_ms)
+        want_x, want_y = expected_dot(box, element, picture)
+        assert abs(x - want_x) <= TOLERANCE * element.width, (
+            f"{placement_id} x {x:.1f} vs {want_x:.1f} ({fit})"
+        )
+        assert abs(y - want_y) <= TOLERANCE * element.height, (
+            f"{placement_id} y {y:.1f} vs {want_y:.1f} ({fit})"
+        )
+
+
+def test_hotspot_appears_on_time_and_on_its_box_through_cover_contain_and_resize(
+    page: Page,
+    demo: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given the demo playing an episode whose first placement starts at 500 ms
+    open_demo(page, loopback_server.base_url)
+    wait_for_timeline(page)
+    show_frame(page, 3)
+    assert hotspot_centres(page) == {}
+
+    # When it plays on, the first hotspot appears at its start time (within a couple of frames)
+    appeared_ms = page.evaluate(
+        """() => new Promise((resolve) => {
+             const video = document.querySelector('video');
+             new MutationObserver((_, observer) => {
+               if (document.querySelector('[data-reelcart-hotspot="pl_cola"]')) {
+                 observer.disconnect();
+                 resolve(video.currentTime * 1000);
+               }
+             }).observe(document.body, { childList: true, subtree: true });
+             video.play();
+           })"""
+    )
+    # (currentTime may trail the presented frame's timestamp by up to one frame when the callback runs)
+    assert 500 - 1000 / FPS <= appeared_ms <= 800
+
+    # Then, paused on a frame, each hotspot sits on its interpolated box (phone player: object-fit cover)
+    show_frame(page, FRAME_1500_MS)
+    assert_hotspots_on_their_boxes(page, demo_timeline, frame_time_ms(FRAME_1500_MS), "cover")
+    page.screenshot(path=artifacts_dir / "overlay-demo-cover.png")
+
+    # And after the player is resized into a landscape box with object-fit contain (pillarboxed)
+    resize_player(page, 460, 300, "contain")
+    assert_hotspots_on_their_boxes(page, demo_timeline, frame_time_ms(FRAME_1500_MS), "contain")
+
+    # And into a square box with cover, where the picture overflows vertically
+    resize_player(page, 300, 300, "cover")
+    element = video_rect(page)
+    picture = rendered_rect(element, WIDTH, HEIGHT, "cover")
+    for placement_id, (x, y) in hotspot_centres(page).items():
+        box = interpolate_box(demo_timeline.placement(placement_id).keyframes, frame_time_ms(FRAME_1500_MS))
+        want_x, want_y = expected_dot(box, element, picture)
+        assert abs(x - want_x) <= TOLERANCE * element.width
+        assert abs(y - want_y) <= TOLERANCE * element.height
+    page.screenshot(path=artifacts_dir / "overlay-demo-resized-cover.png")
+    assert page_errors == []
+
+
+def test_hotspots_are_named_buttons_focusable_in_time_order(
+    page: Page, demo: LoopbackState, loopback_server: LoopbackServer, page_errors: PageErrors
+) -> None:
+    # Given two placements on screen, the cola (from 500 ms) and the cap (from 1000 ms)
+    open_demo(page, loopback_server.base_url)
+    wait_for_timeline(page)
+    show_frame(page, FRAME_1500_MS)
+
+    # When a keyboard user tabs from the video
+    page.locator("video").focus()
+    focused = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("() => document.activeElement.getAttribute('data-reelcart-hotspot')"))
+
+    # Then they reach the hotspots in time order (after the native controls), each a button named for
+    # screen readers
+    assert list(dict.fromkeys(f for f in focused if f)) == ["pl_cola", "pl_cap"]
+    expect(page.get_by_role("button", name="Buy: Cola Zero, €1.49")).to_have_attribute(
+        "data-reelcart-hotspot", "pl_cola"
+    )
+    expect(page.get_by_role("button", name="Buy: Logo Cap, €24.00")).to_have_attribute(
+        "data-reelcart-hotspot", "pl_cap"
+    )
+
+    # And the dots pulse, unless the viewer asked for reduced motion
+    pulse = (
+        "() => getComputedStyle(document.querySelector('[data-reelcart-hotspot]'), '::before').animationName"
+    )
+    assert page.evaluate(pulse) == "rc-p"
+    page.emulate_media(reduced_motion="reduce")
+    assert page.evaluate(pulse) == "none"
+    assert page_errors == []
+
+
+def test_hotspots_stay_clear_of_the_native_controls_and_follow_the_player_into_fullscreen(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given a placement low in the frame, where the native control bar sits
+    low = {
+        **demo_timeline.to_json()["placements"][1],
+        "id": "pl_low",
+        "keyframes": [{"t_ms": 1000, "box": [0.40, 0.93, 0.20, 0.06]}],
+    }
+    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": [low]}
+    open_demo(page, loopback_server.base_url)
+    wait_for_timeline(page)
+    show_frame(page, FRAME_1500_MS)
+
+    # Then its dot and 44 px target are lifted above the bottom 64 px of the player
+    element = video_rect(page)
+    (x, y) = hotspot_centres(page)["pl_low"]
+    assert y + 22 <= element.y + element.height - 64 + 0.5
+    assert abs(x - (element.x + element.width / 2)) <= TOLERANCE * element.width
+
+    # When the viewer takes the phone player fullscreen, the overlay follows the new size
+    page.get_by_role("button", name="Full screen").click()
+    page.wait_for_function("() => document.fullscreenElement !== null")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    fullscreen = video_rect(page)
+    (x, y) = hotspot_centres(page)["pl_low"]
+    assert fullscreen.width > element.width
+    assert abs(x - (fullscreen.x + fullscreen.width / 2)) <= TOLERANCE * fullscreen.width
+    assert y + 22 <= fullscreen.y + fullscreen.height - 64 + 0.5
+    page.screenshot(path=artifacts_dir / "overlay-demo-fullscreen.png")
+    assert page_errors == []
+
+
+def test_tap_opens_the_sheet_pausing_the_episode_and_closing_resumes_it(
+    page: Page,
+    demo: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given the episode playing with the (static) cap hotspot on screen
+    open_demo(page, loopback_server.base_url)
+    wait_for_timeline(page)
+    show_frame(page, 40)
+    page.evaluate("() => document.querySelector('video').play()")
+    hotspot = page.locator('[data-reelcart-hotspot="pl_cap"]')
+
+    # When the shopper taps it
+    hotspot.click()
+
+    # Then the product sheet opens with the product and price, and the episode pauses
+    sheet = page.locator("[data-reelcart-sheet]")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_have_attribute("data-reelcart-sheet", "pl_cap")
+    expect(sheet.get_by_role("heading")).to_have_text("Logo Cap")
+    expect(sheet.locator("img")).to_have_attribute("src", "/media/thumbs/cap.svg")
+    expect(sheet.locator("[data-reelcart-buy]")).to_have_text("Buy · €24.00")
+    expect(sheet.get_by_role("combobox", name="Variant")).to_have_value("prod_cap_330")
+    assert is_paused(page)
+    page.screenshot(path=artifacts_dir / "overlay-demo-sheet.png")
+
+    # And focus starts on Buy and Tab cycles inside the sheet while it is open
+    focused_name = (
+        "() => document.activeElement.getAttribute('aria-label') || document.activeElement.textContent"
+    )
+    assert page.evaluate(focused_name) == "Buy · €24.00"
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused_name) == "Close"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(focused_name) == "Buy · €24.00"
+
+    # And picking the other variant reprices the Buy button
+    sheet.get_by_role("combobox", name="Variant").select_option("prod_cap_500")
+    expect(sheet.locator("[data-reelcart-buy]")).to_have_text("Buy · €1.99")
+
+    # When the shopper presses Escape, the sheet goes, focus returns to the hotspot, the episode resumes
+    page.keyboard.press("Escape")
+    expect(sheet).to_have_count(0)
+    assert page.evaluate("() => document.activeElement.dataset.reelcartHotspot") == "pl_cap"
+    page.wait_for_function("() => !document.querySelector('video').paused")
+    assert page_errors == []
+
+
+def _open_cap_sheet(page: Page, base_url: str, **query: str) -> float:
+    open_demo(page, base_url, **query)
+    wait_for_timeline(page)
+    paused_at = show_frame(page, FRAME_1500_MS)
+    page.locator('[data-reelcart-hotspot="pl_cap"]').click()
+    expect(page.locator("[data-reelcart-sheet]")).to_be_visible()
+    return paused_at
+
+
+def test_buy_with_stripe_posts_a_click_id_and_mounts_embedded_checkout_in_the_sheet(
+    page: Page, demo: LoopbackState, loopback_server: LoopbackServer, page_errors: PageErrors
+) -> None:
+    # Given Stripe.js served by a test double (it only loads once checkout starts)
+    stripe_loads: list[str] = []
+
+    def fake_stripe(route: Route) -> None:
+        stripe_loads.append(route.request.url)
+        route.fulfill(status=200, content_type="text/javascript", body=FAKE_STRIPE_JS)
+
+    page.route("https://js.stripe.com/**", fake_stripe)
+    paused_at = _open_cap_sheet(page, loopback_server.base_url)
+    assert stripe_loads == []
+
+    # When the shopper taps Buy
+    page.locator("[data-reelcart-buy]").click()
+
+    # Then checkout is created with a fresh click id and Stripe's embedded checkout mounts inside the sheet
+    mounted = page.locator("[data-reelcart-sheet] [data-fake-stripe]")
+    expect(mounted).to_be_visible()
+    (checkout,) = demo.recorded("POST", "/v1/checkout")
+    body = checkout.json()
+    assert UUID.match(body["click_id"])
+    assert body == {
+        "placement_id": "pl_cap",
+        "variant_id": "prod_cap_330",
+        "quantity": 1,
+        "click_id": body["click_id"],
+    }
+    expect(mounted).to_have_attribute("data-fake-stripe", f"cs_{body['click_id'][:8]}_secret_test")
+    assert stripe_loads == ["https://js.stripe.com/v3/"]
+
+    # And the episode keeps its place, paused under the sheet
+    assert is_paused(page)
+    assert abs(current_ms(page) - paused_at) < 1
+
+    # And tap, sheet_open and checkout_started (with the same click id) were beaconed to /v1/events
+    events = wait_for_events(demo, 3, {"hotspot_tap", "sheet_open", "checkout_started"})
+    assert [(e["type"], e["placement_id"], e.get("click_id")) for e in events] == [
+        ("hotspot_tap", "pl_cap", None),
+        ("sheet_open", "pl_cap", None),
+        ("checkout_started", "pl_cap", body["click_id"]),
+    ]
+    assert page_errors == []
+
+
+def test_buy_with_shopify_opens_the_checkout_url_in_a_new_tab(
+    page: Page,
+    context: BrowserContext,
+    demo: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a Shopify-backed player
+    _open_cap_sheet(page, loopback_server.base_url, provider="shopify")
+
+    # When the shopper taps Buy, a tab opened inside the tap navigates to the provider's checkout URL
+    with context.expect_page() as new_tab:
+        page.locator("[data-reelcart-buy]").click()
+    tab = new_tab.value
+    tab.wait_for_url(re.compile(r"/fake-provider/shopify/cs_[0-9a-f]{8}$"))
+
+    # Then the request named the provider, and the sheet offers the link again in case the tab was lost
+    (checkout,) = demo.recorded("POST", "/v1/checkout")
+    assert checkout.json()["provider"] == "shopify"
+    expect(page.locator("[data-reelcart-sheet] a")).to_have_attribute(
+        "href", tab.url.removeprefix(loopback_server.base_url)
+    )
+    assert is_paused(page)
+    assert page_errors == []
+
+
+def test_stripe_js_failing_to_load_falls_back_to_the_checkout_url(
+    page: Page,
+    context: BrowserContext,
+    demo: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given js.stripe.com unreachable
+    page.route("https://js.stripe.com/**", lambda route: route.abort())
+    _open_cap_sheet(page, loopback_server.base_url)
+
+    # When the shopper taps Buy, the hosted checkout URL opens instead
+    with context.expect_page() as new_tab:
+        page.locator("[data-reelcart-buy]").click()
+    new_tab.value.wait_for_url(re.compile(r"/fake-provider/stripe/cs_[0-9a-f]{8}$"))
+    assert page_errors == []
+
+
+def test_impressions_after_one_second_on_screen_are_batched_with_send_beacon(
+    page: Page,
+    demo: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a player flushing analytics every 300 ms
+    open_demo(page, loopback_server.base_url, flush_ms="300")
+    wait_for_timeline(page)
+
+    # When two hotspots stay on screen for more than a second
+    show_frame(page, FRAME_1500_MS)
+    events = wait_for_events(demo, 2, {"hotspot_impression"})
+
+    # Then the beacons carry one impression per placement, as JSON, for this episode
+    assert {r.headers["Content-Type"] for r in demo.recorded("POST", "/v1/events")} == {"application/json"}
+    assert sorted((e["type"], e["placement_id"], e["episode_id"]) for e in events) == [
+        ("hotspot_impression", "pl_cap", "ep_demo"),
+        ("hotspot_impression", "pl_cola", "ep_demo"),
+    ]
+    # stamped with a video time inside the placement's span and a UTC wall-clock time
+    for event in events:
+        placement = demo_timeline.placement(event["placement_id"])
+        assert placement.start_ms <= event["t_ms"] < placement.end_ms
+        assert event["ts"].endswith("Z")
+    assert page_errors == []
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("server_error", 500),
+        ("not_json", b"<html>oops</html>"),
+        ("wrong_shape", b'{"version": 1, "episode": null, "placements": "x"}'),
+    ],
+)
+def test_a_failed_or_malformed_timeline_leaves_the_video_playing_without_page_errors(
+    page: Page,
+    loopback: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    name: str,
+    source: int | bytes,
+) -> None:
+    # Given a timeline route that fails or returns garbage
+    loopback.timelines["ep_demo"] = source
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+
+    # When the demo loads and plays
+    open_demo(page, loopback_server.base_url)
+    page.wait_for_function("() => window.reelcart !== undefined")
+    start = current_ms(page)
+    page.wait_for_function(f"() => document.querySelector('video').currentTime * 1000 > {start + 300}")
+
+    # Then the episode plays untouched: no hotspots, nothing thrown, one warning for integrators
+    assert not is_paused(page)
+    assert hotspot_centres(page) == {}
+    assert page.evaluate("() => window.reelcart.timeline") is None
+    assert page_errors == [], name
+    assert any("[reelcart]" in w for w in warnings)
+
+
+def test_refresh_revalidates_with_the_etag_and_picks_up_a_changed_timeline(
+    page: Page, loopback: LoopbackState, demo_timeline: EpisodeTimeline, loopback_server: LoopbackServer
+) -> None:
+    # Given a player showing the demo timeline
+    current = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: current["timeline"]
+    open_demo(page, loopback_server.base_url)
+    wait_for_timeline(page)
+    show_frame(page, FRAME_1500_MS)
+
+    # When it refreshes an unchanged timeline, it revalidates and the server answers 304
+    page.evaluate("() => window.reelcart.refresh()")
+    first, second = loopback.recorded("GET", "/v1/episodes/ep_demo/timeline")
+    assert "If-None-Match" not in first.headers
+    assert second.headers["If-None-Match"].startswith('"')
+    assert sorted(hotspot_centres(page)) == ["pl_cap", "pl_cola"]
+
+    # When a brand edit drops the cap, the next refresh shows only the cola
+    current["timeline"] = {
+        **demo_timeline.to_json(),
+        "placements": [p for p in demo_timeline.to_json()["placements"] if p["id"] != "pl_cap"],
+    }
+    page.evaluate("() => window.reelcart.refresh()")
+    assert sorted(hotspot_centres(page)) == ["pl_cola"]
+
+
+def test_the_demo_page_takes_episode_and_video_from_attributes_the_server_fills(
+    page: Page, demo: LoopbackState, loopback_server: LoopbackServer, page_errors: PageErrors
+) -> None:
+    # Given the API serving the demo with its data attributes filled in (no query string at all)
+    html = (WEB_ROOT / "demo" / "episode.html").read_text()
+    filled = html.replace('data-episode-id=""', 'data-episode-id="ep_demo"').replace(
+        'data-video-url=""', 'data-video-url="/media/episode.mp4"'
+    )
+    page.route(
+        "**/demo/episodes/ep_from_server", lambda route: route.fulfill(body=filled, content_type="text/html")
+    )
+
+    # When the page loads under an id its path does not carry
+    page.goto(f"{loopback_server.base_url}/demo/episodes/ep_from_server")
+    wait_for_timeline(page)
+
+    # Then it plays the filled-in video with the filled-in episode's timeline
+    assert page.evaluate("() => window.reelcart.timeline.episode.id") == "ep_demo"
+    assert [r.path for r in demo.recorded("GET", "/v1/episodes/")] == ["/v1/episodes/ep_demo/timeline"]
+    assert (
+        page.evaluate("() => new URL(document.querySelector('video').src).pathname") == "/media/episode.mp4"
+    )
+    assert page_errors == []

@@ -1,0 +1,621 @@
+// @ts-check
+// ReelCart brand review console: static, no framework. Talks to /v1/review/… and /v1/placements/{id} with the
+// brand's API key, keeps that key in sessionStorage, and refuses stale writes through If-Match (ETag = version).
+
+/** @typedef {import('../types').Box} Box */
+/** @typedef {import('../types').Keyframe} TimelineKeyframe */
+/** @typedef {{product_id: string, variant_id: string | null, title: string, confidence: number}} SkuCandidate */
+/**
+ * @typedef {object} ReviewPlacement
+ * @property {string} id
+ * @property {string} episode_id
+ * @property {'proposed' | 'approved' | 'rejected'} status
+ * @property {string} label
+ * @property {number} confidence
+ * @property {number} start_ms
+ * @property {number} end_ms
+ * @property {TimelineKeyframe[]} keyframes
+ * @property {string | null} thumbnail_url
+ * @property {string | null} video_url
+ * @property {SkuCandidate[]} sku_candidates
+ * @property {string | null} chosen_product_id
+ * @property {number} version
+ */
+/** @typedef {{actor: string, action: string, at: string, before: unknown, after: unknown}} ReviewAction */
+/** @typedef {{id: string, title: string, brand: string, image_url: string | null}} CatalogProduct */
+/** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
+/** @typedef {typeof import('../timeline-math.js')} TimelineMath */
+
+const KEY_STORAGE = 'reelcart.review.apiKey';
+const PAGE_SIZE = 50;
+
+/** An HTTP failure carrying its RFC 9457 problem body. */
+class ApiError extends Error {
+  /** @param {number} status @param {Problem} problem */
+  constructor(status, problem) {
+    super(`${problem.title ?? `HTTP ${status}`}${problem.detail ? `: ${problem.detail}` : ''}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+const $ = (id) => /** @type {T} */ (document.getElementById(id));
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+function h(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+const percent = (/** @type {number} */ c) => `${Math.round(c * 100)}%`;
+const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
+
+const params = new URLSearchParams(location.search);
+const apiBase = (params.get('api') ?? document.body.dataset.apiBase ?? '').replace(/\/$/, '');
+const overlayBase = document.body.dataset.overlayBase ?? '/overlay/';
+
+const state = {
+  /** @type {ReviewPlacement[]} */
+  items: [],
+  index: 0,
+  /** @type {string | null} */
+  nextCursor: null,
+  /** @type {Map<string, string>} ETag per placement id, from the last response that carried one */
+  etags: new Map(),
+  /** @type {Box | null} the box being edited, for the keyframe nearest the playhead */
+  draftBox: null,
+  draftKeyframe: -1,
+  busy: false,
+};
+
+// ---- HTTP ------------------------------------------------------------------------------------------------
+
+/**
+ * Call the review API; a 401 sends the reviewer back to the key prompt.
+ * @param {string} method
+ * @param {string} path
+ * @param {{body?: unknown, ifMatch?: string}} [options]
+ * @returns {Promise<{data: any, etag: string | null}>}
+ */
+async function api(method, path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json, application/problem+json', Authorization: `Bearer ${key ?? ''}` };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+  const res = await fetch(`${apiBase}${path}`, {
+    method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  /** @type {any} */
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { title: `HTTP ${res.status}`, detail: text.slice(0, 200) };
+  }
+  if (res.status === 401) {
+    signOut('Your API key was refused or has expired. Enter it again.');
+  }
+  if (!res.ok) throw new ApiError(res.status, data ?? {});
+  return { data, etag: res.headers.get('ETag') };
+}
+
+/** @param {ReviewPlacement} p */
+const etagFor = (p) => state.etags.get(p.id) ?? `"${p.version}"`;
+
+/** @param {ReviewPlacement} p @param {string | null} etag */
+function remember(p, etag) {
+  state.etags.set(p.id, etag ?? `"${p.version}"`);
+}
+
+// ---- sign in ---------------------------------------------------------------------------------------------
+
+/** @param {string} [reason] */
+function signOut(reason) {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.items = [];
+  $('console').hidden = true;
+  $('tools').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = reason ?? '';
+  /** @type {HTMLInputElement} */ ($('api-key')).value = '';
+  $('api-key').focus();
+}
+
+async function start() {
+  $('sign-in').hidden = true;
+  $('console').hidden = false;
+  $('tools').hidden = false;
+  try {
+    await loadQueue(true);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) say(`Could not load the queue. ${errorText(error)}`, true);
+  }
+}
+
+// ---- queue -----------------------------------------------------------------------------------------------
+
+/** @param {boolean} reset */
+async function loadQueue(reset) {
+  const cursor = reset ? '' : `&cursor=${encodeURIComponent(state.nextCursor ?? '')}`;
+  const { data } = await api('GET', `/v1/review/queue?status=proposed&limit=${PAGE_SIZE}${cursor}`);
+  /** @type {ReviewPlacement[]} */
+  const items = data.items ?? [];
+  for (const p of items) remember(p, null);
+  state.items = reset ? items : [...state.items, ...items.filter((p) => !state.items.some((q) => q.id === p.id))];
+  state.nextCursor = data.next_cursor ?? null;
+  if (reset) state.index = 0;
+  renderQueue();
+  await select(Math.min(state.index, state.items.length - 1));
+}
+
+function renderQueue() {
+  const list = $('queue');
+  list.replaceChildren(...state.items.map((p, i) => {
+    const top = p.sku_candidates[0];
+    const item = h('li', {
+      'data-placement': p.id, role: 'button', tabindex: '-1', 'aria-current': String(i === state.index),
+      'aria-label': `${p.label}, confidence ${percent(p.confidence)}, ${seconds(p.end_ms - p.start_ms)} on screen`,
+    }, [
+      p.thumbnail_url ? h('img', { src: p.thumbnail_url, alt: '', loading: 'lazy' }) : h('span', { class: 'thumb' }),
+      h('span', { class: 'q-text' }, [
+        h('strong', {}, [p.label]),
+        h('span', { class: 'q-conf' }, [`${percent(p.confidence)} · ${seconds(p.end_ms - p.start_ms)}`]),
+        h('span', { class: 'q-sku' }, [top ? `${top.title} (${percent(top.confidence)})` : 'no candidate']),
+      ]),
+    ]);
+    item.addEventListener('click', () => select(i));
+    return item;
+  }));
+  $('queue-count').textContent = `(${state.items.length}${state.nextCursor ? '+' : ''})`;
+  $('load-more').hidden = !state.nextCursor;
+  $('queue-empty').hidden = state.items.length > 0;
+  $('detail').hidden = state.items.length === 0;
+}
+
+/** @returns {ReviewPlacement | undefined} */
+const current = () => state.items[state.index];
+
+/** @param {number} index */
+async function select(index) {
+  if (index < 0 || index >= state.items.length) return;
+  state.index = index;
+  for (const li of $('queue').children) li.setAttribute('aria-current', String(li === $('queue').children[index]));
+  $('queue').children[index]?.scrollIntoView({ block: 'nearest' });
+  renderDetail();
+  await loadHistory();
+}
+
+// ---- detail ----------------------------------------------------------------------------------------------
+
+function renderDetail() {
+  const p = current();
+  if (!p) return;
+  $('detail-title').textContent = p.label;
+  $('detail-meta').textContent =
+    `Confidence ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · episode ${p.episode_id} · v${p.version}`;
+  renderCandidates(p);
+  /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
+  /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
+  state.draftBox = null;
+  state.draftKeyframe = -1;
+  loadClip(p);
+}
+
+/** @param {ReviewPlacement} p */
+function renderCandidates(p) {
+  $('candidates').replaceChildren(...p.sku_candidates.slice(0, 5).map((c, i) => {
+    const chosen = c.product_id === p.chosen_product_id;
+    const button = h('button', { type: 'button', 'aria-pressed': String(chosen), 'data-candidate': c.product_id }, [
+      h('kbd', {}, [String(i + 1)]), ` ${c.title} `, h('span', { class: 'conf' }, [percent(c.confidence)]),
+    ]);
+    button.addEventListener('click', () => relink(c.product_id, c.title));
+    return h('li', chosen ? { class: 'chosen' } : {}, [button]);
+  }));
+  if (p.chosen_product_id && !p.sku_candidates.some((c) => c.product_id === p.chosen_product_id)) {
+    $('candidates').append(h('li', { class: 'chosen' }, [`Linked from search: ${p.chosen_product_id}`]));
+  }
+}
+
+async function loadHistory() {
+  const p = current();
+  if (!p) return;
+  try {
+    const { data } = await api('GET', `/v1/placements/${encodeURIComponent(p.id)}/history`);
+    if (current()?.id !== p.id) return;
+    /** @type {ReviewAction[]} */
+    const actions = data ?? [];
+    $('history').replaceChildren(...actions.map((a) =>
+      h('li', {}, [
+        h('time', { datetime: a.at }, [new Date(a.at).toLocaleString()]), ' ', h('strong', {}, [a.actor]), ` ${a.action} `,
+        h('code', {}, [`${JSON.stringify(a.before)} → ${JSON.stringify(a.after)}`]),
+      ])));
+    if (!actions.length) $('history').replaceChildren(h('li', { class: 'empty' }, ['No actions yet.']));
+  } catch (error) {
+    $('history').replaceChildren(h('li', { class: 'error' }, [`History unavailable. ${errorText(error)}`]));
+  }
+}
+
+// ---- clip with the box drawn -----------------------------------------------------------------------------
+
+/** @type {TimelineMath | null} */
+let math = null;
+/** @type {Promise<TimelineMath | null> | null} */
+let mathLoad = null;
+const loadMath = () => (mathLoad ??= import(`${overlayBase}timeline-math.js`)
+  .then((/** @type {TimelineMath} */ m) => (math = m))
+  .catch(() => null));
+
+/** @param {ReviewPlacement} p */
+function loadClip(p) {
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  if (!p.video_url) {
+    video.removeAttribute('src');
+    $('clip-time').textContent = 'No video for this placement.';
+    return;
+  }
+  const url = new URL(p.video_url, location.href).href;
+  if (video.src !== url) video.src = url;
+  const seekToStart = () => {
+    video.currentTime = p.start_ms / 1000;
+    video.play().catch(() => { /* muted autoplay refused: the reviewer can press Space */ });
+  };
+  if (video.readyState >= 1) seekToStart();
+  else video.addEventListener('loadedmetadata', seekToStart, { once: true });
+  loadMath().then(drawBox);
+}
+
+/** Loop the clip over the placement's (possibly edited) span and keep the box on the frame. */
+function onClipTime() {
+  const p = current();
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  if (!p) return;
+  const [start, end] = editedSpan(p);
+  const t = video.currentTime * 1000;
+  if (!video.paused && (t >= end || t < start - 250)) video.currentTime = start / 1000;
+  $('clip-time').textContent = `${seconds(t)} (clip ${seconds(start)} → ${seconds(end)})`;
+  drawBox();
+}
+
+/** @param {ReviewPlacement} p @returns {[number, number]} */
+function editedSpan(p) {
+  const start = Number(/** @type {HTMLInputElement} */ ($('edit-start')).value);
+  const end = Number(/** @type {HTMLInputElement} */ ($('edit-end')).value);
+  return Number.isFinite(start) && Number.isFinite(end) && end > start ? [start, end] : [p.start_ms, p.end_ms];
+}
+
+/** Index of the keyframe nearest the playhead: the one box edits apply to. @param {ReviewPlacement} p @param {number} tMs */
+const nearestKeyframe = (p, tMs) => p.keyframes.reduce(
+  (best, k, i) => (Math.abs(k.t_ms - tMs) < Math.abs(p.keyframes[best].t_ms - tMs) ? i : best), 0);
+
+function drawBox() {
+  const p = current();
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  const boxEl = $('clip-box');
+  if (!p || !math || !p.keyframes.length) {
+    boxEl.hidden = true;
+    return;
+  }
+  const tMs = video.currentTime * 1000;
+  const k = nearestKeyframe(p, tMs);
+  if (k !== state.draftKeyframe) {
+    state.draftKeyframe = k;
+    state.draftBox = null;
+  }
+  const box = state.draftBox ?? math.interpolateBox([...p.keyframes].sort((a, b) => a.t_ms - b.t_ms), tMs);
+  if (!state.draftBox) showBoxInputs(p.keyframes[k].box, p.keyframes[k].t_ms);
+  const w = video.clientWidth;
+  const hgt = video.clientHeight;
+  const rendered = math.renderedRect(w, hgt, video.videoWidth, video.videoHeight, 'contain');
+  const r = math.boxToRect(box, rendered, w, hgt);
+  boxEl.hidden = !r;
+  if (r) Object.assign(boxEl.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${r.width}px`, height: `${r.height}px` });
+}
+
+/** @param {Box} box @param {number} tMs */
+function showBoxInputs(box, tMs) {
+  ['box-x', 'box-y', 'box-w', 'box-h'].forEach((id, i) => {
+    const input = /** @type {HTMLInputElement} */ ($(id));
+    if (document.activeElement !== input) input.value = box[i].toFixed(3);
+  });
+  $('edit-kf').textContent = `Box at keyframe ${seconds(tMs)}:`;
+}
+
+/** @returns {Box | null} */
+function boxFromInputs() {
+  const box = /** @type {Box} */ (['box-x', 'box-y', 'box-w', 'box-h'].map((id) => Number(/** @type {HTMLInputElement} */ ($(id)).value)));
+  return box.every(Number.isFinite) ? box : null;
+}
+
+/** Drag the drawn box to move the nearest keyframe's box; saved with the other edits. */
+function enableBoxDrag() {
+  const boxEl = $('clip-box');
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  /** @type {{x: number, y: number, box: Box} | null} */
+  let drag = null;
+  boxEl.addEventListener('pointerdown', (event) => {
+    const p = current();
+    if (!p || !math) return;
+    video.pause();
+    const k = nearestKeyframe(p, video.currentTime * 1000);
+    drag = { x: event.clientX, y: event.clientY, box: state.draftBox ?? p.keyframes[k].box };
+    boxEl.setPointerCapture(event.pointerId);
+  });
+  boxEl.addEventListener('pointermove', (event) => {
+    if (!drag || !math) return;
+    const rendered = math.renderedRect(video.clientWidth, video.clientHeight, video.videoWidth, video.videoHeight, 'contain');
+    const [x, y, w, hgt] = drag.box;
+    const dx = (event.clientX - drag.x) / rendered.width;
+    const dy = (event.clientY - drag.y) / rendered.height;
+    state.draftBox = [Math.min(Math.max(0, x + dx), 1 - w), Math.min(Math.max(0, y + dy), 1 - hgt), w, hgt];
+    showBoxInputs(state.draftBox, current()?.keyframes[state.draftKeyframe]?.t_ms ?? 0);
+    drawBox();
+  });
+  boxEl.addEventListener('pointerup', () => {
+    drag = null;
+  });
+}
+
+// ---- actions ---------------------------------------------------------------------------------------------
+
+/** @param {string} text @param {boolean} [isError] */
+function say(text, isError = false) {
+  const message = $('message');
+  message.textContent = text;
+  message.classList.toggle('error', isError);
+}
+
+/** @param {unknown} error */
+const errorText = (error) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Run a write against the current placement with its ETag; on 412 reload the latest and explain.
+ * @param {string} verb for messages
+ * @param {(p: ReviewPlacement) => Promise<{data: any, etag: string | null}>} write
+ * @param {(p: ReviewPlacement, updated: ReviewPlacement) => void} onDone
+ */
+async function mutate(verb, write, onDone) {
+  const p = current();
+  if (!p || state.busy) return;
+  state.busy = true;
+  try {
+    const { data, etag } = await write(p);
+    /** @type {ReviewPlacement} */
+    const updated = data && typeof data === 'object' && 'version' in data ? data : { ...p, version: p.version + 1 };
+    remember(updated, etag);
+    onDone(p, updated);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 412) {
+      await reloadCurrent(p);
+      say(`Conflict: someone else changed “${p.label}” since you loaded it, so your ${verb} was not saved. ` +
+        'The latest version is shown; check it and try again.', true);
+    } else if (!(error instanceof ApiError && error.status === 401)) {
+      say(`Could not ${verb}. ${errorText(error)}`, true);
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+/** @param {ReviewPlacement} stale */
+async function reloadCurrent(stale) {
+  try {
+    const { data, etag } = await api('GET', `/v1/placements/${encodeURIComponent(stale.id)}`);
+    const i = state.items.findIndex((q) => q.id === stale.id);
+    remember(data, etag);
+    if (i >= 0) state.items[i] = data;
+    renderQueue();
+    renderDetail();
+    await loadHistory();
+  } catch (error) {
+    say(`Could not reload the placement. ${errorText(error)}`, true);
+  }
+}
+
+/** @param {'approve' | 'reject'} action */
+async function decide(action) {
+  await mutate(action, (p) => api('POST', `/v1/placements/${encodeURIComponent(p.id)}/${action}`, { ifMatch: etagFor(p) }),
+    (p) => {
+      state.items = state.items.filter((q) => q.id !== p.id);
+      state.index = Math.min(state.index, state.items.length - 1);
+      say(`${action === 'approve' ? 'Approved' : 'Rejected'} “${p.label}”.`);
+      renderQueue();
+      if (!state.items.length && state.nextCursor) loadQueue(true).catch((e) => say(errorText(e), true));
+      else select(Math.max(0, state.index));
+    });
+}
+
+/** @param {string} productId @param {string} title */
+async function relink(productId, title) {
+  await mutate('relink', (p) => api('PATCH', `/v1/placements/${encodeURIComponent(p.id)}`,
+    { ifMatch: etagFor(p), body: { chosen_product_id: productId } }),
+  (p, updated) => {
+    replaceCurrent(p, updated);
+    say(`Linked “${p.label}” to ${title}. Approve to publish it.`);
+  });
+}
+
+async function saveEdits() {
+  const p = current();
+  if (!p) return;
+  const [start, end] = editedSpan(p);
+  /** @type {Record<string, unknown>} */
+  const body = {};
+  if (start !== p.start_ms) body.start_ms = start;
+  if (end !== p.end_ms) body.end_ms = end;
+  const box = boxFromInputs();
+  const k = state.draftKeyframe;
+  if (box && k >= 0 && p.keyframes[k] && box.some((v, i) => Math.abs(v - p.keyframes[k].box[i]) > 1e-4)) {
+    const [x, y, w, hgt] = box;
+    if (!(w > 0 && hgt > 0 && x >= 0 && y >= 0 && x + w <= 1 && y + hgt <= 1)) {
+      say('The box must have a size and stay inside the frame (0 to 1).', true);
+      return;
+    }
+    body.keyframes = p.keyframes.map((kf, i) => (i === k ? { ...kf, box } : kf));
+  }
+  if (!Object.keys(body).length) {
+    say('Nothing to save.');
+    return;
+  }
+  await mutate('edit', (q) => api('PATCH', `/v1/placements/${encodeURIComponent(q.id)}`, { ifMatch: etagFor(q), body }),
+    (q, updated) => {
+      replaceCurrent(q, updated);
+      say(`Saved ${Object.keys(body).join(', ')} for “${q.label}”.`);
+    });
+}
+
+/** @param {ReviewPlacement} p @param {ReviewPlacement} updated */
+function replaceCurrent(p, updated) {
+  const i = state.items.findIndex((q) => q.id === p.id);
+  if (i >= 0) state.items[i] = updated;
+  renderQueue();
+  renderDetail();
+  loadHistory();
+}
+
+/** @param {string} q */
+async function search(q) {
+  const results = $('search-results');
+  try {
+    const { data } = await api('GET', `/v1/products?q=${encodeURIComponent(q)}`);
+    /** @type {CatalogProduct[]} */
+    const items = data.items ?? [];
+    results.replaceChildren(...items.map((product) => {
+      const button = h('button', { type: 'button', 'data-product': product.id }, ['Link']);
+      button.addEventListener('click', () => relink(product.id, product.title));
+      return h('li', {}, [
+        product.image_url ? h('img', { src: product.image_url, alt: '' }) : '', `${product.title} · ${product.brand} `, button,
+      ]);
+    }));
+    if (!items.length) results.replaceChildren(h('li', { class: 'empty' }, [`No products match “${q}”.`]));
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) results.replaceChildren(h('li', { class: 'error' }, [errorText(error)]));
+  }
+}
+
+async function bulkApprove() {
+  const min = Number(/** @type {HTMLInputElement} */ ($('bulk-min')).value);
+  if (!(min >= 0 && min <= 1)) {
+    say('Minimum confidence must be between 0 and 1.', true);
+    return;
+  }
+  try {
+    const { data } = await api('POST', '/v1/review/bulk-approve', { body: { min_confidence: min } });
+    const count = typeof data?.approved === 'number' ? data.approved : Array.isArray(data?.approved) ? data.approved.length : null;
+    await loadQueue(true);
+    say(count === null ? `Bulk approved at ≥ ${percent(min)}.` : `Bulk approved ${count} placement(s) at ≥ ${percent(min)}.`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) say(`Bulk approve failed. ${errorText(error)}`, true);
+  }
+}
+
+// ---- keyboard --------------------------------------------------------------------------------------------
+
+/** @param {KeyboardEvent} event */
+function onKey(event) {
+  const target = /** @type {HTMLElement} */ (event.target);
+  const typing = target.matches('input, textarea, select');
+  if (event.key === 'Escape' && typing) {
+    target.blur();
+    return;
+  }
+  if (typing || event.ctrlKey || event.metaKey || event.altKey || $('console').hidden) return;
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  const p = current();
+  /** @type {Record<string, () => unknown>} */
+  const actions = {
+    j: () => select(state.index + 1),
+    ArrowDown: () => select(state.index + 1),
+    k: () => select(state.index - 1),
+    ArrowUp: () => select(state.index - 1),
+    a: () => decide('approve'),
+    r: () => decide('reject'),
+    s: () => saveEdits(),
+    '/': () => $('search-q').focus(),
+    '?': () => /** @type {HTMLDialogElement} */ ($('help')).showModal(),
+    ' ': () => (video.paused ? video.play().catch(() => {}) : video.pause()),
+    '[': () => {
+      /** @type {HTMLInputElement} */ ($('edit-start')).value = String(Math.round(video.currentTime * 1000));
+    },
+    ']': () => {
+      /** @type {HTMLInputElement} */ ($('edit-end')).value = String(Math.round(video.currentTime * 1000));
+    },
+  };
+  const digit = Number(event.key);
+  if (p && Number.isInteger(digit) && digit >= 1 && digit <= 5 && p.sku_candidates[digit - 1]) {
+    event.preventDefault();
+    relink(p.sku_candidates[digit - 1].product_id, p.sku_candidates[digit - 1].title);
+    return;
+  }
+  const action = actions[event.key.length === 1 ? event.key.toLowerCase() : event.key] ?? actions[event.key];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------------
+
+function wire() {
+  $('sign-in-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const key = /** @type {HTMLInputElement} */ ($('api-key')).value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    $('sign-in-error').textContent = '';
+    start();
+  });
+  $('sign-out').addEventListener('click', () => signOut());
+  $('approve').addEventListener('click', () => decide('approve'));
+  $('reject').addEventListener('click', () => decide('reject'));
+  $('load-more').addEventListener('click', () => loadQueue(false).catch((e) => say(errorText(e), true)));
+  $('help-open').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('help')).showModal());
+  $('search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    search(/** @type {HTMLInputElement} */ ($('search-q')).value.trim());
+  });
+  $('edit').addEventListener('submit', (event) => {
+    event.preventDefault();
+    saveEdits();
+  });
+  for (const id of ['box-x', 'box-y', 'box-w', 'box-h']) {
+    $(id).addEventListener('input', () => {
+      state.draftBox = boxFromInputs();
+      drawBox();
+    });
+  }
+  $('bulk').addEventListener('submit', (event) => {
+    event.preventDefault();
+    bulkApprove();
+  });
+  const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
+  for (const type of ['timeupdate', 'seeked', 'loadeddata']) video.addEventListener(type, onClipTime);
+  // A span running to the very end of the episode loops too.
+  video.addEventListener('ended', () => {
+    const p = current();
+    if (!p) return;
+    video.currentTime = editedSpan(p)[0] / 1000;
+    video.play().catch(() => {});
+  });
+  new ResizeObserver(() => drawBox()).observe(video);
+  enableBoxDrag();
+  document.addEventListener('keydown', onKey);
+}
+
+wire();
+if (sessionStorage.getItem(KEY_STORAGE)) start();
+else signOut();

@@ -1,0 +1,114 @@
+// @ts-check
+// Pure timeline math for the ReelCart overlay (no DOM). Types and docs: types.d.ts.
+// A placement is drawable when its span is positive, every keyframe box has area inside the frame
+// (rounding spill allowed) and its product has valid variants; anything else is skipped, not fatal.
+/** @typedef {import('./types').Box} Box */
+
+// Boxes from the tagger are rounded; allow that much spill past the frame edge.
+const EDGE = 1e-3;
+/** @param {unknown} v @returns {v is number} */
+const num = (v) => typeof v === 'number' && Number.isFinite(v);
+/** @param {unknown} v @returns {v is string} */
+const str = (v) => typeof v === 'string' && v.length > 0;
+/** @param {unknown} v @returns {v is Record<string, any>} */
+const obj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** @param {unknown} k @returns {k is import('./types').Keyframe} */
+export const isValidKeyframe = (k) => {
+  if (!obj(k) || !num(k.t_ms) || !Array.isArray(k.box) || k.box.length !== 4 || !k.box.every(num)) return false;
+  const [x, y, w, h] = k.box;
+  return w > 0 && h > 0 && x >= -EDGE && y >= -EDGE && x + w <= 1 + EDGE && y + h <= 1 + EDGE;
+};
+
+/** @type {(v: unknown) => boolean} */
+const isValidVariant = (v) =>
+  obj(v) && str(v.id) && typeof v.title === 'string' && str(v.price) && num(Number(v.price)) &&
+  /^[A-Z]{3}$/.test(v.currency) && typeof v.available === 'boolean';
+
+/** @param {unknown} p @returns {p is import('./types').Placement} */
+export const isValidPlacement = (p) =>
+  obj(p) && str(p.id) && num(p.start_ms) && num(p.end_ms) && p.end_ms > p.start_ms &&
+  Array.isArray(p.keyframes) && p.keyframes.length > 0 && p.keyframes.every(isValidKeyframe) &&
+  obj(p.product) && str(p.product.id) && str(p.product.title) && Array.isArray(p.product.variants) &&
+  p.product.variants.length > 0 && p.product.variants.every(isValidVariant);
+
+/** @type {import('./types').ParseTimeline} */
+export const parseTimeline = (raw) => {
+  if (!obj(raw) || raw.version !== 1 || !obj(raw.episode) || !Array.isArray(raw.placements)) return null;
+  const e = raw.episode;
+  if (!str(e.id) || !num(e.width) || !num(e.height) || e.width <= 0 || e.height <= 0) return null;
+  const placements = raw.placements
+    .filter(isValidPlacement)
+    .map((p) => ({ ...p, keyframes: [...p.keyframes].sort((a, b) => a.t_ms - b.t_ms) }))
+    .sort((a, b) => a.start_ms - b.start_ms || (a.id < b.id ? -1 : 1));
+  const episode = { id: e.id, duration_ms: num(e.duration_ms) ? e.duration_ms : 0, width: e.width, height: e.height };
+  return { version: 1, episode, placements };
+};
+
+/** @type {import('./types').InterpolateBox} */
+export const interpolateBox = (keyframes, tMs) => {
+  const last = keyframes.length - 1;
+  if (tMs <= keyframes[0].t_ms) return keyframes[0].box;
+  if (tMs >= keyframes[last].t_ms) return keyframes[last].box;
+  // Tracks can carry a keyframe per frame: binary search keeps per-frame work flat.
+  let lo = 0;
+  let hi = last;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (keyframes[mid].t_ms <= tMs) lo = mid;
+    else hi = mid;
+  }
+  const a = keyframes[lo];
+  const b = keyframes[hi];
+  const f = (tMs - a.t_ms) / (b.t_ms - a.t_ms);
+  return /** @type {Box} */ (a.box.map((v, i) => v + (b.box[i] - v) * f));
+};
+
+/** @type {import('./types').RenderedRect} */
+export const renderedRect = (elementW, elementH, mediaW, mediaH, fit = 'contain', position = [0.5, 0.5]) => {
+  if (fit === 'fill' || mediaW <= 0 || mediaH <= 0) return { x: 0, y: 0, width: elementW, height: elementH };
+  const contain = Math.min(elementW / mediaW, elementH / mediaH);
+  const scale = fit === 'cover' ? Math.max(elementW / mediaW, elementH / mediaH)
+    : fit === 'none' ? 1 : fit === 'scale-down' ? Math.min(1, contain) : contain;
+  const width = mediaW * scale;
+  const height = mediaH * scale;
+  return { x: (elementW - width) * position[0], y: (elementH - height) * position[1], width, height };
+};
+
+// Computed styles turn keywords into percentages, so only those need reading.
+/** @type {import('./types').ParseObjectPosition} */
+export const parseObjectPosition = (value) => {
+  const [x, y] = (value || '').trim().split(/\s+/).map((p) => (p.endsWith('%') ? parseFloat(p) / 100 : NaN));
+  return [num(x) ? x : 0.5, num(y) ? y : 0.5];
+};
+
+/** @type {import('./types').BoxToRect} */
+export const boxToRect = (box, rendered, elementW, elementH) => {
+  const x0 = Math.max(0, rendered.x + box[0] * rendered.width);
+  const y0 = Math.max(0, rendered.y + box[1] * rendered.height);
+  const x1 = Math.min(elementW, rendered.x + (box[0] + box[2]) * rendered.width);
+  const y1 = Math.min(elementH, rendered.y + (box[1] + box[3]) * rendered.height);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
+};
+
+/** @type {import('./types').ActiveHotspots} */
+export const activeHotspots = (placements, tMs, limit) => {
+  const out = [];
+  for (const p of placements) {
+    if (p.start_ms > tMs || out.length >= limit) break;
+    if (tMs < p.end_ms) out.push(p);
+  }
+  return out;
+};
+
+/** @type {import('./types').DefaultVariant} */
+export const defaultVariant = (product) => product.variants.find((v) => v.available) ?? product.variants[0];
+
+/** @type {import('./types').FormatPrice} */
+export const formatPrice = (price, currency, locale) => {
+  try {
+    return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(Number(price));
+  } catch {
+    return `${price} ${currency}`;
+  }
+};
