@@ -15,7 +15,20 @@ from api.jobs.queue import JobQueue, ThreadJobQueue
 from api.jobs.tagging import TagFunction, TagJobExecutor, recover_jobs
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
-from api.routers import admin, catalog, episodes, events, health, pages, review, timeline
+from api.routers import (
+    admin,
+    brands,
+    catalog,
+    checkout,
+    episodes,
+    events,
+    health,
+    pages,
+    review,
+    sync,
+    timeline,
+    webhooks,
+)
 from api.settings import ApiSettings, get_settings
 
 log = logging.getLogger("reelcart.api")
@@ -73,7 +86,20 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag"],
     )
-    for module in (health, admin, catalog, episodes, review, timeline, events, pages):
+    for module in (
+        health,
+        admin,
+        catalog,
+        episodes,
+        review,
+        timeline,
+        events,
+        pages,
+        brands,
+        checkout,
+        sync,
+        webhooks,
+    ):
         app.include_router(module.router)
     pages.mount_static(app)
     return app

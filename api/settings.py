@@ -31,6 +31,12 @@ class ApiSettings(BaseSettings):
     max_image_bytes: int = Field(default=20 << 20, ge=1 << 16)
     worker_threads: int = Field(default=1, ge=0, le=64)
     timeline_max_age_s: int = Field(default=30, ge=0)
+    # Stripe.js key the overlay mounts embedded checkout with (public by design). Without it the API
+    # asks Stripe for a hosted page instead, since the overlay could not mount an embedded one.
+    stripe_publishable_key: str | None = None
+    # Where checkout returns the shopper; Stripe fills in `{CHECKOUT_SESSION_ID}`. Unset: the API's
+    # own thank-you page, {public_base_url}/checkout/return.
+    checkout_return_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -1,4 +1,5 @@
-"""`reelcart catalog import FILE --brand SLUG`: bulk import, all lines or none."""
+"""`reelcart catalog import FILE --brand SLUG`: bulk import, all lines or none.
+`reelcart catalog sync shopify|stripe --brand SLUG [--full]`: pull a connected provider's catalog."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlmodel import Session
 
 from api.commands._common import console, errors, fail, find_brand, load_settings, open_database
+from api.models import Brand
 from api.problems import Problem
+from api.schemas.commerce import CheckoutProviderName
 from api.services.catalog_import import CatalogImportError, apply_import, parse_catalog
+from api.services.catalog_sync import catalog_source, run_sync
+from api.services.commerce_config import load_for
 from api.services.images import store_image_bytes
+from api.settings import ApiSettings
+from commerce.catalog import CatalogFailure, CatalogItem, SyncReport
+from commerce.crypto import TokenCipher
+from commerce.exceptions import ProviderError, SettingsError, TokenCryptoError
 
 
 def import_catalog_file(
@@ -35,6 +52,43 @@ def import_catalog_file(
 
     report = apply_import(session, brand_id, items, load_image=load_image)
     return report.imported_products, report.imported_variants, report.imported_images
+
+
+def sync_provider(
+    session: Session, brand: Brand, provider: CheckoutProviderName, settings: ApiSettings, *, full: bool
+) -> SyncReport:
+    """Run one sync with a progress bar (the total is unknown until the last page: it counts up)."""
+    try:
+        commerce = load_for(settings)
+    except SettingsError as error:
+        fail(f"catalog sync is not configured: {error}")
+    try:
+        source = catalog_source(brand, provider, commerce, TokenCipher.from_settings(commerce))
+    except Problem as problem:
+        fail(problem.detail)
+    except TokenCryptoError as error:
+        fail(f"{error}; reconnect the shop")
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{provider.value} → {brand.slug}", total=None, failed=0)
+        failed = 0
+
+        def on_item(item: CatalogItem) -> None:
+            nonlocal failed
+            failed += isinstance(item, CatalogFailure)
+            progress.update(task, advance=1, failed=failed)
+
+        try:
+            return run_sync(session, brand, source, settings, full=full, on_item=on_item)
+        except ProviderError as error:
+            fail(f"{error} (nothing was changed)")
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +123,31 @@ def register(app: typer.Typer) -> None:
             session.commit()
         console.print(
             f"imported {products} products, {variants} variants, {images} images into {brand_row.slug}"
+        )
+
+    @group.command("sync")
+    def sync(
+        provider: Annotated[CheckoutProviderName, typer.Argument(help="shopify or stripe")],
+        brand: Annotated[str, typer.Option(help="Brand slug or id")],
+        full: Annotated[
+            bool, typer.Option("--full", help="Read everything and remove what the provider no longer has")
+        ] = False,
+    ) -> None:
+        """Upsert the brand's products from a connected provider (incremental since the last Shopify sync)."""
+        settings = load_settings()
+        engine = open_database(settings)
+        with Session(engine, expire_on_commit=False) as session:
+            brand_row = find_brand(session, brand)
+            report = sync_provider(session, brand_row, provider, settings, full=full)
+            session.commit()
+        for failure in report.failed[:50]:
+            errors.print(f"failed {failure.provider_id}: {failure.reason}", highlight=False, soft_wrap=True)
+        console.print(
+            f"{provider.value} sync for {brand_row.slug} ({'full' if report.full else 'incremental'}): "
+            f"{len(report.created)} created, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.failed)} failed",
+            highlight=False,
+            soft_wrap=True,
         )
 
     app.add_typer(group, name="catalog")

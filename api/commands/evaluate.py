@@ -122,6 +122,8 @@ def linking(
     err = Console(stderr=True, soft_wrap=True)
     if crop not in ("auto", "detector", "whole"):
         _fail(f"unknown --crop {crop!r}; use auto, detector or whole")
+    if folds == 1:
+        _fail("--folds must be 0 (use --model as is) or at least 2")
     try:
         thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
         items = read_catalog_csv(catalog)

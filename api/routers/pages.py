@@ -9,10 +9,10 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import SessionDep, SettingsDep
-from api.models import Episode
+from api.models import Brand, Episode
 from api.problems import not_found
 from api.signing import sign_path
 
@@ -45,8 +45,14 @@ def review_console_redirect() -> RedirectResponse:
 @router.get("/demo/episodes/{episode_id}")
 def demo_player(episode_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The phone-shaped demo player for one episode, with the overlay attached."""
-    found = session.exec(select(Episode.id).where(Episode.id == episode_id)).first()
-    if found is None:
+    # The brand's checkout provider goes into the page too: the SDK must know it is Shopify *before*
+    # the tap's fetch, to open the checkout tab inside the tap where popup blockers allow it.
+    provider = session.exec(
+        select(Brand.default_checkout_provider)
+        .join(Episode, col(Episode.brand_id) == col(Brand.id))
+        .where(Episode.id == episode_id)
+    ).first()
+    if provider is None:
         raise not_found("episode")
     media = sign_path(
         settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media", ttl_s=24 * 3600
@@ -54,6 +60,7 @@ def demo_player(episode_id: uuid.UUID, session: SessionDep, settings: SettingsDe
     page = (WEB_OVERLAY_DIR / "demo" / "episode.html").read_text(encoding="utf-8")
     page = page.replace('data-episode-id=""', f'data-episode-id="{html.escape(str(episode_id))}"', 1)
     page = page.replace('data-video-url=""', f'data-video-url="{html.escape(media)}"', 1)
+    page = page.replace('data-provider=""', f'data-provider="{html.escape(provider)}"', 1)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 

@@ -185,9 +185,7 @@ def patch(
     if body.keyframes is not None:
         outside = [frame.t_ms for frame in body.keyframes if not start <= frame.t_ms <= end]
         if outside:
-            errors.append(
-                {"field": "keyframes", "message": f"keyframes at {outside[:3]} ms lie outside {start}-{end}"}
-            )
+            errors.append({"field": "keyframes", "message": f"at {outside[:3]} ms lie outside {start}-{end}"})
     if errors:
         raise Problem(
             422,

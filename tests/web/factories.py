@@ -220,14 +220,15 @@ def review_placement(
     end_box: Box | None = None,
     episode_id: str = "ep_review",
 ) -> JsonObject:
-    """A placement as `GET /v1/review/queue` returns it: proposed, version 1, candidates best first; the box
-    moves linearly to `end_box` when given."""
+    """A placement as `GET /v1/review/queue` returns it: proposed, version 1, candidates best first, the link
+    confidence (what the queue sorts on) that of the top candidate; the box moves linearly to `end_box`."""
     return {
         "id": placement_id,
         "episode_id": episode_id,
         "status": "proposed",
         "label": label,
         "confidence": confidence,
+        "link_confidence": candidates[0][1] if candidates else None,
         "start_ms": start_ms,
         "end_ms": end_ms,
         "keyframes": [{"t_ms": start_ms, "box": list(box)}, {"t_ms": end_ms, "box": list(end_box or box)}],

@@ -18,7 +18,7 @@ from tests.web.factories import JsonObject, Product
 
 GOOD_KEY = "rc_test_brand_key"
 EXPIRED_KEY = "rc_expired_key"
-REVIEWER = "brand:fizz"
+REVIEWER = "key:fizz-reviewer"  # the real API writes `key:<key name>`
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,16 @@ def ok_json(payload: object, status: int = 200, etag: str | None = None) -> Fake
     if etag is not None:
         headers["ETag"] = etag
     return FakeResponse(status, json.dumps(payload).encode(), headers)
+
+
+def _action_name(changes: Mapping[str, Any]) -> str:
+    """How the real API names a PATCH in the audit trail: its parts joined with '+'."""
+    parts = (
+        ("retime", {"start_ms", "end_ms"}),
+        ("reshape", {"keyframes"}),
+        ("relink", {"chosen_product_id"}),
+    )
+    return "+".join(name for name, fields in parts if fields & set(changes))
 
 
 def etag_of(placement: JsonObject) -> str:
@@ -65,7 +75,7 @@ class FakeReviewApi:
     def edit_behind_the_consoles_back(self, placement_id: str, **changes: Any) -> None:
         """Simulate a colleague's concurrent edit: bumps the version the console holds."""
         with self._lock:
-            self._record(placement_id, "edit", changes, actor="brand:colleague")
+            self._record(placement_id, _action_name(changes), changes, actor="key:colleague")
 
     def public_timeline(self, episode_id: str, width: int, height: int, duration_ms: int) -> JsonObject:
         """The player timeline: approved placements with a chosen product, as the real API would publish."""
@@ -118,9 +128,15 @@ class FakeReviewApi:
         status = params.get("status", "proposed")
         limit = int(params.get("limit", "50"))
         offset = int(params.get("cursor", "0") or 0)
+        # The real API's order: unlinked first, then lowest link confidence, then longest on screen.
         items = sorted(
             (p for p in self._placements.values() if p["status"] == status),
-            key=lambda p: (p["confidence"], -(p["end_ms"] - p["start_ms"]), p["id"]),
+            key=lambda p: (
+                p["link_confidence"] is not None,
+                p["link_confidence"] or 0.0,
+                -(p["end_ms"] - p["start_ms"]),
+                p["id"],
+            ),
         )
         page = items[offset : offset + limit]
         next_cursor = str(offset + limit) if offset + limit < len(items) else None
@@ -133,7 +149,7 @@ class FakeReviewApi:
             pid
             for pid, p in self._placements.items()
             if p["status"] == "proposed"
-            and p["confidence"] >= min_confidence
+            and (p["link_confidence"] or 0.0) >= min_confidence
             and (episode_id is None or p["episode_id"] == episode_id)
         ]
         for pid in approved:
@@ -142,8 +158,15 @@ class FakeReviewApi:
 
     def _products(self, q: str) -> FakeResponse:
         needle = q.casefold()
+        # The shape of the real `GET /v1/products` page (ProductPublic), not the timeline's product.
         items = [
-            product.to_json()
+            {
+                "id": product.id,
+                "title": product.title,
+                "vendor": product.brand,
+                "images": [{"url": product.image_url}] if product.image_url else [],
+                "variants": [variant.to_json() for variant in product.variants],
+            }
             for product in self._catalog.values()
             if needle in product.title.casefold() or needle in product.brand.casefold()
         ]
@@ -183,7 +206,14 @@ class FakeReviewApi:
                 return problem(
                     422, "Unprocessable Content", "chosen_product_id is not in this brand's catalog."
                 )
-            self._record(placement["id"], "edit", changes)
+            start = changes.get("start_ms", placement["start_ms"])
+            end = changes.get("end_ms", placement["end_ms"])
+            outside = [k["t_ms"] for k in changes.get("keyframes", []) if not start <= k["t_ms"] <= end]
+            if outside:
+                return problem(
+                    422, "Unprocessable Content", f"keyframes at {outside} ms lie outside {start}-{end}."
+                )
+            self._record(placement["id"], _action_name(changes), changes)
         else:
             return problem(405, "Method Not Allowed", f"{method} is not allowed here.")
         return ok_json(self._placements[placement["id"]], etag=etag_of(self._placements[placement["id"]]))

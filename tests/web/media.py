@@ -21,6 +21,8 @@ FPS = 30
 
 @dataclass(frozen=True)
 class TestVideo:
+    __test__ = False  # a value type, not a pytest test class
+
     path: Path
     width: int
     height: int

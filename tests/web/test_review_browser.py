@@ -1,6 +1,7 @@
-"""The brand review console in real Chromium. Today the backend is the in-memory fake of the review routes
-(tests/web/fake_review.py), and the public timeline checked is the fake's, rebuilt from approved placements;
-the tests talk to it only through `ReviewBackend`, so the real API can replace it in the `review` fixture."""
+"""The brand review console in real Chromium against the in-memory fake of the review routes
+(tests/web/fake_review.py, kept to the real API's contract), for fast, deterministic edge cases; the same
+console against the real API is tests/web/test_e2e_api.py. Tests talk to the backend only through
+`ReviewBackend`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.web.conftest import PageErrors
+from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
 from tests.web.factories import (
     JsonObject,
     Product,
@@ -90,39 +92,11 @@ def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
 
 @pytest.fixture
 def review(loopback: LoopbackState, loopback_server: LoopbackServer) -> ReviewBackend:
-    """Today: the in-memory fake on the loopback server. Swap for the real API once its routes land."""
+    """The in-memory fake on the loopback server (test_e2e_api.py covers the real API)."""
     fake = FakeReviewApi(review_queue(), CATALOG)
     loopback.review = fake
     loopback.timelines["ep_review"] = lambda: fake.public_timeline("ep_review", WIDTH, HEIGHT, 4000)
     return LoopbackReviewBackend(fake=fake, base_url=loopback_server.base_url)
-
-
-def sign_in(page: Page, base_url: str, key: str) -> None:
-    page.goto(f"{base_url}/review/")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def pause_clip_at(page: Page, seconds: float) -> None:
-    """Hold the review clip on one frame and let the console redraw the box for it."""
-    page.evaluate(
-        """(seconds) => new Promise((resolve) => {
-             const video = document.getElementById('clip-video');
-             video.pause();
-             const redrawn = () => requestAnimationFrame(() => requestAnimationFrame(resolve));
-             video.addEventListener('seeked', redrawn, { once: true });
-             video.currentTime = seconds;
-           })""",
-        seconds,
-    )
-
-
-def queue_ids(page: Page) -> list[str]:
-    return [li.get_attribute("data-placement") or "" for li in page.locator("#queue li").all()]
-
-
-def current_id(page: Page) -> str | None:
-    return page.locator('#queue li[aria-current="true"]').get_attribute("data-placement")
 
 
 def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_follows(
@@ -157,7 +131,7 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     # When the reviewer relinks to candidate 2 with the keyboard, then approves
     page.locator("body").press("2")
     expect(page.locator("#message")).to_contain_text("Linked “bottle” to Still Water")
-    expect(page.locator("#history")).to_contain_text(f"{review.reviewer} edit")
+    expect(page.locator("#history")).to_contain_text(f"{review.reviewer} relink")
     page.locator("body").press("a")
     expect(page.locator("#message")).to_have_text("Approved “bottle”.")
 
@@ -179,7 +153,7 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     # Then only the untouched placement is left, and every action is a ReviewAction by this brand
     assert queue_ids(page) == ["rp_high"]
     assert [(a["actor"], a["action"], a["after"]) for a in review.history("rp_low")] == [
-        (review.reviewer, "edit", {"chosen_product_id": "prod_water"}),
+        (review.reviewer, "relink", {"chosen_product_id": "prod_water"}),
         (review.reviewer, "approve", {"status": "approved"}),
     ]
     assert [(a["action"], a["before"], a["after"]) for a in review.history("rp_low_short")] == [
@@ -260,13 +234,14 @@ def test_adjusting_span_and_box_and_bulk_approving_above_a_confidence(
     page.locator("body").press("Escape")
     page.locator("body").press("s")
 
-    # Then one PATCH carries the new span and the edited keyframe
+    # Then one PATCH carries the new span and the edited keyframes, moved inside the trimmed span (the API
+    # refuses keyframes outside it)
     expect(page.locator("#message")).to_contain_text("Saved start_ms, end_ms, keyframes")
     saved = review.placement("rp_low")
     assert (saved["start_ms"], saved["end_ms"], saved["version"]) == (700, 3200, 2)
     assert saved["keyframes"] == [
-        {"t_ms": 500, "box": [0.2, 0.3, 0.2, 0.15]},
-        {"t_ms": 3500, "box": [0.55, 0.5, 0.2, 0.15]},
+        {"t_ms": 700, "box": [0.2, 0.3, 0.2, 0.15]},
+        {"t_ms": 3200, "box": [0.55, 0.5, 0.2, 0.15]},
     ]
 
     # When the reviewer bulk approves everything at 90% or above

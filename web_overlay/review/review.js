@@ -11,7 +11,8 @@
  * @property {string} episode_id
  * @property {'proposed' | 'approved' | 'rejected'} status
  * @property {string} label
- * @property {number} confidence
+ * @property {number} confidence detector confidence
+ * @property {number | null} link_confidence calibrated confidence of the SKU link (null: not linked); the queue sorts on it
  * @property {number} start_ms
  * @property {number} end_ms
  * @property {TimelineKeyframe[]} keyframes
@@ -19,10 +20,11 @@
  * @property {string | null} video_url
  * @property {SkuCandidate[]} sku_candidates
  * @property {string | null} chosen_product_id
+ * @property {string | null} [chosen_product_title]
  * @property {number} version
  */
-/** @typedef {{actor: string, action: string, at: string, before: unknown, after: unknown}} ReviewAction */
-/** @typedef {{id: string, title: string, brand: string, image_url: string | null}} CatalogProduct */
+/** @typedef {{actor: string, action: string, at: string, before: Record<string, unknown>, after: Record<string, unknown>}} ReviewAction */
+/** @typedef {{id: string, title: string, vendor: string, images: {url: string}[]}} CatalogProduct as GET /v1/products lists it */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
@@ -61,6 +63,8 @@ function h(tag, attrs = {}, children = []) {
 }
 
 const percent = (/** @type {number} */ c) => `${Math.round(c * 100)}%`;
+/** The link confidence the queue is sorted on; "unlinked" before the linker ran. @param {ReviewPlacement} p */
+const linkText = (p) => (p.link_confidence == null ? 'unlinked' : percent(p.link_confidence));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
 
 const params = new URLSearchParams(location.search);
@@ -169,12 +173,12 @@ function renderQueue() {
     const top = p.sku_candidates[0];
     const item = h('li', {
       'data-placement': p.id, role: 'button', tabindex: '-1', 'aria-current': String(i === state.index),
-      'aria-label': `${p.label}, confidence ${percent(p.confidence)}, ${seconds(p.end_ms - p.start_ms)} on screen`,
+      'aria-label': `${p.label}, link confidence ${linkText(p)}, ${seconds(p.end_ms - p.start_ms)} on screen`,
     }, [
       p.thumbnail_url ? h('img', { src: p.thumbnail_url, alt: '', loading: 'lazy' }) : h('span', { class: 'thumb' }),
       h('span', { class: 'q-text' }, [
         h('strong', {}, [p.label]),
-        h('span', { class: 'q-conf' }, [`${percent(p.confidence)} · ${seconds(p.end_ms - p.start_ms)}`]),
+        h('span', { class: 'q-conf' }, [`${linkText(p)} · ${seconds(p.end_ms - p.start_ms)}`]),
         h('span', { class: 'q-sku' }, [top ? `${top.title} (${percent(top.confidence)})` : 'no candidate']),
       ]),
     ]);
@@ -193,6 +197,11 @@ const current = () => state.items[state.index];
 /** @param {number} index */
 async function select(index) {
   if (index < 0 || index >= state.items.length) return;
+  // Search results belong to the placement they were found for: a "Link" left over from the previous one
+  // would relink the wrong placement.
+  const results = $('search-results');
+  if (results.dataset.for !== state.items[index].id) results.replaceChildren();
+  results.dataset.for = state.items[index].id;
   state.index = index;
   for (const li of $('queue').children) li.setAttribute('aria-current', String(li === $('queue').children[index]));
   $('queue').children[index]?.scrollIntoView({ block: 'nearest' });
@@ -207,7 +216,7 @@ function renderDetail() {
   if (!p) return;
   $('detail-title').textContent = p.label;
   $('detail-meta').textContent =
-    `Confidence ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · episode ${p.episode_id} · v${p.version}`;
+    `Link ${linkText(p)} · detector ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · episode ${p.episode_id} · v${p.version}`;
   renderCandidates(p);
   /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
   /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
@@ -227,8 +236,22 @@ function renderCandidates(p) {
     return h('li', chosen ? { class: 'chosen' } : {}, [button]);
   }));
   if (p.chosen_product_id && !p.sku_candidates.some((c) => c.product_id === p.chosen_product_id)) {
-    $('candidates').append(h('li', { class: 'chosen' }, [`Linked from search: ${p.chosen_product_id}`]));
+    $('candidates').append(h('li', { class: 'chosen' }, [`Linked from search: ${p.chosen_product_title ?? p.chosen_product_id}`]));
   }
+}
+
+/**
+ * Only what an action changed: the API records whole before/after snapshots of the placement.
+ * @param {ReviewAction} a
+ */
+function changeText(a) {
+  const short = (/** @type {unknown} */ v) => {
+    const text = JSON.stringify(v) ?? '—';
+    return text.length > 48 ? `${text.slice(0, 47)}…` : text;
+  };
+  const keys = [...new Set([...Object.keys(a.before ?? {}), ...Object.keys(a.after ?? {})])]
+    .filter((k) => JSON.stringify(a.before?.[k]) !== JSON.stringify(a.after?.[k]));
+  return keys.map((k) => `${k}: ${short(a.before?.[k])} → ${short(a.after?.[k])}`).join('; ') || 'no change';
 }
 
 async function loadHistory() {
@@ -242,7 +265,7 @@ async function loadHistory() {
     $('history').replaceChildren(...actions.map((a) =>
       h('li', {}, [
         h('time', { datetime: a.at }, [new Date(a.at).toLocaleString()]), ' ', h('strong', {}, [a.actor]), ` ${a.action} `,
-        h('code', {}, [`${JSON.stringify(a.before)} → ${JSON.stringify(a.after)}`]),
+        h('code', {}, [changeText(a)]),
       ])));
     if (!actions.length) $('history').replaceChildren(h('li', { class: 'empty' }, ['No actions yet.']));
   } catch (error) {
@@ -392,6 +415,9 @@ async function mutate(verb, write, onDone) {
   const p = current();
   if (!p || state.busy) return;
   state.busy = true;
+  // A fresh outcome for every write, so two conflicts in a row are two announcements, not one stale line.
+  say('');
+  $('detail').setAttribute('aria-busy', 'true');
   try {
     const { data, etag } = await write(p);
     /** @type {ReviewPlacement} */
@@ -408,6 +434,7 @@ async function mutate(verb, write, onDone) {
     }
   } finally {
     state.busy = false;
+    $('detail').setAttribute('aria-busy', 'false');
   }
 }
 
@@ -465,7 +492,7 @@ async function saveEdits() {
       say('The box must have a size and stay inside the frame (0 to 1).', true);
       return;
     }
-    body.keyframes = p.keyframes.map((kf, i) => (i === k ? { ...kf, box } : kf));
+    body.keyframes = keyframesWithin(p.keyframes.map((kf, i) => (i === k ? { ...kf, box } : kf)), start, end);
   }
   if (!Object.keys(body).length) {
     say('Nothing to save.');
@@ -476,6 +503,21 @@ async function saveEdits() {
       replaceCurrent(q, updated);
       say(`Saved ${Object.keys(body).join(', ')} for “${q.label}”.`);
     });
+}
+
+/**
+ * The API refuses keyframes outside the span they are sent with, so a trimmed span carries the nearest
+ * keyframe on each cut side to the new boundary (boxes hold outside keyframes, so the drawn box is kept).
+ * @param {TimelineKeyframe[]} keyframes @param {number} start @param {number} end @returns {TimelineKeyframe[]}
+ */
+function keyframesWithin(keyframes, start, end) {
+  const sorted = [...keyframes].sort((a, b) => a.t_ms - b.t_ms);
+  const inside = sorted.filter((kf) => kf.t_ms >= start && kf.t_ms <= end);
+  const before = sorted.filter((kf) => kf.t_ms < start).at(-1);
+  const after = sorted.find((kf) => kf.t_ms > end);
+  if (before && !inside.some((kf) => kf.t_ms === start)) inside.unshift({ ...before, t_ms: start });
+  if (after && !inside.some((kf) => kf.t_ms === end)) inside.push({ ...after, t_ms: end });
+  return inside;
 }
 
 /** @param {ReviewPlacement} p @param {ReviewPlacement} updated */
@@ -498,7 +540,8 @@ async function search(q) {
       const button = h('button', { type: 'button', 'data-product': product.id }, ['Link']);
       button.addEventListener('click', () => relink(product.id, product.title));
       return h('li', {}, [
-        product.image_url ? h('img', { src: product.image_url, alt: '' }) : '', `${product.title} · ${product.brand} `, button,
+        product.images?.[0] ? h('img', { src: product.images[0].url, alt: '' }) : '',
+        product.vendor ? `${product.title} · ${product.vendor} ` : `${product.title} `, button,
       ]);
     }));
     if (!items.length) results.replaceChildren(h('li', { class: 'empty' }, [`No products match “${q}”.`]));

@@ -1,0 +1,399 @@
+"""Catalog sync from Shopify and Stripe into the database, through HTTP and the `reelcart` CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from api.cli import app as cli_app
+from api.db import create_db_engine
+from api.models import Brand, CheckoutSession, Product, ProductImage, Variant
+from api.settings import ApiSettings, get_settings
+from commerce.crypto import TokenCipher, generate_token_key
+from tests.api.commerce_support import (
+    ACCOUNT,
+    ADMIN_TOKEN,
+    SHOP,
+    World,
+    connect_shopify,
+    connect_stripe,
+    make_shoppable,
+    running_world,
+)
+from tests.api.conftest import BrandAccount
+from tests.api.factories import make_product
+from tests.commerce.conftest import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET
+from tests.commerce.fakes.loopback import LoopbackServer, RecordedRequest, Reply
+from tests.commerce.fakes.shopify_fake import FakeShopify, product_node, variant_node
+from tests.commerce.fakes.stripe_fake import API_KEY, price, product
+
+CLI_TOKEN_KEY = generate_token_key()
+Catalog = dict[str, list[tuple[str, str, Decimal, str, bool]]]
+
+
+@pytest.fixture
+def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
+    with running_world(client, settings) as running:
+        yield running
+
+
+@pytest.fixture
+def shop(world: World, brand: BrandAccount) -> World:
+    """A connected shop with two products (the hoodie in two sizes, one sold out)."""
+    connect_shopify(world.client, brand)
+    world.shopify.products = [
+        product_node(
+            1,
+            "Lead hoodie",
+            [variant_node(11, sku="HOODIE-M"), variant_node(12, sku="HOODIE-L", title="L", available=False)],
+        ),
+        product_node(
+            2, "Scarf", [variant_node(21, price="19.00", sku="SCARF")], updated_at="2026-11-21T09:00:00Z"
+        ),
+    ]
+    return world
+
+
+def sync(world: World, brand: BrandAccount, provider: str, **params: Any) -> dict[str, Any]:
+    response = world.client.post(f"/v1/catalog/sync/{provider}", params=params, headers=brand.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def catalog(engine: Engine, brand: BrandAccount) -> Catalog:
+    """title → [(provider variant id, sku, price, currency, available)], what shoppers would see."""
+    with Session(engine) as session:
+        products = session.exec(select(Product).where(Product.brand_id == brand.brand.id)).all()
+        result: Catalog = {}
+        for row in products:
+            variants = session.exec(
+                select(Variant).where(Variant.product_id == row.id).order_by(col(Variant.sku))
+            ).all()
+            result[row.title] = [
+                (
+                    v.shopify_variant_gid or v.stripe_price_id or "",
+                    v.sku,
+                    v.price,
+                    v.currency,
+                    v.available,
+                )
+                for v in variants
+            ]
+        return result
+
+
+def test_a_shopify_sync_creates_products_variants_and_images(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # When the brand syncs its shop for the first time
+    report = sync(shop, brand, "shopify")
+
+    # Then the report lists what was created, by provider id
+    assert report == {
+        "provider": "shopify",
+        "full": True,
+        "created": ["gid://shopify/Product/1", "gid://shopify/Product/2"],
+        "updated": [],
+        "unchanged": [],
+        "removed": [],
+        "failed": [],
+        "seen": 2,
+    }
+    # And the catalog holds our prices and availability, keyed by the provider's ids
+    assert catalog(engine, brand) == {
+        "Lead hoodie": [
+            ("gid://shopify/ProductVariant/12", "HOODIE-L", Decimal("59.900"), "EUR", False),
+            ("gid://shopify/ProductVariant/11", "HOODIE-M", Decimal("59.900"), "EUR", True),
+        ],
+        "Scarf": [("gid://shopify/ProductVariant/21", "SCARF", Decimal("19.000"), "EUR", True)],
+    }
+    with Session(engine) as session:
+        hoodie = session.exec(select(Product).where(Product.title == "Lead hoodie")).one()
+        images = session.exec(select(ProductImage).where(ProductImage.product_id == hoodie.id)).all()
+        assert (hoodie.shopify_product_gid, hoodie.vendor, [image.source_url for image in images]) == (
+            "gid://shopify/Product/1",
+            "Drama Merch",
+            ["https://cdn.shopify.test/p1.jpg"],
+        )
+        synced = session.get(Brand, brand.brand.id)
+        assert synced is not None
+        assert synced.catalog_synced_at is not None
+
+
+def test_syncing_twice_changes_nothing(shop: World, brand: BrandAccount, engine: Engine) -> None:
+    sync(shop, brand, "shopify")
+    before = catalog(engine, brand)
+    again = sync(shop, brand, "shopify", full=True)
+    assert (again["created"], again["updated"], again["unchanged"]) == (
+        [],
+        [],
+        ["gid://shopify/Product/1", "gid://shopify/Product/2"],
+    )
+    assert catalog(engine, brand) == before
+
+
+def test_an_incremental_sync_asks_only_for_products_updated_since_the_last_one(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given the last sync was on 2026-11-21 at 08:00, after the hoodie changed but before the scarf did
+    with Session(engine) as session:
+        stored = session.get(Brand, brand.brand.id)
+        assert stored is not None
+        stored.catalog_synced_at = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+        session.add(stored)
+        session.commit()
+
+    # When the brand syncs without --full
+    report = sync(shop, brand, "shopify")
+
+    # Then Shopify was asked for newer products only, and only the scarf was read
+    assert (
+        shop.shopify_server.requests[0].json()["variables"]["query"] == "updated_at:>='2026-11-21T08:00:00Z'"
+    )
+    assert (report["full"], report["created"], report["seen"]) == (False, ["gid://shopify/Product/2"], 1)
+    assert list(catalog(engine, brand)) == ["Scarf"]
+
+
+def test_a_price_change_updates_the_variant_and_the_timeline_that_shows_it(
+    shop: World, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given a synced hoodie shown by an approved placement
+    sync(shop, brand, "shopify")
+    item = make_shoppable(engine, settings, brand, sku="CSV-HOODIE")
+    with Session(engine) as session:
+        hoodie = session.exec(
+            select(Product).where(Product.shopify_product_gid == "gid://shopify/Product/1")
+        ).one()
+        placement = session.get(type(item.placement), item.placement.id)
+        assert placement is not None
+        placement.chosen_product_id = hoodie.id
+        session.add(placement)
+        session.commit()
+
+    # When the price drops in Shopify and the brand syncs everything again
+    shop.shopify.products[0]["variants"][0]["price"] = "39.90"
+    report = sync(shop, brand, "shopify", full=True)
+
+    # Then the hoodie is reported updated and the public timeline shows the new price
+    assert report["updated"] == ["gid://shopify/Product/1"]
+    timeline = shop.client.get(f"/v1/episodes/{item.episode.id}/timeline").json()
+    (shown,) = timeline["placements"]
+    assert [(v["sku"], v["price"], v["available"]) for v in shown["product"]["variants"]] == [
+        ("HOODIE-M", "39.90", True),
+        ("HOODIE-L", "59.90", False),
+    ]
+
+
+def test_a_full_sync_removes_what_the_shop_no_longer_sells_but_keeps_sold_variants(
+    shop: World, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given both products synced, and a shopper already checked out the scarf
+    sync(shop, brand, "shopify")
+    item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
+    with Session(engine) as session:
+        scarf = session.exec(select(Variant).where(Variant.sku == "SCARF")).one()
+        session.add(
+            CheckoutSession(
+                brand_id=brand.brand.id,
+                click_id="click-scarf",
+                placement_id=item.placement.id,
+                episode_id=item.episode.id,
+                variant_id=scarf.id,
+                quantity=1,
+                provider="shopify",
+                amount=Decimal("19.00"),
+                currency="EUR",
+            )
+        )
+        session.commit()
+
+    # When both disappear from the shop
+    shop.shopify.products = []
+    report = sync(shop, brand, "shopify", full=True)
+
+    # Then both are reported removed: the hoodie is gone, the sold scarf stays but cannot be bought
+    assert report["removed"] == ["gid://shopify/Product/1", "gid://shopify/Product/2"]
+    assert catalog(engine, brand) == {
+        "Lead hoodie": [("", "CSV-ONLY", Decimal("59.900"), "EUR", True)],
+        "Scarf": [("gid://shopify/ProductVariant/21", "SCARF", Decimal("19.000"), "EUR", False)],
+    }
+    # And the next full sync does not report the retired scarf again
+    assert sync(shop, brand, "shopify", full=True)["removed"] == []
+
+
+def test_a_shopify_sku_already_used_by_an_imported_variant_gets_one_from_the_provider_id(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    make_product(engine, brand.brand.id, "Imported scarf", sku="SCARF")
+    sync(shop, brand, "shopify")
+    assert catalog(engine, brand)["Scarf"] == [
+        ("gid://shopify/ProductVariant/21", "shopify-21", Decimal("19.000"), "EUR", True)
+    ]
+
+
+def test_a_stripe_sync_reads_prices_and_reports_what_cannot_sell(
+    world: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given a Stripe account with a one-time price and a subscription
+    connect_stripe(world.client, brand)
+    mug = product("prod_mug", "Mug", images=["https://files.stripe.test/mug.png"])
+    club = product("prod_club", "Fan club")
+    world.stripe.prices = [
+        price("price_mug", mug, unit_amount=1250, lookup_key="MUG-1"),
+        price("price_club", club, unit_amount=500, kind="recurring"),
+    ]
+
+    # When
+    report = sync(world, brand, "stripe")
+
+    # Then the mug is in the catalog and the subscription is a failure with its reason
+    assert report == {
+        "provider": "stripe",
+        "full": True,
+        "created": ["prod_mug"],
+        "updated": [],
+        "unchanged": [],
+        "removed": [],
+        "failed": [
+            {
+                "provider_id": "price_club",
+                "reason": "price of prod_club: recurring prices are subscriptions, not hotspot purchases",
+            },
+            {"provider_id": "prod_club", "reason": "no one-time price with a fixed amount"},
+        ],
+        "seen": 3,
+    }
+    assert catalog(engine, brand) == {"Mug": [("price_mug", "MUG-1", Decimal("12.500"), "EUR", True)]}
+    # And a Stripe sync does not move the incremental cursor Shopify syncs use
+    with Session(engine) as session:
+        stored = session.get(Brand, brand.brand.id)
+        assert stored is not None
+        assert stored.catalog_synced_at is None
+    assert world.stripe_server.requests[0].headers["stripe-account"] == ACCOUNT
+
+
+def test_a_provider_failure_mid_sync_is_a_502_and_keeps_nothing(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given one product per page, and Shopify failing the second page
+    shop.configure(shopify_page_size=1)
+    answer = shop.shopify.route
+    served: list[RecordedRequest] = []
+
+    def second_page_fails(request: RecordedRequest) -> Reply:
+        served.append(request)
+        return Reply.json(500, {"errors": "Internal Server Error"}) if len(served) == 2 else answer(request)
+
+    # The fake's `faults` list serves the next request, not the n-th; route through a wrapper instead.
+    shop.shopify_server._route = second_page_fails
+
+    # When
+    response = shop.client.post("/v1/catalog/sync/shopify", headers=brand.headers)
+
+    # Then a 502 problem, and the first page's product was rolled back with the rest
+    assert len(served) == 2
+    assert (response.status_code, response.json()["retryable"]) == (502, True)
+    assert catalog(engine, brand) == {}
+
+
+def test_sync_needs_a_connected_provider_and_a_known_one(world: World, brand: BrandAccount) -> None:
+    not_connected = world.client.post("/v1/catalog/sync/shopify", headers=brand.headers)
+    unknown = world.client.post("/v1/catalog/sync/etsy", headers=brand.headers)
+    assert (not_connected.status_code, not_connected.json()["type"]) == (
+        409,
+        "https://reelcart.dev/problems/provider-not-connected",
+    )
+    assert unknown.status_code == 422
+    assert world.client.post("/v1/catalog/sync/shopify").status_code == 401
+
+
+# The CLI -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CliShop:
+    brand_slug: str
+    shopify: FakeShopify
+    database_url: str
+
+
+@pytest.fixture
+def cli_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliShop]:
+    """A real SQLite file for the CLI, a loopback shop, and commerce settings in the environment."""
+    fake = FakeShopify(
+        products=[
+            product_node(1, "Lead hoodie", [variant_node(11)]),
+            product_node(2, "Scarf", [variant_node(21)]),
+        ]
+    )
+    server = LoopbackServer(fake.route)
+    database_url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    environment = {
+        "DATABASE_URL": database_url,
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": "cli-test-secret-not-placeholder",
+        "STRIPE_SECRET_KEY": API_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SHOPIFY_API_SECRET": SHOPIFY_API_SECRET,
+        "SHOPIFY_BASE_URL": server.base_url,
+        "TOKEN_ENCRYPTION_KEY": CLI_TOKEN_KEY,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(f"REELCART_{name}", value)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    for args in (["db", "upgrade"], ["brand", "create", "Drama Merch", "--slug", "drama-merch"]):
+        result = runner.invoke(cli_app, args)
+        assert result.exit_code == 0, result.output
+    with server.running():
+        yield CliShop(brand_slug="drama-merch", shopify=fake, database_url=database_url)
+    get_settings.cache_clear()
+
+
+def connect_cli_brand(shop: CliShop) -> None:
+    engine = create_db_engine(shop.database_url)
+    with Session(engine) as session:
+        brand = session.exec(select(Brand).where(Brand.slug == shop.brand_slug)).one()
+        brand.shopify_shop_domain = SHOP
+        brand.shopify_access_token_encrypted = TokenCipher(CLI_TOKEN_KEY).encrypt(ADMIN_TOKEN)
+        session.add(brand)
+        session.commit()
+    engine.dispose()
+
+
+def test_the_cli_syncs_a_shop_with_a_progress_bar_and_a_summary(cli_shop: CliShop) -> None:
+    # Given the CLI's brand is connected to the shop
+    connect_cli_brand(cli_shop)
+
+    # When
+    result = CliRunner().invoke(
+        cli_app, ["catalog", "sync", "shopify", "--brand", cli_shop.brand_slug, "--full"]
+    )
+
+    # Then
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "shopify sync for drama-merch (full): 2 created, 0 updated, 0 unchanged, 0 removed, 0 failed"
+    )
+
+
+def test_the_cli_fails_with_one_line_when_the_brand_is_not_connected(cli_shop: CliShop) -> None:
+    result = CliRunner().invoke(cli_app, ["catalog", "sync", "stripe", "--brand", cli_shop.brand_slug])
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == (
+        "error: this brand has not connected stripe; PUT /v1/brands/me/providers/stripe first"
+    )
+    unknown = CliRunner().invoke(cli_app, ["catalog", "sync", "etsy", "--brand", cli_shop.brand_slug])
+    assert unknown.exit_code == 2

@@ -1,0 +1,33 @@
+"""Page helpers for driving the brand review console: sign in, read the queue, hold the clip on a frame."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+
+def sign_in(page: Page, base_url: str, key: str) -> None:
+    page.goto(f"{base_url}/review/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def pause_clip_at(page: Page, seconds: float) -> None:
+    """Hold the review clip on one frame and let the console redraw the box for it."""
+    page.evaluate(
+        """(seconds) => new Promise((resolve) => {
+             const video = document.getElementById('clip-video');
+             video.pause();
+             const redrawn = () => requestAnimationFrame(() => requestAnimationFrame(resolve));
+             video.addEventListener('seeked', redrawn, { once: true });
+             video.currentTime = seconds;
+           })""",
+        seconds,
+    )
+
+
+def queue_ids(page: Page) -> list[str]:
+    return [li.get_attribute("data-placement") or "" for li in page.locator("#queue li").all()]
+
+
+def current_id(page: Page) -> str | None:
+    return page.locator('#queue li[aria-current="true"]').get_attribute("data-placement")

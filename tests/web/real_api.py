@@ -1,0 +1,100 @@
+"""The real ReelCart API for the end-to-end browser tests: `create_app` on a migrated SQLite file, served by
+uvicorn on a free 127.0.0.1 port from a background thread, so Chromium talks to exactly what ships."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.db import create_db_engine, upgrade_database
+from api.settings import ApiSettings
+from commerce.settings import CommerceSettings
+
+START_TIMEOUT_S = 15.0
+
+
+class IdleJobQueue:
+    """The browser tests never tag video: jobs are accepted and left queued."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[uuid.UUID] = []
+
+    def enqueue(self, job_id: uuid.UUID) -> None:
+        self.enqueued.append(job_id)
+
+    def start(self) -> None:
+        return None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        return None
+
+
+def _commerce_settings() -> CommerceSettings:
+    """Non-placeholder secrets for the `test` environment. No call ever reaches Stripe or Shopify: a Shopify
+    shop without a Storefront token checks out through a cart permalink, which needs no network."""
+    return CommerceSettings(
+        environment="test",
+        stripe_secret_key=SecretStr("sk_test_" + secrets.token_hex(12)),
+        stripe_webhook_secret=SecretStr("whsec_" + secrets.token_hex(12)),
+        shopify_api_secret=SecretStr("shpss_" + secrets.token_hex(12)),
+        token_encryption_key=SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()),
+    )
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    base_url: str
+    engine: Engine
+    settings: ApiSettings
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.engine.dispose()
+
+
+def start_live_api(workdir: Path) -> LiveApi:
+    """Migrate a fresh database under `workdir`, then serve the app until `stop()`."""
+    # Bind first, so the public base URL (signed media links, image URLs) carries the real port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    settings = ApiSettings(
+        environment="test",
+        secret_key="e2e-browser-secret-" + secrets.token_hex(8),
+        database_url=f"sqlite:///{workdir / 'reelcart.db'}",
+        media_dir=workdir / "media",
+        model_dir=workdir / "models",
+        public_base_url=base_url,
+        worker_threads=0,
+    )
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    app = create_app(settings, engine=engine, job_queue=IdleJobQueue())
+    app.state.commerce_settings = _commerce_settings()
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="e2e-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the API did not start on {base_url} within {START_TIMEOUT_S} s")
+        time.sleep(0.02)
+    return LiveApi(base_url=base_url, engine=engine, settings=settings, server=server, thread=thread)

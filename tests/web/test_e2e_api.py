@@ -1,0 +1,676 @@
+"""End to end in real Chromium against the REAL API (tests/web/real_api.py): uvicorn serving `create_app` on a
+migrated SQLite file, rows seeded with SQLModel, the demo player and the review console exactly as served.
+What the browser did is read back from the database: events, checkout sessions, review actions."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+
+from api.models import CheckoutSession, Event, Placement, PlacementStatus
+from tests.web import factories
+from tests.web.conftest import PageErrors
+from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
+from tests.web.factories import JsonObject, Keyframe, expected_dot, interpolate_box, rendered_rect
+from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo
+from tests.web.player import (
+    frame_time_ms,
+    hotspot_centres,
+    is_paused,
+    show_frame,
+    video_rect,
+    wait_for_timeline,
+)
+from tests.web.real_api import LiveApi, start_live_api
+from tests.web.seed import (
+    PlacementSeed,
+    SeededBrand,
+    SeededPlacement,
+    SeededProduct,
+    edit_placement_behind_the_consoles_back,
+    revoke_keys,
+    rows,
+    seed_brand,
+    seed_colleague,
+    seed_episode,
+    seed_placements,
+    seed_product,
+)
+
+pytestmark = pytest.mark.browser
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+TOLERANCE = 0.02
+FRAME_1500_MS = 45
+FUNNEL = ["hotspot_tap", "sheet_open", "checkout_started"]
+T = TypeVar("T")
+
+COLA = factories.make_product("prod_cola", "Cola Zero", "Fizz")
+WATER = factories.make_product("prod_water", "Still Water", "Fizz", price="0.99")
+CAP = factories.make_product("prod_cap", "Logo Cap", "Headway", price="24.00")
+BEANIE = factories.make_product("prod_beanie", "Beanie", "Headway", price="15.00")
+TOTE = factories.make_product("prod_tote", "Tote Bag", "Carry", price="9.00")
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    api = start_live_api(tmp_path_factory.mktemp("e2e-api"))
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def desk_page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
+    """The console is a desk tool: a laptop-sized window, not the phone viewport of the player."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    desk = context.new_page()
+    desk.on("pageerror", lambda error: page_errors.append(str(error)))
+    yield desk
+    context.close()
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 5) -> T:
+    """Poll the database for what the browser sends fire-and-forget (beacons)."""
+    deadline = time.monotonic() + timeout_s
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def keyframes_of(placement: JsonObject) -> tuple[Keyframe, ...]:
+    return tuple(Keyframe(k["t_ms"], tuple(k["box"])) for k in placement["keyframes"])
+
+
+def _same_geometry(placement: factories.TimelinePlacement, **overrides: Any) -> dict[str, Any]:
+    """Span and keyframes of a placement painted into the shared test video, so hotspots land on it."""
+    return {
+        "start_ms": placement.start_ms,
+        "end_ms": placement.end_ms,
+        "keyframes": placement.keyframes,
+        **overrides,
+    }
+
+
+# ---- the demo player --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    brand: SeededBrand
+    episode_id: uuid.UUID
+    cola: SeededPlacement
+    cap: SeededPlacement
+    pending: SeededPlacement
+    cap_product: SeededProduct
+
+
+def _connect_shopify_without_storefront_token(live_api: LiveApi, page: Page, brand: SeededBrand) -> None:
+    """Through the brand routes, as a merchant would: no Storefront token, so checkout is a cart permalink."""
+    connected = page.request.put(
+        f"{live_api.base_url}/v1/brands/me/providers/shopify",
+        headers=brand.headers,
+        data={"shop_domain": f"{brand.slug}.myshopify.com", "access_token": "shpat_" + uuid.uuid4().hex},
+    )
+    assert connected.status == 200, connected.text()
+    assert connected.json()["providers"]["shopify"] == {
+        "connected": True,
+        "shop_domain": f"{brand.slug}.myshopify.com",
+        "storefront_token": False,
+    }
+    default = page.request.patch(
+        f"{live_api.base_url}/v1/brands/me",
+        headers=brand.headers,
+        data={"default_checkout_provider": "shopify"},
+    )
+    assert default.status == 200, default.text()
+
+
+@pytest.fixture
+def demo_world(
+    live_api: LiveApi, test_video: TestVideo, demo_timeline: factories.EpisodeTimeline
+) -> DemoWorld:
+    """Two approved placements painted into the video (cola from 500 ms, cap from 1000 ms) and one still
+    proposed, which the public timeline must not show."""
+    engine = live_api.engine
+    brand = seed_brand(engine, "demo-grocer")
+    cola, cap = seed_product(engine, brand, COLA), seed_product(engine, brand, CAP)
+    episode_id = seed_episode(engine, brand, test_video)
+    approved = PlacementStatus.APPROVED
+    seeded = seed_placements(
+        engine,
+        live_api.settings,
+        episode_id,
+        [
+            PlacementSeed(
+                label="bottle",
+                candidates=((cola, 0.93),),
+                link_confidence=0.93,
+                status=approved,
+                chosen=cola,
+                **_same_geometry(demo_timeline.placement("pl_cola")),
+            ),
+            PlacementSeed(
+                label="hat",
+                candidates=((cap, 0.91),),
+                link_confidence=0.91,
+                status=approved,
+                chosen=cap,
+                **_same_geometry(demo_timeline.placement("pl_cap")),
+            ),
+            PlacementSeed(
+                label="cup",
+                candidates=((cola, 0.41),),
+                link_confidence=0.41,
+                **_same_geometry(demo_timeline.placement("pl_cola"), start_ms=800),
+            ),
+        ],
+    )
+    return DemoWorld(brand, episode_id, seeded[0], seeded[1], seeded[2], cap)
+
+
+def open_real_demo(page: Page, live_api: LiveApi, episode_id: uuid.UUID, **query: str) -> None:
+    suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
+    page.goto(f"{live_api.base_url}/demo/episodes/{episode_id}{suffix}")
+    page.wait_for_function("() => document.querySelector('video').readyState >= 2")
+    wait_for_timeline(page)
+
+
+def test_demo_page_draws_the_published_timeline_on_time_on_the_box_and_in_tab_order(
+    page: Page, live_api: LiveApi, demo_world: DemoWorld, page_errors: PageErrors, artifacts_dir: Path
+) -> None:
+    # Given the demo page the API serves for the episode (signed video URL filled in by the server)
+    open_real_demo(page, live_api, demo_world.episode_id, flush_ms="300")
+    timeline = page.request.get(f"{live_api.base_url}/v1/episodes/{demo_world.episode_id}/timeline").json()
+    assert [p["id"] for p in timeline["placements"]] == [str(demo_world.cola.id), str(demo_world.cap.id)]
+    video_src = page.evaluate("() => new URL(document.querySelector('video').currentSrc).pathname")
+    assert video_src == f"/v1/episodes/{demo_world.episode_id}/media"
+    show_frame(page, 3)
+    assert hotspot_centres(page) == {}
+
+    # When it plays, the first hotspot appears at its start time (within a couple of frames)
+    appeared_ms = page.evaluate(
+        """(id) => new Promise((resolve) => {
+             const video = document.querySelector('video');
+             new MutationObserver((_, observer) => {
+               if (document.querySelector(`[data-reelcart-hotspot="${id}"]`)) {
+                 observer.disconnect();
+                 resolve(video.currentTime * 1000);
+               }
+             }).observe(document.body, { childList: true, subtree: true });
+             video.play();
+           })""",
+        str(demo_world.cola.id),
+    )
+    assert 500 - 1000 / FPS <= appeared_ms <= 800
+
+    # Then, paused on a frame, each hotspot sits within 2% of where the served timeline puts it
+    t_ms = frame_time_ms(FRAME_1500_MS)
+    show_frame(page, FRAME_1500_MS)
+    element = video_rect(page)
+    picture = rendered_rect(element, WIDTH, HEIGHT, "cover")
+    centres = hotspot_centres(page)
+    assert sorted(centres) == sorted(p["id"] for p in timeline["placements"])
+    for placement in timeline["placements"]:
+        want_x, want_y = expected_dot(interpolate_box(keyframes_of(placement), t_ms), element, picture)
+        x, y = centres[placement["id"]]
+        assert abs(x - want_x) <= TOLERANCE * element.width, (placement["label"], x, want_x)
+        assert abs(y - want_y) <= TOLERANCE * element.height, (placement["label"], y, want_y)
+    page.screenshot(path=artifacts_dir / "e2e-demo-player.png")
+
+    # And a keyboard user reaches them in time order, each a button named for screen readers
+    page.locator("video").focus()
+    focused = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("() => document.activeElement.getAttribute('data-reelcart-hotspot')"))
+    assert list(dict.fromkeys(f for f in focused if f)) == [str(demo_world.cola.id), str(demo_world.cap.id)]
+    expect(page.get_by_role("button", name="Buy: Cola Zero, €1.49")).to_have_attribute(
+        "data-reelcart-hotspot", str(demo_world.cola.id)
+    )
+    expect(page.get_by_role("button", name="Buy: Logo Cap, €24.00")).to_have_attribute(
+        "data-reelcart-hotspot", str(demo_world.cap.id)
+    )
+
+    # And the impressions the SDK beaconed (after a second on screen) are stored as events of the episode
+    def impressions() -> list[Event]:
+        return rows(
+            live_api.engine,
+            Event,
+            Event.episode_id == demo_world.episode_id,
+            Event.type == "hotspot_impression",
+        )
+
+    stored = eventually(impressions, lambda found: len(found) >= 2)
+    assert sorted((e.placement_id, e.brand_id) for e in stored) == sorted(
+        [(demo_world.cola.id, demo_world.brand.id), (demo_world.cap.id, demo_world.brand.id)]
+    )
+    assert all(e.t_ms is not None and 500 <= e.t_ms < 3500 for e in stored)
+
+    # When the player revalidates an unchanged timeline, the API answers 304 and the hotspots stay
+    def refresh() -> int:
+        with page.expect_response(re.compile(r"/v1/episodes/[^/]+/timeline$")) as revalidated:
+            page.evaluate("() => window.reelcart.refresh()")
+        return revalidated.value.status
+
+    assert refresh() == 304
+    assert sorted(hotspot_centres(page)) == sorted(centres)
+
+    # When the brand approves the pending cup, the player's next refresh draws it too (new ETag)
+    cup_id = str(demo_world.pending.id)
+    approved = page.request.post(
+        f"{live_api.base_url}/v1/placements/{cup_id}/approve", headers=demo_world.brand.headers
+    )
+    assert approved.status == 200, approved.text()
+    assert refresh() == 200
+    assert sorted(hotspot_centres(page)) == sorted([*centres, cup_id])
+    assert page_errors == []
+
+
+def _fake_shop(route: Route) -> None:
+    """The shop's cart page; nothing here may reach the internet."""
+    route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>Shopify cart</title><h1>Cart</h1>"
+    )
+
+
+def test_tap_opens_the_sheet_and_buy_opens_the_shopify_step_with_a_stored_checkout_session(
+    page: Page,
+    context: BrowserContext,
+    live_api: LiveApi,
+    demo_world: DemoWorld,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given the brand sells through Shopify, and the shop's pages are served locally (nothing leaves the box)
+    _connect_shopify_without_storefront_token(live_api, page, demo_world.brand)
+    context.route(re.compile(r"^https://[^/]+\.myshopify\.com/"), _fake_shop)
+
+    # And the demo playing with the cap hotspot on screen
+    open_real_demo(page, live_api, demo_world.episode_id)
+    show_frame(page, 40)
+    page.evaluate("() => document.querySelector('video').play()")
+    cap_id = str(demo_world.cap.id)
+
+    # When the shopper taps it, the product sheet opens with the catalog's price and the episode pauses
+    page.locator(f'[data-reelcart-hotspot="{cap_id}"]').click()
+    sheet = page.locator("[data-reelcart-sheet]")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_have_attribute("data-reelcart-sheet", cap_id)
+    expect(sheet.get_by_role("heading")).to_have_text("Logo Cap")
+    expect(sheet.locator("[data-reelcart-buy]")).to_have_text("Buy · €24.00")
+    assert is_paused(page)
+    paused_at = page.evaluate("() => document.querySelector('video').currentTime")
+    page.screenshot(path=artifacts_dir / "e2e-demo-sheet.png")
+
+    # And taps Buy
+    with (
+        page.expect_response(f"{live_api.base_url}/v1/checkout") as answered,
+        context.expect_page() as new_tab,
+    ):
+        sheet.locator("[data-reelcart-buy]").click()
+
+    # Then the real /v1/checkout got a fresh click id and the provider the demo page was served with
+    response = answered.value
+    assert response.status == 201, response.text()
+    body = response.request.post_data_json
+    assert isinstance(body, dict)
+    click_id = body["click_id"]
+    assert UUID.match(click_id)
+    variant = demo_world.cap_product.variants[0]
+    assert body == {
+        "placement_id": cap_id,
+        "variant_id": str(variant.id),
+        "quantity": 1,
+        "click_id": click_id,
+        "provider": "shopify",
+    }
+
+    # And the provider step (a cart permalink: no Storefront token, no network call) opened in a new tab,
+    # with a link in the sheet in case the tab was lost
+    tab = new_tab.value
+    tab.wait_for_url(re.compile(rf"^https://{re.escape(demo_world.brand.slug)}\.myshopify\.com/cart/"))
+    assert response.json()["url"] == tab.url
+    expect(sheet.locator("a")).to_have_attribute("href", tab.url)
+
+    # And the API stored the checkout session for this tap, priced from the catalog
+    (session,) = rows(live_api.engine, CheckoutSession, CheckoutSession.click_id == click_id)
+    assert (
+        session.brand_id,
+        session.placement_id,
+        session.episode_id,
+        session.variant_id,
+        session.quantity,
+        session.provider,
+        session.amount,
+        session.currency,
+    ) == (
+        demo_world.brand.id,
+        demo_world.cap.id,
+        demo_world.episode_id,
+        variant.id,
+        1,
+        "shopify",
+        Decimal("24.000"),
+        "EUR",
+    )
+
+    # And the episode kept its place under the sheet
+    assert is_paused(page)
+    assert page.evaluate("() => document.querySelector('video').currentTime") == paused_at
+
+    # And tap, sheet_open and checkout_started (with the click id) landed in the event table
+    def funnel() -> list[Event]:
+        found = rows(
+            live_api.engine,
+            Event,
+            Event.episode_id == demo_world.episode_id,
+            Event.type != "hotspot_impression",
+        )
+        return sorted(found, key=lambda e: FUNNEL.index(e.type))
+
+    stored = eventually(funnel, lambda found: len(found) >= 3)
+    assert [(e.type, e.placement_id, e.click_id) for e in stored] == [
+        ("hotspot_tap", demo_world.cap.id, None),
+        ("sheet_open", demo_world.cap.id, None),
+        ("checkout_started", demo_world.cap.id, click_id),
+    ]
+    assert page_errors == []
+
+
+# ---- the review console -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewWorld:
+    brand: SeededBrand
+    episode_id: uuid.UUID
+    products: dict[str, SeededProduct]
+    placements: dict[str, SeededPlacement]
+
+    def id(self, label: str) -> str:
+        return str(self.placements[label].id)
+
+    def labels(self, ids: list[str]) -> list[str]:
+        by_id = {str(p.id): label for label, p in self.placements.items()}
+        return [by_id[i] for i in ids]
+
+
+@pytest.fixture
+def review_world(
+    live_api: LiveApi, test_video: TestVideo, demo_timeline: factories.EpisodeTimeline
+) -> ReviewWorld:
+    """Five proposed placements: one the linker could not link, two tied on link confidence (the longer
+    first), one middling, one almost sure. The bottle and the hat are painted into the video."""
+    engine = live_api.engine
+    brand = seed_brand(engine, "fizz-and-headway")
+    products = {p.id: seed_product(engine, brand, p) for p in (COLA, WATER, CAP, BEANIE, TOTE)}
+    cola, water, cap, beanie, tote = (products[p.id] for p in (COLA, WATER, CAP, BEANIE, TOTE))
+    episode_id = seed_episode(engine, brand, test_video)
+    seeds = {
+        "mug": PlacementSeed(
+            label="mug",
+            start_ms=2000,
+            end_ms=2600,
+            keyframes=(Keyframe(2000, (0.5, 0.5, 0.1, 0.1)),),
+            candidates=(),
+            link_confidence=None,
+        ),
+        "bottle": PlacementSeed(
+            label="bottle",
+            candidates=((cola, 0.42), (water, 0.40)),
+            link_confidence=0.42,
+            **_same_geometry(demo_timeline.placement("pl_cola")),
+        ),
+        "cup": PlacementSeed(
+            label="cup",
+            start_ms=1200,
+            end_ms=1800,
+            keyframes=(Keyframe(1200, (0.3, 0.7, 0.1, 0.1)),),
+            candidates=((cola, 0.42),),
+            link_confidence=0.42,
+        ),
+        "hat": PlacementSeed(
+            label="hat",
+            candidates=((beanie, 0.55), (cap, 0.50)),
+            link_confidence=0.55,
+            **_same_geometry(demo_timeline.placement("pl_cap")),
+        ),
+        "bag": PlacementSeed(
+            label="bag",
+            start_ms=0,
+            end_ms=2000,
+            keyframes=(Keyframe(0, (0.1, 0.6, 0.3, 0.2)),),
+            candidates=((tote, 0.95),),
+            link_confidence=0.95,
+        ),
+    }
+    seeded = seed_placements(engine, live_api.settings, episode_id, list(seeds.values()))
+    return ReviewWorld(brand, episode_id, products, {p.label: p for p in seeded})
+
+
+def api_get(page: Page, live_api: LiveApi, path: str, brand: SeededBrand | None = None) -> Any:
+    response = page.request.get(f"{live_api.base_url}{path}", headers=brand.headers if brand else None)
+    assert response.ok, response.text()
+    return response
+
+
+def history(page: Page, live_api: LiveApi, world: ReviewWorld, label: str) -> list[JsonObject]:
+    found: list[JsonObject] = api_get(
+        page, live_api, f"/v1/placements/{world.id(label)}/history", world.brand
+    ).json()
+    return found
+
+
+def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_follows(
+    desk_page: Page,
+    live_api: LiveApi,
+    review_world: ReviewWorld,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    page, world = desk_page, review_world
+    timeline_url = f"/v1/episodes/{world.episode_id}/timeline"
+    before = api_get(page, live_api, timeline_url)
+    assert before.json()["placements"] == []
+
+    # Given the brand signed in with its real key
+    sign_in(page, live_api.base_url, world.brand.key)
+
+    # Then the console lists the queue in exactly the API's order: unlinked, lowest link confidence, longest
+    expect(page.locator("#queue li")).to_have_count(5)
+    served = api_get(page, live_api, "/v1/review/queue?status=proposed", world.brand).json()
+    assert queue_ids(page) == [item["id"] for item in served["items"]]
+    assert world.labels(queue_ids(page)) == ["mug", "bottle", "cup", "hat", "bag"]
+    expect(page.locator("#queue li").first).to_contain_text("unlinked")
+
+    # When the reviewer moves to the bottle, the looped clip (the signed episode video) shows its box
+    page.locator("body").press("j")
+    expect(page.locator("#detail-title")).to_have_text("bottle")
+    expect(page.locator("#candidates button")).to_have_text(["1 Cola Zero 42%", "2 Still Water 40%"])
+    page.wait_for_function("() => document.getElementById('clip-video').readyState >= 2")
+    pause_clip_at(page, 0.5)
+    clip = video_rect(page)
+    want_x, want_y = expected_dot(
+        (0.15, 0.30, 0.20, 0.15), clip, rendered_rect(clip, WIDTH, HEIGHT, "contain")
+    )
+    drawn = page.locator("#clip-box").bounding_box()
+    assert drawn is not None
+    assert abs(drawn["x"] + drawn["width"] / 2 - want_x) <= TOLERANCE * clip.width
+    assert abs(drawn["y"] + drawn["height"] / 2 - want_y) <= TOLERANCE * clip.height
+
+    # And relinks it to candidate 2 and approves it, all from the keyboard
+    page.locator("body").press("2")
+    expect(page.locator("#message")).to_contain_text("Linked “bottle” to Still Water")
+    # (the history names who did what, and only what changed, though the API keeps whole snapshots)
+    expect(page.locator("#history li")).to_have_text(
+        re.compile(
+            rf"{re.escape(world.brand.actor)} relink "
+            rf'chosen_product_id: null → "{world.products["prod_water"].id}"$'
+        )
+    )
+    page.screenshot(path=artifacts_dir / "e2e-review-console.png", full_page=True)
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+
+    # And rejects the cup
+    assert current_id(page) == world.id("cup")
+    page.locator("body").press("r")
+    expect(page.locator("#message")).to_have_text("Rejected “cup”.")
+
+    # And links the hat to a product found by catalog search, then approves it
+    assert current_id(page) == world.id("hat")
+    page.locator("body").press("/")
+    page.keyboard.type("logo")
+    page.keyboard.press("Enter")
+    found = page.locator(f'#search-results [data-product="{world.products["prod_cap"].id}"]')
+    expect(found.locator("xpath=..")).to_contain_text("Logo Cap · Headway")
+    found.click()
+    expect(page.locator("#message")).to_contain_text("Linked “hat” to Logo Cap")
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “hat”.")
+
+    # Then only the untouched placements are left, and the hat's search results went with the hat
+    assert world.labels(queue_ids(page)) == ["mug", "bag"]
+    expect(page.locator("#search-results li")).to_have_count(0)
+
+    # And the public timeline holds exactly the approved placements with the chosen products, new ETag
+    after = api_get(page, live_api, timeline_url)
+    assert after.headers["etag"] != before.headers["etag"]
+    water, cap = world.products["prod_water"], world.products["prod_cap"]
+    assert [(p["id"], p["product"]["id"], p["product"]["title"]) for p in after.json()["placements"]] == [
+        (world.id("bottle"), str(water.id), "Still Water"),
+        (world.id("hat"), str(cap.id), "Logo Cap"),
+    ]
+
+    # And every action is a ReviewAction by this key, with what changed before and after
+    actor = world.brand.actor
+    bottle = history(page, live_api, world, "bottle")
+    assert [(a["actor"], a["action"]) for a in bottle] == [(actor, "relink"), (actor, "approve")]
+    assert (bottle[0]["before"]["chosen_product_id"], bottle[0]["after"]["chosen_product_id"]) == (
+        None,
+        str(water.id),
+    )
+    assert (bottle[1]["before"]["status"], bottle[1]["after"]["status"]) == ("proposed", "approved")
+    cup = history(page, live_api, world, "cup")
+    assert [(a["actor"], a["action"], a["before"]["status"], a["after"]["status"]) for a in cup] == [
+        (actor, "reject", "proposed", "rejected")
+    ]
+    hat = history(page, live_api, world, "hat")
+    assert [(a["action"], a["after"]["chosen_product_id"], a["after"]["status"]) for a in hat] == [
+        ("relink", str(cap.id), "proposed"),
+        ("approve", str(cap.id), "approved"),
+    ]
+    assert page_errors == []
+
+
+def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_conflict(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+    page.locator("body").press("j")
+    expect(page.locator("#detail-title")).to_have_text("bottle")
+    expect(page.locator("#detail-meta")).to_contain_text("v1")
+
+    # When the reviewer trims the span past both keyframes and moves the first box, then saves with S
+    page.wait_for_function("() => document.getElementById('clip-video').readyState >= 2")
+    pause_clip_at(page, 0.5)
+    page.get_by_label("Start ms").fill("700")
+    page.get_by_label("End ms").fill("3200")
+    page.get_by_label("x", exact=True).fill("0.2")
+    page.locator("body").press("Escape")
+    page.locator("body").press("s")
+
+    # Then the API stores the new span with the keyframes moved inside it, as one retime+reshape
+    expect(page.locator("#message")).to_contain_text("Saved start_ms, end_ms, keyframes")
+    (saved,) = rows(live_api.engine, Placement, Placement.id == world.placements["bottle"].id)
+    assert (saved.start_ms, saved.end_ms, saved.version, saved.keyframes) == (
+        700,
+        3200,
+        2,
+        [{"t_ms": 700, "box": [0.2, 0.3, 0.2, 0.15]}, {"t_ms": 3200, "box": [0.55, 0.5, 0.2, 0.15]}],
+    )
+    expect(page.locator("#detail-meta")).to_contain_text("v2")
+
+    # When a colleague shortens it through the API meanwhile and this reviewer approves the stale copy
+    colleague = seed_colleague(live_api.engine, world.brand, "colleague")
+    edited = page.request.patch(
+        f"{live_api.base_url}/v1/placements/{world.id('bottle')}",
+        headers={**colleague.headers, "If-Match": '"2"'},
+        data={"end_ms": 3000},
+    )
+    assert edited.status == 200, edited.text()
+    page.locator("body").press("a")
+
+    # Then the approve is refused with a clear conflict, nothing changed, the latest version is shown
+    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “bottle”")
+    expect(page.locator("#detail-meta")).to_contain_text("v3")
+    expect(page.locator("#edit-end")).to_have_value("3000")
+    (stale,) = rows(live_api.engine, Placement, Placement.id == world.placements["bottle"].id)
+    assert (stale.status, stale.version) == (PlacementStatus.PROPOSED, 3)
+
+    # And a change made straight in the database is caught the same way
+    edit_placement_behind_the_consoles_back(live_api.engine, world.placements["bottle"].id, end_ms=2900)
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “bottle”")
+    expect(page.locator("#edit-end")).to_have_value("2900")
+
+    # When the reviewer approves again, against the current version, it goes through
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+    assert [(a["actor"], a["action"]) for a in history(page, live_api, world, "bottle")] == [
+        (world.brand.actor, "retime+reshape"),
+        (colleague.actor, "retime"),
+        (world.brand.actor, "approve"),
+    ]
+    assert page_errors == []
+
+
+def test_a_bad_or_revoked_key_sends_the_reviewer_back_to_the_key_prompt(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+
+    # Given a key the API does not know, the console refuses it and keeps nothing
+    sign_in(page, live_api.base_url, "rc_" + uuid.uuid4().hex)
+    expect(page.locator("#sign-in-error")).to_contain_text("refused or has expired")
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+    # And the real key gets in, and survives a reload (session storage)
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+    page.reload()
+    expect(page.locator("#queue li")).to_have_count(5)
+
+    # And bulk approving at 90% or above approves only the linked bag (95%), not the unlinked mug
+    page.get_by_label("Minimum confidence").fill("0.9")
+    page.get_by_role("button", name="Bulk approve").click()
+    expect(page.locator("#message")).to_have_text("Bulk approved 1 placement(s) at ≥ 90%.")
+    assert world.labels(queue_ids(page)) == ["mug", "bottle", "cup", "hat"]
+    (bag,) = rows(live_api.engine, Placement, Placement.id == world.placements["bag"].id)
+    assert (bag.status, bag.chosen_product_id) == (PlacementStatus.APPROVED, world.products["prod_tote"].id)
+
+    # When the key is revoked mid-session and the reviewer acts
+    revoke_keys(live_api.engine, world.brand)
+    page.locator("body").press("j")
+    page.locator("body").press("a")
+
+    # Then the console asks for the key again, and nothing was approved
+    expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator("#sign-in-error")).to_contain_text("refused or has expired")
+    (bottle,) = rows(live_api.engine, Placement, Placement.id == world.placements["bottle"].id)
+    assert bottle.status == PlacementStatus.PROPOSED
+    assert page_errors == []
