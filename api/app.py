@@ -29,6 +29,7 @@ from api.routers import (
     timeline,
     webhooks,
 )
+from api.routers.provider_problems import install_provider_problem_handler
 from api.settings import ApiSettings, get_settings
 
 log = logging.getLogger("reelcart.api")
@@ -73,6 +74,7 @@ def create_app(
     app.state.job_queue = queue
 
     install_problem_handlers(app)
+    install_provider_problem_handler(app)
     app.add_middleware(
         BodySizeLimit,
         default_bytes=settings.max_json_bytes,

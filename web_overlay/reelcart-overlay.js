@@ -266,7 +266,7 @@ export const attach = (video, options) => {
         try {
           const Stripe = await loadStripe(options.stripeJsUrl ?? 'https://js.stripe.com/v3/');
           const secret = session.client_secret;
-          const embedded = await Stripe(session.publishable_key).initEmbeddedCheckout({ fetchClientSecret: async () => secret });
+          const embedded = await Stripe(session.publishable_key, session.stripe_account ? { stripeAccount: session.stripe_account } : void 0).initEmbeddedCheckout({ fetchClientSecret: async () => secret });
           if (sheet !== current || !current) return embedded.destroy();
           current.stripe = embedded;
           embedded.mount(pay);

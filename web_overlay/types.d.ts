@@ -75,10 +75,12 @@ export interface CheckoutSession {
   provider: 'stripe' | 'shopify';
   client_secret: string | null;
   publishable_key: string | null;
+  /** Stripe Connect account the session lives on; passed to Stripe.js as `stripeAccount`. */
+  stripe_account?: string | null;
   url: string | null;
 }
 export interface EmbeddedCheckout { mount(el: Element): void; destroy(): void }
-export type StripeFactory = (key: string) => {
+export type StripeFactory = (key: string, options?: { stripeAccount: string }) => {
   initEmbeddedCheckout(o: { fetchClientSecret: () => Promise<string> }): Promise<EmbeddedCheckout>;
 };
 

@@ -103,6 +103,9 @@ class CheckoutCreated(BaseModel):
     provider: CheckoutProviderName
     client_secret: str | None = Field(description="Stripe embedded checkout; mount it with Stripe.js")
     publishable_key: str | None
+    stripe_account: str | None = Field(
+        default=None, description="Connected account to pass to Stripe.js (`Stripe(key, {stripeAccount})`)"
+    )
     url: str | None = Field(
         description="Hosted checkout: Stripe's page, Shopify's checkoutUrl or a cart permalink"
     )

@@ -103,7 +103,9 @@ def start_checkout(
     )
     result = _provider(sale, provider_name, commerce).create_checkout(request)
     if existing is not None:
-        return StartedCheckout(_record_replay(session, existing, result, settings), replayed=True)
+        return StartedCheckout(
+            _record_replay(session, existing, result, settings, sale.brand.stripe_account_id), replayed=True
+        )
     row = CheckoutSession(
         brand_id=sale.brand.id,
         click_id=click_id,
@@ -118,6 +120,8 @@ def start_checkout(
         currency=request.currency,
     )
     session.add(row)
+    # Read before the flush: a rollback on a raced tap expires every loaded row.
+    account = sale.brand.stripe_account_id
     try:
         session.flush()
     except IntegrityError:
@@ -127,8 +131,8 @@ def start_checkout(
         winner = _find(session, provider_name, click_id)
         if winner is None:
             raise
-        return StartedCheckout(_created(winner, result, settings), replayed=True)
-    return StartedCheckout(_created(row, result, settings), replayed=False)
+        return StartedCheckout(_created(winner, result, settings, account), replayed=True)
+    return StartedCheckout(_created(row, result, settings, account), replayed=False)
 
 
 def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
@@ -244,7 +248,11 @@ def _provider(sale: _Sale, provider: CheckoutProviderName, commerce: CommerceSet
 
 
 def _record_replay(
-    session: Session, existing: CheckoutSession, result: CheckoutResult, settings: ApiSettings
+    session: Session,
+    existing: CheckoutSession,
+    result: CheckoutResult,
+    settings: ApiSettings,
+    stripe_account: str | None,
 ) -> CheckoutCreated:
     # Stripe replays the same session. A Shopify cart has no idempotency key, so the repeat may be a
     # new cart: it charges nothing and carries the same click id, which is what attribution uses.
@@ -252,15 +260,19 @@ def _record_replay(
         existing.provider_session_id = result.provider_session_id
         session.add(existing)
         session.flush()
-    return _created(existing, result, settings)
+    return _created(existing, result, settings, stripe_account)
 
 
-def _created(row: CheckoutSession, result: CheckoutResult, settings: ApiSettings) -> CheckoutCreated:
+def _created(
+    row: CheckoutSession, result: CheckoutResult, settings: ApiSettings, stripe_account: str | None
+) -> CheckoutCreated:
     embedded = result.ui is CheckoutUi.EMBEDDED
     return CheckoutCreated(
         checkout_session_id=row.id,
         provider=CheckoutProviderName(row.provider),
         client_secret=result.client_secret,
         publishable_key=settings.stripe_publishable_key if embedded else None,
+        # Direct charges live on the connected account: Stripe.js must be started with its id.
+        stripe_account=stripe_account if embedded and row.provider == "stripe" else None,
         url=result.redirect_url,
     )

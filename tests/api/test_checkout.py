@@ -74,6 +74,7 @@ def test_a_stripe_tap_gets_an_embedded_session_priced_from_our_catalog(
         "provider": "stripe",
         "client_secret": "cs_test_0001_secret_1",
         "publishable_key": PUBLISHABLE_KEY,
+        "stripe_account": ACCOUNT,
         "url": None,
     }
     # And one row records the tap with our price
@@ -126,9 +127,12 @@ def test_without_a_publishable_key_stripe_opens_its_hosted_page(world: World, ho
 
     # Then one hosted session, returned as a URL
     assert response.status_code == 201, response.text
-    assert {key: response.json()[key] for key in ("client_secret", "publishable_key", "url")} == {
+    assert {
+        key: response.json()[key] for key in ("client_secret", "publishable_key", "stripe_account", "url")
+    } == {
         "client_secret": None,
         "publishable_key": None,
+        "stripe_account": None,
         "url": "https://checkout.stripe.com/c/pay/cs_test_0001",
     }
     assert dict(parse_qsl(world.stripe_server.requests[0].body.decode()))["ui_mode"] == "hosted_page"
@@ -243,6 +247,7 @@ def test_a_shopify_tap_gets_a_storefront_cart_with_the_attribution(
         "provider": "shopify",
         "client_secret": None,
         "publishable_key": None,
+        "stripe_account": None,
         "url": f"https://{SHOP}/cart/c/c1-0001?key=k1",
     }
     (cart,) = world.shopify.carts

@@ -207,6 +207,7 @@ def _checkout(state: LoopbackState, body: bytes) -> FakeResponse:
         # Stripe answers with an embedded-checkout secret; Shopify only with a hosted checkout URL.
         "client_secret": f"{session_id}_secret_test" if stripe else None,
         "publishable_key": "pk_test_loopback" if stripe else None,
+        "stripe_account": "acct_loopback" if stripe else None,
         "url": url,
     }
     return ok_json(session, status=201)

@@ -11,7 +11,7 @@ from tests.web.factories import Rect
 from tests.web.media import FPS
 
 FAKE_STRIPE_JS = """
-window.Stripe = (publishableKey) => ({
+window.Stripe = (publishableKey, options) => ({
   initEmbeddedCheckout: async ({ fetchClientSecret }) => {
     const secret = await fetchClientSecret();
     return {
@@ -19,6 +19,7 @@ window.Stripe = (publishableKey) => ({
         const frame = document.createElement('div');
         frame.setAttribute('data-fake-stripe', secret);
         frame.dataset.publishableKey = publishableKey;
+        frame.dataset.stripeAccount = (options && options.stripeAccount) || '';
         frame.textContent = 'Stripe embedded checkout (test double)';
         element.append(frame);
       },

@@ -289,6 +289,8 @@ def test_buy_with_stripe_posts_a_click_id_and_mounts_embedded_checkout_in_the_sh
         "click_id": body["click_id"],
     }
     expect(mounted).to_have_attribute("data-fake-stripe", f"cs_{body['click_id'][:8]}_secret_test")
+    # Direct charges live on the brand's connected account, so Stripe.js is started with it
+    expect(mounted).to_have_attribute("data-stripe-account", "acct_loopback")
     assert stripe_loads == ["https://js.stripe.com/v3/"]
 
     # And the episode keeps its place, paused under the sheet
