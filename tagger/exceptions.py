@@ -17,3 +17,13 @@ class VideoError(TaggerError):
 
 class ModelError(TaggerError):
     """A model card or model file is missing, malformed or fails its checksum."""
+
+
+class ModelChecksumError(ModelError):
+    """A model file's sha256 differs from the one its card pins: refused, never loaded."""
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        super().__init__(f"{path}: sha256 {actual} does not match the model card's {expected}; refusing it")
+        self.path = path
+        self.expected = expected
+        self.actual = actual

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -76,7 +76,7 @@ def tag(
     )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     # One line, never wrapped to the terminal width, no markup read into paths or brackets.
     typer.echo(f"error: {message.splitlines()[0] if message else 'tagging failed'}", err=True)
     raise typer.Exit(code=1)

@@ -1,0 +1,195 @@
+"""`tag_video`: an episode file in, placements out. Decode → shots → sample → detect → track → placements.
+
+Decoding, cut detection and scaling of the sampled frames run in a background thread (see
+`tagger.prefetch`) while this thread runs the detector and the tracker, so the two overlap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagger.detection.backend import Detector
+from tagger.detection.factory import load_detector
+from tagger.detection.preprocess import Image
+from tagger.detections import Detections
+from tagger.exceptions import VideoError
+from tagger.placements import PlacementBuilder, PlacementRules
+from tagger.prefetch import Prefetch
+from tagger.probe import VideoInfo, probe_video
+from tagger.result import ModelRef, TagResult, Timing, VideoSummary
+from tagger.sampling import DetectionSchedule
+from tagger.settings import TaggerSettings
+from tagger.tracking import ShotTracker
+from tagger.video.decode import decode_frames, index_packets
+from tagger.video.shots import CutDetector
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A frame chosen for detection, already scaled to the working size."""
+
+    index: int
+    t_ms: int
+    starts_shot: bool
+    image: Image
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Filled by the decoding thread; read once it has finished."""
+
+    decoded: int = 0
+    last_index: int = -1
+    last_t_ms: int = 0
+    busy_s: float = 0.0
+
+
+def sampled_frames(
+    path: Path, settings: TaggerSettings, stats: DecodeStats, schedule: DetectionSchedule
+) -> Iterator[Sample]:
+    """Decode every frame the decoder must, keep only what the detector will see."""
+    cuts = CutDetector(settings.cut_threshold)
+    packets = index_packets(path)
+    frames = decode_frames(path, skip=settings.decode_skip, packets=packets)
+    pending_cut = False
+    last_sampled_ms = -1
+    started = time.perf_counter()
+    for frame in frames:
+        stats.decoded += 1
+        stats.last_index = max(stats.last_index, frame.index)
+        stats.last_t_ms = max(stats.last_t_ms, frame.t_ms)
+        # A cut found on a frame that is not detected still resets tracking at the next sample.
+        pending_cut = cuts.update(frame.tiny) or pending_cut
+        # Two frames at one timestamp (variable frame rate) are never both detected.
+        wanted = frame.t_ms > last_sampled_ms and schedule.wants(frame.t_ms, pending_cut)
+        if wanted:
+            sample = Sample(frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side))
+            pending_cut = False
+            last_sampled_ms = frame.t_ms
+            stats.busy_s += time.perf_counter() - started
+            yield sample
+            started = time.perf_counter()
+    stats.busy_s += time.perf_counter() - started
+    if stats.decoded == 0:
+        raise VideoError(f"{path.name}: no frame decodes", path=str(path))
+    stats.last_index = max(stats.last_index, (packets.frames - 1) if packets is not None else -1)
+
+
+def tag_video(
+    path: Path,
+    *,
+    settings: TaggerSettings | None = None,
+    thumbnails_dir: Path | None = None,
+    progress: Progress | None = None,
+    detector: Detector | None = None,
+) -> TagResult:
+    """Tag one episode; raises `VideoError` / `ModelError` with a one-line message, never half a result."""
+    settings = settings or TaggerSettings()
+    started = time.perf_counter()
+    info = probe_video(path)
+    _check_size(path, info, settings)
+    detector = detector or load_detector(settings)
+    spec = detector.spec
+    tracker = ShotTracker(
+        settings.tracker,
+        activation_threshold=settings.track_activation_threshold,
+        lost_track_s=settings.lost_track_s,
+        frame_rate=info.fps if info.fps > 0 else 30.0,
+        iou_buffer=settings.track_iou_buffer,
+        regular_period_ms=1000.0 / settings.sample_fps,
+        camera_motion_compensation=settings.camera_motion_compensation,
+    )
+    builder = PlacementBuilder(spec.class_names, _rules(settings))
+    stats = DecodeStats()
+    detect_s = track_s = 0.0
+    detected = 0
+    shot = 0
+    schedule = DetectionSchedule(
+        settings.sample_fps,
+        settings.frames_after_cut,
+        settings.boost_fps,
+        boost_ms=settings.boost_ms,
+        await_feedback=True,
+    )
+    previous: Sample | None = None
+    try:
+        for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
+            if sample.starts_shot:
+                tracker.reset()
+                shot += 1
+            tick = time.perf_counter()
+            detections = _plausible(detector.detect([sample.image])[0], sample.image, settings.max_box_area)
+            tock = time.perf_counter()
+            step = tracker.update(detections, sample.t_ms, sample.image)
+            schedule.done(sample.t_ms, unsettled=step.unsettled)
+            if step.first_sightings and previous is not None:
+                builder.observe(shot, previous.t_ms, previous.index, step.first_sightings, previous.image)
+            builder.observe(shot, sample.t_ms, sample.index, step.boxes, sample.image)
+            previous = sample
+            track_s += time.perf_counter() - tock
+            detect_s += tock - tick
+            detected += 1
+            if progress is not None and info.duration_ms > 0:
+                progress(min(1.0, sample.t_ms / info.duration_ms))
+    finally:
+        schedule.close()
+    tock = time.perf_counter()
+    placements = tuple(builder.build(thumbnails_dir))
+    track_s += time.perf_counter() - tock
+    total_s = time.perf_counter() - started
+    duration_ms = info.duration_ms or stats.last_t_ms
+    if progress is not None:
+        progress(1.0)
+    return TagResult(
+        video=VideoSummary(
+            duration_ms=duration_ms,
+            fps=info.fps,
+            width=info.display_width,
+            height=info.display_height,
+            frames=stats.last_index + 1,
+        ),
+        model=ModelRef(name=spec.card.name, sha256=detector.sha256),
+        timing=Timing(
+            decode_s=stats.busy_s,
+            detect_s=detect_s,
+            track_s=track_s,
+            total_s=total_s,
+            realtime_factor=(duration_ms / 1000.0) / total_s if total_s > 0 else 0.0,
+            detected_frames=detected,
+        ),
+        placements=placements,
+    )
+
+
+def _plausible(detections: Detections, image: Image, max_area: float) -> Detections:
+    """Drop boxes too large to be a product hotspot (a fraction of the frame's area)."""
+    if len(detections) == 0:
+        return detections
+    height, width = image.shape[:2]
+    sides = detections.xyxy[:, 2:] - detections.xyxy[:, :2]
+    return detections[sides[:, 0] * sides[:, 1] <= max_area * width * height]
+
+
+def _check_size(path: Path, info: VideoInfo, settings: TaggerSettings) -> None:
+    if max(info.width, info.height) > settings.max_side_px:
+        raise VideoError(
+            f"{path.name} is {info.width}x{info.height}; "
+            f"tagging accepts at most {settings.max_side_px} px a side",
+            path=str(path),
+        )
+
+
+def _rules(settings: TaggerSettings) -> PlacementRules:
+    return PlacementRules(
+        min_duration_ms=settings.min_placement_ms,
+        min_detections=settings.min_placement_detections,
+        keyframe_tolerance=settings.keyframe_tolerance,
+        merge_gap_ms=settings.merge_gap_ms,
+        merge_min_iou=settings.merge_min_iou,
+        crops_per_placement=settings.crops_per_placement,
+    )

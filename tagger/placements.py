@@ -1,0 +1,272 @@
+"""From tracked boxes to placements: a product, a time span and a moving box, plus its best crops.
+
+Tracks are collected per shot; fragments of the same object inside a shot (the tracker lost it for
+a moment) are merged, flickers are dropped, and each survivor's path is reduced to keyframes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tagger.detection.preprocess import Image
+from tagger.exceptions import TaggerError
+from tagger.keyframes import simplify
+from tagger.tracking import TrackedBox
+
+NormBox = tuple[float, float, float, float]
+# Sharpness is measured on crops scaled to this side so that big and small crops compare fairly.
+_SHARPNESS_SIDE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class SkuCandidate:
+    """A catalog SKU proposed for a placement (filled by tagger.linking)."""
+
+    sku: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Crop:
+    """A BGR uint8 crop of the product kept in memory so linking needs no second decode."""
+
+    image: Image = field(repr=False)
+    t_ms: int
+    frame_index: int
+    box: NormBox
+    sharpness: float
+    confidence: float
+
+    @property
+    def quality(self) -> float:
+        """Prefer confident, large, sharp views; sharpness saturates so blur only breaks ties."""
+        height, width = self.image.shape[:2]
+        return self.confidence * float(np.sqrt(width * height)) * self.sharpness / (self.sharpness + 50.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyframe:
+    t_ms: int
+    box: NormBox
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    id: str
+    label: str
+    confidence: float
+    start_ms: int
+    end_ms: int
+    start_frame: int
+    end_frame: int
+    keyframes: tuple[Keyframe, ...]
+    thumbnail: Path | None
+    crops: tuple[Crop, ...] = field(repr=False)
+    shot: int
+    sku_candidates: tuple[SkuCandidate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    t_ms: int
+    frame_index: int
+    box: NormBox
+    confidence: float
+    class_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRules:
+    min_duration_ms: int = 500
+    min_detections: int = 2
+    keyframe_tolerance: float = 0.01
+    merge_gap_ms: int = 1500
+    merge_min_iou: float = 0.3
+    crops_per_placement: int = 3
+
+
+def sharpness(image: Image) -> float:
+    """Variance of the Laplacian of the crop's luma at a fixed size: higher is sharper."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    height, width = gray.shape
+    scale = _SHARPNESS_SIDE / max(height, width)
+    if scale < 1.0:
+        gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))))
+    return float(cv2.Laplacian(gray, cv2.CV_32F).var())
+
+
+def normalized_iou(a: NormBox, b: NormBox) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    inter_w = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
+    inter_h = max(0.0, min(ay2, by2) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def extrapolate(observations: Sequence[Observation], t_ms: int) -> NormBox:
+    """The last box moved on at the velocity of the last two observations (size kept)."""
+    last = observations[-1]
+    if len(observations) < 2 or last.t_ms <= observations[-2].t_ms:
+        return last.box
+    before = observations[-2]
+    scale = (t_ms - last.t_ms) / (last.t_ms - before.t_ms)
+    x, y, w, h = last.box
+    return (x + (x - before.box[0]) * scale, y + (y - before.box[1]) * scale, w, h)
+
+
+@dataclass(slots=True)
+class _Track:
+    shot: int
+    observations: list[Observation] = field(default_factory=list)
+    # Min-heap of (quality, tie-breaker, crop): the worst kept crop is evicted first.
+    crops: list[tuple[float, int, Crop]] = field(default_factory=list)
+
+
+class PlacementBuilder:
+    """Collects tracked boxes as they come, then turns tracks into placements."""
+
+    def __init__(self, class_names: Sequence[str], rules: PlacementRules) -> None:
+        self._class_names = class_names
+        self._rules = rules
+        self._tracks: dict[int, _Track] = {}
+        self._tie = itertools.count()
+
+    def observe(
+        self, shot: int, t_ms: int, frame_index: int, boxes: Sequence[TrackedBox], image: Image
+    ) -> None:
+        """Record one detected frame's tracked boxes; `image` is the BGR frame the boxes refer to."""
+        height, width = image.shape[:2]
+        # Observations arrive in time order except a track's first sighting, credited one step late.
+        for tracked in boxes:
+            x1, y1, x2, y2 = tracked.xyxy
+            box = (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)
+            track = self._tracks.setdefault(tracked.track_id, _Track(shot=shot))
+            track.observations.append(
+                Observation(t_ms, frame_index, box, tracked.confidence, tracked.class_id)
+            )
+            self._offer_crop(track, image, tracked, t_ms=t_ms, frame_index=frame_index, box=box)
+
+    def _offer_crop(
+        self, track: _Track, image: Image, tracked: TrackedBox, *, t_ms: int, frame_index: int, box: NormBox
+    ) -> None:
+        x1, y1, x2, y2 = (round(v) for v in tracked.xyxy)
+        pixels = image[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
+        if pixels.shape[0] < 2 or pixels.shape[1] < 2:
+            return
+        crop = Crop(
+            image=np.ascontiguousarray(pixels),
+            t_ms=t_ms,
+            frame_index=frame_index,
+            box=box,
+            sharpness=sharpness(pixels),
+            confidence=tracked.confidence,
+        )
+        entry = (crop.quality, next(self._tie), crop)
+        if len(track.crops) < self._rules.crops_per_placement:
+            heapq.heappush(track.crops, entry)
+        elif entry[0] > track.crops[0][0]:
+            heapq.heapreplace(track.crops, entry)
+
+    def build(self, thumbnails_dir: Path | None = None) -> list[Placement]:
+        by_shot: dict[int, list[_Track]] = defaultdict(list)
+        for track in self._tracks.values():
+            by_shot[track.shot].append(track)
+        placements = []
+        for shot in sorted(by_shot):
+            for track in self._merge_fragments(by_shot[shot]):
+                placement = self._to_placement(track, thumbnails_dir)
+                if placement is not None:
+                    placements.append(placement)
+        return sorted(placements, key=lambda p: (p.start_ms, p.label, p.keyframes[0].box))
+
+    def _label(self, track: _Track) -> int:
+        votes: dict[int, float] = defaultdict(float)
+        for observation in track.observations:
+            votes[observation.class_id] += observation.confidence
+        return max(votes, key=lambda class_id: (votes[class_id], -class_id))
+
+    def _merge_fragments(self, tracks: list[_Track]) -> list[_Track]:
+        """Join a track that ends and one that starts soon after where it ended, same label."""
+        pending = sorted(tracks, key=lambda t: t.observations[0].t_ms)
+        merged: list[_Track] = []
+        for track in pending:
+            target = next((m for m in merged if self._continues(m, track)), None)
+            if target is None:
+                merged.append(track)
+                continue
+            target.observations.extend(track.observations)
+            for entry in track.crops:
+                if len(target.crops) < self._rules.crops_per_placement:
+                    heapq.heappush(target.crops, entry)
+                elif entry[0] > target.crops[0][0]:
+                    heapq.heapreplace(target.crops, entry)
+        return merged
+
+    def _continues(self, earlier: _Track, later: _Track) -> bool:
+        end, start = earlier.observations[-1], later.observations[0]
+        gap = start.t_ms - end.t_ms
+        if not (0 < gap <= self._rules.merge_gap_ms and self._label(earlier) == self._label(later)):
+            return False
+        # Where the earlier fragment was heading: a product carried across the frame is lost by the
+        # tracker between sparse detections, and its next fragment starts further along the path.
+        expected = extrapolate(earlier.observations, start.t_ms)
+        return (
+            max(normalized_iou(end.box, start.box), normalized_iou(expected, start.box))
+            >= self._rules.merge_min_iou
+        )
+
+    def _to_placement(self, track: _Track, thumbnails_dir: Path | None) -> Placement | None:
+        observations = track.observations
+        first, last = observations[0], observations[-1]
+        if (
+            len(observations) < self._rules.min_detections
+            or last.t_ms - first.t_ms < self._rules.min_duration_ms
+        ):
+            return None
+        class_id = self._label(track)
+        times = [o.t_ms for o in observations]
+        boxes = np.array([o.box for o in observations], dtype=np.float64)
+        kept = simplify(times, boxes, self._rules.keyframe_tolerance)
+        keyframes = tuple(Keyframe(t_ms=times[i], box=_rounded(observations[i].box)) for i in kept)
+        crops = tuple(entry[2] for entry in sorted(track.crops, key=lambda e: (-e[0], e[1])))
+        placement_id = str(uuid.uuid4())
+        thumbnail = _save_thumbnail(crops[0], thumbnails_dir, placement_id) if crops else None
+        confidences = [o.confidence for o in observations if o.class_id == class_id]
+        return Placement(
+            id=placement_id,
+            label=self._class_names[class_id],
+            confidence=round(float(np.mean(confidences)), 4),
+            start_ms=first.t_ms,
+            end_ms=last.t_ms,
+            start_frame=first.frame_index,
+            end_frame=last.frame_index,
+            keyframes=keyframes,
+            thumbnail=thumbnail,
+            crops=crops,
+            shot=track.shot,
+        )
+
+
+def _rounded(box: NormBox) -> NormBox:
+    x, y, w, h = (round(min(1.0, max(0.0, v)), 4) for v in box)
+    return (x, y, w, h)
+
+
+def _save_thumbnail(crop: Crop, thumbnails_dir: Path | None, placement_id: str) -> Path | None:
+    if thumbnails_dir is None:
+        return None
+    thumbnails_dir.mkdir(parents=True, exist_ok=True)
+    path = thumbnails_dir / f"{placement_id}.jpg"
+    if not cv2.imwrite(str(path), crop.image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        raise TaggerError(f"could not write thumbnail {path}")
+    return path

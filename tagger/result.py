@@ -1,0 +1,78 @@
+"""What tagging returns: the video, the model, timings and placements, and their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tagger.placements import Placement
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSummary:
+    duration_ms: int
+    fps: float
+    width: int
+    height: int
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Seconds spent per stage; decode runs in its own thread, so the stages overlap in `total_s`."""
+
+    decode_s: float
+    detect_s: float
+    track_s: float
+    total_s: float
+    realtime_factor: float
+    detected_frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    video: VideoSummary
+    model: ModelRef
+    timing: Timing
+    placements: tuple[Placement, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video": {
+                "duration_ms": self.video.duration_ms,
+                "fps": self.video.fps,
+                "width": self.video.width,
+                "height": self.video.height,
+                "frames": self.video.frames,
+            },
+            "model": {"name": self.model.name, "sha256": self.model.sha256},
+            "timing": {
+                "decode_s": round(self.timing.decode_s, 3),
+                "detect_s": round(self.timing.detect_s, 3),
+                "track_s": round(self.timing.track_s, 3),
+                "total_s": round(self.timing.total_s, 3),
+                "realtime_factor": round(self.timing.realtime_factor, 2),
+            },
+            "placements": [placement_json(p) for p in self.placements],
+        }
+
+
+def placement_json(placement: Placement) -> dict[str, Any]:
+    return {
+        "id": placement.id,
+        "label": placement.label,
+        "confidence": placement.confidence,
+        "start_ms": placement.start_ms,
+        "end_ms": placement.end_ms,
+        "start_frame": placement.start_frame,
+        "end_frame": placement.end_frame,
+        "keyframes": [{"t_ms": k.t_ms, "box": list(k.box)} for k in placement.keyframes],
+        "thumbnail": str(placement.thumbnail) if placement.thumbnail is not None else None,
+        "sku_candidates": [{"sku": c.sku, "score": c.score} for c in placement.sku_candidates],
+    }

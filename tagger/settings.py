@@ -1,0 +1,78 @@
+"""Settings for the tagging pipeline: one pydantic-settings class, `REELCART_` prefix.
+
+Every knob the pipeline reads lives here so the CLI, the API worker and the benchmark tag the same
+way; the defaults are the ones measured in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository's `models/` folder: cards ship with the code, weights do not.
+DEFAULT_MODEL_CARDS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+DecodeSkip = Literal["none", "nonref", "bidir"]
+TrackerName = Literal["botsort", "bytetrack"]
+
+
+class TaggerSettings(BaseSettings):
+    """What an operator may tune about tagging; every field has a measured default."""
+
+    model_config = SettingsConfigDict(env_prefix="REELCART_", env_file=".env", extra="ignore")
+
+    model_dir: Path = Path("var/models")
+    model_cards_dir: Path = DEFAULT_MODEL_CARDS_DIR
+    detector: str = "yolox-nano"
+    execution_providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"])
+    # ONNX Runtime intra-op threads (0: one per core). One is measured fastest: decoding runs in a
+    # parallel thread, and extra ONNX Runtime threads spin-wait for cores the decoder is using.
+    intra_op_threads: int = Field(default=1, ge=0, le=256)
+
+    # Sampling: the detector runs at this rate plus on the first frames after every cut.
+    sample_fps: float = Field(default=2.5, gt=0.0, le=120.0)
+    frames_after_cut: int = Field(default=2, ge=1, le=10)
+    # While the tracker is unsure (a track being born, a box jumping), detect at this rate for a while.
+    boost_fps: float = Field(default=8.0, gt=0.0, le=120.0)
+    boost_ms: int = Field(default=600, ge=0, le=10_000)
+    # Which frames the decoder may skip outright. "nonref" skips frames nothing else depends on
+    # (B-frames, about half of an H.264 stream) and is the measured default; "none" decodes all.
+    decode_skip: DecodeSkip = "nonref"
+    # Longest side of the working image a sampled frame is scaled to (crops and thumbnails come
+    # from it; the detector input is letterboxed from it).
+    work_max_side: int = Field(default=960, ge=64, le=4096)
+
+    # Shot cuts: mean absolute luma difference (0-255) between consecutive tiny frames.
+    cut_threshold: float = Field(default=28.0, gt=0.0, le=255.0)
+
+    # Detection.
+    confidence_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    nms_iou_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    max_detections: int = Field(default=100, ge=1, le=1000)
+    # One object, one box: a bag scored as "handbag" and "backpack" must not become two hotspots.
+    class_agnostic_nms: bool = True
+    # A box covering most of the frame is a wall or a fridge door, never a tappable product hotspot.
+    max_box_area: float = Field(default=0.6, gt=0.0, le=1.0)
+
+    # Tracking (the `trackers` package).
+    tracker: TrackerName = "botsort"
+    # BoT-SORT's camera-motion compensation (sparse optical flow on the working image). Off by
+    # default: on the benchmark episode (pans, zooms) it cost ~10 ms per detected frame and found no
+    # placement more than buffered-IoU association plus boosted sampling (BENCHMARKS.md).
+    camera_motion_compensation: bool = False
+    track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    lost_track_s: float = Field(default=1.0, ge=0.0, le=30.0)
+    # Relative margin added around boxes before IoU association (buffered IoU); 0 is plain IoU.
+    track_iou_buffer: float = Field(default=0.3, ge=0.0, le=2.0)
+
+    # Placements.
+    min_placement_ms: int = Field(default=500, ge=0)
+    min_placement_detections: int = Field(default=2, ge=1)
+    keyframe_tolerance: float = Field(default=0.01, gt=0.0, le=0.5)
+    merge_gap_ms: int = Field(default=1500, ge=0)
+    merge_min_iou: float = Field(default=0.3, ge=0.0, le=1.0)
+    crops_per_placement: int = Field(default=3, ge=1, le=16)
+    max_side_px: int = Field(default=8192, ge=16)

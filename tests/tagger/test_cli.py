@@ -1,0 +1,159 @@
+"""`reelcart tag` and `reelcart models` through the real Typer app, with tiny carded models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.tagger.factories import Square, constant_output_model, frame_with, write_card, write_video
+
+runner = CliRunner()
+
+
+def cup_everywhere() -> np.ndarray:
+    """YOLOX-layout output that always sees a "cup" in the middle of a 32x32 input."""
+    raw = np.zeros((1, 21, 8), dtype=np.float32)
+    raw[0, 20] = [
+        0.5,
+        0.5,
+        np.log(0.5),
+        np.log(0.5),
+        1.0,
+        0.0,
+        0.9,
+        0.0,
+    ]  # stride 32: a 16x16 box at the centre
+    return raw
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A model dir holding a constant-output detector and a cards dir with its card, wired via env."""
+    source = constant_output_model(tmp_path / "source" / "tiny.onnx", cup_everywhere())
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    cards, models = tmp_path / "cards", tmp_path / "models"
+    write_card(cards, sha256=digest)
+    monkeypatch.setenv("REELCART_MODEL_CARDS_DIR", str(cards))
+    monkeypatch.setenv("REELCART_MODEL_DIR", str(models))
+    monkeypatch.setenv("REELCART_DETECTOR", "tiny")
+    return tmp_path / "source", models
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    frames = [frame_with(96, 64, [Square(30, 20, 16)]) for _ in range(45)]
+    return write_video(tmp_path / "clip.mp4", frames)
+
+
+def test_models_pull_from_a_local_folder_then_verify_and_list(tiny_model: tuple[Path, Path]) -> None:
+    source, models = tiny_model
+
+    pulled = runner.invoke(app, ["models", "pull", "tiny", "--from", str(source.parent)])
+    verified = runner.invoke(app, ["models", "verify"])
+    listed = runner.invoke(app, ["models", "list"])
+
+    assert pulled.exit_code == 0, pulled.output
+    assert (models / "tiny.onnx").read_bytes() == (source / "tiny.onnx").read_bytes()
+    assert verified.exit_code == 0
+    assert verified.stdout == f"tiny: ok {models / 'tiny.onnx'}\n"
+    assert "tiny" in listed.stdout
+    assert "ok" in listed.stdout
+
+
+def test_models_verify_refuses_a_corrupt_file_naming_its_sha256(tiny_model: tuple[Path, Path]) -> None:
+    _, models = tiny_model
+    models.mkdir()
+    (models / "tiny.onnx").write_bytes(b"corrupt")
+
+    result = runner.invoke(app, ["models", "verify", "tiny"])
+
+    assert result.exit_code == 1
+    assert hashlib.sha256(b"corrupt").hexdigest() in result.stdout
+    assert result.stderr.startswith("error: 1 model(s) missing or corrupt")
+
+
+def test_models_pull_of_unknown_name_fails_with_one_line(tiny_model: tuple[Path, Path]) -> None:
+    result = runner.invoke(app, ["models", "pull", "nope"])
+
+    assert result.exit_code == 1
+    assert result.stderr == "error: no model card named nope (known: tiny)\n"
+
+
+def test_tag_writes_the_json_placements(tiny_model: tuple[Path, Path], video: Path, tmp_path: Path) -> None:
+    source, _ = tiny_model
+    runner.invoke(app, ["models", "pull", "--from", str(source)])
+    out = tmp_path / "out" / "clip.json"
+
+    result = runner.invoke(
+        app, ["tag", str(video), "--out", str(out), "--sample-fps", "5", "--thumbnails", str(tmp_path / "t")]
+    )
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["video"] == {"duration_ms": 1500, "fps": 30.0, "width": 96, "height": 64, "frames": 45}
+    assert document["model"]["name"] == "tiny"
+    [placement] = document["placements"]
+    # The constant 16x16 box at the centre of a 32x32 input is, in the 96x64 frame, x 24-72 and y 24-72
+    # clipped to the frame height: ratio 3, letterboxed top-left.
+    assert (placement["label"], placement["start_ms"], placement["start_frame"]) == ("cup", 0, 0)
+    assert placement["keyframes"][0]["box"] == [0.25, 0.375, 0.5, 0.625]
+    assert Path(placement["thumbnail"]).is_file()
+    assert placement["sku_candidates"] == []
+    assert "1 placements" in result.stderr
+
+
+def test_tag_of_a_zero_byte_file_fails_with_one_line(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:
+    source, _ = tiny_model
+    runner.invoke(app, ["models", "pull", "--from", str(source)])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+
+    result = runner.invoke(app, ["tag", str(tmp_path / "empty.mp4")])
+
+    assert result.exit_code == 1
+    assert result.stderr == "error: empty.mp4 is empty (0 bytes)\n"
+
+
+def test_tag_refuses_a_corrupt_model_with_its_sha256(tiny_model: tuple[Path, Path], video: Path) -> None:
+    _, models = tiny_model
+    models.mkdir()
+    (models / "tiny.onnx").write_bytes(b"not the model")
+
+    result = runner.invoke(app, ["tag", str(video)])
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert f"sha256 {hashlib.sha256(b'not the model').hexdigest()} does not match" in result.stderr
+
+
+def test_tag_without_the_model_says_how_to_pull_it(tiny_model: tuple[Path, Path], video: Path) -> None:
+    result = runner.invoke(app, ["tag", str(video)])
+
+    assert result.exit_code == 1
+    assert "run `reelcart models pull tiny`" in result.stderr
+
+
+def test_tag_on_an_unavailable_device_fails_clearly(tiny_model: tuple[Path, Path], video: Path) -> None:
+    source, _ = tiny_model
+    runner.invoke(app, ["models", "pull", "--from", str(source)])
+
+    result = runner.invoke(app, ["tag", str(video), "--device", "cuda"])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: execution provider(s) CUDAExecutionProvider not available here")
+
+
+def test_tag_with_an_onnx_file_that_no_card_pins_is_refused(
+    tiny_model: tuple[Path, Path], video: Path, tmp_path: Path
+) -> None:
+    stray = constant_output_model(tmp_path / "stray.onnx", np.ones((1, 21, 8), dtype=np.float32))
+
+    result = runner.invoke(app, ["tag", str(video), "--model", str(stray)])
+
+    assert result.exit_code == 1
+    assert "matches no detector card" in result.stderr

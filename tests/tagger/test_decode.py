@@ -1,0 +1,107 @@
+"""Decoding: exact PTS times and indices, variable frame rate, rotation, odd sizes, skipped frames."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from tagger.video.decode import decode_frames, index_packets
+from tests.tagger.factories import Square, frame_with, write_video
+
+
+def frames_of(count: int, width: int = 64, height: int = 48) -> list[np.ndarray]:
+    return [frame_with(width, height, [Square(2 * i % (width - 8), 4, 8)]) for i in range(count)]
+
+
+def test_given_constant_rate_video_when_decoded_then_every_frame_with_its_index_and_pts_time(
+    tmp_path: Path,
+) -> None:
+    video = write_video(tmp_path / "cfr.mp4", frames_of(12), fps=30)
+
+    decoded = [(f.index, f.t_ms) for f in decode_frames(video)]
+
+    assert decoded == [(i, round(i * 1000 / 30)) for i in range(12)]
+
+
+def test_given_variable_rate_video_when_decoded_then_times_come_from_pts_not_from_the_index(
+    tmp_path: Path,
+) -> None:
+    pts = [0, 40, 50, 300, 310, 1000]
+    video = write_video(
+        tmp_path / "vfr.mkv",
+        frames_of(6),
+        fps=25,
+        pts=pts,
+        time_base=Fraction(1, 1000),
+        options={"preset": "ultrafast"},
+    )
+
+    decoded = [(f.index, f.t_ms) for f in decode_frames(video)]
+
+    assert decoded == list(enumerate(pts))
+
+
+def test_given_rotation_metadata_when_imaged_then_display_orientation(tmp_path: Path) -> None:
+    # A red square in the coded top-left corner; the file says "rotate 90 degrees counter-clockwise".
+    coded = frame_with(64, 32, [Square(0, 0, 12)])
+    video = write_video(tmp_path / "rotated.mp4", [coded] * 3, rotation=90)
+
+    frame = next(iter(decode_frames(video)))
+    image = frame.image(max_side=64)
+
+    assert frame.rotation == 90
+    assert image.shape == (64, 32, 3)
+    assert frame.tiny.shape[0] > frame.tiny.shape[1]
+    # Counter-clockwise: the top-left corner ends up bottom-left.
+    assert image[-4, 3, 2] > 180
+    assert image[3, 3, 2] < 150
+
+
+def test_given_odd_sized_video_when_decoded_then_full_size_image(tmp_path: Path) -> None:
+    video = write_video(
+        tmp_path / "odd.mkv", frames_of(3, width=33, height=17), codec="ffv1", pix_fmt="yuv420p"
+    )
+
+    frame = next(iter(decode_frames(video)))
+
+    assert frame.image(max_side=64).shape == (17, 33, 3)
+
+
+def test_given_large_frame_when_imaged_then_scaled_to_max_side_keeping_aspect(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "big.mp4", frames_of(2, width=320, height=192))
+
+    frame = next(iter(decode_frames(video)))
+
+    assert frame.image(max_side=160).shape == (96, 160, 3)
+
+
+def test_given_b_frames_when_skipping_non_reference_frames_then_indices_and_times_still_exact(
+    tmp_path: Path,
+) -> None:
+    video = write_video(
+        tmp_path / "b.mp4", frames_of(30), options={"preset": "ultrafast", "bf": "3", "b_pyramid": "0"}
+    )
+    packets = index_packets(video)
+
+    everything = {f.index: f.t_ms for f in decode_frames(video, packets=packets)}
+    skipped = {f.index: f.t_ms for f in decode_frames(video, skip="nonref", packets=packets)}
+
+    assert packets is not None
+    assert packets.frames == 30
+    assert len(skipped) < len(everything) == 30
+    assert skipped == {index: everything[index] for index in skipped}
+
+
+def test_given_a_raw_stream_without_timestamps_when_decoded_then_every_frame_counted_at_the_nominal_rate(
+    tmp_path: Path,
+) -> None:
+    video = write_video(tmp_path / "raw.h264", frames_of(10))
+    packets = index_packets(video)
+
+    decoded = [(f.index, f.t_ms) for f in decode_frames(video, skip="nonref", packets=packets)]
+
+    # No PTS to index skipped frames by, so nothing is skipped; FFmpeg's nominal rate for raw H.264 is 25.
+    assert packets is None
+    assert decoded == [(i, i * 40) for i in range(10)]

@@ -1,0 +1,173 @@
+"""`tag_video` end to end on synthetic episodes, with a simple colour detector standing in for ONNX."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from tagger.pipeline import tag_video
+from tagger.placements import Keyframe, Placement
+from tagger.result import TagResult, VideoSummary
+from tagger.settings import TaggerSettings
+from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
+
+
+@dataclass(frozen=True)
+class Tagged:
+    result: TagResult
+    detector: ColourDetector
+    thumbnails: Path
+    progress: list[float]
+
+
+@pytest.fixture(scope="module")
+def two_shot_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1.5 s of a red square sliding right, a hard cut, then 1.5 s of a red and a blue square.
+
+    The red square after the cut sits where the first one ended, so only the cut keeps the tracker
+    from following "the same" box across it.
+    """
+    frames = [frame_with(160, 96, [Square(10 + i, 30, 20)], background=60) for i in range(45)]
+    frames += [
+        frame_with(160, 96, [Square(54, 30, 20), Square(110, 40, 24, BLUE)], background=170)
+        for _ in range(45)
+    ]
+    return write_video(tmp_path_factory.mktemp("video") / "two-shots.mp4", frames)
+
+
+def settings(**changes: Any) -> TaggerSettings:
+    base = TaggerSettings(sample_fps=10, work_max_side=160, min_placement_ms=300, decode_skip="none")
+    return base.model_copy(update=changes)
+
+
+@pytest.fixture(scope="module")
+def tagged(two_shot_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Tagged:
+    """The two-shot video tagged once with the test settings; most tests only read the result."""
+    folder = tmp_path_factory.mktemp("tagged")
+    detector = ColourDetector(tiny_spec(folder))
+    progress: list[float] = []
+    result = tag_video(
+        two_shot_video,
+        settings=settings(),
+        detector=detector,
+        thumbnails_dir=folder / "t",
+        progress=progress.append,
+    )
+    return Tagged(result, detector, folder / "t", progress)
+
+
+def summary(placement: Placement) -> tuple[object, ...]:
+    return (placement.label, placement.start_ms, placement.end_ms, placement.start_frame, placement.end_frame)
+
+
+def test_given_two_shots_when_tagged_then_one_placement_per_object_per_shot(tagged: Tagged) -> None:
+    result = tagged.result
+
+    assert result.video == VideoSummary(duration_ms=3000, fps=30.0, width=160, height=96, frames=90)
+    assert [summary(p) for p in result.placements] == [
+        ("bottle", 0, 1433, 0, 43),
+        ("bottle", 1500, 2933, 45, 88),
+        ("cup", 1500, 2933, 45, 88),
+    ]
+    assert [p.shot for p in result.placements] == [0, 1, 1]
+    # Detected at 10 fps plus a denser start after the cut: far fewer than the 90 frames.
+    assert tagged.detector.calls == result.timing.detected_frames
+    assert 30 <= tagged.detector.calls <= 34
+
+
+def test_given_cut_detection_off_when_tagged_then_the_tracker_follows_across_the_cut(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    result = tag_video(
+        two_shot_video, settings=settings(cut_threshold=255), detector=ColourDetector(tiny_spec(tmp_path))
+    )
+
+    # No cut: one "bottle" across both shots; the cup is found at the first sample after the cut
+    # (no denser start without a cut, but its first sighting is credited to its track).
+    assert [summary(p) for p in result.placements] == [
+        ("bottle", 0, 2933, 0, 88),
+        ("cup", 1533, 2933, 46, 88),
+    ]
+
+
+def test_given_a_static_object_when_tagged_then_two_keyframes_suffice(tagged: Tagged) -> None:
+    cup = tagged.result.placements[2]
+
+    assert cup.keyframes == (
+        Keyframe(t_ms=1500, box=(0.6875, 0.4167, 0.15, 0.25)),
+        Keyframe(t_ms=2933, box=(0.6875, 0.4167, 0.15, 0.25)),
+    )
+
+
+def test_given_a_moving_object_when_tagged_then_keyframes_follow_it(tagged: Tagged) -> None:
+    moving = tagged.result.placements[0]
+    xs = [k.box[0] for k in moving.keyframes]
+
+    # The square moves 1 px a frame: 10 px -> 53 px over the shot, i.e. x 0.0625 -> ~0.33.
+    assert xs[0] == pytest.approx(10 / 160, abs=0.01)
+    assert xs[-1] == pytest.approx(53 / 160, abs=0.015)
+    assert xs == sorted(xs)
+    assert 2 < len(moving.keyframes) < 16
+
+
+def test_given_thumbnails_dir_when_tagged_then_best_crop_saved_and_crops_kept_in_memory(
+    tagged: Tagged,
+) -> None:
+    for placement in tagged.result.placements:
+        assert placement.thumbnail == tagged.thumbnails / f"{placement.id}.jpg"
+        thumbnail = cv2.imread(str(placement.thumbnail))
+        assert thumbnail is not None
+        assert 1 <= len(placement.crops) <= 3
+        best = placement.crops[0]
+        assert thumbnail.shape == best.image.shape
+        assert best.image.dtype == np.uint8
+        assert placement.start_frame <= best.frame_index <= placement.end_frame
+        assert placement.sku_candidates == ()
+    cup_crop = tagged.result.placements[2].crops[0].image
+    assert cup_crop[..., 0].mean() > 180  # the blue square, in BGR
+
+
+def test_given_skipping_non_reference_frames_when_tagged_then_same_placements(
+    two_shot_video: Path, tagged: Tagged, tmp_path: Path
+) -> None:
+    skipping = tag_video(
+        two_shot_video, settings=settings(decode_skip="nonref"), detector=ColourDetector(tiny_spec(tmp_path))
+    )
+
+    assert [p.label for p in skipping.placements] == [p.label for p in tagged.result.placements]
+    for ours, reference in zip(skipping.placements, tagged.result.placements, strict=True):
+        assert abs(ours.start_ms - reference.start_ms) <= 70
+        assert abs(ours.end_ms - reference.end_ms) <= 70
+
+
+def test_progress_goes_from_zero_to_one_in_order(tagged: Tagged) -> None:
+    assert tagged.progress[0] == 0.0
+    assert tagged.progress[-1] == 1.0
+    assert tagged.progress == sorted(tagged.progress)
+
+
+def test_json_has_exactly_the_fields_the_issue_names(tagged: Tagged) -> None:
+    document = tagged.result.to_json()
+    cup = document["placements"][2]
+    box = [0.6875, 0.4167, 0.15, 0.25]
+
+    assert document["video"] == {"duration_ms": 3000, "fps": 30.0, "width": 160, "height": 96, "frames": 90}
+    assert document["model"] == {"name": "tiny", "sha256": "0" * 64}
+    assert set(document["timing"]) == {"decode_s", "detect_s", "track_s", "total_s", "realtime_factor"}
+    assert cup == {
+        "id": tagged.result.placements[2].id,
+        "label": "cup",
+        "confidence": 0.9,
+        "start_ms": 1500,
+        "end_ms": 2933,
+        "start_frame": 45,
+        "end_frame": 88,
+        "keyframes": [{"t_ms": 1500, "box": box}, {"t_ms": 2933, "box": box}],
+        "thumbnail": str(tagged.thumbnails / f"{cup['id']}.jpg"),
+        "sku_candidates": [],
+    }

@@ -1,0 +1,85 @@
+"""Placement building: fragments merged (also along the direction of motion), flickers dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tagger.placements import Observation, PlacementBuilder, PlacementRules, extrapolate, sharpness
+from tagger.tracking import TrackedBox
+
+NAMES = ("bottle", "cup")
+IMAGE = np.random.default_rng(0).integers(0, 255, size=(100, 200, 3), dtype=np.uint8)
+
+
+def box(track_id: int, x: float, class_id: int = 0, width: float = 20.0) -> TrackedBox:
+    return TrackedBox(track_id=track_id, xyxy=(x, 40.0, x + width, 60.0), confidence=0.8, class_id=class_id)
+
+
+def feed(builder: PlacementBuilder, sightings: list[tuple[int, TrackedBox]], shot: int = 0) -> None:
+    for t_ms, tracked in sightings:
+        builder.observe(shot, t_ms, t_ms // 33, [tracked], IMAGE)
+
+
+def spans(builder: PlacementBuilder) -> list[tuple[str, int, int]]:
+    return [(p.label, p.start_ms, p.end_ms) for p in builder.build()]
+
+
+def test_two_fragments_of_a_still_object_are_merged() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules())
+
+    feed(builder, [(0, box(1, 50)), (400, box(1, 51)), (800, box(1, 50))])
+    feed(builder, [(1600, box(2, 52)), (2000, box(2, 52))])
+
+    assert spans(builder) == [("bottle", 0, 2000)]
+
+
+def test_fragments_of_a_moving_object_are_merged_along_its_path() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules())
+
+    # 25 px per 100 ms; lost for 300 ms; found again where it was heading, far from where it was last seen.
+    feed(builder, [(0, box(1, 0)), (100, box(1, 25)), (200, box(1, 50)), (300, box(1, 75))])
+    feed(builder, [(600, box(2, 150)), (700, box(2, 175)), (800, box(2, 200 - 20))])
+
+    assert spans(builder) == [("bottle", 0, 800)]
+
+
+def test_different_labels_or_different_shots_are_never_merged() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules())
+
+    feed(builder, [(0, box(1, 50)), (600, box(1, 50))])
+    feed(builder, [(1000, box(2, 50, class_id=1)), (1600, box(2, 50, class_id=1))])
+    feed(builder, [(2000, box(3, 50)), (2600, box(3, 50))], shot=1)
+
+    assert spans(builder) == [("bottle", 0, 600), ("cup", 1000, 1600), ("bottle", 2000, 2600)]
+
+
+def test_flickers_are_dropped() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules(min_duration_ms=500, min_detections=2))
+
+    feed(builder, [(0, box(1, 10))])  # one detection
+    feed(builder, [(100, box(2, 120)), (300, box(2, 120))])  # too short
+
+    assert spans(builder) == []
+
+
+def test_the_best_crops_are_kept_best_first() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules(crops_per_placement=2))
+    small, large = box(1, 10, width=10), box(1, 10, width=40)
+
+    feed(builder, [(0, small), (300, large), (600, small), (900, large)])
+    (placement,) = builder.build()
+
+    assert [crop.t_ms for crop in placement.crops] == [300, 900]
+    assert placement.crops[0].image.shape == (20, 40, 3)
+
+
+def test_extrapolation_and_sharpness_of_known_inputs() -> None:
+    observations = [
+        Observation(0, 0, (0.1, 0.2, 0.1, 0.1), 0.9, 0),
+        Observation(100, 3, (0.2, 0.2, 0.1, 0.1), 0.9, 0),
+    ]
+    flat = np.full((32, 32, 3), 128, dtype=np.uint8)
+
+    assert extrapolate(observations, 300) == (0.4, 0.2, 0.1, 0.1)
+    assert sharpness(flat) == 0.0
+    assert sharpness(IMAGE) > 1000.0
