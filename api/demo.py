@@ -1,14 +1,15 @@
 """`reelcart demo`: a brand, a catalog and an episode on this machine, offline, then the server.
 
 With ../shared present the catalog is the 31 packaged products of GroceryStoreDataset (real packshots
-and descriptions) and the episode is a portrait clip cut from those packshots. Without it, the demo
-draws its own packshots so that it still runs anywhere.
+and descriptions) and the episode is a portrait clip cut from in-store photos of those products.
+Without it, the demo draws its own packshots (and cuts the episode from them) so it runs anywhere.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import uuid
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,18 +19,26 @@ import av
 import cv2
 import numpy as np
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.auth import issue_api_key
 from api.commands.catalog import import_catalog_file
-from api.db import create_db_engine, upgrade_database
-from api.models import ApiKeyScope, Brand, Episode, ProductImage
+from api.db import create_db_engine, session_scope, upgrade_database
+from api.jobs.tagger_adapter import PipelineTagFunction
+from api.jobs.tagging import TagJobExecutor
+from api.models import ApiKeyScope, Brand, Episode, EpisodeStatus, ProductImage, TagJob, TagJobState
 from api.services.episodes import register_episode
 from api.settings import ApiSettings
+from tagger.exceptions import ModelError
+from tagger.models.cards import find_card, load_card
+from tagger.models.registry import pull
+from tagger.settings import TaggerSettings
 
 console = Console()
 
 DEMO_SLUG = "demo-grocer"
+DEMO_DETECTOR = "yolox-nano"
 DEMO_FPS = 30
 DEMO_SIZE = (540, 960)  # portrait 9:16, like the micro-dramas players show
 SHOT_SECONDS = 3
@@ -127,8 +136,64 @@ def write_drawn_catalog(folder: Path) -> Path:
     return target
 
 
-def build_demo_episode(packshots: list[Path], target: Path, *, shots: int = 5) -> Path:
-    """A portrait H.264 clip: one product per shot with a slow pan and zoom, a hard cut between shots."""
+# In-store photos (GroceryStoreDataset val split) of catalog products that YOLOX-Nano sees as a
+# bottle or cup: on them the demo finds, tracks and links real products.
+DEMO_SCENES = (
+    (
+        "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_001.jpg",
+        "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_002.jpg",
+    ),
+    (
+        "Yoghurt/Yoggi-Strawberry-Yoghurt/Yoggi-Strawberry-Yoghurt_001.jpg",
+        "Soyghurt/Alpro-Vanilla-Soyghurt/Alpro-Vanilla-Soyghurt_003.jpg",
+    ),
+    (
+        "Yoghurt/Arla-Mild-Vanilla-Yoghurt/Arla-Mild-Vanilla-Yoghurt_002.jpg",
+        "Juice/God-Morgon-Orange-Juice/God-Morgon-Orange-Juice_003.jpg",
+    ),
+    (
+        "Soyghurt/Alpro-Blueberry-Soyghurt/Alpro-Blueberry-Soyghurt_003.jpg",
+        "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_003.jpg",
+    ),
+    (
+        "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_003.jpg",
+        "Soyghurt/Alpro-Vanilla-Soyghurt/Alpro-Vanilla-Soyghurt_002.jpg",
+    ),
+)
+
+
+def demo_scenes(shared: Path | None, packshots: list[Path]) -> list[list[Path]]:
+    """Two in-store photos a shot when ../shared has them, else one packshot a shot."""
+    if shared is not None:
+        root = shared / "data" / "grocery-dev" / "val" / "Packages"
+        scenes = [[root / name for name in pair] for pair in DEMO_SCENES]
+        if all(path.is_file() for scene in scenes for path in scene):
+            return scenes
+    return [[path] for path in packshots[:5]]
+
+
+def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    scale = min(width / image.shape[1], height / image.shape[0])
+    size = (max(int(image.shape[1] * scale), 1), max(int(image.shape[0] * scale), 1))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def _shot_canvas(images: list[np.ndarray], tint: np.ndarray) -> np.ndarray:
+    """The shot's images stacked vertically on a tinted gradient, a little larger than the frame."""
+    width, height = int(DEMO_SIZE[0] * 1.12), int(DEMO_SIZE[1] * 1.12)
+    canvas = np.linspace(0.55, 1.0, height, dtype=np.float32)[:, None, None] * tint[None, None, :]
+    canvas = np.repeat(canvas, width, axis=1).astype(np.uint8)
+    slot = height // len(images)
+    for number, image in enumerate(images):
+        fitted = _fit(image, int(width * 0.92), int(slot * 0.92))
+        y = number * slot + (slot - fitted.shape[0]) // 2
+        x = (width - fitted.shape[1]) // 2
+        canvas[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
+    return canvas
+
+
+def build_demo_episode(scenes: list[list[Path]], target: Path) -> Path:
+    """A portrait H.264 clip: one scene a shot, a slow camera pan and zoom, a hard cut between shots."""
     width, height = DEMO_SIZE
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part.mp4")
@@ -137,27 +202,28 @@ def build_demo_episode(packshots: list[Path], target: Path, *, shots: int = 5) -
         stream = container.add_stream("libx264", rate=Fraction(DEMO_FPS, 1))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
-        for shot in range(shots):
-            packshot = cv2.imread(str(packshots[shot % len(packshots)]), cv2.IMREAD_COLOR)
-            if packshot is None:
+        for scene in scenes:
+            images = [
+                image
+                for image in (cv2.imread(str(path), cv2.IMREAD_COLOR) for path in scene)
+                if image is not None
+            ]
+            if not images:
                 continue
-            tint = rng.integers(40, 200, size=3)
-            background = np.linspace(0.6, 1.0, height, dtype=np.float32)[:, None, None] * tint[None, None, :]
-            background = np.repeat(background, width, axis=1).astype(np.uint8)
+            canvas = _shot_canvas(images, rng.integers(40, 200, size=3))
             frames = SHOT_SECONDS * DEMO_FPS
             for index in range(frames):
                 progress = index / frames
-                scale = 0.45 + 0.1 * progress  # slow zoom in
-                box_w = int(width * scale)
-                box_h = int(box_w * packshot.shape[0] / packshot.shape[1])
-                x = int((width - box_w) * (0.2 + 0.6 * progress))  # pan left to right
-                y = int(height * 0.45 - box_h / 2)
-                frame = background.copy()
-                resized = cv2.resize(packshot, (box_w, box_h), interpolation=cv2.INTER_AREA)
-                y0, y1 = max(y, 0), min(y + box_h, height)
-                frame[y0:y1, x : x + box_w] = resized[y0 - y : y1 - y, : width - x]
-                video_frame = av.VideoFrame.from_ndarray(frame, format="bgr24")
-                for packet in stream.encode(video_frame):
+                # The camera window shrinks by 8% (zoom in) while drifting down and right.
+                crop_w, crop_h = (
+                    int(canvas.shape[1] * (1 - 0.08 * progress)),
+                    int(canvas.shape[0] * (1 - 0.08 * progress)),
+                )
+                x = int((canvas.shape[1] - crop_w) * progress)
+                y = int((canvas.shape[0] - crop_h) * progress)
+                window = canvas[y : y + crop_h, x : x + crop_w]
+                frame = np.asarray(cv2.resize(window, (width, height)), dtype=np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -167,7 +233,7 @@ def build_demo_episode(packshots: list[Path], target: Path, *, shots: int = 5) -
 
 def prepare_demo(settings: ApiSettings) -> DemoResult:
     """Everything but serving; idempotent apart from issuing a fresh demo key each run."""
-    _say("1/5", f"database {settings.database_url} (migrating to the latest schema)")
+    _say("1/6", f"database {settings.database_url} (migrating to the latest schema)")
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
@@ -178,7 +244,7 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
             brand = Brand(name="Demo Grocer", slug=DEMO_SLUG, auto_approve_threshold=0.9)
             session.add(brand)
             session.commit()
-        _say("2/5", f"brand {brand.name!r} ({brand.slug})")
+        _say("2/6", f"brand {brand.name!r} ({brand.slug})")
 
         images = session.exec(
             select(ProductImage)
@@ -189,24 +255,27 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
             shared = find_shared_dir()
             if shared is not None:
                 _say(
-                    "3/5",
+                    "3/6",
                     f"importing the GroceryStoreDataset packaged products from {shared}/data/grocery-dev",
                 )
                 catalog_file = write_grocery_catalog(shared, demo_dir)
             else:
-                _say("3/5", "../shared not found: importing a small drawn catalog instead")
+                _say("3/6", "../shared not found: importing a small drawn catalog instead")
                 catalog_file = write_drawn_catalog(demo_dir)
             import_catalog_file(session, brand.id, catalog_file, settings.media_dir)
             session.commit()
             images = session.exec(select(ProductImage).where(ProductImage.brand_id == brand.id)).all()
         else:
-            _say("3/5", f"catalog already imported ({len(images)} product images)")
+            _say("3/6", f"catalog already imported ({len(images)} product images)")
 
         episode = session.exec(select(Episode).where(Episode.brand_id == brand.id)).first()
         if episode is None:
-            _say("4/5", "cutting a 15 s portrait demo episode from the packshots (PyAV, H.264)")
-            packshots = [Path(image.path) for image in images if image.path][:5]
-            video = build_demo_episode(packshots, demo_dir / "demo-episode.mp4")
+            _say(
+                "4/6", "cutting a 15 s portrait demo episode (in-store photos, pans, zooms, cuts; PyAV H.264)"
+            )
+            packshots = [Path(image.path) for image in images if image.path]
+            scenes = demo_scenes(find_shared_dir(), packshots)
+            video = build_demo_episode(scenes, demo_dir / "demo-episode.mp4")
             episode = register_episode(
                 session,
                 settings,
@@ -217,26 +286,59 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
             )
             session.commit()
         else:
-            _say("4/5", f"demo episode already registered ({episode.id})")
+            _say("4/6", f"demo episode already registered ({episode.id})")
         issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand.id, name="demo")
         session.commit()
         product_count = len({image.product_id for image in images})
+        episode_id, tagged = episode.id, episode.status == EpisodeStatus.TAGGED
+    if not tagged:
+        tag_demo_episode(settings, engine, brand.id, episode_id)
+    else:
+        _say("5/6", "demo episode already tagged")
     engine.dispose()
     return DemoResult(
         brand_slug=DEMO_SLUG, api_key=issued.secret, episode_id=str(episode.id), products=product_count
     )
 
 
+def tag_demo_episode(
+    settings: ApiSettings, engine: Engine, brand_id: uuid.UUID, episode_id: uuid.UUID
+) -> None:
+    """Pull the detector from ../shared (checksum enforced) and run a real tag job on the episode."""
+    cards_dir = TaggerSettings().model_cards_dir
+    shared = find_shared_dir()
+    try:
+        card = load_card(find_card(cards_dir, DEMO_DETECTOR))
+        pull(card, settings.model_dir, source_dir=shared / "models" if shared else None)
+    except ModelError as error:
+        _say("5/6", f"skipping tagging: {error}")
+        return
+    _say("5/6", f"tagging the episode with {card.name} (decode, cuts, detect, track, placements)")
+    with session_scope(engine) as session:
+        job = TagJob(brand_id=brand_id, episode_id=episode_id)
+        session.add(job)
+    executor = TagJobExecutor(engine, settings, PipelineTagFunction(settings))
+    executor(job.id)
+    with Session(engine) as session:
+        done = session.get(TagJob, job.id)
+        if done is not None and done.state == TagJobState.DONE:
+            _say("   ", f"{done.placements_found} placements proposed for review")
+        elif done is not None:
+            _say("   ", f"tagging failed: {done.error}")
+
+
 def run_demo(settings: ApiSettings, *, host: str | None, port: int | None, serve: bool) -> DemoResult:
     result = prepare_demo(settings)
     base = f"http://{host or settings.host}:{port or settings.port}"
-    _say("5/5", "ready")
+    _say("6/6", "ready")
     console.print(
         f"\n  API docs     {base}/docs\n"
         f"  health       {base}/healthz\n"
         f"  demo key     {result.api_key}   (brand {result.brand_slug}, shown once)\n"
         f"  catalog      curl -H 'Authorization: Bearer {result.api_key}' {base}/v1/products\n"
-        f"  timeline     {base}/v1/episodes/{result.episode_id}/timeline\n",
+        f"  timeline     {base}/v1/episodes/{result.episode_id}/timeline\n"
+        f"  demo player  {base}/demo/episodes/{result.episode_id}\n"
+        f"  review       {base}/review/   (sign in with the demo key)\n",
         highlight=False,
         soft_wrap=True,
     )

@@ -14,7 +14,14 @@ from tagger.exceptions import TaggerError
 from tagger.linking.cache import CachedExtractor
 from tagger.linking.croppers import Cropper, DetectorCropper, WholeImageCropper
 from tagger.linking.dataset import read_catalog_csv, read_queries_csv
-from tagger.linking.evaluation import collect, cross_validate, fit_on_all, predict_fixed, report
+from tagger.linking.evaluation import (
+    collect,
+    cross_validate,
+    fit_on_all,
+    predict_fixed,
+    report,
+    simulate_tracks,
+)
 from tagger.linking.factory import DEFAULT_EMBEDDER_CARD, load_extractor
 from tagger.linking.features import Extractor
 from tagger.linking.fusion import DEFAULT_MODEL_PATH, FusionModel
@@ -146,6 +153,7 @@ def linking(
             protocol = f"fixed fusion model {model}"
         else:
             predictions = cross_validate(records, index, folds=folds)
+            track_votes = simulate_tracks(records, index, folds=folds)
             protocol = (
                 f"{folds}-fold cross-validation over queries (each query scored by a model fitted without it)"
             )
@@ -158,6 +166,8 @@ def linking(
             "shortlist": shortlist,
         }
         data = report(predictions, thresholds, protocol=protocol, extra=extra)
+        if folds:
+            data["track_vote_simulation"] = track_votes
         if fit_out is not None:
             fitted = fit_on_all(
                 records, fitted_on=f"{queries.name}, {len(records)} queries, index {index.version}"

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from api.jobs.tagging import PlacementDraft, ProgressCallback
 from api.settings import ApiSettings
+from tagger.detection.backend import Detector
+from tagger.detection.factory import load_detector
 from tagger.pipeline import tag_video
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
 
 
 class PipelineTagFunction:
-    """Runs the real pipeline; placements come back `proposed` until linking and review decide."""
+    """Runs the real pipeline; placements come back `proposed` until linking and review decide.
+
+    The detector (an ONNX Runtime session) is loaded on the first job and shared by later ones:
+    a session is safe to run from several threads, and loading it costs more than a short episode.
+    """
 
     def __init__(self, settings: ApiSettings, tagger_settings: TaggerSettings | None = None) -> None:
         self._tagger_settings = tagger_settings or TaggerSettings(model_dir=settings.model_dir)
+        self._detector: Detector | None = None
+        self._lock = threading.Lock()
+
+    def _shared_detector(self) -> Detector:
+        with self._lock:
+            if self._detector is None:
+                self._detector = load_detector(self._tagger_settings)
+            return self._detector
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
     ) -> Sequence[PlacementDraft]:
         result = tag_video(
-            media_path, settings=self._tagger_settings, thumbnails_dir=thumbnails_dir, progress=progress
+            media_path,
+            settings=self._tagger_settings,
+            thumbnails_dir=thumbnails_dir,
+            progress=progress,
+            detector=self._shared_detector(),
         )
         return [placement_draft(placement) for placement in result.placements]
 

@@ -114,3 +114,29 @@ def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch:
     again = api.demo.prepare_demo(get_settings())
     assert again.episode_id == result.episode_id
     assert again.api_key != result.api_key
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_demo_with_shared_tags_its_episode_with_the_real_detector(
+    workspace: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    import api.demo  # noqa: PLC0415
+    from api.app import create_app  # noqa: PLC0415
+
+    monkeypatch.setenv("REELCART_SHARED_DIR", str(shared_dir))
+    monkeypatch.setenv("REELCART_MODEL_DIR", str(workspace / "models"))
+    get_settings.cache_clear()
+    result = api.demo.prepare_demo(get_settings())
+    assert result.products == 31
+    headers = {"Authorization": f"Bearer {result.api_key}"}
+    with TestClient(create_app(get_settings())) as client:
+        jobs = client.get("/v1/tag-jobs", headers=headers).json()["items"]
+        assert [(job["state"], job["error"]) for job in jobs] == [("done", None)]
+        assert jobs[0]["placements_found"] > 0
+        placements = client.get(f"/v1/episodes/{result.episode_id}/placements", headers=headers).json()
+        assert {placement["label"] for placement in placements} >= {"bottle"}
+        timeline = client.get(f"/v1/episodes/{result.episode_id}/timeline")
+        assert (timeline.status_code, timeline.json()["episode"]["height"]) == (200, 960)
