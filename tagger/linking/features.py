@@ -1,0 +1,118 @@
+"""Per-image features, the same recipe for catalog packshots and query crops (with role-specific views).
+
+One `ImageFeatures` holds everything matching needs: embeddings of a few views, a colour signature,
+RootSIFT keypoints and the words OCR read. The extractor's `signature` names the recipe; it is part of
+the catalog index version, so an index built with another recipe is never mixed with new queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, QUERY_THUMBNAIL_PX, thumbnail
+from tagger.linking.colour import colour_signature
+from tagger.linking.embedder import ImageEmbedder
+from tagger.linking.images import catalog_views, foreground_mask, query_crops
+from tagger.linking.keypoints import LocalFeatures, extract_local_features
+from tagger.linking.ocr import TextReader
+from tagger.linking.text import normalize_words
+
+Image = NDArray[np.uint8]
+FloatArray = NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """The recipe; every field changes the features, so every field is in the signature."""
+
+    query_fractions: tuple[float, ...] = (1.0, 0.7)
+    augment_catalog: bool = True
+    keypoint_side_px: int = 400
+    max_keypoints: int = 800
+    ocr: bool = True
+
+    def signature(self) -> str:
+        return (
+            f"q{','.join(f'{f:g}' for f in self.query_fractions)}-aug{int(self.augment_catalog)}"
+            f"-kp{self.keypoint_side_px}x{self.max_keypoints}-ocr{int(self.ocr)}"
+            f"-thumb{CATALOG_THUMBNAIL_PX},{QUERY_THUMBNAIL_PX}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFeatures:
+    """What matching needs from one image."""
+
+    embeddings: FloatArray  # VxD, L2-normalized, one row per view or crop
+    colour: FloatArray  # C, unit norm
+    local: LocalFeatures
+    words: tuple[str, ...] = field(default=())
+    # A small picture for aligned colour comparison, and the size keypoints are measured in.
+    thumbnail: Image = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
+    size: tuple[int, int] = (0, 0)
+
+
+class Extractor(Protocol):
+    """What the index builder and the linker call; `FeatureExtractor` and `CachedExtractor` fit."""
+
+    @property
+    def signature(self) -> str: ...
+
+    def catalog_features(self, image: Image) -> ImageFeatures: ...
+
+    def query_features(self, image: Image) -> ImageFeatures: ...
+
+
+@dataclass(slots=True)
+class FeatureExtractor:
+    """Computes `ImageFeatures`; the OCR reader is optional (no `ocr` extra → no text signal)."""
+
+    embedder: ImageEmbedder
+    reader: TextReader | None = None
+    config: FeatureConfig = field(default_factory=FeatureConfig)
+
+    @property
+    def signature(self) -> str:
+        reader = self.reader.name if (self.reader is not None and self.config.ocr) else "none"
+        raw = f"{self.embedder.name}|{reader}|{self.config.signature()}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def _words(self, image: Image) -> tuple[str, ...]:
+        if self.reader is None or not self.config.ocr:
+            return ()
+        return tuple(word for line in self.reader.read(image) for word in normalize_words(line))
+
+    def _local(self, image: Image) -> LocalFeatures:
+        return extract_local_features(
+            image, upscale_to=self.config.keypoint_side_px, max_features=self.config.max_keypoints
+        )
+
+    def catalog_features(self, image: Image) -> ImageFeatures:
+        """Features of a catalog packshot: several augmented views, colour of the product (not the
+        white background)."""
+        views = catalog_views(image) if self.config.augment_catalog else [image]
+        return ImageFeatures(
+            embeddings=self.embedder.embed(views),
+            colour=colour_signature(image, foreground_mask(image)),
+            local=self._local(image),
+            words=self._words(image),
+            thumbnail=thumbnail(image, CATALOG_THUMBNAIL_PX),
+            size=(image.shape[0], image.shape[1]),
+        )
+
+    def query_features(self, image: Image) -> ImageFeatures:
+        """Features of a query crop: the crop and tighter centre crops; colour of the central part."""
+        crops = query_crops(image, self.config.query_fractions)
+        return ImageFeatures(
+            embeddings=self.embedder.embed(crops),
+            colour=colour_signature(crops[-1]),
+            local=self._local(image),
+            words=self._words(image),
+            thumbnail=thumbnail(image, QUERY_THUMBNAIL_PX),
+            size=(image.shape[0], image.shape[1]),
+        )

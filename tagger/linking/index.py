@@ -1,0 +1,197 @@
+"""The catalog index: per-image features plus the per-SKU arrays that search needs.
+
+Built once per catalog change and reused by the API and workers (see `store.py`). Rebuilds are
+incremental: features are keyed by image content digest, so only new or changed images are computed.
+`version` hashes the feature recipe and every SKU's text and image digests; placements record it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tagger.linking.catalog import CatalogItem, LoadedImage, load_source
+from tagger.linking.errors import CatalogError
+from tagger.linking.features import Extractor, ImageFeatures
+from tagger.linking.images import ImageProblem
+from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.text import TextVocabulary, normalize_words, split_identifier
+
+FloatArray = NDArray[np.float32]
+IntArray = NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedImage:
+    """A catalog image that was not indexed, and why (surfaced to the brand, never silent)."""
+
+    sku: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedProduct:
+    """What the index keeps about one SKU besides features: enough to explain a candidate."""
+
+    sku: str
+    title: str
+    brand: str
+    description: str
+    image_digests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CatalogIndex:
+    """Search-ready catalog. Build with `build_catalog_index`; persist with an `IndexStore`."""
+
+    products: tuple[IndexedProduct, ...]
+    image_features: Mapping[str, ImageFeatures]
+    feature_signature: str
+    skipped: tuple[SkippedImage, ...] = ()
+    view_embeddings: FloatArray = field(init=False, repr=False)
+    view_owner: IntArray = field(init=False, repr=False)
+    colours: FloatArray = field(init=False, repr=False)
+    centroids: FloatArray = field(init=False, repr=False)  # per-SKU mean view, unit norm
+    view_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False)
+    documents: tuple[frozenset[str], ...] = field(init=False, repr=False)
+    vocabulary: TextVocabulary = field(init=False, repr=False)
+    postings: Mapping[str, IntArray] = field(init=False, repr=False)
+    version: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Derived arrays are computed once here so a loaded index and a built one are identical.
+        views, owners, colours, documents = [], [], [], []
+        for row, product in enumerate(self.products):
+            features = [self.image_features[digest] for digest in product.image_digests]
+            for item in features:
+                views.append(item.embeddings)
+                owners.append(np.full(item.embeddings.shape[0], row, dtype=np.int32))
+            colour = np.mean([item.colour for item in features], axis=0).astype(np.float32)
+            colours.append(colour / max(float(np.linalg.norm(colour)), 1e-12))
+            words = normalize_words(f"{split_identifier(product.sku)} {product.title} {product.brand}")
+            words += normalize_words(product.description)
+            words += [word for item in features for word in item.words]
+            documents.append(frozenset(words))
+        dim = views[0].shape[1] if views else 0
+        set_ = object.__setattr__
+        set_(self, "view_embeddings", np.concatenate(views) if views else np.zeros((0, dim), np.float32))
+        set_(self, "view_owner", np.concatenate(owners) if owners else np.zeros(0, np.int32))
+        set_(self, "colours", np.stack(colours) if colours else np.zeros((0, 0), np.float32))
+        set_(self, "documents", tuple(documents))
+        set_(self, "vocabulary", TextVocabulary.from_documents(documents))
+        postings: dict[str, list[int]] = {}
+        for row, words_set in enumerate(documents):
+            for word in words_set:
+                postings.setdefault(word, []).append(row)
+        set_(self, "postings", {word: np.asarray(rows, dtype=np.int32) for word, rows in postings.items()})
+        centroids = np.zeros((len(self.products), dim), np.float32)
+        ranges: list[tuple[int, int]] = []
+        if views:
+            # Every indexed product has at least one image, so views are contiguous, non-empty runs.
+            counts = np.bincount(self.view_owner, minlength=len(self.products))
+            starts = np.cumsum(counts) - counts
+            centroids = np.add.reduceat(self.view_embeddings, starts, axis=0).astype(np.float32)
+            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+            ranges = [(int(start), int(start + count)) for start, count in zip(starts, counts, strict=True)]
+        set_(self, "centroids", centroids)
+        set_(self, "view_ranges", tuple(ranges))
+        set_(self, "version", _version(self.feature_signature, self.products))
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return tuple(product.sku for product in self.products)
+
+    def local_features(self, row: int) -> list[LocalFeatures]:
+        return [self.image_features[digest].local for digest in self.products[row].image_digests]
+
+    def without(self, skus: set[str]) -> CatalogIndex:
+        """The same index minus some SKUs (leave-SKU-out evaluation; delisted products)."""
+        kept = tuple(product for product in self.products if product.sku not in skus)
+        digests = {digest for product in kept for digest in product.image_digests}
+        return CatalogIndex(
+            products=kept,
+            image_features={digest: self.image_features[digest] for digest in digests},
+            feature_signature=self.feature_signature,
+            skipped=self.skipped,
+        )
+
+
+def _version(signature: str, products: Sequence[IndexedProduct]) -> str:
+    digest = hashlib.sha256(signature.encode())
+    for product in sorted(products, key=lambda item: item.sku):
+        for part in (product.sku, product.title, product.brand, product.description, *product.image_digests):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _check_unique(products: Sequence[CatalogItem]) -> None:
+    counts = Counter(item.sku for item in products)
+    duplicates = sorted(sku for sku, count in counts.items() if count > 1)
+    if duplicates:
+        shown = ", ".join(duplicates[:5]) + ("…" if len(duplicates) > 5 else "")
+        raise CatalogError(f"catalog has duplicate SKUs: {shown}", sku=duplicates[0])
+    blank = [position for position, item in enumerate(products) if not item.sku.strip()]
+    if blank:
+        raise CatalogError(f"catalog row {blank[0]} has an empty SKU")
+
+
+def build_catalog_index(
+    products: Sequence[CatalogItem],
+    extractor: Extractor,
+    *,
+    previous: CatalogIndex | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CatalogIndex:
+    """Index a catalog. Unusable images are skipped with a reason; a SKU with no usable image is left
+    out (and listed in `skipped`); duplicate SKUs or a catalog with nothing indexable is an error.
+    With `previous` built by the same recipe, unchanged images are not recomputed."""
+    if not products:
+        raise CatalogError("catalog is empty: nothing to index")
+    _check_unique(products)
+    reusable: Mapping[str, ImageFeatures] = {}
+    if previous is not None and previous.feature_signature == extractor.signature:
+        reusable = previous.image_features
+    features: dict[str, ImageFeatures] = {}
+    indexed: list[IndexedProduct] = []
+    skipped: list[SkippedImage] = []
+    for position, item in enumerate(products):
+        digests: list[str] = []
+        if not item.images:
+            skipped.append(SkippedImage(item.sku, "-", "product has no images"))
+        for image_position, source in enumerate(item.images):
+            loaded = load_source(source, image_position)
+            if isinstance(loaded, ImageProblem):
+                skipped.append(SkippedImage(item.sku, loaded.source, loaded.reason))
+                continue
+            digests.append(loaded.digest)
+            if loaded.digest not in features:
+                features[loaded.digest] = reusable.get(loaded.digest) or _extract(extractor, loaded)
+        if digests:
+            indexed.append(IndexedProduct(item.sku, item.title, item.brand, item.description, tuple(digests)))
+        elif item.images:
+            skipped.append(SkippedImage(item.sku, "-", "product has no usable image; not indexed"))
+        if on_progress is not None:
+            on_progress(position + 1, len(products))
+    if not indexed:
+        reasons = "; ".join(f"{s.sku}: {s.reason}" for s in skipped[:3])
+        raise CatalogError(f"catalog has no usable images ({len(products)} products; {reasons})")
+    return CatalogIndex(
+        products=tuple(indexed),
+        image_features=features,
+        feature_signature=extractor.signature,
+        skipped=tuple(skipped),
+    )
+
+
+def _extract(extractor: Extractor, loaded: LoadedImage) -> ImageFeatures:
+    return extractor.catalog_features(loaded.image)

@@ -1,0 +1,104 @@
+"""Local features (RootSIFT) and geometric verification: how many matches agree on one homography.
+
+Packaging carries logos and print; a RANSAC-verified inlier count separates two cartons of the same
+brand that a global embedding confuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+Image = NDArray[np.uint8]
+FloatArray = NDArray[np.float32]
+
+MIN_MATCHES_FOR_RANSAC = 6
+RATIO_TEST = 0.8
+RANSAC_REPROJECTION_PX = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFeatures:
+    """Keypoint positions (Kx2, in the original image's pixels) and RootSIFT descriptors (Kx128)."""
+
+    points: FloatArray
+    descriptors: FloatArray
+
+    @classmethod
+    def empty(cls) -> LocalFeatures:
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+
+def extract_local_features(image: Image, *, upscale_to: int, max_features: int) -> LocalFeatures:
+    """RootSIFT on the grey image; small images are upscaled first so small print still yields keypoints."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    factor = max(1.0, upscale_to / max(grey.shape))
+    if factor > 1.0:
+        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    sift = cv2.SIFT.create(nfeatures=max_features)
+    keypoints, descriptors = sift.detectAndCompute(grey, None)
+    if descriptors is None or len(keypoints) == 0:
+        return LocalFeatures.empty()
+    # RootSIFT (Arandjelović & Zisserman 2012): Hellinger kernel, better matches for the same cost.
+    descriptors = descriptors / (descriptors.sum(axis=1, keepdims=True) + 1e-7)
+    root = np.sqrt(descriptors).astype(np.float32)
+    points = (np.asarray([kp.pt for kp in keypoints], dtype=np.float32) / factor).astype(np.float32)
+    return LocalFeatures(points, root)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """RANSAC outcome: inlier count and the homography from query pixels to candidate pixels."""
+
+    inliers: int
+    homography: NDArray[np.float64] | None
+
+
+def ratio_test_matches(
+    query: FloatArray, candidate: FloatArray
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Exact nearest neighbours with Lowe's ratio test, as one matrix product: the same matches as
+    OpenCV's brute-force k=2 matcher at about a third of its cost (BLAS instead of a per-pair loop)."""
+    if candidate.shape[0] < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    squared = (
+        np.einsum("ij,ij->i", query, query)[:, None]
+        + np.einsum("ij,ij->i", candidate, candidate)[None, :]
+        - 2.0 * (query @ candidate.T)
+    )
+    nearest_two = np.argpartition(squared, 1, axis=1)[:, :2]
+    rows = np.arange(query.shape[0])
+    first, second = squared[rows, nearest_two[:, 0]], squared[rows, nearest_two[:, 1]]
+    swap = first > second
+    best = np.where(swap, nearest_two[:, 1], nearest_two[:, 0])
+    best_distance = np.sqrt(np.maximum(np.minimum(first, second), 0.0))
+    second_distance = np.sqrt(np.maximum(np.maximum(first, second), 0.0))
+    keep = best_distance < RATIO_TEST * second_distance
+    return rows[keep].astype(np.int64), best[keep].astype(np.int64)
+
+
+def verified_inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
+    """Number of ratio-test matches consistent with one RANSAC homography (0 when too few to fit)."""
+    return verify(query, candidate).inliers
+
+
+def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
+    """Ratio-test matching then a RANSAC homography (query -> candidate)."""
+    if len(query) < 2 or len(candidate) < 2:
+        return Verification(0, None)
+    query_rows, candidate_rows = ratio_test_matches(query.descriptors, candidate.descriptors)
+    if query_rows.size < MIN_MATCHES_FOR_RANSAC:
+        return Verification(0, None)
+    source = query.points[query_rows]
+    target = candidate.points[candidate_rows]
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_REPROJECTION_PX)
+    if mask is None or homography is None:
+        return Verification(0, None)
+    return Verification(int(mask.sum()), np.asarray(homography, dtype=np.float64))

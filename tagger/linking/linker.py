@@ -1,0 +1,259 @@
+"""Linking a track to a catalog SKU: shortlist, verify, fuse, vote across the track's best crops.
+
+Per crop: a cheap pass over the whole catalog (embedding, colour and text postings; a few matrix
+products, so 10,000 SKUs cost milliseconds) keeps a shortlist; only the shortlist pays for keypoint
+matching with RANSAC. The fusion model turns the four signals into probabilities over "which SKU, or
+none". A track's answer averages its crops' probabilities: a sharp frontal frame that reads the logo
+outweighs nothing, but it is not outvoted by blurred frames that are merely unsure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tagger.linking.aligned import aligned_similarity
+from tagger.linking.errors import LinkingError
+from tagger.linking.features import Extractor, ImageFeatures
+from tagger.linking.fusion import FusionModel
+from tagger.linking.images import Image, ImageProblem, check_image
+from tagger.linking.index import CatalogIndex
+from tagger.linking.keypoints import verify
+
+FloatArray = NDArray[np.float32]
+IntArray = NDArray[np.int64]
+
+TOP_K = 5
+# Below this many inliers a homography is as likely chance as geometry; no aligned comparison then.
+MIN_INLIERS_FOR_ALIGNMENT = 8
+DEFAULT_AUTO_APPROVE = 0.8
+DEFAULT_FLOOR = 0.3
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    PROPOSED = "proposed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkThresholds:
+    """A brand's thresholds on the top SKU's probability. The default auto-approve level is the one
+    at which cross-validated precision on grocery-dev was ≥ 98% (see BENCHMARKS.md, Linking)."""
+
+    auto_approve: float = DEFAULT_AUTO_APPROVE
+    floor: float = DEFAULT_FLOOR
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.floor <= self.auto_approve <= 1.0:
+            raise LinkingError(
+                f"thresholds must satisfy 0 ≤ floor ≤ auto_approve ≤ 1, got {self.floor}, {self.auto_approve}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ShortlistConfig:
+    """Recall-oriented first pass; fixed weights so the shortlist does not depend on the fitted model."""
+
+    size: int = 20
+    colour_weight: float = 0.5
+    text_weight: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class SkuCandidate:
+    sku: str
+    title: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    """The linker's answer for one placement."""
+
+    candidates: tuple[SkuCandidate, ...]
+    sku: str | None
+    confidence: float
+    unknown_probability: float
+    decision: Decision
+    index_version: str
+    crops_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSet:
+    """Shortlisted catalog rows for one crop and their signals (K x 5, see fusion.SIGNAL_NAMES)."""
+
+    rows: IntArray
+    features: NDArray[np.float64]
+
+
+class CropLike(Protocol):
+    @property
+    def image(self) -> Image: ...
+
+
+def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(embedding, colour, text) similarity of the query to every SKU in the index. The embedding
+    term uses each SKU's centroid (one row per SKU, not per view: a quarter of the work at 10,000
+    SKUs); shortlisted SKUs get the exact best-view similarity in `candidate_set`."""
+    embedding = (query.embeddings @ index.centroids.T).max(axis=0).astype(np.float32)
+    colour = (index.colours @ query.colour).astype(np.float32)
+    text = np.zeros(len(index), dtype=np.float32)
+    if query.words:
+        for word, similarity in index.vocabulary.expand(query.words).items():
+            rows = index.postings.get(word)
+            if rows is not None:
+                text[rows] += similarity * index.vocabulary.idf[word]
+    return embedding, colour, text
+
+
+def _best_verification(query: ImageFeatures, index: CatalogIndex, row: int) -> tuple[int, float]:
+    """(most inliers over the SKU's images, aligned colour similarity under that image's homography)."""
+    best_inliers, best_similarity = 0, 0.0
+    for digest in index.products[row].image_digests:
+        image = index.image_features[digest]
+        outcome = verify(query.local, image.local)
+        if outcome.inliers <= best_inliers:
+            continue
+        best_inliers, best_similarity = outcome.inliers, 0.0
+        if (
+            outcome.homography is not None
+            and outcome.inliers >= MIN_INLIERS_FOR_ALIGNMENT
+            and image.thumbnail.size
+        ):
+            best_similarity = aligned_similarity(
+                query.thumbnail, query.size, image.thumbnail, image.size, outcome.homography
+            )
+    return best_inliers, best_similarity
+
+
+def best_view_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
+    start, stop = index.view_ranges[row]
+    return float((query.embeddings @ index.view_embeddings[start:stop].T).max())
+
+
+def candidate_set(
+    query: ImageFeatures, index: CatalogIndex, config: ShortlistConfig, *, exclude: int | None = None
+) -> CandidateSet:
+    """Shortlist then verify: the K best rows by the cheap signals, each with its RANSAC inlier count."""
+    embedding, colour, text = catalog_scores(query, index)
+    text_feature = np.log1p(text)
+    cheap = embedding + config.colour_weight * colour + config.text_weight * text_feature
+    if exclude is not None:
+        cheap[exclude] = -np.inf
+    size = min(config.size, len(index) - (exclude is not None))
+    rows = np.argpartition(-cheap, size - 1)[:size] if size < len(index) else np.arange(len(index))
+    rows = rows[np.isfinite(cheap[rows])]
+    rows = rows[np.argsort(-cheap[rows], kind="stable")].astype(np.int64)
+    verified = [_best_verification(query, index, int(row)) for row in rows]
+    inliers = np.array([inliers for inliers, _ in verified], dtype=np.float64)
+    aligned = np.array([similarity for _, similarity in verified], dtype=np.float64)
+    features = np.column_stack(
+        [
+            [best_view_similarity(query, index, int(row)) for row in rows],
+            colour[rows],
+            np.log1p(inliers),
+            text_feature[rows],
+            aligned,
+        ]
+    ).astype(np.float64)
+    return CandidateSet(rows=rows, features=features)
+
+
+def vote(
+    sets: Sequence[CandidateSet], model: FusionModel, catalog_size: int
+) -> tuple[NDArray[np.float64], float]:
+    """Average each crop's probabilities over (catalog rows, unknown)."""
+    totals = np.zeros(catalog_size, dtype=np.float64)
+    unknown = 0.0
+    for candidates in sets:
+        probabilities, p_unknown = model.probabilities(candidates.features)
+        totals[candidates.rows] += probabilities
+        unknown += p_unknown
+    count = max(1, len(sets))
+    return totals / count, unknown / count
+
+
+def decide(confidence: float, thresholds: LinkThresholds) -> Decision:
+    if confidence >= thresholds.auto_approve:
+        return Decision.APPROVED
+    if confidence >= thresholds.floor:
+        return Decision.PROPOSED
+    return Decision.UNKNOWN
+
+
+def result_from_probabilities(
+    probabilities: NDArray[np.float64],
+    unknown: float,
+    index: CatalogIndex,
+    thresholds: LinkThresholds,
+    crops_used: int,
+) -> LinkResult:
+    order = np.argsort(-probabilities, kind="stable")[:TOP_K]
+    candidates = tuple(
+        SkuCandidate(index.products[row].sku, index.products[row].title, round(float(probabilities[row]), 4))
+        for row in order
+        if probabilities[row] > 0
+    )
+    confidence = candidates[0].confidence if candidates else 0.0
+    decision = decide(confidence, thresholds)
+    return LinkResult(
+        candidates=candidates,
+        sku=candidates[0].sku if candidates and decision is not Decision.UNKNOWN else None,
+        confidence=confidence,
+        unknown_probability=round(unknown, 4),
+        decision=decision,
+        index_version=index.version,
+        crops_used=crops_used,
+    )
+
+
+@dataclass(slots=True)
+class Linker:
+    """Everything linking needs, loaded once per worker: the index, the feature extractor, the model."""
+
+    index: CatalogIndex
+    extractor: Extractor
+    model: FusionModel
+    shortlist: ShortlistConfig = field(default_factory=ShortlistConfig)
+
+    def __post_init__(self) -> None:
+        if self.index.feature_signature != self.extractor.signature:
+            raise LinkingError(
+                f"catalog index {self.index.version} was built with features {self.index.feature_signature}, "
+                f"this extractor computes {self.extractor.signature}; rebuild the index"
+            )
+
+    def candidates_for(self, image: Image) -> CandidateSet:
+        return candidate_set(self.extractor.query_features(image), self.index, self.shortlist)
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        """Link a placement from its best crops (BGR uint8). Unusable crops (tiny, wrong type) are
+        ignored; a track with none left comes out as an unknown product with no candidates."""
+        thresholds = thresholds or LinkThresholds()
+        images = []
+        for position, crop in enumerate(crops):
+            array = crop if isinstance(crop, np.ndarray) else crop.image
+            checked = check_image(array, f"crop #{position}")
+            if not isinstance(checked, ImageProblem):
+                images.append(checked)
+        sets = [self.candidates_for(image) for image in images]
+        probabilities, unknown = vote(sets, self.model, len(self.index))
+        if not sets:
+            unknown = 1.0
+        return result_from_probabilities(probabilities, unknown, self.index, thresholds, len(sets))
+
+
+def link_track(
+    crops: Sequence[Image | CropLike], linker: Linker, thresholds: LinkThresholds | None = None
+) -> LinkResult:
+    """Module-level entry point for the pipeline: `link_track(placement.crops, linker, brand_thresholds)`."""
+    return linker.link_track(crops, thresholds)

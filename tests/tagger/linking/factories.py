@@ -1,0 +1,140 @@
+"""Factories for linking tests: synthetic packshots with print, a fake embedder, a tiny ONNX encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+from onnx import TensorProto, helper
+
+from tagger.linking.catalog import CatalogItem
+from tagger.linking.features import FeatureConfig, FeatureExtractor
+
+Image = NDArray[np.uint8]
+
+WORDS = ("BRAVO", "ARLA", "OATLY", "GARANT", "YOGGI", "VALIO", "ALPRO", "TROPIC")
+
+
+def packshot(seed: int, size: int = 200) -> Image:
+    """A white-background 'carton' with a seeded colour, random blobs and a brand word: enough texture
+    for SIFT, distinct colours for the colour signal."""
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size, 3), 255, dtype=np.uint8)
+    colour = tuple(int(c) for c in rng.integers(30, 220, size=3))
+    cv2.rectangle(image, (40, 10), (160, 190), colour, thickness=-1)
+    for _ in range(14):
+        centre = (int(rng.integers(45, 155)), int(rng.integers(15, 185)))
+        dot = tuple(int(c) for c in rng.integers(0, 255, size=3))
+        cv2.circle(image, centre, int(rng.integers(3, 12)), dot, thickness=-1)
+    cv2.putText(image, WORDS[seed % len(WORDS)], (45, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+    return image
+
+
+def photo_of(shot: Image, seed: int = 0, size: int = 320) -> Image:
+    """The packshot as a camera might see it: on a grey shelf, scaled, rotated a little, noisy."""
+    rng = np.random.default_rng(1000 + seed)
+    angle = float(rng.uniform(-10, 10))
+    matrix = cv2.getRotationMatrix2D((100, 100), angle, 1.2)
+    matrix[:, 2] = matrix[:, 2] + (size - 200) / 2
+    warped = cv2.warpAffine(
+        shot, matrix, (size, size), borderMode=cv2.BORDER_CONSTANT, borderValue=(120, 120, 120)
+    )
+    noise = rng.normal(0, 4, size=warped.shape)
+    return np.clip(warped.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+class FakeEmbedder:
+    """A deterministic 'encoder': a tiny colour thumbnail, normalized. Counts calls for cache tests."""
+
+    name = "fake-thumbnail-embedder"
+
+    def __init__(self) -> None:
+        self.images_seen = 0
+
+    def embed(self, images: Sequence[Image]) -> NDArray[np.float32]:
+        self.images_seen += len(images)
+        rows = [
+            cv2.resize(image, (6, 6), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+            for image in images
+        ]
+        matrix = np.asarray(rows, dtype=np.float32).reshape(len(images), 108) - 127.0
+        return np.asarray(
+            matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-6), np.float32
+        )
+
+
+class FakeReader:
+    """Reads a fixed text per image mean colour bucket, standing in for OCR."""
+
+    name = "fake-reader"
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+
+    def read(self, image: Image) -> list[str]:
+        return list(self.lines)
+
+
+def extractor(*, ocr: bool = False) -> FeatureExtractor:
+    return FeatureExtractor(FakeEmbedder(), None, FeatureConfig(ocr=ocr, max_keypoints=300))
+
+
+def catalog(count: int, directory: Path | None = None) -> list[CatalogItem]:
+    """`count` products with one synthetic packshot each, as arrays or (with `directory`) PNG files."""
+    items = []
+    for seed in range(count):
+        image = packshot(seed)
+        source: Path | Image = image
+        if directory is not None:
+            source = directory / f"sku-{seed}.png"
+            cv2.imwrite(str(source), image)
+        items.append(
+            CatalogItem(f"SKU-{seed}", f"Product {seed}", "Brand", WORDS[seed % len(WORDS)], (source,))
+        )
+    return items
+
+
+def tiny_encoder(path: Path, channels: int = 3) -> Path:
+    """An ONNX 'encoder' whose NCHW feature map is its input (Identity): exercises the real ORT path."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["features"])],
+        "tiny-encoder",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", channels, 16, 16])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", channels, 16, 16])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def encoder_card(path: Path, model_file: str, sha256: str, *, pooling: str = "mean") -> Path:
+    path.write_text(
+        f'''name = "tiny-encoder"
+kind = "image-embedder"
+file = "{model_file}"
+sha256 = "{sha256}"
+licence = "MIT"
+
+[input]
+name = "images"
+width = 16
+height = 16
+channel_order = "RGB"
+scale = 0.00392156862745098
+mean = [0.5, 0.5, 0.5]
+std = [0.25, 0.25, 0.25]
+
+[output]
+name = "features"
+layout = "NCHW"
+pooling = "{pooling}"
+dim = 3
+''',
+        encoding="utf-8",
+    )
+    return path

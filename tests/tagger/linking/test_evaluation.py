@@ -1,0 +1,129 @@
+"""Evaluation inputs and metrics: CSV errors, summary numbers, reliability, per-SKU results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tagger.linking.catalog import CatalogItem
+from tagger.linking.dataset import Query, read_catalog_csv, read_queries_csv
+from tagger.linking.errors import EvaluationInputError
+from tagger.linking.evaluation import Prediction, per_sku, reliability, reliability_with_unknowns, summarize
+from tagger.linking.linker import LinkThresholds
+
+
+def _prediction(
+    sku: str, rank: int | None, confidence: float, left_out: float, top: str | None = None
+) -> Prediction:
+    return Prediction(
+        query=Query(Path(f"{sku}.jpg"), sku, "Packages"),
+        rank=rank,
+        top_sku=top or (sku if rank == 1 else "OTHER"),
+        confidence=confidence,
+        top_correct=rank == 1,
+        left_out_confidence=left_out,
+        seconds=0.01,
+    )
+
+
+PREDICTIONS = [
+    _prediction("A", 1, 0.95, 0.10),
+    _prediction("A", 1, 0.85, 0.50),
+    _prediction("B", 2, 0.90, 0.85),
+    _prediction("B", None, 0.20, 0.05),
+]
+
+
+def test_summary_counts_ranks_approvals_and_leave_out_confidence() -> None:
+    summary = summarize(PREDICTIONS, LinkThresholds(auto_approve=0.8, floor=0.3))
+
+    assert summary == {
+        "queries": 4,
+        "top1": 0.5,
+        "top5": 0.75,
+        "mrr": round((1 + 1 + 0.5) / 4, 4),
+        "auto_approved": {"threshold": 0.8, "count": 3, "coverage": 0.75, "precision": 0.6667},
+        "unknown_share": 0.25,
+        "leave_sku_out": {"auto_approved_share": 0.25, "above_floor_share": 0.5, "mean_confidence": 0.375},
+    }
+
+
+def test_reliability_bins_confidence_against_accuracy() -> None:
+    table = reliability(PREDICTIONS)
+
+    assert table == {
+        "bins": [
+            {"range": [0.2, 0.4], "count": 1, "mean_confidence": 0.2, "accuracy": 0.0},
+            {"range": [0.8, 0.9], "count": 1, "mean_confidence": 0.85, "accuracy": 1.0},
+            {"range": [0.9, 0.95], "count": 1, "mean_confidence": 0.9, "accuracy": 0.0},
+            {"range": [0.95, 1.0], "count": 1, "mean_confidence": 0.95, "accuracy": 1.0},
+        ],
+        "expected_calibration_error": round((0.2 + 0.15 + 0.9 + 0.05) / 4, 4),
+    }
+
+
+def test_per_sku_lists_confusions() -> None:
+    assert per_sku(PREDICTIONS) == [
+        {"sku": "A", "queries": 2, "top1": 1.0, "top5": 1.0, "mean_confidence": 0.9, "confused_with": []},
+        {
+            "sku": "B",
+            "queries": 2,
+            "top1": 0.0,
+            "top5": 0.5,
+            "mean_confidence": 0.55,
+            "confused_with": ["OTHER"],
+        },
+    ]
+
+
+def test_catalog_csv_groups_rows_by_sku_with_paths_relative_to_the_csv(tmp_path: Path) -> None:
+    csv_path = tmp_path / "CATALOG.csv"
+    csv_path.write_text(
+        "sku,title,image,description\n"
+        "A,Apple Juice,img/a1.jpg,Fresh\nA,Apple Juice,img/a2.jpg,\nB,Milk,b.jpg,\n",
+        encoding="utf-8",
+    )
+
+    items = read_catalog_csv(csv_path)
+
+    assert items == [
+        CatalogItem("A", "Apple Juice", "", "Fresh", (tmp_path / "img/a1.jpg", tmp_path / "img/a2.jpg")),
+        CatalogItem("B", "Milk", "", "", (tmp_path / "b.jpg",)),
+    ]
+
+
+def test_queries_csv_defaults_the_group(tmp_path: Path) -> None:
+    csv_path = tmp_path / "QUERIES.csv"
+    csv_path.write_text("image,sku\nq/1.jpg,A\n", encoding="utf-8")
+
+    assert read_queries_csv(csv_path) == [Query(tmp_path / "q/1.jpg", "A", "all")]
+
+
+def test_csv_without_required_columns_is_refused(tmp_path: Path) -> None:
+    csv_path = tmp_path / "CATALOG.csv"
+    csv_path.write_text("sku,name\nA,Apple\n", encoding="utf-8")
+
+    with pytest.raises(EvaluationInputError, match=r"lacks column\(s\) title, image \(has: sku, name\)"):
+        read_catalog_csv(csv_path)
+
+
+def test_missing_csv_and_empty_csv_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("image,sku\n", encoding="utf-8")
+
+    with pytest.raises(EvaluationInputError, match="cannot open"):
+        read_queries_csv(tmp_path / "absent.csv")
+    with pytest.raises(EvaluationInputError, match="has a header but no rows"):
+        read_queries_csv(tmp_path / "empty.csv")
+
+
+def test_reliability_with_unknowns_counts_left_out_copies_as_wrong_at_their_weight() -> None:
+    table = reliability_with_unknowns([_prediction("A", 1, 0.9, 0.1)])
+
+    assert table == {
+        "bins": [
+            {"range": [0.0, 0.2], "count": 1, "mean_confidence": 0.1, "accuracy": 0.0},
+            {"range": [0.9, 0.95], "count": 1, "mean_confidence": 0.9, "accuracy": 1.0},
+        ],
+        "expected_calibration_error": round((1.0 * 0.1 + 0.5 * 0.1) / 1.5, 4),
+    }

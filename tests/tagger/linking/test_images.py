@@ -1,0 +1,64 @@
+"""Bad catalog images become reasons, not crashes; huge ones are scaled down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tagger.linking.images import MAX_SIDE_PX, ImageProblem, check_image, decode_image, read_image
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+def test_missing_file_is_a_problem_with_reason(tmp_path: Path) -> None:
+    assert read_image(tmp_path / "nope.jpg") == ImageProblem(
+        str(tmp_path / "nope.jpg"), "image file does not exist"
+    )
+
+
+def test_empty_and_garbage_bytes_are_problems() -> None:
+    assert decode_image(b"", "a") == ImageProblem("a", "image file is empty")
+    assert decode_image(b"definitely not a jpeg", "b") == ImageProblem(
+        "b", "image cannot be decoded (not a JPEG/PNG/WebP or truncated)"
+    )
+
+
+def test_tiny_image_is_refused() -> None:
+    tiny = np.zeros((20, 100, 3), dtype=np.uint8)
+
+    assert decode_image(_png(tiny), "t") == ImageProblem(
+        "t", "image is too small (100x20 px; need ≥ 32 px a side)"
+    )
+
+
+def test_huge_image_is_scaled_to_the_limit_keeping_aspect() -> None:
+    huge = np.zeros((2000, 4000, 3), dtype=np.uint8)
+
+    result = check_image(huge, "h")
+
+    assert isinstance(result, np.ndarray)
+    assert result.shape == (MAX_SIDE_PX // 2, MAX_SIDE_PX, 3)
+
+
+def test_grey_and_bgra_are_promoted_to_bgr() -> None:
+    grey = np.full((40, 40), 7, dtype=np.uint8)
+    bgra = np.full((40, 40, 4), 9, dtype=np.uint8)
+
+    grey_result = check_image(grey, "g")
+    bgra_result = check_image(bgra, "a")
+
+    assert isinstance(grey_result, np.ndarray)
+    assert isinstance(bgra_result, np.ndarray)
+    assert (grey_result.shape, bgra_result.shape) == ((40, 40, 3), (40, 40, 3))
+
+
+def test_float_image_is_a_problem() -> None:
+    assert check_image(np.zeros((40, 40, 3), dtype=np.float32), "f") == ImageProblem(
+        "f", "image must be uint8, got float32"
+    )

@@ -1,0 +1,122 @@
+"""Building the catalog index: skips with reasons, errors for unusable catalogs, versions, reuse."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagger.linking.catalog import CatalogItem
+from tagger.linking.errors import CatalogError
+from tagger.linking.features import FeatureConfig, FeatureExtractor
+from tagger.linking.index import SkippedImage, build_catalog_index
+from tests.tagger.linking.factories import FakeEmbedder, catalog, extractor, packshot
+
+
+def test_index_holds_every_product_with_views_colours_and_text() -> None:
+    items = catalog(3)
+
+    index = build_catalog_index(items, extractor())
+
+    assert index.skus == ("SKU-0", "SKU-1", "SKU-2")
+    assert index.view_embeddings.shape == (3 * 4, 108)  # four augmented views per packshot
+    assert index.view_owner.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert index.view_ranges == ((0, 4), (4, 8), (8, 12))
+    np.testing.assert_allclose(np.linalg.norm(index.centroids, axis=1), [1.0, 1.0, 1.0], atol=1e-6)
+    assert index.colours.shape[0] == 3
+    assert index.documents[0] == frozenset({"sku", "product", "brand", "bravo"})
+    assert index.skipped == ()
+
+
+def test_unusable_images_are_skipped_with_reasons_and_the_rest_indexed(tmp_path: Path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    items = [
+        CatalogItem("GOOD", "Good", images=(packshot(1), tmp_path / "missing.jpg")),
+        CatalogItem("BROKEN", "Broken", images=(tmp_path / "broken.jpg",)),
+        CatalogItem("TINY", "Tiny", images=(np.zeros((8, 8, 3), dtype=np.uint8),)),
+        CatalogItem("NONE", "No image"),
+    ]
+
+    index = build_catalog_index(items, extractor())
+
+    assert index.skus == ("GOOD",)
+    assert index.skipped == (
+        SkippedImage("GOOD", str(tmp_path / "missing.jpg"), "image file does not exist"),
+        SkippedImage(
+            "BROKEN",
+            str(tmp_path / "broken.jpg"),
+            "image cannot be decoded (not a JPEG/PNG/WebP or truncated)",
+        ),
+        SkippedImage("BROKEN", "-", "product has no usable image; not indexed"),
+        SkippedImage("TINY", "image #0 (array)", "image is too small (8x8 px; need ≥ 32 px a side)"),
+        SkippedImage("TINY", "-", "product has no usable image; not indexed"),
+        SkippedImage("NONE", "-", "product has no images"),
+    )
+
+
+def test_catalog_without_any_usable_image_is_an_error(tmp_path: Path) -> None:
+    items = [CatalogItem("A", "A", images=(tmp_path / "missing.jpg",)), CatalogItem("B", "B")]
+
+    with pytest.raises(
+        CatalogError, match=r"catalog has no usable images \(2 products; A: image file does not exist"
+    ):
+        build_catalog_index(items, extractor())
+
+
+def test_empty_catalog_is_an_error() -> None:
+    with pytest.raises(CatalogError, match="catalog is empty"):
+        build_catalog_index([], extractor())
+
+
+def test_duplicate_skus_are_an_error_naming_them() -> None:
+    items = [*catalog(2), dataclasses.replace(catalog(1)[0], title="Again")]
+
+    with pytest.raises(CatalogError, match="catalog has duplicate SKUs: SKU-0") as caught:
+        build_catalog_index(items, extractor())
+    assert caught.value.sku == "SKU-0"
+
+
+def test_version_is_stable_and_changes_with_text_images_or_recipe() -> None:
+    items = catalog(2)
+    base = build_catalog_index(items, extractor()).version
+
+    same = build_catalog_index(list(reversed(items)), extractor()).version
+    retitled = build_catalog_index(
+        [dataclasses.replace(items[0], title="New"), items[1]], extractor()
+    ).version
+    reimaged = build_catalog_index(
+        [dataclasses.replace(items[0], images=(packshot(9),)), items[1]], extractor()
+    ).version
+    recipe = FeatureExtractor(FakeEmbedder(), None, FeatureConfig(ocr=False, max_keypoints=100))
+    other_recipe = build_catalog_index(items, recipe).version
+
+    assert same == base
+    assert len({base, retitled, reimaged, other_recipe}) == 4
+
+
+def test_rebuild_reuses_features_of_unchanged_images() -> None:
+    items = catalog(3)
+    first = build_catalog_index(items, extractor())
+    counting = extractor()
+    embedder = counting.embedder
+    assert isinstance(embedder, FakeEmbedder)
+
+    changed = [*items[:2], dataclasses.replace(items[2], images=(packshot(7),))]
+    second = build_catalog_index(changed, counting, previous=first)
+
+    assert embedder.images_seen == 4  # only the new image's four views were embedded
+    assert second.version != first.version
+
+
+def test_without_drops_skus_and_their_features() -> None:
+    index = build_catalog_index(catalog(3), extractor())
+
+    smaller = index.without({"SKU-1"})
+
+    assert smaller.skus == ("SKU-0", "SKU-2")
+    assert set(smaller.image_features) == {
+        index.products[0].image_digests[0],
+        index.products[2].image_digests[0],
+    }

@@ -1,0 +1,123 @@
+"""Linking crops and tracks against a synthetic catalog: right SKU, honest confidence, decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pytest
+
+from tagger.linking.croppers import WholeImageCropper
+from tagger.linking.dataset import Query
+from tagger.linking.errors import LinkingError
+from tagger.linking.evaluation import collect, fit_on_all
+from tagger.linking.fusion import FusionModel
+from tagger.linking.index import CatalogIndex, build_catalog_index
+from tagger.linking.keypoints import extract_local_features, verified_inliers
+from tagger.linking.linker import (
+    Decision,
+    Linker,
+    LinkResult,
+    LinkThresholds,
+    ShortlistConfig,
+    SkuCandidate,
+    decide,
+    link_track,
+)
+from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
+
+
+@pytest.fixture(scope="module")
+def index() -> CatalogIndex:
+    return build_catalog_index(catalog(6), extractor())
+
+
+@pytest.fixture(scope="module")
+def model(index: CatalogIndex, tmp_path_factory: pytest.TempPathFactory) -> FusionModel:
+    """Fitted the way production's model is: on labelled photos (other seeds than the tests use)."""
+    folder = tmp_path_factory.mktemp("photos")
+    queries = []
+    for row, sku in enumerate(index.skus):
+        for seed in (50,):
+            path = folder / f"{sku}-{seed}.png"
+            cv2.imwrite(str(path), photo_of(packshot(row), seed))
+            queries.append(Query(path, sku))
+    records = collect(queries, index, extractor(), ShortlistConfig(size=5), WholeImageCropper())
+    return fit_on_all(records, fitted_on="synthetic")
+
+
+@dataclass(frozen=True)
+class Crop:
+    image: np.ndarray
+    sharpness: float = 1.0
+
+
+def test_same_print_under_rotation_has_many_inliers_and_other_print_few() -> None:
+    shot = extract_local_features(packshot(3), upscale_to=400, max_features=300)
+    same = extract_local_features(photo_of(packshot(3)), upscale_to=400, max_features=300)
+    other = extract_local_features(photo_of(packshot(4)), upscale_to=400, max_features=300)
+
+    assert verified_inliers(same, shot) >= 20
+    assert verified_inliers(other, shot) < 10
+
+
+def test_track_links_to_its_sku_with_top5_candidates(index: CatalogIndex, model: FusionModel) -> None:
+    linker = Linker(index, extractor(), model, ShortlistConfig(size=5))
+    crops = [Crop(photo_of(packshot(2), seed)) for seed in range(2)]
+
+    result = link_track(crops, linker, LinkThresholds(auto_approve=0.8, floor=0.3))
+
+    assert result.sku == "SKU-2"
+    assert result.decision is Decision.APPROVED
+    assert result.candidates[0] == SkuCandidate("SKU-2", "Product 2", result.confidence)
+    assert len(result.candidates) == 5
+    assert result.confidence > 0.8
+    assert result.index_version == index.version
+    assert result.crops_used == 2
+
+
+def test_product_missing_from_the_catalog_is_not_approved(index: CatalogIndex, model: FusionModel) -> None:
+    linker = Linker(index.without({"SKU-2"}), extractor(), model, ShortlistConfig(size=5))
+
+    result = linker.link_track([photo_of(packshot(2))], LinkThresholds(auto_approve=0.8, floor=0.3))
+
+    assert result.decision is Decision.UNKNOWN
+    assert result.sku is None
+    assert result.unknown_probability > 0.7
+
+
+def test_track_without_usable_crops_is_unknown_with_no_candidates(
+    index: CatalogIndex, model: FusionModel
+) -> None:
+    linker = Linker(index, extractor(), model)
+
+    result = linker.link_track([np.zeros((4, 4, 3), dtype=np.uint8)])
+
+    assert result == LinkResult(
+        candidates=(),
+        sku=None,
+        confidence=0.0,
+        unknown_probability=1.0,
+        decision=Decision.UNKNOWN,
+        index_version=index.version,
+        crops_used=0,
+    )
+
+
+def test_index_built_with_another_recipe_is_refused(index: CatalogIndex, model: FusionModel) -> None:
+    with pytest.raises(LinkingError, match="rebuild the index"):
+        Linker(index, extractor(ocr=True), model)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [(0.95, Decision.APPROVED), (0.8, Decision.APPROVED), (0.5, Decision.PROPOSED), (0.1, Decision.UNKNOWN)],
+)
+def test_decision_follows_thresholds(confidence: float, expected: Decision) -> None:
+    assert decide(confidence, LinkThresholds(auto_approve=0.8, floor=0.3)) is expected
+
+
+def test_inconsistent_thresholds_are_refused() -> None:
+    with pytest.raises(LinkingError, match="floor ≤ auto_approve"):
+        LinkThresholds(auto_approve=0.2, floor=0.5)

@@ -1,0 +1,76 @@
+"""File-backed index store: round trip, current version, refusal of missing or corrupt indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagger.linking.errors import IndexStoreError
+from tagger.linking.fusion import FusionModel
+from tagger.linking.index import build_catalog_index
+from tagger.linking.linker import Linker
+from tagger.linking.store import FileIndexStore
+from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
+
+
+def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
+    index = build_catalog_index(catalog(3), extractor())
+    store = FileIndexStore(tmp_path / "indexes")
+
+    version = store.save(index)
+    loaded = store.load()
+
+    assert version == index.version == loaded.version
+    assert loaded.products == index.products
+    assert loaded.documents == index.documents
+    np.testing.assert_array_equal(loaded.view_embeddings, index.view_embeddings)
+    np.testing.assert_allclose(
+        loaded.local_features(1)[0].descriptors, index.local_features(1)[0].descriptors, atol=1e-3
+    )
+    assert store.versions() == [version]
+
+
+def test_current_follows_the_latest_save_and_old_versions_stay_readable(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    old = build_catalog_index(catalog(2), extractor())
+    new = build_catalog_index(catalog(3), extractor())
+
+    store.save(old)
+    store.save(new)
+
+    assert store.load().version == new.version
+    assert store.load(old.version).skus == old.skus
+    assert store.versions() == sorted([old.version, new.version])
+
+
+def test_loading_before_any_save_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match="no catalog index has been saved yet"):
+        FileIndexStore(tmp_path).load()
+
+
+def test_unknown_version_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match="catalog index deadbeef does not exist"):
+        FileIndexStore(tmp_path).load("deadbeef")
+
+
+def test_corrupt_arrays_are_refused(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    version = store.save(build_catalog_index(catalog(2), extractor()))
+    (tmp_path / version / "arrays.npz").write_bytes(b"garbage")
+
+    with pytest.raises(IndexStoreError, match=f"catalog index {version} is corrupt"):
+        store.load()
+
+
+def test_linking_from_a_loaded_index_gives_the_same_answer(tmp_path: Path) -> None:
+    index = build_catalog_index(catalog(4), extractor())
+    loaded = FileIndexStore(tmp_path).load(FileIndexStore(tmp_path).save(index))
+    model = FusionModel((3.0, 1.0, 1.0, 0.5, 2.0, 5.0, 1.0, 1.0, 1.0, 1.0), 6.0)
+    photo = photo_of(packshot(1))
+
+    fresh = Linker(index, extractor(), model).link_track([photo])
+    reloaded = Linker(loaded, extractor(), model).link_track([photo])
+
+    assert reloaded == fresh
