@@ -23,6 +23,7 @@ from api.routers import (
     episodes,
     events,
     health,
+    linking,
     pages,
     review,
     sync,
@@ -30,6 +31,7 @@ from api.routers import (
     webhooks,
 )
 from api.routers.provider_problems import install_provider_problem_handler
+from api.services.linking import LinkingService
 from api.settings import ApiSettings, get_settings
 
 log = logging.getLogger("reelcart.api")
@@ -47,8 +49,11 @@ def create_app(
     """Build the app. Tests pass their own engine, tag function or queue; production passes nothing."""
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
+    linking_service = LinkingService(engine, settings)
     if job_queue is None:
-        executor = TagJobExecutor(engine, settings, tag_function or _default_tag_function(settings))
+        executor = TagJobExecutor(
+            engine, settings, tag_function or _default_tag_function(settings, linking_service)
+        )
         job_queue = ThreadJobQueue(executor, workers=max(settings.worker_threads, 1))
     queue = job_queue
 
@@ -72,6 +77,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.job_queue = queue
+    app.state.linking = linking_service
 
     install_problem_handlers(app)
     install_provider_problem_handler(app)
@@ -101,14 +107,15 @@ def create_app(
         checkout,
         sync,
         webhooks,
+        linking,
     ):
         app.include_router(module.router)
     pages.mount_static(app)
     return app
 
 
-def _default_tag_function(settings: ApiSettings) -> TagFunction:
+def _default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagFunction:
     # Imported lazily: the vision stack loads ONNX Runtime, which API-only processes never need.
     from api.jobs.tagger_adapter import PipelineTagFunction  # noqa: PLC0415
 
-    return PipelineTagFunction(settings)
+    return PipelineTagFunction(settings, linking=linking)

@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from api.auth import issue_api_key
@@ -27,8 +27,19 @@ from api.commands.catalog import import_catalog_file
 from api.db import create_db_engine, session_scope, upgrade_database
 from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import TagJobExecutor
-from api.models import ApiKeyScope, Brand, Episode, EpisodeStatus, ProductImage, TagJob, TagJobState
+from api.models import (
+    ApiKeyScope,
+    Brand,
+    Episode,
+    EpisodeStatus,
+    Placement,
+    PlacementStatus,
+    ProductImage,
+    TagJob,
+    TagJobState,
+)
 from api.services.episodes import register_episode
+from api.services.linking import LinkingService
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
 from tagger.models.cards import find_card, load_card
@@ -241,7 +252,7 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
     with Session(engine, expire_on_commit=False) as session:
         brand = session.exec(select(Brand).where(Brand.slug == DEMO_SLUG)).first()
         if brand is None:
-            brand = Brand(name="Demo Grocer", slug=DEMO_SLUG, auto_approve_threshold=0.9)
+            brand = Brand(name="Demo Grocer", slug=DEMO_SLUG)
             session.add(brand)
             session.commit()
         _say("2/6", f"brand {brand.name!r} ({brand.slug})")
@@ -313,16 +324,28 @@ def tag_demo_episode(
     except ModelError as error:
         _say("5/6", f"skipping tagging: {error}")
         return
-    _say("5/6", f"tagging the episode with {card.name} (decode, cuts, detect, track, placements)")
+    _say(
+        "5/6", f"tagging the episode with {card.name}: decode, cuts, detect, track, then link to the catalog"
+    )
     with session_scope(engine) as session:
         job = TagJob(brand_id=brand_id, episode_id=episode_id)
         session.add(job)
-    executor = TagJobExecutor(engine, settings, PipelineTagFunction(settings))
+    linking = LinkingService(engine, settings)
+    executor = TagJobExecutor(engine, settings, PipelineTagFunction(settings, linking=linking))
     executor(job.id)
     with Session(engine) as session:
         done = session.get(TagJob, job.id)
         if done is not None and done.state == TagJobState.DONE:
-            _say("   ", f"{done.placements_found} placements proposed for review")
+            approved = session.exec(
+                select(func.count())
+                .select_from(Placement)
+                .where(Placement.tag_job_id == done.id, Placement.status == PlacementStatus.APPROVED)
+            ).one()
+            _say(
+                "   ",
+                f"{done.placements_found} placements: {approved} linked with confidence and approved, "
+                f"{done.placements_found - approved} waiting for review",
+            )
         elif done is not None:
             _say("   ", f"tagging failed: {done.error}")
 

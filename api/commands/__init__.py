@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "api.commands.catalog",
     "api.commands.episodes",
     "api.commands.tag",
+    "api.commands.link",
     "api.commands.models",
     "api.commands.evaluate",
 )

@@ -39,6 +39,7 @@ class PlacementDraft:
     time_base: str = "1/1000"
     thumbnail_path: str | None = None
     sku_candidates: list[dict[str, Any]] = field(default_factory=list)
+    link_confidence: float | None = None
     chosen_product_id: uuid.UUID | None = None
     status: PlacementStatus = PlacementStatus.PROPOSED
     index_version: str | None = None
@@ -146,6 +147,7 @@ class TagJobExecutor:
                         confidence=draft.confidence,
                         keyframes=draft.keyframes,
                         sku_candidates=draft.sku_candidates,
+                        link_confidence=draft.link_confidence,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,
                         thumbnail_path=draft.thumbnail_path,

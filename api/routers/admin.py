@@ -22,7 +22,7 @@ class BrandCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    auto_approve_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    auto_approve_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
 
 
 class BrandPublic(BaseModel):

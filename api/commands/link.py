@@ -1,0 +1,51 @@
+"""`reelcart link --episode ID | --brand SLUG`: re-link placements against the current catalog."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from api.commands._common import console, fail, find_brand, load_settings, open_database
+from api.models import Episode
+from api.services.linking import LinkingService, relink
+from tagger.exceptions import ModelError
+from tagger.linking import CatalogError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("link")
+    def link(
+        episode: Annotated[str | None, typer.Option(help="Episode id to re-link")] = None,
+        brand: Annotated[
+            str | None, typer.Option(help="Brand slug or id: re-link all its placements")
+        ] = None,
+    ) -> None:
+        """Re-link placements to catalog SKUs without re-running detection (human decisions are kept)."""
+        if (episode is None) == (brand is None):
+            fail("give exactly one of --episode ID or --brand SLUG")
+        settings = load_settings()
+        engine = open_database(settings)
+        with Session(engine, expire_on_commit=False) as session:
+            if episode is not None:
+                try:
+                    row = session.get(Episode, uuid.UUID(episode))
+                except ValueError:
+                    row = None
+                if row is None:
+                    fail(f"no episode {episode!r}")
+                brand_id, episode_id = row.brand_id, row.id
+            else:
+                assert brand is not None
+                brand_id, episode_id = find_brand(session, brand).id, None
+            try:
+                report = relink(session, LinkingService(engine, settings), settings, brand_id, episode_id)
+            except (CatalogError, ModelError) as error:
+                fail(str(error))
+            session.commit()
+        console.print(
+            f"re-linked {report.placements} placements ({report.approved} approved) "
+            f"against catalog index {report.index_version}"
+        )

@@ -1,0 +1,238 @@
+"""SKU linking in the service: a brand's catalog index, and placements linked against it.
+
+The index is rebuilt incrementally before each use (unchanged images are not re-read), so images
+added or changed through the API are indexed by the next link. One `LinkingService` per process
+loads the embedder and OCR models once and keeps each brand's linker for its index version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from api.models import Brand, Episode, Placement, PlacementStatus, Product, ProductImage, Variant
+from api.models.common import utcnow
+from api.services.timeline import rebuild_timeline
+from api.settings import ApiSettings
+from tagger.linking import (
+    CatalogError,
+    CatalogItem,
+    Decision,
+    FeatureExtractor,
+    FileIndexStore,
+    FusionModel,
+    IndexStoreError,
+    Linker,
+    LinkResult,
+    LinkThresholds,
+    build_catalog_index,
+    load_extractor,
+)
+
+log = logging.getLogger("reelcart.linking")
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What linking decided for one placement, in the shape the database stores."""
+
+    sku_candidates: list[dict[str, Any]]
+    link_confidence: float | None
+    chosen_product_id: uuid.UUID | None
+    status: PlacementStatus
+    index_version: str | None
+
+
+@dataclass(frozen=True)
+class BrandLinker:
+    linker: Linker
+    thresholds: LinkThresholds
+    variant_of: dict[str, str | None]  # product id → its first available variant id
+
+
+def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
+    """One linker entry per product (its id is the linker's key), with the images we hold."""
+    products = session.exec(
+        select(Product).where(Product.brand_id == brand_id).order_by(col(Product.id))
+    ).all()
+    images: dict[uuid.UUID, list[Path]] = {}
+    for image in session.exec(
+        select(ProductImage)
+        .where(ProductImage.brand_id == brand_id, col(ProductImage.path).is_not(None))
+        .order_by(col(ProductImage.position))
+    ).all():
+        assert image.path is not None
+        images.setdefault(image.product_id, []).append(Path(image.path))
+    return [
+        CatalogItem(
+            sku=str(product.id),
+            title=product.title,
+            brand=product.vendor,
+            description=product.description,
+            images=tuple(images.get(product.id, [])),
+        )
+        for product in products
+    ]
+
+
+def _first_variants(session: Session, brand_id: uuid.UUID) -> dict[str, str | None]:
+    chosen: dict[str, str | None] = {}
+    for variant in session.exec(
+        select(Variant)
+        .where(Variant.brand_id == brand_id)
+        .order_by(col(Variant.available).desc(), col(Variant.sku))
+    ).all():
+        chosen.setdefault(str(variant.product_id), str(variant.id))
+    return chosen
+
+
+class LinkingService:
+    """Per-process linking state; thread-safe, so tag workers and API requests can share it."""
+
+    def __init__(self, engine: Engine, settings: ApiSettings, *, ocr: bool = True) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._ocr = ocr
+        self._lock = threading.Lock()
+        self._extractor: FeatureExtractor | None = None
+        self._model: FusionModel | None = None
+        self._linkers: dict[uuid.UUID, BrandLinker] = {}
+
+    def index_dir(self, brand_id: uuid.UUID) -> Path:
+        return self._settings.media_dir / "catalog-index" / str(brand_id)
+
+    def brand_linker(self, brand_id: uuid.UUID) -> BrandLinker | None:
+        """The brand's linker over an up-to-date index; None when its catalog has no usable image."""
+        with self._lock:
+            if self._extractor is None:
+                self._extractor = load_extractor(self._settings.model_dir, ocr=self._ocr)
+                self._model = FusionModel.load()
+            assert self._model is not None
+            with Session(self._engine) as session:
+                brand = session.get(Brand, brand_id)
+                if brand is None:
+                    return None
+                items = catalog_items(session, brand_id)
+                variants = _first_variants(session, brand_id)
+                thresholds = LinkThresholds(
+                    auto_approve=brand.auto_approve_threshold,
+                    floor=min(brand.link_floor, brand.auto_approve_threshold),
+                )
+            if not any(item.images for item in items):
+                return None
+            store = FileIndexStore(self.index_dir(brand_id))
+            cached = self._linkers.get(brand_id)
+            previous = cached.linker.index if cached else _load_current(store)
+            try:
+                index = build_catalog_index(items, self._extractor, previous=previous)
+            except CatalogError as error:
+                log.warning("brand %s: catalog cannot be indexed: %s", brand_id, error)
+                return None
+            if previous is None or previous.version != index.version:
+                store.save(index)
+            if cached is None or cached.linker.index.version != index.version:
+                cached = BrandLinker(Linker(index, self._extractor, self._model), thresholds, variants)
+            else:
+                cached = BrandLinker(cached.linker, thresholds, variants)
+            self._linkers[brand_id] = cached
+            return cached
+
+
+def _load_current(store: FileIndexStore) -> Any:
+    try:
+        return store.load()
+    except IndexStoreError:
+        return None
+
+
+def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
+    candidates = [
+        {
+            "product_id": candidate.sku,
+            "variant_id": brand.variant_of.get(candidate.sku),
+            "title": candidate.title,
+            "confidence": round(candidate.confidence, 4),
+        }
+        for candidate in result.candidates
+    ]
+    approved = result.decision is Decision.APPROVED and result.sku is not None
+    return LinkOutcome(
+        sku_candidates=candidates,
+        link_confidence=round(result.confidence, 4) if candidates else None,
+        chosen_product_id=uuid.UUID(result.sku) if approved and result.sku else None,
+        status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
+        index_version=result.index_version,
+    )
+
+
+def read_thumbnail(path: str | None) -> list[np.ndarray]:
+    """Re-linking has no frames left in memory: the stored best crop stands in for the track."""
+    if not path:
+        return []
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    return [np.asarray(image, dtype=np.uint8)] if image is not None else []
+
+
+def relink_placements(session: Session, placements: Sequence[Placement], brand: BrandLinker) -> int:
+    """Refresh candidates of placements; machine decisions may change, human ones never do."""
+    changed = 0
+    for placement in placements:
+        crops = read_thumbnail(placement.thumbnail_path)
+        if not crops:
+            continue
+        result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
+        placement.sku_candidates = result.sku_candidates
+        placement.link_confidence = result.link_confidence
+        placement.index_version = result.index_version
+        if placement.status == PlacementStatus.PROPOSED:
+            placement.status = result.status
+            placement.chosen_product_id = result.chosen_product_id or placement.chosen_product_id
+        placement.version += 1
+        placement.updated_at = utcnow()
+        session.add(placement)
+        changed += 1
+    session.flush()
+    return changed
+
+
+@dataclass(frozen=True)
+class RelinkReport:
+    placements: int
+    approved: int
+    index_version: str | None
+
+
+def relink(
+    session: Session,
+    linking: LinkingService,
+    settings: ApiSettings,
+    brand_id: uuid.UUID,
+    episode_id: uuid.UUID | None,
+) -> RelinkReport:
+    """Re-link a brand's placements (or one episode's) against its current catalog, no re-detection."""
+    brand = linking.brand_linker(brand_id)
+    if brand is None:
+        raise CatalogError("the catalog has no product image ReelCart could index; add images first")
+    statement = select(Placement).where(Placement.brand_id == brand_id)
+    if episode_id is not None:
+        statement = statement.where(Placement.episode_id == episode_id)
+    placements = session.exec(statement).all()
+    relink_placements(session, placements, brand)
+    for touched in sorted({placement.episode_id for placement in placements}):
+        episode = session.get(Episode, touched)
+        if episode is not None:
+            rebuild_timeline(session, episode, settings)
+    approved = sum(1 for placement in placements if placement.status == PlacementStatus.APPROVED)
+    return RelinkReport(
+        placements=len(placements), approved=approved, index_version=brand.linker.index.version
+    )
