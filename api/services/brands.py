@@ -18,6 +18,7 @@ from api.schemas.commerce import (
     StripeConnect,
     StripeConnection,
 )
+from api.services.patching import non_null_changes
 from commerce.crypto import TokenCipher
 
 
@@ -97,15 +98,7 @@ def connect_shopify(session: Session, brand: Brand, body: ShopifyConnect, cipher
 
 
 def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None:
-            raise Problem(
-                422,
-                f"{field} cannot be null",
-                slug="validation-error",
-                errors=[{"field": field, "message": "cannot be null"}],
-            )
+    non_null_changes(body)  # refuses explicit nulls; each field below has its own rule
     if body.default_checkout_provider is not None:
         provider = body.default_checkout_provider
         if not is_connected(brand, provider):

@@ -20,6 +20,7 @@ from api.schemas.catalog import (
     VariantPublic,
     VariantUpdate,
 )
+from api.services.patching import non_null_changes
 from commerce.exceptions import MoneyError
 from commerce.money import Money
 
@@ -141,14 +142,7 @@ def add_variant(
 
 
 def update_product(session: Session, product: Product, body: ProductUpdate) -> Product:
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise Problem(
-                422,
-                f"{field} cannot be null",
-                slug="validation-error",
-                errors=[{"field": field, "message": "cannot be null"}],
-            )
+    for field, value in non_null_changes(body).items():
         setattr(product, field, value)
     product.touch()
     session.add(product)
@@ -157,15 +151,7 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
 
 
 def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> Variant:
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None:
-            raise Problem(
-                422,
-                f"{field} cannot be null",
-                slug="validation-error",
-                errors=[{"field": field, "message": "cannot be null"}],
-            )
+    for field, value in non_null_changes(body).items():
         setattr(variant, field, value)
     try:
         Money(variant.price.normalize(), variant.currency)

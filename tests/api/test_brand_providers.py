@@ -45,7 +45,7 @@ def test_a_new_brand_has_nothing_connected(client: TestClient, brand: BrandAccou
         "id": str(brand.brand.id),
         "name": "Acme Drinks",
         "slug": "acme-drinks",
-        "auto_approve_threshold": 0.9,
+        "auto_approve_threshold": 0.8,
         "default_checkout_provider": "stripe",
         "catalog_synced_at": None,
         "providers": {
