@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev", "test"})
+
+
+def _ip_network(value: str) -> str:
+    # Fails at startup on a typo rather than silently trusting nobody (or the wrong hop).
+    ip_network(value, strict=False)
+    return value
 
 
 class ApiSettings(BaseSettings):
@@ -37,6 +44,9 @@ class ApiSettings(BaseSettings):
     # Where checkout returns the shopper; Stripe fills in `{CHECKOUT_SESSION_ID}`. Unset: the API's
     # own thank-you page, {public_base_url}/checkout/return.
     checkout_return_url: str | None = None
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; the shopper IP
+    # sent to providers is then the right-most forwarded address outside this list. Empty: the peer.
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -53,9 +53,11 @@ class StripeCheckoutEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class ShopifyOrderCreated:
+class ShopifyOrderEvent:
+    """What every `orders/*` webhook carries: the order as it stands when the topic fired."""
+
     provider: ClassVar[str] = "shopify"
-    event_type: ClassVar[str] = "orders/create"
+    event_type: ClassVar[str]
     event_id: str
     shop_domain: str
     order_id: str  # Admin GraphQL GID, e.g. gid://shopify/Order/450789469
@@ -65,6 +67,29 @@ class ShopifyOrderCreated:
     attribution: Attribution | None  # from the cart attributes, which arrive as note_attributes
     created_at: datetime | None
     test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrderCreated(ShopifyOrderEvent):
+    """An order was placed; it may not be paid yet (`financial_status` pending)."""
+
+    event_type: ClassVar[str] = "orders/create"
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrderPaid(ShopifyOrderEvent):
+    """The order's payment was captured (or it became fully paid): count it now."""
+
+    event_type: ClassVar[str] = "orders/paid"
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyOrderCancelled(ShopifyOrderEvent):
+    """The merchant cancelled the order; Shopify cannot un-cancel, so this is final."""
+
+    event_type: ClassVar[str] = "orders/cancelled"
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None  # customer, fraud, inventory, declined, staff, other
 
 
 class ShopifyProductTopic(enum.Enum):
@@ -108,5 +133,11 @@ class UnhandledEvent:
 
 
 WebhookEvent = (
-    StripeCheckoutEvent | ShopifyOrderCreated | ShopifyProductChanged | ShopifyAppUninstalled | UnhandledEvent
+    StripeCheckoutEvent
+    | ShopifyOrderCreated
+    | ShopifyOrderPaid
+    | ShopifyOrderCancelled
+    | ShopifyProductChanged
+    | ShopifyAppUninstalled
+    | UnhandledEvent
 )

@@ -112,8 +112,9 @@ def linking(
     ] = "auto",
     ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Use the text (OCR) signal.")] = True,
     shortlist: Annotated[
-        int, typer.Option("--shortlist", min=1, help="Candidates verified with keypoints.")
-    ] = 20,
+        int,
+        typer.Option("--shortlist", min=1, help="Candidates verified with keypoints (production default)."),
+    ] = ShortlistConfig().size,
     auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the embedder ONNX lives.")] = Path(

@@ -11,7 +11,7 @@ from api.deps import SessionDep, SettingsDep
 from api.routers.commerce_deps import CommerceDep
 from api.routers.provider_problems import provider_problem
 from api.schemas.commerce import CheckoutCreate, CheckoutCreated
-from api.services.checkout import start_checkout
+from api.services.checkout import shopper_ip, start_checkout
 from api.services.commerce_config import stored_token_problem
 from commerce.exceptions import ProviderError, TokenCryptoError
 
@@ -39,7 +39,11 @@ def create_checkout(
     settings: SettingsDep,
     commerce: CommerceDep,
 ) -> CheckoutCreated | JSONResponse:
-    buyer_ip = request.client.host if request.client else None
+    buyer_ip = shopper_ip(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
     try:
         started = start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
     except TokenCryptoError as error:

@@ -9,8 +9,10 @@ provider answered, so a failed call leaves nothing behind and a retry starts cle
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from ipaddress import ip_address, ip_network
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -33,6 +35,37 @@ from commerce.money import Money
 from commerce.providers.shopify import ShopifyCheckoutProvider
 from commerce.providers.stripe import StripeCheckoutProvider
 from commerce.settings import CommerceSettings
+
+
+def shopper_ip(peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[str]) -> str | None:
+    """The shopper's address: the peer, unless the peer is a trusted proxy; then the right-most
+    X-Forwarded-For address that is not a trusted proxy.
+
+    Right-most, because a client can write anything at the left of the header; only the hops our own
+    proxies appended are believable. `forwarded_for` is every X-Forwarded-For header value, in order.
+    """
+    networks = [ip_network(proxy, strict=False) for proxy in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            parsed = ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in networks)
+
+    if peer is None or not trusted(peer):
+        return peer
+    nearest = peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ip_address(hop)
+        except ValueError:
+            return nearest  # garbage (or a forged token) ends the chain we can believe
+        if not trusted(hop):
+            return hop
+        nearest = hop
+    return nearest
 
 
 class CheckoutStatus(StrEnum):

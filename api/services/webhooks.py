@@ -28,7 +28,9 @@ from api.settings import ApiSettings
 from commerce.catalog import CatalogFailure, CatalogItem
 from commerce.events import (
     ShopifyAppUninstalled,
+    ShopifyOrderCancelled,
     ShopifyOrderCreated,
+    ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
     StripeCheckoutEvent,
@@ -42,6 +44,7 @@ from commerce.settings import CommerceSettings
 from commerce.webhooks import WebhookDispatcher
 
 PAID = "paid"
+CANCELLED = "cancelled"
 # Shopify financial statuses that mean the money is the brand's (captured or authorized to capture).
 _SHOPIFY_PAID = frozenset({"paid", "partially_paid", "authorized"})
 _STRIPE_STATUS = {
@@ -140,6 +143,8 @@ class WebhookHandlers:
         dispatcher: WebhookDispatcher[str] = WebhookDispatcher()
         dispatcher.on(StripeCheckoutEvent, self.stripe_checkout)
         dispatcher.on(ShopifyOrderCreated, self.shopify_order)
+        dispatcher.on(ShopifyOrderPaid, self.shopify_order_paid)
+        dispatcher.on(ShopifyOrderCancelled, self.shopify_order_cancelled)
         dispatcher.on(ShopifyProductChanged, self.shopify_product)
         dispatcher.on(ShopifyAppUninstalled, self.shopify_uninstalled)
         return dispatcher
@@ -187,7 +192,7 @@ class WebhookHandlers:
 
     # Shopify ---------------------------------------------------------------------------------------
 
-    def shopify_order(self, event: ShopifyOrderCreated) -> str:
+    def shopify_order(self, event: ShopifyOrderCreated | ShopifyOrderPaid) -> str:
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
@@ -203,12 +208,65 @@ class WebhookHandlers:
         placement = self._attributed_placement(brand, event.attribution.placement_id)
         if row is None and placement is None:
             return f"ignored: order {event.order_name} names no placement of this brand"
-        status = (
-            PAID if (event.financial_status or "") in _SHOPIFY_PAID else event.financial_status or "pending"
-        )
+        paid = isinstance(event, ShopifyOrderPaid) or (event.financial_status or "") in _SHOPIFY_PAID
+        status = PAID if paid else event.financial_status or "pending"
         return self._record_order(
             brand.id, "shopify", event.event_id, event.order_id, event.total, row, placement, status=status
         )
+
+    def shopify_order_paid(self, event: ShopifyOrderPaid) -> str:
+        """Count an order stored as pending at orders/create; create it if that delivery never came.
+
+        The brand row lock (taken as for orders/create) serializes every order event of one shop, so
+        a paid event racing its own orders/create, or a second subscription, still counts once.
+        """
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        order = self._shopify_order_row(brand.id, event.order_id)
+        if order is None:
+            return self.shopify_order(event)
+        if order.status in {PAID, CANCELLED}:
+            return f"order {order.id} stays {order.status}"
+        # The paid total is the one the brand collected (an unpaid order can still be edited).
+        order.status = PAID
+        order.amount = event.total.amount
+        order.currency = event.total.currency
+        self.session.add(order)
+        checkout = (
+            self.session.get(CheckoutSession, order.checkout_session_id)
+            if order.checkout_session_id
+            else None
+        )
+        if checkout is not None:
+            checkout.status = CheckoutStatus.COMPLETED
+            self.session.add(checkout)
+        self.session.flush()
+        return f"order {order.id} is paid ({event.total})"
+
+    def shopify_order_cancelled(self, event: ShopifyOrderCancelled) -> str:
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        order = self._shopify_order_row(brand.id, event.order_id)
+        if order is None:
+            # Nothing counted, nothing to undo; a late orders/create would carry its own status.
+            return f"ignored: order {event.order_name} was never recorded"
+        if order.status == CANCELLED:
+            return f"order {order.id} stays {CANCELLED}"
+        order.status = CANCELLED
+        self.session.add(order)
+        self.session.flush()
+        return f"order {order.id} is {CANCELLED}"
+
+    def _shopify_order_row(self, brand_id: uuid.UUID, order_id: str) -> Order | None:
+        return self.session.exec(
+            select(Order).where(
+                Order.provider == "shopify",
+                Order.provider_order_id == order_id,
+                Order.brand_id == brand_id,
+            )
+        ).first()
 
     def _attributed_placement(self, brand: Brand, placement_ref: str) -> Placement | None:
         try:

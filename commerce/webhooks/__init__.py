@@ -2,7 +2,10 @@
 
 from commerce.events import (
     ShopifyAppUninstalled,
+    ShopifyOrderCancelled,
     ShopifyOrderCreated,
+    ShopifyOrderEvent,
+    ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
     StripeCheckoutEvent,
@@ -17,7 +20,10 @@ from commerce.webhooks.stripe import verify_and_parse_stripe
 __all__ = [
     "DispatchResult",
     "ShopifyAppUninstalled",
+    "ShopifyOrderCancelled",
     "ShopifyOrderCreated",
+    "ShopifyOrderEvent",
+    "ShopifyOrderPaid",
     "ShopifyProductChanged",
     "ShopifyProductTopic",
     "StripeCheckoutEvent",

@@ -8,13 +8,16 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from commerce.checkout import Attribution
 from commerce.events import (
     ShopifyAppUninstalled,
+    ShopifyOrderCancelled,
     ShopifyOrderCreated,
+    ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
     UnhandledEvent,
@@ -63,6 +66,8 @@ class _OrderPayload(_Payload):
     note_attributes: list[_NoteAttribute] = []
     created_at: datetime | None = None
     test: bool = False
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
 
 
 class _ProductPayload(_Payload):
@@ -98,24 +103,8 @@ def verify_and_parse_shopify(
 
 
 def _parse(topic: str, shop: str, event_id: str, raw_body: bytes) -> WebhookEvent:
-    if topic == "orders/create":
-        order = _OrderPayload.model_validate_json(raw_body)
-        pairs = {item.name: item.value for item in order.note_attributes if item.value is not None}
-        try:
-            total = Money(order.total_price, order.currency)
-        except MoneyError as error:
-            raise WebhookPayloadError(PROVIDER, f"order {order.id}: {error}") from None
-        return ShopifyOrderCreated(
-            event_id=event_id,
-            shop_domain=shop,
-            order_id=order.admin_graphql_api_id or f"gid://shopify/Order/{order.id}",
-            order_name=order.name,
-            total=total,
-            financial_status=order.financial_status,
-            attribution=Attribution.from_pairs(pairs),
-            created_at=order.created_at,
-            test=order.test,
-        )
+    if topic in _ORDER_TOPICS:
+        return _order_event(topic, shop, event_id, _OrderPayload.model_validate_json(raw_body))
     if topic in {member.value for member in ShopifyProductTopic}:
         product = _ProductPayload.model_validate_json(raw_body)
         return ShopifyProductChanged(
@@ -127,3 +116,44 @@ def _parse(topic: str, shop: str, event_id: str, raw_body: bytes) -> WebhookEven
     if topic == "app/uninstalled":
         return ShopifyAppUninstalled(event_id=event_id, shop_domain=shop)
     return UnhandledEvent(PROVIDER, event_id, topic)
+
+
+_ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/cancelled"})
+
+
+class _OrderFields(TypedDict):
+    event_id: str
+    shop_domain: str
+    order_id: str
+    order_name: str
+    total: Money
+    financial_status: str | None
+    attribution: Attribution | None
+    created_at: datetime | None
+    test: bool
+
+
+def _order_event(topic: str, shop: str, event_id: str, order: _OrderPayload) -> WebhookEvent:
+    pairs = {item.name: item.value for item in order.note_attributes if item.value is not None}
+    try:
+        total = Money(order.total_price, order.currency)
+    except MoneyError as error:
+        raise WebhookPayloadError(PROVIDER, f"order {order.id}: {error}") from None
+    common: _OrderFields = {
+        "event_id": event_id,
+        "shop_domain": shop,
+        "order_id": order.admin_graphql_api_id or f"gid://shopify/Order/{order.id}",
+        "order_name": order.name,
+        "total": total,
+        "financial_status": order.financial_status,
+        "attribution": Attribution.from_pairs(pairs),
+        "created_at": order.created_at,
+        "test": order.test,
+    }
+    if topic == "orders/paid":
+        return ShopifyOrderPaid(**common)
+    if topic == "orders/cancelled":
+        return ShopifyOrderCancelled(
+            **common, cancelled_at=order.cancelled_at, cancel_reason=order.cancel_reason
+        )
+    return ShopifyOrderCreated(**common)

@@ -495,3 +495,61 @@ def test_a_stored_token_the_current_key_cannot_open_is_a_503_with_what_to_do(
         "REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS"
     )
     assert (sessions_in(engine), world.shopify_server.requests) == ([], [])
+
+
+# Shopper IP behind a proxy ------------------------------------------------------------------------
+
+
+def storefront_buyer_ip(world: World, item: Shoppable, peer: str, forwarded_for: list[str]) -> str | None:
+    """Tap through a client whose TCP peer is `peer`; return the buyer IP Shopify was told."""
+    client = TestClient(world.client.app, client=(peer, 50000))
+    headers = [("x-forwarded-for", value) for value in forwarded_for]
+    body = item.checkout_body(provider="shopify")
+    response = client.post("/v1/checkout", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    sent = world.shopify_server.requests[-1].headers
+    return sent.get("shopify-storefront-buyer-ip")
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded_for", "expected"),
+    [
+        # No trusted proxies: the header is the client's own claim, so the peer is the shopper.
+        ([], "198.51.100.20", ["203.0.113.7"], "198.51.100.20"),
+        # A peer outside the list may not speak for anyone either.
+        (["10.0.0.0/8"], "198.51.100.20", ["203.0.113.7"], "198.51.100.20"),
+        # Through two of our proxies: the right-most untrusted hop, not the client-written left end.
+        (["10.0.0.0/8"], "10.0.0.2", ["6.6.6.6, 203.0.113.7, 10.0.0.9"], "203.0.113.7"),
+        # Several header lines read as one list, in order.
+        (["10.0.0.2", "10.0.0.9"], "10.0.0.2", ["6.6.6.6, 203.0.113.7", "10.0.0.9"], "203.0.113.7"),
+        # Garbage ends the believable chain at the nearest trusted hop.
+        (["10.0.0.0/8"], "10.0.0.2", ["203.0.113.7, not-an-ip"], "10.0.0.2"),
+        # No header from a trusted proxy: the proxy is all we know.
+        (["10.0.0.0/8"], "10.0.0.2", [], "10.0.0.2"),
+    ],
+    ids=["none-trusted", "untrusted-peer", "right-most", "many-headers", "garbage", "no-header"],
+)
+def test_the_shopper_ip_sent_to_shopify_believes_only_trusted_proxies(
+    world: World,
+    hoodie: Shoppable,
+    trusted: list[str],
+    peer: str,
+    forwarded_for: list[str],
+    expected: str,
+) -> None:
+    # Given the API configured with these trusted proxies, and a private Storefront token (the
+    # server-to-server kind, which is what carries the buyer IP)
+    world.configure_api(trusted_proxies=trusted)
+    world.configure(shopify_storefront_access="private")
+
+    # When a tap arrives from `peer` with these X-Forwarded-For headers
+    buyer_ip = storefront_buyer_ip(world, hoodie, peer, forwarded_for)
+
+    # Then Shopify hears about the expected address
+    assert buyer_ip == expected
+
+
+def test_a_trusted_proxy_entry_that_is_not_an_address_is_refused_at_startup() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        ApiSettings(trusted_proxies=["10.0.0.0/8", "proxy.internal"])

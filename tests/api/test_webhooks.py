@@ -671,3 +671,145 @@ def test_an_order_naming_another_brands_placement_is_ignored(
     # Then the other brand's analytics are not inflated
     assert receipt(response)["outcome"] == "ignored: order #1093 names no placement of this brand"
     assert count(engine, Order) == 0
+
+
+# Shopify orders/paid and orders/cancelled ---------------------------------------------------------
+
+
+def pending_order(world: World, order_number: int, cart_number: int = 1) -> dict[str, Any]:
+    order: dict[str, Any] = json.loads(world.shopify.order_webhook(cart_number, order_number))
+    return order | {"financial_status": "pending"}
+
+
+def funnel(world: World, item: Shoppable, brand: BrandAccount) -> dict[str, Any]:
+    report = world.client.get(f"/v1/analytics/episodes/{item.episode.id}", headers=brand.headers).json()
+    (placement,) = report["placements"]
+    return {key: placement[key] for key in ("checkouts", "orders", "revenue")}
+
+
+def test_a_pending_shopify_order_counts_once_when_orders_paid_arrives(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a Shopify order stored as pending at orders/create
+    tapped = tap(world, hoodie, provider="shopify", quantity=2)
+    order = pending_order(world, 80)
+    shopify_delivery(world.client, order, topic="orders/create", event_id="e-80-create")
+    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 0, "revenue": {}}
+
+    # When orders/paid arrives, then again (redelivery) and under a second subscription's event id
+    paid = order | {"financial_status": "paid"}
+    first = shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-80-paid")
+    again = shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-80-paid")
+    other = shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-80-paid-bis")
+
+    # Then the one stored order is paid, its checkout completed, and analytics count it once
+    (stored,) = rows(engine, Order)
+    assert receipt(first)["outcome"] == f"order {stored.id} is paid (119.80 EUR)"
+    assert receipt(again)["duplicate"] is True
+    assert receipt(other)["outcome"] == f"order {stored.id} stays paid"
+    assert stored.model_dump(exclude={"id", "created_at"}) == {
+        "brand_id": brand.brand.id,
+        "provider": "shopify",
+        "provider_event_id": "e-80-create",
+        "provider_order_id": "gid://shopify/Order/80",
+        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
+        "placement_id": hoodie.placement.id,
+        "episode_id": hoodie.episode.id,
+        "amount": Decimal("119.800"),
+        "currency": "EUR",
+        "status": "paid",
+    }
+    assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
+    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "119.80"}}
+
+
+def test_orders_paid_without_orders_create_records_the_attributed_order(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a tap whose orders/create delivery was lost
+    tap(world, hoodie, provider="shopify")
+    paid = pending_order(world, 81) | {"financial_status": "paid"}
+
+    # When only orders/paid arrives, and then the late orders/create with its pending snapshot
+    first = shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-81-paid")
+    late = shopify_delivery(world.client, pending_order(world, 81), topic="orders/create")
+
+    # Then one paid order, attributed from note_attributes, is counted; the late create changes nothing
+    (stored,) = rows(engine, Order)
+    assert receipt(first)["outcome"] == f"order {stored.id} recorded (paid, 59.90 EUR)"
+    assert receipt(late)["outcome"] == f"already recorded as order {stored.id}"
+    assert (stored.status, stored.placement_id, stored.provider_event_id) == (
+        "paid",
+        hoodie.placement.id,
+        "e-81-paid",
+    )
+    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "59.90"}}
+
+
+def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a paid Shopify order
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 82) | {"financial_status": "paid"}
+    shopify_delivery(world.client, order, topic="orders/create")
+
+    # When the merchant cancels it, and a stale orders/paid is delivered afterwards
+    cancelled = order | {"financial_status": "refunded", "cancelled_at": "2026-11-24T18:00:00Z"}
+    cancel = shopify_delivery(world.client, cancelled, topic="orders/cancelled")
+    stale = shopify_delivery(world.client, order, topic="orders/paid")
+    unknown = shopify_delivery(world.client, pending_order(world, 83), topic="orders/cancelled")
+
+    # Then the order is cancelled, uncounted, and a cancel for an unknown order is ignored
+    (stored,) = rows(engine, Order)
+    assert receipt(cancel)["outcome"] == f"order {stored.id} is cancelled"
+    assert receipt(stale)["outcome"] == f"order {stored.id} stays cancelled"
+    assert receipt(unknown)["outcome"] == "ignored: order #1083 was never recorded"
+    assert stored.status == "cancelled"
+    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 0, "revenue": {}}
+
+
+def test_orders_paid_from_another_shop_does_not_touch_this_brands_order(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 84)
+    shopify_delivery(world.client, order, topic="orders/create")
+    response = shopify_delivery(
+        world.client,
+        order | {"financial_status": "paid"},
+        topic="orders/paid",
+        shop="other-shop.myshopify.com",
+    )
+    assert (
+        receipt(response)["outcome"] == "ignored: shop other-shop.myshopify.com is not connected to a brand"
+    )
+    assert [row.status for row in rows(engine, Order)] == ["pending"]
+
+
+def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    # Given one order whose create (pending) and paid deliveries, each from two subscriptions, race
+    tap(world, hoodie, provider="shopify")
+    pending = pending_order(world, 85)
+    deliveries = [("orders/create", pending, f"e-85-create-{n}") for n in range(3)] + [
+        ("orders/paid", pending | {"financial_status": "paid"}, f"e-85-paid-{n}") for n in range(3)
+    ]
+
+    # When all six (plus a duplicate of each) arrive at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(
+                lambda item: shopify_delivery(world.client, item[1], topic=item[0], event_id=item[2]),
+                deliveries * 2,
+            )
+        )
+
+    # Then everything is acknowledged, six events were processed, and one paid order is counted
+    assert [response.status_code for response in responses] == [200] * 12
+    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 6)
+    assert [row.status for row in rows(engine, Order)] == ["paid"]
+    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "59.90"}}

@@ -15,7 +15,9 @@ import pytest
 from commerce.checkout import Attribution
 from commerce.events import (
     ShopifyAppUninstalled,
+    ShopifyOrderCancelled,
     ShopifyOrderCreated,
+    ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
     UnhandledEvent,
@@ -185,3 +187,37 @@ def test_missing_routing_headers_are_a_payload_error() -> None:
 
     with pytest.raises(WebhookPayloadError):
         verify_and_parse_shopify(body, headers, SETTINGS)
+
+
+def test_orders_paid_and_orders_cancelled_become_their_own_typed_events() -> None:
+    # Given the same order delivered under the paid and the cancelled topics
+    body = order_body()
+    cancelled_body = order_body(
+        financial_status="voided", cancelled_at="2026-11-24T18:00:00Z", cancel_reason="customer"
+    )
+
+    # When
+    paid = verify_and_parse_shopify(body, headers_for(body, "orders/paid"), SETTINGS)
+    cancelled = verify_and_parse_shopify(
+        cancelled_body, headers_for(cancelled_body, "orders/cancelled"), SETTINGS
+    )
+
+    # Then each carries the order fields, and the cancellation its time and reason
+    common: dict[str, Any] = {
+        "event_id": "98880550-7158-44d4-b7cd-2c97c8a091b5",
+        "shop_domain": SHOP,
+        "order_id": "gid://shopify/Order/450789469",
+        "order_name": "#1001",
+        "total": Money(Decimal("119.80"), "EUR"),
+        "attribution": Attribution(click_id="click-7f3a", placement_id="plc-42", episode_id="ep-3"),
+        "created_at": datetime(2026, 11, 24, 16, 2, 11, tzinfo=UTC),
+        "test": False,
+    }
+    assert paid == ShopifyOrderPaid(financial_status="paid", **common)
+    assert cancelled == ShopifyOrderCancelled(
+        financial_status="voided",
+        cancelled_at=datetime(2026, 11, 24, 18, 0, 0, tzinfo=UTC),
+        cancel_reason="customer",
+        **common,
+    )
+    assert (paid.event_type, cancelled.event_type) == ("orders/paid", "orders/cancelled")
