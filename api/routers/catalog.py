@@ -28,6 +28,7 @@ from api.schemas.catalog import (
 from api.services import catalog
 from api.services.catalog_import import CatalogImportError, apply_import, parse_catalog
 from api.services.images import store_image_bytes
+from api.services.ownership import get_owned
 from api.services.timeline import rebuild_timeline, rebuild_timelines_for_product
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -190,10 +191,7 @@ async def add_image(
 
 @router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_image(image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> Response:
-    image = session.get(ProductImage, image_id)
-    if image is None or image.brand_id != brand_id:
-        raise not_found("image")
-    session.delete(image)
+    session.delete(get_owned(session, ProductImage, brand_id, image_id, "image"))
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

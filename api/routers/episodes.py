@@ -14,9 +14,10 @@ from sqlmodel import col, select
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.jobs.queue import JobQueue
 from api.models import TagJob, TagJobState
-from api.problems import Problem, not_found
+from api.problems import Problem
 from api.schemas.episodes import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPage, TagJobPublic
 from api.services import episodes
+from api.services.ownership import get_owned
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
 
@@ -154,7 +155,4 @@ def list_tag_jobs(
 
 @router.get("/tag-jobs/{job_id}", response_model=TagJobPublic)
 def get_tag_job(job_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> TagJobPublic:
-    job = session.get(TagJob, job_id)
-    if job is None or job.brand_id != brand_id:
-        raise not_found("tag job")
-    return tag_job_public(job)
+    return tag_job_public(get_owned(session, TagJob, brand_id, job_id, "tag job"))

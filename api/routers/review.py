@@ -23,6 +23,7 @@ from api.schemas.placements import (
     ReviewQueuePage,
 )
 from api.services import review
+from api.services.episodes import get_episode
 from api.signing import verify_signed_path
 
 router = APIRouter(prefix="/v1", tags=["review"])
@@ -70,9 +71,7 @@ def bulk_approve(
 def episode_placements(
     episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> list[PlacementPublic]:
-    episode = session.get(Episode, episode_id)
-    if episode is None or episode.brand_id != brand_id:
-        raise not_found("episode")
+    get_episode(session, brand_id, episode_id)
     rows = session.exec(
         select(Placement).where(Placement.episode_id == episode_id).order_by(col(Placement.start_ms))
     ).all()

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from api.models import Placement, PlacementStatus, Product, ProductImage, Variant
-from api.problems import Problem, not_found
+from api.problems import Problem
 from api.schemas.catalog import (
     ImagePublic,
     ProductCreate,
@@ -20,6 +20,7 @@ from api.schemas.catalog import (
     VariantPublic,
     VariantUpdate,
 )
+from api.services.ownership import get_owned
 from api.services.patching import non_null_changes
 from commerce.exceptions import MoneyError
 from commerce.money import Money
@@ -76,17 +77,11 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
 
 
 def get_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product:
-    product = session.get(Product, product_id)
-    if product is None or product.brand_id != brand_id:
-        raise not_found("product")
-    return product
+    return get_owned(session, Product, brand_id, product_id, "product")
 
 
 def get_variant(session: Session, brand_id: uuid.UUID, variant_id: uuid.UUID) -> Variant:
-    variant = session.get(Variant, variant_id)
-    if variant is None or variant.brand_id != brand_id:
-        raise not_found("variant")
-    return variant
+    return get_owned(session, Variant, brand_id, variant_id, "variant")
 
 
 def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> None:

@@ -10,8 +10,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.models import Episode
-from api.problems import Problem, not_found
+from api.problems import Problem
 from api.schemas.episodes import EpisodePage, EpisodePublic
+from api.services.ownership import get_owned
 from api.services.timeline import rebuild_timeline
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
@@ -41,10 +42,7 @@ def episode_public(episode: Episode, settings: ApiSettings) -> EpisodePublic:
 
 
 def get_episode(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> Episode:
-    episode = session.get(Episode, episode_id)
-    if episode is None or episode.brand_id != brand_id:
-        raise not_found("episode")
-    return episode
+    return get_owned(session, Episode, brand_id, episode_id, "episode")
 
 
 def list_episodes(

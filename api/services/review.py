@@ -18,8 +18,9 @@ from sqlmodel import Session, col, select
 from api.auth import Principal
 from api.models import Episode, Placement, PlacementStatus, Product, ReviewAction
 from api.models.common import utcnow
-from api.problems import Problem, not_found
+from api.problems import Problem
 from api.schemas.placements import PlacementPatch, PlacementPublic, ReviewActionPublic, ReviewQueuePage
+from api.services.ownership import get_owned
 from api.services.timeline import rebuild_timeline
 from api.settings import ApiSettings
 from api.signing import sign_path
@@ -30,10 +31,7 @@ def placement_etag(placement: Placement) -> str:
 
 
 def get_placement(session: Session, brand_id: uuid.UUID, placement_id: uuid.UUID) -> Placement:
-    placement = session.get(Placement, placement_id)
-    if placement is None or placement.brand_id != brand_id:
-        raise not_found("placement")
-    return placement
+    return get_owned(session, Placement, brand_id, placement_id, "placement")
 
 
 def placement_public(session: Session, placement: Placement, settings: ApiSettings) -> PlacementPublic:
