@@ -65,6 +65,12 @@ def export(model_dir: Path) -> Path:
         dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
         opset_version=17,
         dynamo=False,
+        # No constant folding, BatchNorm kept as its own op: folding BN into the convolutions is
+        # float arithmetic whose last bits depend on the CPU's vector unit (an AVX-512 box and an
+        # AVX2 box exported different bytes), which broke the card's sha256. Unfolded, every weight
+        # is a byte copy of the .pt, so the file is the same everywhere; ONNX Runtime fuses BN at load.
+        training=torch.onnx.TrainingMode.PRESERVE,
+        do_constant_folding=False,
     )
     tmp.replace(target)
     return target
