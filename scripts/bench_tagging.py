@@ -143,11 +143,22 @@ def phase_decode(video: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "frames": frames}
 
 
+DENSE_TRACK_HIGH_CONFIDENCE = 0.5
+
+
 def phase_tag(video: Path, dense: bool, overrides: dict[str, Any]) -> dict[str, Any]:
     settings = TaggerSettings().model_copy(update=overrides)
     if dense:
+        # The baseline: the detector on every frame, and the tracker's stock confirmation threshold
+        # (0.5, the `trackers` default). ReelCart lowers that threshold because sparse sampling
+        # gives a newborn track fewer looks to confirm itself (BENCHMARKS.md).
         settings = settings.model_copy(
-            update={"sample_fps": 120.0, "decode_skip": "none", "frames_after_cut": 1}
+            update={
+                "sample_fps": 120.0,
+                "decode_skip": "none",
+                "frames_after_cut": 1,
+                "track_high_confidence": DENSE_TRACK_HIGH_CONFIDENCE,
+            }
         )
     started = time.perf_counter()
     result = tag_video(video, settings=settings)

@@ -38,6 +38,8 @@ class TaggerSettings(BaseSettings):
     # While the tracker is unsure (a track being born, a box jumping), detect at this rate for a while.
     boost_fps: float = Field(default=8.0, gt=0.0, le=120.0)
     boost_ms: int = Field(default=600, ge=0, le=10_000)
+    # An unconfirmed box this confident counts as "a track being born" and starts a boost.
+    boost_min_confidence: float = Field(default=0.4, ge=0.0, le=1.0)
     # Which frames the decoder may skip outright. "nonref" skips frames nothing else depends on
     # (B-frames, about half of an H.264 stream) and is the measured default; "none" decodes all.
     decode_skip: DecodeSkip = "nonref"
@@ -64,6 +66,12 @@ class TaggerSettings(BaseSettings):
     # placement more than buffered-IoU association plus boosted sampling (BENCHMARKS.md).
     camera_motion_compensation: bool = False
     track_activation_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    # Detections this confident take part in the tracker's first association round, and only they
+    # confirm a newborn track (ByteTrack/BoT-SORT); weaker ones may only extend existing tracks.
+    # Below the trackers' stock 0.5: at a few detections per second a newborn track gets far fewer
+    # looks to confirm itself than on every frame (0.45 recovers the borderline products a dense
+    # run keeps, BENCHMARKS.md).
+    track_high_confidence: float = Field(default=0.45, ge=0.0, le=1.0)
     lost_track_s: float = Field(default=1.0, ge=0.0, le=30.0)
     # Relative margin added around boxes before IoU association (buffered IoU); 0 is plain IoU.
     track_iou_buffer: float = Field(default=0.3, ge=0.0, le=2.0)

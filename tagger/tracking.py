@@ -92,6 +92,8 @@ class ShotTracker:
         iou_buffer: float = 0.3,
         regular_period_ms: float = 333.0,
         camera_motion_compensation: bool = True,
+        boost_threshold: float | None = None,
+        high_threshold: float = 0.5,
     ) -> None:
         buffer = round(lost_track_s * _TRACKERS_REFERENCE_FPS)
         # Buffered IoU: at a few detections per second a moving product's boxes barely overlap from
@@ -106,7 +108,7 @@ class ShotTracker:
                 lost_track_buffer=buffer,
                 frame_rate=frame_rate,
                 track_activation_threshold=activation_threshold,
-                high_conf_det_threshold=max(activation_threshold, 0.5),
+                high_conf_det_threshold=high_threshold,
                 minimum_consecutive_frames=1,
                 enable_cmc=camera_motion_compensation,
                 cmc_method="sparseOptFlow",
@@ -118,7 +120,7 @@ class ShotTracker:
                 lost_track_buffer=buffer,
                 frame_rate=frame_rate,
                 track_activation_threshold=activation_threshold,
-                high_conf_det_threshold=max(activation_threshold, 0.5),
+                high_conf_det_threshold=high_threshold,
                 minimum_consecutive_frames=1,
                 iou=iou,
             )
@@ -126,7 +128,8 @@ class ShotTracker:
         self._id_offset = 0
         self._max_id = -1
         self._unconfirmed: list[TrackedBox] = []
-        self._activation_threshold = activation_threshold
+        # An unconfirmed box at least this confident makes the step "unsettled" (detect faster).
+        self._boost_threshold = activation_threshold if boost_threshold is None else boost_threshold
         self._last_seen: dict[int, tuple[int, Box]] = {}
         self._regular_period_ms = regular_period_ms
 
@@ -177,7 +180,7 @@ class ShotTracker:
             self._max_id = max(self._max_id, int(track_id))
             boxes.append(box)
         self._unconfirmed = unconfirmed
-        unsettled = any(b.confidence >= self._activation_threshold for b in unconfirmed) or any(
+        unsettled = any(b.confidence >= self._boost_threshold for b in unconfirmed) or any(
             too_fast(self._last_seen.get(b.track_id), (t_ms, b.xyxy), self._regular_period_ms) for b in boxes
         )
         self._last_seen.update({b.track_id: (t_ms, b.xyxy) for b in boxes})

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tagger.detection.postprocess import decode_ultralytics, decode_yolox, nms, select
-from tagger.detection.preprocess import Image, letterbox, to_tensor
+from tagger.detection.preprocess import Image, fitted_input_size, letterbox, to_tensor
 from tagger.detections import Detections
 from tagger.exceptions import ModelError
 from tagger.models.cards import DetectorSpec
@@ -54,7 +54,10 @@ class OnnxDetector:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=list(providers))
+            graph: str | bytes = _with_free_image_size(model_path) if spec.fit_shape else str(model_path)
+            self._session = ort.InferenceSession(graph, options, providers=list(providers))
+        except ModelError:
+            raise
         except Exception as error:  # ORT raises its own untyped exceptions for a bad graph
             raise ModelError(f"{model_path}: ONNX Runtime cannot load it: {error}") from error
         self._spec = spec
@@ -79,41 +82,57 @@ class OnnxDetector:
     def sha256(self) -> str:
         return self._sha256
 
+    def input_size(self, frame_width: int, frame_height: int) -> tuple[int, int]:
+        """The network input (width, height) a frame of this size is letterboxed into."""
+        spec = self._spec
+        if not spec.fit_shape:
+            return spec.width, spec.height
+        return fitted_input_size(frame_width, frame_height, spec.width, spec.height, spec.shape_multiple)
+
     def detect(self, frames: Sequence[Image]) -> list[Detections]:
         if not frames:
             return []
+        sizes = [self.input_size(frame.shape[1], frame.shape[0]) for frame in frames]
         boxed = [
             letterbox(
-                frame,
-                self._spec.width,
-                self._spec.height,
-                pad_value=self._spec.pad_value,
-                center=self._spec.letterbox_center,
+                frame, width, height, pad_value=self._spec.pad_value, center=self._spec.letterbox_center
             )
-            for frame in frames
+            for frame, (width, height) in zip(frames, sizes, strict=True)
         ]
         tensor = to_tensor([image for image, _ in boxed], rgb=self._spec.rgb, scale=self._spec.scale)
-        if self._batchable:
-            raw = self._run(tensor)
+        if self._batchable and len(set(sizes)) == 1:
+            raw = list(self._run(tensor))
         else:
-            raw = np.concatenate([self._run(tensor[i : i + 1]) for i in range(len(frames))])
+            raw = [self._run(tensor[i : i + 1])[0] for i in range(len(frames))]
         results = []
-        for output, frame, (_, placement) in zip(raw, frames, boxed, strict=True):
-            found = self._postprocess(output)
+        for output, frame, (width, height), (_, placement) in zip(raw, frames, sizes, boxed, strict=True):
+            found = self._postprocess(output, width, height)
             restored = found.scaled(placement.ratio, (placement.pad_x, placement.pad_y))
             results.append(restored.clipped(frame.shape[1], frame.shape[0]))
         return results
 
     def _run(self, tensor: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        outputs = self._session.run(None, {self._input_name: tensor})
+        try:
+            outputs = self._session.run(None, {self._input_name: tensor})
+        except Exception as error:  # ORT's own exception types; a "fit" card on a graph that is not
+            height, width = tensor.shape[2:]  # fully convolutional fails here, not at load
+            raise ModelError(
+                f"{self._spec.card.name}: ONNX Runtime failed on a {width}x{height} input "
+                f"(card input shape {'fit' if self._spec.fit_shape else 'fixed'}): {error}"
+            ) from error
         return np.asarray(outputs[0], dtype=np.float32)
 
-    def _postprocess(self, output: np.ndarray[Any, np.dtype[np.float32]]) -> Detections:
+    def _postprocess(
+        self, output: np.ndarray[Any, np.dtype[np.float32]], width: int, height: int
+    ) -> Detections:
         spec = self._spec
-        if spec.layout == "yolox":
-            boxes, scores = decode_yolox(output, spec.width, spec.height, spec.strides)
-        else:
-            boxes, scores = decode_ultralytics(output)
+        try:
+            if spec.layout == "yolox":
+                boxes, scores = decode_yolox(output, width, height, spec.strides)
+            else:
+                boxes, scores = decode_ultralytics(output)
+        except ValueError as error:  # the graph's output does not have the shape its card promises
+            raise ModelError(f"{spec.card.name}: {error}") from error
         if scores.shape[1] != len(spec.class_names):
             raise ModelError(
                 f"{spec.card.name}: the model scores {scores.shape[1]} classes, its card names "
@@ -152,3 +171,31 @@ class OnnxDetector:
                 f"{model_path}: ONNX metadata names {len(parsed)} classes, its card "
                 f"{len(self._spec.class_names)}"
             )
+
+
+def _with_free_image_size(model_path: Path) -> bytes:
+    """The graph with its input height/width (and output sizes) made symbolic, for "fit" cards.
+
+    Exports such as YOLOX-Nano's declare a fixed 416x416 input although every layer is
+    convolutional; ONNX Runtime refuses other sizes unless the declared shapes say they are free.
+    Only the in-memory copy changes: the file (and its sha256) stays the one the card names.
+    """
+    import onnx  # noqa: PLC0415 - needed only for "fit" cards
+
+    try:
+        model = onnx.load(str(model_path))
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise ModelError(f"{model_path}: not an ONNX graph: {error}") from error
+    graph = model.graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in initializers]
+    if not inputs or len(inputs[0].type.tensor_type.shape.dim) != 4:
+        raise ModelError(f"{model_path}: a 'fit' card needs a 4-D NCHW image input")
+    dims = inputs[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for output in graph.output:
+        for axis, dim in enumerate(output.type.tensor_type.shape.dim[1:], start=1):
+            dim.dim_param = f"{output.name}_{axis}"
+    # Inferred intermediate shapes were computed for the declared size; ONNX Runtime re-infers them.
+    del graph.value_info[:]
+    return bytes(model.SerializeToString())

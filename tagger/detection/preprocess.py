@@ -22,6 +22,20 @@ class Letterbox:
     pad_y: float
 
 
+def fitted_input_size(
+    image_width: int, image_height: int, width: int, height: int, multiple: int
+) -> tuple[int, int]:
+    """The smallest network input, in multiples of `multiple`, that holds the image scaled to fit
+    `width`x`height` (the same scale `letterbox` uses): a 540x960 frame into 416x416 gives 256x416.
+    """
+    if image_width <= 0 or image_height <= 0:
+        raise ValueError(f"image size must be positive, got {image_width}x{image_height}")
+    ratio = min(width / image_width, height / image_height)
+    scaled_w = max(1, min(width, round(image_width * ratio)))
+    scaled_h = max(1, min(height, round(image_height * ratio)))
+    return (min(width, -(-scaled_w // multiple) * multiple), min(height, -(-scaled_h // multiple) * multiple))
+
+
 def letterbox(
     image: Image, width: int, height: int, *, pad_value: int = 114, center: bool = False
 ) -> tuple[Image, Letterbox]:

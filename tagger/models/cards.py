@@ -49,6 +49,12 @@ class DetectorSpec:
     strides: tuple[int, ...]
     class_names: tuple[str, ...]
     product_classes: frozenset[str]
+    # "fixed": every frame is letterboxed into width x height. "fit": the network is fully
+    # convolutional, so a frame is scaled to fit width x height and padded only up to the next
+    # multiple of `shape_multiple` (a 9:16 episode frame becomes 256x416 instead of 416x416,
+    # ~40% less detector time, same pixels on the object).
+    fit_shape: bool = False
+    shape_multiple: int = 32
 
     @property
     def product_class_ids(self) -> frozenset[int]:
@@ -137,6 +143,7 @@ def load_detector_spec(path: Path) -> DetectorSpec:
     if width <= 0 or height <= 0:
         raise ModelError(f"model card {path}: input size must be positive, got {width}x{height}")
     input_name = inputs.get("name")
+    fit_shape, multiple = _input_shape(inputs, strides if layout == "yolox" else [], path)
     return DetectorSpec(
         card=card,
         input_name=input_name if isinstance(input_name, str) else None,
@@ -150,7 +157,26 @@ def load_detector_spec(path: Path) -> DetectorSpec:
         strides=tuple(strides),
         class_names=tuple(names),
         product_classes=frozenset(products),
+        fit_shape=fit_shape,
+        shape_multiple=multiple,
     )
+
+
+def _input_shape(inputs: dict[str, Any], strides: list[int], path: Path) -> tuple[bool, int]:
+    """`shape = "fixed" | "fit"` and the multiple a "fit" input is padded to (default: largest stride)."""
+    shape = inputs.get("shape", "fixed")
+    if shape not in ("fixed", "fit"):
+        raise ModelError(f"model card {path}: input shape must be 'fixed' or 'fit', got {shape!r}")
+    multiple = inputs.get("multiple", max(strides, default=32))
+    if not isinstance(multiple, int) or isinstance(multiple, bool) or multiple <= 0:
+        raise ModelError(f"model card {path}: input `multiple` must be a positive integer, got {multiple!r}")
+    width, height = inputs["width"], inputs["height"]
+    if shape == "fit" and (width % multiple or height % multiple):
+        raise ModelError(
+            f"model card {path}: a 'fit' input needs width and height divisible by {multiple}, "
+            f"got {width}x{height}"
+        )
+    return shape == "fit", multiple
 
 
 def _letterbox_anchor(inputs: dict[str, Any], path: Path) -> str:

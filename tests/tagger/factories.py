@@ -142,6 +142,8 @@ def write_card(
     letterbox: str = "top-left",
     classes: Sequence[str] = TINY_CLASSES,
     products: Sequence[str] = ("bottle", "cup"),
+    strides: Sequence[int] = (8, 16, 32),
+    input_extra: str = "",
 ) -> Path:
     cards_dir.mkdir(parents=True, exist_ok=True)
     url_line = f'url = "{url}"\n' if url else ""
@@ -152,8 +154,8 @@ def write_card(
         f'name = "{name}"\nkind = "detector"\nfile = "{file}"\nsha256 = "{sha256}"\n'
         f'licence = "MIT"\n{url_line}'
         f'[input]\nname = "images"\nwidth = {size}\nheight = {size}\nchannel_order = "{channel_order}"\n'
-        f'scale = {scale}\npad_value = 114\nletterbox = "{letterbox}"\n'
-        f'[output]\nlayout = "{layout}"\nstrides = [8, 16, 32]\n'
+        f'scale = {scale}\npad_value = 114\nletterbox = "{letterbox}"\n{input_extra}\n'
+        f'[output]\nlayout = "{layout}"\nstrides = [{", ".join(map(str, strides))}]\n'
         f"[classes]\nnames = [{quoted}]\nproducts = [{quoted_products}]\n",
         encoding="utf-8",
     )
@@ -193,6 +195,40 @@ def constant_output_model(
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def brightness_yolox_model(path: Path, *, size: int = 32, stride: int = 8, classes: int = 3) -> Path:
+    """A fully convolutional YOLOX-layout graph with one head: each stride x stride cell's
+    objectness is its mean brightness (0-1), every box is one cell, and the class scores are fixed
+    (0.9 for class 1). Its input is *declared* fixed at `size` x `size`, as YOLOX-Nano's is.
+    """
+    channels = 5 + classes
+    weight = np.zeros((channels, 3, stride, stride), dtype=np.float32)
+    weight[4] = 1.0 / (3 * stride * stride * 255.0)
+    bias = np.zeros(channels, dtype=np.float32)
+    bias[0:2] = 0.5  # box centre in the middle of its cell
+    bias[5 + 1] = 0.9
+    image = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])
+    anchors = (size // stride) ** 2
+    result = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, anchors, channels])
+    nodes = [
+        helper.make_node("Conv", ["images", "weight", "bias"], ["cells"], strides=[stride, stride]),
+        helper.make_node("Reshape", ["cells", "flat_shape"], ["flat"]),
+        helper.make_node("Transpose", ["flat"], ["output"], perm=[0, 2, 1]),
+    ]
+    initializers = [
+        numpy_helper.from_array(weight, "weight"),
+        numpy_helper.from_array(bias, "bias"),
+        numpy_helper.from_array(np.array([1, channels, -1], dtype=np.int64), "flat_shape"),
+    ]
+    graph = helper.make_graph(nodes, "brightness", [image], [result], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    model = onnx.shape_inference.infer_shapes(model)  # fixed-size value_info, as real exports carry
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model.SerializeToString())

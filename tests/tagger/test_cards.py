@@ -27,6 +27,7 @@ def test_the_default_detector_card_describes_yolox_nano() -> None:
         False,
     )
     assert (spec.layout, spec.strides, len(spec.class_names)) == ("yolox", (8, 16, 32), 80)
+    assert (spec.fit_shape, spec.shape_multiple) == (True, 32)
     assert "person" not in spec.product_classes
     assert {"bottle", "handbag", "cell phone", "laptop", "teddy bear"} <= spec.product_classes
 
@@ -79,3 +80,31 @@ def test_given_unknown_name_when_finding_then_error_lists_known_names(tmp_path: 
 
     with pytest.raises(ModelError, match=r"no model card named 'beta' .*known: alpha"):
         find_card(tmp_path, "beta")
+
+
+def test_given_a_card_without_input_shape_when_loading_then_the_input_is_fixed(tmp_path: Path) -> None:
+    spec = load_detector_spec(write_card(tmp_path))
+
+    assert (spec.fit_shape, spec.shape_multiple) == (False, 32)
+
+
+def test_given_an_unknown_input_shape_when_loading_then_error_names_the_field(tmp_path: Path) -> None:
+    path = write_card(tmp_path, input_extra='shape = "dynamic"')
+
+    with pytest.raises(ModelError, match="input shape must be 'fixed' or 'fit', got 'dynamic'"):
+        load_detector_spec(path)
+
+
+def test_given_a_fit_card_whose_size_is_not_a_multiple_when_loading_then_refused(tmp_path: Path) -> None:
+    path = write_card(tmp_path, size=40, input_extra='shape = "fit"\nmultiple = 32')
+
+    with pytest.raises(ModelError, match="divisible by 32, got 40x40"):
+        load_detector_spec(path)
+
+
+def test_given_a_fit_card_without_multiple_when_loading_then_the_largest_stride_is_used(
+    tmp_path: Path,
+) -> None:
+    spec = load_detector_spec(write_card(tmp_path, size=64, input_extra='shape = "fit"'))
+
+    assert (spec.fit_shape, spec.shape_multiple) == (True, 32)

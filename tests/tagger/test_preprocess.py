@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tagger.detection.preprocess import Letterbox, letterbox, to_tensor
+from tagger.detection.preprocess import Letterbox, fitted_input_size, letterbox, to_tensor
 
 
 def test_given_portrait_frame_when_letterboxed_top_left_then_pad_right_and_ratio_kept() -> None:
@@ -47,3 +47,34 @@ def test_given_bgr_raw_card_when_packed_then_pixels_untouched() -> None:
     pixel = np.array([[[10, 20, 30]]], dtype=np.uint8)
 
     assert to_tensor([pixel], rgb=False, scale=1.0)[0, :, 0, 0].tolist() == [10.0, 20.0, 30.0]
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ((540, 960), (256, 416)),  # 9:16 episode frame: 234 wide, padded to 256
+        ((1920, 1080), (416, 256)),  # landscape
+        ((1000, 1000), (416, 416)),  # square: nothing saved
+        ((10, 10), (416, 416)),  # tiny frames are scaled up, as letterbox does
+        ((100, 4000), (32, 416)),  # a sliver still gets one stride
+    ],
+)
+def test_given_a_frame_when_sizing_a_fit_input_then_smallest_multiple_that_holds_it(
+    image: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert fitted_input_size(*image, 416, 416, 32) == expected
+
+
+def test_given_a_fit_size_when_letterboxed_then_the_scale_is_that_of_the_full_input() -> None:
+    frame = np.zeros((960, 540, 3), dtype=np.uint8)
+    width, height = fitted_input_size(540, 960, 416, 416, 32)
+
+    _, fitted = letterbox(frame, width, height)
+    _, full = letterbox(frame, 416, 416)
+
+    assert fitted.ratio == full.ratio
+
+
+def test_given_an_empty_size_when_sizing_a_fit_input_then_refused() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        fitted_input_size(0, 960, 416, 416, 32)

@@ -36,6 +36,17 @@ def test_given_a_steady_box_when_tracked_then_its_first_sighting_is_credited_to_
     assert not second.unsettled
 
 
+def test_given_a_borderline_product_when_tracked_then_the_high_threshold_decides_if_it_confirms() -> None:
+    # Two sparse looks at 0.47: the stock 0.5 never confirms it, ReelCart's sparse 0.45 does.
+    stock = ShotTracker("botsort", high_threshold=0.5, camera_motion_compensation=False)
+    sparse = ShotTracker("botsort", high_threshold=0.45, camera_motion_compensation=False)
+    for tracker in (stock, sparse):
+        tracker.update(one_box(100, confidence=0.47), t_ms=0)
+
+    assert stock.update(one_box(102, confidence=0.47), t_ms=400).boxes == []
+    assert [b.track_id for b in sparse.update(one_box(102, confidence=0.47), t_ms=400).boxes] == [0]
+
+
 def test_given_a_cut_when_reset_then_new_tracks_get_new_ids() -> None:
     tracker = ShotTracker("botsort")
     for t in (0, 333, 666):
