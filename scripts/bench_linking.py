@@ -55,6 +55,8 @@ def synthetic_index(skus: int, real: list[ImageFeatures], seed: int = 0) -> Cata
             colour=colour / np.linalg.norm(colour),
             local=template.local,
             words=words,
+            # Real packshot patch descriptors too, so patch matching costs what it costs.
+            patches=template.patches,
         )
         products.append(IndexedProduct(f"SKU-{n}", f"Product {n}", "Brand", " ".join(words), (digest,)))
     return CatalogIndex(products=tuple(products), image_features=features, feature_signature="bench")

@@ -15,6 +15,7 @@ from tagger.detections import Detections
 from tagger.exceptions import ModelError
 from tagger.models.cards import DetectorSpec
 from tagger.models.registry import sha256_file
+from tagger.onnx_graph import free_image_size
 
 # --device names the CLI accepts, mapped to ONNX Runtime execution providers.
 DEVICE_PROVIDERS = {
@@ -54,7 +55,7 @@ class OnnxDetector:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         try:
-            graph: str | bytes = _with_free_image_size(model_path) if spec.fit_shape else str(model_path)
+            graph: str | bytes = free_image_size(model_path) if spec.fit_shape else str(model_path)
             self._session = ort.InferenceSession(graph, options, providers=list(providers))
         except ModelError:
             raise
@@ -171,31 +172,3 @@ class OnnxDetector:
                 f"{model_path}: ONNX metadata names {len(parsed)} classes, its card "
                 f"{len(self._spec.class_names)}"
             )
-
-
-def _with_free_image_size(model_path: Path) -> bytes:
-    """The graph with its input height/width (and output sizes) made symbolic, for "fit" cards.
-
-    Exports such as YOLOX-Nano's declare a fixed 416x416 input although every layer is
-    convolutional; ONNX Runtime refuses other sizes unless the declared shapes say they are free.
-    Only the in-memory copy changes: the file (and its sha256) stays the one the card names.
-    """
-    import onnx  # noqa: PLC0415 - needed only for "fit" cards
-
-    try:
-        model = onnx.load(str(model_path))
-    except Exception as error:  # protobuf's DecodeError and friends
-        raise ModelError(f"{model_path}: not an ONNX graph: {error}") from error
-    graph = model.graph
-    initializers = {tensor.name for tensor in graph.initializer}
-    inputs = [value for value in graph.input if value.name not in initializers]
-    if not inputs or len(inputs[0].type.tensor_type.shape.dim) != 4:
-        raise ModelError(f"{model_path}: a 'fit' card needs a 4-D NCHW image input")
-    dims = inputs[0].type.tensor_type.shape.dim
-    dims[2].dim_param, dims[3].dim_param = "height", "width"
-    for output in graph.output:
-        for axis, dim in enumerate(output.type.tensor_type.shape.dim[1:], start=1):
-            dim.dim_param = f"{output.name}_{axis}"
-    # Inferred intermediate shapes were computed for the declared size; ONNX Runtime re-infers them.
-    del graph.value_info[:]
-    return bytes(model.SerializeToString())

@@ -36,6 +36,11 @@ class EmbedderCard:
     pooling: Pooling
     gem_p: float
     dim: int
+    # Optional local descriptors: an intermediate feature map (named tensor) whose cells are compared
+    # one by one ("patch" signal); None when the card has no [patches] table.
+    patch_output: str | None = None
+    patch_side: int = 224
+    patch_dim: int = 0
 
     @property
     def name(self) -> str:
@@ -95,7 +100,23 @@ def load_embedder_card(path: Path) -> EmbedderCard:
         pooling=pooling,
         gem_p=float(outputs.get("gem_p", 3.0)),
         dim=_require(outputs, "dim", int, path),
+        **_patches(data.get("patches"), path),
     )
+
+
+def _patches(table: object, path: Path) -> dict[str, Any]:
+    """The optional [patches] table: `output` (tensor name), `side` (longest image side), `dim`."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise ModelError(f"model card {path}: [patches] must be a table")
+    side = _require(table, "side", int, path)
+    dim = _require(table, "dim", int, path)
+    if not 32 <= side <= 2048 or dim <= 0:
+        raise ModelError(
+            f"model card {path}: [patches] needs 32 <= side <= 2048 and dim > 0, got {side}, {dim}"
+        )
+    return {"patch_output": _require(table, "output", str, path), "patch_side": side, "patch_dim": dim}
 
 
 def verified_model_file(card: EmbedderCard, model_dir: Path) -> Path:

@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 
 from tagger.exceptions import ModelError
 from tagger.linking.card import EmbedderCard, load_embedder_card, verified_model_file
+from tagger.linking.patches import cells, patch_input_size
+from tagger.onnx_graph import free_image_size
 
 FloatArray = NDArray[np.float32]
 Image = NDArray[np.uint8]
@@ -32,13 +34,17 @@ class ImageEmbedder(Protocol):
     def embed(self, images: Sequence[Image]) -> FloatArray: ...
 
 
-def preprocess(images: Sequence[Image], card: EmbedderCard) -> FloatArray:
-    """BGR uint8 images → Nx3xHxW float32 as the card asks (resize, channel order, scale, mean/std)."""
-    batch = np.empty((len(images), 3, card.height, card.width), dtype=np.float32)
+def preprocess(
+    images: Sequence[Image], card: EmbedderCard, size: tuple[int, int] | None = None
+) -> FloatArray:
+    """BGR uint8 images → Nx3xHxW float32 as the card asks (resize, channel order, scale, mean/std);
+    `size` (width, height) overrides the card's input size."""
+    width, height = size or (card.width, card.height)
+    batch = np.empty((len(images), 3, height, width), dtype=np.float32)
     mean = np.asarray(card.mean, dtype=np.float32).reshape(3, 1, 1)
     std = np.asarray(card.std, dtype=np.float32).reshape(3, 1, 1)
     for row, image in enumerate(images):
-        resized = cv2.resize(image, (card.width, card.height), interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         if card.rgb:
             resized = resized[:, :, ::-1]
         chw = resized.transpose(2, 0, 1).astype(np.float32) * np.float32(card.scale)
@@ -68,6 +74,15 @@ def pool(output: FloatArray, card: EmbedderCard) -> FloatArray:
     return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+class PatchEncoder(Protocol):
+    """Local descriptors of one image: a PxC L2-normalized row per feature-map cell."""
+
+    @property
+    def name(self) -> str: ...
+
+    def patches(self, image: Image, mask: NDArray[np.uint8] | None = None) -> FloatArray: ...
+
+
 class OnnxEmbedder:
     """ONNX Runtime image encoder configured by its model card."""
 
@@ -79,8 +94,15 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # With a [patches] table the graph also exposes that intermediate map and takes any image
+        # size (the pooled embedding still runs at the card's fixed size).
+        graph: str | bytes = (
+            free_image_size(model_path, extra_outputs=[card.patch_output])
+            if card.patch_output
+            else str(model_path)
+        )
         self._session: Any = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            graph, sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._card = card
         self._batch_size = batch_size
@@ -92,7 +114,14 @@ class OnnxEmbedder:
 
     @property
     def name(self) -> str:
-        return f"{self._card.name}@{self._card.sha256[:12]}/{self._card.pooling}"
+        patches = (
+            f"/patches:{self._card.patch_output}@{self._card.patch_side}" if self._card.patch_output else ""
+        )
+        return f"{self._card.name}@{self._card.sha256[:12]}/{self._card.pooling}{patches}"
+
+    @property
+    def has_patches(self) -> bool:
+        return self._card.patch_output is not None
 
     @property
     def dim(self) -> int:
@@ -107,3 +136,18 @@ class OnnxEmbedder:
             (output,) = self._session.run([self._card.output_name], {self._card.input_name: batch})
             chunks.append(pool(np.asarray(output, dtype=np.float32), self._card))
         return np.concatenate(chunks, axis=0)
+
+    def patches(self, image: Image, mask: NDArray[np.uint8] | None = None) -> FloatArray:
+        """The card's intermediate map of `image` (aspect kept), one normalized row per cell."""
+        card = self._card
+        if card.patch_output is None:
+            raise ModelError(f"embedder {card.name}: its card has no [patches] table")
+        size = patch_input_size(image.shape[1], image.shape[0], card.patch_side)
+        (output,) = self._session.run([card.patch_output], {card.input_name: preprocess([image], card, size)})
+        feature_map = np.asarray(output, dtype=np.float32)
+        if feature_map.ndim != 4 or feature_map.shape[1] != card.patch_dim:
+            raise ModelError(
+                f"embedder {card.name}: patch output {card.patch_output} has shape {feature_map.shape}, "
+                f"its card says {card.patch_dim} channels"
+            )
+        return cells(feature_map[0], mask)

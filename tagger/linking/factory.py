@@ -34,4 +34,5 @@ def load_extractor(
     embedder = OnnxEmbedder.from_card(card, model_dir, threads=threads)
     reader = load_text_reader(threads=threads) if ocr else None
     chosen = config or FeatureConfig(ocr=ocr)
-    return FeatureExtractor(embedder=embedder, reader=reader, config=chosen)
+    patcher = embedder if embedder.has_patches else None
+    return FeatureExtractor(embedder=embedder, reader=reader, config=chosen, patcher=patcher)

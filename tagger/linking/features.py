@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, QUERY_THUMBNAIL_PX, thumbnail
 from tagger.linking.colour import colour_signature
-from tagger.linking.embedder import ImageEmbedder
+from tagger.linking.embedder import ImageEmbedder, PatchEncoder
 from tagger.linking.images import catalog_views, foreground_mask, query_crops
 from tagger.linking.keypoints import LocalFeatures, extract_local_features
 from tagger.linking.ocr import TextReader
@@ -35,11 +35,12 @@ class FeatureConfig:
     keypoint_side_px: int = 400
     max_keypoints: int = 800
     ocr: bool = True
+    patches: bool = True
 
     def signature(self) -> str:
         return (
             f"q{','.join(f'{f:g}' for f in self.query_fractions)}-aug{int(self.augment_catalog)}"
-            f"-kp{self.keypoint_side_px}x{self.max_keypoints}-ocr{int(self.ocr)}"
+            f"-kp{self.keypoint_side_px}x{self.max_keypoints}-ocr{int(self.ocr)}-patches{int(self.patches)}"
             f"-thumb{CATALOG_THUMBNAIL_PX},{QUERY_THUMBNAIL_PX}"
         )
 
@@ -55,6 +56,9 @@ class ImageFeatures:
     # A small picture for aligned colour comparison, and the size keypoints are measured in.
     thumbnail: Image = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
     size: tuple[int, int] = (0, 0)
+    # PxC local CNN descriptors (packshot: the cells that show the product); empty when the embedder
+    # card has no [patches] table.
+    patches: FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
 class Extractor(Protocol):
@@ -75,17 +79,24 @@ class FeatureExtractor:
     embedder: ImageEmbedder
     reader: TextReader | None = None
     config: FeatureConfig = field(default_factory=FeatureConfig)
+    patcher: PatchEncoder | None = None
 
     @property
     def signature(self) -> str:
         reader = self.reader.name if (self.reader is not None and self.config.ocr) else "none"
-        raw = f"{self.embedder.name}|{reader}|{self.config.signature()}"
+        patcher = self.patcher.name if (self.patcher is not None and self.config.patches) else "none"
+        raw = f"{self.embedder.name}|{reader}|{patcher}|{self.config.signature()}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def _words(self, image: Image) -> tuple[str, ...]:
         if self.reader is None or not self.config.ocr:
             return ()
         return tuple(word for line in self.reader.read(image) for word in normalize_words(line))
+
+    def _patches(self, image: Image, mask: NDArray[np.uint8] | None = None) -> FloatArray:
+        if self.patcher is None or not self.config.patches:
+            return np.zeros((0, 0), np.float32)
+        return self.patcher.patches(image, mask)
 
     def _local(self, image: Image) -> LocalFeatures:
         return extract_local_features(
@@ -96,13 +107,15 @@ class FeatureExtractor:
         """Features of a catalog packshot: several augmented views, colour of the product (not the
         white background)."""
         views = catalog_views(image) if self.config.augment_catalog else [image]
+        product = foreground_mask(image)
         return ImageFeatures(
             embeddings=self.embedder.embed(views),
-            colour=colour_signature(image, foreground_mask(image)),
+            colour=colour_signature(image, product),
             local=self._local(image),
             words=self._words(image),
             thumbnail=thumbnail(image, CATALOG_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
+            patches=self._patches(image, product),
         )
 
     def query_features(self, image: Image) -> ImageFeatures:
@@ -115,4 +128,5 @@ class FeatureExtractor:
             words=self._words(image),
             thumbnail=thumbnail(image, QUERY_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
+            patches=self._patches(image),
         )

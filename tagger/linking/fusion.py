@@ -31,6 +31,7 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "keypoints",
     "text",
     "aligned",
+    "patches",
 )
 # ... and what the model weighs: the signals, each signal's lead over the best other candidate (sibling
 # packages share most of their print, so "how much better than the runner-up" carries the decision),
@@ -42,6 +43,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "text_lead",
     "keypoints_strong",
     "aligned_lead",
+    "patches_lead",
 )
 CHANCE_INLIERS = 10.0
 DEFAULT_MODEL_PATH = Path(__file__).with_name("fusion_default.json")
@@ -59,12 +61,21 @@ def _lead(values: FloatArray) -> FloatArray:
 
 
 def design(signals: NDArray[np.floating]) -> FloatArray:
-    """K x 5 signals (embedding, colour, log1p inliers, log1p text, aligned colour) -> K x 10 features."""
+    """K x 6 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches) -> K x 12
+    features."""
     base = np.asarray(signals, dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
     inliers = np.expm1(base[:, 2])
     strong = np.maximum(0.0, inliers - CHANCE_INLIERS) / CHANCE_INLIERS
     return np.column_stack(
-        [base, _lead(base[:, 0]), _lead(base[:, 2]), _lead(base[:, 3]), strong, _lead(base[:, 4])]
+        [
+            base,
+            _lead(base[:, 0]),
+            _lead(base[:, 2]),
+            _lead(base[:, 3]),
+            strong,
+            _lead(base[:, 4]),
+            _lead(base[:, 5]),
+        ]
     )
 
 
@@ -85,7 +96,7 @@ class FusionModel:
     fitted_on: str = ""
 
     def probabilities(self, signals: NDArray[np.floating]) -> tuple[FloatArray, float]:
-        """(probability of each candidate row, probability that none is right) from K x 5 signals."""
+        """(probability of each candidate row, probability that none is right) from K x 6 signals."""
         scores = design(signals) @ np.asarray(self.weights, dtype=np.float64)
         top = max(float(scores.max(initial=-np.inf)), self.unknown_bias)
         exp_scores = np.exp(scores - top)

@@ -24,6 +24,7 @@ from tagger.linking.fusion import FusionModel
 from tagger.linking.images import Image, ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import verify
+from tagger.linking.patches import patch_similarity
 
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
@@ -137,6 +138,17 @@ def _best_verification(query: ImageFeatures, index: CatalogIndex, row: int) -> t
     return best_inliers, best_similarity
 
 
+def best_patch_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
+    """The "patch" signal against the SKU's best-matching image."""
+    return max(
+        (
+            patch_similarity(index.image_features[d].patches, query.patches)
+            for d in index.products[row].image_digests
+        ),
+        default=0.0,
+    )
+
+
 def best_view_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
     start, stop = index.view_ranges[row]
     return float((query.embeddings @ index.view_embeddings[start:stop].T).max())
@@ -165,6 +177,7 @@ def candidate_set(
             np.log1p(inliers),
             text_feature[rows],
             aligned,
+            [best_patch_similarity(query, index, int(row)) for row in rows],
         ]
     ).astype(np.float64)
     return CandidateSet(rows=rows, features=features)

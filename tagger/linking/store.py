@@ -17,7 +17,7 @@ from tagger.linking.cache import features_from_arrays, features_to_arrays
 from tagger.linking.errors import IndexStoreError
 from tagger.linking.index import CatalogIndex, IndexedProduct, SkippedImage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-image patch descriptors
 
 
 class IndexStore(Protocol):

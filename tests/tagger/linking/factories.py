@@ -112,7 +112,27 @@ def tiny_encoder(path: Path, channels: int = 3) -> Path:
     return path
 
 
-def encoder_card(path: Path, model_file: str, sha256: str, *, pooling: str = "mean") -> Path:
+def patch_encoder(path: Path) -> Path:
+    """Like `tiny_encoder`, plus an intermediate "mid" tensor (4x4 average pooling of the input, a
+    stride-4 map) for the [patches] table; the input is declared fixed at 16x16."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("AveragePool", ["images"], ["mid"], kernel_shape=[4, 4], strides=[4, 4]),
+            helper.make_node("Identity", ["images"], ["features"]),
+        ],
+        "patch-encoder",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 16, 16])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3, 16, 16])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def encoder_card(
+    path: Path, model_file: str, sha256: str, *, pooling: str = "mean", patches: str = ""
+) -> Path:
     path.write_text(
         f'''name = "tiny-encoder"
 kind = "image-embedder"
@@ -134,6 +154,7 @@ name = "features"
 layout = "NCHW"
 pooling = "{pooling}"
 dim = 3
+{patches}
 ''',
         encoding="utf-8",
     )

@@ -75,16 +75,18 @@ def test_fitting_nothing_is_an_error() -> None:
 def test_design_adds_leads_over_the_runner_up_and_strong_inliers() -> None:
     signals = np.array(
         [
-            [0.9, 0.5, np.log1p(30.0), 2.0, 0.8],
-            [0.7, 0.4, np.log1p(5.0), 0.0, 0.3],
-            [0.5, 0.3, 0.0, 1.0, 0.0],
+            [0.9, 0.5, np.log1p(30.0), 2.0, 0.8, 0.70],
+            [0.7, 0.4, np.log1p(5.0), 0.0, 0.3, 0.75],
+            [0.5, 0.3, 0.0, 1.0, 0.0, 0.60],
         ]
     )
 
     features = design(signals)
 
-    np.testing.assert_allclose(features[:, :5], signals)
-    np.testing.assert_allclose(features[:, 5], [0.2, -0.2, -0.4])  # embedding lead
-    np.testing.assert_allclose(features[:, 7], [1.0, -2.0, -1.0])  # text lead
-    np.testing.assert_allclose(features[:, 8], [2.0, 0.0, 0.0])  # (30 - 10) / 10 inliers beyond chance
-    np.testing.assert_allclose(features[:, 9], [0.5, -0.5, -0.8])  # aligned-colour lead
+    assert features.shape == (3, len(FEATURE_NAMES))
+    np.testing.assert_allclose(features[:, :6], signals)
+    np.testing.assert_allclose(features[:, 6], [0.2, -0.2, -0.4])  # embedding lead
+    np.testing.assert_allclose(features[:, 8], [1.0, -2.0, -1.0])  # text lead
+    np.testing.assert_allclose(features[:, 9], [2.0, 0.0, 0.0])  # (30 - 10) / 10 inliers beyond chance
+    np.testing.assert_allclose(features[:, 10], [0.5, -0.5, -0.8])  # aligned-colour lead
+    np.testing.assert_allclose(features[:, 11], [-0.05, 0.05, -0.15])  # patch lead

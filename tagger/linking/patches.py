@@ -1,0 +1,52 @@
+"""The "patch" signal: mid-level CNN feature-map cells of a packshot, each looked for in the photo.
+
+A global embedding averages the whole photo (shelf, hands, neighbours); here every cell of the
+packshot that shows the product finds its most similar cell anywhere in the photo, and the score is
+the mean of those best matches (a one-sided chamfer similarity). Print, logos and shapes drive it,
+so it separates packages that a global ImageNet embedding confuses. Pure functions, tested alone.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float32]
+
+PATCH_STRIDE_MULTIPLE = 32
+MIN_PATCHES = 4
+TOUCHES_PRODUCT = 0.01  # share of a cell's pixels
+
+
+def patch_input_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """Keep the aspect ratio, longest side about `side`, each side a multiple of 32 (at least 32)."""
+    scale = side / max(width, height)
+    return (
+        max(PATCH_STRIDE_MULTIPLE, round(width * scale / PATCH_STRIDE_MULTIPLE) * PATCH_STRIDE_MULTIPLE),
+        max(PATCH_STRIDE_MULTIPLE, round(height * scale / PATCH_STRIDE_MULTIPLE) * PATCH_STRIDE_MULTIPLE),
+    )
+
+
+def cells(feature_map: FloatArray, mask: NDArray[np.uint8] | None = None) -> FloatArray:
+    """CxHxW map → one L2-normalized row per cell; with a mask (image-sized, non-zero = product), only
+    the cells that touch the product (all cells when fewer than four do): a packshot's white margin
+    would otherwise match any bright wall in a photo."""
+    channels, rows, cols = feature_map.shape
+    flat = feature_map.reshape(channels, rows * cols).T
+    if mask is not None and mask.size:
+        coverage = cv2.resize((mask > 0).astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
+        inside = coverage >= TOUCHES_PRODUCT
+        if int(inside.sum()) >= MIN_PATCHES:
+            flat = flat[inside.reshape(-1)]
+    norms = np.linalg.norm(flat, axis=1, keepdims=True)
+    return np.asarray(flat / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def patch_similarity(catalog: FloatArray, query: FloatArray) -> float:
+    """Mean over the packshot's cells of the best cosine to any photo cell; 0 when either is empty."""
+    if catalog.size == 0 or query.size == 0:
+        return 0.0
+    if catalog.shape[1] != query.shape[1]:
+        raise ValueError(f"patch descriptors differ in width: {catalog.shape[1]} vs {query.shape[1]}")
+    return float((catalog @ query.T).max(axis=1).mean())
