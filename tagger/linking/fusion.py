@@ -44,6 +44,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "keypoints_strong",
     "aligned_lead",
     "patches_lead",
+    "patches_lead_printed",
 )
 CHANCE_INLIERS = 10.0
 DEFAULT_MODEL_PATH = Path(__file__).with_name("fusion_default.json")
@@ -61,8 +62,13 @@ def _lead(values: FloatArray) -> FloatArray:
 
 
 def design(signals: NDArray[np.floating]) -> FloatArray:
-    """K x 6 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches) -> K x 12
-    features."""
+    """K x 6 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches) -> K x 13
+    features.
+
+    The last one is the patch lead again, but only when OCR matched catalog text for some candidate:
+    then the product is a printed package, whose mid-level print patterns tell siblings apart, while
+    on produce (no print) the same lead is mostly noise and colour should weigh more.
+    """
     base = np.asarray(signals, dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
     inliers = np.expm1(base[:, 2])
     strong = np.maximum(0.0, inliers - CHANCE_INLIERS) / CHANCE_INLIERS
@@ -75,6 +81,7 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
             strong,
             _lead(base[:, 4]),
             _lead(base[:, 5]),
+            _lead(base[:, 5]) * float(base.shape[0] > 0 and base[:, 3].max() > 0),
         ]
     )
 

@@ -90,3 +90,13 @@ def test_design_adds_leads_over_the_runner_up_and_strong_inliers() -> None:
     np.testing.assert_allclose(features[:, 9], [2.0, 0.0, 0.0])  # (30 - 10) / 10 inliers beyond chance
     np.testing.assert_allclose(features[:, 10], [0.5, -0.5, -0.8])  # aligned-colour lead
     np.testing.assert_allclose(features[:, 11], [-0.05, 0.05, -0.15])  # patch lead
+    np.testing.assert_allclose(features[:, 12], [-0.05, 0.05, -0.15])  # ... again: OCR matched text
+
+
+def test_design_counts_the_patch_lead_twice_only_for_printed_products() -> None:
+    produce = np.array([[0.9, 0.5, 0.0, 0.0, 0.0, 0.70], [0.7, 0.4, 0.0, 0.0, 0.0, 0.60]])
+
+    features = design(produce)
+
+    np.testing.assert_allclose(features[:, 11], [0.1, -0.1])
+    np.testing.assert_allclose(features[:, 12], [0.0, 0.0])
