@@ -108,39 +108,36 @@ def test_given_a_file_that_is_not_onnx_when_loading_then_model_error(tmp_path: P
         OnnxDetector(spec, model)
 
 
-def test_given_a_fit_card_when_detecting_a_portrait_frame_then_the_net_runs_at_the_fitted_size(
-    tmp_path: Path,
-) -> None:
-    # The graph declares a fixed 32x32 input; the card says it is fully convolutional.
-    spec = tiny_spec(tmp_path, strides=(8,), input_extra='shape = "fit"')
-    model = brightness_yolox_model(tmp_path / "tiny.onnx", size=32, stride=8)
-    detector = OnnxDetector(spec, model, classes=spec.product_class_ids, confidence_threshold=0.5)
-    # 64x128 portrait at ratio 0.25 is 16x32: one 8 px cell across, four down. A white square over
-    # the third cell down (frame pixels x 0-32, y 64-96).
+def portrait_with_white_square() -> np.ndarray:
+    """64x128 portrait; a white square at frame pixels x 0-32, y 64-96: at ratio 0.25, exactly the
+    stride-8 cell that is first across and third down."""
     frame = np.zeros((128, 64, 3), dtype=np.uint8)
     frame[64:96, 0:32] = 255
+    return frame
 
-    (found,) = detector.detect([frame])
 
-    assert detector.input_size(64, 128) == (16, 32)
+@pytest.mark.parametrize(
+    ("input_extra", "network_input"),
+    [
+        # The graph declares a fixed 32x32 input; a "fit" card says it is fully convolutional, so the
+        # portrait runs at 16x32 (one cell across, four down) instead of being padded to 32x32.
+        ('shape = "fit"', (16, 32)),
+        ("", (32, 32)),
+    ],
+)
+def test_given_fit_or_fixed_card_when_detecting_a_portrait_then_same_box_from_the_right_input_size(
+    tmp_path: Path, input_extra: str, network_input: tuple[int, int]
+) -> None:
+    spec = tiny_spec(tmp_path, strides=(8,), input_extra=input_extra)
+    model = brightness_yolox_model(tmp_path / "tiny.onnx", size=32, stride=8)
+    detector = OnnxDetector(spec, model, classes=spec.product_class_ids, confidence_threshold=0.5)
+
+    (found,) = detector.detect([portrait_with_white_square()])
+
+    assert detector.input_size(64, 128) == network_input
     assert found.class_id.tolist() == [1]
     np.testing.assert_allclose(found.xyxy, [[0.0, 64.0, 32.0, 96.0]])
     assert found.confidence[0] == pytest.approx(0.9, abs=0.05)
-
-
-def test_given_a_fixed_card_on_the_same_graph_when_detecting_then_it_runs_at_the_card_size(
-    tmp_path: Path,
-) -> None:
-    spec = tiny_spec(tmp_path, strides=(8,))
-    model = brightness_yolox_model(tmp_path / "tiny.onnx", size=32, stride=8)
-    detector = OnnxDetector(spec, model, classes=spec.product_class_ids, confidence_threshold=0.5)
-    frame = np.zeros((128, 64, 3), dtype=np.uint8)
-    frame[64:96, 0:32] = 255
-
-    (found,) = detector.detect([frame])
-
-    assert detector.input_size(64, 128) == (32, 32)
-    np.testing.assert_allclose(found.xyxy, [[0.0, 64.0, 32.0, 96.0]])
 
 
 def test_given_a_fit_card_on_a_graph_that_is_not_convolutional_when_detecting_then_model_error(
