@@ -69,8 +69,10 @@ pytest: $(STAMP) models
 
 test: lint typecheck contracts js-test pytest
 
-bench: $(STAMP)
-	@$(BIN)/python scripts/bench_tagging.py
+# The tagging benchmark (BENCHMARKS.md): needs the detector, installed from ../shared when missing.
+bench: $(STAMP) models
+	@$(BIN)/reelcart models verify yolox-nano >/dev/null 2>&1 || $(BIN)/reelcart models pull yolox-nano --from $(SHARED_DIR)/models
+	@$(BIN)/python scripts/bench_tagging.py --repeat 3 --json var/bench/result.json
 
 clean:
 	rm -rf var build *.egg-info .mypy_cache .pytest_cache .ruff_cache
