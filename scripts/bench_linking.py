@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--shortlist", type=int, default=ShortlistConfig().size)
+    parser.add_argument("--verify", type=int, default=ShortlistConfig().verify)
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "var" / "models")
     parser.add_argument("--ocr", action="store_true", help="also time OCR of the crop")
     args = parser.parse_args()
@@ -93,7 +94,7 @@ def main() -> None:
         f"built in {time.perf_counter() - started:.1f} s"
     )
     model = FusionModel.load()
-    config = ShortlistConfig(size=args.shortlist)
+    config = ShortlistConfig(size=args.shortlist, verify=args.verify)
     stages: dict[str, list[float]] = {
         "query features": [],
         "catalog pass": [],
@@ -117,7 +118,8 @@ def main() -> None:
         # candidate_set repeats the catalog pass; subtract it so verification is timed alone.
         stages["shortlist+verify"].append(max(0.0, (t3 - t2) - (t2 - t1)))
         stages["fusion"].append(t4 - t3)
-    print(f"{len(photos)} crops, shortlist {args.shortlist}, OCR {'on' if args.ocr else 'off'}, one thread:")
+    ocr = "on" if args.ocr else "off"
+    print(f"{len(photos)} crops, shortlist {args.shortlist} (verify {args.verify}), OCR {ocr}, one thread:")
     for name, samples in stages.items():
         print(f"  {name:18s} {_ms(samples)}")
     matching = [

@@ -115,6 +115,12 @@ def linking(
         int,
         typer.Option("--shortlist", min=1, help="Candidates verified with keypoints (production default)."),
     ] = ShortlistConfig().size,
+    verify: Annotated[
+        int,
+        typer.Option(
+            "--verify", min=1, help="Shortlisted rows (best patch similarity) that get keypoint verification."
+        ),
+    ] = ShortlistConfig().verify,
     auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the embedder ONNX lives.")] = Path(
@@ -148,7 +154,9 @@ def linking(
         fixed = FusionModel.load(model) if folds == 0 else None
         cropper = _cropper(crop, err)
         err.print(f"linking {len(query_list)} queries ({cropper.name} crops)…", highlight=False)
-        records = collect(query_list, index, extractor, ShortlistConfig(size=shortlist), cropper)
+        records = collect(
+            query_list, index, extractor, ShortlistConfig(size=shortlist, verify=verify), cropper
+        )
         if fixed is not None:
             predictions = predict_fixed(records, fixed, index)
             protocol = f"fixed fusion model {model}"
@@ -165,6 +173,7 @@ def linking(
             "detector_fallbacks": getattr(cropper, "fallbacks", None),
             "ocr": ocr,
             "shortlist": shortlist,
+            "verify": verify,
         }
         data = report(predictions, thresholds, protocol=protocol, extra=extra)
         if folds:

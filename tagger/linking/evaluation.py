@@ -43,11 +43,6 @@ class QueryRecord:
     seconds: float
 
 
-def _drop_row(candidates: CandidateSet, row: int, size: int) -> CandidateSet:
-    keep = candidates.rows != row
-    return CandidateSet(candidates.rows[keep][:size], candidates.features[keep][:size])
-
-
 def collect(
     queries: Sequence[Query],
     index: CatalogIndex,
@@ -57,11 +52,10 @@ def collect(
     *,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[QueryRecord]:
-    """Features and shortlists for every query. The shortlist is one longer than production's so the
-    leave-SKU-out shortlist is exactly what a catalog without that SKU would have produced."""
+    """Features and shortlists for every query: the production shortlist, and the one a catalog without
+    the query's SKU would have produced (recomputed, so which rows get verified is exactly what it
+    would be)."""
     rows = {sku: row for row, sku in enumerate(index.skus)}
-    size = shortlist.size
-    wider = ShortlistConfig(size + 1, shortlist.colour_weight, shortlist.text_weight)
     records = []
     for position, query in enumerate(queries):
         if query.sku not in rows:
@@ -71,12 +65,12 @@ def collect(
         image = read_image(query.image)
         if isinstance(image, ImageProblem):
             raise EvaluationInputError(f"query image {image.source}: {image.reason}", path=image.source)
-        started = time.perf_counter()
-        sets = [candidate_set(extractor.query_features(crop), index, wider) for crop in cropper.crops(image)]
-        seconds = time.perf_counter() - started
         truth = rows[query.sku]
-        known = tuple(CandidateSet(s.rows[:size], s.features[:size]) for s in sets)
-        left_out = tuple(_drop_row(s, truth, size) for s in sets)
+        started = time.perf_counter()
+        features = [extractor.query_features(crop) for crop in cropper.crops(image)]
+        known = tuple(candidate_set(f, index, shortlist) for f in features)
+        seconds = time.perf_counter() - started
+        left_out = tuple(candidate_set(f, index, shortlist, exclude=truth) for f in features)
         records.append(QueryRecord(query, truth, known, left_out, seconds))
         if on_progress is not None:
             on_progress(position + 1, len(queries))

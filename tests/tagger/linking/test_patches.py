@@ -15,6 +15,7 @@ from tagger.linking.card import load_embedder_card
 from tagger.linking.embedder import OnnxEmbedder
 from tagger.linking.features import ImageFeatures
 from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.linker import ShortlistConfig, rows_to_verify
 from tagger.linking.patches import cells, patch_input_size, patch_similarity
 from tagger.models.registry import sha256_file
 from tests.tagger.linking.factories import encoder_card, patch_encoder, tiny_encoder
@@ -151,3 +152,16 @@ def test_patches_survive_the_index_and_cache_serialization() -> None:
 
     np.testing.assert_allclose(restored.patches, rows, atol=1e-3)  # stored as float16
     assert restored.patches.dtype == np.float32
+
+
+def test_keypoint_verification_goes_to_the_rows_with_the_best_patch_similarity() -> None:
+    patches = np.array([0.40, 0.55, 0.30, 0.55, 0.50])
+
+    assert rows_to_verify(patches, True, 2).tolist() == [False, True, False, True, False]
+    assert rows_to_verify(patches, True, 9).all()
+    assert rows_to_verify(patches, False, 2).all()  # nothing to rank by: verify every row
+
+
+def test_a_shortlist_verifying_no_row_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ShortlistConfig(verify=0)
