@@ -88,7 +88,7 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
 
 @dataclass(frozen=True, slots=True)
 class TrainingGroup:
-    """One query's candidates (K x 5 signals), the row of the right one (None: the right SKU is absent)."""
+    """One query's candidates (K x 6 signals), the row of the right one (None: the right SKU is absent)."""
 
     features: FloatArray
     target: int | None

@@ -104,7 +104,7 @@ class LinkResult:
 
 @dataclass(frozen=True, slots=True)
 class CandidateSet:
-    """Shortlisted catalog rows for one crop and their signals (K x 5, see fusion.SIGNAL_NAMES)."""
+    """Shortlisted catalog rows for one crop and their signals (K x 6, see fusion.SIGNAL_NAMES)."""
 
     rows: IntArray
     features: NDArray[np.float64]
