@@ -108,6 +108,15 @@ def test_given_a_file_that_is_not_onnx_when_loading_then_model_error(tmp_path: P
         OnnxDetector(spec, model)
 
 
+def test_given_a_fit_card_and_a_file_that_is_not_onnx_when_loading_then_model_error(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path, input_extra='shape = "fit"')
+    model = tmp_path / "tiny.onnx"
+    model.write_bytes(b"not a protobuf at all")
+
+    with pytest.raises(ModelError, match=r"tiny\.onnx: not an ONNX graph"):
+        OnnxDetector(spec, model)
+
+
 def portrait_with_white_square() -> np.ndarray:
     """64x128 portrait; a white square at frame pixels x 0-32, y 64-96: at ratio 0.25, exactly the
     stride-8 cell that is first across and third down."""
