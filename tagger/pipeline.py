@@ -103,8 +103,7 @@ def tag_video(
         iou_buffer=settings.track_iou_buffer,
         regular_period_ms=1000.0 / settings.sample_fps,
         camera_motion_compensation=settings.camera_motion_compensation,
-        boost_threshold=settings.boost_min_confidence,
-        high_threshold=max(settings.track_activation_threshold, settings.track_high_confidence),
+        high_threshold=settings.track_high_confidence,
     )
     builder = PlacementBuilder(spec.class_names, _rules(settings))
     stats = DecodeStats()

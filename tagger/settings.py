@@ -38,8 +38,6 @@ class TaggerSettings(BaseSettings):
     # While the tracker is unsure (a track being born, a box jumping), detect at this rate for a while.
     boost_fps: float = Field(default=8.0, gt=0.0, le=120.0)
     boost_ms: int = Field(default=600, ge=0, le=10_000)
-    # An unconfirmed box this confident counts as "a track being born" and starts a boost.
-    boost_min_confidence: float = Field(default=0.4, ge=0.0, le=1.0)
     # Which frames the decoder may skip outright. "nonref" skips frames nothing else depends on
     # (B-frames, about half of an H.264 stream) and is the measured default; "none" decodes all.
     decode_skip: DecodeSkip = "nonref"

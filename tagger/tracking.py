@@ -92,10 +92,11 @@ class ShotTracker:
         iou_buffer: float = 0.3,
         regular_period_ms: float = 333.0,
         camera_motion_compensation: bool = True,
-        boost_threshold: float | None = None,
         high_threshold: float = 0.5,
     ) -> None:
         buffer = round(lost_track_s * _TRACKERS_REFERENCE_FPS)
+        # A detection that may start a track must also be able to confirm one.
+        high_threshold = max(activation_threshold, high_threshold)
         # Buffered IoU: at a few detections per second a moving product's boxes barely overlap from
         # one detection to the next; enlarging both boxes before comparing keeps them associated.
         iou = BIoU(buffer_ratio=iou_buffer)
@@ -128,8 +129,7 @@ class ShotTracker:
         self._id_offset = 0
         self._max_id = -1
         self._unconfirmed: list[TrackedBox] = []
-        # An unconfirmed box at least this confident makes the step "unsettled" (detect faster).
-        self._boost_threshold = activation_threshold if boost_threshold is None else boost_threshold
+        self._activation_threshold = activation_threshold
         self._last_seen: dict[int, tuple[int, Box]] = {}
         self._regular_period_ms = regular_period_ms
 
@@ -180,7 +180,7 @@ class ShotTracker:
             self._max_id = max(self._max_id, int(track_id))
             boxes.append(box)
         self._unconfirmed = unconfirmed
-        unsettled = any(b.confidence >= self._boost_threshold for b in unconfirmed) or any(
+        unsettled = any(b.confidence >= self._activation_threshold for b in unconfirmed) or any(
             too_fast(self._last_seen.get(b.track_id), (t_ms, b.xyxy), self._regular_period_ms) for b in boxes
         )
         self._last_seen.update({b.track_id: (t_ms, b.xyxy) for b in boxes})

@@ -72,6 +72,8 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
     base = np.asarray(signals, dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
     inliers = np.expm1(base[:, 2])
     strong = np.maximum(0.0, inliers - CHANCE_INLIERS) / CHANCE_INLIERS
+    patches_lead = _lead(base[:, 5])
+    printed = float(base.shape[0] > 0 and base[:, 3].max() > 0)
     return np.column_stack(
         [
             base,
@@ -80,8 +82,8 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
             _lead(base[:, 3]),
             strong,
             _lead(base[:, 4]),
-            _lead(base[:, 5]),
-            _lead(base[:, 5]) * float(base.shape[0] > 0 and base[:, 3].max() > 0),
+            patches_lead,
+            patches_lead * printed,
         ]
     )
 
