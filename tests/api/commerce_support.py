@@ -30,6 +30,9 @@ from tests.commerce.fakes.loopback import LoopbackServer
 from tests.commerce.fakes.shopify_fake import ADMIN_TOKEN, SHOP, STOREFRONT_TOKEN, FakeShopify
 from tests.commerce.fakes.stripe_fake import API_KEY, NOW, FakeStripe
 
+# The Shopify variant the `hoodie` fixture (tests/api/conftest.py) sells.
+SHOPIFY_VARIANT = "gid://shopify/ProductVariant/11"
+
 ACCOUNT = "acct_1BrandDrama"
 PUBLISHABLE_KEY = "pk_test_loopback"
 RETURN_URL = "https://watch.reelcart.test/return?session={CHECKOUT_SESSION_ID}"

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +22,9 @@ from api.jobs.queue import InlineJobQueue, JobQueue
 from api.jobs.tagging import TagFunction
 from api.models import ApiKeyScope, Brand
 from api.settings import ApiSettings
+
+if TYPE_CHECKING:  # commerce_support imports this module (BrandAccount), so only for annotations here
+    from tests.api.commerce_support import Shoppable, World
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -177,3 +181,29 @@ def make_video(path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[i
 
 
 __all__ = ["BrandAccount", "InlineJobQueue", "RecordingQueue", "TagFunction", "make_brand", "make_video"]
+
+
+@pytest.fixture
+def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
+    """The API wired to loopback Stripe and Shopify fakes (tests/commerce/fakes)."""
+    from tests.api.commerce_support import running_world  # noqa: PLC0415 - see TYPE_CHECKING above
+
+    with running_world(client, settings) as running:
+        yield running
+
+
+@pytest.fixture
+def hoodie(world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount) -> Shoppable:
+    """An approved placement showing a 59.90 EUR hoodie, sold by a brand connected to both providers."""
+    from tests.api.commerce_support import (  # noqa: PLC0415 - see TYPE_CHECKING above
+        SHOPIFY_VARIANT,
+        connect_shopify,
+        connect_stripe,
+        make_shoppable,
+    )
+    from tests.commerce.fakes.shopify_fake import product_node, variant_node  # noqa: PLC0415
+
+    connect_stripe(world.client, brand)
+    connect_shopify(world.client, brand)
+    world.shopify.products = [product_node(1, "Lead hoodie", [variant_node(11, price="59.90")])]
+    return make_shoppable(engine, settings, brand, shopify_variant_gid=SHOPIFY_VARIANT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.models import Brand
-from api.settings import ApiSettings
 from commerce.crypto import TokenCipher
 from tests.api.commerce_support import (
     ACCOUNT,
@@ -22,15 +20,8 @@ from tests.api.commerce_support import (
     World,
     connect_shopify,
     connect_stripe,
-    running_world,
 )
 from tests.api.conftest import BrandAccount
-
-
-@pytest.fixture
-def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
-    with running_world(client, settings) as running:
-        yield running
 
 
 def me(client: TestClient, brand: BrandAccount) -> dict[str, Any]:

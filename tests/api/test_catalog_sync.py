@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
@@ -28,7 +27,6 @@ from tests.api.commerce_support import (
     connect_shopify,
     connect_stripe,
     make_shoppable,
-    running_world,
 )
 from tests.api.conftest import BrandAccount
 from tests.api.factories import make_product
@@ -39,12 +37,6 @@ from tests.commerce.fakes.stripe_fake import API_KEY, price, product
 
 CLI_TOKEN_KEY = generate_token_key()
 Catalog = dict[str, list[tuple[str, str, Decimal, str, bool]]]
-
-
-@pytest.fixture
-def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
-    with running_world(client, settings) as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -24,35 +23,17 @@ from tests.api.commerce_support import (
     PUBLISHABLE_KEY,
     RETURN_URL,
     SHOP,
+    SHOPIFY_VARIANT,
     Shoppable,
     World,
     connect_shopify,
     connect_stripe,
     make_shoppable,
-    running_world,
 )
 from tests.api.conftest import BrandAccount
 from tests.api.factories import make_product
 from tests.commerce.fakes.loopback import Reply
-from tests.commerce.fakes.shopify_fake import product_node, variant_node
 from tests.commerce.fakes.stripe_fake import error_reply
-
-SHOPIFY_VARIANT = "gid://shopify/ProductVariant/11"
-
-
-@pytest.fixture
-def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
-    with running_world(client, settings) as running:
-        yield running
-
-
-@pytest.fixture
-def hoodie(world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount) -> Shoppable:
-    """An approved placement showing a 59.90 EUR hoodie, sold by a brand connected to both providers."""
-    connect_stripe(world.client, brand)
-    connect_shopify(world.client, brand)
-    world.shopify.products = [product_node(1, "Lead hoodie", [variant_node(11, price="59.90")])]
-    return make_shoppable(engine, settings, brand, shopify_variant_gid=SHOPIFY_VARIANT)
 
 
 def sessions_in(engine: Engine) -> list[CheckoutSession]:

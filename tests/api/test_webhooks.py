@@ -8,13 +8,11 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -24,13 +22,12 @@ from api.settings import ApiSettings
 from tests.api.commerce_support import (
     ACCOUNT,
     SHOP,
+    SHOPIFY_VARIANT,
     STRIPE_WEBHOOK_SECRET,
     Shoppable,
     World,
     connect_shopify,
-    connect_stripe,
     make_shoppable,
-    running_world,
     shopify_delivery,
     stripe_delivery,
     stripe_event_body,
@@ -38,22 +35,6 @@ from tests.api.commerce_support import (
 from tests.api.conftest import BrandAccount
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
-
-SHOPIFY_VARIANT = "gid://shopify/ProductVariant/11"
-
-
-@pytest.fixture
-def world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
-    with running_world(client, settings) as running:
-        yield running
-
-
-@pytest.fixture
-def hoodie(world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount) -> Shoppable:
-    connect_stripe(world.client, brand)
-    connect_shopify(world.client, brand)
-    world.shopify.products = [product_node(1, "Lead hoodie", [variant_node(11, price="59.90")])]
-    return make_shoppable(engine, settings, brand, shopify_variant_gid=SHOPIFY_VARIANT)
 
 
 def tap(world: World, item: Shoppable, *, click_id: str = "click-0001", **changes: Any) -> dict[str, Any]:
