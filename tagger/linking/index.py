@@ -25,6 +25,13 @@ from tagger.linking.text import TextVocabulary, normalize_words, split_identifie
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int32]
 
+# Above this many SKUs the catalog-wide embedding pass runs in a lower-dimensional subspace: at 10,000
+# SKUs the 1280-wide centroid matrix is 51 MB, and reading it (memory-bound) cost 9 of the pass's 10 ms.
+PROJECT_ABOVE_SKUS = 2048
+PROJECTED_DIM = 256
+# The subspace is fitted on at most this many centroids (evenly spaced rows, so it is deterministic).
+PROJECTION_SAMPLE = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedImage:
@@ -58,6 +65,9 @@ class CatalogIndex:
     view_owner: IntArray = field(init=False, repr=False)
     colours: FloatArray = field(init=False, repr=False)
     centroids: FloatArray = field(init=False, repr=False)  # per-SKU mean view, unit norm
+    # For large catalogs: an orthonormal D x k basis and the centroids in it (None: exact pass).
+    shortlist_basis: FloatArray | None = field(init=False, repr=False)
+    projected_centroids: FloatArray | None = field(init=False, repr=False)
     view_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     documents: tuple[frozenset[str], ...] = field(init=False, repr=False)
     vocabulary: TextVocabulary = field(init=False, repr=False)
@@ -100,6 +110,9 @@ class CatalogIndex:
             centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
             ranges = [(int(start), int(start + count)) for start, count in zip(starts, counts, strict=True)]
         set_(self, "centroids", centroids)
+        basis = shortlist_basis(centroids)
+        set_(self, "shortlist_basis", basis)
+        set_(self, "projected_centroids", None if basis is None else np.ascontiguousarray(centroids @ basis))
         set_(self, "view_ranges", tuple(ranges))
         set_(self, "version", _version(self.feature_signature, self.products))
 
@@ -123,6 +136,22 @@ class CatalogIndex:
             feature_signature=self.feature_signature,
             skipped=self.skipped,
         )
+
+
+def shortlist_basis(centroids: FloatArray) -> FloatArray | None:
+    """The top principal directions (uncentred: the best rank-k approximation of dot products) of a
+    large catalog's centroids; None for catalogs small enough to scan exactly.
+
+    Only the shortlist uses it; shortlisted SKUs are then scored on their exact views. Product images
+    concentrate in few directions: on grocery-dev, 256 directions keep 94.5% of a held-out photo
+    embedding's energy, and dot products with packshots move by at most 0.005 (BENCHMARKS.md)."""
+    count, dim = centroids.shape
+    if count <= PROJECT_ABOVE_SKUS or dim <= PROJECTED_DIM:
+        return None
+    sample = centroids[np.linspace(0, count - 1, min(count, PROJECTION_SAMPLE)).astype(np.int64)]
+    gram = (sample.T @ sample).astype(np.float64)
+    _, vectors = np.linalg.eigh(gram)  # ascending eigenvalues
+    return np.ascontiguousarray(vectors[:, ::-1][:, :PROJECTED_DIM], dtype=np.float32)
 
 
 def _version(signature: str, products: Sequence[IndexedProduct]) -> str:

@@ -65,8 +65,8 @@ class ShortlistConfig:
     cartons whose photo colour is far from the packshot's), so no later signal could rank it; 30 rows
     cost ≈ 50 % more keypoint verification per crop (see BENCHMARKS.md, Linking).
 
-    Keypoint verification (RANSAC, ≈ 5 ms a candidate) runs only on the `verify` rows whose patch
-    similarity is highest (≈ 0.2 ms a candidate): on grocery-dev, 5 of 30 lost nothing (top-1 0.81,
+    Keypoint verification (ratio test + USAC, ≈ 2 ms a candidate) runs only on the `verify` rows whose
+    patch similarity is highest (≈ 0.2 ms a candidate): on grocery-dev, 5 of 30 lost nothing (top-1 0.81,
     top-5 0.95 vs 0.81 / 0.94 verifying all 30) at a sixth of the cost. Without patch descriptors (an
     embedder card with no [patches] table) every row is verified."""
 
@@ -118,8 +118,13 @@ class CropLike(Protocol):
 def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(embedding, colour, text) similarity of the query to every SKU in the index. The embedding
     term uses each SKU's centroid (one row per SKU, not per view: a quarter of the work at 10,000
-    SKUs); shortlisted SKUs get the exact best-view similarity in `candidate_set`."""
-    embedding = (query.embeddings @ index.centroids.T).max(axis=0).astype(np.float32)
+    SKUs), in a lower-dimensional subspace for large catalogs (see `index.shortlist_basis`);
+    shortlisted SKUs get the exact best-view similarity in `candidate_set`."""
+    if index.shortlist_basis is not None and index.projected_centroids is not None:
+        projected = query.embeddings @ index.shortlist_basis
+        embedding = (projected @ index.projected_centroids.T).max(axis=0).astype(np.float32)
+    else:
+        embedding = (query.embeddings @ index.centroids.T).max(axis=0).astype(np.float32)
     colour = (index.colours @ query.colour).astype(np.float32)
     text = np.zeros(len(index), dtype=np.float32)
     if query.words:

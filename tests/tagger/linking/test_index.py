@@ -10,8 +10,17 @@ import pytest
 
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.errors import CatalogError
-from tagger.linking.features import FeatureConfig, FeatureExtractor
-from tagger.linking.index import SkippedImage, build_catalog_index
+from tagger.linking.features import FeatureConfig, FeatureExtractor, ImageFeatures
+from tagger.linking.index import (
+    PROJECT_ABOVE_SKUS,
+    PROJECTED_DIM,
+    CatalogIndex,
+    IndexedProduct,
+    SkippedImage,
+    build_catalog_index,
+)
+from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.linker import catalog_scores
 from tests.tagger.linking.factories import FakeEmbedder, catalog, extractor, packshot
 
 
@@ -120,3 +129,50 @@ def test_without_drops_skus_and_their_features() -> None:
         index.products[0].image_digests[0],
         index.products[2].image_digests[0],
     }
+
+
+def _large_catalog(skus: int, dim: int, rank: int) -> CatalogIndex:
+    """A catalog too large to scan exactly whose embeddings, like real product photos', lie mostly in
+    a few directions."""
+    rng = np.random.default_rng(3)
+    directions = rng.normal(size=(rank, dim))
+    empty = LocalFeatures.empty()
+    features, products = {}, []
+    for n in range(skus):
+        view = rng.normal(size=(1, rank)) @ directions + 0.01 * rng.normal(size=(1, dim))
+        digest = f"{n:064x}"
+        features[digest] = ImageFeatures(
+            embeddings=(view / np.linalg.norm(view)).astype(np.float32),
+            colour=np.full(4, 0.5, np.float32),
+            local=empty,
+        )
+        products.append(IndexedProduct(f"SKU-{n}", f"Product {n}", "Brand", "", (digest,)))
+    return CatalogIndex(products=tuple(products), image_features=features, feature_signature="test")
+
+
+def test_a_large_catalogs_shortlist_pass_runs_in_a_subspace_that_keeps_its_rankings() -> None:
+    index = _large_catalog(PROJECT_ABOVE_SKUS + 100, dim=PROJECTED_DIM + 64, rank=48)
+    query_embedding = index.centroids[[17]] + 0.05 * index.centroids[[18]]
+    query = ImageFeatures(
+        embeddings=(query_embedding / np.linalg.norm(query_embedding)).astype(np.float32),
+        colour=np.full(4, 0.5, np.float32),
+        local=LocalFeatures.empty(),
+    )
+
+    basis = index.shortlist_basis
+    embedding, _, _ = catalog_scores(query, index)
+
+    assert basis is not None
+    assert basis.shape == (PROJECTED_DIM + 64, PROJECTED_DIM)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(PROJECTED_DIM), atol=1e-4)
+    exact = (query.embeddings @ index.centroids.T).max(axis=0)
+    np.testing.assert_allclose(embedding, exact, atol=2e-3)
+    assert np.argsort(-embedding)[:10].tolist() == np.argsort(-exact)[:10].tolist()
+    assert int(np.argmax(embedding)) == 17
+
+
+def test_a_small_catalog_is_scanned_exactly() -> None:
+    index = build_catalog_index(catalog(3), extractor())
+
+    assert index.shortlist_basis is None
+    assert index.projected_centroids is None

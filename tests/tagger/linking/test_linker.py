@@ -14,7 +14,7 @@ from tagger.linking.errors import LinkingError
 from tagger.linking.evaluation import collect, fit_on_all
 from tagger.linking.fusion import FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.keypoints import extract_local_features, verified_inliers
+from tagger.linking.keypoints import extract_local_features, ratio_test_matches, verified_inliers
 from tagger.linking.linker import (
     Decision,
     Linker,
@@ -60,6 +60,34 @@ def test_same_print_under_rotation_has_many_inliers_and_other_print_few() -> Non
 
     assert verified_inliers(same, shot) >= 20
     assert verified_inliers(other, shot) < 10
+
+
+@pytest.mark.parametrize(("query_seed", "shot_row"), [(0, 3), (1, 4), (2, 5)])
+def test_ratio_test_finds_exactly_the_matches_of_opencvs_brute_force_matcher(
+    query_seed: int, shot_row: int
+) -> None:
+    query = extract_local_features(photo_of(packshot(3), query_seed), upscale_to=400, max_features=300)
+    shot = extract_local_features(packshot(shot_row), upscale_to=400, max_features=300)
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.descriptors, shot.descriptors, k=2)
+    expected = sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
+
+    rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
+
+    assert expected  # the comparison means something only when there are matches
+    assert sorted(zip(rows.tolist(), columns.tolist(), strict=True)) == expected
+
+
+def test_ratio_test_ranks_by_distance_also_for_descriptors_of_unequal_length() -> None:
+    rng = np.random.default_rng(7)
+    candidate = (rng.normal(size=(60, 16)) * rng.uniform(0.2, 3.0, size=(60, 1))).astype(np.float32)
+    query = (candidate[:30] + rng.normal(scale=0.05, size=(30, 16))).astype(np.float32)
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query, candidate, k=2)
+    expected = sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
+
+    rows, columns = ratio_test_matches(query, candidate)
+
+    assert len(expected) >= 20
+    assert sorted(zip(rows.tolist(), columns.tolist(), strict=True)) == expected
 
 
 def test_track_links_to_its_sku_with_top5_candidates(index: CatalogIndex, model: FusionModel) -> None:
