@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+import random
+import string
 
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier, text_score
 
@@ -38,3 +41,36 @@ def test_noisy_ocr_words_match_their_catalog_words() -> None:
     assert 0.75 <= expanded["apple"] < 1.0
     assert text_score(expanded, frozenset({"tropicana", "orange"}), vocabulary) == 0.0
     assert text_score(expanded, frozenset({"bravo", "apple", "juice"}), vocabulary) > 2.0
+
+
+def _misread(word: str, rng: random.Random) -> str:
+    """What OCR does to a word: a few letters swapped, inserted or dropped."""
+    letters = list(word)
+    for _ in range(rng.randint(0, 3)):
+        position = rng.randrange(len(letters) + 1)
+        roll = rng.random()
+        if roll < 0.4 and position < len(letters):
+            letters[position] = rng.choice(string.ascii_lowercase + string.digits)
+        elif roll < 0.7:
+            letters.insert(position, rng.choice(string.ascii_lowercase + string.digits))
+        elif len(letters) > 1 and position < len(letters):
+            del letters[position]
+    return "".join(letters)
+
+
+def test_close_matches_are_exactly_difflibs_on_a_large_vocabulary() -> None:
+    rng = random.Random(11)
+    words = sorted(
+        {"".join(rng.choice("aeiourstlnmkbdg") for _ in range(rng.randint(3, 12))) for _ in range(3000)}
+    )
+    vocabulary = TextVocabulary.from_documents(
+        [words[start : start + 5] for start in range(0, len(words), 5)]
+    )
+    queries = [_misread(rng.choice(words), rng) for _ in range(150)] + ["zzzz", "a1b", "x", "ÄPPLE"]
+
+    found = [vocabulary.close_matches(query) for query in queries]
+
+    assert found == [
+        difflib.get_close_matches(query, list(vocabulary.idf), n=3, cutoff=0.75) for query in queries
+    ]
+    assert sum(map(len, found)) > 100  # most misreadings still find their word
