@@ -1,12 +1,13 @@
 """Time linking one crop against a synthetic 10,000-SKU catalog on one CPU core.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_linking.py [--skus 10000] [--repeat 30] [--ocr]
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_linking.py [--skus 10000] [--repeat 30] [--no-ocr]
 
 The catalog is synthetic where scale matters (random unit embeddings with four views per SKU,
 colour signatures, a 30,000-word vocabulary) and real where per-candidate cost matters: the keypoint
 sets are the 81 grocery-dev packshots' (cycled), so RANSAC verification costs what it costs on real
 print. Timings are split so each stage can be budgeted: query features (embedding of the crops,
-colour, keypoints), the catalog-wide pass, keypoint verification of the shortlist, and fusion.
+colour, keypoints, OCR), the catalog-wide pass (with the words OCR read, fuzzy-matched against the
+whole vocabulary), keypoint verification of the shortlist, and fusion.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def main() -> None:
     parser.add_argument("--shortlist", type=int, default=ShortlistConfig().size)
     parser.add_argument("--verify", type=int, default=ShortlistConfig().verify)
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "var" / "models")
-    parser.add_argument("--ocr", action="store_true", help="also time OCR of the crop")
+    parser.add_argument(
+        "--no-ocr", dest="ocr", action="store_false", help="leave OCR (and so the text lookup) out"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     data = _shared_data()

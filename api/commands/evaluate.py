@@ -123,6 +123,14 @@ def linking(
     ] = ShortlistConfig().verify,
     auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
+    print_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--print-evidence/--no-print-evidence",
+            help="Auto-approve only SKUs whose print was seen (OCR text or strong keypoints), as the "
+            "linker does.",
+        ),
+    ] = True,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the embedder ONNX lives.")] = Path(
         "var/models"
     ),
@@ -139,7 +147,9 @@ def linking(
     if folds == 1:
         _fail("--folds must be 0 (use --model as is) or at least 2")
     try:
-        thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
+        thresholds = LinkThresholds(
+            auto_approve=auto_approve, floor=floor, require_print_evidence=print_evidence
+        )
         items = read_catalog_csv(catalog)
         query_list = read_queries_csv(queries)
         extractor: Extractor = load_extractor(model_dir, card=card, ocr=ocr)

@@ -24,7 +24,16 @@ from tagger.linking.features import Extractor
 from tagger.linking.fusion import FusionModel, TrainingGroup, fit_fusion
 from tagger.linking.images import ImageProblem, read_image
 from tagger.linking.index import CatalogIndex
-from tagger.linking.linker import CandidateSet, LinkThresholds, ShortlistConfig, candidate_set, vote
+from tagger.linking.linker import (
+    CandidateSet,
+    Decision,
+    LinkThresholds,
+    ShortlistConfig,
+    candidate_set,
+    decide,
+    has_print_evidence,
+    vote,
+)
 
 # Leave-out copies stand for detections of products the brand does not sell; this weight sets how
 # common the model believes they are (0.5: one unknown for every two known placements).
@@ -98,6 +107,16 @@ class Prediction:
     top_correct: bool
     left_out_confidence: float
     seconds: float
+    # Whether the top SKU's print was seen (the auto-approval rule; see LinkThresholds).
+    print_evidence: bool = True
+    left_out_print_evidence: bool = True
+
+    def approved(self, thresholds: LinkThresholds) -> bool:
+        return decide(self.confidence, thresholds, print_evidence=self.print_evidence) is Decision.APPROVED
+
+    def left_out_approved(self, thresholds: LinkThresholds) -> bool:
+        decision = decide(self.left_out_confidence, thresholds, print_evidence=self.left_out_print_evidence)
+        return decision is Decision.APPROVED
 
 
 def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Prediction:
@@ -106,6 +125,7 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
     rank = 1 + int((probabilities > truth).sum()) if truth > 0 else None
     top = int(np.argmax(probabilities))
     left_probabilities, _ = vote(record.left_out, model, len(index))
+    left_top = int(np.argmax(left_probabilities))
     return Prediction(
         query=record.query,
         rank=rank,
@@ -114,6 +134,8 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         top_correct=top == record.truth_row and probabilities[top] > 0,
         left_out_confidence=float(left_probabilities.max(initial=0.0)),
         seconds=record.seconds,
+        print_evidence=has_print_evidence(record.known, top),
+        left_out_print_evidence=has_print_evidence(record.left_out, left_top),
     )
 
 
@@ -179,7 +201,7 @@ def _rate(hits: int, total: int) -> float:
 def summarize(predictions: Sequence[Prediction], thresholds: LinkThresholds) -> dict[str, Any]:
     """Top-1/top-5/MRR, precision and coverage of auto-approval, the review and unknown shares."""
     total = len(predictions)
-    approved = [p for p in predictions if p.confidence >= thresholds.auto_approve]
+    approved = [p for p in predictions if p.approved(thresholds)]
     unknown = [p for p in predictions if p.confidence < thresholds.floor]
     return {
         "queries": total,
@@ -194,9 +216,7 @@ def summarize(predictions: Sequence[Prediction], thresholds: LinkThresholds) -> 
         },
         "unknown_share": _rate(len(unknown), total),
         "leave_sku_out": {
-            "auto_approved_share": _rate(
-                sum(p.left_out_confidence >= thresholds.auto_approve for p in predictions), total
-            ),
+            "auto_approved_share": _rate(sum(p.left_out_approved(thresholds) for p in predictions), total),
             "above_floor_share": _rate(
                 sum(p.left_out_confidence >= thresholds.floor for p in predictions), total
             ),
@@ -265,10 +285,16 @@ def per_sku(predictions: Sequence[Prediction]) -> list[dict[str, Any]]:
     ]
 
 
-def precision_curve(predictions: Sequence[Prediction], levels: Sequence[float]) -> list[dict[str, float]]:
+def precision_curve(
+    predictions: Sequence[Prediction], levels: Sequence[float], *, require_print_evidence: bool = True
+) -> list[dict[str, float]]:
+    """Precision and coverage of auto-approval had the threshold been each of `levels`."""
     curve = []
     for level in levels:
-        above = [p for p in predictions if p.confidence >= level]
+        thresholds = LinkThresholds(
+            auto_approve=level, floor=0.0, require_print_evidence=require_print_evidence
+        )
+        above = [p for p in predictions if p.approved(thresholds)]
         curve.append(
             {
                 "threshold": level,
@@ -298,11 +324,19 @@ def report(
     return {
         **extra,
         "protocol": protocol,
-        "thresholds": {"auto_approve": thresholds.auto_approve, "floor": thresholds.floor},
+        "thresholds": {
+            "auto_approve": thresholds.auto_approve,
+            "floor": thresholds.floor,
+            "require_print_evidence": thresholds.require_print_evidence,
+        },
         "groups": {name: summarize(items, thresholds) for name, items in groups.items()},
         "reliability": reliability(predictions),
         "reliability_with_unknowns": reliability_with_unknowns(predictions),
-        "precision_curve": precision_curve(predictions, (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
+        "precision_curve": precision_curve(
+            predictions,
+            (0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+            require_print_evidence=thresholds.require_print_evidence,
+        ),
         "timing": timing(predictions),
         "per_sku": per_sku(predictions),
     }

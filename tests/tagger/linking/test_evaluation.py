@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.dataset import Query, read_catalog_csv, read_queries_csv
 from tagger.linking.errors import EvaluationInputError
-from tagger.linking.evaluation import Prediction, per_sku, reliability, reliability_with_unknowns, summarize
+from tagger.linking.evaluation import (
+    Prediction,
+    per_sku,
+    precision_curve,
+    reliability,
+    reliability_with_unknowns,
+    summarize,
+)
 from tagger.linking.linker import LinkThresholds
 
 
@@ -47,6 +55,21 @@ def test_summary_counts_ranks_approvals_and_leave_out_confidence() -> None:
         "unknown_share": 0.25,
         "leave_sku_out": {"auto_approved_share": 0.25, "above_floor_share": 0.5, "mean_confidence": 0.375},
     }
+
+
+def test_confident_links_without_print_evidence_are_not_counted_as_approved() -> None:
+    unseen_print = replace(PREDICTIONS[2], print_evidence=False, left_out_print_evidence=False)
+    predictions = [PREDICTIONS[0], PREDICTIONS[1], unseen_print, PREDICTIONS[3]]
+
+    summary = summarize(predictions, LinkThresholds(auto_approve=0.8, floor=0.3))
+    trusting = summarize(
+        predictions, LinkThresholds(auto_approve=0.8, floor=0.3, require_print_evidence=False)
+    )
+
+    assert summary["auto_approved"] == {"threshold": 0.8, "count": 2, "coverage": 0.5, "precision": 1.0}
+    assert summary["leave_sku_out"]["auto_approved_share"] == 0.0
+    assert trusting["auto_approved"]["count"] == 3
+    assert precision_curve(predictions, [0.8]) == [{"threshold": 0.8, "coverage": 0.5, "precision": 1.0}]
 
 
 def test_reliability_bins_confidence_against_accuracy() -> None:

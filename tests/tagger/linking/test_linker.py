@@ -12,10 +12,11 @@ from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query
 from tagger.linking.errors import LinkingError
 from tagger.linking.evaluation import collect, fit_on_all
-from tagger.linking.fusion import FusionModel
+from tagger.linking.fusion import FEATURE_NAMES, SIGNAL_NAMES, FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import extract_local_features, ratio_test_matches, verified_inliers
 from tagger.linking.linker import (
+    CandidateSet,
     Decision,
     Linker,
     LinkResult,
@@ -23,6 +24,7 @@ from tagger.linking.linker import (
     ShortlistConfig,
     SkuCandidate,
     decide,
+    has_print_evidence,
     link_track,
 )
 from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
@@ -149,3 +151,52 @@ def test_decision_follows_thresholds(confidence: float, expected: Decision) -> N
 def test_inconsistent_thresholds_are_refused() -> None:
     with pytest.raises(LinkingError, match="floor ≤ auto_approve"):
         LinkThresholds(auto_approve=0.2, floor=0.5)
+
+
+def _signals(text: float = 0.0, inliers: int = 0) -> list[float]:
+    row = [0.5] * len(SIGNAL_NAMES)
+    row[SIGNAL_NAMES.index("text")] = text
+    row[SIGNAL_NAMES.index("keypoints")] = float(np.log1p(inliers))
+    return row
+
+
+@pytest.mark.parametrize(
+    ("signals", "expected"),
+    [
+        (_signals(text=1.2), True),  # OCR read words of this SKU's catalog text
+        (_signals(inliers=25), True),  # its print matched under one homography
+        (_signals(inliers=12), False),  # about what an unrelated packshot reaches by chance
+        (_signals(), False),  # colour and shape only
+    ],
+)
+def test_print_evidence_is_text_or_strong_keypoints(signals: list[float], expected: bool) -> None:
+    sets = [CandidateSet(np.array([4, 7]), np.array([_signals(), signals]))]
+
+    assert has_print_evidence(sets, 7) is expected
+    assert has_print_evidence(sets, 9) is False  # a row no crop shortlisted
+
+
+def test_a_confident_link_without_print_evidence_is_proposed_not_approved() -> None:
+    assert decide(0.95, LinkThresholds(), print_evidence=False) is Decision.PROPOSED
+    assert (
+        decide(0.95, LinkThresholds(require_print_evidence=False), print_evidence=False) is Decision.APPROVED
+    )
+    assert decide(0.1, LinkThresholds(), print_evidence=False) is Decision.UNKNOWN
+
+
+def test_track_whose_print_is_not_visible_gets_its_sku_for_review(index: CatalogIndex) -> None:
+    """A model that trusts appearance alone is confident about a blurred photo (no keypoints, no text);
+    the linker still names the SKU but leaves the approval to a person."""
+    weights = [0.0] * len(FEATURE_NAMES)
+    weights[FEATURE_NAMES.index("embedding_lead")] = 200.0
+    appearance_only = FusionModel(tuple(weights), unknown_bias=-5.0)
+    linker = Linker(index, extractor(), appearance_only, ShortlistConfig(size=5))
+    blurred = np.asarray(cv2.GaussianBlur(photo_of(packshot(2)), (0, 0), 6), dtype=np.uint8)
+
+    result = linker.link_track([blurred])
+    trusting = linker.link_track([blurred], LinkThresholds(require_print_evidence=False))
+
+    assert result.sku == "SKU-2"
+    assert result.confidence > 0.8
+    assert result.decision is Decision.PROPOSED
+    assert trusting.decision is Decision.APPROVED
