@@ -240,7 +240,7 @@ class PlacementBuilder:
         keyframes = tuple(Keyframe(t_ms=times[i], box=_rounded(observations[i].box)) for i in kept)
         crops = tuple(entry[2] for entry in sorted(track.crops, key=lambda e: (-e[0], e[1])))
         placement_id = str(uuid.uuid4())
-        thumbnail = _save_thumbnail(crops[0], thumbnails_dir, placement_id) if crops else None
+        thumbnail = _save_crops(crops, thumbnails_dir, placement_id) if crops else None
         confidences = [o.confidence for o in observations if o.class_id == class_id]
         return Placement(
             id=placement_id,
@@ -262,11 +262,32 @@ def _rounded(box: NormBox) -> NormBox:
     return (x, y, w, h)
 
 
-def _save_thumbnail(crop: Crop, thumbnails_dir: Path | None, placement_id: str) -> Path | None:
+def _save_crops(crops: Sequence[Crop], thumbnails_dir: Path | None, placement_id: str) -> Path | None:
+    """Write the best crop as the placement's thumbnail and the others beside it (see
+    `stored_crop_paths`): re-linking after a catalog change then votes over the same crops as the
+    first link, not over the thumbnail alone. Returns the thumbnail's path."""
     if thumbnails_dir is None:
         return None
     thumbnails_dir.mkdir(parents=True, exist_ok=True)
-    path = thumbnails_dir / f"{placement_id}.jpg"
-    if not cv2.imwrite(str(path), crop.image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-        raise TaggerError(f"could not write thumbnail {path}")
-    return path
+    thumbnail = thumbnails_dir / f"{placement_id}.jpg"
+    paths = [thumbnail, *(_extra_crop_path(thumbnail, n) for n in range(1, len(crops)))]
+    for path, crop in zip(paths, crops, strict=True):
+        if not cv2.imwrite(str(path), crop.image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+            raise TaggerError(f"could not write crop {path}")
+    return thumbnail
+
+
+def _extra_crop_path(thumbnail: Path, number: int) -> Path:
+    return thumbnail.with_name(f"{thumbnail.stem}-crop{number}{thumbnail.suffix}")
+
+
+def stored_crop_paths(thumbnail: Path) -> list[Path]:
+    """The crops a placement was linked from, best first, as `_save_crops` wrote them: the thumbnail,
+    then its numbered siblings that exist (placements tagged before crops were kept have only the
+    thumbnail)."""
+    paths = [thumbnail] if thumbnail.is_file() else []
+    number = 1
+    while (extra := _extra_crop_path(thumbnail, number)).is_file():
+        paths.append(extra)
+        number += 1
+    return paths

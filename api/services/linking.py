@@ -38,6 +38,7 @@ from tagger.linking import (
     build_catalog_index,
     load_extractor,
 )
+from tagger.placements import stored_crop_paths
 
 log = logging.getLogger("reelcart.linking")
 
@@ -175,19 +176,24 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
     )
 
 
-def read_thumbnail(path: str | None) -> list[np.ndarray]:
-    """Re-linking has no frames left in memory: the stored best crop stands in for the track."""
-    if not path:
+def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
+    """Re-linking has no frames left in memory: the crops stored at tagging time (the thumbnail and
+    its numbered siblings) stand in for the track. Unreadable files are skipped."""
+    if not thumbnail_path:
         return []
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    return [np.asarray(image, dtype=np.uint8)] if image is not None else []
+    crops = []
+    for path in stored_crop_paths(Path(thumbnail_path)):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            crops.append(np.asarray(image, dtype=np.uint8))
+    return crops
 
 
 def relink_placements(session: Session, placements: Sequence[Placement], brand: BrandLinker) -> int:
     """Refresh candidates of placements; machine decisions may change, human ones never do."""
     changed = 0
     for placement in placements:
-        crops = read_thumbnail(placement.thumbnail_path)
+        crops = read_stored_crops(placement.thumbnail_path)
         if not crops:
             continue
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -12,6 +14,7 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.models import PlacementStatus, ProductImage
+from api.services.linking import read_stored_crops
 from api.settings import ApiSettings
 from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_episode, make_placement, make_product
@@ -93,3 +96,16 @@ def test_relink_finds_the_product_a_placement_shows_and_keeps_human_decisions(
     # A second pass over an unchanged catalog reuses the same index version.
     again = linking_client.post("/v1/link", headers=brand.headers).json()
     assert again["index_version"] == report.json()["index_version"]
+
+
+def test_relinking_reads_every_crop_stored_at_tagging_time_and_skips_unreadable_ones(tmp_path: Path) -> None:
+    thumbnail = tmp_path / "placement.jpg"
+    cv2.imwrite(str(thumbnail), np.full((40, 30, 3), 200, np.uint8))
+    cv2.imwrite(str(tmp_path / "placement-crop1.jpg"), np.full((50, 20, 3), 90, np.uint8))
+    (tmp_path / "placement-crop2.jpg").write_bytes(b"not a jpeg")
+
+    crops = read_stored_crops(str(thumbnail))
+
+    assert [crop.shape for crop in crops] == [(40, 30, 3), (50, 20, 3)]
+    assert read_stored_crops(None) == []
+    assert read_stored_crops(str(tmp_path / "gone.jpg")) == []

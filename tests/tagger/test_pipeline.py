@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tagger.pipeline import tag_video
-from tagger.placements import Keyframe, Placement
+from tagger.placements import Keyframe, Placement, stored_crop_paths
 from tagger.result import TagResult, VideoSummary
 from tagger.settings import TaggerSettings
 from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
@@ -125,6 +125,12 @@ def test_given_thumbnails_dir_when_tagged_then_best_crop_saved_and_crops_kept_in
         assert 1 <= len(placement.crops) <= 3
         best = placement.crops[0]
         assert thumbnail.shape == best.image.shape
+        # Every linking crop is stored (best first) so a later re-link votes over the same crops.
+        stored = stored_crop_paths(placement.thumbnail)
+        assert stored[0] == placement.thumbnail
+        assert [np.asarray(cv2.imread(str(path))).shape for path in stored] == [
+            c.image.shape for c in placement.crops
+        ]
         assert best.image.dtype == np.uint8
         assert placement.start_frame <= best.frame_index <= placement.end_frame
         assert placement.sku_candidates == ()
