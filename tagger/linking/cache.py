@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,5 +87,6 @@ class CachedExtractor:
     def catalog_features(self, image: Image) -> ImageFeatures:
         return self._get("catalog", image)
 
-    def query_features(self, image: Image) -> ImageFeatures:
-        return self._get("query", image)
+    def query_features(self, image: Image, *, words: tuple[str, ...] | None = None) -> ImageFeatures:
+        features = self._get("query", image)
+        return features if words is None else replace(features, words=words)

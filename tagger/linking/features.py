@@ -69,7 +69,9 @@ class Extractor(Protocol):
 
     def catalog_features(self, image: Image) -> ImageFeatures: ...
 
-    def query_features(self, image: Image) -> ImageFeatures: ...
+    def query_features(self, image: Image, *, words: tuple[str, ...] | None = None) -> ImageFeatures:
+        """`words`: text already read for this object (another crop of the track); skips OCR."""
+        ...
 
 
 @dataclass(slots=True)
@@ -118,14 +120,15 @@ class FeatureExtractor:
             patches=self._patches(image, product),
         )
 
-    def query_features(self, image: Image) -> ImageFeatures:
-        """Features of a query crop: the crop and tighter centre crops; colour of the central part."""
+    def query_features(self, image: Image, *, words: tuple[str, ...] | None = None) -> ImageFeatures:
+        """Features of a query crop: the crop and tighter centre crops; colour of the central part.
+        With `words` (read from another crop of the same object) OCR is not run again."""
         crops = query_crops(image, self.config.query_fractions)
         return ImageFeatures(
             embeddings=self.embedder.embed(crops),
             colour=colour_signature(crops[-1]),
             local=self._local(image),
-            words=self._words(image),
+            words=self._words(image) if words is None else words,
             thumbnail=thumbnail(image, QUERY_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
             patches=self._patches(image),

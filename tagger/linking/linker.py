@@ -304,14 +304,23 @@ class Linker:
                 f"this extractor computes {self.extractor.signature}; rebuild the index"
             )
 
-    def candidates_for(self, image: Image) -> CandidateSet:
-        return candidate_set(self.extractor.query_features(image), self.index, self.shortlist)
+    def track_candidates(self, images: Sequence[Image]) -> list[CandidateSet]:
+        """Each crop's candidates, best crop first. OCR reads only the best crop and the others reuse
+        its words: it is 80 % of a crop's feature time (≈ 280 ms), and on grocery-dev's pretend
+        two-photo tracks reading the second photo too changed no answer (BENCHMARKS.md, Linking)."""
+        sets: list[CandidateSet] = []
+        words: tuple[str, ...] | None = None
+        for image in images:
+            features = self.extractor.query_features(image, words=words)
+            words = features.words if words is None else words
+            sets.append(candidate_set(features, self.index, self.shortlist))
+        return sets
 
     def link_track(
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
     ) -> LinkResult:
-        """Link a placement from its best crops (BGR uint8). Unusable crops (tiny, wrong type) are
-        ignored; a track with none left comes out as an unknown product with no candidates."""
+        """Link a placement from its best crops (BGR uint8, best first). Unusable crops (tiny, wrong
+        type) are ignored; a track with none left comes out as an unknown product with no candidates."""
         thresholds = thresholds or LinkThresholds()
         images = []
         for position, crop in enumerate(crops):
@@ -319,7 +328,7 @@ class Linker:
             checked = check_image(array, f"crop #{position}")
             if not isinstance(checked, ImageProblem):
                 images.append(checked)
-        sets = [self.candidates_for(image) for image in images]
+        sets = self.track_candidates(images)
         probabilities, unknown = vote(sets, self.model, len(self.index))
         if not sets:
             unknown = 1.0

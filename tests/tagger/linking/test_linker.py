@@ -12,6 +12,7 @@ from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query
 from tagger.linking.errors import LinkingError
 from tagger.linking.evaluation import collect, fit_on_all
+from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FEATURE_NAMES, SIGNAL_NAMES, FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import extract_local_features, ratio_test_matches, verified_inliers
@@ -27,7 +28,7 @@ from tagger.linking.linker import (
     has_print_evidence,
     link_track,
 )
-from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
+from tests.tagger.linking.factories import FakeEmbedder, FakeReader, catalog, extractor, packshot, photo_of
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +201,31 @@ def test_track_whose_print_is_not_visible_gets_its_sku_for_review(index: Catalog
     assert result.confidence > 0.8
     assert result.decision is Decision.PROPOSED
     assert trusting.decision is Decision.APPROVED
+
+
+class CountingReader(FakeReader):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines)
+        self.images: list[tuple[int, ...]] = []
+
+    def read(self, image: np.ndarray) -> list[str]:
+        self.images.append(image.shape)
+        return super().read(image)
+
+
+def test_a_track_is_read_by_ocr_once_on_its_best_crop_and_every_crop_uses_those_words(
+    model: FusionModel,
+) -> None:
+    reader = CountingReader(["Product 2 bravo"])
+    reading = FeatureExtractor(FakeEmbedder(), reader, FeatureConfig(ocr=True, max_keypoints=300))
+    linker = Linker(build_catalog_index(catalog(6), reading), reading, model, ShortlistConfig(size=5))
+    reader.images.clear()
+    best, *others = [photo_of(packshot(2), seed, size=size) for seed, size in ((0, 320), (1, 300), (2, 280))]
+
+    sets = linker.track_candidates([best, *others])
+    result = linker.link_track([best, *others])
+
+    assert reader.images == [best.shape, best.shape]  # once per track, on the best crop
+    text = [c.features[:, SIGNAL_NAMES.index("text")].max() for c in sets]
+    assert min(text) > 0  # the other crops scored the best crop's words
+    assert result.sku == "SKU-2"
