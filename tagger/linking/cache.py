@@ -42,12 +42,12 @@ def features_from_arrays(arrays: dict[str, NDArray[np.generic]], prefix: str = "
         colour=np.asarray(arrays[f"{prefix}colour"], dtype=np.float32),
         local=LocalFeatures(
             np.asarray(arrays[f"{prefix}points"], dtype=np.float32),
-            np.asarray(arrays[f"{prefix}descriptors"], dtype=np.float32),
+            np.asarray(arrays[f"{prefix}descriptors"], dtype=np.float16),
         ),
         words=tuple(json.loads(str(arrays[f"{prefix}words"]))),
         thumbnail=np.asarray(arrays[f"{prefix}thumbnail"], dtype=np.uint8),
         size=(int(size[0]), int(size[1])),
-        patches=np.asarray(arrays[f"{prefix}patches"], dtype=np.float32),
+        patches=np.asarray(arrays[f"{prefix}patches"], dtype=np.float16),
     )
 
 

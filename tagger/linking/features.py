@@ -56,9 +56,9 @@ class ImageFeatures:
     # A small picture for aligned colour comparison, and the size keypoints are measured in.
     thumbnail: Image = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
     size: tuple[int, int] = (0, 0)
-    # PxC local CNN descriptors (packshot: the cells that show the product); empty when the embedder
-    # card has no [patches] table.
-    patches: FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # PxC local CNN descriptors (packshot: the cells that show the product, in half precision like its
+    # keypoint descriptors); empty when the embedder card has no [patches] table.
+    patches: NDArray[np.float16] | FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
 class Extractor(Protocol):
@@ -113,11 +113,11 @@ class FeatureExtractor:
         return ImageFeatures(
             embeddings=self.embedder.embed(views),
             colour=colour_signature(image, product),
-            local=self._local(image),
+            local=self._local(image).compact(),
             words=self._words(image),
             thumbnail=thumbnail(image, CATALOG_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
-            patches=self._patches(image, product),
+            patches=self._patches(image, product).astype(np.float16),
         )
 
     def query_features(self, image: Image, *, words: tuple[str, ...] | None = None) -> ImageFeatures:

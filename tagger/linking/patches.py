@@ -8,6 +8,8 @@ so it separates packages that a global ImageNet embedding confuses. Pure functio
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -43,10 +45,12 @@ def cells(feature_map: FloatArray, mask: NDArray[np.uint8] | None = None) -> Flo
     return np.asarray(flat / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def patch_similarity(catalog: FloatArray, query: FloatArray) -> float:
-    """Mean over the packshot's cells of the best cosine to any photo cell; 0 when either is empty."""
+def patch_similarity(catalog: NDArray[np.floating[Any]], query: NDArray[np.floating[Any]]) -> float:
+    """Mean over the packshot's cells of the best cosine to any photo cell; 0 when either is empty.
+    (Half-precision catalog cells are widened first: float16 matrix products have no BLAS.)"""
     if catalog.size == 0 or query.size == 0:
         return 0.0
     if catalog.shape[1] != query.shape[1]:
         raise ValueError(f"patch descriptors differ in width: {catalog.shape[1]} vs {query.shape[1]}")
-    return float((catalog @ query.T).max(axis=1).mean())
+    similarities = np.asarray(catalog, dtype=np.float32) @ np.asarray(query, dtype=np.float32).T
+    return float(similarities.max(axis=1).mean())

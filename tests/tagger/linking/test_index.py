@@ -176,3 +176,13 @@ def test_a_small_catalog_is_scanned_exactly() -> None:
 
     assert index.shortlist_basis is None
     assert index.projected_centroids is None
+
+
+def test_catalog_keypoints_and_patches_are_kept_in_half_precision() -> None:
+    """A 10,000-image index holds ~2 GB of RootSIFT descriptors in float16 (4 GB in float32)."""
+    index = build_catalog_index(catalog(2), extractor())
+
+    for features in index.image_features.values():
+        assert len(features.local) > 50
+        assert features.local.descriptors.dtype == np.float16
+        assert features.patches.dtype == np.float16

@@ -150,8 +150,8 @@ def test_patches_survive_the_index_and_cache_serialization() -> None:
 
     restored = features_from_arrays(features_to_arrays(features, prefix="0/"), prefix="0/")
 
-    np.testing.assert_allclose(restored.patches, rows, atol=1e-3)  # stored as float16
-    assert restored.patches.dtype == np.float32
+    np.testing.assert_allclose(restored.patches, rows, atol=1e-3)
+    assert restored.patches.dtype == np.float16  # stored, and kept in memory, in half precision
 
 
 def test_keypoint_verification_goes_to_the_rows_with_the_best_patch_similarity() -> None:
