@@ -24,7 +24,7 @@ from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
 from tagger.linking.images import Image, ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import verify
-from tagger.linking.patches import patch_similarity
+from tagger.linking.patches import patch_similarities
 
 FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
@@ -166,15 +166,17 @@ def _best_verification(query: ImageFeatures, index: CatalogIndex, row: int) -> t
     return best_inliers, best_similarity
 
 
-def best_patch_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
-    """The "patch" signal against the SKU's best-matching image."""
-    return max(
-        (
-            patch_similarity(index.image_features[d].patches, query.patches)
-            for d in index.products[row].image_digests
-        ),
-        default=0.0,
-    )
+def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: IntArray) -> NDArray[np.float64]:
+    """The "patch" signal of each row against the SKU's best-matching image (one batched product)."""
+    owners = [
+        (position, digest)
+        for position, row in enumerate(rows)
+        for digest in index.products[row].image_digests
+    ]
+    scores = patch_similarities([index.image_features[digest].patches for _, digest in owners], query.patches)
+    best = np.full(len(rows), -np.inf)
+    np.maximum.at(best, np.array([position for position, _ in owners], dtype=np.int64), scores)
+    return np.where(np.isfinite(best), best, 0.0)
 
 
 def best_view_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
@@ -195,7 +197,7 @@ def candidate_set(
     rows = np.argpartition(-cheap, size - 1)[:size] if size < len(index) else np.arange(len(index))
     rows = rows[np.isfinite(cheap[rows])]
     rows = rows[np.argsort(-cheap[rows], kind="stable")].astype(np.int64)
-    patches = np.array([best_patch_similarity(query, index, int(row)) for row in rows], dtype=np.float64)
+    patches = best_patch_similarities(query, index, rows)
     chosen = rows_to_verify(patches, query.patches.size > 0, config.verify)
     verified = [
         _best_verification(query, index, int(row)) if verify else (0, 0.0)

@@ -16,7 +16,7 @@ from tagger.linking.embedder import OnnxEmbedder
 from tagger.linking.features import ImageFeatures
 from tagger.linking.keypoints import LocalFeatures
 from tagger.linking.linker import ShortlistConfig, rows_to_verify
-from tagger.linking.patches import cells, patch_input_size, patch_similarity
+from tagger.linking.patches import cells, patch_input_size, patch_similarities, patch_similarity
 from tagger.models.registry import sha256_file
 from tests.tagger.linking.factories import encoder_card, patch_encoder, tiny_encoder
 
@@ -72,6 +72,21 @@ def test_patch_similarity_finds_the_packshot_cells_among_clutter() -> None:
     assert found > 0.8
     assert found > patch_similarity(other_packshot, photo_with_product) + 0.3
     assert patch_similarity(packshot, packshot) == pytest.approx(1.0)
+
+
+def test_a_shortlists_patch_similarities_in_one_product_equal_one_at_a_time() -> None:
+    rng = np.random.default_rng(4)
+    photo = unit_rows(rng.normal(size=(40, 96)).tolist())
+    packshots = [
+        unit_rows(rng.normal(size=(cells_count, 96)).tolist()).astype(np.float16)
+        for cells_count in (7, 1, 30)
+    ]
+    packshots.insert(1, np.zeros((0, 0), np.float16))  # an image with no patch descriptors
+
+    together = patch_similarities(packshots, photo)
+
+    alone = [float((p.astype(np.float32) @ photo.T).max(axis=1).mean()) if p.size else 0.0 for p in packshots]
+    np.testing.assert_allclose(together, alone, rtol=1e-6)
 
 
 def test_patch_similarity_of_nothing_is_zero_and_mismatched_widths_are_refused() -> None:
