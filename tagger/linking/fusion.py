@@ -35,10 +35,12 @@ SIGNAL_NAMES: tuple[str, ...] = (
 )
 # ... and what the model weighs: the signals, each signal's lead over the best other candidate (sibling
 # packages share most of their print, so "how much better than the runner-up" carries the decision),
-# and inliers beyond what unrelated packshots reach by chance (about ten on grocery-dev).
+# and inliers beyond what unrelated packshots reach by chance (about ten on grocery-dev). Not the global
+# embedding's lead: an ImageNet embedding knows "carton", not which carton, and its margin mostly
+# rewarded "hub" packshots that look like every carton (without it, cross-validated packaged top-1 rose
+# from 0.83 to 0.85 with whole photos and 0.81 to 0.825 with detector crops; BENCHMARKS.md, Linking).
 FEATURE_NAMES: tuple[str, ...] = (
     *SIGNAL_NAMES,
-    "embedding_lead",
     "keypoints_lead",
     "text_lead",
     "keypoints_strong",
@@ -62,7 +64,7 @@ def _lead(values: FloatArray) -> FloatArray:
 
 
 def design(signals: NDArray[np.floating]) -> FloatArray:
-    """K x 6 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches) -> K x 13
+    """K x 6 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches) -> K x 12
     features.
 
     The last one is the patch lead again, but only when OCR matched catalog text for some candidate:
@@ -77,7 +79,6 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
     return np.column_stack(
         [
             base,
-            _lead(base[:, 0]),
             _lead(base[:, 2]),
             _lead(base[:, 3]),
             strong,

@@ -189,7 +189,7 @@ def test_track_whose_print_is_not_visible_gets_its_sku_for_review(index: Catalog
     """A model that trusts appearance alone is confident about a blurred photo (no keypoints, no text);
     the linker still names the SKU but leaves the approval to a person."""
     weights = [0.0] * len(FEATURE_NAMES)
-    weights[FEATURE_NAMES.index("embedding_lead")] = 200.0
+    weights[FEATURE_NAMES.index("embedding")] = 200.0
     appearance_only = FusionModel(tuple(weights), unknown_bias=-5.0)
     linker = Linker(index, extractor(), appearance_only, ShortlistConfig(size=5))
     blurred = np.asarray(cv2.GaussianBlur(photo_of(packshot(2)), (0, 0), 6), dtype=np.uint8)
