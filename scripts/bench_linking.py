@@ -63,6 +63,19 @@ def synthetic_index(skus: int, real: list[ImageFeatures], seed: int = 0) -> Cata
     return CatalogIndex(products=tuple(products), image_features=features, feature_signature="bench")
 
 
+def index_megabytes(index: CatalogIndex) -> float:
+    """What a catalog of this size holds in numpy arrays, counting every image's own features (the
+    synthetic index shares the real packshots' keypoint and patch arrays between SKUs; a real catalog
+    would not) plus the derived search arrays."""
+    total = 0
+    for features in index.image_features.values():
+        total += features.embeddings.nbytes + features.colour.nbytes + features.thumbnail.nbytes
+        total += features.local.points.nbytes + features.local.descriptors.nbytes + features.patches.nbytes
+    for derived in (index.view_embeddings, index.centroids, index.colours, index.projected_centroids):
+        total += 0 if derived is None else derived.nbytes
+    return total / 2**20
+
+
 def _ms(samples: list[float]) -> str:
     return (
         f"median {statistics.median(samples) * 1000:.1f} ms, p95 {np.percentile(samples, 95) * 1000:.1f} ms"
@@ -94,7 +107,8 @@ def main() -> None:
     index = synthetic_index(args.skus, real)
     print(
         f"synthetic index: {len(index)} SKUs, {index.view_embeddings.shape[0]} views, "
-        f"built in {time.perf_counter() - started:.1f} s"
+        f"built in {time.perf_counter() - started:.1f} s, {index_megabytes(index):,.0f} MiB of arrays "
+        "as a real catalog of this size would hold them"
     )
     model = FusionModel.load()
     config = ShortlistConfig(size=args.shortlist, verify=args.verify)
