@@ -60,9 +60,9 @@ class TextVocabulary:
     idf: Mapping[str, float]
     # The words sorted by length, their lengths and letter counts (one row per letter, so summing over
     # a query word's few letters is a handful of vector additions): the pre-filter of `close_matches`.
-    _words: tuple[str, ...] = field(init=False, repr=False)
-    _lengths: NDArray[np.int16] = field(init=False, repr=False)
-    _letter_rows: NDArray[np.int16] = field(init=False, repr=False)
+    _words: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _lengths: NDArray[np.int16] = field(init=False, repr=False, compare=False)
+    _letter_rows: NDArray[np.int16] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         words = tuple(sorted(self.idf, key=len))
