@@ -65,6 +65,31 @@ def receipt(response: Response) -> dict[str, Any]:
     return body
 
 
+def paid_order_row(
+    brand: BrandAccount,
+    item: Shoppable,
+    tapped: dict[str, Any],
+    *,
+    provider: str,
+    event_id: str,
+    order_id: str,
+) -> dict[str, Any]:
+    """The stored Order (without id and timestamp) of a paid tap for two hoodies: 119.80 EUR,
+    attributed to the tap's checkout, placement, episode and brand."""
+    return {
+        "brand_id": brand.brand.id,
+        "provider": provider,
+        "provider_event_id": event_id,
+        "provider_order_id": order_id,
+        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
+        "placement_id": item.placement.id,
+        "episode_id": item.episode.id,
+        "amount": Decimal("119.800"),
+        "currency": "EUR",
+        "status": "paid",
+    }
+
+
 # Stripe ------------------------------------------------------------------------------------------
 
 
@@ -87,18 +112,9 @@ def test_a_paid_stripe_checkout_becomes_one_attributed_order(
         "handled": True,
         "outcome": f"order {order.id} recorded (paid, 119.80 EUR)",
     }
-    assert order.model_dump(exclude={"id", "created_at"}) == {
-        "brand_id": brand.brand.id,
-        "provider": "stripe",
-        "provider_event_id": "evt_paid_1",
-        "provider_order_id": "cs_test_0001",
-        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
-        "placement_id": hoodie.placement.id,
-        "episode_id": hoodie.episode.id,
-        "amount": Decimal("119.800"),
-        "currency": "EUR",
-        "status": "paid",
-    }
+    assert order.model_dump(exclude={"id", "created_at"}) == paid_order_row(
+        brand, hoodie, tapped, provider="stripe", event_id="evt_paid_1", order_id="cs_test_0001"
+    )
     # And the checkout is completed, and the event is stored once with its outcome
     assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
     (processed,) = rows(engine, ProcessedWebhook)
@@ -335,18 +351,9 @@ def test_a_shopify_order_is_attributed_from_its_note_attributes(
     # Then one order, linked like a Stripe one
     (order,) = rows(engine, Order)
     assert receipt(response)["outcome"] == f"order {order.id} recorded (paid, 119.80 EUR)"
-    assert order.model_dump(exclude={"id", "created_at"}) == {
-        "brand_id": brand.brand.id,
-        "provider": "shopify",
-        "provider_event_id": "e-77",
-        "provider_order_id": "gid://shopify/Order/77",
-        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
-        "placement_id": hoodie.placement.id,
-        "episode_id": hoodie.episode.id,
-        "amount": Decimal("119.800"),
-        "currency": "EUR",
-        "status": "paid",
-    }
+    assert order.model_dump(exclude={"id", "created_at"}) == paid_order_row(
+        brand, hoodie, tapped, provider="shopify", event_id="e-77", order_id="gid://shopify/Order/77"
+    )
     assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
 
 
@@ -688,18 +695,9 @@ def test_a_pending_shopify_order_counts_once_when_orders_paid_arrives(
     assert receipt(first)["outcome"] == f"order {stored.id} is paid (119.80 EUR)"
     assert receipt(again)["duplicate"] is True
     assert receipt(other)["outcome"] == f"order {stored.id} stays paid"
-    assert stored.model_dump(exclude={"id", "created_at"}) == {
-        "brand_id": brand.brand.id,
-        "provider": "shopify",
-        "provider_event_id": "e-80-create",
-        "provider_order_id": "gid://shopify/Order/80",
-        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
-        "placement_id": hoodie.placement.id,
-        "episode_id": hoodie.episode.id,
-        "amount": Decimal("119.800"),
-        "currency": "EUR",
-        "status": "paid",
-    }
+    assert stored.model_dump(exclude={"id", "created_at"}) == paid_order_row(
+        brand, hoodie, tapped, provider="shopify", event_id="e-80-create", order_id="gid://shopify/Order/80"
+    )
     assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
     assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "119.80"}}
 
