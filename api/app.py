@@ -11,8 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.db import create_db_engine, session_scope
-from api.jobs.queue import JobQueue, ThreadJobQueue
-from api.jobs.tagging import TagFunction, TagJobExecutor, recover_jobs
+from api.jobs.linking import LinkJobExecutor
+from api.jobs.queue import JobHandler, JobKind, JobQueue, ThreadJobQueue
+from api.jobs.recovery import recover_jobs
+from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
 from api.routers import (
@@ -51,10 +53,13 @@ def create_app(
     engine = engine or create_db_engine(settings.database_url)
     linking_service = LinkingService(engine, settings)
     if job_queue is None:
-        executor = TagJobExecutor(
-            engine, settings, tag_function or _default_tag_function(settings, linking_service)
-        )
-        job_queue = ThreadJobQueue(executor, workers=max(settings.worker_threads, 1))
+        handlers: dict[JobKind, JobHandler] = {
+            JobKind.TAG: TagJobExecutor(
+                engine, settings, tag_function or _default_tag_function(settings, linking_service)
+            ),
+            JobKind.LINK: LinkJobExecutor(engine, settings, linking_service),
+        }
+        job_queue = ThreadJobQueue(handlers, workers=max(settings.worker_threads, 1))
     queue = job_queue
 
     @asynccontextmanager
@@ -63,15 +68,18 @@ def create_app(
         if settings.worker_threads > 0:
             queue.start()
             with session_scope(engine) as session:
-                for job_id in recover_jobs(session):
-                    queue.enqueue(job_id)
+                for job in recover_jobs(session):
+                    queue.enqueue(job)
         yield
         queue.stop()
 
     app = FastAPI(
         title="ReelCart API",
         version="0.1.0",
-        description="Shoppable short-form drama: catalogs, episodes, tagging jobs, placements and timelines.",
+        description=(
+            "Shoppable short-form drama: catalogs, episodes, tagging and re-linking jobs, placements and "
+            "timelines."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings

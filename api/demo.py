@@ -32,11 +32,11 @@ from api.models import (
     Brand,
     Episode,
     EpisodeStatus,
+    JobState,
     Placement,
     PlacementStatus,
     ProductImage,
     TagJob,
-    TagJobState,
 )
 from api.services.episodes import register_episode
 from api.services.linking import LinkingService
@@ -335,7 +335,7 @@ def tag_demo_episode(
     executor(job.id)
     with Session(engine) as session:
         done = session.get(TagJob, job.id)
-        if done is not None and done.state == TagJobState.DONE:
+        if done is not None and done.state == JobState.DONE:
             approved = session.exec(
                 select(func.count())
                 .select_from(Placement)

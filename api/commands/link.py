@@ -1,4 +1,6 @@
-"""`reelcart link --episode ID | --brand SLUG`: re-link placements against the current catalog."""
+"""`reelcart link --episode ID | --brand SLUG`: re-link placements against the current catalog.
+
+The command runs the same `LinkJob` the API queues, in this process, and records it like one."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ import typer
 from sqlmodel import Session
 
 from api.commands._common import console, fail, find_brand, load_settings, open_database
-from api.models import Episode
-from api.services.linking import LinkingService, relink
-from tagger.exceptions import ModelError
-from tagger.linking import CatalogError
+from api.jobs.linking import LinkJobExecutor
+from api.models import Episode, JobState, LinkJob
+from api.services.linking import LinkingService
 
 
 def register(app: typer.Typer) -> None:
@@ -40,12 +41,17 @@ def register(app: typer.Typer) -> None:
             else:
                 assert brand is not None
                 brand_id, episode_id = find_brand(session, brand).id, None
-            try:
-                report = relink(session, LinkingService(engine, settings), settings, brand_id, episode_id)
-            except (CatalogError, ModelError) as error:
-                fail(str(error))
+            job = LinkJob(brand_id=brand_id, episode_id=episode_id)
+            session.add(job)
             session.commit()
-        console.print(
-            f"re-linked {report.placements} placements ({report.approved} approved) "
-            f"against catalog index {report.index_version}"
-        )
+            job_id = job.id
+        LinkJobExecutor(engine, settings, LinkingService(engine, settings))(job_id)
+        with Session(engine) as session:
+            done = session.get(LinkJob, job_id)
+            assert done is not None
+            if done.state != JobState.DONE:
+                fail(done.error or f"link job {job_id} ended {done.state}")
+            console.print(
+                f"re-linked {done.placements_relinked} placements ({done.approved} approved) "
+                f"against catalog index {done.index_version} (link job {job_id})"
+            )

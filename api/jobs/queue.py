@@ -6,7 +6,9 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 log = logging.getLogger("reelcart.jobs")
@@ -14,26 +16,47 @@ log = logging.getLogger("reelcart.jobs")
 JobHandler = Callable[[uuid.UUID], None]
 
 
+class JobKind(StrEnum):
+    TAG = "tag"
+    LINK = "link"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """What travels through a queue: which table the job lives in, and its id (all state is there)."""
+
+    kind: JobKind
+    id: uuid.UUID
+
+
 class JobQueue(Protocol):
-    def enqueue(self, job_id: uuid.UUID) -> None: ...
+    def enqueue(self, job: JobRef) -> None: ...
 
     def start(self) -> None: ...
 
     def stop(self, timeout_s: float = 10.0) -> None: ...
 
 
-class ThreadJobQueue:
-    """Runs job ids through `handler` on `workers` daemon threads; a failing job never stops a worker."""
+def dispatch(handlers: Mapping[JobKind, JobHandler], job: JobRef) -> None:
+    handler = handlers.get(job.kind)
+    if handler is None:
+        raise LookupError(f"no handler for {job.kind} jobs (job {job.id})")
+    handler(job.id)
 
-    def __init__(self, handler: JobHandler, *, workers: int = 1) -> None:
-        self._handler = handler
+
+class ThreadJobQueue:
+    """Runs jobs through the handler of their kind on `workers` daemon threads; a failing job never
+    stops a worker."""
+
+    def __init__(self, handlers: Mapping[JobKind, JobHandler], *, workers: int = 1) -> None:
+        self._handlers = dict(handlers)
         self._workers = workers
-        self._queue: queue.Queue[uuid.UUID | None] = queue.Queue()
+        self._queue: queue.Queue[JobRef | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def enqueue(self, job_id: uuid.UUID) -> None:
-        self._queue.put(job_id)
+    def enqueue(self, job: JobRef) -> None:
+        self._queue.put(job)
 
     def start(self) -> None:
         with self._lock:
@@ -58,13 +81,14 @@ class ThreadJobQueue:
 
     def _work(self) -> None:
         while True:
-            job_id = self._queue.get()
+            job = self._queue.get()
+            if job is None:
+                self._queue.task_done()
+                return
             try:
-                if job_id is None:
-                    return
-                self._handler(job_id)
+                dispatch(self._handlers, job)
             except Exception:
-                log.exception("job %s crashed its handler; the worker carries on", job_id)
+                log.exception("%s job %s crashed its handler; the worker carries on", job.kind, job.id)
             finally:
                 self._queue.task_done()
 
@@ -72,11 +96,11 @@ class ThreadJobQueue:
 class InlineJobQueue:
     """Runs each job at once in the caller's thread: for the CLI and for deterministic tests."""
 
-    def __init__(self, handler: JobHandler) -> None:
-        self._handler = handler
+    def __init__(self, handlers: Mapping[JobKind, JobHandler]) -> None:
+        self._handlers = dict(handlers)
 
-    def enqueue(self, job_id: uuid.UUID) -> None:
-        self._handler(job_id)
+    def enqueue(self, job: JobRef) -> None:
+        dispatch(self._handlers, job)
 
     def start(self) -> None:
         return None

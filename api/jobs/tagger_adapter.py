@@ -15,6 +15,7 @@ from api.settings import ApiSettings
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
 from tagger.exceptions import ModelError
+from tagger.linking import CatalogError
 from tagger.pipeline import tag_video
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
@@ -68,7 +69,7 @@ class PipelineTagFunction:
             return None
         try:
             return self._linking.brand_linker(brand_id)
-        except ModelError as error:
+        except (ModelError, CatalogError) as error:
             log.warning("placements stay unlinked: %s", error)
             return None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,10 +10,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from api.db import session_scope
-from api.models import Episode, EpisodeStatus, Placement, PlacementStatus, TagJob, TagJobState
+from api.jobs.progress import JobProgress
+from api.models import Episode, EpisodeStatus, JobState, Placement, PlacementStatus, TagJob
 from api.models.common import utcnow
 from api.services.timeline import rebuild_timeline
 from api.settings import ApiSettings
@@ -71,7 +71,7 @@ class TagJobExecutor:
                 media_path,
                 brand_id=brand_id,
                 thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
-                progress=self._progress_reporter(job_id),
+                progress=JobProgress(self._engine, TagJob, job_id).report,
             )
             self._store(job_id, drafts)
         except TaggerError as error:
@@ -83,40 +83,24 @@ class TagJobExecutor:
     def _claim(self, job_id: uuid.UUID) -> tuple[Path, uuid.UUID, uuid.UUID] | None:
         with session_scope(self._engine) as session:
             job = session.get(TagJob, job_id)
-            if job is None or job.state != TagJobState.QUEUED:
+            if job is None or job.state != JobState.QUEUED:
                 return None
             episode = session.get(Episode, job.episode_id)
             if episode is None:
                 job.state, job.error, job.finished_at = (
-                    TagJobState.FAILED,
+                    JobState.FAILED,
                     "episode no longer exists",
                     utcnow(),
                 )
                 return None
             job.state, job.started_at, job.attempts, job.progress = (
-                TagJobState.RUNNING,
+                JobState.RUNNING,
                 utcnow(),
                 job.attempts + 1,
                 0.0,
             )
             episode.status = EpisodeStatus.TAGGING
             return Path(episode.media_path), episode.brand_id, episode.id
-
-    def _progress_reporter(self, job_id: uuid.UUID) -> ProgressCallback:
-        last = {"value": 0.0, "at": 0.0}
-
-        def report(fraction: float) -> None:
-            fraction = min(max(fraction, 0.0), 0.99)  # 1.0 only once placements are stored
-            now = time.monotonic()
-            if fraction - last["value"] < 0.02 and now - last["at"] < 1.0:
-                return
-            last.update(value=fraction, at=now)
-            with session_scope(self._engine) as session:
-                job = session.get(TagJob, job_id)
-                if job is not None and job.state == TagJobState.RUNNING:
-                    job.progress = fraction
-
-        return report
 
     def _store(self, job_id: uuid.UUID, drafts: Sequence[PlacementDraft]) -> None:
         with session_scope(self._engine) as session:
@@ -154,7 +138,7 @@ class TagJobExecutor:
                         index_version=draft.index_version,
                     )
                 )
-            job.state, job.progress, job.finished_at = TagJobState.DONE, 1.0, utcnow()
+            job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
             job.placements_found, job.error = len(drafts), None
             episode.status = EpisodeStatus.TAGGED
             session.flush()
@@ -165,20 +149,7 @@ class TagJobExecutor:
             job = session.get(TagJob, job_id)
             if job is None:
                 return
-            job.state, job.error, job.finished_at = TagJobState.FAILED, reason, utcnow()
+            job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
             episode = session.get(Episode, job.episode_id)
             if episode is not None:
                 episode.status = EpisodeStatus.FAILED
-
-
-def recover_jobs(session: Session) -> list[uuid.UUID]:
-    """At start-up: jobs a dead process left running go back to the queue; return all queued ids."""
-    for job in session.exec(select(TagJob).where(TagJob.state == TagJobState.RUNNING)).all():
-        job.state, job.progress = TagJobState.QUEUED, 0.0
-        session.add(job)
-    session.flush()
-    return list(
-        session.exec(
-            select(TagJob.id).where(TagJob.state == TagJobState.QUEUED).order_by(col(TagJob.created_at))
-        ).all()
-    )

@@ -3,7 +3,9 @@
 from api.models.accounts import ApiKey, ApiKeyScope, Brand
 from api.models.catalog import Product, ProductImage, Variant
 from api.models.commerce import CheckoutSession, Event, Order, ProcessedWebhook
-from api.models.episodes import Episode, EpisodeStatus, TagJob, TagJobState
+from api.models.common import JobState
+from api.models.episodes import Episode, EpisodeStatus, TagJob
+from api.models.linking import LinkJob
 from api.models.placements import Placement, PlacementStatus, ReviewAction
 
 __all__ = [
@@ -14,6 +16,8 @@ __all__ = [
     "Episode",
     "EpisodeStatus",
     "Event",
+    "JobState",
+    "LinkJob",
     "Order",
     "Placement",
     "PlacementStatus",
@@ -22,6 +26,5 @@ __all__ = [
     "ProductImage",
     "ReviewAction",
     "TagJob",
-    "TagJobState",
     "Variant",
 ]

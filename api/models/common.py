@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, Numeric
@@ -14,6 +15,15 @@ from sqlmodel import Field
 # Money columns: 12 significant digits with 3 decimals covers every ISO 4217 minor unit (KWD has 3).
 MONEY_DIGITS = 12
 MONEY_DECIMALS = 3
+
+
+class JobState(StrEnum):
+    """Where a background job (tagging, re-linking) stands; the same four states for every kind."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 def utcnow() -> datetime:

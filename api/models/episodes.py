@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.models.common import created_at_field, id_field, optional_timestamp_field
+from api.models.common import JobState, created_at_field, id_field, optional_timestamp_field
 
 
 class EpisodeStatus(StrEnum):
@@ -40,18 +40,11 @@ class Episode(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class TagJobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
 class TagJob(SQLModel, table=True):
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
-    state: TagJobState = Field(default=TagJobState.QUEUED, sa_type=String(20), index=True)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     error: str | None = Field(default=None)
     attempts: int = Field(default=0, ge=0)

@@ -12,8 +12,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
-from api.jobs.queue import JobQueue
-from api.models import TagJob, TagJobState
+from api.jobs.queue import JobKind, JobQueue, JobRef
+from api.models import JobState, TagJob
 from api.problems import Problem
 from api.schemas.episodes import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPage, TagJobPublic
 from api.services import episodes
@@ -119,7 +119,7 @@ def create_tag_job(
     episode = episodes.get_episode(session, brand_id, episode_id)
     active = session.exec(
         select(TagJob).where(
-            TagJob.episode_id == episode.id, col(TagJob.state).in_([TagJobState.QUEUED, TagJobState.RUNNING])
+            TagJob.episode_id == episode.id, col(TagJob.state).in_([JobState.QUEUED, JobState.RUNNING])
         )
     ).first()
     if active is not None:
@@ -130,7 +130,7 @@ def create_tag_job(
     session.add(job)
     session.commit()
     queue: JobQueue = request.app.state.job_queue
-    queue.enqueue(job.id)
+    queue.enqueue(JobRef(JobKind.TAG, job.id))
     session.refresh(job)
     return tag_job_public(job)
 
@@ -140,7 +140,7 @@ def list_tag_jobs(
     brand_id: BrandIdDep,
     session: SessionDep,
     episode_id: uuid.UUID | None = None,
-    state: TagJobState | None = None,
+    state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TagJobPage:
     statement = select(TagJob).where(TagJob.brand_id == brand_id)

@@ -1,62 +1,104 @@
-"""Re-linking placements against the current catalog, without re-running detection."""
+"""Re-linking placements against the current catalog, without re-running detection, as background jobs.
+
+Indexing a large catalog for the first time and linking thousands of placements takes minutes, so the
+routes queue a `LinkJob` and answer 202 with it; poll `GET /v1/link-jobs/{id}`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
-from api.deps import BrandIdDep, SessionDep, SettingsDep
+from api.deps import BrandIdDep, SessionDep
+from api.jobs.queue import JobKind, JobQueue, JobRef
+from api.models import JobState, LinkJob, ProductImage
 from api.problems import Problem
+from api.schemas.linking import LinkJobPage, LinkJobPublic
 from api.services.episodes import get_episode
-from api.services.linking import LinkingService, relink
-from tagger.exceptions import ModelError
-from tagger.linking import CatalogError
+from api.services.linking import NO_IMAGES
+from api.services.ownership import get_owned
 
 router = APIRouter(prefix="/v1", tags=["linking"])
 
 
-class RelinkResult(BaseModel):
-    placements: int
-    approved: int
-    index_version: str | None
+def link_job_public(job: LinkJob) -> LinkJobPublic:
+    return LinkJobPublic.model_validate(job, from_attributes=True)
 
 
-def _relink(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    brand_id: uuid.UUID,
-    episode_id: uuid.UUID | None,
-) -> RelinkResult:
-    linking: LinkingService = request.app.state.linking
-    try:
-        report = relink(session, linking, settings, brand_id, episode_id)
-    except CatalogError as error:
-        raise Problem(409, str(error), slug="catalog-not-indexable") from error
-    except ModelError as error:
-        raise Problem(503, f"linking is unavailable: {error}", slug="linking-unavailable") from error
-    session.commit()
-    return RelinkResult(
-        placements=report.placements, approved=report.approved, index_version=report.index_version
-    )
+def _queue_link_job(
+    request: Request, response: Response, session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID | None
+) -> LinkJobPublic:
+    """A queued job over the same scope has not started, so it will see today's catalog: return it
+    instead of queueing the same work twice. A running one may have read the catalog already: queue."""
+    has_images = session.exec(
+        select(ProductImage.id).where(ProductImage.brand_id == brand_id, col(ProductImage.path).is_not(None))
+    ).first()
+    if has_images is None:
+        raise Problem(409, NO_IMAGES, slug="catalog-not-indexable")
+    job = session.exec(
+        select(LinkJob).where(
+            LinkJob.brand_id == brand_id, LinkJob.episode_id == episode_id, LinkJob.state == JobState.QUEUED
+        )
+    ).first()
+    if job is None:
+        job = LinkJob(brand_id=brand_id, episode_id=episode_id)
+        session.add(job)
+        session.commit()
+        queue: JobQueue = request.app.state.job_queue
+        queue.enqueue(JobRef(JobKind.LINK, job.id))
+        session.refresh(job)
+    response.headers["Location"] = f"/v1/link-jobs/{job.id}"
+    return link_job_public(job)
 
 
 @router.post(
     "/episodes/{episode_id}/link",
-    response_model=RelinkResult,
-    summary="Re-link an episode's placements against the current catalog (human decisions are kept)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=LinkJobPublic,
+    summary="Queue re-linking of an episode's placements against the current catalog (human decisions "
+    "are kept); poll the job",
 )
 def link_episode(
-    episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
-) -> RelinkResult:
+    episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
+) -> LinkJobPublic:
     episode = get_episode(session, brand_id, episode_id)
-    return _relink(request, session, settings, brand_id, episode.id)
+    return _queue_link_job(request, response, session, brand_id, episode.id)
 
 
-@router.post("/link", response_model=RelinkResult, summary="Re-link every placement of the brand")
+@router.post(
+    "/link",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=LinkJobPublic,
+    summary="Queue re-linking of every placement of the brand; poll the job",
+)
 def link_brand(
-    request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
-) -> RelinkResult:
-    return _relink(request, session, settings, brand_id, None)
+    request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
+) -> LinkJobPublic:
+    return _queue_link_job(request, response, session, brand_id, None)
+
+
+@router.get("/link-jobs", response_model=LinkJobPage)
+def list_link_jobs(
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    episode_id: uuid.UUID | None = None,
+    state: JobState | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> LinkJobPage:
+    statement = select(LinkJob).where(LinkJob.brand_id == brand_id)
+    if episode_id is not None:
+        statement = statement.where(LinkJob.episode_id == episode_id)
+    if state is not None:
+        statement = statement.where(LinkJob.state == state)
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    jobs = session.exec(statement.order_by(col(LinkJob.created_at).desc()).limit(limit)).all()
+    return LinkJobPage(items=[link_job_public(job) for job in jobs], total=total)
+
+
+@router.get("/link-jobs/{job_id}", response_model=LinkJobPublic)
+def get_link_job(job_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> LinkJobPublic:
+    return link_job_public(get_owned(session, LinkJob, brand_id, job_id, "link job"))

@@ -10,23 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.models import Brand, Episode, Placement, PlacementStatus, Product, ProductImage, Variant
+from api.models import Brand, Placement, PlacementStatus, Product, ProductImage, Variant
 from api.models.common import utcnow
-from api.services.timeline import rebuild_timeline
 from api.settings import ApiSettings
 from tagger.linking import (
-    CatalogError,
     CatalogItem,
+    CropLike,
     Decision,
     FeatureExtractor,
     FileIndexStore,
@@ -42,6 +42,9 @@ from tagger.placements import stored_crop_paths
 
 log = logging.getLogger("reelcart.linking")
 
+Image = NDArray[np.uint8]
+NO_IMAGES = "the catalog has no product image ReelCart could index; add images first"
+
 
 @dataclass(frozen=True)
 class LinkOutcome:
@@ -54,11 +57,31 @@ class LinkOutcome:
     index_version: str | None
 
 
+class TrackLinker(Protocol):
+    """What placements are linked with (`tagger.linking.Linker`; tests pass fakes)."""
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult: ...
+
+
 @dataclass(frozen=True)
 class BrandLinker:
-    linker: Linker
+    linker: TrackLinker
     thresholds: LinkThresholds
     variant_of: dict[str, str | None]  # product id → its first available variant id
+    index_version: str
+
+
+IndexProgress = Callable[[int, int], None]
+
+
+class BrandLinkerSource(Protocol):
+    """Where jobs get a brand's linker over its up-to-date index (`LinkingService`; tests pass fakes)."""
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None: ...
 
 
 def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
@@ -105,20 +128,31 @@ class LinkingService:
         self._settings = settings
         self._ocr = ocr
         self._lock = threading.Lock()
+        self._brand_locks: dict[uuid.UUID, threading.Lock] = {}
         self._extractor: FeatureExtractor | None = None
         self._model: FusionModel | None = None
-        self._linkers: dict[uuid.UUID, BrandLinker] = {}
+        self._linkers: dict[uuid.UUID, Linker] = {}
 
     def index_dir(self, brand_id: uuid.UUID) -> Path:
         return self._settings.media_dir / "catalog-index" / str(brand_id)
 
-    def brand_linker(self, brand_id: uuid.UUID) -> BrandLinker | None:
-        """The brand's linker over an up-to-date index; None when its catalog has no usable image."""
+    def _models(self) -> tuple[FeatureExtractor, FusionModel]:
         with self._lock:
-            if self._extractor is None:
+            if self._extractor is None or self._model is None:
                 self._extractor = load_extractor(self._settings.model_dir, ocr=self._ocr)
                 self._model = FusionModel.load()
-            assert self._model is not None
+            return self._extractor, self._model
+
+    def _brand_lock(self, brand_id: uuid.UUID) -> threading.Lock:
+        with self._lock:
+            return self._brand_locks.setdefault(brand_id, threading.Lock())
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None:
+        """The brand's linker over an up-to-date index; None when its catalog has no stored image.
+        Indexing holds only this brand's lock: a large first build does not stall other brands."""
+        with self._brand_lock(brand_id):
             with Session(self._engine) as session:
                 brand = session.get(Brand, brand_id)
                 if brand is None:
@@ -131,22 +165,18 @@ class LinkingService:
                 )
             if not any(item.images for item in items):
                 return None
+            extractor, model = self._models()
             store = FileIndexStore(self.index_dir(brand_id))
             cached = self._linkers.get(brand_id)
-            previous = cached.linker.index if cached else _load_current(store)
-            try:
-                index = build_catalog_index(items, self._extractor, previous=previous)
-            except CatalogError as error:
-                log.warning("brand %s: catalog cannot be indexed: %s", brand_id, error)
-                return None
+            previous = cached.index if cached else _load_current(store)
+            # A CatalogError (duplicate SKUs, no image readable) reaches the caller with its reason.
+            index = build_catalog_index(items, extractor, previous=previous, on_progress=on_progress)
             if previous is None or previous.version != index.version:
                 store.save(index)
-            if cached is None or cached.linker.index.version != index.version:
-                cached = BrandLinker(Linker(index, self._extractor, self._model), thresholds, variants)
-            else:
-                cached = BrandLinker(cached.linker, thresholds, variants)
-            self._linkers[brand_id] = cached
-            return cached
+            if cached is None or cached.index.version != index.version:
+                cached = Linker(index, extractor, model)
+                self._linkers[brand_id] = cached
+            return BrandLinker(cached, thresholds, variants, index.version)
 
 
 def _load_current(store: FileIndexStore) -> Any:
@@ -189,56 +219,21 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
     return crops
 
 
-def relink_placements(session: Session, placements: Sequence[Placement], brand: BrandLinker) -> int:
-    """Refresh candidates of placements; machine decisions may change, human ones never do."""
-    changed = 0
-    for placement in placements:
-        crops = read_stored_crops(placement.thumbnail_path)
-        if not crops:
-            continue
-        result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
-        placement.sku_candidates = result.sku_candidates
-        placement.link_confidence = result.link_confidence
-        placement.index_version = result.index_version
-        if placement.status == PlacementStatus.PROPOSED:
-            placement.status = result.status
-            placement.chosen_product_id = result.chosen_product_id or placement.chosen_product_id
-        placement.version += 1
-        placement.updated_at = utcnow()
-        session.add(placement)
-        changed += 1
-    session.flush()
-    return changed
-
-
-@dataclass(frozen=True)
-class RelinkReport:
-    placements: int
-    approved: int
-    index_version: str | None
-
-
-def relink(
-    session: Session,
-    linking: LinkingService,
-    settings: ApiSettings,
-    brand_id: uuid.UUID,
-    episode_id: uuid.UUID | None,
-) -> RelinkReport:
-    """Re-link a brand's placements (or one episode's) against its current catalog, no re-detection."""
-    brand = linking.brand_linker(brand_id)
-    if brand is None:
-        raise CatalogError("the catalog has no product image ReelCart could index; add images first")
-    statement = select(Placement).where(Placement.brand_id == brand_id)
-    if episode_id is not None:
-        statement = statement.where(Placement.episode_id == episode_id)
-    placements = session.exec(statement).all()
-    relink_placements(session, placements, brand)
-    for touched in sorted({placement.episode_id for placement in placements}):
-        episode = session.get(Episode, touched)
-        if episode is not None:
-            rebuild_timeline(session, episode, settings)
-    approved = sum(1 for placement in placements if placement.status == PlacementStatus.APPROVED)
-    return RelinkReport(
-        placements=len(placements), approved=approved, index_version=brand.linker.index.version
-    )
+def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Placement | None:
+    """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
+    while the job was linking is never overwritten: candidates always refresh, the status and chosen
+    SKU only while the machine still owns the decision (proposed). None: the placement is gone (a
+    re-tag replaced it)."""
+    placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
+    if placement is None:
+        return None
+    placement.sku_candidates = result.sku_candidates
+    placement.link_confidence = result.link_confidence
+    placement.index_version = result.index_version
+    if placement.status == PlacementStatus.PROPOSED:
+        placement.status = result.status
+        placement.chosen_product_id = result.chosen_product_id or placement.chosen_product_id
+    placement.version += 1
+    placement.updated_at = utcnow()
+    session.add(placement)
+    return placement

@@ -16,13 +16,22 @@ from tagger.linking.factory import load_extractor
 from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FusionModel
 from tagger.linking.index import CatalogIndex, SkippedImage, build_catalog_index
-from tagger.linking.linker import Decision, Linker, LinkResult, LinkThresholds, SkuCandidate, link_track
+from tagger.linking.linker import (
+    CropLike,
+    Decision,
+    Linker,
+    LinkResult,
+    LinkThresholds,
+    SkuCandidate,
+    link_track,
+)
 from tagger.linking.store import FileIndexStore, IndexStore
 
 __all__ = [
     "CatalogError",
     "CatalogIndex",
     "CatalogItem",
+    "CropLike",
     "Decision",
     "FeatureConfig",
     "FeatureExtractor",

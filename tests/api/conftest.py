@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.auth import issue_api_key
 from api.db import create_db_engine, upgrade_database
-from api.jobs.queue import InlineJobQueue, JobQueue
+from api.jobs.queue import InlineJobQueue, JobQueue, JobRef
 from api.jobs.tagging import TagFunction
 from api.models import ApiKeyScope, Brand
 from api.settings import ApiSettings
@@ -97,10 +97,10 @@ class RecordingQueue:
     """A queue that only remembers what was enqueued: jobs stay `queued` until a test runs them."""
 
     def __init__(self) -> None:
-        self.enqueued: list[uuid.UUID] = []
+        self.enqueued: list[JobRef] = []
 
-    def enqueue(self, job_id: uuid.UUID) -> None:
-        self.enqueued.append(job_id)
+    def enqueue(self, job: JobRef) -> None:
+        self.enqueued.append(job)
 
     def start(self) -> None:
         return None

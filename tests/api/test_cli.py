@@ -8,9 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.db import create_db_engine
+from api.models import JobState, LinkJob
 from api.settings import get_settings
 from tests.api.conftest import make_video
 
@@ -140,3 +143,22 @@ def test_demo_with_shared_tags_its_episode_with_the_real_detector(
         assert {placement["label"] for placement in placements} >= {"bottle"}
         timeline = client.get(f"/v1/episodes/{result.episode_id}/timeline")
         assert (timeline.status_code, timeline.json()["episode"]["height"]) == (200, 960)
+
+
+def test_link_runs_a_recorded_link_job_and_reports_why_it_cannot(workspace: Path) -> None:
+    _brand(workspace)
+    neither = runner.invoke(app, ["link"])
+    assert (neither.exit_code, "give exactly one of --episode ID or --brand SLUG" in neither.output) == (
+        1,
+        True,
+    )
+    unknown = runner.invoke(app, ["link", "--episode", "not-an-id"])
+    assert (unknown.exit_code, "no episode 'not-an-id'" in unknown.output) == (1, True)
+
+    no_images = runner.invoke(app, ["link", "--brand", "orchard-co"])
+
+    assert no_images.exit_code == 1
+    assert "the catalog has no product image ReelCart could index" in no_images.output
+    with Session(create_db_engine(get_settings().database_url)) as session:
+        (job,) = session.exec(select(LinkJob)).all()
+    assert (job.state, job.episode_id, job.attempts) == (JobState.FAILED, None, 1)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.app import create_app
-from api.jobs.queue import InlineJobQueue
+from api.jobs.queue import InlineJobQueue, JobKind, JobRef
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
 from api.models import Episode, Placement, PlacementStatus, Product
 from api.settings import ApiSettings
@@ -153,7 +153,7 @@ def test_tag_job_is_queued_listed_and_not_duplicated(
     assert created.status_code == 202
     job = created.json()
     assert (job["state"], job["progress"], job["attempts"]) == ("queued", 0.0, 0)
-    assert job_queue.enqueued == [uuid.UUID(job["id"])]
+    assert job_queue.enqueued == [JobRef(JobKind.TAG, uuid.UUID(job["id"]))]
     assert client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers).status_code == 409
     assert client.get(f"/v1/tag-jobs/{job['id']}", headers=brand.headers).json() == job
     assert [
@@ -196,7 +196,9 @@ def _run_with(
     engine: Engine, settings: ApiSettings, tagger: FakeTagger, brand: BrandAccount, tmp_path: Path
 ) -> tuple[TestClient, dict[str, str]]:
     executor = TagJobExecutor(engine, settings, tagger)
-    client = TestClient(create_app(settings, engine=engine, job_queue=InlineJobQueue(executor)))
+    client = TestClient(
+        create_app(settings, engine=engine, job_queue=InlineJobQueue({JobKind.TAG: executor}))
+    )
     episode = _upload(client, brand, make_video(tmp_path / "c.mp4").read_bytes()).json()
     job = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers).json()
     return client, {"episode": episode["id"], "job": job["id"]}

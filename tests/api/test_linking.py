@@ -1,9 +1,12 @@
-"""Linking through the API: the catalog is indexed from its images and placements re-linked to SKUs."""
+"""Linking through the API: link jobs queued over HTTP, run in the background against the catalog
+index, placements re-linked to SKUs with human decisions kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -13,9 +16,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from api.models import PlacementStatus, ProductImage
-from api.services.linking import read_stored_crops
+from api.jobs.linking import LinkJobExecutor
+from api.jobs.queue import InlineJobQueue, JobKind, JobRef
+from api.models import JobState, LinkJob, Placement, PlacementStatus, ProductImage
+from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress, LinkingService, read_stored_crops
 from api.settings import ApiSettings
+from tagger.exceptions import ModelError
+from tagger.linking import CatalogError, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_episode, make_placement, make_product
 
@@ -29,6 +36,244 @@ PRODUCTS = {
 }
 
 
+class FixedLinker:
+    """Answers every track with the same SKU; `during` runs while "linking" (a reviewer acting then)."""
+
+    def __init__(self, sku: str, confidence: float, during: Any = None) -> None:
+        self.sku, self.confidence, self.during = sku, confidence, during
+        self.crops_seen: list[int] = []
+
+    def link_track(self, crops: Sequence[Any], thresholds: LinkThresholds | None = None) -> LinkResult:
+        self.crops_seen.append(len(crops))
+        if self.during is not None:
+            self.during()
+        approved = self.confidence >= (thresholds or LinkThresholds()).auto_approve
+        return LinkResult(
+            candidates=(SkuCandidate(self.sku, "Pressed Apple", self.confidence),),
+            sku=self.sku,
+            confidence=self.confidence,
+            unknown_probability=1 - self.confidence,
+            decision=Decision.APPROVED if approved else Decision.PROPOSED,
+            index_version="index-v7",
+            crops_used=len(crops),
+        )
+
+
+class FakeSource:
+    """A `BrandLinkerSource` with a fixed linker, or one that fails the way the real one can."""
+
+    def __init__(self, linker: FixedLinker | None = None, error: Exception | None = None) -> None:
+        self.linker, self.error = linker, error
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None:
+        if self.error is not None:
+            raise self.error
+        if self.linker is None:
+            return None
+        if on_progress is not None:
+            on_progress(1, 1)
+        return BrandLinker(self.linker, LinkThresholds(), {}, "index-v7")
+
+
+def _crop_file(directory: Path) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}.jpg"
+    cv2.imwrite(str(path), np.full((60, 40, 3), 120, np.uint8))
+    return str(path)
+
+
+def _add_image(engine: Engine, brand_id: uuid.UUID, product_id: uuid.UUID, path: Path) -> None:
+    with Session(engine) as session:
+        session.add(ProductImage(product_id=product_id, brand_id=brand_id, path=str(path)))
+        session.commit()
+
+
+def _run_link_client(settings: ApiSettings, engine: Engine, source: FakeSource) -> TestClient:
+    executor = LinkJobExecutor(engine, settings, source)
+    return TestClient(
+        create_app(settings, engine=engine, job_queue=InlineJobQueue({JobKind.LINK: executor})),
+        raise_server_exceptions=False,
+    )
+
+
+def test_link_routes_queue_a_job_answer_202_and_do_not_queue_the_same_work_twice(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
+    episode = make_episode(engine, brand.brand.id, settings)
+
+    created = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+    assert created.status_code == 202, created.text
+    job = created.json()
+    assert created.headers["Location"] == f"/v1/link-jobs/{job['id']}"
+    assert (job["episode_id"], job["state"], job["progress"], job["placements_relinked"]) == (
+        str(episode.id),
+        "queued",
+        0.0,
+        0,
+    )
+    assert job_queue.enqueued == [JobRef(JobKind.LINK, uuid.UUID(job["id"]))]
+    # Still queued, so it will read today's catalog: the same job comes back, nothing new is queued.
+    again = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+    assert (again.status_code, again.json()["id"], len(job_queue.enqueued)) == (202, job["id"], 1)
+    whole_brand = client.post("/v1/link", headers=brand.headers).json()
+    assert (whole_brand["episode_id"], len(job_queue.enqueued)) == (None, 2)
+
+    listed = client.get("/v1/link-jobs", headers=brand.headers).json()
+    assert listed["total"] == 2
+    assert {item["id"] for item in listed["items"]} == {job["id"], whole_brand["id"]}
+    only_episode = client.get(f"/v1/link-jobs?episode_id={episode.id}", headers=brand.headers).json()
+    assert [item["id"] for item in only_episode["items"]] == [job["id"]]
+    assert client.get(f"/v1/link-jobs/{job['id']}", headers=brand.headers).json() == job
+    assert client.get(f"/v1/link-jobs/{job['id']}", headers=other_brand.headers).status_code == 404
+    assert client.post(f"/v1/episodes/{episode.id}/link", headers=other_brand.headers).status_code == 404
+    assert client.get("/v1/link-jobs?state=finished", headers=brand.headers).status_code == 422
+
+
+def test_relinking_without_catalog_images_is_a_clear_conflict_and_queues_nothing(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, job_queue: RecordingQueue
+) -> None:
+    make_product(engine, brand.brand.id, "Imageless Tea", sku="TEA-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    for route in (f"/v1/episodes/{episode.id}/link", "/v1/link"):
+        response = client.post(route, headers=brand.headers)
+        assert response.status_code == 409
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "no product image" in response.json()["detail"]
+    assert job_queue.enqueued == []
+
+
+def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_links(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
+    episode = make_episode(engine, brand.brand.id, settings)
+    other_episode = make_episode(engine, brand.brand.id, settings)
+    crops = tmp_path / "crops"
+    machine = make_placement(engine, episode, link_confidence=None, thumbnail_path=_crop_file(crops))
+    rejected = make_placement(
+        engine, episode, thumbnail_path=_crop_file(crops), status=PlacementStatus.REJECTED
+    )
+    no_crops = make_placement(engine, episode, thumbnail_path=str(tmp_path / "gone.jpg"))
+    elsewhere = make_placement(engine, other_episode, link_confidence=None, thumbnail_path=_crop_file(crops))
+    linker = FixedLinker(str(product.id), 0.93)
+
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
+        assert (job["state"], job["progress"], job["error"], job["attempts"]) == ("done", 1.0, None, 1)
+        assert (job["placements_relinked"], job["approved"], job["index_version"]) == (2, 1, "index-v7")
+        assert job["started_at"] is not None
+        assert job["finished_at"] is not None
+
+        linked = client.get(f"/v1/placements/{machine.id}", headers=brand.headers).json()
+        assert (linked["status"], linked["chosen_product_id"], linked["link_confidence"]) == (
+            "approved",
+            str(product.id),
+            0.93,
+        )
+        assert linked["sku_candidates"][0]["product_id"] == str(product.id)
+        kept = client.get(f"/v1/placements/{rejected.id}", headers=brand.headers).json()
+        assert (kept["status"], kept["sku_candidates"][0]["confidence"]) == ("rejected", 0.93)
+        untouched = client.get(f"/v1/placements/{no_crops.id}", headers=brand.headers).json()
+        assert untouched["link_confidence"] == no_crops.link_confidence
+        assert (
+            client.get(f"/v1/placements/{elsewhere.id}", headers=brand.headers).json()["status"] == "proposed"
+        )
+        timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()
+        assert str(machine.id) in str(timeline)
+
+        brand_wide = client.post("/v1/link", headers=brand.headers).json()
+        assert (brand_wide["state"], brand_wide["placements_relinked"], brand_wide["approved"]) == (
+            "done",
+            3,
+            2,
+        )
+    assert linker.crops_seen == [1, 1, 1, 1, 1]
+
+
+def test_a_reviewer_decision_taken_while_the_job_links_is_not_overwritten(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
+    episode = make_episode(engine, brand.brand.id, settings)
+    placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+
+    def reviewer_rejects() -> None:
+        with Session(engine) as session:
+            row = session.get(Placement, placement.id)
+            assert row is not None
+            row.status, row.version = PlacementStatus.REJECTED, row.version + 1
+            session.add(row)
+            session.commit()
+
+    source = FakeSource(FixedLinker(str(product.id), 0.97, during=reviewer_rejects))
+    with _run_link_client(settings, engine, source) as client:
+        job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
+        assert (job["state"], job["approved"]) == ("done", 0)
+        after = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+    assert (after["status"], after["sku_candidates"][0]["confidence"]) == ("rejected", 0.97)
+    assert after["version"] == placement.version + 2  # the reviewer's edit, then the job's
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (FakeSource(), NO_IMAGES),
+        (
+            FakeSource(error=CatalogError("duplicate SKUs in the catalog: PA-1")),
+            "duplicate SKUs in the catalog: PA-1",
+        ),
+        (
+            FakeSource(error=ModelError("embedder weights missing")),
+            "linking is unavailable: embedder weights missing",
+        ),
+        (FakeSource(error=RuntimeError("disk on fire")), "internal error: RuntimeError: disk on fire"),
+    ],
+)
+def test_a_link_job_that_cannot_run_fails_with_its_reason_and_changes_nothing(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, source: FakeSource, error: str
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
+    episode = make_episode(engine, brand.brand.id, settings)
+    placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+    with _run_link_client(settings, engine, source) as client:
+        job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
+        assert (job["state"], job["error"], job["placements_relinked"]) == ("failed", error, 0)
+        assert job["finished_at"]
+        same = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+    assert (same["status"], same["link_confidence"], same["version"]) == ("proposed", 0.5, placement.version)
+
+
+def test_the_executor_only_runs_queued_jobs(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    linker = FixedLinker("sku", 0.9)
+    with Session(engine, expire_on_commit=False) as session:
+        finished = LinkJob(brand_id=brand.brand.id, state=JobState.DONE, progress=1.0)
+        session.add(finished)
+        session.commit()
+    executor = LinkJobExecutor(engine, settings, FakeSource(linker))
+    executor(finished.id)
+    executor(uuid.uuid4())
+    with Session(engine) as session:
+        again = session.get(LinkJob, finished.id)
+        assert again is not None
+        assert (again.state, again.attempts) == (JobState.DONE, 0)
+    assert linker.crops_seen == []
+
+
 @pytest.fixture
 def embedder_dir() -> Path:
     if not (REPO_MODELS / "mobilenetv2_embedder.onnx").is_file():
@@ -38,21 +283,12 @@ def embedder_dir() -> Path:
 
 @pytest.fixture
 def linking_client(settings: ApiSettings, engine: Engine, embedder_dir: Path) -> Iterator[TestClient]:
-    app = create_app(
-        settings.model_copy(update={"model_dir": embedder_dir}), engine=engine, job_queue=RecordingQueue()
-    )
+    """The real linker (ONNX embedder, OCR) behind the link routes; jobs run as they are queued."""
+    real = settings.model_copy(update={"model_dir": embedder_dir})
+    executor = LinkJobExecutor(engine, real, LinkingService(engine, real))
+    app = create_app(real, engine=engine, job_queue=InlineJobQueue({JobKind.LINK: executor}))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
-
-
-def test_relinking_without_catalog_images_is_a_clear_conflict(
-    linking_client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
-) -> None:
-    make_product(engine, brand.brand.id, "Imageless Tea", sku="TEA-1")
-    episode = make_episode(engine, brand.brand.id, settings)
-    response = linking_client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
-    assert response.status_code == 409
-    assert "no product image" in response.json()["detail"]
 
 
 @pytest.mark.shared
@@ -79,8 +315,8 @@ def test_relink_finds_the_product_a_placement_shows_and_keeps_human_decisions(
     )
 
     report = linking_client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
-    assert report.status_code == 200, report.text
-    assert report.json()["placements"] == 2
+    assert report.status_code == 202, report.text
+    assert (report.json()["state"], report.json()["placements_relinked"]) == ("done", 2), report.json()
     assert report.json()["index_version"]
 
     linked = linking_client.get(f"/v1/placements/{machine.id}", headers=brand.headers).json()

@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from api.jobs.queue import ThreadJobQueue
-from api.jobs.tagging import recover_jobs
-from api.models import Episode, TagJob, TagJobState
+from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
+from api.jobs.recovery import recover_jobs
+from api.models import Episode, JobState, LinkJob, TagJob
 from tests.api.conftest import BrandAccount
 
 
@@ -23,25 +23,37 @@ def test_models_and_migrations_do_not_drift(engine: Engine) -> None:
     assert differences == [], "run `reelcart db revision -m ...` and commit the migration"
 
 
-def test_thread_queue_runs_jobs_and_survives_a_crash() -> None:
-    done: list[uuid.UUID] = []
+def test_thread_queue_runs_each_kind_through_its_handler_and_survives_a_crash() -> None:
+    done: list[tuple[str, uuid.UUID]] = []
     finished = threading.Event()
-    crash, ok = uuid.uuid4(), uuid.uuid4()
+    crash, tag, link, orphan = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
-    def handler(job_id: uuid.UUID) -> None:
+    def tag_handler(job_id: uuid.UUID) -> None:
         if job_id == crash:
             raise RuntimeError("job crashed")
-        done.append(job_id)
+        done.append(("tag", job_id))
+
+    def link_handler(job_id: uuid.UUID) -> None:
+        done.append(("link", job_id))
         finished.set()
 
-    queue = ThreadJobQueue(handler, workers=1)
+    queue = ThreadJobQueue({JobKind.TAG: tag_handler, JobKind.LINK: link_handler}, workers=1)
     queue.start()
-    queue.enqueue(crash)
-    queue.enqueue(ok)
+    queue.enqueue(JobRef(JobKind.TAG, crash))
+    queue.enqueue(JobRef(JobKind.TAG, tag))
+    queue.enqueue(JobRef(JobKind.LINK, link))
     assert finished.wait(5)
     queue.join()
     queue.stop()
-    assert done == [ok]
+    assert done == [("tag", tag), ("link", link)]
+
+    only_tags = ThreadJobQueue({JobKind.TAG: tag_handler}, workers=1)
+    only_tags.start()
+    only_tags.enqueue(JobRef(JobKind.LINK, orphan))  # no handler: logged, the worker carries on
+    only_tags.enqueue(JobRef(JobKind.TAG, tag))
+    only_tags.join()
+    only_tags.stop()
+    assert done[-1] == ("tag", tag)
 
 
 def test_recover_requeues_jobs_a_dead_process_left_running(engine: Engine, brand: BrandAccount) -> None:
@@ -58,13 +70,21 @@ def test_recover_requeues_jobs_a_dead_process_left_running(engine: Engine, brand
         )
         session.add(episode)
         session.flush()
-        running = TagJob(
-            brand_id=brand.brand.id, episode_id=episode.id, state=TagJobState.RUNNING, progress=0.4
-        )
-        done = TagJob(brand_id=brand.brand.id, episode_id=episode.id, state=TagJobState.DONE, progress=1.0)
+        running = TagJob(brand_id=brand.brand.id, episode_id=episode.id, state=JobState.RUNNING, progress=0.4)
+        done = TagJob(brand_id=brand.brand.id, episode_id=episode.id, state=JobState.DONE, progress=1.0)
         session.add_all([running, done])
+        session.flush()
+        relink = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING, progress=0.7)
+        queued_relink = LinkJob(brand_id=brand.brand.id, episode_id=episode.id)
+        session.add_all([relink, queued_relink])
         session.commit()
-        assert recover_jobs(session) == [running.id]
+        assert recover_jobs(session) == [
+            JobRef(JobKind.TAG, running.id),
+            JobRef(JobKind.LINK, relink.id),
+            JobRef(JobKind.LINK, queued_relink.id),
+        ]
         session.commit()
         session.refresh(running)
-        assert (running.state, running.progress) == (TagJobState.QUEUED, 0.0)
+        session.refresh(relink)
+        assert (running.state, running.progress) == (JobState.QUEUED, 0.0)
+        assert (relink.state, relink.progress) == (JobState.QUEUED, 0.0)

@@ -8,7 +8,6 @@ import secrets
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,24 +19,9 @@ from api.app import create_app
 from api.db import create_db_engine, upgrade_database
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
+from tests.api.conftest import RecordingQueue
 
 START_TIMEOUT_S = 15.0
-
-
-class IdleJobQueue:
-    """The browser tests never tag video: jobs are accepted and left queued."""
-
-    def __init__(self) -> None:
-        self.enqueued: list[uuid.UUID] = []
-
-    def enqueue(self, job_id: uuid.UUID) -> None:
-        self.enqueued.append(job_id)
-
-    def start(self) -> None:
-        return None
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        return None
 
 
 def _commerce_settings() -> CommerceSettings:
@@ -85,7 +69,7 @@ def start_live_api(workdir: Path) -> LiveApi:
     )
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
-    app = create_app(settings, engine=engine, job_queue=IdleJobQueue())
+    app = create_app(settings, engine=engine, job_queue=RecordingQueue())
     app.state.commerce_settings = _commerce_settings()
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)

@@ -1,0 +1,135 @@
+"""Executing a LinkJob: index the brand's catalog, re-link the placements in scope, rebuild timelines.
+
+Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
+The work happens outside any long transaction; each placement is written in its own short one (see
+`relink_placement`), so reviewers keep working while a job runs and a crash loses at most one write.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from api.db import session_scope
+from api.jobs.progress import JobProgress
+from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus
+from api.models.common import utcnow
+from api.services.linking import (
+    NO_IMAGES,
+    BrandLinker,
+    BrandLinkerSource,
+    outcome,
+    read_stored_crops,
+    relink_placement,
+)
+from api.services.timeline import rebuild_timeline
+from api.settings import ApiSettings
+from tagger.exceptions import ModelError
+from tagger.linking import CatalogError
+
+log = logging.getLogger("reelcart.jobs")
+
+# Share of the progress bar the catalog index build gets; the placements get the rest. A first build
+# of a large catalog dominates, an incremental one over an unchanged catalog takes a moment.
+INDEX_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class LinkScope:
+    brand_id: uuid.UUID
+    episode_id: uuid.UUID | None
+
+
+class LinkJobExecutor:
+    """Handles one link job id end to end; safe to call from any worker thread."""
+
+    def __init__(self, engine: Engine, settings: ApiSettings, linking: BrandLinkerSource) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._linking = linking
+
+    def __call__(self, job_id: uuid.UUID) -> None:
+        scope = self._claim(job_id)
+        if scope is None:
+            return
+        try:
+            self._run(job_id, scope)
+        except CatalogError as error:
+            self._fail(job_id, str(error))
+        except ModelError as error:
+            self._fail(job_id, f"linking is unavailable: {error}")
+        except Exception as error:
+            log.exception("link job %s failed unexpectedly", job_id)
+            self._fail(job_id, f"internal error: {type(error).__name__}: {error}")
+
+    def _claim(self, job_id: uuid.UUID) -> LinkScope | None:
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is None or job.state != JobState.QUEUED:
+                return None
+            job.state, job.started_at, job.attempts, job.progress = (
+                JobState.RUNNING,
+                utcnow(),
+                job.attempts + 1,
+                0.0,
+            )
+            return LinkScope(job.brand_id, job.episode_id)
+
+    def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
+        progress = JobProgress(self._engine, LinkJob, job_id)
+        brand = self._linking.brand_linker(
+            scope.brand_id,
+            on_progress=lambda done, total: progress.report(INDEX_SHARE * done / max(total, 1)),
+        )
+        if brand is None:
+            raise CatalogError(NO_IMAGES)
+        with session_scope(self._engine) as session:
+            statement = select(Placement.id, Placement.thumbnail_path).where(
+                Placement.brand_id == scope.brand_id
+            )
+            if scope.episode_id is not None:
+                statement = statement.where(Placement.episode_id == scope.episode_id)
+            placements = list(session.exec(statement.order_by(col(Placement.created_at))).all())
+        relinked, approved, touched = 0, 0, set()
+        for position, (placement_id, thumbnail_path) in enumerate(placements):
+            stored = self._relink_one(brand, placement_id, thumbnail_path)
+            if stored is not None:
+                relinked += 1
+                approved += int(stored[0])
+                touched.add(stored[1])
+            progress.report(INDEX_SHARE + (1 - INDEX_SHARE) * (position + 1) / len(placements))
+        for episode_id in sorted(touched):
+            with session_scope(self._engine) as session:
+                episode = session.get(Episode, episode_id)
+                if episode is not None:
+                    rebuild_timeline(session, episode, self._settings)
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
+                job.placements_relinked, job.approved = relinked, approved
+                job.index_version = brand.index_version
+
+    def _relink_one(
+        self, brand: BrandLinker, placement_id: uuid.UUID, thumbnail_path: str | None
+    ) -> tuple[bool, uuid.UUID] | None:
+        """(approved, episode id) once stored; None when the placement has no readable crop or is gone."""
+        crops = read_stored_crops(thumbnail_path)
+        if not crops:
+            return None
+        result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
+        with session_scope(self._engine) as session:
+            placement = relink_placement(session, placement_id, result)
+            if placement is None:
+                return None
+            return placement.status == PlacementStatus.APPROVED, placement.episode_id
+
+    def _fail(self, job_id: uuid.UUID, reason: str) -> None:
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()

@@ -1,0 +1,30 @@
+"""Re-link jobs: placements linked again against the brand's current catalog, in the background."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from api.models.common import JobState, created_at_field, id_field, optional_timestamp_field
+
+
+class LinkJob(SQLModel, table=True):
+    """One re-link of a brand's placements, or of one episode's (`episode_id`). Indexing the catalog
+    is part of the job: for a large catalog seen for the first time that is most of its time."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    placements_relinked: int = Field(default=0, ge=0)
+    approved: int = Field(default=0, ge=0)
+    index_version: str | None = Field(default=None, max_length=80)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
