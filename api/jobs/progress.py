@@ -25,7 +25,7 @@ class JobProgress:
         self._value, self._at = 0.0, 0.0
 
     def report(self, fraction: float) -> None:
-        fraction = min(max(fraction, 0.0), 0.99)
+        fraction = round(min(max(fraction, 0.0), 0.99), 4)
         now = time.monotonic()
         if fraction - self._value < MIN_STEP and now - self._at < MIN_INTERVAL_S:
             return

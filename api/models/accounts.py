@@ -21,6 +21,9 @@ class Brand(SQLModel, table=True):
     auto_approve_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     # Below this a link is "unknown product" (still reviewable).
     link_floor: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Auto-approve only links whose print was seen (OCR read the SKU's text, or strong keypoint
+    # matches); colour and shape alone can be confidently wrong (see tagger.linking.LinkThresholds).
+    require_print_evidence: bool = Field(default=True)
     default_checkout_provider: str = Field(default="stripe", max_length=20)
     # Stripe Connect: calls for this brand carry its connected account id.
     stripe_account_id: str | None = Field(default=None, max_length=100)

@@ -52,7 +52,19 @@ class ShopifyConnect(_Strict):
 
 class BrandUpdate(_Strict):
     default_checkout_provider: CheckoutProviderName | None = None
-    auto_approve_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    auto_approve_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Links at or above this confidence are approved"
+    )
+    link_floor: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Below this confidence a link is an unknown product; at most auto_approve_threshold",
+    )
+    require_print_evidence: bool | None = Field(
+        default=None,
+        description="Auto-approve only when the product's print was seen (OCR text or keypoint matches)",
+    )
 
 
 class StripeConnection(BaseModel):
@@ -78,6 +90,8 @@ class BrandMe(BaseModel):
     name: str
     slug: str
     auto_approve_threshold: float
+    link_floor: float
+    require_print_evidence: bool
     default_checkout_provider: CheckoutProviderName
     catalog_synced_at: datetime | None
     providers: BrandProviders

@@ -48,6 +48,8 @@ def brand_me(brand: Brand) -> BrandMe:
         name=brand.name,
         slug=brand.slug,
         auto_approve_threshold=brand.auto_approve_threshold,
+        link_floor=brand.link_floor,
+        require_print_evidence=brand.require_print_evidence,
         default_checkout_provider=CheckoutProviderName(brand.default_checkout_provider),
         catalog_synced_at=brand.catalog_synced_at,
         providers=BrandProviders(
@@ -111,8 +113,23 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
                 ],
             )
         brand.default_checkout_provider = provider.value
-    if body.auto_approve_threshold is not None:
-        brand.auto_approve_threshold = body.auto_approve_threshold
+    threshold = (
+        body.auto_approve_threshold
+        if body.auto_approve_threshold is not None
+        else brand.auto_approve_threshold
+    )
+    floor = body.link_floor if body.link_floor is not None else brand.link_floor
+    if floor > threshold:
+        field = "link_floor" if body.link_floor is not None else "auto_approve_threshold"
+        raise Problem(
+            422,
+            f"link_floor ({floor}) must not exceed auto_approve_threshold ({threshold})",
+            slug="validation-error",
+            errors=[{"field": field, "message": "link_floor must not exceed auto_approve_threshold"}],
+        )
+    brand.auto_approve_threshold, brand.link_floor = threshold, floor
+    if body.require_print_evidence is not None:
+        brand.require_print_evidence = body.require_print_evidence
     session.add(brand)
     session.flush()
     return brand

@@ -84,6 +84,16 @@ class BrandLinkerSource(Protocol):
     ) -> BrandLinker | None: ...
 
 
+def brand_thresholds(brand: Brand) -> LinkThresholds:
+    """The brand's linking settings (a floor above the threshold, possible in rows written before the
+    API refused it, is read as the threshold)."""
+    return LinkThresholds(
+        auto_approve=brand.auto_approve_threshold,
+        floor=min(brand.link_floor, brand.auto_approve_threshold),
+        require_print_evidence=brand.require_print_evidence,
+    )
+
+
 def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
     """One linker entry per product (its id is the linker's key), with the images we hold."""
     products = session.exec(
@@ -159,10 +169,7 @@ class LinkingService:
                     return None
                 items = catalog_items(session, brand_id)
                 variants = _first_variants(session, brand_id)
-                thresholds = LinkThresholds(
-                    auto_approve=brand.auto_approve_threshold,
-                    floor=min(brand.link_floor, brand.auto_approve_threshold),
-                )
+                thresholds = brand_thresholds(brand)
             if not any(item.images for item in items):
                 return None
             extractor, model = self._models()

@@ -11,7 +11,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.models import Brand
+from api.services.linking import brand_thresholds
 from commerce.crypto import TokenCipher
+from tagger.linking import LinkThresholds
 from tests.api.commerce_support import (
     ACCOUNT,
     ADMIN_TOKEN,
@@ -37,6 +39,8 @@ def test_a_new_brand_has_nothing_connected(client: TestClient, brand: BrandAccou
         "name": "Acme Drinks",
         "slug": "acme-drinks",
         "auto_approve_threshold": 0.8,
+        "link_floor": 0.3,
+        "require_print_evidence": True,
         "default_checkout_provider": "stripe",
         "catalog_synced_at": None,
         "providers": {
@@ -174,6 +178,12 @@ def test_the_default_provider_must_be_connected_first(world: World, brand: Brand
         {"default_checkout_provider": "paypal"},
         {"auto_approve_threshold": 1.5},
         {"auto_approve_threshold": None},
+        {"link_floor": -0.1},
+        {"link_floor": 0.9},  # above the stored 0.8 threshold
+        {"auto_approve_threshold": 0.2},  # below the stored 0.3 floor
+        {"auto_approve_threshold": 0.5, "link_floor": 0.6},
+        {"require_print_evidence": None},
+        {"require_print_evidence": "sometimes"},
         {"name": "Renamed"},
     ],
 )
@@ -181,6 +191,35 @@ def test_bad_brand_updates_are_422(client: TestClient, brand: BrandAccount, body
     response = client.patch("/v1/brands/me", json=body, headers=brand.headers)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_linking_settings_are_the_brands_own_and_reach_its_linker(
+    client: TestClient, engine: Engine, brand: BrandAccount
+) -> None:
+    changed = client.patch(
+        "/v1/brands/me",
+        json={"auto_approve_threshold": 0.9, "link_floor": 0.4, "require_print_evidence": False},
+        headers=brand.headers,
+    )
+
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["auto_approve_threshold"], body["link_floor"], body["require_print_evidence"]) == (
+        0.9,
+        0.4,
+        False,
+    )
+    refused = client.patch("/v1/brands/me", json={"link_floor": 0.95}, headers=brand.headers)
+    assert refused.json()["detail"] == "link_floor (0.95) must not exceed auto_approve_threshold (0.9)"
+    assert refused.json()["errors"] == [
+        {"field": "link_floor", "message": "link_floor must not exceed auto_approve_threshold"}
+    ]
+    with Session(engine) as session:
+        stored = session.get(Brand, brand.brand.id)
+        assert stored is not None
+        assert brand_thresholds(stored) == LinkThresholds(
+            auto_approve=0.9, floor=0.4, require_print_evidence=False
+        )
 
 
 def test_brand_routes_need_a_brand_key(client: TestClient, operator_key: str) -> None:
