@@ -36,6 +36,11 @@ class ApiSettings(BaseSettings):
     max_json_bytes: int = Field(default=1 << 20, ge=1024)
     max_upload_bytes: int = Field(default=2 << 30, ge=1 << 20)
     max_image_bytes: int = Field(default=20 << 20, ge=1 << 16)
+    # Catalog images given by URL (API, import, Shopify/Stripe sync) are fetched by link jobs so the
+    # linker can index them. Private, loopback and link-local hosts are refused (a brand's URL must not
+    # reach the operator's internal network) unless this is set, for development against local servers.
+    image_fetch_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    image_fetch_private_hosts: bool = False
     worker_threads: int = Field(default=1, ge=0, le=64)
     timeline_max_age_s: int = Field(default=30, ge=0)
     # Stripe.js key the overlay mounts embedded checkout with (public by design). Without it the API

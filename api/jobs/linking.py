@@ -1,4 +1,5 @@
-"""Executing a LinkJob: index the brand's catalog, re-link the placements in scope, rebuild timelines.
+"""Executing a LinkJob: fetch catalog images known only by URL, bring the brand's catalog index up to
+date, re-link the placements in scope (none for an index-only job), rebuild timelines.
 
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
@@ -18,6 +19,7 @@ from api.db import session_scope
 from api.jobs.progress import JobProgress
 from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus
 from api.models.common import utcnow
+from api.services.image_fetch import ImageFetcher
 from api.services.linking import (
     NO_IMAGES,
     BrandLinker,
@@ -26,6 +28,7 @@ from api.services.linking import (
     read_stored_crops,
     relink_placement,
 )
+from api.services.remote_images import fetch_pending_images, image_fetcher
 from api.services.timeline import rebuild_timeline
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
@@ -33,8 +36,9 @@ from tagger.linking import CatalogError
 
 log = logging.getLogger("reelcart.jobs")
 
-# Share of the progress bar the catalog index build gets; the placements get the rest. A first build
-# of a large catalog dominates, an incremental one over an unchanged catalog takes a moment.
+# Shares of the progress bar: fetching URL images, then the index build, then the placements. A first
+# build of a large catalog dominates; an incremental one over an unchanged catalog takes a moment.
+FETCH_SHARE = 0.1
 INDEX_SHARE = 0.3
 
 
@@ -42,15 +46,23 @@ INDEX_SHARE = 0.3
 class LinkScope:
     brand_id: uuid.UUID
     episode_id: uuid.UUID | None
+    index_only: bool
 
 
 class LinkJobExecutor:
     """Handles one link job id end to end; safe to call from any worker thread."""
 
-    def __init__(self, engine: Engine, settings: ApiSettings, linking: BrandLinkerSource) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ApiSettings,
+        linking: BrandLinkerSource,
+        fetcher: ImageFetcher | None = None,
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._linking = linking
+        self._fetcher = fetcher or image_fetcher(settings)
 
     def __call__(self, job_id: uuid.UUID) -> None:
         scope = self._claim(job_id)
@@ -77,16 +89,37 @@ class LinkJobExecutor:
                 job.attempts + 1,
                 0.0,
             )
-            return LinkScope(job.brand_id, job.episode_id)
+            return LinkScope(job.brand_id, job.episode_id, job.index_only)
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
         progress = JobProgress(self._engine, LinkJob, job_id)
+        fetched = fetch_pending_images(
+            self._engine,
+            self._settings,
+            scope.brand_id,
+            self._fetcher,
+            on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
+        )
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
+        index_share = 1.0 - FETCH_SHARE if scope.index_only else INDEX_SHARE
         brand = self._linking.brand_linker(
             scope.brand_id,
-            on_progress=lambda done, total: progress.report(INDEX_SHARE * done / max(total, 1)),
+            on_progress=lambda done, total: progress.report(FETCH_SHARE + index_share * done / max(total, 1)),
         )
         if brand is None:
-            raise CatalogError(NO_IMAGES)
+            failures = (
+                f" ({fetched.failed} image URLs could not be fetched; each image's fetch_error says why)"
+                if fetched.failed
+                else ""
+            )
+            raise CatalogError(NO_IMAGES + failures)
+        if scope.index_only:
+            self._finish(job_id, brand.index_version, relinked=0, approved=0)
+            return
+        start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
             statement = select(Placement.id, Placement.thumbnail_path).where(
                 Placement.brand_id == scope.brand_id
@@ -101,18 +134,20 @@ class LinkJobExecutor:
                 relinked += 1
                 approved += int(stored[0])
                 touched.add(stored[1])
-            progress.report(INDEX_SHARE + (1 - INDEX_SHARE) * (position + 1) / len(placements))
+            progress.report(start + (1 - start) * (position + 1) / len(placements))
         for episode_id in sorted(touched):
             with session_scope(self._engine) as session:
                 episode = session.get(Episode, episode_id)
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)
+        self._finish(job_id, brand.index_version, relinked=relinked, approved=approved)
+
+    def _finish(self, job_id: uuid.UUID, index_version: str, *, relinked: int, approved: int) -> None:
         with session_scope(self._engine) as session:
             job = session.get(LinkJob, job_id)
             if job is not None:
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
-                job.placements_relinked, job.approved = relinked, approved
-                job.index_version = brand.index_version
+                job.placements_relinked, job.approved, job.index_version = relinked, approved, index_version
 
     def _relink_one(
         self, brand: BrandLinker, placement_id: uuid.UUID, thumbnail_path: str | None

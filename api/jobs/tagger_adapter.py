@@ -68,6 +68,7 @@ class PipelineTagFunction:
         if self._linking is None:
             return None
         try:
+            self._linking.fetch_pending_images(brand_id)
             return self._linking.brand_linker(brand_id)
         except (ModelError, CatalogError) as error:
             log.warning("placements stay unlinked: %s", error)

@@ -44,7 +44,9 @@ class Variant(SQLModel, table=True):
 
 
 class ProductImage(SQLModel, table=True):
-    """An image we hold (`path`, under the media dir) or reference (`source_url`)."""
+    """An image we hold (`path`, under the media dir) or reference (`source_url`). Referenced images
+    are fetched by the next link job (then both are set) so the linker can index them; `fetch_error`
+    says why one could not be, and such an image is not tried again (add it anew to retry)."""
 
     id: uuid.UUID = id_field()
     product_id: uuid.UUID = Field(foreign_key="product.id", index=True)
@@ -55,4 +57,5 @@ class ProductImage(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     sha256: str | None = Field(default=None, max_length=64)
+    fetch_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()

@@ -12,16 +12,21 @@ from api.models.common import JobState, created_at_field, id_field, optional_tim
 
 
 class LinkJob(SQLModel, table=True):
-    """One re-link of a brand's placements, or of one episode's (`episode_id`). Indexing the catalog
-    is part of the job: for a large catalog seen for the first time that is most of its time."""
+    """One re-link of a brand's placements, or of one episode's (`episode_id`), or only an index
+    refresh (`index_only`, queued when catalog images are added). Every job first fetches catalog
+    images known only by URL, then brings the index up to date: for a large catalog seen for the
+    first time that is most of its time."""
 
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
+    index_only: bool = Field(default=False)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     error: str | None = Field(default=None)
     attempts: int = Field(default=0, ge=0)
+    images_fetched: int = Field(default=0, ge=0)
+    images_failed: int = Field(default=0, ge=0)
     placements_relinked: int = Field(default=0, ge=0)
     approved: int = Field(default=0, ge=0)
     index_version: str | None = Field(default=None, max_length=80)

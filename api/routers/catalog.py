@@ -28,6 +28,7 @@ from api.schemas.catalog import (
 from api.services import catalog
 from api.services.catalog_import import CatalogImportError, apply_import, parse_catalog
 from api.services.images import store_image_bytes
+from api.services.link_jobs import queue_index_refresh
 from api.services.ownership import get_owned
 from api.services.timeline import rebuild_timeline, rebuild_timelines_for_product
 
@@ -180,13 +181,8 @@ async def add_image(
     session.flush()
     rebuild_timelines_for_product(session, product.id, settings)
     session.commit()
-    return ImagePublic(
-        id=image.id,
-        url=catalog.image_url(image, settings.public_base_url),
-        position=image.position,
-        width=image.width,
-        height=image.height,
-    )
+    queue_index_refresh(session, request.app.state.job_queue, brand_id)
+    return catalog.image_public(image, settings.public_base_url)
 
 
 @router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -235,4 +231,6 @@ async def import_catalog(request: Request, brand_id: BrandIdDep, session: Sessio
             ],
         ) from error
     session.commit()
+    if report.imported_images:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
     return report

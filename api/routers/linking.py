@@ -1,7 +1,8 @@
 """Re-linking placements against the current catalog, without re-running detection, as background jobs.
 
-Indexing a large catalog for the first time and linking thousands of placements takes minutes, so the
-routes queue a `LinkJob` and answer 202 with it; poll `GET /v1/link-jobs/{id}`.
+Fetching URL images, indexing a large catalog for the first time and linking thousands of placements
+take minutes, so the routes queue a `LinkJob` and answer 202 with it; poll `GET /v1/link-jobs/{id}`.
+Index-only jobs (queued when catalog images are added) are listed here too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.deps import BrandIdDep, SessionDep
-from api.jobs.queue import JobKind, JobQueue, JobRef
-from api.models import JobState, LinkJob, ProductImage
+from api.models import JobState, LinkJob
 from api.problems import Problem
 from api.schemas.linking import LinkJobPage, LinkJobPublic
 from api.services.episodes import get_episode
-from api.services.linking import NO_IMAGES
+from api.services.link_jobs import queue_link_job
+from api.services.linking import NO_IMAGES, catalog_has_images
 from api.services.ownership import get_owned
 
 router = APIRouter(prefix="/v1", tags=["linking"])
@@ -32,25 +33,9 @@ def link_job_public(job: LinkJob) -> LinkJobPublic:
 def _queue_link_job(
     request: Request, response: Response, session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID | None
 ) -> LinkJobPublic:
-    """A queued job over the same scope has not started, so it will see today's catalog: return it
-    instead of queueing the same work twice. A running one may have read the catalog already: queue."""
-    has_images = session.exec(
-        select(ProductImage.id).where(ProductImage.brand_id == brand_id, col(ProductImage.path).is_not(None))
-    ).first()
-    if has_images is None:
+    if not catalog_has_images(session, brand_id):
         raise Problem(409, NO_IMAGES, slug="catalog-not-indexable")
-    job = session.exec(
-        select(LinkJob).where(
-            LinkJob.brand_id == brand_id, LinkJob.episode_id == episode_id, LinkJob.state == JobState.QUEUED
-        )
-    ).first()
-    if job is None:
-        job = LinkJob(brand_id=brand_id, episode_id=episode_id)
-        session.add(job)
-        session.commit()
-        queue: JobQueue = request.app.state.job_queue
-        queue.enqueue(JobRef(JobKind.LINK, job.id))
-        session.refresh(job)
+    job = queue_link_job(session, request.app.state.job_queue, brand_id, episode_id)
     response.headers["Location"] = f"/v1/link-jobs/{job.id}"
     return link_job_public(job)
 

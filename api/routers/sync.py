@@ -15,6 +15,7 @@ from api.schemas.commerce import CheckoutProviderName, SyncReportPublic
 from api.services.brands import get_brand
 from api.services.catalog_sync import catalog_source, run_sync
 from api.services.commerce_config import stored_token_problem, token_cipher
+from api.services.link_jobs import queue_index_refresh
 from commerce.exceptions import ProviderError, TokenCryptoError
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
@@ -48,4 +49,6 @@ def sync_provider_catalog(
         log.warning("catalog sync for brand %s failed: %s", brand.slug, error)
         return provider_problem(request, error)
     session.commit()
+    if report.created or report.updated or report.removed:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
     return SyncReportPublic.from_report(report)

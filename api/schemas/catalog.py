@@ -95,6 +95,13 @@ class ImagePublic(BaseModel):
     position: int
     width: int | None
     height: int | None
+    indexed: bool = Field(
+        description="Held by ReelCart, so the linker can match placements against it; an image given by "
+        "URL is fetched by the next link or tag job"
+    )
+    fetch_error: str | None = Field(
+        description="Why the image URL could not be fetched (it is not retried; add the image again)"
+    )
 
 
 class ProductPublic(BaseModel):

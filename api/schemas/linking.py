@@ -11,10 +11,17 @@ from pydantic import BaseModel, Field
 class LinkJobPublic(BaseModel):
     id: uuid.UUID
     episode_id: uuid.UUID | None = Field(description="The episode re-linked; null for the whole brand")
+    index_only: bool = Field(
+        description="Only fetch and index catalog images (queued when images are added); no re-link"
+    )
     state: str = Field(description="queued, running, done or failed")
     progress: float
     error: str | None
     attempts: int
+    images_fetched: int = Field(description="Catalog images known by URL that this job downloaded")
+    images_failed: int = Field(
+        description="Image URLs that could not be fetched (see the image's fetch_error)"
+    )
     placements_relinked: int
     approved: int = Field(description="Placements approved after the job (machine or human decisions)")
     index_version: str | None = Field(description="The catalog index version the placements were linked with")

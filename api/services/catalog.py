@@ -27,10 +27,23 @@ from commerce.money import Money
 
 
 def image_url(image: ProductImage, public_base_url: str) -> str:
-    """Held images are served by the API; referenced ones keep their own URL."""
-    if image.path:
-        return f"{public_base_url}/v1/images/{image.id}"
-    return image.source_url or ""
+    """Referenced images keep their own URL (a shop's CDN serves shoppers better than we would), also
+    once fetched for linking; uploaded ones are served by the API."""
+    if image.source_url:
+        return image.source_url
+    return f"{public_base_url}/v1/images/{image.id}"
+
+
+def image_public(image: ProductImage, public_base_url: str) -> ImagePublic:
+    return ImagePublic(
+        id=image.id,
+        url=image_url(image, public_base_url),
+        position=image.position,
+        width=image.width,
+        height=image.height,
+        indexed=image.path is not None,
+        fetch_error=image.fetch_error,
+    )
 
 
 def variant_public(variant: Variant) -> VariantPublic:
@@ -61,16 +74,7 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
         vendor=product.vendor,
         description=product.description,
         variants=[variant_public(variant) for variant in variants],
-        images=[
-            ImagePublic(
-                id=image.id,
-                url=image_url(image, public_base_url),
-                position=image.position,
-                width=image.width,
-                height=image.height,
-            )
-            for image in images
-        ],
+        images=[image_public(image, public_base_url) for image in images],
         created_at=product.created_at,
         updated_at=product.updated_at,
     )

@@ -1,7 +1,8 @@
 """SKU linking in the service: a brand's catalog index, and placements linked against it.
 
-The index is rebuilt incrementally before each use (unchanged images are not re-read), so images
-added or changed through the API are indexed by the next link. One `LinkingService` per process
+The index is rebuilt incrementally before each use (unchanged images are not re-read). Images added
+through the API queue an index-only link job; images known only by URL are fetched first (by link
+jobs and tag jobs), so a synced Shopify or Stripe catalog is linkable too. One `LinkingService` per process
 loads the embedder and OCR models once and keeps each brand's linker for its index version.
 """
 
@@ -18,11 +19,17 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from api.models import Brand, Placement, PlacementStatus, Product, ProductImage, Variant
 from api.models.common import utcnow
+from api.services.remote_images import (
+    FetchReport,
+    fetch_pending_images,
+    image_fetcher,
+    pending_image_filter,
+)
 from api.settings import ApiSettings
 from tagger.linking import (
     CatalogItem,
@@ -84,6 +91,18 @@ class BrandLinkerSource(Protocol):
     ) -> BrandLinker | None: ...
 
 
+def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
+    """Whether a link job would find any image to index: stored ones, or URLs not yet fetched."""
+    stored = col(ProductImage.path).is_not(None)
+    pending = and_(*pending_image_filter())
+    return (
+        session.exec(
+            select(ProductImage.id).where(ProductImage.brand_id == brand_id, or_(stored, pending))
+        ).first()
+        is not None
+    )
+
+
 def brand_thresholds(brand: Brand) -> LinkThresholds:
     """The brand's linking settings (a floor above the threshold, possible in rows written before the
     API refused it, is read as the threshold)."""
@@ -142,6 +161,10 @@ class LinkingService:
         self._extractor: FeatureExtractor | None = None
         self._model: FusionModel | None = None
         self._linkers: dict[uuid.UUID, Linker] = {}
+
+    def fetch_pending_images(self, brand_id: uuid.UUID) -> FetchReport:
+        """Bring the brand's URL-only catalog images home (see `remote_images`) before indexing."""
+        return fetch_pending_images(self._engine, self._settings, brand_id, image_fetcher(self._settings))
 
     def index_dir(self, brand_id: uuid.UUID) -> Path:
         return self._settings.media_dir / "catalog-index" / str(brand_id)

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.db import create_db_engine
-from api.models import Brand, CheckoutSession, Product, ProductImage, Variant
+from api.jobs.queue import JobKind
+from api.models import Brand, CheckoutSession, JobState, LinkJob, Product, ProductImage, Variant
 from api.settings import ApiSettings, get_settings
 from commerce.crypto import TokenCipher, generate_token_key
 from tests.api.commerce_support import (
@@ -28,7 +29,7 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
-from tests.api.conftest import BrandAccount
+from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_product
 from tests.commerce.conftest import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET
 from tests.commerce.fakes.loopback import LoopbackServer, RecordedRequest, Reply
@@ -123,8 +124,19 @@ def test_a_shopify_sync_creates_products_variants_and_images(
         assert synced.catalog_synced_at is not None
 
 
-def test_syncing_twice_changes_nothing(shop: World, brand: BrandAccount, engine: Engine) -> None:
+def test_syncing_twice_changes_nothing(
+    shop: World, brand: BrandAccount, engine: Engine, job_queue: RecordingQueue
+) -> None:
     sync(shop, brand, "shopify")
+    # The new products' image URLs are fetched and indexed for linking in the background.
+    (refresh,) = job_queue.enqueued
+    with Session(engine) as session:
+        job = session.get(LinkJob, refresh.id)
+        assert job is not None
+        assert (refresh.kind, job.index_only, job.episode_id) == (JobKind.LINK, True, None)
+        job.state = JobState.DONE
+        session.add(job)
+        session.commit()
     before = catalog(engine, brand)
     again = sync(shop, brand, "shopify", full=True)
     assert (again["created"], again["updated"], again["unchanged"]) == (
@@ -133,6 +145,7 @@ def test_syncing_twice_changes_nothing(shop: World, brand: BrandAccount, engine:
         ["gid://shopify/Product/1", "gid://shopify/Product/2"],
     )
     assert catalog(engine, brand) == before
+    assert len(job_queue.enqueued) == 1  # nothing changed, nothing to index
 
 
 def test_an_incremental_sync_asks_only_for_products_updated_since_the_last_one(

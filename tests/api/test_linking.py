@@ -25,6 +25,7 @@ from tagger.exceptions import ModelError
 from tagger.linking import CatalogError, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.api.image_server import Route, serving
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "var" / "models"
 PACKAGES = Path("data/grocery-dev/iconic-images-and-descriptions/Packages")
@@ -272,6 +273,113 @@ def test_the_executor_only_runs_queued_jobs(
         assert again is not None
         assert (again.state, again.attempts) == (JobState.DONE, 0)
     assert linker.crops_seen == []
+
+
+def _png(width: int = 64, height: int = 48) -> bytes:
+    ok, data = cv2.imencode(".png", np.full((height, width, 3), 90, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def test_images_added_through_the_api_queue_an_index_refresh(
+    client: TestClient, engine: Engine, brand: BrandAccount, job_queue: RecordingQueue
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    images = f"/v1/products/{product.id}/images"
+
+    by_url = client.post(images, json={"url": "https://cdn.example/pack.png"}, headers=brand.headers).json()
+    uploaded = client.post(
+        images, files={"file": ("p.png", _png(), "image/png")}, headers=brand.headers
+    ).json()
+
+    assert (by_url["indexed"], by_url["fetch_error"], by_url["url"]) == (
+        False,
+        None,
+        "https://cdn.example/pack.png",
+    )
+    assert uploaded["indexed"] is True
+    # One index-only job: the second add found it still queued.
+    (queued,) = job_queue.enqueued
+    job = client.get(f"/v1/link-jobs/{queued.id}", headers=brand.headers).json()
+    assert (queued.kind, job["index_only"], job["episode_id"], job["state"]) == (
+        JobKind.LINK,
+        True,
+        None,
+        "queued",
+    )
+    without_images = {
+        "products": [{"title": "Tea", "variants": [{"sku": "T-1", "price": "1", "currency": "EUR"}]}]
+    }
+    imported = client.post("/v1/catalog/import", json=without_images, headers=brand.headers)
+    assert (imported.status_code, len(job_queue.enqueued)) == (200, 1)
+
+
+def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_that_fail(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    local = settings.model_copy(update={"image_fetch_private_hosts": True})
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    episode = make_episode(engine, brand.brand.id, local)
+    make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+    routes: dict[str, Route] = {"/pack.png": (200, {"Content-Type": "image/png"}, _png())}
+    with (
+        serving(routes) as base,
+        _run_link_client(local, engine, FakeSource(FixedLinker("x", 0.5))) as client,
+    ):
+        images = f"/v1/products/{product.id}/images"
+        good = client.post(images, json={"url": f"{base}/pack.png"}, headers=brand.headers).json()
+        broken = client.post(images, json={"url": f"{base}/gone.png"}, headers=brand.headers).json()
+        jobs = client.get("/v1/link-jobs", headers=brand.headers).json()["items"]
+        relink = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
+        shown = {
+            image["id"]: image
+            for image in client.get(f"/v1/products/{product.id}", headers=brand.headers).json()["images"]
+        }
+
+    # The first add's index job fetched the good image; the second's recorded why the other failed.
+    assert [
+        (job["index_only"], job["state"], job["images_fetched"], job["images_failed"]) for job in jobs
+    ] == [
+        (True, "done", 0, 1),
+        (True, "done", 1, 0),
+    ]
+    assert (relink["state"], relink["images_fetched"], relink["images_failed"]) == (
+        "done",
+        0,
+        0,
+    )  # not retried
+    assert (shown[good["id"]]["indexed"], shown[good["id"]]["fetch_error"]) == (True, None)
+    assert shown[good["id"]]["url"] == f"{base}/pack.png"
+    assert shown[broken["id"]]["indexed"] is False
+    assert shown[broken["id"]]["fetch_error"] == f"{base}/gone.png answered HTTP 404"
+    with Session(engine) as session:
+        stored = session.get(ProductImage, uuid.UUID(good["id"]))
+        assert stored is not None
+        assert stored.path is not None
+        assert Path(stored.path).read_bytes() == _png()
+        assert (stored.width, stored.height) == (64, 48)
+
+
+def test_a_catalog_whose_image_urls_all_fail_says_so_in_the_job(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    with Session(engine) as session:
+        session.add(
+            ProductImage(product_id=product.id, brand_id=brand.brand.id, source_url="ftp://cdn.example/p.png")
+        )
+        session.commit()
+    with _run_link_client(settings, engine, FakeSource()) as client:
+        job = client.post("/v1/link", headers=brand.headers).json()
+        image = client.get(f"/v1/products/{product.id}", headers=brand.headers).json()["images"][0]
+    assert (job["state"], job["images_failed"]) == ("failed", 1)
+    assert (
+        job["error"] == NO_IMAGES + " (1 image URLs could not be fetched; each image's fetch_error says why)"
+    )
+    assert image["fetch_error"] == "ftp://cdn.example/p.png: only http and https image URLs are fetched"
+    # Nothing is left to fetch or index now: asking again is a conflict, not another failing job.
+    with _run_link_client(settings, engine, FakeSource()) as client:
+        assert client.post("/v1/link", headers=brand.headers).status_code == 409
 
 
 @pytest.fixture
