@@ -13,9 +13,11 @@ from api.problems import Problem
 from api.routers.commerce_deps import CommerceDep
 from api.routers.provider_problems import provider_problem
 from api.schemas.commerce import WebhookReceipt
+from api.services.brands import find_brand_by_shop
 from api.services.commerce_config import stored_token_problem
+from api.services.link_jobs import queue_index_refresh
 from api.services.webhooks import receive
-from commerce.events import WebhookEvent
+from commerce.events import ShopifyProductChanged, WebhookEvent
 from commerce.exceptions import ProviderError, TokenCryptoError, WebhookError, WebhookSignatureError
 from commerce.webhooks import verify_and_parse_shopify, verify_and_parse_stripe
 
@@ -56,6 +58,11 @@ def _process(
         return provider_problem(request, error)
     session.commit()
     log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, receipt.outcome)
+    if isinstance(event, ShopifyProductChanged) and receipt.outcome.endswith((" created", " updated")):
+        # The product's images may be new URLs: fetch and index them in the background.
+        brand = find_brand_by_shop(session, event.shop_domain)
+        if brand is not None:
+            queue_index_refresh(session, request.app.state.job_queue, brand.id)
     return receipt
 
 

@@ -17,7 +17,8 @@ from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.models import Brand, CheckoutSession, Order, ProcessedWebhook, Product, Variant
+from api.jobs.queue import JobKind
+from api.models import Brand, CheckoutSession, LinkJob, Order, ProcessedWebhook, Product, Variant
 from api.settings import ApiSettings
 from tests.api.commerce_support import (
     ACCOUNT,
@@ -32,7 +33,7 @@ from tests.api.commerce_support import (
     stripe_delivery,
     stripe_event_body,
 )
-from tests.api.conftest import BrandAccount
+from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
 
@@ -466,12 +467,17 @@ def test_a_product_update_refetches_the_product_and_updates_the_timeline(
     ]
 
 
-def test_a_product_create_for_an_unknown_product_adds_it(
-    world: World, hoodie: Shoppable, engine: Engine
+def test_a_product_create_for_an_unknown_product_adds_it_and_queues_its_images_for_indexing(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
 ) -> None:
     world.shopify.products = [product_node(2, "Scarf", [variant_node(21, price="19.00", sku="SCARF")])]
     response = shopify_delivery(world.client, {"id": 2}, topic="products/create")
     assert receipt(response)["outcome"] == "product gid://shopify/Product/2 created"
+    (refresh,) = job_queue.enqueued
+    with Session(engine) as session:
+        job = session.get(LinkJob, refresh.id)
+        assert job is not None
+        assert (refresh.kind, job.brand_id, job.index_only) == (JobKind.LINK, hoodie.product.brand_id, True)
     with Session(engine) as session:
         (scarf,) = session.exec(select(Variant).where(Variant.sku == "SCARF")).all()
         assert (scarf.shopify_variant_gid, scarf.price, scarf.currency) == (
