@@ -51,6 +51,8 @@ log = logging.getLogger("reelcart.linking")
 
 Image = NDArray[np.uint8]
 NO_IMAGES = "the catalog has no product image ReelCart could index; add images first"
+# Catalog index versions kept on disk per brand (the current one and the ones before it).
+INDEX_VERSIONS_KEPT = 3
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class LinkingService:
             index = build_catalog_index(items, extractor, previous=previous, on_progress=on_progress)
             if previous is None or previous.version != index.version:
                 store.save(index)
+                store.prune(keep=INDEX_VERSIONS_KEPT)
             if cached is None or cached.index.version != index.version:
                 cached = Linker(index, extractor, model)
                 self._linkers[brand_id] = cached

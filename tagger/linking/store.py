@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,6 +80,28 @@ class FileIndexStore:
         if not self.root.is_dir():
             return []
         return sorted(entry.name for entry in self.root.iterdir() if (entry / "meta.json").is_file())
+
+    def prune(self, keep: int = 3) -> list[str]:
+        """Delete all but the `keep` most recently saved versions (never the current one); returns the
+        deleted versions. Each catalog change saves a whole new version (≈ 1 GB at 10,000 SKUs), so
+        without pruning a busy catalog fills the disk. Placements keep naming the version that linked
+        them; that label does not need the arrays. A worker that loaded an old version holds it in
+        memory, so deleting its directory does not disturb it."""
+        if keep < 1:
+            raise ValueError(f"keep at least one index version, got {keep}")
+        try:
+            current = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            current = None
+        saved = sorted(
+            self.versions(),
+            key=lambda version: (self.root / version / "meta.json").stat().st_mtime,
+            reverse=True,
+        )
+        doomed = [version for version in saved[keep:] if version != current]
+        for version in doomed:
+            shutil.rmtree(self.root / version, ignore_errors=True)
+        return doomed
 
     def load(self, version: str | None = None) -> CatalogIndex:
         if version is None:

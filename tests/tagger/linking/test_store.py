@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,24 @@ def test_current_follows_the_latest_save_and_old_versions_stay_readable(tmp_path
     assert store.load().version == new.version
     assert store.load(old.version).skus == old.skus
     assert store.versions() == sorted([old.version, new.version])
+
+
+def test_pruning_keeps_the_newest_versions_and_always_the_current_one(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    versions = [store.save(build_catalog_index(catalog(size), extractor())) for size in (2, 3, 4, 5)]
+    for age, version in enumerate(reversed(versions)):  # the last saved is the newest
+        stamp = 1_700_000_000 - 60 * age
+        os.utime(tmp_path / version / "meta.json", (stamp, stamp))
+    (tmp_path / "CURRENT").write_text(versions[0])  # an operator rolled back to the oldest
+
+    deleted = store.prune(keep=2)
+
+    assert sorted(deleted) == sorted(versions[1:2])
+    assert store.versions() == sorted([versions[0], versions[2], versions[3]])
+    assert store.load().version == versions[0]
+    assert store.prune(keep=2) == []
+    with pytest.raises(ValueError, match="keep at least one"):
+        store.prune(keep=0)
 
 
 def test_loading_before_any_save_is_a_clear_error(tmp_path: Path) -> None:
