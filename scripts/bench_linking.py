@@ -1,6 +1,7 @@
 """Time linking one crop against a synthetic 10,000-SKU catalog on one CPU core.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_linking.py [--skus 10000] [--repeat 30] [--no-ocr]
+        [--store DIR]
 
 The catalog is synthetic where scale matters (random unit embeddings with four views per SKU,
 colour signatures, a 30,000-word vocabulary) and real where per-candidate cost matters: the keypoint
@@ -8,6 +9,12 @@ sets are the 81 grocery-dev packshots' (cycled), so RANSAC verification costs wh
 print. Timings are split so each stage can be budgeted: query features (embedding of the crops,
 colour, keypoints, OCR), the catalog-wide pass (with the words OCR read, fuzzy-matched against the
 whole vocabulary), keypoint verification of the shortlist, and fusion.
+
+Memory: `--save-to DIR` builds the synthetic index, saves it there (each SKU with its own copy of
+its arrays, as a real catalog would be) and exits; `--load-from DIR` (a fresh process, so the numbers
+are not blurred by memory the build freed) loads it the way the API does (large arrays memory-mapped),
+times the crops against it and reports the process's resident memory (anonymous and file-backed)
+before loading, after loading and after the crops.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -29,7 +37,9 @@ from tagger.linking.features import ImageFeatures
 from tagger.linking.fusion import FusionModel
 from tagger.linking.images import read_image
 from tagger.linking.index import CatalogIndex, IndexedProduct
+from tagger.linking.keypoints import LocalFeatures
 from tagger.linking.linker import ShortlistConfig, candidate_set, catalog_scores
+from tagger.linking.store import FileIndexStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +86,41 @@ def index_megabytes(index: CatalogIndex) -> float:
     return total / 2**20
 
 
+def resident_mib() -> tuple[float, float]:
+    """(anonymous, file-backed) resident memory of this process in MiB, from /proc (Linux)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields.get("RssAnon", 0.0), fields.get("RssFile", 0.0)
+
+
+def save_owned(index: CatalogIndex, root: Path) -> None:
+    """Save `index` with its own arrays per image (the synthetic one shares them between SKUs)."""
+    owned = CatalogIndex(
+        products=index.products,
+        image_features={
+            digest: replace(
+                features,
+                local=LocalFeatures(features.local.points.copy(), features.local.descriptors.copy()),
+                patches=features.patches.copy(),
+            )
+            for digest, features in index.image_features.items()
+        },
+        feature_signature=index.feature_signature,
+    )
+    started = time.perf_counter()
+    version = FileIndexStore(root).save(owned)
+    on_disk = sum(path.stat().st_size for path in (root / version).iterdir()) / 2**20
+    print(f"saved {version} to {root} in {time.perf_counter() - started:.1f} s ({on_disk:,.0f} MiB on disk)")
+
+
+def _resident(label: str) -> None:
+    anonymous, file_backed = resident_mib()
+    print(f"resident memory {label}: {anonymous:,.0f} MiB anonymous, {file_backed:,.0f} MiB file-backed")
+
+
 def _ms(samples: list[float]) -> str:
     return (
         f"median {statistics.median(samples) * 1000:.1f} ms, p95 {np.percentile(samples, 95) * 1000:.1f} ms"
@@ -92,24 +137,36 @@ def main() -> None:
     parser.add_argument(
         "--no-ocr", dest="ocr", action="store_false", help="leave OCR (and so the text lookup) out"
     )
+    parser.add_argument("--save-to", type=Path, help="save the synthetic index here and exit")
+    parser.add_argument("--load-from", type=Path, help="time against the index saved here (memory-mapped)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     data = _shared_data()
     extractor = load_extractor(args.model_dir, ocr=args.ocr, threads=1)
-    packshots = sorted((data / "iconic-images-and-descriptions" / "Packages").rglob("*_Iconic.jpg"))
     photos = sorted((data / "val" / "Packages").rglob("*.jpg"))[:: max(1, 100 // args.repeat)][: args.repeat]
-    real = []
-    for path in packshots:
-        image = read_image(path)
-        assert isinstance(image, np.ndarray)
-        real.append(extractor.catalog_features(image))
-    started = time.perf_counter()
-    index = synthetic_index(args.skus, real)
-    print(
-        f"synthetic index: {len(index)} SKUs, {index.view_embeddings.shape[0]} views, "
-        f"built in {time.perf_counter() - started:.1f} s, {index_megabytes(index):,.0f} MiB of arrays "
-        "as a real catalog of this size would hold them"
-    )
+    if args.load_from is not None:
+        _resident("before loading the index")
+        started = time.perf_counter()
+        index = FileIndexStore(args.load_from).load()
+        print(f"loaded a {len(index)}-SKU index in {time.perf_counter() - started:.1f} s")
+        _resident("after loading it")
+    else:
+        packshots = sorted((data / "iconic-images-and-descriptions" / "Packages").rglob("*_Iconic.jpg"))
+        real = []
+        for path in packshots:
+            image = read_image(path)
+            assert isinstance(image, np.ndarray)
+            real.append(extractor.catalog_features(image))
+        started = time.perf_counter()
+        index = synthetic_index(args.skus, real)
+        print(
+            f"synthetic index: {len(index)} SKUs, {index.view_embeddings.shape[0]} views, "
+            f"built in {time.perf_counter() - started:.1f} s, {index_megabytes(index):,.0f} MiB of arrays "
+            "as a real catalog of this size would hold them"
+        )
+        if args.save_to is not None:
+            save_owned(index, args.save_to)
+            return
     model = FusionModel.load()
     config = ShortlistConfig(size=args.shortlist, verify=args.verify)
     stages: dict[str, list[float]] = {
@@ -146,6 +203,10 @@ def main() -> None:
     total = [a + b for a, b in zip(stages["query features"], matching, strict=True)]
     print(f"  {'matching (10k)':18s} {_ms(matching)}")
     print(f"  {'total per crop':18s} {_ms(total)}")
+    anonymous, file_backed = resident_mib()
+    print(
+        f"resident memory after the crops: {anonymous:,.0f} MiB anonymous, {file_backed:,.0f} MiB file-backed"
+    )
 
 
 if __name__ == "__main__":

@@ -206,6 +206,9 @@ class LinkingService:
             if previous is None or previous.version != index.version:
                 store.save(index)
                 store.prune(keep=INDEX_VERSIONS_KEPT)
+                # Read back memory-mapped (see tagger.linking.store): the features just computed
+                # would otherwise stay resident, ≈ 2 GB at 10,000 SKUs.
+                index = store.load(index.version)
             if cached is None or cached.index.version != index.version:
                 cached = Linker(index, extractor, model)
                 self._linkers[brand_id] = cached

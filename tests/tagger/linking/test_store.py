@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from tagger.linking.cache import features_to_arrays
 from tagger.linking.errors import IndexStoreError
 from tagger.linking.fusion import FusionModel
 from tagger.linking.index import build_catalog_index
@@ -31,6 +34,34 @@ def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
         loaded.local_features(1)[0].descriptors, index.local_features(1)[0].descriptors, atol=1e-3
     )
     assert store.versions() == [version]
+
+
+def test_large_arrays_are_memory_mapped_not_read_into_memory(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    loaded = store.load(store.save(build_catalog_index(catalog(3), extractor())))
+    image = next(iter(loaded.image_features.values()))
+
+    assert isinstance(image.local.descriptors, np.memmap)  # (the test extractor computes no patch cells)
+    assert not isinstance(loaded.view_embeddings, np.memmap)
+
+
+def test_an_index_saved_in_format_2_still_loads(tmp_path: Path) -> None:
+    index = build_catalog_index(catalog(3), extractor())
+    store = FileIndexStore(tmp_path)
+    folder = tmp_path / store.save(index)
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays: dict[str, Any] = {}
+    for position, digest in enumerate(meta["image_digests"]):
+        arrays.update(features_to_arrays(index.image_features[digest], prefix=f"{position}/"))
+    for written in folder.glob("*.npy"):
+        written.unlink()
+    np.savez_compressed(folder / "arrays.npz", **arrays)
+    (folder / "meta.json").write_text(json.dumps({**meta, "format": 2, "words": None}))
+
+    loaded = store.load()
+
+    assert (loaded.version, loaded.documents) == (index.version, index.documents)
+    np.testing.assert_array_equal(loaded.view_embeddings, index.view_embeddings)
 
 
 def test_current_follows_the_latest_save_and_old_versions_stay_readable(tmp_path: Path) -> None:
@@ -77,7 +108,7 @@ def test_unknown_version_is_a_clear_error(tmp_path: Path) -> None:
 def test_corrupt_arrays_are_refused(tmp_path: Path) -> None:
     store = FileIndexStore(tmp_path)
     version = store.save(build_catalog_index(catalog(2), extractor()))
-    (tmp_path / version / "arrays.npz").write_bytes(b"garbage")
+    (tmp_path / version / "descriptors.npy").write_bytes(b"garbage")
 
     with pytest.raises(IndexStoreError, match=f"catalog index {version} is corrupt"):
         store.load()
