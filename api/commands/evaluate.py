@@ -19,6 +19,7 @@ from tagger.linking.evaluation import (
     cross_validate,
     fit_on_all,
     predict_fixed,
+    repeated_cross_validation,
     report,
     simulate_tracks,
 )
@@ -81,6 +82,17 @@ def _print_summary(console: Console, data: dict[str, Any]) -> None:
             f"{metrics['leave_sku_out']['auto_approved_share']:.3f}",
         )
     console.print(table)
+    repeated = data.get("repeated_cross_validation")
+    if repeated:
+        seeds = len(data["fold_seeds"])
+        for name, metrics in repeated.items():
+            parts = [
+                f"{label} {metrics[key]['mean']:.3f} ({metrics[key]['min']:.2f} to {metrics[key]['max']:.2f})"
+                if key in metrics
+                else f"{label} - (nothing auto-approved)"
+                for key, label in (("top1", "top-1"), ("top5", "top-5"), ("precision", "precision"))
+            ]
+            console.print(f"{name} over {seeds} fold seeds: " + ", ".join(parts), highlight=False)
     reliability = data["reliability"]
     console.print(
         f"calibration error {reliability['expected_calibration_error']:.3f}; "
@@ -121,6 +133,14 @@ def linking(
             "--verify", min=1, help="Shortlisted rows (best patch similarity) that get keypoint verification."
         ),
     ] = ShortlistConfig().verify,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats",
+            min=1,
+            help="Also repeat the cross-validation over this many fold seeds and report mean (min to max).",
+        ),
+    ] = 4,
     auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
     print_evidence: Annotated[
@@ -188,6 +208,11 @@ def linking(
         data = report(predictions, thresholds, protocol=protocol, extra=extra)
         if folds:
             data["track_vote_simulation"] = track_votes
+            if repeats > 1:
+                data["fold_seeds"] = list(range(repeats))
+                data["repeated_cross_validation"] = repeated_cross_validation(
+                    records, index, thresholds, folds=folds, seeds=range(repeats)
+                )
         if fit_out is not None:
             fitted = fit_on_all(
                 records, fitted_on=f"{queries.name}, {len(records)} queries, index {index.version}"

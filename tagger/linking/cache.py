@@ -32,6 +32,7 @@ def features_to_arrays(features: ImageFeatures, prefix: str = "") -> dict[str, N
         f"{prefix}size": np.asarray(features.size, dtype=np.int64),
         # Cosines of normalized rows: half precision changes them by < 1e-3.
         f"{prefix}patches": features.patches.astype(np.float16),
+        f"{prefix}centre_colour": features.centre_colour.astype(np.float32),
     }
 
 
@@ -48,6 +49,8 @@ def features_from_arrays(arrays: dict[str, NDArray[np.generic]], prefix: str = "
         thumbnail=np.asarray(arrays[f"{prefix}thumbnail"], dtype=np.uint8),
         size=(int(size[0]), int(size[1])),
         patches=np.asarray(arrays[f"{prefix}patches"], dtype=np.float16),
+        # Absent from indexes saved before the centre colour existed (catalog images never have one).
+        centre_colour=np.asarray(arrays.get(f"{prefix}centre_colour", np.zeros(0)), dtype=np.float32),
     )
 
 

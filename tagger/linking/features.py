@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, QUERY_THUMBNAIL_PX, thumbnail
 from tagger.linking.colour import colour_signature
 from tagger.linking.embedder import ImageEmbedder, PatchEncoder
-from tagger.linking.images import catalog_views, foreground_mask, query_crops
+from tagger.linking.images import catalog_views, centre_crop, foreground_mask, query_crops
 from tagger.linking.keypoints import LocalFeatures, extract_local_features
 from tagger.linking.ocr import TextReader
 from tagger.linking.text import normalize_words
@@ -31,6 +31,9 @@ class FeatureConfig:
     """The recipe; every field changes the features, so every field is in the signature."""
 
     query_fractions: tuple[float, ...] = (1.0, 0.7)
+    # A second colour signature of a query, over its central half: a hand-held photo or a loose box
+    # frames the product with shelf and hands, which the last query crop (0.7) still holds a lot of.
+    centre_colour_fraction: float = 0.5
     augment_catalog: bool = True
     keypoint_side_px: int = 400
     max_keypoints: int = 800
@@ -39,7 +42,8 @@ class FeatureConfig:
 
     def signature(self) -> str:
         return (
-            f"q{','.join(f'{f:g}' for f in self.query_fractions)}-aug{int(self.augment_catalog)}"
+            f"q{','.join(f'{f:g}' for f in self.query_fractions)}-cc{self.centre_colour_fraction:g}"
+            f"-aug{int(self.augment_catalog)}"
             f"-kp{self.keypoint_side_px}x{self.max_keypoints}-ocr{int(self.ocr)}-patches{int(self.patches)}"
             f"-thumb{CATALOG_THUMBNAIL_PX},{QUERY_THUMBNAIL_PX}"
         )
@@ -59,6 +63,9 @@ class ImageFeatures:
     # PxC local CNN descriptors (packshot: the cells that show the product, in half precision like its
     # keypoint descriptors); empty when the embedder card has no [patches] table.
     patches: NDArray[np.float16] | FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Queries only: the colour signature of the central part (see FeatureConfig); empty for packshots,
+    # whose `colour` is already of the product alone.
+    centre_colour: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 class Extractor(Protocol):
@@ -132,4 +139,5 @@ class FeatureExtractor:
             thumbnail=thumbnail(image, QUERY_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
             patches=self._patches(image),
+            centre_colour=colour_signature(centre_crop(image, self.config.centre_colour_fraction)),
         )

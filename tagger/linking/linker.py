@@ -2,7 +2,7 @@
 
 Per crop: a cheap pass over the whole catalog (embedding, colour and text postings; a few matrix
 products, so 10,000 SKUs cost milliseconds) keeps a shortlist; only the shortlist pays for keypoint
-matching with RANSAC. The fusion model turns the four signals into probabilities over "which SKU, or
+matching with RANSAC. The fusion model turns the signals into probabilities over "which SKU, or
 none". A track's answer averages its crops' probabilities: a sharp frontal frame that reads the logo
 outweighs nothing, but it is not outvoted by blurred frames that are merely unsure.
 """
@@ -115,7 +115,7 @@ class LinkResult:
 
 @dataclass(frozen=True, slots=True)
 class CandidateSet:
-    """Shortlisted catalog rows for one crop and their signals (K x 6, see fusion.SIGNAL_NAMES)."""
+    """Shortlisted catalog rows for one crop and their signals (K x 7, see fusion.SIGNAL_NAMES)."""
 
     rows: IntArray
     features: NDArray[np.float64]
@@ -213,9 +213,15 @@ def candidate_set(
             text_feature[rows],
             aligned,
             patches,
+            index.colours[rows] @ centre_colour(query),
         ]
     ).astype(np.float64)
     return CandidateSet(rows=rows, features=features)
+
+
+def centre_colour(query: ImageFeatures) -> FloatArray:
+    """The query's centre colour signature; its whole-crop one for features made without it."""
+    return query.centre_colour if query.centre_colour.size else query.colour
 
 
 def rows_to_verify(patches: NDArray[np.float64], have_patches: bool, count: int) -> NDArray[np.bool_]:

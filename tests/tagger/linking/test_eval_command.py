@@ -77,6 +77,21 @@ def test_eval_writes_a_report_with_every_section(workspace: Path) -> None:
     assert "2-fold cross-validation" in report["protocol"]
     assert set(report["track_vote_simulation"]) == {"all", "Packages"}
     assert (workspace / "m.json").is_file()
+    # Repeated over four fold seeds by default; the mean lies within its own range.
+    assert report["fold_seeds"] == [0, 1, 2, 3]
+    top1 = report["repeated_cross_validation"]["Packages"]["top1"]
+    assert top1["min"] <= top1["mean"] <= top1["max"]
+    assert set(report["repeated_cross_validation"]["all"]) >= {
+        "top1", "top5", "mrr", "coverage", "leave_sku_out_approved",
+    }  # fmt: skip (precision too, when some assignment auto-approved anything)
+    assert "Packages over 4 fold seeds: top-1" in result.output
+
+
+def test_eval_repeats_one_reports_a_single_fold_assignment(workspace: Path) -> None:
+    out = workspace / "report.json"
+    result = runner.invoke(app, _args(workspace, "--folds", "2", "--repeats", "1", "--out", str(out)))
+    assert result.exit_code == 0, result.output
+    assert "repeated_cross_validation" not in json.loads(out.read_text())
 
 
 def test_eval_with_a_fixed_model_scores_without_fitting(workspace: Path) -> None:

@@ -75,9 +75,9 @@ def test_fitting_nothing_is_an_error() -> None:
 def test_design_adds_leads_over_the_runner_up_and_strong_inliers() -> None:
     signals = np.array(
         [
-            [0.9, 0.5, np.log1p(30.0), 2.0, 0.8, 0.70],
-            [0.7, 0.4, np.log1p(5.0), 0.0, 0.3, 0.75],
-            [0.5, 0.3, 0.0, 1.0, 0.0, 0.60],
+            [0.9, 0.5, np.log1p(30.0), 2.0, 0.8, 0.70, 0.6],
+            [0.7, 0.4, np.log1p(5.0), 0.0, 0.3, 0.75, 0.5],
+            [0.5, 0.3, 0.0, 1.0, 0.0, 0.60, 0.2],
         ]
     )
 
@@ -85,7 +85,8 @@ def test_design_adds_leads_over_the_runner_up_and_strong_inliers() -> None:
 
     assert features.shape == (3, len(FEATURE_NAMES))
     column = {name: features[:, position] for position, name in enumerate(FEATURE_NAMES)}
-    np.testing.assert_allclose(features[:, :6], signals)
+    np.testing.assert_allclose(features[:, : len(SIGNAL_NAMES)], signals)
+    np.testing.assert_allclose(column["centre_colour"], [0.6, 0.5, 0.2])
     np.testing.assert_allclose(column["text_lead"], [1.0, -2.0, -1.0])
     np.testing.assert_allclose(column["keypoints_strong"], [2.0, 0.0, 0.0])  # (30 - 10) / 10 beyond chance
     np.testing.assert_allclose(column["aligned_lead"], [0.5, -0.5, -0.8])
@@ -95,7 +96,7 @@ def test_design_adds_leads_over_the_runner_up_and_strong_inliers() -> None:
 
 
 def test_design_counts_the_patch_lead_twice_only_for_printed_products() -> None:
-    produce = np.array([[0.9, 0.5, 0.0, 0.0, 0.0, 0.70], [0.7, 0.4, 0.0, 0.0, 0.0, 0.60]])
+    produce = np.array([[0.9, 0.5, 0.0, 0.0, 0.0, 0.70, 0.5], [0.7, 0.4, 0.0, 0.0, 0.0, 0.60, 0.4]])
 
     features = design(produce)
 

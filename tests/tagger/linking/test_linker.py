@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ from tagger.linking.linker import (
     LinkThresholds,
     ShortlistConfig,
     SkuCandidate,
+    candidate_set,
     decide,
     has_print_evidence,
     link_track,
@@ -229,3 +230,30 @@ def test_a_track_is_read_by_ocr_once_on_its_best_crop_and_every_crop_uses_those_
     text = [c.features[:, SIGNAL_NAMES.index("text")].max() for c in sets]
     assert min(text) > 0  # the other crops scored the best crop's words
     assert result.sku == "SKU-2"
+
+
+def test_the_centre_colour_sees_the_product_where_the_whole_crop_sees_mostly_shelf(
+    index: CatalogIndex,
+) -> None:
+    # A photo whose middle is the packshot's carton and whose outer ring is a red shelf.
+    shot = packshot(2)
+    photo = np.zeros((400, 400, 3), np.uint8)
+    photo[:] = (20, 20, 200)
+    photo[110:290, 140:260] = cv2.resize(shot[10:190, 40:160], (120, 180))
+    features = extractor().query_features(photo)
+    row = index.skus.index(catalog(6)[2].sku)
+
+    candidates = candidate_set(features, index, ShortlistConfig(size=6))
+    hit = int(np.flatnonzero(candidates.rows == row)[0])
+    signals = candidates.features[hit]
+
+    assert features.centre_colour.shape == features.colour.shape
+    assert signals[SIGNAL_NAMES.index("centre_colour")] > signals[SIGNAL_NAMES.index("colour")] + 0.2
+    # Features computed without it (an older cache, another extractor) fall back to the crop colour.
+    older = candidate_set(
+        replace(features, centre_colour=np.zeros(0, np.float32)), index, ShortlistConfig(size=6)
+    )
+    np.testing.assert_allclose(
+        older.features[:, SIGNAL_NAMES.index("centre_colour")],
+        older.features[:, SIGNAL_NAMES.index("colour")],
+    )

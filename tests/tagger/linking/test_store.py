@@ -117,7 +117,7 @@ def test_corrupt_arrays_are_refused(tmp_path: Path) -> None:
 def test_linking_from_a_loaded_index_gives_the_same_answer(tmp_path: Path) -> None:
     index = build_catalog_index(catalog(4), extractor())
     loaded = FileIndexStore(tmp_path).load(FileIndexStore(tmp_path).save(index))
-    model = FusionModel((3.0, 1.0, 1.0, 0.5, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), 6.0)
+    model = FusionModel((3.0, 1.0, 1.0, 0.5, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), 6.0)
     photo = photo_of(packshot(1))
 
     fresh = Linker(index, extractor(), model).link_track([photo])
