@@ -168,8 +168,6 @@ def cross_validate(
     return [p for p in predictions if p is not None]
 
 
-
-
 def repeated_cross_validation(
     records: Sequence[QueryRecord],
     index: CatalogIndex,

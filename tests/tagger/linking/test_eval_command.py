@@ -82,7 +82,11 @@ def test_eval_writes_a_report_with_every_section(workspace: Path) -> None:
     top1 = report["repeated_cross_validation"]["Packages"]["top1"]
     assert top1["min"] <= top1["mean"] <= top1["max"]
     assert set(report["repeated_cross_validation"]["all"]) >= {
-        "top1", "top5", "mrr", "coverage", "leave_sku_out_approved",
+        "top1",
+        "top5",
+        "mrr",
+        "coverage",
+        "leave_sku_out_approved",
     }  # fmt: skip (precision too, when some assignment auto-approved anything)
     assert "Packages over 4 fold seeds: top-1" in result.output
 
