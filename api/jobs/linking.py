@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress
+from api.jobs.progress import JobProgress, start_job
 from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus
 from api.models.common import utcnow
 from api.services.image_fetch import ImageFetcher
@@ -83,12 +83,7 @@ class LinkJobExecutor:
             job = session.get(LinkJob, job_id)
             if job is None or job.state != JobState.QUEUED:
                 return None
-            job.state, job.started_at, job.attempts, job.progress = (
-                JobState.RUNNING,
-                utcnow(),
-                job.attempts + 1,
-                0.0,
-            )
+            start_job(job)
             return LinkScope(job.brand_id, job.episode_id, job.index_only)
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:

@@ -1,4 +1,5 @@
-"""Writing a running job's progress to its row, throttled so a fast loop does not hammer the database."""
+"""A job row's lifecycle shared by every kind of job: starting it, and writing its progress while it
+runs, throttled so a fast loop does not hammer the database."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from sqlalchemy import Engine
 
 from api.db import session_scope
 from api.models import JobState, LinkJob, TagJob
+from api.models.common import utcnow
 
 MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0
+
+
+def start_job(job: TagJob | LinkJob) -> None:
+    """Queued → running: one more attempt, progress from zero."""
+    job.state, job.started_at, job.attempts, job.progress = JobState.RUNNING, utcnow(), job.attempts + 1, 0.0
 
 
 class JobProgress:

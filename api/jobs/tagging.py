@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress
+from api.jobs.progress import JobProgress, start_job
 from api.models import Episode, EpisodeStatus, JobState, Placement, PlacementStatus, TagJob
 from api.models.common import utcnow
 from api.services.timeline import rebuild_timeline
@@ -93,12 +93,7 @@ class TagJobExecutor:
                     utcnow(),
                 )
                 return None
-            job.state, job.started_at, job.attempts, job.progress = (
-                JobState.RUNNING,
-                utcnow(),
-                job.attempts + 1,
-                0.0,
-            )
+            start_job(job)
             episode.status = EpisodeStatus.TAGGING
             return Path(episode.media_path), episode.brand_id, episode.id
 

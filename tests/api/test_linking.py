@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.jobs.linking import LinkJobExecutor
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
-from api.models import JobState, LinkJob, Placement, PlacementStatus, ProductImage
+from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus, Product, ProductImage
 from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress, LinkingService, read_stored_crops
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
@@ -91,6 +91,15 @@ def _add_image(engine: Engine, brand_id: uuid.UUID, product_id: uuid.UUID, path:
         session.commit()
 
 
+def _catalog_and_episode(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> tuple[Product, Episode]:
+    """A brand with one product that has a stored image, and an episode to place it in."""
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
+    return product, make_episode(engine, brand.brand.id, settings)
+
+
 def _run_link_client(settings: ApiSettings, engine: Engine, source: FakeSource) -> TestClient:
     executor = LinkJobExecutor(engine, settings, source)
     return TestClient(
@@ -108,9 +117,7 @@ def test_link_routes_queue_a_job_answer_202_and_do_not_queue_the_same_work_twice
     job_queue: RecordingQueue,
     tmp_path: Path,
 ) -> None:
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
-    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
-    episode = make_episode(engine, brand.brand.id, settings)
+    _product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
 
     created = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
     assert created.status_code == 202, created.text
@@ -156,9 +163,7 @@ def test_relinking_without_catalog_images_is_a_clear_conflict_and_queues_nothing
 def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_links(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
-    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
-    episode = make_episode(engine, brand.brand.id, settings)
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     other_episode = make_episode(engine, brand.brand.id, settings)
     crops = tmp_path / "crops"
     machine = make_placement(engine, episode, link_confidence=None, thumbnail_path=_crop_file(crops))
@@ -205,9 +210,7 @@ def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_
 def test_a_reviewer_decision_taken_while_the_job_links_is_not_overwritten(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
-    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
-    episode = make_episode(engine, brand.brand.id, settings)
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
 
     def reviewer_rejects() -> None:
@@ -245,9 +248,7 @@ def test_a_reviewer_decision_taken_while_the_job_links_is_not_overwritten(
 def test_a_link_job_that_cannot_run_fails_with_its_reason_and_changes_nothing(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, source: FakeSource, error: str
 ) -> None:
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
-    _add_image(engine, brand.brand.id, product.id, tmp_path / "packshot.jpg")
-    episode = make_episode(engine, brand.brand.id, settings)
+    _product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
     with _run_link_client(settings, engine, source) as client:
         job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
