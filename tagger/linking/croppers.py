@@ -13,10 +13,12 @@ import numpy as np
 
 from tagger.detections import Detections
 from tagger.linking.images import MIN_SIDE_PX, Image
+from tagger.placements import LINK_CROP_MARGIN, widened
 
 # A box must cover this share of the photo to be "the product" (smaller ones are shelf neighbours).
 MIN_BOX_AREA_SHARE = 0.1
-BOX_MARGIN = 0.08
+# The same margin tagging keeps around a placement's crops, so the evaluation links what episodes do.
+BOX_MARGIN = LINK_CROP_MARGIN
 
 
 class Cropper(Protocol):
@@ -49,13 +51,10 @@ def best_box_crop(image: Image, detections: Detections) -> Image | None:
     eligible = np.flatnonzero(areas >= MIN_BOX_AREA_SHARE * height * width)
     if eligible.size == 0:
         return None
-    x1, y1, x2, y2 = boxes[eligible[np.argmax(detections.confidence[eligible])]]
-    pad_x, pad_y = BOX_MARGIN * (x2 - x1), BOX_MARGIN * (y2 - y1)
-    left, top = max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y))
-    right, bottom = min(width, int(np.ceil(x2 + pad_x))), min(height, int(np.ceil(y2 + pad_y)))
-    if min(right - left, bottom - top) < MIN_SIDE_PX:
+    crop = widened(image, boxes[eligible[np.argmax(detections.confidence[eligible])]], BOX_MARGIN)
+    if min(crop.shape[:2]) < MIN_SIDE_PX:
         return None
-    return image[top:bottom, left:right]
+    return crop
 
 
 class DetectorCropper:

@@ -13,6 +13,7 @@ from tagger.placements import (
     extrapolate,
     sharpness,
     stored_crop_paths,
+    widened,
 )
 from tagger.tracking import TrackedBox
 
@@ -79,7 +80,16 @@ def test_the_best_crops_are_kept_best_first() -> None:
     (placement,) = builder.build()
 
     assert [crop.t_ms for crop in placement.crops] == [300, 900]
-    assert placement.crops[0].image.shape == (20, 40, 3)
+    assert placement.crops[0].image.shape == (28, 56, 3)  # the 40x20 box and 20 % of it on each side
+
+
+def test_crops_are_widened_by_the_margin_and_clipped_to_the_frame() -> None:
+    frame = np.zeros((100, 200, 3), np.uint8)
+
+    assert widened(frame, (50, 40, 150, 60), 0.2).shape == (28, 140, 3)
+    assert widened(frame, (0, 0, 100, 50), 0.2).shape == (60, 120, 3)  # clipped at the top and left
+    assert widened(frame, (150, 80, 200, 100), 0.5).shape == (30, 75, 3)  # and at the bottom and right
+    assert widened(frame, (50, 40, 150, 60), 0.0).shape == (20, 100, 3)
 
 
 def test_extrapolation_and_sharpness_of_known_inputs() -> None:

@@ -33,7 +33,7 @@ def test_most_confident_large_box_is_cropped_with_a_margin() -> None:
     crop = best_box_crop(photo, detections)
 
     assert crop is not None
-    assert crop.shape == (116, 116, 3)  # 100 px box + 8 % each side
+    assert crop.shape == (140, 140, 3)  # 100 px box + 20 % each side, as tagging keeps its crops
 
 
 def test_no_product_box_falls_back_to_the_whole_photo_and_is_counted() -> None:
