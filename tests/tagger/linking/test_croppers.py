@@ -26,7 +26,7 @@ def _detections(boxes: list[list[float]], confidences: list[float]) -> Detection
     )
 
 
-def test_most_confident_large_box_is_cropped_with_a_margin() -> None:
+def test_the_large_box_nearest_the_centre_is_cropped_with_a_margin() -> None:
     photo = np.zeros((200, 200, 3), dtype=np.uint8)
     detections = _detections([[50, 50, 150, 150], [0, 0, 20, 20], [10, 10, 110, 110]], [0.5, 0.99, 0.4])
 
@@ -34,6 +34,20 @@ def test_most_confident_large_box_is_cropped_with_a_margin() -> None:
 
     assert crop is not None
     assert crop.shape == (140, 140, 3)  # 100 px box + 20 % each side, as tagging keeps its crops
+
+
+def test_a_more_confident_neighbour_off_centre_is_not_the_product() -> None:
+    photo = np.zeros((200, 200, 3), dtype=np.uint8)
+    neighbour, product = [0, 0, 80, 90], [70, 60, 130, 140]
+
+    crop = best_box_crop(photo, _detections([neighbour, product], [0.95, 0.6]))
+
+    assert crop is not None
+    assert crop.shape == (112, 84, 3)  # the centred 60x80 box, 20 % wider each way
+    # Between equally central boxes the more confident one wins.
+    tighter = best_box_crop(photo, _detections([product, [65, 55, 135, 145]], [0.6, 0.9]))
+    assert tighter is not None
+    assert tighter.shape == (126, 98, 3)
 
 
 def test_no_product_box_falls_back_to_the_whole_photo_and_is_counted() -> None:
