@@ -38,7 +38,8 @@ def test_the_large_box_nearest_the_centre_is_cropped_with_a_margin() -> None:
 
 def test_a_more_confident_neighbour_off_centre_is_not_the_product() -> None:
     photo = np.zeros((200, 200, 3), dtype=np.uint8)
-    neighbour, product = [0, 0, 80, 90], [70, 60, 130, 140]
+    neighbour: list[float] = [0, 0, 80, 90]
+    product: list[float] = [70, 60, 130, 140]
 
     crop = best_box_crop(photo, _detections([neighbour, product], [0.95, 0.6]))
 
