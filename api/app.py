@@ -11,10 +11,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.db import create_db_engine, session_scope
-from api.jobs.linking import LinkJobExecutor
-from api.jobs.queue import JobHandler, JobKind, JobQueue, ThreadJobQueue
+from api.jobs.handlers import job_handlers
+from api.jobs.queue import JobQueue, ThreadJobQueue
 from api.jobs.recovery import recover_jobs
-from api.jobs.tagging import TagFunction, TagJobExecutor
+from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
 from api.routers import (
@@ -53,12 +53,7 @@ def create_app(
     engine = engine or create_db_engine(settings.database_url)
     linking_service = LinkingService(engine, settings)
     if job_queue is None:
-        handlers: dict[JobKind, JobHandler] = {
-            JobKind.TAG: TagJobExecutor(
-                engine, settings, tag_function or _default_tag_function(settings, linking_service)
-            ),
-            JobKind.LINK: LinkJobExecutor(engine, settings, linking_service),
-        }
+        handlers = job_handlers(engine, settings, linking_service, tag_function)
         job_queue = ThreadJobQueue(handlers, workers=max(settings.worker_threads, 1))
     queue = job_queue
 
@@ -120,10 +115,3 @@ def create_app(
         app.include_router(module.router)
     pages.mount_static(app)
     return app
-
-
-def _default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagFunction:
-    # Imported lazily: the vision stack loads ONNX Runtime, which API-only processes never need.
-    from api.jobs.tagger_adapter import PipelineTagFunction  # noqa: PLC0415
-
-    return PipelineTagFunction(settings, linking=linking)

@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "api.commands.episodes",
     "api.commands.tag",
     "api.commands.link",
+    "api.commands.worker",
     "api.commands.models",
     "api.commands.evaluate",
 )

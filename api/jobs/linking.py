@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress, start_job
+from api.jobs.progress import JobProgress, claim_job
 from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus
 from api.models.common import utcnow
 from api.services.image_fetch import ImageFetcher
@@ -80,10 +80,10 @@ class LinkJobExecutor:
 
     def _claim(self, job_id: uuid.UUID) -> LinkScope | None:
         with session_scope(self._engine) as session:
-            job = session.get(LinkJob, job_id)
-            if job is None or job.state != JobState.QUEUED:
+            if not claim_job(session, LinkJob, job_id):
                 return None
-            start_job(job)
+            job = session.get(LinkJob, job_id, populate_existing=True)
+            assert job is not None
             return LinkScope(job.brand_id, job.episode_id, job.index_only)
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:

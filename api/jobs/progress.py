@@ -1,4 +1,4 @@
-"""A job row's lifecycle shared by every kind of job: starting it, and writing its progress while it
+"""A job row's lifecycle shared by every kind of job: claiming it, and writing its progress while it
 runs, throttled so a fast loop does not hammer the database."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
 
 from api.db import session_scope
 from api.models import JobState, LinkJob, TagJob
@@ -16,9 +17,16 @@ MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0
 
 
-def start_job(job: TagJob | LinkJob) -> None:
-    """Queued → running: one more attempt, progress from zero."""
-    job.state, job.started_at, job.attempts, job.progress = JobState.RUNNING, utcnow(), job.attempts + 1, 0.0
+def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> bool:
+    """Queued → running (one more attempt, progress from zero) in one conditional UPDATE, so that of
+    several workers offered the same job — threads, or `reelcart worker` processes polling the
+    database — exactly one gets it. False: someone else has it, it is finished, or it does not exist."""
+    result = session.execute(
+        update(table)
+        .where(col(table.id) == job_id, col(table.state) == JobState.QUEUED)
+        .values(state=JobState.RUNNING, started_at=utcnow(), attempts=table.attempts + 1, progress=0.0)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
 
 
 class JobProgress:

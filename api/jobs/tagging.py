@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress, start_job
+from api.jobs.progress import JobProgress, claim_job
 from api.models import Episode, EpisodeStatus, JobState, Placement, PlacementStatus, TagJob
 from api.models.common import utcnow
 from api.services.timeline import rebuild_timeline
@@ -82,9 +82,10 @@ class TagJobExecutor:
 
     def _claim(self, job_id: uuid.UUID) -> tuple[Path, uuid.UUID, uuid.UUID] | None:
         with session_scope(self._engine) as session:
-            job = session.get(TagJob, job_id)
-            if job is None or job.state != JobState.QUEUED:
+            if not claim_job(session, TagJob, job_id):
                 return None
+            job = session.get(TagJob, job_id, populate_existing=True)
+            assert job is not None
             episode = session.get(Episode, job.episode_id)
             if episode is None:
                 job.state, job.error, job.finished_at = (
@@ -93,7 +94,6 @@ class TagJobExecutor:
                     utcnow(),
                 )
                 return None
-            start_job(job)
             episode.status = EpisodeStatus.TAGGING
             return Path(episode.media_path), episode.brand_id, episode.id
 

@@ -1,0 +1,184 @@
+"""`reelcart worker` and its loop: queued jobs of every kind found in the database and run once each."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.db import create_db_engine
+from api.jobs.linking import LinkJobExecutor
+from api.jobs.progress import claim_job
+from api.jobs.queue import JobHandler, JobKind, JobRef
+from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
+from api.jobs.worker import drain, next_queued, run_worker
+from api.models import Brand, JobState, LinkJob, TagJob
+from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress
+from api.settings import ApiSettings, get_settings
+from tests.api.conftest import BrandAccount
+from tests.api.factories import make_episode
+
+
+def no_placements(
+    media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
+) -> Sequence[PlacementDraft]:
+    return []
+
+
+class NoImagesSource:
+    """A brand whose catalog has nothing to index: its link jobs fail fast, with no models loaded."""
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None:
+        return None
+
+
+def _jobs(engine: Engine, settings: ApiSettings, brand: BrandAccount) -> tuple[LinkJob, TagJob, LinkJob]:
+    episode = make_episode(engine, brand.brand.id, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        first = LinkJob(brand_id=brand.brand.id)
+        session.add(first)
+        session.commit()
+        tag = TagJob(brand_id=brand.brand.id, episode_id=episode.id)
+        session.add(tag)
+        session.commit()
+        taken = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING)
+        session.add(taken)
+        session.commit()
+        return first, tag, taken
+
+
+def _handlers(engine: Engine, settings: ApiSettings) -> dict[JobKind, JobHandler]:
+    return {
+        JobKind.TAG: TagJobExecutor(engine, settings, no_placements),
+        JobKind.LINK: LinkJobExecutor(engine, settings, NoImagesSource()),
+    }
+
+
+def test_drain_runs_every_queued_job_oldest_first_and_leaves_claimed_ones(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    first, tag, taken = _jobs(engine, settings, brand)
+    assert next_queued(engine) == JobRef(JobKind.LINK, first.id)
+
+    ran = drain(engine, _handlers(engine, settings))
+
+    assert ran == 2
+    with Session(engine) as session:
+        linked, tagged = session.get(LinkJob, first.id), session.get(TagJob, tag.id)
+        assert linked is not None
+        assert tagged is not None
+        assert (linked.state, linked.error, tagged.state) == (JobState.FAILED, NO_IMAGES, JobState.DONE)
+        untouched = session.get(LinkJob, taken.id)
+        assert untouched is not None
+        assert (untouched.state, untouched.attempts) == (JobState.RUNNING, 0)
+    assert next_queued(engine) is None
+
+
+def test_a_crashing_handler_is_offered_its_job_once_per_pass(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    first, tag, _ = _jobs(engine, settings, brand)
+    offered: list[uuid.UUID] = []
+
+    def crash(job_id: uuid.UUID) -> None:
+        offered.append(job_id)
+        raise RuntimeError("boom")
+
+    assert drain(engine, {JobKind.LINK: crash, JobKind.TAG: crash}) == 2
+    assert offered == [first.id, tag.id]
+
+
+def test_of_workers_racing_for_one_job_exactly_one_claims_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    first, _, _ = _jobs(engine, settings, brand)
+    if engine.dialect.name != "postgresql":
+        with Session(engine) as session:
+            assert [claim_job(session, LinkJob, first.id) for _ in range(2)] == [True, False]
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    results: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def race() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            results.append(claim_job(session, LinkJob, first.id))
+            session.commit()
+
+    racers = [threading.Thread(target=race) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert sorted(results) == [False, False, False, True]
+    with Session(engine) as session:
+        claimed = session.get(LinkJob, first.id)
+        assert claimed is not None
+        assert (claimed.state, claimed.attempts) == (JobState.RUNNING, 1)
+
+
+def test_the_worker_loop_runs_jobs_queued_while_it_waits_and_stops_when_told(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a second thread needs its own connection; the in-memory SQLite shares one")
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_worker,
+        args=(engine, _handlers(engine, settings)),
+        kwargs={"threads": 2, "poll_s": 0.05, "stop": stop},
+    )
+    worker.start()
+    with Session(engine, expire_on_commit=False) as session:
+        job = LinkJob(brand_id=brand.brand.id)
+        session.add(job)
+        session.commit()
+    for _ in range(200):
+        with Session(engine) as session:
+            current = session.get(LinkJob, job.id)
+            if current is not None and current.state == JobState.FAILED:
+                break
+        stop.wait(0.05)
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert current is not None
+    assert (current.state, current.attempts, current.error) == (JobState.FAILED, 1, NO_IMAGES)
+
+
+def test_worker_once_runs_what_is_queued_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "media"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        assert runner.invoke(app, ["brand", "create", "Orchard Co"]).exit_code == 0
+        engine = create_db_engine(get_settings().database_url)
+        with Session(engine, expire_on_commit=False) as session:
+            brand = session.exec(select(Brand)).one()
+            job = LinkJob(brand_id=brand.id)
+            session.add(job)
+            session.commit()
+
+        result = runner.invoke(app, ["worker", "--once"])
+
+        assert result.exit_code == 0, result.output
+        assert "ran 1 queued jobs" in result.output
+        with Session(engine) as session:
+            done = session.get(LinkJob, job.id)
+            assert done is not None
+            assert (done.state, done.error) == (JobState.FAILED, NO_IMAGES)
+    finally:
+        get_settings.cache_clear()
