@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from api.db import create_db_engine, session_scope
 from api.jobs.handlers import job_handlers
-from api.jobs.queue import JobQueue, ThreadJobQueue
+from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
 from api.jobs.recovery import recover_jobs
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit
@@ -52,9 +52,11 @@ def create_app(
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     linking_service = LinkingService(engine, settings)
-    if job_queue is None:
+    if job_queue is None and settings.worker_threads == 0:
+        job_queue = DatabaseJobQueue()  # a web-only node: `reelcart worker` runs the jobs
+    elif job_queue is None:
         handlers = job_handlers(engine, settings, linking_service, tag_function)
-        job_queue = ThreadJobQueue(handlers, workers=max(settings.worker_threads, 1))
+        job_queue = ThreadJobQueue(handlers, workers=settings.worker_threads)
     queue = job_queue
 
     @asynccontextmanager

@@ -107,3 +107,17 @@ class InlineJobQueue:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         return None
+
+
+class DatabaseJobQueue:
+    """For a web-only node (REELCART_WORKER_THREADS=0): a job is already queued by its row in the
+    database, where `reelcart worker` processes find it; nothing is kept in this process."""
+
+    def enqueue(self, job: JobRef) -> None:
+        log.debug("%s job %s left in the database for a worker", job.kind, job.id)
+
+    def start(self) -> None:
+        return None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        return None

@@ -8,22 +8,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.linking import LinkJobExecutor
 from api.jobs.progress import claim_job
-from api.jobs.queue import JobHandler, JobKind, JobRef
+from api.jobs.queue import DatabaseJobQueue, JobHandler, JobKind, JobRef
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
 from api.jobs.worker import drain, next_queued, run_worker
-from api.models import Brand, JobState, LinkJob, TagJob
+from api.models import Brand, JobState, LinkJob, ProductImage, TagJob
 from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress
 from api.settings import ApiSettings, get_settings
 from tests.api.conftest import BrandAccount
-from tests.api.factories import make_episode
+from tests.api.factories import make_episode, make_product
 
 
 def no_placements(
@@ -182,3 +184,23 @@ def test_worker_once_runs_what_is_queued_from_the_command_line(
             assert (done.state, done.error) == (JobState.FAILED, NO_IMAGES)
     finally:
         get_settings.cache_clear()
+
+
+def test_a_web_only_api_leaves_its_jobs_in_the_database_for_the_worker(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    assert settings.worker_threads == 0
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    with Session(engine) as session:
+        session.add(
+            ProductImage(product_id=product.id, brand_id=brand.brand.id, path=str(tmp_path / "p.jpg"))
+        )
+        session.commit()
+    with TestClient(create_app(settings, engine=engine)) as client:
+        assert isinstance(client.app.state.job_queue, DatabaseJobQueue)  # type: ignore[attr-defined]
+        queued = client.post("/v1/link", headers=brand.headers).json()
+        assert queued["state"] == "queued"
+
+        assert drain(engine, _handlers(engine, settings)) == 1
+
+        assert client.get(f"/v1/link-jobs/{queued['id']}", headers=brand.headers).json()["state"] == "failed"
