@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from api.db import create_db_engine, session_scope
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
-from api.jobs.recovery import recover_jobs
+from api.jobs.recovery import StaleJobReaper, recover_jobs
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
@@ -62,12 +62,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+        reaper = StaleJobReaper(engine, on_requeued=queue.enqueue)
         if settings.worker_threads > 0:
             queue.start()
             with session_scope(engine) as session:
                 for job in recover_jobs(session):
                     queue.enqueue(job)
+            reaper.start()
         yield
+        reaper.stop()
         queue.stop()
 
     app = FastAPI(

@@ -10,6 +10,7 @@ import typer
 
 from api.commands._common import console, load_settings, open_database
 from api.jobs.handlers import job_handlers
+from api.jobs.recovery import StaleJobReaper
 from api.jobs.worker import drain, run_worker
 from api.services.linking import LinkingService
 
@@ -29,7 +30,10 @@ def register(app: typer.Typer) -> None:
         engine = open_database(settings)
         handlers = job_handlers(engine, settings, LinkingService(engine, settings))
         if once:
-            console.print(f"ran {drain(engine, handlers)} queued jobs")
+            requeued = StaleJobReaper(engine).reap()  # jobs of workers that died, first
+            console.print(
+                f"ran {drain(engine, handlers)} queued jobs ({len(requeued)} taken back from dead workers)"
+            )
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

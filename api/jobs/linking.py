@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress, claim_job
+from api.jobs.progress import Heartbeat, JobProgress, claim_job
 from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus
 from api.models.common import utcnow
 from api.services.image_fetch import ImageFetcher
@@ -69,7 +69,8 @@ class LinkJobExecutor:
         if scope is None:
             return
         try:
-            self._run(job_id, scope)
+            with Heartbeat(self._engine, LinkJob, job_id):
+                self._run(job_id, scope)
         except CatalogError as error:
             self._fail(job_id, str(error))
         except ModelError as error:

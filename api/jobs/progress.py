@@ -3,6 +3,8 @@ runs, throttled so a fast loop does not hammer the database."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 
@@ -15,6 +17,11 @@ from api.models.common import utcnow
 
 MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0
+# A running job's heartbeat is written this often; one older than STALE_AFTER_S (six missed beats)
+# means its worker died.
+HEARTBEAT_S = 30.0
+STALE_AFTER_S = 180.0
+log = logging.getLogger("reelcart.jobs")
 
 
 def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> bool:
@@ -24,7 +31,13 @@ def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uui
     result = session.execute(
         update(table)
         .where(col(table.id) == job_id, col(table.state) == JobState.QUEUED)
-        .values(state=JobState.RUNNING, started_at=utcnow(), attempts=table.attempts + 1, progress=0.0)
+        .values(
+            state=JobState.RUNNING,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            attempts=table.attempts + 1,
+            progress=0.0,
+        )
     )
     return int(getattr(result, "rowcount", 0)) == 1
 
@@ -49,3 +62,41 @@ class JobProgress:
             job = session.get(self._table, self._job_id)
             if isinstance(job, TagJob | LinkJob) and job.state == JobState.RUNNING:
                 job.progress = fraction
+
+
+class Heartbeat:
+    """While a job runs, touch its `heartbeat_at` every `every_s` from a daemon thread, so a worker that
+    dies mid-job is noticed (its job is requeued once the heartbeat is `STALE_AFTER_S` old)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        table: type[TagJob] | type[LinkJob],
+        job_id: uuid.UUID,
+        every_s: float = HEARTBEAT_S,
+    ) -> None:
+        self._engine, self._table, self._job_id, self._every_s = engine, table, job_id, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                with session_scope(self._engine) as session:
+                    session.execute(
+                        update(self._table)
+                        .where(
+                            col(self._table.id) == self._job_id, col(self._table.state) == JobState.RUNNING
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a missed beat is retried at the next one; never kill the job for it
+                log.warning("heartbeat of job %s not written", self._job_id, exc_info=True)

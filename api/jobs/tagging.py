@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from api.db import session_scope
-from api.jobs.progress import JobProgress, claim_job
+from api.jobs.progress import Heartbeat, JobProgress, claim_job
 from api.models import Episode, EpisodeStatus, JobState, Placement, PlacementStatus, TagJob
 from api.models.common import utcnow
 from api.services.timeline import rebuild_timeline
@@ -67,13 +67,14 @@ class TagJobExecutor:
             return
         media_path, brand_id, episode_id = claimed
         try:
-            drafts = self._tag(
-                media_path,
-                brand_id=brand_id,
-                thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
-                progress=JobProgress(self._engine, TagJob, job_id).report,
-            )
-            self._store(job_id, drafts)
+            with Heartbeat(self._engine, TagJob, job_id):
+                drafts = self._tag(
+                    media_path,
+                    brand_id=brand_id,
+                    thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
+                    progress=JobProgress(self._engine, TagJob, job_id).report,
+                )
+                self._store(job_id, drafts)
         except TaggerError as error:
             self._fail(job_id, str(error))
         except Exception as error:

@@ -3,7 +3,8 @@
 The API hands the jobs it queues to its own worker threads. A web-only node (REELCART_WORKER_THREADS=0)
 leaves them queued in the database, where worker processes on other machines find them by polling.
 Several workers may offer themselves the same job: the executors claim a job with one conditional
-UPDATE (`claim_job`), so exactly one runs it and the others move on.
+UPDATE (`claim_job`), so exactly one runs it and the others move on. A running job's heartbeat tells
+a live worker from a dead one; jobs of dead workers are queued again (`recovery.StaleJobReaper`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.jobs.queue import JobHandler, JobKind, JobRef, dispatch
-from api.jobs.recovery import JOB_TABLES
+from api.jobs.recovery import JOB_TABLES, StaleJobReaper
 from api.models import JobState
 
 log = logging.getLogger("reelcart.worker")
@@ -71,6 +72,9 @@ def run_worker(
             if drain(engine, handlers) == 0:
                 stop.wait(poll_s)
 
+    # Jobs of workers that died (here or on another node) go back to the queue for these loops.
+    reaper = StaleJobReaper(engine)
+    reaper.start()
     workers = [
         threading.Thread(target=loop, name=f"reelcart-worker-{n}", daemon=True) for n in range(threads)
     ]
@@ -78,3 +82,4 @@ def run_worker(
         worker.start()
     for worker in workers:
         worker.join()
+    reaper.stop()

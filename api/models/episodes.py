@@ -52,3 +52,6 @@ class TagJob(SQLModel, table=True):
     created_at: datetime = created_at_field()
     started_at: datetime | None = optional_timestamp_field()
     finished_at: datetime | None = optional_timestamp_field()
+    # Touched every few seconds while a worker runs the job; a running job whose heartbeat stopped
+    # belongs to a dead worker and goes back to the queue (api.jobs.recovery).
+    heartbeat_at: datetime | None = optional_timestamp_field()

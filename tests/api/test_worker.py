@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ from api.app import create_app
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.linking import LinkJobExecutor
-from api.jobs.progress import claim_job
+from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import DatabaseJobQueue, JobHandler, JobKind, JobRef
+from api.jobs.recovery import StaleJobReaper, requeue_stale_jobs
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
 from api.jobs.worker import drain, next_queued, run_worker
 from api.models import Brand, JobState, LinkJob, ProductImage, TagJob
@@ -126,6 +128,7 @@ def test_of_workers_racing_for_one_job_exactly_one_claims_it(
         claimed = session.get(LinkJob, first.id)
         assert claimed is not None
         assert (claimed.state, claimed.attempts) == (JobState.RUNNING, 1)
+        assert claimed.heartbeat_at is not None
 
 
 def test_the_worker_loop_runs_jobs_queued_while_it_waits_and_stops_when_told(
@@ -204,3 +207,67 @@ def test_a_web_only_api_leaves_its_jobs_in_the_database_for_the_worker(
         assert drain(engine, _handlers(engine, settings)) == 1
 
         assert client.get(f"/v1/link-jobs/{queued['id']}", headers=brand.headers).json()["state"] == "failed"
+
+
+def test_only_running_jobs_whose_heartbeat_stopped_are_queued_again(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    now = datetime.now(UTC)
+    with Session(engine, expire_on_commit=False) as session:
+        alive = LinkJob(
+            brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=now - timedelta(seconds=20)
+        )
+        dead = LinkJob(
+            brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=now - timedelta(minutes=10)
+        )
+        legacy = LinkJob(
+            brand_id=brand.brand.id, state=JobState.RUNNING, progress=0.6
+        )  # no heartbeat column yet
+        finished = LinkJob(
+            brand_id=brand.brand.id, state=JobState.DONE, heartbeat_at=now - timedelta(hours=1)
+        )
+        session.add_all([alive, dead, legacy, finished])
+        session.commit()
+    handed: list[JobRef] = []
+
+    requeued = StaleJobReaper(engine, on_requeued=handed.append).reap()
+
+    assert sorted(job.id for job in requeued) == sorted([dead.id, legacy.id])
+    assert handed == requeued
+    with Session(engine) as session:
+        states = {job.id: (job.state, job.progress) for job in session.exec(select(LinkJob)).all()}
+    assert states == {
+        alive.id: (JobState.RUNNING, 0.0),
+        dead.id: (JobState.QUEUED, 0.0),
+        legacy.id: (JobState.QUEUED, 0.0),
+        finished.id: (JobState.DONE, 0.0),
+    }
+    assert requeue_stale_jobs_now(engine) == []
+
+
+def requeue_stale_jobs_now(engine: Engine) -> list[JobRef]:
+    with Session(engine) as session:
+        requeued = requeue_stale_jobs(session)
+        session.commit()
+        return requeued
+
+
+def test_a_running_job_beats_until_it_ends(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a second thread needs its own connection; the in-memory SQLite shares one")
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    with Session(engine, expire_on_commit=False) as session:
+        job = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=long_ago)
+        session.add(job)
+        session.commit()
+
+    with Heartbeat(engine, LinkJob, job.id, every_s=0.05):
+        threading.Event().wait(0.3)
+
+    with Session(engine) as session:
+        beaten = session.get(LinkJob, job.id)
+        assert beaten is not None
+        assert beaten.heartbeat_at is not None
+        assert beaten.heartbeat_at > long_ago + timedelta(minutes=59)

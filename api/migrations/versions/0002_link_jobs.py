@@ -1,4 +1,4 @@
-"""link jobs, fetched catalog images, brand linking settings
+"""link jobs, job heartbeats, fetched catalog images, brand linking settings
 
 Revision ID: 0002
 Revises: 0001
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["brand_id"],
             ["brand.id"],
@@ -51,6 +52,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_linkjob_brand_id"), ["brand_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_linkjob_episode_id"), ["episode_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_linkjob_state"), ["state"], unique=False)
+
+    with op.batch_alter_table("tagjob", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
 
     # Existing brands get the rule the linker already applied to everyone (require print evidence).
     with op.batch_alter_table("brand", schema=None) as batch_op:
@@ -73,6 +77,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("brand", schema=None) as batch_op:
         batch_op.drop_column("require_print_evidence")
+
+    with op.batch_alter_table("tagjob", schema=None) as batch_op:
+        batch_op.drop_column("heartbeat_at")
 
     with op.batch_alter_table("linkjob", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_linkjob_state"))
