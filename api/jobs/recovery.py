@@ -50,18 +50,27 @@ def requeue_stale_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S
     return requeued
 
 
-def recover_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S) -> list[JobRef]:
-    """At start-up: requeue stale running jobs, then return every queued job, oldest first."""
-    requeue_stale_jobs(session, stale_after_s=stale_after_s)
+def queued_jobs(session: Session, *, per_kind: int | None = None) -> list[JobRef]:
+    """Queued jobs of every kind in one first-come order (oldest first); `per_kind` caps how many of
+    each kind are read (the oldest ones)."""
     queued: list[tuple[datetime, JobRef]] = []
     for kind, table in JOB_TABLES:
-        for job_id, created_at in session.exec(
+        statement = (
             select(table.id, table.created_at)
             .where(col(table.state) == JobState.QUEUED)
             .order_by(col(table.created_at))
-        ).all():
-            queued.append((created_at, JobRef(kind, job_id)))
+            .limit(per_kind)
+        )
+        queued.extend(
+            (created_at, JobRef(kind, job_id)) for job_id, created_at in session.exec(statement).all()
+        )
     return [job for _, job in sorted(queued, key=lambda item: item[0])]
+
+
+def recover_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S) -> list[JobRef]:
+    """At start-up: requeue stale running jobs, then return every queued job, oldest first."""
+    requeue_stale_jobs(session, stale_after_s=stale_after_s)
+    return queued_jobs(session)
 
 
 class StaleJobReaper:

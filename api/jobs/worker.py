@@ -12,36 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.jobs.queue import JobHandler, JobKind, JobRef, dispatch
-from api.jobs.recovery import JOB_TABLES, StaleJobReaper
-from api.models import JobState
+from api.jobs.recovery import StaleJobReaper, queued_jobs
 
 log = logging.getLogger("reelcart.worker")
 
 
 def next_queued(engine: Engine, skip: set[JobRef] | frozenset[JobRef] = frozenset()) -> JobRef | None:
-    """The oldest queued job of any kind (tag jobs and link jobs share one first-come order)."""
-    oldest: tuple[datetime, JobRef] | None = None
+    """The oldest queued job of any kind not in `skip` (tag jobs and link jobs share one first-come
+    order). At most len(skip) of a kind's oldest can be skipped, so that many plus one are read."""
     with Session(engine) as session:
-        for kind, table in JOB_TABLES:
-            statement = (
-                select(table.id, table.created_at)
-                .where(col(table.state) == JobState.QUEUED)
-                .order_by(col(table.created_at))
-                .limit(len(skip) + 1)
-            )
-            for job_id, created_at in session.exec(statement).all():
-                ref = JobRef(kind, job_id)
-                if ref not in skip:
-                    if oldest is None or created_at < oldest[0]:
-                        oldest = (created_at, ref)
-                    break
-    return None if oldest is None else oldest[1]
+        candidates = queued_jobs(session, per_kind=len(skip) + 1)
+    return next((job for job in candidates if job not in skip), None)
 
 
 def drain(engine: Engine, handlers: Mapping[JobKind, JobHandler]) -> int:
