@@ -168,6 +168,15 @@ def cross_validate(
     return [p for p in predictions if p is not None]
 
 
+def by_group(predictions: Sequence[Prediction]) -> dict[str, list[Prediction]]:
+    """ "all", then each query group (Packages, Fruit, …) in the order first seen."""
+    groups: dict[str, list[Prediction]] = {"all": list(predictions)}
+    for prediction in predictions:
+        if prediction.query.group != "all":
+            groups.setdefault(prediction.query.group, []).append(prediction)
+    return groups
+
+
 def repeated_cross_validation(
     records: Sequence[QueryRecord],
     index: CatalogIndex,
@@ -182,11 +191,7 @@ def repeated_cross_validation(
     per_seed: dict[str, dict[str, list[float]]] = {}
     for seed in seeds:
         predictions = cross_validate(records, index, folds=folds, seed=seed)
-        groups: dict[str, list[Prediction]] = {"all": list(predictions)}
-        for prediction in predictions:
-            if prediction.query.group != "all":
-                groups.setdefault(prediction.query.group, []).append(prediction)
-        for name, items in groups.items():
+        for name, items in by_group(predictions).items():
             summary = summarize(items, thresholds)
             values = {
                 "top1": summary["top1"],
@@ -366,10 +371,7 @@ def timing(predictions: Sequence[Prediction]) -> dict[str, float]:
 def report(
     predictions: Sequence[Prediction], thresholds: LinkThresholds, *, protocol: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    groups: dict[str, list[Prediction]] = {"all": list(predictions)}
-    for prediction in predictions:
-        if prediction.query.group != "all":
-            groups.setdefault(prediction.query.group, []).append(prediction)
+    groups = by_group(predictions)
     return {
         **extra,
         "protocol": protocol,
