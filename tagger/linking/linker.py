@@ -23,7 +23,7 @@ from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
 from tagger.linking.images import Image, ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
-from tagger.linking.keypoints import verify
+from tagger.linking.keypoints import MatchingQuery, verify
 from tagger.linking.patches import patch_similarities
 
 FloatArray = NDArray[np.float32]
@@ -146,12 +146,14 @@ def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArra
     return embedding, colour, text
 
 
-def _best_verification(query: ImageFeatures, index: CatalogIndex, row: int) -> tuple[int, float]:
+def _best_verification(
+    query: ImageFeatures, matching: MatchingQuery, index: CatalogIndex, row: int
+) -> tuple[int, float]:
     """(most inliers over the SKU's images, aligned colour similarity under that image's homography)."""
     best_inliers, best_similarity = 0, 0.0
     for digest in index.products[row].image_digests:
         image = index.image_features[digest]
-        outcome = verify(query.local, image.local)
+        outcome = verify(matching, image.local)
         if outcome.inliers <= best_inliers:
             continue
         best_inliers, best_similarity = outcome.inliers, 0.0
@@ -199,8 +201,10 @@ def candidate_set(
     rows = rows[np.argsort(-cheap[rows], kind="stable")].astype(np.int64)
     patches = best_patch_similarities(query, index, rows)
     chosen = rows_to_verify(patches, query.patches.size > 0, config.verify)
+    # The query's descriptors are quantized once for all the rows it is verified against.
+    matching = MatchingQuery.of(query.local)
     verified = [
-        _best_verification(query, index, int(row)) if verify else (0, 0.0)
+        _best_verification(query, matching, index, int(row)) if verify else (0, 0.0)
         for row, verify in zip(rows, chosen, strict=True)
     ]
     inliers = np.array([inliers for inliers, _ in verified], dtype=np.float64)

@@ -66,14 +66,24 @@ def test_same_print_under_rotation_has_many_inliers_and_other_print_few() -> Non
     assert verified_inliers(other, shot) < 10
 
 
+def _brute_force_ratio_matches(query: np.ndarray, candidate: np.ndarray) -> list[tuple[int, int]]:
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.astype(np.float32), candidate.astype(np.float32), k=2)
+    return sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
+
+
+def _on_byte_grid(descriptors: np.ndarray, levels: int) -> np.ndarray:
+    return (np.rint(np.asarray(descriptors, np.float64) * levels) / levels).astype(np.float32)
+
+
 @pytest.mark.parametrize(("query_seed", "shot_row"), [(0, 3), (1, 4), (2, 5)])
-def test_ratio_test_finds_exactly_the_matches_of_opencvs_brute_force_matcher(
+def test_ratio_test_finds_exactly_opencvs_brute_force_matches_of_the_byte_quantized_descriptors(
     query_seed: int, shot_row: int
 ) -> None:
     query = extract_local_features(photo_of(packshot(3), query_seed), upscale_to=400, max_features=300)
     shot = extract_local_features(packshot(shot_row), upscale_to=400, max_features=300)
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.descriptors, shot.descriptors, k=2)
-    expected = sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
+    expected = _brute_force_ratio_matches(
+        _on_byte_grid(query.descriptors, 255), _on_byte_grid(shot.descriptors, 127)
+    )
 
     rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
 
@@ -81,17 +91,38 @@ def test_ratio_test_finds_exactly_the_matches_of_opencvs_brute_force_matcher(
     assert sorted(zip(rows.tolist(), columns.tolist(), strict=True)) == expected
 
 
+def test_ratio_test_keeps_nearly_all_matches_of_the_full_precision_descriptors() -> None:
+    query = extract_local_features(photo_of(packshot(3), 0), upscale_to=400, max_features=300)
+    shot = extract_local_features(packshot(3), upscale_to=400, max_features=300)
+    full_precision = set(_brute_force_ratio_matches(query.descriptors, shot.descriptors))
+
+    rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
+    quantized = set(zip(rows.tolist(), columns.tolist(), strict=True))
+
+    assert len(full_precision) >= 20
+    assert len(quantized & full_precision) >= 0.85 * len(quantized | full_precision)
+
+
 def test_ratio_test_ranks_by_distance_also_for_descriptors_of_unequal_length() -> None:
     rng = np.random.default_rng(7)
-    candidate = (rng.normal(size=(60, 16)) * rng.uniform(0.2, 3.0, size=(60, 1))).astype(np.float32)
-    query = (candidate[:30] + rng.normal(scale=0.05, size=(30, 16))).astype(np.float32)
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query, candidate, k=2)
-    expected = sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
+    # Non-negative like RootSIFT, rows of very different lengths, on the matcher's byte grids.
+    candidate = _on_byte_grid(rng.uniform(size=(60, 16)) * rng.uniform(0.1, 1.0, size=(60, 1)), 127)
+    query = _on_byte_grid(np.clip(candidate[:30] + rng.normal(scale=0.02, size=(30, 16)), 0, 1), 255)
+    expected = _brute_force_ratio_matches(query, candidate)
 
     rows, columns = ratio_test_matches(query, candidate)
 
     assert len(expected) >= 20
     assert sorted(zip(rows.tolist(), columns.tolist(), strict=True)) == expected
+
+
+def test_ratio_test_with_too_few_descriptors_finds_nothing() -> None:
+    descriptors = np.full((5, 128), 0.1, np.float32)
+
+    for query, candidate in ((descriptors, descriptors[:1]), (descriptors[:0], descriptors)):
+        rows, columns = ratio_test_matches(query, candidate)
+        assert rows.size == 0
+        assert columns.size == 0
 
 
 def test_track_links_to_its_sku_with_top5_candidates(index: CatalogIndex, model: FusionModel) -> None:

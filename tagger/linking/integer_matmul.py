@@ -1,0 +1,51 @@
+"""Exact 8-bit matrix products on the CPU, through ONNX Runtime's MatMulInteger.
+
+Keypoint matching is one (query descriptors x candidate descriptors) product per verified candidate,
+and that product was most of a crop's matching time against a large catalog. NumPy has no fast integer
+product, ONNX Runtime has: with uint8 x int8 operands it uses the CPU's byte dot-product instructions.
+One session per process, created on first use; `InferenceSession.run` is safe to call from several
+threads, so link workers share it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tagger.onnx_graph import integer_matmul_graph
+
+_lock = threading.Lock()
+_session: Any = None
+
+
+def _shared_session() -> Any:
+    global _session  # noqa: PLW0603 - one lazily built session per process
+    with _lock:
+        if _session is None:
+            import onnxruntime as ort  # noqa: PLC0415 - keep the runtime out of `import tagger.linking`
+
+            options = ort.SessionOptions()
+            # Linking already runs one crop per worker thread; a product this size gains nothing from more.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            _session = ort.InferenceSession(
+                integer_matmul_graph(), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        return _session
+
+
+def integer_matmul(left: NDArray[np.uint8], right: NDArray[np.int8]) -> NDArray[np.int32]:
+    """`left` (N x K, uint8) @ `right` (K x M, int8), accumulated exactly in int32."""
+    if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
+        raise ValueError(f"cannot multiply shapes {left.shape} and {right.shape}")
+    if left.dtype != np.uint8 or right.dtype != np.int8:
+        raise ValueError(f"integer_matmul takes uint8 x int8, got {left.dtype} x {right.dtype}")
+    if left.shape[0] == 0 or right.shape[1] == 0 or left.shape[1] == 0:
+        return np.zeros((left.shape[0], right.shape[1]), dtype=np.int32)
+    (product,) = _shared_session().run(
+        None, {"left": np.ascontiguousarray(left), "right": np.ascontiguousarray(right)}
+    )
+    return np.asarray(product, dtype=np.int32)
