@@ -9,6 +9,7 @@ threads, so link workers share it.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -19,6 +20,15 @@ from tagger.onnx_graph import integer_matmul_graph
 
 _lock = threading.Lock()
 _session: Any = None
+
+
+def _forget_session_in_child() -> None:
+    # A forked worker (Celery's prefork pool) must not reuse its parent's runtime threads and state.
+    global _session, _lock
+    _session, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_session_in_child)
 
 
 def _shared_session() -> Any:

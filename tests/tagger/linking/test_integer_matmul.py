@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
+from tagger.linking import integer_matmul as integer_matmul_module
 from tagger.linking.integer_matmul import integer_matmul
 
 
@@ -42,3 +45,20 @@ def test_mismatched_shapes_are_refused() -> None:
 def test_other_element_types_are_refused() -> None:
     with pytest.raises(ValueError, match="uint8 x int8"):
         integer_matmul(np.zeros((2, 8), np.uint16), np.zeros((8, 2), np.int8))
+
+
+def _child_starts_without_a_session() -> bool:
+    return integer_matmul_module._session is None
+
+
+def test_a_forked_child_builds_its_own_session_and_gets_the_same_product() -> None:
+    left = np.arange(24, dtype=np.uint8).reshape(2, 12)
+    right = (np.arange(36, dtype=np.int16).reshape(12, 3) - 18).astype(np.int8)
+    expected = integer_matmul(left, right)  # the parent's session exists before the fork
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        fresh = pool.apply(_child_starts_without_a_session)
+        product = pool.apply(integer_matmul, (left, right))
+
+    assert integer_matmul_module._session is not None
+    assert fresh
+    np.testing.assert_array_equal(product, expected)
