@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
@@ -17,6 +16,7 @@ from api.models import JobState, TagJob
 from api.problems import Problem
 from api.schemas.episodes import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPage, TagJobPublic
 from api.services import episodes
+from api.services.job_listing import newest_jobs
 from api.services.ownership import get_owned
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
@@ -143,13 +143,7 @@ def list_tag_jobs(
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TagJobPage:
-    statement = select(TagJob).where(TagJob.brand_id == brand_id)
-    if episode_id is not None:
-        statement = statement.where(TagJob.episode_id == episode_id)
-    if state is not None:
-        statement = statement.where(TagJob.state == state)
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    jobs = session.exec(statement.order_by(col(TagJob.created_at).desc()).limit(limit)).all()
+    jobs, total = newest_jobs(session, TagJob, brand_id, episode_id=episode_id, state=state, limit=limit)
     return TagJobPage(items=[tag_job_public(job) for job in jobs], total=total)
 
 

@@ -11,14 +11,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import BrandIdDep, SessionDep
 from api.models import JobState, LinkJob
 from api.problems import Problem
 from api.schemas.linking import LinkJobPage, LinkJobPublic
 from api.services.episodes import get_episode
+from api.services.job_listing import newest_jobs
 from api.services.link_jobs import queue_link_job
 from api.services.linking import NO_IMAGES, catalog_has_images
 from api.services.ownership import get_owned
@@ -74,13 +74,7 @@ def list_link_jobs(
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LinkJobPage:
-    statement = select(LinkJob).where(LinkJob.brand_id == brand_id)
-    if episode_id is not None:
-        statement = statement.where(LinkJob.episode_id == episode_id)
-    if state is not None:
-        statement = statement.where(LinkJob.state == state)
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    jobs = session.exec(statement.order_by(col(LinkJob.created_at).desc()).limit(limit)).all()
+    jobs, total = newest_jobs(session, LinkJob, brand_id, episode_id=episode_id, state=state, limit=limit)
     return LinkJobPage(items=[link_job_public(job) for job in jobs], total=total)
 
 
