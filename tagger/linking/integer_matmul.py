@@ -47,8 +47,9 @@ def _shared_session() -> Any:
         return _session
 
 
-def integer_matmul(left: NDArray[np.uint8], right: NDArray[np.int8]) -> NDArray[np.int32]:
-    """`left` (N x K, uint8) @ `right` (K x M, int8), accumulated exactly in int32."""
+def integer_matmul(left: NDArray[np.integer[Any]], right: NDArray[np.integer[Any]]) -> NDArray[np.int32]:
+    """`left` (N x K, uint8) @ `right` (K x M, int8), accumulated exactly in int32; other element
+    types are refused, not converted (a quantizer's steps reach here as they are)."""
     if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
         raise ValueError(f"cannot multiply shapes {left.shape} and {right.shape}")
     if left.dtype != np.uint8 or right.dtype != np.int8:

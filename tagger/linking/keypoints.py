@@ -125,10 +125,7 @@ def ratio_test_matches(
     query = query if isinstance(query, QuantizedDescriptors) else quantize_query(query)
     candidate = candidate if isinstance(candidate, QuantizedDescriptors) else quantize_candidate(candidate)
     step_ratio = QUERY_LEVELS / CANDIDATE_LEVELS
-    # (No copies: the steps already have these types; the transposed candidate is 128 x M bytes.)
-    left = np.asarray(query.steps, dtype=np.uint8)
-    right = np.ascontiguousarray(candidate.steps.T, dtype=np.int8)
-    affinity = integer_matmul(left, right).astype(np.float32)
+    affinity = integer_matmul(query.steps, candidate.steps.T).astype(np.float32)
     affinity -= (0.5 * step_ratio) * candidate.squared_norms[None, :]
     query_norms = query.squared_norms / step_ratio
     rows = np.arange(len(query))

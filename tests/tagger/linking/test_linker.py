@@ -15,7 +15,12 @@ from tagger.linking.evaluation import collect, fit_on_all
 from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FEATURE_NAMES, SIGNAL_NAMES, FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.keypoints import extract_local_features, ratio_test_matches, verified_inliers
+from tagger.linking.keypoints import (
+    extract_local_features,
+    quantize_candidate,
+    ratio_test_matches,
+    verified_inliers,
+)
 from tagger.linking.linker import (
     CandidateSet,
     Decision,
@@ -114,6 +119,13 @@ def test_ratio_test_ranks_by_distance_also_for_descriptors_of_unequal_length() -
 
     assert len(expected) >= 20
     assert sorted(zip(rows.tolist(), columns.tolist(), strict=True)) == expected
+
+
+def test_ratio_test_refuses_a_query_quantized_as_a_candidate() -> None:
+    descriptors = np.full((5, 128), 0.1, np.float32)
+
+    with pytest.raises(ValueError, match="uint8 x int8"):
+        ratio_test_matches(quantize_candidate(descriptors), descriptors)
 
 
 def test_ratio_test_with_too_few_descriptors_finds_nothing() -> None:
