@@ -48,8 +48,9 @@ def integer_matmul_graph() -> bytes:
     """A one-node graph: `product` (int32, N x M) = `left` (uint8, N x K) @ `right` (int8, K x M).
 
     ONNX Runtime runs MatMulInteger with the CPU's 8-bit dot-product instructions (VNNI, or AVX2's
-    multiply-add of bytes), about four times the speed of a float32 BLAS product of the same shape;
-    the result is exact (int32 accumulation), so callers that quantize know exactly what they get.
+    multiply-add of bytes), about four times the speed of a float32 BLAS product of the same shape.
+    The result is exact (int32 accumulation) only while `left` stays below 128: AVX2's multiply-add
+    saturates pairs of products at 16 bits (`tagger.linking.integer_matmul` enforces the bound).
     """
     import onnx  # noqa: PLC0415 - built once per process, on first use
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tagger.linking.integer_matmul import integer_matmul
+from tagger.linking.integer_matmul import LEFT_MAX, integer_matmul
 
 Image = NDArray[np.uint8]
 FloatArray = NDArray[np.float32]
@@ -70,21 +70,22 @@ class Verification:
     homography: NDArray[np.float64] | None
 
 
-# Matching runs on RootSIFT descriptors quantized to bytes (values lie in [0, 1]): the query side to
-# 0-255 (uint8), the catalog side to 0-127 (int8), the operand types the CPU's byte dot-product
-# instructions take. Products of bytes are exact integers, so the matches are exactly the nearest
-# neighbours among the quantized descriptors; against float32 descriptors 94 % of the ratio-test
-# matches on grocery-dev packshot pairs are the same ones (the rest sit on the ratio's edge), and the
-# product costs a quarter of float32 BLAS's (BENCHMARKS.md, Linking).
-QUERY_LEVELS = 255
-CANDIDATE_LEVELS = 127
+# Matching runs on RootSIFT descriptors quantized to 7 bits (values lie in [0, 1], so 0-127): the
+# query side as uint8, the catalog side as int8, the operand types the CPU's byte dot-product
+# instructions take. 7 bits, not 8, on the query side because CPUs without VNNI add pairs of byte
+# products in saturating 16-bit lanes (255 x 127 x 2 overflows; `integer_matmul.LEFT_MAX`): with
+# 0-127 the product is exact on every CPU. Products of bytes are exact integers, so the matches are
+# exactly the nearest neighbours among the quantized descriptors; against float32 descriptors most
+# ratio-test matches on grocery-dev packshot pairs are the same ones (the rest sit on the ratio's
+# edge), and the product costs a quarter of float32 BLAS's (BENCHMARKS.md, Linking).
+DESCRIPTOR_LEVELS = LEFT_MAX
 
 
 @dataclass(frozen=True, slots=True)
 class QuantizedDescriptors:
-    """Descriptors rounded to whole steps (uint8 for queries, int8 for candidates) and their squared
-    lengths in steps². The lengths are exact in float32: a sum of 128 squares of at most 255 stays
-    below 2^24, where every integer is representable."""
+    """Descriptors rounded to whole steps of 1/127 (uint8 for queries, int8 for candidates) and their
+    squared lengths in steps². The lengths are exact in float32: a sum of 128 squares of at most 127
+    stays below 2^24, where every integer is representable."""
 
     steps: NDArray[np.integer[Any]]
     squared_norms: NDArray[np.float32]
@@ -93,41 +94,40 @@ class QuantizedDescriptors:
         return int(self.steps.shape[0])
 
 
-def _quantize(descriptors: Descriptors, levels: int, dtype: type[np.integer[Any]]) -> QuantizedDescriptors:
-    steps = np.multiply(descriptors, np.float32(levels), dtype=np.float32)
+def _quantize(descriptors: Descriptors, dtype: type[np.integer[Any]]) -> QuantizedDescriptors:
+    steps = np.multiply(descriptors, np.float32(DESCRIPTOR_LEVELS), dtype=np.float32)
     np.rint(steps, out=steps)
-    np.clip(steps, 0, levels, out=steps)  # RootSIFT lies in [0, 1]; anything else is clipped
+    np.clip(steps, 0, DESCRIPTOR_LEVELS, out=steps)  # RootSIFT lies in [0, 1]; anything else is clipped
     return QuantizedDescriptors(steps.astype(dtype), np.einsum("ij,ij->i", steps, steps))
 
 
 def quantize_query(descriptors: Descriptors) -> QuantizedDescriptors:
-    return _quantize(descriptors, QUERY_LEVELS, np.uint8)
+    return _quantize(descriptors, np.uint8)
 
 
 def quantize_candidate(descriptors: Descriptors) -> QuantizedDescriptors:
-    return _quantize(descriptors, CANDIDATE_LEVELS, np.int8)
+    return _quantize(descriptors, np.int8)
 
 
 def ratio_test_matches(
     query: Descriptors | QuantizedDescriptors, candidate: Descriptors | QuantizedDescriptors
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Exact nearest neighbours of the byte-quantized RootSIFT descriptors with Lowe's ratio test, as
+    """Exact nearest neighbours of the 7-bit quantized RootSIFT descriptors with Lowe's ratio test, as
     one 8-bit matrix product. Pass a query quantized once (`quantize_query`) when matching it
     against many candidates.
 
     |q - c|^2 = |q|^2 - 2 (q.c - |c|^2 / 2), so the nearest candidate is the one with the largest
     "affinity" q.c - |c|^2 / 2: two row-wise arg-maxima over one product find the two nearest, with no
-    full distance matrix and no partial sort. Everything is in units of one query step times one
-    candidate step, so the integer product needs no rescaling."""
+    full distance matrix and no partial sort. Both sides share one step, so the integer product needs
+    no rescaling."""
     if len(candidate) < 2 or len(query) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     query = query if isinstance(query, QuantizedDescriptors) else quantize_query(query)
     candidate = candidate if isinstance(candidate, QuantizedDescriptors) else quantize_candidate(candidate)
-    step_ratio = QUERY_LEVELS / CANDIDATE_LEVELS
     affinity = integer_matmul(query.steps, candidate.steps.T).astype(np.float32)
-    affinity -= (0.5 * step_ratio) * candidate.squared_norms[None, :]
-    query_norms = query.squared_norms / step_ratio
+    affinity -= 0.5 * candidate.squared_norms[None, :]
+    query_norms = query.squared_norms
     rows = np.arange(len(query))
     best = affinity.argmax(axis=1)
     best_affinity = affinity[rows, best]

@@ -16,6 +16,7 @@ from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FEATURE_NAMES, SIGNAL_NAMES, FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import (
+    DESCRIPTOR_LEVELS,
     extract_local_features,
     quantize_candidate,
     ratio_test_matches,
@@ -76,7 +77,8 @@ def _brute_force_ratio_matches(query: np.ndarray, candidate: np.ndarray) -> list
     return sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
 
 
-def _on_byte_grid(descriptors: np.ndarray, levels: int) -> np.ndarray:
+def _on_byte_grid(descriptors: np.ndarray) -> np.ndarray:
+    levels = DESCRIPTOR_LEVELS
     return (np.rint(np.asarray(descriptors, np.float64) * levels) / levels).astype(np.float32)
 
 
@@ -86,9 +88,7 @@ def test_ratio_test_finds_exactly_opencvs_brute_force_matches_of_the_byte_quanti
 ) -> None:
     query = extract_local_features(photo_of(packshot(3), query_seed), upscale_to=400, max_features=300)
     shot = extract_local_features(packshot(shot_row), upscale_to=400, max_features=300)
-    expected = _brute_force_ratio_matches(
-        _on_byte_grid(query.descriptors, 255), _on_byte_grid(shot.descriptors, 127)
-    )
+    expected = _brute_force_ratio_matches(_on_byte_grid(query.descriptors), _on_byte_grid(shot.descriptors))
 
     rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
 
@@ -111,8 +111,8 @@ def test_ratio_test_keeps_nearly_all_matches_of_the_full_precision_descriptors()
 def test_ratio_test_ranks_by_distance_also_for_descriptors_of_unequal_length() -> None:
     rng = np.random.default_rng(7)
     # Non-negative like RootSIFT, rows of very different lengths, on the matcher's byte grids.
-    candidate = _on_byte_grid(rng.uniform(size=(60, 16)) * rng.uniform(0.1, 1.0, size=(60, 1)), 127)
-    query = _on_byte_grid(np.clip(candidate[:30] + rng.normal(scale=0.02, size=(30, 16)), 0, 1), 255)
+    candidate = _on_byte_grid(rng.uniform(size=(60, 16)) * rng.uniform(0.1, 1.0, size=(60, 1)))
+    query = _on_byte_grid(np.clip(candidate[:30] + rng.normal(scale=0.02, size=(30, 16)), 0, 1))
     expected = _brute_force_ratio_matches(query, candidate)
 
     rows, columns = ratio_test_matches(query, candidate)
