@@ -19,6 +19,8 @@ QUERY_THUMBNAIL_PX = 192
 MIN_OVERLAP = 0.3
 # Lab distance at which similarity falls to 1/e: about the difference between two blues.
 COLOUR_SCALE = 20.0
+# A map this badly conditioned has no inverse worth sampling through.
+MAX_CONDITION = 1e10
 
 
 def thumbnail(image: Image, side: int) -> Image:
@@ -29,6 +31,22 @@ def thumbnail(image: Image, side: int) -> Image:
 def _scale(size: tuple[int, int], side: int) -> NDArray[np.float64]:
     height, width = size
     return np.diag([side / width, side / height, 1.0])
+
+
+def _samples_finitely(to_thumb: NDArray[np.float64], side: int) -> bool:
+    """Whether warping through `to_thumb` samples finite source points for every destination pixel.
+
+    warpPerspective inverts the map itself; a singular one (USAC returns some, rank 2) gives infinite
+    source coordinates, and OpenCV 5's bilinear warp then crashes the process (a segfault, seen on a
+    grocery-dev photo). A map whose line at infinity crosses the destination square folds the image
+    through infinity: no evidence either way. The homogeneous coordinate is linear in the pixel, so
+    one sign at the four corners means one sign everywhere."""
+    if np.linalg.cond(to_thumb) > MAX_CONDITION:
+        return False
+    from_thumb = np.linalg.inv(to_thumb)
+    corners = np.array([[0.0, side, 0.0, side], [0.0, 0.0, side, side], [1.0, 1.0, 1.0, 1.0]])
+    depth = from_thumb[2] @ corners
+    return bool(np.all(np.isfinite(from_thumb)) and (np.all(depth > 0) or np.all(depth < 0)))
 
 
 def aligned_similarity(
@@ -47,6 +65,8 @@ def aligned_similarity(
         @ np.linalg.inv(_scale(query_size, query_thumbnail.shape[0]))
     )
     if not np.all(np.isfinite(to_thumb)) or abs(np.linalg.det(to_thumb[:2, :2])) < 1e-6:
+        return 0.0
+    if not _samples_finitely(to_thumb, side):
         return 0.0
     warped = cv2.warpPerspective(query_thumbnail, to_thumb, (side, side), flags=cv2.INTER_AREA)
     covered = cv2.warpPerspective(

@@ -41,3 +41,28 @@ def test_degenerate_homography_gives_zero() -> None:
         )
         == 0.0
     )
+
+
+def test_a_singular_homography_from_usac_gives_zero_instead_of_crashing_the_warp() -> None:
+    # Returned by USAC for a grocery-dev detector crop: rank 2, so OpenCV's own inverse is infinite and
+    # its bilinear warp segfaulted the linking process.
+    homography = np.array(
+        [
+            [0.09969651145978316, -0.5001771625153849, 40.570619498081854],
+            [0.041109254245164525, -0.20875994614300866, 16.845710947747943],
+            [0.0024554267355169886, -0.012335806976903136, 1.0],
+        ]
+    )
+    shot = packshot(2)
+
+    similarity = aligned_similarity(thumbnail(shot, 192), (192, 192), thumbnail(shot, 64), (64, 64), homography)
+
+    assert similarity == 0.0
+
+
+def test_a_homography_folding_the_product_through_infinity_gives_zero() -> None:
+    shot = packshot(2)
+    # Sampling the crop for the packshot thumbnail meets w = 0 at x = 32: its middle maps to infinity.
+    folding = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1 / 32, 0.0, 1.0]])
+
+    assert aligned_similarity(thumbnail(shot, 64), (64, 64), thumbnail(shot, 64), (64, 64), folding) == 0.0
