@@ -19,12 +19,14 @@ import av
 import cv2
 import numpy as np
 from rich.console import Console
-from sqlalchemy import Engine, func
+from rich.table import Table
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.auth import issue_api_key
 from api.commands.catalog import import_catalog_file
 from api.db import create_db_engine, session_scope, upgrade_database
+from api.demo_review import DemoDecision, ReviewedPlacement, review_demo_episode
 from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import TagJobExecutor
 from api.models import (
@@ -33,8 +35,7 @@ from api.models import (
     Episode,
     EpisodeStatus,
     JobState,
-    Placement,
-    PlacementStatus,
+    Product,
     ProductImage,
     TagJob,
 )
@@ -183,6 +184,29 @@ def demo_scenes(shared: Path | None, packshots: list[Path]) -> list[list[Path]]:
     return [[path] for path in packshots[:5]]
 
 
+def readable_scenes(scenes: list[list[Path]]) -> list[list[Path]]:
+    """The scenes the episode is cut from: photos that cannot be read are dropped, and so is a scene
+    left with none (the episode builder and the demo's reviewer must agree on which shot is which)."""
+    kept = [
+        [path for path in scene if cv2.imread(str(path), cv2.IMREAD_COLOR) is not None] for scene in scenes
+    ]
+    return [scene for scene in kept if scene]
+
+
+def scene_products(
+    session: Session, brand_id: uuid.UUID, scenes: list[list[Path]], images: list[ProductImage]
+) -> list[frozenset[uuid.UUID]]:
+    """The catalog products each scene shows: a packshot's own product, or (for an in-store photo,
+    filed under its class name) the product titled after that class, as `write_grocery_catalog` names it."""
+    by_image = {Path(image.path): image.product_id for image in images if image.path}
+    by_title = dict(session.exec(select(Product.title, Product.id).where(Product.brand_id == brand_id)).all())
+    shown: list[frozenset[uuid.UUID]] = []
+    for scene in scenes:
+        products = {by_image.get(path) or by_title.get(path.parent.name.replace("-", " ")) for path in scene}
+        shown.append(frozenset(product for product in products if product is not None))
+    return shown
+
+
 def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     scale = min(width / image.shape[1], height / image.shape[0])
     size = (max(int(image.shape[1] * scale), 1), max(int(image.shape[0] * scale), 1))
@@ -213,14 +237,8 @@ def build_demo_episode(scenes: list[list[Path]], target: Path) -> Path:
         stream = container.add_stream("libx264", rate=Fraction(DEMO_FPS, 1))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
-        for scene in scenes:
-            images = [
-                image
-                for image in (cv2.imread(str(path), cv2.IMREAD_COLOR) for path in scene)
-                if image is not None
-            ]
-            if not images:
-                continue
+        for scene in readable_scenes(scenes):
+            images = [np.asarray(cv2.imread(str(path), cv2.IMREAD_COLOR), dtype=np.uint8) for path in scene]
             canvas = _shot_canvas(images, rng.integers(40, 200, size=3))
             frames = SHOT_SECONDS * DEMO_FPS
             for index in range(frames):
@@ -279,13 +297,14 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
         else:
             _say("3/6", f"catalog already imported ({len(images)} product images)")
 
+        packshots = [Path(image.path) for image in images if image.path]
+        scenes = readable_scenes(demo_scenes(find_shared_dir(), packshots))
+        shown = scene_products(session, brand.id, scenes, list(images))
         episode = session.exec(select(Episode).where(Episode.brand_id == brand.id)).first()
         if episode is None:
             _say(
                 "4/6", "cutting a 15 s portrait demo episode (in-store photos, pans, zooms, cuts; PyAV H.264)"
             )
-            packshots = [Path(image.path) for image in images if image.path]
-            scenes = demo_scenes(find_shared_dir(), packshots)
             video = build_demo_episode(scenes, demo_dir / "demo-episode.mp4")
             episode = register_episode(
                 session,
@@ -303,7 +322,17 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
         product_count = len({image.product_id for image in images})
         episode_id, tagged = episode.id, episode.status == EpisodeStatus.TAGGED
     if not tagged:
-        tag_demo_episode(settings, engine, brand.id, episode_id)
+        if tag_demo_episode(settings, engine, brand.id, episode_id):
+            reviewed = review_demo_episode(
+                engine,
+                settings,
+                brand_id=brand.id,
+                episode_id=episode_id,
+                shot_products=shown,
+                shot_ms=SHOT_SECONDS * 1000,
+                key=issued,
+            )
+            _report_review(reviewed)
     else:
         _say("5/6", "demo episode already tagged")
     engine.dispose()
@@ -314,8 +343,9 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
 
 def tag_demo_episode(
     settings: ApiSettings, engine: Engine, brand_id: uuid.UUID, episode_id: uuid.UUID
-) -> None:
-    """Pull the detector from ../shared (checksum enforced) and run a real tag job on the episode."""
+) -> bool:
+    """Pull the detector from ../shared (checksum enforced) and run a real tag job on the episode;
+    whether it finished."""
     cards_dir = TaggerSettings().model_cards_dir
     shared = find_shared_dir()
     try:
@@ -323,7 +353,7 @@ def tag_demo_episode(
         pull(card, settings.model_dir, source_dir=shared / "models" if shared else None)
     except ModelError as error:
         _say("5/6", f"skipping tagging: {error}")
-        return
+        return False
     _say(
         "5/6", f"tagging the episode with {card.name}: decode, cuts, detect, track, then link to the catalog"
     )
@@ -336,18 +366,28 @@ def tag_demo_episode(
     with Session(engine) as session:
         done = session.get(TagJob, job.id)
         if done is not None and done.state == JobState.DONE:
-            approved = session.exec(
-                select(func.count())
-                .select_from(Placement)
-                .where(Placement.tag_job_id == done.id, Placement.status == PlacementStatus.APPROVED)
-            ).one()
-            _say(
-                "   ",
-                f"{done.placements_found} placements: {approved} linked with confidence and approved, "
-                f"{done.placements_found - approved} waiting for review",
-            )
-        elif done is not None:
-            _say("   ", f"tagging failed: {done.error}")
+            _say("   ", f"{done.placements_found} placements found")
+            return True
+        _say("   ", f"tagging failed: {done.error if done is not None else 'the job vanished'}")
+        return False
+
+
+def _report_review(reviewed: list[ReviewedPlacement]) -> None:
+    table = Table(title="the demo episode's placements", title_justify="left", highlight=False)
+    for heading in ("time", "first candidate", "link", "decision", "why"):
+        table.add_column(heading)
+    for item in reviewed:
+        confidence = "-" if item.confidence is None else f"{item.confidence:.2f}"
+        span = f"{item.start_ms / 1000:.1f}-{item.end_ms / 1000:.1f} s"
+        table.add_row(span, item.product, confidence, item.decision.value, item.why)
+    console.print(table)
+    counts = {decision: sum(item.decision is decision for item in reviewed) for decision in DemoDecision}
+    _say(
+        "   ",
+        f"{counts[DemoDecision.AUTO_APPROVED]} auto-approved by the linker, "
+        f"{counts[DemoDecision.APPROVED_BY_REVIEWER]} approved by the demo's reviewer (the shot shows the "
+        f"product the linker put first), {counts[DemoDecision.LEFT_FOR_REVIEW]} left for the review console",
+    )
 
 
 def run_demo(settings: ApiSettings, *, host: str | None, port: int | None, serve: bool) -> DemoResult:

@@ -17,6 +17,8 @@ from api.models import JobState, LinkJob
 from api.settings import get_settings
 from tests.api.conftest import make_video
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 runner = CliRunner()
 
 
@@ -121,7 +123,7 @@ def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_demo_with_shared_tags_its_episode_with_the_real_detector(
+def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
     workspace: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fastapi.testclient import TestClient  # noqa: PLC0415
@@ -129,6 +131,11 @@ def test_demo_with_shared_tags_its_episode_with_the_real_detector(
     import api.demo  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
 
+    embedder = REPO_ROOT / "var" / "models" / "mobilenetv2_embedder.onnx"
+    if not embedder.is_file():
+        pytest.skip(f"{embedder} is absent; `make models` exports it (the demo links with it)")
+    (workspace / "models").mkdir(exist_ok=True)
+    (workspace / "models" / embedder.name).symlink_to(embedder)
     monkeypatch.setenv("REELCART_SHARED_DIR", str(shared_dir))
     monkeypatch.setenv("REELCART_MODEL_DIR", str(workspace / "models"))
     get_settings.cache_clear()
@@ -143,6 +150,17 @@ def test_demo_with_shared_tags_its_episode_with_the_real_detector(
         assert {placement["label"] for placement in placements} >= {"bottle"}
         timeline = client.get(f"/v1/episodes/{result.episode_id}/timeline")
         assert (timeline.status_code, timeline.json()["episode"]["height"]) == (200, 960)
+    # What the demo player shows: hotspots, each selling a product its shot really shows, whatever
+    # confidence this CPU's arithmetic gives the links (the God Morgon cartons score 0.77-0.81).
+    shot_titles = [
+        {photo.split("/")[1].replace("-", " ") for photo in scene} for scene in api.demo.DEMO_SCENES
+    ]
+    hotspots = timeline.json()["placements"]
+    assert hotspots
+    for hotspot in hotspots:
+        shot = (hotspot["start_ms"] + hotspot["end_ms"]) // 2 // (api.demo.SHOT_SECONDS * 1000)
+        assert hotspot["product"]["title"] in shot_titles[shot]
+    assert "God Morgon Orange Juice" in {hotspot["product"]["title"] for hotspot in hotspots}
 
 
 def test_link_runs_a_recorded_link_job_and_reports_why_it_cannot(workspace: Path) -> None:
