@@ -10,31 +10,28 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
+from api import health, pages
+from api.analytics import router as events
+from api.brands import admin_router as admin
+from api.brands import router as brands
+from api.catalog import router as catalog
+from api.catalog import sync_router as sync
+from api.checkout import router as checkout
 from api.db import create_db_engine, session_scope
+from api.episodes import router as episodes
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
 from api.jobs.recovery import StaleJobReaper, recover_jobs
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit
+from api.linking import router as linking
+from api.linking.service import LinkingService
 from api.problems import install_problem_handlers
-from api.routers import (
-    admin,
-    brands,
-    catalog,
-    checkout,
-    episodes,
-    events,
-    health,
-    linking,
-    pages,
-    review,
-    sync,
-    timeline,
-    webhooks,
-)
-from api.routers.provider_problems import install_provider_problem_handler
-from api.services.linking import LinkingService
+from api.provider_problems import install_provider_problem_handler
+from api.review import router as review
 from api.settings import ApiSettings, get_settings
+from api.timeline import router as timeline
+from api.webhooks import router as webhooks
 
 log = logging.getLogger("reelcart.api")
 

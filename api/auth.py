@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from api.models import ApiKey, ApiKeyScope
+from api.brands.models import ApiKey, ApiKeyScope
 
 KEY_PREFIX = "rc_"
 

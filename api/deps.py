@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from api.auth import Principal, authenticate
-from api.models import ApiKeyScope
+from api.brands.models import ApiKeyScope
 from api.problems import Problem
 from api.settings import ApiSettings
 

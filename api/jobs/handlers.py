@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from api.jobs.linking import LinkJobExecutor
 from api.jobs.queue import JobHandler, JobKind
 from api.jobs.tagging import TagFunction, TagJobExecutor
-from api.services.linking import LinkingService
+from api.linking.executor import LinkJobExecutor
+from api.linking.service import LinkingService
 from api.settings import ApiSettings
 
 

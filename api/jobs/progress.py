@@ -11,9 +11,11 @@ import uuid
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from api.columns import utcnow
 from api.db import session_scope
-from api.models import JobState, LinkJob, TagJob
-from api.models.common import utcnow
+from api.episodes.models import TagJob
+from api.jobs.models import JobState
+from api.linking.models import LinkJob
 
 MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0

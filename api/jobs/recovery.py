@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
+from api.columns import utcnow
 from api.db import session_scope
+from api.episodes.models import TagJob
+from api.jobs.models import JobState
 from api.jobs.progress import STALE_AFTER_S
 from api.jobs.queue import JobKind, JobRef
-from api.models import JobState, LinkJob, TagJob
-from api.models.common import utcnow
+from api.linking.models import LinkJob
 
 # How often a process with workers looks for jobs whose worker died.
 REAP_EVERY_S = 60.0

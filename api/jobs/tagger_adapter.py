@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from api.jobs.tagging import PlacementDraft, ProgressCallback
-from api.models import PlacementStatus
-from api.services.linking import BrandLinker, LinkingService, outcome
+from api.linking.service import BrandLinker, LinkingService, outcome
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector

@@ -12,12 +12,14 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete
 from sqlmodel import col
 
+from api.columns import utcnow
 from api.db import session_scope
+from api.episodes.models import Episode, EpisodeStatus, TagJob
+from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, JobProgress, claim_job
-from api.models import Episode, EpisodeStatus, JobState, Placement, PlacementStatus, TagJob
-from api.models.common import utcnow
-from api.services.timeline import rebuild_timeline
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
 from tagger.exceptions import TaggerError
 
 log = logging.getLogger("reelcart.jobs")

@@ -9,8 +9,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-import api.models  # noqa: F401  (registers every table on the metadata)
-from api.models.common import UTCDateTime
+import api.tables  # noqa: F401  (registers every table on the metadata)
+from api.columns import UTCDateTime
 
 target_metadata = SQLModel.metadata
 

@@ -20,7 +20,9 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.models import Episode, Placement, PlacementStatus, Product, Variant
+from api.catalog.models import Product, Variant
+from api.episodes.models import Episode
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
 from tests.api.conftest import BrandAccount

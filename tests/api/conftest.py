@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.auth import issue_api_key
+from api.brands.models import ApiKeyScope, Brand
 from api.db import create_db_engine, upgrade_database
 from api.jobs.queue import InlineJobQueue, JobQueue, JobRef
 from api.jobs.tagging import TagFunction
-from api.models import ApiKeyScope, Brand
 from api.settings import ApiSettings
 
 if TYPE_CHECKING:  # commerce_support imports this module (BrandAccount), so only for annotations here

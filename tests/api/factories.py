@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.models import Episode, Placement, PlacementStatus, Product, Variant
-from api.services.timeline import rebuild_timeline
+from api.catalog.models import Product, Variant
+from api.episodes.models import Episode
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
 
 
 def make_product(

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.models import Brand
-from api.services.linking import brand_thresholds
+from api.brands.models import Brand
+from api.linking.service import brand_thresholds
 from commerce.crypto import TokenCipher
 from tagger.linking import LinkThresholds
 from tests.api.commerce_support import (

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.models import Product, Variant
+from api.catalog.models import Product, Variant
 from tests.api.conftest import BrandAccount
 
 JUICE: dict[str, Any] = {

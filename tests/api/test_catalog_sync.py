@@ -14,10 +14,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from api.brands.models import Brand
+from api.catalog.models import Product, ProductImage, Variant
+from api.checkout.models import CheckoutSession
 from api.cli import app as cli_app
 from api.db import create_db_engine
+from api.jobs.models import JobState
 from api.jobs.queue import JobKind
-from api.models import Brand, CheckoutSession, JobState, LinkJob, Product, ProductImage, Variant
+from api.linking.models import LinkJob
 from api.settings import ApiSettings, get_settings
 from commerce.crypto import TokenCipher, generate_token_key
 from tests.api.commerce_support import (

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.models import CheckoutSession, PlacementStatus
+from api.checkout.models import CheckoutSession
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from commerce.crypto import generate_token_key
 from tests.api.commerce_support import (

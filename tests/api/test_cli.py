@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.db import create_db_engine
-from api.models import JobState, LinkJob
+from api.jobs.models import JobState
+from api.linking.models import LinkJob
 from api.settings import get_settings
 from tests.api.conftest import make_video
 
@@ -110,13 +111,13 @@ def test_episode_add_probes_and_refuses_non_video(workspace: Path) -> None:
 
 
 def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.demo  # noqa: PLC0415
+    import api.cli.demo  # noqa: PLC0415
 
-    monkeypatch.setattr(api.demo, "find_shared_dir", lambda: None)
-    monkeypatch.setattr(api.demo, "SHOT_SECONDS", 1)
-    result = api.demo.prepare_demo(get_settings())
+    monkeypatch.setattr(api.cli.demo, "find_shared_dir", lambda: None)
+    monkeypatch.setattr(api.cli.demo, "SHOT_SECONDS", 1)
+    result = api.cli.demo.prepare_demo(get_settings())
     assert (result.brand_slug, result.products) == ("demo-grocer", 6)
-    again = api.demo.prepare_demo(get_settings())
+    again = api.cli.demo.prepare_demo(get_settings())
     assert again.episode_id == result.episode_id
     assert again.api_key != result.api_key
 
@@ -128,7 +129,7 @@ def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
 ) -> None:
     from fastapi.testclient import TestClient  # noqa: PLC0415
 
-    import api.demo  # noqa: PLC0415
+    import api.cli.demo  # noqa: PLC0415
     from api.app import create_app  # noqa: PLC0415
 
     embedder = REPO_ROOT / "var" / "models" / "mobilenetv2_embedder.onnx"
@@ -139,7 +140,7 @@ def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
     monkeypatch.setenv("REELCART_SHARED_DIR", str(shared_dir))
     monkeypatch.setenv("REELCART_MODEL_DIR", str(workspace / "models"))
     get_settings.cache_clear()
-    result = api.demo.prepare_demo(get_settings())
+    result = api.cli.demo.prepare_demo(get_settings())
     assert result.products == 31
     headers = {"Authorization": f"Bearer {result.api_key}"}
     with TestClient(create_app(get_settings())) as client:
@@ -153,12 +154,12 @@ def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
     # What the demo player shows: hotspots, each selling a product its shot really shows, whatever
     # confidence this CPU's arithmetic gives the links (the God Morgon cartons score 0.77-0.81).
     shot_titles = [
-        {photo.split("/")[1].replace("-", " ") for photo in scene} for scene in api.demo.DEMO_SCENES
+        {photo.split("/")[1].replace("-", " ") for photo in scene} for scene in api.cli.demo.DEMO_SCENES
     ]
     hotspots = timeline.json()["placements"]
     assert hotspots
     for hotspot in hotspots:
-        shot = (hotspot["start_ms"] + hotspot["end_ms"]) // 2 // (api.demo.SHOT_SECONDS * 1000)
+        shot = (hotspot["start_ms"] + hotspot["end_ms"]) // 2 // (api.cli.demo.SHOT_SECONDS * 1000)
         assert hotspot["product"]["title"] in shot_titles[shot]
     assert "God Morgon Orange Juice" in {hotspot["product"]["title"] for hotspot in hotspots}
 

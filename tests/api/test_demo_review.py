@@ -7,8 +7,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.auth import issue_api_key
-from api.demo_review import DemoDecision, ReviewedPlacement, review_demo_episode, shot_of
-from api.models import ApiKeyScope, PlacementStatus, ReviewAction
+from api.brands.models import ApiKeyScope
+from api.cli.demo_review import DemoDecision, ReviewedPlacement, review_demo_episode, shot_of
+from api.review.models import PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product

@@ -13,9 +13,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.catalog.models import Product
+from api.episodes.models import Episode
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
-from api.models import Episode, Placement, PlacementStatus, Product
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
 from tests.api.conftest import BrandAccount, RecordingQueue, make_video

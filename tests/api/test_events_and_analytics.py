@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.models import CheckoutSession, Event, Order, PlacementStatus
+from api.analytics.models import Event
+from api.checkout.models import CheckoutSession, Order
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from api.services.image_fetch import ImageFetcher, ImageFetchError
+from api.catalog.image_fetch import ImageFetcher, ImageFetchError
 from tests.api.image_server import serving
 
 

@@ -16,10 +16,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from api.jobs.linking import LinkJobExecutor
+from api.catalog.models import Product, ProductImage
+from api.episodes.models import Episode
+from api.jobs.models import JobState
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
-from api.models import Episode, JobState, LinkJob, Placement, PlacementStatus, Product, ProductImage
-from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress, LinkingService, read_stored_crops
+from api.linking.executor import LinkJobExecutor
+from api.linking.models import LinkJob
+from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress, LinkingService, read_stored_crops
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogError, Decision, LinkResult, LinkThresholds, SkuCandidate

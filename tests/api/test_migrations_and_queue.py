@@ -10,9 +10,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
+from api.episodes.models import Episode, TagJob
+from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
 from api.jobs.recovery import recover_jobs
-from api.models import Episode, JobState, LinkJob, TagJob
+from api.linking.models import LinkJob
 from tests.api.conftest import BrandAccount
 
 

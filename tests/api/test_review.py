@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.models import PlacementStatus
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tests.api.conftest import BrandAccount, make_video
 from tests.api.factories import make_episode, make_placement, make_product

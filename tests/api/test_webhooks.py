@@ -17,9 +17,13 @@ from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from api.brands.models import Brand
+from api.catalog.models import Product, Variant
+from api.checkout.models import CheckoutSession, Order
 from api.jobs.queue import JobKind
-from api.models import Brand, CheckoutSession, LinkJob, Order, ProcessedWebhook, Product, Variant
+from api.linking.models import LinkJob
 from api.settings import ApiSettings
+from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
     ACCOUNT,
     SHOP,

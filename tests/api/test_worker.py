@@ -15,16 +15,20 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.brands.models import Brand
+from api.catalog.models import ProductImage
 from api.cli import app
 from api.db import create_db_engine
-from api.jobs.linking import LinkJobExecutor
+from api.episodes.models import TagJob
+from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import DatabaseJobQueue, JobHandler, JobKind, JobRef
 from api.jobs.recovery import StaleJobReaper, requeue_stale_jobs
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
 from api.jobs.worker import drain, next_queued, run_worker
-from api.models import Brand, JobState, LinkJob, ProductImage, TagJob
-from api.services.linking import NO_IMAGES, BrandLinker, IndexProgress
+from api.linking.executor import LinkJobExecutor
+from api.linking.models import LinkJob
+from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress
 from api.settings import ApiSettings, get_settings
 from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_product

@@ -15,20 +15,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from api.auth import issue_api_key
-from api.models import (
-    ApiKey,
-    ApiKeyScope,
-    Brand,
-    Episode,
-    EpisodeStatus,
-    Placement,
-    PlacementStatus,
-    Product,
-    Variant,
-)
-from api.models.common import utcnow
-from api.services.timeline import rebuild_timeline
+from api.brands.models import ApiKey, ApiKeyScope, Brand
+from api.catalog.models import Product, Variant
+from api.columns import utcnow
+from api.episodes.models import Episode, EpisodeStatus
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
 from tests.web import factories
 from tests.web.media import TestVideo
 

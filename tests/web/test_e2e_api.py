@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from api.models import CheckoutSession, Event, Placement, PlacementStatus
+from api.analytics.models import Event
+from api.checkout.models import CheckoutSession
+from api.review.models import Placement, PlacementStatus
 from tests.web import factories
 from tests.web.conftest import PageErrors
 from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in

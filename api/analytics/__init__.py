@@ -1,0 +1,1 @@
+"""Analytics: player events in, per-placement and per-episode reports out."""

@@ -1,0 +1,25 @@
+"""What the player reports: impressions, taps, checkouts started."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field
+
+
+class Event(SQLModel, table=True):
+    __table_args__ = (Index("ix_event_episode_type", "episode_id", "type"),)
+
+    id: uuid.UUID = id_field()
+    type: str = Field(max_length=40)
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID = Field(foreign_key="episode.id")
+    placement_id: uuid.UUID | None = Field(default=None, foreign_key="placement.id", index=True)
+    click_id: str | None = Field(default=None, max_length=100)
+    t_ms: int | None = Field(default=None, ge=0)
+    occurred_at: datetime = created_at_field()
+    received_at: datetime = created_at_field()

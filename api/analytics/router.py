@@ -1,0 +1,46 @@
+"""Player events (public, batched, size-bounded) and brand analytics."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, status
+
+from api.analytics.schemas import AnalyticsReport, EventBatch, EventReceipt
+from api.analytics.service import funnel, record_events
+from api.deps import BrandIdDep, SessionDep
+from api.episodes.service import get_episode
+from api.problems import Problem
+
+router = APIRouter(prefix="/v1", tags=["analytics"])
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventReceipt,
+    tags=["public"],
+    summary="Record player events (JSON; text/plain is accepted too, as navigator.sendBeacon may send it)",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": EventBatch.model_json_schema()}}}
+    },
+)
+async def post_events(request: Request, session: SessionDep) -> EventReceipt:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/json", "text/plain")):
+        raise Problem(415, "send the events as JSON")
+    batch = EventBatch.model_validate_json(await request.body())
+    receipt = record_events(session, batch)
+    session.commit()
+    return receipt
+
+
+@router.get("/analytics/episodes/{episode_id}", response_model=AnalyticsReport)
+def episode_analytics(episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> AnalyticsReport:
+    episode = get_episode(session, brand_id, episode_id)
+    return funnel(session, brand_id, episode_id=episode.id, scope=f"episode:{episode.id}")
+
+
+@router.get("/analytics/brands/me", response_model=AnalyticsReport)
+def brand_analytics(brand_id: BrandIdDep, session: SessionDep) -> AnalyticsReport:
+    return funnel(session, brand_id, episode_id=None, scope=f"brand:{brand_id}")

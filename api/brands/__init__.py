@@ -1,0 +1,1 @@
+"""Brands: accounts, API keys, settings and connected commerce providers (operator admin included)."""

@@ -1,0 +1,73 @@
+"""Operator routes: brands and their API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+
+from api.auth import issue_api_key
+from api.brands.models import ApiKeyScope, Brand
+from api.deps import OperatorDep, SessionDep
+from api.problems import Problem, not_found
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class BrandCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    auto_approve_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+
+
+class BrandPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    auto_approve_threshold: float
+    created_at: datetime
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+
+
+class KeyIssued(BaseModel):
+    id: uuid.UUID
+    brand_id: uuid.UUID
+    name: str
+    key: str = Field(description="Shown once; only its hash is stored")
+
+
+@router.post("/brands", status_code=status.HTTP_201_CREATED, response_model=BrandPublic)
+def create_brand(body: BrandCreate, _operator: OperatorDep, session: SessionDep) -> BrandPublic:
+    if session.exec(select(Brand).where(Brand.slug == body.slug)).first() is not None:
+        raise Problem(409, f"a brand with slug {body.slug!r} exists", slug="duplicate-brand")
+    brand = Brand(name=body.name, slug=body.slug, auto_approve_threshold=body.auto_approve_threshold)
+    session.add(brand)
+    session.commit()
+    return BrandPublic.model_validate(brand, from_attributes=True)
+
+
+@router.get("/brands", response_model=list[BrandPublic])
+def list_brands(_operator: OperatorDep, session: SessionDep) -> list[BrandPublic]:
+    brands = session.exec(select(Brand).order_by(col(Brand.name))).all()
+    return [BrandPublic.model_validate(brand, from_attributes=True) for brand in brands]
+
+
+@router.post("/brands/{brand_id}/keys", status_code=status.HTTP_201_CREATED, response_model=KeyIssued)
+def create_key(
+    brand_id: uuid.UUID, body: KeyCreate, _operator: OperatorDep, session: SessionDep
+) -> KeyIssued:
+    if session.get(Brand, brand_id) is None:
+        raise not_found("brand")
+    issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name)
+    session.commit()
+    return KeyIssued(id=issued.record.id, brand_id=brand_id, name=body.name, key=issued.secret)

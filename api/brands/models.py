@@ -1,0 +1,53 @@
+"""Brands and the API keys that act for them (or for the operator)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field, optional_timestamp_field
+
+
+class Brand(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    name: str = Field(max_length=200)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    # Links whose calibrated confidence reaches this are approved without a human (0.8: the level at
+    # which cross-validated precision on grocery-dev reached 98%, see BENCHMARKS.md).
+    auto_approve_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    # Below this a link is "unknown product" (still reviewable).
+    link_floor: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Auto-approve only links whose print was seen (OCR read the SKU's text, or strong keypoint
+    # matches); colour and shape alone can be confidently wrong (see tagger.linking.LinkThresholds).
+    require_print_evidence: bool = Field(default=True)
+    default_checkout_provider: str = Field(default="stripe", max_length=20)
+    # Stripe Connect: calls for this brand carry its connected account id.
+    stripe_account_id: str | None = Field(default=None, max_length=100)
+    # Shopify app install: shop domain and tokens, encrypted at rest with the settings key.
+    shopify_shop_domain: str | None = Field(default=None, max_length=255)
+    shopify_access_token_encrypted: str | None = Field(default=None)
+    shopify_storefront_token_encrypted: str | None = Field(default=None)
+    catalog_synced_at: datetime | None = optional_timestamp_field()
+    created_at: datetime = created_at_field()
+
+
+class ApiKeyScope(StrEnum):
+    BRAND = "brand"
+    OPERATOR = "operator"
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key. Only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID | None = Field(default=None, foreign_key="brand.id", index=True)
+    scope: ApiKeyScope = Field(default=ApiKeyScope.BRAND, sa_type=String(20))
+    name: str = Field(default="", max_length=200)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = created_at_field()
+    revoked_at: datetime | None = optional_timestamp_field()

@@ -1,0 +1,93 @@
+"""Bodies for a brand: its settings and its provider connections."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+
+class CheckoutProviderName(StrEnum):
+    STRIPE = "stripe"
+    SHOPIFY = "shopify"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+StripeAccountId = Annotated[str, StringConstraints(pattern=r"^acct_[A-Za-z0-9]{1,64}$")]
+
+
+ShopDomain = Annotated[
+    str,
+    # Lower-cased before the pattern: webhooks name the shop in lower case and are matched exactly.
+    BeforeValidator(lambda value: value.strip().lower() if isinstance(value, str) else value),
+    StringConstraints(max_length=255, pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"),
+]
+
+
+AccessToken = Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^\S+$")]
+
+
+class StripeConnect(_Strict):
+    account_id: StripeAccountId = Field(description="The brand's Stripe Connect account, acct_…")
+
+
+class ShopifyConnect(_Strict):
+    shop_domain: ShopDomain = Field(examples=["drama-merch.myshopify.com"])
+    access_token: AccessToken = Field(description="Admin API access token; stored encrypted, never returned")
+    storefront_token: AccessToken | None = Field(
+        default=None,
+        description="Storefront API token for cartCreate; without one checkout uses a cart permalink",
+    )
+
+
+class BrandUpdate(_Strict):
+    default_checkout_provider: CheckoutProviderName | None = None
+    auto_approve_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Links at or above this confidence are approved"
+    )
+    link_floor: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Below this confidence a link is an unknown product; at most auto_approve_threshold",
+    )
+    require_print_evidence: bool | None = Field(
+        default=None,
+        description="Auto-approve only when the product's print was seen (OCR text or keypoint matches)",
+    )
+
+
+class StripeConnection(BaseModel):
+    connected: bool
+    account_id: str | None
+
+
+class ShopifyConnection(BaseModel):
+    connected: bool
+    shop_domain: str | None
+    storefront_token: bool = Field(
+        description="Whether a Storefront token is stored (its value never is returned)"
+    )
+
+
+class BrandProviders(BaseModel):
+    stripe: StripeConnection
+    shopify: ShopifyConnection
+
+
+class BrandMe(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    auto_approve_threshold: float
+    link_floor: float
+    require_print_evidence: bool
+    default_checkout_provider: CheckoutProviderName
+    catalog_synced_at: datetime | None
+    providers: BrandProviders

@@ -1,0 +1,143 @@
+"""A brand's own settings and provider connections (Stripe Connect account, Shopify shop and tokens)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, select
+
+from api.brands.models import Brand
+from api.brands.schemas import (
+    BrandMe,
+    BrandProviders,
+    BrandUpdate,
+    CheckoutProviderName,
+    ShopifyConnect,
+    ShopifyConnection,
+    StripeConnect,
+    StripeConnection,
+)
+from api.patching import non_null_changes
+from api.problems import Problem, not_found
+from commerce.crypto import TokenCipher
+
+
+def get_brand(session: Session, brand_id: uuid.UUID) -> Brand:
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise not_found("brand")
+    return brand
+
+
+def stripe_connected(brand: Brand) -> bool:
+    return brand.stripe_account_id is not None
+
+
+def shopify_connected(brand: Brand) -> bool:
+    return brand.shopify_shop_domain is not None and brand.shopify_access_token_encrypted is not None
+
+
+def is_connected(brand: Brand, provider: CheckoutProviderName) -> bool:
+    return stripe_connected(brand) if provider is CheckoutProviderName.STRIPE else shopify_connected(brand)
+
+
+def brand_me(brand: Brand) -> BrandMe:
+    """What is connected, never a token: only whether one is stored."""
+    return BrandMe(
+        id=brand.id,
+        name=brand.name,
+        slug=brand.slug,
+        auto_approve_threshold=brand.auto_approve_threshold,
+        link_floor=brand.link_floor,
+        require_print_evidence=brand.require_print_evidence,
+        default_checkout_provider=CheckoutProviderName(brand.default_checkout_provider),
+        catalog_synced_at=brand.catalog_synced_at,
+        providers=BrandProviders(
+            stripe=StripeConnection(connected=stripe_connected(brand), account_id=brand.stripe_account_id),
+            shopify=ShopifyConnection(
+                connected=shopify_connected(brand),
+                shop_domain=brand.shopify_shop_domain,
+                storefront_token=brand.shopify_storefront_token_encrypted is not None,
+            ),
+        ),
+    )
+
+
+def _account_taken(
+    session: Session, brand: Brand, *, stripe_account: str | None = None, shop: str | None = None
+) -> bool:
+    """Whether another brand already holds this Stripe account or Shopify shop."""
+    statement = select(Brand.id).where(Brand.id != brand.id)
+    if stripe_account is not None:
+        statement = statement.where(Brand.stripe_account_id == stripe_account)
+    if shop is not None:
+        statement = statement.where(Brand.shopify_shop_domain == shop)
+    return session.exec(statement).first() is not None
+
+
+def connect_stripe(session: Session, brand: Brand, body: StripeConnect) -> Brand:
+    # Webhooks find the brand by its account id, so one account cannot serve two brands.
+    if _account_taken(session, brand, stripe_account=body.account_id):
+        raise Problem(409, "this Stripe account is connected to another brand", slug="provider-account-taken")
+    brand.stripe_account_id = body.account_id
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+def connect_shopify(session: Session, brand: Brand, body: ShopifyConnect, cipher: TokenCipher) -> Brand:
+    if _account_taken(session, brand, shop=body.shop_domain):
+        raise Problem(409, "this Shopify shop is connected to another brand", slug="provider-account-taken")
+    brand.shopify_shop_domain = body.shop_domain
+    brand.shopify_access_token_encrypted = cipher.encrypt(body.access_token)
+    # PUT replaces the connection: leaving the Storefront token out removes a stored one.
+    brand.shopify_storefront_token_encrypted = (
+        cipher.encrypt(body.storefront_token) if body.storefront_token else None
+    )
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
+    non_null_changes(body)  # refuses explicit nulls; each field below has its own rule
+    if body.default_checkout_provider is not None:
+        provider = body.default_checkout_provider
+        if not is_connected(brand, provider):
+            raise Problem(
+                409,
+                f"connect {provider.value} first (PUT /v1/brands/me/providers/{provider.value})",
+                slug="provider-not-connected",
+                errors=[
+                    {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
+                ],
+            )
+        brand.default_checkout_provider = provider.value
+    threshold = (
+        body.auto_approve_threshold
+        if body.auto_approve_threshold is not None
+        else brand.auto_approve_threshold
+    )
+    floor = body.link_floor if body.link_floor is not None else brand.link_floor
+    if floor > threshold:
+        field = "link_floor" if body.link_floor is not None else "auto_approve_threshold"
+        raise Problem(
+            422,
+            f"link_floor ({floor}) must not exceed auto_approve_threshold ({threshold})",
+            slug="validation-error",
+            errors=[{"field": field, "message": "link_floor must not exceed auto_approve_threshold"}],
+        )
+    brand.auto_approve_threshold, brand.link_floor = threshold, floor
+    if body.require_print_evidence is not None:
+        brand.require_print_evidence = body.require_print_evidence
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+def find_brand_by_shop(session: Session, shop_domain: str) -> Brand | None:
+    return session.exec(select(Brand).where(Brand.shopify_shop_domain == shop_domain.lower())).first()
+
+
+def find_brand_by_stripe_account(session: Session, account_id: str) -> Brand | None:
+    return session.exec(select(Brand).where(Brand.stripe_account_id == account_id)).first()

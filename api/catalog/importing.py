@@ -1,0 +1,259 @@
+"""Bulk catalog import from CSV or JSON: every line checked first, then all imported or nothing.
+
+CSV columns: `sku,title,price,currency` required; `product_key, variant_title, vendor, description,
+available, image` optional. Rows sharing a `product_key` (or, without one, a `title`) become variants
+of one product. `image` is an http(s) URL, or for the CLI a path relative to the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.catalog.models import ProductImage, Variant
+from api.catalog.schemas import ImportLineError, ImportReport, ProductCreate, VariantCreate
+from api.catalog.service import create_product
+
+REQUIRED_COLUMNS = ("sku", "title", "price", "currency")
+OPTIONAL_COLUMNS = ("product_key", "variant_title", "vendor", "description", "available", "image")
+_TRUE = {"1", "true", "yes", "y", "t", ""}
+_FALSE = {"0", "false", "no", "n", "f"}
+MAX_IMPORT_LINES = 100_000
+
+
+class CatalogImportError(Exception):
+    """The file has errors; nothing was imported."""
+
+    def __init__(self, errors: list[ImportLineError]) -> None:
+        super().__init__(f"{len(errors)} error(s) in the catalog file; nothing was imported")
+        self.errors = errors
+
+
+@dataclass
+class ImportItem:
+    line: int | str
+    product: ProductCreate
+    local_images: list[tuple[int | str, str]] = field(default_factory=list)
+
+
+def parse_catalog(text: str, *, fmt: str) -> list[ImportItem]:
+    """Parse `fmt` ("csv" or "json"); raise `CatalogImportError` listing every bad line."""
+    if fmt == "csv":
+        return _parse_csv(text)
+    if fmt == "json":
+        return _parse_json(text)
+    raise CatalogImportError([ImportLineError(line=0, field="format", message=f"unknown format {fmt!r}")])
+
+
+def _parse_csv(text: str) -> list[ImportItem]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise CatalogImportError(
+            [ImportLineError(line=1, field=name, message="required column is missing") for name in missing]
+        )
+    unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    errors = [ImportLineError(line=1, field=name, message="unknown column") for name in unknown]
+    groups: dict[str, ImportItem] = {}
+    seen_skus: dict[str, int] = {}
+    for line, raw in enumerate(reader, start=2):
+        if line > MAX_IMPORT_LINES:
+            errors.append(ImportLineError(line=line, field="", message=f"more than {MAX_IMPORT_LINES} lines"))
+            break
+        row = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key is not None}
+        if None in raw:
+            errors.append(ImportLineError(line=line, field="", message="more values than columns"))
+            continue
+        if not any(row.values()):
+            continue
+        variant, row_errors = _variant_from_row(row, line)
+        errors.extend(row_errors)
+        if variant is None:
+            continue
+        if variant.sku in seen_skus:
+            errors.append(
+                ImportLineError(
+                    line=line,
+                    field="sku",
+                    message=f"duplicate sku {variant.sku!r} (first on line {seen_skus[variant.sku]})",
+                )
+            )
+            continue
+        seen_skus[variant.sku] = line
+        key = row.get("product_key") or row["title"]
+        item = groups.get(key)
+        if item is None:
+            try:
+                product = ProductCreate(
+                    title=row["title"], vendor=row.get("vendor", ""), description=row.get("description", "")
+                )
+            except ValidationError as error:
+                errors.extend(_errors_from_validation(error, line))
+                continue
+            item = groups[key] = ImportItem(line=line, product=product)
+        item.product.variants.append(variant)
+        image = row.get("image", "")
+        if image and image not in [ref for _, ref in item.local_images]:
+            item.local_images.append((line, image))
+    if errors:
+        raise CatalogImportError(errors)
+    return list(groups.values())
+
+
+def _variant_from_row(row: dict[str, str], line: int) -> tuple[VariantCreate | None, list[ImportLineError]]:
+    available_text = row.get("available", "").lower()
+    if available_text not in _TRUE | _FALSE:
+        return None, [ImportLineError(line=line, field="available", message="must be true or false")]
+    try:
+        variant = VariantCreate(
+            sku=row["sku"],
+            title=row.get("variant_title") or "Default",
+            price=row["price"],  # pydantic parses the decimal text exactly
+            currency=row["currency"],
+            available=available_text in _TRUE,
+        )
+    except ValidationError as error:
+        return None, _errors_from_validation(error, line)
+    return variant, []
+
+
+def _parse_json(text: str) -> list[ImportItem]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogImportError(
+            [ImportLineError(line=error.lineno, field="", message=f"malformed JSON: {error.msg}")]
+        ) from error
+    products = document.get("products") if isinstance(document, dict) else document
+    if not isinstance(products, list):
+        raise CatalogImportError(
+            [ImportLineError(line=0, field="", message='expected a list of products or {"products": [...]}')]
+        )
+    items: list[ImportItem] = []
+    errors: list[ImportLineError] = []
+    seen_skus: dict[str, str] = {}
+    for index, entry in enumerate(products):
+        where = f"products[{index}]"
+        raw = entry
+        local_images: list[tuple[int | str, str]] = []
+        if isinstance(raw, dict) and isinstance(raw.get("images"), list):
+            # Local paths are allowed in files imported by the CLI; URLs go through validation.
+            remaining: list[Any] = []
+            for position, image in enumerate(raw["images"]):
+                ref = image.get("path") if isinstance(image, dict) else None
+                if isinstance(ref, str):
+                    local_images.append((f"{where}.images[{position}]", ref))
+                else:
+                    remaining.append(image)
+            raw = {**raw, "images": remaining}
+        try:
+            product = ProductCreate.model_validate(raw)
+        except ValidationError as error:
+            errors.extend(_errors_from_validation(error, where))
+            continue
+        for variant in product.variants:
+            if variant.sku in seen_skus:
+                errors.append(
+                    ImportLineError(
+                        line=where,
+                        field="sku",
+                        message=f"duplicate sku {variant.sku!r} (first in {seen_skus[variant.sku]})",
+                    )
+                )
+            seen_skus.setdefault(variant.sku, where)
+        items.append(ImportItem(line=where, product=product, local_images=local_images))
+    if errors:
+        raise CatalogImportError(errors)
+    return items
+
+
+def _errors_from_validation(error: ValidationError, line: int | str) -> list[ImportLineError]:
+    return [
+        ImportLineError(
+            line=line, field=".".join(str(part) for part in item["loc"]) or "row", message=item["msg"]
+        )
+        for item in error.errors()
+    ]
+
+
+ImageLoader = Callable[[int | str, str], tuple[Path, int, int, str]]
+
+
+def apply_import(
+    session: Session,
+    brand_id: uuid.UUID,
+    items: Iterable[ImportItem],
+    *,
+    load_image: ImageLoader | None = None,
+) -> ImportReport:
+    """Write a parsed import in the caller's transaction; raise `CatalogImportError` on any conflict.
+
+    `load_image` turns a local reference into a stored file; without one, only URLs are accepted.
+    """
+    items = list(items)
+    skus = [variant.sku for item in items for variant in item.product.variants]
+    taken = set(
+        session.exec(
+            select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(skus))
+        ).all()
+    )
+    errors = [
+        ImportLineError(
+            line=item.line, field="sku", message=f"sku {variant.sku!r} already exists in the catalog"
+        )
+        for item in items
+        for variant in item.product.variants
+        if variant.sku in taken
+    ]
+    stored: dict[int, list[tuple[Path, int, int, str]]] = {}
+    for number, item in enumerate(items):
+        for where, ref in item.local_images:
+            if ref.startswith(("http://", "https://")):
+                continue
+            if load_image is None:
+                errors.append(
+                    ImportLineError(line=where, field="image", message="local image paths are CLI-only")
+                )
+                continue
+            try:
+                stored.setdefault(number, []).append(load_image(where, ref))
+            except (OSError, ValueError) as error:
+                errors.append(ImportLineError(line=where, field="image", message=str(error)))
+    if errors:
+        raise CatalogImportError(errors)
+    products = variants = images = 0
+    for number, item in enumerate(items):
+        urls = [ref for _, ref in item.local_images if ref.startswith(("http://", "https://"))]
+        body = item.product.model_copy(update={"images": item.product.images + [{"url": u} for u in urls]})
+        body = ProductCreate.model_validate(body.model_dump(mode="json"))
+        product = create_product(session, brand_id, body)
+        products += 1
+        variants += len(body.variants)
+        images += len(body.images)
+        for position, (path, width, height, digest) in enumerate(
+            stored.get(number, []), start=len(body.images)
+        ):
+            session.add(
+                ProductImage(
+                    product_id=product.id,
+                    brand_id=brand_id,
+                    position=position,
+                    path=str(path),
+                    width=width,
+                    height=height,
+                    sha256=digest,
+                )
+            )
+            images += 1
+    session.flush()
+    return ImportReport(imported_products=products, imported_variants=variants, imported_images=images)

@@ -1,0 +1,237 @@
+"""Catalog routes: products, variants, images and bulk import, always scoped to the caller's brand."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import FileResponse, Response
+from starlette.datastructures import UploadFile
+
+from api.catalog import service as catalog
+from api.catalog.images import store_image_bytes
+from api.catalog.importing import CatalogImportError, apply_import, parse_catalog
+from api.catalog.models import ProductImage
+from api.catalog.schemas import (
+    ImageByUrl,
+    ImagePublic,
+    ImportReport,
+    ProductCreate,
+    ProductPage,
+    ProductPublic,
+    ProductUpdate,
+    VariantCreate,
+    VariantPublic,
+    VariantUpdate,
+)
+from api.deps import BrandIdDep, SessionDep, SettingsDep
+from api.episodes.models import Episode
+from api.linking.link_jobs import queue_index_refresh
+from api.ownership import get_owned
+from api.problems import Problem, not_found
+from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+def create_product(
+    body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> ProductPublic:
+    product = catalog.create_product(session, brand_id, body)
+    session.commit()
+    return catalog.product_public(session, product, settings.public_base_url)
+
+
+@router.get("/products", response_model=ProductPage)
+def list_products(
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(max_length=200, description="Search title, vendor and SKU")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ProductPage:
+    return catalog.list_products(
+        session, brand_id, query=q, limit=limit, offset=offset, public_base_url=settings.public_base_url
+    )
+
+
+@router.get("/products/{product_id}", response_model=ProductPublic)
+def get_product(
+    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> ProductPublic:
+    product = catalog.get_product(session, brand_id, product_id)
+    return catalog.product_public(session, product, settings.public_base_url)
+
+
+@router.patch("/products/{product_id}", response_model=ProductPublic)
+def update_product(
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ProductPublic:
+    product = catalog.update_product(session, catalog.get_product(session, brand_id, product_id), body)
+    rebuild_timelines_for_product(session, product.id, settings)
+    session.commit()
+    return catalog.product_public(session, product, settings.public_base_url)
+
+
+@router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_product(
+    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    for episode_id in catalog.delete_product(session, catalog.get_product(session, brand_id, product_id)):
+        episode = session.get(Episode, episode_id)
+        if episode is not None:
+            rebuild_timeline(session, episode, settings)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=VariantPublic
+)
+def add_variant(
+    product_id: uuid.UUID, body: VariantCreate, brand_id: BrandIdDep, session: SessionDep
+) -> VariantPublic:
+    variant = catalog.add_variant(session, catalog.get_product(session, brand_id, product_id), body)
+    session.commit()
+    return catalog.variant_public(variant)
+
+
+@router.patch("/variants/{variant_id}", response_model=VariantPublic)
+def update_variant(
+    variant_id: uuid.UUID,
+    body: VariantUpdate,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> VariantPublic:
+    variant = catalog.update_variant(session, catalog.get_variant(session, brand_id, variant_id), body)
+    rebuild_timelines_for_product(session, variant.product_id, settings)
+    session.commit()
+    return catalog.variant_public(variant)
+
+
+@router.delete("/variants/{variant_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_variant(
+    variant_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    variant = catalog.get_variant(session, brand_id, variant_id)
+    session.delete(variant)
+    session.flush()
+    rebuild_timelines_for_product(session, variant.product_id, settings)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/products/{product_id}/images",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImagePublic,
+    summary="Add an image by URL (JSON) or by upload (multipart field `file`)",
+)
+async def add_image(
+    product_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> ImagePublic:
+    product = catalog.get_product(session, brand_id, product_id)
+    position = len(catalog.product_public(session, product, settings.public_base_url).images)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Problem(
+                422,
+                "multipart body needs a `file` field",
+                slug="validation-error",
+                errors=[{"field": "file", "message": "field required"}],
+            )
+        data = await upload.read(settings.max_image_bytes + 1)
+        if len(data) > settings.max_image_bytes:
+            raise Problem(
+                413, f"image exceeds the {settings.max_image_bytes} byte limit", slug="payload-too-large"
+            )
+        stored = store_image_bytes(
+            data, media_dir=settings.media_dir, brand_id=brand_id, what=upload.filename or "image"
+        )
+        image = ProductImage(
+            product_id=product.id,
+            brand_id=brand_id,
+            position=position,
+            path=str(stored.path),
+            width=stored.width,
+            height=stored.height,
+            sha256=stored.sha256,
+        )
+    elif content_type.startswith("application/json"):
+        body = ImageByUrl.model_validate_json(await request.body())
+        image = ProductImage(
+            product_id=product.id, brand_id=brand_id, position=position, source_url=str(body.url)
+        )
+    else:
+        raise Problem(415, 'send JSON {"url": …} or multipart/form-data with a `file` field')
+    session.add(image)
+    product.touch()
+    session.add(product)
+    session.flush()
+    rebuild_timelines_for_product(session, product.id, settings)
+    session.commit()
+    queue_index_refresh(session, request.app.state.job_queue, brand_id)
+    return catalog.image_public(image, settings.public_base_url)
+
+
+@router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_image(image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> Response:
+    session.delete(get_owned(session, ProductImage, brand_id, image_id, "image"))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/images/{image_id}", tags=["public"], summary="A held product image (public: shown in the overlay)"
+)
+def get_image(image_id: uuid.UUID, session: SessionDep) -> FileResponse:
+    image = session.get(ProductImage, image_id)
+    if image is None or not image.path or not Path(image.path).is_file():
+        raise not_found("image")
+    return FileResponse(image.path, headers={"Cache-Control": "public, max-age=86400, immutable"})
+
+
+@router.post(
+    "/catalog/import",
+    response_model=ImportReport,
+    summary="Bulk import products from CSV (text/csv) or JSON; all lines or none",
+    responses={
+        422: {"description": "The file has errors; `errors` lists them by line; nothing was imported"}
+    },
+)
+async def import_catalog(request: Request, brand_id: BrandIdDep, session: SessionDep) -> ImportReport:
+    content_type = request.headers.get("content-type", "")
+    fmt = "csv" if "csv" in content_type else "json" if "json" in content_type else None
+    if fmt is None:
+        raise Problem(415, "send text/csv or application/json")
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Problem(422, "catalog file must be UTF-8", slug="validation-error") from error
+    try:
+        report = apply_import(session, brand_id, parse_catalog(text, fmt=fmt))
+    except CatalogImportError as error:
+        raise Problem(
+            422,
+            str(error),
+            slug="catalog-import-errors",
+            errors=[
+                {"line": item.line, "field": item.field, "message": item.message} for item in error.errors
+            ],
+        ) from error
+    session.commit()
+    if report.imported_images:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
+    return report

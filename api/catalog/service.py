@@ -1,0 +1,208 @@
+"""Catalog use cases: create, read, update, delete products, variants and images, scoped to one brand."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, col, select
+
+from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.schemas import (
+    ImagePublic,
+    ProductCreate,
+    ProductPage,
+    ProductPublic,
+    ProductUpdate,
+    VariantCreate,
+    VariantPublic,
+    VariantUpdate,
+)
+from api.ownership import get_owned
+from api.patching import non_null_changes
+from api.problems import Problem
+from api.review.models import Placement, PlacementStatus
+from commerce.exceptions import MoneyError
+from commerce.money import Money
+
+
+def image_url(image: ProductImage, public_base_url: str) -> str:
+    """Referenced images keep their own URL (a shop's CDN serves shoppers better than we would), also
+    once fetched for linking; uploaded ones are served by the API."""
+    if image.source_url:
+        return image.source_url
+    return f"{public_base_url}/v1/images/{image.id}"
+
+
+def image_public(image: ProductImage, public_base_url: str) -> ImagePublic:
+    return ImagePublic(
+        id=image.id,
+        url=image_url(image, public_base_url),
+        position=image.position,
+        width=image.width,
+        height=image.height,
+        indexed=image.path is not None,
+        fetch_error=image.fetch_error,
+    )
+
+
+def variant_public(variant: Variant) -> VariantPublic:
+    money = Money(variant.price.normalize(), variant.currency)
+    return VariantPublic(
+        id=variant.id,
+        product_id=variant.product_id,
+        sku=variant.sku,
+        title=variant.title,
+        price=money.amount,
+        currency=money.currency,
+        available=variant.available,
+    )
+
+
+def product_public(session: Session, product: Product, public_base_url: str) -> ProductPublic:
+    variants = session.exec(
+        select(Variant)
+        .where(Variant.product_id == product.id)
+        .order_by(col(Variant.created_at), col(Variant.sku))
+    ).all()
+    images = session.exec(
+        select(ProductImage).where(ProductImage.product_id == product.id).order_by(col(ProductImage.position))
+    ).all()
+    return ProductPublic(
+        id=product.id,
+        title=product.title,
+        vendor=product.vendor,
+        description=product.description,
+        variants=[variant_public(variant) for variant in variants],
+        images=[image_public(image, public_base_url) for image in images],
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def get_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product:
+    return get_owned(session, Product, brand_id, product_id, "product")
+
+
+def get_variant(session: Session, brand_id: uuid.UUID, variant_id: uuid.UUID) -> Variant:
+    return get_owned(session, Variant, brand_id, variant_id, "variant")
+
+
+def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> None:
+    if not skus:
+        return
+    taken = session.exec(
+        select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(list(skus)))
+    ).all()
+    if taken:
+        raise Problem(
+            409,
+            f"sku already exists in this brand's catalog: {', '.join(sorted(taken))}",
+            slug="duplicate-sku",
+            errors=[{"field": "sku", "message": f"{sku!r} already exists"} for sku in sorted(taken)],
+        )
+
+
+def create_product(session: Session, brand_id: uuid.UUID, body: ProductCreate) -> Product:
+    ensure_skus_free(session, brand_id, [variant.sku for variant in body.variants])
+    product = Product(brand_id=brand_id, title=body.title, vendor=body.vendor, description=body.description)
+    session.add(product)
+    session.flush()
+    for variant in body.variants:
+        add_variant(session, product, variant, check_sku=False)
+    for position, image in enumerate(body.images):
+        session.add(
+            ProductImage(
+                product_id=product.id, brand_id=brand_id, position=position, source_url=str(image.url)
+            )
+        )
+    session.flush()
+    return product
+
+
+def add_variant(
+    session: Session, product: Product, body: VariantCreate, *, check_sku: bool = True
+) -> Variant:
+    if check_sku:
+        ensure_skus_free(session, product.brand_id, [body.sku])
+    variant = Variant(
+        product_id=product.id,
+        brand_id=product.brand_id,
+        sku=body.sku,
+        title=body.title,
+        price=body.price,
+        currency=body.currency,
+        available=body.available,
+    )
+    session.add(variant)
+    product.touch()
+    session.flush()
+    return variant
+
+
+def update_product(session: Session, product: Product, body: ProductUpdate) -> Product:
+    for field, value in non_null_changes(body).items():
+        setattr(product, field, value)
+    product.touch()
+    session.add(product)
+    session.flush()
+    return product
+
+
+def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> Variant:
+    for field, value in non_null_changes(body).items():
+        setattr(variant, field, value)
+    try:
+        Money(variant.price.normalize(), variant.currency)
+    except MoneyError as error:
+        raise Problem(
+            422, str(error), slug="validation-error", errors=[{"field": "price", "message": str(error)}]
+        ) from error
+    session.add(variant)
+    session.flush()
+    return variant
+
+
+def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
+    """Delete a product; placements that showed it go back to review. Returns their episode ids."""
+    shown = session.exec(select(Placement).where(Placement.chosen_product_id == product.id)).all()
+    for placement in shown:
+        placement.chosen_product_id = None
+        placement.status = PlacementStatus.PROPOSED
+        placement.version += 1
+        session.add(placement)
+    session.flush()
+    session.execute(delete(Variant).where(col(Variant.product_id) == product.id))
+    session.execute(delete(ProductImage).where(col(ProductImage.product_id) == product.id))
+    session.delete(product)
+    session.flush()
+    return sorted({placement.episode_id for placement in shown})
+
+
+def list_products(
+    session: Session, brand_id: uuid.UUID, *, query: str | None, limit: int, offset: int, public_base_url: str
+) -> ProductPage:
+    statement = select(Product).where(Product.brand_id == brand_id)
+    if query:
+        pattern = f"%{query.lower()}%"
+        sku_match = select(Variant.product_id).where(
+            Variant.brand_id == brand_id, func.lower(Variant.sku).like(pattern)
+        )
+        statement = statement.where(
+            or_(
+                func.lower(Product.title).like(pattern),
+                func.lower(Product.vendor).like(pattern),
+                col(Product.id).in_(sku_match),
+            )
+        )
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    products = session.exec(
+        statement.order_by(col(Product.title), col(Product.id)).limit(limit).offset(offset)
+    ).all()
+    return ProductPage(
+        items=[product_public(session, product, public_base_url) for product in products],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )

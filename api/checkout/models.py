@@ -1,0 +1,47 @@
+"""Checkout sessions opened from a tap, and the orders provider webhooks attribute to them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field, money_field
+
+
+class CheckoutSession(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("provider", "click_id", name="uq_checkout_provider_click"),)
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    click_id: str = Field(max_length=100)
+    placement_id: uuid.UUID = Field(foreign_key="placement.id", index=True)
+    episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
+    variant_id: uuid.UUID = Field(foreign_key="variant.id")
+    quantity: int = Field(ge=1)
+    provider: str = Field(max_length=20)
+    provider_session_id: str | None = Field(default=None, max_length=200, index=True)
+    status: str = Field(default="open", max_length=30)
+    amount: Decimal = money_field()
+    currency: str = Field(max_length=3)
+    created_at: datetime = created_at_field()
+
+
+class Order(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("provider", "provider_event_id", name="uq_order_provider_event"),)
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    provider: str = Field(max_length=20)
+    provider_event_id: str = Field(max_length=200)
+    provider_order_id: str | None = Field(default=None, max_length=200)
+    checkout_session_id: uuid.UUID | None = Field(default=None, foreign_key="checkoutsession.id")
+    placement_id: uuid.UUID | None = Field(default=None, foreign_key="placement.id", index=True)
+    episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
+    amount: Decimal = money_field()
+    currency: str = Field(max_length=3)
+    status: str = Field(default="paid", max_length=30)
+    created_at: datetime = created_at_field()

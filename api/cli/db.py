@@ -1,0 +1,36 @@
+"""`reelcart db …`: schema migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from alembic import command
+
+from api.cli._common import console, fail, load_settings, open_database
+from api.db import alembic_config, upgrade_database
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Database schema: apply or write migrations.", no_args_is_help=True)
+
+    @group.command("upgrade")
+    def upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+        """Apply migrations (creates the schema on an empty database)."""
+        settings = load_settings()
+        engine = open_database(settings, require_current=False)
+        try:
+            upgrade_database(engine, revision)
+        except Exception as error:
+            fail(f"migration failed: {error}")
+        console.print(f"database at {settings.database_url} is at revision {revision}")
+
+    @group.command("revision")
+    def revision(
+        message: Annotated[str, typer.Option("-m", "--message", help="What the migration does")],
+    ) -> None:
+        """Autogenerate a migration from model changes (developers)."""
+        engine = open_database(load_settings(), require_current=True)
+        command.revision(alembic_config(engine), message=message, autogenerate=True)
+
+    app.add_typer(group, name="db")

@@ -1,0 +1,42 @@
+"""`reelcart serve` and `reelcart demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli._common import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Bind address (default: REELCART_HOST)")] = None,
+        port: Annotated[int | None, typer.Option(help="Port (default: REELCART_PORT)")] = None,
+        workers: Annotated[int, typer.Option(help="Web worker processes")] = 1,
+    ) -> None:
+        """Serve the API (and the in-process tagging workers)."""
+        import uvicorn  # noqa: PLC0415
+
+        settings = load_settings()
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+        )
+
+    @app.command("demo")
+    def demo(
+        host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+        port: Annotated[int | None, typer.Option(help="Port")] = None,
+        serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards")] = True,
+    ) -> None:
+        """Set up a demo brand, catalog and episode (offline, from ../shared when present), then serve."""
+        from api.cli.demo import run_demo  # noqa: PLC0415
+
+        run_demo(load_settings(), host=host, port=port, serve=serve)

@@ -1,0 +1,63 @@
+"""Column types and field factories every table uses (UTC timestamps, ids, money)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Numeric
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
+
+# Money columns: 12 significant digits with 3 decimals covers every ISO 4217 minor unit (KWD has 3).
+MONEY_DIGITS = 12
+
+
+MONEY_DECIMALS = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware values")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def id_field() -> Any:
+    return Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+def created_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def optional_timestamp_field() -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+def json_field(*, default_factory: Any) -> Any:
+    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)
+
+
+def money_field() -> Any:
+    return Field(sa_type=Numeric(MONEY_DIGITS, MONEY_DECIMALS, asdecimal=True), nullable=False)
+
+
+def quantize_money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-MONEY_DECIMALS))

@@ -1,0 +1,1 @@
+"""Episodes: registration (upload or server path), probing, and their tag jobs."""

@@ -1,0 +1,58 @@
+"""Episodes (the media we tag) and the jobs that tag them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field, optional_timestamp_field
+from api.jobs.models import JobState
+
+
+class EpisodeStatus(StrEnum):
+    REGISTERED = "registered"
+    TAGGING = "tagging"
+    TAGGED = "tagged"
+    FAILED = "failed"
+
+
+class Episode(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    title: str = Field(max_length=300)
+    media_path: str = Field(max_length=1000)
+    source: str = Field(default="upload", max_length=20)
+    size_bytes: int = Field(default=0, ge=0)
+    duration_ms: int = Field(ge=0)
+    fps: float = Field(ge=0)
+    time_base: str = Field(max_length=40)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    rotation: int = Field(default=0)
+    codec: str = Field(default="", max_length=40)
+    status: EpisodeStatus = Field(default=EpisodeStatus.REGISTERED, sa_type=String(20))
+    # The public timeline, precomputed on every placement change so the hot path only reads bytes.
+    timeline_json: str = Field(default="")
+    timeline_etag: str = Field(default="", max_length=80)
+    created_at: datetime = created_at_field()
+
+
+class TagJob(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    placements_found: int = Field(default=0, ge=0)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    # Touched every few seconds while a worker runs the job; a running job whose heartbeat stopped
+    # belongs to a dead worker and goes back to the queue (api.jobs.recovery).
+    heartbeat_at: datetime | None = optional_timestamp_field()

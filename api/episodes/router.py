@@ -1,0 +1,153 @@
+"""Episode routes: register (upload or server path), list, read; start and watch tag jobs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from sqlmodel import col, select
+
+from api.deps import BrandIdDep, SessionDep, SettingsDep
+from api.episodes import service as episodes
+from api.episodes.models import TagJob
+from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPage, TagJobPublic
+from api.jobs.listing import newest_jobs
+from api.jobs.models import JobState
+from api.jobs.queue import JobKind, JobQueue, JobRef
+from api.ownership import get_owned
+from api.problems import Problem
+
+router = APIRouter(prefix="/v1", tags=["episodes"])
+
+
+@router.post(
+    "/episodes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EpisodePublic,
+    summary="Register an episode from a file already on the server",
+)
+def register_from_path(
+    body: EpisodeFromPath, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> EpisodePublic:
+    path = episodes.resolve_server_path(settings, body.path)
+    episode = episodes.register_episode(
+        session, settings, brand_id=brand_id, title=body.title, path=path, source="path"
+    )
+    session.commit()
+    return episodes.episode_public(episode, settings)
+
+
+@router.post(
+    "/episodes/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EpisodePublic,
+    summary="Upload an episode: the raw video as the request body (streamed to disk, size-limited)",
+    openapi_extra={
+        "requestBody": {"content": {"video/*": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
+async def upload_episode(
+    request: Request,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    title: Annotated[str, Query(min_length=1, max_length=300)],
+    filename: Annotated[str, Query(max_length=255)] = "episode.mp4",
+) -> EpisodePublic:
+    if request.headers.get("content-type", "").startswith(
+        ("multipart/", "application/json", "application/x-www")
+    ):
+        raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+
+    path = await episodes.stream_upload_to_media(chunks(), settings, filename=filename)
+    try:
+        if path.stat().st_size == 0:
+            raise Problem(
+                422,
+                "upload is empty (0 bytes)",
+                slug="unusable-media",
+                errors=[{"field": "file", "message": "empty"}],
+            )
+        episode = episodes.register_episode(
+            session, settings, brand_id=brand_id, title=title, path=path, source="upload", shown_name=filename
+        )
+        session.commit()
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    return episodes.episode_public(episode, settings)
+
+
+@router.get("/episodes", response_model=EpisodePage)
+def list_episodes(
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EpisodePage:
+    return episodes.list_episodes(session, brand_id, settings, limit=limit, offset=offset)
+
+
+@router.get("/episodes/{episode_id}", response_model=EpisodePublic)
+def get_episode(
+    episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> EpisodePublic:
+    return episodes.episode_public(episodes.get_episode(session, brand_id, episode_id), settings)
+
+
+def tag_job_public(job: TagJob) -> TagJobPublic:
+    return TagJobPublic.model_validate(job, from_attributes=True)
+
+
+@router.post(
+    "/episodes/{episode_id}/tag-jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TagJobPublic,
+    summary="Queue tagging of an episode (detect, track, link); poll the job for progress",
+)
+def create_tag_job(
+    episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep
+) -> TagJobPublic:
+    episode = episodes.get_episode(session, brand_id, episode_id)
+    active = session.exec(
+        select(TagJob).where(
+            TagJob.episode_id == episode.id, col(TagJob.state).in_([JobState.QUEUED, JobState.RUNNING])
+        )
+    ).first()
+    if active is not None:
+        raise Problem(
+            409, f"episode already has a {active.state} tag job ({active.id})", slug="job-in-progress"
+        )
+    job = TagJob(brand_id=brand_id, episode_id=episode.id)
+    session.add(job)
+    session.commit()
+    queue: JobQueue = request.app.state.job_queue
+    queue.enqueue(JobRef(JobKind.TAG, job.id))
+    session.refresh(job)
+    return tag_job_public(job)
+
+
+@router.get("/tag-jobs", response_model=TagJobPage)
+def list_tag_jobs(
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    episode_id: uuid.UUID | None = None,
+    state: JobState | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TagJobPage:
+    jobs, total = newest_jobs(session, TagJob, brand_id, episode_id=episode_id, state=state, limit=limit)
+    return TagJobPage(items=[tag_job_public(job) for job in jobs], total=total)
+
+
+@router.get("/tag-jobs/{job_id}", response_model=TagJobPublic)
+def get_tag_job(job_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> TagJobPublic:
+    return tag_job_public(get_owned(session, TagJob, brand_id, job_id, "tag job"))

@@ -1,0 +1,35 @@
+"""Listing a brand's background jobs of one kind (tag or link jobs): the same filters, order and count."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api.episodes.models import TagJob
+from api.jobs.models import JobState
+from api.linking.models import LinkJob
+
+Job = TypeVar("Job", TagJob, LinkJob)
+
+
+def newest_jobs(
+    session: Session,
+    model: type[Job],
+    brand_id: uuid.UUID,
+    *,
+    episode_id: uuid.UUID | None,
+    state: JobState | None,
+    limit: int,
+) -> tuple[list[Job], int]:
+    """The brand's newest `limit` jobs (optionally of one episode, in one state) and how many match."""
+    statement = select(model).where(model.brand_id == brand_id)
+    if episode_id is not None:
+        statement = statement.where(model.episode_id == episode_id)
+    if state is not None:
+        statement = statement.where(model.state == state)
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    jobs = session.exec(statement.order_by(col(model.created_at).desc()).limit(limit)).all()
+    return list(jobs), total

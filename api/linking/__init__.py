@@ -1,0 +1,1 @@
+"""Linking: each brand's catalog index and linker, and link jobs that re-link placements."""

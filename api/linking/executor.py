@@ -1,0 +1,169 @@
+"""Executing a LinkJob: fetch catalog images known only by URL, bring the brand's catalog index up to
+date, re-link the placements in scope (none for an index-only job), rebuild timelines.
+
+Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
+The work happens outside any long transaction; each placement is written in its own short one (see
+`relink_placement`), so reviewers keep working while a job runs and a crash loses at most one write.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from api.catalog.image_fetch import ImageFetcher
+from api.catalog.remote_images import fetch_pending_images, image_fetcher
+from api.columns import utcnow
+from api.db import session_scope
+from api.episodes.models import Episode
+from api.jobs.models import JobState
+from api.jobs.progress import Heartbeat, JobProgress, claim_job
+from api.linking.models import LinkJob
+from api.linking.service import (
+    NO_IMAGES,
+    BrandLinker,
+    BrandLinkerSource,
+    outcome,
+    read_stored_crops,
+    relink_placement,
+)
+from api.review.models import Placement, PlacementStatus
+from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
+from tagger.exceptions import ModelError
+from tagger.linking import CatalogError
+
+log = logging.getLogger("reelcart.jobs")
+
+# Shares of the progress bar: fetching URL images, then the index build, then the placements. A first
+# build of a large catalog dominates; an incremental one over an unchanged catalog takes a moment.
+FETCH_SHARE = 0.1
+INDEX_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class LinkScope:
+    brand_id: uuid.UUID
+    episode_id: uuid.UUID | None
+    index_only: bool
+
+
+class LinkJobExecutor:
+    """Handles one link job id end to end; safe to call from any worker thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ApiSettings,
+        linking: BrandLinkerSource,
+        fetcher: ImageFetcher | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._linking = linking
+        self._fetcher = fetcher or image_fetcher(settings)
+
+    def __call__(self, job_id: uuid.UUID) -> None:
+        scope = self._claim(job_id)
+        if scope is None:
+            return
+        try:
+            with Heartbeat(self._engine, LinkJob, job_id):
+                self._run(job_id, scope)
+        except CatalogError as error:
+            self._fail(job_id, str(error))
+        except ModelError as error:
+            self._fail(job_id, f"linking is unavailable: {error}")
+        except Exception as error:
+            log.exception("link job %s failed unexpectedly", job_id)
+            self._fail(job_id, f"internal error: {type(error).__name__}: {error}")
+
+    def _claim(self, job_id: uuid.UUID) -> LinkScope | None:
+        with session_scope(self._engine) as session:
+            if not claim_job(session, LinkJob, job_id):
+                return None
+            job = session.get(LinkJob, job_id, populate_existing=True)
+            assert job is not None
+            return LinkScope(job.brand_id, job.episode_id, job.index_only)
+
+    def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
+        progress = JobProgress(self._engine, LinkJob, job_id)
+        fetched = fetch_pending_images(
+            self._engine,
+            self._settings,
+            scope.brand_id,
+            self._fetcher,
+            on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
+        )
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
+        index_share = 1.0 - FETCH_SHARE if scope.index_only else INDEX_SHARE
+        brand = self._linking.brand_linker(
+            scope.brand_id,
+            on_progress=lambda done, total: progress.report(FETCH_SHARE + index_share * done / max(total, 1)),
+        )
+        if brand is None:
+            failures = (
+                f" ({fetched.failed} image URLs could not be fetched; each image's fetch_error says why)"
+                if fetched.failed
+                else ""
+            )
+            raise CatalogError(NO_IMAGES + failures)
+        if scope.index_only:
+            self._finish(job_id, brand.index_version, relinked=0, approved=0)
+            return
+        start = FETCH_SHARE + INDEX_SHARE
+        with session_scope(self._engine) as session:
+            statement = select(Placement.id, Placement.thumbnail_path).where(
+                Placement.brand_id == scope.brand_id
+            )
+            if scope.episode_id is not None:
+                statement = statement.where(Placement.episode_id == scope.episode_id)
+            placements = list(session.exec(statement.order_by(col(Placement.created_at))).all())
+        relinked, approved, touched = 0, 0, set()
+        for position, (placement_id, thumbnail_path) in enumerate(placements):
+            stored = self._relink_one(brand, placement_id, thumbnail_path)
+            if stored is not None:
+                relinked += 1
+                approved += int(stored[0])
+                touched.add(stored[1])
+            progress.report(start + (1 - start) * (position + 1) / len(placements))
+        for episode_id in sorted(touched):
+            with session_scope(self._engine) as session:
+                episode = session.get(Episode, episode_id)
+                if episode is not None:
+                    rebuild_timeline(session, episode, self._settings)
+        self._finish(job_id, brand.index_version, relinked=relinked, approved=approved)
+
+    def _finish(self, job_id: uuid.UUID, index_version: str, *, relinked: int, approved: int) -> None:
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
+                job.placements_relinked, job.approved, job.index_version = relinked, approved, index_version
+
+    def _relink_one(
+        self, brand: BrandLinker, placement_id: uuid.UUID, thumbnail_path: str | None
+    ) -> tuple[bool, uuid.UUID] | None:
+        """(approved, episode id) once stored; None when the placement has no readable crop or is gone."""
+        crops = read_stored_crops(thumbnail_path)
+        if not crops:
+            return None
+        result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
+        with session_scope(self._engine) as session:
+            placement = relink_placement(session, placement_id, result)
+            if placement is None:
+                return None
+            return placement.status == PlacementStatus.APPROVED, placement.episode_id
+
+    def _fail(self, job_id: uuid.UUID, reason: str) -> None:
+        with session_scope(self._engine) as session:
+            job = session.get(LinkJob, job_id)
+            if job is not None:
+                job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()

@@ -1,0 +1,39 @@
+"""Re-link jobs: placements linked again against the brand's current catalog, in the background."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field, optional_timestamp_field
+from api.jobs.models import JobState
+
+
+class LinkJob(SQLModel, table=True):
+    """One re-link of a brand's placements, or of one episode's (`episode_id`), or only an index
+    refresh (`index_only`, queued when catalog images are added). Every job first fetches catalog
+    images known only by URL, then brings the index up to date: for a large catalog seen for the
+    first time that is most of its time."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
+    index_only: bool = Field(default=False)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    images_fetched: int = Field(default=0, ge=0)
+    images_failed: int = Field(default=0, ge=0)
+    placements_relinked: int = Field(default=0, ge=0)
+    approved: int = Field(default=0, ge=0)
+    index_version: str | None = Field(default=None, max_length=80)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    # Touched every few seconds while a worker runs the job; a running job whose heartbeat stopped
+    # belongs to a dead worker and goes back to the queue (api.jobs.recovery).
+    heartbeat_at: datetime | None = optional_timestamp_field()

@@ -1,0 +1,272 @@
+"""SKU linking in the service: a brand's catalog index, and placements linked against it.
+
+The index is rebuilt incrementally before each use (unchanged images are not re-read). Images added
+through the API queue an index-only link job; images known only by URL are fetched first (by link
+jobs and tag jobs), so a synced Shopify or Stripe catalog is linkable too. One `LinkingService` per process
+loads the embedder and OCR models once and keeps each brand's linker for its index version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Engine, and_, or_
+from sqlmodel import Session, col, select
+
+from api.brands.models import Brand
+from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
+from api.columns import utcnow
+from api.review.models import Placement, PlacementStatus
+from api.settings import ApiSettings
+from tagger.linking import (
+    CatalogItem,
+    CropLike,
+    Decision,
+    FeatureExtractor,
+    FileIndexStore,
+    FusionModel,
+    IndexStoreError,
+    Linker,
+    LinkResult,
+    LinkThresholds,
+    build_catalog_index,
+    load_extractor,
+)
+from tagger.placements import stored_crop_paths
+
+log = logging.getLogger("reelcart.linking")
+
+Image = NDArray[np.uint8]
+NO_IMAGES = "the catalog has no product image ReelCart could index; add images first"
+# Catalog index versions kept on disk per brand (the current one and the ones before it).
+INDEX_VERSIONS_KEPT = 3
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What linking decided for one placement, in the shape the database stores."""
+
+    sku_candidates: list[dict[str, Any]]
+    link_confidence: float | None
+    chosen_product_id: uuid.UUID | None
+    status: PlacementStatus
+    index_version: str | None
+
+
+class TrackLinker(Protocol):
+    """What placements are linked with (`tagger.linking.Linker`; tests pass fakes)."""
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult: ...
+
+
+@dataclass(frozen=True)
+class BrandLinker:
+    linker: TrackLinker
+    thresholds: LinkThresholds
+    variant_of: dict[str, str | None]  # product id → its first available variant id
+    index_version: str
+
+
+IndexProgress = Callable[[int, int], None]
+
+
+class BrandLinkerSource(Protocol):
+    """Where jobs get a brand's linker over its up-to-date index (`LinkingService`; tests pass fakes)."""
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None: ...
+
+
+def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
+    """Whether a link job would find any image to index: stored ones, or URLs not yet fetched."""
+    stored = col(ProductImage.path).is_not(None)
+    pending = and_(*pending_image_filter())
+    return (
+        session.exec(
+            select(ProductImage.id).where(ProductImage.brand_id == brand_id, or_(stored, pending))
+        ).first()
+        is not None
+    )
+
+
+def brand_thresholds(brand: Brand) -> LinkThresholds:
+    """The brand's linking settings (a floor above the threshold, possible in rows written before the
+    API refused it, is read as the threshold)."""
+    return LinkThresholds(
+        auto_approve=brand.auto_approve_threshold,
+        floor=min(brand.link_floor, brand.auto_approve_threshold),
+        require_print_evidence=brand.require_print_evidence,
+    )
+
+
+def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
+    """One linker entry per product (its id is the linker's key), with the images we hold."""
+    products = session.exec(
+        select(Product).where(Product.brand_id == brand_id).order_by(col(Product.id))
+    ).all()
+    images: dict[uuid.UUID, list[Path]] = {}
+    for image in session.exec(
+        select(ProductImage)
+        .where(ProductImage.brand_id == brand_id, col(ProductImage.path).is_not(None))
+        .order_by(col(ProductImage.position))
+    ).all():
+        assert image.path is not None
+        images.setdefault(image.product_id, []).append(Path(image.path))
+    return [
+        CatalogItem(
+            sku=str(product.id),
+            title=product.title,
+            brand=product.vendor,
+            description=product.description,
+            images=tuple(images.get(product.id, [])),
+        )
+        for product in products
+    ]
+
+
+def _first_variants(session: Session, brand_id: uuid.UUID) -> dict[str, str | None]:
+    chosen: dict[str, str | None] = {}
+    for variant in session.exec(
+        select(Variant)
+        .where(Variant.brand_id == brand_id)
+        .order_by(col(Variant.available).desc(), col(Variant.sku))
+    ).all():
+        chosen.setdefault(str(variant.product_id), str(variant.id))
+    return chosen
+
+
+class LinkingService:
+    """Per-process linking state; thread-safe, so tag workers and API requests can share it."""
+
+    def __init__(self, engine: Engine, settings: ApiSettings, *, ocr: bool = True) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._ocr = ocr
+        self._lock = threading.Lock()
+        self._brand_locks: dict[uuid.UUID, threading.Lock] = {}
+        self._extractor: FeatureExtractor | None = None
+        self._model: FusionModel | None = None
+        self._linkers: dict[uuid.UUID, Linker] = {}
+
+    def fetch_pending_images(self, brand_id: uuid.UUID) -> FetchReport:
+        """Bring the brand's URL-only catalog images home (see `remote_images`) before indexing."""
+        return fetch_pending_images(self._engine, self._settings, brand_id, image_fetcher(self._settings))
+
+    def index_dir(self, brand_id: uuid.UUID) -> Path:
+        return self._settings.media_dir / "catalog-index" / str(brand_id)
+
+    def _models(self) -> tuple[FeatureExtractor, FusionModel]:
+        with self._lock:
+            if self._extractor is None or self._model is None:
+                self._extractor = load_extractor(self._settings.model_dir, ocr=self._ocr)
+                self._model = FusionModel.load()
+            return self._extractor, self._model
+
+    def _brand_lock(self, brand_id: uuid.UUID) -> threading.Lock:
+        with self._lock:
+            return self._brand_locks.setdefault(brand_id, threading.Lock())
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None:
+        """The brand's linker over an up-to-date index; None when its catalog has no stored image.
+        Indexing holds only this brand's lock: a large first build does not stall other brands."""
+        with self._brand_lock(brand_id):
+            with Session(self._engine) as session:
+                brand = session.get(Brand, brand_id)
+                if brand is None:
+                    return None
+                items = catalog_items(session, brand_id)
+                variants = _first_variants(session, brand_id)
+                thresholds = brand_thresholds(brand)
+            if not any(item.images for item in items):
+                return None
+            extractor, model = self._models()
+            store = FileIndexStore(self.index_dir(brand_id))
+            cached = self._linkers.get(brand_id)
+            previous = cached.index if cached else _load_current(store)
+            # A CatalogError (duplicate SKUs, no image readable) reaches the caller with its reason.
+            index = build_catalog_index(items, extractor, previous=previous, on_progress=on_progress)
+            if previous is None or previous.version != index.version:
+                store.save(index)
+                store.prune(keep=INDEX_VERSIONS_KEPT)
+                # Read back memory-mapped (see tagger.linking.store): the features just computed
+                # would otherwise stay resident, ≈ 2 GB at 10,000 SKUs.
+                index = store.load(index.version)
+            if cached is None or cached.index.version != index.version:
+                cached = Linker(index, extractor, model)
+                self._linkers[brand_id] = cached
+            return BrandLinker(cached, thresholds, variants, index.version)
+
+
+def _load_current(store: FileIndexStore) -> Any:
+    try:
+        return store.load()
+    except IndexStoreError:
+        return None
+
+
+def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
+    candidates = [
+        {
+            "product_id": candidate.sku,
+            "variant_id": brand.variant_of.get(candidate.sku),
+            "title": candidate.title,
+            "confidence": round(candidate.confidence, 4),
+        }
+        for candidate in result.candidates
+    ]
+    approved = result.decision is Decision.APPROVED and result.sku is not None
+    return LinkOutcome(
+        sku_candidates=candidates,
+        link_confidence=round(result.confidence, 4) if candidates else None,
+        chosen_product_id=uuid.UUID(result.sku) if approved and result.sku else None,
+        status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
+        index_version=result.index_version,
+    )
+
+
+def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
+    """Re-linking has no frames left in memory: the crops stored at tagging time (the thumbnail and
+    its numbered siblings) stand in for the track. Unreadable files are skipped."""
+    if not thumbnail_path:
+        return []
+    crops = []
+    for path in stored_crop_paths(Path(thumbnail_path)):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            crops.append(np.asarray(image, dtype=np.uint8))
+    return crops
+
+
+def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Placement | None:
+    """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
+    while the job was linking is never overwritten: candidates always refresh, the status and chosen
+    SKU only while the machine still owns the decision (proposed). None: the placement is gone (a
+    re-tag replaced it)."""
+    placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
+    if placement is None:
+        return None
+    placement.sku_candidates = result.sku_candidates
+    placement.link_confidence = result.link_confidence
+    placement.index_version = result.index_version
+    if placement.status == PlacementStatus.PROPOSED:
+        placement.status = result.status
+        placement.chosen_product_id = result.chosen_product_id or placement.chosen_product_id
+    placement.version += 1
+    placement.updated_at = utcnow()
+    session.add(placement)
+    return placement

@@ -1,0 +1,64 @@
+"""Placements (a product on screen for a time span) and the audit trail of their review."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlmodel import Field, SQLModel
+
+from api.columns import created_at_field, id_field, json_field
+
+
+class PlacementStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Placement(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_placement_episode_status_start", "episode_id", "status", "start_ms"),
+        Index("ix_placement_brand_status_link_confidence", "brand_id", "status", "link_confidence"),
+    )
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id")
+    episode_id: uuid.UUID = Field(foreign_key="episode.id")
+    tag_job_id: uuid.UUID | None = Field(default=None, foreign_key="tagjob.id")
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    start_frame: int = Field(ge=0)
+    end_frame: int = Field(ge=0)
+    time_base: str = Field(default="1/1000", max_length=40)
+    label: str = Field(max_length=100)
+    confidence: float = Field(ge=0.0, le=1.0)
+    # [{"t_ms": int, "box": [x, y, w, h]}] with boxes normalized to the displayed frame.
+    keyframes: list[dict[str, Any]] = json_field(default_factory=list)
+    # [{"product_id", "variant_id", "title", "confidence"}], best first.
+    sku_candidates: list[dict[str, Any]] = json_field(default_factory=list)
+    # Calibrated probability that the top candidate is right (None until linked); the review queue
+    # sorts on it, lowest first.
+    link_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
+    status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
+    thumbnail_path: str | None = Field(default=None, max_length=1000)
+    index_version: str | None = Field(default=None, max_length=80)
+    # Bumped on every change; the review console sends it back as If-Match.
+    version: int = Field(default=1, ge=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class ReviewAction(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    placement_id: uuid.UUID = Field(foreign_key="placement.id", index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=40)
+    before: dict[str, Any] = json_field(default_factory=dict)
+    after: dict[str, Any] = json_field(default_factory=dict)
+    at: datetime = created_at_field()

@@ -1,0 +1,178 @@
+"""Brand review routes: the queue, a placement, approve / reject / patch with If-Match, history, media."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import FileResponse, JSONResponse
+from sqlmodel import col, select
+
+from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
+from api.episodes.models import Episode
+from api.episodes.service import get_episode
+from api.problems import not_found
+from api.review import service as review
+from api.review.models import Placement, PlacementStatus
+from api.review.schemas import (
+    ApproveBody,
+    BulkApprove,
+    BulkApproveResult,
+    PlacementPatch,
+    PlacementPublic,
+    ReviewActionPublic,
+    ReviewQueuePage,
+)
+from api.signing import verify_signed_path
+
+router = APIRouter(prefix="/v1", tags=["review"])
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="The placement's ETag, to refuse stale edits")
+]
+
+
+def _with_etag(session: SessionDep, placement: Placement, settings: SettingsDep) -> JSONResponse:
+    body = review.placement_public(session, placement, settings)
+    return JSONResponse(body.model_dump(mode="json"), headers={"ETag": review.placement_etag(placement)})
+
+
+@router.get("/review/queue", response_model=ReviewQueuePage)
+def review_queue(
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status: PlacementStatus = PlacementStatus.PROPOSED,
+    episode_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ReviewQueuePage:
+    return review.review_queue(
+        session, brand_id, settings, status=status, limit=limit, cursor=cursor, episode_id=episode_id
+    )
+
+
+@router.post("/review/bulk-approve", response_model=BulkApproveResult)
+def bulk_approve(
+    body: BulkApprove,
+    principal: PrincipalDep,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> BulkApproveResult:
+    approved = review.bulk_approve(
+        session, brand_id, principal, settings, min_confidence=body.min_confidence, episode_id=body.episode_id
+    )
+    session.commit()
+    return BulkApproveResult(approved=len(approved), placement_ids=[placement.id for placement in approved])
+
+
+@router.get("/episodes/{episode_id}/placements", response_model=list[PlacementPublic])
+def episode_placements(
+    episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> list[PlacementPublic]:
+    get_episode(session, brand_id, episode_id)
+    rows = session.exec(
+        select(Placement).where(Placement.episode_id == episode_id).order_by(col(Placement.start_ms))
+    ).all()
+    return [review.placement_public(session, row, settings) for row in rows]
+
+
+@router.get("/placements/{placement_id}", response_model=PlacementPublic)
+def get_placement(
+    placement_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> JSONResponse:
+    return _with_etag(session, review.get_placement(session, brand_id, placement_id), settings)
+
+
+@router.post("/placements/{placement_id}/approve", response_model=PlacementPublic)
+def approve(
+    placement_id: uuid.UUID,
+    principal: PrincipalDep,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    body: ApproveBody | None = None,
+) -> JSONResponse:
+    placement = review.get_placement(session, brand_id, placement_id)
+    review.check_if_match(placement, if_match)
+    review.approve(session, placement, principal, settings, product_id=body.product_id if body else None)
+    session.commit()
+    return _with_etag(session, placement, settings)
+
+
+@router.post("/placements/{placement_id}/reject", response_model=PlacementPublic)
+def reject(
+    placement_id: uuid.UUID,
+    principal: PrincipalDep,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    placement = review.get_placement(session, brand_id, placement_id)
+    review.check_if_match(placement, if_match)
+    review.reject(session, placement, principal, settings)
+    session.commit()
+    return _with_etag(session, placement, settings)
+
+
+@router.patch("/placements/{placement_id}", response_model=PlacementPublic)
+def patch_placement(
+    placement_id: uuid.UUID,
+    body: PlacementPatch,
+    principal: PrincipalDep,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    placement = review.get_placement(session, brand_id, placement_id)
+    review.check_if_match(placement, if_match)
+    review.patch(session, placement, body, principal, settings)
+    session.commit()
+    return _with_etag(session, placement, settings)
+
+
+@router.get("/placements/{placement_id}/history", response_model=list[ReviewActionPublic])
+def placement_history(
+    placement_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep
+) -> list[ReviewActionPublic]:
+    return review.history(session, review.get_placement(session, brand_id, placement_id))
+
+
+@router.get(
+    "/placements/{placement_id}/thumbnail", tags=["media"], summary="Thumbnail (signed URL from the API)"
+)
+def placement_thumbnail(
+    placement_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    exp: int | None = None,
+    sig: str | None = None,
+) -> FileResponse:
+    verify_signed_path(
+        settings.secret_key.get_secret_value(), f"/v1/placements/{placement_id}/thumbnail", exp, sig
+    )
+    placement = session.get(Placement, placement_id)
+    if placement is None or not placement.thumbnail_path or not Path(placement.thumbnail_path).is_file():
+        raise not_found("thumbnail")
+    return FileResponse(placement.thumbnail_path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/episodes/{episode_id}/media", tags=["media"], summary="Episode video (signed URL from the API)")
+def episode_media(
+    episode_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    exp: int | None = None,
+    sig: str | None = None,
+) -> FileResponse:
+    verify_signed_path(settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media", exp, sig)
+    episode = session.get(Episode, episode_id)
+    if episode is None or not Path(episode.media_path).is_file():
+        raise not_found("episode media")
+    # FileResponse answers Range requests, so <video> can seek.
+    return FileResponse(episode.media_path, headers={"Cache-Control": "private, max-age=3600"})

@@ -1,1 +1,0 @@
-"""Thin HTTP routers: parse, check ownership through dependencies, call a service, commit."""

@@ -1,1 +1,0 @@
-"""Use cases behind the routers and the CLI: plain functions over a `Session`."""

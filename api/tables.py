@@ -1,0 +1,32 @@
+"""Every table, by domain: importing this module registers them all on `SQLModel.metadata`."""
+
+from api.analytics.models import Event
+from api.brands.models import ApiKey, ApiKeyScope, Brand
+from api.catalog.models import Product, ProductImage, Variant
+from api.checkout.models import CheckoutSession, Order
+from api.episodes.models import Episode, EpisodeStatus, TagJob
+from api.jobs.models import JobState
+from api.linking.models import LinkJob
+from api.review.models import Placement, PlacementStatus, ReviewAction
+from api.webhooks.models import ProcessedWebhook
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyScope",
+    "Brand",
+    "CheckoutSession",
+    "Episode",
+    "EpisodeStatus",
+    "Event",
+    "JobState",
+    "LinkJob",
+    "Order",
+    "Placement",
+    "PlacementStatus",
+    "ProcessedWebhook",
+    "Product",
+    "ProductImage",
+    "ReviewAction",
+    "TagJob",
+    "Variant",
+]

@@ -1,0 +1,1 @@
+"""Timeline: the public hotspot timeline of an episode, precomputed with its ETag."""

@@ -1,0 +1,119 @@
+"""The public hotspot timeline: built when placements change, served as stored bytes with an ETag.
+
+Contract (version 1), consumed by web_overlay/reelcart-overlay.js:
+{"version": 1, "episode": {"id", "duration_ms", "width", "height"},
+ "placements": [{"id", "start_ms", "end_ms", "label", "keyframes": [{"t_ms", "box": [x, y, w, h]}],
+                 "product": {"id", "title", "brand", "image_url", "variants": [{"id", "sku", "title",
+                             "price": "4.99", "currency", "available"}]}}]}
+Boxes are normalized to the displayed frame (0..1, top-left origin). Only approved placements that
+show a product appear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from api.brands.models import Brand
+from api.catalog.models import Product
+from api.catalog.service import product_public
+from api.episodes.models import Episode
+from api.review.models import Placement, PlacementStatus
+from api.settings import ApiSettings
+
+TIMELINE_VERSION = 1
+
+
+def build_timeline_document(session: Session, episode: Episode, settings: ApiSettings) -> dict[str, Any]:
+    placements = session.exec(
+        select(Placement)
+        .where(
+            Placement.episode_id == episode.id,
+            Placement.status == PlacementStatus.APPROVED,
+            col(Placement.chosen_product_id).is_not(None),
+        )
+        .order_by(col(Placement.start_ms), col(Placement.id))
+    ).all()
+    brand = session.get(Brand, episode.brand_id)
+    products: dict[uuid.UUID, dict[str, Any]] = {}
+    items = []
+    for placement in placements:
+        assert placement.chosen_product_id is not None
+        if placement.chosen_product_id not in products:
+            product = session.get(Product, placement.chosen_product_id)
+            if product is None:
+                continue
+            public = product_public(session, product, settings.public_base_url)
+            products[product.id] = {
+                "id": str(public.id),
+                "title": public.title,
+                "brand": public.vendor or (brand.name if brand else ""),
+                "image_url": public.images[0].url if public.images else None,
+                "variants": [
+                    {
+                        "id": str(variant.id),
+                        "sku": variant.sku,
+                        "title": variant.title,
+                        "price": str(variant.price),
+                        "currency": variant.currency,
+                        "available": variant.available,
+                    }
+                    for variant in public.variants
+                ],
+            }
+        items.append(
+            {
+                "id": str(placement.id),
+                "start_ms": placement.start_ms,
+                "end_ms": placement.end_ms,
+                "label": placement.label,
+                "keyframes": placement.keyframes,
+                "product": products[placement.chosen_product_id],
+            }
+        )
+    return {
+        "version": TIMELINE_VERSION,
+        "episode": {
+            "id": str(episode.id),
+            "duration_ms": episode.duration_ms,
+            "width": episode.width,
+            "height": episode.height,
+        },
+        "placements": items,
+    }
+
+
+def rebuild_timeline(session: Session, episode: Episode, settings: ApiSettings) -> str:
+    """Recompute and store the episode's timeline bytes and ETag; returns the new ETag."""
+    document = build_timeline_document(session, episode, settings)
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    episode.timeline_json = body
+    episode.timeline_etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    session.add(episode)
+    session.flush()
+    return episode.timeline_etag
+
+
+def rebuild_timelines_for_product(session: Session, product_id: uuid.UUID, settings: ApiSettings) -> None:
+    """A price or title change must reach every timeline that shows the product."""
+    episode_ids = session.exec(
+        select(Placement.episode_id).where(Placement.chosen_product_id == product_id).distinct()
+    ).all()
+    for episode_id in episode_ids:
+        episode = session.get(Episode, episode_id)
+        if episode is not None:
+            rebuild_timeline(session, episode, settings)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison over a list of entity tags (or `*`)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))

@@ -1,0 +1,1 @@
+"""Webhooks: verified provider deliveries, deduplicated, routed to their handlers."""

@@ -1,0 +1,88 @@
+"""Signed provider webhooks. The signature is checked on the raw body before anything is parsed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from api.brands.service import find_brand_by_shop
+from api.checkout.dependencies import CommerceDep
+from api.commerce_config import stored_token_problem
+from api.deps import SessionDep, SettingsDep
+from api.linking.link_jobs import queue_index_refresh
+from api.problems import Problem
+from api.provider_problems import provider_problem
+from api.webhooks.schemas import WebhookReceipt
+from api.webhooks.service import receive
+from commerce.events import ShopifyProductChanged, WebhookEvent
+from commerce.exceptions import ProviderError, TokenCryptoError, WebhookError, WebhookSignatureError
+from commerce.webhooks import verify_and_parse_shopify, verify_and_parse_stripe
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+log = logging.getLogger("reelcart.api.webhooks")
+
+
+async def _raw_body(request: Request) -> bytes:
+    # Read in the event loop; the (blocking) database work runs in the sync route's thread.
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "forged, stale or malformed delivery"},
+    502: {"description": "a provider call the handler needed failed; the provider will redeliver"},
+    503: {"description": "webhooks are not configured on this server"},
+}
+
+
+def _rejected(error: WebhookError) -> Problem:
+    # Only the reason is logged: a body may carry personal data, and a forged one is attacker input.
+    log.warning("rejected %s webhook: %s", error.provider, error.reason)
+    if isinstance(error, WebhookSignatureError):
+        return Problem(400, str(error), slug="invalid-webhook-signature")
+    return Problem(400, str(error), slug="invalid-webhook-payload")
+
+
+def _process(
+    event: WebhookEvent, request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
+) -> WebhookReceipt | JSONResponse:
+    try:
+        receipt = receive(session, event, settings, commerce)
+    except TokenCryptoError as error:
+        raise stored_token_problem(error) from error
+    except ProviderError as error:
+        log.warning("%s webhook %s not processed: %s", event.provider, event.event_id, error)
+        return provider_problem(request, error)
+    session.commit()
+    log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, receipt.outcome)
+    if isinstance(event, ShopifyProductChanged) and receipt.outcome.endswith((" created", " updated")):
+        # The product's images may be new URLs: fetch and index them in the background.
+        brand = find_brand_by_shop(session, event.shop_domain)
+        if brand is not None:
+            queue_index_refresh(session, request.app.state.job_queue, brand.id)
+    return receipt
+
+
+@router.post("/stripe", response_model=WebhookReceipt, responses=_RESPONSES)
+def stripe_webhook(
+    request: Request, body: RawBody, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
+) -> WebhookReceipt | JSONResponse:
+    try:
+        event = verify_and_parse_stripe(body, request.headers.get("stripe-signature"), commerce)
+    except WebhookError as error:
+        raise _rejected(error) from None
+    return _process(event, request, session, settings, commerce)
+
+
+@router.post("/shopify", response_model=WebhookReceipt, responses=_RESPONSES)
+def shopify_webhook(
+    request: Request, body: RawBody, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
+) -> WebhookReceipt | JSONResponse:
+    try:
+        event = verify_and_parse_shopify(body, dict(request.headers), commerce)
+    except WebhookError as error:
+        raise _rejected(error) from None
+    return _process(event, request, session, settings, commerce)

@@ -1,0 +1,372 @@
+"""Verified provider events into the database: deduplicated first, then routed to one handler per type.
+
+Order of work per delivery, all in one transaction (the router commits once):
+1. insert `ProcessedWebhook(provider, event_id)`; the unique constraint turns a redelivery, or the
+   same event arriving twice at once, into "duplicate" (on PostgreSQL the second insert waits for the
+   first transaction and then fails), so a handler never sees an event twice;
+2. dispatch through `WebhookDispatcher`; unknown event types are acknowledged and ignored;
+3. record the handler's outcome on the same row.
+Orders are also keyed by the provider's order (Stripe session, Shopify order GID) under a row lock,
+so two different events about one purchase still count it once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.brands.models import Brand
+from api.brands.service import find_brand_by_shop, shopify_connected
+from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
+from api.checkout.models import CheckoutSession, Order
+from api.checkout.service import CheckoutStatus
+from api.commerce_config import token_cipher
+from api.review.models import Placement
+from api.settings import ApiSettings
+from api.webhooks.models import ProcessedWebhook
+from api.webhooks.schemas import WebhookReceipt
+from commerce.catalog import CatalogFailure, CatalogItem
+from commerce.events import (
+    ShopifyAppUninstalled,
+    ShopifyOrderCancelled,
+    ShopifyOrderCreated,
+    ShopifyOrderPaid,
+    ShopifyProductChanged,
+    ShopifyProductTopic,
+    StripeCheckoutEvent,
+    StripeCheckoutOutcome,
+    WebhookEvent,
+)
+from commerce.exceptions import CatalogError
+from commerce.money import Money
+from commerce.providers.shopify import ShopifyCatalogSource
+from commerce.settings import CommerceSettings
+from commerce.webhooks import WebhookDispatcher
+
+PAID = "paid"
+CANCELLED = "cancelled"
+# Shopify financial statuses that mean the money is the brand's (captured or authorized to capture).
+_SHOPIFY_PAID = frozenset({"paid", "partially_paid", "authorized"})
+_STRIPE_STATUS = {
+    StripeCheckoutOutcome.COMPLETED: CheckoutStatus.AWAITING_PAYMENT,  # completed but not paid yet
+    StripeCheckoutOutcome.ASYNC_PAYMENT_FAILED: CheckoutStatus.PAYMENT_FAILED,
+    StripeCheckoutOutcome.EXPIRED: CheckoutStatus.EXPIRED,
+}
+_OUTCOME_LENGTH = 200
+
+
+def receive(
+    session: Session, event: WebhookEvent, settings: ApiSettings, commerce: CommerceSettings
+) -> WebhookReceipt:
+    """Dedupe, dispatch and record one verified event. Flushes only; the caller commits.
+
+    `ProviderError` (a product re-fetch failed) propagates: the caller rolls back, answers non-2xx,
+    and the provider's redelivery finds no ProcessedWebhook row and tries again.
+    """
+    # A product re-fetch is a network call: made before the first write, so no lock (SQLite's is the
+    # whole database) is held while Shopify answers.
+    prefetched = _prefetch_product(session, event, commerce)
+    record = ProcessedWebhook(
+        provider=event.provider, event_id=event.event_id, event_type=event.event_type[:100]
+    )
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return WebhookReceipt(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            duplicate=True,
+            handled=False,
+            outcome="duplicate delivery: already processed, nothing changed",
+        )
+    result = WebhookHandlers(session, settings, commerce, prefetched).dispatcher().dispatch(event)
+    outcome = (
+        result.outcome if result.handled and result.outcome else "ignored: event type not used by ReelCart"
+    )
+    record.outcome = outcome[:_OUTCOME_LENGTH]
+    session.add(record)
+    session.flush()
+    return WebhookReceipt(
+        event_id=event.event_id,
+        event_type=event.event_type,
+        duplicate=False,
+        handled=result.handled,
+        outcome=outcome,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchedProduct:
+    product_id: str
+    item: CatalogItem | None  # None: the product no longer exists at Shopify
+
+
+def _prefetch_product(
+    session: Session, event: WebhookEvent, commerce: CommerceSettings
+) -> PrefetchedProduct | None:
+    if not isinstance(event, ShopifyProductChanged) or event.topic is ShopifyProductTopic.DELETE:
+        return None
+    seen = session.exec(
+        select(ProcessedWebhook.id).where(
+            ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
+        )
+    ).first()
+    brand = find_brand_by_shop(session, event.shop_domain)
+    if seen is not None or brand is None or not shopify_connected(brand):
+        return None
+    return PrefetchedProduct(
+        event.product_id, _shopify_source(brand, commerce).fetch_product(event.product_id)
+    )
+
+
+def _shopify_source(brand: Brand, commerce: CommerceSettings) -> ShopifyCatalogSource:
+    # Product webhook bodies are REST-shaped; the catalog is read through GraphQL, so re-fetch.
+    assert brand.shopify_shop_domain is not None
+    assert brand.shopify_access_token_encrypted is not None
+    return ShopifyCatalogSource.from_settings(
+        commerce,
+        shop_domain=brand.shopify_shop_domain,
+        access_token=token_cipher(commerce).decrypt(brand.shopify_access_token_encrypted),
+    )
+
+
+@dataclass
+class WebhookHandlers:
+    session: Session
+    settings: ApiSettings
+    commerce: CommerceSettings
+    prefetched: PrefetchedProduct | None = None
+
+    def dispatcher(self) -> WebhookDispatcher[str]:
+        dispatcher: WebhookDispatcher[str] = WebhookDispatcher()
+        dispatcher.on(StripeCheckoutEvent, self.stripe_checkout)
+        dispatcher.on(ShopifyOrderCreated, self.shopify_order)
+        dispatcher.on(ShopifyOrderPaid, self.shopify_order_paid)
+        dispatcher.on(ShopifyOrderCancelled, self.shopify_order_cancelled)
+        dispatcher.on(ShopifyProductChanged, self.shopify_product)
+        dispatcher.on(ShopifyAppUninstalled, self.shopify_uninstalled)
+        return dispatcher
+
+    # Stripe ----------------------------------------------------------------------------------------
+
+    def stripe_checkout(self, event: StripeCheckoutEvent) -> str:
+        row = self._stripe_session(event)
+        if row is None:
+            return f"ignored: no ReelCart checkout for session {event.session_id}"
+        brand = self.session.get(Brand, row.brand_id)
+        if event.account_id and (brand is None or brand.stripe_account_id != event.account_id):
+            # Only the brand's own connected account may report its sales.
+            return f"ignored: session {event.session_id} is not from the brand's Stripe account"
+        if event.paid:
+            amount = event.amount_total or Money(row.amount.normalize(), row.currency)
+            return self._record_order(row.brand_id, "stripe", event.event_id, event.session_id, amount, row)
+        status = _STRIPE_STATUS.get(event.outcome)
+        if status is None or row.status == CheckoutStatus.COMPLETED:
+            return f"checkout {row.id} stays {row.status}"
+        row.status = status
+        self.session.add(row)
+        self.session.flush()
+        return f"checkout {row.id} is {status}"
+
+    def _stripe_session(self, event: StripeCheckoutEvent) -> CheckoutSession | None:
+        # Locked so two events about one session (completed, then async succeeded) run one at a time.
+        row = self.session.exec(
+            select(CheckoutSession)
+            .where(
+                CheckoutSession.provider == "stripe", CheckoutSession.provider_session_id == event.session_id
+            )
+            .with_for_update()
+        ).first()
+        if row is None and event.attribution is not None:
+            row = self.session.exec(
+                select(CheckoutSession)
+                .where(
+                    CheckoutSession.provider == "stripe",
+                    CheckoutSession.click_id == event.attribution.click_id,
+                )
+                .with_for_update()
+            ).first()
+        return row
+
+    # Shopify ---------------------------------------------------------------------------------------
+
+    def shopify_order(self, event: ShopifyOrderCreated | ShopifyOrderPaid) -> str:
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        if event.attribution is None:
+            return f"ignored: order {event.order_name} has no ReelCart attribution"
+        row = self.session.exec(
+            select(CheckoutSession).where(
+                CheckoutSession.provider == "shopify",
+                CheckoutSession.click_id == event.attribution.click_id,
+                CheckoutSession.brand_id == brand.id,
+            )
+        ).first()
+        placement = self._attributed_placement(brand, event.attribution.placement_id)
+        if row is None and placement is None:
+            return f"ignored: order {event.order_name} names no placement of this brand"
+        paid = isinstance(event, ShopifyOrderPaid) or (event.financial_status or "") in _SHOPIFY_PAID
+        status = PAID if paid else event.financial_status or "pending"
+        return self._record_order(
+            brand.id, "shopify", event.event_id, event.order_id, event.total, row, placement, status=status
+        )
+
+    def shopify_order_paid(self, event: ShopifyOrderPaid) -> str:
+        """Count an order stored as pending at orders/create; create it if that delivery never came.
+
+        The brand row lock (taken as for orders/create) serializes every order event of one shop, so
+        a paid event racing its own orders/create, or a second subscription, still counts once.
+        """
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        order = self._shopify_order_row(brand.id, event.order_id)
+        if order is None:
+            return self.shopify_order(event)
+        if order.status in {PAID, CANCELLED}:
+            return f"order {order.id} stays {order.status}"
+        # The paid total is the one the brand collected (an unpaid order can still be edited).
+        order.status = PAID
+        order.amount = event.total.amount
+        order.currency = event.total.currency
+        self.session.add(order)
+        checkout = (
+            self.session.get(CheckoutSession, order.checkout_session_id)
+            if order.checkout_session_id
+            else None
+        )
+        if checkout is not None:
+            checkout.status = CheckoutStatus.COMPLETED
+            self.session.add(checkout)
+        self.session.flush()
+        return f"order {order.id} is paid ({event.total})"
+
+    def shopify_order_cancelled(self, event: ShopifyOrderCancelled) -> str:
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        order = self._shopify_order_row(brand.id, event.order_id)
+        if order is None:
+            # Nothing counted, nothing to undo; a late orders/create would carry its own status.
+            return f"ignored: order {event.order_name} was never recorded"
+        if order.status == CANCELLED:
+            return f"order {order.id} stays {CANCELLED}"
+        order.status = CANCELLED
+        self.session.add(order)
+        self.session.flush()
+        return f"order {order.id} is {CANCELLED}"
+
+    def _shopify_order_row(self, brand_id: uuid.UUID, order_id: str) -> Order | None:
+        return self.session.exec(
+            select(Order).where(
+                Order.provider == "shopify",
+                Order.provider_order_id == order_id,
+                Order.brand_id == brand_id,
+            )
+        ).first()
+
+    def _attributed_placement(self, brand: Brand, placement_ref: str) -> Placement | None:
+        try:
+            placement_id = uuid.UUID(placement_ref)
+        except ValueError:
+            return None
+        placement = self.session.get(Placement, placement_id)
+        return placement if placement is not None and placement.brand_id == brand.id else None
+
+    def shopify_product(self, event: ShopifyProductChanged) -> str:
+        brand = self._shop_brand(event.shop_domain)
+        if brand is None or not shopify_connected(brand):
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        store = SqlCatalogStore(self.session, brand.id)
+        if event.topic is ShopifyProductTopic.DELETE:
+            outcome = self._remove(store, event.product_id)
+        else:
+            outcome = self._refresh(store, brand, event.product_id)
+        rebuild_affected_timelines(self.session, store, self.settings)
+        return outcome
+
+    def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> str:
+        if self.prefetched is not None and self.prefetched.product_id == product_id:
+            item = self.prefetched.item
+        else:
+            item = _shopify_source(brand, self.commerce).fetch_product(product_id)
+        if item is None:
+            return self._remove(store, product_id)
+        if isinstance(item, CatalogFailure):
+            return f"failed: {item.reason}"
+        try:
+            outcome = store.upsert_product(item)
+        except CatalogError as error:
+            return f"failed: {error.reason}"
+        return f"product {product_id} {outcome.value}"
+
+    @staticmethod
+    def _remove(store: SqlCatalogStore, product_id: str) -> str:
+        product = store.find_product("shopify", product_id)
+        if product is None:
+            return f"ignored: product {product_id} is not in the catalog"
+        if not store.remove_product(product):
+            return f"product {product_id} was already retired"
+        return f"product {product_id} removed"
+
+    def shopify_uninstalled(self, event: ShopifyAppUninstalled) -> str:
+        brand = self._shop_brand(event.shop_domain)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        # The tokens died with the install; keep the domain so past orders still name their shop.
+        brand.shopify_access_token_encrypted = None
+        brand.shopify_storefront_token_encrypted = None
+        self.session.add(brand)
+        self.session.flush()
+        return f"shop {event.shop_domain} uninstalled: tokens cleared"
+
+    def _shop_brand(self, shop_domain: str, *, lock: bool = False) -> Brand | None:
+        brand = find_brand_by_shop(self.session, shop_domain)
+        if brand is not None and lock:
+            # Serializes a brand's Shopify orders so one order id is recorded once.
+            brand = self.session.exec(select(Brand).where(Brand.id == brand.id).with_for_update()).one()
+        return brand
+
+    # Orders ----------------------------------------------------------------------------------------
+
+    def _record_order(
+        self,
+        brand_id: uuid.UUID,
+        provider: str,
+        event_id: str,
+        provider_order_id: str,
+        amount: Money,
+        checkout: CheckoutSession | None,
+        placement: Placement | None = None,
+        *,
+        status: str = PAID,
+    ) -> str:
+        already = self.session.exec(
+            select(Order).where(Order.provider == provider, Order.provider_order_id == provider_order_id)
+        ).first()
+        if already is not None:
+            return f"already recorded as order {already.id}"
+        order = Order(
+            brand_id=brand_id,
+            provider=provider,
+            provider_event_id=event_id,
+            provider_order_id=provider_order_id,
+            checkout_session_id=checkout.id if checkout else None,
+            placement_id=checkout.placement_id if checkout else placement.id if placement else None,
+            episode_id=checkout.episode_id if checkout else placement.episode_id if placement else None,
+            amount=amount.amount,
+            currency=amount.currency,
+            status=status,
+        )
+        self.session.add(order)
+        if checkout is not None and status == PAID:
+            checkout.status = CheckoutStatus.COMPLETED
+            self.session.add(checkout)
+        self.session.flush()
+        return f"order {order.id} recorded ({status}, {amount})"
