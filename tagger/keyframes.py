@@ -9,19 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from tagger.arrays import DoubleArray
 
 
-def interpolate_boxes(times: Sequence[int], boxes: FloatArray, at: Sequence[int]) -> FloatArray:
+def interpolate_boxes(times: Sequence[int], boxes: DoubleArray, at: Sequence[int]) -> DoubleArray:
     """Boxes linearly interpolated between keyframes at the times `at` (held constant outside)."""
     keys = np.asarray(times, dtype=np.float64)
     points = np.asarray(at, dtype=np.float64)
     return np.stack([np.interp(points, keys, boxes[:, k]) for k in range(boxes.shape[1])], axis=1)
 
 
-def simplify(times: Sequence[int], boxes: FloatArray, tolerance: float) -> list[int]:
+def simplify(times: Sequence[int], boxes: DoubleArray, tolerance: float) -> list[int]:
     """Indices of the boxes to keep; the first and last are always kept."""
     count = len(times)
     if count != boxes.shape[0]:

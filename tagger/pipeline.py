@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagger.arrays import Image
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
-from tagger.detection.preprocess import Image
 from tagger.detections import Detections
 from tagger.exceptions import VideoError
 from tagger.placements import PlacementBuilder, PlacementRules

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tagger.detection.preprocess import Image
+from tagger.arrays import Image
 from tagger.exceptions import TaggerError
 from tagger.keyframes import simplify
 from tagger.tracking import TrackedBox

@@ -10,7 +10,7 @@ import numpy as np
 import supervision as sv
 from trackers import BIoU, BoTSORTTracker, ByteTrackTracker
 
-from tagger.detection.preprocess import Image
+from tagger.arrays import Image
 from tagger.detections import Detections
 from tagger.settings import TrackerName
 

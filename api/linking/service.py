@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
@@ -28,6 +27,7 @@ from api.catalog.remote_images import FetchReport, fetch_pending_images, image_f
 from api.columns import utcnow
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from tagger.arrays import Image
 from tagger.linking import (
     CatalogItem,
     CropLike,
@@ -46,7 +46,6 @@ from tagger.placements import stored_crop_paths
 
 log = logging.getLogger("reelcart.linking")
 
-Image = NDArray[np.uint8]
 NO_IMAGES = "the catalog has no product image ReelCart could index; add images first"
 # Catalog index versions kept on disk per brand (the current one and the ones before it).
 INDEX_VERSIONS_KEPT = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from tagger.detection.preprocess import Image
+from tagger.arrays import Image
 from tagger.detections import Detections
 from tagger.models.cards import DetectorSpec
 

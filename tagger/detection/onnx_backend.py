@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from tagger.arrays import Image
 from tagger.detection.postprocess import decode_ultralytics, decode_yolox, nms, select
-from tagger.detection.preprocess import Image, fitted_input_size, letterbox, to_tensor
+from tagger.detection.preprocess import fitted_input_size, letterbox, to_tensor
 from tagger.detections import Detections
 from tagger.exceptions import ModelError
 from tagger.models.cards import DetectorSpec

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
-FloatArray = npt.NDArray[np.float32]
+from tagger.arrays import FloatArray, Image
 
 
 @dataclass(frozen=True, slots=True)

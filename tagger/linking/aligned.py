@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tagger.linking.images import Image, foreground_mask
+from tagger.arrays import Image
+from tagger.linking.images import foreground_mask
 
 CATALOG_THUMBNAIL_PX = 64
 QUERY_THUMBNAIL_PX = 192

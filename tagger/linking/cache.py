@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import Image
 from tagger.linking.features import FeatureExtractor, ImageFeatures
 from tagger.linking.keypoints import LocalFeatures
-
-Image = NDArray[np.uint8]
 
 
 def features_to_arrays(features: ImageFeatures, prefix: str = "") -> dict[str, NDArray[np.generic]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from tagger.linking.images import Image, ImageProblem, check_image, decode_image
+from tagger.arrays import Image
+from tagger.linking.images import ImageProblem, check_image, decode_image
 
 ImageSource = Path | bytes | NDArray[np.uint8]
 

@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-Image = NDArray[np.uint8]
-FloatArray = NDArray[np.float32]
+from tagger.arrays import FloatArray, Image
 
 HUE_BINS, SAT_BINS, VAL_BINS = 12, 4, 4
 COLOUR_DIM = HUE_BINS * SAT_BINS * VAL_BINS

@@ -11,8 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
+from tagger.arrays import Image
 from tagger.detections import Detections
-from tagger.linking.images import MIN_SIDE_PX, Image
+from tagger.linking.images import MIN_SIDE_PX
 from tagger.placements import LINK_CROP_MARGIN, widened
 
 # A box must cover this share of the photo to be "the product" (smaller ones are shelf neighbours).

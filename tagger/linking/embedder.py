@@ -14,13 +14,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import FloatArray, Image
 from tagger.exceptions import ModelError
 from tagger.linking.card import EmbedderCard, load_embedder_card, verified_model_file
 from tagger.linking.patches import cells, patch_input_size
 from tagger.onnx_graph import free_image_size
-
-FloatArray = NDArray[np.float32]
-Image = NDArray[np.uint8]
 
 
 class ImageEmbedder(Protocol):

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import FloatArray, Image
 from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, QUERY_THUMBNAIL_PX, thumbnail
 from tagger.linking.colour import colour_signature
 from tagger.linking.embedder import ImageEmbedder, PatchEncoder
@@ -21,9 +22,6 @@ from tagger.linking.images import catalog_views, centre_crop, foreground_mask, q
 from tagger.linking.keypoints import LocalFeatures, extract_local_features
 from tagger.linking.ocr import TextReader
 from tagger.linking.text import normalize_words
-
-Image = NDArray[np.uint8]
-FloatArray = NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)

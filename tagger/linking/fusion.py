@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import DoubleArray
 from tagger.linking.errors import LinkingError
-
-FloatArray = NDArray[np.float64]
 
 # What the linker measures per candidate (see linker.candidate_set) ...
 SIGNAL_NAMES: tuple[str, ...] = (
@@ -56,7 +55,7 @@ CHANCE_INLIERS = 10.0
 DEFAULT_MODEL_PATH = Path(__file__).with_name("fusion_default.json")
 
 
-def _lead(values: FloatArray) -> FloatArray:
+def _lead(values: DoubleArray) -> DoubleArray:
     """Each value minus the best of the others (0 stands in for "others" with one candidate)."""
     if values.size < 2:
         return values.copy()
@@ -67,7 +66,7 @@ def _lead(values: FloatArray) -> FloatArray:
     return values - others_best
 
 
-def design(signals: NDArray[np.floating]) -> FloatArray:
+def design(signals: NDArray[np.floating]) -> DoubleArray:
     """K x 7 signals (embedding, colour, log1p inliers, log1p text, aligned colour, patches, centre
     colour) -> K x 13 features.
 
@@ -97,7 +96,7 @@ def design(signals: NDArray[np.floating]) -> FloatArray:
 class TrainingGroup:
     """One query's candidates (K x 7 signals), the row of the right one (None: the right SKU is absent)."""
 
-    features: FloatArray
+    features: DoubleArray
     target: int | None
     weight: float = 1.0
 
@@ -109,7 +108,7 @@ class FusionModel:
     feature_names: tuple[str, ...] = FEATURE_NAMES
     fitted_on: str = ""
 
-    def probabilities(self, signals: NDArray[np.floating]) -> tuple[FloatArray, float]:
+    def probabilities(self, signals: NDArray[np.floating]) -> tuple[DoubleArray, float]:
         """(probability of each candidate row, probability that none is right) from K x 7 signals."""
         scores = design(signals) @ np.asarray(self.weights, dtype=np.float64)
         top = max(float(scores.max(initial=-np.inf)), self.unknown_bias)
@@ -153,7 +152,7 @@ class FusionModel:
         return cls.from_json(text, source=str(path))
 
 
-def _augmented(features: FloatArray) -> FloatArray:
+def _augmented(features: DoubleArray) -> DoubleArray:
     # Row 0 is the "unknown" option: zero features, indicator on the bias column.
     rows, dim = features.shape
     out = np.zeros((rows + 1, dim + 1), dtype=np.float64)
@@ -162,7 +161,7 @@ def _augmented(features: FloatArray) -> FloatArray:
     return out
 
 
-def _log_likelihood(theta: FloatArray, groups: Sequence[tuple[FloatArray, int, float]], l2: float) -> float:
+def _log_likelihood(theta: DoubleArray, groups: Sequence[tuple[DoubleArray, int, float]], l2: float) -> float:
     total = -0.5 * l2 * float(theta[:-1] @ theta[:-1])
     for matrix, target, weight in groups:
         scores = matrix @ theta

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-Image = NDArray[np.uint8]
+from tagger.arrays import Image
 
 # Below this a packshot carries no usable print; above it we downscale (a 12k x 12k upload would cost
 # hundreds of MB per feature pass and adds nothing at 224 px embedding size).

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import FloatArray
 from tagger.linking.catalog import CatalogItem, LoadedImage, load_source
 from tagger.linking.errors import CatalogError
 from tagger.linking.features import Extractor, ImageFeatures
@@ -22,7 +23,6 @@ from tagger.linking.images import ImageProblem
 from tagger.linking.keypoints import LocalFeatures
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier
 
-FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int32]
 
 # Above this many SKUs the catalog-wide embedding pass runs in a lower-dimensional subspace: at 10,000

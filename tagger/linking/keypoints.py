@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import FloatArray, Image
 from tagger.linking.integer_matmul import LEFT_MAX, integer_matmul
 
-Image = NDArray[np.uint8]
-FloatArray = NDArray[np.float32]
 # Catalog descriptors are kept in half precision (RootSIFT values lie in [0, 1]: matches are the same)
 # so a 10,000-image index holds 2 GB of them, not 4; matching quantizes the few it verifies to bytes.
 Descriptors = NDArray[np.float16] | NDArray[np.float32]

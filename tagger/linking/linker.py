@@ -17,16 +17,16 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from tagger.arrays import FloatArray, Image
 from tagger.linking.aligned import aligned_similarity
 from tagger.linking.errors import LinkingError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
-from tagger.linking.images import Image, ImageProblem, check_image
+from tagger.linking.images import ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, verify
 from tagger.linking.patches import patch_similarities
 
-FloatArray = NDArray[np.float32]
 IntArray = NDArray[np.int64]
 
 TOP_K = 5

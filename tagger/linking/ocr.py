@@ -7,9 +7,8 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
-Image = NDArray[np.uint8]
+from tagger.arrays import Image
 
 # PP-OCR's detector misses print under ~20 px high; small photos and packshots are upscaled to this.
 OCR_MIN_SIDE_PX = 640

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float32]
+from tagger.arrays import FloatArray
 
 PATCH_STRIDE_MULTIPLE = 32
 MIN_PATCHES = 4

@@ -17,11 +17,9 @@ from typing import Any
 
 import av
 import numpy as np
-import numpy.typing as npt
 
+from tagger.arrays import Image
 from tagger.exceptions import VideoError
-
-Image = npt.NDArray[np.uint8]
 
 # Decoder skip modes, from nothing skipped to only reference frames decoded.
 _SKIP_MODES = {"none": "DEFAULT", "nonref": "NONREF", "bidir": "BIDIR"}

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+from tagger.arrays import Image
 
 
 def luma_difference(previous: Image, current: Image) -> float:

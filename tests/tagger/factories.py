@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tagger.detection.preprocess import Image
+from tagger.arrays import Image
 from tagger.detections import Detections
 from tagger.models.cards import DetectorSpec, ModelCard, load_detector_spec
 

@@ -11,10 +11,9 @@ import onnx
 from numpy.typing import NDArray
 from onnx import TensorProto, helper
 
+from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.features import FeatureConfig, FeatureExtractor
-
-Image = NDArray[np.uint8]
 
 WORDS = ("BRAVO", "ARLA", "OATLY", "GARANT", "YOGGI", "VALIO", "ALPRO", "TROPIC")
 
