@@ -21,7 +21,7 @@ from api.analytics.schemas import (
     RejectedEvent,
 )
 from api.catalog.models import Product
-from api.checkout.models import CheckoutSession, Order
+from api.checkout.models import CheckoutSession, Order, OrderStatus
 from api.episodes.models import Episode
 from api.review.models import Placement
 from commerce.money import Money
@@ -114,7 +114,7 @@ def funnel(
     revenue: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for placement_id, currency, count, amount in session.exec(
         select(Order.placement_id, Order.currency, func.count(), func.sum(Order.amount))
-        .where(col(Order.placement_id).in_(ids), Order.status == "paid")
+        .where(col(Order.placement_id).in_(ids), Order.status == OrderStatus.PAID)
         .group_by(col(Order.placement_id), col(Order.currency))
     ).all():
         if placement_id is None:

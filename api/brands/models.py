@@ -9,7 +9,14 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, optional_timestamp_field
+from api.columns import EnumText, created_at_field, id_field, optional_timestamp_field
+
+
+class CheckoutProviderName(StrEnum):
+    """The commerce providers a brand sells through (stored as these values)."""
+
+    STRIPE = "stripe"
+    SHOPIFY = "shopify"
 
 
 class Brand(SQLModel, table=True):
@@ -24,7 +31,9 @@ class Brand(SQLModel, table=True):
     # Auto-approve only links whose print was seen (OCR read the SKU's text, or strong keypoint
     # matches); colour and shape alone can be confidently wrong (see tagger.linking.LinkThresholds).
     require_print_evidence: bool = Field(default=True)
-    default_checkout_provider: str = Field(default="stripe", max_length=20)
+    default_checkout_provider: CheckoutProviderName = Field(
+        default=CheckoutProviderName.STRIPE, sa_type=EnumText(CheckoutProviderName, 20)
+    )
     # Stripe Connect: calls for this brand carry its connected account id.
     stripe_account_id: str | None = Field(default=None, max_length=100)
     # Shopify app install: shop domain and tokens, encrypted at rest with the settings key.

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-
-class CheckoutProviderName(StrEnum):
-    STRIPE = "stripe"
-    SHOPIFY = "shopify"
+from api.brands.models import CheckoutProviderName
 
 
 class _Strict(BaseModel):

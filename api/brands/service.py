@@ -6,12 +6,11 @@ import uuid
 
 from sqlmodel import Session, select
 
-from api.brands.models import Brand
+from api.brands.models import Brand, CheckoutProviderName
 from api.brands.schemas import (
     BrandMe,
     BrandProviders,
     BrandUpdate,
-    CheckoutProviderName,
     ShopifyConnect,
     ShopifyConnection,
     StripeConnect,
@@ -112,7 +111,7 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
                     {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
                 ],
             )
-        brand.default_checkout_provider = provider.value
+        brand.default_checkout_provider = provider
     threshold = (
         body.auto_approve_threshold
         if body.auto_approve_threshold is not None

@@ -17,8 +17,7 @@ from decimal import Decimal
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from api.brands.models import Brand
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import shopify_connected, stripe_connected
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import delete_product

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import CheckoutProviderName
 from api.brands.service import get_brand
 from api.catalog.sync import catalog_source, run_sync
 from api.catalog.sync_schemas import SyncReportPublic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import CheckoutProviderName
 from commerce.catalog import SyncReport
 
 

@@ -5,11 +5,36 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, money_field
+from api.brands.models import CheckoutProviderName
+from api.columns import EnumText, created_at_field, id_field, money_field
+
+
+class CheckoutStatus(StrEnum):
+    OPEN = "open"
+    AWAITING_PAYMENT = "awaiting_payment"  # completed with a delayed payment method (e.g. SEPA)
+    COMPLETED = "completed"
+    PAYMENT_FAILED = "payment_failed"
+    EXPIRED = "expired"
+
+
+class OrderStatus(StrEnum):
+    """ "paid" and "cancelled" are ReelCart's; the others are Shopify's financial statuses, kept as sent
+    for an order that is not paid (yet)."""
+
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PARTIALLY_PAID = "partially_paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    EXPIRED = "expired"
 
 
 class CheckoutSession(SQLModel, table=True):
@@ -22,9 +47,9 @@ class CheckoutSession(SQLModel, table=True):
     episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
     variant_id: uuid.UUID = Field(foreign_key="variant.id")
     quantity: int = Field(ge=1)
-    provider: str = Field(max_length=20)
+    provider: CheckoutProviderName = Field(sa_type=EnumText(CheckoutProviderName, 20))
     provider_session_id: str | None = Field(default=None, max_length=200, index=True)
-    status: str = Field(default="open", max_length=30)
+    status: CheckoutStatus = Field(default=CheckoutStatus.OPEN, sa_type=EnumText(CheckoutStatus, 30))
     amount: Decimal = money_field()
     currency: str = Field(max_length=3)
     created_at: datetime = created_at_field()
@@ -35,7 +60,7 @@ class Order(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
-    provider: str = Field(max_length=20)
+    provider: CheckoutProviderName = Field(sa_type=EnumText(CheckoutProviderName, 20))
     provider_event_id: str = Field(max_length=200)
     provider_order_id: str | None = Field(default=None, max_length=200)
     checkout_session_id: uuid.UUID | None = Field(default=None, foreign_key="checkoutsession.id")
@@ -43,5 +68,5 @@ class Order(SQLModel, table=True):
     episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
     amount: Decimal = money_field()
     currency: str = Field(max_length=3)
-    status: str = Field(default="paid", max_length=30)
+    status: OrderStatus = Field(default=OrderStatus.PAID, sa_type=EnumText(OrderStatus, 30))
     created_at: datetime = created_at_field()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import CheckoutProviderName
 from commerce.checkout import MAX_LINE_QUANTITY
 
 

@@ -11,17 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from ipaddress import ip_address, ip_network
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from api.brands.models import Brand
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import is_connected
 from api.catalog.models import Product, Variant
-from api.checkout.models import CheckoutSession
+from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.commerce_config import token_cipher
 from api.problems import Problem, not_found
@@ -70,14 +68,6 @@ def shopper_ip(peer: str | None, forwarded_for: Sequence[str], trusted_proxies: 
             return hop
         nearest = hop
     return nearest
-
-
-class CheckoutStatus(StrEnum):
-    OPEN = "open"
-    AWAITING_PAYMENT = "awaiting_payment"  # completed with a delayed payment method (e.g. SEPA)
-    COMPLETED = "completed"
-    PAYMENT_FAILED = "payment_failed"
-    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +140,7 @@ def start_checkout(
         episode_id=sale.placement.episode_id,
         variant_id=sale.variant.id,
         quantity=body.quantity,
-        provider=provider_name.value,
+        provider=provider_name,
         provider_session_id=result.provider_session_id,
         status=CheckoutStatus.OPEN,
         amount=request.total.amount,

@@ -18,8 +18,7 @@ from rich.progress import (
 )
 from sqlmodel import Session
 
-from api.brands.models import Brand
-from api.brands.schemas import CheckoutProviderName
+from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.images import store_image_bytes
 from api.catalog.importing import CatalogImportError, apply_import, parse_catalog
 from api.catalog.sync import catalog_source, run_sync

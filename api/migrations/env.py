@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 import api.tables  # noqa: F401  (registers every table on the metadata)
-from api.columns import UTCDateTime
+from api.columns import EnumText, UTCDateTime
 
 target_metadata = SQLModel.metadata
 
@@ -19,6 +19,8 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     # Migrations must not import application code: UTCDateTime is a plain timestamptz column.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EnumText):
+        return f"sa.String(length={obj.length})"
     return False
 
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from api.brands.models import Brand
+from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import find_brand_by_shop, shopify_connected
 from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
-from api.checkout.models import CheckoutSession, Order
-from api.checkout.service import CheckoutStatus
+from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderStatus
 from api.commerce_config import token_cipher
 from api.review.models import Placement
 from api.settings import ApiSettings
@@ -46,10 +45,19 @@ from commerce.providers.shopify import ShopifyCatalogSource
 from commerce.settings import CommerceSettings
 from commerce.webhooks import WebhookDispatcher
 
-PAID = "paid"
-CANCELLED = "cancelled"
 # Shopify financial statuses that mean the money is the brand's (captured or authorized to capture).
 _SHOPIFY_PAID = frozenset({"paid", "partially_paid", "authorized"})
+
+
+def _unpaid_status(financial_status: str | None) -> OrderStatus:
+    """Shopify's financial status of an order that is not paid (yet); one Shopify adds later reads as
+    pending."""
+    try:
+        return OrderStatus(financial_status or OrderStatus.PENDING)
+    except ValueError:
+        return OrderStatus.PENDING
+
+
 _STRIPE_STATUS = {
     StripeCheckoutOutcome.COMPLETED: CheckoutStatus.AWAITING_PAYMENT,  # completed but not paid yet
     StripeCheckoutOutcome.ASYNC_PAYMENT_FAILED: CheckoutStatus.PAYMENT_FAILED,
@@ -164,7 +172,9 @@ class WebhookHandlers:
             return f"ignored: session {event.session_id} is not from the brand's Stripe account"
         if event.paid:
             amount = event.amount_total or Money(row.amount.normalize(), row.currency)
-            return self._record_order(row.brand_id, "stripe", event.event_id, event.session_id, amount, row)
+            return self._record_order(
+                row.brand_id, CheckoutProviderName.STRIPE, event.event_id, event.session_id, amount, row
+            )
         status = _STRIPE_STATUS.get(event.outcome)
         if status is None or row.status == CheckoutStatus.COMPLETED:
             return f"checkout {row.id} stays {row.status}"
@@ -178,7 +188,8 @@ class WebhookHandlers:
         row = self.session.exec(
             select(CheckoutSession)
             .where(
-                CheckoutSession.provider == "stripe", CheckoutSession.provider_session_id == event.session_id
+                CheckoutSession.provider == CheckoutProviderName.STRIPE,
+                CheckoutSession.provider_session_id == event.session_id,
             )
             .with_for_update()
         ).first()
@@ -186,7 +197,7 @@ class WebhookHandlers:
             row = self.session.exec(
                 select(CheckoutSession)
                 .where(
-                    CheckoutSession.provider == "stripe",
+                    CheckoutSession.provider == CheckoutProviderName.STRIPE,
                     CheckoutSession.click_id == event.attribution.click_id,
                 )
                 .with_for_update()
@@ -203,7 +214,7 @@ class WebhookHandlers:
             return f"ignored: order {event.order_name} has no ReelCart attribution"
         row = self.session.exec(
             select(CheckoutSession).where(
-                CheckoutSession.provider == "shopify",
+                CheckoutSession.provider == CheckoutProviderName.SHOPIFY,
                 CheckoutSession.click_id == event.attribution.click_id,
                 CheckoutSession.brand_id == brand.id,
             )
@@ -212,9 +223,16 @@ class WebhookHandlers:
         if row is None and placement is None:
             return f"ignored: order {event.order_name} names no placement of this brand"
         paid = isinstance(event, ShopifyOrderPaid) or (event.financial_status or "") in _SHOPIFY_PAID
-        status = PAID if paid else event.financial_status or "pending"
+        status = OrderStatus.PAID if paid else _unpaid_status(event.financial_status)
         return self._record_order(
-            brand.id, "shopify", event.event_id, event.order_id, event.total, row, placement, status=status
+            brand.id,
+            CheckoutProviderName.SHOPIFY,
+            event.event_id,
+            event.order_id,
+            event.total,
+            row,
+            placement,
+            status=status,
         )
 
     def shopify_order_paid(self, event: ShopifyOrderPaid) -> str:
@@ -229,10 +247,10 @@ class WebhookHandlers:
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
             return self.shopify_order(event)
-        if order.status in {PAID, CANCELLED}:
+        if order.status in {OrderStatus.PAID, OrderStatus.CANCELLED}:
             return f"order {order.id} stays {order.status}"
         # The paid total is the one the brand collected (an unpaid order can still be edited).
-        order.status = PAID
+        order.status = OrderStatus.PAID
         order.amount = event.total.amount
         order.currency = event.total.currency
         self.session.add(order)
@@ -255,17 +273,17 @@ class WebhookHandlers:
         if order is None:
             # Nothing counted, nothing to undo; a late orders/create would carry its own status.
             return f"ignored: order {event.order_name} was never recorded"
-        if order.status == CANCELLED:
-            return f"order {order.id} stays {CANCELLED}"
-        order.status = CANCELLED
+        if order.status == OrderStatus.CANCELLED:
+            return f"order {order.id} stays {OrderStatus.CANCELLED}"
+        order.status = OrderStatus.CANCELLED
         self.session.add(order)
         self.session.flush()
-        return f"order {order.id} is {CANCELLED}"
+        return f"order {order.id} is {OrderStatus.CANCELLED}"
 
     def _shopify_order_row(self, brand_id: uuid.UUID, order_id: str) -> Order | None:
         return self.session.exec(
             select(Order).where(
-                Order.provider == "shopify",
+                Order.provider == CheckoutProviderName.SHOPIFY,
                 Order.provider_order_id == order_id,
                 Order.brand_id == brand_id,
             )
@@ -338,14 +356,14 @@ class WebhookHandlers:
     def _record_order(
         self,
         brand_id: uuid.UUID,
-        provider: str,
+        provider: CheckoutProviderName,
         event_id: str,
         provider_order_id: str,
         amount: Money,
         checkout: CheckoutSession | None,
         placement: Placement | None = None,
         *,
-        status: str = PAID,
+        status: OrderStatus = OrderStatus.PAID,
     ) -> str:
         already = self.session.exec(
             select(Order).where(Order.provider == provider, Order.provider_order_id == provider_order_id)
@@ -365,7 +383,7 @@ class WebhookHandlers:
             status=status,
         )
         self.session.add(order)
-        if checkout is not None and status == PAID:
+        if checkout is not None and status == OrderStatus.PAID:
             checkout.status = CheckoutStatus.COMPLETED
             self.session.add(checkout)
         self.session.flush()

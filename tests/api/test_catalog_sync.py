@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from api.brands.models import Brand
+from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.models import Product, ProductImage, Variant
 from api.checkout.models import CheckoutSession
 from api.cli import app as cli_app
@@ -220,7 +220,7 @@ def test_a_full_sync_removes_what_the_shop_no_longer_sells_but_keeps_sold_varian
                 episode_id=item.episode.id,
                 variant_id=scarf.id,
                 quantity=1,
-                provider="shopify",
+                provider=CheckoutProviderName.SHOPIFY,
                 amount=Decimal("19.00"),
                 currency="EUR",
             )

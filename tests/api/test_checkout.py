@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.checkout.models import CheckoutSession
+from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from commerce.crypto import generate_token_key
@@ -170,7 +170,7 @@ def test_a_click_whose_checkout_completed_cannot_start_it_again(
     world.client.post("/v1/checkout", json=hoodie.checkout_body())
     with Session(engine) as session:
         (row,) = session.exec(select(CheckoutSession)).all()
-        row.status = "completed"
+        row.status = CheckoutStatus.COMPLETED
         session.add(row)
         session.commit()
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.analytics.models import Event
+from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
@@ -91,7 +92,7 @@ def test_funnel_reconciles_with_events_checkouts_and_orders(
                 episode_id=episode.id,
                 variant_id=variant.id,
                 quantity=1,
-                provider="stripe",
+                provider=CheckoutProviderName.STRIPE,
                 amount=Decimal("4.99"),
                 currency="EUR",
             )
@@ -101,7 +102,7 @@ def test_funnel_reconciles_with_events_checkouts_and_orders(
                 session.add(
                     Order(
                         brand_id=brand.brand.id,
-                        provider="stripe",
+                        provider=CheckoutProviderName.STRIPE,
                         provider_event_id=f"evt_{number}",
                         checkout_session_id=checkout.id,
                         placement_id=hot.id,
