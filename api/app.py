@@ -27,7 +27,6 @@ from api.limits import BodySizeLimit
 from api.linking import router as linking
 from api.linking.service import LinkingService
 from api.problems import install_problem_handlers
-from api.provider_problems import install_provider_problem_handler
 from api.review import router as review
 from api.settings import ApiSettings, get_settings
 from api.timeline import router as timeline
@@ -85,7 +84,6 @@ def create_app(
     app.state.linking = linking_service
 
     install_problem_handlers(app)
-    install_provider_problem_handler(app)
     app.add_middleware(
         BodySizeLimit,
         default_bytes=settings.max_json_bytes,

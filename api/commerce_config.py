@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from api.problems import Problem
+from api.errors import CommerceNotConfigured, StoredTokenUnreadable
 from api.settings import ApiSettings
 from commerce.crypto import TokenCipher
 from commerce.exceptions import SettingsError, TokenCryptoError
@@ -36,9 +36,7 @@ def commerce_settings(state: Any, settings: ApiSettings) -> CommerceSettings:
             try:
                 cached = load_for(settings)
             except SettingsError as error:
-                raise Problem(
-                    503, f"checkout is not configured: {error}", slug="commerce-not-configured"
-                ) from error
+                raise CommerceNotConfigured(f"checkout is not configured: {error}") from error
             setattr(state, _STATE_ATTRIBUTE, cached)
     return cached
 
@@ -47,11 +45,9 @@ def token_cipher(commerce: CommerceSettings) -> TokenCipher:
     return TokenCipher.from_settings(commerce)
 
 
-def stored_token_problem(error: TokenCryptoError) -> Problem:
+def stored_token_problem(error: TokenCryptoError) -> StoredTokenUnreadable:
     """A stored token no configured key opens (the key was changed without keeping the old one)."""
-    return Problem(
-        503,
+    return StoredTokenUnreadable(
         f"{error}; reconnect the shop (PUT /v1/brands/me/providers/shopify) or restore the previous key "
-        "in REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS",
-        slug="stored-token-unreadable",
+        "in REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS"
     )

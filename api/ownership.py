@@ -7,7 +7,7 @@ from typing import Protocol, TypeVar
 
 from sqlmodel import Session
 
-from api.problems import not_found
+from api.errors import NotFound
 
 
 class BrandOwned(Protocol):
@@ -21,5 +21,5 @@ def get_owned(session: Session, model: type[Row], brand_id: uuid.UUID, row_id: u
     """The row `row_id` of `model` if `brand_id` owns it; a 404 problem naming `what` otherwise."""
     row = session.get(model, row_id)
     if row is None or row.brand_id != brand_id:
-        raise not_found(what)
+        raise NotFound(what)
     return row

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.problems import Problem
+from api.errors import InvalidInput
 
 
 def non_null_changes(body: BaseModel) -> dict[str, Any]:
@@ -14,10 +14,8 @@ def non_null_changes(body: BaseModel) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     nulls = [field for field, value in changes.items() if value is None]
     if nulls:
-        raise Problem(
-            422,
+        raise InvalidInput(
             f"{', '.join(nulls)} cannot be null",
-            slug="validation-error",
             errors=[{"field": field, "message": "cannot be null"} for field in nulls],
         )
     return changes

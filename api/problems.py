@@ -1,7 +1,10 @@
-"""RFC 9457 problem+json for every error the API returns, including 404s and validation errors."""
+"""RFC 9457 problem+json for every error the API returns, including 404s and validation errors: the
+one place that maps exceptions (the domains' `ApiError` kinds, provider failures, bad input the
+frameworks catch) to HTTP answers; routers hold no try/except for any of them."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,7 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commerce.exceptions import CommerceError
+from api.commerce_config import stored_token_problem
+from api.errors import ApiError, NotFound
+from commerce.exceptions import CommerceError, ProviderError, ProviderTimeout, TokenCryptoError
 from tagger.exceptions import TaggerError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -38,8 +43,9 @@ _TITLES = {
 }
 
 
-class Problem(Exception):
-    """Raise anywhere in `api/` to answer with a problem document."""
+class Problem(ApiError):
+    """An HTTP-level answer a router or dependency gives directly (authentication, routing, request
+    shape); use cases raise their domain's `ApiError` kinds instead."""
 
     def __init__(
         self,
@@ -51,18 +57,14 @@ class Problem(Exception):
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(detail, errors=errors, headers=headers)
         self.status = status
-        self.detail = detail
         self.slug = slug or _slugify(title or _TITLES.get(status, "error"))
-        self.title = title or _TITLES.get(status, "Error")
-        self.errors = errors
-        self.headers = headers
+        self.title = title
 
 
-def not_found(what: str) -> Problem:
-    # Another brand's object answers exactly like a missing one: no existence oracle.
-    return Problem(404, f"{what} not found", slug="not-found")
+def not_found(what: str) -> NotFound:
+    return NotFound(what)
 
 
 def problem_response(
@@ -87,6 +89,26 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def provider_problem(request: Request, error: ProviderError) -> JSONResponse:
+    """RFC 9457 extension members `provider`, `retryable` and `provider_status` beside the usual ones.
+
+    Retrying a checkout with the same click id reuses the provider idempotency key, so `retryable`
+    is safe to act on: it cannot create a second charge.
+    """
+    timed_out = isinstance(error, ProviderTimeout)
+    base = problem_response(
+        request,
+        502,
+        str(error),
+        slug="provider-timeout" if timed_out else "provider-error",
+        title="Provider timed out" if timed_out else "Provider error",
+    )
+    body: dict[str, Any] = json.loads(bytes(base.body))
+    body |= {"provider": error.provider, "retryable": error.retryable, "provider_status": error.status}
+    headers = {"Retry-After": "1"} if error.retryable else None
+    return JSONResponse(body, status_code=502, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
 def _slugify(text: str) -> str:
     return "-".join(text.lower().split())
 
@@ -100,8 +122,8 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    @app.exception_handler(ApiError)
+    async def _problem(request: Request, exc: ApiError) -> JSONResponse:
         return problem_response(
             request,
             exc.status,
@@ -143,6 +165,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(TaggerError)
     async def _tagger(request: Request, exc: TaggerError) -> JSONResponse:
         return problem_response(request, 422, str(exc), slug="unusable-media")
+
+    @app.exception_handler(ProviderError)
+    async def _provider(request: Request, exc: ProviderError) -> JSONResponse:
+        # A half-done provider call leaves nothing behind: the request's session closes uncommitted.
+        log.warning("%s %s: %s failed: %s", request.method, request.url.path, exc.provider, exc)
+        return provider_problem(request, exc)
+
+    @app.exception_handler(TokenCryptoError)
+    async def _stored_token(request: Request, exc: TokenCryptoError) -> JSONResponse:
+        unreadable = stored_token_problem(exc)
+        return problem_response(request, unreadable.status, unreadable.detail, slug=unreadable.slug)
 
     @app.exception_handler(CommerceError)
     async def _commerce(request: Request, exc: CommerceError) -> JSONResponse:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import time
 
-from api.problems import Problem
+from api.errors import MediaUrlRefused
 
 DEFAULT_TTL_S = 6 * 3600
 
@@ -27,10 +27,10 @@ def verify_signed_path(
 ) -> None:
     """Raise a 403 problem unless `sig` signs `path` until `exp`, and `exp` has not passed."""
     if exp is None or sig is None:
-        raise Problem(403, "this media URL needs its exp and sig parameters", slug="unsigned-media-url")
+        raise MediaUrlRefused("this media URL needs its exp and sig parameters", slug="unsigned-media-url")
     if exp < (now if now is not None else time.time()):
-        raise Problem(
-            403, "this media URL has expired; fetch a fresh one from the API", slug="expired-media-url"
+        raise MediaUrlRefused(
+            "this media URL has expired; fetch a fresh one from the API", slug="expired-media-url"
         )
     if not hmac.compare_digest(_signature(secret, path, exp), sig):
-        raise Problem(403, "this media URL's signature does not match", slug="bad-media-url-signature")
+        raise MediaUrlRefused("this media URL's signature does not match", slug="bad-media-url-signature")

@@ -12,9 +12,9 @@ from sqlmodel import Field, SQLModel
 from api.columns import EnumText, created_at_field, id_field, optional_timestamp_field
 
 
+# The commerce providers a brand sells through (stored as these values). No docstring: it would
+# become the OpenAPI schema's description, and the published contract stays as it was.
 class CheckoutProviderName(StrEnum):
-    """The commerce providers a brand sells through (stored as these values)."""
-
     STRIPE = "stripe"
     SHOPIFY = "shopify"
 

@@ -6,6 +6,7 @@ import uuid
 
 from sqlmodel import Session, select
 
+from api.brands.exceptions import ProviderAccountTaken, ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.schemas import (
     BrandMe,
@@ -16,15 +17,15 @@ from api.brands.schemas import (
     StripeConnect,
     StripeConnection,
 )
+from api.errors import InvalidInput, NotFound
 from api.patching import non_null_changes
-from api.problems import Problem, not_found
 from commerce.crypto import TokenCipher
 
 
 def get_brand(session: Session, brand_id: uuid.UUID) -> Brand:
     brand = session.get(Brand, brand_id)
     if brand is None:
-        raise not_found("brand")
+        raise NotFound("brand")
     return brand
 
 
@@ -77,7 +78,7 @@ def _account_taken(
 def connect_stripe(session: Session, brand: Brand, body: StripeConnect) -> Brand:
     # Webhooks find the brand by its account id, so one account cannot serve two brands.
     if _account_taken(session, brand, stripe_account=body.account_id):
-        raise Problem(409, "this Stripe account is connected to another brand", slug="provider-account-taken")
+        raise ProviderAccountTaken("this Stripe account is connected to another brand")
     brand.stripe_account_id = body.account_id
     session.add(brand)
     session.flush()
@@ -86,7 +87,7 @@ def connect_stripe(session: Session, brand: Brand, body: StripeConnect) -> Brand
 
 def connect_shopify(session: Session, brand: Brand, body: ShopifyConnect, cipher: TokenCipher) -> Brand:
     if _account_taken(session, brand, shop=body.shop_domain):
-        raise Problem(409, "this Shopify shop is connected to another brand", slug="provider-account-taken")
+        raise ProviderAccountTaken("this Shopify shop is connected to another brand")
     brand.shopify_shop_domain = body.shop_domain
     brand.shopify_access_token_encrypted = cipher.encrypt(body.access_token)
     # PUT replaces the connection: leaving the Storefront token out removes a stored one.
@@ -103,10 +104,8 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
     if body.default_checkout_provider is not None:
         provider = body.default_checkout_provider
         if not is_connected(brand, provider):
-            raise Problem(
-                409,
+            raise ProviderNotConnected(
                 f"connect {provider.value} first (PUT /v1/brands/me/providers/{provider.value})",
-                slug="provider-not-connected",
                 errors=[
                     {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
                 ],
@@ -120,10 +119,8 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
     floor = body.link_floor if body.link_floor is not None else brand.link_floor
     if floor > threshold:
         field = "link_floor" if body.link_floor is not None else "auto_approve_threshold"
-        raise Problem(
-            422,
+        raise InvalidInput(
             f"link_floor ({floor}) must not exceed auto_approve_threshold ({threshold})",
-            slug="validation-error",
             errors=[{"field": field, "message": "link_floor must not exceed auto_approve_threshold"}],
         )
     brand.auto_approve_threshold, brand.link_floor = threshold, floor

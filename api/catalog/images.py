@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from api.problems import Problem
+from api.catalog.exceptions import UnsupportedImage
 
 _EXTENSIONS = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"RIFF": ".webp"}
 MIN_IMAGE_SIDE_PX = 16
@@ -31,10 +31,8 @@ def store_image_bytes(
     """Decode to prove it is an image, then write it; raise a 422 problem with the reason otherwise."""
     extension = next((ext for magic, ext in _EXTENSIONS.items() if data.startswith(magic)), None)
     if extension is None:
-        raise Problem(
-            422,
+        raise UnsupportedImage(
             f"{what} is not a JPEG, PNG or WebP image",
-            slug="unsupported-image",
             errors=[{"field": "file", "message": "not a JPEG, PNG or WebP image"}],
         )
     try:
@@ -42,18 +40,14 @@ def store_image_bytes(
     except cv2.error:
         image = None
     if image is None:
-        raise Problem(
-            422,
+        raise UnsupportedImage(
             f"{what} does not decode (truncated or corrupt)",
-            slug="unsupported-image",
             errors=[{"field": "file", "message": "image does not decode"}],
         )
     height, width = image.shape[:2]
     if min(width, height) < MIN_IMAGE_SIDE_PX or max(width, height) > MAX_IMAGE_SIDE_PX:
-        raise Problem(
-            422,
+        raise UnsupportedImage(
             f"{what} is {width}x{height}; images must be {MIN_IMAGE_SIDE_PX}-{MAX_IMAGE_SIDE_PX} px a side",
-            slug="unsupported-image",
             errors=[{"field": "file", "message": f"{width}x{height} is out of range"}],
         )
     digest = hashlib.sha256(data).hexdigest()

@@ -13,7 +13,7 @@ from api.catalog.image_fetch import ImageFetcher, ImageFetchError
 from api.catalog.images import store_image_bytes
 from api.catalog.models import ProductImage
 from api.db import session_scope
-from api.problems import Problem
+from api.errors import ApiError
 from api.settings import ApiSettings
 
 
@@ -65,7 +65,7 @@ def fetch_pending_images(
             )
         except ImageFetchError as fetch_error:
             error = str(fetch_error)
-        except Problem as invalid:
+        except ApiError as invalid:
             error = invalid.detail
         with session_scope(engine) as session:
             image = session.get(ProductImage, image_id)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from api.catalog.exceptions import DuplicateSku
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.schemas import (
     ImagePublic,
@@ -19,9 +20,9 @@ from api.catalog.schemas import (
     VariantPublic,
     VariantUpdate,
 )
+from api.errors import InvalidInput
 from api.ownership import get_owned
 from api.patching import non_null_changes
-from api.problems import Problem
 from api.review.models import Placement, PlacementStatus
 from commerce.exceptions import MoneyError
 from commerce.money import Money
@@ -96,10 +97,8 @@ def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str])
         select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(list(skus)))
     ).all()
     if taken:
-        raise Problem(
-            409,
+        raise DuplicateSku(
             f"sku already exists in this brand's catalog: {', '.join(sorted(taken))}",
-            slug="duplicate-sku",
             errors=[{"field": "sku", "message": f"{sku!r} already exists"} for sku in sorted(taken)],
         )
 
@@ -156,9 +155,7 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
     try:
         Money(variant.price.normalize(), variant.currency)
     except MoneyError as error:
-        raise Problem(
-            422, str(error), slug="validation-error", errors=[{"field": "price", "message": str(error)}]
-        ) from error
+        raise InvalidInput(str(error), errors=[{"field": "price", "message": str(error)}]) from error
     session.add(variant)
     session.flush()
     return variant

@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import shopify_connected, stripe_connected
 from api.catalog.models import Product, ProductImage, Variant
@@ -24,7 +25,6 @@ from api.catalog.service import delete_product
 from api.checkout.models import CheckoutSession
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
-from api.problems import Problem
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
 from commerce.catalog import CatalogItem, CatalogProduct, CatalogSource, CatalogVariant, SyncReport
@@ -281,11 +281,9 @@ def catalog_source(
     )
 
 
-def _not_connected(provider: CheckoutProviderName) -> Problem:
-    return Problem(
-        409,
-        f"this brand has not connected {provider.value}; PUT /v1/brands/me/providers/{provider.value} first",
-        slug="provider-not-connected",
+def _not_connected(provider: CheckoutProviderName) -> ProviderNotConnected:
+    return ProviderNotConnected(
+        f"this brand has not connected {provider.value}; PUT /v1/brands/me/providers/{provider.value} first"
     )
 
 

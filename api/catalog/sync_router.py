@@ -13,11 +13,9 @@ from api.brands.service import get_brand
 from api.catalog.sync import catalog_source, run_sync
 from api.catalog.sync_schemas import SyncReportPublic
 from api.checkout.dependencies import CommerceDep
-from api.commerce_config import stored_token_problem, token_cipher
+from api.commerce_config import token_cipher
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.linking.link_jobs import queue_index_refresh
-from api.provider_problems import provider_problem
-from commerce.exceptions import ProviderError, TokenCryptoError
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 log = logging.getLogger("reelcart.api.sync")
@@ -40,15 +38,10 @@ def sync_provider_catalog(
     ] = False,
 ) -> SyncReportPublic | JSONResponse:
     brand = get_brand(session, brand_id)
-    try:
-        source = catalog_source(brand, provider, commerce, token_cipher(commerce))
-        report = run_sync(session, brand, source, settings, full=full)
-    except TokenCryptoError as error:
-        raise stored_token_problem(error) from error
-    except ProviderError as error:
-        # A half-read catalog is rolled back whole (the session closes uncommitted).
-        log.warning("catalog sync for brand %s failed: %s", brand.slug, error)
-        return provider_problem(request, error)
+    # A provider failure half-way answers 502 and rolls the half-read catalog back whole (the session
+    # closes uncommitted).
+    source = catalog_source(brand, provider, commerce, token_cipher(commerce))
+    report = run_sync(session, brand, source, settings, full=full)
     session.commit()
     if report.created or report.updated or report.removed:
         queue_index_refresh(session, request.app.state.job_queue, brand_id)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.checkout.dependencies import CommerceDep
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.checkout.service import shopper_ip, start_checkout
-from api.commerce_config import stored_token_problem
 from api.deps import SessionDep, SettingsDep
-from api.provider_problems import provider_problem
-from commerce.exceptions import ProviderError, TokenCryptoError
 
 router = APIRouter(tags=["public"])
-log = logging.getLogger("reelcart.api.checkout")
 
 
 @router.post(
@@ -44,13 +38,7 @@ def create_checkout(
         request.headers.getlist("x-forwarded-for"),
         settings.trusted_proxies,
     )
-    try:
-        started = start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
-    except TokenCryptoError as error:
-        raise stored_token_problem(error) from error
-    except ProviderError as error:
-        log.warning("checkout for placement %s failed: %s", body.placement_id, error)
-        return provider_problem(request, error)
+    started = start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
     session.commit()
     if started.replayed:
         response.status_code = status.HTTP_200_OK

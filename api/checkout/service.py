@@ -16,13 +16,22 @@ from ipaddress import ip_address, ip_network
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import is_connected
 from api.catalog.models import Product, Variant
+from api.checkout.exceptions import (
+    CheckoutClosed,
+    ClickIdReused,
+    PlacementNotShoppable,
+    VariantNotInPlacement,
+    VariantNotSynced,
+    VariantUnavailable,
+)
 from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.commerce_config import token_cipher
-from api.problems import Problem, not_found
+from api.errors import NotFound
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from commerce.checkout import (
@@ -101,16 +110,15 @@ def start_checkout(
 ) -> StartedCheckout:
     """Validate the tap against the catalog, call the provider, record the session (flushed, not committed).
 
-    Raises `Problem` for bad input and lets `ProviderError` / `ProviderTimeout` through for the router.
+    Raises the checkout's `ApiError` kinds for bad input and lets `ProviderError` / `ProviderTimeout`
+    through (`api/provider_problems.py` answers them).
     """
     sale = _load_sale(session, body)
     provider_name = body.provider or CheckoutProviderName(sale.brand.default_checkout_provider)
     if not is_connected(sale.brand, provider_name):
-        raise Problem(
-            409,
+        raise ProviderNotConnected(
             f"this brand does not sell through {provider_name.value}: it has not connected a "
             f"{'Stripe account' if provider_name is CheckoutProviderName.STRIPE else 'Shopify shop'}",
-            slug="provider-not-connected",
             errors=[{"field": "provider", "message": f"{provider_name.value} is not connected"}],
         )
     click_id = body.click_id or uuid.uuid4().hex
@@ -165,30 +173,26 @@ def start_checkout(
 def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
     placement = session.get(Placement, body.placement_id)
     if placement is None:
-        raise not_found("placement")
+        raise NotFound("placement")
     if placement.status != PlacementStatus.APPROVED or placement.chosen_product_id is None:
-        raise Problem(
-            409,
-            "this placement is not approved for sale (only approved placements showing a product sell)",
-            slug="placement-not-shoppable",
+        raise PlacementNotShoppable(
+            "this placement is not approved for sale (only approved placements showing a product sell)"
         )
     variant = session.get(Variant, body.variant_id)
     if variant is None or variant.brand_id != placement.brand_id:
         # Another brand's variant answers like a missing one.
-        raise not_found("variant")
+        raise NotFound("variant")
     if variant.product_id != placement.chosen_product_id:
-        raise Problem(
-            422,
+        raise VariantNotInPlacement(
             "this variant is not a variant of the product the placement shows",
-            slug="variant-not-in-placement",
             errors=[{"field": "variant_id", "message": "not shown by this placement"}],
         )
     if not variant.available:
-        raise Problem(409, "this variant is sold out", slug="variant-unavailable")
+        raise VariantUnavailable("this variant is sold out")
     product = session.get(Product, variant.product_id)
     brand = session.get(Brand, placement.brand_id)
     if product is None or brand is None:
-        raise not_found("variant")
+        raise NotFound("variant")
     return _Sale(placement=placement, variant=variant, product=product, brand=brand)
 
 
@@ -213,18 +217,14 @@ def _replay_unit_price(existing: CheckoutSession, sale: _Sale, quantity: int) ->
         quantity,
     )
     if not same_tap:
-        raise Problem(
-            409,
+        raise ClickIdReused(
             "this click_id already started a checkout for another placement, variant or quantity",
-            slug="click-id-reused",
             errors=[{"field": "click_id", "message": "already used for a different checkout"}],
         )
     if existing.status != CheckoutStatus.OPEN:
-        raise Problem(
-            409,
+        raise CheckoutClosed(
             f"the checkout for this click_id is {existing.status.replace('_', ' ')}; "
-            "a new tap needs a new click_id",
-            slug="checkout-closed",
+            "a new tap needs a new click_id"
         )
     return Money((existing.amount / existing.quantity).normalize(), existing.currency)
 
@@ -243,11 +243,9 @@ def _line(sale: _Sale, provider: CheckoutProviderName, unit_price: Money, quanti
     title = product.title if variant.title in ("", "Default") else f"{product.title} - {variant.title}"
     if provider is CheckoutProviderName.SHOPIFY:
         if variant.shopify_variant_gid is None:
-            raise Problem(
-                409,
+            raise VariantNotSynced(
                 "this variant is not in the brand's Shopify catalog; "
-                "sync it first (POST /v1/catalog/sync/shopify)",
-                slug="variant-not-synced",
+                "sync it first (POST /v1/catalog/sync/shopify)"
             )
         return CheckoutLine(variant.shopify_variant_gid, title[:250], unit_price, quantity)
     return CheckoutLine(

@@ -24,7 +24,7 @@ from api.catalog.importing import CatalogImportError, apply_import, parse_catalo
 from api.catalog.sync import catalog_source, run_sync
 from api.cli._common import console, errors, fail, find_brand, load_settings, open_database
 from api.commerce_config import load_for
-from api.problems import Problem
+from api.errors import ApiError
 from api.settings import ApiSettings
 from commerce.catalog import CatalogFailure, CatalogItem, SyncReport
 from commerce.crypto import TokenCipher
@@ -45,7 +45,7 @@ def import_catalog_file(
             stored = store_image_bytes(
                 image_path.read_bytes(), media_dir=media_dir, brand_id=brand_id, what=ref
             )
-        except Problem as problem:
+        except ApiError as problem:
             raise ValueError(problem.detail) from problem
         return stored.path, stored.width, stored.height, stored.sha256
 
@@ -63,7 +63,7 @@ def sync_provider(
         fail(f"catalog sync is not configured: {error}")
     try:
         source = catalog_source(brand, provider, commerce, TokenCipher.from_settings(commerce))
-    except Problem as problem:
+    except ApiError as problem:
         fail(problem.detail)
     except TokenCryptoError as error:
         fail(f"{error}; reconnect the shop")

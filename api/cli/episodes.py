@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from api.cli._common import console, fail, find_brand, load_settings, open_database
 from api.episodes.service import register_episode
-from api.problems import Problem
+from api.errors import ApiError
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
                     shown_name=file.name,
                 )
                 session.commit()
-            except Problem as problem:
+            except ApiError as problem:
                 if not in_place:
                     target.unlink(missing_ok=True)
                 fail(problem.detail)

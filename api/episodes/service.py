@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from api.episodes.exceptions import PathNotAllowed, UnusableMedia, UploadTooLarge
 from api.episodes.models import Episode
 from api.episodes.schemas import EpisodePage, EpisodePublic
 from api.ownership import get_owned
-from api.problems import Problem
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import VideoError
@@ -61,9 +61,7 @@ def _probe_or_422(path: Path, shown_name: str) -> VideoInfo:
         return probe_video(path)
     except VideoError as error:
         reason = str(error).replace(path.name, shown_name)
-        raise Problem(
-            422, reason, slug="unusable-media", errors=[{"field": "file", "message": reason}]
-        ) from error
+        raise UnusableMedia(reason, errors=[{"field": "file", "message": reason}]) from error
 
 
 def register_episode(
@@ -103,18 +101,14 @@ def resolve_server_path(settings: ApiSettings, raw: str) -> Path:
     roots = [settings.media_dir.resolve(), *(root.resolve() for root in settings.media_import_roots)]
     if not any(path.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(root) for root in roots)
-        raise Problem(
-            422,
+        raise PathNotAllowed(
             f"{raw} is outside the allowed media roots ({allowed}); "
             "set REELCART_MEDIA_IMPORT_ROOTS to allow more",
-            slug="path-not-allowed",
             errors=[{"field": "path", "message": "outside the allowed media roots"}],
         )
     if not path.is_file():
-        raise Problem(
-            422,
+        raise UnusableMedia(
             f"no such file on the server: {raw}",
-            slug="unusable-media",
             errors=[{"field": "path", "message": "no such file"}],
         )
     return path
@@ -137,10 +131,8 @@ async def stream_upload_to_media(
             async for chunk in chunks:
                 written += len(chunk)
                 if written > settings.max_upload_bytes:
-                    raise Problem(
-                        413,
+                    raise UploadTooLarge(
                         f"upload exceeds the {settings.max_upload_bytes} byte limit",
-                        slug="payload-too-large",
                         errors=[{"field": "file", "message": "too large"}],
                     )
                 sink.write(chunk)

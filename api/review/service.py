@@ -19,8 +19,9 @@ from api.auth import Principal
 from api.catalog.models import Product
 from api.columns import utcnow
 from api.episodes.models import Episode
+from api.errors import InvalidInput
 from api.ownership import get_owned
-from api.problems import Problem
+from api.review.exceptions import EditConflict, NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction
 from api.review.schemas import PlacementPatch, PlacementPublic, ReviewActionPublic, ReviewQueuePage
 from api.settings import ApiSettings
@@ -73,10 +74,8 @@ def check_if_match(placement: Placement, if_match: str | None) -> None:
         return
     wanted = placement_etag(placement)
     if all(tag.strip().removeprefix("W/") != wanted for tag in if_match.split(",")):
-        raise Problem(
-            412,
+        raise EditConflict(
             f"placement changed since you loaded it (now version {placement.version}); reload and try again",
-            slug="edit-conflict",
             headers={"ETag": wanted},
         )
 
@@ -94,10 +93,8 @@ def _snapshot(placement: Placement) -> dict[str, Any]:
 def _own_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product:
     product = session.get(Product, product_id)
     if product is None or product.brand_id != brand_id:
-        raise Problem(
-            422,
+        raise InvalidInput(
             "product not found in your catalog",
-            slug="validation-error",
             errors=[{"field": "product_id", "message": "not in this brand's catalog"}],
         )
     return product
@@ -141,10 +138,8 @@ def approve(
     before = _snapshot(placement)
     chosen = product_id or placement.chosen_product_id or _top_candidate(placement)
     if chosen is None:
-        raise Problem(
-            422,
+        raise NoProductChosen(
             "choose a product before approving: this placement has no candidate",
-            slug="no-product-chosen",
             errors=[{"field": "product_id", "message": "required"}],
         )
     placement.chosen_product_id = _own_product(session, placement.brand_id, chosen).id
@@ -187,12 +182,7 @@ def patch(
         if outside:
             errors.append({"field": "keyframes", "message": f"at {outside[:3]} ms lie outside {start}-{end}"})
     if errors:
-        raise Problem(
-            422,
-            "; ".join(f"{e['field']} {e['message']}" for e in errors),
-            slug="validation-error",
-            errors=errors,
-        )
+        raise InvalidInput("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
     actions = []
     if {"start_ms", "end_ms"} & fields:
         placement.start_ms, placement.end_ms = start, end
@@ -209,11 +199,7 @@ def patch(
             placement.chosen_product_id = _own_product(session, placement.brand_id, body.chosen_product_id).id
         actions.append("relink")
     if not actions:
-        raise Problem(
-            422,
-            "nothing to change: send start_ms, end_ms, keyframes or chosen_product_id",
-            slug="validation-error",
-        )
+        raise InvalidInput("nothing to change: send start_ms, end_ms, keyframes or chosen_product_id")
     _record(session, placement, actor, "+".join(actions), before, settings)
     return placement
 
@@ -255,14 +241,12 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         offset = int(json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())["o"])
     except (ValueError, KeyError, TypeError) as error:
-        raise Problem(
-            422,
+        raise InvalidInput(
             "cursor is not one this API issued",
-            slug="validation-error",
             errors=[{"field": "cursor", "message": "invalid"}],
         ) from error
     if offset < 0:
-        raise Problem(422, "cursor is not one this API issued", slug="validation-error")
+        raise InvalidInput("cursor is not one this API issued")
     return offset
 
 

@@ -10,15 +10,13 @@ from fastapi.responses import JSONResponse
 
 from api.brands.service import find_brand_by_shop
 from api.checkout.dependencies import CommerceDep
-from api.commerce_config import stored_token_problem
 from api.deps import SessionDep, SettingsDep
 from api.linking.link_jobs import queue_index_refresh
 from api.problems import Problem
-from api.provider_problems import provider_problem
 from api.webhooks.schemas import WebhookReceipt
 from api.webhooks.service import receive
 from commerce.events import ShopifyProductChanged, WebhookEvent
-from commerce.exceptions import ProviderError, TokenCryptoError, WebhookError, WebhookSignatureError
+from commerce.exceptions import WebhookError, WebhookSignatureError
 from commerce.webhooks import verify_and_parse_shopify, verify_and_parse_stripe
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -49,13 +47,7 @@ def _rejected(error: WebhookError) -> Problem:
 def _process(
     event: WebhookEvent, request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
 ) -> WebhookReceipt | JSONResponse:
-    try:
-        receipt = receive(session, event, settings, commerce)
-    except TokenCryptoError as error:
-        raise stored_token_problem(error) from error
-    except ProviderError as error:
-        log.warning("%s webhook %s not processed: %s", event.provider, event.event_id, error)
-        return provider_problem(request, error)
+    receipt = receive(session, event, settings, commerce)
     session.commit()
     log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, receipt.outcome)
     if isinstance(event, ShopifyProductChanged) and receipt.outcome.endswith((" created", " updated")):

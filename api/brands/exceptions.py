@@ -1,0 +1,19 @@
+"""What a brand's settings and provider connections refuse."""
+
+from __future__ import annotations
+
+from api.errors import ApiError
+
+
+class ProviderAccountTaken(ApiError):
+    """The Stripe account or Shopify shop is already another brand's."""
+
+    status = 409
+    slug = "provider-account-taken"
+
+
+class ProviderNotConnected(ApiError):
+    """The brand asked for a provider it has not connected (checkout, sync, default provider)."""
+
+    status = 409
+    slug = "provider-not-connected"
