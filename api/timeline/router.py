@@ -11,6 +11,7 @@ from sqlmodel import select
 from api.deps import SessionDep, SettingsDep
 from api.episodes.models import Episode
 from api.problems import not_found
+from api.timeline.schemas import TimelineV1
 from api.timeline.service import etag_matches
 
 router = APIRouter(prefix="/v1", tags=["public"])
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/v1", tags=["public"])
 @router.get(
     "/episodes/{episode_id}/timeline",
     summary="Approved placements of an episode as a hotspot timeline (public, cacheable)",
-    responses={200: {"content": {"application/json": {}}}, 304: {"description": "Not modified"}},
+    responses={
+        200: {"model": TimelineV1, "description": "The timeline (stored bytes, with a strong ETag)"},
+        304: {"description": "Not modified"},
+    },
 )
 def get_timeline(
     episode_id: uuid.UUID, request: Request, session: SessionDep, settings: SettingsDep

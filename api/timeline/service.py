@@ -1,6 +1,7 @@
 """The public hotspot timeline: built when placements change, served as stored bytes with an ETag.
 
-Contract (version 1), consumed by web_overlay/reelcart-overlay.js:
+Contract (version 1, published as `TimelineV1` in `api/timeline/schemas.py` and in OpenAPI; the overlay's
+`web_overlay/types.d.ts` is checked against it), consumed by web_overlay/reelcart-overlay.js:
 {"version": 1, "episode": {"id", "duration_ms", "width", "height"},
  "placements": [{"id", "start_ms", "end_ms", "label", "keyframes": [{"t_ms", "box": [x, y, w, h]}],
                  "product": {"id", "title", "brand", "image_url", "variants": [{"id", "sku", "title",
