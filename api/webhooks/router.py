@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.brands.service import find_brand_by_shop
 from api.checkout.dependencies import CommerceDep
 from api.deps import SessionDep, SettingsDep
 from api.linking.link_jobs import queue_index_refresh
 from api.problems import Problem
 from api.webhooks.schemas import WebhookReceipt
 from api.webhooks.service import receive
-from commerce.events import ShopifyProductChanged, WebhookEvent
+from commerce.events import WebhookEvent
 from commerce.exceptions import WebhookError, WebhookSignatureError
 from commerce.webhooks import verify_and_parse_shopify, verify_and_parse_stripe
 
@@ -47,15 +46,14 @@ def _rejected(error: WebhookError) -> Problem:
 def _process(
     event: WebhookEvent, request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
 ) -> WebhookReceipt | JSONResponse:
-    receipt = receive(session, event, settings, commerce)
+    delivery = receive(session, event, settings, commerce)
     session.commit()
-    log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, receipt.outcome)
-    if isinstance(event, ShopifyProductChanged) and receipt.outcome.endswith((" created", " updated")):
+    outcome = delivery.outcome
+    log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, outcome.message)
+    if outcome.catalog_changed and outcome.brand_id is not None:
         # The product's images may be new URLs: fetch and index them in the background.
-        brand = find_brand_by_shop(session, event.shop_domain)
-        if brand is not None:
-            queue_index_refresh(session, request.app.state.job_queue, brand.id)
-    return receipt
+        queue_index_refresh(session, request.app.state.job_queue, outcome.brand_id)
+    return delivery.receipt
 
 
 @router.post("/stripe", response_model=WebhookReceipt, responses=_RESPONSES)

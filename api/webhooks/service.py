@@ -43,6 +43,7 @@ from commerce.exceptions import CatalogError
 from commerce.money import Money
 from commerce.providers.shopify import ShopifyCatalogSource
 from commerce.settings import CommerceSettings
+from commerce.sync import UpsertOutcome
 from commerce.webhooks import WebhookDispatcher
 
 # Shopify financial statuses that mean the money is the brand's (captured or authorized to capture).
@@ -66,9 +67,25 @@ _STRIPE_STATUS = {
 _OUTCOME_LENGTH = 200
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """What a handler did: the sentence the receipt carries (and the log shows), the brand it changed,
+    and whether that brand's catalog gained or changed products (whose images then need indexing)."""
+
+    message: str
+    brand_id: uuid.UUID | None = None
+    catalog_changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    receipt: WebhookReceipt
+    outcome: WebhookOutcome
+
+
 def receive(
     session: Session, event: WebhookEvent, settings: ApiSettings, commerce: CommerceSettings
-) -> WebhookReceipt:
+) -> Delivery:
     """Dedupe, dispatch and record one verified event. Flushes only; the caller commits.
 
     `ProviderError` (a product re-fetch failed) propagates: the caller rolls back, answers non-2xx,
@@ -85,27 +102,32 @@ def receive(
         session.flush()
     except IntegrityError:
         session.rollback()
-        return WebhookReceipt(
+        duplicate = WebhookOutcome("duplicate delivery: already processed, nothing changed")
+        receipt = WebhookReceipt(
             event_id=event.event_id,
             event_type=event.event_type,
             duplicate=True,
             handled=False,
-            outcome="duplicate delivery: already processed, nothing changed",
+            outcome=duplicate.message,
         )
+        return Delivery(receipt, duplicate)
     result = WebhookHandlers(session, settings, commerce, prefetched).dispatcher().dispatch(event)
     outcome = (
-        result.outcome if result.handled and result.outcome else "ignored: event type not used by ReelCart"
+        result.outcome
+        if result.handled and result.outcome is not None
+        else WebhookOutcome("ignored: event type not used by ReelCart")
     )
-    record.outcome = outcome[:_OUTCOME_LENGTH]
+    record.outcome = outcome.message[:_OUTCOME_LENGTH]
     session.add(record)
     session.flush()
-    return WebhookReceipt(
+    receipt = WebhookReceipt(
         event_id=event.event_id,
         event_type=event.event_type,
         duplicate=False,
         handled=result.handled,
-        outcome=outcome,
+        outcome=outcome.message,
     )
+    return Delivery(receipt, outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +172,22 @@ class WebhookHandlers:
     commerce: CommerceSettings
     prefetched: PrefetchedProduct | None = None
 
-    def dispatcher(self) -> WebhookDispatcher[str]:
-        dispatcher: WebhookDispatcher[str] = WebhookDispatcher()
-        dispatcher.on(StripeCheckoutEvent, self.stripe_checkout)
-        dispatcher.on(ShopifyOrderCreated, self.shopify_order)
-        dispatcher.on(ShopifyOrderPaid, self.shopify_order_paid)
-        dispatcher.on(ShopifyOrderCancelled, self.shopify_order_cancelled)
+    def dispatcher(self) -> WebhookDispatcher[WebhookOutcome]:
+        dispatcher: WebhookDispatcher[WebhookOutcome] = WebhookDispatcher()
+        # Order, checkout and uninstall handlers answer a sentence; they change no catalog.
+        dispatcher.on(StripeCheckoutEvent, lambda event: WebhookOutcome(self._stripe_checkout(event)))
+        dispatcher.on(ShopifyOrderCreated, lambda event: WebhookOutcome(self._shopify_order(event)))
+        dispatcher.on(ShopifyOrderPaid, lambda event: WebhookOutcome(self._shopify_order_paid(event)))
+        dispatcher.on(
+            ShopifyOrderCancelled, lambda event: WebhookOutcome(self._shopify_order_cancelled(event))
+        )
         dispatcher.on(ShopifyProductChanged, self.shopify_product)
-        dispatcher.on(ShopifyAppUninstalled, self.shopify_uninstalled)
+        dispatcher.on(ShopifyAppUninstalled, lambda event: WebhookOutcome(self._shopify_uninstalled(event)))
         return dispatcher
 
     # Stripe ----------------------------------------------------------------------------------------
 
-    def stripe_checkout(self, event: StripeCheckoutEvent) -> str:
+    def _stripe_checkout(self, event: StripeCheckoutEvent) -> str:
         row = self._stripe_session(event)
         if row is None:
             return f"ignored: no ReelCart checkout for session {event.session_id}"
@@ -206,7 +231,7 @@ class WebhookHandlers:
 
     # Shopify ---------------------------------------------------------------------------------------
 
-    def shopify_order(self, event: ShopifyOrderCreated | ShopifyOrderPaid) -> str:
+    def _shopify_order(self, event: ShopifyOrderCreated | ShopifyOrderPaid) -> str:
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
@@ -235,7 +260,7 @@ class WebhookHandlers:
             status=status,
         )
 
-    def shopify_order_paid(self, event: ShopifyOrderPaid) -> str:
+    def _shopify_order_paid(self, event: ShopifyOrderPaid) -> str:
         """Count an order stored as pending at orders/create; create it if that delivery never came.
 
         The brand row lock (taken as for orders/create) serializes every order event of one shop, so
@@ -246,7 +271,7 @@ class WebhookHandlers:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
-            return self.shopify_order(event)
+            return self._shopify_order(event)
         if order.status in {OrderStatus.PAID, OrderStatus.CANCELLED}:
             return f"order {order.id} stays {order.status}"
         # The paid total is the one the brand collected (an unpaid order can still be edited).
@@ -265,7 +290,7 @@ class WebhookHandlers:
         self.session.flush()
         return f"order {order.id} is paid ({event.total})"
 
-    def shopify_order_cancelled(self, event: ShopifyOrderCancelled) -> str:
+    def _shopify_order_cancelled(self, event: ShopifyOrderCancelled) -> str:
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
@@ -297,32 +322,34 @@ class WebhookHandlers:
         placement = self.session.get(Placement, placement_id)
         return placement if placement is not None and placement.brand_id == brand.id else None
 
-    def shopify_product(self, event: ShopifyProductChanged) -> str:
+    def shopify_product(self, event: ShopifyProductChanged) -> WebhookOutcome:
         brand = self._shop_brand(event.shop_domain)
         if brand is None or not shopify_connected(brand):
-            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+            return WebhookOutcome(f"ignored: shop {event.shop_domain} is not connected to a brand")
         store = SqlCatalogStore(self.session, brand.id)
         if event.topic is ShopifyProductTopic.DELETE:
-            outcome = self._remove(store, event.product_id)
+            message, changed = self._remove(store, event.product_id), False
         else:
-            outcome = self._refresh(store, brand, event.product_id)
+            message, changed = self._refresh(store, brand, event.product_id)
         rebuild_affected_timelines(self.session, store, self.settings)
-        return outcome
+        return WebhookOutcome(message, brand.id, catalog_changed=changed)
 
-    def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> str:
+    def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> tuple[str, bool]:
+        """The sentence, and whether the product was created or updated."""
         if self.prefetched is not None and self.prefetched.product_id == product_id:
             item = self.prefetched.item
         else:
             item = _shopify_source(brand, self.commerce).fetch_product(product_id)
         if item is None:
-            return self._remove(store, product_id)
+            return self._remove(store, product_id), False
         if isinstance(item, CatalogFailure):
-            return f"failed: {item.reason}"
+            return f"failed: {item.reason}", False
         try:
             outcome = store.upsert_product(item)
         except CatalogError as error:
-            return f"failed: {error.reason}"
-        return f"product {product_id} {outcome.value}"
+            return f"failed: {error.reason}", False
+        changed = outcome in (UpsertOutcome.CREATED, UpsertOutcome.UPDATED)
+        return f"product {product_id} {outcome.value}", changed
 
     @staticmethod
     def _remove(store: SqlCatalogStore, product_id: str) -> str:
@@ -333,7 +360,7 @@ class WebhookHandlers:
             return f"product {product_id} was already retired"
         return f"product {product_id} removed"
 
-    def shopify_uninstalled(self, event: ShopifyAppUninstalled) -> str:
+    def _shopify_uninstalled(self, event: ShopifyAppUninstalled) -> str:
         brand = self._shop_brand(event.shop_domain)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
