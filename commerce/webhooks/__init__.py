@@ -1,4 +1,6 @@
-"""Webhook verification, typed events and dispatch for Stripe and Shopify."""
+"""Typed webhook events and their dispatch; each provider's signature check and parsing lives beside
+that provider (`commerce.providers.stripe.webhook`, `commerce.providers.shopify.webhook`) and is
+re-exported here for callers that take either."""
 
 from commerce.events import (
     ShopifyAppUninstalled,
@@ -13,9 +15,9 @@ from commerce.events import (
     UnhandledEvent,
     WebhookEvent,
 )
+from commerce.providers.shopify.webhook import shopify_hmac, verify_and_parse_shopify, verify_shopify_hmac
+from commerce.providers.stripe.webhook import verify_and_parse_stripe
 from commerce.webhooks.dispatch import DispatchResult, WebhookDispatcher
-from commerce.webhooks.shopify import shopify_hmac, verify_and_parse_shopify, verify_shopify_hmac
-from commerce.webhooks.stripe import verify_and_parse_stripe
 
 __all__ = [
     "DispatchResult",

@@ -12,6 +12,7 @@ from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, Unhandle
 from commerce.exceptions import MoneyError, WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.providers.stripe.client import PROVIDER
+from commerce.settings import CommerceSettings
 
 _OUTCOMES = {outcome.value: outcome for outcome in StripeCheckoutOutcome}
 
@@ -111,6 +112,15 @@ def _amount(event_id: str, session: stripe.checkout.Session) -> Money | None:
 
 
 def verify_and_parse_stripe(
-    raw_body: bytes, signature_header: str | None, secrets: Sequence[str], tolerance_s: int
+    raw_body: bytes, signature_header: str | None, settings: CommerceSettings
 ) -> WebhookEvent:
-    return to_webhook_event(verify_stripe_event(raw_body, signature_header, secrets, tolerance_s))
+    """Raise `WebhookSignatureError` (forged, stale beyond the tolerance) or `WebhookPayloadError`.
+
+    Deliveries are signed by the platform endpoint's secret or, for connected accounts' events, by
+    the Connect endpoint's: either verifies."""
+    secrets = [settings.stripe_webhook_secret.get_secret_value()]
+    if settings.stripe_connect_webhook_secret is not None:
+        secrets.append(settings.stripe_connect_webhook_secret.get_secret_value())
+    return to_webhook_event(
+        verify_stripe_event(raw_body, signature_header, secrets, settings.webhook_tolerance_s)
+    )
