@@ -15,7 +15,7 @@ from api.settings import ApiSettings
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogError
+from tagger.linking import CatalogIndexError
 from tagger.pipeline import tag_video
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
@@ -70,7 +70,7 @@ class PipelineTagFunction:
         try:
             self._linking.fetch_pending_images(brand_id)
             return self._linking.brand_linker(brand_id)
-        except (ModelError, CatalogError) as error:
+        except (ModelError, CatalogIndexError) as error:
             log.warning("placements stay unlinked: %s", error)
             return None
 

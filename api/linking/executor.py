@@ -35,7 +35,7 @@ from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogError
+from tagger.linking import CatalogIndexError
 
 log = logging.getLogger("reelcart.jobs")
 
@@ -74,7 +74,7 @@ class LinkJobExecutor:
         try:
             with Heartbeat(self._engine, LinkJob, job_id):
                 self._run(job_id, scope)
-        except CatalogError as error:
+        except CatalogIndexError as error:
             self._fail(job_id, str(error))
         except ModelError as error:
             self._fail(job_id, f"linking is unavailable: {error}")
@@ -114,7 +114,7 @@ class LinkJobExecutor:
                 if fetched.failed
                 else ""
             )
-            raise CatalogError(NO_IMAGES + failures)
+            raise CatalogIndexError(NO_IMAGES + failures)
         if scope.index_only:
             self._finish(job_id, brand.index_version, relinked=0, approved=0)
             return

@@ -197,7 +197,7 @@ class LinkingService:
             store = FileIndexStore(self.index_dir(brand_id))
             cached = self._linkers.get(brand_id)
             previous = cached.index if cached else _load_current(store)
-            # A CatalogError (duplicate SKUs, no image readable) reaches the caller with its reason.
+            # A CatalogIndexError (duplicate SKUs, no image readable) reaches the caller with its reason.
             index = build_catalog_index(items, extractor, previous=previous, on_progress=on_progress)
             if previous is None or previous.version != index.version:
                 store.save(index)

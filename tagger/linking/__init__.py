@@ -11,7 +11,7 @@ Typical use (a worker, once per brand catalog change, then per placement):
 """
 
 from tagger.linking.catalog import CatalogItem
-from tagger.linking.errors import CatalogError, IndexStoreError, LinkingError
+from tagger.linking.errors import CatalogIndexError, IndexStoreError, LinkingError
 from tagger.linking.factory import load_extractor
 from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FusionModel
@@ -28,8 +28,8 @@ from tagger.linking.linker import (
 from tagger.linking.store import FileIndexStore, IndexStore
 
 __all__ = [
-    "CatalogError",
     "CatalogIndex",
+    "CatalogIndexError",
     "CatalogItem",
     "CropLike",
     "Decision",

@@ -9,7 +9,7 @@ class LinkingError(TaggerError):
     """Base class for linking errors."""
 
 
-class CatalogError(LinkingError):
+class CatalogIndexError(LinkingError):
     """The catalog cannot be indexed as given: no usable images, duplicate SKUs, bad rows."""
 
     def __init__(self, message: str, *, sku: str | None = None) -> None:

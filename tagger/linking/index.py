@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from tagger.arrays import FloatArray
 from tagger.linking.catalog import CatalogItem, LoadedImage, load_source
-from tagger.linking.errors import CatalogError
+from tagger.linking.errors import CatalogIndexError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.images import ImageProblem
 from tagger.linking.keypoints import LocalFeatures
@@ -168,10 +168,10 @@ def _check_unique(products: Sequence[CatalogItem]) -> None:
     duplicates = sorted(sku for sku, count in counts.items() if count > 1)
     if duplicates:
         shown = ", ".join(duplicates[:5]) + ("…" if len(duplicates) > 5 else "")
-        raise CatalogError(f"catalog has duplicate SKUs: {shown}", sku=duplicates[0])
+        raise CatalogIndexError(f"catalog has duplicate SKUs: {shown}", sku=duplicates[0])
     blank = [position for position, item in enumerate(products) if not item.sku.strip()]
     if blank:
-        raise CatalogError(f"catalog row {blank[0]} has an empty SKU")
+        raise CatalogIndexError(f"catalog row {blank[0]} has an empty SKU")
 
 
 def build_catalog_index(
@@ -185,7 +185,7 @@ def build_catalog_index(
     out (and listed in `skipped`); duplicate SKUs or a catalog with nothing indexable is an error.
     With `previous` built by the same recipe, unchanged images are not recomputed."""
     if not products:
-        raise CatalogError("catalog is empty: nothing to index")
+        raise CatalogIndexError("catalog is empty: nothing to index")
     _check_unique(products)
     reusable: Mapping[str, ImageFeatures] = {}
     if previous is not None and previous.feature_signature == extractor.signature:
@@ -213,7 +213,7 @@ def build_catalog_index(
             on_progress(position + 1, len(products))
     if not indexed:
         reasons = "; ".join(f"{s.sku}: {s.reason}" for s in skipped[:3])
-        raise CatalogError(f"catalog has no usable images ({len(products)} products; {reasons})")
+        raise CatalogIndexError(f"catalog has no usable images ({len(products)} products; {reasons})")
     return CatalogIndex(
         products=tuple(indexed),
         image_features=features,

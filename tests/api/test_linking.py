@@ -26,7 +26,7 @@ from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress, LinkingSe
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogError, Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking import CatalogIndexError, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.image_server import Route, serving
@@ -239,7 +239,7 @@ def test_a_reviewer_decision_taken_while_the_job_links_is_not_overwritten(
     [
         (FakeSource(), NO_IMAGES),
         (
-            FakeSource(error=CatalogError("duplicate SKUs in the catalog: PA-1")),
+            FakeSource(error=CatalogIndexError("duplicate SKUs in the catalog: PA-1")),
             "duplicate SKUs in the catalog: PA-1",
         ),
         (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tagger.linking.catalog import CatalogItem
-from tagger.linking.errors import CatalogError
+from tagger.linking.errors import CatalogIndexError
 from tagger.linking.features import FeatureConfig, FeatureExtractor, ImageFeatures
 from tagger.linking.index import (
     PROJECT_ABOVE_SKUS,
@@ -69,20 +69,20 @@ def test_catalog_without_any_usable_image_is_an_error(tmp_path: Path) -> None:
     items = [CatalogItem("A", "A", images=(tmp_path / "missing.jpg",)), CatalogItem("B", "B")]
 
     with pytest.raises(
-        CatalogError, match=r"catalog has no usable images \(2 products; A: image file does not exist"
+        CatalogIndexError, match=r"catalog has no usable images \(2 products; A: image file does not exist"
     ):
         build_catalog_index(items, extractor())
 
 
 def test_empty_catalog_is_an_error() -> None:
-    with pytest.raises(CatalogError, match="catalog is empty"):
+    with pytest.raises(CatalogIndexError, match="catalog is empty"):
         build_catalog_index([], extractor())
 
 
 def test_duplicate_skus_are_an_error_naming_them() -> None:
     items = [*catalog(2), dataclasses.replace(catalog(1)[0], title="Again")]
 
-    with pytest.raises(CatalogError, match="catalog has duplicate SKUs: SKU-0") as caught:
+    with pytest.raises(CatalogIndexError, match="catalog has duplicate SKUs: SKU-0") as caught:
         build_catalog_index(items, extractor())
     assert caught.value.sku == "SKU-0"
 
