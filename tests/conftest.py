@@ -1,4 +1,5 @@
-"""Suite-wide fixtures. Database fixtures live in tests/api/conftest.py."""
+"""Suite-wide fixtures, registered once: the database, API and provider fixtures live in
+`tests/fixtures/` (plugins below); helpers tests import live in `tests/utils/`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.fixtures.api", "tests.fixtures.commerce", "tests.fixtures.web"]
 
 
 @pytest.fixture(scope="session")

@@ -25,14 +25,14 @@ from api.episodes.models import Episode
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product
-from tests.commerce.conftest import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET, make_settings
 from tests.commerce.fakes.loopback import LoopbackServer
 from tests.commerce.fakes.shopify_fake import ADMIN_TOKEN, SHOP, STOREFRONT_TOKEN, FakeShopify
 from tests.commerce.fakes.stripe_fake import API_KEY, NOW, FakeStripe
+from tests.utils.api import BrandAccount
+from tests.utils.commerce import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET, make_settings
 
-# The Shopify variant the `hoodie` fixture (tests/api/conftest.py) sells.
+# The Shopify variant the `hoodie` fixture (tests/fixtures/api.py) sells.
 SHOPIFY_VARIANT = "gid://shopify/ProductVariant/11"
 
 ACCOUNT = "acct_1BrandDrama"

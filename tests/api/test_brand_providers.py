@@ -23,7 +23,7 @@ from tests.api.commerce_support import (
     connect_shopify,
     connect_stripe,
 )
-from tests.api.conftest import BrandAccount
+from tests.utils.api import BrandAccount
 
 
 def me(client: TestClient, brand: BrandAccount) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.catalog.models import Product, Variant
-from tests.api.conftest import BrandAccount
+from tests.utils.api import BrandAccount
 
 JUICE: dict[str, Any] = {
     "title": "Pressed Apple Juice 1 L",

@@ -33,12 +33,12 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
-from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_product
-from tests.commerce.conftest import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET
 from tests.commerce.fakes.loopback import LoopbackServer, RecordedRequest, Reply
 from tests.commerce.fakes.shopify_fake import FakeShopify, product_node, variant_node
 from tests.commerce.fakes.stripe_fake import API_KEY, price, product
+from tests.utils.api import BrandAccount, RecordingQueue
+from tests.utils.commerce import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET
 
 CLI_TOKEN_KEY = generate_token_key()
 Catalog = dict[str, list[tuple[str, str, Decimal, str, bool]]]

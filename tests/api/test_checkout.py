@@ -31,10 +31,10 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_product
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.stripe_fake import error_reply
+from tests.utils.api import BrandAccount
 
 
 def sessions_in(engine: Engine) -> list[CheckoutSession]:

@@ -16,7 +16,7 @@ from api.db import create_db_engine
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 from api.settings import get_settings
-from tests.api.conftest import make_video
+from tests.utils.api import make_video
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

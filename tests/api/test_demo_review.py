@@ -11,8 +11,8 @@ from api.brands.models import ApiKeyScope
 from api.cli.demo_review import DemoDecision, ReviewedPlacement, review_demo_episode, shot_of
 from api.review.models import PlacementStatus, ReviewAction
 from api.settings import ApiSettings
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.utils.api import BrandAccount
 
 
 def test_a_placement_belongs_to_the_shot_holding_its_midpoint() -> None:

@@ -20,7 +20,7 @@ from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
-from tests.api.conftest import BrandAccount, RecordingQueue, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video
 
 
 def _upload(

@@ -15,8 +15,8 @@ from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.utils.api import BrandAccount
 
 
 def _event(kind: str, episode: uuid.UUID, placement: uuid.UUID | None, **extra: object) -> dict[str, object]:

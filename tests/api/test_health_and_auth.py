@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import BrandAccount
+from tests.utils.api import BrandAccount
 
 PROBLEM = "application/problem+json"
 

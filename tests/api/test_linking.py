@@ -27,9 +27,9 @@ from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError, Decision, LinkResult, LinkThresholds, SkuCandidate
-from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.image_server import Route, serving
+from tests.utils.api import BrandAccount, RecordingQueue
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "var" / "models"
 PACKAGES = Path("data/grocery-dev/iconic-images-and-descriptions/Packages")

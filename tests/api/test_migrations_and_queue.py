@@ -15,7 +15,7 @@ from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
 from api.jobs.recovery import recover_jobs
 from api.linking.models import LinkJob
-from tests.api.conftest import BrandAccount
+from tests.utils.api import BrandAccount
 
 
 def test_models_and_migrations_do_not_drift(engine: Engine) -> None:

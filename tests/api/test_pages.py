@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.settings import ApiSettings
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode
+from tests.utils.api import BrandAccount
 
 
 def test_overlay_sdk_is_served_as_javascript(client: TestClient) -> None:

@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
-from tests.api.conftest import BrandAccount, make_video
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.utils.api import BrandAccount, make_video
 
 
 def test_queue_puts_what_needs_a_human_first(

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from api.settings import ApiSettings
 from api.timeline.schemas import TimelineV1
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.utils.api import BrandAccount
 
 TYPES_D_TS = Path(__file__).resolve().parents[2] / "web_overlay" / "types.d.ts"
 # types.d.ts interface -> OpenAPI component of the timeline contract

@@ -30,8 +30,8 @@ from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
 from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress
 from api.settings import ApiSettings, get_settings
-from tests.api.conftest import BrandAccount
 from tests.api.factories import make_episode, make_product
+from tests.utils.api import BrandAccount
 
 
 def no_placements(

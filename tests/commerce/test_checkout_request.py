@@ -9,7 +9,7 @@ import pytest
 from commerce.checkout import Attribution, CheckoutLine, CheckoutUi
 from commerce.exceptions import CheckoutRequestError
 from commerce.money import Money
-from tests.commerce.conftest import make_request
+from tests.utils.commerce import make_request
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 11, 10**9])

@@ -6,7 +6,7 @@ import pytest
 
 from commerce.crypto import TokenCipher, generate_token_key
 from commerce.exceptions import TokenCryptoError
-from tests.commerce.conftest import make_settings
+from tests.utils.commerce import make_settings
 
 TOKEN = "shpat_0123456789abcdef0123456789abcdef"
 

@@ -20,8 +20,8 @@ from commerce.providers.shopify import (
     products_page_variables,
 )
 from commerce.settings import CommerceSettings
-from tests.commerce.conftest import make_request
 from tests.commerce.shopify_schemas import admin_schema, storefront_schema
+from tests.utils.commerce import make_request
 
 DEFAULTS = CommerceSettings()
 RULES = (*specified_rules, NoDeprecatedCustomRule)

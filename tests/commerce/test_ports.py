@@ -6,7 +6,7 @@ from commerce.catalog import CatalogSource
 from commerce.checkout import CheckoutProvider
 from commerce.providers.shopify import ShopifyCatalogSource, ShopifyCheckoutProvider
 from commerce.providers.stripe import StripeCatalogSource, StripeCheckoutProvider
-from tests.commerce.conftest import make_settings
+from tests.utils.commerce import make_settings
 
 SHOP = "drama-merch.myshopify.com"
 

@@ -14,7 +14,6 @@ from commerce.exceptions import ProviderError, ProviderTimeout
 from commerce.money import Money
 from commerce.providers.shopify import ShopifyAdmin, ShopifyCatalogSource
 from commerce.sync import sync_catalog
-from tests.commerce.conftest import make_settings
 from tests.commerce.factories import InMemoryCatalogStore
 from tests.commerce.fakes.loopback import LoopbackServer, Reply
 from tests.commerce.fakes.shopify_fake import (
@@ -25,6 +24,7 @@ from tests.commerce.fakes.shopify_fake import (
     product_node,
     variant_node,
 )
+from tests.utils.commerce import make_settings
 
 Fake = tuple[FakeShopify, LoopbackServer]
 

@@ -13,9 +13,9 @@ from commerce.checkout import CheckoutResult, CheckoutUi
 from commerce.exceptions import CheckoutRequestError, ProviderError, ProviderTimeout
 from commerce.money import Money
 from commerce.providers.shopify import ShopifyCheckoutProvider
-from tests.commerce.conftest import make_request, make_settings
 from tests.commerce.fakes.loopback import LoopbackServer, Reply
 from tests.commerce.fakes.shopify_fake import SHOP, STOREFRONT_TOKEN, FakeShopify, product_node, variant_node
+from tests.utils.commerce import make_request, make_settings
 
 Fake = tuple[FakeShopify, LoopbackServer]
 VARIANT = "gid://shopify/ProductVariant/11"

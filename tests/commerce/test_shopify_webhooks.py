@@ -25,7 +25,7 @@ from commerce.events import (
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.webhooks import verify_and_parse_shopify
-from tests.commerce.conftest import SHOPIFY_API_SECRET, make_settings
+from tests.utils.commerce import SHOPIFY_API_SECRET, make_settings
 
 SHOP = "drama-merch.myshopify.com"
 SETTINGS = make_settings()

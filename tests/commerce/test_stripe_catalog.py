@@ -13,10 +13,10 @@ from commerce.exceptions import ProviderError
 from commerce.money import Money
 from commerce.providers.stripe import StripeCatalogSource, build_stripe_client
 from commerce.sync import sync_catalog
-from tests.commerce.conftest import make_settings
 from tests.commerce.factories import InMemoryCatalogStore
 from tests.commerce.fakes.loopback import LoopbackServer
 from tests.commerce.fakes.stripe_fake import NOW, FakeStripe, error_reply, price, product
+from tests.utils.commerce import make_settings
 
 ACCOUNT = "acct_1BrandDrama"
 Fake = tuple[FakeStripe, LoopbackServer]

@@ -12,9 +12,9 @@ from commerce.checkout import CheckoutResult, CheckoutUi
 from commerce.exceptions import ProviderError, ProviderTimeout
 from commerce.money import Money
 from commerce.providers.stripe import StripeCheckoutProvider
-from tests.commerce.conftest import make_request, make_settings
 from tests.commerce.fakes.loopback import LoopbackServer, Reply
 from tests.commerce.fakes.stripe_fake import NOW, FakeStripe, error_reply
+from tests.utils.commerce import make_request, make_settings
 
 ACCOUNT = "acct_1BrandDrama"
 Fake = tuple[FakeStripe, LoopbackServer]

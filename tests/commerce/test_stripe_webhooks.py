@@ -16,8 +16,8 @@ from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, Unhandle
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.webhooks import verify_and_parse_stripe
-from tests.commerce.conftest import STRIPE_WEBHOOK_SECRET, make_settings
 from tests.commerce.fakes.stripe_fake import API_KEY, NOW
+from tests.utils.commerce import STRIPE_WEBHOOK_SECRET, make_settings
 
 SETTINGS = make_settings()
 ATTRIBUTION = {

@@ -20,10 +20,10 @@ from commerce.webhooks import (
     verify_and_parse_shopify,
     verify_and_parse_stripe,
 )
-from tests.commerce.conftest import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET, make_request, make_settings
 from tests.commerce.fakes.loopback import LoopbackServer
 from tests.commerce.fakes.shopify_fake import SHOP, STOREFRONT_TOKEN, FakeShopify, product_node, variant_node
 from tests.commerce.fakes.stripe_fake import FakeStripe
+from tests.utils.commerce import SHOPIFY_API_SECRET, STRIPE_WEBHOOK_SECRET, make_request, make_settings
 
 
 def test_a_stripe_tap_comes_back_as_a_paid_attributed_order(

@@ -19,7 +19,7 @@ from api.app import create_app
 from api.db import create_db_engine, upgrade_database
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
-from tests.api.conftest import RecordingQueue
+from tests.utils.api import RecordingQueue
 
 START_TIMEOUT_S = 15.0
 

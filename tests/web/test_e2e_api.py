@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from api.analytics.models import Event
 from api.checkout.models import CheckoutSession
 from api.review.models import Placement, PlacementStatus
+from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.conftest import PageErrors
 from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
 from tests.web.factories import JsonObject, Keyframe, expected_dot, interpolate_box, rendered_rect
 from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo

@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.web.conftest import PageErrors
+from tests.utils.web import PageErrors
 from tests.web.factories import EpisodeTimeline, JsonObject, expected_dot, interpolate_box, rendered_rect
 from tests.web.loopback import WEB_ROOT, LoopbackServer, LoopbackState
 from tests.web.media import FPS, HEIGHT, WIDTH

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.conftest import PageErrors
+from tests.utils.web import PageErrors
 from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
 from tests.web.factories import (
     JsonObject,

@@ -1,19 +1,14 @@
-"""Fixtures for commerce tests: settings pointed at loopback fakes, and the fakes themselves."""
+"""Commerce test helpers: settings pointing at the loopback fakes, signed requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from commerce.checkout import Attribution, CheckoutLine, CheckoutRequest, CheckoutUi
 from commerce.money import Money
 from commerce.settings import CommerceSettings
-from tests.commerce.fakes.loopback import LoopbackServer
-from tests.commerce.fakes.shopify_fake import FakeShopify
-from tests.commerce.fakes.stripe_fake import API_KEY, FakeStripe
+from tests.commerce.fakes.stripe_fake import API_KEY
 
 STRIPE_WEBHOOK_SECRET = "whsec_loopback_0123456789"
 SHOPIFY_API_SECRET = "shpss_loopback_0123456789"
@@ -61,19 +56,3 @@ def make_request(
         cancel_url="https://watch.reelcart.test/ep-3",
         ui=ui,
     )
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[tuple[FakeStripe, LoopbackServer]]:
-    fake = FakeStripe()
-    server = LoopbackServer(fake.route)
-    with server.running():
-        yield fake, server
-
-
-@pytest.fixture
-def fake_shopify() -> Iterator[tuple[FakeShopify, LoopbackServer]]:
-    fake = FakeShopify()
-    server = LoopbackServer(fake.route)
-    with server.running():
-        yield fake, server

@@ -1,19 +1,15 @@
-"""Signed Stripe and Shopify webhooks through HTTP: verified first, stored once, orders counted once."""
+"""Signed Shopify webhooks through HTTP: orders attributed and counted once, product changes synced,
+uninstalls honoured, analytics reconciled with the orders they create."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -25,318 +21,19 @@ from api.linking.models import LinkJob
 from api.settings import ApiSettings
 from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
-    ACCOUNT,
     SHOP,
     SHOPIFY_VARIANT,
-    STRIPE_WEBHOOK_SECRET,
     Shoppable,
     World,
     connect_shopify,
     make_shoppable,
     shopify_delivery,
     stripe_delivery,
-    stripe_event_body,
 )
-from tests.api.conftest import BrandAccount, RecordingQueue
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
-
-
-def tap(world: World, item: Shoppable, *, click_id: str = "click-0001", **changes: Any) -> dict[str, Any]:
-    response = world.client.post("/v1/checkout", json=item.checkout_body(click_id=click_id, **changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def paid_body(world: World, session_id: str = "cs_test_0001", event_id: str = "evt_paid_1") -> bytes:
-    return world.stripe.completed_event(session_id, event_id, ACCOUNT)
-
-
-def rows(engine: Engine, model: Any) -> list[Any]:
-    with Session(engine) as session:
-        return list(session.exec(select(model)).all())
-
-
-def count(engine: Engine, model: Any) -> int:
-    with Session(engine) as session:
-        total: int = session.exec(select(func.count()).select_from(model)).one()
-        return total
-
-
-def receipt(response: Response) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def paid_order_row(
-    brand: BrandAccount,
-    item: Shoppable,
-    tapped: dict[str, Any],
-    *,
-    provider: str,
-    event_id: str,
-    order_id: str,
-) -> dict[str, Any]:
-    """The stored Order (without id and timestamp) of a paid tap for two hoodies: 119.80 EUR,
-    attributed to the tap's checkout, placement, episode and brand."""
-    return {
-        "brand_id": brand.brand.id,
-        "provider": provider,
-        "provider_event_id": event_id,
-        "provider_order_id": order_id,
-        "checkout_session_id": uuid.UUID(tapped["checkout_session_id"]),
-        "placement_id": item.placement.id,
-        "episode_id": item.episode.id,
-        "amount": Decimal("119.800"),
-        "currency": "EUR",
-        "status": "paid",
-    }
-
-
-# Stripe ------------------------------------------------------------------------------------------
-
-
-def test_a_paid_stripe_checkout_becomes_one_attributed_order(
-    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
-) -> None:
-    # Given a tap for two hoodies
-    tapped = tap(world, hoodie, quantity=2)
-
-    # When Stripe reports the payment
-    response = stripe_delivery(world.client, paid_body(world))
-
-    # Then an order links the tap, placement, episode and brand, with Stripe's amount as Decimal
-    (order,) = rows(engine, Order)
-    assert receipt(response) == {
-        "received": True,
-        "event_id": "evt_paid_1",
-        "event_type": "checkout.session.completed",
-        "duplicate": False,
-        "handled": True,
-        "outcome": f"order {order.id} recorded (paid, 119.80 EUR)",
-    }
-    assert order.model_dump(exclude={"id", "created_at"}) == paid_order_row(
-        brand, hoodie, tapped, provider="stripe", event_id="evt_paid_1", order_id="cs_test_0001"
-    )
-    # And the checkout is completed, and the event is stored once with its outcome
-    assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
-    (processed,) = rows(engine, ProcessedWebhook)
-    assert (processed.provider, processed.event_id, processed.event_type, processed.outcome) == (
-        "stripe",
-        "evt_paid_1",
-        "checkout.session.completed",
-        f"order {order.id} recorded (paid, 119.80 EUR)",
-    )
-
-
-def test_a_duplicate_delivery_is_acknowledged_and_changes_nothing(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    # Given a delivered payment
-    tap(world, hoodie)
-    body = paid_body(world)
-    stripe_delivery(world.client, body)
-
-    # When Stripe delivers the same event again (a retry, with a fresh signature)
-    again = stripe_delivery(world.client, body)
-
-    # Then it is acknowledged as a duplicate and still one order exists
-    assert receipt(again) | {"outcome": "…"} == {
-        "received": True,
-        "event_id": "evt_paid_1",
-        "event_type": "checkout.session.completed",
-        "duplicate": True,
-        "handled": False,
-        "outcome": "…",
-    }
-    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 1)
-
-
-def test_a_replayed_delivery_within_the_tolerance_is_a_duplicate(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    # Given a delivery an attacker captured, signature header and all
-    tap(world, hoodie)
-    body = paid_body(world)
-    header = f"t={int(time.time())},v1=" + _v1(body, int(time.time()))
-    first = stripe_delivery(world.client, body, header=header)
-
-    # When it is replayed byte for byte
-    replayed = stripe_delivery(world.client, body, header=header)
-
-    # Then the replay changes nothing
-    assert (receipt(first)["duplicate"], receipt(replayed)["duplicate"]) == (False, True)
-    assert count(engine, Order) == 1
-
-
-def _v1(body: bytes, timestamp: int) -> str:
-    """Stripe's v1 scheme by hand (HMAC-SHA256 of "{t}.{body}"), to sign a body other than the one sent."""
-    payload = f"{timestamp}.{body.decode()}".encode()
-    return hmac.new(STRIPE_WEBHOOK_SECRET.encode(), payload, hashlib.sha256).hexdigest()
-
-
-# Validation and plain lookups behave alike on both databases; SQLite alone keeps the suite fast.
-@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(
-    ("how", "reason"),
-    [
-        ("forged", "signature does not match the body"),
-        ("stale", "timestamp outside the tolerance (stale or replayed delivery)"),
-        ("missing", "missing Stripe-Signature header"),
-        ("tampered", "signature does not match the body"),
-    ],
-)
-def test_forged_stale_and_unsigned_stripe_deliveries_are_400_and_logged_without_the_body(
-    world: World,
-    hoodie: Shoppable,
-    engine: Engine,
-    caplog: pytest.LogCaptureFixture,
-    how: str,
-    reason: str,
-) -> None:
-    # Given a payment event for a real tap
-    tap(world, hoodie)
-    body = paid_body(world)
-
-    # When it arrives forged, late (an old capture replayed), unsigned or altered after signing
-    caplog.set_level(logging.INFO)
-    if how == "forged":
-        response = stripe_delivery(world.client, body, secret="whsec_attacker_guess")
-    elif how == "stale":
-        response = stripe_delivery(world.client, body, timestamp=int(time.time()) - 301)
-    elif how == "missing":
-        response = world.client.post("/webhooks/stripe", content=body)
-    else:
-        signed_for = body.replace(b'"amount_total": 5990', b'"amount_total": 1')
-        assert signed_for != body
-        header = f"t={int(time.time())},v1=" + _v1(signed_for, int(time.time()))
-        response = stripe_delivery(world.client, body, header=header)
-
-    # Then 400 with the reason, nothing stored, and the log has the reason but not the body
-    assert response.status_code == 400
-    assert response.json()["detail"] == f"stripe webhook rejected: {reason}"
-    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (0, 0)
-    rejected = [record.getMessage() for record in caplog.records if "rejected" in record.getMessage()]
-    assert rejected == [f"rejected stripe webhook: {reason}"]
-    assert "cs_test_0001" not in caplog.text
-    assert "evt_paid_1" not in caplog.text
-
-
-def test_an_unknown_event_type_is_acknowledged_and_ignored(world: World, engine: Engine) -> None:
-    body = stripe_event_body(
-        {"id": "cus_1", "object": "customer"}, event_id="evt_customer", event_type="customer.created"
-    )
-    response = stripe_delivery(world.client, body)
-    assert receipt(response) == {
-        "received": True,
-        "event_id": "evt_customer",
-        "event_type": "customer.created",
-        "duplicate": False,
-        "handled": False,
-        "outcome": "ignored: event type not used by ReelCart",
-    }
-    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (0, 1)
-
-
-@pytest.mark.parametrize(
-    ("event_type", "payment_status", "status"),
-    [
-        ("checkout.session.expired", "unpaid", "expired"),
-        ("checkout.session.async_payment_failed", "unpaid", "payment_failed"),
-        ("checkout.session.completed", "unpaid", "awaiting_payment"),
-    ],
-)
-def test_unpaid_stripe_outcomes_update_the_checkout_and_count_no_order(
-    world: World, hoodie: Shoppable, engine: Engine, event_type: str, payment_status: str, status: str
-) -> None:
-    tap(world, hoodie)
-    body = stripe_event_body(
-        world.stripe.sessions["cs_test_0001"],
-        event_id="evt_1",
-        event_type=event_type,
-        payment_status=payment_status,
-    )
-    response = stripe_delivery(world.client, body)
-    (row,) = rows(engine, CheckoutSession)
-    assert receipt(response)["outcome"] == f"checkout {row.id} is {status}"
-    assert (row.status, count(engine, Order)) == (status, 0)
-
-
-def test_a_delayed_payment_counts_once_even_across_two_paid_events(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    # Given a SEPA-style checkout: completed unpaid, then the payment succeeds
-    tap(world, hoodie)
-    session = world.stripe.sessions["cs_test_0001"]
-    stripe_delivery(world.client, stripe_event_body(session, event_id="evt_1", payment_status="unpaid"))
-    stripe_delivery(
-        world.client,
-        stripe_event_body(
-            session,
-            event_id="evt_2",
-            event_type="checkout.session.async_payment_succeeded",
-            payment_status="paid",
-        ),
-    )
-
-    # When a different event about the same paid session arrives too
-    third = stripe_delivery(world.client, stripe_event_body(session, event_id="evt_3", payment_status="paid"))
-
-    # Then the purchase is one order
-    (order,) = rows(engine, Order)
-    assert order.provider_event_id == "evt_2"
-    assert receipt(third)["outcome"] == f"already recorded as order {order.id}"
-    assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
-
-
-def test_a_session_reported_by_another_stripe_account_is_ignored(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    tap(world, hoodie)
-    body = world.stripe.completed_event("cs_test_0001", "evt_paid_1", "acct_1SomeoneElse")
-    response = stripe_delivery(world.client, body)
-    assert (
-        receipt(response)["outcome"] == "ignored: session cs_test_0001 is not from the brand's Stripe account"
-    )
-    assert count(engine, Order) == 0
-
-
-def test_concurrent_duplicate_deliveries_record_one_order(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
-
-    # Given a paid checkout
-    tap(world, hoodie)
-    body = paid_body(world)
-
-    # When Stripe's retries and a second endpoint deliver the same event eight times at once
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(lambda _: stripe_delivery(world.client, body), range(8)))
-
-    # Then all are acknowledged, exactly one was processed, and one order exists
-    assert [response.status_code for response in responses] == [200] * 8
-    assert sorted(response.json()["duplicate"] for response in responses) == [False] + [True] * 7
-    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 1)
-
-
-def test_concurrent_different_events_for_one_purchase_record_one_order(
-    world: World, hoodie: Shoppable, engine: Engine
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
-    tap(world, hoodie)
-    bodies = [paid_body(world, event_id=f"evt_paid_{n}") for n in range(6)]
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(lambda body: stripe_delivery(world.client, body), bodies))
-    assert [response.status_code for response in responses] == [200] * 6
-    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 6)
-
-
-# Shopify -----------------------------------------------------------------------------------------
+from tests.utils.api import BrandAccount, RecordingQueue
+from tests.utils.webhooks import count, paid_body, paid_order_row, receipt, rows, tap
 
 
 def test_a_shopify_order_is_attributed_from_its_note_attributes(

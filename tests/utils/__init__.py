@@ -1,0 +1,1 @@
+"""Helpers tests import: plain functions, classes and constants, never fixtures."""
