@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import col, select
 
@@ -15,6 +15,7 @@ from api.episodes.models import Episode
 from api.episodes.service import get_episode
 from api.problems import not_found
 from api.review import service as review
+from api.review.dependencies import EditablePlacement
 from api.review.models import Placement, PlacementStatus
 from api.review.schemas import (
     ApproveBody,
@@ -28,9 +29,6 @@ from api.review.schemas import (
 from api.signing import verify_signed_path
 
 router = APIRouter(prefix="/v1", tags=["review"])
-IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description="The placement's ETag, to refuse stale edits")
-]
 
 
 def _with_etag(session: SessionDep, placement: Placement, settings: SettingsDep) -> JSONResponse:
@@ -88,16 +86,12 @@ def get_placement(
 
 @router.post("/placements/{placement_id}/approve", response_model=PlacementPublic)
 def approve(
-    placement_id: uuid.UUID,
+    placement: EditablePlacement,
     principal: PrincipalDep,
-    brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
-    if_match: IfMatch = None,
     body: ApproveBody | None = None,
 ) -> JSONResponse:
-    placement = review.get_placement(session, brand_id, placement_id)
-    review.check_if_match(placement, if_match)
     review.approve(session, placement, principal, settings, product_id=body.product_id if body else None)
     session.commit()
     return _with_etag(session, placement, settings)
@@ -105,15 +99,11 @@ def approve(
 
 @router.post("/placements/{placement_id}/reject", response_model=PlacementPublic)
 def reject(
-    placement_id: uuid.UUID,
+    placement: EditablePlacement,
     principal: PrincipalDep,
-    brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
-    if_match: IfMatch = None,
 ) -> JSONResponse:
-    placement = review.get_placement(session, brand_id, placement_id)
-    review.check_if_match(placement, if_match)
     review.reject(session, placement, principal, settings)
     session.commit()
     return _with_etag(session, placement, settings)
@@ -121,16 +111,12 @@ def reject(
 
 @router.patch("/placements/{placement_id}", response_model=PlacementPublic)
 def patch_placement(
-    placement_id: uuid.UUID,
+    placement: EditablePlacement,
     body: PlacementPatch,
     principal: PrincipalDep,
-    brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
-    if_match: IfMatch = None,
 ) -> JSONResponse:
-    placement = review.get_placement(session, brand_id, placement_id)
-    review.check_if_match(placement, if_match)
     review.patch(session, placement, body, principal, settings)
     session.commit()
     return _with_etag(session, placement, settings)
