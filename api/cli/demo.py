@@ -7,17 +7,11 @@ Without it, the demo draws its own packshots (and cuts the episode from them) so
 
 from __future__ import annotations
 
-import csv
 import os
 import uuid
-import zlib
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
@@ -36,6 +30,14 @@ from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import TagJobExecutor
 from api.linking.service import LinkingService
 from api.settings import ApiSettings
+from tagger.demo_media import (
+    SHOT_SECONDS,
+    build_demo_episode,
+    demo_scenes,
+    readable_scenes,
+    write_drawn_catalog,
+    write_grocery_catalog,
+)
 from tagger.exceptions import ModelError
 from tagger.models.cards import find_card, load_card
 from tagger.models.registry import pull
@@ -45,9 +47,6 @@ console = Console()
 
 DEMO_SLUG = "demo-grocer"
 DEMO_DETECTOR = "yolox-nano"
-DEMO_FPS = 30
-DEMO_SIZE = (540, 960)  # portrait 9:16, like the micro-dramas players show
-SHOT_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -70,123 +69,6 @@ def _say(step: str, message: str) -> None:
     console.print(f"[bold cyan]{step}[/] {message}", highlight=False)
 
 
-def write_grocery_catalog(shared: Path, folder: Path) -> Path:
-    """A catalog CSV of GroceryStoreDataset's packaged products (SKU GS-<class id>, prices in SEK)."""
-    root = shared / "data" / "grocery-dev"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "grocery-catalog.csv"
-    with (
-        (root / "classes.csv").open(encoding="utf-8") as source,
-        target.open("w", newline="", encoding="utf-8") as out,
-    ):
-        writer = csv.writer(out)
-        writer.writerow(["sku", "title", "price", "currency", "vendor", "description", "image"])
-        for row in csv.reader(source):
-            if not row or not row[1].strip().isdigit() or "/Packages/" not in row[4]:
-                continue
-            name, class_id, kind = row[0].strip(), int(row[1]), row[2].strip()
-            description_path = root / row[5].strip().lstrip("/")
-            description = (
-                description_path.read_text(encoding="utf-8").strip() if description_path.is_file() else ""
-            )
-            # Deterministic, plausible shelf prices: 12.90 to 42.90 SEK.
-            price = f"{12.9 + (zlib.crc32(name.encode()) % 31):.2f}"
-            title = name.replace("-", " ")
-            vendor = title.split()[0] if title.split()[0] not in (kind, "Oat", "Soy") else ""
-            writer.writerow(
-                [
-                    f"GS-{class_id:02d}",
-                    title,
-                    price,
-                    "SEK",
-                    vendor,
-                    description,
-                    str(root / row[4].strip().lstrip("/")),
-                ]
-            )
-    return target
-
-
-def write_drawn_catalog(folder: Path) -> Path:
-    """Without ../shared: six products with packshots drawn here, so the demo still works."""
-    folder.mkdir(parents=True, exist_ok=True)
-    products = [
-        ("Sparkling Water 500 ml", (200, 160, 40)),
-        ("Cold Brew Coffee", (30, 50, 90)),
-        ("Matcha Latte", (60, 170, 90)),
-        ("Orange Juice 1 L", (20, 140, 250)),
-        ("Oat Drink Barista", (180, 200, 220)),
-        ("Dark Chocolate 70%", (40, 40, 120)),
-    ]
-    target = folder / "drawn-catalog.csv"
-    with target.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["sku", "title", "price", "currency", "vendor", "description", "image"])
-        for number, (title, colour) in enumerate(products, start=1):
-            image = np.full((600, 400, 3), colour, dtype=np.uint8)
-            cv2.rectangle(image, (30, 180), (370, 420), (245, 245, 245), -1)
-            cv2.putText(image, title[:14], (45, 300), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2)
-            path = folder / f"drawn-{number}.png"
-            cv2.imwrite(str(path), image)
-            writer.writerow(
-                [
-                    f"DEMO-{number}",
-                    title,
-                    f"{2.49 + number:.2f}",
-                    "EUR",
-                    "ReelCart Demo",
-                    f"{title}, drawn by the demo.",
-                    path.name,
-                ]
-            )
-    return target
-
-
-# In-store photos (GroceryStoreDataset val split) of catalog products that YOLOX-Nano sees as a
-# bottle or cup: on them the demo finds, tracks and links real products.
-DEMO_SCENES = (
-    (
-        "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_001.jpg",
-        "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_002.jpg",
-    ),
-    (
-        "Yoghurt/Yoggi-Strawberry-Yoghurt/Yoggi-Strawberry-Yoghurt_001.jpg",
-        "Soyghurt/Alpro-Vanilla-Soyghurt/Alpro-Vanilla-Soyghurt_003.jpg",
-    ),
-    (
-        "Yoghurt/Arla-Mild-Vanilla-Yoghurt/Arla-Mild-Vanilla-Yoghurt_002.jpg",
-        "Juice/God-Morgon-Orange-Juice/God-Morgon-Orange-Juice_003.jpg",
-    ),
-    (
-        "Soyghurt/Alpro-Blueberry-Soyghurt/Alpro-Blueberry-Soyghurt_003.jpg",
-        "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_003.jpg",
-    ),
-    (
-        "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_003.jpg",
-        "Soyghurt/Alpro-Vanilla-Soyghurt/Alpro-Vanilla-Soyghurt_002.jpg",
-    ),
-)
-
-
-def demo_scenes(shared: Path | None, packshots: list[Path]) -> list[list[Path]]:
-    """Two in-store photos a shot when ../shared has them, else one packshot a shot."""
-    if shared is not None:
-        root = shared / "data" / "grocery-dev" / "val" / "Packages"
-        scenes = [[root / name for name in pair] for pair in DEMO_SCENES]
-        if all(path.is_file() for scene in scenes for path in scene):
-            return scenes
-    return [[path] for path in packshots[:5]]
-
-
-def readable_scenes(scenes: list[list[Path]]) -> list[list[Path]]:
-    """The scenes the episode is cut from: photos that cannot be read are dropped, and so is a scene
-    left with none (the episode builder and the demo's reviewer must agree on which shot is which)."""
-    kept = [
-        [path for path in scene if cv2.imread(str(path), cv2.IMREAD_COLOR) is not None] for scene in scenes
-    ]
-    return [scene for scene in kept if scene]
-
-
 def scene_products(
     session: Session, brand_id: uuid.UUID, scenes: list[list[Path]], images: list[ProductImage]
 ) -> list[frozenset[uuid.UUID]]:
@@ -199,59 +81,6 @@ def scene_products(
         products = {by_image.get(path) or by_title.get(path.parent.name.replace("-", " ")) for path in scene}
         shown.append(frozenset(product for product in products if product is not None))
     return shown
-
-
-def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    scale = min(width / image.shape[1], height / image.shape[0])
-    size = (max(int(image.shape[1] * scale), 1), max(int(image.shape[0] * scale), 1))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-
-
-def _shot_canvas(images: list[np.ndarray], tint: np.ndarray) -> np.ndarray:
-    """The shot's images stacked vertically on a tinted gradient, a little larger than the frame."""
-    width, height = int(DEMO_SIZE[0] * 1.12), int(DEMO_SIZE[1] * 1.12)
-    canvas = np.linspace(0.55, 1.0, height, dtype=np.float32)[:, None, None] * tint[None, None, :]
-    canvas = np.repeat(canvas, width, axis=1).astype(np.uint8)
-    slot = height // len(images)
-    for number, image in enumerate(images):
-        fitted = _fit(image, int(width * 0.92), int(slot * 0.92))
-        y = number * slot + (slot - fitted.shape[0]) // 2
-        x = (width - fitted.shape[1]) // 2
-        canvas[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
-    return canvas
-
-
-def build_demo_episode(scenes: list[list[Path]], target: Path) -> Path:
-    """A portrait H.264 clip: one scene a shot, a slow camera pan and zoom, a hard cut between shots."""
-    width, height = DEMO_SIZE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part.mp4")
-    rng = np.random.default_rng(7)
-    with av.open(str(partial), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(DEMO_FPS, 1))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        for scene in readable_scenes(scenes):
-            images = [np.asarray(cv2.imread(str(path), cv2.IMREAD_COLOR), dtype=np.uint8) for path in scene]
-            canvas = _shot_canvas(images, rng.integers(40, 200, size=3))
-            frames = SHOT_SECONDS * DEMO_FPS
-            for index in range(frames):
-                progress = index / frames
-                # The camera window shrinks by 8% (zoom in) while drifting down and right.
-                crop_w, crop_h = (
-                    int(canvas.shape[1] * (1 - 0.08 * progress)),
-                    int(canvas.shape[0] * (1 - 0.08 * progress)),
-                )
-                x = int((canvas.shape[1] - crop_w) * progress)
-                y = int((canvas.shape[0] - crop_h) * progress)
-                window = canvas[y : y + crop_h, x : x + crop_w]
-                frame = np.asarray(cv2.resize(window, (width, height)), dtype=np.uint8)
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                    container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    partial.replace(target)
-    return target
 
 
 def prepare_demo(settings: ApiSettings) -> DemoResult:
@@ -299,7 +128,7 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
             _say(
                 "4/6", "cutting a 15 s portrait demo episode (in-store photos, pans, zooms, cuts; PyAV H.264)"
             )
-            video = build_demo_episode(scenes, demo_dir / "demo-episode.mp4")
+            video = build_demo_episode(scenes, demo_dir / "demo-episode.mp4", shot_seconds=SHOT_SECONDS)
             episode = register_episode(
                 session,
                 settings,

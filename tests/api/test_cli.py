@@ -16,6 +16,7 @@ from api.db import create_db_engine
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 from api.settings import get_settings
+from tagger.demo_media import DEMO_SCENES, SHOT_SECONDS
 from tests.utils.api import make_video
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -153,13 +154,11 @@ def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
         assert (timeline.status_code, timeline.json()["episode"]["height"]) == (200, 960)
     # What the demo player shows: hotspots, each selling a product its shot really shows, whatever
     # confidence this CPU's arithmetic gives the links (the God Morgon cartons score 0.77-0.81).
-    shot_titles = [
-        {photo.split("/")[1].replace("-", " ") for photo in scene} for scene in api.cli.demo.DEMO_SCENES
-    ]
+    shot_titles = [{photo.split("/")[1].replace("-", " ") for photo in scene} for scene in DEMO_SCENES]
     hotspots = timeline.json()["placements"]
     assert hotspots
     for hotspot in hotspots:
-        shot = (hotspot["start_ms"] + hotspot["end_ms"]) // 2 // (api.cli.demo.SHOT_SECONDS * 1000)
+        shot = (hotspot["start_ms"] + hotspot["end_ms"]) // 2 // (SHOT_SECONDS * 1000)
         assert hotspot["product"]["title"] in shot_titles[shot]
     assert "God Morgon Orange Juice" in {hotspot["product"]["title"] for hotspot in hotspots}
 
