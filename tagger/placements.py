@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from tagger.arrays import Image
+from tagger.detection.postprocess import box_iou
 from tagger.exceptions import TaggerError
 from tagger.keyframes import simplify
 from tagger.tracking import TrackedBox
@@ -123,12 +124,9 @@ def sharpness(image: Image) -> float:
 
 
 def normalized_iou(a: NormBox, b: NormBox) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    inter_w = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
-    inter_h = max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    inter = inter_w * inter_h
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+    """IoU of two normalized [x, y, w, h] boxes, through the detector's one IoU (`box_iou`)."""
+    corners = np.array([[a[0], a[1], a[0] + a[2], a[1] + a[3]], [b[0], b[1], b[0] + b[2], b[1] + b[3]]])
+    return float(box_iou(corners[:1], corners[1:])[0, 0])
 
 
 def extrapolate(observations: Sequence[Observation], t_ms: int) -> NormBox:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,8 +80,9 @@ def select(
     return Detections(xyxy=boxes[keep], confidence=confidence[keep], class_id=class_id[keep])
 
 
-def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Pairwise IoU of xyxy boxes, shape (len(a), len(b))."""
+def box_iou(a: npt.NDArray[np.floating[Any]], b: npt.NDArray[np.floating[Any]]) -> FloatArray:
+    """Pairwise IoU of xyxy boxes, shape (len(a), len(b)): the one IoU of the tagger (NMS, and placements
+    through `normalized_iou`)."""
     top_left = np.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.clip(bottom_right - top_left, 0.0, None).prod(axis=2)
