@@ -19,6 +19,7 @@ from api.catalog import sync_router as sync
 from api.checkout import router as checkout
 from api.db import create_db_engine, session_scope
 from api.episodes import router as episodes
+from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
 from api.jobs.recovery import StaleJobReaper, recover_jobs
@@ -111,6 +112,7 @@ def create_app(
         sync,
         webhooks,
         linking,
+        jobs,
     ):
         app.include_router(module.router)
     pages.mount_static(app)

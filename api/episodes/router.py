@@ -13,11 +13,9 @@ from sqlmodel import col, select
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
 from api.episodes.models import TagJob
-from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPage, TagJobPublic
-from api.jobs.listing import newest_jobs
+from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPublic
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
-from api.ownership import get_owned
 from api.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
@@ -134,20 +132,3 @@ def create_tag_job(
     queue.enqueue(JobRef(JobKind.TAG, job.id))
     session.refresh(job)
     return tag_job_public(job)
-
-
-@router.get("/tag-jobs", response_model=TagJobPage)
-def list_tag_jobs(
-    brand_id: BrandIdDep,
-    session: SessionDep,
-    episode_id: uuid.UUID | None = None,
-    state: JobState | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> TagJobPage:
-    jobs, total = newest_jobs(session, TagJob, brand_id, episode_id=episode_id, state=state, limit=limit)
-    return TagJobPage(items=[tag_job_public(job) for job in jobs], total=total)
-
-
-@router.get("/tag-jobs/{job_id}", response_model=TagJobPublic)
-def get_tag_job(job_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> TagJobPublic:
-    return tag_job_public(get_owned(session, TagJob, brand_id, job_id, "tag job"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import cast
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -12,12 +12,12 @@ from api.episodes.models import TagJob
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 
-Job = TypeVar("Job", TagJob, LinkJob)
+Job = TagJob | LinkJob
 
 
 def newest_jobs(
     session: Session,
-    model: type[Job],
+    model: type[TagJob] | type[LinkJob],
     brand_id: uuid.UUID,
     *,
     episode_id: uuid.UUID | None,
@@ -32,4 +32,5 @@ def newest_jobs(
         statement = statement.where(model.state == state)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     jobs = session.exec(statement.order_by(col(model.created_at).desc()).limit(limit)).all()
-    return list(jobs), total
+    # Rows of `model`, one of the two job tables (select() over a union of tables types them as SQLModel).
+    return cast(list[Job], list(jobs)), total
