@@ -11,10 +11,20 @@ from typing import Any
 
 
 class ApiError(Exception):
-    # Each kind sets these; `title` None means the status's standard title.
+    """Each kind names its status and problem type in its class line:
+    `class CheckoutClosed(ApiError, status=409, slug="checkout-closed")`. `title` None means the
+    status's standard title."""
+
     status: int = 422
     slug: str = "validation-error"
     title: str | None = None
+
+    def __init_subclass__(cls, *, status: int | None = None, slug: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if slug is not None:
+            cls.slug = slug
 
     def __init__(
         self,
@@ -33,30 +43,23 @@ class InvalidInput(ApiError):
     """A field that passed the schema but not the use case's rules (422)."""
 
 
-class NotFound(ApiError):
+class NotFound(ApiError, status=404, slug="not-found"):
     """Missing, or another brand's: the two answer alike, so ids are no existence oracle (404)."""
-
-    status = 404
-    slug = "not-found"
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
 
 
-class CommerceNotConfigured(ApiError):
-    status = 503
-    slug = "commerce-not-configured"
+class CommerceNotConfigured(ApiError, status=503, slug="commerce-not-configured"):
+    """The operator has not configured the providers' platform keys."""
 
 
-class StoredTokenUnreadable(ApiError):
-    status = 503
-    slug = "stored-token-unreadable"
+class StoredTokenUnreadable(ApiError, status=503, slug="stored-token-unreadable"):
+    """A stored provider token no configured key decrypts (the key was rotated away)."""
 
 
-class MediaUrlRefused(ApiError):
+class MediaUrlRefused(ApiError, status=403):
     """A media URL without a valid, unexpired signature (403); the slug says which."""
-
-    status = 403
 
     def __init__(self, detail: str, *, slug: str) -> None:
         super().__init__(detail)

@@ -5,15 +5,9 @@ from __future__ import annotations
 from api.errors import ApiError
 
 
-class ProviderAccountTaken(ApiError):
+class ProviderAccountTaken(ApiError, status=409, slug="provider-account-taken"):
     """The Stripe account or Shopify shop is already another brand's."""
 
-    status = 409
-    slug = "provider-account-taken"
 
-
-class ProviderNotConnected(ApiError):
+class ProviderNotConnected(ApiError, status=409, slug="provider-not-connected"):
     """The brand asked for a provider it has not connected (checkout, sync, default provider)."""
-
-    status = 409
-    slug = "provider-not-connected"

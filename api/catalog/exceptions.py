@@ -5,12 +5,9 @@ from __future__ import annotations
 from api.errors import ApiError
 
 
-class UnsupportedImage(ApiError):
+class UnsupportedImage(ApiError, slug="unsupported-image"):
     """Not a JPEG, PNG or WebP, does not decode, or its size is out of range."""
 
-    slug = "unsupported-image"
 
-
-class DuplicateSku(ApiError):
-    status = 409
-    slug = "duplicate-sku"
+class DuplicateSku(ApiError, status=409, slug="duplicate-sku"):
+    """A SKU the brand's catalog already has."""

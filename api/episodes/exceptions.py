@@ -5,18 +5,13 @@ from __future__ import annotations
 from api.errors import ApiError
 
 
-class UnusableMedia(ApiError):
+class UnusableMedia(ApiError, slug="unusable-media"):
     """Not a video the tagger can read (or no such file)."""
 
-    slug = "unusable-media"
 
-
-class PathNotAllowed(ApiError):
+class PathNotAllowed(ApiError, slug="path-not-allowed"):
     """A server path outside the configured import roots."""
 
-    slug = "path-not-allowed"
 
-
-class UploadTooLarge(ApiError):
-    status = 413
-    slug = "payload-too-large"
+class UploadTooLarge(ApiError, status=413, slug="payload-too-large"):
+    """An upload over `REELCART_MAX_UPLOAD_BYTES`."""

@@ -5,14 +5,9 @@ from __future__ import annotations
 from api.errors import ApiError
 
 
-class EditConflict(ApiError):
+class EditConflict(ApiError, status=412, slug="edit-conflict"):
     """The placement changed since the reviewer loaded it (If-Match names an older version)."""
 
-    status = 412
-    slug = "edit-conflict"
 
-
-class NoProductChosen(ApiError):
+class NoProductChosen(ApiError, slug="no-product-chosen"):
     """Approving needs a product: none was given and the placement has no candidate."""
-
-    slug = "no-product-chosen"
