@@ -6,17 +6,19 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, delete
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
-from api.jobs.progress import Heartbeat, JobProgress, claim_job
+from api.jobs.progress import JobProgress
+from api.jobs.runner import JobRunner
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -62,43 +64,33 @@ class TagJobExecutor:
         self._engine = engine
         self._settings = settings
         self._tag = tag_function
+        self._runner = JobRunner(engine, TagJob, "tag job")
 
     def __call__(self, job_id: uuid.UUID) -> None:
-        claimed = self._claim(job_id)
+        claimed = self._runner.claim(job_id, self._prepare)
         if claimed is None:
             return
         media_path, brand_id, episode_id = claimed
-        try:
-            with Heartbeat(self._engine, TagJob, job_id):
-                drafts = self._tag(
-                    media_path,
-                    brand_id=brand_id,
-                    thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
-                    progress=JobProgress(self._engine, TagJob, job_id).report,
-                )
-                self._store(job_id, drafts)
-        except TaggerError as error:
-            self._fail(job_id, str(error))
-        except Exception as error:
-            log.exception("tag job %s failed unexpectedly", job_id)
-            self._fail(job_id, f"internal error: {type(error).__name__}: {error}")
 
-    def _claim(self, job_id: uuid.UUID) -> tuple[Path, uuid.UUID, uuid.UUID] | None:
-        with session_scope(self._engine) as session:
-            if not claim_job(session, TagJob, job_id):
-                return None
-            job = session.get(TagJob, job_id, populate_existing=True)
-            assert job is not None
-            episode = session.get(Episode, job.episode_id)
-            if episode is None:
-                job.state, job.error, job.finished_at = (
-                    JobState.FAILED,
-                    "episode no longer exists",
-                    utcnow(),
-                )
-                return None
-            episode.status = EpisodeStatus.TAGGING
-            return Path(episode.media_path), episode.brand_id, episode.id
+        def work() -> None:
+            drafts = self._tag(
+                media_path,
+                brand_id=brand_id,
+                thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
+                progress=JobProgress(self._engine, TagJob, job_id).report,
+            )
+            self._store(job_id, drafts)
+
+        self._runner.run(job_id, work, reasons={TaggerError: str}, fail=partial(self._fail, job_id))
+
+    @staticmethod
+    def _prepare(session: Session, job: TagJob) -> tuple[Path, uuid.UUID, uuid.UUID] | None:
+        episode = session.get(Episode, job.episode_id)
+        if episode is None:
+            job.state, job.error, job.finished_at = JobState.FAILED, "episode no longer exists", utcnow()
+            return None
+        episode.status = EpisodeStatus.TAGGING
+        return Path(episode.media_path), episode.brand_id, episode.id
 
     def _store(self, job_id: uuid.UUID, drafts: Sequence[PlacementDraft]) -> None:
         with session_scope(self._engine) as session:

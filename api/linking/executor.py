@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -21,7 +22,8 @@ from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode
 from api.jobs.models import JobState
-from api.jobs.progress import Heartbeat, JobProgress, claim_job
+from api.jobs.progress import JobProgress
+from api.jobs.runner import JobRunner
 from api.linking.models import LinkJob
 from api.linking.service import (
     NO_IMAGES,
@@ -66,29 +68,20 @@ class LinkJobExecutor:
         self._settings = settings
         self._linking = linking
         self._fetcher = fetcher or image_fetcher(settings)
+        self._runner = JobRunner(engine, LinkJob, "link job")
 
     def __call__(self, job_id: uuid.UUID) -> None:
-        scope = self._claim(job_id)
+        scope = self._runner.claim(
+            job_id, lambda _session, job: LinkScope(job.brand_id, job.episode_id, job.index_only)
+        )
         if scope is None:
             return
-        try:
-            with Heartbeat(self._engine, LinkJob, job_id):
-                self._run(job_id, scope)
-        except CatalogIndexError as error:
-            self._fail(job_id, str(error))
-        except ModelError as error:
-            self._fail(job_id, f"linking is unavailable: {error}")
-        except Exception as error:
-            log.exception("link job %s failed unexpectedly", job_id)
-            self._fail(job_id, f"internal error: {type(error).__name__}: {error}")
-
-    def _claim(self, job_id: uuid.UUID) -> LinkScope | None:
-        with session_scope(self._engine) as session:
-            if not claim_job(session, LinkJob, job_id):
-                return None
-            job = session.get(LinkJob, job_id, populate_existing=True)
-            assert job is not None
-            return LinkScope(job.brand_id, job.episode_id, job.index_only)
+        self._runner.run(
+            job_id,
+            lambda: self._run(job_id, scope),
+            reasons={CatalogIndexError: str, ModelError: lambda error: f"linking is unavailable: {error}"},
+            fail=partial(self._fail, job_id),
+        )
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
         progress = JobProgress(self._engine, LinkJob, job_id)
