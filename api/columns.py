@@ -14,8 +14,6 @@ from sqlmodel import Field
 
 # Money columns: 12 significant digits with 3 decimals covers every ISO 4217 minor unit (KWD has 3).
 MONEY_DIGITS = 12
-
-
 MONEY_DECIMALS = 3
 
 

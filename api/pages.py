@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from api.brands.models import Brand
 from api.deps import SessionDep, SettingsDep
 from api.episodes.models import Episode
-from api.problems import not_found
+from api.errors import NotFound
 from api.signing import sign_path
 
 WEB_OVERLAY_DIR = Path(__file__).resolve().parents[1] / "web_overlay"
@@ -30,7 +30,7 @@ def _sdk_files() -> dict[str, Path]:
 def overlay_module(filename: str) -> FileResponse:
     path = _sdk_files().get(filename)
     if path is None:
-        raise not_found("overlay file")
+        raise NotFound("overlay file")
     return FileResponse(
         path,
         media_type="text/javascript",
@@ -54,7 +54,7 @@ def demo_player(episode_id: uuid.UUID, session: SessionDep, settings: SettingsDe
         .where(Episode.id == episode_id)
     ).first()
     if provider is None:
-        raise not_found("episode")
+        raise NotFound("episode")
     media = sign_path(
         settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media", ttl_s=24 * 3600
     )

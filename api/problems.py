@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.commerce_config import stored_token_problem
-from api.errors import ApiError, NotFound
+from api.errors import ApiError
 from commerce.exceptions import CommerceError, ProviderError, ProviderTimeout, TokenCryptoError
 from tagger.exceptions import TaggerError
 
@@ -61,10 +61,6 @@ class Problem(ApiError):
         self.status = status
         self.slug = slug or _slugify(title or _TITLES.get(status, "error"))
         self.title = title
-
-
-def not_found(what: str) -> NotFound:
-    return NotFound(what)
 
 
 def problem_response(

@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from api.auth import issue_api_key
 from api.brands.models import ApiKeyScope, Brand
 from api.deps import OperatorDep, SessionDep
-from api.problems import Problem, not_found
+from api.errors import NotFound
+from api.problems import Problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -67,7 +68,7 @@ def create_key(
     brand_id: uuid.UUID, body: KeyCreate, _operator: OperatorDep, session: SessionDep
 ) -> KeyIssued:
     if session.get(Brand, brand_id) is None:
-        raise not_found("brand")
+        raise NotFound("brand")
     issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name)
     session.commit()
     return KeyIssued(id=issued.record.id, brand_id=brand_id, name=body.name, key=issued.secret)

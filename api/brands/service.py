@@ -50,7 +50,7 @@ def brand_me(brand: Brand) -> BrandMe:
         auto_approve_threshold=brand.auto_approve_threshold,
         link_floor=brand.link_floor,
         require_print_evidence=brand.require_print_evidence,
-        default_checkout_provider=CheckoutProviderName(brand.default_checkout_provider),
+        default_checkout_provider=brand.default_checkout_provider,
         catalog_synced_at=brand.catalog_synced_at,
         providers=BrandProviders(
             stripe=StripeConnection(connected=stripe_connected(brand), account_id=brand.stripe_account_id),

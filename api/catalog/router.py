@@ -28,9 +28,10 @@ from api.catalog.schemas import (
 )
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
+from api.errors import NotFound
 from api.linking.link_jobs import queue_index_refresh
 from api.ownership import get_owned
-from api.problems import Problem, not_found
+from api.problems import Problem
 from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -199,7 +200,7 @@ def delete_image(image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep)
 def get_image(image_id: uuid.UUID, session: SessionDep) -> FileResponse:
     image = session.get(ProductImage, image_id)
     if image is None or not image.path or not Path(image.path).is_file():
-        raise not_found("image")
+        raise NotFound("image")
     return FileResponse(image.path, headers={"Cache-Control": "public, max-age=86400, immutable"})
 
 

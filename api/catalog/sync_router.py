@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from api.brands.models import CheckoutProviderName
 from api.brands.service import get_brand
@@ -18,7 +16,6 @@ from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.linking.link_jobs import queue_index_refresh
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
-log = logging.getLogger("reelcart.api.sync")
 
 
 @router.post(
@@ -36,7 +33,7 @@ def sync_provider_catalog(
     full: Annotated[
         bool, Query(description="Read everything and remove what the provider no longer has")
     ] = False,
-) -> SyncReportPublic | JSONResponse:
+) -> SyncReportPublic:
     brand = get_brand(session, brand_id)
     # A provider failure half-way answers 502 and rolls the half-read catalog back whole (the session
     # closes uncommitted).

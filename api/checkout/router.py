@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from api.checkout.dependencies import CommerceDep
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
@@ -32,7 +32,7 @@ def create_checkout(
     session: SessionDep,
     settings: SettingsDep,
     commerce: CommerceDep,
-) -> CheckoutCreated | JSONResponse:
+) -> CheckoutCreated:
     buyer_ip = shopper_ip(
         request.client.host if request.client else None,
         request.headers.getlist("x-forwarded-for"),

@@ -111,10 +111,10 @@ def start_checkout(
     """Validate the tap against the catalog, call the provider, record the session (flushed, not committed).
 
     Raises the checkout's `ApiError` kinds for bad input and lets `ProviderError` / `ProviderTimeout`
-    through (`api/provider_problems.py` answers them).
+    through (`api/problems.py` answers them with a 502).
     """
     sale = _load_sale(session, body)
-    provider_name = body.provider or CheckoutProviderName(sale.brand.default_checkout_provider)
+    provider_name = body.provider or sale.brand.default_checkout_provider
     if not is_connected(sale.brand, provider_name):
         raise ProviderNotConnected(
             f"this brand does not sell through {provider_name.value}: it has not connected a "
@@ -294,7 +294,7 @@ def _created(
     embedded = result.ui is CheckoutUi.EMBEDDED
     return CheckoutCreated(
         checkout_session_id=row.id,
-        provider=CheckoutProviderName(row.provider),
+        provider=row.provider,
         client_secret=result.client_secret,
         publishable_key=settings.stripe_publishable_key if embedded else None,
         # Direct charges live on the connected account: Stripe.js must be started with its id.

@@ -23,7 +23,7 @@ from api.auth import IssuedKey, Principal
 from api.brands.models import ApiKeyScope, Brand
 from api.catalog.models import Product
 from api.review.models import Placement, PlacementStatus
-from api.review.service import approve
+from api.review.service import approve, top_candidate
 from api.settings import ApiSettings
 
 
@@ -75,8 +75,7 @@ def review_demo_episode(
             .order_by(col(Placement.start_ms), col(Placement.id))
         ).all()
         for placement in placements:
-            top = placement.sku_candidates[0] if placement.sku_candidates else None
-            top_id = _uuid(top.get("product_id")) if top else None
+            top_id = top_candidate(placement)
             product = titles.get(top_id, "unknown product") if top_id else "unknown product"
             confidence = placement.link_confidence
             shot = shot_of(placement.start_ms, placement.end_ms, shot_ms)
@@ -95,10 +94,3 @@ def review_demo_episode(
             )
         session.commit()
     return outcome
-
-
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

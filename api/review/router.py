@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
 from api.episodes.service import get_episode
-from api.problems import not_found
+from api.errors import NotFound
 from api.review import service as review
 from api.review.dependencies import EditablePlacement
 from api.review.models import Placement, PlacementStatus
@@ -144,7 +144,7 @@ def placement_thumbnail(
     )
     placement = session.get(Placement, placement_id)
     if placement is None or not placement.thumbnail_path or not Path(placement.thumbnail_path).is_file():
-        raise not_found("thumbnail")
+        raise NotFound("thumbnail")
     return FileResponse(placement.thumbnail_path, headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -159,6 +159,6 @@ def episode_media(
     verify_signed_path(settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media", exp, sig)
     episode = session.get(Episode, episode_id)
     if episode is None or not Path(episode.media_path).is_file():
-        raise not_found("episode media")
+        raise NotFound("episode media")
     # FileResponse answers Range requests, so <video> can seek.
     return FileResponse(episode.media_path, headers={"Cache-Control": "private, max-age=3600"})

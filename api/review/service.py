@@ -136,7 +136,7 @@ def approve(
     product_id: uuid.UUID | None,
 ) -> Placement:
     before = _snapshot(placement)
-    chosen = product_id or placement.chosen_product_id or _top_candidate(placement)
+    chosen = product_id or placement.chosen_product_id or top_candidate(placement)
     if chosen is None:
         raise NoProductChosen(
             "choose a product before approving: this placement has no candidate",
@@ -148,7 +148,8 @@ def approve(
     return placement
 
 
-def _top_candidate(placement: Placement) -> uuid.UUID | None:
+def top_candidate(placement: Placement) -> uuid.UUID | None:
+    """The product of the placement's first candidate with a readable product id."""
     for candidate in placement.sku_candidates:
         try:
             return uuid.UUID(str(candidate.get("product_id")))
@@ -222,7 +223,7 @@ def bulk_approve(
         statement = statement.where(Placement.episode_id == episode_id)
     approved = []
     for placement in session.exec(statement).all():
-        if placement.chosen_product_id is None and _top_candidate(placement) is None:
+        if placement.chosen_product_id is None and top_candidate(placement) is None:
             continue
         approved.append(approve(session, placement, actor, settings, product_id=None))
     return approved

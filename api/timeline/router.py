@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from api.deps import SessionDep, SettingsDep
 from api.episodes.models import Episode
-from api.problems import not_found
+from api.errors import NotFound
 from api.timeline.schemas import TimelineV1
 from api.timeline.service import etag_matches
 
@@ -32,7 +32,7 @@ def get_timeline(
         select(Episode.timeline_json, Episode.timeline_etag).where(Episode.id == episode_id)
     ).first()
     if row is None or not row[0]:
-        raise not_found("episode")
+        raise NotFound("episode")
     body, etag = row
     headers = {
         "ETag": etag,

@@ -6,7 +6,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from api.checkout.dependencies import CommerceDep
 from api.deps import SessionDep, SettingsDep
@@ -45,7 +44,7 @@ def _rejected(error: WebhookError) -> Problem:
 
 def _process(
     event: WebhookEvent, request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
-) -> WebhookReceipt | JSONResponse:
+) -> WebhookReceipt:
     delivery = receive(session, event, settings, commerce)
     session.commit()
     outcome = delivery.outcome
@@ -59,7 +58,7 @@ def _process(
 @router.post("/stripe", response_model=WebhookReceipt, responses=_RESPONSES)
 def stripe_webhook(
     request: Request, body: RawBody, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
-) -> WebhookReceipt | JSONResponse:
+) -> WebhookReceipt:
     try:
         event = verify_and_parse_stripe(body, request.headers.get("stripe-signature"), commerce)
     except WebhookError as error:
@@ -70,7 +69,7 @@ def stripe_webhook(
 @router.post("/shopify", response_model=WebhookReceipt, responses=_RESPONSES)
 def shopify_webhook(
     request: Request, body: RawBody, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
-) -> WebhookReceipt | JSONResponse:
+) -> WebhookReceipt:
     try:
         event = verify_and_parse_shopify(body, dict(request.headers), commerce)
     except WebhookError as error:

@@ -35,13 +35,16 @@ def _scale(size: tuple[int, int], side: int) -> NDArray[np.float64]:
 
 
 def _samples_finitely(to_thumb: NDArray[np.float64], side: int) -> bool:
-    """Whether warping through `to_thumb` samples finite source points for every destination pixel.
+    """Whether warping through `to_thumb` samples finite source points for every destination pixel
+    (and the map does not squash the product to a line).
 
     warpPerspective inverts the map itself; a singular one (USAC returns some, rank 2) gives infinite
     source coordinates, and OpenCV 5's bilinear warp then crashes the process (a segfault, seen on a
     grocery-dev photo). A map whose line at infinity crosses the destination square folds the image
     through infinity: no evidence either way. The homogeneous coordinate is linear in the pixel, so
     one sign at the four corners means one sign everywhere."""
+    if not np.all(np.isfinite(to_thumb)) or abs(np.linalg.det(to_thumb[:2, :2])) < 1e-6:
+        return False
     if np.linalg.cond(to_thumb) > MAX_CONDITION:
         return False
     from_thumb = np.linalg.inv(to_thumb)
@@ -65,8 +68,6 @@ def aligned_similarity(
         @ homography
         @ np.linalg.inv(_scale(query_size, query_thumbnail.shape[0]))
     )
-    if not np.all(np.isfinite(to_thumb)) or abs(np.linalg.det(to_thumb[:2, :2])) < 1e-6:
-        return 0.0
     if not _samples_finitely(to_thumb, side):
         return 0.0
     warped = cv2.warpPerspective(query_thumbnail, to_thumb, (side, side), flags=cv2.INTER_AREA)

@@ -126,14 +126,13 @@ def ratio_test_matches(
     candidate = candidate if isinstance(candidate, QuantizedDescriptors) else quantize_candidate(candidate)
     affinity = integer_matmul(query.steps, candidate.steps.T).astype(np.float32)
     affinity -= 0.5 * candidate.squared_norms[None, :]
-    query_norms = query.squared_norms
     rows = np.arange(len(query))
     best = affinity.argmax(axis=1)
     best_affinity = affinity[rows, best]
     affinity[rows, best] = -np.inf
     second_affinity = affinity.max(axis=1)
-    best_squared = np.maximum(query_norms - 2.0 * best_affinity, 0.0)
-    second_squared = np.maximum(query_norms - 2.0 * second_affinity, 0.0)
+    best_squared = np.maximum(query.squared_norms - 2.0 * best_affinity, 0.0)
+    second_squared = np.maximum(query.squared_norms - 2.0 * second_affinity, 0.0)
     keep = best_squared < (RATIO_TEST * RATIO_TEST) * second_squared
     return rows[keep].astype(np.int64), best[keep].astype(np.int64)
 
