@@ -1,16 +1,19 @@
-"""Operator routes: brands and their API keys."""
+"""Operator routes: brands and their API keys (create, list, revoke)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from api.auth import issue_api_key
 from api.brands.models import ApiKeyScope, Brand
+from api.brands.schemas import ApiKeyPublic
+from api.brands.service import get_brand, list_api_keys, revoke_api_key
 from api.deps import OperatorDep, SessionDep
 from api.errors import NotFound
 from api.problems import Problem
@@ -72,3 +75,25 @@ def create_key(
     issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name)
     session.commit()
     return KeyIssued(id=issued.record.id, brand_id=brand_id, name=body.name, key=issued.secret)
+
+
+@router.get("/keys", response_model=list[ApiKeyPublic], summary="API keys, newest first (never a secret)")
+def list_keys(
+    _operator: OperatorDep,
+    session: SessionDep,
+    brand_id: Annotated[uuid.UUID | None, Query(description="Only this brand's keys")] = None,
+) -> list[ApiKeyPublic]:
+    if brand_id is not None:
+        get_brand(session, brand_id)  # an unknown brand is a 404, not an empty list
+    return list_api_keys(session, brand_id=brand_id)
+
+
+@router.post(
+    "/keys/{key_id}/revoke",
+    response_model=ApiKeyPublic,
+    summary="Revoke a key: its next request gets 401 (revoking twice keeps the first time)",
+)
+def revoke_key(key_id: uuid.UUID, _operator: OperatorDep, session: SessionDep) -> ApiKeyPublic:
+    revoked = revoke_api_key(session, key_id)
+    session.commit()
+    return revoked

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from api.brands.models import CheckoutProviderName
+from api.brands.models import ApiKeyScope, CheckoutProviderName
 
 
 class _Strict(BaseModel):
@@ -87,3 +87,16 @@ class BrandMe(BaseModel):
     default_checkout_provider: CheckoutProviderName
     catalog_synced_at: datetime | None
     providers: BrandProviders
+
+
+class ApiKeyPublic(BaseModel):
+    """What the operator sees of a key: never its secret, only the first characters to recognise it by."""
+
+    id: uuid.UUID
+    name: str
+    scope: ApiKeyScope
+    brand_id: uuid.UUID | None = Field(description="None for an operator key")
+    brand_slug: str | None
+    prefix: str = Field(description="The key's first characters (rc_ and 7 more), to recognise it by")
+    created_at: datetime
+    revoked_at: datetime | None = Field(description="When it was revoked; None while it works")

@@ -1,14 +1,16 @@
-"""A brand's own settings and provider connections (Stripe Connect account, Shopify shop and tokens)."""
+"""A brand's own settings and provider connections (Stripe Connect account, Shopify shop and tokens),
+and the operator's view of API keys: list and revoke."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.brands.exceptions import ProviderAccountTaken, ProviderNotConnected
-from api.brands.models import Brand, CheckoutProviderName
+from api.brands.models import ApiKey, ApiKeyScope, Brand, CheckoutProviderName
 from api.brands.schemas import (
+    ApiKeyPublic,
     BrandMe,
     BrandProviders,
     BrandUpdate,
@@ -17,6 +19,7 @@ from api.brands.schemas import (
     StripeConnect,
     StripeConnection,
 )
+from api.columns import utcnow
 from api.errors import InvalidInput, NotFound
 from api.patching import non_null_changes
 from commerce.crypto import TokenCipher
@@ -137,3 +140,62 @@ def find_brand_by_shop(session: Session, shop_domain: str) -> Brand | None:
 
 def find_brand_by_stripe_account(session: Session, account_id: str) -> Brand | None:
     return session.exec(select(Brand).where(Brand.stripe_account_id == account_id)).first()
+
+
+def list_api_keys(session: Session, *, brand_id: uuid.UUID | None = None) -> list[ApiKeyPublic]:
+    """Every key (or one brand's), newest first, revoked ones included and marked; never a secret."""
+    statement = (
+        select(ApiKey, Brand.slug)
+        .join(Brand, col(ApiKey.brand_id) == col(Brand.id), isouter=True)
+        .order_by(col(ApiKey.created_at).desc(), col(ApiKey.id))
+    )
+    if brand_id is not None:
+        statement = statement.where(ApiKey.brand_id == brand_id)
+    return [api_key_public(key, slug) for key, slug in session.exec(statement).all()]
+
+
+def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKeyPublic:
+    """Revoke a key at once (authentication reads the row on every request). Revoking a revoked key
+    changes nothing: it keeps the time it was first revoked."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        session.flush()
+    brand = session.get(Brand, key.brand_id) if key.brand_id is not None else None
+    return api_key_public(key, brand.slug if brand is not None else None)
+
+
+def revoke_live_keys(
+    session: Session, *, scope: ApiKeyScope, brand_id: uuid.UUID | None, name: str
+) -> list[uuid.UUID]:
+    """Revoke every live key of this scope, brand and name (a rotation's first half); their ids."""
+    statement = select(ApiKey).where(
+        ApiKey.scope == scope, ApiKey.name == name, col(ApiKey.revoked_at).is_(None)
+    )
+    statement = statement.where(
+        col(ApiKey.brand_id).is_(None) if brand_id is None else ApiKey.brand_id == brand_id
+    )
+    now = utcnow()
+    revoked = []
+    for key in session.exec(statement).all():
+        key.revoked_at = now
+        session.add(key)
+        revoked.append(key.id)
+    session.flush()
+    return revoked
+
+
+def api_key_public(key: ApiKey, brand_slug: str | None) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        id=key.id,
+        name=key.name,
+        scope=ApiKeyScope(key.scope),
+        brand_id=key.brand_id,
+        brand_slug=brand_slug,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,62 @@ def test_keys_create_prints_a_working_key_once(workspace: Path) -> None:
     assert both.exit_code == 1
     unknown = runner.invoke(app, ["keys", "create", "--brand", "nobody"])
     assert (unknown.exit_code, "no brand 'nobody'" in unknown.output) == (1, True)
+
+
+def _live(key: str) -> int:
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    with TestClient(create_app(get_settings())) as client:
+        return client.get("/v1/products", headers={"Authorization": f"Bearer {key}"}).status_code
+
+
+def test_keys_list_shows_every_key_and_revoke_stops_one_at_once(workspace: Path) -> None:
+    # Given a brand with two keys and an operator key
+    _brand(workspace)
+    _ok("brand", "create", "Tea House")
+    first = _ok("keys", "create", "--brand", "orchard-co", "--name", "ci").strip().splitlines()
+    second = _ok("keys", "create", "--brand", "orchard-co", "--name", "laptop").strip().splitlines()
+    _ok("keys", "create", "--operator", "--name", "ops")
+    _ok("keys", "create", "--brand", "tea-house", "--name", "till")
+    ci_key, ci_id = first[-1], first[0].split()[2]
+    laptop_key = second[-1]
+
+    # When the operator lists them: every key, newest first, with brand and prefix, never a secret
+    listing = _ok("keys", "list")
+    lines = listing.strip().splitlines()
+    assert lines[0].split() == ["ID", "NAME", "BRAND", "PREFIX", "CREATED", "REVOKED"]
+    assert [line.split()[1:3] for line in lines[1:]] == [
+        ["till", "tea-house"],
+        ["ops", "(operator)"],
+        ["laptop", "orchard-co"],
+        ["ci", "orchard-co"],
+    ]
+    assert ci_key not in listing
+    assert laptop_key not in listing
+    assert ci_key[:10] in listing
+    assert all(line.rstrip().endswith("-") for line in lines[1:])  # none revoked yet
+    only = _ok("keys", "list", "--brand", "orchard-co").strip().splitlines()
+    assert [line.split()[1] for line in only[1:]] == ["laptop", "ci"]
+
+    # When one key is revoked, its next request is refused and the other still works
+    assert _live(ci_key) == 200
+    revoked = _ok("keys", "revoke", ci_id)
+    assert f"revoked key {ci_id} (brand orchard-co" in revoked
+    assert (_live(ci_key), _live(laptop_key)) == (401, 200)
+    row = next(line for line in _ok("keys", "list").splitlines() if line.startswith(ci_id))
+    assert row.rstrip().endswith("UTC")
+    assert "was already revoked at" in _ok("keys", "revoke", ci_id)
+
+    # Bad input is one clear line
+    bad = runner.invoke(app, ["keys", "revoke", "not-a-uuid"])
+    assert (bad.exit_code, "'not-a-uuid' is not a key id" in bad.output) == (1, True)
+    missing = str(uuid.uuid4())
+    gone = runner.invoke(app, ["keys", "revoke", missing])
+    assert (gone.exit_code, f"no API key {missing}" in gone.output) == (1, True)
+    nobody = runner.invoke(app, ["keys", "list", "--brand", "nobody"])
+    assert (nobody.exit_code, "no brand 'nobody'" in nobody.output) == (1, True)
 
 
 def test_catalog_import_with_local_images(workspace: Path) -> None:

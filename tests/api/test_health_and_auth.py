@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi.testclient import TestClient
 
 from tests.utils.api import BrandAccount
@@ -97,3 +99,62 @@ def test_cors_allows_players_to_read_the_etag(client: TestClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] in ("*", "https://player.example")
+
+
+def test_operator_lists_keys_without_secrets_and_a_revoked_key_is_401_at_once(
+    client: TestClient, operator_key: str, brand: BrandAccount, other_brand: BrandAccount
+) -> None:
+    ops = {"Authorization": f"Bearer {operator_key}"}
+    # Given a second key for the brand
+    second = client.post(f"/v1/admin/brands/{brand.brand.id}/keys", json={"name": "laptop"}, headers=ops)
+    laptop = {"Authorization": f"Bearer {second.json()['key']}"}
+
+    # When the operator lists every key: newest first, each with its brand, never a secret
+    listed = client.get("/v1/admin/keys", headers=ops)
+    assert listed.status_code == 200
+    keys = [(key["name"], key["brand_slug"], key["scope"]) for key in listed.json()]
+    assert keys[0] == ("laptop", "acme-drinks", "brand")
+    assert sorted(keys[1:], key=str) == [
+        ("acme-drinks-key", "acme-drinks", "brand"),
+        ("ops", None, "operator"),
+        ("rival-foods-key", "rival-foods", "brand"),
+    ]
+    assert set(listed.json()[0]) == {
+        "id", "name", "scope", "brand_id", "brand_slug", "prefix", "created_at", "revoked_at"
+    }  # fmt: skip
+    assert brand.key not in listed.text
+    assert second.json()["key"] not in listed.text
+    assert listed.json()[0]["prefix"] == second.json()["key"][:10]
+    mine = client.get("/v1/admin/keys", params={"brand_id": str(brand.brand.id)}, headers=ops).json()
+    assert [key["name"] for key in mine] == ["laptop", "acme-drinks-key"]
+
+    # When the brand's first key is revoked, its very next request is refused; the other key still works
+    first_id = mine[1]["id"]
+    assert client.get("/v1/products", headers=brand.headers).status_code == 200
+    revoked = client.post(f"/v1/admin/keys/{first_id}/revoke", headers=ops)
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    refused = client.get("/v1/products", headers=brand.headers)
+    assert (refused.status_code, refused.json()["detail"]) == (401, "API key is invalid or revoked")
+    assert client.get("/v1/products", headers=laptop).status_code == 200
+    again = client.post(f"/v1/admin/keys/{first_id}/revoke", headers=ops)
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
+    states = {key["id"]: key["revoked_at"] for key in client.get("/v1/admin/keys", headers=ops).json()}
+    assert states[first_id] == revoked.json()["revoked_at"]
+
+
+def test_key_routes_are_the_operators_and_refuse_bad_ids_clearly(
+    client: TestClient, operator_key: str, brand: BrandAccount
+) -> None:
+    ops = {"Authorization": f"Bearer {operator_key}"}
+    assert client.get("/v1/admin/keys", headers=brand.headers).status_code == 403
+    assert client.get("/v1/admin/keys").status_code == 401
+    own_id = next(key["id"] for key in client.get("/v1/admin/keys", headers=ops).json() if key["brand_slug"])
+    assert client.post(f"/v1/admin/keys/{own_id}/revoke", headers=brand.headers).status_code == 403
+    missing = client.post(f"/v1/admin/keys/{uuid.uuid4()}/revoke", headers=ops)
+    assert (missing.status_code, missing.json()["detail"]) == (404, "API key not found")
+    malformed = client.post("/v1/admin/keys/not-a-key/revoke", headers=ops)
+    assert (malformed.status_code, malformed.headers["content-type"]) == (422, PROBLEM)
+    unknown_brand = client.get("/v1/admin/keys", params={"brand_id": str(uuid.uuid4())}, headers=ops)
+    assert (unknown_brand.status_code, unknown_brand.json()["detail"]) == (404, "brand not found")
+    assert client.get("/v1/admin/keys", params={"brand_id": "acme"}, headers=ops).status_code == 422
