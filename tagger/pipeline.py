@@ -19,7 +19,7 @@ from tagger.exceptions import VideoError
 from tagger.placements import PlacementBuilder, PlacementRules
 from tagger.prefetch import Prefetch
 from tagger.probe import VideoInfo, probe_video
-from tagger.result import ModelRef, TagResult, Timing, VideoSummary
+from tagger.result import Funnel, ModelRef, TagResult, Timing, VideoSummary
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.tracking import ShotTracker
@@ -108,7 +108,7 @@ def tag_video(
     builder = PlacementBuilder(spec.class_names, _rules(settings))
     stats = DecodeStats()
     detect_s = track_s = 0.0
-    detected = 0
+    detected = boxes = 0
     shot = 0
     schedule = DetectionSchedule(
         settings.sample_fps,
@@ -126,6 +126,7 @@ def tag_video(
             tick = time.perf_counter()
             detections = _plausible(detector.detect([sample.image])[0], sample.image, settings.max_box_area)
             tock = time.perf_counter()
+            boxes += len(detections)
             step = tracker.update(detections, sample.t_ms, sample.image)
             schedule.done(sample.t_ms, unsettled=step.unsettled)
             if step.first_sightings and previous is not None:
@@ -146,6 +147,9 @@ def tag_video(
     duration_ms = info.duration_ms or stats.last_t_ms
     if progress is not None:
         progress(1.0)
+    funnel = Funnel(
+        sampled_frames=detected, detections=boxes, tracks=builder.tracks_seen, placements=len(placements)
+    )
     return TagResult(
         video=VideoSummary(
             duration_ms=duration_ms,
@@ -164,6 +168,31 @@ def tag_video(
             detected_frames=detected,
         ),
         placements=placements,
+        funnel=funnel,
+        empty_reason=why_empty(funnel, settings),
+    )
+
+
+def why_empty(funnel: Funnel, settings: TaggerSettings) -> str | None:
+    """Where the funnel closed, in words a brand can act on; None when placements were found."""
+    if funnel.placements > 0:
+        return None
+    if funnel.sampled_frames == 0:
+        return "no frame of the video could be decoded for detection"
+    if funnel.detections == 0:
+        return (
+            f"the detector found nothing above its confidence threshold ({settings.confidence_threshold:g}) "
+            f"in {funnel.sampled_frames} sampled frames"
+        )
+    if funnel.tracks == 0:
+        return (
+            f"{funnel.detections} detections in {funnel.sampled_frames} sampled frames, "
+            "but none was confirmed as a track "
+            f"(a track needs a detection above {settings.track_high_confidence:g} to start)"
+        )
+    return (
+        f"{funnel.tracks} tracks, none long enough to become a placement (at least "
+        f"{settings.min_placement_ms} ms and {settings.min_placement_detections} detections)"
     )
 
 

@@ -193,6 +193,11 @@ class PlacementBuilder:
         elif entry[0] > track.crops[0][0]:
             heapq.heapreplace(track.crops, entry)
 
+    @property
+    def tracks_seen(self) -> int:
+        """Distinct tracks observed so far (before short ones are dropped and fragments merged)."""
+        return len(self._tracks)
+
     def build(self, thumbnails_dir: Path | None = None) -> list[Placement]:
         by_shot: dict[int, list[_Track]] = defaultdict(list)
         for track in self._tracks.values():

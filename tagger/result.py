@@ -36,11 +36,25 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class Funnel:
+    """How much survived each stage. A tag run that finds nothing is explained by where this narrows
+    to zero: no frames, no detections, no confirmed tracks, or tracks too short to be placements."""
+
+    sampled_frames: int
+    detections: int
+    tracks: int
+    placements: int
+
+
+@dataclass(frozen=True, slots=True)
 class TagResult:
     video: VideoSummary
     model: ModelRef
     timing: Timing
     placements: tuple[Placement, ...]
+    funnel: Funnel
+    # One sentence saying why there are no placements; None when there are some.
+    empty_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +73,13 @@ class TagResult:
                 "total_s": round(self.timing.total_s, 3),
                 "realtime_factor": round(self.timing.realtime_factor, 2),
             },
+            "funnel": {
+                "sampled_frames": self.funnel.sampled_frames,
+                "detections": self.funnel.detections,
+                "tracks": self.funnel.tracks,
+                "placements": self.funnel.placements,
+            },
+            "empty_reason": self.empty_reason,
             "placements": [placement_json(p) for p in self.placements],
         }
 

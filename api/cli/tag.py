@@ -63,6 +63,8 @@ def tag(
     except TaggerError as error:
         _fail(str(error))
     text = json.dumps(result.to_json(), indent=2)
+    if result.empty_reason is not None:
+        typer.echo(f"no placements: {result.empty_reason}", err=True)
     if out is None:
         sys.stdout.write(text + "\n")
         return

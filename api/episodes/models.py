@@ -10,7 +10,7 @@ from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, optional_timestamp_field
-from api.jobs.models import JobState
+from api.jobs.models import JobPhase, JobState
 
 
 class EpisodeStatus(StrEnum):
@@ -47,7 +47,11 @@ class TagJob(SQLModel, table=True):
     episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The phase the progress belongs to; progress moves through each phase's share of 0..1.
+    phase: JobPhase = Field(default=JobPhase.QUEUED, sa_type=String(20))
     error: str | None = Field(default=None)
+    # What a finished job found, in one sentence: how many placements and their decisions, or why none.
+    summary: str | None = Field(default=None)
     attempts: int = Field(default=0, ge=0)
     placements_found: int = Field(default=0, ge=0)
     created_at: datetime = created_at_field()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
@@ -113,7 +113,7 @@ def tag_job_public(job: TagJob) -> TagJobPublic:
     summary="Queue tagging of an episode (detect, track, link); poll the job for progress",
 )
 def create_tag_job(
-    episode_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep
+    episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> TagJobPublic:
     episode = episodes.get_episode(session, brand_id, episode_id)
     active = session.exec(
@@ -131,4 +131,5 @@ def create_tag_job(
     queue: JobQueue = request.app.state.job_queue
     queue.enqueue(JobRef(JobKind.TAG, job.id))
     session.refresh(job)
+    response.headers["Location"] = f"/v1/tag-jobs/{job.id}"
     return tag_job_public(job)

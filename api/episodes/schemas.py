@@ -45,8 +45,15 @@ class TagJobPublic(BaseModel):
     id: uuid.UUID
     episode_id: uuid.UUID
     state: str
+    phase: str = Field(
+        description="What the job is doing: queued, index (the catalog), detect (decode, detect, track), "
+        "link, store, finished; `progress` moves through each phase's share of 0..1"
+    )
     progress: float
     error: str | None
+    summary: str | None = Field(
+        description="Once finished: how many placements and what became of them, or why none were found"
+    )
     attempts: int
     placements_found: int
     created_at: datetime

@@ -12,3 +12,15 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class JobPhase(StrEnum):
+    """What a running job is doing now, so its progress can be read phase by phase. Tag jobs go
+    detect (decode, detect, track), then index and link when the brand has a catalog, then store."""
+
+    QUEUED = "queued"
+    DETECT = "detect"
+    INDEX = "index"
+    LINK = "link"
+    STORE = "store"
+    FINISHED = "finished"

@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import TagJob
-from api.jobs.models import JobState
+from api.jobs.models import JobPhase, JobState
 from api.linking.models import LinkJob
 
 MIN_STEP = 0.02
@@ -45,25 +45,32 @@ def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uui
 
 
 class JobProgress:
-    """`report(fraction)` stores the job's progress at most once a second or per 2 %, and never 1.0:
-    that is written only when the job's results are stored."""
+    """`report(fraction, phase)` stores the job's progress at most once a second or per 2 %, and never
+    1.0: that is written only when the job's results are stored. A new phase is written at once, so a
+    reader always sees which phase the progress belongs to (jobs without a phase column ignore it)."""
 
     def __init__(self, engine: Engine, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> None:
         self._engine = engine
         self._table = table
         self._job_id = job_id
         self._value, self._at = 0.0, 0.0
+        self._phase: JobPhase | None = None
 
-    def report(self, fraction: float) -> None:
+    def report(self, fraction: float, phase: JobPhase | None = None) -> None:
         fraction = round(min(max(fraction, 0.0), 0.99), 4)
         now = time.monotonic()
-        if fraction - self._value < MIN_STEP and now - self._at < MIN_INTERVAL_S:
+        new_phase = phase is not None and phase != self._phase
+        if not new_phase and fraction - self._value < MIN_STEP and now - self._at < MIN_INTERVAL_S:
             return
-        self._value, self._at = fraction, now
+        # Progress never goes back, whatever order the phases report in.
+        self._value, self._at = max(fraction, self._value), now
+        self._phase = phase if phase is not None else self._phase
         with session_scope(self._engine) as session:
             job = session.get(self._table, self._job_id)
             if isinstance(job, TagJob | LinkJob) and job.state == JobState.RUNNING:
-                job.progress = fraction
+                job.progress = self._value
+                if isinstance(job, TagJob) and self._phase is not None:
+                    job.phase = self._phase
 
 
 class Heartbeat:

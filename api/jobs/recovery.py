@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import TagJob
-from api.jobs.models import JobState
+from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import STALE_AFTER_S
 from api.jobs.queue import JobKind, JobRef
 from api.linking.models import LinkJob
@@ -40,11 +40,14 @@ def requeue_stale_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S
     requeued: list[JobRef] = []
     for kind, table in JOB_TABLES:
         stale = or_(col(table.heartbeat_at).is_(None), col(table.heartbeat_at) < cutoff)
+        reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0}
+        if table is TagJob:
+            reset["phase"] = JobPhase.QUEUED
         # One conditional UPDATE: a job whose worker beats (or finishes) meanwhile is not taken from it.
         rows = session.execute(
             update(table)
             .where(col(table.state) == JobState.RUNNING, stale)
-            .values(state=JobState.QUEUED, progress=0.0)
+            .values(**reset)
             .returning(col(table.id))
         ).all()
         requeued.extend(JobRef(kind, row[0]) for row in rows)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
-from api.jobs.tagging import PlacementDraft, ProgressCallback
-from api.linking.service import BrandLinker, LinkingService, outcome
+from api.jobs.models import JobPhase
+from api.jobs.tagging import PlacementDraft, ProgressCallback, TagOutcome
+from api.linking.service import BrandLinker, BrandLinkerSource, outcome
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tagger.detection.backend import Detector
@@ -21,6 +22,21 @@ from tagger.placements import Placement
 from tagger.settings import TaggerSettings
 
 log = logging.getLogger("reelcart.jobs")
+
+# Shares of a tag job's progress bar, in order (the rest, to 0.99, is storing). Linking a placement
+# (features, OCR, keypoints) costs seconds while detecting a short episode costs a few, so with a
+# catalog the bar gives linking half; without one, detection has it all.
+INDEX_SHARE = 0.05
+DETECT_SHARE_WHEN_LINKING = 0.45
+LINK_END = 0.98
+DETECT_END_WITHOUT_LINKING = 0.98
+
+
+class CatalogLinking(BrandLinkerSource, Protocol):
+    """What tagging needs of linking (`LinkingService`; tests pass fakes): the brand's URL-only images
+    fetched, then its linker over an up-to-date index."""
+
+    def fetch_pending_images(self, brand_id: uuid.UUID) -> object: ...
 
 
 class PipelineTagFunction:
@@ -38,11 +54,12 @@ class PipelineTagFunction:
         settings: ApiSettings,
         tagger_settings: TaggerSettings | None = None,
         *,
-        linking: LinkingService | None = None,
+        linking: CatalogLinking | None = None,
+        detector: Detector | None = None,
     ) -> None:
         self._tagger_settings = tagger_settings or TaggerSettings(model_dir=settings.model_dir)
         self._linking = linking
-        self._detector: Detector | None = None
+        self._detector = detector
         self._lock = threading.Lock()
 
     def _shared_detector(self) -> Detector:
@@ -53,26 +70,50 @@ class PipelineTagFunction:
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
-    ) -> Sequence[PlacementDraft]:
+    ) -> TagOutcome:
+        # The catalog first: its images are fetched and indexed before the video's work, so a job that
+        # cannot link says so from the start, and the progress bar knows whether linking follows.
+        progress(0.0, JobPhase.INDEX)
+        brand, unlinked_reason = self._brand_linker(brand_id, progress)
+        detect_start = INDEX_SHARE
+        detect_end = detect_start + DETECT_SHARE_WHEN_LINKING if brand else DETECT_END_WITHOUT_LINKING
+        progress(detect_start, JobPhase.DETECT)
         result = tag_video(
             media_path,
             settings=self._tagger_settings,
             thumbnails_dir=thumbnails_dir,
-            progress=progress,
+            progress=lambda done: progress(detect_start + done * (detect_end - detect_start)),
             detector=self._shared_detector(),
         )
-        brand = self._brand_linker(brand_id)
-        return [placement_draft(placement, brand) for placement in result.placements]
+        drafts: list[PlacementDraft] = []
+        placements = result.placements
+        if brand is not None and placements:
+            progress(detect_end, JobPhase.LINK)
+        for number, placement in enumerate(placements, start=1):
+            drafts.append(placement_draft(placement, brand))
+            if brand is not None:
+                progress(detect_end + (LINK_END - detect_end) * number / len(placements))
+        return TagOutcome(
+            drafts, empty_reason=result.empty_reason, unlinked_reason=unlinked_reason if placements else None
+        )
 
-    def _brand_linker(self, brand_id: uuid.UUID) -> BrandLinker | None:
+    def _brand_linker(
+        self, brand_id: uuid.UUID, progress: ProgressCallback
+    ) -> tuple[BrandLinker | None, str | None]:
+        """The brand's linker, or None and why not."""
         if self._linking is None:
-            return None
+            return None, "linking is not configured on this server"
         try:
             self._linking.fetch_pending_images(brand_id)
-            return self._linking.brand_linker(brand_id)
+            brand = self._linking.brand_linker(
+                brand_id, on_progress=lambda done, total: progress(INDEX_SHARE * done / max(total, 1))
+            )
         except (ModelError, CatalogIndexError) as error:
             log.warning("placements stay unlinked: %s", error)
-            return None
+            return None, str(error)
+        if brand is None:
+            return None, "the brand's catalog has no product image to link against"
+        return brand, None
 
 
 def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> PlacementDraft:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -13,10 +13,11 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col
 
+from api.brands.models import Brand
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode, EpisodeStatus, TagJob
-from api.jobs.models import JobState
+from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
 from api.review.models import Placement, PlacementStatus
@@ -26,7 +27,11 @@ from tagger.exceptions import TaggerError
 
 log = logging.getLogger("reelcart.jobs")
 
-ProgressCallback = Callable[[float], None]
+
+class ProgressCallback(Protocol):
+    """Report the job's overall progress (0..1), and the phase it is in when that changes."""
+
+    def __call__(self, fraction: float, phase: JobPhase | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,43 @@ class PlacementDraft:
     index_version: str | None = None
 
 
+@dataclass(frozen=True)
+class TagOutcome:
+    """A tag run's placements, and what explains them when they say too little on their own."""
+
+    drafts: Sequence[PlacementDraft]
+    # Why nothing was found (where the tagger's funnel closed); None when there are drafts.
+    empty_reason: str | None = None
+    # Why the drafts carry no SKU links (no embedder, an empty catalog…); None when they were linked.
+    unlinked_reason: str | None = None
+
+
 class TagFunction(Protocol):
     """Tag one episode file. Raises `TaggerError` for media or model problems."""
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
-    ) -> Sequence[PlacementDraft]: ...
+    ) -> TagOutcome: ...
+
+
+def tag_summary(outcome: TagOutcome, floor: float) -> str:
+    """One sentence for the job resource: how many placements and what became of them, or why none."""
+    drafts = outcome.drafts
+    if not drafts:
+        return f"no placements: {outcome.empty_reason or 'nothing was found'}"
+    approved = sum(draft.status is PlacementStatus.APPROVED for draft in drafts)
+    unknown = sum(
+        draft.status is not PlacementStatus.APPROVED
+        and (draft.link_confidence is None or draft.link_confidence < floor)
+        for draft in drafts
+    )
+    noun = "placement" if len(drafts) == 1 else "placements"
+    text = f"{len(drafts)} {noun}: {approved} approved automatically, {len(drafts) - approved} for review"
+    if outcome.unlinked_reason is not None:
+        return f"{text} (not linked to the catalog: {outcome.unlinked_reason})"
+    if unknown:
+        text += f" ({unknown} with no link above the brand's floor of {floor:.2f}: unknown products)"
+    return text
 
 
 class TagJobExecutor:
@@ -73,13 +109,15 @@ class TagJobExecutor:
         media_path, brand_id, episode_id = claimed
 
         def work() -> None:
-            drafts = self._tag(
+            progress = JobProgress(self._engine, TagJob, job_id)
+            outcome = self._tag(
                 media_path,
                 brand_id=brand_id,
                 thumbnails_dir=self._settings.media_dir / "thumbnails" / str(episode_id),
-                progress=JobProgress(self._engine, TagJob, job_id).report,
+                progress=progress.report,
             )
-            self._store(job_id, drafts)
+            progress.report(0.99, JobPhase.STORE)
+            self._store(job_id, outcome)
 
         self._runner.run(job_id, work, reasons={TaggerError: str}, fail=partial(self._fail, job_id))
 
@@ -90,9 +128,11 @@ class TagJobExecutor:
             job.state, job.error, job.finished_at = JobState.FAILED, "episode no longer exists", utcnow()
             return None
         episode.status = EpisodeStatus.TAGGING
+        job.phase = JobPhase.DETECT
         return Path(episode.media_path), episode.brand_id, episode.id
 
-    def _store(self, job_id: uuid.UUID, drafts: Sequence[PlacementDraft]) -> None:
+    def _store(self, job_id: uuid.UUID, outcome: TagOutcome) -> None:
+        drafts = outcome.drafts
         with session_scope(self._engine) as session:
             job = session.get(TagJob, job_id)
             if job is None:
@@ -129,7 +169,9 @@ class TagJobExecutor:
                     )
                 )
             job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
-            job.placements_found, job.error = len(drafts), None
+            job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
+            brand = session.get(Brand, episode.brand_id)
+            job.summary = tag_summary(outcome, brand.link_floor if brand is not None else 0.0)
             episode.status = EpisodeStatus.TAGGED
             session.flush()
             rebuild_timeline(session, episode, self._settings)
@@ -140,6 +182,8 @@ class TagJobExecutor:
             if job is None:
                 return
             job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
+            job.summary = f"failed while in phase {job.phase}: {reason}"
+            job.phase = JobPhase.FINISHED
             episode = session.get(Episode, job.episode_id)
             if episode is not None:
                 episode.status = EpisodeStatus.FAILED

@@ -14,12 +14,15 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from api.catalog.models import Product
-from api.episodes.models import Episode
+from api.episodes.models import Episode, TagJob
+from api.jobs.models import JobPhase, JobState
+from api.jobs.progress import JobProgress
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
-from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
+from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
+from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 
 
@@ -154,7 +157,8 @@ def test_tag_job_is_queued_listed_and_not_duplicated(
     created = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers)
     assert created.status_code == 202
     job = created.json()
-    assert (job["state"], job["progress"], job["attempts"]) == ("queued", 0.0, 0)
+    assert created.headers["location"] == f"/v1/tag-jobs/{job['id']}"
+    assert (job["state"], job["phase"], job["progress"], job["attempts"]) == ("queued", "queued", 0.0, 0)
     assert job_queue.enqueued == [JobRef(JobKind.TAG, uuid.UUID(job["id"]))]
     assert client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers).status_code == 409
     assert client.get(f"/v1/tag-jobs/{job['id']}", headers=brand.headers).json() == job
@@ -166,21 +170,29 @@ def test_tag_job_is_queued_listed_and_not_duplicated(
 class FakeTagger:
     """Stands in for the vision pipeline: returns fixed drafts or raises, and reports progress."""
 
-    def __init__(self, drafts: Sequence[PlacementDraft] = (), error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        drafts: Sequence[PlacementDraft] = (),
+        error: Exception | None = None,
+        empty_reason: str | None = None,
+    ) -> None:
         self.drafts = list(drafts)
         self.error = error
+        self.empty_reason = empty_reason
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
-    ) -> Sequence[PlacementDraft]:
+    ) -> TagOutcome:
         assert media_path.is_file()
-        progress(0.5)
+        progress(0.5, JobPhase.DETECT)
         if self.error is not None:
             raise self.error
-        return self.drafts
+        return TagOutcome(self.drafts, empty_reason=self.empty_reason)
 
 
-def _draft(product_id: uuid.UUID | None, status: PlacementStatus) -> PlacementDraft:
+def _draft(
+    product_id: uuid.UUID | None, status: PlacementStatus, link_confidence: float | None = None
+) -> PlacementDraft:
     return PlacementDraft(
         start_ms=100,
         end_ms=900,
@@ -191,6 +203,7 @@ def _draft(product_id: uuid.UUID | None, status: PlacementStatus) -> PlacementDr
         keyframes=[{"t_ms": 100, "box": [0.1, 0.2, 0.3, 0.4]}, {"t_ms": 900, "box": [0.2, 0.2, 0.3, 0.4]}],
         chosen_product_id=product_id,
         status=status,
+        link_confidence=link_confidence,
     )
 
 
@@ -219,6 +232,11 @@ def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
     client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
     job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
     assert (job["state"], job["progress"], job["placements_found"], job["error"]) == ("done", 1.0, 2, None)
+    assert (job["phase"], job["summary"]) == (
+        "finished",
+        "2 placements: 1 approved automatically, 1 for review "
+        "(1 with no link above the brand's floor of 0.30: unknown products)",
+    )
     assert client.get(f"/v1/episodes/{ids['episode']}", headers=brand.headers).json()["status"] == "tagged"
     timeline = client.get(f"/v1/episodes/{ids['episode']}/timeline").json()
     assert [(p["label"], p["product"]["title"], p["start_ms"]) for p in timeline["placements"]] == [
@@ -235,6 +253,10 @@ def test_failed_job_records_the_reason_and_stores_nothing(
     client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
     job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
     assert (job["state"], job["error"], job["attempts"]) == ("failed", "ep.mp4: decoding failed at 2.1 s", 1)
+    assert (job["phase"], job["summary"]) == (
+        "finished",
+        "failed while in phase detect: ep.mp4: decoding failed at 2.1 s",
+    )
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Placement)).one() == 0
     # The worker keeps serving: a second job on the same episode runs.
@@ -249,3 +271,50 @@ def test_unexpected_crash_fails_the_job_without_killing_the_worker(
     client, ids = _run_with(engine, settings, FakeTagger(error=RuntimeError("boom")), brand, tmp_path)
     job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
     assert (job["state"], job["error"]) == ("failed", "internal error: RuntimeError: boom")
+
+
+def test_a_job_that_finds_nothing_says_why(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    reason = "the detector found nothing above its confidence threshold (0.3) in 38 sampled frames"
+    client, ids = _run_with(engine, settings, FakeTagger(empty_reason=reason), brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (job["state"], job["placements_found"], job["summary"]) == ("done", 0, f"no placements: {reason}")
+
+
+def test_a_job_whose_links_pass_the_floor_reports_no_unknown_products(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    tagger = FakeTagger([_draft(None, PlacementStatus.PROPOSED, link_confidence=0.55)])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert job["summary"] == "1 placement: 0 approved automatically, 1 for review"
+
+
+def test_progress_names_its_phase_at_once_and_never_goes_back(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        job = TagJob(brand_id=brand.brand.id, episode_id=episode.id, state=JobState.RUNNING)
+        session.add(job)
+        session.commit()
+    progress = JobProgress(engine, TagJob, job.id)
+
+    def stored() -> tuple[str, float]:
+        with Session(engine) as session:
+            row = session.get(TagJob, job.id)
+            assert row is not None
+            return row.phase, row.progress
+
+    progress.report(0.0, JobPhase.INDEX)
+    assert stored() == ("index", 0.0)
+    progress.report(0.05, JobPhase.DETECT)
+    assert stored() == ("detect", 0.05)
+    progress.report(0.051)  # under the 2 % step and within the second: not written
+    assert stored() == ("detect", 0.05)
+    progress.report(0.5, JobPhase.LINK)
+    progress.report(0.3, JobPhase.STORE)  # a late report never moves the bar back
+    assert stored() == ("store", 0.5)
+    progress.report(1.0)
+    assert stored() == ("store", 0.99)  # 1.0 is written only with the results

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import DatabaseJobQueue, JobHandler, JobKind, JobRef
 from api.jobs.recovery import StaleJobReaper, requeue_stale_jobs
-from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor
+from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
 from api.jobs.worker import drain, next_queued, run_worker
 from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
@@ -36,8 +35,8 @@ from tests.utils.api import BrandAccount
 
 def no_placements(
     media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
-) -> Sequence[PlacementDraft]:
-    return []
+) -> TagOutcome:
+    return TagOutcome([], empty_reason="nothing to see")
 
 
 class NoImagesSource:

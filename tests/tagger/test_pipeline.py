@@ -177,3 +177,40 @@ def test_json_has_exactly_the_fields_the_issue_names(tagged: Tagged) -> None:
         "thumbnail": str(tagged.thumbnails / f"{cup['id']}.jpg"),
         "sku_candidates": [],
     }
+
+
+def test_a_result_with_placements_has_no_empty_reason_and_counts_its_funnel(tagged: Tagged) -> None:
+    funnel = tagged.result.funnel
+    assert tagged.result.empty_reason is None
+    assert funnel.placements == len(tagged.result.placements) == 3
+    assert funnel.sampled_frames >= 30
+    assert funnel.detections >= funnel.tracks >= funnel.placements
+
+
+def test_given_nothing_to_detect_when_tagged_then_the_result_says_the_detector_found_nothing(
+    tmp_path: Path,
+) -> None:
+    empty = write_video(tmp_path / "empty.mp4", [frame_with(160, 96, [], background=90) for _ in range(30)])
+    result = tag_video(empty, settings=settings(), detector=ColourDetector(tiny_spec(tmp_path)))
+    assert result.placements == ()
+    assert result.funnel.detections == 0
+    assert result.empty_reason == (
+        f"the detector found nothing above its confidence threshold (0.3) "
+        f"in {result.funnel.sampled_frames} sampled frames"
+    )
+
+
+def test_given_only_short_tracks_when_tagged_then_the_result_says_they_were_too_short(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    result = tag_video(
+        two_shot_video,
+        settings=settings(min_placement_ms=60_000),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+    )
+    assert result.placements == ()
+    assert result.funnel.tracks >= 3
+    assert result.empty_reason == (
+        f"{result.funnel.tracks} tracks, none long enough to become a placement "
+        "(at least 60000 ms and 2 detections)"
+    )
