@@ -10,4 +10,5 @@ class EditConflict(ApiError, status=412, slug="edit-conflict"):
 
 
 class NoProductChosen(ApiError, slug="no-product-chosen"):
-    """Approving needs a product: none was given and the placement has no candidate."""
+    """Approving needs a product: none was given or chosen, and the placement has no candidate, or its
+    link is below the brand's floor (an unknown product is never published on a guess)."""

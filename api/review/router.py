@@ -74,7 +74,7 @@ def episode_placements(
     rows = session.exec(
         select(Placement).where(Placement.episode_id == episode_id).order_by(col(Placement.start_ms))
     ).all()
-    return [review.placement_public(session, row, settings) for row in rows]
+    return review.placements_public(session, rows, settings)
 
 
 @router.get("/placements/{placement_id}", response_model=PlacementPublic)

@@ -27,10 +27,23 @@ class Keyframe(BaseModel):
 
 
 class SkuCandidate(BaseModel):
+    """One of the linker's guesses, best first, with what a reviewer compares against the crop. The
+    linker stores product id, variant id, title and confidence; the rest is read from the catalog when
+    the placement is served."""
+
     product_id: uuid.UUID
     variant_id: uuid.UUID | None = None
-    title: str
+    title: str = Field(
+        description="The product's title in the catalog now (the linker's copy if the product is gone)"
+    )
     confidence: float
+    variant_title: str | None = Field(default=None, description="The linked variant's title, e.g. `330 ml`")
+    sku: str | None = Field(default=None, description="The linked variant's SKU")
+    image_url: str | None = Field(
+        default=None,
+        description="The product's first image (its packshot), a URL the browser loads as is: ReelCart "
+        "serves held images publicly at /v1/images/{id}, as the overlay does; referenced ones keep their URL",
+    )
 
 
 class PlacementPublic(BaseModel):
@@ -47,9 +60,22 @@ class PlacementPublic(BaseModel):
     keyframes: list[dict[str, Any]]
     thumbnail_url: str | None
     video_url: str
-    sku_candidates: list[dict[str, Any]]
+    episode_title: str | None = Field(description="The title of the episode the placement is in")
+    sku_candidates: list[SkuCandidate]
     chosen_product_id: uuid.UUID | None
     chosen_product_title: str | None
+    chosen_product_image_url: str | None = Field(description="The chosen product's first image")
+    link_floor: float = Field(
+        description="The brand's link floor now: a link below it is an unknown product (GET /v1/brands/me)"
+    )
+    unknown_product: bool = Field(
+        description="No candidate reaches the brand's link floor (or there is none): the linker does not "
+        "know this product, so approving it needs a product picked by a person"
+    )
+    approve_product_id: uuid.UUID | None = Field(
+        description="What `POST …/approve` without a `product_id` publishes: the chosen product, else the "
+        "top candidate when the link reaches the floor; null when approving needs an explicit `product_id`"
+    )
     version: int
     updated_at: datetime
 
@@ -73,14 +99,21 @@ class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID | None = Field(
-        default=None, description="Link to this product; default: the top candidate"
+        default=None,
+        description="Link to this product; default: the chosen product, else the top candidate when the "
+        "link reaches the brand's floor (below it, or without a candidate, a product is required)",
     )
 
 
 class BulkApprove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_confidence: float = Field(ge=0.0, le=1.0)
+    min_confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Approve proposals linked at least this confidently; not below the brand's link floor "
+        "(links below it are unknown products: each needs a product picked by a person)",
+    )
     episode_id: uuid.UUID | None = None
 
 

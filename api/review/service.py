@@ -10,20 +10,30 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.auth import Principal
-from api.catalog.models import Product
+from api.brands.models import Brand
+from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.service import image_url
 from api.columns import utcnow
 from api.episodes.models import Episode
 from api.errors import InvalidInput
 from api.ownership import get_owned
 from api.review.exceptions import EditConflict, NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction
-from api.review.schemas import PlacementPatch, PlacementPublic, ReviewActionPublic, ReviewQueuePage
+from api.review.schemas import (
+    PlacementPatch,
+    PlacementPublic,
+    ReviewActionPublic,
+    ReviewQueuePage,
+    SkuCandidate,
+)
 from api.settings import ApiSettings
 from api.signing import sign_path
 from api.timeline.service import rebuild_timeline
@@ -37,35 +47,144 @@ def get_placement(session: Session, brand_id: uuid.UUID, placement_id: uuid.UUID
     return get_owned(session, Placement, brand_id, placement_id, "placement")
 
 
-def placement_public(session: Session, placement: Placement, settings: ApiSettings) -> PlacementPublic:
+def link_floor(session: Session, brand_id: uuid.UUID) -> float:
+    """The brand's link floor now, read as linking reads it (a floor above the auto-approve threshold,
+    possible in rows written before the API refused it, is the threshold)."""
+    brand = session.get(Brand, brand_id)
+    return min(brand.link_floor, brand.auto_approve_threshold) if brand is not None else 0.0
+
+
+def is_unknown_product(placement: Placement, floor: float) -> bool:
+    """No candidate, or a link below the floor: the linker does not know what this is."""
+    confidence = placement.link_confidence
+    return top_candidate(placement) is None or confidence is None or confidence < floor
+
+
+def approve_default(placement: Placement, floor: float) -> uuid.UUID | None:
+    """What approving without a product publishes: a person's choice, else the top candidate of a link
+    at or above the floor; None when an unknown product needs a person to pick one."""
+    if placement.chosen_product_id is not None:
+        return placement.chosen_product_id
+    return None if is_unknown_product(placement, floor) else top_candidate(placement)
+
+
+def stored_candidates(placement: Placement) -> list[SkuCandidate]:
+    """The linker's stored candidates in the API's shape; entries without a readable product id (no
+    approve or relink could use them) are left out."""
+    candidates = []
+    for stored in placement.sku_candidates:
+        try:
+            candidates.append(SkuCandidate.model_validate(stored))
+        except ValidationError:
+            continue
+    return candidates
+
+
+@dataclass(frozen=True)
+class _CatalogView:
+    """The catalog rows a page of placements shows, read in three queries however long the page."""
+
+    products: dict[uuid.UUID, Product]
+    variants: dict[uuid.UUID, Variant]
+    first_image: dict[uuid.UUID, str]  # product id -> URL of its first image
+
+    def candidate(self, candidate: SkuCandidate) -> SkuCandidate:
+        product = self.products.get(candidate.product_id)
+        variant = self.variants.get(candidate.variant_id) if candidate.variant_id else None
+        return candidate.model_copy(
+            update={
+                "title": product.title if product else candidate.title,
+                "variant_title": variant.title if variant else None,
+                "sku": variant.sku if variant else None,
+                "image_url": self.first_image.get(candidate.product_id),
+            }
+        )
+
+
+def _catalog_view(session: Session, placements: Sequence[Placement], public_base_url: str) -> _CatalogView:
+    product_ids: set[uuid.UUID] = set()
+    variant_ids: set[uuid.UUID] = set()
+    brand_ids = {placement.brand_id for placement in placements}
+    for placement in placements:
+        if placement.chosen_product_id is not None:
+            product_ids.add(placement.chosen_product_id)
+        for candidate in stored_candidates(placement):
+            product_ids.add(candidate.product_id)
+            if candidate.variant_id is not None:
+                variant_ids.add(candidate.variant_id)
+    if not product_ids:
+        return _CatalogView({}, {}, {})
+    products = session.exec(
+        select(Product).where(col(Product.id).in_(product_ids), col(Product.brand_id).in_(brand_ids))
+    ).all()
+    variants = session.exec(
+        select(Variant).where(col(Variant.id).in_(variant_ids), col(Variant.brand_id).in_(brand_ids))
+    ).all()
+    first_image: dict[uuid.UUID, str] = {}
+    for image in session.exec(
+        select(ProductImage)
+        .where(col(ProductImage.product_id).in_(product_ids), col(ProductImage.brand_id).in_(brand_ids))
+        .order_by(col(ProductImage.position), col(ProductImage.created_at))
+    ).all():
+        first_image.setdefault(image.product_id, image_url(image, public_base_url))
+    return _CatalogView(
+        products={product.id: product for product in products},
+        variants={variant.id: variant for variant in variants},
+        first_image=first_image,
+    )
+
+
+def placements_public(
+    session: Session, placements: Sequence[Placement], settings: ApiSettings
+) -> list[PlacementPublic]:
+    """Placements as the review console reads them: candidates with their catalog titles and packshots,
+    and what approving each one would publish under its brand's floor."""
     secret = settings.secret_key.get_secret_value()
     base = settings.public_base_url
-    thumbnail = (
-        base + sign_path(secret, f"/v1/placements/{placement.id}/thumbnail")
-        if placement.thumbnail_path
-        else None
-    )
-    chosen = session.get(Product, placement.chosen_product_id) if placement.chosen_product_id else None
-    return PlacementPublic(
-        id=placement.id,
-        episode_id=placement.episode_id,
-        status=placement.status,
-        label=placement.label,
-        confidence=placement.confidence,
-        link_confidence=placement.link_confidence,
-        start_ms=placement.start_ms,
-        end_ms=placement.end_ms,
-        start_frame=placement.start_frame,
-        end_frame=placement.end_frame,
-        keyframes=placement.keyframes,
-        thumbnail_url=thumbnail,
-        video_url=base + sign_path(secret, f"/v1/episodes/{placement.episode_id}/media"),
-        sku_candidates=placement.sku_candidates,
-        chosen_product_id=placement.chosen_product_id,
-        chosen_product_title=chosen.title if chosen else None,
-        version=placement.version,
-        updated_at=placement.updated_at,
-    )
+    catalog = _catalog_view(session, placements, base)
+    public = []
+    for placement in placements:
+        thumbnail = (
+            base + sign_path(secret, f"/v1/placements/{placement.id}/thumbnail")
+            if placement.thumbnail_path
+            else None
+        )
+        chosen = catalog.products.get(placement.chosen_product_id) if placement.chosen_product_id else None
+        episode = session.get(Episode, placement.episode_id)
+        floor = link_floor(session, placement.brand_id)
+        public.append(
+            PlacementPublic(
+                id=placement.id,
+                episode_id=placement.episode_id,
+                status=placement.status,
+                label=placement.label,
+                confidence=placement.confidence,
+                link_confidence=placement.link_confidence,
+                start_ms=placement.start_ms,
+                end_ms=placement.end_ms,
+                start_frame=placement.start_frame,
+                end_frame=placement.end_frame,
+                keyframes=placement.keyframes,
+                thumbnail_url=thumbnail,
+                video_url=base + sign_path(secret, f"/v1/episodes/{placement.episode_id}/media"),
+                episode_title=episode.title if episode is not None else None,
+                sku_candidates=[catalog.candidate(candidate) for candidate in stored_candidates(placement)],
+                chosen_product_id=placement.chosen_product_id,
+                chosen_product_title=chosen.title if chosen else None,
+                chosen_product_image_url=catalog.first_image.get(chosen.id) if chosen else None,
+                link_floor=floor,
+                unknown_product=is_unknown_product(placement, floor),
+                approve_product_id=approve_default(placement, floor),
+                version=placement.version,
+                updated_at=placement.updated_at,
+            )
+        )
+    return public
+
+
+def placement_public(session: Session, placement: Placement, settings: ApiSettings) -> PlacementPublic:
+    (public,) = placements_public(session, [placement], settings)
+    return public
 
 
 def check_if_match(placement: Placement, if_match: str | None) -> None:
@@ -136,16 +255,29 @@ def approve(
     product_id: uuid.UUID | None,
 ) -> Placement:
     before = _snapshot(placement)
-    chosen = product_id or placement.chosen_product_id or top_candidate(placement)
+    floor = link_floor(session, placement.brand_id)
+    chosen = product_id or approve_default(placement, floor)
     if chosen is None:
         raise NoProductChosen(
-            "choose a product before approving: this placement has no candidate",
-            errors=[{"field": "product_id", "message": "required"}],
+            f"choose a product before approving: {_why_unknown(placement, floor)}, so approving would "
+            "publish a guess; send product_id (or relink with PATCH chosen_product_id first)",
+            errors=[{"field": "product_id", "message": "required: no product is known for this placement"}],
         )
     placement.chosen_product_id = _own_product(session, placement.brand_id, chosen).id
     placement.status = PlacementStatus.APPROVED
     _record(session, placement, actor, "approve", before, settings)
     return placement
+
+
+def _why_unknown(placement: Placement, floor: float) -> str:
+    if top_candidate(placement) is None:
+        return "this placement has no candidate"
+    if placement.link_confidence is None:
+        return "this placement is not linked"
+    return (
+        f"its link ({placement.link_confidence:.0%}) is below your link floor ({floor:.0%}), "
+        "so it is an unknown product"
+    )
 
 
 def top_candidate(placement: Placement) -> uuid.UUID | None:
@@ -214,6 +346,13 @@ def bulk_approve(
     min_confidence: float,
     episode_id: uuid.UUID | None,
 ) -> list[Placement]:
+    floor = link_floor(session, brand_id)
+    if min_confidence < floor:
+        raise InvalidInput(
+            f"min_confidence ({min_confidence:.2f}) is below your link floor ({floor:.2f}): links below it "
+            "are unknown products, and each needs a product picked by a person",
+            errors=[{"field": "min_confidence", "message": f"must be at least the link floor, {floor:.2f}"}],
+        )
     statement = select(Placement).where(
         Placement.brand_id == brand_id,
         Placement.status == PlacementStatus.PROPOSED,
@@ -223,7 +362,7 @@ def bulk_approve(
         statement = statement.where(Placement.episode_id == episode_id)
     approved = []
     for placement in session.exec(statement).all():
-        if placement.chosen_product_id is None and top_candidate(placement) is None:
+        if approve_default(placement, floor) is None:
             continue
         approved.append(approve(session, placement, actor, settings, product_id=None))
     return approved
@@ -283,5 +422,5 @@ def review_queue(
     ).all()
     next_cursor = _encode_cursor(offset + limit) if offset + limit < total else None
     return ReviewQueuePage(
-        items=[placement_public(session, row, settings) for row in rows], next_cursor=next_cursor, total=total
+        items=placements_public(session, rows, settings), next_cursor=next_cursor, total=total
     )

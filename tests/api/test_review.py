@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from api.review.models import PlacementStatus
+from api.catalog.models import Product, Variant
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.utils.api import BrandAccount, make_video
@@ -203,3 +207,198 @@ def test_signed_media_urls_serve_and_expire(
     tampered = video_path.replace("sig=", "sig=0")
     assert client.get(tampered).status_code == 403
     assert client.get(f"/v1/episodes/{episode.id}/media").status_code == 403
+
+
+def _png(width: int = 64, height: int = 48) -> bytes:
+    ok, encoded = cv2.imencode(".png", np.full((height, width, 3), (40, 120, 200), dtype=np.uint8))
+    assert ok
+    return encoded.tobytes()
+
+
+def _link(
+    engine: Engine, placement: Placement, candidates: list[tuple[Product, Variant | None, float]]
+) -> None:
+    """Store candidates as the linker does: product id, its variant, the title it knew, a confidence."""
+    with Session(engine) as session:
+        row = session.get(Placement, placement.id)
+        assert row is not None
+        row.sku_candidates = [
+            {
+                "product_id": str(product.id),
+                "variant_id": str(variant.id) if variant else None,
+                "title": product.title,
+                "confidence": confidence,
+            }
+            for product, variant, confidence in candidates
+        ]
+        row.link_confidence = candidates[0][2] if candidates else None
+        session.add(row)
+        session.commit()
+
+
+def test_candidates_show_the_catalog_product_variant_and_packshot(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    # Given two products, one with an uploaded packshot and one with a shop's image URL, then renamed
+    cola, cola_can = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-330")
+    tea, _ = make_product(engine, brand.brand.id, "Green Tea", sku="TEA-20")
+    uploaded = client.post(
+        f"/v1/products/{cola.id}/images",
+        files={"file": ("pack.png", _png(), "image/png")},
+        headers=brand.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    client.post(
+        f"/v1/products/{tea.id}/images", json={"url": "https://cdn.example/tea.jpg"}, headers=brand.headers
+    )
+    renamed = client.patch(
+        f"/v1/products/{tea.id}", json={"title": "Green Tea 20 bags"}, headers=brand.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    episode = make_episode(engine, brand.brand.id, settings)
+    placement = make_placement(engine, episode)
+    _link(engine, placement, [(cola, cola_can, 0.61), (tea, None, 0.2)])
+
+    # When the reviewer loads the placement
+    body = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+
+    # Then each candidate names the product as the catalog has it now, its variant, and its first image
+    assert body["sku_candidates"] == [
+        {
+            "product_id": str(cola.id),
+            "variant_id": str(cola_can.id),
+            "title": "Cola 330 ml",
+            "confidence": 0.61,
+            "variant_title": "Default",
+            "sku": "COLA-330",
+            "image_url": uploaded.json()["url"],
+        },
+        {
+            "product_id": str(tea.id),
+            "variant_id": None,
+            "title": "Green Tea 20 bags",
+            "confidence": 0.2,
+            "variant_title": None,
+            "sku": None,
+            "image_url": "https://cdn.example/tea.jpg",
+        },
+    ]
+    assert body["episode_title"] == "Episode 1"
+    # And the packshot loads in a browser without the brand key, as the overlay's images do
+    packshot = client.get(body["sku_candidates"][0]["image_url"].removeprefix("http://testserver"))
+    assert (packshot.status_code, packshot.content) == (200, _png())
+
+    # And the queue carries the same shape, and a relinked product shows its packshot too
+    (queued,) = client.get("/v1/review/queue", headers=brand.headers).json()["items"]
+    assert queued["sku_candidates"] == body["sku_candidates"]
+    relinked = client.patch(
+        f"/v1/placements/{placement.id}", json={"chosen_product_id": str(cola.id)}, headers=brand.headers
+    ).json()
+    assert (relinked["chosen_product_title"], relinked["chosen_product_image_url"]) == (
+        "Cola 330 ml",
+        uploaded.json()["url"],
+    )
+
+
+def test_a_link_below_the_brands_floor_is_an_unknown_product_that_needs_an_explicit_pick(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    # Given a chair linked at 12% to oat milk, under the brand's default floor of 30%
+    oat_milk, _ = make_product(engine, brand.brand.id, "Oatly Oat Milk", sku="OAT-1")
+    chair_product, _ = make_product(engine, brand.brand.id, "Desk Chair", sku="CHAIR-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    chair = make_placement(engine, episode)
+    _link(engine, chair, [(oat_milk, None, 0.12), (chair_product, None, 0.1)])
+    url = f"/v1/placements/{chair.id}"
+
+    # Then the API says it is an unknown product that approving would not publish
+    loaded = client.get(url, headers=brand.headers).json()
+    assert (loaded["unknown_product"], loaded["link_floor"], loaded["approve_product_id"]) == (
+        True,
+        0.3,
+        None,
+    )
+
+    # When someone approves it without naming a product
+    refused = client.post(f"{url}/approve", headers={**brand.headers, "If-Match": '"1"'})
+
+    # Then it is refused with a problem saying why and what to send, and nothing changed or went live
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["type"].endswith("no-product-chosen")
+    assert problem["errors"] == [
+        {"field": "product_id", "message": "required: no product is known for this placement"}
+    ]
+    assert "link (12%) is below your link floor (30%)" in problem["detail"]
+    after = client.get(url, headers=brand.headers)
+    assert (after.json()["status"], after.headers["etag"]) == ("proposed", '"1"')
+    assert client.get(f"{url}/history", headers=brand.headers).json() == []
+    assert client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"] == []
+
+    # When the reviewer picks the product (a relink), approving publishes that pick
+    picked = client.patch(
+        url, json={"chosen_product_id": str(chair_product.id)}, headers=brand.headers
+    ).json()
+    assert (picked["unknown_product"], picked["approve_product_id"]) == (True, str(chair_product.id))
+    approved = client.post(f"{url}/approve", headers=brand.headers)
+    assert (approved.status_code, approved.json()["chosen_product_title"]) == (200, "Desk Chair")
+    (live,) = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
+    assert live["product"]["title"] == "Desk Chair"
+
+
+def test_approve_with_an_explicit_product_publishes_below_the_floor_and_a_raised_floor_applies_at_once(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    coffee, _ = make_product(engine, brand.brand.id, "Coffee", sku="COF-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    low, middling = make_placement(engine, episode), make_placement(engine, episode)
+    _link(engine, low, [(tea, None, 0.05)])
+    _link(engine, middling, [(coffee, None, 0.5)])
+
+    # A placement above the floor approves as its top candidate without a body
+    shown = client.get(f"/v1/placements/{middling.id}", headers=brand.headers).json()
+    assert (shown["unknown_product"], shown["approve_product_id"]) == (False, str(coffee.id))
+
+    # An explicit product_id is a pick: it publishes even below the floor
+    explicit = client.post(
+        f"/v1/placements/{low.id}/approve", json={"product_id": str(tea.id)}, headers=brand.headers
+    )
+    assert (explicit.status_code, explicit.json()["chosen_product_title"]) == (200, "Tea")
+
+    # When the brand raises its floor above the middling link, that link becomes an unknown product
+    raised = client.patch(
+        "/v1/brands/me", json={"auto_approve_threshold": 0.9, "link_floor": 0.6}, headers=brand.headers
+    )
+    assert raised.status_code == 200, raised.text
+    reread = client.get(f"/v1/placements/{middling.id}", headers=brand.headers).json()
+    assert (reread["link_floor"], reread["unknown_product"], reread["approve_product_id"]) == (
+        0.6,
+        True,
+        None,
+    )
+    refused = client.post(f"/v1/placements/{middling.id}/approve", headers=brand.headers)
+    assert refused.status_code == 422
+    assert "link (50%) is below your link floor (60%)" in refused.json()["detail"]
+
+
+def test_bulk_approve_never_reaches_below_the_floor(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    below = make_placement(engine, episode)
+    _link(engine, below, [(tea, None, 0.2)])
+
+    refused = client.post("/v1/review/bulk-approve", json={"min_confidence": 0.1}, headers=brand.headers)
+
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"] == [
+        {"field": "min_confidence", "message": "must be at least the link floor, 0.30"}
+    ]
+    assert "below your link floor (0.30)" in refused.json()["detail"]
+    assert client.get(f"/v1/placements/{below.id}", headers=brand.headers).json()["status"] == "proposed"
+    at_floor = client.post("/v1/review/bulk-approve", json={"min_confidence": 0.3}, headers=brand.headers)
+    assert at_floor.json() == {"approved": 0, "placement_ids": []}
