@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,6 +65,48 @@ class Problem(ApiError):
         self.title = title
 
 
+# A safety net under every problem: whatever a library put in an error's text (FFmpeg names the file it
+# read, OSError its errno), an answer never shows the server's file layout. Paths under the usual
+# top-level folders, and under the configured media and model dirs, become "<server path>".
+REDACTED_PATH = "<server path>"
+_SYSTEM_ROOTS = (
+    "tmp|var|etc|home|root|usr|opt|srv|mnt|data|proc|sys|dev|run|work|private|Users|media|app|lib|bin|nix"
+)
+_PATH_TAIL = r"""(?:/[^\s'"`,;:)\]]*)?"""
+_SYSTEM_PATH = re.compile(rf"(?<![\w/:.~-])/(?:{_SYSTEM_ROOTS}){_PATH_TAIL}")
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*|\berrno[ :=]*-?\d+\b", re.IGNORECASE)
+
+
+def redact_server_details(text: str, roots: tuple[Path, ...] = ()) -> str:
+    """`text` without server paths or errno numbers."""
+    for root in sorted(
+        {str(root) for root in roots if str(root) not in ("", "/", ".")}, key=len, reverse=True
+    ):
+        text = re.sub(rf"{re.escape(root)}{_PATH_TAIL}", REDACTED_PATH, text)
+    return _ERRNO.sub("", _SYSTEM_PATH.sub(REDACTED_PATH, text))
+
+
+def _server_roots(request: Request) -> tuple[Path, ...]:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return ()
+    roots = [settings.media_dir, settings.model_dir, *settings.media_import_roots]
+    # Absolute forms only: a relative "var/media" would also match ordinary words in a message.
+    return tuple(
+        {form for root in roots for form in (Path(root), Path(root).resolve()) if form.is_absolute()}
+    )
+
+
+def _redacted_errors(errors: list[dict[str, Any]], roots: tuple[Path, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            key: redact_server_details(value, roots) if isinstance(value, str) else value
+            for key, value in item.items()
+        }
+        for item in errors
+    ]
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -73,15 +117,16 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    roots = _server_roots(request)
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or _slugify(title or _TITLES.get(status, "error"))),
         "title": title or _TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": redact_server_details(detail, roots),
         "instance": request.url.path,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = _redacted_errors(errors, roots)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

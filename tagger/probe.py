@@ -17,6 +17,8 @@ from tagger.exceptions import VideoError
 # Beyond 8K on either side we refuse: real episodes are ≤ 4K, and a forged header could make the
 # decoder allocate gigabytes per frame.
 MAX_SIDE_PX = 8192
+# FFmpeg renders text files (by their suffix) as video; a text file is not an episode.
+TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +47,18 @@ class VideoInfo:
 def probe_video(path: Path) -> VideoInfo:
     """Probe a video file; raise `VideoError` with a one-line reason when it is not a usable video."""
     if not path.is_file():
-        raise VideoError(f"no such video file: {path}", path=str(path))
+        raise VideoError(f"no such video file: {path.name}", path=str(path))
     if path.stat().st_size == 0:
         raise VideoError(f"{path.name} is empty (0 bytes)", path=str(path))
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        raise VideoError(f"{path.name} is not a readable media file: {error}", path=str(path)) from error
+        raise VideoError(
+            f"{path.name} is not a readable media file: {media_error_reason(error)}", path=str(path)
+        ) from error
     with container:
+        if container.format.name in TEXT_FORMATS:
+            raise VideoError(f"{path.name} is text, not a video", path=str(path))
         if not container.streams.video:
             kinds = ", ".join(sorted({str(stream.type) for stream in container.streams})) or "no streams"
             raise VideoError(f"{path.name} has no video stream (found: {kinds})", path=str(path))
@@ -68,7 +74,9 @@ def probe_video(path: Path) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except (av.FFmpegError, ValueError) as error:
-            raise VideoError(f"{path.name}: video does not decode: {error}", path=str(path)) from error
+            raise VideoError(
+                f"{path.name}: video does not decode: {media_error_reason(error)}", path=str(path)
+            ) from error
         if first is None:
             raise VideoError(f"{path.name}: video stream holds no decodable frame", path=str(path))
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -83,6 +91,15 @@ def probe_video(path: Path) -> VideoInfo:
             frame_count=stream.frames or None,
             codec=stream.codec_context.name,
         )
+
+
+def media_error_reason(error: Exception) -> str:
+    """FFmpeg's reason without the file's path or errno: callers show it to whoever sent the file."""
+    if isinstance(error, av.FFmpegError) and len(error.args) >= 2 and isinstance(error.args[1], str):
+        return error.args[1]
+    if isinstance(error, UnicodeDecodeError):
+        return "its metadata is not valid text"
+    return type(error).__name__ if isinstance(error, av.FFmpegError) else str(error)
 
 
 def _duration_ms(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:

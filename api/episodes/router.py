@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
-from api.episodes.models import TagJob
+from api.episodes.models import Episode, TagJob
 from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPublic
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
@@ -65,23 +66,21 @@ async def upload_episode(
             if chunk:
                 yield chunk
 
-    path = await episodes.stream_upload_to_media(chunks(), settings, filename=filename)
-    try:
-        if path.stat().st_size == 0:
-            raise Problem(
-                422,
-                "upload is empty (0 bytes)",
-                slug="unusable-media",
-                errors=[{"field": "file", "message": "empty"}],
-            )
-        episode = episodes.register_episode(
-            session, settings, brand_id=brand_id, title=title, path=path, source="upload", shown_name=filename
+    path = await episodes.stream_upload_to_media(chunks(), settings)
+
+    def register() -> Episode:
+        # Probing and any transcode take seconds to minutes: a worker thread, not the event loop.
+        episode = episodes.register_upload(
+            session, settings, brand_id=brand_id, title=title, path=path, shown_name=filename
         )
-        session.commit()
-    except BaseException:
-        Path(path).unlink(missing_ok=True)
-        raise
-    return episodes.episode_public(episode, settings)
+        try:
+            session.commit()
+        except BaseException:
+            Path(episode.media_path).unlink(missing_ok=True)
+            raise
+        return episode
+
+    return episodes.episode_public(await run_in_threadpool(register), settings)
 
 
 @router.get("/episodes", response_model=EpisodePage)

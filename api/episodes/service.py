@@ -17,9 +17,20 @@ from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import VideoError
 from tagger.probe import VideoInfo, probe_video
+from tagger.transcode import MP4, WEBM, media_kind, transcode_for_browsers
 
 UPLOAD_CHUNK_BYTES = 1 << 20
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif", ".ts"}
+# An upload is stored under a neutral name until its content says what it is: FFmpeg reads some
+# formats by suffix (a `.txt` renders as video), and the name a client sends proves nothing.
+UPLOAD_SUFFIX = ".upload"
+# Stored episodes are served with the type their suffix names; only files browsers play are kept.
+MEDIA_SUFFIXES = {MP4: ".mp4", WEBM: ".webm"}
+SUFFIX_MEDIA_TYPES = {".mp4": MP4, ".m4v": MP4, ".mov": MP4, ".webm": WEBM, ".mkv": WEBM}
+
+
+def media_type_of(path: Path) -> str:
+    """The content type an episode's stored file is served with."""
+    return SUFFIX_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
 def episode_public(episode: Episode, settings: ApiSettings) -> EpisodePublic:
@@ -56,12 +67,47 @@ def list_episodes(
     )
 
 
+def _unusable(error: VideoError, path: Path, shown_name: str) -> UnusableMedia:
+    # The tagger names files by their name alone; ours is a random one, so show the sender's instead.
+    reason = str(error).replace(path.name, shown_name)
+    return UnusableMedia(reason, errors=[{"field": "file", "message": reason}])
+
+
 def _probe_or_422(path: Path, shown_name: str) -> VideoInfo:
     try:
         return probe_video(path)
     except VideoError as error:
-        reason = str(error).replace(path.name, shown_name)
-        raise UnusableMedia(reason, errors=[{"field": "file", "message": reason}]) from error
+        raise _unusable(error, path, shown_name) from error
+
+
+def browser_ready(path: Path, settings: ApiSettings, *, owned: bool, shown_name: str) -> tuple[Path, bool]:
+    """The file to keep for an episode: `path` itself when browsers play it and its suffix says what it
+    is; an upload of ours (`owned`) that browsers play, renamed to the right suffix; anything else
+    transcoded to H.264 MP4 under the media dir, keeping its frame times (an owned original is deleted).
+    Returns the file and whether it is a transcode.
+
+    Blocking, and for a long video slow: routes run it in a worker thread, never on the event loop.
+    """
+    try:
+        media_type = media_kind(path).browser_media_type
+    except VideoError as error:
+        raise _unusable(error, path, shown_name) from error
+    if media_type is not None and SUFFIX_MEDIA_TYPES.get(path.suffix.lower()) == media_type:
+        return path, False
+    if media_type is not None and owned:
+        renamed = path.with_name(f"{path.stem}{MEDIA_SUFFIXES[media_type]}")
+        path.replace(renamed)
+        return renamed, False
+    folder = settings.media_dir / "episodes"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4()}{MEDIA_SUFFIXES[MP4]}"
+    try:
+        transcode_for_browsers(path, target)
+    except VideoError as error:
+        raise _unusable(error, path, shown_name) from error
+    if owned:
+        path.unlink(missing_ok=True)
+    return target, True
 
 
 def register_episode(
@@ -74,24 +120,38 @@ def register_episode(
     source: str,
     shown_name: str | None = None,
 ) -> Episode:
-    info = _probe_or_422(path, shown_name or path.name)
-    episode = Episode(
-        brand_id=brand_id,
-        title=title,
-        media_path=str(path),
-        source=source,
-        size_bytes=path.stat().st_size,
-        duration_ms=info.duration_ms,
-        fps=info.fps,
-        time_base=info.time_base,
-        width=info.display_width,
-        height=info.display_height,
-        rotation=info.rotation,
-        codec=info.codec,
-    )
-    session.add(episode)
-    session.flush()
-    rebuild_timeline(session, episode, settings)
+    """Probe, make browser-playable (see `browser_ready`), register and build the empty timeline.
+
+    A `source="upload"` file is ours: it may be renamed or replaced by its transcode. A server path is
+    never touched; when browsers cannot play it, the episode plays (and is tagged from) a transcode.
+    """
+    shown = shown_name or path.name
+    info = _probe_or_422(path, shown)
+    kept, transcoded = browser_ready(path, settings, owned=source == "upload", shown_name=shown)
+    try:
+        if transcoded:
+            info = _probe_or_422(kept, shown)
+        episode = Episode(
+            brand_id=brand_id,
+            title=title,
+            media_path=str(kept),
+            source=source,
+            size_bytes=kept.stat().st_size,
+            duration_ms=info.duration_ms,
+            fps=info.fps,
+            time_base=info.time_base,
+            width=info.display_width,
+            height=info.display_height,
+            rotation=info.rotation,
+            codec=info.codec,
+        )
+        session.add(episode)
+        session.flush()
+        rebuild_timeline(session, episode, settings)
+    except BaseException:
+        if kept != path:
+            kept.unlink(missing_ok=True)
+        raise
     return episode
 
 
@@ -100,30 +160,45 @@ def resolve_server_path(settings: ApiSettings, raw: str) -> Path:
     path = Path(raw).expanduser().resolve()
     roots = [settings.media_dir.resolve(), *(root.resolve() for root in settings.media_import_roots)]
     if not any(path.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
+        # The roots are the server's layout: named in its settings, never in an answer.
         raise PathNotAllowed(
-            f"{raw} is outside the allowed media roots ({allowed}); "
-            "set REELCART_MEDIA_IMPORT_ROOTS to allow more",
+            "the path is outside the allowed media roots; set REELCART_MEDIA_IMPORT_ROOTS to allow more",
             errors=[{"field": "path", "message": "outside the allowed media roots"}],
         )
     if not path.is_file():
         raise UnusableMedia(
-            f"no such file on the server: {raw}",
+            "no such file on the server",
             errors=[{"field": "path", "message": "no such file"}],
         )
     return path
 
 
-async def stream_upload_to_media(
-    chunks: AsyncIterator[bytes], settings: ApiSettings, *, filename: str
-) -> Path:
+def register_upload(
+    session: Session, settings: ApiSettings, *, brand_id: uuid.UUID, title: str, path: Path, shown_name: str
+) -> Episode:
+    """Register a streamed upload (see `register_episode`); whatever fails leaves no file behind."""
+    try:
+        if path.stat().st_size == 0:
+            raise UnusableMedia("upload is empty (0 bytes)", errors=[{"field": "file", "message": "empty"}])
+        return register_episode(
+            session,
+            settings,
+            brand_id=brand_id,
+            title=title,
+            path=path,
+            source="upload",
+            shown_name=shown_name,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+async def stream_upload_to_media(chunks: AsyncIterator[bytes], settings: ApiSettings) -> Path:
     """Write an upload chunk by chunk under the media dir, refusing it once it passes the size limit."""
-    suffix = Path(filename).suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        suffix = ".bin"
     folder = settings.media_dir / "episodes"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4()}{suffix}"
+    target = folder / f"{uuid.uuid4()}{UPLOAD_SUFFIX}"
     partial = target.with_suffix(target.suffix + ".part")
     written = 0
     try:

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
-from api.episodes.service import get_episode
+from api.episodes.service import get_episode, media_type_of
 from api.errors import NotFound
 from api.review import service as review
 from api.review.dependencies import EditablePlacement
@@ -161,4 +161,8 @@ def episode_media(
     if episode is None or not Path(episode.media_path).is_file():
         raise NotFound("episode media")
     # FileResponse answers Range requests, so <video> can seek.
-    return FileResponse(episode.media_path, headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(
+        episode.media_path,
+        media_type=media_type_of(Path(episode.media_path)),
+        headers={"Cache-Control": "private, max-age=3600"},
+    )

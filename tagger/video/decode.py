@@ -20,6 +20,7 @@ import numpy as np
 
 from tagger.arrays import Image
 from tagger.exceptions import VideoError
+from tagger.probe import media_error_reason
 
 # Decoder skip modes, from nothing skipped to only reference frames decoded.
 _SKIP_MODES = {"none": "DEFAULT", "nonref": "NONREF", "bidir": "BIDIR"}
@@ -116,7 +117,7 @@ def index_packets(path: Path, max_packets: int = 10_000_000) -> PacketIndex | No
                 if len(pts) > max_packets:
                     raise VideoError(f"{path.name} has more than {max_packets} video packets", path=str(path))
         except (av.FFmpegError, ValueError) as error:
-            message = f"{path.name}: container breaks while reading: {error}"
+            message = f"{path.name}: container breaks while reading: {media_error_reason(error)}"
             raise VideoError(message, path=str(path)) from error
     if declared_frames and len(pts) < declared_frames and has_all_pts:
         raise VideoError(
@@ -144,7 +145,9 @@ def _open(path: Path) -> Any:
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        raise VideoError(f"{path.name} is not a readable media file: {error}", path=str(path)) from error
+        raise VideoError(
+            f"{path.name} is not a readable media file: {media_error_reason(error)}", path=str(path)
+        ) from error
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path.name} has no video stream", path=str(path))
@@ -195,7 +198,8 @@ def decode_frames(
                 )
         except (av.FFmpegError, ValueError, MemoryError) as error:
             raise VideoError(
-                f"{path.name}: decoding failed after frame {last_index} ({max(last_t_ms, 0)} ms): {error}",
+                f"{path.name}: decoding failed after frame {last_index} ({max(last_t_ms, 0)} ms): "
+                f"{media_error_reason(error)}",
                 path=str(path),
             ) from error
 
