@@ -78,6 +78,9 @@ def create_app(
             "timelines."
         ),
         lifespan=lifespan,
+        # api/pages.py serves /docs and /redoc from installed assets instead of a CDN, so they work offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, status
 
@@ -15,6 +16,26 @@ from api.problems import Problem
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` written in place. In an OpenAPI document `#/$defs/…`
+    points at the document's root, where there is none: ReDoc refused the whole document over it."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {key: value for key, value in node.items() if key != "$ref"}
+                return {**resolve(defs[ref.removeprefix("#/$defs/")]), **resolve(rest)}
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
@@ -22,7 +43,7 @@ router = APIRouter(prefix="/v1", tags=["analytics"])
     tags=["public"],
     summary="Record player events (JSON; text/plain is accepted too, as navigator.sendBeacon may send it)",
     openapi_extra={
-        "requestBody": {"content": {"application/json": {"schema": EventBatch.model_json_schema()}}}
+        "requestBody": {"content": {"application/json": {"schema": _inlined(EventBatch.model_json_schema())}}}
     },
 )
 async def post_events(request: Request, session: SessionDep) -> EventReceipt:

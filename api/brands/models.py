@@ -19,6 +19,10 @@ class CheckoutProviderName(StrEnum):
     SHOPIFY = "shopify"
 
 
+# The brand `reelcart demo` sets up; the landing page links its player (outside production).
+DEMO_BRAND_SLUG = "demo-grocer"
+
+
 class Brand(SQLModel, table=True):
     id: uuid.UUID = id_field()
     name: str = Field(max_length=200)

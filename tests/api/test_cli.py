@@ -80,7 +80,8 @@ def _live(key: str) -> int:
     from api.app import create_app  # noqa: PLC0415
 
     with TestClient(create_app(get_settings())) as client:
-        return client.get("/v1/products", headers={"Authorization": f"Bearer {key}"}).status_code
+        status: int = client.get("/v1/products", headers={"Authorization": f"Bearer {key}"}).status_code
+        return status
 
 
 def test_keys_list_shows_every_key_and_revoke_stops_one_at_once(workspace: Path) -> None:
