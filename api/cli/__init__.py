@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "api.cli.worker",
     "api.cli.models",
     "api.cli.evaluate",
+    "api.cli.evaluate_episode",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Protocol
@@ -74,7 +75,9 @@ class PipelineTagFunction:
         # The catalog first: its images are fetched and indexed before the video's work, so a job that
         # cannot link says so from the start, and the progress bar knows whether linking follows.
         progress(0.0, JobPhase.INDEX)
+        started = time.perf_counter()
         brand, unlinked_reason = self._brand_linker(brand_id, progress)
+        index_s = time.perf_counter() - started
         detect_start = INDEX_SHARE
         detect_end = detect_start + DETECT_SHARE_WHEN_LINKING if brand else DETECT_END_WITHOUT_LINKING
         progress(detect_start, JobPhase.DETECT)
@@ -89,12 +92,25 @@ class PipelineTagFunction:
         placements = result.placements
         if brand is not None and placements:
             progress(detect_end, JobPhase.LINK)
+        started = time.perf_counter()
         for number, placement in enumerate(placements, start=1):
             drafts.append(placement_draft(placement, brand))
             if brand is not None:
                 progress(detect_end + (LINK_END - detect_end) * number / len(placements))
+        timing = result.timing
+        seconds = {
+            "index": index_s,
+            "decode": timing.decode_s,
+            "detect": timing.detect_s,
+            "track": timing.track_s,
+            "tag_total": timing.total_s,
+            "link": time.perf_counter() - started,
+        }
         return TagOutcome(
-            drafts, empty_reason=result.empty_reason, unlinked_reason=unlinked_reason if placements else None
+            drafts,
+            empty_reason=result.empty_reason,
+            unlinked_reason=unlinked_reason if placements else None,
+            seconds={name: round(value, 3) for name, value in seconds.items()},
         )
 
     def _brand_linker(

@@ -63,6 +63,8 @@ class TagOutcome:
     empty_reason: str | None = None
     # Why the drafts carry no SKU links (no embedder, an empty catalog…); None when they were linked.
     unlinked_reason: str | None = None
+    # Seconds by phase (index, decode, detect, track, link; decode overlaps detect and track).
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class TagFunction(Protocol):

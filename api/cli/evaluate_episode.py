@@ -1,0 +1,234 @@
+"""`reelcart eval episode`: run exactly what a brand's tag job runs on a labelled episode and score it
+per shot (see `tagger.episode_eval`).
+
+The catalog is imported into a throw-away database (the same all-or-nothing importer as
+`reelcart catalog import`), the episode is registered and tagged by the real tag job executor (index,
+detector, tracking, linking and the brand's auto-approval rules), then the stored placements are scored
+against the truth file. Nothing touches the configured database or media folder.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, col, select
+
+from api.brands.models import Brand
+from api.catalog.importing import CatalogImportError
+from api.catalog.models import Variant
+from api.cli.catalog import import_catalog_file
+from api.cli.evaluate import eval_app
+from api.db import create_db_engine, upgrade_database
+from api.episodes.models import TagJob
+from api.episodes.service import register_episode
+from api.errors import ApiError
+from api.jobs.models import JobState
+from api.jobs.tagger_adapter import PipelineTagFunction
+from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
+from api.linking.service import LinkingService
+from api.review.models import Placement, PlacementStatus
+from api.settings import get_settings
+from commerce.exceptions import CommerceError
+from tagger.episode_eval import EpisodeScore, ScoredPlacement, read_truth, score_episode
+from tagger.exceptions import TaggerError
+
+
+def register(app: typer.Typer) -> None:
+    # A subcommand of `reelcart eval`, which api.cli.evaluate adds to the app.
+    eval_app.command("episode")(episode)
+
+
+class RecordingTagFunction:
+    """The production tag function, keeping its outcome so the phase timings reach the report."""
+
+    def __init__(self, inner: PipelineTagFunction) -> None:
+        self._inner = inner
+        self.outcome: TagOutcome | None = None
+
+    def __call__(
+        self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
+    ) -> TagOutcome:
+        self.outcome = self._inner(
+            media_path, brand_id=brand_id, thumbnails_dir=thumbnails_dir, progress=progress
+        )
+        return self.outcome
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message.splitlines()[0] if message else 'evaluation failed'}", err=True)
+    raise typer.Exit(code=1)
+
+
+def episode(
+    catalog: Annotated[
+        Path, typer.Option("--catalog", help="The brand's catalog (.csv or .json), as imported.")
+    ],
+    video: Annotated[Path, typer.Option("--video", help="The labelled episode.")],
+    truth: Annotated[
+        Path, typer.Option("--truth", help="JSON list of {start_ms, end_ms, sku} (sku null: no product).")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the report (JSON) here.")] = None,
+    auto_approve: Annotated[
+        float | None,
+        typer.Option(
+            "--auto-approve", min=0.0, max=1.0, help="The brand's threshold (default: a new brand's)."
+        ),
+    ] = None,
+) -> None:
+    """Tag and link a labelled episode the way a brand's tag job does, and score every shot."""
+    for path, what in ((catalog, "catalog"), (video, "video"), (truth, "truth file")):
+        if not path.is_file():
+            _fail(f"{what} {path} does not exist")
+    try:
+        shots = read_truth(truth)
+    except TaggerError as error:
+        _fail(str(error))
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="reelcart-eval-") as scratch:
+        report = _evaluate(catalog, video, shots, Path(scratch), auto_approve, console)
+    text = json.dumps(report, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"report written to {out}", markup=False, highlight=False)
+
+
+def _evaluate(
+    catalog: Path,
+    video: Path,
+    shots: list[Any],
+    scratch: Path,
+    auto_approve: float | None,
+    console: Console,
+) -> dict[str, Any]:
+    configured = get_settings()
+    settings = configured.model_copy(
+        update={
+            "database_url": f"sqlite:///{scratch / 'eval.db'}",
+            "media_dir": scratch / "media",
+            "media_import_roots": [video.resolve().parent],
+            "worker_threads": 0,
+        }
+    )
+    settings.media_dir.mkdir(parents=True)
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    started = time.perf_counter()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            brand = Brand(name="Evaluation", slug="evaluation")
+            if auto_approve is not None:
+                brand.auto_approve_threshold = auto_approve
+                brand.link_floor = min(brand.link_floor, auto_approve)
+            session.add(brand)
+            session.commit()
+            imported = import_catalog_file(session, brand.id, catalog, settings.media_dir)
+            session.commit()
+            console.print(f"catalog: {imported[0]} products imported", markup=False, highlight=False)
+            episode = register_episode(
+                session, settings, brand_id=brand.id, title=video.name, path=video.resolve(), source="path"
+            )
+            job = TagJob(brand_id=brand.id, episode_id=episode.id)
+            session.add(job)
+            session.commit()
+    except CatalogImportError as error:
+        first = error.errors[0] if error.errors else None
+        _fail(f"{catalog.name}: {error}" + (f" (first: {first})" if first is not None else ""))
+    except (ApiError, CommerceError, TaggerError) as error:
+        _fail(str(error))
+    tag_function = RecordingTagFunction(
+        PipelineTagFunction(settings, linking=LinkingService(engine, settings))
+    )
+    console.print(f"tagging {video.name}: index, detect, track, link", markup=False, highlight=False)
+    TagJobExecutor(engine, settings, tag_function)(job.id)
+    wall_s = time.perf_counter() - started
+    with Session(engine) as session:
+        done = session.get(TagJob, job.id)
+        if done is None or done.state != JobState.DONE:
+            _fail(f"the tag job failed: {done.error if done is not None else 'it vanished'}")
+        assert done is not None
+        placements = _scored_placements(session, brand.id, episode.id)
+        summary = done.summary
+    score = score_episode(shots, placements)
+    seconds = tag_function.outcome.seconds if tag_function.outcome is not None else {}
+    duration_s = episode.duration_ms / 1000
+    _print(console, score, seconds, duration_s, wall_s)
+    engine.dispose()
+    return {
+        "video": {
+            "file": video.name,
+            "duration_s": duration_s,
+            "width": episode.width,
+            "height": episode.height,
+        },
+        "catalog": {"file": catalog.name, "products": imported[0]},
+        "auto_approve_threshold": brand.auto_approve_threshold,
+        "job_summary": summary,
+        "score": score.to_json(),
+        "seconds": {**seconds, "wall": round(wall_s, 3)},
+        "tag_job_realtime_factor": round(
+            duration_s / max(seconds.get("tag_total", 0) + seconds.get("link", 0), 1e-9), 2
+        ),
+    }
+
+
+def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> list[ScoredPlacement]:
+    sku_of = {
+        str(product_id): sku
+        for product_id, sku in session.exec(
+            select(Variant.product_id, Variant.sku)
+            .where(Variant.brand_id == brand_id)
+            .order_by(col(Variant.sku))
+        ).all()
+        if sku
+    }
+    rows = session.exec(select(Placement).where(Placement.episode_id == episode_id)).all()
+    scored = []
+    for row in rows:
+        candidates = tuple(
+            sku_of.get(str(candidate.get("product_id")), "?") for candidate in row.sku_candidates
+        )
+        approved = (
+            sku_of.get(str(row.chosen_product_id))
+            if row.status == PlacementStatus.APPROVED and row.chosen_product_id is not None
+            else None
+        )
+        scored.append(ScoredPlacement(row.start_ms, row.end_ms, candidates, approved))
+    return scored
+
+
+def _print(
+    console: Console, score: EpisodeScore, seconds: dict[str, float], duration_s: float, wall_s: float
+) -> None:
+    rates = score.rates()
+    table = Table(title="episode evaluation (per product shot)", title_justify="left")
+    for column in ("measure", "count", "rate"):
+        table.add_column(column, justify="right")
+    table.add_row("product shots", str(score.product_shots), "")
+    table.add_row("found (a placement in the shot)", str(score.found), f"{rates['found']:.2f}")
+    table.add_row("linked right, top-1", str(score.top1_right), f"{rates['top1']:.2f}")
+    table.add_row("linked right, top-5", str(score.top5_right), f"{rates['top5']:.2f}")
+    table.add_row("auto-approved shots", str(score.auto_approved_shots), f"{rates['auto_approved']:.2f}")
+    table.add_row(
+        "auto-approved placements right / wrong",
+        f"{score.auto_approved_right} / {score.auto_approved_wrong}",
+        "",
+    )
+    table.add_row(
+        f"placements on {score.product_free_shots} product-free shots",
+        str(score.placements_on_product_free_shots),
+        "",
+    )
+    console.print(table)
+    phases = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    console.print(f"{duration_s:.1f} s episode; {phases}; wall {wall_s:.1f} s", markup=False, highlight=False)

@@ -1,0 +1,147 @@
+"""Build labelled episodes for `reelcart eval episode` from GroceryStoreDataset (../shared/data/grocery-dev).
+
+    .venv/bin/python scripts/build_episode_eval.py [--seeds 0 1 2] [--out var/eval/episodes]
+
+Writes into --out:
+  CATALOG.csv            all 81 products in the import format of `reelcart catalog import` (SKU GS-<class id>,
+                         prices in SEK, the manufacturer as vendor, absolute packshot paths)
+  episode-<seed>.mp4     1080x1920 30 fps H.264, 30 shots of 2.5-4 s with hard cuts: each a val photo of a
+                         hand-held packaged product across the frame's width over a blurred copy of itself,
+                         under a slow zoom and pan; every fifth shot a product-free frame from
+                         ../shared/data/videos (Intel's sample videos)
+  truth-<seed>.json      [{start_ms, end_ms, sku}] per shot (sku null for product-free shots)
+  frames/                the product-free frames, extracted once
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from build_grocery_eval import brand_of, default_data_dir
+
+from tagger.synthetic_episode import ShotSpec, render_episode
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRODUCT_FREE_EVERY = 5
+FRAMES_PER_VIDEO = 6
+
+
+def write_catalog(data: Path, target: Path) -> dict[int, str]:
+    """The import CSV of all products; returns SKU by class id."""
+    with (data / "classes.csv").open(encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle) if row and row[1].strip().isdigit()]
+    skus: dict[int, str] = {}
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sku", "title", "price", "currency", "vendor", "description", "image"])
+        for row in rows:
+            name, class_id = row[0].strip(), int(row[1])
+            description = data / row[5].strip().lstrip("/")
+            sku = f"GS-{class_id:02d}"
+            skus[class_id] = sku
+            writer.writerow(
+                [
+                    sku,
+                    name.replace("-", " "),
+                    f"{12.9 + (zlib.crc32(name.encode()) % 31):.2f}",
+                    "SEK",
+                    brand_of(description),
+                    description.read_text(encoding="utf-8").strip() if description.is_file() else "",
+                    str((data / row[4].strip().lstrip("/")).resolve()),
+                ]
+            )
+    return skus
+
+
+def packaged_photos(data: Path) -> list[tuple[Path, int]]:
+    """(val photo, class id) for every photo of a branded packaged product."""
+    photos = []
+    for line in (data / "val.txt").read_text(encoding="utf-8").splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) >= 2 and parts[0].startswith("val/Packages/"):
+            photos.append((data / parts[0], int(parts[1])))
+    return photos
+
+
+def product_free_frames(videos: Path, folder: Path) -> list[Path]:
+    """A few frames spread through each sample video, saved as PNG (decoded once, kept for later runs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = sorted(folder.glob("*.png"))
+    if frames:
+        return frames
+    for video in sorted(p for p in videos.iterdir() if p.suffix.lower() in {".mp4", ".gif"}):
+        with av.open(str(video)) as container:
+            decoded = [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+        for number, index in enumerate(np.linspace(0, len(decoded) - 1, FRAMES_PER_VIDEO).astype(int)):
+            path = folder / f"{video.stem}-{number}.png"
+            cv2.imwrite(str(path), decoded[index])
+            frames.append(path)
+    return frames
+
+
+def plan_shots(
+    seed: int, photos: list[tuple[Path, int]], skus: dict[int, str], free: list[Path], shots: int
+) -> list[ShotSpec]:
+    """Shots for one seed: distinct products while they last, every fifth shot product-free."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[Path]] = {}
+    for path, class_id in photos:
+        by_class.setdefault(class_id, []).append(path)
+    classes = list(rng.permutation(sorted(by_class)))
+    specs = []
+    for index in range(shots):
+        duration = int(rng.integers(2500, 4001))
+        zoom = float(rng.uniform(0.04, 0.12))
+        pan = (float(rng.choice([-1.0, 1.0])), float(rng.uniform(-1.0, 1.0)))
+        if (index + 1) % PRODUCT_FREE_EVERY == 0:
+            image = free[int(rng.integers(len(free)))]
+            specs.append(ShotSpec(image, duration, None, zoom=zoom, pan=pan))
+            continue
+        class_id = int(classes.pop(0)) if classes else int(rng.choice(sorted(by_class)))
+        image = by_class[class_id][int(rng.integers(len(by_class[class_id])))]
+        specs.append(ShotSpec(image, duration, skus[class_id], zoom=zoom, pan=pan))
+    return specs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=default_data_dir())
+    parser.add_argument("--videos", type=Path, default=None, help="default: <data>/../videos")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "eval" / "episodes")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--shots", type=int, default=30)
+    parser.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT")
+    parser.add_argument("--fps", type=int, default=30)
+    args = parser.parse_args()
+    if not (args.data / "classes.csv").is_file():
+        parser.error(
+            f"{args.data} is not GroceryStoreDataset (no classes.csv); set --data or REELCART_SHARED_DIR"
+        )
+    width, height = (int(side) for side in args.size.lower().split("x"))
+    videos = args.videos or args.data.parent / "videos"
+    args.out.mkdir(parents=True, exist_ok=True)
+    skus = write_catalog(args.data, args.out / "CATALOG.csv")
+    photos = packaged_photos(args.data)
+    free = product_free_frames(videos, args.out / "frames")
+    for seed in args.seeds:
+        specs = plan_shots(seed, photos, skus, free, args.shots)
+        truth = render_episode(specs, args.out / f"episode-{seed}.mp4", size=(width, height), fps=args.fps)
+        document = [asdict(shot) for shot in truth]
+        (args.out / f"truth-{seed}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        products = sum(shot.sku is not None for shot in truth)
+        print(f"seed {seed}: {len(truth)} shots ({products} with a product), {truth[-1].end_ms / 1000:.1f} s")
+    print(f"catalog: {args.out / 'CATALOG.csv'} ({len(skus)} products)")
+
+
+if __name__ == "__main__":
+    main()

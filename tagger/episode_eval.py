@@ -1,0 +1,160 @@
+"""Scoring a tagged episode against its labelled shots, as a brand judges it: how many of my products
+became placements, how many were linked to the right SKU, what was published without a human, and
+whether anything appeared where no product was.
+
+Truth is a list of shots `{start_ms, end_ms, sku}` (`sku: null` for a shot with no catalog product).
+A placement belongs to the shot it overlaps most; a shot's link is read from its longest placement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tagger.exceptions import TaggerError
+
+TOP_K = 5
+
+
+class TruthError(TaggerError):
+    """A truth file that cannot be scored against: unreadable, not a list of shots, or overlapping shots."""
+
+
+@dataclass(frozen=True, slots=True)
+class TruthShot:
+    start_ms: int
+    end_ms: int
+    sku: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPlacement:
+    """What the scorer needs of a placement: its span, its candidates (best first) and its decision."""
+
+    start_ms: int
+    end_ms: int
+    candidate_skus: tuple[str, ...]
+    approved_sku: str | None  # set when the placement was approved (by the linker's rules)
+
+
+@dataclass(frozen=True, slots=True)
+class ShotScore:
+    start_ms: int
+    end_ms: int
+    sku: str | None
+    placements: int
+    top1: str | None
+    top1_right: bool
+    top5_right: bool
+    approved: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeScore:
+    product_shots: int
+    product_free_shots: int
+    found: int
+    top1_right: int
+    top5_right: int
+    auto_approved_shots: int
+    auto_approved_right: int
+    auto_approved_wrong: int
+    placements_on_product_free_shots: int
+    shots: tuple[ShotScore, ...]
+
+    def rates(self) -> dict[str, float]:
+        shots = max(self.product_shots, 1)
+        return {
+            "found": self.found / shots,
+            "top1": self.top1_right / shots,
+            "top5": self.top5_right / shots,
+            "auto_approved": self.auto_approved_shots / shots,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["rates"] = {name: round(value, 4) for name, value in self.rates().items()}
+        return document
+
+
+def read_truth(path: Path) -> list[TruthShot]:
+    """The labelled shots of an episode, checked: each a span with `end_ms > start_ms >= 0`, in order,
+    not overlapping, and a string SKU or null."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TruthError(f"{path.name}: not a readable JSON file ({type(error).__name__})") from error
+    return parse_truth(document, name=path.name)
+
+
+def parse_truth(document: object, *, name: str = "truth") -> list[TruthShot]:
+    if not isinstance(document, list) or not document:
+        raise TruthError(f"{name}: expected a non-empty JSON list of {{start_ms, end_ms, sku}} shots")
+    shots: list[TruthShot] = []
+    for number, entry in enumerate(document, start=1):
+        if not isinstance(entry, dict):
+            raise TruthError(f"{name}: shot {number} is not an object")
+        start, end, sku = entry.get("start_ms"), entry.get("end_ms"), entry.get("sku")
+        if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+            raise TruthError(f"{name}: shot {number} needs integer start_ms and end_ms")
+        if not 0 <= start < end:
+            raise TruthError(f"{name}: shot {number} spans {start}..{end} ms; need 0 <= start_ms < end_ms")
+        if "sku" not in entry or (sku is not None and (not isinstance(sku, str) or not sku.strip())):
+            raise TruthError(f"{name}: shot {number} needs a SKU string, or null for a product-free shot")
+        if shots and start < shots[-1].end_ms:
+            raise TruthError(f"{name}: shot {number} starts before shot {number - 1} ends")
+        shots.append(TruthShot(start, end, sku))
+    return shots
+
+
+def _overlap(placement: ScoredPlacement, shot: TruthShot) -> int:
+    return max(0, min(placement.end_ms, shot.end_ms) - max(placement.start_ms, shot.start_ms))
+
+
+def assign(placements: Sequence[ScoredPlacement], truth: Sequence[TruthShot]) -> list[list[ScoredPlacement]]:
+    """Each placement goes to the shot it overlaps most (a placement never spans a cut in practice,
+    but a few frames of spill across one must not count it twice); placements outside every shot
+    are dropped."""
+    groups: list[list[ScoredPlacement]] = [[] for _ in truth]
+    for placement in placements:
+        overlaps = [_overlap(placement, shot) for shot in truth]
+        best = max(range(len(truth)), key=overlaps.__getitem__)
+        if overlaps[best] > 0:
+            groups[best].append(placement)
+    return groups
+
+
+def score_episode(truth: Sequence[TruthShot], placements: Sequence[ScoredPlacement]) -> EpisodeScore:
+    shots: list[ShotScore] = []
+    for shot, group in zip(truth, assign(placements, truth), strict=True):
+        longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
+        candidates = longest.candidate_skus if longest is not None else ()
+        top1 = candidates[0] if candidates else None
+        shots.append(
+            ShotScore(
+                start_ms=shot.start_ms,
+                end_ms=shot.end_ms,
+                sku=shot.sku,
+                placements=len(group),
+                top1=top1,
+                top1_right=shot.sku is not None and top1 == shot.sku,
+                top5_right=shot.sku is not None and shot.sku in candidates[:TOP_K],
+                approved=tuple(p.approved_sku for p in group if p.approved_sku is not None),
+            )
+        )
+    product = [s for s in shots if s.sku is not None]
+    return EpisodeScore(
+        product_shots=len(product),
+        product_free_shots=len(shots) - len(product),
+        found=sum(s.placements > 0 for s in product),
+        top1_right=sum(s.top1_right for s in product),
+        top5_right=sum(s.top5_right for s in product),
+        auto_approved_shots=sum(bool(s.approved) for s in product),
+        auto_approved_right=sum(sku == s.sku for s in shots for sku in s.approved),
+        auto_approved_wrong=sum(sku != s.sku for s in shots for sku in s.approved),
+        placements_on_product_free_shots=sum(s.placements for s in shots if s.sku is None),
+        shots=tuple(shots),
+    )

@@ -1,0 +1,157 @@
+"""`reelcart eval episode`: what a brand's tag job does to a labelled episode, scored per shot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import get_settings
+from tagger.models.cards import find_card, load_card
+from tagger.models.registry import pull
+from tagger.settings import DEFAULT_MODEL_CARDS_DIR
+from tagger.synthetic_episode import ShotSpec, render_episode
+from tests.utils.api import make_video
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # The command must not touch the configured database or media: point both at files that must
+    # stay absent.
+    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.sqlite'}")
+    monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "configured-media"))
+    monkeypatch.setenv("REELCART_MODEL_DIR", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+    assert not (tmp_path / "configured.sqlite").exists()
+    assert not (tmp_path / "configured-media").exists()
+
+
+def drawn_catalog(folder: Path) -> Path:
+    image = np.full((64, 64, 3), 200, dtype=np.uint8)
+    image[16:48, 16:48] = (0, 0, 255)
+    cv2.imwrite(str(folder / "red.png"), image)
+    catalog = folder / "catalog.csv"
+    catalog.write_text("sku,title,price,currency,image\nRED-1,Red Box,9.90,SEK,red.png\n", encoding="utf-8")
+    return catalog
+
+
+def truth_file(folder: Path, document: object) -> Path:
+    path = folder / "truth.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def invoke(catalog: Path, video: Path, truth: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        ["eval", "episode", "--catalog", str(catalog), "--video", str(video), "--truth", str(truth), *extra],
+    )
+    return result.exit_code, result.output
+
+
+def test_missing_inputs_are_named(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    code, output = invoke(catalog, workspace / "nope.mp4", workspace / "truth.json")
+    assert code == 1
+    assert f"error: video {workspace / 'nope.mp4'} does not exist" in output
+
+
+def test_a_malformed_truth_file_is_refused_before_any_work(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000}])
+    code, output = invoke(catalog, video, truth)
+    assert code == 1
+    assert "error: truth.json: shot 1 needs a SKU string, or null for a product-free shot" in output
+
+
+def test_a_catalog_with_errors_is_refused_with_its_first_error(workspace: Path) -> None:
+    catalog = workspace / "bad.csv"
+    catalog.write_text("sku,title,price,currency\nA,Apple,-3,SEK\n", encoding="utf-8")
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "A"}])
+    code, output = invoke(catalog, video, truth)
+    assert code == 1
+    assert "error: bad.csv: 1 error(s) in the catalog file; nothing was imported" in output
+
+
+def test_without_a_detector_the_run_fails_with_the_tag_jobs_reason(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+    code, output = invoke(catalog, video, truth)
+    assert code == 1
+    assert "error: the tag job failed:" in output
+    assert "reelcart models pull" in output
+
+
+@pytest.mark.slow
+def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
+    workspace: Path, shared_dir: Path
+) -> None:
+    embedder = REPO_ROOT / "var" / "models" / "mobilenetv2_embedder.onnx"
+    if not embedder.is_file():
+        pytest.skip(f"{embedder} is absent; `make models` exports it")
+    (workspace / "models" / embedder.name).symlink_to(embedder)
+    pull(
+        load_card(find_card(DEFAULT_MODEL_CARDS_DIR, "yolox-nano")),
+        workspace / "models",
+        source_dir=shared_dir / "models",
+    )
+    data = shared_dir / "data" / "grocery-dev"
+    products = {
+        "GS-A": "Juice/God-Morgon-Orange-Juice/God-Morgon-Orange-Juice_003.jpg",
+        "GS-B": "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_002.jpg",
+    }
+    packshots = {
+        "GS-A": "Juice/God-Morgon-Orange-Juice/God-Morgon-Orange-Juice_Iconic.jpg",
+        "GS-B": "Juice/Bravo-Orange-Juice/Bravo-Orange-Juice_Iconic.jpg",
+    }
+    rows = [
+        f"{sku},{sku} juice,19.90,SEK,{data / 'iconic-images-and-descriptions' / 'Packages' / path}"
+        for sku, path in packshots.items()
+    ]
+    catalog = workspace / "catalog.csv"
+    catalog.write_text("sku,title,price,currency,image\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    free = shared_dir / "data" / "videos"
+    frame = workspace / "free.png"
+    import av  # noqa: PLC0415
+
+    with av.open(str(free / "one-by-one-person-detection.mp4")) as container:
+        cv2.imwrite(str(frame), next(container.decode(video=0)).to_ndarray(format="bgr24"))
+    shots = [ShotSpec(data / "val" / "Packages" / path, 3000, sku) for sku, path in products.items()]
+    shots.append(ShotSpec(frame, 2500, None))
+    video = workspace / "episode.mp4"
+    document = [
+        {"start_ms": shot.start_ms, "end_ms": shot.end_ms, "sku": shot.sku}
+        for shot in render_episode(shots, video, size=(360, 640), fps=15)
+    ]
+    truth = truth_file(workspace, document)
+    out = workspace / "report.json"
+
+    code, output = invoke(catalog, video, truth, "--out", str(out))
+
+    assert code == 0, output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    score = report["score"]
+    assert (score["product_shots"], score["product_free_shots"]) == (2, 1)
+    assert [shot["sku"] for shot in score["shots"]] == ["GS-A", "GS-B", None]
+    # God Morgon's carton fills the frame: the detector finds it and the linker puts it first of two.
+    assert score["shots"][0]["placements"] >= 1
+    assert score["shots"][0]["top5_right"] is True
+    assert 0 <= score["found"] <= 2
+    assert set(report["seconds"]) == {"index", "decode", "detect", "track", "tag_total", "link", "wall"}
+    assert report["job_summary"].startswith(f"{sum(shot['placements'] for shot in score['shots'])} placement")
+    assert "found (a placement in the shot)" in output

@@ -1,0 +1,111 @@
+"""Scoring a tagged episode per labelled shot, as a brand would judge it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tagger.episode_eval import (
+    ScoredPlacement,
+    ShotScore,
+    TruthError,
+    TruthShot,
+    parse_truth,
+    read_truth,
+    score_episode,
+)
+
+TRUTH = [
+    TruthShot(0, 3000, "GS-01"),
+    TruthShot(3000, 6000, "GS-02"),
+    TruthShot(6000, 9000, None),
+    TruthShot(9000, 12000, "GS-03"),
+]
+
+
+def test_given_placements_when_scored_then_each_shot_is_judged_by_its_longest_placement() -> None:
+    placements = [
+        # Shot 1: a short wrong placement and a long right one; the long one speaks for the shot.
+        ScoredPlacement(100, 600, ("GS-09",), None),
+        ScoredPlacement(200, 2900, ("GS-01", "GS-09"), "GS-01"),
+        # Shot 2: right only at rank 3; spills 100 ms into shot 3, still counted once, in shot 2.
+        ScoredPlacement(3200, 6100, ("GS-07", "GS-08", "GS-02"), None),
+        # Shot 3 (no product): a placement there, auto-approved (wrong by definition).
+        ScoredPlacement(6500, 8000, ("GS-05",), "GS-05"),
+        # Shot 4: nothing found. And one placement outside every shot, ignored.
+        ScoredPlacement(20000, 21000, ("GS-03",), None),
+    ]
+    score = score_episode(TRUTH, placements)
+
+    assert score.shots == (
+        ShotScore(0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",)),
+        ShotScore(3000, 6000, "GS-02", 1, "GS-07", False, True, ()),
+        ShotScore(6000, 9000, None, 1, "GS-05", False, False, ("GS-05",)),
+        ShotScore(9000, 12000, "GS-03", 0, None, False, False, ()),
+    )
+    assert (score.product_shots, score.product_free_shots, score.found) == (3, 1, 2)
+    assert (score.top1_right, score.top5_right) == (1, 2)
+    assert (score.auto_approved_shots, score.auto_approved_right, score.auto_approved_wrong) == (1, 1, 1)
+    assert score.placements_on_product_free_shots == 1
+    assert score.rates() == pytest.approx(
+        {"found": 2 / 3, "top1": 1 / 3, "top5": 2 / 3, "auto_approved": 1 / 3}
+    )
+    assert score.to_json()["rates"] == {
+        "found": 0.6667,
+        "top1": 0.3333,
+        "top5": 0.6667,
+        "auto_approved": 0.3333,
+    }
+
+
+def test_given_an_approved_link_to_the_wrong_sku_when_scored_then_it_counts_as_wrong() -> None:
+    score = score_episode(TRUTH[:1], [ScoredPlacement(0, 3000, ("GS-04", "GS-01"), "GS-04")])
+    assert (score.auto_approved_shots, score.auto_approved_right, score.auto_approved_wrong) == (1, 0, 1)
+    assert (score.top1_right, score.top5_right) == (0, 1)
+
+
+def test_given_no_placements_when_scored_then_every_rate_is_zero() -> None:
+    score = score_episode(TRUTH, [])
+    assert score.rates() == {"found": 0.0, "top1": 0.0, "top5": 0.0, "auto_approved": 0.0}
+    assert score.placements_on_product_free_shots == 0
+
+
+def test_a_truth_file_is_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    path.write_text(
+        json.dumps([{"start_ms": 0, "end_ms": 10, "sku": "A"}, {"start_ms": 10, "end_ms": 20, "sku": None}])
+    )
+    assert read_truth(path) == [TruthShot(0, 10, "A"), TruthShot(10, 20, None)]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({}, "expected a non-empty JSON list"),
+        ([], "expected a non-empty JSON list"),
+        (["x"], "shot 1 is not an object"),
+        ([{"start_ms": "0", "end_ms": 5, "sku": "A"}], "shot 1 needs integer start_ms and end_ms"),
+        ([{"start_ms": True, "end_ms": 5, "sku": "A"}], "shot 1 needs integer start_ms and end_ms"),
+        ([{"start_ms": 5, "end_ms": 5, "sku": "A"}], "shot 1 spans 5..5 ms"),
+        ([{"start_ms": -1, "end_ms": 5, "sku": "A"}], "shot 1 spans -1..5 ms"),
+        ([{"start_ms": 0, "end_ms": 5}], "shot 1 needs a SKU string, or null"),
+        ([{"start_ms": 0, "end_ms": 5, "sku": " "}], "shot 1 needs a SKU string, or null"),
+        ([{"start_ms": 0, "end_ms": 5, "sku": 3}], "shot 1 needs a SKU string, or null"),
+        (
+            [{"start_ms": 0, "end_ms": 5, "sku": "A"}, {"start_ms": 4, "end_ms": 9, "sku": "B"}],
+            "shot 2 starts before shot 1 ends",
+        ),
+    ],
+)
+def test_a_malformed_truth_is_refused_with_the_shot_that_is_wrong(document: object, message: str) -> None:
+    with pytest.raises(TruthError, match=message):
+        parse_truth(document)
+
+
+def test_an_unreadable_truth_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(TruthError, match=r"truth\.json: not a readable JSON file"):
+        read_truth(path)

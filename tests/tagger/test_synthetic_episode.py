@@ -1,0 +1,78 @@
+"""Labelled episodes made from still photos, for the end-to-end evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tagger.episode_eval import TruthShot
+from tagger.exceptions import VideoError
+from tagger.probe import probe_video
+from tagger.synthetic_episode import ShotSpec, camera_frame, product_canvas, render_episode
+from tagger.video.decode import decode_frames
+
+
+def photo(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (120, 80)) -> Path:
+    """A landscape photo: a coloured square in the middle of a grey field."""
+    height, width = size[1], size[0]
+    image = np.full((height, width, 3), 128, dtype=np.uint8)
+    image[20:60, 40:80] = colour
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def test_a_product_photo_spans_the_frame_width_over_a_darker_blurred_copy(tmp_path: Path) -> None:
+    image = cv2.imread(str(photo(tmp_path / "p.png", (0, 0, 255))))
+    canvas = product_canvas(np.asarray(image, dtype=np.uint8), 90, 160)
+    assert canvas.shape == (160, 90, 3)
+    top = (160 - 90) // 2
+    # The photo's centre square fills the middle band; its red square sits at the band's centre.
+    assert tuple(canvas[top + 45, 45]) == (0, 0, 255)
+    # Above and below: the blurred background, darker than the photo's grey.
+    assert canvas[:top].mean() < 128 * 0.75
+    assert canvas[top + 90 :].mean() < 128 * 0.75
+
+
+def test_the_camera_zooms_in_over_the_shot_and_stays_inside_the_canvas() -> None:
+    canvas = np.zeros((160, 90, 3), dtype=np.uint8)
+    canvas[::2] = 255  # stripes: a zoom makes them wider
+    spec = ShotSpec(Path("unused.png"), 1000, "A", zoom=0.5, pan=(1.0, -1.0))
+    first, last = camera_frame(canvas, 0.0, spec), camera_frame(canvas, 1.0, spec)
+    assert first.shape == last.shape == canvas.shape
+    assert np.array_equal(first, canvas)
+    assert not np.array_equal(last, canvas)
+
+
+def test_an_episode_is_written_with_truth_on_its_frame_times(tmp_path: Path) -> None:
+    shots = [
+        ShotSpec(photo(tmp_path / "a.png", (0, 0, 255)), 1000, "GS-01"),
+        ShotSpec(photo(tmp_path / "b.png", (255, 0, 0)), 700, "GS-02"),
+        ShotSpec(photo(tmp_path / "free.png", (0, 255, 0)), 1300, None),
+    ]
+    target = tmp_path / "out" / "episode.mp4"
+    truth = render_episode(shots, target, size=(72, 128), fps=10)
+
+    assert truth == [TruthShot(0, 1000, "GS-01"), TruthShot(1000, 1700, "GS-02"), TruthShot(1700, 3000, None)]
+    info = probe_video(target)
+    assert (info.width, info.height, info.codec) == (72, 128, "h264")
+    assert info.duration_ms == pytest.approx(3000, abs=100)
+    frames = list(decode_frames(target))
+    assert len(frames) == 30
+    # A hard cut: the last frame of shot 1 is red at the centre, the first of shot 2 is blue.
+    red = frames[9].frame.to_ndarray(format="bgr24")[64, 36]
+    blue = frames[10].frame.to_ndarray(format="bgr24")[64, 36]
+    assert red[2] > 200 > red[0]
+    assert blue[0] > 200 > blue[2]
+    assert not list(target.parent.glob("*.part"))
+
+
+def test_an_unreadable_photo_is_refused_and_leaves_no_episode(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    target = tmp_path / "episode.mp4"
+    with pytest.raises(VideoError, match=r"broken\.png: not a readable image"):
+        render_episode([ShotSpec(broken, 500, "A")], target, size=(72, 128), fps=10)
+    assert not target.exists()
