@@ -17,6 +17,7 @@ from api.brands import router as brands
 from api.catalog import router as catalog
 from api.catalog import sync_router as sync
 from api.checkout import router as checkout
+from api.compression import CompressedResponses
 from api.db import create_db_engine, session_scope
 from api.episodes import router as episodes
 from api.jobs import router as jobs
@@ -101,6 +102,8 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
         expose_headers=["ETag"],
     )
+    # Outermost: gzip whatever the layers below answer (timeline, overlay SDK, JSON, problems).
+    app.add_middleware(CompressedResponses)
     for module in (
         health,
         admin,

@@ -1,4 +1,5 @@
-"""The public hotspot timeline: the player's hot path. Stored bytes, strong ETag, 304 on revalidation."""
+"""The public hotspot timeline: the player's hot path. Stored bytes, strong ETag (weak once gzipped), 304
+on revalidation."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def get_timeline(
         "ETag": etag,
         # Players revalidate cheaply; a review approval shows up within max-age at worst.
         "Cache-Control": f"public, max-age={settings.timeline_max_age_s}, must-revalidate",
-        "Vary": "Origin",
+        # No Vary here: CORSMiddleware adds `Vary: Origin` to every answer, GZip `Accept-Encoding`.
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
