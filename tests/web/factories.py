@@ -220,8 +220,9 @@ def review_placement(
     end_box: Box | None = None,
     episode_id: str = "ep_review",
 ) -> JsonObject:
-    """A placement as `GET /v1/review/queue` returns it: proposed, version 1, candidates best first, the link
-    confidence (what the queue sorts on) that of the top candidate; the box moves linearly to `end_box`."""
+    """A placement as the review API stores it (the fake serves it as `PlacementPublic`): proposed, version
+    1, no product chosen yet, candidates best first as the linker writes them, the link confidence (what the
+    queue sorts on) that of the top candidate; the box moves linearly to `end_box`."""
     return {
         "id": placement_id,
         "episode_id": episode_id,
@@ -243,6 +244,6 @@ def review_placement(
             }
             for product, score in candidates
         ],
-        "chosen_product_id": candidates[0][0].id if candidates else None,
+        "chosen_product_id": None,
         "version": 1,
     }

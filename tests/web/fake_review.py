@@ -1,7 +1,9 @@
 """An in-memory fake of the brand review API (issue 6 contract), so the review console's browser test runs
 before the real routes land. It follows the contract closely enough that pointing the same test at the real
 API is a fixture swap: Bearer keys, problem+json errors, ETag = version with If-Match, a ReviewAction per
-change, and a public timeline rebuilt from approved placements (new ETag on every change)."""
+change, and a public timeline rebuilt from approved placements (new ETag on every change). Placements are
+stored as the database holds them and served as `PlacementPublic`: candidates named from the catalog now, the
+brand's link floor, and what approving publishes (nothing, below the floor, until a person picks one)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from urllib.parse import parse_qs
 from tests.web.factories import JsonObject, Product
 
 GOOD_KEY = "rc_test_brand_key"
+LINK_FLOOR = 0.3  # the real API's default for a brand
 EXPIRED_KEY = "rc_expired_key"
 REVIEWER = "key:fizz-reviewer"  # the real API writes `key:<key name>`
 
@@ -28,8 +31,9 @@ class FakeResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def problem(status: int, title: str, detail: str) -> FakeResponse:
-    payload = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def problem(status: int, title: str, detail: str, slug: str | None = None) -> FakeResponse:
+    problem_type = f"https://reelcart.dev/problems/{slug}" if slug else "about:blank"
+    payload = {"type": problem_type, "title": title, "status": status, "detail": detail}
     return FakeResponse(status, json.dumps(payload).encode(), {"Content-Type": "application/problem+json"})
 
 
@@ -57,11 +61,16 @@ def etag_of(placement: JsonObject) -> str:
 class FakeReviewApi:
     """Brand-scoped review state behind the review routes; thread-safe because the test server is threaded."""
 
-    def __init__(self, placements: list[JsonObject], catalog: list[Product]) -> None:
+    def __init__(
+        self, placements: list[JsonObject], catalog: list[Product], episodes: Mapping[str, str] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._placements = {p["id"]: copy.deepcopy(p) for p in placements}
         self._catalog = {product.id: product for product in catalog}
         self._history: dict[str, list[JsonObject]] = {p["id"]: [] for p in placements}
+        # Episode id -> title, newest first, as GET /v1/episodes lists them.
+        self.episodes = dict(episodes or {})
+        self.link_floor = LINK_FLOOR
         self.valid_keys = {GOOD_KEY}
 
     def placement(self, placement_id: str) -> JsonObject:
@@ -103,7 +112,38 @@ class FakeReviewApi:
         }
 
     def handles(self, path: str) -> bool:
-        return path.startswith(("/v1/review/", "/v1/placements/", "/v1/products"))
+        return path == "/v1/episodes" or path.startswith(("/v1/review/", "/v1/placements/", "/v1/products"))
+
+    def _public(self, placement: JsonObject) -> JsonObject:
+        """A stored placement as the real API serves it (`PlacementPublic`); callers hold the lock."""
+        candidates = [self._candidate(stored) for stored in placement["sku_candidates"]]
+        chosen = self._catalog.get(placement["chosen_product_id"] or "")
+        confidence = placement["link_confidence"]
+        unknown = not candidates or confidence is None or confidence < self.link_floor
+        return {
+            **copy.deepcopy(placement),
+            "sku_candidates": candidates,
+            "episode_title": self.episodes.get(placement["episode_id"]),
+            "chosen_product_title": chosen.title if chosen else None,
+            "chosen_product_image_url": chosen.image_url if chosen else None,
+            "link_floor": self.link_floor,
+            "unknown_product": unknown,
+            "approve_product_id": placement["chosen_product_id"]
+            or (None if unknown else candidates[0]["product_id"]),
+        }
+
+    def _candidate(self, stored: JsonObject) -> JsonObject:
+        product = self._catalog.get(stored["product_id"])
+        variant = (
+            next((v for v in product.variants if v.id == stored["variant_id"]), None) if product else None
+        )
+        return {
+            **stored,
+            "title": product.title if product else stored["title"],
+            "variant_title": variant.title if variant else None,
+            "sku": variant.sku if variant else None,
+            "image_url": product.image_url if product else None,
+        }
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -116,6 +156,10 @@ class FakeReviewApi:
         with self._lock:
             if method == "GET" and path == "/v1/review/queue":
                 return self._queue(params)
+            if method == "GET" and path == "/v1/episodes":
+                items = [{"id": i, "title": t} for i, t in self.episodes.items()]
+                limit = int(params.get("limit", "50"))
+                return ok_json({"items": items[:limit], "total": len(items), "limit": limit, "offset": 0})
             if method == "POST" and path == "/v1/review/bulk-approve":
                 return self._bulk_approve(json.loads(body or b"{}"))
             if method == "GET" and path == "/v1/products":
@@ -140,21 +184,31 @@ class FakeReviewApi:
         )
         page = items[offset : offset + limit]
         next_cursor = str(offset + limit) if offset + limit < len(items) else None
-        return ok_json({"items": copy.deepcopy(page), "next_cursor": next_cursor})
+        return ok_json(
+            {"items": [self._public(p) for p in page], "next_cursor": next_cursor, "total": len(items)}
+        )
 
     def _bulk_approve(self, payload: JsonObject) -> FakeResponse:
         min_confidence = float(payload["min_confidence"])
         episode_id = payload.get("episode_id")
+        if min_confidence < self.link_floor:
+            return problem(
+                422,
+                "Unprocessable Content",
+                f"min_confidence ({min_confidence:.2f}) is below your link floor ({self.link_floor:.2f}): "
+                "links below it are unknown products, and each needs a product picked by a person",
+            )
         approved = [
-            pid
+            (pid, product_id)
             for pid, p in self._placements.items()
             if p["status"] == "proposed"
             and (p["link_confidence"] or 0.0) >= min_confidence
             and (episode_id is None or p["episode_id"] == episode_id)
+            and (product_id := self._public(p)["approve_product_id"])
         ]
-        for pid in approved:
-            self._record(pid, "approve", {"status": "approved"})
-        return ok_json({"approved": len(approved), "placement_ids": approved})
+        for pid, product_id in approved:
+            self._record(pid, "approve", {"status": "approved", "chosen_product_id": product_id})
+        return ok_json({"approved": len(approved), "placement_ids": [pid for pid, _ in approved]})
 
     def _products(self, q: str) -> FakeResponse:
         needle = q.casefold()
@@ -180,7 +234,7 @@ class FakeReviewApi:
             return problem(404, "Not Found", f"Placement {rest[0]} does not exist.")
         action = rest[1] if len(rest) > 1 else ""
         if method == "GET" and action == "":
-            return ok_json(placement, etag=etag_of(placement))
+            return ok_json(self._public(placement), etag=etag_of(placement))
         if method == "GET" and action == "history":
             return ok_json(self._history[placement["id"]])
         if_match = headers.get("If-Match")
@@ -193,9 +247,22 @@ class FakeReviewApi:
                 f"Placement {placement['id']} changed since you loaded it "
                 f"(you have {if_match}, current is {etag_of(placement)}).",
             )
-        if method == "POST" and action in ("approve", "reject"):
-            status = "approved" if action == "approve" else "rejected"
-            self._record(placement["id"], action, {"status": status})
+        if method == "POST" and action == "approve":
+            given = json.loads(body or b"{}").get("product_id")
+            product_id = given or self._public(placement)["approve_product_id"]
+            if product_id is None:
+                return problem(
+                    422,
+                    "Unprocessable Content",
+                    "choose a product before approving: this is an unknown product, so approving would "
+                    "publish a guess; send product_id (or relink with PATCH chosen_product_id first)",
+                    slug="no-product-chosen",
+                )
+            if product_id not in self._catalog:
+                return problem(422, "Unprocessable Content", "product not found in your catalog")
+            self._record(placement["id"], "approve", {"status": "approved", "chosen_product_id": product_id})
+        elif method == "POST" and action == "reject":
+            self._record(placement["id"], "reject", {"status": "rejected"})
         elif method == "PATCH" and action == "":
             changes = json.loads(body or b"{}")
             allowed = {"start_ms", "end_ms", "chosen_product_id", "keyframes"}
@@ -216,7 +283,8 @@ class FakeReviewApi:
             self._record(placement["id"], _action_name(changes), changes)
         else:
             return problem(405, "Method Not Allowed", f"{method} is not allowed here.")
-        return ok_json(self._placements[placement["id"]], etag=etag_of(self._placements[placement["id"]]))
+        stored = self._placements[placement["id"]]
+        return ok_json(self._public(stored), etag=etag_of(stored))
 
     def _record(
         self, placement_id: str, action: str, changes: Mapping[str, Any], actor: str = REVIEWER

@@ -40,6 +40,10 @@ class ReviewBackend(Protocol):
 
     def expire_keys(self) -> None: ...
 
+    def set_link_floor(self, floor: float) -> None:
+        """The brand changes its link floor (PATCH /v1/brands/me) while the console is open."""
+        ...
+
 
 @dataclass(frozen=True)
 class LoopbackReviewBackend:
@@ -62,3 +66,6 @@ class LoopbackReviewBackend:
 
     def expire_keys(self) -> None:
         self.fake.valid_keys.clear()
+
+    def set_link_floor(self, floor: float) -> None:
+        self.fake.link_floor = floor

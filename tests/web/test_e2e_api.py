@@ -497,10 +497,22 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     assert world.labels(queue_ids(page)) == ["mug", "bottle", "cup", "hat", "bag"]
     expect(page.locator("#queue li").first).to_contain_text("unlinked")
 
+    # And the unlinked mug is an unknown product: A explains it needs a pick instead of approving it
+    expect(page.locator("#detail-title")).to_have_text("Unknown product")
+    expect(page.locator("#detail-meta")).to_contain_text("Episode 1: The Taste Test")
+    expect(page.locator("#approve-target")).to_have_text("A needs a pick: / search")
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_contain_text("Not approved: “mug” is an unknown product")
+    (mug,) = rows(live_api.engine, Placement, Placement.id == world.placements["mug"].id)
+    assert (mug.status, mug.version) == (PlacementStatus.PROPOSED, 1)
+
     # When the reviewer moves to the bottle, the looped clip (the signed episode video) shows its box
     page.locator("body").press("j")
-    expect(page.locator("#detail-title")).to_have_text("bottle")
-    expect(page.locator("#candidates button")).to_have_text(["1 Cola Zero 42%", "2 Still Water 40%"])
+    expect(page.locator("#detail-title")).to_have_text("Cola Zero")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bottle”")
+    expect(page.locator("#candidates button")).to_have_text(
+        ["1 Cola Zero 330 ml · PROD_COLA-330 42% A publishes", "2 Still Water 330 ml · PROD_WATER-330 40%"]
+    )
     page.wait_for_function("() => document.getElementById('clip-video').readyState >= 2")
     pause_clip_at(page, 0.5)
     clip = video_rect(page)
@@ -524,12 +536,12 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     )
     page.screenshot(path=artifacts_dir / "e2e-review-console.png", full_page=True)
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+    expect(page.locator("#message")).to_have_text("Approved “Still Water” (bottle).")
 
     # And rejects the cup
     assert current_id(page) == world.id("cup")
     page.locator("body").press("r")
-    expect(page.locator("#message")).to_have_text("Rejected “cup”.")
+    expect(page.locator("#message")).to_have_text("Rejected “Cola Zero” (cup).")
 
     # And links the hat to a product found by catalog search, then approves it
     assert current_id(page) == world.id("hat")
@@ -541,7 +553,7 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     found.click()
     expect(page.locator("#message")).to_contain_text("Linked “hat” to Logo Cap")
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_have_text("Approved “hat”.")
+    expect(page.locator("#message")).to_have_text("Approved “Logo Cap” (hat).")
 
     # Then only the untouched placements are left, and the hat's search results went with the hat
     assert world.labels(queue_ids(page)) == ["mug", "bag"]
@@ -584,7 +596,7 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
     sign_in(page, live_api.base_url, world.brand.key)
     expect(page.locator("#queue li")).to_have_count(5)
     page.locator("body").press("j")
-    expect(page.locator("#detail-title")).to_have_text("bottle")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bottle”")
     expect(page.locator("#detail-meta")).to_contain_text("v1")
 
     # When the reviewer trims the span past both keyframes and moves the first box, then saves with S
@@ -618,7 +630,7 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
     page.locator("body").press("a")
 
     # Then the approve is refused with a clear conflict, nothing changed, the latest version is shown
-    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “bottle”")
+    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “Cola Zero” (bottle)")
     expect(page.locator("#detail-meta")).to_contain_text("v3")
     expect(page.locator("#edit-end")).to_have_value("3000")
     (stale,) = rows(live_api.engine, Placement, Placement.id == world.placements["bottle"].id)
@@ -627,12 +639,12 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
     # And a change made straight in the database is caught the same way
     edit_placement_behind_the_consoles_back(live_api.engine, world.placements["bottle"].id, end_ms=2900)
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “bottle”")
+    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “Cola Zero” (bottle)")
     expect(page.locator("#edit-end")).to_have_value("2900")
 
     # When the reviewer approves again, against the current version, it goes through
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+    expect(page.locator("#message")).to_have_text("Approved “Cola Zero” (bottle).")
     assert [(a["actor"], a["action"]) for a in history(page, live_api, world, "bottle")] == [
         (world.brand.actor, "retime+reshape"),
         (colleague.actor, "retime"),

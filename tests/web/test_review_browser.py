@@ -5,6 +5,7 @@ console against the real API is tests/web/test_e2e_api.py. Tests talk to the bac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,12 +30,22 @@ from tests.web.review_backend import LoopbackReviewBackend, ReviewBackend
 
 pytestmark = pytest.mark.browser
 
-COLA = make_product("prod_cola", "Cola Zero", "Fizz")
-WATER = make_product("prod_water", "Still Water", "Fizz", price="0.99")
+
+def packshot(product_id: str) -> str:
+    """A loopback-served SVG standing in for the product's first catalog image."""
+    return f"/media/thumbs/{product_id}.svg"
+
+
+COLA = make_product("prod_cola", "Cola Zero", "Fizz", image_url=packshot("prod_cola"))
+WATER = make_product("prod_water", "Still Water", "Fizz", price="0.99", image_url=packshot("prod_water"))
 CAP = make_product("prod_cap", "Logo Cap", "Headway", price="24.00")
 BEANIE = make_product("prod_beanie", "Beanie", "Headway", price="15.00")
 TOTE = make_product("prod_tote", "Tote Bag", "Carry", price="9.00")
-CATALOG: list[Product] = [COLA, WATER, CAP, BEANIE, TOTE]
+OAT_MILK = make_product("prod_oat", "Oatly Oat Milk", "Oatly", price="2.49", image_url=packshot("prod_oat"))
+CHAIR = make_product("prod_chair", "Desk Chair", "Sit Co", price="89.00", image_url=packshot("prod_chair"))
+CATALOG: list[Product] = [COLA, WATER, CAP, BEANIE, TOTE, OAT_MILK, CHAIR]
+EN_DASH = "\u2013"  # the console writes key ranges with an en dash, as in print
+EPISODES = {"ep_review": "Episode 1: The Taste Test", "ep_older": "Episode 0: The Pilot"}
 
 
 def review_queue() -> list[JsonObject]:
@@ -90,13 +101,19 @@ def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
     context.close()
 
 
-@pytest.fixture
-def review(loopback: LoopbackState, loopback_server: LoopbackServer) -> ReviewBackend:
+def serve_review(
+    loopback: LoopbackState, loopback_server: LoopbackServer, placements: list[JsonObject]
+) -> ReviewBackend:
     """The in-memory fake on the loopback server (test_e2e_api.py covers the real API)."""
-    fake = FakeReviewApi(review_queue(), CATALOG)
+    fake = FakeReviewApi(placements, CATALOG, EPISODES)
     loopback.review = fake
     loopback.timelines["ep_review"] = lambda: fake.public_timeline("ep_review", WIDTH, HEIGHT, 4000)
     return LoopbackReviewBackend(fake=fake, base_url=loopback_server.base_url)
+
+
+@pytest.fixture
+def review(loopback: LoopbackState, loopback_server: LoopbackServer) -> ReviewBackend:
+    return serve_review(loopback, loopback_server, review_queue())
 
 
 def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_follows(
@@ -111,8 +128,10 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     # Then the queue lists what most needs a human first: low confidence, then longer on screen
     expect(page.locator("#queue li")).to_have_count(4)
     assert queue_ids(page) == ["rp_low", "rp_low_short", "rp_mid", "rp_high"]
-    expect(page.locator("#detail-title")).to_have_text("bottle")
-    expect(page.locator("#candidates button")).to_have_text(["1 Cola Zero 42%", "2 Still Water 40%"])
+    expect(page.locator("#detail-title")).to_have_text("Cola Zero")
+    expect(page.locator("#candidates button")).to_have_text(
+        ["1 Cola Zero 330 ml · PROD_COLA-330 42% A publishes", "2 Still Water 330 ml · PROD_WATER-330 40%"]
+    )
 
     # And the looped clip, paused on its first frame, shows the box where the keyframes put it
     clip_box = page.locator("#clip-box")
@@ -133,12 +152,12 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     expect(page.locator("#message")).to_contain_text("Linked “bottle” to Still Water")
     expect(page.locator("#history")).to_contain_text(f"{review.reviewer} relink")
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+    expect(page.locator("#message")).to_have_text("Approved “Still Water” (bottle).")
 
     # And rejects the next one
     assert current_id(page) == "rp_low_short"
     page.locator("body").press("r")
-    expect(page.locator("#message")).to_have_text("Rejected “cup”.")
+    expect(page.locator("#message")).to_have_text("Rejected “Cola Zero” (cup).")
 
     # And links the hat to a product found by catalog search, then approves it
     assert current_id(page) == "rp_mid"
@@ -148,13 +167,13 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
     page.locator('#search-results [data-product="prod_cap"]').click()
     expect(page.locator("#message")).to_contain_text("Linked “hat” to Logo Cap")
     page.get_by_role("button", name="Approve", exact=True).click()
-    expect(page.locator("#message")).to_have_text("Approved “hat”.")
+    expect(page.locator("#message")).to_have_text("Approved “Logo Cap” (hat).")
 
     # Then only the untouched placement is left, and every action is a ReviewAction by this brand
     assert queue_ids(page) == ["rp_high"]
     assert [(a["actor"], a["action"], a["after"]) for a in review.history("rp_low")] == [
         (review.reviewer, "relink", {"chosen_product_id": "prod_water"}),
-        (review.reviewer, "approve", {"status": "approved"}),
+        (review.reviewer, "approve", {"status": "approved", "chosen_product_id": "prod_water"}),
     ]
     assert [(a["action"], a["before"], a["after"]) for a in review.history("rp_low_short")] == [
         ("reject", {"status": "proposed"}, {"status": "rejected"}),
@@ -181,14 +200,14 @@ def test_a_stale_write_is_refused_with_a_clear_conflict_and_the_latest_version_i
     page.locator("body").press("a")
 
     # Then the approve is refused with a conflict, nothing changed, and the latest version is loaded
-    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “bottle”")
+    expect(page.locator("#message")).to_contain_text("Conflict: someone else changed “Cola Zero” (bottle)")
     assert review.placement("rp_low")["status"] == "proposed"
     expect(page.locator("#detail-meta")).to_contain_text("v2")
     expect(page.locator("#edit-end")).to_have_value("3000")
 
     # When the reviewer approves again, against the current version, it goes through
     page.locator("body").press("a")
-    expect(page.locator("#message")).to_have_text("Approved “bottle”.")
+    expect(page.locator("#message")).to_have_text("Approved “Cola Zero” (bottle).")
     assert review.placement("rp_low")["status"] == "approved"
     assert page_errors == []
 
@@ -223,7 +242,7 @@ def test_adjusting_span_and_box_and_bulk_approving_above_a_confidence(
 ) -> None:
     # Given the console on "bottle"
     sign_in(page, review.base_url, review.api_key)
-    expect(page.locator("#detail-title")).to_have_text("bottle")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bottle”")
 
     # When the reviewer trims the span and moves the box, then saves with S
     page.wait_for_function("() => document.getElementById('clip-video').readyState >= 2")
@@ -252,4 +271,245 @@ def test_adjusting_span_and_box_and_bulk_approving_above_a_confidence(
     expect(page.locator("#message")).to_have_text("Bulk approved 1 placement(s) at ≥ 90%.")
     assert review.placement("rp_high")["status"] == "approved"
     assert queue_ids(page) == ["rp_low", "rp_low_short", "rp_mid"]
+    assert page_errors == []
+
+
+def test_items_are_titled_by_product_and_candidates_show_their_packshots(
+    page: Page, review: ReviewBackend, page_errors: PageErrors
+) -> None:
+    # Given the console on the bottle, linked at 42% (above the brand's 30% floor) to Cola Zero
+    sign_in(page, review.base_url, review.api_key)
+    expect(page.locator("#queue li")).to_have_count(4)
+
+    # Then each queue item is titled by the product approving would publish, the detector class below it
+    expect(page.locator("#queue .q-title")).to_have_text(["Cola Zero", "Cola Zero", "Beanie", "Tote Bag"])
+    expect(page.locator("#queue .q-label")).to_have_text(["bottle", "cup", "hat", "bag"])
+    expect(page.locator("#detail-title")).to_have_text("Cola Zero")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bottle”")
+    expect(page.locator("#detail-unknown")).to_be_hidden()
+
+    # And the meta line names the episode by its title, not its id
+    meta = page.locator("#detail-meta")
+    expect(meta).to_contain_text("Episode 1: The Taste Test")
+    expect(meta).not_to_contain_text("ep_review")
+
+    # And each candidate shows its product's packshot (loaded), variant and SKU next to the crop
+    candidates = page.locator("#candidates li")
+    images = page.locator("#candidates img.packshot")
+    expect(images).to_have_count(2)
+    assert [images.nth(i).get_attribute("src") for i in range(2)] == [
+        packshot("prod_cola"),
+        packshot("prod_water"),
+    ]
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#candidates img.packshot')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    expect(candidates.locator(".c-variant")).to_have_text(
+        ["330 ml · PROD_COLA-330", "330 ml · PROD_WATER-330"]
+    )
+
+    # And what A publishes is highlighted: the top candidate, named beside the Approve button
+    expect(page.locator("#candidates li.publishes")).to_have_count(1)
+    expect(candidates.first).to_have_class(re.compile(r"\bpublishes\b"))
+    expect(page.locator("#approve-target")).to_have_text("A publishes Cola Zero")
+
+    # And with no action yet the history says so in plain text, not as a numbered item
+    expect(page.locator("#history-note")).to_have_text("No actions yet.")
+    expect(page.locator("#history li")).to_have_count(0)
+
+    # When the reviewer picks candidate 2, the highlight, the title and the queue item follow the pick
+    page.locator("body").press("2")
+    expect(page.locator("#message")).to_contain_text("Linked “bottle” to Still Water")
+    expect(page.locator("#detail-title")).to_have_text("Still Water")
+    expect(page.locator("#candidates li.publishes")).to_have_text(re.compile(r"^2 Still Water"))
+    expect(page.locator("#approve-target")).to_have_text("A publishes Still Water")
+    expect(page.locator("#queue .q-title").first).to_have_text("Still Water")
+    expect(page.locator("#history li")).to_have_count(1)
+    expect(page.locator("#history-note")).to_be_hidden()
+    assert page_errors == []
+
+
+def test_an_unknown_product_is_labelled_and_a_alone_does_not_publish_it(
+    page: Page,
+    loopback: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given a chair linked at 12% to oat milk (under the brand's 30% floor) and a mug with no candidate
+    review = serve_review(
+        loopback,
+        loopback_server,
+        [
+            review_placement(
+                "rp_chair",
+                label="chair",
+                confidence=0.7,
+                start_ms=0,
+                end_ms=3000,
+                box=(0.2, 0.4, 0.4, 0.4),
+                candidates=((OAT_MILK, 0.12), (CHAIR, 0.1)),
+            ),
+            review_placement(
+                "rp_mug",
+                label="mug",
+                confidence=0.6,
+                start_ms=1000,
+                end_ms=2000,
+                box=(0.5, 0.5, 0.1, 0.1),
+                candidates=(),
+            ),
+        ],
+    )
+    sign_in(page, review.base_url, review.api_key)
+    assert queue_ids(page) == ["rp_mug", "rp_chair"]
+
+    # Then neither is titled by a guess: both are unknown products, the chair's best guess below its class
+    expect(page.locator("#queue .q-title")).to_have_text(["Unknown product", "Unknown product"])
+    expect(page.locator("#queue .q-sku")).to_have_text(["no candidate", "best guess Oatly Oat Milk (12%)"])
+
+    # And the mug says it needs a pick, and A does not approve it
+    expect(page.locator("#detail-unknown")).to_have_text("Unknown product: the linker found no candidate")
+    expect(page.locator("#approve-target")).to_have_text("A needs a pick: / search")
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text(
+        "Not approved: “mug” is an unknown product (the linker found no candidate). "
+        "Pick the product first: / to search the catalog."
+    )
+
+    # When the reviewer moves to the chair, nothing is highlighted as what A publishes
+    page.locator("body").press("j")
+    expect(page.locator("#detail-title")).to_have_text("Unknown product")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “chair”")
+    expect(page.locator("#detail-unknown")).to_have_text(
+        "Unknown product: its link (12%) is below your floor (30%)"
+    )
+    expect(page.locator("#candidates li.publishes")).to_have_count(0)
+    expect(page.locator("#approve-target")).to_have_text(f"A needs a pick: 1{EN_DASH}5 or / search")
+
+    # And A alone explains it needs a pick, and changes nothing
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text(
+        "Not approved: “chair” is an unknown product (its link (12%) is below your floor (30%)). "
+        f"Pick the product first: 1{EN_DASH}5 for a candidate, or / to search the catalog."
+    )
+    assert (review.placement("rp_chair")["status"], review.placement("rp_chair")["version"]) == (
+        "proposed",
+        1,
+    )
+    assert review.history("rp_chair") == []
+    page.screenshot(path=artifacts_dir / "review-unknown-product.png", full_page=True)
+
+    # When the reviewer picks the chair (candidate 2), A publishes exactly that pick
+    page.locator("body").press("2")
+    expect(page.locator("#approve-target")).to_have_text("A publishes Desk Chair")
+    expect(page.locator("#candidates li.publishes")).to_have_text(re.compile(r"^2 Desk Chair"))
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “Desk Chair” (chair).")
+    assert [(a["action"], a["after"]) for a in review.history("rp_chair")] == [
+        ("relink", {"chosen_product_id": "prod_chair"}),
+        ("approve", {"status": "approved", "chosen_product_id": "prod_chair"}),
+    ]
+
+    # And the mug, linked through catalog search, is approved as the product found
+    page.locator("body").press("/")
+    page.keyboard.type("oat")
+    page.keyboard.press("Enter")
+    page.locator('#search-results [data-product="prod_oat"]').click()
+    expect(page.locator("#candidates .from-search")).to_contain_text("Linked from search: Oatly Oat Milk")
+    expect(page.locator("#candidates .from-search img.packshot")).to_have_attribute(
+        "src", packshot("prod_oat")
+    )
+    expect(page.locator("#approve-target")).to_have_text("A publishes Oatly Oat Milk")
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “Oatly Oat Milk” (mug).")
+    assert page_errors == []
+
+
+def test_the_server_refuses_a_floor_raised_behind_the_consoles_back_and_the_console_explains(
+    page: Page, review: ReviewBackend, page_errors: PageErrors
+) -> None:
+    # Given the console showing the bottle at 42%, above the 30% floor, ready to publish Cola Zero
+    sign_in(page, review.base_url, review.api_key)
+    expect(page.locator("#approve-target")).to_have_text("A publishes Cola Zero")
+
+    # When the brand raises its floor to 50% meanwhile and the reviewer presses A on the stale view
+    review.set_link_floor(0.5)
+    page.locator("body").press("a")
+
+    # Then the API refuses, the console says why and shows the placement as the API sees it now
+    expect(page.locator("#message")).to_contain_text("Not approved: choose a product before approving")
+    expect(page.locator("#approve-target")).to_have_text(f"A needs a pick: 1{EN_DASH}5 or / search")
+    expect(page.locator("#detail-unknown")).to_have_text(
+        "Unknown product: its link (42%) is below your floor (50%)"
+    )
+    assert review.placement("rp_low")["status"] == "proposed"
+
+    # And bulk approving below the floor is refused with the API's reason
+    page.get_by_label("Minimum confidence").fill("0.4")
+    page.get_by_role("button", name="Bulk approve").click()
+    expect(page.locator("#message")).to_contain_text("is below your link floor (0.50)")
+    assert review.placement("rp_high")["status"] == "proposed"
+    assert page_errors == []
+
+
+def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
+    page: Page,
+    loopback: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given one placement left to review
+    review = serve_review(
+        loopback,
+        loopback_server,
+        [
+            review_placement(
+                "rp_only",
+                label="bag",
+                confidence=0.9,
+                start_ms=0,
+                end_ms=2000,
+                box=(0.1, 0.6, 0.3, 0.2),
+                candidates=((TOTE, 0.9),),
+            )
+        ],
+    )
+    sign_in(page, review.base_url, review.api_key)
+    expect(page.locator("#done")).to_be_hidden()
+
+    # When the reviewer approves it
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “Tote Bag” (bag).")
+
+    # Then the pane says the queue is empty instead of going blank, with the episode reviewed first
+    done = page.locator("#done")
+    expect(done).to_be_visible()
+    expect(done.get_by_role("heading")).to_have_text("Nothing left to review")
+    episodes = page.locator("#done-episodes li")
+    expect(episodes).to_have_count(2)
+    expect(episodes.locator("strong")).to_have_text(["Episode 1: The Taste Test", "Episode 0: The Pilot"])
+    player = episodes.first.get_by_role("link", name="Watch in the player")
+    timeline = episodes.first.get_by_role("link", name="Public timeline")
+    expect(player).to_have_attribute("href", "/demo/episodes/ep_review")
+    expect(timeline).to_have_attribute("href", "/v1/episodes/ep_review/timeline")
+    page.screenshot(path=artifacts_dir / "review-queue-empty.png", full_page=True)
+
+    # And the timeline link serves the approved placement, and the player link opens the episode's player
+    served = page.request.get(f"{review.base_url}/v1/episodes/ep_review/timeline").json()
+    assert [(p["id"], p["product"]["title"]) for p in served["placements"]] == [("rp_only", "Tote Bag")]
+    with page.expect_popup() as opened:
+        player.click()
+    assert opened.value.url == f"{review.base_url}/demo/episodes/ep_review"
+    opened.value.close()
+
+    # And a reviewer who signs in to an empty queue sees the same, from the brand's episode list
+    page.reload()
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("#done-episodes li strong")).to_have_text(
+        ["Episode 1: The Taste Test", "Episode 0: The Pilot"]
+    )
+    expect(page.locator("#detail")).to_be_hidden()
     assert page_errors == []

@@ -4,7 +4,17 @@
 
 /** @typedef {import('../types').Box} Box */
 /** @typedef {import('../types').Keyframe} TimelineKeyframe */
-/** @typedef {{product_id: string, variant_id: string | null, title: string, confidence: number}} SkuCandidate */
+/**
+ * A linker's guess as the API serves it: the product's title, variant and packshot as the catalog has them now.
+ * @typedef {object} SkuCandidate
+ * @property {string} product_id
+ * @property {string | null} variant_id
+ * @property {string} title the product's title
+ * @property {number} confidence
+ * @property {string | null} [variant_title]
+ * @property {string | null} [sku]
+ * @property {string | null} [image_url] the product's first image, loadable without the key
+ */
 /**
  * @typedef {object} ReviewPlacement
  * @property {string} id
@@ -18,18 +28,26 @@
  * @property {TimelineKeyframe[]} keyframes
  * @property {string | null} thumbnail_url
  * @property {string | null} video_url
+ * @property {string | null} [episode_title]
  * @property {SkuCandidate[]} sku_candidates
  * @property {string | null} chosen_product_id
  * @property {string | null} [chosen_product_title]
+ * @property {string | null} [chosen_product_image_url]
+ * @property {number} link_floor the brand's link floor: a link below it is an unknown product
+ * @property {boolean} unknown_product no candidate reaches the floor: approving needs a person's pick
+ * @property {string | null} approve_product_id what approving publishes; null when it needs a pick first
  * @property {number} version
  */
 /** @typedef {{actor: string, action: string, at: string, before: Record<string, unknown>, after: Record<string, unknown>}} ReviewAction */
 /** @typedef {{id: string, title: string, vendor: string, images: {url: string}[]}} CatalogProduct as GET /v1/products lists it */
+/** @typedef {{id: string, title: string}} Episode as GET /v1/episodes lists it */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
 const KEY_STORAGE = 'reelcart.review.apiKey';
 const PAGE_SIZE = 50;
+// Episodes the empty queue links to (the player and the timeline of each).
+const DONE_EPISODES = 10;
 
 /** An HTTP failure carrying its RFC 9457 problem body. */
 class ApiError extends Error {
@@ -67,6 +85,35 @@ const percent = (/** @type {number} */ c) => `${Math.round(c * 100)}%`;
 const linkText = (p) => (p.link_confidence == null ? 'unlinked' : percent(p.link_confidence));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
 
+/**
+ * What a placement shows, as a reviewer names it: the product approving would publish (the chosen one, else the
+ * top candidate of a link at or above the brand's floor), else "Unknown product". The detector class is secondary.
+ * @param {ReviewPlacement} p
+ */
+function productTitle(p) {
+  if (p.chosen_product_id) {
+    return p.chosen_product_title ?? p.sku_candidates.find((c) => c.product_id === p.chosen_product_id)?.title ?? 'Chosen product';
+  }
+  const target = p.sku_candidates.find((c) => c.product_id === p.approve_product_id);
+  return target ? target.title : 'Unknown product';
+}
+
+/** “Product” (class), how messages name a placement. @param {ReviewPlacement} p */
+const named = (p) => `“${productTitle(p)}” (${p.label})`;
+
+/** Why approving needs a pick first, in the console's words. @param {ReviewPlacement} p */
+function whyUnknown(p) {
+  if (!p.sku_candidates.length) return 'the linker found no candidate';
+  if (p.link_confidence == null) return 'it is not linked';
+  return `its link (${percent(p.link_confidence)}) is below your floor (${percent(p.link_floor)})`;
+}
+
+/** A variant's line under a product title: "330 ml · COLA-330". @param {SkuCandidate} c */
+const variantText = (c) => [c.variant_title, c.sku].filter(Boolean).join(' · ');
+
+/** The packshot, or an empty frame of the same size so rows line up. @param {string | null | undefined} url */
+const packshot = (url) => (url ? h('img', { class: 'packshot', src: url, alt: '', loading: 'lazy' }) : h('span', { class: 'packshot none' }));
+
 const params = new URLSearchParams(location.search);
 const apiBase = (params.get('api') ?? document.body.dataset.apiBase ?? '').replace(/\/$/, '');
 const overlayBase = document.body.dataset.overlayBase ?? '/overlay/';
@@ -79,6 +126,8 @@ const state = {
   nextCursor: null,
   /** @type {Map<string, string>} ETag per placement id, from the last response that carried one */
   etags: new Map(),
+  /** @type {Map<string, string>} episodes seen this session (id to title), newest last: the empty queue links them */
+  episodes: new Map(),
   /** @type {Box | null} the box being edited, for the keyframe nearest the playhead */
   draftBox: null,
   draftKeyframe: -1,
@@ -132,6 +181,8 @@ function remember(p, etag) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   state.items = [];
+  state.episodes.clear();
+  $('done').hidden = true;
   $('console').hidden = true;
   $('tools').hidden = true;
   $('sign-in').hidden = false;
@@ -159,7 +210,11 @@ async function loadQueue(reset) {
   const { data } = await api('GET', `/v1/review/queue?status=proposed&limit=${PAGE_SIZE}${cursor}`);
   /** @type {ReviewPlacement[]} */
   const items = data.items ?? [];
-  for (const p of items) remember(p, null);
+  for (const p of items) {
+    remember(p, null);
+    state.episodes.delete(p.episode_id);
+    state.episodes.set(p.episode_id, p.episode_title ?? p.episode_id);
+  }
   state.items = reset ? items : [...state.items, ...items.filter((p) => !state.items.some((q) => q.id === p.id))];
   state.nextCursor = data.next_cursor ?? null;
   if (reset) state.index = 0;
@@ -171,15 +226,20 @@ function renderQueue() {
   const list = $('queue');
   list.replaceChildren(...state.items.map((p, i) => {
     const top = p.sku_candidates[0];
+    const title = productTitle(p);
     const item = h('li', {
       'data-placement': p.id, role: 'button', tabindex: '-1', 'aria-current': String(i === state.index),
-      'aria-label': `${p.label}, link confidence ${linkText(p)}, ${seconds(p.end_ms - p.start_ms)} on screen`,
+      'aria-label': `${title}, detected as ${p.label}${p.unknown_product && !p.chosen_product_id ? ', needs a pick' : ''}, ` +
+        `link confidence ${linkText(p)}, ${seconds(p.end_ms - p.start_ms)} on screen`,
     }, [
       p.thumbnail_url ? h('img', { src: p.thumbnail_url, alt: '', loading: 'lazy' }) : h('span', { class: 'thumb' }),
       h('span', { class: 'q-text' }, [
-        h('strong', {}, [p.label]),
+        h('strong', { class: 'q-title' }, [title]),
+        h('span', { class: 'q-label' }, [p.label]),
         h('span', { class: 'q-conf' }, [`${linkText(p)} · ${seconds(p.end_ms - p.start_ms)}`]),
-        h('span', { class: 'q-sku' }, [top ? `${top.title} (${percent(top.confidence)})` : 'no candidate']),
+        p.unknown_product && !p.chosen_product_id
+          ? h('span', { class: 'q-sku unknown' }, [top ? `best guess ${top.title} (${percent(top.confidence)})` : 'no candidate'])
+          : '',
       ]),
     ]);
     item.addEventListener('click', () => select(i));
@@ -189,6 +249,40 @@ function renderQueue() {
   $('load-more').hidden = !state.nextCursor;
   $('queue-empty').hidden = state.items.length > 0;
   $('detail').hidden = state.items.length === 0;
+  const wasDone = !$('done').hidden;
+  $('done').hidden = state.items.length > 0;
+  if (!state.items.length && !wasDone) renderDone().catch((e) => say(errorText(e), true));
+}
+
+/**
+ * The empty queue says so, and links each episode's player and public timeline: where approved placements went.
+ * Episodes reviewed in this session come first, then the brand's latest.
+ */
+async function renderDone() {
+  const list = $('done-episodes');
+  /** @type {Map<string, string>} */
+  const episodes = new Map([...state.episodes].reverse());
+  try {
+    const { data } = await api('GET', `/v1/episodes?limit=${DONE_EPISODES}`);
+    /** @type {Episode[]} */
+    const listed = data?.items ?? [];
+    for (const e of listed) if (!episodes.has(e.id)) episodes.set(e.id, e.title);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    // The session's episodes still get their links; the brand's list is a convenience.
+  }
+  if (state.items.length) return;
+  const shown = [...episodes].slice(0, DONE_EPISODES);
+  list.replaceChildren(...shown.map(([id, title]) => {
+    const path = encodeURIComponent(id);
+    return h('li', { 'data-episode': id }, [
+      h('strong', {}, [title]), ' ',
+      h('a', { href: `${apiBase}/demo/episodes/${path}`, target: '_blank', rel: 'noopener' }, ['Watch in the player']),
+      ' · ',
+      h('a', { href: `${apiBase}/v1/episodes/${path}/timeline`, target: '_blank', rel: 'noopener' }, ['Public timeline']),
+    ]);
+  }));
+  $('done-none').hidden = shown.length > 0;
 }
 
 /** @returns {ReviewPlacement | undefined} */
@@ -214,10 +308,17 @@ async function select(index) {
 function renderDetail() {
   const p = current();
   if (!p) return;
-  $('detail-title').textContent = p.label;
-  $('detail-meta').textContent =
-    `Link ${linkText(p)} · detector ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · episode ${p.episode_id} · v${p.version}`;
+  $('detail-title').textContent = productTitle(p);
+  $('detail-label').textContent = `Detected as “${p.label}”`;
+  const unknown = $('detail-unknown');
+  unknown.hidden = !p.unknown_product;
+  unknown.textContent = p.unknown_product ? `Unknown product: ${whyUnknown(p)}` : '';
+  const episode = p.episode_title ?? `episode ${p.episode_id.slice(0, 8)}`;
+  $('detail-meta').replaceChildren(
+    `Link ${linkText(p)} · detector ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · `,
+    h('span', { class: 'episode', title: `Episode ${p.episode_id}` }, [episode]), ` · v${p.version}`);
   renderCandidates(p);
+  renderApproveTarget(p);
   /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
   /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
   state.draftBox = null;
@@ -227,17 +328,41 @@ function renderDetail() {
 
 /** @param {ReviewPlacement} p */
 function renderCandidates(p) {
+  const publishes = () => h('span', { class: 'publishes-tag' }, ['A publishes']);
   $('candidates').replaceChildren(...p.sku_candidates.slice(0, 5).map((c, i) => {
     const chosen = c.product_id === p.chosen_product_id;
+    const target = c.product_id === p.approve_product_id;
     const button = h('button', { type: 'button', 'aria-pressed': String(chosen), 'data-candidate': c.product_id }, [
-      h('kbd', {}, [String(i + 1)]), ` ${c.title} `, h('span', { class: 'conf' }, [percent(c.confidence)]),
+      h('kbd', {}, [String(i + 1)]), ' ', packshot(c.image_url),
+      h('span', { class: 'c-text' }, [
+        h('span', { class: 'c-title' }, [c.title]), ' ', h('small', { class: 'c-variant' }, [variantText(c)]),
+      ]),
+      ' ', h('span', { class: 'conf' }, [percent(c.confidence)]),
+      ...(target ? [' ', publishes()] : []),
     ]);
     button.addEventListener('click', () => relink(c.product_id, c.title));
-    return h('li', chosen ? { class: 'chosen' } : {}, [button]);
+    return h('li', { class: [chosen ? 'chosen' : '', target ? 'publishes' : ''].join(' ').trim() }, [button]);
   }));
   if (p.chosen_product_id && !p.sku_candidates.some((c) => c.product_id === p.chosen_product_id)) {
-    $('candidates').append(h('li', { class: 'chosen' }, [`Linked from search: ${p.chosen_product_title ?? p.chosen_product_id}`]));
+    $('candidates').append(h('li', { class: 'chosen publishes from-search' }, [
+      packshot(p.chosen_product_image_url),
+      h('span', { class: 'c-text' }, [`Linked from search: ${p.chosen_product_title ?? p.chosen_product_id}`]), ' ', publishes(),
+    ]));
   }
+  if (!p.sku_candidates.length && !p.chosen_product_id) {
+    $('candidates').append(h('li', { class: 'empty' }, ['No candidate: search the catalog (/) for the product.']));
+  }
+}
+
+/** Beside the Approve button: what A publishes, or that it needs a pick first. @param {ReviewPlacement} p */
+function renderApproveTarget(p) {
+  const target = $('approve-target');
+  target.classList.toggle('needs-pick', !p.approve_product_id);
+  // Dimmed, not disabled: pressing it still says what it needs.
+  $('approve').classList.toggle('needs-pick', !p.approve_product_id);
+  target.replaceChildren(...(p.approve_product_id
+    ? ['A publishes ', h('strong', {}, [productTitle(p)])]
+    : [h('strong', {}, ['A needs a pick']), p.sku_candidates.length ? ': 1–5 or / search' : ': / search']));
 }
 
 /**
@@ -254,6 +379,14 @@ function changeText(a) {
   return keys.map((k) => `${k}: ${short(a.before?.[k])} → ${short(a.after?.[k])}`).join('; ') || 'no change';
 }
 
+/** The history's state in plain text (not a numbered item). @param {string} text @param {boolean} [isError] */
+function historyNote(text, isError = false) {
+  const note = $('history-note');
+  note.textContent = text;
+  note.hidden = !text;
+  note.classList.toggle('error', isError);
+}
+
 async function loadHistory() {
   const p = current();
   if (!p) return;
@@ -267,9 +400,10 @@ async function loadHistory() {
         h('time', { datetime: a.at }, [new Date(a.at).toLocaleString()]), ' ', h('strong', {}, [a.actor]), ` ${a.action} `,
         h('code', {}, [changeText(a)]),
       ])));
-    if (!actions.length) $('history').replaceChildren(h('li', { class: 'empty' }, ['No actions yet.']));
+    historyNote(actions.length ? '' : 'No actions yet.');
   } catch (error) {
-    $('history').replaceChildren(h('li', { class: 'error' }, [`History unavailable. ${errorText(error)}`]));
+    $('history').replaceChildren();
+    historyNote(`History unavailable. ${errorText(error)}`, true);
   }
 }
 
@@ -427,8 +561,12 @@ async function mutate(verb, write, onDone) {
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) {
       await reloadCurrent(p);
-      say(`Conflict: someone else changed “${p.label}” since you loaded it, so your ${verb} was not saved. ` +
+      say(`Conflict: someone else changed ${named(p)} since you loaded it, so your ${verb} was not saved. ` +
         'The latest version is shown; check it and try again.', true);
+    } else if (error instanceof ApiError && error.problem.type?.endsWith('/no-product-chosen')) {
+      // The brand's floor or the candidates changed since the queue was loaded: show what the API knows now.
+      await reloadCurrent(p);
+      say(`Not approved: ${error.problem.detail ?? 'pick the product first'}. Pick it with 1–5 or / search.`, true);
     } else if (!(error instanceof ApiError && error.status === 401)) {
       say(`Could not ${verb}. ${errorText(error)}`, true);
     }
@@ -455,11 +593,18 @@ async function reloadCurrent(stale) {
 
 /** @param {'approve' | 'reject'} action */
 async function decide(action) {
+  const shown = current();
+  if (action === 'approve' && shown && !shown.approve_product_id && !state.busy) {
+    // Never publish a guess: below the brand's floor (or with nothing linked) a person names the product.
+    say(`Not approved: “${shown.label}” is an unknown product (${whyUnknown(shown)}). Pick the product first: ` +
+      `${shown.sku_candidates.length ? '1–5 for a candidate, or ' : ''}/ to search the catalog.`, true);
+    return;
+  }
   await mutate(action, (p) => api('POST', `/v1/placements/${encodeURIComponent(p.id)}/${action}`, { ifMatch: etagFor(p) }),
-    (p) => {
+    (p, updated) => {
       state.items = state.items.filter((q) => q.id !== p.id);
       state.index = Math.min(state.index, state.items.length - 1);
-      say(`${action === 'approve' ? 'Approved' : 'Rejected'} “${p.label}”.`);
+      say(`${action === 'approve' ? 'Approved' : 'Rejected'} ${named(action === 'approve' ? updated : p)}.`);
       renderQueue();
       if (!state.items.length && state.nextCursor) loadQueue(true).catch((e) => say(errorText(e), true));
       else select(Math.max(0, state.index));
