@@ -27,12 +27,11 @@ from api.catalog.schemas import (
     VariantUpdate,
 )
 from api.deps import BrandIdDep, SessionDep, SettingsDep
-from api.episodes.models import Episode
 from api.errors import NotFound
 from api.linking.link_jobs import queue_index_refresh
 from api.ownership import get_owned
 from api.problems import Problem
-from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
+from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -86,10 +85,8 @@ def update_product(
 def delete_product(
     product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    for episode_id in catalog.delete_product(session, catalog.get_product(session, brand_id, product_id)):
-        episode = session.get(Episode, episode_id)
-        if episode is not None:
-            rebuild_timeline(session, episode, settings)
+    shown_in = catalog.delete_product(session, catalog.get_product(session, brand_id, product_id))
+    rebuild_timelines(session, shown_in, settings)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -98,9 +95,14 @@ def delete_product(
     "/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=VariantPublic
 )
 def add_variant(
-    product_id: uuid.UUID, body: VariantCreate, brand_id: BrandIdDep, session: SessionDep
+    product_id: uuid.UUID,
+    body: VariantCreate,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> VariantPublic:
     variant = catalog.add_variant(session, catalog.get_product(session, brand_id, product_id), body)
+    rebuild_timelines_for_product(session, variant.product_id, settings)
     session.commit()
     return catalog.variant_public(variant)
 
@@ -188,8 +190,14 @@ async def add_image(
 
 
 @router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_image(image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> Response:
-    session.delete(get_owned(session, ProductImage, brand_id, image_id, "image"))
+def delete_image(
+    image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    # The first image is the timeline's packshot: deleting it shows the next one (or none).
+    image = get_owned(session, ProductImage, brand_id, image_id, "image")
+    session.delete(image)
+    session.flush()
+    rebuild_timelines_for_product(session, image.product_id, settings)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

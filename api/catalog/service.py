@@ -162,8 +162,10 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
 
 
 def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
-    """Delete a product; placements that showed it go back to review. Returns their episode ids."""
+    """Delete a product; placements that chose it go back to review. Returns the episodes whose public
+    timeline showed it (an approved placement chose it): those, and only those, need rebuilding."""
     shown = session.exec(select(Placement).where(Placement.chosen_product_id == product.id)).all()
+    published = sorted({p.episode_id for p in shown if p.status == PlacementStatus.APPROVED})
     for placement in shown:
         placement.chosen_product_id = None
         placement.status = PlacementStatus.PROPOSED
@@ -174,7 +176,7 @@ def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
     session.execute(delete(ProductImage).where(col(ProductImage.product_id) == product.id))
     session.delete(product)
     session.flush()
-    return sorted({placement.episode_id for placement in shown})
+    return published
 
 
 def list_products(

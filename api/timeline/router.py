@@ -1,5 +1,5 @@
-"""The public hotspot timeline: the player's hot path. Stored bytes, strong ETag (weak once gzipped), 304
-on revalidation."""
+"""The public hotspot timeline: the player's hot path. Stored bytes, strong ETag (gzipped or not), 304 on
+revalidation."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -99,15 +100,28 @@ def rebuild_timeline(session: Session, episode: Episode, settings: ApiSettings) 
     return episode.timeline_etag
 
 
-def rebuild_timelines_for_product(session: Session, product_id: uuid.UUID, settings: ApiSettings) -> None:
-    """A price or title change must reach every timeline that shows the product."""
-    episode_ids = session.exec(
-        select(Placement.episode_id).where(Placement.chosen_product_id == product_id).distinct()
-    ).all()
+def episodes_showing(session: Session, product_id: uuid.UUID) -> list[uuid.UUID]:
+    """Episodes whose public timeline shows the product: an approved placement has it as its choice."""
+    return sorted(
+        session.exec(
+            select(Placement.episode_id)
+            .where(Placement.chosen_product_id == product_id, Placement.status == PlacementStatus.APPROVED)
+            .distinct()
+        ).all()
+    )
+
+
+def rebuild_timelines(session: Session, episode_ids: Iterable[uuid.UUID], settings: ApiSettings) -> None:
     for episode_id in episode_ids:
         episode = session.get(Episode, episode_id)
         if episode is not None:
             rebuild_timeline(session, episode, settings)
+
+
+def rebuild_timelines_for_product(session: Session, product_id: uuid.UUID, settings: ApiSettings) -> None:
+    """Any change to what a timeline shows of a product (title, vendor, variants, prices, availability,
+    images) must reach every timeline that shows it, in the same transaction, and no other timeline."""
+    rebuild_timelines(session, episodes_showing(session, product_id), settings)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
