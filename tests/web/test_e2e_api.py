@@ -586,6 +586,22 @@ def test_review_session_relinks_approves_and_rejects_and_the_public_timeline_fol
         ("relink", str(cap.id), "proposed"),
         ("approve", str(cap.id), "approved"),
     ]
+
+    # When the reviewer approves the bag and rejects the mug, the emptied queue says so and links the
+    # episode's player (which serves it now that placements are live) and its public timeline
+    assert current_id(page) == world.id("bag")
+    page.locator("body").press("a")
+    expect(page.locator("#message")).to_have_text("Approved “Tote Bag” (bag).")
+    page.locator("body").press("r")
+    expect(page.locator("#message")).to_have_text("Rejected “Unknown product” (mug).")
+    episodes = page.locator("#done-episodes li")
+    expect(episodes).to_have_count(1)
+    expect(episodes).to_contain_text("Episode 1: The Taste Test 3 placements live")
+    player_url = f"/demo/episodes/{world.episode_id}"
+    expect(episodes.get_by_role("link", name="Watch in the player")).to_have_attribute("href", player_url)
+    expect(episodes.get_by_role("link", name="Public timeline")).to_have_attribute("href", timeline_url)
+    assert "reelcart-overlay" in api_get(page, live_api, player_url).text()
+    assert len(api_get(page, live_api, timeline_url).json()["placements"]) == 3
     assert page_errors == []
 
 

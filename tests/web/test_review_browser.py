@@ -477,6 +477,11 @@ def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
             )
         ],
     )
+    loopback.timelines["ep_older"] = {
+        "version": 1,
+        "episode": {"id": "ep_older", "duration_ms": 4000, "width": WIDTH, "height": HEIGHT},
+        "placements": [],
+    }
     sign_in(page, review.base_url, review.api_key)
     expect(page.locator("#done")).to_be_hidden()
 
@@ -484,13 +489,20 @@ def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
     page.locator("body").press("a")
     expect(page.locator("#message")).to_have_text("Approved “Tote Bag” (bag).")
 
-    # Then the pane says the queue is empty instead of going blank, with the episode reviewed first
+    # Then the pane says the queue is empty instead of going blank, with the episode reviewed first, each
+    # episode with what its public timeline shows
     done = page.locator("#done")
     expect(done).to_be_visible()
     expect(done.get_by_role("heading")).to_have_text("Nothing left to review")
     episodes = page.locator("#done-episodes li")
-    expect(episodes).to_have_count(2)
-    expect(episodes.locator("strong")).to_have_text(["Episode 1: The Taste Test", "Episode 0: The Pilot"])
+    expect(episodes).to_have_text(
+        [
+            "Episode 1: The Taste Test 1 placement live Watch in the player · Public timeline",
+            "Episode 0: The Pilot nothing published yet Public timeline",
+        ]
+    )
+    # (the player serves only an episode with something live, so the unpublished one links its timeline only)
+    expect(episodes.nth(1).get_by_role("link")).to_have_count(1)
     player = episodes.first.get_by_role("link", name="Watch in the player")
     timeline = episodes.first.get_by_role("link", name="Public timeline")
     expect(player).to_have_attribute("href", "/demo/episodes/ep_review")
@@ -508,8 +520,8 @@ def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
     # And a reviewer who signs in to an empty queue sees the same, from the brand's episode list
     page.reload()
     expect(page.locator("#done")).to_be_visible()
-    expect(page.locator("#done-episodes li strong")).to_have_text(
-        ["Episode 1: The Taste Test", "Episode 0: The Pilot"]
+    expect(page.locator("#done-episodes li")).to_have_text(
+        [re.compile(r"^Episode 1: The Taste Test 1 placement live"), re.compile(r"^Episode 0: The Pilot")]
     )
     expect(page.locator("#detail")).to_be_hidden()
     assert page_errors == []

@@ -255,8 +255,25 @@ function renderQueue() {
 }
 
 /**
- * The empty queue says so, and links each episode's player and public timeline: where approved placements went.
- * Episodes reviewed in this session come first, then the brand's latest.
+ * How many placements an episode's public timeline shows (what players get); null when it cannot be read.
+ * The timeline is public, so no key goes with it.
+ * @param {string} episodeId
+ * @returns {Promise<number | null>}
+ */
+async function livePlacements(episodeId) {
+  try {
+    const res = await fetch(`${apiBase}/v1/episodes/${encodeURIComponent(episodeId)}/timeline`, { headers: { Accept: 'application/json' } });
+    const data = res.ok ? await res.json() : null;
+    return Array.isArray(data?.placements) ? data.placements.length : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The empty queue says so, and links each episode's public timeline, and its player once the timeline shows
+ * something (the demo player serves only episodes with a live placement). Episodes reviewed in this session come
+ * first, then the brand's latest.
  */
 async function renderDone() {
   const list = $('done-episodes');
@@ -271,15 +288,18 @@ async function renderDone() {
     if (error instanceof ApiError && error.status === 401) return;
     // The session's episodes still get their links; the brand's list is a convenience.
   }
-  if (state.items.length) return;
   const shown = [...episodes].slice(0, DONE_EPISODES);
-  list.replaceChildren(...shown.map(([id, title]) => {
+  const live = await Promise.all(shown.map(([id]) => livePlacements(id)));
+  if (state.items.length) return;
+  list.replaceChildren(...shown.map(([id, title], i) => {
     const path = encodeURIComponent(id);
+    const count = live[i];
+    const timeline = h('a', { href: `${apiBase}/v1/episodes/${path}/timeline`, target: '_blank', rel: 'noopener' }, ['Public timeline']);
+    const player = h('a', { href: `${apiBase}/demo/episodes/${path}`, target: '_blank', rel: 'noopener' }, ['Watch in the player']);
+    const status = count == null ? 'timeline not readable' : count ? `${count} placement${count === 1 ? '' : 's'} live` : 'nothing published yet';
     return h('li', { 'data-episode': id }, [
-      h('strong', {}, [title]), ' ',
-      h('a', { href: `${apiBase}/demo/episodes/${path}`, target: '_blank', rel: 'noopener' }, ['Watch in the player']),
-      ' · ',
-      h('a', { href: `${apiBase}/v1/episodes/${path}/timeline`, target: '_blank', rel: 'noopener' }, ['Public timeline']),
+      h('strong', {}, [title]), ' ', h('span', { class: count ? 'live' : 'not-live' }, [status]), ' ',
+      ...(count ? [player, ' · '] : []), timeline,
     ]);
   }));
   $('done-none').hidden = shown.length > 0;
