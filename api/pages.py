@@ -5,7 +5,6 @@ console and the demo player page."""
 from __future__ import annotations
 
 import html
-import json
 import math
 import uuid
 from importlib.resources import files
@@ -24,6 +23,7 @@ from api.errors import NotFound
 from api.problems import Problem
 from api.settings import ApiSettings
 from api.signing import sign_path
+from api.timeline.service import is_public
 
 WEB_OVERLAY_DIR = Path(__file__).resolve().parents[1] / "web_overlay"
 # Swagger UI's bundle and CSS, ReDoc's standalone bundle and a favicon, as the wheel ships them.
@@ -102,15 +102,6 @@ def redoc(request: Request) -> HTMLResponse:
 # ---- public episodes and the demo player ---------------------------------------------------------------
 
 
-def _shows_placements(timeline_json: str) -> bool:
-    """The public timeline's rule: an episode is public once its stored timeline (what
-    `GET /v1/episodes/{id}/timeline` serves) shows a placement, i.e. an approved one with a product."""
-    if not timeline_json:
-        return False
-    placements = json.loads(timeline_json).get("placements")
-    return isinstance(placements, list) and bool(placements)
-
-
 def demo_enabled(settings: ApiSettings) -> bool:
     return settings.environment != "production"
 
@@ -125,7 +116,7 @@ def public_demo_episode(session: Session, settings: ApiSettings) -> uuid.UUID | 
         .where(Brand.slug == DEMO_BRAND_SLUG)
         .order_by(col(Episode.created_at).desc())
     ).all()
-    return next((episode_id for episode_id, timeline in rows if _shows_placements(timeline)), None)
+    return next((episode_id for episode_id, timeline in rows if is_public(timeline)), None)
 
 
 @router.get("/demo/episodes/{episode_id}")
@@ -141,7 +132,7 @@ def demo_player(episode_id: uuid.UUID, session: SessionDep, settings: SettingsDe
         .join(Episode, col(Episode.brand_id) == col(Brand.id))
         .where(Episode.id == episode_id)
     ).first()
-    if row is None or not _shows_placements(row[2]):
+    if row is None or not is_public(row[2]):
         raise NotFound("episode")
     provider, duration_ms = row[0], row[1]
     media = sign_path(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import zlib
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -161,8 +162,15 @@ def _shot_canvas(images: list[np.ndarray], tint: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def build_demo_episode(scenes: list[list[Path]], target: Path, *, shot_seconds: int = SHOT_SECONDS) -> Path:
-    """A portrait H.264 clip: one scene a shot, a slow camera pan and zoom, a hard cut between shots."""
+def build_demo_episode(
+    scenes: list[list[Path]],
+    target: Path,
+    *,
+    shot_seconds: int = SHOT_SECONDS,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> Path:
+    """A portrait H.264 clip: one scene a shot, a slow camera pan and zoom, a hard cut between shots.
+    `on_frame(frames_encoded, frames_in_all)` is called after each frame."""
     width, height = DEMO_SIZE
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part.mp4")
@@ -171,10 +179,11 @@ def build_demo_episode(scenes: list[list[Path]], target: Path, *, shot_seconds: 
         stream = container.add_stream("libx264", rate=Fraction(DEMO_FPS, 1))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
-        for scene in readable_scenes(scenes):
+        readable = readable_scenes(scenes)
+        frames = shot_seconds * DEMO_FPS
+        for shot, scene in enumerate(readable):
             images = [np.asarray(cv2.imread(str(path), cv2.IMREAD_COLOR), dtype=np.uint8) for path in scene]
             canvas = _shot_canvas(images, rng.integers(40, 200, size=3))
-            frames = shot_seconds * DEMO_FPS
             for index in range(frames):
                 progress = index / frames
                 # The camera window shrinks by 8% (zoom in) while drifting down and right.
@@ -188,6 +197,8 @@ def build_demo_episode(scenes: list[list[Path]], target: Path, *, shot_seconds: 
                 frame = np.asarray(cv2.resize(window, (width, height)), dtype=np.uint8)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
+                if on_frame is not None:
+                    on_frame(shot * frames + index + 1, len(readable) * frames)
         for packet in stream.encode():
             container.mux(packet)
     partial.replace(target)

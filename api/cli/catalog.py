@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -32,25 +33,42 @@ from commerce.exceptions import ProviderError, SettingsError, TokenCryptoError
 
 
 def import_catalog_file(
-    session: Session, brand_id: uuid.UUID, path: Path, media_dir: Path
+    session: Session,
+    brand_id: uuid.UUID,
+    path: Path,
+    media_dir: Path,
+    *,
+    on_image: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int, int]:
-    """Import a .csv/.json file whose local images are relative to it; raises `CatalogImportError`."""
+    """Import a .csv/.json file whose local images are relative to it; raises `CatalogImportError`.
+    `on_image(images_stored, images_in_file)` is called after each local image is stored."""
     items = parse_catalog(path.read_text(encoding="utf-8"), fmt=path.suffix.lower().lstrip("."))
+    total = sum(len(item.local_images) for item in items)
+    stored_so_far = 0
 
     def load_image(_where: int | str, ref: str) -> tuple[Path, int, int, str]:
-        image_path = (path.parent / ref).resolve()
-        if not image_path.is_file():
-            raise ValueError(f"image file not found: {ref}")
-        try:
-            stored = store_image_bytes(
-                image_path.read_bytes(), media_dir=media_dir, brand_id=brand_id, what=ref
-            )
-        except ApiError as problem:
-            raise ValueError(problem.detail) from problem
-        return stored.path, stored.width, stored.height, stored.sha256
+        nonlocal stored_so_far
+        stored = _store_local_image(path, ref, brand_id, media_dir)
+        stored_so_far += 1
+        if on_image is not None:
+            on_image(stored_so_far, total)
+        return stored
 
     report = apply_import(session, brand_id, items, load_image=load_image)
     return report.imported_products, report.imported_variants, report.imported_images
+
+
+def _store_local_image(
+    path: Path, ref: str, brand_id: uuid.UUID, media_dir: Path
+) -> tuple[Path, int, int, str]:
+    image_path = (path.parent / ref).resolve()
+    if not image_path.is_file():
+        raise ValueError(f"image file not found: {ref}")
+    try:
+        stored = store_image_bytes(image_path.read_bytes(), media_dir=media_dir, brand_id=brand_id, what=ref)
+    except ApiError as problem:
+        raise ValueError(problem.detail) from problem
+    return stored.path, stored.width, stored.height, stored.sha256
 
 
 def sync_provider(

@@ -124,6 +124,15 @@ def rebuild_timelines_for_product(session: Session, product_id: uuid.UUID, setti
     rebuild_timelines(session, episodes_showing(session, product_id), settings)
 
 
+def is_public(timeline_json: str) -> bool:
+    """Whether an episode is public: its stored timeline (what the timeline route serves) shows a
+    placement, that is an approved one with a product. The demo player and the landing page use this."""
+    if not timeline_json:
+        return False
+    placements = json.loads(timeline_json).get("placements")
+    return isinstance(placements, list) and bool(placements)
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110 weak comparison over a list of entity tags (or `*`)."""
     if not if_none_match:

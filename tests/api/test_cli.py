@@ -179,6 +179,70 @@ def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch:
     again = api.cli.demo.prepare_demo(get_settings())
     assert again.episode_id == result.episode_id
     assert again.api_key != result.api_key
+    assert again.revoked_keys == 2
+
+
+def _printed(output: str, label: str) -> str:
+    """The value the demo printed after `label` on its summary lines."""
+    line = next(line for line in output.splitlines() if line.strip().startswith(label))
+    return line.strip().removeprefix(label).split()[0]
+
+
+def test_demo_command_shows_each_step_and_rotates_its_keys(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    import api.cli.demo  # noqa: PLC0415
+    from api.app import create_app  # noqa: PLC0415
+
+    monkeypatch.setattr(api.cli.demo, "find_shared_dir", lambda: None)
+    monkeypatch.setattr(api.cli.demo, "SHOT_SECONDS", 1)
+    # When the operator runs the demo (without serving)
+    first = _ok("demo", "--no-serve")
+
+    # Then every long step says what it does and shows its progress
+    for step in ("1/7 database", "2/7 brand", "3/7 ", "4/7 cutting", "ready"):
+        assert step in first, step
+    for bar in ("storing packshots", "encoding frames"):
+        assert any(bar in line and "100%" in line for line in first.splitlines()), bar
+    # And it prints the demo key and an operator key, both working
+    demo_key, operator_key = _printed(first, "demo key"), _printed(first, "operator key")
+    episode_id = _printed(first, "timeline").split("/")[-2]
+    with TestClient(create_app(get_settings())) as client:
+        # The player it prints plays; when nothing is approved (the drawn catalog's shots may show the
+        # detector nothing) it says so instead of printing a link that would 404
+        public = bool(client.get(f"/v1/episodes/{episode_id}/timeline").json()["placements"])
+        player = client.get(f"/demo/episodes/{episode_id}")
+        if public:
+            assert f"/demo/episodes/{episode_id}" in _printed(first, "demo player")
+            assert player.status_code == 200
+        else:
+            assert "demo player  none yet: no placement is approved" in first
+            assert player.status_code == 404
+        assert client.get("/v1/products", headers={"Authorization": f"Bearer {demo_key}"}).status_code == 200
+        ops = {"Authorization": f"Bearer {operator_key}"}
+        keys = client.get("/v1/admin/keys", headers=ops).json()
+        assert sorted((key["name"], key["revoked_at"] is None) for key in keys) == [
+            ("demo", True),
+            ("demo operator", True),
+        ]
+
+    # When it runs again, it rotates: the previous keys are revoked at once, the new ones work
+    second = _ok("demo", "--no-serve")
+    assert "the 2 demo keys of the previous run are revoked" in second
+    new_demo, new_operator = _printed(second, "demo key"), _printed(second, "operator key")
+    with TestClient(create_app(get_settings())) as client:
+        assert client.get("/v1/products", headers={"Authorization": f"Bearer {demo_key}"}).status_code == 401
+        assert client.get("/v1/admin/keys", headers=ops).status_code == 401
+        assert client.get("/v1/products", headers={"Authorization": f"Bearer {new_demo}"}).status_code == 200
+        keys = client.get("/v1/admin/keys", headers={"Authorization": f"Bearer {new_operator}"}).json()
+        assert sorted((key["name"], key["revoked_at"] is None) for key in keys) == [
+            ("demo", False),
+            ("demo", True),
+            ("demo operator", False),
+            ("demo operator", True),
+        ]
 
 
 @pytest.mark.shared
