@@ -7,6 +7,7 @@ nothing here knows about the database.
 from __future__ import annotations
 
 import csv
+import re
 import zlib
 from collections.abc import Callable
 from fractions import Fraction
@@ -47,7 +48,11 @@ def write_grocery_catalog(shared: Path, folder: Path) -> Path:
             # Deterministic, plausible shelf prices: 12.90 to 42.90 SEK.
             price = f"{12.9 + (zlib.crc32(name.encode()) % 31):.2f}"
             title = name.replace("-", " ")
-            vendor = title.split()[0] if title.split()[0] not in (kind, "Oat", "Soy") else ""
+            information = description_path.with_name(
+                description_path.name.replace("_Description", "_Information")
+            )
+            facts = information.read_text(encoding="utf-8") if information.is_file() else ""
+            vendor = grocery_vendor(title, facts) if title.split()[0] != kind else ""
             writer.writerow(
                 [
                     f"GS-{class_id:02d}",
@@ -60,6 +65,24 @@ def write_grocery_catalog(shared: Path, folder: Path) -> Path:
                 ]
             )
     return target
+
+
+def grocery_vendor(title: str, information: str) -> str:
+    """The brand a GroceryStoreDataset product is sold under, as its title spells it.
+
+    The class names carry no brand field ("God-Morgon-Orange-Juice"), so a title's first word is a guess
+    that cuts "God Morgon" to "God". The product's `_Information.txt` line "Manufacturer and volume: GOD
+    MORGON , 1l" says where the brand ends: the title's leading words that it repeats (case aside) are the
+    vendor ("ARLA KO" and "GARANT EKO" add words the titles do not, so they stay "Arla" and "Garant").
+    Without that line, the first word.
+    """
+    words = title.split()
+    match = re.search(r"^Manufacturer and volume:\s*([^,\n]+)", information, re.MULTILINE)
+    maker = match.group(1).split() if match else []
+    shared = 0
+    while shared < min(len(words), len(maker)) and words[shared].casefold() == maker[shared].casefold():
+        shared += 1
+    return " ".join(words[: shared or 1])
 
 
 def write_drawn_catalog(folder: Path) -> Path:
