@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import load_settings
+from api.cli._common import fail, load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -39,4 +39,8 @@ def register(app: typer.Typer) -> None:
         """Set up a demo brand, catalog and episode (offline, from ../shared when present), then serve."""
         from api.cli.demo import run_demo  # noqa: PLC0415
 
-        run_demo(load_settings(), host=host, port=port, serve=serve)
+        settings = load_settings()
+        if settings.environment == "production":
+            # The demo mints an operator key and publishes a demo brand; the demo player is off there too.
+            fail("the demo is for development machines, and REELCART_ENVIRONMENT is production")
+        run_demo(settings, host=host, port=port, serve=serve)

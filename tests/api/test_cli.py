@@ -245,6 +245,16 @@ def test_demo_command_shows_each_step_and_rotates_its_keys(
         ]
 
 
+def test_demo_refuses_to_run_in_production(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELCART_ENVIRONMENT", "production")
+    monkeypatch.setenv("REELCART_SECRET_KEY", "a-real-production-secret-0123456789")
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["demo", "--no-serve"])
+    assert refused.exit_code == 1
+    assert "the demo is for development machines, and REELCART_ENVIRONMENT is production" in refused.output
+    assert not (workspace / "db.sqlite").exists()
+
+
 @pytest.mark.shared
 @pytest.mark.slow
 def test_demo_with_shared_tags_its_episode_and_sells_what_its_shots_show(
