@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagger.arrays import Image
 from tagger.detection.backend import Detector
@@ -26,7 +27,12 @@ from tagger.tracking import ShotTracker
 from tagger.video.decode import decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
+if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
+    from tagger.linking.linker import LinkThresholds, TrackLinker
+    from tagger.placements import Placement
+
 Progress = Callable[[float], None]
+LinkProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +93,16 @@ def tag_video(
     thumbnails_dir: Path | None = None,
     progress: Progress | None = None,
     detector: Detector | None = None,
+    linker: TrackLinker | None = None,
+    thresholds: LinkThresholds | None = None,
+    link_progress: LinkProgress | None = None,
 ) -> TagResult:
-    """Tag one episode; raises `VideoError` / `ModelError` with a one-line message, never half a result."""
+    """Tag one episode; raises `VideoError` / `ModelError` with a one-line message, never half a result.
+
+    Given a `linker` (a catalog index's `Linker`), each placement is linked from its best crops under
+    `thresholds` (the brand's auto-approval rules) and carries the answer in `placement.link`;
+    `link_progress(done, total)` follows that phase, `progress` the detection pass.
+    """
     settings = settings or TaggerSettings()
     started = time.perf_counter()
     info = probe_video(path)
@@ -143,10 +157,14 @@ def tag_video(
     tock = time.perf_counter()
     placements = tuple(builder.build(thumbnails_dir))
     track_s += time.perf_counter() - tock
-    total_s = time.perf_counter() - started
-    duration_ms = info.duration_ms or stats.last_t_ms
     if progress is not None:
         progress(1.0)
+    tock = time.perf_counter()
+    if linker is not None:
+        placements = _linked(placements, linker, thresholds, link_progress)
+    link_s = time.perf_counter() - tock
+    total_s = time.perf_counter() - started
+    duration_ms = info.duration_ms or stats.last_t_ms
     funnel = Funnel(
         sampled_frames=detected, detections=boxes, tracks=builder.tracks_seen, placements=len(placements)
     )
@@ -166,11 +184,26 @@ def tag_video(
             total_s=total_s,
             realtime_factor=(duration_ms / 1000.0) / total_s if total_s > 0 else 0.0,
             detected_frames=detected,
+            link_s=link_s,
         ),
         placements=placements,
         funnel=funnel,
         empty_reason=why_empty(funnel, settings),
     )
+
+
+def _linked(
+    placements: tuple[Placement, ...],
+    linker: TrackLinker,
+    thresholds: LinkThresholds | None,
+    progress: LinkProgress | None,
+) -> tuple[Placement, ...]:
+    linked = []
+    for done, placement in enumerate(placements, start=1):
+        linked.append(replace(placement, link=linker.link_track(placement.crops, thresholds)))
+        if progress is not None:
+            progress(done, len(placements))
+    return tuple(linked)
 
 
 def why_empty(funnel: Funnel, settings: TaggerSettings) -> str | None:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,6 +23,9 @@ from tagger.detection.postprocess import box_iou
 from tagger.exceptions import TaggerError
 from tagger.keyframes import simplify
 from tagger.tracking import TrackedBox
+
+if TYPE_CHECKING:  # linking is optional at run time: tagging alone never loads its models
+    from tagger.linking.linker import LinkResult
 
 NormBox = tuple[float, float, float, float]
 # Crops kept for linking extend the tracked box by this share of its width and height on each side:
@@ -33,14 +37,6 @@ NormBox = tuple[float, float, float, float]
 LINK_CROP_MARGIN = 0.2
 # Sharpness is measured on crops scaled to this side so that big and small crops compare fairly.
 _SHARPNESS_SIDE = 128
-
-
-@dataclass(frozen=True, slots=True)
-class SkuCandidate:
-    """A catalog SKU proposed for a placement (filled by tagger.linking)."""
-
-    sku: str
-    score: float
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -80,7 +76,9 @@ class Placement:
     thumbnail: Path | None
     crops: tuple[Crop, ...] = field(repr=False)
     shot: int
-    sku_candidates: tuple[SkuCandidate, ...] = ()
+    # The linker's answer for this placement's crops (candidates best first, decision), when tagging
+    # was given a catalog; None otherwise.
+    link: LinkResult | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ class Timing:
     total_s: float
     realtime_factor: float
     detected_frames: int
+    # Linking the placements' crops against a catalog, when one was given (part of total_s).
+    link_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class TagResult:
                 "decode_s": round(self.timing.decode_s, 3),
                 "detect_s": round(self.timing.detect_s, 3),
                 "track_s": round(self.timing.track_s, 3),
+                "link_s": round(self.timing.link_s, 3),
                 "total_s": round(self.timing.total_s, 3),
                 "realtime_factor": round(self.timing.realtime_factor, 2),
             },
@@ -95,5 +98,18 @@ def placement_json(placement: Placement) -> dict[str, Any]:
         "end_frame": placement.end_frame,
         "keyframes": [{"t_ms": k.t_ms, "box": list(k.box)} for k in placement.keyframes],
         "thumbnail": str(placement.thumbnail) if placement.thumbnail is not None else None,
-        "sku_candidates": [{"sku": c.sku, "score": c.score} for c in placement.sku_candidates],
+        "sku_candidates": [
+            {"sku": c.sku, "title": c.title, "confidence": round(c.confidence, 4)}
+            for c in (placement.link.candidates if placement.link is not None else ())
+        ],
+        "link": (
+            {
+                "sku": placement.link.sku,
+                "confidence": round(placement.link.confidence, 4),
+                "decision": placement.link.decision.value,
+                "index_version": placement.link.index_version,
+            }
+            if placement.link is not None
+            else None
+        ),
     }

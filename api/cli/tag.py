@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from tagger.detection.factory import load_detector
 from tagger.detection.onnx_backend import DEVICE_PROVIDERS
 from tagger.exceptions import TaggerError
+from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
+from tagger.linking.dataset import read_catalog_csv
+from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR
 from tagger.pipeline import tag_video
 from tagger.settings import TaggerSettings
 
@@ -28,6 +31,21 @@ def tag(
     model: Annotated[
         str | None, typer.Option("--model", help="Detector card name, card file, or a carded .onnx file.")
     ] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog",
+            help="Also link each placement to this catalog (CSV with sku,title,image; images relative to it; "
+            "the import CSV of `reelcart catalog import` works): placements then carry sku_candidates.",
+        ),
+    ] = None,
+    auto_approve: Annotated[
+        float,
+        typer.Option("--auto-approve", min=0.0, max=1.0, help="With --catalog: the approval threshold."),
+    ] = DEFAULT_AUTO_APPROVE,
+    floor: Annotated[
+        float, typer.Option("--floor", min=0.0, max=1.0, help="With --catalog: below it a link is unknown.")
+    ] = DEFAULT_FLOOR,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
     sample_fps: Annotated[
         float | None, typer.Option("--sample-fps", min=0.01, max=120.0, help="Detector runs per second.")
@@ -40,26 +58,35 @@ def tag(
     err = Console(stderr=True)
     if device not in DEVICE_PROVIDERS:
         _fail(f"unknown device {device!r}; use one of {', '.join(DEVICE_PROVIDERS)}")
+    if floor > auto_approve:
+        _fail(f"--floor ({floor}) must not exceed --auto-approve ({auto_approve})")
     updates: dict[str, object] = {"execution_providers": DEVICE_PROVIDERS[device]}
     if sample_fps is not None:
         updates["sample_fps"] = sample_fps
     settings = TaggerSettings().model_copy(update=updates)
     try:
         detector = load_detector(settings, model)
-        if err.is_terminal:
-            with Progress(
-                TextColumn("tagging {task.description}"), BarColumn(), TimeElapsedColumn(), console=err
-            ) as bar:
-                task = bar.add_task(video.name, total=1.0)
-                result = tag_video(
-                    video,
-                    settings=settings,
-                    thumbnails_dir=thumbnails,
-                    detector=detector,
-                    progress=lambda done: bar.update(task, completed=done),
-                )
-        else:
-            result = tag_video(video, settings=settings, thumbnails_dir=thumbnails, detector=detector)
+        linker = _catalog_linker(catalog, settings, err) if catalog is not None else None
+        thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+        ) as bar:
+            detecting = bar.add_task(f"tagging {video.name}", total=1.0)
+            linking = bar.add_task("linking placements", total=None, visible=linker is not None)
+            result = tag_video(
+                video,
+                settings=settings,
+                thumbnails_dir=thumbnails,
+                detector=detector,
+                progress=lambda done: bar.update(detecting, completed=done),
+                linker=linker,
+                thresholds=thresholds,
+                link_progress=lambda done, total: bar.update(linking, completed=done, total=total),
+            )
     except TaggerError as error:
         _fail(str(error))
     text = json.dumps(result.to_json(), indent=2)
@@ -76,6 +103,26 @@ def tag(
         f"({timing.realtime_factor:.1f}x real time) -> {out}",
         err=True,
     )
+
+
+def _catalog_linker(catalog: Path, settings: TaggerSettings, err: Console) -> Linker:
+    """A linker over `catalog`'s images, indexed in memory for this run (the API keeps its indexes)."""
+    items = read_catalog_csv(catalog)
+    extractor = load_extractor(settings.model_dir)
+    with Progress(
+        TextColumn("indexing {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"{len(items)} catalog products", total=len(items))
+        index = build_catalog_index(
+            items, extractor, on_progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    for skipped in index.skipped:
+        err.print(f"skipped {skipped.sku} {skipped.source}: {skipped.reason}", markup=False, highlight=False)
+    return Linker(index, extractor, FusionModel.load())
 
 
 def _fail(message: str) -> NoReturn:

@@ -81,35 +81,36 @@ class PipelineTagFunction:
         detect_start = INDEX_SHARE
         detect_end = detect_start + DETECT_SHARE_WHEN_LINKING if brand else DETECT_END_WITHOUT_LINKING
         progress(detect_start, JobPhase.DETECT)
+
+        def linking(done: int, total: int) -> None:
+            if done == 1:
+                progress(detect_end, JobPhase.LINK)
+            progress(detect_end + (LINK_END - detect_end) * done / total)
+
         result = tag_video(
             media_path,
             settings=self._tagger_settings,
             thumbnails_dir=thumbnails_dir,
             progress=lambda done: progress(detect_start + done * (detect_end - detect_start)),
             detector=self._shared_detector(),
+            linker=brand.linker if brand is not None else None,
+            thresholds=brand.thresholds if brand is not None else None,
+            link_progress=linking,
         )
-        drafts: list[PlacementDraft] = []
-        placements = result.placements
-        if brand is not None and placements:
-            progress(detect_end, JobPhase.LINK)
-        started = time.perf_counter()
-        for number, placement in enumerate(placements, start=1):
-            drafts.append(placement_draft(placement, brand))
-            if brand is not None:
-                progress(detect_end + (LINK_END - detect_end) * number / len(placements))
+        drafts = [placement_draft(placement, brand) for placement in result.placements]
         timing = result.timing
         seconds = {
             "index": index_s,
             "decode": timing.decode_s,
             "detect": timing.detect_s,
             "track": timing.track_s,
-            "tag_total": timing.total_s,
-            "link": time.perf_counter() - started,
+            "link": timing.link_s,
+            "tag_total": timing.total_s - timing.link_s,
         }
         return TagOutcome(
             drafts,
             empty_reason=result.empty_reason,
-            unlinked_reason=unlinked_reason if placements else None,
+            unlinked_reason=unlinked_reason if drafts else None,
             seconds={name: round(value, 3) for name, value in seconds.items()},
         )
 
@@ -133,7 +134,9 @@ class PipelineTagFunction:
 
 
 def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> PlacementDraft:
-    linked = outcome(brand.linker.link_track(placement.crops, brand.thresholds), brand) if brand else None
+    """The database's shape of a placement; its link (made inside `tag_video`) read for `brand`'s
+    catalog (SKUs are the brand's product ids)."""
+    linked = outcome(placement.link, brand) if brand is not None and placement.link is not None else None
     return PlacementDraft(
         start_ms=placement.start_ms,
         end_ms=placement.end_ms,

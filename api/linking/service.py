@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,10 +27,8 @@ from api.catalog.remote_images import FetchReport, fetch_pending_images, image_f
 from api.columns import utcnow
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
-from tagger.arrays import Image
 from tagger.linking import (
     CatalogItem,
-    CropLike,
     Decision,
     FeatureExtractor,
     FileIndexStore,
@@ -39,6 +37,7 @@ from tagger.linking import (
     Linker,
     LinkResult,
     LinkThresholds,
+    TrackLinker,
     build_catalog_index,
     load_extractor,
 )
@@ -60,14 +59,6 @@ class LinkOutcome:
     chosen_product_id: uuid.UUID | None
     status: PlacementStatus
     index_version: str | None
-
-
-class TrackLinker(Protocol):
-    """What placements are linked with (`tagger.linking.Linker`; tests pass fakes)."""
-
-    def link_track(
-        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
-    ) -> LinkResult: ...
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from tagger.linking.linker import (
     LinkResult,
     LinkThresholds,
     SkuCandidate,
+    TrackLinker,
     link_track,
 )
 from tagger.linking.store import FileIndexStore, IndexStore
@@ -45,6 +46,7 @@ __all__ = [
     "LinkingError",
     "SkippedImage",
     "SkuCandidate",
+    "TrackLinker",
     "build_catalog_index",
     "link_track",
     "load_extractor",

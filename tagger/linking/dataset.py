@@ -58,9 +58,9 @@ def read_catalog_csv(path: Path) -> list[CatalogItem]:
                 sku, known.title, known.brand, known.description, known.images + images
             )
         else:
-            grouped[sku] = CatalogItem(
-                sku, row["title"], row.get("brand", ""), row.get("description", ""), images
-            )
+            # "vendor" is what the import CSV of `reelcart catalog import` calls the brand.
+            brand = row.get("brand") or row.get("vendor", "")
+            grouped[sku] = CatalogItem(sku, row["title"], brand, row.get("description", ""), images)
     return list(grouped.values())
 
 

@@ -126,6 +126,14 @@ class CropLike(Protocol):
     def image(self) -> Image: ...
 
 
+class TrackLinker(Protocol):
+    """What placements are linked with: `Linker`, or a fake in tests."""
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult: ...
+
+
 def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(embedding, colour, text) similarity of the query to every SKU in the index. The embedding
     term uses each SKU's centroid (one row per SKU, not per view: a quarter of the work at 10,000

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -104,8 +105,66 @@ def test_tag_writes_the_json_placements(tiny_model: tuple[Path, Path], video: Pa
     assert (placement["label"], placement["start_ms"], placement["start_frame"]) == ("cup", 0, 0)
     assert placement["keyframes"][0]["box"] == [0.25, 0.375, 0.5, 0.625]
     assert Path(placement["thumbnail"]).is_file()
-    assert placement["sku_candidates"] == []
+    assert (placement["sku_candidates"], placement["link"]) == ([], None)
     assert "1 placements" in result.stderr
+
+
+EMBEDDER = Path(__file__).resolve().parents[2] / "var" / "models" / "mobilenetv2_embedder.onnx"
+
+
+def packshot(path: Path, background: tuple[int, int, int], mark: tuple[int, int, int]) -> Path:
+    """A drawn package: a coloured field with rings and bars, so it has colour, texture and corners."""
+    image = np.full((240, 240, 3), background, dtype=np.uint8)
+    for radius in (30, 60, 90):
+        cv2.circle(image, (120, 120), radius, mark, 6)
+    for x in range(20, 220, 40):
+        cv2.rectangle(image, (x, 10), (x + 15, 40), mark, -1)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def test_tag_with_a_catalog_links_each_placement(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:
+    if not EMBEDDER.is_file():
+        pytest.skip(f"{EMBEDDER} is absent; `make models` exports it")
+    source, models = tiny_model
+    runner.invoke(app, ["models", "pull", "--from", str(source)])
+    (models / EMBEDDER.name).symlink_to(EMBEDDER)
+    shown = packshot(tmp_path / "sun.png", (0, 200, 255), (0, 0, 200))
+    packshot(tmp_path / "sea.png", (200, 120, 0), (40, 200, 40))
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "sku,title,price,currency,image\n"
+        "SUN-1,Sun Juice,19.90,SEK,sun.png\nSEA-1,Sea Salt,9.90,SEK,sea.png\n",
+        encoding="utf-8",
+    )
+    frame = cv2.resize(np.asarray(cv2.imread(str(shown)), dtype=np.uint8), (192, 128))
+    clip = write_video(tmp_path / "sun.mp4", [np.asarray(frame, dtype=np.uint8)] * 45)
+    out = tmp_path / "linked.json"
+
+    result = runner.invoke(
+        app,
+        ["tag", str(clip), "--catalog", str(catalog), "--out", str(out), "--thumbnails", str(tmp_path / "t")],
+    )
+
+    assert result.exit_code == 0, result.output
+    [placement] = json.loads(out.read_text(encoding="utf-8"))["placements"]
+    candidates = placement["sku_candidates"]
+    assert [candidate["sku"] for candidate in candidates][:1] == ["SUN-1"]
+    assert candidates[0]["title"] == "Sun Juice"
+    assert placement["link"]["decision"] in {"approved", "proposed", "unknown"}
+    assert placement["link"]["confidence"] == pytest.approx(candidates[0]["confidence"], abs=1e-3)
+
+
+def test_tag_with_a_missing_catalog_fails_with_one_line(
+    tiny_model: tuple[Path, Path], video: Path, tmp_path: Path
+) -> None:
+    source, _ = tiny_model
+    runner.invoke(app, ["models", "pull", "--from", str(source)])
+    result = runner.invoke(app, ["tag", str(video), "--catalog", str(tmp_path / "none.csv")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot open {tmp_path / 'none.csv'}")
+    floors = runner.invoke(app, ["tag", str(video), "--floor", "0.9", "--auto-approve", "0.5"])
+    assert floors.stderr == "error: --floor (0.9) must not exceed --auto-approve (0.5)\n"
 
 
 def test_tag_of_a_zero_byte_file_fails_with_one_line(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:

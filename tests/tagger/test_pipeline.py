@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tagger.arrays import Image
+from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement, stored_crop_paths
 from tagger.result import TagResult, VideoSummary
@@ -133,7 +136,7 @@ def test_given_thumbnails_dir_when_tagged_then_best_crop_saved_and_crops_kept_in
         ]
         assert best.image.dtype == np.uint8
         assert placement.start_frame <= best.frame_index <= placement.end_frame
-        assert placement.sku_candidates == ()
+        assert placement.link is None
     cup_crop = tagged.result.placements[2].crops[0].image
     assert cup_crop[..., 0].mean() > 180  # the blue square, in BGR
 
@@ -164,7 +167,14 @@ def test_json_has_exactly_the_fields_the_issue_names(tagged: Tagged) -> None:
 
     assert document["video"] == {"duration_ms": 3000, "fps": 30.0, "width": 160, "height": 96, "frames": 90}
     assert document["model"] == {"name": "tiny", "sha256": "0" * 64}
-    assert set(document["timing"]) == {"decode_s", "detect_s", "track_s", "total_s", "realtime_factor"}
+    assert set(document["timing"]) == {
+        "decode_s",
+        "detect_s",
+        "track_s",
+        "link_s",
+        "total_s",
+        "realtime_factor",
+    }
     assert cup == {
         "id": tagged.result.placements[2].id,
         "label": "cup",
@@ -176,6 +186,7 @@ def test_json_has_exactly_the_fields_the_issue_names(tagged: Tagged) -> None:
         "keyframes": [{"t_ms": 1500, "box": box}, {"t_ms": 2933, "box": box}],
         "thumbnail": str(tagged.thumbnails / f"{cup['id']}.jpg"),
         "sku_candidates": [],
+        "link": None,
     }
 
 
@@ -213,4 +224,57 @@ def test_given_only_short_tracks_when_tagged_then_the_result_says_they_were_too_
     assert result.empty_reason == (
         f"{result.funnel.tracks} tracks, none long enough to become a placement "
         "(at least 60000 ms and 2 detections)"
+    )
+
+
+class LabelLinker:
+    """Links every placement to a SKU named after the colour of its best crop, and records the calls."""
+
+    def __init__(self) -> None:
+        self.crops_seen: list[int] = []
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        self.crops_seen.append(len(crops))
+        first = crops[0]
+        image = first if isinstance(first, np.ndarray) else first.image
+        sku = "BLUE" if image[..., 0].mean() > 180 else "RED"
+        return LinkResult(
+            candidates=(SkuCandidate(sku, sku.title(), 0.9),),
+            sku=sku,
+            confidence=0.9,
+            unknown_probability=0.05,
+            decision=Decision.APPROVED if thresholds and thresholds.auto_approve < 0.9 else Decision.PROPOSED,
+            index_version="v7",
+            crops_used=len(crops),
+        )
+
+
+def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    linker = LabelLinker()
+    steps: list[tuple[int, int]] = []
+    result = tag_video(
+        two_shot_video,
+        settings=settings(),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+        linker=linker,
+        thresholds=LinkThresholds(auto_approve=0.8, floor=0.3),
+        link_progress=lambda done, total: steps.append((done, total)),
+    )
+    assert [(p.label, p.link.sku if p.link else None) for p in result.placements] == [
+        ("bottle", "RED"),
+        ("bottle", "RED"),
+        ("cup", "BLUE"),
+    ]
+    assert {p.link.decision for p in result.placements if p.link} == {Decision.APPROVED}
+    assert linker.crops_seen == [len(p.crops) for p in result.placements]
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    assert 0 < result.timing.link_s < result.timing.total_s
+    cup = result.to_json()["placements"][2]
+    assert (cup["sku_candidates"], cup["link"]) == (
+        [{"sku": "BLUE", "title": "Blue", "confidence": 0.9}],
+        {"sku": "BLUE", "confidence": 0.9, "decision": "approved", "index_version": "v7"},
     )
