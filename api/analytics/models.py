@@ -1,4 +1,5 @@
-"""What the player reports: impressions, taps, checkouts started."""
+"""What the player reports (impressions, taps, sheets opened, checkouts started) and what the checkout
+route records itself: a checkout that failed, and why."""
 
 from __future__ import annotations
 
@@ -10,12 +11,21 @@ from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field
 
+# Written by the checkout route, never accepted from a player: `checkout_failed:<problem type>`, e.g.
+# `checkout_failed:variant-unavailable` (the problem's slug says why, within the 40-character column).
+CHECKOUT_FAILED = "checkout_failed"
+_TYPE_LENGTH = 40
+
+
+def checkout_failed_type(reason: str) -> str:
+    return f"{CHECKOUT_FAILED}:{reason}"[:_TYPE_LENGTH]
+
 
 class Event(SQLModel, table=True):
     __table_args__ = (Index("ix_event_episode_type", "episode_id", "type"),)
 
     id: uuid.UUID = id_field()
-    type: str = Field(max_length=40)
+    type: str = Field(max_length=_TYPE_LENGTH)
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     episode_id: uuid.UUID = Field(foreign_key="episode.id")
     placement_id: uuid.UUID | None = Field(default=None, foreign_key="placement.id", index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +46,32 @@ class EventReceipt(BaseModel):
     rejected: list[RejectedEvent]
 
 
+# The Buy funnel, per placement and in total. Each Buy press carries a click id, so a press the player
+# reported and the checkout route also saw counts once, and a click retried after a failure until it
+# opened counts as opened, not failed: started = opened + failed + presses the server never heard of.
+CheckoutsStarted = Annotated[
+    int,
+    Field(
+        description="Buy presses: distinct click ids the player reported (`checkout_started`) or the "
+        "checkout route received"
+    ),
+]
+CheckoutsOpened = Annotated[
+    int, Field(description="Provider checkouts created (a Stripe session, a Shopify cart)")
+]
+CheckoutsFailed = Annotated[
+    int, Field(description="Presses the checkout route refused or the provider failed, and that never opened")
+]
+CheckoutFailures = Annotated[
+    dict[str, int],
+    Field(
+        description="`checkouts_failed` by problem type: e.g. `variant-unavailable` (sold out), "
+        "`provider-not-connected`, `placement-not-shoppable`, `provider-error`, `provider-timeout`"
+    ),
+]
+OrdersPaid = Annotated[int, Field(description="Paid orders attributed by provider webhooks")]
+
+
 class PlacementStats(BaseModel):
     placement_id: uuid.UUID
     episode_id: uuid.UUID
@@ -54,17 +81,23 @@ class PlacementStats(BaseModel):
     taps: int
     tap_rate: float
     sheet_opens: int
-    checkouts: int
-    orders: int
+    checkouts_started: CheckoutsStarted
+    checkouts_opened: CheckoutsOpened
+    checkouts_failed: CheckoutsFailed
+    checkout_failures: CheckoutFailures
+    orders_paid: OrdersPaid
     revenue: dict[str, str]
-    conversion: float
+    conversion: float = Field(description="orders_paid / taps")
 
 
 class AnalyticsReport(BaseModel):
     scope: str
     impressions: int
     taps: int
-    checkouts: int
-    orders: int
+    checkouts_started: CheckoutsStarted
+    checkouts_opened: CheckoutsOpened
+    checkouts_failed: CheckoutsFailed
+    checkout_failures: CheckoutFailures
+    orders_paid: OrdersPaid
     revenue: dict[str, str]
     placements: list[PlacementStats]

@@ -4,14 +4,15 @@ reconcile exactly with the events and orders tables."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from api.analytics.models import Event
+from api.analytics.models import CHECKOUT_FAILED, Event
 from api.analytics.schemas import (
     AnalyticsReport,
     EventBatch,
@@ -84,6 +85,65 @@ def _rate(numerator: int, denominator: int) -> float:
     return round(numerator / denominator, 4) if denominator else 0.0
 
 
+@dataclass
+class _Buys:
+    """One placement's Buy presses, by click id."""
+
+    started: int = 0
+    opened: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+def _checkout_funnel(session: Session, placement_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Buys]:
+    """Started, opened and failed Buy presses per placement. A click id counts once however many
+    rows name it; a failed click that later opened is opened; a click that failed more than once
+    failed for its latest reason. Rows without a click id count one press each."""
+    opened: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for placement_id, click_id in session.exec(
+        select(CheckoutSession.placement_id, CheckoutSession.click_id).where(
+            col(CheckoutSession.placement_id).in_(placement_ids)
+        )
+    ).all():
+        opened[placement_id].add(click_id)
+    reported: dict[uuid.UUID, set[str]] = defaultdict(set)
+    anonymous: Counter[uuid.UUID] = Counter()
+    failed: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    anonymous_failures: dict[uuid.UUID, Counter[str]] = defaultdict(Counter)
+    for event_placement, kind, event_click in session.exec(
+        select(Event.placement_id, Event.type, Event.click_id)
+        .where(
+            col(Event.placement_id).in_(placement_ids),
+            or_(
+                col(Event.type) == EventType.CHECKOUT_STARTED,
+                col(Event.type).startswith(f"{CHECKOUT_FAILED}:", autoescape=True),
+            ),
+        )
+        .order_by(col(Event.occurred_at), col(Event.received_at))
+    ).all():
+        if event_placement is None:
+            continue
+        reason = kind.partition(":")[2] if kind != EventType.CHECKOUT_STARTED else None
+        if event_click is None:
+            anonymous[event_placement] += 1
+            if reason is not None:
+                anonymous_failures[event_placement][reason] += 1
+            continue
+        reported[event_placement].add(event_click)
+        if reason is not None:
+            failed[event_placement][event_click] = reason  # oldest first: the latest reason stays
+    funnel: dict[uuid.UUID, _Buys] = {}
+    for placement_id in placement_ids:
+        opened_clicks = opened.get(placement_id, set())
+        failures = Counter(
+            reason for click, reason in failed.get(placement_id, {}).items() if click not in opened_clicks
+        )
+        failures.update(anonymous_failures.get(placement_id, Counter()))
+        started = len(opened_clicks | reported.get(placement_id, set())) + anonymous[placement_id]
+        if started:
+            funnel[placement_id] = _Buys(started=started, opened=len(opened_clicks), failures=failures)
+    return funnel
+
+
 def funnel(
     session: Session, brand_id: uuid.UUID, *, episode_id: uuid.UUID | None, scope: str
 ) -> AnalyticsReport:
@@ -103,13 +163,7 @@ def funnel(
     ).all():
         if placement_id is not None:
             event_counts[(placement_id, kind)] = count
-    checkouts: dict[uuid.UUID, int] = dict(
-        session.exec(
-            select(CheckoutSession.placement_id, func.count())
-            .where(col(CheckoutSession.placement_id).in_(ids))
-            .group_by(col(CheckoutSession.placement_id))
-        ).all()
-    )
+    buys = _checkout_funnel(session, ids)
     orders: dict[uuid.UUID, int] = defaultdict(int)
     revenue: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for placement_id, currency, count, amount in session.exec(
@@ -134,6 +188,7 @@ def funnel(
         impressions = event_counts[(placement.id, EventType.HOTSPOT_IMPRESSION)]
         taps = event_counts[(placement.id, EventType.HOTSPOT_TAP)]
         placement_orders = orders[placement.id]
+        buy = buys.get(placement.id, _Buys())
         stats.append(
             PlacementStats(
                 placement_id=placement.id,
@@ -146,12 +201,18 @@ def funnel(
                 taps=taps,
                 tap_rate=_rate(taps, impressions),
                 sheet_opens=event_counts[(placement.id, EventType.SHEET_OPEN)],
-                checkouts=checkouts.get(placement.id, 0),
-                orders=placement_orders,
+                checkouts_started=buy.started,
+                checkouts_opened=buy.opened,
+                checkouts_failed=sum(buy.failures.values()),
+                checkout_failures=dict(sorted(buy.failures.items())),
+                orders_paid=placement_orders,
                 revenue={c: _money_text(amount, c) for c, amount in sorted(revenue[placement.id].items())},
                 conversion=_rate(placement_orders, taps),
             )
         )
+    failures: Counter[str] = Counter()
+    for buy in buys.values():
+        failures.update(buy.failures)
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for per_placement in revenue.values():
         for currency, amount in per_placement.items():
@@ -160,8 +221,11 @@ def funnel(
         scope=scope,
         impressions=sum(s.impressions for s in stats),
         taps=sum(s.taps for s in stats),
-        checkouts=sum(s.checkouts for s in stats),
-        orders=sum(s.orders for s in stats),
+        checkouts_started=sum(s.checkouts_started for s in stats),
+        checkouts_opened=sum(s.checkouts_opened for s in stats),
+        checkouts_failed=sum(s.checkouts_failed for s in stats),
+        checkout_failures=dict(sorted(failures.items())),
+        orders_paid=sum(s.orders_paid for s in stats),
         revenue={currency: _money_text(amount, currency) for currency, amount in sorted(totals.items())},
         placements=stats,
     )

@@ -8,14 +8,16 @@ provider answered, so a failed call leaves nothing behind and a retry starts cle
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address, ip_network
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, select
 
+from api.analytics.models import Event, checkout_failed_type
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import is_connected
@@ -31,7 +33,7 @@ from api.checkout.exceptions import (
 from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.commerce_config import token_cipher
-from api.errors import NotFound
+from api.errors import ApiError, NotFound
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from commerce.checkout import (
@@ -42,10 +44,13 @@ from commerce.checkout import (
     CheckoutResult,
     CheckoutUi,
 )
+from commerce.exceptions import CommerceError, ProviderError, ProviderTimeout, TokenCryptoError
 from commerce.money import Money
 from commerce.providers.shopify import ShopifyCheckoutProvider
 from commerce.providers.stripe import StripeCheckoutProvider
 from commerce.settings import CommerceSettings
+
+log = logging.getLogger("reelcart.checkout")
 
 
 def shopper_ip(peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[str]) -> str | None:
@@ -111,8 +116,64 @@ def start_checkout(
     """Validate the tap against the catalog, call the provider, record the session (flushed, not committed).
 
     Raises the checkout's `ApiError` kinds for bad input and lets `ProviderError` / `ProviderTimeout`
-    through (`api/problems.py` answers them with a 502).
+    through (`api/problems.py` answers them with a 502). Before it does, the failure is recorded and
+    committed (see `record_checkout_failure`): the brand's analytics count what failed, and why.
     """
+    try:
+        return _start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
+    except (ApiError, CommerceError) as error:
+        record_checkout_failure(session, body, failure_reason(error))
+        raise
+
+
+def failure_reason(error: ApiError | CommerceError) -> str:
+    """The problem type the answer will carry (`variant-unavailable`, `provider-timeout`, …)."""
+    if isinstance(error, ApiError):
+        return error.slug
+    if isinstance(error, ProviderTimeout):
+        return "provider-timeout"
+    if isinstance(error, ProviderError):
+        return "provider-error"
+    if isinstance(error, TokenCryptoError):
+        return "stored-token-unreadable"
+    return "commerce-error"
+
+
+def record_checkout_failure(session: Session, body: CheckoutCreate, reason: str) -> None:
+    """Store a `checkout_failed:<reason>` event for the tap's placement, in its own commit.
+
+    The request's own work is rolled back first (nothing half-done is kept), and the event is committed
+    here because the error that follows ends the request without a commit. A tap naming no placement
+    of ours is nobody's funnel and is not recorded; a failure to record never hides the tap's error.
+    """
+    try:
+        session.rollback()
+        placement = session.get(Placement, body.placement_id)
+        if placement is None:
+            return
+        session.add(
+            Event(
+                type=checkout_failed_type(reason),
+                brand_id=placement.brand_id,
+                episode_id=placement.episode_id,
+                placement_id=placement.id,
+                click_id=body.click_id,
+            )
+        )
+        session.commit()
+    except SQLAlchemyError:
+        log.exception("could not record a failed checkout for placement %s", body.placement_id)
+        session.rollback()
+
+
+def _start_checkout(
+    session: Session,
+    body: CheckoutCreate,
+    settings: ApiSettings,
+    commerce: CommerceSettings,
+    *,
+    buyer_ip: str | None,
+) -> StartedCheckout:
     sale = _load_sale(session, body)
     provider_name = body.provider or sale.brand.default_checkout_provider
     if not is_connected(sale.brand, provider_name):

@@ -116,21 +116,26 @@ def test_funnel_reconciles_with_events_checkouts_and_orders(
     assert (
         report["impressions"],
         report["taps"],
-        report["checkouts"],
-        report["orders"],
+        report["checkouts_started"],
+        report["checkouts_opened"],
+        report["checkouts_failed"],
+        report["orders_paid"],
         report["revenue"],
-    ) == (13, 4, 3, 2, {"EUR": "9.98"})
+    ) == (13, 4, 3, 3, 0, 2, {"EUR": "9.98"})
     hot_stats = next(p for p in report["placements"] if p["placement_id"] == str(hot.id))
     assert hot_stats == {
         **hot_stats,
         "impressions": 10,
         "taps": 4,
         "tap_rate": 0.4,
-        "checkouts": 3,
-        "orders": 2,
+        "checkouts_started": 3,
+        "checkouts_opened": 3,
+        "checkouts_failed": 0,
+        "checkout_failures": {},
+        "orders_paid": 2,
         "conversion": 0.5,
         "product_title": "Cola",
     }
-    assert client.get("/v1/analytics/brands/me", headers=brand.headers).json()["orders"] == 2
+    assert client.get("/v1/analytics/brands/me", headers=brand.headers).json()["orders_paid"] == 2
     assert client.get(f"/v1/analytics/episodes/{episode.id}", headers=other_brand.headers).status_code == 404
-    assert client.get("/v1/analytics/brands/me", headers=other_brand.headers).json()["orders"] == 0
+    assert client.get("/v1/analytics/brands/me", headers=other_brand.headers).json()["orders_paid"] == 0

@@ -273,20 +273,24 @@ def test_analytics_reconcile_with_the_orders_webhooks_create(
     # Then it counts exactly the stored rows: 3 checkouts, 2 orders, 119.80 + 59.90 EUR
     (placement,) = report["placements"]
     assert {
-        key: placement[key] for key in ("impressions", "taps", "checkouts", "orders", "revenue", "conversion")
+        key: placement[key]
+        for key in ("impressions", "taps", "checkouts_opened", "orders_paid", "revenue", "conversion")
     } == {
         "impressions": 4,
         "taps": 3,
-        "checkouts": 3,
-        "orders": 2,
+        "checkouts_opened": 3,
+        "orders_paid": 2,
         "revenue": {"EUR": "179.70"},
         "conversion": round(2 / 3, 4),
     }
     with Session(engine) as session:
         paid_orders = session.exec(select(Order).where(Order.status == "paid")).all()
-        assert len(paid_orders) == report["orders"] == 2
+        assert len(paid_orders) == report["orders_paid"] == 2
         assert sum(order.amount for order in paid_orders) == Decimal(report["revenue"]["EUR"])
-        assert session.exec(select(func.count()).select_from(CheckoutSession)).one() == report["checkouts"]
+        assert (
+            session.exec(select(func.count()).select_from(CheckoutSession)).one()
+            == report["checkouts_opened"]
+        )
 
 
 def test_concurrent_shopify_deliveries_of_one_order_under_different_event_ids_count_once(
@@ -379,7 +383,7 @@ def pending_order(world: World, order_number: int, cart_number: int = 1) -> dict
 def funnel(world: World, item: Shoppable, brand: BrandAccount) -> dict[str, Any]:
     report = world.client.get(f"/v1/analytics/episodes/{item.episode.id}", headers=brand.headers).json()
     (placement,) = report["placements"]
-    return {key: placement[key] for key in ("checkouts", "orders", "revenue")}
+    return {key: placement[key] for key in ("checkouts_opened", "orders_paid", "revenue")}
 
 
 def test_a_pending_shopify_order_counts_once_when_orders_paid_arrives(
@@ -389,7 +393,7 @@ def test_a_pending_shopify_order_counts_once_when_orders_paid_arrives(
     tapped = tap(world, hoodie, provider="shopify", quantity=2)
     order = pending_order(world, 80)
     shopify_delivery(world.client, order, topic="orders/create", event_id="e-80-create")
-    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 0, "revenue": {}}
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
 
     # When orders/paid arrives, then again (redelivery) and under a second subscription's event id
     paid = order | {"financial_status": "paid"}
@@ -406,7 +410,11 @@ def test_a_pending_shopify_order_counts_once_when_orders_paid_arrives(
         brand, hoodie, tapped, provider="shopify", event_id="e-80-create", order_id="gid://shopify/Order/80"
     )
     assert [row.status for row in rows(engine, CheckoutSession)] == ["completed"]
-    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "119.80"}}
+    assert funnel(world, hoodie, brand) == {
+        "checkouts_opened": 1,
+        "orders_paid": 1,
+        "revenue": {"EUR": "119.80"},
+    }
 
 
 def test_orders_paid_without_orders_create_records_the_attributed_order(
@@ -429,7 +437,11 @@ def test_orders_paid_without_orders_create_records_the_attributed_order(
         hoodie.placement.id,
         "e-81-paid",
     )
-    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "59.90"}}
+    assert funnel(world, hoodie, brand) == {
+        "checkouts_opened": 1,
+        "orders_paid": 1,
+        "revenue": {"EUR": "59.90"},
+    }
 
 
 def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
@@ -452,7 +464,7 @@ def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
     assert receipt(stale)["outcome"] == f"order {stored.id} stays cancelled"
     assert receipt(unknown)["outcome"] == "ignored: order #1083 was never recorded"
     assert stored.status == "cancelled"
-    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 0, "revenue": {}}
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
 
 
 def test_orders_paid_from_another_shop_does_not_touch_this_brands_order(
@@ -498,4 +510,8 @@ def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
     assert [response.status_code for response in responses] == [200] * 12
     assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 6)
     assert [row.status for row in rows(engine, Order)] == ["paid"]
-    assert funnel(world, hoodie, brand) == {"checkouts": 1, "orders": 1, "revenue": {"EUR": "59.90"}}
+    assert funnel(world, hoodie, brand) == {
+        "checkouts_opened": 1,
+        "orders_paid": 1,
+        "revenue": {"EUR": "59.90"},
+    }
