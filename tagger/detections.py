@@ -18,11 +18,14 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Detections:
-    """N boxes with a confidence and a class id each; arrays are read-only."""
+    """N boxes with a confidence and a class id each, and a track id each once a tracker has seen
+    them (`tracker_id`, as supervision's trackers return it; -1: not a confirmed track yet). Arrays
+    are read-only."""
 
     xyxy: FloatArray
     confidence: FloatArray
     class_id: IntArray
+    tracker_id: IntArray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32)
@@ -35,7 +38,17 @@ class Detections:
             raise ValueError(
                 f"confidence {confidence.shape} and class_id {class_id.shape} must both have shape ({n},)"
             )
-        for name, array in (("xyxy", xyxy), ("confidence", confidence), ("class_id", class_id)):
+        columns: list[tuple[str, npt.NDArray[np.generic]]] = [
+            ("xyxy", xyxy),
+            ("confidence", confidence),
+            ("class_id", class_id),
+        ]
+        if self.tracker_id is not None:
+            tracker_id = np.asarray(self.tracker_id, dtype=np.int64)
+            if tracker_id.shape != (n,):
+                raise ValueError(f"tracker_id {tracker_id.shape} must have shape ({n},)")
+            columns.append(("tracker_id", tracker_id))
+        for name, array in columns:
             # Copy so that freezing never reaches into the caller's array.
             frozen = array.copy() if array.flags.writeable else array
             frozen.setflags(write=False)
@@ -57,26 +70,43 @@ class Detections:
         if isinstance(selector, np.ndarray) and selector.dtype == np.bool_ and selector.shape != (len(self),):
             raise ValueError(f"mask has shape {selector.shape}, expected ({len(self)},)")
         return Detections(
-            xyxy=self.xyxy[selector], confidence=self.confidence[selector], class_id=self.class_id[selector]
+            xyxy=self.xyxy[selector],
+            confidence=self.confidence[selector],
+            class_id=self.class_id[selector],
+            tracker_id=self.tracker_id[selector] if self.tracker_id is not None else None,
         )
+
+    def with_tracker_id(self, tracker_id: IntArray) -> Detections:
+        """The same boxes with a track id each."""
+        return Detections(self.xyxy, self.confidence, self.class_id, tracker_id)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Detections):
             return NotImplemented
+        same_tracks = (self.tracker_id is None and other.tracker_id is None) or (
+            self.tracker_id is not None
+            and other.tracker_id is not None
+            and np.array_equal(self.tracker_id, other.tracker_id)
+        )
         return (
             np.array_equal(self.xyxy, other.xyxy)
             and np.array_equal(self.confidence, other.confidence)
             and np.array_equal(self.class_id, other.class_id)
+            and same_tracks
         )
 
     def __hash__(self) -> int:
-        return hash((self.xyxy.tobytes(), self.confidence.tobytes(), self.class_id.tobytes()))
+        tracks = self.tracker_id.tobytes() if self.tracker_id is not None else None
+        return hash((self.xyxy.tobytes(), self.confidence.tobytes(), self.class_id.tobytes(), tracks))
 
     def scaled(self, factor: float, offset: tuple[float, float] = (0.0, 0.0)) -> Detections:
         """Boxes mapped by `(xy - offset) / factor`: undo a letterbox or a resize."""
         shift = np.array([offset[0], offset[1], offset[0], offset[1]], dtype=np.float32)
         return Detections(
-            xyxy=(self.xyxy - shift) / np.float32(factor), confidence=self.confidence, class_id=self.class_id
+            xyxy=(self.xyxy - shift) / np.float32(factor),
+            confidence=self.confidence,
+            class_id=self.class_id,
+            tracker_id=self.tracker_id,
         )
 
     def clipped(self, width: int, height: int) -> Detections:
@@ -84,14 +114,18 @@ class Detections:
         limits = np.array([width, height, width, height], dtype=np.float32)
         xyxy = np.clip(self.xyxy, 0.0, limits)
         keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-        return Detections(xyxy=xyxy, confidence=self.confidence, class_id=self.class_id)[keep]
+        return Detections(xyxy, self.confidence, self.class_id, self.tracker_id)[keep]
 
     @staticmethod
     def concatenate(parts: list[Detections]) -> Detections:
         if not parts:
             return Detections.empty()
+        tracked = [part.tracker_id for part in parts if part.tracker_id is not None]
+        if tracked and len(tracked) != len(parts):
+            raise ValueError("cannot concatenate tracked and untracked detections")
         return Detections(
             xyxy=np.concatenate([part.xyxy for part in parts]),
             confidence=np.concatenate([part.confidence for part in parts]),
             class_id=np.concatenate([part.class_id for part in parts]),
+            tracker_id=np.concatenate(tracked) if tracked else None,
         )

@@ -20,9 +20,9 @@ import numpy as np
 
 from tagger.arrays import Image
 from tagger.detection.postprocess import box_iou
+from tagger.detections import Detections
 from tagger.exceptions import TaggerError
 from tagger.keyframes import simplify
-from tagger.tracking import TrackedBox
 
 if TYPE_CHECKING:  # linking is optional at run time: tagging alone never loads its models
     from tagger.linking.linker import LinkResult
@@ -155,35 +155,48 @@ class PlacementBuilder:
         self._tracks: dict[int, _Track] = {}
         self._tie = itertools.count()
 
-    def observe(
-        self, shot: int, t_ms: int, frame_index: int, boxes: Sequence[TrackedBox], image: Image
-    ) -> None:
-        """Record one detected frame's tracked boxes; `image` is the BGR frame the boxes refer to."""
+    def observe(self, shot: int, t_ms: int, frame_index: int, boxes: Detections, image: Image) -> None:
+        """Record one detected frame's tracked boxes (`Detections` with a `tracker_id` column); `image`
+        is the BGR frame the boxes refer to."""
+        if len(boxes) == 0:
+            return
+        if boxes.tracker_id is None:
+            raise ValueError("placements are built from tracked detections (a tracker_id column)")
         height, width = image.shape[:2]
         # Observations arrive in time order except a track's first sighting, credited one step late.
-        for tracked in boxes:
-            x1, y1, x2, y2 = tracked.xyxy
+        for xyxy, confidence, class_id, track_id in zip(
+            boxes.xyxy, boxes.confidence, boxes.class_id, boxes.tracker_id, strict=True
+        ):
+            x1, y1, x2, y2 = (float(v) for v in xyxy)
             box = (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)
-            track = self._tracks.setdefault(tracked.track_id, _Track(shot=shot))
-            track.observations.append(
-                Observation(t_ms, frame_index, box, tracked.confidence, tracked.class_id)
+            track = self._tracks.setdefault(int(track_id), _Track(shot=shot))
+            track.observations.append(Observation(t_ms, frame_index, box, float(confidence), int(class_id)))
+            self._offer_crop(
+                track, image, (x1, y1, x2, y2), float(confidence), t_ms=t_ms, frame_index=frame_index, box=box
             )
-            self._offer_crop(track, image, tracked, t_ms=t_ms, frame_index=frame_index, box=box)
 
     def _offer_crop(
-        self, track: _Track, image: Image, tracked: TrackedBox, *, t_ms: int, frame_index: int, box: NormBox
+        self,
+        track: _Track,
+        image: Image,
+        xyxy: tuple[float, float, float, float],
+        confidence: float,
+        *,
+        t_ms: int,
+        frame_index: int,
+        box: NormBox,
     ) -> None:
-        x1, y1, x2, y2 = (round(v) for v in tracked.xyxy)
+        x1, y1, x2, y2 = (round(v) for v in xyxy)
         pixels = image[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
         if pixels.shape[0] < 2 or pixels.shape[1] < 2:
             return
         crop = Crop(
-            image=np.ascontiguousarray(widened(image, tracked.xyxy, self._rules.crop_margin)),
+            image=np.ascontiguousarray(widened(image, xyxy, self._rules.crop_margin)),
             t_ms=t_ms,
             frame_index=frame_index,
             box=box,
             sharpness=sharpness(pixels),
-            confidence=tracked.confidence,
+            confidence=confidence,
         )
         entry = (crop.quality, next(self._tie), crop)
         if len(track.crops) < self._rules.crops_per_placement:

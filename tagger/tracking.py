@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import supervision as sv
@@ -25,42 +26,40 @@ logging.getLogger("trackers.cmc").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
-class TrackedBox:
-    track_id: int
-    xyxy: Box
-    confidence: float
-    class_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class TrackerStep:
-    """One update's result. `first_sightings` belong to the *previous* update's frame.
+    """One update's result: `Detections` with a `tracker_id` column each (ids unique over the whole
+    video). `first_sightings` belong to the *previous* update's frame.
 
     `trackers` confirms a track on its second sighting and labels the first one -1; at a few
     detections per second that first sighting is a third of a second of placement, so it is
     credited back to the track here.
     """
 
-    boxes: list[TrackedBox]
-    first_sightings: list[TrackedBox]
+    boxes: Detections
+    first_sightings: Detections
     # The tracker is unsure: a track is being born, or a box jumped further than IoU can follow.
     unsettled: bool = False
 
 
-def first_sighting(box: TrackedBox, candidates: list[TrackedBox]) -> TrackedBox | None:
-    """The unconfirmed box of the previous update that most plausibly started this track."""
-    x1, y1, x2, y2 = box.xyxy
+def _tracked_empty() -> Detections:
+    return Detections.empty().with_tracker_id(np.empty((0,), dtype=np.int64))
+
+
+def first_sighting(xyxy: Box, class_id: int, candidates: Detections, among: Sequence[int]) -> int | None:
+    """Which unconfirmed box of the previous update (an index into `candidates`, one of `among`)
+    most plausibly started the track now at `xyxy`."""
+    x1, y1, x2, y2 = xyxy
     size = max(x2 - x1, y2 - y1)
     centre = ((x1 + x2) / 2, (y1 + y2) / 2)
-    best: tuple[float, TrackedBox] | None = None
-    for candidate in candidates:
-        if candidate.class_id != box.class_id:
+    best: tuple[float, int] | None = None
+    for index in among:
+        if int(candidates.class_id[index]) != class_id:
             continue
-        cx1, cy1, cx2, cy2 = candidate.xyxy
+        cx1, cy1, cx2, cy2 = (float(v) for v in candidates.xyxy[index])
         distance = float(np.hypot((cx1 + cx2) / 2 - centre[0], (cy1 + cy2) / 2 - centre[1]))
         # Two box sizes: the first sighting is one (sparse) detection step earlier.
         if distance <= 2 * size and (best is None or distance < best[0]):
-            best = (distance, candidate)
+            best = (distance, index)
     return best[1] if best is not None else None
 
 
@@ -128,7 +127,7 @@ class ShotTracker:
         # Track ids restart at every reset; this offset keeps them unique over the whole video.
         self._id_offset = 0
         self._max_id = -1
-        self._unconfirmed: list[TrackedBox] = []
+        self._unconfirmed = _tracked_empty()
         self._activation_threshold = activation_threshold
         self._last_seen: dict[int, tuple[int, Box]] = {}
         self._regular_period_ms = regular_period_ms
@@ -138,7 +137,7 @@ class ShotTracker:
         self._tracker.reset()
         self._id_offset += self._max_id + 1
         self._max_id = -1
-        self._unconfirmed = []
+        self._unconfirmed = _tracked_empty()
         self._last_seen = {}
 
     def update(self, detections: Detections, t_ms: int, frame: Image | None = None) -> TrackerStep:
@@ -153,35 +152,43 @@ class ShotTracker:
             tracked = self._tracker.update(
                 supervised, frame=frame if self._uses_frames else None, timestamp=t_ms / 1000.0
             )
-        boxes: list[TrackedBox] = []
-        unconfirmed: list[TrackedBox] = []
-        born: list[TrackedBox] = []
         if tracked.tracker_id is None or tracked.confidence is None or tracked.class_id is None:
-            self._unconfirmed = []
-            return TrackerStep(boxes, born)
-        for xyxy, confidence, class_id, track_id in zip(
-            tracked.xyxy, tracked.confidence, tracked.class_id, tracked.tracker_id, strict=True
-        ):
-            box = TrackedBox(
-                track_id=int(track_id) + self._id_offset if track_id >= 0 else -1,
-                xyxy=(float(xyxy[0]), float(xyxy[1]), float(xyxy[2]), float(xyxy[3])),
-                confidence=float(confidence),
-                class_id=int(class_id),
-            )
-            if track_id < 0:
-                unconfirmed.append(box)
-                continue
-            if track_id > self._max_id:
-                # A track id never seen before in this shot: its first sighting was unconfirmed.
-                start = first_sighting(box, self._unconfirmed)
-                if start is not None:
-                    self._unconfirmed.remove(start)
-                    born.append(replace(start, track_id=box.track_id))
-            self._max_id = max(self._max_id, int(track_id))
-            boxes.append(box)
-        self._unconfirmed = unconfirmed
-        unsettled = any(b.confidence >= self._activation_threshold for b in unconfirmed) or any(
-            too_fast(self._last_seen.get(b.track_id), (t_ms, b.xyxy), self._regular_period_ms) for b in boxes
+            self._unconfirmed = _tracked_empty()
+            return TrackerStep(_tracked_empty(), _tracked_empty())
+        local = np.asarray(tracked.tracker_id, dtype=np.int64)
+        confirmed = local >= 0
+        global_ids = np.where(confirmed, local + self._id_offset, -1)
+        seen = Detections(
+            xyxy=np.asarray(tracked.xyxy, dtype=np.float32),
+            confidence=np.asarray(tracked.confidence, dtype=np.float32),
+            class_id=np.asarray(tracked.class_id, dtype=np.int64),
+            tracker_id=global_ids,
         )
-        self._last_seen.update({b.track_id: (t_ms, b.xyxy) for b in boxes})
+        boxes, unconfirmed = seen[confirmed], seen[~confirmed]
+        positions = [
+            (int(track_id), (float(x1), float(y1), float(x2), float(y2)))
+            for track_id, (x1, y1, x2, y2) in zip(global_ids[confirmed], boxes.xyxy, strict=True)
+        ]
+        available = list(range(len(self._unconfirmed)))
+        born_rows: list[int] = []
+        born_ids: list[int] = []
+        for row, local_id in enumerate(local[confirmed]):
+            if local_id > self._max_id:
+                # A track id never seen before in this shot: its first sighting was unconfirmed.
+                track_id, xyxy = positions[row]
+                start = first_sighting(xyxy, int(boxes.class_id[row]), self._unconfirmed, available)
+                if start is not None:
+                    available.remove(start)
+                    born_rows.append(start)
+                    born_ids.append(track_id)
+            self._max_id = max(self._max_id, int(local_id))
+        born = self._unconfirmed[np.array(born_rows, dtype=np.int64)].with_tracker_id(
+            np.array(born_ids, dtype=np.int64)
+        )
+        self._unconfirmed = unconfirmed
+        unsettled = bool(np.any(unconfirmed.confidence >= self._activation_threshold)) or any(
+            too_fast(self._last_seen.get(track_id), (t_ms, box), self._regular_period_ms)
+            for track_id, box in positions
+        )
+        self._last_seen.update({track_id: (t_ms, box) for track_id, box in positions})
         return TrackerStep(boxes, born, unsettled)

@@ -72,3 +72,26 @@ def test_given_letterboxed_boxes_when_scaled_back_and_clipped_then_frame_pixels(
     restored = detections.scaled(0.5, (10.0, 0.0)).clipped(100, 100)
 
     assert restored == make([[0, 40, 80, 100]], [0.9], [0])
+
+
+def test_a_tracker_id_column_is_checked_and_carried_through_every_transform() -> None:
+    tracked = Detections(
+        xyxy=np.array([[0, 0, 10, 10], [5, 5, 30, 30], [40, 40, 60, 60]], dtype=np.float32),
+        confidence=np.array([0.9, 0.5, 0.7], dtype=np.float32),
+        class_id=np.array([0, 1, 0]),
+        tracker_id=np.array([4, -1, 7]),
+    )
+    assert tracked.tracker_id is not None
+    assert not tracked.tracker_id.flags.writeable
+    assert tracked[tracked.confidence > 0.6].tracker_id.tolist() == [4, 7]  # type: ignore[union-attr]
+    assert tracked.scaled(2.0).tracker_id.tolist() == [4, -1, 7]  # type: ignore[union-attr]
+    assert tracked.clipped(20, 20).tracker_id.tolist() == [4, -1]  # type: ignore[union-attr]
+    both = Detections.concatenate([tracked, tracked[np.array([2])]])
+    assert both.tracker_id.tolist() == [4, -1, 7, 7]  # type: ignore[union-attr]
+    untracked = Detections(tracked.xyxy, tracked.confidence, tracked.class_id)
+    assert untracked != tracked
+    assert untracked.with_tracker_id(np.array([4, -1, 7])) == tracked
+    with pytest.raises(ValueError, match=r"tracker_id \(2,\) must have shape \(3,\)"):
+        Detections(tracked.xyxy, tracked.confidence, tracked.class_id, np.array([1, 2]))
+    with pytest.raises(ValueError, match="cannot concatenate tracked and untracked detections"):
+        Detections.concatenate([tracked, untracked])

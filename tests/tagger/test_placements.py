@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.detections import Detections
 from tagger.placements import (
     Observation,
     PlacementBuilder,
@@ -15,19 +16,24 @@ from tagger.placements import (
     stored_crop_paths,
     widened,
 )
-from tagger.tracking import TrackedBox
 
 NAMES = ("bottle", "cup")
 IMAGE = np.random.default_rng(0).integers(0, 255, size=(100, 200, 3), dtype=np.uint8)
 
 
-def box(track_id: int, x: float, class_id: int = 0, width: float = 20.0) -> TrackedBox:
-    return TrackedBox(track_id=track_id, xyxy=(x, 40.0, x + width, 60.0), confidence=0.8, class_id=class_id)
+def box(track_id: int, x: float, class_id: int = 0, width: float = 20.0) -> Detections:
+    """One tracked box, as the tracker returns it."""
+    return Detections(
+        xyxy=np.array([[x, 40.0, x + width, 60.0]], dtype=np.float32),
+        confidence=np.array([0.8], dtype=np.float32),
+        class_id=np.array([class_id]),
+        tracker_id=np.array([track_id]),
+    )
 
 
-def feed(builder: PlacementBuilder, sightings: list[tuple[int, TrackedBox]], shot: int = 0) -> None:
+def feed(builder: PlacementBuilder, sightings: list[tuple[int, Detections]], shot: int = 0) -> None:
     for t_ms, tracked in sightings:
-        builder.observe(shot, t_ms, t_ms // 33, [tracked], IMAGE)
+        builder.observe(shot, t_ms, t_ms // 33, tracked, IMAGE)
 
 
 def spans(builder: PlacementBuilder) -> list[tuple[str, int, int]]:

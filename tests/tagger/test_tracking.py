@@ -8,7 +8,7 @@ import numpy as np
 
 from tagger.detections import Detections
 from tagger.sampling import DetectionSchedule
-from tagger.tracking import ShotTracker, TrackedBox, first_sighting, too_fast
+from tagger.tracking import ShotTracker, first_sighting, too_fast
 
 
 def one_box(x: float, confidence: float = 0.9, class_id: int = 0) -> Detections:
@@ -25,14 +25,12 @@ def test_given_a_steady_box_when_tracked_then_its_first_sighting_is_credited_to_
     first = tracker.update(one_box(100), t_ms=0)
     second = tracker.update(one_box(102), t_ms=333)
 
-    assert first.boxes == []
+    assert len(first.boxes) == 0
     assert first.unsettled  # a confident box that is not yet a track: detect sooner
-    assert [b.track_id for b in second.boxes] == [0]
-    assert second.first_sightings == [
-        TrackedBox(
-            track_id=0, xyxy=(100.0, 100.0, 150.0, 150.0), confidence=float(np.float32(0.9)), class_id=0
-        )
-    ]
+    assert second.boxes.tracker_id is not None
+    assert second.boxes.tracker_id.tolist() == [0]
+    # The tracker's own box for the first look (its Kalman state), credited to track 0.
+    assert second.first_sightings == one_box(100).with_tracker_id(np.array([0]))
     assert not second.unsettled
 
 
@@ -43,8 +41,10 @@ def test_given_a_borderline_product_when_tracked_then_the_high_threshold_decides
     for tracker in (stock, sparse):
         tracker.update(one_box(100, confidence=0.47), t_ms=0)
 
-    assert stock.update(one_box(102, confidence=0.47), t_ms=400).boxes == []
-    assert [b.track_id for b in sparse.update(one_box(102, confidence=0.47), t_ms=400).boxes] == [0]
+    assert len(stock.update(one_box(102, confidence=0.47), t_ms=400).boxes) == 0
+    confirmed = sparse.update(one_box(102, confidence=0.47), t_ms=400).boxes
+    assert confirmed.tracker_id is not None
+    assert confirmed.tracker_id.tolist() == [0]
 
 
 def test_given_a_cut_when_reset_then_new_tracks_get_new_ids() -> None:
@@ -56,17 +56,24 @@ def test_given_a_cut_when_reset_then_new_tracks_get_new_ids() -> None:
     tracker.update(one_box(100), t_ms=1000)
     after = tracker.update(one_box(100), t_ms=1333)
 
-    assert [b.track_id for b in after.boxes] == [1]
+    assert after.boxes.tracker_id is not None
+    assert after.boxes.tracker_id.tolist() == [1]
 
 
 def test_first_sighting_needs_the_same_class_and_a_nearby_box() -> None:
-    box = TrackedBox(track_id=3, xyxy=(100.0, 100.0, 150.0, 150.0), confidence=0.9, class_id=1)
-    near_other_class = TrackedBox(-1, (95.0, 100.0, 145.0, 150.0), 0.9, 0)
-    far = TrackedBox(-1, (300.0, 100.0, 350.0, 150.0), 0.9, 1)
-    near = TrackedBox(-1, (40.0, 100.0, 90.0, 150.0), 0.8, 1)
+    unconfirmed = Detections(
+        xyxy=np.array(
+            [[95.0, 100.0, 145.0, 150.0], [300.0, 100.0, 350.0, 150.0], [40.0, 100.0, 90.0, 150.0]],
+            dtype=np.float32,
+        ),
+        confidence=np.array([0.9, 0.9, 0.8], dtype=np.float32),
+        class_id=np.array([0, 1, 1]),  # near but another class, far, near
+        tracker_id=np.array([-1, -1, -1]),
+    )
+    box = (100.0, 100.0, 150.0, 150.0)
 
-    assert first_sighting(box, [near_other_class, far, near]) == near
-    assert first_sighting(box, [near_other_class, far]) is None
+    assert first_sighting(box, 1, unconfirmed, among=[0, 1, 2]) == 2
+    assert first_sighting(box, 1, unconfirmed, among=[0, 1]) is None
 
 
 def test_too_fast_compares_the_motion_over_a_regular_period_with_the_box_size() -> None:
