@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tagger.arrays import Image
+from tagger.crop_store import FileCropStore
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
 from tagger.detections import Detections
@@ -155,7 +156,7 @@ def tag_video(
     finally:
         schedule.close()
     tock = time.perf_counter()
-    placements = tuple(builder.build(thumbnails_dir))
+    placements = tuple(builder.build(FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None))
     track_s += time.perf_counter() - tock
     if progress is not None:
         progress(1.0)

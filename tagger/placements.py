@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from tagger.arrays import Image
+from tagger.crop_store import CropStore
 from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
-from tagger.exceptions import TaggerError
 from tagger.keyframes import simplify
 
 if TYPE_CHECKING:  # linking is optional at run time: tagging alone never loads its models
@@ -209,14 +209,17 @@ class PlacementBuilder:
         """Distinct tracks observed so far (before short ones are dropped and fragments merged)."""
         return len(self._tracks)
 
-    def build(self, thumbnails_dir: Path | None = None) -> list[Placement]:
+    def build(self, crop_store: CropStore | None = None) -> list[Placement]:
+        """Placements from the tracks seen; with a `crop_store`, each placement's crops are stored
+        there (re-linking after a catalog change then votes over the same crops as the first link)
+        and its `thumbnail` is the best one's file."""
         by_shot: dict[int, list[_Track]] = defaultdict(list)
         for track in self._tracks.values():
             by_shot[track.shot].append(track)
         placements = []
         for shot in sorted(by_shot):
             for track in self._merge_fragments(by_shot[shot]):
-                placement = self._to_placement(track, thumbnails_dir)
+                placement = self._to_placement(track, crop_store)
                 if placement is not None:
                     placements.append(placement)
         return sorted(placements, key=lambda p: (p.start_ms, p.label, p.keyframes[0].box))
@@ -257,7 +260,7 @@ class PlacementBuilder:
             >= self._rules.merge_min_iou
         )
 
-    def _to_placement(self, track: _Track, thumbnails_dir: Path | None) -> Placement | None:
+    def _to_placement(self, track: _Track, crop_store: CropStore | None) -> Placement | None:
         observations = track.observations
         first, last = observations[0], observations[-1]
         if (
@@ -272,7 +275,9 @@ class PlacementBuilder:
         keyframes = tuple(Keyframe(t_ms=times[i], box=_rounded(observations[i].box)) for i in kept)
         crops = tuple(entry[2] for entry in sorted(track.crops, key=lambda e: (-e[0], e[1])))
         placement_id = str(uuid.uuid4())
-        thumbnail = _save_crops(crops, thumbnails_dir, placement_id) if crops else None
+        thumbnail = (
+            crop_store.save(placement_id, [crop.image for crop in crops]) if crops and crop_store else None
+        )
         confidences = [o.confidence for o in observations if o.class_id == class_id]
         return Placement(
             id=placement_id,
@@ -292,34 +297,3 @@ class PlacementBuilder:
 def _rounded(box: NormBox) -> NormBox:
     x, y, w, h = (round(min(1.0, max(0.0, v)), 4) for v in box)
     return (x, y, w, h)
-
-
-def _save_crops(crops: Sequence[Crop], thumbnails_dir: Path | None, placement_id: str) -> Path | None:
-    """Write the best crop as the placement's thumbnail and the others beside it (see
-    `stored_crop_paths`): re-linking after a catalog change then votes over the same crops as the
-    first link, not over the thumbnail alone. Returns the thumbnail's path."""
-    if thumbnails_dir is None:
-        return None
-    thumbnails_dir.mkdir(parents=True, exist_ok=True)
-    thumbnail = thumbnails_dir / f"{placement_id}.jpg"
-    paths = [thumbnail, *(_extra_crop_path(thumbnail, n) for n in range(1, len(crops)))]
-    for path, crop in zip(paths, crops, strict=True):
-        if not cv2.imwrite(str(path), crop.image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-            raise TaggerError(f"could not write crop {path}")
-    return thumbnail
-
-
-def _extra_crop_path(thumbnail: Path, number: int) -> Path:
-    return thumbnail.with_name(f"{thumbnail.stem}-crop{number}{thumbnail.suffix}")
-
-
-def stored_crop_paths(thumbnail: Path) -> list[Path]:
-    """The crops a placement was linked from, best first, as `_save_crops` wrote them: the thumbnail,
-    then its numbered siblings that exist (placements tagged before crops were kept have only the
-    thumbnail)."""
-    paths = [thumbnail] if thumbnail.is_file() else []
-    number = 1
-    while (extra := _extra_crop_path(thumbnail, number)).is_file():
-        paths.append(extra)
-        number += 1
-    return paths

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
@@ -27,6 +26,7 @@ from api.catalog.remote_images import FetchReport, fetch_pending_images, image_f
 from api.columns import utcnow
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from tagger.crop_store import FileCropStore
 from tagger.linking import (
     CatalogItem,
     Decision,
@@ -41,7 +41,6 @@ from tagger.linking import (
     build_catalog_index,
     load_extractor,
 )
-from tagger.placements import stored_crop_paths
 
 log = logging.getLogger("reelcart.linking")
 
@@ -230,16 +229,9 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
 
 
 def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
-    """Re-linking has no frames left in memory: the crops stored at tagging time (the thumbnail and
-    its numbered siblings) stand in for the track. Unreadable files are skipped."""
-    if not thumbnail_path:
-        return []
-    crops = []
-    for path in stored_crop_paths(Path(thumbnail_path)):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is not None:
-            crops.append(np.asarray(image, dtype=np.uint8))
-    return crops
+    """Re-linking has no frames left in memory: the crops the tagger stored (the thumbnail is their
+    reference in the crop store) stand in for the track. Unreadable files are skipped."""
+    return FileCropStore.load(Path(thumbnail_path)) if thumbnail_path else []
 
 
 def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Placement | None:

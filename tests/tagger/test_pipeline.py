@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from tagger.arrays import Image
+from tagger.crop_store import FileCropStore
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.pipeline import tag_video
-from tagger.placements import Keyframe, Placement, stored_crop_paths
+from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.settings import TaggerSettings
 from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
@@ -129,9 +130,7 @@ def test_given_thumbnails_dir_when_tagged_then_best_crop_saved_and_crops_kept_in
         best = placement.crops[0]
         assert thumbnail.shape == best.image.shape
         # Every linking crop is stored (best first) so a later re-link votes over the same crops.
-        stored = stored_crop_paths(placement.thumbnail)
-        assert stored[0] == placement.thumbnail
-        assert [np.asarray(cv2.imread(str(path))).shape for path in stored] == [
+        assert [image.shape for image in FileCropStore.load(placement.thumbnail)] == [
             c.image.shape for c in placement.crops
         ]
         assert best.image.dtype == np.uint8

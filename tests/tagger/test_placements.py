@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from tagger.detections import Detections
@@ -13,7 +11,6 @@ from tagger.placements import (
     PlacementRules,
     extrapolate,
     sharpness,
-    stored_crop_paths,
     widened,
 )
 
@@ -108,12 +105,3 @@ def test_extrapolation_and_sharpness_of_known_inputs() -> None:
     assert extrapolate(observations, 300) == (0.4, 0.2, 0.1, 0.1)
     assert sharpness(flat) == 0.0
     assert sharpness(IMAGE) > 1000.0
-
-
-def test_stored_crops_are_the_thumbnail_then_its_numbered_siblings(tmp_path: Path) -> None:
-    thumbnail = tmp_path / "p1.jpg"
-    for path in (thumbnail, tmp_path / "p1-crop1.jpg", tmp_path / "p1-crop2.jpg", tmp_path / "p1-crop4.jpg"):
-        path.write_bytes(b"jpeg")
-
-    assert stored_crop_paths(thumbnail) == [thumbnail, tmp_path / "p1-crop1.jpg", tmp_path / "p1-crop2.jpg"]
-    assert stored_crop_paths(tmp_path / "placement-tagged-before-crops-were-kept.jpg") == []
