@@ -1,0 +1,80 @@
+"""Which files browsers play as they are, and the H.264 transcode of the others."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tagger.exceptions import VideoError
+from tagger.probe import probe_video
+from tagger.transcode import MP4, WEBM, media_kind, transcode_for_browsers
+
+
+def write(path: Path, codec: str, pix_fmt: str, *, fps: int = 10, frames: int = 10) -> Path:
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for index in range(frames):
+            image = np.zeros((48, 64, 3), dtype=np.uint8)
+            image[8:16, index * 4 : index * 4 + 8] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def frame_times_ms(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 1000)
+        return [round(float(f.pts * time_base) * 1000) for f in container.decode(stream) if f.pts is not None]
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "plays_as"),
+    [
+        ("h264.mp4", "libx264", "yuv420p", MP4),
+        ("h264.mov", "libx264", "yuv420p", MP4),
+        ("vp9.webm", "libvpx-vp9", "yuv420p", WEBM),
+        ("vp8.mkv", "libvpx", "yuv420p", WEBM),
+        ("h264-444.mp4", "libx264", "yuv444p", None),
+        ("hevc.mp4", "libx265", "yuv420p", None),
+        ("mpeg4.avi", "mpeg4", "yuv420p", None),
+        ("h264.mkv", "libx264", "yuv420p", None),
+        ("prores.mov", "prores_ks", "yuv422p10le", None),
+    ],
+)
+def test_browser_playability_comes_from_container_and_codec(
+    tmp_path: Path, name: str, codec: str, pix_fmt: str, plays_as: str | None
+) -> None:
+    path = write(tmp_path / name, codec, pix_fmt)
+    assert media_kind(path).browser_media_type == plays_as
+    # Whatever the file is called: the same bytes under another name are judged alike
+    renamed = path.rename(tmp_path / "clip.gif")
+    assert media_kind(renamed).browser_media_type == plays_as
+
+
+def test_the_transcode_keeps_times_and_size_in_h264_420(tmp_path: Path) -> None:
+    source = write(tmp_path / "hevc.mp4", "libx265", "yuv420p", fps=12, frames=12)
+    target = tmp_path / "out.mp4"
+    transcode_for_browsers(source, target)
+    assert media_kind(target).browser_media_type == MP4
+    before, after = probe_video(source), probe_video(target)
+    assert (after.codec, after.width, after.height, after.duration_ms) == ("h264", 64, 48, before.duration_ms)
+    assert frame_times_ms(target) == frame_times_ms(source)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_a_file_that_does_not_decode_leaves_no_output(tmp_path: Path) -> None:
+    source = tmp_path / "junk.mp4"
+    source.write_bytes(b"\0junk" * 200)
+    with pytest.raises(VideoError) as raised:
+        transcode_for_browsers(source, tmp_path / "out.mp4")
+    assert str(tmp_path) not in str(raised.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]
