@@ -30,7 +30,8 @@ _MATROSKA_FAMILY = "matroska,webm"
 _PLAYABLE_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
 _PLAYABLE_IN_MP4 = frozenset({"h264"})
 _PLAYABLE_IN_WEBM = frozenset({"vp8", "vp9"})
-_PLAYABLE_AUDIO = frozenset({"aac", "mp3", "opus", "vorbis"})
+_AUDIO_IN_MP4 = frozenset({"aac", "mp3", "opus"})
+_AUDIO_IN_WEBM = frozenset({"opus", "vorbis"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +48,14 @@ class MediaKind:
         """`video/mp4` or `video/webm` when browsers play the file as is; None when it needs transcoding."""
         if self.pixel_format not in _PLAYABLE_PIXEL_FORMATS:
             return None
-        if self.audio_codec is not None and self.audio_codec not in _PLAYABLE_AUDIO:
-            return None
         if self.container == _MP4_FAMILY and self.video_codec in _PLAYABLE_IN_MP4:
-            return MP4
+            return MP4 if self._audio_in(_AUDIO_IN_MP4) else None
         if self.container == _MATROSKA_FAMILY and self.video_codec in _PLAYABLE_IN_WEBM:
-            return WEBM
+            return WEBM if self._audio_in(_AUDIO_IN_WEBM) else None
         return None
+
+    def _audio_in(self, playable: frozenset[str]) -> bool:
+        return self.audio_codec is None or self.audio_codec in playable
 
 
 def media_kind(path: Path) -> MediaKind:

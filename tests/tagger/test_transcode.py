@@ -78,3 +78,28 @@ def test_a_file_that_does_not_decode_leaves_no_output(tmp_path: Path) -> None:
         transcode_for_browsers(source, tmp_path / "out.mp4")
     assert str(tmp_path) not in str(raised.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]
+
+
+@pytest.mark.parametrize(("name", "sound", "plays_as"), [("a.mov", "pcm_s16le", None), ("a.mp4", "aac", MP4)])
+def test_sound_browsers_cannot_play_needs_transcoding_too(
+    tmp_path: Path, name: str, sound: str, plays_as: str | None
+) -> None:
+    path = tmp_path / name
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream(sound, rate=16000)
+        assert isinstance(audio, av.AudioStream)
+        audio.layout = "mono"
+        for index in range(10):
+            for packet in video.encode(
+                av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            ):
+                container.mux(packet)
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1600), np.int16), format="s16", layout="mono")
+            samples.sample_rate, samples.pts = 16000, index * 1600
+            for packet in audio.encode(samples):
+                container.mux(packet)
+        for packet in [*video.encode(None), *audio.encode(None)]:
+            container.mux(packet)
+    assert media_kind(path).browser_media_type == plays_as
