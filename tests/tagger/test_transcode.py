@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from tagger.exceptions import VideoError
 from tagger.probe import probe_video
 from tagger.transcode import MP4, WEBM, media_kind, transcode_for_browsers
+from tagger.video.decode import decode_frames
 
 
 def write(path: Path, codec: str, pix_fmt: str, *, fps: int = 10, frames: int = 10) -> Path:
@@ -103,3 +105,37 @@ def test_sound_browsers_cannot_play_needs_transcoding_too(
         for packet in [*video.encode(None), *audio.encode(None)]:
             container.mux(packet)
     assert media_kind(path).browser_media_type == plays_as
+
+
+def test_rotation_metadata_is_applied_to_the_transcoded_pixels(tmp_path: Path) -> None:
+    # Given an HEVC MP4 whose track matrix says "rotate for display" (as a phone writes it)
+    source = tmp_path / "phone.mp4"
+    with av.open(str(source), mode="w") as container:
+        stream = container.add_stream("libx265", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(5):
+            image = np.zeros((48, 64, 3), dtype=np.uint8)
+            image[0:16, 0:16] = 255  # a mark in the stored frame's top-left corner
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    data = bytearray(source.read_bytes())
+    matrix = data.index(b"tkhd") + 44  # version-0 tkhd: the 3x3 matrix follows 40 bytes of fields
+    assert data[matrix : matrix + 36] == struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    source.write_bytes(bytes(data))
+    assert probe_video(source).rotation == 270
+
+    # When it is transcoded
+    target = tmp_path / "upright.mp4"
+    transcode_for_browsers(source, target)
+
+    # Then the output carries no rotation and its pixels are what the tagger sees (display orientation)
+    info = probe_video(target)
+    assert (info.rotation, info.width, info.height) == (0, 48, 64)
+    shown = next(iter(decode_frames(source))).image(1000)
+    with av.open(str(target)) as container:
+        upright = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    assert upright.shape == shown.shape
+    assert np.abs(upright.astype(int) - shown.astype(int)).mean() < 4
