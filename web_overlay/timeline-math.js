@@ -1,10 +1,5 @@
-// @ts-check
-// Pure timeline math for the ReelCart overlay (no DOM). Types and docs: types.d.ts.
-// A placement is drawable when its span is positive, every keyframe box has area inside the frame
-// (rounding spill allowed) and its product has valid variants; anything else is skipped, not fatal.
-/** @typedef {import('./types').Box} Box */
+/** @typedef {import('./types').Box} Box @typedef {import('./types').Rect} Rect */
 
-// Boxes from the tagger are rounded; allow that much spill past the frame edge.
 const EDGE = 1e-3;
 /** @param {unknown} v @returns {v is number} */
 const num = (v) => typeof v === 'number' && Number.isFinite(v);
@@ -50,7 +45,6 @@ export const interpolateBox = (keyframes, tMs) => {
   const last = keyframes.length - 1;
   if (tMs <= keyframes[0].t_ms) return keyframes[0].box;
   if (tMs >= keyframes[last].t_ms) return keyframes[last].box;
-  // Tracks can carry a keyframe per frame: binary search keeps per-frame work flat.
   let lo = 0;
   let hi = last;
   while (hi - lo > 1) {
@@ -75,7 +69,6 @@ export const renderedRect = (elementW, elementH, mediaW, mediaH, fit = 'contain'
   return { x: (elementW - width) * position[0], y: (elementH - height) * position[1], width, height };
 };
 
-// Computed styles turn keywords into percentages, so only those need reading.
 /** @type {import('./types').ParseObjectPosition} */
 export const parseObjectPosition = (value) => {
   const [x, y] = (value || '').trim().split(/\s+/).map((p) => (p.endsWith('%') ? parseFloat(p) / 100 : NaN));
@@ -91,24 +84,57 @@ export const boxToRect = (box, rendered, elementW, elementH) => {
   return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
 };
 
-/** @type {import('./types').ActiveHotspots} */
-export const activeHotspots = (placements, tMs, limit) => {
+/** @type {import('./types').PickHotspots} */
+export const pickHotspots = (placements, tMs, rendered, w, h, limit, shown) => {
   const out = [];
   for (const p of placements) {
-    if (p.start_ms > tMs || out.length >= limit) break;
-    if (tMs < p.end_ms) out.push(p);
+    if (p.start_ms > tMs) break;
+    if (p.end_ms <= tMs) continue;
+    const box = interpolateBox(p.keyframes, tMs);
+    const r = boxToRect(box, rendered, w, h);
+    if (!r) continue;
+    const area = r.width * r.height;
+    const centre = Math.hypot((r.x + r.width / 2) / w - 0.5, (r.y + r.height / 2) / h - 0.5);
+    out.push({ p, r, score: (area * area / box[2] / box[3]) * (1 - centre) * (shown.has(p.id) ? 1.25 : 1) });
   }
-  return out;
+  return out.sort((a, b) => b.score - a.score).slice(0, limit);
 };
+
+/** @type {import('./types').LayoutLabels} */
+export const layoutLabels = (items, w, h) => {
+  /** @type {Rect[]} */
+  const taken = items.map(({ x, y }) => ({ x: x - 12, y: y - 12, width: 24, height: 24 }));
+  return items.map(({ x, y, height, ...size }) => {
+    const width = Math.min(size.width, w - 8);
+    const left = Math.min(Math.max(x - width / 2, 4), w - 4 - width);
+    for (const top of [y - 18 - height, y + 18]) {
+      const r = { x: left, y: top, width, height };
+      if (top >= 4 && top + height <= h - 4 && !taken.some((t) => left < t.x + t.width && t.x < left + width && top < t.y + t.height && t.y < top + height)) {
+        taken.push(r);
+        return r;
+      }
+    }
+    return null;
+  });
+};
+
+/** @type {import('./types').CheckoutFailure} */
+export const checkoutFailure = ({ type = '', retryable }) =>
+  /variant-unavailable$/.test(type) ? 'Sorry, this just sold out.'
+    : /(not-found|not-shoppable|not-in-placement)$/.test(type) ? 'This product is no longer for sale.'
+      : retryable === false || /(not-connected|not-configured|unreadable|not-synced)$/.test(type)
+        ? 'This shop is not taking orders right now.'
+        : `${retryable ? 'Payment is briefly unavailable' : 'Checkout could not start'}. Please try again.`;
 
 /** @type {import('./types').DefaultVariant} */
 export const defaultVariant = (product) => product.variants.find((v) => v.available) ?? product.variants[0];
 
 /** @type {import('./types').FormatPrice} */
-export const formatPrice = (price, currency, locale) => {
-  try {
-    return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(Number(price));
-  } catch {
-    return `${price} ${currency}`;
+export const formatPrice = ({ price, currency }, locales) => {
+  for (const locale of [locales, undefined].flat()) {
+    try {
+      return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(Number(price));
+    } catch { /* next */ }
   }
+  return `${price} ${currency}`;
 };

@@ -30,33 +30,41 @@ class TestVideo:
     duration_ms: int
 
 
-def _frame(t_ms: int, placements: Sequence[TimelinePlacement]) -> npt.NDArray[np.uint8]:
-    frame = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+def _frame(
+    t_ms: int, placements: Sequence[TimelinePlacement], width: int = WIDTH, height: int = HEIGHT
+) -> npt.NDArray[np.uint8]:
+    frame = np.empty((height, width, 3), dtype=np.uint8)
     # A background that changes every frame so a stalled decoder shows up in screenshots.
     frame[:] = (20 + (t_ms // 40) % 60, 24, 48)
     for placement in placements:
         if not placement.start_ms <= t_ms < placement.end_ms or not placement.drawable:
             continue
         x, y, w, h = interpolate_box(placement.keyframes, t_ms)
-        x0, y0 = round(x * WIDTH), round(y * HEIGHT)
-        x1, y1 = round((x + w) * WIDTH), round((y + h) * HEIGHT)
+        x0, y0 = round(x * width), round(y * height)
+        x1, y1 = round((x + w) * width), round((y + h) * height)
         frame[y0:y1, x0:x1] = placement.color
     return frame
 
 
-def write_test_video(path: Path, placements: Sequence[TimelinePlacement], duration_ms: int) -> TestVideo:
+def write_test_video(
+    path: Path,
+    placements: Sequence[TimelinePlacement],
+    duration_ms: int,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> TestVideo:
     """Encode H.264/yuv420p MP4 with the moov atom up front, so the browser can seek before it has it all."""
     with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=FPS)
-        stream.width = WIDTH
-        stream.height = HEIGHT
+        stream.width = width
+        stream.height = height
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS)}
         for index in range(duration_ms * FPS // 1000):
             t_ms = index * 1000 // FPS
-            video_frame = av.VideoFrame.from_ndarray(_frame(t_ms, placements), format="rgb24")
+            video_frame = av.VideoFrame.from_ndarray(_frame(t_ms, placements, width, height), format="rgb24")
             for packet in stream.encode(video_frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return TestVideo(path=path, width=WIDTH, height=HEIGHT, fps=FPS, duration_ms=duration_ms)
+    return TestVideo(path=path, width=width, height=height, fps=FPS, duration_ms=duration_ms)

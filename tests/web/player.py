@@ -101,3 +101,34 @@ def is_paused(page: Page) -> bool:
 
 def current_ms(page: Page) -> float:
     return cast(float, page.evaluate("() => document.querySelector('video').currentTime * 1000"))
+
+
+def focused_name(page: Page) -> str:
+    """What a screen reader would call the focused element: its aria-label, else its text."""
+    return cast(
+        str,
+        page.evaluate(
+            "() => document.activeElement.getAttribute('aria-label') || document.activeElement.textContent"
+        ),
+    )
+
+
+def tab_walk(page: Page, key: Literal["Tab", "Shift+Tab"], presses: int) -> list[str]:
+    """Press Tab (or Shift+Tab) `presses` times; the name focused after each press."""
+    names = []
+    for _ in range(presses):
+        page.keyboard.press(key)
+        names.append(focused_name(page))
+    return names
+
+
+def label_rects(page: Page) -> dict[str, Rect]:
+    """The on-screen box of each hotspot's visible label (hidden labels left out), page coordinates."""
+    raw = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-reelcart-hotspot]')]
+             .map((b) => [b.dataset.reelcartHotspot, b.querySelector('span')])
+             .filter(([, s]) => getComputedStyle(s).visibility !== 'hidden')
+             .map(([id, s]) => [id, s.getBoundingClientRect()])
+             .map(([id, r]) => [id, [r.x, r.y, r.width, r.height]]))"""
+    )
+    return {key: Rect(*value) for key, value in raw.items()}

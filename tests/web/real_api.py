@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -41,6 +42,7 @@ class LiveApi:
     base_url: str
     engine: Engine
     settings: ApiSettings
+    app: FastAPI  # tests may swap `app.state.commerce_settings`, e.g. to point Stripe at a dead port
     server: uvicorn.Server
     thread: threading.Thread
 
@@ -81,4 +83,4 @@ def start_live_api(workdir: Path) -> LiveApi:
             server.should_exit = True
             raise RuntimeError(f"the API did not start on {base_url} within {START_TIMEOUT_S} s")
         time.sleep(0.02)
-    return LiveApi(base_url=base_url, engine=engine, settings=settings, server=server, thread=thread)
+    return LiveApi(base_url=base_url, engine=engine, settings=settings, app=app, server=server, thread=thread)

@@ -5,25 +5,40 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.utils.web import PageErrors
-from tests.web.factories import EpisodeTimeline, JsonObject, expected_dot, interpolate_box, rendered_rect
+from tests.web.factories import (
+    EpisodeTimeline,
+    JsonObject,
+    Keyframe,
+    Product,
+    Rect,
+    TimelinePlacement,
+    Variant,
+    expected_dot,
+    interpolate_box,
+    make_product,
+    rendered_rect,
+)
 from tests.web.loopback import WEB_ROOT, LoopbackServer, LoopbackState
-from tests.web.media import FPS, HEIGHT, WIDTH
+from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo, write_test_video
 from tests.web.player import (
     FAKE_STRIPE_JS,
     current_ms,
     frame_time_ms,
     hotspot_centres,
     is_paused,
+    label_rects,
     open_demo,
     resize_player,
     show_frame,
+    tab_walk,
     video_rect,
     wait_for_timeline,
 )
@@ -83,8 +98,9 @@ def test_hotspot_appears_on_time_and_on_its_box_through_cover_contain_and_resize
     page_errors: PageErrors,
     artifacts_dir: Path,
 ) -> None:
-    # Given the demo playing an episode whose first placement starts at 500 ms
-    open_demo(page, loopback_server.base_url)
+    # Given the demo playing an episode whose first placement starts at 500 ms (fit pinned: this is about the
+    # SDK following whatever fit the integrator sets)
+    open_demo(page, loopback_server.base_url, fit="cover")
     wait_for_timeline(page)
     show_frame(page, 3)
     assert hotspot_centres(page) == {}
@@ -151,6 +167,13 @@ def test_hotspots_are_named_buttons_focusable_in_time_order(
     expect(page.get_by_role("button", name="Buy: Logo Cap, €24.00")).to_have_attribute(
         "data-reelcart-hotspot", "pl_cap"
     )
+
+    # And their labels, short enough, show whole (no ellipsis from a rounded-down measurement)
+    truncated = page.evaluate(
+        """() => [...document.querySelectorAll('[data-reelcart-hotspot] span')]
+             .filter((s) => s.scrollWidth > s.clientWidth).map((s) => s.textContent)"""
+    )
+    assert truncated == []
 
     # And the dots pulse, unless the viewer asked for reduced motion
     pulse = (
@@ -228,15 +251,15 @@ def test_tap_opens_the_sheet_pausing_the_episode_and_closing_resumes_it(
     assert is_paused(page)
     page.screenshot(path=artifacts_dir / "overlay-demo-sheet.png")
 
-    # And focus starts on Buy and Tab cycles inside the sheet while it is open
-    focused_name = (
-        "() => document.activeElement.getAttribute('aria-label') || document.activeElement.textContent"
-    )
-    assert page.evaluate(focused_name) == "Buy · €24.00"
-    page.keyboard.press("Tab")
-    assert page.evaluate(focused_name) == "Close"
-    page.keyboard.press("Shift+Tab")
-    assert page.evaluate(focused_name) == "Buy · €24.00"
+    # And focus starts on the dialog itself (its name read out first), Tab walks Close, the variant picker and
+    # Buy, and wraps inside the sheet both ways: it never reaches the video or the page behind the aria-modal
+    expect(sheet).to_be_focused()
+    assert tab_walk(page, "Tab", 5) == ["Close", "Variant", "Buy · €24.00", "Close", "Variant"]
+    assert tab_walk(page, "Shift+Tab", 4) == ["Close", "Buy · €24.00", "Variant", "Close"]
+
+    # And even with focus lost to the page (a click outside the sheet), Tab comes back into it
+    page.evaluate("() => document.activeElement.blur()")
+    assert tab_walk(page, "Tab", 1) == ["Close"]
 
     # And picking the other variant reprices the Buy button
     sheet.get_by_role("combobox", name="Variant").select_option("prod_cap_500")
@@ -463,4 +486,230 @@ def test_the_demo_page_takes_episode_and_video_from_attributes_the_server_fills(
     assert (
         page.evaluate("() => new URL(document.querySelector('video').src).pathname") == "/media/episode.mp4"
     )
+    assert page_errors == []
+
+
+# ---- a crowded moment: which dots, and where their labels go ---------------------------------------------
+
+
+def _static(
+    placement_id: str, title: str, box: tuple[float, float, float, float], start_ms: int
+) -> JsonObject:
+    product = make_product(f"prod_{placement_id}", title, "Shelf")
+    return TimelinePlacement(
+        id=placement_id,
+        start_ms=start_ms,
+        end_ms=3000,
+        label="carton",
+        keyframes=(Keyframe(start_ms, box),),
+        product=product,
+    ).to_json()
+
+
+def test_a_crowded_moment_shows_the_most_prominent_dots_with_labels_that_neither_overlap_nor_clip(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given seven placements live at once (the demo's shelf shot at 7.0 s): three small or half-cropped ones
+    # started first, the large central carton a little later, in the phone's cover-cropped frame
+    placements = [
+        _static("pl_half_cropped", "God Morgon Orange Juice 1 l", (0.0, 0.40, 0.18, 0.14), 1000),
+        _static("pl_shelf_a", "Tropicana Apple Juice", (0.62, 0.08, 0.08, 0.05), 1000),
+        _static("pl_shelf_b", "Bravo Orange Juice", (0.20, 0.10, 0.08, 0.05), 1000),
+        _static("pl_arla_central", "Arla Mild Vanilla Yoghurt 1 kg", (0.34, 0.38, 0.32, 0.26), 1200),
+        _static("pl_right_medium", "Oatly Oat Milk Barista Edition", (0.70, 0.62, 0.16, 0.12), 1200),
+        _static("pl_low_small", "Valio Vanilla Yoghurt", (0.45, 0.80, 0.08, 0.05), 1200),
+        _static("pl_left_medium", "Garant Ecological Medium Fat Milk", (0.14, 0.62, 0.16, 0.12), 1200),
+    ]
+    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": placements}
+    open_demo(page, loopback_server.base_url, fit="cover")
+    wait_for_timeline(page)
+
+    # When the viewer pauses there
+    show_frame(page, FRAME_1500_MS)
+    page.screenshot(path=artifacts_dir / "overlay-crowded.png")
+
+    # Then three dots show: the large central carton and the two medium ones, not the early or cropped ones
+    assert sorted(hotspot_centres(page)) == ["pl_arla_central", "pl_left_medium", "pl_right_medium"]
+
+    # And every label shown lies inside the video, overlaps no other label and covers no dot
+    element = video_rect(page)
+    labels = label_rects(page)
+    assert "pl_arla_central" in labels, "the most prominent dot gets its label"
+    for placement_id, r in labels.items():
+        assert r.x >= element.x - 0.5, placement_id
+        assert r.x + r.width <= element.x + element.width + 0.5, placement_id
+        assert r.y >= element.y - 0.5, placement_id
+        assert r.y + r.height <= element.y + element.height + 0.5, placement_id
+    ids = sorted(labels)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            assert not _overlap(labels[a], labels[b]), (a, b)
+    for placement_id, (x, y) in hotspot_centres(page).items():
+        dot = Rect(x - 12, y - 12, 24, 24)
+        for owner, r in labels.items():
+            assert not _overlap(r, dot), (owner, placement_id)
+    assert page_errors == []
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
+
+
+# ---- prices in the shopper's locale ----------------------------------------------------------------------
+
+KRONOR = Product(
+    id="prod_juice",
+    title="God Morgon Orange Juice",
+    brand="God Morgon",
+    variants=(
+        Variant(id="prod_juice_crate", sku="GS-31-C", title="Crate of 50", price="1249.50", currency="SEK"),
+        Variant(id="prod_juice_1l", sku="GS-31", title="1 l", price="24.90", currency="SEK"),
+    ),
+)
+
+
+def _swedish_timeline(demo_timeline: EpisodeTimeline) -> JsonObject:
+    cap = replace(demo_timeline.placement("pl_cap"), product=KRONOR)
+    return {**demo_timeline.to_json(), "placements": [cap.to_json()]}
+
+
+@pytest.mark.parametrize("how", ["browser_language", "locale_option"])
+def test_prices_read_as_the_shopper_reads_them(
+    browser: Browser,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    how: str,
+) -> None:
+    # Given a Swedish catalog, and a shopper whose browser speaks Swedish (or a player that says sv-SE)
+    loopback.timelines["ep_demo"] = _swedish_timeline(demo_timeline)
+    context = browser.new_context(
+        locale="sv-SE" if how == "browser_language" else "en-US", viewport={"width": 480, "height": 900}
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        open_demo(page, loopback_server.base_url, **({"locale": "sv-SE"} if how == "locale_option" else {}))
+        wait_for_timeline(page)
+        show_frame(page, FRAME_1500_MS)
+
+        # Then the hotspot, the sheet and the Buy button say "1 249,50 kr", not "SEK 1,249.50"
+        hotspot = page.locator('[data-reelcart-hotspot="pl_cap"]')
+        assert hotspot.get_attribute("aria-label") == "Buy: God Morgon Orange Juice, 1\u00a0249,50\u00a0kr"
+        hotspot.click()
+        sheet = page.locator("[data-reelcart-sheet]")
+        assert sheet.locator("p").nth(1).text_content() == "1\u00a0249,50\u00a0kr"
+        assert sheet.locator("[data-reelcart-buy]").text_content() == "Buy · 1\u00a0249,50\u00a0kr"
+        sheet.get_by_role("combobox", name="Variant").select_option("prod_juice_1l")
+        assert sheet.locator("[data-reelcart-buy]").text_content() == "Buy · 24,90\u00a0kr"
+
+        # And the vendor is the catalog's brand, whole
+        assert sheet.locator("p").first.text_content() == "God Morgon"
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_variant_picker_is_a_full_width_touch_target(
+    page: Page, demo: LoopbackState, loopback_server: LoopbackServer
+) -> None:
+    _open_cap_sheet(page, loopback_server.base_url)
+    sheet = page.locator("[data-reelcart-sheet]").bounding_box()
+    picker = page.get_by_role("combobox", name="Variant").bounding_box()
+    assert sheet is not None
+    assert picker is not None
+    assert picker["height"] >= 44
+    assert picker["width"] >= sheet["width"] - 2 * 16 - 1  # the sheet's padding either side
+
+
+# ---- the demo player: fit, and a video that cannot play --------------------------------------------------
+
+LANDSCAPE = (640, 360)
+
+
+@pytest.fixture(scope="module")
+def landscape_video(tmp_path_factory: pytest.TempPathFactory, demo_timeline: EpisodeTimeline) -> TestVideo:
+    path = tmp_path_factory.mktemp("landscape") / "landscape.mp4"
+    return write_test_video(path, (), 2000, width=LANDSCAPE[0], height=LANDSCAPE[1])
+
+
+def object_fit(page: Page) -> str:
+    return str(page.evaluate("() => getComputedStyle(document.querySelector('video')).objectFit"))
+
+
+@pytest.mark.parametrize(
+    ("video", "box", "query", "fit"),
+    [
+        # a landscape episode in the portrait phone: cover would show only its middle quarter
+        ("landscape", (0.45, 0.40, 0.10, 0.20), {}, "contain"),
+        # a portrait episode with every hotspot inside what cover shows: the phone is filled
+        ("portrait", (0.40, 0.40, 0.20, 0.10), {}, "cover"),
+        # a portrait episode with a product at its left edge, which cover would crop away
+        ("portrait", (0.00, 0.40, 0.12, 0.10), {}, "contain"),
+        # ?fit= pins the fit whatever the episode
+        ("landscape", (0.45, 0.40, 0.10, 0.20), {"fit": "cover"}, "cover"),
+    ],
+)
+def test_the_demo_picks_the_fit_that_keeps_hotspots_on_screen(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    landscape_video: TestVideo,
+    page_errors: PageErrors,
+    video: str,
+    box: tuple[float, float, float, float],
+    query: dict[str, str],
+    fit: str,
+) -> None:
+    # Given an episode (the landscape one served from its own URL) with one placement on `box`
+    width, height = LANDSCAPE if video == "landscape" else (WIDTH, HEIGHT)
+    placement = replace(demo_timeline.placement("pl_cap"), keyframes=(Keyframe(0, box),), start_ms=0)
+    loopback.timelines["ep_demo"] = {
+        **demo_timeline.to_json(),
+        "episode": {"id": "ep_demo", "duration_ms": 2000, "width": width, "height": height},
+        "placements": [placement.to_json()],
+    }
+    if video == "landscape":
+        page.route(
+            "**/media/landscape.mp4",
+            lambda route: route.fulfill(path=landscape_video.path, content_type="video/mp4"),
+        )
+        query = {"video": "/media/landscape.mp4", **query}
+
+    # When the demo loads it
+    open_demo(page, loopback_server.base_url, **query)
+    wait_for_timeline(page)
+    show_frame(page, 15)
+
+    # Then it picked the expected fit, and the hotspot sits on its box in that fit
+    assert object_fit(page) == fit
+    element = video_rect(page)
+    picture = rendered_rect(element, width, height, "contain" if fit == "contain" else "cover")
+    (x, y) = hotspot_centres(page)["pl_cap"]
+    want_x, want_y = expected_dot(box, element, picture)
+    assert abs(x - want_x) <= TOLERANCE * element.width
+    assert abs(y - want_y) <= TOLERANCE * element.height
+    assert page_errors == []
+
+
+def test_a_video_that_cannot_play_says_so(
+    page: Page, demo: LoopbackState, loopback_server: LoopbackServer, page_errors: PageErrors
+) -> None:
+    # Given a video URL that answers 404
+    page.goto(f"{loopback_server.base_url}/demo/episodes/ep_demo?video=/media/missing.mp4")
+
+    # Then the player says why nothing plays, as an alert, instead of showing a silent grey box
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_text(
+        "This episode cannot be played: the file is missing or its format is not supported."
+    )
+    expect(notice).to_have_attribute("role", "alert")
     assert page_errors == []

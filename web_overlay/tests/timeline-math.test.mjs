@@ -3,8 +3,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  activeHotspots, boxToRect, defaultVariant, formatPrice, interpolateBox, isValidKeyframe, isValidPlacement,
-  parseObjectPosition, parseTimeline, renderedRect,
+  boxToRect, checkoutFailure, defaultVariant, formatPrice, interpolateBox, isValidKeyframe, isValidPlacement,
+  layoutLabels, parseObjectPosition, parseTimeline, pickHotspots, renderedRect,
 } from '../timeline-math.js';
 
 /** A timeline variant as the API sends it. */
@@ -131,28 +131,116 @@ describe('boxToRect', () => {
   });
 });
 
-describe('activeHotspots', () => {
-  const placements = [
-    placement({ id: 'a', start_ms: 0, end_ms: 1000 }),
-    placement({ id: 'b', start_ms: 500, end_ms: 3000 }),
-    placement({ id: 'c', start_ms: 600, end_ms: 700 }),
-    placement({ id: 'd', start_ms: 650, end_ms: 5000 }),
-    placement({ id: 'e', start_ms: 4000, end_ms: 6000 }),
-  ];
-  const ids = (list) => list.map((p) => p.id);
+describe('pickHotspots', () => {
+  // A 100 x 200 element showing the whole picture (contain, no bars), so boxes map to pixels directly.
+  const frame = { x: 0, y: 0, width: 100, height: 200 };
+  const at = (id, box, span = {}) => placement({ id, start_ms: 0, end_ms: 1000, keyframes: [{ t_ms: 0, box }], ...span });
+  const pick = (placements, tMs = 500, limit = 9, shown = new Set(), rendered = frame) =>
+    pickHotspots(placements, tMs, rendered, 100, 200, limit, shown).map((h) => h.p.id);
 
-  test('start is inclusive, end is exclusive', () => {
-    assert.deepEqual(ids(activeHotspots(placements, 1000, 9)), ['b', 'd']);
-    assert.deepEqual(ids(activeHotspots(placements, 0, 9)), ['a']);
+  test('start is inclusive, end is exclusive, and later starts are not looked at', () => {
+    const placements = [
+      at('a', [0.4, 0.4, 0.2, 0.2], { start_ms: 0, end_ms: 1000 }),
+      at('b', [0.4, 0.4, 0.2, 0.2], { start_ms: 500, end_ms: 3000 }),
+      at('c', [0.4, 0.4, 0.2, 0.2], { start_ms: 4000, end_ms: 6000 }),
+    ];
+    assert.deepEqual(pick(placements, 1000), ['b']);
+    assert.deepEqual(pick(placements, 0), ['a']);
+    assert.deepEqual(pick(placements, -1), []);
+    assert.deepEqual(pick(placements, 6000), []);
   });
 
-  test('at most `limit`, earliest first', () => {
-    assert.deepEqual(ids(activeHotspots(placements, 660, 3)), ['a', 'b', 'c']);
+  test('a crowded moment keeps the most prominent: large and central first, small and peripheral last', () => {
+    // Given seven placements at once, as the demo's 7.0 s shelf shot has
+    const placements = [
+      at('large_left', [0, 0.3, 0.3, 0.3]),
+      at('corner_small', [0.0, 0.0, 0.1, 0.05]),
+      at('top_right', [0.8, 0.05, 0.15, 0.1]),
+      at('central_large', [0.3, 0.35, 0.4, 0.3]),
+      at('bottom_small', [0.45, 0.9, 0.1, 0.05]),
+      at('mid_medium', [0.55, 0.2, 0.25, 0.15]),
+      at('low_medium', [0.1, 0.7, 0.25, 0.15]),
+    ];
+    // When the SDK has room for three dots, the large central carton leads, not the earliest to start
+    assert.deepEqual(pick(placements, 500, 3), ['central_large', 'large_left', 'mid_medium']);
   });
 
-  test('nothing before the first start or after the last end', () => {
-    assert.deepEqual(ids(activeHotspots(placements, -1, 3)), []);
-    assert.deepEqual(ids(activeHotspots(placements, 6000, 3)), []);
+  test('a box the frame crops counts only its visible share, twice: as size and as visible fraction', () => {
+    // cover: a 16:9 picture in the portrait element, so only its middle 28 % (x 0.36 to 0.64) is on screen
+    const cover = renderedRect(100, 200, 1600, 900, 'cover');
+    const edge = at('edge', [0.1, 0.4, 0.4, 0.2]); // its on-screen part is the larger, but it is 65 % cut off
+    const inner = at('inner', [0.42, 0.3, 0.12, 0.1]); // smaller on screen, but entirely there
+    assert.deepEqual(pick([edge, inner], 500, 1, new Set(), cover), ['inner']);
+    // and a box entirely outside the visible part is no hotspot at all
+    assert.deepEqual(pick([at('gone', [0.0, 0.4, 0.2, 0.2])], 500, 9, new Set(), cover), []);
+  });
+
+  test('what is already on screen keeps its dot against a near tie, not against a clearly better one', () => {
+    const a = at('a', [0.3, 0.3, 0.2, 0.2]);
+    const b = at('b', [0.5, 0.5, 0.2, 0.2]); // the same size, as central: a near tie
+    const big = at('big', [0.25, 0.25, 0.5, 0.5]);
+    assert.deepEqual(pick([a, b], 500, 1, new Set(['b'])), ['b']);
+    assert.deepEqual(pick([a, b], 500, 1, new Set(['a'])), ['a']);
+    assert.deepEqual(pick([a, big], 500, 1, new Set(['a'])), ['big']);
+  });
+
+  test('each pick carries the visible rectangle the dot is centred on', () => {
+    const [hotspot] = pickHotspots([at('a', [0.1, 0.1, 0.2, 0.1])], 500, frame, 100, 200, 3, new Set());
+    closeTo(Object.values(hotspot.r), [10, 20, 20, 20]);
+  });
+});
+
+describe('layoutLabels', () => {
+  const overlap = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const inside = (r, w, h) => r.x >= 0 && r.y >= 0 && r.x + r.width <= w && r.y + r.height <= h;
+
+  test('a lone label sits centred above its dot', () => {
+    assert.deepEqual(layoutLabels([{ x: 100, y: 100, width: 60, height: 18 }], 300, 400), [{ x: 70, y: 64, width: 60, height: 18 }]);
+  });
+
+  test('near an edge the label slides inside the frame; with no room above it goes below', () => {
+    const [left, top] = layoutLabels(
+      [{ x: 10, y: 200, width: 80, height: 18 }, { x: 200, y: 20, width: 80, height: 18 }], 300, 400,
+    );
+    assert.deepEqual(left, { x: 4, y: 164, width: 80, height: 18 });
+    assert.deepEqual(top, { x: 160, y: 38, width: 80, height: 18 });
+  });
+
+  test('a label wider than the frame is narrowed to fit', () => {
+    assert.deepEqual(layoutLabels([{ x: 50, y: 100, width: 160, height: 18 }], 120, 400), [{ x: 4, y: 64, width: 112, height: 18 }]);
+  });
+
+  test('labels of dots side by side never overlap: the second goes below, or is left out', () => {
+    // Given three dots so close that their labels would share the space above them
+    const items = [
+      { x: 100, y: 100, width: 90, height: 18 },
+      { x: 120, y: 104, width: 90, height: 18 },
+      { x: 140, y: 98, width: 90, height: 18 },
+    ];
+    const labels = layoutLabels(items, 300, 400);
+    // Then the first (most prominent) keeps the best spot, the next goes below, the third has none left
+    assert.deepEqual(labels[0], { x: 55, y: 64, width: 90, height: 18 });
+    assert.deepEqual(labels[1], { x: 75, y: 122, width: 90, height: 18 });
+    assert.equal(labels[2], null);
+  });
+
+  test('on random crowded frames no two labels overlap, none covers a dot, none leaves the frame', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let round = 0; round < 500; round += 1) {
+      const w = 120 + random() * 400;
+      const h = 200 + random() * 600;
+      const items = Array.from({ length: 1 + Math.floor(random() * 5) }, () => ({
+        x: random() * w, y: random() * h, width: 20 + random() * 160, height: 18,
+      }));
+      const labels = layoutLabels(items, w, h);
+      const placed = labels.filter(Boolean);
+      for (const r of placed) assert.ok(inside(r, w, h), JSON.stringify({ r, w, h }));
+      for (const [i, a] of placed.entries()) {
+        for (const b of placed.slice(i + 1)) assert.ok(!overlap(a, b), JSON.stringify({ a, b }));
+        for (const { x, y } of items) assert.ok(!overlap(a, { x: x - 12, y: y - 12, width: 24, height: 24 }));
+      }
+    }
   });
 });
 
@@ -231,12 +319,56 @@ describe('product helpers', () => {
   });
 
   test('prices follow the locale and currency', () => {
-    assert.equal(formatPrice('4.99', 'EUR', 'en-IE'), '€4.99');
-    assert.equal(formatPrice('4.99', 'EUR', 'de-DE'), '4,99\u00a0€');
-    assert.equal(formatPrice('1200', 'JPY', 'ja-JP'), '￥1,200');
+    assert.equal(formatPrice({ price: '4.99', currency: 'EUR' }, 'en-IE'), '€4.99');
+    assert.equal(formatPrice({ price: '4.99', currency: 'EUR' }, 'de-DE'), '4,99\u00a0€');
+    assert.equal(formatPrice({ price: '1200', currency: 'JPY' }, 'ja-JP'), '￥1,200');
+  });
+
+  test('a Swedish shopper sees Swedish kronor the Swedish way, an American one the American way', () => {
+    assert.equal(formatPrice({ price: '1249.50', currency: 'SEK' }, 'sv-SE'), '1\u00a0249,50\u00a0kr');
+    assert.equal(formatPrice({ price: '1249.50', currency: 'SEK' }, 'en-US'), 'SEK\u00a01,249.50');
+  });
+
+  test('a list of locales (navigator.languages, then <html lang>) uses the first valid tag', () => {
+    assert.equal(formatPrice({ price: '1249.50', currency: 'SEK' }, ['sv-SE', 'en-US']), '1\u00a0249,50\u00a0kr');
+    // "en_US" is no BCP 47 tag (Intl throws on it) and "" is what a page without lang gives: both skipped
+    assert.equal(formatPrice({ price: '1249.50', currency: 'SEK' }, ['en_US', '', 'sv-SE']), '1\u00a0249,50\u00a0kr');
   });
 
   test('an unknown currency code degrades to plain text', () => {
-    assert.equal(formatPrice('4.99', 'XXXX', 'en'), '4.99 XXXX');
+    assert.equal(formatPrice({ price: '4.99', currency: 'XXXX' }, 'en'), '4.99 XXXX');
+  });
+});
+
+describe('checkoutFailure', () => {
+  const type = (slug) => `https://reelcart.dev/problems/${slug}`;
+
+  test('sold out is said as such', () => {
+    assert.equal(checkoutFailure({ type: type('variant-unavailable') }), 'Sorry, this just sold out.');
+  });
+
+  test('a placement or variant that went away is no longer for sale', () => {
+    for (const slug of ['not-found', 'placement-not-shoppable', 'variant-not-in-placement']) {
+      assert.equal(checkoutFailure({ type: type(slug) }), 'This product is no longer for sale.', slug);
+    }
+  });
+
+  test('a shop that cannot take orders is not asked to be retried', () => {
+    for (const slug of ['provider-not-connected', 'commerce-not-configured', 'stored-token-unreadable', 'variant-not-synced']) {
+      assert.equal(checkoutFailure({ type: type(slug) }), 'This shop is not taking orders right now.', slug);
+    }
+    // a provider refusal that will not change on retry (e.g. credentials revoked)
+    assert.equal(checkoutFailure({ type: type('provider-error'), retryable: false }), 'This shop is not taking orders right now.');
+  });
+
+  test('a provider outage is worth retrying', () => {
+    for (const slug of ['provider-error', 'provider-timeout']) {
+      assert.equal(checkoutFailure({ type: type(slug), retryable: true }), 'Payment is briefly unavailable. Please try again.', slug);
+    }
+  });
+
+  test('anything else (a 500, no network) is a plain retry', () => {
+    assert.equal(checkoutFailure({ type: type('internal-server-error') }), 'Checkout could not start. Please try again.');
+    assert.equal(checkoutFailure(new TypeError('Failed to fetch')), 'Checkout could not start. Please try again.');
   });
 });
