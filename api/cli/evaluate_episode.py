@@ -35,6 +35,7 @@ from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
 from api.linking.service import LinkingService
 from api.review.models import Placement, PlacementStatus
+from api.review.service import stored_candidates
 from api.settings import get_settings
 from commerce.exceptions import CommerceError
 from tagger.episode_eval import EpisodeScore, ScoredPlacement, read_truth, score_episode
@@ -195,9 +196,7 @@ def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.U
     rows = session.exec(select(Placement).where(Placement.episode_id == episode_id)).all()
     scored = []
     for row in rows:
-        candidates = tuple(
-            sku_of.get(str(candidate.get("product_id")), "?") for candidate in row.sku_candidates
-        )
+        candidates = tuple(sku_of.get(str(candidate.product_id), "?") for candidate in stored_candidates(row))
         approved = (
             sku_of.get(str(row.chosen_product_id))
             if row.status == PlacementStatus.APPROVED and row.chosen_product_id is not None

@@ -21,6 +21,7 @@ from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
 from api.review.models import Placement, PlacementStatus
+from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import TaggerError
@@ -47,7 +48,7 @@ class PlacementDraft:
     keyframes: list[dict[str, Any]]
     time_base: str = "1/1000"
     thumbnail_path: str | None = None
-    sku_candidates: list[dict[str, Any]] = field(default_factory=list)
+    sku_candidates: list[SkuCandidate] = field(default_factory=list)
     link_confidence: float | None = None
     chosen_product_id: uuid.UUID | None = None
     status: PlacementStatus = PlacementStatus.PROPOSED
@@ -162,7 +163,7 @@ class TagJobExecutor:
                         label=draft.label,
                         confidence=draft.confidence,
                         keyframes=draft.keyframes,
-                        sku_candidates=draft.sku_candidates,
+                        sku_candidates=[candidate.stored() for candidate in draft.sku_candidates],
                         link_confidence=draft.link_confidence,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,

@@ -25,6 +25,7 @@ from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
 from api.columns import utcnow
 from api.review.models import Placement, PlacementStatus
+from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from tagger.crop_store import FileCropStore
 from tagger.linking import (
@@ -53,7 +54,7 @@ INDEX_VERSIONS_KEPT = 3
 class LinkOutcome:
     """What linking decided for one placement, in the shape the database stores."""
 
-    sku_candidates: list[dict[str, Any]]
+    sku_candidates: list[SkuCandidate]
     link_confidence: float | None
     chosen_product_id: uuid.UUID | None
     status: PlacementStatus
@@ -209,23 +210,34 @@ def _load_current(store: FileIndexStore) -> Any:
 
 
 def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
+    """The linker's answer in the API's terms: its SKUs are the brand's product ids (the index is built
+    that way), each candidate gets the product's first available variant."""
     candidates = [
-        {
-            "product_id": candidate.sku,
-            "variant_id": brand.variant_of.get(candidate.sku),
-            "title": candidate.title,
-            "confidence": round(candidate.confidence, 4),
-        }
+        SkuCandidate(
+            product_id=product_id,
+            variant_id=_uuid_or_none(brand.variant_of.get(candidate.sku)),
+            title=candidate.title,
+            confidence=round(candidate.confidence, 4),
+        )
         for candidate in result.candidates
+        if (product_id := _uuid_or_none(candidate.sku)) is not None
     ]
     approved = result.decision is Decision.APPROVED and result.sku is not None
     return LinkOutcome(
         sku_candidates=candidates,
         link_confidence=round(result.confidence, 4) if candidates else None,
-        chosen_product_id=uuid.UUID(result.sku) if approved and result.sku else None,
+        chosen_product_id=_uuid_or_none(result.sku) if approved else None,
         status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
         index_version=result.index_version,
     )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """A product or variant id from the index; anything else (never written by the API) is dropped."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
@@ -242,7 +254,7 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
-    placement.sku_candidates = result.sku_candidates
+    placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence
     placement.index_version = result.index_version
     if placement.status == PlacementStatus.PROPOSED:

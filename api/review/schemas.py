@@ -45,6 +45,14 @@ class SkuCandidate(BaseModel):
         "serves held images publicly at /v1/images/{id}, as the overlay does; referenced ones keep their URL",
     )
 
+    def stored(self) -> dict[str, Any]:
+        """The JSON a placement row keeps: what the linker decided, not what the catalog says now."""
+        return self.model_dump(mode="json", include=STORED_CANDIDATE_FIELDS)
+
+
+# The linker's part of a candidate; the catalog's (variant title, SKU, image) is added when served.
+STORED_CANDIDATE_FIELDS = {"product_id", "variant_id", "title", "confidence"}
+
 
 class PlacementPublic(BaseModel):
     id: uuid.UUID

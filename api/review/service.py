@@ -282,12 +282,8 @@ def _why_unknown(placement: Placement, floor: float) -> str:
 
 def top_candidate(placement: Placement) -> uuid.UUID | None:
     """The product of the placement's first candidate with a readable product id."""
-    for candidate in placement.sku_candidates:
-        try:
-            return uuid.UUID(str(candidate.get("product_id")))
-        except ValueError:
-            continue
-    return None
+    candidates = stored_candidates(placement)
+    return candidates[0].product_id if candidates else None
 
 
 def reject(session: Session, placement: Placement, actor: Principal, settings: ApiSettings) -> Placement:

@@ -110,7 +110,7 @@ def test_with_a_catalog_progress_goes_index_detect_link_and_linking_moves_the_ba
     assert len(during_linking) == 1 + linker.calls == 1 + len(outcome.drafts) == 3
     assert during_linking[0] < during_linking[1] < during_linking[2] == pytest.approx(LINK_END)
     assert fractions[link_start - 1] <= 0.5  # detection left the second half of the bar to linking
-    assert [draft.sku_candidates[0]["title"] for draft in outcome.drafts] == ["Cola 330 ml"] * 2
+    assert [draft.sku_candidates[0].title for draft in outcome.drafts] == ["Cola 330 ml"] * 2
     assert {draft.status for draft in outcome.drafts} == {PlacementStatus.PROPOSED}
     assert (outcome.empty_reason, outcome.unlinked_reason) == (None, None)
 
