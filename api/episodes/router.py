@@ -66,6 +66,9 @@ async def upload_episode(
             if chunk:
                 yield chunk
 
+    # The key lookup's read transaction would stay open (a pooled connection held) through a long
+    # upload and any transcode; it wrote nothing, so end it now.
+    session.commit()
     path = await episodes.stream_upload_to_media(chunks(), settings)
 
     def register() -> Episode:
