@@ -57,7 +57,7 @@ export const attach = (video, options) => {
   const report = options.onError ?? console.warn.bind(console, '[reelcart]');
   const parent = /** @type {HTMLElement} */ (video.parentElement);
   const layer = el('div', { class: 'rc-layer', 'data-reelcart-overlay': '' });
-  /** @type {Map<string, [HTMLButtonElement, number, number]>} each hotspot and its label's size */
+  /** @type {Map<string, [HTMLButtonElement, number, number]>} */
   const buttons = new Map();
   /** @type {Map<string, number>} */
   const shown = new Map();
@@ -232,7 +232,7 @@ export const attach = (video, options) => {
             report(error);
           }
         }
-        if (!session.url) throw new Error('checkout session without secret or URL');
+        if (!session.url) throw new Error('checkout: no secret or URL');
         const win = tab ?? window.open(session.url, '_blank');
         if (win) {
           win.opener = null;

@@ -95,7 +95,8 @@ export const pickHotspots = (placements, tMs, rendered, w, h, limit, shown) => {
     if (!r) continue;
     const area = r.width * r.height;
     const centre = Math.hypot((r.x + r.width / 2) / w - 0.5, (r.y + r.height / 2) / h - 0.5);
-    out.push({ p, r, score: (area * area / box[2] / box[3]) * (1 - centre) * (shown.has(p.id) ? 1.25 : 1) });
+    const cut = r.x < 1 || r.y < 1 || r.x + r.width > w - 1 || r.y + r.height > h - 1;
+    out.push({ p, r, score: (area * area / box[2] / box[3]) * (1 - centre) / (cut ? 2 : 1) * (shown.has(p.id) ? 1.25 : 1) });
   }
   return out.sort((a, b) => b.score - a.score).slice(0, limit);
 };

@@ -47,9 +47,10 @@ export type BoxToRect = (box: Box, rendered: Rect, elementW: number, elementH: n
 export interface Hotspot { p: Placement; r: Rect; score: number }
 /**
  * The at most `limit` most prominent placements on screen at tMs (start inclusive, end exclusive), most
- * prominent first. Prominence = the box's visible share (a half-cropped box counts half) x its share of
- * the element x closeness to the element's centre (1 at the centre, 0.29 in a corner); placements in
- * `shown` (on screen last frame) get x1.25, so near-ties do not flicker. Ties keep start order.
+ * prominent first. Prominence = the box's visible share (a box the fit crops in half counts half) x its
+ * visible area x closeness to the element's centre (1 at the centre, 0.29 in a corner), halved when its
+ * visible part touches the element's edge (a product the frame cuts); placements in `shown` (on screen
+ * last frame) get x1.25, so near-ties do not flicker. Ties keep start order. Scores compare within a frame.
  * The timeline carries no detector confidence, so confidence does not enter.
  */
 export type PickHotspots = (

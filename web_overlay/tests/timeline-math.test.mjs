@@ -175,6 +175,27 @@ describe('pickHotspots', () => {
     assert.deepEqual(pick([at('gone', [0.0, 0.4, 0.2, 0.2])], 500, 9, new Set(), cover), []);
   });
 
+  test('a product the frame edge cuts (its visible box touches the edge) counts half', () => {
+    const atEdge = at('at_edge', [0, 0.4, 0.3, 0.2]); // larger, but cut by the left edge
+    const inside = at('inside', [0.55, 0.15, 0.25, 0.12]);
+    assert.deepEqual(pick([atEdge, inside], 500, 1), ['inside']);
+    // (moved a little inside the frame, the same box wins)
+    assert.deepEqual(pick([at('at_edge', [0.02, 0.4, 0.3, 0.2]), inside], 500, 1), ['at_edge']);
+  });
+
+  test("the demo's 7.0 s shot: the large Arla carton gets a dot, the carton the phone's edge cuts does not", () => {
+    // The demo episode (540 x 960) in the phone player (382 x 828, cover): boxes from its public timeline
+    const phone = renderedRect(382, 828, 540, 960, 'cover');
+    const shot = [
+      at('god_morgon_left', [0.082, 0.5161, 0.2604, 0.4356]),
+      at('god_morgon_middle', [0.2937, 0.5213, 0.2921, 0.3641]),
+      at('god_morgon_right', [0.4854, 0.5354, 0.3354, 0.371]),
+      at('arla_yoghurt', [0.4051, 0.0249, 0.2537, 0.321]),
+    ];
+    const picked = pickHotspots(shot, 500, phone, 382, 828, 3, new Set()).map((h) => h.p.id);
+    assert.deepEqual(picked.sort(), ['arla_yoghurt', 'god_morgon_middle', 'god_morgon_right']);
+  });
+
   test('what is already on screen keeps its dot against a near tie, not against a clearly better one', () => {
     const a = at('a', [0.3, 0.3, 0.2, 0.2]);
     const b = at('b', [0.5, 0.5, 0.2, 0.2]); // the same size, as central: a near tie
