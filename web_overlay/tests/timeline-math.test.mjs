@@ -1,6 +1,7 @@
 // Unit tests for the pure timeline math: given/when/then, whole values compared.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import {
   boxToRect, checkoutFailure, defaultVariant, formatPrice, interpolateBox, isValidKeyframe, isValidPlacement,
@@ -391,5 +392,30 @@ describe('checkoutFailure', () => {
   test('anything else (a 500, no network) is a plain retry', () => {
     assert.equal(checkoutFailure({ type: type('internal-server-error') }), 'Checkout could not start. Please try again.');
     assert.equal(checkoutFailure(new TypeError('Failed to fetch')), 'Checkout could not start. Please try again.');
+  });
+});
+
+describe("the README's checkout error table", () => {
+  // Each row: the problem types /v1/checkout sends for a cause, `retryable`, and what the sheet says.
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const header = readme.indexOf('| cause | status | `type` slug | `retryable` | the sheet says |');
+  const rows = readme.slice(header).split('\n').slice(2).filter((line, i, all) => all.slice(0, i + 1).every((l) => l.startsWith('|')));
+
+  test('is there', () => {
+    assert.ok(header > 0 && rows.length >= 8, 'README.md lost its checkout error table');
+  });
+
+  test('says, row by row, what checkoutFailure makes the sheet say', () => {
+    let said = '';
+    for (const row of rows) {
+      const [, , , types, retryable, says] = row.split('|').map((cell) => cell.trim());
+      said = says.startsWith('the same') ? said : says.match(/"([^"]+)"/)[1];
+      const slugs = [...types.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+      const flag = retryable.startsWith('`true`') ? true : retryable.startsWith('`false`') ? false : undefined;
+      assert.ok(slugs.length, row);
+      for (const slug of slugs) {
+        assert.equal(checkoutFailure({ type: `https://reelcart.dev/problems/${slug}`, retryable: flag }), said, row);
+      }
+    }
   });
 });
