@@ -68,13 +68,7 @@ def tag(
         detector = load_detector(settings, model)
         linker = _catalog_linker(catalog, settings, err) if catalog is not None else None
         thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not err.is_terminal,
-        ) as bar:
+        with _bars(err) as bar:
             detecting = bar.add_task(f"tagging {video.name}", total=1.0)
             linking = bar.add_task("linking placements", total=None, visible=linker is not None)
             result = tag_video(
@@ -105,18 +99,23 @@ def tag(
     )
 
 
-def _catalog_linker(catalog: Path, settings: TaggerSettings, err: Console) -> Linker:
-    """A linker over `catalog`'s images, indexed in memory for this run (the API keeps its indexes)."""
-    items = read_catalog_csv(catalog)
-    extractor = load_extractor(settings.model_dir)
-    with Progress(
-        TextColumn("indexing {task.description}"),
+def _bars(err: Console) -> Progress:
+    """Progress bars on the terminal's stderr; nothing when it is not a terminal (JSON may go to stdout)."""
+    return Progress(
+        TextColumn("{task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
         console=err,
         disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task(f"{len(items)} catalog products", total=len(items))
+    )
+
+
+def _catalog_linker(catalog: Path, settings: TaggerSettings, err: Console) -> Linker:
+    """A linker over `catalog`'s images, indexed in memory for this run (the API keeps its indexes)."""
+    items = read_catalog_csv(catalog)
+    extractor = load_extractor(settings.model_dir)
+    with _bars(err) as bar:
+        task = bar.add_task(f"indexing {len(items)} catalog products", total=len(items))
         index = build_catalog_index(
             items, extractor, on_progress=lambda done, total: bar.update(task, completed=done, total=total)
         )

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.settings import ApiSettings
 from api.signing import sign_path
 from tests.utils.api import BrandAccount, make_video
+from tests.utils.media import frame_times_ms, write_clip
 
 PROBLEM = "application/problem+json"
 # A GIF's frame delays are its own (in 1/100 s; the last frame shows 0.1 s): the transcode keeps them.
@@ -70,28 +71,7 @@ def make_avi_with_sound(path: Path) -> Path:
 
 
 def make_webm(path: Path) -> Path:
-    with av.open(str(path), mode="w", format="webm") as container:
-        stream = container.add_stream("libvpx-vp9", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for index in range(10):
-            image = np.zeros((48, 64, 3), dtype=np.uint8)
-            image[10:18, index * 4 : index * 4 + 8] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
-def frame_times_ms(path: Path) -> list[int]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        assert stream.time_base is not None
-        return [
-            round(float(frame.pts * stream.time_base) * 1000)
-            for frame in container.decode(stream)
-            if frame.pts is not None
-        ]
+    return write_clip(path, "libvpx-vp9", "yuv420p", container="webm")
 
 
 def codecs(path: Path) -> tuple[str, str, list[str]]:

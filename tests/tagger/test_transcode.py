@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -14,28 +13,7 @@ from tagger.exceptions import VideoError
 from tagger.probe import probe_video
 from tagger.transcode import MP4, WEBM, media_kind, transcode_for_browsers
 from tagger.video.decode import decode_frames
-
-
-def write(path: Path, codec: str, pix_fmt: str, *, fps: int = 10, frames: int = 10) -> Path:
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        assert isinstance(stream, av.VideoStream)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
-        for index in range(frames):
-            image = np.zeros((48, 64, 3), dtype=np.uint8)
-            image[8:16, index * 4 : index * 4 + 8] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
-def frame_times_ms(path: Path) -> list[int]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        time_base = stream.time_base or Fraction(1, 1000)
-        return [round(float(f.pts * time_base) * 1000) for f in container.decode(stream) if f.pts is not None]
+from tests.utils.media import frame_times_ms, write_clip
 
 
 @pytest.mark.parametrize(
@@ -55,7 +33,7 @@ def frame_times_ms(path: Path) -> list[int]:
 def test_browser_playability_comes_from_container_and_codec(
     tmp_path: Path, name: str, codec: str, pix_fmt: str, plays_as: str | None
 ) -> None:
-    path = write(tmp_path / name, codec, pix_fmt)
+    path = write_clip(tmp_path / name, codec, pix_fmt)
     assert media_kind(path).browser_media_type == plays_as
     # Whatever the file is called: the same bytes under another name are judged alike
     renamed = path.rename(tmp_path / "clip.gif")
@@ -63,7 +41,7 @@ def test_browser_playability_comes_from_container_and_codec(
 
 
 def test_the_transcode_keeps_times_and_size_in_h264_420(tmp_path: Path) -> None:
-    source = write(tmp_path / "hevc.mp4", "libx265", "yuv420p", fps=12, frames=12)
+    source = write_clip(tmp_path / "hevc.mp4", "libx265", "yuv420p", fps=12, frames=12)
     target = tmp_path / "out.mp4"
     transcode_for_browsers(source, target)
     assert media_kind(target).browser_media_type == MP4
