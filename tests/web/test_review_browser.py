@@ -363,6 +363,7 @@ def test_an_unknown_product_is_labelled_and_a_alone_does_not_publish_it(
         ],
     )
     sign_in(page, review.base_url, review.api_key)
+    expect(page.locator("#queue li")).to_have_count(2)
     assert queue_ids(page) == ["rp_mug", "rp_chair"]
 
     # Then neither is titled by a guess: both are unknown products, the chair's best guess below its class
