@@ -12,3 +12,7 @@ class EditConflict(ApiError, status=412, slug="edit-conflict"):
 class NoProductChosen(ApiError, slug="no-product-chosen"):
     """Approving needs a product: none was given or chosen, and the placement has no candidate, or its
     link is below the brand's floor (an unknown product is never published on a guess)."""
+
+
+class PreconditionRequired(ApiError, status=428, slug="precondition-required"):
+    """A write without `If-Match`: it could silently undo a colleague's edit, so it is refused."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -110,6 +113,75 @@ def test_stale_edit_is_refused_with_412(
     assert second.headers["etag"] == '"2"'
 
 
+def test_a_write_without_if_match_is_refused_with_428(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-330")
+    episode = make_episode(engine, brand.brand.id, settings)
+    placement = make_placement(engine, episode, candidates=[product])
+    url = f"/v1/placements/{placement.id}"
+
+    # When approve, reject and patch come without If-Match
+    answers = [
+        client.post(f"{url}/approve", headers=brand.headers),
+        client.post(f"{url}/reject", headers=brand.headers),
+        client.patch(url, json={"end_ms": 5000}, headers=brand.headers),
+    ]
+
+    # Then each is a 428 problem that says what to send and carries the current ETag, and nothing changed
+    for answer in answers:
+        assert answer.status_code == 428, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("precondition-required")
+        assert "If-Match" in answer.json()["detail"]
+        assert answer.headers["etag"] == '"1"'
+    after = client.get(url, headers=brand.headers)
+    assert (after.json()["status"], after.json()["end_ms"], after.headers["etag"]) == (
+        "proposed",
+        4000,
+        '"1"',
+    )
+    assert client.get(f"{url}/history", headers=brand.headers).json() == []
+
+
+def test_concurrent_edits_of_one_version_let_exactly_one_through(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    episode = make_episode(engine, brand.brand.id, settings, duration_ms=20_000)
+    placement = make_placement(engine, episode)
+    stale = {**brand.headers, "If-Match": '"1"'}
+    client.patch(f"/v1/placements/{placement.id}", json={"end_ms": 4500}, headers=stale)  # now "2"
+    barrier = threading.Barrier(10)
+
+    def edit(n: int) -> int:
+        barrier.wait()  # all ten read version "2" and write at once, each on its own pooled connection
+        response = client.patch(
+            f"/v1/placements/{placement.id}",
+            json={"end_ms": 5000 + n},
+            headers={**brand.headers, "If-Match": '"2"'},
+        )
+        status: int = response.status_code
+        return status
+
+    # When ten reviewers send an edit made against version "2" at the same moment
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(edit, range(10)))
+
+    # Then one wins, nine are told to reload, and only the winner's edit is stored and audited
+    assert statuses == [200] + [412] * 9
+    after = client.get(f"/v1/placements/{placement.id}", headers=brand.headers)
+    assert after.headers["etag"] == '"3"'
+    history = client.get(f"/v1/placements/{placement.id}/history", headers=brand.headers).json()
+    assert len(history) == 2
+    assert history[-1]["after"]["end_ms"] == after.json()["end_ms"]
+    with Session(engine) as session:
+        stored = session.get(Placement, placement.id)
+        assert stored is not None
+        assert (stored.version, stored.end_ms) == (3, after.json()["end_ms"])
+
+
 def test_relink_retime_and_reshape_are_validated(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount
 ) -> None:
@@ -118,16 +190,12 @@ def test_relink_retime_and_reshape_are_validated(
     episode = make_episode(engine, brand.brand.id, settings, duration_ms=10_000)
     placement = make_placement(engine, episode)
     url = f"/v1/placements/{placement.id}"
-    assert (
-        client.patch(url, json={"chosen_product_id": str(theirs.id)}, headers=brand.headers).status_code
-        == 422
-    )
-    assert (
-        client.patch(url, json={"start_ms": 5000, "end_ms": 4000}, headers=brand.headers).status_code == 422
-    )
-    assert client.patch(url, json={"end_ms": 60_000}, headers=brand.headers).status_code == 422
+    edit = {**brand.headers, "If-Match": '"1"'}  # refused edits change nothing, so "1" stays current
+    assert client.patch(url, json={"chosen_product_id": str(theirs.id)}, headers=edit).status_code == 422
+    assert client.patch(url, json={"start_ms": 5000, "end_ms": 4000}, headers=edit).status_code == 422
+    assert client.patch(url, json={"end_ms": 60_000}, headers=edit).status_code == 422
     bad_box = {"keyframes": [{"t_ms": 1000, "box": [0.9, 0.1, 0.5, 0.5]}]}
-    assert client.patch(url, json=bad_box, headers=brand.headers).status_code == 422
+    assert client.patch(url, json=bad_box, headers=edit).status_code == 422
     ok = client.patch(
         url,
         json={
@@ -135,7 +203,7 @@ def test_relink_retime_and_reshape_are_validated(
             "start_ms": 500,
             "keyframes": [{"t_ms": 600, "box": [0.1, 0.1, 0.3, 0.3]}],
         },
-        headers=brand.headers,
+        headers=edit,
     )
     assert ok.status_code == 200, ok.text
     body = ok.json()
@@ -154,10 +222,11 @@ def test_approve_without_any_candidate_needs_a_product(
 ) -> None:
     product, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
     placement = make_placement(engine, make_episode(engine, brand.brand.id, settings))
-    refused = client.post(f"/v1/placements/{placement.id}/approve", headers=brand.headers)
+    edit = {**brand.headers, "If-Match": '"1"'}
+    refused = client.post(f"/v1/placements/{placement.id}/approve", headers=edit)
     assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "product_id")
     chosen = client.post(
-        f"/v1/placements/{placement.id}/approve", json={"product_id": str(product.id)}, headers=brand.headers
+        f"/v1/placements/{placement.id}/approve", json={"product_id": str(product.id)}, headers=edit
     )
     assert chosen.json()["chosen_product_id"] == str(product.id)
 
@@ -292,7 +361,9 @@ def test_candidates_show_the_catalog_product_variant_and_packshot(
     (queued,) = client.get("/v1/review/queue", headers=brand.headers).json()["items"]
     assert queued["sku_candidates"] == body["sku_candidates"]
     relinked = client.patch(
-        f"/v1/placements/{placement.id}", json={"chosen_product_id": str(cola.id)}, headers=brand.headers
+        f"/v1/placements/{placement.id}",
+        json={"chosen_product_id": str(cola.id)},
+        headers={**brand.headers, "If-Match": '"1"'},
     ).json()
     assert (relinked["chosen_product_title"], relinked["chosen_product_image_url"]) == (
         "Cola 330 ml",
@@ -338,10 +409,10 @@ def test_a_link_below_the_brands_floor_is_an_unknown_product_that_needs_an_expli
 
     # When the reviewer picks the product (a relink), approving publishes that pick
     picked = client.patch(
-        url, json={"chosen_product_id": str(chair_product.id)}, headers=brand.headers
+        url, json={"chosen_product_id": str(chair_product.id)}, headers={**brand.headers, "If-Match": '"1"'}
     ).json()
     assert (picked["unknown_product"], picked["approve_product_id"]) == (True, str(chair_product.id))
-    approved = client.post(f"{url}/approve", headers=brand.headers)
+    approved = client.post(f"{url}/approve", headers={**brand.headers, "If-Match": '"2"'})
     assert (approved.status_code, approved.json()["chosen_product_title"]) == (200, "Desk Chair")
     (live,) = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
     assert live["product"]["title"] == "Desk Chair"
@@ -363,7 +434,9 @@ def test_approve_with_an_explicit_product_publishes_below_the_floor_and_a_raised
 
     # An explicit product_id is a pick: it publishes even below the floor
     explicit = client.post(
-        f"/v1/placements/{low.id}/approve", json={"product_id": str(tea.id)}, headers=brand.headers
+        f"/v1/placements/{low.id}/approve",
+        json={"product_id": str(tea.id)},
+        headers={**brand.headers, "If-Match": '"1"'},
     )
     assert (explicit.status_code, explicit.json()["chosen_product_title"]) == (200, "Tea")
 
@@ -378,7 +451,9 @@ def test_approve_with_an_explicit_product_publishes_below_the_floor_and_a_raised
         True,
         None,
     )
-    refused = client.post(f"/v1/placements/{middling.id}/approve", headers=brand.headers)
+    refused = client.post(
+        f"/v1/placements/{middling.id}/approve", headers={**brand.headers, "If-Match": '"1"'}
+    )
     assert refused.status_code == 422
     assert "link (50%) is below your link floor (60%)" in refused.json()["detail"]
 

@@ -271,8 +271,10 @@ def test_demo_page_draws_the_published_timeline_on_time_on_the_box_and_in_tab_or
 
     # When the brand approves the pending cup, the player's next refresh draws it too (new ETag)
     cup_id = str(demo_world.pending.id)
+    loaded = page.request.get(f"{live_api.base_url}/v1/placements/{cup_id}", headers=demo_world.brand.headers)
     approved = page.request.post(
-        f"{live_api.base_url}/v1/placements/{cup_id}/approve", headers=demo_world.brand.headers
+        f"{live_api.base_url}/v1/placements/{cup_id}/approve",
+        headers={**demo_world.brand.headers, "If-Match": loaded.headers["etag"]},
     )
     assert approved.status == 200, approved.text()
     assert refresh() == 200
