@@ -44,10 +44,7 @@ from commerce.money import Money
 from commerce.providers.shopify import ShopifyCatalogSource
 from commerce.settings import CommerceSettings
 from commerce.sync import UpsertOutcome
-from commerce.webhooks import WebhookDispatcher
-
-# Shopify financial statuses that mean the money is the brand's (captured or authorized to capture).
-_SHOPIFY_PAID = frozenset({"paid", "partially_paid", "authorized"})
+from commerce.webhooks import SHOPIFY_PAID_STATUSES, WebhookDispatcher
 
 
 def _unpaid_status(financial_status: str | None) -> OrderStatus:
@@ -247,7 +244,8 @@ class WebhookHandlers:
         placement = self._attributed_placement(brand, event.attribution.placement_id)
         if row is None and placement is None:
             return f"ignored: order {event.order_name} names no placement of this brand"
-        paid = isinstance(event, ShopifyOrderPaid) or (event.financial_status or "") in _SHOPIFY_PAID
+        # Paid when the signed body says so; the topic header is not signed.
+        paid = (event.financial_status or "") in SHOPIFY_PAID_STATUSES
         status = OrderStatus.PAID if paid else _unpaid_status(event.financial_status)
         return self._record_order(
             brand.id,
@@ -266,6 +264,9 @@ class WebhookHandlers:
         The brand row lock (taken as for orders/create) serializes every order event of one shop, so
         a paid event racing its own orders/create, or a second subscription, still counts once.
         """
+        if (event.financial_status or "") not in SHOPIFY_PAID_STATUSES:
+            # The parser refuses such a delivery; the signed body, never the topic alone, pays.
+            return f"ignored: order {event.order_name} is not paid in the signed body"
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
@@ -294,6 +295,9 @@ class WebhookHandlers:
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        if event.cancelled_at is None:
+            # The parser refuses such a delivery; the signed body, never the topic alone, cancels.
+            return f"ignored: order {event.order_name} is not cancelled in the signed body"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
             # Nothing counted, nothing to undo; a late orders/create would carry its own status.

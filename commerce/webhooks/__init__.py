@@ -15,11 +15,17 @@ from commerce.events import (
     UnhandledEvent,
     WebhookEvent,
 )
-from commerce.providers.shopify.webhook import shopify_hmac, verify_and_parse_shopify, verify_shopify_hmac
+from commerce.providers.shopify.webhook import (
+    SHOPIFY_PAID_STATUSES,
+    shopify_hmac,
+    verify_and_parse_shopify,
+    verify_shopify_hmac,
+)
 from commerce.providers.stripe.webhook import verify_and_parse_stripe
 from commerce.webhooks.dispatch import DispatchResult, WebhookDispatcher
 
 __all__ = [
+    "SHOPIFY_PAID_STATUSES",
     "DispatchResult",
     "ShopifyAppUninstalled",
     "ShopifyOrderCancelled",

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -231,21 +232,22 @@ def shopify_delivery(
     secret: str = SHOPIFY_API_SECRET,
     shop: str = SHOP,
     signature: str | None = None,
+    triggered_at: str | None = None,
 ) -> Response:
     """POST a body signed the way Shopify signs: base64 HMAC-SHA256 of the raw bytes (computed here,
-    independently of the code under test)."""
+    independently of the code under test), triggered now unless `triggered_at` says otherwise (an empty
+    string leaves the X-Shopify-Triggered-At header out)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     digest = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
-    response: Response = client.post(
-        "/webhooks/shopify",
-        content=raw,
-        headers={
-            "Content-Type": "application/json",
-            "X-Shopify-Hmac-Sha256": signature or digest,
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Shop-Domain": shop,
-            "X-Shopify-Event-Id": event_id or f"evt-{uuid.uuid4()}",
-            "X-Shopify-Webhook-Id": f"whk-{uuid.uuid4()}",
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Hmac-Sha256": signature or digest,
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": shop,
+        "X-Shopify-Event-Id": event_id or f"evt-{uuid.uuid4()}",
+        "X-Shopify-Webhook-Id": f"whk-{uuid.uuid4()}",
+    }
+    if triggered_at != "":
+        headers["X-Shopify-Triggered-At"] = triggered_at or datetime.now(UTC).isoformat()
+    response: Response = client.post("/webhooks/shopify", content=raw, headers=headers)
     return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -456,7 +457,8 @@ def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
     cancelled = order | {"financial_status": "refunded", "cancelled_at": "2026-11-24T18:00:00Z"}
     cancel = shopify_delivery(world.client, cancelled, topic="orders/cancelled")
     stale = shopify_delivery(world.client, order, topic="orders/paid")
-    unknown = shopify_delivery(world.client, pending_order(world, 83), topic="orders/cancelled")
+    unknown_order = pending_order(world, 83) | {"cancelled_at": "2026-11-24T18:00:00Z"}
+    unknown = shopify_delivery(world.client, unknown_order, topic="orders/cancelled")
 
     # Then the order is cancelled, uncounted, and a cancel for an unknown order is ignored
     (stored,) = rows(engine, Order)
@@ -465,6 +467,66 @@ def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
     assert receipt(unknown)["outcome"] == "ignored: order #1083 was never recorded"
     assert stored.status == "cancelled"
     assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
+
+
+def test_a_captured_order_body_resent_under_another_topic_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a pending order recorded from a genuine orders/create, whose signed body an attacker captured
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 86)
+    shopify_delivery(world.client, order, topic="orders/create", event_id="e-86-create")
+
+    # When the same signed body is re-sent as orders/cancelled and as orders/paid, with new event ids
+    as_cancel = shopify_delivery(world.client, order, topic="orders/cancelled", event_id="e-86-forged-1")
+    as_paid = shopify_delivery(world.client, order, topic="orders/paid", event_id="e-86-forged-2")
+
+    # Then both are refused as payloads that do not match their topic, and the order is still pending
+    for answer, topic, why in [
+        (as_cancel, "orders/cancelled", "has no cancelled_at"),
+        (as_paid, "orders/paid", "says financial_status 'pending'"),
+    ]:
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("invalid-webhook-payload")
+        assert topic in answer.json()["detail"]
+        assert why in answer.json()["detail"]
+    assert [row.status for row in rows(engine, Order)] == ["pending"]
+    assert count(engine, ProcessedWebhook) == 1
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
+
+
+@pytest.mark.parametrize(
+    ("triggered_at", "why"),
+    [
+        ("stale", "s ago, outside the 300 s tolerance"),
+        ("future", "s in the future, outside the 300 s tolerance"),
+        ("", "missing X-Shopify-Triggered-At header"),
+        ("yesterday", "X-Shopify-Triggered-At is not an ISO 8601 timestamp"),
+    ],
+)
+def test_a_delivery_triggered_outside_the_tolerance_is_400_and_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine, triggered_at: str, why: str
+) -> None:
+    # Given a genuinely signed order, delivered with a trigger time out of bounds (or none)
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 87) | {"financial_status": "paid"}
+    moments = {
+        "stale": datetime.now(UTC) - timedelta(seconds=301),
+        "future": datetime.now(UTC) + timedelta(seconds=301),
+    }
+    header = moments[triggered_at].isoformat() if triggered_at in moments else triggered_at
+
+    # When it arrives
+    response = shopify_delivery(world.client, order, topic="orders/create", triggered_at=header)
+
+    # Then it is a clear 400, and nothing is stored (not even the event id, so a fresh one still works)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert why in response.json()["detail"]
+    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (0, 0)
+    fresh = shopify_delivery(world.client, order, topic="orders/create")
+    assert receipt(fresh)["handled"] is True
 
 
 def test_orders_paid_from_another_shop_does_not_touch_this_brands_order(

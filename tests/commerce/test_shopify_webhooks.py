@@ -61,6 +61,7 @@ def headers_for(body: bytes, topic: str, *, secret: str = SHOPIFY_API_SECRET, **
         "X-Shopify-Shop-Domain": SHOP,
         "X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5",
         "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
         **extra,
     }
 
@@ -221,3 +222,45 @@ def test_orders_paid_and_orders_cancelled_become_their_own_typed_events() -> Non
         **common,
     )
     assert (paid.event_type, cancelled.event_type) == ("orders/paid", "orders/cancelled")
+
+
+def test_an_order_body_under_a_topic_it_does_not_match_is_a_payload_error() -> None:
+    # Given a captured orders/create body of a pending, uncancelled order
+    body = order_body(financial_status="pending")
+
+    # When it is re-sent under the cancelled and paid topics (the HMAC covers the body, not the topic)
+    # Then the signed body refutes both
+    with pytest.raises(WebhookPayloadError, match=r"orders/cancelled .* has no cancelled_at"):
+        verify_and_parse_shopify(body, headers_for(body, "orders/cancelled"), SETTINGS)
+    with pytest.raises(WebhookPayloadError, match=r"orders/paid .* financial_status 'pending', not paid"):
+        verify_and_parse_shopify(body, headers_for(body, "orders/paid"), SETTINGS)
+    # While the body still reads as the order it is
+    assert isinstance(
+        verify_and_parse_shopify(body, headers_for(body, "orders/create"), SETTINGS), ShopifyOrderCreated
+    )
+
+
+@pytest.mark.parametrize(
+    ("triggered_at", "error", "reason"),
+    [
+        ("2026-11-24T16:54:59+00:00", WebhookSignatureError, "301 s ago, outside the 300 s tolerance"),
+        ("2026-11-24T17:05:01Z", WebhookSignatureError, "301 s in the future, outside the 300 s tolerance"),
+        ("24/11/2026", WebhookPayloadError, "not an ISO 8601 timestamp"),
+    ],
+)
+def test_a_delivery_triggered_outside_the_tolerance_is_refused(
+    triggered_at: str, error: type[Exception], reason: str
+) -> None:
+    body = order_body()
+    now = datetime(2026, 11, 24, 17, 0, 0, tzinfo=UTC)
+    headers = headers_for(body, "orders/create", **{"X-Shopify-Triggered-At": triggered_at})
+
+    with pytest.raises(error, match=reason):
+        verify_and_parse_shopify(body, headers, SETTINGS, now=now)
+
+    # A delivery 299 s old is inside the tolerance; one without the header is refused
+    inside = headers_for(body, "orders/create", **{"X-Shopify-Triggered-At": "2026-11-24T16:55:01Z"})
+    assert isinstance(verify_and_parse_shopify(body, inside, SETTINGS, now=now), ShopifyOrderCreated)
+    missing = {k: v for k, v in inside.items() if k != "X-Shopify-Triggered-At"}
+    with pytest.raises(WebhookPayloadError, match="missing X-Shopify-Triggered-At"):
+        verify_and_parse_shopify(body, missing, SETTINGS, now=now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import stripe
@@ -78,6 +79,7 @@ def test_a_shopify_tap_comes_back_as_an_attributed_order(
         "X-Shopify-Topic": "orders/create",
         "X-Shopify-Shop-Domain": SHOP,
         "X-Shopify-Event-Id": "evt-order-77",
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
     }
     event = verify_and_parse_shopify(body, headers, settings)
 

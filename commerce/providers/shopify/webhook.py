@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypedDict
 
@@ -28,6 +28,10 @@ from commerce.money import Money
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
+
+# Financial statuses that mean the money is the brand's (captured, or authorized to capture): what an
+# `orders/paid` body must say, since the topic header is not covered by the HMAC.
+SHOPIFY_PAID_STATUSES = frozenset({"paid", "partially_paid", "authorized"})
 
 
 def shopify_hmac(raw_body: bytes, secret: str) -> str:
@@ -76,16 +80,22 @@ class _ProductPayload(_Payload):
 
 
 def verify_and_parse_shopify(
-    raw_body: bytes, headers: Mapping[str, str], settings: CommerceSettings
+    raw_body: bytes, headers: Mapping[str, str], settings: CommerceSettings, *, now: datetime | None = None
 ) -> WebhookEvent:
     """Verify first, then read the routing headers, then the body. `headers` may use any case.
 
-    Shopify signs only the body (no timestamp), so staleness cannot be checked here; replays are
-    caught by the unique event id the API stores.
+    Shopify signs only the body: the topic, event id and `X-Shopify-Triggered-At` headers are not
+    covered. So a delivery older than the tolerance (by `X-Shopify-Triggered-At`) is refused, replays
+    are caught by the unique event id the API stores, and what an order event changes is confirmed by
+    the signed body (`orders/cancelled` needs its `cancelled_at`, `orders/paid` a paid
+    `financial_status`): a captured body re-sent under another topic changes nothing.
     """
     lowered = {key.lower(): value for key, value in headers.items()}
     verify_shopify_hmac(
         raw_body, lowered.get("x-shopify-hmac-sha256"), settings.shopify_api_secret.get_secret_value()
+    )
+    _check_fresh(
+        lowered.get("x-shopify-triggered-at"), settings.webhook_tolerance_s, now or datetime.now(UTC)
     )
     topic = lowered.get("x-shopify-topic", "")
     shop = lowered.get("x-shopify-shop-domain", "")
@@ -100,6 +110,27 @@ def verify_and_parse_shopify(
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise WebhookPayloadError(PROVIDER, f"{topic} payload invalid at {where}: {first['msg']}") from None
+
+
+def _check_fresh(triggered_at: str | None, tolerance_s: int, now: datetime) -> None:
+    """Refuse a delivery triggered more than the tolerance ago (or as far in the future: a clock that
+    far off is as untrustworthy). Shopify stamps each delivery attempt's trigger time."""
+    if not triggered_at:
+        raise WebhookPayloadError(PROVIDER, "missing X-Shopify-Triggered-At header")
+    try:
+        moment = datetime.fromisoformat(triggered_at.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise WebhookPayloadError(PROVIDER, "X-Shopify-Triggered-At is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    age = (now - moment).total_seconds()
+    if abs(age) > tolerance_s:
+        when = f"{age:.0f} s ago" if age > 0 else f"{-age:.0f} s in the future"
+        raise WebhookSignatureError(
+            PROVIDER,
+            f"X-Shopify-Triggered-At is {when}, outside the {tolerance_s} s tolerance "
+            "(stale or replayed delivery)",
+        )
 
 
 def _parse(topic: str, shop: str, event_id: str, raw_body: bytes) -> WebhookEvent:
@@ -151,8 +182,20 @@ def _order_event(topic: str, shop: str, event_id: str, order: _OrderPayload) -> 
         "test": order.test,
     }
     if topic == "orders/paid":
+        if order.financial_status not in SHOPIFY_PAID_STATUSES:
+            raise WebhookPayloadError(
+                PROVIDER,
+                f"orders/paid delivery for order {order.id} whose signed body says financial_status "
+                f"{order.financial_status!r}, not paid: the topic header does not match the order",
+            )
         return ShopifyOrderPaid(**common)
     if topic == "orders/cancelled":
+        if order.cancelled_at is None:
+            raise WebhookPayloadError(
+                PROVIDER,
+                f"orders/cancelled delivery for order {order.id} whose signed body has no cancelled_at: "
+                "the topic header does not match the order",
+            )
         return ShopifyOrderCancelled(
             **common, cancelled_at=order.cancelled_at, cancel_reason=order.cancel_reason
         )
