@@ -25,7 +25,7 @@ from api.jobs.handlers import job_handlers
 from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
 from api.jobs.recovery import StaleJobReaper, recover_jobs
 from api.jobs.tagging import TagFunction
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
 from api.linking.service import LinkingService
 from api.problems import install_problem_handlers
@@ -36,7 +36,6 @@ from api.webhooks import router as webhooks
 
 log = logging.getLogger("reelcart.api")
 
-UPLOAD_ROUTE_SUFFIXES = ("/episodes/upload", "/images")
 
 
 def create_app(
@@ -91,9 +90,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(
         BodySizeLimit,
-        default_bytes=settings.max_json_bytes,
-        upload_bytes=max(settings.max_upload_bytes, settings.max_image_bytes),
-        upload_suffixes=UPLOAD_ROUTE_SUFFIXES,
+        json_bytes=settings.max_json_bytes,
+        uploads=upload_routes(settings),
     )
     app.add_middleware(
         CORSMiddleware,

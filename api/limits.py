@@ -1,38 +1,109 @@
-"""Request body limits, enforced while the body streams in (Content-Length can lie or be absent)."""
+"""Request body limits, enforced while the body streams in (Content-Length can lie or be absent).
+
+Every body is capped at the JSON limit unless it is an upload: a route that streams media (`POST
+/v1/episodes/upload`, `POST /v1/products/{id}/images`) with a media content type, not JSON or a form.
+The route is matched on method and whole path, and the content type decides too: a JSON body sent to
+an upload route is still a JSON body, read in full by its parser, so it gets the JSON cap.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from api.settings import ApiSettings
+
+# Room for the multipart framing around an image (boundaries, part headers, the filename).
+MULTIPART_OVERHEAD_BYTES = 64 << 10
 
 
 class _TooLarge(BaseException):
     """Not an `Exception`: FastAPI turns body-read errors into a 400, and this must become a 413."""
 
 
-class BodySizeLimit:
-    """Caps every request body; upload routes (by path suffix) get the larger upload cap."""
+def media_type(scope: Scope) -> str:
+    """The request's media type, lower case, without parameters ("" when none was sent)."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return str(value.decode("latin-1")).split(";", 1)[0].strip().lower()
+    return ""
 
-    def __init__(
-        self, app: ASGIApp, *, default_bytes: int, upload_bytes: int, upload_suffixes: tuple[str, ...]
-    ):
+
+def is_json(kind: str) -> bool:
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def _is_form(kind: str) -> bool:
+    return kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded"
+
+
+def _raw_media(kind: str) -> bool:
+    # What the episode upload streams to disk: anything but JSON, forms and text (which it refuses).
+    return bool(kind) and not is_json(kind) and not _is_form(kind) and not kind.startswith("text/")
+
+
+def _multipart_form(kind: str) -> bool:
+    return kind == "multipart/form-data"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRoute:
+    """A route that takes a large body: its method, its whole path, the content types it streams as an
+    upload, and the cap for those."""
+
+    method: str
+    path: re.Pattern[str]
+    accepts: Callable[[str], bool]
+    limit_bytes: int
+    what: str
+
+
+def upload_routes(settings: ApiSettings) -> tuple[UploadRoute, ...]:
+    return (
+        UploadRoute(
+            "POST", re.compile(r"/v1/episodes/upload"), _raw_media, settings.max_upload_bytes, "an episode"
+        ),
+        UploadRoute(
+            "POST",
+            re.compile(r"/v1/products/[^/]+/images"),
+            _multipart_form,
+            settings.max_image_bytes + MULTIPART_OVERHEAD_BYTES,
+            "an image upload",
+        ),
+    )
+
+
+class BodySizeLimit:
+    """Caps every request body at `json_bytes`; a matching upload route's media body gets its cap."""
+
+    def __init__(self, app: ASGIApp, *, json_bytes: int, uploads: Sequence[UploadRoute]):
         self.app = app
-        self.default_bytes = default_bytes
-        self.upload_bytes = upload_bytes
-        self.upload_suffixes = upload_suffixes
+        self.json_bytes = json_bytes
+        self.uploads = tuple(uploads)
+
+    def limit_for(self, scope: Scope) -> tuple[int, str]:
+        """The cap for this request and what it is (for the 413's detail)."""
+        kind = media_type(scope)
+        if not is_json(kind):
+            method, path = scope.get("method", ""), scope.get("path", "")
+            for route in self.uploads:
+                if route.method == method and route.path.fullmatch(path) and route.accepts(kind):
+                    return route.limit_bytes, route.what
+        return self.json_bytes, "a JSON body" if is_json(kind) else "this request body"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        limit = self.upload_bytes if path.endswith(self.upload_suffixes) else self.default_bytes
+        limit, what = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _reject(scope, send, limit)
+            await _reject(scope, send, limit, what)
             return
         received = 0
         started = False
@@ -56,7 +127,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _reject(scope, send, limit)
+                await _reject(scope, send, limit, what)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -69,13 +140,13 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(scope: Scope, send: Send, limit: int) -> None:
+async def _reject(scope: Scope, send: Send, limit: int, what: str) -> None:
     body = json.dumps(
         {
             "type": PROBLEM_TYPE_BASE + "payload-too-large",
             "title": "Payload too large",
             "status": 413,
-            "detail": f"request body exceeds the {limit} byte limit for this route",
+            "detail": f"request body exceeds the {limit} byte limit for {what}",
             "instance": scope.get("path", ""),
         }
     ).encode()

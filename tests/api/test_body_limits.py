@@ -1,0 +1,134 @@
+"""Body caps are chosen by route and content type: a JSON body is capped at the JSON limit wherever it
+is sent, only an upload route's media body gets the larger cap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from starlette.types import Scope
+
+from api.app import create_app
+from api.limits import MULTIPART_OVERHEAD_BYTES, BodySizeLimit, upload_routes
+from api.settings import ApiSettings
+from tests.api.factories import make_product
+from tests.utils.api import BrandAccount, RecordingQueue
+
+PROBLEM = "application/problem+json"
+JSON_CAP = 64 << 10
+IMAGE_CAP = 1 << 20
+
+
+@pytest.fixture
+def small_caps(settings: ApiSettings, engine: Engine) -> Iterator[TestClient]:
+    """The app with a 64 KiB JSON cap and a 1 MiB image cap (episodes keep their 2 GiB)."""
+    capped = settings.model_copy(update={"max_json_bytes": JSON_CAP, "max_image_bytes": IMAGE_CAP})
+    with TestClient(
+        create_app(capped, engine=engine, job_queue=RecordingQueue()), raise_server_exceptions=False
+    ) as client:
+        yield client
+
+
+def _json_of(size: int) -> bytes:
+    return b'{"url": "https://cdn.example/' + b"x" * size + b'.jpg"}'
+
+
+def test_a_json_body_to_the_image_route_gets_the_json_cap(
+    small_caps: TestClient, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a product, and a JSON body past the JSON cap but well under the image cap
+    product, _ = make_product(engine, brand.brand.id, "Cola", sku="C-1")
+    url = f"/v1/products/{product.id}/images"
+    body = _json_of(JSON_CAP * 4)
+
+    # When it is posted to the image route, declared and streamed without a length
+    declared = small_caps.post(
+        url, content=body, headers={**brand.headers, "Content-Type": "application/json"}
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    streamed = small_caps.post(
+        url, content=chunks(), headers={**brand.headers, "Content-Type": "application/json; charset=utf-8"}
+    )
+
+    # Then both are 413 problems naming the JSON cap, and a JSON body within it is accepted
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["detail"] == f"request body exceeds the {JSON_CAP} byte limit for a JSON body"
+    fine = small_caps.post(url, json={"url": "https://cdn.example/cola.jpg"}, headers=brand.headers)
+    assert fine.status_code == 201, fine.text
+
+
+def test_an_image_upload_gets_the_image_cap_not_the_episode_cap(
+    small_caps: TestClient, engine: Engine, brand: BrandAccount
+) -> None:
+    product, _ = make_product(engine, brand.brand.id, "Cola", sku="C-1")
+    url = f"/v1/products/{product.id}/images"
+    too_big = b"\x89PNG" + b"\0" * (IMAGE_CAP + MULTIPART_OVERHEAD_BYTES)
+
+    response = small_caps.post(url, files={"file": ("pack.png", too_big, "image/png")}, headers=brand.headers)
+
+    assert response.status_code == 413, response.text
+    cap = IMAGE_CAP + MULTIPART_OVERHEAD_BYTES
+    assert response.json()["detail"] == f"request body exceeds the {cap} byte limit for an image upload"
+
+
+def test_a_json_or_form_body_to_the_episode_upload_gets_the_json_cap(
+    small_caps: TestClient, brand: BrandAccount
+) -> None:
+    for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+        response = small_caps.post(
+            "/v1/episodes/upload?title=Ep",
+            content=b"0" * (JSON_CAP + 1),
+            headers={**brand.headers, "Content-Type": content_type},
+        )
+        assert response.status_code == 413, (content_type, response.text)
+
+
+def _scope(method: str, path: str, content_type: str | None) -> Scope:
+    headers = [(b"content-type", content_type.encode())] if content_type is not None else []
+    return {"type": "http", "method": method, "path": path, "headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "expected"),
+    [
+        ("POST", "/v1/episodes/upload", "video/mp4", ("upload", "an episode")),
+        ("POST", "/v1/episodes/upload", "application/octet-stream", ("upload", "an episode")),
+        ("POST", "/v1/episodes/upload", "application/json", ("json", "a JSON body")),
+        ("POST", "/v1/episodes/upload", None, ("json", "this request body")),
+        ("PUT", "/v1/episodes/upload", "video/mp4", ("json", "this request body")),
+        ("POST", "/v1/products/abc/images", "multipart/form-data; boundary=x", ("image", "an image upload")),
+        ("POST", "/v1/products/abc/images", "application/vnd.api+json", ("json", "a JSON body")),
+        ("POST", "/v1/products/abc/images", "image/png", ("json", "this request body")),
+        # Paths that merely end like an upload route are not one
+        ("POST", "/v1/catalog/images", "multipart/form-data; boundary=x", ("json", "this request body")),
+        ("POST", "/v1/products/abc/variants/images", "multipart/form-data", ("json", "this request body")),
+        ("POST", "/v1/products", "video/mp4", ("json", "this request body")),
+    ],
+)
+def test_the_cap_is_chosen_by_method_whole_path_and_content_type(
+    settings: ApiSettings,
+    method: str,
+    path: str,
+    content_type: str | None,
+    expected: tuple[str, str],
+) -> None:
+    caps = settings.model_copy(update={"max_json_bytes": JSON_CAP, "max_image_bytes": IMAGE_CAP})
+    limit = BodySizeLimit(_never_called, json_bytes=JSON_CAP, uploads=upload_routes(caps))
+    sizes = {
+        "upload": caps.max_upload_bytes,
+        "image": IMAGE_CAP + MULTIPART_OVERHEAD_BYTES,
+        "json": JSON_CAP,
+    }
+    assert limit.limit_for(_scope(method, path, content_type)) == (sizes[expected[0]], expected[1])
+
+
+async def _never_called(scope: Scope, receive: object, send: object) -> None:
+    raise AssertionError("limit_for does not call the app")
