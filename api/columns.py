@@ -80,5 +80,10 @@ def money_field() -> Any:
     return Field(sa_type=Numeric(MONEY_DIGITS, MONEY_DECIMALS, asdecimal=True), nullable=False)
 
 
+# The largest amount a money column holds (999999999.999): totals past it are refused before they are
+# sent to a provider or stored.
+MAX_MONEY = Decimal(10) ** (MONEY_DIGITS - MONEY_DECIMALS) - Decimal(1).scaleb(-MONEY_DECIMALS)
+
+
 def quantize_money(value: Decimal) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-MONEY_DECIMALS))

@@ -154,10 +154,15 @@ def _slugify(text: str) -> str:
     return "-".join(text.lower().split())
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     fields = []
     for item in error.errors():
-        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
+        # The first part says where (body, query, path, header); a field may itself be named "path".
+        loc = list(item.get("loc", ()))
+        location = [str(part) for part in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
         fields.append({"field": ".".join(location) or "body", "message": item.get("msg", "invalid")})
     return fields
 

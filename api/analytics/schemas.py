@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.types import Text
+
 MAX_EVENTS_PER_BATCH = 200
 
 
@@ -25,7 +27,7 @@ class EventIn(BaseModel):
     type: EventType
     episode_id: uuid.UUID
     placement_id: uuid.UUID | None = None
-    click_id: str | None = Field(default=None, max_length=100)
+    click_id: Text | None = Field(default=None, max_length=100)
     t_ms: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
     ts: datetime | None = None
 

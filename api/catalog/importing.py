@@ -55,7 +55,20 @@ def parse_catalog(text: str, *, fmt: str) -> list[ImportItem]:
 
 
 def _parse_csv(text: str) -> list[ImportItem]:
+    # The csv module refuses fields over 128 KiB with an error that names no line or column; the
+    # body limit already bounds the text, so let a long field through to the per-field checks (a
+    # 200,000-character title is then "line 3, title: at most 300 characters").
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse_csv_rows(reader)
+    except csv.Error as error:
+        raise CatalogImportError(
+            [ImportLineError(line=reader.line_num, field="", message=f"malformed CSV: {error}")]
+        ) from error
+
+
+def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
     header = [name.strip() for name in (reader.fieldnames or [])]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
@@ -133,6 +146,10 @@ def _parse_json(text: str) -> list[ImportItem]:
     except json.JSONDecodeError as error:
         raise CatalogImportError(
             [ImportLineError(line=error.lineno, field="", message=f"malformed JSON: {error.msg}")]
+        ) from error
+    except RecursionError as error:  # e.g. 100,000 nested "[": no catalog is shaped like that
+        raise CatalogImportError(
+            [ImportLineError(line=1, field="body", message="JSON nested too deeply to be a catalog")]
         ) from error
     products = document.get("products") if isinstance(document, dict) else document
     if not isinstance(products, list):

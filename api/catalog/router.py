@@ -32,6 +32,7 @@ from api.linking.link_jobs import queue_index_refresh
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
+from api.types import PageOffset, Text
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -50,9 +51,9 @@ def list_products(
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
-    q: Annotated[str | None, Query(max_length=200, description="Search title, vendor and SKU")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Search title, vendor and SKU")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> ProductPage:
     return catalog.list_products(
         session, brand_id, query=q, limit=limit, offset=offset, public_base_url=settings.public_base_url

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from api.types import Text
 from commerce.exceptions import MoneyError
 from commerce.money import Money, normalize_currency
 
@@ -31,7 +32,7 @@ class _Strict(BaseModel):
 
 class VariantCreate(_Strict):
     sku: Sku
-    title: str = Field(default="Default", min_length=1, max_length=300)
+    title: Text = Field(default="Default", min_length=1, max_length=300)
     price: Price
     currency: Currency
     available: bool = True
@@ -46,7 +47,7 @@ class VariantCreate(_Strict):
 
 
 class VariantUpdate(_Strict):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
     price: Price | None = None
     currency: Currency | None = None
     available: bool | None = None
@@ -57,9 +58,9 @@ class ImageByUrl(_Strict):
 
 
 class ProductCreate(_Strict):
-    title: str = Field(min_length=1, max_length=300)
-    vendor: str = Field(default="", max_length=200)
-    description: str = Field(default="", max_length=20_000)
+    title: Text = Field(min_length=1, max_length=300)
+    vendor: Text = Field(default="", max_length=200)
+    description: Text = Field(default="", max_length=20_000)
     variants: list[VariantCreate] = Field(default_factory=list, max_length=250)
     images: list[ImageByUrl] = Field(default_factory=list, max_length=50)
 
@@ -74,9 +75,9 @@ class ProductCreate(_Strict):
 
 
 class ProductUpdate(_Strict):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    vendor: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=20_000)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
+    vendor: Text | None = Field(default=None, max_length=200)
+    description: Text | None = Field(default=None, max_length=20_000)
 
 
 class VariantPublic(BaseModel):

@@ -32,8 +32,9 @@ from api.checkout.exceptions import (
 )
 from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
+from api.columns import MAX_MONEY
 from api.commerce_config import token_cipher
-from api.errors import ApiError, NotFound
+from api.errors import ApiError, InvalidInput, NotFound
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from commerce.checkout import (
@@ -187,6 +188,7 @@ def _start_checkout(
     unit_price = _unit_price(sale.variant)
     if existing is not None:
         unit_price = _replay_unit_price(existing, sale, body.quantity)
+    _check_total(unit_price, body.quantity)
     ui = _ui_for(provider_name, settings)
     request = CheckoutRequest(
         lines=(_line(sale, provider_name, unit_price, body.quantity),),
@@ -288,6 +290,18 @@ def _replay_unit_price(existing: CheckoutSession, sale: _Sale, quantity: int) ->
             "a new tap needs a new click_id"
         )
     return Money((existing.amount / existing.quantity).normalize(), existing.currency)
+
+
+def _check_total(unit_price: Money, quantity: int) -> None:
+    """A total the money columns cannot hold is refused before any provider call: otherwise the
+    provider session exists and only storing the row fails (on PostgreSQL, a numeric overflow)."""
+    total = unit_price.amount * quantity
+    if total > MAX_MONEY:
+        raise InvalidInput(
+            f"the total {total} {unit_price.currency} is more than a checkout can hold ({MAX_MONEY}); "
+            "buy fewer at once",
+            errors=[{"field": "quantity", "message": f"the total may be at most {MAX_MONEY}"}],
+        )
 
 
 def _ui_for(provider: CheckoutProviderName, settings: ApiSettings) -> CheckoutUi:

@@ -18,6 +18,7 @@ from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, Ta
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.problems import Problem
+from api.types import PageOffset, Text
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
 
@@ -53,8 +54,8 @@ async def upload_episode(
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
-    title: Annotated[str, Query(min_length=1, max_length=300)],
-    filename: Annotated[str, Query(max_length=255)] = "episode.mp4",
+    title: Annotated[Text, Query(min_length=1, max_length=300)],
+    filename: Annotated[Text, Query(max_length=255)] = "episode.mp4",
 ) -> EpisodePublic:
     if request.headers.get("content-type", "").startswith(
         ("multipart/", "application/json", "application/x-www")
@@ -92,7 +93,7 @@ def list_episodes(
     session: SessionDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> EpisodePage:
     return episodes.list_episodes(session, brand_id, settings, limit=limit, offset=offset)
 

@@ -7,12 +7,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.types import Text
+
 
 class EpisodeFromPath(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=300)
-    path: str = Field(
+    title: Text = Field(min_length=1, max_length=300)
+    path: Text = Field(
         min_length=1, max_length=1000, description="A file on the server, under an allowed root"
     )
 

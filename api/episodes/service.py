@@ -156,16 +156,32 @@ def register_episode(
 
 
 def resolve_server_path(settings: ApiSettings, raw: str) -> Path:
-    """Only files under the media dir or a configured import root may be registered by path."""
-    path = Path(raw).expanduser().resolve()
-    roots = [settings.media_dir.resolve(), *(root.resolve() for root in settings.media_import_roots)]
-    if not any(path.is_relative_to(root) for root in roots):
+    """A file a brand may register by path: only under a configured import root, never in the media dir.
+
+    The media dir holds every brand's uploads, transcodes and thumbnails under guessable names, so a
+    path into it would let one brand register another's file; the HTTP route takes no media-dir path,
+    even when an import root contains the media dir. (The CLI and the demo register their own files
+    through `register_episode`, which trusts its caller.)"""
+    outside = PathNotAllowed(
         # The roots are the server's layout: named in its settings, never in an answer.
-        raise PathNotAllowed(
-            "the path is outside the allowed media roots; set REELCART_MEDIA_IMPORT_ROOTS to allow more",
-            errors=[{"field": "path", "message": "outside the allowed media roots"}],
-        )
-    if not path.is_file():
+        "the path is outside the allowed media roots; set REELCART_MEDIA_IMPORT_ROOTS to allow more",
+        errors=[{"field": "path", "message": "outside the allowed media roots"}],
+    )
+    if not Path(raw).is_absolute():
+        raise outside  # relative to whatever the server's working directory is: never meant
+    try:
+        path = Path(raw).resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop, a name too long for the filesystem
+        raise outside from error
+    media = settings.media_dir.resolve()
+    roots = [root.resolve() for root in settings.media_import_roots]
+    if path.is_relative_to(media) or not any(path.is_relative_to(root) for root in roots):
+        raise outside
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a component longer than the filesystem allows
+        is_file = False
+    if not is_file:
         raise UnusableMedia(
             "no such file on the server",
             errors=[{"field": "path", "message": "no such file"}],

@@ -27,6 +27,7 @@ from api.review.schemas import (
     ReviewQueuePage,
 )
 from api.signing import verify_signed_path
+from api.types import Text
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
@@ -44,7 +45,7 @@ def review_queue(
     status: PlacementStatus = PlacementStatus.PROPOSED,
     episode_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> ReviewQueuePage:
     return review.review_queue(
         session, brand_id, settings, status=status, limit=limit, cursor=cursor, episode_id=episode_id

@@ -37,6 +37,7 @@ from api.review.schemas import (
 from api.settings import ApiSettings
 from api.signing import sign_path
 from api.timeline.service import rebuild_timeline
+from api.types import MAX_OFFSET
 
 
 def placement_etag(placement: Placement) -> str:
@@ -403,17 +404,26 @@ def history(session: Session, placement: Placement) -> list[ReviewActionPublic]:
 
 
 def _decode_cursor(cursor: str | None) -> int:
+    """The offset a cursor this API issued holds; anything else (a non-integer, `Infinity`, an offset
+    past what the database's OFFSET takes) is a 422 on `cursor`, never an overflow in the query."""
     if not cursor:
         return 0
+    invalid = InvalidInput(
+        "cursor is not one this API issued", errors=[{"field": "cursor", "message": "invalid"}]
+    )
+
+    def refuse_constant(name: str) -> Any:
+        raise invalid  # NaN, Infinity, -Infinity: Python's JSON reads them, JSON does not have them
+
     try:
-        offset = int(json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())["o"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidInput(
-            "cursor is not one this API issued",
-            errors=[{"field": "cursor", "message": "invalid"}],
-        ) from error
-    if offset < 0:
-        raise InvalidInput("cursor is not one this API issued")
+        document = json.loads(
+            base64.urlsafe_b64decode(cursor.encode()).decode(), parse_constant=refuse_constant
+        )
+    except (ValueError, TypeError) as error:
+        raise invalid from error
+    offset = document.get("o") if isinstance(document, dict) else None
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+        raise invalid
     return offset
 
 
