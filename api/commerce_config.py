@@ -48,6 +48,6 @@ def token_cipher(commerce: CommerceSettings) -> TokenCipher:
 def stored_token_problem(error: TokenCryptoError) -> StoredTokenUnreadable:
     """A stored token no configured key opens (the key was changed without keeping the old one)."""
     return StoredTokenUnreadable(
-        f"{error}; reconnect the shop (PUT /v1/brands/me/providers/shopify) or restore the previous key "
-        "in REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS"
+        f"{error}; reinstall the app in the shop (GET /v1/brands/me/providers/shopify/install?shop=…) "
+        "or restore the previous key in REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS"
     )

@@ -1,7 +1,7 @@
 """Every table, by domain: importing this module registers them all on `SQLModel.metadata`."""
 
 from api.analytics.models import Event
-from api.brands.models import ApiKey, ApiKeyScope, Brand
+from api.brands.models import ApiKey, ApiKeyScope, Brand, OAuthStateUse
 from api.catalog.models import Product, ProductImage, Variant
 from api.checkout.models import CheckoutSession, Order
 from api.episodes.models import Episode, EpisodeStatus, TagJob
@@ -20,6 +20,7 @@ __all__ = [
     "Event",
     "JobState",
     "LinkJob",
+    "OAuthStateUse",
     "Order",
     "Placement",
     "PlacementStatus",

@@ -64,6 +64,16 @@ class ProviderTimeout(ProviderError):  # noqa: N818 -- the name the API layer is
         self.timeout_s = timeout_s
 
 
+class AuthorizationRefused(CommerceError):
+    """A provider refused to grant access (an OAuth code that is invalid, expired or already used, or
+    a callback whose signature does not match); nothing was granted."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(f"{provider}: {reason}")
+        self.provider = provider
+        self.reason = reason
+
+
 class WebhookError(CommerceError):
     """A webhook delivery cannot be accepted. Messages never include the request body."""
 

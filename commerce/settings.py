@@ -46,6 +46,8 @@ class CommerceSettings(BaseSettings):
     stripe_webhook_secret: SecretStr = SecretStr("whsec_placeholder")
     # The Connect endpoint (events from brands' connected accounts) has its own signing secret.
     stripe_connect_webhook_secret: SecretStr | None = None
+    # The platform's Connect client id (ca_…): brands bind their account through Stripe's OAuth.
+    stripe_connect_client_id: str | None = Field(default=None, pattern=r"^ca_[A-Za-z0-9]+$")
     stripe_api_base: str = "https://api.stripe.com"
     stripe_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # The SDK retries connection errors, 409 and 5xx itself, reusing the request's idempotency key.
@@ -53,6 +55,10 @@ class CommerceSettings(BaseSettings):
 
     # Shopify (one app; brands are shops with their own encrypted access tokens).
     shopify_api_secret: SecretStr = SecretStr("shpss_placeholder")
+    # The app's client id (its "API key"): shops bind through Shopify's install (OAuth) flow.
+    shopify_api_key: str | None = None
+    # What the install asks for: products for catalog sync, orders for the order webhooks.
+    shopify_scopes: str = Field(default="read_products,read_orders", pattern=r"^[a-z_]+(,[a-z_]+)*$")
     shopify_admin_api_version: str = "2026-10"
     # Matches the Storefront schema shipped by @shopify/hydrogen-react, which the tests validate against.
     shopify_storefront_api_version: str = "2026-04"

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.columns import EnumText, created_at_field, id_field, optional_timestamp_field
+from api.columns import EnumText, UTCDateTime, created_at_field, id_field, optional_timestamp_field
 
 
 # The commerce providers a brand sells through (stored as these values). No docstring: it would
@@ -64,3 +64,14 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = created_at_field()
     revoked_at: datetime | None = optional_timestamp_field()
+
+
+class OAuthStateUse(SQLModel, table=True):
+    """A provider connect `state` that came back once: a second callback with it is refused. Rows are
+    kept until the state would have expired anyway (then a replay fails on the expiry instead)."""
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    provider: CheckoutProviderName = Field(sa_type=EnumText(CheckoutProviderName, 20))
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    used_at: datetime = created_at_field()

@@ -1,41 +1,140 @@
-"""The calling brand's own settings and provider connections (brand key)."""
+"""The calling brand's own settings (brand key) and its provider connections: started by the brand,
+finished at the callbacks the providers send the owner's browser to, or bound by the operator for a
+migration.
+
+A brand key can no longer bind an account by naming it: the account id and the shop's token come from
+the provider's answer to a code that only the account's owner could obtain (see `api/brands/oauth.py`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Request
+
+from api.brands import oauth
 from api.brands import service as brands
-from api.brands.schemas import BrandMe, BrandUpdate, ShopifyConnect, StripeConnect
+from api.brands.models import CheckoutProviderName
+from api.brands.schemas import BrandMe, BrandUpdate, ConnectUrl, ShopDomain, ShopifyConnect, StripeConnect
 from api.checkout.dependencies import CommerceDep
 from api.commerce_config import token_cipher
-from api.deps import BrandIdDep, SessionDep
+from api.deps import BrandIdDep, OperatorDep, SessionDep, SettingsDep
 
-router = APIRouter(prefix="/v1/brands/me", tags=["brands"])
+me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
 
 
-@router.get("", response_model=BrandMe)
+@me.get("", response_model=BrandMe)
 def get_me(brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
     return brands.brand_me(brands.get_brand(session, brand_id))
 
 
-@router.patch("", response_model=BrandMe)
+@me.patch("", response_model=BrandMe)
 def patch_me(body: BrandUpdate, brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
     brand = brands.update_brand(session, brands.get_brand(session, brand_id), body)
     session.commit()
     return brands.brand_me(brand)
 
 
-@router.put("/providers/stripe", response_model=BrandMe)
-def connect_stripe(body: StripeConnect, brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
-    brand = brands.connect_stripe(session, brands.get_brand(session, brand_id), body)
-    session.commit()
-    return brands.brand_me(brand)
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "forged, expired or used state; bad signature; the provider refused the code"},
+    409: {"description": "the account or shop is already another brand's"},
+    502: {"description": "the provider could not be reached for the code exchange"},
+    503: {"description": "the provider's platform credentials are not configured"},
+}
+
+start = APIRouter(prefix="/v1/brands/me/providers", tags=["brands"])
+callbacks = APIRouter(prefix="/oauth", tags=["brands"])
+operator = APIRouter(prefix="/v1/admin/brands/{brand_id}/providers", tags=["admin"])
 
 
-@router.put("/providers/shopify", response_model=BrandMe)
-def connect_shopify(
-    body: ShopifyConnect, brand_id: BrandIdDep, session: SessionDep, commerce: CommerceDep
+@start.get("/stripe/connect", response_model=ConnectUrl, responses=_RESPONSES)
+def stripe_connect(
+    brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
+) -> ConnectUrl:
+    """Stripe Connect's authorize page for this brand; Stripe returns the owner to /oauth/stripe/callback."""
+    begun = oauth.begin_stripe_connect(brands.get_brand(session, brand_id), settings, commerce)
+    return ConnectUrl(url=begun.url, expires_at=begun.expires_at)
+
+
+@start.get("/shopify/install", response_model=ConnectUrl, responses=_RESPONSES)
+def shopify_install(
+    shop: Annotated[ShopDomain, Query(description="The shop to install into, name.myshopify.com")],
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    commerce: CommerceDep,
+) -> ConnectUrl:
+    """The shop's app install page; Shopify returns the owner to /oauth/shopify/callback."""
+    begun = oauth.begin_shopify_install(brands.get_brand(session, brand_id), shop, settings, commerce)
+    return ConnectUrl(url=begun.url, expires_at=begun.expires_at)
+
+
+@callbacks.get("/stripe/callback", response_model=BrandMe, responses=_RESPONSES)
+def stripe_callback(
+    session: SessionDep,
+    settings: SettingsDep,
+    commerce: CommerceDep,
+    state: Annotated[str, Query(max_length=1000)] = "",
+    code: Annotated[str | None, Query(max_length=500)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> BrandMe:
-    brand = brands.connect_shopify(session, brands.get_brand(session, brand_id), body, token_cipher(commerce))
+    claim = oauth.consume_state(
+        session, settings.secret_key.get_secret_value(), state, CheckoutProviderName.STRIPE
+    )
+    session.commit()  # spent before the exchange: a state never serves twice, whatever Stripe says
+    declined = None if error is None else (error_description or error)
+    brand = oauth.finish_stripe_connect(session, claim, commerce, code, declined=declined)
     session.commit()
     return brands.brand_me(brand)
+
+
+@callbacks.get("/shopify/callback", response_model=BrandMe, responses=_RESPONSES)
+def shopify_callback(
+    request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
+) -> BrandMe:
+    # The whole query is signed (hmac, shop, code, state, timestamp, host…), so it is read as sent.
+    claim, shop, code = oauth.verify_shopify_callback(
+        session, request.query_params.multi_items(), settings, commerce
+    )
+    session.commit()
+    brand = oauth.finish_shopify_install(session, claim, shop, code, commerce)
+    session.commit()
+    return brands.brand_me(brand)
+
+
+@operator.put("/stripe", response_model=BrandMe)
+def operator_bind_stripe(
+    brand_id: uuid.UUID, body: StripeConnect, _operator: OperatorDep, session: SessionDep
+) -> BrandMe:
+    """Bind an account the operator vouches for (one connected before OAuth, or by support)."""
+    brand = brands.bind_stripe_account(session, brands.get_brand(session, brand_id), body.account_id)
+    session.commit()
+    return brands.brand_me(brand)
+
+
+@operator.put("/shopify", response_model=BrandMe)
+def operator_bind_shopify(
+    brand_id: uuid.UUID,
+    body: ShopifyConnect,
+    _operator: OperatorDep,
+    session: SessionDep,
+    commerce: CommerceDep,
+) -> BrandMe:
+    """Bind a shop and tokens the operator vouches for (an install made before the OAuth flow)."""
+    brand = brands.bind_shopify_shop(
+        session,
+        brands.get_brand(session, brand_id),
+        body.shop_domain,
+        body.access_token,
+        body.storefront_token,
+        token_cipher(commerce),
+    )
+    session.commit()
+    return brands.brand_me(brand)
+
+
+router = APIRouter()
+for _part in (me, start, callbacks, operator):
+    router.include_router(_part)

@@ -42,6 +42,13 @@ class ShopifyConnect(_Strict):
     )
 
 
+class ConnectUrl(BaseModel):
+    """Where to send the account's owner to authorize ReelCart, and until when its state is accepted."""
+
+    url: str = Field(description="The provider's authorize page; its `state` is single-use")
+    expires_at: datetime
+
+
 class BrandUpdate(_Strict):
     default_checkout_provider: CheckoutProviderName | None = None
     auto_approve_threshold: float | None = Field(

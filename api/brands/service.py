@@ -14,15 +14,19 @@ from api.brands.schemas import (
     BrandMe,
     BrandProviders,
     BrandUpdate,
-    ShopifyConnect,
     ShopifyConnection,
-    StripeConnect,
     StripeConnection,
 )
 from api.columns import utcnow
 from api.errors import InvalidInput, NotFound
 from api.patching import non_null_changes
 from commerce.crypto import TokenCipher
+
+# Where a brand starts binding each provider (the provider's own authorization flow).
+CONNECT_ROUTES = {
+    CheckoutProviderName.STRIPE: "GET /v1/brands/me/providers/stripe/connect",
+    CheckoutProviderName.SHOPIFY: "GET /v1/brands/me/providers/shopify/install?shop=…",
+}
 
 
 def get_brand(session: Session, brand_id: uuid.UUID) -> Brand:
@@ -78,25 +82,32 @@ def _account_taken(
     return session.exec(statement).first() is not None
 
 
-def connect_stripe(session: Session, brand: Brand, body: StripeConnect) -> Brand:
-    # Webhooks find the brand by its account id, so one account cannot serve two brands.
-    if _account_taken(session, brand, stripe_account=body.account_id):
+def bind_stripe_account(session: Session, brand: Brand, account_id: str) -> Brand:
+    """Store the brand's connected account: only ever one Stripe has vouched for (Connect OAuth) or
+    the operator has set. Webhooks find the brand by its account id, so one account serves one brand."""
+    if _account_taken(session, brand, stripe_account=account_id):
         raise ProviderAccountTaken("this Stripe account is connected to another brand")
-    brand.stripe_account_id = body.account_id
+    brand.stripe_account_id = account_id
     session.add(brand)
     session.flush()
     return brand
 
 
-def connect_shopify(session: Session, brand: Brand, body: ShopifyConnect, cipher: TokenCipher) -> Brand:
-    if _account_taken(session, brand, shop=body.shop_domain):
+def bind_shopify_shop(
+    session: Session,
+    brand: Brand,
+    shop_domain: str,
+    access_token: str,
+    storefront_token: str | None,
+    cipher: TokenCipher,
+) -> Brand:
+    """Store the brand's shop and tokens (encrypted): only ever a shop whose install Shopify confirmed
+    or one the operator set. Replaces the connection: no Storefront token removes a stored one."""
+    if _account_taken(session, brand, shop=shop_domain):
         raise ProviderAccountTaken("this Shopify shop is connected to another brand")
-    brand.shopify_shop_domain = body.shop_domain
-    brand.shopify_access_token_encrypted = cipher.encrypt(body.access_token)
-    # PUT replaces the connection: leaving the Storefront token out removes a stored one.
-    brand.shopify_storefront_token_encrypted = (
-        cipher.encrypt(body.storefront_token) if body.storefront_token else None
-    )
+    brand.shopify_shop_domain = shop_domain
+    brand.shopify_access_token_encrypted = cipher.encrypt(access_token)
+    brand.shopify_storefront_token_encrypted = cipher.encrypt(storefront_token) if storefront_token else None
     session.add(brand)
     session.flush()
     return brand
@@ -108,7 +119,7 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
         provider = body.default_checkout_provider
         if not is_connected(brand, provider):
             raise ProviderNotConnected(
-                f"connect {provider.value} first (PUT /v1/brands/me/providers/{provider.value})",
+                f"connect {provider.value} first ({CONNECT_ROUTES[provider]})",
                 errors=[
                     {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
                 ],
@@ -198,4 +209,5 @@ def api_key_public(key: ApiKey, brand_slug: str | None) -> ApiKeyPublic:
         prefix=key.prefix,
         created_at=key.created_at,
         revoked_at=key.revoked_at,
+        expires_at=key.expires_at,
     )

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
-from api.brands.service import shopify_connected, stripe_connected
+from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import delete_product
 from api.checkout.models import CheckoutSession
@@ -283,7 +283,7 @@ def catalog_source(
 
 def _not_connected(provider: CheckoutProviderName) -> ProviderNotConnected:
     return ProviderNotConnected(
-        f"this brand has not connected {provider.value}; PUT /v1/brands/me/providers/{provider.value} first"
+        f"this brand has not connected {provider.value}; {CONNECT_ROUTES[provider]} first"
     )
 
 

@@ -21,6 +21,8 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.auth import issue_api_key
+from api.brands.models import ApiKeyScope
 from api.catalog.models import Product, Variant
 from api.episodes.models import Episode
 from api.review.models import Placement, PlacementStatus
@@ -107,9 +109,21 @@ def running_world(client: TestClient, settings: ApiSettings) -> Iterator[World]:
         yield world
 
 
+def _operator_headers(client: TestClient) -> dict[str, str]:
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        issued = issue_api_key(session, scope=ApiKeyScope.OPERATOR, brand_id=None, name="test binding")
+        session.commit()
+        return {"Authorization": f"Bearer {issued.secret}"}
+
+
 def connect_stripe(client: TestClient, brand: BrandAccount, account: str = ACCOUNT) -> None:
+    """Bind the account as the operator does for a migration: tests of checkout, sync and webhooks
+    need a connected brand, not the OAuth flow (tests/api/test_provider_connect.py proves that)."""
     response = client.put(
-        "/v1/brands/me/providers/stripe", json={"account_id": account}, headers=brand.headers
+        f"/v1/admin/brands/{brand.brand.id}/providers/stripe",
+        json={"account_id": account},
+        headers=_operator_headers(client),
     )
     assert response.status_code == 200, response.text
 
@@ -120,7 +134,9 @@ def connect_shopify(
     body = {"shop_domain": SHOP, "access_token": ADMIN_TOKEN}
     if storefront_token is not None:
         body["storefront_token"] = storefront_token
-    response = client.put("/v1/brands/me/providers/shopify", json=body, headers=brand.headers)
+    response = client.put(
+        f"/v1/admin/brands/{brand.brand.id}/providers/shopify", json=body, headers=_operator_headers(client)
+    )
     assert response.status_code == 200, response.text
 
 

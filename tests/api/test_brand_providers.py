@@ -1,4 +1,5 @@
-"""A brand connects Stripe and Shopify, reads what is connected (never a secret) and picks its default."""
+"""A brand's connections read back (never a secret), the operator's binding for migrations, and the
+default provider. Connecting through the providers' own flows is tests/api/test_provider_connect.py."""
 
 from __future__ import annotations
 
@@ -59,17 +60,17 @@ def test_connecting_stripe_stores_the_connect_account(world: World, brand: Brand
 
 
 def test_shopify_tokens_are_stored_encrypted_and_never_returned(
-    world: World, brand: BrandAccount, engine: Engine
+    world: World, brand: BrandAccount, engine: Engine, operator_key: str
 ) -> None:
-    # When the brand connects its shop (domain in any case)
+    # When the operator binds the brand's shop (domain in any case), e.g. migrating an older install
     response = world.client.put(
-        "/v1/brands/me/providers/shopify",
+        f"/v1/admin/brands/{brand.brand.id}/providers/shopify",
         json={
             "shop_domain": " Drama-Merch.myshopify.com ",
             "access_token": ADMIN_TOKEN,
             "storefront_token": STOREFRONT_TOKEN,
         },
-        headers=brand.headers,
+        headers={"Authorization": f"Bearer {operator_key}"},
     )
 
     # Then the answer says what is connected and carries neither token
@@ -114,29 +115,36 @@ def test_reconnecting_shopify_without_a_storefront_token_removes_the_stored_one(
     ],
 )
 def test_bad_connection_bodies_are_422_with_the_field(
-    world: World, brand: BrandAccount, path: str, body: dict[str, str], field: str
+    world: World, brand: BrandAccount, operator_key: str, path: str, body: dict[str, str], field: str
 ) -> None:
-    response = world.client.put(f"/v1/brands/me/providers/{path}", json=body, headers=brand.headers)
+    response = world.client.put(
+        f"/v1/admin/brands/{brand.brand.id}/providers/{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {operator_key}"},
+    )
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
     assert me(world.client, brand)["providers"][path]["connected"] is False
 
 
 def test_one_shop_or_account_cannot_serve_two_brands(
-    world: World, brand: BrandAccount, other_brand: BrandAccount
+    world: World, brand: BrandAccount, other_brand: BrandAccount, operator_key: str
 ) -> None:
     # Given the shop and the account belong to the first brand
     connect_shopify(world.client, brand)
     connect_stripe(world.client, brand)
 
-    # When another brand claims them
+    # When they are bound to another brand too
+    operator = {"Authorization": f"Bearer {operator_key}"}
     shop = world.client.put(
-        "/v1/brands/me/providers/shopify",
+        f"/v1/admin/brands/{other_brand.brand.id}/providers/shopify",
         json={"shop_domain": SHOP, "access_token": ADMIN_TOKEN},
-        headers=other_brand.headers,
+        headers=operator,
     )
     account = world.client.put(
-        "/v1/brands/me/providers/stripe", json={"account_id": ACCOUNT}, headers=other_brand.headers
+        f"/v1/admin/brands/{other_brand.brand.id}/providers/stripe",
+        json={"account_id": ACCOUNT},
+        headers=operator,
     )
 
     # Then both are refused: webhooks find the brand by shop and account
@@ -152,7 +160,9 @@ def test_the_default_provider_must_be_connected_first(world: World, brand: Brand
 
     # Then it is told to connect it first
     assert refused.status_code == 409
-    assert refused.json()["detail"] == "connect shopify first (PUT /v1/brands/me/providers/shopify)"
+    assert refused.json()["detail"] == (
+        "connect shopify first (GET /v1/brands/me/providers/shopify/install?shop=…)"
+    )
 
     # When it connects and picks again, with a new threshold
     connect_shopify(world.client, brand)
@@ -235,11 +245,9 @@ def test_without_commerce_settings_only_the_routes_that_need_them_answer_503(
     for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOPIFY_API_SECRET", "TOKEN_ENCRYPTION_KEY"):
         monkeypatch.delenv(f"REELCART_{name}", raising=False)
 
-    # When the brand connects Shopify (its tokens need the encryption key)
-    response = client.put(
-        "/v1/brands/me/providers/shopify",
-        json={"shop_domain": SHOP, "access_token": ADMIN_TOKEN},
-        headers=brand.headers,
+    # When the brand starts installing the Shopify app (the flow needs the app's credentials)
+    response = client.get(
+        "/v1/brands/me/providers/shopify/install", params={"shop": SHOP}, headers=brand.headers
     )
 
     # Then that answers 503 with the reason, and the rest of the API still works

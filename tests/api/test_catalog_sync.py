@@ -402,7 +402,7 @@ def test_the_cli_fails_with_one_line_when_the_brand_is_not_connected(cli_shop: C
     result = CliRunner().invoke(cli_app, ["catalog", "sync", "stripe", "--brand", cli_shop.brand_slug])
     assert result.exit_code == 1
     assert " ".join(result.output.split()) == (
-        "error: this brand has not connected stripe; PUT /v1/brands/me/providers/stripe first"
+        "error: this brand has not connected stripe; GET /v1/brands/me/providers/stripe/connect first"
     )
     unknown = CliRunner().invoke(cli_app, ["catalog", "sync", "etsy", "--brand", cli_shop.brand_slug])
     assert unknown.exit_code == 2

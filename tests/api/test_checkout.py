@@ -472,8 +472,8 @@ def test_a_stored_token_the_current_key_cannot_open_is_a_503_with_what_to_do(
     # Then the operator learns what happened and how to fix it; nothing was recorded or sent
     assert response.status_code == 503
     assert response.json()["detail"] == (
-        "stored access token cannot be decrypted with the configured keys; reconnect the shop "
-        "(PUT /v1/brands/me/providers/shopify) or restore the previous key in "
+        "stored access token cannot be decrypted with the configured keys; reinstall the app in the "
+        "shop (GET /v1/brands/me/providers/shopify/install?shop=…) or restore the previous key in "
         "REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS"
     )
     assert (sessions_in(engine), world.shopify_server.requests) == ([], [])

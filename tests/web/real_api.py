@@ -15,8 +15,11 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from api.app import create_app
+from api.auth import issue_api_key
+from api.brands.models import ApiKeyScope
 from api.db import create_db_engine, upgrade_database
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
@@ -45,6 +48,14 @@ class LiveApi:
     app: FastAPI  # tests may swap `app.state.commerce_settings`, e.g. to point Stripe at a dead port
     server: uvicorn.Server
     thread: threading.Thread
+
+    def operator_headers(self) -> dict[str, str]:
+        """A fresh operator key: binding a brand's provider account directly is the operator's (as a
+        migration does); brands connect through the providers' own flows, which need real providers."""
+        with Session(self.engine) as session:
+            issued = issue_api_key(session, scope=ApiKeyScope.OPERATOR, brand_id=None, name="e2e operator")
+            session.commit()
+            return {"Authorization": f"Bearer {issued.secret}"}
 
     def stop(self) -> None:
         self.server.should_exit = True

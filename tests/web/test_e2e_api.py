@@ -119,10 +119,10 @@ class DemoWorld:
 
 
 def _connect_shopify_without_storefront_token(live_api: LiveApi, page: Page, brand: SeededBrand) -> None:
-    """Through the brand routes, as a merchant would: no Storefront token, so checkout is a cart permalink."""
+    """Bound as the operator migrates an install: no Storefront token, so checkout is a cart permalink."""
     connected = page.request.put(
-        f"{live_api.base_url}/v1/brands/me/providers/shopify",
-        headers=brand.headers,
+        f"{live_api.base_url}/v1/admin/brands/{brand.id}/providers/shopify",
+        headers=live_api.operator_headers(),
         data={"shop_domain": f"{brand.slug}.myshopify.com", "access_token": "shpat_" + uuid.uuid4().hex},
     )
     assert connected.status == 200, connected.text()

@@ -97,8 +97,8 @@ def stripe_unreachable(live_api: LiveApi) -> Iterator[None]:
 
 def connect_stripe(page: Page, live_api: LiveApi, brand: SeededBrand) -> None:
     connected = page.request.put(
-        f"{live_api.base_url}/v1/brands/me/providers/stripe",
-        headers=brand.headers,
+        f"{live_api.base_url}/v1/admin/brands/{brand.id}/providers/stripe",
+        headers=live_api.operator_headers(),
         data={"account_id": "acct_" + uuid.uuid4().hex[:16]},
     )
     assert connected.status == 200, connected.text()

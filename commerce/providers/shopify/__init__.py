@@ -7,6 +7,14 @@ from commerce.providers.shopify.catalog import (
     updated_since_query,
 )
 from commerce.providers.shopify.documents import ADMIN_DOCUMENTS, STOREFRONT_DOCUMENTS, load_document
+from commerce.providers.shopify.oauth import (
+    SHOP_DOMAIN,
+    ShopifyGrant,
+    callback_hmac,
+    exchange_shopify_code,
+    install_url,
+    verify_callback,
+)
 from commerce.providers.shopify.storefront import (
     ShopifyCheckoutProvider,
     cart_create_variables,
@@ -15,13 +23,19 @@ from commerce.providers.shopify.storefront import (
 
 __all__ = [
     "ADMIN_DOCUMENTS",
+    "SHOP_DOMAIN",
     "STOREFRONT_DOCUMENTS",
     "ShopifyAdmin",
     "ShopifyCatalogSource",
     "ShopifyCheckoutProvider",
+    "ShopifyGrant",
+    "callback_hmac",
     "cart_create_variables",
     "cart_permalink",
+    "exchange_shopify_code",
+    "install_url",
     "load_document",
     "products_page_variables",
     "updated_since_query",
+    "verify_callback",
 ]

@@ -19,6 +19,7 @@ from tests.commerce.fakes.loopback import RecordedRequest, Reply
 ADMIN_TOKEN = "shpat_loopback_admin"
 STOREFRONT_TOKEN = "storefront_token_loopback"
 SHOP = "drama-merch.myshopify.com"
+APP_CLIENT_ID = "loopback-app-client-id"
 _UPDATED_SINCE = re.compile(r"^updated_at:>='([^']+)'$")
 
 
@@ -72,11 +73,19 @@ class FakeShopify:
     faults: list[Reply] = field(default_factory=list)
     admin_tokens: set[str] = field(default_factory=lambda: {ADMIN_TOKEN})
     carts: list[dict[str, Any]] = field(default_factory=list)
+    # The app install: the app's credentials the token exchange must present, and the authorization
+    # codes Shopify would hand the owner's browser (spent by their first exchange).
+    app_client_id: str = APP_CLIENT_ID
+    app_secret: str = ""
+    install_codes: dict[str, str] = field(default_factory=dict)
+    granted_scope: str = "read_products,read_orders"
     _cart_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def route(self, request: RecordedRequest) -> Reply:
         if self.faults:
             return self.faults.pop(0)
+        if request.method == "POST" and request.path == "/admin/oauth/access_token":
+            return self._access_token(request.json())
         if request.path == f"/admin/api/{self.admin_version}/graphql.json":
             if request.headers.get("x-shopify-access-token") not in self.admin_tokens:
                 return Reply.json(401, {"errors": "[API] Invalid API key or access token"})
@@ -89,6 +98,18 @@ class FakeShopify:
                 return Reply.json(401, {"errors": [{"message": "Unauthorized"}]})
             return self._storefront(request.json())
         return Reply.json(404, {"errors": "Not Found"})
+
+    def _access_token(self, body: dict[str, Any]) -> Reply:
+        """Shopify answers a wrong client or a bad, expired or used code with 400."""
+        if body.get("client_id") != self.app_client_id or body.get("client_secret") != self.app_secret:
+            return Reply.json(400, {"error": "invalid_client"})
+        token = self.install_codes.pop(str(body.get("code")), None)
+        if token is None:
+            return Reply.json(
+                400, {"error": "invalid_request", "error_description": "The authorization code was not found"}
+            )
+        self.admin_tokens.add(token)
+        return Reply.json(200, {"access_token": token, "scope": self.granted_scope})
 
     # Admin API -----------------------------------------------------------------------------------
 

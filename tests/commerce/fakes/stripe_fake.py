@@ -40,6 +40,9 @@ class FakeStripe:
     # Replies for specific request numbers (1-based), e.g. {2: a 500} fails the second page.
     faults_at: dict[int, Reply] = field(default_factory=dict)
     sessions: dict[str, stripe.checkout.Session] = field(default_factory=dict)
+    # Connect OAuth: authorization codes Stripe would hand the owner's browser, and the account each
+    # grants; a code is spent by its first exchange, as at Stripe.
+    oauth_codes: dict[str, str] = field(default_factory=dict)
     _served: int = 0
     _by_key: dict[tuple[str, str], tuple[dict[str, str], bytes]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -83,7 +86,32 @@ class FakeStripe:
             return self._list_prices(dict(parse_qsl(url.query)))
         if request.method == "POST" and url.path == "/v1/checkout/sessions":
             return self._create_session(request)
+        if request.method == "POST" and url.path == "/oauth/token":
+            return self._oauth_token(dict(parse_qsl(request.body.decode())))
         return error_reply(404, "invalid_request_error", f"Unrecognized request URL ({url.path})")
+
+    def _oauth_token(self, params: dict[str, str]) -> Reply:
+        """Stripe's Connect token endpoint: OAuth errors are `{error, error_description}` bodies."""
+        if params.get("grant_type") != "authorization_code":
+            return Reply.json(
+                400, {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"}
+            )
+        account = self.oauth_codes.pop(params.get("code", ""), None)
+        if account is None:
+            description = f"Authorization code does not exist: {params.get('code', '')}"
+            return Reply.json(400, {"error": "invalid_grant", "error_description": description})
+        return Reply.json(
+            200,
+            {
+                "access_token": "sk_test_connected_unused",
+                "livemode": False,
+                "refresh_token": "rt_unused",
+                "scope": "read_write",
+                "stripe_publishable_key": "pk_test_connected",
+                "stripe_user_id": account,
+                "token_type": "bearer",
+            },
+        )
 
     def _list_prices(self, query: dict[str, str]) -> Reply:
         limit = int(query.get("limit", "10"))
