@@ -49,10 +49,18 @@ class JobProgress:
     1.0: that is written only when the job's results are stored. A new phase is written at once, so a
     reader always sees which phase the progress belongs to (jobs without a phase column ignore it)."""
 
-    def __init__(self, engine: Engine, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: type[TagJob] | type[LinkJob],
+        job_id: uuid.UUID,
+        attempt: int | None = None,
+    ) -> None:
         self._engine = engine
         self._table = table
         self._job_id = job_id
+        # The attempt's fencing token (see api.jobs.lease): a superseded attempt's progress is not written.
+        self._attempt = attempt
         self._value, self._at = 0.0, 0.0
         self._phase: JobPhase | None = None
 
@@ -67,7 +75,11 @@ class JobProgress:
         self._phase = phase if phase is not None else self._phase
         with session_scope(self._engine) as session:
             job = session.get(self._table, self._job_id)
-            if isinstance(job, TagJob | LinkJob) and job.state == JobState.RUNNING:
+            if (
+                isinstance(job, TagJob | LinkJob)
+                and job.state == JobState.RUNNING
+                and self._attempt in (None, job.attempts)
+            ):
                 job.progress = self._value
                 if isinstance(job, TagJob) and self._phase is not None:
                     job.phase = self._phase

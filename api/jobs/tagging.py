@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
+from api.analytics.models import Event
 from api.brands.models import Brand
+from api.checkout.models import CheckoutSession, Order
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode, EpisodeStatus, TagJob
+from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
-from api.review.models import Placement, PlacementStatus
+from api.review.models import Placement, PlacementStatus, ReviewAction
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -109,10 +112,10 @@ class TagJobExecutor:
         claimed = self._runner.claim(job_id, self._prepare)
         if claimed is None:
             return
-        media_path, brand_id, episode_id = claimed
+        media_path, brand_id, episode_id, attempt = claimed
 
         def work() -> None:
-            progress = JobProgress(self._engine, TagJob, job_id)
+            progress = JobProgress(self._engine, TagJob, job_id, attempt)
             outcome = self._tag(
                 media_path,
                 brand_id=brand_id,
@@ -120,36 +123,37 @@ class TagJobExecutor:
                 progress=progress.report,
             )
             progress.report(0.99, JobPhase.STORE)
-            self._store(job_id, outcome)
+            self._store(job_id, attempt, outcome)
 
-        self._runner.run(job_id, work, reasons={TaggerError: str}, fail=partial(self._fail, job_id))
+        self._runner.run(
+            job_id,
+            work,
+            reasons={TaggerError: str, LeaseLostError: str},
+            fail=partial(self._fail, job_id, attempt),
+        )
 
     @staticmethod
-    def _prepare(session: Session, job: TagJob) -> tuple[Path, uuid.UUID, uuid.UUID] | None:
+    def _prepare(session: Session, job: TagJob) -> tuple[Path, uuid.UUID, uuid.UUID, int] | None:
         episode = session.get(Episode, job.episode_id)
         if episode is None:
             job.state, job.error, job.finished_at = JobState.FAILED, "episode no longer exists", utcnow()
             return None
         episode.status = EpisodeStatus.TAGGING
         job.phase = JobPhase.DETECT
-        return Path(episode.media_path), episode.brand_id, episode.id
+        return Path(episode.media_path), episode.brand_id, episode.id, job.attempts
 
-    def _store(self, job_id: uuid.UUID, outcome: TagOutcome) -> None:
+    def _store(self, job_id: uuid.UUID, attempt: int, outcome: TagOutcome) -> None:
         drafts = outcome.drafts
         with session_scope(self._engine) as session:
-            job = session.get(TagJob, job_id)
-            if job is None:
+            job = held_lease(session, TagJob, job_id, attempt, writing="placements")
+            if not isinstance(job, TagJob):
                 return
             episode = session.get(Episode, job.episode_id)
             if episode is None:
                 return
-            # A re-tag replaces what the machine proposed before; human decisions are kept.
-            session.execute(
-                delete(Placement).where(
-                    col(Placement.episode_id) == episode.id, col(Placement.status) == PlacementStatus.PROPOSED
-                )
-            )
-            for draft in drafts:
+            kept = replace_machine_placements(session, episode.id)
+            new = [draft for draft in drafts if not any(_same_object(draft, old) for old in kept)]
+            for draft in new:
                 session.add(
                     Placement(
                         brand_id=episode.brand_id,
@@ -175,14 +179,16 @@ class TagJobExecutor:
             job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
             brand = session.get(Brand, episode.brand_id)
             job.summary = tag_summary(outcome, brand.link_floor if brand is not None else 0.0)
+            if len(new) < len(drafts):
+                job.summary += f"; {len(drafts) - len(new)} already reviewed or sold from, kept as they were"
             episode.status = EpisodeStatus.TAGGED
             session.flush()
             rebuild_timeline(session, episode, self._settings)
 
-    def _fail(self, job_id: uuid.UUID, reason: str) -> None:
+    def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:
-            job = session.get(TagJob, job_id)
-            if job is None:
+            job = held_lease(session, TagJob, job_id, attempt, writing="failure")
+            if not isinstance(job, TagJob):
                 return
             job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
             job.summary = f"failed while in phase {job.phase}: {reason}"
@@ -190,3 +196,37 @@ class TagJobExecutor:
             episode = session.get(Episode, job.episode_id)
             if episode is not None:
                 episode.status = EpisodeStatus.FAILED
+
+
+def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[Placement]:
+    """A re-tag replaces the previous runs' placements as one unit, except what people made their own:
+    a placement a reviewer acted on, or one a shopper saw or bought from (its events, checkouts and
+    orders keep pointing at it). Deletes the rest; returns the kept ones."""
+    placements = list(session.exec(select(Placement).where(Placement.episode_id == episode_id)).all())
+    ids = [placement.id for placement in placements]
+    if not ids:
+        return []
+    touched: set[uuid.UUID] = set()
+    for column in (
+        col(ReviewAction.placement_id),
+        col(Event.placement_id),
+        col(CheckoutSession.placement_id),
+        col(Order.placement_id),
+    ):
+        touched.update(
+            value for value in session.exec(select(column).where(column.in_(ids)).distinct()).all() if value
+        )
+    doomed = [placement_id for placement_id in ids if placement_id not in touched]
+    if doomed:
+        session.execute(delete(Placement).where(col(Placement.id).in_(doomed)))
+    return [placement for placement in placements if placement.id in touched]
+
+
+def _same_object(draft: PlacementDraft, kept: Placement) -> bool:
+    """A new draft that a kept placement already stands for: same detector label, and the two spans
+    overlap by at least half of the shorter one."""
+    if draft.label != kept.label:
+        return False
+    overlap = min(draft.end_ms, kept.end_ms) - max(draft.start_ms, kept.start_ms)
+    shorter = min(draft.end_ms - draft.start_ms, kept.end_ms - kept.start_ms)
+    return overlap > 0 and overlap >= 0.5 * max(shorter, 1)

@@ -21,6 +21,7 @@ from api.catalog.remote_images import fetch_pending_images, image_fetcher
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode
+from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
@@ -52,6 +53,7 @@ class LinkScope:
     brand_id: uuid.UUID
     episode_id: uuid.UUID | None
     index_only: bool
+    attempt: int  # the claim's fencing token (api.jobs.lease)
 
 
 class LinkJobExecutor:
@@ -72,19 +74,24 @@ class LinkJobExecutor:
 
     def __call__(self, job_id: uuid.UUID) -> None:
         scope = self._runner.claim(
-            job_id, lambda _session, job: LinkScope(job.brand_id, job.episode_id, job.index_only)
+            job_id,
+            lambda _session, job: LinkScope(job.brand_id, job.episode_id, job.index_only, job.attempts),
         )
         if scope is None:
             return
         self._runner.run(
             job_id,
             lambda: self._run(job_id, scope),
-            reasons={CatalogIndexError: str, ModelError: lambda error: f"linking is unavailable: {error}"},
-            fail=partial(self._fail, job_id),
+            reasons={
+                CatalogIndexError: str,
+                ModelError: lambda error: f"linking is unavailable: {error}",
+                LeaseLostError: str,
+            },
+            fail=partial(self._fail, job_id, scope.attempt),
         )
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
-        progress = JobProgress(self._engine, LinkJob, job_id)
+        progress = JobProgress(self._engine, LinkJob, job_id, scope.attempt)
         fetched = fetch_pending_images(
             self._engine,
             self._settings,
@@ -93,9 +100,10 @@ class LinkJobExecutor:
             on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
         )
         with session_scope(self._engine) as session:
-            job = session.get(LinkJob, job_id)
-            if job is not None:
-                job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
+            job = held_lease(session, LinkJob, job_id, scope.attempt, writing="fetch counts")
+            if not isinstance(job, LinkJob):
+                raise LeaseLostError(f"link job {job_id} attempt {scope.attempt} was superseded")
+            job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
         index_share = 1.0 - FETCH_SHARE if scope.index_only else INDEX_SHARE
         brand = self._linking.brand_linker(
             scope.brand_id,
@@ -109,7 +117,7 @@ class LinkJobExecutor:
             )
             raise CatalogIndexError(NO_IMAGES + failures)
         if scope.index_only:
-            self._finish(job_id, brand.index_version, relinked=0, approved=0)
+            self._finish(job_id, scope.attempt, brand.index_version, relinked=0, approved=0)
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
@@ -121,7 +129,7 @@ class LinkJobExecutor:
             placements = list(session.exec(statement.order_by(col(Placement.created_at))).all())
         relinked, approved, touched = 0, 0, set()
         for position, (placement_id, thumbnail_path) in enumerate(placements):
-            stored = self._relink_one(brand, placement_id, thumbnail_path)
+            stored = self._relink_one(job_id, scope.attempt, brand, placement_id, thumbnail_path)
             if stored is not None:
                 relinked += 1
                 approved += int(stored[0])
@@ -132,31 +140,41 @@ class LinkJobExecutor:
                 episode = session.get(Episode, episode_id)
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)
-        self._finish(job_id, brand.index_version, relinked=relinked, approved=approved)
+        self._finish(job_id, scope.attempt, brand.index_version, relinked=relinked, approved=approved)
 
-    def _finish(self, job_id: uuid.UUID, index_version: str, *, relinked: int, approved: int) -> None:
+    def _finish(
+        self, job_id: uuid.UUID, attempt: int, index_version: str, *, relinked: int, approved: int
+    ) -> None:
         with session_scope(self._engine) as session:
-            job = session.get(LinkJob, job_id)
-            if job is not None:
+            job = held_lease(session, LinkJob, job_id, attempt, writing="results")
+            if isinstance(job, LinkJob):
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
                 job.placements_relinked, job.approved, job.index_version = relinked, approved, index_version
 
     def _relink_one(
-        self, brand: BrandLinker, placement_id: uuid.UUID, thumbnail_path: str | None
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        brand: BrandLinker,
+        placement_id: uuid.UUID,
+        thumbnail_path: str | None,
     ) -> tuple[bool, uuid.UUID] | None:
-        """(approved, episode id) once stored; None when the placement has no readable crop or is gone."""
+        """(approved, episode id) once stored; None when the placement has no readable crop or is gone.
+        Raises `LeaseLostError` when another attempt has taken the job over: it re-links from here on."""
         crops = read_stored_crops(thumbnail_path)
         if not crops:
             return None
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
         with session_scope(self._engine) as session:
+            if held_lease(session, LinkJob, job_id, attempt, writing="a re-link") is None:
+                raise LeaseLostError(f"link job {job_id} attempt {attempt} was superseded")
             placement = relink_placement(session, placement_id, result)
             if placement is None:
                 return None
             return placement.status == PlacementStatus.APPROVED, placement.episode_id
 
-    def _fail(self, job_id: uuid.UUID, reason: str) -> None:
+    def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:
-            job = session.get(LinkJob, job_id)
-            if job is not None:
+            job = held_lease(session, LinkJob, job_id, attempt, writing="failure")
+            if isinstance(job, LinkJob):
                 job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
