@@ -64,7 +64,7 @@ class ProviderTimeout(ProviderError):  # noqa: N818 -- the name the API layer is
         self.timeout_s = timeout_s
 
 
-class AuthorizationRefused(CommerceError):
+class AuthorizationRefusedError(CommerceError):
     """A provider refused to grant access (an OAuth code that is invalid, expired or already used, or
     a callback whose signature does not match); nothing was granted."""
 

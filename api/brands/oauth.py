@@ -34,7 +34,7 @@ from api.brands.service import bind_shopify_shop, bind_stripe_account, get_brand
 from api.commerce_config import token_cipher
 from api.errors import CommerceNotConfigured
 from api.settings import ApiSettings
-from commerce.exceptions import AuthorizationRefused, SettingsError
+from commerce.exceptions import AuthorizationRefusedError, SettingsError
 from commerce.providers.shopify import (
     SHOP_DOMAIN,
     exchange_shopify_code,
@@ -194,7 +194,7 @@ def finish_stripe_connect(
         account = exchange_stripe_code(commerce, code)
     except SettingsError as error:
         raise CommerceNotConfigured(str(error)) from None
-    except AuthorizationRefused as error:
+    except AuthorizationRefusedError as error:
         raise ProviderAuthorizationRefused(str(error)) from None
     return bind_stripe_account(session, get_brand(session, state.brand_id), account)
 
@@ -221,7 +221,7 @@ def verify_shopify_callback(
     """Signature, shop, state (consumed) of an install callback: the state, the shop and the code."""
     try:
         verify_callback(query, commerce)
-    except AuthorizationRefused as error:
+    except AuthorizationRefusedError as error:
         raise InvalidCallbackSignature(error.reason) from None
     params = dict(query)
     shop = params.get("shop", "")
@@ -246,7 +246,7 @@ def finish_shopify_install(
         grant = exchange_shopify_code(commerce, shop=shop, code=code)
     except SettingsError as error:
         raise CommerceNotConfigured(str(error)) from None
-    except AuthorizationRefused as error:
+    except AuthorizationRefusedError as error:
         raise ProviderAuthorizationRefused(error.reason) from None
     brand = get_brand(session, state.brand_id)
     return bind_shopify_shop(session, brand, shop, grant.access_token, None, token_cipher(commerce))

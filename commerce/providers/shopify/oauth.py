@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from commerce.exceptions import AuthorizationRefused, ProviderError, ProviderTimeout, SettingsError
+from commerce.exceptions import AuthorizationRefusedError, ProviderError, ProviderTimeout, SettingsError
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
@@ -36,7 +36,7 @@ def _api_key(settings: CommerceSettings) -> str:
 
 def _shop_base(settings: CommerceSettings, shop: str) -> str:
     if not SHOP_DOMAIN.match(shop):
-        raise AuthorizationRefused(PROVIDER, f"{shop!r} is not a shop domain (name.myshopify.com)")
+        raise AuthorizationRefusedError(PROVIDER, f"{shop!r} is not a shop domain (name.myshopify.com)")
     return settings.shopify_base_url or f"https://{shop}"
 
 
@@ -71,19 +71,19 @@ def verify_callback(params: list[tuple[str, str]], settings: CommerceSettings) -
     """Refuse a callback query Shopify did not sign with the app secret (or that repeats a name)."""
     names = [key for key, _ in params]
     if len(set(names)) != len(names):
-        raise AuthorizationRefused(PROVIDER, "the callback repeats a query parameter")
+        raise AuthorizationRefusedError(PROVIDER, "the callback repeats a query parameter")
     given = dict(params).get("hmac")
     if not given:
-        raise AuthorizationRefused(PROVIDER, "the callback carries no hmac")
+        raise AuthorizationRefusedError(PROVIDER, "the callback carries no hmac")
     expected = callback_hmac(params, settings.shopify_api_secret.get_secret_value())
     if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
-        raise AuthorizationRefused(PROVIDER, "the callback's hmac does not match its query")
+        raise AuthorizationRefusedError(PROVIDER, "the callback's hmac does not match its query")
 
 
 def exchange_shopify_code(settings: CommerceSettings, *, shop: str, code: str) -> ShopifyGrant:
     """POST the code to https://{shop}/admin/oauth/access_token (or the configured base URL).
 
-    Shopify answers a bad, expired or used code with 400: `AuthorizationRefused`. Throttling, 5xx
+    Shopify answers a bad, expired or used code with 400: `AuthorizationRefusedError`. Throttling, 5xx
     and network failures leave as a retryable `ProviderError` (a new install gets a new code).
     """
     url = f"{_shop_base(settings, shop)}/admin/oauth/access_token"
@@ -103,7 +103,7 @@ def exchange_shopify_code(settings: CommerceSettings, *, shop: str, code: str) -
         status = error.code
         error.close()
         if status in {400, 401, 403, 404}:
-            raise AuthorizationRefused(
+            raise AuthorizationRefusedError(
                 PROVIDER, f"the shop refused the authorization code (HTTP {status})"
             ) from None
         raise ProviderError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stripe
 
-from commerce.exceptions import AuthorizationRefused, SettingsError
+from commerce.exceptions import AuthorizationRefusedError, SettingsError
 from commerce.providers.stripe.client import PROVIDER, build_stripe_client, stripe_errors
 from commerce.settings import CommerceSettings
 
@@ -34,7 +34,7 @@ def exchange_stripe_code(settings: CommerceSettings, code: str) -> str:
     """The connected account id the authorization `code` was granted for.
 
     Stripe answers an invalid, expired or used code with `invalid_grant`: that is
-    `AuthorizationRefused`; anything else (down, credentials) leaves as a `ProviderError`.
+    `AuthorizationRefusedError`; anything else (down, credentials) leaves as a `ProviderError`.
     """
     _client_id(settings)
     client = build_stripe_client(settings)
@@ -44,10 +44,10 @@ def exchange_stripe_code(settings: CommerceSettings, code: str) -> str:
         except stripe.oauth_error.InvalidGrantError as error:
             # The code is the caller's: invalid, expired or used. Other OAuth errors (a wrong client
             # id, say) are the platform's and leave as a ProviderError through stripe_errors.
-            raise AuthorizationRefused(
+            raise AuthorizationRefusedError(
                 PROVIDER, f"the authorization code was refused: {str(error) or 'invalid_grant'}"
             ) from None
     account = token.stripe_user_id
     if not isinstance(account, str) or not account.startswith("acct_"):
-        raise AuthorizationRefused(PROVIDER, "the token answer names no connected account")
+        raise AuthorizationRefusedError(PROVIDER, "the token answer names no connected account")
     return account
