@@ -124,6 +124,42 @@ class ShopifyAppUninstalled:
 
 
 @dataclass(frozen=True, slots=True)
+class ShopifyCustomerDataRequest:
+    """Mandatory compliance topic `customers/data_request`: a shopper asked the shop what apps hold
+    about them. `order_ids` are the GIDs of the orders they placed that Shopify says may concern us."""
+
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "customers/data_request"
+    event_id: str
+    shop_domain: str
+    customer_id: str
+    order_ids: tuple[str, ...]
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyCustomerRedact:
+    """Mandatory compliance topic `customers/redact`: erase what we hold about this shopper's orders."""
+
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "customers/redact"
+    event_id: str
+    shop_domain: str
+    customer_id: str
+    order_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyShopRedact:
+    """Mandatory compliance topic `shop/redact` (48 hours after an uninstall): erase the shop's data."""
+
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "shop/redact"
+    event_id: str
+    shop_domain: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnhandledEvent:
     """A verified event of a type ReelCart does not act on; acknowledge it and move on."""
 
@@ -139,5 +175,8 @@ WebhookEvent = (
     | ShopifyOrderCancelled
     | ShopifyProductChanged
     | ShopifyAppUninstalled
+    | ShopifyCustomerDataRequest
+    | ShopifyCustomerRedact
+    | ShopifyShopRedact
     | UnhandledEvent
 )

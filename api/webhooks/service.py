@@ -25,16 +25,20 @@ from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderSta
 from api.commerce_config import token_cipher
 from api.review.models import Placement
 from api.settings import ApiSettings
+from api.webhooks import compliance
 from api.webhooks.models import ProcessedWebhook
 from api.webhooks.schemas import WebhookReceipt
 from commerce.catalog import CatalogFailure, CatalogItem
 from commerce.events import (
     ShopifyAppUninstalled,
+    ShopifyCustomerDataRequest,
+    ShopifyCustomerRedact,
     ShopifyOrderCancelled,
     ShopifyOrderCreated,
     ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
+    ShopifyShopRedact,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
     WebhookEvent,
@@ -180,6 +184,18 @@ class WebhookHandlers:
         )
         dispatcher.on(ShopifyProductChanged, self.shopify_product)
         dispatcher.on(ShopifyAppUninstalled, lambda event: WebhookOutcome(self._shopify_uninstalled(event)))
+        # Shopify's mandatory compliance topics (api/webhooks/compliance.py).
+        dispatcher.on(
+            ShopifyCustomerDataRequest,
+            lambda event: WebhookOutcome(compliance.customer_data_request(self.session, event)),
+        )
+        dispatcher.on(
+            ShopifyCustomerRedact,
+            lambda event: WebhookOutcome(compliance.redact_customer(self.session, event)),
+        )
+        dispatcher.on(
+            ShopifyShopRedact, lambda event: WebhookOutcome(compliance.redact_shop(self.session, event))
+        )
         return dispatcher
 
     # Stripe ----------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from commerce.events import (
 )
 from commerce.exceptions import MoneyError, WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
+from commerce.providers.shopify.compliance import COMPLIANCE_TOPICS, compliance_event
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
@@ -146,6 +147,8 @@ def _parse(topic: str, shop: str, event_id: str, raw_body: bytes) -> WebhookEven
         )
     if topic == "app/uninstalled":
         return ShopifyAppUninstalled(event_id=event_id, shop_domain=shop)
+    if topic in COMPLIANCE_TOPICS:
+        return compliance_event(topic, shop, event_id, raw_body)
     return UnhandledEvent(PROVIDER, event_id, topic)
 
 
