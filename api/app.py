@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import health, pages
 from api.analytics import router as events
@@ -20,6 +22,7 @@ from api.checkout import router as checkout
 from api.compression import CompressedResponses
 from api.db import create_db_engine, session_scope
 from api.episodes import router as episodes
+from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
@@ -28,6 +31,9 @@ from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
 from api.linking.service import LinkingService
+from api.observability.context import configure_logging
+from api.observability.metrics import metrics_registry
+from api.observability.middleware import RequestObservation
 from api.problems import install_problem_handlers
 from api.review import router as review
 from api.settings import ApiSettings, get_settings
@@ -36,6 +42,8 @@ from api.webhooks import router as webhooks
 
 log = logging.getLogger("reelcart.api")
 
+# How often start-up job recovery asks again for a database that did not answer.
+RECOVERY_RETRY_S = 5.0
 
 
 def create_app(
@@ -58,17 +66,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        undo_logging = configure_logging(settings.log_format)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+        sweep_stale_part_files(settings.media_dir)
         reaper = StaleJobReaper(engine, on_requeued=queue.enqueue)
+        recovery = JobRecovery(engine, queue, retry_s=RECOVERY_RETRY_S)
         if settings.worker_threads > 0:
             queue.start()
-            with session_scope(engine) as session:
-                for job in recover_jobs(session):
-                    queue.enqueue(job)
+            recovery.start()
             reaper.start()
         yield
+        recovery.stop()
         reaper.stop()
         queue.stop()
+        undo_logging()
 
     app = FastAPI(
         title="ReelCart API",
@@ -86,6 +97,7 @@ def create_app(
     app.state.engine = engine
     app.state.job_queue = queue
     app.state.linking = linking_service
+    app.state.metrics = metrics_registry(engine)
 
     install_problem_handlers(app)
     app.add_middleware(
@@ -98,10 +110,12 @@ def create_app(
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag"],
+        expose_headers=["ETag", "X-Request-ID"],
     )
-    # Outermost: gzip whatever the layers below answer (timeline, overlay SDK, JSON, problems).
+    # Gzip whatever the layers below answer (timeline, overlay SDK, JSON, problems).
     app.add_middleware(CompressedResponses)
+    # Outermost: the request id, and status and latency as the client sees them.
+    app.add_middleware(RequestObservation)
     for module in (
         health,
         admin,
@@ -121,3 +135,44 @@ def create_app(
         app.include_router(module.router)
     pages.mount_static(app)
     return app
+
+
+class JobRecovery:
+    """At start-up, queue again what the last process left (see `recover_jobs`), on a thread that
+    retries until the database answers: the API starts, not ready, without its database."""
+
+    def __init__(self, engine: Engine, queue: JobQueue, *, retry_s: float = RECOVERY_RETRY_S) -> None:
+        self._engine, self._queue, self._retry_s = engine, queue, retry_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._recover, name="reelcart-recovery", daemon=True)
+
+    def start(self) -> None:
+        """Recover now when the database answers (the usual case), else keep trying on the thread."""
+        if not self._attempt():
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _recover(self) -> None:
+        while not self._stop.wait(self._retry_s):
+            if self._attempt():
+                return
+
+    def _attempt(self) -> bool:
+        try:
+            with session_scope(self._engine) as session:
+                jobs = recover_jobs(session)
+        except SQLAlchemyError as error:
+            log.warning(
+                "job recovery: the database is unavailable (%s); trying again in %g s",
+                type(error).__name__,
+                self._retry_s,
+            )
+            return False
+        for job in jobs:
+            self._queue.enqueue(job)
+        log.info("job recovery: %d queued job(s) handed to the workers", len(jobs))
+        return True

@@ -10,10 +10,15 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# A PostgreSQL host that drops packets would hold a request (and a readiness probe) for minutes;
+# past this, the connection attempt fails and the request answers 503.
+POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
 def create_db_engine(url: str) -> Engine:
@@ -26,6 +31,8 @@ def create_db_engine(url: str) -> Engine:
             kwargs["poolclass"] = StaticPool
         else:
             _ensure_parent_dir(url)
+    elif url.startswith("postgresql") and "connect_timeout" not in url:
+        kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -71,6 +78,15 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (creates the schema on an empty database)."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or used right now (refused or dropped
+    connection, a server shutting down, a locked SQLite file, no pooled connection free), as opposed
+    to a statement the database refused (a constraint, bad SQL), which retrying would not fix."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def database_is_reachable(engine: Engine) -> bool:

@@ -14,16 +14,23 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.commerce_config import stored_token_problem
+from api.db import is_database_outage
 from api.errors import ApiError
 from commerce.exceptions import CommerceError, ProviderError, ProviderTimeout, TokenCryptoError
 from tagger.exceptions import TaggerError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://reelcart.dev/problems/"
+# How long a client is asked to wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER_S = 5
+# nginx's "client closed request": the status a request the client abandoned is logged and counted as.
+CLIENT_CLOSED_REQUEST = 499
 
 log = logging.getLogger("reelcart.api")
 
@@ -234,7 +241,39 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 409, "the request conflicts with existing data (a duplicate or a dangling reference)"
         )
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_outage(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem_response(
+            request,
+            503,
+            "the database is unavailable; try again shortly",
+            slug="database-unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+
+    # IntegrityError, a statement the database refused, keeps its own handler above (MRO order).
+    for kind in (OperationalError, InterfaceError, DBAPIError, PoolTimeout):
+        app.add_exception_handler(kind, _database)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # Nobody reads this answer; the request's own cleanup (partial files, the session) already ran.
+        log.info("client disconnected before %s %s was read", request.method, request.url.path)
+        return problem_response(
+            request, CLIENT_CLOSED_REQUEST, "the client closed the request", slug="client-closed-request"
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "an unexpected error occurred; it has been logged")
+        # This runs outside the request middleware (Starlette's outermost error handler), so the
+        # request id is taken from the request's state, for the log line and the answer alike.
+        request_id = getattr(request.state, "request_id", None)
+        log.exception(
+            "unhandled error on %s %s", request.method, request.url.path, extra={"request_id": request_id}
+        )
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return problem_response(
+            request, 500, "an unexpected error occurred; it has been logged", headers=headers
+        )

@@ -54,6 +54,11 @@ class ApiSettings(BaseSettings):
     trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `json`: every log record is one JSON line on stderr, with the request id and job id (see
+    # api/observability/context.py); `text` leaves logging as the server sets it up.
+    log_format: Literal["text", "json"] = "text"
+    # Bearer token Prometheus sends to scrape GET /metrics; unset, /metrics answers 404.
+    metrics_token: SecretStr | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -69,6 +74,12 @@ class ApiSettings(BaseSettings):
                 "REELCART_SECRET_KEY is a placeholder; set a real secret outside development "
                 f"(environment is {self.environment!r})"
             )
+        if (
+            self.environment != "development"
+            and self.metrics_token is not None
+            and self.metrics_token.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("REELCART_METRICS_TOKEN is a placeholder; set a real token or leave it unset")
         return self
 
     @property

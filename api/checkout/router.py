@@ -7,8 +7,9 @@ from fastapi.responses import HTMLResponse
 
 from api.checkout.dependencies import CommerceDep
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
-from api.checkout.service import shopper_ip, start_checkout
+from api.checkout.service import failure_reason, shopper_ip, start_checkout
 from api.deps import SessionDep, SettingsDep
+from api.observability.metrics import observe_checkout
 
 router = APIRouter(tags=["public"])
 
@@ -38,8 +39,10 @@ def create_checkout(
         request.headers.getlist("x-forwarded-for"),
         settings.trusted_proxies,
     )
-    started = start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
-    session.commit()
+    with observe_checkout(body.provider, failure_reason) as observed:
+        started = start_checkout(session, body, settings, commerce, buyer_ip=buyer_ip)
+        session.commit()
+        observed.opened(started.created.provider, replayed=started.replayed)
     if started.replayed:
         response.status_code = status.HTTP_200_OK
     return started.created

@@ -19,7 +19,9 @@ from sqlmodel import Session
 from api.db import session_scope
 from api.episodes.models import TagJob
 from api.jobs.progress import Heartbeat, claim_job
+from api.jobs.recovery import JOB_TABLES
 from api.linking.models import LinkJob
+from api.observability.metrics import observe_job
 
 log = logging.getLogger("reelcart.jobs")
 
@@ -34,6 +36,7 @@ class JobRunner(Generic[Job]):
         self._engine = engine
         self._table: type[Job] = table
         self._noun = noun
+        self._kind = next(str(kind) for kind, kind_table in JOB_TABLES if kind_table is table)
 
     def claim(self, job_id: uuid.UUID, prepare: Callable[[Session, Job], Scope | None]) -> Scope | None:
         """Take a queued job (one conditional UPDATE, so racing workers never both run it) and read
@@ -48,14 +51,18 @@ class JobRunner(Generic[Job]):
     def run(
         self, job_id: uuid.UUID, work: Callable[[], None], *, reasons: Reasons, fail: Callable[[str], None]
     ) -> None:
-        """The claimed job's work under its heartbeat; a failure is recorded through `fail`."""
-        try:
-            with Heartbeat(self._engine, self._table, job_id):
-                work()
-        except Exception as error:
-            for kind, reason in reasons.items():
-                if isinstance(error, kind):
-                    fail(reason(error))
-                    return
-            log.exception("%s %s failed unexpectedly", self._noun, job_id)
-            fail(f"internal error: {type(error).__name__}: {error}")
+        """The claimed job's work under its heartbeat; a failure is recorded through `fail`. Metrics
+        count it by outcome, and its log lines carry its id."""
+        with observe_job(self._kind, job_id) as observed:
+            try:
+                with Heartbeat(self._engine, self._table, job_id):
+                    work()
+            except Exception as error:
+                for kind, reason in reasons.items():
+                    if isinstance(error, kind):
+                        observed.outcome = "failed"
+                        fail(reason(error))
+                        return
+                observed.outcome = "error"
+                log.exception("%s %s failed unexpectedly", self._noun, job_id)
+                fail(f"internal error: {type(error).__name__}: {error}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from api.checkout.dependencies import CommerceDep
 from api.deps import SessionDep, SettingsDep
 from api.linking.link_jobs import queue_index_refresh
+from api.observability.metrics import record_webhook
 from api.problems import Problem
 from api.webhooks.schemas import WebhookReceipt
 from api.webhooks.service import receive
@@ -37,9 +38,11 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
 def _rejected(error: WebhookError) -> Problem:
     # Only the reason is logged: a body may carry personal data, and a forged one is attacker input.
     log.warning("rejected %s webhook: %s", error.provider, error.reason)
-    if isinstance(error, WebhookSignatureError):
-        return Problem(400, str(error), slug="invalid-webhook-signature")
-    return Problem(400, str(error), slug="invalid-webhook-payload")
+    slug = (
+        "invalid-webhook-signature" if isinstance(error, WebhookSignatureError) else "invalid-webhook-payload"
+    )
+    record_webhook(error.provider, slug)
+    return Problem(400, str(error), slug=slug)
 
 
 def _process(
@@ -48,6 +51,10 @@ def _process(
     delivery = receive(session, event, settings, commerce)
     session.commit()
     outcome = delivery.outcome
+    receipt = delivery.receipt
+    record_webhook(
+        event.provider, "duplicate" if receipt.duplicate else "processed" if receipt.handled else "ignored"
+    )
     log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, outcome.message)
     if outcome.catalog_changed and outcome.brand_id is not None:
         # The product's images may be new URLs: fetch and index them in the background.
