@@ -53,10 +53,8 @@ def _principal(request: Request, session: SessionDep) -> Principal:
             slug="invalid-api-key",
             headers=_CHALLENGE,
         )
-    principal = authenticate(session, token.strip())
-    if principal is None:
-        raise Problem(401, "API key is invalid or revoked", slug="invalid-api-key", headers=_CHALLENGE)
-    return principal
+    # Unknown, revoked and expired keys are 401s that say which (ApiKeyRefused).
+    return authenticate(session, token.strip())
 
 
 def _brand_id(principal: Annotated[Principal, Depends(_principal)]) -> uuid.UUID:

@@ -64,3 +64,13 @@ class MediaUrlRefused(ApiError, status=403):
     def __init__(self, detail: str, *, slug: str) -> None:
         super().__init__(detail)
         self.slug = slug
+
+
+class ApiKeyRefused(ApiError, status=401, slug="invalid-api-key"):
+    """The bearer key is unknown, revoked or expired; the detail and the slug say which."""
+
+    def __init__(self, detail: str, *, slug: str) -> None:
+        super().__init__(
+            detail, headers={"WWW-Authenticate": 'Bearer realm="reelcart", error="invalid_token"'}
+        )
+        self.slug = slug

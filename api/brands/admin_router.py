@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -41,6 +41,9 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="The key stops working this many days from now; omit: never"
+    )
 
 
 class KeyIssued(BaseModel):
@@ -48,6 +51,7 @@ class KeyIssued(BaseModel):
     brand_id: uuid.UUID
     name: str
     key: str = Field(description="Shown once; only its hash is stored")
+    expires_at: datetime | None = Field(description="When the key stops working; None: never")
 
 
 @router.post("/brands", status_code=status.HTTP_201_CREATED, response_model=BrandPublic)
@@ -72,9 +76,18 @@ def create_key(
 ) -> KeyIssued:
     if session.get(Brand, brand_id) is None:
         raise NotFound("brand")
-    issued = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name)
+    lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
+    issued = issue_api_key(
+        session, scope=ApiKeyScope.BRAND, brand_id=brand_id, name=body.name, expires_in=lifetime
+    )
     session.commit()
-    return KeyIssued(id=issued.record.id, brand_id=brand_id, name=body.name, key=issued.secret)
+    return KeyIssued(
+        id=issued.record.id,
+        brand_id=brand_id,
+        name=body.name,
+        key=issued.secret,
+        expires_at=issued.record.expires_at,
+    )
 
 
 @router.get("/keys", response_model=list[ApiKeyPublic], summary="API keys, newest first (never a secret)")

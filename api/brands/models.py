@@ -64,6 +64,8 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = created_at_field()
     revoked_at: datetime | None = optional_timestamp_field()
+    # None: the key works until revoked; else it is refused from this moment on (401 expired-api-key).
+    expires_at: datetime | None = optional_timestamp_field()
 
 
 class OAuthStateUse(SQLModel, table=True):

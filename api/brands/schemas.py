@@ -107,3 +107,6 @@ class ApiKeyPublic(BaseModel):
     prefix: str = Field(description="The key's first characters (rc_ and 7 more), to recognise it by")
     created_at: datetime
     revoked_at: datetime | None = Field(description="When it was revoked; None while it works")
+    expires_at: datetime | None = Field(
+        description="When it stops working (401 expired-api-key from then on); None: never"
+    )

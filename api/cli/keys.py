@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -53,6 +53,12 @@ def create_key(
     brand: Annotated[str | None, typer.Option(help="Brand slug or id the key acts for")] = None,
     operator: Annotated[bool, typer.Option("--operator", help="An operator (admin) key instead")] = False,
     name: Annotated[str, typer.Option(help="A label to recognise the key by")] = "",
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in", metavar="DAYS", min=1, max=3650, help="The key stops working DAYS days from now"
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     if operator == (brand is not None):
@@ -61,10 +67,12 @@ def create_key(
     with Session(engine, expire_on_commit=False) as session:
         brand_id = find_brand(session, brand).id if brand is not None else None
         scope = ApiKeyScope.OPERATOR if operator else ApiKeyScope.BRAND
-        issued = issue_api_key(session, scope=scope, brand_id=brand_id, name=name)
+        lifetime = timedelta(days=expires_in) if expires_in is not None else None
+        issued = issue_api_key(session, scope=scope, brand_id=brand_id, name=name, expires_in=lifetime)
         session.commit()
+    expiry = f", expires {_when(issued.record.expires_at)}" if issued.record.expires_at else ""
     console.print(
-        f"{scope} key {issued.record.id} (shown once, store it now):", highlight=False, soft_wrap=True
+        f"{scope} key {issued.record.id} (shown once, store it now{expiry}):", highlight=False, soft_wrap=True
     )
     typer.echo(issued.secret)
 
@@ -72,7 +80,7 @@ def create_key(
 def list_keys(
     brand: Annotated[str | None, typer.Option(help="Only this brand's keys (slug or id)")] = None,
 ) -> None:
-    """List keys, newest first: id, name, brand, prefix, created, revoked (never a secret)."""
+    """List keys, newest first: id, name, brand, prefix, created, expires, revoked (never a secret)."""
     engine = open_database(load_settings())
     with Session(engine) as session:
         brand_id = find_brand(session, brand).id if brand is not None else None
@@ -81,7 +89,10 @@ def list_keys(
         console.print("no keys" + (f" for brand {brand}" if brand else ""), highlight=False, soft_wrap=True)
         return
     # Plain aligned columns, one key a line: as easy to grep or cut as to read, at any terminal width.
-    rows = [("ID", "NAME", "BRAND", "PREFIX", "CREATED", "REVOKED"), *(_key_row(key) for key in listed)]
+    rows = [
+        ("ID", "NAME", "BRAND", "PREFIX", "CREATED", "EXPIRES", "REVOKED"),
+        *(_key_row(key) for key in listed),
+    ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -117,6 +128,14 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "-"
 
 
-def _key_row(key: ApiKeyPublic) -> tuple[str, str, str, str, str, str]:
+def _key_row(key: ApiKeyPublic) -> tuple[str, str, str, str, str, str, str]:
     owner = key.brand_slug or ("(operator)" if key.scope is ApiKeyScope.OPERATOR else "-")
-    return (str(key.id), key.name or "-", owner, key.prefix, _when(key.created_at), _when(key.revoked_at))
+    return (
+        str(key.id),
+        key.name or "-",
+        owner,
+        key.prefix,
+        _when(key.created_at),
+        _when(key.expires_at),
+        _when(key.revoked_at),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from api.brands.models import ApiKey
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.models import JobState
@@ -74,6 +76,32 @@ def test_keys_create_prints_a_working_key_once(workspace: Path) -> None:
     assert (unknown.exit_code, "no brand 'nobody'" in unknown.output) == (1, True)
 
 
+def test_keys_create_with_an_expiry_lists_it_and_the_key_is_refused_once_it_passes(workspace: Path) -> None:
+    # Given a key created to expire in 30 days
+    _brand(workspace)
+    created = _ok("keys", "create", "--brand", "orchard-co", "--name", "agency", "--expires-in", "30")
+    header, key = created.strip().splitlines()[0], created.strip().splitlines()[-1]
+    expected = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert f"expires {expected}" in header
+
+    # Then it works now, the listing shows when it expires, and an expiry of 0 days is refused
+    assert _live(key) == 200
+    (row,) = _ok("keys", "list").strip().splitlines()[1:]
+    assert row.split()[7] == expected  # after id, name, brand, prefix and "date time UTC" created
+    refused = runner.invoke(app, ["keys", "create", "--brand", "orchard-co", "--expires-in", "0"])
+    assert refused.exit_code != 0
+
+    # When its expiry passes, its next request is a 401 saying so
+    engine = create_db_engine(get_settings().database_url)
+    with Session(engine) as session:
+        stored = session.exec(select(ApiKey)).one()
+        stored.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(stored)
+        session.commit()
+    engine.dispose()
+    assert _live(key) == 401
+
+
 def _live(key: str) -> int:
     from fastapi.testclient import TestClient  # noqa: PLC0415
 
@@ -98,7 +126,7 @@ def test_keys_list_shows_every_key_and_revoke_stops_one_at_once(workspace: Path)
     # When the operator lists them: every key, newest first, with brand and prefix, never a secret
     listing = _ok("keys", "list")
     lines = listing.strip().splitlines()
-    assert lines[0].split() == ["ID", "NAME", "BRAND", "PREFIX", "CREATED", "REVOKED"]
+    assert lines[0].split() == ["ID", "NAME", "BRAND", "PREFIX", "CREATED", "EXPIRES", "REVOKED"]
     assert [line.split()[1:3] for line in lines[1:]] == [
         ["till", "tea-house"],
         ["ops", "(operator)"],
