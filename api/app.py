@@ -35,6 +35,7 @@ from api.observability.context import configure_logging
 from api.observability.metrics import metrics_registry
 from api.observability.middleware import RequestObservation
 from api.problems import install_problem_handlers
+from api.rate_limits import RateLimiter, RateLimits
 from api.review import router as review
 from api.settings import ApiSettings, get_settings
 from api.timeline import router as timeline
@@ -97,6 +98,7 @@ def create_app(
     app.state.engine = engine
     app.state.job_queue = queue
     app.state.linking = linking_service
+    app.state.rate_limiter = RateLimiter(settings)
     app.state.metrics = metrics_registry(engine)
 
     install_problem_handlers(app)
@@ -105,6 +107,9 @@ def create_app(
         json_bytes=settings.max_json_bytes,
         uploads=upload_routes(settings),
     )
+    # Outside the body cap and inside CORS: a flood is refused before its body is read, and a browser
+    # can still read the 429.
+    app.add_middleware(RateLimits, limiter=app.state.rate_limiter, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

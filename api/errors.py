@@ -74,3 +74,13 @@ class ApiKeyRefused(ApiError, status=401, slug="invalid-api-key"):
             detail, headers={"WWW-Authenticate": 'Bearer realm="reelcart", error="invalid_token"'}
         )
         self.slug = slug
+
+
+class TooManyRequests(ApiError, status=429, slug="rate-limited"):
+    """A client or key went past one of its rate limits; `Retry-After` says when to try again."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s

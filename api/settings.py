@@ -7,10 +7,20 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev", "test"})
+
+
+def _rate_limit(value: str) -> str:
+    # "20/minute", "100 per hour", "5/second;100/minute": parsed by the `limits` library at startup.
+    parse_many(value)
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 def _ip_network(value: str) -> str:
@@ -54,6 +64,19 @@ class ApiSettings(BaseSettings):
     trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Rate limits (api/rate_limits.py): counters live in this `limits` storage, shared by every API
+    # process that names the same one (e.g. redis://127.0.0.1:6379/0); unset, in this process's memory.
+    rate_limit_storage_url: str | None = None
+    rate_limit_enabled: bool = True
+    # Per client IP (REELCART_TRUSTED_PROXIES decides what the client IP is) on the public routes.
+    rate_limit_events: RateLimit = "120/minute"  # POST /v1/events requests
+    rate_limit_event_items: RateLimit = "1200/minute"  # events inside them
+    rate_limit_checkout: RateLimit = "30/minute"  # POST /v1/checkout (each may open a provider session)
+    rate_limit_timeline: RateLimit = "600/minute"  # GET /v1/episodes/{id}/timeline
+    # Per API key, on every route a key calls (brand and operator routes).
+    rate_limit_api_key: RateLimit = "1200/minute"
+    # One impression per viewer and placement is counted in this window (a viewer: client IP + User-Agent).
+    impression_dedupe_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     # `json`: every log record is one JSON line on stderr, with the request id and job id (see
     # api/observability/context.py); `text` leaves logging as the server sets it up.
     log_format: Literal["text", "json"] = "text"

@@ -6,12 +6,14 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from api.analytics.schemas import AnalyticsReport, EventBatch, EventReceipt
 from api.analytics.service import funnel, record_events
-from api.deps import BrandIdDep, SessionDep
+from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes.service import get_episode
 from api.problems import Problem
+from api.rate_limits import RateLimiter, client_ip, viewer_key
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -46,14 +48,36 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
         "requestBody": {"content": {"application/json": {"schema": _inlined(EventBatch.model_json_schema())}}}
     },
 )
-async def post_events(request: Request, session: SessionDep) -> EventReceipt:
+async def post_events(request: Request, session: SessionDep, settings: SettingsDep) -> EventReceipt:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("application/json", "text/plain")):
         raise Problem(415, "send the events as JSON")
     batch = EventBatch.model_validate_json(await request.body())
-    receipt = record_events(session, batch)
-    session.commit()
-    return receipt
+    limiter: RateLimiter = request.app.state.rate_limiter
+    ip = client_ip(request.scope, settings)
+    viewer = viewer_key(ip, request.headers.get("user-agent", ""))
+
+    def record() -> EventReceipt:
+        # Besides the requests (RateLimits), the events in them: a batch holds up to 200.
+        limiter.check(
+            settings.rate_limit_event_items,
+            "event-items",
+            ip,
+            cost=len(batch.events),
+            what="player events from your address",
+        )
+        receipt = record_events(
+            session,
+            batch,
+            first_impression=lambda placement_id: limiter.first_sighting(
+                settings.impression_dedupe_s, "impression", str(placement_id), viewer
+            ),
+        )
+        session.commit()
+        return receipt
+
+    # The database and a shared limit storage are blocking calls: off the event loop.
+    return await run_in_threadpool(record)
 
 
 @router.get("/analytics/episodes/{episode_id}", response_model=AnalyticsReport)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +32,12 @@ from commerce.money import Money
 MAX_CLOCK_SKEW = timedelta(hours=24)
 
 
-def record_events(session: Session, batch: EventBatch) -> EventReceipt:
+def record_events(
+    session: Session, batch: EventBatch, *, first_impression: Callable[[uuid.UUID], bool] | None = None
+) -> EventReceipt:
+    """Store the batch's valid events. `first_impression(placement_id)` says whether this viewer's
+    impression of the placement is the first in its window; a repeat is refused as a duplicate, so one
+    client cannot inflate impressions by resending them."""
     episode_ids = {event.episode_id for event in batch.events}
     episodes = {
         row.id: row for row in session.exec(select(Episode).where(col(Episode.id).in_(episode_ids))).all()
@@ -55,6 +61,15 @@ def record_events(session: Session, batch: EventBatch) -> EventReceipt:
         placement = placements.get(event.placement_id)
         if placement is None or placement.episode_id != episode.id:
             rejected.append(RejectedEvent(index=index, reason="placement is not in this episode"))
+            continue
+        if (
+            event.type is EventType.HOTSPOT_IMPRESSION
+            and first_impression is not None
+            and not first_impression(placement.id)
+        ):
+            rejected.append(
+                RejectedEvent(index=index, reason="duplicate impression: this viewer's is already counted")
+            )
             continue
         occurred = event.ts.astimezone(UTC) if event.ts and event.ts.tzinfo else now
         if abs(occurred - now) > MAX_CLOCK_SKEW:

@@ -78,11 +78,14 @@ def test_funnel_reconciles_with_events_checkouts_and_orders(
     episode = make_episode(engine, brand.brand.id, settings)
     hot = make_placement(engine, episode, status=PlacementStatus.APPROVED, chosen_product_id=product.id)
     cold = make_placement(engine, episode, status=PlacementStatus.APPROVED, start_ms=5000, end_ms=6000)
-    events = [_event("hotspot_impression", episode.id, hot.id)] * 10 + [
-        _event("hotspot_tap", episode.id, hot.id)
-    ] * 4
-    events += [_event("hotspot_impression", episode.id, cold.id)] * 3
-    assert client.post("/v1/events", json={"events": events}).json()["accepted"] == 17
+    # Ten viewers (an impression counts once per viewer) saw the hot placement, three the cold one
+    for viewer in range(10):
+        seen = [_event("hotspot_impression", episode.id, hot.id)]
+        seen += [_event("hotspot_impression", episode.id, cold.id)] if viewer < 3 else []
+        posted = client.post("/v1/events", json={"events": seen}, headers={"User-Agent": f"player/{viewer}"})
+        assert posted.json()["accepted"] == len(seen)
+    taps = [_event("hotspot_tap", episode.id, hot.id)] * 4
+    assert client.post("/v1/events", json={"events": taps}).json()["accepted"] == 4
     with Session(engine) as session:
         for number in range(3):
             checkout = CheckoutSession(
