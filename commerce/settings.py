@@ -57,8 +57,12 @@ class CommerceSettings(BaseSettings):
     shopify_api_secret: SecretStr = SecretStr("shpss_placeholder")
     # The app's client id (its "API key"): shops bind through Shopify's install (OAuth) flow.
     shopify_api_key: str | None = None
-    # What the install asks for: products for catalog sync, orders for the order webhooks.
-    shopify_scopes: str = Field(default="read_products,read_orders", pattern=r"^[a-z_]+(,[a-z_]+)*$")
+    # What the install asks for: products for catalog sync, orders for the order webhooks, and the
+    # Storefront scopes checkout's carts need (the install then makes the shop a Storefront token).
+    shopify_scopes: str = Field(
+        default="read_products,read_orders,unauthenticated_read_product_listings,unauthenticated_write_checkouts",
+        pattern=r"^[a-z_]+(,[a-z_]+)*$",
+    )
     shopify_admin_api_version: str = "2026-10"
     # Matches the Storefront schema shipped by @shopify/hydrogen-react, which the tests validate against.
     shopify_storefront_api_version: str = "2026-04"

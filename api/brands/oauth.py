@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -34,15 +35,18 @@ from api.brands.service import bind_shopify_shop, bind_stripe_account, get_brand
 from api.commerce_config import token_cipher
 from api.errors import CommerceNotConfigured
 from api.settings import ApiSettings
-from commerce.exceptions import AuthorizationRefusedError, SettingsError
+from commerce.exceptions import AuthorizationRefusedError, ProviderError, SettingsError
 from commerce.providers.shopify import (
     SHOP_DOMAIN,
+    create_storefront_token,
     exchange_shopify_code,
     install_url,
     verify_callback,
 )
 from commerce.providers.stripe import exchange_stripe_code, stripe_authorize_url
 from commerce.settings import CommerceSettings
+
+log = logging.getLogger("reelcart.api.brands")
 
 STATE_TTL_S = 600  # long enough to sign in at the provider, short enough that a leaked URL dies soon
 STRIPE_CALLBACK = "/oauth/stripe/callback"
@@ -248,5 +252,12 @@ def finish_shopify_install(
         raise CommerceNotConfigured(str(error)) from None
     except AuthorizationRefusedError as error:
         raise ProviderAuthorizationRefused(error.reason) from None
+    storefront = None
+    if grant.allows_storefront:
+        try:
+            storefront = create_storefront_token(commerce, shop=shop, access_token=grant.access_token)
+        except ProviderError as error:
+            # The shop is still connected: checkout falls back to a cart permalink, as without the scope.
+            log.warning("shop %s installed without a Storefront token: %s", shop, error)
     brand = get_brand(session, state.brand_id)
-    return bind_shopify_shop(session, brand, shop, grant.access_token, None, token_cipher(commerce))
+    return bind_shopify_shop(session, brand, shop, grant.access_token, storefront, token_cipher(commerce))

@@ -16,11 +16,19 @@ from sqlmodel import Session
 
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.oauth import ConnectState, encode_state, issue_state
+from api.settings import ApiSettings
 from commerce.crypto import TokenCipher
 from commerce.providers.shopify import callback_hmac
-from tests.api.commerce_support import ACCOUNT, SHOP, SHOPIFY_API_SECRET, World
+from tests.api.commerce_support import (
+    ACCOUNT,
+    SHOP,
+    SHOPIFY_API_SECRET,
+    SHOPIFY_VARIANT,
+    World,
+    make_shoppable,
+)
 from tests.commerce.fakes.loopback import Reply
-from tests.commerce.fakes.shopify_fake import APP_CLIENT_ID
+from tests.commerce.fakes.shopify_fake import APP_CLIENT_ID, STOREFRONT_TOKEN, product_node, variant_node
 from tests.utils.api import BrandAccount
 
 CLIENT_ID = "ca_LoopbackPlatform"
@@ -269,7 +277,9 @@ def test_the_shopify_install_binds_the_shop_and_its_offline_token(
     )
     assert {key: value for key, value in query.items() if key != "state"} == {
         "client_id": APP_CLIENT_ID,
-        "scope": "read_products,read_orders",
+        "scope": (
+            "read_products,read_orders,unauthenticated_read_product_listings,unauthenticated_write_checkouts"
+        ),
         "redirect_uri": "http://testserver/oauth/shopify/callback",
     }
 
@@ -277,21 +287,79 @@ def test_the_shopify_install_binds_the_shop_and_its_offline_token(
     connecting.shopify.install_codes["code-owner"] = INSTALLED_TOKEN
     done = shopify_callback(connecting, signed_query(code="code-owner", shop=SHOP, state=query["state"]))
 
-    # Then the shop is the brand's, with the token Shopify issued, stored encrypted, never returned
+    # Then the shop is the brand's, with the token Shopify issued and a Storefront token made with it,
+    # both stored encrypted, never returned
+    assert done.status_code == 200, done.text
+    assert done.json()["providers"]["shopify"] == {
+        "connected": True,
+        "shop_domain": SHOP,
+        "storefront_token": True,
+    }
+    assert INSTALLED_TOKEN not in done.text
+    assert connecting.shopify.storefront_tokens_created == 1
+    with Session(engine) as session:
+        stored = session.get(Brand, brand.brand.id)
+        assert stored is not None
+        assert stored.shopify_access_token_encrypted is not None
+        assert stored.shopify_storefront_token_encrypted is not None
+        assert INSTALLED_TOKEN not in stored.shopify_access_token_encrypted
+        cipher = TokenCipher.from_settings(connecting.commerce)
+        assert cipher.decrypt(stored.shopify_access_token_encrypted) == INSTALLED_TOKEN
+        assert cipher.decrypt(stored.shopify_storefront_token_encrypted) == STOREFRONT_TOKEN
+
+
+def test_a_shop_installed_through_oauth_checks_out_through_a_storefront_cart(
+    connecting: World, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given a shop installed through the flow, selling a hoodie a placement shows
+    connecting.shopify.install_codes["code-owner"] = INSTALLED_TOKEN
+    query = signed_query(code="code-owner", shop=SHOP, state=shopify_state(connecting, brand))
+    assert shopify_callback(connecting, query).status_code == 200
+    connecting.shopify.products = [product_node(1, "Lead hoodie", [variant_node(11, price="59.90")])]
+    hoodie = make_shoppable(engine, settings, brand, shopify_variant_gid=SHOPIFY_VARIANT)
+
+    # When a shopper taps Buy
+    response = connecting.client.post(
+        "/v1/checkout", json=hoodie.checkout_body(click_id="click-oauth-1", provider="shopify")
+    )
+
+    # Then Shopify made a cart (the Storefront token the install created), not a permalink
+    assert response.status_code == 201, response.text
+    (cart,) = connecting.shopify.carts
+    assert response.json()["url"] == cart["cart"]["checkoutUrl"]
+
+
+@pytest.mark.parametrize(
+    ("granted", "errors"),
+    [
+        ("read_products,read_orders", []),
+        (
+            "read_products,read_orders,unauthenticated_write_checkouts",
+            [{"field": ["input"], "message": "Access denied for storefrontAccessTokenCreate"}],
+        ),
+    ],
+    ids=["scope-not-granted", "token-refused"],
+)
+def test_an_install_without_a_storefront_token_still_connects_the_shop(
+    connecting: World, brand: BrandAccount, granted: str, errors: list[Any]
+) -> None:
+    # Given the owner granted less, or Shopify refused the Storefront token
+    connecting.shopify.granted_scope = granted
+    connecting.shopify.storefront_token_errors = errors
+    connecting.shopify.install_codes["code-owner"] = INSTALLED_TOKEN
+
+    done = shopify_callback(
+        connecting, signed_query(code="code-owner", shop=SHOP, state=shopify_state(connecting, brand))
+    )
+
+    # Then the shop is connected without one (checkout uses a cart permalink)
     assert done.status_code == 200, done.text
     assert done.json()["providers"]["shopify"] == {
         "connected": True,
         "shop_domain": SHOP,
         "storefront_token": False,
     }
-    assert INSTALLED_TOKEN not in done.text
-    with Session(engine) as session:
-        stored = session.get(Brand, brand.brand.id)
-        assert stored is not None
-        assert stored.shopify_access_token_encrypted is not None
-        assert INSTALLED_TOKEN not in stored.shopify_access_token_encrypted
-        cipher = TokenCipher.from_settings(connecting.commerce)
-        assert cipher.decrypt(stored.shopify_access_token_encrypted) == INSTALLED_TOKEN
+    assert connecting.shopify.storefront_tokens_created == 0
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

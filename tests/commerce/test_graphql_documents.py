@@ -18,6 +18,7 @@ from commerce.providers.shopify import (
     cart_create_variables,
     load_document,
     products_page_variables,
+    storefront_token_variables,
 )
 from commerce.settings import CommerceSettings
 from tests.commerce.shopify_schemas import admin_schema, storefront_schema
@@ -82,6 +83,12 @@ def test_the_variables_we_send_are_accepted_by_the_schemas() -> None:
     assert (
         variable_problems(
             admin(), load_document("products.graphql"), products_page_variables(50, "cursor", since)
+        )
+        == []
+    )
+    assert (
+        variable_problems(
+            admin(), load_document("storefront_token_create.graphql"), storefront_token_variables()
         )
         == []
     )

@@ -11,8 +11,10 @@ from commerce.providers.shopify.oauth import (
     SHOP_DOMAIN,
     ShopifyGrant,
     callback_hmac,
+    create_storefront_token,
     exchange_shopify_code,
     install_url,
+    storefront_token_variables,
     verify_callback,
 )
 from commerce.providers.shopify.storefront import (
@@ -32,10 +34,12 @@ __all__ = [
     "callback_hmac",
     "cart_create_variables",
     "cart_permalink",
+    "create_storefront_token",
     "exchange_shopify_code",
     "install_url",
     "load_document",
     "products_page_variables",
+    "storefront_token_variables",
     "updated_since_query",
     "verify_callback",
 ]

@@ -93,6 +93,10 @@ class ShopifyAdmin:
                 self._sleep(_BACKOFF_S * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover -- itertools.count() never ends
 
+    def mutate(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Run one mutation once: never retried, since sending it twice would do it twice."""
+        return self._execute_once(document, variables)
+
     def _execute_once(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         with self._active_session(), _admin_errors(self._timeout_s):
             raw = _TimedGraphQL(self._timeout_s).execute(document, variables)

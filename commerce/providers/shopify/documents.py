@@ -11,7 +11,12 @@ FRAGMENT_FILES: dict[str, str] = {
     "CatalogProductFields": "product_fields.graphql",
     "CatalogVariantFields": "variant_fields.graphql",
 }
-ADMIN_DOCUMENTS = ("products.graphql", "product.graphql", "product_variants.graphql")
+ADMIN_DOCUMENTS = (
+    "products.graphql",
+    "product.graphql",
+    "product_variants.graphql",
+    "storefront_token_create.graphql",
+)
 STOREFRONT_DOCUMENTS = ("cart_create.graphql",)
 
 _SPREAD = re.compile(r"\.\.\.\s*(?!on\b)([_A-Za-z][_0-9A-Za-z]*)")

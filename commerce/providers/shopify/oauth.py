@@ -11,13 +11,20 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from commerce.exceptions import AuthorizationRefusedError, ProviderError, ProviderTimeout, SettingsError
+from commerce.providers.shopify.admin import ShopifyAdmin
+from commerce.providers.shopify.documents import load_document
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+# Storefront carts need this scope; without it the install gets no Storefront token (cart permalinks).
+STOREFRONT_SCOPE = "unauthenticated_write_checkouts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,10 @@ class ShopifyGrant:
 
     access_token: str
     scopes: frozenset[str]
+
+    @property
+    def allows_storefront(self) -> bool:
+        return STOREFRONT_SCOPE in self.scopes
 
 
 def _api_key(settings: CommerceSettings) -> str:
@@ -116,6 +127,26 @@ def exchange_shopify_code(settings: CommerceSettings, *, shop: str, code: str) -
             PROVIDER, "cannot reach the shop for the token exchange", retryable=True
         ) from None
     return _grant(raw)
+
+
+def storefront_token_variables() -> dict[str, Any]:
+    return {"input": {"title": "ReelCart checkout"}}
+
+
+def create_storefront_token(settings: CommerceSettings, *, shop: str, access_token: str) -> str:
+    """A Storefront API token for the shop, made with its new Admin token (sent once, never retried:
+    a retry could make two). Failures leave as `ProviderError`."""
+    admin = ShopifyAdmin(settings, shop_domain=shop, access_token=access_token)
+    data = admin.mutate(load_document("storefront_token_create.graphql"), storefront_token_variables())
+    created = data.get("storefrontAccessTokenCreate") or {}
+    errors = created.get("userErrors") or []
+    if errors:
+        message = errors[0].get("message", "refused") if isinstance(errors[0], dict) else str(errors[0])
+        raise ProviderError(PROVIDER, f"storefrontAccessTokenCreate: {message}"[:300], retryable=False)
+    token = (created.get("storefrontAccessToken") or {}).get("accessToken")
+    if not isinstance(token, str) or not token:
+        raise ProviderError(PROVIDER, "storefrontAccessTokenCreate returned no token", retryable=False)
+    return token
 
 
 def _grant(raw: bytes) -> ShopifyGrant:

@@ -78,7 +78,12 @@ class FakeShopify:
     app_client_id: str = APP_CLIENT_ID
     app_secret: str = ""
     install_codes: dict[str, str] = field(default_factory=dict)
-    granted_scope: str = "read_products,read_orders"
+    granted_scope: str = (
+        "read_products,read_orders,unauthenticated_read_product_listings,unauthenticated_write_checkouts"
+    )
+    # userErrors storefrontAccessTokenCreate answers with instead of a token (e.g. a missing scope).
+    storefront_token_errors: list[dict[str, Any]] = field(default_factory=list)
+    storefront_tokens_created: int = 0
     _cart_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def route(self, request: RecordedRequest) -> Reply:
@@ -124,6 +129,15 @@ class FakeShopify:
             return Reply.json(
                 200, {"data": {"shop": shop, "product": found and self._with_variant_page(found)}}
             )
+        if "mutation StorefrontTokenCreate(" in query:
+            assert variables["input"]["title"]
+            created: dict[str, Any]
+            if self.storefront_token_errors:
+                created = {"storefrontAccessToken": None, "userErrors": self.storefront_token_errors}
+            else:
+                self.storefront_tokens_created += 1
+                created = {"storefrontAccessToken": {"accessToken": STOREFRONT_TOKEN}, "userErrors": []}
+            return Reply.json(200, {"data": {"storefrontAccessTokenCreate": created}})
         if "query CatalogProductVariants(" in query:
             found = next(p for p in self.products if p["id"] == variables["id"])
             start = int(variables["after"])
