@@ -251,12 +251,16 @@ def test_app_uninstalled_clears_the_shops_tokens(
 def test_analytics_reconcile_with_the_orders_webhooks_create(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    # Given player events: 4 impressions and 3 taps on the hoodie
-    events = [
-        {"type": kind, "episode_id": str(hoodie.episode.id), "placement_id": str(hoodie.placement.id)}
-        for kind in ["hotspot_impression"] * 4 + ["hotspot_tap"] * 3
-    ]
-    assert world.client.post("/v1/events", json={"events": events}).status_code == 202
+    # Given player events: 4 impressions (4 viewers: an impression counts once per viewer) and 3 taps
+    def event(kind: str) -> dict[str, str]:
+        return {"type": kind, "episode_id": str(hoodie.episode.id), "placement_id": str(hoodie.placement.id)}
+
+    for viewer in range(4):
+        seen = [event("hotspot_impression")] + [event("hotspot_tap")] * (3 if viewer == 0 else 0)
+        posted = world.client.post(
+            "/v1/events", json={"events": seen}, headers={"User-Agent": f"player/{viewer}"}
+        )
+        assert (posted.status_code, posted.json()["accepted"]) == (202, len(seen))
     # And three checkouts: one paid on Stripe (delivered twice), one paid on Shopify, one abandoned
     tap(world, hoodie, click_id="click-stripe-1", quantity=2)
     tap(world, hoodie, click_id="click-shopify-1", provider="shopify")
