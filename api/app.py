@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +19,7 @@ from api.catalog import router as catalog
 from api.catalog import sync_router as sync
 from api.checkout import router as checkout
 from api.compression import CompressedResponses
+from api.cors import AudienceCors
 from api.db import create_db_engine, session_scope
 from api.episodes import router as episodes
 from api.housekeeping import sweep_stale_part_files
@@ -31,6 +31,7 @@ from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
 from api.linking.service import LinkingService
+from api.openapi import install_openapi
 from api.observability.context import configure_logging
 from api.observability.metrics import metrics_registry
 from api.observability.middleware import RequestObservation
@@ -102,6 +103,7 @@ def create_app(
     app.state.metrics = metrics_registry(engine)
 
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(
         BodySizeLimit,
         json_bytes=settings.max_json_bytes,
@@ -110,13 +112,8 @@ def create_app(
     # Outside the body cap and inside CORS: a flood is refused before its body is read, and a browser
     # can still read the 429.
     app.add_middleware(RateLimits, limiter=app.state.rate_limiter, settings=settings)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
-        expose_headers=["ETag", "X-Request-ID"],
-    )
+    # The player's routes answer any origin; brand routes only REELCART_CORS_ORIGINS (api/cors.py).
+    app.add_middleware(AudienceCors, brand_origins=settings.cors_origins)
     # Gzip whatever the layers below answer (timeline, overlay SDK, JSON, problems).
     app.add_middleware(CompressedResponses)
     # Outermost: the request id, and status and latency as the client sees them.

@@ -13,11 +13,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from api.commerce_config import stored_token_problem
 from api.db import is_database_outage
@@ -174,6 +176,21 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     return fields
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's, and
+    a path such as /v1/products has one route per method."""
+    matched: list[tuple[str, set[str]]] = []
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                matched.append((route.path_format or "", set(route.methods)))
+    # A literal path (/v1/episodes/upload) is that path's, as in OpenAPI, not also a template's
+    # (/v1/episodes/{episode_id}) that happens to match it.
+    literal = [methods for path, methods in matched if path == request.url.path]
+    return sorted(set().union(*(literal or [methods for _, methods in matched])))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _problem(request: Request, exc: ApiError) -> JSONResponse:
@@ -213,6 +230,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
         return problem_response(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(TaggerError)

@@ -39,7 +39,8 @@ class ApiSettings(BaseSettings):
     media_dir: Path = Path("var/media")
     model_dir: Path = Path("var/models")
     public_base_url: str = "http://127.0.0.1:8000"
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # Origins a brand's own tools call the brand routes from; the player's routes answer any (api/cors.py).
+    cors_origins: list[str] = Field(default_factory=list)
     # Server-side paths an operator may register episodes from, besides media_dir itself.
     media_import_roots: list[Path] = Field(default_factory=list)
     secret_key: SecretStr = SecretStr("change-me")

@@ -22,7 +22,8 @@ class EventType(StrEnum):
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Strict: as the schema says, t_ms is a JSON integer and ts an RFC 3339 string (not "12" or 12).
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     type: EventType
     episode_id: uuid.UUID

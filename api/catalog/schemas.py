@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictBool, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from api.types import Text
 from commerce.exceptions import MoneyError
@@ -23,6 +24,7 @@ def _currency(value: str) -> str:
 
 Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["EUR"]), AfterValidator(_currency)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3, examples=["4.99"])]
+Title = Annotated[Text, Field(min_length=1, max_length=300)]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 
 
@@ -35,7 +37,7 @@ class VariantCreate(_Strict):
     title: Text = Field(default="Default", min_length=1, max_length=300)
     price: Price
     currency: Currency
-    available: bool = True
+    available: StrictBool = True
 
     @model_validator(mode="after")
     def _price_fits_currency(self) -> VariantCreate:
@@ -47,10 +49,12 @@ class VariantCreate(_Strict):
 
 
 class VariantUpdate(_Strict):
-    title: Text | None = Field(default=None, min_length=1, max_length=300)
-    price: Price | None = None
-    currency: Currency | None = None
-    available: bool | None = None
+    # Omit a field to keep it; none of these can be cleared, so null is not in their schema (and a
+    # null sent anyway is a 422 naming the field).
+    title: Title | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
+    currency: Currency | SkipJsonSchema[None] = None
+    available: StrictBool | SkipJsonSchema[None] = None
 
 
 class ImageByUrl(_Strict):
@@ -75,9 +79,11 @@ class ProductCreate(_Strict):
 
 
 class ProductUpdate(_Strict):
-    title: Text | None = Field(default=None, min_length=1, max_length=300)
-    vendor: Text | None = Field(default=None, max_length=200)
-    description: Text | None = Field(default=None, max_length=20_000)
+    # Omit a field to keep it. A title cannot be cleared (null is not in its schema); vendor and
+    # description can: null clears them to "".
+    title: Title | SkipJsonSchema[None] = None
+    vendor: Text | None = Field(default=None, max_length=200, description="null clears it")
+    description: Text | None = Field(default=None, max_length=20_000, description="null clears it")
 
 
 class VariantPublic(BaseModel):

@@ -140,8 +140,19 @@ def add_variant(
     return variant
 
 
+# Product text a PATCH may clear with null, and what clearing leaves.
+_CLEARABLE = {"vendor": "", "description": ""}
+
+
 def update_product(session: Session, product: Product, body: ProductUpdate) -> Product:
-    for field, value in non_null_changes(body).items():
+    sent = body.model_dump(exclude_unset=True)
+    cleared = {
+        field: _CLEARABLE[field] for field, value in sent.items() if value is None and field in _CLEARABLE
+    }
+    rest = ProductUpdate.model_validate(
+        {field: value for field, value in sent.items() if field not in cleared}
+    )
+    for field, value in {**non_null_changes(rest), **cleared}.items():
         setattr(product, field, value)
     product.touch()
     session.add(product)
