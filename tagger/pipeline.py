@@ -30,7 +30,9 @@ from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
     from tagger.linking.linker import LinkThresholds, TrackLinker
+    from tagger.locating import ShotLocator
     from tagger.placements import Placement
+
 
 Progress = Callable[[float], None]
 LinkProgress = Callable[[int, int], None]
@@ -110,21 +112,14 @@ def tag_video(
     _check_size(path, info, settings)
     detector = detector or load_detector(settings)
     spec = detector.spec
-    tracker = ShotTracker(
-        settings.tracker,
-        activation_threshold=settings.track_activation_threshold,
-        lost_track_s=settings.lost_track_s,
-        frame_rate=info.fps if info.fps > 0 else 30.0,
-        iou_buffer=settings.track_iou_buffer,
-        regular_period_ms=1000.0 / settings.sample_fps,
-        camera_motion_compensation=settings.camera_motion_compensation,
-        high_threshold=settings.track_high_confidence,
+    tracker = _tracker(settings, info)
+    locator = _locator(linker, settings, len(spec.class_names))
+    builder = PlacementBuilder(
+        (*spec.class_names, locator.class_name) if locator is not None else spec.class_names, _rules(settings)
     )
-    builder = PlacementBuilder(spec.class_names, _rules(settings))
     stats = DecodeStats()
     detect_s = track_s = 0.0
-    detected = boxes = 0
-    shot = 0
+    detected = boxes = shot = 0
     schedule = DetectionSchedule(
         settings.sample_fps,
         settings.frames_after_cut,
@@ -141,6 +136,7 @@ def tag_video(
             tick = time.perf_counter()
             detections = _plausible(detector.detect([sample.image])[0], sample.image, settings.max_box_area)
             tock = time.perf_counter()
+            detections = _with_located(locator, detections, sample)  # its seconds: locator.seconds
             boxes += len(detections)
             step = tracker.update(detections, sample.t_ms, sample.image)
             schedule.done(sample.t_ms, unsettled=step.unsettled)
@@ -157,18 +153,16 @@ def tag_video(
         schedule.close()
     tock = time.perf_counter()
     placements = tuple(builder.build(FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None))
-    track_s += time.perf_counter() - tock
+    track_s += time.perf_counter() - tock - (locator.seconds if locator is not None else 0.0)
     if progress is not None:
         progress(1.0)
     tock = time.perf_counter()
-    if linker is not None:
-        placements = _linked(placements, linker, thresholds, link_progress)
+    linked = _linked(placements, linker, thresholds, link_progress) if linker is not None else placements
+    kept = _explained(linked, settings, locator) if linker is not None else linked
     link_s = time.perf_counter() - tock
     total_s = time.perf_counter() - started
     duration_ms = info.duration_ms or stats.last_t_ms
-    funnel = Funnel(
-        sampled_frames=detected, detections=boxes, tracks=builder.tracks_seen, placements=len(placements)
-    )
+    funnel = Funnel(detected, boxes, builder.tracks_seen, len(kept), unexplained=len(linked) - len(kept))
     return TagResult(
         video=VideoSummary(
             duration_ms=duration_ms,
@@ -186,8 +180,9 @@ def tag_video(
             realtime_factor=(duration_ms / 1000.0) / total_s if total_s > 0 else 0.0,
             detected_frames=detected,
             link_s=link_s,
+            locate_s=locator.seconds if locator is not None else 0.0,
         ),
-        placements=placements,
+        placements=kept,
         funnel=funnel,
         empty_reason=why_empty(funnel, settings),
     )
@@ -207,10 +202,39 @@ def _linked(
     return tuple(linked)
 
 
+def _locator(linker: TrackLinker | None, settings: TaggerSettings, class_id: int) -> ShotLocator | None:
+    if linker is None or not settings.locate_products:
+        return None
+    from tagger.locating import locator_for  # noqa: PLC0415 - tagging without a catalog never loads linking
+
+    return locator_for(linker, settings, class_id)
+
+
+def _with_located(locator: ShotLocator | None, detections: Detections, sample: Sample) -> Detections:
+    if locator is None:
+        return detections
+    return locator.proposals(detections, sample.image, sample.t_ms, sample.starts_shot)
+
+
+def _explained(
+    placements: tuple[Placement, ...], settings: TaggerSettings, locator: ShotLocator | None
+) -> tuple[Placement, ...]:
+    if not settings.drop_unexplained:
+        return placements
+    from tagger.locating import explained  # noqa: PLC0415 - only with a catalog
+
+    return explained(placements, keep_labels=(locator.class_name,) if locator is not None else ())
+
+
 def why_empty(funnel: Funnel, settings: TaggerSettings) -> str | None:
     """Where the funnel closed, in words a brand can act on; None when placements were found."""
     if funnel.placements > 0:
         return None
+    if funnel.unexplained > 0:
+        return (
+            f"{funnel.unexplained} possible placements, but no catalog product explains any of them "
+            "(the linker called each an unknown product)"
+        )
     if funnel.sampled_frames == 0:
         return "no frame of the video could be decoded for detection"
     if funnel.detections == 0:
@@ -237,6 +261,19 @@ def _plausible(detections: Detections, image: Image, max_area: float) -> Detecti
     height, width = image.shape[:2]
     sides = detections.xyxy[:, 2:] - detections.xyxy[:, :2]
     return detections[sides[:, 0] * sides[:, 1] <= max_area * width * height]
+
+
+def _tracker(settings: TaggerSettings, info: VideoInfo) -> ShotTracker:
+    return ShotTracker(
+        settings.tracker,
+        activation_threshold=settings.track_activation_threshold,
+        lost_track_s=settings.lost_track_s,
+        frame_rate=info.fps if info.fps > 0 else 30.0,
+        iou_buffer=settings.track_iou_buffer,
+        regular_period_ms=1000.0 / settings.sample_fps,
+        camera_motion_compensation=settings.camera_motion_compensation,
+        high_threshold=settings.track_high_confidence,
+    )
 
 
 def _check_size(path: Path, info: VideoInfo, settings: TaggerSettings) -> None:

@@ -35,6 +35,8 @@ class Timing:
     detected_frames: int
     # Linking the placements' crops against a catalog, when one was given (part of total_s).
     link_s: float = 0.0
+    # Finding catalog products by their print (settings.locate_products; part of total_s, not detect_s).
+    locate_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Funnel:
     detections: int
     tracks: int
     placements: int
+    # Placements dropped after linking because no catalog SKU explains them (tagging with a catalog).
+    unexplained: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class TagResult:
                 "detections": self.funnel.detections,
                 "tracks": self.funnel.tracks,
                 "placements": self.funnel.placements,
+                "unexplained": self.funnel.unexplained,
             },
             "empty_reason": self.empty_reason,
             "placements": [placement_json(p) for p in self.placements],

@@ -104,6 +104,7 @@ class PipelineTagFunction:
             "decode": timing.decode_s,
             "detect": timing.detect_s,
             "track": timing.track_s,
+            "locate": timing.locate_s,
             "link": timing.link_s,
             "tag_total": timing.total_s - timing.link_s,
         }
@@ -112,6 +113,7 @@ class PipelineTagFunction:
             empty_reason=result.empty_reason,
             unlinked_reason=unlinked_reason if drafts else None,
             seconds={name: round(value, 3) for name, value in seconds.items()},
+            unexplained=result.funnel.unexplained,
         )
 
     def _brand_linker(

@@ -69,6 +69,8 @@ class TagOutcome:
     unlinked_reason: str | None = None
     # Seconds by phase (index, decode, detect, track, link; decode overlaps detect and track).
     seconds: dict[str, float] = field(default_factory=dict)
+    # Placements dropped after linking because no catalog product explains them.
+    unexplained: int = 0
 
 
 class TagFunction(Protocol):
@@ -96,6 +98,8 @@ def tag_summary(outcome: TagOutcome, floor: float) -> str:
         return f"{text} (not linked to the catalog: {outcome.unlinked_reason})"
     if unknown:
         text += f" ({unknown} with no link above the brand's floor of {floor:.2f}: unknown products)"
+    if outcome.unexplained:
+        text += f"; {outcome.unexplained} more dropped: no catalog product explains them"
     return text
 
 

@@ -152,6 +152,15 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     assert score["shots"][0]["placements"] >= 1
     assert score["shots"][0]["top5_right"] is True
     assert 0 <= score["found"] <= 2
-    assert set(report["seconds"]) == {"index", "decode", "detect", "track", "tag_total", "link", "wall"}
+    assert set(report["seconds"]) == {
+        "index",
+        "decode",
+        "detect",
+        "track",
+        "locate",
+        "tag_total",
+        "link",
+        "wall",
+    }
     assert report["job_summary"].startswith(f"{sum(shot['placements'] for shot in score['shots'])} placement")
     assert "found (a placement in the shot)" in output

@@ -18,7 +18,7 @@ from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
-from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome
+from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome, tag_summary
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
@@ -280,6 +280,14 @@ def test_a_job_that_finds_nothing_says_why(
     client, ids = _run_with(engine, settings, FakeTagger(empty_reason=reason), brand, tmp_path)
     job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
     assert (job["state"], job["placements_found"], job["summary"]) == ("done", 0, f"no placements: {reason}")
+
+
+def test_a_summary_counts_the_placements_no_catalog_product_explains() -> None:
+    outcome = TagOutcome([_draft(None, PlacementStatus.PROPOSED, link_confidence=0.55)], unexplained=4)
+    assert tag_summary(outcome, 0.3) == (
+        "1 placement: 0 approved automatically, 1 for review; "
+        "4 more dropped: no catalog product explains them"
+    )
 
 
 def test_a_job_whose_links_pass_the_floor_reports_no_unknown_products(

@@ -13,12 +13,15 @@ import pytest
 
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
+from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.settings import TaggerSettings
 from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
+from tests.tagger.linking.factories import catalog, extractor
+from tests.tagger.linking.test_locate import _holding
 
 
 @dataclass(frozen=True)
@@ -276,4 +279,94 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
     assert (cup["sku_candidates"], cup["link"]) == (
         [{"sku": "BLUE", "title": "Blue", "confidence": 0.9}],
         {"sku": "BLUE", "confidence": 0.9, "decision": "approved", "index_version": "v7"},
+    )
+
+
+class UnsureLinker:
+    """A linker over a real (synthetic) catalog index that is never sure: every link is "unknown"."""
+
+    def __init__(self, index: CatalogIndex) -> None:
+        self.index = index
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        return LinkResult(
+            candidates=(SkuCandidate("SKU-2", "Product 2", 0.2),),
+            sku=None,
+            confidence=0.2,
+            unknown_probability=0.7,
+            decision=Decision.UNKNOWN,
+            index_version=self.index.version,
+            crops_used=len(crops),
+        )
+
+
+@pytest.fixture(scope="module")
+def held_product_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1.5 s of catalog packshot SKU-2 held in front of a busy background, with a red square (a
+    "bottle" to the general test detector, and no catalog product) beside it."""
+    frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    frame[40:100, 40:100] = (0, 0, 255)
+    return write_video(tmp_path_factory.mktemp("held") / "held.mp4", [frame] * 45)
+
+
+def test_given_a_catalog_when_tagged_then_a_product_is_found_by_its_print_and_unexplained_boxes_dropped(
+    held_product_video: Path, tmp_path: Path
+) -> None:
+    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
+    located = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500)
+
+    result = tag_video(
+        held_product_video, settings=located, detector=ColourDetector(tiny_spec(tmp_path)), linker=linker
+    )
+    kept_all = tag_video(
+        held_product_video,
+        settings=located.model_copy(update={"drop_unexplained": False}),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+        linker=linker,
+    )
+    no_catalog = tag_video(held_product_video, settings=located, detector=ColourDetector(tiny_spec(tmp_path)))
+
+    assert [p.label for p in result.placements] == ["product"]
+    assert sorted(p.label for p in kept_all.placements) == ["bottle", "product"]
+    # The test detector also calls the carton a "cup"; with the catalog that box gives way to the
+    # located product (one object, one track).
+    assert [p.label for p in no_catalog.placements] == ["bottle", "cup"]
+    assert result.timing.locate_s > 0
+    assert no_catalog.timing.locate_s == 0
+
+
+class NothingLinker:
+    """A catalog that explains nothing: every placement is an unknown product."""
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        return LinkResult(
+            candidates=(SkuCandidate("SKU-1", "Something else", 0.04),),
+            sku=None,
+            confidence=0.04,
+            unknown_probability=0.9,
+            decision=Decision.UNKNOWN,
+            index_version="v1",
+            crops_used=len(crops),
+        )
+
+
+def test_given_a_catalog_that_explains_nothing_when_tagged_then_no_placement_and_the_reason(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    result = tag_video(
+        two_shot_video,
+        settings=settings(),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+        linker=NothingLinker(),
+        thresholds=LinkThresholds(auto_approve=0.8, floor=0.3),
+    )
+    assert result.placements == ()
+    assert (result.funnel.placements, result.funnel.unexplained) == (0, 3)
+    assert result.empty_reason == (
+        "3 possible placements, but no catalog product explains any of them "
+        "(the linker called each an unknown product)"
     )
