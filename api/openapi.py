@@ -128,7 +128,9 @@ def document_problems_and_security(schema: dict[str, Any], routes: Sequence[Base
             if security:
                 operation["security"] = security
             documented = {int(s) for s in operation.get("responses", {}) if s[:1] in ("4", "5")}
-            for status in sorted(documented | _statuses(method, route, operation, calls, bool(security))):
+            for status in sorted(
+                documented | _statuses(method, route, operation, calls, bool(security), schema)
+            ):
                 _document_problem(operation, status)
     # FastAPI's own validation-error schemas describe a body this API never sends.
     text = json.dumps(schema)
@@ -155,7 +157,12 @@ def _security(calls: set[Callable[..., Any]]) -> list[dict[str, list[str]]]:
 
 
 def _statuses(
-    method: str, route: RouteContext, operation: dict[str, Any], calls: set[Callable[..., Any]], secured: bool
+    method: str,
+    route: RouteContext,
+    operation: dict[str, Any],
+    calls: set[Callable[..., Any]],
+    secured: bool,
+    schema: dict[str, Any],
 ) -> set[int]:
     parameters = operation.get("parameters", [])
     statuses = set(_EXTRA.get((method, route.path_format or ""), set()))
@@ -164,8 +171,8 @@ def _statuses(
         statuses |= {401, 403}
     if _session in calls:
         statuses.add(503)
-    if any(parameter["in"] == "path" for parameter in parameters):
-        statuses.add(404)
+    if any(parameter["in"] == "path" for parameter in parameters) or _body_names_an_id(operation, schema):
+        statuses.add(404)  # an id in the path, or in the body (a placement, a variant…), that is not there
     if any(parameter["name"] == "sig" for parameter in parameters):
         statuses.add(403)  # a signed media URL whose signature is missing, wrong or expired
     if parameters or "requestBody" in operation or method in _WRITES:
@@ -177,6 +184,14 @@ def _statuses(
     if any(parameter["name"].lower() == "if-match" for parameter in parameters):
         statuses |= {412, 428}
     return statuses
+
+
+def _body_names_an_id(operation: dict[str, Any], schema: dict[str, Any]) -> bool:
+    body = json.dumps(operation.get("requestBody", {}))
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        if f'"#/components/schemas/{name}"' in body:
+            body += json.dumps(component)
+    return '"format": "uuid"' in body
 
 
 def _document_problem(operation: dict[str, Any], status: int) -> None:

@@ -32,5 +32,6 @@ def verify_signed_path(
         raise MediaUrlRefused(
             "this media URL has expired; fetch a fresh one from the API", slug="expired-media-url"
         )
-    if not hmac.compare_digest(_signature(secret, path, exp), sig):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500).
+    if not hmac.compare_digest(_signature(secret, path, exp).encode(), sig.encode()):
         raise MediaUrlRefused("this media URL's signature does not match", slug="bad-media-url-signature")

@@ -17,6 +17,7 @@ from api.brands.service import get_brand, list_api_keys, revoke_api_key
 from api.deps import OperatorDep, SessionDep
 from api.errors import NotFound
 from api.problems import Problem
+from api.types import Text
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 class BrandCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=2, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*$")
     auto_approve_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
 
@@ -40,7 +41,7 @@ class BrandPublic(BaseModel):
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="The key stops working this many days from now; omit: never"
     )

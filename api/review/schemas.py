@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 
 
 class Keyframe(BaseModel):
@@ -116,7 +116,7 @@ class ApproveBody(BaseModel):
 class BulkApprove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_confidence: float = Field(
+    min_confidence: StrictFloat = Field(
         ge=0.0,
         le=1.0,
         description="Approve proposals linked at least this confidently; not below the brand's link floor "

@@ -241,3 +241,28 @@ def test_an_import_root_holding_the_media_dir_does_not_open_it(
     allowed = client.post("/v1/episodes", json={"title": "Y", "path": str(library)}, headers=brand.headers)
     assert allowed.status_code == 201, allowed.text
     assert _count(engine, Episode) == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("route", ["/v1/placements/{id}/thumbnail", "/v1/episodes/{id}/media"])
+def test_a_media_signature_with_non_ascii_characters_is_a_403(client: TestClient, route: str) -> None:
+    path = route.format(id=uuid.uuid4())
+    response = client.get(path, params={"exp": str(2**40), "sig": "sïgnature"})
+    assert response.status_code == 403, response.text
+    assert response.json()["type"].endswith("/bad-media-url-signature")
+
+
+def test_a_nul_character_in_an_operators_brand_or_key_name_is_a_422(
+    client: TestClient, operator_key: str, brand: BrandAccount
+) -> None:
+    ops = {"Authorization": f"Bearer {operator_key}"}
+    named = client.post("/v1/admin/brands", json={"name": f"Acme{NUL}", "slug": "acme-two"}, headers=ops)
+    _field_problem(named, 422, "name")
+    key = client.post(f"/v1/admin/brands/{brand.brand.id}/keys", json={"name": f"k{NUL}"}, headers=ops)
+    _field_problem(key, 422, "name")
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_boolean_is_not_a_confidence(client: TestClient, brand: BrandAccount) -> None:
+    response = client.post("/v1/review/bulk-approve", json={"min_confidence": True}, headers=brand.headers)
+    _field_problem(response, 422, "min_confidence")
