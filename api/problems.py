@@ -234,7 +234,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             allowed = _allowed_methods(request)
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
             detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
-        return problem_response(request, exc.status_code, detail, headers=headers)
+        errors = None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not what its content type says (not UTF-8, or JSON
+            # nested past what the parser takes)
+            detail = "the body could not be read as JSON (not UTF-8, or nested too deeply)"
+            errors = [{"field": "body", "message": "not readable JSON"}]
+        return problem_response(request, exc.status_code, detail, errors=errors, headers=headers)
 
     @app.exception_handler(TaggerError)
     async def _tagger(request: Request, exc: TaggerError) -> JSONResponse:

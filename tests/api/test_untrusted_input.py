@@ -266,3 +266,15 @@ def test_a_nul_character_in_an_operators_brand_or_key_name_is_a_422(
 def test_a_boolean_is_not_a_confidence(client: TestClient, brand: BrandAccount) -> None:
     response = client.post("/v1/review/bulk-approve", json={"min_confidence": True}, headers=brand.headers)
     _field_problem(response, 422, "min_confidence")
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, b"\xff\xfe{"])
+def test_an_unreadable_json_body_is_a_400_on_the_body(
+    client: TestClient, brand: BrandAccount, engine: Engine, body: str | bytes
+) -> None:
+    response = client.post(
+        "/v1/products", content=body, headers={**brand.headers, "Content-Type": "application/json"}
+    )
+    _field_problem(response, 400, "body")
+    assert _count(engine, Product) == 0
