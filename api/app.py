@@ -31,10 +31,10 @@ from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
 from api.linking.service import LinkingService
-from api.openapi import install_openapi
 from api.observability.context import configure_logging
 from api.observability.metrics import metrics_registry
 from api.observability.middleware import RequestObservation
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.rate_limits import RateLimiter, RateLimits
 from api.review import router as review
