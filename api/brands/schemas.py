@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from api.brands.models import ApiKeyScope, CheckoutProviderName
 
@@ -49,18 +50,21 @@ class ConnectUrl(BaseModel):
     expires_at: datetime
 
 
+# A confidence: a number from 0 to 1 (strict: `true` is not 1.0, "0.5" is not a number).
+Confidence = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+
+
 class BrandUpdate(_Strict):
-    default_checkout_provider: CheckoutProviderName | None = None
-    auto_approve_threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Links at or above this confidence are approved"
+    # Omit a field to keep it; none can be cleared, so null is not in the schema (and is refused).
+    default_checkout_provider: CheckoutProviderName | SkipJsonSchema[None] = None
+    auto_approve_threshold: Confidence | SkipJsonSchema[None] = Field(
+        default=None, description="Links at or above this confidence are approved"
     )
-    link_floor: float | None = Field(
+    link_floor: Confidence | SkipJsonSchema[None] = Field(
         default=None,
-        ge=0.0,
-        le=1.0,
         description="Below this confidence a link is an unknown product; at most auto_approve_threshold",
     )
-    require_print_evidence: bool | None = Field(
+    require_print_evidence: bool | SkipJsonSchema[None] = Field(
         default=None,
         description="Auto-approve only when the product's print was seen (OCR text or keypoint matches)",
     )

@@ -194,6 +194,8 @@ def test_the_default_provider_must_be_connected_first(world: World, brand: Brand
         {"auto_approve_threshold": 0.5, "link_floor": 0.6},
         {"require_print_evidence": None},
         {"require_print_evidence": "sometimes"},
+        {"auto_approve_threshold": True},
+        {"link_floor": "0.2"},
         {"name": "Renamed"},
     ],
 )
@@ -201,6 +203,20 @@ def test_bad_brand_updates_are_422(client: TestClient, brand: BrandAccount, body
     response = client.patch("/v1/brands/me", json=body, headers=brand.headers)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_brand_update_schema_says_what_the_route_accepts(client: TestClient) -> None:
+    # null is refused (no setting can be cleared), so the published schema must not offer it.
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["BrandUpdate"]
+    for name, field in schema["properties"].items():
+        assert "anyOf" not in field, name
+    assert schema["properties"]["link_floor"] | {"description": ""} == {
+        "type": "number",
+        "minimum": 0.0,
+        "maximum": 1.0,
+        "title": "Link Floor",
+        "description": "",
+    }
 
 
 def test_linking_settings_are_the_brands_own_and_reach_its_linker(
