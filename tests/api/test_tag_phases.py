@@ -16,10 +16,18 @@ from api.linking.service import BrandLinker, IndexProgress
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tagger.arrays import Image
-from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking import Decision, LinkResult, LinkThresholds
 from tagger.linking.linker import CropLike
 from tagger.settings import TaggerSettings
-from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
+from tests.tagger.factories import (
+    BLUE,
+    ColourDetector,
+    Square,
+    frame_with,
+    link_result,
+    tiny_spec,
+    write_video,
+)
 
 PRODUCT = str(uuid.uuid4())
 
@@ -34,15 +42,7 @@ class OneProductLinker:
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
     ) -> LinkResult:
         self.calls += 1
-        return LinkResult(
-            candidates=(SkuCandidate(PRODUCT, "Cola 330 ml", 0.6),),
-            sku=PRODUCT,
-            confidence=0.6,
-            unknown_probability=0.2,
-            decision=Decision.PROPOSED,
-            index_version="v1",
-            crops_used=len(crops),
-        )
+        return link_result(PRODUCT, "Cola 330 ml", 0.6, Decision.PROPOSED, crops_used=len(crops))
 
 
 class FakeCatalog:

@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tagger.arrays import Image
 from tagger.detections import Detections
+from tagger.linking.linker import Decision, LinkResult, SkuCandidate
 from tagger.models.cards import DetectorSpec, ModelCard, load_detector_spec
 
 RED = (0, 0, 255)
@@ -244,4 +245,25 @@ def card_header(name: str = "tiny", sha256: str = "0" * 64, url: str | None = No
         licence="MIT",
         url=url,
         card_path=Path("x"),
+    )
+
+
+def link_result(
+    sku: str | None,
+    title: str,
+    confidence: float,
+    decision: Decision,
+    *,
+    crops_used: int = 1,
+    index_version: str = "v1",
+) -> LinkResult:
+    """A linker's answer with one candidate (`sku`, or an unnamed one when the SKU is None)."""
+    return LinkResult(
+        candidates=(SkuCandidate(sku or "SKU-1", title, confidence),),
+        sku=sku,
+        confidence=confidence,
+        unknown_probability=1.0 - confidence,
+        decision=decision,
+        index_version=index_version,
+        crops_used=crops_used,
     )

@@ -19,7 +19,15 @@ from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.settings import TaggerSettings
-from tests.tagger.factories import BLUE, ColourDetector, Square, frame_with, tiny_spec, write_video
+from tests.tagger.factories import (
+    BLUE,
+    ColourDetector,
+    Square,
+    frame_with,
+    link_result,
+    tiny_spec,
+    write_video,
+)
 from tests.tagger.linking.factories import catalog, extractor
 from tests.tagger.linking.test_locate import _holding
 
@@ -242,15 +250,9 @@ class LabelLinker:
         first = crops[0]
         image = first if isinstance(first, np.ndarray) else first.image
         sku = "BLUE" if image[..., 0].mean() > 180 else "RED"
-        return LinkResult(
-            candidates=(SkuCandidate(sku, sku.title(), 0.9),),
-            sku=sku,
-            confidence=0.9,
-            unknown_probability=0.05,
-            decision=Decision.APPROVED if thresholds and thresholds.auto_approve < 0.9 else Decision.PROPOSED,
-            index_version="v7",
-            crops_used=len(crops),
-        )
+        approved = thresholds is not None and thresholds.auto_approve < 0.9
+        decision = Decision.APPROVED if approved else Decision.PROPOSED
+        return link_result(sku, sku.title(), 0.9, decision, crops_used=len(crops), index_version="v7")
 
 
 def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
@@ -343,15 +345,7 @@ class NothingLinker:
     def link_track(
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
     ) -> LinkResult:
-        return LinkResult(
-            candidates=(SkuCandidate("SKU-1", "Something else", 0.04),),
-            sku=None,
-            confidence=0.04,
-            unknown_probability=0.9,
-            decision=Decision.UNKNOWN,
-            index_version="v1",
-            crops_used=len(crops),
-        )
+        return link_result(None, "Something else", 0.04, Decision.UNKNOWN, crops_used=len(crops))
 
 
 def test_given_a_catalog_that_explains_nothing_when_tagged_then_no_placement_and_the_reason(
