@@ -32,7 +32,7 @@ from api.episodes.service import register_episode
 from api.errors import ApiError
 from api.jobs.models import JobState
 from api.jobs.tagger_adapter import PipelineTagFunction
-from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
+from api.jobs.tagging import TagJobExecutor
 from api.linking.service import LinkingService
 from api.review.models import Placement, PlacementStatus
 from api.review.service import stored_candidates
@@ -45,22 +45,6 @@ from tagger.exceptions import TaggerError
 def register(app: typer.Typer) -> None:
     # A subcommand of `reelcart eval`, which api.cli.evaluate adds to the app.
     eval_app.command("episode")(episode)
-
-
-class RecordingTagFunction:
-    """The production tag function, keeping its outcome so the phase timings reach the report."""
-
-    def __init__(self, inner: PipelineTagFunction) -> None:
-        self._inner = inner
-        self.outcome: TagOutcome | None = None
-
-    def __call__(
-        self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
-    ) -> TagOutcome:
-        self.outcome = self._inner(
-            media_path, brand_id=brand_id, thumbnails_dir=thumbnails_dir, progress=progress
-        )
-        return self.outcome
 
 
 def _fail(message: str) -> None:
@@ -147,9 +131,7 @@ def _evaluate(
         _fail(f"{catalog.name}: {error}" + (f" (first: {first})" if first is not None else ""))
     except (ApiError, CommerceError, TaggerError) as error:
         _fail(str(error))
-    tag_function = RecordingTagFunction(
-        PipelineTagFunction(settings, linking=LinkingService(engine, settings))
-    )
+    tag_function = PipelineTagFunction(settings, linking=LinkingService(engine, settings))
     console.print(f"tagging {video.name}: index, detect, track, link", markup=False, highlight=False)
     TagJobExecutor(engine, settings, tag_function)(job.id)
     wall_s = time.perf_counter() - started
@@ -159,9 +141,8 @@ def _evaluate(
             _fail(f"the tag job failed: {done.error if done is not None else 'it vanished'}")
         assert done is not None
         placements = _scored_placements(session, brand.id, episode.id)
-        summary = done.summary
+        summary, seconds = done.summary, dict(done.seconds)
     score = score_episode(shots, placements)
-    seconds = tag_function.outcome.seconds if tag_function.outcome is not None else {}
     duration_s = episode.duration_ms / 1000
     _print(console, score, seconds, duration_s, wall_s)
     engine.dispose()

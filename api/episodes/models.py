@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, optional_timestamp_field
+from api.columns import created_at_field, id_field, json_field, optional_timestamp_field
 from api.jobs.models import JobPhase, JobState
 
 
@@ -52,6 +52,8 @@ class TagJob(SQLModel, table=True):
     error: str | None = Field(default=None)
     # What a finished job found, in one sentence: how many placements and their decisions, or why none.
     summary: str | None = Field(default=None)
+    # Wall seconds by phase of the finished run (index, decode, detect, track, locate, link, tag_total).
+    seconds: dict[str, float] = json_field(default_factory=dict)
     attempts: int = Field(default=0, ge=0)
     placements_found: int = Field(default=0, ge=0)
     created_at: datetime = created_at_field()

@@ -56,6 +56,10 @@ class TagJobPublic(BaseModel):
     summary: str | None = Field(
         description="Once finished: how many placements and what became of them, or why none were found"
     )
+    seconds: dict[str, float] = Field(
+        description="Once finished: wall seconds by phase (index, decode, detect, track, locate, link, "
+        "tag_total; decoding runs beside detection, so the phases overlap)"
+    )
     attempts: int
     placements_found: int
     created_at: datetime

@@ -181,6 +181,7 @@ class TagJobExecutor:
                 )
             job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
             job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
+            job.seconds = dict(outcome.seconds)
             brand = session.get(Brand, episode.brand_id)
             job.summary = tag_summary(outcome, brand.link_floor if brand is not None else 0.0)
             if len(new) < len(drafts):

@@ -175,10 +175,12 @@ class FakeTagger:
         drafts: Sequence[PlacementDraft] = (),
         error: Exception | None = None,
         empty_reason: str | None = None,
+        seconds: dict[str, float] | None = None,
     ) -> None:
         self.drafts = list(drafts)
         self.error = error
         self.empty_reason = empty_reason
+        self.seconds = seconds or {}
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
@@ -187,7 +189,7 @@ class FakeTagger:
         progress(0.5, JobPhase.DETECT)
         if self.error is not None:
             raise self.error
-        return TagOutcome(self.drafts, empty_reason=self.empty_reason)
+        return TagOutcome(self.drafts, empty_reason=self.empty_reason, seconds=self.seconds)
 
 
 def _draft(
@@ -271,6 +273,21 @@ def test_unexpected_crash_fails_the_job_without_killing_the_worker(
     client, ids = _run_with(engine, settings, FakeTagger(error=RuntimeError("boom")), brand, tmp_path)
     job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
     assert (job["state"], job["error"]) == ("failed", "internal error: RuntimeError: boom")
+
+
+def test_a_finished_job_shows_its_seconds_by_phase(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, client: TestClient
+) -> None:
+    seconds = {"index": 1.5, "decode": 4.0, "detect": 2.25, "track": 0.5, "link": 6.0}
+    queued = client.post(
+        f"/v1/episodes/{_upload(client, brand, make_video(tmp_path / 'q.mp4').read_bytes()).json()['id']}"
+        "/tag-jobs",
+        headers=brand.headers,
+    )
+    assert queued.json()["seconds"] == {}  # nothing run yet
+    client, ids = _run_with(engine, settings, FakeTagger(seconds=seconds), brand, tmp_path)
+    job = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (job["state"], job["seconds"]) == ("done", seconds)
 
 
 def test_a_job_that_finds_nothing_says_why(
