@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tagger.arrays import FloatArray, Image
+from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
 from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import Decision, TrackLinker
-from tagger.linking.locate import Box, LocateConfig, Located, box_iou, locate_products
+from tagger.linking.locate import Box, LocateConfig, Located, locate_products
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
 
@@ -59,10 +60,8 @@ def away_from(general: Detections, boxes: Sequence[Box], overlap_iou: float = 0.
     """The general detector's boxes that lie on none of `boxes` (located products)."""
     if len(general) == 0 or not boxes:
         return general
-    keep = np.array(
-        [all(box_iou(_box(row), box) <= overlap_iou for box in boxes) for row in general.xyxy], dtype=bool
-    )
-    return general[keep]
+    ious = box_iou(general.xyxy, np.array(boxes, dtype=np.float32))
+    return general[np.all(ious <= overlap_iou, axis=1)]
 
 
 def merged(general: Detections, located: Detections, overlap_iou: float = 0.3) -> Detections:
@@ -71,13 +70,7 @@ def merged(general: Detections, located: Detections, overlap_iou: float = 0.3) -
     if len(located) == 0:
         return general
     kept = away_from(general, [_box(row) for row in located.xyxy], overlap_iou)
-    if len(kept) == 0:
-        return located
-    return Detections(
-        xyxy=np.concatenate([kept.xyxy, located.xyxy]),
-        confidence=np.concatenate([kept.confidence, located.confidence]),
-        class_id=np.concatenate([kept.class_id, located.class_id]),
-    )
+    return located if len(kept) == 0 else Detections.concatenate([kept, located])
 
 
 def widened_box(box: Box, margin: float) -> Box:

@@ -89,7 +89,7 @@ class TaggerSettings(BaseSettings):
     # detector's. On the episode benchmark (3 seeds, 24 product shots each) it took found product shots
     # from 7/3/5 to 21/15/20 and right first SKUs from 5/3/5 to 19/14/18, with no wrong auto-approval,
     # at ~2.4x the CPU (≈ 41 s instead of 17 s per 98 s episode: locating ≈ 9-15 s, the rest linking
-    # twice as many placements; docs-exp/focus-proposals.md).
+    # twice as many placements; BENCHMARKS.md, End to end).
     locate_products: bool = True
     locate_min_inliers: int = Field(default=12, ge=6, le=1000)
     locate_max_keypoints: int = Field(default=1000, ge=10, le=10_000)

@@ -34,7 +34,7 @@ class LocateConfig:
 
     `min_inliers`: on the episode benchmark's shot starts (3 episodes, 18 product-free shots) no
     packshot reached 10 inliers on a product-free frame, while a visible product's own packshot
-    reached 11-83 (docs-exp/focus-proposals.md)."""
+    reached 11-83 (BENCHMARKS.md, End to end)."""
 
     max_keypoints: int = 1000
     # Keypoints are found on the frame scaled down to this longest side (SIFT's cost grows with the
@@ -120,12 +120,6 @@ def _intersection(a: Box, b: Box) -> float:
 
 def _area(box: Box) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
-
-
-def box_iou(a: Box, b: Box) -> float:
-    inter = _intersection(a, b)
-    union = _area(a) + _area(b) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def box_overlap(a: Box, b: Box) -> float:

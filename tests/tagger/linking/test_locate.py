@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from tagger.arrays import Image
+from tagger.detection.postprocess import box_iou
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import LocalFeatures
 from tagger.linking.locate import (
     LocateConfig,
     Located,
-    box_iou,
     box_overlap,
     is_convex,
     locate_products,
@@ -67,7 +67,7 @@ def test_a_held_product_is_found_with_its_sku_where_its_print_is(index: CatalogI
 
     assert [item.sku for item in found] == ["SKU-2"]
     assert found[0].inliers >= LocateConfig().min_inliers
-    assert box_iou(found[0].xyxy, truth) > 0.6  # type: ignore[arg-type]
+    assert box_iou(np.array([found[0].xyxy]), np.array([truth]))[0, 0] > 0.6
 
 
 def test_a_frame_without_catalog_print_yields_nothing(index: CatalogIndex) -> None:
