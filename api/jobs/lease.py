@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -19,10 +20,21 @@ from api.jobs.models import JobState
 from api.linking.models import LinkJob
 
 log = logging.getLogger("reelcart.jobs")
+Job = TypeVar("Job", TagJob, LinkJob)
 
 
 class LeaseLostError(Exception):
     """This attempt's job was requeued and claimed again: the attempt must stop writing."""
+
+
+def require_lease(
+    session: Session, table: type[Job], job_id: uuid.UUID, attempt: int, *, writing: str
+) -> Job:
+    """`held_lease`, for work that must stop when the job was taken over: raises `LeaseLostError`."""
+    job = held_lease(session, table, job_id, attempt, writing=writing)
+    if not isinstance(job, table):
+        raise LeaseLostError(f"{table.__name__} {job_id} attempt {attempt} was superseded")
+    return job
 
 
 def held_lease(

@@ -15,8 +15,8 @@ class JobState(StrEnum):
 
 
 class JobPhase(StrEnum):
-    """What a running job is doing now, so its progress can be read phase by phase. Tag jobs go
-    detect (decode, detect, track), then index and link when the brand has a catalog, then store."""
+    """What a running job is doing now, so its progress can be read phase by phase. Tag jobs go index
+    (the brand's catalog), detect (decode, detect, track), link (when the catalog has images), store."""
 
     QUEUED = "queued"
     DETECT = "detect"

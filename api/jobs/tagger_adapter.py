@@ -29,8 +29,8 @@ log = logging.getLogger("reelcart.jobs")
 # catalog the bar gives linking half; without one, detection has it all.
 INDEX_SHARE = 0.05
 DETECT_SHARE_WHEN_LINKING = 0.45
-LINK_END = 0.98
-DETECT_END_WITHOUT_LINKING = 0.98
+# Where the tag function's work ends on the bar (linking's end, or detection's without a catalog).
+WORK_END = 0.98
 
 
 class CatalogLinking(BrandLinkerSource, Protocol):
@@ -41,7 +41,7 @@ class CatalogLinking(BrandLinkerSource, Protocol):
 
 
 class PipelineTagFunction:
-    """Runs the real pipeline, then links each placement's best crops against the brand's catalog.
+    """Runs the real pipeline with the brand's linker: `tag_video` links each placement's best crops.
 
     Placements whose link passes the brand's auto-approve threshold come back approved; the rest are
     proposed for review. Without a linker (no embedder model, no catalog images) they stay unlinked.
@@ -79,13 +79,13 @@ class PipelineTagFunction:
         brand, unlinked_reason = self._brand_linker(brand_id, progress)
         index_s = time.perf_counter() - started
         detect_start = INDEX_SHARE
-        detect_end = detect_start + DETECT_SHARE_WHEN_LINKING if brand else DETECT_END_WITHOUT_LINKING
+        detect_end = detect_start + DETECT_SHARE_WHEN_LINKING if brand else WORK_END
         progress(detect_start, JobPhase.DETECT)
 
         def linking(done: int, total: int) -> None:
             if done == 1:
                 progress(detect_end, JobPhase.LINK)
-            progress(detect_end + (LINK_END - detect_end) * done / total)
+            progress(detect_end + (WORK_END - detect_end) * done / total)
 
         result = tag_video(
             media_path,

@@ -21,7 +21,7 @@ from api.catalog.remote_images import fetch_pending_images, image_fetcher
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import Episode
-from api.jobs.lease import LeaseLostError, held_lease
+from api.jobs.lease import LeaseLostError, held_lease, require_lease
 from api.jobs.models import JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
@@ -100,9 +100,7 @@ class LinkJobExecutor:
             on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
         )
         with session_scope(self._engine) as session:
-            job = held_lease(session, LinkJob, job_id, scope.attempt, writing="fetch counts")
-            if not isinstance(job, LinkJob):
-                raise LeaseLostError(f"link job {job_id} attempt {scope.attempt} was superseded")
+            job = require_lease(session, LinkJob, job_id, scope.attempt, writing="fetch counts")
             job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
         index_share = 1.0 - FETCH_SHARE if scope.index_only else INDEX_SHARE
         brand = self._linking.brand_linker(
@@ -166,8 +164,7 @@ class LinkJobExecutor:
             return None
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
         with session_scope(self._engine) as session:
-            if held_lease(session, LinkJob, job_id, attempt, writing="a re-link") is None:
-                raise LeaseLostError(f"link job {job_id} attempt {attempt} was superseded")
+            require_lease(session, LinkJob, job_id, attempt, writing="a re-link")
             placement = relink_placement(session, placement_id, result)
             if placement is None:
                 return None
