@@ -85,7 +85,6 @@ def _unb64(text: str) -> bytes:
 
 
 def issue_state(
-    secret: str,
     provider: CheckoutProviderName,
     brand_id: uuid.UUID,
     *,
@@ -168,7 +167,7 @@ def _secret(settings: ApiSettings) -> str:
 
 
 def begin_stripe_connect(brand: Brand, settings: ApiSettings, commerce: CommerceSettings) -> ConnectStart:
-    state = issue_state(_secret(settings), CheckoutProviderName.STRIPE, brand.id)
+    state = issue_state(CheckoutProviderName.STRIPE, brand.id)
     try:
         url = stripe_authorize_url(
             commerce,
@@ -206,7 +205,7 @@ def finish_stripe_connect(
 def begin_shopify_install(
     brand: Brand, shop: str, settings: ApiSettings, commerce: CommerceSettings
 ) -> ConnectStart:
-    state = issue_state(_secret(settings), CheckoutProviderName.SHOPIFY, brand.id, shop=shop)
+    state = issue_state(CheckoutProviderName.SHOPIFY, brand.id, shop=shop)
     try:
         url = install_url(
             commerce,

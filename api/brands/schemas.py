@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic.json_schema import SkipJsonSchema
 
 from api.brands.models import ApiKeyScope, CheckoutProviderName
+from commerce.providers.shopify import SHOP_DOMAIN
 
 
 class _Strict(BaseModel):
@@ -23,7 +24,7 @@ ShopDomain = Annotated[
     str,
     # Lower-cased before the pattern: webhooks name the shop in lower case and are matched exactly.
     BeforeValidator(lambda value: value.strip().lower() if isinstance(value, str) else value),
-    StringConstraints(max_length=255, pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"),
+    StringConstraints(max_length=255, pattern=SHOP_DOMAIN.pattern),
 ]
 
 

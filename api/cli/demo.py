@@ -61,7 +61,6 @@ from tagger.settings import TaggerSettings
 
 console = Console()
 
-DEMO_SLUG = DEMO_BRAND_SLUG
 DEMO_DETECTOR = "yolox-nano"
 # The demo's keys are rotated on every run: the previous ones of these names are revoked.
 DEMO_KEY_NAME = "demo"
@@ -200,9 +199,9 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)
     with Session(engine, expire_on_commit=False) as session:
-        brand = session.exec(select(Brand).where(Brand.slug == DEMO_SLUG)).first()
+        brand = session.exec(select(Brand).where(Brand.slug == DEMO_BRAND_SLUG)).first()
         if brand is None:
-            brand = Brand(name="Demo Grocer", slug=DEMO_SLUG)
+            brand = Brand(name="Demo Grocer", slug=DEMO_BRAND_SLUG)
             session.add(brand)
             session.commit()
         _say(2, f"brand {brand.name!r} ({brand.slug})")
@@ -237,7 +236,7 @@ def prepare_demo(settings: ApiSettings) -> DemoResult:
         public = stored is not None and is_public(stored.timeline_json)
     engine.dispose()
     return DemoResult(
-        brand_slug=DEMO_SLUG,
+        brand_slug=DEMO_BRAND_SLUG,
         api_key=issued.secret,
         operator_key=operator.secret,
         episode_id=str(episode_id),

@@ -24,6 +24,7 @@ from api.catalog.service import image_url
 from api.columns import utcnow
 from api.episodes.models import Episode
 from api.errors import InvalidInput
+from api.linking.service import brand_thresholds
 from api.ownership import get_owned
 from api.review.exceptions import EditConflict, NoProductChosen, PreconditionRequired
 from api.review.models import Placement, PlacementStatus, ReviewAction
@@ -52,7 +53,7 @@ def link_floor(session: Session, brand_id: uuid.UUID) -> float:
     """The brand's link floor now, read as linking reads it (a floor above the auto-approve threshold,
     possible in rows written before the API refused it, is the threshold)."""
     brand = session.get(Brand, brand_id)
-    return min(brand.link_floor, brand.auto_approve_threshold) if brand is not None else 0.0
+    return brand_thresholds(brand).floor if brand is not None else 0.0
 
 
 def is_unknown_product(placement: Placement, floor: float) -> bool:

@@ -140,7 +140,7 @@ def test_a_stripe_state_serves_once(connecting: World, brand: BrandAccount) -> N
         ),
         (
             lambda _state, brand_id: encode_state(
-                SECRET_KEY, issue_state(SECRET_KEY, CheckoutProviderName.SHOPIFY, brand_id, shop=SHOP)
+                SECRET_KEY, issue_state(CheckoutProviderName.SHOPIFY, brand_id, shop=SHOP)
             ),
             "the state was issued for shopify, not stripe",
         ),
@@ -162,7 +162,7 @@ def test_forged_expired_or_foreign_stripe_states_bind_nothing(
 
 
 def _stripe_state_for(brand_id: uuid.UUID, now: float | None) -> ConnectState:
-    return issue_state(SECRET_KEY, CheckoutProviderName.STRIPE, brand_id, now=now)
+    return issue_state(CheckoutProviderName.STRIPE, brand_id, now=now)
 
 
 def test_a_refused_or_failed_code_exchange_binds_nothing(connecting: World, brand: BrandAccount) -> None:
@@ -412,9 +412,7 @@ def test_an_install_without_a_storefront_token_still_connects_the_shop(
                 shop=SHOP,
                 state=encode_state(
                     SECRET_KEY,
-                    issue_state(
-                        SECRET_KEY, CheckoutProviderName.SHOPIFY, brand_id, shop=SHOP, now=time.time() - 601
-                    ),
+                    issue_state(CheckoutProviderName.SHOPIFY, brand_id, shop=SHOP, now=time.time() - 601),
                 ),
             ),
             400,

@@ -1,6 +1,6 @@
 """Shopify adapter: the only package that imports `shopify` (Admin GraphQL) and calls the Storefront API."""
 
-from commerce.providers.shopify.admin import ShopifyAdmin
+from commerce.providers.shopify.admin import SHOP_DOMAIN, ShopifyAdmin
 from commerce.providers.shopify.catalog import (
     ShopifyCatalogSource,
     products_page_variables,
@@ -8,7 +8,6 @@ from commerce.providers.shopify.catalog import (
 )
 from commerce.providers.shopify.documents import ADMIN_DOCUMENTS, STOREFRONT_DOCUMENTS, load_document
 from commerce.providers.shopify.oauth import (
-    SHOP_DOMAIN,
     ShopifyGrant,
     callback_hmac,
     create_storefront_token,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,8 @@ from commerce.exceptions import ProviderError, ProviderTimeout
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
+# A shop's own domain: the only host ReelCart sends a shop's token to (checked wherever one is used).
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_S = 1.0  # Shopify restores query cost at 50-100 points per second; one second is a fair wait
 

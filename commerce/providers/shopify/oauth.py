@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -15,12 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from commerce.exceptions import AuthorizationRefusedError, ProviderError, ProviderTimeout, SettingsError
-from commerce.providers.shopify.admin import ShopifyAdmin
+from commerce.providers.shopify.admin import SHOP_DOMAIN, ShopifyAdmin
 from commerce.providers.shopify.documents import load_document
 from commerce.settings import CommerceSettings
 
 PROVIDER = "shopify"
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
 # Storefront carts need this scope; without it the install gets no Storefront token (cart permalinks).

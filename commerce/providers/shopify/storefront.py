@@ -12,19 +12,18 @@ import httpx
 from commerce.checkout import CheckoutRequest, CheckoutResult, CheckoutUi
 from commerce.exceptions import CheckoutRequestError, MoneyError, ProviderError, ProviderTimeout
 from commerce.money import Money
-from commerce.providers.shopify.admin import PROVIDER, parse_graphql_response
+from commerce.providers.shopify.admin import PROVIDER, SHOP_DOMAIN, parse_graphql_response
 from commerce.providers.shopify.documents import load_document
 from commerce.settings import CommerceSettings
 
 _VARIANT_GID = re.compile(r"^gid://shopify/ProductVariant/(\d+)$")
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
 def shop_origin(settings: CommerceSettings, shop_domain: str) -> str:
     if settings.shopify_base_url is not None:
         return settings.shopify_base_url
-    if not _SHOP_DOMAIN.match(shop_domain):
+    if not SHOP_DOMAIN.match(shop_domain):
         # Refuse anything else: the domain ends up in a URL we send a token to.
         raise CheckoutRequestError(f"not a myshopify.com domain: {shop_domain!r}")
     return f"https://{shop_domain}"
