@@ -180,7 +180,6 @@ def record_webhook(provider: str, outcome: str) -> None:
 
 @dataclass
 class CheckoutObservation:
-    requested_provider: str | None
     answered: tuple[str, str] | None = field(default=None)
 
     def opened(self, provider: str, *, replayed: bool) -> None:
@@ -194,7 +193,7 @@ def observe_checkout(
 ) -> Iterator[CheckoutObservation]:
     """Count one checkout request by provider and outcome. A refusal or provider failure counts under
     `reason(error)` (the problem type the answer carries); anything else under `error`."""
-    observation = CheckoutObservation(requested_provider)
+    observation = CheckoutObservation()
     asked = requested_provider or "default"
     try:
         yield observation
