@@ -83,6 +83,11 @@ class CommerceSettings(BaseSettings):
     token_encryption_previous_keys: list[SecretStr] = Field(default_factory=list)
 
     webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
+    # Shopify retries a failed delivery 8 times over 4 hours, each retry stamped with the event's
+    # original X-Shopify-Triggered-At, and says deliveries can rarely run up to a day late. A limit of
+    # minutes would refuse every retry after a short outage and lose the order it carries; replays are
+    # caught by the stored event id, so the age limit only drops deliveries too old to matter.
+    shopify_webhook_max_age_s: int = Field(default=25 * 3600, ge=4 * 3600 + 1800, le=7 * 24 * 3600)
 
     @field_validator("stripe_api_base", "shopify_base_url")
     @classmethod
