@@ -57,6 +57,17 @@ def review_console_redirect() -> RedirectResponse:
     return RedirectResponse("/review/", status_code=308)
 
 
+@router.get("/review/")
+def review_console(settings: SettingsDep) -> HTMLResponse:
+    """The console's page, told whether this server runs the demo player: in production it does not,
+    so the console must not offer "Watch in the player" links that would answer 404. (Its scripts and
+    styles are plain files under the same prefix, served by `mount_static`.)"""
+    page = (WEB_OVERLAY_DIR / "review" / "index.html").read_text(encoding="utf-8")
+    player = "on" if demo_enabled(settings) else "off"
+    page = page.replace("<body ", f'<body data-demo-player="{player}" ', 1)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
 # ---- the API docs, offline -----------------------------------------------------------------------------
 
 

@@ -39,7 +39,9 @@ def test_review_console_is_served(client: TestClient) -> None:
     page = client.get("/review/")
     assert page.status_code == 200
     assert "review.js" in page.text
+    assert '<body data-demo-player="on" ' in page.text
     assert client.get("/review/review.js").status_code == 200
+    assert client.get("/review/review.css").status_code == 200
 
 
 def _approve(client: TestClient, brand: BrandAccount, placement_id: uuid.UUID) -> None:
@@ -109,6 +111,9 @@ def test_demo_page_is_off_in_production(
         assert off.status_code == 404
         assert off.headers["content-type"] == "application/problem+json"
         assert "off in production" in off.json()["detail"]
+        # And the review console is told so: it must not link brands to a player that answers 404
+        console = client.get("/review/")
+        assert '<body data-demo-player="off" ' in console.text
 
 
 def _links(page: str) -> dict[str, str]:

@@ -526,3 +526,34 @@ def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
     )
     expect(page.locator("#detail")).to_be_hidden()
     assert page_errors == []
+
+
+def test_an_empty_queue_on_a_production_server_links_timelines_but_no_player(
+    page: Page, loopback: LoopbackState, loopback_server: LoopbackServer
+) -> None:
+    # Given a production server: its console page says the demo player is off
+    review = serve_review(
+        loopback,
+        loopback_server,
+        [
+            review_placement(
+                "rp_only",
+                label="bag",
+                confidence=0.9,
+                start_ms=0,
+                end_ms=2000,
+                box=(0.1, 0.6, 0.3, 0.2),
+                candidates=((TOTE, 0.9),),
+            )
+        ],
+    )
+    sign_in(page, review.base_url, review.api_key)
+    page.evaluate("() => { document.body.dataset.demoPlayer = 'off'; }")
+
+    # When the reviewer approves the last item
+    page.locator("body").press("a")
+
+    # Then the live episode links its public timeline only, never the player that would answer 404
+    live = page.locator("#done-episodes li").first
+    expect(live).to_have_text("Episode 1: The Taste Test 1 placement live Public timeline")
+    expect(live.get_by_role("link")).to_have_count(1)

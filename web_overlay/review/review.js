@@ -272,7 +272,8 @@ async function livePlacements(episodeId) {
 
 /**
  * The empty queue says so, and links each episode's public timeline, and its player once the timeline shows
- * something (the demo player serves only episodes with a live placement). Episodes reviewed in this session come
+ * something (the demo player serves only episodes with a live placement) and the server runs the player at all
+ * (production servers do not: they mark the page `data-demo-player="off"`). Episodes reviewed in this session come
  * first, then the brand's latest.
  */
 async function renderDone() {
@@ -289,6 +290,7 @@ async function renderDone() {
     // The session's episodes still get their links; the brand's list is a convenience.
   }
   const shown = [...episodes].slice(0, DONE_EPISODES);
+  const hasPlayer = document.body.dataset.demoPlayer !== 'off';
   const live = await Promise.all(shown.map(([id]) => livePlacements(id)));
   if (state.items.length) return;
   list.replaceChildren(...shown.map(([id, title], i) => {
@@ -299,7 +301,7 @@ async function renderDone() {
     const status = count == null ? 'timeline not readable' : count ? `${count} placement${count === 1 ? '' : 's'} live` : 'nothing published yet';
     return h('li', { 'data-episode': id }, [
       h('strong', {}, [title]), ' ', h('span', { class: count ? 'live' : 'not-live' }, [status]), ' ',
-      ...(count ? [player, ' · '] : []), timeline,
+      ...(count && hasPlayer ? [player, ' · '] : []), timeline,
     ]);
   }));
   $('done-none').hidden = shown.length > 0;
