@@ -455,14 +455,8 @@ def test_the_server_refuses_a_floor_raised_behind_the_consoles_back_and_the_cons
     assert page_errors == []
 
 
-def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
-    page: Page,
-    loopback: LoopbackState,
-    loopback_server: LoopbackServer,
-    page_errors: PageErrors,
-    artifacts_dir: Path,
-) -> None:
-    # Given one placement left to review
+def serve_last_tote(loopback: LoopbackState, loopback_server: LoopbackServer) -> ReviewBackend:
+    """A queue with one placement left (a tote bag in episode 1), and an older episode with nothing live."""
     review = serve_review(
         loopback,
         loopback_server,
@@ -483,6 +477,18 @@ def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
         "episode": {"id": "ep_older", "duration_ms": 4000, "width": WIDTH, "height": HEIGHT},
         "placements": [],
     }
+    return review
+
+
+def test_an_empty_queue_says_so_and_links_each_episodes_player_and_timeline(
+    page: Page,
+    loopback: LoopbackState,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+    artifacts_dir: Path,
+) -> None:
+    # Given one placement left to review
+    review = serve_last_tote(loopback, loopback_server)
     sign_in(page, review.base_url, review.api_key)
     expect(page.locator("#done")).to_be_hidden()
 
@@ -532,21 +538,7 @@ def test_an_empty_queue_on_a_production_server_links_timelines_but_no_player(
     page: Page, loopback: LoopbackState, loopback_server: LoopbackServer
 ) -> None:
     # Given a production server: its console page says the demo player is off
-    review = serve_review(
-        loopback,
-        loopback_server,
-        [
-            review_placement(
-                "rp_only",
-                label="bag",
-                confidence=0.9,
-                start_ms=0,
-                end_ms=2000,
-                box=(0.1, 0.6, 0.3, 0.2),
-                candidates=((TOTE, 0.9),),
-            )
-        ],
-    )
+    review = serve_last_tote(loopback, loopback_server)
     sign_in(page, review.base_url, review.api_key)
     page.evaluate("() => { document.body.dataset.demoPlayer = 'off'; }")
 
