@@ -8,14 +8,13 @@ an upload route is still a JSON body, read in full by its parser, so it gets the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from api.problems import send_problem
 from api.settings import ApiSettings
 
 # Room for the multipart framing around an image (boundaries, part headers, the filename).
@@ -141,23 +140,5 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _reject(scope: Scope, send: Send, limit: int, what: str) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + "payload-too-large",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": f"request body exceeds the {limit} byte limit for {what}",
-            "instance": scope.get("path", ""),
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    detail = f"request body exceeds the {limit} byte limit for {what}"
+    await send_problem(scope, send, 413, detail, slug="payload-too-large")

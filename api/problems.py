@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
+from starlette.types import Scope, Send
 
 from api.commerce_config import stored_token_problem
 from api.db import is_database_outage
@@ -48,6 +49,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal server error",
     502: "Bad gateway",
     503: "Service unavailable",
@@ -116,6 +118,29 @@ def _redacted_errors(errors: list[dict[str, Any]], roots: tuple[Path, ...]) -> l
     ]
 
 
+def problem_body(
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    roots: tuple[Path, ...] = (),
+) -> dict[str, Any]:
+    """The RFC 9457 document every error answer carries, with server details redacted."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or _slugify(title or _TITLES.get(status, "error"))),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": redact_server_details(detail, roots),
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = _redacted_errors(errors, roots)
+    return body
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -126,17 +151,25 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    roots = _server_roots(request)
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + (slug or _slugify(title or _TITLES.get(status, "error"))),
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": redact_server_details(detail, roots),
-        "instance": request.url.path,
-    }
-    if errors:
-        body["errors"] = _redacted_errors(errors, roots)
+    body = problem_body(
+        status, detail, request.url.path, slug=slug, title=title, errors=errors, roots=_server_roots(request)
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def send_problem(
+    scope: Scope, send: Send, status: int, detail: str, *, slug: str, headers: dict[str, str] | None = None
+) -> None:
+    """A problem answered straight from ASGI middleware (body caps, rate limits): they refuse a request
+    before FastAPI's exception handlers could see it."""
+    body = json.dumps(problem_body(status, detail, scope.get("path", ""), slug=slug)).encode()
+    raw_headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def provider_problem(request: Request, error: ProviderError) -> JSONResponse:

@@ -12,7 +12,6 @@ a broken Redis must not take the shop down.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import re
@@ -30,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.checkout.service import shopper_ip
 from api.errors import TooManyRequests
-from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from api.problems import send_problem
 from api.settings import ApiSettings
 
 log = logging.getLogger("reelcart.api.rate_limits")
@@ -187,24 +186,4 @@ class RateLimits:
 
 
 async def _reject(scope: Scope, send: Send, detail: str, wait: int) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + "rate-limited",
-            "title": "Too many requests",
-            "status": 429,
-            "detail": detail,
-            "instance": scope.get("path", ""),
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(wait).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(scope, send, 429, detail, slug="rate-limited", headers={"Retry-After": str(wait)})
