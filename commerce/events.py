@@ -53,6 +53,17 @@ class StripeCheckoutEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StripeAccountDeauthorized:
+    """A connected account removed ReelCart's access (`account.application.deauthorized`): nothing can
+    be sold through it any more, and Stripe answers no API call for it."""
+
+    provider: ClassVar[str] = "stripe"
+    event_type: ClassVar[str] = "account.application.deauthorized"
+    event_id: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ShopifyOrderEvent:
     """What every `orders/*` webhook carries: the order as it stands when the topic fired."""
 
@@ -170,6 +181,7 @@ class UnhandledEvent:
 
 WebhookEvent = (
     StripeCheckoutEvent
+    | StripeAccountDeauthorized
     | ShopifyOrderCreated
     | ShopifyOrderPaid
     | ShopifyOrderCancelled

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.brands.models import Brand, CheckoutProviderName
-from api.brands.service import find_brand_by_shop, shopify_connected
+from api.brands.service import find_brand_by_shop, find_brand_by_stripe_account, shopify_connected
 from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
 from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderStatus
 from api.commerce_config import token_cipher
@@ -39,6 +39,7 @@ from commerce.events import (
     ShopifyProductChanged,
     ShopifyProductTopic,
     ShopifyShopRedact,
+    StripeAccountDeauthorized,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
     WebhookEvent,
@@ -177,6 +178,9 @@ class WebhookHandlers:
         dispatcher: WebhookDispatcher[WebhookOutcome] = WebhookDispatcher()
         # Order, checkout and uninstall handlers answer a sentence; they change no catalog.
         dispatcher.on(StripeCheckoutEvent, lambda event: WebhookOutcome(self._stripe_checkout(event)))
+        dispatcher.on(
+            StripeAccountDeauthorized, lambda event: WebhookOutcome(self._stripe_deauthorized(event))
+        )
         dispatcher.on(ShopifyOrderCreated, lambda event: WebhookOutcome(self._shopify_order(event)))
         dispatcher.on(ShopifyOrderPaid, lambda event: WebhookOutcome(self._shopify_order_paid(event)))
         dispatcher.on(
@@ -199,6 +203,17 @@ class WebhookHandlers:
         return dispatcher
 
     # Stripe ----------------------------------------------------------------------------------------
+
+    def _stripe_deauthorized(self, event: StripeAccountDeauthorized) -> str:
+        brand = find_brand_by_stripe_account(self.session, event.account_id)
+        if brand is None:
+            return f"ignored: Stripe account {event.account_id} is not connected to a brand"
+        # The brand took our access away: checkout must stop offering Stripe at once (it answers a
+        # clear "not connected" 409) rather than fail at Stripe. Orders keep the account they came from.
+        brand.stripe_account_id = None
+        self.session.add(brand)
+        self.session.flush()
+        return f"Stripe account {event.account_id} disconnected from the brand"
 
     def _stripe_checkout(self, event: StripeCheckoutEvent) -> str:
         row = self._stripe_session(event)

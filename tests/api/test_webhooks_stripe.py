@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from api.checkout.models import CheckoutSession, Order
 from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
+    ACCOUNT,
     STRIPE_WEBHOOK_SECRET,
     Shoppable,
     World,
@@ -151,6 +152,53 @@ def test_forged_stale_and_unsigned_stripe_deliveries_are_400_and_logged_without_
     assert rejected == [f"rejected stripe webhook: {reason}"]
     assert "cs_test_0001" not in caplog.text
     assert "evt_paid_1" not in caplog.text
+
+
+def deauthorized_body(account: str | None, event_id: str = "evt_deauth_1") -> bytes:
+    """`account.application.deauthorized` as Stripe sends it to the Connect endpoint."""
+    application = {"id": "ca_ReelCartPlatform", "object": "application", "name": "ReelCart"}
+    return stripe_event_body(
+        application, event_id=event_id, event_type="account.application.deauthorized", account=account
+    )
+
+
+def test_a_brand_that_disconnects_its_stripe_account_stops_selling_through_stripe(
+    world: World, hoodie: Shoppable, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given a brand selling through its connected Stripe account
+    tap(world, hoodie, provider="stripe")
+
+    # When the brand removes ReelCart from its Stripe dashboard
+    response = stripe_delivery(world.client, deauthorized_body(ACCOUNT))
+
+    # Then the delivery is handled, the brand shows Stripe as not connected, and the next checkout is a
+    # clear 409 instead of a session on an account we can no longer reach
+    assert receipt(response)["outcome"] == f"Stripe account {ACCOUNT} disconnected from the brand"
+    me = world.client.get("/v1/brands/me", headers=brand.headers).json()
+    assert me["providers"]["stripe"] == {"connected": False, "account_id": None}
+    sessions_before = len(world.stripe.sessions)
+    refused = world.client.post(
+        "/v1/checkout", json=hoodie.checkout_body(provider="stripe", click_id="click-0002")
+    )
+    assert refused.status_code == 409
+    assert refused.json()["errors"] == [{"field": "provider", "message": "stripe is not connected"}]
+    assert len(world.stripe.sessions) == sessions_before
+    # And Shopify, still connected, keeps selling
+    assert tap(world, hoodie, provider="shopify", click_id="click-0003")["provider"] == "shopify"
+
+
+def test_a_deauthorization_for_an_unknown_account_changes_nothing_and_one_without_an_account_is_400(
+    world: World, hoodie: Shoppable, brand: BrandAccount
+) -> None:
+    other = stripe_delivery(world.client, deauthorized_body("acct_1SomeoneElse"))
+    assert (
+        receipt(other)["outcome"] == "ignored: Stripe account acct_1SomeoneElse is not connected to a brand"
+    )
+    nameless = stripe_delivery(world.client, deauthorized_body(None, event_id="evt_deauth_2"))
+    assert nameless.status_code == 400
+    assert nameless.json()["detail"].endswith("names no account")
+    me = world.client.get("/v1/brands/me", headers=brand.headers).json()
+    assert me["providers"]["stripe"] == {"connected": True, "account_id": ACCOUNT}
 
 
 def test_an_unknown_event_type_is_acknowledged_and_ignored(world: World, engine: Engine) -> None:

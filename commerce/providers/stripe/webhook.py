@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import stripe
 
 from commerce.checkout import Attribution
-from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent, WebhookEvent
+from commerce.events import (
+    StripeAccountDeauthorized,
+    StripeCheckoutEvent,
+    StripeCheckoutOutcome,
+    UnhandledEvent,
+    WebhookEvent,
+)
 from commerce.exceptions import MoneyError, WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.providers.stripe.client import PROVIDER
@@ -80,6 +86,11 @@ def _signature_reason(message: str) -> str:
 
 
 def to_webhook_event(event: stripe.Event) -> WebhookEvent:
+    if event.type == StripeAccountDeauthorized.event_type:
+        # Sent to the Connect endpoint; `account` names who disconnected (the object is our application).
+        if not event.account:
+            raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) names no account")
+        return StripeAccountDeauthorized(event_id=event.id, account_id=event.account)
     outcome = _OUTCOMES.get(event.type)
     if outcome is None:
         return UnhandledEvent(PROVIDER, event.id, event.type)
