@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import ApiError
 from api.jobs.models import JobState
-from api.jobs.recovery import JOB_TABLES
+from api.jobs.tables import JOB_TABLES
 from api.observability.context import job_context
 from commerce.exceptions import CommerceError
 
