@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ def dispatch(handlers: Mapping[JobKind, JobHandler], job: JobRef) -> None:
     if handler is None:
         raise LookupError(f"no handler for {job.kind} jobs (job {job.id})")
     handler(job.id)
+
+
+def run_to_end(handler: JobHandler, job_id: uuid.UUID) -> None:
+    """Run one job in this thread, waiting out its transient failures (the CLI's jobs: nobody else
+    would offer a deferred job again)."""
+    while True:
+        try:
+            handler(job_id)
+        except JobDeferred as deferred:
+            log.warning("%s; retrying in this process", deferred)
+            time.sleep(deferred.delay_s)
+        else:
+            return
 
 
 class ThreadJobQueue:

@@ -1,6 +1,7 @@
 """Real `reelcart worker` processes (Celery, prefork) on a real Redis broker and PostgreSQL: a worker
 process killed or paused mid-job, a broker that restarts empty or is down when a job is created,
-messages for jobs that are gone, a job that fails every time.
+messages for jobs that are gone, a job that fails every time; and, where RabbitMQ answers, a killed
+worker process on RabbitMQ.
 
 The broker is a private redis-server on a free port, started here (never the shared one on 6379:
 these tests restart it). Detection is replaced by `tests.utils.worker_tagging:timed_tag` (named by
@@ -20,6 +21,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,7 @@ class Cluster:
     api: TestClient
     engine: Engine
     settings: ApiSettings
-    redis: Redis
+    redis: Redis | None  # None: the broker is RabbitMQ
     worker_log: Path
     pid_file: Path
     headers: dict[str, str]
@@ -158,47 +160,51 @@ class Cluster:
         return self.worker_log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if shutil.which("redis-server") is None:
-        if os.environ.get("REELCART_REQUIRE_REDIS") == "1":
-            pytest.fail("redis-server is required (REELCART_REQUIRE_REDIS=1) but not on PATH")
-        pytest.skip("redis-server is not on PATH; the worker-process tests start their own broker with it")
-    directory = tmp_path_factory.mktemp("cluster")
-    redis = Redis(directory)
-    redis.start()
-    settings = ApiSettings(
-        environment="test",
-        secret_key="test-secret-key-not-a-placeholder",
-        database_url=postgres_database,
-        media_dir=directory / "media",
-        model_dir=directory / "models",
-        public_base_url="http://testserver",
-        worker_threads=0,
-        broker_url=redis.url,
-        **JOB_SETTINGS,  # type: ignore[arg-type]
-    )
-    engine = create_db_engine(postgres_database)
-    account = make_brand(engine, f"workers-{uuid.uuid4().hex[:6]}")
-    worker_log, pid_file = directory / "worker.log", directory / "pids.txt"
-    env = {
+def _worker_env(database_url: str, broker_url: str, directory: Path, pid_file: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "REELCART_ENVIRONMENT": "test",
         "REELCART_SECRET_KEY": "test-secret-key-not-a-placeholder",
-        "REELCART_DATABASE_URL": postgres_database,
+        "REELCART_DATABASE_URL": database_url,
         "REELCART_MEDIA_DIR": str(directory / "media"),
-        "REELCART_BROKER_URL": redis.url,
+        "REELCART_BROKER_URL": broker_url,
         "REELCART_TAG_FUNCTION": "tests.utils.worker_tagging:timed_tag",
         "REELCART_TEST_TAG_SECONDS": str(TAG_SECONDS),
         "REELCART_TEST_TAG_PID_FILE": str(pid_file),
         **{f"REELCART_{name.upper()}": str(value) for name, value in JOB_SETTINGS.items()},
     }
-    # One worker, two pool processes: a test kills or pauses the process running its job, and the
-    # other one (or the replacement the worker forks) is "another worker".
+
+
+@contextmanager
+def running_cluster(
+    database_url: str, broker_url: str, directory: Path, redis: Redis | None
+) -> Iterator[Cluster]:
+    """One `reelcart worker` with two pool processes, and the API (broker-backed, its supervisor running):
+    a test kills or pauses the pool process running its job, and the other one (or the replacement the
+    worker forks) is "another worker"."""
+    settings = ApiSettings(
+        environment="test",
+        secret_key="test-secret-key-not-a-placeholder",
+        database_url=database_url,
+        media_dir=directory / "media",
+        model_dir=directory / "models",
+        public_base_url="http://testserver",
+        worker_threads=0,
+        broker_url=broker_url,
+        **JOB_SETTINGS,  # type: ignore[arg-type]
+    )
+    engine = create_db_engine(database_url)
+    account = make_brand(engine, f"workers-{uuid.uuid4().hex[:6]}")
+    worker_log, pid_file = directory / "worker.log", directory / "pids.txt"
     command = [sys.executable, "-c", "from api.cli import app; app()", "worker", "--concurrency", "2"]
     with worker_log.open("wb") as log_file:
         worker = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=_worker_env(database_url, broker_url, directory, pid_file),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_for("the worker to be ready", lambda: b" ready." in worker_log.read_bytes(), 60)
@@ -212,8 +218,48 @@ def cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) ->
             worker.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
-        redis.stop()
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("REELCART_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server is required (REELCART_REQUIRE_REDIS=1) but not on PATH")
+        pytest.skip("redis-server is not on PATH; the worker-process tests start their own broker with it")
+    directory = tmp_path_factory.mktemp("cluster")
+    redis = Redis(directory)
+    redis.start()
+    try:
+        with running_cluster(postgres_database, redis.url, directory, redis) as running:
+            yield running
+    finally:
+        redis.stop()
+
+
+@pytest.fixture(scope="module")
+def rabbit_cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The same on RabbitMQ (127.0.0.1:5672, guest), in a virtual host of its own so no other user of
+    the server shares its queues. Skipped when RabbitMQ does not answer, unless
+    REELCART_REQUIRE_RABBITMQ=1."""
+    vhost = f"reelcart-test-{uuid.uuid4().hex[:8]}"
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            pass
+        for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
+            subprocess.run(["rabbitmqctl", "-q", *command], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        if os.environ.get("REELCART_REQUIRE_RABBITMQ") == "1":
+            pytest.fail(f"RabbitMQ is required (REELCART_REQUIRE_RABBITMQ=1) but unusable: {error}")
+        pytest.skip(f"RabbitMQ at 127.0.0.1:5672 (with rabbitmqctl) is unusable: {error}")
+    try:
+        broker = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+        with running_cluster(postgres_database, broker, tmp_path_factory.mktemp("rabbit"), None) as running:
+            yield running
+    finally:
+        subprocess.run(
+            ["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True, timeout=30
+        )
 
 
 def test_a_worker_process_killed_mid_job_is_replaced_and_the_job_completes_once(cluster: Cluster) -> None:
@@ -300,6 +346,7 @@ def test_a_job_that_fails_every_time_fails_after_its_retries_without_blocking_it
 
 def test_jobs_created_while_the_broker_is_down_or_lost_in_its_restart_all_run_once(cluster: Cluster) -> None:
     # Given a broker that is down when the first job is created
+    assert cluster.redis is not None
     cluster.redis.stop()
     early = cluster.episode("while-down")
     early_job = cluster.tag(early)  # the API answers 202: the job is queued, published later
@@ -319,3 +366,18 @@ def test_jobs_created_while_the_broker_is_down_or_lost_in_its_restart_all_run_on
         assert (job.state, job.attempts) == (JobState.DONE, 1)
     for episode in [early, *later]:
         assert len(cluster.placements(episode)) == 2
+
+
+def test_on_rabbitmq_a_killed_worker_process_job_also_completes_once(rabbit_cluster: Cluster) -> None:
+    killed, calm = rabbit_cluster.episode("rabbit-killed"), rabbit_cluster.episode("rabbit-calm")
+    job_id, calm_job = rabbit_cluster.tag(killed), rabbit_cluster.tag(calm)
+    wait_for("the job to start", lambda: rabbit_cluster.job(job_id).progress > 0.2)
+
+    os.kill(rabbit_cluster.running_pid("rabbit-killed"), signal.SIGKILL)
+
+    wait_for("the job to finish on another process", lambda: rabbit_cluster.finished(job_id), 30)
+    wait_for("the calm job", lambda: rabbit_cluster.finished(calm_job))
+    assert (rabbit_cluster.job(job_id).state, rabbit_cluster.job(job_id).attempts) == (JobState.DONE, 2)
+    assert (rabbit_cluster.job(calm_job).state, rabbit_cluster.job(calm_job).attempts) == (JobState.DONE, 1)
+    assert rabbit_cluster.placements(killed) == rabbit_cluster.placements(calm)
+    assert len(rabbit_cluster.placements(killed)) == 2

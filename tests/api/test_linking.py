@@ -317,6 +317,10 @@ def test_images_added_through_the_api_queue_an_index_refresh(
     }
     imported = client.post("/v1/catalog/import", json=without_images, headers=brand.headers)
     assert (imported.status_code, len(job_queue.enqueued)) == (200, 1)
+    # Asking for a fetch while one is queued answers that one.
+    asked = client.post("/v1/catalog/images/fetch", headers=brand.headers)
+    assert (asked.status_code, asked.headers["location"]) == (202, f"/v1/image-fetch-jobs/{queued.id}")
+    assert len(job_queue.enqueued) == 1
 
 
 def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_that_fail(

@@ -14,16 +14,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from api.app import ConfigurationError, create_app
+from api.cli import app as cli
 from api.episodes.models import TagJob
 from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import JobDeferred, JobKind, JobRef, ThreadJobQueue
 from api.jobs.recovery import JobSupervisor, mark_published, requeue_stale_jobs
+from api.jobs.routing import queue_for
 from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
 from api.linking.models import LinkJob
-from api.settings import ApiSettings
+from api.settings import ApiSettings, get_settings
 from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount
 
@@ -228,3 +231,39 @@ def test_a_one_box_api_runs_its_jobs_on_threads(engine: Engine, settings: ApiSet
     threaded = settings.model_copy(update={"worker_threads": 1})
     with TestClient(create_app(threaded, engine=engine)) as client:
         assert isinstance(client.app.state.job_queue, ThreadJobQueue)  # type: ignore[attr-defined]
+
+
+def test_the_worker_command_needs_a_broker_and_known_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REELCART_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        without_broker = CliRunner().invoke(cli, ["worker"])
+        monkeypatch.setenv("REELCART_BROKER_URL", "redis://127.0.0.1:1/0")
+        get_settings.cache_clear()
+        unknown_queue = CliRunner().invoke(cli, ["worker", "--queues", "vision,gpu"])
+    finally:
+        get_settings.cache_clear()
+    assert without_broker.exit_code == 1
+    assert "set REELCART_BROKER_URL" in without_broker.output
+    assert unknown_queue.exit_code == 1
+    assert "unknown queue(s) gpu; the queues are io, vision" in unknown_queue.output
+
+
+def test_settings_refuse_a_lease_shorter_than_two_beats_and_the_tag_hook_in_production() -> None:
+    with pytest.raises(ValueError, match="at least twice REELCART_JOB_HEARTBEAT_S"):
+        ApiSettings(job_heartbeat_s=10, job_lease_s=15)
+    with pytest.raises(ValueError, match="REELCART_TAG_FUNCTION"):
+        ApiSettings(
+            environment="production",
+            secret_key="a-real-secret-for-this-test",
+            tag_function="tests.utils.worker_tagging:timed_tag",
+        )
+
+
+def test_every_kind_of_job_has_a_queue() -> None:
+    assert {kind: queue_for(kind) for kind in JobKind} == {
+        JobKind.TAG: "vision",
+        JobKind.LINK: "vision",
+        JobKind.SYNC: "io",
+        JobKind.IMAGES: "io",
+    }
