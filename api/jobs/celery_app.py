@@ -105,7 +105,7 @@ class CeleryJobQueue:
     def __init__(self, settings: ApiSettings, engine: Engine, app: Celery | None = None) -> None:
         self._app = app or create_celery(settings)
         self._engine = engine
-        self._supervisor = JobSupervisor(engine, settings, self._publish_quietly, outbox=True)
+        self._supervisor = JobSupervisor(engine, settings, self.publish, outbox=True)
 
     def enqueue(self, job: JobRef) -> None:
         self.publish(job)
@@ -125,9 +125,6 @@ class CeleryJobQueue:
             return False
         mark_published(self._engine, job)
         return True
-
-    def _publish_quietly(self, job: JobRef) -> None:
-        self.publish(job)
 
     def start(self) -> None:
         self._supervisor.start()

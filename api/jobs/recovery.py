@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.episodes.models import TagJob
+from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.queue import JobRef
 from api.jobs.tables import JOB_TABLES
@@ -65,6 +65,17 @@ def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -
         ).all()
         for row in given_up:
             log.error("%s job %s lost its worker %d times; failed", kind, row[0], max_attempts)
+        if table is TagJob and given_up:
+            # As a tag job's own failure does: its episode is no longer being tagged.
+            session.execute(
+                update(Episode)
+                .where(
+                    col(Episode.id).in_(
+                        select(TagJob.episode_id).where(col(TagJob.id).in_([row[0] for row in given_up]))
+                    )
+                )
+                .values(status=EpisodeStatus.FAILED)
+            )
         reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": None}
         if table is TagJob:
             reset["phase"] = JobPhase.QUEUED
@@ -117,12 +128,13 @@ def mark_published(engine: Engine, job: JobRef) -> None:
 
 class JobSupervisor:
     """The thread described above. `offer` hands a job to the queue (a thread queue's `enqueue`, or a
-    broker publish); with `outbox`, what is offered is what was never published, else (one box) every
-    queued job in the first round and the requeued ones after. A round that finds the database down
-    is tried again at the next one, so the API starts, not ready, without its database."""
+    broker publish, which answers False when the broker did not take it); with `outbox`, what is
+    offered is what was never published, else (one box) every queued job in the first round and the
+    requeued ones after. A round that finds the database down is tried again at the next one, so the
+    API starts, not ready, without its database."""
 
     def __init__(
-        self, engine: Engine, settings: ApiSettings, offer: Callable[[JobRef], None], *, outbox: bool
+        self, engine: Engine, settings: ApiSettings, offer: Callable[[JobRef], object], *, outbox: bool
     ) -> None:
         self._engine, self._settings, self._offer, self._outbox = engine, settings, offer, outbox
         self._recovered = False
@@ -152,8 +164,12 @@ class JobSupervisor:
             else:
                 offered = requeued
         self._recovered = True
-        for job in offered:
-            self._offer(job)
+        for position, job in enumerate(offered):
+            # An offer that answers False (a broker that did not answer) ends the round: the rest would
+            # each wait for it too; they are offered again next round.
+            if self._offer(job) is False:
+                log.warning("job supervisor: %d job(s) wait for the broker", len(offered) - position)
+                return offered[:position]
         return offered
 
     def _loop(self) -> None:

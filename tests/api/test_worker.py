@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from api.app import ConfigurationError, create_app
 from api.cli import app as cli
-from api.episodes.models import TagJob
+from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import JobDeferred, JobKind, JobRef, ThreadJobQueue
@@ -102,6 +102,18 @@ def test_only_running_jobs_whose_lease_ran_out_are_queued_again_and_unpublished(
         session.add_all([alive, dead, legacy, exhausted, finished])
         session.commit()
 
+    episode = make_episode(engine, brand.brand.id, ApiSettings())
+    with Session(engine, expire_on_commit=False) as session:
+        doomed_tag = TagJob(
+            brand_id=brand.brand.id,
+            episode_id=episode.id,
+            state=JobState.RUNNING,
+            attempts=3,
+            heartbeat_at=now - timedelta(minutes=10),
+        )
+        session.add(doomed_tag)
+        session.commit()
+
     with Session(engine) as session:
         requeued = requeue_stale_jobs(session, lease_s=60, max_attempts=3)
         session.commit()
@@ -120,6 +132,11 @@ def test_only_running_jobs_whose_lease_ran_out_are_queued_again_and_unpublished(
     assert given_up.state == JobState.FAILED
     assert given_up.error is not None
     assert "stopped answering on each of 3 attempts" in given_up.error
+    with Session(engine) as session:
+        failed_tag, its_episode = session.get(TagJob, doomed_tag.id), session.get(Episode, episode.id)
+        assert failed_tag is not None
+        assert its_episode is not None
+        assert (failed_tag.state, its_episode.status) == (JobState.FAILED, EpisodeStatus.FAILED)
 
 
 def test_the_broker_supervisor_publishes_what_was_never_published_and_only_that(
@@ -138,8 +155,11 @@ def test_the_broker_supervisor_publishes_what_was_never_published_and_only_that(
         offered.append(job)
         mark_published(engine, job)
 
-    supervisor = JobSupervisor(engine, ApiSettings(job_republish_after_s=3600), publish, outbox=True)
+    settings = ApiSettings(job_republish_after_s=3600)
+    broker_down = JobSupervisor(engine, settings, lambda job: False, outbox=True)
+    supervisor = JobSupervisor(engine, settings, publish, outbox=True)
 
+    assert broker_down.run_once() == []  # the round stops at the first refusal
     assert sorted(job.id for job in supervisor.run_once()) == sorted([never.id, lost.id])
     assert supervisor.run_once() == []
     assert len(offered) == 2
