@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,9 @@ class Round:
     cpu_s: float
     cpu_share: float  # of all the box's cores over the round
     failed: int
+    # Mean wall seconds by phase over the round's jobs (the tag jobs' own `seconds`; decode overlaps
+    # detect and track, and `index` is the catalog index each process builds or loads on its first job).
+    phase_mean_s: dict[str, float] = field(default_factory=dict)
     scaling: float = 1.0
 
 
@@ -229,6 +232,10 @@ def run_round(
     for error in failed:
         print(f"  a job failed: {error}", file=sys.stderr)
     count = len(episodes)
+    phases = sorted({name for row in rows for name in row.seconds})
+    phase_mean = {
+        name: round(statistics.mean(row.seconds.get(name, 0.0) for row in rows), 2) for name in phases
+    }
     return Round(
         workers=workers,
         episodes=count,
@@ -243,6 +250,7 @@ def run_round(
         cpu_s=round(cpu, 1),
         cpu_share=round(cpu / (wall * (os.cpu_count() or 1)), 2),
         failed=len(failed),
+        phase_mean_s=phase_mean,
     )
 
 
