@@ -73,6 +73,9 @@ def create_celery(settings: ApiSettings) -> Celery:
         name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
     def run_job(task: Any, kind: str, job_id: str) -> None:
+        # Retries are `task.retry` with our own countdown rather than autoretry_for/retry_backoff: whether
+        # to retry, and when, is decided with the job row (its attempts, its release back to queued, a
+        # failure recorded after the last), which Celery's per-message retry count does not see.
         try:
             job = JobRef(JobKind(kind), uuid.UUID(job_id))
         except ValueError:
