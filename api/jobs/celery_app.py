@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy import Engine
 
@@ -36,6 +37,7 @@ from api.jobs.queue import JobDeferred, JobHandler, JobKind, JobRef, dispatch
 from api.jobs.recovery import JobSupervisor, mark_published
 from api.jobs.routing import queue_for
 from api.jobs.runner import retry_delay_s
+from api.observability.context import configure_logging
 from api.settings import ApiSettings, get_settings
 
 log = logging.getLogger("reelcart.jobs")
@@ -168,6 +170,18 @@ def run_worker(settings: ApiSettings, *, concurrency: int, queues: Sequence[str]
     """Start a Celery worker in this process (it forks `concurrency` pool processes for prefork; solo
     runs jobs in this one) and serve until stopped (SIGTERM: finish the jobs in hand, then exit)."""
     app = create_celery(settings)
+
+    @setup_logging.connect  # type: ignore[untyped-decorator]  # Celery ships no type hints
+    def _logging(**_: object) -> None:
+        # Connected, so Celery leaves logging to us: the same JSON lines as the API with
+        # REELCART_LOG_FORMAT=json (job ids included), plain lines otherwise.
+        if settings.log_format == "json":
+            configure_logging("json")
+        else:
+            logging.basicConfig(
+                level=logging.INFO, format="[%(asctime)s %(levelname)s/%(processName)s] %(name)s: %(message)s"
+            )
+
     app.worker_main(
         [
             "worker",
