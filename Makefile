@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing ReelCart with its extras (offline-friendly)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e ".[dev,postgres,ocr,embedder-export]"
+	@$(BIN)/python -m pip install --quiet -e ".[dev,postgres,ocr,embedder-export,celery]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from api import health, pages
 from api.analytics import router as events
@@ -18,15 +16,16 @@ from api.brands import router as brands
 from api.catalog import router as catalog
 from api.catalog import sync_router as sync
 from api.checkout import router as checkout
+from api.commerce_config import commerce_settings
 from api.compression import CompressedResponses
 from api.cors import AudienceCors
-from api.db import create_db_engine, session_scope
+from api.db import create_db_engine
 from api.episodes import router as episodes
 from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
-from api.jobs.queue import DatabaseJobQueue, JobQueue, ThreadJobQueue
-from api.jobs.recovery import StaleJobReaper, recover_jobs
+from api.jobs.queue import JobQueue, ThreadJobQueue
+from api.jobs.recovery import JobSupervisor
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
@@ -41,11 +40,13 @@ from api.review import router as review
 from api.settings import ApiSettings, get_settings
 from api.timeline import router as timeline
 from api.webhooks import router as webhooks
+from commerce.settings import CommerceSettings
 
 log = logging.getLogger("reelcart.api")
 
-# How often start-up job recovery asks again for a database that did not answer.
-RECOVERY_RETRY_S = 5.0
+
+class ConfigurationError(ValueError):
+    """Settings that cannot make a working API (said at start-up, not at the first job)."""
 
 
 def create_app(
@@ -59,11 +60,14 @@ def create_app(
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     linking_service = LinkingService(engine, settings)
-    if job_queue is None and settings.worker_threads == 0:
-        job_queue = DatabaseJobQueue()  # a web-only node: `reelcart worker` runs the jobs
-    elif job_queue is None:
-        handlers = job_handlers(engine, settings, linking_service, tag_function)
-        job_queue = ThreadJobQueue(handlers, workers=settings.worker_threads)
+    supervisor: JobSupervisor | None = None
+    if job_queue is None:
+        job_queue = _job_queue(
+            settings, engine, linking_service, tag_function, lambda: commerce_settings(app.state, settings)
+        )
+        if isinstance(job_queue, ThreadJobQueue):
+            # One box: jobs queued before a restart, and those whose thread died, go back to the threads.
+            supervisor = JobSupervisor(engine, settings, job_queue.enqueue, outbox=False)
     queue = job_queue
 
     @asynccontextmanager
@@ -71,15 +75,13 @@ def create_app(
         undo_logging = configure_logging(settings.log_format)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         sweep_stale_part_files(settings.media_dir)
-        reaper = StaleJobReaper(engine, on_requeued=queue.enqueue)
-        recovery = JobRecovery(engine, queue, retry_s=RECOVERY_RETRY_S)
-        if settings.worker_threads > 0:
-            queue.start()
-            recovery.start()
-            reaper.start()
+        # A broker-backed queue starts its own supervisor (it publishes what was never published).
+        queue.start()
+        if supervisor is not None:
+            supervisor.start()
         yield
-        recovery.stop()
-        reaper.stop()
+        if supervisor is not None:
+            supervisor.stop()
         queue.stop()
         undo_logging()
 
@@ -139,42 +141,25 @@ def create_app(
     return app
 
 
-class JobRecovery:
-    """At start-up, queue again what the last process left (see `recover_jobs`), on a thread that
-    retries until the database answers: the API starts, not ready, without its database."""
+def _job_queue(
+    settings: ApiSettings,
+    engine: Engine,
+    linking: LinkingService,
+    tag_function: TagFunction | None,
+    commerce: Callable[[], CommerceSettings],
+) -> JobQueue:
+    """A broker URL: jobs go to Celery workers (the module is imported only then). None: this process's
+    threads run them — and a web-only node (no threads) would leave them queued forever, so it refuses."""
+    if settings.broker_url is not None:
+        from api.jobs.celery_app import CeleryJobQueue  # noqa: PLC0415
 
-    def __init__(self, engine: Engine, queue: JobQueue, *, retry_s: float = RECOVERY_RETRY_S) -> None:
-        self._engine, self._queue, self._retry_s = engine, queue, retry_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._recover, name="reelcart-recovery", daemon=True)
-
-    def start(self) -> None:
-        """Recover now when the database answers (the usual case), else keep trying on the thread."""
-        if not self._attempt():
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _recover(self) -> None:
-        while not self._stop.wait(self._retry_s):
-            if self._attempt():
-                return
-
-    def _attempt(self) -> bool:
-        try:
-            with session_scope(self._engine) as session:
-                jobs = recover_jobs(session)
-        except SQLAlchemyError as error:
-            log.warning(
-                "job recovery: the database is unavailable (%s); trying again in %g s",
-                type(error).__name__,
-                self._retry_s,
-            )
-            return False
-        for job in jobs:
-            self._queue.enqueue(job)
-        log.info("job recovery: %d queued job(s) handed to the workers", len(jobs))
-        return True
+        return CeleryJobQueue(settings, engine)
+    if settings.worker_threads == 0:
+        raise ConfigurationError(
+            "REELCART_WORKER_THREADS=0 makes a web-only API node, whose jobs only Celery workers run: "
+            "set REELCART_BROKER_URL (e.g. redis://127.0.0.1:6379/1) and run `reelcart worker`, or give "
+            "this node worker threads"
+        )
+    queue = ThreadJobQueue(workers=settings.worker_threads)
+    queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
+    return queue

@@ -53,6 +53,30 @@ class ApiSettings(BaseSettings):
     image_fetch_timeout_s: float = Field(default=10.0, gt=0, le=120)
     image_fetch_private_hosts: bool = False
     worker_threads: int = Field(default=1, ge=0, le=64)
+    # A cluster: jobs go to Celery workers (`reelcart worker`) through this broker (redis://…, amqp://…)
+    # instead of the API's threads. Unset on one box; a web-only node (worker_threads 0) needs it.
+    broker_url: str | None = None
+    # Redis (and SQS) redeliver a message not acknowledged within this time; it must be longer than
+    # the longest job, or a running job's message comes back (harmless, see api.jobs.celery_app,
+    # but it wastes a worker's look at it).
+    broker_visibility_timeout_s: int = Field(default=6 * 3600, ge=60)
+    # A running job's heartbeat is written every job_heartbeat_s; a job silent for job_lease_s has lost
+    # its worker (dead, or paused past its lease) and is queued again for another attempt.
+    job_heartbeat_s: float = Field(default=10.0, gt=0, le=600)
+    job_lease_s: float = Field(default=60.0, gt=0, le=24 * 3600)
+    # How often a process with workers (or a broker-backed API) looks for stale jobs and unpublished ones.
+    job_supervise_s: float = Field(default=15.0, gt=0, le=3600)
+    # Attempts before a job that keeps failing transiently, or keeps losing its worker, is failed.
+    job_max_attempts: int = Field(default=3, ge=1, le=100)
+    # The first retry after a transient failure waits this long; each next one twice as long, up to the max.
+    job_retry_backoff_s: float = Field(default=5.0, ge=0, le=3600)
+    job_retry_backoff_max_s: float = Field(default=300.0, ge=0, le=24 * 3600)
+    # A queued job whose message was published this long ago and never picked up is published again
+    # (a broker that lost its queue); a duplicate message is harmless, the claim runs a job once.
+    job_republish_after_s: float = Field(default=6 * 3600, gt=0)
+    # `module:attribute` naming a TagFunction that replaces the detection pipeline in every worker of
+    # this process (worker-process tests, queue benchmarks). Refused in production.
+    tag_function: str | None = None
     timeline_max_age_s: int = Field(default=30, ge=0)
     # Stripe.js key the overlay mounts embedded checkout with (public by design). Without it the API
     # asks Stripe for a hosted page instead, since the overlay could not mount an embedded one.
@@ -97,6 +121,15 @@ class ApiSettings(BaseSettings):
             raise ValueError(
                 "REELCART_SECRET_KEY is a placeholder; set a real secret outside development "
                 f"(environment is {self.environment!r})"
+            )
+        if self.job_lease_s < 2 * self.job_heartbeat_s:
+            raise ValueError(
+                "REELCART_JOB_LEASE_S must be at least twice REELCART_JOB_HEARTBEAT_S, or a live "
+                "worker's job would be taken from it between two beats"
+            )
+        if self.environment == "production" and self.tag_function is not None:
+            raise ValueError(
+                "REELCART_TAG_FUNCTION replaces the detector for tests; it is refused in production"
             )
         if (
             self.environment != "development"

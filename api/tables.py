@@ -2,7 +2,7 @@
 
 from api.analytics.models import Event
 from api.brands.models import ApiKey, ApiKeyScope, Brand, OAuthStateUse
-from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.models import ImageFetchJob, Product, ProductImage, SyncJob, Variant
 from api.checkout.models import CheckoutSession, Order
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
@@ -18,6 +18,7 @@ __all__ = [
     "Episode",
     "EpisodeStatus",
     "Event",
+    "ImageFetchJob",
     "JobState",
     "LinkJob",
     "OAuthStateUse",
@@ -28,6 +29,7 @@ __all__ = [
     "Product",
     "ProductImage",
     "ReviewAction",
+    "SyncJob",
     "TagJob",
     "Variant",
 ]

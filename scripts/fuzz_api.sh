@@ -25,7 +25,10 @@ export REELCART_MEDIA_DIR="$WORK/media"
 export REELCART_MODEL_DIR="$WORK/models"
 export REELCART_MEDIA_IMPORT_ROOTS="[\"$WORK/library\"]"
 export REELCART_PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
-export REELCART_WORKER_THREADS=0            # jobs stay queued: the fuzz is about the HTTP surface
+# Jobs stay queued: the fuzz is about the HTTP surface. A web-only node needs a broker; this one names a
+# port nothing listens on, so every publish is refused at once and the jobs wait, unpublished.
+export REELCART_WORKER_THREADS=0
+export REELCART_BROKER_URL="redis://127.0.0.1:9/0"
 export REELCART_RATE_LIMIT_ENABLED=false    # one client sends thousands of requests on purpose
 
 "$BIN/reelcart" db upgrade >/dev/null

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, money_field, utcnow
+from api.columns import created_at_field, id_field, json_field, money_field, optional_timestamp_field, utcnow
+from api.jobs.models import JobState
 
 
 class Product(SQLModel, table=True):
@@ -59,3 +61,46 @@ class ProductImage(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     fetch_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()
+
+
+class SyncJob(SQLModel, table=True):
+    """One pull of a brand's catalog from a connected provider (Shopify, Stripe), run by a worker on the
+    `io` queue; `report` holds what the sync did once it is done."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    provider: str = Field(max_length=20)
+    full: bool = Field(default=False)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    # The finished sync's report: created, updated, unchanged, removed, failed (with reasons), seen.
+    report: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
+    seconds: dict[str, float] = json_field(default_factory=dict)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    heartbeat_at: datetime | None = optional_timestamp_field()
+    # When the job's message was handed to the broker; null: not yet (see api.jobs.recovery).
+    published_at: datetime | None = optional_timestamp_field()
+
+
+class ImageFetchJob(SQLModel, table=True):
+    """Downloading a brand's catalog images known only by URL (`io` queue), so the linker can index
+    them; when it fetched any, it queues an index-only link job (`vision` queue) for them."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    images_fetched: int = Field(default=0, ge=0)
+    images_failed: int = Field(default=0, ge=0)
+    seconds: dict[str, float] = json_field(default_factory=dict)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    heartbeat_at: datetime | None = optional_timestamp_field()
+    published_at: datetime | None = optional_timestamp_field()

@@ -1,8 +1,11 @@
-"""Bodies for catalog sync from a provider."""
+"""Bodies for catalog sync from a provider, and for the catalog's background jobs."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
 
 from api.brands.models import CheckoutProviderName
 from commerce.catalog import SyncReport
@@ -35,3 +38,44 @@ class SyncReportPublic(BaseModel):
             failed=[SyncFailure(provider_id=item.provider_id, reason=item.reason) for item in report.failed],
             seen=report.seen,
         )
+
+
+class SyncJobPublic(BaseModel):
+    id: uuid.UUID
+    provider: CheckoutProviderName
+    full: bool = Field(description="Read everything and remove what the provider no longer has")
+    state: str = Field(description="queued, running, done or failed")
+    progress: float
+    error: str | None
+    attempts: int
+    report: SyncReportPublic | None = Field(description="Once done: what the sync created, updated, removed")
+    seconds: dict[str, float] = Field(description="Once done: wall seconds by phase (sync)")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SyncJobPage(BaseModel):
+    items: list[SyncJobPublic]
+    total: int
+
+
+class ImageFetchJobPublic(BaseModel):
+    id: uuid.UUID
+    state: str = Field(description="queued, running, done or failed")
+    progress: float
+    error: str | None
+    attempts: int
+    images_fetched: int = Field(description="Catalog images known by URL that this job downloaded")
+    images_failed: int = Field(
+        description="Image URLs that could not be fetched (see the image's fetch_error)"
+    )
+    seconds: dict[str, float] = Field(description="Once done: wall seconds by phase (fetch)")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImageFetchJobPage(BaseModel):
+    items: list[ImageFetchJobPublic]
+    total: int

@@ -40,6 +40,7 @@ from api.db import create_db_engine, session_scope, upgrade_database
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.episodes.service import register_episode
 from api.jobs.models import JobPhase, JobState
+from api.jobs.queue import run_to_end
 from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import ProgressCallback, TagFunction, TagJobExecutor, TagOutcome
 from api.linking.service import LinkingService
@@ -281,7 +282,7 @@ def tag_demo_episode(
         session.add(job)
     with _progress("tag job", 1.0) as (bar, task):
         shown = ShownTagFunction(PipelineTagFunction(settings, linking=linking), bar, task)
-        TagJobExecutor(engine, settings, shown)(job.id)
+        run_to_end(TagJobExecutor(engine, settings, shown), job.id)
     with Session(engine) as session:
         done = session.get(TagJob, job.id)
         if done is not None and done.state == JobState.DONE:

@@ -31,6 +31,7 @@ from api.episodes.models import TagJob
 from api.episodes.service import register_episode
 from api.errors import ApiError
 from api.jobs.models import JobState
+from api.jobs.queue import run_to_end
 from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import TagJobExecutor
 from api.linking.service import LinkingService
@@ -133,7 +134,7 @@ def _evaluate(
         _fail(str(error))
     tag_function = PipelineTagFunction(settings, linking=LinkingService(engine, settings))
     console.print(f"tagging {video.name}: index, detect, track, link", markup=False, highlight=False)
-    TagJobExecutor(engine, settings, tag_function)(job.id)
+    run_to_end(TagJobExecutor(engine, settings, tag_function), job.id)
     wall_s = time.perf_counter() - started
     with Session(engine) as session:
         done = session.get(TagJob, job.id)

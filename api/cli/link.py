@@ -13,6 +13,7 @@ from sqlmodel import Session
 from api.cli._common import console, fail, find_brand, load_settings, open_database
 from api.episodes.models import Episode
 from api.jobs.models import JobState
+from api.jobs.queue import run_to_end
 from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
 from api.linking.service import LinkingService
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
             session.add(job)
             session.commit()
             job_id = job.id
-        LinkJobExecutor(engine, settings, LinkingService(engine, settings))(job_id)
+        run_to_end(LinkJobExecutor(engine, settings, LinkingService(engine, settings)), job_id)
         with Session(engine) as session:
             done = session.get(LinkJob, job_id)
             assert done is not None

@@ -16,10 +16,21 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option(help="Port (default: REELCART_PORT)")] = None,
         workers: Annotated[int, typer.Option(help="Web worker processes")] = 1,
     ) -> None:
-        """Serve the API (and the in-process tagging workers)."""
+        """Serve the API (and its in-process job workers, unless REELCART_BROKER_URL hands jobs to Celery)."""
         import uvicorn  # noqa: PLC0415
 
         settings = load_settings()
+        if settings.worker_threads == 0 and settings.broker_url is None:
+            # Said here in one line; the app factory refuses too (ConfigurationError), for other servers.
+            fail(
+                "REELCART_WORKER_THREADS=0 makes a web-only node, whose jobs only Celery workers run: set "
+                "REELCART_BROKER_URL and run `reelcart worker`, or give this node worker threads"
+            )
+        if settings.broker_url is not None:
+            try:
+                import celery  # noqa: F401, PLC0415
+            except ImportError:
+                fail("REELCART_BROKER_URL is set but Celery is not installed: pip install 'reelcart[celery]'")
         uvicorn.run(
             "api.app:create_app",
             factory=True,

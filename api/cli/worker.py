@@ -1,45 +1,52 @@
-"""`reelcart worker`: run the tag and link jobs queued in the database (a node that serves no HTTP)."""
+"""`reelcart worker`: a Celery worker running ReelCart's jobs (a cluster node; needs REELCART_BROKER_URL)."""
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from api.cli._common import console, load_settings, open_database
-from api.jobs.handlers import job_handlers
-from api.jobs.recovery import StaleJobReaper
-from api.jobs.worker import drain, run_worker
-from api.linking.service import LinkingService
+from api.cli._common import console, fail, load_settings, open_database
+from api.jobs.routing import QUEUES
 
 
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker(
-        threads: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once")] = 1,
-        poll_s: Annotated[
-            float, typer.Option("--poll-s", min=0.1, help="Seconds between looks at an empty queue")
-        ] = 2.0,
-        once: Annotated[bool, typer.Option(help="Run what is queued now, then exit")] = False,
+        concurrency: Annotated[
+            int, typer.Option(min=1, max=64, help="Jobs run at once (worker processes with --pool prefork)")
+        ] = 1,
+        queues: Annotated[
+            str,
+            typer.Option(
+                help=f"Comma-separated queues to take jobs from ({', '.join(QUEUES)}): "
+                "vision for tag and link jobs, io for catalog syncs and image fetches"
+            ),
+        ] = ",".join(QUEUES),
+        pool: Annotated[
+            str, typer.Option(help="prefork: a process per job at once; solo: jobs run in this process")
+        ] = "prefork",
     ) -> None:
-        """Run queued tag and link jobs from the database until stopped (Ctrl-C or SIGTERM). Pair it with
-        API nodes started with REELCART_WORKER_THREADS=0; several workers may share one database."""
+        """Run ReelCart jobs handed out through REELCART_BROKER_URL until stopped (SIGTERM or Ctrl-C:
+        the jobs in hand finish first). Pair it with API nodes that name the same broker and database."""
         settings = load_settings()
-        engine = open_database(settings)
-        handlers = job_handlers(engine, settings, LinkingService(engine, settings))
-        if once:
-            requeued = StaleJobReaper(engine).reap()  # jobs of workers that died, first
-            console.print(
-                f"ran {drain(engine, handlers)} queued jobs ({len(requeued)} taken back from dead workers)"
+        if settings.broker_url is None:
+            fail(
+                "reelcart worker takes its jobs from a broker: set REELCART_BROKER_URL (redis://… or amqp://…)"
             )
-            return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        console.print(f"worker: {threads} thread(s), polling every {poll_s:g} s; Ctrl-C to stop")
+        wanted = [name.strip() for name in queues.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - set(QUEUES))
+        if not wanted or unknown:
+            fail(
+                f"unknown queue(s) {', '.join(unknown) or '(none given)'}; the queues are {', '.join(QUEUES)}"
+            )
+        if pool not in ("prefork", "solo"):
+            fail(f"--pool must be prefork or solo, not {pool!r}")
+        chosen: Literal["prefork", "solo"] = "solo" if pool == "solo" else "prefork"
+        open_database(settings).dispose()  # fail now, in one line, on a database that is missing or behind
         try:
-            run_worker(engine, handlers, threads=threads, poll_s=poll_s, stop=stop)
-        except KeyboardInterrupt:
-            stop.set()
-            console.print("stopping after the jobs in hand")
+            from api.jobs.celery_app import run_worker  # noqa: PLC0415
+        except ImportError:
+            fail("the worker needs Celery: pip install 'reelcart[celery]'")
+        console.print(f"worker: {concurrency} at once ({chosen}), queues {', '.join(wanted)}")
+        run_worker(settings, concurrency=concurrency, queues=wanted, pool=chosen)

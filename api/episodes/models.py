@@ -62,3 +62,6 @@ class TagJob(SQLModel, table=True):
     # Touched every few seconds while a worker runs the job; a running job whose heartbeat stopped
     # belongs to a dead worker and goes back to the queue (api.jobs.recovery).
     heartbeat_at: datetime | None = optional_timestamp_field()
+    # When the job's message was handed to the broker; null: not yet, so the supervisor publishes it
+    # (api.jobs.recovery) once the broker answers.
+    published_at: datetime | None = optional_timestamp_field()

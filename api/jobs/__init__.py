@@ -1,6 +1,6 @@
-"""Background work. The API only enqueues job ids; a `JobQueue` runs them elsewhere.
+"""Background work. The API only enqueues job references (`JobRef(kind, id)`); a `JobQueue` runs them.
 
-`ThreadJobQueue` runs jobs in worker threads inside the API process (one box). Any other queue
-(Celery + Redis, say) only has to implement the same three methods and call the same
-`TagJobExecutor` with a job id, because all job state lives in the database, not in the queue.
+On one box `ThreadJobQueue` runs them in the API process's threads; on a cluster `CeleryJobQueue`
+(`celery_app.py`) publishes them to a broker for `reelcart worker` processes. Both call the same
+executors, because all job state lives in the database, not in the queue.
 """

@@ -1,15 +1,20 @@
 """The handler for each kind of job, wired the same way for the API's in-process workers and for
-`reelcart worker`."""
+`reelcart worker` (Celery)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
-from api.jobs.queue import JobHandler, JobKind
+from api.catalog.job_executors import ImageFetchJobExecutor, SyncJobExecutor
+from api.jobs.queue import JobHandler, JobKind, JobQueue
 from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.linking.executor import LinkJobExecutor
 from api.linking.service import LinkingService
 from api.settings import ApiSettings
+from commerce.settings import CommerceSettings
 
 
 def default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagFunction:
@@ -19,12 +24,31 @@ def default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagF
     return PipelineTagFunction(settings, linking=linking)
 
 
+def load_tag_function(reference: str) -> TagFunction:
+    """The TagFunction named `module:attribute` (REELCART_TAG_FUNCTION): worker-process tests and queue
+    benchmarks run real workers without the detector. Settings refuse it in production."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"REELCART_TAG_FUNCTION must be module:attribute, not {reference!r}")
+    function: TagFunction = getattr(importlib.import_module(module_name), attribute)
+    return function
+
+
 def job_handlers(
-    engine: Engine, settings: ApiSettings, linking: LinkingService, tag_function: TagFunction | None = None
+    engine: Engine,
+    settings: ApiSettings,
+    linking: LinkingService,
+    queue: JobQueue,
+    commerce: Callable[[], CommerceSettings],
+    tag_function: TagFunction | None = None,
 ) -> dict[JobKind, JobHandler]:
+    """`queue` takes the follow-up jobs some kinds queue (a sync or an image fetch queues the next
+    step); `commerce` reads the provider settings a sync needs, when it needs them."""
     return {
         JobKind.TAG: TagJobExecutor(
             engine, settings, tag_function or default_tag_function(settings, linking)
         ),
         JobKind.LINK: LinkJobExecutor(engine, settings, linking),
+        JobKind.SYNC: SyncJobExecutor(engine, settings, queue, commerce),
+        JobKind.IMAGES: ImageFetchJobExecutor(engine, settings, queue),
     }

@@ -1,7 +1,7 @@
 """Fencing: a job's results are written only by the attempt that holds its lease.
 
 Claiming a job bumps its `attempts`; that number is the attempt's fencing token. A worker that stalls
-past its heartbeat (paused, partitioned) has its job requeued and claimed again under a new token, and
+past its lease (paused, partitioned) has its job requeued and claimed again under a new token, and
 when it wakes its late writes must not land on top of the new attempt's. So every write of results,
 failure or progress first re-reads the job row under a row lock and goes ahead only while the job is
 still running under the writer's token, in the same transaction as the write itself.
@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TypeVar
+from typing import cast
 
 from sqlmodel import Session, col, select
 
-from api.episodes.models import TagJob
 from api.jobs.models import JobState
-from api.linking.models import LinkJob
+from api.jobs.tables import Job, JobRow, JobTable
 
 log = logging.getLogger("reelcart.jobs")
-Job = TypeVar("Job", TagJob, LinkJob)
 
 
 class LeaseLostError(Exception):
@@ -38,12 +36,14 @@ def require_lease(
 
 
 def held_lease(
-    session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID, attempt: int, *, writing: str
-) -> TagJob | LinkJob | None:
+    session: Session, table: JobTable, job_id: uuid.UUID, attempt: int, *, writing: str
+) -> JobRow | None:
     """The job row, locked for this transaction, when attempt `attempt` still holds it; else None
     (and the refused write, `writing`, is logged)."""
-    job = session.exec(select(table).where(col(table.id) == job_id).with_for_update()).first()
-    if not isinstance(job, TagJob | LinkJob):
+    row = session.exec(select(table).where(col(table.id) == job_id).with_for_update()).first()
+    # select() over a union of tables types the row as SQLModel; it is a row of `table`.
+    job = cast(JobRow | None, row)
+    if job is None:
         log.info("%s %s is gone; its %s is dropped", table.__name__, job_id, writing)
         return None
     if job.state != JobState.RUNNING or job.attempts != attempt:

@@ -8,29 +8,29 @@ from typing import cast
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api.episodes.models import TagJob
 from api.jobs.models import JobState
-from api.linking.models import LinkJob
-
-Job = TagJob | LinkJob
+from api.jobs.tables import JobRow, JobTable
 
 
 def newest_jobs(
     session: Session,
-    model: type[TagJob] | type[LinkJob],
+    model: JobTable,
     brand_id: uuid.UUID,
     *,
     episode_id: uuid.UUID | None,
     state: JobState | None,
     limit: int,
-) -> tuple[list[Job], int]:
+) -> tuple[list[JobRow], int]:
     """The brand's newest `limit` jobs (optionally of one episode, in one state) and how many match."""
     statement = select(model).where(model.brand_id == brand_id)
     if episode_id is not None:
-        statement = statement.where(model.episode_id == episode_id)
+        episode_column = getattr(model, "episode_id", None)
+        if episode_column is None:  # catalog jobs belong to no episode
+            return [], 0
+        statement = statement.where(episode_column == episode_id)
     if state is not None:
         statement = statement.where(model.state == state)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     jobs = session.exec(statement.order_by(col(model.created_at).desc()).limit(limit)).all()
-    # Rows of `model`, one of the two job tables (select() over a union of tables types them as SQLModel).
-    return cast(list[Job], list(jobs)), total
+    # Rows of `model`, one of the job tables (select() over a union of tables types them as SQLModel).
+    return cast(list[JobRow], list(jobs)), total

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from typing import cast
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
@@ -15,21 +16,17 @@ from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
-from api.linking.models import LinkJob
+from api.jobs.tables import JobRow, JobTable
 
 MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0
-# A running job's heartbeat is written this often; one older than STALE_AFTER_S (six missed beats)
-# means its worker died.
-HEARTBEAT_S = 30.0
-STALE_AFTER_S = 180.0
 log = logging.getLogger("reelcart.jobs")
 
 
-def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> bool:
+def claim_job(session: Session, table: JobTable, job_id: uuid.UUID) -> bool:
     """Queued → running (one more attempt, progress from zero) in one conditional UPDATE, so that of
-    several workers offered the same job — threads, or `reelcart worker` processes polling the
-    database — exactly one gets it. False: someone else has it, it is finished, or it does not exist."""
+    several workers offered the same job — threads, or Celery workers handed a duplicate message —
+    exactly one gets it. False: someone else has it, it is finished, or it does not exist."""
     result = session.execute(
         update(table)
         .where(col(table.id) == job_id, col(table.state) == JobState.QUEUED)
@@ -52,7 +49,7 @@ class JobProgress:
     def __init__(
         self,
         engine: Engine,
-        table: type[TagJob] | type[LinkJob],
+        table: JobTable,
         job_id: uuid.UUID,
         attempt: int | None = None,
     ) -> None:
@@ -74,12 +71,8 @@ class JobProgress:
         self._value, self._at = max(fraction, self._value), now
         self._phase = phase if phase is not None else self._phase
         with session_scope(self._engine) as session:
-            job = session.get(self._table, self._job_id)
-            if (
-                isinstance(job, TagJob | LinkJob)
-                and job.state == JobState.RUNNING
-                and self._attempt in (None, job.attempts)
-            ):
+            job = cast(JobRow | None, session.get(self._table, self._job_id))
+            if job is not None and job.state == JobState.RUNNING and self._attempt in (None, job.attempts):
                 job.progress = self._value
                 if isinstance(job, TagJob) and self._phase is not None:
                     job.phase = self._phase
@@ -87,16 +80,15 @@ class JobProgress:
 
 class Heartbeat:
     """While a job runs, touch its `heartbeat_at` every `every_s` from a daemon thread, so a worker that
-    dies mid-job is noticed (its job is requeued once the heartbeat is `STALE_AFTER_S` old)."""
+    dies mid-job is noticed (its job is requeued once the heartbeat is older than the lease)."""
 
     def __init__(
-        self,
-        engine: Engine,
-        table: type[TagJob] | type[LinkJob],
-        job_id: uuid.UUID,
-        every_s: float = HEARTBEAT_S,
+        self, engine: Engine, table: JobTable, job_id: uuid.UUID, every_s: float, attempt: int | None = None
     ) -> None:
         self._engine, self._table, self._job_id, self._every_s = engine, table, job_id, every_s
+        # A superseded attempt (paused past its lease, then resumed) must not keep its successor's
+        # job looking alive: it beats only while the job is still its own.
+        self._attempt = attempt
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
 
@@ -112,12 +104,11 @@ class Heartbeat:
         while not self._stop.wait(self._every_s):
             try:
                 with session_scope(self._engine) as session:
-                    session.execute(
-                        update(self._table)
-                        .where(
-                            col(self._table.id) == self._job_id, col(self._table.state) == JobState.RUNNING
-                        )
-                        .values(heartbeat_at=utcnow())
+                    statement = update(self._table).where(
+                        col(self._table.id) == self._job_id, col(self._table.state) == JobState.RUNNING
                     )
+                    if self._attempt is not None:
+                        statement = statement.where(col(self._table.attempts) == self._attempt)
+                    session.execute(statement.values(heartbeat_at=utcnow()))
             except Exception:  # a missed beat is retried at the next one; never kill the job for it
                 log.warning("heartbeat of job %s not written", self._job_id, exc_info=True)

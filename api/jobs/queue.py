@@ -1,10 +1,12 @@
-"""Job queues: the protocol the API depends on, and the in-process thread implementation."""
+"""Job queues: the protocol the API depends on, and the in-process implementations (one box, the CLI,
+tests). The cluster's queue is Celery (`api.jobs.celery_app`), imported only when a broker is set."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +21,17 @@ JobHandler = Callable[[uuid.UUID], None]
 class JobKind(StrEnum):
     TAG = "tag"
     LINK = "link"
+    SYNC = "sync"  # a catalog sync from Shopify or Stripe
+    IMAGES = "image-fetch"  # downloading catalog images known only by URL
+
+
+class JobDeferred(Exception):  # noqa: N818 -- it is not an error: the job is queued again
+    """A transient failure (the database or a provider briefly unavailable): the runner has put the job
+    back to `queued`, and the queue that ran it offers it again after `delay_s`."""
+
+    def __init__(self, job: JobRef, reason: str, delay_s: float) -> None:
+        super().__init__(f"{job.kind} job {job.id} deferred {delay_s:g} s: {reason}")
+        self.job, self.reason, self.delay_s = job, reason, delay_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +57,35 @@ def dispatch(handlers: Mapping[JobKind, JobHandler], job: JobRef) -> None:
     handler(job.id)
 
 
+def run_to_end(handler: JobHandler, job_id: uuid.UUID) -> None:
+    """Run one job in this thread, waiting out its transient failures (the CLI's jobs: nobody else
+    would offer a deferred job again)."""
+    while True:
+        try:
+            handler(job_id)
+        except JobDeferred as deferred:
+            log.warning("%s; retrying in this process", deferred)
+            time.sleep(deferred.delay_s)
+        else:
+            return
+
+
 class ThreadJobQueue:
     """Runs jobs through the handler of their kind on `workers` daemon threads; a failing job never
-    stops a worker."""
+    stops a worker, and a deferred one is offered again after its delay.
 
-    def __init__(self, handlers: Mapping[JobKind, JobHandler], *, workers: int = 1) -> None:
-        self._handlers = dict(handlers)
+    Handlers may queue follow-up jobs (a sync queues an image fetch), so they can be bound after the
+    queue is made (`bind`)."""
+
+    def __init__(self, handlers: Mapping[JobKind, JobHandler] | None = None, *, workers: int = 1) -> None:
+        self._handlers = dict(handlers or {})
         self._workers = workers
         self._queue: queue.Queue[JobRef | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+
+    def bind(self, handlers: Mapping[JobKind, JobHandler]) -> None:
+        self._handlers.update(handlers)
 
     def enqueue(self, job: JobRef) -> None:
         self._queue.put(job)
@@ -87,6 +119,11 @@ class ThreadJobQueue:
                 return
             try:
                 dispatch(self._handlers, job)
+            except JobDeferred as deferred:
+                log.info("%s", deferred)
+                later = threading.Timer(deferred.delay_s, self.enqueue, args=(job,))
+                later.daemon = True
+                later.start()
             except Exception:
                 log.exception("%s job %s crashed its handler; the worker carries on", job.kind, job.id)
             finally:
@@ -96,25 +133,14 @@ class ThreadJobQueue:
 class InlineJobQueue:
     """Runs each job at once in the caller's thread: for the CLI and for deterministic tests."""
 
-    def __init__(self, handlers: Mapping[JobKind, JobHandler]) -> None:
-        self._handlers = dict(handlers)
+    def __init__(self, handlers: Mapping[JobKind, JobHandler] | None = None) -> None:
+        self._handlers = dict(handlers or {})
+
+    def bind(self, handlers: Mapping[JobKind, JobHandler]) -> None:
+        self._handlers.update(handlers)
 
     def enqueue(self, job: JobRef) -> None:
         dispatch(self._handlers, job)
-
-    def start(self) -> None:
-        return None
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        return None
-
-
-class DatabaseJobQueue:
-    """For a web-only node (REELCART_WORKER_THREADS=0): a job is already queued by its row in the
-    database, where `reelcart worker` processes find it; nothing is kept in this process."""
-
-    def enqueue(self, job: JobRef) -> None:
-        log.debug("%s job %s left in the database for a worker", job.kind, job.id)
 
     def start(self) -> None:
         return None

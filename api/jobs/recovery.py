@@ -1,8 +1,21 @@
-"""Putting back on the queue what a dead worker left behind, for every kind of job.
+"""Keeping every job moving whatever happens to the processes and the broker: one supervisor thread
+per process that hands out jobs (the API's, or a one-box process's).
 
-A running job whose heartbeat is older than `STALE_AFTER_S` (or that has none: rows written before
-heartbeats existed) belongs to a worker that died; anything fresher is still being run somewhere —
-by this process, another API process or a `reelcart worker` — and is left alone.
+Each round it
+1. queues again the running jobs whose heartbeat is older than the lease: their worker died, or is
+   paused past its lease (its late writes are refused, see api.jobs.lease). A job that has lost its
+   worker `job_max_attempts` times is failed instead, so a job that kills its worker cannot loop;
+2. offers the jobs waiting for a worker: on one box (threads), every queued job at start-up and then
+   the ones it queued again; with a broker, every queued job whose message was never published (the
+   broker was down when it was created, or it was just queued again) or was published so long ago
+   that the broker must have lost it.
+
+Why re-publish rather than trust the broker's redelivery for a lost worker: redelivery does not say
+the other attempt is dead. A SIGKILLed worker's message comes back at once (reject on worker lost),
+while its lease still runs; a paused worker's never comes back until the visibility timeout (hours).
+The heartbeat lease is the one judge of "this attempt is gone"; a redelivered message for a job that
+is still `running` is dropped by the claim (api.jobs.progress.claim_job), and this supervisor publishes
+the job again once its lease has run out.
 """
 
 from __future__ import annotations
@@ -12,86 +25,121 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.episodes.models import TagJob
+from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobPhase, JobState
-from api.jobs.progress import STALE_AFTER_S
-from api.jobs.queue import JobKind, JobRef
-from api.linking.models import LinkJob
+from api.jobs.queue import JobRef
+from api.jobs.tables import JOB_TABLES
+from api.settings import ApiSettings
 
-# How often a process with workers looks for jobs whose worker died.
-REAP_EVERY_S = 60.0
 log = logging.getLogger("reelcart.jobs")
 
-JOB_TABLES: tuple[tuple[JobKind, type[TagJob] | type[LinkJob]], ...] = (
-    (JobKind.TAG, TagJob),
-    (JobKind.LINK, LinkJob),
-)
 
-
-def requeue_stale_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S) -> list[JobRef]:
-    """Running jobs whose worker stopped beating go back to queued (their work is redone from the
-    start; both kinds are idempotent). Returns them."""
-    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -> list[JobRef]:
+    """Running jobs whose worker stopped beating go back to queued, unpublished (their work is redone
+    from the start; every kind is idempotent), or to failed once they have had `max_attempts`.
+    Returns the requeued ones."""
+    cutoff = utcnow() - timedelta(seconds=lease_s)
     requeued: list[JobRef] = []
     for kind, table in JOB_TABLES:
-        stale = or_(col(table.heartbeat_at).is_(None), col(table.heartbeat_at) < cutoff)
-        reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0}
-        if table is TagJob:
-            reset["phase"] = JobPhase.QUEUED
-        # One conditional UPDATE: a job whose worker beats (or finishes) meanwhile is not taken from it.
-        rows = session.execute(
+        stale = and_(
+            col(table.state) == JobState.RUNNING,
+            or_(col(table.heartbeat_at).is_(None), col(table.heartbeat_at) < cutoff),
+        )
+        # Conditional UPDATEs: a job whose worker beats (or finishes) meanwhile is not taken from it.
+        given_up = session.execute(
             update(table)
-            .where(col(table.state) == JobState.RUNNING, stale)
-            .values(**reset)
+            .where(stale, col(table.attempts) >= max_attempts)
+            .values(
+                state=JobState.FAILED,
+                finished_at=utcnow(),
+                error=f"its worker stopped answering on each of {max_attempts} attempts (killed, crashed, "
+                f"or paused past the {lease_s:g} s lease); not tried again",
+            )
             .returning(col(table.id))
         ).all()
+        for row in given_up:
+            log.error("%s job %s lost its worker %d times; failed", kind, row[0], max_attempts)
+        if table is TagJob and given_up:
+            # As a tag job's own failure does: its episode is no longer being tagged.
+            session.execute(
+                update(Episode)
+                .where(
+                    col(Episode.id).in_(
+                        select(TagJob.episode_id).where(col(TagJob.id).in_([row[0] for row in given_up]))
+                    )
+                )
+                .values(status=EpisodeStatus.FAILED)
+            )
+        reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": None}
+        if table is TagJob:
+            reset["phase"] = JobPhase.QUEUED
+        rows = session.execute(update(table).where(stale).values(**reset).returning(col(table.id))).all()
         requeued.extend(JobRef(kind, row[0]) for row in rows)
     session.expire_all()
+    for job in requeued:
+        log.warning(
+            "%s job %s lost its worker (no heartbeat for %g s); queued again", job.kind, job.id, lease_s
+        )
     return requeued
 
 
-def queued_jobs(session: Session, *, per_kind: int | None = None) -> list[JobRef]:
-    """Queued jobs of every kind in one first-come order (oldest first); `per_kind` caps how many of
-    each kind are read (the oldest ones)."""
+def queued_jobs(session: Session) -> list[JobRef]:
+    """Queued jobs of every kind in one first-come order (oldest first)."""
     queued: list[tuple[datetime, JobRef]] = []
     for kind, table in JOB_TABLES:
-        statement = (
-            select(table.id, table.created_at)
-            .where(col(table.state) == JobState.QUEUED)
-            .order_by(col(table.created_at))
-            .limit(per_kind)
-        )
+        statement = select(table.id, table.created_at).where(col(table.state) == JobState.QUEUED)
         queued.extend(
             (created_at, JobRef(kind, job_id)) for job_id, created_at in session.exec(statement).all()
         )
     return [job for _, job in sorted(queued, key=lambda item: item[0])]
 
 
-def recover_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S) -> list[JobRef]:
-    """At start-up: requeue stale running jobs, then return every queued job, oldest first."""
-    requeue_stale_jobs(session, stale_after_s=stale_after_s)
-    return queued_jobs(session)
+def unpublished_jobs(session: Session, *, republish_after_s: float) -> list[JobRef]:
+    """Queued jobs (oldest first) with no message on the broker: never published, or published more
+    than `republish_after_s` ago and still not picked up."""
+    overdue = utcnow() - timedelta(seconds=republish_after_s)
+    pending: list[tuple[datetime, JobRef]] = []
+    for kind, table in JOB_TABLES:
+        statement = select(table.id, table.created_at).where(
+            col(table.state) == JobState.QUEUED,
+            or_(col(table.published_at).is_(None), col(table.published_at) < overdue),
+        )
+        pending.extend(
+            (created_at, JobRef(kind, job_id)) for job_id, created_at in session.exec(statement).all()
+        )
+    return [job for _, job in sorted(pending, key=lambda item: item[0])]
 
 
-class StaleJobReaper:
-    """Every `every_s`, requeues the running jobs whose worker died (see `requeue_stale_jobs`) and
-    hands each to `on_requeued` (the API's in-process queue; a polling worker finds them itself)."""
+def mark_published(engine: Engine, job: JobRef) -> None:
+    table = dict(JOB_TABLES)[job.kind]
+    with session_scope(engine) as session:
+        session.execute(
+            update(table)
+            .where(col(table.id) == job.id, col(table.state) == JobState.QUEUED)
+            .values(published_at=utcnow())
+        )
+
+
+class JobSupervisor:
+    """The thread described above. `offer` hands a job to the queue (a thread queue's `enqueue`, or a
+    broker publish, which answers False when the broker did not take it); with `outbox`, what is
+    offered is what was never published, else (one box) every queued job in the first round and the
+    requeued ones after. A round that finds the database down is tried again at the next one, so the
+    API starts, not ready, without its database."""
 
     def __init__(
-        self,
-        engine: Engine,
-        *,
-        every_s: float = REAP_EVERY_S,
-        on_requeued: Callable[[JobRef], None] | None = None,
+        self, engine: Engine, settings: ApiSettings, offer: Callable[[JobRef], object], *, outbox: bool
     ) -> None:
-        self._engine, self._every_s, self._on_requeued = engine, every_s, on_requeued
+        self._engine, self._settings, self._offer, self._outbox = engine, settings, offer, outbox
+        self._recovered = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reelcart-reaper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="reelcart-job-supervisor", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,18 +149,44 @@ class StaleJobReaper:
         if self._thread.is_alive():
             self._thread.join()
 
-    def reap(self) -> list[JobRef]:
+    def run_once(self) -> list[JobRef]:
+        """One round; returns what it offered."""
+        settings = self._settings
         with session_scope(self._engine) as session:
-            requeued = requeue_stale_jobs(session)
-        for job in requeued:
-            log.warning("%s job %s lost its worker; queued again", job.kind, job.id)
-            if self._on_requeued is not None:
-                self._on_requeued(job)
-        return requeued
+            requeued = requeue_stale_jobs(
+                session, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts
+            )
+        with session_scope(self._engine) as session:
+            if self._outbox:
+                offered = unpublished_jobs(session, republish_after_s=settings.job_republish_after_s)
+            elif not self._recovered:
+                offered = queued_jobs(session)
+            else:
+                offered = requeued
+        self._recovered = True
+        for position, job in enumerate(offered):
+            # An offer that answers False (a broker that did not answer) ends the round: the rest would
+            # each wait for it too; they are offered again next round.
+            if self._offer(job) is False:
+                log.warning("job supervisor: %d job(s) wait for the broker", len(offered) - position)
+                return offered[:position]
+        return offered
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every_s):
+        while True:
             try:
-                self.reap()
+                offered = self.run_once()
+                if offered:
+                    log.info("job supervisor: %d job(s) handed to the workers", len(offered))
+            except SQLAlchemyError as error:
+                log.warning(
+                    "job supervisor: the database is unavailable (%s); trying again in %g s",
+                    type(error).__name__,
+                    self._settings.job_supervise_s,
+                )
             except Exception:
-                log.exception("stale-job check failed; trying again in %s s", self._every_s)
+                log.exception(
+                    "job supervisor round failed; trying again in %g s", self._settings.job_supervise_s
+                )
+            if self._stop.wait(self._settings.job_supervise_s):
+                return

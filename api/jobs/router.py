@@ -14,12 +14,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.catalog.models import ImageFetchJob, SyncJob
+from api.catalog.sync_schemas import ImageFetchJobPage, ImageFetchJobPublic, SyncJobPage, SyncJobPublic
 from api.deps import BrandIdDep, SessionDep
 from api.episodes.models import TagJob
 from api.episodes.schemas import TagJobPage, TagJobPublic
 from api.jobs.listing import newest_jobs
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind
+from api.jobs.tables import JobTable
 from api.linking.models import LinkJob
 from api.linking.schemas import LinkJobPage, LinkJobPublic
 from api.ownership import get_owned
@@ -30,7 +33,7 @@ router = APIRouter(prefix="/v1")
 @dataclass(frozen=True, slots=True)
 class JobResource:
     kind: JobKind
-    table: type[TagJob] | type[LinkJob]
+    table: JobTable
     public: type[BaseModel]
     page: type[BaseModel]
     openapi_tag: str  # where the kind's routes appear in /docs (as before this router existed)
@@ -47,6 +50,8 @@ class JobResource:
 JOB_RESOURCES = (
     JobResource(JobKind.TAG, TagJob, TagJobPublic, TagJobPage, "episodes"),
     JobResource(JobKind.LINK, LinkJob, LinkJobPublic, LinkJobPage, "linking"),
+    JobResource(JobKind.SYNC, SyncJob, SyncJobPublic, SyncJobPage, "catalog"),
+    JobResource(JobKind.IMAGES, ImageFetchJob, ImageFetchJobPublic, ImageFetchJobPage, "catalog"),
 )
 
 
@@ -83,7 +88,7 @@ for _resource in JOB_RESOURCES:
         methods=["GET"],
         response_model=_resource.page,
         tags=[_resource.openapi_tag],
-        name=f"list_{_resource.kind.value}_jobs",
+        name=f"list_{_resource.kind.value.replace('-', '_')}_jobs",
     )
     router.add_api_route(
         _resource.path + "/{job_id}",
@@ -91,5 +96,5 @@ for _resource in JOB_RESOURCES:
         methods=["GET"],
         response_model=_resource.public,
         tags=[_resource.openapi_tag],
-        name=f"get_{_resource.kind.value}_job",
+        name=f"get_{_resource.kind.value.replace('-', '_')}_job",
     )

@@ -110,7 +110,7 @@ class TagJobExecutor:
         self._engine = engine
         self._settings = settings
         self._tag = tag_function
-        self._runner = JobRunner(engine, TagJob, "tag job")
+        self._runner = JobRunner(engine, settings, TagJob, "tag job")
 
     def __call__(self, job_id: uuid.UUID) -> None:
         claimed = self._runner.claim(job_id, self._prepare)
@@ -131,6 +131,7 @@ class TagJobExecutor:
 
         self._runner.run(
             job_id,
+            attempt,
             work,
             reasons={TaggerError: str, LeaseLostError: str},
             fail=partial(self._fail, job_id, attempt),

@@ -23,6 +23,7 @@ from api.db import session_scope
 from api.episodes.models import Episode
 from api.jobs.lease import LeaseLostError, held_lease, require_lease
 from api.jobs.models import JobState
+from api.jobs.phases import PhaseClock
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
 from api.linking.models import LinkJob
@@ -70,7 +71,7 @@ class LinkJobExecutor:
         self._settings = settings
         self._linking = linking
         self._fetcher = fetcher or image_fetcher(settings)
-        self._runner = JobRunner(engine, LinkJob, "link job")
+        self._runner = JobRunner(engine, settings, LinkJob, "link job")
 
     def __call__(self, job_id: uuid.UUID) -> None:
         scope = self._runner.claim(
@@ -81,6 +82,7 @@ class LinkJobExecutor:
             return
         self._runner.run(
             job_id,
+            scope.attempt,
             lambda: self._run(job_id, scope),
             reasons={
                 CatalogIndexError: str,
@@ -92,21 +94,26 @@ class LinkJobExecutor:
 
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
         progress = JobProgress(self._engine, LinkJob, job_id, scope.attempt)
-        fetched = fetch_pending_images(
-            self._engine,
-            self._settings,
-            scope.brand_id,
-            self._fetcher,
-            on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
-        )
+        clock = PhaseClock()
+        with clock.phase("fetch"):
+            fetched = fetch_pending_images(
+                self._engine,
+                self._settings,
+                scope.brand_id,
+                self._fetcher,
+                on_progress=lambda done, total: progress.report(FETCH_SHARE * done / max(total, 1)),
+            )
         with session_scope(self._engine) as session:
             job = require_lease(session, LinkJob, job_id, scope.attempt, writing="fetch counts")
             job.images_fetched, job.images_failed = fetched.fetched, fetched.failed
         index_share = 1.0 - FETCH_SHARE if scope.index_only else INDEX_SHARE
-        brand = self._linking.brand_linker(
-            scope.brand_id,
-            on_progress=lambda done, total: progress.report(FETCH_SHARE + index_share * done / max(total, 1)),
-        )
+        with clock.phase("index"):
+            brand = self._linking.brand_linker(
+                scope.brand_id,
+                on_progress=lambda done, total: progress.report(
+                    FETCH_SHARE + index_share * done / max(total, 1)
+                ),
+            )
         if brand is None:
             failures = (
                 f" ({fetched.failed} image URLs could not be fetched; each image's fetch_error says why)"
@@ -115,7 +122,7 @@ class LinkJobExecutor:
             )
             raise CatalogIndexError(NO_IMAGES + failures)
         if scope.index_only:
-            self._finish(job_id, scope.attempt, brand.index_version, relinked=0, approved=0)
+            self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, relinked=0, approved=0)
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
@@ -126,27 +133,39 @@ class LinkJobExecutor:
                 statement = statement.where(Placement.episode_id == scope.episode_id)
             placements = list(session.exec(statement.order_by(col(Placement.created_at))).all())
         relinked, approved, touched = 0, 0, set()
-        for position, (placement_id, thumbnail_path) in enumerate(placements):
-            stored = self._relink_one(job_id, scope.attempt, brand, placement_id, thumbnail_path)
-            if stored is not None:
-                relinked += 1
-                approved += int(stored[0])
-                touched.add(stored[1])
-            progress.report(start + (1 - start) * (position + 1) / len(placements))
-        for episode_id in sorted(touched):
-            with session_scope(self._engine) as session:
-                episode = session.get(Episode, episode_id)
-                if episode is not None:
-                    rebuild_timeline(session, episode, self._settings)
-        self._finish(job_id, scope.attempt, brand.index_version, relinked=relinked, approved=approved)
+        with clock.phase("link"):
+            for position, (placement_id, thumbnail_path) in enumerate(placements):
+                stored = self._relink_one(job_id, scope.attempt, brand, placement_id, thumbnail_path)
+                if stored is not None:
+                    relinked += 1
+                    approved += int(stored[0])
+                    touched.add(stored[1])
+                progress.report(start + (1 - start) * (position + 1) / len(placements))
+        with clock.phase("store"):
+            for episode_id in sorted(touched):
+                with session_scope(self._engine) as session:
+                    episode = session.get(Episode, episode_id)
+                    if episode is not None:
+                        rebuild_timeline(session, episode, self._settings)
+        self._finish(
+            job_id, scope.attempt, brand.index_version, clock.seconds, relinked=relinked, approved=approved
+        )
 
     def _finish(
-        self, job_id: uuid.UUID, attempt: int, index_version: str, *, relinked: int, approved: int
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        index_version: str,
+        seconds: dict[str, float],
+        *,
+        relinked: int,
+        approved: int,
     ) -> None:
         with session_scope(self._engine) as session:
             job = held_lease(session, LinkJob, job_id, attempt, writing="results")
             if isinstance(job, LinkJob):
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
+                job.seconds = dict(seconds)
                 job.placements_relinked, job.approved, job.index_version = relinked, approved, index_version
 
     def _relink_one(

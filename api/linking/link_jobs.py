@@ -6,6 +6,8 @@ import uuid
 
 from sqlmodel import Session, select
 
+from api.catalog.models import ImageFetchJob, ProductImage
+from api.catalog.remote_images import pending_image_filter
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
@@ -41,9 +43,35 @@ def queue_link_job(
     return job
 
 
-def queue_index_refresh(session: Session, queue: JobQueue, brand_id: uuid.UUID) -> LinkJob | None:
+def queue_index_refresh(
+    session: Session, queue: JobQueue, brand_id: uuid.UUID
+) -> LinkJob | ImageFetchJob | None:
     """After catalog images were added or replaced: fetch and index them in the background, so the
-    next tag job links against them without paying for it. None when there is nothing to index."""
+    next tag job links against them without paying for it. Images known only by URL are fetched first,
+    by an image-fetch job on the `io` queue, which queues the index-only link job (`vision`) once it has
+    them; otherwise the link job is queued now. None when there is nothing to index."""
+    pending = session.exec(
+        select(ProductImage.id).where(ProductImage.brand_id == brand_id, *pending_image_filter())
+    ).first()
+    if pending is not None:
+        return queue_image_fetch(session, queue, brand_id)
     if not catalog_has_images(session, brand_id):
         return None
     return queue_link_job(session, queue, brand_id, index_only=True)
+
+
+def queue_image_fetch(session: Session, queue: JobQueue, brand_id: uuid.UUID) -> ImageFetchJob:
+    """A still-queued fetch will see every pending image when it runs, so it is returned, not doubled."""
+    job = session.exec(
+        select(ImageFetchJob).where(
+            ImageFetchJob.brand_id == brand_id, ImageFetchJob.state == JobState.QUEUED
+        )
+    ).first()
+    if job is not None:
+        return job
+    job = ImageFetchJob(brand_id=brand_id)
+    session.add(job)
+    session.commit()
+    queue.enqueue(JobRef(JobKind.IMAGES, job.id))
+    session.refresh(job)
+    return job

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, optional_timestamp_field
+from api.columns import created_at_field, id_field, json_field, optional_timestamp_field
 from api.jobs.models import JobState
 
 
@@ -37,3 +37,8 @@ class LinkJob(SQLModel, table=True):
     # Touched every few seconds while a worker runs the job; a running job whose heartbeat stopped
     # belongs to a dead worker and goes back to the queue (api.jobs.recovery).
     heartbeat_at: datetime | None = optional_timestamp_field()
+    # Wall seconds by phase of the finished run (fetch, index, link).
+    seconds: dict[str, float] = json_field(default_factory=dict)
+    # When the job's message was handed to the broker; null: not yet, so the supervisor publishes it
+    # (api.jobs.recovery) once the broker answers.
+    published_at: datetime | None = optional_timestamp_field()

@@ -25,6 +25,9 @@ class LinkJobPublic(BaseModel):
     placements_relinked: int
     approved: int = Field(description="Placements approved after the job (machine or human decisions)")
     index_version: str | None = Field(description="The catalog index version the placements were linked with")
+    seconds: dict[str, float] = Field(
+        description="Once finished: wall seconds by phase (fetch, index, link, store)"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -33,7 +33,9 @@ from sqlmodel import Session, col, select
 
 from api.errors import ApiError
 from api.jobs.models import JobState
-from api.jobs.recovery import JOB_TABLES
+from api.jobs.queue import JobKind
+from api.jobs.routing import QUEUES, queue_for
+from api.jobs.tables import JOB_TABLES
 from api.observability.context import job_context
 from commerce.exceptions import CommerceError
 
@@ -96,15 +98,20 @@ class JobStateCollector(Collector):
         # What registering asks for; without it the registry would collect, querying the database.
         return self._families()
 
-    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
             GaugeMetricFamily("reelcart_database_up", "1 when the database answered this scrape"),
             GaugeMetricFamily("reelcart_jobs_queued", "Jobs waiting for a worker, by kind", labels=["kind"]),
             GaugeMetricFamily("reelcart_jobs_running", "Jobs a worker is running, by kind", labels=["kind"]),
+            GaugeMetricFamily(
+                "reelcart_queue_depth",
+                "Jobs waiting for a worker, by the broker queue their kind goes to (vision, io)",
+                labels=["queue"],
+            ),
         )
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        up, queued, running = self._families()
+        up, queued, running, depth = self._families()
         try:
             counts = self._counts()
         except SQLAlchemyError as error:
@@ -113,10 +120,14 @@ class JobStateCollector(Collector):
             yield up
             return
         up.add_metric([], 1)
+        per_queue = dict.fromkeys(QUEUES, 0)
         for kind, by_state in counts.items():
             queued.add_metric([kind], by_state.get(JobState.QUEUED, 0))
             running.add_metric([kind], by_state.get(JobState.RUNNING, 0))
-        yield from (up, queued, running)
+            per_queue[queue_for(JobKind(kind))] += by_state.get(JobState.QUEUED, 0)
+        for queue, waiting in sorted(per_queue.items()):
+            depth.add_metric([queue], waiting)
+        yield from (up, queued, running, depth)
 
     def _counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}

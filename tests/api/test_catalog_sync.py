@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,13 +16,13 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.brands.models import Brand, CheckoutProviderName
-from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.job_executors import SyncJobExecutor
+from api.catalog.models import ImageFetchJob, Product, ProductImage, Variant
 from api.checkout.models import CheckoutSession
 from api.cli import app as cli_app
 from api.db import create_db_engine
 from api.jobs.models import JobState
-from api.jobs.queue import JobKind
-from api.linking.models import LinkJob
+from api.jobs.queue import JobKind, JobRef
 from api.settings import ApiSettings, get_settings
 from commerce.crypto import TokenCipher, generate_token_key
 from tests.api.commerce_support import (
@@ -61,11 +62,24 @@ def shop(world: World, brand: BrandAccount) -> World:
     return world
 
 
-def sync(world: World, brand: BrandAccount, provider: str, **params: Any) -> dict[str, Any]:
+def run_sync_job(world: World, brand: BrandAccount, provider: str, **params: Any) -> dict[str, Any]:
+    """Queue a sync through the API (202 + Location), run it as a worker would, return the job."""
     response = world.client.post(f"/v1/catalog/sync/{provider}", params=params, headers=brand.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/sync-jobs/{response.json()['id']}"
+    state = world.client.app.state  # type: ignore[attr-defined]
+    queue: RecordingQueue = state.job_queue
+    assert queue.enqueued[-1] == JobRef(JobKind.SYNC, uuid.UUID(response.json()["id"]))
+    SyncJobExecutor(state.engine, state.settings, queue, lambda: world.commerce)(queue.enqueued[-1].id)
+    job: dict[str, Any] = world.client.get(response.headers["location"], headers=brand.headers).json()
+    return job
+
+
+def sync(world: World, brand: BrandAccount, provider: str, **params: Any) -> dict[str, Any]:
+    job = run_sync_job(world, brand, provider, **params)
+    assert (job["state"], job["error"], set(job["seconds"])) == ("done", None, {"sync"}), job
+    report: dict[str, Any] = job["report"]
+    return report
 
 
 def catalog(engine: Engine, brand: BrandAccount) -> Catalog:
@@ -132,12 +146,12 @@ def test_syncing_twice_changes_nothing(
     shop: World, brand: BrandAccount, engine: Engine, job_queue: RecordingQueue
 ) -> None:
     sync(shop, brand, "shopify")
-    # The new products' image URLs are fetched and indexed for linking in the background.
-    (refresh,) = job_queue.enqueued
+    # The new products' image URLs are fetched (then indexed for linking) in the background.
+    (_, refresh) = job_queue.enqueued
     with Session(engine) as session:
-        job = session.get(LinkJob, refresh.id)
+        job = session.get(ImageFetchJob, refresh.id)
         assert job is not None
-        assert (refresh.kind, job.index_only, job.episode_id) == (JobKind.LINK, True, None)
+        assert refresh.kind == JobKind.IMAGES
         job.state = JobState.DONE
         session.add(job)
         session.commit()
@@ -149,7 +163,7 @@ def test_syncing_twice_changes_nothing(
         ["gid://shopify/Product/1", "gid://shopify/Product/2"],
     )
     assert catalog(engine, brand) == before
-    assert len(job_queue.enqueued) == 1  # nothing changed, nothing to index
+    assert [job.kind for job in job_queue.enqueued] == [JobKind.SYNC, JobKind.IMAGES, JobKind.SYNC]
 
 
 def test_an_incremental_sync_asks_only_for_products_updated_since_the_last_one(
@@ -292,7 +306,7 @@ def test_a_stripe_sync_reads_prices_and_reports_what_cannot_sell(
     assert world.stripe_server.requests[0].headers["stripe-account"] == ACCOUNT
 
 
-def test_a_provider_failure_mid_sync_is_a_502_and_keeps_nothing(
+def test_a_provider_failure_mid_sync_fails_the_job_after_its_retries_and_keeps_nothing(
     shop: World, brand: BrandAccount, engine: Engine
 ) -> None:
     # Given one product per page, and Shopify failing the second page
@@ -307,12 +321,14 @@ def test_a_provider_failure_mid_sync_is_a_502_and_keeps_nothing(
     # The fake's `faults` list serves the next request, not the n-th; route through a wrapper instead.
     shop.shopify_server._route = second_page_fails
 
-    # When
-    response = shop.client.post("/v1/catalog/sync/shopify", headers=brand.headers)
+    # When the job runs its last attempt
+    shop.client.app.state.settings = shop.settings.model_copy(update={"job_max_attempts": 1})  # type: ignore[attr-defined]
+    job = run_sync_job(shop, brand, "shopify")
 
-    # Then a 502 problem, and the first page's product was rolled back with the rest
+    # Then it failed with the provider's reason, and the first page's product was rolled back with the rest
     assert len(served) == 2
-    assert (response.status_code, response.json()["retryable"]) == (502, True)
+    assert (job["state"], job["attempts"], job["report"]) == ("failed", 1, None)
+    assert job["error"].startswith("gave up after 1 attempts; the last failed with ProviderError: shopify")
     assert catalog(engine, brand) == {}
 
 

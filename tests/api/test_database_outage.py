@@ -16,14 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session, SQLModel
 
-from api import app as app_module
 from api.app import create_app
 from api.db import create_db_engine, upgrade_database
 from api.episodes.models import TagJob
 from api.jobs.tagging import ProgressCallback, TagOutcome
 from api.settings import ApiSettings
 from tests.api.factories import make_episode
-from tests.utils.api import BrandAccount, make_brand
+from tests.utils.api import BrandAccount, RecordingQueue, make_brand
 from tests.utils.metrics import METRICS_TOKEN, scrape, value
 
 PROBLEM = "application/problem+json"
@@ -99,7 +98,7 @@ def _requests(openapi: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 def test_no_route_answers_500_when_the_database_is_down(settings: ApiSettings) -> None:
     engine = create_db_engine(DEAD_POSTGRES_URL)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, job_queue=RecordingQueue())
     unavailable: list[str] = []
     with TestClient(app, raise_server_exceptions=False) as client:
         # The documented operations, and the pages that are not in the OpenAPI document
@@ -123,7 +122,7 @@ def test_no_route_answers_500_when_the_database_is_down(settings: ApiSettings) -
 
 
 def test_the_api_starts_without_its_database_and_is_ready_once_it_answers(
-    switchable: DatabaseSwitch, settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+    switchable: DatabaseSwitch, settings: ApiSettings
 ) -> None:
     engine = switchable.engine
     brand = make_brand(engine, "acme-drinks")
@@ -132,7 +131,6 @@ def test_the_api_starts_without_its_database_and_is_ready_once_it_answers(
         left_behind = TagJob(brand_id=brand.brand.id, episode_id=episode.id)  # queued before a restart
         session.add(left_behind)
         session.commit()
-    monkeypatch.setattr(app_module, "RECOVERY_RETRY_S", 0.1)
 
     def no_placements(
         media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
@@ -141,8 +139,11 @@ def test_the_api_starts_without_its_database_and_is_ready_once_it_answers(
 
     # Given the database is down when the API (with an in-process worker) starts
     switchable.down()
+    # The job supervisor asks the database again every job_supervise_s.
     app = create_app(
-        settings.model_copy(update={"worker_threads": 1}), engine=engine, tag_function=no_placements
+        settings.model_copy(update={"worker_threads": 1, "job_supervise_s": 0.1}),
+        engine=engine,
+        tag_function=no_placements,
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         # Then it serves: alive, not ready, and every database route answers 503 with Retry-After

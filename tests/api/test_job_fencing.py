@@ -85,7 +85,7 @@ def test_a_stalled_attempt_taken_over_by_another_worker_writes_nothing(
         # runs it to the end before the first one wakes.
         with Session(engine) as session:
             session.execute(update(TagJob).where(col(TagJob.id) == job_id).values(heartbeat_at=None))
-            assert [ref.id for ref in requeue_stale_jobs(session)] == [job_id]
+            assert [ref.id for ref in requeue_stale_jobs(session, lease_s=60, max_attempts=3)] == [job_id]
             session.commit()
         takeover(job_id)
 

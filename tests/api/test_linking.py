@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from api.catalog.job_executors import ImageFetchJobExecutor
 from api.catalog.models import Product, ProductImage
 from api.episodes.models import Episode
 from api.jobs.models import JobState
@@ -105,11 +106,14 @@ def _catalog_and_episode(
 
 
 def _run_link_client(settings: ApiSettings, engine: Engine, source: FakeSource) -> TestClient:
-    executor = LinkJobExecutor(engine, settings, source)
-    return TestClient(
-        create_app(settings, engine=engine, job_queue=InlineJobQueue({JobKind.LINK: executor})),
-        raise_server_exceptions=False,
+    queue = InlineJobQueue()
+    queue.bind(
+        {
+            JobKind.LINK: LinkJobExecutor(engine, settings, source),
+            JobKind.IMAGES: ImageFetchJobExecutor(engine, settings, queue),
+        }
     )
+    return TestClient(create_app(settings, engine=engine, job_queue=queue), raise_server_exceptions=False)
 
 
 def test_link_routes_queue_a_job_answer_202_and_do_not_queue_the_same_work_twice(
@@ -303,20 +307,20 @@ def test_images_added_through_the_api_queue_an_index_refresh(
         "https://cdn.example/pack.png",
     )
     assert uploaded["indexed"] is True
-    # One index-only job: the second add found it still queued.
+    # One image-fetch job (the `io` queue's; it queues the index-only link job once it has the image):
+    # the second add found it still queued.
     (queued,) = job_queue.enqueued
-    job = client.get(f"/v1/link-jobs/{queued.id}", headers=brand.headers).json()
-    assert (queued.kind, job["index_only"], job["episode_id"], job["state"]) == (
-        JobKind.LINK,
-        True,
-        None,
-        "queued",
-    )
+    job = client.get(f"/v1/image-fetch-jobs/{queued.id}", headers=brand.headers).json()
+    assert (queued.kind, job["state"], job["images_fetched"]) == (JobKind.IMAGES, "queued", 0)
     without_images = {
         "products": [{"title": "Tea", "variants": [{"sku": "T-1", "price": "1", "currency": "EUR"}]}]
     }
     imported = client.post("/v1/catalog/import", json=without_images, headers=brand.headers)
     assert (imported.status_code, len(job_queue.enqueued)) == (200, 1)
+    # Asking for a fetch while one is queued answers that one.
+    asked = client.post("/v1/catalog/images/fetch", headers=brand.headers)
+    assert (asked.status_code, asked.headers["location"]) == (202, f"/v1/image-fetch-jobs/{queued.id}")
+    assert len(job_queue.enqueued) == 1
 
 
 def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_that_fail(
@@ -334,6 +338,7 @@ def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_t
         images = f"/v1/products/{product.id}/images"
         good = client.post(images, json={"url": f"{base}/pack.png"}, headers=brand.headers).json()
         broken = client.post(images, json={"url": f"{base}/gone.png"}, headers=brand.headers).json()
+        fetches = client.get("/v1/image-fetch-jobs", headers=brand.headers).json()["items"]
         jobs = client.get("/v1/link-jobs", headers=brand.headers).json()["items"]
         relink = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
         shown = {
@@ -341,13 +346,14 @@ def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_t
             for image in client.get(f"/v1/products/{product.id}", headers=brand.headers).json()["images"]
         }
 
-    # The first add's index job fetched the good image; the second's recorded why the other failed.
-    assert [
-        (job["index_only"], job["state"], job["images_fetched"], job["images_failed"]) for job in jobs
-    ] == [
-        (True, "done", 0, 1),
-        (True, "done", 1, 0),
+    # The first add's fetch job (io) fetched the good image and queued an index job (vision) for it;
+    # the second's recorded why the other failed, and had nothing new to index.
+    assert [(job["state"], job["images_fetched"], job["images_failed"]) for job in fetches] == [
+        ("done", 0, 1),
+        ("done", 1, 0),
     ]
+    assert [(job["index_only"], job["state"], job["images_fetched"]) for job in jobs] == [(True, "done", 0)]
+    assert set(jobs[0]["seconds"]) == {"fetch", "index"}
     assert (relink["state"], relink["images_fetched"], relink["images_failed"]) == (
         "done",
         0,

@@ -90,6 +90,10 @@ def test_queue_depth_counts_queued_and_running_jobs_in_the_database(
     assert value(samples, "reelcart_jobs_queued", kind="link") == 1
     assert value(samples, "reelcart_jobs_running", kind="tag") == 0
     assert value(samples, "reelcart_jobs_running", kind="link") == 1
+    # Tag and link jobs both go to the vision queue; nothing waits on io.
+    assert value(samples, "reelcart_queue_depth", queue="vision") == 2
+    assert ("reelcart_queue_depth", frozenset({("queue", "io")})) in samples
+    assert value(samples, "reelcart_queue_depth", queue="io") == 0
     assert value(samples, "reelcart_database_up") == 1
 
 

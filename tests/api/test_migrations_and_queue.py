@@ -13,8 +13,9 @@ from sqlmodel import Session, SQLModel
 from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
-from api.jobs.recovery import recover_jobs
+from api.jobs.recovery import JobSupervisor
 from api.linking.models import LinkJob
+from api.settings import ApiSettings
 from tests.utils.api import BrandAccount
 
 
@@ -80,12 +81,21 @@ def test_recover_requeues_jobs_a_dead_process_left_running(engine: Engine, brand
         queued_relink = LinkJob(brand_id=brand.brand.id, episode_id=episode.id)
         session.add_all([relink, queued_relink])
         session.commit()
-        assert recover_jobs(session) == [
+    offered: list[JobRef] = []
+    supervisor = JobSupervisor(engine, ApiSettings(environment="development"), offered.append, outbox=False)
+    assert (
+        supervisor.run_once()
+        == offered
+        == [
             JobRef(JobKind.TAG, running.id),
             JobRef(JobKind.LINK, relink.id),
             JobRef(JobKind.LINK, queued_relink.id),
         ]
-        session.commit()
+    )
+    # Later rounds offer only what they queued again, not what the threads already hold.
+    assert supervisor.run_once() == []
+    with Session(engine, expire_on_commit=False) as session:
+        session.add_all([running, relink])
         session.refresh(running)
         session.refresh(relink)
         assert (running.state, running.progress) == (JobState.QUEUED, 0.0)

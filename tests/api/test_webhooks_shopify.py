@@ -15,10 +15,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.brands.models import Brand
-from api.catalog.models import Product, Variant
+from api.catalog.models import ImageFetchJob, Product, Variant
 from api.checkout.models import CheckoutSession, Order
 from api.jobs.queue import JobKind
-from api.linking.models import LinkJob
 from api.settings import ApiSettings
 from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
@@ -175,11 +174,12 @@ def test_a_product_create_for_an_unknown_product_adds_it_and_queues_its_images_f
     world.shopify.products = [product_node(2, "Scarf", [variant_node(21, price="19.00", sku="SCARF")])]
     response = shopify_delivery(world.client, {"id": 2}, topic="products/create")
     assert receipt(response)["outcome"] == "product gid://shopify/Product/2 created"
+    # Its image is a URL: an image-fetch job gets it, then queues the index-only link job.
     (refresh,) = job_queue.enqueued
     with Session(engine) as session:
-        job = session.get(LinkJob, refresh.id)
+        job = session.get(ImageFetchJob, refresh.id)
         assert job is not None
-        assert (refresh.kind, job.brand_id, job.index_only) == (JobKind.LINK, hoodie.product.brand_id, True)
+        assert (refresh.kind, job.brand_id, job.state) == (JobKind.IMAGES, hoodie.product.brand_id, "queued")
     with Session(engine) as session:
         (scarf,) = session.exec(select(Variant).where(Variant.sku == "SCARF")).all()
         assert (scarf.shopify_variant_gid, scarf.price, scarf.currency) == (

@@ -1,4 +1,6 @@
-"""`reelcart worker` and its loop: queued jobs of every kind found in the database and run once each."""
+"""The job machinery shared by the one-box threads and Celery workers: claims, heartbeats, the
+supervisor (stale jobs queued again, unpublished ones published), transient failures retried with
+backoff and then failed, and the start-up refusal of a web-only node without a broker."""
 
 from __future__ import annotations
 
@@ -7,110 +9,42 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.brands.models import Brand
-from api.catalog.models import ProductImage
-from api.cli import app
-from api.db import create_db_engine
-from api.episodes.models import TagJob
+from api.app import ConfigurationError, create_app
+from api.cli import app as cli
+from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
 from api.jobs.progress import Heartbeat, claim_job
-from api.jobs.queue import DatabaseJobQueue, JobHandler, JobKind, JobRef
-from api.jobs.recovery import StaleJobReaper, requeue_stale_jobs
+from api.jobs.queue import JobDeferred, JobKind, JobRef, ThreadJobQueue
+from api.jobs.recovery import JobSupervisor, mark_published, requeue_stale_jobs
+from api.jobs.routing import queue_for
 from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
-from api.jobs.worker import drain, next_queued, run_worker
-from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
-from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress
 from api.settings import ApiSettings, get_settings
-from tests.api.factories import make_episode, make_product
+from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount
 
 
-def no_placements(
+def provider_times_out(
     media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
 ) -> TagOutcome:
-    return TagOutcome([], empty_reason="nothing to see")
+    raise httpx.ConnectTimeout("the catalog CDN did not answer")
 
 
-class NoImagesSource:
-    """A brand whose catalog has nothing to index: its link jobs fail fast, with no models loaded."""
-
-    def brand_linker(
-        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
-    ) -> BrandLinker | None:
-        return None
-
-
-def _jobs(engine: Engine, settings: ApiSettings, brand: BrandAccount) -> tuple[LinkJob, TagJob, LinkJob]:
-    episode = make_episode(engine, brand.brand.id, settings)
+def test_of_workers_racing_for_one_job_exactly_one_claims_it(engine: Engine, brand: BrandAccount) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        first = LinkJob(brand_id=brand.brand.id)
-        session.add(first)
+        job = LinkJob(brand_id=brand.brand.id)
+        session.add(job)
         session.commit()
-        tag = TagJob(brand_id=brand.brand.id, episode_id=episode.id)
-        session.add(tag)
-        session.commit()
-        taken = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING)
-        session.add(taken)
-        session.commit()
-        return first, tag, taken
-
-
-def _handlers(engine: Engine, settings: ApiSettings) -> dict[JobKind, JobHandler]:
-    return {
-        JobKind.TAG: TagJobExecutor(engine, settings, no_placements),
-        JobKind.LINK: LinkJobExecutor(engine, settings, NoImagesSource()),
-    }
-
-
-def test_drain_runs_every_queued_job_oldest_first_and_leaves_claimed_ones(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount
-) -> None:
-    first, tag, taken = _jobs(engine, settings, brand)
-    assert next_queued(engine) == JobRef(JobKind.LINK, first.id)
-
-    ran = drain(engine, _handlers(engine, settings))
-
-    assert ran == 2
-    with Session(engine) as session:
-        linked, tagged = session.get(LinkJob, first.id), session.get(TagJob, tag.id)
-        assert linked is not None
-        assert tagged is not None
-        assert (linked.state, linked.error, tagged.state) == (JobState.FAILED, NO_IMAGES, JobState.DONE)
-        untouched = session.get(LinkJob, taken.id)
-        assert untouched is not None
-        assert (untouched.state, untouched.attempts) == (JobState.RUNNING, 0)
-    assert next_queued(engine) is None
-
-
-def test_a_crashing_handler_is_offered_its_job_once_per_pass(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount
-) -> None:
-    first, tag, _ = _jobs(engine, settings, brand)
-    offered: list[uuid.UUID] = []
-
-    def crash(job_id: uuid.UUID) -> None:
-        offered.append(job_id)
-        raise RuntimeError("boom")
-
-    assert drain(engine, {JobKind.LINK: crash, JobKind.TAG: crash}) == 2
-    assert offered == [first.id, tag.id]
-
-
-def test_of_workers_racing_for_one_job_exactly_one_claims_it(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount
-) -> None:
-    first, _, _ = _jobs(engine, settings, brand)
     if engine.dialect.name != "postgresql":
         with Session(engine) as session:
-            assert [claim_job(session, LinkJob, first.id) for _ in range(2)] == [True, False]
+            assert [claim_job(session, LinkJob, job.id) for _ in range(2)] == [True, False]
         pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
     results: list[bool] = []
     barrier = threading.Barrier(4)
@@ -118,7 +52,7 @@ def test_of_workers_racing_for_one_job_exactly_one_claims_it(
     def race() -> None:
         with Session(engine) as session:
             barrier.wait()
-            results.append(claim_job(session, LinkJob, first.id))
+            results.append(claim_job(session, LinkJob, job.id))
             session.commit()
 
     racers = [threading.Thread(target=race) for _ in range(4)]
@@ -128,92 +62,20 @@ def test_of_workers_racing_for_one_job_exactly_one_claims_it(
         racer.join()
     assert sorted(results) == [False, False, False, True]
     with Session(engine) as session:
-        claimed = session.get(LinkJob, first.id)
+        claimed = session.get(LinkJob, job.id)
         assert claimed is not None
         assert (claimed.state, claimed.attempts) == (JobState.RUNNING, 1)
         assert claimed.heartbeat_at is not None
 
 
-def test_the_worker_loop_runs_jobs_queued_while_it_waits_and_stops_when_told(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a second thread needs its own connection; the in-memory SQLite shares one")
-    stop = threading.Event()
-    worker = threading.Thread(
-        target=run_worker,
-        args=(engine, _handlers(engine, settings)),
-        kwargs={"threads": 2, "poll_s": 0.05, "stop": stop},
-    )
-    worker.start()
-    with Session(engine, expire_on_commit=False) as session:
-        job = LinkJob(brand_id=brand.brand.id)
-        session.add(job)
-        session.commit()
-    for _ in range(200):
-        with Session(engine) as session:
-            current = session.get(LinkJob, job.id)
-            if current is not None and current.state == JobState.FAILED:
-                break
-        stop.wait(0.05)
-    stop.set()
-    worker.join(5)
-    assert not worker.is_alive()
-    assert current is not None
-    assert (current.state, current.attempts, current.error) == (JobState.FAILED, 1, NO_IMAGES)
+def test_a_web_only_api_without_a_broker_refuses_to_start(settings: ApiSettings, engine: Engine) -> None:
+    assert (settings.worker_threads, settings.broker_url) == (0, None)
+    with pytest.raises(ConfigurationError, match="REELCART_BROKER_URL"):
+        create_app(settings, engine=engine)
 
 
-def test_worker_once_runs_what_is_queued_from_the_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
-    monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "media"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    try:
-        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-        assert runner.invoke(app, ["brand", "create", "Orchard Co"]).exit_code == 0
-        engine = create_db_engine(get_settings().database_url)
-        with Session(engine, expire_on_commit=False) as session:
-            brand = session.exec(select(Brand)).one()
-            job = LinkJob(brand_id=brand.id)
-            session.add(job)
-            session.commit()
-
-        result = runner.invoke(app, ["worker", "--once"])
-
-        assert result.exit_code == 0, result.output
-        assert "ran 1 queued jobs" in result.output
-        with Session(engine) as session:
-            done = session.get(LinkJob, job.id)
-            assert done is not None
-            assert (done.state, done.error) == (JobState.FAILED, NO_IMAGES)
-    finally:
-        get_settings.cache_clear()
-
-
-def test_a_web_only_api_leaves_its_jobs_in_the_database_for_the_worker(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
-) -> None:
-    assert settings.worker_threads == 0
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
-    with Session(engine) as session:
-        session.add(
-            ProductImage(product_id=product.id, brand_id=brand.brand.id, path=str(tmp_path / "p.jpg"))
-        )
-        session.commit()
-    with TestClient(create_app(settings, engine=engine)) as client:
-        assert isinstance(client.app.state.job_queue, DatabaseJobQueue)  # type: ignore[attr-defined]
-        queued = client.post("/v1/link", headers=brand.headers).json()
-        assert queued["state"] == "queued"
-
-        assert drain(engine, _handlers(engine, settings)) == 1
-
-        assert client.get(f"/v1/link-jobs/{queued['id']}", headers=brand.headers).json()["state"] == "failed"
-
-
-def test_only_running_jobs_whose_heartbeat_stopped_are_queued_again(
-    engine: Engine, settings: ApiSettings, brand: BrandAccount
+def test_only_running_jobs_whose_lease_ran_out_are_queued_again_and_unpublished(
+    engine: Engine, brand: BrandAccount
 ) -> None:
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
@@ -221,56 +83,207 @@ def test_only_running_jobs_whose_heartbeat_stopped_are_queued_again(
             brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=now - timedelta(seconds=20)
         )
         dead = LinkJob(
-            brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=now - timedelta(minutes=10)
+            brand_id=brand.brand.id,
+            state=JobState.RUNNING,
+            attempts=1,
+            heartbeat_at=now - timedelta(minutes=10),
+            published_at=now - timedelta(minutes=11),
         )
-        legacy = LinkJob(
-            brand_id=brand.brand.id, state=JobState.RUNNING, progress=0.6
-        )  # no heartbeat column yet
+        legacy = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING, progress=0.6)  # no heartbeat
+        exhausted = LinkJob(
+            brand_id=brand.brand.id,
+            state=JobState.RUNNING,
+            attempts=3,
+            heartbeat_at=now - timedelta(minutes=10),
+        )
         finished = LinkJob(
             brand_id=brand.brand.id, state=JobState.DONE, heartbeat_at=now - timedelta(hours=1)
         )
-        session.add_all([alive, dead, legacy, finished])
+        session.add_all([alive, dead, legacy, exhausted, finished])
         session.commit()
-    handed: list[JobRef] = []
 
-    requeued = StaleJobReaper(engine, on_requeued=handed.append).reap()
+    episode = make_episode(engine, brand.brand.id, ApiSettings())
+    with Session(engine, expire_on_commit=False) as session:
+        doomed_tag = TagJob(
+            brand_id=brand.brand.id,
+            episode_id=episode.id,
+            state=JobState.RUNNING,
+            attempts=3,
+            heartbeat_at=now - timedelta(minutes=10),
+        )
+        session.add(doomed_tag)
+        session.commit()
+
+    with Session(engine) as session:
+        requeued = requeue_stale_jobs(session, lease_s=60, max_attempts=3)
+        session.commit()
 
     assert sorted(job.id for job in requeued) == sorted([dead.id, legacy.id])
-    assert handed == requeued
     with Session(engine) as session:
-        states = {job.id: (job.state, job.progress) for job in session.exec(select(LinkJob)).all()}
-    assert states == {
-        alive.id: (JobState.RUNNING, 0.0),
-        dead.id: (JobState.QUEUED, 0.0),
-        legacy.id: (JobState.QUEUED, 0.0),
-        finished.id: (JobState.DONE, 0.0),
-    }
-    assert requeue_stale_jobs_now(engine) == []
+        states = {
+            job.id: (job.state, job.progress, job.published_at) for job in session.exec(select(LinkJob))
+        }
+        given_up = session.get(LinkJob, exhausted.id)
+    assert states[alive.id] == (JobState.RUNNING, 0.0, None)
+    assert states[dead.id] == (JobState.QUEUED, 0.0, None)
+    assert states[legacy.id] == (JobState.QUEUED, 0.0, None)
+    assert states[finished.id][0] == JobState.DONE
+    assert given_up is not None
+    assert given_up.state == JobState.FAILED
+    assert given_up.error is not None
+    assert "stopped answering on each of 3 attempts" in given_up.error
+    with Session(engine) as session:
+        failed_tag, its_episode = session.get(TagJob, doomed_tag.id), session.get(Episode, episode.id)
+        assert failed_tag is not None
+        assert its_episode is not None
+        assert (failed_tag.state, its_episode.status) == (JobState.FAILED, EpisodeStatus.FAILED)
 
 
-def requeue_stale_jobs_now(engine: Engine) -> list[JobRef]:
-    with Session(engine) as session:
-        requeued = requeue_stale_jobs(session)
+def test_the_broker_supervisor_publishes_what_was_never_published_and_only_that(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    now = datetime.now(UTC)
+    with Session(engine, expire_on_commit=False) as session:
+        never = LinkJob(brand_id=brand.brand.id)
+        published = LinkJob(brand_id=brand.brand.id, published_at=now - timedelta(minutes=1))
+        lost = LinkJob(brand_id=brand.brand.id, published_at=now - timedelta(days=1))
+        session.add_all([never, published, lost])
         session.commit()
-        return requeued
+    offered: list[JobRef] = []
+
+    def publish(job: JobRef) -> None:
+        offered.append(job)
+        mark_published(engine, job)
+
+    settings = ApiSettings(job_republish_after_s=3600)
+    broker_down = JobSupervisor(engine, settings, lambda job: False, outbox=True)
+    supervisor = JobSupervisor(engine, settings, publish, outbox=True)
+
+    assert broker_down.run_once() == []  # the round stops at the first refusal
+    assert sorted(job.id for job in supervisor.run_once()) == sorted([never.id, lost.id])
+    assert supervisor.run_once() == []
+    assert len(offered) == 2
 
 
-def test_a_running_job_beats_until_it_ends(
+def test_a_transient_failure_is_retried_with_backoff_then_fails_with_its_reason(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        job = TagJob(brand_id=brand.brand.id, episode_id=episode.id)
+        session.add(job)
+        session.commit()
+    patient = settings.model_copy(update={"job_max_attempts": 3, "job_retry_backoff_s": 2.0})
+    executor = TagJobExecutor(engine, patient, provider_times_out)
+
+    delays = []
+    for _ in range(2):
+        with pytest.raises(JobDeferred) as deferred:
+            executor(job.id)
+        delays.append(deferred.value.delay_s)
+        with Session(engine) as session:
+            waiting = session.get(TagJob, job.id)
+            assert waiting is not None
+            assert (waiting.state, waiting.error) == (JobState.QUEUED, None)
+    executor(job.id)
+
+    assert delays == [2.0, 4.0]
+    with Session(engine) as session:
+        failed = session.get(TagJob, job.id)
+        assert failed is not None
+        assert (failed.state, failed.attempts) == (JobState.FAILED, 3)
+        assert failed.error == (
+            "gave up after 3 attempts; the last failed with ConnectTimeout: the catalog CDN did not answer"
+        )
+
+
+def test_the_thread_queue_offers_a_deferred_job_again_after_its_delay(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    ran: list[uuid.UUID] = []
+    again = threading.Event()
+    job = JobRef(JobKind.LINK, uuid.uuid4())
+
+    def flaky(job_id: uuid.UUID) -> None:
+        ran.append(job_id)
+        if len(ran) == 1:
+            raise JobDeferred(job, "database blip", 0.05)
+        again.set()
+
+    queue = ThreadJobQueue({JobKind.LINK: flaky})
+    queue.start()
+    try:
+        queue.enqueue(job)
+        assert again.wait(5)
+    finally:
+        queue.stop()
+    assert ran == [job.id, job.id]
+
+
+def test_a_running_job_beats_until_it_ends_and_a_superseded_attempt_does_not(
     engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("a second thread needs its own connection; the in-memory SQLite shares one")
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with Session(engine, expire_on_commit=False) as session:
-        job = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING, heartbeat_at=long_ago)
+        job = LinkJob(brand_id=brand.brand.id, state=JobState.RUNNING, attempts=2, heartbeat_at=long_ago)
         session.add(job)
         session.commit()
 
-    with Heartbeat(engine, LinkJob, job.id, every_s=0.05):
+    with Heartbeat(engine, LinkJob, job.id, 0.05, attempt=1):
         threading.Event().wait(0.3)
+    with Session(engine) as session:
+        untouched = session.get(LinkJob, job.id)
+        assert untouched is not None
+        assert untouched.heartbeat_at == long_ago
 
+    with Heartbeat(engine, LinkJob, job.id, 0.05, attempt=2):
+        threading.Event().wait(0.3)
     with Session(engine) as session:
         beaten = session.get(LinkJob, job.id)
         assert beaten is not None
         assert beaten.heartbeat_at is not None
         assert beaten.heartbeat_at > long_ago + timedelta(minutes=59)
+
+
+def test_a_one_box_api_runs_its_jobs_on_threads(engine: Engine, settings: ApiSettings) -> None:
+    threaded = settings.model_copy(update={"worker_threads": 1})
+    with TestClient(create_app(threaded, engine=engine)) as client:
+        assert isinstance(client.app.state.job_queue, ThreadJobQueue)  # type: ignore[attr-defined]
+
+
+def test_the_worker_command_needs_a_broker_and_known_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REELCART_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        without_broker = CliRunner().invoke(cli, ["worker"])
+        monkeypatch.setenv("REELCART_BROKER_URL", "redis://127.0.0.1:1/0")
+        get_settings.cache_clear()
+        unknown_queue = CliRunner().invoke(cli, ["worker", "--queues", "vision,gpu"])
+    finally:
+        get_settings.cache_clear()
+    assert without_broker.exit_code == 1
+    assert "set REELCART_BROKER_URL" in without_broker.output
+    assert unknown_queue.exit_code == 1
+    assert "unknown queue(s) gpu; the queues are io, vision" in unknown_queue.output
+
+
+def test_settings_refuse_a_lease_shorter_than_two_beats_and_the_tag_hook_in_production() -> None:
+    with pytest.raises(ValueError, match="at least twice REELCART_JOB_HEARTBEAT_S"):
+        ApiSettings(job_heartbeat_s=10, job_lease_s=15)
+    with pytest.raises(ValueError, match="REELCART_TAG_FUNCTION"):
+        ApiSettings(
+            environment="production",
+            secret_key="a-real-secret-for-this-test",
+            tag_function="tests.utils.worker_tagging:timed_tag",
+        )
+
+
+def test_every_kind_of_job_has_a_queue() -> None:
+    assert {kind: queue_for(kind) for kind in JobKind} == {
+        JobKind.TAG: "vision",
+        JobKind.LINK: "vision",
+        JobKind.SYNC: "io",
+        JobKind.IMAGES: "io",
+    }

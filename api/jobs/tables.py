@@ -1,0 +1,30 @@
+"""Every kind of job and the table its state lives in: what the runner, the fencing checks, recovery,
+metrics and the job routes share."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from api.catalog.models import ImageFetchJob, SyncJob
+from api.episodes.models import TagJob
+from api.jobs.queue import JobKind
+from api.linking.models import LinkJob
+
+JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob
+JobTable = type[TagJob] | type[LinkJob] | type[SyncJob] | type[ImageFetchJob]
+Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob)
+
+JOB_TABLES: tuple[tuple[JobKind, JobTable], ...] = (
+    (JobKind.TAG, TagJob),
+    (JobKind.LINK, LinkJob),
+    (JobKind.SYNC, SyncJob),
+    (JobKind.IMAGES, ImageFetchJob),
+)
+
+
+def table_of(kind: JobKind) -> JobTable:
+    return dict(JOB_TABLES)[kind]
+
+
+def kind_of(table: JobTable) -> JobKind:
+    return next(kind for kind, kind_table in JOB_TABLES if kind_table is table)
