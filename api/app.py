@@ -21,6 +21,7 @@ from api.checkout import router as checkout
 from api.compression import CompressedResponses
 from api.cors import AudienceCors
 from api.db import create_db_engine, session_scope
+from api.detectors import router as detectors
 from api.episodes import router as episodes
 from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
@@ -132,6 +133,7 @@ def create_app(
         sync,
         webhooks,
         linking,
+        detectors,
         jobs,
     ):
         app.include_router(module.router)

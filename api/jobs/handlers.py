@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from api.detectors.training import DetectorTrainExecutor
 from api.jobs.queue import JobHandler, JobKind
 from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.linking.executor import LinkJobExecutor
@@ -12,11 +13,12 @@ from api.linking.service import LinkingService
 from api.settings import ApiSettings
 
 
-def default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagFunction:
+def default_tag_function(engine: Engine, settings: ApiSettings, linking: LinkingService) -> TagFunction:
     # Imported lazily: the vision stack loads ONNX Runtime, which API-only processes never need.
+    from api.detectors.service import BrandDetectorCards  # noqa: PLC0415
     from api.jobs.tagger_adapter import PipelineTagFunction  # noqa: PLC0415
 
-    return PipelineTagFunction(settings, linking=linking)
+    return PipelineTagFunction(settings, linking=linking, brand_detectors=BrandDetectorCards(engine))
 
 
 def job_handlers(
@@ -24,7 +26,8 @@ def job_handlers(
 ) -> dict[JobKind, JobHandler]:
     return {
         JobKind.TAG: TagJobExecutor(
-            engine, settings, tag_function or default_tag_function(settings, linking)
+            engine, settings, tag_function or default_tag_function(engine, settings, linking)
         ),
         JobKind.LINK: LinkJobExecutor(engine, settings, linking),
+        JobKind.TRAIN: DetectorTrainExecutor(engine, settings),
     }

@@ -15,12 +15,13 @@ from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 
 log = logging.getLogger("reelcart.jobs")
-Job = TypeVar("Job", TagJob, LinkJob)
+Job = TypeVar("Job", TagJob, LinkJob, DetectorTrainJob)
 
 
 class LeaseLostError(Exception):
@@ -38,12 +39,17 @@ def require_lease(
 
 
 def held_lease(
-    session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID, attempt: int, *, writing: str
-) -> TagJob | LinkJob | None:
+    session: Session,
+    table: type[TagJob] | type[LinkJob] | type[DetectorTrainJob],
+    job_id: uuid.UUID,
+    attempt: int,
+    *,
+    writing: str,
+) -> TagJob | LinkJob | DetectorTrainJob | None:
     """The job row, locked for this transaction, when attempt `attempt` still holds it; else None
     (and the refused write, `writing`, is logged)."""
     job = session.exec(select(table).where(col(table.id) == job_id).with_for_update()).first()
-    if not isinstance(job, TagJob | LinkJob):
+    if not isinstance(job, TagJob | LinkJob | DetectorTrainJob):
         log.info("%s %s is gone; its %s is dropped", table.__name__, job_id, writing)
         return None
     if job.state != JobState.RUNNING or job.attempts != attempt:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
-from sqlalchemy import func
+from sqlalchemy import false, func
 from sqlmodel import Session, col, select
 
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 
-Job = TagJob | LinkJob
+Job = TagJob | LinkJob | DetectorTrainJob
 
 
 def newest_jobs(
     session: Session,
-    model: type[TagJob] | type[LinkJob],
+    model: type[TagJob] | type[LinkJob] | type[DetectorTrainJob],
     brand_id: uuid.UUID,
     *,
     episode_id: uuid.UUID | None,
@@ -27,7 +28,9 @@ def newest_jobs(
     """The brand's newest `limit` jobs (optionally of one episode, in one state) and how many match."""
     statement = select(model).where(model.brand_id == brand_id)
     if episode_id is not None:
-        statement = statement.where(model.episode_id == episode_id)
+        # Train jobs belong to no episode: filtered by one, none of them matches.
+        episode_column = getattr(model, "episode_id", None)
+        statement = statement.where(episode_column == episode_id if episode_column is not None else false())
     if state is not None:
         statement = statement.where(model.state == state)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from api.columns import utcnow
 from api.db import session_scope
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
 from api.linking.models import LinkJob
@@ -26,7 +27,10 @@ STALE_AFTER_S = 180.0
 log = logging.getLogger("reelcart.jobs")
 
 
-def claim_job(session: Session, table: type[TagJob] | type[LinkJob], job_id: uuid.UUID) -> bool:
+JobTable = type[TagJob] | type[LinkJob] | type[DetectorTrainJob]
+
+
+def claim_job(session: Session, table: JobTable, job_id: uuid.UUID) -> bool:
     """Queued → running (one more attempt, progress from zero) in one conditional UPDATE, so that of
     several workers offered the same job — threads, or `reelcart worker` processes polling the
     database — exactly one gets it. False: someone else has it, it is finished, or it does not exist."""
@@ -52,7 +56,7 @@ class JobProgress:
     def __init__(
         self,
         engine: Engine,
-        table: type[TagJob] | type[LinkJob],
+        table: JobTable,
         job_id: uuid.UUID,
         attempt: int | None = None,
     ) -> None:
@@ -76,12 +80,12 @@ class JobProgress:
         with session_scope(self._engine) as session:
             job = session.get(self._table, self._job_id)
             if (
-                isinstance(job, TagJob | LinkJob)
+                isinstance(job, TagJob | LinkJob | DetectorTrainJob)
                 and job.state == JobState.RUNNING
                 and self._attempt in (None, job.attempts)
             ):
                 job.progress = self._value
-                if isinstance(job, TagJob) and self._phase is not None:
+                if isinstance(job, TagJob | DetectorTrainJob) and self._phase is not None:
                     job.phase = self._phase
 
 
@@ -92,7 +96,7 @@ class Heartbeat:
     def __init__(
         self,
         engine: Engine,
-        table: type[TagJob] | type[LinkJob],
+        table: JobTable,
         job_id: uuid.UUID,
         every_s: float = HEARTBEAT_S,
     ) -> None:

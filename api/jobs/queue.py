@@ -19,6 +19,7 @@ JobHandler = Callable[[uuid.UUID], None]
 class JobKind(StrEnum):
     TAG = "tag"
     LINK = "link"
+    TRAIN = "train"
 
 
 @dataclass(frozen=True, slots=True)

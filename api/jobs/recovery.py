@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import STALE_AFTER_S
@@ -27,9 +28,10 @@ from api.linking.models import LinkJob
 REAP_EVERY_S = 60.0
 log = logging.getLogger("reelcart.jobs")
 
-JOB_TABLES: tuple[tuple[JobKind, type[TagJob] | type[LinkJob]], ...] = (
+JOB_TABLES: tuple[tuple[JobKind, type[TagJob] | type[LinkJob] | type[DetectorTrainJob]], ...] = (
     (JobKind.TAG, TagJob),
     (JobKind.LINK, LinkJob),
+    (JobKind.TRAIN, DetectorTrainJob),
 )
 
 
@@ -41,7 +43,7 @@ def requeue_stale_jobs(session: Session, *, stale_after_s: float = STALE_AFTER_S
     for kind, table in JOB_TABLES:
         stale = or_(col(table.heartbeat_at).is_(None), col(table.heartbeat_at) < cutoff)
         reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0}
-        if table is TagJob:
+        if table is TagJob or table is DetectorTrainJob:
             reset["phase"] = JobPhase.QUEUED
         # One conditional UPDATE: a job whose worker beats (or finishes) meanwhile is not taken from it.
         rows = session.execute(

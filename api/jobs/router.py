@@ -15,6 +15,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import BrandIdDep, SessionDep
+from api.detectors.models import DetectorTrainJob
+from api.detectors.schemas import TrainJobPage, TrainJobPublic
 from api.episodes.models import TagJob
 from api.episodes.schemas import TagJobPage, TagJobPublic
 from api.jobs.listing import newest_jobs
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/v1")
 @dataclass(frozen=True, slots=True)
 class JobResource:
     kind: JobKind
-    table: type[TagJob] | type[LinkJob]
+    table: type[TagJob] | type[LinkJob] | type[DetectorTrainJob]
     public: type[BaseModel]
     page: type[BaseModel]
     openapi_tag: str  # where the kind's routes appear in /docs (as before this router existed)
@@ -47,6 +49,7 @@ class JobResource:
 JOB_RESOURCES = (
     JobResource(JobKind.TAG, TagJob, TagJobPublic, TagJobPage, "episodes"),
     JobResource(JobKind.LINK, LinkJob, LinkJobPublic, LinkJobPage, "linking"),
+    JobResource(JobKind.TRAIN, DetectorTrainJob, TrainJobPublic, TrainJobPage, "detectors"),
 )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.db import session_scope
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.recovery import JOB_TABLES
@@ -25,7 +26,7 @@ from api.observability.metrics import observe_job
 
 log = logging.getLogger("reelcart.jobs")
 
-Job = TypeVar("Job", TagJob, LinkJob)
+Job = TypeVar("Job", TagJob, LinkJob, DetectorTrainJob)
 Scope = TypeVar("Scope")
 # Expected failures: the exception type, and the job's error text for it.
 Reasons = Mapping[type[Exception], Callable[[Exception], str]]

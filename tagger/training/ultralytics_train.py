@@ -144,7 +144,8 @@ def _fit(
         "device": device,
         "workers": options.workers,
         "patience": options.patience,
-        "project": str(work / "runs"),
+        # Absolute: ultralytics puts a relative project under its own runs/detect/ in the working folder.
+        "project": str((work / "runs").resolve()),
         "name": "train",
         "exist_ok": True,
         "pretrained": False,
