@@ -99,6 +99,9 @@ class ApiSettings(BaseSettings):
     train_batch: int = Field(default=16, ge=1, le=512)
     train_device: str = "auto"
     train_model_yaml: str = "yolov8n.yaml"
+    # One class for all the brand's products (the linker says which SKU): every label trains the one
+    # class, which is what a CPU budget of a few epochs needs (BENCHMARKS.md, End to end).
+    train_single_class: bool = True
     # Pictures and videos pasted products are composed onto (folders or files; e.g. ../shared/data/videos).
     train_backgrounds: list[Path] = Field(default_factory=list)
     # Also sample backgrounds from the brand's own episodes. Off: those frames show the brand's products

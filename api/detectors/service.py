@@ -146,6 +146,7 @@ def train_request(
             time_hours=settings.train_time_hours,
             batch=settings.train_batch,
             device=settings.train_device,
+            single_class=settings.train_single_class,
         ),
     )
     return request, data

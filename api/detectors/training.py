@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections import deque
@@ -20,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine, func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.brands.models import Brand
 from api.columns import utcnow
@@ -47,6 +49,8 @@ _PHASES = {"synthesise": JobPhase.SYNTHESISE, "train": JobPhase.TRAIN, "export":
 # Lines of the trainer's own output kept to explain a crash that printed no error event.
 _TAIL_LINES = 12
 MESSAGE_EVERY_S = 5.0
+# A trainer is stopped at 1.5x its time budget plus this (loading torch, synthesis, export, a slow disk).
+LIMIT_SLACK_S = 1800.0
 
 TrainerCommand = Callable[[Path], list[str]]
 EventSink = Callable[[TrainEvent], None]
@@ -120,15 +124,15 @@ class DetectorTrainExecutor:
             fail=partial(self._fail, job_id, scope.attempt),
         )
 
-    def _prepare(self, session: object, job: DetectorTrainJob) -> TrainScope | None:
-        with session_scope(self._engine) as reading:
-            brand = reading.get(Brand, job.brand_id)
-            if brand is None:
-                return None
-            count = reading.exec(
-                select(func.count()).select_from(BrandDetector).where(BrandDetector.brand_id == brand.id)
-            ).one()
-            return TrainScope(brand.id, brand.slug, f"brand-{brand.slug}-{count + 1}", job.attempts)
+    @staticmethod
+    def _prepare(session: Session, job: DetectorTrainJob) -> TrainScope | None:
+        brand = session.get(Brand, job.brand_id)
+        if brand is None:
+            return None
+        count = session.exec(
+            select(func.count()).select_from(BrandDetector).where(BrandDetector.brand_id == brand.id)
+        ).one()
+        return TrainScope(brand.id, brand.slug, f"brand-{brand.slug}-{count + 1}", job.attempts)
 
     def _run(self, job_id: uuid.UUID, scope: TrainScope) -> None:
         started = time.monotonic()
@@ -170,9 +174,12 @@ class DetectorTrainExecutor:
                     f"{key} {value:.3f}" for key, value in sorted(metrics.items())
                 )
         except BaseException:
-            # Not registered: no card may stay behind to be mistaken for a usable detector.
+            # Not registered: no card may stay behind to be mistaken for a usable detector, and a
+            # killed trainer's scratch folder (its synthetic images) is not kept either.
             card_path.unlink(missing_ok=True)
             model_path.unlink(missing_ok=True)
+            for scratch in request.out_dir.glob(".train-*"):
+                shutil.rmtree(scratch, ignore_errors=True)
             raise
         finally:
             request_path.unlink(missing_ok=True)
@@ -187,8 +194,7 @@ class DetectorTrainExecutor:
     ) -> None:
         command = self._command(request_path)
         environment = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-        limit_s = (request.options.time_hours or 24.0) * 3600 * 1.5 + 1800
-        deadline = time.monotonic() + limit_s
+        limit_s = (request.options.time_hours or 24.0) * 3600 * 1.5 + LIMIT_SLACK_S
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         outcome: TrainEvent | None = None
         last_message = 0.0
@@ -200,10 +206,17 @@ class DetectorTrainExecutor:
             env=environment,
         ) as process:
             assert process.stdout is not None
+            # A trainer that hangs without a word is killed too: the timer does not wait for a line.
+            fired = threading.Event()
+
+            def stop() -> None:
+                fired.set()
+                process.kill()
+
+            watchdog = threading.Timer(limit_s, stop)
+            watchdog.start()
             try:
                 for line in process.stdout:
-                    if time.monotonic() > deadline:
-                        raise TrainingError(f"training ran past its limit of {limit_s / 3600:.1f} h")
                     event = parse_event(line.rstrip("\n"))
                     if event is None:
                         if line.strip():
@@ -220,8 +233,11 @@ class DetectorTrainExecutor:
                         self._message(job_id, scope.attempt, event.message)
                 status = process.wait()
             finally:
+                watchdog.cancel()
                 if process.poll() is None:
                     process.kill()
+        if fired.is_set():
+            raise TrainingError(f"training ran past its limit of {limit_s / 3600:.1f} h and was stopped")
         if outcome is not None and outcome.phase == "error":
             raise TrainingError(f"training failed: {outcome.message}")
         if status != 0 or outcome is None:

@@ -19,8 +19,10 @@ from tagger.training.request import TrainEvent, TrainRequest
 from tagger.training.synthetic import SyntheticSummary, build_dataset
 
 Emit = Callable[[TrainEvent], None]
-# The one class of a single-class detector (ultralytics calls it "item"; the card names it).
-SINGLE_CLASS_NAME = "product"
+# The one class of a single-class detector (ultralytics calls it "item"; the card names it). Not
+# "product": that is the label of products located by their print (tagger.locating), which placements
+# keep even when the linker hesitates; a trained detector's boxes must still be explained by a SKU.
+SINGLE_CLASS_NAME = "brand-product"
 # Share of the run's progress bar per phase (training dominates every measured run).
 _SYNTHESISE, _TRAIN, _EXPORT = 0.1, 0.85, 0.05
 # Ultralytics draws labels with Arial and downloads it when missing; any local TTF under that name

@@ -3,13 +3,14 @@
 It speaks the real protocol (tagger.training.request events) and writes a real, loadable ultralytics-
 layout ONNX model and a card rendered by the real card writer, without torch, so the train job's
 subprocess handling, registration and failure paths are tested hermetically. MODE: ok (a detector),
-crash (dies mid-training), error (reports a training error), tamper (a model that fails its card's
-sha256).
+crash (dies mid-training), hang (says nothing for minutes), error (reports a training error), tamper
+(a model that fails its card's sha256).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ def main(request_path: str, mode: str) -> int:
     print(TrainEvent("synthesise", 0.05, f"{len(request.products)} products").line(), flush=True)
     print("ultralytics would print its own lines here", flush=True)
     print(TrainEvent("train", 0.5, "epoch 1/2").line(), flush=True)
+    if mode == "hang":
+        time.sleep(120)
+        return 0
     if mode == "crash":
         print("RuntimeError: out of memory while training", flush=True)
         return 3
@@ -34,7 +38,8 @@ def main(request_path: str, mode: str) -> int:
         print(TrainEvent("error", 1.0, "TrainingError: ONNX export failed").line(), flush=True)
         return 1
     names = [product.name for product in request.products]
-    output = np.zeros((1, 4 + len(names), 4), np.float32)
+    classes = ("brand-product",) if request.options.single_class else tuple(names)
+    output = np.zeros((1, 4 + len(classes), 4), np.float32)
     output[0, :4, 0] = (16, 16, 8, 8)
     output[0, 4, 0] = 0.9
     request.out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +67,7 @@ def main(request_path: str, mode: str) -> int:
         train_seconds=1.0,
         device="cpu",
         metrics={"map50": 0.5, "precision": 0.6},
-        class_names=tuple(names),
+        class_names=classes,
     )
     (request.out_dir / f"{request.name}.toml").write_text(render_card(trained, data), encoding="utf-8")
     if mode == "tamper":

@@ -90,12 +90,19 @@ def test_a_train_job_trains_exports_and_registers_a_detector_that_runs(
     assert phases[-2:] == ["export", "done"]
     card = Path(detector.card_path)
     spec = load_detector_spec(card)
-    assert (spec.layout, spec.rgb, spec.width, len(spec.class_names)) == ("ultralytics", True, 64, 3)
-    assert detector.classes == 3
+    # One class for all products by default (the linker names the SKU); the card counts the products.
+    assert (spec.layout, spec.rgb, spec.width, spec.class_names) == (
+        "ultralytics",
+        True,
+        64,
+        ("brand-product",),
+    )
+    assert detector.classes == 1
     assert set(detector.metrics) == {"precision", "recall", "map50", "map50_95"}
     text = card.read_text(encoding="utf-8")
     assert 'weights = "none (from scratch)"' in text
     assert "train_images = 12" in text
+    assert "trained_products = 3" in text
     found = load_detector_card(card).detect([np.full((120, 80, 3), 128, np.uint8)])
     assert len(found) == 1  # a from-scratch one-epoch model finds nothing useful; it must only run
     assert uuid.UUID(str(detector.train_job_id)) == job_id

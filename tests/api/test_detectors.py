@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.catalog.models import ProductImage
+from api.detectors import training
 from api.detectors.models import BrandDetector, DetectorTrainJob
 from api.detectors.service import BrandDetectorCards, images_per_class
 from api.detectors.training import DetectorTrainExecutor, TrainerCommand
@@ -110,8 +111,9 @@ def test_given_a_trainer_that_succeeds_when_the_job_runs_then_detector_registere
 ) -> None:
     product_ids = _with_packshots(engine, brand, tmp_path)
     job_id = client.post("/v1/detectors/train", headers=brand.headers).json()["id"]
+    per_product = settings.model_copy(update={"train_single_class": False})
 
-    DetectorTrainExecutor(engine, settings, command=_fake("ok"))(uuid.UUID(job_id))
+    DetectorTrainExecutor(engine, per_product, command=_fake("ok"))(uuid.UUID(job_id))
 
     job = client.get(f"/v1/train-jobs/{job_id}", headers=brand.headers).json()
     assert (job["state"], job["phase"], job["progress"], job["error"]) == ("done", "finished", 1.0, None)
@@ -176,6 +178,27 @@ def test_given_a_trainer_that_fails_when_the_job_runs_then_failed_with_reason_an
     assert list(folder.iterdir()) == []
     # The failed job no longer blocks a new one.
     assert client.post("/v1/detectors/train", headers=brand.headers).status_code == 202
+
+
+def test_given_a_trainer_that_hangs_when_its_time_limit_passes_then_it_is_stopped_and_the_job_fails(
+    client: TestClient,
+    brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _with_packshots(engine, brand, tmp_path)
+    job_id = client.post("/v1/detectors/train", headers=brand.headers).json()["id"]
+    monkeypatch.setattr(training, "LIMIT_SLACK_S", 0.0)
+    quick = settings.model_copy(update={"train_time_hours": 1 / 3600})  # stopped after 1.5 s
+
+    DetectorTrainExecutor(engine, quick, command=_fake("hang"))(uuid.UUID(job_id))
+
+    job = _job(engine, job_id)
+    assert job.state == JobState.FAILED
+    assert "ran past its limit" in (job.error or "")
+    assert _detectors(engine) == []
 
 
 def test_given_no_train_virtualenv_when_the_job_runs_then_it_fails_saying_how_to_install_it(
