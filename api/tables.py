@@ -4,6 +4,7 @@ from api.analytics.models import Event
 from api.brands.models import ApiKey, ApiKeyScope, Brand, OAuthStateUse
 from api.catalog.models import ImageFetchJob, Product, ProductImage, SyncJob, Variant
 from api.checkout.models import CheckoutSession, Order
+from api.detectors.models import BrandDetector, DetectorTrainJob
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
@@ -14,7 +15,9 @@ __all__ = [
     "ApiKey",
     "ApiKeyScope",
     "Brand",
+    "BrandDetector",
     "CheckoutSession",
+    "DetectorTrainJob",
     "Episode",
     "EpisodeStatus",
     "Event",

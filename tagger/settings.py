@@ -54,6 +54,9 @@ class TaggerSettings(BaseSettings):
     max_detections: int = Field(default=100, ge=1, le=1000)
     # One object, one box: a bag scored as "handbag" and "backpack" must not become two hotspots.
     class_agnostic_nms: bool = True
+    # A brand's trained detector (run beside the general one when the brand has one): its own bar,
+    # since a model trained from scratch on synthetic composites scores on its own scale.
+    brand_confidence_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     # A box covering most of the frame is a wall or a fridge door, never a tappable product hotspot.
     max_box_area: float = Field(default=0.6, gt=0.0, le=1.0)
 

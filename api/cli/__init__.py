@@ -1,8 +1,9 @@
 """The `reelcart` command: one module per command group in this package, each exposing
 `register(app: typer.Typer) -> None`.
 
-`_COMMAND_MODULES` lists them in one place, so this module stays a few lines and each group (server,
-db, keys, catalog, episodes, tagging, linking, worker, models, evaluation) can be owned and tested alone.
+`_COMMAND_MODULES` lists them in one place, so this module stays a few lines and each group
+(server, db, keys, catalog, episodes, tagging, linking, worker, models, detector, evaluation) can be
+owned and tested alone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _COMMAND_MODULES = (
     "api.cli.link",
     "api.cli.worker",
     "api.cli.models",
+    "api.cli.detector",
     "api.cli.evaluate",
     "api.cli.evaluate_episode",
 )

@@ -13,12 +13,14 @@ import json
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
@@ -27,6 +29,9 @@ from api.catalog.models import Variant
 from api.cli.catalog import import_catalog_file
 from api.cli.evaluate import eval_app
 from api.db import create_db_engine, upgrade_database
+from api.detectors.models import BrandDetector, DetectorTrainJob
+from api.detectors.service import BrandDetectorCards, queue_train_job, training_set
+from api.detectors.training import DetectorTrainExecutor
 from api.episodes.models import TagJob
 from api.episodes.service import register_episode
 from api.errors import ApiError
@@ -37,8 +42,9 @@ from api.jobs.tagging import TagJobExecutor
 from api.linking.service import LinkingService
 from api.review.models import Placement, PlacementStatus
 from api.review.service import stored_candidates
-from api.settings import get_settings
+from api.settings import ApiSettings, get_settings
 from commerce.exceptions import CommerceError
+from tagger.detection.factory import load_detector_card
 from tagger.episode_eval import EpisodeScore, ScoredPlacement, read_truth, score_episode
 from tagger.exceptions import TaggerError
 
@@ -68,8 +74,28 @@ def episode(
             "--auto-approve", min=0.0, max=1.0, help="The brand's threshold (default: a new brand's)."
         ),
     ] = None,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train",
+            help="Train the brand's detector from the catalog first (a train job; REELCART_TRAIN_* "
+            "settings), timed as the `train` phase.",
+        ),
+    ] = False,
+    detector_card: Annotated[
+        Path | None,
+        typer.Option(
+            "--detector-card",
+            help="Register this trained detector (a card beside its ONNX file) as the brand's, as a "
+            "train job would.",
+        ),
+    ] = None,
 ) -> None:
     """Tag and link a labelled episode the way a brand's tag job does, and score every shot."""
+    if train and detector_card is not None:
+        _fail("give --train or --detector-card, not both")
+    if detector_card is not None and not detector_card.is_file():
+        _fail(f"detector card {detector_card} does not exist")
     for path, what in ((catalog, "catalog"), (video, "video"), (truth, "truth file")):
         if not path.is_file():
             _fail(f"{what} {path} does not exist")
@@ -79,7 +105,8 @@ def episode(
         _fail(str(error))
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="reelcart-eval-") as scratch:
-        report = _evaluate(catalog, video, shots, Path(scratch), auto_approve, console)
+        brand_detector = BrandDetectorChoice(train=train, card=detector_card)
+        report = _evaluate(catalog, video, shots, Path(scratch), auto_approve, brand_detector, console)
     text = json.dumps(report, indent=2)
     if out is None:
         typer.echo(text)
@@ -95,6 +122,7 @@ def _evaluate(
     shots: list[Any],
     scratch: Path,
     auto_approve: float | None,
+    brand_detector: BrandDetectorChoice,
     console: Console,
 ) -> dict[str, Any]:
     configured = get_settings()
@@ -132,7 +160,10 @@ def _evaluate(
         _fail(f"{catalog.name}: {error}" + (f" (first: {first})" if first is not None else ""))
     except (ApiError, CommerceError, TaggerError) as error:
         _fail(str(error))
-    tag_function = PipelineTagFunction(settings, linking=LinkingService(engine, settings))
+    train_s, detector_name = _brand_detector(engine, settings, brand.id, brand_detector, console)
+    tag_function = PipelineTagFunction(
+        settings, linking=LinkingService(engine, settings), brand_detectors=BrandDetectorCards(engine)
+    )
     console.print(f"tagging {video.name}: index, detect, track, link", markup=False, highlight=False)
     run_to_end(TagJobExecutor(engine, settings, tag_function), job.id)
     wall_s = time.perf_counter() - started
@@ -143,6 +174,8 @@ def _evaluate(
         assert done is not None
         placements = _scored_placements(session, brand.id, episode.id)
         summary, seconds = done.summary, dict(done.seconds)
+    if train_s is not None:
+        seconds["train"] = round(train_s, 3)
     score = score_episode(shots, placements)
     duration_s = episode.duration_ms / 1000
     _print(console, score, seconds, duration_s, wall_s)
@@ -156,6 +189,7 @@ def _evaluate(
         },
         "catalog": {"file": catalog.name, "products": imported[0]},
         "auto_approve_threshold": brand.auto_approve_threshold,
+        "brand_detector": detector_name,
         "job_summary": summary,
         "score": score.to_json(),
         "seconds": {**seconds, "wall": round(wall_s, 3)},
@@ -163,6 +197,65 @@ def _evaluate(
             duration_s / max(seconds.get("tag_total", 0) + seconds.get("link", 0), 1e-9), 2
         ),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class BrandDetectorChoice:
+    train: bool = False
+    card: Path | None = None
+
+
+def _brand_detector(
+    engine: Engine,
+    settings: ApiSettings,
+    brand_id: uuid.UUID,
+    choice: BrandDetectorChoice,
+    console: Console,
+) -> tuple[float | None, str | None]:
+    """(train seconds, detector name): trains one through a real train job, or registers a given card
+    (after the checks a train job makes: it loads and matches its sha256); (None, None) for neither."""
+    if choice.card is not None:
+        card = choice.card.resolve()
+        try:
+            detector = load_detector_card(card)
+        except TaggerError as error:
+            _fail(f"detector card {card}: {error}")
+        with Session(engine) as session:
+            fingerprint = training_set(session, brand_id).fingerprint
+            session.add(
+                BrandDetector(
+                    brand_id=brand_id,
+                    name=detector.spec.card.name,
+                    card_path=str(card),
+                    sha256=detector.sha256,
+                    classes=len(detector.spec.class_names),
+                    catalog_fingerprint=fingerprint,
+                )
+            )
+            session.commit()
+        console.print(f"brand detector: {detector.spec.card.name} (given)", markup=False, highlight=False)
+        return None, detector.spec.card.name
+    if not choice.train:
+        return None, None
+    with Session(engine) as session:
+        try:
+            job = queue_train_job(session, None, brand_id)
+        except ApiError as error:
+            _fail(error.detail)
+        job_id = job.id
+    console.print("training the brand's detector", markup=False, highlight=False)
+    started = time.perf_counter()
+    run_to_end(DetectorTrainExecutor(engine, settings), job_id)
+    train_s = time.perf_counter() - started
+    with Session(engine) as session:
+        trained = session.get(DetectorTrainJob, job_id)
+        if trained is None or trained.state != JobState.DONE:
+            _fail(f"the train job failed: {trained.error if trained is not None else 'it vanished'}")
+        assert trained is not None
+        detector_row = session.get(BrandDetector, trained.detector_id)
+        name = detector_row.name if detector_row is not None else None
+    console.print(f"brand detector: {name} trained in {train_s:.0f} s", markup=False, highlight=False)
+    return train_s, name
 
 
 def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> list[ScoredPlacement]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from api.catalog.job_executors import ImageFetchJobExecutor, SyncJobExecutor
+from api.detectors.training import DetectorTrainExecutor
 from api.jobs.queue import JobHandler, JobKind, JobQueue
 from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.linking.executor import LinkJobExecutor
@@ -17,11 +18,12 @@ from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
 
 
-def default_tag_function(settings: ApiSettings, linking: LinkingService) -> TagFunction:
+def default_tag_function(engine: Engine, settings: ApiSettings, linking: LinkingService) -> TagFunction:
     # Imported lazily: the vision stack loads ONNX Runtime, which API-only processes never need.
+    from api.detectors.service import BrandDetectorCards  # noqa: PLC0415
     from api.jobs.tagger_adapter import PipelineTagFunction  # noqa: PLC0415
 
-    return PipelineTagFunction(settings, linking=linking)
+    return PipelineTagFunction(settings, linking=linking, brand_detectors=BrandDetectorCards(engine))
 
 
 def load_tag_function(reference: str) -> TagFunction:
@@ -46,9 +48,10 @@ def job_handlers(
     step); `commerce` reads the provider settings a sync needs, when it needs them."""
     return {
         JobKind.TAG: TagJobExecutor(
-            engine, settings, tag_function or default_tag_function(settings, linking)
+            engine, settings, tag_function or default_tag_function(engine, settings, linking)
         ),
         JobKind.LINK: LinkJobExecutor(engine, settings, linking),
         JobKind.SYNC: SyncJobExecutor(engine, settings, queue, commerce),
         JobKind.IMAGES: ImageFetchJobExecutor(engine, settings, queue),
+        JobKind.TRAIN: DetectorTrainExecutor(engine, settings),
     }

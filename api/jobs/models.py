@@ -16,11 +16,16 @@ class JobState(StrEnum):
 
 class JobPhase(StrEnum):
     """What a running job is doing now, so its progress can be read phase by phase. Tag jobs go index
-    (the brand's catalog), detect (decode, detect, track), link (when the catalog has images), store."""
+    (the brand's catalog), detect (decode, detect, track), link (when the catalog has images), store.
+    Train jobs go synthesise (the training images), train, export (ONNX and card), register."""
 
     QUEUED = "queued"
     DETECT = "detect"
     INDEX = "index"
     LINK = "link"
     STORE = "store"
+    SYNTHESISE = "synthesise"
+    TRAIN = "train"
+    EXPORT = "export"
+    REGISTER = "register"
     FINISHED = "finished"

@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     LINK = "link"
     SYNC = "sync"  # a catalog sync from Shopify or Stripe
     IMAGES = "image-fetch"  # downloading catalog images known only by URL
+    TRAIN = "train"  # training a brand's own detector from its packshots
 
 
 class JobDeferred(Exception):  # noqa: N818 -- it is not an error: the job is queued again

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from api.catalog.models import ImageFetchJob, SyncJob
 from api.catalog.sync_schemas import ImageFetchJobPage, ImageFetchJobPublic, SyncJobPage, SyncJobPublic
 from api.deps import BrandIdDep, SessionDep
+from api.detectors.models import DetectorTrainJob
+from api.detectors.schemas import TrainJobPage, TrainJobPublic
 from api.episodes.models import TagJob
 from api.episodes.schemas import TagJobPage, TagJobPublic
 from api.jobs.listing import newest_jobs
@@ -52,6 +54,7 @@ JOB_RESOURCES = (
     JobResource(JobKind.LINK, LinkJob, LinkJobPublic, LinkJobPage, "linking"),
     JobResource(JobKind.SYNC, SyncJob, SyncJobPublic, SyncJobPage, "catalog"),
     JobResource(JobKind.IMAGES, ImageFetchJob, ImageFetchJobPublic, ImageFetchJobPage, "catalog"),
+    JobResource(JobKind.TRAIN, DetectorTrainJob, TrainJobPublic, TrainJobPage, "detectors"),
 )
 
 

@@ -15,6 +15,8 @@ QUEUE_BY_KIND = MappingProxyType(
         JobKind.LINK: "vision",
         JobKind.SYNC: "io",
         JobKind.IMAGES: "io",
+        # Training runs torch in the train venv: a node built for it (a GPU, the train extra) takes it.
+        JobKind.TRAIN: "train",
     }
 )
 QUEUES: tuple[str, ...] = tuple(sorted(set(QUEUE_BY_KIND.values())))

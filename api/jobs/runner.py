@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from api.columns import utcnow
 from api.db import is_database_outage, session_scope
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import Heartbeat, claim_job
@@ -122,7 +123,7 @@ class JobRunner(Generic[Job]):
         """Running → queued, only while this attempt still holds the job. The queue that ran it offers
         it again (a Celery retry, a thread queue's timer), so it counts as published."""
         values: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": utcnow()}
-        if self._table is TagJob:
+        if self._table is TagJob or self._table is DetectorTrainJob:
             values["phase"] = JobPhase.QUEUED
         with session_scope(self._engine) as session:
             session.execute(

@@ -6,19 +6,21 @@ from __future__ import annotations
 from typing import TypeVar
 
 from api.catalog.models import ImageFetchJob, SyncJob
+from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob
 from api.jobs.queue import JobKind
 from api.linking.models import LinkJob
 
-JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob
-JobTable = type[TagJob] | type[LinkJob] | type[SyncJob] | type[ImageFetchJob]
-Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob)
+JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob
+JobTable = type[TagJob] | type[LinkJob] | type[SyncJob] | type[ImageFetchJob] | type[DetectorTrainJob]
+Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob)
 
 JOB_TABLES: tuple[tuple[JobKind, JobTable], ...] = (
     (JobKind.TAG, TagJob),
     (JobKind.LINK, LinkJob),
     (JobKind.SYNC, SyncJob),
     (JobKind.IMAGES, ImageFetchJob),
+    (JobKind.TRAIN, DetectorTrainJob),
 )
 
 

@@ -15,7 +15,8 @@ from api.linking.service import BrandLinker, BrandLinkerSource, outcome
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tagger.detection.backend import Detector
-from tagger.detection.factory import load_detector
+from tagger.detection.factory import load_detector, load_detector_card
+from tagger.detection.merged import MergedDetector
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
 from tagger.pipeline import tag_video
@@ -40,6 +41,12 @@ class CatalogLinking(BrandLinkerSource, Protocol):
     def fetch_pending_images(self, brand_id: uuid.UUID) -> object: ...
 
 
+class BrandDetectors(Protocol):
+    """Which trained detector a brand's tag jobs use (`api.detectors.service.BrandDetectorCards`)."""
+
+    def newest_card(self, brand_id: uuid.UUID) -> Path | None: ...
+
+
 class PipelineTagFunction:
     """Runs the real pipeline with the brand's linker: `tag_video` links each placement's best crops.
 
@@ -48,6 +55,9 @@ class PipelineTagFunction:
 
     The detector (an ONNX Runtime session) is loaded on the first job and shared by later ones:
     a session is safe to run from several threads, and loading it costs more than a short episode.
+    A brand with a trained detector has it run beside the general one (`MergedDetector`: one set of
+    proposals); it is loaded once per card, and a model that fails its sha256 is refused and the job
+    goes on with the general detector alone.
     """
 
     def __init__(
@@ -57,11 +67,30 @@ class PipelineTagFunction:
         *,
         linking: CatalogLinking | None = None,
         detector: Detector | None = None,
+        brand_detectors: BrandDetectors | None = None,
     ) -> None:
         self._tagger_settings = tagger_settings or TaggerSettings(model_dir=settings.model_dir)
         self._linking = linking
         self._detector = detector
+        self._brand_detectors = brand_detectors
+        self._trained: dict[Path, Detector] = {}
         self._lock = threading.Lock()
+
+    def _brand_detector(self, brand_id: uuid.UUID) -> Detector:
+        general = self._shared_detector()
+        card = self._brand_detectors.newest_card(brand_id) if self._brand_detectors is not None else None
+        if card is None:
+            return general
+        with self._lock:
+            trained = self._trained.get(card)
+            if trained is None:
+                try:
+                    trained = load_detector_card(card, self._tagger_settings)
+                except ModelError as error:
+                    log.warning("the brand's trained detector is refused; general detector only: %s", error)
+                    return general
+                self._trained[card] = trained
+        return MergedDetector(general, trained, overlap_iou=self._tagger_settings.nms_iou_threshold)
 
     def _shared_detector(self) -> Detector:
         with self._lock:
@@ -92,7 +121,7 @@ class PipelineTagFunction:
             settings=self._tagger_settings,
             thumbnails_dir=thumbnails_dir,
             progress=lambda done: progress(detect_start + done * (detect_end - detect_start)),
-            detector=self._shared_detector(),
+            detector=self._brand_detector(brand_id),
             linker=brand.linker if brand is not None else None,
             thresholds=brand.thresholds if brand is not None else None,
             link_progress=linking,

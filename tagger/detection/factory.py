@@ -38,12 +38,27 @@ def resolve_detector(model: str | Path, settings: TaggerSettings) -> tuple[Detec
 
 def load_detector(settings: TaggerSettings, model: str | Path | None = None) -> OnnxDetector:
     spec, path = resolve_detector(model if model is not None else settings.detector, settings)
+    return _onnx_detector(spec, path, settings)
+
+
+def load_detector_card(card_path: Path, settings: TaggerSettings | None = None) -> OnnxDetector:
+    """A detector whose card and model file lie side by side (a brand's trained detector): the file
+    is used only once its sha256 matches the card, so a corrupt or tampered model is refused here."""
+    spec = load_detector_spec(card_path)
+    path = verified_model_path(spec.card, card_path.parent)
+    settings = settings or TaggerSettings()
+    return _onnx_detector(spec, path, settings, confidence=settings.brand_confidence_threshold)
+
+
+def _onnx_detector(
+    spec: DetectorSpec, path: Path, settings: TaggerSettings, *, confidence: float | None = None
+) -> OnnxDetector:
     return OnnxDetector(
         spec,
         path,
         providers=settings.execution_providers,
         intra_op_threads=settings.intra_op_threads,
-        confidence_threshold=settings.confidence_threshold,
+        confidence_threshold=settings.confidence_threshold if confidence is None else confidence,
         nms_iou_threshold=settings.nms_iou_threshold,
         max_detections=settings.max_detections,
         classes=spec.product_class_ids,

@@ -266,7 +266,7 @@ def test_the_worker_command_needs_a_broker_and_known_queues(monkeypatch: pytest.
     assert without_broker.exit_code == 1
     assert "set REELCART_BROKER_URL" in without_broker.output
     assert unknown_queue.exit_code == 1
-    assert "unknown queue(s) gpu; the queues are io, vision" in unknown_queue.output
+    assert "unknown queue(s) gpu; the queues are io, train, vision" in unknown_queue.output
 
 
 def test_settings_refuse_a_lease_shorter_than_two_beats_and_the_tag_hook_in_production() -> None:
@@ -286,4 +286,5 @@ def test_every_kind_of_job_has_a_queue() -> None:
         JobKind.LINK: "vision",
         JobKind.SYNC: "io",
         JobKind.IMAGES: "io",
+        JobKind.TRAIN: "train",
     }
