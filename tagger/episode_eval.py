@@ -188,7 +188,7 @@ def score_episode(
     missing_shots = [s for s in shots if s.left_out]
     return EpisodeScore(
         product_shots=len(product),
-        product_free_shots=len(shots) - len(product),
+        product_free_shots=sum(s.sku is None for s in shots),
         found=sum(s.placements > 0 for s in product),
         top1_right=sum(s.top1_right for s in product),
         top5_right=sum(s.top5_right for s in product),

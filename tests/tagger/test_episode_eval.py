@@ -124,6 +124,8 @@ def test_given_left_out_skus_when_scored_then_their_shots_count_apart_and_approv
 
     assert [shot.left_out for shot in score.shots] == [False, True, False, True]
     assert (score.product_shots, score.found, score.top1_right, score.auto_approved_shots) == (1, 1, 1, 1)
+    # A left-out shot still shows a product: it is neither a product shot in the catalog nor product-free.
+    assert score.product_free_shots == 1
     assert score.left_out_skus == ("GS-02", "GS-03")
     assert (score.left_out_shots, score.left_out_with_placements, score.left_out_auto_approved) == (2, 2, 1)
     assert (score.auto_approved_right, score.auto_approved_wrong) == (1, 1)
