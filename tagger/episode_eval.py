@@ -4,15 +4,22 @@ whether anything appeared where no product was.
 
 Truth is a list of shots `{start_ms, end_ms, sku}` (`sku: null` for a shot with no catalog product).
 A placement belongs to the shot it overlaps most; a shot's link is read from its longest placement.
+
+A product the brand does not sell is on screen in most episodes (a sibling flavour of its own product,
+a competitor's carton). Leaving some shots' SKUs out of the catalog (`choose_left_out`) measures that
+case: those shots' products are not in the catalog, so any placement approved there sells the wrong
+product, and the shots are scored apart from the in-catalog ones.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tagger.exceptions import TaggerError
 
@@ -50,6 +57,8 @@ class ShotScore:
     top1_right: bool
     top5_right: bool
     approved: tuple[str, ...]
+    # The shot's product was left out of the catalog: no link can be right, an approved one is wrong.
+    left_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +73,26 @@ class EpisodeScore:
     auto_approved_wrong: int
     placements_on_product_free_shots: int
     shots: tuple[ShotScore, ...]
+    # Shots whose product was left out of the catalog (not counted in `product_shots`): how many, how
+    # many got any placement (proposed to a reviewer as some other SKU, or approved) and how many got an
+    # approved one (a hotspot selling the wrong product; also counted in `auto_approved_wrong`).
+    left_out_skus: tuple[str, ...] = ()
+    left_out_shots: int = 0
+    left_out_with_placements: int = 0
+    left_out_auto_approved: int = 0
 
     def rates(self) -> dict[str, float]:
         shots = max(self.product_shots, 1)
-        return {
+        rates = {
             "found": self.found / shots,
             "top1": self.top1_right / shots,
             "top5": self.top5_right / shots,
             "auto_approved": self.auto_approved_shots / shots,
         }
+        if self.left_out_shots:
+            rates["left_out_with_placements"] = self.left_out_with_placements / self.left_out_shots
+            rates["left_out_auto_approved"] = self.left_out_auto_approved / self.left_out_shots
+        return rates
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -110,6 +130,16 @@ def parse_truth(document: object, *, name: str = "truth") -> list[TruthShot]:
     return shots
 
 
+def choose_left_out(truth: Sequence[TruthShot], count: int, seed: int = 0) -> frozenset[str]:
+    """`count` distinct SKUs of the truth's product shots to leave out of the catalog, drawn by a
+    seeded permutation of the sorted SKUs (the same truth, count and seed always give the same set)."""
+    skus = sorted({shot.sku for shot in truth if shot.sku is not None})
+    if not 0 <= count <= len(skus):
+        raise TruthError(f"cannot leave out {count} SKUs: the truth's product shots show {len(skus)}")
+    order = np.random.default_rng(seed).permutation(len(skus))
+    return frozenset(skus[int(position)] for position in order[:count])
+
+
 def _overlap(placement: ScoredPlacement, shot: TruthShot) -> int:
     return max(0, min(placement.end_ms, shot.end_ms) - max(placement.start_ms, shot.start_ms))
 
@@ -127,9 +157,17 @@ def assign(placements: Sequence[ScoredPlacement], truth: Sequence[TruthShot]) ->
     return groups
 
 
-def score_episode(truth: Sequence[TruthShot], placements: Sequence[ScoredPlacement]) -> EpisodeScore:
+def score_episode(
+    truth: Sequence[TruthShot],
+    placements: Sequence[ScoredPlacement],
+    *,
+    left_out: Collection[str] = frozenset(),
+) -> EpisodeScore:
+    """Score every shot; shots whose SKU is in `left_out` (removed from the catalog the episode was
+    linked against) are scored apart: only "did it get a placement, was one approved"."""
     shots: list[ShotScore] = []
     for shot, group in zip(truth, assign(placements, truth), strict=True):
+        missing = shot.sku is not None and shot.sku in left_out
         longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
         candidates = longest.candidate_skus if longest is not None else ()
         top1 = candidates[0] if candidates else None
@@ -143,12 +181,14 @@ def score_episode(truth: Sequence[TruthShot], placements: Sequence[ScoredPlaceme
                 top1_right=shot.sku is not None and top1 == shot.sku,
                 top5_right=shot.sku is not None and shot.sku in candidates[:TOP_K],
                 approved=tuple(p.approved_sku for p in group if p.approved_sku is not None),
+                left_out=missing,
             )
         )
-    product = [s for s in shots if s.sku is not None]
+    product = [s for s in shots if s.sku is not None and not s.left_out]
+    missing_shots = [s for s in shots if s.left_out]
     return EpisodeScore(
         product_shots=len(product),
-        product_free_shots=len(shots) - len(product),
+        product_free_shots=sum(s.sku is None for s in shots),
         found=sum(s.placements > 0 for s in product),
         top1_right=sum(s.top1_right for s in product),
         top5_right=sum(s.top5_right for s in product),
@@ -157,4 +197,8 @@ def score_episode(truth: Sequence[TruthShot], placements: Sequence[ScoredPlaceme
         auto_approved_wrong=sum(sku != s.sku for s in shots for sku in s.approved),
         placements_on_product_free_shots=sum(s.placements for s in shots if s.sku is None),
         shots=tuple(shots),
+        left_out_skus=tuple(sorted(left_out)),
+        left_out_shots=len(missing_shots),
+        left_out_with_placements=sum(s.placements > 0 for s in missing_shots),
+        left_out_auto_approved=sum(bool(s.approved) for s in missing_shots),
     )

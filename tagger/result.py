@@ -112,6 +112,7 @@ def placement_json(placement: Placement) -> dict[str, Any]:
                 "sku": placement.link.sku,
                 "confidence": round(placement.link.confidence, 4),
                 "decision": placement.link.decision.value,
+                "evidence": placement.link.evidence,
                 "index_version": placement.link.index_version,
             }
             if placement.link is not None

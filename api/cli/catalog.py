@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,7 @@ from sqlmodel import Session
 
 from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.images import store_image_bytes
-from api.catalog.importing import CatalogImportError, apply_import, parse_catalog
+from api.catalog.importing import CatalogImportError, ImportItem, apply_import, parse_catalog
 from api.catalog.sync import catalog_source, run_sync
 from api.cli._common import console, errors, fail, find_brand, load_settings, open_database
 from api.commerce_config import load_for
@@ -39,10 +40,15 @@ def import_catalog_file(
     media_dir: Path,
     *,
     on_image: Callable[[int, int], None] | None = None,
+    skip_skus: Collection[str] = frozenset(),
 ) -> tuple[int, int, int]:
     """Import a .csv/.json file whose local images are relative to it; raises `CatalogImportError`.
-    `on_image(images_stored, images_in_file)` is called after each local image is stored."""
+    `on_image(images_stored, images_in_file)` is called after each local image is stored.
+    `skip_skus`: variants not to import (a product left with none is not imported either); the
+    episode evaluation leaves products out of the catalog with it."""
     items = parse_catalog(path.read_text(encoding="utf-8"), fmt=path.suffix.lower().lstrip("."))
+    if skip_skus:
+        items = without_skus(items, skip_skus)
     total = sum(len(item.local_images) for item in items)
     stored_so_far = 0
 
@@ -56,6 +62,15 @@ def import_catalog_file(
 
     report = apply_import(session, brand_id, items, load_image=load_image)
     return report.imported_products, report.imported_variants, report.imported_images
+
+
+def without_skus(items: list[ImportItem], skus: Collection[str]) -> list[ImportItem]:
+    kept = []
+    for item in items:
+        variants = [variant for variant in item.product.variants if variant.sku not in skus]
+        if variants:
+            kept.append(replace(item, product=item.product.model_copy(update={"variants": variants})))
+    return kept
 
 
 def _store_local_image(

@@ -147,8 +147,8 @@ def linking(
         bool,
         typer.Option(
             "--print-evidence/--no-print-evidence",
-            help="Auto-approve only SKUs whose print was seen (OCR text or strong keypoints), as the "
-            "linker does.",
+            help="Auto-approve only SKUs whose print was seen (OCR text or strong keypoints) in their "
+            "own colours, as the linker does.",
         ),
     ] = True,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the embedder ONNX lives.")] = Path(

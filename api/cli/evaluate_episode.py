@@ -5,6 +5,10 @@ The catalog is imported into a throw-away database (the same all-or-nothing impo
 `reelcart catalog import`), the episode is registered and tagged by the real tag job executor (index,
 detector, tracking, linking and the brand's auto-approval rules), then the stored placements are scored
 against the truth file. Nothing touches the configured database or media folder.
+
+`--leave-out N` imports the catalog without N of the truth's product SKUs (drawn by `--leave-out-seed`):
+their shots then show a product the brand does not sell, and the report counts how many of them got a
+placement and how many an approved one (a hotspot selling the wrong product).
 """
 
 from __future__ import annotations
@@ -45,7 +49,14 @@ from api.review.service import stored_candidates
 from api.settings import ApiSettings, get_settings
 from commerce.exceptions import CommerceError
 from tagger.detection.factory import load_detector_card
-from tagger.episode_eval import EpisodeScore, ScoredPlacement, read_truth, score_episode
+from tagger.episode_eval import (
+    EpisodeScore,
+    ScoredPlacement,
+    TruthShot,
+    choose_left_out,
+    read_truth,
+    score_episode,
+)
 from tagger.exceptions import TaggerError
 
 
@@ -90,6 +101,18 @@ def episode(
             "train job would.",
         ),
     ] = None,
+    leave_out: Annotated[
+        int,
+        typer.Option(
+            "--leave-out",
+            min=0,
+            help="Leave this many of the truth's product SKUs out of the catalog: their shots measure "
+            "a product the brand does not sell (any approved placement there is wrong).",
+        ),
+    ] = 0,
+    leave_out_seed: Annotated[
+        int, typer.Option("--leave-out-seed", help="Which SKUs --leave-out draws (a seeded choice).")
+    ] = 0,
 ) -> None:
     """Tag and link a labelled episode the way a brand's tag job does, and score every shot."""
     if train and detector_card is not None:
@@ -101,12 +124,23 @@ def episode(
             _fail(f"{what} {path} does not exist")
     try:
         shots = read_truth(truth)
+        left_out = choose_left_out(shots, leave_out, leave_out_seed)
     except TaggerError as error:
         _fail(str(error))
     console = Console(stderr=True)
+    if left_out:
+        console.print(
+            f"left out of the catalog (seed {leave_out_seed}): {', '.join(sorted(left_out))}",
+            markup=False,
+            highlight=False,
+        )
     with tempfile.TemporaryDirectory(prefix="reelcart-eval-") as scratch:
         brand_detector = BrandDetectorChoice(train=train, card=detector_card)
-        report = _evaluate(catalog, video, shots, Path(scratch), auto_approve, brand_detector, console)
+        report = _evaluate(
+            catalog, video, shots, Path(scratch), auto_approve, brand_detector, console, left_out
+        )
+    if left_out:
+        report["left_out"] = {"seed": leave_out_seed, "skus": sorted(left_out)}
     text = json.dumps(report, indent=2)
     if out is None:
         typer.echo(text)
@@ -119,11 +153,12 @@ def episode(
 def _evaluate(
     catalog: Path,
     video: Path,
-    shots: list[Any],
+    shots: list[TruthShot],
     scratch: Path,
     auto_approve: float | None,
     brand_detector: BrandDetectorChoice,
     console: Console,
+    left_out: frozenset[str],
 ) -> dict[str, Any]:
     configured = get_settings()
     settings = configured.model_copy(
@@ -146,7 +181,7 @@ def _evaluate(
                 brand.link_floor = min(brand.link_floor, auto_approve)
             session.add(brand)
             session.commit()
-            imported = import_catalog_file(session, brand.id, catalog, settings.media_dir)
+            imported = import_catalog_file(session, brand.id, catalog, settings.media_dir, skip_skus=left_out)
             session.commit()
             console.print(f"catalog: {imported[0]} products imported", markup=False, highlight=False)
             episode = register_episode(
@@ -176,7 +211,7 @@ def _evaluate(
         summary, seconds = done.summary, dict(done.seconds)
     if train_s is not None:
         seconds["train"] = round(train_s, 3)
-    score = score_episode(shots, placements)
+    score = score_episode(shots, placements, left_out=left_out)
     duration_s = episode.duration_ms / 1000
     _print(console, score, seconds, duration_s, wall_s)
     engine.dispose()
@@ -303,6 +338,18 @@ def _print(
         str(score.placements_on_product_free_shots),
         "",
     )
+    if score.left_out_shots:
+        table.add_row("shots of products left out of the catalog", str(score.left_out_shots), "")
+        table.add_row(
+            "  with a placement (some other SKU)",
+            str(score.left_out_with_placements),
+            f"{rates['left_out_with_placements']:.2f}",
+        )
+        table.add_row(
+            "  auto-approved (wrong product)",
+            str(score.left_out_auto_approved),
+            f"{rates['left_out_auto_approved']:.2f}",
+        )
     console.print(table)
     phases = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     console.print(f"{duration_s:.1f} s episode; {phases}; wall {wall_s:.1f} s", markup=False, highlight=False)

@@ -6,7 +6,7 @@ brand that a global embedding confuses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -61,12 +61,20 @@ def extract_local_features(image: Image, *, upscale_to: int, max_features: int) 
     return LocalFeatures(points, root)
 
 
+def _no_points() -> FloatArray:
+    return np.zeros((0, 2), np.float32)
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """RANSAC outcome: inlier count and the homography from query pixels to candidate pixels."""
+    """RANSAC outcome: inlier count, the homography from query pixels to candidate pixels, and the
+    inlier pairs (query and candidate pixels, row for row), which say where on the packshot the print
+    matched (`tagger.linking.print_match`)."""
 
     inliers: int
     homography: NDArray[np.float64] | None
+    query_points: FloatArray = field(default_factory=_no_points)
+    candidate_points: FloatArray = field(default_factory=_no_points)
 
 
 # Matching runs on RootSIFT descriptors quantized to 7 bits (values lie in [0, 1], so 0-127): the
@@ -172,4 +180,10 @@ def verify(query: LocalFeatures | MatchingQuery, candidate: LocalFeatures) -> Ve
     homography, mask = cv2.findHomography(source, target, cv2.USAC_DEFAULT, RANSAC_REPROJECTION_PX)
     if mask is None or homography is None:
         return Verification(0, None)
-    return Verification(int(mask.sum()), np.asarray(homography, dtype=np.float64))
+    inlier = mask.ravel().astype(bool)
+    return Verification(
+        int(inlier.sum()),
+        np.asarray(homography, dtype=np.float64),
+        np.asarray(source[inlier], dtype=np.float32),
+        np.asarray(target[inlier], dtype=np.float32),
+    )

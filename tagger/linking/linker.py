@@ -26,6 +26,7 @@ from tagger.linking.images import ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, verify
 from tagger.linking.patches import patch_similarities
+from tagger.linking.print_match import MIN_COLOURED_PAIRS, NO_MATCH, PrintMatch, print_match
 
 IntArray = NDArray[np.int64]
 
@@ -37,6 +38,13 @@ DEFAULT_FLOOR = 0.3
 # Print evidence: OCR read words of the SKU's catalog text, or keypoints agree on one homography at
 # twice the inliers unrelated packshots reach by chance.
 PRINT_EVIDENCE_INLIERS = 2 * CHANCE_INLIERS
+# ... and the matched print is the SKU's own colour. Siblings of one brand often differ only in colour
+# (Garant's 1.5 % milk is green where its 3 % is red, lettering and logo identical), which keypoints
+# (grey levels) cannot see: a product missing from the catalog then matched its sibling with up to 75
+# inliers and was auto-approved. Below this share of coloured inlier pairs with the same hue the match
+# contradicts the SKU. On grocery-dev the sibling matches that were approved had 0.0-0.2 and every
+# right approval 0.9-1.0 (BENCHMARKS.md, Linking: sibling evidence), so the level sits in a wide gap.
+MIN_COLOUR_AGREEMENT = 0.5
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
 _KEYPOINT_COLUMN = SIGNAL_NAMES.index("keypoints")
 
@@ -111,14 +119,22 @@ class LinkResult:
     decision: Decision
     index_version: str
     crops_used: int
+    # Why the top SKU's print was or was not seen (`print_evidence`): what auto-approval rests on.
+    evidence: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CandidateSet:
-    """Shortlisted catalog rows for one crop and their signals (K x 7, see fusion.SIGNAL_NAMES)."""
+    """Shortlisted catalog rows for one crop and their signals (K x 7, see fusion.SIGNAL_NAMES); for
+    the verified rows, where and how well the print matched (auto-approval's evidence, not a fusion
+    feature; `NO_MATCH` for rows not verified)."""
 
     rows: IntArray
     features: NDArray[np.float64]
+    matches: tuple[PrintMatch, ...] = ()
+
+    def match(self, position: int) -> PrintMatch:
+        return self.matches[position] if position < len(self.matches) else NO_MATCH
 
 
 class CropLike(Protocol):
@@ -156,15 +172,24 @@ def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArra
 
 def _best_verification(
     query: ImageFeatures, matching: MatchingQuery, index: CatalogIndex, row: int
-) -> tuple[int, float]:
-    """(most inliers over the SKU's images, aligned colour similarity under that image's homography)."""
-    best_inliers, best_similarity = 0, 0.0
+) -> tuple[int, float, PrintMatch]:
+    """(most inliers over the SKU's images, aligned colour similarity under that image's homography,
+    where and how well that image's print matched)."""
+    best_inliers, best_similarity, best_match = 0, 0.0, NO_MATCH
     for digest in index.products[row].image_digests:
         image = index.image_features[digest]
         outcome = verify(matching, image.local)
         if outcome.inliers <= best_inliers:
             continue
         best_inliers, best_similarity = outcome.inliers, 0.0
+        best_match = print_match(
+            query.thumbnail,
+            query.size,
+            image.thumbnail,
+            image.size,
+            outcome.query_points,
+            outcome.candidate_points,
+        )
         if (
             outcome.homography is not None
             and outcome.inliers >= MIN_INLIERS_FOR_ALIGNMENT
@@ -173,7 +198,7 @@ def _best_verification(
             best_similarity = aligned_similarity(
                 query.thumbnail, query.size, image.thumbnail, image.size, outcome.homography
             )
-    return best_inliers, best_similarity
+    return best_inliers, best_similarity, best_match
 
 
 def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: IntArray) -> NDArray[np.float64]:
@@ -212,11 +237,11 @@ def candidate_set(
     # The query's descriptors are quantized once for all the rows it is verified against.
     matching = MatchingQuery.of(query.local)
     verified = [
-        _best_verification(query, matching, index, int(row)) if verify else (0, 0.0)
+        _best_verification(query, matching, index, int(row)) if verify else (0, 0.0, NO_MATCH)
         for row, verify in zip(rows, chosen, strict=True)
     ]
-    inliers = np.array([inliers for inliers, _ in verified], dtype=np.float64)
-    aligned = np.array([similarity for _, similarity in verified], dtype=np.float64)
+    inliers = np.array([inliers for inliers, _, _ in verified], dtype=np.float64)
+    aligned = np.array([similarity for _, similarity, _ in verified], dtype=np.float64)
     features = np.column_stack(
         [
             [best_view_similarity(query, index, int(row)) for row in rows],
@@ -228,7 +253,7 @@ def candidate_set(
             index.colours[rows] @ centre_colour(query),
         ]
     ).astype(np.float64)
-    return CandidateSet(rows=rows, features=features)
+    return CandidateSet(rows=rows, features=features, matches=tuple(match for _, _, match in verified))
 
 
 def centre_colour(query: ImageFeatures) -> FloatArray:
@@ -261,15 +286,47 @@ def vote(
     return totals / count, unknown / count
 
 
-def has_print_evidence(sets: Sequence[CandidateSet], row: int) -> bool:
-    """Did any crop read the SKU's catalog text, or match its print with enough verified keypoints?"""
-    for candidates in sets:
+@dataclass(frozen=True, slots=True)
+class PrintEvidence:
+    """Whether the SKU's own print was seen (what auto-approval needs), and why, in words a reviewer
+    can check against the crop."""
+
+    seen: bool
+    reason: str
+
+
+def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
+    """Some crop read the SKU's catalog text or matched its print with enough verified keypoints, and
+    the print it matched is in the SKU's colours: over the track's crops, at least
+    MIN_COLOUR_AGREEMENT of the coloured inlier pairs have the packshot's hue (a sibling variant in
+    other ink fails in every crop; pooling keeps one off frame, a colour cast or a smear, from
+    outvoting the others)."""
+    seen: list[str] = []
+    coloured = same = 0
+    for position, candidates in enumerate(sets):
         hits = np.flatnonzero(candidates.rows == row)
-        if hits.size:
-            signals = candidates.features[int(hits[0])]
-            if signals[_TEXT_COLUMN] > 0 or np.expm1(signals[_KEYPOINT_COLUMN]) >= PRINT_EVIDENCE_INLIERS:
-                return True
-    return False
+        if not hits.size:
+            continue
+        signals = candidates.features[int(hits[0])]
+        match = candidates.match(int(hits[0]))
+        coloured += match.coloured_pairs
+        same += match.same_colour_pairs
+        inliers = round(float(np.expm1(signals[_KEYPOINT_COLUMN])))
+        if inliers >= PRINT_EVIDENCE_INLIERS:
+            seen.append(f"crop {position + 1}: its print matched ({inliers} keypoints)")
+        elif signals[_TEXT_COLUMN] > 0:
+            seen.append(f"crop {position + 1}: OCR read words of its catalog text")
+    colour = f"{same} of {coloured} coloured keypoint matches in its hue"
+    if coloured >= MIN_COLOURED_PAIRS and same < MIN_COLOUR_AGREEMENT * coloured:
+        return PrintEvidence(False, f"its print matched in other colours: {colour} (a sibling variant?)")
+    if not seen:
+        return PrintEvidence(False, "its print was not seen (no catalog text read, too few keypoints)")
+    return PrintEvidence(True, "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else ""))
+
+
+def has_print_evidence(sets: Sequence[CandidateSet], row: int) -> bool:
+    """`print_evidence(sets, row).seen`."""
+    return print_evidence(sets, row).seen
 
 
 def decide(confidence: float, thresholds: LinkThresholds, *, print_evidence: bool = True) -> Decision:
@@ -288,6 +345,7 @@ def result_from_probabilities(
     crops_used: int,
     *,
     print_evidence: bool = True,
+    evidence: str = "",
 ) -> LinkResult:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
@@ -305,6 +363,7 @@ def result_from_probabilities(
         decision=decision,
         index_version=index.version,
         crops_used=crops_used,
+        evidence=evidence,
     )
 
 
@@ -353,13 +412,15 @@ class Linker:
         if not sets:
             unknown = 1.0
         top = int(np.argmax(probabilities)) if probabilities.size else -1
+        seen = print_evidence(sets, top)
         return result_from_probabilities(
             probabilities,
             unknown,
             self.index,
             thresholds,
             len(sets),
-            print_evidence=has_print_evidence(sets, top),
+            print_evidence=seen.seen,
+            evidence=seen.reason,
         )
 
 

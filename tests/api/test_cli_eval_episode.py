@@ -97,6 +97,33 @@ def test_without_a_detector_the_run_fails_with_the_tag_jobs_reason(workspace: Pa
     assert "reelcart models pull" in output
 
 
+def test_leave_out_drops_the_drawn_skus_from_the_imported_catalog(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    with catalog.open("a", encoding="utf-8") as handle:
+        handle.write("BLUE-2,Blue Box,9.90,SEK,red.png\n")
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+
+    code, output = invoke(catalog, video, truth, "--leave-out", "1")
+
+    # No detector here, so the tag job fails; the catalog it was given is already decided by then.
+    assert code == 1
+    assert "left out of the catalog (seed 0): RED-1" in output
+    assert "catalog: 1 products imported" in output
+
+
+def test_leaving_out_more_skus_than_the_truth_shows_is_refused_before_any_work(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+
+    code, output = invoke(catalog, video, truth, "--leave-out", "2")
+
+    assert code == 1
+    assert "error: cannot leave out 2 SKUs: the truth's product shots show 1" in output
+    assert "catalog:" not in output
+
+
 @pytest.mark.slow
 def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     workspace: Path, shared_dir: Path

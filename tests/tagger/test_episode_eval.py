@@ -12,6 +12,7 @@ from tagger.episode_eval import (
     ShotScore,
     TruthError,
     TruthShot,
+    choose_left_out,
     parse_truth,
     read_truth,
     score_episode,
@@ -109,3 +110,52 @@ def test_an_unreadable_truth_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe not json")
     with pytest.raises(TruthError, match=r"truth\.json: not a readable JSON file"):
         read_truth(path)
+
+
+def test_given_left_out_skus_when_scored_then_their_shots_count_apart_and_approvals_are_wrong() -> None:
+    placements = [
+        ScoredPlacement(0, 3000, ("GS-01",), "GS-01"),
+        # GS-02 is not in the catalog: its sibling GS-07 is proposed there, and approved (wrong).
+        ScoredPlacement(3000, 6000, ("GS-07", "GS-08"), "GS-07"),
+        # GS-03 is not in the catalog either: proposed for review, not approved.
+        ScoredPlacement(9000, 12000, ("GS-09",), None),
+    ]
+    score = score_episode(TRUTH, placements, left_out={"GS-02", "GS-03"})
+
+    assert [shot.left_out for shot in score.shots] == [False, True, False, True]
+    assert (score.product_shots, score.found, score.top1_right, score.auto_approved_shots) == (1, 1, 1, 1)
+    # A left-out shot still shows a product: it is neither a product shot in the catalog nor product-free.
+    assert score.product_free_shots == 1
+    assert score.left_out_skus == ("GS-02", "GS-03")
+    assert (score.left_out_shots, score.left_out_with_placements, score.left_out_auto_approved) == (2, 2, 1)
+    assert (score.auto_approved_right, score.auto_approved_wrong) == (1, 1)
+    assert score.rates() == pytest.approx(
+        {
+            "found": 1.0,
+            "top1": 1.0,
+            "top5": 1.0,
+            "auto_approved": 1.0,
+            "left_out_with_placements": 1.0,
+            "left_out_auto_approved": 0.5,
+        }
+    )
+
+
+def test_left_out_skus_are_drawn_from_the_product_shots_the_same_way_for_the_same_seed() -> None:
+    first = choose_left_out(TRUTH, 2, seed=3)
+    assert len(first) == 2
+    assert first <= {"GS-01", "GS-02", "GS-03"}
+    assert choose_left_out(list(reversed(TRUTH)), 2, seed=3) == first
+    assert choose_left_out(TRUTH, 3) == {"GS-01", "GS-02", "GS-03"}
+    assert choose_left_out(TRUTH, 0) == frozenset()
+    # Over seeds, every SKU gets left out some time (the draw is not stuck on one order).
+    assert set().union(*(choose_left_out(TRUTH, 1, seed=seed) for seed in range(20))) == {
+        "GS-01",
+        "GS-02",
+        "GS-03",
+    }
+
+
+def test_more_skus_than_the_truth_shows_cannot_be_left_out() -> None:
+    with pytest.raises(TruthError, match="cannot leave out 4 SKUs: the truth's product shots show 3"):
+        choose_left_out(TRUTH, 4)

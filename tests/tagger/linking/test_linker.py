@@ -28,13 +28,16 @@ from tagger.linking.linker import (
     Linker,
     LinkResult,
     LinkThresholds,
+    PrintEvidence,
     ShortlistConfig,
     SkuCandidate,
     candidate_set,
     decide,
     has_print_evidence,
     link_track,
+    print_evidence,
 )
+from tagger.linking.print_match import PrintMatch
 from tests.tagger.linking.factories import FakeEmbedder, FakeReader, catalog, extractor, packshot, photo_of
 
 
@@ -177,6 +180,7 @@ def test_track_without_usable_crops_is_unknown_with_no_candidates(
         decision=Decision.UNKNOWN,
         index_version=index.version,
         crops_used=0,
+        evidence="its print was not seen (no catalog text read, too few keypoints)",
     )
 
 
@@ -219,6 +223,80 @@ def test_print_evidence_is_text_or_strong_keypoints(signals: list[float], expect
 
     assert has_print_evidence(sets, 7) is expected
     assert has_print_evidence(sets, 9) is False  # a row no crop shortlisted
+
+
+def _matched(inliers: int, coloured: int, same: int) -> PrintMatch:
+    return PrintMatch(inliers=inliers, coloured_pairs=coloured, same_colour_pairs=same)
+
+
+@pytest.mark.parametrize(
+    ("signals", "match", "expected"),
+    [
+        # Garant's 3 % milk matched its 1.5 % sibling's packshot with 75 inliers, 9 of 46 in its hue.
+        (_signals(inliers=75), _matched(75, 46, 9), False),
+        # The same count of inliers in the SKU's own colours.
+        (_signals(inliers=75), _matched(75, 46, 44), True),
+        # OCR read a word of the SKU's text, but the print it matched is in another colour.
+        (_signals(text=3.7, inliers=27), _matched(27, 15, 0), False),
+        # A black-on-white print: too few coloured pairs to say anything about colour.
+        (_signals(inliers=40), _matched(40, 3, 0), True),
+    ],
+)
+def test_print_matched_in_other_colours_is_not_evidence_of_the_sku(
+    signals: list[float], match: PrintMatch, expected: bool
+) -> None:
+    sets = [CandidateSet(np.array([4, 7]), np.array([_signals(), signals]), (PrintMatch(0, 0, 0), match))]
+
+    evidence = print_evidence(sets, 7)
+
+    assert evidence.seen is expected
+    assert ("other colours" in evidence.reason) is not expected
+
+
+def test_colour_is_judged_over_the_tracks_crops_together() -> None:
+    """A sibling in other ink disagrees in every crop; one off frame (a colour cast, a smear) among
+    frames that agree does not take the approval away."""
+    own = CandidateSet(np.array([7]), np.array([_signals(inliers=60)]), (_matched(60, 30, 29),))
+    off_frame = CandidateSet(np.array([7]), np.array([_signals(inliers=50)]), (_matched(50, 20, 2),))
+    other_ink = CandidateSet(np.array([7]), np.array([_signals(inliers=50)]), (_matched(50, 30, 3),))
+
+    assert print_evidence([own, off_frame], 7) == PrintEvidence(
+        True,
+        "crop 1: its print matched (60 keypoints); crop 2: its print matched (50 keypoints); "
+        "31 of 50 coloured keypoint matches in its hue",
+    )
+    assert print_evidence([other_ink, off_frame], 7) == PrintEvidence(
+        False,
+        "its print matched in other colours: 5 of 50 coloured keypoint matches in its hue "
+        "(a sibling variant?)",
+    )
+
+
+def hue_rotated(image: np.ndarray) -> np.ndarray:
+    """The same print in the opposite hue (Lab a and b negated, lightness kept): what SIFT sees of it is
+    unchanged, as for two fat levels of one milk printed in red and green."""
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.int16)
+    lab[..., 1:] = 256 - lab[..., 1:]
+    return np.asarray(cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("row", [0, 2, 3, 4])
+def test_a_sibling_in_other_ink_matches_the_print_but_is_not_print_evidence(
+    index: CatalogIndex, row: int
+) -> None:
+    config = ShortlistConfig(size=5)
+    own = candidate_set(extractor().query_features(photo_of(packshot(row))), index, config)
+    sibling = candidate_set(extractor().query_features(photo_of(hue_rotated(packshot(row)))), index, config)
+    position = int(np.flatnonzero(sibling.rows == row)[0])
+
+    # Keypoints alone would have called it this SKU's print ...
+    inliers = np.expm1(sibling.features[position, SIGNAL_NAMES.index("keypoints")])
+    assert inliers >= 2 * 10
+    # ... its colours say it is not.
+    assert print_evidence([own], row).seen is True
+    evidence = print_evidence([sibling], row)
+    assert evidence.seen is False
+    assert "in other colours" in evidence.reason
 
 
 def test_a_confident_link_without_print_evidence_is_proposed_not_approved() -> None:
