@@ -128,6 +128,7 @@ class ApiSettings(BaseSettings):
     train_single_class: bool = True
     # Pictures and videos pasted products are composed onto (folders or files; e.g. ../shared/data/videos).
     train_backgrounds: list[Path] = Field(default_factory=list)
+    train_frames_per_video: int = Field(default=24, ge=1, le=10_000)
     # Also sample backgrounds from the brand's own episodes. Off: those frames show the brand's products
     # unlabelled, which teaches the detector that they are background (not measured either way yet).
     train_episode_backgrounds: bool = False

@@ -150,6 +150,7 @@ def train_request(
             device=settings.train_device,
             single_class=settings.train_single_class,
         ),
+        frames_per_video=settings.train_frames_per_video,
     )
     return request, data
 

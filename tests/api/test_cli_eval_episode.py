@@ -17,6 +17,7 @@ from tagger.models.cards import find_card, load_card
 from tagger.models.registry import pull
 from tagger.settings import DEFAULT_MODEL_CARDS_DIR
 from tagger.synthetic_episode import ShotSpec, render_episode
+from tests.tagger.factories import constant_output_model, write_card
 from tests.utils.api import make_video
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +86,34 @@ def test_a_catalog_with_errors_is_refused_with_its_first_error(workspace: Path) 
     code, output = invoke(catalog, video, truth)
     assert code == 1
     assert "error: bad.csv: 1 error(s) in the catalog file; nothing was imported" in output
+
+
+def test_brand_detector_options_are_checked_before_any_work(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+    card = workspace / "brand.toml"
+
+    both = invoke(catalog, video, truth, "--train", "--detector-card", str(card))
+    missing = invoke(catalog, video, truth, "--detector-card", str(card))
+
+    assert both == (1, "error: give --train or --detector-card, not both\n")
+    assert missing[0] == 1
+    assert f"error: detector card {card} does not exist" in missing[1]
+
+
+def test_a_tampered_brand_detector_card_is_refused_before_tagging(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+    output = np.zeros((1, 5, 4), np.float32)
+    model = constant_output_model(workspace / "brand.onnx", output, size=32)
+    card = write_card(workspace, name="brand", file=model.name, sha256="0" * 64, layout="ultralytics")
+
+    code, text = invoke(catalog, video, truth, "--detector-card", str(card))
+
+    assert code == 1
+    assert "does not match the model card's" in text
 
 
 def test_without_a_detector_the_run_fails_with_the_tag_jobs_reason(workspace: Path) -> None:
