@@ -25,7 +25,7 @@ from api.episodes import router as episodes
 from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
-from api.jobs.queue import JobQueue, ThreadJobQueue
+from api.jobs.queue import JobKind, JobQueue, ThreadJobQueue
 from api.jobs.recovery import JobSupervisor
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
@@ -162,6 +162,6 @@ def _job_queue(
             "set REELCART_BROKER_URL (e.g. redis://127.0.0.1:6379/1) and run `reelcart worker`, or give "
             "this node worker threads"
         )
-    queue = ThreadJobQueue(workers=settings.worker_threads)
+    queue = ThreadJobQueue(workers=settings.worker_threads, own_thread=frozenset({JobKind.TRAIN}))
     queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
     return queue

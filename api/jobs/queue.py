@@ -75,48 +75,66 @@ class ThreadJobQueue:
     """Runs jobs through the handler of their kind on `workers` daemon threads; a failing job never
     stops a worker, and a deferred one is offered again after its delay.
 
+    The kinds in `own_thread` each get one thread of their own instead: on one box, a train job (up to
+    its time limit, in a subprocess) must not hold the thread that tag and link jobs wait for, as the
+    `train` queue keeps it off the `vision` workers of a cluster.
+
     Handlers may queue follow-up jobs (a sync queues an image fetch), so they can be bound after the
     queue is made (`bind`)."""
 
-    def __init__(self, handlers: Mapping[JobKind, JobHandler] | None = None, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[JobKind, JobHandler] | None = None,
+        *,
+        workers: int = 1,
+        own_thread: frozenset[JobKind] = frozenset(),
+    ) -> None:
         self._handlers = dict(handlers or {})
-        self._workers = workers
-        self._queue: queue.Queue[JobRef | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        # The shared lane (None) has `workers` threads; each kind in `own_thread` a lane of one.
+        self._threads_per_lane: dict[JobKind | None, int] = {None: workers} | dict.fromkeys(own_thread, 1)
+        self._lanes: dict[JobKind | None, queue.Queue[JobRef | None]] = {
+            lane: queue.Queue() for lane in self._threads_per_lane
+        }
+        self._threads: list[tuple[JobKind | None, threading.Thread]] = []
         self._lock = threading.Lock()
 
     def bind(self, handlers: Mapping[JobKind, JobHandler]) -> None:
         self._handlers.update(handlers)
 
     def enqueue(self, job: JobRef) -> None:
-        self._queue.put(job)
+        self._lanes.get(job.kind, self._lanes[None]).put(job)
 
     def start(self) -> None:
         with self._lock:
             if self._threads:
                 return
-            for number in range(self._workers):
-                thread = threading.Thread(target=self._work, name=f"reelcart-worker-{number}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            for lane, count in self._threads_per_lane.items():
+                for number in range(count):
+                    name = f"reelcart-worker-{number}" if lane is None else f"reelcart-{lane}-worker"
+                    thread = threading.Thread(
+                        target=self._work, args=(self._lanes[lane],), name=name, daemon=True
+                    )
+                    thread.start()
+                    self._threads.append((lane, thread))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         with self._lock:
             threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(None)
-        for thread in threads:
+        for lane, _ in threads:
+            self._lanes[lane].put(None)
+        for _, thread in threads:
             thread.join(timeout_s)
 
     def join(self) -> None:
         """Block until every enqueued job has been handled (tests and the CLI use this)."""
-        self._queue.join()
+        for lane in self._lanes.values():
+            lane.join()
 
-    def _work(self) -> None:
+    def _work(self, lane: queue.Queue[JobRef | None]) -> None:
         while True:
-            job = self._queue.get()
+            job = lane.get()
             if job is None:
-                self._queue.task_done()
+                lane.task_done()
                 return
             try:
                 dispatch(self._handlers, job)
@@ -128,7 +146,7 @@ class ThreadJobQueue:
             except Exception:
                 log.exception("%s job %s crashed its handler; the worker carries on", job.kind, job.id)
             finally:
-                self._queue.task_done()
+                lane.task_done()
 
 
 class InlineJobQueue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from alembic.autogenerate import compare_metadata
@@ -57,6 +58,38 @@ def test_thread_queue_runs_each_kind_through_its_handler_and_survives_a_crash() 
     only_tags.join()
     only_tags.stop()
     assert done[-1] == ("tag", tag)
+
+
+def test_a_long_train_job_on_its_own_thread_does_not_hold_up_tagging() -> None:
+    # Given a one-box queue with one shared worker thread, and a train job that runs until released
+    release, training = threading.Event(), threading.Event()
+    tagged: list[uuid.UUID] = []
+
+    def train_handler(_: uuid.UUID) -> None:
+        training.set()
+        assert release.wait(10)
+
+    queue = ThreadJobQueue(
+        {JobKind.TRAIN: train_handler, JobKind.TAG: tagged.append},
+        workers=1,
+        own_thread=frozenset({JobKind.TRAIN}),
+    )
+    queue.start()
+    queue.enqueue(JobRef(JobKind.TRAIN, uuid.uuid4()))
+    assert training.wait(5)
+
+    # When a tag job is queued while training runs
+    tag = uuid.uuid4()
+    queue.enqueue(JobRef(JobKind.TAG, tag))
+
+    # Then it is tagged before the training ends, and join waits for both lanes
+    deadline = time.monotonic() + 5
+    while not tagged and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tagged == [tag]
+    release.set()
+    queue.join()
+    queue.stop()
 
 
 def test_recover_requeues_jobs_a_dead_process_left_running(engine: Engine, brand: BrandAccount) -> None:
