@@ -61,7 +61,7 @@ def sync_provider_catalog(
         queue: JobQueue = request.app.state.job_queue
         queue.enqueue(JobRef(JobKind.SYNC, job.id))
         session.refresh(job)
-    response.headers["Location"] = f"/v1/sync-jobs/{job.id}"
+    response.headers["Location"] = JobRef(JobKind.SYNC, job.id).location
     return SyncJobPublic.model_validate(job, from_attributes=True)
 
 
@@ -75,5 +75,5 @@ def fetch_catalog_images(
     request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> ImageFetchJobPublic:
     job = queue_image_fetch(session, request.app.state.job_queue, brand_id)
-    response.headers["Location"] = f"/v1/image-fetch-jobs/{job.id}"
+    response.headers["Location"] = JobRef(JobKind.IMAGES, job.id).location
     return ImageFetchJobPublic.model_validate(job, from_attributes=True)

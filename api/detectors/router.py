@@ -10,7 +10,7 @@ from api.deps import BrandIdDep, SessionDep
 from api.detectors import service
 from api.detectors.models import BrandDetector
 from api.detectors.schemas import DetectorPage, DetectorPublic, TrainJobPublic
-from api.jobs.queue import JobQueue
+from api.jobs.queue import JobKind, JobQueue, JobRef
 
 router = APIRouter(prefix="/v1", tags=["detectors"])
 
@@ -26,7 +26,7 @@ def train_detector(
 ) -> TrainJobPublic:
     queue: JobQueue = request.app.state.job_queue
     job = service.queue_train_job(session, queue, brand_id)
-    response.headers["Location"] = f"/v1/train-jobs/{job.id}"
+    response.headers["Location"] = JobRef(JobKind.TRAIN, job.id).location
     return TrainJobPublic.model_validate(job, from_attributes=True)
 
 

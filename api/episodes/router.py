@@ -132,7 +132,8 @@ def create_tag_job(
     session.add(job)
     session.commit()
     queue: JobQueue = request.app.state.job_queue
-    queue.enqueue(JobRef(JobKind.TAG, job.id))
+    reference = JobRef(JobKind.TAG, job.id)
+    queue.enqueue(reference)
     session.refresh(job)
-    response.headers["Location"] = f"/v1/tag-jobs/{job.id}"
+    response.headers["Location"] = reference.location
     return tag_job_public(job)

@@ -14,10 +14,8 @@ from sqlmodel import Session, col
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.detectors.models import DetectorTrainJob
-from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
-from api.jobs.tables import JobRow, JobTable
+from api.jobs.tables import PHASED_TABLES, JobRow, JobTable
 
 MIN_STEP = 0.02
 MIN_INTERVAL_S = 1.0
@@ -75,7 +73,7 @@ class JobProgress:
             job = cast(JobRow | None, session.get(self._table, self._job_id))
             if job is not None and job.state == JobState.RUNNING and self._attempt in (None, job.attempts):
                 job.progress = self._value
-                if isinstance(job, TagJob | DetectorTrainJob) and self._phase is not None:
+                if isinstance(job, PHASED_TABLES) and self._phase is not None:
                     job.phase = self._phase
 
 

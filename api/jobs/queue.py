@@ -42,6 +42,16 @@ class JobRef:
     kind: JobKind
     id: uuid.UUID
 
+    @property
+    def location(self) -> str:
+        """Where the job's resource is read (the `Location` of the 202 that queued it)."""
+        return f"/v1{jobs_path(self.kind)}/{self.id}"
+
+
+def jobs_path(kind: JobKind) -> str:
+    """The collection of a kind's jobs under /v1, as `api.jobs.router` serves it: /tag-jobs, /train-jobs."""
+    return f"/{kind.value}-jobs"
+
 
 class JobQueue(Protocol):
     def enqueue(self, job: JobRef) -> None: ...

@@ -31,11 +31,10 @@ from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.detectors.models import DetectorTrainJob
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.queue import JobRef
-from api.jobs.tables import JOB_TABLES
+from api.jobs.tables import JOB_TABLES, PHASED_TABLES
 from api.settings import ApiSettings
 
 log = logging.getLogger("reelcart.jobs")
@@ -78,7 +77,7 @@ def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -
                 .values(status=EpisodeStatus.FAILED)
             )
         reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": None}
-        if table is TagJob or table is DetectorTrainJob:
+        if table in PHASED_TABLES:
             reset["phase"] = JobPhase.QUEUED
         rows = session.execute(update(table).where(stale).values(**reset).returning(col(table.id))).all()
         requeued.extend(JobRef(kind, row[0]) for row in rows)

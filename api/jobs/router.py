@@ -23,7 +23,7 @@ from api.episodes.models import TagJob
 from api.episodes.schemas import TagJobPage, TagJobPublic
 from api.jobs.listing import newest_jobs
 from api.jobs.models import JobState
-from api.jobs.queue import JobKind
+from api.jobs.queue import JobKind, jobs_path
 from api.jobs.tables import JobTable
 from api.linking.models import LinkJob
 from api.linking.schemas import LinkJobPage, LinkJobPublic
@@ -42,7 +42,7 @@ class JobResource:
 
     @property
     def path(self) -> str:
-        return f"/{self.kind.value}-jobs"
+        return jobs_path(self.kind)
 
     @property
     def noun(self) -> str:

@@ -23,12 +23,10 @@ from sqlmodel import Session, col
 
 from api.columns import utcnow
 from api.db import is_database_outage, session_scope
-from api.detectors.models import DetectorTrainJob
-from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import JobDeferred, JobRef
-from api.jobs.tables import Job, kind_of
+from api.jobs.tables import PHASED_TABLES, Job, kind_of
 from api.observability.metrics import observe_job
 from api.settings import ApiSettings
 from commerce.exceptions import ProviderError
@@ -123,7 +121,7 @@ class JobRunner(Generic[Job]):
         """Running → queued, only while this attempt still holds the job. The queue that ran it offers
         it again (a Celery retry, a thread queue's timer), so it counts as published."""
         values: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": utcnow()}
-        if self._table is TagJob or self._table is DetectorTrainJob:
+        if self._table in PHASED_TABLES:
             values["phase"] = JobPhase.QUEUED
         with session_scope(self._engine) as session:
             session.execute(

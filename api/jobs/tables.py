@@ -15,6 +15,10 @@ JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob
 JobTable = type[TagJob] | type[LinkJob] | type[SyncJob] | type[ImageFetchJob] | type[DetectorTrainJob]
 Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob)
 
+# The kinds whose row says which phase the job is in (tag: index, detect, link…; train: synthesise,
+# train, export…): progress writes it, and a job queued again goes back to the `queued` phase.
+PHASED_TABLES: tuple[type[TagJob], type[DetectorTrainJob]] = (TagJob, DetectorTrainJob)
+
 JOB_TABLES: tuple[tuple[JobKind, JobTable], ...] = (
     (JobKind.TAG, TagJob),
     (JobKind.LINK, LinkJob),

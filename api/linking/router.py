@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from api.deps import BrandIdDep, SessionDep
 from api.episodes.service import get_episode
+from api.jobs.queue import JobKind, JobRef
 from api.linking.link_jobs import queue_link_job
 from api.linking.models import LinkJob
 from api.linking.schemas import LinkJobPublic
@@ -33,7 +34,7 @@ def _queue_link_job(
     if not catalog_has_images(session, brand_id):
         raise Problem(409, NO_IMAGES, slug="catalog-not-indexable")
     job = queue_link_job(session, request.app.state.job_queue, brand_id, episode_id)
-    response.headers["Location"] = f"/v1/link-jobs/{job.id}"
+    response.headers["Location"] = JobRef(JobKind.LINK, job.id).location
     return link_job_public(job)
 
 
