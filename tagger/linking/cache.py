@@ -16,7 +16,26 @@ from numpy.typing import NDArray
 
 from tagger.arrays import Image
 from tagger.linking.features import FeatureExtractor, ImageFeatures
-from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.keypoints import KeypointDescriptors, LocalFeatures, QuantizedDescriptors
+
+
+def _descriptor_arrays(descriptors: KeypointDescriptors, prefix: str) -> dict[str, NDArray[np.generic]]:
+    if isinstance(descriptors, QuantizedDescriptors):  # a catalog image's, as the index keeps them
+        return {
+            f"{prefix}descriptor_steps": np.asarray(descriptors.steps, dtype=np.int8),
+            f"{prefix}descriptor_norms": np.asarray(descriptors.squared_norms, dtype=np.int32),
+        }
+    # A query's. RootSIFT values lie in [0, 1]; half precision halves the file, matches are the same.
+    return {f"{prefix}descriptors": descriptors.astype(np.float16)}
+
+
+def _descriptors_from(arrays: dict[str, NDArray[np.generic]], prefix: str) -> KeypointDescriptors:
+    if f"{prefix}descriptor_steps" in arrays:
+        return QuantizedDescriptors(
+            np.asarray(arrays[f"{prefix}descriptor_steps"], dtype=np.int8),
+            np.asarray(arrays[f"{prefix}descriptor_norms"], dtype=np.int32),
+        )
+    return np.asarray(arrays[f"{prefix}descriptors"], dtype=np.float16)
 
 
 def features_to_arrays(features: ImageFeatures, prefix: str = "") -> dict[str, NDArray[np.generic]]:
@@ -24,8 +43,7 @@ def features_to_arrays(features: ImageFeatures, prefix: str = "") -> dict[str, N
         f"{prefix}embeddings": features.embeddings.astype(np.float32),
         f"{prefix}colour": features.colour.astype(np.float32),
         f"{prefix}points": features.local.points.astype(np.float32),
-        # RootSIFT values lie in [0, 1]; half precision halves the index with no loss in matching.
-        f"{prefix}descriptors": features.local.descriptors.astype(np.float16),
+        **_descriptor_arrays(features.local.descriptors, prefix),
         f"{prefix}words": np.asarray(json.dumps(list(features.words))),
         f"{prefix}thumbnail": features.thumbnail.astype(np.uint8),
         f"{prefix}size": np.asarray(features.size, dtype=np.int64),
@@ -41,8 +59,7 @@ def features_from_arrays(arrays: dict[str, NDArray[np.generic]], prefix: str = "
         embeddings=np.asarray(arrays[f"{prefix}embeddings"], dtype=np.float32),
         colour=np.asarray(arrays[f"{prefix}colour"], dtype=np.float32),
         local=LocalFeatures(
-            np.asarray(arrays[f"{prefix}points"], dtype=np.float32),
-            np.asarray(arrays[f"{prefix}descriptors"], dtype=np.float16),
+            np.asarray(arrays[f"{prefix}points"], dtype=np.float32), _descriptors_from(arrays, prefix)
         ),
         words=tuple(json.loads(str(arrays[f"{prefix}words"]))),
         thumbnail=np.asarray(arrays[f"{prefix}thumbnail"], dtype=np.uint8),

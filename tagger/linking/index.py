@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -223,4 +223,7 @@ def build_catalog_index(
 
 
 def _extract(extractor: Extractor, loaded: LoadedImage) -> ImageFeatures:
-    return extractor.catalog_features(loaded.image)
+    features = extractor.catalog_features(loaded.image)
+    # The index keeps keypoint descriptors quantized for matching, whatever the extractor (or a disk
+    # cache written before) handed back: `LocalFeatures.compact`.
+    return replace(features, local=features.local.compact())

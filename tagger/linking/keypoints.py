@@ -7,6 +7,7 @@ brand that a global embedding confuses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import cv2
@@ -16,21 +17,87 @@ from numpy.typing import NDArray
 from tagger.arrays import FloatArray, Image
 from tagger.linking.integer_matmul import LEFT_MAX, integer_matmul
 
-# Catalog descriptors are kept in half precision (RootSIFT values lie in [0, 1]: matches are the same)
-# so a 10,000-image index holds 2 GB of them, not 4; matching quantizes the few it verifies to bytes.
+# Descriptors as extracted (float32) or rounded to half precision (RootSIFT values lie in [0, 1]).
 Descriptors = NDArray[np.float16] | NDArray[np.float32]
 
 MIN_MATCHES_FOR_RANSAC = 6
 RATIO_TEST = 0.8
+# Lowe's ratio on squared distances as a fraction of integers (0.8² = 16/25), so the test on the
+# quantized descriptors' integer distances is exact.
+_RATIO_SQUARED = Fraction(RATIO_TEST).limit_denominator(1000) ** 2
 RANSAC_REPROJECTION_PX = 8.0
+
+
+# Matching runs on RootSIFT descriptors quantized to 7 bits (values lie in [0, 1], so 0-127): the
+# query side as uint8, the catalog side as int8, the operand types the CPU's byte dot-product
+# instructions take. 7 bits, not 8, on the query side because CPUs without VNNI add pairs of byte
+# products in saturating 16-bit lanes (255 x 127 x 2 overflows; `integer_matmul.LEFT_MAX`): with
+# 0-127 the product is exact on every CPU. Products of bytes are exact integers, so the matches are
+# exactly the nearest neighbours among the quantized descriptors; against float32 descriptors most
+# ratio-test matches on grocery-dev packshot pairs are the same ones (the rest sit on the ratio's
+# edge), and the product costs a quarter of float32 BLAS's (BENCHMARKS.md, Linking).
+DESCRIPTOR_LEVELS = LEFT_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class QuantizedDescriptors:
+    """Descriptors rounded to whole steps of 1/127 (uint8 for queries, int8 for candidates) and their
+    squared lengths in steps² (int32, exact: at most 128 x 127² = 2,064,512)."""
+
+    steps: NDArray[np.integer[Any]]
+    squared_norms: NDArray[np.int32]
+
+    def __post_init__(self) -> None:
+        if self.steps.ndim != 2 or self.squared_norms.shape != (self.steps.shape[0],):
+            raise ValueError(
+                f"quantized descriptors need N x K steps and N squared norms, got {self.steps.shape} "
+                f"and {self.squared_norms.shape}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(side) for side in self.steps.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.steps.nbytes + self.squared_norms.nbytes)
+
+    def copy(self) -> QuantizedDescriptors:
+        return QuantizedDescriptors(self.steps.copy(), self.squared_norms.copy())
+
+
+def _quantize(descriptors: Descriptors, dtype: type[np.integer[Any]]) -> QuantizedDescriptors:
+    steps = np.multiply(descriptors, np.float32(DESCRIPTOR_LEVELS), dtype=np.float32)
+    np.rint(steps, out=steps)
+    np.clip(steps, 0, DESCRIPTOR_LEVELS, out=steps)  # RootSIFT lies in [0, 1]; anything else is clipped
+    # Float32 sums of at most 128 squares of whole numbers ≤ 127 are exact (below 2^24).
+    norms = np.einsum("ij,ij->i", steps, steps).astype(np.int32)
+    return QuantizedDescriptors(steps.astype(dtype), norms)
+
+
+def quantize_query(descriptors: Descriptors) -> QuantizedDescriptors:
+    return _quantize(descriptors, np.uint8)
+
+
+def quantize_candidate(descriptors: Descriptors) -> QuantizedDescriptors:
+    return _quantize(descriptors, np.int8)
+
+
+# A catalog image's descriptors as the index keeps them: quantized once, as candidates (see `compact`).
+# Float arrays are still accepted (queries; indexes saved before format 4), quantized when matched.
+KeypointDescriptors = Descriptors | QuantizedDescriptors
 
 
 @dataclass(frozen=True, slots=True)
 class LocalFeatures:
-    """Keypoint positions (Kx2, in the original image's pixels) and RootSIFT descriptors (Kx128)."""
+    """Keypoint positions (Kx2, in the original image's pixels) and RootSIFT descriptors (Kx128):
+    float for a query, quantized for a catalog image (`compact`)."""
 
     points: FloatArray
-    descriptors: Descriptors
+    descriptors: KeypointDescriptors
 
     @classmethod
     def empty(cls) -> LocalFeatures:
@@ -40,8 +107,15 @@ class LocalFeatures:
         return int(self.points.shape[0])
 
     def compact(self) -> LocalFeatures:
-        """The same features with half-precision descriptors (what the catalog index keeps)."""
-        return LocalFeatures(self.points, self.descriptors.astype(np.float16))
+        """The same features as the catalog index keeps them: descriptors quantized as candidates.
+
+        Quantizing a catalog image's descriptors at every match cost ≈ 0.46 ms per verified image on
+        an AVX2 core (a fifth of verifying it), and the int8 steps take half the memory of float16.
+        They are quantized from their float16 values, as every index before format 4 was matched, so
+        the steps, and every match and link, are exactly what they were."""
+        if isinstance(self.descriptors, QuantizedDescriptors):
+            return self
+        return LocalFeatures(self.points, quantize_candidate(self.descriptors.astype(np.float16)))
 
 
 def extract_local_features(image: Image, *, upscale_to: int, max_features: int) -> LocalFeatures:
@@ -77,71 +151,35 @@ class Verification:
     candidate_points: FloatArray = field(default_factory=_no_points)
 
 
-# Matching runs on RootSIFT descriptors quantized to 7 bits (values lie in [0, 1], so 0-127): the
-# query side as uint8, the catalog side as int8, the operand types the CPU's byte dot-product
-# instructions take. 7 bits, not 8, on the query side because CPUs without VNNI add pairs of byte
-# products in saturating 16-bit lanes (255 x 127 x 2 overflows; `integer_matmul.LEFT_MAX`): with
-# 0-127 the product is exact on every CPU. Products of bytes are exact integers, so the matches are
-# exactly the nearest neighbours among the quantized descriptors; against float32 descriptors most
-# ratio-test matches on grocery-dev packshot pairs are the same ones (the rest sit on the ratio's
-# edge), and the product costs a quarter of float32 BLAS's (BENCHMARKS.md, Linking).
-DESCRIPTOR_LEVELS = LEFT_MAX
-
-
-@dataclass(frozen=True, slots=True)
-class QuantizedDescriptors:
-    """Descriptors rounded to whole steps of 1/127 (uint8 for queries, int8 for candidates) and their
-    squared lengths in steps². The lengths are exact in float32: a sum of 128 squares of at most 127
-    stays below 2^24, where every integer is representable."""
-
-    steps: NDArray[np.integer[Any]]
-    squared_norms: NDArray[np.float32]
-
-    def __len__(self) -> int:
-        return int(self.steps.shape[0])
-
-
-def _quantize(descriptors: Descriptors, dtype: type[np.integer[Any]]) -> QuantizedDescriptors:
-    steps = np.multiply(descriptors, np.float32(DESCRIPTOR_LEVELS), dtype=np.float32)
-    np.rint(steps, out=steps)
-    np.clip(steps, 0, DESCRIPTOR_LEVELS, out=steps)  # RootSIFT lies in [0, 1]; anything else is clipped
-    return QuantizedDescriptors(steps.astype(dtype), np.einsum("ij,ij->i", steps, steps))
-
-
-def quantize_query(descriptors: Descriptors) -> QuantizedDescriptors:
-    return _quantize(descriptors, np.uint8)
-
-
-def quantize_candidate(descriptors: Descriptors) -> QuantizedDescriptors:
-    return _quantize(descriptors, np.int8)
-
-
 def ratio_test_matches(
-    query: Descriptors | QuantizedDescriptors, candidate: Descriptors | QuantizedDescriptors
+    query: KeypointDescriptors, candidate: KeypointDescriptors
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Exact nearest neighbours of the 7-bit quantized RootSIFT descriptors with Lowe's ratio test, as
     one 8-bit matrix product. Pass a query quantized once (`quantize_query`) when matching it
-    against many candidates.
+    against many candidates, and candidates quantized once (`LocalFeatures.compact`, as the catalog
+    index keeps them).
 
-    |q - c|^2 = |q|^2 - 2 (q.c - |c|^2 / 2), so the nearest candidate is the one with the largest
-    "affinity" q.c - |c|^2 / 2: two row-wise arg-maxima over one product find the two nearest, with no
-    full distance matrix and no partial sort. Both sides share one step, so the integer product needs
-    no rescaling."""
+    |q - c|^2 = |q|^2 - (2 q.c - |c|^2), so the nearest candidate is the one with the largest
+    "affinity" 2 q.c - |c|^2: two row-wise arg-maxima over one product find the two nearest, with no
+    full distance matrix and no partial sort. Both sides share one step, so everything stays in
+    integers (|affinity| < 2^23): no rounding anywhere, and no conversion of the product to floats."""
     if len(candidate) < 2 or len(query) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     query = query if isinstance(query, QuantizedDescriptors) else quantize_query(query)
     candidate = candidate if isinstance(candidate, QuantizedDescriptors) else quantize_candidate(candidate)
-    affinity = integer_matmul(query.steps, candidate.steps.T).astype(np.float32)
-    affinity -= 0.5 * candidate.squared_norms[None, :]
+    affinity = integer_matmul(query.steps, candidate.steps.T)  # a fresh int32 array, ours to change
+    affinity *= 2
+    affinity -= candidate.squared_norms[None, :]
     rows = np.arange(len(query))
     best = affinity.argmax(axis=1)
-    best_affinity = affinity[rows, best]
-    affinity[rows, best] = -np.inf
-    second_affinity = affinity.max(axis=1)
-    best_squared = np.maximum(query.squared_norms - 2.0 * best_affinity, 0.0)
-    second_squared = np.maximum(query.squared_norms - 2.0 * second_affinity, 0.0)
-    keep = best_squared < (RATIO_TEST * RATIO_TEST) * second_squared
+    best_affinity = affinity[rows, best].astype(np.int64)
+    affinity[rows, best] = np.iinfo(np.int32).min
+    second_affinity = affinity.max(axis=1).astype(np.int64)
+    best_squared = query.squared_norms - best_affinity
+    second_squared = query.squared_norms - second_affinity
+    ratio = _RATIO_SQUARED
+    keep = ratio.denominator * best_squared < ratio.numerator * second_squared
     return rows[keep].astype(np.int64), best[keep].astype(np.int64)
 
 
@@ -154,6 +192,9 @@ class MatchingQuery:
 
     @classmethod
     def of(cls, local: LocalFeatures) -> MatchingQuery:
+        if isinstance(local.descriptors, QuantizedDescriptors):
+            # Quantized as a candidate (int8): the byte product takes its query side as uint8.
+            raise ValueError("a catalog image's quantized descriptors cannot be matched as a query")
         return cls(local.points, quantize_query(local.descriptors))
 
     def __len__(self) -> int:

@@ -5,8 +5,11 @@ use, so a worker can keep reading an old version while a new one lands.
 Format 3 stores each per-image field of all images as one uncompressed `.npy` (rows concatenated in
 `meta.json`'s image order, with offsets), so loading memory-maps the big ones: keypoint descriptors
 and patch cells are ≈ 90 % of an index (≈ 2 GB at 10,000 SKUs) and a crop touches only its
-shortlist's rows, so each process holds what it reads and processes share the page cache. Format 2
-(one compressed `arrays.npz`) is still read.
+shortlist's rows, so each process holds what it reads and processes share the page cache. Format 4
+keeps the keypoint descriptors quantized for matching (int8 steps and their int32 squared lengths,
+half the bytes of format 3's float16, and no quantizing per match). Formats 2 (one compressed
+`arrays.npz`) and 3 are still read; their descriptors are quantized when they are matched, with the
+same result.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,16 +29,25 @@ from tagger.linking.cache import features_from_arrays
 from tagger.linking.errors import IndexStoreError
 from tagger.linking.features import ImageFeatures
 from tagger.linking.index import CatalogIndex, IndexedProduct, SkippedImage
-from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
 
-FORMAT_VERSION = 3  # 2: per-image patch descriptors, one compressed npz; 3: memory-mappable .npy files
-READABLE_FORMATS = (2, 3)
+# 2: per-image patch descriptors, one compressed npz; 3: memory-mappable .npy files; 4: quantized
+# keypoint descriptors.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (2, 3, 4)
 # Field → (dtype it is stored in, memory-mapped when loading). Rows of all images are concatenated.
 _ROW_FIELDS: dict[str, tuple[type[np.generic], bool]] = {
     "embeddings": (np.float32, True),  # the index stacks its own copy (view_embeddings) for search
     "points": (np.float32, True),
-    "descriptors": (np.float16, True),
+    "descriptors": (np.int8, True),
+    "descriptor_norms": (np.int32, True),
     "patches": (np.float16, True),
+}
+# Format 3 kept float16 descriptors and no norms.
+_FORMAT_3_ROW_FIELDS = {
+    name: ((np.float16, True) if name == "descriptors" else spec)
+    for name, spec in _ROW_FIELDS.items()
+    if name != "descriptor_norms"
 }
 
 
@@ -146,7 +159,8 @@ class FileIndexStore:
                     for position, digest in enumerate(digests)
                 }
             else:
-                features = dict(zip(digests, _read_arrays(folder, meta["words"]), strict=True))
+                fields = _ROW_FIELDS if meta["format"] == FORMAT_VERSION else _FORMAT_3_ROW_FIELDS
+                features = dict(zip(digests, _read_arrays(folder, meta["words"], fields), strict=True))
             index = CatalogIndex(
                 products=tuple(
                     IndexedProduct(p["sku"], p["title"], p["brand"], p["description"], tuple(p["images"]))
@@ -176,11 +190,19 @@ def _offsets(counts: list[int]) -> NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
 
 
+def _quantized(local: LocalFeatures) -> QuantizedDescriptors:
+    descriptors = local.compact().descriptors
+    assert isinstance(descriptors, QuantizedDescriptors)  # what `compact` returns
+    return descriptors
+
+
 def _write_arrays(folder: Path, images: list[ImageFeatures]) -> None:
+    quantized = [_quantized(item.local) for item in images]
     columns: dict[str, list[NDArray[Any]]] = {
         "embeddings": [item.embeddings for item in images],
         "points": [item.local.points for item in images],
-        "descriptors": [item.local.descriptors for item in images],
+        "descriptors": [item.steps for item in quantized],
+        "descriptor_norms": [item.squared_norms.reshape(-1, 1) for item in quantized],
         "patches": [item.patches for item in images],
     }
     for name, parts in columns.items():
@@ -205,15 +227,20 @@ def _write_arrays(folder: Path, images: list[ImageFeatures]) -> None:
     )
 
 
-def _read_arrays(folder: Path, words: list[list[str]]) -> list[ImageFeatures]:
+def _read_arrays(
+    folder: Path, words: list[list[str]], fields: dict[str, tuple[type[np.generic], bool]]
+) -> list[ImageFeatures]:
     """Per-image features as views into the (memory-mapped where large) column files."""
     columns = {
         name: (
             np.load(folder / f"{name}.npy", mmap_mode="r" if mapped else None, allow_pickle=False),
             np.load(folder / f"{name}_offsets.npy", allow_pickle=False),
         )
-        for name, (_, mapped) in _ROW_FIELDS.items()
+        for name, (_, mapped) in fields.items()
     }
+    for name, (dtype, _) in fields.items():
+        if columns[name][0].dtype != dtype:
+            raise ValueError(f"{name} holds {columns[name][0].dtype}, not {np.dtype(dtype)}")
     colours = np.load(folder / "colours.npy", allow_pickle=False)
     sizes = np.load(folder / "sizes.npy", allow_pickle=False)
     shapes = np.load(folder / "thumbnail_shapes.npy", allow_pickle=False)
@@ -237,7 +264,7 @@ def _read_arrays(folder: Path, words: list[list[str]]) -> list[ImageFeatures]:
         ImageFeatures(
             embeddings=np.asarray(rows("embeddings", position), dtype=np.float32),
             colour=np.asarray(colours[position], dtype=np.float32),
-            local=LocalFeatures(rows("points", position), rows("descriptors", position)),
+            local=LocalFeatures(rows("points", position), _descriptors(rows, position, fields)),
             words=tuple(words[position]),
             thumbnail=thumbnails[
                 int(thumbnail_offsets[position]) : int(thumbnail_offsets[position + 1])
@@ -247,3 +274,12 @@ def _read_arrays(folder: Path, words: list[list[str]]) -> list[ImageFeatures]:
         )
         for position in range(count)
     ]
+
+
+def _descriptors(
+    rows: Callable[[str, int], NDArray[Any]], position: int, fields: dict[str, tuple[type[np.generic], bool]]
+) -> NDArray[np.float16] | QuantizedDescriptors:
+    steps = rows("descriptors", position)
+    if "descriptor_norms" not in fields:
+        return steps  # format 3: float16, quantized when matched
+    return QuantizedDescriptors(steps, rows("descriptor_norms", position).reshape(-1))

@@ -19,7 +19,7 @@ from tagger.linking.index import (
     SkippedImage,
     build_catalog_index,
 )
-from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
 from tagger.linking.linker import catalog_scores
 from tests.tagger.linking.factories import FakeEmbedder, catalog, extractor, packshot
 
@@ -178,11 +178,15 @@ def test_a_small_catalog_is_scanned_exactly() -> None:
     assert index.projected_centroids is None
 
 
-def test_catalog_keypoints_and_patches_are_kept_in_half_precision() -> None:
-    """A 10,000-image index holds ~2 GB of RootSIFT descriptors in float16 (4 GB in float32)."""
+def test_catalog_keypoints_are_kept_quantized_and_patches_in_half_precision() -> None:
+    """A 10,000-image index holds ~1 GB of RootSIFT descriptors as int8 steps (2 GB in float16), and
+    matching a crop against them quantizes nothing on the catalog side."""
     index = build_catalog_index(catalog(2), extractor())
 
     for features in index.image_features.values():
         assert len(features.local) > 50
-        assert features.local.descriptors.dtype == np.float16
+        descriptors = features.local.descriptors
+        assert isinstance(descriptors, QuantizedDescriptors)
+        assert descriptors.steps.dtype == np.int8
+        assert descriptors.squared_norms.dtype == np.int32
         assert features.patches.dtype == np.float16

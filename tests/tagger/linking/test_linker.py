@@ -17,10 +17,14 @@ from tagger.linking.fusion import FEATURE_NAMES, SIGNAL_NAMES, FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import (
     DESCRIPTOR_LEVELS,
+    LocalFeatures,
+    MatchingQuery,
+    QuantizedDescriptors,
     extract_local_features,
     quantize_candidate,
     ratio_test_matches,
     verified_inliers,
+    verify,
 )
 from tagger.linking.linker import (
     CandidateSet,
@@ -80,6 +84,12 @@ def _brute_force_ratio_matches(query: np.ndarray, candidate: np.ndarray) -> list
     return sorted((a.queryIdx, a.trainIdx) for a, b in pairs if a.distance < 0.8 * b.distance)
 
 
+def _floats(local: LocalFeatures) -> np.ndarray:
+    """A freshly extracted (query-side) image's descriptors: float, not quantized."""
+    assert not isinstance(local.descriptors, QuantizedDescriptors)
+    return local.descriptors
+
+
 def _on_byte_grid(descriptors: np.ndarray) -> np.ndarray:
     levels = DESCRIPTOR_LEVELS
     return (np.rint(np.asarray(descriptors, np.float64) * levels) / levels).astype(np.float32)
@@ -91,7 +101,7 @@ def test_ratio_test_finds_exactly_opencvs_brute_force_matches_of_the_byte_quanti
 ) -> None:
     query = extract_local_features(photo_of(packshot(3), query_seed), upscale_to=400, max_features=300)
     shot = extract_local_features(packshot(shot_row), upscale_to=400, max_features=300)
-    expected = _brute_force_ratio_matches(_on_byte_grid(query.descriptors), _on_byte_grid(shot.descriptors))
+    expected = _brute_force_ratio_matches(_on_byte_grid(_floats(query)), _on_byte_grid(_floats(shot)))
 
     rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
 
@@ -102,7 +112,7 @@ def test_ratio_test_finds_exactly_opencvs_brute_force_matches_of_the_byte_quanti
 def test_ratio_test_keeps_nearly_all_matches_of_the_full_precision_descriptors() -> None:
     query = extract_local_features(photo_of(packshot(3), 0), upscale_to=400, max_features=300)
     shot = extract_local_features(packshot(3), upscale_to=400, max_features=300)
-    full_precision = set(_brute_force_ratio_matches(query.descriptors, shot.descriptors))
+    full_precision = set(_brute_force_ratio_matches(_floats(query), _floats(shot)))
 
     rows, columns = ratio_test_matches(query.descriptors, shot.descriptors)
     quantized = set(zip(rows.tolist(), columns.tolist(), strict=True))
@@ -378,3 +388,49 @@ def test_the_centre_colour_sees_the_product_where_the_whole_crop_sees_mostly_she
         older.features[:, SIGNAL_NAMES.index("centre_colour")],
         older.features[:, SIGNAL_NAMES.index("colour")],
     )
+
+
+def test_catalog_descriptors_quantized_once_match_exactly_as_their_half_precision_values() -> None:
+    # The index keeps `compact()` features; indexes before format 4 kept float16 and quantized per match.
+    query = extract_local_features(photo_of(packshot(3), 0), upscale_to=400, max_features=300)
+    shot = extract_local_features(packshot(3), upscale_to=400, max_features=300)
+
+    compact = shot.compact()
+    before = ratio_test_matches(query.descriptors, _floats(shot).astype(np.float16))
+    after = ratio_test_matches(query.descriptors, compact.descriptors)
+
+    assert isinstance(compact.descriptors, QuantizedDescriptors)
+    assert compact.compact() is compact
+    assert before[0].size >= 20
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    assert verify(query, compact).inliers == verify(query, shot).inliers
+
+
+def _steps(*values: int) -> np.ndarray:
+    row = np.zeros(128, np.float32)
+    row[: len(values)] = values
+    return row / DESCRIPTOR_LEVELS
+
+
+@pytest.mark.parametrize(("second", "matched"), [((5, 0), False), ((5, 1), True)])
+def test_the_ratio_test_is_decided_on_exact_integers_at_its_boundary(
+    second: tuple[int, int], matched: bool
+) -> None:
+    # Squared distances 16 and 25 stand exactly at 0.8² = 16/25: not a match (strictly below, as
+    # OpenCV's brute-force matcher decides it); 16 and 26 are.
+    query = np.stack([_steps(0)])
+    candidate = np.stack([_steps(4), _steps(*second)])
+
+    rows, columns = ratio_test_matches(query, candidate)
+
+    assert (rows.tolist(), columns.tolist()) == (([0], [0]) if matched else ([], []))
+    by_opencv = _brute_force_ratio_matches(query * DESCRIPTOR_LEVELS, candidate * DESCRIPTOR_LEVELS)
+    assert bool(by_opencv) is matched
+
+
+def test_a_catalog_images_quantized_descriptors_are_not_taken_as_a_query() -> None:
+    shot = extract_local_features(packshot(3), upscale_to=400, max_features=300).compact()
+
+    with pytest.raises(ValueError, match="cannot be matched as a query"):
+        MatchingQuery.of(shot)

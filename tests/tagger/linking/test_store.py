@@ -14,6 +14,7 @@ from tagger.linking.cache import features_to_arrays
 from tagger.linking.errors import IndexStoreError
 from tagger.linking.fusion import FusionModel
 from tagger.linking.index import build_catalog_index
+from tagger.linking.keypoints import QuantizedDescriptors
 from tagger.linking.linker import Linker
 from tagger.linking.store import FileIndexStore
 from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
@@ -30,9 +31,12 @@ def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
     assert loaded.products == index.products
     assert loaded.documents == index.documents
     np.testing.assert_array_equal(loaded.view_embeddings, index.view_embeddings)
-    np.testing.assert_allclose(
-        loaded.local_features(1)[0].descriptors, index.local_features(1)[0].descriptors, atol=1e-3
-    )
+    loaded_descriptors = loaded.local_features(1)[0].descriptors
+    built_descriptors = index.local_features(1)[0].descriptors
+    assert isinstance(loaded_descriptors, QuantizedDescriptors)
+    assert isinstance(built_descriptors, QuantizedDescriptors)
+    np.testing.assert_array_equal(loaded_descriptors.steps, built_descriptors.steps)
+    np.testing.assert_array_equal(loaded_descriptors.squared_norms, built_descriptors.squared_norms)
     assert store.versions() == [version]
 
 
@@ -41,7 +45,9 @@ def test_large_arrays_are_memory_mapped_not_read_into_memory(tmp_path: Path) -> 
     loaded = store.load(store.save(build_catalog_index(catalog(3), extractor())))
     image = next(iter(loaded.image_features.values()))
 
-    assert isinstance(image.local.descriptors, np.memmap)  # (the test extractor computes no patch cells)
+    descriptors = image.local.descriptors
+    assert isinstance(descriptors, QuantizedDescriptors)
+    assert isinstance(descriptors.steps, np.memmap)  # (the test extractor computes no patch cells)
     assert not isinstance(loaded.view_embeddings, np.memmap)
 
 
@@ -124,3 +130,41 @@ def test_linking_from_a_loaded_index_gives_the_same_answer(tmp_path: Path) -> No
     reloaded = Linker(loaded, extractor(), model).link_track([photo])
 
     assert reloaded == fresh
+
+
+def _rewrite_as_format_3(folder: Path) -> None:
+    """What format 3 wrote: float16 descriptors (the values the steps were quantized from) and no norms."""
+    steps = np.load(folder / "descriptors.npy")
+    np.save(folder / "descriptors.npy", (steps.astype(np.float32) / 127).astype(np.float16))
+    for name in ("descriptor_norms.npy", "descriptor_norms_offsets.npy"):
+        (folder / name).unlink()
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "format": 3}))
+
+
+def test_an_index_saved_in_format_3_still_loads_and_links_the_same(tmp_path: Path) -> None:
+    index = build_catalog_index(catalog(4), extractor())
+    store = FileIndexStore(tmp_path)
+    version = store.save(index)
+    _rewrite_as_format_3(tmp_path / version)
+    model = FusionModel((3.0, 1.0, 1.0, 0.5, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), 6.0)
+    photo = photo_of(packshot(2))
+
+    loaded = store.load()
+
+    descriptors = loaded.local_features(0)[0].descriptors
+    assert not isinstance(descriptors, QuantizedDescriptors)
+    assert descriptors.dtype == np.float16  # quantized when it is matched
+    assert Linker(loaded, extractor(), model).link_track([photo]) == Linker(
+        index, extractor(), model
+    ).link_track([photo])
+
+
+def test_descriptors_of_the_wrong_type_are_refused_as_corrupt(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    version = store.save(build_catalog_index(catalog(2), extractor()))
+    steps = np.load(tmp_path / version / "descriptors.npy")
+    np.save(tmp_path / version / "descriptors.npy", steps.astype(np.float32))
+
+    with pytest.raises(IndexStoreError, match="descriptors holds float32, not int8"):
+        store.load()
