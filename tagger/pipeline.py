@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from tagger.video.decode import decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
-    from tagger.linking.linker import LinkThresholds, TrackLinker
+    from tagger.linking.linker import LinkResult, LinkThresholds, TrackLinker
     from tagger.locating import ShotLocator
     from tagger.placements import Placement
 
@@ -157,7 +158,11 @@ def tag_video(
     if progress is not None:
         progress(1.0)
     tock = time.perf_counter()
-    linked = _linked(placements, linker, thresholds, link_progress) if linker is not None else placements
+    linked = (
+        _linked(placements, linker, thresholds, link_progress, settings.link_threads)
+        if linker is not None
+        else placements
+    )
     kept = _explained(linked, settings, locator) if linker is not None else linked
     link_s = time.perf_counter() - tock
     total_s = time.perf_counter() - started
@@ -193,10 +198,27 @@ def _linked(
     linker: TrackLinker,
     thresholds: LinkThresholds | None,
     progress: LinkProgress | None,
+    threads: int,
+) -> tuple[Placement, ...]:
+    """Each placement with its link, in the placements' order, `threads` placements at a time. A
+    failing link stops the phase: links not yet started are cancelled and the error is raised."""
+    if threads <= 1 or len(placements) <= 1:
+        results: Iterator[LinkResult] = (linker.link_track(p.crops, thresholds) for p in placements)
+        return _with_links(placements, results, progress)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="reelcart-link")
+    try:
+        futures = [pool.submit(linker.link_track, p.crops, thresholds) for p in placements]
+        return _with_links(placements, (future.result() for future in futures), progress)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _with_links(
+    placements: tuple[Placement, ...], results: Iterator[LinkResult], progress: LinkProgress | None
 ) -> tuple[Placement, ...]:
     linked = []
-    for done, placement in enumerate(placements, start=1):
-        linked.append(replace(placement, link=linker.link_track(placement.crops, thresholds)))
+    for done, (placement, result) in enumerate(zip(placements, results, strict=True), start=1):
+        linked.append(replace(placement, link=result))
         if progress is not None:
             progress(done, len(placements))
     return tuple(linked)

@@ -109,3 +109,8 @@ class TaggerSettings(BaseSettings):
     # them; the linker may still hesitate between siblings). Measured: placements on product-free
     # shots 4/5/0 -> 0/1/0 with no found shot lost.
     drop_unexplained: bool = True
+    # Placements linked at once (threads) once detection has finished. Linking one placement runs on
+    # one core (embedding, keypoints, verification; OCR, which is not thread-safe, one at a time), so
+    # on the 2-core target a second thread uses the core that sat idle (BENCHMARKS.md, End to end).
+    # Answers do not depend on it: every placement is linked on its own.
+    link_threads: int = Field(default=2, ge=1, le=64)

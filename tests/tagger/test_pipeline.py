@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
+from tagger.linking.errors import LinkingError
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.pipeline import tag_video
@@ -274,7 +277,7 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
         ("cup", "BLUE"),
     ]
     assert {p.link.decision for p in result.placements if p.link} == {Decision.APPROVED}
-    assert linker.crops_seen == [len(p.crops) for p in result.placements]
+    assert sorted(linker.crops_seen) == sorted(len(p.crops) for p in result.placements)
     assert steps == [(1, 3), (2, 3), (3, 3)]
     assert 0 < result.timing.link_s < result.timing.total_s
     cup = result.to_json()["placements"][2]
@@ -282,6 +285,73 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
         [{"sku": "BLUE", "title": "Blue", "confidence": 0.9}],
         {"sku": "BLUE", "confidence": 0.9, "decision": "approved", "evidence": "", "index_version": "v7"},
     )
+
+
+class SlowFirstLinker(LabelLinker):
+    """`LabelLinker` whose first calls take longest (so parallel links finish out of order), counting
+    how many links run at once; `fail_on` makes that call (1-based) raise."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.calls = self.running = self.most_at_once = 0
+        self.fail_on = fail_on
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.3 / call)
+            if call == self.fail_on:
+                raise LinkingError("the catalog index went away")
+            return super().link_track(crops, thresholds)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_placements_are_linked_side_by_side_and_keep_their_order(
+    two_shot_video: Path, tmp_path: Path, threads: int
+) -> None:
+    linker = SlowFirstLinker()
+    steps: list[tuple[int, int]] = []
+
+    result = tag_video(
+        two_shot_video,
+        settings=settings(link_threads=threads),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+        linker=linker,
+        thresholds=LinkThresholds(auto_approve=0.8, floor=0.3),
+        link_progress=lambda done, total: steps.append((done, total)),
+    )
+
+    assert [p.link.sku if p.link else None for p in result.placements] == ["RED", "RED", "BLUE"]
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    assert linker.most_at_once == threads
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_failing_link_fails_the_tagging_with_its_error(
+    two_shot_video: Path, tmp_path: Path, threads: int
+) -> None:
+    linker = SlowFirstLinker(fail_on=1)
+
+    with pytest.raises(LinkingError, match="the catalog index went away"):
+        tag_video(
+            two_shot_video,
+            settings=settings(link_threads=threads),
+            detector=ColourDetector(tiny_spec(tmp_path)),
+            linker=linker,
+        )
+    if threads == 1:
+        assert linker.calls == 1  # nothing after the failure is linked
+    assert linker.running == 0  # no link is left running behind the error
 
 
 class UnsureLinker:
