@@ -104,8 +104,12 @@ def brand_thresholds(brand: Brand) -> LinkThresholds:
 
 def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
     """One linker entry per product (its id is the linker's key), with the images we hold."""
+    # In the order the brand's catalog listed them (ids are random): the index's rows, and so any tie
+    # between two equally scored products, are then the same at every import of one catalog.
     products = session.exec(
-        select(Product).where(Product.brand_id == brand_id).order_by(col(Product.id))
+        select(Product)
+        .where(Product.brand_id == brand_id)
+        .order_by(col(Product.created_at), col(Product.title), col(Product.id))
     ).all()
     images: dict[uuid.UUID, list[Path]] = {}
     for image in session.exec(

@@ -34,9 +34,16 @@ def normalize_words(text: str) -> list[str]:
     return [word for word in _WORD.findall(folded) if len(word) >= MIN_TOKEN_LEN and word not in _STOPWORDS]
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
 def split_identifier(text: str) -> str:
-    """'Bravo-Apple-Juice' → 'Bravo Apple Juice' so slugs and titles tokenize alike."""
-    return re.sub(r"[-_]+", " ", text)
+    """'Bravo-Apple-Juice' → 'Bravo Apple Juice' so slugs and titles tokenize alike.
+
+    A UUID (the API keys a catalog by its product ids) yields no words: no pack prints one, and its
+    fragments ('aadb', 'be28'), drawn anew at every import, were words OCR could fuzzily match, so a
+    product's text score depended on the luck of its id."""
+    return re.sub(r"[-_]+", " ", _UUID.sub(" ", text))
 
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

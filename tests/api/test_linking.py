@@ -23,7 +23,14 @@ from api.jobs.models import JobState
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
 from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
-from api.linking.service import NO_IMAGES, BrandLinker, IndexProgress, LinkingService, read_stored_crops
+from api.linking.service import (
+    NO_IMAGES,
+    BrandLinker,
+    IndexProgress,
+    LinkingService,
+    catalog_items,
+    read_stored_crops,
+)
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
@@ -464,3 +471,18 @@ def test_relinking_reads_every_crop_stored_at_tagging_time_and_skips_unreadable_
     assert [crop.shape for crop in crops] == [(40, 30, 3), (50, 20, 3)]
     assert read_stored_crops(None) == []
     assert read_stored_crops(str(tmp_path / "gone.jpg")) == []
+
+
+def test_the_catalog_is_indexed_in_the_order_it_was_listed_whatever_its_random_ids(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    """Two imports of one catalog draw different product ids; the linker's rows (and so any tie
+    between equally scored products) must not follow them."""
+    titles = ["Oat Milk", "Apple Juice", "Rye Bread", "Cheddar", "Butter"]
+    for title in titles:
+        make_product(engine, brand.brand.id, title, sku=title.upper().replace(" ", "-"))
+
+    with Session(engine) as session:
+        items = catalog_items(session, brand.brand.id)
+
+    assert [item.title for item in items] == titles

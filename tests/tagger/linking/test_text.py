@@ -24,6 +24,14 @@ def test_split_identifier() -> None:
     assert split_identifier("Bravo-Apple_Juice") == "Bravo Apple Juice"
 
 
+def test_a_uuid_key_gives_no_words_but_a_brand_code_does() -> None:
+    # The API keys products by random ids: their fragments must not become words OCR could match.
+    assert normalize_words(split_identifier("e9bf6ee3-aadb-4151-be28-7f1fb3ebd346")) == []
+    upper_case_id = "E9BF6EE3-AADB-4151-BE28-7F1FB3EBD346"
+    assert normalize_words(split_identifier(f"{upper_case_id} Oat-Milk")) == ["oat", "milk"]
+    assert normalize_words(split_identifier("ARLA-MJOLK_15")) == ["arla", "mjolk"]
+
+
 def test_rare_words_weigh_more_than_common_ones() -> None:
     vocabulary = TextVocabulary.from_documents([["arla", "milk"], ["arla", "sommarmjolk"], ["arla", "cream"]])
 
