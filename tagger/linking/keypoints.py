@@ -58,10 +58,6 @@ class QuantizedDescriptors:
         return int(self.steps.shape[0])
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(int(side) for side in self.steps.shape)
-
-    @property
     def nbytes(self) -> int:
         return int(self.steps.nbytes + self.squared_norms.nbytes)
 
