@@ -12,17 +12,15 @@ import pytest
 from api.jobs.tagger_adapter import PipelineTagFunction
 from api.jobs.tagging import TagOutcome
 from api.settings import ApiSettings
-from tagger.models.registry import sha256_file
 from tagger.settings import TaggerSettings
 from tests.api.test_tag_phases import FakeCatalog
 from tests.tagger.factories import (
     BLUE,
     ColourDetector,
     Square,
-    constant_output_model,
     frame_with,
     tiny_spec,
-    write_card,
+    trained_brand_card,
     write_video,
 )
 
@@ -46,19 +44,7 @@ def _trained_card(folder: Path) -> Path:
     the 160x96 frame scales by 0.2 and sits 6.5 px down, so the square at (100, 40, 24) is here."""
     output = np.zeros((1, 5, 4), np.float32)
     output[0, :, 0] = (22.4, 16.9, 4.8, 4.8, 0.8)
-    model = constant_output_model(folder / "brand-acme-1.onnx", output, size=32)
-    return write_card(
-        folder,
-        name="brand-acme-1",
-        file=model.name,
-        sha256=sha256_file(model),
-        layout="ultralytics",
-        channel_order="RGB",
-        scale=1 / 255,
-        letterbox="center",
-        classes=("acme-oat-drink",),
-        products=("acme-oat-drink",),
-    )
+    return trained_brand_card(folder, output, ("acme-oat-drink",))
 
 
 def _tag(episode: Path, tmp_path: Path, card: Path | None) -> TagOutcome:

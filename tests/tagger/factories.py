@@ -267,3 +267,23 @@ def link_result(
         index_version=index_version,
         crops_used=crops_used,
     )
+
+
+def trained_brand_card(folder: Path, output: np.ndarray, classes: Sequence[str]) -> Path:
+    """A brand detector as a train job leaves it: an ultralytics-layout model (32x32, centred letterbox)
+    that always answers `output`, and its card beside it naming `classes` (each a product)."""
+    from tagger.models.registry import sha256_file  # noqa: PLC0415 - only these tests need it
+
+    model = constant_output_model(folder / "brand-acme-1.onnx", output, size=32)
+    return write_card(
+        folder,
+        name="brand-acme-1",
+        file=model.name,
+        sha256=sha256_file(model),
+        layout="ultralytics",
+        channel_order="RGB",
+        scale=1 / 255,
+        letterbox="center",
+        classes=tuple(classes),
+        products=tuple(classes),
+    )

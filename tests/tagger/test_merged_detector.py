@@ -14,8 +14,7 @@ from tagger.detection.merged import MergedDetector, prefer
 from tagger.detections import Detections
 from tagger.exceptions import ModelChecksumError
 from tagger.models.cards import DetectorSpec
-from tagger.models.registry import sha256_file
-from tests.tagger.factories import constant_output_model, tiny_spec, write_card
+from tests.tagger.factories import tiny_spec, trained_brand_card
 
 
 class FixedDetector:
@@ -74,19 +73,7 @@ def _trained(tmp_path: Path) -> Path:
     """A card and an ultralytics-layout model side by side, as a train job leaves them."""
     output = np.zeros((1, 6, 4), np.float32)
     output[0, :, 0] = (16, 16, 8, 8, 0.9, 0.1)
-    model = constant_output_model(tmp_path / "brand-acme-1.onnx", output, size=32)
-    return write_card(
-        tmp_path,
-        name="brand-acme-1",
-        file=model.name,
-        sha256=sha256_file(model),
-        layout="ultralytics",
-        channel_order="RGB",
-        scale=1 / 255,
-        letterbox="center",
-        classes=("p1", "p2"),
-        products=("p1", "p2"),
-    )
+    return trained_brand_card(tmp_path, output, ("p1", "p2"))
 
 
 def test_given_a_trained_card_when_loaded_then_the_model_beside_it_runs(tmp_path: Path) -> None:
