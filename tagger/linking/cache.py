@@ -45,6 +45,7 @@ def features_to_arrays(features: ImageFeatures, prefix: str = "") -> dict[str, N
         f"{prefix}points": features.local.points.astype(np.float32),
         **_descriptor_arrays(features.local.descriptors, prefix),
         f"{prefix}words": np.asarray(json.dumps(list(features.words))),
+        f"{prefix}word_points": features.word_points.astype(np.float32).reshape(-1, 2),
         f"{prefix}thumbnail": features.thumbnail.astype(np.uint8),
         f"{prefix}size": np.asarray(features.size, dtype=np.int64),
         # Cosines of normalized rows: half precision changes them by < 1e-3.
@@ -62,6 +63,10 @@ def features_from_arrays(arrays: dict[str, NDArray[np.generic]], prefix: str = "
             np.asarray(arrays[f"{prefix}points"], dtype=np.float32), _descriptors_from(arrays, prefix)
         ),
         words=tuple(json.loads(str(arrays[f"{prefix}words"]))),
+        # Absent from features saved before OCR located its words: no places.
+        word_points=np.asarray(
+            arrays.get(f"{prefix}word_points", np.zeros((0, 2))), dtype=np.float32
+        ).reshape(-1, 2),
         thumbnail=np.asarray(arrays[f"{prefix}thumbnail"], dtype=np.uint8),
         size=(int(size[0]), int(size[1])),
         patches=np.asarray(arrays[f"{prefix}patches"], dtype=np.float16),
@@ -92,7 +97,10 @@ class CachedExtractor:
         if path.is_file():
             try:
                 with np.load(path, allow_pickle=False) as data:
-                    return features_from_arrays(dict(data))
+                    # A query cached before OCR located its words is computed again (the print
+                    # evidence reads where the words are).
+                    if role == "catalog" or "word_points" in data.files:
+                        return features_from_arrays(dict(data))
             except (OSError, ValueError, KeyError, zipfile.BadZipFile):
                 path.unlink(missing_ok=True)
         compute = self.extractor.catalog_features if role == "catalog" else self.extractor.query_features
@@ -108,4 +116,6 @@ class CachedExtractor:
 
     def query_features(self, image: Image, *, words: tuple[str, ...] | None = None) -> ImageFeatures:
         features = self._get("query", image)
-        return features if words is None else replace(features, words=words)
+        if words is None:
+            return features
+        return replace(features, words=words, word_points=np.zeros((0, 2), np.float32))

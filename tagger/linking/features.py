@@ -55,6 +55,9 @@ class ImageFeatures:
     colour: FloatArray  # C, unit norm
     local: LocalFeatures
     words: tuple[str, ...] = field(default=())
+    # Where OCR read each word in this image (N x 2 pixels, row for row with `words`); empty when the
+    # words were read from another crop of the object, or not located.
+    word_points: FloatArray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     # A small picture for aligned colour comparison, and the size keypoints are measured in.
     thumbnail: Image = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
     size: tuple[int, int] = (0, 0)
@@ -95,10 +98,17 @@ class FeatureExtractor:
         raw = f"{self.embedder.name}|{reader}|{patcher}|{self.config.signature()}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
-    def _words(self, image: Image) -> tuple[str, ...]:
+    def _words(self, image: Image) -> tuple[tuple[str, ...], FloatArray]:
+        """The words OCR read and where (N x 2 pixels)."""
         if self.reader is None or not self.config.ocr:
-            return ()
-        return tuple(word for line in self.reader.read(image) for word in normalize_words(line))
+            return (), np.zeros((0, 2), np.float32)
+        words: list[str] = []
+        points = [np.zeros((0, 2), np.float32)]
+        for line in self.reader.read_lines(image):
+            found = normalize_words(line.text)
+            words += found
+            points.append(line.word_points(found))
+        return tuple(words), np.concatenate(points).astype(np.float32)
 
     def _patches(self, image: Image, mask: NDArray[np.uint8] | None = None) -> FloatArray:
         if self.patcher is None or not self.config.patches:
@@ -119,7 +129,7 @@ class FeatureExtractor:
             embeddings=self.embedder.embed(views),
             colour=colour_signature(image, product),
             local=self._local(image).compact(),
-            words=self._words(image),
+            words=self._words(image)[0],
             thumbnail=thumbnail(image, CATALOG_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
             patches=self._patches(image, product).astype(np.float16),
@@ -129,11 +139,13 @@ class FeatureExtractor:
         """Features of a query crop: the crop and tighter centre crops; colour of the central part.
         With `words` (read from another crop of the same object) OCR is not run again."""
         crops = query_crops(image, self.config.query_fractions)
+        read, points = self._words(image) if words is None else (words, np.zeros((0, 2), np.float32))
         return ImageFeatures(
             embeddings=self.embedder.embed(crops),
             colour=colour_signature(crops[-1]),
             local=self._local(image),
-            words=self._words(image) if words is None else words,
+            words=read,
+            word_points=points,
             thumbnail=thumbnail(image, QUERY_THUMBNAIL_PX),
             size=(image.shape[0], image.shape[1]),
             patches=self._patches(image),

@@ -71,6 +71,9 @@ class CatalogIndex:
     view_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     documents: tuple[frozenset[str], ...] = field(init=False, repr=False)
     vocabulary: TextVocabulary = field(init=False, repr=False)
+    # The words the catalog names its products with (its titles'): a pack printing one its SKU lacks
+    # names another product (`print_words`).
+    naming_words: frozenset[str] = field(init=False, repr=False)
     postings: Mapping[str, IntArray] = field(init=False, repr=False)
     version: str = field(init=False)
 
@@ -95,6 +98,8 @@ class CatalogIndex:
         set_(self, "colours", np.stack(colours) if colours else np.zeros((0, 0), np.float32))
         set_(self, "documents", tuple(documents))
         set_(self, "vocabulary", TextVocabulary.from_documents(documents))
+        naming = frozenset(word for product in self.products for word in normalize_words(product.title))
+        set_(self, "naming_words", naming)
         postings: dict[str, list[int]] = {}
         for row, words_set in enumerate(documents):
             for word in words_set:

@@ -10,7 +10,7 @@ outweighs nothing, but it is not outvoted by blurred frames that are merely unsu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -27,6 +27,7 @@ from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, verify
 from tagger.linking.patches import patch_similarities
 from tagger.linking.print_match import MIN_COLOURED_PAIRS, NO_MATCH, PrintMatch, print_match
+from tagger.linking.print_words import foreign_words, words_on_print
 
 IntArray = NDArray[np.int64]
 
@@ -198,7 +199,22 @@ def _best_verification(
             best_similarity = aligned_similarity(
                 query.thumbnail, query.size, image.thumbnail, image.size, outcome.homography
             )
+            best_match = replace(
+                best_match,
+                foreign_words=_foreign_words_on_print(query, index, row, outcome.homography, image),
+            )
     return best_inliers, best_similarity, best_match
+
+
+def _foreign_words_on_print(
+    query: ImageFeatures, index: CatalogIndex, row: int, homography: NDArray[np.float64], image: ImageFeatures
+) -> tuple[str, ...]:
+    """Naming words OCR read inside this packshot's matched print that the SKU's text lacks."""
+    if not query.word_points.size or len(query.word_points) != len(query.words):
+        return ()
+    on_print = words_on_print(query.word_points, homography, image.thumbnail, image.size)
+    printed = [word for word, inside in zip(query.words, on_print, strict=True) if inside]
+    return foreign_words(printed, index.documents[row], index.vocabulary, index.naming_words)
 
 
 def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: IntArray) -> NDArray[np.float64]:
@@ -302,6 +318,7 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
     other ink fails in every crop; pooling keeps one off frame, a colour cast or a smear, from
     outvoting the others)."""
     seen: list[str] = []
+    foreign: list[str] = []
     coloured = same = 0
     for position, candidates in enumerate(sets):
         hits = np.flatnonzero(candidates.rows == row)
@@ -309,6 +326,7 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
             continue
         signals = candidates.features[int(hits[0])]
         match = candidates.match(int(hits[0]))
+        foreign += [word for word in match.foreign_words if word not in foreign]
         coloured += match.coloured_pairs
         same += match.same_colour_pairs
         inliers = round(float(np.expm1(signals[_KEYPOINT_COLUMN])))
@@ -317,6 +335,11 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
         elif signals[_TEXT_COLUMN] > 0:
             seen.append(f"crop {position + 1}: OCR read words of its catalog text")
     colour = f"{same} of {coloured} coloured keypoint matches in its hue"
+    if foreign:
+        named = ", ".join(f"'{word}'" for word in foreign)
+        return PrintEvidence(
+            False, f"its print reads {named}, which its catalog text lacks (another variant?)"
+        )
     if coloured >= MIN_COLOURED_PAIRS and same < MIN_COLOUR_AGREEMENT * coloured:
         return PrintEvidence(False, f"its print matched in other colours: {colour} (a sibling variant?)")
     if not seen:

@@ -4,24 +4,66 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from tagger.arrays import Image
+from tagger.arrays import FloatArray, Image
 
 # PP-OCR's detector misses print under ~20 px high; small photos and packshots are upscaled to this.
 OCR_MIN_SIDE_PX = 640
 MIN_OCR_CONFIDENCE = 0.5
 
 
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of text and where it is: `start` and `end` are the middle of its left and right edges
+    in the read image's pixels (a word's place along the line follows from its characters' offset)."""
+
+    text: str
+    confidence: float
+    start: tuple[float, float]
+    end: tuple[float, float]
+
+    def word_points(self, words: list[str]) -> FloatArray:
+        """Where each of `words` (found in this line's text, in order) sits: its middle along the line,
+        by character offset. A word not found in the text is put at the line's middle."""
+        text = self.text.lower()
+        length = max(1, len(text))
+        start, end = np.asarray(self.start, np.float32), np.asarray(self.end, np.float32)
+        points = np.zeros((len(words), 2), np.float32)
+        cursor = 0
+        for position, word in enumerate(words):
+            found = _find_folded(text, word, cursor)
+            if found is None:
+                middle = 0.5
+            else:
+                middle = (found + len(word) / 2) / length
+                cursor = found + len(word)
+            points[position] = start + middle * (end - start)
+        return points
+
+
+def _find_folded(text: str, word: str, cursor: int) -> int | None:
+    """Offset of `word` (a normalized, accent-folded word) in `text` from `cursor` on, matching letters
+    with their accents folded (ÄPPLE reads as apple) character for character."""
+    folded = "".join(
+        (unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii") or "?")[0]
+        for char in text
+    )
+    found = folded.find(word, cursor)
+    return None if found < 0 else found
+
+
 class TextReader(Protocol):
     @property
     def name(self) -> str: ...
 
-    def read(self, image: Image) -> list[str]:
-        """The text lines found in a BGR image, most confident first."""
+    def read_lines(self, image: Image) -> list[TextLine]:
+        """The text lines found in a BGR image with their places, most confident first."""
         ...
 
 
@@ -67,14 +109,27 @@ class RapidTextReader:
         return "rapidocr-onnxruntime-1.4.4/ppocrv4"
 
     def read(self, image: Image) -> list[str]:
+        """The text lines alone, most confident first."""
+        return [line.text for line in self.read_lines(image)]
+
+    def read_lines(self, image: Image) -> list[TextLine]:
         longest = max(image.shape[:2])
+        factor = 1.0
         if longest < OCR_MIN_SIDE_PX:
             factor = OCR_MIN_SIDE_PX / longest
             image = np.asarray(
                 cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC), dtype=np.uint8
             )
         result = self._run(image)
-        lines = [(str(text), float(score)) for _, text, score in (result or [])]
-        return [
-            text for text, score in sorted(lines, key=lambda line: -line[1]) if score >= MIN_OCR_CONFIDENCE
-        ]
+        lines = [_line(box, str(text), float(score), factor) for box, text, score in (result or [])]
+        confident = [line for line in lines if line.confidence >= MIN_OCR_CONFIDENCE]
+        return sorted(confident, key=lambda line: -line.confidence)
+
+
+def _line(box: Any, text: str, score: float, factor: float) -> TextLine:
+    """RapidOCR's quadrilateral (top-left, top-right, bottom-right, bottom-left, in the upscaled image)
+    as a line from the middle of its left edge to the middle of its right edge, in the image's pixels."""
+    corners = np.asarray(box, dtype=np.float64).reshape(4, 2) / factor
+    start = (corners[0] + corners[3]) / 2
+    end = (corners[1] + corners[2]) / 2
+    return TextLine(text, score, (float(start[0]), float(start[1])), (float(end[0]), float(end[1])))

@@ -40,6 +40,8 @@ class PrintMatch:
     inliers: int
     coloured_pairs: int
     same_colour_pairs: int
+    # Catalog naming words read on the matched print that the SKU's text lacks (`print_words`).
+    foreign_words: tuple[str, ...] = ()
 
     @property
     def colour_agreement(self) -> float | None:

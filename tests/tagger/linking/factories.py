@@ -14,6 +14,7 @@ from onnx import TensorProto, helper
 from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.features import FeatureConfig, FeatureExtractor
+from tagger.linking.ocr import TextLine
 
 WORDS = ("BRAVO", "ARLA", "OATLY", "GARANT", "YOGGI", "VALIO", "ALPRO", "TROPIC")
 
@@ -67,15 +68,22 @@ class FakeEmbedder:
 
 
 class FakeReader:
-    """Reads a fixed text per image mean colour bucket, standing in for OCR."""
+    """Reads fixed lines, standing in for OCR; each line is placed across the image's middle, or at
+    `place` (the line's start and end as fractions of the image's width and height)."""
 
     name = "fake-reader"
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(
+        self, lines: Sequence[str], place: tuple[tuple[float, float], tuple[float, float]] | None = None
+    ) -> None:
         self.lines = list(lines)
+        self.place = place or ((0.3, 0.5), (0.7, 0.5))
 
-    def read(self, image: Image) -> list[str]:
-        return list(self.lines)
+    def read_lines(self, image: Image) -> list[TextLine]:
+        height, width = image.shape[:2]
+        (x0, y0), (x1, y1) = self.place
+        start, end = (x0 * width, y0 * height), (x1 * width, y1 * height)
+        return [TextLine(line, 0.99, start, end) for line in self.lines]
 
 
 def extractor(*, ocr: bool = False) -> FeatureExtractor:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tagger.linking.catalog import CatalogItem
 from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query
 from tagger.linking.errors import LinkingError
@@ -41,6 +42,7 @@ from tagger.linking.linker import (
     link_track,
     print_evidence,
 )
+from tagger.linking.ocr import TextLine
 from tagger.linking.print_match import PrintMatch
 from tests.tagger.linking.factories import FakeEmbedder, FakeReader, catalog, extractor, packshot, photo_of
 
@@ -340,9 +342,9 @@ class CountingReader(FakeReader):
         super().__init__(lines)
         self.images: list[tuple[int, ...]] = []
 
-    def read(self, image: np.ndarray) -> list[str]:
+    def read_lines(self, image: np.ndarray) -> list[TextLine]:
         self.images.append(image.shape)
-        return super().read(image)
+        return super().read_lines(image)
 
 
 def test_a_track_is_read_by_ocr_once_on_its_best_crop_and_every_crop_uses_those_words(
@@ -434,3 +436,75 @@ def test_a_catalog_images_quantized_descriptors_are_not_taken_as_a_query() -> No
 
     with pytest.raises(ValueError, match="cannot be matched as a query"):
         MatchingQuery.of(shot)
+
+
+def _reading(
+    lines: list[str], place: tuple[tuple[float, float], tuple[float, float]] | None = None
+) -> FeatureExtractor:
+    return FeatureExtractor(
+        FakeEmbedder(), FakeReader(lines, place), FeatureConfig(ocr=True, max_keypoints=300)
+    )
+
+
+@pytest.fixture(scope="module")
+def juices() -> CatalogIndex:
+    """Orange juice's packshot, apple juice's and four others; the packshots print no words (an empty
+    reader), so each SKU's text is its catalog text."""
+    titles = [
+        "Bravo Orange Juice",
+        "Tropic Apple Juice",
+        "Garant Milk",
+        "Arla Milk",
+        "Oatly Oat Drink",
+        "Valio Cream",
+    ]
+    items = [
+        CatalogItem(f"SKU-{row}", title, title.split()[0], "", (packshot(row),))
+        for row, title in enumerate(titles)
+    ]
+    return build_catalog_index(items, _reading([]))
+
+
+@pytest.mark.parametrize(
+    ("read", "place", "seen"),
+    [
+        (["BRAVO APPLE"], None, False),  # on the matched print: the pack names another product
+        (["BRAVO ORANGE"], None, True),  # its own variant's word
+        (["BRAVO APPLE"], ((0.01, 0.02), (0.08, 0.02)), True),  # a neighbour's word, off the print
+    ],
+    ids=["another variant's word on its print", "its own word", "another word beside the print"],
+)
+def test_a_print_that_reads_another_products_name_is_not_evidence_of_the_sku(
+    juices: CatalogIndex,
+    read: list[str],
+    place: tuple[tuple[float, float], tuple[float, float]] | None,
+    seen: bool,
+) -> None:
+    """The orange juice's print (a sibling's carton, say, whose own SKU is not in the catalog) matched
+    with many keypoints; where OCR read 'apple' on that print, the match is not the SKU's evidence."""
+    query = _reading(read, place).query_features(photo_of(packshot(0)))
+    candidates = candidate_set(query, juices, ShortlistConfig(size=6))
+    row = juices.skus.index("SKU-0")
+    position = int(np.flatnonzero(candidates.rows == row)[0])
+    assert np.expm1(candidates.features[position, SIGNAL_NAMES.index("keypoints")]) >= 20
+
+    evidence = print_evidence([candidates], row)
+
+    assert evidence.seen is seen
+    if not seen:
+        assert "'apple'" in evidence.reason
+        assert candidates.match(position).foreign_words == ("apple",)
+
+
+def test_words_read_on_another_crop_of_the_track_are_not_placed_on_this_one(juices: CatalogIndex) -> None:
+    """Only the crop OCR read knows where its words are; the track's other crops reuse the words, not
+    their places, so they neither veto nor vouch."""
+    reading = _reading(["BRAVO APPLE"])
+    best = reading.query_features(photo_of(packshot(0), 1))
+    other = reading.query_features(photo_of(packshot(0), 2), words=best.words)
+
+    assert len(best.word_points) == len(best.words) == 2
+    assert other.words == best.words
+    assert other.word_points.shape == (0, 2)
+    candidates = candidate_set(other, juices, ShortlistConfig(size=6))
+    assert print_evidence([candidates], juices.skus.index("SKU-0")).seen is True

@@ -46,3 +46,28 @@ def test_reads_in_several_threads_give_the_answers_of_one_thread(reader: RapidTe
 
     assert together == alone
     assert 1 <= reader.engines <= 4  # an engine per read at once, kept for the next reads
+
+
+@pytest.mark.parametrize("width", [300, 1400])  # the first is upscaled for the text detector
+def test_a_line_is_placed_where_it_is_printed_in_the_images_own_pixels(
+    reader: RapidTextReader, width: int
+) -> None:
+    """Two words side by side on a card; the line's ends and each word's place are in the pixels of
+    the image given, whatever scale the text detector read it at."""
+    height = width // 2
+    image = np.full((height, width, 3), 255, np.uint8)
+    scale = width / 300
+    cv2.putText(image, "MILK OATS", (width // 10, height // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3)
+    ink = np.argwhere(image[..., 0] < 128)
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+
+    [line] = reader.read_lines(image)
+    milk, oats = line.word_points(["milk", "oats"])
+
+    assert line.text.upper().replace(" ", "") == "MILKOATS"
+    for _x, y in (line.start, line.end):
+        assert top - 0.2 * height <= y <= bottom + 0.2 * height
+    assert abs(line.start[0] - left) < 0.1 * width
+    assert abs(line.end[0] - right) < 0.1 * width
+    middle = (left + right) / 2
+    assert left <= milk[0] < middle < oats[0] <= right

@@ -1,0 +1,102 @@
+"""Words printed where a packshot matched (`print_words`): where OCR's words fall on the packshot, and
+which of them name another product than the SKU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tagger.linking.ocr import TextLine
+from tagger.linking.print_words import MIN_NAMING_SIMILARITY, foreign_words, words_on_print
+from tagger.linking.text import TextVocabulary
+
+DOCUMENTS = {
+    "orange": frozenset({"god", "morgon", "orange", "juice", "oranges", "pressed"}),
+    "apple": frozenset({"god", "morgon", "apple", "juice", "unfiltered"}),
+    "milk": frozenset({"garant", "ecological", "medium", "fat", "milk", "mellanmjolk"}),
+}
+VOCABULARY = TextVocabulary.from_documents(list(DOCUMENTS.values()))
+NAMING = frozenset(
+    {"god", "morgon", "orange", "apple", "juice", "garant", "ecological", "medium", "fat", "milk"}
+)
+
+
+def _packshot(size: int = 64) -> np.ndarray:
+    """A thumbnail: white card, the product in its middle half."""
+    image = np.full((size, size, 3), 255, np.uint8)
+    image[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = (40, 90, 200)
+    return image
+
+
+def test_words_the_homography_puts_on_the_product_are_on_its_print() -> None:
+    # The crop is the packshot at half scale: crop pixel p is packshot pixel 2p.
+    homography = np.diag([2.0, 2.0, 1.0])
+    points = np.array([[100, 100], [10, 10], [100, 190], [400, 100], [-5, 100]], np.float32)
+
+    on_print = words_on_print(points, homography, _packshot(), (400, 400))
+
+    # centre of the product; white card; product edge (packshot 200, 380 is white); outside; outside
+    assert on_print.tolist() == [True, False, False, False, False]
+
+
+@pytest.mark.parametrize(
+    "homography",
+    [np.full((3, 3), np.nan), np.zeros((3, 3))],
+    ids=["not finite", "singular"],
+)
+def test_a_degenerate_homography_puts_no_word_on_the_print(homography: np.ndarray) -> None:
+    points = np.array([[100, 100]], np.float32)
+
+    assert words_on_print(points, homography, _packshot(), (400, 400)).tolist() == [False]
+
+
+def test_no_words_none_on_the_print() -> None:
+    assert words_on_print(np.zeros((0, 2), np.float32), np.eye(3), _packshot(), (64, 64)).size == 0
+
+
+def test_a_naming_word_the_sku_lacks_is_foreign_its_own_words_are_not() -> None:
+    read = ["god", "morgon", "apple", "juice"]
+
+    assert foreign_words(read, DOCUMENTS["orange"], VOCABULARY, NAMING) == ("apple",)
+    assert foreign_words(read, DOCUMENTS["apple"], VOCABULARY, NAMING) == ()
+
+
+def test_ocr_near_misses_count_as_the_word_they_are_close_to() -> None:
+    # One letter wrong in a word of five or more still names it; a near miss of the SKU's own word
+    # is its own.
+    assert foreign_words(["appie"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ("apple",)
+    assert foreign_words(["mediun"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ("medium",)
+    assert foreign_words(["orangc"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ()
+
+
+def test_a_cut_off_word_does_not_name_another_product() -> None:
+    """A neighbouring carton's 'apple' cut by the crop's edge reads 'ple': close enough for the text
+    signal's fuzzy match (0.75), not to say the pack names apple."""
+    assert foreign_words(["ple"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ()
+    assert MIN_NAMING_SIMILARITY > 0.75
+
+
+def test_words_that_name_nothing_say_nothing() -> None:
+    # digits, words no title uses ("unfiltered" is in a description only), words unknown to the catalog
+    assert (
+        foreign_words(["100", "1990", "unfiltered", "squeezed"], DOCUMENTS["orange"], VOCABULARY, NAMING)
+        == ()
+    )
+
+
+def test_each_foreign_word_is_named_once() -> None:
+    assert foreign_words(["apple", "apple", "milk"], DOCUMENTS["orange"], VOCABULARY, NAMING) == (
+        "apple",
+        "milk",
+    )
+
+
+def test_a_lines_words_are_placed_along_it_by_their_characters() -> None:
+    line = TextLine("ÄPPLE JUICE", 0.9, (0.0, 10.0), (110.0, 10.0))
+
+    apple, juice, missing = line.word_points(["apple", "juice", "milk"])
+
+    assert apple[0] == pytest.approx(25.0)  # characters 0-5 of 11
+    assert juice[0] == pytest.approx(85.0)  # characters 6-11
+    assert missing[0] == pytest.approx(55.0)  # not in the line: its middle
+    assert apple[1] == juice[1] == 10.0
