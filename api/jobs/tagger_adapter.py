@@ -185,4 +185,5 @@ def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> P
         chosen_product_id=linked.chosen_product_id if linked else None,
         status=linked.status if linked else PlacementStatus.PROPOSED,
         index_version=linked.index_version if linked else None,
+        link_evidence=linked.evidence if linked else None,
     )

@@ -56,6 +56,7 @@ class PlacementDraft:
     chosen_product_id: uuid.UUID | None = None
     status: PlacementStatus = PlacementStatus.PROPOSED
     index_version: str | None = None
+    link_evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class TagJobExecutor:
                         keyframes=draft.keyframes,
                         sku_candidates=[candidate.stored() for candidate in draft.sku_candidates],
                         link_confidence=draft.link_confidence,
+                        link_evidence=draft.link_evidence,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,
                         thumbnail_path=draft.thumbnail_path,

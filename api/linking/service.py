@@ -24,7 +24,7 @@ from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
 from api.columns import utcnow
-from api.review.models import Placement, PlacementStatus
+from api.review.models import EVIDENCE_MAX_CHARS, Placement, PlacementStatus
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from tagger.crop_store import FileCropStore
@@ -59,6 +59,8 @@ class LinkOutcome:
     chosen_product_id: uuid.UUID | None
     status: PlacementStatus
     index_version: str | None
+    # Why the link was approved, or why it was not (`LinkResult.evidence`); None when there is none.
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,17 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
         chosen_product_id=_uuid_or_none(result.sku) if approved else None,
         status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
         index_version=result.index_version,
+        evidence=stored_evidence(result.evidence),
     )
+
+
+def stored_evidence(evidence: str) -> str | None:
+    """The linker's reason as a placement stores it: None when empty, cut to the column's size."""
+    if not evidence:
+        return None
+    if len(evidence) <= EVIDENCE_MAX_CHARS:
+        return evidence
+    return evidence[: EVIDENCE_MAX_CHARS - 1] + "…"
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:
@@ -260,6 +272,7 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
         return None
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence
+    placement.link_evidence = result.evidence
     placement.index_version = result.index_version
     if placement.status == PlacementStatus.PROPOSED:
         placement.status = result.status

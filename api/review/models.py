@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, json_field
 
+EVIDENCE_MAX_CHARS = 500
+
 
 class PlacementStatus(StrEnum):
     PROPOSED = "proposed"
@@ -43,6 +45,9 @@ class Placement(SQLModel, table=True):
     # Calibrated probability that the top candidate is right (None until linked); the review queue
     # sorts on it, lowest first.
     link_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The linker's reason, in a reviewer's words: which print evidence approved the link, or why a
+    # confident one was left for review ("its print reads 'apple', which its catalog text lacks").
+    link_evidence: str | None = Field(default=None, max_length=EVIDENCE_MAX_CHARS)
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
     thumbnail_path: str | None = Field(default=None, max_length=1000)

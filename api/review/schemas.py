@@ -61,6 +61,10 @@ class PlacementPublic(BaseModel):
     label: str
     confidence: float
     link_confidence: float | None
+    link_evidence: str | None = Field(
+        description="The linker's reason: the print evidence an approval rested on, or why a link was "
+        "left for review (e.g. its print names another variant); null before linking"
+    )
     start_ms: int
     end_ms: int
     start_frame: int

@@ -162,6 +162,7 @@ def placements_public(
                 label=placement.label,
                 confidence=placement.confidence,
                 link_confidence=placement.link_confidence,
+                link_evidence=placement.link_evidence,
                 start_ms=placement.start_ms,
                 end_ms=placement.end_ms,
                 start_frame=placement.start_frame,

@@ -193,7 +193,10 @@ class FakeTagger:
 
 
 def _draft(
-    product_id: uuid.UUID | None, status: PlacementStatus, link_confidence: float | None = None
+    product_id: uuid.UUID | None,
+    status: PlacementStatus,
+    link_confidence: float | None = None,
+    link_evidence: str | None = None,
 ) -> PlacementDraft:
     return PlacementDraft(
         start_ms=100,
@@ -206,6 +209,7 @@ def _draft(
         chosen_product_id=product_id,
         status=status,
         link_confidence=link_confidence,
+        link_evidence=link_evidence,
     )
 
 
@@ -244,6 +248,20 @@ def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
     assert [(p["label"], p["product"]["title"], p["start_ms"]) for p in timeline["placements"]] == [
         ("bottle", "Cola 330 ml", 100)
     ]
+
+
+def test_a_placement_keeps_the_linkers_reason_and_the_review_api_serves_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    reason = "its print reads 'apple', which its catalog text lacks (another variant?)"
+    tagger = FakeTagger([_draft(None, PlacementStatus.PROPOSED, link_confidence=0.98, link_evidence=reason)])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+
+    [served] = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
+
+    assert (served["link_confidence"], served["link_evidence"]) == (0.98, reason)
+    again = client.get(f"/v1/placements/{served['id']}", headers=brand.headers).json()
+    assert again["link_evidence"] == reason
 
 
 def test_failed_job_records_the_reason_and_stores_nothing(

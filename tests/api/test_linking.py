@@ -69,6 +69,7 @@ class FixedLinker:
             decision=Decision.APPROVED if approved else Decision.PROPOSED,
             index_version="index-v7",
             crops_used=len(crops),
+            evidence="crop 1: its print matched (40 keypoints)" if approved else "",
         )
 
 
@@ -203,6 +204,7 @@ def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_
             0.93,
         )
         assert linked["sku_candidates"][0]["product_id"] == str(product.id)
+        assert linked["link_evidence"] == "crop 1: its print matched (40 keypoints)"
         kept = client.get(f"/v1/placements/{rejected.id}", headers=brand.headers).json()
         assert (kept["status"], kept["sku_candidates"][0]["confidence"]) == ("rejected", 0.93)
         untouched = client.get(f"/v1/placements/{no_crops.id}", headers=brand.headers).json()

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.linking.service import BrandLinker, outcome
+from api.review.models import EVIDENCE_MAX_CHARS
 from api.review.schemas import STORED_CANDIDATE_FIELDS, SkuCandidate
 from tagger.linking import Decision, LinkResult, LinkThresholds
 from tagger.linking import SkuCandidate as LinkerCandidate
@@ -73,3 +74,36 @@ def test_the_linker_answer_becomes_the_api_candidate_and_is_stored_as_its_linker
 class _NoLinker:
     def link_track(self, crops: object, thresholds: object = None) -> LinkResult:
         raise AssertionError("not called")
+
+
+def _proposed(evidence: str) -> LinkResult:
+    product = uuid.uuid4()
+    return LinkResult(
+        candidates=(LinkerCandidate(str(product), "God Morgon Red Grapefruit", 0.98),),
+        sku=str(product),
+        confidence=0.98,
+        unknown_probability=0.02,
+        decision=Decision.PROPOSED,
+        index_version="v3",
+        crops_used=3,
+        evidence=evidence,
+    )
+
+
+def test_the_linkers_reason_travels_with_its_answer_and_is_cut_to_what_a_placement_stores() -> None:
+    brand = BrandLinker(_NoLinker(), LinkThresholds(), {}, "v3")
+    reason = "its print reads 'apple', which its catalog text lacks (another variant?)"
+
+    assert outcome(_proposed(reason), brand).evidence == reason
+    assert outcome(_proposed(""), brand).evidence is None
+    long = outcome(_proposed("crop 1: its print matched (40 keypoints); " * 40), brand).evidence
+    assert long is not None
+    assert len(long) == EVIDENCE_MAX_CHARS
+    assert long.endswith("…")
+
+
+def test_review_js_declares_the_link_evidence_the_api_serves(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["PlacementPublic"]
+    declared = _jsdoc_typedef(REVIEW_JS.read_text(encoding="utf-8"), "ReviewPlacement")
+
+    assert declared["link_evidence"] == _js_type(schema["properties"]["link_evidence"])

@@ -219,6 +219,7 @@ def review_placement(
     candidates: tuple[tuple[Product, float], ...],
     end_box: Box | None = None,
     episode_id: str = "ep_review",
+    evidence: str | None = None,
 ) -> JsonObject:
     """A placement as the review API stores it (the fake serves it as `PlacementPublic`): proposed, version
     1, no product chosen yet, candidates best first as the linker writes them, the link confidence (what the
@@ -230,6 +231,7 @@ def review_placement(
         "label": label,
         "confidence": confidence,
         "link_confidence": candidates[0][1] if candidates else None,
+        "link_evidence": evidence,
         "start_ms": start_ms,
         "end_ms": end_ms,
         "keyframes": [{"t_ms": start_ms, "box": list(box)}, {"t_ms": end_ms, "box": list(end_box or box)}],

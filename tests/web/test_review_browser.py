@@ -86,6 +86,7 @@ def review_queue() -> list[JsonObject]:
             box=(0.15, 0.30, 0.20, 0.15),
             end_box=(0.55, 0.50, 0.20, 0.15),
             candidates=((COLA, 0.42), (WATER, 0.40)),
+            evidence="its print reads 'water', which its catalog text lacks (another variant?)",
         ),
     ]
 
@@ -313,6 +314,11 @@ def test_items_are_titled_by_product_and_candidates_show_their_packshots(
     expect(page.locator("#candidates li.publishes")).to_have_count(1)
     expect(candidates.first).to_have_class(re.compile(r"\bpublishes\b"))
     expect(page.locator("#approve-target")).to_have_text("A publishes Cola Zero")
+
+    # And under the candidates, the linker's reason for leaving the link to a person
+    expect(page.locator("#link-evidence")).to_have_text(
+        "Linker: its print reads 'water', which its catalog text lacks (another variant?)"
+    )
 
     # And with no action yet the history says so in plain text, not as a numbered item
     expect(page.locator("#history-note")).to_have_text("No actions yet.")

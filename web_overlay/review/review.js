@@ -23,6 +23,8 @@
  * @property {string} label
  * @property {number} confidence detector confidence
  * @property {number | null} link_confidence calibrated confidence of the SKU link (null: not linked); the queue sorts on it
+ * @property {string | null} [link_evidence] the linker's reason: the print evidence an approval rested on, or why a
+ *   link was left for review ("its print reads 'apple', which its catalog text lacks (another variant?)")
  * @property {number} start_ms
  * @property {number} end_ms
  * @property {TimelineKeyframe[]} keyframes
@@ -340,6 +342,9 @@ function renderDetail() {
     `Link ${linkText(p)} · detector ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · `,
     h('span', { class: 'episode', title: `Episode ${p.episode_id}` }, [episode]), ` · v${p.version}`);
   renderCandidates(p);
+  const evidence = $('link-evidence');
+  evidence.hidden = !p.link_evidence;
+  evidence.textContent = p.link_evidence ? `Linker: ${p.link_evidence}` : '';
   renderApproveTarget(p);
   /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
   /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
