@@ -27,7 +27,7 @@ from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, verify
 from tagger.linking.patches import patch_similarities
 from tagger.linking.print_match import MIN_COLOURED_PAIRS, NO_MATCH, PrintMatch, print_match
-from tagger.linking.print_words import foreign_words, words_on_print
+from tagger.linking.print_words import WordReadings, foreign_words, word_readings, words_on_print
 
 IntArray = NDArray[np.int64]
 
@@ -172,7 +172,7 @@ def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArra
 
 
 def _best_verification(
-    query: ImageFeatures, matching: MatchingQuery, index: CatalogIndex, row: int
+    query: ImageFeatures, matching: MatchingQuery, index: CatalogIndex, row: int, readings: WordReadings
 ) -> tuple[int, float, PrintMatch]:
     """(most inliers over the SKU's images, aligned colour similarity under that image's homography,
     where and how well that image's print matched)."""
@@ -201,20 +201,25 @@ def _best_verification(
             )
             best_match = replace(
                 best_match,
-                foreign_words=_foreign_words_on_print(query, index, row, outcome.homography, image),
+                foreign_words=_foreign_words_on_print(query, index, row, outcome.homography, image, readings),
             )
     return best_inliers, best_similarity, best_match
 
 
 def _foreign_words_on_print(
-    query: ImageFeatures, index: CatalogIndex, row: int, homography: NDArray[np.float64], image: ImageFeatures
+    query: ImageFeatures,
+    index: CatalogIndex,
+    row: int,
+    homography: NDArray[np.float64],
+    image: ImageFeatures,
+    readings: WordReadings,
 ) -> tuple[str, ...]:
     """Naming words OCR read inside this packshot's matched print that the SKU's text lacks."""
-    if not query.word_points.size or len(query.word_points) != len(query.words):
+    if not readings or len(query.word_points) != len(query.words):
         return ()
     on_print = words_on_print(query.word_points, homography, image.thumbnail, image.size)
     printed = [word for word, inside in zip(query.words, on_print, strict=True) if inside]
-    return foreign_words(printed, index.documents[row], index.vocabulary, index.naming_words)
+    return foreign_words(printed, index.documents[row], readings, index.naming_words)
 
 
 def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: IntArray) -> NDArray[np.float64]:
@@ -252,8 +257,10 @@ def candidate_set(
     chosen = rows_to_verify(patches, query.patches.size > 0, config.verify)
     # The query's descriptors are quantized once for all the rows it is verified against.
     matching = MatchingQuery.of(query.local)
+    # Located words only on the crop OCR read; what they may be is worked out once for all rows.
+    readings = word_readings(query.words, index.vocabulary) if query.word_points.size else {}
     verified = [
-        _best_verification(query, matching, index, int(row)) if verify else (0, 0.0, NO_MATCH)
+        _best_verification(query, matching, index, int(row), readings) if verify else (0, 0.0, NO_MATCH)
         for row, verify in zip(rows, chosen, strict=True)
     ]
     inliers = np.array([inliers for inliers, _, _ in verified], dtype=np.float64)

@@ -16,7 +16,7 @@ wrong on shelf photos.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -64,26 +64,36 @@ def words_on_print(
     return on_print
 
 
+WordReadings = Mapping[str, frozenset[str]]
+
+
+def word_readings(words: Sequence[str], vocabulary: TextVocabulary) -> dict[str, frozenset[str]]:
+    """What each word OCR read may be: itself and its near misses among the catalog's words. Computed
+    once per crop (≈ 0.5 ms a word at 10,000 SKUs), then judged against every verified candidate.
+    Digits are not read as names (OCR confuses them, and sizes print in many ways)."""
+    return {
+        word: frozenset({word, *vocabulary.close_matches(word)})
+        for word in dict.fromkeys(words)
+        if word.isalpha()
+    }
+
+
 def foreign_words(
     words: Sequence[str],
     document: frozenset[str],
-    vocabulary: TextVocabulary,
+    readings: WordReadings,
     naming_words: frozenset[str],
 ) -> tuple[str, ...]:
     """The catalog naming words (`naming_words`, the words of the catalog's titles) that `words` read
-    (exactly or as OCR's near misses) and the SKU's own `document` lacks. A word close to any word of
-    the document is the SKU's own ("grapefrukt" for "grapefruit"); digits are not read as names (OCR
-    confuses them, and sizes print in many ways)."""
+    (exactly or as OCR's near misses, `readings`) and the SKU's own `document` lacks. A word close to
+    any word of the document is the SKU's own ("grapefrukt" for "grapefruit")."""
     found: list[str] = []
     for word in dict.fromkeys(words):
-        if not word.isalpha():
-            continue
-        readings = {word, *vocabulary.close_matches(word)}
-        if readings & document:
+        if word not in readings or readings[word] & document:
             continue
         named = sorted(
             (-difflib.SequenceMatcher(None, word, reading).ratio(), reading)
-            for reading in readings & naming_words
+            for reading in readings[word] & naming_words
         )
         if named and -named[0][0] >= MIN_NAMING_SIMILARITY and named[0][1] not in found:
             found.append(named[0][1])

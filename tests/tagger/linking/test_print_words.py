@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tagger.linking.ocr import TextLine
-from tagger.linking.print_words import MIN_NAMING_SIMILARITY, foreign_words, words_on_print
+from tagger.linking.print_words import MIN_NAMING_SIMILARITY, foreign_words, word_readings, words_on_print
 from tagger.linking.text import TextVocabulary
 
 DOCUMENTS = {
@@ -19,6 +19,10 @@ VOCABULARY = TextVocabulary.from_documents(list(DOCUMENTS.values()))
 NAMING = frozenset(
     {"god", "morgon", "orange", "apple", "juice", "garant", "ecological", "medium", "fat", "milk"}
 )
+
+
+def _foreign(words: list[str], sku: str) -> tuple[str, ...]:
+    return foreign_words(words, DOCUMENTS[sku], word_readings(words, VOCABULARY), NAMING)
 
 
 def _packshot(size: int = 64) -> np.ndarray:
@@ -57,35 +61,32 @@ def test_no_words_none_on_the_print() -> None:
 def test_a_naming_word_the_sku_lacks_is_foreign_its_own_words_are_not() -> None:
     read = ["god", "morgon", "apple", "juice"]
 
-    assert foreign_words(read, DOCUMENTS["orange"], VOCABULARY, NAMING) == ("apple",)
-    assert foreign_words(read, DOCUMENTS["apple"], VOCABULARY, NAMING) == ()
+    assert _foreign(read, "orange") == ("apple",)
+    assert _foreign(read, "apple") == ()
 
 
 def test_ocr_near_misses_count_as_the_word_they_are_close_to() -> None:
     # One letter wrong in a word of five or more still names it; a near miss of the SKU's own word
     # is its own.
-    assert foreign_words(["appie"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ("apple",)
-    assert foreign_words(["mediun"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ("medium",)
-    assert foreign_words(["orangc"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ()
+    assert _foreign(["appie"], "orange") == ("apple",)
+    assert _foreign(["mediun"], "orange") == ("medium",)
+    assert _foreign(["orangc"], "orange") == ()
 
 
 def test_a_cut_off_word_does_not_name_another_product() -> None:
     """A neighbouring carton's 'apple' cut by the crop's edge reads 'ple': close enough for the text
     signal's fuzzy match (0.75), not to say the pack names apple."""
-    assert foreign_words(["ple"], DOCUMENTS["orange"], VOCABULARY, NAMING) == ()
+    assert _foreign(["ple"], "orange") == ()
     assert MIN_NAMING_SIMILARITY > 0.75
 
 
 def test_words_that_name_nothing_say_nothing() -> None:
     # digits, words no title uses ("unfiltered" is in a description only), words unknown to the catalog
-    assert (
-        foreign_words(["100", "1990", "unfiltered", "squeezed"], DOCUMENTS["orange"], VOCABULARY, NAMING)
-        == ()
-    )
+    assert _foreign(["100", "1990", "unfiltered", "squeezed"], "orange") == ()
 
 
 def test_each_foreign_word_is_named_once() -> None:
-    assert foreign_words(["apple", "apple", "milk"], DOCUMENTS["orange"], VOCABULARY, NAMING) == (
+    assert _foreign(["apple", "apple", "milk"], "orange") == (
         "apple",
         "milk",
     )
@@ -100,3 +101,11 @@ def test_a_lines_words_are_placed_along_it_by_their_characters() -> None:
     assert juice[0] == pytest.approx(85.0)  # characters 6-11
     assert missing[0] == pytest.approx(55.0)  # not in the line: its middle
     assert apple[1] == juice[1] == 10.0
+
+
+def test_readings_are_worked_out_once_per_word_and_never_for_digits() -> None:
+    readings = word_readings(["appie", "appie", "100", "orange"], VOCABULARY)
+
+    assert set(readings) == {"appie", "orange"}
+    assert "apple" in readings["appie"]
+    assert _foreign(["100"], "orange") == ()
