@@ -113,6 +113,7 @@ def placement_json(placement: Placement) -> dict[str, Any]:
                 "confidence": round(placement.link.confidence, 4),
                 "decision": placement.link.decision.value,
                 "evidence": placement.link.evidence,
+                "contradicted": placement.link.contradicted,
                 "index_version": placement.link.index_version,
             }
             if placement.link is not None

@@ -186,4 +186,5 @@ def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> P
         status=linked.status if linked else PlacementStatus.PROPOSED,
         index_version=linked.index_version if linked else None,
         link_evidence=linked.evidence if linked else None,
+        link_contradicted=linked.contradicted if linked else False,
     )

@@ -57,6 +57,7 @@ class PlacementDraft:
     status: PlacementStatus = PlacementStatus.PROPOSED
     index_version: str | None = None
     link_evidence: str | None = None
+    link_contradicted: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class TagJobExecutor:
                         sku_candidates=[candidate.stored() for candidate in draft.sku_candidates],
                         link_confidence=draft.link_confidence,
                         link_evidence=draft.link_evidence,
+                        link_contradicted=draft.link_contradicted,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,
                         thumbnail_path=draft.thumbnail_path,

@@ -61,6 +61,7 @@ class LinkOutcome:
     index_version: str | None
     # Why the link was approved, or why it was not (`LinkResult.evidence`); None when there is none.
     evidence: str | None = None
+    contradicted: bool = False
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
         status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
         index_version=result.index_version,
         evidence=stored_evidence(result.evidence),
+        contradicted=result.contradicted,
     )
 
 
@@ -273,6 +275,7 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence
     placement.link_evidence = result.evidence
+    placement.link_contradicted = result.contradicted
     placement.index_version = result.index_version
     if placement.status == PlacementStatus.PROPOSED:
         placement.status = result.status

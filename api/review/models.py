@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, false
 from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, json_field
@@ -48,6 +48,9 @@ class Placement(SQLModel, table=True):
     # The linker's reason, in a reviewer's words: which print evidence approved the link, or why a
     # confident one was left for review ("its print reads 'apple', which its catalog text lacks").
     link_evidence: str | None = Field(default=None, max_length=EVIDENCE_MAX_CHARS)
+    # The crops contradicted the top SKU (another variant's name on its print, its print in other
+    # colours): bulk approval leaves it to a person, however confident the link.
+    link_contradicted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
     thumbnail_path: str | None = Field(default=None, max_length=1000)

@@ -60,11 +60,15 @@ def bulk_approve(
     session: SessionDep,
     settings: SettingsDep,
 ) -> BulkApproveResult:
-    approved = review.bulk_approve(
+    approved, contradicted = review.bulk_approve(
         session, brand_id, principal, settings, min_confidence=body.min_confidence, episode_id=body.episode_id
     )
     session.commit()
-    return BulkApproveResult(approved=len(approved), placement_ids=[placement.id for placement in approved])
+    return BulkApproveResult(
+        approved=len(approved),
+        placement_ids=[placement.id for placement in approved],
+        skipped_contradicted=contradicted,
+    )
 
 
 @router.get("/episodes/{episode_id}/placements", response_model=list[PlacementPublic])

@@ -65,6 +65,10 @@ class PlacementPublic(BaseModel):
         description="The linker's reason: the print evidence an approval rested on, or why a link was "
         "left for review (e.g. its print names another variant); null before linking"
     )
+    link_contradicted: bool = Field(
+        description="The crops showed another product (another variant's name on its print, its print in "
+        "other colours): bulk approval skips it, whatever its confidence"
+    )
     start_ms: int
     end_ms: int
     start_frame: int
@@ -132,6 +136,10 @@ class BulkApprove(BaseModel):
 class BulkApproveResult(BaseModel):
     approved: int
     placement_ids: list[uuid.UUID]
+    skipped_contradicted: int = Field(
+        description="Proposals at or above min_confidence left for a person: their crops showed another "
+        "product (`link_contradicted`)"
+    )
 
 
 class ReviewActionPublic(BaseModel):

@@ -163,6 +163,7 @@ def placements_public(
                 confidence=placement.confidence,
                 link_confidence=placement.link_confidence,
                 link_evidence=placement.link_evidence,
+                link_contradicted=placement.link_contradicted,
                 start_ms=placement.start_ms,
                 end_ms=placement.end_ms,
                 start_frame=placement.start_frame,
@@ -375,7 +376,11 @@ def bulk_approve(
     *,
     min_confidence: float,
     episode_id: uuid.UUID | None,
-) -> list[Placement]:
+) -> tuple[list[Placement], int]:
+    """Approve the proposals linked at least `min_confidence` (to what `approve_default` publishes);
+    returns them and how many at that confidence were left for a person because their crops showed
+    another product (`link_contradicted`): a confident link to a sibling is the one a click must not
+    publish."""
     floor = link_floor(session, brand_id)
     if min_confidence < floor:
         raise InvalidInput(
@@ -391,11 +396,15 @@ def bulk_approve(
     if episode_id is not None:
         statement = statement.where(Placement.episode_id == episode_id)
     approved = []
+    contradicted = 0
     for placement in session.exec(statement).all():
+        if placement.link_contradicted and placement.chosen_product_id is None:
+            contradicted += 1
+            continue
         if approve_default(placement, floor) is None:
             continue
         approved.append(approve(session, placement, actor, settings, product_id=None))
-    return approved
+    return approved, contradicted
 
 
 def history(session: Session, placement: Placement) -> list[ReviewActionPublic]:

@@ -122,6 +122,9 @@ class LinkResult:
     crops_used: int
     # Why the top SKU's print was or was not seen (`print_evidence`): what auto-approval rests on.
     evidence: str = ""
+    # The crops showed evidence of another product (its print in other colours, another variant's name
+    # on it): a person should look before it is published, whatever its confidence.
+    contradicted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +319,8 @@ class PrintEvidence:
 
     seen: bool
     reason: str
+    # Not merely unseen: the print matched says the pack is another product (a sibling variant).
+    contradicted: bool = False
 
 
 def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
@@ -345,10 +350,14 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
     if foreign:
         named = ", ".join(f"'{word}'" for word in foreign)
         return PrintEvidence(
-            False, f"its print reads {named}, which its catalog text lacks (another variant?)"
+            False,
+            f"its print reads {named}, which its catalog text lacks (another variant?)",
+            contradicted=True,
         )
     if coloured >= MIN_COLOURED_PAIRS and same < MIN_COLOUR_AGREEMENT * coloured:
-        return PrintEvidence(False, f"its print matched in other colours: {colour} (a sibling variant?)")
+        return PrintEvidence(
+            False, f"its print matched in other colours: {colour} (a sibling variant?)", contradicted=True
+        )
     if not seen:
         return PrintEvidence(False, "its print was not seen (no catalog text read, too few keypoints)")
     return PrintEvidence(True, "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else ""))
@@ -376,6 +385,7 @@ def result_from_probabilities(
     *,
     print_evidence: bool = True,
     evidence: str = "",
+    contradicted: bool = False,
 ) -> LinkResult:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
@@ -394,6 +404,7 @@ def result_from_probabilities(
         index_version=index.version,
         crops_used=crops_used,
         evidence=evidence,
+        contradicted=contradicted,
     )
 
 
@@ -451,6 +462,7 @@ class Linker:
             len(sets),
             print_evidence=seen.seen,
             evidence=seen.reason,
+            contradicted=seen.contradicted,
         )
 
 

@@ -197,6 +197,7 @@ def _draft(
     status: PlacementStatus,
     link_confidence: float | None = None,
     link_evidence: str | None = None,
+    link_contradicted: bool = False,
 ) -> PlacementDraft:
     return PlacementDraft(
         start_ms=100,
@@ -210,6 +211,7 @@ def _draft(
         status=status,
         link_confidence=link_confidence,
         link_evidence=link_evidence,
+        link_contradicted=link_contradicted,
     )
 
 
@@ -254,12 +256,26 @@ def test_a_placement_keeps_the_linkers_reason_and_the_review_api_serves_it(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
     reason = "its print reads 'apple', which its catalog text lacks (another variant?)"
-    tagger = FakeTagger([_draft(None, PlacementStatus.PROPOSED, link_confidence=0.98, link_evidence=reason)])
+    tagger = FakeTagger(
+        [
+            _draft(
+                None,
+                PlacementStatus.PROPOSED,
+                link_confidence=0.98,
+                link_evidence=reason,
+                link_contradicted=True,
+            )
+        ]
+    )
     client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
 
     [served] = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
 
-    assert (served["link_confidence"], served["link_evidence"]) == (0.98, reason)
+    assert (served["link_confidence"], served["link_evidence"], served["link_contradicted"]) == (
+        0.98,
+        reason,
+        True,
+    )
     again = client.get(f"/v1/placements/{served['id']}", headers=brand.headers).json()
     assert again["link_evidence"] == reason
 

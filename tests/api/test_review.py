@@ -242,8 +242,48 @@ def test_bulk_approve_takes_only_confident_linked_placements(
     result = client.post(
         "/v1/review/bulk-approve", json={"min_confidence": 0.9}, headers=brand.headers
     ).json()
-    assert result == {"approved": 1, "placement_ids": [str(confident.id)]}
+    assert result == {"approved": 1, "placement_ids": [str(confident.id)], "skipped_contradicted": 0}
     assert len(client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]) == 1
+
+
+def test_bulk_approve_leaves_a_confident_link_the_crops_contradicted_to_a_person(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    """A left-out carton linked to its sibling at 0.98, its print naming another flavour: one click on
+    'approve everything above 90 %' must not publish it. Once a person picked its product, it may."""
+    product, _ = make_product(engine, brand.brand.id, "God Morgon Red Grapefruit", sku="GM-RG")
+    episode = make_episode(engine, brand.brand.id, settings)
+    reason = "its print reads 'apple', which its catalog text lacks (another variant?)"
+    sibling = make_placement(
+        engine,
+        episode,
+        link_confidence=0.98,
+        candidates=[product],
+        link_evidence=reason,
+        link_contradicted=True,
+    )
+    picked = make_placement(
+        engine,
+        episode,
+        link_confidence=0.97,
+        candidates=[product],
+        link_contradicted=True,
+        chosen_product_id=product.id,
+    )
+    plain = make_placement(engine, episode, link_confidence=0.95, candidates=[product])
+
+    result = client.post(
+        "/v1/review/bulk-approve", json={"min_confidence": 0.9}, headers=brand.headers
+    ).json()
+
+    assert (result["approved"], result["skipped_contradicted"]) == (2, 1)
+    assert set(result["placement_ids"]) == {str(picked.id), str(plain.id)}
+    waiting = client.get(f"/v1/placements/{sibling.id}", headers=brand.headers).json()
+    assert (waiting["status"], waiting["link_contradicted"], waiting["link_evidence"]) == (
+        "proposed",
+        True,
+        reason,
+    )
 
 
 def test_placements_are_invisible_to_other_brands(
@@ -476,4 +516,4 @@ def test_bulk_approve_never_reaches_below_the_floor(
     assert "below your link floor (0.30)" in refused.json()["detail"]
     assert client.get(f"/v1/placements/{below.id}", headers=brand.headers).json()["status"] == "proposed"
     at_floor = client.post("/v1/review/bulk-approve", json={"min_confidence": 0.3}, headers=brand.headers)
-    assert at_floor.json() == {"approved": 0, "placement_ids": []}
+    assert at_floor.json() == {"approved": 0, "placement_ids": [], "skipped_contradicted": 0}

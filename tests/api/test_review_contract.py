@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ def test_the_linkers_reason_travels_with_its_answer_and_is_cut_to_what_a_placeme
     reason = "its print reads 'apple', which its catalog text lacks (another variant?)"
 
     assert outcome(_proposed(reason), brand).evidence == reason
+    assert outcome(replace(_proposed(reason), contradicted=True), brand).contradicted is True
     assert outcome(_proposed(""), brand).evidence is None
     long = outcome(_proposed("crop 1: its print matched (40 keypoints); " * 40), brand).evidence
     assert long is not None

@@ -220,6 +220,7 @@ def review_placement(
     end_box: Box | None = None,
     episode_id: str = "ep_review",
     evidence: str | None = None,
+    contradicted: bool = False,
 ) -> JsonObject:
     """A placement as the review API stores it (the fake serves it as `PlacementPublic`): proposed, version
     1, no product chosen yet, candidates best first as the linker writes them, the link confidence (what the
@@ -232,6 +233,7 @@ def review_placement(
         "confidence": confidence,
         "link_confidence": candidates[0][1] if candidates else None,
         "link_evidence": evidence,
+        "link_contradicted": contradicted,
         "start_ms": start_ms,
         "end_ms": end_ms,
         "keyframes": [{"t_ms": start_ms, "box": list(box)}, {"t_ms": end_ms, "box": list(end_box or box)}],

@@ -198,17 +198,31 @@ class FakeReviewApi:
                 f"min_confidence ({min_confidence:.2f}) is below your link floor ({self.link_floor:.2f}): "
                 "links below it are unknown products, and each needs a product picked by a person",
             )
-        approved = [
-            (pid, product_id)
+        eligible = [
+            (pid, p)
             for pid, p in self._placements.items()
             if p["status"] == "proposed"
             and (p["link_confidence"] or 0.0) >= min_confidence
             and (episode_id is None or p["episode_id"] == episode_id)
-            and (product_id := self._public(p)["approve_product_id"])
+        ]
+        # As the real API: links whose crops showed another product wait for a person.
+        contradicted = [
+            pid for pid, p in eligible if p.get("link_contradicted") and not p["chosen_product_id"]
+        ]
+        approved = [
+            (pid, product_id)
+            for pid, p in eligible
+            if pid not in contradicted and (product_id := self._public(p)["approve_product_id"])
         ]
         for pid, product_id in approved:
             self._record(pid, "approve", {"status": "approved", "chosen_product_id": product_id})
-        return ok_json({"approved": len(approved), "placement_ids": [pid for pid, _ in approved]})
+        return ok_json(
+            {
+                "approved": len(approved),
+                "placement_ids": [pid for pid, _ in approved],
+                "skipped_contradicted": len(contradicted),
+            }
+        )
 
     def _products(self, q: str) -> FakeResponse:
         needle = q.casefold()

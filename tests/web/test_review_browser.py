@@ -336,6 +336,64 @@ def test_items_are_titled_by_product_and_candidates_show_their_packshots(
     assert page_errors == []
 
 
+def test_a_link_the_crops_contradicted_is_flagged_and_bulk_approval_leaves_it(
+    page: Page, loopback: LoopbackState, loopback_server: LoopbackServer, page_errors: PageErrors
+) -> None:
+    # Given a confident link whose print named another variant, and a plainly confident one
+    review = serve_review(
+        loopback,
+        loopback_server,
+        [
+            review_placement(
+                "rp_sibling",
+                label="product",
+                confidence=0.9,
+                start_ms=0,
+                end_ms=2000,
+                box=(0.2, 0.2, 0.4, 0.5),
+                candidates=((OAT_MILK, 0.98),),
+                evidence="its print reads 'chocolate', which its catalog text lacks (another variant?)",
+                contradicted=True,
+            ),
+            review_placement(
+                "rp_plain",
+                label="bottle",
+                confidence=0.9,
+                start_ms=1000,
+                end_ms=3000,
+                box=(0.5, 0.2, 0.2, 0.3),
+                candidates=((COLA, 0.95),),
+                evidence="crop 1: its print matched (40 keypoints)",
+            ),
+        ],
+    )
+    sign_in(page, review.base_url, review.api_key)
+
+    # Then the contradicted one says what to check, in the warning style; the plain one reads as a note
+    page.locator("#queue li", has_text="Oatly Oat Milk").click()
+    evidence = page.locator("#link-evidence")
+    expect(evidence).to_have_text(
+        "Check the product: its print reads 'chocolate', which its catalog text lacks (another variant?)"
+    )
+    expect(evidence).to_have_class(re.compile(r"\bcontradicted\b"))
+    page.locator("#queue li", has_text="Cola Zero").click()
+    expect(evidence).to_have_text("Linker: crop 1: its print matched (40 keypoints)")
+    expect(evidence).not_to_have_class(re.compile(r"\bcontradicted\b"))
+
+    # When the reviewer bulk approves everything at 90 % or above
+    page.get_by_label("Minimum confidence").fill("0.9")
+    page.get_by_role("button", name="Bulk approve").click()
+
+    # Then the plain link is published and the contradicted one waits, and the message says why
+    expect(page.locator("#message")).to_have_text(
+        "Bulk approved 1 placement(s) at ≥ 90%. 1 left for you: the linker saw another product's print."
+    )
+    assert review.placement("rp_plain")["status"] == "approved"
+    assert review.placement("rp_sibling")["status"] == "proposed"
+    assert queue_ids(page) == ["rp_sibling"]
+    assert page_errors == []
+
+
 def test_an_unknown_product_is_labelled_and_a_alone_does_not_publish_it(
     page: Page,
     loopback: LoopbackState,

@@ -25,6 +25,7 @@
  * @property {number | null} link_confidence calibrated confidence of the SKU link (null: not linked); the queue sorts on it
  * @property {string | null} [link_evidence] the linker's reason: the print evidence an approval rested on, or why a
  *   link was left for review ("its print reads 'apple', which its catalog text lacks (another variant?)")
+ * @property {boolean} [link_contradicted] the crops showed another product: bulk approval leaves it to a person
  * @property {number} start_ms
  * @property {number} end_ms
  * @property {TimelineKeyframe[]} keyframes
@@ -344,7 +345,10 @@ function renderDetail() {
   renderCandidates(p);
   const evidence = $('link-evidence');
   evidence.hidden = !p.link_evidence;
-  evidence.textContent = p.link_evidence ? `Linker: ${p.link_evidence}` : '';
+  evidence.classList.toggle('contradicted', Boolean(p.link_contradicted));
+  evidence.textContent = p.link_evidence
+    ? `${p.link_contradicted ? 'Check the product: ' : 'Linker: '}${p.link_evidence}`
+    : '';
   renderApproveTarget(p);
   /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
   /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
@@ -731,8 +735,10 @@ async function bulkApprove() {
   try {
     const { data } = await api('POST', '/v1/review/bulk-approve', { body: { min_confidence: min } });
     const count = typeof data?.approved === 'number' ? data.approved : Array.isArray(data?.approved) ? data.approved.length : null;
+    const skipped = typeof data?.skipped_contradicted === 'number' ? data.skipped_contradicted : 0;
     await loadQueue(true);
-    say(count === null ? `Bulk approved at ≥ ${percent(min)}.` : `Bulk approved ${count} placement(s) at ≥ ${percent(min)}.`);
+    const done = count === null ? `Bulk approved at ≥ ${percent(min)}.` : `Bulk approved ${count} placement(s) at ≥ ${percent(min)}.`;
+    say(skipped ? `${done} ${skipped} left for you: the linker saw another product's print.` : done);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) say(`Bulk approve failed. ${errorText(error)}`, true);
   }

@@ -281,6 +281,7 @@ def test_colour_is_judged_over_the_tracks_crops_together() -> None:
         False,
         "its print matched in other colours: 5 of 50 coloured keypoint matches in its hue "
         "(a sibling variant?)",
+        contradicted=True,
     )
 
 
@@ -308,6 +309,7 @@ def test_a_sibling_in_other_ink_matches_the_print_but_is_not_print_evidence(
     assert print_evidence([own], row).seen is True
     evidence = print_evidence([sibling], row)
     assert evidence.seen is False
+    assert evidence.contradicted is True  # not merely unseen: another product's print
     assert "in other colours" in evidence.reason
 
 
@@ -334,6 +336,7 @@ def test_track_whose_print_is_not_visible_gets_its_sku_for_review(index: Catalog
     assert result.sku == "SKU-2"
     assert result.confidence > 0.8
     assert result.decision is Decision.PROPOSED
+    assert result.contradicted is False  # unseen is not contradicted: nothing showed another product
     assert trusting.decision is Decision.APPROVED
 
 
@@ -491,6 +494,7 @@ def test_a_print_that_reads_another_products_name_is_not_evidence_of_the_sku(
     evidence = print_evidence([candidates], row)
 
     assert evidence.seen is seen
+    assert evidence.contradicted is not seen
     if not seen:
         assert "'apple'" in evidence.reason
         assert candidates.match(position).foreign_words == ("apple",)
