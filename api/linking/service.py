@@ -122,16 +122,30 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
     ).all():
         assert image.path is not None
         images.setdefault(image.product_id, []).append(Path(image.path))
+    variants: dict[uuid.UUID, list[str]] = {}
+    for variant in session.exec(
+        select(Variant)
+        .where(Variant.brand_id == brand_id)
+        .order_by(col(Variant.created_at), col(Variant.sku))
+    ).all():
+        if variant.title.strip().casefold() not in _PLACEHOLDER_VARIANT_TITLES:
+            variants.setdefault(variant.product_id, []).append(variant.title)
     return [
         CatalogItem(
             sku=str(product.id),
             title=product.title,
             brand=product.vendor,
-            description=product.description,
+            # A product's variant titles are words its packs print ("Apple", "1.5 %"): part of its own
+            # text, so a carton naming its variant never reads as another product's name.
+            description=" ".join([product.description, *variants.get(product.id, [])]).strip(),
             images=tuple(images.get(product.id, [])),
         )
         for product in products
     ]
+
+
+# What a product with one variant calls it (Shopify's "Default Title", the importer's "Default").
+_PLACEHOLDER_VARIANT_TITLES = frozenset({"default", "default title"})
 
 
 def _first_variants(session: Session, brand_id: uuid.UUID) -> dict[str, str | None]:

@@ -63,7 +63,7 @@ class PlacementPublic(BaseModel):
     link_confidence: float | None
     link_evidence: str | None = Field(
         description="The linker's reason: the print evidence an approval rested on, or why a link was "
-        "left for review (e.g. its print names another variant); null before linking"
+        "left for review (e.g. its print names another variant); null when the placement was never linked"
     )
     link_contradicted: bool = Field(
         description="The crops showed another product (another variant's name on its print, its print in "

@@ -31,7 +31,7 @@ from tagger.linking.linker import (
     ShortlistConfig,
     candidate_set,
     decide,
-    has_print_evidence,
+    print_evidence,
     vote,
 )
 
@@ -113,12 +113,23 @@ class Prediction:
     # Whether the top SKU's print was seen (the auto-approval rule; see LinkThresholds).
     print_evidence: bool = True
     left_out_print_evidence: bool = True
+    # Whether the crops contradicted the top SKU (never approved; see `decide`).
+    contradicted: bool = False
+    left_out_contradicted: bool = False
 
     def approved(self, thresholds: LinkThresholds) -> bool:
-        return decide(self.confidence, thresholds, print_evidence=self.print_evidence) is Decision.APPROVED
+        decision = decide(
+            self.confidence, thresholds, print_evidence=self.print_evidence, contradicted=self.contradicted
+        )
+        return decision is Decision.APPROVED
 
     def left_out_approved(self, thresholds: LinkThresholds) -> bool:
-        decision = decide(self.left_out_confidence, thresholds, print_evidence=self.left_out_print_evidence)
+        decision = decide(
+            self.left_out_confidence,
+            thresholds,
+            print_evidence=self.left_out_print_evidence,
+            contradicted=self.left_out_contradicted,
+        )
         return decision is Decision.APPROVED
 
 
@@ -129,6 +140,7 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
     top = int(np.argmax(probabilities))
     left_probabilities, _ = vote(record.left_out, model, len(index))
     left_top = int(np.argmax(left_probabilities))
+    known, left_out = print_evidence(record.known, top), print_evidence(record.left_out, left_top)
     return Prediction(
         query=record.query,
         rank=rank,
@@ -137,8 +149,10 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         top_correct=top == record.truth_row and probabilities[top] > 0,
         left_out_confidence=float(left_probabilities.max(initial=0.0)),
         seconds=record.seconds,
-        print_evidence=has_print_evidence(record.known, top),
-        left_out_print_evidence=has_print_evidence(record.left_out, left_top),
+        print_evidence=known.seen,
+        left_out_print_evidence=left_out.seen,
+        contradicted=known.contradicted,
+        left_out_contradicted=left_out.contradicted,
     )
 
 

@@ -74,8 +74,16 @@ class CatalogIndex:
     # The words the catalog names its products with (its titles'): a pack printing one its SKU lacks
     # names another product (`print_words`).
     naming_words: frozenset[str] = field(init=False, repr=False)
+    # How many titles use each naming word (`naming_words_without`).
+    title_word_counts: Mapping[str, int] = field(init=False, repr=False)
     postings: Mapping[str, IntArray] = field(init=False, repr=False)
     version: str = field(init=False)
+
+    def naming_words_without(self, row: int) -> frozenset[str]:
+        """The naming words of a catalog without product `row` (evaluation's "left out of the catalog"):
+        its title's words that no other title uses are no longer names."""
+        own = set(normalize_words(self.products[row].title))
+        return self.naming_words - {word for word in own if self.title_word_counts.get(word, 0) <= 1}
 
     def __post_init__(self) -> None:
         # Derived arrays are computed once here so a loaded index and a built one are identical.
@@ -98,8 +106,12 @@ class CatalogIndex:
         set_(self, "colours", np.stack(colours) if colours else np.zeros((0, 0), np.float32))
         set_(self, "documents", tuple(documents))
         set_(self, "vocabulary", TextVocabulary.from_documents(documents))
-        naming = frozenset(word for product in self.products for word in normalize_words(product.title))
-        set_(self, "naming_words", naming)
+        title_counts: dict[str, int] = {}
+        for product in self.products:
+            for word in set(normalize_words(product.title)):
+                title_counts[word] = title_counts.get(word, 0) + 1
+        set_(self, "naming_words", frozenset(title_counts))
+        set_(self, "title_word_counts", title_counts)
         postings: dict[str, list[int]] = {}
         for row, words_set in enumerate(documents):
             for word in words_set:

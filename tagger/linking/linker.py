@@ -175,7 +175,12 @@ def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArra
 
 
 def _best_verification(
-    query: ImageFeatures, matching: MatchingQuery, index: CatalogIndex, row: int, readings: WordReadings
+    query: ImageFeatures,
+    matching: MatchingQuery,
+    index: CatalogIndex,
+    row: int,
+    readings: WordReadings,
+    naming_words: frozenset[str],
 ) -> tuple[int, float, PrintMatch]:
     """(most inliers over the SKU's images, aligned colour similarity under that image's homography,
     where and how well that image's print matched)."""
@@ -204,25 +209,28 @@ def _best_verification(
             )
             best_match = replace(
                 best_match,
-                foreign_words=_foreign_words_on_print(query, index, row, outcome.homography, image, readings),
+                foreign_words=_foreign_words_on_print(
+                    query, index.documents[row], outcome.homography, image, readings, naming_words
+                ),
             )
     return best_inliers, best_similarity, best_match
 
 
 def _foreign_words_on_print(
     query: ImageFeatures,
-    index: CatalogIndex,
-    row: int,
+    document: frozenset[str],
     homography: NDArray[np.float64],
     image: ImageFeatures,
     readings: WordReadings,
+    naming_words: frozenset[str],
 ) -> tuple[str, ...]:
-    """Naming words OCR read inside this packshot's matched print that the SKU's text lacks."""
+    """Naming words OCR read inside this packshot's matched print that the SKU's text (`document`)
+    lacks."""
     if not readings or len(query.word_points) != len(query.words):
         return ()
     on_print = words_on_print(query.word_points, homography, image.thumbnail, image.size)
     printed = [word for word, inside in zip(query.words, on_print, strict=True) if inside]
-    return foreign_words(printed, index.documents[row], readings, index.naming_words)
+    return foreign_words(printed, document, readings, naming_words)
 
 
 def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: IntArray) -> NDArray[np.float64]:
@@ -262,8 +270,12 @@ def candidate_set(
     matching = MatchingQuery.of(query.local)
     # Located words only on the crop OCR read; what they may be is worked out once for all rows.
     readings = word_readings(query.words, index.vocabulary) if query.word_points.size else {}
+    # A catalog without the excluded product (evaluation) no longer names anything by its title.
+    naming = index.naming_words if exclude is None else index.naming_words_without(exclude)
     verified = [
-        _best_verification(query, matching, index, int(row), readings) if verify else (0, 0.0, NO_MATCH)
+        _best_verification(query, matching, index, int(row), readings, naming)
+        if verify
+        else (0, 0.0, NO_MATCH)
         for row, verify in zip(rows, chosen, strict=True)
     ]
     inliers = np.array([inliers for inliers, _, _ in verified], dtype=np.float64)
@@ -368,8 +380,14 @@ def has_print_evidence(sets: Sequence[CandidateSet], row: int) -> bool:
     return print_evidence(sets, row).seen
 
 
-def decide(confidence: float, thresholds: LinkThresholds, *, print_evidence: bool = True) -> Decision:
-    if confidence >= thresholds.auto_approve and (print_evidence or not thresholds.require_print_evidence):
+def decide(
+    confidence: float, thresholds: LinkThresholds, *, print_evidence: bool = True, contradicted: bool = False
+) -> Decision:
+    """Approved above the threshold with print evidence (or without, for a brand that waived it), but
+    never when the crops contradicted the SKU (another variant's name on its print, its print in other
+    colours): that is evidence of another product, which no setting trusts appearance over."""
+    trusted = print_evidence or not thresholds.require_print_evidence
+    if confidence >= thresholds.auto_approve and trusted and not contradicted:
         return Decision.APPROVED
     if confidence >= thresholds.floor:
         return Decision.PROPOSED
@@ -394,7 +412,7 @@ def result_from_probabilities(
         if probabilities[row] > 0
     )
     confidence = candidates[0].confidence if candidates else 0.0
-    decision = decide(confidence, thresholds, print_evidence=print_evidence)
+    decision = decide(confidence, thresholds, print_evidence=print_evidence, contradicted=contradicted)
     return LinkResult(
         candidates=candidates,
         sku=candidates[0].sku if candidates and decision is not Decision.UNKNOWN else None,

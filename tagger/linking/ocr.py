@@ -31,31 +31,34 @@ class TextLine:
     def word_points(self, words: list[str]) -> FloatArray:
         """Where each of `words` (found in this line's text, in order) sits: its middle along the line,
         by character offset. A word not found in the text is put at the line's middle."""
-        text = self.text.lower()
-        length = max(1, len(text))
+        folded, origin = _folded_with_origin(self.text)
+        length = max(1, len(self.text))
         start, end = np.asarray(self.start, np.float32), np.asarray(self.end, np.float32)
         points = np.zeros((len(words), 2), np.float32)
         cursor = 0
         for position, word in enumerate(words):
-            found = _find_folded(text, word, cursor)
-            if found is None:
+            found = folded.find(word, cursor)
+            if found < 0 or not word:
                 middle = 0.5
             else:
-                middle = (found + len(word) / 2) / length
+                first, last = origin[found], origin[found + len(word) - 1]
+                middle = (first + last + 1) / 2 / length
                 cursor = found + len(word)
             points[position] = start + middle * (end - start)
         return points
 
 
-def _find_folded(text: str, word: str, cursor: int) -> int | None:
-    """Offset of `word` (a normalized, accent-folded word) in `text` from `cursor` on, matching letters
-    with their accents folded (ÄPPLE reads as apple) character for character."""
-    folded = "".join(
-        (unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii") or "?")[0]
-        for char in text
-    )
-    found = folded.find(word, cursor)
-    return None if found < 0 else found
+def _folded_with_origin(text: str) -> tuple[str, list[int]]:
+    """The text folded as `normalize_words` folds it (NFKD, ASCII only, lower case: ÄPPLE → apple,
+    the ligature ﬁ → fi, ø and ß dropped), and for each folded character the offset of the character
+    it came from, so a normalized word found in it is placed where it is printed."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for offset, char in enumerate(text):
+        ascii_part = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii").lower()
+        folded.append(ascii_part)
+        origin.extend([offset] * len(ascii_part))
+    return "".join(folded), origin
 
 
 class TextReader(Protocol):

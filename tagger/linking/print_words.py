@@ -39,12 +39,25 @@ def words_on_print(
     candidate_size: tuple[int, int],
 ) -> NDArray[np.bool_]:
     """Which word places (query pixels) the homography (query -> packshot pixels) puts on the
-    packshot's product (its non-white area, read from the thumbnail)."""
+    packshot's product (the convex hull of its non-white area, read from the thumbnail: a white panel
+    of a milk carton is print too).
+
+    The projection is done here, not with cv2.perspectiveTransform, which maps a point at infinity
+    (w = 0) to the origin and one behind the camera (w < 0) to a finite place; neither is on the print.
+    A singular map (USAC returns some) places nothing."""
+    none = np.zeros(len(word_points), dtype=bool)
     if word_points.size == 0 or candidate_thumbnail.size == 0 or not np.all(np.isfinite(homography)):
-        return np.zeros(len(word_points), dtype=bool)
-    points = np.asarray(word_points, dtype=np.float64).reshape(-1, 1, 2)
-    with np.errstate(all="ignore"):
-        mapped = cv2.perspectiveTransform(points, homography).reshape(-1, 2)
+        return none
+    matrix = np.asarray(homography, dtype=np.float64)
+    if abs(matrix[2, 2]) < 1e-12 or abs(np.linalg.det(matrix / matrix[2, 2])) < 1e-9:
+        return none
+    matrix = matrix / matrix[2, 2]  # then w > 0 on the side of the plane the matched points are on
+    points = np.asarray(word_points, dtype=np.float64).reshape(-1, 2)
+    projected = np.column_stack([points, np.ones(len(points))]) @ matrix.T
+    depth = projected[:, 2]
+    in_front = depth > 1e-9
+    mapped = np.full((len(points), 2), np.nan)
+    mapped[in_front] = projected[in_front, :2] / depth[in_front, None]
     height, width = candidate_size
     side_y, side_x = candidate_thumbnail.shape[:2]
     inside = (
@@ -57,11 +70,22 @@ def words_on_print(
     on_print = np.zeros(len(mapped), dtype=bool)
     if not inside.any():
         return on_print
-    product = foreground_mask(candidate_thumbnail) > 0
+    product = _product_area(candidate_thumbnail)
     xs = np.clip((mapped[inside, 0] * side_x / max(width, 1)).astype(np.int64), 0, side_x - 1)
     ys = np.clip((mapped[inside, 1] * side_y / max(height, 1)).astype(np.int64), 0, side_y - 1)
     on_print[np.flatnonzero(inside)] = product[ys, xs]
     return on_print
+
+
+def _product_area(thumbnail: Image) -> NDArray[np.bool_]:
+    """The convex hull of the packshot's non-white pixels."""
+    mask = foreground_mask(thumbnail)
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.zeros(mask.shape, dtype=bool)
+    hull = np.zeros_like(mask)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 255)
+    return hull > 0
 
 
 WordReadings = Mapping[str, frozenset[str]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.catalog.job_executors import ImageFetchJobExecutor
-from api.catalog.models import Product, ProductImage
+from api.catalog.models import Product, ProductImage, Variant
 from api.episodes.models import Episode
 from api.jobs.models import JobState
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
@@ -488,3 +489,34 @@ def test_the_catalog_is_indexed_in_the_order_it_was_listed_whatever_its_random_i
         items = catalog_items(session, brand.brand.id)
 
     assert [item.title for item in items] == titles
+
+
+def test_a_products_variant_titles_are_part_of_its_text_but_a_placeholder_title_is_not(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    """A brand that models flavours as variants ("God Morgon Juice": Apple, Orange): its carton printing
+    "apple" is its own text, not another product's name (which would veto its approval)."""
+    product, default = make_product(engine, brand.brand.id, "God Morgon Juice", sku="GM-APPLE")
+    with Session(engine) as session:
+        session.add(
+            Variant(
+                product_id=product.id,
+                brand_id=brand.brand.id,
+                sku="GM-ORANGE",
+                title="Orange",
+                price=Decimal("2.00"),
+                currency="EUR",
+            )
+        )
+        stored = session.get(Variant, default.id)
+        assert stored is not None
+        stored.title = "Apple"
+        session.add(stored)
+        session.commit()
+    plain, _ = make_product(engine, brand.brand.id, "Oat Milk", sku="OAT")  # one variant, titled "Default"
+
+    with Session(engine) as session:
+        items = {item.sku: item for item in catalog_items(session, brand.brand.id)}
+
+    assert set(items[str(product.id)].description.split()) == {"Apple", "Orange"}
+    assert items[str(plain.id)].description == ""

@@ -31,7 +31,13 @@ def _jsdoc_typedef(source: str, name: str) -> dict[str, str]:
 def _js_type(schema: dict[str, Any]) -> str:
     if "anyOf" in schema:
         return " | ".join(_js_type(option) for option in schema["anyOf"])
-    return {"string": "string", "number": "number", "integer": "number", "null": "null"}[schema["type"]]
+    return {
+        "string": "string",
+        "number": "number",
+        "integer": "number",
+        "null": "null",
+        "boolean": "boolean",
+    }[schema["type"]]
 
 
 def test_review_js_declares_the_published_sku_candidate(client: TestClient) -> None:
@@ -108,4 +114,5 @@ def test_review_js_declares_the_link_evidence_the_api_serves(client: TestClient)
     schema = client.get("/openapi.json").json()["components"]["schemas"]["PlacementPublic"]
     declared = _jsdoc_typedef(REVIEW_JS.read_text(encoding="utf-8"), "ReviewPlacement")
 
-    assert declared["link_evidence"] == _js_type(schema["properties"]["link_evidence"])
+    for field in ("link_evidence", "link_contradicted"):
+        assert declared[field] == _js_type(schema["properties"][field])

@@ -283,7 +283,14 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
     cup = result.to_json()["placements"][2]
     assert (cup["sku_candidates"], cup["link"]) == (
         [{"sku": "BLUE", "title": "Blue", "confidence": 0.9}],
-        {"sku": "BLUE", "confidence": 0.9, "decision": "approved", "evidence": "", "index_version": "v7"},
+        {
+            "sku": "BLUE",
+            "confidence": 0.9,
+            "decision": "approved",
+            "evidence": "",
+            "contradicted": False,
+            "index_version": "v7",
+        },
     )
 
 

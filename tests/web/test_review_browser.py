@@ -86,7 +86,7 @@ def review_queue() -> list[JsonObject]:
             box=(0.15, 0.30, 0.20, 0.15),
             end_box=(0.55, 0.50, 0.20, 0.15),
             candidates=((COLA, 0.42), (WATER, 0.40)),
-            evidence="its print reads 'water', which its catalog text lacks (another variant?)",
+            evidence="its print was not seen (no catalog text read, too few keypoints)",
         ),
     ]
 
@@ -317,7 +317,7 @@ def test_items_are_titled_by_product_and_candidates_show_their_packshots(
 
     # And under the candidates, the linker's reason for leaving the link to a person
     expect(page.locator("#link-evidence")).to_have_text(
-        "Linker: its print reads 'water', which its catalog text lacks (another variant?)"
+        "Linker: its print was not seen (no catalog text read, too few keypoints)"
     )
 
     # And with no action yet the history says so in plain text, not as a numbered item

@@ -313,6 +313,27 @@ def test_a_sibling_in_other_ink_matches_the_print_but_is_not_print_evidence(
     assert "in other colours" in evidence.reason
 
 
+def test_a_link_the_crops_contradicted_is_never_approved_even_when_print_evidence_is_waived() -> None:
+    waived = LinkThresholds(require_print_evidence=False)
+
+    assert decide(0.99, waived, print_evidence=False, contradicted=True) is Decision.PROPOSED
+    assert decide(0.99, LinkThresholds(), print_evidence=False, contradicted=True) is Decision.PROPOSED
+    assert decide(0.1, waived, print_evidence=False, contradicted=True) is Decision.UNKNOWN
+
+
+def test_without_a_product_its_unique_title_words_name_nothing(juices: CatalogIndex) -> None:
+    """Evaluation's 'left out of the catalog' hides a row; the words only its title used must stop being
+    names too, as they would in a catalog that never had it."""
+    apple = juices.skus.index("SKU-1")  # "Tropic Apple Juice"
+
+    without = juices.naming_words_without(apple)
+
+    assert {"tropic", "apple"} <= juices.naming_words
+    assert "apple" not in without
+    assert "tropic" not in without
+    assert "juice" in without  # the orange juice's title still uses it
+
+
 def test_a_confident_link_without_print_evidence_is_proposed_not_approved() -> None:
     assert decide(0.95, LinkThresholds(), print_evidence=False) is Decision.PROPOSED
     assert (

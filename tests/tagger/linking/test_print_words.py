@@ -8,7 +8,7 @@ import pytest
 
 from tagger.linking.ocr import TextLine
 from tagger.linking.print_words import MIN_NAMING_SIMILARITY, foreign_words, word_readings, words_on_print
-from tagger.linking.text import TextVocabulary
+from tagger.linking.text import TextVocabulary, normalize_words
 
 DOCUMENTS = {
     "orange": frozenset({"god", "morgon", "orange", "juice", "oranges", "pressed"}),
@@ -25,33 +25,58 @@ def _foreign(words: list[str], sku: str) -> tuple[str, ...]:
     return foreign_words(words, DOCUMENTS[sku], word_readings(words, VOCABULARY), NAMING)
 
 
-def _packshot(size: int = 64) -> np.ndarray:
-    """A thumbnail: white card, the product in its middle half."""
+def _packshot(size: int = 64, corner: bool = False) -> np.ndarray:
+    """A thumbnail: white card, the product in its middle half (or in its top-left quarter)."""
     image = np.full((size, size, 3), 255, np.uint8)
-    image[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = (40, 90, 200)
+    if corner:
+        image[: size // 2, : size // 2] = (40, 90, 200)
+    else:
+        image[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = (40, 90, 200)
     return image
 
 
 def test_words_the_homography_puts_on_the_product_are_on_its_print() -> None:
-    # The crop is the packshot at half scale: crop pixel p is packshot pixel 2p.
+    # A packshot 400 wide and 800 high (the thumbnail squeezes it square); the crop is it at half
+    # scale: crop pixel p is packshot pixel 2p. Its product spans x 100-300, y 200-600.
     homography = np.diag([2.0, 2.0, 1.0])
-    points = np.array([[100, 100], [10, 10], [100, 190], [400, 100], [-5, 100]], np.float32)
+    points = np.array([[100, 200], [10, 10], [100, 310], [60, 200], [200, 200], [-5, 200]], np.float32)
 
-    on_print = words_on_print(points, homography, _packshot(), (400, 400))
+    on_print = words_on_print(points, homography, _packshot(), (800, 400))
 
-    # centre of the product; white card; product edge (packshot 200, 380 is white); outside; outside
-    assert on_print.tolist() == [True, False, False, False, False]
+    # middle; white card; below the product (y 620); its left part (x 120); right edge (x 400); outside
+    assert on_print.tolist() == [True, False, False, True, False, False]
+
+
+def test_a_white_panel_inside_the_products_outline_is_print() -> None:
+    """A milk carton's white panel is part of its print: the product is the hull of the non-white."""
+    thumbnail = _packshot()
+    thumbnail[28:36, 28:36] = 255  # a white panel in the middle of the product
+    homography = np.eye(3)
+
+    assert words_on_print(np.array([[32, 32]], np.float32), homography, thumbnail, (64, 64)).tolist() == [
+        True
+    ]
 
 
 @pytest.mark.parametrize(
     "homography",
-    [np.full((3, 3), np.nan), np.zeros((3, 3))],
-    ids=["not finite", "singular"],
+    [np.full((3, 3), np.nan), np.zeros((3, 3)), np.array([[1.0, 2, 0], [2, 4, 0], [0, 0, 1]])],
+    ids=["not finite", "zero", "singular"],
 )
 def test_a_degenerate_homography_puts_no_word_on_the_print(homography: np.ndarray) -> None:
-    points = np.array([[100, 100]], np.float32)
+    # The product covers the packshot's origin, where a degenerate projection tends to land.
+    points = np.array([[100, 100], [0, 0]], np.float32)
 
-    assert words_on_print(points, homography, _packshot(), (400, 400)).tolist() == [False]
+    assert words_on_print(points, homography, _packshot(corner=True), (400, 400)).tolist() == [False, False]
+
+
+def test_a_word_the_map_sends_behind_the_camera_is_not_on_the_print() -> None:
+    """w = 0.01 x + 1 is negative left of x = -100: (-300, -100) divides to (150, 50), on the product,
+    but it lies on the far side of the plane's horizon, not on the pack."""
+    homography = np.array([[1.0, 0, 0], [0, 1, 0], [0.01, 0, 1]])
+    points = np.array([[-300, -100], [50, 20]], np.float32)
+
+    assert words_on_print(points, homography, _packshot(corner=True), (400, 400)).tolist() == [False, True]
 
 
 def test_no_words_none_on_the_print() -> None:
@@ -109,3 +134,16 @@ def test_readings_are_worked_out_once_per_word_and_never_for_digits() -> None:
     assert set(readings) == {"appie", "orange"}
     assert "apple" in readings["appie"]
     assert _foreign(["100"], "orange") == ()
+
+
+def test_words_are_placed_by_the_characters_they_were_folded_from() -> None:
+    """Folding drops ø and ß and expands the ligature ﬁ, as `normalize_words` does; each word is still
+    placed over the characters it was read from (one pixel a character here)."""
+    text = "SMØR ﬁne STRAßE"
+    line = TextLine(text, 0.9, (0.0, 0.0), (float(len(text)), 0.0))
+    words = normalize_words(text)
+
+    points = line.word_points(words)
+
+    assert words == ["smr", "fine", "strae"]
+    assert points[:, 0].tolist() == pytest.approx([2.0, 6.5, 12.0])  # characters 0-3, 5-7 and 9-14
