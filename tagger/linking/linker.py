@@ -63,7 +63,7 @@ class LinkThresholds:
 
     auto_approve: float = DEFAULT_AUTO_APPROVE
     floor: float = DEFAULT_FLOOR
-    # Auto-approve only a SKU whose print was seen (see `has_print_evidence`). Colour and shape alone
+    # Auto-approve only a SKU whose print was seen (see `print_evidence`). Colour and shape alone
     # can be confidently wrong: on grocery-dev an orange went to "Satsumas" at 0.85 and, with its SKU
     # removed from the catalog, to another fruit at 0.84; with the rule no wrong link was approved and
     # every approved packaged link kept its approval (BENCHMARKS.md, Linking). Such links still get
@@ -373,11 +373,6 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
     if not seen:
         return PrintEvidence(False, "its print was not seen (no catalog text read, too few keypoints)")
     return PrintEvidence(True, "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else ""))
-
-
-def has_print_evidence(sets: Sequence[CandidateSet], row: int) -> bool:
-    """`print_evidence(sets, row).seen`."""
-    return print_evidence(sets, row).seen
 
 
 def decide(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 
 from tagger.arrays import FloatArray, Image
+from tagger.linking.text import fold
 
 # PP-OCR's detector misses print under ~20 px high; small photos and packshots are upscaled to this.
 OCR_MIN_SIDE_PX = 640
@@ -49,13 +49,13 @@ class TextLine:
 
 
 def _folded_with_origin(text: str) -> tuple[str, list[int]]:
-    """The text folded as `normalize_words` folds it (NFKD, ASCII only, lower case: ÄPPLE → apple,
-    the ligature ﬁ → fi, ø and ß dropped), and for each folded character the offset of the character
-    it came from, so a normalized word found in it is placed where it is printed."""
+    """The text folded as `normalize_words` folds it (`text.fold`), and for each folded character the
+    offset of the character it came from, so a normalized word found in it is placed where it is
+    printed."""
     folded: list[str] = []
     origin: list[int] = []
     for offset, char in enumerate(text):
-        ascii_part = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii").lower()
+        ascii_part = fold(char)
         folded.append(ascii_part)
         origin.extend([offset] * len(ascii_part))
     return "".join(folded), origin
@@ -110,10 +110,6 @@ class RapidTextReader:
     @property
     def name(self) -> str:
         return "rapidocr-onnxruntime-1.4.4/ppocrv4"
-
-    def read(self, image: Image) -> list[str]:
-        """The text lines alone, most confident first."""
-        return [line.text for line in self.read_lines(image)]
 
     def read_lines(self, image: Image) -> list[TextLine]:
         longest = max(image.shape[:2])

@@ -28,9 +28,15 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+def fold(text: str) -> str:
+    """Lower-case ASCII: accents folded (ÄPPLE → apple), ligatures expanded (ﬁ → fi), the rest (ø, ß)
+    dropped."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
 def normalize_words(text: str) -> list[str]:
-    """Lower-case ASCII words of ≥ 3 characters: accents folded (ÄPPLE → apple), stopwords dropped."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    """Words of ≥ 3 characters of the `fold`ed text, stopwords dropped."""
+    folded = fold(text)
     return [word for word in _WORD.findall(folded) if len(word) >= MIN_TOKEN_LEN and word not in _STOPWORDS]
 
 

@@ -38,7 +38,6 @@ from tagger.linking.linker import (
     SkuCandidate,
     candidate_set,
     decide,
-    has_print_evidence,
     link_track,
     print_evidence,
 )
@@ -233,8 +232,8 @@ def _signals(text: float = 0.0, inliers: int = 0) -> list[float]:
 def test_print_evidence_is_text_or_strong_keypoints(signals: list[float], expected: bool) -> None:
     sets = [CandidateSet(np.array([4, 7]), np.array([_signals(), signals]))]
 
-    assert has_print_evidence(sets, 7) is expected
-    assert has_print_evidence(sets, 9) is False  # a row no crop shortlisted
+    assert print_evidence(sets, 7).seen is expected
+    assert print_evidence(sets, 9).seen is False  # a row no crop shortlisted
 
 
 def _matched(inliers: int, coloured: int, same: int) -> PrintMatch:

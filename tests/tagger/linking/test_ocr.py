@@ -32,17 +32,20 @@ def reader() -> RapidTextReader:
 
 
 def test_the_reader_reads_printed_words(reader: RapidTextReader) -> None:
-    read = [" ".join(reader.read(_label(word, width))).upper() for word, width in LABELS]
+    read = [
+        " ".join(line.text for line in reader.read_lines(_label(word, width))).upper()
+        for word, width in LABELS
+    ]
 
     assert [word in text for (word, _), text in zip(LABELS, read, strict=True)] == [True] * len(LABELS)
 
 
 def test_reads_in_several_threads_give_the_answers_of_one_thread(reader: RapidTextReader) -> None:
     images = [_label(word, width) for word, width in LABELS] * 2
-    alone = [reader.read(image) for image in images]
+    alone = [reader.read_lines(image) for image in images]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        together = list(pool.map(reader.read, images))
+        together = list(pool.map(reader.read_lines, images))
 
     assert together == alone
     assert 1 <= reader.engines <= 4  # an engine per read at once, kept for the next reads
