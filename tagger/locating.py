@@ -4,7 +4,15 @@ become detections of one extra class, "product", beside the general detector's.
 Finding a print in a whole frame costs ~150 ms on one core, so it runs at a shot's start (and again
 now and then while nothing is found: a product may be brought into view); once a product is found it
 is followed by looking again, every so often, for the same SKUs only and only around where it was,
-which costs a fraction of that. Between looks the tracker carries the box.
+which costs a fraction of that. Each found product is its own track (one per SKU and shot), not the
+IoU tracker's: its placement runs from the first look that found it to the last, its path
+interpolated between looks.
+
+A print seen with fewer keypoints than the bar (`LocateConfig.tentative_inliers` up to `min_inliers`)
+is held as a candidate, not a product: the next full look finds it only if it sees the same SKU at the
+same place again. A held carton turned from the camera shows little of its print, but the same little
+in every frame; on the episode benchmark no packshot reached more than 6 keypoints on a product-free
+frame. A product once found is followed at that lower bar (its SKU and place are known).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
 from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import Decision, TrackLinker
-from tagger.linking.locate import Box, LocateConfig, Located, locate_products
+from tagger.linking.locate import Box, LocateConfig, Located, box_overlap, locate_products
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
 
@@ -36,6 +44,9 @@ class LocateSchedule:
     retry_ms: int = 1000
     follow_ms: int = 600
     margin: float = 0.25
+    # A candidate (a print below the bar) is confirmed by a second look that finds the same SKU with
+    # at least this share of the smaller box in common (the product pans and zooms between looks).
+    same_place: float = 0.5
 
 
 def detection_confidence(inliers: int, min_inliers: int) -> float:
@@ -64,24 +75,51 @@ def away_from(general: Detections, boxes: Sequence[Box], overlap_iou: float = 0.
     return general[np.all(ious <= overlap_iou, axis=1)]
 
 
-def merged(general: Detections, located: Detections, overlap_iou: float = 0.3) -> Detections:
-    """The general detector's boxes plus the located ones; a general box on a located product is
-    dropped (one object, one box; the located one says which product it is)."""
-    if len(located) == 0:
-        return general
-    kept = away_from(general, [_box(row) for row in located.xyxy], overlap_iou)
-    return located if len(kept) == 0 else Detections.concatenate([kept, located])
-
-
 def widened_box(box: Box, margin: float) -> Box:
     x1, y1, x2, y2 = box
     dx, dy = margin * (x2 - x1), margin * (y2 - y1)
     return (x1 - dx, y1 - dy, x2 + dx, y2 + dy)
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """Located products in one earlier frame (with their track ids): a candidate's first sighting,
+    credited to its track once a later look confirmed it."""
+
+    t_ms: int
+    frame_index: int
+    image: Image
+    located: Detections
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedFrame:
+    """One frame's proposals: the general detector's boxes for the tracker (those on a located
+    product removed), the located products, each already carrying its track id, and the earlier
+    sightings of products this frame confirmed."""
+
+    general: Detections
+    located: Detections
+    earlier: tuple[Sighting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    found: Located
+    t_ms: int
+    frame_index: int
+    image: Image
+
+
 @dataclass(slots=True)
 class ShotLocator:
-    """Per-shot state of where catalog products were last found; `reset` at every cut."""
+    """Per-shot state of where catalog products were last found; `reset` at every cut.
+
+    A located product is its own track: the locator re-finds it by its SKU, so its identity needs no
+    box association. Handed to the IoU tracker instead, a product found after a shot's first frame
+    rarely became a placement: the tracker confirms a new track only when the next frame's detections
+    match it (at a shot's first frame it confirms at once), and looks come every `follow_ms`, not every
+    frame; a weakly located product's box also moves too much between looks to be associated."""
 
     index: CatalogIndex
     class_id: int
@@ -91,37 +129,70 @@ class ShotLocator:
     seconds: float = 0.0
     _last_look_ms: int | None = None
     _following: dict[int, Box] = field(default_factory=dict)
+    # Seen once below the bar at the last full look, by catalog row.
+    _candidates: dict[int, _Candidate] = field(default_factory=dict)
+    # Candidates the last look confirmed, as they were first seen.
+    _confirmed: list[_Candidate] = field(default_factory=list)
+    # Track ids of this shot's products (catalog row -> id); ids are negative, apart from the
+    # tracker's, and never reused over the video.
+    _track_ids: dict[int, int] = field(default_factory=dict)
+    _last_track_id: int = 0
 
     @property
     def class_name(self) -> str:
         return PRODUCT_CLASS_NAME
 
-    def proposals(self, general: Detections, image: Image, t_ms: int, starts_shot: bool) -> Detections:
-        """The general detector's boxes for this frame with the located products added; a frame that
-        starts a shot forgets the previous shot's products first. Between looks, a general box on a
-        product being followed is dropped too: one object, one track (and one placement to link)."""
+    def proposals(
+        self, general: Detections, image: Image, t_ms: int, starts_shot: bool, frame_index: int = 0
+    ) -> LocatedFrame:
+        """Split this frame's proposals into the general detector's boxes (for the tracker) and the
+        located products (tracked by SKU); a frame that starts a shot forgets the previous shot's
+        products first. A general box on a located or followed product is dropped: one object, one
+        track (and one placement to link)."""
         started = time.perf_counter()
         if starts_shot:
             self.reset()
-        located = self.detect(image, t_ms)
-        if len(located):
-            proposals = merged(general, located)
-        else:
-            proposals = away_from(general, list(self._following.values()))
+        located = self.detect(image, t_ms, frame_index)
+        on_products = [_box(row) for row in located.xyxy] or list(self._following.values())
+        earlier = tuple(self._sighting(candidate) for candidate in self._confirmed)
+        frame = LocatedFrame(away_from(general, on_products), located, earlier)
         self.seconds += time.perf_counter() - started
-        return proposals
+        return frame
 
     def reset(self) -> None:
         self._last_look_ms = None
         self._following = {}
+        self._candidates = {}
+        self._confirmed = []
+        self._track_ids = {}
 
-    def detect(self, image: Image, t_ms: int) -> Detections:
-        """Located products in this frame, when it is time to look; empty otherwise."""
-        found = self._look(image, t_ms)
-        return as_detections(found, self.class_id, self.config.min_inliers)
+    def detect(self, image: Image, t_ms: int, frame_index: int = 0) -> Detections:
+        """Located products in this frame, with their track ids, when it is time to look; empty
+        otherwise."""
+        return self._tracked(self._look(image, t_ms, frame_index))
 
-    def _look(self, image: Image, t_ms: int) -> list[Located]:
+    def _tracked(self, found: Sequence[Located]) -> Detections:
+        detections = as_detections(found, self.class_id, self.config.min_inliers)
+        if not found:
+            return detections
+        return detections.with_tracker_id(np.array([self._track_id(item.row) for item in found], np.int64))
+
+    def _sighting(self, candidate: _Candidate) -> Sighting:
+        return Sighting(
+            candidate.t_ms, candidate.frame_index, candidate.image, self._tracked([candidate.found])
+        )
+
+    def _track_id(self, row: int) -> int:
+        """One track per product and shot: lost by a look and found again later in the shot, a
+        product continues its track."""
+        if row not in self._track_ids:
+            self._last_track_id -= 1
+            self._track_ids[row] = self._last_track_id
+        return self._track_ids[row]
+
+    def _look(self, image: Image, t_ms: int, frame_index: int) -> list[Located]:
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
+        self._confirmed = []
         if self._following:
             if since is not None and since < self.schedule.follow_ms:
                 return []
@@ -130,7 +201,12 @@ class ShotLocator:
             for row, box in list(self._following.items()):
                 self.looks += 1
                 again = locate_products(
-                    image, self.index, self.config, rows=[row], region=widened_box(box, self.schedule.margin)
+                    image,
+                    self.index,
+                    self.config,
+                    rows=[row],
+                    region=widened_box(box, self.schedule.margin),
+                    min_inliers=self.config.tentative_inliers,
                 )
                 if again:
                     found.append(again[0])
@@ -142,9 +218,25 @@ class ShotLocator:
             return []
         self._last_look_ms = t_ms
         self.looks += 1
-        found = locate_products(image, self.index, self.config)
+        seen = locate_products(image, self.index, self.config, min_inliers=self.config.tentative_inliers)
+        strong = [item for item in seen if item.inliers >= self.config.min_inliers]
+        self._confirmed = [
+            before for item in seen if item not in strong and (before := self._seen_before(item)) is not None
+        ]
+        confirmed_rows = {candidate.found.row for candidate in self._confirmed}
+        found = [item for item in seen if item in strong or item.row in confirmed_rows]
+        self._candidates = {
+            item.row: _Candidate(item, t_ms, frame_index, image) for item in seen if item not in found
+        }
         self._following = {item.row: item.xyxy for item in found}
         return found
+
+    def _seen_before(self, item: Located) -> _Candidate | None:
+        """The previous full look's candidate of the same SKU, when it was at the same place."""
+        before = self._candidates.get(item.row)
+        if before is None or box_overlap(before.found.xyxy, item.xyxy) < self.schedule.same_place:
+            return None
+        return before
 
 
 def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) -> ShotLocator | None:
@@ -153,21 +245,34 @@ def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) ->
     if not isinstance(index, CatalogIndex):
         return None
     config = LocateConfig(
-        max_keypoints=settings.locate_max_keypoints, min_inliers=settings.locate_min_inliers
+        max_keypoints=settings.locate_max_keypoints,
+        max_side=settings.locate_max_side,
+        min_inliers=settings.locate_min_inliers,
+        tentative_inliers=min(settings.locate_tentative_inliers, settings.locate_min_inliers),
     )
     schedule = LocateSchedule(retry_ms=settings.locate_retry_ms, follow_ms=settings.locate_follow_ms)
     return ShotLocator(index, class_id, config, schedule)
 
 
 def explained(placements: Sequence[Placement], keep_labels: Sequence[str] = ()) -> tuple[Placement, ...]:
-    """The placements some catalog SKU explains: linked, and not "unknown"; or labelled with one of
-    `keep_labels` (products found by their print: a packshot already explained them geometrically,
-    so a linker unsure between siblings proposes them for review rather than dropping them)."""
+    """The placements some catalog SKU explains: linked, not "unknown" and not contradicted by its
+    crops; or labelled with one of `keep_labels` (products found by their print: a packshot already
+    explained them geometrically, so a linker unsure between siblings proposes them for review rather
+    than dropping them).
+
+    A contradicted link (the crops show another variant's name on the SKU's print, or its print in
+    other colours) explains nothing: its best SKU is, by the crops' own evidence, not what is shown. On
+    the episode benchmark the one such general-detector placement was a bottle at the frame's edge on
+    the shelf behind the held product, and it outlasted the held product's placement."""
     return tuple(
         placement
         for placement in placements
         if placement.label in keep_labels
-        or (placement.link is not None and placement.link.decision is not Decision.UNKNOWN)
+        or (
+            placement.link is not None
+            and placement.link.decision is not Decision.UNKNOWN
+            and not placement.link.contradicted
+        )
     )
 
 

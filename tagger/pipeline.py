@@ -25,13 +25,13 @@ from tagger.probe import VideoInfo, probe_video
 from tagger.result import Funnel, ModelRef, TagResult, Timing, VideoSummary
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
-from tagger.tracking import ShotTracker
+from tagger.tracking import ShotTracker, TrackerStep
 from tagger.video.decode import decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
     from tagger.linking.linker import LinkResult, LinkThresholds, TrackLinker
-    from tagger.locating import ShotLocator
+    from tagger.locating import LocatedFrame, ShotLocator
     from tagger.placements import Placement
 
 
@@ -137,13 +137,12 @@ def tag_video(
             tick = time.perf_counter()
             detections = _plausible(detector.detect([sample.image])[0], sample.image, settings.max_box_area)
             tock = time.perf_counter()
-            detections = _with_located(locator, detections, sample)  # its seconds: locator.seconds
-            boxes += len(detections)
+            # Located products are tracked by their SKU, the rest by the tracker (`tagger.locating`).
+            detections, located = _with_located(locator, detections, sample)  # seconds: locator.seconds
+            boxes += len(detections) + (len(located.located) if located is not None else 0)
             step = tracker.update(detections, sample.t_ms, sample.image)
             schedule.done(sample.t_ms, unsettled=step.unsettled)
-            if step.first_sightings and previous is not None:
-                builder.observe(shot, previous.t_ms, previous.index, step.first_sightings, previous.image)
-            builder.observe(shot, sample.t_ms, sample.index, step.boxes, sample.image)
+            _observe(builder, shot, sample, previous, step, located)
             previous = sample
             track_s += time.perf_counter() - tock
             detect_s += tock - tick
@@ -232,10 +231,34 @@ def _locator(linker: TrackLinker | None, settings: TaggerSettings, class_id: int
     return locator_for(linker, settings, class_id)
 
 
-def _with_located(locator: ShotLocator | None, detections: Detections, sample: Sample) -> Detections:
+def _observe(
+    builder: PlacementBuilder,
+    shot: int,
+    sample: Sample,
+    previous: Sample | None,
+    step: TrackerStep,
+    located: LocatedFrame | None,
+) -> None:
+    """Give the builder this sample's tracked boxes and located products. A track confirmed only
+    now is credited with its first sighting, in the frame it was seen in: the tracker's from the
+    previous sample, a located product's from the look that first saw it."""
+    if step.first_sightings and previous is not None:
+        builder.observe(shot, previous.t_ms, previous.index, step.first_sightings, previous.image)
+    for earlier in located.earlier if located is not None else ():
+        builder.observe(shot, earlier.t_ms, earlier.frame_index, earlier.located, earlier.image)
+    builder.observe(shot, sample.t_ms, sample.index, step.boxes, sample.image)
+    if located is not None:
+        builder.observe(shot, sample.t_ms, sample.index, located.located, sample.image)
+
+
+def _with_located(
+    locator: ShotLocator | None, detections: Detections, sample: Sample
+) -> tuple[Detections, LocatedFrame | None]:
+    """(the general detector's boxes for the tracker, the located products and their sightings)."""
     if locator is None:
-        return detections
-    return locator.proposals(detections, sample.image, sample.t_ms, sample.starts_shot)
+        return detections, None
+    frame = locator.proposals(detections, sample.image, sample.t_ms, sample.starts_shot, sample.index)
+    return frame.general, frame
 
 
 def _explained(

@@ -95,6 +95,9 @@ class TaggerSettings(BaseSettings):
     # twice as many placements; BENCHMARKS.md, End to end).
     locate_products: bool = True
     locate_min_inliers: int = Field(default=12, ge=6, le=1000)
+    # Below the bar, a print seen with this many inliers is found only when the next look sees the same
+    # SKU at the same place (`tagger.locating`); at most locate_min_inliers (set both equal to turn off).
+    locate_tentative_inliers: int = Field(default=8, ge=6, le=1000)
     locate_max_keypoints: int = Field(default=1000, ge=10, le=10_000)
     # 720 cost ~13 % less CPU per episode and found one product shot fewer per episode (measured).
     locate_max_side: int = Field(default=960, ge=64, le=4096)

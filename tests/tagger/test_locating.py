@@ -3,6 +3,8 @@ look) and which placements a catalog explains."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -14,11 +16,13 @@ from tagger.locating import (
     LocateSchedule,
     ShotLocator,
     as_detections,
+    away_from,
     detection_confidence,
     explained,
-    merged,
+    locator_for,
 )
 from tagger.placements import Keyframe, Placement
+from tagger.settings import TaggerSettings
 from tests.tagger.linking.factories import catalog, extractor
 from tests.tagger.linking.test_locate import _holding, _shelf
 
@@ -47,13 +51,12 @@ def test_a_detector_box_on_a_located_product_gives_way_to_it() -> None:
         confidence=np.array([0.6, 0.5], np.float32),
         class_id=np.array([39, 41]),
     )
-    located = as_detections([Located(3, "SKU-3", 24, (10.0, 20.0, 110.0, 220.0))], 80, 12)
 
-    both = merged(general, located)
+    kept = away_from(general, [(10.0, 20.0, 110.0, 220.0)])
 
-    assert both.class_id.tolist() == [41, 80]
-    assert merged(general, Detections.empty()) is general
-    assert merged(Detections.empty(), located) is located
+    assert kept.class_id.tolist() == [41]
+    assert away_from(general, []) is general
+    assert len(away_from(Detections.empty(), [(10.0, 20.0, 110.0, 220.0)])) == 0
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +76,15 @@ def test_a_shot_is_searched_at_its_start_then_its_product_followed(index: Catalo
     assert len(between) == 0
     assert len(followed) == 1
     assert locator.looks == 2  # one full look, one look around the found box
+    # The product is its own track, kept while it is followed; a new shot starts a new one.
+    assert first.tracker_id is not None
+    assert followed.tracker_id is not None
+    assert followed.tracker_id.tolist() == first.tracker_id.tolist()
+    assert first.tracker_id.tolist()[0] < 0  # never one of the tracker's ids
     locator.reset()
-    assert len(locator.detect(frame, 800)) == 1
+    again = locator.detect(frame, 800)
+    assert again.tracker_id is not None
+    assert again.tracker_id.tolist()[0] not in first.tracker_id.tolist()
     assert locator.looks == 3
 
 
@@ -87,7 +97,7 @@ def test_a_shot_without_products_is_searched_again_only_after_the_retry_interval
     assert locator.looks == 2
 
 
-def _placement(label: str, decision: Decision | None) -> Placement:
+def _placement(label: str, decision: Decision | None, *, contradicted: bool = False) -> Placement:
     link = (
         None
         if decision is None
@@ -99,10 +109,11 @@ def _placement(label: str, decision: Decision | None) -> Placement:
             decision=decision,
             index_version="v",
             crops_used=1,
+            contradicted=contradicted,
         )
     )
     return Placement(
-        id=f"{label}-{decision}",
+        id=f"{label}-{decision}-{contradicted}",
         label=label,
         confidence=0.6,
         start_ms=0,
@@ -117,31 +128,174 @@ def _placement(label: str, decision: Decision | None) -> Placement:
     )
 
 
-def test_placements_no_sku_explains_are_dropped_unless_found_by_their_print() -> None:
+def test_unexplained_or_contradicted_placements_are_dropped_unless_found_by_their_print() -> None:
     proposed = _placement("bottle", Decision.PROPOSED)
     approved = _placement("cup", Decision.APPROVED)
     clutter = _placement("teddy bear", Decision.UNKNOWN)
     unlinked = _placement("bottle", None)
     located_unsure = _placement("product", Decision.UNKNOWN)
+    another_variant = _placement("bottle", Decision.PROPOSED, contradicted=True)
+    located_another_variant = _placement("product", Decision.PROPOSED, contradicted=True)
 
-    kept = explained([proposed, approved, clutter, unlinked, located_unsure], keep_labels=("product",))
+    kept = explained(
+        [proposed, approved, clutter, unlinked, located_unsure, another_variant, located_another_variant],
+        keep_labels=("product",),
+    )
 
-    assert kept == (proposed, approved, located_unsure)
-    assert explained([clutter, located_unsure]) == ()
+    assert kept == (proposed, approved, located_unsure, located_another_variant)
+    assert explained([clutter, located_unsure, another_variant]) == ()
 
 
-def test_between_looks_a_detector_box_on_a_followed_product_is_dropped(index: CatalogIndex) -> None:
+def test_a_detector_box_on_a_located_or_followed_product_is_not_tracked_twice(index: CatalogIndex) -> None:
     frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
     locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
     on_it = Detections(np.array([truth], np.float32), np.array([0.7], np.float32), np.array([39]))
     elsewhere = Detections(
         np.array([[0, 0, 50, 50]], np.float32), np.array([0.7], np.float32), np.array([41])
     )
+    both = Detections.concatenate([on_it, elsewhere])
 
-    first = locator.proposals(on_it, frame, 0, starts_shot=True)
-    between = locator.proposals(merged(on_it, elsewhere), frame, 300, starts_shot=False)
+    first = locator.proposals(both, frame, 0, starts_shot=True)
+    between = locator.proposals(both, frame, 300, starts_shot=False)
     next_shot = locator.proposals(on_it, _shelf(5), 400, starts_shot=True)
 
-    assert first.class_id.tolist() == [80]
-    assert between.class_id.tolist() == [41]
-    assert next_shot.class_id.tolist() == [39]
+    assert first.general.class_id.tolist() == [41]
+    assert first.located.class_id.tolist() == [80]
+    assert between.general.class_id.tolist() == [41]
+    assert len(between.located) == 0  # not looked for between looks; the placement spans the gap
+    assert next_shot.general.class_id.tolist() == [39]
+    assert len(next_shot.located) == 0
+
+
+class _ScriptedLooks:
+    """Stands in for `locate_products`: each full look returns the next scripted list (filtered by
+    the bar it is asked for), and records the bars asked for."""
+
+    def __init__(self, *looks: list[Located]) -> None:
+        self.looks = list(looks)
+        self.bars: list[tuple[int | None, bool]] = []
+
+    def __call__(
+        self,
+        image: object,
+        index: object,
+        config: LocateConfig,
+        *,
+        rows: list[int] | None = None,
+        region: object = None,
+        min_inliers: int | None = None,
+    ) -> list[Located]:
+        self.bars.append((min_inliers, rows is not None))
+        found = self.looks.pop(0) if self.looks else []
+        bar = config.min_inliers if min_inliers is None else min_inliers
+        return [item for item in found if item.inliers >= bar and (rows is None or item.row in rows)]
+
+
+def _weak(row: int, box: tuple[float, float, float, float], inliers: int = 10) -> Located:
+    return Located(row, f"SKU-{row}", inliers, box)
+
+
+def test_a_print_below_the_bar_is_found_only_when_the_next_look_sees_it_at_the_same_place(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = (100.0, 200.0, 400.0, 700.0)
+    moved_a_little = (120.0, 210.0, 420.0, 720.0)
+    looks = _ScriptedLooks([_weak(2, box)], [_weak(2, moved_a_little)], [_weak(2, moved_a_little, 9)])
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    first = locator.detect(frame, 0)
+    second = locator.detect(frame, 1000)
+    followed = locator.detect(frame, 1600)
+
+    assert len(first) == 0
+    assert second.xyxy.tolist() == [list(moved_a_little)]
+    assert second.confidence.tolist() == [0.5]  # a track may start from it
+    assert len(followed) == 1  # followed at the lower bar: its SKU and place are known
+    assert looks.bars == [(8, False), (8, False), (8, True)]
+
+
+def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_shot_is_not_found(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = (100.0, 200.0, 400.0, 700.0)
+    elsewhere = (300.0, 500.0, 540.0, 900.0)
+    looks = _ScriptedLooks(
+        [_weak(2, box)],
+        [_weak(2, elsewhere)],
+        [_weak(3, elsewhere)],
+        [_weak(3, elsewhere)],
+        [_weak(3, elsewhere)],
+    )
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    assert len(locator.detect(frame, 0)) == 0
+    assert len(locator.detect(frame, 1000)) == 0  # same SKU, another place
+    assert len(locator.detect(frame, 2000)) == 0  # another SKU at that place
+    locator.reset()  # a cut: what the last shot showed confirms nothing
+    assert len(locator.detect(frame, 2100)) == 0
+    assert len(locator.detect(frame, 3100)) == 1
+
+
+def test_a_print_at_the_bar_is_found_at_once_and_the_two_bars_can_be_one(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = (100.0, 200.0, 400.0, 700.0)
+    monkeypatch.setattr("tagger.locating.locate_products", _ScriptedLooks([_weak(2, box, 12)]))
+    assert len(ShotLocator(index, 80, LocateConfig()).detect(np.zeros((9, 9, 3), np.uint8), 0)) == 1
+
+    single_bar = ShotLocator(index, 80, LocateConfig(min_inliers=10, tentative_inliers=10))
+    monkeypatch.setattr("tagger.locating.locate_products", _ScriptedLooks([_weak(2, box, 10)]))
+    assert len(single_bar.detect(np.zeros((9, 9, 3), np.uint8), 0)) == 1
+
+
+@pytest.mark.parametrize(("min_inliers", "tentative"), [(12, 13), (12, 5), (5, 5)])
+def test_the_tentative_bar_lies_between_the_fewest_matches_and_the_bar(
+    min_inliers: int, tentative: int
+) -> None:
+    with pytest.raises(ValueError, match="unusable locate config"):
+        LocateConfig(min_inliers=min_inliers, tentative_inliers=tentative)
+
+
+def test_the_locator_takes_its_bars_and_frame_size_from_the_settings(index: CatalogIndex) -> None:
+    settings = TaggerSettings(locate_min_inliers=14, locate_tentative_inliers=9, locate_max_side=720)
+    locator = locator_for(SimpleNamespace(index=index), settings, 80)
+    assert locator is not None
+    config = locator.config
+    assert (config.min_inliers, config.tentative_inliers, config.max_side) == (14, 9, 720)
+
+    # A tentative bar above the bar is the bar: confirmation off, not an unusable config.
+    above = locator_for(SimpleNamespace(index=index), TaggerSettings(locate_min_inliers=7), 80)
+    assert above is not None
+    assert above.config.tentative_inliers == 7
+
+
+def test_a_confirmed_candidate_brings_its_first_sighting_to_its_track(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = (100.0, 200.0, 400.0, 700.0)
+    moved_a_little = (120.0, 210.0, 420.0, 720.0)
+    monkeypatch.setattr(
+        "tagger.locating.locate_products", _ScriptedLooks([_weak(2, box)], [_weak(2, moved_a_little)])
+    )
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    first_frame = np.zeros((960, 540, 3), np.uint8)
+    later_frame = np.ones((960, 540, 3), np.uint8)
+
+    first = locator.proposals(Detections.empty(), first_frame, 0, starts_shot=True, frame_index=0)
+    confirmed = locator.proposals(Detections.empty(), later_frame, 1000, starts_shot=False, frame_index=30)
+    after = locator.proposals(Detections.empty(), later_frame, 1200, starts_shot=False, frame_index=36)
+
+    assert len(first.located) == 0
+    assert first.earlier == ()
+    (sighting,) = confirmed.earlier
+    assert (sighting.t_ms, sighting.frame_index) == (0, 0)
+    assert sighting.image is first_frame
+    assert sighting.located.xyxy.tolist() == [list(box)]
+    assert sighting.located.tracker_id is not None
+    assert confirmed.located.tracker_id is not None
+    assert sighting.located.tracker_id.tolist() == confirmed.located.tracker_id.tolist()
+    assert after.earlier == ()  # credited once

@@ -18,6 +18,7 @@ from tagger.crop_store import FileCropStore
 from tagger.linking.errors import LinkingError
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking.locate import Located
 from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
@@ -414,6 +415,40 @@ def test_given_a_catalog_when_tagged_then_a_product_is_found_by_its_print_and_un
     assert [p.label for p in no_catalog.placements] == ["bottle", "cup"]
     assert result.timing.locate_s > 0
     assert no_catalog.timing.locate_s == 0
+
+
+def test_a_product_found_after_its_shot_began_becomes_a_placement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look of the shot sees nothing; the retry look a second later finds the product. An
+    IoU tracker confirms a new track only if the next frame's detections match it, and the locator
+    looks again only every 600 ms: handed to the tracker, the product never became a placement."""
+    frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    video = write_video(tmp_path / "held.mp4", [frame] * 90)
+    looks: list[bool] = []
+
+    def brought_into_view(
+        *args: object, rows: Sequence[int] | None = None, **kwargs: object
+    ) -> list[Located]:
+        looks.append(rows is not None)
+        box = (float(truth[0]), float(truth[1]), float(truth[2]), float(truth[3]))
+        return [] if len(looks) == 1 else [Located(1, "SKU-2", 30, box)]
+
+    monkeypatch.setattr("tagger.locating.locate_products", brought_into_view)
+    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
+
+    result = tag_video(
+        video,
+        settings=settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+        linker=linker,
+    )
+
+    products = [p for p in result.placements if p.label == "product"]
+    assert len(products) == 1
+    assert 900 <= products[0].start_ms <= 1200
+    assert products[0].end_ms >= 2000
+    assert looks[:3] == [False, False, True]  # a full look, the retry that finds it, then following
 
 
 class NothingLinker:
