@@ -1,5 +1,5 @@
-"""Catalog-aware proposals for the tracker: products found by their print (`tagger.linking.locate`)
-become detections of one extra class, "product", beside the general detector's.
+"""Catalog-aware proposals: products found by their print (`tagger.linking.locate`) become tracked
+detections of one extra class, "product", beside the general detector's (which go to the tracker).
 
 Finding a print in a whole frame costs ~150 ms on one core, so it runs at a shot's start (and again
 now and then while nothing is found: a product may be brought into view); once a product is found it
@@ -17,6 +17,7 @@ frame. A product once found is followed at that lower bar (its SKU and place are
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class LocateSchedule:
 
 
 def detection_confidence(inliers: int, min_inliers: int) -> float:
-    """A located product's detection confidence: at the bar 0.5 (enough to start a track), rising
+    """A located product's detection confidence: at the bar 0.5, rising
     with support towards 1 (three times the bar: ~0.75). Only its order matters downstream (which
     crops are linked, which label a track gets)."""
     extra = max(0, inliers - min_inliers)
@@ -81,7 +82,7 @@ def widened_box(box: Box, margin: float) -> Box:
     return (x1 - dx, y1 - dy, x2 + dx, y2 + dy)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Sighting:
     """Located products in one earlier frame (with their track ids): a candidate's first sighting,
     credited to its track once a later look confirmed it."""
@@ -92,7 +93,7 @@ class Sighting:
     located: Detections
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class LocatedFrame:
     """One frame's proposals: the general detector's boxes for the tracker (those on a located
     product removed), the located products, each already carrying its track id, and the earlier
@@ -103,7 +104,7 @@ class LocatedFrame:
     earlier: tuple[Sighting, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Candidate:
     found: Located
     t_ms: int
@@ -133,10 +134,10 @@ class ShotLocator:
     _candidates: dict[int, _Candidate] = field(default_factory=dict)
     # Candidates the last look confirmed, as they were first seen.
     _confirmed: list[_Candidate] = field(default_factory=list)
-    # Track ids of this shot's products (catalog row -> id); ids are negative, apart from the
-    # tracker's, and never reused over the video.
+    # Track ids of the products being followed (catalog row -> id): negative, apart from the
+    # tracker's, never -1 (an unconfirmed track in `Detections`) and never reused over the video.
     _track_ids: dict[int, int] = field(default_factory=dict)
-    _last_track_id: int = 0
+    _last_track_id: int = -1
 
     @property
     def class_name(self) -> str:
@@ -183,8 +184,9 @@ class ShotLocator:
         )
 
     def _track_id(self, row: int) -> int:
-        """One track per product and shot: lost by a look and found again later in the shot, a
-        product continues its track."""
+        """One track per product while it is followed; lost by a look and found again later, it
+        starts a new one (the placement builder joins fragments a short gap apart, not a product
+        that left the frame and came back)."""
         if row not in self._track_ids:
             self._last_track_id -= 1
             self._track_ids[row] = self._last_track_id
@@ -197,6 +199,8 @@ class ShotLocator:
             if since is not None and since < self.schedule.follow_ms:
                 return []
             self._last_look_ms = t_ms
+            # A candidate is confirmed by the next look only; this one looks for other products.
+            self._candidates = {}
             found: list[Located] = []
             for row, box in list(self._following.items()):
                 self.looks += 1
@@ -213,20 +217,21 @@ class ShotLocator:
                     self._following[row] = again[0].xyxy
                 else:
                     del self._following[row]
+                    self._track_ids.pop(row, None)
             return found
         if since is not None and since < self.schedule.retry_ms:
             return []
         self._last_look_ms = t_ms
         self.looks += 1
         seen = locate_products(image, self.index, self.config, min_inliers=self.config.tentative_inliers)
-        strong = [item for item in seen if item.inliers >= self.config.min_inliers]
-        self._confirmed = [
-            before for item in seen if item not in strong and (before := self._seen_before(item)) is not None
-        ]
-        confirmed_rows = {candidate.found.row for candidate in self._confirmed}
-        found = [item for item in seen if item in strong or item.row in confirmed_rows]
+        # A candidate seen again at its place is confirmed, and credited with its first sighting,
+        # whether it is now above the bar or still below it.
+        self._confirmed = [before for item in seen if (before := self._seen_before(item)) is not None]
+        confirmed = {candidate.found.row for candidate in self._confirmed}
+        found = [item for item in seen if item.inliers >= self.config.min_inliers or item.row in confirmed]
+        kept = {item.row for item in found}
         self._candidates = {
-            item.row: _Candidate(item, t_ms, frame_index, image) for item in seen if item not in found
+            item.row: _Candidate(item, t_ms, frame_index, image) for item in seen if item.row not in kept
         }
         self._following = {item.row: item.xyxy for item in found}
         return found
@@ -274,6 +279,54 @@ def explained(placements: Sequence[Placement], keep_labels: Sequence[str] = ()) 
             and not placement.link.contradicted
         )
     )
+
+
+def without_doubles(placements: Sequence[Placement], located_label: str) -> tuple[Placement, ...]:
+    """Drop a general-detector placement that a located product's placement covers: the same shot,
+    most of its time within the located one's, at the same place (half the smaller box in common
+    midway through their common time). It is the same object seen twice, typically while the
+    locator held the product as a candidate: the general detector's track ran until the product was
+    confirmed, and the product's track was then credited back to its first sighting."""
+    located = [p for p in placements if p.label == located_label]
+    return tuple(
+        placement
+        for placement in placements
+        if placement.label == located_label or not any(_covers(product, placement) for product in located)
+    )
+
+
+def _covers(product: Placement, other: Placement) -> bool:
+    if product.shot != other.shot:
+        return False
+    start, end = max(product.start_ms, other.start_ms), min(product.end_ms, other.end_ms)
+    if end - start < 0.5 * max(other.end_ms - other.start_ms, 1):
+        return False
+    middle = (start + end) // 2
+    return box_overlap(_xyxy(box_at(product, middle)), _xyxy(box_at(other, middle))) >= 0.5
+
+
+def box_at(placement: Placement, t_ms: int) -> tuple[float, float, float, float]:
+    """The placement's (x, y, w, h) box at `t_ms`, interpolated between its keyframes (held before
+    the first and after the last)."""
+    frames = placement.keyframes
+    if t_ms <= frames[0].t_ms:
+        return frames[0].box
+    for before, after in itertools.pairwise(frames):
+        if t_ms <= after.t_ms:
+            share = (t_ms - before.t_ms) / max(after.t_ms - before.t_ms, 1)
+            a, b = before.box, after.box
+            return (
+                a[0] + share * (b[0] - a[0]),
+                a[1] + share * (b[1] - a[1]),
+                a[2] + share * (b[2] - a[2]),
+                a[3] + share * (b[3] - a[3]),
+            )
+    return frames[-1].box
+
+
+def _xyxy(box: tuple[float, float, float, float]) -> Box:
+    x, y, w, h = box
+    return (x, y, x + w, y + h)
 
 
 def _box(row: FloatArray) -> Box:

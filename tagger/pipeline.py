@@ -152,7 +152,9 @@ def tag_video(
     finally:
         schedule.close()
     tock = time.perf_counter()
-    placements = tuple(builder.build(FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None))
+    placements = _single_views(
+        tuple(builder.build(FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None)), locator
+    )
     track_s += time.perf_counter() - tock - (locator.seconds if locator is not None else 0.0)
     if progress is not None:
         progress(1.0)
@@ -259,6 +261,14 @@ def _with_located(
         return detections, None
     frame = locator.proposals(detections, sample.image, sample.t_ms, sample.starts_shot, sample.index)
     return frame.general, frame
+
+
+def _single_views(placements: tuple[Placement, ...], locator: ShotLocator | None) -> tuple[Placement, ...]:
+    if locator is None:
+        return placements
+    from tagger.locating import without_doubles  # noqa: PLC0415 - only with a catalog
+
+    return without_doubles(placements, locator.class_name)
 
 
 def _explained(

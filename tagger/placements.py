@@ -163,7 +163,8 @@ class PlacementBuilder:
         if boxes.tracker_id is None:
             raise ValueError("placements are built from tracked detections (a tracker_id column)")
         height, width = image.shape[:2]
-        # Observations arrive in time order except a track's first sighting, credited one step late.
+        # Observations arrive in time order except a track's first sighting, credited late: one step
+        # for the tracker's, one or more looks for a located product's (`tagger.locating`).
         for xyxy, confidence, class_id, track_id in zip(
             boxes.xyxy, boxes.confidence, boxes.class_id, boxes.tracker_id, strict=True
         ):

@@ -103,8 +103,8 @@ class TaggerSettings(BaseSettings):
     locate_max_side: int = Field(default=960, ge=64, le=4096)
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
-    # A found product is looked for again, around its last box, this often (the tracker carries it
-    # between looks; looks further apart than its lost-track buffer break it into fragments).
+    # A found product is looked for again, around its last box, this often (its placement's path is
+    # interpolated between looks; a look that misses it ends its track).
     locate_follow_ms: int = Field(default=600, ge=0)
     # With a catalog, a general detector's placement that no SKU explains (the linker's decision
     # "unknown": no SKU above the brand's floor) is shelf clutter or a false detection, not something

@@ -17,9 +17,11 @@ from tagger.locating import (
     ShotLocator,
     as_detections,
     away_from,
+    box_at,
     detection_confidence,
     explained,
     locator_for,
+    without_doubles,
 )
 from tagger.placements import Keyframe, Placement
 from tagger.settings import TaggerSettings
@@ -27,7 +29,7 @@ from tests.tagger.linking.factories import catalog, extractor
 from tests.tagger.linking.test_locate import _holding, _shelf
 
 
-def test_confidence_starts_a_track_at_the_bar_and_grows_with_support() -> None:
+def test_confidence_is_one_half_at_the_bar_and_grows_with_support() -> None:
     assert detection_confidence(12, 12) == 0.5
     assert detection_confidence(12, 12) < detection_confidence(30, 12) < detection_confidence(60, 12)
     assert detection_confidence(36, 12) == 0.75
@@ -211,7 +213,7 @@ def test_a_print_below_the_bar_is_found_only_when_the_next_look_sees_it_at_the_s
 
     assert len(first) == 0
     assert second.xyxy.tolist() == [list(moved_a_little)]
-    assert second.confidence.tolist() == [0.5]  # a track may start from it
+    assert second.confidence.tolist() == [0.5]  # at the bar, whatever the candidate had
     assert len(followed) == 1  # followed at the lower bar: its SKU and place are known
     assert looks.bars == [(8, False), (8, False), (8, True)]
 
@@ -299,3 +301,54 @@ def test_a_confirmed_candidate_brings_its_first_sighting_to_its_track(
     assert confirmed.located.tracker_id is not None
     assert sighting.located.tracker_id.tolist() == confirmed.located.tracker_id.tolist()
     assert after.earlier == ()  # credited once
+
+
+def _spanning(
+    label: str, start_ms: int, end_ms: int, box: tuple[float, float, float, float], shot: int = 1
+) -> Placement:
+    return Placement(
+        id=f"{label}-{start_ms}-{box}-{shot}",
+        label=label,
+        confidence=0.6,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        start_frame=0,
+        end_frame=30,
+        keyframes=(Keyframe(start_ms, box), Keyframe(end_ms, box)),
+        thumbnail=None,
+        crops=(),
+        shot=shot,
+    )
+
+
+def test_a_general_placement_on_a_located_product_at_the_same_time_is_the_same_object() -> None:
+    product = _spanning("product", 0, 3000, (0.2, 0.3, 0.5, 0.4))
+    same_object = _spanning("cup", 0, 1000, (0.25, 0.35, 0.4, 0.3))
+    elsewhere = _spanning("bottle", 0, 3000, (0.0, 0.0, 0.1, 0.1))
+    after_it = _spanning("cup", 2800, 4000, (0.25, 0.35, 0.4, 0.3))
+    other_shot = _spanning("cup", 0, 1000, (0.25, 0.35, 0.4, 0.3), shot=2)
+
+    kept = without_doubles([product, same_object, elsewhere, after_it, other_shot], "product")
+
+    assert kept == (product, elsewhere, after_it, other_shot)
+    assert without_doubles([same_object], "product") == (same_object,)
+
+
+def test_a_placement_box_is_interpolated_between_keyframes() -> None:
+    moving = Placement(
+        id="p",
+        label="product",
+        confidence=0.6,
+        start_ms=0,
+        end_ms=1000,
+        start_frame=0,
+        end_frame=30,
+        keyframes=(Keyframe(0, (0.0, 0.0, 0.2, 0.2)), Keyframe(1000, (0.4, 0.2, 0.2, 0.4))),
+        thumbnail=None,
+        crops=(),
+        shot=1,
+    )
+
+    assert box_at(moving, -50) == (0.0, 0.0, 0.2, 0.2)
+    assert box_at(moving, 500) == pytest.approx((0.2, 0.1, 0.2, 0.3))
+    assert box_at(moving, 2000) == (0.4, 0.2, 0.2, 0.4)

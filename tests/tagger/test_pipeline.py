@@ -451,6 +451,33 @@ def test_a_product_found_after_its_shot_began_becomes_a_placement(
     assert looks[:3] == [False, False, True]  # a full look, the retry that finds it, then following
 
 
+def test_a_weak_print_seen_twice_is_one_placement_from_its_first_sighting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the bar (10 keypoints against 12) at every look: a candidate at the shot's first look,
+    confirmed by the retry a second later and credited back to the first. The test detector's "cup"
+    on the same carton, tracked until the product was confirmed, is not a second placement."""
+    frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    frame[40:100, 40:100] = (0, 0, 255)
+    video = write_video(tmp_path / "weak.mp4", [frame] * 90)
+    box = (float(truth[0]), float(truth[1]), float(truth[2]), float(truth[3]))
+
+    def weak_print(*args: object, **kwargs: object) -> list[Located]:
+        return [Located(1, "SKU-2", 10, box)]
+
+    monkeypatch.setattr("tagger.locating.locate_products", weak_print)
+    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
+    keep_all = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500, drop_unexplained=False)
+
+    result = tag_video(video, settings=keep_all, detector=ColourDetector(tiny_spec(tmp_path)), linker=linker)
+
+    labels = sorted(p.label for p in result.placements)
+    assert labels == ["bottle", "product"]
+    (product,) = [p for p in result.placements if p.label == "product"]
+    assert product.start_ms == 0
+    assert product.end_ms >= 2000
+
+
 class NothingLinker:
     """A catalog that explains nothing: every placement is an unknown product."""
 
