@@ -17,7 +17,6 @@ frame. A product once found is followed at that lower bar (its SKU and place are
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 from tagger.arrays import FloatArray, Image
 from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
+from tagger.keyframes import interpolate_boxes
 from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import Decision, TrackLinker
 from tagger.linking.locate import Box, LocateConfig, Located, box_overlap, locate_products
@@ -132,8 +132,6 @@ class ShotLocator:
     _following: dict[int, Box] = field(default_factory=dict)
     # Seen once below the bar at the last full look, by catalog row.
     _candidates: dict[int, _Candidate] = field(default_factory=dict)
-    # Candidates the last look confirmed, as they were first seen.
-    _confirmed: list[_Candidate] = field(default_factory=list)
     # Track ids of the products being followed (catalog row -> id): negative, apart from the
     # tracker's, never -1 (an unconfirmed track in `Detections`) and never reused over the video.
     _track_ids: dict[int, int] = field(default_factory=dict)
@@ -153,9 +151,10 @@ class ShotLocator:
         started = time.perf_counter()
         if starts_shot:
             self.reset()
-        located = self.detect(image, t_ms, frame_index)
+        found, confirmed = self._look(image, t_ms, frame_index)
+        located = self._tracked(found)
         on_products = [_box(row) for row in located.xyxy] or list(self._following.values())
-        earlier = tuple(self._sighting(candidate) for candidate in self._confirmed)
+        earlier = tuple(self._sighting(candidate) for candidate in confirmed)
         frame = LocatedFrame(away_from(general, on_products), located, earlier)
         self.seconds += time.perf_counter() - started
         return frame
@@ -164,13 +163,12 @@ class ShotLocator:
         self._last_look_ms = None
         self._following = {}
         self._candidates = {}
-        self._confirmed = []
         self._track_ids = {}
 
     def detect(self, image: Image, t_ms: int, frame_index: int = 0) -> Detections:
         """Located products in this frame, with their track ids, when it is time to look; empty
         otherwise."""
-        return self._tracked(self._look(image, t_ms, frame_index))
+        return self._tracked(self._look(image, t_ms, frame_index)[0])
 
     def _tracked(self, found: Sequence[Located]) -> Detections:
         detections = as_detections(found, self.class_id, self.config.min_inliers)
@@ -192,12 +190,13 @@ class ShotLocator:
             self._track_ids[row] = self._last_track_id
         return self._track_ids[row]
 
-    def _look(self, image: Image, t_ms: int, frame_index: int) -> list[Located]:
+    def _look(self, image: Image, t_ms: int, frame_index: int) -> tuple[list[Located], list[_Candidate]]:
+        """(products found in this frame, the candidates among them as first seen), when it is time
+        to look; nothing otherwise."""
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
-        self._confirmed = []
         if self._following:
             if since is not None and since < self.schedule.follow_ms:
-                return []
+                return [], []
             self._last_look_ms = t_ms
             # A candidate is confirmed by the next look only; this one looks for other products.
             self._candidates = {}
@@ -218,23 +217,25 @@ class ShotLocator:
                 else:
                     del self._following[row]
                     self._track_ids.pop(row, None)
-            return found
+            return found, []
         if since is not None and since < self.schedule.retry_ms:
-            return []
+            return [], []
         self._last_look_ms = t_ms
         self.looks += 1
         seen = locate_products(image, self.index, self.config, min_inliers=self.config.tentative_inliers)
         # A candidate seen again at its place is confirmed, and credited with its first sighting,
         # whether it is now above the bar or still below it.
-        self._confirmed = [before for item in seen if (before := self._seen_before(item)) is not None]
-        confirmed = {candidate.found.row for candidate in self._confirmed}
-        found = [item for item in seen if item.inliers >= self.config.min_inliers or item.row in confirmed]
+        confirmed = [before for item in seen if (before := self._seen_before(item)) is not None]
+        confirmed_rows = {candidate.found.row for candidate in confirmed}
+        found = [
+            item for item in seen if item.inliers >= self.config.min_inliers or item.row in confirmed_rows
+        ]
         kept = {item.row for item in found}
         self._candidates = {
             item.row: _Candidate(item, t_ms, frame_index, image) for item in seen if item.row not in kept
         }
         self._following = {item.row: item.xyxy for item in found}
-        return found
+        return found, confirmed
 
     def _seen_before(self, item: Located) -> _Candidate | None:
         """The previous full look's candidate of the same SKU, when it was at the same place."""
@@ -306,22 +307,12 @@ def _covers(product: Placement, other: Placement) -> bool:
 
 
 def box_at(placement: Placement, t_ms: int) -> tuple[float, float, float, float]:
-    """The placement's (x, y, w, h) box at `t_ms`, interpolated between its keyframes (held before
-    the first and after the last)."""
-    frames = placement.keyframes
-    if t_ms <= frames[0].t_ms:
-        return frames[0].box
-    for before, after in itertools.pairwise(frames):
-        if t_ms <= after.t_ms:
-            share = (t_ms - before.t_ms) / max(after.t_ms - before.t_ms, 1)
-            a, b = before.box, after.box
-            return (
-                a[0] + share * (b[0] - a[0]),
-                a[1] + share * (b[1] - a[1]),
-                a[2] + share * (b[2] - a[2]),
-                a[3] + share * (b[3] - a[3]),
-            )
-    return frames[-1].box
+    """The placement's (x, y, w, h) box at `t_ms`, interpolated between its keyframes as the player
+    does (held before the first and after the last)."""
+    times = [frame.t_ms for frame in placement.keyframes]
+    boxes = np.array([frame.box for frame in placement.keyframes], dtype=np.float64)
+    x, y, w, h = (float(v) for v in interpolate_boxes(times, boxes, [t_ms])[0])
+    return (x, y, w, h)
 
 
 def _xyxy(box: tuple[float, float, float, float]) -> Box:
