@@ -20,6 +20,9 @@ from numpy.typing import NDArray
 
 MIN_TOKEN_LEN = 3
 FUZZY_CUTOFF = 0.75
+# Remembered `close_matches` answers per vocabulary (a few hundred bytes each). Link threads share a
+# vocabulary; dict reads and writes are atomic, and a race only works an answer out twice.
+CLOSE_MATCH_MEMORY = 50_000
 # Words that appear in most product descriptions carry no identity.
 _STOPWORDS = frozenset(
     "the and with for from that this are has have its can our you your all not but was per ready "
@@ -76,6 +79,11 @@ class TextVocabulary:
     _words: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _lengths: NDArray[np.int16] = field(init=False, repr=False, compare=False)
     _letter_rows: NDArray[np.int16] = field(init=False, repr=False, compare=False)
+    # Answers of `close_matches` already worked out: a crop's OCR words are looked up by the text
+    # signal and again for the print's naming words, and a product's crops read the same words.
+    _answers: dict[tuple[str, int, float], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         words = tuple(sorted(self.idf, key=len))
@@ -95,7 +103,23 @@ class TextVocabulary:
         return cls({word: math.log(1.0 + total / count) for word, count in counts.items()})
 
     def close_matches(self, word: str, n: int = 3, cutoff: float = FUZZY_CUTOFF) -> list[str]:
-        """Exactly `difflib.get_close_matches(word, vocabulary, n, cutoff)`, fast on a large catalog.
+        """Exactly `difflib.get_close_matches(word, vocabulary, n, cutoff)`, fast on a large catalog;
+        each answer is worked out once (`CLOSE_MATCH_MEMORY` are kept, then forgotten all at once)."""
+        key = (word, n, cutoff)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = tuple(self._close_matches(word, n, cutoff))
+            if len(self._answers) >= CLOSE_MATCH_MEMORY:
+                self._answers.clear()
+            self._answers[key] = answer
+        return list(answer)
+
+    def forget_answers(self) -> None:
+        """Drop the remembered `close_matches` answers (benchmarks time the lookups cold)."""
+        self._answers.clear()
+
+    def _close_matches(self, word: str, n: int, cutoff: float) -> list[str]:
+        """`close_matches` without the memory.
 
         difflib's own upper bounds (real_quick_ratio: lengths; quick_ratio: shared letters) are
         evaluated for every vocabulary word at once with numpy; only the few words that pass them pay

@@ -7,6 +7,9 @@ import math
 import random
 import string
 
+import pytest
+
+from tagger.linking import text as text_module
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier, text_score
 
 
@@ -82,3 +85,32 @@ def test_close_matches_are_exactly_difflibs_on_a_large_vocabulary() -> None:
         difflib.get_close_matches(query, list(vocabulary.idf), n=3, cutoff=0.75) for query in queries
     ]
     assert sum(map(len, found)) > 100  # most misreadings still find their word
+
+
+def test_an_answer_is_worked_out_once_and_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    vocabulary = TextVocabulary.from_documents([["apple", "juice"], ["orange", "juice"], ["apples"]])
+    worked_out: list[str] = []
+    uncached = TextVocabulary._close_matches
+
+    def counting(self: TextVocabulary, word: str, n: int, cutoff: float) -> list[str]:
+        worked_out.append(word)
+        return uncached(self, word, n, cutoff)
+
+    monkeypatch.setattr(TextVocabulary, "_close_matches", counting)
+    monkeypatch.setattr(text_module, "CLOSE_MATCH_MEMORY", 2)
+
+    first = vocabulary.close_matches("appel")
+    first.append("changed by the caller")  # a caller's list is its own
+    assert (
+        vocabulary.close_matches("appel")
+        == difflib.get_close_matches("appel", ["apple", "juice", "orange", "apples"], cutoff=0.75)
+        == ["apple"]
+    )
+    assert worked_out == ["appel"]
+    assert vocabulary.close_matches("appel", n=1) == ["apple"]  # another question, another answer
+    vocabulary.close_matches("juise")  # a third answer: the memory (2) starts again
+    vocabulary.close_matches("appel")
+    assert worked_out == ["appel", "appel", "juise", "appel"]
+    vocabulary.forget_answers()
+    vocabulary.close_matches("appel")
+    assert worked_out == ["appel", "appel", "juise", "appel", "appel"]
