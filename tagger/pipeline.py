@@ -1,15 +1,17 @@
-"""`tag_video`: an episode file in, placements out. Decode → shots → sample → detect → track → placements.
+"""`tag_video`: an episode file in, placements out. Decode → shots → sample → detect → track → placements
+(→ links, given a catalog).
 
 Decoding, cut detection and scaling of the sampled frames run in a background thread (see
-`tagger.prefetch`) while this thread runs the detector and the tracker, so the two overlap.
+`tagger.prefetch`) while this thread runs the detector and the tracker, so the two overlap; with a
+catalog, each shot's placements are linked on link threads from its cut on (`tagger.link_queue`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,8 @@ from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
 from tagger.detections import Detections
 from tagger.exceptions import VideoError
-from tagger.placements import PlacementBuilder, PlacementRules
+from tagger.link_queue import LinkQueue
+from tagger.placements import Placement, PlacementBuilder, PlacementRules, placement_order
 from tagger.prefetch import Prefetch
 from tagger.probe import VideoInfo, probe_video
 from tagger.result import Funnel, ModelRef, TagResult, Timing, VideoSummary
@@ -30,13 +33,11 @@ from tagger.video.decode import decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
-    from tagger.linking.linker import LinkResult, LinkThresholds, TrackLinker
+    from tagger.linking.linker import LinkThresholds, TrackLinker
     from tagger.locating import LocatedFrame, ShotLocator
-    from tagger.placements import Placement
 
 
 Progress = Callable[[float], None]
-LinkProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def tag_video(
     detector: Detector | None = None,
     linker: TrackLinker | None = None,
     thresholds: LinkThresholds | None = None,
-    link_progress: LinkProgress | None = None,
+    link_progress: Callable[[int, int], None] | None = None,
 ) -> TagResult:
     """Tag one episode; raises `VideoError` / `ModelError` with a one-line message, never half a result.
 
@@ -119,8 +120,6 @@ def tag_video(
         (*spec.class_names, locator.class_name) if locator is not None else spec.class_names, _rules(settings)
     )
     stats = DecodeStats()
-    detect_s = track_s = 0.0
-    detected = boxes = shot = 0
     schedule = DetectionSchedule(
         settings.sample_fps,
         settings.frames_after_cut,
@@ -128,47 +127,38 @@ def tag_video(
         boost_ms=settings.boost_ms,
         await_feedback=True,
     )
-    previous: Sample | None = None
-    try:
-        for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
-            if sample.starts_shot:
-                tracker.reset()
-                shot += 1
-            tick = time.perf_counter()
-            detections = _plausible(detector.detect([sample.image])[0], sample.image, settings.max_box_area)
-            tock = time.perf_counter()
-            # Located products are tracked by their SKU, the rest by the tracker (`tagger.locating`).
-            detections, located = _with_located(locator, detections, sample)  # seconds: locator.seconds
-            boxes += len(detections) + (len(located.located) if located is not None else 0)
-            step = tracker.update(detections, sample.t_ms, sample.image)
-            schedule.done(sample.t_ms, unsettled=step.unsettled)
-            _observe(builder, shot, sample, previous, step, located)
-            previous = sample
-            track_s += time.perf_counter() - tock
-            detect_s += tock - tick
-            detected += 1
-            if progress is not None and info.duration_ms > 0:
-                progress(min(1.0, sample.t_ms / info.duration_ms))
-    finally:
-        schedule.close()
-    tock = time.perf_counter()
-    placements = _single_views(
-        tuple(builder.build(FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None)), locator
-    )
-    track_s += time.perf_counter() - tock - (locator.seconds if locator is not None else 0.0)
-    if progress is not None:
-        progress(1.0)
-    tock = time.perf_counter()
-    linked = (
-        _linked(placements, linker, thresholds, link_progress, settings.link_threads)
-        if linker is not None
-        else placements
-    )
+    crop_store = FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None
+    with ExitStack() as stack:
+        # A shot's placements are linked from its cut on, beside the rest of the episode's tagging.
+        links = (
+            stack.enter_context(LinkQueue(linker, thresholds, settings.link_threads))
+            if linker is not None
+            else None
+        )
+        work = _DetectionPass(detector, tracker, locator, builder, schedule, crop_store, links, settings)
+        try:
+            for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
+                work.take(sample)
+                if progress is not None and info.duration_ms > 0:
+                    progress(min(1.0, sample.t_ms / info.duration_ms))
+        finally:
+            schedule.close()
+        work.finish()
+        if progress is not None:
+            progress(1.0)
+        tock = time.perf_counter()
+        linked = (
+            links.linked(link_progress)
+            if links is not None
+            else tuple(sorted(work.placements, key=placement_order))
+        )
     kept = _explained(linked, settings, locator) if linker is not None else linked
     link_s = time.perf_counter() - tock
     total_s = time.perf_counter() - started
     duration_ms = info.duration_ms or stats.last_t_ms
-    funnel = Funnel(detected, boxes, builder.tracks_seen, len(kept), unexplained=len(linked) - len(kept))
+    funnel = Funnel(
+        work.detected, work.boxes, builder.tracks_seen, len(kept), unexplained=len(linked) - len(kept)
+    )
     return TagResult(
         video=VideoSummary(
             duration_ms=duration_ms,
@@ -180,11 +170,11 @@ def tag_video(
         model=ModelRef(name=spec.card.name, sha256=detector.sha256),
         timing=Timing(
             decode_s=stats.busy_s,
-            detect_s=detect_s,
-            track_s=track_s,
+            detect_s=work.detect_s,
+            track_s=work.track_s - (locator.seconds if locator is not None else 0.0),
             total_s=total_s,
             realtime_factor=(duration_ms / 1000.0) / total_s if total_s > 0 else 0.0,
-            detected_frames=detected,
+            detected_frames=work.detected,
             link_s=link_s,
             locate_s=locator.seconds if locator is not None else 0.0,
         ),
@@ -194,35 +184,65 @@ def tag_video(
     )
 
 
-def _linked(
-    placements: tuple[Placement, ...],
-    linker: TrackLinker,
-    thresholds: LinkThresholds | None,
-    progress: LinkProgress | None,
-    threads: int,
-) -> tuple[Placement, ...]:
-    """Each placement with its link, in the placements' order, `threads` placements at a time. A
-    failing link stops the phase: links not yet started are cancelled and the error is raised."""
-    if threads <= 1 or len(placements) <= 1:
-        results: Iterator[LinkResult] = (linker.link_track(p.crops, thresholds) for p in placements)
-        return _with_links(placements, results, progress)
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="reelcart-link")
-    try:
-        futures = [pool.submit(linker.link_track, p.crops, thresholds) for p in placements]
-        return _with_links(placements, (future.result() for future in futures), progress)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+class _DetectionPass:
+    """Detection, locating and tracking of the sampled frames, one at a time; each shot's placements
+    are built at its cut and handed to linking (`links`) while the next shots are tagged."""
 
+    def __init__(
+        self,
+        detector: Detector,
+        tracker: ShotTracker,
+        locator: ShotLocator | None,
+        builder: PlacementBuilder,
+        schedule: DetectionSchedule,
+        crop_store: FileCropStore | None,
+        links: LinkQueue | None,
+        settings: TaggerSettings,
+    ) -> None:
+        self._detector, self._tracker, self._locator = detector, tracker, locator
+        self._builder, self._schedule, self._crop_store = builder, schedule, crop_store
+        self._links, self._settings = links, settings
+        self._previous: Sample | None = None
+        self.shot = self.detected = self.boxes = 0
+        # track_s includes the locator's seconds (the caller takes them out: they are locate_s).
+        self.detect_s = self.track_s = 0.0
+        self.placements: list[Placement] = []
 
-def _with_links(
-    placements: tuple[Placement, ...], results: Iterator[LinkResult], progress: LinkProgress | None
-) -> tuple[Placement, ...]:
-    linked = []
-    for done, (placement, result) in enumerate(zip(placements, results, strict=True), start=1):
-        linked.append(replace(placement, link=result))
-        if progress is not None:
-            progress(done, len(placements))
-    return tuple(linked)
+    def take(self, sample: Sample) -> None:
+        tick = time.perf_counter()
+        if sample.starts_shot:
+            self._shot_done()
+            self._tracker.reset()
+            self.shot += 1
+        tock = time.perf_counter()
+        detections = _plausible(
+            self._detector.detect([sample.image])[0], sample.image, self._settings.max_box_area
+        )
+        detected = time.perf_counter()
+        # Located products are tracked by their SKU, the rest by the tracker (`tagger.locating`).
+        detections, located = _with_located(self._locator, detections, sample)
+        self.boxes += len(detections) + (len(located.located) if located is not None else 0)
+        step = self._tracker.update(detections, sample.t_ms, sample.image)
+        self._schedule.done(sample.t_ms, unsettled=step.unsettled)
+        _observe(self._builder, self.shot, sample, self._previous, step, located)
+        self._previous = sample
+        self.track_s += (tock - tick) + (time.perf_counter() - detected)
+        self.detect_s += detected - tock
+        self.detected += 1
+
+    def finish(self) -> None:
+        """The last shot has ended."""
+        tick = time.perf_counter()
+        self._shot_done()
+        self.track_s += time.perf_counter() - tick
+
+    def _shot_done(self) -> None:
+        """The ended shot's placements (none for shot 0, before the first cut), handed to linking."""
+        shot = self._builder.take_shot(self.shot, self._crop_store)
+        placements = _single_views(tuple(shot), self._locator)
+        if self._links is not None:
+            self._links.submit(placements)
+        self.placements.extend(placements)
 
 
 def _locator(linker: TrackLinker | None, settings: TaggerSettings, class_id: int) -> ShotLocator | None:

@@ -154,6 +154,7 @@ class PlacementBuilder:
         self._rules = rules
         self._tracks: dict[int, _Track] = {}
         self._tie = itertools.count()
+        self._tracks_seen = 0
 
     def observe(self, shot: int, t_ms: int, frame_index: int, boxes: Detections, image: Image) -> None:
         """Record one detected frame's tracked boxes (`Detections` with a `tracker_id` column); `image`
@@ -170,7 +171,10 @@ class PlacementBuilder:
         ):
             x1, y1, x2, y2 = (float(v) for v in xyxy)
             box = (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)
-            track = self._tracks.setdefault(int(track_id), _Track(shot=shot))
+            track = self._tracks.get(int(track_id))
+            if track is None:
+                track = self._tracks[int(track_id)] = _Track(shot=shot)
+                self._tracks_seen += 1
             track.observations.append(Observation(t_ms, frame_index, box, float(confidence), int(class_id)))
             self._offer_crop(
                 track, image, (x1, y1, x2, y2), float(confidence), t_ms=t_ms, frame_index=frame_index, box=box
@@ -208,22 +212,28 @@ class PlacementBuilder:
     @property
     def tracks_seen(self) -> int:
         """Distinct tracks observed so far (before short ones are dropped and fragments merged)."""
-        return len(self._tracks)
+        return self._tracks_seen
 
     def build(self, crop_store: CropStore | None = None) -> list[Placement]:
-        """Placements from the tracks seen; with a `crop_store`, each placement's crops are stored
-        there (re-linking after a catalog change then votes over the same crops as the first link)
-        and its `thumbnail` is the best one's file."""
-        by_shot: dict[int, list[_Track]] = defaultdict(list)
-        for track in self._tracks.values():
-            by_shot[track.shot].append(track)
+        """Placements from the tracks seen and not yet taken; with a `crop_store`, each placement's
+        crops are stored there (re-linking after a catalog change then votes over the same crops as
+        the first link) and its `thumbnail` is the best one's file. The tracks are then forgotten."""
         placements = []
-        for shot in sorted(by_shot):
-            for track in self._merge_fragments(by_shot[shot]):
-                placement = self._to_placement(track, crop_store)
-                if placement is not None:
-                    placements.append(placement)
-        return sorted(placements, key=lambda p: (p.start_ms, p.label, p.keyframes[0].box))
+        for shot in sorted({track.shot for track in self._tracks.values()}):
+            placements.extend(self.take_shot(shot, crop_store))
+        return sorted(placements, key=placement_order)
+
+    def take_shot(self, shot: int, crop_store: CropStore | None = None) -> list[Placement]:
+        """The placements of one shot, in `placement_order`, as `build` makes them; its tracks are
+        then forgotten. Call it once the shot has ended: nothing joins tracks across a cut."""
+        tracks = [track for track in self._tracks.values() if track.shot == shot]
+        self._tracks = {key: track for key, track in self._tracks.items() if track.shot != shot}
+        placements = []
+        for track in self._merge_fragments(tracks):
+            placement = self._to_placement(track, crop_store)
+            if placement is not None:
+                placements.append(placement)
+        return sorted(placements, key=placement_order)
 
     def _label(self, track: _Track) -> int:
         votes: dict[int, float] = defaultdict(float)
@@ -293,6 +303,11 @@ class PlacementBuilder:
             crops=crops,
             shot=track.shot,
         )
+
+
+def placement_order(placement: Placement) -> tuple[int, str, NormBox]:
+    """How placements are listed: by start, then label, then where they first are."""
+    return (placement.start_ms, placement.label, placement.keyframes[0].box)
 
 
 def _rounded(box: NormBox) -> NormBox:

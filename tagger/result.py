@@ -33,7 +33,9 @@ class Timing:
     total_s: float
     realtime_factor: float
     detected_frames: int
-    # Linking the placements' crops against a catalog, when one was given (part of total_s).
+    # Linking the placements' crops against a catalog, when one was given: the part of total_s spent
+    # after the detection pass, waiting for links still running (a shot's placements are linked from
+    # its cut on, beside detection: `tagger.link_queue`).
     link_s: float = 0.0
     # Finding catalog products by their print (settings.locate_products; part of total_s, not detect_s).
     locate_s: float = 0.0

@@ -112,8 +112,9 @@ class TaggerSettings(BaseSettings):
     # them; the linker may still hesitate between siblings). Measured: placements on product-free
     # shots 4/5/0 -> 0/1/0 with no found shot lost.
     drop_unexplained: bool = True
-    # Placements linked at once (threads) once detection has finished. Linking one placement runs on
-    # one core (embedding, keypoints, verification; OCR, which is not thread-safe, one at a time), so
-    # on the 2-core target a second thread uses the core that sat idle (BENCHMARKS.md, End to end).
+    # Placements linked at once (threads). A shot's placements are linked from its cut on, beside the
+    # detection of the next shots (`tagger.link_queue`). Linking one placement runs on one core
+    # (embedding, keypoints, verification; each OCR read on an engine of its own), so on the 2-core
+    # target the link threads use what detection leaves idle (BENCHMARKS.md, End to end).
     # Answers do not depend on it: every placement is linked on its own.
     link_threads: int = Field(default=2, ge=1, le=64)

@@ -15,10 +15,12 @@ import pytest
 
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
+from tagger.detections import Detections
 from tagger.linking.errors import LinkingError
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.locate import Located
+from tagger.models.cards import DetectorSpec
 from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
@@ -323,11 +325,39 @@ class SlowFirstLinker(LabelLinker):
                 self.running -= 1
 
 
+class RendezvousLinker(LabelLinker):
+    """`LabelLinker` whose links wait for each other until `parties` run at once (a barrier), so
+    linking side by side is shown without timing anything; the first call also returns last."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self._barrier = threading.Barrier(parties, timeout=10)
+        self._lock = threading.Lock()
+        self.calls = self.running = self.most_at_once = 0
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            self._barrier.wait()
+            if call == 1:
+                time.sleep(0.05)
+            return super().link_track(crops, thresholds)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_placements_are_linked_side_by_side_and_keep_their_order(
     two_shot_video: Path, tmp_path: Path, threads: int
 ) -> None:
-    linker = SlowFirstLinker()
+    linker = RendezvousLinker(parties=threads)
     steps: list[tuple[int, int]] = []
 
     result = tag_video(
@@ -342,6 +372,46 @@ def test_placements_are_linked_side_by_side_and_keep_their_order(
     assert [p.link.sku if p.link else None for p in result.placements] == ["RED", "RED", "BLUE"]
     assert steps == [(1, 3), (2, 3), (3, 3)]
     assert linker.most_at_once == threads
+
+
+class SecondShotWaitsForALink(ColourDetector):
+    """Holds the first frame of the second (brighter) shot until some placement has been linked:
+    a pass that links only after detecting everything would wait here in vain."""
+
+    def __init__(self, spec: DetectorSpec, linked: threading.Event) -> None:
+        super().__init__(spec)
+        self._linked = linked
+        self.saw_a_link_mid_episode: bool | None = None
+
+    def detect(self, frames: Sequence[Image]) -> list[Detections]:
+        if self.saw_a_link_mid_episode is None and frames[0].mean() > 120:
+            self.saw_a_link_mid_episode = self._linked.wait(10)
+        return super().detect(frames)
+
+
+class SignallingLinker(LabelLinker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linked = threading.Event()
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        result = super().link_track(crops, thresholds)
+        self.linked.set()
+        return result
+
+
+def test_a_shots_placements_are_linked_while_the_next_shot_is_tagged(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    linker = SignallingLinker()
+    detector = SecondShotWaitsForALink(tiny_spec(tmp_path), linker.linked)
+
+    result = tag_video(two_shot_video, settings=settings(), detector=detector, linker=linker)
+
+    assert detector.saw_a_link_mid_episode is True
+    assert [p.link.sku if p.link else None for p in result.placements] == ["RED", "RED", "BLUE"]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

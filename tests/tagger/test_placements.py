@@ -7,6 +7,7 @@ import numpy as np
 from tagger.detections import Detections
 from tagger.placements import (
     Observation,
+    Placement,
     PlacementBuilder,
     PlacementRules,
     extrapolate,
@@ -64,6 +65,29 @@ def test_different_labels_or_different_shots_are_never_merged() -> None:
     feed(builder, [(2000, box(3, 50)), (2600, box(3, 50))], shot=1)
 
     assert spans(builder) == [("bottle", 0, 600), ("cup", 1000, 1600), ("bottle", 2000, 2600)]
+
+
+def test_a_shot_taken_when_it_ends_gives_what_building_at_the_end_gives() -> None:
+    def fed() -> PlacementBuilder:
+        builder = PlacementBuilder(NAMES, PlacementRules())
+        feed(builder, [(0, box(1, 50)), (400, box(1, 51)), (800, box(1, 50))])
+        feed(builder, [(1600, box(2, 52)), (2000, box(2, 52))])  # a fragment of the same bottle
+        feed(builder, [(0, box(3, 120, class_id=1)), (900, box(3, 120, class_id=1))])
+        feed(builder, [(2500, box(4, 50)), (3000, box(4, 50))], shot=1)
+        return builder
+
+    at_once, shot_by_shot = fed(), fed()
+    first, second = shot_by_shot.take_shot(0), shot_by_shot.take_shot(1)
+
+    def span(placements: list[Placement]) -> list[tuple[str, int, int, int]]:
+        return [(p.label, p.start_ms, p.end_ms, p.shot) for p in placements]
+
+    assert span(first + second) == span(at_once.build())
+    assert span(first) == [("bottle", 0, 2000, 0), ("cup", 0, 900, 0)]
+    # Taken tracks are forgotten (their crops with them), but still counted as seen.
+    assert shot_by_shot.take_shot(0) == []
+    assert shot_by_shot.build() == []
+    assert shot_by_shot.tracks_seen == at_once.tracks_seen == 4
 
 
 def test_flickers_are_dropped() -> None:
