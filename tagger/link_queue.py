@@ -2,9 +2,11 @@
 
 A shot's placements are final at its cut: tracking, fragment merging and the locator's doubles rule
 never look across one. So each shot's placements are handed to link threads as soon as the next shot
-starts, and linking (embedding, keypoints, OCR: most of a tag job's CPU) runs beside decoding,
-detection and locating instead of after them. On 2 cores the detection pass leaves most of a core
-idle (the decoder waits on the detector), and that is where linking goes (BENCHMARKS.md, End to end).
+starts, and linking (embedding, keypoints, OCR: the largest part of a tag job's CPU) runs beside
+decoding, detection and locating instead of after them. A machine with cores to spare finishes the
+job sooner; on the 2-core target it gained nothing measurable, because detection already keeps both
+cores busy (OpenCV and the decoder use the second), but the job no longer ends in a long linking-only
+tail (BENCHMARKS.md, End to end).
 
 Answers do not depend on it: every placement is linked on its own, and the result lists placements in
 the order `PlacementBuilder.build` gives.
@@ -39,6 +41,7 @@ class LinkQueue:
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="reelcart-link")
         self._pending: list[tuple[Placement, Future[LinkResult | None]]] = []
         self._failed = threading.Event()
+        self._closed = False
 
     def __enter__(self) -> LinkQueue:
         return self
@@ -53,12 +56,15 @@ class LinkQueue:
 
     def close(self) -> None:
         """Cancel what has not started and wait for what has."""
+        self._closed = True
         self._failed.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, placements: Sequence[Placement]) -> None:
         """Start linking these placements (in this order, as threads free up)."""
         self._raise_failure()
+        if self._closed:
+            raise RuntimeError("this link queue is closed: placements can no longer be linked")
         for placement in placements:
             self._pending.append((placement, self._pool.submit(self._link, placement)))
 

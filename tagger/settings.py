@@ -114,7 +114,8 @@ class TaggerSettings(BaseSettings):
     drop_unexplained: bool = True
     # Placements linked at once (threads). A shot's placements are linked from its cut on, beside the
     # detection of the next shots (`tagger.link_queue`). Linking one placement runs on one core
-    # (embedding, keypoints, verification; each OCR read on an engine of its own), so on the 2-core
-    # target the link threads use what detection leaves idle (BENCHMARKS.md, End to end).
+    # (embedding, keypoints, verification; each OCR read on an engine of its own); on the 2-core
+    # target detection already keeps both cores busy, so the threads gain there only on the tail after
+    # detection (BENCHMARKS.md, End to end).
     # Answers do not depend on it: every placement is linked on its own.
     link_threads: int = Field(default=2, ge=1, le=64)

@@ -52,7 +52,8 @@ class TagJob(SQLModel, table=True):
     error: str | None = Field(default=None)
     # What a finished job found, in one sentence: how many placements and their decisions, or why none.
     summary: str | None = Field(default=None)
-    # Wall seconds by phase of the finished run (index, decode, detect, track, locate, link, tag_total).
+    # Wall seconds by phase of the finished run (index, decode, detect, track, locate, link, tag_total);
+    # they overlap: link is only the wait for links after detection (`tagger.result.Timing.link_s`).
     seconds: dict[str, float] = json_field(default_factory=dict)
     attempts: int = Field(default=0, ge=0)
     placements_found: int = Field(default=0, ge=0)

@@ -58,7 +58,9 @@ class TagJobPublic(BaseModel):
     )
     seconds: dict[str, float] = Field(
         description="Once finished: wall seconds by phase (index, decode, detect, track, locate, link, "
-        "tag_total; decoding runs beside detection, so the phases overlap)"
+        "tag_total; decoding runs beside detection and each shot is linked beside the next shots' "
+        "detection, so the phases overlap: link is the wait for links after detection, tag_total the "
+        "rest of the job after the index)"
     )
     attempts: int
     placements_found: int

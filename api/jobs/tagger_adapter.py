@@ -25,11 +25,13 @@ from tagger.settings import TaggerSettings
 
 log = logging.getLogger("reelcart.jobs")
 
-# Shares of a tag job's progress bar, in order (the rest, to 0.99, is storing). Linking a placement
-# (features, OCR, keypoints) costs seconds while detecting a short episode costs a few, so with a
-# catalog the bar gives linking half; without one, detection has it all.
+# Shares of a tag job's progress bar, in order (the rest, to 0.99, is storing). With a catalog, each
+# shot's placements are linked beside the detection of the next shots (`tagger.link_queue`), so the
+# detection part of the bar carries most of the linking too; the link part is the wait for the
+# links still running when detection ends (on 2 cores, 1-4 % of the job: BENCHMARKS.md, End to end).
+# Without a catalog, detection has it all.
 INDEX_SHARE = 0.05
-DETECT_SHARE_WHEN_LINKING = 0.45
+DETECT_SHARE_WHEN_LINKING = 0.85
 # Where the tag function's work ends on the bar (linking's end, or detection's without a catalog).
 WORK_END = 0.98
 

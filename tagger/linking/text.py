@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 
 MIN_TOKEN_LEN = 3
 FUZZY_CUTOFF = 0.75
-# Remembered `close_matches` answers per vocabulary (a few hundred bytes each). Link threads share a
-# vocabulary; dict reads and writes are atomic, and a race only works an answer out twice.
-CLOSE_MATCH_MEMORY = 50_000
+# Remembered `close_matches` answers per vocabulary (≈ 450 bytes each, so ≈ 4.5 MB at most; the API
+# keeps a linker per brand). Link threads share a vocabulary; dict reads and writes are atomic, and a
+# race only works an answer out twice.
+CLOSE_MATCH_MEMORY = 10_000
 # Words that appear in most product descriptions carry no identity.
 _STOPWORDS = frozenset(
     "the and with for from that this are has have its can our you your all not but was per ready "

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from api.jobs.models import JobPhase
-from api.jobs.tagger_adapter import WORK_END, PipelineTagFunction
+from api.jobs.tagger_adapter import (
+    DETECT_SHARE_WHEN_LINKING,
+    INDEX_SHARE,
+    WORK_END,
+    PipelineTagFunction,
+)
 from api.jobs.tagging import TagOutcome
 from api.linking.service import BrandLinker, IndexProgress
 from api.review.models import PlacementStatus
@@ -109,7 +114,8 @@ def test_with_a_catalog_progress_goes_index_detect_link_and_linking_moves_the_ba
     # One report per placement after the phase starts, the last at the linking phase's end.
     assert len(during_linking) == 1 + linker.calls == 1 + len(outcome.drafts) == 3
     assert during_linking[0] < during_linking[1] < during_linking[2] == pytest.approx(WORK_END)
-    assert fractions[link_start - 1] <= 0.5  # detection left the second half of the bar to linking
+    # Detection (with each shot linked beside it) ends where the bar leaves the wait for the last links.
+    assert fractions[link_start - 1] == pytest.approx(INDEX_SHARE + DETECT_SHARE_WHEN_LINKING)
     assert [draft.sku_candidates[0].title for draft in outcome.drafts] == ["Cola 330 ml"] * 2
     assert {draft.status for draft in outcome.drafts} == {PlacementStatus.PROPOSED}
     assert (outcome.empty_reason, outcome.unlinked_reason) == (None, None)

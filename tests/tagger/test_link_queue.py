@@ -109,8 +109,12 @@ def test_closing_the_queue_skips_links_not_yet_started_and_waits_for_the_running
     closing.start()
     while not links.stopped:  # close() has begun: "b" can no longer start
         closing.join(0.01)
+    closing.join(0.2)
+    assert closing.is_alive()  # close() waits for "a", held at the gate
     gate.set()
     closing.join(10)
 
     assert not closing.is_alive()
     assert linker.calls == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        links.submit([placement("c", 2000)])

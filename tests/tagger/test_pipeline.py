@@ -414,6 +414,60 @@ def test_a_shots_placements_are_linked_while_the_next_shot_is_tagged(
     assert [p.link.sku if p.link else None for p in result.placements] == ["RED", "RED", "BLUE"]
 
 
+class HeldLinker(LabelLinker):
+    """Holds every link until `release` is set; counts the links running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+        self.calls = self.running = 0
+
+    def link_track(
+        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
+    ) -> LinkResult:
+        self.calls += 1
+        self.running += 1
+        self.started.set()
+        try:
+            assert self.release.wait(10), "the test never released the link"
+            return super().link_track(crops, thresholds)
+        finally:
+            self.running -= 1
+
+
+class BreaksOnTheSecondShot(ColourDetector):
+    """Fails on the second (brighter) shot's first frame, once the first shot's link is running;
+    the link is released just before, so it finishes while the error unwinds."""
+
+    def __init__(self, spec: DetectorSpec, linker: HeldLinker) -> None:
+        super().__init__(spec)
+        self._linker = linker
+
+    def detect(self, frames: Sequence[Image]) -> list[Detections]:
+        if frames[0].mean() > 120:
+            assert self._linker.started.wait(10)
+            self._linker.release.set()
+            raise RuntimeError("the detector's runtime went away")
+        return super().detect(frames)
+
+
+def test_a_detection_error_while_a_link_runs_is_raised_once_that_link_is_done(
+    two_shot_video: Path, tmp_path: Path
+) -> None:
+    linker = HeldLinker()
+
+    with pytest.raises(RuntimeError, match="the detector's runtime went away"):
+        tag_video(
+            two_shot_video,
+            settings=settings(),
+            detector=BreaksOnTheSecondShot(tiny_spec(tmp_path), linker),
+            linker=linker,
+        )
+
+    assert linker.calls == 1  # the first shot's one placement
+    assert linker.running == 0  # nothing left running behind the error
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_failing_link_fails_the_tagging_with_its_error(
     two_shot_video: Path, tmp_path: Path, threads: int
