@@ -21,7 +21,7 @@ from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
 from tagger.detections import Detections
 from tagger.exceptions import VideoError
-from tagger.link_queue import LinkQueue
+from tagger.link_queue import LinkProgress, LinkQueue
 from tagger.placements import Placement, PlacementBuilder, PlacementRules, placement_order
 from tagger.prefetch import Prefetch
 from tagger.probe import VideoInfo, probe_video
@@ -100,7 +100,7 @@ def tag_video(
     detector: Detector | None = None,
     linker: TrackLinker | None = None,
     thresholds: LinkThresholds | None = None,
-    link_progress: Callable[[int, int], None] | None = None,
+    link_progress: LinkProgress | None = None,
 ) -> TagResult:
     """Tag one episode; raises `VideoError` / `ModelError` with a one-line message, never half a result.
 

@@ -297,15 +297,17 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
     )
 
 
-class SlowFirstLinker(LabelLinker):
-    """`LabelLinker` whose first calls take longest (so parallel links finish out of order), counting
-    how many links run at once; `fail_on` makes that call (1-based) raise."""
+class CountingLinker(LabelLinker):
+    """`LabelLinker` that counts its calls and how many run at once; `before_link(call)` (1-based)
+    runs inside each call, counted as running, before the link is made."""
 
-    def __init__(self, fail_on: int | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self.calls = self.running = self.most_at_once = 0
-        self.fail_on = fail_on
+
+    def before_link(self, call: int) -> None:
+        """What a subclass does while the link runs (wait, sleep, fail)."""
 
     def link_track(
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
@@ -316,41 +318,39 @@ class SlowFirstLinker(LabelLinker):
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
-            time.sleep(0.3 / call)
-            if call == self.fail_on:
-                raise LinkingError("the catalog index went away")
+            self.before_link(call)
             return super().link_track(crops, thresholds)
         finally:
             with self._lock:
                 self.running -= 1
 
 
-class RendezvousLinker(LabelLinker):
-    """`LabelLinker` whose links wait for each other until `parties` run at once (a barrier), so
-    linking side by side is shown without timing anything; the first call also returns last."""
+class SlowFirstLinker(CountingLinker):
+    """Its first calls take longest (so parallel links finish out of order); `fail_on` makes that
+    call (1-based) raise."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+
+    def before_link(self, call: int) -> None:
+        time.sleep(0.3 / call)
+        if call == self.fail_on:
+            raise LinkingError("the catalog index went away")
+
+
+class RendezvousLinker(CountingLinker):
+    """Links wait for each other until `parties` run at once (a barrier), so linking side by side is
+    shown without timing anything; the first call also returns last."""
 
     def __init__(self, parties: int) -> None:
         super().__init__()
         self._barrier = threading.Barrier(parties, timeout=10)
-        self._lock = threading.Lock()
-        self.calls = self.running = self.most_at_once = 0
 
-    def link_track(
-        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
-    ) -> LinkResult:
-        with self._lock:
-            self.calls += 1
-            call = self.calls
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-        try:
-            self._barrier.wait()
-            if call == 1:
-                time.sleep(0.05)
-            return super().link_track(crops, thresholds)
-        finally:
-            with self._lock:
-                self.running -= 1
+    def before_link(self, call: int) -> None:
+        self._barrier.wait()
+        if call == 1:
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -414,25 +414,16 @@ def test_a_shots_placements_are_linked_while_the_next_shot_is_tagged(
     assert [p.link.sku if p.link else None for p in result.placements] == ["RED", "RED", "BLUE"]
 
 
-class HeldLinker(LabelLinker):
-    """Holds every link until `release` is set; counts the links running."""
+class HeldLinker(CountingLinker):
+    """Holds every link until `release` is set."""
 
     def __init__(self) -> None:
         super().__init__()
         self.started, self.release = threading.Event(), threading.Event()
-        self.calls = self.running = 0
 
-    def link_track(
-        self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
-    ) -> LinkResult:
-        self.calls += 1
-        self.running += 1
+    def before_link(self, call: int) -> None:
         self.started.set()
-        try:
-            assert self.release.wait(10), "the test never released the link"
-            return super().link_track(crops, thresholds)
-        finally:
-            self.running -= 1
+        assert self.release.wait(10), "the test never released the link"
 
 
 class BreaksOnTheSecondShot(ColourDetector):
