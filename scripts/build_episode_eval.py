@@ -8,7 +8,8 @@ Writes into --out:
   episode-<seed>.mp4     1080x1920 30 fps H.264, 30 shots of 2.5-4 s with hard cuts: each a val photo of a
                          hand-held packaged product across the frame's width over a blurred copy of itself,
                          under a slow zoom and pan; every fifth shot a product-free frame from
-                         ../shared/data/videos (Intel's sample videos)
+                         ../shared/data/videos (Intel's sample videos, except the clips that show
+                         what the catalog sells: see CLIPS_SHOWING_CATALOG_PRODUCTS)
   truth-<seed>.json      [{start_ms, end_ms, sku}] per shot (sku null for product-free shots)
   frames/                the product-free frames, extracted once
 """
@@ -32,6 +33,13 @@ from tagger.synthetic_episode import ShotSpec, render_episode
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRODUCT_FREE_EVERY = 5
 FRAMES_PER_VIDEO = 6
+# A product-free shot must show nothing the catalog sells, or its truth (`sku: null`) is wrong.
+# GroceryStoreDataset sells fruit and vegetables (Granny Smith apples, oranges, zucchini, ...), and
+# Intel's fruit-and-vegetable clip shows them on a conveyor: a green apple there was linked as Anjou
+# pear and counted as "a placement on a product-free shot". Its frames are extracted with the others
+# but never drawn. The draw takes one random number per product-free shot whatever the list holds,
+# so excluding a clip changes which frame those shots show and leaves every product shot as it was.
+CLIPS_SHOWING_CATALOG_PRODUCTS = frozenset({"fruit-and-vegetable-detection"})
 
 
 def write_catalog(data: Path, target: Path) -> dict[int, str]:
@@ -72,7 +80,17 @@ def packaged_photos(data: Path) -> list[tuple[Path, int]]:
 
 
 def product_free_frames(videos: Path, folder: Path) -> list[Path]:
-    """A few frames spread through each sample video, saved as PNG (decoded once, kept for later runs)."""
+    """A few frames spread through each sample video that shows no catalog product, saved as PNG
+    (decoded once, kept for later runs)."""
+    return [
+        frame
+        for frame in extracted_frames(videos, folder)
+        if frame.stem.rsplit("-", 1)[0] not in CLIPS_SHOWING_CATALOG_PRODUCTS
+    ]
+
+
+def extracted_frames(videos: Path, folder: Path) -> list[Path]:
+    """A few frames spread through every sample video, saved as PNG (decoded once, kept for later runs)."""
     folder.mkdir(parents=True, exist_ok=True)
     frames = sorted(folder.glob("*.png"))
     if frames:
