@@ -25,7 +25,7 @@ const cache = new Map();
 let stripeLoad = null;
 let styleUsers = 0;
 
-/** @param {string} src @returns {Promise<import('./types').StripeFactory>} */
+/** @param {string} src */
 const loadStripe = (src) => stripeLoad ??= new Promise((resolve, reject) => {
   const w = /** @type {any} */ (window);
   const s = el('script', { src });

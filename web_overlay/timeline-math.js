@@ -1,4 +1,4 @@
-/** @typedef {import('./types').Box} Box @typedef {import('./types').Rect} Rect */
+/** @typedef {import('./types').Box} Box */
 
 const EDGE = 1e-3;
 /** @param {unknown} v @returns {v is number} */
@@ -98,12 +98,11 @@ export const pickHotspots = (placements, tMs, rendered, w, h, limit, shown) => {
     const cut = r.x < 1 || r.y < 1 || r.x + r.width > w - 1 || r.y + r.height > h - 1;
     out.push({ p, r, score: (area * area / box[2] / box[3]) * (1 - centre) / (cut ? 2 : 1) * (shown.has(p.id) ? 1.25 : 1) });
   }
-  return out.sort((a, b) => b.score - a.score).slice(0, limit);
+  return out.sort((a, b) => b.score - a.score).filter((o, _, a) => a.find((q) => q.p.product.id == o.p.product.id) == o).slice(0, limit);
 };
 
 /** @type {import('./types').LayoutLabels} */
 export const layoutLabels = (items, w, h) => {
-  /** @type {Rect[]} */
   const taken = items.map(({ x, y }) => ({ x: x - 12, y: y - 12, width: 24, height: 24 }));
   return items.map(({ x, y, height, ...size }) => {
     const width = Math.min(size.width, w - 8);

@@ -51,7 +51,9 @@ export interface Hotspot { p: Placement; r: Rect; score: number }
  * visible area x closeness to the element's centre (1 at the centre, 0.29 in a corner), halved when its
  * visible part touches the element's edge (a product the frame cuts); placements in `shown` (on screen
  * last frame) get x1.25, so near-ties do not flicker. Ties keep start order. Scores compare within a frame.
- * The timeline carries no detector confidence, so confidence does not enter.
+ * The timeline carries no detector confidence, so confidence does not enter. A product gets one dot, its
+ * most prominent placement's: a shelf row of one carton is several placements of one product, and a
+ * second dot would sell the same thing in a slot another product could use.
  */
 export type PickHotspots = (
   placements: Placement[], tMs: number, rendered: Rect, elementW: number, elementH: number, limit: number,

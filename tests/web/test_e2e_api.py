@@ -144,10 +144,12 @@ def demo_world(
     live_api: LiveApi, test_video: TestVideo, demo_timeline: factories.EpisodeTimeline
 ) -> DemoWorld:
     """Two approved placements painted into the video (cola from 500 ms, cap from 1000 ms) and one still
-    proposed, which the public timeline must not show."""
+    proposed (a cup of water over the cola's box), which the public timeline must not show."""
     engine = live_api.engine
     brand = seed_brand(engine, "demo-grocer")
     cola, cap = seed_product(engine, brand, COLA), seed_product(engine, brand, CAP)
+    # Another product than the cola's: the player gives a product one dot, whichever of its placements.
+    water = seed_product(engine, brand, WATER)
     episode_id = seed_episode(engine, brand, test_video)
     approved = PlacementStatus.APPROVED
     seeded = seed_placements(
@@ -173,7 +175,7 @@ def demo_world(
             ),
             PlacementSeed(
                 label="cup",
-                candidates=((cola, 0.41),),
+                candidates=((water, 0.41),),
                 link_confidence=0.41,
                 **_same_geometry(demo_timeline.placement("pl_cola"), start_ms=800),
             ),

@@ -493,9 +493,13 @@ def test_the_demo_page_takes_episode_and_video_from_attributes_the_server_fills(
 
 
 def _static(
-    placement_id: str, title: str, box: tuple[float, float, float, float], start_ms: int
+    placement_id: str,
+    title: str,
+    box: tuple[float, float, float, float],
+    start_ms: int,
+    product_id: str | None = None,
 ) -> JsonObject:
-    product = make_product(f"prod_{placement_id}", title, "Shelf")
+    product = make_product(product_id or f"prod_{placement_id}", title, "Shelf")
     return TimelinePlacement(
         id=placement_id,
         start_ms=start_ms,
@@ -553,6 +557,37 @@ def test_a_crowded_moment_shows_the_most_prominent_dots_with_labels_that_neither
         dot = Rect(x - 12, y - 12, 24, 24)
         for owner, r in labels.items():
             assert not _overlap(r, dot), (owner, placement_id)
+    assert page_errors == []
+
+
+def test_a_shelf_row_of_one_carton_gets_one_dot_and_leaves_the_other_slots_to_other_products(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given three placements of one juice carton side by side (tagging a shelf row gives one a carton) and
+    # two other products, all live at once, and room for three dots
+    row = "prod_god_morgon_orange"
+    placements = [
+        _static("pl_row_left", "God Morgon Orange Juice", (0.08, 0.40, 0.22, 0.30), 1000, row),
+        _static("pl_row_middle", "God Morgon Orange Juice", (0.36, 0.40, 0.26, 0.32), 1000, row),
+        _static("pl_row_right", "God Morgon Orange Juice", (0.68, 0.40, 0.22, 0.30), 1000, row),
+        _static("pl_yoghurt", "Arla Mild Vanilla Yoghurt", (0.40, 0.06, 0.18, 0.14), 1000),
+        _static("pl_milk", "Garant Ecological Medium Fat Milk", (0.10, 0.78, 0.12, 0.10), 1000),
+    ]
+    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": placements}
+    open_demo(page, loopback_server.base_url, fit="contain")
+    wait_for_timeline(page)
+
+    # When the viewer pauses there
+    show_frame(page, FRAME_1500_MS)
+
+    # Then the juice gets one dot, on its most prominent (central, largest) carton, and the two other
+    # products get the remaining slots
+    assert sorted(hotspot_centres(page)) == ["pl_milk", "pl_row_middle", "pl_yoghurt"]
+    assert page.get_by_role("button", name=re.compile("^Buy: God Morgon Orange Juice")).count() == 1
     assert page_errors == []
 
 

@@ -135,7 +135,10 @@ describe('boxToRect', () => {
 describe('pickHotspots', () => {
   // A 100 x 200 element showing the whole picture (contain, no bars), so boxes map to pixels directly.
   const frame = { x: 0, y: 0, width: 100, height: 200 };
-  const at = (id, box, span = {}) => placement({ id, start_ms: 0, end_ms: 1000, keyframes: [{ t_ms: 0, box }], ...span });
+  // Each placement sells a product of its own unless the test gives it one.
+  const at = (id, box, span = {}) => placement({
+    id, start_ms: 0, end_ms: 1000, keyframes: [{ t_ms: 0, box }], product: { ...placement().product, id: `prod_${id}` }, ...span,
+  });
   const pick = (placements, tMs = 500, limit = 9, shown = new Set(), rendered = frame) =>
     pickHotspots(placements, tMs, rendered, 100, 200, limit, shown).map((h) => h.p.id);
 
@@ -185,7 +188,8 @@ describe('pickHotspots', () => {
   });
 
   test("the demo's 7.0 s shot: the large Arla carton gets a dot, the carton the phone's edge cuts does not", () => {
-    // The demo episode (540 x 960) in the phone player (382 x 828, cover): boxes from its public timeline
+    // The demo episode (540 x 960) in the phone player (382 x 828, cover): boxes from its public timeline,
+    // each carton taken as a product of its own so that only prominence and the edge decide
     const phone = renderedRect(382, 828, 540, 960, 'cover');
     const shot = [
       at('god_morgon_left', [0.082, 0.5161, 0.2604, 0.4356]),
@@ -204,6 +208,39 @@ describe('pickHotspots', () => {
     assert.deepEqual(pick([a, b], 500, 1, new Set(['b'])), ['b']);
     assert.deepEqual(pick([a, b], 500, 1, new Set(['a'])), ['a']);
     assert.deepEqual(pick([a, big], 500, 1, new Set(['a'])), ['big']);
+  });
+
+  test('a product on screen twice (a shelf row of one carton) gets one dot, its most prominent', () => {
+    // Given two placements of one product and one of another, as tagging a shelf row gives
+    const bravo = { ...placement().product, id: 'prod_bravo' };
+    const placements = [
+      at('bravo_left', [0.05, 0.3, 0.2, 0.2], { product: bravo }),
+      at('bravo_central', [0.35, 0.35, 0.3, 0.3], { product: bravo }),
+      at('arla', [0.7, 0.1, 0.2, 0.2]),
+    ];
+    // Then the central carton carries the product's dot and the slot it frees goes to the other product
+    assert.deepEqual(pick(placements, 500, 2), ['bravo_central', 'arla']);
+    assert.deepEqual(pick(placements, 500, 9), ['bravo_central', 'arla']);
+    // and the carton whose dot is already on screen keeps it against a near tie, as any dot does
+    const twin = at('bravo_twin', [0.36, 0.35, 0.3, 0.3], { product: bravo });
+    assert.deepEqual(pick([placements[1], twin], 500, 9, new Set(['bravo_twin'])), ['bravo_twin']);
+    assert.deepEqual(pick([placements[1], twin], 500, 9, new Set(['bravo_central'])), ['bravo_central']);
+  });
+
+  test("the demo's 7.0 s shelf shot: its three God Morgon Orange Juice cartons share one dot", () => {
+    // `reelcart demo` links three cartons of its 6-8.7 s shelf shot to God Morgon Orange Juice
+    const phone = renderedRect(382, 828, 540, 960, 'cover');
+    const orange = { ...placement().product, id: 'prod_god_morgon_orange' };
+    const shot = [
+      at('god_morgon_left', [0.082, 0.5161, 0.2604, 0.4356], { product: orange }),
+      at('god_morgon_middle', [0.2937, 0.5213, 0.2921, 0.3641], { product: orange }),
+      at('god_morgon_right', [0.4854, 0.5354, 0.3354, 0.371], { product: orange }),
+      at('arla_yoghurt', [0.4051, 0.0249, 0.2537, 0.321]),
+    ];
+    const picked = pickHotspots(shot, 500, phone, 382, 828, 3, new Set()).map((h) => h.p.id);
+    assert.equal(picked.length, 2);
+    assert.deepEqual(picked.filter((id) => id.startsWith('god_morgon')).length, 1);
+    assert.ok(picked.includes('arla_yoghurt'));
   });
 
   test('each pick carries the visible rectangle the dot is centred on', () => {
