@@ -37,6 +37,7 @@ from api.jobs.models import JobState
 from api.review.models import Placement
 from api.settings import ApiSettings
 from tests.api.factories import make_episode
+from tests.fixtures.api import throwaway_postgres_database
 from tests.utils.api import make_brand
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -222,7 +223,7 @@ def running_cluster(
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if shutil.which("redis-server") is None:
         if os.environ.get("REELCART_REQUIRE_REDIS") == "1":
             pytest.fail("redis-server is required (REELCART_REQUIRE_REDIS=1) but not on PATH")
@@ -231,14 +232,19 @@ def cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) ->
     redis = Redis(directory)
     redis.start()
     try:
-        with running_cluster(postgres_database, redis.url, directory, redis) as running:
+        # A database of its own: a supervisor offers every unpublished queued job in its database to its
+        # own broker, so two clusters on one database would take each other's jobs.
+        with (
+            throwaway_postgres_database() as database,
+            running_cluster(database, redis.url, directory, redis) as running,
+        ):
             yield running
     finally:
         redis.stop()
 
 
 @pytest.fixture(scope="module")
-def rabbit_cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The same on RabbitMQ (127.0.0.1:5672, guest), in a virtual host of its own so no other user of
     the server shares its queues. Skipped when RabbitMQ does not answer, unless
     REELCART_REQUIRE_RABBITMQ=1."""
@@ -254,7 +260,10 @@ def rabbit_cluster(postgres_database: str, tmp_path_factory: pytest.TempPathFact
         pytest.skip(f"RabbitMQ at 127.0.0.1:5672 (with rabbitmqctl) is unusable: {error}")
     try:
         broker = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-        with running_cluster(postgres_database, broker, tmp_path_factory.mktemp("rabbit"), None) as running:
+        with (
+            throwaway_postgres_database() as database,
+            running_cluster(database, broker, tmp_path_factory.mktemp("rabbit"), None) as running,
+        ):
             yield running
     finally:
         subprocess.run(
