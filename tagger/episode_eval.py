@@ -24,6 +24,10 @@ import numpy as np
 from tagger.exceptions import TaggerError
 
 TOP_K = 5
+# How near the brand's auto-approve level a link counts as "on the edge": links move by about 0.02
+# between CPUs (the embedder's and OCR's float kernels, BENCHMARKS.md, End to end), so a link this
+# close to the level may be approved on one machine and proposed on another.
+NEAR_THRESHOLD = 0.05
 
 
 class TruthError(TaggerError):
@@ -45,6 +49,23 @@ class ScoredPlacement:
     end_ms: int
     candidate_skus: tuple[str, ...]
     approved_sku: str | None  # set when the placement was approved (by the linker's rules)
+    # The top candidate's probability, and whether the crops contradicted it (never approved then).
+    confidence: float | None = None
+    contradicted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NearThreshold:
+    """A link within NEAR_THRESHOLD of the auto-approve level, not contradicted: whether it is approved
+    may differ on another machine. `right` is None on a shot whose product was left out of the catalog
+    (any approval there sells the wrong product)."""
+
+    shot_start_ms: int
+    shot_sku: str | None
+    sku: str | None
+    confidence: float
+    approved: bool
+    right: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +101,8 @@ class EpisodeScore:
     left_out_shots: int = 0
     left_out_with_placements: int = 0
     left_out_auto_approved: int = 0
+    # Links on the edge of the auto-approve level (empty when scored without the level).
+    near_threshold: tuple[NearThreshold, ...] = ()
 
     def rates(self) -> dict[str, float]:
         shots = max(self.product_shots, 1)
@@ -157,17 +180,44 @@ def assign(placements: Sequence[ScoredPlacement], truth: Sequence[TruthShot]) ->
     return groups
 
 
+def near_threshold(
+    shot: TruthShot, group: Sequence[ScoredPlacement], auto_approve: float, *, left_out: bool
+) -> list[NearThreshold]:
+    """The shot's uncontradicted links within NEAR_THRESHOLD of `auto_approve`."""
+    return [
+        NearThreshold(
+            shot_start_ms=shot.start_ms,
+            shot_sku=shot.sku,
+            sku=placement.candidate_skus[0] if placement.candidate_skus else None,
+            confidence=placement.confidence,
+            approved=placement.approved_sku is not None,
+            right=None
+            if left_out
+            else bool(placement.candidate_skus) and placement.candidate_skus[0] == shot.sku,
+        )
+        for placement in group
+        if placement.confidence is not None
+        and not placement.contradicted
+        and abs(placement.confidence - auto_approve) < NEAR_THRESHOLD
+    ]
+
+
 def score_episode(
     truth: Sequence[TruthShot],
     placements: Sequence[ScoredPlacement],
     *,
     left_out: Collection[str] = frozenset(),
+    auto_approve: float | None = None,
 ) -> EpisodeScore:
     """Score every shot; shots whose SKU is in `left_out` (removed from the catalog the episode was
-    linked against) are scored apart: only "did it get a placement, was one approved"."""
+    linked against) are scored apart: only "did it get a placement, was one approved". Given the
+    brand's `auto_approve` level, the links on its edge are listed too (`near_threshold`)."""
     shots: list[ShotScore] = []
+    edge: list[NearThreshold] = []
     for shot, group in zip(truth, assign(placements, truth), strict=True):
         missing = shot.sku is not None and shot.sku in left_out
+        if auto_approve is not None:
+            edge += near_threshold(shot, group, auto_approve, left_out=missing)
         longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
         candidates = longest.candidate_skus if longest is not None else ()
         top1 = candidates[0] if candidates else None
@@ -201,4 +251,5 @@ def score_episode(
         left_out_shots=len(missing_shots),
         left_out_with_placements=sum(s.placements > 0 for s in missing_shots),
         left_out_auto_approved=sum(bool(s.approved) for s in missing_shots),
+        near_threshold=tuple(edge),
     )

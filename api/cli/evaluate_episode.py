@@ -50,6 +50,7 @@ from api.settings import ApiSettings, get_settings
 from commerce.exceptions import CommerceError
 from tagger.detection.factory import load_detector_card
 from tagger.episode_eval import (
+    NEAR_THRESHOLD,
     EpisodeScore,
     ScoredPlacement,
     TruthShot,
@@ -211,9 +212,9 @@ def _evaluate(
         summary, seconds = done.summary, dict(done.seconds)
     if train_s is not None:
         seconds["train"] = round(train_s, 3)
-    score = score_episode(shots, placements, left_out=left_out)
+    score = score_episode(shots, placements, left_out=left_out, auto_approve=brand.auto_approve_threshold)
     duration_s = episode.duration_ms / 1000
-    _print(console, score, seconds, duration_s, wall_s)
+    _print(console, score, seconds, duration_s, wall_s, brand.auto_approve_threshold)
     engine.dispose()
     return {
         "video": {
@@ -312,12 +313,26 @@ def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.U
             if row.status == PlacementStatus.APPROVED and row.chosen_product_id is not None
             else None
         )
-        scored.append(ScoredPlacement(row.start_ms, row.end_ms, candidates, approved))
+        scored.append(
+            ScoredPlacement(
+                row.start_ms,
+                row.end_ms,
+                candidates,
+                approved,
+                confidence=row.link_confidence,
+                contradicted=row.link_contradicted,
+            )
+        )
     return scored
 
 
 def _print(
-    console: Console, score: EpisodeScore, seconds: dict[str, float], duration_s: float, wall_s: float
+    console: Console,
+    score: EpisodeScore,
+    seconds: dict[str, float],
+    duration_s: float,
+    wall_s: float,
+    auto_approve: float,
 ) -> None:
     rates = score.rates()
     table = Table(title="episode evaluation (per product shot)", title_justify="left")
@@ -350,6 +365,17 @@ def _print(
             str(score.left_out_auto_approved),
             f"{rates['left_out_auto_approved']:.2f}",
         )
+    edge = score.near_threshold
+    table.add_row(
+        f"links within {NEAR_THRESHOLD:g} of the {auto_approve:g} bar: approved / not",
+        f"{sum(n.approved for n in edge)} / {sum(not n.approved for n in edge)}",
+        "",
+    )
+    table.add_row(
+        "  of those not approved, a wrong product",
+        str(sum(not n.approved and n.right is not True for n in edge)),
+        "",
+    )
     console.print(table)
     phases = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     console.print(f"{duration_s:.1f} s episode; {phases}; wall {wall_s:.1f} s", markup=False, highlight=False)

@@ -220,3 +220,7 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     }
     assert report["job_summary"].startswith(f"{sum(shot['placements'] for shot in score['shots'])} placement")
     assert "found (a placement in the shot)" in output
+    # Links on the edge of the brand's level are listed with their confidence, and counted on screen
+    level = report["auto_approve_threshold"]
+    assert all(abs(link["confidence"] - level) < 0.05 for link in score["near_threshold"])
+    assert f"links within 0.05 of the {level:g} bar" in output

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tagger.episode_eval import (
+    NearThreshold,
     ScoredPlacement,
     ShotScore,
     TruthError,
@@ -159,3 +160,40 @@ def test_left_out_skus_are_drawn_from_the_product_shots_the_same_way_for_the_sam
 def test_more_skus_than_the_truth_shows_cannot_be_left_out() -> None:
     with pytest.raises(TruthError, match="cannot leave out 4 SKUs: the truth's product shots show 3"):
         choose_left_out(TRUTH, 4)
+
+
+def test_links_on_the_edge_of_the_auto_approve_level_are_listed_whichever_side_they_fall() -> None:
+    # Given the brand's level 0.8 and links at various distances from it
+    truth = [*TRUTH, TruthShot(12000, 15000, "GS-04")]
+    placements = [
+        ScoredPlacement(0, 3000, ("GS-01",), "GS-01", confidence=0.82),  # approved, 0.02 above
+        ScoredPlacement(3000, 6000, ("GS-02",), None, confidence=0.78),  # right, 0.02 below
+        ScoredPlacement(6100, 8000, ("GS-05",), None, confidence=0.77),  # a product-free shot
+        ScoredPlacement(9000, 12000, ("GS-07",), None, confidence=0.79, contradicted=True),  # never approved
+        ScoredPlacement(9000, 11000, ("GS-03",), None, confidence=0.60),  # far below: not on the edge
+        ScoredPlacement(12000, 15000, ("GS-09",), None, confidence=0.76),  # GS-04 left out: a wrong sale
+    ]
+
+    score = score_episode(truth, placements, left_out={"GS-04"}, auto_approve=0.8)
+
+    # Then the uncontradicted ones within 0.05 are listed, with what approving them would sell
+    assert score.near_threshold == (
+        NearThreshold(0, "GS-01", "GS-01", 0.82, approved=True, right=True),
+        NearThreshold(3000, "GS-02", "GS-02", 0.78, approved=False, right=True),
+        NearThreshold(6000, None, "GS-05", 0.77, approved=False, right=False),
+        NearThreshold(12000, "GS-04", "GS-09", 0.76, approved=False, right=None),
+    )
+    assert score.to_json()["near_threshold"][3] == {
+        "shot_start_ms": 12000,
+        "shot_sku": "GS-04",
+        "sku": "GS-09",
+        "confidence": 0.76,
+        "approved": False,
+        "right": None,
+    }
+    # and without the level (or without confidences) nothing is listed
+    assert score_episode(truth, placements, left_out={"GS-04"}).near_threshold == ()
+    assert (
+        score_episode(TRUTH, [ScoredPlacement(0, 3000, ("GS-01",), None)], auto_approve=0.8).near_threshold
+        == ()
+    )
