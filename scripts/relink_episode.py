@@ -1,0 +1,282 @@
+r"""Record an episode's placements once, then link them again under other rules or catalogs, in seconds.
+
+    .venv/bin/python scripts/relink_episode.py record --catalog CATALOG.csv --video EPISODE.mp4 \
+        --truth TRUTH.json --out var/eval/relink/episode-0 [--leave-out GS-30,GS-58]
+    .venv/bin/python scripts/relink_episode.py link --catalog CATALOG.csv var/eval/relink/episode-* \
+        [--leave-out GS-30,GS-58] [--unknown-shift -0.5] [--auto-approve 0.8] [--json]
+
+A linking experiment (a new approval rule, a recalibrated fusion model, a smaller catalog) should not
+pay for decoding, detecting and locating again: `record` runs the tag job's pipeline with the catalog
+linked in memory (as `reelcart tag --catalog` does) and keeps every placement the brand would get, its
+best crops (`crops.npz`) and the labelled shot it belongs to (`placements.json`). `link` links those
+crops again against the catalog given (minus `--leave-out` SKUs), with the fusion model's unknown bias
+shifted by `--unknown-shift` log-odds, and counts per shot what a brand would see: right and wrong
+approvals, approvals of products left out of the catalog, links within 0.05 of the approval level.
+
+A record made with all products in the catalog and linked again without some of them gives crops the
+real leave-out run would not have taken (the locator looked for the left-out packshots too): its
+confidences differ from `reelcart eval episode --leave-out` by a few hundredths (BENCHMARKS.md, End to
+end). Record with `--leave-out` for figures to quote; link across catalogs to explore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tagger.episode_eval import NEAR_THRESHOLD, TruthShot, read_truth
+from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
+from tagger.linking.catalog import CatalogItem
+from tagger.linking.dataset import read_catalog_csv
+from tagger.linking.linker import Decision, LinkResult
+from tagger.pipeline import tag_video
+from tagger.settings import TaggerSettings
+
+PLACEMENTS_FILE = "placements.json"
+CROPS_FILE = "crops.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPlacement:
+    start_ms: int
+    end_ms: int
+    label: str
+    shot_start_ms: int | None  # the labelled shot it overlaps most; None outside every shot
+    shot_sku: str | None
+    crops: int
+
+
+@dataclass(frozen=True, slots=True)
+class Relinked:
+    record: str  # the recording (episode) it came from: shots are per episode
+    placement: RecordedPlacement
+    result: LinkResult
+    left_out: bool  # the shot's product is not in the catalog linked against
+
+
+def shot_of(start_ms: int, end_ms: int, truth: Sequence[TruthShot]) -> TruthShot | None:
+    """The labelled shot a span overlaps most (as `tagger.episode_eval.assign` scores it)."""
+    overlaps = [max(0, min(end_ms, shot.end_ms) - max(start_ms, shot.start_ms)) for shot in truth]
+    best = int(np.argmax(overlaps)) if overlaps else -1
+    return truth[best] if best >= 0 and overlaps[best] > 0 else None
+
+
+def catalog_without(items: Sequence[CatalogItem], left_out: frozenset[str]) -> list[CatalogItem]:
+    unknown = left_out - {item.sku for item in items}
+    if unknown:
+        raise SystemExit(f"error: --leave-out names SKUs the catalog lacks: {', '.join(sorted(unknown))}")
+    return [item for item in items if item.sku not in left_out]
+
+
+def linker_for(catalog: Path, left_out: frozenset[str], settings: TaggerSettings) -> Linker:
+    extractor = load_extractor(settings.model_dir)
+    index = build_catalog_index(catalog_without(read_catalog_csv(catalog), left_out), extractor)
+    return Linker(index, extractor, FusionModel.load())
+
+
+def record(catalog: Path, video: Path, truth_path: Path, out: Path, left_out: frozenset[str]) -> int:
+    settings = TaggerSettings()
+    truth = read_truth(truth_path)
+    linker = linker_for(catalog, left_out, settings)
+    result = tag_video(video, settings=settings, linker=linker, thresholds=LinkThresholds())
+    out.mkdir(parents=True, exist_ok=True)
+    crops: dict[str, np.ndarray] = {}
+    rows = []
+    for number, placement in enumerate(result.placements):
+        shot = shot_of(placement.start_ms, placement.end_ms, truth)
+        for position, crop in enumerate(placement.crops):
+            crops[f"p{number}_c{position}"] = crop.image
+        rows.append(
+            RecordedPlacement(
+                start_ms=placement.start_ms,
+                end_ms=placement.end_ms,
+                label=placement.label,
+                shot_start_ms=shot.start_ms if shot is not None else None,
+                shot_sku=shot.sku if shot is not None else None,
+                crops=len(placement.crops),
+            )
+        )
+    # (np.savez's stubs type its keyword arrays as its `allow_pickle` flag.)
+    np.savez_compressed(out / CROPS_FILE, **crops)  # type: ignore[arg-type]
+    document = {
+        "video": str(video),
+        "catalog": str(catalog),
+        "left_out": sorted(left_out),
+        "placements": [_as_dict(row) for row in rows],
+    }
+    (out / PLACEMENTS_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"{len(rows)} placements of {video.name} recorded in {out}")
+    return 0
+
+
+def _as_dict(row: RecordedPlacement) -> dict[str, object]:
+    return {name: getattr(row, name) for name in RecordedPlacement.__dataclass_fields__}
+
+
+def read_record(folder: Path) -> list[tuple[RecordedPlacement, list[np.ndarray]]]:
+    try:
+        document = json.loads((folder / PLACEMENTS_FILE).read_text(encoding="utf-8"))
+        with np.load(folder / CROPS_FILE) as arrays:
+            out = []
+            for number, row in enumerate(document["placements"]):
+                placement = RecordedPlacement(**row)
+                crops = [arrays[f"p{number}_c{position}"] for position in range(placement.crops)]
+                out.append((placement, crops))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        problem = f"{folder} is not a record of `relink_episode.py record`: {error!r}"
+        raise SystemExit(f"error: {problem}") from error
+    return out
+
+
+Recording = tuple[str, list[tuple[RecordedPlacement, list[np.ndarray]]]]
+
+
+def relink(
+    recordings: Sequence[Recording], linker: Linker, left_out: frozenset[str], thresholds: LinkThresholds
+) -> list[Relinked]:
+    linked = []
+    for name, placements in recordings:
+        for placement, crops in placements:
+            result = linker.link_track(crops, thresholds)
+            linked.append(Relinked(name, placement, result, placement.shot_sku in left_out))
+    return linked
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    product_shots_approved_right: int
+    product_shots_approved_wrong: int
+    left_out_shots_approved: int
+    near_threshold: int
+
+
+def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
+    """Per shot, as `reelcart eval episode` counts: a shot is approved right when a placement in it is
+    approved as its product, wrong when one is approved as another (or on a product-free shot); a
+    left-out shot counts apart. Links within NEAR_THRESHOLD of `auto_approve` are counted per link."""
+    right: set[tuple[str, int | None]] = set()
+    wrong: set[tuple[str, int | None]] = set()
+    left: set[tuple[str, int | None]] = set()
+    near = 0
+    for item in linked:
+        result, placement = item.result, item.placement
+        key = (item.record, placement.shot_start_ms)
+        if (
+            result.candidates
+            and not result.contradicted
+            and abs(result.confidence - auto_approve) < NEAR_THRESHOLD
+        ):
+            near += 1
+        if result.decision is not Decision.APPROVED or placement.shot_start_ms is None:
+            continue
+        if item.left_out:
+            left.add(key)
+        elif result.sku == placement.shot_sku:
+            right.add(key)
+        else:
+            wrong.add(key)
+    return Summary(len(right), len(wrong), len(left), near)
+
+
+def link(
+    catalog: Path,
+    records: Sequence[Path],
+    left_out: frozenset[str],
+    shift: float,
+    auto_approve: float,
+    as_json: bool,
+) -> int:
+    # Every recording is read before the catalog is indexed: a wrong folder fails in a moment.
+    recordings = [(str(folder), read_record(folder)) for folder in records]
+    settings = TaggerSettings()
+    linker = linker_for(catalog, left_out, settings)
+    linker.model = replace(linker.model, unknown_bias=linker.model.unknown_bias + shift)
+    thresholds = LinkThresholds(auto_approve=auto_approve, floor=min(LinkThresholds().floor, auto_approve))
+    linked = relink(recordings, linker, left_out, thresholds)
+    summary = summarize(linked, auto_approve)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "summary": _as_plain(summary),
+                    "placements": [
+                        {
+                            "record": item.record,
+                            **_as_dict(item.placement),
+                            "left_out": item.left_out,
+                            "sku": item.result.sku,
+                            "confidence": item.result.confidence,
+                            "unknown": item.result.unknown_probability,
+                            "decision": str(item.result.decision),
+                            "contradicted": item.result.contradicted,
+                            "evidence": item.result.evidence,
+                        }
+                        for item in linked
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for item in linked:
+        result, placement = item.result, item.placement
+        shot = f"{placement.shot_sku or '-'}{' (left out)' if item.left_out else ''}"
+        print(
+            f"{Path(item.record).name} {placement.start_ms:>6} ms  shot {shot:<18} -> {result.sku or '-':<8} "
+            f"{result.confidence:.3f} {result.decision}{' contradicted' if result.contradicted else ''}"
+        )
+    print(
+        f"approved shots right {summary.product_shots_approved_right}, "
+        f"wrong {summary.product_shots_approved_wrong}; "
+        f"left-out shots approved {summary.left_out_shots_approved}; "
+        f"links within {NEAR_THRESHOLD:g} of {auto_approve:g}: {summary.near_threshold}"
+    )
+    return 0
+
+
+def _as_plain(summary: Summary) -> dict[str, int]:
+    return {name: getattr(summary, name) for name in Summary.__dataclass_fields__}
+
+
+def _skus(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    recording = commands.add_parser("record", help="tag an episode once and keep its placements' crops")
+    recording.add_argument("--catalog", type=Path, required=True)
+    recording.add_argument("--video", type=Path, required=True)
+    recording.add_argument("--truth", type=Path, required=True)
+    recording.add_argument("--out", type=Path, required=True)
+    recording.add_argument(
+        "--leave-out", type=_skus, default=frozenset(), help="SKUs to drop, comma-separated"
+    )
+    linking = commands.add_parser("link", help="link recorded placements again")
+    linking.add_argument("--catalog", type=Path, required=True)
+    linking.add_argument("records", type=Path, nargs="+")
+    linking.add_argument("--leave-out", type=_skus, default=frozenset(), help="SKUs to drop, comma-separated")
+    linking.add_argument(
+        "--unknown-shift", type=float, default=0.0, help="log-odds added to the unknown bias"
+    )
+    linking.add_argument("--auto-approve", type=float, default=LinkThresholds().auto_approve)
+    linking.add_argument("--json", action="store_true", help="every placement's link as JSON")
+    args = parser.parse_args(argv)
+    if args.command == "record":
+        return record(args.catalog, args.video, args.truth, args.out, args.leave_out)
+    if not 0.0 <= args.auto_approve <= 1.0:
+        parser.error("--auto-approve must lie in [0, 1]")
+    return link(args.catalog, args.records, args.leave_out, args.unknown_shift, args.auto_approve, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

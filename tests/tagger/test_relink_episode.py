@@ -1,0 +1,110 @@
+"""`scripts/relink_episode.py`: recorded placements linked again are counted per shot as
+`reelcart eval episode` counts them, and a folder that is not a recording fails before any work."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from tagger.episode_eval import TruthShot
+from tagger.linking.catalog import CatalogItem
+from tagger.linking.linker import Decision, LinkResult, SkuCandidate
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def relink() -> Iterator[ModuleType]:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        yield importlib.import_module("relink_episode")
+    finally:
+        sys.path.remove(str(SCRIPTS))
+
+
+def result(
+    sku: str | None, confidence: float, decision: Decision, *, contradicted: bool = False
+) -> LinkResult:
+    candidates = (SkuCandidate(sku, sku, confidence),) if sku is not None else ()
+    return LinkResult(candidates, sku, confidence, 0.1, decision, "v1", 3, contradicted=contradicted)
+
+
+def test_a_placement_belongs_to_the_labelled_shot_it_overlaps_most(relink: ModuleType) -> None:
+    truth = [TruthShot(0, 3000, "GS-01"), TruthShot(3000, 6000, None)]
+    assert relink.shot_of(2900, 5000, truth) == truth[1]
+    assert relink.shot_of(100, 3100, truth) == truth[0]
+    assert relink.shot_of(7000, 8000, truth) is None
+
+
+def test_links_are_counted_per_shot_right_wrong_and_left_out(relink: ModuleType) -> None:
+    def linked(
+        record: str, shot: int | None, shot_sku: str | None, link: LinkResult, left_out: bool = False
+    ) -> object:
+        placement = relink.RecordedPlacement(shot or 0, (shot or 0) + 1000, "product", shot, shot_sku, 3)
+        return relink.Relinked(record, placement, link, left_out)
+
+    items = [
+        # Two approved placements of one shot count once; the same time in another episode is another shot
+        linked("ep-0", 0, "GS-01", result("GS-01", 0.9, Decision.APPROVED)),
+        linked("ep-0", 0, "GS-01", result("GS-01", 0.82, Decision.APPROVED)),
+        linked("ep-1", 0, "GS-01", result("GS-01", 0.95, Decision.APPROVED)),
+        # An approval of another product, and one on a product-free shot: wrong
+        linked("ep-0", 3000, "GS-02", result("GS-07", 0.88, Decision.APPROVED)),
+        linked("ep-0", 6000, None, result("GS-03", 0.9, Decision.APPROVED)),
+        # A left-out product approved as its sibling
+        linked("ep-0", 9000, "GS-04", result("GS-05", 0.81, Decision.APPROVED), left_out=True),
+        # Near the level: 0.82 and 0.81 above; 0.78 proposed. Near but contradicted (never approved), and far
+        linked("ep-1", 3000, "GS-02", result("GS-02", 0.78, Decision.PROPOSED)),
+        linked("ep-1", 6000, "GS-03", result("GS-08", 0.79, Decision.PROPOSED, contradicted=True)),
+        linked("ep-1", 9000, "GS-04", result(None, 0.1, Decision.UNKNOWN)),
+    ]
+
+    summary = relink.summarize(items, 0.8)
+
+    assert summary == relink.Summary(
+        product_shots_approved_right=2,
+        product_shots_approved_wrong=2,
+        left_out_shots_approved=1,
+        near_threshold=3,
+    )
+
+
+def test_a_folder_that_is_not_a_recording_is_refused_with_its_name(
+    relink: ModuleType, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit, match=f"{tmp_path} is not a record of"):
+        relink.read_record(tmp_path)
+    (tmp_path / relink.PLACEMENTS_FILE).write_text(
+        json.dumps({"placements": [{"start_ms": 0}]}), encoding="utf-8"
+    )
+    np.savez_compressed(tmp_path / relink.CROPS_FILE, p0_c0=np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(SystemExit, match="is not a record of"):
+        relink.read_record(tmp_path)
+
+
+def test_a_recording_reads_back_its_placements_and_crops(relink: ModuleType, tmp_path: Path) -> None:
+    placement = relink.RecordedPlacement(100, 2100, "product", 0, "GS-01", 2)
+    (tmp_path / relink.PLACEMENTS_FILE).write_text(
+        json.dumps({"placements": [relink._as_dict(placement)]}), encoding="utf-8"
+    )
+    crops = [np.full((8, 6, 3), value, np.uint8) for value in (10, 20)]
+    np.savez_compressed(tmp_path / relink.CROPS_FILE, p0_c0=crops[0], p0_c1=crops[1])
+
+    [(read, arrays)] = relink.read_record(tmp_path)
+
+    assert read == placement
+    assert [array.tolist() for array in arrays] == [crop.tolist() for crop in crops]
+
+
+def test_leaving_out_a_sku_the_catalog_lacks_is_refused(relink: ModuleType) -> None:
+    items = [CatalogItem("GS-01", "Juice"), CatalogItem("GS-02", "Milk")]
+    assert [item.sku for item in relink.catalog_without(items, frozenset({"GS-02"}))] == ["GS-01"]
+    with pytest.raises(SystemExit, match="--leave-out names SKUs the catalog lacks: GS-09"):
+        relink.catalog_without(items, frozenset({"GS-09"}))
