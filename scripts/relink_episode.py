@@ -25,12 +25,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from tagger.episode_eval import NEAR_THRESHOLD, TruthShot, read_truth
+from tagger.episode_eval import NEAR_THRESHOLD, on_the_edge, read_truth, shot_index
 from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.dataset import read_catalog_csv
@@ -60,13 +60,6 @@ class Relinked:
     left_out: bool  # the shot's product is not in the catalog linked against
 
 
-def shot_of(start_ms: int, end_ms: int, truth: Sequence[TruthShot]) -> TruthShot | None:
-    """The labelled shot a span overlaps most (as `tagger.episode_eval.assign` scores it)."""
-    overlaps = [max(0, min(end_ms, shot.end_ms) - max(start_ms, shot.start_ms)) for shot in truth]
-    best = int(np.argmax(overlaps)) if overlaps else -1
-    return truth[best] if best >= 0 and overlaps[best] > 0 else None
-
-
 def catalog_without(items: Sequence[CatalogItem], left_out: frozenset[str]) -> list[CatalogItem]:
     unknown = left_out - {item.sku for item in items}
     if unknown:
@@ -89,7 +82,8 @@ def record(catalog: Path, video: Path, truth_path: Path, out: Path, left_out: fr
     crops: dict[str, np.ndarray] = {}
     rows = []
     for number, placement in enumerate(result.placements):
-        shot = shot_of(placement.start_ms, placement.end_ms, truth)
+        index = shot_index(placement.start_ms, placement.end_ms, truth)
+        shot = truth[index] if index is not None else None
         for position, crop in enumerate(placement.crops):
             crops[f"p{number}_c{position}"] = crop.image
         rows.append(
@@ -108,15 +102,11 @@ def record(catalog: Path, video: Path, truth_path: Path, out: Path, left_out: fr
         "video": str(video),
         "catalog": str(catalog),
         "left_out": sorted(left_out),
-        "placements": [_as_dict(row) for row in rows],
+        "placements": [asdict(row) for row in rows],
     }
     (out / PLACEMENTS_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"{len(rows)} placements of {video.name} recorded in {out}")
     return 0
-
-
-def _as_dict(row: RecordedPlacement) -> dict[str, object]:
-    return {name: getattr(row, name) for name in RecordedPlacement.__dataclass_fields__}
 
 
 def read_record(folder: Path) -> list[tuple[RecordedPlacement, list[np.ndarray]]]:
@@ -167,11 +157,7 @@ def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
     for item in linked:
         result, placement = item.result, item.placement
         key = (item.record, placement.shot_start_ms)
-        if (
-            result.candidates
-            and not result.contradicted
-            and abs(result.confidence - auto_approve) < NEAR_THRESHOLD
-        ):
+        if result.candidates and on_the_edge(result.confidence, result.contradicted, auto_approve):
             near += 1
         if result.decision is not Decision.APPROVED or placement.shot_start_ms is None:
             continue
@@ -204,11 +190,11 @@ def link(
         print(
             json.dumps(
                 {
-                    "summary": _as_plain(summary),
+                    "summary": asdict(summary),
                     "placements": [
                         {
                             "record": item.record,
-                            **_as_dict(item.placement),
+                            **asdict(item.placement),
                             "left_out": item.left_out,
                             "sku": item.result.sku,
                             "confidence": item.result.confidence,
@@ -238,10 +224,6 @@ def link(
         f"links within {NEAR_THRESHOLD:g} of {auto_approve:g}: {summary.near_threshold}"
     )
     return 0
-
-
-def _as_plain(summary: Summary) -> dict[str, int]:
-    return {name: getattr(summary, name) for name in Summary.__dataclass_fields__}
 
 
 def _skus(text: str) -> frozenset[str]:

@@ -163,21 +163,29 @@ def choose_left_out(truth: Sequence[TruthShot], count: int, seed: int = 0) -> fr
     return frozenset(skus[int(position)] for position in order[:count])
 
 
-def _overlap(placement: ScoredPlacement, shot: TruthShot) -> int:
-    return max(0, min(placement.end_ms, shot.end_ms) - max(placement.start_ms, shot.start_ms))
+def shot_index(start_ms: int, end_ms: int, truth: Sequence[TruthShot]) -> int | None:
+    """The shot a span overlaps most (a placement never spans a cut in practice, but a few frames of
+    spill across one must not count it twice); None when it overlaps none."""
+    overlaps = [max(0, min(end_ms, shot.end_ms) - max(start_ms, shot.start_ms)) for shot in truth]
+    best = max(range(len(truth)), key=overlaps.__getitem__, default=None)
+    return best if best is not None and overlaps[best] > 0 else None
 
 
 def assign(placements: Sequence[ScoredPlacement], truth: Sequence[TruthShot]) -> list[list[ScoredPlacement]]:
-    """Each placement goes to the shot it overlaps most (a placement never spans a cut in practice,
-    but a few frames of spill across one must not count it twice); placements outside every shot
-    are dropped."""
+    """Each placement goes to the shot it overlaps most (`shot_index`); placements outside every
+    shot are dropped."""
     groups: list[list[ScoredPlacement]] = [[] for _ in truth]
     for placement in placements:
-        overlaps = [_overlap(placement, shot) for shot in truth]
-        best = max(range(len(truth)), key=overlaps.__getitem__)
-        if overlaps[best] > 0:
+        best = shot_index(placement.start_ms, placement.end_ms, truth)
+        if best is not None:
             groups[best].append(placement)
     return groups
+
+
+def on_the_edge(confidence: float | None, contradicted: bool, auto_approve: float) -> bool:
+    """An uncontradicted link within NEAR_THRESHOLD of the auto-approve level: another machine may
+    decide its approval the other way (a contradicted link is never approved)."""
+    return confidence is not None and not contradicted and abs(confidence - auto_approve) < NEAR_THRESHOLD
 
 
 def near_threshold(
@@ -197,8 +205,7 @@ def near_threshold(
         )
         for placement in group
         if placement.confidence is not None
-        and not placement.contradicted
-        and abs(placement.confidence - auto_approve) < NEAR_THRESHOLD
+        and on_the_edge(placement.confidence, placement.contradicted, auto_approve)
     ]
 
 

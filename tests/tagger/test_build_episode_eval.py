@@ -3,25 +3,19 @@ excluding such frames leaves every product shot as it was."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from tests.utils.scripts import script_module
 
 
 @pytest.fixture(scope="module")
 def builder() -> Iterator[ModuleType]:
-    # The script imports its sibling `build_grocery_eval` as a top-level module, as it does when run.
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        yield importlib.import_module("build_episode_eval")
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    with script_module("build_episode_eval") as module:
+        yield module
 
 
 def extracted(folder: Path, clips: list[str]) -> None:

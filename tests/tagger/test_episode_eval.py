@@ -17,6 +17,7 @@ from tagger.episode_eval import (
     parse_truth,
     read_truth,
     score_episode,
+    shot_index,
 )
 
 TRUTH = [
@@ -197,3 +198,11 @@ def test_links_on_the_edge_of_the_auto_approve_level_are_listed_whichever_side_t
         score_episode(TRUTH, [ScoredPlacement(0, 3000, ("GS-01",), None)], auto_approve=0.8).near_threshold
         == ()
     )
+
+
+def test_a_span_belongs_to_the_shot_it_overlaps_most() -> None:
+    truth = [TruthShot(0, 3000, "GS-01"), TruthShot(3000, 6000, None)]
+    assert shot_index(2900, 5000, truth) == 1
+    assert shot_index(100, 3100, truth) == 0
+    assert shot_index(7000, 8000, truth) is None
+    assert shot_index(0, 1000, []) is None

@@ -3,30 +3,24 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from tagger.episode_eval import TruthShot
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.linker import Decision, LinkResult, SkuCandidate
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from tests.utils.scripts import script_module
 
 
 @pytest.fixture(scope="module")
 def relink() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        yield importlib.import_module("relink_episode")
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    with script_module("relink_episode") as module:
+        yield module
 
 
 def result(
@@ -34,13 +28,6 @@ def result(
 ) -> LinkResult:
     candidates = (SkuCandidate(sku, sku, confidence),) if sku is not None else ()
     return LinkResult(candidates, sku, confidence, 0.1, decision, "v1", 3, contradicted=contradicted)
-
-
-def test_a_placement_belongs_to_the_labelled_shot_it_overlaps_most(relink: ModuleType) -> None:
-    truth = [TruthShot(0, 3000, "GS-01"), TruthShot(3000, 6000, None)]
-    assert relink.shot_of(2900, 5000, truth) == truth[1]
-    assert relink.shot_of(100, 3100, truth) == truth[0]
-    assert relink.shot_of(7000, 8000, truth) is None
 
 
 def test_links_are_counted_per_shot_right_wrong_and_left_out(relink: ModuleType) -> None:
@@ -92,7 +79,7 @@ def test_a_folder_that_is_not_a_recording_is_refused_with_its_name(
 def test_a_recording_reads_back_its_placements_and_crops(relink: ModuleType, tmp_path: Path) -> None:
     placement = relink.RecordedPlacement(100, 2100, "product", 0, "GS-01", 2)
     (tmp_path / relink.PLACEMENTS_FILE).write_text(
-        json.dumps({"placements": [relink._as_dict(placement)]}), encoding="utf-8"
+        json.dumps({"placements": [asdict(placement)]}), encoding="utf-8"
     )
     crops = [np.full((8, 6, 3), value, np.uint8) for value in (10, 20)]
     np.savez_compressed(tmp_path / relink.CROPS_FILE, p0_c0=crops[0], p0_c1=crops[1])

@@ -510,6 +510,21 @@ def _static(
     ).to_json()
 
 
+def _pause_among(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    placements: list[JsonObject],
+    fit: Literal["contain", "cover"],
+) -> None:
+    """The demo with `placements` as its timeline, paused at 1.5 s (every `_static` placement live)."""
+    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": placements}
+    open_demo(page, loopback_server.base_url, fit=fit)
+    wait_for_timeline(page)
+    show_frame(page, FRAME_1500_MS)
+
+
 def test_a_crowded_moment_shows_the_most_prominent_dots_with_labels_that_neither_overlap_nor_clip(
     page: Page,
     loopback: LoopbackState,
@@ -529,12 +544,9 @@ def test_a_crowded_moment_shows_the_most_prominent_dots_with_labels_that_neither
         _static("pl_low_small", "Valio Vanilla Yoghurt", (0.45, 0.80, 0.08, 0.05), 1200),
         _static("pl_left_medium", "Garant Ecological Medium Fat Milk", (0.14, 0.62, 0.16, 0.12), 1200),
     ]
-    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": placements}
-    open_demo(page, loopback_server.base_url, fit="cover")
-    wait_for_timeline(page)
 
     # When the viewer pauses there
-    show_frame(page, FRAME_1500_MS)
+    _pause_among(page, loopback, demo_timeline, loopback_server, placements, "cover")
     page.screenshot(path=artifacts_dir / "overlay-crowded.png")
 
     # Then three dots show: the large central carton and the two medium ones, not the early or cropped ones
@@ -577,12 +589,9 @@ def test_a_shelf_row_of_one_carton_gets_one_dot_and_leaves_the_other_slots_to_ot
         _static("pl_yoghurt", "Arla Mild Vanilla Yoghurt", (0.40, 0.06, 0.18, 0.14), 1000),
         _static("pl_milk", "Garant Ecological Medium Fat Milk", (0.10, 0.78, 0.12, 0.10), 1000),
     ]
-    loopback.timelines["ep_demo"] = {**demo_timeline.to_json(), "placements": placements}
-    open_demo(page, loopback_server.base_url, fit="contain")
-    wait_for_timeline(page)
 
     # When the viewer pauses there
-    show_frame(page, FRAME_1500_MS)
+    _pause_among(page, loopback, demo_timeline, loopback_server, placements, "contain")
 
     # Then the juice gets one dot, on its most prominent (central, largest) carton, and the two other
     # products get the remaining slots
