@@ -255,6 +255,7 @@ def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) ->
         max_side=settings.locate_max_side,
         min_inliers=settings.locate_min_inliers,
         tentative_inliers=min(settings.locate_tentative_inliers, settings.locate_min_inliers),
+        max_rows=settings.locate_max_rows,
     )
     schedule = LocateSchedule(retry_ms=settings.locate_retry_ms, follow_ms=settings.locate_follow_ms)
     return ShotLocator(index, class_id, config, schedule)

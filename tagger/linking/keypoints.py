@@ -24,7 +24,7 @@ MIN_MATCHES_FOR_RANSAC = 6
 RATIO_TEST = 0.8
 # Lowe's ratio on squared distances as a fraction of integers (0.8² = 16/25), so the test on the
 # quantized descriptors' integer distances is exact.
-_RATIO_SQUARED = Fraction(RATIO_TEST).limit_denominator(1000) ** 2
+RATIO_SQUARED = Fraction(RATIO_TEST).limit_denominator(1000) ** 2
 RANSAC_REPROJECTION_PX = 8.0
 
 
@@ -174,7 +174,7 @@ def ratio_test_matches(
     second_affinity = affinity.max(axis=1).astype(np.int64)
     best_squared = query.squared_norms - best_affinity
     second_squared = query.squared_norms - second_affinity
-    ratio = _RATIO_SQUARED
+    ratio = RATIO_SQUARED
     keep = ratio.denominator * best_squared < ratio.numerator * second_squared
     return rows[keep].astype(np.int64), best[keep].astype(np.int64)
 

@@ -1,0 +1,240 @@
+"""Which catalog rows a whole-frame print search tries when the catalog is too large to try them all.
+
+A whole-frame look (`tagger.linking.locate`) matches the frame's keypoints to every packshot: about
+0.85 ms a catalog row on an AVX-512 VNNI core, so 70 ms for 81 SKUs but 8.6 s for 10,000, and an
+episode takes dozens of looks. Above a row budget a look first ranks the rows by a vote and searches
+only the best-voted ones.
+
+The vote is an inverted file. Every catalog descriptor is filed under its leaf of a two-level k-means
+tree over RootSIFT; a frame's descriptor is compared, exactly, with the catalog descriptors filed under
+its own leaf, and votes for the rows whose descriptors there are about as near as the nearest (within
+Lowe's ratio of it), provided there are few of them: a descriptor many packshots share (a glyph, a
+barcode's bars) says nothing and gives no vote, one a brand's siblings share votes for each of them.
+A row's score is how many frame descriptors voted for it. Only the leaf's members are compared, so a
+look costs a few milliseconds whatever the catalog's size, plus the exact search of the shortlist.
+
+Everything is integer arithmetic on the 7-bit descriptor steps the matcher already uses (byte
+products for the k-means assignments, rounded integer means for the centroids, integer distances and
+counts for the vote), so a catalog gets the same tree and a frame the same shortlist on every CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tagger.linking.integer_matmul import integer_matmul
+from tagger.linking.keypoints import RATIO_SQUARED, QuantizedDescriptors, quantize_candidate
+
+# Each leaf of the tree holds about this many catalog descriptors: finer leaves separate more pairs of
+# matching descriptors (each side filed under a neighbouring leaf), coarser ones cost more comparisons.
+DESCRIPTORS_PER_LEAF = 16
+MIN_BRANCHING, MAX_BRANCHING = 2, 256
+# k-means learns its centroids from at most this many descriptors (a 10,000-SKU catalog has about 6
+# million); every descriptor is then filed under its nearest leaf.
+TRAINING_SAMPLE = 60_000
+KMEANS_ROUNDS = 6
+# Rows at a time through one byte product when filing descriptors under their nearest centroid.
+ASSIGN_CHUNK = 32_768
+# A frame descriptor with more catalog descriptors than this within the ratio of its nearest names no
+# product (on the episode benchmark, 1 to 4 kept every located product among the best 7 of 81 rows).
+MAX_VOTES_PER_DESCRIPTOR = 4
+# Frame descriptors compared at a time (bounds the pairs' temporary arrays at large catalogs).
+VOTE_CHUNK = 256
+
+IntArray = NDArray[np.int64]
+Steps = NDArray[np.uint8]
+Centroids = NDArray[np.int8]
+
+
+def nearest_centroid(steps: Steps, centroids: Centroids) -> IntArray:
+    """Each row's nearest centroid, exactly (the largest 2 x.c - |c|^2; ties to the lower index)."""
+    wide = centroids.astype(np.int32)
+    norms = np.einsum("ij,ij->i", wide, wide)
+    right = np.ascontiguousarray(centroids.T)
+    nearest = np.empty(steps.shape[0], dtype=np.int64)
+    for start in range(0, steps.shape[0], ASSIGN_CHUNK):
+        affinity = integer_matmul(steps[start : start + ASSIGN_CHUNK], right)
+        affinity *= 2
+        affinity -= norms[None, :]
+        nearest[start : start + ASSIGN_CHUNK] = affinity.argmax(axis=1)
+    return nearest
+
+
+def integer_kmeans(steps: Steps, k: int, rng: np.random.Generator) -> Centroids:
+    """Up to k centroids (int8 steps, 0-127) of `steps`: seeded distinct rows to start, then rounds of
+    exact assignment and rounded integer means (an emptied centroid stays where it was)."""
+    if steps.shape[0] == 0 or k <= 0:
+        return np.zeros((0, steps.shape[1]), dtype=np.int8)
+    k = min(k, steps.shape[0])
+    centroids = steps[np.sort(rng.choice(steps.shape[0], size=k, replace=False))].astype(np.int8)
+    for _ in range(KMEANS_ROUNDS):
+        assigned = nearest_centroid(steps, centroids)
+        counts = np.bincount(assigned, minlength=k)
+        members = np.flatnonzero(counts)
+        order = np.argsort(assigned, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[members]
+        sums = np.add.reduceat(steps[order].astype(np.int64), starts, axis=0)
+        sizes = counts[members, None]
+        updated = centroids.copy()
+        updated[members] = ((2 * sums + sizes) // (2 * sizes)).astype(np.int8)  # rounded half up
+        if np.array_equal(updated, centroids):
+            break
+        centroids = updated
+    return centroids
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WordTree:
+    """Two levels of k-means centroids: a descriptor's leaf is its nearest top centroid's nearest child
+    (leaf number `top * branching + child`)."""
+
+    branching: int
+    top: Centroids
+    children: tuple[Centroids, ...]
+
+    @property
+    def leaves(self) -> int:
+        return max(1, int(self.top.shape[0])) * self.branching
+
+    @classmethod
+    def learn(cls, steps: Steps, branching: int, seed: int = 0) -> WordTree:
+        rng = np.random.default_rng(seed)
+        sample = steps
+        if steps.shape[0] > TRAINING_SAMPLE:
+            sample = steps[np.sort(rng.choice(steps.shape[0], size=TRAINING_SAMPLE, replace=False))]
+        top = integer_kmeans(sample, branching, rng)
+        node = nearest_centroid(sample, top) if top.shape[0] else np.zeros(0, np.int64)
+        children = tuple(integer_kmeans(sample[node == n], branching, rng) for n in range(top.shape[0]))
+        return cls(branching, top, children)
+
+    def leaves_of(self, steps: Steps) -> IntArray:
+        leaf = np.zeros(steps.shape[0], dtype=np.int64)
+        if steps.shape[0] == 0 or self.top.shape[0] == 0:
+            return leaf
+        node = nearest_centroid(steps, self.top)
+        for n in np.unique(node):
+            members = np.flatnonzero(node == n)
+            child = self.children[n]
+            nearest = nearest_centroid(steps[members], child) if child.shape[0] else 0
+            leaf[members] = n * self.branching + nearest
+        return leaf
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PrintShortlist:
+    """A catalog's descriptors filed by leaf (`steps[leaf_starts[l]:leaf_starts[l + 1]]`, each with
+    its squared length and its catalog row), and the tree that files them."""
+
+    rows: int
+    tree: WordTree
+    leaf_starts: IntArray
+    steps: Steps
+    squared_norms: NDArray[np.int32]
+    owner: NDArray[np.int32]
+
+    @classmethod
+    def build(cls, descriptors: list[QuantizedDescriptors], owners: list[int], rows: int) -> PrintShortlist:
+        """The shortlist of a catalog whose image i has `descriptors[i]` and belongs to row `owners[i]`."""
+        if len(descriptors) != len(owners):
+            raise ValueError("one owner row per image's descriptors")
+        width = descriptors[0].steps.shape[1] if descriptors else 128
+        # Catalog steps are int8 in 0-127: the same values as the byte product's unsigned left operand.
+        steps = np.concatenate(
+            [item.steps.astype(np.uint8) for item in descriptors] or [np.zeros((0, width), np.uint8)]
+        )
+        norms = np.concatenate([item.squared_norms for item in descriptors] or [np.zeros(0, np.int32)])
+        owner = np.concatenate(
+            [np.full(len(item), row, np.int32) for item, row in zip(descriptors, owners, strict=True)]
+            or [np.zeros(0, np.int32)]
+        )
+        branching = int(
+            np.clip(np.ceil(np.sqrt(steps.shape[0] / DESCRIPTORS_PER_LEAF)), MIN_BRANCHING, MAX_BRANCHING)
+        )
+        tree = WordTree.learn(steps, branching)
+        leaf = tree.leaves_of(steps)
+        order = np.argsort(leaf, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(leaf, minlength=tree.leaves))]).astype(np.int64)
+        return cls(rows, tree, starts, steps[order], norms[order].astype(np.int32), owner[order])
+
+    @property
+    def nbytes(self) -> int:
+        return int(
+            self.steps.nbytes + self.squared_norms.nbytes + self.owner.nbytes + self.leaf_starts.nbytes
+        )
+
+    def votes(self, query: QuantizedDescriptors) -> IntArray:
+        """Per catalog row, how many of the frame's descriptors (query steps) voted for it."""
+        tally = np.zeros(self.rows, dtype=np.int64)
+        if len(query) == 0 or self.rows == 0:
+            return tally
+        leaf = self.tree.leaves_of(np.asarray(query.steps, dtype=np.uint8))
+        for start in range(0, len(query), VOTE_CHUNK):
+            chunk = slice(start, start + VOTE_CHUNK)
+            self._vote(query.steps[chunk], query.squared_norms[chunk], leaf[chunk], tally)
+        return tally
+
+    def _vote(self, steps: NDArray[Any], norms: NDArray[np.int32], leaf: IntArray, tally: IntArray) -> None:
+        first, sizes = self.leaf_starts[leaf], self.leaf_starts[leaf + 1] - self.leaf_starts[leaf]
+        asking = np.flatnonzero(sizes)
+        if asking.size == 0:
+            return
+        first, sizes = first[asking], sizes[asking]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        total = int(sizes.sum())
+        # Every (frame descriptor, catalog descriptor of its leaf) pair, grouped by frame descriptor.
+        member = np.repeat(first - offsets, sizes) + np.arange(total)
+        asker = np.repeat(asking, sizes)
+        products = np.einsum(
+            "ij,ij->i", steps[asker].astype(np.int32), self.steps[member].astype(np.int32), dtype=np.int64
+        )
+        squared = norms[asker].astype(np.int64) - 2 * products + self.squared_norms[member]
+        nearest = np.repeat(np.minimum.reduceat(squared, offsets), sizes)
+        ratio = RATIO_SQUARED
+        # Within Lowe's ratio of the nearest: d^2 <= d_nearest^2 / 0.8^2, in integers.
+        near = ratio.numerator * squared <= ratio.denominator * nearest
+        many = np.add.reduceat(near.astype(np.int64), offsets) > MAX_VOTES_PER_DESCRIPTOR
+        near &= ~np.repeat(many, sizes)
+        # One vote per (frame descriptor, row), however many of the row's descriptors are near.
+        pairs = np.unique(asker[near] * self.rows + self.owner[member[near]])
+        tally += np.bincount(pairs % self.rows, minlength=self.rows)
+
+    def shortlist(self, query: QuantizedDescriptors, size: int) -> list[int]:
+        """The `size` best-voted rows (ties to the lower row), in catalog order."""
+        best = np.argsort(-self.votes(query), kind="stable")[:size]
+        return sorted(int(row) for row in best)
+
+
+_lock = threading.Lock()
+_built: OrderedDict[str, PrintShortlist] = OrderedDict()
+# Indexes whose shortlist a process keeps (a worker links several brands' jobs).
+KEPT_SHORTLISTS = 2
+
+
+def print_shortlist_for(index: Any) -> PrintShortlist:
+    """The shortlist of a `CatalogIndex`, built on first use and kept for its version."""
+    key = str(index.version)
+    with _lock:
+        if key in _built:
+            _built.move_to_end(key)
+            return _built[key]
+    descriptors: list[QuantizedDescriptors] = []
+    owners: list[int] = []
+    for row, product in enumerate(index.products):
+        for digest in product.image_digests:
+            quantized = index.image_features[digest].local.descriptors
+            if not isinstance(quantized, QuantizedDescriptors):  # an index saved before format 4
+                quantized = quantize_candidate(np.asarray(quantized, dtype=np.float16))
+            descriptors.append(quantized)
+            owners.append(row)
+    built = PrintShortlist.build(descriptors, owners, len(index.products))
+    with _lock:
+        _built[key] = built
+        while len(_built) > KEPT_SHORTLISTS:
+            _built.popitem(last=False)
+    return built

@@ -1,0 +1,151 @@
+"""The vote that bounds a whole-frame print search in a large catalog: exact, deterministic, and the
+row whose print is in the frame comes first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tagger.linking.locate as locate_module
+from tagger.arrays import FloatArray
+from tagger.linking.index import CatalogIndex, build_catalog_index
+from tagger.linking.keypoints import QuantizedDescriptors, quantize_candidate, quantize_query
+from tagger.linking.locate import LocateConfig, locate_products
+from tagger.linking.print_shortlist import (
+    MAX_VOTES_PER_DESCRIPTOR,
+    PrintShortlist,
+    integer_kmeans,
+    nearest_centroid,
+    print_shortlist_for,
+)
+from tests.tagger.linking.factories import catalog, extractor
+from tests.tagger.linking.test_locate import _holding
+
+ROWS, PER_ROW = 300, 60
+
+
+def _rootsift_like(rng: np.random.Generator, count: int) -> FloatArray:
+    """Unit-length non-negative 128-d descriptors, as RootSIFT's are."""
+    raw = rng.gamma(0.6, size=(count, 128))
+    return np.asarray(raw / np.linalg.norm(raw, axis=1, keepdims=True), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def catalog_descriptors() -> list[FloatArray]:
+    rng = np.random.default_rng(7)
+    return [_rootsift_like(rng, PER_ROW) for _ in range(ROWS)]
+
+
+@pytest.fixture(scope="module")
+def shortlist(catalog_descriptors: list[FloatArray]) -> PrintShortlist:
+    quantized = [quantize_candidate(item) for item in catalog_descriptors]
+    return PrintShortlist.build(quantized, list(range(ROWS)), ROWS)
+
+
+def _frame_showing(
+    row_descriptors: FloatArray, rng: np.random.Generator, seen: int = 25
+) -> QuantizedDescriptors:
+    """A frame's descriptors: `seen` of the row's, slightly disturbed, among 400 of clutter."""
+    shown = row_descriptors[rng.choice(len(row_descriptors), size=seen, replace=False)]
+    shown = np.abs(shown + rng.normal(0, 0.01, size=shown.shape)).astype(np.float32)
+    shown /= np.linalg.norm(shown, axis=1, keepdims=True)
+    return quantize_query(np.concatenate([_rootsift_like(rng, 400), shown]))
+
+
+def test_the_row_whose_print_is_in_the_frame_gets_the_most_votes(
+    shortlist: PrintShortlist, catalog_descriptors: list[FloatArray]
+) -> None:
+    rng = np.random.default_rng(1)
+    for row in (0, 137, ROWS - 1):
+        votes = shortlist.votes(_frame_showing(catalog_descriptors[row], rng))
+
+        assert int(np.argmax(votes)) == row
+        assert votes[row] >= 10
+
+
+def test_a_shortlist_has_the_budget_s_size_in_catalog_order_and_holds_the_shown_row(
+    shortlist: PrintShortlist, catalog_descriptors: list[FloatArray]
+) -> None:
+    chosen = shortlist.shortlist(_frame_showing(catalog_descriptors[42], np.random.default_rng(2)), 16)
+
+    assert len(chosen) == 16
+    assert chosen == sorted(chosen)
+    assert 42 in chosen
+
+
+def test_the_same_catalog_gives_the_same_tree_and_votes(catalog_descriptors: list[FloatArray]) -> None:
+    quantized = [quantize_candidate(item) for item in catalog_descriptors[:50]]
+    first = PrintShortlist.build(quantized, list(range(50)), 50)
+    again = PrintShortlist.build([item.copy() for item in quantized], list(range(50)), 50)
+    frame = _frame_showing(catalog_descriptors[3], np.random.default_rng(3))
+
+    assert np.array_equal(first.tree.top, again.tree.top)
+    assert all(np.array_equal(a, b) for a, b in zip(first.tree.children, again.tree.children, strict=True))
+    assert np.array_equal(first.votes(frame), again.votes(frame))
+
+
+def test_a_descriptor_many_rows_share_gives_no_vote_and_siblings_share_theirs() -> None:
+    rng = np.random.default_rng(4)
+    common = _rootsift_like(rng, 1)  # printed on every pack (a glyph)
+    family = _rootsift_like(rng, 1)  # two siblings' shared logo
+    rows = [_rootsift_like(rng, 40) for _ in range(20)]
+    rows = [np.concatenate([item, common]) for item in rows]
+    rows[5] = np.concatenate([rows[5], family])
+    rows[6] = np.concatenate([rows[6], family])
+    built = PrintShortlist.build([quantize_candidate(item) for item in rows], list(range(20)), 20)
+
+    assert built.votes(quantize_query(common)).sum() == 0  # near in 20 rows > MAX_VOTES_PER_DESCRIPTOR
+    assert MAX_VOTES_PER_DESCRIPTOR < 20
+    assert built.votes(quantize_query(family)).tolist() == [int(row in (5, 6)) for row in range(20)]
+
+
+def test_kmeans_centroids_are_rounded_means_of_their_members() -> None:
+    steps = np.array([[0, 0], [2, 1], [100, 100], [101, 103]], dtype=np.uint8)
+
+    centroids = integer_kmeans(steps, 2, np.random.default_rng(0))
+
+    assert sorted(map(tuple, centroids.tolist())) == [(1, 1), (101, 102)]  # (0+2)/2, (0+1)/2 = 0.5 -> 1
+    assert nearest_centroid(steps, centroids).tolist() == nearest_centroid(steps, centroids[[0, 1]]).tolist()
+
+
+def test_an_empty_frame_or_catalog_votes_for_nothing(shortlist: PrintShortlist) -> None:
+    empty = QuantizedDescriptors(np.zeros((0, 128), np.uint8), np.zeros(0, np.int32))
+    nothing = PrintShortlist.build([], [], 0)
+
+    assert shortlist.votes(empty).sum() == 0
+    assert nothing.votes(quantize_query(_rootsift_like(np.random.default_rng(5), 3))).tolist() == []
+
+
+@pytest.fixture(scope="module")
+def index() -> CatalogIndex:
+    return build_catalog_index(catalog(6), extractor())
+
+
+def test_over_the_row_budget_a_look_searches_only_the_best_voted_rows(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    searched: list[int] = []
+    fit = locate_module.similarity_fit
+
+    def counting(query, packshot, reprojection_px):  # type: ignore[no-untyped-def]
+        searched.append(id(packshot))
+        return fit(query, packshot, reprojection_px)
+
+    monkeypatch.setattr(locate_module, "similarity_fit", counting)
+
+    assert [item.sku for item in locate_products(frame, index, LocateConfig(max_rows=2))] == ["SKU-2"]
+    assert len(searched) == 2
+    searched.clear()
+    assert [item.sku for item in locate_products(frame, index, LocateConfig(max_rows=6))] == ["SKU-2"]
+    assert len(searched) == 6  # within the budget: every row, as before
+
+
+def test_an_index_s_shortlist_is_built_once_per_version(index: CatalogIndex) -> None:
+    assert print_shortlist_for(index) is print_shortlist_for(index)
+    assert print_shortlist_for(index).rows == len(index)
+
+
+def test_a_row_budget_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="unusable locate config"):
+        LocateConfig(max_rows=0)
