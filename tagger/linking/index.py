@@ -21,6 +21,7 @@ from tagger.linking.errors import CatalogIndexError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.images import ImageProblem
 from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.print_shortlist import PrintShortlist
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier
 
 IntArray = NDArray[np.int32]
@@ -61,6 +62,9 @@ class CatalogIndex:
     image_features: Mapping[str, ImageFeatures]
     feature_signature: str
     skipped: tuple[SkippedImage, ...] = ()
+    # The whole-frame print search's vote (`print_shortlist`), when the index store saved one; else it
+    # is built on first use.
+    print_shortlist: PrintShortlist | None = field(default=None, compare=False, repr=False)
     view_embeddings: FloatArray = field(init=False, repr=False)
     view_owner: IntArray = field(init=False, repr=False)
     colours: FloatArray = field(init=False, repr=False)

@@ -20,9 +20,12 @@ counts for the vote), so a catalog gets the same tree and a frame the same short
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,54 +129,120 @@ class WordTree:
         return leaf
 
 
+@dataclass(frozen=True, slots=True)
+class ImageRows:
+    """One catalog image's descriptors (`steps[start:stop]` of the shortlist's column) and the catalog
+    rows that use it (two SKUs may share an image)."""
+
+    start: int
+    stop: int
+    rows: tuple[int, ...]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class PrintShortlist:
-    """A catalog's descriptors filed by leaf (`steps[leaf_starts[l]:leaf_starts[l + 1]]`, each with
-    its squared length and its catalog row), and the tree that files them."""
+    """A catalog's descriptors (`steps`, one column for all images, int8 steps 0-127, and their squared
+    lengths) and its entries filed by leaf: entry e is descriptor `entry_step[e]` of row
+    `entry_owner[e]`, and leaf l holds entries `leaf_starts[l]:leaf_starts[l + 1]`. The column may be
+    the index store's own memory-mapped file (`load`): only the tree and the entries are the
+    shortlist's."""
 
     rows: int
     tree: WordTree
     leaf_starts: IntArray
-    steps: Steps
+    entry_step: IntArray
+    entry_owner: NDArray[np.int32]
+    steps: NDArray[Any]
     squared_norms: NDArray[np.int32]
-    owner: NDArray[np.int32]
 
     @classmethod
-    def build(cls, descriptors: list[QuantizedDescriptors], owners: list[int], rows: int) -> PrintShortlist:
-        """The shortlist of a catalog whose image i has `descriptors[i]` and belongs to row `owners[i]`."""
-        if len(descriptors) != len(owners):
-            raise ValueError("one owner row per image's descriptors")
-        width = descriptors[0].steps.shape[1] if descriptors else 128
-        # Catalog steps are int8 in 0-127: the same values as the byte product's unsigned left operand.
-        steps = np.concatenate(
-            [item.steps.astype(np.uint8) for item in descriptors] or [np.zeros((0, width), np.uint8)]
+    def build(
+        cls, steps: NDArray[Any], squared_norms: NDArray[np.int32], images: Sequence[ImageRows], rows: int
+    ) -> PrintShortlist:
+        """The shortlist of a catalog whose descriptors are `steps` (the images' rows concatenated)."""
+        if steps.ndim != 2 or squared_norms.shape != (steps.shape[0],):
+            raise ValueError(f"unusable descriptor column {steps.shape} with {squared_norms.shape} norms")
+        entry_step = np.concatenate(
+            [np.arange(image.start, image.stop, dtype=np.int64) for image in images for _ in image.rows]
+            or [np.zeros(0, np.int64)]
         )
-        norms = np.concatenate([item.squared_norms for item in descriptors] or [np.zeros(0, np.int32)])
-        owner = np.concatenate(
-            [np.full(len(item), row, np.int32) for item, row in zip(descriptors, owners, strict=True)]
+        entry_owner = np.concatenate(
+            [np.full(image.stop - image.start, row, np.int32) for image in images for row in image.rows]
             or [np.zeros(0, np.int32)]
         )
+        # Catalog steps are int8 in 0-127: the same values as the byte product's unsigned left operand.
+        unsigned = _unsigned(steps)
         branching = int(
             np.clip(np.ceil(np.sqrt(steps.shape[0] / DESCRIPTORS_PER_LEAF)), MIN_BRANCHING, MAX_BRANCHING)
         )
-        tree = WordTree.learn(steps, branching)
-        leaf = tree.leaves_of(steps)
+        tree = WordTree.learn(unsigned, branching)
+        leaf = tree.leaves_of(unsigned)[entry_step] if entry_step.size else np.zeros(0, np.int64)
         order = np.argsort(leaf, kind="stable")
         starts = np.concatenate([[0], np.cumsum(np.bincount(leaf, minlength=tree.leaves))]).astype(np.int64)
-        return cls(rows, tree, starts, steps[order], norms[order].astype(np.int32), owner[order])
+        return cls(rows, tree, starts, entry_step[order], entry_owner[order], steps, squared_norms)
+
+    def save(self, folder: Path) -> None:
+        """Write the tree and the entries (not the descriptor column: the store keeps it) to `folder`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        width = self.tree.top.shape[1] if self.tree.top.ndim == 2 else 128
+        children = np.zeros((self.tree.top.shape[0], self.tree.branching, width), np.int8)
+        counts = np.zeros(self.tree.top.shape[0], np.int64)
+        for node, child in enumerate(self.tree.children):
+            children[node, : child.shape[0]] = child
+            counts[node] = child.shape[0]
+        arrays = {
+            "top": self.tree.top,
+            "children": children,
+            "child_counts": counts,
+            "leaf_starts": self.leaf_starts,
+            "entry_step": self.entry_step,
+            "entry_owner": self.entry_owner,
+        }
+        for name, values in arrays.items():
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
+        (folder / "shortlist.json").write_text(
+            json.dumps({"rows": self.rows, "branching": self.tree.branching}), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, folder: Path, steps: NDArray[Any], squared_norms: NDArray[np.int32]) -> PrintShortlist:
+        """A saved shortlist over the descriptor column it was built on; raises ValueError when the
+        files do not fit together (a partial or foreign folder)."""
+        meta = json.loads((folder / "shortlist.json").read_text(encoding="utf-8"))
+        rows, branching = int(meta["rows"]), int(meta["branching"])
+
+        def read(name: str, *, mapped: bool = False) -> NDArray[Any]:
+            array: NDArray[Any] = np.load(folder / f"{name}.npy", mmap_mode="r" if mapped else None)
+            return array
+
+        top, children, counts = read("top"), read("children"), read("child_counts")
+        tree = WordTree(
+            branching, top.astype(np.int8), tuple(children[n, : int(counts[n])] for n in range(top.shape[0]))
+        )
+        starts = read("leaf_starts")
+        entry_step, entry_owner = read("entry_step", mapped=True), read("entry_owner", mapped=True)
+        if (
+            starts.shape != (tree.leaves + 1,)
+            or int(starts[-1]) != entry_step.shape[0]
+            or entry_owner.shape != entry_step.shape
+            or (entry_step.size and int(entry_step.max()) >= steps.shape[0])
+            or (entry_owner.size and int(entry_owner.max()) >= rows)
+        ):
+            raise ValueError(f"print shortlist in {folder} does not fit its catalog")
+        return cls(rows, tree, starts.astype(np.int64), entry_step, entry_owner, steps, squared_norms)
 
     @property
-    def nbytes(self) -> int:
-        return int(
-            self.steps.nbytes + self.squared_norms.nbytes + self.owner.nbytes + self.leaf_starts.nbytes
-        )
+    def own_bytes(self) -> int:
+        """Memory of the tree and the entries (the descriptor column may be the store's file)."""
+        tree = self.tree.top.nbytes + sum(child.nbytes for child in self.tree.children)
+        return int(tree + self.leaf_starts.nbytes + self.entry_step.nbytes + self.entry_owner.nbytes)
 
     def votes(self, query: QuantizedDescriptors) -> IntArray:
         """Per catalog row, how many of the frame's descriptors (query steps) voted for it."""
         tally = np.zeros(self.rows, dtype=np.int64)
         if len(query) == 0 or self.rows == 0:
             return tally
-        leaf = self.tree.leaves_of(np.asarray(query.steps, dtype=np.uint8))
+        leaf = self.tree.leaves_of(_unsigned(query.steps))
         for start in range(0, len(query), VOTE_CHUNK):
             chunk = slice(start, start + VOTE_CHUNK)
             self._vote(query.steps[chunk], query.squared_norms[chunk], leaf[chunk], tally)
@@ -190,10 +259,11 @@ class PrintShortlist:
         # Every (frame descriptor, catalog descriptor of its leaf) pair, grouped by frame descriptor.
         member = np.repeat(first - offsets, sizes) + np.arange(total)
         asker = np.repeat(asking, sizes)
+        step = self.entry_step[member]
         products = np.einsum(
-            "ij,ij->i", steps[asker].astype(np.int32), self.steps[member].astype(np.int32), dtype=np.int64
+            "ij,ij->i", steps[asker].astype(np.int32), self.steps[step].astype(np.int32), dtype=np.int64
         )
-        squared = norms[asker].astype(np.int64) - 2 * products + self.squared_norms[member]
+        squared = norms[asker].astype(np.int64) - 2 * products + self.squared_norms[step]
         nearest = np.repeat(np.minimum.reduceat(squared, offsets), sizes)
         ratio = RATIO_SQUARED
         # Within Lowe's ratio of the nearest: d^2 <= d_nearest^2 / 0.8^2, in integers.
@@ -201,7 +271,7 @@ class PrintShortlist:
         many = np.add.reduceat(near.astype(np.int64), offsets) > MAX_VOTES_PER_DESCRIPTOR
         near &= ~np.repeat(many, sizes)
         # One vote per (frame descriptor, row), however many of the row's descriptors are near.
-        pairs = np.unique(asker[near] * self.rows + self.owner[member[near]])
+        pairs = np.unique(asker[near] * self.rows + self.entry_owner[member[near]])
         tally += np.bincount(pairs % self.rows, minlength=self.rows)
 
     def shortlist(self, query: QuantizedDescriptors, size: int) -> list[int]:
@@ -217,24 +287,50 @@ KEPT_SHORTLISTS = 2
 
 
 def print_shortlist_for(index: Any) -> PrintShortlist:
-    """The shortlist of a `CatalogIndex`, built on first use and kept for its version."""
+    """The shortlist of a `CatalogIndex`: the one its store saved (memory-mapped, shared by processes),
+    or one built on first use and kept for its version (an index built in memory, or saved before
+    shortlists were)."""
+    saved = getattr(index, "print_shortlist", None)
+    if isinstance(saved, PrintShortlist):
+        return saved
     key = str(index.version)
     with _lock:
         if key in _built:
             _built.move_to_end(key)
             return _built[key]
-    descriptors: list[QuantizedDescriptors] = []
-    owners: list[int] = []
-    for row, product in enumerate(index.products):
-        for digest in product.image_digests:
-            quantized = index.image_features[digest].local.descriptors
-            if not isinstance(quantized, QuantizedDescriptors):  # an index saved before format 4
-                quantized = quantize_candidate(np.asarray(quantized, dtype=np.float16))
-            descriptors.append(quantized)
-            owners.append(row)
-    built = PrintShortlist.build(descriptors, owners, len(index.products))
+    built = shortlist_of(index)
     with _lock:
         _built[key] = built
         while len(_built) > KEPT_SHORTLISTS:
             _built.popitem(last=False)
     return built
+
+
+def shortlist_of(index: Any) -> PrintShortlist:
+    """Build the shortlist of a `CatalogIndex` over its images' descriptors in the order the index
+    store keeps them (sorted by digest), so a saved index's column is the same one."""
+    digests = sorted(index.image_features)
+    owners: dict[str, list[int]] = {digest: [] for digest in digests}
+    for row, product in enumerate(index.products):
+        for digest in product.image_digests:
+            owners[digest].append(row)
+    columns: list[QuantizedDescriptors] = []
+    images: list[ImageRows] = []
+    start = 0
+    for digest in digests:
+        quantized = index.image_features[digest].local.descriptors
+        if not isinstance(quantized, QuantizedDescriptors):  # an index saved before format 4
+            quantized = quantize_candidate(np.asarray(quantized, dtype=np.float16))
+        columns.append(quantized)
+        images.append(ImageRows(start, start + len(quantized), tuple(owners[digest])))
+        start += len(quantized)
+    steps = np.concatenate([item.steps for item in columns] or [np.zeros((0, 128), np.int8)])
+    norms = np.concatenate([item.squared_norms for item in columns] or [np.zeros(0, np.int32)])
+    return PrintShortlist.build(steps, norms.astype(np.int32), images, len(index.products))
+
+
+def _unsigned(steps: NDArray[Any]) -> Steps:
+    """Steps (int8 or uint8, 0-127) as the byte product's unsigned left operand: the same values."""
+    if steps.dtype == np.int8:
+        return np.ascontiguousarray(steps).view(np.uint8)
+    return np.asarray(steps, dtype=np.uint8)

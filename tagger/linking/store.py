@@ -30,6 +30,7 @@ from tagger.linking.errors import IndexStoreError
 from tagger.linking.features import ImageFeatures
 from tagger.linking.index import CatalogIndex, IndexedProduct, SkippedImage
 from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
+from tagger.linking.print_shortlist import PrintShortlist, shortlist_of
 
 # 2: per-image patch descriptors, one compressed npz; 3: memory-mappable .npy files; 4: quantized
 # keypoint descriptors.
@@ -43,6 +44,8 @@ _ROW_FIELDS: dict[str, tuple[type[np.generic], bool]] = {
     "descriptor_norms": (np.int32, True),
     "patches": (np.float16, True),
 }
+# The print shortlist's tree and entries (format 4 indexes saved since it exists; optional).
+SHORTLIST_FOLDER = "print_shortlist"
 # Format 3 kept float16 descriptors and no norms.
 _FORMAT_3_ROW_FIELDS = {
     name: ((np.float16, True) if name == "descriptors" else spec)
@@ -99,6 +102,9 @@ class FileIndexStore:
             meta = _meta(index, digests)
             meta["words"] = [list(item.words) for item in images]
             _write_arrays(staging, images)
+            # Derived from the descriptors just written (same image order): the whole-frame print
+            # search's vote, kept here so every process maps it instead of building its own.
+            shortlist_of(index).save(staging / SHORTLIST_FOLDER)
             (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
             os.replace(staging, target)
         current = self.root / "CURRENT.tmp"
@@ -169,6 +175,7 @@ class FileIndexStore:
                 image_features=features,
                 feature_signature=meta["feature_signature"],
                 skipped=tuple(SkippedImage(s["sku"], s["source"], s["reason"]) for s in meta["skipped"]),
+                print_shortlist=_saved_shortlist(folder) if meta["format"] == FORMAT_VERSION else None,
             )
         except IndexStoreError:
             raise
@@ -184,6 +191,16 @@ class FileIndexStore:
                 location=str(folder),
             )
         return index
+
+
+def _saved_shortlist(folder: Path) -> PrintShortlist | None:
+    """The saved print shortlist over the memory-mapped descriptor column; None when the index was
+    saved without one (it is then built on first use)."""
+    if not (folder / SHORTLIST_FOLDER / "shortlist.json").is_file():
+        return None
+    steps = np.load(folder / "descriptors.npy", mmap_mode="r", allow_pickle=False)
+    norms = np.load(folder / "descriptor_norms.npy", mmap_mode="r", allow_pickle=False).reshape(-1)
+    return PrintShortlist.load(folder / SHORTLIST_FOLDER, steps, norms)
 
 
 def _offsets(counts: list[int]) -> NDArray[np.int64]:

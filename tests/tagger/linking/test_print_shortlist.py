@@ -3,25 +3,49 @@ row whose print is in the frame comes first."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tagger.linking.locate as locate_module
 from tagger.arrays import FloatArray
+from tagger.linking.errors import IndexStoreError
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.keypoints import QuantizedDescriptors, quantize_candidate, quantize_query
+from tagger.linking.keypoints import (
+    MatchingQuery,
+    QuantizedDescriptors,
+    extract_local_features,
+    quantize_candidate,
+    quantize_query,
+)
 from tagger.linking.locate import LocateConfig, locate_products
 from tagger.linking.print_shortlist import (
     MAX_VOTES_PER_DESCRIPTOR,
+    ImageRows,
     PrintShortlist,
     integer_kmeans,
     nearest_centroid,
     print_shortlist_for,
+    shortlist_of,
 )
+from tagger.linking.store import SHORTLIST_FOLDER, FileIndexStore
 from tests.tagger.linking.factories import catalog, extractor
 from tests.tagger.linking.test_locate import _holding
 
 ROWS, PER_ROW = 300, 60
+
+
+def _built(descriptors: list[FloatArray], owners: list[tuple[int, ...]] | None = None) -> PrintShortlist:
+    """A shortlist over one image per entry of `descriptors`, image i used by rows `owners[i]`."""
+    quantized = [quantize_candidate(item) for item in descriptors]
+    owners = owners or [(row,) for row in range(len(descriptors))]
+    starts = np.cumsum([0, *(len(item) for item in quantized)])
+    images = [ImageRows(int(starts[i]), int(starts[i + 1]), owners[i]) for i in range(len(quantized))]
+    steps = np.concatenate([item.steps for item in quantized] or [np.zeros((0, 128), np.int8)])
+    norms = np.concatenate([item.squared_norms for item in quantized] or [np.zeros(0, np.int32)])
+    return PrintShortlist.build(steps, norms, images, max((max(o) for o in owners), default=-1) + 1)
 
 
 def _rootsift_like(rng: np.random.Generator, count: int) -> FloatArray:
@@ -38,8 +62,7 @@ def catalog_descriptors() -> list[FloatArray]:
 
 @pytest.fixture(scope="module")
 def shortlist(catalog_descriptors: list[FloatArray]) -> PrintShortlist:
-    quantized = [quantize_candidate(item) for item in catalog_descriptors]
-    return PrintShortlist.build(quantized, list(range(ROWS)), ROWS)
+    return _built(catalog_descriptors)
 
 
 def _frame_showing(
@@ -74,9 +97,8 @@ def test_a_shortlist_has_the_budget_s_size_in_catalog_order_and_holds_the_shown_
 
 
 def test_the_same_catalog_gives_the_same_tree_and_votes(catalog_descriptors: list[FloatArray]) -> None:
-    quantized = [quantize_candidate(item) for item in catalog_descriptors[:50]]
-    first = PrintShortlist.build(quantized, list(range(50)), 50)
-    again = PrintShortlist.build([item.copy() for item in quantized], list(range(50)), 50)
+    first = _built(catalog_descriptors[:50])
+    again = _built([item.copy() for item in catalog_descriptors[:50]])
     frame = _frame_showing(catalog_descriptors[3], np.random.default_rng(3))
 
     assert np.array_equal(first.tree.top, again.tree.top)
@@ -92,7 +114,7 @@ def test_a_descriptor_many_rows_share_gives_no_vote_and_siblings_share_theirs() 
     rows = [np.concatenate([item, common]) for item in rows]
     rows[5] = np.concatenate([rows[5], family])
     rows[6] = np.concatenate([rows[6], family])
-    built = PrintShortlist.build([quantize_candidate(item) for item in rows], list(range(20)), 20)
+    built = _built(rows)
 
     assert built.votes(quantize_query(common)).sum() == 0  # near in 20 rows > MAX_VOTES_PER_DESCRIPTOR
     assert MAX_VOTES_PER_DESCRIPTOR < 20
@@ -110,7 +132,7 @@ def test_kmeans_centroids_are_rounded_means_of_their_members() -> None:
 
 def test_an_empty_frame_or_catalog_votes_for_nothing(shortlist: PrintShortlist) -> None:
     empty = QuantizedDescriptors(np.zeros((0, 128), np.uint8), np.zeros(0, np.int32))
-    nothing = PrintShortlist.build([], [], 0)
+    nothing = _built([])
 
     assert shortlist.votes(empty).sum() == 0
     assert nothing.votes(quantize_query(_rootsift_like(np.random.default_rng(5), 3))).tolist() == []
@@ -149,3 +171,44 @@ def test_an_index_s_shortlist_is_built_once_per_version(index: CatalogIndex) -> 
 def test_a_row_budget_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="unusable locate config"):
         LocateConfig(max_rows=0)
+
+
+def test_an_image_two_skus_share_votes_for_both(catalog_descriptors: list[FloatArray]) -> None:
+    # Image 1 is row 1's and row 9's (one packshot for two SKUs).
+    shared = _built(catalog_descriptors[:9], [(0,), (1, 9), *((row,) for row in range(2, 9))])
+    votes = shared.votes(_frame_showing(catalog_descriptors[1], np.random.default_rng(6)))
+
+    assert votes[1] == votes[9] == votes.max()
+    assert shared.rows == 10
+
+
+def test_a_saved_index_maps_its_shortlist_and_votes_as_a_built_one(
+    index: CatalogIndex, tmp_path: Path
+) -> None:
+    store = FileIndexStore(tmp_path)
+    store.save(index)
+    loaded = store.load()
+    frame, _ = _holding(3, scale=1.5, angle=5.0, centre=(270, 480))
+    query = MatchingQuery.of(extract_local_features(frame, upscale_to=0, max_features=1000)).descriptors
+
+    assert isinstance(loaded.print_shortlist, PrintShortlist)
+    assert isinstance(loaded.print_shortlist.entry_step, np.memmap)
+    assert print_shortlist_for(loaded) is loaded.print_shortlist
+    assert np.array_equal(loaded.print_shortlist.votes(query), shortlist_of(index).votes(query))
+    assert int(np.argmax(loaded.print_shortlist.votes(query))) == index.skus.index("SKU-3")
+
+
+def test_an_index_saved_without_a_shortlist_builds_one_and_a_broken_one_is_refused(
+    index: CatalogIndex, tmp_path: Path
+) -> None:
+    store = FileIndexStore(tmp_path)
+    version = store.save(index)
+    shutil.rmtree(tmp_path / version / SHORTLIST_FOLDER)
+
+    assert store.load().print_shortlist is None
+    assert print_shortlist_for(store.load()).rows == len(index)
+
+    shortlist_of(index).save(tmp_path / version / SHORTLIST_FOLDER)
+    np.save(tmp_path / version / SHORTLIST_FOLDER / "entry_owner.npy", np.full(5, 99, np.int32))
+    with pytest.raises(IndexStoreError, match="corrupt"):
+        store.load()
