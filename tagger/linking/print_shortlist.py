@@ -150,7 +150,7 @@ class PrintShortlist:
     rows: int
     tree: WordTree
     leaf_starts: IntArray
-    entry_step: IntArray
+    entry_step: NDArray[np.int32]  # a column position: 4 bytes an entry (2 billion descriptors)
     entry_owner: NDArray[np.int32]
     steps: NDArray[Any]
     squared_norms: NDArray[np.int32]
@@ -163,8 +163,8 @@ class PrintShortlist:
         if steps.ndim != 2 or squared_norms.shape != (steps.shape[0],):
             raise ValueError(f"unusable descriptor column {steps.shape} with {squared_norms.shape} norms")
         entry_step = np.concatenate(
-            [np.arange(image.start, image.stop, dtype=np.int64) for image in images for _ in image.rows]
-            or [np.zeros(0, np.int64)]
+            [np.arange(image.start, image.stop, dtype=np.int32) for image in images for _ in image.rows]
+            or [np.zeros(0, np.int32)]
         )
         entry_owner = np.concatenate(
             [np.full(image.stop - image.start, row, np.int32) for image in images for row in image.rows]
@@ -225,8 +225,10 @@ class PrintShortlist:
             starts.shape != (tree.leaves + 1,)
             or int(starts[-1]) != entry_step.shape[0]
             or entry_owner.shape != entry_step.shape
-            or (entry_step.size and int(entry_step.max()) >= steps.shape[0])
-            or (entry_owner.size and int(entry_owner.max()) >= rows)
+            or entry_step.dtype != np.int32
+            or entry_owner.dtype != np.int32
+            or (entry_step.size and not 0 <= int(entry_step.min()) <= int(entry_step.max()) < steps.shape[0])
+            or (entry_owner.size and not 0 <= int(entry_owner.min()) <= int(entry_owner.max()) < rows)
         ):
             raise ValueError(f"print shortlist in {folder} does not fit its catalog")
         return cls(rows, tree, starts.astype(np.int64), entry_step, entry_owner, steps, squared_norms)
