@@ -5,9 +5,10 @@ r"""How the whole-frame print search scales with the catalog, and whether its vo
         --episodes var/eval/episodes/episode-0.mp4 ... [--distractors 10000]
 
 `speed`: one whole-frame look (`tagger.linking.locate.locate_products`) at an episode frame against
-bench_linking's synthetic catalogs (real packshot keypoints cycled over N SKUs), searching every row
-and searching the vote's shortlist (`LocateConfig.max_rows`); the shortlist's build time and memory,
-and a look against it once saved and memory-mapped by the index store.
+catalogs of N SKUs (the 81 real packshots, the rest distractors: keypoints of seeded square crops of
+../shared/data/videos frames, as `recall` adds), searching every row and searching the vote's shortlist
+(`LocateConfig.max_rows`); the shortlist's build time and memory, and a look against it once saved and
+memory-mapped by the index store.
 
 `recall`: tags each episode with the catalog searched in full (as a catalog under the budget is) and,
 at every whole-frame look, ranks the catalog rows by the vote (`tagger.linking.print_shortlist`): where
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,14 +40,14 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from bench_linking import synthetic_index  # noqa: E402
 from relink_episode import linker_for  # noqa: E402
 
 import tagger.linking.locate as locate_module  # noqa: E402
 import tagger.locating as locating_module  # noqa: E402
 from tagger.linking.features import FeatureConfig  # noqa: E402
-from tagger.linking.index import CatalogIndex  # noqa: E402
+from tagger.linking.index import CatalogIndex, IndexedProduct  # noqa: E402
 from tagger.linking.keypoints import (  # noqa: E402
+    LocalFeatures,
     MatchingQuery,
     QuantizedDescriptors,
     extract_local_features,
@@ -90,19 +92,23 @@ def _rss_mib() -> float:
 def speed(catalog: Path, video: Path, sizes: Sequence[int]) -> None:
     cv2.setNumThreads(1)
     base = linker_for(catalog, frozenset(), TaggerSettings()).index
-    real = [base.image_features[digest] for product in base.products for digest in product.image_digests]
     frame = _frame(video)
+    started = time.perf_counter()
+    extra = _distractor_features(max(0, max(sizes) - len(base)))
+    print(
+        f"{len(extra)} distractor packshots' keypoints in {time.perf_counter() - started:.0f} s", flush=True
+    )
     for skus in sizes:
-        index = synthetic_index(skus, real)
+        index = _with_distractors(base, extra[: max(0, skus - len(base))])
         everything = LocateConfig(max_rows=10**6)
         every, found = _median_ms(partial(locate_products, frame, index, everything), 1 if skus > 2000 else 3)
         started = time.perf_counter()
         shortlist = print_shortlist_for(index)
         built_s = time.perf_counter() - started
         voted, found_voted = _median_ms(partial(locate_products, frame, index, LocateConfig()), 5)
-        budget = min(skus, LocateConfig().max_rows)
+        budget = min(len(index), LocateConfig().max_rows)
         line = (
-            f"{skus:>6} SKUs: every row {every:7.0f} ms; the vote's {budget} rows {voted:5.0f} ms "
+            f"{len(index):>6} SKUs: every row {every:7.0f} ms; the vote's {budget} rows {voted:5.0f} ms "
             f"(shortlist built in {built_s:.1f} s, {shortlist.own_bytes / 2**20:.0f} MiB of its own)"
         )
         with tempfile.TemporaryDirectory() as folder:
@@ -112,29 +118,27 @@ def speed(catalog: Path, video: Path, sizes: Sequence[int]) -> None:
             saved_s = time.perf_counter() - started
             loaded = store.load()
             mapped, found_mapped = _median_ms(partial(locate_products, frame, loaded, LocateConfig()), 5)
-        rows = [[item.row for item in finds] for finds in (found, found_voted, found_mapped)]
-        same = rows[0] == rows[1] == rows[2]
+        finds = [[(item.sku, item.inliers) for item in look] for look in (found, found_voted, found_mapped)]
         print(
-            f"{line}; saved: {mapped:.0f} ms a look (saved in {saved_s:.0f} s); same finds: {same}",
+            f"{line}; saved: {mapped:.0f} ms a look (saved in {saved_s:.0f} s); finds {finds[0]}, "
+            f"the same with the vote: {finds[0] == finds[1] == finds[2]}",
             flush=True,
         )
 
 
-def _distractors(count: int, start_row: int) -> tuple[list[Any], list[int]]:
+def _distractor_features(count: int) -> list[LocalFeatures]:
+    """Keypoints (as a packshot's) of `count` seeded square crops of ../shared/data/videos frames."""
     config = FeatureConfig()
     frames = []
     for clip in sorted((_shared() / "data" / "videos").iterdir()):
         if clip.suffix in (".mp4", ".gif"):
             with av.open(str(clip)) as container:
-                decoded = enumerate(container.decode(video=0))
-                frames += [
-                    np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
-                    for n, frame in decoded
-                    if n % 5 == 0
-                ]
+                for n, frame in enumerate(container.decode(video=0)):
+                    if n % 5 == 0:
+                        frames.append(np.asarray(frame.to_ndarray(format="bgr24"), np.uint8))
     rng = np.random.default_rng(1)
-    descriptors, owners = [], []
-    for number in range(count):
+    found: list[LocalFeatures] = []
+    while len(found) < count:
         image = frames[int(rng.integers(len(frames)))]
         height, width = image.shape[:2]
         side = int(rng.integers(min(height, width) // 4, min(height, width)))
@@ -144,9 +148,27 @@ def _distractors(count: int, start_row: int) -> tuple[list[Any], list[int]]:
             crop, upscale_to=config.keypoint_side_px, max_features=config.max_keypoints
         )
         if len(local) >= 2:
-            descriptors.append(local.compact().descriptors)
-            owners.append(start_row + number)
-    return descriptors, owners
+            found.append(local.compact())
+    return found
+
+
+def _with_distractors(base: CatalogIndex, extra: Sequence[LocalFeatures]) -> CatalogIndex:
+    """`base` plus one product per distractor: its keypoints, random embedding and colour (the look
+    reads only keypoints), the first packshot's other features."""
+    if not extra:
+        return base
+    rng = np.random.default_rng(0)
+    template = base.image_features[base.products[0].image_digests[0]]
+    features = dict(base.image_features)
+    products = list(base.products)
+    for number, local in enumerate(extra):
+        digest = f"{number:064x}"
+        views = rng.normal(size=template.embeddings.shape).astype(np.float32)
+        features[digest] = replace(
+            template, embeddings=views / np.linalg.norm(views, axis=1, keepdims=True), local=local
+        )
+        products.append(IndexedProduct(f"DX-{number}", f"Distractor {number}", "Bench", "", (digest,)))
+    return CatalogIndex(tuple(products), features, base.feature_signature)
 
 
 def _vote_with(index: CatalogIndex, extra: tuple[list[Any], list[int]], rows: int) -> PrintShortlist:
@@ -173,7 +195,8 @@ def recall(catalog: Path, episodes: Sequence[Path], distractors: int) -> None:
     index = linker.index
     rows = len(index) + distractors
     started = time.perf_counter()
-    extra = _distractors(distractors, len(index)) if distractors else ([], [])
+    locals_ = _distractor_features(distractors)
+    extra = ([item.descriptors for item in locals_], list(range(len(index), len(index) + len(locals_))))
     vote = _vote_with(index, extra, rows)
     extra_descriptors = sum(len(item) for item in extra[0])
     took = time.perf_counter() - started

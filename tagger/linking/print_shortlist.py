@@ -20,6 +20,7 @@ counts for the vote), so a catalog gets the same tree and a frame the same short
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -44,11 +45,13 @@ TRAINING_SAMPLE = 60_000
 KMEANS_ROUNDS = 6
 # Rows at a time through one byte product when filing descriptors under their nearest centroid.
 ASSIGN_CHUNK = 32_768
-# A frame descriptor with more catalog descriptors than this within the ratio of its nearest names no
-# product (on the episode benchmark, 1 to 4 kept every located product among the best 7 of 81 rows).
+# A frame descriptor near more distinct catalog descriptors than this (within the ratio of its nearest)
+# names no product and gives no vote (on the episode benchmark, 4 kept every located product among the
+# best 7 of 81 rows).
 MAX_VOTES_PER_DESCRIPTOR = 4
-# Frame descriptors compared at a time (bounds the pairs' temporary arrays at large catalogs).
-VOTE_CHUNK = 256
+# Comparisons (frame descriptor, catalog entry) at a time: bounds the temporary arrays (~1 KB each)
+# whatever the leaves hold.
+VOTE_COMPARISONS = 65_536
 
 IntArray = NDArray[np.int64]
 Steps = NDArray[np.uint8]
@@ -205,24 +208,41 @@ class PrintShortlist:
         )
 
     @classmethod
-    def load(cls, folder: Path, steps: NDArray[Any], squared_norms: NDArray[np.int32]) -> PrintShortlist:
-        """A saved shortlist over the descriptor column it was built on; raises ValueError when the
-        files do not fit together (a partial or foreign folder)."""
-        meta = json.loads((folder / "shortlist.json").read_text(encoding="utf-8"))
-        rows, branching = int(meta["rows"]), int(meta["branching"])
+    def load(
+        cls, folder: Path, steps: NDArray[Any], squared_norms: NDArray[np.int32], rows: int
+    ) -> PrintShortlist:
+        """A saved shortlist over the descriptor column it was built on, for a catalog of `rows` rows;
+        raises ValueError when the files are missing, unreadable or do not fit together."""
+        try:
+            meta = json.loads((folder / "shortlist.json").read_text(encoding="utf-8"))
+            saved_rows, branching = int(meta["rows"]), int(meta["branching"])
 
-        def read(name: str, *, mapped: bool = False) -> NDArray[Any]:
-            array: NDArray[Any] = np.load(folder / f"{name}.npy", mmap_mode="r" if mapped else None)
-            return array
+            def read(name: str, *, mapped: bool = False) -> NDArray[Any]:
+                array: NDArray[Any] = np.load(
+                    folder / f"{name}.npy", mmap_mode="r" if mapped else None, allow_pickle=False
+                )
+                return array
 
-        top, children, counts = read("top"), read("children"), read("child_counts")
-        tree = WordTree(
-            branching, top.astype(np.int8), tuple(children[n, : int(counts[n])] for n in range(top.shape[0]))
-        )
-        starts = read("leaf_starts")
-        entry_step, entry_owner = read("entry_step", mapped=True), read("entry_owner", mapped=True)
+            top, children, counts = read("top"), read("children"), read("child_counts")
+            starts = read("leaf_starts")
+            entry_step, entry_owner = read("entry_step", mapped=True), read("entry_owner", mapped=True)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"print shortlist in {folder} is unreadable: {error}") from error
+        width = steps.shape[1] if steps.ndim == 2 else -1
+        nodes = top.shape[0] if top.ndim == 2 else -1
         if (
-            starts.shape != (tree.leaves + 1,)
+            saved_rows != rows
+            or not MIN_BRANCHING <= branching <= MAX_BRANCHING
+            or top.dtype != np.int8
+            or top.shape != (nodes, width)
+            or children.dtype != np.int8
+            or children.shape != (nodes, branching, width)
+            or counts.shape != (nodes,)
+            or (nodes > 0 and (int(counts.min()) < 0 or int(counts.max()) > branching))
+            or starts.shape != (max(1, nodes) * branching + 1,)
+            or starts.dtype != np.int64
+            or int(starts[0]) != 0
+            or bool(np.any(np.diff(starts) < 0))
             or int(starts[-1]) != entry_step.shape[0]
             or entry_owner.shape != entry_step.shape
             or entry_step.dtype != np.int32
@@ -231,7 +251,8 @@ class PrintShortlist:
             or (entry_owner.size and not 0 <= int(entry_owner.min()) <= int(entry_owner.max()) < rows)
         ):
             raise ValueError(f"print shortlist in {folder} does not fit its catalog")
-        return cls(rows, tree, starts.astype(np.int64), entry_step, entry_owner, steps, squared_norms)
+        tree = WordTree(branching, top, tuple(children[n, : int(counts[n])] for n in range(nodes)))
+        return cls(rows, tree, starts, entry_step, entry_owner, steps, squared_norms)
 
     @property
     def own_bytes(self) -> int:
@@ -245,9 +266,15 @@ class PrintShortlist:
         if len(query) == 0 or self.rows == 0:
             return tally
         leaf = self.tree.leaves_of(_unsigned(query.steps))
-        for start in range(0, len(query), VOTE_CHUNK):
-            chunk = slice(start, start + VOTE_CHUNK)
+        comparisons = np.cumsum(self.leaf_starts[leaf + 1] - self.leaf_starts[leaf])
+        start = 0
+        while start < len(query):
+            # Frame descriptors at a time, up to VOTE_COMPARISONS comparisons (at least one descriptor).
+            done = int(comparisons[start - 1]) if start else 0
+            stop = max(start + 1, int(np.searchsorted(comparisons, done + VOTE_COMPARISONS, side="right")))
+            chunk = slice(start, stop)
             self._vote(query.steps[chunk], query.squared_norms[chunk], leaf[chunk], tally)
+            start = stop
         return tally
 
     def _vote(self, steps: NDArray[Any], norms: NDArray[np.int32], leaf: IntArray, tally: IntArray) -> None:
@@ -258,7 +285,7 @@ class PrintShortlist:
         first, sizes = first[asking], sizes[asking]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         total = int(sizes.sum())
-        # Every (frame descriptor, catalog descriptor of its leaf) pair, grouped by frame descriptor.
+        # Every (frame descriptor, catalog entry of its leaf) pair, grouped by frame descriptor.
         member = np.repeat(first - offsets, sizes) + np.arange(total)
         asker = np.repeat(asking, sizes)
         step = self.entry_step[member]
@@ -270,9 +297,13 @@ class PrintShortlist:
         ratio = RATIO_SQUARED
         # Within Lowe's ratio of the nearest: d^2 <= d_nearest^2 / 0.8^2, in integers.
         near = ratio.numerator * squared <= ratio.denominator * nearest
-        many = np.add.reduceat(near.astype(np.int64), offsets) > MAX_VOTES_PER_DESCRIPTOR
-        near &= ~np.repeat(many, sizes)
-        # One vote per (frame descriptor, row), however many of the row's descriptors are near.
+        # How many distinct catalog descriptors are that near: an image several SKUs share is one
+        # descriptor (its variants all get the vote), a glyph many packs print is many (no vote).
+        column = np.int64(max(1, self.steps.shape[0]))
+        distinct = np.unique(asker[near] * column + step[near]) // column
+        crowded = np.bincount(distinct, minlength=len(steps)) > MAX_VOTES_PER_DESCRIPTOR
+        near &= ~crowded[asker]
+        # One vote per (frame descriptor, row), however many of the row's entries are near.
         pairs = np.unique(asker[near] * self.rows + self.entry_owner[member[near]])
         tally += np.bincount(pairs % self.rows, minlength=self.rows)
 
@@ -284,27 +315,36 @@ class PrintShortlist:
 
 _lock = threading.Lock()
 _built: OrderedDict[str, PrintShortlist] = OrderedDict()
+_building: dict[str, threading.Lock] = {}
 # Indexes whose shortlist a process keeps (a worker links several brands' jobs).
 KEPT_SHORTLISTS = 2
 
 
 def print_shortlist_for(index: Any) -> PrintShortlist:
     """The shortlist of a `CatalogIndex`: the one its store saved (memory-mapped, shared by processes),
-    or one built on first use and kept for its version (an index built in memory, or saved before
-    shortlists were)."""
+    or one built on first use and kept for the index (an index built in memory, or saved before
+    shortlists were; the build copies the descriptor column, ~770 MB at 10,000 SKUs)."""
     saved = getattr(index, "print_shortlist", None)
     if isinstance(saved, PrintShortlist):
         return saved
-    key = str(index.version)
+    # The version names the products, not their order; the shortlist's rows are positions.
+    order = hashlib.sha256("\n".join(product.sku for product in index.products).encode()).hexdigest()
+    key = f"{index.version}/{order}"
     with _lock:
         if key in _built:
             _built.move_to_end(key)
             return _built[key]
-    built = shortlist_of(index)
-    with _lock:
-        _built[key] = built
-        while len(_built) > KEPT_SHORTLISTS:
-            _built.popitem(last=False)
+        building = _building.setdefault(key, threading.Lock())
+    with building:  # one build per index, however many link threads ask at once
+        with _lock:
+            if key in _built:
+                return _built[key]
+        built = shortlist_of(index)
+        with _lock:
+            _built[key] = built
+            _building.pop(key, None)
+            while len(_built) > KEPT_SHORTLISTS:
+                _built.popitem(last=False)
     return built
 
 
@@ -315,7 +355,8 @@ def shortlist_of(index: Any) -> PrintShortlist:
     owners: dict[str, list[int]] = {digest: [] for digest in digests}
     for row, product in enumerate(index.products):
         for digest in product.image_digests:
-            owners[digest].append(row)
+            if row not in owners[digest]:  # an image listed twice by one product is one image
+                owners[digest].append(row)
     columns: list[QuantizedDescriptors] = []
     images: list[ImageRows] = []
     start = 0

@@ -175,7 +175,11 @@ class FileIndexStore:
                 image_features=features,
                 feature_signature=meta["feature_signature"],
                 skipped=tuple(SkippedImage(s["sku"], s["source"], s["reason"]) for s in meta["skipped"]),
-                print_shortlist=_saved_shortlist(folder) if meta["format"] == FORMAT_VERSION else None,
+                print_shortlist=(
+                    _saved_shortlist(folder, len(meta["products"]))
+                    if meta["format"] == FORMAT_VERSION
+                    else None
+                ),
             )
         except IndexStoreError:
             raise
@@ -193,14 +197,15 @@ class FileIndexStore:
         return index
 
 
-def _saved_shortlist(folder: Path) -> PrintShortlist | None:
+def _saved_shortlist(folder: Path, rows: int) -> PrintShortlist | None:
     """The saved print shortlist over the memory-mapped descriptor column; None when the index was
-    saved without one (it is then built on first use)."""
-    if not (folder / SHORTLIST_FOLDER / "shortlist.json").is_file():
+    saved without one (it is then built on first use). Raises ValueError (a corrupt index) when its
+    files are there but broken."""
+    if not (folder / SHORTLIST_FOLDER).exists():
         return None
     steps = np.load(folder / "descriptors.npy", mmap_mode="r", allow_pickle=False)
     norms = np.load(folder / "descriptor_norms.npy", mmap_mode="r", allow_pickle=False).reshape(-1)
-    return PrintShortlist.load(folder / SHORTLIST_FOLDER, steps, norms)
+    return PrintShortlist.load(folder / SHORTLIST_FOLDER, steps, norms, rows)
 
 
 def _offsets(counts: list[int]) -> NDArray[np.int64]:

@@ -4,6 +4,7 @@ row whose print is in the frame comes first."""
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import tagger.linking.locate as locate_module
 from tagger.arrays import FloatArray
 from tagger.linking.errors import IndexStoreError
+from tagger.linking.fusion import FusionModel
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.keypoints import (
     MatchingQuery,
@@ -20,6 +22,7 @@ from tagger.linking.keypoints import (
     quantize_candidate,
     quantize_query,
 )
+from tagger.linking.linker import Linker
 from tagger.linking.locate import LocateConfig, locate_products
 from tagger.linking.print_shortlist import (
     MAX_VOTES_PER_DESCRIPTOR,
@@ -31,6 +34,8 @@ from tagger.linking.print_shortlist import (
     shortlist_of,
 )
 from tagger.linking.store import SHORTLIST_FOLDER, FileIndexStore
+from tagger.locating import locator_for
+from tagger.settings import TaggerSettings
 from tests.tagger.linking.factories import catalog, extractor
 from tests.tagger.linking.test_locate import _holding
 
@@ -210,5 +215,69 @@ def test_an_index_saved_without_a_shortlist_builds_one_and_a_broken_one_is_refus
 
     shortlist_of(index).save(tmp_path / version / SHORTLIST_FOLDER)
     np.save(tmp_path / version / SHORTLIST_FOLDER / "entry_owner.npy", np.full(5, 99, np.int32))
+    with pytest.raises(IndexStoreError, match="corrupt"):
+        store.load()
+
+
+def test_an_image_many_skus_share_still_votes_for_each(catalog_descriptors: list[FloatArray]) -> None:
+    # Image 0 is the packshot of six size variants (rows 0 and 10-14): six SKUs, one print.
+    variants = _built(catalog_descriptors[:10], [(0, 10, 11, 12, 13, 14), *((row,) for row in range(1, 10))])
+    votes = variants.votes(_frame_showing(catalog_descriptors[0], np.random.default_rng(8)))
+
+    assert votes[0] >= 10
+    assert {int(row) for row in np.flatnonzero(votes == votes.max())} == {0, 10, 11, 12, 13, 14}
+
+
+def test_the_same_products_in_another_order_get_their_own_shortlist() -> None:
+    forward = build_catalog_index(catalog(6), extractor())
+    backward = build_catalog_index(list(reversed(catalog(6))), extractor())
+    frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+
+    assert forward.version == backward.version  # the version names the products, not their order
+    assert print_shortlist_for(forward) is not print_shortlist_for(backward)
+    assert [item.sku for item in locate_products(frame, backward, LocateConfig(max_rows=2))] == ["SKU-2"]
+
+
+def test_concurrent_first_uses_build_one_shortlist(index: CatalogIndex) -> None:
+    reordered = build_catalog_index(catalog(6)[1:] + catalog(6)[:1], extractor())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shortlists = list(pool.map(lambda _: print_shortlist_for(reordered), range(8)))
+
+    assert all(item is shortlists[0] for item in shortlists)
+
+
+def test_the_locator_takes_its_row_budget_from_the_settings(index: CatalogIndex) -> None:
+    linker = Linker(index, extractor(), FusionModel.load())
+
+    locator = locator_for(linker, TaggerSettings(locate_max_rows=3), class_id=80)
+
+    assert locator is not None
+    assert locator.config.max_rows == 3
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        ("children", "a tree with fewer child nodes than top nodes"),
+        ("rows", "a shortlist saved for another catalog size"),
+        ("top", "a missing file"),
+        ("leaf_starts", "entries out of order"),
+    ],
+)
+def test_a_damaged_saved_shortlist_makes_the_index_corrupt(
+    index: CatalogIndex, tmp_path: Path, damage: str, why: str
+) -> None:
+    store = FileIndexStore(tmp_path)
+    folder = tmp_path / store.save(index) / SHORTLIST_FOLDER
+    if damage == "children":
+        np.save(folder / "children.npy", np.load(folder / "children.npy")[:1])
+    elif damage == "rows":
+        (folder / "shortlist.json").write_text('{"rows": 1000, "branching": 2}', encoding="utf-8")
+    elif damage == "top":
+        (folder / "top.npy").unlink()
+    else:
+        starts = np.load(folder / "leaf_starts.npy")
+        np.save(folder / "leaf_starts.npy", starts[::-1].copy())
+
     with pytest.raises(IndexStoreError, match="corrupt"):
         store.load()
