@@ -103,7 +103,7 @@ class TaggerSettings(BaseSettings):
     locate_max_side: int = Field(default=960, ge=64, le=4096)
     # A whole-frame look searches at most this many catalog rows; a larger catalog's best-voted ones
     # (`tagger.linking.print_shortlist`): a look's cost stays bounded at any catalog size.
-    locate_max_rows: int = Field(default=128, ge=1, le=100_000)
+    locate_max_rows: int = Field(default=256, ge=1, le=100_000)
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
     # A found product is looked for again, around its last box, this often (its placement's path is

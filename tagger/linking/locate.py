@@ -60,8 +60,10 @@ class LocateConfig:
     max_products: int = 3
     # A whole-frame look searches at most this many catalog rows: in a larger catalog, the rows the
     # frame's keypoints vote for (`tagger.linking.print_shortlist`). A row costs ~0.85 ms a look on an
-    # AVX-512 VNNI core, so 10,000 SKUs searched in full would cost 8.6 s a look.
-    max_rows: int = 128
+    # AVX-512 VNNI core, so 10,000 SKUs searched in full would cost 9 s a look. Among 10,081 rows the
+    # vote ranked every product the full search found within the best 39 in one draw of distractors
+    # and 150 in another (BENCHMARKS.md): 256 leaves room, for ~0.2 s of exact search.
+    max_rows: int = 256
     # The product in focus, not the shelf behind it: a product is kept only with at least this share of
     # the best one's inliers (clutter matched its packshots with 10-15 inliers beside 40-80).
     focus_ratio: float = 0.5
