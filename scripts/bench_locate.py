@@ -7,7 +7,7 @@ r"""How the whole-frame print search scales with the catalog, and whether its vo
 `speed`: one whole-frame look (`tagger.linking.locate.locate_products`) at an episode frame against
 catalogs of N SKUs (the 81 real packshots, the rest distractors: keypoints of seeded square crops of
 ../shared/data/videos frames, as `recall` adds), searching every row and searching the vote's shortlist
-(`LocateConfig.max_rows`); the shortlist's build time and memory, and a look against it once saved and
+(`LocateConfig.row_budget`); the shortlist's build time and memory, and a look against it once saved and
 memory-mapped by the index store.
 
 `recall`: tags each episode with the catalog searched in full (as a catalog under the budget is) and,
@@ -100,13 +100,13 @@ def speed(catalog: Path, video: Path, sizes: Sequence[int]) -> None:
     )
     for skus in sizes:
         index = _with_distractors(base, extra[: max(0, skus - len(base))])
-        everything = LocateConfig(max_rows=10**6)
+        everything = LocateConfig(max_rows=10**6, row_share=1.0)
         every, found = _median_ms(partial(locate_products, frame, index, everything), 1 if skus > 2000 else 3)
         started = time.perf_counter()
         shortlist = print_shortlist_for(index)
         built_s = time.perf_counter() - started
         voted, found_voted = _median_ms(partial(locate_products, frame, index, LocateConfig()), 5)
-        budget = min(len(index), LocateConfig().max_rows)
+        budget = LocateConfig().row_budget(len(index))
         line = (
             f"{len(index):>6} SKUs: every row {every:7.0f} ms; the vote's {budget} rows {voted:5.0f} ms "
             f"(shortlist built in {built_s:.1f} s, {shortlist.own_bytes / 2**20:.0f} MiB of its own)"
@@ -239,12 +239,12 @@ def recall(catalog: Path, episodes: Sequence[Path], distractors: int) -> None:
 
     locating_module.locate_products = instrumented  # type: ignore[attr-defined,assignment]
     # The full search of the 81 rows, whatever --distractors adds to the vote.
-    settings = TaggerSettings(locate_max_rows=100_000)
+    settings = TaggerSettings(locate_max_rows=100_000, locate_row_share=1.0)
     for episode in episodes:
         tag_video(episode, settings=settings, linker=linker, thresholds=LinkThresholds())
     found = sorted(rank for look in looks for rank in look["found"])
     bar = sorted(rank for look in looks for rank in look["bar"])
-    budget = LocateConfig().max_rows
+    budget = LocateConfig().row_budget(rows)
     print(
         json.dumps(
             {

@@ -256,6 +256,8 @@ def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) ->
         min_inliers=settings.locate_min_inliers,
         tentative_inliers=min(settings.locate_tentative_inliers, settings.locate_min_inliers),
         max_rows=settings.locate_max_rows,
+        min_rows=settings.locate_min_rows,
+        row_share=settings.locate_row_share,
     )
     schedule = LocateSchedule(retry_ms=settings.locate_retry_ms, follow_ms=settings.locate_follow_ms)
     return ShotLocator(index, class_id, config, schedule)

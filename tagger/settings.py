@@ -101,9 +101,13 @@ class TaggerSettings(BaseSettings):
     locate_max_keypoints: int = Field(default=1000, ge=10, le=10_000)
     # 720 cost ~13 % less CPU per episode and found one product shot fewer per episode (measured).
     locate_max_side: int = Field(default=960, ge=64, le=4096)
-    # A whole-frame look searches at most this many catalog rows; a larger catalog's best-voted ones
-    # (`tagger.linking.print_shortlist`): a look's cost stays bounded at any catalog size.
+    # A whole-frame look searches the catalog rows the frame's keypoints vote for
+    # (`tagger.linking.print_shortlist`): locate_row_share of the catalog, at least locate_min_rows,
+    # at most locate_max_rows, so a look's cost stays bounded at any catalog size
+    # (`tagger.linking.locate.LocateConfig`).
     locate_max_rows: int = Field(default=256, ge=1, le=100_000)
+    locate_min_rows: int = Field(default=32, ge=1, le=100_000)
+    locate_row_share: float = Field(default=0.25, gt=0.0, le=1.0)
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
     # A found product is looked for again, around its last box, this often (its placement's path is

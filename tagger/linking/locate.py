@@ -12,6 +12,7 @@ keypoints than the product in focus and is dropped (`LocateConfig.focus_ratio`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,12 +59,18 @@ class LocateConfig:
     # the best-supported one is kept there (the linker decides between them from the crops).
     max_overlap: float = 0.5
     max_products: int = 3
-    # A whole-frame look searches at most this many catalog rows: in a larger catalog, the rows the
-    # frame's keypoints vote for (`tagger.linking.print_shortlist`). A row costs ~0.85 ms a look on an
-    # AVX-512 VNNI core, so 10,000 SKUs searched in full would cost 9 s a look. Among 10,081 rows the
-    # vote ranked every product the full search found within the best 39 in one draw of distractors
-    # and 150 in another (BENCHMARKS.md): 256 leaves room, for ~0.2 s of exact search.
+    # A whole-frame look searches the catalog rows the frame's keypoints vote for
+    # (`tagger.linking.print_shortlist`): `row_share` of the catalog, at least `min_rows` and at most
+    # `max_rows` (`row_budget`); a catalog within the budget is searched in full. A row costs ~0.85 ms
+    # a look on an AVX-512 VNNI core, so 10,000 SKUs searched in full would cost 9 s a look. Where the
+    # vote ranks the rows the full search finds grows with the catalog: among 81 rows within the best 7
+    # (those reaching the tentative bar within 17), among 10,081 rows within 39 in one draw of
+    # distractors and 150 in another (BENCHMARKS.md). A quarter of the catalog, 32 rows or more, up to
+    # 256, leaves twice that room or more at both sizes; at 81 rows even 16 changed no answer on the
+    # episode benchmark, and 32 rather than 81 cut ~9 % of the tag job.
     max_rows: int = 256
+    min_rows: int = 32
+    row_share: float = 0.25
     # The product in focus, not the shelf behind it: a product is kept only with at least this share of
     # the best one's inliers (clutter matched its packshots with 10-15 inliers beside 40-80).
     focus_ratio: float = 0.5
@@ -75,8 +82,15 @@ class LocateConfig:
             or not MIN_MATCHES <= self.tentative_inliers <= self.min_inliers
             or not 0 < self.min_area < self.max_area <= 1
             or self.max_rows < 1
+            or self.min_rows < 1
+            or not 0 < self.row_share <= 1
         ):
             raise ValueError(f"unusable locate config {self}")
+
+    def row_budget(self, catalog_rows: int) -> int:
+        """How many of a catalog's rows a whole-frame look searches."""
+        share = max(self.min_rows, math.ceil(self.row_share * catalog_rows))
+        return max(0, min(catalog_rows, self.max_rows, share))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +186,8 @@ def locate_products(
     search to those catalog rows (following products already found); `region` limits it to a part
     of the frame (keypoints are computed there only, boxes come back in frame pixels); `min_inliers`
     replaces the config's bar (a caller confirming tentative finds asks for fewer). Without `rows`, a
-    catalog over `config.max_rows` rows is searched in its best-voted rows only (`searched_rows`)."""
+    catalog over its row budget (`LocateConfig.row_budget`) is searched in its best-voted rows only
+    (`searched_rows`)."""
     bar = config.min_inliers if min_inliers is None else min_inliers
     left, top = 0, 0
     view = image
@@ -212,12 +227,13 @@ def locate_products(
 
 
 def searched_rows(index: CatalogIndex, query: MatchingQuery, config: LocateConfig) -> Sequence[int]:
-    """The catalog rows a whole-frame look tries: all of them up to `config.max_rows`, the rows the
+    """The catalog rows a whole-frame look tries: all of them within the row budget, the rows the
     frame's keypoints vote for beyond (one more row than the budget loses only the least-voted row, so
     a catalog crossing it keeps its answers)."""
-    if len(index) <= config.max_rows:
+    budget = config.row_budget(len(index))
+    if budget >= len(index):
         return range(len(index))
-    return print_shortlist_for(index).shortlist(query.descriptors, config.max_rows)
+    return print_shortlist_for(index).shortlist(query.descriptors, budget)
 
 
 def similarity_fit(

@@ -166,6 +166,37 @@ def test_over_the_row_budget_a_look_searches_only_the_best_voted_rows(
     searched.clear()
     assert [item.sku for item in locate_products(frame, index, LocateConfig(max_rows=6))] == ["SKU-2"]
     assert len(searched) == 6  # within the budget: every row, as before
+    searched.clear()
+    # A quarter of 6 rows, at least 2: the best-voted 2.
+    share = LocateConfig(min_rows=2, row_share=0.25)
+    assert [item.sku for item in locate_products(frame, index, share)] == ["SKU-2"]
+    assert len(searched) == 2
+
+
+@pytest.mark.parametrize(
+    ("catalog_rows", "budget"),
+    [
+        (0, 0),
+        (1, 1),
+        (32, 32),
+        (33, 32),
+        (81, 32),
+        (128, 32),
+        (129, 33),
+        (200, 50),
+        (1000, 250),
+        (10_000, 256),
+    ],
+)
+def test_a_look_s_row_budget_is_a_share_of_the_catalog_between_the_floor_and_the_ceiling(
+    catalog_rows: int, budget: int
+) -> None:
+    assert LocateConfig().row_budget(catalog_rows) == budget
+
+
+def test_the_ceiling_wins_over_the_floor() -> None:
+    assert LocateConfig(max_rows=8, min_rows=32).row_budget(81) == 8
+    assert LocateConfig(row_share=1.0).row_budget(81) == 81
 
 
 def test_an_index_s_shortlist_is_built_once_per_version(index: CatalogIndex) -> None:
@@ -173,9 +204,15 @@ def test_an_index_s_shortlist_is_built_once_per_version(index: CatalogIndex) -> 
     assert print_shortlist_for(index).rows == len(index)
 
 
-def test_a_row_budget_below_one_is_refused() -> None:
+@pytest.mark.parametrize(
+    "unusable",
+    [{"max_rows": 0}, {"min_rows": 0}, {"row_share": 0.0}, {"row_share": -0.5}, {"row_share": 1.5}],
+)
+def test_a_row_budget_that_searches_nothing_or_more_than_the_catalog_is_refused(
+    unusable: dict[str, float],
+) -> None:
     with pytest.raises(ValueError, match="unusable locate config"):
-        LocateConfig(max_rows=0)
+        LocateConfig(**unusable)  # type: ignore[arg-type]
 
 
 def test_an_image_two_skus_share_votes_for_both(catalog_descriptors: list[FloatArray]) -> None:
@@ -249,10 +286,11 @@ def test_concurrent_first_uses_build_one_shortlist(index: CatalogIndex) -> None:
 def test_the_locator_takes_its_row_budget_from_the_settings(index: CatalogIndex) -> None:
     linker = Linker(index, extractor(), FusionModel.load())
 
-    locator = locator_for(linker, TaggerSettings(locate_max_rows=3), class_id=80)
+    settings = TaggerSettings(locate_max_rows=3, locate_min_rows=2, locate_row_share=0.5)
+    locator = locator_for(linker, settings, class_id=80)
 
     assert locator is not None
-    assert locator.config.max_rows == 3
+    assert (locator.config.max_rows, locator.config.min_rows, locator.config.row_share) == (3, 2, 0.5)
 
 
 @pytest.mark.parametrize(
