@@ -15,7 +15,25 @@ from tagger.linking.text import fold
 
 # PP-OCR's detector misses print under ~20 px high; small photos and packshots are upscaled to this.
 OCR_MIN_SIDE_PX = 640
+# The text detector reads an image whose short side is below this upscaled to it: RapidOCR's default
+# for a small image (a phone photo's crop or a packshot, upscaled to OCR_MIN_SIDE_PX first), whose print
+# is a few pixels high ...
+SMALL_IMAGE_DETECTOR_SIDE_PX = 736
+# ... and less for a large one (a crop of an HD frame, its print already many pixels high). The
+# detector's cost grows with the pixels, and a placement's crop is a tall, narrow box: at 736 a 660 x 235
+# carton was read at 2058 x 736, and OCR was a quarter of a tag job's CPU time. On the episode benchmark's
+# 64 placements the words of the right SKU's catalog text read on the best crop were 102 at 736, 102 at
+# 600, 103 at 512, 104 at 448 and 98 at 384 (not upscaled at all: 96), and at 512 the reads cost 46 %
+# less. Small images keep 736: at 512 for them too, grocery-dev's packaged photos (detector crops)
+# lost top-5 0.970 -> 0.957 (BENCHMARKS.md, End to end).
+LARGE_IMAGE_DETECTOR_SIDE_PX = 512
 MIN_OCR_CONFIDENCE = 0.5
+
+
+def detector_side(longest: int) -> int:
+    """The short side the text detector reads an image at (at least; RapidOCR upscales to it) by the
+    image's longest side before OCR_MIN_SIDE_PX's upscale: small images need more upscaling."""
+    return SMALL_IMAGE_DETECTOR_SIDE_PX if longest < OCR_MIN_SIDE_PX else LARGE_IMAGE_DETECTOR_SIDE_PX
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,34 +100,50 @@ class RapidTextReader:
     def __init__(self, *, threads: int = 1) -> None:
         from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415 - optional `ocr` extra
 
-        def make_engine() -> Any:
-            return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+        def make_engine(side: int) -> Any:
+            return RapidOCR(
+                intra_op_num_threads=threads,
+                inter_op_num_threads=1,
+                det_limit_type="min",
+                det_limit_side_len=side,
+            )
 
         self._make_engine = make_engine
-        self._idle: list[Any] = [make_engine()]  # one up front: a missing model fails at load, not mid-job
+        # Idle engines by the text detector's short side (small and large images, see above); one up
+        # front, so a missing model fails at load, not mid-job.
+        self._idle: dict[int, list[Any]] = {
+            SMALL_IMAGE_DETECTOR_SIDE_PX: [make_engine(SMALL_IMAGE_DETECTOR_SIDE_PX)],
+            LARGE_IMAGE_DETECTOR_SIDE_PX: [],
+        }
         self._lock = threading.Lock()
 
     @property
     def engines(self) -> int:
-        """Engines made so far (idle ones; call between reads)."""
+        """Engines made so far, of both detector sizes (idle ones; call between reads)."""
         with self._lock:
-            return len(self._idle)
+            return sum(len(idle) for idle in self._idle.values())
 
-    def _run(self, image: Image) -> Any:
+    def _run(self, image: Image, side: int) -> Any:
         with self._lock:
-            engine = self._idle.pop() if self._idle else None
+            idle = self._idle[side]
+            engine = idle.pop() if idle else None
         if engine is None:
-            engine = self._make_engine()
+            engine = self._make_engine(side)
         try:
             result, _ = engine(image)
             return result
         finally:
             with self._lock:
-                self._idle.append(engine)
+                self._idle[side].append(engine)
 
     @property
     def name(self) -> str:
-        return "rapidocr-onnxruntime-1.4.4/ppocrv4"
+        # Part of the catalog index's feature signature: an index read at other detector sizes is
+        # rebuilt, not mixed with these reads.
+        return (
+            "rapidocr-onnxruntime-1.4.4/ppocrv4"
+            f"-det{SMALL_IMAGE_DETECTOR_SIDE_PX},{LARGE_IMAGE_DETECTOR_SIDE_PX}@{OCR_MIN_SIDE_PX}"
+        )
 
     def read_lines(self, image: Image) -> list[TextLine]:
         longest = max(image.shape[:2])
@@ -119,7 +153,7 @@ class RapidTextReader:
             image = np.asarray(
                 cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC), dtype=np.uint8
             )
-        result = self._run(image)
+        result = self._run(image, detector_side(longest))
         lines = [_line(box, str(text), float(score), factor) for box, text, score in (result or [])]
         confident = [line for line in lines if line.confidence >= MIN_OCR_CONFIDENCE]
         return sorted(confident, key=lambda line: -line.confidence)

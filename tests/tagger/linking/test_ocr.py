@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the `ocr` extra is not installed")
 
-from tagger.linking.ocr import RapidTextReader
+from tagger.linking.ocr import RapidTextReader, detector_side
 
 
 def _label(word: str, width: int) -> np.ndarray:
@@ -48,7 +48,9 @@ def test_reads_in_several_threads_give_the_answers_of_one_thread(reader: RapidTe
         together = list(pool.map(reader.read_lines, images))
 
     assert together == alone
-    assert 1 <= reader.engines <= 4  # an engine per read at once, kept for the next reads
+    # An engine per read at once, kept for the next reads: at most 4 of each detector size (the
+    # 300 px card is a small image, the others large ones).
+    assert 2 <= reader.engines <= 8
 
 
 @pytest.mark.parametrize("width", [300, 1400])  # the first is upscaled for the text detector
@@ -74,3 +76,28 @@ def test_a_line_is_placed_where_it_is_printed_in_the_images_own_pixels(
     assert abs(line.end[0] - right) < 0.1 * width
     middle = (left + right) / 2
     assert left <= milk[0] < middle < oats[0] <= right
+
+
+def test_small_print_on_a_narrow_crop_is_read(reader: RapidTextReader) -> None:
+    """A placement's crop from an HD frame is a tall, narrow box (a carton held upright): its text
+    detector input is upscaled only to a 512 px short side (a small image's to 736), and words about
+    25 px high on it are still read."""
+    image = np.full((660, 235, 3), 255, np.uint8)
+    cv2.putText(image, "MILK", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    cv2.putText(image, "OATS", (40, 460), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+
+    read = " ".join(line.text for line in reader.read_lines(image)).upper()
+
+    assert "MILK" in read
+    assert "OATS" in read
+    assert reader.name.endswith("-det736,512@640")  # the index's feature signature names the sizes
+
+
+@pytest.mark.parametrize(
+    ("longest", "side"),
+    [(198, 736), (348, 736), (639, 736), (640, 512), (862, 512), (1920, 512)],
+)
+def test_small_images_are_read_at_the_larger_detector_size(longest: int, side: int) -> None:
+    """Packshots and phone-photo crops (upscaled to 640 px first) keep RapidOCR's 736; crops of HD
+    frames are read at 512."""
+    assert detector_side(longest) == side
