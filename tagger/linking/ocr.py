@@ -20,7 +20,7 @@ OCR_MIN_SIDE_PX = 640
 # is a few pixels high ...
 SMALL_IMAGE_DETECTOR_SIDE_PX = 736
 # ... and less for a large one (a crop of an HD frame, its print already many pixels high). The
-# detector's cost grows with the pixels, and a placement's crop is a tall, narrow box: at 736 a 660 x 235
+# detector's cost grows with the pixels, and a placement's crop is a tall, narrow box: at 736 a 657 x 235
 # carton was read at 2058 x 736, and OCR was a quarter of a tag job's CPU time. On the episode benchmark's
 # 64 placements the words of the right SKU's catalog text read on the best crop were 102 at 736, 102 at
 # 600, 103 at 512, 104 at 448 and 98 at 384 (not upscaled at all: 96), and at 512 the reads cost 46 %
