@@ -66,7 +66,7 @@ def sampled_frames(
     """Decode every frame the decoder must, keep only what the detector will see."""
     cuts = CutDetector(settings.cut_threshold)
     packets = index_packets(path)
-    frames = decode_frames(path, skip=settings.decode_skip, packets=packets)
+    frames = decode_frames(path, skip=settings.decode_skip, threads=settings.decode_threads, packets=packets)
     pending_cut = False
     last_sampled_ms = -1
     started = time.perf_counter()

@@ -41,6 +41,12 @@ class TaggerSettings(BaseSettings):
     # Which frames the decoder may skip outright. "nonref" skips frames nothing else depends on
     # (B-frames, about half of an H.264 stream) and is the measured default; "none" decodes all.
     decode_skip: DecodeSkip = "nonref"
+    # Decoder threads (0: FFmpeg's choice, one more than the cores). One: decoding runs beside the
+    # detector (and, with a catalog, the locator and the link threads), which already keep the cores
+    # busy, so FFmpeg's frame threads only added their own overhead. With one thread a tag job took
+    # 0.4-0.5 CPU-s less on 2 cores and ran faster with and without a catalog, with identical answers
+    # (BENCHMARKS.md, End to end and Tagging).
+    decode_threads: int = Field(default=1, ge=0, le=64)
     # Longest side of the working image a sampled frame is scaled to (crops and thumbnails come
     # from it; the detector input is letterboxed from it).
     work_max_side: int = Field(default=960, ge=64, le=4096)

@@ -25,6 +25,7 @@ from tagger.pipeline import tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.settings import TaggerSettings
+from tagger.video.decode import decode_frames
 from tests.tagger.factories import (
     BLUE,
     ColourDetector,
@@ -168,6 +169,32 @@ def test_given_skipping_non_reference_frames_when_tagged_then_same_placements(
     for ours, reference in zip(skipping.placements, tagged.result.placements, strict=True):
         assert abs(ours.start_ms - reference.start_ms) <= 70
         assert abs(ours.end_ms - reference.end_ms) <= 70
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_given_more_decoder_threads_when_tagged_then_the_very_same_placements(
+    two_shot_video: Path, tagged: Tagged, tmp_path: Path, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decoder threads change speed only: frame order, times and pixels are the decoder's, whatever
+    its threading (the default is one thread, `TaggerSettings.decode_threads`)."""
+    asked: list[int] = []
+
+    def counting_decoder(*args: Any, threads: int, **kwargs: Any) -> Any:
+        asked.append(threads)
+        return decode_frames(*args, threads=threads, **kwargs)
+
+    monkeypatch.setattr("tagger.pipeline.decode_frames", counting_decoder)
+    threaded = tag_video(
+        two_shot_video,
+        settings=settings(decode_threads=threads),
+        detector=ColourDetector(tiny_spec(tmp_path)),
+    )
+
+    assert asked == [threads]
+    assert TaggerSettings().decode_threads == 1
+    assert [(summary(p), p.keyframes) for p in threaded.placements] == [
+        (summary(p), p.keyframes) for p in tagged.result.placements
+    ]
 
 
 def test_progress_goes_from_zero_to_one_in_order(tagged: Tagged) -> None:
