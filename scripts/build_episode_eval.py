@@ -1,6 +1,6 @@
 """Build labelled episodes for `reelcart eval episode` from GroceryStoreDataset (../shared/data/grocery-dev).
 
-    .venv/bin/python scripts/build_episode_eval.py [--seeds 0 1 2] [--out var/eval/episodes]
+    .venv/bin/python scripts/build_episode_eval.py [--seeds 0 1 2] [--out var/eval/episodes] [--catalogs-only]
 
 Writes into --out:
   CATALOG.csv            all 81 products in the import format of `reelcart catalog import` (SKU GS-<class id>,
@@ -11,6 +11,10 @@ Writes into --out:
                          ../shared/data/videos (Intel's sample videos, except the clips that show
                          what the catalog sells: see CLIPS_SHOWING_CATALOG_PRODUCTS)
   truth-<seed>.json      [{start_ms, end_ms, sku}] per shot (sku null for product-free shots)
+  CATALOG-SCENES.json    the same catalog where each product shown in the episodes has, after its packshot,
+                         one of its in-store val photos that none of the seeds built in this run shows (the
+                         import format's JSON; for experiments with catalog images that are not
+                         packshots: a hand, a shelf, the product's neighbours; BENCHMARKS.md, End to end)
   frames/                the product-free frames, extracted once
 """
 
@@ -129,6 +133,37 @@ def plan_shots(
     return specs
 
 
+def scene_photos(photos: list[tuple[Path, int]], shown: set[Path], skus: dict[int, str]) -> dict[str, Path]:
+    """For each product, its first val photo (in the dataset's order) that no episode shows: a photo of
+    the pack as sold, in the shop, that the episodes are not made of."""
+    chosen: dict[str, Path] = {}
+    for path, class_id in photos:
+        sku = skus[class_id]
+        if sku not in chosen and path not in shown:
+            chosen[sku] = path
+    return chosen
+
+
+def write_scene_catalog(catalog_csv: Path, scenes: dict[str, Path], seeds: list[int], target: Path) -> None:
+    """CATALOG.csv as import JSON, each product's scene photo (if it has one) after its packshot."""
+    with catalog_csv.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    products = [
+        {
+            "title": row["title"],
+            "vendor": row["vendor"],
+            "description": row["description"],
+            "variants": [{"sku": row["sku"], "price": row["price"], "currency": row["currency"]}],
+            "images": [{"path": row["image"]}]
+            + ([{"path": str(scenes[row["sku"]].resolve())}] if row["sku"] in scenes else []),
+        }
+        for row in rows
+    ]
+    # `products` is what the import reads; the seeds say which episodes the scene photos are unseen by.
+    document = {"held_out_from_seeds": seeds, "products": products}
+    target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,6 +175,11 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=30)
     parser.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT")
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument(
+        "--catalogs-only",
+        action="store_true",
+        help="write CATALOG.csv and CATALOG-SCENES.json for --seeds without rendering the episodes again",
+    )
     args = parser.parse_args()
     if not (args.data / "classes.csv").is_file():
         parser.error(
@@ -151,14 +191,21 @@ def main() -> None:
     skus = write_catalog(args.data, args.out / "CATALOG.csv")
     photos = packaged_photos(args.data)
     free = product_free_frames(videos, args.out / "frames")
+    shown: set[Path] = set()
     for seed in args.seeds:
         specs = plan_shots(seed, photos, skus, free, args.shots)
+        shown |= {spec.image for spec in specs if spec.sku is not None}
+        if args.catalogs_only:
+            continue
         truth = render_episode(specs, args.out / f"episode-{seed}.mp4", size=(width, height), fps=args.fps)
         document = [asdict(shot) for shot in truth]
         (args.out / f"truth-{seed}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         products = sum(shot.sku is not None for shot in truth)
         print(f"seed {seed}: {len(truth)} shots ({products} with a product), {truth[-1].end_ms / 1000:.1f} s")
     print(f"catalog: {args.out / 'CATALOG.csv'} ({len(skus)} products)")
+    scenes = scene_photos(photos, shown, skus)
+    write_scene_catalog(args.out / "CATALOG.csv", scenes, args.seeds, args.out / "CATALOG-SCENES.json")
+    print(f"catalog with scene photos: {args.out / 'CATALOG-SCENES.json'} ({len(scenes)} products with one)")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,41 @@ def test_fewer_product_free_frames_change_only_the_product_free_shots(
         else:
             assert new == old
     assert sum(shot.sku is None for shot in after) == 6
+
+
+def test_a_scene_photo_is_one_no_episode_shows_first_in_the_datasets_order(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    photos = [(tmp_path / f"photo-{class_id}-{n}.jpg", class_id) for class_id in range(3) for n in range(3)]
+    skus = {class_id: f"GS-{class_id:02d}" for class_id in range(3)}
+    shown = {tmp_path / "photo-0-0.jpg", tmp_path / "photo-1-0.jpg", tmp_path / "photo-1-1.jpg"}
+    shown |= {tmp_path / f"photo-2-{n}.jpg" for n in range(3)}
+
+    scenes = builder.scene_photos(photos, shown, skus)
+
+    assert scenes == {"GS-00": tmp_path / "photo-0-1.jpg", "GS-01": tmp_path / "photo-1-2.jpg"}
+
+
+def test_the_scene_catalog_imports_with_the_packshot_first_and_the_scene_photo_second(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    from api.catalog.importing import parse_catalog  # noqa: PLC0415 - the brand's import reads it
+
+    catalog = tmp_path / "CATALOG.csv"
+    catalog.write_text(
+        "sku,title,price,currency,vendor,description,image\n"
+        "GS-00,Golden Delicious,36.90,SEK,,Sweet.,/data/golden.jpg\n"
+        'GS-01,Arla Standard Milk,16.90,SEK,Arla Ko,"Fresh, round.",/data/arla.jpg\n',
+        encoding="utf-8",
+    )
+    scene = tmp_path / "arla-in-store.jpg"
+
+    builder.write_scene_catalog(catalog, {"GS-01": scene}, [0, 1, 2], tmp_path / "CATALOG-SCENES.json")
+
+    items = parse_catalog((tmp_path / "CATALOG-SCENES.json").read_text(encoding="utf-8"), fmt="json")
+    assert [[ref for _, ref in item.local_images] for item in items] == [
+        ["/data/golden.jpg"],
+        ["/data/arla.jpg", str(scene.resolve())],
+    ]
+    assert [variant.sku for item in items for variant in item.product.variants] == ["GS-00", "GS-01"]
+    assert items[1].product.description == "Fresh, round."
