@@ -118,6 +118,27 @@ def foreground_mask(image: Image) -> NDArray[np.uint8]:
     return mask
 
 
+# A catalog image whose border is mostly this plain white shows the product alone (a packshot); below it,
+# the product in a scene (a hand, a shelf, its neighbours: a shop photo, a frame of an episode). Measured
+# on 64 px thumbnails: grocery-dev's 81 packshots have 0.80-1.00 of their border white, its 296 val
+# photos 0.00-0.22, so the bar sits far from both.
+PACKSHOT_WHITE_BORDER = 0.5
+
+
+def white_border_share(image: Image) -> float:
+    """Share of the image's outermost pixels that are the packshot's white background."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    background = (hsv[:, :, 2] > 235) & (hsv[:, :, 1] < 20)
+    border = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    return float(border.mean()) if border.size else 0.0
+
+
+def shows_product_alone(image: Image) -> bool:
+    """Whether a catalog image is a packshot (the product on white) rather than a scene around it. Only a
+    packshot's keypoints are the product's print: a scene's also cover whatever stands beside it."""
+    return image.size > 0 and white_border_share(image) >= PACKSHOT_WHITE_BORDER
+
+
 def catalog_views(image: Image) -> list[Image]:
     """Views of a packshot that look more like what a camera sees: the whole shot, padded square, and
     slightly zoomed and rotated versions (hand-held photos are tilted and cropped by the frame)."""

@@ -22,9 +22,9 @@ from tagger.linking.aligned import aligned_similarity
 from tagger.linking.errors import LinkingError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
-from tagger.linking.images import ImageProblem, check_image
+from tagger.linking.images import ImageProblem, check_image, shows_product_alone
 from tagger.linking.index import CatalogIndex
-from tagger.linking.keypoints import MatchingQuery, verify
+from tagger.linking.keypoints import MatchingQuery, Verification, verify
 from tagger.linking.patches import patch_similarities
 from tagger.linking.print_match import MIN_COLOURED_PAIRS, NO_MATCH, PrintMatch, print_match
 from tagger.linking.print_words import WordReadings, foreign_words, word_readings, words_on_print
@@ -47,7 +47,6 @@ PRINT_EVIDENCE_INLIERS = 2 * CHANCE_INLIERS
 # right approval 0.9-1.0 (BENCHMARKS.md, Linking: sibling evidence), so the level sits in a wide gap.
 MIN_COLOUR_AGREEMENT = 0.5
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
-_KEYPOINT_COLUMN = SIGNAL_NAMES.index("keypoints")
 
 
 class Decision(StrEnum):
@@ -183,37 +182,50 @@ def _best_verification(
     naming_words: frozenset[str],
 ) -> tuple[int, float, PrintMatch]:
     """(most inliers over the SKU's images, aligned colour similarity under that image's homography,
-    where and how well that image's print matched)."""
-    best_inliers, best_similarity, best_match = 0, 0.0, NO_MATCH
+    where and how well the SKU's print matched on its best packshot).
+
+    Any image of the SKU may show it the way the camera does, so the signals take the best of them
+    all. Print evidence comes from packshots only: a scene (a shop photo, a frame of an episode) also
+    shows what stands beside the product, and its keypoints there are not the SKU's print. A shop photo
+    of Yoggi Strawberry taken at the shelf of Yoggi Vanilla verified a Vanilla photo with 139 inliers
+    (its packshot: 5) and auto-approved Vanilla as Strawberry (BENCHMARKS.md, End to end)."""
+    best_inliers, best_similarity, evidence = 0, 0.0, NO_MATCH
     for digest in index.products[row].image_digests:
         image = index.image_features[digest]
         outcome = verify(matching, image.local)
-        if outcome.inliers <= best_inliers:
+        better = outcome.inliers > best_inliers
+        # (An index kept without thumbnails cannot tell; its images count as packshots, as before.)
+        packshot = not image.thumbnail.size or shows_product_alone(image.thumbnail)
+        better_print = packshot and outcome.inliers > evidence.inliers
+        if not (better or better_print):
             continue
-        best_inliers, best_similarity = outcome.inliers, 0.0
-        best_match = print_match(
-            query.thumbnail,
-            query.size,
-            image.thumbnail,
-            image.size,
-            outcome.query_points,
-            outcome.candidate_points,
-        )
-        if (
-            outcome.homography is not None
-            and outcome.inliers >= MIN_INLIERS_FOR_ALIGNMENT
-            and image.thumbnail.size
-        ):
-            best_similarity = aligned_similarity(
-                query.thumbnail, query.size, image.thumbnail, image.size, outcome.homography
-            )
-            best_match = replace(
-                best_match,
-                foreign_words=_foreign_words_on_print(
-                    query, index.documents[row], outcome.homography, image, readings, naming_words
-                ),
-            )
-    return best_inliers, best_similarity, best_match
+        document = index.documents[row]
+        similarity, match = _matched_print(query, outcome, image, document, readings, naming_words)
+        if better:
+            best_inliers, best_similarity = outcome.inliers, similarity
+        if better_print:
+            evidence = match
+    return best_inliers, best_similarity, evidence
+
+
+def _matched_print(
+    query: ImageFeatures,
+    outcome: Verification,
+    image: ImageFeatures,
+    document: frozenset[str],
+    readings: WordReadings,
+    naming_words: frozenset[str],
+) -> tuple[float, PrintMatch]:
+    """The aligned colour similarity under one catalog image's verified homography, and where and how
+    well its print matched."""
+    points = (outcome.query_points, outcome.candidate_points)
+    match = print_match(query.thumbnail, query.size, image.thumbnail, image.size, *points)
+    homography = outcome.homography
+    if homography is None or outcome.inliers < MIN_INLIERS_FOR_ALIGNMENT or not image.thumbnail.size:
+        return 0.0, match
+    similarity = aligned_similarity(query.thumbnail, query.size, image.thumbnail, image.size, homography)
+    foreign = _foreign_words_on_print(query, document, homography, image, readings, naming_words)
+    return similarity, replace(match, foreign_words=foreign)
 
 
 def _foreign_words_on_print(
@@ -353,7 +365,8 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
         foreign += [word for word in match.foreign_words if word not in foreign]
         coloured += match.coloured_pairs
         same += match.same_colour_pairs
-        inliers = round(float(np.expm1(signals[_KEYPOINT_COLUMN])))
+        # The packshot's inliers, not the keypoint signal's (which may come from a scene image).
+        inliers = match.inliers
         if inliers >= PRINT_EVIDENCE_INLIERS:
             seen.append(f"crop {position + 1}: its print matched ({inliers} keypoints)")
         elif signals[_TEXT_COLUMN] > 0:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query
@@ -230,7 +231,9 @@ def _signals(text: float = 0.0, inliers: int = 0) -> list[float]:
     ],
 )
 def test_print_evidence_is_text_or_strong_keypoints(signals: list[float], expected: bool) -> None:
-    sets = [CandidateSet(np.array([4, 7]), np.array([_signals(), signals]))]
+    inliers = round(float(np.expm1(signals[SIGNAL_NAMES.index("keypoints")])))
+    matches = (PrintMatch(0, 0, 0), PrintMatch(inliers, 0, 0))
+    sets = [CandidateSet(np.array([4, 7]), np.array([_signals(), signals]), matches)]
 
     assert print_evidence(sets, 7).seen is expected
     assert print_evidence(sets, 9).seen is False  # a row no crop shortlisted
@@ -532,3 +535,50 @@ def test_words_read_on_another_crop_of_the_track_are_not_placed_on_this_one(juic
     assert other.word_points.shape == (0, 2)
     candidates = candidate_set(other, juices, ShortlistConfig(size=6))
     assert print_evidence([candidates], juices.skus.index("SKU-0")).seen is True
+
+
+def test_keypoints_matched_on_a_scene_image_are_a_signal_but_not_the_skus_print() -> None:
+    # A shop photo of the SKU matched the crop with 139 inliers, its packshot with 5.
+    sets = [CandidateSet(np.array([7]), np.array([_signals(inliers=139)]), (PrintMatch(5, 0, 0),))]
+
+    seen = print_evidence(sets, 7)
+
+    assert seen.seen is False
+    assert "not seen" in seen.reason
+
+
+def _scene_around(product: Image, seed: int) -> Image:
+    """A catalog image that is not a packshot: the product in front of a textured shelf."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(40, 200, size=(400, 400, 3)).astype(np.uint8)
+    scene = np.asarray(cv2.GaussianBlur(noise, (5, 5), 0), dtype=np.uint8)
+    scene[100:300, 100:300] = product
+    return scene
+
+
+def test_a_scene_image_showing_another_product_gives_no_print_evidence_for_its_sku() -> None:
+    """SKU-0's second catalog image is a shop photo with SKU-1 in it, and SKU-1 is not in the catalog:
+    a photo of SKU-1 verifies against that image, which must not count as SKU-0's print."""
+    other = packshot(1)
+    scene = _scene_around(other, seed=3)
+    own = packshot(0)
+    features = extractor()
+
+    def sku_0_with(second: Image) -> CatalogIndex:
+        return build_catalog_index([CatalogItem("SKU-0", "Product 0", "Brand", "", (own, second))], features)
+
+    in_scene = sku_0_with(scene)
+    # The same picture with a white margin is a packshot again: its print is then SKU-0's print.
+    framed = cv2.copyMakeBorder(scene, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    as_packshot = sku_0_with(np.asarray(framed, dtype=np.uint8))
+    query = features.query_features(photo_of(other))
+
+    scene_set = candidate_set(query, in_scene, ShortlistConfig())
+    packshot_set = candidate_set(query, as_packshot, ShortlistConfig())
+
+    keypoints = SIGNAL_NAMES.index("keypoints")
+    assert np.expm1(scene_set.features[0, keypoints]) >= 25  # the scene did match: a ranking signal
+    assert scene_set.match(0).inliers < 25
+    assert print_evidence([scene_set], 0).seen is False
+    assert packshot_set.match(0).inliers >= 25
+    assert print_evidence([packshot_set], 0).seen is True
