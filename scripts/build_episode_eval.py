@@ -11,8 +11,8 @@ Writes into --out:
                          ../shared/data/videos (Intel's sample videos, except the clips that show
                          what the catalog sells: see CLIPS_SHOWING_CATALOG_PRODUCTS)
   truth-<seed>.json      [{start_ms, end_ms, sku}] per shot (sku null for product-free shots)
-  CATALOG-SCENES.json    the same catalog where each product shown in the episodes has, after its packshot,
-                         one of its in-store val photos that none of the seeds built in this run shows (the
+  CATALOG-SCENES.json    the same catalog where each packaged product has, after its packshot, one of its
+                         in-store val photos that none of the seeds built in this run shows (the
                          import format's JSON; for experiments with catalog images that are not
                          packshots: a hand, a shelf, the product's neighbours; BENCHMARKS.md, End to end)
   frames/                the product-free frames, extracted once
@@ -144,7 +144,9 @@ def scene_photos(photos: list[tuple[Path, int]], shown: set[Path], skus: dict[in
     return chosen
 
 
-def write_scene_catalog(catalog_csv: Path, scenes: dict[str, Path], seeds: list[int], target: Path) -> None:
+def write_scene_catalog(
+    catalog_csv: Path, scenes: dict[str, Path], seeds: list[int], shots: int, target: Path
+) -> None:
     """CATALOG.csv as import JSON, each product's scene photo (if it has one) after its packshot."""
     with catalog_csv.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -159,8 +161,9 @@ def write_scene_catalog(catalog_csv: Path, scenes: dict[str, Path], seeds: list[
         }
         for row in rows
     ]
-    # `products` is what the import reads; the seeds say which episodes the scene photos are unseen by.
-    document = {"held_out_from_seeds": seeds, "products": products}
+    # `products` is what the import reads; the seeds and shots say which episodes the scene photos are
+    # unseen by (other --seeds or --shots draw other photos).
+    document = {"held_out_from_seeds": seeds, "shots_per_episode": shots, "products": products}
     target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -178,7 +181,8 @@ def main() -> None:
     parser.add_argument(
         "--catalogs-only",
         action="store_true",
-        help="write CATALOG.csv and CATALOG-SCENES.json for --seeds without rendering the episodes again",
+        help="write CATALOG.csv and CATALOG-SCENES.json for --seeds and --shots without rendering the "
+        "episodes (the product-free frames are still extracted once, as the draw needs them)",
     )
     args = parser.parse_args()
     if not (args.data / "classes.csv").is_file():
@@ -204,8 +208,9 @@ def main() -> None:
         print(f"seed {seed}: {len(truth)} shots ({products} with a product), {truth[-1].end_ms / 1000:.1f} s")
     print(f"catalog: {args.out / 'CATALOG.csv'} ({len(skus)} products)")
     scenes = scene_photos(photos, shown, skus)
-    write_scene_catalog(args.out / "CATALOG.csv", scenes, args.seeds, args.out / "CATALOG-SCENES.json")
-    print(f"catalog with scene photos: {args.out / 'CATALOG-SCENES.json'} ({len(scenes)} products with one)")
+    scene_catalog = args.out / "CATALOG-SCENES.json"
+    write_scene_catalog(args.out / "CATALOG.csv", scenes, args.seeds, args.shots, scene_catalog)
+    print(f"catalog with scene photos: {scene_catalog} ({len(scenes)} products with one)")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_the_scene_catalog_imports_with_the_packshot_first_and_the_scene_photo_s
     )
     scene = tmp_path / "arla-in-store.jpg"
 
-    builder.write_scene_catalog(catalog, {"GS-01": scene}, [0, 1, 2], tmp_path / "CATALOG-SCENES.json")
+    builder.write_scene_catalog(catalog, {"GS-01": scene}, [0, 1, 2], 30, tmp_path / "CATALOG-SCENES.json")
 
     items = parse_catalog((tmp_path / "CATALOG-SCENES.json").read_text(encoding="utf-8"), fmt="json")
     assert [[ref for _, ref in item.local_images] for item in items] == [

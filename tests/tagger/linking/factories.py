@@ -47,6 +47,18 @@ def photo_of(shot: Image, seed: int = 0, size: int = 320) -> Image:
     return np.clip(warped.astype(np.float64) + noise, 0, 255).astype(np.uint8)
 
 
+def scene_around(product: Image, seed: int = 0, size: int = 400) -> Image:
+    """A catalog image that is not a packshot: the product in front of a shelf of coloured boxes."""
+    rng = np.random.default_rng(2000 + seed)
+    scene = np.zeros((size, size, 3), dtype=np.uint8)
+    for y in range(0, size, 50):
+        for x in range(0, size, int(rng.integers(30, 70))):
+            scene[y : y + 50, x : x + 70] = rng.integers(0, 255, size=3)
+    top, left = (size - product.shape[0]) // 2, (size - product.shape[1]) // 2
+    scene[top : top + product.shape[0], left : left + product.shape[1]] = product
+    return scene
+
+
 class FakeEmbedder:
     """A deterministic 'encoder': a tiny colour thumbnail, normalized. Counts calls for cache tests."""
 

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
-from tagger.linking.images import MAX_SIDE_PX, ImageProblem, check_image, decode_image, read_image
+from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, thumbnail
+from tagger.linking.images import (
+    MAX_SIDE_PX,
+    ImageProblem,
+    check_image,
+    decode_image,
+    read_image,
+    shows_product_alone,
+)
+from tests.tagger.linking.factories import packshot, scene_around
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -62,3 +72,18 @@ def test_float_image_is_a_problem() -> None:
     assert check_image(np.zeros((40, 40, 3), dtype=np.float32), "f") == ImageProblem(
         "f", "image must be uint8, got float32"
     )
+
+
+@pytest.mark.parametrize("background", [(255, 255, 255), (170, 170, 170), (0, 0, 0)])
+def test_a_product_on_any_plain_background_is_a_packshot(background: tuple[int, int, int]) -> None:
+    # White, a studio grey, or the black a transparent PNG decodes to without its alpha channel.
+    image = packshot(2)
+    image[np.all(image == 255, axis=2)] = background
+
+    assert shows_product_alone(thumbnail(image, CATALOG_THUMBNAIL_PX))
+
+
+def test_a_product_in_a_scene_is_not_a_packshot() -> None:
+    for seed in range(5):
+        assert not shows_product_alone(thumbnail(scene_around(packshot(2), seed), CATALOG_THUMBNAIL_PX))
+    assert not shows_product_alone(np.zeros((0, 0, 3), np.uint8))

@@ -44,7 +44,15 @@ from tagger.linking.linker import (
 )
 from tagger.linking.ocr import TextLine
 from tagger.linking.print_match import PrintMatch
-from tests.tagger.linking.factories import FakeEmbedder, FakeReader, catalog, extractor, packshot, photo_of
+from tests.tagger.linking.factories import (
+    FakeEmbedder,
+    FakeReader,
+    catalog,
+    extractor,
+    packshot,
+    photo_of,
+    scene_around,
+)
 
 
 @pytest.fixture(scope="module")
@@ -547,20 +555,11 @@ def test_keypoints_matched_on_a_scene_image_are_a_signal_but_not_the_skus_print(
     assert "not seen" in seen.reason
 
 
-def _scene_around(product: Image, seed: int) -> Image:
-    """A catalog image that is not a packshot: the product in front of a textured shelf."""
-    rng = np.random.default_rng(seed)
-    noise = rng.integers(40, 200, size=(400, 400, 3)).astype(np.uint8)
-    scene = np.asarray(cv2.GaussianBlur(noise, (5, 5), 0), dtype=np.uint8)
-    scene[100:300, 100:300] = product
-    return scene
-
-
 def test_a_scene_image_showing_another_product_gives_no_print_evidence_for_its_sku() -> None:
     """SKU-0's second catalog image is a shop photo with SKU-1 in it, and SKU-1 is not in the catalog:
     a photo of SKU-1 verifies against that image, which must not count as SKU-0's print."""
     other = packshot(1)
-    scene = _scene_around(other, seed=3)
+    scene = scene_around(other, seed=3)
     own = packshot(0)
     features = extractor()
 
