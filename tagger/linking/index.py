@@ -19,7 +19,7 @@ from tagger.arrays import FloatArray
 from tagger.linking.catalog import CatalogItem, LoadedImage, load_source
 from tagger.linking.errors import CatalogIndexError
 from tagger.linking.features import Extractor, ImageFeatures
-from tagger.linking.images import ImageProblem
+from tagger.linking.images import PACKSHOT_PLAIN_BORDER, ImageProblem, border_pixels, plain_border_shares
 from tagger.linking.keypoints import LocalFeatures
 from tagger.linking.print_shortlist import PrintShortlist
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier
@@ -81,7 +81,12 @@ class CatalogIndex:
     # How many titles use each naming word (`naming_words_without`).
     title_word_counts: Mapping[str, int] = field(init=False, repr=False)
     postings: Mapping[str, IntArray] = field(init=False, repr=False)
+    # The images that show the product alone (`images.shows_product_alone`); the others are scenes (a
+    # shop photo, a frame of an episode), whose keypoints and words also cover what stands beside the
+    # product: they rank by appearance only (`linker._best_verification`).
+    packshot_digests: frozenset[str] = field(init=False, repr=False)
     version: str = field(init=False)
+    _packshot_index: CatalogIndex | None = field(init=False, default=None, compare=False, repr=False)
 
     def naming_words_without(self, row: int) -> frozenset[str]:
         """The naming words of a catalog without product `row` (evaluation's "left out of the catalog"):
@@ -92,6 +97,7 @@ class CatalogIndex:
     def __post_init__(self) -> None:
         # Derived arrays are computed once here so a loaded index and a built one are identical.
         views, owners, colours, documents = [], [], [], []
+        packshots = _packshots_among(self.image_features)
         for row, product in enumerate(self.products):
             features = [self.image_features[digest] for digest in product.image_digests]
             for item in features:
@@ -101,7 +107,9 @@ class CatalogIndex:
             colours.append(colour / max(float(np.linalg.norm(colour)), 1e-12))
             words = normalize_words(f"{split_identifier(product.sku)} {product.title} {product.brand}")
             words += normalize_words(product.description)
-            words += [word for item in features for word in item.words]
+            # Words read on a scene may be a neighbour's (a shelf of another flavour): packshots only.
+            shots = [self.image_features[digest] for digest in product.image_digests if digest in packshots]
+            words += [word for item in shots for word in item.words]
             documents.append(frozenset(words))
         dim = views[0].shape[1] if views else 0
         set_ = object.__setattr__
@@ -135,6 +143,7 @@ class CatalogIndex:
         set_(self, "shortlist_basis", basis)
         set_(self, "projected_centroids", None if basis is None else np.ascontiguousarray(centroids @ basis))
         set_(self, "view_ranges", tuple(ranges))
+        set_(self, "packshot_digests", packshots)
         set_(self, "version", _version(self.feature_signature, self.products))
 
     def __len__(self) -> int:
@@ -147,6 +156,22 @@ class CatalogIndex:
     def local_features(self, row: int) -> list[LocalFeatures]:
         return [self.image_features[digest].local for digest in self.products[row].image_digests]
 
+    @property
+    def has_scenes(self) -> bool:
+        """Whether some SKU has a catalog image that is not a packshot."""
+        digests = (digest for product in self.products for digest in product.image_digests)
+        return any(digest not in self.packshot_digests for digest in digests)
+
+    def packshots_only(self) -> CatalogIndex:
+        """The catalog as its packshots alone describe it: each SKU with only its packshots, a SKU with
+        none left out. Auto-approval asks it for a second opinion (`Linker.link_track`): a scene can lift
+        a sibling's confidence over the bar with the shelf it shares. Built on first use, then kept;
+        `self` when there is no scene."""
+        if self._packshot_index is None:
+            object.__setattr__(self, "_packshot_index", _packshots_of(self) if self.has_scenes else self)
+        assert self._packshot_index is not None
+        return self._packshot_index
+
     def without(self, skus: set[str]) -> CatalogIndex:
         """The same index minus some SKUs (leave-SKU-out evaluation; delisted products)."""
         kept = tuple(product for product in self.products if product.sku not in skus)
@@ -157,6 +182,37 @@ class CatalogIndex:
             feature_signature=self.feature_signature,
             skipped=self.skipped,
         )
+
+
+def _packshots_among(images: Mapping[str, ImageFeatures]) -> frozenset[str]:
+    """The digests of the images that show the product alone (`images.shows_product_alone`), their
+    thumbnails judged in one pass. An image kept without a thumbnail cannot tell and counts as a
+    packshot, as before the distinction."""
+    packshots = {digest for digest, item in images.items() if not item.thumbnail.size}
+    by_shape: dict[tuple[int, ...], list[tuple[str, NDArray[np.uint8]]]] = {}
+    for digest, item in images.items():
+        if item.thumbnail.size:
+            by_shape.setdefault(item.thumbnail.shape, []).append((digest, item.thumbnail))
+    for group in by_shape.values():
+        shares = plain_border_shares(np.stack([border_pixels(thumb) for _, thumb in group]))
+        packshots |= {
+            digest for (digest, _), share in zip(group, shares, strict=True) if share >= PACKSHOT_PLAIN_BORDER
+        }
+    return frozenset(packshots)
+
+
+def _packshots_of(index: CatalogIndex) -> CatalogIndex:
+    kept = []
+    for product in index.products:
+        digests = tuple(digest for digest in product.image_digests if digest in index.packshot_digests)
+        if digests:
+            kept.append(replace(product, image_digests=digests))
+    return CatalogIndex(
+        products=tuple(kept),
+        image_features={digest: index.image_features[digest] for digest in index.packshot_digests},
+        feature_signature=index.feature_signature,
+        skipped=index.skipped,
+    )
 
 
 def shortlist_basis(centroids: FloatArray) -> FloatArray | None:

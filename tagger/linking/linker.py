@@ -22,7 +22,7 @@ from tagger.linking.aligned import aligned_similarity
 from tagger.linking.errors import LinkingError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
-from tagger.linking.images import ImageProblem, check_image, shows_product_alone
+from tagger.linking.images import ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, Verification, verify
 from tagger.linking.patches import patch_similarities
@@ -173,38 +173,66 @@ def catalog_scores(query: ImageFeatures, index: CatalogIndex) -> tuple[FloatArra
     return embedding, colour, text
 
 
+@dataclass(slots=True)
+class QueryVerifications:
+    """One crop's keypoint verifications, each catalog image verified once however many views of the
+    catalog ask for it (the whole catalog, then its packshots alone: `Linker.link_track`)."""
+
+    matching: MatchingQuery
+    outcomes: dict[str, Verification] = field(default_factory=dict)
+    aligned: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, query: ImageFeatures) -> QueryVerifications:
+        # The query's descriptors are quantized once for all the images it is verified against.
+        return cls(MatchingQuery.of(query.local))
+
+    def outcome(self, digest: str, image: ImageFeatures) -> Verification:
+        if digest not in self.outcomes:
+            self.outcomes[digest] = verify(self.matching, image.local)
+        return self.outcomes[digest]
+
+    def aligned_similarity(self, query: ImageFeatures, digest: str, image: ImageFeatures) -> float:
+        """The colour similarity of query and image aligned by the verified homography (0 without a
+        trustworthy one)."""
+        if digest not in self.aligned:
+            outcome = self.outcome(digest, image)
+            homography = outcome.homography
+            trusted = homography is not None and outcome.inliers >= MIN_INLIERS_FOR_ALIGNMENT
+            self.aligned[digest] = (
+                aligned_similarity(query.thumbnail, query.size, image.thumbnail, image.size, homography)
+                if trusted and homography is not None and image.thumbnail.size
+                else 0.0
+            )
+        return self.aligned[digest]
+
+
 def _best_verification(
     query: ImageFeatures,
-    matching: MatchingQuery,
+    verifications: QueryVerifications,
     index: CatalogIndex,
     row: int,
     readings: WordReadings,
     naming_words: frozenset[str],
 ) -> tuple[int, float, PrintMatch]:
-    """(most inliers over the SKU's images, aligned colour similarity under that image's homography,
-    where and how well the SKU's print matched on its best packshot).
+    """(most inliers over the SKU's packshots, aligned colour similarity under that packshot's
+    homography, where and how well the SKU's print matched on it).
 
-    Any image of the SKU may show it the way the camera does, so the signals take the best of them
-    all. Print evidence comes from packshots only: a scene (a shop photo, a frame of an episode) also
-    shows what stands beside the product, and its keypoints there are not the SKU's print. A shop photo
-    of Yoggi Strawberry taken at the shelf of Yoggi Vanilla verified a Vanilla photo with 139 inliers
-    (its packshot: 5) and auto-approved Vanilla as Strawberry (BENCHMARKS.md, End to end)."""
+    Packshots only: a scene (a shop photo, a frame of an episode) also shows what stands beside the
+    product, and its keypoints there are not the SKU's print. A shop photo of Yoggi Strawberry taken at
+    the shelf of Yoggi Vanilla verified a Vanilla photo with 139 inliers (its packshot: 5), auto-approved
+    Vanilla as Strawberry, and as a ranking signal made Strawberry the top-1 of every Vanilla shot
+    (BENCHMARKS.md, End to end). A scene ranks by its appearance (embedding, patches, colour)."""
     best_inliers, best_similarity, evidence = 0, 0.0, NO_MATCH
     for digest in index.products[row].image_digests:
-        image = index.image_features[digest]
-        outcome = verify(matching, image.local)
-        better = outcome.inliers > best_inliers
-        # (An index kept without thumbnails cannot tell; its images count as packshots, as before.)
-        packshot = not image.thumbnail.size or shows_product_alone(image.thumbnail)
-        better_print = packshot and outcome.inliers > evidence.inliers
-        if not (better or better_print):
+        if digest not in index.packshot_digests:
             continue
-        document = index.documents[row]
-        similarity, match = _matched_print(query, outcome, image, document, readings, naming_words)
-        if better:
-            best_inliers, best_similarity = outcome.inliers, similarity
-        if better_print:
-            evidence = match
+        image = index.image_features[digest]
+        outcome = verifications.outcome(digest, image)
+        if outcome.inliers > best_inliers:
+            best_inliers = outcome.inliers
+            best_similarity = verifications.aligned_similarity(query, digest, image)
+            evidence = _matched_print(query, outcome, image, index.documents[row], readings, naming_words)
     return best_inliers, best_similarity, evidence
 
 
@@ -215,17 +243,16 @@ def _matched_print(
     document: frozenset[str],
     readings: WordReadings,
     naming_words: frozenset[str],
-) -> tuple[float, PrintMatch]:
-    """The aligned colour similarity under one catalog image's verified homography, and where and how
-    well its print matched."""
+) -> PrintMatch:
+    """Where and how well one packshot's print matched, and the naming words read on it that the SKU's
+    text lacks."""
     points = (outcome.query_points, outcome.candidate_points)
     match = print_match(query.thumbnail, query.size, image.thumbnail, image.size, *points)
     homography = outcome.homography
     if homography is None or outcome.inliers < MIN_INLIERS_FOR_ALIGNMENT or not image.thumbnail.size:
-        return 0.0, match
-    similarity = aligned_similarity(query.thumbnail, query.size, image.thumbnail, image.size, homography)
+        return match
     foreign = _foreign_words_on_print(query, document, homography, image, readings, naming_words)
-    return similarity, replace(match, foreign_words=foreign)
+    return replace(match, foreign_words=foreign)
 
 
 def _foreign_words_on_print(
@@ -264,9 +291,15 @@ def best_view_similarity(query: ImageFeatures, index: CatalogIndex, row: int) ->
 
 
 def candidate_set(
-    query: ImageFeatures, index: CatalogIndex, config: ShortlistConfig, *, exclude: int | None = None
+    query: ImageFeatures,
+    index: CatalogIndex,
+    config: ShortlistConfig,
+    *,
+    exclude: int | None = None,
+    verifications: QueryVerifications | None = None,
 ) -> CandidateSet:
-    """Shortlist then verify: the K best rows by the cheap signals, each with its RANSAC inlier count."""
+    """Shortlist then verify: the K best rows by the cheap signals, each with its RANSAC inlier count.
+    Pass the crop's `verifications` to reuse what another view of the catalog verified already."""
     embedding, colour, text = catalog_scores(query, index)
     text_feature = np.log1p(text)
     cheap = embedding + config.colour_weight * colour + config.text_weight * text_feature
@@ -278,14 +311,13 @@ def candidate_set(
     rows = rows[np.argsort(-cheap[rows], kind="stable")].astype(np.int64)
     patches = best_patch_similarities(query, index, rows)
     chosen = rows_to_verify(patches, query.patches.size > 0, config.verify)
-    # The query's descriptors are quantized once for all the rows it is verified against.
-    matching = MatchingQuery.of(query.local)
+    verifications = verifications or QueryVerifications.of(query)
     # Located words only on the crop OCR read; what they may be is worked out once for all rows.
     readings = word_readings(query.words, index.vocabulary) if query.word_points.size else {}
     # A catalog without the excluded product (evaluation) no longer names anything by its title.
     naming = index.naming_words if exclude is None else index.naming_words_without(exclude)
     verified = [
-        _best_verification(query, matching, index, int(row), readings, naming)
+        _best_verification(query, verifications, index, int(row), readings, naming)
         if verify
         else (0, 0.0, NO_MATCH)
         for row, verify in zip(rows, chosen, strict=True)
@@ -389,13 +421,21 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
 
 
 def decide(
-    confidence: float, thresholds: LinkThresholds, *, print_evidence: bool = True, contradicted: bool = False
+    confidence: float,
+    thresholds: LinkThresholds,
+    *,
+    print_evidence: bool = True,
+    contradicted: bool = False,
+    packshot_confidence: float | None = None,
 ) -> Decision:
     """Approved above the threshold with print evidence (or without, for a brand that waived it), but
     never when the crops contradicted the SKU (another variant's name on its print, its print in other
-    colours): that is evidence of another product, which no setting trusts appearance over."""
+    colours): that is evidence of another product, which no setting trusts appearance over. A catalog
+    with scene images must also be sure of the SKU on its packshots alone (`packshot_confidence`, None
+    when every image is a packshot): see `Linker.link_track`."""
     trusted = print_evidence or not thresholds.require_print_evidence
-    if confidence >= thresholds.auto_approve and trusted and not contradicted:
+    backed = packshot_confidence is None or packshot_confidence >= thresholds.auto_approve
+    if confidence >= thresholds.auto_approve and trusted and backed and not contradicted:
         return Decision.APPROVED
     if confidence >= thresholds.floor:
         return Decision.PROPOSED
@@ -412,6 +452,7 @@ def result_from_probabilities(
     print_evidence: bool = True,
     evidence: str = "",
     contradicted: bool = False,
+    packshot_confidence: float | None = None,
 ) -> LinkResult:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
@@ -420,7 +461,13 @@ def result_from_probabilities(
         if probabilities[row] > 0
     )
     confidence = candidates[0].confidence if candidates else 0.0
-    decision = decide(confidence, thresholds, print_evidence=print_evidence, contradicted=contradicted)
+    decision = decide(
+        confidence,
+        thresholds,
+        print_evidence=print_evidence,
+        contradicted=contradicted,
+        packshot_confidence=packshot_confidence,
+    )
     return LinkResult(
         candidates=candidates,
         sku=candidates[0].sku if candidates and decision is not Decision.UNKNOWN else None,
@@ -450,17 +497,21 @@ class Linker:
                 f"this extractor computes {self.extractor.signature}; rebuild the index"
             )
 
-    def track_candidates(self, images: Sequence[Image]) -> list[CandidateSet]:
-        """Each crop's candidates, best crop first. OCR reads only the best crop and the others reuse
-        its words: it is 80 % of a crop's feature time (≈ 280 ms), and on grocery-dev's pretend
-        two-photo tracks reading the second photo too changed no answer (BENCHMARKS.md, Linking)."""
-        sets: list[CandidateSet] = []
+    def track_features(self, images: Sequence[Image]) -> list[ImageFeatures]:
+        """Each crop's features, best crop first. OCR reads only the best crop and the others reuse its
+        words: it is 80 % of a crop's feature time (≈ 280 ms), and on grocery-dev's pretend two-photo
+        tracks reading the second photo too changed no answer (BENCHMARKS.md, Linking)."""
+        features: list[ImageFeatures] = []
         words: tuple[str, ...] | None = None
         for image in images:
-            features = self.extractor.query_features(image, words=words)
-            words = features.words if words is None else words
-            sets.append(candidate_set(features, self.index, self.shortlist))
-        return sets
+            crop = self.extractor.query_features(image, words=words)
+            words = crop.words if words is None else words
+            features.append(crop)
+        return features
+
+    def track_candidates(self, images: Sequence[Image]) -> list[CandidateSet]:
+        """Each crop's candidates, best crop first."""
+        return [candidate_set(crop, self.index, self.shortlist) for crop in self.track_features(images)]
 
     def link_track(
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
@@ -474,12 +525,27 @@ class Linker:
             checked = check_image(array, f"crop #{position}")
             if not isinstance(checked, ImageProblem):
                 images.append(checked)
-        sets = self.track_candidates(images)
+        features = self.track_features(images)
+        verifications = [QueryVerifications.of(crop) for crop in features]
+        sets = [
+            candidate_set(crop, self.index, self.shortlist, verifications=verified)
+            for crop, verified in zip(features, verifications, strict=True)
+        ]
         probabilities, unknown = vote(sets, self.model, len(self.index))
         if not sets:
             unknown = 1.0
         top = int(np.argmax(probabilities)) if probabilities.size else -1
         seen = print_evidence(sets, top)
+        reason = seen.reason
+        alone = None
+        if sets and probabilities[top] >= thresholds.auto_approve:
+            alone = self.packshot_confidence(features, verifications, top)
+        if alone is not None:
+            reason += f"; {alone:.2f} on its packshots alone" + (
+                ""
+                if alone >= thresholds.auto_approve
+                else ", under the auto-approve level (scenes made it sure)"
+            )
         return result_from_probabilities(
             probabilities,
             unknown,
@@ -487,9 +553,32 @@ class Linker:
             thresholds,
             len(sets),
             print_evidence=seen.seen,
-            evidence=seen.reason,
+            evidence=reason,
             contradicted=seen.contradicted,
+            packshot_confidence=alone,
         )
+
+    def packshot_confidence(
+        self, features: Sequence[ImageFeatures], verifications: Sequence[QueryVerifications], row: int
+    ) -> float | None:
+        """The probability of SKU `row` were the catalog its packshots alone; None when it is (no
+        scene images). A scene ranks by its appearance, and a shot of the shelf it was taken at looks
+        like it whichever product is held there: with its keypoints still counted, a shop photo of
+        Yoggi Strawberry taken at the Vanilla shelf lifted a left-out Vanilla from 0.70 on packshots to
+        0.997 as Strawberry, approved (BENCHMARKS.md, End to end). So approval needs the packshots'
+        agreement. The packshots verified for the whole catalog are reused, not verified again."""
+        alone = self.index.packshots_only()
+        if alone is self.index:
+            return None
+        sku = self.index.products[row].sku
+        if sku not in alone.skus:
+            return 0.0  # a SKU shown only in scenes: no packshot vouches for it
+        sets = [
+            candidate_set(crop, alone, self.shortlist, verifications=verified)
+            for crop, verified in zip(features, verifications, strict=True)
+        ]
+        probabilities, _ = vote(sets, self.model, len(alone))
+        return round(float(probabilities[alone.skus.index(sku)]), 4)
 
 
 def link_track(

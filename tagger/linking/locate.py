@@ -212,6 +212,11 @@ def locate_products(
     for row in rows if rows is not None else searched_rows(index, query, config):
         best: Located | None = None
         for digest in index.products[row].image_digests:
+            if digest not in index.packshot_digests:
+                # A scene's keypoints cover the shelf around the product too: its "printed area" is the
+                # whole photo, and a near-twin shot located there as a box the width of the frame whose
+                # crop no packshot confirmed (BENCHMARKS.md, End to end). Scenes still rank in linking.
+                continue
             packshot = index.image_features[digest].local
             fit = similarity_fit(query, packshot, config.reprojection_px)
             if fit is None or fit[1] < bar or (best is not None and fit[1] <= best.inliers):

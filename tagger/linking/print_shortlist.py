@@ -349,13 +349,15 @@ def print_shortlist_for(index: Any) -> PrintShortlist:
 
 
 def shortlist_of(index: Any) -> PrintShortlist:
-    """Build the shortlist of a `CatalogIndex` over its images' descriptors in the order the index
-    store keeps them (sorted by digest), so a saved index's column is the same one."""
-    digests = sorted(index.image_features)
+    """Build the shortlist of a `CatalogIndex` over its packshots' descriptors in the order the index
+    store keeps them (sorted by digest), so a saved index's column is the same one. A scene's keypoints
+    (a shop photo's shelf) would vote for its SKU wherever that shelf is seen; the locator searches
+    packshots only (`locate.locate_products`)."""
+    digests = sorted(digest for digest in index.image_features if digest in index.packshot_digests)
     owners: dict[str, list[int]] = {digest: [] for digest in digests}
     for row, product in enumerate(index.products):
         for digest in product.image_digests:
-            if row not in owners[digest]:  # an image listed twice by one product is one image
+            if digest in owners and row not in owners[digest]:  # an image listed twice is one image
                 owners[digest].append(row)
     columns: list[QuantizedDescriptors] = []
     images: list[ImageRows] = []

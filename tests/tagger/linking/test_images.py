@@ -12,8 +12,11 @@ from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, thumbnail
 from tagger.linking.images import (
     MAX_SIDE_PX,
     ImageProblem,
+    border_pixels,
     check_image,
     decode_image,
+    plain_border_share,
+    plain_border_shares,
     read_image,
     shows_product_alone,
 )
@@ -87,3 +90,17 @@ def test_a_product_in_a_scene_is_not_a_packshot() -> None:
     for seed in range(5):
         assert not shows_product_alone(thumbnail(scene_around(packshot(2), seed), CATALOG_THUMBNAIL_PX))
     assert not shows_product_alone(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_border_shares_of_many_thumbnails_at_once_are_each_ones_own() -> None:
+    grey = packshot(3)
+    grey[np.all(grey == 255, axis=2)] = (170, 170, 170)
+    images = [packshot(1), grey, scene_around(packshot(2), 0), scene_around(packshot(4), 1)]
+    thumbnails = [thumbnail(image, CATALOG_THUMBNAIL_PX) for image in images]
+
+    shares = plain_border_shares(np.stack([border_pixels(thumb) for thumb in thumbnails]))
+
+    assert shares.tolist() == [plain_border_share(thumb) for thumb in thumbnails]
+    assert shares[0] == shares[1] == 1.0
+    assert max(shares[2:]) < 0.45
+    assert plain_border_shares(np.zeros((0, 252, 3), np.uint8)).shape == (0,)

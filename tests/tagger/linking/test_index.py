@@ -21,7 +21,15 @@ from tagger.linking.index import (
 )
 from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
 from tagger.linking.linker import catalog_scores
-from tests.tagger.linking.factories import FakeEmbedder, catalog, extractor, packshot
+from tagger.linking.ocr import TextLine
+from tests.tagger.linking.factories import (
+    FakeEmbedder,
+    FakeReader,
+    catalog,
+    extractor,
+    packshot,
+    scene_around,
+)
 
 
 def test_index_holds_every_product_with_views_colours_and_text() -> None:
@@ -190,3 +198,52 @@ def test_catalog_keypoints_are_kept_quantized_and_patches_in_half_precision() ->
         assert descriptors.steps.dtype == np.int8
         assert descriptors.squared_norms.dtype == np.int32
         assert features.patches.dtype == np.float16
+
+
+def test_packshots_only_keeps_each_skus_packshots_and_drops_a_sku_shown_only_in_scenes() -> None:
+    items = catalog(3)
+    scene_a, scene_b = scene_around(packshot(7), seed=1), scene_around(packshot(8), seed=2)
+    with_scenes = [
+        dataclasses.replace(items[0], images=(packshot(0), scene_a)),
+        items[1],
+        dataclasses.replace(items[2], images=(scene_b,)),  # no packshot at all
+    ]
+    index = build_catalog_index(with_scenes, extractor())
+
+    alone = index.packshots_only()
+
+    assert index.has_scenes
+    assert alone.skus == (items[0].sku, items[1].sku)
+    assert alone.products[0].image_digests == index.products[0].image_digests[:1]
+    assert alone.products[1] == index.products[1]
+    assert not alone.has_scenes
+    assert index.packshots_only() is alone  # built once
+
+
+def test_a_catalog_of_packshots_is_its_own_packshots_only_view() -> None:
+    index = build_catalog_index(catalog(3), extractor())
+
+    assert not index.has_scenes
+    assert index.packshots_only() is index
+
+
+class ShelfAwareReader(FakeReader):
+    """Reads "strawberry" on the 200 px packshots and "vanilla" on the 400 px shop photo (the
+    neighbouring flavour's cartons beside the product)."""
+
+    def read_lines(self, image: np.ndarray) -> list[TextLine]:
+        self.lines = ["vanilla"] if image.shape[0] == 400 else ["strawberry"]
+        return super().read_lines(image)
+
+
+def test_words_read_on_a_scene_are_not_the_skus_text() -> None:
+    items = catalog(2)
+    items[0] = dataclasses.replace(items[0], images=(packshot(0), scene_around(packshot(5), seed=1)))
+    reading = FeatureExtractor(
+        FakeEmbedder(), ShelfAwareReader([]), FeatureConfig(ocr=True, max_keypoints=300)
+    )
+
+    index = build_catalog_index(items, reading)
+
+    assert "strawberry" in index.documents[0]
+    assert "vanilla" not in index.documents[0]

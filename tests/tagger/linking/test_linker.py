@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+import tagger.linking.linker as linker_module
 from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.croppers import WholeImageCropper
@@ -22,6 +23,7 @@ from tagger.linking.keypoints import (
     LocalFeatures,
     MatchingQuery,
     QuantizedDescriptors,
+    Verification,
     extract_local_features,
     quantize_candidate,
     ratio_test_matches,
@@ -555,9 +557,10 @@ def test_keypoints_matched_on_a_scene_image_are_a_signal_but_not_the_skus_print(
     assert "not seen" in seen.reason
 
 
-def test_a_scene_image_showing_another_product_gives_no_print_evidence_for_its_sku() -> None:
+def test_a_scene_image_showing_another_product_gives_it_no_keypoints_and_no_print_evidence() -> None:
     """SKU-0's second catalog image is a shop photo with SKU-1 in it, and SKU-1 is not in the catalog:
-    a photo of SKU-1 verifies against that image, which must not count as SKU-0's print."""
+    a photo of SKU-1 verifies against that image, which must count neither as SKU-0's keypoints nor as
+    its print."""
     other = packshot(1)
     scene = scene_around(other, seed=3)
     own = packshot(0)
@@ -576,8 +579,130 @@ def test_a_scene_image_showing_another_product_gives_no_print_evidence_for_its_s
     packshot_set = candidate_set(query, as_packshot, ShortlistConfig())
 
     keypoints = SIGNAL_NAMES.index("keypoints")
-    assert np.expm1(scene_set.features[0, keypoints]) >= 25  # the scene did match: a ranking signal
+    assert np.expm1(scene_set.features[0, keypoints]) < 25
     assert scene_set.match(0).inliers < 25
     assert print_evidence([scene_set], 0).seen is False
-    assert packshot_set.match(0).inliers >= 25
+    assert np.expm1(packshot_set.features[0, keypoints]) >= 25
     assert print_evidence([packshot_set], 0).seen is True
+
+
+def test_approval_needs_the_packshots_alone_to_be_sure_too() -> None:
+    backed = decide(0.99, LinkThresholds(), packshot_confidence=0.85)
+    unbacked = decide(0.99, LinkThresholds(), packshot_confidence=0.45)
+    waived = LinkThresholds(require_print_evidence=False)
+
+    assert backed is Decision.APPROVED
+    assert unbacked is Decision.PROPOSED  # still its SKU, for a person to check
+    assert decide(0.99, waived, print_evidence=False, packshot_confidence=0.45) is Decision.PROPOSED
+    assert decide(0.2, LinkThresholds(), packshot_confidence=0.1) is Decision.UNKNOWN
+
+
+def _sibling_of(row: int, other: int) -> Image:
+    """Product `row`'s carton with its lower half printed like product `other`: one brand's two
+    variants, sharing a logo and a colour (Yoggi Strawberry and Vanilla)."""
+    sibling, second = packshot(row), packshot(other)
+    sibling[100:190, 40:160] = second[100:190, 40:160]
+    return sibling
+
+
+@pytest.fixture(scope="module")
+def shelf_catalog() -> tuple[CatalogIndex, Image]:
+    """The six-product catalog where SKU-0 has a second image: a shop photo taken in front of its
+    sibling variant, which the catalog does not sell."""
+    sibling = _sibling_of(0, 9)
+    items = catalog(6)
+    shop_photo = scene_around(sibling, seed=3)
+    items[0] = replace(items[0], images=(items[0].images[0], shop_photo))
+    return build_catalog_index(items, extractor()), sibling
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_shop_photo_of_the_sibling_shelf_does_not_lift_the_missing_sibling_to_its_sku(
+    shelf_catalog: tuple[CatalogIndex, Image], index: CatalogIndex, model: FusionModel, seed: int
+) -> None:
+    """The shop photo matches the sibling's whole print (it lifted SKU-0 to 0.98-0.99 and approved it
+    when its keypoints counted); on SKU-0's packshot (the same logo, another lower half) the link is as
+    unsure as a catalog of packshots makes it, and stays a proposal for review."""
+    with_shop_photo, sibling = shelf_catalog
+    photo = photo_of(sibling, seed)
+
+    with_photo = Linker(with_shop_photo, extractor(), model).link_track([photo])
+    on_packshots = Linker(index, extractor(), model).link_track([photo])
+
+    assert with_photo.sku == on_packshots.sku == "SKU-0"
+    assert with_photo.decision is Decision.PROPOSED
+    assert with_photo.confidence < 0.6
+    assert abs(with_photo.confidence - on_packshots.confidence) < 0.1
+
+
+def _shelf_shot() -> Image:
+    """A photo of the shop photo's shelf (a near-twin of the catalog's shop photo)."""
+    shelf = np.asarray(cv2.resize(scene_around(_sibling_of(0, 9), seed=3), (200, 200)), dtype=np.uint8)
+    return photo_of(shelf, 0)
+
+
+def _appearance_model() -> FusionModel:
+    """A model that trusts the embedding far more than the fitted one: what a near-twin shop photo does
+    to the real model's confidence (BENCHMARKS.md, End to end), reproduced with the fake embedder."""
+    weights = [0.0] * len(FEATURE_NAMES)
+    weights[FEATURE_NAMES.index("embedding")] = 200.0
+    weights[FEATURE_NAMES.index("keypoints")] = 2.0
+    return FusionModel(tuple(weights), unknown_bias=-5.0)
+
+
+@pytest.mark.parametrize("trust", [LinkThresholds(), LinkThresholds(require_print_evidence=False)])
+def test_a_link_a_scene_made_confident_is_approved_only_if_its_packshots_agree(
+    shelf_catalog: tuple[CatalogIndex, Image], trust: LinkThresholds
+) -> None:
+    """A shot of the shop photo's shelf (the sibling in front) looks like the shop photo, so SKU-0 is
+    certain, and the shared logo matches SKU-0's packshot: print evidence. On the packshots alone
+    another SKU looks more like the shot."""
+    with_shop_photo, _ = shelf_catalog
+    shot = _shelf_shot()
+
+    result = Linker(with_shop_photo, extractor(), _appearance_model(), ShortlistConfig(size=5)).link_track(
+        [shot], trust
+    )
+
+    assert result.sku == "SKU-0"
+    assert result.confidence >= 0.99
+    assert "its print matched" in result.evidence
+    assert result.decision is Decision.PROPOSED
+    assert "0.00 on its packshots alone, under the auto-approve level" in result.evidence
+
+
+def test_products_on_their_own_packshots_are_still_approved_in_a_catalog_with_scenes(
+    shelf_catalog: tuple[CatalogIndex, Image], model: FusionModel
+) -> None:
+    with_shop_photo, _ = shelf_catalog
+    linker = Linker(with_shop_photo, extractor(), model)
+
+    for row in (0, 2):
+        result = linker.link_track([photo_of(packshot(row), 1)])
+
+        assert result.sku == f"SKU-{row}"
+        assert result.decision is Decision.APPROVED
+        assert "on its packshots alone" in result.evidence
+
+
+def test_each_packshot_is_verified_once_per_crop_for_both_opinions_and_a_scene_never(
+    shelf_catalog: tuple[CatalogIndex, Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_shop_photo, _ = shelf_catalog
+    scene = with_shop_photo.image_features[with_shop_photo.products[0].image_digests[1]].local
+    verified: list[int] = []
+    real_verify = verify
+
+    def counting(query: MatchingQuery, candidate: LocalFeatures) -> Verification:
+        verified.append(id(candidate))
+        return real_verify(query, candidate)
+
+    monkeypatch.setattr(linker_module, "verify", counting)
+    shot = _shelf_shot()
+    linker = Linker(with_shop_photo, extractor(), _appearance_model(), ShortlistConfig(size=5))
+    result = linker.link_track([shot])
+
+    assert "on its packshots alone" in result.evidence  # the second opinion was asked
+    assert verified
+    assert len(verified) == len(set(verified))
+    assert id(scene) not in verified

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ from tagger.linking.locate import (
     project_affine,
     suppress,
 )
-from tests.tagger.linking.factories import catalog, extractor, packshot
+from tests.tagger.linking.factories import catalog, extractor, packshot, scene_around
 
 FRAME_W, FRAME_H = 540, 960
 
@@ -132,3 +134,21 @@ def test_siblings_inside_a_better_match_and_background_clutter_are_dropped() -> 
 
     assert kept == [held, second_held]
     assert box_overlap(sibling_panel.xyxy, held.xyxy) == 1.0
+
+
+def test_a_scene_in_the_catalog_does_not_locate_the_shelf_around_the_product() -> None:
+    """SKU-2 also has a shop photo; the episode shows that shelf (a near-twin shot). Only the packshot
+    says where the product's print is: the box is the carton, not the photo."""
+    items = catalog(6)
+    shop_photo = scene_around(packshot(2), seed=5)  # 400 x 400, the carton in its middle
+    items[2] = replace(items[2], images=(*items[2].images, shop_photo))
+    with_scene = build_catalog_index(items, extractor())
+    frame = _shelf(7)
+    left, top = 70, 280
+    frame[top : top + 400, left : left + 400] = shop_photo
+    carton = (left + 140.0, top + 110.0, left + 260.0, top + 290.0)
+
+    found = locate_products(frame, with_scene, LocateConfig())
+
+    assert [item.sku for item in found] == ["SKU-2"]
+    assert box_iou(np.array([found[0].xyxy]), np.array([carton]))[0, 0] > 0.6
