@@ -16,7 +16,8 @@ approvals, approvals of products left out of the catalog, links within 0.05 of t
 A record made with all products in the catalog and linked again without some of them gives crops the
 real leave-out run would not have taken (the locator looked for the left-out packshots too): its
 confidences differ from `reelcart eval episode --leave-out` by a few hundredths (BENCHMARKS.md, End to
-end). Record with `--leave-out` for figures to quote; link across catalogs to explore.
+end). Record with `--leave-out` for figures to quote; link across catalogs to explore. A catalog is a
+CSV or the import JSON (`CATALOG-SCENES.json`: record with `CATALOG.csv`, link with the scenes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from api.catalog.importing import CatalogImportError, parse_catalog
 from tagger.episode_eval import NEAR_THRESHOLD, on_the_edge, read_truth, shot_index
 from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
 from tagger.linking.catalog import CatalogItem
@@ -67,9 +69,35 @@ def catalog_without(items: Sequence[CatalogItem], left_out: frozenset[str]) -> l
     return [item for item in items if item.sku not in left_out]
 
 
+def read_catalog(path: Path) -> list[CatalogItem]:
+    """A catalog file as `reelcart catalog import` takes it: CSV, or the import JSON, where each variant
+    of a product is a SKU with the product's local images (paths relative to the file), as
+    `build_episode_eval.py`'s `CATALOG-SCENES.json` is written."""
+    if path.suffix.lower() != ".json":
+        return read_catalog_csv(path)
+    try:
+        items = parse_catalog(path.read_text(encoding="utf-8"), fmt="json")
+    except OSError as error:
+        raise SystemExit(f"error: cannot read {path}: {error}") from error
+    except CatalogImportError as error:
+        shown = "; ".join(f"{problem.line}: {problem.message}" for problem in error.errors[:3])
+        raise SystemExit(f"error: {path} is not an import catalog: {shown}") from error
+    catalog = []
+    for item in items:
+        local = tuple(
+            path.parent / ref for _, ref in item.local_images if not ref.startswith(("http:", "https:"))
+        )
+        product = item.product
+        catalog += [
+            CatalogItem(variant.sku, product.title, product.vendor, product.description, local)
+            for variant in product.variants
+        ]
+    return catalog
+
+
 def linker_for(catalog: Path, left_out: frozenset[str], settings: TaggerSettings) -> Linker:
     extractor = load_extractor(settings.model_dir)
-    index = build_catalog_index(catalog_without(read_catalog_csv(catalog), left_out), extractor)
+    index = build_catalog_index(catalog_without(read_catalog(catalog), left_out), extractor)
     return Linker(index, extractor, FusionModel.load())
 
 

@@ -95,3 +95,49 @@ def test_leaving_out_a_sku_the_catalog_lacks_is_refused(relink: ModuleType) -> N
     assert [item.sku for item in relink.catalog_without(items, frozenset({"GS-02"}))] == ["GS-01"]
     with pytest.raises(SystemExit, match="--leave-out names SKUs the catalog lacks: GS-09"):
         relink.catalog_without(items, frozenset({"GS-09"}))
+
+
+def test_an_import_json_catalog_gives_each_variant_its_products_images(
+    relink: ModuleType, tmp_path: Path
+) -> None:
+    (tmp_path / "shots").mkdir()
+    document = {
+        "products": [
+            {
+                "title": "Yoggi",
+                "vendor": "Arla",
+                "description": "Yoghurt",
+                "variants": [
+                    {"sku": "GS-57", "price": "19.90", "currency": "SEK"},
+                    {"sku": "GS-58", "price": "19.90", "currency": "SEK"},
+                ],
+                "images": [{"path": "shots/pack.jpg"}, {"path": str(tmp_path / "shop.jpg")}],
+            },
+            {"title": "Bravo", "variants": [{"sku": "GS-28", "price": "28.90", "currency": "SEK"}]},
+        ]
+    }
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    items = relink.read_catalog(path)
+
+    images = (tmp_path / "shots" / "pack.jpg", tmp_path / "shop.jpg")
+    assert items == [
+        CatalogItem("GS-57", "Yoggi", "Arla", "Yoghurt", images),
+        CatalogItem("GS-58", "Yoggi", "Arla", "Yoghurt", images),
+        CatalogItem("GS-28", "Bravo", "", "", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [('{"products": [', "malformed JSON"), ('{"products": [{"title": ""}]}', r"products\[0\]: String")],
+)
+def test_a_broken_json_catalog_is_refused_with_where(
+    relink: ModuleType, tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "catalog.json"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(SystemExit, match=message):
+        relink.read_catalog(path)
