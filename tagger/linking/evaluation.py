@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from tagger.linking.croppers import Cropper
 from tagger.linking.dataset import Query
 from tagger.linking.errors import EvaluationInputError
-from tagger.linking.features import Extractor
+from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import FusionModel, TrainingGroup, fit_fusion
 from tagger.linking.images import ImageProblem, read_image
 from tagger.linking.index import CatalogIndex
@@ -28,6 +28,7 @@ from tagger.linking.linker import (
     CandidateSet,
     Decision,
     LinkThresholds,
+    QueryVerifications,
     ShortlistConfig,
     candidate_set,
     decide,
@@ -53,6 +54,10 @@ class QueryRecord:
     known: tuple[CandidateSet, ...]
     left_out: tuple[CandidateSet, ...]
     seconds: float
+    # The same against the catalog's packshots alone (`CatalogIndex.packshots_only`), for a catalog with
+    # scenes: approval's second opinion (`Linker.link_track`). Empty when every image is a packshot.
+    known_packshots: tuple[CandidateSet, ...] = ()
+    left_out_packshots: tuple[CandidateSet, ...] = ()
 
 
 def collect(
@@ -80,13 +85,49 @@ def collect(
         truth = rows[query.sku]
         started = time.perf_counter()
         features = [extractor.query_features(crop) for crop in cropper.crops(image)]
-        known = tuple(candidate_set(f, index, shortlist) for f in features)
+        verified = [QueryVerifications.of(f) for f in features]
+        pairs = list(zip(features, verified, strict=True))
+        known = tuple(candidate_set(f, index, shortlist, verifications=v) for f, v in pairs)
         seconds = time.perf_counter() - started
-        left_out = tuple(candidate_set(f, index, shortlist, exclude=truth) for f in features)
-        records.append(QueryRecord(query, truth, known, left_out, seconds))
+        left_out = tuple(candidate_set(f, index, shortlist, exclude=truth, verifications=v) for f, v in pairs)
+        known_alone, left_alone = _packshot_sets(features, verified, index, shortlist, query.sku)
+        records.append(QueryRecord(query, truth, known, left_out, seconds, known_alone, left_alone))
         if on_progress is not None:
             on_progress(position + 1, len(queries))
     return records
+
+
+def _packshot_sets(
+    features: Sequence[ImageFeatures],
+    verified: Sequence[QueryVerifications],
+    index: CatalogIndex,
+    shortlist: ShortlistConfig,
+    sku: str,
+) -> tuple[tuple[CandidateSet, ...], tuple[CandidateSet, ...]]:
+    """A query's candidate sets against the catalog's packshots alone, with and without its SKU; none
+    for a catalog of packshots (its links need no second opinion)."""
+    alone = index.packshots_only()
+    if alone is index:
+        return (), ()
+    own = alone.skus.index(sku) if sku in alone.skus else None  # a SKU shown only in scenes is absent
+    pairs = list(zip(features, verified, strict=True))
+    known = tuple(candidate_set(f, alone, shortlist, verifications=v) for f, v in pairs)
+    left_out = tuple(candidate_set(f, alone, shortlist, exclude=own, verifications=v) for f, v in pairs)
+    return known, left_out
+
+
+def packshot_probability(
+    sets: Sequence[CandidateSet], model: FusionModel, index: CatalogIndex, sku: str | None
+) -> float | None:
+    """What the catalog's packshots alone give `sku` from candidate sets made against them (as
+    `Linker.packshot_confidence`); None for a catalog of packshots."""
+    alone = index.packshots_only()
+    if alone is index:
+        return None
+    if sku is None or sku not in alone.skus:
+        return 0.0
+    probabilities, _ = vote(sets, model, len(alone))
+    return round(float(probabilities[alone.skus.index(sku)]), 4)
 
 
 def training_groups(records: Sequence[QueryRecord]) -> list[TrainingGroup]:
@@ -116,10 +157,17 @@ class Prediction:
     # Whether the crops contradicted the top SKU (never approved; see `decide`).
     contradicted: bool = False
     left_out_contradicted: bool = False
+    # The top SKU's probability on the catalog's packshots alone (None: a catalog of packshots).
+    packshot_confidence: float | None = None
+    left_out_packshot_confidence: float | None = None
 
     def approved(self, thresholds: LinkThresholds) -> bool:
         decision = decide(
-            self.confidence, thresholds, print_evidence=self.print_evidence, contradicted=self.contradicted
+            self.confidence,
+            thresholds,
+            print_evidence=self.print_evidence,
+            contradicted=self.contradicted,
+            packshot_confidence=self.packshot_confidence,
         )
         return decision is Decision.APPROVED
 
@@ -129,6 +177,7 @@ class Prediction:
             thresholds,
             print_evidence=self.left_out_print_evidence,
             contradicted=self.left_out_contradicted,
+            packshot_confidence=self.left_out_packshot_confidence,
         )
         return decision is Decision.APPROVED
 
@@ -153,6 +202,10 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         left_out_print_evidence=left_out.seen,
         contradicted=known.contradicted,
         left_out_contradicted=left_out.contradicted,
+        packshot_confidence=packshot_probability(record.known_packshots, model, index, index.skus[top]),
+        left_out_packshot_confidence=packshot_probability(
+            record.left_out_packshots, model, index, index.skus[left_top]
+        ),
     )
 
 

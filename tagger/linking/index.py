@@ -8,6 +8,7 @@ incremental: features are keyed by image content digest, so only new or changed 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ PROJECT_ABOVE_SKUS = 2048
 PROJECTED_DIM = 256
 # The subspace is fitted on at most this many centroids (evenly spaced rows, so it is deterministic).
 PROJECTION_SAMPLE = 4096
+_PACKSHOT_INDEX_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ class CatalogIndex:
     # shop photo, a frame of an episode), whose keypoints and words also cover what stands beside the
     # product: they rank by appearance only (`linker._best_verification`).
     packshot_digests: frozenset[str] = field(init=False, repr=False)
+    # Whether some SKU has a catalog image that is not a packshot.
+    has_scenes: bool = field(init=False, repr=False)
     version: str = field(init=False)
     _packshot_index: CatalogIndex | None = field(init=False, default=None, compare=False, repr=False)
 
@@ -144,6 +148,8 @@ class CatalogIndex:
         set_(self, "projected_centroids", None if basis is None else np.ascontiguousarray(centroids @ basis))
         set_(self, "view_ranges", tuple(ranges))
         set_(self, "packshot_digests", packshots)
+        used = (digest for product in self.products for digest in product.image_digests)
+        set_(self, "has_scenes", any(digest not in packshots for digest in used))
         set_(self, "version", _version(self.feature_signature, self.products))
 
     def __len__(self) -> int:
@@ -156,19 +162,16 @@ class CatalogIndex:
     def local_features(self, row: int) -> list[LocalFeatures]:
         return [self.image_features[digest].local for digest in self.products[row].image_digests]
 
-    @property
-    def has_scenes(self) -> bool:
-        """Whether some SKU has a catalog image that is not a packshot."""
-        digests = (digest for product in self.products for digest in product.image_digests)
-        return any(digest not in self.packshot_digests for digest in digests)
-
     def packshots_only(self) -> CatalogIndex:
         """The catalog as its packshots alone describe it: each SKU with only its packshots, a SKU with
-        none left out. Auto-approval asks it for a second opinion (`Linker.link_track`): a scene can lift
-        a sibling's confidence over the bar with the shelf it shares. Built on first use, then kept;
-        `self` when there is no scene."""
-        if self._packshot_index is None:
-            object.__setattr__(self, "_packshot_index", _packshots_of(self) if self.has_scenes else self)
+        none left out. Auto-approval asks it for a second opinion (`Linker.link_track`): a scene can
+        make a link confident by looking like the shot. `self` when there is no scene; otherwise built
+        once (under a lock: link threads share an index) and kept."""
+        if not self.has_scenes:
+            return self
+        with _PACKSHOT_INDEX_LOCK:
+            if self._packshot_index is None:
+                object.__setattr__(self, "_packshot_index", _packshots_of(self))
         assert self._packshot_index is not None
         return self._packshot_index
 

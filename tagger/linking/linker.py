@@ -397,7 +397,7 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
         foreign += [word for word in match.foreign_words if word not in foreign]
         coloured += match.coloured_pairs
         same += match.same_colour_pairs
-        # The packshot's inliers, not the keypoint signal's (which may come from a scene image).
+        # The print match's own inliers: the evidence is its, whatever the signals were computed from.
         inliers = match.inliers
         if inliers >= PRINT_EVIDENCE_INLIERS:
             seen.append(f"crop {position + 1}: its print matched ({inliers} keypoints)")
@@ -496,6 +496,8 @@ class Linker:
                 f"catalog index {self.index.version} was built with features {self.index.feature_signature}, "
                 f"this extractor computes {self.extractor.signature}; rebuild the index"
             )
+        # Built now, not by the first link to need it: a worker's first approval should not wait for it.
+        self.index.packshots_only()
 
     def track_features(self, images: Sequence[Image]) -> list[ImageFeatures]:
         """Each crop's features, best crop first. OCR reads only the best crop and the others reuse its
@@ -538,14 +540,16 @@ class Linker:
         seen = print_evidence(sets, top)
         reason = seen.reason
         alone = None
-        if sets and probabilities[top] >= thresholds.auto_approve:
+        # The second opinion matters only to a link the other rules would approve. The confidence is
+        # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
+        confidence = round(float(probabilities[top]), 4) if sets else 0.0
+        trusted = seen.seen or not thresholds.require_print_evidence
+        if confidence >= thresholds.auto_approve and trusted and not seen.contradicted:
             alone = self.packshot_confidence(features, verifications, top)
         if alone is not None:
-            reason += f"; {alone:.2f} on its packshots alone" + (
-                ""
-                if alone >= thresholds.auto_approve
-                else ", under the auto-approve level (scenes made it sure)"
-            )
+            under = ", under the auto-approve level: scene images made it sure"
+            backed = alone >= thresholds.auto_approve
+            reason += f"; {alone:.4f} on its packshots alone" + ("" if backed else under)
         return result_from_probabilities(
             probabilities,
             unknown,

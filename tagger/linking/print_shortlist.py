@@ -349,15 +349,17 @@ def print_shortlist_for(index: Any) -> PrintShortlist:
 
 
 def shortlist_of(index: Any) -> PrintShortlist:
-    """Build the shortlist of a `CatalogIndex` over its packshots' descriptors in the order the index
-    store keeps them (sorted by digest), so a saved index's column is the same one. A scene's keypoints
-    (a shop photo's shelf) would vote for its SKU wherever that shelf is seen; the locator searches
-    packshots only (`locate.locate_products`)."""
-    digests = sorted(digest for digest in index.image_features if digest in index.packshot_digests)
+    """Build the shortlist of a `CatalogIndex` over its images' descriptors in the order the index
+    store keeps them (sorted by digest), so a saved index's column is the same one. Only packshots
+    vote: a scene's keypoints (a shop photo's shelf) would vote for its SKU wherever that shelf is seen,
+    and the locator searches packshots only (`locate.locate_products`). A scene's descriptors stay in
+    the column, owned by no row, so the column is still the store's."""
+    digests = sorted(index.image_features)
     owners: dict[str, list[int]] = {digest: [] for digest in digests}
     for row, product in enumerate(index.products):
         for digest in product.image_digests:
-            if digest in owners and row not in owners[digest]:  # an image listed twice is one image
+            voting = digest in index.packshot_digests
+            if voting and row not in owners[digest]:  # an image listed twice by one product is one image
                 owners[digest].append(row)
     columns: list[QuantizedDescriptors] = []
     images: list[ImageRows] = []

@@ -5,20 +5,27 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import pytest
 
 from tagger.linking.catalog import CatalogItem
+from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query, read_catalog_csv, read_queries_csv
 from tagger.linking.errors import EvaluationInputError
 from tagger.linking.evaluation import (
     Prediction,
+    collect,
     per_sku,
     precision_curve,
+    predict,
     reliability,
     reliability_with_unknowns,
     summarize,
 )
-from tagger.linking.linker import LinkThresholds
+from tagger.linking.index import build_catalog_index
+from tagger.linking.linker import LinkThresholds, ShortlistConfig
+from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of, scene_around
+from tests.tagger.linking.test_linker import _appearance_model, _shelf_shot, _sibling_of
 
 
 def _prediction(
@@ -150,3 +157,41 @@ def test_reliability_with_unknowns_counts_left_out_copies_as_wrong_at_their_weig
         ],
         "expected_calibration_error": round((1.0 * 0.1 + 0.5 * 0.1) / 1.5, 4),
     }
+
+
+def test_a_catalog_with_scenes_is_scored_with_the_packshots_second_opinion(tmp_path: Path) -> None:
+    """The photo evaluation approves what production approves: a link a shop photo made certain, with
+    print evidence from the shared logo, is not approved when the packshots alone disagree."""
+    sibling = _sibling_of(0, 9)
+    items = catalog(6)
+    items[0] = replace(items[0], images=(items[0].images[0], scene_around(sibling, seed=3)))
+    index = build_catalog_index(items, extractor())
+    path = tmp_path / "shelf.png"
+    cv2.imwrite(str(path), _shelf_shot())
+    shortlist = ShortlistConfig(size=5)
+
+    (record,) = collect([Query(path, "SKU-0")], index, extractor(), shortlist, WholeImageCropper())
+    prediction = predict(record, _appearance_model(), index)
+
+    assert record.known_packshots
+    assert record.left_out_packshots
+    assert prediction.top_sku == "SKU-0"
+    assert prediction.confidence >= 0.99
+    assert prediction.print_evidence
+    assert prediction.packshot_confidence is not None
+    assert prediction.packshot_confidence < 0.1
+    assert not prediction.approved(LinkThresholds())
+    assert replace(prediction, packshot_confidence=None).approved(LinkThresholds())
+
+
+def test_a_catalog_of_packshots_needs_no_second_opinion(tmp_path: Path) -> None:
+    index = build_catalog_index(catalog(3), extractor())
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), photo_of(packshot(1)))
+
+    (record,) = collect(
+        [Query(path, "SKU-1")], index, extractor(), ShortlistConfig(size=3), WholeImageCropper()
+    )
+
+    assert record.known_packshots == record.left_out_packshots == ()
+    assert predict(record, _appearance_model(), index).packshot_confidence is None

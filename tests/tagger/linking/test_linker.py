@@ -547,8 +547,8 @@ def test_words_read_on_another_crop_of_the_track_are_not_placed_on_this_one(juic
     assert print_evidence([candidates], juices.skus.index("SKU-0")).seen is True
 
 
-def test_keypoints_matched_on_a_scene_image_are_a_signal_but_not_the_skus_print() -> None:
-    # A shop photo of the SKU matched the crop with 139 inliers, its packshot with 5.
+def test_print_evidence_counts_the_print_matchs_inliers_not_the_keypoint_signal() -> None:
+    # The keypoint signal says 139 inliers (as a shop photo's shelf once gave), the print matched 5.
     sets = [CandidateSet(np.array([7]), np.array([_signals(inliers=139)]), (PrintMatch(5, 0, 0),))]
 
     seen = print_evidence(sets, 7)
@@ -668,7 +668,7 @@ def test_a_link_a_scene_made_confident_is_approved_only_if_its_packshots_agree(
     assert result.confidence >= 0.99
     assert "its print matched" in result.evidence
     assert result.decision is Decision.PROPOSED
-    assert "0.00 on its packshots alone, under the auto-approve level" in result.evidence
+    assert "0.0000 on its packshots alone, under the auto-approve level" in result.evidence
 
 
 def test_products_on_their_own_packshots_are_still_approved_in_a_catalog_with_scenes(

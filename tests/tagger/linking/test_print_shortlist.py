@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from tagger.linking.print_shortlist import (
 from tagger.linking.store import SHORTLIST_FOLDER, FileIndexStore
 from tagger.locating import locator_for
 from tagger.settings import TaggerSettings
-from tests.tagger.linking.factories import catalog, extractor
+from tests.tagger.linking.factories import catalog, extractor, packshot, scene_around
 from tests.tagger.linking.test_locate import _holding
 
 ROWS, PER_ROW = 300, 60
@@ -224,9 +225,20 @@ def test_an_image_two_skus_share_votes_for_both(catalog_descriptors: list[FloatA
     assert shared.rows == 10
 
 
+def _with_scenes() -> CatalogIndex:
+    """The six-product catalog where every SKU also has a shop photo (a scene: its keypoints do not vote)."""
+    items = [
+        replace(item, images=(*item.images, scene_around(packshot(row + 20), seed=row)))
+        for row, item in enumerate(catalog(6))
+    ]
+    return build_catalog_index(items, extractor())
+
+
+@pytest.mark.parametrize("scenes", [False, True])
 def test_a_saved_index_maps_its_shortlist_and_votes_as_a_built_one(
-    index: CatalogIndex, tmp_path: Path
+    index: CatalogIndex, tmp_path: Path, scenes: bool
 ) -> None:
+    index = _with_scenes() if scenes else index
     store = FileIndexStore(tmp_path)
     store.save(index)
     loaded = store.load()
