@@ -32,6 +32,7 @@ from tagger.linking.linker import (
     ShortlistConfig,
     candidate_set,
     decide,
+    packshot_probability,
     print_evidence,
     vote,
 )
@@ -116,18 +117,13 @@ def _packshot_sets(
     return known, left_out
 
 
-def packshot_probability(
-    sets: Sequence[CandidateSet], model: FusionModel, index: CatalogIndex, sku: str | None
+def _packshot_probability(
+    sets: Sequence[CandidateSet], model: FusionModel, index: CatalogIndex, sku: str
 ) -> float | None:
-    """What the catalog's packshots alone give `sku` from candidate sets made against them (as
-    `Linker.packshot_confidence`); None for a catalog of packshots."""
+    """`linker.packshot_probability` of the top SKU; None for a catalog of packshots (no second
+    opinion)."""
     alone = index.packshots_only()
-    if alone is index:
-        return None
-    if sku is None or sku not in alone.skus:
-        return 0.0
-    probabilities, _ = vote(sets, model, len(alone))
-    return round(float(probabilities[alone.skus.index(sku)]), 4)
+    return None if alone is index else packshot_probability(sets, model, alone, sku)
 
 
 def training_groups(records: Sequence[QueryRecord]) -> list[TrainingGroup]:
@@ -202,8 +198,8 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         left_out_print_evidence=left_out.seen,
         contradicted=known.contradicted,
         left_out_contradicted=left_out.contradicted,
-        packshot_confidence=packshot_probability(record.known_packshots, model, index, index.skus[top]),
-        left_out_packshot_confidence=packshot_probability(
+        packshot_confidence=_packshot_probability(record.known_packshots, model, index, index.skus[top]),
+        left_out_packshot_confidence=_packshot_probability(
             record.left_out_packshots, model, index, index.skus[left_top]
         ),
     )

@@ -112,8 +112,8 @@ class CatalogIndex:
             words = normalize_words(f"{split_identifier(product.sku)} {product.title} {product.brand}")
             words += normalize_words(product.description)
             # Words read on a scene may be a neighbour's (a shelf of another flavour): packshots only.
-            shots = [self.image_features[digest] for digest in product.image_digests if digest in packshots]
-            words += [word for item in shots for word in item.words]
+            shots = zip(product.image_digests, features, strict=True)
+            words += [word for digest, item in shots if digest in packshots for word in item.words]
             documents.append(frozenset(words))
         dim = views[0].shape[1] if views else 0
         set_ = object.__setattr__

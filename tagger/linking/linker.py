@@ -196,15 +196,21 @@ class QueryVerifications:
         """The colour similarity of query and image aligned by the verified homography (0 without a
         trustworthy one)."""
         if digest not in self.aligned:
-            outcome = self.outcome(digest, image)
-            homography = outcome.homography
-            trusted = homography is not None and outcome.inliers >= MIN_INLIERS_FOR_ALIGNMENT
+            homography = _trusted_homography(self.outcome(digest, image), image)
             self.aligned[digest] = (
-                aligned_similarity(query.thumbnail, query.size, image.thumbnail, image.size, homography)
-                if trusted and homography is not None and image.thumbnail.size
-                else 0.0
+                0.0
+                if homography is None
+                else aligned_similarity(query.thumbnail, query.size, image.thumbnail, image.size, homography)
             )
         return self.aligned[digest]
+
+
+def _trusted_homography(outcome: Verification, image: ImageFeatures) -> NDArray[np.float64] | None:
+    """The verified homography where it can place things on the catalog image (enough inliers to be
+    geometry, not chance, and a thumbnail to compare with); None otherwise."""
+    if outcome.inliers < MIN_INLIERS_FOR_ALIGNMENT or not image.thumbnail.size:
+        return None
+    return outcome.homography
 
 
 def _best_verification(
@@ -248,8 +254,8 @@ def _matched_print(
     text lacks."""
     points = (outcome.query_points, outcome.candidate_points)
     match = print_match(query.thumbnail, query.size, image.thumbnail, image.size, *points)
-    homography = outcome.homography
-    if homography is None or outcome.inliers < MIN_INLIERS_FOR_ALIGNMENT or not image.thumbnail.size:
+    homography = _trusted_homography(outcome, image)
+    if homography is None:
         return match
     foreign = _foreign_words_on_print(query, document, homography, image, readings, naming_words)
     return replace(match, foreign_words=foreign)
@@ -574,15 +580,24 @@ class Linker:
         alone = self.index.packshots_only()
         if alone is self.index:
             return None
-        sku = self.index.products[row].sku
-        if sku not in alone.skus:
-            return 0.0  # a SKU shown only in scenes: no packshot vouches for it
         sets = [
             candidate_set(crop, alone, self.shortlist, verifications=verified)
             for crop, verified in zip(features, verifications, strict=True)
         ]
-        probabilities, _ = vote(sets, self.model, len(alone))
-        return round(float(probabilities[alone.skus.index(sku)]), 4)
+        return packshot_probability(sets, self.model, alone, self.index.products[row].sku)
+
+
+def packshot_probability(
+    sets: Sequence[CandidateSet], model: FusionModel, alone: CatalogIndex, sku: str
+) -> float:
+    """The probability the catalog's packshots alone give `sku`, from a track's candidate sets made
+    against them (`alone`, `CatalogIndex.packshots_only`), rounded as a link's confidence is; 0 for a
+    SKU shown only in scenes: no packshot vouches for it."""
+    skus = alone.skus
+    if sku not in skus:
+        return 0.0
+    probabilities, _ = vote(sets, model, len(alone))
+    return round(float(probabilities[skus.index(sku)]), 4)
 
 
 def link_track(
