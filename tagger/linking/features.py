@@ -18,7 +18,15 @@ from tagger.arrays import FloatArray, Image
 from tagger.linking.aligned import CATALOG_THUMBNAIL_PX, QUERY_THUMBNAIL_PX, thumbnail
 from tagger.linking.colour import colour_signature
 from tagger.linking.embedder import ImageEmbedder, PatchEncoder
-from tagger.linking.images import catalog_views, centre_crop, foreground_mask, query_crops
+from tagger.linking.images import (
+    PACKSHOT_PLAIN_BORDER,
+    PLAIN_BORDER_TOLERANCE,
+    catalog_views,
+    centre_crop,
+    foreground_mask,
+    query_crops,
+    shows_product_alone,
+)
 from tagger.linking.keypoints import LocalFeatures, extract_local_features
 from tagger.linking.ocr import TextReader
 from tagger.linking.text import normalize_words
@@ -44,6 +52,8 @@ class FeatureConfig:
             f"-aug{int(self.augment_catalog)}"
             f"-kp{self.keypoint_side_px}x{self.max_keypoints}-ocr{int(self.ocr)}-patches{int(self.patches)}"
             f"-thumb{CATALOG_THUMBNAIL_PX},{QUERY_THUMBNAIL_PX}"
+            # Which catalog images are scenes, whose print is not read (`catalog_features`).
+            f"-scenes{PACKSHOT_PLAIN_BORDER:g},{PLAIN_BORDER_TOLERANCE}"
         )
 
 
@@ -121,16 +131,21 @@ class FeatureExtractor:
         )
 
     def catalog_features(self, image: Image) -> ImageFeatures:
-        """Features of a catalog packshot: several augmented views, colour of the product (not the
-        white background)."""
+        """Features of a catalog image: several augmented views, colour of the product (not the white
+        background). A scene (a shop or lifestyle photo, `images.shows_product_alone`) gets no keypoints
+        and no words: it ranks by appearance only, and its print, shared with whatever stands beside the
+        product, is never verified nor read into the SKU's text (`CatalogIndex.packshot_digests`).
+        Reading it cost about half a second of OCR and 100 KB of descriptors an image for nothing."""
         views = catalog_views(image) if self.config.augment_catalog else [image]
         product = foreground_mask(image)
+        small = thumbnail(image, CATALOG_THUMBNAIL_PX)
+        packshot = shows_product_alone(small)
         return ImageFeatures(
             embeddings=self.embedder.embed(views),
             colour=colour_signature(image, product),
-            local=self._local(image).compact(),
-            words=self._words(image)[0],
-            thumbnail=thumbnail(image, CATALOG_THUMBNAIL_PX),
+            local=(self._local(image) if packshot else LocalFeatures.empty()).compact(),
+            words=self._words(image)[0] if packshot else (),
+            thumbnail=small,
             size=(image.shape[0], image.shape[1]),
             patches=self._patches(image, product).astype(np.float16),
         )

@@ -123,7 +123,7 @@ def foreground_mask(image: Image) -> NDArray[np.uint8]:
 # its neighbours: a shop photo, a frame of an episode). Measured on 64 px thumbnails with border pixels
 # within PLAIN_BORDER_TOLERANCE of the border's median colour: grocery-dev's 81 packshots 0.72-1.00 (0.73
 # and more with their white turned grey or black), its 296 val photos 0.00-0.15, so the bar sits far
-# from both.
+# from both. Both figures are in the feature recipe's signature: a scene's print is not extracted.
 PACKSHOT_PLAIN_BORDER = 0.45
 PLAIN_BORDER_TOLERANCE = 8
 

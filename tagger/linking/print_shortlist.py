@@ -352,8 +352,9 @@ def shortlist_of(index: Any) -> PrintShortlist:
     """Build the shortlist of a `CatalogIndex` over its images' descriptors in the order the index
     store keeps them (sorted by digest), so a saved index's column is the same one. Only packshots
     vote: a scene's keypoints (a shop photo's shelf) would vote for its SKU wherever that shelf is seen,
-    and the locator searches packshots only (`locate.locate_products`). A scene's descriptors stay in
-    the column, owned by no row, so the column is still the store's."""
+    and the locator searches packshots only (`locate.locate_products`). A scene stays in the column,
+    owned by no row, so the column is still the store's; the feature recipe extracts no keypoints from
+    scenes, so it adds no descriptors there either."""
     digests = sorted(index.image_features)
     owners: dict[str, list[int]] = {digest: [] for digest in digests}
     for row, product in enumerate(index.products):

@@ -247,3 +247,44 @@ def test_words_read_on_a_scene_are_not_the_skus_text() -> None:
 
     assert "strawberry" in index.documents[0]
     assert "vanilla" not in index.documents[0]
+
+
+class CountingReader(FakeReader):
+    """Counts the images it was asked to read."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines)
+        self.read_shapes: list[tuple[int, ...]] = []
+
+    def read_lines(self, image: np.ndarray) -> list[TextLine]:
+        self.read_shapes.append(image.shape)
+        return super().read_lines(image)
+
+
+def test_a_scenes_print_is_neither_extracted_nor_read_and_its_appearance_is() -> None:
+    items = catalog(2)
+    shop_photo = scene_around(packshot(0), seed=1)
+    items[0] = dataclasses.replace(items[0], images=(packshot(0), shop_photo))
+    reader = CountingReader(["bravo"])
+    reading = FeatureExtractor(FakeEmbedder(), reader, FeatureConfig(ocr=True, max_keypoints=300))
+
+    index = build_catalog_index(items, reading)
+
+    own_packshot, scene = (index.image_features[digest] for digest in index.products[0].image_digests)
+    assert scene.thumbnail.size
+    assert scene.embeddings.shape == own_packshot.embeddings.shape
+    assert len(scene.local) == 0
+    assert scene.words == ()
+    assert len(own_packshot.local) > 50
+    assert own_packshot.words == ("bravo",)
+    assert shop_photo.shape not in reader.read_shapes  # OCR never ran on the 400 px scene
+    assert len(reader.read_shapes) == 2  # the two packshots
+
+
+def test_another_bar_between_packshots_and_scenes_is_another_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An index whose scenes were told apart at another bar holds other images without keypoints: it
+    # must be rebuilt, not reused.
+    before = FeatureConfig().signature()
+    monkeypatch.setattr("tagger.linking.features.PACKSHOT_PLAIN_BORDER", 0.6)
+
+    assert FeatureConfig().signature() != before
