@@ -81,7 +81,7 @@ def index_megabytes(index: CatalogIndex) -> float:
     for features in index.image_features.values():
         total += features.embeddings.nbytes + features.colour.nbytes + features.thumbnail.nbytes
         total += features.local.points.nbytes + features.local.descriptors.nbytes + features.patches.nbytes
-    for derived in (index.view_embeddings, index.centroids, index.colours, index.projected_centroids):
+    for derived in (index.centroids, index.colours, index.projected_centroids):
         total += 0 if derived is None else derived.nbytes
     return total / 2**20
 
@@ -159,8 +159,9 @@ def main() -> None:
             real.append(extractor.catalog_features(image))
         started = time.perf_counter()
         index = synthetic_index(args.skus, real)
+        views = sum(features.embeddings.shape[0] for features in index.image_features.values())
         print(
-            f"synthetic index: {len(index)} SKUs, {index.view_embeddings.shape[0]} views, "
+            f"synthetic index: {len(index)} SKUs, {views} views, "
             f"built in {time.perf_counter() - started:.1f} s, {index_megabytes(index):,.0f} MiB of arrays "
             "as a real catalog of this size would hold them"
         )

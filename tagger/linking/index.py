@@ -33,6 +33,9 @@ PROJECT_ABOVE_SKUS = 2048
 PROJECTED_DIM = 256
 # The subspace is fitted on at most this many centroids (evenly spaced rows, so it is deterministic).
 PROJECTION_SAMPLE = 4096
+# SKUs whose views are stacked at a time to sum their centroids: the index keeps no stacked copy of
+# the views (each image's own array serves), so building one only for the sums is bounded too.
+CENTROID_CHUNK_SKUS = 1024
 _PACKSHOT_INDEX_LOCK = threading.Lock()
 
 
@@ -67,14 +70,11 @@ class CatalogIndex:
     # The whole-frame print search's vote (`print_shortlist`), when the index store saved one; else it
     # is built on first use.
     print_shortlist: PrintShortlist | None = field(default=None, compare=False, repr=False)
-    view_embeddings: FloatArray = field(init=False, repr=False)
-    view_owner: IntArray = field(init=False, repr=False)
     colours: FloatArray = field(init=False, repr=False)
     centroids: FloatArray = field(init=False, repr=False)  # per-SKU mean view, unit norm
     # For large catalogs: an orthonormal D x k basis and the centroids in it (None: exact pass).
     shortlist_basis: FloatArray | None = field(init=False, repr=False)
     projected_centroids: FloatArray | None = field(init=False, repr=False)
-    view_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     documents: tuple[frozenset[str], ...] = field(init=False, repr=False)
     vocabulary: TextVocabulary = field(init=False, repr=False)
     # The words the catalog names its products with (its titles'): a pack printing one its SKU lacks
@@ -100,13 +100,10 @@ class CatalogIndex:
 
     def __post_init__(self) -> None:
         # Derived arrays are computed once here so a loaded index and a built one are identical.
-        views, owners, colours, documents = [], [], [], []
+        colours, documents = [], []
         packshots = _packshots_among(self.image_features)
-        for row, product in enumerate(self.products):
+        for product in self.products:
             features = [self.image_features[digest] for digest in product.image_digests]
-            for item in features:
-                views.append(item.embeddings)
-                owners.append(np.full(item.embeddings.shape[0], row, dtype=np.int32))
             colour = np.mean([item.colour for item in features], axis=0).astype(np.float32)
             colours.append(colour / max(float(np.linalg.norm(colour)), 1e-12))
             words = normalize_words(f"{split_identifier(product.sku)} {product.title} {product.brand}")
@@ -115,10 +112,7 @@ class CatalogIndex:
             shots = zip(product.image_digests, features, strict=True)
             words += [word for digest, item in shots if digest in packshots for word in item.words]
             documents.append(frozenset(words))
-        dim = views[0].shape[1] if views else 0
         set_ = object.__setattr__
-        set_(self, "view_embeddings", np.concatenate(views) if views else np.zeros((0, dim), np.float32))
-        set_(self, "view_owner", np.concatenate(owners) if owners else np.zeros(0, np.int32))
         set_(self, "colours", np.stack(colours) if colours else np.zeros((0, 0), np.float32))
         set_(self, "documents", tuple(documents))
         set_(self, "vocabulary", TextVocabulary.from_documents(documents))
@@ -133,20 +127,11 @@ class CatalogIndex:
             for word in words_set:
                 postings.setdefault(word, []).append(row)
         set_(self, "postings", {word: np.asarray(rows, dtype=np.int32) for word, rows in postings.items()})
-        centroids = np.zeros((len(self.products), dim), np.float32)
-        ranges: list[tuple[int, int]] = []
-        if views:
-            # Every indexed product has at least one image, so views are contiguous, non-empty runs.
-            counts = np.bincount(self.view_owner, minlength=len(self.products))
-            starts = np.cumsum(counts) - counts
-            centroids = np.add.reduceat(self.view_embeddings, starts, axis=0).astype(np.float32)
-            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-            ranges = [(int(start), int(start + count)) for start, count in zip(starts, counts, strict=True)]
+        centroids = _centroids(self.products, self.image_features)
         set_(self, "centroids", centroids)
         basis = shortlist_basis(centroids)
         set_(self, "shortlist_basis", basis)
         set_(self, "projected_centroids", None if basis is None else np.ascontiguousarray(centroids @ basis))
-        set_(self, "view_ranges", tuple(ranges))
         set_(self, "packshot_digests", packshots)
         used = (digest for product in self.products for digest in product.image_digests)
         set_(self, "has_scenes", any(digest not in packshots for digest in used))
@@ -158,6 +143,12 @@ class CatalogIndex:
     @property
     def skus(self) -> tuple[str, ...]:
         return tuple(product.sku for product in self.products)
+
+    def views(self, row: int) -> list[FloatArray]:
+        """SKU `row`'s catalog views (one V x D array per image, each image's own: a loaded index's
+        are memory-mapped). The index stacks no copy of them: at 10,000 SKUs that copy was 200 MB of
+        each worker's own memory, and the packshot index of a catalog with scenes made another."""
+        return [self.image_features[digest].embeddings for digest in self.products[row].image_digests]
 
     def local_features(self, row: int) -> list[LocalFeatures]:
         return [self.image_features[digest].local for digest in self.products[row].image_digests]
@@ -185,6 +176,24 @@ class CatalogIndex:
             feature_signature=self.feature_signature,
             skipped=self.skipped,
         )
+
+
+def _centroids(products: Sequence[IndexedProduct], images: Mapping[str, ImageFeatures]) -> FloatArray:
+    """Each SKU's mean view, unit norm: `np.add.reduceat` over the views of CENTROID_CHUNK_SKUS SKUs
+    stacked at a time, which sums each SKU's run of views exactly as stacking every view would."""
+    if not products:
+        return np.zeros((0, 0), np.float32)
+    dim = images[products[0].image_digests[0]].embeddings.shape[1]
+    centroids = np.zeros((len(products), dim), np.float32)
+    for first in range(0, len(products), CENTROID_CHUNK_SKUS):
+        chunk = products[first : first + CENTROID_CHUNK_SKUS]
+        # Every indexed product has at least one image, so its views are a non-empty run.
+        runs = [[images[digest].embeddings for digest in product.image_digests] for product in chunk]
+        counts = np.array([sum(views.shape[0] for views in run) for run in runs], dtype=np.int64)
+        stacked = np.concatenate([views for run in runs for views in run])
+        centroids[first : first + len(chunk)] = np.add.reduceat(stacked, np.cumsum(counts) - counts, axis=0)
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    return centroids
 
 
 def _packshots_among(images: Mapping[str, ImageFeatures]) -> frozenset[str]:

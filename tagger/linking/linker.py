@@ -292,8 +292,7 @@ def best_patch_similarities(query: ImageFeatures, index: CatalogIndex, rows: Int
 
 
 def best_view_similarity(query: ImageFeatures, index: CatalogIndex, row: int) -> float:
-    start, stop = index.view_ranges[row]
-    return float((query.embeddings @ index.view_embeddings[start:stop].T).max())
+    return max(float((query.embeddings @ views.T).max()) for views in index.views(row))
 
 
 def candidate_set(

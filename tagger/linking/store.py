@@ -38,7 +38,7 @@ FORMAT_VERSION = 4
 READABLE_FORMATS = (2, 3, 4)
 # Field → (dtype it is stored in, memory-mapped when loading). Rows of all images are concatenated.
 _ROW_FIELDS: dict[str, tuple[type[np.generic], bool]] = {
-    "embeddings": (np.float32, True),  # the index stacks its own copy (view_embeddings) for search
+    "embeddings": (np.float32, True),  # search reads them in place (`CatalogIndex.views`)
     "points": (np.float32, True),
     "descriptors": (np.int8, True),
     "descriptor_norms": (np.int32, True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
     assert version == index.version == loaded.version
     assert loaded.products == index.products
     assert loaded.documents == index.documents
-    np.testing.assert_array_equal(loaded.view_embeddings, index.view_embeddings)
+    for row in range(len(index)):
+        np.testing.assert_array_equal(np.concatenate(loaded.views(row)), np.concatenate(index.views(row)))
+    np.testing.assert_array_equal(loaded.centroids, index.centroids)
     loaded_descriptors = loaded.local_features(1)[0].descriptors
     built_descriptors = index.local_features(1)[0].descriptors
     assert isinstance(loaded_descriptors, QuantizedDescriptors)
@@ -38,6 +41,16 @@ def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded_descriptors.steps, built_descriptors.steps)
     np.testing.assert_array_equal(loaded_descriptors.squared_norms, built_descriptors.squared_norms)
     assert store.versions() == [version]
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether the array's memory is the file's (a view of a memory map, however many views down)."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return True
+        base = base.base
+    return isinstance(base, mmap.mmap)
 
 
 def test_large_arrays_are_memory_mapped_not_read_into_memory(tmp_path: Path) -> None:
@@ -48,7 +61,9 @@ def test_large_arrays_are_memory_mapped_not_read_into_memory(tmp_path: Path) -> 
     descriptors = image.local.descriptors
     assert isinstance(descriptors, QuantizedDescriptors)
     assert isinstance(descriptors.steps, np.memmap)  # (the test extractor computes no patch cells)
-    assert not isinstance(loaded.view_embeddings, np.memmap)
+    # Search reads each image's views where they are mapped: the index holds no copy of them.
+    assert all(_mapped(views) for row in range(len(loaded)) for views in loaded.views(row))
+    assert not isinstance(loaded.centroids, np.memmap)
 
 
 def test_an_index_saved_in_format_2_still_loads(tmp_path: Path) -> None:
@@ -67,7 +82,7 @@ def test_an_index_saved_in_format_2_still_loads(tmp_path: Path) -> None:
     loaded = store.load()
 
     assert (loaded.version, loaded.documents) == (index.version, index.documents)
-    np.testing.assert_array_equal(loaded.view_embeddings, index.view_embeddings)
+    np.testing.assert_array_equal(loaded.centroids, index.centroids)
 
 
 def test_current_follows_the_latest_save_and_old_versions_stay_readable(tmp_path: Path) -> None:
