@@ -229,7 +229,10 @@ def _write_arrays(folder: Path, images: list[ImageFeatures]) -> None:
     }
     for name, parts in columns.items():
         dtype = _ROW_FIELDS[name][0]
-        width = max((part.shape[1] for part in parts if part.size), default=0)
+        # An empty part keeps its width ((0, 128) descriptors of an image with no keypoints, such as a
+        # scene): a catalog whose images all have none still saves 128-wide descriptors, as its print
+        # shortlist expects. Only a missing field ((0, 0) patches without a patch encoder) has none.
+        width = max((part.shape[1] for part in parts if part.ndim == 2), default=0)
         rows = [
             np.asarray(part, dtype=dtype).reshape(-1, width) if part.size else np.zeros((0, width), dtype)
             for part in parts

@@ -273,7 +273,10 @@ def test_a_scenes_print_is_neither_extracted_nor_read_and_its_appearance_is() ->
 
     index = build_catalog_index(items, reading)
 
-    own_packshot, scene = (index.image_features[digest] for digest in index.products[0].image_digests)
+    packshot_digest, scene_digest = index.products[0].image_digests
+    assert packshot_digest in index.packshot_digests  # extraction and the index tell them apart alike
+    assert scene_digest not in index.packshot_digests
+    own_packshot, scene = index.image_features[packshot_digest], index.image_features[scene_digest]
     assert scene.thumbnail.size
     assert scene.embeddings.shape == own_packshot.embeddings.shape
     assert len(scene.local) == 0
@@ -291,3 +294,22 @@ def test_another_bar_between_packshots_and_scenes_is_another_recipe(monkeypatch:
     monkeypatch.setattr("tagger.linking.features.PACKSHOT_PLAIN_BORDER", 0.6)
 
     assert FeatureConfig().signature() != before
+
+
+def test_centroids_summed_a_few_skus_at_a_time_are_those_of_all_views_stacked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    items = catalog(5)
+    items[1] = dataclasses.replace(items[1], images=(packshot(1), scene_around(packshot(1), seed=2)))
+    items[3] = dataclasses.replace(items[3], images=(packshot(3), packshot(6), packshot(7)))
+    whole = build_catalog_index(items, extractor())
+    monkeypatch.setattr("tagger.linking.index.CENTROID_CHUNK_SKUS", 2)  # chunks of 2, 2 and 1 SKUs
+
+    chunked = build_catalog_index(items, extractor())
+
+    stacked = np.concatenate([views for row in range(len(whole)) for views in whole.views(row)])
+    counts = np.array([sum(views.shape[0] for views in whole.views(row)) for row in range(len(whole))])
+    sums = np.add.reduceat(stacked, np.cumsum(counts) - counts, axis=0)
+    expected = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    np.testing.assert_array_equal(chunked.centroids, whole.centroids)
+    np.testing.assert_allclose(chunked.centroids, expected, rtol=1e-6)

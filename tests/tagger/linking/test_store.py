@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import mmap
 import os
@@ -18,7 +19,7 @@ from tagger.linking.index import build_catalog_index
 from tagger.linking.keypoints import QuantizedDescriptors
 from tagger.linking.linker import Linker
 from tagger.linking.store import FileIndexStore
-from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of
+from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of, scene_around
 
 
 def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
@@ -145,6 +146,27 @@ def test_linking_from_a_loaded_index_gives_the_same_answer(tmp_path: Path) -> No
     reloaded = Linker(loaded, extractor(), model).link_track([photo])
 
     assert reloaded == fresh
+
+
+def test_a_catalog_of_scenes_alone_saves_loads_and_links_the_same(tmp_path: Path) -> None:
+    # A scene has no keypoints, so no image of this catalog has any: its descriptors are still saved
+    # 128 wide, as the print shortlist saved beside them expects.
+    items = [
+        dataclasses.replace(item, images=(scene_around(packshot(seed), seed=seed),))
+        for seed, item in enumerate(catalog(3))
+    ]
+    index = build_catalog_index(items, extractor())
+    assert not index.packshot_digests
+    store = FileIndexStore(tmp_path)
+    model = FusionModel((3.0, 1.0, 1.0, 0.5, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0), 6.0)
+    photo = photo_of(packshot(1))
+
+    loaded = store.load(store.save(index))
+
+    assert loaded.version == index.version
+    assert Linker(loaded, extractor(), model).link_track([photo]) == Linker(
+        index, extractor(), model
+    ).link_track([photo])
 
 
 def _rewrite_as_format_3(folder: Path) -> None:
