@@ -139,7 +139,8 @@ class FeatureExtractor:
         views = catalog_views(image) if self.config.augment_catalog else [image]
         product = foreground_mask(image)
         small = thumbnail(image, CATALOG_THUMBNAIL_PX)
-        packshot = shows_product_alone(small)
+        # (An image too small for a thumbnail cannot tell, and counts as a packshot, as the index counts it.)
+        packshot = not small.size or shows_product_alone(small)
         return ImageFeatures(
             embeddings=self.embedder.embed(views),
             colour=colour_signature(image, product),
