@@ -16,6 +16,11 @@ Writes into --out:
                          import format's JSON; for experiments with catalog images that are not
                          packshots: a hand, a shelf, the product's neighbours; BENCHMARKS.md, End to end)
   frames/                the product-free frames, extracted once
+
+With --enter the episodes are episode-enter-<seed>.mp4 and truth-enter-<seed>.json: the same shots, but
+each product shot opens on its blurred backdrop alone and the photo slides in from the bottom edge
+0.5-1.5 s into the shot (the truth's `visible_ms`), as a product picked up or carried into view; the
+report then says how long each product waited for its first placement.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import argparse
 import csv
 import json
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import av
@@ -133,6 +138,21 @@ def plan_shots(
     return specs
 
 
+# When a product comes into view in an --enter episode: this long after its shot starts (uniform).
+ENTER_AFTER_MS = (500, 1500)
+
+
+def entering(specs: list[ShotSpec], seed: int) -> list[ShotSpec]:
+    """The same shots, each product shot's product coming into view mid-shot. The entry times have a
+    generator of their own, so the shots themselves are those of the plain episode of `seed`."""
+    rng = np.random.default_rng([seed, 1])
+    low, high = ENTER_AFTER_MS
+    return [
+        replace(spec, enter_ms=int(rng.integers(low, high + 1))) if spec.sku is not None else spec
+        for spec in specs
+    ]
+
+
 def scene_photos(photos: list[tuple[Path, int]], shown: set[Path], skus: dict[int, str]) -> dict[str, Path]:
     """For each product, its first val photo (in the dataset's order) that no episode shows: a photo of
     the pack as sold, in the shop, that the episodes are not made of."""
@@ -179,6 +199,12 @@ def main() -> None:
     parser.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT")
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument(
+        "--enter",
+        action="store_true",
+        help="products come into view 0.5-1.5 s into their shots "
+        "(episode-enter-<seed>.mp4, truth-enter-<seed>.json)",
+    )
+    parser.add_argument(
         "--catalogs-only",
         action="store_true",
         help="write CATALOG.csv and CATALOG-SCENES.json for --seeds and --shots without rendering the "
@@ -201,9 +227,15 @@ def main() -> None:
         shown |= {spec.image for spec in specs if spec.sku is not None}
         if args.catalogs_only:
             continue
-        truth = render_episode(specs, args.out / f"episode-{seed}.mp4", size=(width, height), fps=args.fps)
-        document = [asdict(shot) for shot in truth]
-        (args.out / f"truth-{seed}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        name = f"enter-{seed}" if args.enter else str(seed)
+        if args.enter:
+            specs = entering(specs, seed)
+        truth = render_episode(specs, args.out / f"episode-{name}.mp4", size=(width, height), fps=args.fps)
+        # (`visible_ms` only where a product enters mid-shot: plain truths keep their three keys.)
+        document = [
+            {k: v for k, v in asdict(shot).items() if k != "visible_ms" or v is not None} for shot in truth
+        ]
+        (args.out / f"truth-{name}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         products = sum(shot.sku is not None for shot in truth)
         print(f"seed {seed}: {len(truth)} shots ({products} with a product), {truth[-1].end_ms / 1000:.1f} s")
     print(f"catalog: {args.out / 'CATALOG.csv'} ({len(skus)} products)")

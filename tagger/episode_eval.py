@@ -39,6 +39,9 @@ class TruthShot:
     start_ms: int
     end_ms: int
     sku: str | None
+    # When the product comes into view (a product picked up or carried in mid-shot); None: from the
+    # shot's first frame. Only the time to the first placement (`ShotScore.delay_ms`) reads it.
+    visible_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,9 @@ class ShotScore:
     approved: tuple[str, ...]
     # The shot's product was left out of the catalog: no link can be right, an approved one is wrong.
     left_out: bool = False
+    # A product shot's time from its product coming into view to its first placement's start (None
+    # when it got none): how long a viewer waits for the hotspot.
+    delay_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +123,19 @@ class EpisodeScore:
             rates["left_out_auto_approved"] = self.left_out_auto_approved / self.left_out_shots
         return rates
 
+    def delays_ms(self) -> list[int]:
+        """The found in-catalog product shots' `delay_ms`, shortest first."""
+        return sorted(s.delay_ms for s in self.shots if s.delay_ms is not None and not s.left_out)
+
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["rates"] = {name: round(value, 4) for name, value in self.rates().items()}
+        delays = self.delays_ms()
+        document["delay_ms"] = (
+            {"median": int(np.median(delays)), "max": delays[-1], "over_1s": sum(d > 1000 for d in delays)}
+            if delays
+            else None
+        )
         return document
 
 
@@ -149,7 +165,15 @@ def parse_truth(document: object, *, name: str = "truth") -> list[TruthShot]:
             raise TruthError(f"{name}: shot {number} needs a SKU string, or null for a product-free shot")
         if shots and start < shots[-1].end_ms:
             raise TruthError(f"{name}: shot {number} starts before shot {number - 1} ends")
-        shots.append(TruthShot(start, end, sku))
+        visible = entry.get("visible_ms")
+        if visible is not None and (
+            not isinstance(visible, int) or isinstance(visible, bool) or not start <= visible < end
+        ):
+            raise TruthError(
+                f"{name}: shot {number} has visible_ms {visible!r}; "
+                f"need an integer in its span {start}..{end} ms"
+            )
+        shots.append(TruthShot(start, end, sku, visible))
     return shots
 
 
@@ -227,6 +251,8 @@ def score_episode(
             edge += near_threshold(shot, group, auto_approve, left_out=missing)
         longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
         candidates = longest.candidate_skus if longest is not None else ()
+        in_view = shot.start_ms if shot.visible_ms is None else shot.visible_ms
+        first = min((p.start_ms for p in group), default=None)
         top1 = candidates[0] if candidates else None
         shots.append(
             ShotScore(
@@ -239,6 +265,7 @@ def score_episode(
                 top5_right=shot.sku is not None and shot.sku in candidates[:TOP_K],
                 approved=tuple(p.approved_sku for p in group if p.approved_sku is not None),
                 left_out=missing,
+                delay_ms=None if first is None or shot.sku is None else first - in_view,
             )
         )
     product = [s for s in shots if s.sku is not None and not s.left_out]

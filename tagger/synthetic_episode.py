@@ -3,7 +3,9 @@ under a slow camera zoom and pan, with hard cuts between shots, written as portr
 
 A product shot puts a square in-store photo of a hand-held product across the full width of the 9:16
 frame, over a blurred, darkened copy of itself (how phone-first players show square footage); a
-product-free shot fills the frame with its photo. `scripts/build_episode_eval.py` chooses the photos.
+product-free shot fills the frame with its photo. A product shot may open on the blurred copy alone
+and have the photo slide in from the bottom edge mid-shot (`ShotSpec.enter_ms`), as a product picked
+up or carried into view. `scripts/build_episode_eval.py` chooses the photos.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class ShotSpec:
     # Camera motion over the shot: zoom (fraction of the window lost by the end) and pan direction.
     zoom: float = 0.08
     pan: tuple[float, float] = (1.0, 1.0)
+    # A product shot whose product comes into view this long after its start, sliding in from the
+    # bottom edge over ENTRY_MS; None: in view from the first frame.
+    enter_ms: int | None = None
+
+
+ENTRY_MS = 400
 
 
 def _read(path: Path) -> Image:
@@ -49,16 +57,33 @@ def _cover(image: Image, width: int, height: int) -> Image:
     return np.asarray(resized[y : y + height, x : x + width], dtype=np.uint8)
 
 
-def product_canvas(photo: Image, width: int, height: int) -> Image:
-    """The photo's centre square across the frame's width, over a blurred, darker copy of itself."""
+def product_layers(photo: Image, width: int, height: int) -> tuple[Image, Image]:
+    """(the backdrop: a blurred, darker copy of the photo covering the frame; the photo's centre
+    square across the frame's width)."""
     side = min(photo.shape[:2])
     y, x = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
     square = cv2.resize(photo[y : y + side, x : x + side], (width, width), interpolation=cv2.INTER_AREA)
     blurred = cv2.GaussianBlur(_cover(photo, width, height), (0, 0), sigmaX=max(width, height) / 40)
-    canvas = np.asarray(blurred * 0.6, dtype=np.uint8)
-    top = (height - width) // 2
-    canvas[top : top + width] = square
+    return np.asarray(blurred * 0.6, dtype=np.uint8), np.asarray(square, dtype=np.uint8)
+
+
+def with_square(backdrop: Image, square: Image, entered: float = 1.0) -> Image:
+    """The square over the backdrop, in the frame's middle when `entered` is 1; below it, that share
+    of its way up from just under the bottom edge (eased; 0: not in view)."""
+    height, width = backdrop.shape[:2]
+    canvas = backdrop.copy()
+    rest = (height - width) // 2
+    eased = 1 - (1 - min(max(entered, 0.0), 1.0)) ** 2
+    top = round(height + (rest - height) * eased)
+    visible = min(width, height - top)
+    if visible > 0:
+        canvas[top : top + visible] = square[:visible]
     return canvas
+
+
+def product_canvas(photo: Image, width: int, height: int) -> Image:
+    """The photo's centre square across the frame's width, over a blurred, darker copy of itself."""
+    return with_square(*product_layers(photo, width, height))
 
 
 def shot_canvas(spec: ShotSpec, width: int, height: int) -> Image:
@@ -95,14 +120,23 @@ def render_episode(
         stream.options = {"preset": "veryfast", "crf": "23"}
         for spec in shots:
             canvas = shot_canvas(spec, width, height)
+            entering = spec.enter_ms is not None and spec.sku is not None
+            layers = product_layers(_read(spec.image), width, height) if entering else None
             frames = max(1, round(spec.duration_ms * fps / 1000))
             start_ms = round(frame_index * 1000 / fps)
+            visible_ms: int | None = None
             for index in range(frames):
-                frame = camera_frame(canvas, index / max(frames - 1, 1), spec)
+                shown = canvas
+                if layers is not None and spec.enter_ms is not None:
+                    entered = (index * 1000 / fps - spec.enter_ms) / ENTRY_MS
+                    shown = canvas if entered >= 1 else with_square(*layers, entered)
+                    if visible_ms is None and entered > 0:
+                        visible_ms = round((frame_index + index) * 1000 / fps)
+                frame = camera_frame(shown, index / max(frames - 1, 1), spec)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
             frame_index += frames
-            truth.append(TruthShot(start_ms, round(frame_index * 1000 / fps), spec.sku))
+            truth.append(TruthShot(start_ms, round(frame_index * 1000 / fps), spec.sku, visible_ms))
         for packet in stream.encode():
             container.mux(packet)
     partial.replace(target)

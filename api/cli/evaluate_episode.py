@@ -14,6 +14,7 @@ placement and how many an approved one (a hotspot selling the wrong product).
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
 import uuid
@@ -348,6 +349,13 @@ def _print(
         f"{score.auto_approved_right} / {score.auto_approved_wrong}",
         "",
     )
+    delays = score.delays_ms()
+    if delays:
+        table.add_row(
+            "time to a found product's first placement, median / max",
+            f"{statistics.median(delays) / 1000:.1f} / {delays[-1] / 1000:.1f} s",
+            "",
+        )
     table.add_row(
         f"placements on {score.product_free_shots} product-free shots",
         str(score.placements_on_product_free_shots),

@@ -3,6 +3,7 @@ excluding such frames leaves every product shot as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -96,3 +97,24 @@ def test_the_scene_catalog_imports_with_the_packshot_first_and_the_scene_photo_s
     ]
     assert [variant.sku for item in items for variant in item.product.variants] == ["GS-00", "GS-01"]
     assert items[1].product.description == "Fresh, round."
+
+
+def test_entering_products_keep_the_plain_episodes_shots_and_come_into_view_mid_shot(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    photos = [(tmp_path / f"photo-{class_id}-{n}.jpg", class_id) for class_id in range(8) for n in range(3)]
+    skus = {class_id: f"GS-{class_id:02d}" for class_id in range(8)}
+    frames = [tmp_path / f"clip-{n}.png" for n in range(24)]
+    plain = builder.plan_shots(2, photos, skus, frames, 30)
+
+    entering = builder.entering(plain, 2)
+
+    low, high = builder.ENTER_AFTER_MS
+    for before, after in zip(plain, entering, strict=True):
+        assert before.enter_ms is None
+        if before.sku is None:
+            assert after == before
+        else:
+            assert after == dataclasses.replace(before, enter_ms=after.enter_ms)
+            assert low <= after.enter_ms <= high < before.duration_ms
+    assert builder.entering(plain, 2) == entering  # the same seed, the same entries

@@ -43,8 +43,8 @@ def test_given_placements_when_scored_then_each_shot_is_judged_by_its_longest_pl
     score = score_episode(TRUTH, placements)
 
     assert score.shots == (
-        ShotScore(0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",)),
-        ShotScore(3000, 6000, "GS-02", 1, "GS-07", False, True, ()),
+        ShotScore(0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",), delay_ms=100),
+        ShotScore(3000, 6000, "GS-02", 1, "GS-07", False, True, (), delay_ms=200),
         ShotScore(6000, 9000, None, 1, "GS-05", False, False, ("GS-05",)),
         ShotScore(9000, 12000, "GS-03", 0, None, False, False, ()),
     )
@@ -100,6 +100,10 @@ def test_a_truth_file_is_read_and_checked(tmp_path: Path) -> None:
             [{"start_ms": 0, "end_ms": 5, "sku": "A"}, {"start_ms": 4, "end_ms": 9, "sku": "B"}],
             "shot 2 starts before shot 1 ends",
         ),
+        ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": 50}], r"visible_ms 50; need .* 10\.\.50"),
+        ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": 9}], "shot 1 has visible_ms 9"),
+        ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": "20"}], "shot 1 has visible_ms '20'"),
+        ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": True}], "shot 1 has visible_ms True"),
     ],
 )
 def test_a_malformed_truth_is_refused_with_the_shot_that_is_wrong(document: object, message: str) -> None:
@@ -206,3 +210,28 @@ def test_a_span_belongs_to_the_shot_it_overlaps_most() -> None:
     assert shot_index(100, 3100, truth) == 0
     assert shot_index(7000, 8000, truth) is None
     assert shot_index(0, 1000, []) is None
+
+
+def test_a_found_products_wait_for_its_first_placement_is_counted_from_when_it_comes_into_view() -> None:
+    truth = parse_truth(
+        [
+            {"start_ms": 0, "end_ms": 3000, "sku": "GS-01", "visible_ms": 1200},
+            {"start_ms": 3000, "end_ms": 6000, "sku": "GS-02"},  # in view from the first frame
+            {"start_ms": 6000, "end_ms": 9000, "sku": "GS-03", "visible_ms": 7000},
+            {"start_ms": 9000, "end_ms": 12000, "sku": None},
+        ]
+    )
+    placements = [
+        ScoredPlacement(2400, 3000, ("GS-01",), None),  # found 1.2 s after it came into view
+        ScoredPlacement(1500, 2000, ("GS-09",), None),  # an earlier placement in the shot counts
+        ScoredPlacement(3100, 5900, ("GS-02",), "GS-02"),
+        ScoredPlacement(9500, 9900, ("GS-05",), None),  # a product-free shot has no wait
+    ]
+
+    score = score_episode(truth, placements)
+
+    assert [shot.delay_ms for shot in score.shots] == [300, 100, None, None]
+    assert score.delays_ms() == [100, 300]
+    assert score.to_json()["delay_ms"] == {"median": 200, "max": 300, "over_1s": 0}
+    assert truth[0].visible_ms == 1200
+    assert truth[1].visible_ms is None

@@ -11,7 +11,14 @@ import pytest
 from tagger.episode_eval import TruthShot
 from tagger.exceptions import VideoError
 from tagger.probe import probe_video
-from tagger.synthetic_episode import ShotSpec, camera_frame, product_canvas, render_episode
+from tagger.synthetic_episode import (
+    ShotSpec,
+    camera_frame,
+    product_canvas,
+    product_layers,
+    render_episode,
+    with_square,
+)
 from tagger.video.decode import decode_frames
 
 
@@ -76,3 +83,28 @@ def test_an_unreadable_photo_is_refused_and_leaves_no_episode(tmp_path: Path) ->
     with pytest.raises(VideoError, match=r"broken\.png: not a readable image"):
         render_episode([ShotSpec(broken, 500, "A")], target, size=(72, 128), fps=10)
     assert not target.exists()
+
+
+def test_a_product_slides_in_from_the_bottom_edge_and_its_truth_says_when(tmp_path: Path) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    image = np.asarray(cv2.imread(str(red)), dtype=np.uint8)
+    backdrop, square = product_layers(image, 90, 160)
+    assert np.array_equal(with_square(backdrop, square, 0.0), backdrop)  # not in view yet
+    rising = with_square(backdrop, square, 0.1)  # its top rows just over the bottom edge
+    shown = int(np.argmax(np.any(rising != backdrop, axis=(1, 2))))
+    assert 100 < shown < 160
+    assert np.array_equal(rising[shown:], square[: 160 - shown])
+    assert np.array_equal(with_square(backdrop, square, 1.0), product_canvas(image, 90, 160))
+    shots = [
+        ShotSpec(red, 2000, "GS-01", zoom=0.0, enter_ms=1000),
+        ShotSpec(photo(tmp_path / "free.png", (0, 255, 0)), 500, None, enter_ms=100),  # no product
+    ]
+    target = tmp_path / "episode.mp4"
+
+    truth = render_episode(shots, target, size=(72, 128), fps=10)
+
+    assert truth == [TruthShot(0, 2000, "GS-01", visible_ms=1100), TruthShot(2000, 2500, None)]
+    frames = [frame.frame.to_ndarray(format="bgr24") for frame in decode_frames(target)]
+    # The red square at the frame's middle appears only once the product has slid into place.
+    assert frames[5][64, 36][2] < 200
+    assert frames[15][64, 36][2] > 200 > frames[15][64, 36][0]
