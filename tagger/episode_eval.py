@@ -2,8 +2,10 @@
 became placements, how many were linked to the right SKU, what was published without a human, and
 whether anything appeared where no product was.
 
-Truth is a list of shots `{start_ms, end_ms, sku}` (`sku: null` for a shot with no catalog product).
-A placement belongs to the shot it overlaps most; a shot's link is read from its longest placement.
+Truth is a list of shots `{start_ms, end_ms, sku}` (`sku: null` for a shot with no catalog product),
+a product shot optionally with `visible_ms`, when its product comes into view (from its first frame
+otherwise). A placement belongs to the shot it overlaps most; a shot's link is read from its longest
+placement, and its wait (`delay_ms`) from its earliest.
 
 A product the brand does not sell is on screen in most episodes (a sibling flavour of its own product,
 a competitor's carton). Leaving some shots' SKUs out of the catalog (`choose_left_out`) measures that
@@ -141,7 +143,7 @@ class EpisodeScore:
 
 def read_truth(path: Path) -> list[TruthShot]:
     """The labelled shots of an episode, checked: each a span with `end_ms > start_ms >= 0`, in order,
-    not overlapping, and a string SKU or null."""
+    not overlapping, a string SKU or null, and a product shot's `visible_ms`, if any, within its span."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -166,6 +168,8 @@ def parse_truth(document: object, *, name: str = "truth") -> list[TruthShot]:
         if shots and start < shots[-1].end_ms:
             raise TruthError(f"{name}: shot {number} starts before shot {number - 1} ends")
         visible = entry.get("visible_ms")
+        if visible is not None and sku is None:
+            raise TruthError(f"{name}: shot {number} has no product to come into view (visible_ms)")
         if visible is not None and (
             not isinstance(visible, int) or isinstance(visible, bool) or not start <= visible < end
         ):
@@ -265,7 +269,9 @@ def score_episode(
                 top5_right=shot.sku is not None and shot.sku in candidates[:TOP_K],
                 approved=tuple(p.approved_sku for p in group if p.approved_sku is not None),
                 left_out=missing,
-                delay_ms=None if first is None or shot.sku is None else first - in_view,
+                # (A placement that starts before the product's entry, on a blurred glimpse, waited
+                # nothing.)
+                delay_ms=None if first is None or shot.sku is None else max(0, first - in_view),
             )
         )
     product = [s for s in shots if s.sku is not None and not s.left_out]

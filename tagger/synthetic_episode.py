@@ -123,16 +123,25 @@ def render_episode(
             entering = spec.enter_ms is not None and spec.sku is not None
             layers = product_layers(_read(spec.image), width, height) if entering else None
             frames = max(1, round(spec.duration_ms * fps / 1000))
+            if spec.enter_ms is not None and entering and not 0 <= spec.enter_ms < (frames - 1) * 1000 / fps:
+                raise ValueError(f"{spec.image.name}: enter_ms {spec.enter_ms} is outside its shot")
             start_ms = round(frame_index * 1000 / fps)
             visible_ms: int | None = None
             for index in range(frames):
-                shown = canvas
+                shown, progress, entered = canvas, index / max(frames - 1, 1), 1.0
                 if layers is not None and spec.enter_ms is not None:
                     entered = (index * 1000 / fps - spec.enter_ms) / ENTRY_MS
                     shown = canvas if entered >= 1 else with_square(*layers, entered)
-                    if visible_ms is None and entered > 0:
-                        visible_ms = round((frame_index + index) * 1000 / fps)
-                frame = camera_frame(shown, index / max(frames - 1, 1), spec)
+                frame = camera_frame(shown, progress, spec)
+                # In view from the first frame the camera's window shows some of it (the window may
+                # crop the canvas's bottom rows, where the product rises from).
+                if (
+                    layers is not None
+                    and visible_ms is None
+                    and entered > 0
+                    and (entered >= 1 or not np.array_equal(frame, camera_frame(layers[0], progress, spec)))
+                ):
+                    visible_ms = round((frame_index + index) * 1000 / fps)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
             frame_index += frames

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,12 +189,15 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     with av.open(str(free / "one-by-one-person-detection.mp4")) as container:
         cv2.imwrite(str(frame), next(container.decode(video=0)).to_ndarray(format="bgr24"))
     shots = [ShotSpec(data / "val" / "Packages" / path, 3000, sku) for sku, path in products.items()]
+    shots[1] = dataclasses.replace(shots[1], enter_ms=800)  # Bravo's carton comes into view mid-shot
     shots.append(ShotSpec(frame, 2500, None))
     video = workspace / "episode.mp4"
     document = [
         {"start_ms": shot.start_ms, "end_ms": shot.end_ms, "sku": shot.sku}
+        | ({"visible_ms": shot.visible_ms} if shot.visible_ms is not None else {})
         for shot in render_episode(shots, video, size=(360, 640), fps=15)
     ]
+    assert "visible_ms" in document[1]
     truth = truth_file(workspace, document)
     out = workspace / "report.json"
 
@@ -207,6 +211,10 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     # God Morgon's carton fills the frame: the detector finds it and the linker puts it first of two.
     assert score["shots"][0]["placements"] >= 1
     assert score["shots"][0]["top5_right"] is True
+    # Each found product's wait for its first placement, and their summary, on screen too.
+    assert score["shots"][0]["delay_ms"] is not None
+    assert score["delay_ms"]["max"] >= score["delay_ms"]["median"] >= 0
+    assert "time to a found product's first placement" in output
     assert 0 <= score["found"] <= 2
     assert set(report["seconds"]) == {
         "index",

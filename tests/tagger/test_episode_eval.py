@@ -104,6 +104,10 @@ def test_a_truth_file_is_read_and_checked(tmp_path: Path) -> None:
         ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": 9}], "shot 1 has visible_ms 9"),
         ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": "20"}], "shot 1 has visible_ms '20'"),
         ([{"start_ms": 10, "end_ms": 50, "sku": "A", "visible_ms": True}], "shot 1 has visible_ms True"),
+        (
+            [{"start_ms": 10, "end_ms": 50, "sku": None, "visible_ms": 20}],
+            "shot 1 has no product to come into",
+        ),
     ],
 )
 def test_a_malformed_truth_is_refused_with_the_shot_that_is_wrong(document: object, message: str) -> None:
@@ -226,12 +230,13 @@ def test_a_found_products_wait_for_its_first_placement_is_counted_from_when_it_c
         ScoredPlacement(1500, 2000, ("GS-09",), None),  # an earlier placement in the shot counts
         ScoredPlacement(3100, 5900, ("GS-02",), "GS-02"),
         ScoredPlacement(9500, 9900, ("GS-05",), None),  # a product-free shot has no wait
+        ScoredPlacement(6900, 8000, ("GS-03",), None),  # a glimpse before it came into view: no wait
     ]
 
     score = score_episode(truth, placements)
 
-    assert [shot.delay_ms for shot in score.shots] == [300, 100, None, None]
-    assert score.delays_ms() == [100, 300]
-    assert score.to_json()["delay_ms"] == {"median": 200, "max": 300, "over_1s": 0}
+    assert [shot.delay_ms for shot in score.shots] == [300, 100, 0, None]
+    assert score.delays_ms() == [0, 100, 300]
+    assert score.to_json()["delay_ms"] == {"median": 100, "max": 300, "over_1s": 0}
     assert truth[0].visible_ms == 1200
     assert truth[1].visible_ms is None

@@ -108,3 +108,22 @@ def test_a_product_slides_in_from_the_bottom_edge_and_its_truth_says_when(tmp_pa
     # The red square at the frame's middle appears only once the product has slid into place.
     assert frames[5][64, 36][2] < 200
     assert frames[15][64, 36][2] > 200 > frames[15][64, 36][0]
+
+
+def test_a_product_is_in_view_from_the_first_frame_the_camera_shows_any_of_it(tmp_path: Path) -> None:
+    # Zoomed in near the canvas's top, the camera's window leaves out its bottom rows: at the first
+    # frame of the slide (1,033 ms at 30 fps) the rising product's top rows are not on screen yet.
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    spec = ShotSpec(red, 3000, "GS-01", zoom=0.6, pan=(0.0, 1.0), enter_ms=1000)
+
+    [truth] = render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=30)
+
+    assert truth.visible_ms is not None
+    assert 1033 < truth.visible_ms < 1200
+
+
+def test_a_product_that_would_enter_after_its_shot_is_refused(tmp_path: Path) -> None:
+    spec = ShotSpec(photo(tmp_path / "a.png", (0, 0, 255)), 1000, "GS-01", enter_ms=1000)
+
+    with pytest.raises(ValueError, match="enter_ms 1000 is outside its shot"):
+        render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
