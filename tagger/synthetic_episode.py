@@ -119,9 +119,10 @@ def render_episode(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
         for spec in shots:
-            canvas = shot_canvas(spec, width, height)
             entering = spec.enter_ms is not None and spec.sku is not None
+            # An entering product's layers, read and blurred once; its canvas once it is in place.
             layers = product_layers(_read(spec.image), width, height) if entering else None
+            canvas = with_square(*layers) if layers is not None else shot_canvas(spec, width, height)
             frames = max(1, round(spec.duration_ms * fps / 1000))
             if spec.enter_ms is not None and entering and not 0 <= spec.enter_ms < (frames - 1) * 1000 / fps:
                 raise ValueError(f"{spec.image.name}: enter_ms {spec.enter_ms} is outside its shot")

@@ -42,12 +42,17 @@ def test_frames_of_a_clip_showing_catalog_produce_are_never_drawn(
     assert "fruit-and-vegetable-detection" in builder.CLIPS_SHOWING_CATALOG_PRODUCTS
 
 
+def plan_inputs(folder: Path) -> tuple[list[tuple[Path, int]], dict[int, str], list[Path]]:
+    """`plan_shots`'s photos (3 of each of 8 products), SKUs and 24 product-free frames (never read)."""
+    photos = [(folder / f"photo-{class_id}-{n}.jpg", class_id) for class_id in range(8) for n in range(3)]
+    skus = {class_id: f"GS-{class_id:02d}" for class_id in range(8)}
+    return photos, skus, [folder / f"clip-{n}.png" for n in range(24)]
+
+
 def test_fewer_product_free_frames_change_only_the_product_free_shots(
     builder: ModuleType, tmp_path: Path
 ) -> None:
-    photos = [(tmp_path / f"photo-{class_id}-{n}.jpg", class_id) for class_id in range(8) for n in range(3)]
-    skus = {class_id: f"GS-{class_id:02d}" for class_id in range(8)}
-    all_frames = [tmp_path / f"clip-{n}.png" for n in range(24)]
+    photos, skus, all_frames = plan_inputs(tmp_path)
 
     before = builder.plan_shots(1, photos, skus, all_frames, 30)
     after = builder.plan_shots(1, photos, skus, all_frames[6:], 30)
@@ -102,9 +107,7 @@ def test_the_scene_catalog_imports_with_the_packshot_first_and_the_scene_photo_s
 def test_entering_products_keep_the_plain_episodes_shots_and_come_into_view_mid_shot(
     builder: ModuleType, tmp_path: Path
 ) -> None:
-    photos = [(tmp_path / f"photo-{class_id}-{n}.jpg", class_id) for class_id in range(8) for n in range(3)]
-    skus = {class_id: f"GS-{class_id:02d}" for class_id in range(8)}
-    frames = [tmp_path / f"clip-{n}.png" for n in range(24)]
+    photos, skus, frames = plan_inputs(tmp_path)
     plain = builder.plan_shots(2, photos, skus, frames, 30)
 
     entering = builder.entering(plain, 2)
