@@ -4,15 +4,20 @@ detections of one extra class, "product", beside the general detector's (which g
 Finding a print in a whole frame costs ~150 ms on one core, so it runs at a shot's start (and again
 now and then while nothing is found: a product may be brought into view); once a product is found it
 is followed by looking again, every so often, for the same SKUs only and only around where it was,
-which costs a fraction of that. Each found product is its own track (one per SKU and shot), not the
-IoU tracker's: its placement runs from the first look that found it to the last, its path
-interpolated between looks.
+which costs a fraction of that (a product not there, carried further than the margin, is searched for
+in the whole frame, for its SKU, before its track ends). Each found product is its own track (one per
+SKU and shot), not the IoU tracker's: its placement runs from the first look that found it to the
+last, its path interpolated between looks, and on to the cut or its next look due when no look saw it
+leave (`ShotLocator.held_until`).
+
+A product found after its shot's first look has just come into view, and its shot may end soon: the
+next sample looks at it again, so that it gets the second sighting a placement needs in time.
 
 A print seen with fewer keypoints than the bar (`LocateConfig.tentative_inliers` up to `min_inliers`)
-is held as a candidate, not a product: the next full look finds it only if it sees the same SKU at the
-same place again. A held carton turned from the camera shows little of its print, but the same little
-in every frame; on the episode benchmark no packshot reached more than 6 keypoints on a product-free
-frame. A product once found is followed at that lower bar (its SKU and place are known).
+is held as a candidate, not a product: the next sample's look around it finds it only if it sees the
+same SKU at the same place again. A held carton turned from the camera shows little of its print, but
+the same little in every frame; on the episode benchmark no packshot reached more than 6 keypoints on
+a product-free frame. A product once found is followed at that lower bar (its SKU and place are known).
 """
 
 from __future__ import annotations
@@ -136,6 +141,8 @@ class ShotLocator:
     # tracker's, never -1 (an unconfirmed track in `Detections`) and never reused over the video.
     _track_ids: dict[int, int] = field(default_factory=dict)
     _last_track_id: int = -1
+    # The next sample is looked at whatever the schedule (a product just found mid-shot, candidates).
+    _look_soon: bool = False
 
     @property
     def class_name(self) -> str:
@@ -159,8 +166,18 @@ class ShotLocator:
         self.seconds += time.perf_counter() - started
         return frame
 
+    def held_until(self, shot_end_ms: int) -> dict[int, int]:
+        """Track id -> until when each product still followed when its shot ended is shown: until its
+        next look was due, or the shot's end if that came first. No look saw it leave, and without
+        the hold every located placement would end up to a follow interval before its product left."""
+        if self._last_look_ms is None:
+            return {}
+        until = min(self._last_look_ms + self.schedule.follow_ms, shot_end_ms)
+        return {self._track_ids[row]: until for row in self._following if row in self._track_ids}
+
     def reset(self) -> None:
         self._last_look_ms = None
+        self._look_soon = False
         self._following = {}
         self._candidates = {}
         self._track_ids = {}
@@ -194,55 +211,76 @@ class ShotLocator:
         """(products found in this frame, the candidates among them as first seen), when it is time
         to look; nothing otherwise."""
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
-        if self._following:
-            if since is not None and since < self.schedule.follow_ms:
-                return [], []
+        if self._look_soon or (self._following and (since is None or since >= self.schedule.follow_ms)):
             self._last_look_ms = t_ms
-            # A candidate is confirmed by the next look only; this one looks for other products.
-            self._candidates = {}
-            found: list[Located] = []
-            for row, box in list(self._following.items()):
-                self.looks += 1
-                again = locate_products(
-                    image,
-                    self.index,
-                    self.config,
-                    rows=[row],
-                    region=widened_box(box, self.schedule.margin),
-                    min_inliers=self.config.tentative_inliers,
-                )
-                if again:
-                    found.append(again[0])
-                    self._following[row] = again[0].xyxy
-                else:
-                    del self._following[row]
-                    self._track_ids.pop(row, None)
-            return found, []
-        if since is not None and since < self.schedule.retry_ms:
+            self._look_soon = False
+            return self._look_around(image)
+        if self._following or (since is not None and since < self.schedule.retry_ms):
             return [], []
         self._last_look_ms = t_ms
         self.looks += 1
         seen = locate_products(image, self.index, self.config, min_inliers=self.config.tentative_inliers)
-        # A candidate seen again at its place is confirmed, and credited with its first sighting,
-        # whether it is now above the bar or still below it.
-        confirmed = [before for item in seen if (before := self._seen_before(item)) is not None]
-        confirmed_rows = {candidate.found.row for candidate in confirmed}
-        found = [
-            item for item in seen if item.inliers >= self.config.min_inliers or item.row in confirmed_rows
-        ]
-        kept = {item.row for item in found}
-        self._candidates = {
-            item.row: _Candidate(item, t_ms, frame_index, image) for item in seen if item.row not in kept
-        }
+        found = [item for item in seen if item.inliers >= self.config.min_inliers]
+        # Candidates are kept only from a look that found no product: beside a product in focus, a
+        # weak print is most often the shelf behind it (the focus rule compares prints within a look).
+        self._candidates = (
+            {} if found else {item.row: _Candidate(item, t_ms, frame_index, image) for item in seen}
+        )
+        self._following = {item.row: item.xyxy for item in found}
+        # A product found after the shot's first look has just come into view (or turned to the
+        # camera), and the shot may end soon: it needs a second sighting to become a placement, so the
+        # next sample looks again rather than one follow interval later. A candidate is confirmed or
+        # forgotten by that look too.
+        self._look_soon = bool(self._candidates) or (bool(found) and since is not None)
+        return found, []
+
+    def _look_around(self, image: Image) -> tuple[list[Located], list[_Candidate]]:
+        """Each followed product and each candidate, for its SKU only, around its last box. A product
+        not there is searched for in the whole frame once (a product being picked up or carried in
+        moves further between looks than the margin allows); not found there either, its track ends."""
+        found: list[Located] = []
+        lost: list[int] = []
+        for row, box in list(self._following.items()):
+            again = self._around(image, row, box)
+            if again is None:
+                lost.append(row)
+            else:
+                found.append(again)
+        if lost:
+            self.looks += 1
+            moved = {
+                item.row: item
+                for item in locate_products(
+                    image, self.index, self.config, rows=lost, min_inliers=self.config.tentative_inliers
+                )
+            }
+            found.extend(moved[row] for row in lost if row in moved)
+        confirmed = []
+        for row, candidate in self._candidates.items():
+            again = self._around(image, row, candidate.found.xyxy)
+            if (
+                again is not None
+                and box_overlap(candidate.found.xyxy, again.xyxy) >= self.schedule.same_place
+            ):
+                confirmed.append(candidate)
+                found.append(again)
+        self._candidates = {}
+        for row in self._following.keys() - {item.row for item in found}:
+            self._track_ids.pop(row, None)
         self._following = {item.row: item.xyxy for item in found}
         return found, confirmed
 
-    def _seen_before(self, item: Located) -> _Candidate | None:
-        """The previous full look's candidate of the same SKU, when it was at the same place."""
-        before = self._candidates.get(item.row)
-        if before is None or box_overlap(before.found.xyxy, item.xyxy) < self.schedule.same_place:
-            return None
-        return before
+    def _around(self, image: Image, row: int, box: Box) -> Located | None:
+        self.looks += 1
+        again = locate_products(
+            image,
+            self.index,
+            self.config,
+            rows=[row],
+            region=widened_box(box, self.schedule.margin),
+            min_inliers=self.config.tentative_inliers,
+        )
+        return again[0] if again else None
 
 
 def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) -> ShotLocator | None:

@@ -22,7 +22,7 @@ from tagger.detection.factory import load_detector
 from tagger.detections import Detections
 from tagger.exceptions import VideoError
 from tagger.link_queue import LinkProgress, LinkQueue
-from tagger.placements import Placement, PlacementBuilder, PlacementRules, placement_order
+from tagger.placements import Hold, Placement, PlacementBuilder, PlacementRules, placement_order
 from tagger.prefetch import Prefetch
 from tagger.probe import VideoInfo, probe_video
 from tagger.result import Funnel, ModelRef, TagResult, Timing, VideoSummary
@@ -135,7 +135,9 @@ def tag_video(
             if linker is not None
             else None
         )
-        work = _DetectionPass(detector, tracker, locator, builder, schedule, crop_store, links, settings)
+        work = _DetectionPass(
+            detector, tracker, locator, builder, schedule, crop_store, links, settings, _frame_ms(info)
+        )
         try:
             for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
                 work.take(sample)
@@ -143,7 +145,7 @@ def tag_video(
                     progress(min(1.0, sample.t_ms / info.duration_ms))
         finally:
             schedule.close()
-        work.finish()
+        work.finish(stats.last_t_ms, stats.last_index)
         if progress is not None:
             progress(1.0)
         tock = time.perf_counter()
@@ -198,10 +200,11 @@ class _DetectionPass:
         crop_store: FileCropStore | None,
         links: LinkQueue | None,
         settings: TaggerSettings,
+        frame_ms: float,
     ) -> None:
         self._detector, self._tracker, self._locator = detector, tracker, locator
         self._builder, self._schedule, self._crop_store = builder, schedule, crop_store
-        self._links, self._settings = links, settings
+        self._links, self._settings, self._frame_ms = links, settings, frame_ms
         self._previous: Sample | None = None
         self.shot = self.detected = self.boxes = 0
         # track_s includes the locator's seconds (the caller takes them out: they are locate_s).
@@ -211,7 +214,8 @@ class _DetectionPass:
     def take(self, sample: Sample) -> None:
         tick = time.perf_counter()
         if sample.starts_shot:
-            self._shot_done()
+            # The ended shot's last frame is the one before this one.
+            self._shot_done(round(sample.t_ms - self._frame_ms), sample.index - 1)
             self._tracker.reset()
             self.shot += 1
         tock = time.perf_counter()
@@ -230,19 +234,37 @@ class _DetectionPass:
         self.detect_s += detected - tock
         self.detected += 1
 
-    def finish(self) -> None:
-        """The last shot has ended."""
+    def finish(self, last_t_ms: int, last_index: int) -> None:
+        """The last shot has ended, at the video's last frame (`last_t_ms`, `last_index`)."""
         tick = time.perf_counter()
-        self._shot_done()
+        self._shot_done(last_t_ms, last_index)
         self.track_s += time.perf_counter() - tick
 
-    def _shot_done(self) -> None:
-        """The ended shot's placements (none for shot 0, before the first cut), handed to linking."""
-        shot = self._builder.take_shot(self.shot, self._crop_store)
+    def _shot_done(self, end_ms: int, end_index: int) -> None:
+        """The ended shot's placements (none for shot 0, before the first cut), handed to linking;
+        the shot's last frame is `end_index`, shown at `end_ms`."""
+        shot = self._builder.take_shot(self.shot, self._crop_store, self._holds(end_ms, end_index))
         placements = _single_views(tuple(shot), self._locator)
         if self._links is not None:
             self._links.submit(placements)
         self.placements.extend(placements)
+
+    def _holds(self, end_ms: int, end_index: int) -> dict[int, Hold]:
+        """The located products still followed when the shot ended, each shown until its next look
+        was due or the shot's end (`ShotLocator.held_until`)."""
+        last = self._previous
+        if self._locator is None or last is None or end_ms <= last.t_ms:
+            return {}
+        holds = {}
+        for track_id, until_ms in self._locator.held_until(end_ms).items():
+            frames = round((until_ms - last.t_ms) / self._frame_ms) if self._frame_ms > 0 else 0
+            holds[track_id] = Hold(until_ms, min(end_index, last.index + max(0, frames)))
+        return holds
+
+
+def _frame_ms(info: VideoInfo) -> float:
+    """How long one frame is shown (30 fps when the stream does not say)."""
+    return 1000.0 / (info.fps if info.fps > 0 else 30.0)
 
 
 def _locator(linker: TrackLinker | None, settings: TaggerSettings, class_id: int) -> ShotLocator | None:

@@ -10,7 +10,7 @@ import heapq
 import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,10 +138,20 @@ def extrapolate(observations: Sequence[Observation], t_ms: int) -> NormBox:
     return (x + (x - before.box[0]) * scale, y + (y - before.box[1]) * scale, w, h)
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """How long a track's object is still shown after its last sighting: until `t_ms` (frame
+    `frame_index`), when nothing saw it leave before (`tagger.locating.ShotLocator.held_until`)."""
+
+    t_ms: int
+    frame_index: int
+
+
 @dataclass(slots=True)
 class _Track:
     shot: int
     observations: list[Observation] = field(default_factory=list)
+    hold: Hold | None = None
     # Min-heap of (quality, tie-breaker, crop): the worst kept crop is evicted first.
     crops: list[tuple[float, int, Crop]] = field(default_factory=list)
 
@@ -223,9 +233,16 @@ class PlacementBuilder:
             placements.extend(self.take_shot(shot, crop_store))
         return sorted(placements, key=placement_order)
 
-    def take_shot(self, shot: int, crop_store: CropStore | None = None) -> list[Placement]:
+    def take_shot(
+        self, shot: int, crop_store: CropStore | None = None, holds: Mapping[int, Hold] | None = None
+    ) -> list[Placement]:
         """The placements of one shot, in `placement_order`, as `build` makes them; its tracks are
-        then forgotten. Call it once the shot has ended: nothing joins tracks across a cut."""
+        then forgotten. Call it once the shot has ended: nothing joins tracks across a cut. `holds`
+        (by track id) extend tracks whose object was still there, as far as anything knows, when the
+        shot ended: the placement ends at the hold, and its length counts to it."""
+        for track_id, hold in (holds or {}).items():
+            if track_id in self._tracks and self._tracks[track_id].shot == shot:
+                self._tracks[track_id].hold = hold
         tracks = [track for track in self._tracks.values() if track.shot == shot]
         self._tracks = {key: track for key, track in self._tracks.items() if track.shot != shot}
         placements = []
@@ -251,6 +268,7 @@ class PlacementBuilder:
                 merged.append(track)
                 continue
             target.observations.extend(track.observations)
+            target.hold = track.hold
             for entry in track.crops:
                 if len(target.crops) < self._rules.crops_per_placement:
                     heapq.heappush(target.crops, entry)
@@ -274,9 +292,12 @@ class PlacementBuilder:
     def _to_placement(self, track: _Track, crop_store: CropStore | None) -> Placement | None:
         observations = track.observations
         first, last = observations[0], observations[-1]
+        end_ms, end_frame = last.t_ms, last.frame_index
+        if track.hold is not None and track.hold.t_ms > end_ms:
+            end_ms, end_frame = track.hold.t_ms, max(end_frame, track.hold.frame_index)
         if (
             len(observations) < self._rules.min_detections
-            or last.t_ms - first.t_ms < self._rules.min_duration_ms
+            or end_ms - first.t_ms < self._rules.min_duration_ms
         ):
             return None
         class_id = self._label(track)
@@ -295,9 +316,9 @@ class PlacementBuilder:
             label=self._class_names[class_id],
             confidence=round(float(np.mean(confidences)), 4),
             start_ms=first.t_ms,
-            end_ms=last.t_ms,
+            end_ms=end_ms,
             start_frame=first.frame_index,
-            end_frame=last.frame_index,
+            end_frame=end_frame,
             keyframes=keyframes,
             thumbnail=thumbnail,
             crops=crops,

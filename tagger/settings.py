@@ -117,7 +117,9 @@ class TaggerSettings(BaseSettings):
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
     # A found product is looked for again, around its last box, this often (its placement's path is
-    # interpolated between looks; a look that misses it ends its track).
+    # interpolated between looks; a look that misses it, there and then in the whole frame, ends its
+    # track; a product no look saw leave is shown until its next look was due, or the cut). A product
+    # found mid-shot, and a candidate below the bar, are looked at again at the very next sample.
     locate_follow_ms: int = Field(default=600, ge=0)
     # With a catalog, a general detector's placement that no SKU explains (the linker's decision
     # "unknown": no SKU above the brand's floor) is shelf clutter or a false detection, not something

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import Decision, LinkResult, SkuCandidate
@@ -88,6 +89,46 @@ def test_a_shot_is_searched_at_its_start_then_its_product_followed(index: Catalo
     assert again.tracker_id is not None
     assert again.tracker_id.tolist()[0] not in first.tracker_id.tolist()
     assert locator.looks == 3
+
+
+def test_a_followed_product_carried_past_the_margin_is_searched_for_in_the_whole_frame(
+    index: CatalogIndex,
+) -> None:
+    picked_up, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 700))
+    lifted, lifted_box = _holding(2, scale=1.6, angle=15.0, centre=(280, 250))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+
+    first = locator.detect(picked_up, 0)
+    followed = locator.detect(lifted, 600)
+    looks_to_follow = locator.looks
+    gone = locator.detect(_shelf(5), 1200)
+
+    assert first.tracker_id is not None
+    assert followed.tracker_id is not None
+    assert followed.tracker_id.tolist() == first.tracker_id.tolist()  # the same track, not a new one
+    assert box_iou(followed.xyxy, np.array([lifted_box], np.float32))[0, 0] > 0.6
+    assert looks_to_follow == 3  # the full look; around its last box, then the whole frame for its SKU
+    assert len(gone) == 0
+    assert locator.looks == 5
+    assert locator.held_until(1500) == {}  # a look saw it leave: nothing to hold
+
+
+def test_a_product_still_followed_when_its_shot_ends_is_held_until_its_next_look_or_the_end(
+    index: CatalogIndex,
+) -> None:
+    frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    assert locator.held_until(500) == {}  # nothing looked at yet
+
+    found = locator.detect(frame, 0)
+    locator.detect(frame, 700)
+
+    assert found.tracker_id is not None
+    (track_id,) = found.tracker_id.tolist()
+    assert locator.held_until(1000) == {track_id: 1000}  # the shot ended before the next look
+    assert locator.held_until(2500) == {track_id: 1300}  # the next look was due at 1300
+    locator.reset()
+    assert locator.held_until(2500) == {}
 
 
 def test_a_shot_without_products_is_searched_again_only_after_the_retry_interval(index: CatalogIndex) -> None:
@@ -197,7 +238,7 @@ def _weak(row: int, box: tuple[float, float, float, float], inliers: int = 10) -
     return Located(row, f"SKU-{row}", inliers, box)
 
 
-def test_a_print_below_the_bar_is_found_only_when_the_next_look_sees_it_at_the_same_place(
+def test_a_print_below_the_bar_is_found_only_when_the_next_sample_sees_it_at_the_same_place(
     index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     box = (100.0, 200.0, 400.0, 700.0)
@@ -208,14 +249,16 @@ def test_a_print_below_the_bar_is_found_only_when_the_next_look_sees_it_at_the_s
     frame = np.zeros((960, 540, 3), np.uint8)
 
     first = locator.detect(frame, 0)
-    second = locator.detect(frame, 1000)
-    followed = locator.detect(frame, 1600)
+    second = locator.detect(frame, 200)  # the next sample looks around the candidate, for its SKU
+    between = locator.detect(frame, 600)
+    followed = locator.detect(frame, 800)
 
     assert len(first) == 0
     assert second.xyxy.tolist() == [list(moved_a_little)]
     assert second.confidence.tolist() == [0.5]  # at the bar, whatever the candidate had
+    assert len(between) == 0  # found, it is followed every follow_ms
     assert len(followed) == 1  # followed at the lower bar: its SKU and place are known
-    assert looks.bars == [(8, False), (8, False), (8, True)]
+    assert looks.bars == [(8, False), (8, True), (8, True)]
 
 
 def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_shot_is_not_found(
@@ -226,6 +269,8 @@ def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_sh
     looks = _ScriptedLooks(
         [_weak(2, box)],
         [_weak(2, elsewhere)],
+        [_weak(2, box)],
+        [_weak(3, box)],
         [_weak(3, elsewhere)],
         [_weak(3, elsewhere)],
         [_weak(3, elsewhere)],
@@ -235,11 +280,49 @@ def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_sh
     frame = np.zeros((960, 540, 3), np.uint8)
 
     assert len(locator.detect(frame, 0)) == 0
-    assert len(locator.detect(frame, 1000)) == 0  # same SKU, another place
-    assert len(locator.detect(frame, 2000)) == 0  # another SKU at that place
-    locator.reset()  # a cut: what the last shot showed confirms nothing
-    assert len(locator.detect(frame, 2100)) == 0
-    assert len(locator.detect(frame, 3100)) == 1
+    assert len(locator.detect(frame, 400)) == 0  # same SKU, another place: forgotten
+    assert len(locator.detect(frame, 800)) == 0  # no look: the next full one is a retry interval on
+    assert len(locator.detect(frame, 1400)) == 0  # a candidate again
+    assert len(locator.detect(frame, 1800)) == 0  # another SKU at that place (a look for SKU 2 only)
+    assert len(locator.detect(frame, 2800)) == 0  # SKU 3 a candidate...
+    locator.reset()  # ...but a cut: what the last shot showed confirms nothing
+    assert len(locator.detect(frame, 2900)) == 0
+    assert len(locator.detect(frame, 3300)) == 1
+    assert looks.bars == [(8, False), (8, True), (8, False), (8, True), (8, False), (8, False), (8, True)]
+
+
+def test_a_weak_print_beside_a_found_product_is_not_a_candidate(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = (100.0, 200.0, 400.0, 700.0)
+    behind = (420.0, 40.0, 540.0, 200.0)
+    looks = _ScriptedLooks([_weak(2, box, 20), _weak(3, behind)], [_weak(2, box, 20), _weak(3, behind)])
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    seen = [locator.detect(frame, t_ms).xyxy.tolist() for t_ms in (0, 200, 600)]
+
+    assert seen == [[list(box)], [], [list(box)]]  # the product followed; the shelf behind it never
+    assert looks.bars == [(8, False), (8, True)]
+
+
+def test_a_product_found_mid_shot_is_looked_at_again_at_the_next_sample(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found after the shot's first look, a product has just come into view and its shot may end
+    soon: a second sighting (a placement needs two) comes from the next sample, not a follow
+    interval later. At the shot's first look there is no hurry."""
+    box = (100.0, 200.0, 400.0, 700.0)
+    looks = _ScriptedLooks([], [_weak(2, box, 20)], [_weak(2, box, 20)], [_weak(2, box, 20)])
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    seen = [len(locator.detect(frame, t_ms)) for t_ms in (0, 400, 1000, 1400, 1800, 2000)]
+
+    assert seen == [0, 0, 1, 1, 0, 1]
+    assert looks.bars == [(8, False), (8, False), (8, True), (8, True)]
 
 
 def test_a_print_at_the_bar_is_found_at_once_and_the_two_bars_can_be_one(

@@ -593,6 +593,38 @@ def test_a_product_found_after_its_shot_began_becomes_a_placement(
     assert looks[:3] == [False, False, True]  # a full look, the retry that finds it, then following
 
 
+def test_a_product_found_late_in_its_shot_is_a_placement_held_to_the_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carried into view late: the retry that finds it comes 2.2 s into a 2.8 s shot. The next sample
+    sees it again (a second sighting; the next follow would be past the cut), and no look saw it
+    leave, so its placement runs to the shot's last frame: 567 ms, where its two sightings span 400."""
+    frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    dark = np.full_like(frame, 8)
+    video = write_video(tmp_path / "late.mp4", [frame] * 84 + [dark] * 30)  # cut at 2800 ms
+    box = (float(truth[0]), float(truth[1]), float(truth[2]), float(truth[3]))
+    full_looks: list[int] = []
+
+    def carried_in(
+        image: Image, *args: object, rows: Sequence[int] | None = None, **kwargs: object
+    ) -> list[Located]:
+        if rows is None:
+            full_looks.append(1)
+        in_view = rows is not None or len(full_looks) >= 3
+        return [Located(1, "SKU-2", 30, box)] if in_view and image.mean() > 20 else []
+
+    monkeypatch.setattr("tagger.locating.locate_products", carried_in)
+    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
+    at = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500)
+
+    result = tag_video(video, settings=at, detector=ColourDetector(tiny_spec(tmp_path)), linker=linker)
+
+    (product,) = [p for p in result.placements if p.label == "product"]
+    assert (product.start_ms, product.end_ms) == (2200, 2767)
+    assert (product.start_frame, product.end_frame) == (66, 83)
+    assert [k.t_ms for k in product.keyframes] == [2200, 2600]  # the box is held after its last sighting
+
+
 def test_a_weak_print_seen_twice_is_one_placement_from_its_first_sighting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from tagger.detections import Detections
 from tagger.placements import (
+    Hold,
     Observation,
     Placement,
     PlacementBuilder,
@@ -97,6 +98,35 @@ def test_flickers_are_dropped() -> None:
     feed(builder, [(100, box(2, 120)), (300, box(2, 120))])  # too short
 
     assert spans(builder) == []
+
+
+def test_a_hold_runs_a_placement_on_to_when_its_object_was_last_known_there() -> None:
+    def fed() -> PlacementBuilder:
+        builder = PlacementBuilder(NAMES, PlacementRules(min_duration_ms=500, min_detections=2))
+        feed(builder, [(2000, box(-2, 50)), (2400, box(-2, 50))])  # seen twice, 400 ms apart
+        feed(builder, [(2000, box(-3, 150, class_id=1)), (2600, box(-3, 150, class_id=1))])
+        feed(builder, [(2200, box(-4, 100))])  # seen once: a hold never makes a second sighting
+        return builder
+
+    held = fed().take_shot(
+        0, holds={-2: Hold(2900, 87), -3: Hold(2500, 75), -4: Hold(2900, 87), -9: Hold(1, 1)}
+    )
+    assert [(p.label, p.start_ms, p.end_ms, p.end_frame) for p in held] == [
+        ("bottle", 2000, 2900, 87),  # 900 ms to its hold: long enough
+        ("cup", 2000, 2600, 78),  # a hold before the last sighting shortens nothing
+    ]
+    assert [(p.label, p.end_ms) for p in fed().take_shot(0)] == [("cup", 2600)]  # 400 ms: too short
+    assert fed().take_shot(1, holds={-2: Hold(2900, 87)}) == []  # a hold is for its own shot's tracks
+
+
+def test_a_merged_track_is_held_as_its_last_fragment_is() -> None:
+    builder = PlacementBuilder(NAMES, PlacementRules())
+    feed(builder, [(0, box(-2, 50)), (600, box(-2, 50))])
+    feed(builder, [(1200, box(-5, 52)), (1800, box(-5, 52))])
+
+    merged = builder.take_shot(0, holds={-2: Hold(900, 27), -5: Hold(2300, 69)})
+
+    assert [(p.start_ms, p.end_ms) for p in merged] == [(0, 2300)]
 
 
 def test_the_best_crops_are_kept_best_first() -> None:
