@@ -88,6 +88,10 @@ class ShotScore:
     # A product shot's time from its product coming into view to its first placement's start (None
     # when it got none): how long a viewer waits for the hotspot.
     delay_ms: int | None = None
+    # How long the shot's product is in view (from `visible_ms` to the cut), and for how much of that
+    # a placement of the shot is on screen (0 on a product-free shot).
+    in_view_ms: int = 0
+    shown_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,13 @@ class EpisodeScore:
             rates["left_out_auto_approved"] = self.left_out_auto_approved / self.left_out_shots
         return rates
 
+    def shown_share(self) -> float | None:
+        """Of the time the in-catalog products are in view, the share a placement is on screen with
+        them (a shot never found counts as not shown); None without a product shot."""
+        product = [s for s in self.shots if s.sku is not None and not s.left_out]
+        in_view = sum(s.in_view_ms for s in product)
+        return sum(s.shown_ms for s in product) / in_view if in_view > 0 else None
+
     def delays_ms(self) -> list[int]:
         """The found in-catalog product shots' `delay_ms`, shortest first."""
         return sorted(s.delay_ms for s in self.shots if s.delay_ms is not None and not s.left_out)
@@ -138,6 +149,8 @@ class EpisodeScore:
             if delays
             else None
         )
+        shown = self.shown_share()
+        document["shown_share"] = None if shown is None else round(shown, 4)
         return document
 
 
@@ -210,6 +223,17 @@ def assign(placements: Sequence[ScoredPlacement], truth: Sequence[TruthShot]) ->
     return groups
 
 
+def covered_ms(placements: Sequence[ScoredPlacement], start_ms: int, end_ms: int) -> int:
+    """How much of start_ms..end_ms the placements' spans cover together (overlaps counted once)."""
+    spans = sorted((max(p.start_ms, start_ms), min(p.end_ms, end_ms)) for p in placements)
+    covered, reached = 0, start_ms
+    for begin, end in spans:
+        if end > max(begin, reached):
+            covered += end - max(begin, reached)
+            reached = end
+    return covered
+
+
 def on_the_edge(confidence: float | None, contradicted: bool, auto_approve: float) -> bool:
     """An uncontradicted link within NEAR_THRESHOLD of the auto-approve level: another machine may
     decide its approval the other way (a contradicted link is never approved)."""
@@ -272,6 +296,8 @@ def score_episode(
                 # (A placement that starts before the product's entry, on a blurred glimpse, waited
                 # nothing.)
                 delay_ms=None if first is None or shot.sku is None else max(0, first - in_view),
+                in_view_ms=0 if shot.sku is None else shot.end_ms - in_view,
+                shown_ms=0 if shot.sku is None else covered_ms(group, in_view, shot.end_ms),
             )
         )
     product = [s for s in shots if s.sku is not None and not s.left_out]

@@ -356,6 +356,9 @@ def _print(
             f"{statistics.median(delays) / 1000:.1f} / {delays[-1] / 1000:.1f} s",
             "",
         )
+    shown = score.shown_share()
+    if shown is not None:
+        table.add_row("time a product is in view with a placement on screen", "", f"{shown:.2f}")
     table.add_row(
         f"placements on {score.product_free_shots} product-free shots",
         str(score.placements_on_product_free_shots),

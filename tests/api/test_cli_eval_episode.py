@@ -215,6 +215,10 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     assert score["shots"][0]["delay_ms"] is not None
     assert score["delay_ms"]["max"] >= score["delay_ms"]["median"] >= 0
     assert "time to a found product's first placement" in output
+    # And the share of the products' time in view with a placement on screen.
+    assert 0 < score["shown_share"] <= 1
+    assert score["shots"][0]["shown_ms"] <= score["shots"][0]["in_view_ms"] == 3000
+    assert "time a product is in view with a placement on screen" in output
     assert 0 <= score["found"] <= 2
     assert set(report["seconds"]) == {
         "index",

@@ -14,6 +14,7 @@ from tagger.episode_eval import (
     TruthError,
     TruthShot,
     choose_left_out,
+    covered_ms,
     parse_truth,
     read_truth,
     score_episode,
@@ -43,10 +44,14 @@ def test_given_placements_when_scored_then_each_shot_is_judged_by_its_longest_pl
     score = score_episode(TRUTH, placements)
 
     assert score.shots == (
-        ShotScore(0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",), delay_ms=100),
-        ShotScore(3000, 6000, "GS-02", 1, "GS-07", False, True, (), delay_ms=200),
+        ShotScore(
+            0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",), delay_ms=100, in_view_ms=3000, shown_ms=2800
+        ),
+        ShotScore(
+            3000, 6000, "GS-02", 1, "GS-07", False, True, (), delay_ms=200, in_view_ms=3000, shown_ms=2800
+        ),
         ShotScore(6000, 9000, None, 1, "GS-05", False, False, ("GS-05",)),
-        ShotScore(9000, 12000, "GS-03", 0, None, False, False, ()),
+        ShotScore(9000, 12000, "GS-03", 0, None, False, False, (), in_view_ms=3000),
     )
     assert (score.product_shots, score.product_free_shots, score.found) == (3, 1, 2)
     assert (score.top1_right, score.top5_right) == (1, 2)
@@ -240,3 +245,34 @@ def test_a_found_products_wait_for_its_first_placement_is_counted_from_when_it_c
     assert score.to_json()["delay_ms"] == {"median": 100, "max": 300, "over_1s": 0}
     assert truth[0].visible_ms == 1200
     assert truth[1].visible_ms is None
+
+
+def test_the_time_a_product_is_in_view_with_a_placement_on_screen_counts_overlaps_once() -> None:
+    truth = parse_truth(
+        [
+            {"start_ms": 0, "end_ms": 3000, "sku": "GS-01", "visible_ms": 1000},
+            {"start_ms": 3000, "end_ms": 6000, "sku": "GS-02"},  # never found: in view, not shown
+            {"start_ms": 6000, "end_ms": 9000, "sku": None},
+            {"start_ms": 9000, "end_ms": 12000, "sku": "GS-03"},
+        ]
+    )
+    placements = [
+        ScoredPlacement(800, 1800, ("GS-01",), None),  # before it came into view counts from then
+        ScoredPlacement(1500, 2200, ("GS-07",), None),  # overlapping: 1800..2200 more
+        ScoredPlacement(2600, 3000, ("GS-01",), None),
+        ScoredPlacement(6500, 8500, ("GS-05",), None),  # a product-free shot shows no product
+        ScoredPlacement(9000, 12000, ("GS-03",), "GS-03"),
+    ]
+
+    score = score_episode(truth, placements)
+
+    assert [(shot.in_view_ms, shot.shown_ms) for shot in score.shots] == [
+        (2000, 1600),
+        (3000, 0),
+        (0, 0),
+        (3000, 3000),
+    ]
+    assert score.shown_share() == pytest.approx(4600 / 8000)
+    assert score.to_json()["shown_share"] == 0.575
+    assert score_episode(truth[2:3], []).shown_share() is None
+    assert covered_ms([], 0, 1000) == 0
