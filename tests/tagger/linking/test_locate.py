@@ -22,6 +22,7 @@ from tagger.linking.locate import (
     print_corners,
     project_affine,
     suppress,
+    visible_face,
 )
 from tests.tagger.linking.factories import catalog, extractor, packshot, scene_around
 
@@ -109,6 +110,20 @@ def test_a_turned_print_becomes_the_box_around_it() -> None:
     box = plausible_box(quad, (FRAME_H, FRAME_W, 3), LocateConfig())
     assert box is not None
     assert box == pytest.approx((*quad.min(axis=0), *quad.max(axis=0)))
+
+
+def test_a_tilted_carton_held_close_is_judged_by_its_face_not_its_box() -> None:
+    # Seen on the episode benchmark: a carton tilted ~40 degrees, its left corner off the frame.
+    quad = np.array([[-23, 412], [190, 243], [529, 673], [316, 841]], np.float64)
+    frame = FRAME_W * FRAME_H
+    box = plausible_box(quad, (FRAME_H, FRAME_W, 3), LocateConfig())
+
+    assert box is not None
+    assert (box[2] - box[0]) * (box[3] - box[1]) > LocateConfig().max_area * frame  # the box is large...
+    assert visible_face(quad, FRAME_W, FRAME_H) < 0.3 * frame  # ...the carton's face is not
+    assert visible_face(np.array([[-100, 0], [100, 0], [100, 100], [-100, 100]], np.float64), 540, 960) == (
+        pytest.approx(100 * 100)
+    )
 
 
 @pytest.mark.parametrize(
