@@ -42,7 +42,8 @@ class TruthShot:
     end_ms: int
     sku: str | None
     # When the product comes into view (a product picked up or carried in mid-shot); None: from the
-    # shot's first frame. Only the time to the first placement (`ShotScore.delay_ms`) reads it.
+    # shot's first frame. Only the wait for the first placement (`ShotScore.delay_ms`) and the time in
+    # view (`ShotScore.in_view_ms`, `shown_ms`) read it.
     visible_ms: int | None = None
 
 
@@ -131,7 +132,9 @@ class EpisodeScore:
 
     def shown_share(self) -> float | None:
         """Of the time the in-catalog products are in view, the share a placement is on screen with
-        them (a shot never found counts as not shown); None without a product shot."""
+        them (a shot never found counts as not shown); None without a product shot. A placement ends
+        at its last frame's time and a shot at its cut, so a shot covered to its end is one frame
+        short of all of it (≈ 1 % of a 3 s shot)."""
         product = [s for s in self.shots if s.sku is not None and not s.left_out]
         in_view = sum(s.in_view_ms for s in product)
         return sum(s.shown_ms for s in product) / in_view if in_view > 0 else None

@@ -43,9 +43,10 @@ PRODUCT_CLASS_NAME = "product"
 
 @dataclass(frozen=True, slots=True)
 class LocateSchedule:
-    """When to look. `retry_ms`: a full look again while a shot has shown nothing; `follow_ms`: a
-    look around each found product, for its SKU; `margin`: how far around its last box (a fraction
-    of its size on each side) a product may have moved between looks."""
+    """When to look. `retry_ms`: a full look again while a shot has shown nothing (counted from the
+    last whole-frame or follow look); `follow_ms`: a look around each found product, for its SKU;
+    `margin`: how far around its last box (a fraction of its size on each side) a product may have
+    moved between looks."""
 
     retry_ms: int = 1000
     follow_ms: int = 600
@@ -212,9 +213,14 @@ class ShotLocator:
         to look; nothing otherwise."""
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
         if self._look_soon or (self._following and (since is None or since >= self.schedule.follow_ms)):
-            self._last_look_ms = t_ms
+            following = bool(self._following)
             self._look_soon = False
-            return self._look_around(image)
+            found, confirmed = self._look_around(image)
+            # A look at candidates alone that confirms none leaves the retry clock where the whole-frame
+            # look that saw them set it: an unconfirmed candidate never delays the next search.
+            if following or found:
+                self._last_look_ms = t_ms
+            return found, confirmed
         if self._following or (since is not None and since < self.schedule.retry_ms):
             return [], []
         self._last_look_ms = t_ms
@@ -248,13 +254,16 @@ class ShotLocator:
                 found.append(again)
         if lost:
             self.looks += 1
-            moved = {
-                item.row: item
-                for item in locate_products(
-                    image, self.index, self.config, rows=lost, min_inliers=self.config.tentative_inliers
-                )
-            }
-            found.extend(moved[row] for row in lost if row in moved)
+            moved = locate_products(
+                image, self.index, self.config, rows=lost, min_inliers=self.config.tentative_inliers
+            )
+            # Not on a product this look found around its box: a near-twin's print matches the lost
+            # SKU's there, and one object must not become two tracks.
+            found.extend(
+                item
+                for item in moved
+                if all(box_overlap(item.xyxy, other.xyxy) <= self.config.max_overlap for other in found)
+            )
         confirmed = []
         for row, candidate in self._candidates.items():
             again = self._around(image, row, candidate.found.xyxy)

@@ -241,8 +241,8 @@ class _DetectionPass:
         self.track_s += time.perf_counter() - tick
 
     def _shot_done(self, end_ms: int, end_index: int) -> None:
-        """The ended shot's placements (none for shot 0, before the first cut), handed to linking;
-        the shot's last frame is `end_index`, shown at `end_ms`."""
+        """The ended shot's placements, handed to linking; the shot's last frame is `end_index`,
+        shown at `end_ms`."""
         shot = self._builder.take_shot(self.shot, self._crop_store, self._holds(end_ms, end_index))
         placements = _single_views(tuple(shot), self._locator)
         if self._links is not None:
@@ -257,7 +257,10 @@ class _DetectionPass:
             return {}
         holds = {}
         for track_id, until_ms in self._locator.held_until(end_ms).items():
-            frames = round((until_ms - last.t_ms) / self._frame_ms) if self._frame_ms > 0 else 0
+            # Frames between samples are not all decoded (`decode_skip`), so the hold's frame is
+            # counted from the last sample at the stream's rate: at most a frame off on a variable
+            # rate, and never past the shot's last frame.
+            frames = round((until_ms - last.t_ms) / self._frame_ms)
             holds[track_id] = Hold(until_ms, min(end_index, last.index + max(0, frames)))
         return holds
 

@@ -281,14 +281,39 @@ def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_sh
 
     assert len(locator.detect(frame, 0)) == 0
     assert len(locator.detect(frame, 400)) == 0  # same SKU, another place: forgotten
-    assert len(locator.detect(frame, 800)) == 0  # no look: the next full one is a retry interval on
-    assert len(locator.detect(frame, 1400)) == 0  # a candidate again
-    assert len(locator.detect(frame, 1800)) == 0  # another SKU at that place (a look for SKU 2 only)
-    assert len(locator.detect(frame, 2800)) == 0  # SKU 3 a candidate...
+    assert len(locator.detect(frame, 800)) == 0  # no look: the next full one is a retry interval on...
+    assert len(locator.detect(frame, 1000)) == 0  # ...from the full look, not the look at the candidate
+    assert len(locator.detect(frame, 1400)) == 0  # another SKU at that place (a look for SKU 2 only)
+    assert len(locator.detect(frame, 2000)) == 0  # SKU 3 a candidate...
     locator.reset()  # ...but a cut: what the last shot showed confirms nothing
-    assert len(locator.detect(frame, 2900)) == 0
-    assert len(locator.detect(frame, 3300)) == 1
+    assert len(locator.detect(frame, 2100)) == 0
+    assert len(locator.detect(frame, 2500)) == 1
     assert looks.bars == [(8, False), (8, True), (8, False), (8, True), (8, False), (8, False), (8, True)]
+
+
+def test_a_lost_product_is_not_found_again_on_a_product_still_followed(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two near-twin cartons followed; one leaves. The whole-frame search for it finds its print on the
+    twin that stayed (they share most of it): one object, not two tracks."""
+    stays, left = (100.0, 200.0, 300.0, 600.0), (320.0, 200.0, 520.0, 600.0)
+    looks = _ScriptedLooks(
+        [_weak(2, stays, 30), _weak(3, left, 25)], [_weak(2, stays, 30)], [], [_weak(3, stays, 14)]
+    )
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    first = locator.detect(frame, 0)
+    followed = locator.detect(frame, 600)
+
+    assert len(first) == 2
+    assert followed.xyxy.tolist() == [list(stays)]
+    assert first.tracker_id is not None
+    assert followed.tracker_id is not None
+    assert followed.tracker_id.tolist() == first.tracker_id.tolist()[:1]
+    assert list(locator.held_until(900)) == followed.tracker_id.tolist()
+    assert looks.bars == [(8, False), (8, True), (8, True), (8, True)]
 
 
 def test_a_weak_print_beside_a_found_product_is_not_a_candidate(

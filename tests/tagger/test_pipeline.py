@@ -593,15 +593,17 @@ def test_a_product_found_after_its_shot_began_becomes_a_placement(
     assert looks[:3] == [False, False, True]  # a full look, the retry that finds it, then following
 
 
+@pytest.mark.parametrize("after", ["a cut", "the video's end"])
 def test_a_product_found_late_in_its_shot_is_a_placement_held_to_the_cut(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    after: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Carried into view late: the retry that finds it comes 2.2 s into a 2.8 s shot. The next sample
     sees it again (a second sighting; the next follow would be past the cut), and no look saw it
     leave, so its placement runs to the shot's last frame: 567 ms, where its two sightings span 400."""
     frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
     dark = np.full_like(frame, 8)
-    video = write_video(tmp_path / "late.mp4", [frame] * 84 + [dark] * 30)  # cut at 2800 ms
+    # The shot's last frame is 83 (2767 ms): a cut follows it, or the video ends there.
+    video = write_video(tmp_path / "late.mp4", [frame] * 84 + ([dark] * 30 if after == "a cut" else []))
     box = (float(truth[0]), float(truth[1]), float(truth[2]), float(truth[3]))
     full_looks: list[int] = []
 
