@@ -136,7 +136,15 @@ def tag_video(
             else None
         )
         work = _DetectionPass(
-            detector, tracker, locator, builder, schedule, crop_store, links, settings, _frame_ms(info)
+            detector,
+            tracker,
+            locator,
+            builder,
+            schedule,
+            crop_store,
+            links,
+            settings,
+            1000.0 / _frame_rate(info),
         )
         try:
             for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
@@ -265,9 +273,9 @@ class _DetectionPass:
         return holds
 
 
-def _frame_ms(info: VideoInfo) -> float:
-    """How long one frame is shown (30 fps when the stream does not say)."""
-    return 1000.0 / (info.fps if info.fps > 0 else 30.0)
+def _frame_rate(info: VideoInfo) -> float:
+    """The stream's frames per second (30 when it does not say)."""
+    return info.fps if info.fps > 0 else 30.0
 
 
 def _locator(linker: TrackLinker | None, settings: TaggerSettings, class_id: int) -> ShotLocator | None:
@@ -368,7 +376,7 @@ def _tracker(settings: TaggerSettings, info: VideoInfo) -> ShotTracker:
         settings.tracker,
         activation_threshold=settings.track_activation_threshold,
         lost_track_s=settings.lost_track_s,
-        frame_rate=info.fps if info.fps > 0 else 30.0,
+        frame_rate=_frame_rate(info),
         iou_buffer=settings.track_iou_buffer,
         regular_period_ms=1000.0 / settings.sample_fps,
         camera_motion_compensation=settings.camera_motion_compensation,
