@@ -19,7 +19,8 @@ Writes into --out:
 
 With --enter the episodes are episode-enter-<seed>.mp4 and truth-enter-<seed>.json: the same shots, but
 each product shot opens on its blurred backdrop alone and the photo slides in from the bottom edge
-0.5-1.5 s into the shot (the truth's `visible_ms`), as a product picked up or carried into view; the
+0.5-1.5 s into the shot (the truth's `visible_ms`), over 1 s (`synthetic_episode.ENTRY_MS`: slow
+enough that the cut detector does not read it as a new shot), as a product picked up or carried into view; the
 report then says how long each product waited for its first placement.
 """
 

@@ -51,6 +51,14 @@ class LocateSchedule:
     retry_ms: int = 1000
     follow_ms: int = 600
     margin: float = 0.25
+    # A shot where nothing is followed is searched again before its retry is due when the picture has
+    # changed this much since the previous sample (mean absolute difference of the tiny luma frames,
+    # 0-255): something came into view, most often a product picked up or carried into the shot, and
+    # waiting for the retry would leave it without a hotspot for up to a second. Between samples 400 ms
+    # apart a slow pan or zoom changed the picture by 11 levels (median; 90th percentile 24), as did the
+    # sample videos' people moving, and a product sliding into view by 33 (BENCHMARKS.md, End to end).
+    # It only brings a look forward, never skips one: set low, it spends looks on motion.
+    change_luma: float = 28.0
     # A candidate (a print below the bar) is confirmed by a second look that finds the same SKU with
     # at least this share of the smaller box in common (the product pans and zooms between looks).
     same_place: float = 0.5
@@ -150,16 +158,23 @@ class ShotLocator:
         return PRODUCT_CLASS_NAME
 
     def proposals(
-        self, general: Detections, image: Image, t_ms: int, starts_shot: bool, frame_index: int = 0
+        self,
+        general: Detections,
+        image: Image,
+        t_ms: int,
+        starts_shot: bool,
+        frame_index: int = 0,
+        change: float = 0.0,
     ) -> LocatedFrame:
         """Split this frame's proposals into the general detector's boxes (for the tracker) and the
         located products (tracked by SKU); a frame that starts a shot forgets the previous shot's
         products first. A general box on a located or followed product is dropped: one object, one
-        track (and one placement to link)."""
+        track (and one placement to link). `change`: how much the picture changed since the previous
+        sample (`LocateSchedule.change_luma`)."""
         started = time.perf_counter()
         if starts_shot:
             self.reset()
-        found, confirmed = self._look(image, t_ms, frame_index)
+        found, confirmed = self._look(image, t_ms, frame_index, change)
         located = self._tracked(found)
         on_products = [_box(row) for row in located.xyxy] or list(self._following.values())
         earlier = tuple(self._sighting(candidate) for candidate in confirmed)
@@ -208,7 +223,9 @@ class ShotLocator:
             self._track_ids[row] = self._last_track_id
         return self._track_ids[row]
 
-    def _look(self, image: Image, t_ms: int, frame_index: int) -> tuple[list[Located], list[_Candidate]]:
+    def _look(
+        self, image: Image, t_ms: int, frame_index: int, change: float = 0.0
+    ) -> tuple[list[Located], list[_Candidate]]:
         """(products found in this frame, the candidates among them as first seen), when it is time
         to look; nothing otherwise."""
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
@@ -221,7 +238,8 @@ class ShotLocator:
             if following or found:
                 self._last_look_ms = t_ms
             return found, confirmed
-        if self._following or (since is not None and since < self.schedule.retry_ms):
+        changed = change >= self.schedule.change_luma
+        if self._following or (since is not None and since < self.schedule.retry_ms and not changed):
             return [], []
         self._last_look_ms = t_ms
         self.looks += 1
@@ -306,7 +324,11 @@ def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) ->
         min_rows=settings.locate_min_rows,
         row_share=settings.locate_row_share,
     )
-    schedule = LocateSchedule(retry_ms=settings.locate_retry_ms, follow_ms=settings.locate_follow_ms)
+    schedule = LocateSchedule(
+        retry_ms=settings.locate_retry_ms,
+        follow_ms=settings.locate_follow_ms,
+        change_luma=settings.locate_change_luma,
+    )
     return ShotLocator(index, class_id, config, schedule)
 
 

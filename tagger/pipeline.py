@@ -30,7 +30,7 @@ from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.tracking import ShotTracker, TrackerStep
 from tagger.video.decode import decode_frames, index_packets
-from tagger.video.shots import CutDetector
+from tagger.video.shots import CutDetector, luma_difference
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
     from tagger.linking.linker import LinkThresholds, TrackLinker
@@ -48,6 +48,9 @@ class Sample:
     t_ms: int
     starts_shot: bool
     image: Image
+    # Mean absolute difference of its tiny luma frame from the previous sample's (0 at a shot's start):
+    # how much the picture changed in between (`tagger.locating.LocateSchedule.change_luma`).
+    change: float = 0.0
 
 
 @dataclass(slots=True)
@@ -69,6 +72,7 @@ def sampled_frames(
     frames = decode_frames(path, skip=settings.decode_skip, threads=settings.decode_threads, packets=packets)
     pending_cut = False
     last_sampled_ms = -1
+    last_sampled_tiny: Image | None = None
     started = time.perf_counter()
     for frame in frames:
         stats.decoded += 1
@@ -79,9 +83,15 @@ def sampled_frames(
         # Two frames at one timestamp (variable frame rate) are never both detected.
         wanted = frame.t_ms > last_sampled_ms and schedule.wants(frame.t_ms, pending_cut)
         if wanted:
-            sample = Sample(frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side))
+            change = (
+                0.0
+                if pending_cut or last_sampled_tiny is None
+                else luma_difference(last_sampled_tiny, frame.tiny)
+            )
+            sample = Sample(frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side), change)
             pending_cut = False
             last_sampled_ms = frame.t_ms
+            last_sampled_tiny = frame.tiny
             stats.busy_s += time.perf_counter() - started
             yield sample
             started = time.perf_counter()
@@ -312,7 +322,9 @@ def _with_located(
     """(the general detector's boxes for the tracker, the located products and their sightings)."""
     if locator is None:
         return detections, None
-    frame = locator.proposals(detections, sample.image, sample.t_ms, sample.starts_shot, sample.index)
+    frame = locator.proposals(
+        detections, sample.image, sample.t_ms, sample.starts_shot, sample.index, sample.change
+    )
     return frame.general, frame
 
 

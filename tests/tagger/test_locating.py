@@ -140,6 +140,36 @@ def test_a_shot_without_products_is_searched_again_only_after_the_retry_interval
     assert locator.looks == 2
 
 
+def test_a_product_coming_into_view_is_searched_for_before_the_retry_is_due(index: CatalogIndex) -> None:
+    # A product carried into the shot changes the picture; waiting for the retry would leave it
+    # without a hotspot for up to a second.
+    holding, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    schedule = LocateSchedule(retry_ms=1000, follow_ms=600, change_luma=28.0)
+    locator = ShotLocator(index, 80, LocateConfig(), schedule)
+    nothing = Detections.empty()
+
+    first = locator.proposals(nothing, _shelf(5), 0, starts_shot=True)
+    panned = locator.proposals(nothing, _shelf(5), 400, starts_shot=False, change=20.0)
+    entered = locator.proposals(nothing, holding, 800, starts_shot=False, change=33.0)
+
+    assert len(first.located) == 0
+    assert len(panned.located) == 0
+    assert locator.looks == 2  # the pan's small change brought no look forward
+    assert entered.located.class_id.tolist() == [80]
+
+
+def test_a_change_in_the_picture_does_not_search_a_shot_whose_product_is_followed(
+    index: CatalogIndex,
+) -> None:
+    frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+
+    locator.proposals(Detections.empty(), frame, 0, starts_shot=True)
+    locator.proposals(Detections.empty(), frame, 400, starts_shot=False, change=80.0)
+
+    assert locator.looks == 1
+
+
 def _placement(label: str, decision: Decision | None, *, contradicted: bool = False) -> Placement:
     link = (
         None

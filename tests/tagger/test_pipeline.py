@@ -21,10 +21,12 @@ from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
-from tagger.pipeline import tag_video
+from tagger.pipeline import DecodeStats, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
+from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
+from tagger.synthetic_episode import ShotSpec, render_episode
 from tagger.video.decode import decode_frames
 from tests.tagger.factories import (
     BLUE,
@@ -679,3 +681,28 @@ def test_given_a_catalog_that_explains_nothing_when_tagged_then_no_placement_and
         "3 possible placements, but no catalog product explains any of them "
         "(the linker called each an unknown product)"
     )
+
+
+def test_each_sample_says_how_much_the_picture_changed_since_the_previous_one(tmp_path: Path) -> None:
+    # A still backdrop, then a photo sliding up into view (no cut): the locator searches sooner when
+    # the picture changes that much (`LocateSchedule.change_luma`). A shot's first sample has no
+    # previous one in its shot: 0.
+    picture = tmp_path / "carton.png"
+    image = np.full((300, 300, 3), 255, np.uint8)
+    image[::20] = 0  # some print; its backdrop is a blurred copy at 0.6 of the brightness
+    cv2.imwrite(str(picture), image)
+    video = tmp_path / "entering.mp4"
+    entering = ShotSpec(picture, 4000, "GS-01", zoom=0.0, enter_ms=1500)
+    render_episode([entering], video, size=(180, 320), fps=10)
+    settings = TaggerSettings()
+
+    samples = list(sampled_frames(video, settings, DecodeStats(), DetectionSchedule(settings.sample_fps)))
+
+    changes = {sample.t_ms: sample.change for sample in samples}
+    assert changes[0] == 0.0
+    before = [change for t_ms, change in changes.items() if 0 < t_ms < 1500]
+    sliding = [change for t_ms, change in changes.items() if 1500 < t_ms <= 2600]
+    assert before
+    assert max(before) < 5.0
+    assert sliding
+    assert max(sliding) >= settings.locate_change_luma

@@ -12,6 +12,7 @@ from tagger.episode_eval import TruthShot
 from tagger.exceptions import VideoError
 from tagger.probe import probe_video
 from tagger.synthetic_episode import (
+    ENTRY_MS,
     ShotSpec,
     camera_frame,
     product_canvas,
@@ -96,18 +97,20 @@ def test_a_product_slides_in_from_the_bottom_edge_and_its_truth_says_when(tmp_pa
     assert np.array_equal(rising[shown:], square[: 160 - shown])
     assert np.array_equal(with_square(backdrop, square, 1.0), product_canvas(image, 90, 160))
     shots = [
-        ShotSpec(red, 2000, "GS-01", zoom=0.0, enter_ms=1000),
+        ShotSpec(red, 1000 + ENTRY_MS + 500, "GS-01", zoom=0.0, enter_ms=1000),
         ShotSpec(photo(tmp_path / "free.png", (0, 255, 0)), 500, None, enter_ms=100),  # no product
     ]
     target = tmp_path / "episode.mp4"
 
     truth = render_episode(shots, target, size=(72, 128), fps=10)
 
-    assert truth == [TruthShot(0, 2000, "GS-01", visible_ms=1100), TruthShot(2000, 2500, None)]
+    end = 1000 + ENTRY_MS + 500
+    assert truth == [TruthShot(0, end, "GS-01", visible_ms=1100), TruthShot(end, end + 500, None)]
     frames = [frame.frame.to_ndarray(format="bgr24") for frame in decode_frames(target)]
     # The red square at the frame's middle appears only once the product has slid into place.
+    in_place = (1000 + ENTRY_MS) // 100 + 1
     assert frames[5][64, 36][2] < 200
-    assert frames[15][64, 36][2] > 200 > frames[15][64, 36][0]
+    assert frames[in_place][64, 36][2] > 200 > frames[in_place][64, 36][0]
 
 
 def test_a_product_is_in_view_from_the_first_frame_the_camera_shows_any_of_it(tmp_path: Path) -> None:
