@@ -52,12 +52,13 @@ class LocateSchedule:
     follow_ms: int = 600
     margin: float = 0.25
     # A shot where nothing is followed is searched again before its retry is due when the picture has
-    # changed this much since the previous sample (mean absolute difference of the tiny luma frames,
-    # 0-255): something came into view, most often a product picked up or carried into the shot, and
-    # waiting for the retry would leave it without a hotspot for up to a second. Between samples 400 ms
-    # apart a slow pan or zoom changed the picture by 11 levels (median; 90th percentile 24), as did the
-    # sample videos' people moving, and a product sliding into view by 33 (BENCHMARKS.md, End to end).
-    # It only brings a look forward, never skips one: set low, it spends looks on motion.
+    # changed this much over the last sampling period (mean absolute difference of the tiny luma
+    # frames, 0-255, `pipeline.picture_change`): something came into view, most often a product
+    # picked up or carried into the shot, and waiting for the retry would leave it without a hotspot
+    # for up to a second. Over 400 ms a slow pan or zoom changed the picture by 11 levels (median;
+    # 90th percentile 24), as did the sample videos' people moving, and a product sliding into view by
+    # 33 (BENCHMARKS.md, End to end). It only brings a look forward, never skips one: set low, it
+    # spends looks on motion.
     change_luma: float = 28.0
     # A candidate (a print below the bar) is confirmed by a second look that finds the same SKU with
     # at least this share of the smaller box in common (the product pans and zooms between looks).
@@ -152,6 +153,9 @@ class ShotLocator:
     _last_track_id: int = -1
     # The next sample is looked at whatever the schedule (a product just found mid-shot, candidates).
     _look_soon: bool = False
+    # The picture changed enough since a sample where nothing was followed (`LocateSchedule.change_luma`)
+    # and no whole-frame look has followed yet: kept when that sample went to confirming candidates.
+    _picture_changed: bool = False
 
     @property
     def class_name(self) -> str:
@@ -194,6 +198,7 @@ class ShotLocator:
     def reset(self) -> None:
         self._last_look_ms = None
         self._look_soon = False
+        self._picture_changed = False
         self._following = {}
         self._candidates = {}
         self._track_ids = {}
@@ -229,6 +234,8 @@ class ShotLocator:
         """(products found in this frame, the candidates among them as first seen), when it is time
         to look; nothing otherwise."""
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
+        if not self._following and change >= self.schedule.change_luma:
+            self._picture_changed = True
         if self._look_soon or (self._following and (since is None or since >= self.schedule.follow_ms)):
             following = bool(self._following)
             self._look_soon = False
@@ -238,9 +245,11 @@ class ShotLocator:
             if following or found:
                 self._last_look_ms = t_ms
             return found, confirmed
-        changed = change >= self.schedule.change_luma
-        if self._following or (since is not None and since < self.schedule.retry_ms and not changed):
+        if self._following or (
+            since is not None and since < self.schedule.retry_ms and not self._picture_changed
+        ):
             return [], []
+        self._picture_changed = False
         self._last_look_ms = t_ms
         self.looks += 1
         seen = locate_products(image, self.index, self.config, min_inliers=self.config.tentative_inliers)

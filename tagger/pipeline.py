@@ -9,6 +9,7 @@ catalog, each shot's placements are linked on link threads from its cut on (`tag
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -48,8 +49,8 @@ class Sample:
     t_ms: int
     starts_shot: bool
     image: Image
-    # Mean absolute difference of its tiny luma frame from the previous sample's (0 at a shot's start):
-    # how much the picture changed in between (`tagger.locating.LocateSchedule.change_luma`).
+    # How much the picture changed over the last sampling period (`picture_change`; 0 at a shot's
+    # start): something coming into view (`tagger.locating.LocateSchedule.change_luma`).
     change: float = 0.0
 
 
@@ -72,7 +73,11 @@ def sampled_frames(
     frames = decode_frames(path, skip=settings.decode_skip, threads=settings.decode_threads, packets=packets)
     pending_cut = False
     last_sampled_ms = -1
-    last_sampled_tiny: Image | None = None
+    # This shot's recent samples (time, tiny luma frame), for how much the picture changed over the
+    # last sampling period: samples come closer after a cut and while the tracker asks for more, and
+    # the change a product coming into view makes is measured over the plain period.
+    recent: deque[tuple[int, Image]] = deque()
+    change_window_ms = 1000.0 / settings.sample_fps
     started = time.perf_counter()
     for frame in frames:
         stats.decoded += 1
@@ -83,15 +88,13 @@ def sampled_frames(
         # Two frames at one timestamp (variable frame rate) are never both detected.
         wanted = frame.t_ms > last_sampled_ms and schedule.wants(frame.t_ms, pending_cut)
         if wanted:
-            change = (
-                0.0
-                if pending_cut or last_sampled_tiny is None
-                else luma_difference(last_sampled_tiny, frame.tiny)
-            )
+            if pending_cut:
+                recent.clear()
+            change = picture_change(recent, frame.t_ms, frame.tiny, change_window_ms)
             sample = Sample(frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side), change)
             pending_cut = False
             last_sampled_ms = frame.t_ms
-            last_sampled_tiny = frame.tiny
+            recent.append((frame.t_ms, frame.tiny))
             stats.busy_s += time.perf_counter() - started
             yield sample
             started = time.perf_counter()
@@ -99,6 +102,19 @@ def sampled_frames(
     if stats.decoded == 0:
         raise VideoError(f"{path.name}: no frame decodes", path=str(path))
     stats.last_index = max(stats.last_index, (packets.frames - 1) if packets is not None else -1)
+
+
+def picture_change(recent: deque[tuple[int, Image]], t_ms: int, tiny: Image, window_ms: float) -> float:
+    """How much the picture at `t_ms` changed over about `window_ms`: the mean absolute difference of
+    its tiny luma frame from the earlier sample of its shot whose age is nearest that (samples fall on
+    frames, so not exactly one period apart); 0 for a shot's first sample. Drops the samples no later
+    call can need."""
+    while recent and recent[0][0] < t_ms - 2 * window_ms:
+        recent.popleft()
+    if not recent:
+        return 0.0
+    _, reference = min(recent, key=lambda sample: abs(t_ms - sample[0] - window_ms))
+    return luma_difference(reference, tiny)
 
 
 def tag_video(

@@ -291,6 +291,26 @@ def test_a_print_below_the_bar_is_found_only_when_the_next_sample_sees_it_at_the
     assert looks.bars == [(8, False), (8, True), (8, True)]
 
 
+def test_a_change_seen_while_a_candidate_is_checked_still_brings_the_next_search_forward(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sample where the picture changed went to confirming a candidate (which it did not): the
+    # change is not forgotten, the next sample searches the whole frame before the retry is due.
+    looks = _ScriptedLooks([_weak(2, (100.0, 200.0, 400.0, 700.0))], [], [])
+    monkeypatch.setattr("tagger.locating.locate_products", looks)
+    schedule = LocateSchedule(retry_ms=1000, follow_ms=600, change_luma=28.0)
+    locator = ShotLocator(index, 80, LocateConfig(), schedule)
+    frame = np.zeros((960, 540, 3), np.uint8)
+
+    locator.proposals(Detections.empty(), frame, 0, starts_shot=True)
+    locator.proposals(Detections.empty(), frame, 400, starts_shot=False, change=40.0)
+    locator.proposals(Detections.empty(), frame, 800, starts_shot=False, change=3.0)
+    locator.proposals(Detections.empty(), frame, 1200, starts_shot=False, change=3.0)
+
+    # A whole-frame look, the candidate's, the whole-frame look the change asked for; none at 1200.
+    assert looks.bars == [(8, False), (8, True), (8, False)]
+
+
 def test_a_print_below_the_bar_seen_elsewhere_or_as_another_sku_or_in_another_shot_is_not_found(
     index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:

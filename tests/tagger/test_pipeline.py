@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
-from tagger.pipeline import DecodeStats, sampled_frames, tag_video
+from tagger.pipeline import DecodeStats, picture_change, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.sampling import DetectionSchedule
@@ -683,20 +684,23 @@ def test_given_a_catalog_that_explains_nothing_when_tagged_then_no_placement_and
     )
 
 
-def test_each_sample_says_how_much_the_picture_changed_since_the_previous_one(tmp_path: Path) -> None:
+def test_each_sample_says_how_much_the_picture_changed_over_the_last_sampling_period(tmp_path: Path) -> None:
     # A still backdrop, then a photo sliding up into view (no cut): the locator searches sooner when
-    # the picture changes that much (`LocateSchedule.change_luma`). A shot's first sample has no
-    # previous one in its shot: 0.
+    # the picture changes that much (`LocateSchedule.change_luma`). Then a cut to a dark frame: a
+    # shot's first sample has nothing earlier in its shot to differ from, so 0.
     picture = tmp_path / "carton.png"
     image = np.full((300, 300, 3), 255, np.uint8)
     image[::20] = 0  # some print; its backdrop is a blurred copy at 0.6 of the brightness
     cv2.imwrite(str(picture), image)
+    dark = tmp_path / "dark.png"
+    cv2.imwrite(str(dark), np.full((300, 300, 3), 20, np.uint8))
     video = tmp_path / "entering.mp4"
-    entering = ShotSpec(picture, 4000, "GS-01", zoom=0.0, enter_ms=1500)
-    render_episode([entering], video, size=(180, 320), fps=10)
+    shots = [ShotSpec(picture, 4000, "GS-01", zoom=0.0, enter_ms=1500), ShotSpec(dark, 1500, None, zoom=0.0)]
+    render_episode(shots, video, size=(180, 320), fps=10)
     settings = TaggerSettings()
+    schedule = DetectionSchedule(settings.sample_fps, settings.frames_after_cut)
 
-    samples = list(sampled_frames(video, settings, DecodeStats(), DetectionSchedule(settings.sample_fps)))
+    samples = list(sampled_frames(video, settings, DecodeStats(), schedule))
 
     changes = {sample.t_ms: sample.change for sample in samples}
     assert changes[0] == 0.0
@@ -706,3 +710,21 @@ def test_each_sample_says_how_much_the_picture_changed_since_the_previous_one(tm
     assert max(before) < 5.0
     assert sliding
     assert max(sliding) >= settings.locate_change_luma
+    [cut] = [sample for sample in samples if sample.starts_shot and sample.t_ms > 0]
+    assert cut.t_ms == 4000
+    assert cut.change == 0.0
+
+
+def test_the_change_is_measured_over_about_one_sampling_period_however_close_the_samples() -> None:
+    # Samples come closer after a cut and while the tracker asks for more; the level was measured
+    # over the plain period, so the change is taken against the sample nearest that age.
+    frames = {t_ms: np.full((4, 4), t_ms // 100, np.uint8) for t_ms in range(0, 2001, 100)}
+    recent: deque[tuple[int, Image]] = deque()
+
+    assert picture_change(recent, 0, frames[0], 400.0) == 0.0
+    for t_ms in (0, 133, 267, 400, 533):
+        recent.append((t_ms, frames[(t_ms // 100) * 100]))
+
+    assert picture_change(recent, 667, frames[600], 400.0) == 4.0  # against 267 (2), not 533 (5)
+    assert picture_change(recent, 1000, frames[1000], 400.0) == 5.0  # against 533, the nearest to 400 ms
+    assert [t_ms for t_ms, _ in recent] == [267, 400, 533]  # older than two periods: dropped
