@@ -173,8 +173,8 @@ class ShotLocator:
         """Split this frame's proposals into the general detector's boxes (for the tracker) and the
         located products (tracked by SKU); a frame that starts a shot forgets the previous shot's
         products first. A general box on a located or followed product is dropped: one object, one
-        track (and one placement to link). `change`: how much the picture changed since the previous
-        sample (`LocateSchedule.change_luma`)."""
+        track (and one placement to link). `change`: how much the picture changed over the last sampling
+        period (`pipeline.picture_change`, `LocateSchedule.change_luma`)."""
         started = time.perf_counter()
         if starts_shot:
             self.reset()

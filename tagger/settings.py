@@ -116,8 +116,8 @@ class TaggerSettings(BaseSettings):
     locate_row_share: float = Field(default=0.25, gt=0.0, le=1.0)
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
-    # ... and sooner when the picture changes this much between two samples (mean absolute difference
-    # of the tiny luma frames over a sampling period, 0-255): a product coming into view
+    # ... and sooner when the picture changes this much over a sampling period (mean absolute
+    # difference of the tiny luma frames, 0-255): a product coming into view
     # (`tagger.locating.LocateSchedule`). 256 turns it off.
     locate_change_luma: float = Field(default=28.0, gt=0.0, le=256.0)
     # A found product is looked for again, around its last box, this often (its placement's path is
