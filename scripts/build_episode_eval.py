@@ -22,6 +22,11 @@ each product shot opens on its blurred backdrop alone and the photo slides in fr
 0.5-1.5 s into the shot (the truth's `visible_ms`), over 1 s (`synthetic_episode.ENTRY_MS`: slow
 enough that the cut detector does not read it as a new shot), as a product picked up or carried into view; the
 report then says how long each product waited for its first placement.
+
+With --joined they are episode-joined-<seed>.mp4 and truth-joined-<seed>.json: the same shots, each
+product shot's photo in the frame's upper half from the first frame, joined 0.5-1.5 s in by the
+photo of the seed's next product (another SKU) sliding up into the lower half over 1 s (the truth's
+`also`), as a second product brought into a shot where the first is held.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import cv2
 import numpy as np
 from build_grocery_eval import brand_of, default_data_dir
 
-from tagger.synthetic_episode import ShotSpec, render_episode
+from tagger.synthetic_episode import Joining, ShotSpec, render_episode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRODUCT_FREE_EVERY = 5
@@ -154,6 +159,28 @@ def entering(specs: list[ShotSpec], seed: int) -> list[ShotSpec]:
     ]
 
 
+def joined(specs: list[ShotSpec], seed: int) -> list[ShotSpec]:
+    """The same shots, each product shot joined mid-shot by the photo of the next product shot (in
+    the episode's order, wrapping round) whose SKU differs. The entry times have a generator of their
+    own, so the shots themselves are those of the plain episode of `seed`."""
+    rng = np.random.default_rng([seed, 2])
+    low, high = ENTER_AFTER_MS
+    products = [spec for spec in specs if spec.sku is not None]
+    shots = []
+    for spec in specs:
+        if spec.sku is None:
+            shots.append(spec)
+            continue
+        at = products.index(spec)
+        others = [other for other in products[at + 1 :] + products[:at] if other.sku != spec.sku]
+        enter_ms = int(rng.integers(low, high + 1))
+        if not others or others[0].sku is None:
+            shots.append(spec)
+            continue
+        shots.append(replace(spec, joined_by=Joining(others[0].image, others[0].sku, enter_ms)))
+    return shots
+
+
 def scene_photos(photos: list[tuple[Path, int]], shown: set[Path], skus: dict[int, str]) -> dict[str, Path]:
     """For each product, its first val photo (in the dataset's order) that no episode shows: a photo of
     the pack as sold, in the shop, that the episodes are not made of."""
@@ -206,6 +233,12 @@ def main() -> None:
         "(episode-enter-<seed>.mp4, truth-enter-<seed>.json)",
     )
     parser.add_argument(
+        "--joined",
+        action="store_true",
+        help="each product shot is joined 0.5-1.5 s in by a second product "
+        "(episode-joined-<seed>.mp4, truth-joined-<seed>.json)",
+    )
+    parser.add_argument(
         "--catalogs-only",
         action="store_true",
         help="write CATALOG.csv and CATALOG-SCENES.json for --seeds and --shots without rendering the "
@@ -216,6 +249,8 @@ def main() -> None:
         parser.error(
             f"{args.data} is not GroceryStoreDataset (no classes.csv); set --data or REELCART_SHARED_DIR"
         )
+    if args.enter and args.joined:
+        parser.error("--enter and --joined build different episodes: choose one")
     width, height = (int(side) for side in args.size.lower().split("x"))
     videos = args.videos or args.data.parent / "videos"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -228,13 +263,21 @@ def main() -> None:
         shown |= {spec.image for spec in specs if spec.sku is not None}
         if args.catalogs_only:
             continue
-        name = f"enter-{seed}" if args.enter else str(seed)
+        name = f"enter-{seed}" if args.enter else f"joined-{seed}" if args.joined else str(seed)
         if args.enter:
             specs = entering(specs, seed)
+        if args.joined:
+            specs = joined(specs, seed)
         truth = render_episode(specs, args.out / f"episode-{name}.mp4", size=(width, height), fps=args.fps)
-        # (`visible_ms` only where a product enters mid-shot: plain truths keep their three keys.)
+        # (`visible_ms` only where a product enters mid-shot, `also` only where another joins it: plain
+        # truths keep their three keys.)
         document = [
-            {k: v for k, v in asdict(shot).items() if k != "visible_ms" or v is not None} for shot in truth
+            {
+                k: v
+                for k, v in asdict(shot).items()
+                if not ((k == "visible_ms" and v is None) or (k == "also" and not v))
+            }
+            for shot in truth
         ]
         (args.out / f"truth-{name}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         products = sum(shot.sku is not None for shot in truth)

@@ -4,8 +4,11 @@ whether anything appeared where no product was.
 
 Truth is a list of shots `{start_ms, end_ms, sku}` (`sku: null` for a shot with no catalog product),
 a product shot optionally with `visible_ms`, when its product comes into view (from its first frame
-otherwise). A placement belongs to the shot it overlaps most; a shot's link is read from its longest
-placement, and its wait (`delay_ms`) from its earliest.
+otherwise), and `also`, the products brought into it later (`[{sku, visible_ms}]`: a second product
+carried into a shot where the first is held). A placement belongs to the shot it overlaps most; a
+shot's link is read from its longest placement, and its wait (`delay_ms`) from its earliest. In a shot
+with later products, the placements linked (top-1) to one of them are theirs, not the shot's: a later
+product counts as linked when one of the shot's placements names it at top-1.
 
 A product the brand does not sell is on screen in most episodes (a sibling flavour of its own product,
 a competitor's carton). Leaving some shots' SKUs out of the catalog (`choose_left_out`) measures that
@@ -37,6 +40,14 @@ class TruthError(TaggerError):
 
 
 @dataclass(frozen=True, slots=True)
+class TruthProduct:
+    """A product brought into a shot after its start, while the shot's own product is in view."""
+
+    sku: str
+    visible_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TruthShot:
     start_ms: int
     end_ms: int
@@ -45,6 +56,7 @@ class TruthShot:
     # shot's first frame. Only the wait for the first placement (`ShotScore.delay_ms`) and the time in
     # view (`ShotScore.in_view_ms`, `shown_ms`) read it.
     visible_ms: int | None = None
+    also: tuple[TruthProduct, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,21 @@ class NearThreshold:
 
 
 @dataclass(frozen=True, slots=True)
+class LaterProductScore:
+    """A product brought into a shot later (`TruthShot.also`): whether a placement of the shot names
+    it at top-1, and was approved as it; how long after coming into view its first such placement
+    started."""
+
+    sku: str
+    linked: bool
+    approved: bool
+    delay_ms: int | None
+    left_out: bool = False
+    # How many of the shot's placements were approved as it (each counts as a right approval).
+    approved_placements: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ShotScore:
     start_ms: int
     end_ms: int
@@ -93,6 +120,7 @@ class ShotScore:
     # a placement of the shot is on screen (0 on a product-free shot).
     in_view_ms: int = 0
     shown_ms: int = 0
+    later: tuple[LaterProductScore, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +144,11 @@ class EpisodeScore:
     left_out_auto_approved: int = 0
     # Links on the edge of the auto-approve level (empty when scored without the level).
     near_threshold: tuple[NearThreshold, ...] = ()
+    # Products brought into shots later (`TruthShot.also`), those in the catalog: how many, how many a
+    # placement named at top-1, how many were approved as themselves.
+    later_products: int = 0
+    later_linked: int = 0
+    later_approved: int = 0
 
     def rates(self) -> dict[str, float]:
         shots = max(self.product_shots, 1)
@@ -125,6 +158,8 @@ class EpisodeScore:
             "top5": self.top5_right / shots,
             "auto_approved": self.auto_approved_shots / shots,
         }
+        if self.later_products:
+            rates["later_linked"] = self.later_linked / self.later_products
         if self.left_out_shots:
             rates["left_out_with_placements"] = self.left_out_with_placements / self.left_out_shots
             rates["left_out_auto_approved"] = self.left_out_auto_approved / self.left_out_shots
@@ -143,6 +178,15 @@ class EpisodeScore:
         """The found in-catalog product shots' `delay_ms`, shortest first."""
         return sorted(s.delay_ms for s in self.shots if s.delay_ms is not None and not s.left_out)
 
+    def later_delays_ms(self) -> list[int]:
+        """The linked later products' waits for their first placement, shortest first."""
+        return sorted(
+            later.delay_ms
+            for shot in self.shots
+            for later in shot.later
+            if later.delay_ms is not None and not later.left_out
+        )
+
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["rates"] = {name: round(value, 4) for name, value in self.rates().items()}
@@ -150,6 +194,12 @@ class EpisodeScore:
         document["delay_ms"] = (
             {"median": int(np.median(delays)), "max": delays[-1], "over_1s": sum(d > 1000 for d in delays)}
             if delays
+            else None
+        )
+        later = self.later_delays_ms()
+        document["later_delay_ms"] = (
+            {"median": int(np.median(later)), "max": later[-1], "over_1s": sum(d > 1000 for d in later)}
+            if later
             else None
         )
         shown = self.shown_share()
@@ -193,8 +243,35 @@ def parse_truth(document: object, *, name: str = "truth") -> list[TruthShot]:
                 f"{name}: shot {number} has visible_ms {visible!r}; "
                 f"need an integer in its span {start}..{end} ms"
             )
-        shots.append(TruthShot(start, end, sku, visible))
+        shots.append(TruthShot(start, end, sku, visible, _later_products(entry, number, name, start, end)))
     return shots
+
+
+def _later_products(
+    entry: dict[str, Any], number: int, name: str, start: int, end: int
+) -> tuple[TruthProduct, ...]:
+    """A shot's `also`: products brought in after it starts, each a SKU and its `visible_ms` within the
+    shot's span, none the shot's own SKU or another's twice."""
+    also = entry.get("also", [])
+    if not isinstance(also, list) or (also and entry.get("sku") is None):
+        raise TruthError(
+            f"{name}: shot {number}'s also must be a list of {{sku, visible_ms}}, in a shot with a product"
+        )
+    products: list[TruthProduct] = []
+    for later in also:
+        sku = later.get("sku") if isinstance(later, dict) else None
+        visible = later.get("visible_ms") if isinstance(later, dict) else None
+        if not isinstance(sku, str) or not sku.strip():
+            raise TruthError(f"{name}: shot {number} has a later product without a SKU string")
+        if sku == entry.get("sku") or any(product.sku == sku for product in products):
+            raise TruthError(f"{name}: shot {number} names {sku} twice")
+        if not isinstance(visible, int) or isinstance(visible, bool) or not start <= visible < end:
+            raise TruthError(
+                f"{name}: shot {number}'s later product {sku} has visible_ms {visible!r}; "
+                f"need an integer in its span {start}..{end} ms"
+            )
+        products.append(TruthProduct(sku, visible))
+    return tuple(products)
 
 
 def choose_left_out(truth: Sequence[TruthShot], count: int, seed: int = 0) -> frozenset[str]:
@@ -256,7 +333,8 @@ def near_threshold(
             approved=placement.approved_sku is not None,
             right=None
             if left_out
-            else bool(placement.candidate_skus) and placement.candidate_skus[0] == shot.sku,
+            else bool(placement.candidate_skus)
+            and placement.candidate_skus[0] in {shot.sku, *(later.sku for later in shot.also)},
         )
         for placement in group
         if placement.confidence is not None
@@ -276,10 +354,13 @@ def score_episode(
     brand's `auto_approve` level, the links on its edge are listed too (`near_threshold`)."""
     shots: list[ShotScore] = []
     edge: list[NearThreshold] = []
-    for shot, group in zip(truth, assign(placements, truth), strict=True):
+    for shot, placed in zip(truth, assign(placements, truth), strict=True):
         missing = shot.sku is not None and shot.sku in left_out
         if auto_approve is not None:
-            edge += near_threshold(shot, group, auto_approve, left_out=missing)
+            edge += near_threshold(shot, placed, auto_approve, left_out=missing)
+        later_skus = {later.sku for later in shot.also}
+        # The placements named after a product brought in later are that product's, not the shot's.
+        group = [p for p in placed if not (p.candidate_skus and p.candidate_skus[0] in later_skus)]
         longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
         candidates = longest.candidate_skus if longest is not None else ()
         in_view = shot.start_ms if shot.visible_ms is None else shot.visible_ms
@@ -301,6 +382,7 @@ def score_episode(
                 delay_ms=None if first is None or shot.sku is None else max(0, first - in_view),
                 in_view_ms=0 if shot.sku is None else shot.end_ms - in_view,
                 shown_ms=0 if shot.sku is None else covered_ms(group, in_view, shot.end_ms),
+                later=tuple(_later_score(later, placed, left_out) for later in shot.also),
             )
         )
     product = [s for s in shots if s.sku is not None and not s.left_out]
@@ -312,7 +394,8 @@ def score_episode(
         top1_right=sum(s.top1_right for s in product),
         top5_right=sum(s.top5_right for s in product),
         auto_approved_shots=sum(bool(s.approved) for s in product),
-        auto_approved_right=sum(sku == s.sku for s in shots for sku in s.approved),
+        auto_approved_right=sum(sku == s.sku for s in shots for sku in s.approved)
+        + sum(later.approved_placements for s in shots for later in s.later),
         auto_approved_wrong=sum(sku != s.sku for s in shots for sku in s.approved),
         placements_on_product_free_shots=sum(s.placements for s in shots if s.sku is None),
         shots=tuple(shots),
@@ -321,4 +404,22 @@ def score_episode(
         left_out_with_placements=sum(s.placements > 0 for s in missing_shots),
         left_out_auto_approved=sum(bool(s.approved) for s in missing_shots),
         near_threshold=tuple(edge),
+        later_products=sum(not later.left_out for s in shots for later in s.later),
+        later_linked=sum(later.linked for s in shots for later in s.later),
+        later_approved=sum(later.approved for s in shots for later in s.later),
+    )
+
+
+def _later_score(
+    later: TruthProduct, placed: Sequence[ScoredPlacement], left_out: Collection[str]
+) -> LaterProductScore:
+    named = [p for p in placed if p.candidate_skus and p.candidate_skus[0] == later.sku]
+    first = min((p.start_ms for p in named), default=None)
+    return LaterProductScore(
+        sku=later.sku,
+        linked=bool(named),
+        approved=any(p.approved_sku == later.sku for p in named),
+        delay_ms=None if first is None else max(0, first - later.visible_ms),
+        left_out=later.sku in left_out,
+        approved_placements=sum(p.approved_sku == later.sku for p in named),
     )

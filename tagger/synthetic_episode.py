@@ -5,11 +5,15 @@ A product shot puts a square in-store photo of a hand-held product across the fu
 frame, over a blurred, darkened copy of itself (how phone-first players show square footage); a
 product-free shot fills the frame with its photo. A product shot may open on the blurred copy alone
 and have the photo slide in from the bottom edge mid-shot (`ShotSpec.enter_ms`), as a product picked
-up or carried into view. `scripts/build_episode_eval.py` chooses the photos.
+up or carried into view. A product shot may also be joined mid-shot by a second product
+(`ShotSpec.joined_by`): its photo, and the second photo sliding in below it, each in one half of the
+frame, as a second product brought into a shot where the first is already held.
+`scripts/build_episode_eval.py` chooses the photos.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,8 +23,18 @@ import cv2
 import numpy as np
 
 from tagger.arrays import Image
-from tagger.episode_eval import TruthShot
+from tagger.episode_eval import TruthProduct, TruthShot
 from tagger.exceptions import VideoError
+
+
+@dataclass(frozen=True, slots=True)
+class Joining:
+    """A second product brought into a product shot: its photo slides in from the bottom edge
+    `enter_ms` after the shot starts, into the frame's lower half, below the shot's own photo."""
+
+    image: Path
+    sku: str
+    enter_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,9 @@ class ShotSpec:
     # A product shot whose product comes into view this long after its start, sliding in from the
     # bottom edge over ENTRY_MS; None: in view from the first frame.
     enter_ms: int | None = None
+    # A second product joining this (product) shot mid-shot; the shot's own product is then in view
+    # from the first frame, in the frame's upper half.
+    joined_by: Joining | None = None
 
 
 # How long a product takes to slide into view: about as long as a hand takes to lift a carton into the
@@ -86,6 +103,37 @@ def with_square(backdrop: Image, square: Image, entered: float = 1.0) -> Image:
     return canvas
 
 
+def pair_layers(photo: Image, second: Image, width: int, height: int) -> tuple[Image, Image, Image]:
+    """(the first photo's backdrop, its centre square and the second photo's, each as wide as half
+    the frame's height allows)."""
+    side = min(width, height // 2)
+    backdrop, first = product_layers(photo, width, height)
+    _, joining = product_layers(second, width, height)
+    shrink = (side, side)
+    return (
+        backdrop,
+        np.asarray(cv2.resize(first, shrink, interpolation=cv2.INTER_AREA), dtype=np.uint8),
+        np.asarray(cv2.resize(joining, shrink, interpolation=cv2.INTER_AREA), dtype=np.uint8),
+    )
+
+
+def with_pair(backdrop: Image, first: Image, second: Image, entered: float = 1.0) -> Image:
+    """The first square in the frame's upper half; the second below it when `entered` is 1, that
+    share of its way up from just under the bottom edge otherwise (eased; 0: not in view)."""
+    height, width = backdrop.shape[:2]
+    side = first.shape[0]
+    canvas = backdrop.copy()
+    left = (width - side) // 2
+    top_first = max(0, height // 2 - side)
+    canvas[top_first : top_first + side, left : left + side] = first
+    eased = 1 - (1 - min(max(entered, 0.0), 1.0)) ** 2
+    top = round(height + (height // 2 - height) * eased)
+    visible = min(side, height - top)
+    if visible > 0:
+        canvas[top : top + visible, left : left + side] = second[:visible]
+    return canvas
+
+
 def product_canvas(photo: Image, width: int, height: int) -> Image:
     """The photo's centre square across the frame's width, over a blurred, darker copy of itself."""
     return with_square(*product_layers(photo, width, height))
@@ -110,6 +158,34 @@ def camera_frame(canvas: Image, progress: float, spec: ShotSpec) -> Image:
     return np.asarray(cv2.resize(window, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """How a shot's picture changes as something slides into view: `compose(entered)` is the canvas
+    with that share of the entry done (1: in place), `before` the canvas before it starts."""
+
+    enter_ms: int
+    compose: Callable[[float], Image]
+    before: Image
+
+
+def _entry(spec: ShotSpec, width: int, height: int) -> _Entry | None:
+    """The shot's entry, with its photos read and blurred once; None for a shot where nothing
+    enters."""
+    if spec.sku is None:
+        return None
+    if spec.joined_by is not None:
+        if spec.enter_ms is not None:
+            raise ValueError(f"{spec.image.name}: a joined shot's own product is in view from its start")
+        pair = pair_layers(_read(spec.image), _read(spec.joined_by.image), width, height)
+        return _Entry(
+            spec.joined_by.enter_ms, lambda entered: with_pair(*pair, entered), with_pair(*pair, 0.0)
+        )
+    if spec.enter_ms is None:
+        return None
+    layers = product_layers(_read(spec.image), width, height)
+    return _Entry(spec.enter_ms, lambda entered: with_square(*layers, entered), layers[0])
+
+
 def render_episode(
     shots: list[ShotSpec], target: Path, *, size: tuple[int, int] = (1080, 1920), fps: int = 30
 ) -> list[TruthShot]:
@@ -124,34 +200,39 @@ def render_episode(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "23"}
         for spec in shots:
-            entering = spec.enter_ms is not None and spec.sku is not None
-            # An entering product's layers, read and blurred once; its canvas once it is in place.
-            layers = product_layers(_read(spec.image), width, height) if entering else None
-            canvas = with_square(*layers) if layers is not None else shot_canvas(spec, width, height)
+            entry = _entry(spec, width, height)
+            canvas = entry.compose(1.0) if entry is not None else shot_canvas(spec, width, height)
             frames = max(1, round(spec.duration_ms * fps / 1000))
-            if spec.enter_ms is not None and entering and not 0 <= spec.enter_ms < (frames - 1) * 1000 / fps:
-                raise ValueError(f"{spec.image.name}: enter_ms {spec.enter_ms} is outside its shot")
+            if entry is not None and not 0 <= entry.enter_ms < (frames - 1) * 1000 / fps:
+                raise ValueError(f"{spec.image.name}: enter_ms {entry.enter_ms} is outside its shot")
             start_ms = round(frame_index * 1000 / fps)
             visible_ms: int | None = None
             for index in range(frames):
                 shown, progress, entered = canvas, index / max(frames - 1, 1), 1.0
-                if layers is not None and spec.enter_ms is not None:
-                    entered = (index * 1000 / fps - spec.enter_ms) / ENTRY_MS
-                    shown = canvas if entered >= 1 else with_square(*layers, entered)
+                if entry is not None:
+                    entered = (index * 1000 / fps - entry.enter_ms) / ENTRY_MS
+                    shown = canvas if entered >= 1 else entry.compose(entered)
                 frame = camera_frame(shown, progress, spec)
                 # In view from the first frame the camera's window shows some of it (the window may
                 # crop the canvas's bottom rows, where the product rises from).
                 if (
-                    layers is not None
+                    entry is not None
                     and visible_ms is None
                     and entered > 0
-                    and (entered >= 1 or not np.array_equal(frame, camera_frame(layers[0], progress, spec)))
+                    and (
+                        entered >= 1 or not np.array_equal(frame, camera_frame(entry.before, progress, spec))
+                    )
                 ):
                     visible_ms = round((frame_index + index) * 1000 / fps)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
             frame_index += frames
-            truth.append(TruthShot(start_ms, round(frame_index * 1000 / fps), spec.sku, visible_ms))
+            end_ms = round(frame_index * 1000 / fps)
+            if spec.joined_by is not None and visible_ms is not None:
+                also = (TruthProduct(spec.joined_by.sku, visible_ms),)
+                truth.append(TruthShot(start_ms, end_ms, spec.sku, None, also))
+            else:
+                truth.append(TruthShot(start_ms, end_ms, spec.sku, visible_ms))
         for packet in stream.encode():
             container.mux(packet)
     partial.replace(target)

@@ -359,6 +359,17 @@ def _print(
     shown = score.shown_share()
     if shown is not None:
         table.add_row("time a product is in view with a placement on screen", "", f"{shown:.2f}")
+    if score.later_products:
+        table.add_row("products brought into a shot later", str(score.later_products), "")
+        table.add_row("  linked right, top-1", str(score.later_linked), f"{rates['later_linked']:.2f}")
+        table.add_row("  auto-approved", str(score.later_approved), "")
+        later_delays = score.later_delays_ms()
+        if later_delays:
+            table.add_row(
+                "  time to a linked one's first placement, median / max",
+                f"{statistics.median(later_delays) / 1000:.1f} / {later_delays[-1] / 1000:.1f} s",
+                "",
+            )
     table.add_row(
         f"placements on {score.product_free_shots} product-free shots",
         str(score.placements_on_product_free_shots),

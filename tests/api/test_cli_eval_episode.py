@@ -17,7 +17,7 @@ from api.settings import get_settings
 from tagger.models.cards import find_card, load_card
 from tagger.models.registry import pull
 from tagger.settings import DEFAULT_MODEL_CARDS_DIR
-from tagger.synthetic_episode import ShotSpec, render_episode
+from tagger.synthetic_episode import Joining, ShotSpec, render_episode
 from tests.tagger.factories import constant_output_model, write_card
 from tests.utils.api import make_video
 
@@ -191,13 +191,22 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     shots = [ShotSpec(data / "val" / "Packages" / path, 3000, sku) for sku, path in products.items()]
     shots[1] = dataclasses.replace(shots[1], enter_ms=800)  # Bravo's carton comes into view mid-shot
     shots.append(ShotSpec(frame, 2500, None))
+    # God Morgon held, then Bravo's carton brought up beside it.
+    joining = Joining(data / "val" / "Packages" / products["GS-B"], "GS-B", 800)
+    shots.append(ShotSpec(data / "val" / "Packages" / products["GS-A"], 3000, "GS-A", joined_by=joining))
     video = workspace / "episode.mp4"
     document = [
         {"start_ms": shot.start_ms, "end_ms": shot.end_ms, "sku": shot.sku}
         | ({"visible_ms": shot.visible_ms} if shot.visible_ms is not None else {})
+        | (
+            {"also": [{"sku": later.sku, "visible_ms": later.visible_ms} for later in shot.also]}
+            if shot.also
+            else {}
+        )
         for shot in render_episode(shots, video, size=(360, 640), fps=15)
     ]
     assert "visible_ms" in document[1]
+    assert document[3]["also"][0]["sku"] == "GS-B"
     truth = truth_file(workspace, document)
     out = workspace / "report.json"
 
@@ -206,8 +215,13 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     assert code == 0, output
     report = json.loads(out.read_text(encoding="utf-8"))
     score = report["score"]
-    assert (score["product_shots"], score["product_free_shots"]) == (2, 1)
-    assert [shot["sku"] for shot in score["shots"]] == ["GS-A", "GS-B", None]
+    assert (score["product_shots"], score["product_free_shots"]) == (3, 1)
+    assert [shot["sku"] for shot in score["shots"]] == ["GS-A", "GS-B", None, "GS-A"]
+    # The product brought in later is scored apart, on screen too.
+    assert score["later_products"] == 1
+    assert [later["sku"] for later in score["shots"][3]["later"]] == ["GS-B"]
+    assert 0 <= score["later_linked"] <= 1
+    assert "products brought into a shot later" in output
     # God Morgon's carton fills the frame: the detector finds it and the linker puts it first of two.
     assert score["shots"][0]["placements"] >= 1
     assert score["shots"][0]["top5_right"] is True
@@ -219,7 +233,7 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     assert 0 < score["shown_share"] <= 1
     assert score["shots"][0]["shown_ms"] <= score["shots"][0]["in_view_ms"] == 3000
     assert "time a product is in view with a placement on screen" in output
-    assert 0 <= score["found"] <= 2
+    assert 0 <= score["found"] <= 3
     assert set(report["seconds"]) == {
         "index",
         "decode",

@@ -121,3 +121,25 @@ def test_entering_products_keep_the_plain_episodes_shots_and_come_into_view_mid_
             assert after == dataclasses.replace(before, enter_ms=after.enter_ms)
             assert low <= after.enter_ms <= high < before.duration_ms
     assert builder.entering(plain, 2) == entering  # the same seed, the same entries
+
+
+def test_joined_shots_keep_the_plain_episodes_shots_and_bring_in_another_product_mid_shot(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    photos, skus, frames = plan_inputs(tmp_path)
+    plain = builder.plan_shots(2, photos, skus, frames, 30)
+
+    joined = builder.joined(plain, 2)
+
+    low, high = builder.ENTER_AFTER_MS
+    products = [spec for spec in plain if spec.sku is not None]
+    for before, after in zip(plain, joined, strict=True):
+        if before.sku is None:
+            assert after == before
+            continue
+        assert after == dataclasses.replace(before, joined_by=after.joined_by)
+        assert after.joined_by is not None
+        assert after.joined_by.sku != before.sku
+        assert (after.joined_by.image, after.joined_by.sku) in {(spec.image, spec.sku) for spec in products}
+        assert low <= after.joined_by.enter_ms <= high < before.duration_ms
+    assert builder.joined(plain, 2) == joined  # the same seed, the same shots

@@ -113,6 +113,35 @@ def test_a_truth_file_is_read_and_checked(tmp_path: Path) -> None:
             [{"start_ms": 10, "end_ms": 50, "sku": None, "visible_ms": 20}],
             "shot 1 has no product to come into",
         ),
+        ([{"start_ms": 0, "end_ms": 50, "sku": "A", "also": {"sku": "B"}}], "shot 1's also must be a list"),
+        (
+            [{"start_ms": 0, "end_ms": 50, "sku": None, "also": [{"sku": "B", "visible_ms": 5}]}],
+            "in a shot with a product",
+        ),
+        ([{"start_ms": 0, "end_ms": 50, "sku": "A", "also": ["B"]}], "a later product without a SKU string"),
+        (
+            [{"start_ms": 0, "end_ms": 50, "sku": "A", "also": [{"sku": "A", "visible_ms": 5}]}],
+            "names A twice",
+        ),
+        (
+            [
+                {
+                    "start_ms": 0,
+                    "end_ms": 50,
+                    "sku": "A",
+                    "also": [{"sku": "B", "visible_ms": 5}, {"sku": "B", "visible_ms": 9}],
+                }
+            ],
+            "names B twice",
+        ),
+        (
+            [{"start_ms": 10, "end_ms": 50, "sku": "A", "also": [{"sku": "B", "visible_ms": 50}]}],
+            r"later product B has visible_ms 50; need .* 10\.\.50",
+        ),
+        (
+            [{"start_ms": 10, "end_ms": 50, "sku": "A", "also": [{"sku": "B"}]}],
+            "later product B has visible_ms None",
+        ),
     ],
 )
 def test_a_malformed_truth_is_refused_with_the_shot_that_is_wrong(document: object, message: str) -> None:
@@ -276,3 +305,66 @@ def test_the_time_a_product_is_in_view_with_a_placement_on_screen_counts_overlap
     assert score.to_json()["shown_share"] == 0.575
     assert score_episode(truth[2:3], []).shown_share() is None
     assert covered_ms([], 0, 1000) == 0
+
+
+def test_a_product_brought_in_later_is_scored_by_the_placements_that_name_it() -> None:
+    truth = parse_truth(
+        [
+            {"start_ms": 0, "end_ms": 4000, "sku": "GS-01", "also": [{"sku": "GS-02", "visible_ms": 1500}]},
+            {
+                "start_ms": 4000,
+                "end_ms": 8000,
+                "sku": "GS-03",
+                "also": [{"sku": "GS-04", "visible_ms": 5000}],
+            },
+            {
+                "start_ms": 8000,
+                "end_ms": 12000,
+                "sku": "GS-05",
+                "also": [{"sku": "GS-06", "visible_ms": 9000}],
+            },
+        ]
+    )
+    placements = [
+        ScoredPlacement(0, 3900, ("GS-01",), "GS-01"),
+        # The later product's placement, longer than nothing but shorter than the held one's: its own.
+        ScoredPlacement(1900, 3900, ("GS-02", "GS-01"), "GS-02"),
+        ScoredPlacement(2000, 2500, ("GS-02",), "GS-02"),  # a second approved placement of it
+        # Only the later product found: the shot's own product is not.
+        ScoredPlacement(4100, 7900, ("GS-04",), None),
+        # A placement approved as neither product is wrong.
+        ScoredPlacement(8000, 11900, ("GS-05",), None),
+        ScoredPlacement(9200, 11900, ("GS-07",), "GS-07"),
+    ]
+
+    score = score_episode(truth, placements)
+
+    first, second, third = score.shots
+    assert (first.placements, first.top1_right, first.approved) == (1, True, ("GS-01",))
+    assert [(later.sku, later.linked, later.approved, later.delay_ms) for later in first.later] == [
+        ("GS-02", True, True, 400)
+    ]
+    assert (second.placements, second.top1) == (0, None)
+    assert [(later.linked, later.approved, later.delay_ms) for later in second.later] == [(True, False, 0)]
+    assert third.approved == ("GS-07",)
+    assert [(later.linked, later.delay_ms) for later in third.later] == [(False, None)]
+    assert (score.found, score.top1_right) == (2, 2)
+    assert (score.later_products, score.later_linked, score.later_approved) == (3, 2, 1)
+    assert (score.auto_approved_right, score.auto_approved_wrong) == (3, 1)  # approved placements
+    assert score.rates()["later_linked"] == pytest.approx(2 / 3)
+    assert score.later_delays_ms() == [0, 400]
+    assert score.to_json()["later_delay_ms"] == {"median": 200, "max": 400, "over_1s": 0}
+
+
+def test_a_shot_without_later_products_is_scored_as_before() -> None:
+    placements = [
+        ScoredPlacement(100, 2900, ("GS-01",), "GS-01"),
+        ScoredPlacement(3100, 5000, ("GS-02",), None),
+    ]
+
+    score = score_episode(TRUTH, placements)
+
+    assert all(shot.later == () for shot in score.shots)
+    assert (score.later_products, score.later_linked) == (0, 0)
+    assert "later_linked" not in score.rates()
+    assert score.to_json()["later_delay_ms"] is None

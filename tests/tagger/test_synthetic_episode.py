@@ -8,16 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
-from tagger.episode_eval import TruthShot
+from tagger.episode_eval import TruthProduct, TruthShot
 from tagger.exceptions import VideoError
 from tagger.probe import probe_video
 from tagger.synthetic_episode import (
     ENTRY_MS,
+    Joining,
     ShotSpec,
     camera_frame,
+    pair_layers,
     product_canvas,
     product_layers,
     render_episode,
+    with_pair,
     with_square,
 )
 from tagger.video.decode import decode_frames
@@ -129,4 +132,45 @@ def test_a_product_that_would_enter_after_its_shot_is_refused(tmp_path: Path) ->
     spec = ShotSpec(photo(tmp_path / "a.png", (0, 0, 255)), 1000, "GS-01", enter_ms=1000)
 
     with pytest.raises(ValueError, match="enter_ms 1000 is outside its shot"):
+        render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+
+
+def test_a_second_product_joins_the_held_one_in_the_lower_half_and_its_truth_says_when(
+    tmp_path: Path,
+) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    blue = photo(tmp_path / "b.png", (255, 0, 0))
+    backdrop, first, second = pair_layers(
+        np.asarray(cv2.imread(str(red)), np.uint8), np.asarray(cv2.imread(str(blue)), np.uint8), 90, 160
+    )
+    assert first.shape == second.shape == (80, 80, 3)  # half the frame's height
+    alone, joined = with_pair(backdrop, first, second, 0.0), with_pair(backdrop, first, second, 1.0)
+    assert tuple(alone[40, 45]) == (0, 0, 255)  # the held product in the upper half
+    assert np.array_equal(alone[80:], backdrop[80:])  # nothing below it yet
+    assert tuple(joined[120, 45]) == (255, 0, 0)  # the second one in place in the lower half
+    assert np.array_equal(joined[:80], alone[:80])
+    shots = [
+        ShotSpec(red, 1000 + ENTRY_MS + 500, "GS-01", zoom=0.0, joined_by=Joining(blue, "GS-02", 1000)),
+        ShotSpec(photo(tmp_path / "free.png", (0, 255, 0)), 500, None),
+    ]
+    target = tmp_path / "episode.mp4"
+
+    truth = render_episode(shots, target, size=(72, 128), fps=10)
+
+    end = 1000 + ENTRY_MS + 500
+    assert truth == [
+        TruthShot(0, end, "GS-01", also=(TruthProduct("GS-02", 1100),)),
+        TruthShot(end, end + 500, None),
+    ]
+    frames = [frame.frame.to_ndarray(format="bgr24") for frame in decode_frames(target)]
+    assert frames[0][32, 36][2] > 200  # red from the first frame, above the middle
+    assert frames[5][96, 36][0] < 200  # no blue below it before the entry
+    assert frames[(1000 + ENTRY_MS) // 100 + 1][96, 36][0] > 200
+
+
+def test_a_joined_shot_whose_own_product_enters_too_is_refused(tmp_path: Path) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    spec = ShotSpec(red, 3000, "GS-01", enter_ms=500, joined_by=Joining(red, "GS-02", 1000))
+
+    with pytest.raises(ValueError, match="own product is in view from its start"):
         render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
