@@ -13,6 +13,12 @@ leave (`ShotLocator.held_until`).
 A product found after its shot's first look has just come into view, and its shot may end soon: the
 next sample looks at it again, so that it gets the second sighting a placement needs in time.
 
+A shot where nothing is followed is searched again as soon as its picture changes (something came
+into view); one where products are followed, as soon as the picture changes away from them (a second
+product carried in beside the first). That look covers the frame with the followed products blanked
+out: beside a held product, a newcomer is compared with its own neighbours by the focus rule, not with
+the product in focus, which would drop it as clutter.
+
 A print seen with fewer keypoints than the bar (`LocateConfig.tentative_inliers` up to `min_inliers`)
 is held as a candidate, not a product: the next sample's look around it finds it only if it sees the
 same SKU at the same place again. A held carton turned from the camera shows little of its print, but
@@ -22,6 +28,7 @@ a product-free frame. A product once found is followed at that lower bar (its SK
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +67,10 @@ class LocateSchedule:
     # 33 (BENCHMARKS.md, End to end). It only brings a look forward, never skips one: set low, it
     # spends looks on motion.
     change_luma: float = 28.0
+    # Where products are followed, the picture away from them (outside their boxes widened by `margin`)
+    # must change by `change_luma` for a look for newcomers, over at least this share of the frame; a
+    # product filling the frame leaves too little around it to judge.
+    min_outside: float = 0.2
     # A candidate (a print below the bar) is confirmed by a second look that finds the same SKU with
     # at least this share of the smaller box in common (the product pans and zooms between looks).
     same_place: float = 0.5
@@ -89,6 +100,42 @@ def away_from(general: Detections, boxes: Sequence[Box], overlap_iou: float = 0.
         return general
     ious = box_iou(general.xyxy, np.array(boxes, dtype=np.float32))
     return general[np.all(ious <= overlap_iou, axis=1)]
+
+
+def outside_change(
+    change_map: Image, boxes: Sequence[Box], frame_shape: tuple[int, ...], min_share: float
+) -> float:
+    """The mean of `change_map` (a tiny frame's per-pixel change) outside `boxes` (in the pixels of a
+    frame of `frame_shape`); 0 when less than `min_share` of the frame lies outside them."""
+    height, width = frame_shape[:2]
+    rows, cols = change_map.shape[:2]
+    outside = np.ones((rows, cols), dtype=bool)
+    for x1, y1, x2, y2 in boxes:
+        left, right = max(0, math.floor(x1 * cols / width)), min(cols, math.ceil(x2 * cols / width))
+        top, bottom = max(0, math.floor(y1 * rows / height)), min(rows, math.ceil(y2 * rows / height))
+        outside[top:bottom, left:right] = False
+    if outside.sum() < min_share * rows * cols:
+        return 0.0
+    return float(change_map[outside].mean())
+
+
+def blanked(image: Image, boxes: Sequence[Box]) -> Image:
+    """A copy of `image` with `boxes` filled with mid-grey: no keypoint is found inside them."""
+    copy = image.copy()
+    height, width = image.shape[:2]
+    for x1, y1, x2, y2 in boxes:
+        left, right = max(0, math.floor(x1)), min(width, math.ceil(x2))
+        top, bottom = max(0, math.floor(y1)), min(height, math.ceil(y2))
+        copy[top:bottom, left:right] = 128
+    return copy
+
+
+def shift(before: Box, after: Box) -> float:
+    """How far a box's centre moved, as a share of its earlier width or height (the larger)."""
+    width, height = max(before[2] - before[0], 1e-6), max(before[3] - before[1], 1e-6)
+    dx = abs((after[0] + after[2]) - (before[0] + before[2])) / 2
+    dy = abs((after[1] + after[3]) - (before[1] + before[3])) / 2
+    return max(dx / width, dy / height)
 
 
 def widened_box(box: Box, margin: float) -> Box:
@@ -156,6 +203,13 @@ class ShotLocator:
     # The picture changed enough since a sample where nothing was followed (`LocateSchedule.change_luma`)
     # and no whole-frame look has followed yet: kept when that sample went to confirming candidates.
     _picture_changed: bool = False
+    # The picture changed enough away from the followed products (`outside_change`): a look for
+    # newcomers at the next sample that looks (kept while that sample only confirms candidates).
+    _newcomers_due: bool = False
+    newcomer_looks: int = 0
+    # Followed products (catalog rows) that held still at their last look, or were in view from the
+    # shot's first look; not one just found mid-shot, nor one that moved further than `margin`.
+    _still: set[int] = field(default_factory=set)
 
     @property
     def class_name(self) -> str:
@@ -169,15 +223,28 @@ class ShotLocator:
         starts_shot: bool,
         frame_index: int = 0,
         change: float = 0.0,
+        change_map: Image | None = None,
     ) -> LocatedFrame:
         """Split this frame's proposals into the general detector's boxes (for the tracker) and the
         located products (tracked by SKU); a frame that starts a shot forgets the previous shot's
         products first. A general box on a located or followed product is dropped: one object, one
         track (and one placement to link). `change`: how much the picture changed over the last sampling
-        period (`pipeline.picture_change`, `LocateSchedule.change_luma`)."""
+        period (`pipeline.picture_change`, `LocateSchedule.change_luma`); `change_map`: where (the
+        absolute difference of the tiny luma frames, `pipeline.change_map`), to tell a change away from
+        the followed products; without it no look for newcomers is made."""
         started = time.perf_counter()
         if starts_shot:
             self.reset()
+        # A followed product being carried changes the picture around it itself (the hand, what it
+        # passes): only while every followed product holds still is a change away from them a newcomer.
+        if self._following and change_map is not None and self._still >= self._following.keys():
+            away = outside_change(
+                change_map,
+                [widened_box(box, self.schedule.margin) for box in self._following.values()],
+                image.shape[:2],
+                self.schedule.min_outside,
+            )
+            self._newcomers_due = self._newcomers_due or away >= self.schedule.change_luma
         found, confirmed = self._look(image, t_ms, frame_index, change)
         located = self._tracked(found)
         on_products = [_box(row) for row in located.xyxy] or list(self._following.values())
@@ -199,6 +266,8 @@ class ShotLocator:
         self._last_look_ms = None
         self._look_soon = False
         self._picture_changed = False
+        self._newcomers_due = False
+        self._still = set()
         self._following = {}
         self._candidates = {}
         self._track_ids = {}
@@ -244,10 +313,19 @@ class ShotLocator:
             # look that saw them set it: an unconfirmed candidate never delays the next search.
             if following or found:
                 self._last_look_ms = t_ms
+            if found:
+                # A product is followed now: a change seen before it was confirmed was most likely
+                # its own entry (a change away from it asks for newcomers from now on).
+                self._picture_changed = False
+            if self._newcomers_due and self._following:
+                found += self._look_for_newcomers(image, t_ms, frame_index)
             return found, confirmed
-        if self._following or (
-            since is not None and since < self.schedule.retry_ms and not self._picture_changed
-        ):
+        if self._following:
+            return (self._look_for_newcomers(image, t_ms, frame_index) if self._newcomers_due else []), []
+        if self._newcomers_due:
+            # The products it was seen beside are gone: a change away from them is a change.
+            self._picture_changed, self._newcomers_due = True, False
+        if since is not None and since < self.schedule.retry_ms and not self._picture_changed:
             return [], []
         self._picture_changed = False
         self._last_look_ms = t_ms
@@ -260,6 +338,7 @@ class ShotLocator:
             {} if found else {item.row: _Candidate(item, t_ms, frame_index, image) for item in seen}
         )
         self._following = {item.row: item.xyxy for item in found}
+        self._still = {item.row for item in found} if since is None else set()
         # A product found after the shot's first look has just come into view (or turned to the
         # camera), and the shot may end soon: it needs a second sighting to become a placement, so the
         # next sample looks again rather than one follow interval later. A candidate is confirmed or
@@ -267,18 +346,51 @@ class ShotLocator:
         self._look_soon = bool(self._candidates) or (bool(found) and since is not None)
         return found, []
 
+    def _look_for_newcomers(self, image: Image, t_ms: int, frame_index: int) -> list[Located]:
+        """A whole-frame look with the followed products blanked out (their boxes widened by the
+        margin): products found there join those followed, prints below the bar become candidates,
+        and the next sample looks at them again (the second sighting a placement needs)."""
+        self._newcomers_due = False
+        self.looks += 1
+        self.newcomer_looks += 1
+        followed = list(self._following.values())
+        seen = locate_products(
+            blanked(image, [widened_box(box, self.schedule.margin) for box in followed]),
+            self.index,
+            self.config,
+            min_inliers=self.config.tentative_inliers,
+        )
+        # Not a followed SKU seen again, nor a print on a followed product (a sibling's print matches
+        # there too): one object, one track.
+        fresh = [
+            item
+            for item in seen
+            if item.row not in self._following
+            and all(box_overlap(item.xyxy, box) <= self.config.max_overlap for box in followed)
+        ]
+        found = [item for item in fresh if item.inliers >= self.config.min_inliers]
+        self._following.update({item.row: item.xyxy for item in found})
+        self._candidates.update(
+            {item.row: _Candidate(item, t_ms, frame_index, image) for item in fresh if item not in found}
+        )
+        self._look_soon = self._look_soon or bool(fresh)
+        return found
+
     def _look_around(self, image: Image) -> tuple[list[Located], list[_Candidate]]:
         """Each followed product and each candidate, for its SKU only, around its last box. A product
         not there is searched for in the whole frame once (a product being picked up or carried in
         moves further between looks than the margin allows); not found there either, its track ends."""
         found: list[Located] = []
         lost: list[int] = []
+        still: set[int] = set()
         for row, box in list(self._following.items()):
             again = self._around(image, row, box)
             if again is None:
                 lost.append(row)
             else:
                 found.append(again)
+                if shift(box, again.xyxy) < self.schedule.margin:
+                    still.add(row)
         if lost:
             self.looks += 1
             moved = locate_products(
@@ -304,6 +416,7 @@ class ShotLocator:
         for row in self._following.keys() - {item.row for item in found}:
             self._track_ids.pop(row, None)
         self._following = {item.row: item.xyxy for item in found}
+        self._still = still & self._following.keys()
         return found, confirmed
 
     def _around(self, image: Image, row: int, box: Box) -> Located | None:

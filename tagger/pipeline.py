@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
+import numpy as np
+
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.detection.backend import Detector
@@ -31,7 +34,7 @@ from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.tracking import ShotTracker, TrackerStep
 from tagger.video.decode import decode_frames, index_packets
-from tagger.video.shots import CutDetector, luma_difference
+from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
     from tagger.linking.linker import LinkThresholds, TrackLinker
@@ -52,6 +55,9 @@ class Sample:
     # How much the picture changed over the last sampling period (`picture_change`; 0 at a shot's
     # start): something coming into view (`tagger.locating.LocateSchedule.change_luma`).
     change: float = 0.0
+    # Where: the per-pixel change of the tiny luma frame over that period (`change_map`; None at a
+    # shot's start), to tell a change away from the products already followed.
+    change_map: Image | None = None
 
 
 @dataclass(slots=True)
@@ -90,8 +96,10 @@ def sampled_frames(
         if wanted:
             if pending_cut:
                 recent.clear()
-            change = picture_change(recent, frame.t_ms, frame.tiny, change_window_ms)
-            sample = Sample(frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side), change)
+            changed = change_map(recent, frame.t_ms, frame.tiny, change_window_ms)
+            change = float(changed.mean()) if changed is not None else 0.0
+            image = frame.image(settings.work_max_side)
+            sample = Sample(frame.index, frame.t_ms, pending_cut, image, change, changed)
             pending_cut = False
             last_sampled_ms = frame.t_ms
             recent.append((frame.t_ms, frame.tiny))
@@ -105,16 +113,25 @@ def sampled_frames(
 
 
 def picture_change(recent: deque[tuple[int, Image]], t_ms: int, tiny: Image, window_ms: float) -> float:
-    """How much the picture at `t_ms` changed over about `window_ms`: the mean absolute difference of
-    its tiny luma frame from the earlier sample of its shot whose age is nearest that (samples fall on
-    frames, so not exactly one period apart); 0 for a shot's first sample. Drops the samples no later
-    call can need."""
+    """How much the picture at `t_ms` changed over about `window_ms`: the mean of its `change_map`; 0
+    for a shot's first sample."""
+    changed = change_map(recent, t_ms, tiny, window_ms)
+    return float(changed.mean()) if changed is not None else 0.0
+
+
+def change_map(recent: deque[tuple[int, Image]], t_ms: int, tiny: Image, window_ms: float) -> Image | None:
+    """Where the picture at `t_ms` changed over about `window_ms`: the absolute difference of its tiny
+    luma frame from the earlier sample of its shot whose age is nearest that (samples fall on frames,
+    so not exactly one period apart); None for a shot's first sample, 255 everywhere after a change of
+    size. Drops the samples no later call can need."""
     while recent and recent[0][0] < t_ms - 2 * window_ms:
         recent.popleft()
     if not recent:
-        return 0.0
+        return None
     _, reference = min(recent, key=lambda sample: abs(t_ms - sample[0] - window_ms))
-    return luma_difference(reference, tiny)
+    if reference.shape != tiny.shape:
+        return np.full(tiny.shape, 255, dtype=np.uint8)
+    return np.asarray(cv2.absdiff(reference, tiny), dtype=np.uint8)
 
 
 def tag_video(
@@ -339,7 +356,13 @@ def _with_located(
     if locator is None:
         return detections, None
     frame = locator.proposals(
-        detections, sample.image, sample.t_ms, sample.starts_shot, sample.index, sample.change
+        detections,
+        sample.image,
+        sample.t_ms,
+        sample.starts_shot,
+        sample.index,
+        sample.change,
+        sample.change_map,
     )
     return frame.general, frame
 

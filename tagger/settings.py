@@ -118,7 +118,8 @@ class TaggerSettings(BaseSettings):
     locate_retry_ms: int = Field(default=1000, ge=0)
     # ... and sooner when the picture changes this much over a sampling period (mean absolute
     # difference of the tiny luma frames, 0-255): a product coming into view
-    # (`tagger.locating.LocateSchedule`). 256 turns it off.
+    # (`tagger.locating.LocateSchedule`). Where products are followed, a change this large away from
+    # them brings a look for newcomers (a second product carried in). 256 turns both off.
     locate_change_luma: float = Field(default=28.0, gt=0.0, le=256.0)
     # A found product is looked for again, around its last box, this often (its placement's path is
     # interpolated between looks; a look that misses it, there and then in the whole frame, ends its

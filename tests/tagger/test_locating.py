@@ -14,14 +14,18 @@ from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import Decision, LinkResult, SkuCandidate
 from tagger.linking.locate import LocateConfig, Located
 from tagger.locating import (
+    LocatedFrame,
     LocateSchedule,
     ShotLocator,
     as_detections,
     away_from,
+    blanked,
     box_at,
     detection_confidence,
     explained,
     locator_for,
+    outside_change,
+    shift,
     without_doubles,
 )
 from tagger.placements import Keyframe, Placement
@@ -158,16 +162,109 @@ def test_a_product_coming_into_view_is_searched_for_before_the_retry_is_due(inde
     assert entered.located.class_id.tolist() == [80]
 
 
-def test_a_change_in_the_picture_does_not_search_a_shot_whose_product_is_followed(
+def _changed_within(box: tuple[float, ...], level: int, shape: tuple[int, int] = (64, 36)) -> np.ndarray:
+    """A tiny change map (rows x cols over the 540 x 960 test frame) that changed by `level` inside
+    `box` (frame pixels) and nowhere else."""
+    rows, cols = shape
+    changed = np.zeros(shape, dtype=np.uint8)
+    x1, y1, x2, y2 = (int(v) for v in box)
+    changed[y1 * rows // 960 : y2 * rows // 960 + 1, x1 * cols // 540 : x2 * cols // 540 + 1] = level
+    return changed
+
+
+def _centres_y(frame: LocatedFrame) -> list[float]:
+    return sorted(float(row[1] + row[3]) / 2 for row in frame.located.xyxy)
+
+
+def test_a_change_on_the_followed_product_alone_brings_no_search(index: CatalogIndex) -> None:
+    frame, box = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+
+    locator.proposals(Detections.empty(), frame, 0, starts_shot=True)
+    # The held product moved: the picture changed a lot, but only where it is.
+    locator.proposals(
+        Detections.empty(), frame, 400, starts_shot=False, change=80.0, change_map=_changed_within(box, 200)
+    )
+
+    assert locator.looks == 1
+    assert locator.newcomer_looks == 0
+
+
+def test_a_second_product_carried_in_beside_a_followed_one_is_found_while_the_first_is_held(
     index: CatalogIndex,
 ) -> None:
+    alone, _ = _holding(2, scale=1.3, angle=10.0, centre=(270, 230))
+    below, _ = _holding(4, scale=1.2, angle=-8.0, centre=(270, 720))
+    both = np.vstack([alone[:480], below[480:]])  # each product stays in its half of the frame
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    lower_half = (0.0, 480.0, 540.0, 960.0)
+
+    first = locator.proposals(Detections.empty(), alone, 0, starts_shot=True)
+    joined = locator.proposals(
+        Detections.empty(),
+        both,
+        400,
+        starts_shot=False,
+        change=40.0,
+        change_map=_changed_within(lower_half, 80),
+    )
+    again = locator.proposals(Detections.empty(), both, 500, starts_shot=False, change=0.0)
+
+    assert len(first.located) == 1
+    assert _centres_y(first)[0] < 480
+    # Found at once, not when the first product is lost, as a track of its own; both looked at again
+    # at the next sample (the second sighting a placement needs).
+    assert len(joined.located) == 1
+    assert _centres_y(joined)[0] > 480
+    assert locator.newcomer_looks == 1
+    assert first.located.tracker_id is not None
+    assert joined.located.tracker_id is not None
+    assert again.located.tracker_id is not None
+    assert sorted(again.located.tracker_id.tolist()) == sorted(
+        [*first.located.tracker_id.tolist(), *joined.located.tracker_id.tolist()]
+    )
+    assert len(set(again.located.tracker_id.tolist())) == 2
+
+
+def test_a_look_for_newcomers_does_not_find_the_followed_product_again(index: CatalogIndex) -> None:
     frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
     locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
 
     locator.proposals(Detections.empty(), frame, 0, starts_shot=True)
-    locator.proposals(Detections.empty(), frame, 400, starts_shot=False, change=80.0)
+    # Something changed around it (a hand, the background), nothing new came in.
+    away = locator.proposals(
+        Detections.empty(),
+        frame,
+        400,
+        starts_shot=False,
+        change=40.0,
+        change_map=np.full((64, 36), 60, np.uint8),
+    )
 
-    assert locator.looks == 1
+    assert locator.newcomer_looks == 1
+    assert len(away.located) == 0
+
+
+def test_the_change_away_from_followed_products_is_measured_outside_their_boxes() -> None:
+    changed = np.zeros((64, 36), np.uint8)
+    changed[32:] = 100  # the lower half of a 540 x 960 frame changed
+
+    assert outside_change(changed, [], (960, 540), 0.2) == pytest.approx(50.0)
+    assert outside_change(changed, [(0.0, 0.0, 540.0, 480.0)], (960, 540), 0.2) == pytest.approx(100.0)
+    assert outside_change(changed, [(0.0, 480.0, 540.0, 960.0)], (960, 540), 0.2) == 0.0
+    # A product filling the frame leaves too little around it to judge.
+    assert outside_change(changed, [(0.0, 0.0, 540.0, 900.0)], (960, 540), 0.2) == 0.0
+
+
+def test_blanked_boxes_are_flat_grey_and_the_rest_is_untouched() -> None:
+    image = np.random.default_rng(0).integers(0, 255, size=(100, 80, 3), dtype=np.uint8)
+
+    flat = blanked(image, [(10.5, 20.0, 30.0, 40.0), (-5.0, 90.0, 200.0, 130.0)])
+
+    assert np.all(flat[20:40, 10:30] == 128)
+    assert np.all(flat[90:] == 128)
+    assert np.array_equal(flat[:20], image[:20])
+    assert not np.shares_memory(flat, image)
 
 
 def _placement(label: str, decision: Decision | None, *, contradicted: bool = False) -> Placement:
@@ -510,3 +607,29 @@ def test_a_placement_box_is_interpolated_between_keyframes() -> None:
     assert box_at(moving, -50) == (0.0, 0.0, 0.2, 0.2)
     assert box_at(moving, 500) == pytest.approx((0.2, 0.1, 0.2, 0.3))
     assert box_at(moving, 2000) == (0.4, 0.2, 0.2, 0.4)
+
+
+def test_a_change_while_the_followed_product_is_carried_brings_no_look_for_newcomers(
+    index: CatalogIndex,
+) -> None:
+    # A product carried across the frame changes the picture around it itself (the hand, what it
+    # passes): only once a look sees it hold still does a change away from it ask for newcomers.
+    low, _ = _holding(2, scale=1.3, angle=10.0, centre=(270, 700))
+    high, _ = _holding(2, scale=1.3, angle=10.0, centre=(270, 300))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+    everywhere = np.full((64, 36), 60, np.uint8)
+
+    locator.proposals(Detections.empty(), low, 0, starts_shot=True)
+    carried = locator.proposals(Detections.empty(), high, 600, starts_shot=False)
+    locator.proposals(Detections.empty(), high, 800, starts_shot=False, change=60.0, change_map=everywhere)
+    assert len(carried.located) == 1
+    assert locator.newcomer_looks == 0
+    locator.proposals(Detections.empty(), high, 1200, starts_shot=False)  # a follow look: it held still
+    locator.proposals(Detections.empty(), high, 1400, starts_shot=False, change=60.0, change_map=everywhere)
+    assert locator.newcomer_looks == 1
+
+
+def test_a_box_shift_is_its_centres_move_over_its_size() -> None:
+    assert shift((0.0, 0.0, 100.0, 200.0), (0.0, 0.0, 100.0, 200.0)) == 0.0
+    assert shift((0.0, 0.0, 100.0, 200.0), (50.0, 0.0, 150.0, 200.0)) == pytest.approx(0.5)
+    assert shift((0.0, 0.0, 100.0, 200.0), (0.0, 100.0, 100.0, 300.0)) == pytest.approx(0.5)

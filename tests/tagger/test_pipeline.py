@@ -22,7 +22,7 @@ from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
-from tagger.pipeline import DecodeStats, picture_change, sampled_frames, tag_video
+from tagger.pipeline import DecodeStats, change_map, picture_change, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.sampling import DetectionSchedule
@@ -713,6 +713,14 @@ def test_each_sample_says_how_much_the_picture_changed_over_the_last_sampling_pe
     [cut] = [sample for sample in samples if sample.starts_shot and sample.t_ms > 0]
     assert cut.t_ms == 4000
     assert cut.change == 0.0
+    assert cut.change_map is None
+    # Where it changed: the map's mean is the change, and the slide changed the lower rows (where the
+    # photo rises from) more than the top.
+    [slide] = [sample for sample in samples if sample.change == max(sliding)]
+    assert slide.change_map is not None
+    assert float(slide.change_map.mean()) == pytest.approx(slide.change)
+    rows = slide.change_map.shape[0]
+    assert slide.change_map[rows // 2 :].mean() > slide.change_map[: rows // 4].mean()
 
 
 def test_the_change_is_measured_over_about_one_sampling_period_however_close_the_samples() -> None:
@@ -728,3 +736,6 @@ def test_the_change_is_measured_over_about_one_sampling_period_however_close_the
     assert picture_change(recent, 667, frames[600], 400.0) == 4.0  # against 267 (2), not 533 (5)
     assert picture_change(recent, 1000, frames[1000], 400.0) == 5.0  # against 533, the nearest to 400 ms
     assert [t_ms for t_ms, _ in recent] == [267, 400, 533]  # older than two periods: dropped
+    resized = change_map(recent, 1100, np.zeros((2, 2), np.uint8), 400.0)
+    assert resized is not None
+    assert resized.tolist() == [[255, 255], [255, 255]]  # a change of size changes everything
