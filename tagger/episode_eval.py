@@ -97,8 +97,6 @@ class LaterProductScore:
     approved: bool
     delay_ms: int | None
     left_out: bool = False
-    # How many of the shot's placements were approved as it (each counts as a right approval).
-    approved_placements: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +119,10 @@ class ShotScore:
     in_view_ms: int = 0
     shown_ms: int = 0
     later: tuple[LaterProductScore, ...] = ()
+    # Approved placements of the shot, its own product's and the later ones': selling a product of
+    # the shot the catalog holds, or not.
+    approved_right: int = 0
+    approved_wrong: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,9 +323,11 @@ def on_the_edge(confidence: float | None, contradicted: bool, auto_approve: floa
 
 
 def near_threshold(
-    shot: TruthShot, group: Sequence[ScoredPlacement], auto_approve: float, *, left_out: bool
+    shot: TruthShot, placed: Sequence[ScoredPlacement], auto_approve: float, *, left_out: Collection[str]
 ) -> list[NearThreshold]:
-    """The shot's uncontradicted links within NEAR_THRESHOLD of `auto_approve`."""
+    """The shot's uncontradicted links within NEAR_THRESHOLD of `auto_approve`: right when they name a
+    product of the shot in the catalog; unknowable (None) in a shot whose own product was left out."""
+    sold = {shot.sku, *(later.sku for later in shot.also)} - {None, *left_out}
     return [
         NearThreshold(
             shot_start_ms=shot.start_ms,
@@ -331,15 +335,26 @@ def near_threshold(
             sku=placement.candidate_skus[0] if placement.candidate_skus else None,
             confidence=placement.confidence,
             approved=placement.approved_sku is not None,
-            right=None
-            if left_out
-            else bool(placement.candidate_skus)
-            and placement.candidate_skus[0] in {shot.sku, *(later.sku for later in shot.also)},
+            right=True
+            if placement.candidate_skus and placement.candidate_skus[0] in sold
+            else None
+            if shot.sku in left_out
+            else False,
         )
-        for placement in group
+        for placement in placed
         if placement.confidence is not None
         and on_the_edge(placement.confidence, placement.contradicted, auto_approve)
     ]
+
+
+def later_products_placement(placement: ScoredPlacement, shot: TruthShot) -> TruthProduct | None:
+    """The product brought into the shot later that `placement` is of: the one its top-1 names, if
+    the placement lasts past that product's coming into view (before, it can only be the shot's own
+    product, mislinked)."""
+    top1 = placement.candidate_skus[0] if placement.candidate_skus else None
+    return next(
+        (later for later in shot.also if later.sku == top1 and placement.end_ms > later.visible_ms), None
+    )
 
 
 def score_episode(
@@ -357,15 +372,18 @@ def score_episode(
     for shot, placed in zip(truth, assign(placements, truth), strict=True):
         missing = shot.sku is not None and shot.sku in left_out
         if auto_approve is not None:
-            edge += near_threshold(shot, placed, auto_approve, left_out=missing)
-        later_skus = {later.sku for later in shot.also}
-        # The placements named after a product brought in later are that product's, not the shot's.
-        group = [p for p in placed if not (p.candidate_skus and p.candidate_skus[0] in later_skus)]
+            edge += near_threshold(shot, placed, auto_approve, left_out=left_out)
+        # The placements of a product brought in later are that product's, not the shot's.
+        group = [p for p in placed if later_products_placement(p, shot) is None]
         longest = max(group, key=lambda p: p.end_ms - p.start_ms, default=None)
         candidates = longest.candidate_skus if longest is not None else ()
         in_view = shot.start_ms if shot.visible_ms is None else shot.visible_ms
         first = min((p.start_ms for p in group), default=None)
         top1 = candidates[0] if candidates else None
+        # Every approval in the shot, its own product's placements or a later one's: right when it
+        # sells a product of the shot that the catalog holds.
+        sold = {shot.sku, *(later.sku for later in shot.also)} - {None, *left_out}
+        approvals = [p.approved_sku for p in placed if p.approved_sku is not None]
         shots.append(
             ShotScore(
                 start_ms=shot.start_ms,
@@ -382,11 +400,14 @@ def score_episode(
                 delay_ms=None if first is None or shot.sku is None else max(0, first - in_view),
                 in_view_ms=0 if shot.sku is None else shot.end_ms - in_view,
                 shown_ms=0 if shot.sku is None else covered_ms(group, in_view, shot.end_ms),
-                later=tuple(_later_score(later, placed, left_out) for later in shot.also),
+                later=tuple(_later_score(later, shot, placed, left_out) for later in shot.also),
+                approved_right=sum(sku in sold for sku in approvals),
+                approved_wrong=sum(sku not in sold for sku in approvals),
             )
         )
     product = [s for s in shots if s.sku is not None and not s.left_out]
     missing_shots = [s for s in shots if s.left_out]
+    in_catalog_later = [later for s in shots for later in s.later if not later.left_out]
     return EpisodeScore(
         product_shots=len(product),
         product_free_shots=sum(s.sku is None for s in shots),
@@ -394,26 +415,26 @@ def score_episode(
         top1_right=sum(s.top1_right for s in product),
         top5_right=sum(s.top5_right for s in product),
         auto_approved_shots=sum(bool(s.approved) for s in product),
-        auto_approved_right=sum(sku == s.sku for s in shots for sku in s.approved)
-        + sum(later.approved_placements for s in shots for later in s.later),
-        auto_approved_wrong=sum(sku != s.sku for s in shots for sku in s.approved),
+        auto_approved_right=sum(s.approved_right for s in shots),
+        auto_approved_wrong=sum(s.approved_wrong for s in shots),
         placements_on_product_free_shots=sum(s.placements for s in shots if s.sku is None),
         shots=tuple(shots),
         left_out_skus=tuple(sorted(left_out)),
         left_out_shots=len(missing_shots),
         left_out_with_placements=sum(s.placements > 0 for s in missing_shots),
+        # (Any approval of a left-out shot's own placements sells the wrong product.)
         left_out_auto_approved=sum(bool(s.approved) for s in missing_shots),
         near_threshold=tuple(edge),
-        later_products=sum(not later.left_out for s in shots for later in s.later),
-        later_linked=sum(later.linked for s in shots for later in s.later),
-        later_approved=sum(later.approved for s in shots for later in s.later),
+        later_products=len(in_catalog_later),
+        later_linked=sum(later.linked for later in in_catalog_later),
+        later_approved=sum(later.approved for later in in_catalog_later),
     )
 
 
 def _later_score(
-    later: TruthProduct, placed: Sequence[ScoredPlacement], left_out: Collection[str]
+    later: TruthProduct, shot: TruthShot, placed: Sequence[ScoredPlacement], left_out: Collection[str]
 ) -> LaterProductScore:
-    named = [p for p in placed if p.candidate_skus and p.candidate_skus[0] == later.sku]
+    named = [p for p in placed if later_products_placement(p, shot) == later]
     first = min((p.start_ms for p in named), default=None)
     return LaterProductScore(
         sku=later.sku,
@@ -421,5 +442,4 @@ def _later_score(
         approved=any(p.approved_sku == later.sku for p in named),
         delay_ms=None if first is None else max(0, first - later.visible_ms),
         left_out=later.sku in left_out,
-        approved_placements=sum(p.approved_sku == later.sku for p in named),
     )

@@ -71,6 +71,11 @@ class LocateSchedule:
     # must change by `change_luma` for a look for newcomers, over at least this share of the frame; a
     # product filling the frame leaves too little around it to judge.
     min_outside: float = 0.2
+    # A followed product holds still when a look finds it less than this share of its size from its
+    # previous box (a held carton under a slow pan or zoom moved 0.02-0.05 between looks on the
+    # episode benchmark; one carried into view, 0.3 and more); `margin` bounds the move a look around
+    # can see at all.
+    still_shift: float = 0.1
     # A candidate (a print below the bar) is confirmed by a second look that finds the same SKU with
     # at least this share of the smaller box in common (the product pans and zooms between looks).
     same_place: float = 0.5
@@ -201,10 +206,11 @@ class ShotLocator:
     # The next sample is looked at whatever the schedule (a product just found mid-shot, candidates).
     _look_soon: bool = False
     # The picture changed enough since a sample where nothing was followed (`LocateSchedule.change_luma`)
-    # and no whole-frame look has followed yet: kept when that sample went to confirming candidates.
+    # and no whole-frame look has followed yet: kept when that sample went to confirming candidates
+    # that it did not confirm (a confirmed one's own entry is the likeliest change).
     _picture_changed: bool = False
-    # The picture changed enough away from the followed products (`outside_change`): a look for
-    # newcomers at the next sample that looks (kept while that sample only confirms candidates).
+    # The picture changed enough away from the followed products (`outside_change`): at the next
+    # sample they are looked at, and if they all held still, a look for newcomers follows.
     _newcomers_due: bool = False
     newcomer_looks: int = 0
     # Followed products (catalog rows) that held still at their last look, or were in view from the
@@ -247,7 +253,8 @@ class ShotLocator:
             self._newcomers_due = self._newcomers_due or away >= self.schedule.change_luma
         found, confirmed = self._look(image, t_ms, frame_index, change)
         located = self._tracked(found)
-        on_products = [_box(row) for row in located.xyxy] or list(self._following.values())
+        # (A look for newcomers alone returns only them: the products followed are still there.)
+        on_products = [*(_box(row) for row in located.xyxy), *self._following.values()]
         earlier = tuple(self._sighting(candidate) for candidate in confirmed)
         frame = LocatedFrame(away_from(general, on_products), located, earlier)
         self.seconds += time.perf_counter() - started
@@ -305,7 +312,12 @@ class ShotLocator:
         since = None if self._last_look_ms is None else t_ms - self._last_look_ms
         if not self._following and change >= self.schedule.change_luma:
             self._picture_changed = True
-        if self._look_soon or (self._following and (since is None or since >= self.schedule.follow_ms)):
+        newcomers = self._newcomers_due and bool(self._following)
+        if (
+            self._look_soon
+            or newcomers
+            or (self._following and (since is None or since >= self.schedule.follow_ms))
+        ):
             following = bool(self._following)
             self._look_soon = False
             found, confirmed = self._look_around(image)
@@ -317,14 +329,18 @@ class ShotLocator:
                 # A product is followed now: a change seen before it was confirmed was most likely
                 # its own entry (a change away from it asks for newcomers from now on).
                 self._picture_changed = False
-            if self._newcomers_due and self._following:
-                found += self._look_for_newcomers(image, t_ms, frame_index)
+            if newcomers:
+                # Looked at just now: the followed products' boxes are where they are in this frame,
+                # and a product that moved since its last look made the change itself.
+                self._newcomers_due = False
+                if not self._following:
+                    # The products it was seen beside are gone: a change away from them is a change.
+                    self._picture_changed = True
+                elif self._still >= self._following.keys():
+                    found += self._look_for_newcomers(image, t_ms, frame_index)
             return found, confirmed
         if self._following:
-            return (self._look_for_newcomers(image, t_ms, frame_index) if self._newcomers_due else []), []
-        if self._newcomers_due:
-            # The products it was seen beside are gone: a change away from them is a change.
-            self._picture_changed, self._newcomers_due = True, False
+            return [], []
         if since is not None and since < self.schedule.retry_ms and not self._picture_changed:
             return [], []
         self._picture_changed = False
@@ -389,7 +405,7 @@ class ShotLocator:
                 lost.append(row)
             else:
                 found.append(again)
-                if shift(box, again.xyxy) < self.schedule.margin:
+                if shift(box, again.xyxy) < self.schedule.still_shift:
                     still.add(row)
         if lost:
             self.looks += 1

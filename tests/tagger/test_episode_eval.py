@@ -45,12 +45,23 @@ def test_given_placements_when_scored_then_each_shot_is_judged_by_its_longest_pl
 
     assert score.shots == (
         ShotScore(
-            0, 3000, "GS-01", 2, "GS-01", True, True, ("GS-01",), delay_ms=100, in_view_ms=3000, shown_ms=2800
+            0,
+            3000,
+            "GS-01",
+            2,
+            "GS-01",
+            True,
+            True,
+            ("GS-01",),
+            delay_ms=100,
+            in_view_ms=3000,
+            shown_ms=2800,
+            approved_right=1,
         ),
         ShotScore(
             3000, 6000, "GS-02", 1, "GS-07", False, True, (), delay_ms=200, in_view_ms=3000, shown_ms=2800
         ),
-        ShotScore(6000, 9000, None, 1, "GS-05", False, False, ("GS-05",)),
+        ShotScore(6000, 9000, None, 1, "GS-05", False, False, ("GS-05",), approved_wrong=1),
         ShotScore(9000, 12000, "GS-03", 0, None, False, False, (), in_view_ms=3000),
     )
     assert (score.product_shots, score.product_free_shots, score.found) == (3, 1, 2)
@@ -323,11 +334,17 @@ def test_a_product_brought_in_later_is_scored_by_the_placements_that_name_it() -
                 "sku": "GS-05",
                 "also": [{"sku": "GS-06", "visible_ms": 9000}],
             },
+            {
+                "start_ms": 12000,
+                "end_ms": 16000,
+                "sku": "GS-07",
+                "also": [{"sku": "GS-08", "visible_ms": 14000}],
+            },
         ]
     )
     placements = [
         ScoredPlacement(0, 3900, ("GS-01",), "GS-01"),
-        # The later product's placement, longer than nothing but shorter than the held one's: its own.
+        # The later product's placement, shorter than the held one's: its own.
         ScoredPlacement(1900, 3900, ("GS-02", "GS-01"), "GS-02"),
         ScoredPlacement(2000, 2500, ("GS-02",), "GS-02"),  # a second approved placement of it
         # Only the later product found: the shot's own product is not.
@@ -335,25 +352,66 @@ def test_a_product_brought_in_later_is_scored_by_the_placements_that_name_it() -
         # A placement approved as neither product is wrong.
         ScoredPlacement(8000, 11900, ("GS-05",), None),
         ScoredPlacement(9200, 11900, ("GS-07",), "GS-07"),
+        # Named after the later product but over before it came into view: the held product's,
+        # mislinked; it does not link the later product.
+        ScoredPlacement(12000, 13500, ("GS-08",), None),
     ]
 
     score = score_episode(truth, placements)
 
-    first, second, third = score.shots
+    first, second, third, fourth = score.shots
     assert (first.placements, first.top1_right, first.approved) == (1, True, ("GS-01",))
     assert [(later.sku, later.linked, later.approved, later.delay_ms) for later in first.later] == [
         ("GS-02", True, True, 400)
     ]
+    assert (first.approved_right, first.approved_wrong) == (3, 0)
     assert (second.placements, second.top1) == (0, None)
     assert [(later.linked, later.approved, later.delay_ms) for later in second.later] == [(True, False, 0)]
     assert third.approved == ("GS-07",)
+    assert (third.approved_right, third.approved_wrong) == (0, 1)
     assert [(later.linked, later.delay_ms) for later in third.later] == [(False, None)]
-    assert (score.found, score.top1_right) == (2, 2)
-    assert (score.later_products, score.later_linked, score.later_approved) == (3, 2, 1)
+    assert (fourth.placements, fourth.top1) == (1, "GS-08")
+    assert [later.linked for later in fourth.later] == [False]
+    assert (score.found, score.top1_right) == (3, 2)
+    assert (score.later_products, score.later_linked, score.later_approved) == (4, 2, 1)
     assert (score.auto_approved_right, score.auto_approved_wrong) == (3, 1)  # approved placements
-    assert score.rates()["later_linked"] == pytest.approx(2 / 3)
+    assert score.rates()["later_linked"] == pytest.approx(2 / 4)
     assert score.later_delays_ms() == [0, 400]
     assert score.to_json()["later_delay_ms"] == {"median": 200, "max": 400, "over_1s": 0}
+
+
+def test_later_products_left_out_of_the_catalog_are_scored_apart() -> None:
+    truth = parse_truth(
+        [
+            {"start_ms": 0, "end_ms": 4000, "sku": "GS-01", "also": [{"sku": "GS-02", "visible_ms": 1000}]},
+            {
+                "start_ms": 4000,
+                "end_ms": 8000,
+                "sku": "GS-03",
+                "also": [{"sku": "GS-04", "visible_ms": 5000}],
+            },
+        ]
+    )
+    placements = [
+        ScoredPlacement(0, 3900, ("GS-01",), None),
+        # GS-02 is not in the catalog: its placement is approved as another SKU, a wrong product sold.
+        ScoredPlacement(1200, 3900, ("GS-09",), "GS-09", confidence=0.81),
+        # The shot's own product left out; the later one, in the catalog, approved right.
+        ScoredPlacement(5200, 7900, ("GS-04",), "GS-04", confidence=0.82),
+    ]
+
+    score = score_episode(truth, placements, left_out={"GS-02", "GS-03"}, auto_approve=0.8)
+
+    first, second = score.shots
+    assert [(later.left_out, later.linked) for later in first.later] == [(True, False)]
+    assert (first.approved_right, first.approved_wrong) == (0, 1)
+    assert second.left_out
+    assert (second.approved_right, second.approved_wrong) == (1, 0)
+    assert (score.later_products, score.later_linked, score.later_approved) == (1, 1, 1)
+    assert score.left_out_auto_approved == 0  # the left-out shot's own placements: none approved
+    assert (score.auto_approved_right, score.auto_approved_wrong) == (1, 1)
+    # On the edge: the left-out later product's wrong link, and the right link in a left-out shot.
+    assert [(edge.sku, edge.right) for edge in score.near_threshold] == [("GS-09", False), ("GS-04", True)]
 
 
 def test_a_shot_without_later_products_is_scored_as_before() -> None:

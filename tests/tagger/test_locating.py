@@ -8,11 +8,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import tagger.locating as locating
 from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import Decision, LinkResult, SkuCandidate
-from tagger.linking.locate import LocateConfig, Located
+from tagger.linking.locate import LocateConfig, Located, locate_products
 from tagger.locating import (
     LocatedFrame,
     LocateSchedule,
@@ -26,6 +27,7 @@ from tagger.locating import (
     locator_for,
     outside_change,
     shift,
+    widened_box,
     without_doubles,
 )
 from tagger.placements import Keyframe, Placement
@@ -212,26 +214,35 @@ def test_a_second_product_carried_in_beside_a_followed_one_is_found_while_the_fi
 
     assert len(first.located) == 1
     assert _centres_y(first)[0] < 480
-    # Found at once, not when the first product is lost, as a track of its own; both looked at again
-    # at the next sample (the second sighting a placement needs).
-    assert len(joined.located) == 1
-    assert _centres_y(joined)[0] > 480
+    # Found at once, beside the held one (looked at first), not when that one is lost; a track of its
+    # own; both looked at again at the next sample (the second sighting a placement needs).
+    centres = _centres_y(joined)
+    assert len(centres) == 2
+    assert centres[0] < 480 < centres[1]
     assert locator.newcomer_looks == 1
     assert first.located.tracker_id is not None
     assert joined.located.tracker_id is not None
     assert again.located.tracker_id is not None
-    assert sorted(again.located.tracker_id.tolist()) == sorted(
-        [*first.located.tracker_id.tolist(), *joined.located.tracker_id.tolist()]
-    )
-    assert len(set(again.located.tracker_id.tolist())) == 2
+    assert set(first.located.tracker_id.tolist()) < set(joined.located.tracker_id.tolist())
+    assert sorted(again.located.tracker_id.tolist()) == sorted(joined.located.tracker_id.tolist())
 
 
-def test_a_look_for_newcomers_does_not_find_the_followed_product_again(index: CatalogIndex) -> None:
+def test_a_look_for_newcomers_searches_the_frame_with_the_followed_products_blanked(
+    index: CatalogIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     frame, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
     locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
-
     locator.proposals(Detections.empty(), frame, 0, starts_shot=True)
-    # Something changed around it (a hand, the background), nothing new came in.
+    (followed,) = locator._following.values()
+    searched: list[np.ndarray] = []
+
+    def spy(image: np.ndarray, *args: object, **kwargs: object) -> list[Located]:
+        if kwargs.get("rows") is None and kwargs.get("region") is None:
+            searched.append(image)
+        return locate_products(image, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(locating, "locate_products", spy)
+    # Something changed around it (a hand, the background); nothing new came in.
     away = locator.proposals(
         Detections.empty(),
         frame,
@@ -242,7 +253,61 @@ def test_a_look_for_newcomers_does_not_find_the_followed_product_again(index: Ca
     )
 
     assert locator.newcomer_looks == 1
-    assert len(away.located) == 0
+    assert len(away.located) == 1  # the followed product, looked at first, is still there
+    (image,) = searched
+    x1, y1, x2, y2 = (int(v) for v in widened_box(followed, 0.25))
+    inside = image[max(y1, 0) + 1 : y2 - 1, max(x1, 0) + 1 : x2 - 1]
+    assert np.all(inside == 128)  # its widened box is blanked...
+    assert np.array_equal(image[: max(y1, 0)], frame[: max(y1, 0)])  # ...and nothing else
+
+
+def test_a_followed_product_seen_to_move_at_the_look_brings_no_look_for_newcomers(
+    index: CatalogIndex,
+) -> None:
+    # The change came when it still held still at its last look; looked at again, it has moved: the
+    # change was its own.
+    low, _ = _holding(2, scale=1.3, angle=10.0, centre=(270, 700))
+    high, _ = _holding(2, scale=1.3, angle=10.0, centre=(270, 300))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+
+    locator.proposals(Detections.empty(), low, 0, starts_shot=True)
+    moved = locator.proposals(
+        Detections.empty(),
+        high,
+        400,
+        starts_shot=False,
+        change=60.0,
+        change_map=np.full((64, 36), 60, np.uint8),
+    )
+
+    assert len(moved.located) == 1
+    assert locator.newcomer_looks == 0
+
+
+def test_when_the_followed_products_are_gone_the_change_brings_a_whole_frame_look(
+    index: CatalogIndex,
+) -> None:
+    held, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    other, _ = _holding(4, scale=1.5, angle=-10.0, centre=(250, 450))
+    locator = ShotLocator(index, 80, LocateConfig(), LocateSchedule(retry_ms=1000, follow_ms=600))
+
+    first = locator.proposals(Detections.empty(), held, 0, starts_shot=True)
+    # Put down and another picked up in its place: its look finds it gone...
+    gone = locator.proposals(
+        Detections.empty(),
+        other,
+        400,
+        starts_shot=False,
+        change=60.0,
+        change_map=np.full((64, 36), 60, np.uint8),
+    )
+    # ...and the next sample searches the whole frame, before the retry is due.
+    replaced = locator.proposals(Detections.empty(), other, 533, starts_shot=False)
+
+    assert len(first.located) == 1
+    assert len(gone.located) == 0
+    assert len(replaced.located) == 1
+    assert locator.newcomer_looks == 0
 
 
 def test_the_change_away_from_followed_products_is_measured_outside_their_boxes() -> None:
