@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -426,3 +427,50 @@ def test_a_shot_without_later_products_is_scored_as_before() -> None:
     assert (score.later_products, score.later_linked) == (0, 0)
     assert "later_linked" not in score.rates()
     assert score.to_json()["later_delay_ms"] is None
+
+
+def _mutations(rng: random.Random, value: object, depth: int = 0) -> object:
+    """`value` with random parts replaced by other JSON values (or left as they are)."""
+    junk: list[object] = [None, True, 0, -5, 10**12, 1.5, "", " ", "GS-01", [], {}, [1, 2], {"sku": 3}]
+    if rng.random() < 0.04 or depth > 4:
+        return rng.choice(junk)
+    if isinstance(value, dict):
+        mutated = {
+            key: _mutations(rng, item, depth + 1) for key, item in value.items() if rng.random() > 0.03
+        }
+        if rng.random() < 0.05:
+            mutated[rng.choice(["also", "visible_ms", "sku", "extra"])] = rng.choice(junk)
+        return mutated
+    if isinstance(value, list):
+        return [_mutations(rng, item, depth + 1) for item in value if rng.random() > 0.03]
+    return value
+
+
+def test_fuzzed_truth_documents_are_read_or_refused_with_a_truth_error() -> None:
+    valid = [
+        {"start_ms": 0, "end_ms": 3000, "sku": "GS-01", "also": [{"sku": "GS-02", "visible_ms": 1500}]},
+        {"start_ms": 3000, "end_ms": 6000, "sku": "GS-03", "visible_ms": 3500},
+        {"start_ms": 6000, "end_ms": 9000, "sku": None},
+    ]
+    rng = random.Random(13)
+    outcomes = {"read": 0, "refused": 0}
+    messages: list[str] = []
+    for _ in range(3000):
+        document = _mutations(rng, valid)
+        try:
+            shots = parse_truth(document)
+        except TruthError as error:
+            messages.append(str(error))
+            outcomes["refused"] += 1
+        else:
+            # What is read is what the scorer relies on.
+            assert all(0 <= shot.start_ms < shot.end_ms for shot in shots)
+            assert all(
+                shot.start_ms <= later.visible_ms < shot.end_ms for shot in shots for later in shot.also
+            )
+            assert all(shot.sku is not None for shot in shots if shot.also or shot.visible_ms is not None)
+            score_episode(shots, [ScoredPlacement(0, 100, ("GS-01",), "GS-01")])
+            outcomes["read"] += 1
+    assert min(outcomes.values()) > 300  # both kinds of document were tried
+    # Each refusal is one line naming what is wrong.
+    assert all(message.startswith("truth: ") and "\n" not in message for message in messages)
