@@ -52,6 +52,8 @@ class RecordedPlacement:
     shot_start_ms: int | None  # the labelled shot it overlaps most; None outside every shot
     shot_sku: str | None
     crops: int
+    # The products brought into the shot later (the truth's `also`): approving one of them is right too.
+    shot_also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,7 @@ def record(catalog: Path, video: Path, truth_path: Path, out: Path, left_out: fr
                 shot_start_ms=shot.start_ms if shot is not None else None,
                 shot_sku=shot.sku if shot is not None else None,
                 crops=len(placement.crops),
+                shot_also=tuple(later.sku for later in shot.also) if shot is not None else (),
             )
         )
     # (np.savez's stubs type its keyword arrays as its `allow_pickle` flag.)
@@ -143,7 +146,8 @@ def read_record(folder: Path) -> list[tuple[RecordedPlacement, list[np.ndarray]]
         with np.load(folder / CROPS_FILE) as arrays:
             out = []
             for number, row in enumerate(document["placements"]):
-                placement = RecordedPlacement(**row)
+                # (Records made before `shot_also` have none; JSON gives a list.)
+                placement = RecordedPlacement(**{**row, "shot_also": tuple(row.get("shot_also", ()))})
                 crops = [arrays[f"p{number}_c{position}"] for position in range(placement.crops)]
                 out.append((placement, crops))
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -176,8 +180,9 @@ class Summary:
 
 def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
     """Per shot, as `reelcart eval episode` counts: a shot is approved right when a placement in it is
-    approved as its product, wrong when one is approved as another (or on a product-free shot); a
-    left-out shot counts apart. Links within NEAR_THRESHOLD of `auto_approve` are counted per link."""
+    approved as its product or one brought into it later, wrong when one is approved as another (or on
+    a product-free shot); a left-out shot counts apart. Links within NEAR_THRESHOLD of `auto_approve`
+    are counted per link."""
     right: set[tuple[str, int | None]] = set()
     wrong: set[tuple[str, int | None]] = set()
     left: set[tuple[str, int | None]] = set()
@@ -189,10 +194,10 @@ def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
             near += 1
         if result.decision is not Decision.APPROVED or placement.shot_start_ms is None:
             continue
-        if item.left_out:
-            left.add(key)
-        elif result.sku == placement.shot_sku:
+        if result.sku is not None and result.sku in {placement.shot_sku, *placement.shot_also}:
             right.add(key)
+        elif item.left_out:
+            left.add(key)
         else:
             wrong.add(key)
     return Summary(len(right), len(wrong), len(left), near)

@@ -32,9 +32,15 @@ def result(
 
 def test_links_are_counted_per_shot_right_wrong_and_left_out(relink: ModuleType) -> None:
     def linked(
-        record: str, shot: int | None, shot_sku: str | None, link: LinkResult, left_out: bool = False
+        record: str,
+        shot: int | None,
+        shot_sku: str | None,
+        link: LinkResult,
+        left_out: bool = False,
+        also: tuple[str, ...] = (),
     ) -> object:
-        placement = relink.RecordedPlacement(shot or 0, (shot or 0) + 1000, "product", shot, shot_sku, 3)
+        start = shot or 0
+        placement = relink.RecordedPlacement(start, start + 1000, "product", shot, shot_sku, 3, also)
         return relink.Relinked(record, placement, link, left_out)
 
     items = [
@@ -51,12 +57,17 @@ def test_links_are_counted_per_shot_right_wrong_and_left_out(relink: ModuleType)
         linked("ep-1", 3000, "GS-02", result("GS-02", 0.78, Decision.PROPOSED)),
         linked("ep-1", 6000, "GS-03", result("GS-08", 0.79, Decision.PROPOSED, contradicted=True)),
         linked("ep-1", 9000, "GS-04", result(None, 0.1, Decision.UNKNOWN)),
+        # A product brought into the shot later, approved as itself: right, also in a left-out shot
+        linked("ep-2", 0, "GS-01", result("GS-09", 0.9, Decision.APPROVED), also=("GS-09",)),
+        linked(
+            "ep-2", 3000, "GS-04", result("GS-09", 0.9, Decision.APPROVED), left_out=True, also=("GS-09",)
+        ),
     ]
 
     summary = relink.summarize(items, 0.8)
 
     assert summary == relink.Summary(
-        product_shots_approved_right=2,
+        product_shots_approved_right=4,
         product_shots_approved_wrong=2,
         left_out_shots_approved=1,
         near_threshold=3,
@@ -77,7 +88,7 @@ def test_a_folder_that_is_not_a_recording_is_refused_with_its_name(
 
 
 def test_a_recording_reads_back_its_placements_and_crops(relink: ModuleType, tmp_path: Path) -> None:
-    placement = relink.RecordedPlacement(100, 2100, "product", 0, "GS-01", 2)
+    placement = relink.RecordedPlacement(100, 2100, "product", 0, "GS-01", 2, ("GS-02",))
     (tmp_path / relink.PLACEMENTS_FILE).write_text(
         json.dumps({"placements": [asdict(placement)]}), encoding="utf-8"
     )
@@ -141,3 +152,23 @@ def test_a_broken_json_catalog_is_refused_with_where(
 
     with pytest.raises(SystemExit, match=message):
         relink.read_catalog(path)
+
+
+def test_a_recording_made_before_later_products_reads_back_with_none(
+    relink: ModuleType, tmp_path: Path
+) -> None:
+    row = {
+        "start_ms": 100,
+        "end_ms": 2100,
+        "label": "product",
+        "shot_start_ms": 0,
+        "shot_sku": "GS-01",
+        "crops": 1,
+    }
+    (tmp_path / relink.PLACEMENTS_FILE).write_text(json.dumps({"placements": [row]}), encoding="utf-8")
+    np.savez_compressed(tmp_path / relink.CROPS_FILE, p0_c0=np.zeros((8, 6, 3), np.uint8))
+
+    [(read, _)] = relink.read_record(tmp_path)
+
+    assert read == relink.RecordedPlacement(100, 2100, "product", 0, "GS-01", 1)
+    assert read.shot_also == ()
