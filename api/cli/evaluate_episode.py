@@ -360,13 +360,16 @@ def _print(
     if shown is not None:
         table.add_row("time a product is in view with a placement on screen", "", f"{shown:.2f}")
     if score.later_products:
+        # (The measure column is right-aligned: these rows name what they count in full.)
         table.add_row("products brought into a shot later", str(score.later_products), "")
-        table.add_row("  linked right, top-1", str(score.later_linked), f"{rates['later_linked']:.2f}")
-        table.add_row("  auto-approved", str(score.later_approved), "")
+        table.add_row(
+            "later products linked right, top-1", str(score.later_linked), f"{rates['later_linked']:.2f}"
+        )
+        table.add_row("later products auto-approved", str(score.later_approved), "")
         later_delays = score.later_delays_ms()
         if later_delays:
             table.add_row(
-                "  time to a linked one's first placement, median / max",
+                "time to a linked later product's first placement, median / max",
                 f"{statistics.median(later_delays) / 1000:.1f} / {later_delays[-1] / 1000:.1f} s",
                 "",
             )

@@ -224,6 +224,7 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     assert [later["sku"] for later in score["shots"][3]["later"]] == ["GS-B"]
     assert score["later_linked"] == sum(later["linked"] for later in score["shots"][3]["later"])
     assert "products brought into a shot later" in output
+    assert "later products linked right, top-1" in output
     # God Morgon's carton fills the frame: the detector finds it and the linker puts it first of two.
     assert score["shots"][0]["placements"] >= 1
     assert score["shots"][0]["top5_right"] is True
