@@ -193,20 +193,24 @@ class EpisodeScore:
         document = asdict(self)
         document["rates"] = {name: round(value, 4) for name, value in self.rates().items()}
         delays = self.delays_ms()
-        document["delay_ms"] = (
-            {"median": int(np.median(delays)), "max": delays[-1], "over_1s": sum(d > 1000 for d in delays)}
-            if delays
-            else None
-        )
-        later = self.later_delays_ms()
-        document["later_delay_ms"] = (
-            {"median": int(np.median(later)), "max": later[-1], "over_1s": sum(d > 1000 for d in later)}
-            if later
-            else None
-        )
+        document["delay_ms"] = _waits(delays)
+        document["later_delay_ms"] = _waits(self.later_delays_ms())
         shown = self.shown_share()
         document["shown_share"] = None if shown is None else round(shown, 4)
         return document
+
+
+def _waits(delays: Sequence[int]) -> dict[str, int] | None:
+    """Waits for a first placement (shortest first), summed up: median, max, how many over a second."""
+    if not delays:
+        return None
+    return {"median": int(np.median(delays)), "max": delays[-1], "over_1s": sum(d > 1000 for d in delays)}
+
+
+def sold_in(shot: TruthShot, left_out: Collection[str]) -> set[str | None]:
+    """The SKUs a placement in `shot` may rightly sell: its product and those brought in later, those
+    the catalog holds."""
+    return {shot.sku, *(later.sku for later in shot.also)} - {None, *left_out}
 
 
 def read_truth(path: Path) -> list[TruthShot]:
@@ -327,7 +331,7 @@ def near_threshold(
 ) -> list[NearThreshold]:
     """The shot's uncontradicted links within NEAR_THRESHOLD of `auto_approve`: right when they name a
     product of the shot in the catalog; unknowable (None) in a shot whose own product was left out."""
-    sold = {shot.sku, *(later.sku for later in shot.also)} - {None, *left_out}
+    sold = sold_in(shot, left_out)
     return [
         NearThreshold(
             shot_start_ms=shot.start_ms,
@@ -382,7 +386,7 @@ def score_episode(
         top1 = candidates[0] if candidates else None
         # Every approval in the shot, its own product's placements or a later one's: right when it
         # sells a product of the shot that the catalog holds.
-        sold = {shot.sku, *(later.sku for later in shot.also)} - {None, *left_out}
+        sold = sold_in(shot, left_out)
         approvals = [p.approved_sku for p in placed if p.approved_sku is not None]
         shots.append(
             ShotScore(

@@ -60,7 +60,7 @@ class LocateSchedule:
     margin: float = 0.25
     # A shot where nothing is followed is searched again before its retry is due when the picture has
     # changed this much over the last sampling period (mean absolute difference of the tiny luma
-    # frames, 0-255, `pipeline.picture_change`): something came into view, most often a product
+    # frames, 0-255, `pipeline.Sample.change`): something came into view, most often a product
     # picked up or carried into the shot, and waiting for the retry would leave it without a hotspot
     # for up to a second. Over 400 ms a slow pan or zoom changed the picture by 11 levels (median;
     # 90th percentile 24), as did the sample videos' people moving, and a product sliding into view by
@@ -113,14 +113,10 @@ def outside_change(
 ) -> float:
     """The mean of `change_map` (a tiny frame's per-pixel change) outside `boxes` (in the pixels of a
     frame of `frame_shape`); 0 when less than `min_share` of the frame lies outside them."""
-    height, width = frame_shape[:2]
-    rows, cols = change_map.shape[:2]
-    outside = np.ones((rows, cols), dtype=bool)
-    for x1, y1, x2, y2 in boxes:
-        left, right = max(0, math.floor(x1 * cols / width)), min(cols, math.ceil(x2 * cols / width))
-        top, bottom = max(0, math.floor(y1 * rows / height)), min(rows, math.ceil(y2 * rows / height))
-        outside[top:bottom, left:right] = False
-    if outside.sum() < min_share * rows * cols:
+    outside = np.ones(change_map.shape[:2], dtype=bool)
+    for box in boxes:
+        outside[grid_cells(box, frame_shape, outside.shape)] = False
+    if outside.sum() < min_share * outside.size:
         return 0.0
     return float(change_map[outside].mean())
 
@@ -128,12 +124,21 @@ def outside_change(
 def blanked(image: Image, boxes: Sequence[Box]) -> Image:
     """A copy of `image` with `boxes` filled with mid-grey: no keypoint is found inside them."""
     copy = image.copy()
-    height, width = image.shape[:2]
-    for x1, y1, x2, y2 in boxes:
-        left, right = max(0, math.floor(x1)), min(width, math.ceil(x2))
-        top, bottom = max(0, math.floor(y1)), min(height, math.ceil(y2))
-        copy[top:bottom, left:right] = 128
+    for box in boxes:
+        copy[grid_cells(box, image.shape, image.shape)] = 128
     return copy
+
+
+def grid_cells(box: Box, frame_shape: tuple[int, ...], grid_shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The (rows, columns) of a grid laid over a frame (`grid_shape` cells, `frame_shape` pixels) that
+    `box` (frame pixels) touches, clipped to the grid."""
+    height, width = frame_shape[:2]
+    rows, cols = grid_shape[:2]
+    x1, y1, x2, y2 = box
+    return (
+        slice(max(0, math.floor(y1 * rows / height)), min(rows, math.ceil(y2 * rows / height))),
+        slice(max(0, math.floor(x1 * cols / width)), min(cols, math.ceil(x2 * cols / width))),
+    )
 
 
 def shift(before: Box, after: Box) -> float:
@@ -236,7 +241,7 @@ class ShotLocator:
         located products (tracked by SKU); a frame that starts a shot forgets the previous shot's
         products first. A general box on a located or followed product is dropped: one object, one
         track (and one placement to link). `change`: how much the picture changed over the last sampling
-        period (`pipeline.picture_change`, `LocateSchedule.change_luma`); `change_map`: where (the
+        period (`pipeline.Sample.change`, `LocateSchedule.change_luma`); `change_map`: where (the
         absolute difference of the tiny luma frames, `pipeline.change_map`), to tell a change away from
         the followed products; without it no look for newcomers is made."""
         started = time.perf_counter()
@@ -367,7 +372,6 @@ class ShotLocator:
         """A whole-frame look with the followed products blanked out (their boxes widened by the
         margin): products found there join those followed, prints below the bar become candidates,
         and the next sample looks at them again (the second sighting a placement needs)."""
-        self._newcomers_due = False
         self.looks += 1
         self.newcomer_looks += 1
         followed = list(self._following.values())

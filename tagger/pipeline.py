@@ -52,12 +52,15 @@ class Sample:
     t_ms: int
     starts_shot: bool
     image: Image
-    # How much the picture changed over the last sampling period (`picture_change`; 0 at a shot's
-    # start): something coming into view (`tagger.locating.LocateSchedule.change_luma`).
-    change: float = 0.0
-    # Where: the per-pixel change of the tiny luma frame over that period (`change_map`; None at a
-    # shot's start), to tell a change away from the products already followed.
+    # Where the picture changed over the last sampling period: the per-pixel change of the tiny luma
+    # frame (`change_map`; None at a shot's start), to tell something coming into view
+    # (`tagger.locating.LocateSchedule.change_luma`) and where, away from the products already followed.
     change_map: Image | None = None
+
+    @property
+    def change(self) -> float:
+        """How much the picture changed over the last sampling period (0 at a shot's start)."""
+        return mean_change(self.change_map)
 
 
 @dataclass(slots=True)
@@ -97,9 +100,9 @@ def sampled_frames(
             if pending_cut:
                 recent.clear()
             changed = change_map(recent, frame.t_ms, frame.tiny, change_window_ms)
-            change = float(changed.mean()) if changed is not None else 0.0
-            image = frame.image(settings.work_max_side)
-            sample = Sample(frame.index, frame.t_ms, pending_cut, image, change, changed)
+            sample = Sample(
+                frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side), changed
+            )
             pending_cut = False
             last_sampled_ms = frame.t_ms
             recent.append((frame.t_ms, frame.tiny))
@@ -112,10 +115,9 @@ def sampled_frames(
     stats.last_index = max(stats.last_index, (packets.frames - 1) if packets is not None else -1)
 
 
-def picture_change(recent: deque[tuple[int, Image]], t_ms: int, tiny: Image, window_ms: float) -> float:
-    """How much the picture at `t_ms` changed over about `window_ms`: the mean of its `change_map`; 0
-    for a shot's first sample."""
-    changed = change_map(recent, t_ms, tiny, window_ms)
+def mean_change(changed: Image | None) -> float:
+    """How much the picture changed, 0-255: the mean of a `change_map`; 0 where there was nothing to
+    compare with (a shot's first sample)."""
     return float(changed.mean()) if changed is not None else 0.0
 
 

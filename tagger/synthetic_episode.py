@@ -82,11 +82,16 @@ def _cover(image: Image, width: int, height: int) -> Image:
 def product_layers(photo: Image, width: int, height: int) -> tuple[Image, Image]:
     """(the backdrop: a blurred, darker copy of the photo covering the frame; the photo's centre
     square across the frame's width)."""
-    side = min(photo.shape[:2])
-    y, x = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
-    square = cv2.resize(photo[y : y + side, x : x + side], (width, width), interpolation=cv2.INTER_AREA)
     blurred = cv2.GaussianBlur(_cover(photo, width, height), (0, 0), sigmaX=max(width, height) / 40)
-    return np.asarray(blurred * 0.6, dtype=np.uint8), np.asarray(square, dtype=np.uint8)
+    return np.asarray(blurred * 0.6, dtype=np.uint8), centre_square(photo, width)
+
+
+def centre_square(photo: Image, side: int) -> Image:
+    """The photo's centre square, `side` pixels across."""
+    crop = min(photo.shape[:2])
+    y, x = (photo.shape[0] - crop) // 2, (photo.shape[1] - crop) // 2
+    square = cv2.resize(photo[y : y + crop, x : x + crop], (side, side), interpolation=cv2.INTER_AREA)
+    return np.asarray(square, dtype=np.uint8)
 
 
 def with_square(backdrop: Image, square: Image, entered: float = 1.0) -> Image:
@@ -108,7 +113,8 @@ def pair_layers(photo: Image, second: Image, width: int, height: int) -> tuple[I
     the frame's height allows)."""
     side = min(width, height // 2)
     backdrop, first = product_layers(photo, width, height)
-    _, joining = product_layers(second, width, height)
+    # (At the frame's width first, then shrunk, as the held product's square is.)
+    joining = centre_square(second, width)
     shrink = (side, side)
     return (
         backdrop,

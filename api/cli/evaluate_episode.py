@@ -353,7 +353,7 @@ def _print(
     if delays:
         table.add_row(
             "time to a found product's first placement, median / max",
-            f"{statistics.median(delays) / 1000:.1f} / {delays[-1] / 1000:.1f} s",
+            _median_and_max(delays),
             "",
         )
     shown = score.shown_share()
@@ -370,7 +370,7 @@ def _print(
         if later_delays:
             table.add_row(
                 "time to a linked later product's first placement, median / max",
-                f"{statistics.median(later_delays) / 1000:.1f} / {later_delays[-1] / 1000:.1f} s",
+                _median_and_max(later_delays),
                 "",
             )
     table.add_row(
@@ -404,3 +404,8 @@ def _print(
     console.print(table)
     phases = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
     console.print(f"{duration_s:.1f} s episode; {phases}; wall {wall_s:.1f} s", markup=False, highlight=False)
+
+
+def _median_and_max(delays: list[int]) -> str:
+    """Waits (ms, shortest first) as "median / max" seconds."""
+    return f"{statistics.median(delays) / 1000:.1f} / {delays[-1] / 1000:.1f} s"

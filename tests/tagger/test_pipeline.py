@@ -22,7 +22,7 @@ from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
-from tagger.pipeline import DecodeStats, change_map, picture_change, sampled_frames, tag_video
+from tagger.pipeline import DecodeStats, change_map, mean_change, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
 from tagger.result import TagResult, VideoSummary
 from tagger.sampling import DetectionSchedule
@@ -729,12 +729,14 @@ def test_the_change_is_measured_over_about_one_sampling_period_however_close_the
     frames = {t_ms: np.full((4, 4), t_ms // 100, np.uint8) for t_ms in range(0, 2001, 100)}
     recent: deque[tuple[int, Image]] = deque()
 
-    assert picture_change(recent, 0, frames[0], 400.0) == 0.0
+    assert mean_change(change_map(recent, 0, frames[0], 400.0)) == 0.0
     for t_ms in (0, 133, 267, 400, 533):
         recent.append((t_ms, frames[(t_ms // 100) * 100]))
 
-    assert picture_change(recent, 667, frames[600], 400.0) == 4.0  # against 267 (2), not 533 (5)
-    assert picture_change(recent, 1000, frames[1000], 400.0) == 5.0  # against 533, the nearest to 400 ms
+    assert mean_change(change_map(recent, 667, frames[600], 400.0)) == 4.0  # against 267 (2), not 533 (5)
+    assert (
+        mean_change(change_map(recent, 1000, frames[1000], 400.0)) == 5.0
+    )  # against 533, the nearest to 400 ms
     assert [t_ms for t_ms, _ in recent] == [267, 400, 533]  # older than two periods: dropped
     resized = change_map(recent, 1100, np.zeros((2, 2), np.uint8), 400.0)
     assert resized is not None
