@@ -56,6 +56,13 @@ class LocateSchedule:
     moved between looks."""
 
     retry_ms: int = 1000
+    # Each whole-frame look in a row that sees nothing, not even a candidate, doubles the wait for the
+    # next, up to this: a shot that showed nothing for a while most likely shows nothing to sell (a
+    # face, a street), and a product brought in changes the picture, which brings a look at once
+    # (`change_luma`). On the episode benchmark's plain episodes none of the 74 retries found anything,
+    # and they were a third of the whole-frame looks (BENCHMARKS.md, End to end). With `retry_ms` as
+    # this, a shot is searched every `retry_ms` as before.
+    max_retry_ms: int = 2000
     follow_ms: int = 600
     margin: float = 0.25
     # A shot where nothing is followed is searched again before its retry is due when the picture has
@@ -215,6 +222,9 @@ class ShotLocator:
     # and no whole-frame look has followed yet: kept when that sample went to confirming candidates
     # that it did not confirm (a confirmed one's own entry is the likeliest change).
     _picture_changed: bool = False
+    # Whole-frame looks in a row, this shot, that saw nothing (no product, no candidate): the retry
+    # waits `retry_ms` after the first, twice as long after the next, up to `max_retry_ms`.
+    _fruitless: int = 0
     # The picture changed enough away from the followed products (`outside_change`): at the next
     # sample they are looked at, and if they all held still, a look for newcomers follows.
     _newcomers_due: bool = False
@@ -279,6 +289,7 @@ class ShotLocator:
         self._last_look_ms = None
         self._look_soon = False
         self._picture_changed = False
+        self._fruitless = 0
         self._newcomers_due = False
         self._still = set()
         self._following = {}
@@ -347,7 +358,7 @@ class ShotLocator:
             return found, confirmed
         if self._following:
             return [], []
-        if since is not None and since < self.schedule.retry_ms and not self._picture_changed:
+        if since is not None and since < self.retry_wait_ms() and not self._picture_changed:
             return [], []
         self._picture_changed = False
         self._last_look_ms = t_ms
@@ -359,6 +370,7 @@ class ShotLocator:
         self._candidates = (
             {} if found else {item.row: _Candidate(item, t_ms, frame_index, image) for item in seen}
         )
+        self._fruitless = 0 if seen else self._fruitless + 1
         self._following = {item.row: item.xyxy for item in found}
         self._still = {item.row for item in found} if since is None else set()
         # A product found after the shot's first look has just come into view (or turned to the
@@ -367,6 +379,14 @@ class ShotLocator:
         # forgotten by that look too.
         self._look_soon = bool(self._candidates) or (bool(found) and since is not None)
         return found, []
+
+    def retry_wait_ms(self) -> int:
+        """How long after the last look a shot with nothing followed is searched again unasked (a
+        change in the picture brings the look sooner)."""
+        if self._fruitless <= 1:
+            return self.schedule.retry_ms
+        doubled: int = self.schedule.retry_ms << min(self._fruitless - 1, 16)
+        return max(self.schedule.retry_ms, min(doubled, self.schedule.max_retry_ms))
 
     def _look_for_newcomers(self, image: Image, t_ms: int, frame_index: int) -> list[Located]:
         """A whole-frame look with the followed products blanked out (their boxes widened by the
@@ -469,6 +489,7 @@ def locator_for(linker: TrackLinker, settings: TaggerSettings, class_id: int) ->
     )
     schedule = LocateSchedule(
         retry_ms=settings.locate_retry_ms,
+        max_retry_ms=settings.locate_max_retry_ms,
         follow_ms=settings.locate_follow_ms,
         change_luma=settings.locate_change_luma,
     )

@@ -116,6 +116,9 @@ class TaggerSettings(BaseSettings):
     locate_row_share: float = Field(default=0.25, gt=0.0, le=1.0)
     # A shot where nothing was found is searched again this often (2000 lost 2 of 21 found shots).
     locate_retry_ms: int = Field(default=1000, ge=0)
+    # ... and each time it again sees nothing, the wait doubles, up to this (set it to locate_retry_ms
+    # for a look every interval): on the episode benchmark no retry of a plain episode found anything.
+    locate_max_retry_ms: int = Field(default=2000, ge=0)
     # ... and sooner when the picture changes this much over a sampling period (mean absolute
     # difference of the tiny luma frames, 0-255): a product coming into view
     # (`tagger.locating.LocateSchedule`). Where products are followed, a change this large away from

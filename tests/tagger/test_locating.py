@@ -146,6 +146,52 @@ def test_a_shot_without_products_is_searched_again_only_after_the_retry_interval
     assert locator.looks == 2
 
 
+def _look_times(locator: ShotLocator, frame: np.ndarray, times: range) -> list[int]:
+    looked = []
+    for t_ms in times:
+        before = locator.looks
+        locator.detect(frame, t_ms)
+        if locator.looks > before:
+            looked.append(t_ms)
+    return looked
+
+
+def test_each_look_that_sees_nothing_doubles_the_wait_for_the_next_up_to_the_longest(
+    index: CatalogIndex,
+) -> None:
+    schedule = LocateSchedule(retry_ms=1000, max_retry_ms=2000, follow_ms=600)
+    locator = ShotLocator(index, 80, LocateConfig(), schedule)
+
+    assert _look_times(locator, _shelf(5), range(0, 7200, 200)) == [0, 1000, 3000, 5000, 7000]
+
+
+def test_a_longest_wait_of_one_retry_interval_searches_every_interval(index: CatalogIndex) -> None:
+    schedule = LocateSchedule(retry_ms=1000, max_retry_ms=1000, follow_ms=600)
+    locator = ShotLocator(index, 80, LocateConfig(), schedule)
+
+    assert _look_times(locator, _shelf(5), range(0, 4200, 200)) == [0, 1000, 2000, 3000, 4000]
+
+
+def test_a_change_or_a_cut_does_not_wait_out_a_longer_retry(index: CatalogIndex) -> None:
+    holding, _ = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
+    schedule = LocateSchedule(retry_ms=1000, max_retry_ms=4000, follow_ms=600, change_luma=28.0)
+    locator = ShotLocator(index, 80, LocateConfig(), schedule)
+    nothing = Detections.empty()
+
+    locator.proposals(nothing, _shelf(5), 0, starts_shot=True)
+    locator.proposals(nothing, _shelf(5), 1000, starts_shot=False)
+    assert locator.retry_wait_ms() == 2000  # two looks in a row saw nothing
+    entered = locator.proposals(nothing, holding, 1400, starts_shot=False, change=33.0)
+
+    assert entered.located.class_id.tolist() == [80]
+    assert locator.looks == 3
+    # A new shot starts from the retry interval again.
+    locator.proposals(nothing, _shelf(5), 2000, starts_shot=True)
+    assert locator.retry_wait_ms() == 1000
+    locator.proposals(nothing, _shelf(5), 3000, starts_shot=False)
+    assert locator.looks == 5
+
+
 def test_a_product_coming_into_view_is_searched_for_before_the_retry_is_due(index: CatalogIndex) -> None:
     # A product carried into the shot changes the picture; waiting for the retry would leave it
     # without a hotspot for up to a second.
@@ -582,12 +628,19 @@ def test_the_tentative_bar_lies_between_the_fewest_matches_and_the_bar(
         LocateConfig(min_inliers=min_inliers, tentative_inliers=tentative)
 
 
-def test_the_locator_takes_its_bars_and_frame_size_from_the_settings(index: CatalogIndex) -> None:
-    settings = TaggerSettings(locate_min_inliers=14, locate_tentative_inliers=9, locate_max_side=720)
+def test_the_locator_takes_its_bars_frame_size_and_schedule_from_the_settings(index: CatalogIndex) -> None:
+    settings = TaggerSettings(
+        locate_min_inliers=14,
+        locate_tentative_inliers=9,
+        locate_max_side=720,
+        locate_retry_ms=500,
+        locate_max_retry_ms=3000,
+    )
     locator = locator_for(SimpleNamespace(index=index), settings, 80)
     assert locator is not None
     config = locator.config
     assert (config.min_inliers, config.tentative_inliers, config.max_side) == (14, 9, 720)
+    assert (locator.schedule.retry_ms, locator.schedule.max_retry_ms) == (500, 3000)
 
     # A tentative bar above the bar is the bar: confirmation off, not an unusable config.
     above = locator_for(SimpleNamespace(index=index), TaggerSettings(locate_min_inliers=7), 80)
