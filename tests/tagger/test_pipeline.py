@@ -600,9 +600,10 @@ def test_a_product_found_after_its_shot_began_becomes_a_placement(
 def test_a_product_found_late_in_its_shot_is_a_placement_held_to_the_cut(
     after: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Carried into view late: the retry that finds it comes 2.2 s into a 2.8 s shot. The next sample
-    sees it again (a second sighting; the next follow would be past the cut), and no look saw it
-    leave, so its placement runs to the shot's last frame: 567 ms, where its two sightings span 400."""
+    """Carried into view late: the retry that finds it comes 2.2 s into a 2.8 s shot (retries every
+    second: the hold to the cut is the subject, not when the look comes). The next sample sees it
+    again (a second sighting; the next follow would be past the cut), and no look saw it leave, so
+    its placement runs to the shot's last frame: 567 ms, where its two sightings span 400."""
     frame, truth = _holding(2, scale=1.6, angle=15.0, centre=(280, 500))
     dark = np.full_like(frame, 8)
     # The shot's last frame is 83 (2767 ms): a cut follows it, or the video ends there.
@@ -620,7 +621,7 @@ def test_a_product_found_late_in_its_shot_is_a_placement_held_to_the_cut(
 
     monkeypatch.setattr("tagger.locating.locate_products", carried_in)
     linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    at = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500)
+    at = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500, locate_max_retry_ms=1000)
 
     result = tag_video(video, settings=at, detector=ColourDetector(tiny_spec(tmp_path)), linker=linker)
 
