@@ -148,12 +148,12 @@ class RapidTextReader:
 
     @property
     def name(self) -> str:
-        # Part of the catalog index's feature signature: an index read at other detector sizes is
-        # rebuilt, not mixed with these reads.
+        # Part of the catalog index's feature signature: an index read at other detector sizes, or
+        # keeping lines at another confidence, is rebuilt, not mixed with these reads.
         return (
             "rapidocr-onnxruntime-1.4.4/ppocrv4"
             f"-det{SMALL_IMAGE_DETECTOR_SIDE_PX}<{SMALL_IMAGE_MAX_SIDE_PX},{LARGE_IMAGE_DETECTOR_SIDE_PX}"
-            f"@{OCR_MIN_SIDE_PX}"
+            f"@{OCR_MIN_SIDE_PX}-conf{MIN_OCR_CONFIDENCE:g}"
         )
 
     def read_lines(self, image: Image) -> list[TextLine]:

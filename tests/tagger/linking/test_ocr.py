@@ -90,7 +90,20 @@ def test_small_print_on_a_narrow_crop_is_read(reader: RapidTextReader) -> None:
 
     assert "MILK" in read
     assert "OATS" in read
-    assert reader.name.endswith("-det736<400,512@640")  # the index's feature signature names the sizes
+    # The index's feature signature names the sizes and the lines kept.
+    assert reader.name.endswith("-det736<400,512@640-conf0.5")
+
+
+def test_the_confidence_of_the_lines_kept_is_in_the_readers_name(
+    reader: RapidTextReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines kept at another confidence are other words: an index read with them is rebuilt, not mixed
+    with these reads."""
+    name = reader.name
+    monkeypatch.setattr("tagger.linking.ocr.MIN_OCR_CONFIDENCE", 0.6)
+
+    assert reader.name != name
+    assert reader.name.endswith("-conf0.6")
 
 
 @pytest.mark.parametrize(
