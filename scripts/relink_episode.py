@@ -91,7 +91,14 @@ def read_catalog(path: Path) -> list[CatalogItem]:
         )
         product = item.product
         catalog += [
-            CatalogItem(variant.sku, product.title, product.vendor, product.description, local)
+            CatalogItem(
+                variant.sku,
+                product.title,
+                product.vendor,
+                product.description,
+                local,
+                tuple(product.own_print),
+            )
             for variant in product.variants
         ]
     return catalog

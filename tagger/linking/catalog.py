@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from tagger.arrays import Image
 from tagger.linking.images import ImageProblem, check_image, decode_image
+from tagger.linking.own_print import Box
 
 ImageSource = Path | bytes | NDArray[np.uint8]
 
@@ -24,6 +25,9 @@ class CatalogItem:
     brand: str = ""
     description: str = ""
     images: tuple[ImageSource, ...] = ()
+    # Boxes on the first image around the print only this product has (`own_print`): auto-approval
+    # then needs keypoints matched there.
+    own_print: tuple[Box, ...] = ()
 
     def text(self) -> str:
         return f"{self.title} {self.brand} {self.description}"

@@ -1,14 +1,15 @@
-"""Evaluation inputs: CATALOG.csv (`sku,title,image[,description]`) and QUERIES.csv (`image,sku[,group]`);
-image paths are relative to the CSV that names them."""
+"""Evaluation inputs: CATALOG.csv (`sku,title,image[,description,own_print]`) and QUERIES.csv
+(`image,sku[,group]`); image paths are relative to the CSV that names them."""
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.errors import EvaluationInputError
+from tagger.linking.own_print import OwnPrintError, parse_own_print
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +53,23 @@ def read_catalog_csv(path: Path) -> list[CatalogItem]:
             raise EvaluationInputError(f"{path}:{number}: empty sku", path=str(path), line=number)
         image = (path.parent / row["image"]) if row["image"] else None
         images = (image,) if image is not None else ()
+        try:
+            own_print = parse_own_print(row.get("own_print", ""))
+        except OwnPrintError as error:
+            raise EvaluationInputError(
+                f"{path}:{number}: own_print: {error}", path=str(path), line=number
+            ) from error
         if sku in grouped:
             known = grouped[sku]
-            grouped[sku] = CatalogItem(
-                sku, known.title, known.brand, known.description, known.images + images
+            grouped[sku] = replace(
+                known, images=known.images + images, own_print=known.own_print or own_print
             )
         else:
             # "vendor" is what the import CSV of `reelcart catalog import` calls the brand.
             brand = row.get("brand") or row.get("vendor", "")
-            grouped[sku] = CatalogItem(sku, row["title"], brand, row.get("description", ""), images)
+            grouped[sku] = CatalogItem(
+                sku, row["title"], brand, row.get("description", ""), images, own_print
+            )
     return list(grouped.values())
 
 

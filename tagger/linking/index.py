@@ -22,6 +22,7 @@ from tagger.linking.errors import CatalogIndexError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.images import PACKSHOT_PLAIN_BORDER, ImageProblem, border_pixels, plain_border_shares
 from tagger.linking.keypoints import LocalFeatures
+from tagger.linking.own_print import Box, format_own_print
 from tagger.linking.print_shortlist import PrintShortlist
 from tagger.linking.text import TextVocabulary, normalize_words, split_identifier
 
@@ -57,6 +58,8 @@ class IndexedProduct:
     brand: str
     description: str
     image_digests: tuple[str, ...]
+    # Boxes on the first image around the print only this product has (`own_print`).
+    own_print: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,9 @@ def _packshots_of(index: CatalogIndex) -> CatalogIndex:
     for product in index.products:
         digests = tuple(digest for digest in product.image_digests if digest in index.packshot_digests)
         if digests:
-            kept.append(replace(product, image_digests=digests))
+            # The own-print boxes are on the first image: gone with it when it was a scene.
+            own = product.own_print if digests[0] == product.image_digests[0] else ()
+            kept.append(replace(product, image_digests=digests, own_print=own))
     return CatalogIndex(
         products=tuple(kept),
         image_features={digest: index.image_features[digest] for digest in index.packshot_digests},
@@ -248,6 +253,9 @@ def _version(signature: str, products: Sequence[IndexedProduct]) -> str:
     for product in sorted(products, key=lambda item: item.sku):
         for part in (product.sku, product.title, product.brand, product.description, *product.image_digests):
             digest.update(part.encode())
+            digest.update(b"\x00")
+        if product.own_print:  # (absent from the hash when unset: indexes built before it keep their version)
+            digest.update(f"own_print={format_own_print(product.own_print)}".encode())
             digest.update(b"\x00")
     return digest.hexdigest()[:16]
 
@@ -295,7 +303,11 @@ def build_catalog_index(
             if loaded.digest not in features:
                 features[loaded.digest] = reusable.get(loaded.digest) or _extract(extractor, loaded)
         if digests:
-            indexed.append(IndexedProduct(item.sku, item.title, item.brand, item.description, tuple(digests)))
+            indexed.append(
+                IndexedProduct(
+                    item.sku, item.title, item.brand, item.description, tuple(digests), item.own_print
+                )
+            )
         elif item.images:
             skipped.append(SkippedImage(item.sku, "-", "product has no usable image; not indexed"))
         if on_progress is not None:

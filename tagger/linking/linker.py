@@ -25,6 +25,7 @@ from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
 from tagger.linking.images import ImageProblem, check_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, Verification, verify
+from tagger.linking.own_print import points_inside
 from tagger.linking.patches import patch_similarities
 from tagger.linking.print_match import MIN_COLOURED_PAIRS, NO_MATCH, PrintMatch, print_match
 from tagger.linking.print_words import WordReadings, foreign_words, word_readings, words_on_print
@@ -46,6 +47,12 @@ PRINT_EVIDENCE_INLIERS = 2 * CHANCE_INLIERS
 # contradicts the SKU. On grocery-dev the sibling matches that were approved had 0.0-0.2 and every
 # right approval 0.9-1.0 (BENCHMARKS.md, Linking: sibling evidence), so the level sits in a wide gap.
 MIN_COLOUR_AGREEMENT = 0.5
+# ... and, for a product whose brand marked its own print (`own_print`: the part of the pack its
+# siblings lack), that many inliers inside the marks in some crop: as many as chance reaches on a whole
+# unrelated packshot, and the marks are a part of one. On the episodes the right Yoggi Strawberry and
+# Vanilla links reached 12-25 inliers there in every crop, their left-out siblings' cartons 0-5, and
+# Arla Sour Cream's carton 0 on Arla Ecological Sour Cream's "eko" (BENCHMARKS.md, End to end).
+OWN_PRINT_INLIERS = int(CHANCE_INLIERS)
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
 
 
@@ -230,7 +237,8 @@ def _best_verification(
     Vanilla as Strawberry, and as a ranking signal made Strawberry the top-1 of every Vanilla shot
     (BENCHMARKS.md, End to end). A scene ranks by its appearance (embedding, patches, colour)."""
     best_inliers, best_similarity, evidence = 0, 0.0, NO_MATCH
-    for digest in index.products[row].image_digests:
+    product = index.products[row]
+    for digest in product.image_digests:
         if digest not in index.packshot_digests:
             continue
         image = index.image_features[digest]
@@ -239,6 +247,14 @@ def _best_verification(
             best_inliers = outcome.inliers
             best_similarity = verifications.aligned_similarity(query, digest, image)
             evidence = _matched_print(query, outcome, image, index.documents[row], readings, naming_words)
+    first = product.image_digests[0]
+    if product.own_print and best_inliers and first in index.packshot_digests:
+        # The boxes are on the first image; its verification is cached whichever image matched best.
+        image = index.image_features[first]
+        own = points_inside(
+            verifications.outcome(first, image).candidate_points, image.size, product.own_print
+        )
+        evidence = replace(evidence, own_print_inliers=own)
     return best_inliers, best_similarity, evidence
 
 
@@ -384,15 +400,17 @@ class PrintEvidence:
     contradicted: bool = False
 
 
-def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
+def print_evidence(sets: Sequence[CandidateSet], row: int, *, own_print: bool = False) -> PrintEvidence:
     """Some crop read the SKU's catalog text or matched its print with enough verified keypoints, and
     the print it matched is in the SKU's colours: over the track's crops, at least
     MIN_COLOUR_AGREEMENT of the coloured inlier pairs have the packshot's hue (a sibling variant in
     other ink fails in every crop; pooling keeps one off frame, a colour cast or a smear, from
-    outvoting the others)."""
+    outvoting the others). With `own_print` (the brand marked the part of the pack only this product
+    prints), some crop must also match OWN_PRINT_INLIERS keypoints inside those marks: the family's
+    print alone is a sibling's as much as this product's."""
     seen: list[str] = []
     foreign: list[str] = []
-    coloured = same = 0
+    coloured = same = own = 0
     for position, candidates in enumerate(sets):
         hits = np.flatnonzero(candidates.rows == row)
         if not hits.size:
@@ -402,6 +420,7 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
         foreign += [word for word in match.foreign_words if word not in foreign]
         coloured += match.coloured_pairs
         same += match.same_colour_pairs
+        own = max(own, match.own_print_inliers)
         # The print match's own inliers: the evidence is its, whatever the signals were computed from.
         inliers = match.inliers
         if inliers >= PRINT_EVIDENCE_INLIERS:
@@ -422,7 +441,13 @@ def print_evidence(sets: Sequence[CandidateSet], row: int) -> PrintEvidence:
         )
     if not seen:
         return PrintEvidence(False, "its print was not seen (no catalog text read, too few keypoints)")
-    return PrintEvidence(True, "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else ""))
+    found = "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else "")
+    if own_print:
+        marked = f"{own} keypoints matched in the part of its print marked as its own"
+        if own < OWN_PRINT_INLIERS:
+            return PrintEvidence(False, f"{found}; but only {marked} (needs {OWN_PRINT_INLIERS}: a sibling?)")
+        return PrintEvidence(True, f"{found}; {marked}")
+    return PrintEvidence(True, found)
 
 
 def decide(
@@ -542,7 +567,7 @@ class Linker:
         if not sets:
             unknown = 1.0
         top = int(np.argmax(probabilities)) if probabilities.size else -1
-        seen = print_evidence(sets, top)
+        seen = print_evidence(sets, top, own_print=bool(sets) and bool(self.index.products[top].own_print))
         reason = seen.reason
         alone = None
         # The second opinion matters only to a link the other rules would approve. The confidence is

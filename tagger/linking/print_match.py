@@ -42,6 +42,9 @@ class PrintMatch:
     same_colour_pairs: int
     # Catalog naming words read on the matched print that the SKU's text lacks (`print_words`).
     foreign_words: tuple[str, ...] = ()
+    # Inliers inside the boxes the brand marked as the product's own print (`own_print`), on its first
+    # image; 0 when it marked none.
+    own_print_inliers: int = 0
 
     @property
     def colour_agreement(self) -> float | None:

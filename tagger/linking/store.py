@@ -30,6 +30,7 @@ from tagger.linking.errors import IndexStoreError
 from tagger.linking.features import ImageFeatures
 from tagger.linking.index import CatalogIndex, IndexedProduct, SkippedImage
 from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
+from tagger.linking.own_print import check_boxes
 from tagger.linking.print_shortlist import PrintShortlist, shortlist_of
 
 # 2: per-image patch descriptors, one compressed npz; 3: memory-mappable .npy files; 4: quantized
@@ -78,6 +79,7 @@ def _meta(index: CatalogIndex, digests: list[str]) -> dict[str, Any]:
                 "brand": p.brand,
                 "description": p.description,
                 "images": list(p.image_digests),
+                **({"own_print": [list(box) for box in p.own_print]} if p.own_print else {}),
             }
             for p in index.products
         ],
@@ -169,7 +171,14 @@ class FileIndexStore:
                 features = dict(zip(digests, _read_arrays(folder, meta["words"], fields), strict=True))
             index = CatalogIndex(
                 products=tuple(
-                    IndexedProduct(p["sku"], p["title"], p["brand"], p["description"], tuple(p["images"]))
+                    IndexedProduct(
+                        p["sku"],
+                        p["title"],
+                        p["brand"],
+                        p["description"],
+                        tuple(p["images"]),
+                        check_boxes(p.get("own_print", ())),
+                    )
                     for p in meta["products"]
                 ),
                 image_features=features,

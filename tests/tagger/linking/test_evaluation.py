@@ -123,6 +123,26 @@ def test_catalog_csv_groups_rows_by_sku_with_paths_relative_to_the_csv(tmp_path:
     ]
 
 
+def test_catalog_csv_reads_own_print_boxes_and_refuses_a_wrong_one_by_its_line(tmp_path: Path) -> None:
+    csv_path = tmp_path / "CATALOG.csv"
+    csv_path.write_text(
+        "sku,title,image,own_print\n"
+        "A,Yoggi Strawberry,a.jpg,0.42 0.31 0.57 0.54; 0.55 0.3 0.7 0.62\n"
+        "B,Milk,b.jpg,\n",
+        encoding="utf-8",
+    )
+
+    items = read_catalog_csv(csv_path)
+
+    assert items[0].own_print == ((0.42, 0.31, 0.57, 0.54), (0.55, 0.3, 0.7, 0.62))
+    assert items[1].own_print == ()
+    csv_path.write_text("sku,title,image,own_print\nA,Yoggi,a.jpg,0.42 0.31 1.57 0.54\n", encoding="utf-8")
+    with pytest.raises(
+        EvaluationInputError, match=r"CATALOG.csv:2: own_print: box 1: numbers must be fractions"
+    ):
+        read_catalog_csv(csv_path)
+
+
 def test_queries_csv_defaults_the_group(tmp_path: Path) -> None:
     csv_path = tmp_path / "QUERIES.csv"
     csv_path.write_text("image,sku\nq/1.jpg,A\n", encoding="utf-8")

@@ -706,3 +706,100 @@ def test_each_packshot_is_verified_once_per_crop_for_both_opinions_and_a_scene_n
     assert verified
     assert len(verified) == len(set(verified))
     assert id(scene) not in verified
+
+
+def _keypoint_model() -> FusionModel:
+    """A model that trusts a strong print match, as the shipped one does when dozens of keypoints
+    agree: what approved a left-out sibling that shares the logo (BENCHMARKS.md, End to end)."""
+    weights = [0.0] * len(FEATURE_NAMES)
+    weights[FEATURE_NAMES.index("keypoints")] = 4.0
+    return FusionModel(tuple(weights), unknown_bias=6.0)
+
+
+def _with_picture_below(image: Image, seed: int) -> Image:
+    """The carton with its lower half printed with a seeded picture (a flavour's fruit): two seeds are
+    two variants of one product that share its logo half."""
+    rng = np.random.default_rng(seed)
+    variant = image.copy()
+    variant[100:190, 40:160] = rng.integers(40, 200, size=3)
+    for _ in range(40):
+        centre = (int(rng.integers(45, 155)), int(rng.integers(105, 185)))
+        dot = tuple(int(c) for c in rng.integers(0, 255, size=3))
+        cv2.circle(variant, centre, int(rng.integers(2, 7)), dot, thickness=-1)
+    return variant
+
+
+# Where `_with_picture_below` prints the variant's picture: the part of the pack only it has.
+LOWER_HALF = ((0.2, 0.5, 0.8, 0.95),)
+SKU_0_PACK, SKU_0_SIBLING = _with_picture_below(packshot(0), 1), _with_picture_below(packshot(0), 2)
+
+
+def _catalog_with_sku_0_pack(own_print: tuple[tuple[float, float, float, float], ...]) -> CatalogIndex:
+    items = catalog(6)
+    items[0] = replace(items[0], images=(SKU_0_PACK,), own_print=own_print)
+    return build_catalog_index(items, extractor())
+
+
+@pytest.fixture(scope="module")
+def marked_catalog() -> CatalogIndex:
+    return _catalog_with_sku_0_pack(LOWER_HALF)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_sibling_the_catalog_lacks_matches_the_shared_print_but_not_the_marked_own_print(
+    marked_catalog: CatalogIndex, seed: int
+) -> None:
+    """SKU-0's sibling (same logo half, another picture below) is not in the catalog. Its carton
+    matches SKU-0's logo half with enough keypoints to be approved as SKU-0; once the brand marked
+    SKU-0's picture as its own, the link waits for review, saying why."""
+    variant = photo_of(SKU_0_SIBLING, seed)
+
+    unmarked = Linker(_catalog_with_sku_0_pack(()), extractor(), _keypoint_model()).link_track([variant])
+    marked = Linker(marked_catalog, extractor(), _keypoint_model()).link_track([variant])
+
+    assert unmarked.sku == marked.sku == "SKU-0"
+    assert unmarked.decision is Decision.APPROVED
+    assert marked.confidence == unmarked.confidence  # the marks decide approval, not ranking
+    assert marked.decision is Decision.PROPOSED
+    assert marked.contradicted is False  # a person checks it; nothing says it is another product
+    assert "in the part of its print marked as its own (needs 10: a sibling?)" in marked.evidence
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_product_itself_matches_its_marked_own_print_and_is_approved(
+    marked_catalog: CatalogIndex, model: FusionModel, seed: int
+) -> None:
+    result = Linker(marked_catalog, extractor(), model).link_track([photo_of(SKU_0_PACK, seed)])
+
+    assert result.sku == "SKU-0"
+    assert result.decision is Decision.APPROVED
+    assert "keypoints matched in the part of its print marked as its own" in result.evidence
+
+
+def test_a_mark_where_the_pack_prints_nothing_keeps_every_link_for_review(model: FusionModel) -> None:
+    items = catalog(6)
+    items[2] = replace(items[2], own_print=((0.0, 0.0, 0.15, 0.15),))  # white background: no keypoints
+    marked = build_catalog_index(items, extractor())
+
+    result = Linker(marked, extractor(), model).link_track([photo_of(packshot(2), 0)])
+
+    assert result.sku == "SKU-2"
+    assert result.decision is Decision.PROPOSED
+    assert "only 0 keypoints matched in the part of its print marked as its own" in result.evidence
+
+
+def test_marks_change_the_index_version_and_survive_the_packshots_only_view(
+    marked_catalog: CatalogIndex,
+) -> None:
+    assert marked_catalog.version != _catalog_with_sku_0_pack(()).version
+    assert marked_catalog.packshots_only().products[0].own_print == LOWER_HALF
+
+
+@pytest.mark.parametrize(("own", "seen"), [(0, False), (9, False), (10, True), (40, True)])
+def test_own_print_evidence_needs_ten_inliers_inside_the_marks_in_some_crop(own: int, seen: bool) -> None:
+    signals = np.array([_signals(inliers=60)])
+    weak = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=3),))
+    strong = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=own),))
+
+    assert print_evidence([weak, strong], 7, own_print=True).seen is seen
+    assert print_evidence([weak, strong], 7).seen is True  # unmarked: the whole print is evidence

@@ -23,7 +23,9 @@ from tests.tagger.linking.factories import catalog, extractor, packshot, photo_o
 
 
 def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
-    index = build_catalog_index(catalog(3), extractor())
+    items = catalog(3)
+    items[1] = dataclasses.replace(items[1], own_print=((0.2, 0.5, 0.8, 0.95),))
+    index = build_catalog_index(items, extractor())
     store = FileIndexStore(tmp_path / "indexes")
 
     version = store.save(index)
@@ -31,6 +33,7 @@ def test_saved_index_loads_back_identical(tmp_path: Path) -> None:
 
     assert version == index.version == loaded.version
     assert loaded.products == index.products
+    assert loaded.products[1].own_print == ((0.2, 0.5, 0.8, 0.95),)
     assert loaded.documents == index.documents
     for row in range(len(index)):
         np.testing.assert_array_equal(np.concatenate(loaded.views(row)), np.concatenate(index.views(row)))
