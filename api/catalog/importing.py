@@ -1,8 +1,10 @@
 """Bulk catalog import from CSV or JSON: every line checked first, then all imported or nothing.
 
 CSV columns: `sku,title,price,currency` required; `product_key, variant_title, vendor, description,
-available, image` optional. Rows sharing a `product_key` (or, without one, a `title`) become variants
-of one product. `image` is an http(s) URL, or for the CLI a path relative to the file.
+available, image, own_print` optional. Rows sharing a `product_key` (or, without one, a `title`) become
+variants of one product. `image` is an http(s) URL, or for the CLI a path relative to the file.
+`own_print` (read from a product's first row) is "x0 y0 x1 y1; …": boxes, in fractions of the product's
+first image, around the print only it has (`tagger.linking.own_print`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,18 @@ from sqlmodel import Session, col, select
 from api.catalog.models import ProductImage, Variant
 from api.catalog.schemas import ImportLineError, ImportReport, ProductCreate, VariantCreate
 from api.catalog.service import create_product
+from tagger.linking.own_print import OwnPrintError, parse_own_print
 
 REQUIRED_COLUMNS = ("sku", "title", "price", "currency")
-OPTIONAL_COLUMNS = ("product_key", "variant_title", "vendor", "description", "available", "image")
+OPTIONAL_COLUMNS = (
+    "product_key",
+    "variant_title",
+    "vendor",
+    "description",
+    "available",
+    "image",
+    "own_print",
+)
 _TRUE = {"1", "true", "yes", "y", "t", ""}
 _FALSE = {"0", "false", "no", "n", "f"}
 MAX_IMPORT_LINES = 100_000
@@ -107,8 +118,16 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
         item = groups.get(key)
         if item is None:
             try:
+                own_print = parse_own_print(row.get("own_print", ""))
+            except OwnPrintError as error:
+                errors.append(ImportLineError(line=line, field="own_print", message=str(error)))
+                continue
+            try:
                 product = ProductCreate(
-                    title=row["title"], vendor=row.get("vendor", ""), description=row.get("description", "")
+                    title=row["title"],
+                    vendor=row.get("vendor", ""),
+                    description=row.get("description", ""),
+                    own_print=list(own_print),
                 )
             except ValidationError as error:
                 errors.extend(_errors_from_validation(error, line))

@@ -20,6 +20,9 @@ class Product(SQLModel, table=True):
     title: str = Field(max_length=300)
     vendor: str = Field(default="", max_length=200)
     description: str = Field(default="")
+    # Boxes [x0, y0, x1, y1] (fractions) on the product's first image around the print only it has
+    # (tagger.linking.own_print): auto-approval then needs keypoints matched inside them.
+    own_print: list[list[float]] = json_field(default_factory=list)
     shopify_product_gid: str | None = Field(default=None, max_length=100)
     stripe_product_id: str | None = Field(default=None, max_length=100)
     created_at: datetime = created_at_field()

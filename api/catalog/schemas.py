@@ -13,6 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 from api.types import Text
 from commerce.exceptions import MoneyError
 from commerce.money import Money, normalize_currency
+from tagger.linking.own_print import MAX_BOXES, OwnPrintError, check_boxes
 
 
 def _currency(value: str) -> str:
@@ -26,6 +27,27 @@ Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["EUR"]), A
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3, examples=["4.99"])]
 Title = Annotated[Text, Field(min_length=1, max_length=300)]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+
+
+def _own_print(boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
+    try:
+        return list(check_boxes(boxes))
+    except OwnPrintError as error:
+        raise ValueError(str(error)) from error
+
+
+OwnPrint = Annotated[
+    list[tuple[float, float, float, float]],
+    Field(
+        max_length=MAX_BOXES,
+        description="Boxes [x0, y0, x1, y1], fractions of the product's first image, around the print only "
+        "this product has (its flavour picture, its variant's name), not the logo or layout its siblings "
+        "share. When set, auto-approval needs keypoints matched inside them; the family's print alone is "
+        "proposed for review.",
+        examples=[[[0.42, 0.31, 0.57, 0.54]]],
+    ),
+    AfterValidator(_own_print),
+]
 
 
 class _Strict(BaseModel):
@@ -65,6 +87,7 @@ class ProductCreate(_Strict):
     title: Text = Field(min_length=1, max_length=300)
     vendor: Text = Field(default="", max_length=200)
     description: Text = Field(default="", max_length=20_000)
+    own_print: OwnPrint = Field(default_factory=list)
     variants: list[VariantCreate] = Field(default_factory=list, max_length=250)
     images: list[ImageByUrl] = Field(default_factory=list, max_length=50)
 
@@ -84,6 +107,7 @@ class ProductUpdate(_Strict):
     title: Title | SkipJsonSchema[None] = None
     vendor: Text | None = Field(default=None, max_length=200, description="null clears it")
     description: Text | None = Field(default=None, max_length=20_000, description="null clears it")
+    own_print: OwnPrint | None = Field(default=None, description="null clears it (as does [])")
 
 
 class VariantPublic(BaseModel):
@@ -116,6 +140,9 @@ class ProductPublic(BaseModel):
     title: str
     vendor: str
     description: str
+    own_print: list[tuple[float, float, float, float]] = Field(
+        description="Boxes [x0, y0, x1, y1] on the first image around the print only this product has"
+    )
     variants: list[VariantPublic]
     images: list[ImagePublic]
     created_at: datetime

@@ -75,6 +75,7 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
         title=product.title,
         vendor=product.vendor,
         description=product.description,
+        own_print=[(box[0], box[1], box[2], box[3]) for box in product.own_print],
         variants=[variant_public(variant) for variant in variants],
         images=[image_public(image, public_base_url) for image in images],
         created_at=product.created_at,
@@ -105,7 +106,13 @@ def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str])
 
 def create_product(session: Session, brand_id: uuid.UUID, body: ProductCreate) -> Product:
     ensure_skus_free(session, brand_id, [variant.sku for variant in body.variants])
-    product = Product(brand_id=brand_id, title=body.title, vendor=body.vendor, description=body.description)
+    product = Product(
+        brand_id=brand_id,
+        title=body.title,
+        vendor=body.vendor,
+        description=body.description,
+        own_print=[list(box) for box in body.own_print],
+    )
     session.add(product)
     session.flush()
     for variant in body.variants:
@@ -141,7 +148,7 @@ def add_variant(
 
 
 # Product text a PATCH may clear with null, and what clearing leaves.
-_CLEARABLE = {"vendor": "", "description": ""}
+_CLEARABLE: dict[str, object] = {"vendor": "", "description": "", "own_print": []}
 
 
 def update_product(session: Session, product: Product, body: ProductUpdate) -> Product:
@@ -153,7 +160,7 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
         {field: value for field, value in sent.items() if field not in cleared}
     )
     for field, value in {**non_null_changes(rest), **cleared}.items():
-        setattr(product, field, value)
+        setattr(product, field, [list(box) for box in value] if field == "own_print" else value)
     product.touch()
     session.add(product)
     session.flush()

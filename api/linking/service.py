@@ -42,6 +42,7 @@ from tagger.linking import (
     build_catalog_index,
     load_extractor,
 )
+from tagger.linking.own_print import check_boxes
 
 log = logging.getLogger("reelcart.linking")
 
@@ -139,6 +140,7 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
             # text, so a carton naming its variant never reads as another product's name.
             description=" ".join([product.description, *variants.get(product.id, [])]).strip(),
             images=tuple(images.get(product.id, [])),
+            own_print=check_boxes(product.own_print),
         )
         for product in products
     ]

@@ -44,6 +44,7 @@ def test_create_then_get_returns_the_whole_product(client: TestClient, brand: Br
         "title": "Pressed Apple Juice 1 L",
         "vendor": "Orchard Co",
         "description": "Cloudy apple juice, not from concentrate.",
+        "own_print": [],
         "variants": [
             {
                 "id": variant["id"],

@@ -1,0 +1,105 @@
+"""A product's own print through HTTP: boxes a brand marks around the print only that product has, set
+by import, create and update, refused when they cannot be, and handed to the linker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.catalog.models import Product
+from api.linking.service import catalog_items
+from tests.utils.api import BrandAccount
+
+YOGHURT: dict[str, Any] = {
+    "title": "Yoggi Strawberry Yoghurt",
+    "vendor": "Yoggi",
+    "own_print": [[0.42, 0.31, 0.57, 0.54], [0.55, 0.3, 0.7, 0.62]],
+    "variants": [{"sku": "YOG-S", "price": "21.90", "currency": "SEK"}],
+}
+
+CSV = """sku,title,price,currency,vendor,own_print
+YOG-S,Yoggi Strawberry Yoghurt,21.90,SEK,Yoggi,0.42 0.31 0.57 0.54; 0.55 0.3 0.7 0.62
+YOG-V,Yoggi Vanilla Yoghurt,21.90,SEK,Yoggi,
+"""
+
+
+def _products(client: TestClient, brand: BrandAccount) -> dict[str, dict[str, Any]]:
+    items = client.get("/v1/products", headers=brand.headers).json()["items"]
+    return {item["title"]: item for item in items}
+
+
+def test_csv_import_reads_the_own_print_column_and_the_linker_gets_the_boxes(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    response = client.post(
+        "/v1/catalog/import", content=CSV, headers={**brand.headers, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+
+    products = _products(client, brand)
+    assert products["Yoggi Strawberry Yoghurt"]["own_print"] == [
+        [0.42, 0.31, 0.57, 0.54],
+        [0.55, 0.3, 0.7, 0.62],
+    ]
+    assert products["Yoggi Vanilla Yoghurt"]["own_print"] == []
+    with Session(engine) as session:
+        items = {item.title: item for item in catalog_items(session, brand.brand.id)}
+    assert items["Yoggi Strawberry Yoghurt"].own_print == ((0.42, 0.31, 0.57, 0.54), (0.55, 0.3, 0.7, 0.62))
+    assert items["Yoggi Vanilla Yoghurt"].own_print == ()
+
+
+def test_a_box_that_cannot_be_fails_the_import_on_its_line_and_imports_nothing(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    bad = CSV + "YOG-B,Yoggi Blueberry Yoghurt,21.90,SEK,Yoggi,0.6 0.3 0.5 0.62\n"
+
+    response = client.post(
+        "/v1/catalog/import", content=bad, headers={**brand.headers, "Content-Type": "text/csv"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "line": 4,
+            "field": "own_print",
+            "message": "box 1: needs x0 < x1 and y0 < y1 (left, top, right, bottom)",
+        }
+    ]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Product)).one() == 0
+
+
+def test_own_print_is_created_changed_and_cleared_through_the_product(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers)
+    assert created.status_code == 201, created.text
+    product = f"/v1/products/{created.json()['id']}"
+    assert created.json()["own_print"] == YOGHURT["own_print"]
+
+    changed = client.patch(product, json={"own_print": [[0.1, 0.5, 0.9, 0.95]]}, headers=brand.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["own_print"] == [[0.1, 0.5, 0.9, 0.95]]
+    kept = client.patch(product, json={"title": "Yoggi Jordgubb"}, headers=brand.headers)
+    assert kept.json()["own_print"] == [[0.1, 0.5, 0.9, 0.95]]
+    cleared = client.patch(product, json={"own_print": None}, headers=brand.headers)
+    assert cleared.json()["own_print"] == []
+
+
+def test_boxes_outside_the_image_or_of_the_wrong_shape_are_422_naming_the_field(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    for boxes, message in [
+        ([[0.1, 0.2, 1.4, 0.9]], "box 1: numbers must be fractions of the image, 0 to 1"),
+        ([[0.1, 0.2, 0.3]], "Field required"),
+        ([[0.1, 0.2, 0.3, 0.4]] * 17, "List should have at most 16 items after validation, not 17"),
+    ]:
+        response = client.post("/v1/products", json={**YOGHURT, "own_print": boxes}, headers=brand.headers)
+        assert response.status_code == 422, response.text
+        assert any(
+            error["field"].startswith("own_print") and message in error["message"]
+            for error in response.json()["errors"]
+        ), response.json()
