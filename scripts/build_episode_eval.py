@@ -15,6 +15,10 @@ Writes into --out:
                          in-store val photos that none of the seeds built in this run shows (the
                          import format's JSON; for experiments with catalog images that are not
                          packshots: a hand, a shelf, the product's neighbours; BENCHMARKS.md, End to end)
+  CATALOG-OWN-PRINT.csv  CATALOG.csv with its `own_print` column from scripts/data/grocery_own_print.csv:
+                         boxes around the print only that product has (its variant's name, its flavour
+                         picture), marked by hand on each packaged product's packshot as a brand would
+                         (`tagger.linking.own_print`; BENCHMARKS.md, End to end)
   frames/                the product-free frames, extracted once
 
 With --enter the episodes are episode-enter-<seed>.mp4 and truth-enter-<seed>.json: the same shots, but
@@ -82,6 +86,27 @@ def write_catalog(data: Path, target: Path) -> dict[int, str]:
                 ]
             )
     return skus
+
+
+OWN_PRINT_MARKS = Path(__file__).resolve().parent / "data" / "grocery_own_print.csv"
+
+
+def write_own_print_catalog(catalog_csv: Path, marks_csv: Path, target: Path) -> int:
+    """CATALOG.csv with each product's own-print boxes (keyed by its GroceryStoreDataset name, the
+    title with dashes); returns how many products have some."""
+    with marks_csv.open(encoding="utf-8", newline="") as handle:
+        marks = {row["product"]: row["own_print"] for row in csv.DictReader(handle)}
+    with catalog_csv.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    marked = 0
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0].keys(), "own_print"])
+        writer.writeheader()
+        for row in rows:
+            boxes = marks.get(row["title"].replace(" ", "-"), "")
+            marked += bool(boxes)
+            writer.writerow({**row, "own_print": boxes})
+    return marked
 
 
 def packaged_photos(data: Path) -> list[tuple[Path, int]]:
@@ -287,6 +312,9 @@ def main() -> None:
     scene_catalog = args.out / "CATALOG-SCENES.json"
     write_scene_catalog(args.out / "CATALOG.csv", scenes, args.seeds, args.shots, scene_catalog)
     print(f"catalog with scene photos: {scene_catalog} ({len(scenes)} products with one)")
+    own_print_catalog = args.out / "CATALOG-OWN-PRINT.csv"
+    marked = write_own_print_catalog(args.out / "CATALOG.csv", OWN_PRINT_MARKS, own_print_catalog)
+    print(f"catalog with own-print marks: {own_print_catalog} ({marked} products marked)")
 
 
 if __name__ == "__main__":

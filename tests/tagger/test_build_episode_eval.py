@@ -104,6 +104,49 @@ def test_the_scene_catalog_imports_with_the_packshot_first_and_the_scene_photo_s
     assert items[1].product.description == "Fresh, round."
 
 
+def test_the_own_print_catalog_imports_with_each_marked_products_boxes(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    from api.catalog.importing import parse_catalog  # noqa: PLC0415 - the brand's import reads it
+
+    catalog = tmp_path / "CATALOG.csv"
+    catalog.write_text(
+        "sku,title,price,currency,vendor,description,image\n"
+        "GS-00,Golden Delicious,36.90,SEK,,Sweet.,/data/golden.jpg\n"
+        "GS-57,Yoggi Strawberry Yoghurt,21.90,SEK,Yoggi,,/data/yoggi.jpg\n",
+        encoding="utf-8",
+    )
+
+    marked = builder.write_own_print_catalog(
+        catalog, builder.OWN_PRINT_MARKS, tmp_path / "CATALOG-OWN-PRINT.csv"
+    )
+
+    items = parse_catalog((tmp_path / "CATALOG-OWN-PRINT.csv").read_text(encoding="utf-8"), fmt="csv")
+    assert marked == 1
+    assert items[0].product.own_print == []
+    assert items[1].product.own_print == [
+        (0.42, 0.31, 0.57, 0.54),
+        (0.55, 0.3, 0.7, 0.62),
+        (0.33, 0.64, 0.43, 0.95),
+    ]
+
+
+def test_every_marked_product_of_the_benchmark_is_a_grocery_store_product_with_valid_boxes(
+    builder: ModuleType,
+) -> None:
+    import csv  # noqa: PLC0415
+
+    from tagger.linking.own_print import parse_own_print  # noqa: PLC0415
+
+    with builder.OWN_PRINT_MARKS.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 31  # GroceryStoreDataset's packaged products, each marked or said why not
+    for row in rows:
+        boxes = parse_own_print(row["own_print"])
+        assert row["marks"], row["product"]
+        assert bool(boxes) != row["marks"].startswith("none:"), row["product"]
+
+
 def test_entering_products_keep_the_plain_episodes_shots_and_come_into_view_mid_shot(
     builder: ModuleType, tmp_path: Path
 ) -> None:
