@@ -98,9 +98,17 @@ def write_own_print_catalog(catalog_csv: Path, marks_csv: Path, target: Path) ->
         marks = {row["product"]: row["own_print"] for row in csv.DictReader(handle)}
     with catalog_csv.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    names = {row["title"].replace(" ", "-") for row in rows}
+    if unknown := sorted(set(marks) - names):
+        raise SystemExit(
+            f"error: {marks_csv} marks products {catalog_csv} does not have: {', '.join(unknown)}"
+        )
     marked = 0
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0].keys(), "own_print"])
+        writer = csv.DictWriter(
+            handle,
+            fieldnames=["sku", "title", "price", "currency", "vendor", "description", "image", "own_print"],
+        )
         writer.writeheader()
         for row in rows:
             boxes = marks.get(row["title"].replace(" ", "-"), "")

@@ -3,8 +3,8 @@
 CSV columns: `sku,title,price,currency` required; `product_key, variant_title, vendor, description,
 available, image, own_print` optional. Rows sharing a `product_key` (or, without one, a `title`) become
 variants of one product. `image` is an http(s) URL, or for the CLI a path relative to the file.
-`own_print` (read from a product's first row) is "x0 y0 x1 y1; …": boxes, in fractions of the product's
-first image, around the print only it has (`tagger.linking.own_print`).
+`own_print` (on any of a product's rows; rows that give it must agree) is "x0 y0 x1 y1; …": boxes,
+in fractions of the product's first image, around the print only it has (`tagger.linking.own_print`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from api.catalog.models import ProductImage, Variant
 from api.catalog.schemas import ImportLineError, ImportReport, ProductCreate, VariantCreate
 from api.catalog.service import create_product
-from tagger.linking.own_print import OwnPrintError, parse_own_print
+from tagger.linking.own_print import Box, OwnPrintError, parse_own_print
 
 REQUIRED_COLUMNS = ("sku", "title", "price", "currency")
 OPTIONAL_COLUMNS = (
@@ -90,6 +90,7 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
     errors = [ImportLineError(line=1, field=name, message="unknown column") for name in unknown]
     groups: dict[str, ImportItem] = {}
     seen_skus: dict[str, int] = {}
+    marks_line: dict[str, int] = {}  # the line each product's own_print came from
     for line, raw in enumerate(reader, start=2):
         if line > MAX_IMPORT_LINES:
             errors.append(ImportLineError(line=line, field="", message=f"more than {MAX_IMPORT_LINES} lines"))
@@ -114,14 +115,13 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
             )
             continue
         seen_skus[variant.sku] = line
+        own_print = _marks_from_row(row, line)
+        if isinstance(own_print, ImportLineError):
+            errors.append(own_print)
+            continue
         key = row.get("product_key") or row["title"]
         item = groups.get(key)
         if item is None:
-            try:
-                own_print = parse_own_print(row.get("own_print", ""))
-            except OwnPrintError as error:
-                errors.append(ImportLineError(line=line, field="own_print", message=str(error)))
-                continue
             try:
                 product = ProductCreate(
                     title=row["title"],
@@ -133,13 +133,44 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
                 errors.extend(_errors_from_validation(error, line))
                 continue
             item = groups[key] = ImportItem(line=line, product=product)
+            marks_line[key] = line
+        elif (problem := _merge_marks(item, own_print, line, marks_line, key)) is not None:
+            errors.append(problem)
+            continue
         item.product.variants.append(variant)
-        image = row.get("image", "")
-        if image and image not in [ref for _, ref in item.local_images]:
-            item.local_images.append((line, image))
+        _add_image(item, row.get("image", ""), line)
     if errors:
         raise CatalogImportError(errors)
     return list(groups.values())
+
+
+def _add_image(item: ImportItem, image: str, line: int) -> None:
+    """A row's image, once per product (its variants' rows may repeat it)."""
+    if image and image not in [ref for _, ref in item.local_images]:
+        item.local_images.append((line, image))
+
+
+def _marks_from_row(row: dict[str, str], line: int) -> tuple[Box, ...] | ImportLineError:
+    try:
+        return parse_own_print(row.get("own_print", ""))
+    except OwnPrintError as error:
+        return ImportLineError(line=line, field="own_print", message=str(error))
+
+
+def _merge_marks(
+    item: ImportItem, marks: tuple[Box, ...], line: int, marks_line: dict[str, int], key: str
+) -> ImportLineError | None:
+    """A product has one set of marks: a later row may repeat them, leave the column empty, or give
+    the first marks of a product whose earlier rows had none; other marks are an error."""
+    if not marks:
+        return None
+    if not item.product.own_print:
+        item.product.own_print, marks_line[key] = list(marks), line
+        return None
+    if tuple(item.product.own_print) != marks:
+        message = f"differs from line {marks_line[key]}'s: a product has one set of marks"
+        return ImportLineError(line=line, field="own_print", message=message)
+    return None
 
 
 def _variant_from_row(row: dict[str, str], line: int) -> tuple[VariantCreate | None, list[ImportLineError]]:

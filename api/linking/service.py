@@ -116,13 +116,17 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
         .order_by(col(Product.created_at), col(Product.title), col(Product.id))
     ).all()
     images: dict[uuid.UUID, list[Path]] = {}
+    # Own-print marks are on a product's first image: whether we hold it (a URL not fetched yet, or one
+    # that failed, is not held, and the marks must not fall on the image after it).
+    first_held: dict[uuid.UUID, bool] = {}
     for image in session.exec(
         select(ProductImage)
-        .where(ProductImage.brand_id == brand_id, col(ProductImage.path).is_not(None))
-        .order_by(col(ProductImage.position))
+        .where(ProductImage.brand_id == brand_id)
+        .order_by(col(ProductImage.position), col(ProductImage.created_at))
     ).all():
-        assert image.path is not None
-        images.setdefault(image.product_id, []).append(Path(image.path))
+        first_held.setdefault(image.product_id, image.path is not None)
+        if image.path is not None:
+            images.setdefault(image.product_id, []).append(Path(image.path))
     variants: dict[uuid.UUID, list[str]] = {}
     for variant in session.exec(
         select(Variant)
@@ -141,6 +145,7 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
             description=" ".join([product.description, *variants.get(product.id, [])]).strip(),
             images=tuple(images.get(product.id, [])),
             own_print=check_boxes(product.own_print),
+            own_print_image=0 if first_held.get(product.id, False) else None,
         )
         for product in products
     ]

@@ -28,6 +28,9 @@ class CatalogItem:
     # Boxes on the first image around the print only this product has (`own_print`): auto-approval
     # then needs keypoints matched there.
     own_print: tuple[Box, ...] = ()
+    # Which of `images` the boxes are on: the first, or None when the product's first image is not among
+    # them (the API holds no copy of it yet). Marks with no image to be found on approve nothing.
+    own_print_image: int | None = 0
 
     def text(self) -> str:
         return f"{self.title} {self.brand} {self.description}"

@@ -61,6 +61,11 @@ def read_catalog_csv(path: Path) -> list[CatalogItem]:
             ) from error
         if sku in grouped:
             known = grouped[sku]
+            if own_print and known.own_print and own_print != known.own_print:
+                problem = (
+                    f"{path}:{number}: own_print differs from {sku}'s earlier row (a product has one set)"
+                )
+                raise EvaluationInputError(problem, path=str(path), line=number)
             grouped[sku] = replace(
                 known, images=known.images + images, own_print=known.own_print or own_print
             )

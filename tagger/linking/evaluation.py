@@ -32,6 +32,7 @@ from tagger.linking.linker import (
     ShortlistConfig,
     candidate_set,
     decide,
+    marks_of,
     packshot_probability,
     print_evidence,
     vote,
@@ -156,6 +157,9 @@ class Prediction:
     # The top SKU's probability on the catalog's packshots alone (None: a catalog of packshots).
     packshot_confidence: float | None = None
     left_out_packshot_confidence: float | None = None
+    # The brand marked the top SKU's own print and no crop matched it (never approved; see `decide`).
+    own_print_unseen: bool = False
+    left_out_own_print_unseen: bool = False
 
     def approved(self, thresholds: LinkThresholds) -> bool:
         decision = decide(
@@ -164,6 +168,7 @@ class Prediction:
             print_evidence=self.print_evidence,
             contradicted=self.contradicted,
             packshot_confidence=self.packshot_confidence,
+            own_print_unseen=self.own_print_unseen,
         )
         return decision is Decision.APPROVED
 
@@ -174,6 +179,7 @@ class Prediction:
             print_evidence=self.left_out_print_evidence,
             contradicted=self.left_out_contradicted,
             packshot_confidence=self.left_out_packshot_confidence,
+            own_print_unseen=self.left_out_own_print_unseen,
         )
         return decision is Decision.APPROVED
 
@@ -185,7 +191,8 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
     top = int(np.argmax(probabilities))
     left_probabilities, _ = vote(record.left_out, model, len(index))
     left_top = int(np.argmax(left_probabilities))
-    known, left_out = print_evidence(record.known, top), print_evidence(record.left_out, left_top)
+    known = print_evidence(record.known, top, own_print=marks_of(index, top))
+    left_out = print_evidence(record.left_out, left_top, own_print=marks_of(index, left_top))
     return Prediction(
         query=record.query,
         rank=rank,
@@ -198,6 +205,8 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         left_out_print_evidence=left_out.seen,
         contradicted=known.contradicted,
         left_out_contradicted=left_out.contradicted,
+        own_print_unseen=known.own_print_unseen,
+        left_out_own_print_unseen=left_out.own_print_unseen,
         packshot_confidence=_packshot_probability(record.known_packshots, model, index, index.skus[top]),
         left_out_packshot_confidence=_packshot_probability(
             record.left_out_packshots, model, index, index.skus[left_top]

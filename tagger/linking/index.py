@@ -58,8 +58,10 @@ class IndexedProduct:
     brand: str
     description: str
     image_digests: tuple[str, ...]
-    # Boxes on the first image around the print only this product has (`own_print`).
+    # Boxes on the first image around the print only this product has (`own_print`), and that image's
+    # digest ("" when it could not be indexed: the marks then approve nothing).
     own_print: tuple[Box, ...] = ()
+    own_print_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,9 +223,7 @@ def _packshots_of(index: CatalogIndex) -> CatalogIndex:
     for product in index.products:
         digests = tuple(digest for digest in product.image_digests if digest in index.packshot_digests)
         if digests:
-            # The own-print boxes are on the first image: gone with it when it was a scene.
-            own = product.own_print if digests[0] == product.image_digests[0] else ()
-            kept.append(replace(product, image_digests=digests, own_print=own))
+            kept.append(replace(product, image_digests=digests))
     return CatalogIndex(
         products=tuple(kept),
         image_features={digest: index.image_features[digest] for digest in index.packshot_digests},
@@ -255,7 +255,9 @@ def _version(signature: str, products: Sequence[IndexedProduct]) -> str:
             digest.update(part.encode())
             digest.update(b"\x00")
         if product.own_print:  # (absent from the hash when unset: indexes built before it keep their version)
-            digest.update(f"own_print={format_own_print(product.own_print)}".encode())
+            digest.update(
+                f"own_print={format_own_print(product.own_print)}@{product.own_print_digest}".encode()
+            )
             digest.update(b"\x00")
     return digest.hexdigest()[:16]
 
@@ -292,6 +294,7 @@ def build_catalog_index(
     skipped: list[SkippedImage] = []
     for position, item in enumerate(products):
         digests: list[str] = []
+        marked = ""
         if not item.images:
             skipped.append(SkippedImage(item.sku, "-", "product has no images"))
         for image_position, source in enumerate(item.images):
@@ -300,12 +303,14 @@ def build_catalog_index(
                 skipped.append(SkippedImage(item.sku, loaded.source, loaded.reason))
                 continue
             digests.append(loaded.digest)
+            if item.own_print and image_position == item.own_print_image:
+                marked = loaded.digest
             if loaded.digest not in features:
                 features[loaded.digest] = reusable.get(loaded.digest) or _extract(extractor, loaded)
         if digests:
             indexed.append(
                 IndexedProduct(
-                    item.sku, item.title, item.brand, item.description, tuple(digests), item.own_print
+                    item.sku, item.title, item.brand, item.description, tuple(digests), item.own_print, marked
                 )
             )
         elif item.images:

@@ -50,10 +50,19 @@ MIN_COLOUR_AGREEMENT = 0.5
 # ... and, for a product whose brand marked its own print (`own_print`: the part of the pack its
 # siblings lack), that many inliers inside the marks in some crop: as many as chance reaches on a whole
 # unrelated packshot, and the marks are a part of one. On the episodes the right Yoggi Strawberry and
-# Vanilla links reached 12-25 inliers there in every crop, their left-out siblings' cartons 0-5, and
-# Arla Sour Cream's carton 0 on Arla Ecological Sour Cream's "eko" (BENCHMARKS.md, End to end).
+# Vanilla links reached 12-25 inliers there in every crop, their left-out siblings' cartons 0-4, and
+# Arla Sour Cream's carton 0 on Arla Ecological Sour Cream's "eko"; a few right links of other products
+# reached fewer and were held for review (BENCHMARKS.md, End to end).
 OWN_PRINT_INLIERS = int(CHANCE_INLIERS)
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
+
+
+class OwnPrintMarks(StrEnum):
+    """A product's own-print marks as approval sees them (`own_print`)."""
+
+    NONE = "none"  # the brand marked nothing
+    PLACED = "placed"  # on an indexed packshot: keypoints inside them are counted
+    UNPLACED = "unplaced"  # on an image that is missing, unreadable or a scene: nothing can match them
 
 
 class Decision(StrEnum):
@@ -247,15 +256,24 @@ def _best_verification(
             best_inliers = outcome.inliers
             best_similarity = verifications.aligned_similarity(query, digest, image)
             evidence = _matched_print(query, outcome, image, index.documents[row], readings, naming_words)
-    first = product.image_digests[0]
-    if product.own_print and best_inliers and first in index.packshot_digests:
-        # The boxes are on the first image; its verification is cached whichever image matched best.
-        image = index.image_features[first]
+    marked = product.own_print_digest
+    if product.own_print and best_inliers and marked in index.packshot_digests:
+        # The boxes are on that image; its verification is cached whichever image matched best.
+        image = index.image_features[marked]
         own = points_inside(
-            verifications.outcome(first, image).candidate_points, image.size, product.own_print
+            verifications.outcome(marked, image).candidate_points, image.size, product.own_print
         )
         evidence = replace(evidence, own_print_inliers=own)
     return best_inliers, best_similarity, evidence
+
+
+def marks_of(index: CatalogIndex, row: int) -> OwnPrintMarks:
+    """Whether product `row`'s brand marked its own print, and whether the image they are on is an
+    indexed packshot (where keypoints can be matched)."""
+    if row < 0 or not index.products[row].own_print:
+        return OwnPrintMarks.NONE
+    placed = index.products[row].own_print_digest in index.packshot_digests
+    return OwnPrintMarks.PLACED if placed else OwnPrintMarks.UNPLACED
 
 
 def _matched_print(
@@ -398,16 +416,21 @@ class PrintEvidence:
     reason: str
     # Not merely unseen: the print matched says the pack is another product (a sibling variant).
     contradicted: bool = False
+    # The brand marked the product's own print and no crop matched it: never approved, whatever the
+    # brand's print-evidence setting (the marks are its explicit request).
+    own_print_unseen: bool = False
 
 
-def print_evidence(sets: Sequence[CandidateSet], row: int, *, own_print: bool = False) -> PrintEvidence:
+def print_evidence(
+    sets: Sequence[CandidateSet], row: int, *, own_print: OwnPrintMarks = OwnPrintMarks.NONE
+) -> PrintEvidence:
     """Some crop read the SKU's catalog text or matched its print with enough verified keypoints, and
     the print it matched is in the SKU's colours: over the track's crops, at least
     MIN_COLOUR_AGREEMENT of the coloured inlier pairs have the packshot's hue (a sibling variant in
     other ink fails in every crop; pooling keeps one off frame, a colour cast or a smear, from
-    outvoting the others). With `own_print` (the brand marked the part of the pack only this product
-    prints), some crop must also match OWN_PRINT_INLIERS keypoints inside those marks: the family's
-    print alone is a sibling's as much as this product's."""
+    outvoting the others). With `own_print` marks (the part of the pack only this product prints),
+    some crop must also match OWN_PRINT_INLIERS keypoints inside them: the family's print alone is a
+    sibling's as much as this product's."""
     seen: list[str] = []
     foreign: list[str] = []
     coloured = same = own = 0
@@ -439,15 +462,34 @@ def print_evidence(sets: Sequence[CandidateSet], row: int, *, own_print: bool = 
         return PrintEvidence(
             False, f"its print matched in other colours: {colour} (a sibling variant?)", contradicted=True
         )
-    if not seen:
-        return PrintEvidence(False, "its print was not seen (no catalog text read, too few keypoints)")
     found = "; ".join(seen) + (f"; {colour}" if coloured >= MIN_COLOURED_PAIRS else "")
-    if own_print:
-        marked = f"{own} keypoints matched in the part of its print marked as its own"
-        if own < OWN_PRINT_INLIERS:
-            return PrintEvidence(False, f"{found}; but only {marked} (needs {OWN_PRINT_INLIERS}: a sibling?)")
-        return PrintEvidence(True, f"{found}; {marked}")
-    return PrintEvidence(True, found)
+    return _judged_with_marks(found if seen else "", own, own_print)
+
+
+def _judged_with_marks(found: str, own: int, marks: OwnPrintMarks) -> PrintEvidence:
+    """Print evidence (`found`: what was seen, "" for nothing) with the brand's own-print marks, if
+    any: `own` inliers matched inside them in the best crop."""
+    if marks is OwnPrintMarks.UNPLACED:
+        return PrintEvidence(
+            False,
+            "its own print is marked on its first image, which is not an indexed packshot (missing, "
+            "unreadable or a scene): nothing can match the marks",
+            own_print_unseen=True,
+        )
+    unseen = marks is OwnPrintMarks.PLACED and own < OWN_PRINT_INLIERS
+    if not found:
+        reason = "its print was not seen (no catalog text read, too few keypoints)"
+        return PrintEvidence(False, reason, own_print_unseen=unseen)
+    if marks is OwnPrintMarks.NONE:
+        return PrintEvidence(True, found)
+    marked = f"{own} keypoints matched in the part of its print marked as its own"
+    if unseen:
+        return PrintEvidence(
+            False,
+            f"{found}; but only {marked} (needs {OWN_PRINT_INLIERS}: a sibling?)",
+            own_print_unseen=True,
+        )
+    return PrintEvidence(True, f"{found}; {marked}")
 
 
 def decide(
@@ -457,15 +499,18 @@ def decide(
     print_evidence: bool = True,
     contradicted: bool = False,
     packshot_confidence: float | None = None,
+    own_print_unseen: bool = False,
 ) -> Decision:
     """Approved above the threshold with print evidence (or without, for a brand that waived it), but
     never when the crops contradicted the SKU (another variant's name on its print, its print in other
-    colours): that is evidence of another product, which no setting trusts appearance over. A catalog
+    colours): that is evidence of another product, which no setting trusts appearance over. Nor when
+    the brand marked the product's own print and no crop matched it (`own_print_unseen`). A catalog
     with scene images must also be sure of the SKU on its packshots alone (`packshot_confidence`, None
     when every image is a packshot): see `Linker.link_track`."""
     trusted = print_evidence or not thresholds.require_print_evidence
     backed = packshot_confidence is None or packshot_confidence >= thresholds.auto_approve
-    if confidence >= thresholds.auto_approve and trusted and backed and not contradicted:
+    allowed = not contradicted and not own_print_unseen
+    if confidence >= thresholds.auto_approve and trusted and backed and allowed:
         return Decision.APPROVED
     if confidence >= thresholds.floor:
         return Decision.PROPOSED
@@ -483,6 +528,7 @@ def result_from_probabilities(
     evidence: str = "",
     contradicted: bool = False,
     packshot_confidence: float | None = None,
+    own_print_unseen: bool = False,
 ) -> LinkResult:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
@@ -497,6 +543,7 @@ def result_from_probabilities(
         print_evidence=print_evidence,
         contradicted=contradicted,
         packshot_confidence=packshot_confidence,
+        own_print_unseen=own_print_unseen,
     )
     return LinkResult(
         candidates=candidates,
@@ -567,14 +614,15 @@ class Linker:
         if not sets:
             unknown = 1.0
         top = int(np.argmax(probabilities)) if probabilities.size else -1
-        seen = print_evidence(sets, top, own_print=bool(sets) and bool(self.index.products[top].own_print))
+        seen = print_evidence(sets, top, own_print=marks_of(self.index, top) if sets else OwnPrintMarks.NONE)
         reason = seen.reason
         alone = None
         # The second opinion matters only to a link the other rules would approve. The confidence is
         # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
         confidence = round(float(probabilities[top]), 4) if sets else 0.0
         trusted = seen.seen or not thresholds.require_print_evidence
-        if confidence >= thresholds.auto_approve and trusted and not seen.contradicted:
+        allowed = not seen.contradicted and not seen.own_print_unseen
+        if confidence >= thresholds.auto_approve and trusted and allowed:
             alone = self.packshot_confidence(features, verifications, top)
         if alone is not None:
             under = ", under the auto-approve level: scene images made it sure"
@@ -590,6 +638,7 @@ class Linker:
             evidence=reason,
             contradicted=seen.contradicted,
             packshot_confidence=alone,
+            own_print_unseen=seen.own_print_unseen,
         )
 
     def packshot_confidence(

@@ -68,8 +68,9 @@ def parse_own_print(text: str) -> tuple[Box, ...]:
 
 
 def format_own_print(boxes: Sequence[Box]) -> str:
-    """The text form `parse_own_print` reads."""
-    return f"{BOX_SEPARATOR} ".join(" ".join(f"{value:g}" for value in box) for box in boxes)
+    """The text form `parse_own_print` reads, exact (each number as Python writes it back): it is also
+    part of the index version, so any change of a box rebuilds the index."""
+    return f"{BOX_SEPARATOR} ".join(" ".join(repr(value) for value in box) for box in boxes)
 
 
 def points_inside(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box]) -> int:

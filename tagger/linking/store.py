@@ -30,7 +30,7 @@ from tagger.linking.errors import IndexStoreError
 from tagger.linking.features import ImageFeatures
 from tagger.linking.index import CatalogIndex, IndexedProduct, SkippedImage
 from tagger.linking.keypoints import LocalFeatures, QuantizedDescriptors
-from tagger.linking.own_print import check_boxes
+from tagger.linking.own_print import Box, OwnPrintError, check_boxes
 from tagger.linking.print_shortlist import PrintShortlist, shortlist_of
 
 # 2: per-image patch descriptors, one compressed npz; 3: memory-mappable .npy files; 4: quantized
@@ -79,13 +79,26 @@ def _meta(index: CatalogIndex, digests: list[str]) -> dict[str, Any]:
                 "brand": p.brand,
                 "description": p.description,
                 "images": list(p.image_digests),
-                **({"own_print": [list(box) for box in p.own_print]} if p.own_print else {}),
+                **(
+                    {"own_print": [list(box) for box in p.own_print], "own_print_image": p.own_print_digest}
+                    if p.own_print
+                    else {}
+                ),
             }
             for p in index.products
         ],
         "skipped": [{"sku": s.sku, "source": s.source, "reason": s.reason} for s in index.skipped],
         "image_digests": digests,
     }
+
+
+def _stored_marks(product: dict[str, Any], folder: Path) -> tuple[Box, ...]:
+    try:
+        return check_boxes(product.get("own_print", ()))
+    except (OwnPrintError, TypeError, ValueError) as error:
+        raise IndexStoreError(
+            f"index at {folder} is corrupt: {product.get('sku')!r}'s own_print: {error}", location=str(folder)
+        ) from error
 
 
 class FileIndexStore:
@@ -177,7 +190,8 @@ class FileIndexStore:
                         p["brand"],
                         p["description"],
                         tuple(p["images"]),
-                        check_boxes(p.get("own_print", ())),
+                        _stored_marks(p, folder),
+                        p.get("own_print_image", ""),
                     )
                     for p in meta["products"]
                 ),

@@ -3,13 +3,15 @@ by import, create and update, refused when they cannot be, and handed to the lin
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.catalog.models import Product
+from api.catalog.models import Product, ProductImage
 from api.linking.service import catalog_items
 from tests.utils.api import BrandAccount
 
@@ -103,3 +105,60 @@ def test_boxes_outside_the_image_or_of_the_wrong_shape_are_422_naming_the_field(
             error["field"].startswith("own_print") and message in error["message"]
             for error in response.json()["errors"]
         ), response.json()
+
+
+def test_rows_of_one_product_share_its_marks_or_leave_the_column_empty(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    agreeing = (
+        "sku,title,price,currency,product_key,own_print\n"
+        "TEA-50,Green Tea,4.50,EUR,tea,\n"
+        "TEA-100,Green Tea,7.90,EUR,tea,0.1 0.5 0.9 0.95\n"
+        "TEA-200,Green Tea,12.90,EUR,tea,0.1 0.5 0.9 0.95\n"
+    )
+    differing = agreeing + "TEA-500,Green Tea,24.90,EUR,tea,0.1 0.4 0.9 0.95\n"
+    headers = {**brand.headers, "Content-Type": "text/csv"}
+
+    refused = client.post("/v1/catalog/import", content=differing, headers=headers)
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"line": 5, "field": "own_print", "message": "differs from line 3's: a product has one set of marks"}
+    ]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Product)).one() == 0
+    assert client.post("/v1/catalog/import", content=agreeing, headers=headers).status_code == 200
+    assert _products(client, brand)["Green Tea"]["own_print"] == [[0.1, 0.5, 0.9, 0.95]]
+
+
+def test_an_empty_list_clears_the_marks_as_null_does(client: TestClient, brand: BrandAccount) -> None:
+    product = f"/v1/products/{client.post('/v1/products', json=YOGHURT, headers=brand.headers).json()['id']}"
+
+    cleared = client.patch(product, json={"own_print": []}, headers=brand.headers)
+
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["own_print"] == []
+
+
+def test_marks_on_a_first_image_not_held_yet_do_not_fall_on_the_next_image(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    """The first image is given by URL and not fetched yet; the second is held. The linker must know the
+    marks have no image, not measure them on the second."""
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    with Session(engine) as session:
+        product_id = uuid.UUID(created["id"])
+        session.add(
+            ProductImage(
+                product_id=product_id, brand_id=brand.brand.id, position=0, source_url="https://x.test/a.jpg"
+            )
+        )
+        session.add(
+            ProductImage(product_id=product_id, brand_id=brand.brand.id, position=1, path="/media/b.png")
+        )
+        session.commit()
+        (item,) = catalog_items(session, brand.brand.id)
+
+    assert item.images == (Path("/media/b.png"),)
+    assert item.own_print == ((0.42, 0.31, 0.57, 0.54), (0.55, 0.3, 0.7, 0.62))
+    assert item.own_print_image is None

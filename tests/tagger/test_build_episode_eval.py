@@ -117,9 +117,11 @@ def test_the_own_print_catalog_imports_with_each_marked_products_boxes(
         encoding="utf-8",
     )
 
-    marked = builder.write_own_print_catalog(
-        catalog, builder.OWN_PRINT_MARKS, tmp_path / "CATALOG-OWN-PRINT.csv"
-    )
+    marks = tmp_path / "marks.csv"
+    with builder.OWN_PRINT_MARKS.open(encoding="utf-8") as handle:  # the header and Yoggi Strawberry's row
+        marks.write_text("".join(line for line in handle if line.startswith(("product,", "Yoggi-Straw"))))
+
+    marked = builder.write_own_print_catalog(catalog, marks, tmp_path / "CATALOG-OWN-PRINT.csv")
 
     items = parse_catalog((tmp_path / "CATALOG-OWN-PRINT.csv").read_text(encoding="utf-8"), fmt="csv")
     assert marked == 1
@@ -129,6 +131,18 @@ def test_the_own_print_catalog_imports_with_each_marked_products_boxes(
         (0.55, 0.3, 0.7, 0.62),
         (0.33, 0.64, 0.43, 0.95),
     ]
+
+
+def test_marks_of_a_product_the_catalog_lacks_stop_the_build(builder: ModuleType, tmp_path: Path) -> None:
+    catalog = tmp_path / "CATALOG.csv"
+    catalog.write_text(
+        "sku,title,price,currency,vendor,description,image\n"
+        "GS-00,Golden Delicious,36.90,SEK,,Sweet.,/g.jpg\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SystemExit, match=r"marks products .* does not have: Alpro-Blueberry-Soyghurt"):
+        builder.write_own_print_catalog(catalog, builder.OWN_PRINT_MARKS, tmp_path / "CATALOG-OWN-PRINT.csv")
 
 
 def test_every_marked_product_of_the_benchmark_is_a_grocery_store_product_with_valid_boxes(

@@ -19,7 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("product", schema=None) as batch_op:
+        # Products made before this revision have no marks: an empty list.
         batch_op.add_column(sa.Column("own_print", sa.JSON(), nullable=False, server_default="[]"))
+    with op.batch_alter_table("product", schema=None) as batch_op:
+        batch_op.alter_column("own_print", server_default=None)
 
 
 def downgrade() -> None:

@@ -215,3 +215,24 @@ def test_a_catalog_of_packshots_needs_no_second_opinion(tmp_path: Path) -> None:
 
     assert record.known_packshots == record.left_out_packshots == ()
     assert predict(record, _appearance_model(), index).packshot_confidence is None
+
+
+def test_the_photo_evaluation_holds_a_marked_product_whose_own_print_no_crop_matched() -> None:
+    marked = Prediction(
+        query=Query(Path("q.jpg"), "A"),
+        rank=1,
+        top_sku="A",
+        confidence=0.95,
+        top_correct=True,
+        left_out_confidence=0.9,
+        seconds=0.0,
+        own_print_unseen=True,
+        left_out_own_print_unseen=True,
+    )
+    thresholds = LinkThresholds(require_print_evidence=False)
+
+    assert not marked.approved(thresholds)
+    assert not marked.left_out_approved(thresholds)
+    unmarked = replace(marked, own_print_unseen=False, left_out_own_print_unseen=False)
+    assert unmarked.approved(thresholds)
+    assert unmarked.left_out_approved(thresholds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -36,6 +37,7 @@ from tagger.linking.linker import (
     Linker,
     LinkResult,
     LinkThresholds,
+    OwnPrintMarks,
     PrintEvidence,
     ShortlistConfig,
     SkuCandidate,
@@ -788,11 +790,60 @@ def test_a_mark_where_the_pack_prints_nothing_keeps_every_link_for_review(model:
     assert "only 0 keypoints matched in the part of its print marked as its own" in result.evidence
 
 
-def test_marks_change_the_index_version_and_survive_the_packshots_only_view(
+def test_marks_are_part_of_the_index_version_to_the_last_digit() -> None:
+    nudged = ((0.2000001, 0.5, 0.8, 0.95),)
+
+    assert _catalog_with_sku_0_pack(nudged).version != _catalog_with_sku_0_pack(LOWER_HALF).version
+    assert _catalog_with_sku_0_pack(LOWER_HALF).version != _catalog_with_sku_0_pack(()).version
+
+
+def test_a_brand_that_waived_print_evidence_still_needs_the_marked_own_print(
     marked_catalog: CatalogIndex,
 ) -> None:
-    assert marked_catalog.version != _catalog_with_sku_0_pack(()).version
-    assert marked_catalog.packshots_only().products[0].own_print == LOWER_HALF
+    waived = LinkThresholds(require_print_evidence=False)
+
+    result = Linker(marked_catalog, extractor(), _keypoint_model()).link_track(
+        [photo_of(SKU_0_SIBLING, 0)], waived
+    )
+
+    assert result.sku == "SKU-0"
+    assert result.confidence >= 0.8
+    assert result.decision is Decision.PROPOSED
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(lambda: scene_around(SKU_0_PACK, seed=4), id="a scene"),
+        pytest.param(lambda: b"not an image", id="unreadable"),
+    ],
+)
+def test_marks_on_a_first_image_that_is_no_packshot_approve_nothing_and_say_why(
+    first: Callable[[], Image | bytes], model: FusionModel
+) -> None:
+    """The marks are on the first image; when it is a scene or cannot be read they must not fall on the
+    image after it, and nothing can match them."""
+    items = catalog(6)
+    items[0] = replace(items[0], images=(first(), SKU_0_PACK), own_print=LOWER_HALF)
+    index = build_catalog_index(items, extractor())
+
+    result = Linker(index, extractor(), model).link_track([photo_of(SKU_0_PACK, 0)])
+
+    assert result.sku == "SKU-0"
+    assert result.decision is Decision.PROPOSED
+    assert "its own print is marked on its first image, which is not an indexed packshot" in result.evidence
+
+
+def test_marks_whose_image_the_catalog_does_not_hold_yet_approve_nothing(model: FusionModel) -> None:
+    items = catalog(6)
+    items[0] = replace(items[0], images=(SKU_0_PACK,), own_print=LOWER_HALF, own_print_image=None)
+
+    result = Linker(build_catalog_index(items, extractor()), extractor(), model).link_track(
+        [photo_of(SKU_0_PACK, 0)]
+    )
+
+    assert result.decision is Decision.PROPOSED
+    assert "not an indexed packshot" in result.evidence
 
 
 @pytest.mark.parametrize(("own", "seen"), [(0, False), (9, False), (10, True), (40, True)])
@@ -801,5 +852,5 @@ def test_own_print_evidence_needs_ten_inliers_inside_the_marks_in_some_crop(own:
     weak = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=3),))
     strong = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=own),))
 
-    assert print_evidence([weak, strong], 7, own_print=True).seen is seen
+    assert print_evidence([weak, strong], 7, own_print=OwnPrintMarks.PLACED).seen is seen
     assert print_evidence([weak, strong], 7).seen is True  # unmarked: the whole print is evidence
