@@ -7,7 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictFloat,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from api.types import Text
@@ -29,7 +38,11 @@ Title = Annotated[Text, Field(min_length=1, max_length=300)]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 
 
-def _own_print(boxes: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
+# Numbers only: a JSON true or "0.4" is a mistake, not 1.0 or 0.4.
+StrictBox = tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat]
+
+
+def _own_print(boxes: list[StrictBox]) -> list[StrictBox]:
     try:
         return list(check_boxes(boxes))
     except OwnPrintError as error:
@@ -37,7 +50,7 @@ def _own_print(boxes: list[tuple[float, float, float, float]]) -> list[tuple[flo
 
 
 OwnPrint = Annotated[
-    list[tuple[float, float, float, float]],
+    list[StrictBox],
     Field(
         max_length=MAX_BOXES,
         description="Boxes [x0, y0, x1, y1], fractions of the product's first image, around the print only "

@@ -98,6 +98,8 @@ def test_boxes_outside_the_image_or_of_the_wrong_shape_are_422_naming_the_field(
         ([[0.1, 0.2, 1.4, 0.9]], "box 1: numbers must be fractions of the image, 0 to 1"),
         ([[0.1, 0.2, 0.3]], "Field required"),
         ([[0.1, 0.2, 0.3, 0.4]] * 17, "List should have at most 16 items after validation, not 17"),
+        ([[True, 0.2, 0.3, 0.4]], "Input should be a valid number"),
+        ([["0.1", 0.2, 0.3, 0.4]], "Input should be a valid number"),
     ]:
         response = client.post("/v1/products", json={**YOGHURT, "own_print": boxes}, headers=brand.headers)
         assert response.status_code == 422, response.text
