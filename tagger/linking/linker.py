@@ -420,6 +420,11 @@ class PrintEvidence:
     # brand's print-evidence setting (the marks are its explicit request).
     own_print_unseen: bool = False
 
+    @property
+    def vetoed(self) -> bool:
+        """Never approved, whatever the confidence and the brand's settings (`decide`)."""
+        return self.contradicted or self.own_print_unseen
+
 
 def print_evidence(
     sets: Sequence[CandidateSet], row: int, *, own_print: OwnPrintMarks = OwnPrintMarks.NONE
@@ -621,8 +626,7 @@ class Linker:
         # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
         confidence = round(float(probabilities[top]), 4) if sets else 0.0
         trusted = seen.seen or not thresholds.require_print_evidence
-        allowed = not seen.contradicted and not seen.own_print_unseen
-        if confidence >= thresholds.auto_approve and trusted and allowed:
+        if confidence >= thresholds.auto_approve and trusted and not seen.vetoed:
             alone = self.packshot_confidence(features, verifications, top)
         if alone is not None:
             under = ", under the auto-approve level: scene images made it sure"
