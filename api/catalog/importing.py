@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.catalog.models import ProductImage, Variant
-from api.catalog.schemas import ImportLineError, ImportReport, ProductCreate, VariantCreate
-from api.catalog.service import create_product
+from api.catalog.schemas import ImageByUrl, ImportLineError, ImportReport, ProductCreate, VariantCreate
+from api.catalog.service import bind_own_print, create_product
 from tagger.linking.own_print import Box, OwnPrintError, parse_own_print
 
 REQUIRED_COLUMNS = ("sku", "title", "price", "currency")
@@ -301,7 +301,8 @@ def apply_import(
     products = variants = images = 0
     for number, item in enumerate(items):
         urls = [ref for _, ref in item.local_images if ref.startswith(("http://", "https://"))]
-        body = item.product.model_copy(update={"images": item.product.images + [{"url": u} for u in urls]})
+        by_url = [ImageByUrl.model_validate({"url": url}) for url in urls]
+        body = item.product.model_copy(update={"images": item.product.images + by_url})
         body = ProductCreate.model_validate(body.model_dump(mode="json"))
         product = create_product(session, brand_id, body)
         products += 1
@@ -322,5 +323,7 @@ def apply_import(
                 )
             )
             images += 1
-    session.flush()
+        session.flush()
+        # The CSV's marks are on the product's first image, which may be a local file added just now.
+        bind_own_print(session, product)
     return ImportReport(imported_products=products, imported_variants=variants, imported_images=images)

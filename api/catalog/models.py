@@ -20,9 +20,14 @@ class Product(SQLModel, table=True):
     title: str = Field(max_length=300)
     vendor: str = Field(default="", max_length=200)
     description: str = Field(default="")
-    # Boxes [x0, y0, x1, y1] (fractions) on the product's first image around the print only it has
+    # Boxes [x0, y0, x1, y1] (fractions) on one of the product's images around the print only it has
     # (tagger.linking.own_print): auto-approval then needs keypoints matched inside them.
     own_print: list[list[float]] = json_field(default_factory=list)
+    # The image the boxes are on (a ProductImage id; no foreign key: it outlives the image on purpose).
+    # None until the product has an image; an id no longer among the product's images means that image
+    # was removed, and the marks approve nothing until they are set again. Tying the marks to the image,
+    # not to "the first", keeps a sync that reorders or replaces images from moving them silently.
+    own_print_image_id: uuid.UUID | None = Field(default=None)
     shopify_product_gid: str | None = Field(default=None, max_length=100)
     stripe_product_id: str | None = Field(default=None, max_length=100)
     created_at: datetime = created_at_field()

@@ -184,6 +184,7 @@ async def add_image(
     product.touch()
     session.add(product)
     session.flush()
+    catalog.bind_own_print(session, product)
     rebuild_timelines_for_product(session, product.id, settings)
     session.commit()
     queue_index_refresh(session, request.app.state.job_queue, brand_id)

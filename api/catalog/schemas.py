@@ -53,10 +53,13 @@ OwnPrint = Annotated[
     list[StrictBox],
     Field(
         max_length=MAX_BOXES,
-        description="Boxes [x0, y0, x1, y1], fractions of the product's first image, around the print only "
-        "this product has (its flavour picture, its variant's name), not the logo or layout its siblings "
-        "share. When set, auto-approval needs keypoints matched inside them; the family's print alone is "
-        "proposed for review.",
+        description=(
+            "Boxes [x0, y0, x1, y1], fractions of one of the product's images (its first image, unless "
+            "`own_print_image_id` names another), around the print only this product has (its flavour "
+            "picture, its variant's name), not the logo or layout its siblings share. When set, "
+            "auto-approval needs keypoints matched inside them; the family's print alone is proposed "
+            "for review."
+        ),
         examples=[[[0.42, 0.31, 0.57, 0.54]]],
     ),
     AfterValidator(_own_print),
@@ -121,6 +124,11 @@ class ProductUpdate(_Strict):
     vendor: Text | None = Field(default=None, max_length=200, description="null clears it")
     description: Text | None = Field(default=None, max_length=20_000, description="null clears it")
     own_print: OwnPrint | None = Field(default=None, description="null clears it (as does [])")
+    own_print_image_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The product image the own_print boxes are drawn on. Omitted: new boxes are on the "
+        "product's first image, and boxes left unchanged stay on the image they were on.",
+    )
 
 
 class VariantPublic(BaseModel):
@@ -154,7 +162,13 @@ class ProductPublic(BaseModel):
     vendor: str
     description: str
     own_print: list[tuple[float, float, float, float]] = Field(
-        description="Boxes [x0, y0, x1, y1] on the first image around the print only this product has"
+        description="Boxes [x0, y0, x1, y1] on the image `own_print_image_id` around the print only this "
+        "product has"
+    )
+    own_print_image_id: uuid.UUID | None = Field(
+        description="The image the own_print boxes are drawn on; they stay on it when images are reordered "
+        "or added. null when there are no marks, or no image yet (the first image added takes them). An "
+        "id not among `images` is an image since removed: the marks then approve nothing until set again."
     )
     variants: list[VariantPublic]
     images: list[ImagePublic]

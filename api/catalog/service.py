@@ -76,6 +76,7 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
         vendor=product.vendor,
         description=product.description,
         own_print=[(box[0], box[1], box[2], box[3]) for box in product.own_print],
+        own_print_image_id=product.own_print_image_id if product.own_print else None,
         variants=[variant_public(variant) for variant in variants],
         images=[image_public(image, public_base_url) for image in images],
         created_at=product.created_at,
@@ -124,7 +125,26 @@ def create_product(session: Session, brand_id: uuid.UUID, body: ProductCreate) -
             )
         )
     session.flush()
+    bind_own_print(session, product)
     return product
+
+
+def first_image_id(session: Session, product_id: uuid.UUID) -> uuid.UUID | None:
+    return session.exec(
+        select(ProductImage.id)
+        .where(ProductImage.product_id == product_id)
+        .order_by(col(ProductImage.position), col(ProductImage.created_at))
+    ).first()
+
+
+def bind_own_print(session: Session, product: Product) -> None:
+    """Marks set while the product had no image wait for one: they are on the first image it gets
+    (what a catalog import or a create-then-upload means). Marks already on an image stay on it, and
+    marks whose image was removed stay unplaced: a later image is another picture."""
+    if product.own_print and product.own_print_image_id is None:
+        product.own_print_image_id = first_image_id(session, product.id)
+        session.add(product)
+        session.flush()
 
 
 def add_variant(
@@ -159,12 +179,36 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
     rest = ProductUpdate.model_validate(
         {field: value for field, value in sent.items() if field not in cleared}
     )
-    for field, value in {**non_null_changes(rest), **cleared}.items():
+    changes = non_null_changes(rest)
+    marked_on = changes.pop("own_print_image_id", None)
+    for field, value in {**changes, **cleared}.items():
         setattr(product, field, [list(box) for box in value] if field == "own_print" else value)
+    if marked_on is not None:
+        product.own_print_image_id = _own_image(session, product, marked_on)
+    elif "own_print" in sent:
+        # New boxes are drawn on the image the brand sees first, unless it names another.
+        product.own_print_image_id = first_image_id(session, product.id)
+    if not product.own_print:
+        product.own_print_image_id = None
     product.touch()
     session.add(product)
     session.flush()
     return product
+
+
+def _own_image(session: Session, product: Product, image_id: uuid.UUID) -> uuid.UUID:
+    image = session.get(ProductImage, image_id)
+    if image is None or image.product_id != product.id:
+        message = "not an image of this product (see its `images`)"
+        raise InvalidInput(
+            f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
+        )
+    if not product.own_print:
+        message = "this product has no own_print marks to place (send own_print with it)"
+        raise InvalidInput(
+            f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
+        )
+    return image.id
 
 
 def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> Variant:

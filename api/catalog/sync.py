@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
 from api.catalog.models import Product, ProductImage, Variant
-from api.catalog.service import delete_product
+from api.catalog.service import bind_own_print, delete_product
 from api.checkout.models import CheckoutSession
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
@@ -219,16 +218,23 @@ class SqlCatalogStore:
         ).all()
         if tuple(image.source_url for image in current) == urls:
             return False
-        self.session.execute(
-            delete(ProductImage).where(
-                col(ProductImage.product_id) == row.id, col(ProductImage.path).is_(None)
-            )
-        )
+        # An image the shop still lists keeps its row (and so its id, what a fetch holds, and any own-print
+        # marks drawn on it), moved to its new position; only images the shop dropped go, and new ones
+        # are added. Replacing every row would refetch them all and silently move a product's marks onto
+        # whatever picture came first.
+        kept: dict[str, ProductImage] = {}
+        for image in current:
+            if image.source_url in urls and image.source_url not in kept:
+                kept[image.source_url] = image
+            else:
+                self.session.delete(image)
         for position, url in enumerate(urls):
-            self.session.add(
-                ProductImage(product_id=row.id, brand_id=self.brand_id, position=position, source_url=url)
-            )
+            held = kept.pop(url, None)
+            image = held or ProductImage(product_id=row.id, brand_id=self.brand_id, source_url=url)
+            image.position = position
+            self.session.add(image)
         self.session.flush()
+        bind_own_print(self.session, row)
         return True
 
 

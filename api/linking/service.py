@@ -116,17 +116,20 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
         .order_by(col(Product.created_at), col(Product.title), col(Product.id))
     ).all()
     images: dict[uuid.UUID, list[Path]] = {}
-    # Own-print marks are on a product's first image: whether we hold it (a URL not fetched yet, or one
-    # that failed, is not held, and the marks must not fall on the image after it).
-    first_held: dict[uuid.UUID, bool] = {}
+    # Where each product's marked image sits among the images we hold: marks on an image that is not
+    # held (a URL not fetched yet, one that failed, one since removed) must not fall on another picture.
+    marked_at: dict[uuid.UUID, int] = {}
+    marked = {product.own_print_image_id: product.id for product in products if product.own_print}
     for image in session.exec(
         select(ProductImage)
         .where(ProductImage.brand_id == brand_id)
         .order_by(col(ProductImage.position), col(ProductImage.created_at))
     ).all():
-        first_held.setdefault(image.product_id, image.path is not None)
         if image.path is not None:
-            images.setdefault(image.product_id, []).append(Path(image.path))
+            held = images.setdefault(image.product_id, [])
+            if marked.get(image.id) == image.product_id:
+                marked_at[image.product_id] = len(held)
+            held.append(Path(image.path))
     variants: dict[uuid.UUID, list[str]] = {}
     for variant in session.exec(
         select(Variant)
@@ -145,7 +148,7 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
             description=" ".join([product.description, *variants.get(product.id, [])]).strip(),
             images=tuple(images.get(product.id, [])),
             own_print=check_boxes(product.own_print),
-            own_print_image=0 if first_held.get(product.id, False) else None,
+            own_print_image=marked_at.get(product.id),
         )
         for product in products
     ]

@@ -25,11 +25,12 @@ class CatalogItem:
     brand: str = ""
     description: str = ""
     images: tuple[ImageSource, ...] = ()
-    # Boxes on the first image around the print only this product has (`own_print`): auto-approval
+    # Boxes on one of `images` around the print only this product has (`own_print`): auto-approval
     # then needs keypoints matched there.
     own_print: tuple[Box, ...] = ()
-    # Which of `images` the boxes are on: the first, or None when the product's first image is not among
-    # them (the API holds no copy of it yet). Marks with no image to be found on approve nothing.
+    # Which of `images` the boxes are on (the first by default), or None when the image they were drawn
+    # on is not among them (the API holds no copy of it yet, or it was removed). Marks with no image to
+    # be found on approve nothing.
     own_print_image: int | None = 0
 
     def text(self) -> str:

@@ -477,8 +477,8 @@ def _judged_with_marks(found: str, own: int, marks: OwnPrintMarks) -> PrintEvide
     if marks is OwnPrintMarks.UNPLACED:
         return PrintEvidence(
             False,
-            "its own print is marked on its first image, which is not an indexed packshot (missing, "
-            "unreadable or a scene): nothing can match the marks",
+            "its own print is marked on an image that is not an indexed packshot (missing, removed, "
+            "unreadable or a scene): nothing can match the marks until they are set on its packshot",
             own_print_unseen=True,
         )
     unseen = marks is OwnPrintMarks.PLACED and own < OWN_PRINT_INLIERS

@@ -45,6 +45,7 @@ def test_create_then_get_returns_the_whole_product(client: TestClient, brand: Br
         "vendor": "Orchard Co",
         "description": "Cloudy apple juice, not from concentrate.",
         "own_print": [],
+        "own_print_image_id": None,
         "variants": [
             {
                 "id": variant["id"],

@@ -4,15 +4,17 @@ by import, create and update, refused when they cannot be, and handed to the lin
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.catalog.models import Product, ProductImage
+from api.catalog.models import Product
 from api.linking.service import catalog_items
+from tagger.linking.catalog import CatalogItem
 from tests.utils.api import BrandAccount
 
 YOGHURT: dict[str, Any] = {
@@ -142,25 +144,160 @@ def test_an_empty_list_clears_the_marks_as_null_does(client: TestClient, brand: 
     assert cleared.json()["own_print"] == []
 
 
+def _png() -> bytes:
+    ok, encoded = cv2.imencode(".png", np.full((48, 64, 3), (40, 120, 200), dtype=np.uint8))
+    assert ok
+    return encoded.tobytes()
+
+
+def _upload(client: TestClient, brand: BrandAccount, product_id: str) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/products/{product_id}/images",
+        files={"file": ("pack.png", _png(), "image/png")},
+        headers=brand.headers,
+    )
+    assert response.status_code == 201, response.text
+    image: dict[str, Any] = response.json()
+    return image
+
+
+def _linker_entry(engine: Engine, brand: BrandAccount) -> CatalogItem:
+    with Session(engine) as session:
+        (item,) = catalog_items(session, brand.brand.id)
+    return item
+
+
 def test_marks_on_a_first_image_not_held_yet_do_not_fall_on_the_next_image(
     client: TestClient, brand: BrandAccount, engine: Engine
 ) -> None:
-    """The first image is given by URL and not fetched yet; the second is held. The linker must know the
-    marks have no image, not measure them on the second."""
-    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
-    with Session(engine) as session:
-        product_id = uuid.UUID(created["id"])
-        session.add(
-            ProductImage(
-                product_id=product_id, brand_id=brand.brand.id, position=0, source_url="https://x.test/a.jpg"
-            )
-        )
-        session.add(
-            ProductImage(product_id=product_id, brand_id=brand.brand.id, position=1, path="/media/b.png")
-        )
-        session.commit()
-        (item,) = catalog_items(session, brand.brand.id)
+    """The first image is given by URL and not fetched yet; the second is uploaded, so held. The linker
+    must know the marks have no image, not measure them on the second."""
+    body = {**YOGHURT, "images": [{"url": "https://x.test/a.jpg"}]}
+    created = client.post("/v1/products", json=body, headers=brand.headers).json()
+    _upload(client, brand, created["id"])
 
-    assert item.images == (Path("/media/b.png"),)
+    item = _linker_entry(engine, brand)
+
+    assert created["own_print_image_id"] == created["images"][0]["id"]
+    assert len(item.images) == 1
     assert item.own_print == ((0.42, 0.31, 0.57, 0.54), (0.55, 0.3, 0.7, 0.62))
     assert item.own_print_image is None
+
+
+def test_marks_set_before_any_image_are_on_the_first_image_the_product_gets(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    assert created["own_print_image_id"] is None
+
+    first = _upload(client, brand, created["id"])
+    _upload(client, brand, created["id"])
+
+    shown = client.get(f"/v1/products/{created['id']}", headers=brand.headers).json()
+    assert shown["own_print_image_id"] == first["id"]
+    assert _linker_entry(engine, brand).own_print_image == 0
+
+
+def test_a_brand_can_place_its_marks_on_another_image_of_the_product(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    _upload(client, brand, created["id"])
+    packshot = _upload(client, brand, created["id"])
+    product = f"/v1/products/{created['id']}"
+
+    moved = client.patch(product, json={"own_print_image_id": packshot["id"]}, headers=brand.headers)
+
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["own_print"], moved.json()["own_print_image_id"]) == (
+        YOGHURT["own_print"],
+        packshot["id"],
+    )
+    assert _linker_entry(engine, brand).own_print_image == 1
+    # New boxes without an image named are on the first image again
+    redrawn = client.patch(product, json={"own_print": [[0.1, 0.5, 0.9, 0.95]]}, headers=brand.headers)
+    assert redrawn.json()["own_print_image_id"] == redrawn.json()["images"][0]["id"]
+
+
+def test_an_image_that_is_not_the_products_cannot_hold_its_marks(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    mine = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    other = client.post(
+        "/v1/products", json={**YOGHURT, "title": "Yoggi Vanilla", "variants": []}, headers=brand.headers
+    ).json()
+    theirs = _upload(client, brand, other["id"])
+    unmarked = client.post(
+        "/v1/products",
+        json={**YOGHURT, "title": "Plain", "own_print": [], "variants": []},
+        headers=brand.headers,
+    ).json()
+    own_image = _upload(client, brand, unmarked["id"])
+
+    for product_id, image_id, message in [
+        (mine["id"], theirs["id"], "not an image of this product (see its `images`)"),
+        (mine["id"], str(uuid.uuid4()), "not an image of this product (see its `images`)"),
+        (
+            unmarked["id"],
+            own_image["id"],
+            "this product has no own_print marks to place (send own_print with it)",
+        ),
+    ]:
+        response = client.patch(
+            f"/v1/products/{product_id}", json={"own_print_image_id": image_id}, headers=brand.headers
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"] == [{"field": "own_print_image_id", "message": message}]
+    null = client.patch(
+        f"/v1/products/{mine['id']}", json={"own_print_image_id": None}, headers=brand.headers
+    )
+    assert null.status_code == 422, null.text
+    assert null.json()["errors"] == [{"field": "own_print_image_id", "message": "cannot be null"}]
+    unchanged = client.get(f"/v1/products/{mine['id']}", headers=brand.headers).json()
+    assert unchanged["own_print_image_id"] is None
+
+
+def test_removing_the_marked_image_leaves_the_marks_unplaced_not_on_the_next_picture(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    marked = _upload(client, brand, created["id"])
+    _upload(client, brand, created["id"])
+
+    assert client.delete(f"/v1/images/{marked['id']}", headers=brand.headers).status_code == 204
+    _upload(client, brand, created["id"])
+
+    shown = client.get(f"/v1/products/{created['id']}", headers=brand.headers).json()
+    assert shown["own_print"] == YOGHURT["own_print"]  # the brand's boxes are kept, to place again
+    assert shown["own_print_image_id"] == marked["id"]
+    assert marked["id"] not in [image["id"] for image in shown["images"]]
+    item = _linker_entry(engine, brand)
+    assert (len(item.images), item.own_print_image) == (2, None)
+
+
+def test_clearing_the_marks_forgets_their_image(client: TestClient, brand: BrandAccount) -> None:
+    created = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    _upload(client, brand, created["id"])
+
+    cleared = client.patch(f"/v1/products/{created['id']}", json={"own_print": None}, headers=brand.headers)
+
+    assert (cleared.json()["own_print"], cleared.json()["own_print_image_id"]) == ([], None)
+
+
+def test_a_csv_import_puts_the_marks_on_the_products_first_image(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    csv = (
+        "sku,title,price,currency,image,own_print\n"
+        "YOG-S,Yoggi Strawberry,21.90,SEK,https://x.test/front.jpg,0.4 0.3 0.6 0.5\n"
+        "YOG-S2,Yoggi Strawberry,39.90,SEK,https://x.test/side.jpg,\n"
+    )
+    response = client.post(
+        "/v1/catalog/import", content=csv, headers={**brand.headers, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+
+    (product,) = _products(client, brand).values()
+    first = min(product["images"], key=lambda image: image["position"])
+    assert product["own_print_image_id"] == first["id"]
+    assert first["url"] == "https://x.test/front.jpg"

@@ -422,3 +422,44 @@ def test_the_cli_fails_with_one_line_when_the_brand_is_not_connected(cli_shop: C
     )
     unknown = CliRunner().invoke(cli_app, ["catalog", "sync", "etsy", "--brand", cli_shop.brand_slug])
     assert unknown.exit_code == 2
+
+
+def test_a_sync_that_reorders_a_products_images_keeps_its_marks_on_the_picture_they_were_drawn_on(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given a synced hoodie with two images, whose brand marked its own print on the second
+    def media(*names: str) -> dict[str, Any]:
+        return {"nodes": [{"image": {"url": f"https://cdn.shopify.test/{name}.jpg"}} for name in names]}
+
+    shop.shopify.products[0]["media"] = media("front", "back")
+    sync(shop, brand, "shopify")
+    with Session(engine) as session:
+        hoodie = session.exec(select(Product).where(Product.title == "Lead hoodie")).one()
+        back = session.exec(
+            select(ProductImage).where(ProductImage.source_url == "https://cdn.shopify.test/back.jpg")
+        ).one()
+    marked = shop.client.patch(
+        f"/v1/products/{hoodie.id}",
+        json={"own_print": [[0.2, 0.2, 0.6, 0.5]], "own_print_image_id": str(back.id)},
+        headers=brand.headers,
+    )
+    assert marked.status_code == 200, marked.text
+
+    # When the shop puts the back first and adds a third image, then later drops the back
+    shop.shopify.products[0]["media"] = media("back", "front", "side")
+    sync(shop, brand, "shopify", full=True)
+    reordered = shop.client.get(f"/v1/products/{hoodie.id}", headers=brand.headers).json()
+    shop.shopify.products[0]["media"] = media("front", "side")
+    sync(shop, brand, "shopify", full=True)
+    dropped = shop.client.get(f"/v1/products/{hoodie.id}", headers=brand.headers).json()
+
+    # Then the marks stay on the back (same image, now first), and once it is gone they are on no image
+    assert [image["url"].rsplit("/", 1)[1] for image in reordered["images"]] == [
+        "back.jpg",
+        "front.jpg",
+        "side.jpg",
+    ]
+    assert reordered["images"][0]["id"] == str(back.id) == reordered["own_print_image_id"]
+    assert [image["url"].rsplit("/", 1)[1] for image in dropped["images"]] == ["front.jpg", "side.jpg"]
+    assert dropped["own_print_image_id"] == str(back.id)
+    assert dropped["own_print"] == [[0.2, 0.2, 0.6, 0.5]]
