@@ -45,7 +45,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from build_grocery_eval import brand_of, default_data_dir
+from build_grocery_eval import OWN_PRINT_MARKS, brand_of, default_data_dir, write_marked_catalog
 
 from tagger.synthetic_episode import Joining, ShotSpec, render_episode
 
@@ -88,33 +88,12 @@ def write_catalog(data: Path, target: Path) -> dict[int, str]:
     return skus
 
 
-OWN_PRINT_MARKS = Path(__file__).resolve().parent / "data" / "grocery_own_print.csv"
-
-
 def write_own_print_catalog(catalog_csv: Path, marks_csv: Path, target: Path) -> int:
     """CATALOG.csv with each product's own-print boxes (keyed by its GroceryStoreDataset name, the
     title with dashes); returns how many products have some."""
-    with marks_csv.open(encoding="utf-8", newline="") as handle:
-        marks = {row["product"]: row["own_print"] for row in csv.DictReader(handle)}
-    with catalog_csv.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    names = {row["title"].replace(" ", "-") for row in rows}
-    if unknown := sorted(set(marks) - names):
-        raise SystemExit(
-            f"error: {marks_csv} marks products {catalog_csv} does not have: {', '.join(unknown)}"
-        )
-    marked = 0
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle,
-            fieldnames=["sku", "title", "price", "currency", "vendor", "description", "image", "own_print"],
-        )
-        writer.writeheader()
-        for row in rows:
-            boxes = marks.get(row["title"].replace(" ", "-"), "")
-            marked += bool(boxes)
-            writer.writerow({**row, "own_print": boxes})
-    return marked
+    return write_marked_catalog(
+        catalog_csv, marks_csv, target, name_of=lambda row: row["title"].replace(" ", "-")
+    )
 
 
 def packaged_photos(data: Path) -> list[tuple[Path, int]]:

@@ -8,6 +8,8 @@ Writes, with image paths relative to each CSV (absolute paths into the read-only
                         the packaging print is Swedish), the brand is the manufacturer line
   QUERIES.csv           image,sku,group               every val photo (group: Packages/Fruit/Vegetables)
   QUERIES_PACKAGED.csv  image,sku,group               the val photos of the branded packaged products
+  CATALOG-OWN-PRINT.csv CATALOG.csv with an `own_print` column: each packaged product's own print as
+                        marked in scripts/data/grocery_own_print.csv (BENCHMARKS.md, End to end)
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The part of each GroceryStoreDataset packaged product's packshot only it prints, by dataset name.
+OWN_PRINT_MARKS = Path(__file__).resolve().parent / "data" / "grocery_own_print.csv"
 
 
 def default_data_dir() -> Path:
@@ -91,6 +96,34 @@ def build(data: Path, out: Path) -> tuple[int, int, int]:
     return len(classes), len(rows), sum(1 for r in rows if r[2] == "Packages")
 
 
+def write_marked_catalog(
+    catalog_csv: Path, marks_csv: Path, target: Path, *, name_of: Callable[[dict[str, str]], str]
+) -> int:
+    """`catalog_csv` with an `own_print` column from `marks_csv` (keyed by the dataset name `name_of`
+    reads from a row); returns how many products have some. Marks of a product the catalog lacks stop
+    the build: they would silently mark nothing."""
+    with marks_csv.open(encoding="utf-8", newline="") as handle:
+        marks = {row["product"]: row["own_print"] for row in csv.DictReader(handle)}
+    with catalog_csv.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = [name for name in reader.fieldnames or () if name != "own_print"]
+        rows = list(reader)
+    names = {name_of(row) for row in rows}
+    if unknown := sorted(set(marks) - names):
+        raise SystemExit(
+            f"error: {marks_csv} marks products {catalog_csv} does not have: {', '.join(unknown)}"
+        )
+    marked = 0
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*fields, "own_print"])
+        writer.writeheader()
+        for row in rows:
+            boxes = marks.get(name_of(row), "")
+            marked += bool(boxes)
+            writer.writerow({**{name: row[name] for name in fields}, "own_print": boxes})
+    return marked
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=default_data_dir())
@@ -100,6 +133,13 @@ def main() -> None:
         raise SystemExit(f"grocery-dev not found at {args.data} (set --data or REELCART_SHARED_DIR)")
     products, queries, packaged = build(args.data, args.out)
     print(f"{args.out}: {products} catalog products, {queries} queries ({packaged} of packaged products)")
+    marked = write_marked_catalog(
+        args.out / "CATALOG.csv",
+        OWN_PRINT_MARKS,
+        args.out / "CATALOG-OWN-PRINT.csv",
+        name_of=lambda row: row["sku"],
+    )
+    print(f"catalog with own-print marks: {args.out / 'CATALOG-OWN-PRINT.csv'} ({marked} products marked)")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ class Brand(SQLModel, table=True):
     # Auto-approve only links whose print was seen (OCR read the SKU's text, or strong keypoint
     # matches); colour and shape alone can be confidently wrong (see tagger.linking.LinkThresholds).
     require_print_evidence: bool = Field(default=True)
+    # Links whose own print (a product's `own_print` marks) the crops confirmed are approved from this
+    # confidence when it is below the auto-approve threshold (tagger.linking.LinkThresholds).
+    own_print_auto_approve: float = Field(default=0.5, ge=0.0, le=1.0)
     default_checkout_provider: CheckoutProviderName = Field(
         default=CheckoutProviderName.STRIPE, sa_type=EnumText(CheckoutProviderName, 20)
     )

@@ -69,6 +69,12 @@ class BrandUpdate(_Strict):
         default=None,
         description="Auto-approve only when the product's print was seen (OCR text or keypoint matches)",
     )
+    own_print_auto_approve: Confidence | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Links of a product with own_print marks whose crops matched twice the chance level of "
+        "keypoints inside the marks are approved from this confidence; it never lowers approval below "
+        "link_floor, and at or above auto_approve_threshold it changes nothing",
+    )
 
 
 class StripeConnection(BaseModel):
@@ -96,6 +102,7 @@ class BrandMe(BaseModel):
     auto_approve_threshold: float
     link_floor: float
     require_print_evidence: bool
+    own_print_auto_approve: float
     default_checkout_provider: CheckoutProviderName
     catalog_synced_at: datetime | None
     providers: BrandProviders

@@ -57,6 +57,7 @@ def brand_me(brand: Brand) -> BrandMe:
         auto_approve_threshold=brand.auto_approve_threshold,
         link_floor=brand.link_floor,
         require_print_evidence=brand.require_print_evidence,
+        own_print_auto_approve=brand.own_print_auto_approve,
         default_checkout_provider=brand.default_checkout_provider,
         catalog_synced_at=brand.catalog_synced_at,
         providers=BrandProviders(
@@ -140,6 +141,8 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
     brand.auto_approve_threshold, brand.link_floor = threshold, floor
     if body.require_print_evidence is not None:
         brand.require_print_evidence = body.require_print_evidence
+    if body.own_print_auto_approve is not None:
+        brand.own_print_auto_approve = body.own_print_auto_approve
     session.add(brand)
     session.flush()
     return brand

@@ -27,7 +27,13 @@ from tagger.linking.factory import DEFAULT_EMBEDDER_CARD, load_extractor
 from tagger.linking.features import Extractor
 from tagger.linking.fusion import DEFAULT_MODEL_PATH, FusionModel
 from tagger.linking.index import build_catalog_index
-from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, LinkThresholds, ShortlistConfig
+from tagger.linking.linker import (
+    DEFAULT_AUTO_APPROVE,
+    DEFAULT_FLOOR,
+    DEFAULT_OWN_PRINT_APPROVE,
+    LinkThresholds,
+    ShortlistConfig,
+)
 
 eval_app = typer.Typer(help="Evaluate parts of ReelCart on labelled data.", no_args_is_help=True)
 
@@ -143,6 +149,16 @@ def linking(
     ] = 4,
     auto_approve: Annotated[float, typer.Option("--auto-approve", min=0.0, max=1.0)] = DEFAULT_AUTO_APPROVE,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0)] = DEFAULT_FLOOR,
+    own_print_approve: Annotated[
+        float,
+        typer.Option(
+            "--own-print-approve",
+            min=0.0,
+            max=1.0,
+            help="Approve from this confidence a link whose marked own print (the catalog's own_print "
+            "column) the crops confirmed, as the linker does; at or above --auto-approve it changes nothing.",
+        ),
+    ] = DEFAULT_OWN_PRINT_APPROVE,
     print_evidence: Annotated[
         bool,
         typer.Option(
@@ -168,7 +184,10 @@ def linking(
         _fail("--folds must be 0 (use --model as is) or at least 2")
     try:
         thresholds = LinkThresholds(
-            auto_approve=auto_approve, floor=floor, require_print_evidence=print_evidence
+            auto_approve=auto_approve,
+            floor=floor,
+            require_print_evidence=print_evidence,
+            own_print_approve=own_print_approve,
         )
         items = read_catalog_csv(catalog)
         query_list = read_queries_csv(queries)

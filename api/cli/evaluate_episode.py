@@ -87,6 +87,16 @@ def episode(
             "--auto-approve", min=0.0, max=1.0, help="The brand's threshold (default: a new brand's)."
         ),
     ] = None,
+    own_print_approve: Annotated[
+        float | None,
+        typer.Option(
+            "--own-print-approve",
+            min=0.0,
+            max=1.0,
+            help="The brand's own_print_auto_approve: the level for links whose marked own print the crops "
+            "confirmed (default: a new brand's).",
+        ),
+    ] = None,
     train: Annotated[
         bool,
         typer.Option(
@@ -138,9 +148,8 @@ def episode(
         )
     with tempfile.TemporaryDirectory(prefix="reelcart-eval-") as scratch:
         brand_detector = BrandDetectorChoice(train=train, card=detector_card)
-        report = _evaluate(
-            catalog, video, shots, Path(scratch), auto_approve, brand_detector, console, left_out
-        )
+        levels = ApprovalLevels(auto_approve=auto_approve, own_print=own_print_approve)
+        report = _evaluate(catalog, video, shots, Path(scratch), levels, brand_detector, console, left_out)
     if left_out:
         report["left_out"] = {"seed": leave_out_seed, "skus": sorted(left_out)}
     text = json.dumps(report, indent=2)
@@ -157,7 +166,7 @@ def _evaluate(
     video: Path,
     shots: list[TruthShot],
     scratch: Path,
-    auto_approve: float | None,
+    levels: ApprovalLevels,
     brand_detector: BrandDetectorChoice,
     console: Console,
     left_out: frozenset[str],
@@ -178,9 +187,11 @@ def _evaluate(
     try:
         with Session(engine, expire_on_commit=False) as session:
             brand = Brand(name="Evaluation", slug="evaluation")
-            if auto_approve is not None:
-                brand.auto_approve_threshold = auto_approve
-                brand.link_floor = min(brand.link_floor, auto_approve)
+            if levels.auto_approve is not None:
+                brand.auto_approve_threshold = levels.auto_approve
+                brand.link_floor = min(brand.link_floor, levels.auto_approve)
+            if levels.own_print is not None:
+                brand.own_print_auto_approve = levels.own_print
             session.add(brand)
             session.commit()
             imported = import_catalog_file(session, brand.id, catalog, settings.media_dir, skip_skus=left_out)
@@ -226,6 +237,7 @@ def _evaluate(
         },
         "catalog": {"file": catalog.name, "products": imported[0]},
         "auto_approve_threshold": brand.auto_approve_threshold,
+        "own_print_auto_approve": brand.own_print_auto_approve,
         "brand_detector": detector_name,
         "job_summary": summary,
         "score": score.to_json(),
@@ -234,6 +246,14 @@ def _evaluate(
             duration_s / max(seconds.get("tag_total", 0) + seconds.get("link", 0), 1e-9), 2
         ),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalLevels:
+    """The evaluation brand's approval levels; None keeps a new brand's."""
+
+    auto_approve: float | None = None
+    own_print: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

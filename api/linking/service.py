@@ -103,6 +103,7 @@ def brand_thresholds(brand: Brand) -> LinkThresholds:
         auto_approve=brand.auto_approve_threshold,
         floor=min(brand.link_floor, brand.auto_approve_threshold),
         require_print_evidence=brand.require_print_evidence,
+        own_print_approve=brand.own_print_auto_approve,
     )
 
 

@@ -160,6 +160,9 @@ class Prediction:
     # The brand marked the top SKU's own print and no crop matched it (never approved; see `decide`).
     own_print_unseen: bool = False
     left_out_own_print_unseen: bool = False
+    # The crops confirmed the top SKU's marked own print (approved from the own-print level).
+    own_print_confirmed: bool = False
+    left_out_own_print_confirmed: bool = False
 
     def approved(self, thresholds: LinkThresholds) -> bool:
         decision = decide(
@@ -169,6 +172,7 @@ class Prediction:
             contradicted=self.contradicted,
             packshot_confidence=self.packshot_confidence,
             own_print_unseen=self.own_print_unseen,
+            own_print_confirmed=self.own_print_confirmed,
         )
         return decision is Decision.APPROVED
 
@@ -180,6 +184,7 @@ class Prediction:
             contradicted=self.left_out_contradicted,
             packshot_confidence=self.left_out_packshot_confidence,
             own_print_unseen=self.left_out_own_print_unseen,
+            own_print_confirmed=self.left_out_own_print_confirmed,
         )
         return decision is Decision.APPROVED
 
@@ -207,6 +212,8 @@ def predict(record: QueryRecord, model: FusionModel, index: CatalogIndex) -> Pre
         left_out_contradicted=left_out.contradicted,
         own_print_unseen=known.own_print_unseen,
         left_out_own_print_unseen=left_out.own_print_unseen,
+        own_print_confirmed=known.own_print_confirmed,
+        left_out_own_print_confirmed=left_out.own_print_confirmed,
         packshot_confidence=_packshot_probability(record.known_packshots, model, index, index.skus[top]),
         left_out_packshot_confidence=_packshot_probability(
             record.left_out_packshots, model, index, index.skus[left_top]

@@ -36,6 +36,8 @@ TOP_K = 5
 # Below this many inliers a homography is as likely chance as geometry; no aligned comparison then.
 MIN_INLIERS_FOR_ALIGNMENT = 8
 DEFAULT_AUTO_APPROVE = 0.8
+# Where the crops confirmed a product's marked own print: more likely than all other answers together.
+DEFAULT_OWN_PRINT_APPROVE = 0.5
 DEFAULT_FLOOR = 0.3
 # Print evidence: OCR read words of the SKU's catalog text, or keypoints agree on one homography at
 # twice the inliers unrelated packshots reach by chance.
@@ -54,6 +56,14 @@ MIN_COLOUR_AGREEMENT = 0.5
 # Arla Sour Cream's carton 0 on Arla Ecological Sour Cream's "eko"; a few right links of other products
 # reached fewer and were held for review (BENCHMARKS.md, End to end).
 OWN_PRINT_INLIERS = int(CHANCE_INLIERS)
+# Twice that inside the marks, with the print seen in the SKU's colours and nothing contradicting it,
+# confirms the product: the part of the pack its siblings lack matched at twice what chance reaches on
+# a whole unrelated packshot. Such a link is approved from a lower confidence
+# (`LinkThresholds.own_print_approve`): what keeps most right links under the auto-approve level is
+# probability shared with sibling variants, which the marks tell apart. On the episodes right links
+# reached 14-59 inliers there, left-out siblings' cartons 0-12 in their sibling's marks at a
+# confidence of 0.48 or more, and 27 only at 0.07 (BENCHMARKS.md, End to end).
+OWN_PRINT_CONFIRMING_INLIERS = 2 * OWN_PRINT_INLIERS
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
 
 
@@ -78,6 +88,10 @@ class LinkThresholds:
 
     auto_approve: float = DEFAULT_AUTO_APPROVE
     floor: float = DEFAULT_FLOOR
+    # Links whose own print the brand marked and the crops confirmed (`PrintEvidence.own_print_confirmed`)
+    # are approved from this confidence, if lower than `auto_approve` (never below `floor`): more
+    # likely than every other answer together, unknown included.
+    own_print_approve: float = DEFAULT_OWN_PRINT_APPROVE
     # Auto-approve only a SKU whose print was seen (see `print_evidence`). Colour and shape alone
     # can be confidently wrong: on grocery-dev an orange went to "Satsumas" at 0.85 and, with its SKU
     # removed from the catalog, to another fruit at 0.84; with the rule no wrong link was approved and
@@ -90,6 +104,15 @@ class LinkThresholds:
             raise LinkingError(
                 f"thresholds must satisfy 0 ≤ floor ≤ auto_approve ≤ 1, got {self.floor}, {self.auto_approve}"
             )
+        if not 0.0 <= self.own_print_approve <= 1.0:
+            raise LinkingError(f"own_print_approve must be between 0 and 1, got {self.own_print_approve}")
+
+    def approval_level(self, own_print_confirmed: bool = False) -> float:
+        """The confidence a link needs to be approved: `auto_approve`, or for a link whose marked own
+        print was confirmed the lower of it and `own_print_approve`, not below the floor."""
+        if not own_print_confirmed:
+            return self.auto_approve
+        return max(self.floor, min(self.auto_approve, self.own_print_approve))
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +442,9 @@ class PrintEvidence:
     # The brand marked the product's own print and no crop matched it: never approved, whatever the
     # brand's print-evidence setting (the marks are its explicit request).
     own_print_unseen: bool = False
+    # Some crop matched OWN_PRINT_CONFIRMING_INLIERS inside the marks, and the print was seen in the
+    # SKU's colours with nothing contradicting it: approved from `LinkThresholds.own_print_approve`.
+    own_print_confirmed: bool = False
 
     @property
     def vetoed(self) -> bool:
@@ -494,6 +520,8 @@ def _judged_with_marks(found: str, own: int, marks: OwnPrintMarks) -> PrintEvide
             f"{found}; but only {marked} (needs {OWN_PRINT_INLIERS}: a sibling?)",
             own_print_unseen=True,
         )
+    if own >= OWN_PRINT_CONFIRMING_INLIERS:
+        return PrintEvidence(True, f"{found}; {marked}, which confirms it", own_print_confirmed=True)
     return PrintEvidence(True, f"{found}; {marked}")
 
 
@@ -505,17 +533,21 @@ def decide(
     contradicted: bool = False,
     packshot_confidence: float | None = None,
     own_print_unseen: bool = False,
+    own_print_confirmed: bool = False,
 ) -> Decision:
     """Approved above the threshold with print evidence (or without, for a brand that waived it), but
     never when the crops contradicted the SKU (another variant's name on its print, its print in other
     colours): that is evidence of another product, which no setting trusts appearance over. Nor when
-    the brand marked the product's own print and no crop matched it (`own_print_unseen`). A catalog
-    with scene images must also be sure of the SKU on its packshots alone (`packshot_confidence`, None
-    when every image is a packshot): see `Linker.link_track`."""
+    the brand marked the product's own print and no crop matched it (`own_print_unseen`). A link whose
+    marked own print the crops confirmed (`own_print_confirmed`) needs only the brand's own-print level
+    (`LinkThresholds.approval_level`). A catalog with scene images must also be sure of the SKU on its
+    packshots alone (`packshot_confidence`, None when every image is a packshot), at the same level:
+    see `Linker.link_track`."""
+    level = thresholds.approval_level(own_print_confirmed and not own_print_unseen)
     trusted = print_evidence or not thresholds.require_print_evidence
-    backed = packshot_confidence is None or packshot_confidence >= thresholds.auto_approve
+    backed = packshot_confidence is None or packshot_confidence >= level
     allowed = not contradicted and not own_print_unseen
-    if confidence >= thresholds.auto_approve and trusted and backed and allowed:
+    if confidence >= level and trusted and backed and allowed:
         return Decision.APPROVED
     if confidence >= thresholds.floor:
         return Decision.PROPOSED
@@ -534,6 +566,7 @@ def result_from_probabilities(
     contradicted: bool = False,
     packshot_confidence: float | None = None,
     own_print_unseen: bool = False,
+    own_print_confirmed: bool = False,
 ) -> LinkResult:
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
@@ -549,6 +582,7 @@ def result_from_probabilities(
         contradicted=contradicted,
         packshot_confidence=packshot_confidence,
         own_print_unseen=own_print_unseen,
+        own_print_confirmed=own_print_confirmed,
     )
     return LinkResult(
         candidates=candidates,
@@ -626,11 +660,12 @@ class Linker:
         # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
         confidence = round(float(probabilities[top]), 4) if sets else 0.0
         trusted = seen.seen or not thresholds.require_print_evidence
-        if confidence >= thresholds.auto_approve and trusted and not seen.vetoed:
+        level = thresholds.approval_level(seen.own_print_confirmed)
+        if confidence >= level and trusted and not seen.vetoed:
             alone = self.packshot_confidence(features, verifications, top)
         if alone is not None:
-            under = ", under the auto-approve level: scene images made it sure"
-            backed = alone >= thresholds.auto_approve
+            under = ", under the approval level: scene images made it sure"
+            backed = alone >= level
             reason += f"; {alone:.4f} on its packshots alone" + ("" if backed else under)
         return result_from_probabilities(
             probabilities,
@@ -643,6 +678,7 @@ class Linker:
             contradicted=seen.contradicted,
             packshot_confidence=alone,
             own_print_unseen=seen.own_print_unseen,
+            own_print_confirmed=seen.own_print_confirmed,
         )
 
     def packshot_confidence(

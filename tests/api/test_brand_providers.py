@@ -42,6 +42,7 @@ def test_a_new_brand_has_nothing_connected(client: TestClient, brand: BrandAccou
         "auto_approve_threshold": 0.8,
         "link_floor": 0.3,
         "require_print_evidence": True,
+        "own_print_auto_approve": 0.5,
         "default_checkout_provider": "stripe",
         "catalog_synced_at": None,
         "providers": {
@@ -194,6 +195,9 @@ def test_the_default_provider_must_be_connected_first(world: World, brand: Brand
         {"auto_approve_threshold": 0.5, "link_floor": 0.6},
         {"require_print_evidence": None},
         {"require_print_evidence": "sometimes"},
+        {"own_print_auto_approve": 1.01},
+        {"own_print_auto_approve": None},
+        {"own_print_auto_approve": "0.5"},
         {"auto_approve_threshold": True},
         {"link_floor": "0.2"},
         {"name": "Renamed"},
@@ -224,17 +228,19 @@ def test_linking_settings_are_the_brands_own_and_reach_its_linker(
 ) -> None:
     changed = client.patch(
         "/v1/brands/me",
-        json={"auto_approve_threshold": 0.9, "link_floor": 0.4, "require_print_evidence": False},
+        json={
+            "auto_approve_threshold": 0.9,
+            "link_floor": 0.4,
+            "require_print_evidence": False,
+            "own_print_auto_approve": 0.6,
+        },
         headers=brand.headers,
     )
 
     assert changed.status_code == 200, changed.text
     body = changed.json()
-    assert (body["auto_approve_threshold"], body["link_floor"], body["require_print_evidence"]) == (
-        0.9,
-        0.4,
-        False,
-    )
+    settings = ("auto_approve_threshold", "link_floor", "require_print_evidence", "own_print_auto_approve")
+    assert tuple(body[name] for name in settings) == (0.9, 0.4, False, 0.6)
     refused = client.patch("/v1/brands/me", json={"link_floor": 0.95}, headers=brand.headers)
     assert refused.json()["detail"] == "link_floor (0.95) must not exceed auto_approve_threshold (0.9)"
     assert refused.json()["errors"] == [
@@ -244,7 +250,7 @@ def test_linking_settings_are_the_brands_own_and_reach_its_linker(
         stored = session.get(Brand, brand.brand.id)
         assert stored is not None
         assert brand_thresholds(stored) == LinkThresholds(
-            auto_approve=0.9, floor=0.4, require_print_evidence=False
+            auto_approve=0.9, floor=0.4, require_print_evidence=False, own_print_approve=0.6
         )
 
 

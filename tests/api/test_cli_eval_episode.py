@@ -142,6 +142,18 @@ def test_leave_out_drops_the_drawn_skus_from_the_imported_catalog(workspace: Pat
     assert "catalog: 1 products imported" in output
 
 
+def test_an_approval_level_outside_0_to_1_is_refused_before_any_work(workspace: Path) -> None:
+    catalog = drawn_catalog(workspace)
+    video = make_video(workspace / "ep.mp4")
+    truth = truth_file(workspace, [{"start_ms": 0, "end_ms": 1000, "sku": "RED-1"}])
+
+    code, output = invoke(catalog, video, truth, "--own-print-approve", "1.5")
+
+    assert code == 2
+    assert "--own-print-approve" in output
+    assert "catalog:" not in output
+
+
 def test_leaving_out_more_skus_than_the_truth_shows_is_refused_before_any_work(workspace: Path) -> None:
     catalog = drawn_catalog(workspace)
     video = make_video(workspace / "ep.mp4")
@@ -212,10 +224,11 @@ def test_a_labelled_episode_of_grocery_photos_is_tagged_linked_and_scored(
     truth = truth_file(workspace, document)
     out = workspace / "report.json"
 
-    code, output = invoke(catalog, video, truth, "--out", str(out))
+    code, output = invoke(catalog, video, truth, "--out", str(out), "--own-print-approve", "0.6")
 
     assert code == 0, output
     report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["auto_approve_threshold"], report["own_print_auto_approve"]) == (0.8, 0.6)
     score = report["score"]
     assert (score["product_shots"], score["product_free_shots"]) == (3, 1)
     assert [shot["sku"] for shot in score["shots"]] == ["GS-A", "GS-B", None, "GS-A"]

@@ -236,3 +236,22 @@ def test_the_photo_evaluation_holds_a_marked_product_whose_own_print_no_crop_mat
     unmarked = replace(marked, own_print_unseen=False, left_out_own_print_unseen=False)
     assert unmarked.approved(thresholds)
     assert unmarked.left_out_approved(thresholds)
+
+
+def test_the_photo_evaluation_approves_a_confirmed_own_print_from_the_own_print_level() -> None:
+    confirmed = Prediction(
+        query=Query(Path("q.jpg"), "A"),
+        rank=1,
+        top_sku="A",
+        confidence=0.6,
+        top_correct=True,
+        left_out_confidence=0.6,
+        seconds=0.0,
+        own_print_confirmed=True,
+        left_out_own_print_confirmed=False,
+    )
+    thresholds = LinkThresholds(auto_approve=0.8, own_print_approve=0.5)
+
+    assert confirmed.approved(thresholds)
+    assert not confirmed.left_out_approved(thresholds)
+    assert not confirmed.approved(LinkThresholds(auto_approve=0.8, own_print_approve=0.8))

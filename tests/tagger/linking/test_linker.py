@@ -224,6 +224,48 @@ def test_decision_follows_thresholds(confidence: float, expected: Decision) -> N
 def test_inconsistent_thresholds_are_refused() -> None:
     with pytest.raises(LinkingError, match="floor ≤ auto_approve"):
         LinkThresholds(auto_approve=0.2, floor=0.5)
+    with pytest.raises(LinkingError, match="own_print_approve must be between 0 and 1"):
+        LinkThresholds(own_print_approve=1.5)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "flags", "packshots", "expected"),
+    [
+        (0.6, {"own_print_confirmed": True}, None, Decision.APPROVED),
+        (0.5, {"own_print_confirmed": True}, None, Decision.APPROVED),
+        (0.6, {}, None, Decision.PROPOSED),  # the marks were not confirmed: the usual level
+        (0.45, {"own_print_confirmed": True}, None, Decision.PROPOSED),
+        (0.6, {"own_print_confirmed": True, "contradicted": True}, None, Decision.PROPOSED),
+        (0.6, {"own_print_confirmed": True, "own_print_unseen": True}, None, Decision.PROPOSED),
+        (0.6, {"own_print_confirmed": True, "print_evidence": False}, None, Decision.PROPOSED),
+        (0.6, {"own_print_confirmed": True}, 0.55, Decision.APPROVED),  # scenes: packshots agree
+        (0.6, {"own_print_confirmed": True}, 0.4, Decision.PROPOSED),  # ... or do not
+    ],
+)
+def test_a_confirmed_own_print_is_approved_from_the_own_print_level(
+    confidence: float, flags: dict[str, bool], packshots: float | None, expected: Decision
+) -> None:
+    thresholds = LinkThresholds(auto_approve=0.8, floor=0.3, own_print_approve=0.5)
+
+    decision = decide(confidence, thresholds, packshot_confidence=packshots, **flags)
+
+    assert decision is expected
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "level"),
+    [
+        (LinkThresholds(auto_approve=0.8, floor=0.3, own_print_approve=0.5), 0.5),
+        (LinkThresholds(auto_approve=0.8, floor=0.3, own_print_approve=0.1), 0.3),  # never under the floor
+        (LinkThresholds(auto_approve=0.4, floor=0.3, own_print_approve=0.5), 0.4),  # never over auto
+        (LinkThresholds(auto_approve=0.8, floor=0.3, own_print_approve=1.0), 0.8),  # turned off
+    ],
+)
+def test_the_own_print_level_only_lowers_approval_and_never_under_the_floor(
+    thresholds: LinkThresholds, level: float
+) -> None:
+    assert thresholds.approval_level(own_print_confirmed=True) == level
+    assert thresholds.approval_level(own_print_confirmed=False) == thresholds.auto_approve
 
 
 def _signals(text: float = 0.0, inliers: int = 0) -> list[float]:
@@ -670,7 +712,7 @@ def test_a_link_a_scene_made_confident_is_approved_only_if_its_packshots_agree(
     assert result.confidence >= 0.99
     assert "its print matched" in result.evidence
     assert result.decision is Decision.PROPOSED
-    assert "0.0000 on its packshots alone, under the auto-approve level" in result.evidence
+    assert "0.0000 on its packshots alone, under the approval level" in result.evidence
 
 
 def test_products_on_their_own_packshots_are_still_approved_in_a_catalog_with_scenes(
@@ -778,6 +820,47 @@ def test_the_product_itself_matches_its_marked_own_print_and_is_approved(
     assert "keypoints matched in the part of its print marked as its own" in result.evidence
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_confirmed_own_print_approves_below_the_auto_approve_level_and_a_sibling_does_not(
+    marked_catalog: CatalogIndex, seed: int
+) -> None:
+    """A model that trusts keypoints only moderately puts the product's own photo at 0.54-0.57 and its
+    sibling's (same logo, another picture; not in the catalog) at 0.35-0.39, both under the brand's
+    auto-approve level and over its own-print level. Only the product's own photo confirms its marks
+    and is approved; without marks it is not."""
+    weights = [0.0] * len(FEATURE_NAMES)
+    weights[FEATURE_NAMES.index("keypoints")] = 1.0
+    moderate = FusionModel(tuple(weights), unknown_bias=3.0)
+    thresholds = LinkThresholds(auto_approve=0.8, floor=0.2, own_print_approve=0.3)
+
+    own = Linker(marked_catalog, extractor(), moderate).link_track([photo_of(SKU_0_PACK, seed)], thresholds)
+    sibling = Linker(marked_catalog, extractor(), moderate).link_track(
+        [photo_of(SKU_0_SIBLING, seed)], thresholds
+    )
+    unmarked = Linker(_catalog_with_sku_0_pack(()), extractor(), moderate).link_track(
+        [photo_of(SKU_0_PACK, seed)], thresholds
+    )
+
+    assert (own.sku, own.decision) == ("SKU-0", Decision.APPROVED)
+    assert 0.3 <= own.confidence < 0.8
+    assert "which confirms it" in own.evidence
+    assert (sibling.sku, sibling.decision) == ("SKU-0", Decision.PROPOSED)
+    assert sibling.confidence >= 0.3
+    assert (unmarked.sku, unmarked.decision) == ("SKU-0", Decision.PROPOSED)
+
+
+def test_marks_on_a_products_second_image_are_measured_there(model: FusionModel) -> None:
+    items = catalog(6)
+    items[0] = replace(items[0], images=(packshot(5), SKU_0_PACK), own_print=LOWER_HALF, own_print_image=1)
+    index = build_catalog_index(items, extractor())
+
+    result = Linker(index, extractor(), model).link_track([photo_of(SKU_0_PACK, 0)])
+
+    assert result.sku == "SKU-0"
+    assert result.decision is Decision.APPROVED
+    assert "keypoints matched in the part of its print marked as its own" in result.evidence
+
+
 def test_a_mark_where_the_pack_prints_nothing_keeps_every_link_for_review(model: FusionModel) -> None:
     items = catalog(6)
     items[2] = replace(items[2], own_print=((0.0, 0.0, 0.15, 0.15),))  # white background: no keypoints
@@ -846,11 +929,36 @@ def test_marks_whose_image_the_catalog_does_not_hold_yet_approve_nothing(model: 
     assert "not an indexed packshot" in result.evidence
 
 
-@pytest.mark.parametrize(("own", "seen"), [(0, False), (9, False), (10, True), (40, True)])
-def test_own_print_evidence_needs_ten_inliers_inside_the_marks_in_some_crop(own: int, seen: bool) -> None:
+@pytest.mark.parametrize(
+    ("own", "seen", "confirmed"),
+    [
+        (0, False, False),
+        (9, False, False),
+        (10, True, False),
+        (19, True, False),
+        (20, True, True),
+        (40, True, True),
+    ],
+)
+def test_own_print_evidence_needs_ten_inliers_inside_the_marks_and_twenty_confirm_it(
+    own: int, seen: bool, confirmed: bool
+) -> None:
     signals = np.array([_signals(inliers=60)])
     weak = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=3),))
     strong = CandidateSet(np.array([7]), signals, (PrintMatch(60, 0, 0, own_print_inliers=own),))
 
-    assert print_evidence([weak, strong], 7, own_print=OwnPrintMarks.PLACED).seen is seen
+    marked = print_evidence([weak, strong], 7, own_print=OwnPrintMarks.PLACED)
+
+    assert (marked.seen, marked.own_print_confirmed) == (seen, confirmed)
+    assert ("which confirms it" in marked.reason) is confirmed
     assert print_evidence([weak, strong], 7).seen is True  # unmarked: the whole print is evidence
+    assert print_evidence([weak, strong], 7).own_print_confirmed is False
+
+
+def test_a_print_in_other_colours_is_never_confirmed_by_its_marks() -> None:
+    signals = np.array([_signals(inliers=60)])
+    other_ink = CandidateSet(np.array([7]), signals, (PrintMatch(60, 40, 3, own_print_inliers=35),))
+
+    evidence = print_evidence([other_ink], 7, own_print=OwnPrintMarks.PLACED)
+
+    assert (evidence.contradicted, evidence.own_print_confirmed) == (True, False)
