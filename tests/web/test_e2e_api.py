@@ -13,10 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cv2
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from api.analytics.models import Event
+from api.catalog.models import Product
 from api.checkout.models import CheckoutSession
 from api.review.models import Placement, PlacementStatus
 from tests.utils.web import PageErrors
@@ -670,6 +673,103 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
         (colleague.actor, "retime"),
         (world.brand.actor, "approve"),
     ]
+    assert page_errors == []
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    image = np.full((300, 200, 3), 245, dtype=np.uint8)
+    image[60:240, 40:160] = colour
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()
+
+
+def _drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Drag with the mouse between two points given as fractions of the element."""
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)
+    page.mouse.up()
+
+
+def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_it_on_that_image(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+    tote = world.products[TOTE.id]
+    # Given the tote bag has two images, uploaded through the API
+    uploaded = [
+        page.request.post(
+            f"{live_api.base_url}/v1/products/{tote.id}/images",
+            headers=world.brand.headers,
+            multipart={"file": {"name": f"{name}.png", "mimeType": "image/png", "buffer": _png(colour)}},
+        )
+        for name, colour in (("front", (40, 120, 200)), ("back", (200, 120, 40)))
+    ]
+    assert all(response.status == 201 for response in uploaded), [r.text() for r in uploaded]
+    front, back = (response.json()["id"] for response in uploaded)
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+    for _ in range(4):
+        page.locator("body").press("j")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bag”")
+
+    # When the reviewer opens the own-print editor of the product approving would publish
+    page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
+    dialog = page.get_by_role("dialog", name="Own print of Tote Bag")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#marks-message")).to_contain_text("No marks yet")
+    expect(page.locator("#marks-image")).to_have_attribute("src", f"{live_api.base_url}/v1/images/{front}")
+    page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
+    # and drags a box over the packshot, then a click that draws nothing
+    _drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
+    _drag_on(page, "#marks-image", (0.5, 0.5), (0.505, 0.505))
+    expect(page.locator("#marks-message")).to_have_text(
+        "Drag over the packshot to draw a box (a click draws none)."
+    )
+    expect(page.locator("#marks-list li")).to_have_count(1)
+    # A shortcut pressed in the dialog does not approve the placement behind it
+    page.keyboard.press("a")
+    page.get_by_role("button", name="Save marks").click()
+
+    # Then the API keeps the box, on the image it was drawn on
+    expect(page.locator("#marks-message")).to_have_text(
+        "Saved 1 box on image 1. They count from the next tag or link job."
+    )
+    (product,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert str(product.own_print_image_id) == front
+    ((x0, y0, x1, y1),) = product.own_print
+    assert max(abs(x0 - 0.2), abs(y0 - 0.3), abs(x1 - 0.6), abs(y1 - 0.7)) < 0.02
+    (bag,) = rows(live_api.engine, Placement, Placement.id == world.placements["bag"].id)
+    assert bag.status == PlacementStatus.PROPOSED
+
+    # When the reviewer moves the marks to the second image, then removes them
+    page.get_by_role("button", name="Mark image 2").click()
+    expect(page.locator("#marks-image")).to_have_attribute("src", f"{live_api.base_url}/v1/images/{back}")
+    page.get_by_role("button", name="Save marks").click()
+    expect(page.locator("#marks-message")).to_contain_text("Saved 1 box on image 2.")
+    (moved,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert (str(moved.own_print_image_id), moved.own_print) == (back, product.own_print)
+    page.get_by_role("button", name="Remove box 1").click()
+    page.get_by_role("button", name="Save marks").click()
+
+    # Then the product has no marks left, and Esc closes the editor
+    expect(page.locator("#marks-message")).to_contain_text("Marks removed")
+    (cleared,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert (cleared.own_print, cleared.own_print_image_id) == ([], None)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # And a product with no image yet says what it needs instead of offering a blank canvas
+    page.locator("body").press("k")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “hat”")
+    page.get_by_role("button", name="Mark the own print of Beanie…").click()
+    expect(page.locator("#marks-message")).to_have_text(
+        "This product has no image yet: add its packshot to the catalog, then mark it."
+    )
+    expect(page.get_by_role("button", name="Save marks")).to_be_disabled()
     assert page_errors == []
 
 

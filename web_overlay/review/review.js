@@ -44,6 +44,15 @@
 /** @typedef {{actor: string, action: string, at: string, before: Record<string, unknown>, after: Record<string, unknown>}} ReviewAction */
 /** @typedef {{id: string, title: string, vendor: string, images: {url: string}[]}} CatalogProduct as GET /v1/products lists it */
 /** @typedef {{id: string, title: string}} Episode as GET /v1/episodes lists it */
+/**
+ * A product as GET /v1/products/{id} returns it, what the own-print editor needs of it.
+ * @typedef {object} MarkedProduct
+ * @property {string} id
+ * @property {string} title
+ * @property {{id: string, url: string, position: number}[]} images
+ * @property {[number, number, number, number][]} own_print boxes [x0, y0, x1, y1], fractions of the marked image
+ * @property {string | null} own_print_image_id the image the boxes are drawn on
+ */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
@@ -135,7 +144,23 @@ const state = {
   draftBox: null,
   draftKeyframe: -1,
   busy: false,
+  marks: {
+    /** @type {MarkedProduct | null} the product whose own print is being marked */
+    product: null,
+    /** @type {string | null} the image the boxes are drawn on */
+    imageId: null,
+    /** @type {[number, number, number, number][]} */
+    boxes: [],
+    /** @type {[number, number] | null} where the drag that draws a box started (fractions) */
+    from: null,
+    /** @type {[number, number, number, number] | null} the box being drawn */
+    draft: null,
+  },
 };
+
+// The API's limit on a product's own-print boxes, and the smallest box worth keeping (a click, not a drag).
+const MAX_MARKS = 16;
+const MIN_MARK = 0.02;
 
 // ---- HTTP ------------------------------------------------------------------------------------------------
 
@@ -183,6 +208,7 @@ function remember(p, etag) {
 /** @param {string} [reason] */
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
+  /** @type {HTMLDialogElement} */ ($('marks')).close();
   state.items = [];
   state.episodes.clear();
   $('done').hidden = true;
@@ -350,6 +376,9 @@ function renderDetail() {
     ? `${p.link_contradicted ? 'Check the product: ' : 'Linker: '}${p.link_evidence}`
     : '';
   renderApproveTarget(p);
+  const marked = markedProductId(p);
+  $('marks-open').hidden = !marked;
+  $('marks-open').textContent = `Mark the own print of ${productTitle(p)}…`;
   /** @type {HTMLInputElement} */ ($('edit-start')).value = String(p.start_ms);
   /** @type {HTMLInputElement} */ ($('edit-end')).value = String(p.end_ms);
   state.draftBox = null;
@@ -744,6 +773,164 @@ async function bulkApprove() {
   }
 }
 
+// ---- own print ------------------------------------------------------------------------------------------
+
+/** The product whose own print the editor marks: the one approving would publish. @param {ReviewPlacement} p */
+const markedProductId = (p) => p.chosen_product_id ?? p.approve_product_id;
+
+/** @param {string} text @param {boolean} [isError] */
+function marksSay(text, isError = false) {
+  const message = $('marks-message');
+  message.textContent = text;
+  message.classList.toggle('error', isError);
+}
+
+async function openMarks() {
+  const p = current();
+  const productId = p && markedProductId(p);
+  if (!productId) return;
+  try {
+    const { data } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
+    const product = /** @type {MarkedProduct} */ (data);
+    const images = [...product.images].sort((a, b) => a.position - b.position);
+    const onImage = images.find((image) => image.id === product.own_print_image_id);
+    state.marks.product = { ...product, images };
+    state.marks.imageId = (onImage ?? images[0])?.id ?? null;
+    state.marks.boxes = product.own_print.map((box) => /** @type {[number, number, number, number]} */ ([...box]));
+    state.marks.draft = null;
+    $('marks-title').textContent = `Own print of ${product.title}`;
+    renderMarks();
+    if (!images.length) {
+      marksSay('This product has no image yet: add its packshot to the catalog, then mark it.', true);
+    } else if (product.own_print.length && !onImage) {
+      marksSay('These boxes were drawn on an image since removed, so they approve nothing: check them on this '
+        + 'image and save.', true);
+    } else {
+      marksSay(product.own_print.length ? '' : 'No marks yet: drag over the packshot to draw the first box.');
+    }
+    /** @type {HTMLDialogElement} */ ($('marks')).showModal();
+  } catch (error) {
+    say(`Could not open the product: ${errorText(error)}`, true);
+  }
+}
+
+/** A box as the list shows it: its corners in hundredths of the image. @param {number[]} box */
+const boxText = (box) => box.map((v) => v.toFixed(2)).join(' ');
+
+/** @param {[number, number, number, number]} box @param {string} label @param {boolean} [draft] */
+function markNode(box, label, draft = false) {
+  const [x0, y0, x1, y1] = box;
+  const node = h('div', { class: draft ? 'mark draft' : 'mark' }, draft ? [] : [h('span', {}, [label])]);
+  node.style.left = `${x0 * 100}%`;
+  node.style.top = `${y0 * 100}%`;
+  node.style.width = `${(x1 - x0) * 100}%`;
+  node.style.height = `${(y1 - y0) * 100}%`;
+  return node;
+}
+
+function renderMarks() {
+  const { product, imageId, boxes, draft } = state.marks;
+  if (!product) return;
+  const image = product.images.find((candidate) => candidate.id === imageId);
+  const img = /** @type {HTMLImageElement} */ ($('marks-image'));
+  $('marks-stage').hidden = !image;
+  if (image && img.getAttribute('src') !== image.url) img.src = image.url;
+  img.alt = image ? `Image ${product.images.indexOf(image) + 1} of ${product.title}` : '';
+  $('marks-images').replaceChildren(...(product.images.length > 1 ? product.images.map((candidate, i) => {
+    const button = h('button', { type: 'button', 'aria-pressed': String(candidate.id === imageId), 'aria-label': `Mark image ${i + 1}` },
+      [h('img', { src: candidate.url, alt: '' })]);
+    button.addEventListener('click', () => {
+      state.marks.imageId = candidate.id;
+      renderMarks();
+    });
+    return button;
+  }) : []));
+  $('marks-boxes').replaceChildren(
+    ...boxes.map((box, i) => markNode(box, String(i + 1))), ...(draft ? [markNode(draft, '', true)] : []));
+  $('marks-list').replaceChildren(...boxes.map((box, i) => {
+    const remove = h('button', { type: 'button', 'aria-label': `Remove box ${i + 1}` }, ['Remove']);
+    remove.addEventListener('click', () => {
+      state.marks.boxes.splice(i, 1);
+      renderMarks();
+      marksSay(`Box ${i + 1} removed; save to keep the change.`);
+    });
+    return h('li', {}, [`Box ${i + 1} `, h('code', {}, [boxText(box)]), ' ', remove]);
+  }));
+  /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = !image;
+}
+
+/** Where a pointer is over the packshot, as fractions of it, clamped to its edges. @param {PointerEvent} event */
+function markPoint(event) {
+  const rect = $('marks-image').getBoundingClientRect();
+  const clamp = (/** @type {number} */ v) => Math.min(1, Math.max(0, v));
+  return /** @type {[number, number]} */ ([
+    clamp((event.clientX - rect.left) / rect.width), clamp((event.clientY - rect.top) / rect.height),
+  ]);
+}
+
+/** @param {[number, number]} a @param {[number, number]} b @returns {[number, number, number, number]} */
+const spanned = (a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+
+function enableMarkDrawing() {
+  const stage = $('marks-stage');
+  stage.addEventListener('pointerdown', (event) => {
+    if (event.button !== 0 || !state.marks.product) return;
+    if (state.marks.boxes.length >= MAX_MARKS) {
+      marksSay(`A product has at most ${MAX_MARKS} boxes: remove one first.`, true);
+      return;
+    }
+    event.preventDefault();
+    stage.setPointerCapture(event.pointerId);
+    state.marks.from = markPoint(event);
+    state.marks.draft = null;
+  });
+  stage.addEventListener('pointermove', (event) => {
+    if (!state.marks.from) return;
+    state.marks.draft = spanned(state.marks.from, markPoint(event));
+    renderMarks();
+  });
+  const finish = (/** @type {PointerEvent} */ event) => {
+    if (!state.marks.from) return;
+    const box = spanned(state.marks.from, markPoint(event));
+    state.marks.from = null;
+    state.marks.draft = null;
+    if (box[2] - box[0] >= MIN_MARK && box[3] - box[1] >= MIN_MARK) {
+      // Thousandths of the image: finer than any packshot's print, and what the list shows stays what is sent.
+      state.marks.boxes.push(/** @type {[number, number, number, number]} */ (box.map((v) => Math.round(v * 1000) / 1000)));
+      marksSay(`Box ${state.marks.boxes.length} drawn; save to keep it.`);
+    } else {
+      marksSay('Drag over the packshot to draw a box (a click draws none).');
+    }
+    renderMarks();
+  };
+  stage.addEventListener('pointerup', finish);
+  stage.addEventListener('pointercancel', () => {
+    state.marks.from = null;
+    state.marks.draft = null;
+    renderMarks();
+  });
+}
+
+async function saveMarks() {
+  const { product, imageId, boxes } = state.marks;
+  if (!product || !imageId) return;
+  const body = boxes.length ? { own_print: boxes, own_print_image_id: imageId } : { own_print: null };
+  try {
+    const { data } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`, { body });
+    const saved = /** @type {MarkedProduct} */ (data);
+    state.marks.product = { ...saved, images: [...saved.images].sort((a, b) => a.position - b.position) };
+    const where = saved.images.findIndex((image) => image.id === saved.own_print_image_id);
+    marksSay(saved.own_print.length
+      ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}. `
+        + 'They count from the next tag or link job.'
+      : 'Marks removed: its links are approved as any other product\'s.');
+  } catch (error) {
+    const problem = error instanceof ApiError ? /** @type {{errors?: {message: string}[]}} */ (error.problem) : {};
+    const details = (problem.errors ?? []).map((e) => e.message).join('; ');
+    marksSay(`Not saved: ${errorText(error)}${details ? ` (${details})` : ''}`, true);
+  }
+}
+
 // ---- keyboard --------------------------------------------------------------------------------------------
 
 /** @param {KeyboardEvent} event */
@@ -755,6 +942,8 @@ function onKey(event) {
     return;
   }
   if (typing || event.ctrlKey || event.metaKey || event.altKey || $('console').hidden) return;
+  // A dialog open over the console takes the keys (Esc closes it): no approving behind it.
+  if (document.querySelector('dialog[open]')) return;
   const video = /** @type {HTMLVideoElement} */ ($('clip-video'));
   const p = current();
   /** @type {Record<string, () => unknown>} */
@@ -834,6 +1023,15 @@ function wire() {
   });
   new ResizeObserver(() => drawBox()).observe(video);
   enableBoxDrag();
+  enableMarkDrawing();
+  $('marks-open').addEventListener('click', () => openMarks());
+  $('marks-save').addEventListener('click', () => saveMarks());
+  $('marks-clear').addEventListener('click', () => {
+    state.marks.boxes = [];
+    renderMarks();
+    marksSay('All boxes removed; save to keep the change.');
+  });
+  $('marks-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('marks')).close());
   document.addEventListener('keydown', onKey);
 }
 
