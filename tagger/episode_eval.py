@@ -70,12 +70,16 @@ class ScoredPlacement:
     # The top candidate's probability, and whether the crops contradicted it (never approved then).
     confidence: float | None = None
     contradicted: bool = False
+    # The confidence its link needed to be approved (a confirmed own print lowers it); None: the
+    # brand's auto-approve level.
+    approval_level: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NearThreshold:
-    """A link within NEAR_THRESHOLD of the auto-approve level, not contradicted: whether it is approved
-    may differ on another machine. `right` is None on a shot whose product was left out of the catalog
+    """A link within NEAR_THRESHOLD of the level it needed to be approved (`level`: the auto-approve
+    level, or the own-print level), not contradicted: whether it is approved may differ on another
+    machine. `right` is None on a shot whose product was left out of the catalog
     (any approval there sells the wrong product)."""
 
     shot_start_ms: int
@@ -84,6 +88,7 @@ class NearThreshold:
     confidence: float
     approved: bool
     right: bool | None
+    level: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,18 +325,23 @@ def covered_ms(placements: Sequence[ScoredPlacement], start_ms: int, end_ms: int
     return covered
 
 
-def on_the_edge(confidence: float | None, contradicted: bool, auto_approve: float) -> bool:
-    """An uncontradicted link within NEAR_THRESHOLD of the auto-approve level: another machine may
-    decide its approval the other way (a contradicted link is never approved)."""
-    return confidence is not None and not contradicted and abs(confidence - auto_approve) < NEAR_THRESHOLD
+def on_the_edge(confidence: float | None, contradicted: bool, level: float) -> bool:
+    """An uncontradicted link within NEAR_THRESHOLD of the level it needed to be approved: another
+    machine may decide its approval the other way (a contradicted link is never approved)."""
+    return confidence is not None and not contradicted and abs(confidence - level) < NEAR_THRESHOLD
 
 
 def near_threshold(
     shot: TruthShot, placed: Sequence[ScoredPlacement], auto_approve: float, *, left_out: Collection[str]
 ) -> list[NearThreshold]:
-    """The shot's uncontradicted links within NEAR_THRESHOLD of `auto_approve`: right when they name a
-    product of the shot in the catalog; unknowable (None) in a shot whose own product was left out."""
+    """The shot's uncontradicted links within NEAR_THRESHOLD of the level each needed (its own
+    `approval_level`, else `auto_approve`): right when they name a product of the shot in the catalog;
+    unknowable (None) in a shot whose own product was left out."""
     sold = sold_in(shot, left_out)
+
+    def level(placement: ScoredPlacement) -> float:
+        return auto_approve if placement.approval_level is None else placement.approval_level
+
     return [
         NearThreshold(
             shot_start_ms=shot.start_ms,
@@ -344,10 +354,11 @@ def near_threshold(
             else None
             if shot.sku in left_out
             else False,
+            level=level(placement),
         )
         for placement in placed
         if placement.confidence is not None
-        and on_the_edge(placement.confidence, placement.contradicted, auto_approve)
+        and on_the_edge(placement.confidence, placement.contradicted, level(placement))
     ]
 
 

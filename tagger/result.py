@@ -116,6 +116,7 @@ def placement_json(placement: Placement) -> dict[str, Any]:
                 "decision": placement.link.decision.value,
                 "evidence": placement.link.evidence,
                 "contradicted": placement.link.contradicted,
+                "approval_level": placement.link.approval_level,
                 "index_version": placement.link.index_version,
             }
             if placement.link is not None

@@ -342,6 +342,7 @@ def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.U
                 approved,
                 confidence=row.link_confidence,
                 contradicted=row.link_contradicted,
+                approval_level=row.link_approval_level,
             )
         )
     return scored
@@ -411,8 +412,9 @@ def _print(
             f"{rates['left_out_auto_approved']:.2f}",
         )
     edge = score.near_threshold
+    bars = " or ".join(f"{bar:g}" for bar in sorted({n.level or auto_approve for n in edge} | {auto_approve}))
     table.add_row(
-        f"links within {NEAR_THRESHOLD:g} of the {auto_approve:g} bar: approved / not",
+        f"links within {NEAR_THRESHOLD:g} of their bar ({bars}): approved / not",
         f"{sum(n.approved for n in edge)} / {sum(not n.approved for n in edge)}",
         "",
     )

@@ -189,4 +189,5 @@ def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> P
         index_version=linked.index_version if linked else None,
         link_evidence=linked.evidence if linked else None,
         link_contradicted=linked.contradicted if linked else False,
+        link_approval_level=linked.approval_level if linked else None,
     )

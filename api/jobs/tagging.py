@@ -58,6 +58,7 @@ class PlacementDraft:
     index_version: str | None = None
     link_evidence: str | None = None
     link_contradicted: bool = False
+    link_approval_level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class TagJobExecutor:
                         link_confidence=draft.link_confidence,
                         link_evidence=draft.link_evidence,
                         link_contradicted=draft.link_contradicted,
+                        link_approval_level=draft.link_approval_level,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,
                         thumbnail_path=draft.thumbnail_path,

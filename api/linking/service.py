@@ -63,6 +63,8 @@ class LinkOutcome:
     # Why the link was approved, or why it was not (`LinkResult.evidence`); None when there is none.
     evidence: str | None = None
     contradicted: bool = False
+    # The confidence the link needed to be approved (`LinkResult.approval_level`).
+    approval_level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,7 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
         index_version=result.index_version,
         evidence=stored_evidence(result.evidence),
         contradicted=result.contradicted,
+        approval_level=result.approval_level,
     )
 
 
@@ -301,6 +304,7 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     placement.link_confidence = result.link_confidence
     placement.link_evidence = result.evidence
     placement.link_contradicted = result.contradicted
+    placement.link_approval_level = result.approval_level
     placement.index_version = result.index_version
     if placement.status == PlacementStatus.PROPOSED:
         placement.status = result.status

@@ -51,6 +51,9 @@ class Placement(SQLModel, table=True):
     # The crops contradicted the top SKU (another variant's name on its print, its print in other
     # colours): bulk approval leaves it to a person, however confident the link.
     link_contradicted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The confidence the link needed to be approved: the brand's auto-approve threshold, or its own-print
+    # level when the crops confirmed the product's marked own print (tagger.linking.LinkThresholds).
+    link_approval_level: float | None = Field(default=None, ge=0.0, le=1.0)
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
     thumbnail_path: str | None = Field(default=None, max_length=1000)

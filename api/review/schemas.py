@@ -69,6 +69,11 @@ class PlacementPublic(BaseModel):
         description="The crops showed another product (another variant's name on its print, its print in "
         "other colours): bulk approval skips it, whatever its confidence"
     )
+    link_approval_level: float | None = Field(
+        default=None,
+        description="The link confidence that approval needed: the brand's auto_approve_threshold, or its "
+        "own_print_auto_approve when the crops confirmed the product's marked own print; null when unlinked",
+    )
     start_ms: int
     end_ms: int
     start_frame: int

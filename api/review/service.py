@@ -164,6 +164,7 @@ def placements_public(
                 link_confidence=placement.link_confidence,
                 link_evidence=placement.link_evidence,
                 link_contradicted=placement.link_contradicted,
+                link_approval_level=placement.link_approval_level,
                 start_ms=placement.start_ms,
                 end_ms=placement.end_ms,
                 start_frame=placement.start_frame,

@@ -163,6 +163,9 @@ class LinkResult:
     # The crops showed evidence of another product (its print in other colours, another variant's name
     # on it): a person should look before it is published, whatever its confidence.
     contradicted: bool = False
+    # The confidence this link needed to be approved: the brand's auto-approve level, or its own-print
+    # level when the crops confirmed the product's marked own print. None: not decided by thresholds.
+    approval_level: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +578,7 @@ def result_from_probabilities(
         if probabilities[row] > 0
     )
     confidence = candidates[0].confidence if candidates else 0.0
+    level = thresholds.approval_level(own_print_confirmed and not own_print_unseen)
     decision = decide(
         confidence,
         thresholds,
@@ -594,6 +598,7 @@ def result_from_probabilities(
         crops_used=crops_used,
         evidence=evidence,
         contradicted=contradicted,
+        approval_level=level,
     )
 
 

@@ -198,6 +198,7 @@ def _draft(
     link_confidence: float | None = None,
     link_evidence: str | None = None,
     link_contradicted: bool = False,
+    link_approval_level: float | None = None,
 ) -> PlacementDraft:
     return PlacementDraft(
         start_ms=100,
@@ -212,6 +213,7 @@ def _draft(
         link_confidence=link_confidence,
         link_evidence=link_evidence,
         link_contradicted=link_contradicted,
+        link_approval_level=link_approval_level,
     )
 
 
@@ -264,6 +266,7 @@ def test_a_placement_keeps_the_linkers_reason_and_the_review_api_serves_it(
                 link_confidence=0.98,
                 link_evidence=reason,
                 link_contradicted=True,
+                link_approval_level=0.5,
             )
         ]
     )
@@ -271,11 +274,12 @@ def test_a_placement_keeps_the_linkers_reason_and_the_review_api_serves_it(
 
     [served] = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
 
-    assert (served["link_confidence"], served["link_evidence"], served["link_contradicted"]) == (
-        0.98,
-        reason,
-        True,
-    )
+    assert (
+        served["link_confidence"],
+        served["link_evidence"],
+        served["link_contradicted"],
+        served["link_approval_level"],
+    ) == (0.98, reason, True, 0.5)
     again = client.get(f"/v1/placements/{served['id']}", headers=brand.headers).json()
     assert again["link_evidence"] == reason
 

@@ -61,7 +61,8 @@ class FixedLinker:
         self.crops_seen.append(len(crops))
         if self.during is not None:
             self.during()
-        approved = self.confidence >= (thresholds or LinkThresholds()).auto_approve
+        level = (thresholds or LinkThresholds()).auto_approve
+        approved = self.confidence >= level
         return LinkResult(
             candidates=(SkuCandidate(self.sku, "Pressed Apple", self.confidence),),
             sku=self.sku,
@@ -71,6 +72,7 @@ class FixedLinker:
             index_version="index-v7",
             crops_used=len(crops),
             evidence="crop 1: its print matched (40 keypoints)" if approved else "",
+            approval_level=level,
         )
 
 
@@ -206,6 +208,7 @@ def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_
         )
         assert linked["sku_candidates"][0]["product_id"] == str(product.id)
         assert linked["link_evidence"] == "crop 1: its print matched (40 keypoints)"
+        assert linked["link_approval_level"] == 0.8  # what the brand's threshold asked of it
         kept = client.get(f"/v1/placements/{rejected.id}", headers=brand.headers).json()
         assert (kept["status"], kept["sku_candidates"][0]["confidence"]) == ("rejected", 0.93)
         untouched = client.get(f"/v1/placements/{no_crops.id}", headers=brand.headers).json()

@@ -219,7 +219,7 @@ def test_more_skus_than_the_truth_shows_cannot_be_left_out() -> None:
 
 def test_links_on_the_edge_of_the_auto_approve_level_are_listed_whichever_side_they_fall() -> None:
     # Given the brand's level 0.8 and links at various distances from it
-    truth = [*TRUTH, TruthShot(12000, 15000, "GS-04")]
+    truth = [*TRUTH, TruthShot(12000, 15000, "GS-04"), TruthShot(15000, 16500, "GS-04")]
     placements = [
         ScoredPlacement(0, 3000, ("GS-01",), "GS-01", confidence=0.82),  # approved, 0.02 above
         ScoredPlacement(3000, 6000, ("GS-02",), None, confidence=0.78),  # right, 0.02 below
@@ -227,16 +227,20 @@ def test_links_on_the_edge_of_the_auto_approve_level_are_listed_whichever_side_t
         ScoredPlacement(9000, 12000, ("GS-07",), None, confidence=0.79, contradicted=True),  # never approved
         ScoredPlacement(9000, 11000, ("GS-03",), None, confidence=0.60),  # far below: not on the edge
         ScoredPlacement(12000, 15000, ("GS-09",), None, confidence=0.76),  # GS-04 left out: a wrong sale
+        # A confirmed own print needed only 0.5: on that edge, not on the 0.8 one
+        ScoredPlacement(15000, 15900, ("GS-04",), None, confidence=0.77, approval_level=0.5),
+        ScoredPlacement(15900, 16500, ("GS-04",), None, confidence=0.48, approval_level=0.5),
     ]
 
     score = score_episode(truth, placements, left_out={"GS-04"}, auto_approve=0.8)
 
     # Then the uncontradicted ones within 0.05 are listed, with what approving them would sell
     assert score.near_threshold == (
-        NearThreshold(0, "GS-01", "GS-01", 0.82, approved=True, right=True),
-        NearThreshold(3000, "GS-02", "GS-02", 0.78, approved=False, right=True),
-        NearThreshold(6000, None, "GS-05", 0.77, approved=False, right=False),
-        NearThreshold(12000, "GS-04", "GS-09", 0.76, approved=False, right=None),
+        NearThreshold(0, "GS-01", "GS-01", 0.82, approved=True, right=True, level=0.8),
+        NearThreshold(3000, "GS-02", "GS-02", 0.78, approved=False, right=True, level=0.8),
+        NearThreshold(6000, None, "GS-05", 0.77, approved=False, right=False, level=0.8),
+        NearThreshold(12000, "GS-04", "GS-09", 0.76, approved=False, right=None, level=0.8),
+        NearThreshold(15000, "GS-04", "GS-04", 0.48, approved=False, right=None, level=0.5),
     )
     assert score.to_json()["near_threshold"][3] == {
         "shot_start_ms": 12000,
@@ -245,6 +249,7 @@ def test_links_on_the_edge_of_the_auto_approve_level_are_listed_whichever_side_t
         "confidence": 0.76,
         "approved": False,
         "right": None,
+        "level": 0.8,
     }
     # and without the level (or without confidences) nothing is listed
     assert score_episode(truth, placements, left_out={"GS-04"}).near_threshold == ()

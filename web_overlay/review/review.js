@@ -26,6 +26,8 @@
  * @property {string | null} [link_evidence] the linker's reason: the print evidence an approval rested on, or why a
  *   link was left for review ("its print reads 'apple', which its catalog text lacks (another variant?)")
  * @property {boolean} [link_contradicted] the crops showed another product: bulk approval leaves it to a person
+ * @property {number | null} [link_approval_level] the link confidence approval needed: the brand's threshold, or its
+ *   own-print level when the crops confirmed the product's marked own print
  * @property {number} start_ms
  * @property {number} end_ms
  * @property {TimelineKeyframe[]} keyframes

@@ -1,4 +1,5 @@
-"""brands choose the confidence from which a link whose marked own print the crops confirmed is approved
+"""brands choose the confidence from which a link whose marked own print the crops confirmed is approved;
+placements keep the confidence their link needed to be approved
 
 Revision ID: 0012
 Revises: 0011
@@ -24,8 +25,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("brand", schema=None) as batch_op:
         batch_op.alter_column("own_print_auto_approve", server_default=None)
+    with op.batch_alter_table("placement", schema=None) as batch_op:
+        # Placements linked before this revision did not record it: null, as for unlinked ones.
+        batch_op.add_column(sa.Column("link_approval_level", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("placement", schema=None) as batch_op:
+        batch_op.drop_column("link_approval_level")
     with op.batch_alter_table("brand", schema=None) as batch_op:
         batch_op.drop_column("own_print_auto_approve")

@@ -205,6 +205,7 @@ def test_track_without_usable_crops_is_unknown_with_no_candidates(
         index_version=index.version,
         crops_used=0,
         evidence="its print was not seen (no catalog text read, too few keypoints)",
+        approval_level=0.8,
     )
 
 
