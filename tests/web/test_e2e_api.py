@@ -706,10 +706,10 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
             headers=world.brand.headers,
             multipart={"file": {"name": f"{name}.png", "mimeType": "image/png", "buffer": _png(colour)}},
         )
-        for name, colour in (("front", (40, 120, 200)), ("back", (200, 120, 40)))
+        for name, colour in (("front", (40, 120, 200)), ("back", (200, 120, 40)), ("side", (90, 160, 90)))
     ]
     assert all(response.status == 201 for response in uploaded), [r.text() for r in uploaded]
-    front, back = (response.json()["id"] for response in uploaded)
+    front, back, side = (response.json()["id"] for response in uploaded)
     sign_in(page, live_api.base_url, world.brand.key)
     expect(page.locator("#queue li")).to_have_count(5)
     for _ in range(4):
@@ -752,6 +752,16 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     expect(page.locator("#marks-message")).to_contain_text("Saved 1 box on image 2.")
     (moved,) = rows(live_api.engine, Product, Product.id == tote.id)
     assert (str(moved.own_print_image_id), moved.own_print) == (back, product.own_print)
+    # and a colleague deletes the third image while the reviewer is about to put the marks on it
+    page.get_by_role("button", name="Mark image 3").click()
+    deleted = page.request.delete(f"{live_api.base_url}/v1/images/{side}", headers=world.brand.headers)
+    assert deleted.status == 204, deleted.text()
+    page.get_by_role("button", name="Save marks").click()
+    expect(page.locator("#marks-message")).to_have_text(
+        "Not saved: own_print_image_id: not an image of this product (see its `images`)"
+    )
+    (kept,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert str(kept.own_print_image_id) == back
     page.get_by_role("button", name="Remove box 1").click()
     page.get_by_role("button", name="Save marks").click()
 

@@ -927,9 +927,9 @@ async function saveMarks() {
         + 'They count from the next tag or link job.'
       : 'Marks removed: its links are approved as any other product\'s.');
   } catch (error) {
-    const problem = error instanceof ApiError ? /** @type {{errors?: {message: string}[]}} */ (error.problem) : {};
-    const details = (problem.errors ?? []).map((e) => e.message).join('; ');
-    marksSay(`Not saved: ${errorText(error)}${details ? ` (${details})` : ''}`, true);
+    // The problem's detail names the field and what is wrong with it; the title adds nothing to that.
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    marksSay(`Not saved: ${detail ?? errorText(error)}`, true);
   }
 }
 
