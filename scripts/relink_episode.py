@@ -188,8 +188,8 @@ class Summary:
 def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
     """Per shot, as `reelcart eval episode` counts: a shot is approved right when a placement in it is
     approved as its product or one brought into it later, wrong when one is approved as another (or on
-    a product-free shot); a left-out shot counts apart. Links within NEAR_THRESHOLD of `auto_approve`
-    are counted per link."""
+    a product-free shot); a left-out shot counts apart. Links within NEAR_THRESHOLD of the level each
+    needed (`approval_level`; `auto_approve` when it has none) are counted per link."""
     right: set[tuple[str, int | None]] = set()
     wrong: set[tuple[str, int | None]] = set()
     left: set[tuple[str, int | None]] = set()
@@ -197,7 +197,8 @@ def summarize(linked: Sequence[Relinked], auto_approve: float) -> Summary:
     for item in linked:
         result, placement = item.result, item.placement
         key = (item.record, placement.shot_start_ms)
-        if result.candidates and on_the_edge(result.confidence, result.contradicted, auto_approve):
+        level = auto_approve if result.approval_level is None else result.approval_level
+        if result.candidates and on_the_edge(result.confidence, result.contradicted, level):
             near += 1
         if result.decision is not Decision.APPROVED or placement.shot_start_ms is None:
             continue
@@ -215,7 +216,7 @@ def link(
     records: Sequence[Path],
     left_out: frozenset[str],
     shift: float,
-    auto_approve: float,
+    thresholds: LinkThresholds,
     as_json: bool,
 ) -> int:
     # Every recording is read before the catalog is indexed: a wrong folder fails in a moment.
@@ -223,9 +224,8 @@ def link(
     settings = TaggerSettings()
     linker = linker_for(catalog, left_out, settings)
     linker.model = replace(linker.model, unknown_bias=linker.model.unknown_bias + shift)
-    thresholds = LinkThresholds(auto_approve=auto_approve, floor=min(LinkThresholds().floor, auto_approve))
     linked = relink(recordings, linker, left_out, thresholds)
-    summary = summarize(linked, auto_approve)
+    summary = summarize(linked, thresholds.auto_approve)
     if as_json:
         print(
             json.dumps(
@@ -261,7 +261,7 @@ def link(
         f"approved shots right {summary.product_shots_approved_right}, "
         f"wrong {summary.product_shots_approved_wrong}; "
         f"left-out shots approved {summary.left_out_shots_approved}; "
-        f"links within {NEAR_THRESHOLD:g} of {auto_approve:g}: {summary.near_threshold}"
+        f"links within {NEAR_THRESHOLD:g} of their level: {summary.near_threshold}"
     )
     return 0
 
@@ -291,13 +291,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--unknown-shift", type=float, default=0.0, help="log-odds added to the unknown bias"
     )
     linking.add_argument("--auto-approve", type=float, default=LinkThresholds().auto_approve)
+    linking.add_argument(
+        "--own-print-approve",
+        type=float,
+        default=LinkThresholds().own_print_approve,
+        help="the level of a link whose marked own print the crops confirmed",
+    )
     linking.add_argument("--json", action="store_true", help="every placement's link as JSON")
     args = parser.parse_args(argv)
     if args.command == "record":
         return record(args.catalog, args.video, args.truth, args.out, args.leave_out)
-    if not 0.0 <= args.auto_approve <= 1.0:
-        parser.error("--auto-approve must lie in [0, 1]")
-    return link(args.catalog, args.records, args.leave_out, args.unknown_shift, args.auto_approve, args.json)
+    if not 0.0 <= args.auto_approve <= 1.0 or not 0.0 <= args.own_print_approve <= 1.0:
+        parser.error("--auto-approve and --own-print-approve must lie in [0, 1]")
+    thresholds = LinkThresholds(
+        auto_approve=args.auto_approve,
+        floor=min(LinkThresholds().floor, args.auto_approve),
+        own_print_approve=args.own_print_approve,
+    )
+    return link(args.catalog, args.records, args.leave_out, args.unknown_shift, thresholds, args.json)
 
 
 if __name__ == "__main__":

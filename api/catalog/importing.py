@@ -302,28 +302,35 @@ def apply_import(
     for number, item in enumerate(items):
         urls = [ref for _, ref in item.local_images if ref.startswith(("http://", "https://"))]
         by_url = [ImageByUrl.model_validate({"url": url}) for url in urls]
-        body = item.product.model_copy(update={"images": item.product.images + by_url})
-        body = ProductCreate.model_validate(body.model_dump(mode="json"))
-        product = create_product(session, brand_id, body)
+        # Checked whole (the image limit counts every image), created with the JSON's own image list;
+        # the rows' images follow in the file's order, URLs and local files alike, so the marks of a
+        # CSV ("on the product's first image") are on the image the file gives first.
+        checked = item.product.model_copy(update={"images": item.product.images + by_url})
+        checked = ProductCreate.model_validate(checked.model_dump(mode="json"))
+        product = create_product(session, brand_id, item.product)
         products += 1
-        variants += len(body.variants)
-        images += len(body.images)
-        for position, (path, width, height, digest) in enumerate(
-            stored.get(number, []), start=len(body.images)
-        ):
-            session.add(
-                ProductImage(
+        variants += len(checked.variants)
+        position = len(item.product.images)
+        url_of = {url: str(image.url) for url, image in zip(urls, by_url, strict=True)}
+        files = iter(stored.get(number, []))
+        for _, ref in item.local_images:
+            if ref in url_of:
+                row = ProductImage(product_id=product.id, brand_id=brand_id, source_url=url_of[ref])
+            else:
+                path, width, height, digest = next(files)
+                row = ProductImage(
                     product_id=product.id,
                     brand_id=brand_id,
-                    position=position,
                     path=str(path),
                     width=width,
                     height=height,
                     sha256=digest,
                 )
-            )
-            images += 1
+            row.position = position
+            session.add(row)
+            position += 1
+        images += position
         session.flush()
-        # The CSV's marks are on the product's first image, which may be a local file added just now.
+        # The marks are on the product's first image, which may be one added just now.
         bind_own_print(session, product)
     return ImportReport(imported_products=products, imported_variants=variants, imported_images=images)

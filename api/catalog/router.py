@@ -144,7 +144,7 @@ async def add_image(
     product_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> ImagePublic:
     product = catalog.get_product(session, brand_id, product_id)
-    position = len(catalog.product_public(session, product, settings.public_base_url).images)
+    position = catalog.next_image_position(session, product.id)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)

@@ -126,8 +126,9 @@ class ProductUpdate(_Strict):
     own_print: OwnPrint | None = Field(default=None, description="null clears it (as does [])")
     own_print_image_id: uuid.UUID | SkipJsonSchema[None] = Field(
         default=None,
-        description="The product image the own_print boxes are drawn on. Omitted: new boxes are on the "
-        "product's first image, and boxes left unchanged stay on the image they were on.",
+        description="The product image the own_print boxes are drawn on. Omitted: boxes stay on the image "
+        "they were on, or go on the product's first image when they have none (never placed, or that "
+        "image was removed).",
     )
 
 

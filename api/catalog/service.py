@@ -67,8 +67,12 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
         .where(Variant.product_id == product.id)
         .order_by(col(Variant.created_at), col(Variant.sku))
     ).all()
+    # Ties (rows written before positions were kept distinct) are broken as the linker and the marks
+    # break them, by age: "image 1" here is the image they call first.
     images = session.exec(
-        select(ProductImage).where(ProductImage.product_id == product.id).order_by(col(ProductImage.position))
+        select(ProductImage)
+        .where(ProductImage.product_id == product.id)
+        .order_by(col(ProductImage.position), col(ProductImage.created_at))
     ).all()
     return ProductPublic(
         id=product.id,
@@ -129,6 +133,14 @@ def create_product(session: Session, brand_id: uuid.UUID, body: ProductCreate) -
     return product
 
 
+def next_image_position(session: Session, product_id: uuid.UUID) -> int:
+    """After every image the product has: a count would repeat a position once one was deleted."""
+    last = session.exec(
+        select(func.max(ProductImage.position)).where(ProductImage.product_id == product_id)
+    ).one()
+    return 0 if last is None else last + 1
+
+
 def first_image_id(session: Session, product_id: uuid.UUID) -> uuid.UUID | None:
     return session.exec(
         select(ProductImage.id)
@@ -185,8 +197,10 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
         setattr(product, field, [list(box) for box in value] if field == "own_print" else value)
     if marked_on is not None:
         product.own_print_image_id = _own_image(session, product, marked_on)
-    elif "own_print" in sent:
-        # New boxes are drawn on the image the brand sees first, unless it names another.
+    elif "own_print" in sent and not _is_image_of(session, product, product.own_print_image_id):
+        # Boxes sent without an image stay on the image they were on: a client writing back what it
+        # read must not move them to another picture. Only boxes with no image left (never placed, or
+        # their image removed) go on the first one.
         product.own_print_image_id = first_image_id(session, product.id)
     if not product.own_print:
         product.own_print_image_id = None
@@ -194,6 +208,11 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
     session.add(product)
     session.flush()
     return product
+
+
+def _is_image_of(session: Session, product: Product, image_id: uuid.UUID | None) -> bool:
+    image = session.get(ProductImage, image_id) if image_id is not None else None
+    return image is not None and image.product_id == product.id
 
 
 def _own_image(session: Session, product: Product, image_id: uuid.UUID) -> uuid.UUID:

@@ -210,18 +210,19 @@ class SqlCatalogStore:
         )
 
     def _sync_images(self, row: Product, urls: tuple[str, ...]) -> bool:
-        # Synced products reference the provider's CDN; uploaded images (with a path) are left alone.
+        # Synced products reference the provider's CDN (a URL, also once fetched for linking, which gives
+        # it a path too); uploaded images (a path and no URL) are left alone.
         current = self.session.exec(
             select(ProductImage)
-            .where(ProductImage.product_id == row.id, col(ProductImage.path).is_(None))
-            .order_by(col(ProductImage.position))
+            .where(ProductImage.product_id == row.id, col(ProductImage.source_url).is_not(None))
+            .order_by(col(ProductImage.position), col(ProductImage.created_at))
         ).all()
         if tuple(image.source_url for image in current) == urls:
             return False
-        # An image the shop still lists keeps its row (and so its id, what a fetch holds, and any own-print
-        # marks drawn on it), moved to its new position; only images the shop dropped go, and new ones
-        # are added. Replacing every row would refetch them all and silently move a product's marks onto
-        # whatever picture came first.
+        # An image the shop still lists keeps its row (and so its id, the copy a fetch made, and any
+        # own-print marks drawn on it), moved to its new position; only images the shop dropped go, and
+        # new ones are added. Replacing every row would refetch them all and silently move a product's
+        # marks onto whatever picture came first.
         kept: dict[str, ProductImage] = {}
         for image in current:
             if image.source_url in urls and image.source_url not in kept:

@@ -412,7 +412,8 @@ def _print(
             f"{rates['left_out_auto_approved']:.2f}",
         )
     edge = score.near_threshold
-    bars = " or ".join(f"{bar:g}" for bar in sorted({n.level or auto_approve for n in edge} | {auto_approve}))
+    levels = {auto_approve if n.level is None else n.level for n in edge} | {auto_approve}
+    bars = " or ".join(f"{bar:g}" for bar in sorted(levels))
     table.add_row(
         f"links within {NEAR_THRESHOLD:g} of their bar ({bars}): approved / not",
         f"{sum(n.approved for n in edge)} / {sum(not n.approved for n in edge)}",

@@ -16,7 +16,7 @@ from tagger.detection.onnx_backend import DEVICE_PROVIDERS
 from tagger.exceptions import TaggerError
 from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
 from tagger.linking.dataset import read_catalog_csv
-from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR
+from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, DEFAULT_OWN_PRINT_APPROVE
 from tagger.pipeline import tag_video
 from tagger.settings import TaggerSettings
 
@@ -46,6 +46,16 @@ def tag(
     floor: Annotated[
         float, typer.Option("--floor", min=0.0, max=1.0, help="With --catalog: below it a link is unknown.")
     ] = DEFAULT_FLOOR,
+    own_print_approve: Annotated[
+        float,
+        typer.Option(
+            "--own-print-approve",
+            min=0.0,
+            max=1.0,
+            help="With --catalog: the approval level of a link whose marked own print (the catalog's "
+            "own_print column) the crops confirmed; at or above --auto-approve it changes nothing.",
+        ),
+    ] = DEFAULT_OWN_PRINT_APPROVE,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
     sample_fps: Annotated[
         float | None, typer.Option("--sample-fps", min=0.01, max=120.0, help="Detector runs per second.")
@@ -67,7 +77,9 @@ def tag(
     try:
         detector = load_detector(settings, model)
         linker = _catalog_linker(catalog, settings, err) if catalog is not None else None
-        thresholds = LinkThresholds(auto_approve=auto_approve, floor=floor)
+        thresholds = LinkThresholds(
+            auto_approve=auto_approve, floor=floor, own_print_approve=own_print_approve
+        )
         with _bars(err) as bar:
             detecting = bar.add_task(f"tagging {video.name}", total=1.0)
             linking = bar.add_task("linking placements", total=None, visible=linker is not None)

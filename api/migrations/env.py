@@ -29,16 +29,31 @@ def run_migrations() -> None:
     if not isinstance(engine, Engine):
         raise RuntimeError("run migrations through `reelcart db upgrade` (api.db.upgrade_database)")
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-            render_item=render_item,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a column by rebuilding its table (copy, drop, rename). With foreign keys
+            # enforced (api.db turns them on), dropping a table other rows point at fails, so a migration
+            # that worked on an empty database broke every one with a brand in it. SQLite's own recipe:
+            # keys off outside the transaction, then check them all before committing.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=sqlite,
+                compare_type=True,
+                render_item=render_item,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                    raise RuntimeError(f"the migration left rows pointing at missing rows: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 run_migrations()

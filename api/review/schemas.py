@@ -72,7 +72,8 @@ class PlacementPublic(BaseModel):
     link_approval_level: float | None = Field(
         default=None,
         description="The link confidence that approval needed: the brand's auto_approve_threshold, or its "
-        "own_print_auto_approve when the crops confirmed the product's marked own print; null when unlinked",
+        "own_print_auto_approve when the crops confirmed the product's marked own print; null for a "
+        "placement never linked, or linked before this was recorded",
     )
     start_ms: int
     end_ms: int

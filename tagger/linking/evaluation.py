@@ -25,6 +25,7 @@ from tagger.linking.fusion import FusionModel, TrainingGroup, fit_fusion
 from tagger.linking.images import ImageProblem, read_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import (
+    DEFAULT_OWN_PRINT_APPROVE,
     CandidateSet,
     Decision,
     LinkThresholds,
@@ -419,13 +420,21 @@ def per_sku(predictions: Sequence[Prediction]) -> list[dict[str, Any]]:
 
 
 def precision_curve(
-    predictions: Sequence[Prediction], levels: Sequence[float], *, require_print_evidence: bool = True
+    predictions: Sequence[Prediction],
+    levels: Sequence[float],
+    *,
+    require_print_evidence: bool = True,
+    own_print_approve: float = DEFAULT_OWN_PRINT_APPROVE,
 ) -> list[dict[str, float]]:
-    """Precision and coverage of auto-approval had the threshold been each of `levels`."""
+    """Precision and coverage of auto-approval had the threshold been each of `levels` (with the same
+    own-print level: a confirmed own print is approved from the lower of the two)."""
     curve = []
     for level in levels:
         thresholds = LinkThresholds(
-            auto_approve=level, floor=0.0, require_print_evidence=require_print_evidence
+            auto_approve=level,
+            floor=0.0,
+            require_print_evidence=require_print_evidence,
+            own_print_approve=own_print_approve,
         )
         above = [p for p in predictions if p.approved(thresholds)]
         curve.append(
@@ -458,6 +467,7 @@ def report(
             "auto_approve": thresholds.auto_approve,
             "floor": thresholds.floor,
             "require_print_evidence": thresholds.require_print_evidence,
+            "own_print_approve": thresholds.own_print_approve,
         },
         "groups": {name: summarize(items, thresholds) for name, items in groups.items()},
         "reliability": reliability(predictions),
@@ -466,6 +476,7 @@ def report(
             predictions,
             (0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
             require_print_evidence=thresholds.require_print_evidence,
+            own_print_approve=thresholds.own_print_approve,
         ),
         "timing": timing(predictions),
         "per_sku": per_sku(predictions),

@@ -58,8 +58,9 @@ class IndexedProduct:
     brand: str
     description: str
     image_digests: tuple[str, ...]
-    # Boxes on the first image around the print only this product has (`own_print`), and that image's
-    # digest ("" when it could not be indexed: the marks then approve nothing).
+    # Boxes on one of its images (`CatalogItem.own_print_image`) around the print only this product has
+    # (`own_print`), and that image's digest ("" when it could not be indexed: the marks then approve
+    # nothing).
     own_print: tuple[Box, ...] = ()
     own_print_digest: str = ""
 

@@ -7,9 +7,11 @@ auto-approved as it at 0.807; Arla Sour Cream's matched Arla Ecological Sour Cre
 approved at 0.806 (BENCHMARKS.md, End to end). The catalog cannot know which part of a print is the
 variant's own when the other variant is missing from it (inliers on "unshared" keypoints, marked against
 the catalog, approved the same cartons), and OCR rarely reads the variant's name on a crop of a frame.
-The brand knows: the strawberries and "jordgubb", the large "eko". Boxes around that part of the
-product's first image (`CatalogItem.own_print`) make auto-approval need keypoints matched inside them
-(`linker.print_evidence`); the family's print alone then proposes the link for review.
+The brand knows: the strawberries and "jordgubb", the large "eko". Boxes around that part of one
+of the product's images (`CatalogItem.own_print`, on `own_print_image`) make auto-approval need
+keypoints matched inside them (`linker.print_evidence`); the family's print alone then proposes the link
+for review, and twice the bar inside them confirms the product (approved from a lower confidence,
+`LinkThresholds.own_print_approve`).
 
 A box is (x0, y0, x1, y1) in fractions of the image's width and height, x0 < x1 and y0 < y1.
 """

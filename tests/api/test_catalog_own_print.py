@@ -4,6 +4,7 @@ by import, create and update, refused when they cannot be, and handed to the lin
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.catalog.models import Product
+from api.cli.catalog import import_catalog_file
 from api.linking.service import catalog_items
 from tagger.linking.catalog import CatalogItem
 from tests.utils.api import BrandAccount
@@ -214,15 +216,20 @@ def test_a_brand_can_place_its_marks_on_another_image_of_the_product(
         packshot["id"],
     )
     assert _linker_entry(engine, brand).own_print_image == 1
-    # New boxes without an image named are on the first image again
+    # Boxes written back without an image named stay on the image they are on
     redrawn = client.patch(product, json={"own_print": [[0.1, 0.5, 0.9, 0.95]]}, headers=brand.headers)
-    assert redrawn.json()["own_print_image_id"] == redrawn.json()["images"][0]["id"]
+    assert redrawn.json()["own_print_image_id"] == packshot["id"]
+    # ... and once that image is removed, new boxes go on the first image
+    assert client.delete(f"/v1/images/{packshot['id']}", headers=brand.headers).status_code == 204
+    again = client.patch(product, json={"own_print": [[0.1, 0.5, 0.9, 0.95]]}, headers=brand.headers)
+    assert again.json()["own_print_image_id"] == again.json()["images"][0]["id"] != packshot["id"]
 
 
 def test_an_image_that_is_not_the_products_cannot_hold_its_marks(
     client: TestClient, brand: BrandAccount
 ) -> None:
     mine = client.post("/v1/products", json=YOGHURT, headers=brand.headers).json()
+    mine_image = _upload(client, brand, mine["id"])
     other = client.post(
         "/v1/products", json={**YOGHURT, "title": "Yoggi Vanilla", "variants": []}, headers=brand.headers
     ).json()
@@ -254,7 +261,7 @@ def test_an_image_that_is_not_the_products_cannot_hold_its_marks(
     assert null.status_code == 422, null.text
     assert null.json()["errors"] == [{"field": "own_print_image_id", "message": "cannot be null"}]
     unchanged = client.get(f"/v1/products/{mine['id']}", headers=brand.headers).json()
-    assert unchanged["own_print_image_id"] is None
+    assert unchanged["own_print_image_id"] == mine_image["id"]
 
 
 def test_removing_the_marked_image_leaves_the_marks_unplaced_not_on_the_next_picture(
@@ -271,6 +278,7 @@ def test_removing_the_marked_image_leaves_the_marks_unplaced_not_on_the_next_pic
     assert shown["own_print"] == YOGHURT["own_print"]  # the brand's boxes are kept, to place again
     assert shown["own_print_image_id"] == marked["id"]
     assert marked["id"] not in [image["id"] for image in shown["images"]]
+    assert [image["position"] for image in shown["images"]] == [1, 2]  # the new one after, not tied
     item = _linker_entry(engine, brand)
     assert (len(item.images), item.own_print_image) == (2, None)
 
@@ -301,3 +309,27 @@ def test_a_csv_import_puts_the_marks_on_the_products_first_image(
     first = min(product["images"], key=lambda image: image["position"])
     assert product["own_print_image_id"] == first["id"]
     assert first["url"] == "https://x.test/front.jpg"
+
+
+def test_a_csv_file_with_a_local_packshot_first_and_a_url_second_has_its_marks_on_the_packshot(
+    client: TestClient, brand: BrandAccount, engine: Engine, tmp_path: Path
+) -> None:
+    """Images are stored in the file's order, local files and URLs alike: the marks the CSV gives are on
+    the image the file lists first."""
+    (tmp_path / "front.png").write_bytes(_png())
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "sku,title,price,currency,image,own_print\n"
+        "YOG-S,Yoggi Strawberry,21.90,SEK,front.png,0.4 0.3 0.6 0.5\n"
+        "YOG-S2,Yoggi Strawberry,39.90,SEK,https://x.test/side.jpg,\n",
+        encoding="utf-8",
+    )
+    with Session(engine) as session:
+        assert import_catalog_file(session, brand.brand.id, catalog, tmp_path / "media")[2] == 2
+        session.commit()
+
+    (product,) = _products(client, brand).values()
+    first, second = sorted(product["images"], key=lambda image: image["position"])
+    assert (first["indexed"], second["url"]) == (True, "https://x.test/side.jpg")
+    assert product["own_print_image_id"] == first["id"]
+    assert _linker_entry(engine, brand).own_print_image == 0

@@ -23,6 +23,7 @@ from api.cli import app as cli_app
 from api.db import create_db_engine
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef
+from api.linking.service import catalog_items
 from api.settings import ApiSettings, get_settings
 from commerce.crypto import TokenCipher, generate_token_key
 from tests.api.commerce_support import (
@@ -427,14 +428,19 @@ def test_the_cli_fails_with_one_line_when_the_brand_is_not_connected(cli_shop: C
 def test_a_sync_that_reorders_a_products_images_keeps_its_marks_on_the_picture_they_were_drawn_on(
     shop: World, brand: BrandAccount, engine: Engine
 ) -> None:
-    # Given a synced hoodie with two images, whose brand marked its own print on the second
+    # Given a synced hoodie with two images, fetched for linking (each then has a copy, `path`), whose
+    # brand marked its own print on the second
     def media(*names: str) -> dict[str, Any]:
         return {"nodes": [{"image": {"url": f"https://cdn.shopify.test/{name}.jpg"}} for name in names]}
 
     shop.shopify.products[0]["media"] = media("front", "back")
     sync(shop, brand, "shopify")
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         hoodie = session.exec(select(Product).where(Product.title == "Lead hoodie")).one()
+        for image in session.exec(select(ProductImage).where(ProductImage.product_id == hoodie.id)).all():
+            image.path = f"/media/{image.source_url.rsplit('/', 1)[1] if image.source_url else 'x'}"
+            session.add(image)
+        session.commit()
         back = session.exec(
             select(ProductImage).where(ProductImage.source_url == "https://cdn.shopify.test/back.jpg")
         ).one()
@@ -445,10 +451,14 @@ def test_a_sync_that_reorders_a_products_images_keeps_its_marks_on_the_picture_t
     )
     assert marked.status_code == 200, marked.text
 
-    # When the shop puts the back first and adds a third image, then later drops the back
+    # When the shop syncs unchanged, then puts the back first and adds a third image, then drops the back
+    unchanged = sync(shop, brand, "shopify", full=True)
+    assert "gid://shopify/Product/1" in unchanged["unchanged"]
     shop.shopify.products[0]["media"] = media("back", "front", "side")
     sync(shop, brand, "shopify", full=True)
     reordered = shop.client.get(f"/v1/products/{hoodie.id}", headers=brand.headers).json()
+    with Session(engine) as session:
+        marked_at = {item.sku: item.own_print_image for item in catalog_items(session, brand.brand.id)}
     shop.shopify.products[0]["media"] = media("front", "side")
     sync(shop, brand, "shopify", full=True)
     dropped = shop.client.get(f"/v1/products/{hoodie.id}", headers=brand.headers).json()
@@ -460,6 +470,8 @@ def test_a_sync_that_reorders_a_products_images_keeps_its_marks_on_the_picture_t
         "side.jpg",
     ]
     assert reordered["images"][0]["id"] == str(back.id) == reordered["own_print_image_id"]
+    assert [image["indexed"] for image in reordered["images"]] == [True, True, False]  # copies kept
+    assert marked_at[str(hoodie.id)] == 0  # the linker measures the marks on the back, now first
     assert [image["url"].rsplit("/", 1)[1] for image in dropped["images"]] == ["front.jpg", "side.jpg"]
     assert dropped["own_print_image_id"] == str(back.id)
     assert dropped["own_print"] == [[0.2, 0.2, 0.6, 0.5]]

@@ -1,81 +1,77 @@
-"""Migration 0011 names the image a product's own-print marks were read on until then: its first."""
+"""Migrations 0010-0012 on databases that hold data: the own-print marks keep the image they were read on
+(0011 names the first), and SQLite's table rebuilds work with its foreign keys enforced, both ways."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
-import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from api.catalog.models import Product
-from api.db import upgrade_database
-
-_product = sa.table(
-    "product",
-    sa.column("id", sa.Uuid()),
-    sa.column("brand_id", sa.Uuid()),
-    sa.column("title", sa.String()),
-    sa.column("vendor", sa.String()),
-    sa.column("description", sa.String()),
-    sa.column("own_print", sa.JSON()),
-    sa.column("created_at", sa.DateTime()),
-    sa.column("updated_at", sa.DateTime()),
-)
-_image = sa.table(
-    "productimage",
-    sa.column("id", sa.Uuid()),
-    sa.column("product_id", sa.Uuid()),
-    sa.column("brand_id", sa.Uuid()),
-    sa.column("position", sa.Integer()),
-    sa.column("created_at", sa.DateTime()),
-)
+from api.brands.models import Brand
+from api.catalog.models import Product, ProductImage, Variant
+from api.db import alembic_config, create_db_engine, upgrade_database
 
 
-def test_marks_made_before_0011_stay_on_the_first_image_and_unmarked_products_name_none(
+def _catalog(engine: Engine) -> tuple[Product, ProductImage, ProductImage]:
+    """A brand with a marked product (two images and a variant, rows pointing at the brand and the
+    product) and an unmarked one."""
+    with Session(engine, expire_on_commit=False) as session:
+        brand = Brand(name="Yoggi", slug="yoggi")
+        session.add(brand)
+        session.flush()
+        marked = Product(brand_id=brand.id, title="Yoggi Strawberry", own_print=[[0.1, 0.2, 0.5, 0.6]])
+        plain = Product(brand_id=brand.id, title="Yoggi Plain")
+        session.add_all([marked, plain])
+        session.flush()
+        first = ProductImage(
+            product_id=marked.id, brand_id=brand.id, position=0, source_url="https://x.test/a.jpg"
+        )
+        second = ProductImage(
+            product_id=marked.id, brand_id=brand.id, position=1, source_url="https://x.test/b.jpg"
+        )
+        session.add_all([first, second])
+        session.add(
+            Variant(
+                product_id=marked.id, brand_id=brand.id, sku="YOG-S", price=Decimal("21.90"), currency="SEK"
+            )
+        )
+        session.flush()
+        # Placed on the second image today; before 0011 marks were read on the first.
+        marked.own_print_image_id = second.id
+        session.commit()
+        return marked, first, second
+
+
+def test_marks_made_before_0011_are_on_the_first_image_and_every_step_runs_on_a_populated_sqlite(
     tmp_path: Path,
 ) -> None:
-    # Given a database at 0010 with a marked product (two images, the first at position 0) and an
-    # unmarked one. Foreign keys are not enforced by a bare SQLite engine, so no brand row is needed.
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade_database(engine, "0010")
-    brand, marked, plain = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    first, second, plain_image = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    now = datetime.now(UTC)
-    with engine.begin() as connection:
-        for product_id, boxes in ((marked, [[0.1, 0.2, 0.5, 0.6]]), (plain, [])):
-            connection.execute(
-                sa.insert(_product).values(
-                    id=product_id,
-                    brand_id=brand,
-                    title="t",
-                    vendor="",
-                    description="",
-                    own_print=boxes,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        for image_id, product_id, position in (
-            (second, marked, 1),
-            (first, marked, 0),
-            (plain_image, plain, 0),
-        ):
-            connection.execute(
-                sa.insert(_image).values(
-                    id=image_id, product_id=product_id, brand_id=brand, position=position, created_at=now
-                )
-            )
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'populated.db'}")
+    upgrade_database(engine)
+    marked, first, _ = _catalog(engine)
 
-    # When it is upgraded
+    # When the database goes back before 0011 (and before the marks existed at all) and up again
+    command.downgrade(alembic_config(engine), "0010")
+    upgrade_database(engine)
+    with Session(engine) as session:
+        backfilled = session.get(Product, marked.id)
+        assert backfilled is not None
+        assert (backfilled.own_print, backfilled.own_print_image_id) == ([[0.1, 0.2, 0.5, 0.6]], first.id)
+    command.downgrade(alembic_config(engine), "0009")
     upgrade_database(engine)
 
-    # Then the marked product names its first image, the other none
+    # Then every row is still there, foreign keys are enforced again and none is broken
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        counts = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("brand", "product", "productimage", "variant")
+        ]
+    assert counts == [1, 2, 2, 1]
     with Session(engine) as session:
-        got = {
-            row.id: row.own_print_image_id
-            for row in (session.get(Product, marked), session.get(Product, plain))
-            if row
-        }
-    assert got == {marked: first, plain: None}
+        again = session.get(Product, marked.id)
+        assert again is not None
+        assert (again.own_print, again.own_print_image_id) == ([], None)  # 0010's downgrade drops the marks

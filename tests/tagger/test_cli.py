@@ -143,11 +143,15 @@ def test_tag_with_a_catalog_links_each_placement(tiny_model: tuple[Path, Path], 
 
     result = runner.invoke(
         app,
-        ["tag", str(clip), "--catalog", str(catalog), "--out", str(out), "--thumbnails", str(tmp_path / "t")],
+        [
+            *("tag", str(clip), "--catalog", str(catalog), "--out", str(out)),
+            *("--thumbnails", str(tmp_path / "t"), "--auto-approve", "0.9", "--own-print-approve", "0.6"),
+        ],
     )
 
     assert result.exit_code == 0, result.output
     [placement] = json.loads(out.read_text(encoding="utf-8"))["placements"]
+    assert placement["link"]["approval_level"] == 0.9  # the catalog marks no own print
     candidates = placement["sku_candidates"]
     assert [candidate["sku"] for candidate in candidates][:1] == ["SUN-1"]
     assert candidates[0]["title"] == "Sun Juice"
@@ -165,6 +169,9 @@ def test_tag_with_a_missing_catalog_fails_with_one_line(
     assert result.stderr.startswith(f"error: cannot open {tmp_path / 'none.csv'}")
     floors = runner.invoke(app, ["tag", str(video), "--floor", "0.9", "--auto-approve", "0.5"])
     assert floors.stderr == "error: --floor (0.9) must not exceed --auto-approve (0.5)\n"
+    own = runner.invoke(app, ["tag", str(video), "--own-print-approve", "1.5"])
+    assert own.exit_code == 2
+    assert "--own-print-approve" in own.output
 
 
 def test_tag_of_a_zero_byte_file_fails_with_one_line(tiny_model: tuple[Path, Path], tmp_path: Path) -> None:

@@ -800,13 +800,16 @@ async function openMarks() {
     state.marks.imageId = (onImage ?? images[0])?.id ?? null;
     state.marks.boxes = product.own_print.map((box) => /** @type {[number, number, number, number]} */ ([...box]));
     state.marks.draft = null;
+    state.marks.from = null;
     $('marks-title').textContent = `Own print of ${product.title}`;
     renderMarks();
     if (!images.length) {
       marksSay('This product has no image yet: add its packshot to the catalog, then mark it.', true);
-    } else if (product.own_print.length && !onImage) {
+    } else if (product.own_print.length && product.own_print_image_id && !onImage) {
       marksSay('These boxes were drawn on an image since removed, so they approve nothing: check them on this '
         + 'image and save.', true);
+    } else if (product.own_print.length && !onImage) {
+      marksSay('These boxes are on no image yet: check them on this image and save.', true);
     } else {
       marksSay(product.own_print.length ? '' : 'No marks yet: drag over the packshot to draw the first box.');
     }
@@ -858,7 +861,8 @@ function renderMarks() {
     });
     return h('li', {}, [`Box ${i + 1} `, h('code', {}, [boxText(box)]), ' ', remove]);
   }));
-  /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = !image;
+  // Without an image there is nothing to draw on, but stored marks can still be removed (all of them).
+  /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = !image && (boxes.length > 0 || !product.own_print.length);
 }
 
 /** Where a pointer is over the packshot, as fractions of it, clamped to its edges. @param {PointerEvent} event */
@@ -906,16 +910,20 @@ function enableMarkDrawing() {
     renderMarks();
   };
   stage.addEventListener('pointerup', finish);
-  stage.addEventListener('pointercancel', () => {
+  const abandon = () => {
+    if (!state.marks.from) return;
     state.marks.from = null;
     state.marks.draft = null;
     renderMarks();
-  });
+  };
+  stage.addEventListener('pointercancel', abandon);
+  // The capture can also end without a pointerup (the dialog closed mid-drag): no half-drawn box then.
+  stage.addEventListener('lostpointercapture', abandon);
 }
 
 async function saveMarks() {
   const { product, imageId, boxes } = state.marks;
-  if (!product || !imageId) return;
+  if (!product || (!imageId && boxes.length)) return;
   const body = boxes.length ? { own_print: boxes, own_print_image_id: imageId } : { own_print: null };
   try {
     const { data } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`, { body });

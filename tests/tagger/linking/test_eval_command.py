@@ -93,9 +93,19 @@ def test_eval_writes_a_report_with_every_section(workspace: Path) -> None:
 
 def test_eval_repeats_one_reports_a_single_fold_assignment(workspace: Path) -> None:
     out = workspace / "report.json"
-    result = runner.invoke(app, _args(workspace, "--folds", "2", "--repeats", "1", "--out", str(out)))
+    result = runner.invoke(
+        app,
+        _args(workspace, "--folds", "2", "--repeats", "1", "--own-print-approve", "0.7", "--out", str(out)),
+    )
     assert result.exit_code == 0, result.output
-    assert "repeated_cross_validation" not in json.loads(out.read_text())
+    report = json.loads(out.read_text())
+    assert "repeated_cross_validation" not in report
+    assert report["thresholds"] == {
+        "auto_approve": 0.8,
+        "floor": 0.3,
+        "require_print_evidence": True,
+        "own_print_approve": 0.7,
+    }
 
 
 def test_eval_with_a_fixed_model_scores_without_fitting(workspace: Path) -> None:

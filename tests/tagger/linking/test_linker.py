@@ -905,8 +905,8 @@ def test_a_brand_that_waived_print_evidence_still_needs_the_marked_own_print(
 def test_marks_on_a_first_image_that_is_no_packshot_approve_nothing_and_say_why(
     first: Callable[[], Image | bytes], model: FusionModel
 ) -> None:
-    """The marks are on the first image; when it is a scene or cannot be read they must not fall on the
-    image after it, and nothing can match them."""
+    """The marks are on the first image (`own_print_image` 0); when it is a scene or cannot be read they
+    must not fall on the image after it, and nothing can match them."""
     items = catalog(6)
     items[0] = replace(items[0], images=(first(), SKU_0_PACK), own_print=LOWER_HALF)
     index = build_catalog_index(items, extractor())
