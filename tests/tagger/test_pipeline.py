@@ -322,6 +322,7 @@ def test_given_a_linker_when_tagged_then_each_placement_carries_its_link(
             "decision": "approved",
             "evidence": "",
             "contradicted": False,
+            "approval_level": None,  # the test's linker decides without thresholds
             "index_version": "v7",
         },
     )
