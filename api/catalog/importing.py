@@ -22,7 +22,14 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.catalog.models import ProductImage, Variant
-from api.catalog.schemas import ImageByUrl, ImportLineError, ImportReport, ProductCreate, VariantCreate
+from api.catalog.schemas import (
+    MAX_PRODUCT_IMAGES,
+    ImageByUrl,
+    ImportLineError,
+    ImportReport,
+    ProductCreate,
+    VariantCreate,
+)
 from api.catalog.service import bind_own_print, create_product
 from tagger.linking.own_print import Box, OwnPrintError, parse_own_print
 
@@ -144,6 +151,21 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
     return list(groups.values())
 
 
+def _image_ref(image: object) -> str | None:
+    """A JSON image entry's path or URL: {"path": …} (CLI files), or {"url": …} with no other key."""
+    if not isinstance(image, dict):
+        return None
+    if isinstance(image.get("path"), str):
+        return str(image["path"])
+    if set(image) == {"url"} and isinstance(image["url"], str) and _is_url(image["url"]):
+        return str(image["url"])
+    return None
+
+
+def _is_url(ref: str) -> bool:
+    return ref.startswith(("http://", "https://"))
+
+
 def _add_image(item: ImportItem, image: str, line: int) -> None:
     """A row's image, once per product (its variants' rows may repeat it)."""
     if image and image not in [ref for _, ref in item.local_images]:
@@ -214,11 +236,12 @@ def _parse_json(text: str) -> list[ImportItem]:
         raw = entry
         local_images: list[tuple[int | str, str]] = []
         if isinstance(raw, dict) and isinstance(raw.get("images"), list):
-            # Local paths are allowed in files imported by the CLI; URLs go through validation.
+            # Local paths are allowed in files imported by the CLI. Paths and URLs keep the list's order
+            # (marks are on a product's first image); anything else is left to the schema to refuse.
             remaining: list[Any] = []
             for position, image in enumerate(raw["images"]):
-                ref = image.get("path") if isinstance(image, dict) else None
-                if isinstance(ref, str):
+                ref = _image_ref(image)
+                if ref is not None:
                     local_images.append((f"{where}.images[{position}]", ref))
                 else:
                     remaining.append(image)
@@ -284,8 +307,16 @@ def apply_import(
     ]
     stored: dict[int, list[tuple[Path, int, int, str]]] = {}
     for number, item in enumerate(items):
+        if len(item.product.images) + len(item.local_images) > MAX_PRODUCT_IMAGES:
+            message = f"a product has at most {MAX_PRODUCT_IMAGES} images"
+            errors.append(ImportLineError(line=item.line, field="images", message=message))
         for where, ref in item.local_images:
-            if ref.startswith(("http://", "https://")):
+            if _is_url(ref):
+                try:
+                    ImageByUrl.model_validate({"url": ref})
+                except ValidationError as error:
+                    message = "; ".join(str(detail["msg"]) for detail in error.errors())
+                    errors.append(ImportLineError(line=where, field="image", message=message))
                 continue
             if load_image is None:
                 errors.append(
@@ -300,16 +331,13 @@ def apply_import(
         raise CatalogImportError(errors)
     products = variants = images = 0
     for number, item in enumerate(items):
-        urls = [ref for _, ref in item.local_images if ref.startswith(("http://", "https://"))]
+        urls = [ref for _, ref in item.local_images if _is_url(ref)]
         by_url = [ImageByUrl.model_validate({"url": url}) for url in urls]
-        # Checked whole (the image limit counts every image), created with the JSON's own image list;
-        # the rows' images follow in the file's order, URLs and local files alike, so the marks of a
-        # CSV ("on the product's first image") are on the image the file gives first.
-        checked = item.product.model_copy(update={"images": item.product.images + by_url})
-        checked = ProductCreate.model_validate(checked.model_dump(mode="json"))
+        # The images follow in the file's order, URLs and local files alike: the marks a file gives
+        # ("on the product's first image") are on the image it lists first.
         product = create_product(session, brand_id, item.product)
         products += 1
-        variants += len(checked.variants)
+        variants += len(item.product.variants)
         position = len(item.product.images)
         url_of = {url: str(image.url) for url, image in zip(urls, by_url, strict=True)}
         files = iter(stored.get(number, []))

@@ -38,6 +38,9 @@ Title = Annotated[Text, Field(min_length=1, max_length=300)]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 
 
+# Images a product may have at creation (by URL, or in an import).
+MAX_PRODUCT_IMAGES = 50
+
 # Numbers only: a JSON true or "0.4" is a mistake, not 1.0 or 0.4.
 StrictBox = tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat]
 
@@ -105,7 +108,7 @@ class ProductCreate(_Strict):
     description: Text = Field(default="", max_length=20_000)
     own_print: OwnPrint = Field(default_factory=list)
     variants: list[VariantCreate] = Field(default_factory=list, max_length=250)
-    images: list[ImageByUrl] = Field(default_factory=list, max_length=50)
+    images: list[ImageByUrl] = Field(default_factory=list, max_length=MAX_PRODUCT_IMAGES)
 
     @model_validator(mode="after")
     def _unique_skus(self) -> ProductCreate:

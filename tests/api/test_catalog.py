@@ -217,6 +217,49 @@ def test_json_import_and_missing_column(client: TestClient, brand: BrandAccount)
     ]
 
 
+def test_an_image_url_that_cannot_be_is_a_line_error_and_nothing_is_imported(
+    client: TestClient, brand: BrandAccount, engine: Engine
+) -> None:
+    header = "sku,title,price,currency,image\nOK-1,Fine,1.00,EUR,https://cdn.test/ok.jpg\n"
+    rows = "".join(f"IMG-{n},Many,1.00,EUR,https://cdn.test/{n}.jpg\n" for n in range(51))
+    for bad, expected in [
+        (
+            header + "BAD-1,Broken,1.00,EUR,http://\n",
+            [(3, "image", "Input should be a valid URL, empty host")],
+        ),
+        (header + rows, [(3, "images", "a product has at most 50 images")]),
+    ]:
+        response = client.post(
+            "/v1/catalog/import", content=bad, headers={**brand.headers, "Content-Type": "text/csv"}
+        )
+        assert response.status_code == 422, response.text
+        assert [(e["line"], e["field"], e["message"]) for e in response.json()["errors"]] == expected
+        assert _count(engine, Product) == 0
+
+
+def test_json_import_keeps_the_image_list_and_refuses_an_entry_it_cannot_read(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    images = [{"url": "https://cdn.test/front.jpg"}, {"url": "https://cdn.test/back.jpg"}]
+    ok = client.post(
+        "/v1/catalog/import", json={"products": [{**JUICE, "images": images}]}, headers=brand.headers
+    )
+    assert ok.status_code == 200, ok.text
+    (product,) = client.get("/v1/products", headers=brand.headers).json()["items"]
+    assert [(image["url"], image["position"]) for image in product["images"]] == [
+        ("https://cdn.test/front.jpg", 0),
+        ("https://cdn.test/back.jpg", 1),
+    ]
+    odd = [{"url": "https://cdn.test/x.jpg", "alt": "front"}]
+    refused = client.post(
+        "/v1/catalog/import",
+        json={"products": [{**JUICE, "title": "Other", "variants": [], "images": odd}]},
+        headers=brand.headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["line"] == "products[0]"
+
+
 def test_import_rejects_unsupported_content_type(client: TestClient, brand: BrandAccount) -> None:
     response = client.post(
         "/v1/catalog/import",

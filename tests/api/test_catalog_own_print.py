@@ -3,6 +3,7 @@ by import, create and update, refused when they cannot be, and handed to the lin
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -333,3 +334,35 @@ def test_a_csv_file_with_a_local_packshot_first_and_a_url_second_has_its_marks_o
     assert (first["indexed"], second["url"]) == (True, "https://x.test/side.jpg")
     assert product["own_print_image_id"] == first["id"]
     assert _linker_entry(engine, brand).own_print_image == 0
+
+
+def test_a_json_file_keeps_its_image_list_order_with_local_files_and_urls(
+    client: TestClient, brand: BrandAccount, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "front.png").write_bytes(_png())
+    document = {
+        "products": [
+            {
+                **YOGHURT,
+                "images": [
+                    {"url": "https://x.test/side.jpg"},
+                    {"path": "front.png"},
+                    {"url": "https://x.test/top.jpg"},
+                ],
+            }
+        ]
+    }
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(document), encoding="utf-8")
+    with Session(engine) as session:
+        assert import_catalog_file(session, brand.brand.id, catalog, tmp_path / "media")[2] == 3
+        session.commit()
+
+    (product,) = _products(client, brand).values()
+    ordered = sorted(product["images"], key=lambda image: image["position"])
+    assert [image["indexed"] for image in ordered] == [False, True, False]
+    assert [image["url"] for image in (ordered[0], ordered[2])] == [
+        "https://x.test/side.jpg",
+        "https://x.test/top.jpg",
+    ]
+    assert product["own_print_image_id"] == ordered[0]["id"]  # the file's first image, a URL not fetched yet
