@@ -88,7 +88,7 @@ class NearThreshold:
     confidence: float
     approved: bool
     right: bool | None
-    level: float | None = None
+    level: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,6 +306,7 @@ def apply_import(
         if variant.sku in taken
     ]
     stored: dict[int, list[tuple[Path, int, int, str]]] = {}
+    url_of: dict[str, str] = {}  # each image URL as written, and as the schema normalises it
     for number, item in enumerate(items):
         if len(item.product.images) + len(item.local_images) > MAX_PRODUCT_IMAGES:
             message = f"a product has at most {MAX_PRODUCT_IMAGES} images"
@@ -313,7 +314,7 @@ def apply_import(
         for where, ref in item.local_images:
             if _is_url(ref):
                 try:
-                    ImageByUrl.model_validate({"url": ref})
+                    url_of[ref] = str(ImageByUrl.model_validate({"url": ref}).url)
                 except ValidationError as error:
                     message = "; ".join(str(detail["msg"]) for detail in error.errors())
                     errors.append(ImportLineError(line=where, field="image", message=message))
@@ -331,15 +332,12 @@ def apply_import(
         raise CatalogImportError(errors)
     products = variants = images = 0
     for number, item in enumerate(items):
-        urls = [ref for _, ref in item.local_images if _is_url(ref)]
-        by_url = [ImageByUrl.model_validate({"url": url}) for url in urls]
         # The images follow in the file's order, URLs and local files alike: the marks a file gives
         # ("on the product's first image") are on the image it lists first.
         product = create_product(session, brand_id, item.product)
         products += 1
         variants += len(item.product.variants)
         position = len(item.product.images)
-        url_of = {url: str(image.url) for url, image in zip(urls, by_url, strict=True)}
         files = iter(stored.get(number, []))
         for _, ref in item.local_images:
             if ref in url_of:

@@ -216,8 +216,7 @@ def _is_image_of(session: Session, product: Product, image_id: uuid.UUID | None)
 
 
 def _own_image(session: Session, product: Product, image_id: uuid.UUID) -> uuid.UUID:
-    image = session.get(ProductImage, image_id)
-    if image is None or image.product_id != product.id:
+    if not _is_image_of(session, product, image_id):
         message = "not an image of this product (see its `images`)"
         raise InvalidInput(
             f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
@@ -227,7 +226,7 @@ def _own_image(session: Session, product: Product, image_id: uuid.UUID) -> uuid.
         raise InvalidInput(
             f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
         )
-    return image.id
+    return image_id
 
 
 def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> Variant:

@@ -412,8 +412,7 @@ def _print(
             f"{rates['left_out_auto_approved']:.2f}",
         )
     edge = score.near_threshold
-    levels = {auto_approve if n.level is None else n.level for n in edge} | {auto_approve}
-    bars = " or ".join(f"{bar:g}" for bar in sorted(levels))
+    bars = " or ".join(f"{bar:g}" for bar in sorted({n.level for n in edge} | {auto_approve}))
     table.add_row(
         f"links within {NEAR_THRESHOLD:g} of their bar ({bars}): approved / not",
         f"{sum(n.approved for n in edge)} / {sum(not n.approved for n in edge)}",
