@@ -56,13 +56,13 @@ MIN_COLOUR_AGREEMENT = 0.5
 # Arla Sour Cream's carton 0 on Arla Ecological Sour Cream's "eko"; a few right links of other products
 # reached fewer and were held for review (BENCHMARKS.md, End to end).
 OWN_PRINT_INLIERS = int(CHANCE_INLIERS)
-# Twice that inside the marks, with the print seen in the SKU's colours and nothing contradicting it,
-# confirms the product: the part of the pack its siblings lack matched at twice what chance reaches on
-# a whole unrelated packshot. Such a link is approved from a lower confidence
-# (`LinkThresholds.own_print_approve`): what keeps most right links under the auto-approve level is
-# probability shared with sibling variants, which the marks tell apart. On the episodes right links
-# reached 14-59 inliers there, left-out siblings' cartons 0-12 in their sibling's marks at a
-# confidence of 0.48 or more, and 27 only at 0.07 (BENCHMARKS.md, End to end).
+# Twice that inside the marks, with the print seen (in the SKU's colours where the crops show enough
+# colour to tell) and nothing contradicting it, confirms the product: the part of the pack its siblings
+# lack matched at twice what chance reaches on a whole unrelated packshot. Such a link is approved from
+# a lower confidence (`LinkThresholds.own_print_approve`): what keeps most right links under the
+# auto-approve level is probability shared with sibling variants, which the marks tell apart. On the
+# episodes right links reached 14-59 inliers there, left-out siblings' cartons 0-12 in their sibling's
+# marks at a confidence of 0.48 or more, and 27 only at 0.07 (BENCHMARKS.md, End to end).
 OWN_PRINT_CONFIRMING_INLIERS = 2 * OWN_PRINT_INLIERS
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
 
@@ -528,6 +528,12 @@ def _judged_with_marks(found: str, own: int, marks: OwnPrintMarks) -> PrintEvide
     return PrintEvidence(True, f"{found}; {marked}")
 
 
+def needed_level(thresholds: LinkThresholds, *, own_print_confirmed: bool, own_print_unseen: bool) -> float:
+    """The confidence a link needs: the own-print level only when the marks were confirmed and not also
+    reported unseen (flags from different sources must both agree before the bar is lowered)."""
+    return thresholds.approval_level(own_print_confirmed and not own_print_unseen)
+
+
 def decide(
     confidence: float,
     thresholds: LinkThresholds,
@@ -546,7 +552,9 @@ def decide(
     (`LinkThresholds.approval_level`). A catalog with scene images must also be sure of the SKU on its
     packshots alone (`packshot_confidence`, None when every image is a packshot), at the same level:
     see `Linker.link_track`."""
-    level = thresholds.approval_level(own_print_confirmed and not own_print_unseen)
+    level = needed_level(
+        thresholds, own_print_confirmed=own_print_confirmed, own_print_unseen=own_print_unseen
+    )
     trusted = print_evidence or not thresholds.require_print_evidence
     backed = packshot_confidence is None or packshot_confidence >= level
     allowed = not contradicted and not own_print_unseen
@@ -578,7 +586,9 @@ def result_from_probabilities(
         if probabilities[row] > 0
     )
     confidence = candidates[0].confidence if candidates else 0.0
-    level = thresholds.approval_level(own_print_confirmed and not own_print_unseen)
+    level = needed_level(
+        thresholds, own_print_confirmed=own_print_confirmed, own_print_unseen=own_print_unseen
+    )
     decision = decide(
         confidence,
         thresholds,
@@ -665,7 +675,9 @@ class Linker:
         # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
         confidence = round(float(probabilities[top]), 4) if sets else 0.0
         trusted = seen.seen or not thresholds.require_print_evidence
-        level = thresholds.approval_level(seen.own_print_confirmed)
+        level = needed_level(
+            thresholds, own_print_confirmed=seen.own_print_confirmed, own_print_unseen=seen.own_print_unseen
+        )
         if confidence >= level and trusted and not seen.vetoed:
             alone = self.packshot_confidence(features, verifications, top)
         if alone is not None:
