@@ -793,10 +793,11 @@ async function openMarks() {
   if (!productId) return;
   try {
     const { data } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
+    // The API lists a product's images in their order (position, then age): "image 1" is its first.
     const product = /** @type {MarkedProduct} */ (data);
-    const images = [...product.images].sort((a, b) => a.position - b.position);
+    const images = product.images;
     const onImage = images.find((image) => image.id === product.own_print_image_id);
-    state.marks.product = { ...product, images };
+    state.marks.product = product;
     state.marks.imageId = (onImage ?? images[0])?.id ?? null;
     state.marks.boxes = product.own_print.map((box) => /** @type {[number, number, number, number]} */ ([...box]));
     state.marks.draft = null;
@@ -928,7 +929,7 @@ async function saveMarks() {
   try {
     const { data } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`, { body });
     const saved = /** @type {MarkedProduct} */ (data);
-    state.marks.product = { ...saved, images: [...saved.images].sort((a, b) => a.position - b.position) };
+    state.marks.product = saved;
     const where = saved.images.findIndex((image) => image.id === saved.own_print_image_id);
     marksSay(saved.own_print.length
       ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}. `
