@@ -76,6 +76,14 @@ class ApiKeyRefused(ApiError, status=401, slug="invalid-api-key"):
         self.slug = slug
 
 
+class EditConflict(ApiError, status=412, slug="edit-conflict"):
+    """The row changed since the client loaded it: `If-Match` names an older version (`api.versioning`)."""
+
+
+class PreconditionRequired(ApiError, status=428, slug="precondition-required"):
+    """A write without `If-Match` where one is required: it could silently undo a colleague's edit."""
+
+
 class TooManyRequests(ApiError, status=429, slug="rate-limited"):
     """A client or key went past one of its rate limits; `Retry-After` says when to try again."""
 

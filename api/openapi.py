@@ -5,8 +5,8 @@ the API fuzz test, tests/api/test_fuzz_api.py) can hold the server to it.
 Which problems a route can answer follows from what it is made of: every route 429 (the rate limits);
 a key dependency 401 and 403; a database session 503 (the database is unavailable); a path parameter
 404; any input 422; a write 409 (a conflict with stored data) and 413 (the body caps); a body 400 (not
-what its content type says); an `If-Match` header 412 and 428. Routes that parse their own bodies or
-call a provider add theirs below.
+what its content type says); an `If-Match` header 412, and a placement write (it requires one) 428.
+Routes that parse their own bodies or call a provider add theirs below.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from api.deps import _brand_id, _operator, _principal, _session  # the dependencies that say who calls
+from api.review.dependencies import _editable_placement  # the one that needs If-Match
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -182,7 +183,9 @@ def _statuses(
     if "requestBody" in operation:
         statuses.add(400)  # a body that is not what its content type says (not UTF-8 JSON, say)
     if any(parameter["name"].lower() == "if-match" for parameter in parameters):
-        statuses |= {412, 428}
+        statuses.add(412)
+    if _editable_placement in calls:
+        statuses.add(428)  # placements refuse a write without If-Match; products take one without
     return statuses
 
 

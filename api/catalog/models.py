@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, String, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, String, UniqueConstraint, inspect
+from sqlmodel import Field, SQLModel, col
 
 from api.columns import created_at_field, id_field, json_field, money_field, optional_timestamp_field, utcnow
 from api.jobs.models import JobState
@@ -30,11 +30,20 @@ class Product(SQLModel, table=True):
     own_print_image_id: uuid.UUID | None = Field(default=None)
     shopify_product_gid: str | None = Field(default=None, max_length=100)
     stripe_product_id: str | None = Field(default=None, max_length=100)
+    # The product's ETag: every change to it, its variants or its images moves it on, so a client that
+    # PATCHes with an older one in If-Match (two people marking the same packshot) gets a 412, not a
+    # silent overwrite (`api.catalog.service.update_product`).
+    version: int = Field(default=1, ge=1)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
     def touch(self) -> None:
+        """Record a change: a new `updated_at` and the next version. The version is counted up in the
+        UPDATE itself (`version + 1` in SQL), so two writers that read the same version (a shop sync and
+        an image upload) leave two versions behind, not one; the attribute is read back when next used."""
         self.updated_at = utcnow()
+        if inspect(self).persistent:
+            setattr(self, "version", col(Product.version) + 1)  # noqa: B010 - an SQL expression, not an int
 
 
 class Variant(SQLModel, table=True):

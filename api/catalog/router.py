@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
@@ -37,12 +37,23 @@ from api.types import PageOffset, Text
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The product's ETag as you loaded it: the PATCH is refused (412) if it changed since. "
+        "Without it the last write wins.",
+    ),
+]
+
+
 @router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
 def create_product(
-    body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep, response: Response
 ) -> ProductPublic:
     product = catalog.create_product(session, brand_id, body)
     session.commit()
+    response.headers["ETag"] = catalog.product_etag(product)
     return catalog.product_public(session, product, settings.public_base_url)
 
 
@@ -62,9 +73,14 @@ def list_products(
 
 @router.get("/products/{product_id}", response_model=ProductPublic)
 def get_product(
-    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    product_id: uuid.UUID,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> ProductPublic:
     product = catalog.get_product(session, brand_id, product_id)
+    response.headers["ETag"] = catalog.product_etag(product)
     return catalog.product_public(session, product, settings.public_base_url)
 
 
@@ -75,10 +91,14 @@ def update_product(
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ProductPublic:
-    product = catalog.update_product(session, catalog.get_product(session, brand_id, product_id), body)
+    product = catalog.get_product(session, brand_id, product_id)
+    product = catalog.update_product(session, product, body, if_match=if_match)
     rebuild_timelines_for_product(session, product.id, settings)
     session.commit()
+    response.headers["ETag"] = catalog.product_etag(product)
     return catalog.product_public(session, product, settings.public_base_url)
 
 
@@ -128,6 +148,7 @@ def delete_variant(
 ) -> Response:
     variant = catalog.get_variant(session, brand_id, variant_id)
     session.delete(variant)
+    catalog.product_changed(session, variant.product_id)
     session.flush()
     rebuild_timelines_for_product(session, variant.product_id, settings)
     session.commit()
@@ -198,6 +219,7 @@ def delete_image(
     # The first image is the timeline's packshot: deleting it shows the next one (or none).
     image = get_owned(session, ProductImage, brand_id, image_id, "image")
     session.delete(image)
+    catalog.product_changed(session, image.product_id)
     session.flush()
     rebuild_timelines_for_product(session, image.product_id, settings)
     session.commit()

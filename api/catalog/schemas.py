@@ -176,6 +176,10 @@ class ProductPublic(BaseModel):
     )
     variants: list[VariantPublic]
     images: list[ImagePublic]
+    version: int = Field(
+        description="Moves on with every change to the product, its variants or its images; the ETag is "
+        "it in quotes. Send that in If-Match with a PATCH to refuse overwriting a change made since."
+    )
     created_at: datetime
     updated_at: datetime
 

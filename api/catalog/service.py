@@ -20,10 +20,12 @@ from api.catalog.schemas import (
     VariantPublic,
     VariantUpdate,
 )
-from api.errors import InvalidInput
+from api.columns import utcnow
+from api.errors import EditConflict, InvalidInput
 from api.ownership import get_owned
 from api.patching import non_null_changes
 from api.review.models import Placement, PlacementStatus
+from api.versioning import claim_next_version, etag, if_match_names
 from commerce.exceptions import MoneyError
 from commerce.money import Money
 
@@ -83,6 +85,7 @@ def product_public(session: Session, product: Product, public_base_url: str) -> 
         own_print_image_id=product.own_print_image_id if product.own_print else None,
         variants=[variant_public(variant) for variant in variants],
         images=[image_public(image, public_base_url) for image in images],
+        version=product.version,
         created_at=product.created_at,
         updated_at=product.updated_at,
     )
@@ -120,8 +123,8 @@ def create_product(session: Session, brand_id: uuid.UUID, body: ProductCreate) -
     )
     session.add(product)
     session.flush()
-    for variant in body.variants:
-        add_variant(session, product, variant, check_sku=False)
+    # Its SKUs were checked above, all at once; a new product starts at version 1.
+    session.add_all([_variant_row(product, variant) for variant in body.variants])
     for position, image in enumerate(body.images):
         session.add(
             ProductImage(
@@ -159,12 +162,18 @@ def bind_own_print(session: Session, product: Product) -> None:
         session.flush()
 
 
-def add_variant(
-    session: Session, product: Product, body: VariantCreate, *, check_sku: bool = True
-) -> Variant:
-    if check_sku:
-        ensure_skus_free(session, product.brand_id, [body.sku])
-    variant = Variant(
+def add_variant(session: Session, product: Product, body: VariantCreate) -> Variant:
+    """A new variant of an existing product (its version moves on)."""
+    ensure_skus_free(session, product.brand_id, [body.sku])
+    variant = _variant_row(product, body)
+    session.add(variant)
+    product.touch()
+    session.flush()
+    return variant
+
+
+def _variant_row(product: Product, body: VariantCreate) -> Variant:
+    return Variant(
         product_id=product.id,
         brand_id=product.brand_id,
         sku=body.sku,
@@ -173,17 +182,32 @@ def add_variant(
         currency=body.currency,
         available=body.available,
     )
-    session.add(variant)
-    product.touch()
-    session.flush()
-    return variant
 
 
 # Product text a PATCH may clear with null, and what clearing leaves.
 _CLEARABLE: dict[str, object] = {"vendor": "", "description": "", "own_print": []}
 
 
-def update_product(session: Session, product: Product, body: ProductUpdate) -> Product:
+def product_etag(product: Product) -> str:
+    return etag(product.version)
+
+
+def update_product(
+    session: Session, product: Product, body: ProductUpdate, *, if_match: str | None = None
+) -> Product:
+    """Apply a PATCH. With `if_match` (the ETag the client loaded) the write is refused with a 412 when
+    the product changed since, so two people marking one packshot cannot overwrite each other unseen;
+    without it the last write wins, as for any client that does not ask for the check."""
+    if if_match is not None and if_match.strip():
+        if not if_match_names(if_match, product.version):
+            raise _product_changed(product.version)
+        current = claim_next_version(session, Product, product.id, product.version)
+        if current is not None:
+            raise _product_changed(current)
+        product.version += 1
+        product.updated_at = utcnow()
+    else:
+        product.touch()
     sent = body.model_dump(exclude_unset=True)
     cleared = {
         field: _CLEARABLE[field] for field, value in sent.items() if value is None and field in _CLEARABLE
@@ -204,10 +228,24 @@ def update_product(session: Session, product: Product, body: ProductUpdate) -> P
         product.own_print_image_id = first_image_id(session, product.id)
     if not product.own_print:
         product.own_print_image_id = None
-    product.touch()
     session.add(product)
     session.flush()
     return product
+
+
+def _product_changed(current: int) -> EditConflict:
+    return EditConflict(
+        f"product changed since you loaded it (now version {current}); reload it and apply your edit again",
+        headers={"ETag": etag(current)},
+    )
+
+
+def product_changed(session: Session, product_id: uuid.UUID) -> None:
+    """A variant or image of the product was changed or removed: its ETag moves on with it."""
+    product = session.get(Product, product_id)
+    if product is not None:
+        product.touch()
+        session.add(product)
 
 
 def _is_image_of(session: Session, product: Product, image_id: uuid.UUID | None) -> bool:
@@ -237,6 +275,7 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
     except MoneyError as error:
         raise InvalidInput(str(error), errors=[{"field": "price", "message": str(error)}]) from error
     session.add(variant)
+    product_changed(session, variant.product_id)
     session.flush()
     return variant
 

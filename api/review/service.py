@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.auth import Principal
@@ -23,10 +23,10 @@ from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import image_url
 from api.columns import utcnow
 from api.episodes.models import Episode
-from api.errors import InvalidInput
+from api.errors import EditConflict, InvalidInput, PreconditionRequired
 from api.linking.service import brand_thresholds
 from api.ownership import get_owned
-from api.review.exceptions import EditConflict, NoProductChosen, PreconditionRequired
+from api.review.exceptions import NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction
 from api.review.schemas import (
     PlacementPatch,
@@ -39,10 +39,11 @@ from api.settings import ApiSettings
 from api.signing import sign_path
 from api.timeline.service import rebuild_timeline
 from api.types import MAX_OFFSET
+from api.versioning import claim_next_version, etag, if_match_names
 
 
 def placement_etag(placement: Placement) -> str:
-    return f'"{placement.version}"'
+    return etag(placement.version)
 
 
 def get_placement(session: Session, brand_id: uuid.UUID, placement_id: uuid.UUID) -> Placement:
@@ -193,46 +194,33 @@ def placement_public(session: Session, placement: Placement, settings: ApiSettin
 
 
 def check_if_match(placement: Placement, if_match: str | None) -> None:
-    """Optimistic concurrency: a write must name the version it was made against (`If-Match`), and a
-    stale one is refused so the last writer cannot clobber. This is the early, friendly check; the
-    write itself is conditional too (`_claim_next_version`), since two requests can both pass it."""
+    """Optimistic concurrency (`api.versioning`): a write must name the version it was made against
+    (`If-Match`), and a stale one is refused so the last writer cannot clobber. This is the early,
+    friendly check; the write itself is conditional too (`_claim_next_version`)."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
             "send If-Match with the placement's ETag (from GET /v1/placements/{id}), so an edit made "
             "since you loaded it is not overwritten",
             headers={"ETag": placement_etag(placement)},
         )
-    if if_match.strip() == "*":
-        return
-    wanted = placement_etag(placement)
-    if all(tag.strip().removeprefix("W/") != wanted for tag in if_match.split(",")):
+    if not if_match_names(if_match, placement.version):
         raise _conflict(placement.version)
 
 
 def _conflict(current: int) -> EditConflict:
     return EditConflict(
         f"placement changed since you loaded it (now version {current}); reload and try again",
-        headers={"ETag": f'"{current}"'},
+        headers={"ETag": etag(current)},
     )
 
 
 def _claim_next_version(session: Session, placement: Placement) -> None:
-    """Move the row from the version this request read to the next one in one conditional UPDATE.
-
-    Of several requests that read the same version, exactly one matches `WHERE version = :read`; on
-    PostgreSQL the others wait for its row lock, then match nothing and get the 412 (their
-    transaction, history row and timeline rebuild included, is rolled back)."""
-    expected = placement.version
-    result = session.execute(
-        update(Placement)
-        .where(col(Placement.id) == placement.id, col(Placement.version) == expected)
-        .values(version=expected + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if int(getattr(result, "rowcount", 0)) != 1:
-        current = session.exec(select(Placement.version).where(Placement.id == placement.id)).first()
-        raise _conflict(current if current is not None else expected)
-    placement.version = expected + 1
+    """Move the row from the version this request read to the next one; a request that lost the race
+    gets the 412 (its transaction, history row and timeline rebuild included, is rolled back)."""
+    current = claim_next_version(session, Placement, placement.id, placement.version)
+    if current is not None:
+        raise _conflict(current)
+    placement.version += 1
 
 
 def _snapshot(placement: Placement) -> dict[str, Any]:

@@ -58,10 +58,13 @@ def test_create_then_get_returns_the_whole_product(client: TestClient, brand: Br
             }
         ],
         "images": [],
+        "version": 1,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
     }
-    assert client.get(f"/v1/products/{body['id']}", headers=brand.headers).json() == body
+    assert created.headers["ETag"] == '"1"'
+    fetched = client.get(f"/v1/products/{body['id']}", headers=brand.headers)
+    assert (fetched.json(), fetched.headers["ETag"]) == (body, '"1"')
 
 
 def test_other_brand_sees_404_never_the_data(

@@ -202,6 +202,7 @@ def test_a_price_change_updates_the_variant_and_the_timeline_that_shows_it(
         placement = session.get(type(item.placement), item.placement.id)
         assert placement is not None
         placement.chosen_product_id = hoodie.id
+        hoodie_id, version = hoodie.id, hoodie.version
         session.add(placement)
         session.commit()
 
@@ -209,8 +210,13 @@ def test_a_price_change_updates_the_variant_and_the_timeline_that_shows_it(
     shop.shopify.products[0]["variants"][0]["price"] = "39.90"
     report = sync(shop, brand, "shopify", full=True)
 
-    # Then the hoodie is reported updated and the public timeline shows the new price
+    # Then the hoodie is reported updated, at its next version (an editor holding the last is told to
+    # reload), and the public timeline shows the new price
     assert report["updated"] == ["gid://shopify/Product/1"]
+    with Session(engine) as session:
+        synced = session.get(Product, hoodie_id)
+        assert synced is not None
+        assert synced.version == version + 1
     timeline = shop.client.get(f"/v1/episodes/{item.episode.id}/timeline").json()
     (shown,) = timeline["placements"]
     assert [(v["sku"], v["price"], v["available"]) for v in shown["product"]["variants"]] == [

@@ -757,11 +757,42 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     deleted = page.request.delete(f"{live_api.base_url}/v1/images/{side}", headers=world.brand.headers)
     assert deleted.status == 204, deleted.text()
     page.get_by_role("button", name="Save marks").click()
+    # Then the save is refused (the product changed since the editor loaded it), and the reviewer's box
+    # is kept, on the image the stored marks are on
     expect(page.locator("#marks-message")).to_have_text(
-        "Not saved: own_print_image_id: not an image of this product (see its `images`)"
+        "Not saved: someone changed this product since you opened it; it now has 1 box on image 2. Yours are "
+        "kept here, on image 2 (the one you chose was removed): save again to put them in place of those, or "
+        "close to keep them."
     )
+    expect(page.locator("#marks-image")).to_have_attribute("src", f"{live_api.base_url}/v1/images/{back}")
+    expect(page.get_by_role("button", name="Mark image 3")).to_have_count(0)
     (kept,) = rows(live_api.engine, Product, Product.id == tote.id)
     assert str(kept.own_print_image_id) == back
+
+    # When a colleague saves other marks through the API while the reviewer redraws
+    colleague = page.request.patch(
+        f"{live_api.base_url}/v1/products/{tote.id}",
+        headers={**world.brand.headers, "If-Match": f'"{kept.version}"'},
+        data={"own_print": [[0.0, 0.0, 0.1, 0.1]]},
+    )
+    assert colleague.status == 200, colleague.text()
+    _drag_on(page, "#marks-image", (0.5, 0.1), (0.9, 0.4))
+    page.get_by_role("button", name="Save marks").click()
+
+    # Then the reviewer's save does not overwrite the colleague's unseen: refused, both boxes still drawn
+    expect(page.locator("#marks-message")).to_have_text(
+        "Not saved: someone changed this product since you opened it; it now has 1 box on image 2. Yours are "
+        "kept here: save again to put them in place of those, or close to keep them."
+    )
+    expect(page.locator("#marks-list li")).to_have_count(2)
+    (theirs,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert theirs.own_print == [[0.0, 0.0, 0.1, 0.1]]
+    # and saving again, having seen it, keeps the reviewer's boxes
+    page.get_by_role("button", name="Save marks").click()
+    expect(page.locator("#marks-message")).to_contain_text("Saved 2 boxes on image 2.")
+    (mine,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert (len(mine.own_print), mine.version) == (2, theirs.version + 1)
+    page.get_by_role("button", name="Remove box 2").click()
     page.get_by_role("button", name="Remove box 1").click()
     page.get_by_role("button", name="Save marks").click()
 

@@ -54,6 +54,7 @@
  * @property {{id: string, url: string, position: number}[]} images
  * @property {[number, number, number, number][]} own_print boxes [x0, y0, x1, y1], fractions of the marked image
  * @property {string | null} own_print_image_id the image the boxes are drawn on
+ * @property {number} version moves on with every change; the ETag is it in quotes
  */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
@@ -149,6 +150,8 @@ const state = {
   marks: {
     /** @type {MarkedProduct | null} the product whose own print is being marked */
     product: null,
+    /** @type {string | null} its ETag as loaded: a save sends it, so a colleague's change is not overwritten */
+    etag: null,
     /** @type {string | null} the image the boxes are drawn on */
     imageId: null,
     /** @type {[number, number, number, number][]} */
@@ -792,12 +795,13 @@ async function openMarks() {
   const productId = p && markedProductId(p);
   if (!productId) return;
   try {
-    const { data } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
+    const { data, etag } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
     // The API lists a product's images in their order (position, then age): "image 1" is its first.
     const product = /** @type {MarkedProduct} */ (data);
     const images = product.images;
     const onImage = images.find((image) => image.id === product.own_print_image_id);
     state.marks.product = product;
+    state.marks.etag = etag ?? `"${product.version}"`;
     state.marks.imageId = (onImage ?? images[0])?.id ?? null;
     state.marks.boxes = product.own_print.map((box) => /** @type {[number, number, number, number]} */ ([...box]));
     state.marks.draft = null;
@@ -927,18 +931,55 @@ async function saveMarks() {
   if (!product || (!imageId && boxes.length)) return;
   const body = boxes.length ? { own_print: boxes, own_print_image_id: imageId } : { own_print: null };
   try {
-    const { data } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`, { body });
+    const { data, etag } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`,
+      { body, ifMatch: state.marks.etag ?? `"${product.version}"` });
     const saved = /** @type {MarkedProduct} */ (data);
     state.marks.product = saved;
+    state.marks.etag = etag ?? `"${saved.version}"`;
     const where = saved.images.findIndex((image) => image.id === saved.own_print_image_id);
     marksSay(saved.own_print.length
       ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}. `
         + 'They count from the next tag or link job.'
       : 'Marks removed: its links are approved as any other product\'s.');
   } catch (error) {
+    if (error instanceof ApiError && error.status === 412) {
+      await reloadMarkedProduct(product.id);
+      return;
+    }
     // The problem's detail names the field and what is wrong with it; the title adds nothing to that.
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
     marksSay(`Not saved: ${detail ?? errorText(error)}`, true);
+  }
+}
+
+/**
+ * A save refused because someone changed the product since the editor loaded it: load the latest (its
+ * images may have changed too) and keep the boxes drawn here, for the brand to check against it and save.
+ * @param {string} productId
+ */
+async function reloadMarkedProduct(productId) {
+  try {
+    const { data, etag } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
+    const latest = /** @type {MarkedProduct} */ (data);
+    state.marks.product = latest;
+    state.marks.etag = etag ?? `"${latest.version}"`;
+    // The boxes stay on the image they were drawn on; if a colleague removed it, on the image the stored
+    // marks are on, else the first: the message says so, and nothing is saved until the brand saves again.
+    const kept = latest.images.some((image) => image.id === state.marks.imageId);
+    if (!kept) {
+      const stored = latest.images.find((image) => image.id === latest.own_print_image_id);
+      state.marks.imageId = (stored ?? latest.images[0])?.id ?? null;
+    }
+    const where = latest.images.findIndex((image) => image.id === state.marks.imageId) + 1;
+    const storedOn = latest.images.findIndex((image) => image.id === latest.own_print_image_id) + 1;
+    const count = (/** @type {number} */ n) => `${n} box${n === 1 ? '' : 'es'}`;
+    renderMarks();
+    marksSay(`Not saved: someone changed this product since you opened it; it now has ${count(latest.own_print.length)}`
+      + `${latest.own_print.length && storedOn ? ` on image ${storedOn}` : ''}. Yours are kept here`
+      + `${kept || !where ? '' : `, on image ${where} (the one you chose was removed)`}: `
+      + 'save again to put them in place of those, or close to keep them.', true);
+  } catch (error) {
+    marksSay(`Not saved: the product changed since you opened it, and reloading it failed: ${errorText(error)}`, true);
   }
 }
 
