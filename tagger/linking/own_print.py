@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tagger.arrays import FloatArray
 
@@ -75,14 +76,19 @@ def format_own_print(boxes: Sequence[Box]) -> str:
     return f"{BOX_SEPARATOR} ".join(" ".join(repr(value) for value in box) for box in boxes)
 
 
-def points_inside(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box]) -> int:
-    """How many of `points` (x, y in the image's pixels; `size` is its height, width) lie in a box."""
-    if not boxes or points.size == 0:
-        return 0
+def inside_mask(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box]) -> NDArray[np.bool_]:
+    """Which of `points` (x, y in the image's pixels; `size` is its height, width) lie in a box."""
+    xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    inside = np.zeros(len(xy), dtype=bool)
+    if not boxes or xy.size == 0:
+        return inside
     height, width = size
-    xs = np.asarray(points, dtype=np.float64).reshape(-1, 2)[:, 0] / max(width, 1)
-    ys = np.asarray(points, dtype=np.float64).reshape(-1, 2)[:, 1] / max(height, 1)
-    inside = np.zeros(len(xs), dtype=bool)
+    xs, ys = xy[:, 0] / max(width, 1), xy[:, 1] / max(height, 1)
     for x0, y0, x1, y1 in boxes:
         inside |= (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
-    return int(inside.sum())
+    return inside
+
+
+def points_inside(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box]) -> int:
+    """How many of `points` (x, y in the image's pixels; `size` is its height, width) lie in a box."""
+    return int(inside_mask(points, size, boxes).sum())
