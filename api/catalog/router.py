@@ -18,6 +18,8 @@ from api.catalog.schemas import (
     ImageByUrl,
     ImagePublic,
     ImportReport,
+    OwnPrintCheckPublic,
+    OwnPrintCheckRequest,
     ProductCreate,
     ProductPage,
     ProductPublic,
@@ -28,7 +30,9 @@ from api.catalog.schemas import (
 )
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
+from api.linking.exceptions import MarksNotCheckable
 from api.linking.link_jobs import queue_index_refresh
+from api.linking.marks_check import check_product_marks
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
@@ -110,6 +114,29 @@ def delete_product(
     rebuild_timelines(session, shown_in, settings)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/products/{product_id}/own-print/check",
+    response_model=OwnPrintCheckPublic,
+    summary="Check own-print marks against the catalog: enough print to confirm, none another product prints",
+)
+def check_own_print(
+    product_id: uuid.UUID,
+    body: OwnPrintCheckRequest,
+    request: Request,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> OwnPrintCheckPublic:
+    # Checks what the editor is about to save (or, with `{}`, what is stored); writes nothing but, when
+    # the index does not hold the image yet, the index-only link job that adds it.
+    product = catalog.get_product(session, brand_id, product_id)
+    try:
+        return check_product_marks(session, settings, product, body.own_print, body.own_print_image_id)
+    except MarksNotCheckable:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
+        raise
 
 
 @router.post(

@@ -135,6 +135,42 @@ class ProductUpdate(_Strict):
     )
 
 
+class OwnPrintCheckRequest(_Strict):
+    # What the marks editor is about to save; omitted fields are the product's stored marks and image.
+    own_print: OwnPrint | SkipJsonSchema[None] = Field(
+        default=None, description="The boxes to check; omitted: the product's stored marks"
+    )
+    own_print_image_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The product image the boxes are on; omitted: the stored marks' image, else its first",
+    )
+
+
+class SharedPrintPublic(BaseModel):
+    product_id: uuid.UUID
+    title: str
+    keypoints: int = Field(description="Keypoints inside the boxes this product's packshot matches")
+    per_box: list[int] = Field(description="Of those, how many in each box, in the boxes' order")
+    points: list[tuple[float, float]] = Field(
+        description="Where they are, x and y as fractions of the image (each place once)"
+    )
+
+
+class OwnPrintCheckPublic(BaseModel):
+    image_id: uuid.UUID
+    index_version: str
+    keypoints: list[int] = Field(description="Keypoints of the image inside each box")
+    confirming_keypoints: int = Field(
+        description="How many keypoints a crop must match inside the boxes to confirm the product"
+    )
+    can_confirm: bool = Field(description="The boxes hold at least `confirming_keypoints` keypoints")
+    shared_bar: int = Field(description="Another product matching this many inside the boxes is listed")
+    shared: list[SharedPrintPublic] = Field(description="Products printing what the boxes hold, worst first")
+    compared: int = Field(description="How many other products' packshots were compared")
+    ok: bool
+    problems: list[str] = Field(description="What to change, in words; empty when the marks are fine")
+
+
 class VariantPublic(BaseModel):
     id: uuid.UUID
     product_id: uuid.UUID

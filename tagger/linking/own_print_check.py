@@ -21,7 +21,7 @@ look would search (`locate.searched_rows`), so a check costs at most a few hundr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -93,8 +93,10 @@ class OwnPrintCheck:
     def ok(self) -> bool:
         return self.can_confirm and not self.shared
 
-    def problems(self) -> list[str]:
-        """What is wrong with the marks, in words a brand can act on (empty when nothing is)."""
+    def problems(self, name: Callable[[SharedPrint], str] | None = None) -> list[str]:
+        """What is wrong with the marks, in words a brand can act on (empty when nothing is); `name` says
+        what to call another product (its title and SKU, unless given)."""
+        name = name or (lambda other: f"{other.title} ({other.sku})")
         found = []
         if not self.can_confirm:
             found.append(
@@ -106,7 +108,7 @@ class OwnPrintCheck:
             ranked = sorted(enumerate(other.per_box, start=1), key=lambda item: (-item[1], item[0]))
             boxes = ", ".join(f"{count} in box {n}" for n, count in ranked if count)
             found.append(
-                f"{other.title} ({other.sku}) matches {other.inliers} keypoints inside them ({boxes}): that "
+                f"{name(other)} matches {other.inliers} keypoints inside them ({boxes}): that "
                 "print is not this product's own, so its packs would count as this product; shrink or "
                 "move those boxes off what both packs print"
             )

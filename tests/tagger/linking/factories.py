@@ -34,6 +34,21 @@ def packshot(seed: int, size: int = 200) -> Image:
     return image
 
 
+def family_packshot(flavour_seed: int) -> Image:
+    """One carton of a family of siblings: its own flavour picture on the top of the carton (fractions
+    0.22-0.78 x 0.07-0.45 of the image), the card all of them share on the bottom (0.55-0.93)."""
+    image = np.full((200, 200, 3), 255, dtype=np.uint8)
+    cv2.rectangle(image, (40, 10), (160, 190), (60, 140, 200), thickness=-1)
+    for seed, top, bottom in ((flavour_seed, 14, 90), (7, 110, 186)):
+        rng = np.random.default_rng(seed)
+        for _ in range(16):
+            centre = (int(rng.integers(50, 150)), int(rng.integers(top + 5, bottom - 5)))
+            colour = tuple(int(c) for c in rng.integers(0, 255, size=3))
+            cv2.circle(image, centre, int(rng.integers(3, 9)), colour, thickness=-1)
+    cv2.putText(image, "YOGGI", (52, 105), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+    return image
+
+
 def photo_of(shot: Image, seed: int = 0, size: int = 320) -> Image:
     """The packshot as a camera might see it: on a grey shelf, scaled, rotated a little, noisy."""
     rng = np.random.default_rng(1000 + seed)

@@ -3,47 +3,26 @@ panel too plain to confirm anything, are found before an episode is tagged."""
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import pytest
 
-from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
-from tests.tagger.linking.factories import extractor, packshot
+from tests.tagger.linking.factories import extractor, family_packshot, packshot
 
-# The family's carton (packshot pixels 40..160 x 10..190): the top half differs between the two siblings
-# (each its own flavour picture), the bottom half is the family's shared card.
+# Where `family_packshot` puts each sibling's own flavour picture (the top of the carton) and the card all
+# of them share (the bottom), and a white margin beside the carton.
 OWN_PICTURE = (0.22, 0.07, 0.78, 0.45)
 SHARED_CARD = (0.22, 0.55, 0.78, 0.93)
 WHITE_MARGIN = (0.0, 0.1, 0.15, 0.9)
 
 
-def _blobs(image: Image, seed: int, top: int, bottom: int) -> None:
-    rng = np.random.default_rng(seed)
-    for _ in range(16):
-        centre = (int(rng.integers(50, 150)), int(rng.integers(top + 5, bottom - 5)))
-        colour = tuple(int(c) for c in rng.integers(0, 255, size=3))
-        cv2.circle(image, centre, int(rng.integers(3, 9)), colour, thickness=-1)
-
-
-def _sibling(flavour_seed: int) -> Image:
-    """One carton of the family: its own flavour picture on top, the family's card below."""
-    image = np.full((200, 200, 3), 255, dtype=np.uint8)
-    cv2.rectangle(image, (40, 10), (160, 190), (60, 140, 200), thickness=-1)
-    _blobs(image, flavour_seed, 14, 90)
-    _blobs(image, 7, 110, 186)
-    cv2.putText(image, "YOGGI", (52, 105), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
-    return image
-
-
 @pytest.fixture(scope="module")
 def index() -> CatalogIndex:
     items = [
-        CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (_sibling(101),)),
-        CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (_sibling(202),)),
+        CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (family_packshot(101),)),
+        CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (family_packshot(202),)),
         CatalogItem("TEA-1", "Green Tea", "Leaf", "", (packshot(5),)),
     ]
     return build_catalog_index(items, extractor())

@@ -1,0 +1,165 @@
+"""Checking a product's own-print marks against the brand's catalog index, for the marks editor: do the
+boxes hold enough print to confirm the product, and does another product print what they hold
+(`tagger.linking.own_print_check`)?
+
+The check reads the index the last link or tag job saved (memory-mapped, a few kept per process); it
+never builds one inside a request. An image the index does not hold yet (just uploaded, or a URL not
+fetched) cannot be checked: the answer says so, and the caller queues the index-only link job that
+adds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from api.catalog.models import Product, ProductImage
+from api.catalog.schemas import OwnPrintCheckPublic, SharedPrintPublic
+from api.catalog.service import first_image_id
+from api.errors import InvalidInput
+from api.linking.exceptions import MarksNotCheckable
+from api.settings import ApiSettings
+from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
+from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
+from tagger.linking.own_print import OwnPrintError
+from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
+
+# Loaded indexes kept per process (brands checking marks at once); each maps its arrays from disk.
+INDEXES_KEPT = 4
+
+
+class _Indexes:
+    """The last few brand indexes this process loaded, by folder and version."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[tuple[Path, str], CatalogIndex] = OrderedDict()
+
+    def current(self, folder: Path) -> CatalogIndex | None:
+        try:
+            version = (folder / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        key = (folder, version)
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+        try:
+            index = FileIndexStore(folder).load(version)
+        except IndexStoreError:
+            return None
+        with self._lock:
+            self._loaded[key] = index
+            while len(self._loaded) > INDEXES_KEPT:
+                self._loaded.popitem(last=False)
+        return index
+
+
+_INDEXES = _Indexes()
+
+
+def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
+    """Where link jobs save the brand's catalog index (`LinkingService.index_dir`)."""
+    return settings.media_dir / "catalog-index" / str(brand_id)
+
+
+def check_product_marks(
+    session: Session,
+    settings: ApiSettings,
+    product: Product,
+    boxes: Sequence[Sequence[float]] | None,
+    image_id: uuid.UUID | None,
+) -> OwnPrintCheckPublic:
+    """Check `boxes` on the product's image `image_id` (omitted: its stored marks, on their image, else
+    its first image). Refuses with 422 what cannot be marks, 409 (`MarksNotCheckable`) what the index
+    cannot check yet."""
+    marks = [list(box) for box in (boxes if boxes is not None else product.own_print)]
+    if not marks:
+        raise InvalidInput(
+            "own_print: no boxes to check: draw some, or send them",
+            errors=[{"field": "own_print", "message": "no boxes to check"}],
+        )
+    image = _image(session, product, image_id)
+    digest = _digest(image)
+    index = _INDEXES.current(index_folder(settings, product.brand_id))
+    if index is None:
+        raise MarksNotCheckable(
+            "the catalog has no index yet: it is built by the next link job (one is queued now); "
+            "check again when it is done"
+        )
+    try:
+        check = check_own_print(index, str(product.id), digest, marks)
+    except OwnPrintCheckError as error:
+        raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
+    except OwnPrintError as error:
+        raise InvalidInput(
+            f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
+        ) from error
+    titles = _titles(session, product.brand_id, [uuid.UUID(other.sku) for other in check.shared])
+    return OwnPrintCheckPublic(
+        image_id=image.id,
+        index_version=index.version,
+        keypoints=list(check.keypoints),
+        confirming_keypoints=OWN_PRINT_CONFIRMING_INLIERS,
+        can_confirm=check.can_confirm,
+        shared_bar=OWN_PRINT_INLIERS,
+        shared=[
+            SharedPrintPublic(
+                product_id=uuid.UUID(other.sku),
+                title=titles.get(uuid.UUID(other.sku), other.title),
+                keypoints=other.inliers,
+                per_box=list(other.per_box),
+                points=list(other.points),
+            )
+            for other in check.shared
+        ],
+        compared=check.compared,
+        ok=check.ok,
+        problems=check.problems(lambda other: titles.get(uuid.UUID(other.sku), other.title)),
+    )
+
+
+def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> ProductImage:
+    chosen = image_id or product.own_print_image_id or first_image_id(session, product.id)
+    image = session.get(ProductImage, chosen) if chosen is not None else None
+    if image is None or image.product_id != product.id:
+        if chosen is None:
+            message = "this product has no image to mark yet: add its packshot first"
+        else:
+            message = "not an image of this product (see its `images`)"
+        raise InvalidInput(
+            f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
+        )
+    return image
+
+
+def _digest(image: ProductImage) -> str:
+    """The image as the index knows it: the sha256 of the file we hold (`tagger.linking.catalog`)."""
+    if image.path is None:
+        raise MarksNotCheckable(
+            "this image is known only by its URL so far: it is fetched and indexed by the next link job "
+            "(queued now); check again when it is done"
+        )
+    try:
+        return hashlib.sha256(Path(image.path).read_bytes()).hexdigest()
+    except OSError as error:
+        raise MarksNotCheckable(
+            "this image's file cannot be read; upload it again, then check the marks"
+        ) from error
+
+
+def _titles(session: Session, brand_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Products' titles as the catalog has them now (the index keeps the ones it was built with)."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Product.id, Product.title).where(Product.brand_id == brand_id, col(Product.id).in_(ids))
+    ).all()
+    return dict(rows)

@@ -1,0 +1,171 @@
+"""Checking own-print marks through HTTP: against the index the last link job saved, what the editor is
+about to save (or what is stored), refused clearly when the index cannot check it yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.jobs.queue import JobKind
+from api.linking.marks_check import index_folder
+from api.linking.service import catalog_items
+from api.settings import ApiSettings
+from tagger.linking import FileIndexStore, build_catalog_index
+from tests.tagger.linking.factories import extractor, family_packshot, packshot
+from tests.utils.api import BrandAccount, RecordingQueue
+
+OWN_PICTURE = [0.22, 0.07, 0.78, 0.45]
+SHARED_CARD = [0.22, 0.55, 0.78, 0.93]
+
+
+def _product(client: TestClient, brand: BrandAccount, title: str, sku: str, image: Any) -> dict[str, Any]:
+    created = client.post(
+        "/v1/products",
+        json={
+            "title": title,
+            "vendor": "Yoggi",
+            "variants": [{"sku": sku, "price": "21.90", "currency": "SEK"}],
+        },
+        headers=brand.headers,
+    )
+    assert created.status_code == 201, created.text
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    upload = client.post(
+        f"/v1/products/{created.json()['id']}/images",
+        files={"file": (f"{sku}.png", png.tobytes(), "image/png")},
+        headers=brand.headers,
+    )
+    assert upload.status_code == 201, upload.text
+    product: dict[str, Any] = client.get(f"/v1/products/{created.json()['id']}", headers=brand.headers).json()
+    return product
+
+
+@pytest.fixture
+def family(client: TestClient, brand: BrandAccount) -> dict[str, dict[str, Any]]:
+    return {
+        "strawberry": _product(client, brand, "Yoggi Strawberry", "YOG-S", family_packshot(101)),
+        "vanilla": _product(client, brand, "Yoggi Vanilla", "YOG-V", family_packshot(202)),
+        "tea": _product(client, brand, "Green Tea", "TEA-1", packshot(5)),
+    }
+
+
+def _index_the_catalog(engine: Engine, settings: ApiSettings, brand: BrandAccount) -> str:
+    """What the index-only link job does, with the test extractor: build and save the brand's index."""
+    with Session(engine) as session:
+        items = catalog_items(session, brand.brand.id)
+    return FileIndexStore(index_folder(settings, brand.brand.id)).save(
+        build_catalog_index(items, extractor())
+    )
+
+
+def _check(client: TestClient, brand: BrandAccount, product: dict[str, Any], body: dict[str, Any]) -> Any:
+    return client.post(f"/v1/products/{product['id']}/own-print/check", json=body, headers=brand.headers)
+
+
+def test_marks_over_the_products_own_picture_pass_and_over_the_family_card_name_the_sibling(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, family: dict[str, Any]
+) -> None:
+    version = _index_the_catalog(engine, settings, brand)
+    strawberry, vanilla = family["strawberry"], family["vanilla"]
+
+    # When the brand checks a box over the strawberries, then adds one over the card both cartons print
+    own = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
+    both = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE, SHARED_CARD]})
+
+    # Then the first passes, checked against the saved index, the other products compared
+    assert own.status_code == 200, own.text
+    body = own.json()
+    assert (body["ok"], body["can_confirm"], body["shared"], body["problems"]) == (True, True, [], [])
+    assert (body["index_version"], body["image_id"], body["compared"]) == (
+        version,
+        strawberry["images"][0]["id"],
+        2,
+    )
+    assert body["keypoints"][0] >= body["confirming_keypoints"] == 20
+    # and the second names Yoggi Vanilla, by id and title, with where its print lands in box 2
+    assert both.status_code == 200, both.text
+    (shared,) = both.json()["shared"]
+    assert (shared["product_id"], shared["title"]) == (vanilla["id"], "Yoggi Vanilla")
+    assert shared["keypoints"] >= both.json()["shared_bar"] == 10
+    assert shared["per_box"][1] >= 10 > shared["per_box"][0]
+    assert len(shared["points"]) == shared["keypoints"]
+    x0, y0, x1, y1 = SHARED_CARD
+    assert sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in shared["points"]) == shared["per_box"][1]
+    (problem,) = both.json()["problems"]
+    assert problem.startswith(f"Yoggi Vanilla matches {shared['keypoints']} keypoints inside them")
+    assert both.json()["ok"] is False
+    # Checking stores nothing
+    assert client.get(f"/v1/products/{strawberry['id']}", headers=brand.headers).json()["own_print"] == []
+
+
+def test_with_an_empty_body_the_stored_marks_are_checked_on_their_image(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, family: dict[str, Any]
+) -> None:
+    _index_the_catalog(engine, settings, brand)
+    vanilla = family["vanilla"]
+    saved = client.patch(
+        f"/v1/products/{vanilla['id']}", json={"own_print": [SHARED_CARD]}, headers=brand.headers
+    )
+    assert saved.status_code == 200
+
+    checked = _check(client, brand, vanilla, {})
+
+    assert checked.status_code == 200, checked.text
+    assert [other["title"] for other in checked.json()["shared"]] == ["Yoggi Strawberry"]
+
+
+def test_what_cannot_be_checked_is_refused_and_says_why(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    family: dict[str, Any],
+    job_queue: RecordingQueue,
+) -> None:
+    strawberry, vanilla = family["strawberry"], family["vanilla"]
+
+    # No index saved yet: a 409 that says so, and the index-only link job that builds one is queued
+    early = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
+    assert early.status_code == 409
+    assert early.json()["type"].endswith("/index-not-ready")
+    assert "no index yet" in early.json()["detail"]
+    assert [job.kind for job in job_queue.enqueued] == [JobKind.LINK]
+
+    _index_the_catalog(engine, settings, brand)
+    # Nothing to check
+    empty = _check(client, brand, strawberry, {})
+    assert (empty.status_code, empty.json()["errors"][0]["field"]) == (422, "own_print")
+    # Another product's image
+    theirs = _check(
+        client,
+        brand,
+        strawberry,
+        {"own_print": [OWN_PICTURE], "own_print_image_id": vanilla["images"][0]["id"]},
+    )
+    assert (theirs.status_code, theirs.json()["errors"][0]["field"]) == (422, "own_print_image_id")
+    # A box that cannot be, an unknown field
+    assert _check(client, brand, strawberry, {"own_print": [[0.5, 0.5, 0.4, 0.9]]}).status_code == 422
+    assert _check(client, brand, strawberry, {"own_print": [OWN_PICTURE], "x": 1}).status_code == 422
+    # Another brand's product is not found
+    assert _check(client, other_brand, strawberry, {"own_print": [OWN_PICTURE]}).status_code == 404
+    # An image added after the index was built: not indexed yet, a 409 naming it, and a refresh queued
+    ok, png = cv2.imencode(".png", family_packshot(303))
+    assert ok
+    later = client.post(
+        f"/v1/products/{strawberry['id']}/images",
+        files={"file": ("back.png", png.tobytes(), "image/png")},
+        headers=brand.headers,
+    ).json()
+    unindexed = _check(
+        client, brand, strawberry, {"own_print": [OWN_PICTURE], "own_print_image_id": later["id"]}
+    )
+    assert unindexed.status_code == 409
+    assert "not in the catalog index yet" in unindexed.json()["detail"]
+    assert job_queue.enqueued[-1].kind == JobKind.LINK
