@@ -17,11 +17,17 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from sqlmodel import Session
 
 from api.analytics.models import Event
 from api.catalog.models import Product
 from api.checkout.models import CheckoutSession
+from api.linking.marks_check import index_folder
+from api.linking.service import catalog_items
 from api.review.models import Placement, PlacementStatus
+from tagger.linking import FileIndexStore, build_catalog_index
+from tests.tagger.linking.factories import extractor as linking_extractor
+from tests.tagger.linking.factories import family_packshot
 from tests.utils.web import PageErrors
 from tests.web import factories
 from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
@@ -811,6 +817,73 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
         "This product has no image yet: add its packshot to the catalog, then mark it."
     )
     expect(page.get_by_role("button", name="Save marks")).to_be_disabled()
+    assert page_errors == []
+
+
+def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_sibling_shares(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+    tote = world.products[TOTE.id]
+    # Given the tote bag and a sibling share a family card (the bottom of their packs), each with its
+    # own picture on top, and the catalog index the last link job saved
+    created = page.request.post(
+        f"{live_api.base_url}/v1/products",
+        headers=world.brand.headers,
+        data={"title": "Tote Bag Vanilla", "variants": [{"sku": "TOTE-V", "price": "9", "currency": "EUR"}]},
+    )
+    assert created.status == 201, created.text()
+    for product_id, flavour in ((str(tote.id), 101), (created.json()["id"], 202)):
+        ok, png = cv2.imencode(".png", family_packshot(flavour))
+        assert ok
+        uploaded = page.request.post(
+            f"{live_api.base_url}/v1/products/{product_id}/images",
+            headers=world.brand.headers,
+            multipart={"file": {"name": "pack.png", "mimeType": "image/png", "buffer": png.tobytes()}},
+        )
+        assert uploaded.status == 201, uploaded.text()
+    with Session(live_api.engine) as session:
+        items = catalog_items(session, world.brand.id)
+    FileIndexStore(index_folder(live_api.settings, world.brand.id)).save(
+        build_catalog_index(items, linking_extractor())
+    )
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+    for _ in range(4):
+        page.locator("body").press("j")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bag”")
+    page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
+    page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
+
+    # When the reviewer draws a box over the bag's own picture
+    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+
+    # Then the editor says it can confirm the product and nothing else prints it, and counts its keypoints
+    expect(page.locator("#marks-check")).to_contain_text(
+        "these boxes hold enough print to confirm this product"
+    )
+    expect(page.locator("#marks-list li").first).to_contain_text("keypoints")
+    expect(page.locator("#marks-shared .shared-dot")).to_have_count(0)
+
+    # When a second box takes in the family card too
+    _drag_on(page, "#marks-image", (0.24, 0.57), (0.76, 0.91))
+
+    # Then the check names the sibling, and its shared print shows as dots on the packshot
+    expect(page.locator("#marks-check")).to_contain_text("Tote Bag Vanilla matches")
+    expect(page.locator("#marks-check")).to_contain_text("in box 2")
+    assert page.locator("#marks-shared .shared-dot").count() >= 10
+    assert (
+        page.locator("#marks-shared .shared-dot").first.get_attribute("title") == "Also on Tote Bag Vanilla"
+    )
+
+    # And removing it leaves a clean check again; nothing was saved by checking
+    page.get_by_role("button", name="Remove box 2").click()
+    expect(page.locator("#marks-check")).to_contain_text(
+        "these boxes hold enough print to confirm this product"
+    )
+    expect(page.locator("#marks-shared .shared-dot")).to_have_count(0)
+    (product,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert product.own_print == []
     assert page_errors == []
 
 

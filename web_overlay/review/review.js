@@ -56,6 +56,18 @@
  * @property {string | null} own_print_image_id the image the boxes are drawn on
  * @property {number} version moves on with every change; the ETag is it in quotes
  */
+/**
+ * What POST /v1/products/{id}/own-print/check answers: whether the boxes can do their job.
+ * @typedef {object} MarksCheck
+ * @property {string} image_id
+ * @property {number[]} keypoints keypoints of the image inside each box
+ * @property {number} confirming_keypoints
+ * @property {boolean} can_confirm
+ * @property {{product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} shared
+ * @property {number} compared
+ * @property {boolean} ok
+ * @property {string[]} problems
+ */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
@@ -152,6 +164,10 @@ const state = {
     product: null,
     /** @type {string | null} its ETag as loaded: a save sends it, so a colleague's change is not overwritten */
     etag: null,
+    /** @type {{key: string, result: MarksCheck | null, note: string, isError: boolean} | null} the last check asked for */
+    check: null,
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    checkTimer: null,
     /** @type {string | null} the image the boxes are drawn on */
     imageId: null,
     /** @type {[number, number, number, number][]} */
@@ -806,6 +822,7 @@ async function openMarks() {
     state.marks.boxes = product.own_print.map((box) => /** @type {[number, number, number, number]} */ ([...box]));
     state.marks.draft = null;
     state.marks.from = null;
+    state.marks.check = null;
     $('marks-title').textContent = `Own print of ${product.title}`;
     renderMarks();
     if (!images.length) {
@@ -864,8 +881,12 @@ function renderMarks() {
       renderMarks();
       marksSay(`Box ${i + 1} removed; save to keep the change.`);
     });
-    return h('li', {}, [`Box ${i + 1} `, h('code', {}, [boxText(box)]), ' ', remove]);
+    const counted = checkedNow()?.keypoints[i];
+    return h('li', {}, [`Box ${i + 1} `, h('code', {}, [boxText(box)]),
+      ...(counted === undefined ? [] : [` ${counted} keypoint${counted === 1 ? '' : 's'}`]), ' ', remove]);
   }));
+  renderMarksCheck();
+  scheduleMarksCheck();
   // Without an image there is nothing to draw on, but stored marks can still be removed (all of them).
   /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = !image && (boxes.length > 0 || !product.own_print.length);
 }
@@ -924,6 +945,76 @@ function enableMarkDrawing() {
   stage.addEventListener('pointercancel', abandon);
   // The capture can also end without a pointerup (the dialog closed mid-drag): no half-drawn box then.
   stage.addEventListener('lostpointercapture', abandon);
+}
+
+/** What a check is asked for: the image and the boxes (a drag in progress is not checked). */
+const marksKey = () => JSON.stringify([state.marks.product?.id, state.marks.imageId, state.marks.boxes]);
+
+/** The last check's answer when it is for the boxes shown now. @returns {MarksCheck | null} */
+function checkedNow() {
+  const check = state.marks.check;
+  return check && check.key === marksKey() ? check.result : null;
+}
+
+/** Check the boxes against the catalog a moment after they change (a burst of edits asks once). */
+function scheduleMarksCheck() {
+  const key = marksKey();
+  if (state.marks.check?.key === key) return;
+  if (state.marks.checkTimer) clearTimeout(state.marks.checkTimer);
+  const { product, imageId, boxes } = state.marks;
+  if (!product || !imageId || !boxes.length) {
+    state.marks.check = { key, result: null, note: '', isError: false };
+    renderMarksCheck();
+    return;
+  }
+  state.marks.check = { key, result: null, note: 'Checking the boxes against the catalog…', isError: false };
+  renderMarksCheck();
+  state.marks.checkTimer = setTimeout(() => { void runMarksCheck(key, product.id, imageId, boxes.map((b) => [...b])); }, 250);
+}
+
+/**
+ * @param {string} key @param {string} productId @param {string} imageId @param {number[][]} boxes
+ */
+async function runMarksCheck(key, productId, imageId, boxes) {
+  /** @type {{key: string, result: MarksCheck | null, note: string, isError: boolean}} */
+  let check;
+  try {
+    const { data } = await api('POST', `/v1/products/${encodeURIComponent(productId)}/own-print/check`,
+      { body: { own_print: boxes, own_print_image_id: imageId } });
+    check = { key, result: /** @type {MarksCheck} */ (data), note: '', isError: false };
+  } catch (error) {
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    const notYet = error instanceof ApiError && error.status === 409;
+    check = { key, result: null, note: `${notYet ? 'Not checked yet' : 'Could not check the boxes'}: ${detail ?? errorText(error)}`, isError: !notYet };
+  }
+  // An answer for boxes since changed is dropped: the newer check is on its way.
+  if (state.marks.check?.key !== key) return;
+  state.marks.check = check;
+  renderMarks();
+}
+
+/** The check's verdict under the boxes, and the keypoints other products share drawn on the packshot. */
+function renderMarksCheck() {
+  const check = state.marks.check && state.marks.check.key === marksKey() ? state.marks.check : null;
+  const result = check?.result ?? null;
+  const box = $('marks-check');
+  box.classList.toggle('error', Boolean(check?.isError || (result && !result.ok)));
+  if (!result) {
+    box.replaceChildren(...(check?.note ? [h('p', {}, [check.note])] : []));
+  } else if (result.ok) {
+    box.replaceChildren(h('p', {}, [`Checked against ${result.compared} other product${result.compared === 1 ? '' : 's'}: `
+      + 'these boxes hold enough print to confirm this product, and none of them prints it.']));
+  } else {
+    box.replaceChildren(
+      h('p', {}, ['Checked against the catalog: change the boxes before saving.']),
+      h('ul', {}, result.problems.map((problem) => h('li', {}, [problem]))));
+  }
+  $('marks-shared').replaceChildren(...(result?.shared ?? []).flatMap((other) => other.points.map(([x, y]) => {
+    const dot = h('span', { class: 'shared-dot', title: `Also on ${other.title}` });
+    dot.style.left = `${x * 100}%`;
+    dot.style.top = `${y * 100}%`;
+    return dot;
+  })));
 }
 
 async function saveMarks() {
