@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "api.cli.detector",
     "api.cli.evaluate",
     "api.cli.evaluate_episode",
+    "api.cli.evaluate_marks",
 )
 
 
