@@ -32,7 +32,9 @@ class Product(SQLModel, table=True):
     stripe_product_id: str | None = Field(default=None, max_length=100)
     # The product's ETag: every change to it, its variants or its images moves it on, so a client that
     # PATCHes with an older one in If-Match (two people marking the same packshot) gets a 412, not a
-    # silent overwrite (`api.catalog.service.update_product`).
+    # silent overwrite (`api.catalog.service.update_product`). A background fetch of an image given by
+    # URL does not: it sets no field a client writes (the image's size, `indexed`), and moving the
+    # version would refuse a save the brand made while it ran.
     version: int = Field(default=1, ge=1)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()

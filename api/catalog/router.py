@@ -37,6 +37,7 @@ from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
 from api.types import PageOffset, Text
+from api.versioning import etag
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -101,9 +102,10 @@ def update_product(
     product = catalog.get_product(session, brand_id, product_id)
     product = catalog.update_product(session, product, body, if_match=if_match)
     rebuild_timelines_for_product(session, product.id, settings)
+    public = catalog.product_public(session, product, settings.public_base_url)
     session.commit()
-    response.headers["ETag"] = catalog.product_etag(product)
-    return catalog.product_public(session, product, settings.public_base_url)
+    response.headers["ETag"] = etag(public.version)
+    return public
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -152,7 +152,8 @@ class SharedPrintPublic(BaseModel):
     keypoints: int = Field(description="Keypoints inside the boxes this product's packshot matches")
     per_box: list[int] = Field(description="Of those, how many in each box, in the boxes' order")
     points: list[tuple[float, float]] = Field(
-        description="Where they are, x and y as fractions of the image (each place once)"
+        description="Where they are, x and y as fractions of the image, each place once (a place may hold "
+        "several keypoints, one per orientation)"
     )
 
 
@@ -213,8 +214,9 @@ class ProductPublic(BaseModel):
     variants: list[VariantPublic]
     images: list[ImagePublic]
     version: int = Field(
-        description="Moves on with every change to the product, its variants or its images; the ETag is "
-        "it in quotes. Send that in If-Match with a PATCH to refuse overwriting a change made since."
+        description="Moves on with every change to the product, its variants or its images (not when a "
+        "background fetch brings an image URL home); the ETag is it in quotes. Send that in If-Match with a "
+        "PATCH to refuse overwriting a change made since."
     )
     created_at: datetime
     updated_at: datetime

@@ -198,7 +198,8 @@ def update_product(
     """Apply a PATCH. With `if_match` (the ETag the client loaded) the write is refused with a 412 when
     the product changed since, so two people marking one packshot cannot overwrite each other unseen;
     without it the last write wins, as for any client that does not ask for the check."""
-    if if_match is not None and if_match.strip():
+    named = if_match is not None and if_match.strip() not in ("", "*")
+    if named and if_match is not None:
         if not if_match_names(if_match, product.version):
             raise _product_changed(product.version)
         current = claim_next_version(session, Product, product.id, product.version)
@@ -207,6 +208,7 @@ def update_product(
         product.version += 1
         product.updated_at = utcnow()
     else:
+        # No If-Match, or `*` (any version: the product need only exist, and it does).
         product.touch()
     sent = body.model_dump(exclude_unset=True)
     cleared = {
@@ -230,6 +232,9 @@ def update_product(
         product.own_print_image_id = None
     session.add(product)
     session.flush()
+    # The version this write made, read in its own transaction: after the commit another writer's could
+    # be read instead, and the client would hold an ETag for a change it never saw.
+    session.refresh(product, ["version"])
     return product
 
 

@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -28,7 +29,7 @@ from api.settings import ApiSettings
 from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print import OwnPrintError
-from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
+from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
 
 # Loaded indexes kept per process (brands checking marks at once); each maps its arrays from disk.
 INDEXES_KEPT = 4
@@ -96,6 +97,10 @@ def check_product_marks(
         )
     try:
         check = check_own_print(index, str(product.id), digest, marks)
+    except MarksOnSceneError as error:
+        raise InvalidInput(
+            f"own_print_image_id: {error}", errors=[{"field": "own_print_image_id", "message": str(error)}]
+        ) from error
     except OwnPrintCheckError as error:
         raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
     except OwnPrintError as error:
@@ -103,6 +108,8 @@ def check_product_marks(
             f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
         ) from error
     titles = _titles(session, product.brand_id, [uuid.UUID(other.sku) for other in check.shared])
+    # A product deleted since the index was built is not named (its id would be a 404).
+    check = replace(check, shared=tuple(other for other in check.shared if uuid.UUID(other.sku) in titles))
     return OwnPrintCheckPublic(
         image_id=image.id,
         index_version=index.version,
@@ -113,7 +120,7 @@ def check_product_marks(
         shared=[
             SharedPrintPublic(
                 product_id=uuid.UUID(other.sku),
-                title=titles.get(uuid.UUID(other.sku), other.title),
+                title=titles[uuid.UUID(other.sku)],
                 keypoints=other.inliers,
                 per_box=list(other.per_box),
                 points=list(other.points),
@@ -122,12 +129,18 @@ def check_product_marks(
         ],
         compared=check.compared,
         ok=check.ok,
-        problems=check.problems(lambda other: titles.get(uuid.UUID(other.sku), other.title)),
+        problems=check.problems(lambda other: titles[uuid.UUID(other.sku)]),
     )
 
 
 def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> ProductImage:
-    chosen = image_id or product.own_print_image_id or first_image_id(session, product.id)
+    """The image named, else the stored marks' (while it is still the product's), else the first: as a
+    PATCH would place the boxes."""
+    chosen = image_id
+    if chosen is None:
+        stored = session.get(ProductImage, product.own_print_image_id) if product.own_print_image_id else None
+        kept = stored is not None and stored.product_id == product.id
+        chosen = product.own_print_image_id if kept else first_image_id(session, product.id)
     image = session.get(ProductImage, chosen) if chosen is not None else None
     if image is None or image.product_id != product.id:
         if chosen is None:

@@ -56,6 +56,11 @@ class OwnPrintCheckError(LinkingError):
     """The marks cannot be checked (their image is not in the index yet): a message a brand can act on."""
 
 
+class MarksOnSceneError(OwnPrintCheckError):
+    """The marks are on an image that is not a packshot of the product alone (a shop or lifestyle photo):
+    the linker verifies keypoints on packshots only, so such marks can never approve anything."""
+
+
 @dataclass(frozen=True, slots=True)
 class SharedPrint:
     """Another product whose packshot matches keypoints inside the marks: `inliers` inside all boxes
@@ -78,10 +83,8 @@ class OwnPrintCheck:
     keypoints: tuple[int, ...]
     shared: tuple[SharedPrint, ...]
     compared: int  # how many other products were compared
-
-    @property
-    def total_keypoints(self) -> int:
-        return sum(self.keypoints)
+    # Inside the boxes taken together, as approval counts them (overlapping boxes hold a point once).
+    total_keypoints: int = 0
 
     @property
     def can_confirm(self) -> bool:
@@ -122,12 +125,17 @@ def check_own_print(
     packshots in `index` (the rows a whole-frame look would search, in a large catalog)."""
     checked = check_boxes(boxes)
     marked = index.image_features.get(image_digest)
-    if marked is None or image_digest not in index.packshot_digests:
+    if marked is None:
         raise OwnPrintCheckError(
-            "the marked image is not in the catalog index yet (it is indexed by the next link or tag "
-            "job) or it is not a packshot of the product alone"
+            "the marked image is not in the catalog index yet: it is indexed by the next link or tag job"
+        )
+    if image_digest not in index.packshot_digests:
+        raise MarksOnSceneError(
+            "the marked image is not a packshot of the product alone (a shop or lifestyle photo): keypoints "
+            "are matched on packshots only, so marks there can never approve; mark a packshot"
         )
     keypoints = tuple(points_inside(marked.local.points, marked.size, [box]) for box in checked)
+    total = points_inside(marked.local.points, marked.size, checked)
     rows = _rows_to_compare(index, sku, marked, checked)
     shared = []
     for row in rows:
@@ -144,15 +152,17 @@ def check_own_print(
             if int(inside.sum()) > best.inliers:
                 per_box = tuple(points_inside(landed, marked.size, [box]) for box in checked)
                 height, width = marked.size
+                # Where they are, each place once (for an editor to draw).
+                places = np.unique(np.round(landed[inside]), axis=0)
                 points = tuple(
                     (round(float(x) / max(width, 1), 4), round(float(y) / max(height, 1), 4))
-                    for x, y in landed[inside]
+                    for x, y in places
                 )
                 best = SharedPrint(product.sku, product.title, int(inside.sum()), per_box, points)
         if best.inliers >= OWN_PRINT_INLIERS:
             shared.append(best)
     shared.sort(key=lambda item: (-item.inliers, item.sku))
-    return OwnPrintCheck(keypoints, tuple(shared[:MAX_SHARED]), len(rows))
+    return OwnPrintCheck(keypoints, tuple(shared[:MAX_SHARED]), len(rows), total)
 
 
 def _rows_to_compare(index: CatalogIndex, sku: str, marked: ImageFeatures, boxes: Sequence[Box]) -> list[int]:
@@ -196,9 +206,9 @@ def _shared_points(other: MatchingQuery, other_size: tuple[int, int], marked: Im
     turn = abs(float(np.degrees(np.arctan2(linear[1, 0], linear[0, 0]))))
     if not expected / MAX_SCALE_CHANGE <= scale <= expected * MAX_SCALE_CHANGE or turn > MAX_TURN_DEGREES:
         return none
-    # SIFT gives one point several keypoints (one per dominant orientation): a place counts once.
-    landed = target[mask.ravel().astype(bool)]
-    return np.unique(np.round(landed), axis=0).astype(np.float32)
+    # Every matched keypoint counts, as approval counts them (SIFT may give one place a keypoint per
+    # orientation; the linker counts each).
+    return np.asarray(target[mask.ravel().astype(bool)], dtype=np.float32)
 
 
 def _as_query(local: LocalFeatures) -> MatchingQuery:

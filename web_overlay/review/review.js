@@ -73,6 +73,10 @@
 
 const KEY_STORAGE = 'reelcart.review.apiKey';
 const PAGE_SIZE = 50;
+// A check the index was not ready for is asked again this often, this many times (an index-only link job
+// takes seconds to minutes).
+const MARKS_CHECK_RETRY_MS = 5000;
+const MARKS_CHECK_RETRIES = 24;
 // Episodes the empty queue links to (the player and the timeline of each).
 const DONE_EPISODES = 10;
 
@@ -168,6 +172,8 @@ const state = {
     check: null,
     /** @type {ReturnType<typeof setTimeout> | null} */
     checkTimer: null,
+    /** a save is on its way */
+    saving: false,
     /** @type {string | null} the image the boxes are drawn on */
     imageId: null,
     /** @type {[number, number, number, number][]} */
@@ -888,7 +894,8 @@ function renderMarks() {
   renderMarksCheck();
   scheduleMarksCheck();
   // Without an image there is nothing to draw on, but stored marks can still be removed (all of them).
-  /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = !image && (boxes.length > 0 || !product.own_print.length);
+  /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = state.marks.saving
+    || (!image && (boxes.length > 0 || !product.own_print.length));
 }
 
 /** Where a pointer is over the packshot, as fractions of it, clamped to its edges. @param {PointerEvent} event */
@@ -974,8 +981,9 @@ function scheduleMarksCheck() {
 
 /**
  * @param {string} key @param {string} productId @param {string} imageId @param {number[][]} boxes
+ * @param {number} [attempt] how many times the index was not ready for these boxes
  */
-async function runMarksCheck(key, productId, imageId, boxes) {
+async function runMarksCheck(key, productId, imageId, boxes, attempt = 0) {
   /** @type {{key: string, result: MarksCheck | null, note: string, isError: boolean}} */
   let check;
   try {
@@ -991,6 +999,15 @@ async function runMarksCheck(key, productId, imageId, boxes) {
   if (state.marks.check?.key !== key) return;
   state.marks.check = check;
   renderMarks();
+  // The index did not hold the image yet (the API queued the job that adds it): ask again in a while,
+  // for as long as the same boxes stay in the open editor.
+  if (!check.result && !check.isError && attempt < MARKS_CHECK_RETRIES) {
+    state.marks.checkTimer = setTimeout(() => {
+      if (state.marks.check?.key === key && /** @type {HTMLDialogElement} */ ($('marks')).open) {
+        void runMarksCheck(key, productId, imageId, boxes, attempt + 1);
+      }
+    }, MARKS_CHECK_RETRY_MS);
+  }
 }
 
 /** The check's verdict under the boxes, and the keypoints other products share drawn on the packshot. */
@@ -1017,13 +1034,20 @@ function renderMarksCheck() {
   })));
 }
 
+/** The editor still shows this product (it may have been closed and opened on another meanwhile). @param {string} id */
+const stillMarking = (id) => state.marks.product?.id === id;
+
 async function saveMarks() {
   const { product, imageId, boxes } = state.marks;
-  if (!product || (!imageId && boxes.length)) return;
+  if (!product || (!imageId && boxes.length) || state.marks.saving) return;
   const body = boxes.length ? { own_print: boxes, own_print_image_id: imageId } : { own_print: null };
+  // One save at a time: a second click would send the ETag the first one just made stale.
+  state.marks.saving = true;
+  renderMarks();
   try {
     const { data, etag } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`,
       { body, ifMatch: state.marks.etag ?? `"${product.version}"` });
+    if (!stillMarking(product.id)) return;
     const saved = /** @type {MarkedProduct} */ (data);
     state.marks.product = saved;
     state.marks.etag = etag ?? `"${saved.version}"`;
@@ -1033,6 +1057,7 @@ async function saveMarks() {
         + 'They count from the next tag or link job.'
       : 'Marks removed: its links are approved as any other product\'s.');
   } catch (error) {
+    if (!stillMarking(product.id)) return;
     if (error instanceof ApiError && error.status === 412) {
       await reloadMarkedProduct(product.id);
       return;
@@ -1040,6 +1065,9 @@ async function saveMarks() {
     // The problem's detail names the field and what is wrong with it; the title adds nothing to that.
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
     marksSay(`Not saved: ${detail ?? errorText(error)}`, true);
+  } finally {
+    state.marks.saving = false;
+    renderMarks();
   }
 }
 
@@ -1051,6 +1079,7 @@ async function saveMarks() {
 async function reloadMarkedProduct(productId) {
   try {
     const { data, etag } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
+    if (!stillMarking(productId)) return;
     const latest = /** @type {MarkedProduct} */ (data);
     state.marks.product = latest;
     state.marks.etag = etag ?? `"${latest.version}"`;

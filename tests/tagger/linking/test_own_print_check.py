@@ -8,8 +8,8 @@ import pytest
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
-from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
-from tests.tagger.linking.factories import extractor, family_packshot, packshot
+from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
+from tests.tagger.linking.factories import extractor, family_packshot, packshot, scene_around
 
 # Where `family_packshot` puts each sibling's own flavour picture (the top of the carton) and the card all
 # of them share (the bottom), and a white margin beside the carton.
@@ -24,6 +24,7 @@ def index() -> CatalogIndex:
         CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (family_packshot(101),)),
         CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (family_packshot(202),)),
         CatalogItem("TEA-1", "Green Tea", "Leaf", "", (packshot(5),)),
+        CatalogItem("TEA-2", "Green Tea in the shop", "Leaf", "", (scene_around(packshot(6)),)),
     ]
     return build_catalog_index(items, extractor())
 
@@ -38,7 +39,7 @@ def test_marks_over_the_products_own_picture_pass(index: CatalogIndex) -> None:
 
     assert check.ok
     assert check.keypoints[0] >= OWN_PRINT_CONFIRMING_INLIERS
-    assert (check.shared, check.problems(), check.compared) == ((), [], 2)
+    assert (check.shared, check.problems(), check.compared) == ((), [], 3)
 
 
 def test_marks_over_the_card_siblings_share_name_the_sibling_and_where(index: CatalogIndex) -> None:
@@ -48,9 +49,11 @@ def test_marks_over_the_card_siblings_share_name_the_sibling_and_where(index: Ca
     assert (shared.sku, shared.title) == ("YOG-V", "Yoggi Vanilla")
     assert shared.inliers >= OWN_PRINT_INLIERS
     assert shared.per_box[0] < OWN_PRINT_INLIERS <= shared.per_box[1]  # the card, not the picture
-    assert len(shared.points) == shared.inliers
+    # Where: each place once (SIFT gives a place a keypoint per orientation; approval counts each), the
+    # card's places inside the card's box
+    assert 0 < len(shared.points) <= shared.inliers
     x0, y0, x1, y1 = SHARED_CARD
-    assert sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in shared.points) == shared.per_box[1]
+    assert 0 < sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in shared.points) <= shared.per_box[1]
     (problem,) = check.problems()
     assert problem.startswith(
         f"Yoggi Vanilla (YOG-V) matches {shared.inliers} keypoints inside them ({shared.per_box[1]} in box 2"
@@ -68,9 +71,24 @@ def test_marks_on_a_plain_panel_cannot_confirm_the_product(index: CatalogIndex) 
     assert problem.startswith(f"the boxes hold {check.total_keypoints} keypoints")
 
 
+def test_overlapping_boxes_count_a_keypoint_once_as_approval_does(index: CatalogIndex) -> None:
+    small = (0.25, 0.10, 0.35, 0.25)  # a few of the flavour picture's keypoints
+
+    check = check_own_print(index, "YOG-S", _digest(index, "YOG-S"), [small] * 3)
+
+    assert 0 < check.total_keypoints < OWN_PRINT_CONFIRMING_INLIERS <= 3 * check.total_keypoints
+    assert check.keypoints == (check.total_keypoints,) * 3
+    assert not check.can_confirm
+
+
 def test_an_image_the_index_does_not_hold_cannot_be_checked(index: CatalogIndex) -> None:
     with pytest.raises(OwnPrintCheckError, match="not in the catalog index yet"):
         check_own_print(index, "YOG-S", "0" * 64, [OWN_PICTURE])
+
+
+def test_marks_on_a_scene_are_refused_they_could_never_approve(index: CatalogIndex) -> None:
+    with pytest.raises(MarksOnSceneError, match="not a packshot of the product alone"):
+        check_own_print(index, "TEA-2", _digest(index, "TEA-2"), [OWN_PICTURE])
 
 
 def test_boxes_that_cannot_be_are_refused_before_any_work(index: CatalogIndex) -> None:
