@@ -223,7 +223,7 @@ def update_product(
         setattr(product, field, [list(box) for box in value] if field == "own_print" else value)
     if marked_on is not None:
         product.own_print_image_id = _own_image(session, product, marked_on)
-    elif "own_print" in sent and not _is_image_of(session, product, product.own_print_image_id):
+    elif "own_print" in sent and not is_image_of(session, product, product.own_print_image_id):
         # Boxes sent without an image stay on the image they were on: a client writing back what it
         # read must not move them to another picture. Only boxes with no image left (never placed, or
         # their image removed) go on the first one.
@@ -253,13 +253,13 @@ def product_changed(session: Session, product_id: uuid.UUID) -> None:
         session.add(product)
 
 
-def _is_image_of(session: Session, product: Product, image_id: uuid.UUID | None) -> bool:
+def is_image_of(session: Session, product: Product, image_id: uuid.UUID | None) -> bool:
     image = session.get(ProductImage, image_id) if image_id is not None else None
     return image is not None and image.product_id == product.id
 
 
 def _own_image(session: Session, product: Product, image_id: uuid.UUID) -> uuid.UUID:
-    if not _is_image_of(session, product, image_id):
+    if not is_image_of(session, product, image_id):
         message = "not an image of this product (see its `images`)"
         raise InvalidInput(
             f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]

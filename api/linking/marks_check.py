@@ -22,9 +22,10 @@ from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
 from api.catalog.schemas import OwnPrintCheckPublic, SharedPrintPublic
-from api.catalog.service import first_image_id
+from api.catalog.service import first_image_id, is_image_of
 from api.errors import InvalidInput
 from api.linking.exceptions import MarksNotCheckable
+from api.linking.service import index_folder
 from api.settings import ApiSettings
 from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
@@ -64,11 +65,6 @@ class _Indexes:
 
 
 _INDEXES = _Indexes()
-
-
-def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
-    """Where link jobs save the brand's catalog index (`LinkingService.index_dir`)."""
-    return settings.media_dir / "catalog-index" / str(brand_id)
 
 
 def check_product_marks(
@@ -138,8 +134,7 @@ def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> Pr
     PATCH would place the boxes."""
     chosen = image_id
     if chosen is None:
-        stored = session.get(ProductImage, product.own_print_image_id) if product.own_print_image_id else None
-        kept = stored is not None and stored.product_id == product.id
+        kept = is_image_of(session, product, product.own_print_image_id)
         chosen = product.own_print_image_id if kept else first_image_id(session, product.id)
     image = session.get(ProductImage, chosen) if chosen is not None else None
     if image is None or image.product_id != product.id:
@@ -154,12 +149,16 @@ def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> Pr
 
 
 def _digest(image: ProductImage) -> str:
-    """The image as the index knows it: the sha256 of the file we hold (`tagger.linking.catalog`)."""
+    """The image as the index knows it: the sha256 of the file we hold (`tagger.linking.catalog`), as
+    the upload or fetch that stored it recorded it; rows without one (written before it was kept) are
+    hashed here."""
     if image.path is None:
         raise MarksNotCheckable(
             "this image is known only by its URL so far: it is fetched and indexed by the next link job "
             "(queued now); check again when it is done"
         )
+    if image.sha256:
+        return image.sha256
     try:
         return hashlib.sha256(Path(image.path).read_bytes()).hexdigest()
     except OSError as error:

@@ -86,6 +86,11 @@ class BrandLinkerSource(Protocol):
     ) -> BrandLinker | None: ...
 
 
+def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
+    """Where link jobs save the brand's catalog index (and the marks check reads it)."""
+    return settings.media_dir / "catalog-index" / str(brand_id)
+
+
 def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
     """Whether a link job would find any image to index: stored ones, or URLs not yet fetched."""
     stored = col(ProductImage.path).is_not(None)
@@ -190,7 +195,7 @@ class LinkingService:
         return fetch_pending_images(self._engine, self._settings, brand_id, image_fetcher(self._settings))
 
     def index_dir(self, brand_id: uuid.UUID) -> Path:
-        return self._settings.media_dir / "catalog-index" / str(brand_id)
+        return index_folder(self._settings, brand_id)
 
     def _models(self) -> tuple[FeatureExtractor, FusionModel]:
         with self._lock:

@@ -12,8 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.jobs.queue import JobKind
-from api.linking.marks_check import index_folder
-from api.linking.service import catalog_items
+from api.linking.service import catalog_items, index_folder
 from api.settings import ApiSettings
 from tagger.linking import FileIndexStore, build_catalog_index
 from tests.tagger.linking.factories import extractor, family_packshot, packshot, scene_around
@@ -21,6 +20,22 @@ from tests.utils.api import BrandAccount, RecordingQueue
 
 OWN_PICTURE = [0.22, 0.07, 0.78, 0.45]
 SHARED_CARD = [0.22, 0.55, 0.78, 0.93]
+
+
+def _upload(
+    client: TestClient, brand: BrandAccount, product_id: str, name: str, image: Any
+) -> dict[str, Any]:
+    """Add `image` (BGR array) to the product as an uploaded PNG; the image as the API answers it."""
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    upload = client.post(
+        f"/v1/products/{product_id}/images",
+        files={"file": (name, png.tobytes(), "image/png")},
+        headers=brand.headers,
+    )
+    assert upload.status_code == 201, upload.text
+    answer: dict[str, Any] = upload.json()
+    return answer
 
 
 def _product(client: TestClient, brand: BrandAccount, title: str, sku: str, image: Any) -> dict[str, Any]:
@@ -34,14 +49,7 @@ def _product(client: TestClient, brand: BrandAccount, title: str, sku: str, imag
         headers=brand.headers,
     )
     assert created.status_code == 201, created.text
-    ok, png = cv2.imencode(".png", image)
-    assert ok
-    upload = client.post(
-        f"/v1/products/{created.json()['id']}/images",
-        files={"file": (f"{sku}.png", png.tobytes(), "image/png")},
-        headers=brand.headers,
-    )
-    assert upload.status_code == 201, upload.text
+    _upload(client, brand, created.json()["id"], f"{sku}.png", image)
     product: dict[str, Any] = client.get(f"/v1/products/{created.json()['id']}", headers=brand.headers).json()
     return product
 
@@ -124,13 +132,7 @@ def test_marks_on_a_shop_photo_are_refused_they_could_never_approve(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, family: dict[str, Any]
 ) -> None:
     strawberry = family["strawberry"]
-    ok, png = cv2.imencode(".png", scene_around(family_packshot(101)))
-    assert ok
-    scene = client.post(
-        f"/v1/products/{strawberry['id']}/images",
-        files={"file": ("shelf.png", png.tobytes(), "image/png")},
-        headers=brand.headers,
-    ).json()
+    scene = _upload(client, brand, strawberry["id"], "shelf.png", scene_around(family_packshot(101)))
     _index_the_catalog(engine, settings, brand)
 
     checked = _check(
@@ -178,13 +180,7 @@ def test_what_cannot_be_checked_is_refused_and_says_why(
     # Another brand's product is not found
     assert _check(client, other_brand, strawberry, {"own_print": [OWN_PICTURE]}).status_code == 404
     # An image added after the index was built: not indexed yet, a 409 naming it, and a refresh queued
-    ok, png = cv2.imencode(".png", family_packshot(303))
-    assert ok
-    later = client.post(
-        f"/v1/products/{strawberry['id']}/images",
-        files={"file": ("back.png", png.tobytes(), "image/png")},
-        headers=brand.headers,
-    ).json()
+    later = _upload(client, brand, strawberry["id"], "back.png", family_packshot(303))
     unindexed = _check(
         client, brand, strawberry, {"own_print": [OWN_PICTURE], "own_print_image_id": later["id"]}
     )

@@ -22,8 +22,7 @@ from sqlmodel import Session
 from api.analytics.models import Event
 from api.catalog.models import Product
 from api.checkout.models import CheckoutSession
-from api.linking.marks_check import index_folder
-from api.linking.service import catalog_items
+from api.linking.service import catalog_items, index_folder
 from api.review.models import Placement, PlacementStatus
 from tagger.linking import FileIndexStore, build_catalog_index
 from tests.tagger.linking.factories import extractor as linking_extractor
@@ -700,6 +699,16 @@ def _drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[f
     page.mouse.up()
 
 
+def _sign_in_at_the_tote_bag(page: Page, live_api: LiveApi, world: ReviewWorld) -> None:
+    """Sign in and move to the tote bag's placement, the queue's fifth (loaded in full first, so the
+    keys move through all of it)."""
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+    for _ in range(4):
+        page.locator("body").press("j")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “bag”")
+
+
 def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_it_on_that_image(
     desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
 ) -> None:
@@ -716,11 +725,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     ]
     assert all(response.status == 201 for response in uploaded), [r.text() for r in uploaded]
     front, back, side = (response.json()["id"] for response in uploaded)
-    sign_in(page, live_api.base_url, world.brand.key)
-    expect(page.locator("#queue li")).to_have_count(5)
-    for _ in range(4):
-        page.locator("body").press("j")
-    expect(page.locator("#detail-label")).to_have_text("Detected as “bag”")
+    _sign_in_at_the_tote_bag(page, live_api, world)
 
     # When the reviewer opens the own-print editor of the product approving would publish
     page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
@@ -847,11 +852,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     FileIndexStore(index_folder(live_api.settings, world.brand.id)).save(
         build_catalog_index(items, linking_extractor())
     )
-    sign_in(page, live_api.base_url, world.brand.key)
-    expect(page.locator("#queue li")).to_have_count(5)
-    for _ in range(4):
-        page.locator("body").press("j")
-    expect(page.locator("#detail-label")).to_have_text("Detected as “bag”")
+    _sign_in_at_the_tote_bag(page, live_api, world)
     page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
     page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
 
