@@ -198,6 +198,15 @@ def update_product(
     """Apply a PATCH. With `if_match` (the ETag the client loaded) the write is refused with a 412 when
     the product changed since, so two people marking one packshot cannot overwrite each other unseen;
     without it the last write wins, as for any client that does not ask for the check."""
+    # The body first: a request the schema refuses is a 422 whatever version it names.
+    sent = body.model_dump(exclude_unset=True)
+    cleared = {
+        field: _CLEARABLE[field] for field, value in sent.items() if value is None and field in _CLEARABLE
+    }
+    rest = ProductUpdate.model_validate(
+        {field: value for field, value in sent.items() if field not in cleared}
+    )
+    changes = non_null_changes(rest)
     named = if_match is not None and if_match.strip() not in ("", "*")
     if named and if_match is not None:
         if not if_match_names(if_match, product.version):
@@ -210,14 +219,6 @@ def update_product(
     else:
         # No If-Match, or `*` (any version: the product need only exist, and it does).
         product.touch()
-    sent = body.model_dump(exclude_unset=True)
-    cleared = {
-        field: _CLEARABLE[field] for field, value in sent.items() if value is None and field in _CLEARABLE
-    }
-    rest = ProductUpdate.model_validate(
-        {field: value for field, value in sent.items() if field not in cleared}
-    )
-    changes = non_null_changes(rest)
     marked_on = changes.pop("own_print_image_id", None)
     for field, value in {**changes, **cleared}.items():
         setattr(product, field, [list(box) for box in value] if field == "own_print" else value)

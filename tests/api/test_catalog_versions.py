@@ -106,6 +106,19 @@ def test_without_if_match_the_last_write_wins_and_the_version_still_moves(
     )
 
 
+def test_a_body_the_schema_refuses_is_a_422_whatever_version_it_names(
+    client: TestClient, brand: BrandAccount
+) -> None:
+    product = _created(client, brand)
+    response = client.patch(
+        f"/v1/products/{product['id']}",
+        json={"own_print_image_id": None},
+        headers={**brand.headers, "If-Match": '"7"'},
+    )
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "own_print_image_id")
+    assert _etag(client, brand, product["id"]) == '"1"'
+
+
 def test_a_refused_patch_does_not_move_the_version(client: TestClient, brand: BrandAccount) -> None:
     product = _created(client, brand)
     url = f"/v1/products/{product['id']}"
