@@ -46,6 +46,12 @@ TASK_NAME = "reelcart.run_job"
 # How long publishing waits for a broker that does not answer, so a request that queues a job is not
 # held: the job stays queued in the database and the supervisor publishes it when the broker is back.
 BROKER_CONNECT_TIMEOUT_S = 2.0
+# How long a command waits for Redis's reply once connected. Without it a broker that accepts the
+# connection and never answers (a half-open connection after a failover, a NAT or firewall that drops
+# it silently, a server stopped mid-reply) holds a publish forever: the request that queued the job, or
+# the supervisor thread, and with it every later job's publishing. Longer than a worker's idle BRPOP
+# (1 s), so waiting for work never times out. (RabbitMQ's client times out its handshake already.)
+BROKER_REPLY_TIMEOUT_S = 5.0
 
 
 def create_celery(settings: ApiSettings) -> Celery:
@@ -66,6 +72,7 @@ def create_celery(settings: ApiSettings) -> Celery:
         broker_transport_options={
             "visibility_timeout": settings.broker_visibility_timeout_s,
             "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_S,
+            "socket_timeout": BROKER_REPLY_TIMEOUT_S,
         },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
