@@ -157,6 +157,18 @@ class SharedPrintPublic(BaseModel):
     )
 
 
+class FootagePrintPublic(BaseModel):
+    placement_id: uuid.UUID
+    episode_id: uuid.UUID
+    product_id: uuid.UUID = Field(description="The product the placement was approved as")
+    title: str = Field(description="That product's title")
+    keypoints: int = Field(description="Keypoints inside the boxes the placement's best crop matches")
+    per_box: list[int] = Field(description="Of those, how many in each box, in the boxes' order")
+    points: list[tuple[float, float]] = Field(
+        description="Where they are, x and y as fractions of the image, each place once"
+    )
+
+
 class OwnPrintCheckPublic(BaseModel):
     image_id: uuid.UUID
     index_version: str
@@ -168,6 +180,17 @@ class OwnPrintCheckPublic(BaseModel):
     shared_bar: int = Field(description="Another product matching this many inside the boxes is listed")
     shared: list[SharedPrintPublic] = Field(description="Products printing what the boxes hold, worst first")
     compared: int = Field(description="How many other products' packshots were compared")
+    footage: list[FootagePrintPublic] = Field(
+        default_factory=list,
+        description="Placements of the brand's episodes approved as another product whose crops match "
+        "`shared_bar` or more keypoints inside the boxes: that product's pack as the camera saw it prints "
+        "what they hold, most first",
+    )
+    footage_compared: int = Field(
+        default=0,
+        description="How many such placements were compared: the newest approved as another product "
+        "with this one among their candidates",
+    )
     ok: bool
     problems: list[str] = Field(description="What to change, in words; empty when the marks are fine")
 

@@ -6,6 +6,11 @@ The check reads the index the last link or tag job saved (memory-mapped, a few k
 never builds one inside a request. An image the index does not hold yet (just uploaded, or a URL not
 fetched) cannot be checked: the answer says so, and the caller queues the index-only link job that
 adds it.
+
+It also checks the marks against the brand's footage (`tagger.linking.own_print_footage`): the crops of
+the newest placements approved as another product with this one among their candidates, the siblings
+the linker weighed against it, as the camera saw their packs. Their keypoints matched on the marked
+image do not depend on the boxes, so they are kept per process while the brand redraws.
 """
 
 from __future__ import annotations
@@ -21,19 +26,31 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
-from api.catalog.schemas import OwnPrintCheckPublic, SharedPrintPublic
+from api.catalog.schemas import FootagePrintPublic, OwnPrintCheckPublic, SharedPrintPublic
 from api.catalog.service import first_image_id, is_image_of
+from api.episodes.models import Episode
 from api.errors import InvalidInput
 from api.linking.exceptions import MarksNotCheckable
 from api.linking.service import index_folder
+from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from tagger.arrays import FloatArray
+from tagger.crop_store import FileCropStore
 from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
-from tagger.linking.own_print import OwnPrintError
+from tagger.linking.own_print import Box, OwnPrintError, check_boxes
 from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
+from tagger.linking.own_print_footage import FootagePrint, footage_inside_marks, matched_on_marked_image
 
 # Loaded indexes kept per process (brands checking marks at once); each maps its arrays from disk.
 INDEXES_KEPT = 4
+# Placements of the footage compared per check, and how many of the newest approved ones are looked
+# through for those that had this product among their candidates. Each is a SIFT extraction and a
+# verification per stored crop (about 50 ms) the first time, kept after.
+FOOTAGE_PLACEMENTS = 8
+FOOTAGE_SCANNED = 500
+# Placements' matched keypoints kept per process (a few brands redrawing marks at once).
+FOOTAGE_KEPT = 256
 
 
 class _Indexes:
@@ -65,6 +82,32 @@ class _Indexes:
 
 
 _INDEXES = _Indexes()
+
+
+class _FootageMatches:
+    """Each placement's crops' keypoints matched on a marked image, by crops, index and image: what the
+    boxes do not change, computed once while a brand redraws them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[str, str, str], tuple[FloatArray, ...]] = OrderedDict()
+
+    def matched(self, index: CatalogIndex, digest: str, thumbnail: Path) -> tuple[FloatArray, ...]:
+        key = (str(thumbnail), index.version, digest)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        # Crops that are gone (an episode deleted meanwhile) or unreadable are skipped by the store.
+        matched = matched_on_marked_image(index, digest, FileCropStore.load(thumbnail))
+        with self._lock:
+            self._kept[key] = matched
+            while len(self._kept) > FOOTAGE_KEPT:
+                self._kept.popitem(last=False)
+        return matched
+
+
+_FOOTAGE = _FootageMatches()
 
 
 def check_product_marks(
@@ -103,9 +146,22 @@ def check_product_marks(
         raise InvalidInput(
             f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
         ) from error
-    titles = _titles(session, product.brand_id, [uuid.UUID(other.sku) for other in check.shared])
+    footage = _footage(session, product)
+    titles = _titles(
+        session,
+        product.brand_id,
+        [uuid.UUID(other.sku) for other in check.shared]
+        + [row.chosen_product_id for row in footage if row.chosen_product_id is not None],
+    )
     # A product deleted since the index was built is not named (its id would be a 404).
     check = replace(check, shared=tuple(other for other in check.shared if uuid.UUID(other.sku) in titles))
+    found = _footage_found(session, footage, titles, check_boxes(marks), index, digest)
+    problems = check.problems(lambda other: titles[uuid.UUID(other.sku)]) + [
+        f"placement {item.placement_id} of the episode “{episode}”, approved as {item.title}, matches "
+        f"{item.keypoints} keypoints inside them: that pack as your footage shows it prints what they "
+        "hold, so it would count as this product; shrink or move those boxes off it"
+        for item, episode in found
+    ]
     return OwnPrintCheckPublic(
         image_id=image.id,
         index_version=index.version,
@@ -124,9 +180,81 @@ def check_product_marks(
             for other in check.shared
         ],
         compared=check.compared,
-        ok=check.ok,
-        problems=check.problems(lambda other: titles[uuid.UUID(other.sku)]),
+        footage=[item for item, _ in found],
+        footage_compared=len(footage),
+        ok=check.ok and not found,
+        problems=problems,
     )
+
+
+def _footage(session: Session, product: Product) -> list[Placement]:
+    """The placements to compare: the newest approved as another product with this one among their
+    candidates."""
+    recent = session.exec(
+        select(Placement)
+        .where(
+            Placement.brand_id == product.brand_id,
+            Placement.status == PlacementStatus.APPROVED,
+            col(Placement.chosen_product_id).is_not(None),
+            Placement.chosen_product_id != product.id,
+            col(Placement.thumbnail_path).is_not(None),
+        )
+        .order_by(col(Placement.updated_at).desc(), col(Placement.id))
+        .limit(FOOTAGE_SCANNED)
+    ).all()
+    return [
+        placement
+        for placement in recent
+        if any(candidate.get("product_id") == str(product.id) for candidate in placement.sku_candidates)
+    ][:FOOTAGE_PLACEMENTS]
+
+
+def _footage_found(
+    session: Session,
+    placements: Sequence[Placement],
+    titles: dict[uuid.UUID, str],
+    boxes: Sequence[Box],
+    index: CatalogIndex,
+    digest: str,
+) -> list[tuple[FootagePrintPublic, str]]:
+    """The placements whose crops match the marks' bar inside the boxes, with their episodes' titles."""
+    matched = [
+        (str(placement.id), _FOOTAGE.matched(index, digest, Path(placement.thumbnail_path)))
+        for placement in placements
+        if placement.thumbnail_path and placement.chosen_product_id in titles
+    ]
+    printed: tuple[FootagePrint, ...] = footage_inside_marks(
+        index.image_features[digest].size, boxes, matched
+    )
+    by_id = {str(placement.id): placement for placement in placements}
+    episodes = dict(
+        session.exec(
+            select(Episode.id, Episode.title).where(
+                col(Episode.id).in_({by_id[item.key].episode_id for item in printed})
+            )
+        ).all()
+    )
+    found = []
+    for item in printed:
+        placement = by_id[item.key]
+        shown = placement.chosen_product_id
+        if shown is None:  # not selected so (see _footage); never compared
+            continue
+        found.append(
+            (
+                FootagePrintPublic(
+                    placement_id=placement.id,
+                    episode_id=placement.episode_id,
+                    product_id=shown,
+                    title=titles[shown],
+                    keypoints=item.inliers,
+                    per_box=list(item.per_box),
+                    points=list(item.points),
+                ),
+                episodes.get(placement.episode_id, ""),
+            )
+        )
+    return found
 
 
 def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> ProductImage:

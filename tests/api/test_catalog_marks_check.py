@@ -3,6 +3,8 @@ about to save (or what is stored), refused clearly when the index cannot check i
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -11,11 +13,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.catalog.models import Product
 from api.jobs.queue import JobKind
 from api.linking.service import catalog_items, index_folder
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings
+from tagger.arrays import Image
+from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
-from tests.tagger.linking.factories import extractor, family_packshot, packshot, scene_around
+from tests.api.factories import make_episode, make_placement
+from tests.tagger.linking.factories import (
+    combined_edition,
+    extractor,
+    family_packshot,
+    packshot,
+    photo_of,
+    scene_around,
+)
 from tests.utils.api import BrandAccount, RecordingQueue
 
 OWN_PICTURE = [0.22, 0.07, 0.78, 0.45]
@@ -187,3 +201,61 @@ def test_what_cannot_be_checked_is_refused_and_says_why(
     assert unindexed.status_code == 409
     assert "not in the catalog index yet" in unindexed.json()["detail"]
     assert job_queue.enqueued[-1].kind == JobKind.LINK
+
+
+def test_marks_are_checked_against_placements_approved_as_a_sibling_whose_pack_prints_them(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    family: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """Yoggi Vanilla's packshot passes Strawberry's marks, but its "strawberry & vanilla" edition in the
+    brand's episodes prints the strawberries: its placements approved as Vanilla are where that shows."""
+    _index_the_catalog(engine, settings, brand)
+    strawberry, vanilla, tea = family["strawberry"], family["vanilla"], family["tea"]
+    episode = make_episode(engine, brand.brand.id, settings)
+    store = FileCropStore(tmp_path / "crops")
+    with Session(engine, expire_on_commit=False) as session:
+        rows = {name: session.get(Product, uuid.UUID(family[name]["id"])) for name in family}
+
+    def placement(key: str, crops: list[Image], shown: str, candidates: list[str], status: str) -> str:
+        made = make_placement(
+            engine,
+            episode,
+            status=PlacementStatus(status),
+            candidates=[row for name in candidates if (row := rows[name]) is not None],
+            chosen_product_id=uuid.UUID(family[shown]["id"]),
+            thumbnail_path=str(store.save(key, crops)),
+        )
+        return str(made.id)
+
+    combined = [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
+    flagged = placement("combined", combined, "vanilla", ["vanilla", "strawberry"], "approved")
+    placement("plain", [photo_of(family_packshot(202), 1)], "vanilla", ["vanilla", "strawberry"], "approved")
+    # Not compared: Strawberry was not among the candidates, the placement is Strawberry's own, or its
+    # link is only proposed
+    placement("tea", combined, "tea", ["tea"], "approved")
+    placement("own", combined, "strawberry", ["strawberry", "vanilla"], "approved")
+    placement("proposed", combined, "vanilla", ["vanilla", "strawberry"], "proposed")
+
+    checked = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
+
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert (body["shared"], body["footage_compared"], body["ok"]) == ([], 2, False)
+    (found,) = body["footage"]
+    assert (found["placement_id"], found["episode_id"]) == (flagged, str(episode.id))
+    assert (found["product_id"], found["title"]) == (vanilla["id"], "Yoggi Vanilla")
+    assert found["keypoints"] >= body["shared_bar"]
+    assert found["per_box"] == [found["keypoints"]]
+    assert 0 < len(found["points"]) <= found["keypoints"]
+    (problem,) = body["problems"]
+    assert problem.startswith(
+        f"placement {flagged} of the episode “Episode 1”, approved as Yoggi Vanilla, matches "
+        f"{found['keypoints']} keypoints inside them"
+    )
+    # Tea's marks are not compared with Yoggi's footage: it was never among those placements' candidates
+    tea_marks = _check(client, brand, tea, {"own_print": [[0.2, 0.05, 0.8, 0.95]]}).json()
+    assert (tea_marks["footage"], tea_marks["footage_compared"]) == ([], 0)

@@ -22,11 +22,14 @@ from sqlmodel import Session
 from api.analytics.models import Event
 from api.catalog.models import Product
 from api.checkout.models import CheckoutSession
+from api.episodes.models import Episode
 from api.linking.service import catalog_items, index_folder
 from api.review.models import Placement, PlacementStatus
+from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
+from tests.api.factories import make_placement
+from tests.tagger.linking.factories import combined_edition, family_packshot, photo_of
 from tests.tagger.linking.factories import extractor as linking_extractor
-from tests.tagger.linking.factories import family_packshot
 from tests.utils.web import PageErrors
 from tests.web import factories
 from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
@@ -826,7 +829,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
 
 
 def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_sibling_shares(
-    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors, tmp_path: Path
 ) -> None:
     page, world = desk_page, review_world
     tote = world.products[TOTE.id]
@@ -885,6 +888,35 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     expect(page.locator("#marks-shared .shared-dot")).to_have_count(0)
     (product,) = rows(live_api.engine, Product, Product.id == tote.id)
     assert product.own_print == []
+
+    # When an episode shows Tote Bag Vanilla's "tote & vanilla" edition, which prints the bag's own
+    # picture too: a placement approved as Tote Bag Vanilla, with the tote bag among its candidates
+    with Session(live_api.engine, expire_on_commit=False) as session:
+        episode = session.get(Episode, world.episode_id)
+        vanilla = session.get(Product, uuid.UUID(created.json()["id"]))
+        bag = session.get(Product, tote.id)
+    assert episode is not None
+    assert vanilla is not None
+    assert bag is not None
+    crops = [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
+    make_placement(
+        live_api.engine,
+        episode,
+        status=PlacementStatus.APPROVED,
+        candidates=[vanilla, bag],
+        chosen_product_id=vanilla.id,
+        thumbnail_path=str(FileCropStore(tmp_path / "crops").save("tote-and-vanilla", crops)),
+    )
+    page.get_by_role("button", name="Remove box 1").click()
+    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+
+    # Then the check names that placement, and where the pack in the episode prints what the box holds
+    expect(page.locator("#marks-check")).to_contain_text("approved as Tote Bag Vanilla, matches")
+    assert page.locator("#marks-shared .shared-dot").count() >= 5
+    assert (
+        page.locator("#marks-shared .shared-dot").first.get_attribute("title")
+        == "Also on Tote Bag Vanilla, as an episode shows it"
+    )
     assert page_errors == []
 
 

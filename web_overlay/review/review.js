@@ -65,6 +65,9 @@
  * @property {boolean} can_confirm
  * @property {{product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} shared
  * @property {number} compared
+ * @property {{placement_id: string, episode_id: string, product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} footage
+ *   placements of the brand's episodes approved as another product whose crops match inside the boxes
+ * @property {number} footage_compared
  * @property {boolean} ok
  * @property {string[]} problems
  */
@@ -1019,15 +1022,23 @@ function renderMarksCheck() {
   if (!result) {
     box.replaceChildren(...(check?.note ? [h('p', {}, [check.note])] : []));
   } else if (result.ok) {
-    box.replaceChildren(h('p', {}, [`Checked against ${result.compared} other product${result.compared === 1 ? '' : 's'}: `
+    const footage = result.footage_compared
+      ? ` and ${result.footage_compared} placement${result.footage_compared === 1 ? '' : 's'} of your episodes approved as another product`
+      : '';
+    box.replaceChildren(h('p', {}, [`Checked against ${result.compared} other product${result.compared === 1 ? '' : 's'}${footage}: `
       + 'these boxes hold enough print to confirm this product, and none of them prints it.']));
   } else {
     box.replaceChildren(
-      h('p', {}, ['Checked against the catalog: change the boxes before saving.']),
+      h('p', {}, ['Checked against the catalog and your episodes: change the boxes before saving.']),
       h('ul', {}, result.problems.map((problem) => h('li', {}, [problem]))));
   }
-  $('marks-shared').replaceChildren(...(result?.shared ?? []).flatMap((other) => other.points.map(([x, y]) => {
-    const dot = h('span', { class: 'shared-dot', title: `Also on ${other.title}` });
+  // Where other products' packshots, and other products' packs in your footage, print what the boxes hold.
+  const elsewhere = [
+    ...(result?.shared ?? []).map((other) => ({ points: other.points, title: `Also on ${other.title}` })),
+    ...(result?.footage ?? []).map((seen) => ({ points: seen.points, title: `Also on ${seen.title}, as an episode shows it` })),
+  ];
+  $('marks-shared').replaceChildren(...elsewhere.flatMap(({ points, title }) => points.map(([x, y]) => {
+    const dot = h('span', { class: 'shared-dot', title });
     dot.style.left = `${x * 100}%`;
     dot.style.top = `${y * 100}%`;
     return dot;

@@ -49,6 +49,16 @@ def family_packshot(flavour_seed: int) -> Image:
     return image
 
 
+def combined_edition(own_seed: int, printed_seed: int) -> Image:
+    """A sibling's pack as sold in the shop, not as its packshot shows it: a "strawberry & vanilla"
+    edition of `own_seed`'s carton with `printed_seed`'s flavour picture on top and its own below, in
+    place of the family card."""
+    carton = family_packshot(own_seed).copy()
+    carton[14:90, 40:160] = family_packshot(printed_seed)[14:90, 40:160]
+    carton[110:186, 40:160] = family_packshot(own_seed)[14:90, 40:160]
+    return carton
+
+
 def photo_of(shot: Image, seed: int = 0, size: int = 320) -> Image:
     """The packshot as a camera might see it: on a grey shelf, scaled, rotated a little, noisy."""
     rng = np.random.default_rng(1000 + seed)
