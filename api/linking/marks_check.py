@@ -20,9 +20,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
@@ -40,7 +41,7 @@ from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print import Box, OwnPrintError, check_boxes
 from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
-from tagger.linking.own_print_footage import FootagePrint, footage_inside_marks, matched_on_marked_image
+from tagger.linking.own_print_footage import footage_inside_marks, matched_on_marked_image
 
 # Loaded indexes kept per process (brands checking marks at once); each maps its arrays from disk.
 INDEXES_KEPT = 4
@@ -98,12 +99,16 @@ class _FootageMatches:
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key]
-        # Crops that are gone (an episode deleted meanwhile) or unreadable are skipped by the store.
-        matched = matched_on_marked_image(index, digest, FileCropStore.load(thumbnail))
-        with self._lock:
-            self._kept[key] = matched
-            while len(self._kept) > FOOTAGE_KEPT:
-                self._kept.popitem(last=False)
+        # Crops that cannot be read (a media volume not mounted yet) are skipped by the store, and such
+        # an answer is not kept: the next check reads them again. (Two checks at once may both compute
+        # a placement; the answer is the same.)
+        crops = FileCropStore.load(thumbnail)
+        matched = matched_on_marked_image(index, digest, crops)
+        if crops:
+            with self._lock:
+                self._kept[key] = matched
+                while len(self._kept) > FOOTAGE_KEPT:
+                    self._kept.popitem(last=False)
         return matched
 
 
@@ -150,12 +155,11 @@ def check_product_marks(
     titles = _titles(
         session,
         product.brand_id,
-        [uuid.UUID(other.sku) for other in check.shared]
-        + [row.chosen_product_id for row in footage if row.chosen_product_id is not None],
+        [uuid.UUID(other.sku) for other in check.shared] + [row.product_id for row in footage],
     )
     # A product deleted since the index was built is not named (its id would be a 404).
     check = replace(check, shared=tuple(other for other in check.shared if uuid.UUID(other.sku) in titles))
-    found = _footage_found(session, footage, titles, check_boxes(marks), index, digest)
+    found, footage_compared = _footage_found(session, footage, titles, check_boxes(marks), index, digest)
     problems = check.problems(lambda other: titles[uuid.UUID(other.sku)]) + [
         f"placement {item.placement_id} of the episode “{episode}”, approved as {item.title}, matches "
         f"{item.keypoints} keypoints inside them: that pack as your footage shows it prints what they "
@@ -181,80 +185,99 @@ def check_product_marks(
         ],
         compared=check.compared,
         footage=[item for item, _ in found],
-        footage_compared=len(footage),
+        footage_compared=footage_compared,
         ok=check.ok and not found,
         problems=problems,
     )
 
 
-def _footage(session: Session, product: Product) -> list[Placement]:
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """A placement approved as another product: the columns the footage check reads."""
+
+    id: uuid.UUID
+    episode_id: uuid.UUID
+    product_id: uuid.UUID
+    thumbnail: Path
+
+
+def _footage(session: Session, product: Product) -> list[_Shown]:
     """The placements to compare: the newest approved as another product with this one among their
     candidates."""
-    recent = session.exec(
-        select(Placement)
+    # (SQLAlchemy's select: sqlmodel's is typed for at most four columns.)
+    recent = session.execute(
+        sa_select(
+            col(Placement.id),
+            col(Placement.episode_id),
+            col(Placement.chosen_product_id),
+            col(Placement.thumbnail_path),
+            col(Placement.sku_candidates),
+        )
         .where(
-            Placement.brand_id == product.brand_id,
-            Placement.status == PlacementStatus.APPROVED,
+            col(Placement.brand_id) == product.brand_id,
+            col(Placement.status) == PlacementStatus.APPROVED,
             col(Placement.chosen_product_id).is_not(None),
-            Placement.chosen_product_id != product.id,
+            col(Placement.chosen_product_id) != product.id,
             col(Placement.thumbnail_path).is_not(None),
         )
         .order_by(col(Placement.updated_at).desc(), col(Placement.id))
         .limit(FOOTAGE_SCANNED)
     ).all()
+    wanted = str(product.id)
     return [
-        placement
-        for placement in recent
-        if any(candidate.get("product_id") == str(product.id) for candidate in placement.sku_candidates)
+        _Shown(placement_id, episode_id, shown, Path(thumbnail))
+        for placement_id, episode_id, shown, thumbnail, candidates in recent
+        if shown is not None
+        and thumbnail
+        and any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or [])
     ][:FOOTAGE_PLACEMENTS]
 
 
 def _footage_found(
     session: Session,
-    placements: Sequence[Placement],
+    placements: Sequence[_Shown],
     titles: dict[uuid.UUID, str],
     boxes: Sequence[Box],
     index: CatalogIndex,
     digest: str,
-) -> list[tuple[FootagePrintPublic, str]]:
-    """The placements whose crops match the marks' bar inside the boxes, with their episodes' titles."""
-    matched = [
-        (str(placement.id), _FOOTAGE.matched(index, digest, Path(placement.thumbnail_path)))
+) -> tuple[list[tuple[FootagePrintPublic, str]], int]:
+    """The placements whose crops match the marks' bar inside the boxes, with their episodes' titles,
+    and how many placements were compared (those whose crops could be read, of a product still in the
+    catalog)."""
+    compared = [
+        (placement, _FOOTAGE.matched(index, digest, placement.thumbnail))
         for placement in placements
-        if placement.thumbnail_path and placement.chosen_product_id in titles
+        if placement.product_id in titles
     ]
-    printed: tuple[FootagePrint, ...] = footage_inside_marks(
-        index.image_features[digest].size, boxes, matched
+    compared = [(placement, matched) for placement, matched in compared if matched]
+    printed = footage_inside_marks(
+        index.image_features[digest].size,
+        boxes,
+        [(str(placement.id), matched) for placement, matched in compared],
     )
-    by_id = {str(placement.id): placement for placement in placements}
-    episodes = dict(
-        session.exec(
-            select(Episode.id, Episode.title).where(
-                col(Episode.id).in_({by_id[item.key].episode_id for item in printed})
-            )
-        ).all()
+    by_id = {str(placement.id): placement for placement, _ in compared}
+    shown_in = {by_id[item.key].episode_id for item in printed}
+    episodes = (
+        dict(session.exec(select(Episode.id, Episode.title).where(col(Episode.id).in_(shown_in))).all())
+        if shown_in
+        else {}
     )
-    found = []
-    for item in printed:
-        placement = by_id[item.key]
-        shown = placement.chosen_product_id
-        if shown is None:  # not selected so (see _footage); never compared
-            continue
-        found.append(
-            (
-                FootagePrintPublic(
-                    placement_id=placement.id,
-                    episode_id=placement.episode_id,
-                    product_id=shown,
-                    title=titles[shown],
-                    keypoints=item.inliers,
-                    per_box=list(item.per_box),
-                    points=list(item.points),
-                ),
-                episodes.get(placement.episode_id, ""),
-            )
+    found = [
+        (
+            FootagePrintPublic(
+                placement_id=by_id[item.key].id,
+                episode_id=by_id[item.key].episode_id,
+                product_id=by_id[item.key].product_id,
+                title=titles[by_id[item.key].product_id],
+                keypoints=item.inliers,
+                per_box=list(item.per_box),
+                points=list(item.points),
+            ),
+            episodes.get(by_id[item.key].episode_id, ""),
         )
-    return found
+        for item in printed
+    ]
+    return found, len(compared)
 
 
 def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> ProductImage:

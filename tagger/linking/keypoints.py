@@ -38,6 +38,8 @@ MAX_FORESHORTENING = 8.0
 # How far from a similarity's prediction a match may be and still be fitted by the homography refined
 # from it: a print seen at an angle departs from a similarity by tens of pixels across a carton.
 GUIDED_MATCH_PX = 4 * RANSAC_REPROJECTION_PX
+# Pairs of matches tried for that similarity.
+SIMILARITY_HYPOTHESES = 500
 
 
 # Matching runs on RootSIFT descriptors quantized to 7 bits (values lie in [0, 1], so 0-127): the
@@ -220,7 +222,7 @@ def verify(query: LocalFeatures | MatchingQuery, candidate: LocalFeatures) -> Ve
 
     Several copies of a print in the query (a shelf of cartons, a crate seen from above) all match the
     same candidate keypoints, and a homography can collapse the copies onto one place and count all
-    of them. Such a fit is not a view; the matches are fitted again, one copy at a time: a similarity
+    of them. Such a fit is not a view; the matches are fitted once more, on one copy: a similarity
     (rotation, one scale, shift), which cannot squeeze one direction alone, finds the copy with the
     most support, and the homography is fitted to the matches near where it puts them."""
     if len(query) < 2 or len(candidate) < 2:
@@ -230,21 +232,44 @@ def verify(query: LocalFeatures | MatchingQuery, candidate: LocalFeatures) -> Ve
     fitted = _fit_view(source, target)
     if fitted is not None:
         return fitted
-    near_one_copy = _near_a_similarity(source, target)
+    near_one_copy = _near_a_similarity(source, target, candidate_rows)
     refitted = _fit_view(source[near_one_copy], target[near_one_copy])
     return Verification(0, None) if refitted is None else refitted
 
 
-def _near_a_similarity(source: FloatArray, target: FloatArray) -> NDArray[np.bool_]:
+def _near_a_similarity(
+    source: FloatArray, target: FloatArray, candidate_rows: NDArray[np.int64]
+) -> NDArray[np.bool_]:
     """The matches within GUIDED_MATCH_PX of where the best-supported similarity of `source` ->
-    `target` puts them (none when no similarity fits)."""
-    matrix, _ = cv2.estimateAffinePartial2D(
-        source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_REPROJECTION_PX, maxIters=2000
-    )
-    if matrix is None:
-        return np.zeros(len(source), dtype=bool)
-    placed = source @ np.asarray(matrix[:, :2], np.float64).T + np.asarray(matrix[:, 2], np.float64)
-    return np.asarray(np.linalg.norm(placed - target, axis=1) <= GUIDED_MATCH_PX)
+    `target` puts them (none when no similarity fits); `candidate_rows` says which candidate keypoint
+    each match is.
+
+    A RANSAC of our own over pairs of matches (a similarity is z -> a z + b in complex numbers, fixed by
+    two), since support is counted in distinct candidate keypoints: a similarity that shrinks every
+    copy onto one spot takes a few matches of each copy, all on the same few keypoints, and counted
+    match by match that beat one carton's support on a shelf of six or more. One copy matches each
+    keypoint once."""
+    count = len(source)
+    if count < MIN_MATCHES_FOR_RANSAC:
+        return np.zeros(count, dtype=bool)
+    query = source[:, 0].astype(np.float64) + 1j * source[:, 1].astype(np.float64)
+    candidate = target[:, 0].astype(np.float64) + 1j * target[:, 1].astype(np.float64)
+    # Seeded: a pair of images always gets the same answer.
+    first, second = np.random.default_rng(0).integers(0, count, size=(2, SIMILARITY_HYPOTHESES))
+    query_step = query[second] - query[first]
+    # Pairs too close on the query fix no scale or turn worth trusting.
+    usable = np.abs(query_step) > 2 * RANSAC_REPROJECTION_PX
+    scale_turn = np.where(usable, (candidate[second] - candidate[first]) / np.where(usable, query_step, 1), 0)
+    shift = candidate[first] - scale_turn * query[first]
+    residuals = np.abs(scale_turn[:, None] * query[None, :] + shift[:, None] - candidate[None, :])
+    hypothesis, match = np.nonzero((residuals <= RANSAC_REPROJECTION_PX) & usable[:, None])
+    held = np.zeros((SIMILARITY_HYPOTHESES, int(candidate_rows.max()) + 1), dtype=bool)
+    held[hypothesis, candidate_rows[match]] = True
+    support = held.sum(axis=1)
+    best = int(support.argmax())
+    if support[best] < MIN_MATCHES_FOR_RANSAC:
+        return np.zeros(count, dtype=bool)
+    return np.asarray(residuals[best] <= GUIDED_MATCH_PX)
 
 
 def _fit_view(source: FloatArray, target: FloatArray) -> Verification | None:
@@ -280,7 +305,9 @@ def plausible_view(homography: NDArray[np.float64], points: NDArray[np.float64])
     RANSAC fit a homography that squeezes the crop onto one strip of the packshot, where every copy's
     matches land on the same few places: 118 "inliers" of God Morgon Orange's packshot in a crop of
     Orange & Red Grapefruit cartons, 17 of them inside Orange's own-print marks, with the crop's 331 px
-    across mapped onto 27 px (BENCHMARKS.md, End to end)."""
+    across mapped onto 27 px (BENCHMARKS.md, End to end). How squeezed a collapse looks grows with the
+    copies' spacing on the candidate image over RANSAC's tolerance (8 px): copies closer than about 64
+    candidate pixels apart could collapse within the bar; a packshot's carton is wider than that."""
     if len(points) == 0:
         return False
     denominators = points @ homography[2, :2] + homography[2, 2]

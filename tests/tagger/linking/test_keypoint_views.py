@@ -47,6 +47,25 @@ def test_copies_of_a_print_side_by_side_count_as_one_view(copies: int) -> None:
     assert plausible_view(outcome.homography, outcome.query_points.astype(np.float64))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_shelf_of_many_cartons_counts_one_carton(seed: int) -> None:
+    """Six and ten cartons side by side: a similarity that shrinks them all onto one spot takes a few
+    matches of every carton, more than one carton's; counted in distinct catalog keypoints, one carton's
+    similarity wins, and the homography refitted near it is one carton's view."""
+    shot = packshot(seed)
+    catalog_image = extract_local_features(shot, upscale_to=400, max_features=800)
+    carton = shot[:, 40:160]
+    for copies in (6, 10):
+        shelf = extract_local_features(
+            np.concatenate([carton] * copies, axis=1), upscale_to=400, max_features=800
+        )
+
+        outcome = verify(shelf, catalog_image)
+
+        assert outcome.inliers >= 20, (copies, outcome.inliers)
+        assert np.ptp(outcome.query_points[:, 0]) < carton.shape[1]  # inside one carton
+
+
 def test_a_print_seen_at_an_angle_is_still_a_view() -> None:
     shot = packshot(3)
     # The carton turned away, its near edge taller than its far one: foreshortened by about 1.8 where
