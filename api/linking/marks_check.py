@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -43,6 +44,9 @@ from tagger.linking.own_print import Box, OwnPrintError, check_boxes
 from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
 from tagger.linking.own_print_footage import footage_inside_marks, matched_on_marked_image
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 # Loaded indexes kept per process (brands checking marks at once); each maps its arrays from disk.
 INDEXES_KEPT = 4
 # Placements of the footage compared per check, and how many of the newest approved ones are looked
@@ -54,65 +58,64 @@ FOOTAGE_SCANNED = 500
 FOOTAGE_KEPT = 256
 
 
-class _Indexes:
-    """The last few brand indexes this process loaded, by folder and version."""
+class _Kept(Generic[K, V]):
+    """The last `limit` values used, by key, shared by a process's request threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
         self._lock = threading.Lock()
-        self._loaded: OrderedDict[tuple[Path, str], CatalogIndex] = OrderedDict()
+        self._kept: OrderedDict[K, V] = OrderedDict()
 
-    def current(self, folder: Path) -> CatalogIndex | None:
-        try:
-            version = (folder / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        key = (folder, version)
+    def get(self, key: K) -> V | None:
         with self._lock:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
+            if key not in self._kept:
+                return None
+            self._kept.move_to_end(key)
+            return self._kept[key]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self._limit:
+                self._kept.popitem(last=False)
+
+
+# The last few brand indexes this process loaded, by folder and version.
+_INDEXES: _Kept[tuple[Path, str], CatalogIndex] = _Kept(INDEXES_KEPT)
+# Each placement's crops' keypoints matched on a marked image, by crops, index and image: what the
+# boxes do not change, computed once while a brand redraws them.
+_FOOTAGE: _Kept[tuple[str, str, str], tuple[FloatArray, ...]] = _Kept(FOOTAGE_KEPT)
+
+
+def _current_index(folder: Path) -> CatalogIndex | None:
+    """The index the brand's last link or tag job saved in `folder` (None when there is none)."""
+    try:
+        version = (folder / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    index = _INDEXES.get((folder, version))
+    if index is None:
         try:
             index = FileIndexStore(folder).load(version)
         except IndexStoreError:
             return None
-        with self._lock:
-            self._loaded[key] = index
-            while len(self._loaded) > INDEXES_KEPT:
-                self._loaded.popitem(last=False)
-        return index
+        _INDEXES.put((folder, version), index)
+    return index
 
 
-_INDEXES = _Indexes()
-
-
-class _FootageMatches:
-    """Each placement's crops' keypoints matched on a marked image, by crops, index and image: what the
-    boxes do not change, computed once while a brand redraws them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[str, str, str], tuple[FloatArray, ...]] = OrderedDict()
-
-    def matched(self, index: CatalogIndex, digest: str, thumbnail: Path) -> tuple[FloatArray, ...]:
-        key = (str(thumbnail), index.version, digest)
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
+def _footage_matched(index: CatalogIndex, digest: str, thumbnail: Path) -> tuple[FloatArray, ...]:
+    """A placement's crops (stored beside `thumbnail`) matched on the marked image `digest`."""
+    key = (str(thumbnail), index.version, digest)
+    matched = _FOOTAGE.get(key)
+    if matched is None:
         # Crops that cannot be read (a media volume not mounted yet) are skipped by the store, and such
         # an answer is not kept: the next check reads them again. (Two checks at once may both compute
         # a placement; the answer is the same.)
         crops = FileCropStore.load(thumbnail)
         matched = matched_on_marked_image(index, digest, crops)
         if crops:
-            with self._lock:
-                self._kept[key] = matched
-                while len(self._kept) > FOOTAGE_KEPT:
-                    self._kept.popitem(last=False)
-        return matched
-
-
-_FOOTAGE = _FootageMatches()
+            _FOOTAGE.put(key, matched)
+    return matched
 
 
 def check_product_marks(
@@ -133,7 +136,7 @@ def check_product_marks(
         )
     image = _image(session, product, image_id)
     digest = _digest(image)
-    index = _INDEXES.current(index_folder(settings, product.brand_id))
+    index = _current_index(index_folder(settings, product.brand_id))
     if index is None:
         raise MarksNotCheckable(
             "the catalog has no index yet: it is built by the next link job (one is queued now); "
@@ -244,19 +247,17 @@ def _footage_found(
     """The placements whose crops match the marks' bar inside the boxes, with their episodes' titles,
     and how many placements were compared (those whose crops could be read, of a product still in the
     catalog)."""
-    compared = [
-        (placement, _FOOTAGE.matched(index, digest, placement.thumbnail))
-        for placement in placements
-        if placement.product_id in titles
-    ]
-    compared = [(placement, matched) for placement, matched in compared if matched]
+    compared: dict[str, tuple[_Shown, tuple[FloatArray, ...]]] = {}
+    for placement in placements:
+        if placement.product_id in titles and (
+            matched := _footage_matched(index, digest, placement.thumbnail)
+        ):
+            compared[str(placement.id)] = (placement, matched)
     printed = footage_inside_marks(
-        index.image_features[digest].size,
-        boxes,
-        [(str(placement.id), matched) for placement, matched in compared],
+        index.image_features[digest].size, boxes, [(key, matched) for key, (_, matched) in compared.items()]
     )
-    by_id = {str(placement.id): placement for placement, _ in compared}
-    shown_in = {by_id[item.key].episode_id for item in printed}
+    shown = [(compared[item.key][0], item) for item in printed]
+    shown_in = {placement.episode_id for placement, _ in shown}
     episodes = (
         dict(session.exec(select(Episode.id, Episode.title).where(col(Episode.id).in_(shown_in))).all())
         if shown_in
@@ -265,17 +266,17 @@ def _footage_found(
     found = [
         (
             FootagePrintPublic(
-                placement_id=by_id[item.key].id,
-                episode_id=by_id[item.key].episode_id,
-                product_id=by_id[item.key].product_id,
-                title=titles[by_id[item.key].product_id],
+                placement_id=placement.id,
+                episode_id=placement.episode_id,
+                product_id=placement.product_id,
+                title=titles[placement.product_id],
                 keypoints=item.inliers,
                 per_box=list(item.per_box),
                 points=list(item.points),
             ),
-            episodes.get(by_id[item.key].episode_id, ""),
+            episodes.get(placement.episode_id, ""),
         )
-        for item in printed
+        for placement, item in shown
     ]
     return found, len(compared)
 

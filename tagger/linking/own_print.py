@@ -92,3 +92,11 @@ def inside_mask(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box])
 def points_inside(points: FloatArray, size: tuple[int, int], boxes: Sequence[Box]) -> int:
     """How many of `points` (x, y in the image's pixels; `size` is its height, width) lie in a box."""
     return int(inside_mask(points, size, boxes).sum())
+
+
+def places_on_image(points: FloatArray, size: tuple[int, int]) -> tuple[tuple[float, float], ...]:
+    """Where `points` (x, y in the image's pixels; `size` is its height, width) are, each place once (SIFT
+    may give one place a keypoint per orientation), as fractions of the image: for an editor to draw."""
+    height, width = size
+    places = np.unique(np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2)), axis=0)
+    return tuple((round(float(x) / max(width, 1), 4), round(float(y) / max(height, 1), 4)) for x, y in places)

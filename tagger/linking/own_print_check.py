@@ -41,7 +41,7 @@ from tagger.linking.keypoints import (
 )
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.locate import LocateConfig, searched_rows
-from tagger.linking.own_print import Box, check_boxes, inside_mask, points_inside
+from tagger.linking.own_print import Box, check_boxes, inside_mask, places_on_image, points_inside
 
 # Other products listed per check: the worst offenders are what a brand acts on.
 MAX_SHARED = 5
@@ -151,13 +151,7 @@ def check_own_print(
             inside = inside_mask(landed, marked.size, checked)
             if int(inside.sum()) > best.inliers:
                 per_box = tuple(points_inside(landed, marked.size, [box]) for box in checked)
-                height, width = marked.size
-                # Where they are, each place once (for an editor to draw).
-                places = np.unique(np.round(landed[inside]), axis=0)
-                points = tuple(
-                    (round(float(x) / max(width, 1), 4), round(float(y) / max(height, 1), 4))
-                    for x, y in places
-                )
+                points = places_on_image(landed[inside], marked.size)
                 best = SharedPrint(product.sku, product.title, int(inside.sum()), per_box, points)
         if best.inliers >= OWN_PRINT_INLIERS:
             shared.append(best)

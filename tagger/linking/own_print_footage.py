@@ -15,14 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from tagger.arrays import FloatArray, Image
 from tagger.linking.features import FeatureConfig
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, extract_local_features, verify
 from tagger.linking.linker import OWN_PRINT_INLIERS
-from tagger.linking.own_print import Box, inside_mask, points_inside
+from tagger.linking.own_print import Box, inside_mask, places_on_image, points_inside
 from tagger.linking.own_print_check import OwnPrintCheckError
 
 
@@ -55,9 +53,6 @@ def matched_on_marked_image(
         local = extract_local_features(
             crop, upscale_to=chosen.keypoint_side_px, max_features=chosen.max_keypoints
         )
-        if len(local) < 2:
-            matched.append(np.zeros((0, 2), np.float32))
-            continue
         matched.append(verify(MatchingQuery.of(local), marked.local).candidate_points)
     return tuple(matched)
 
@@ -68,27 +63,17 @@ def footage_inside_marks(
     """Of each placement's crops (`matched_on_marked_image`, by key) the one with most matched
     keypoints inside the boxes, as approval takes its best crop; those reaching the marks' bar
     (`OWN_PRINT_INLIERS`), most first."""
-    height, width = marked_size
     found = []
     for key, crops in matched:
         if not crops:
             continue
         points = max(crops, key=lambda crop: int(inside_mask(crop, marked_size, boxes).sum()))
         inside = inside_mask(points, marked_size, boxes)
-        count = int(inside.sum())
-        if count < OWN_PRINT_INLIERS:
+        if int(inside.sum()) < OWN_PRINT_INLIERS:
             continue
-        places = np.unique(np.round(np.asarray(points)[inside]), axis=0)
+        per_box = tuple(points_inside(points, marked_size, [box]) for box in boxes)
         found.append(
-            FootagePrint(
-                key,
-                count,
-                tuple(points_inside(points, marked_size, [box]) for box in boxes),
-                tuple(
-                    (round(float(x) / max(width, 1), 4), round(float(y) / max(height, 1), 4))
-                    for x, y in places
-                ),
-            )
+            FootagePrint(key, int(inside.sum()), per_box, places_on_image(points[inside], marked_size))
         )
     found.sort(key=lambda item: (-item.inliers, item.key))
     return tuple(found)
