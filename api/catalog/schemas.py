@@ -169,6 +169,22 @@ class FootagePrintPublic(BaseModel):
     )
 
 
+class OwnFootagePublic(BaseModel):
+    placement_id: uuid.UUID
+    episode_id: uuid.UUID
+    keypoints: int = Field(description="Keypoints inside the boxes the placement's best crop matches")
+    per_box: list[int] = Field(description="Of those, how many in each box, in the boxes' order")
+    matched: int = Field(description="The most keypoints any of its crops matched anywhere on the image")
+    misses_marks: bool = Field(
+        description="Its print matched, but fewer than `shared_bar` keypoints inside the boxes: links of "
+        "this pack as the footage shows it are never approved automatically"
+    )
+    points: list[tuple[float, float]] = Field(
+        description="Where that crop matched the image, inside the boxes or not (x and y as fractions of "
+        "the image, each place once): print the pack as filmed carries"
+    )
+
+
 class OwnPrintCheckPublic(BaseModel):
     image_id: uuid.UUID
     index_version: str
@@ -190,6 +206,11 @@ class OwnPrintCheckPublic(BaseModel):
         default=0,
         description="How many such placements were compared: the newest approved as another product "
         "with this one among their candidates",
+    )
+    own_footage: list[OwnFootagePublic] = Field(
+        default_factory=list,
+        description="The newest placements approved as this product, against the boxes: those whose "
+        "print matched but not inside the boxes first",
     )
     ok: bool
     problems: list[str] = Field(description="What to change, in words; empty when the marks are fine")

@@ -10,7 +10,9 @@ adds it.
 It also checks the marks against the brand's footage (`tagger.linking.own_print_footage`): the crops of
 the newest placements approved as another product with this one among their candidates, the siblings
 the linker weighed against it, as the camera saw their packs. Their keypoints matched on the marked
-image do not depend on the boxes, so they are kept per process while the brand redraws.
+image do not depend on the boxes, so they are kept per process while the brand redraws. And against
+the newest placements approved as the product itself: a box on print its pack as sold lacks (a
+packshot of another edition) would keep every link of it from approval.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
-from api.catalog.schemas import FootagePrintPublic, OwnPrintCheckPublic, SharedPrintPublic
+from api.catalog.schemas import FootagePrintPublic, OwnFootagePublic, OwnPrintCheckPublic, SharedPrintPublic
 from api.catalog.service import first_image_id, is_image_of
 from api.episodes.models import Episode
 from api.errors import InvalidInput
@@ -42,7 +44,11 @@ from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print import Box, OwnPrintError, check_boxes
 from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
-from tagger.linking.own_print_footage import footage_inside_marks, matched_on_marked_image
+from tagger.linking.own_print_footage import (
+    footage_inside_marks,
+    matched_on_marked_image,
+    own_footage_against_marks,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -155,6 +161,7 @@ def check_product_marks(
             f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
         ) from error
     footage = _footage(session, product)
+    own = _own_footage(session, product)
     titles = _titles(
         session,
         product.brand_id,
@@ -162,13 +169,26 @@ def check_product_marks(
     )
     # A product deleted since the index was built is not named (its id would be a 404).
     check = replace(check, shared=tuple(other for other in check.shared if uuid.UUID(other.sku) in titles))
-    found, footage_compared = _footage_found(session, footage, titles, check_boxes(marks), index, digest)
-    problems = check.problems(lambda other: titles[uuid.UUID(other.sku)]) + [
-        f"placement {item.placement_id} of the episode “{episode}”, approved as {item.title}, matches "
-        f"{item.keypoints} keypoints inside them: that pack as your footage shows it prints what they "
-        "hold, so it would count as this product; shrink or move those boxes off it"
-        for item, episode in found
-    ]
+    boxes_checked = check_boxes(marks)
+    found, footage_compared = _footage_found(session, footage, titles, boxes_checked, index, digest)
+    own_found = _own_footage_found(session, own, boxes_checked, index, digest)
+    problems = (
+        check.problems(lambda other: titles[uuid.UUID(other.sku)])
+        + [
+            f"placement {item.placement_id} of the episode “{episode}”, approved as {item.title}, matches "
+            f"{item.keypoints} keypoints inside them: that pack as your footage shows it prints what they "
+            "hold, so it would count as this product; shrink or move those boxes off it"
+            for item, episode in found
+        ]
+        + [
+            f"placement {item.placement_id} of the episode “{episode}”, approved as this product, matches "
+            f"its print ({item.matched} keypoints) but only {item.keypoints} inside them (needs "
+            f"{OWN_PRINT_INLIERS}): this pack as your footage shows it lacks what they hold, so its links "
+            "are never approved automatically; draw them on print it shows (its matches are drawn)"
+            for item, episode in own_found
+            if item.misses_marks
+        ]
+    )
     return OwnPrintCheckPublic(
         image_id=image.id,
         index_version=index.version,
@@ -189,7 +209,8 @@ def check_product_marks(
         compared=check.compared,
         footage=[item for item, _ in found],
         footage_compared=footage_compared,
-        ok=check.ok and not found,
+        own_footage=[item for item, _ in own_found],
+        ok=check.ok and not found and not any(item.misses_marks for item, _ in own_found),
         problems=problems,
     )
 
@@ -207,6 +228,25 @@ class _Shown:
 def _footage(session: Session, product: Product) -> list[_Shown]:
     """The placements to compare: the newest approved as another product with this one among their
     candidates."""
+    wanted = str(product.id)
+    return [
+        placement
+        for placement, candidates in _approved(
+            session, product, col(Placement.chosen_product_id) != product.id
+        )
+        if any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or [])
+    ][:FOOTAGE_PLACEMENTS]
+
+
+def _own_footage(session: Session, product: Product) -> list[_Shown]:
+    """The newest placements approved as the product itself."""
+    own = _approved(session, product, col(Placement.chosen_product_id) == product.id)
+    return [placement for placement, _ in own][:FOOTAGE_PLACEMENTS]
+
+
+def _approved(session: Session, product: Product, chosen: Any) -> list[tuple[_Shown, Any]]:
+    """The newest approved placements of the product's brand with a stored crop and a chosen product
+    matching `chosen`, each with its candidates."""
     # (SQLAlchemy's select: sqlmodel's is typed for at most four columns.)
     recent = session.execute(
         sa_select(
@@ -220,20 +260,17 @@ def _footage(session: Session, product: Product) -> list[_Shown]:
             col(Placement.brand_id) == product.brand_id,
             col(Placement.status) == PlacementStatus.APPROVED,
             col(Placement.chosen_product_id).is_not(None),
-            col(Placement.chosen_product_id) != product.id,
+            chosen,
             col(Placement.thumbnail_path).is_not(None),
         )
         .order_by(col(Placement.updated_at).desc(), col(Placement.id))
         .limit(FOOTAGE_SCANNED)
     ).all()
-    wanted = str(product.id)
     return [
-        _Shown(placement_id, episode_id, shown, Path(thumbnail))
+        (_Shown(placement_id, episode_id, shown, Path(thumbnail)), candidates)
         for placement_id, episode_id, shown, thumbnail, candidates in recent
-        if shown is not None
-        and thumbnail
-        and any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or [])
-    ][:FOOTAGE_PLACEMENTS]
+        if shown is not None and thumbnail
+    ]
 
 
 def _footage_found(
@@ -257,12 +294,7 @@ def _footage_found(
         index.image_features[digest].size, boxes, [(key, matched) for key, (_, matched) in compared.items()]
     )
     shown = [(compared[item.key][0], item) for item in printed]
-    shown_in = {placement.episode_id for placement, _ in shown}
-    episodes = (
-        dict(session.exec(select(Episode.id, Episode.title).where(col(Episode.id).in_(shown_in))).all())
-        if shown_in
-        else {}
-    )
+    episodes = _episode_titles(session, {placement.episode_id for placement, _ in shown})
     found = [
         (
             FootagePrintPublic(
@@ -279,6 +311,43 @@ def _footage_found(
         for placement, item in shown
     ]
     return found, len(compared)
+
+
+def _own_footage_found(
+    session: Session, placements: Sequence[_Shown], boxes: Sequence[Box], index: CatalogIndex, digest: str
+) -> list[tuple[OwnFootagePublic, str]]:
+    """The product's own placements (those whose crops could be read) against the boxes, with their
+    episodes' titles: those that miss the marks first."""
+    compared = {
+        str(placement.id): (placement, matched)
+        for placement in placements
+        if (matched := _footage_matched(index, digest, placement.thumbnail))
+    }
+    judged = own_footage_against_marks(
+        index.image_features[digest].size, boxes, [(key, matched) for key, (_, matched) in compared.items()]
+    )
+    episodes = _episode_titles(session, {placement.episode_id for placement, _ in compared.values()})
+    return [
+        (
+            OwnFootagePublic(
+                placement_id=compared[item.key][0].id,
+                episode_id=compared[item.key][0].episode_id,
+                keypoints=item.inliers,
+                per_box=list(item.per_box),
+                matched=item.matched,
+                misses_marks=item.misses_marks,
+                points=list(item.points),
+            ),
+            episodes.get(compared[item.key][0].episode_id, ""),
+        )
+        for item in judged
+    ]
+
+
+def _episode_titles(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    return dict(session.exec(select(Episode.id, Episode.title).where(col(Episode.id).in_(ids))).all())
 
 
 def _image(session: Session, product: Product, image_id: uuid.UUID | None) -> ProductImage:

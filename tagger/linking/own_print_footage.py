@@ -8,6 +8,12 @@ past the 20 that confirm a product (BENCHMARKS.md, End to end). Crops of placeme
 another product are that pack as the camera sees it: counted as the linker counts a crop against the
 marked image (keypoints verified under one plausible view, those landing inside the boxes), any that
 reaches the marks' bar is print the product does not own.
+
+The other way round, crops of placements approved as the product itself are its pack as sold: where
+their print matches the packshot but hardly any of it lands inside the boxes, the marks sit on print
+that pack lacks (Arla Sour Cream's packshot is the summer edition, and the benchmark's box on its
+summer landscape got 0 keypoints from the cartons in the shop while the rest of the print matched 52-105),
+and the linker will never approve that pack (`print_evidence`: fewer than OWN_PRINT_INLIERS inside).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from tagger.arrays import FloatArray, Image
 from tagger.linking.features import FeatureConfig
 from tagger.linking.index import CatalogIndex
 from tagger.linking.keypoints import MatchingQuery, extract_local_features, verify
-from tagger.linking.linker import OWN_PRINT_INLIERS
+from tagger.linking.linker import OWN_PRINT_INLIERS, PRINT_EVIDENCE_INLIERS
 from tagger.linking.own_print import Box, inside_mask, places_on_image, points_inside
 from tagger.linking.own_print_check import OwnPrintCheckError
 
@@ -76,4 +82,55 @@ def footage_inside_marks(
             FootagePrint(key, int(inside.sum()), per_box, places_on_image(points[inside], marked_size))
         )
     found.sort(key=lambda item: (-item.inliers, item.key))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnFootagePrint:
+    """A placement of the product itself against its marks: `inliers` inside the boxes in its best crop
+    (as approval counts them) and `per_box`; `matched`, the most keypoints any of its crops matched on
+    the marked image (its print seen when at least PRINT_EVIDENCE_INLIERS); `points`, where that crop
+    matched, inside the boxes or not (fractions of the marked image, each place once): where the pack
+    as filmed carries the packshot's print, for the brand to draw on."""
+
+    key: str
+    inliers: int
+    per_box: tuple[int, ...]
+    matched: int
+    points: tuple[tuple[float, float], ...]
+
+    @property
+    def print_seen(self) -> bool:
+        return self.matched >= PRINT_EVIDENCE_INLIERS
+
+    @property
+    def misses_marks(self) -> bool:
+        """Its print matched, yet too little of it inside the boxes for the linker ever to approve it."""
+        return self.print_seen and self.inliers < OWN_PRINT_INLIERS
+
+
+def own_footage_against_marks(
+    marked_size: tuple[int, int], boxes: Sequence[Box], matched: Sequence[tuple[str, Sequence[FloatArray]]]
+) -> tuple[OwnFootagePrint, ...]:
+    """Each of the product's own placements (`matched_on_marked_image`, by key) against the boxes, those
+    that miss the marks first (fewest inside first), then the rest in the order given."""
+    found = []
+    for key, crops in matched:
+        if not crops:
+            continue
+        best_inside = max(crops, key=lambda crop: int(inside_mask(crop, marked_size, boxes).sum()))
+        most_matched = max(crops, key=len)
+        found.append(
+            OwnFootagePrint(
+                key,
+                int(inside_mask(best_inside, marked_size, boxes).sum()),
+                tuple(points_inside(best_inside, marked_size, [box]) for box in boxes),
+                len(most_matched),
+                places_on_image(most_matched, marked_size),
+            )
+        )
+    order = {item.key: position for position, item in enumerate(found)}
+    found.sort(
+        key=lambda item: (not item.misses_marks, item.inliers if item.misses_marks else 0, order[item.key])
+    )
     return tuple(found)

@@ -259,3 +259,61 @@ def test_marks_are_checked_against_placements_approved_as_a_sibling_whose_pack_p
     # Tea's marks are not compared with Yoggi's footage: it was never among those placements' candidates
     tea_marks = _check(client, brand, tea, {"own_print": [[0.2, 0.05, 0.8, 0.95]]}).json()
     assert (tea_marks["footage"], tea_marks["footage_compared"]) == ([], 0)
+
+
+def test_marks_are_checked_against_placements_approved_as_the_product_itself(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    family: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """Strawberry's packshot is one edition; the brand's episodes also show another, with a different
+    picture where the marks are. Its placements approved as Strawberry show the marks miss that pack."""
+    _index_the_catalog(engine, settings, brand)
+    strawberry = family["strawberry"]
+    episode = make_episode(engine, brand.brand.id, settings)
+    store = FileCropStore(tmp_path / "crops")
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(Product, uuid.UUID(strawberry["id"]))
+    assert row is not None
+    other_edition = family_packshot(101).copy()
+    other_edition[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
+
+    def placement(key: str, crops: list[Image], status: str) -> str:
+        made = make_placement(
+            engine,
+            episode,
+            status=PlacementStatus(status),
+            candidates=[row],
+            chosen_product_id=row.id,
+            thumbnail_path=str(store.save(key, crops)),
+        )
+        return str(made.id)
+
+    as_packshot = placement("as packshot", [photo_of(family_packshot(101), 1)], "approved")
+    missed = placement("other edition", [photo_of(other_edition, seed) for seed in (1, 2)], "approved")
+    placement("proposed", [photo_of(other_edition, 3)], "proposed")  # a proposal is not the brand's word
+
+    checked = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
+
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert [item["placement_id"] for item in body["own_footage"]] == [missed, as_packshot]
+    first, second = body["own_footage"]
+    assert first["misses_marks"] is True
+    assert first["keypoints"] < body["shared_bar"] <= 2 * body["shared_bar"] <= first["matched"]
+    assert first["per_box"] == [first["keypoints"]]
+    assert first["points"]  # where that pack matched the packshot, to draw on
+    assert second["misses_marks"] is False
+    assert second["keypoints"] >= body["shared_bar"]
+    (problem,) = body["problems"]
+    assert problem.startswith(
+        f"placement {missed} of the episode “Episode 1”, approved as this product, matches its print "
+        f"({first['matched']} keypoints) but only {first['keypoints']} inside them (needs 10)"
+    )
+    assert body["ok"] is False
+    # Marks over the card both editions print pass that pack (the sibling's packshot is the problem there)
+    card = _check(client, brand, strawberry, {"own_print": [SHARED_CARD]}).json()
+    assert not any(item["misses_marks"] for item in card["own_footage"])

@@ -917,6 +917,29 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
         page.locator("#marks-shared .shared-dot").first.get_attribute("title")
         == "Also on Tote Bag Vanilla, as an episode shows it"
     )
+
+    # When an episode shows another edition of the tote bag itself, with another picture on top: a
+    # placement approved as the tote bag
+    other_edition = family_packshot(101).copy()
+    other_edition[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
+    make_placement(
+        live_api.engine,
+        episode,
+        status=PlacementStatus.APPROVED,
+        candidates=[bag, vanilla],
+        chosen_product_id=bag.id,
+        thumbnail_path=str(
+            FileCropStore(tmp_path / "crops").save("other-edition", [photo_of(other_edition, 1)])
+        ),
+    )
+    page.get_by_role("button", name="Remove box 1").click()
+    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+
+    # Then the check says the box misses that pack, and shows in green where its print matched
+    expect(page.locator("#marks-check")).to_contain_text("approved as this product, matches its print")
+    own_dots = page.locator("#marks-shared .own-dot")
+    assert own_dots.count() >= 5
+    assert own_dots.first.get_attribute("title") == "This product as an episode shows it: draw on these"
     assert page_errors == []
 
 

@@ -68,6 +68,8 @@
  * @property {{placement_id: string, episode_id: string, product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} footage
  *   placements of the brand's episodes approved as another product whose crops match inside the boxes
  * @property {number} footage_compared
+ * @property {{placement_id: string, episode_id: string, keypoints: number, per_box: number[], matched: number, misses_marks: boolean, points: [number, number][]}[]} [own_footage]
+ *   the newest placements approved as this product, against the boxes; where its print matched but missed them first
  * @property {boolean} ok
  * @property {string[]} problems
  */
@@ -1022,9 +1024,10 @@ function renderMarksCheck() {
   if (!result) {
     box.replaceChildren(...(check?.note ? [h('p', {}, [check.note])] : []));
   } else if (result.ok) {
-    const footage = result.footage_compared
+    const own = result.own_footage?.length ?? 0;
+    const footage = (result.footage_compared
       ? ` and ${result.footage_compared} placement${result.footage_compared === 1 ? '' : 's'} of your episodes approved as another product`
-      : '';
+      : '') + (own ? `, and ${own} placement${own === 1 ? '' : 's'} approved as this product match inside them` : '');
     box.replaceChildren(h('p', {}, [`Checked against ${result.compared} other product${result.compared === 1 ? '' : 's'}${footage}: `
       + 'these boxes hold enough print to confirm this product, and none of them prints it.']));
   } else {
@@ -1034,11 +1037,15 @@ function renderMarksCheck() {
   }
   // Where other products' packshots, and other products' packs in your footage, print what the boxes hold.
   const elsewhere = [
-    ...(result?.shared ?? []).map((other) => ({ points: other.points, title: `Also on ${other.title}` })),
-    ...(result?.footage ?? []).map((seen) => ({ points: seen.points, title: `Also on ${seen.title}, as an episode shows it` })),
+    ...(result?.shared ?? []).map((other) => ({ points: other.points, title: `Also on ${other.title}`, own: false })),
+    ...(result?.footage ?? []).map((seen) => ({ points: seen.points, title: `Also on ${seen.title}, as an episode shows it`, own: false })),
   ];
-  $('marks-shared').replaceChildren(...elsewhere.flatMap(({ points, title }) => points.map(([x, y]) => {
-    const dot = h('span', { class: 'shared-dot', title });
+  // Where the product's own pack, as an episode shows it, matched the image while missing the boxes:
+  // print that pack carries, for the reviewer to draw the boxes on.
+  const ownPrint = (result?.own_footage ?? []).filter((seen) => seen.misses_marks)
+    .map((seen) => ({ points: seen.points, title: 'This product as an episode shows it: draw on these', own: true }));
+  $('marks-shared').replaceChildren(...[...elsewhere, ...ownPrint].flatMap(({ points, title, own }) => points.map(([x, y]) => {
+    const dot = h('span', { class: own ? 'shared-dot own-dot' : 'shared-dot', title });
     dot.style.left = `${x * 100}%`;
     dot.style.top = `${y * 100}%`;
     return dot;

@@ -8,10 +8,14 @@ import pytest
 
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.linker import OWN_PRINT_INLIERS
+from tagger.linking.linker import OWN_PRINT_INLIERS, PRINT_EVIDENCE_INLIERS
 from tagger.linking.own_print import points_inside
 from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
-from tagger.linking.own_print_footage import footage_inside_marks, matched_on_marked_image
+from tagger.linking.own_print_footage import (
+    footage_inside_marks,
+    matched_on_marked_image,
+    own_footage_against_marks,
+)
 from tests.tagger.linking.factories import combined_edition, extractor, family_packshot, photo_of
 
 OWN_PICTURE = (0.22, 0.07, 0.78, 0.45)
@@ -65,3 +69,60 @@ def test_a_siblings_pack_as_sold_that_prints_the_marked_picture_is_found_where_i
 def test_marks_on_an_image_the_index_lacks_cannot_be_checked_against_footage(index: CatalogIndex) -> None:
     with pytest.raises(OwnPrintCheckError, match="not in the catalog index yet"):
         matched_on_marked_image(index, "0" * 64, [family_packshot(101)])
+
+
+def test_the_products_own_pack_of_another_edition_is_named_when_its_print_misses_the_marks(
+    index: CatalogIndex,
+) -> None:
+    digest = _strawberry(index)
+    size = index.image_features[digest].size
+    # The edition sold: the family card as on the packshot, another picture where the marks are
+    sold = family_packshot(101).copy()
+    sold[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
+    footage = [
+        ("as packshot", matched_on_marked_image(index, digest, [photo_of(family_packshot(101), 1)])),
+        ("other edition", matched_on_marked_image(index, digest, [photo_of(sold, seed) for seed in (1, 2)])),
+        ("nothing", matched_on_marked_image(index, digest, [np.full((120, 80, 3), 90, np.uint8)])),
+    ]
+
+    judged = own_footage_against_marks(size, [OWN_PICTURE], footage)
+
+    # Then the other edition comes first, its print seen but (almost) none of it inside the marks
+    other, as_packshot, nothing = judged
+    assert other.key == "other edition"
+    assert other.misses_marks
+    assert other.print_seen
+    assert other.matched >= PRINT_EVIDENCE_INLIERS
+    assert other.inliers < OWN_PRINT_INLIERS
+    # Where it matched is drawn: mostly outside the boxes, on the card the editions share
+    x0, y0, x1, y1 = OWN_PICTURE
+    within = [x0 <= x <= x1 and y0 <= y <= y1 for x, y in other.points]
+    assert len(other.points) > 2 * sum(within)
+    # The pack as its packshot shows it matches inside them, and a crop with no print is not named
+    assert as_packshot.key == "as packshot"
+    assert as_packshot.inliers >= OWN_PRINT_INLIERS
+    assert not as_packshot.misses_marks
+    assert nothing.key == "nothing"
+    assert not nothing.print_seen
+    assert not nothing.misses_marks
+
+
+def test_own_footage_keeps_the_callers_order_after_those_that_miss_the_marks() -> None:
+    size = (200, 200)
+    inside = np.array([[100.0, 50.0]] * 12, np.float32)
+    outside = np.array([[100.0, 150.0]] * 25, np.float32)
+    judged = own_footage_against_marks(
+        size,
+        [OWN_PICTURE],
+        [
+            ("newest", (inside,)),
+            ("misses by one", (np.vstack([outside, inside[:9]]),)),
+            ("older", (inside,)),
+            ("misses", (outside,)),
+            ("unread", ()),
+        ],
+    )
+    assert [item.key for item in judged] == ["misses", "misses by one", "newest", "older"]
+    assert [item.inliers for item in judged] == [0, 9, 12, 12]
+    assert judged[1].per_box == (9,)
+    assert judged[1].matched == 34
