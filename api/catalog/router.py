@@ -21,6 +21,8 @@ from api.catalog.schemas import (
     ImportReport,
     OwnPrintCheckPublic,
     OwnPrintCheckRequest,
+    OwnPrintSuggestionPublic,
+    OwnPrintSuggestRequest,
     ProductCreate,
     ProductPage,
     ProductPublic,
@@ -33,7 +35,7 @@ from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.linking.exceptions import MarksNotCheckable
 from api.linking.link_jobs import queue_index_refresh
-from api.linking.marks_check import check_product_marks
+from api.linking.marks_check import check_product_marks, suggest_product_marks
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
@@ -139,6 +141,29 @@ def check_own_print(
     product = catalog.get_product(session, brand_id, product_id)
     try:
         return check_product_marks(session, settings, product, body.own_print, body.own_print_image_id)
+    except MarksNotCheckable:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
+        raise
+
+
+@router.post(
+    "/products/{product_id}/own-print/suggest",
+    response_model=OwnPrintSuggestionPublic,
+    summary="Suggest own-print marks from the brand's footage: where its approved placements match and "
+    "no other product does",
+)
+def suggest_own_print(
+    product_id: uuid.UUID,
+    body: OwnPrintSuggestRequest,
+    request: Request,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> OwnPrintSuggestionPublic:
+    # Saves nothing: the editor shows the boxes, and the brand saves them (PATCH) or not.
+    product = catalog.get_product(session, brand_id, product_id)
+    try:
+        return suggest_product_marks(session, settings, product, body.own_print_image_id)
     except MarksNotCheckable:
         queue_index_refresh(session, request.app.state.job_queue, brand_id)
         raise

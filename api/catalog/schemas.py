@@ -216,6 +216,35 @@ class OwnPrintCheckPublic(BaseModel):
     problems: list[str] = Field(description="What to change, in words; empty when the marks are fine")
 
 
+class OwnPrintSuggestRequest(_Strict):
+    own_print_image_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The product image to draw on; omitted: the stored marks' image, else its first",
+    )
+
+
+class OwnPrintSuggestionPublic(BaseModel):
+    image_id: uuid.UUID
+    boxes: list[tuple[float, float, float, float]] = Field(
+        description="Suggested boxes (x0, y0, x1, y1 as fractions of the image); empty when none can do "
+        "their job (`reason` says why). Nothing is saved: PATCH the product with them to use them"
+    )
+    reason: str = Field(description="Why there are no boxes; empty when there are")
+    placements_compared: int = Field(
+        description="Placements approved as this product whose crops were learnt from (the newest, at most 8)"
+    )
+    own_inside: list[int] = Field(
+        description="For each of those, the keypoints its best crop matches inside the boxes"
+    )
+    foreign_inside: int = Field(
+        description="The most keypoints any other product's packshot, or placement approved as another "
+        "product with this one among its candidates, matches inside the boxes (at most half the marks' bar)"
+    )
+    check: OwnPrintCheckPublic | None = Field(
+        default=None, description="The boxes checked as `own-print/check` checks them; null with no boxes"
+    )
+
+
 class VariantPublic(BaseModel):
     id: uuid.UUID
     product_id: uuid.UUID

@@ -30,7 +30,13 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
-from api.catalog.schemas import FootagePrintPublic, OwnFootagePublic, OwnPrintCheckPublic, SharedPrintPublic
+from api.catalog.schemas import (
+    FootagePrintPublic,
+    OwnFootagePublic,
+    OwnPrintCheckPublic,
+    OwnPrintSuggestionPublic,
+    SharedPrintPublic,
+)
 from api.catalog.service import first_image_id, is_image_of
 from api.episodes.models import Episode
 from api.errors import InvalidInput
@@ -43,12 +49,18 @@ from tagger.crop_store import FileCropStore
 from tagger.linking import CatalogIndex, FileIndexStore, IndexStoreError
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print import Box, OwnPrintError, check_boxes
-from tagger.linking.own_print_check import MarksOnSceneError, OwnPrintCheckError, check_own_print
+from tagger.linking.own_print_check import (
+    MarksOnSceneError,
+    OwnPrintCheckError,
+    check_own_print,
+    others_print_on,
+)
 from tagger.linking.own_print_footage import (
     footage_inside_marks,
     matched_on_marked_image,
     own_footage_against_marks,
 )
+from tagger.linking.own_print_suggest import suggest_marks
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -213,6 +225,63 @@ def check_product_marks(
         ok=check.ok and not found and not any(item.misses_marks for item, _ in own_found),
         problems=problems,
     )
+
+
+def suggest_product_marks(
+    session: Session, settings: ApiSettings, product: Product, image_id: uuid.UUID | None
+) -> OwnPrintSuggestionPublic:
+    """Boxes on the product's image `image_id` (omitted: its marks' image, else its first) where its
+    newest approved placements match and no other product does (`tagger.linking.own_print_suggest`),
+    checked as `check_product_marks` checks them. Nothing is saved. Refuses as the check does: 422 for a
+    scene, 409 (`MarksNotCheckable`) when the index cannot answer yet."""
+    image = _image(session, product, image_id)
+    digest = _digest(image)
+    index = _current_index(index_folder(settings, product.brand_id))
+    if index is None:
+        raise MarksNotCheckable(
+            "the catalog has no index yet: it is built by the next link job (one is queued now); "
+            "ask again when it is done"
+        )
+    if digest in index.image_features and digest not in index.packshot_digests:
+        message = (
+            "not a packshot of the product alone (a shop or lifestyle photo): keypoints are matched on "
+            "packshots only, so marks there can never approve; pick a packshot"
+        )
+        raise InvalidInput(
+            f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
+        )
+    try:
+        elsewhere = others_print_on(index, str(product.id), digest)
+    except OwnPrintCheckError as error:
+        raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
+    own = [
+        matched
+        for placement in _own_footage(session, product)
+        if (matched := _matched(index, digest, placement))
+    ]
+    siblings = [
+        crop for placement in _footage(session, product) for crop in _matched(index, digest, placement)
+    ]
+    marked = index.image_features[digest]
+    suggestion = suggest_marks(marked.size, marked.local.points, own, [*elsewhere, *siblings])
+    check = (
+        check_product_marks(session, settings, product, suggestion.boxes, image.id)
+        if suggestion.boxes
+        else None
+    )
+    return OwnPrintSuggestionPublic(
+        image_id=image.id,
+        boxes=list(suggestion.boxes),
+        reason=suggestion.reason,
+        placements_compared=len(own),
+        own_inside=list(suggestion.own_inside),
+        foreign_inside=suggestion.foreign_inside,
+        check=check,
+    )
+
+
+def _matched(index: CatalogIndex, digest: str, placement: _Shown) -> tuple[FloatArray, ...]:
+    return _footage_matched(index, digest, placement.thumbnail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,28 @@ def check_own_print(
     return OwnPrintCheck(keypoints, tuple(shared[:MAX_SHARED]), len(rows), total)
 
 
+def others_print_on(index: CatalogIndex, sku: str, image_digest: str) -> tuple[FloatArray, ...]:
+    """For every other product's packshot (the rows a whole-frame look would search, in a large catalog),
+    the marked image's keypoints it matches under one similarity, wherever they are: where marks must
+    not go (`own_print_suggest`). Only those matching something are returned."""
+    marked = index.image_features.get(image_digest)
+    if marked is None:
+        raise OwnPrintCheckError(
+            "the marked image is not in the catalog index yet: it is indexed by the next link or tag job"
+        )
+    landed = []
+    for row in _rows_to_compare(index, sku, marked, [(0.0, 0.0, 1.0, 1.0)]):
+        for digest in index.products[row].image_digests:
+            if digest not in index.packshot_digests or digest == image_digest:
+                continue
+            other = index.image_features[digest]
+            if len(other.local) >= 2 and len(
+                points := _shared_points(_as_query(other.local), other.size, marked)
+            ):
+                landed.append(points)
+    return tuple(landed)
+
+
 def _rows_to_compare(index: CatalogIndex, sku: str, marked: ImageFeatures, boxes: Sequence[Box]) -> list[int]:
     """Every other product, or in a catalog past the whole-frame look's row budget the rows that the
     marked print's keypoints inside the boxes vote for (the products printing what the boxes hold)."""

@@ -317,3 +317,98 @@ def test_marks_are_checked_against_placements_approved_as_the_product_itself(
     # Marks over the card both editions print pass that pack (the sibling's packshot is the problem there)
     card = _check(client, brand, strawberry, {"own_print": [SHARED_CARD]}).json()
     assert not any(item["misses_marks"] for item in card["own_footage"])
+
+
+def _suggest(client: TestClient, brand: BrandAccount, product: dict[str, Any], body: dict[str, Any]) -> Any:
+    return client.post(f"/v1/products/{product['id']}/own-print/suggest", json=body, headers=brand.headers)
+
+
+def test_marks_are_suggested_where_the_products_approved_placements_match_and_no_sibling_does(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    family: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    _index_the_catalog(engine, settings, brand)
+    strawberry, vanilla = family["strawberry"], family["vanilla"]
+    # Without footage there is nothing to learn from: no boxes, and why
+    nothing = _suggest(client, brand, strawberry, {})
+    assert nothing.status_code == 200, nothing.text
+    assert (nothing.json()["boxes"], nothing.json()["check"]) == ([], None)
+    assert nothing.json()["reason"].startswith("no placement approved as this product")
+
+    # Given three placements approved as Strawberry, and one approved as Vanilla with Strawberry among
+    # its candidates
+    episode = make_episode(engine, brand.brand.id, settings)
+    store = FileCropStore(tmp_path / "crops")
+    with Session(engine, expire_on_commit=False) as session:
+        rows = {
+            name: session.get(Product, uuid.UUID(family[name]["id"])) for name in ("strawberry", "vanilla")
+        }
+    assert rows["strawberry"] is not None
+    assert rows["vanilla"] is not None
+    for seed in (1, 2, 3):
+        make_placement(
+            engine,
+            episode,
+            status=PlacementStatus.APPROVED,
+            candidates=[rows["strawberry"], rows["vanilla"]],
+            chosen_product_id=rows["strawberry"].id,
+            thumbnail_path=str(store.save(f"own-{seed}", [photo_of(family_packshot(101), seed)])),
+        )
+    make_placement(
+        engine,
+        episode,
+        status=PlacementStatus.APPROVED,
+        candidates=[rows["vanilla"], rows["strawberry"]],
+        chosen_product_id=rows["vanilla"].id,
+        thumbnail_path=str(store.save("vanilla", [photo_of(family_packshot(202), 4)])),
+    )
+
+    suggested = _suggest(client, brand, strawberry, {})
+
+    # Then the boxes sit on Strawberry's own picture, off the card Vanilla prints too, and pass the check
+    assert suggested.status_code == 200, suggested.text
+    body = suggested.json()
+    assert body["reason"] == ""
+    assert body["image_id"] == strawberry["images"][0]["id"]
+    assert body["placements_compared"] == 3
+    assert body["boxes"]
+    for x0, _, x1, y1 in body["boxes"]:
+        assert x0 >= 0.15
+        assert x1 <= 0.85
+        assert y1 <= 0.55
+    assert min(body["own_inside"]) >= 10
+    assert body["foreign_inside"] <= 5
+    assert body["check"]["ok"] is True, body["check"]["problems"]
+    # Suggesting saves nothing
+    assert client.get(f"/v1/products/{strawberry['id']}", headers=brand.headers).json()["own_print"] == []
+    # Another product's image, a shop photo, an unknown field: refused
+    theirs = _suggest(client, brand, strawberry, {"own_print_image_id": vanilla["images"][0]["id"]})
+    assert (theirs.status_code, theirs.json()["errors"][0]["field"]) == (422, "own_print_image_id")
+    assert _suggest(client, brand, strawberry, {"x": 1}).status_code == 422
+
+
+def test_suggesting_marks_before_the_index_or_on_a_shop_photo_is_refused_and_says_why(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    family: dict[str, Any],
+    job_queue: RecordingQueue,
+) -> None:
+    strawberry = family["strawberry"]
+    early = _suggest(client, brand, strawberry, {})
+    assert early.status_code == 409
+    assert early.json()["type"].endswith("/index-not-ready")
+    assert [job.kind for job in job_queue.enqueued] == [JobKind.LINK]
+
+    scene = _upload(client, brand, strawberry["id"], "shelf.png", scene_around(family_packshot(101)))
+    _index_the_catalog(engine, settings, brand)
+    on_scene = _suggest(client, brand, strawberry, {"own_print_image_id": scene["id"]})
+    assert (on_scene.status_code, on_scene.json()["errors"][0]["field"]) == (422, "own_print_image_id")
+    assert "not a packshot of the product alone" in on_scene.json()["detail"]
+    assert _suggest(client, other_brand, strawberry, {}).status_code == 404

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.analytics.models import Event
 from api.catalog.models import Product
@@ -940,6 +940,43 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     own_dots = page.locator("#marks-shared .own-dot")
     assert own_dots.count() >= 5
     assert own_dots.first.get_attribute("title") == "This product as an episode shows it: draw on these"
+
+    # When the reviewer asks for boxes learnt from the episodes: the bag's own picture is printed by
+    # Tote Bag Vanilla's edition too, and the card by its packshot, so the console says why there are none
+    page.get_by_role("button", name="Suggest boxes from your episodes").click()
+    expect(page.locator("#marks-message")).to_contain_text("No boxes to suggest: no boxes hold enough")
+    expect(page.locator("#marks-list li")).to_have_count(1)
+
+    # When two more placements show the bag as its packshot does, and the vanilla edition's placement is
+    # no longer approved
+    for seed in (2, 3):
+        make_placement(
+            live_api.engine,
+            episode,
+            status=PlacementStatus.APPROVED,
+            candidates=[bag, vanilla],
+            chosen_product_id=bag.id,
+            thumbnail_path=str(
+                FileCropStore(tmp_path / "crops").save(f"bag-{seed}", [photo_of(family_packshot(101), seed)])
+            ),
+        )
+    with Session(live_api.engine) as session:
+        for placement in session.exec(select(Placement).where(Placement.chosen_product_id == vanilla.id)):
+            placement.status = PlacementStatus.PROPOSED
+            session.add(placement)
+        session.commit()
+    drawn = page.locator("#marks-list li code").first.inner_text()
+    page.get_by_role("button", name="Suggest boxes from your episodes").click()
+
+    # Then the suggested boxes replace the drawn one, unsaved, from the three placements (the other
+    # edition's, a minority, still misses them, and the check says so)
+    expect(page.locator("#marks-message")).to_contain_text("Suggested")
+    expect(page.locator("#marks-message")).to_contain_text("from 3 placements approved as this product")
+    expect(page.locator("#marks-list li code").first).not_to_have_text(drawn)
+    expect(page.locator("#marks-check")).to_contain_text("approved as this product, matches its print")
+    expect(page.locator("#marks-check")).not_to_contain_text("approved as Tote Bag Vanilla")
+    (unsaved,) = rows(live_api.engine, Product, Product.id == tote.id)
+    assert unsaved.own_print == []
     assert page_errors == []
 
 

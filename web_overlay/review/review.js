@@ -73,6 +73,16 @@
  * @property {boolean} ok
  * @property {string[]} problems
  */
+/**
+ * What POST /v1/products/{id}/own-print/suggest answers: boxes learnt from the brand's footage, or why none.
+ * @typedef {object} MarksSuggestion
+ * @property {string} image_id
+ * @property {[number, number, number, number][]} boxes
+ * @property {string} reason
+ * @property {number} placements_compared
+ * @property {number[]} own_inside
+ * @property {number} foreign_inside
+ */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
@@ -901,6 +911,7 @@ function renderMarks() {
   // Without an image there is nothing to draw on, but stored marks can still be removed (all of them).
   /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = state.marks.saving
     || (!image && (boxes.length > 0 || !product.own_print.length));
+  /** @type {HTMLButtonElement} */ ($('marks-suggest')).disabled = state.marks.saving || !image;
 }
 
 /** Where a pointer is over the packshot, as fractions of it, clamped to its edges. @param {PointerEvent} event */
@@ -1050,6 +1061,33 @@ function renderMarksCheck() {
     dot.style.top = `${y * 100}%`;
     return dot;
   })));
+}
+
+/** Ask the API for boxes learnt from the placements approved as this product; they replace the drawn ones, unsaved. */
+async function suggestMarks() {
+  const { product, imageId } = state.marks;
+  if (!product || !imageId) return;
+  marksSay('Looking at the placements approved as this product…');
+  try {
+    const { data } = await api('POST', `/v1/products/${encodeURIComponent(product.id)}/own-print/suggest`,
+      { body: { own_print_image_id: imageId } });
+    const suggestion = /** @type {MarksSuggestion} */ (data);
+    if (!stillMarking(product.id) || state.marks.imageId !== imageId) return;
+    if (!suggestion.boxes.length) {
+      marksSay(`No boxes to suggest: ${suggestion.reason}`, true);
+      return;
+    }
+    state.marks.boxes = suggestion.boxes.map((box) => /** @type {[number, number, number, number]} */ (box.map((v) => Math.round(v * 1000) / 1000)));
+    const held = Math.min(...suggestion.own_inside);
+    marksSay(`Suggested ${suggestion.boxes.length} box${suggestion.boxes.length === 1 ? '' : 'es'} from ${suggestion.placements_compared} `
+      + `placement${suggestion.placements_compared === 1 ? '' : 's'} approved as this product (each matches at least ${held} keypoints inside; `
+      + `another product at most ${suggestion.foreign_inside}). Save to use them.`);
+    renderMarks();
+  } catch (error) {
+    if (!stillMarking(product.id)) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    marksSay(`Could not suggest boxes: ${detail ?? errorText(error)}`, true);
+  }
 }
 
 /** The editor still shows this product (it may have been closed and opened on another meanwhile). @param {string} id */
@@ -1216,6 +1254,7 @@ function wire() {
   enableMarkDrawing();
   $('marks-open').addEventListener('click', () => openMarks());
   $('marks-save').addEventListener('click', () => saveMarks());
+  $('marks-suggest').addEventListener('click', () => { void suggestMarks(); });
   $('marks-clear').addEventListener('click', () => {
     state.marks.boxes = [];
     renderMarks();
