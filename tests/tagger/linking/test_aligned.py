@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from tagger.linking.aligned import aligned_similarity, thumbnail
@@ -60,9 +61,30 @@ def test_a_singular_homography_from_usac_gives_zero_instead_of_crashing_the_warp
     assert aligned_similarity(query, (192, 192), candidate, (64, 64), homography) == 0.0
 
 
-def test_a_homography_folding_the_product_through_infinity_gives_zero() -> None:
+def test_a_crop_of_part_of_the_pack_at_an_angle_is_compared_where_it_shows_the_pack() -> None:
+    shot = packshot(3)
+    sibling = np.ascontiguousarray(shot[:, :, [1, 2, 0]])
+    # The camera sees most of the pack at a steep angle: the map from the packshot to the crop has its
+    # horizon at x = 180, inside the packshot, so the far side of it folds through infinity
+    to_crop = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 50.0], [-1 / 180, 0.0, 1.0]])
+    crop = cv2.warpPerspective(shot, to_crop, (200, 200), borderValue=(120, 120, 120))
+    crop_to_packshot = np.linalg.inv(to_crop)
+
+    def compared_with(packshot_image: np.ndarray) -> float:
+        return aligned_similarity(
+            thumbnail(crop, 192), (200, 200), thumbnail(packshot_image, 64), (200, 200), crop_to_packshot
+        )
+
+    # Then the part it shows is compared (refusing every such map threw the evidence away), and only there
+    same, other = compared_with(shot), compared_with(sibling)
+    assert same > 0.5
+    assert other < 0.5 * same
+
+
+def test_a_homography_folding_most_of_the_packshot_through_infinity_compares_too_little() -> None:
     shot = packshot(2)
-    # Sampling the crop for the packshot thumbnail meets w = 0 at x = 32: its middle maps to infinity.
+    # Sampling the crop for the packshot thumbnail meets w = 0 at x = 32: beyond it the map folds
+    # through infinity, and before it little of the crop is seen
     folding = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1 / 32, 0.0, 1.0]])
 
     assert aligned_similarity(thumbnail(shot, 64), (64, 64), thumbnail(shot, 64), (64, 64), folding) == 0.0
