@@ -67,7 +67,7 @@ def test_a_crop_of_part_of_the_pack_at_an_angle_is_compared_where_it_shows_the_p
     # The camera sees most of the pack at a steep angle: the map from the packshot to the crop has its
     # horizon at x = 180, inside the packshot, so the far side of it folds through infinity
     to_crop = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 50.0], [-1 / 180, 0.0, 1.0]])
-    crop = cv2.warpPerspective(shot, to_crop, (200, 200), borderValue=(120, 120, 120))
+    crop = np.asarray(cv2.warpPerspective(shot, to_crop, (200, 200), borderValue=(120, 120, 120)), np.uint8)
     crop_to_packshot = np.linalg.inv(to_crop)
 
     def compared_with(packshot_image: np.ndarray) -> float:
