@@ -53,11 +53,11 @@ class MarksSuggestion:
     reason: str = ""
 
 
-def _cell_counts(points: FloatArray, size: tuple[int, int]) -> NDArray[np.int64]:
+def _cell_counts(points: FloatArray, size: tuple[int, int]) -> NDArray[np.int32]:
     """How many of `points` (pixels of the image; `size` its height, width) fall in each grid cell."""
     height, width = size
     xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    counts = np.zeros((GRID, GRID), np.int64)
+    counts = np.zeros((GRID, GRID), np.int32)
     if xy.size:
         columns = np.clip((xy[:, 0] / max(width, 1) * GRID).astype(int), 0, GRID - 1)
         rows = np.clip((xy[:, 1] / max(height, 1) * GRID).astype(int), 0, GRID - 1)
@@ -70,9 +70,12 @@ _SPANS = np.array([(start, stop) for start in range(GRID) for stop in range(star
 _RECTANGLES = np.array([(r0, r1, c0, c1) for r0, r1 in _SPANS for c0, c1 in _SPANS], dtype=np.int64)
 
 
-def _rectangle_sums(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+_ORDER = np.arange(len(_RECTANGLES))
+
+
+def _rectangle_sums(counts: NDArray[np.int32]) -> NDArray[np.int32]:
     """For a stack of grid counts (N x GRID x GRID), each one's sum over every rectangle (N x R)."""
-    table = np.zeros((counts.shape[0], GRID + 1, GRID + 1), np.int64)
+    table = np.zeros((counts.shape[0], GRID + 1, GRID + 1), np.int32)
     table[:, 1:, 1:] = counts.cumsum(axis=1).cumsum(axis=2)
     r0, r1, c0, c1 = _RECTANGLES.T
     return table[:, r1, c1] - table[:, r0, c1] - table[:, r1, c0] + table[:, r0, c0]
@@ -99,16 +102,19 @@ def suggest_marks(
     crops = [crop for crops in placements for crop in crops]
     owner = np.repeat(np.arange(len(placements)), [len(crops) for crops in placements])
     own_sums = _rectangle_sums(np.stack([_cell_counts(crop, marked_size) for crop in crops]))
+    # Print with no more points than the bound allows can never break it: left out, so a large catalog's
+    # many chance matches cost nothing (each kept one is a row of sums over all 44,100 rectangles).
+    binding = [points for points in foreign if len(points) > FOREIGN_ALLOWED]
     foreign_sums = _rectangle_sums(
         np.stack(
-            [_cell_counts(points, marked_size) for points in foreign] or [np.zeros((GRID, GRID), np.int64)]
+            [_cell_counts(points, marked_size) for points in binding] or [np.zeros((GRID, GRID), np.int32)]
         )
     )
 
     taken = np.zeros((GRID, GRID), bool)
     chosen: list[int] = []
-    own_total = np.zeros(len(crops), np.int64)
-    foreign_total = np.zeros(foreign_sums.shape[0], np.int64)
+    own_total = np.zeros(len(crops), np.int32)
+    foreign_total = np.zeros(foreign_sums.shape[0], np.int32)
     best_key: tuple[float, ...] = (0.0, 0.0, 0.0)
     for _ in range(MAX_SUGGESTED_BOXES):
         free = ~_overlaps(taken)
@@ -116,17 +122,18 @@ def suggest_marks(
         if not allowed.any():
             break
         with_box = own_total[:, None] + own_sums  # crops x rectangles
-        per_placement = np.zeros((len(placements), with_box.shape[1]), np.int64)
+        per_placement = np.zeros((len(placements), with_box.shape[1]), np.int32)
         np.maximum.at(per_placement, owner, with_box)  # a placement counts its best crop
         confirmed = (per_placement >= OWN_PRINT_CONFIRMING_INLIERS).sum(axis=0)
         passed = (per_placement >= OWN_PRINT_INLIERS).sum(axis=0)
         held = np.minimum(per_placement, _SCORE_CAP).sum(axis=0)
         area = (_RECTANGLES[:, 1] - _RECTANGLES[:, 0]) * (_RECTANGLES[:, 3] - _RECTANGLES[:, 2])
-        # Lexicographic: confirmed, then passed, then keypoints held, then the smaller box.
-        score = np.where(allowed, ((confirmed * 100 + passed) * 10_000 + held) * 1_000 - area, -1)
-        pick = int(score.argmax())
+        # Lexicographic, among the allowed: confirmed, then passed, then keypoints held, then the smaller
+        # box, then the first in grid order (np.lexsort's last key is its first; the best comes last).
+        ranked = np.lexsort((-_ORDER, -area, held, passed, confirmed, allowed))
+        pick = int(ranked[-1])
         key = (float(confirmed[pick]), float(passed[pick]), float(held[pick]))
-        if score[pick] < 0 or key <= best_key:
+        if not allowed[pick] or key <= best_key:
             break
         best_key = key
         chosen.append(pick)
@@ -154,10 +161,10 @@ def suggest_marks(
 
 
 def per_placement_best(
-    crop_counts: NDArray[np.int64], owner: NDArray[np.int64], placements: int
-) -> NDArray[np.int64]:
+    crop_counts: NDArray[np.int32], owner: NDArray[np.int64], placements: int
+) -> NDArray[np.int32]:
     """Each placement's best crop's count, from per-crop counts and the placement each crop is of."""
-    best = np.zeros(placements, np.int64)
+    best = np.zeros(placements, np.int32)
     np.maximum.at(best, owner, crop_counts)
     return best
 

@@ -63,6 +63,7 @@
  * @property {number[]} keypoints keypoints of the image inside each box
  * @property {number} confirming_keypoints
  * @property {boolean} can_confirm
+ * @property {number} shared_bar
  * @property {{product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} shared
  * @property {number} compared
  * @property {{placement_id: string, episode_id: string, product_id: string, title: string, keypoints: number, per_box: number[], points: [number, number][]}[]} footage
@@ -82,6 +83,7 @@
  * @property {number} placements_compared
  * @property {number[]} own_inside
  * @property {number} foreign_inside
+ * @property {MarksCheck | null} check the boxes checked, as the check endpoint answers
  */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
@@ -189,6 +191,8 @@ const state = {
     checkTimer: null,
     /** a save is on its way */
     saving: false,
+    /** a suggestion is on its way */
+    suggesting: false,
     /** @type {string | null} the image the boxes are drawn on */
     imageId: null,
     /** @type {[number, number, number, number][]} */
@@ -911,7 +915,7 @@ function renderMarks() {
   // Without an image there is nothing to draw on, but stored marks can still be removed (all of them).
   /** @type {HTMLButtonElement} */ ($('marks-save')).disabled = state.marks.saving
     || (!image && (boxes.length > 0 || !product.own_print.length));
-  /** @type {HTMLButtonElement} */ ($('marks-suggest')).disabled = state.marks.saving || !image;
+  /** @type {HTMLButtonElement} */ ($('marks-suggest')).disabled = state.marks.saving || state.marks.suggesting || !image;
 }
 
 /** Where a pointer is over the packshot, as fractions of it, clamped to its edges. @param {PointerEvent} event */
@@ -1035,7 +1039,7 @@ function renderMarksCheck() {
   if (!result) {
     box.replaceChildren(...(check?.note ? [h('p', {}, [check.note])] : []));
   } else if (result.ok) {
-    const own = result.own_footage?.length ?? 0;
+    const own = (result.own_footage ?? []).filter((seen) => seen.keypoints >= result.shared_bar).length;
     const footage = (result.footage_compared
       ? ` and ${result.footage_compared} placement${result.footage_compared === 1 ? '' : 's'} of your episodes approved as another product`
       : '') + (own ? `, and ${own} placement${own === 1 ? '' : 's'} approved as this product match inside them` : '');
@@ -1066,27 +1070,36 @@ function renderMarksCheck() {
 /** Ask the API for boxes learnt from the placements approved as this product; they replace the drawn ones, unsaved. */
 async function suggestMarks() {
   const { product, imageId } = state.marks;
-  if (!product || !imageId) return;
+  if (!product || !imageId || state.marks.suggesting) return;
+  // Boxes drawn while the answer is on its way are the reviewer's: the answer then does not replace them.
+  const asked = marksKey();
+  state.marks.suggesting = true;
+  renderMarks();
   marksSay('Looking at the placements approved as this product…');
   try {
     const { data } = await api('POST', `/v1/products/${encodeURIComponent(product.id)}/own-print/suggest`,
       { body: { own_print_image_id: imageId } });
     const suggestion = /** @type {MarksSuggestion} */ (data);
-    if (!stillMarking(product.id) || state.marks.imageId !== imageId) return;
+    if (!stillMarking(product.id) || marksKey() !== asked) return;
     if (!suggestion.boxes.length) {
       marksSay(`No boxes to suggest: ${suggestion.reason}`, true);
       return;
     }
     state.marks.boxes = suggestion.boxes.map((box) => /** @type {[number, number, number, number]} */ (box.map((v) => Math.round(v * 1000) / 1000)));
-    const held = Math.min(...suggestion.own_inside);
-    marksSay(`Suggested ${suggestion.boxes.length} box${suggestion.boxes.length === 1 ? '' : 'es'} from ${suggestion.placements_compared} `
-      + `placement${suggestion.placements_compared === 1 ? '' : 's'} approved as this product (each matches at least ${held} keypoints inside; `
-      + `another product at most ${suggestion.foreign_inside}). Save to use them.`);
-    renderMarks();
+    // The answer carries the check of its boxes: shown at once, not asked again (unless rounding moved them).
+    if (suggestion.check) state.marks.check = { key: marksKey(), result: suggestion.check, note: '', isError: false };
+    const passing = suggestion.own_inside.filter((count) => count >= (suggestion.check?.shared_bar ?? 10)).length;
+    const n = suggestion.placements_compared;
+    marksSay(`Suggested ${suggestion.boxes.length} box${suggestion.boxes.length === 1 ? '' : 'es'} from ${n} `
+      + `placement${n === 1 ? '' : 's'} approved as this product: ${passing} of ${n} match enough inside them, `
+      + `another product at most ${suggestion.foreign_inside} keypoints. Save to use them.`);
   } catch (error) {
     if (!stillMarking(product.id)) return;
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
     marksSay(`Could not suggest boxes: ${detail ?? errorText(error)}`, true);
+  } finally {
+    state.marks.suggesting = false;
+    if (stillMarking(product.id)) renderMarks();
   }
 }
 

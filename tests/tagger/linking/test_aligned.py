@@ -88,3 +88,22 @@ def test_a_homography_folding_most_of_the_packshot_through_infinity_compares_too
     folding = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1 / 32, 0.0, 1.0]])
 
     assert aligned_similarity(thumbnail(shot, 64), (64, 64), thumbnail(shot, 64), (64, 64), folding) == 0.0
+
+
+def test_a_homography_compares_the_same_at_any_scale_and_sign() -> None:
+    # A homography is defined up to scale: -H and 1e6 H are the same map (the horizon test uses the
+    # sign at the crop's centre, not a fixed sign or size).
+    shot = packshot(3)
+    to_crop = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 50.0], [-1 / 180, 0.0, 1.0]])
+    crop = np.asarray(cv2.warpPerspective(shot, to_crop, (200, 200), borderValue=(120, 120, 120)), np.uint8)
+    homography = np.linalg.inv(to_crop)
+
+    values = {
+        aligned_similarity(
+            thumbnail(crop, 192), (200, 200), thumbnail(shot, 64), (200, 200), factor * homography
+        )
+        for factor in (1.0, -1.0, 1e6, -1e-6)
+    }
+
+    assert len(values) == 1
+    assert values.pop() > 0.5
