@@ -309,13 +309,16 @@ def _footage(session: Session, product: Product) -> list[_Shown]:
 
 def _own_footage(session: Session, product: Product) -> list[_Shown]:
     """The newest placements approved as the product itself."""
-    own = _approved(session, product, col(Placement.chosen_product_id) == product.id)
+    # Every row the query returns is one of them: no more are read than are compared.
+    own = _approved(session, product, col(Placement.chosen_product_id) == product.id, FOOTAGE_PLACEMENTS)
     return [placement for placement, _ in own][:FOOTAGE_PLACEMENTS]
 
 
-def _approved(session: Session, product: Product, chosen: Any) -> list[tuple[_Shown, Any]]:
-    """The newest approved placements of the product's brand with a stored crop and a chosen product
-    matching `chosen`, each with its candidates."""
+def _approved(
+    session: Session, product: Product, chosen: Any, limit: int = FOOTAGE_SCANNED
+) -> list[tuple[_Shown, Any]]:
+    """The newest `limit` approved placements of the product's brand with a stored crop and a chosen
+    product matching `chosen`, each with its candidates."""
     # (SQLAlchemy's select: sqlmodel's is typed for at most four columns.)
     recent = session.execute(
         sa_select(
@@ -333,7 +336,7 @@ def _approved(session: Session, product: Product, chosen: Any) -> list[tuple[_Sh
             col(Placement.thumbnail_path).is_not(None),
         )
         .order_by(col(Placement.updated_at).desc(), col(Placement.id))
-        .limit(FOOTAGE_SCANNED)
+        .limit(limit)
     ).all()
     return [
         (_Shown(placement_id, episode_id, shown, Path(thumbnail)), candidates)
