@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -139,11 +141,8 @@ def check_own_print(
     # Checks what the editor is about to save (or, with `{}`, what is stored); writes nothing but, when
     # the index does not hold the image yet, the index-only link job that adds it.
     product = catalog.get_product(session, brand_id, product_id)
-    try:
+    with _index_refresh_when_not_ready(request, session, brand_id):
         return check_product_marks(session, settings, product, body.own_print, body.own_print_image_id)
-    except MarksNotCheckable:
-        queue_index_refresh(session, request.app.state.job_queue, brand_id)
-        raise
 
 
 @router.post(
@@ -162,8 +161,18 @@ def suggest_own_print(
 ) -> OwnPrintSuggestionPublic:
     # Saves nothing: the editor shows the boxes, and the brand saves them (PATCH) or not.
     product = catalog.get_product(session, brand_id, product_id)
-    try:
+    with _index_refresh_when_not_ready(request, session, brand_id):
         return suggest_product_marks(session, settings, product, body.own_print_image_id)
+
+
+@contextmanager
+def _index_refresh_when_not_ready(
+    request: Request, session: SessionDep, brand_id: uuid.UUID
+) -> Iterator[None]:
+    """Marks the index cannot answer for yet (`MarksNotCheckable`) queue the index-only link job that
+    adds their image, then refuse as they were refused (409)."""
+    try:
+        yield
     except MarksNotCheckable:
         queue_index_refresh(session, request.app.state.job_queue, brand_id)
         raise

@@ -21,7 +21,8 @@ import hashlib
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -152,28 +153,32 @@ def check_product_marks(
             "own_print: no boxes to check: draw some, or send them",
             errors=[{"field": "own_print", "message": "no boxes to check"}],
         )
-    image = _image(session, product, image_id)
-    digest = _digest(image)
-    index = _current_index(index_folder(settings, product.brand_id))
-    if index is None:
-        raise MarksNotCheckable(
-            "the catalog has no index yet: it is built by the next link job (one is queued now); "
-            "check again when it is done"
-        )
-    try:
+    image, digest, index = _marked_image(session, settings, product, image_id)
+    return _checked(
+        session,
+        product,
+        marks,
+        image,
+        digest,
+        index,
+        _footage(session, product),
+        _own_footage(session, product),
+    )
+
+
+def _checked(
+    session: Session,
+    product: Product,
+    marks: Sequence[Sequence[float]],
+    image: ProductImage,
+    digest: str,
+    index: CatalogIndex,
+    footage: Sequence[_Shown],
+    own: Sequence[_Shown],
+) -> OwnPrintCheckPublic:
+    """`check_product_marks` once its image, index and the placements to compare are loaded."""
+    with _refusals():
         check = check_own_print(index, str(product.id), digest, marks)
-    except MarksOnSceneError as error:
-        raise InvalidInput(
-            f"own_print_image_id: {error}", errors=[{"field": "own_print_image_id", "message": str(error)}]
-        ) from error
-    except OwnPrintCheckError as error:
-        raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
-    except OwnPrintError as error:
-        raise InvalidInput(
-            f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
-        ) from error
-    footage = _footage(session, product)
-    own = _own_footage(session, product)
     titles = _titles(
         session,
         product.brand_id,
@@ -234,38 +239,20 @@ def suggest_product_marks(
     newest approved placements match and no other product does (`tagger.linking.own_print_suggest`),
     checked as `check_product_marks` checks them. Nothing is saved. Refuses as the check does: 422 for a
     scene, 409 (`MarksNotCheckable`) when the index cannot answer yet."""
-    image = _image(session, product, image_id)
-    digest = _digest(image)
-    index = _current_index(index_folder(settings, product.brand_id))
-    if index is None:
-        raise MarksNotCheckable(
-            "the catalog has no index yet: it is built by the next link job (one is queued now); "
-            "ask again when it is done"
-        )
-    if digest in index.image_features and digest not in index.packshot_digests:
-        message = (
-            "not a packshot of the product alone (a shop or lifestyle photo): keypoints are matched on "
-            "packshots only, so marks there can never approve; pick a packshot"
-        )
-        raise InvalidInput(
-            f"own_print_image_id: {message}", errors=[{"field": "own_print_image_id", "message": message}]
-        )
-    try:
+    image, digest, index = _marked_image(session, settings, product, image_id)
+    with _refusals():
         elsewhere = others_print_on(index, str(product.id), digest)
-    except OwnPrintCheckError as error:
-        raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
+    own_placements, others = _own_footage(session, product), _footage(session, product)
     own = [
         matched
-        for placement in _own_footage(session, product)
-        if (matched := _matched(index, digest, placement))
+        for placement in own_placements
+        if (matched := _footage_matched(index, digest, placement.thumbnail))
     ]
-    siblings = [
-        crop for placement in _footage(session, product) for crop in _matched(index, digest, placement)
-    ]
+    siblings = [crop for placement in others for crop in _footage_matched(index, digest, placement.thumbnail)]
     marked = index.image_features[digest]
     suggestion = suggest_marks(marked.size, marked.local.points, own, [*elsewhere, *siblings])
     check = (
-        check_product_marks(session, settings, product, suggestion.boxes, image.id)
+        _checked(session, product, suggestion.boxes, image, digest, index, others, own_placements)
         if suggestion.boxes
         else None
     )
@@ -280,8 +267,38 @@ def suggest_product_marks(
     )
 
 
-def _matched(index: CatalogIndex, digest: str, placement: _Shown) -> tuple[FloatArray, ...]:
-    return _footage_matched(index, digest, placement.thumbnail)
+def _marked_image(
+    session: Session, settings: ApiSettings, product: Product, image_id: uuid.UUID | None
+) -> tuple[ProductImage, str, CatalogIndex]:
+    """The image marks are (to be) drawn on, as the index knows it (its digest), and the brand's index;
+    409 (`MarksNotCheckable`) when there is no index yet."""
+    image = _image(session, product, image_id)
+    digest = _digest(image)
+    index = _current_index(index_folder(settings, product.brand_id))
+    if index is None:
+        raise MarksNotCheckable(
+            "the catalog has no index yet: it is built by the next link job (one is queued now); "
+            "check again when it is done"
+        )
+    return image, digest, index
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The tagger's refusals of marks as the API answers them: 422 for marks on a scene or boxes that
+    cannot be, 409 (`MarksNotCheckable`) for an image the index does not hold yet."""
+    try:
+        yield
+    except MarksOnSceneError as error:
+        raise InvalidInput(
+            f"own_print_image_id: {error}", errors=[{"field": "own_print_image_id", "message": str(error)}]
+        ) from error
+    except OwnPrintCheckError as error:
+        raise MarksNotCheckable(f"{error}; an index-only link job is queued now") from error
+    except OwnPrintError as error:
+        raise InvalidInput(
+            f"own_print: {error}", errors=[{"field": "own_print", "message": str(error)}]
+        ) from error
 
 
 @dataclass(frozen=True, slots=True)

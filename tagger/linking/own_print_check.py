@@ -124,16 +124,7 @@ def check_own_print(
     """Check marks `boxes` on the image `image_digest` of product `sku` against every other product's
     packshots in `index` (the rows a whole-frame look would search, in a large catalog)."""
     checked = check_boxes(boxes)
-    marked = index.image_features.get(image_digest)
-    if marked is None:
-        raise OwnPrintCheckError(
-            "the marked image is not in the catalog index yet: it is indexed by the next link or tag job"
-        )
-    if image_digest not in index.packshot_digests:
-        raise MarksOnSceneError(
-            "the marked image is not a packshot of the product alone (a shop or lifestyle photo): keypoints "
-            "are matched on packshots only, so marks there can never approve; mark a packshot"
-        )
+    marked = _marked_packshot(index, image_digest)
     keypoints = tuple(points_inside(marked.local.points, marked.size, [box]) for box in checked)
     total = points_inside(marked.local.points, marked.size, checked)
     rows = _rows_to_compare(index, sku, marked, checked)
@@ -162,12 +153,9 @@ def check_own_print(
 def others_print_on(index: CatalogIndex, sku: str, image_digest: str) -> tuple[FloatArray, ...]:
     """For every other product's packshot (the rows a whole-frame look would search, in a large catalog),
     the marked image's keypoints it matches under one similarity, wherever they are: where marks must
-    not go (`own_print_suggest`). Only those matching something are returned."""
-    marked = index.image_features.get(image_digest)
-    if marked is None:
-        raise OwnPrintCheckError(
-            "the marked image is not in the catalog index yet: it is indexed by the next link or tag job"
-        )
+    not go (`own_print_suggest`). Only those matching something are returned. Refuses what
+    `check_own_print` refuses: an image not indexed yet, a scene."""
+    marked = _marked_packshot(index, image_digest)
     landed = []
     for row in _rows_to_compare(index, sku, marked, [(0.0, 0.0, 1.0, 1.0)]):
         for digest in index.products[row].image_digests:
@@ -179,6 +167,21 @@ def others_print_on(index: CatalogIndex, sku: str, image_digest: str) -> tuple[F
             ):
                 landed.append(points)
     return tuple(landed)
+
+
+def _marked_packshot(index: CatalogIndex, image_digest: str) -> ImageFeatures:
+    """The features of the image marks are drawn on, or why it cannot carry marks yet (or ever)."""
+    marked = index.image_features.get(image_digest)
+    if marked is None:
+        raise OwnPrintCheckError(
+            "the marked image is not in the catalog index yet: it is indexed by the next link or tag job"
+        )
+    if image_digest not in index.packshot_digests:
+        raise MarksOnSceneError(
+            "the marked image is not a packshot of the product alone (a shop or lifestyle photo): keypoints "
+            "are matched on packshots only, so marks there can never approve; mark a packshot"
+        )
+    return marked
 
 
 def _rows_to_compare(index: CatalogIndex, sku: str, marked: ImageFeatures, boxes: Sequence[Box]) -> list[int]:

@@ -63,6 +63,13 @@ def matched_on_marked_image(
     return tuple(matched)
 
 
+def _best_inside(
+    crops: Sequence[FloatArray], marked_size: tuple[int, int], boxes: Sequence[Box]
+) -> FloatArray:
+    """The crop with most matched keypoints inside the boxes, as approval takes a placement's best crop."""
+    return max(crops, key=lambda crop: points_inside(crop, marked_size, boxes))
+
+
 def footage_inside_marks(
     marked_size: tuple[int, int], boxes: Sequence[Box], matched: Sequence[tuple[str, Sequence[FloatArray]]]
 ) -> tuple[FootagePrint, ...]:
@@ -73,7 +80,7 @@ def footage_inside_marks(
     for key, crops in matched:
         if not crops:
             continue
-        points = max(crops, key=lambda crop: int(inside_mask(crop, marked_size, boxes).sum()))
+        points = _best_inside(crops, marked_size, boxes)
         inside = inside_mask(points, marked_size, boxes)
         if int(inside.sum()) < OWN_PRINT_INLIERS:
             continue
@@ -118,19 +125,17 @@ def own_footage_against_marks(
     for key, crops in matched:
         if not crops:
             continue
-        best_inside = max(crops, key=lambda crop: int(inside_mask(crop, marked_size, boxes).sum()))
+        best_inside = _best_inside(crops, marked_size, boxes)
         most_matched = max(crops, key=len)
         found.append(
             OwnFootagePrint(
                 key,
-                int(inside_mask(best_inside, marked_size, boxes).sum()),
+                points_inside(best_inside, marked_size, boxes),
                 tuple(points_inside(best_inside, marked_size, [box]) for box in boxes),
                 len(most_matched),
                 places_on_image(most_matched, marked_size),
             )
         )
-    order = {item.key: position for position, item in enumerate(found)}
-    found.sort(
-        key=lambda item: (not item.misses_marks, item.inliers if item.misses_marks else 0, order[item.key])
-    )
+    # A stable sort: the rest keep the order given (newest first, as the API passes them).
+    found.sort(key=lambda item: (0, item.inliers) if item.misses_marks else (1, 0))
     return tuple(found)

@@ -26,6 +26,7 @@ from tests.tagger.linking.factories import (
     combined_edition,
     extractor,
     family_packshot,
+    other_edition,
     packshot,
     photo_of,
     scene_around,
@@ -203,6 +204,35 @@ def test_what_cannot_be_checked_is_refused_and_says_why(
     assert job_queue.enqueued[-1].kind == JobKind.LINK
 
 
+class _Footage:
+    """A new episode of the brand and its placements, each approved (or not) as one of the family's
+    products with some of them among its candidates, its crops stored under `folder`."""
+
+    def __init__(
+        self, engine: Engine, settings: ApiSettings, brand: BrandAccount, family: dict[str, Any], folder: Path
+    ) -> None:
+        self.engine = engine
+        self.episode = make_episode(engine, brand.brand.id, settings)
+        self.store = FileCropStore(folder)
+        with Session(engine, expire_on_commit=False) as session:
+            found = {name: session.get(Product, uuid.UUID(family[name]["id"])) for name in family}
+        self.products = {name: product for name, product in found.items() if product is not None}
+        assert len(self.products) == len(family)
+
+    def place(
+        self, key: str, crops: list[Image], shown: str, candidates: list[str], status: str = "approved"
+    ) -> str:
+        made = make_placement(
+            self.engine,
+            self.episode,
+            status=PlacementStatus(status),
+            candidates=[self.products[name] for name in candidates],
+            chosen_product_id=self.products[shown].id,
+            thumbnail_path=str(self.store.save(key, crops)),
+        )
+        return str(made.id)
+
+
 def test_marks_are_checked_against_placements_approved_as_a_sibling_whose_pack_prints_them(
     client: TestClient,
     engine: Engine,
@@ -215,30 +245,17 @@ def test_marks_are_checked_against_placements_approved_as_a_sibling_whose_pack_p
     brand's episodes prints the strawberries: its placements approved as Vanilla are where that shows."""
     _index_the_catalog(engine, settings, brand)
     strawberry, vanilla, tea = family["strawberry"], family["vanilla"], family["tea"]
-    episode = make_episode(engine, brand.brand.id, settings)
-    store = FileCropStore(tmp_path / "crops")
-    with Session(engine, expire_on_commit=False) as session:
-        rows = {name: session.get(Product, uuid.UUID(family[name]["id"])) for name in family}
-
-    def placement(key: str, crops: list[Image], shown: str, candidates: list[str], status: str) -> str:
-        made = make_placement(
-            engine,
-            episode,
-            status=PlacementStatus(status),
-            candidates=[row for name in candidates if (row := rows[name]) is not None],
-            chosen_product_id=uuid.UUID(family[shown]["id"]),
-            thumbnail_path=str(store.save(key, crops)),
-        )
-        return str(made.id)
+    footage = _Footage(engine, settings, brand, family, tmp_path / "crops")
+    episode = footage.episode
 
     combined = [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
-    flagged = placement("combined", combined, "vanilla", ["vanilla", "strawberry"], "approved")
-    placement("plain", [photo_of(family_packshot(202), 1)], "vanilla", ["vanilla", "strawberry"], "approved")
+    flagged = footage.place("combined", combined, "vanilla", ["vanilla", "strawberry"])
+    footage.place("plain", [photo_of(family_packshot(202), 1)], "vanilla", ["vanilla", "strawberry"])
     # Not compared: Strawberry was not among the candidates, the placement is Strawberry's own, or its
     # link is only proposed
-    placement("tea", combined, "tea", ["tea"], "approved")
-    placement("own", combined, "strawberry", ["strawberry", "vanilla"], "approved")
-    placement("proposed", combined, "vanilla", ["vanilla", "strawberry"], "proposed")
+    footage.place("tea", combined, "tea", ["tea"])
+    footage.place("own", combined, "strawberry", ["strawberry", "vanilla"])
+    footage.place("proposed", combined, "vanilla", ["vanilla", "strawberry"], "proposed")
 
     checked = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
 
@@ -273,28 +290,14 @@ def test_marks_are_checked_against_placements_approved_as_the_product_itself(
     picture where the marks are. Its placements approved as Strawberry show the marks miss that pack."""
     _index_the_catalog(engine, settings, brand)
     strawberry = family["strawberry"]
-    episode = make_episode(engine, brand.brand.id, settings)
-    store = FileCropStore(tmp_path / "crops")
-    with Session(engine, expire_on_commit=False) as session:
-        row = session.get(Product, uuid.UUID(strawberry["id"]))
-    assert row is not None
-    other_edition = family_packshot(101).copy()
-    other_edition[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
+    footage = _Footage(engine, settings, brand, family, tmp_path / "crops")
+    another_edition = other_edition(101, 303)
 
-    def placement(key: str, crops: list[Image], status: str) -> str:
-        made = make_placement(
-            engine,
-            episode,
-            status=PlacementStatus(status),
-            candidates=[row],
-            chosen_product_id=row.id,
-            thumbnail_path=str(store.save(key, crops)),
-        )
-        return str(made.id)
-
-    as_packshot = placement("as packshot", [photo_of(family_packshot(101), 1)], "approved")
-    missed = placement("other edition", [photo_of(other_edition, seed) for seed in (1, 2)], "approved")
-    placement("proposed", [photo_of(other_edition, 3)], "proposed")  # a proposal is not the brand's word
+    own = ["strawberry"]
+    as_packshot = footage.place("as packshot", [photo_of(family_packshot(101), 1)], "strawberry", own)
+    missed = footage.place("other edition", [photo_of(another_edition, s) for s in (1, 2)], "strawberry", own)
+    # A proposal is not the brand's word
+    footage.place("proposed", [photo_of(another_edition, 3)], "strawberry", own, "proposed")
 
     checked = _check(client, brand, strawberry, {"own_print": [OWN_PICTURE]})
 
@@ -341,31 +344,12 @@ def test_marks_are_suggested_where_the_products_approved_placements_match_and_no
 
     # Given three placements approved as Strawberry, and one approved as Vanilla with Strawberry among
     # its candidates
-    episode = make_episode(engine, brand.brand.id, settings)
-    store = FileCropStore(tmp_path / "crops")
-    with Session(engine, expire_on_commit=False) as session:
-        rows = {
-            name: session.get(Product, uuid.UUID(family[name]["id"])) for name in ("strawberry", "vanilla")
-        }
-    assert rows["strawberry"] is not None
-    assert rows["vanilla"] is not None
+    footage = _Footage(engine, settings, brand, family, tmp_path / "crops")
     for seed in (1, 2, 3):
-        make_placement(
-            engine,
-            episode,
-            status=PlacementStatus.APPROVED,
-            candidates=[rows["strawberry"], rows["vanilla"]],
-            chosen_product_id=rows["strawberry"].id,
-            thumbnail_path=str(store.save(f"own-{seed}", [photo_of(family_packshot(101), seed)])),
+        footage.place(
+            f"own-{seed}", [photo_of(family_packshot(101), seed)], "strawberry", ["strawberry", "vanilla"]
         )
-    make_placement(
-        engine,
-        episode,
-        status=PlacementStatus.APPROVED,
-        candidates=[rows["vanilla"], rows["strawberry"]],
-        chosen_product_id=rows["vanilla"].id,
-        thumbnail_path=str(store.save("vanilla", [photo_of(family_packshot(202), 4)])),
-    )
+    footage.place("vanilla", [photo_of(family_packshot(202), 4)], "vanilla", ["vanilla", "strawberry"])
 
     suggested = _suggest(client, brand, strawberry, {})
 

@@ -25,10 +25,11 @@ from api.checkout.models import CheckoutSession
 from api.episodes.models import Episode
 from api.linking.service import catalog_items, index_folder
 from api.review.models import Placement, PlacementStatus
+from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
 from tests.api.factories import make_placement
-from tests.tagger.linking.factories import combined_edition, family_packshot, photo_of
+from tests.tagger.linking.factories import combined_edition, family_packshot, other_edition, photo_of
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
 from tests.web import factories
@@ -898,14 +899,21 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     assert episode is not None
     assert vanilla is not None
     assert bag is not None
-    crops = [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
-    make_placement(
-        live_api.engine,
-        episode,
-        status=PlacementStatus.APPROVED,
-        candidates=[vanilla, bag],
-        chosen_product_id=vanilla.id,
-        thumbnail_path=str(FileCropStore(tmp_path / "crops").save("tote-and-vanilla", crops)),
+    crops = FileCropStore(tmp_path / "crops")
+
+    def approved_as(shown: Product, other: Product, key: str, images: list[Image]) -> None:
+        """A placement of the episode approved as `shown`, with `other` among its candidates."""
+        make_placement(
+            live_api.engine,
+            episode,
+            status=PlacementStatus.APPROVED,
+            candidates=[shown, other],
+            chosen_product_id=shown.id,
+            thumbnail_path=str(crops.save(key, images)),
+        )
+
+    approved_as(
+        vanilla, bag, "tote-and-vanilla", [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
     )
     page.get_by_role("button", name="Remove box 1").click()
     _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
@@ -920,18 +928,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
 
     # When an episode shows another edition of the tote bag itself, with another picture on top: a
     # placement approved as the tote bag
-    other_edition = family_packshot(101).copy()
-    other_edition[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
-    make_placement(
-        live_api.engine,
-        episode,
-        status=PlacementStatus.APPROVED,
-        candidates=[bag, vanilla],
-        chosen_product_id=bag.id,
-        thumbnail_path=str(
-            FileCropStore(tmp_path / "crops").save("other-edition", [photo_of(other_edition, 1)])
-        ),
-    )
+    approved_as(bag, vanilla, "other-edition", [photo_of(other_edition(101, 303), 1)])
     page.get_by_role("button", name="Remove box 1").click()
     _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
 
@@ -950,16 +947,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     # When two more placements show the bag as its packshot does, and the vanilla edition's placement is
     # no longer approved
     for seed in (2, 3):
-        make_placement(
-            live_api.engine,
-            episode,
-            status=PlacementStatus.APPROVED,
-            candidates=[bag, vanilla],
-            chosen_product_id=bag.id,
-            thumbnail_path=str(
-                FileCropStore(tmp_path / "crops").save(f"bag-{seed}", [photo_of(family_packshot(101), seed)])
-            ),
-        )
+        approved_as(bag, vanilla, f"bag-{seed}", [photo_of(family_packshot(101), seed)])
     with Session(live_api.engine) as session:
         for placement in session.exec(select(Placement).where(Placement.chosen_product_id == vanilla.id)):
             placement.status = PlacementStatus.PROPOSED

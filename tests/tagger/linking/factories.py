@@ -14,6 +14,7 @@ from onnx import TensorProto, helper
 from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.features import FeatureConfig, FeatureExtractor
+from tagger.linking.index import CatalogIndex, build_catalog_index
 from tagger.linking.ocr import TextLine
 
 WORDS = ("BRAVO", "ARLA", "OATLY", "GARANT", "YOGGI", "VALIO", "ALPRO", "TROPIC")
@@ -56,6 +57,14 @@ def combined_edition(own_seed: int, printed_seed: int) -> Image:
     carton = family_packshot(own_seed).copy()
     carton[14:90, 40:160] = family_packshot(printed_seed)[14:90, 40:160]
     carton[110:186, 40:160] = family_packshot(own_seed)[14:90, 40:160]
+    return carton
+
+
+def other_edition(own_seed: int, picture_seed: int) -> Image:
+    """Another print edition of `own_seed`'s carton, as sold beside its packshot's: the family card as on
+    the packshot, `picture_seed`'s flavour picture where its own is (a summer edition, say)."""
+    carton = family_packshot(own_seed).copy()
+    carton[14:90, 40:160] = family_packshot(picture_seed)[14:90, 40:160]
     return carton
 
 
@@ -203,3 +212,13 @@ dim = 3
         encoding="utf-8",
     )
     return path
+
+
+def yoggi_family_index() -> CatalogIndex:
+    """Two siblings that share the family card, each with its own flavour picture: Yoggi Strawberry
+    (YOG-S, `family_packshot(101)`) and Yoggi Vanilla (YOG-V, 202), indexed with the test extractor."""
+    items = [
+        CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (family_packshot(101),)),
+        CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (family_packshot(202),)),
+    ]
+    return build_catalog_index(items, extractor())

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tagger.linking.catalog import CatalogItem
-from tagger.linking.index import CatalogIndex, build_catalog_index
+from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import OWN_PRINT_INLIERS, PRINT_EVIDENCE_INLIERS
 from tagger.linking.own_print import points_inside
 from tagger.linking.own_print_check import OwnPrintCheckError, check_own_print
@@ -16,18 +15,20 @@ from tagger.linking.own_print_footage import (
     matched_on_marked_image,
     own_footage_against_marks,
 )
-from tests.tagger.linking.factories import combined_edition, extractor, family_packshot, photo_of
+from tests.tagger.linking.factories import (
+    combined_edition,
+    family_packshot,
+    other_edition,
+    photo_of,
+    yoggi_family_index,
+)
 
 OWN_PICTURE = (0.22, 0.07, 0.78, 0.45)
 
 
 @pytest.fixture(scope="module")
 def index() -> CatalogIndex:
-    items = [
-        CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (family_packshot(101),)),
-        CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (family_packshot(202),)),
-    ]
-    return build_catalog_index(items, extractor())
+    return yoggi_family_index()
 
 
 def _strawberry(index: CatalogIndex) -> str:
@@ -77,8 +78,7 @@ def test_the_products_own_pack_of_another_edition_is_named_when_its_print_misses
     digest = _strawberry(index)
     size = index.image_features[digest].size
     # The edition sold: the family card as on the packshot, another picture where the marks are
-    sold = family_packshot(101).copy()
-    sold[14:90, 40:160] = family_packshot(303)[14:90, 40:160]
+    sold = other_edition(101, 303)
     footage = [
         ("as packshot", matched_on_marked_image(index, digest, [photo_of(family_packshot(101), 1)])),
         ("other edition", matched_on_marked_image(index, digest, [photo_of(sold, seed) for seed in (1, 2)])),

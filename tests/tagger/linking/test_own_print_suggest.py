@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tagger.linking.catalog import CatalogItem
-from tagger.linking.index import CatalogIndex, build_catalog_index
+from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print import points_inside
 from tagger.linking.own_print_check import check_own_print, others_print_on
 from tagger.linking.own_print_footage import matched_on_marked_image
 from tagger.linking.own_print_suggest import FOREIGN_ALLOWED, suggest_marks
-from tests.tagger.linking.factories import extractor, family_packshot, photo_of
+from tests.tagger.linking.factories import family_packshot, photo_of, yoggi_family_index
 
 SIZE = (200, 200)
 
@@ -63,11 +62,7 @@ def test_no_boxes_from_no_footage_and_none_that_pass_only_a_minority_of_placemen
 
 @pytest.fixture(scope="module")
 def index() -> CatalogIndex:
-    items = [
-        CatalogItem("YOG-S", "Yoggi Strawberry", "Yoggi", "", (family_packshot(101),)),
-        CatalogItem("YOG-V", "Yoggi Vanilla", "Yoggi", "", (family_packshot(202),)),
-    ]
-    return build_catalog_index(items, extractor())
+    return yoggi_family_index()
 
 
 def test_on_a_family_the_suggestion_takes_the_flavour_picture_and_leaves_the_shared_card(
