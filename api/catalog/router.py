@@ -35,9 +35,11 @@ from api.catalog.schemas import (
 )
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
+from api.jobs.queue import JobKind, JobRef
 from api.linking.exceptions import MarksNotCheckable
-from api.linking.link_jobs import queue_index_refresh
+from api.linking.link_jobs import queue_index_refresh, queue_link_job
 from api.linking.marks_check import check_product_marks, suggest_product_marks
+from api.linking.service import catalog_has_images
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
@@ -96,10 +98,18 @@ def get_product(
     return catalog.product_public(session, product, settings.public_base_url)
 
 
-@router.patch("/products/{product_id}", response_model=ProductPublic)
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductPublic,
+    summary="Update a product; changed own-print marks re-link the placements they decide",
+    description="A change to `own_print` or `own_print_image_id` queues a link job over the placements "
+    "awaiting review that have this product among their candidates (the marks decide which of its links "
+    'are approved); the answer\'s `Link` header names it (`</v1/link-jobs/{id}>; rel="monitor"`).',
+)
 def update_product(
     product_id: uuid.UUID,
     body: ProductUpdate,
+    request: Request,
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -107,11 +117,18 @@ def update_product(
     if_match: IfMatch = None,
 ) -> ProductPublic:
     product = catalog.get_product(session, brand_id, product_id)
+    marks_before = catalog.marks_of(product)
     product = catalog.update_product(session, product, body, if_match=if_match)
     rebuild_timelines_for_product(session, product.id, settings)
     public = catalog.product_public(session, product, settings.public_base_url)
     session.commit()
     response.headers["ETag"] = etag(public.version)
+    if catalog.marks_of(product) != marks_before and catalog_has_images(session, brand_id):
+        # The marks decide which of the product's links are approved: the placements awaiting review
+        # that name it are linked again in the background (never in this request), so the hotspots
+        # the new marks approve go live without the brand re-tagging anything.
+        job = queue_link_job(session, request.app.state.job_queue, brand_id, product_id=product.id)
+        response.headers["Link"] = f'<{JobRef(JobKind.LINK, job.id).location}>; rel="monitor"'
     return public
 
 

@@ -188,6 +188,12 @@ def _variant_row(product: Product, body: VariantCreate) -> Variant:
 _CLEARABLE: dict[str, object] = {"vendor": "", "description": "", "own_print": []}
 
 
+def marks_of(product: Product) -> tuple[tuple[tuple[float, ...], ...], uuid.UUID | None]:
+    """A product's own-print marks and the image they are on, comparable before and after a change."""
+    boxes = tuple(tuple(float(value) for value in box) for box in product.own_print)
+    return boxes, product.own_print_image_id if boxes else None
+
+
 def product_etag(product: Product) -> str:
     return etag(product.version)
 

@@ -1,6 +1,10 @@
 """Executing a LinkJob: fetch catalog images known only by URL, bring the brand's catalog index up to
 date, re-link the placements in scope (none for an index-only job), rebuild timelines.
 
+A product-scoped job (queued when a product's own-print marks are saved) re-links only the placements
+still awaiting review whose candidates include the product: marks change which links are approved,
+not how they rank, and a person's decision is kept anyway.
+
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
 `relink_placement`), so reviewers keep working while a job runs and a crash loses at most one write.
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.catalog.image_fetch import ImageFetcher
 from api.catalog.remote_images import fetch_pending_images, image_fetcher
@@ -55,6 +59,28 @@ class LinkScope:
     episode_id: uuid.UUID | None
     index_only: bool
     attempt: int  # the claim's fencing token (api.jobs.lease)
+    product_id: uuid.UUID | None = None
+
+
+def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
+    """(id, thumbnail path) of the placements the job re-links, oldest first."""
+    statement = select(
+        Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id
+    ).where(Placement.brand_id == scope.brand_id)
+    if scope.episode_id is not None:
+        statement = statement.where(Placement.episode_id == scope.episode_id)
+    if scope.product_id is not None:
+        statement = statement.where(Placement.status == PlacementStatus.PROPOSED)
+    rows = session.exec(statement.order_by(col(Placement.created_at))).all()
+    if scope.product_id is None:
+        return [(placement_id, path) for placement_id, path, _candidates, _chosen in rows]
+    # Candidates are a JSON list (the same on SQLite and PostgreSQL): read here rather than queried.
+    wanted = str(scope.product_id)
+    return [
+        (placement_id, path)
+        for placement_id, path, candidates, chosen in rows
+        if chosen == scope.product_id or any(entry.get("product_id") == wanted for entry in candidates)
+    ]
 
 
 class LinkJobExecutor:
@@ -76,7 +102,9 @@ class LinkJobExecutor:
     def __call__(self, job_id: uuid.UUID) -> None:
         scope = self._runner.claim(
             job_id,
-            lambda _session, job: LinkScope(job.brand_id, job.episode_id, job.index_only, job.attempts),
+            lambda _session, job: LinkScope(
+                job.brand_id, job.episode_id, job.index_only, job.attempts, job.product_id
+            ),
         )
         if scope is None:
             return
@@ -126,12 +154,7 @@ class LinkJobExecutor:
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
-            statement = select(Placement.id, Placement.thumbnail_path).where(
-                Placement.brand_id == scope.brand_id
-            )
-            if scope.episode_id is not None:
-                statement = statement.where(Placement.episode_id == scope.episode_id)
-            placements = list(session.exec(statement.order_by(col(Placement.created_at))).all())
+            placements = placements_in_scope(session, scope)
         relinked, approved, touched = 0, 0, set()
         with clock.phase("link"):
             for position, (placement_id, thumbnail_path) in enumerate(placements):

@@ -21,6 +21,7 @@ def queue_link_job(
     episode_id: uuid.UUID | None = None,
     *,
     index_only: bool = False,
+    product_id: uuid.UUID | None = None,
 ) -> LinkJob:
     """A queued job over the same scope has not started, so it will see the catalog as it is now:
     it is returned instead of queueing the same work twice. A running one may have read the catalog
@@ -29,13 +30,14 @@ def queue_link_job(
         select(LinkJob).where(
             LinkJob.brand_id == brand_id,
             LinkJob.episode_id == episode_id,
+            LinkJob.product_id == product_id,
             LinkJob.index_only == index_only,
             LinkJob.state == JobState.QUEUED,
         )
     ).first()
     if job is not None:
         return job
-    job = LinkJob(brand_id=brand_id, episode_id=episode_id, index_only=index_only)
+    job = LinkJob(brand_id=brand_id, episode_id=episode_id, product_id=product_id, index_only=index_only)
     session.add(job)
     session.commit()
     queue.enqueue(JobRef(JobKind.LINK, job.id))

@@ -13,7 +13,8 @@ from api.jobs.models import JobState
 
 
 class LinkJob(SQLModel, table=True):
-    """One re-link of a brand's placements, or of one episode's (`episode_id`), or only an index
+    """One re-link of a brand's placements, or of one episode's (`episode_id`), or of the placements a
+    product's own-print marks decide (`product_id`, queued when the marks change), or only an index
     refresh (`index_only`, queued when catalog images are added). Every job first fetches catalog
     images known only by URL, then brings the index up to date: for a large catalog seen for the
     first time that is most of its time."""
@@ -21,6 +22,9 @@ class LinkJob(SQLModel, table=True):
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     episode_id: uuid.UUID | None = Field(default=None, foreign_key="episode.id", index=True)
+    # Not a foreign key: a job (and its record of what it did) outlives a product deleted meanwhile,
+    # whose placements then simply match nothing.
+    product_id: uuid.UUID | None = Field(default=None, index=True)
     index_only: bool = Field(default=False)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)

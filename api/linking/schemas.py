@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field
 class LinkJobPublic(BaseModel):
     id: uuid.UUID
     episode_id: uuid.UUID | None = Field(description="The episode re-linked; null for the whole brand")
+    product_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set when saving this product's own-print marks queued the job: only the placements "
+        "awaiting review with the product among their candidates are re-linked",
+    )
     index_only: bool = Field(
         description="Only fetch and index catalog images (queued when images are added); no re-link"
     )

@@ -4,7 +4,7 @@ index, placements re-linked to SKUs with human decisions kept."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.catalog.job_executors import ImageFetchJobExecutor
@@ -26,8 +26,6 @@ from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
 from api.linking.service import (
     NO_IMAGES,
-    BrandLinker,
-    IndexProgress,
     LinkingService,
     catalog_items,
     read_stored_crops,
@@ -35,8 +33,9 @@ from api.linking.service import (
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogIndexError, Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking import CatalogIndexError
 from tests.api.factories import make_episode, make_placement, make_product
+from tests.api.fake_linking import FakeSource, FixedLinker
 from tests.api.image_server import Route, serving
 from tests.utils.api import BrandAccount, RecordingQueue
 
@@ -48,50 +47,6 @@ PRODUCTS = {
     "Yoggi Vanilla Yoghurt": "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_Iconic.jpg",
     "Oatly Oat Milk": "Oat-Milk/Oatly-Oat-Milk/Oatly-Oat-Milk_Iconic.jpg",
 }
-
-
-class FixedLinker:
-    """Answers every track with the same SKU; `during` runs while "linking" (a reviewer acting then)."""
-
-    def __init__(self, sku: str, confidence: float, during: Any = None) -> None:
-        self.sku, self.confidence, self.during = sku, confidence, during
-        self.crops_seen: list[int] = []
-
-    def link_track(self, crops: Sequence[Any], thresholds: LinkThresholds | None = None) -> LinkResult:
-        self.crops_seen.append(len(crops))
-        if self.during is not None:
-            self.during()
-        level = (thresholds or LinkThresholds()).auto_approve
-        approved = self.confidence >= level
-        return LinkResult(
-            candidates=(SkuCandidate(self.sku, "Pressed Apple", self.confidence),),
-            sku=self.sku,
-            confidence=self.confidence,
-            unknown_probability=1 - self.confidence,
-            decision=Decision.APPROVED if approved else Decision.PROPOSED,
-            index_version="index-v7",
-            crops_used=len(crops),
-            evidence="crop 1: its print matched (40 keypoints)" if approved else "",
-            approval_level=level,
-        )
-
-
-class FakeSource:
-    """A `BrandLinkerSource` with a fixed linker, or one that fails the way the real one can."""
-
-    def __init__(self, linker: FixedLinker | None = None, error: Exception | None = None) -> None:
-        self.linker, self.error = linker, error
-
-    def brand_linker(
-        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
-    ) -> BrandLinker | None:
-        if self.error is not None:
-            raise self.error
-        if self.linker is None:
-            return None
-        if on_progress is not None:
-            on_progress(1, 1)
-        return BrandLinker(self.linker, LinkThresholds(), {}, "index-v7")
 
 
 def _crop_file(directory: Path) -> str:
@@ -523,3 +478,122 @@ def test_a_products_variant_titles_are_part_of_its_text_but_a_placeholder_title_
 
     assert set(items[str(product.id)].description.split()) == {"Apple", "Orange"}
     assert items[str(plain.id)].description == ""
+
+
+def _marks_patch(client: TestClient, brand: BrandAccount, product: Product, marks: list[list[float]]) -> Any:
+    return client.patch(f"/v1/products/{product.id}", json={"own_print": marks}, headers=brand.headers)
+
+
+def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_name_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    sibling, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    other_episode = make_episode(engine, brand.brand.id, settings)
+    crops = tmp_path / "crops"
+    # Held for review with the product first, with it second, and chosen by a person without candidates.
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    runner_up = make_placement(
+        engine, other_episode, candidates=[sibling, product], thumbnail_path=_crop_file(crops)
+    )
+    chosen = make_placement(engine, episode, chosen_product_id=product.id, thumbnail_path=_crop_file(crops))
+    # Not for the marks to decide: another product's placement, and placements a decision closed.
+    unrelated = make_placement(engine, episode, candidates=[sibling], thumbnail_path=_crop_file(crops))
+    rejected = make_placement(
+        engine,
+        episode,
+        candidates=[product],
+        status=PlacementStatus.REJECTED,
+        thumbnail_path=_crop_file(crops),
+    )
+    approved = make_placement(
+        engine,
+        episode,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        thumbnail_path=_crop_file(crops),
+    )
+    linker = FixedLinker(str(product.id), 0.93)
+
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        saved = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
+        assert saved.status_code == 200, saved.text
+        monitor = saved.headers["Link"]
+        assert monitor.startswith("</v1/link-jobs/")
+        assert monitor.endswith('>; rel="monitor"')
+        job = client.get(monitor[1 : monitor.index(">")], headers=brand.headers).json()
+        assert (job["product_id"], job["episode_id"], job["index_only"], job["state"]) == (
+            str(product.id),
+            None,
+            False,
+            "done",
+        )
+        assert (job["placements_relinked"], job["approved"]) == (3, 3)
+        assert linker.crops_seen == [1, 1, 1]
+        status_of = {
+            name: client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()["status"]
+            for name, placement in {
+                "held": held,
+                "runner_up": runner_up,
+                "chosen": chosen,
+                "unrelated": unrelated,
+                "rejected": rejected,
+                "approved": approved,
+            }.items()
+        }
+        assert status_of == {
+            "held": "approved",
+            "runner_up": "approved",
+            "chosen": "approved",
+            "unrelated": "proposed",
+            "rejected": "rejected",
+            "approved": "approved",
+        }
+        unrelated_now = client.get(f"/v1/placements/{unrelated.id}", headers=brand.headers).json()
+        assert unrelated_now["version"] == unrelated.version  # not linked again
+        # Both episodes' timelines show what the new marks approved.
+        assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
+        assert str(runner_up.id) in str(client.get(f"/v1/episodes/{other_episode.id}/timeline").json())
+
+        # The same marks written back change nothing, so nothing is queued; other edits neither.
+        again = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
+        renamed = client.patch(
+            f"/v1/products/{product.id}", json={"title": "Pressed Apple 1 l"}, headers=brand.headers
+        )
+        assert (again.status_code, renamed.status_code) == (200, 200)
+        assert "Link" not in again.headers
+        assert "Link" not in renamed.headers
+        # Cleared marks decide differently again: a job, which finds nothing left awaiting review.
+        cleared = client.patch(f"/v1/products/{product.id}", json={"own_print": None}, headers=brand.headers)
+        assert "Link" in cleared.headers
+        listed = client.get("/v1/link-jobs", headers=brand.headers).json()
+        assert listed["total"] == 2
+        assert [item["placements_relinked"] for item in listed["items"]] == [0, 3]
+        assert client.get("/v1/link-jobs", headers=other_brand.headers).json()["total"] == 0
+    assert linker.crops_seen == [1, 1, 1]
+
+
+def test_marks_saved_while_one_relink_of_them_waits_queue_nothing_more(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+) -> None:
+    product, _episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    first = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
+    second = _marks_patch(client, brand, product, [[0.2, 0.1, 0.7, 0.5]])
+    assert first.headers["Link"] == second.headers["Link"]
+    assert len(job_queue.enqueued) == 1
+    # A product whose catalog holds no image to index cannot be linked: nothing is queued.
+    imageless, _ = make_product(engine, brand.brand.id, "Imageless Tea", sku="TEA-1")
+    with Session(engine) as session:
+        for image in session.exec(select(ProductImage)).all():
+            session.delete(image)
+        session.commit()
+    plain = _marks_patch(client, brand, imageless, [[0.1, 0.1, 0.6, 0.5]])
+    assert plain.status_code == 200, plain.text
+    assert "Link" not in plain.headers
+    assert len(job_queue.enqueued) == 1

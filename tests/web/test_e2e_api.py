@@ -23,12 +23,16 @@ from api.analytics.models import Event
 from api.catalog.models import Product
 from api.checkout.models import CheckoutSession
 from api.episodes.models import Episode
+from api.jobs.models import JobState
+from api.linking.executor import LinkJobExecutor
+from api.linking.models import LinkJob
 from api.linking.service import catalog_items, index_folder
 from api.review.models import Placement, PlacementStatus
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
 from tests.api.factories import make_placement
+from tests.api.fake_linking import FakeSource, FixedLinker
 from tests.tagger.linking.factories import combined_edition, family_packshot, other_edition, photo_of
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
@@ -750,8 +754,9 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     page.get_by_role("button", name="Save marks").click()
 
     # Then the API keeps the box, on the image it was drawn on
+    # (and queues the re-link of the placements those marks decide: this server's queue runs no job)
     expect(page.locator("#marks-message")).to_have_text(
-        "Saved 1 box on image 1. They count from the next tag or link job."
+        "Saved 1 box on image 1. Linking this product's placements awaiting review again with them…"
     )
     (product,) = rows(live_api.engine, Product, Product.id == tote.id)
     assert str(product.own_print_image_id) == front
@@ -826,6 +831,56 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
         "This product has no image yet: add its packshot to the catalog, then mark it."
     )
     expect(page.get_by_role("button", name="Save marks")).to_be_disabled()
+    assert page_errors == []
+
+
+def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what_went_live(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors, tmp_path: Path
+) -> None:
+    page, world = desk_page, review_world
+    tote = world.products[TOTE.id]
+    # Given the tote bag has a packshot, and its placement awaiting review kept its crops at tagging time
+    uploaded = page.request.post(
+        f"{live_api.base_url}/v1/products/{tote.id}/images",
+        headers=world.brand.headers,
+        multipart={"file": {"name": "front.png", "mimeType": "image/png", "buffer": _png((40, 120, 200))}},
+    )
+    assert uploaded.status == 201, uploaded.text()
+    crop = tmp_path / "bag-crop.jpg"
+    cv2.imwrite(str(crop), np.full((80, 60, 3), 120, np.uint8))
+    with Session(live_api.engine) as session:
+        bag = session.get(Placement, world.placements["bag"].id)
+        assert bag is not None
+        bag.thumbnail_path = str(crop)
+        session.add(bag)
+        session.commit()
+    _sign_in_at_the_tote_bag(page, live_api, world)
+
+    # When the brand marks the tote bag's own print and saves
+    page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
+    page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
+    _drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
+    page.get_by_role("button", name="Save marks").click()
+
+    # Then the console says the placements those marks decide are being linked again
+    expect(page.locator("#marks-message")).to_have_text(
+        "Saved 1 box on image 1. Linking this product's placements awaiting review again with them…"
+    )
+    (job,) = rows(live_api.engine, LinkJob, LinkJob.product_id == tote.id)
+    assert job.state == JobState.QUEUED
+    # When a worker runs the job (a linker that now approves the bag as the tote bag)
+    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.93)))(job.id)
+
+    # Then the console reports what went live, and the queue no longer offers the approved placement
+    expect(page.locator("#marks-message")).to_have_text(
+        "Saved 1 box on image 1. 1 placement awaiting review linked again with them: 1 approved and on the "
+        "timeline."
+    )
+    expect(page.locator("#queue li")).to_have_count(4)
+    timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
+    assert [placement["id"] for placement in timeline["placements"]] == [world.id("bag")]
+    (others,) = rows(live_api.engine, Placement, Placement.id == world.placements["hat"].id)
+    assert others.status == PlacementStatus.PROPOSED
     assert page_errors == []
 
 

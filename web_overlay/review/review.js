@@ -215,7 +215,7 @@ const MIN_MARK = 0.02;
  * @param {string} method
  * @param {string} path
  * @param {{body?: unknown, ifMatch?: string}} [options]
- * @returns {Promise<{data: any, etag: string | null}>}
+ * @returns {Promise<{data: any, etag: string | null, monitor: string | null}>}
  */
 async function api(method, path, options = {}) {
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -238,7 +238,16 @@ async function api(method, path, options = {}) {
     signOut('Your API key was refused or has expired. Enter it again.');
   }
   if (!res.ok) throw new ApiError(res.status, data ?? {});
-  return { data, etag: res.headers.get('ETag') };
+  return { data, etag: res.headers.get('ETag'), monitor: monitorOf(res.headers.get('Link')) };
+}
+
+/**
+ * The job a write started, from its `Link: </v1/link-jobs/…>; rel="monitor"` header; null without one.
+ * @param {string | null} link
+ */
+function monitorOf(link) {
+  const match = /<(\/v1\/[a-z-]+-jobs\/[0-9a-f-]+)>\s*;\s*rel="?monitor"?/i.exec(link ?? '');
+  return match ? match[1] : null;
 }
 
 /** @param {ReviewPlacement} p */
@@ -1114,17 +1123,21 @@ async function saveMarks() {
   state.marks.saving = true;
   renderMarks();
   try {
-    const { data, etag } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`,
+    const { data, etag, monitor } = await api('PATCH', `/v1/products/${encodeURIComponent(product.id)}`,
       { body, ifMatch: state.marks.etag ?? `"${product.version}"` });
-    if (!stillMarking(product.id)) return;
     const saved = /** @type {MarkedProduct} */ (data);
+    const where = saved.images.findIndex((image) => image.id === saved.own_print_image_id);
+    const savedText = saved.own_print.length
+      ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}.`
+      : 'Marks removed: its links are approved as any other product\'s.';
+    // Changed marks re-link the placements awaiting review that name the product, in the background.
+    if (monitor) void followRelink(monitor, saved, savedText);
+    if (!stillMarking(product.id)) return;
     state.marks.product = saved;
     state.marks.etag = etag ?? `"${saved.version}"`;
-    const where = saved.images.findIndex((image) => image.id === saved.own_print_image_id);
-    marksSay(saved.own_print.length
-      ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}. `
-        + 'They count from the next tag or link job.'
-      : 'Marks removed: its links are approved as any other product\'s.');
+    marksSay(monitor
+      ? `${savedText} Linking this product's placements awaiting review again with them…`
+      : `${savedText}${saved.own_print.length ? ' They count from the next tag or link job.' : ''}`);
   } catch (error) {
     if (!stillMarking(product.id)) return;
     if (error instanceof ApiError && error.status === 412) {
@@ -1138,6 +1151,57 @@ async function saveMarks() {
     state.marks.saving = false;
     renderMarks();
   }
+}
+
+// How often, and for how long, the console follows the re-link a save started before leaving it to the job.
+const RELINK_POLL_MS = 1000;
+const RELINK_FOLLOW_MS = 180_000;
+
+/**
+ * Follow the link job saving the marks queued; say what it approved (in the editor if it still shows the
+ * product, else in the console) and reload the queue, from which the approved placements have gone.
+ * @param {string} monitor the job's path
+ * @param {MarkedProduct} product
+ * @param {string} savedText what the save said
+ */
+async function followRelink(monitor, product, savedText) {
+  const tell = (/** @type {string} */ text, isError = false) => {
+    if (stillMarking(product.id)) marksSay(`${savedText} ${text}`, isError);
+    else say(`Marks of ${product.title}: ${text}`, isError);
+  };
+  const until = Date.now() + RELINK_FOLLOW_MS;
+  try {
+    for (;;) {
+      const { data } = await api('GET', monitor);
+      if (data.state === 'failed') {
+        tell(`Linking its placements again failed: ${data.error ?? 'no reason given'}.`, true);
+        return;
+      }
+      if (data.state === 'done') {
+        const n = data.placements_relinked;
+        tell(n
+          ? `${n} placement${n === 1 ? '' : 's'} awaiting review linked again with them: ${data.approved} approved `
+            + `and on the timeline${data.approved < n ? `, ${n - data.approved} still for review` : ''}.`
+          : 'No placement awaiting review names this product: they count from the next tag or link job.');
+        if (data.approved) await reloadQueueKeeping(current()?.id);
+        return;
+      }
+      if (Date.now() > until) {
+        tell('Its placements are still being linked again; reload the queue once the link job is done.');
+        return;
+      }
+      await new Promise((resolve) => { setTimeout(resolve, RELINK_POLL_MS); });
+    }
+  } catch (error) {
+    tell(`Could not follow the re-link of its placements: ${errorText(error)}`, true);
+  }
+}
+
+/** Reload the review queue, keeping the placement shown if it is still awaiting review. @param {string} [id] */
+async function reloadQueueKeeping(id) {
+  await loadQueue(true);
+  const at = state.items.findIndex((p) => p.id === id);
+  if (at > 0) await select(at);
 }
 
 /**

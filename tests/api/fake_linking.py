@@ -1,0 +1,55 @@
+"""A link job's linker for tests: every track answered with one fixed SKU, and a source that hands it
+out (or fails as the real `LinkingService` can)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from api.linking.service import BrandLinker, IndexProgress
+from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
+
+
+class FixedLinker:
+    """Answers every track with the same SKU; `during` runs while "linking" (a reviewer acting then)."""
+
+    def __init__(self, sku: str, confidence: float, during: Any = None) -> None:
+        self.sku, self.confidence, self.during = sku, confidence, during
+        self.crops_seen: list[int] = []
+
+    def link_track(self, crops: Sequence[Any], thresholds: LinkThresholds | None = None) -> LinkResult:
+        self.crops_seen.append(len(crops))
+        if self.during is not None:
+            self.during()
+        level = (thresholds or LinkThresholds()).auto_approve
+        approved = self.confidence >= level
+        return LinkResult(
+            candidates=(SkuCandidate(self.sku, "Pressed Apple", self.confidence),),
+            sku=self.sku,
+            confidence=self.confidence,
+            unknown_probability=1 - self.confidence,
+            decision=Decision.APPROVED if approved else Decision.PROPOSED,
+            index_version="index-v7",
+            crops_used=len(crops),
+            evidence="crop 1: its print matched (40 keypoints)" if approved else "",
+            approval_level=level,
+        )
+
+
+class FakeSource:
+    """A `BrandLinkerSource` with a fixed linker, or one that fails the way the real one can."""
+
+    def __init__(self, linker: FixedLinker | None = None, error: Exception | None = None) -> None:
+        self.linker, self.error = linker, error
+
+    def brand_linker(
+        self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
+    ) -> BrandLinker | None:
+        if self.error is not None:
+            raise self.error
+        if self.linker is None:
+            return None
+        if on_progress is not None:
+            on_progress(1, 1)
+        return BrandLinker(self.linker, LinkThresholds(), {}, "index-v7")
