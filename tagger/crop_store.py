@@ -8,7 +8,7 @@ how the other crops are named beside it is the store's own business.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -18,7 +18,13 @@ import numpy as np
 from tagger.arrays import Image
 from tagger.exceptions import TaggerError
 
+# The thumbnail is for people (the review console shows it): JPEG, small.
 JPEG_QUALITY = 90
+# The crops are for the linker: lossless WebP (OpenCV's quality above 100), so a re-link reads exactly
+# the pixels tagging linked. Through JPEG at quality 90 the benchmark's placements re-linked 0.026 apart
+# in confidence on average (up to 0.15), and 3 of 61 changed their decision with nothing in the catalog
+# changed (BENCHMARKS.md, End to end); lossless costs about 3x JPEG's bytes (≈ 165 KiB a crop).
+_LOSSLESS_WEBP = [cv2.IMWRITE_WEBP_QUALITY, 101]
 
 
 class CropStore(Protocol):
@@ -33,8 +39,10 @@ class CropStore(Protocol):
 
 
 class FileCropStore:
-    """JPEG files in one folder: `<key>.jpg` (the best crop, also the thumbnail), then
-    `<key>-crop1.jpg`, `<key>-crop2.jpg`, …"""
+    """Files in one folder: `<key>.jpg`, the best crop as the thumbnail the API serves, and the crops
+    the linker reads, lossless, best first: `<key>-link0.webp`, `<key>-link1.webp`, … Placements
+    stored before the lossless crops have the JPEG layout (`<key>.jpg`, then `<key>-crop1.jpg`, …),
+    which `load` still reads."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -44,15 +52,17 @@ class FileCropStore:
             raise ValueError("a placement is stored with at least one crop")
         self.folder.mkdir(parents=True, exist_ok=True)
         thumbnail = self.folder / f"{key}.jpg"
-        for path, crop in zip(self._paths(thumbnail, len(crops)), crops, strict=True):
-            if not cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        if not cv2.imwrite(str(thumbnail), crops[0], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            raise TaggerError(f"could not write crop {thumbnail.name}")
+        for number, crop in enumerate(crops):
+            path = self._linked(thumbnail, number)
+            if not cv2.imwrite(str(path), crop, _LOSSLESS_WEBP):
                 raise TaggerError(f"could not write crop {path.name}")
         return thumbnail
 
     @staticmethod
     def load(reference: Path) -> list[Image]:
         crops = []
-        # Placements tagged before several crops were kept have the thumbnail alone.
         for path in FileCropStore.stored(reference):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
@@ -61,17 +71,28 @@ class FileCropStore:
 
     @staticmethod
     def stored(reference: Path) -> list[Path]:
-        """The files of the crops stored under `reference` that exist, best first."""
+        """The files of the crops stored under `reference` that exist, best first: the lossless ones,
+        else (a placement stored before them) the JPEG thumbnail and the JPEG crops beside it."""
+        lossless = FileCropStore._run(lambda number: FileCropStore._linked(reference, number), 0)
+        if lossless:
+            return lossless
+        # Placements tagged before several crops were kept have the thumbnail alone.
         paths = [reference] if reference.is_file() else []
-        number = 1
-        while (extra := FileCropStore._extra(reference, number)).is_file():
-            paths.append(extra)
+        return paths + FileCropStore._run(lambda number: FileCropStore._extra(reference, number), 1)
+
+    @staticmethod
+    def _run(path_of: Callable[[int], Path], first: int) -> list[Path]:
+        """The files `path_of(first)`, `path_of(first + 1)`, … up to the first one missing."""
+        paths = []
+        number = first
+        while (path := path_of(number)).is_file():
+            paths.append(path)
             number += 1
         return paths
 
     @staticmethod
-    def _paths(thumbnail: Path, count: int) -> list[Path]:
-        return [thumbnail, *(FileCropStore._extra(thumbnail, n) for n in range(1, count))]
+    def _linked(thumbnail: Path, number: int) -> Path:
+        return thumbnail.with_name(f"{thumbnail.stem}-link{number}.webp")
 
     @staticmethod
     def _extra(thumbnail: Path, number: int) -> Path:
