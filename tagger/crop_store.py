@@ -20,11 +20,11 @@ from tagger.exceptions import TaggerError
 
 # The thumbnail is for people (the review console shows it): JPEG, small.
 JPEG_QUALITY = 90
-# The crops are for the linker: lossless WebP (OpenCV's quality above 100), so a re-link reads exactly
-# the pixels tagging linked. Through JPEG at quality 90 the benchmark's placements re-linked 0.026 apart
-# in confidence on average (up to 0.15), and 3 of 61 changed their decision with nothing in the catalog
-# changed (BENCHMARKS.md, End to end); lossless costs about 3x JPEG's bytes (≈ 165 KiB a crop).
-_LOSSLESS_WEBP = [cv2.IMWRITE_WEBP_QUALITY, 101]
+# The crops are for the linker: lossless PNG, so a re-link reads exactly the pixels tagging linked.
+# Through JPEG at quality 90 the benchmark's placements re-linked 0.026 apart in confidence on average
+# (up to 0.15), and 3 of 61 changed their decision with nothing in the catalog changed (BENCHMARKS.md, End
+# to end). OpenCV's default PNG setting: ≈ 7 ms and ≈ 360 KiB a crop of a 1080x1920 episode, against
+# JPEG's 1 ms and 50 KiB; lossless WebP would halve the bytes at 20 times the time (≈ 130 ms a crop).
 
 
 class CropStore(Protocol):
@@ -40,7 +40,7 @@ class CropStore(Protocol):
 
 class FileCropStore:
     """Files in one folder: `<key>.jpg`, the best crop as the thumbnail the API serves, and the crops
-    the linker reads, lossless, best first: `<key>-link0.webp`, `<key>-link1.webp`, … Placements
+    the linker reads, lossless, best first: `<key>-link0.png`, `<key>-link1.png`, … Placements
     stored before the lossless crops have the JPEG layout (`<key>.jpg`, then `<key>-crop1.jpg`, …),
     which `load` still reads."""
 
@@ -56,7 +56,7 @@ class FileCropStore:
             raise TaggerError(f"could not write crop {thumbnail.name}")
         for number, crop in enumerate(crops):
             path = self._linked(thumbnail, number)
-            if not cv2.imwrite(str(path), crop, _LOSSLESS_WEBP):
+            if not cv2.imwrite(str(path), crop):
                 raise TaggerError(f"could not write crop {path.name}")
         return thumbnail
 
@@ -92,7 +92,7 @@ class FileCropStore:
 
     @staticmethod
     def _linked(thumbnail: Path, number: int) -> Path:
-        return thumbnail.with_name(f"{thumbnail.stem}-link{number}.webp")
+        return thumbnail.with_name(f"{thumbnail.stem}-link{number}.png")
 
     @staticmethod
     def _extra(thumbnail: Path, number: int) -> Path:

@@ -65,7 +65,7 @@ def test_a_placement_stored_before_several_crops_were_kept_loads_its_thumbnail_a
 def test_unreadable_crop_files_are_skipped_and_empty_saves_refused(tmp_path: Path) -> None:
     store = FileCropStore(tmp_path)
     reference = store.save("p", [crop(200), crop(100), crop(50)])
-    (tmp_path / "p-link1.webp").write_bytes(b"not a webp")
+    (tmp_path / "p-link1.png").write_bytes(b"not a png")
 
     assert [int(image[0, 0, 0]) for image in FileCropStore.load(reference)] == [200, 50]
     with pytest.raises(ValueError, match="at least one crop"):
