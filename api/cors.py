@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 PLAYER_ROUTES = re.compile(
     r"^/v1/episodes/[^/]+/timeline$|^/v1/events$|^/v1/checkout$|^/v1/images/[^/]+$|^/overlay/"
 )
-_EXPOSED = ["ETag", "X-Request-ID", "Retry-After"]
+# What a script may read of an answer: the version to send back in If-Match, and where a queued job is
+# (`Location` on a 202; `Link: rel="monitor"` on a write that queued one, such as saving a product's marks).
+_EXPOSED = ["ETag", "X-Request-ID", "Retry-After", "Location", "Link"]
 
 
 class AudienceCors:

@@ -208,3 +208,7 @@ def test_configured_origins_may_call_the_brand_routes(
         other = _preflight(client, "/v1/products", "GET", "authorization")
         assert other.headers.get("access-control-allow-origin") != PLAYER
         assert other.status_code == 400
+        # and a brand's tool can read the version to send back and where the job its write queued is
+        read = client.get("/v1/products", headers={**brand.headers, "Origin": "https://tools.brand.example"})
+        exposed = {name.strip() for name in read.headers["access-control-expose-headers"].split(",")}
+        assert {"ETag", "Location", "Link"} <= exposed

@@ -1,0 +1,347 @@
+"""A brand's own-print loop, end to end through the API, measured on labelled episodes.
+
+What a brand does after its first episode is tagged: it reviews that episode (approves the placements
+the linker got right), opens the marks editor of each marked product, sees which of its approved
+placements miss the marks (`POST /v1/products/{id}/own-print/check`), asks for boxes learnt from them
+(`…/own-print/suggest`) and saves them (`PATCH /v1/products/{id}`), which re-links the placements
+awaiting review that the marks decide (a product-scoped link job). The question is what the brand's
+other episodes, tagged with the old marks and not yet reviewed, show afterwards: how many shots got an
+approved hotspot, and whether any sells the wrong product.
+
+Everything runs in a throw-away database and media folder, with the real tag and link job executors
+(as `reelcart eval episode` does); the API is called over HTTP through FastAPI's test client.
+
+    .venv/bin/python scripts/marks_loop.py --catalog var/eval/episodes/CATALOG-OWN-PRINT.csv \\
+        --learn var/eval/episodes/episode-0.mp4 var/eval/episodes/truth-0.json \\
+        --episode var/eval/episodes/episode-1.mp4 var/eval/episodes/truth-1.json \\
+        --episode var/eval/episodes/episode-2.mp4 var/eval/episodes/truth-2.json \\
+        [--leave-out GS-29,GS-31] --out var/eval/marks-loop.json
+
+`--leave-out` imports the catalog without those SKUs: their shots then show a product the brand does not
+sell, and an approval there is a hotspot selling the wrong product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from api.app import create_app
+from api.auth import issue_api_key
+from api.brands.models import ApiKeyScope, Brand
+from api.catalog.models import Product, Variant
+from api.cli.catalog import import_catalog_file
+from api.db import create_db_engine, upgrade_database
+from api.episodes.models import TagJob
+from api.episodes.service import register_episode
+from api.jobs.models import JobState
+from api.jobs.queue import InlineJobQueue, JobKind, run_to_end
+from api.jobs.tagger_adapter import PipelineTagFunction
+from api.jobs.tagging import TagJobExecutor
+from api.linking.executor import LinkJobExecutor
+from api.linking.models import LinkJob
+from api.linking.service import LinkingService
+from api.review.models import Placement, PlacementStatus
+from api.review.service import stored_candidates
+from api.settings import ApiSettings, get_settings
+from tagger.episode_eval import EpisodeScore, ScoredPlacement, TruthShot, read_truth, score_episode
+
+
+@dataclass(frozen=True)
+class Labelled:
+    video: Path
+    truth: list[TruthShot]
+    episode_id: uuid.UUID
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--learn", nargs=2, type=Path, required=True, metavar=("VIDEO", "TRUTH"))
+    parser.add_argument(
+        "--episode", nargs=2, type=Path, action="append", default=[], metavar=("VIDEO", "TRUTH")
+    )
+    parser.add_argument("--leave-out", default="", help="SKUs to import the catalog without, comma-separated")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    left_out = frozenset(sku.strip() for sku in args.leave_out.split(",") if sku.strip())
+    with tempfile.TemporaryDirectory(prefix="reelcart-marks-loop-") as scratch:
+        report = run(args.catalog, args.learn, args.episode, left_out, Path(scratch))
+    print(json.dumps(report["summary"], indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def run(
+    catalog: Path,
+    learn: Sequence[Path],
+    others: Sequence[Sequence[Path]],
+    left_out: frozenset[str],
+    scratch: Path,
+) -> dict[str, Any]:
+    videos = [Path(learn[0]), *(Path(video) for video, _ in others)]
+    settings = get_settings().model_copy(
+        update={
+            "database_url": f"sqlite:///{scratch / 'loop.db'}",
+            "media_dir": scratch / "media",
+            "media_import_roots": sorted({video.resolve().parent for video in videos}),
+            "worker_threads": 0,
+        }
+    )
+    settings.media_dir.mkdir(parents=True)
+    engine = create_db_engine(settings.database_url)
+    upgrade_database(engine)
+    linking = LinkingService(engine, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        brand = Brand(name="Marks loop", slug="marks-loop")
+        session.add(brand)
+        session.commit()
+        import_catalog_file(session, brand.id, catalog, settings.media_dir, skip_skus=left_out)
+        key = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand.id, name="loop").secret
+        session.commit()
+
+    started = time.perf_counter()
+    episodes = [
+        _tagged(engine, settings, linking, brand.id, Path(video), read_truth(Path(truth)))
+        for video, truth in [learn, *others]
+    ]
+    tag_s = time.perf_counter() - started
+    before = [_score(engine, brand.id, episode, left_out) for episode in episodes]
+
+    queue = InlineJobQueue()
+    queue.bind({JobKind.LINK: LinkJobExecutor(engine, settings, linking)})
+    app = create_app(settings, engine=engine, job_queue=queue)
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.perf_counter()
+    with TestClient(app) as client:
+        reviewed = _review(client, headers, engine, brand.id, episodes[0])
+        products = _marks_loop(client, headers, engine, brand.id)
+    loop_s = time.perf_counter() - started
+    after = [_score(engine, brand.id, episode, left_out) for episode in episodes]
+    held = [_held(engine, brand.id, episode) for episode in episodes[1:]]
+    engine.dispose()
+
+    rows = [
+        {
+            "episode": episode.video.name,
+            "role": "learnt from" if number == 0 else "not reviewed",
+            "before": _counts(old),
+            "after": _counts(new),
+        }
+        for number, (episode, old, new) in enumerate(zip(episodes, before, after, strict=True))
+    ]
+    return {
+        "catalog": catalog.name,
+        "left_out": sorted(left_out),
+        "reviewed_in_learnt_episode": reviewed,
+        "products": products,
+        "episodes": rows,
+        "held_right_links": [entry for entries in held for entry in entries],
+        "seconds": {"tag": round(tag_s, 1), "review_and_marks": round(loop_s, 1)},
+        "summary": {
+            "marks_saved": sum(1 for product in products if product["saved"]),
+            "unreviewed_product_shots": sum(score.product_shots for score in after[1:]),
+            "unreviewed_shots_approved_before": sum(score.auto_approved_shots for score in before[1:]),
+            "unreviewed_shots_approved_after": sum(score.auto_approved_shots for score in after[1:]),
+            "wrong_approved_after": sum(score.auto_approved_wrong for score in after),
+            "left_out_shots_approved_after": sum(score.left_out_auto_approved for score in after),
+        },
+    }
+
+
+def _tagged(
+    engine: Any,
+    settings: ApiSettings,
+    linking: LinkingService,
+    brand_id: uuid.UUID,
+    video: Path,
+    truth: list[TruthShot],
+) -> Labelled:
+    with Session(engine, expire_on_commit=False) as session:
+        episode = register_episode(
+            session, settings, brand_id=brand_id, title=video.name, path=video.resolve(), source="path"
+        )
+        job = TagJob(brand_id=brand_id, episode_id=episode.id)
+        session.add(job)
+        session.commit()
+    print(f"tagging {video.name}", flush=True)
+    run_to_end(TagJobExecutor(engine, settings, PipelineTagFunction(settings, linking=linking)), job.id)
+    with Session(engine) as session:
+        done = session.get(TagJob, job.id)
+        if done is None or done.state != JobState.DONE:
+            raise SystemExit(f"the tag job of {video.name} failed: {done.error if done else 'it vanished'}")
+    return Labelled(video, truth, episode.id)
+
+
+def _sku_of(session: Session, brand_id: uuid.UUID) -> dict[str, str]:
+    return {
+        str(product_id): sku
+        for product_id, sku in session.exec(
+            select(Variant.product_id, Variant.sku)
+            .where(Variant.brand_id == brand_id)
+            .order_by(col(Variant.sku))
+        ).all()
+        if sku
+    }
+
+
+def _score(engine: Any, brand_id: uuid.UUID, episode: Labelled, left_out: frozenset[str]) -> EpisodeScore:
+    with Session(engine) as session:
+        sku_of = _sku_of(session, brand_id)
+        scored = []
+        for row in session.exec(select(Placement).where(Placement.episode_id == episode.episode_id)).all():
+            approved = (
+                sku_of.get(str(row.chosen_product_id))
+                if row.status == PlacementStatus.APPROVED and row.chosen_product_id is not None
+                else None
+            )
+            candidates = tuple(sku_of.get(str(c.product_id), "?") for c in stored_candidates(row))
+            scored.append(ScoredPlacement(row.start_ms, row.end_ms, candidates, approved))
+    return score_episode(episode.truth, scored, left_out=left_out)
+
+
+def _counts(score: EpisodeScore) -> dict[str, int]:
+    return {
+        "product_shots": score.product_shots,
+        "found": score.found,
+        "top1_right": score.top1_right,
+        "approved_shots": score.auto_approved_shots,
+        "approved_right": score.auto_approved_right,
+        "approved_wrong": score.auto_approved_wrong,
+        "left_out_approved": score.left_out_auto_approved,
+    }
+
+
+def _held(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[dict[str, Any]]:
+    """The placements of an unreviewed episode linked right at top-1 and still awaiting review, with the
+    linker's reason: what the marks (or the confidence) still hold back."""
+    with Session(engine) as session:
+        sku_of = _sku_of(session, brand_id)
+        rows = session.exec(
+            select(Placement).where(
+                Placement.episode_id == episode.episode_id, Placement.status == PlacementStatus.PROPOSED
+            )
+        ).all()
+        held = []
+        for row in rows:
+            shot = _shot_of(episode.truth, row.start_ms, row.end_ms)
+            candidates = stored_candidates(row)
+            if shot is None or not candidates or sku_of.get(str(candidates[0].product_id)) != shot.sku:
+                continue
+            held.append(
+                {
+                    "episode": episode.video.name,
+                    "start_ms": row.start_ms,
+                    "sku": shot.sku,
+                    "confidence": row.link_confidence,
+                    "needed": row.link_approval_level,
+                    "evidence": row.link_evidence,
+                }
+            )
+    return held
+
+
+def _shot_of(truth: Sequence[TruthShot], start_ms: int, end_ms: int) -> TruthShot | None:
+    overlaps = [(min(end_ms, shot.end_ms) - max(start_ms, shot.start_ms), shot) for shot in truth]
+    best = max(overlaps, key=lambda pair: pair[0], default=None)
+    return best[1] if best is not None and best[0] > 0 else None
+
+
+def _review(
+    client: TestClient, headers: dict[str, str], engine: Any, brand_id: uuid.UUID, episode: Labelled
+) -> int:
+    """Approve, through the API, each placement of the learnt episode the linker named right at top-1 (what
+    a reviewer confirms); returns how many it approved."""
+    with Session(engine) as session:
+        sku_of = _sku_of(session, brand_id)
+        waiting = session.exec(
+            select(Placement).where(
+                Placement.episode_id == episode.episode_id, Placement.status == PlacementStatus.PROPOSED
+            )
+        ).all()
+        chosen = []
+        for row in waiting:
+            shot = _shot_of(episode.truth, row.start_ms, row.end_ms)
+            candidates = stored_candidates(row)
+            if shot is not None and candidates and sku_of.get(str(candidates[0].product_id)) == shot.sku:
+                chosen.append((row.id, row.version, candidates[0].product_id))
+    for placement_id, version, product_id in chosen:
+        answer = client.post(
+            f"/v1/placements/{placement_id}/approve",
+            json={"product_id": str(product_id)},
+            headers={**headers, "If-Match": f'"{version}"'},
+        )
+        answer.raise_for_status()
+    return len(chosen)
+
+
+def _marks_loop(
+    client: TestClient, headers: dict[str, str], engine: Any, brand_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """For each marked product: the check; where its approved footage misses the marks, the suggestion;
+    where there are boxes, the save (which re-links through the product-scoped link job)."""
+    with Session(engine) as session:
+        sku_of = _sku_of(session, brand_id)
+        marked = [
+            product.id
+            for product in session.exec(
+                select(Product).where(Product.brand_id == brand_id).order_by(col(Product.created_at))
+            ).all()
+            if product.own_print
+        ]
+    done = []
+    for product_id in marked:
+        sku = sku_of.get(str(product_id), "?")
+        check = client.post(f"/v1/products/{product_id}/own-print/check", json={}, headers=headers)
+        check.raise_for_status()
+        missing = [entry for entry in check.json()["own_footage"] if entry["misses_marks"]]
+        entry: dict[str, Any] = {
+            "sku": sku,
+            "own_footage": len(check.json()["own_footage"]),
+            "missing": len(missing),
+        }
+        entry.update(saved=False, boxes=[], relinked=0, approved=0)
+        if missing:
+            suggestion = client.post(f"/v1/products/{product_id}/own-print/suggest", json={}, headers=headers)
+            suggestion.raise_for_status()
+            body = suggestion.json()
+            entry.update(boxes=body["boxes"], own_inside=body["own_inside"], reason=body.get("reason", ""))
+            if body["boxes"]:
+                current = client.get(f"/v1/products/{product_id}", headers=headers)
+                saved = client.patch(
+                    f"/v1/products/{product_id}",
+                    json={"own_print": body["boxes"]},
+                    headers={**headers, "If-Match": current.headers["ETag"]},
+                )
+                saved.raise_for_status()
+                entry["saved"] = True
+                monitor = saved.headers.get("Link", "")
+                if monitor:
+                    job = client.get(monitor[1 : monitor.index(">")], headers=headers).json()
+                    entry.update(
+                        job_state=job["state"], relinked=job["placements_relinked"], approved=job["approved"]
+                    )
+        done.append(entry)
+        print(f"{sku}: {json.dumps({k: v for k, v in entry.items() if k != 'sku'})}", flush=True)
+    with Session(engine) as session:
+        failed = session.exec(select(LinkJob).where(LinkJob.state == JobState.FAILED)).all()
+        if failed:
+            raise SystemExit(f"a link job failed: {failed[0].error}")
+    return done
+
+
+if __name__ == "__main__":
+    main()
