@@ -172,8 +172,10 @@ def tag_video(
         boost_ms=settings.boost_ms,
         await_feedback=True,
     )
-    crop_store = FileCropStore(thumbnails_dir) if thumbnails_dir is not None else None
+    crop_store = FileCropStore(thumbnails_dir, background=True) if thumbnails_dir is not None else None
     with ExitStack() as stack:
+        if crop_store is not None:
+            stack.callback(crop_store.close)
         # A shot's placements are linked from its cut on, beside the rest of the episode's tagging.
         links = (
             stack.enter_context(LinkQueue(linker, thresholds, settings.link_threads))
@@ -199,6 +201,9 @@ def tag_video(
         finally:
             schedule.close()
         work.finish(stats.last_t_ms, stats.last_index)
+        if crop_store is not None:
+            # Every placement's crops are on disk before the placements are handed out.
+            crop_store.flush()
         if progress is not None:
             progress(1.0)
         tock = time.perf_counter()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tagger.crop_store import FileCropStore
+from tagger.exceptions import TaggerError
 
 
 def crop(value: int, size: tuple[int, int] = (24, 16)) -> np.ndarray:
@@ -70,3 +71,21 @@ def test_unreadable_crop_files_are_skipped_and_empty_saves_refused(tmp_path: Pat
     assert [int(image[0, 0, 0]) for image in FileCropStore.load(reference)] == [200, 50]
     with pytest.raises(ValueError, match="at least one crop"):
         store.save("q", [])
+
+
+def test_crops_written_in_the_background_are_on_disk_after_flush_and_a_failure_is_raised(
+    tmp_path: Path,
+) -> None:
+    store = FileCropStore(tmp_path, background=True)
+    crops = [crop(250), crop(120, (40, 30))]
+    reference = store.save("p", crops)
+    (tmp_path / "q-link1.png").mkdir()  # a crop file that cannot be written
+    store.save("q", crops)
+
+    with pytest.raises(TaggerError, match=r"could not write crop q-link1\.png"):
+        store.flush()
+    store.close()
+
+    assert all(np.array_equal(a, b) for a, b in zip(FileCropStore.load(reference), crops, strict=True))
+    assert len(FileCropStore.load(reference)) == 2
+    store.flush()  # nothing pending: returns at once
