@@ -63,8 +63,16 @@ class FileCropStore:
         if self._writer is None:
             self._write_lossless(thumbnail, crops)
         else:
+            self._raise_failed()
             self._pending.append(self._writer.submit(self._write_lossless, thumbnail, tuple(crops)))
         return thumbnail
+
+    def _raise_failed(self) -> None:
+        """A background write that already failed stops the tag job at its next placement, not after
+        the whole episode was decoded."""
+        for future in self._pending:
+            if future.done() and (error := future.exception()) is not None:
+                raise error
 
     def flush(self) -> None:
         """Wait for the crops being written in the background; the first failure is raised (after all

@@ -79,7 +79,8 @@ def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.U
     return [
         (placement_id, path)
         for placement_id, path, candidates, chosen in rows
-        if chosen == scope.product_id or any(entry.get("product_id") == wanted for entry in candidates)
+        if chosen == scope.product_id
+        or any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or ())
     ]
 
 

@@ -300,8 +300,8 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
 def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Placement | None:
     """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
     while the job was linking is never overwritten: candidates always refresh, the status and chosen
-    SKU only while the machine still owns the decision (proposed). None: the placement is gone (a
-    re-tag replaced it)."""
+    SKU only while the machine still owns the decision (proposed, and no product picked by a person
+    that the new link would replace). None: the placement is gone (a re-tag replaced it)."""
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
@@ -311,9 +311,14 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     placement.link_contradicted = result.contradicted
     placement.link_approval_level = result.approval_level
     placement.index_version = result.index_version
-    if placement.status == PlacementStatus.PROPOSED:
+    # A product a person picked for a placement still awaiting review (`chosen_product_id` on a proposed
+    # placement is only ever theirs: the linker sets it only when it approves) is never swapped for
+    # another: the linker may approve it only as that product.
+    picked = placement.chosen_product_id
+    overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
+    if placement.status == PlacementStatus.PROPOSED and not overrules_pick:
         placement.status = result.status
-        placement.chosen_product_id = result.chosen_product_id or placement.chosen_product_id
+        placement.chosen_product_id = result.chosen_product_id or picked
     placement.version += 1
     placement.updated_at = utcnow()
     session.add(placement)

@@ -597,3 +597,33 @@ def test_marks_saved_while_one_relink_of_them_waits_queue_nothing_more(
     assert plain.status_code == 200, plain.text
     assert "Link" not in plain.headers
     assert len(job_queue.enqueued) == 1
+
+
+def test_a_re_link_never_swaps_a_product_a_person_picked_for_another(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    sibling, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    crops = tmp_path / "crops"
+    # A reviewer picked the product for this placement (keys 1 to 5, or search) and has not approved it yet
+    picked = make_placement(
+        engine,
+        episode,
+        candidates=[sibling, product],
+        chosen_product_id=product.id,
+        thumbnail_path=_crop_file(crops),
+    )
+
+    # When a re-link approves the sibling, the pick stands and the placement waits for the person
+    with _run_link_client(settings, engine, FakeSource(FixedLinker(str(sibling.id), 0.95))) as client:
+        job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
+        assert (job["state"], job["placements_relinked"], job["approved"]) == ("done", 1, 0)
+        kept = client.get(f"/v1/placements/{picked.id}", headers=brand.headers).json()
+    assert (kept["status"], kept["chosen_product_id"]) == ("proposed", str(product.id))
+    assert kept["sku_candidates"][0]["product_id"] == str(sibling.id)  # the candidates still refresh
+
+    # When one approves the product picked, it is approved as that product
+    with _run_link_client(settings, engine, FakeSource(FixedLinker(str(product.id), 0.95))) as client:
+        client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+        agreed = client.get(f"/v1/placements/{picked.id}", headers=brand.headers).json()
+    assert (agreed["status"], agreed["chosen_product_id"]) == ("approved", str(product.id))

@@ -868,8 +868,9 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     )
     (job,) = rows(live_api.engine, LinkJob, LinkJob.product_id == tote.id)
     assert job.state == JobState.QUEUED
+    job_id = job.id
     # When a worker runs the job (a linker that now approves the bag as the tote bag)
-    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.93)))(job.id)
+    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.93)))(job_id)
 
     # Then the console reports what went live, and the queue no longer offers the approved placement
     expect(page.locator("#marks-message")).to_have_text(
@@ -881,6 +882,24 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     assert [placement["id"] for placement in timeline["placements"]] == [world.id("bag")]
     (others,) = rows(live_api.engine, Placement, Placement.id == world.placements["hat"].id)
     assert others.status == PlacementStatus.PROPOSED
+
+    # When the brand draws a second box, saves and closes the editor before the job has run
+    _drag_on(page, "#marks-image", (0.65, 0.1), (0.9, 0.3))
+    page.get_by_role("button", name="Save marks").click()
+    expect(page.locator("#marks-message")).to_contain_text("Saved 2 boxes on image 1. Linking")
+    page.keyboard.press("Escape")
+    second = next(
+        job for job in rows(live_api.engine, LinkJob, LinkJob.product_id == tote.id) if job.id != job_id
+    )
+    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.93)))(
+        second.id
+    )
+
+    # Then the console itself says what the re-link found: nothing left awaiting review names the bag
+    expect(page.locator("#message")).to_have_text(
+        "Marks of Tote Bag: No placement awaiting review names this product: they count from the next tag or "
+        "link job."
+    )
     assert page_errors == []
 
 

@@ -1165,13 +1165,22 @@ const RELINK_FOLLOW_MS = 180_000;
  * @param {string} savedText what the save said
  */
 async function followRelink(monitor, product, savedText) {
+  // Followed under the key that saved: after a sign-out, or under another brand's key, it stops quietly.
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const signedIn = () => key !== null && sessionStorage.getItem(KEY_STORAGE) === key;
   const tell = (/** @type {string} */ text, isError = false) => {
-    if (stillMarking(product.id)) marksSay(`${savedText} ${text}`, isError);
-    else say(`Marks of ${product.title}: ${text}`, isError);
+    if (!signedIn()) return;
+    // In the editor while it is open on this product; once closed (or on another), in the console.
+    if (/** @type {HTMLDialogElement} */ ($('marks')).open && stillMarking(product.id)) {
+      marksSay(`${savedText} ${text}`, isError);
+    } else {
+      say(`Marks of ${product.title}: ${text}`, isError);
+    }
   };
   const until = Date.now() + RELINK_FOLLOW_MS;
   try {
     for (;;) {
+      if (!signedIn()) return;
       const { data } = await api('GET', monitor);
       if (data.state === 'failed') {
         tell(`Linking its placements again failed: ${data.error ?? 'no reason given'}.`, true);
@@ -1183,7 +1192,7 @@ async function followRelink(monitor, product, savedText) {
           ? `${n} placement${n === 1 ? '' : 's'} awaiting review linked again with them: ${data.approved} approved `
             + `and on the timeline${data.approved < n ? `, ${n - data.approved} still for review` : ''}.`
           : 'No placement awaiting review names this product: they count from the next tag or link job.');
-        if (data.approved) await reloadQueueKeeping(current()?.id);
+        if (data.approved && signedIn()) await reloadQueueKeeping(current()?.id);
         return;
       }
       if (Date.now() > until) {
