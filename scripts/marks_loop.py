@@ -1,6 +1,6 @@
 """A brand's own-print loop, end to end through the API, measured on labelled episodes.
 
-What a brand does after its first episode is tagged: it reviews that episode (approves the placements
+What a brand does after its first episodes are tagged: it reviews them (approves the placements
 the linker got right), opens the marks editor of each marked product, sees which of its approved
 placements miss the marks (`POST /v1/products/{id}/own-print/check`), asks for boxes learnt from them
 (`…/own-print/suggest`) and saves them (`PATCH /v1/products/{id}`), which re-links the placements
@@ -17,6 +17,7 @@ Everything runs in a throw-away database and media folder, with the real tag and
         --episode var/eval/episodes/episode-2.mp4 var/eval/episodes/truth-2.json \\
         [--leave-out GS-29,GS-31] --out var/eval/marks-loop.json
 
+`--learn` may be given several times: every episode it names is reviewed before the marks are asked for.
 `--leave-out` imports the catalog without those SKUs: their shots then show a product the brand does not
 sell, and an approval there is a hotspot selling the wrong product.
 """
@@ -69,7 +70,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--catalog", type=Path, required=True)
-    parser.add_argument("--learn", nargs=2, type=Path, required=True, metavar=("VIDEO", "TRUTH"))
+    parser.add_argument(
+        "--learn",
+        nargs=2,
+        type=Path,
+        action="append",
+        required=True,
+        metavar=("VIDEO", "TRUTH"),
+        help="an episode the brand reviews before it asks for marks (repeat for several)",
+    )
     parser.add_argument(
         "--episode", nargs=2, type=Path, action="append", default=[], metavar=("VIDEO", "TRUTH")
     )
@@ -87,12 +96,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(
     catalog: Path,
-    learn: Sequence[Path],
+    learn: Sequence[Sequence[Path]],
     others: Sequence[Sequence[Path]],
     left_out: frozenset[str],
     scratch: Path,
 ) -> dict[str, Any]:
-    videos = [Path(learn[0]), *(Path(video) for video, _ in others)]
+    videos = [Path(video) for video, _ in [*learn, *others]]
     settings = get_settings().model_copy(
         update={
             "database_url": f"sqlite:///{scratch / 'loop.db'}",
@@ -116,7 +125,7 @@ def run(
     started = time.perf_counter()
     episodes = [
         _tagged(engine, settings, linking, brand.id, Path(video), read_truth(Path(truth)))
-        for video, truth in [learn, *others]
+        for video, truth in [*learn, *others]
     ]
     tag_s = time.perf_counter() - started
     before = [_score(engine, brand.id, episode, left_out) for episode in episodes]
@@ -127,17 +136,20 @@ def run(
     headers = {"Authorization": f"Bearer {key}"}
     started = time.perf_counter()
     with TestClient(app) as client:
-        reviewed = _review(client, headers, engine, brand.id, episodes[0])
+        reviewed = sum(
+            _review(client, headers, engine, brand.id, episode) for episode in episodes[: len(learn)]
+        )
         products = _marks_loop(client, headers, engine, brand.id)
     loop_s = time.perf_counter() - started
     after = [_score(engine, brand.id, episode, left_out) for episode in episodes]
-    held = [_held(engine, brand.id, episode) for episode in episodes[1:]]
+    unreviewed = len(learn)
+    held = [_held(engine, brand.id, episode) for episode in episodes[unreviewed:]]
     engine.dispose()
 
     rows = [
         {
             "episode": episode.video.name,
-            "role": "learnt from" if number == 0 else "not reviewed",
+            "role": "learnt from" if number < unreviewed else "not reviewed",
             "before": _counts(old),
             "after": _counts(new),
         }
@@ -146,16 +158,18 @@ def run(
     return {
         "catalog": catalog.name,
         "left_out": sorted(left_out),
-        "reviewed_in_learnt_episode": reviewed,
+        "reviewed_in_learnt_episodes": reviewed,
         "products": products,
         "episodes": rows,
         "held_right_links": [entry for entries in held for entry in entries],
         "seconds": {"tag": round(tag_s, 1), "review_and_marks": round(loop_s, 1)},
         "summary": {
             "marks_saved": sum(1 for product in products if product["saved"]),
-            "unreviewed_product_shots": sum(score.product_shots for score in after[1:]),
-            "unreviewed_shots_approved_before": sum(score.auto_approved_shots for score in before[1:]),
-            "unreviewed_shots_approved_after": sum(score.auto_approved_shots for score in after[1:]),
+            "unreviewed_product_shots": sum(score.product_shots for score in after[unreviewed:]),
+            "unreviewed_shots_approved_before": sum(
+                score.auto_approved_shots for score in before[unreviewed:]
+            ),
+            "unreviewed_shots_approved_after": sum(score.auto_approved_shots for score in after[unreviewed:]),
             "wrong_approved_after": sum(score.auto_approved_wrong for score in after),
             "left_out_shots_approved_after": sum(score.left_out_auto_approved for score in after),
         },
@@ -263,7 +277,7 @@ def _shot_of(truth: Sequence[TruthShot], start_ms: int, end_ms: int) -> TruthSho
 def _review(
     client: TestClient, headers: dict[str, str], engine: Any, brand_id: uuid.UUID, episode: Labelled
 ) -> int:
-    """Approve, through the API, each placement of the learnt episode the linker named right at top-1 (what
+    """Approve, through the API, each placement of a learnt episode the linker named right at top-1 (what
     a reviewer confirms); returns how many it approved."""
     with Session(engine) as session:
         sku_of = _sku_of(session, brand_id)
