@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, cast, or_
 from sqlmodel import Session, col, select
 
 from api.catalog.image_fetch import ImageFetcher
@@ -70,11 +70,17 @@ def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.U
     if scope.episode_id is not None:
         statement = statement.where(Placement.episode_id == scope.episode_id)
     if scope.product_id is not None:
-        statement = statement.where(Placement.status == PlacementStatus.PROPOSED)
+        # The JSON as text names the product's id wherever a candidate does: the database keeps only
+        # those rows (and the chosen ones), so a brand's whole backlog is not read for one product.
+        named = cast(col(Placement.sku_candidates), String).contains(str(scope.product_id))
+        statement = statement.where(
+            Placement.status == PlacementStatus.PROPOSED,
+            or_(named, col(Placement.chosen_product_id) == scope.product_id),
+        )
     rows = session.exec(statement.order_by(col(Placement.created_at))).all()
     if scope.product_id is None:
         return [(placement_id, path) for placement_id, path, _candidates, _chosen in rows]
-    # Candidates are a JSON list (the same on SQLite and PostgreSQL): read here rather than queried.
+    # Which candidate names it is read here, the same on SQLite and PostgreSQL.
     wanted = str(scope.product_id)
     return [
         (placement_id, path)
