@@ -64,23 +64,25 @@ class LinkScope:
 
 def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
     """(id, thumbnail path) of the placements the job re-links, oldest first."""
-    statement = select(
-        Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id
-    ).where(Placement.brand_id == scope.brand_id)
+    where = [Placement.brand_id == scope.brand_id]
     if scope.episode_id is not None:
-        statement = statement.where(Placement.episode_id == scope.episode_id)
-    if scope.product_id is not None:
-        # The JSON as text names the product's id wherever a candidate does: the database keeps only
-        # those rows (and the chosen ones), so a brand's whole backlog is not read for one product.
-        named = cast(col(Placement.sku_candidates), String).contains(str(scope.product_id))
-        statement = statement.where(
+        where.append(Placement.episode_id == scope.episode_id)
+    if scope.product_id is None:
+        statement = select(Placement.id, Placement.thumbnail_path).where(*where)
+        return list(session.exec(statement.order_by(col(Placement.created_at))).all())
+    # The JSON as text names the product's id wherever a candidate does: the database keeps only those
+    # rows (and the ones a person picked it for), so a brand's whole backlog is not read for one product;
+    # which candidate names it is then read here, the same on SQLite and PostgreSQL.
+    named = cast(col(Placement.sku_candidates), String).contains(str(scope.product_id))
+    rows = session.exec(
+        select(Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id)
+        .where(
+            *where,
             Placement.status == PlacementStatus.PROPOSED,
             or_(named, col(Placement.chosen_product_id) == scope.product_id),
         )
-    rows = session.exec(statement.order_by(col(Placement.created_at))).all()
-    if scope.product_id is None:
-        return [(placement_id, path) for placement_id, path, _candidates, _chosen in rows]
-    # Which candidate names it is read here, the same on SQLite and PostgreSQL.
+        .order_by(col(Placement.created_at))
+    ).all()
     wanted = str(scope.product_id)
     return [
         (placement_id, path)
