@@ -40,8 +40,9 @@ from sqlmodel import Session, col, select
 from api.app import create_app
 from api.auth import issue_api_key
 from api.brands.models import ApiKeyScope, Brand
-from api.catalog.models import Product, Variant
+from api.catalog.models import Product
 from api.cli.catalog import import_catalog_file
+from api.cli.evaluate_episode import scored_placements, sku_by_product
 from api.db import create_db_engine, upgrade_database
 from api.episodes.models import TagJob
 from api.episodes.service import register_episode
@@ -55,7 +56,7 @@ from api.linking.service import LinkingService
 from api.review.models import Placement, PlacementStatus
 from api.review.service import stored_candidates
 from api.settings import ApiSettings, get_settings
-from tagger.episode_eval import EpisodeScore, ScoredPlacement, TruthShot, read_truth, score_episode
+from tagger.episode_eval import EpisodeScore, TruthShot, read_truth, score_episode, shot_index
 
 
 @dataclass(frozen=True)
@@ -200,31 +201,10 @@ def _tagged(
     return Labelled(video, truth, episode.id)
 
 
-def _sku_of(session: Session, brand_id: uuid.UUID) -> dict[str, str]:
-    return {
-        str(product_id): sku
-        for product_id, sku in session.exec(
-            select(Variant.product_id, Variant.sku)
-            .where(Variant.brand_id == brand_id)
-            .order_by(col(Variant.sku))
-        ).all()
-        if sku
-    }
-
-
 def _score(engine: Any, brand_id: uuid.UUID, episode: Labelled, left_out: frozenset[str]) -> EpisodeScore:
     with Session(engine) as session:
-        sku_of = _sku_of(session, brand_id)
-        scored = []
-        for row in session.exec(select(Placement).where(Placement.episode_id == episode.episode_id)).all():
-            approved = (
-                sku_of.get(str(row.chosen_product_id))
-                if row.status == PlacementStatus.APPROVED and row.chosen_product_id is not None
-                else None
-            )
-            candidates = tuple(sku_of.get(str(c.product_id), "?") for c in stored_candidates(row))
-            scored.append(ScoredPlacement(row.start_ms, row.end_ms, candidates, approved))
-    return score_episode(episode.truth, scored, left_out=left_out)
+        placements = scored_placements(session, brand_id, episode.episode_id)
+    return score_episode(episode.truth, placements, left_out=left_out)
 
 
 def _counts(score: EpisodeScore) -> dict[str, int]:
@@ -239,39 +219,40 @@ def _counts(score: EpisodeScore) -> dict[str, int]:
     }
 
 
-def _held(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[dict[str, Any]]:
-    """The placements of an unreviewed episode linked right at top-1 and still awaiting review, with the
-    linker's reason: what the marks (or the confidence) still hold back."""
-    with Session(engine) as session:
-        sku_of = _sku_of(session, brand_id)
-        rows = session.exec(
+def _right_and_waiting(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[tuple[Placement, str]]:
+    """The placements of an episode still awaiting review whose top candidate is the product their shot
+    shows, with that SKU."""
+    with Session(engine, expire_on_commit=False) as session:
+        sku_of = sku_by_product(session, brand_id)
+        waiting = session.exec(
             select(Placement).where(
                 Placement.episode_id == episode.episode_id, Placement.status == PlacementStatus.PROPOSED
             )
         ).all()
-        held = []
-        for row in rows:
-            shot = _shot_of(episode.truth, row.start_ms, row.end_ms)
-            candidates = stored_candidates(row)
-            if shot is None or not candidates or sku_of.get(str(candidates[0].product_id)) != shot.sku:
-                continue
-            held.append(
-                {
-                    "episode": episode.video.name,
-                    "start_ms": row.start_ms,
-                    "sku": shot.sku,
-                    "confidence": row.link_confidence,
-                    "needed": row.link_approval_level,
-                    "evidence": row.link_evidence,
-                }
-            )
-    return held
+    right = []
+    for row in waiting:
+        shot = shot_index(row.start_ms, row.end_ms, episode.truth)
+        candidates = stored_candidates(row)
+        sku = episode.truth[shot].sku if shot is not None else None
+        if sku is not None and candidates and sku_of.get(str(candidates[0].product_id)) == sku:
+            right.append((row, sku))
+    return right
 
 
-def _shot_of(truth: Sequence[TruthShot], start_ms: int, end_ms: int) -> TruthShot | None:
-    overlaps = [(min(end_ms, shot.end_ms) - max(start_ms, shot.start_ms), shot) for shot in truth]
-    best = max(overlaps, key=lambda pair: pair[0], default=None)
-    return best[1] if best is not None and best[0] > 0 else None
+def _held(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[dict[str, Any]]:
+    """The placements of an unreviewed episode linked right at top-1 and still awaiting review, with the
+    linker's reason: what the marks (or the confidence) still hold back."""
+    return [
+        {
+            "episode": episode.video.name,
+            "start_ms": row.start_ms,
+            "sku": sku,
+            "confidence": row.link_confidence,
+            "needed": row.link_approval_level,
+            "evidence": row.link_evidence,
+        }
+        for row, sku in _right_and_waiting(engine, brand_id, episode)
+    ]
 
 
 def _review(
@@ -279,19 +260,10 @@ def _review(
 ) -> int:
     """Approve, through the API, each placement of a learnt episode the linker named right at top-1 (what
     a reviewer confirms); returns how many it approved."""
-    with Session(engine) as session:
-        sku_of = _sku_of(session, brand_id)
-        waiting = session.exec(
-            select(Placement).where(
-                Placement.episode_id == episode.episode_id, Placement.status == PlacementStatus.PROPOSED
-            )
-        ).all()
-        chosen = []
-        for row in waiting:
-            shot = _shot_of(episode.truth, row.start_ms, row.end_ms)
-            candidates = stored_candidates(row)
-            if shot is not None and candidates and sku_of.get(str(candidates[0].product_id)) == shot.sku:
-                chosen.append((row.id, row.version, candidates[0].product_id))
+    chosen = [
+        (row.id, row.version, stored_candidates(row)[0].product_id)
+        for row, _sku in _right_and_waiting(engine, brand_id, episode)
+    ]
     for placement_id, version, product_id in chosen:
         answer = client.post(
             f"/v1/placements/{placement_id}/approve",
@@ -308,7 +280,7 @@ def _marks_loop(
     """For each marked product: the check; where its approved footage misses the marks, the suggestion;
     where there are boxes, the save (which re-links through the product-scoped link job)."""
     with Session(engine) as session:
-        sku_of = _sku_of(session, brand_id)
+        sku_of = sku_by_product(session, brand_id)
         marked = [
             product.id
             for product in session.exec(

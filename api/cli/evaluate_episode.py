@@ -220,7 +220,7 @@ def _evaluate(
         if done is None or done.state != JobState.DONE:
             _fail(f"the tag job failed: {done.error if done is not None else 'it vanished'}")
         assert done is not None
-        placements = _scored_placements(session, brand.id, episode.id)
+        placements = scored_placements(session, brand.id, episode.id)
         summary, seconds = done.summary, dict(done.seconds)
     if train_s is not None:
         seconds["train"] = round(train_s, 3)
@@ -315,8 +315,10 @@ def _brand_detector(
     return train_s, name
 
 
-def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> list[ScoredPlacement]:
-    sku_of = {
+def sku_by_product(session: Session, brand_id: uuid.UUID) -> dict[str, str]:
+    """Each product id (as a string) of the brand to its variant's SKU, the name a truth file uses (with
+    several variants, the last SKU in order)."""
+    return {
         str(product_id): sku
         for product_id, sku in session.exec(
             select(Variant.product_id, Variant.sku)
@@ -325,6 +327,11 @@ def _scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.U
         ).all()
         if sku
     }
+
+
+def scored_placements(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> list[ScoredPlacement]:
+    """An episode's stored placements as the scorer reads them, products named by their SKUs."""
+    sku_of = sku_by_product(session, brand_id)
     rows = session.exec(select(Placement).where(Placement.episode_id == episode_id)).all()
     scored = []
     for row in rows:
