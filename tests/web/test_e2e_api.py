@@ -697,6 +697,17 @@ def _png(colour: tuple[int, int, int]) -> bytes:
     return encoded.tobytes()
 
 
+def _upload_image(page: Page, live_api: LiveApi, world: ReviewWorld, product_id: object, png: bytes) -> str:
+    """Upload a PNG to a product through the API, as a brand would; returns the new image's id."""
+    uploaded = page.request.post(
+        f"{live_api.base_url}/v1/products/{product_id}/images",
+        headers=world.brand.headers,
+        multipart={"file": {"name": "pack.png", "mimeType": "image/png", "buffer": png}},
+    )
+    assert uploaded.status == 201, uploaded.text()
+    return str(uploaded.json()["id"])
+
+
 def _drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Drag with the mouse between two points given as fractions of the element."""
     box = page.locator(selector).bounding_box()
@@ -723,16 +734,10 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     page, world = desk_page, review_world
     tote = world.products[TOTE.id]
     # Given the tote bag has two images, uploaded through the API
-    uploaded = [
-        page.request.post(
-            f"{live_api.base_url}/v1/products/{tote.id}/images",
-            headers=world.brand.headers,
-            multipart={"file": {"name": f"{name}.png", "mimeType": "image/png", "buffer": _png(colour)}},
-        )
-        for name, colour in (("front", (40, 120, 200)), ("back", (200, 120, 40)), ("side", (90, 160, 90)))
-    ]
-    assert all(response.status == 201 for response in uploaded), [r.text() for r in uploaded]
-    front, back, side = (response.json()["id"] for response in uploaded)
+    front, back, side = (
+        _upload_image(page, live_api, world, tote.id, _png(colour))
+        for colour in ((40, 120, 200), (200, 120, 40), (90, 160, 90))
+    )
     _sign_in_at_the_tote_bag(page, live_api, world)
 
     # When the reviewer opens the own-print editor of the product approving would publish
@@ -840,12 +845,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     page, world = desk_page, review_world
     tote = world.products[TOTE.id]
     # Given the tote bag has a packshot, and its placement awaiting review kept its crops at tagging time
-    uploaded = page.request.post(
-        f"{live_api.base_url}/v1/products/{tote.id}/images",
-        headers=world.brand.headers,
-        multipart={"file": {"name": "front.png", "mimeType": "image/png", "buffer": _png((40, 120, 200))}},
-    )
-    assert uploaded.status == 201, uploaded.text()
+    _upload_image(page, live_api, world, tote.id, _png((40, 120, 200)))
     crop = tmp_path / "bag-crop.jpg"
     cv2.imwrite(str(crop), np.full((80, 60, 3), 120, np.uint8))
     with Session(live_api.engine) as session:
@@ -919,12 +919,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     for product_id, flavour in ((str(tote.id), 101), (created.json()["id"], 202)):
         ok, png = cv2.imencode(".png", family_packshot(flavour))
         assert ok
-        uploaded = page.request.post(
-            f"{live_api.base_url}/v1/products/{product_id}/images",
-            headers=world.brand.headers,
-            multipart={"file": {"name": "pack.png", "mimeType": "image/png", "buffer": png.tobytes()}},
-        )
-        assert uploaded.status == 201, uploaded.text()
+        _upload_image(page, live_api, world, product_id, png.tobytes())
     with Session(live_api.engine) as session:
         items = catalog_items(session, world.brand.id)
     FileIndexStore(index_folder(live_api.settings, world.brand.id)).save(
