@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.brands import oauth
 from api.brands import service as brands
@@ -20,6 +20,9 @@ from api.brands.schemas import BrandMe, BrandUpdate, ConnectUrl, ShopDomain, Sho
 from api.checkout.dependencies import CommerceDep
 from api.commerce_config import token_cipher
 from api.deps import BrandIdDep, OperatorDep, SessionDep, SettingsDep
+from api.linking.link_jobs import relink_for_settings_change
+from api.linking.monitor import monitor_link_job
+from api.linking.service import brand_thresholds
 
 me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
 
@@ -29,10 +32,23 @@ def get_me(brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
     return brands.brand_me(brands.get_brand(session, brand_id))
 
 
-@me.patch("", response_model=BrandMe)
-def patch_me(body: BrandUpdate, brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
-    brand = brands.update_brand(session, brands.get_brand(session, brand_id), body)
+@me.patch(
+    "",
+    response_model=BrandMe,
+    description="A change to the linking settings (`auto_approve_threshold`, `link_floor`, "
+    "`require_print_evidence`, `own_print_auto_approve`) queues a link job that decides the brand's "
+    "placements awaiting review again under them (those it approves go on the timeline; approved and "
+    'rejected placements stay as they are); the answer\'s `Link` header names it (`rel="monitor"`).',
+)
+def patch_me(
+    body: BrandUpdate, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
+) -> BrandMe:
+    brand = brands.get_brand(session, brand_id)
+    before = brand_thresholds(brand)
+    brand = brands.update_brand(session, brand, body)
+    relink = relink_for_settings_change(session, brand, before)
     session.commit()
+    monitor_link_job(request, response, relink)
     return brands.brand_me(brand)
 
 

@@ -35,11 +35,11 @@ from api.catalog.schemas import (
 )
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
-from api.jobs.queue import JobKind, JobRef
 from api.linking.exceptions import MarksNotCheckable
-from api.linking.link_jobs import queue_index_refresh, queue_link_job
+from api.linking.link_jobs import queue_index_refresh, relink_for_product_change
 from api.linking.marks_check import check_product_marks, suggest_product_marks
-from api.linking.service import catalog_has_images
+from api.linking.monitor import monitor_link_job
+from api.linking.service import linker_reads
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
@@ -101,10 +101,11 @@ def get_product(
 @router.patch(
     "/products/{product_id}",
     response_model=ProductPublic,
-    summary="Update a product; changed own-print marks re-link the placements they decide",
-    description="A change to `own_print` or `own_print_image_id` queues a link job over the placements "
-    "awaiting review that have this product among their candidates (the marks decide which of its links "
-    'are approved); the answer\'s `Link` header names it (`</v1/link-jobs/{id}>; rel="monitor"`).',
+    summary="Update a product; a change to what the linker reads re-links the placements it decides",
+    description="A change to `own_print`, `own_print_image_id`, `title`, `vendor` or `description` queues "
+    "a link job over the placements awaiting review that have this product among their candidates (the "
+    "marks and the words decide which of its links are approved, and which name a sibling); the "
+    'answer\'s `Link` header names it (`</v1/link-jobs/{id}>; rel="monitor"`).',
 )
 def update_product(
     product_id: uuid.UUID,
@@ -117,18 +118,16 @@ def update_product(
     if_match: IfMatch = None,
 ) -> ProductPublic:
     product = catalog.get_product(session, brand_id, product_id)
-    marks_before = catalog.marks_of(product)
+    before = linker_reads(session, product)
     product = catalog.update_product(session, product, body, if_match=if_match)
     rebuild_timelines_for_product(session, product.id, settings)
     public = catalog.product_public(session, product, settings.public_base_url)
+    # Queued in the same transaction as the change: both are stored or neither. Linked in the background
+    # (never in this request), so the hotspots the change approves go live without re-tagging anything.
+    relink = relink_for_product_change(session, product, before)
     session.commit()
     response.headers["ETag"] = etag(public.version)
-    if catalog.marks_of(product) != marks_before and catalog_has_images(session, brand_id):
-        # The marks decide which of the product's links are approved: the placements awaiting review
-        # that name it are linked again in the background (never in this request), so the hotspots
-        # the new marks approve go live without the brand re-tagging anything.
-        job = queue_link_job(session, request.app.state.job_queue, brand_id, product_id=product.id)
-        response.headers["Link"] = f'<{JobRef(JobKind.LINK, job.id).location}>; rel="monitor"'
+    monitor_link_job(request, response, relink)
     return public
 
 
@@ -195,47 +194,74 @@ def _index_refresh_when_not_ready(
         raise
 
 
+_VARIANT_RELINK = (
+    "A variant's name is a word its pack prints: a change to the names queues a link job over the product's "
+    'placements awaiting review, named by the answer\'s `Link` header (`rel="monitor"`).'
+)
+
+
 @router.post(
-    "/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=VariantPublic
+    "/products/{product_id}/variants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VariantPublic,
+    description=_VARIANT_RELINK,
 )
 def add_variant(
     product_id: uuid.UUID,
     body: VariantCreate,
+    request: Request,
+    response: Response,
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
 ) -> VariantPublic:
-    variant = catalog.add_variant(session, catalog.get_product(session, brand_id, product_id), body)
+    product = catalog.get_product(session, brand_id, product_id)
+    before = linker_reads(session, product)
+    variant = catalog.add_variant(session, product, body)
     rebuild_timelines_for_product(session, variant.product_id, settings)
+    relink = relink_for_product_change(session, product, before)
     session.commit()
+    monitor_link_job(request, response, relink)
     return catalog.variant_public(variant)
 
 
-@router.patch("/variants/{variant_id}", response_model=VariantPublic)
+@router.patch("/variants/{variant_id}", response_model=VariantPublic, description=_VARIANT_RELINK)
 def update_variant(
     variant_id: uuid.UUID,
     body: VariantUpdate,
+    request: Request,
+    response: Response,
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
 ) -> VariantPublic:
-    variant = catalog.update_variant(session, catalog.get_variant(session, brand_id, variant_id), body)
+    variant = catalog.get_variant(session, brand_id, variant_id)
+    product = catalog.get_product(session, brand_id, variant.product_id)
+    before = linker_reads(session, product)
+    variant = catalog.update_variant(session, variant, body)
     rebuild_timelines_for_product(session, variant.product_id, settings)
+    relink = relink_for_product_change(session, product, before)
     session.commit()
+    monitor_link_job(request, response, relink)
     return catalog.variant_public(variant)
 
 
-@router.delete("/variants/{variant_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/variants/{variant_id}", status_code=status.HTTP_204_NO_CONTENT, description=_VARIANT_RELINK)
 def delete_variant(
-    variant_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    variant_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     variant = catalog.get_variant(session, brand_id, variant_id)
+    product = catalog.get_product(session, brand_id, variant.product_id)
+    before = linker_reads(session, product)
     session.delete(variant)
     catalog.product_changed(session, variant.product_id)
     session.flush()
     rebuild_timelines_for_product(session, variant.product_id, settings)
+    relink = relink_for_product_change(session, product, before)
     session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    monitor_link_job(request, response, relink)
+    return response
 
 
 @router.post(

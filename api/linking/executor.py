@@ -1,9 +1,11 @@
 """Executing a LinkJob: fetch catalog images known only by URL, bring the brand's catalog index up to
 date, re-link the placements in scope (none for an index-only job), rebuild timelines.
 
-A product-scoped job (queued when a product's own-print marks are saved) re-links only the placements
-still awaiting review whose candidates include the product: marks change which links are approved,
-not how they rank, and a person's decision is kept anyway.
+A product-scoped job (queued when what the linker reads of a product changes: its own-print marks, its
+title, vendor, description or variant names) re-links only the placements still awaiting review whose
+candidates include the product. A job queued by a change to the brand's linking settings re-links all its
+placements awaiting review. A person's decision is kept by every re-link anyway; these scopes only
+spare the work on placements a person has decided.
 
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import Engine, String, cast, or_
@@ -35,6 +37,7 @@ from api.linking.service import (
     NO_IMAGES,
     BrandLinker,
     BrandLinkerSource,
+    Relinked,
     outcome,
     read_stored_crops,
     relink_placement,
@@ -53,6 +56,22 @@ FETCH_SHARE = 0.1
 INDEX_SHARE = 0.3
 
 
+@dataclass
+class Relinks:
+    """What a job did: placements linked again, approved after it (by anyone), approved by it."""
+
+    relinked: int = 0
+    approved: int = 0
+    auto_approved: int = 0
+    episodes: set[uuid.UUID] = field(default_factory=set)
+
+    def add(self, stored: Relinked) -> None:
+        self.relinked += 1
+        self.approved += int(stored.approved)
+        self.auto_approved += int(stored.approved_now)
+        self.episodes.add(stored.episode_id)
+
+
 @dataclass(frozen=True)
 class LinkScope:
     brand_id: uuid.UUID
@@ -60,6 +79,7 @@ class LinkScope:
     index_only: bool
     attempt: int  # the claim's fencing token (api.jobs.lease)
     product_id: uuid.UUID | None = None
+    awaiting_review_only: bool = False
 
 
 def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
@@ -67,6 +87,8 @@ def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.U
     where = [Placement.brand_id == scope.brand_id]
     if scope.episode_id is not None:
         where.append(Placement.episode_id == scope.episode_id)
+    if scope.awaiting_review_only or scope.product_id is not None:
+        where.append(Placement.status == PlacementStatus.PROPOSED)
     if scope.product_id is None:
         statement = select(Placement.id, Placement.thumbnail_path).where(*where)
         return list(session.exec(statement.order_by(col(Placement.created_at))).all())
@@ -78,7 +100,6 @@ def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.U
         select(Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id)
         .where(
             *where,
-            Placement.status == PlacementStatus.PROPOSED,
             or_(named, col(Placement.chosen_product_id) == scope.product_id),
         )
         .order_by(col(Placement.created_at))
@@ -112,7 +133,12 @@ class LinkJobExecutor:
         scope = self._runner.claim(
             job_id,
             lambda _session, job: LinkScope(
-                job.brand_id, job.episode_id, job.index_only, job.attempts, job.product_id
+                job.brand_id,
+                job.episode_id,
+                job.index_only,
+                job.attempts,
+                job.product_id,
+                job.awaiting_review_only,
             ),
         )
         if scope is None:
@@ -159,29 +185,25 @@ class LinkJobExecutor:
             )
             raise CatalogIndexError(NO_IMAGES + failures)
         if scope.index_only:
-            self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, relinked=0, approved=0)
+            self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, Relinks())
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
             placements = placements_in_scope(session, scope)
-        relinked, approved, touched = 0, 0, set()
+        counts = Relinks()
         with clock.phase("link"):
             for position, (placement_id, thumbnail_path) in enumerate(placements):
                 stored = self._relink_one(job_id, scope.attempt, brand, placement_id, thumbnail_path)
                 if stored is not None:
-                    relinked += 1
-                    approved += int(stored[0])
-                    touched.add(stored[1])
+                    counts.add(stored)
                 progress.report(start + (1 - start) * (position + 1) / len(placements))
         with clock.phase("store"):
-            for episode_id in sorted(touched):
+            for episode_id in sorted(counts.episodes):
                 with session_scope(self._engine) as session:
                     episode = session.get(Episode, episode_id)
                     if episode is not None:
                         rebuild_timeline(session, episode, self._settings)
-        self._finish(
-            job_id, scope.attempt, brand.index_version, clock.seconds, relinked=relinked, approved=approved
-        )
+        self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, counts)
 
     def _finish(
         self,
@@ -189,16 +211,15 @@ class LinkJobExecutor:
         attempt: int,
         index_version: str,
         seconds: dict[str, float],
-        *,
-        relinked: int,
-        approved: int,
+        counts: Relinks,
     ) -> None:
         with session_scope(self._engine) as session:
             job = held_lease(session, LinkJob, job_id, attempt, writing="results")
             if isinstance(job, LinkJob):
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
                 job.seconds = dict(seconds)
-                job.placements_relinked, job.approved, job.index_version = relinked, approved, index_version
+                job.placements_relinked, job.index_version = counts.relinked, index_version
+                job.approved, job.auto_approved = counts.approved, counts.auto_approved
 
     def _relink_one(
         self,
@@ -207,8 +228,8 @@ class LinkJobExecutor:
         brand: BrandLinker,
         placement_id: uuid.UUID,
         thumbnail_path: str | None,
-    ) -> tuple[bool, uuid.UUID] | None:
-        """(approved, episode id) once stored; None when the placement has no readable crop or is gone.
+    ) -> Relinked | None:
+        """The placement once stored; None when it has no readable crop or is gone.
         Raises `LeaseLostError` when another attempt has taken the job over: it re-links from here on."""
         crops = read_stored_crops(thumbnail_path)
         if not crops:
@@ -216,10 +237,7 @@ class LinkJobExecutor:
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="a re-link")
-            placement = relink_placement(session, placement_id, result)
-            if placement is None:
-                return None
-            return placement.status == PlacementStatus.APPROVED, placement.episode_id
+            return relink_placement(session, placement_id, result)
 
     def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:

@@ -6,12 +6,57 @@ import uuid
 
 from sqlmodel import Session, select
 
-from api.catalog.models import ImageFetchJob, ProductImage
+from api.brands.models import Brand
+from api.catalog.models import ImageFetchJob, Product, ProductImage
 from api.catalog.remote_images import pending_image_filter
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
-from api.linking.service import catalog_has_images
+from api.linking.service import brand_thresholds, catalog_has_images, linker_reads
+
+
+def pending_link_job(
+    session: Session,
+    brand_id: uuid.UUID,
+    episode_id: uuid.UUID | None = None,
+    *,
+    index_only: bool = False,
+    product_id: uuid.UUID | None = None,
+    awaiting_review_only: bool = False,
+) -> tuple[LinkJob, bool]:
+    """The job that will do this work: a queued job over the same scope has not started, so it will see
+    the catalog as it is now and is returned instead of queueing the same work twice (False); a running
+    one may have read the catalog already, so a new one is added to the session (True), uncommitted, so
+    that it commits with the change that asked for it. Publish a new one with `publish` after the commit
+    (or let the job supervisor do it: a queued job never published is published when it finds it)."""
+    job = session.exec(
+        select(LinkJob).where(
+            LinkJob.brand_id == brand_id,
+            LinkJob.episode_id == episode_id,
+            LinkJob.product_id == product_id,
+            LinkJob.index_only == index_only,
+            LinkJob.awaiting_review_only == awaiting_review_only,
+            LinkJob.state == JobState.QUEUED,
+        )
+    ).first()
+    if job is not None:
+        return job, False
+    job = LinkJob(
+        brand_id=brand_id,
+        episode_id=episode_id,
+        product_id=product_id,
+        index_only=index_only,
+        awaiting_review_only=awaiting_review_only,
+    )
+    session.add(job)
+    session.flush()
+    return job, True
+
+
+def publish(queue: JobQueue, job: LinkJob, new: bool) -> None:
+    """Hand a committed new job to the workers (a job found queued already was handed to them)."""
+    if new:
+        queue.enqueue(JobRef(JobKind.LINK, job.id))
 
 
 def queue_link_job(
@@ -22,27 +67,48 @@ def queue_link_job(
     *,
     index_only: bool = False,
     product_id: uuid.UUID | None = None,
+    awaiting_review_only: bool = False,
 ) -> LinkJob:
-    """A queued job over the same scope has not started, so it will see the catalog as it is now:
-    it is returned instead of queueing the same work twice. A running one may have read the catalog
-    already, so a new one is queued behind it. Commits."""
-    job = session.exec(
-        select(LinkJob).where(
-            LinkJob.brand_id == brand_id,
-            LinkJob.episode_id == episode_id,
-            LinkJob.product_id == product_id,
-            LinkJob.index_only == index_only,
-            LinkJob.state == JobState.QUEUED,
-        )
-    ).first()
-    if job is not None:
-        return job
-    job = LinkJob(brand_id=brand_id, episode_id=episode_id, product_id=product_id, index_only=index_only)
-    session.add(job)
+    """`pending_link_job`, committed and published at once (when nothing else is to commit with it)."""
+    job, new = pending_link_job(
+        session,
+        brand_id,
+        episode_id,
+        index_only=index_only,
+        product_id=product_id,
+        awaiting_review_only=awaiting_review_only,
+    )
     session.commit()
-    queue.enqueue(JobRef(JobKind.LINK, job.id))
+    publish(queue, job, new)
     session.refresh(job)
     return job
+
+
+PendingLinkJob = tuple[LinkJob, bool]
+
+
+def relink_for_product_change(
+    session: Session, product: Product, before: tuple[object, ...]
+) -> PendingLinkJob | None:
+    """After an edit of a product (`before`: `linker_reads` of it before the edit), the job that links
+    its placements awaiting review again when the edit changed what the linker reads of it: the words,
+    variant names and marks decide which of its links are approved (and which name a sibling), and
+    without a re-link the brand sees nothing change until it tags again. None when nothing it reads
+    changed or the brand has no catalog images to link against. Not committed (see `pending_link_job`)."""
+    if linker_reads(session, product) == before or not catalog_has_images(session, product.brand_id):
+        return None
+    return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
+
+
+def relink_for_settings_change(session: Session, brand: Brand, before: object) -> PendingLinkJob | None:
+    """After an edit of a brand's settings (`before`: its `brand_thresholds` before the edit), the job
+    that decides its placements awaiting review again under new linking thresholds: lowering the
+    auto-approve level approves the links that now pass it. Machine approvals already made stay, as in
+    every re-link. None when the thresholds did not change or there is no catalog image to link
+    against. Not committed (see `pending_link_job`)."""
+    if brand_thresholds(brand) == before or not catalog_has_images(session, brand.id):
+        return None
+    return pending_link_job(session, brand.id, awaiting_review_only=True)
 
 
 def queue_index_refresh(

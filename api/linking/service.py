@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
+from api.catalog.service import marks_of
 from api.columns import utcnow
 from api.review.models import EVIDENCE_MAX_CHARS, Placement, PlacementStatus
 from api.review.schemas import SkuCandidate
@@ -144,7 +145,7 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
         .where(Variant.brand_id == brand_id)
         .order_by(col(Variant.created_at), col(Variant.sku))
     ).all():
-        if variant.title.strip().casefold() not in _PLACEHOLDER_VARIANT_TITLES:
+        if _printed_variant_title(variant.title):
             variants.setdefault(variant.product_id, []).append(variant.title)
     return [
         CatalogItem(
@@ -164,6 +165,28 @@ def catalog_items(session: Session, brand_id: uuid.UUID) -> list[CatalogItem]:
 
 # What a product with one variant calls it (Shopify's "Default Title", the importer's "Default").
 _PLACEHOLDER_VARIANT_TITLES = frozenset({"default", "default title"})
+
+
+def _printed_variant_title(title: str) -> bool:
+    return title.strip().casefold() not in _PLACEHOLDER_VARIANT_TITLES
+
+
+def linker_reads(session: Session, product: Product) -> tuple[object, ...]:
+    """What the linker reads of a product besides its images (`catalog_items`): its words, its variant
+    names and its own-print marks. A change to it changes how the product's links are decided, so the
+    placements awaiting review that name it are linked again (compare before and after an edit)."""
+    variant_titles = session.exec(
+        select(Variant.title)
+        .where(Variant.product_id == product.id)
+        .order_by(col(Variant.created_at), col(Variant.sku))
+    ).all()
+    return (
+        product.title,
+        product.vendor,
+        product.description,
+        tuple(title for title in variant_titles if _printed_variant_title(title)),
+        marks_of(product),
+    )
 
 
 def _first_variants(session: Session, brand_id: uuid.UUID) -> dict[str, str | None]:
@@ -297,7 +320,16 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
     return FileCropStore.load(Path(thumbnail_path)) if thumbnail_path else []
 
 
-def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Placement | None:
+@dataclass(frozen=True)
+class Relinked:
+    """A stored re-link, read while its session was open."""
+
+    episode_id: uuid.UUID
+    approved: bool  # approved after it, by the machine or by a person
+    approved_now: bool  # the new link approved a placement that was awaiting review
+
+
+def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Relinked | None:
     """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
     while the job was linking is never overwritten: candidates always refresh, the status and chosen
     SKU only while the machine still owns the decision (proposed, and no product picked by a person
@@ -316,10 +348,12 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     # another: the linker may approve it only as that product.
     picked = placement.chosen_product_id
     overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
+    approved_now = False
     if placement.status == PlacementStatus.PROPOSED and not overrules_pick:
         placement.status = result.status
         placement.chosen_product_id = result.chosen_product_id or picked
+        approved_now = placement.status == PlacementStatus.APPROVED
     placement.version += 1
     placement.updated_at = utcnow()
     session.add(placement)
-    return placement
+    return Relinked(placement.episode_id, placement.status == PlacementStatus.APPROVED, approved_now)

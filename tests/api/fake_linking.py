@@ -7,7 +7,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from api.linking.service import BrandLinker, IndexProgress
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.brands.models import Brand
+from api.linking.service import BrandLinker, IndexProgress, brand_thresholds
 from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
 
 
@@ -38,10 +42,14 @@ class FixedLinker:
 
 
 class FakeSource:
-    """A `BrandLinkerSource` with a fixed linker, or one that fails the way the real one can."""
+    """A `BrandLinkerSource` with a fixed linker, or one that fails the way the real one can. With
+    `engine` the linker gets the brand's stored thresholds, as the real source gives them; without it,
+    the defaults."""
 
-    def __init__(self, linker: FixedLinker | None = None, error: Exception | None = None) -> None:
-        self.linker, self.error = linker, error
+    def __init__(
+        self, linker: FixedLinker | None = None, error: Exception | None = None, engine: Engine | None = None
+    ) -> None:
+        self.linker, self.error, self.engine = linker, error, engine
 
     def brand_linker(
         self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
@@ -52,4 +60,10 @@ class FakeSource:
             return None
         if on_progress is not None:
             on_progress(1, 1)
-        return BrandLinker(self.linker, LinkThresholds(), {}, "index-v7")
+        thresholds = LinkThresholds()
+        if self.engine is not None:
+            with Session(self.engine) as session:
+                brand = session.get(Brand, brand_id)
+                assert brand is not None
+                thresholds = brand_thresholds(brand)
+        return BrandLinker(self.linker, thresholds, {}, "index-v7")

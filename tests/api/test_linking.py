@@ -529,7 +529,8 @@ def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_nam
             False,
             "done",
         )
-        assert (job["placements_relinked"], job["approved"]) == (3, 3)
+        assert (job["placements_relinked"], job["approved"], job["auto_approved"]) == (3, 3, 3)
+        assert job["awaiting_review_only"] is True
         assert linker.crops_seen == [1, 1, 1]
         status_of = {
             name: client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()["status"]
@@ -556,14 +557,14 @@ def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_nam
         assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
         assert str(runner_up.id) in str(client.get(f"/v1/episodes/{other_episode.id}/timeline").json())
 
-        # The same marks written back change nothing, so nothing is queued; other edits neither.
+        # The same marks and title written back change nothing, so nothing is queued.
         again = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
-        renamed = client.patch(
-            f"/v1/products/{product.id}", json={"title": "Pressed Apple 1 l"}, headers=brand.headers
+        same_title = client.patch(
+            f"/v1/products/{product.id}", json={"title": product.title}, headers=brand.headers
         )
-        assert (again.status_code, renamed.status_code) == (200, 200)
+        assert (again.status_code, same_title.status_code) == (200, 200)
         assert "Link" not in again.headers
-        assert "Link" not in renamed.headers
+        assert "Link" not in same_title.headers
         # Cleared marks decide differently again: a job, which finds nothing left awaiting review.
         cleared = client.patch(f"/v1/products/{product.id}", json={"own_print": None}, headers=brand.headers)
         assert "Link" in cleared.headers
@@ -627,3 +628,115 @@ def test_a_re_link_never_swaps_a_product_a_person_picked_for_another(
         client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
         agreed = client.get(f"/v1/placements/{picked.id}", headers=brand.headers).json()
     assert (agreed["status"], agreed["chosen_product_id"]) == ("approved", str(product.id))
+
+
+def _followed(client: TestClient, brand: BrandAccount, answer: Any) -> dict[str, Any]:
+    """The link job an answer's `Link` header names (run to its end by the inline queue)."""
+    monitor = answer.headers["Link"]
+    job: dict[str, Any] = client.get(monitor[1 : monitor.index(">")], headers=brand.headers).json()
+    return job
+
+
+def test_a_change_to_the_words_the_linker_reads_relinks_the_placements_awaiting_review_that_name_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    sibling, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    crops = tmp_path / "crops"
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    make_placement(engine, episode, candidates=[sibling], thumbnail_path=_crop_file(crops))
+    linker = FixedLinker(str(product.id), 0.5)  # below the bar: every job re-links the held one again
+    products, variants = f"/v1/products/{product.id}", f"/v1/products/{product.id}/variants"
+
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        # Given edits of the title, the vendor and the description
+        for body in ({"title": "Pressed Apple 1 l"}, {"vendor": "Orchard"}, {"description": "Cloudy, 100 %"}):
+            answer = client.patch(products, json=body, headers=brand.headers)
+            assert answer.status_code == 200, answer.text
+            job = _followed(client, brand, answer)
+            # Then each re-links the product's placement awaiting review, and not the sibling's
+            assert (job["state"], job["product_id"], job["awaiting_review_only"]) == (
+                "done",
+                str(product.id),
+                True,
+            )
+            assert (job["placements_relinked"], job["approved"], job["auto_approved"]) == (1, 0, 0)
+        # And a variant's name, a word its pack prints: added, renamed, removed
+        added = client.post(
+            variants,
+            json={"sku": "PA-2", "title": "Apple & Ginger", "price": "5.49", "currency": "EUR"},
+            headers=brand.headers,
+        )
+        assert added.status_code == 201, added.text
+        assert _followed(client, brand, added)["placements_relinked"] == 1
+        variant = f"/v1/variants/{added.json()['id']}"
+        renamed = client.patch(variant, json={"title": "Apple & Mint"}, headers=brand.headers)
+        assert _followed(client, brand, renamed)["placements_relinked"] == 1
+        # But a price or a placeholder name is nothing the linker reads: no job
+        repriced = client.patch(variant, json={"price": "5.99"}, headers=brand.headers)
+        placeholder = client.post(
+            variants,
+            json={"sku": "PA-3", "title": "Default Title", "price": "5.49", "currency": "EUR"},
+            headers=brand.headers,
+        )
+        assert (repriced.status_code, placeholder.status_code) == (200, 201)
+        assert "Link" not in repriced.headers
+        assert "Link" not in placeholder.headers
+        removed = client.delete(variant, headers=brand.headers)
+        assert removed.status_code == 204
+        assert _followed(client, brand, removed)["placements_relinked"] == 1
+        assert client.get("/v1/link-jobs", headers=brand.headers).json()["total"] == 6
+    assert linker.crops_seen == [1] * 6
+    with Session(engine) as session:
+        stored = session.get(Placement, held.id)
+        assert stored is not None
+        assert stored.version == held.version + 6
+
+
+def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_review_again(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    # Decided by a person: not for the settings to decide again
+    rejected = make_placement(
+        engine,
+        episode,
+        candidates=[product],
+        status=PlacementStatus.REJECTED,
+        thumbnail_path=_crop_file(crops),
+    )
+    linker = FixedLinker(str(product.id), 0.72)  # under the default 0.8
+
+    with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
+        # Given a brand that lowers its auto-approve level under the held link's confidence
+        lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
+        assert lowered.status_code == 200, lowered.text
+        assert lowered.json()["auto_approve_threshold"] == 0.7
+        job = _followed(client, brand, lowered)
+        # Then a brand-wide job over the placements awaiting review approves it: it is on the timeline
+        assert (job["state"], job["episode_id"], job["product_id"], job["awaiting_review_only"]) == (
+            "done",
+            None,
+            None,
+            True,
+        )
+        assert (job["placements_relinked"], job["approved"], job["auto_approved"]) == (1, 1, 1)
+        now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
+        assert (now["status"], now["link_approval_level"]) == ("approved", 0.7)
+        assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
+        untouched = client.get(f"/v1/placements/{rejected.id}", headers=brand.headers).json()
+        assert (untouched["status"], untouched["version"]) == ("rejected", rejected.version)
+
+        # And the same settings written back, or another brand's change, queue nothing here
+        same = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
+        assert same.status_code == 200
+        assert "Link" not in same.headers
+        other = client.patch("/v1/brands/me", json={"link_floor": 0.2}, headers=other_brand.headers)
+        assert (other.status_code, "Link" in other.headers) == (200, False)  # no catalog images to link
+        # And raising the level again leaves the machine's approval as it is (as every re-link does)
+        raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
+        assert _followed(client, brand, raised)["placements_relinked"] == 0
+        assert client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()["status"] == "approved"
+    assert linker.crops_seen == [1]

@@ -1188,9 +1188,12 @@ async function followRelink(monitor, product, savedText) {
       }
       if (data.state === 'done') {
         const n = data.placements_relinked;
+        // `auto_approved`: what this job approved; `approved` also counts what a person approved meanwhile.
+        const approvedNow = data.auto_approved ?? data.approved;
+        const still = n - data.approved;
         tell(n
-          ? `${n} placement${n === 1 ? '' : 's'} awaiting review linked again with them: ${data.approved} approved `
-            + `and on the timeline${data.approved < n ? `, ${n - data.approved} still for review` : ''}.`
+          ? `${n} placement${n === 1 ? '' : 's'} awaiting review linked again with them: ${approvedNow} approved `
+            + `and on the timeline${still > 0 ? `, ${still} still for review` : ''}.`
           : 'No placement awaiting review names this product: they count from the next tag or link job.');
         if (data.approved && signedIn()) await reloadQueueKeeping(current()?.id);
         return;
