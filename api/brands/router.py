@@ -44,6 +44,8 @@ def patch_me(
     body: BrandUpdate, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> BrandMe:
     brand = brands.get_brand(session, brand_id)
+    # Read again under a row lock held to the commit: the thresholds compared are the stored ones.
+    session.refresh(brand, with_for_update=True)
     before = brand_thresholds(brand)
     brand = brands.update_brand(session, brand, body)
     relink = relink_for_settings_change(session, brand, before)

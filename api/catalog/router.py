@@ -11,12 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import FileResponse, Response
 from pydantic.json_schema import SkipJsonSchema
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.catalog import service as catalog
 from api.catalog.images import store_image_bytes
 from api.catalog.importing import CatalogImportError, apply_import, parse_catalog
-from api.catalog.models import ProductImage
+from api.catalog.models import Product, ProductImage
 from api.catalog.schemas import (
     ImageByUrl,
     ImagePublic,
@@ -36,7 +37,7 @@ from api.catalog.schemas import (
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.linking.exceptions import MarksNotCheckable
-from api.linking.link_jobs import queue_index_refresh, relink_for_product_change
+from api.linking.link_jobs import queue_index_refresh, relink_for_image_change, relink_for_product_change
 from api.linking.marks_check import check_product_marks, suggest_product_marks
 from api.linking.monitor import monitor_link_job
 from api.linking.service import linker_reads
@@ -98,6 +99,13 @@ def get_product(
     return catalog.product_public(session, product, settings.public_base_url)
 
 
+def _locked(session: Session, product: Product) -> Product:
+    """The product read again under a row lock held to the commit: what the linker read of it before
+    this change is then what is stored, not what a concurrent change has just replaced."""
+    session.refresh(product, with_for_update=True)
+    return product
+
+
 @router.patch(
     "/products/{product_id}",
     response_model=ProductPublic,
@@ -118,7 +126,7 @@ def update_product(
     if_match: IfMatch = None,
 ) -> ProductPublic:
     product = catalog.get_product(session, brand_id, product_id)
-    before = linker_reads(session, product)
+    before = linker_reads(session, _locked(session, product))
     product = catalog.update_product(session, product, body, if_match=if_match)
     rebuild_timelines_for_product(session, product.id, settings)
     public = catalog.product_public(session, product, settings.public_base_url)
@@ -216,7 +224,7 @@ def add_variant(
     settings: SettingsDep,
 ) -> VariantPublic:
     product = catalog.get_product(session, brand_id, product_id)
-    before = linker_reads(session, product)
+    before = linker_reads(session, _locked(session, product))
     variant = catalog.add_variant(session, product, body)
     rebuild_timelines_for_product(session, variant.product_id, settings)
     relink = relink_for_product_change(session, product, before)
@@ -237,7 +245,7 @@ def update_variant(
 ) -> VariantPublic:
     variant = catalog.get_variant(session, brand_id, variant_id)
     product = catalog.get_product(session, brand_id, variant.product_id)
-    before = linker_reads(session, product)
+    before = linker_reads(session, _locked(session, product))
     variant = catalog.update_variant(session, variant, body)
     rebuild_timelines_for_product(session, variant.product_id, settings)
     relink = relink_for_product_change(session, product, before)
@@ -252,7 +260,7 @@ def delete_variant(
 ) -> Response:
     variant = catalog.get_variant(session, brand_id, variant_id)
     product = catalog.get_product(session, brand_id, variant.product_id)
-    before = linker_reads(session, product)
+    before = linker_reads(session, _locked(session, product))
     session.delete(variant)
     catalog.product_changed(session, variant.product_id)
     session.flush()
@@ -269,9 +277,17 @@ def delete_variant(
     status_code=status.HTTP_201_CREATED,
     response_model=ImagePublic,
     summary="Add an image by URL (JSON) or by upload (multipart field `file`)",
+    description="Queues the index refresh that fetches and indexes it; when placements awaiting review "
+    "name the product, also a link job that links them again with it, named by the answer's `Link` "
+    'header (`rel="monitor"`).',
 )
 async def add_image(
-    product_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    product_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ImagePublic:
     product = catalog.get_product(session, brand_id, product_id)
     position = catalog.next_image_position(session, product.id)
@@ -316,23 +332,34 @@ async def add_image(
     session.flush()
     catalog.bind_own_print(session, product)
     rebuild_timelines_for_product(session, product.id, settings)
+    relink = relink_for_image_change(session, product)
     session.commit()
     queue_index_refresh(session, request.app.state.job_queue, brand_id)
+    monitor_link_job(request, response, relink)
     return catalog.image_public(image, settings.public_base_url)
 
 
-@router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/images/{image_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    description="The product's placements awaiting review are linked again without the image (a link "
+    'job named by the answer\'s `Link` header, `rel="monitor"`), when it has any.',
+)
 def delete_image(
-    image_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    image_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     # The first image is the timeline's packshot: deleting it shows the next one (or none).
     image = get_owned(session, ProductImage, brand_id, image_id, "image")
+    product = catalog.get_product(session, brand_id, image.product_id)
     session.delete(image)
     catalog.product_changed(session, image.product_id)
     session.flush()
     rebuild_timelines_for_product(session, image.product_id, settings)
+    relink = relink_for_image_change(session, product)
     session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    monitor_link_job(request, response, relink)
+    return response
 
 
 @router.get(

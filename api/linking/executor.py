@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
-from sqlalchemy import Engine, String, cast, or_
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.catalog.image_fetch import ImageFetcher
@@ -39,6 +39,7 @@ from api.linking.service import (
     BrandLinkerSource,
     Relinked,
     outcome,
+    placements_naming,
     read_stored_crops,
     relink_placement,
 )
@@ -84,33 +85,15 @@ class LinkScope:
 
 def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
     """(id, thumbnail path) of the placements the job re-links, oldest first."""
+    if scope.product_id is not None:
+        return placements_naming(session, scope.brand_id, scope.product_id, scope.episode_id)
     where = [Placement.brand_id == scope.brand_id]
     if scope.episode_id is not None:
         where.append(Placement.episode_id == scope.episode_id)
-    if scope.awaiting_review_only or scope.product_id is not None:
+    if scope.awaiting_review_only:
         where.append(Placement.status == PlacementStatus.PROPOSED)
-    if scope.product_id is None:
-        statement = select(Placement.id, Placement.thumbnail_path).where(*where)
-        return list(session.exec(statement.order_by(col(Placement.created_at))).all())
-    # The JSON as text names the product's id wherever a candidate does: the database keeps only those
-    # rows (and the ones a person picked it for), so a brand's whole backlog is not read for one product;
-    # which candidate names it is then read here, the same on SQLite and PostgreSQL.
-    named = cast(col(Placement.sku_candidates), String).contains(str(scope.product_id))
-    rows = session.exec(
-        select(Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id)
-        .where(
-            *where,
-            or_(named, col(Placement.chosen_product_id) == scope.product_id),
-        )
-        .order_by(col(Placement.created_at))
-    ).all()
-    wanted = str(scope.product_id)
-    return [
-        (placement_id, path)
-        for placement_id, path, candidates, chosen in rows
-        if chosen == scope.product_id
-        or any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or ())
-    ]
+    statement = select(Placement.id, Placement.thumbnail_path).where(*where)
+    return list(session.exec(statement.order_by(col(Placement.created_at))).all())
 
 
 class LinkJobExecutor:

@@ -12,7 +12,7 @@ from api.catalog.remote_images import pending_image_filter
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
-from api.linking.service import brand_thresholds, catalog_has_images, linker_reads
+from api.linking.service import brand_thresholds, catalog_has_images, linker_reads, placements_naming
 
 
 def pending_link_job(
@@ -29,8 +29,12 @@ def pending_link_job(
     one may have read the catalog already, so a new one is added to the session (True), uncommitted, so
     that it commits with the change that asked for it. Publish a new one with `publish` after the commit
     (or let the job supervisor do it: a queued job never published is published when it finds it)."""
+    # Locked until the commit: a worker's claim of the job (a conditional update of the row) waits for
+    # the change to be stored, so the job cannot start with the catalog as it was before the change and
+    # leave it unlinked; a job claimed before this reads it is no longer queued, and a new one is added.
     job = session.exec(
-        select(LinkJob).where(
+        select(LinkJob)
+        .where(
             LinkJob.brand_id == brand_id,
             LinkJob.episode_id == episode_id,
             LinkJob.product_id == product_id,
@@ -38,6 +42,7 @@ def pending_link_job(
             LinkJob.awaiting_review_only == awaiting_review_only,
             LinkJob.state == JobState.QUEUED,
         )
+        .with_for_update()
     ).first()
     if job is not None:
         return job, False
@@ -96,6 +101,20 @@ def relink_for_product_change(
     without a re-link the brand sees nothing change until it tags again. None when nothing it reads
     changed or the brand has no catalog images to link against. Not committed (see `pending_link_job`)."""
     if linker_reads(session, product) == before or not catalog_has_images(session, product.brand_id):
+        return None
+    return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
+
+
+def relink_for_image_change(session: Session, product: Product) -> PendingLinkJob | None:
+    """After an image of a product was added or removed (uncommitted in `session`), the job that links
+    its placements awaiting review again with the catalog as it is now (the job indexes the image
+    first): a second packshot, such as the print a shop sells, can lift a link the first one held.
+    None unless such placements exist: a catalog being built has none, and its index refresh is queued
+    anyway (`queue_index_refresh`). Not committed (see `pending_link_job`)."""
+    session.flush()
+    if not catalog_has_images(session, product.brand_id):
+        return None
+    if not placements_naming(session, product.brand_id, product.id):
         return None
     return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Engine, String, and_, cast, or_
 from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
@@ -318,6 +318,33 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
     """Re-linking has no frames left in memory: the crops the tagger stored (the thumbnail is their
     reference in the crop store) stand in for the track. Unreadable files are skipped."""
     return FileCropStore.load(Path(thumbnail_path)) if thumbnail_path else []
+
+
+def placements_naming(
+    session: Session, brand_id: uuid.UUID, product_id: uuid.UUID, episode_id: uuid.UUID | None = None
+) -> list[tuple[uuid.UUID, str | None]]:
+    """(id, thumbnail path), oldest first, of the brand's placements awaiting review that have the
+    product among their candidates or that a person picked it for: the links a change to the product
+    can decide differently."""
+    # The JSON as text names the product's id wherever a candidate does: the database keeps only those
+    # rows (and the ones a person picked it for), so a brand's whole backlog is not read for one product;
+    # which candidate names it is then read here, the same on SQLite and PostgreSQL.
+    where = [Placement.brand_id == brand_id, Placement.status == PlacementStatus.PROPOSED]
+    if episode_id is not None:
+        where.append(Placement.episode_id == episode_id)
+    named = cast(col(Placement.sku_candidates), String).contains(str(product_id))
+    rows = session.exec(
+        select(Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id)
+        .where(*where, or_(named, col(Placement.chosen_product_id) == product_id))
+        .order_by(col(Placement.created_at))
+    ).all()
+    wanted = str(product_id)
+    return [
+        (placement_id, path)
+        for placement_id, path, candidates, chosen in rows
+        if chosen == product_id
+        or any(isinstance(entry, dict) and entry.get("product_id") == wanted for entry in candidates or ())
+    ]
 
 
 @dataclass(frozen=True)

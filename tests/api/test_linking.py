@@ -3,6 +3,7 @@ index, placements re-linked to SKUs with human decisions kept."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -21,8 +22,10 @@ from api.catalog.job_executors import ImageFetchJobExecutor
 from api.catalog.models import Product, ProductImage, Variant
 from api.episodes.models import Episode
 from api.jobs.models import JobState
+from api.jobs.progress import claim_job
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
 from api.linking.executor import LinkJobExecutor
+from api.linking.link_jobs import pending_link_job
 from api.linking.models import LinkJob
 from api.linking.service import (
     NO_IMAGES,
@@ -630,10 +633,16 @@ def test_a_re_link_never_swaps_a_product_a_person_picked_for_another(
     assert (agreed["status"], agreed["chosen_product_id"]) == ("approved", str(product.id))
 
 
+def _monitored(answer: Any) -> str:
+    """The path of the link job an answer's `Link: <…>; rel="monitor"` header names."""
+    monitor: str = answer.headers["Link"]
+    assert monitor.endswith('>; rel="monitor"')
+    return monitor[1 : monitor.index(">")]
+
+
 def _followed(client: TestClient, brand: BrandAccount, answer: Any) -> dict[str, Any]:
     """The link job an answer's `Link` header names (run to its end by the inline queue)."""
-    monitor = answer.headers["Link"]
-    job: dict[str, Any] = client.get(monitor[1 : monitor.index(">")], headers=brand.headers).json()
+    job: dict[str, Any] = client.get(_monitored(answer), headers=brand.headers).json()
     return job
 
 
@@ -740,3 +749,138 @@ def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_re
         assert _followed(client, brand, raised)["placements_relinked"] == 0
         assert client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()["status"] == "approved"
     assert linker.crops_seen == [1]
+
+
+def test_a_link_job_counts_apart_what_it_approved_and_what_a_person_approved_while_it_ran(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    first = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    second = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+
+    def reviewer_approves_the_second() -> None:
+        with Session(engine) as session:
+            placement = session.get(Placement, second.id)
+            assert placement is not None
+            if placement.status == PlacementStatus.PROPOSED:
+                placement.status, placement.chosen_product_id = PlacementStatus.APPROVED, product.id
+                session.add(placement)
+                session.commit()
+
+    linker = FixedLinker(str(product.id), 0.93, during=reviewer_approves_the_second)
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        saved = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
+        job = _followed(client, brand, saved)
+    # Both are approved after the job; the job approved one of them, the person the other
+    assert (job["placements_relinked"], job["approved"], job["auto_approved"]) == (2, 2, 1)
+    assert first.id != second.id
+
+
+def test_a_settings_job_is_its_own_scope_and_never_touches_another_brands_placements(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    theirs, their_episode = _catalog_and_episode(engine, settings, other_brand, tmp_path / "other")
+    crops = tmp_path / "crops"
+    make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    their_placement = make_placement(
+        engine, their_episode, candidates=[theirs], thumbnail_path=_crop_file(crops)
+    )
+    # Given a brand-wide re-link and a product's re-link still queued
+    everything = client.post("/v1/link", headers=brand.headers)
+    marks = _marks_patch(client, brand, product, [[0.1, 0.1, 0.6, 0.5]])
+    assert (everything.status_code, marks.status_code) == (202, 200)
+    # When the brand changes its settings twice, then the other brand once
+    lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
+    floor = client.patch("/v1/brands/me", json={"link_floor": 0.2}, headers=brand.headers)
+    theirs_lowered = client.patch(
+        "/v1/brands/me", json={"auto_approve_threshold": 0.6}, headers=other_brand.headers
+    )
+    # Then the settings job is neither of the queued ones, and the second change finds it still queued
+    settings_job = _monitored(lowered)
+    assert settings_job == _monitored(floor)
+    assert settings_job not in (everything.headers["Location"], _monitored(marks))
+    assert settings_job != _monitored(theirs_lowered)
+    assert len(job_queue.enqueued) == 4
+    # And running the first brand's settings job re-links none of the other brand's placements
+    job_id = uuid.UUID(settings_job.rsplit("/", 1)[1])
+    LinkJobExecutor(engine, settings, FakeSource(FixedLinker(str(product.id), 0.75), engine=engine))(job_id)
+    with Session(engine) as session:
+        done = session.get(LinkJob, job_id)
+        assert done is not None
+        assert (done.state, done.placements_relinked, done.auto_approved) == (JobState.DONE, 1, 1)
+        untouched = session.get(Placement, their_placement.id)
+        assert untouched is not None
+        assert (untouched.status, untouched.version) == (PlacementStatus.PROPOSED, their_placement.version)
+
+
+def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_review(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    bare, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(tmp_path / "crops"))
+    linker = FixedLinker(str(product.id), 0.5)
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        # Given a second packshot uploaded for the product a held placement names
+        added = client.post(
+            f"/v1/products/{product.id}/images",
+            files={"file": ("shop-print.png", _png(), "image/png")},
+            headers=brand.headers,
+        )
+        assert added.status_code == 201, added.text
+        # Then its placement awaiting review is linked again with it, and the answer names the job
+        job = _followed(client, brand, added)
+        assert (job["product_id"], job["state"], job["placements_relinked"]) == (str(product.id), "done", 1)
+        # And removing it links the placement again without it
+        removed = client.delete(f"/v1/images/{added.json()['id']}", headers=brand.headers)
+        assert removed.status_code == 204
+        assert _followed(client, brand, removed)["placements_relinked"] == 1
+        # But an image of a product no placement names only refreshes the index
+        plain = client.post(
+            f"/v1/products/{bare.id}/images",
+            files={"file": ("pear.png", _png(), "image/png")},
+            headers=brand.headers,
+        )
+        assert plain.status_code == 201
+        assert "Link" not in plain.headers
+    assert linker.crops_seen == [1, 1]
+
+
+def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    with Session(engine) as session:
+        queued = LinkJob(brand_id=brand.brand.id, awaiting_review_only=True)
+        session.add(queued)
+        session.commit()
+        queued_id = queued.id
+    claimed = threading.Event()
+
+    def worker_claims() -> None:
+        with Session(engine) as session:
+            assert claim_job(session, LinkJob, queued_id)
+            session.commit()
+        claimed.set()
+
+    # Given a settings change that found the queued job and has not committed yet
+    with Session(engine) as change:
+        job, new = pending_link_job(change, brand.brand.id, awaiting_review_only=True)
+        assert (job.id, new) == (queued_id, False)
+        worker = threading.Thread(target=worker_claims)
+        worker.start()
+        # Then a worker offered the job waits for the change to be stored
+        assert not claimed.wait(1.0)
+        change.commit()
+    # And starts it once it is
+    worker.join(10)
+    assert claimed.is_set()
