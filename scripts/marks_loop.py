@@ -318,7 +318,9 @@ def _marks_loop(
                 if monitor:
                     job = client.get(monitor[1 : monitor.index(">")], headers=headers).json()
                     entry.update(
-                        job_state=job["state"], relinked=job["placements_relinked"], approved=job["approved"]
+                        job_state=job["state"],
+                        relinked=job["placements_relinked"],
+                        approved=job["auto_approved"],
                     )
         done.append(entry)
         print(f"{sku}: {json.dumps({k: v for k, v in entry.items() if k != 'sku'})}", flush=True)
