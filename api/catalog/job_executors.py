@@ -29,7 +29,7 @@ from api.jobs.phases import PhaseClock
 from api.jobs.progress import JobProgress
 from api.jobs.queue import JobQueue
 from api.jobs.runner import JobRunner
-from api.linking.link_jobs import queue_index_refresh, queue_link_job
+from api.linking.link_jobs import publish_stored, queue_index_refresh, queue_link_job
 from api.linking.service import catalog_has_images
 from api.settings import ApiSettings
 from commerce.exceptions import CommerceError
@@ -87,11 +87,13 @@ class SyncJobExecutor:
             commerce = self._commerce()
             source = catalog_source(brand, scope.provider, commerce, token_cipher(commerce))
             with clock.phase("sync"):
-                report = run_sync(session, brand, source, self._settings, full=scope.full)
+                run = run_sync(session, brand, source, self._settings, full=scope.full)
+            report = run.report
             job = require_lease(session, SyncJob, job_id, scope.attempt, writing="the synced catalog")
             job.report = SyncReportPublic.from_report(report).model_dump(mode="json")
             job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
             job.seconds = dict(clock.seconds)
+        publish_stored(self._queue, run.relink)
         if report.created or report.updated or report.removed:
             with Session(self._engine) as session:
                 queue_index_refresh(session, self._queue, scope.brand_id)

@@ -24,6 +24,8 @@ from api.catalog.service import bind_own_print, delete_product
 from api.checkout.models import CheckoutSession
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
+from api.linking.link_jobs import PendingLinkJob, relink_for_synced_products
+from api.linking.service import linker_reads
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
 from commerce.catalog import CatalogItem, CatalogProduct, CatalogSource, CatalogVariant, SyncReport
@@ -61,6 +63,10 @@ class SqlCatalogStore:
     brand_id: uuid.UUID
     changed_products: set[uuid.UUID] = field(default_factory=set)
     touched_episodes: set[uuid.UUID] = field(default_factory=set)
+    # Products already in the catalog whose words, variant names or images the linker reads changed:
+    # their placements awaiting review are linked again (`relink_for_synced_products`). A price or
+    # stock change is not among them: Shopify sends a product update for each.
+    relink_products: set[uuid.UUID] = field(default_factory=set)
 
     def upsert_product(self, product: CatalogProduct) -> UpsertOutcome:
         # Everything that can refuse a product is checked before its first write, so a refused product
@@ -115,6 +121,7 @@ class SqlCatalogStore:
     def _upsert(self, product: CatalogProduct) -> tuple[UpsertOutcome, Product]:
         row = self.find_product(product.provider, product.provider_id)
         created = row is None
+        read_before = linker_reads(self.session, row) if row is not None else None
         if row is None:
             row = Product(brand_id=self.brand_id, title="")
             setattr(row, _provider_product_column(product.provider), product.provider_id)
@@ -127,7 +134,10 @@ class SqlCatalogStore:
         self.session.add(row)
         self.session.flush()
         changed |= self._sync_variants(row, product)
-        changed |= self._sync_images(row, product.image_urls)
+        images_changed = self._sync_images(row, product.image_urls)
+        changed |= images_changed
+        if read_before is not None and (images_changed or linker_reads(self.session, row) != read_before):
+            self.relink_products.add(row.id)
         if created:
             return UpsertOutcome.CREATED, row
         if changed:
@@ -294,6 +304,14 @@ def _not_connected(provider: CheckoutProviderName) -> ProviderNotConnected:
     )
 
 
+@dataclass(frozen=True)
+class SyncRun:
+    report: SyncReport
+    # The re-link of placements awaiting review the sync's changes decide, stored with the sync (publish
+    # it after the commit; a queued job nobody published is published by the job supervisor).
+    relink: PendingLinkJob | None = None
+
+
 def run_sync(
     session: Session,
     brand: Brand,
@@ -302,7 +320,7 @@ def run_sync(
     *,
     full: bool,
     on_item: Callable[[CatalogItem], None] | None = None,
-) -> SyncReport:
+) -> SyncRun:
     """One sync in one transaction (the caller commits). Provider errors propagate and nothing is kept.
 
     Incremental syncs start from `brand.catalog_synced_at`, which only incremental-capable sources
@@ -317,4 +335,4 @@ def run_sync(
         brand.catalog_synced_at = started
         session.add(brand)
         session.flush()
-    return report
+    return SyncRun(report, relink_for_synced_products(session, brand.id, store.relink_products))

@@ -118,7 +118,8 @@ def sync_provider(
             progress.update(task, advance=1, failed=failed)
 
         try:
-            return run_sync(session, brand, source, settings, full=full, on_item=on_item)
+            # A re-link the sync queued is published by the API's or a worker's job supervisor.
+            return run_sync(session, brand, source, settings, full=full, on_item=on_item).report
         except ProviderError as error:
             fail(f"{error} (nothing was changed)")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Collection
 
 from sqlmodel import Session, select
 
@@ -13,6 +15,12 @@ from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
 from api.linking.service import brand_thresholds, catalog_has_images, linker_reads, placements_naming
+
+log = logging.getLogger("reelcart.jobs")
+
+
+# A job that will do some work, and whether it is new (added to the session, to publish after the commit).
+PendingLinkJob = tuple[LinkJob, bool]
 
 
 def pending_link_job(
@@ -64,6 +72,19 @@ def publish(queue: JobQueue, job: LinkJob, new: bool) -> None:
         queue.enqueue(JobRef(JobKind.LINK, job.id))
 
 
+def publish_stored(queue: JobQueue, pending: PendingLinkJob | None) -> None:
+    """`publish` after the commit that stored the job with the change that asked for it: a failure to
+    hand it over is logged, never raised, since both are stored and the job supervisor publishes a
+    queued job nobody published (api.jobs.recovery)."""
+    if pending is None:
+        return
+    job, new = pending
+    try:
+        publish(queue, job, new)
+    except Exception:
+        log.exception("link job %s is stored but was not published; the supervisor publishes it", job.id)
+
+
 def queue_link_job(
     session: Session,
     queue: JobQueue,
@@ -87,9 +108,6 @@ def queue_link_job(
     publish(queue, job, new)
     session.refresh(job)
     return job
-
-
-PendingLinkJob = tuple[LinkJob, bool]
 
 
 def relink_for_product_change(
@@ -117,6 +135,25 @@ def relink_for_image_change(session: Session, product: Product) -> PendingLinkJo
     if not placements_naming(session, product.brand_id, product.id):
         return None
     return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
+
+
+def relink_for_synced_products(
+    session: Session, brand_id: uuid.UUID, product_ids: Collection[uuid.UUID]
+) -> PendingLinkJob | None:
+    """After a catalog sync (or a provider's product webhook) changed what the linker reads of these
+    products: the re-link of the placements awaiting review that name them — one product's job, or,
+    for several, one job over all the brand's placements awaiting review. None when no such placement
+    names any of them. Not committed (see `pending_link_job`)."""
+    if not product_ids or not catalog_has_images(session, brand_id):
+        return None
+    named = [
+        product_id for product_id in sorted(product_ids) if placements_naming(session, brand_id, product_id)
+    ]
+    if not named:
+        return None
+    if len(named) == 1:
+        return pending_link_job(session, brand_id, product_id=named[0], awaiting_review_only=True)
+    return pending_link_job(session, brand_id, awaiting_review_only=True)
 
 
 def relink_for_settings_change(session: Session, brand: Brand, before: object) -> PendingLinkJob | None:

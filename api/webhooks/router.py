@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.checkout.dependencies import CommerceDep
 from api.deps import SessionDep, SettingsDep
-from api.linking.link_jobs import queue_index_refresh
+from api.linking.link_jobs import publish_stored, queue_index_refresh
 from api.observability.metrics import record_webhook
 from api.problems import Problem
 from api.webhooks.schemas import WebhookReceipt
@@ -56,6 +56,7 @@ def _process(
         event.provider, "duplicate" if receipt.duplicate else "processed" if receipt.handled else "ignored"
     )
     log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, outcome.message)
+    publish_stored(request.app.state.job_queue, outcome.relink)
     if outcome.catalog_changed and outcome.brand_id is not None:
         # The product's images may be new URLs: fetch and index them in the background.
         queue_index_refresh(session, request.app.state.job_queue, outcome.brand_id)

@@ -23,6 +23,7 @@ from api.brands.service import find_brand_by_shop, find_brand_by_stripe_account,
 from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
 from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderStatus
 from api.commerce_config import token_cipher
+from api.linking.link_jobs import PendingLinkJob, relink_for_synced_products
 from api.review.models import Placement
 from api.settings import ApiSettings
 from api.webhooks import compliance
@@ -77,6 +78,9 @@ class WebhookOutcome:
     message: str
     brand_id: uuid.UUID | None = None
     catalog_changed: bool = False
+    # The re-link of the placements awaiting review the change decides, stored with it (published by
+    # the route after the commit).
+    relink: PendingLinkJob | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +371,8 @@ class WebhookHandlers:
         else:
             message, changed = self._refresh(store, brand, event.product_id)
         rebuild_affected_timelines(self.session, store, self.settings)
-        return WebhookOutcome(message, brand.id, catalog_changed=changed)
+        relink = relink_for_synced_products(self.session, brand.id, store.relink_products)
+        return WebhookOutcome(message, brand.id, catalog_changed=changed, relink=relink)
 
     def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> tuple[str, bool]:
         """The sentence, and whether the product was created or updated."""

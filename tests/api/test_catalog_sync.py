@@ -23,6 +23,7 @@ from api.cli import app as cli_app
 from api.db import create_db_engine
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef
+from api.linking.models import LinkJob
 from api.linking.service import catalog_items
 from api.settings import ApiSettings, get_settings
 from commerce.crypto import TokenCipher, generate_token_key
@@ -35,7 +36,7 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
-from tests.api.factories import make_product
+from tests.api.factories import make_episode, make_placement, make_product
 from tests.commerce.fakes.loopback import LoopbackServer, RecordedRequest, Reply
 from tests.commerce.fakes.shopify_fake import FakeShopify, product_node, variant_node
 from tests.commerce.fakes.stripe_fake import API_KEY, price, product
@@ -481,3 +482,42 @@ def test_a_sync_that_reorders_a_products_images_keeps_its_marks_on_the_picture_t
     assert [image["url"].rsplit("/", 1)[1] for image in dropped["images"]] == ["front.jpg", "side.jpg"]
     assert dropped["own_print_image_id"] == str(back.id)
     assert dropped["own_print"] == [[0.2, 0.2, 0.6, 0.5]]
+
+
+def _queued_link_jobs(engine: Engine, brand: BrandAccount) -> list[LinkJob]:
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(LinkJob).where(LinkJob.brand_id == brand.brand.id, LinkJob.index_only == False)  # noqa: E712
+            ).all()
+        )
+
+
+def test_a_sync_that_renames_a_product_relinks_its_placements_awaiting_review_and_a_price_change_does_not(
+    shop: World, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given a synced hoodie that a placement awaiting review has among its candidates
+    sync(shop, brand, "shopify")
+    with Session(engine) as session:
+        hoodie = session.exec(
+            select(Product).where(Product.shopify_product_gid == "gid://shopify/Product/1")
+        ).one()
+    make_placement(engine, make_episode(engine, brand.brand.id, settings), candidates=[hoodie])
+    queue: RecordingQueue = shop.client.app.state.job_queue  # type: ignore[attr-defined]
+
+    # When only its price changes in Shopify: nothing the linker reads, no re-link
+    shop.shopify.products[0]["variants"][0]["price"] = "39.90"
+    assert sync(shop, brand, "shopify", full=True)["updated"] == ["gid://shopify/Product/1"]
+    assert _queued_link_jobs(engine, brand) == []
+
+    # When its title changes: its placements awaiting review are linked again, by a job the sync queued
+    shop.shopify.products[0]["title"] = "Lead hoodie, night edition"
+    sync(shop, brand, "shopify", full=True)
+    (job,) = _queued_link_jobs(engine, brand)
+    assert (job.product_id, job.awaiting_review_only, job.state) == (hoodie.id, True, JobState.QUEUED)
+    assert JobRef(JobKind.LINK, job.id) in queue.enqueued
+
+    # And a product no placement names changes nothing more (the scarf renamed)
+    shop.shopify.products[1]["title"] = "Long scarf"
+    sync(shop, brand, "shopify", full=True)
+    assert [queued.id for queued in _queued_link_jobs(engine, brand)] == [job.id]

@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from api.brands.models import Brand
 from api.catalog.models import ImageFetchJob, Product, Variant
 from api.checkout.models import CheckoutSession, Order
-from api.jobs.queue import JobKind
+from api.jobs.queue import JobKind, JobRef
+from api.linking.models import LinkJob
 from api.settings import ApiSettings
 from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
@@ -30,6 +31,7 @@ from tests.api.commerce_support import (
     shopify_delivery,
     stripe_delivery,
 )
+from tests.api.factories import make_placement
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
 from tests.utils.api import BrandAccount, RecordingQueue
@@ -166,6 +168,34 @@ def test_a_product_update_refetches_the_product_and_updates_the_timeline(
         ("HOODIE-M", "49.90", True),
         ("shopify-12", "59.90", True),
     ]
+
+
+def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
+) -> None:
+    # Given the hoodie came from Shopify and a placement awaiting review has it among its candidates
+    with Session(engine) as session:
+        product = session.get(Product, hoodie.product.id)
+        assert product is not None
+        product.shopify_product_gid = "gid://shopify/Product/1"
+        session.add(product)
+        session.commit()
+    make_placement(engine, hoodie.episode, candidates=[hoodie.product])
+    world.shopify.products = [
+        product_node(1, "Lead hoodie, night edition", [variant_node(11, price="49.90")])
+    ]
+
+    # When Shopify says it changed (a new title, a word its print may carry)
+    response = shopify_delivery(
+        world.client, {"id": 1, "admin_graphql_api_id": "gid://shopify/Product/1"}, topic="products/update"
+    )
+
+    # Then a link job over that product's placements awaiting review is stored and handed to the workers
+    assert receipt(response)["outcome"] == "product gid://shopify/Product/1 updated"
+    with Session(engine) as session:
+        (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
+        assert (job.product_id, job.awaiting_review_only) == (hoodie.product.id, True)
+    assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 
 def test_a_product_create_for_an_unknown_product_adds_it_and_queues_its_images_for_indexing(
