@@ -29,7 +29,7 @@ from api.jobs.phases import PhaseClock
 from api.jobs.progress import JobProgress
 from api.jobs.queue import JobQueue
 from api.jobs.runner import JobRunner
-from api.linking.link_jobs import publish_stored, queue_index_refresh, queue_link_job
+from api.linking.link_jobs import publish_stored, queue_index_refresh, queue_link_job, relink_after_sync
 from api.linking.service import catalog_has_images
 from api.settings import ApiSettings
 from commerce.exceptions import CommerceError
@@ -89,11 +89,13 @@ class SyncJobExecutor:
             with clock.phase("sync"):
                 run = run_sync(session, brand, source, self._settings, full=scope.full)
             report = run.report
+            # Stored with the sync: both or neither.
+            relink = relink_after_sync(session, scope.brand_id, run.relink_products, run.newly_linkable)
             job = require_lease(session, SyncJob, job_id, scope.attempt, writing="the synced catalog")
             job.report = SyncReportPublic.from_report(report).model_dump(mode="json")
             job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
             job.seconds = dict(clock.seconds)
-        publish_stored(self._queue, run.relink)
+        publish_stored(self._queue, relink)
         if report.created or report.updated or report.removed:
             with Session(self._engine) as session:
                 queue_index_refresh(session, self._queue, scope.brand_id)

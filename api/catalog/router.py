@@ -37,10 +37,15 @@ from api.catalog.schemas import (
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.linking.exceptions import MarksNotCheckable
-from api.linking.link_jobs import queue_index_refresh, relink_for_image_change, relink_for_product_change
+from api.linking.link_jobs import (
+    queue_index_refresh,
+    relink_for_image_change,
+    relink_for_new_products,
+    relink_for_product_change,
+)
 from api.linking.marks_check import check_product_marks, suggest_product_marks
 from api.linking.monitor import monitor_link_job
-from api.linking.service import linker_reads
+from api.linking.service import linkable, linker_reads
 from api.ownership import get_owned
 from api.problems import Problem
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
@@ -62,13 +67,34 @@ IfMatch = Annotated[
 ]
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+_NEW_PRODUCTS_RELINK = (
+    "A product that arrives with images may be what placements awaiting review show (linked as an unknown "
+    "product, or as a sibling, while the catalog lacked it): when the brand has such placements, a link job "
+    'over all of them is queued, named by the answer\'s `Link` header (`rel="monitor"`).'
+)
+
+
+@router.post(
+    "/products",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductPublic,
+    description=_NEW_PRODUCTS_RELINK,
+)
 def create_product(
-    body: ProductCreate, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep, response: Response
+    body: ProductCreate,
+    request: Request,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> ProductPublic:
     product = catalog.create_product(session, brand_id, body)
+    relink = relink_for_new_products(session, brand_id) if body.images else None
     session.commit()
     response.headers["ETag"] = catalog.product_etag(product)
+    monitor_link_job(request, response, relink)
+    if body.images:
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
     return catalog.product_public(session, product, settings.public_base_url)
 
 
@@ -290,6 +316,9 @@ async def add_image(
     settings: SettingsDep,
 ) -> ImagePublic:
     product = catalog.get_product(session, brand_id, product_id)
+    # Its first usable image makes the product linkable: it may be what any placement awaiting review
+    # shows (an image whose URL failed never made it linkable).
+    was_linkable = linkable(session, product.id)
     position = catalog.next_image_position(session, product.id)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -332,10 +361,14 @@ async def add_image(
     session.flush()
     catalog.bind_own_print(session, product)
     rebuild_timelines_for_product(session, product.id, settings)
-    relink = relink_for_image_change(session, product)
+    relink = (
+        relink_for_image_change(session, product)
+        if was_linkable
+        else relink_for_new_products(session, brand_id)
+    )
     session.commit()
-    queue_index_refresh(session, request.app.state.job_queue, brand_id)
     monitor_link_job(request, response, relink)
+    queue_index_refresh(session, request.app.state.job_queue, brand_id)
     return catalog.image_public(image, settings.public_base_url)
 
 
@@ -379,8 +412,11 @@ def get_image(image_id: uuid.UUID, session: SessionDep) -> FileResponse:
     responses={
         422: {"description": "The file has errors; `errors` lists them by line; nothing was imported"}
     },
+    description=_NEW_PRODUCTS_RELINK,
 )
-async def import_catalog(request: Request, brand_id: BrandIdDep, session: SessionDep) -> ImportReport:
+async def import_catalog(
+    request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
+) -> ImportReport:
     content_type = request.headers.get("content-type", "")
     fmt = "csv" if "csv" in content_type else "json" if "json" in content_type else None
     if fmt is None:
@@ -400,7 +436,9 @@ async def import_catalog(request: Request, brand_id: BrandIdDep, session: Sessio
                 {"line": item.line, "field": item.field, "message": item.message} for item in error.errors
             ],
         ) from error
+    relink = relink_for_new_products(session, brand_id) if report.imported_images else None
     session.commit()
+    monitor_link_job(request, response, relink)
     if report.imported_images:
         queue_index_refresh(session, request.app.state.job_queue, brand_id)
     return report

@@ -24,8 +24,7 @@ from api.catalog.service import bind_own_print, delete_product
 from api.checkout.models import CheckoutSession
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
-from api.linking.link_jobs import PendingLinkJob, relink_for_synced_products
-from api.linking.service import linker_reads
+from api.linking.service import linkable, linker_reads
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
 from commerce.catalog import CatalogItem, CatalogProduct, CatalogSource, CatalogVariant, SyncReport
@@ -64,9 +63,12 @@ class SqlCatalogStore:
     changed_products: set[uuid.UUID] = field(default_factory=set)
     touched_episodes: set[uuid.UUID] = field(default_factory=set)
     # Products already in the catalog whose words, variant names or images the linker reads changed:
-    # their placements awaiting review are linked again (`relink_for_synced_products`). A price or
-    # stock change is not among them: Shopify sends a product update for each.
+    # their placements awaiting review are linked again (`relink_after_sync`). A price or stock change
+    # is not among them: Shopify sends a product update for each.
     relink_products: set[uuid.UUID] = field(default_factory=set)
+    # Products that became linkable (created with images, or given their first usable one): they may be
+    # what any placement awaiting review shows.
+    newly_linkable: set[uuid.UUID] = field(default_factory=set)
 
     def upsert_product(self, product: CatalogProduct) -> UpsertOutcome:
         # Everything that can refuse a product is checked before its first write, so a refused product
@@ -122,6 +124,7 @@ class SqlCatalogStore:
         row = self.find_product(product.provider, product.provider_id)
         created = row is None
         read_before = linker_reads(self.session, row) if row is not None else None
+        was_linkable = row is not None and linkable(self.session, row.id)
         if row is None:
             row = Product(brand_id=self.brand_id, title="")
             setattr(row, _provider_product_column(product.provider), product.provider_id)
@@ -136,7 +139,9 @@ class SqlCatalogStore:
         changed |= self._sync_variants(row, product)
         images_changed = self._sync_images(row, product.image_urls)
         changed |= images_changed
-        if read_before is not None and (images_changed or linker_reads(self.session, row) != read_before):
+        if not was_linkable and product.image_urls:
+            self.newly_linkable.add(row.id)
+        elif read_before is not None and (images_changed or linker_reads(self.session, row) != read_before):
             self.relink_products.add(row.id)
         if created:
             return UpsertOutcome.CREATED, row
@@ -307,9 +312,9 @@ def _not_connected(provider: CheckoutProviderName) -> ProviderNotConnected:
 @dataclass(frozen=True)
 class SyncRun:
     report: SyncReport
-    # The re-link of placements awaiting review the sync's changes decide, stored with the sync (publish
-    # it after the commit; a queued job nobody published is published by the job supervisor).
-    relink: PendingLinkJob | None = None
+    # What the sync changed that decides links (`SqlCatalogStore`): for `relink_after_sync`.
+    relink_products: frozenset[uuid.UUID] = frozenset()
+    newly_linkable: frozenset[uuid.UUID] = frozenset()
 
 
 def run_sync(
@@ -335,4 +340,4 @@ def run_sync(
         brand.catalog_synced_at = started
         session.add(brand)
         session.flush()
-    return SyncRun(report, relink_for_synced_products(session, brand.id, store.relink_products))
+    return SyncRun(report, frozenset(store.relink_products), frozenset(store.newly_linkable))

@@ -23,12 +23,13 @@ from sqlmodel import Session
 from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.images import store_image_bytes
 from api.catalog.importing import CatalogImportError, ImportItem, apply_import, parse_catalog
-from api.catalog.sync import catalog_source, run_sync
+from api.catalog.sync import SyncRun, catalog_source, run_sync
 from api.cli._common import console, errors, fail, find_brand, load_settings, open_database
 from api.commerce_config import load_for
 from api.errors import ApiError
+from api.linking.link_jobs import placements_awaiting_review
 from api.settings import ApiSettings
-from commerce.catalog import CatalogFailure, CatalogItem, SyncReport
+from commerce.catalog import CatalogFailure, CatalogItem
 from commerce.crypto import TokenCipher
 from commerce.exceptions import ProviderError, SettingsError, TokenCryptoError
 
@@ -88,7 +89,7 @@ def _store_local_image(
 
 def sync_provider(
     session: Session, brand: Brand, provider: CheckoutProviderName, settings: ApiSettings, *, full: bool
-) -> SyncReport:
+) -> SyncRun:
     """Run one sync with a progress bar (the total is unknown until the last page: it counts up)."""
     try:
         commerce = load_for(settings)
@@ -118,8 +119,7 @@ def sync_provider(
             progress.update(task, advance=1, failed=failed)
 
         try:
-            # A re-link the sync queued is published by the API's or a worker's job supervisor.
-            return run_sync(session, brand, source, settings, full=full, on_item=on_item).report
+            return run_sync(session, brand, source, settings, full=full, on_item=on_item)
         except ProviderError as error:
             fail(f"{error} (nothing was changed)")
 
@@ -154,9 +154,11 @@ def register(app: typer.Typer) -> None:
             except UnicodeDecodeError:
                 fail(f"{file.name} is not UTF-8 text")
             session.commit()
+            waiting = placements_awaiting_review(session, brand_row.id) if images else 0
         console.print(
             f"imported {products} products, {variants} variants, {images} images into {brand_row.slug}"
         )
+        _suggest_relink(waiting, brand_row.slug)
 
     @group.command("sync")
     def sync(
@@ -171,8 +173,11 @@ def register(app: typer.Typer) -> None:
         engine = open_database(settings)
         with Session(engine, expire_on_commit=False) as session:
             brand_row = find_brand(session, brand)
-            report = sync_provider(session, brand_row, provider, settings, full=full)
+            run = sync_provider(session, brand_row, provider, settings, full=full)
             session.commit()
+            report = run.report
+            decided = run.relink_products or run.newly_linkable
+            waiting = placements_awaiting_review(session, brand_row.id) if decided else 0
         for failure in report.failed[:50]:
             errors.print(f"failed {failure.provider_id}: {failure.reason}", highlight=False, soft_wrap=True)
         console.print(
@@ -182,5 +187,18 @@ def register(app: typer.Typer) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        _suggest_relink(waiting, brand_row.slug)
 
     app.add_typer(group, name="catalog")
+
+
+def _suggest_relink(waiting: int, slug: str) -> None:
+    """The CLI queues no job (nothing here would hand it to a worker): it says how to link the backlog
+    again with what changed, as the API's routes and sync jobs do by themselves."""
+    if waiting:
+        console.print(
+            f"{waiting} placement{'s' if waiting != 1 else ''} awaiting review may link differently now: "
+            f"`reelcart link --brand {slug}` links them again",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -6,7 +6,8 @@ import logging
 import uuid
 from collections.abc import Collection
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
 from api.catalog.models import ImageFetchJob, Product, ProductImage
@@ -15,6 +16,7 @@ from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
 from api.linking.service import brand_thresholds, catalog_has_images, linker_reads, placements_naming
+from api.review.models import Placement, PlacementStatus
 
 log = logging.getLogger("reelcart.jobs")
 
@@ -74,15 +76,16 @@ def publish(queue: JobQueue, job: LinkJob, new: bool) -> None:
 
 def publish_stored(queue: JobQueue, pending: PendingLinkJob | None) -> None:
     """`publish` after the commit that stored the job with the change that asked for it: a failure to
-    hand it over is logged, never raised, since both are stored and the job supervisor publishes a
-    queued job nobody published (api.jobs.recovery)."""
+    hand it over is logged, never raised, since both are stored. With a broker (the only queue whose
+    publishing can fail: the broker is down) the job supervisor publishes a queued job nobody published
+    (api.jobs.recovery); a thread queue takes it in memory."""
     if pending is None:
         return
     job, new = pending
     try:
         publish(queue, job, new)
     except Exception:
-        log.exception("link job %s is stored but was not published; the supervisor publishes it", job.id)
+        log.exception("link job %s is stored but was not handed to the workers", job.id)
 
 
 def queue_link_job(
@@ -154,6 +157,40 @@ def relink_for_synced_products(
     if len(named) == 1:
         return pending_link_job(session, brand_id, product_id=named[0], awaiting_review_only=True)
     return pending_link_job(session, brand_id, awaiting_review_only=True)
+
+
+def placements_awaiting_review(session: Session, brand_id: uuid.UUID) -> int:
+    statement = select(func.count()).where(
+        col(Placement.brand_id) == brand_id, col(Placement.status) == PlacementStatus.PROPOSED
+    )
+    return int(session.exec(statement).one())
+
+
+def relink_for_new_products(session: Session, brand_id: uuid.UUID) -> PendingLinkJob | None:
+    """After products became linkable (imported or created with images, or given their first image):
+    the re-link of all the brand's placements awaiting review, which may show them (linked as unknown
+    products, or as a sibling, while the catalog lacked them). None when none awaits review: a catalog
+    imported before any tagging queues only its index refresh. Not committed (see `pending_link_job`)."""
+    session.flush()
+    if not catalog_has_images(session, brand_id):
+        return None
+    if not placements_awaiting_review(session, brand_id):
+        return None
+    return pending_link_job(session, brand_id, awaiting_review_only=True)
+
+
+def relink_after_sync(
+    session: Session,
+    brand_id: uuid.UUID,
+    changed: Collection[uuid.UUID],
+    newly_linkable: Collection[uuid.UUID],
+) -> PendingLinkJob | None:
+    """After a provider sync or product webhook (`SyncRun`, `SqlCatalogStore`): products that became
+    linkable re-link every placement awaiting review (`relink_for_new_products`), else the products
+    whose linker-read fields changed re-link theirs (`relink_for_synced_products`)."""
+    if newly_linkable:
+        return relink_for_new_products(session, brand_id)
+    return relink_for_synced_products(session, brand_id, changed)
 
 
 def relink_for_settings_change(session: Session, brand: Brand, before: object) -> PendingLinkJob | None:

@@ -320,6 +320,19 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
     return FileCropStore.load(Path(thumbnail_path)) if thumbnail_path else []
 
 
+def linkable(session: Session, product_id: uuid.UUID) -> bool:
+    """Whether the product has an image the linker holds or will fetch (not one whose URL failed):
+    until it has, no link can name it."""
+    stored = col(ProductImage.path).is_not(None)
+    pending = and_(*pending_image_filter())
+    return (
+        session.exec(
+            select(ProductImage.id).where(ProductImage.product_id == product_id, or_(stored, pending))
+        ).first()
+        is not None
+    )
+
+
 def placements_naming(
     session: Session, brand_id: uuid.UUID, product_id: uuid.UUID, episode_id: uuid.UUID | None = None
 ) -> list[tuple[uuid.UUID, str | None]]:

@@ -23,7 +23,7 @@ from api.brands.service import find_brand_by_shop, find_brand_by_stripe_account,
 from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
 from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderStatus
 from api.commerce_config import token_cipher
-from api.linking.link_jobs import PendingLinkJob, relink_for_synced_products
+from api.linking.link_jobs import PendingLinkJob, relink_after_sync
 from api.review.models import Placement
 from api.settings import ApiSettings
 from api.webhooks import compliance
@@ -371,7 +371,7 @@ class WebhookHandlers:
         else:
             message, changed = self._refresh(store, brand, event.product_id)
         rebuild_affected_timelines(self.session, store, self.settings)
-        relink = relink_for_synced_products(self.session, brand.id, store.relink_products)
+        relink = relink_after_sync(self.session, brand.id, store.relink_products, store.newly_linkable)
         return WebhookOutcome(message, brand.id, catalog_changed=changed, relink=relink)
 
     def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> tuple[str, bool]:

@@ -422,6 +422,30 @@ def test_the_cli_syncs_a_shop_with_a_progress_bar_and_a_summary(cli_shop: CliSho
     )
 
 
+def test_a_cli_sync_bringing_new_products_says_how_to_relink_the_placements_awaiting_review(
+    cli_shop: CliShop,
+) -> None:
+    # Given the CLI's brand has an episode tagged before its catalog held anything
+    connect_cli_brand(cli_shop)
+    engine = create_db_engine(cli_shop.database_url)
+    with Session(engine) as session:
+        brand_id = session.exec(select(Brand.id).where(Brand.slug == cli_shop.brand_slug)).one()
+    make_placement(engine, make_episode(engine, brand_id, get_settings()))
+
+    # When it syncs the shop's two products (with their images)
+    result = CliRunner().invoke(cli_app, ["catalog", "sync", "shopify", "--brand", cli_shop.brand_slug])
+
+    # Then it is told how to link the placement awaiting review again; the CLI queues no job
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "1 placement awaiting review may link differently now: `reelcart link --brand drama-merch` links "
+        "them again"
+    )
+    with Session(engine) as session:
+        assert session.exec(select(LinkJob)).all() == []
+    engine.dispose()
+
+
 def test_the_cli_fails_with_one_line_when_the_brand_is_not_connected(cli_shop: CliShop) -> None:
     result = CliRunner().invoke(cli_app, ["catalog", "sync", "stripe", "--brand", cli_shop.brand_slug])
     assert result.exit_code == 1
@@ -521,3 +545,10 @@ def test_a_sync_that_renames_a_product_relinks_its_placements_awaiting_review_an
     shop.shopify.products[1]["title"] = "Long scarf"
     sync(shop, brand, "shopify", full=True)
     assert [queued.id for queued in _queued_link_jobs(engine, brand)] == [job.id]
+
+    # But a new product with an image may be what any placement awaiting review shows: one job over them
+    shop.shopify.products.append(product_node(3, "Beanie", [variant_node(31, sku="BEANIE")]))
+    sync(shop, brand, "shopify", full=True)
+    (brand_wide,) = [queued for queued in _queued_link_jobs(engine, brand) if queued.id != job.id]
+    assert (brand_wide.product_id, brand_wide.awaiting_review_only) == (None, True)
+    assert JobRef(JobKind.LINK, brand_wide.id) in queue.enqueued

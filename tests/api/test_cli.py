@@ -13,13 +13,14 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from api.brands.models import ApiKey
+from api.brands.models import ApiKey, Brand
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 from api.settings import get_settings
 from tagger.demo_media import DEMO_SCENES, SHOT_SECONDS
+from tests.api.factories import make_episode, make_placement
 from tests.utils.api import make_video
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +169,30 @@ def test_catalog_import_with_local_images(workspace: Path) -> None:
     )
     output = _ok("catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co")
     assert "imported 2 products, 2 variants, 1 images" in output
+
+
+def test_catalog_import_after_tagging_says_how_to_relink_the_placements_awaiting_review(
+    workspace: Path,
+) -> None:
+    # Given an episode tagged before the catalog held the product a placement awaiting review shows
+    _brand(workspace)
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    with Session(engine) as session:
+        brand = session.exec(select(Brand).where(Brand.slug == "orchard-co")).one()
+    make_placement(engine, make_episode(engine, brand.id, settings))
+    cv2.imwrite(str(workspace / "pack.jpg"), np.full((80, 60, 3), 200, dtype=np.uint8))
+    (workspace / "cat.csv").write_text("sku,title,price,currency,image\nJ-1,Apple Juice,3.49,EUR,pack.jpg\n")
+
+    # When the brand imports it with its packshot
+    output = _ok("catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co")
+
+    # Then it is told how to link the backlog again; the CLI queues no job nothing would run
+    assert "1 placement awaiting review may link differently now" in output
+    assert "`reelcart link --brand orchard-co` links them again" in output
+    with Session(engine) as session:
+        assert session.exec(select(LinkJob)).all() == []
+    engine.dispose()
 
 
 def test_catalog_import_reports_lines_and_imports_nothing(workspace: Path) -> None:

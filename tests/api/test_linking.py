@@ -300,7 +300,6 @@ def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_t
     local = settings.model_copy(update={"image_fetch_private_hosts": True})
     product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
     episode = make_episode(engine, brand.brand.id, local)
-    make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
     routes: dict[str, Route] = {"/pack.png": (200, {"Content-Type": "image/png"}, _png())}
     with (
         serving(routes) as base,
@@ -311,6 +310,8 @@ def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_t
         broken = client.post(images, json={"url": f"{base}/gone.png"}, headers=brand.headers).json()
         fetches = client.get("/v1/image-fetch-jobs", headers=brand.headers).json()["items"]
         jobs = client.get("/v1/link-jobs", headers=brand.headers).json()["items"]
+        # (Tagged after the images came: a product's first image would re-link it, see below.)
+        make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
         relink = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
         shown = {
             image["id"]: image
@@ -843,15 +844,26 @@ def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_revi
         removed = client.delete(f"/v1/images/{added.json()['id']}", headers=brand.headers)
         assert removed.status_code == 204
         assert _followed(client, brand, removed)["placements_relinked"] == 1
-        # But an image of a product no placement names only refreshes the index
-        plain = client.post(
+        # And a product's first image makes it linkable: it may be what any placement awaiting review
+        # shows, so they are all linked again
+        first = client.post(
             f"/v1/products/{bare.id}/images",
             files={"file": ("pear.png", _png(), "image/png")},
             headers=brand.headers,
         )
-        assert plain.status_code == 201
-        assert "Link" not in plain.headers
-    assert linker.crops_seen == [1, 1]
+        assert first.status_code == 201
+        brand_wide = _followed(client, brand, first)
+        assert (brand_wide["product_id"], brand_wide["awaiting_review_only"]) == (None, True)
+        assert brand_wide["placements_relinked"] == 1
+        # But its second image, which no placement's candidates name, only refreshes the index
+        second = client.post(
+            f"/v1/products/{bare.id}/images",
+            files={"file": ("pear-back.png", _png(), "image/png")},
+            headers=brand.headers,
+        )
+        assert second.status_code == 201
+        assert "Link" not in second.headers
+    assert linker.crops_seen == [1, 1, 1]
 
 
 def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
@@ -884,3 +896,95 @@ def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
     # And starts it once it is
     worker.join(10)
     assert claimed.is_set()
+
+
+def test_products_imported_or_created_with_images_relink_the_placements_awaiting_review(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    job_queue: RecordingQueue,
+) -> None:
+    # Given a brand whose episode was tagged before its catalog held the product a placement shows
+    make_placement(engine, make_episode(engine, brand.brand.id, settings))
+    imported_product = {
+        "products": [
+            {
+                "title": "Pressed Apple",
+                "images": [{"url": "https://cdn.example/apple.png"}],
+                "variants": [{"sku": "PA-1", "price": "2.50", "currency": "EUR"}],
+            }
+        ]
+    }
+    # When it imports the product with an image
+    imported = client.post("/v1/catalog/import", json=imported_product, headers=brand.headers)
+    assert imported.status_code == 200, imported.text
+    # Then every placement awaiting review is queued to be linked again, once its image is there
+    job_path = _monitored(imported)
+    job = client.get(job_path, headers=brand.headers).json()
+    assert (job["state"], job["product_id"], job["awaiting_review_only"]) == ("queued", None, True)
+    assert JobRef(JobKind.LINK, uuid.UUID(job_path.rsplit("/", 1)[1])) in job_queue.enqueued
+    # And a product created with an image joins that job while it waits; one without images does not
+    with_image = client.post(
+        "/v1/products",
+        json={
+            "title": "Pressed Pear",
+            "images": [{"url": "https://cdn.example/pear.png"}],
+            "variants": [{"sku": "PP-1", "price": "2.50", "currency": "EUR"}],
+        },
+        headers=brand.headers,
+    )
+    without = client.post(
+        "/v1/products",
+        json={"title": "Tea", "variants": [{"sku": "T-1", "price": "1.00", "currency": "EUR"}]},
+        headers=brand.headers,
+    )
+    assert (with_image.status_code, without.status_code) == (201, 201), with_image.text
+    assert _monitored(with_image) == job_path
+    assert "Link" not in without.headers
+
+
+def test_a_catalog_imported_before_anything_was_tagged_queues_only_its_index_refresh(
+    client: TestClient, brand: BrandAccount, job_queue: RecordingQueue
+) -> None:
+    body = {
+        "products": [
+            {
+                "title": "Pressed Apple",
+                "images": [{"url": "https://cdn.example/apple.png"}],
+                "variants": [{"sku": "PA-1", "price": "2.50", "currency": "EUR"}],
+            }
+        ]
+    }
+    imported = client.post("/v1/catalog/import", json=body, headers=brand.headers)
+    assert imported.status_code == 200, imported.text
+    assert "Link" not in imported.headers
+    assert [job.kind for job in job_queue.enqueued] == [JobKind.IMAGES]
+
+
+def test_a_first_usable_image_after_a_failed_url_makes_the_product_linkable(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, job_queue: RecordingQueue
+) -> None:
+    # Given a product whose only image URL failed to fetch, and a placement awaiting review
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    with Session(engine) as session:
+        session.add(
+            ProductImage(
+                product_id=product.id,
+                brand_id=brand.brand.id,
+                source_url="https://cdn.example/gone.png",
+                fetch_error="https://cdn.example/gone.png answered HTTP 404",
+            )
+        )
+        session.commit()
+    make_placement(engine, make_episode(engine, brand.brand.id, settings))
+    # When the brand uploads a packshot that works
+    added = client.post(
+        f"/v1/products/{product.id}/images",
+        files={"file": ("pack.png", _png(), "image/png")},
+        headers=brand.headers,
+    )
+    # Then the product just became linkable: every placement awaiting review is queued to link again
+    assert added.status_code == 201, added.text
+    job = client.get(_monitored(added), headers=brand.headers).json()
+    assert (job["product_id"], job["awaiting_review_only"], job["state"]) == (None, True, "queued")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.brands.models import Brand
-from api.catalog.models import ImageFetchJob, Product, Variant
+from api.catalog.models import ImageFetchJob, Product, ProductImage, Variant
 from api.checkout.models import CheckoutSession, Order
 from api.jobs.queue import JobKind, JobRef
 from api.linking.models import LinkJob
@@ -173,12 +173,14 @@ def test_a_product_update_refetches_the_product_and_updates_the_timeline(
 def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
     world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
 ) -> None:
-    # Given the hoodie came from Shopify and a placement awaiting review has it among its candidates
+    # Given the hoodie came from Shopify with a packshot, and a placement awaiting review has it among
+    # its candidates
     with Session(engine) as session:
         product = session.get(Product, hoodie.product.id)
         assert product is not None
         product.shopify_product_gid = "gid://shopify/Product/1"
         session.add(product)
+        session.add(ProductImage(product_id=product.id, brand_id=product.brand_id, path="/media/hoodie.png"))
         session.commit()
     make_placement(engine, hoodie.episode, candidates=[hoodie.product])
     world.shopify.products = [
@@ -195,6 +197,23 @@ def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
     with Session(engine) as session:
         (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
         assert (job.product_id, job.awaiting_review_only) == (hoodie.product.id, True)
+    assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
+
+
+def test_a_product_created_in_shopify_relinks_every_placement_awaiting_review(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
+) -> None:
+    # Given a placement awaiting review that the catalog could not name
+    make_placement(engine, hoodie.episode)
+    world.shopify.products = [product_node(2, "Scarf", [variant_node(21, price="19.00", sku="SCARF")])]
+    # When Shopify says a product with an image was created
+    response = shopify_delivery(world.client, {"id": 2}, topic="products/create")
+    assert receipt(response)["outcome"] == "product gid://shopify/Product/2 created"
+    # Then the brand's placements awaiting review are all to be linked again, the new product among
+    # the catalog (after the fetch of its image, which the job does first)
+    with Session(engine) as session:
+        (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
+        assert (job.product_id, job.awaiting_review_only) == (None, True)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 
