@@ -33,12 +33,12 @@ def pending_link_job(
     index_only: bool = False,
     product_id: uuid.UUID | None = None,
     awaiting_review_only: bool = False,
-) -> tuple[LinkJob, bool]:
+) -> PendingLinkJob:
     """The job that will do this work: a queued job over the same scope has not started, so it will see
     the catalog as it is now and is returned instead of queueing the same work twice (False); a running
     one may have read the catalog already, so a new one is added to the session (True), uncommitted, so
-    that it commits with the change that asked for it. Publish a new one with `publish` after the commit
-    (or let the job supervisor do it: a queued job never published is published when it finds it)."""
+    that it commits with the change that asked for it. Hand a new one to the workers after the commit
+    (`publish`, `publish_stored`); with a broker, the job supervisor publishes one that never was."""
     # Locked until the commit: a worker's claim of the job (a conditional update of the row) waits for
     # the change to be stored, so the job cannot start with the catalog as it was before the change and
     # leave it unlinked; a job claimed before this reads it is no longer queued, and a new one is added.
