@@ -56,8 +56,11 @@ def clients() -> Iterator[list[TestClient]]:
 
 
 def _random_ip() -> str:
-    # Redis counters outlive a test run: a fresh documentation-range address per test keeps them apart.
-    return f"203.0.113.{secrets.randbelow(250) + 1}"
+    # Redis counters outlive a test run (and the SQLite and PostgreSQL runs of a test share them): a
+    # fresh address per test keeps them apart. IPv6's documentation prefix has room for that; the 250
+    # addresses of an IPv4 one let two draws within a limit's minute meet (a CI run saw 429s at once).
+    groups = ":".join(f"{secrets.randbelow(1 << 16):x}" for _ in range(3))
+    return f"2001:db8:{groups}::1"
 
 
 def _refused(response: Any, what: str) -> None:
