@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Engine, String, and_, cast, or_
+from sqlalchemy import ColumnElement, Engine, String, and_, cast, or_
 from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
@@ -92,16 +92,17 @@ def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
     return settings.media_dir / "catalog-index" / str(brand_id)
 
 
-def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
-    """Whether a link job would find any image to index: stored ones, or URLs not yet fetched."""
+def _has_usable_image(session: Session, *where: ColumnElement[bool]) -> bool:
+    """Whether an image matching `where` is one a link job would index: stored, or a URL not yet fetched
+    (not one whose fetch failed)."""
     stored = col(ProductImage.path).is_not(None)
     pending = and_(*pending_image_filter())
-    return (
-        session.exec(
-            select(ProductImage.id).where(ProductImage.brand_id == brand_id, or_(stored, pending))
-        ).first()
-        is not None
-    )
+    return session.exec(select(ProductImage.id).where(*where, or_(stored, pending))).first() is not None
+
+
+def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
+    """Whether a link job would find any image to index: stored ones, or URLs not yet fetched."""
+    return _has_usable_image(session, col(ProductImage.brand_id) == brand_id)
 
 
 def brand_thresholds(brand: Brand) -> LinkThresholds:
@@ -323,14 +324,7 @@ def read_stored_crops(thumbnail_path: str | None) -> list[np.ndarray]:
 def linkable(session: Session, product_id: uuid.UUID) -> bool:
     """Whether the product has an image the linker holds or will fetch (not one whose URL failed):
     until it has, no link can name it."""
-    stored = col(ProductImage.path).is_not(None)
-    pending = and_(*pending_image_filter())
-    return (
-        session.exec(
-            select(ProductImage.id).where(ProductImage.product_id == product_id, or_(stored, pending))
-        ).first()
-        is not None
-    )
+    return _has_usable_image(session, col(ProductImage.product_id) == product_id)
 
 
 def placements_naming(

@@ -898,6 +898,18 @@ def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
     assert claimed.is_set()
 
 
+# A catalog import (JSON) of one product with a packshot given by URL.
+_APPLE_WITH_A_PACKSHOT = {
+    "products": [
+        {
+            "title": "Pressed Apple",
+            "images": [{"url": "https://cdn.example/apple.png"}],
+            "variants": [{"sku": "PA-1", "price": "2.50", "currency": "EUR"}],
+        }
+    ]
+}
+
+
 def test_products_imported_or_created_with_images_relink_the_placements_awaiting_review(
     client: TestClient,
     engine: Engine,
@@ -907,17 +919,8 @@ def test_products_imported_or_created_with_images_relink_the_placements_awaiting
 ) -> None:
     # Given a brand whose episode was tagged before its catalog held the product a placement shows
     make_placement(engine, make_episode(engine, brand.brand.id, settings))
-    imported_product = {
-        "products": [
-            {
-                "title": "Pressed Apple",
-                "images": [{"url": "https://cdn.example/apple.png"}],
-                "variants": [{"sku": "PA-1", "price": "2.50", "currency": "EUR"}],
-            }
-        ]
-    }
     # When it imports the product with an image
-    imported = client.post("/v1/catalog/import", json=imported_product, headers=brand.headers)
+    imported = client.post("/v1/catalog/import", json=_APPLE_WITH_A_PACKSHOT, headers=brand.headers)
     assert imported.status_code == 200, imported.text
     # Then every placement awaiting review is queued to be linked again, once its image is there
     job_path = _monitored(imported)
@@ -947,16 +950,7 @@ def test_products_imported_or_created_with_images_relink_the_placements_awaiting
 def test_a_catalog_imported_before_anything_was_tagged_queues_only_its_index_refresh(
     client: TestClient, brand: BrandAccount, job_queue: RecordingQueue
 ) -> None:
-    body = {
-        "products": [
-            {
-                "title": "Pressed Apple",
-                "images": [{"url": "https://cdn.example/apple.png"}],
-                "variants": [{"sku": "PA-1", "price": "2.50", "currency": "EUR"}],
-            }
-        ]
-    }
-    imported = client.post("/v1/catalog/import", json=body, headers=brand.headers)
+    imported = client.post("/v1/catalog/import", json=_APPLE_WITH_A_PACKSHOT, headers=brand.headers)
     assert imported.status_code == 200, imported.text
     assert "Link" not in imported.headers
     assert [job.kind for job in job_queue.enqueued] == [JobKind.IMAGES]

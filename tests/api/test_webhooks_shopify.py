@@ -134,16 +134,23 @@ def test_forged_shopify_deliveries_are_400_and_change_nothing(
     assert "#1080" not in caplog.text
 
 
+def _from_shopify(engine: Engine, item: Shoppable, *, packshot: str | None = None) -> None:
+    """The item's product as Shopify's product 1 (optionally with a stored packshot at `packshot`)."""
+    with Session(engine) as session:
+        product = session.get(Product, item.product.id)
+        assert product is not None
+        product.shopify_product_gid = "gid://shopify/Product/1"
+        session.add(product)
+        if packshot is not None:
+            session.add(ProductImage(product_id=product.id, brand_id=product.brand_id, path=packshot))
+        session.commit()
+
+
 def test_a_product_update_refetches_the_product_and_updates_the_timeline(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
     # Given the hoodie came from Shopify and its price then changed there
-    with Session(engine) as session:
-        product = session.get(Product, hoodie.product.id)
-        assert product is not None
-        product.shopify_product_gid = "gid://shopify/Product/1"
-        session.add(product)
-        session.commit()
+    _from_shopify(engine, hoodie)
     world.shopify.products = [
         product_node(1, "Lead hoodie (S2)", [variant_node(11, price="49.90"), variant_node(12, title="L")])
     ]
@@ -175,13 +182,7 @@ def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
 ) -> None:
     # Given the hoodie came from Shopify with a packshot, and a placement awaiting review has it among
     # its candidates
-    with Session(engine) as session:
-        product = session.get(Product, hoodie.product.id)
-        assert product is not None
-        product.shopify_product_gid = "gid://shopify/Product/1"
-        session.add(product)
-        session.add(ProductImage(product_id=product.id, brand_id=product.brand_id, path="/media/hoodie.png"))
-        session.commit()
+    _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
     make_placement(engine, hoodie.episode, candidates=[hoodie.product])
     world.shopify.products = [
         product_node(1, "Lead hoodie, night edition", [variant_node(11, price="49.90")])
@@ -243,12 +244,7 @@ def test_a_product_delete_removes_it_and_its_placement_goes_back_to_review(
 ) -> None:
     connect_shopify(world.client, brand)
     item = make_shoppable(engine, settings, brand, shopify_variant_gid=SHOPIFY_VARIANT)
-    with Session(engine) as session:
-        product = session.get(Product, item.product.id)
-        assert product is not None
-        product.shopify_product_gid = "gid://shopify/Product/1"
-        session.add(product)
-        session.commit()
+    _from_shopify(engine, item)
 
     response = shopify_delivery(world.client, {"id": 1}, topic="products/delete")
 
