@@ -28,42 +28,29 @@ import argparse
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from episode_world import (
+    Labelled,
+    World,
+    api_client,
+    counts,
+    followed_job,
+    open_world,
+    refuse_failed_link_jobs,
+    score,
+    tagged,
+)
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from api.app import create_app
-from api.auth import issue_api_key
-from api.brands.models import ApiKeyScope, Brand
 from api.catalog.models import Product
-from api.cli.catalog import import_catalog_file
-from api.cli.evaluate_episode import scored_placements, sku_by_product
-from api.db import create_db_engine, upgrade_database
-from api.episodes.models import TagJob
-from api.episodes.service import register_episode
-from api.jobs.models import JobState
-from api.jobs.queue import InlineJobQueue, JobKind, run_to_end
-from api.jobs.tagger_adapter import PipelineTagFunction
-from api.jobs.tagging import TagJobExecutor
-from api.linking.executor import LinkJobExecutor
-from api.linking.models import LinkJob
-from api.linking.service import LinkingService
+from api.cli.evaluate_episode import sku_by_product
 from api.review.models import Placement, PlacementStatus
 from api.review.service import stored_candidates
-from api.settings import ApiSettings, get_settings
-from tagger.episode_eval import EpisodeScore, TruthShot, read_truth, score_episode, shot_index
-
-
-@dataclass(frozen=True)
-class Labelled:
-    video: Path
-    truth: list[TruthShot]
-    episode_id: uuid.UUID
+from tagger.episode_eval import read_truth, shot_index
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,56 +90,29 @@ def run(
     scratch: Path,
 ) -> dict[str, Any]:
     videos = [Path(video) for video, _ in [*learn, *others]]
-    settings = get_settings().model_copy(
-        update={
-            "database_url": f"sqlite:///{scratch / 'loop.db'}",
-            "media_dir": scratch / "media",
-            "media_import_roots": sorted({video.resolve().parent for video in videos}),
-            "worker_threads": 0,
-        }
-    )
-    settings.media_dir.mkdir(parents=True)
-    engine = create_db_engine(settings.database_url)
-    upgrade_database(engine)
-    linking = LinkingService(engine, settings)
-    with Session(engine, expire_on_commit=False) as session:
-        brand = Brand(name="Marks loop", slug="marks-loop")
-        session.add(brand)
-        session.commit()
-        import_catalog_file(session, brand.id, catalog, settings.media_dir, skip_skus=left_out)
-        key = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand.id, name="loop").secret
-        session.commit()
+    world = open_world(catalog, videos, left_out, scratch, name="Marks loop")
 
     started = time.perf_counter()
-    episodes = [
-        _tagged(engine, settings, linking, brand.id, Path(video), read_truth(Path(truth)))
-        for video, truth in [*learn, *others]
-    ]
+    episodes = [tagged(world, Path(video), read_truth(Path(truth))) for video, truth in [*learn, *others]]
     tag_s = time.perf_counter() - started
-    before = [_score(engine, brand.id, episode, left_out) for episode in episodes]
+    before = [score(world, episode, left_out) for episode in episodes]
 
-    queue = InlineJobQueue()
-    queue.bind({JobKind.LINK: LinkJobExecutor(engine, settings, linking)})
-    app = create_app(settings, engine=engine, job_queue=queue)
-    headers = {"Authorization": f"Bearer {key}"}
     started = time.perf_counter()
-    with TestClient(app) as client:
-        reviewed = sum(
-            _review(client, headers, engine, brand.id, episode) for episode in episodes[: len(learn)]
-        )
-        products = _marks_loop(client, headers, engine, brand.id)
+    with api_client(world) as client:
+        reviewed = sum(_review(client, world, episode) for episode in episodes[: len(learn)])
+        products = _marks_loop(client, world)
     loop_s = time.perf_counter() - started
-    after = [_score(engine, brand.id, episode, left_out) for episode in episodes]
+    after = [score(world, episode, left_out) for episode in episodes]
     unreviewed = len(learn)
-    held = [_held(engine, brand.id, episode) for episode in episodes[unreviewed:]]
-    engine.dispose()
+    held = [_held(world, episode) for episode in episodes[unreviewed:]]
+    world.engine.dispose()
 
     rows = [
         {
             "episode": episode.video.name,
             "role": "learnt from" if number < unreviewed else "not reviewed",
-            "before": _counts(old),
-            "after": _counts(new),
+            "before": counts(old),
+            "after": counts(new),
         }
         for number, (episode, old, new) in enumerate(zip(episodes, before, after, strict=True))
     ]
@@ -166,64 +126,20 @@ def run(
         "seconds": {"tag": round(tag_s, 1), "review_and_marks": round(loop_s, 1)},
         "summary": {
             "marks_saved": sum(1 for product in products if product["saved"]),
-            "unreviewed_product_shots": sum(score.product_shots for score in after[unreviewed:]),
-            "unreviewed_shots_approved_before": sum(
-                score.auto_approved_shots for score in before[unreviewed:]
-            ),
-            "unreviewed_shots_approved_after": sum(score.auto_approved_shots for score in after[unreviewed:]),
-            "wrong_approved_after": sum(score.auto_approved_wrong for score in after),
-            "left_out_shots_approved_after": sum(score.left_out_auto_approved for score in after),
+            "unreviewed_product_shots": sum(one.product_shots for one in after[unreviewed:]),
+            "unreviewed_shots_approved_before": sum(one.auto_approved_shots for one in before[unreviewed:]),
+            "unreviewed_shots_approved_after": sum(one.auto_approved_shots for one in after[unreviewed:]),
+            "wrong_approved_after": sum(one.auto_approved_wrong for one in after),
+            "left_out_shots_approved_after": sum(one.left_out_auto_approved for one in after),
         },
     }
 
 
-def _tagged(
-    engine: Any,
-    settings: ApiSettings,
-    linking: LinkingService,
-    brand_id: uuid.UUID,
-    video: Path,
-    truth: list[TruthShot],
-) -> Labelled:
-    with Session(engine, expire_on_commit=False) as session:
-        episode = register_episode(
-            session, settings, brand_id=brand_id, title=video.name, path=video.resolve(), source="path"
-        )
-        job = TagJob(brand_id=brand_id, episode_id=episode.id)
-        session.add(job)
-        session.commit()
-    print(f"tagging {video.name}", flush=True)
-    run_to_end(TagJobExecutor(engine, settings, PipelineTagFunction(settings, linking=linking)), job.id)
-    with Session(engine) as session:
-        done = session.get(TagJob, job.id)
-        if done is None or done.state != JobState.DONE:
-            raise SystemExit(f"the tag job of {video.name} failed: {done.error if done else 'it vanished'}")
-    return Labelled(video, truth, episode.id)
-
-
-def _score(engine: Any, brand_id: uuid.UUID, episode: Labelled, left_out: frozenset[str]) -> EpisodeScore:
-    with Session(engine) as session:
-        placements = scored_placements(session, brand_id, episode.episode_id)
-    return score_episode(episode.truth, placements, left_out=left_out)
-
-
-def _counts(score: EpisodeScore) -> dict[str, int]:
-    return {
-        "product_shots": score.product_shots,
-        "found": score.found,
-        "top1_right": score.top1_right,
-        "approved_shots": score.auto_approved_shots,
-        "approved_right": score.auto_approved_right,
-        "approved_wrong": score.auto_approved_wrong,
-        "left_out_approved": score.left_out_auto_approved,
-    }
-
-
-def _right_and_waiting(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[tuple[Placement, str]]:
+def _right_and_waiting(world: World, episode: Labelled) -> list[tuple[Placement, str]]:
     """The placements of an episode still awaiting review whose top candidate is the product their shot
     shows, with that SKU."""
-    with Session(engine, expire_on_commit=False) as session:
-        sku_of = sku_by_product(session, brand_id)
+    with Session(world.engine, expire_on_commit=False) as session:
+        sku_of = sku_by_product(session, world.brand_id)
         waiting = session.exec(
             select(Placement).where(
                 Placement.episode_id == episode.episode_id, Placement.status == PlacementStatus.PROPOSED
@@ -239,7 +155,7 @@ def _right_and_waiting(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> l
     return right
 
 
-def _held(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[dict[str, Any]]:
+def _held(world: World, episode: Labelled) -> list[dict[str, Any]]:
     """The placements of an unreviewed episode linked right at top-1 and still awaiting review, with the
     linker's reason: what the marks (or the confidence) still hold back."""
     return [
@@ -251,40 +167,37 @@ def _held(engine: Any, brand_id: uuid.UUID, episode: Labelled) -> list[dict[str,
             "needed": row.link_approval_level,
             "evidence": row.link_evidence,
         }
-        for row, sku in _right_and_waiting(engine, brand_id, episode)
+        for row, sku in _right_and_waiting(world, episode)
     ]
 
 
-def _review(
-    client: TestClient, headers: dict[str, str], engine: Any, brand_id: uuid.UUID, episode: Labelled
-) -> int:
+def _review(client: TestClient, world: World, episode: Labelled) -> int:
     """Approve, through the API, each placement of a learnt episode the linker named right at top-1 (what
     a reviewer confirms); returns how many it approved."""
     chosen = [
         (row.id, row.version, stored_candidates(row)[0].product_id)
-        for row, _sku in _right_and_waiting(engine, brand_id, episode)
+        for row, _sku in _right_and_waiting(world, episode)
     ]
     for placement_id, version, product_id in chosen:
         answer = client.post(
             f"/v1/placements/{placement_id}/approve",
             json={"product_id": str(product_id)},
-            headers={**headers, "If-Match": f'"{version}"'},
+            headers={**world.headers, "If-Match": f'"{version}"'},
         )
         answer.raise_for_status()
     return len(chosen)
 
 
-def _marks_loop(
-    client: TestClient, headers: dict[str, str], engine: Any, brand_id: uuid.UUID
-) -> list[dict[str, Any]]:
+def _marks_loop(client: TestClient, world: World) -> list[dict[str, Any]]:
     """For each marked product: the check; where its approved footage misses the marks, the suggestion;
     where there are boxes, the save (which re-links through the product-scoped link job)."""
-    with Session(engine) as session:
-        sku_of = sku_by_product(session, brand_id)
+    headers = world.headers
+    with Session(world.engine) as session:
+        sku_of = sku_by_product(session, world.brand_id)
         marked = [
             product.id
             for product in session.exec(
-                select(Product).where(Product.brand_id == brand_id).order_by(col(Product.created_at))
+                select(Product).where(Product.brand_id == world.brand_id).order_by(col(Product.created_at))
             ).all()
             if product.own_print
         ]
@@ -314,9 +227,8 @@ def _marks_loop(
                 )
                 saved.raise_for_status()
                 entry["saved"] = True
-                monitor = saved.headers.get("Link", "")
-                if monitor:
-                    job = client.get(monitor[1 : monitor.index(">")], headers=headers).json()
+                job = followed_job(client, world, saved)
+                if job is not None:
                     entry.update(
                         job_state=job["state"],
                         relinked=job["placements_relinked"],
@@ -324,10 +236,7 @@ def _marks_loop(
                     )
         done.append(entry)
         print(f"{sku}: {json.dumps({k: v for k, v in entry.items() if k != 'sku'})}", flush=True)
-    with Session(engine) as session:
-        failed = session.exec(select(LinkJob).where(LinkJob.state == JobState.FAILED)).all()
-        if failed:
-            raise SystemExit(f"a link job failed: {failed[0].error}")
+    refuse_failed_link_jobs(world)
     return done
 
 

@@ -36,9 +36,11 @@ def get_me(brand_id: BrandIdDep, session: SessionDep) -> BrandMe:
     "",
     response_model=BrandMe,
     description="A change to the linking settings (`auto_approve_threshold`, `link_floor`, "
-    "`require_print_evidence`, `own_print_auto_approve`) queues a link job that decides the brand's "
-    "placements awaiting review again under them (those it approves go on the timeline; approved and "
-    'rejected placements stay as they are); the answer\'s `Link` header names it (`rel="monitor"`).',
+    "`require_print_evidence`, `own_print_auto_approve`) queues a link job that decides again under them "
+    "the placements the linker decided: those awaiting review (the ones it approves go on the timeline) "
+    "and the linker's own approvals (withdrawn from the timeline, back in review, when they no longer "
+    "pass); a person's approvals and rejections stay as they are. The answer's `Link` header names the "
+    'job (`rel="monitor"`).',
 )
 def patch_me(
     body: BrandUpdate, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep

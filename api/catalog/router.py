@@ -68,9 +68,10 @@ IfMatch = Annotated[
 
 
 _NEW_PRODUCTS_RELINK = (
-    "A product that arrives with images may be what placements awaiting review show (linked as an unknown "
-    "product, or as a sibling, while the catalog lacked it): when the brand has such placements, a link job "
-    'over all of them is queued, named by the answer\'s `Link` header (`rel="monitor"`).'
+    "A product that arrives with images may be what placements the linker decided show (awaiting review "
+    "as an unknown product, or linked to a sibling, even approved, while the catalog lacked it): when the "
+    "brand has such placements, a link job over all of them is queued, named by the answer's `Link` header "
+    '(`rel="monitor"`). The linker\'s approvals its new links no longer support are withdrawn.'
 )
 
 
@@ -137,8 +138,10 @@ def _locked(session: Session, product: Product) -> Product:
     response_model=ProductPublic,
     summary="Update a product; a change to what the linker reads re-links the placements it decides",
     description="A change to `own_print`, `own_print_image_id`, `title`, `vendor` or `description` queues "
-    "a link job over the placements awaiting review that have this product among their candidates (the "
-    "marks and the words decide which of its links are approved, and which name a sibling); the "
+    "a link job over the placements the linker decided (awaiting review, or approved by the linker) that "
+    "have this product among their candidates (the marks and the words decide which of its links are "
+    "approved, and which name a sibling: a machine approval the new link no longer supports is "
+    "withdrawn; a person's decision is kept); the "
     'answer\'s `Link` header names it (`</v1/link-jobs/{id}>; rel="monitor"`).',
 )
 def update_product(
@@ -230,7 +233,7 @@ def _index_refresh_when_not_ready(
 
 _VARIANT_RELINK = (
     "A variant's name is a word its pack prints: a change to the names queues a link job over the product's "
-    'placements awaiting review, named by the answer\'s `Link` header (`rel="monitor"`).'
+    'placements the linker decided, named by the answer\'s `Link` header (`rel="monitor"`).'
 )
 
 
@@ -303,7 +306,7 @@ def delete_variant(
     status_code=status.HTTP_201_CREATED,
     response_model=ImagePublic,
     summary="Add an image by URL (JSON) or by upload (multipart field `file`)",
-    description="Queues the index refresh that fetches and indexes it; when placements awaiting review "
+    description="Queues the index refresh that fetches and indexes it; when placements the linker decided "
     "name the product, also a link job that links them again with it, named by the answer's `Link` "
     'header (`rel="monitor"`).',
 )
@@ -316,7 +319,7 @@ async def add_image(
     settings: SettingsDep,
 ) -> ImagePublic:
     product = catalog.get_product(session, brand_id, product_id)
-    # Its first usable image makes the product linkable: it may be what any placement awaiting review
+    # Its first usable image makes the product linkable: it may be what any placement the linker decided
     # shows (an image whose URL failed never made it linkable).
     was_linkable = linkable(session, product.id)
     position = catalog.next_image_position(session, product.id)
@@ -375,7 +378,7 @@ async def add_image(
 @router.delete(
     "/images/{image_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    description="The product's placements awaiting review are linked again without the image (a link "
+    description="The product's placements the linker decided are linked again without the image (a link "
     'job named by the answer\'s `Link` header, `rel="monitor"`), when it has any.',
 )
 def delete_image(

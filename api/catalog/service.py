@@ -300,6 +300,7 @@ def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
     for placement in shown:
         placement.chosen_product_id = None
         placement.status = PlacementStatus.PROPOSED
+        placement.approved_by_linker = False
         placement.version += 1
         session.add(placement)
     session.flush()

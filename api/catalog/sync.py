@@ -63,11 +63,11 @@ class SqlCatalogStore:
     changed_products: set[uuid.UUID] = field(default_factory=set)
     touched_episodes: set[uuid.UUID] = field(default_factory=set)
     # Products already in the catalog whose words, variant names or images the linker reads changed:
-    # their placements awaiting review are linked again (`relink_after_sync`). A price or stock change
-    # is not among them: Shopify sends a product update for each.
+    # the placements the linker decided that name them are linked again (`relink_after_sync`). A price
+    # or stock change is not among them: Shopify sends a product update for each.
     relink_products: set[uuid.UUID] = field(default_factory=set)
     # Products that became linkable (created with images, or given their first usable one): they may be
-    # what any placement awaiting review shows.
+    # what any placement the linker decided shows.
     newly_linkable: set[uuid.UUID] = field(default_factory=set)
 
     def upsert_product(self, product: CatalogProduct) -> UpsertOutcome:

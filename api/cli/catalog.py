@@ -27,7 +27,7 @@ from api.catalog.sync import SyncRun, catalog_source, run_sync
 from api.cli._common import console, errors, fail, find_brand, load_settings, open_database
 from api.commerce_config import load_for
 from api.errors import ApiError
-from api.linking.link_jobs import placements_awaiting_review
+from api.linking.link_jobs import placements_decided_by_linker
 from api.settings import ApiSettings
 from commerce.catalog import CatalogFailure, CatalogItem
 from commerce.crypto import TokenCipher
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
             except UnicodeDecodeError:
                 fail(f"{file.name} is not UTF-8 text")
             session.commit()
-            waiting = placements_awaiting_review(session, brand_row.id) if images else 0
+            waiting = placements_decided_by_linker(session, brand_row.id) if images else 0
         console.print(
             f"imported {products} products, {variants} variants, {images} images into {brand_row.slug}"
         )
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
             session.commit()
             report = run.report
             decided = run.relink_products or run.newly_linkable
-            waiting = placements_awaiting_review(session, brand_row.id) if decided else 0
+            waiting = placements_decided_by_linker(session, brand_row.id) if decided else 0
         for failure in report.failed[:50]:
             errors.print(f"failed {failure.provider_id}: {failure.reason}", highlight=False, soft_wrap=True)
         console.print(
@@ -197,8 +197,8 @@ def _suggest_relink(waiting: int, slug: str) -> None:
     again with what changed, as the API's routes and sync jobs do by themselves."""
     if waiting:
         console.print(
-            f"{waiting} placement{'s' if waiting != 1 else ''} awaiting review may link differently now: "
-            f"`reelcart link --brand {slug}` links them again",
+            f"{waiting} placement{'s' if waiting != 1 else ''} not yet decided by a person may link "
+            f"differently now: `reelcart link --brand {slug}` links them again",
             highlight=False,
             soft_wrap=True,
         )

@@ -182,6 +182,7 @@ class TagJobExecutor:
                         link_approval_level=draft.link_approval_level,
                         chosen_product_id=draft.chosen_product_id,
                         status=draft.status,
+                        approved_by_linker=draft.status == PlacementStatus.APPROVED,
                         thumbnail_path=draft.thumbnail_path,
                         index_version=draft.index_version,
                     )

@@ -2,10 +2,12 @@
 date, re-link the placements in scope (none for an index-only job), rebuild timelines.
 
 A product-scoped job (queued when what the linker reads of a product changes: its own-print marks, its
-title, vendor, description or variant names) re-links only the placements still awaiting review whose
-candidates include the product. A job queued by a change to the brand's linking settings re-links all its
-placements awaiting review. A person's decision is kept by every re-link anyway; these scopes only
-spare the work on placements a person has decided.
+title, vendor, description or variant names) re-links only the placements the linker decided (awaiting
+review, or approved by the linker) whose candidates include the product. A job queued by a change to the
+brand's linking settings, or by new products, re-links all the placements the linker decided. The
+linker's own approvals are decided again like proposals, so one the new link no longer supports is
+withdrawn (back in review, off the timeline). A person's decision is kept by every re-link; these
+scopes only spare the work on placements a person has decided.
 
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
@@ -38,12 +40,13 @@ from api.linking.service import (
     BrandLinker,
     BrandLinkerSource,
     Relinked,
+    decided_by_linker,
     outcome,
     placements_naming,
     read_stored_crops,
     relink_placement,
 )
-from api.review.models import Placement, PlacementStatus
+from api.review.models import Placement
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
@@ -59,17 +62,22 @@ INDEX_SHARE = 0.3
 
 @dataclass
 class Relinks:
-    """What a job did: placements linked again, approved after it (by anyone), approved by it."""
+    """What a job did: placements linked again, approved after it (by anyone), approved by it, and the
+    linker's approvals it withdrew or moved to another product."""
 
     relinked: int = 0
     approved: int = 0
     auto_approved: int = 0
+    withdrawn: int = 0
+    moved: int = 0
     episodes: set[uuid.UUID] = field(default_factory=set)
 
     def add(self, stored: Relinked) -> None:
         self.relinked += 1
         self.approved += int(stored.approved)
         self.auto_approved += int(stored.approved_now)
+        self.withdrawn += int(stored.withdrawn)
+        self.moved += int(stored.moved)
         self.episodes.add(stored.episode_id)
 
 
@@ -80,18 +88,18 @@ class LinkScope:
     index_only: bool
     attempt: int  # the claim's fencing token (api.jobs.lease)
     product_id: uuid.UUID | None = None
-    awaiting_review_only: bool = False
+    linker_decided_only: bool = False
 
 
 def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
     """(id, thumbnail path) of the placements the job re-links, oldest first."""
     if scope.product_id is not None:
         return placements_naming(session, scope.brand_id, scope.product_id, scope.episode_id)
-    where = [Placement.brand_id == scope.brand_id]
+    where = [col(Placement.brand_id) == scope.brand_id]
     if scope.episode_id is not None:
-        where.append(Placement.episode_id == scope.episode_id)
-    if scope.awaiting_review_only:
-        where.append(Placement.status == PlacementStatus.PROPOSED)
+        where.append(col(Placement.episode_id) == scope.episode_id)
+    if scope.linker_decided_only:
+        where.append(decided_by_linker())
     statement = select(Placement.id, Placement.thumbnail_path).where(*where)
     return list(session.exec(statement.order_by(col(Placement.created_at))).all())
 
@@ -121,7 +129,7 @@ class LinkJobExecutor:
                 job.index_only,
                 job.attempts,
                 job.product_id,
-                job.awaiting_review_only,
+                job.linker_decided_only,
             ),
         )
         if scope is None:
@@ -203,6 +211,7 @@ class LinkJobExecutor:
                 job.seconds = dict(seconds)
                 job.placements_relinked, job.index_version = counts.relinked, index_version
                 job.approved, job.auto_approved = counts.approved, counts.auto_approved
+                job.withdrawn, job.moved = counts.withdrawn, counts.moved
 
     def _relink_one(
         self,

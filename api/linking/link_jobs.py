@@ -15,8 +15,14 @@ from api.catalog.remote_images import pending_image_filter
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.linking.models import LinkJob
-from api.linking.service import brand_thresholds, catalog_has_images, linker_reads, placements_naming
-from api.review.models import Placement, PlacementStatus
+from api.linking.service import (
+    brand_thresholds,
+    catalog_has_images,
+    decided_by_linker,
+    linker_reads,
+    placements_naming,
+)
+from api.review.models import Placement
 
 log = logging.getLogger("reelcart.jobs")
 
@@ -32,7 +38,7 @@ def pending_link_job(
     *,
     index_only: bool = False,
     product_id: uuid.UUID | None = None,
-    awaiting_review_only: bool = False,
+    linker_decided_only: bool = False,
 ) -> PendingLinkJob:
     """The job that will do this work: a queued job over the same scope has not started, so it will see
     the catalog as it is now and is returned instead of queueing the same work twice (False); a running
@@ -49,7 +55,7 @@ def pending_link_job(
             LinkJob.episode_id == episode_id,
             LinkJob.product_id == product_id,
             LinkJob.index_only == index_only,
-            LinkJob.awaiting_review_only == awaiting_review_only,
+            LinkJob.linker_decided_only == linker_decided_only,
             LinkJob.state == JobState.QUEUED,
         )
         .with_for_update()
@@ -61,7 +67,7 @@ def pending_link_job(
         episode_id=episode_id,
         product_id=product_id,
         index_only=index_only,
-        awaiting_review_only=awaiting_review_only,
+        linker_decided_only=linker_decided_only,
     )
     session.add(job)
     session.flush()
@@ -96,7 +102,7 @@ def queue_link_job(
     *,
     index_only: bool = False,
     product_id: uuid.UUID | None = None,
-    awaiting_review_only: bool = False,
+    linker_decided_only: bool = False,
 ) -> LinkJob:
     """`pending_link_job`, committed and published at once (when nothing else is to commit with it)."""
     job, new = pending_link_job(
@@ -105,7 +111,7 @@ def queue_link_job(
         episode_id,
         index_only=index_only,
         product_id=product_id,
-        awaiting_review_only=awaiting_review_only,
+        linker_decided_only=linker_decided_only,
     )
     session.commit()
     publish(queue, job, new)
@@ -117,19 +123,21 @@ def relink_for_product_change(
     session: Session, product: Product, before: tuple[object, ...]
 ) -> PendingLinkJob | None:
     """After an edit of a product (`before`: `linker_reads` of it before the edit), the job that links
-    its placements awaiting review again when the edit changed what the linker reads of it: the words,
-    variant names and marks decide which of its links are approved (and which name a sibling), and
-    without a re-link the brand sees nothing change until it tags again. None when nothing it reads
+    again the placements the linker decided that name it (awaiting review, or approved by the linker)
+    when the edit changed what the linker reads of it: the words, variant names and marks decide which
+    of its links are approved (and which name a sibling), and without a re-link the brand sees nothing
+    change until it tags again. None when nothing it reads
     changed or the brand has no catalog images to link against. Not committed (see `pending_link_job`)."""
     if linker_reads(session, product) == before or not catalog_has_images(session, product.brand_id):
         return None
-    return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
+    return pending_link_job(session, product.brand_id, product_id=product.id, linker_decided_only=True)
 
 
 def relink_for_image_change(session: Session, product: Product) -> PendingLinkJob | None:
     """After an image of a product was added or removed (uncommitted in `session`), the job that links
-    its placements awaiting review again with the catalog as it is now (the job indexes the image
-    first): a second packshot, such as the print a shop sells, can lift a link the first one held.
+    the placements the linker decided that name it again with the catalog as it is now (the job indexes
+    the image first): a second packshot, such as the print a shop sells, can lift a link the first one
+    held.
     None unless such placements exist: a catalog being built has none, and its index refresh is queued
     anyway (`queue_index_refresh`). Not committed (see `pending_link_job`)."""
     session.flush()
@@ -137,15 +145,15 @@ def relink_for_image_change(session: Session, product: Product) -> PendingLinkJo
         return None
     if not placements_naming(session, product.brand_id, product.id):
         return None
-    return pending_link_job(session, product.brand_id, product_id=product.id, awaiting_review_only=True)
+    return pending_link_job(session, product.brand_id, product_id=product.id, linker_decided_only=True)
 
 
 def relink_for_synced_products(
     session: Session, brand_id: uuid.UUID, product_ids: Collection[uuid.UUID]
 ) -> PendingLinkJob | None:
     """After a catalog sync (or a provider's product webhook) changed what the linker reads of these
-    products: the re-link of the placements awaiting review that name them — one product's job, or,
-    for several, one job over all the brand's placements awaiting review. None when no such placement
+    products: the re-link of the placements the linker decided that name them — one product's job, or,
+    for several, one job over all the placements the linker decided. None when no such placement
     names any of them. Not committed (see `pending_link_job`)."""
     if not product_ids or not catalog_has_images(session, brand_id):
         return None
@@ -155,28 +163,28 @@ def relink_for_synced_products(
     if not named:
         return None
     if len(named) == 1:
-        return pending_link_job(session, brand_id, product_id=named[0], awaiting_review_only=True)
-    return pending_link_job(session, brand_id, awaiting_review_only=True)
+        return pending_link_job(session, brand_id, product_id=named[0], linker_decided_only=True)
+    return pending_link_job(session, brand_id, linker_decided_only=True)
 
 
-def placements_awaiting_review(session: Session, brand_id: uuid.UUID) -> int:
-    statement = select(func.count()).where(
-        col(Placement.brand_id) == brand_id, col(Placement.status) == PlacementStatus.PROPOSED
-    )
+def placements_decided_by_linker(session: Session, brand_id: uuid.UUID) -> int:
+    """How many of the brand's placements a re-link may decide again (`decided_by_linker`)."""
+    statement = select(func.count()).where(col(Placement.brand_id) == brand_id, decided_by_linker())
     return int(session.exec(statement).one())
 
 
 def relink_for_new_products(session: Session, brand_id: uuid.UUID) -> PendingLinkJob | None:
     """After products became linkable (imported or created with images, or given their first image):
-    the re-link of all the brand's placements awaiting review, which may show them (linked as unknown
-    products, or as a sibling, while the catalog lacked them). None when none awaits review: a catalog
-    imported before any tagging queues only its index refresh. Not committed (see `pending_link_job`)."""
+    the re-link of all the placements the linker decided, which may show them (linked as unknown
+    products, or as a sibling, while the catalog lacked them: the linker's approval of a sibling is
+    withdrawn when the product it shows arrives). None when there is none: a catalog imported before
+    any tagging queues only its index refresh. Not committed (see `pending_link_job`)."""
     session.flush()
     if not catalog_has_images(session, brand_id):
         return None
-    if not placements_awaiting_review(session, brand_id):
+    if not placements_decided_by_linker(session, brand_id):
         return None
-    return pending_link_job(session, brand_id, awaiting_review_only=True)
+    return pending_link_job(session, brand_id, linker_decided_only=True)
 
 
 def relink_after_sync(
@@ -186,7 +194,7 @@ def relink_after_sync(
     newly_linkable: Collection[uuid.UUID],
 ) -> PendingLinkJob | None:
     """After a provider sync or product webhook (`SyncRun`, `SqlCatalogStore`): products that became
-    linkable re-link every placement awaiting review (`relink_for_new_products`), else the products
+    linkable re-link every placement the linker decided (`relink_for_new_products`), else the products
     whose linker-read fields changed re-link theirs (`relink_for_synced_products`)."""
     if newly_linkable:
         return relink_for_new_products(session, brand_id)
@@ -195,13 +203,13 @@ def relink_after_sync(
 
 def relink_for_settings_change(session: Session, brand: Brand, before: object) -> PendingLinkJob | None:
     """After an edit of a brand's settings (`before`: its `brand_thresholds` before the edit), the job
-    that decides its placements awaiting review again under new linking thresholds: lowering the
-    auto-approve level approves the links that now pass it. Machine approvals already made stay, as in
-    every re-link. None when the thresholds did not change or there is no catalog image to link
-    against. Not committed (see `pending_link_job`)."""
+    that decides the placements the linker decided again under new linking thresholds: lowering the
+    auto-approve level approves the links that now pass it, raising it withdraws the linker's approvals
+    that no longer do (a person's decisions stay, as in every re-link). None when the thresholds did
+    not change or there is no catalog image to link against. Not committed (see `pending_link_job`)."""
     if brand_thresholds(brand) == before or not catalog_has_images(session, brand.id):
         return None
-    return pending_link_job(session, brand.id, awaiting_review_only=True)
+    return pending_link_job(session, brand.id, linker_decided_only=True)
 
 
 def queue_index_refresh(

@@ -14,11 +14,12 @@ from api.jobs.models import JobState
 
 class LinkJob(SQLModel, table=True):
     """One re-link of a brand's placements, or of one episode's (`episode_id`), or of the placements
-    awaiting review that name one product (`product_id`, queued when what the linker reads of the
-    product changes), or of all the brand's placements awaiting review (`awaiting_review_only`, queued
-    when its linking settings change), or only an index refresh (`index_only`, queued when catalog
-    images are added). Every job first fetches catalog images known only by URL, then brings the index
-    up to date: for a large catalog seen for the first time that is most of its time."""
+    the linker decided that name one product (`product_id`, queued when what the linker reads of the
+    product changes), or of all the placements the linker decided (`linker_decided_only`, queued when
+    the brand's linking settings change or products arrive), or only an index refresh (`index_only`,
+    queued when catalog images are added). Every job first fetches catalog images known only by URL,
+    then brings the index up to date: for a large catalog seen for the first time that is most of its
+    time."""
 
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
@@ -27,9 +28,10 @@ class LinkJob(SQLModel, table=True):
     # whose placements then simply match nothing.
     product_id: uuid.UUID | None = Field(default=None, index=True)
     index_only: bool = Field(default=False)
-    # Only placements a person has not decided: a change that decides links (settings, marks, the
-    # product's text) has nothing to say about a placement already approved or rejected.
-    awaiting_review_only: bool = Field(default=False)
+    # Only the placements the linker decided (awaiting review, or approved by the linker): a change that
+    # decides links (settings, marks, a product's words, new products) has nothing to say about a
+    # person's decision, so the job spares the work of linking those again.
+    linker_decided_only: bool = Field(default=False)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     error: str | None = Field(default=None)
@@ -40,6 +42,12 @@ class LinkJob(SQLModel, table=True):
     approved: int = Field(default=0, ge=0)
     # Of those, the ones this job approved: awaiting review until its new link passed the brand's bar.
     auto_approved: int = Field(default=0, ge=0)
+    # Approvals the linker had made that this job's new link no longer supports: back in review, off the
+    # timeline. A person's approval is never withdrawn.
+    withdrawn: int = Field(default=0, ge=0)
+    # Approvals the linker had made that this job's new link approves as another product (the product it
+    # shows joined the catalog): the timeline sells that one now.
+    moved: int = Field(default=0, ge=0)
     index_version: str | None = Field(default=None, max_length=80)
     created_at: datetime = created_at_field()
     started_at: datetime | None = optional_timestamp_field()

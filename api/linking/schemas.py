@@ -14,13 +14,15 @@ class LinkJobPublic(BaseModel):
     product_id: uuid.UUID | None = Field(
         default=None,
         description="Set when a change to what the linker reads of this product (its own-print marks, "
-        "title, vendor, description or variant names) queued the job: only the placements awaiting review "
-        "with the product among their candidates are re-linked",
+        "title, vendor, description, variant names or images) queued the job: only the placements the "
+        "linker decided (awaiting review, or approved by the linker) with the product among their "
+        "candidates are re-linked",
     )
-    awaiting_review_only: bool = Field(
+    linker_decided_only: bool = Field(
         default=False,
-        description="Only placements awaiting review are re-linked (a product's job, or one queued by a "
-        "change to the brand's linking settings); approved and rejected ones are left as they are",
+        description="Only the placements the linker decided are re-linked: those awaiting review and the "
+        "ones the linker approved (a product's job, or one queued by a change to the brand's linking "
+        "settings or by new products); a person's approvals and rejections are left as they are",
     )
     index_only: bool = Field(
         description="Only fetch and index catalog images (queued when images are added); no re-link"
@@ -39,6 +41,18 @@ class LinkJobPublic(BaseModel):
         default=0,
         description="Of those, the ones this job approved: awaiting review until their new link passed "
         "the brand's bar (they are on the timeline now)",
+    )
+    withdrawn: int = Field(
+        default=0,
+        description="Approvals the linker had made that the job's new link no longer supports (the brand "
+        "raised its bar, the product's words or marks changed, the product shown joined the catalog): "
+        "back in review and off the timeline. A person's approval is never withdrawn",
+    )
+    moved: int = Field(
+        default=0,
+        description="Approvals the linker had made that the job's new link approves as another product "
+        "(typically the product a placement shows joined the catalog, and its sibling had been approved): "
+        "the timeline sells the new one",
     )
     index_version: str | None = Field(description="The catalog index version the placements were linked with")
     seconds: dict[str, float] = Field(

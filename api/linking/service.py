@@ -175,7 +175,7 @@ def _printed_variant_title(title: str) -> bool:
 def linker_reads(session: Session, product: Product) -> tuple[object, ...]:
     """What the linker reads of a product besides its images (`catalog_items`): its words, its variant
     names and its own-print marks. A change to it changes how the product's links are decided, so the
-    placements awaiting review that name it are linked again (compare before and after an edit)."""
+    placements the linker decided that name it are linked again (compare before and after an edit)."""
     variant_titles = session.exec(
         select(Variant.title)
         .where(Variant.product_id == product.id)
@@ -327,18 +327,25 @@ def linkable(session: Session, product_id: uuid.UUID) -> bool:
     return _has_usable_image(session, col(ProductImage.product_id) == product_id)
 
 
+def decided_by_linker() -> ColumnElement[bool]:
+    """The placements whose decision is the linker's, so a re-link may change it: awaiting review, or
+    approved by the linker. A person's approval or rejection is theirs (`Placement.approved_by_linker`
+    goes false at their first action), and no re-link overrules it."""
+    return or_(col(Placement.status) == PlacementStatus.PROPOSED, col(Placement.approved_by_linker))
+
+
 def placements_naming(
     session: Session, brand_id: uuid.UUID, product_id: uuid.UUID, episode_id: uuid.UUID | None = None
 ) -> list[tuple[uuid.UUID, str | None]]:
-    """(id, thumbnail path), oldest first, of the brand's placements awaiting review that have the
-    product among their candidates or that a person picked it for: the links a change to the product
-    can decide differently."""
+    """(id, thumbnail path), oldest first, of the brand's placements the linker decided (awaiting
+    review, or approved by the linker) that have the product among their candidates or that a person
+    picked it for: the links a change to the product can decide differently."""
     # The JSON as text names the product's id wherever a candidate does: the database keeps only those
     # rows (and the ones a person picked it for), so a brand's whole backlog is not read for one product;
     # which candidate names it is then read here, the same on SQLite and PostgreSQL.
-    where = [Placement.brand_id == brand_id, Placement.status == PlacementStatus.PROPOSED]
+    where = [col(Placement.brand_id) == brand_id, decided_by_linker()]
     if episode_id is not None:
-        where.append(Placement.episode_id == episode_id)
+        where.append(col(Placement.episode_id) == episode_id)
     named = cast(col(Placement.sku_candidates), String).contains(str(product_id))
     rows = session.exec(
         select(Placement.id, Placement.thumbnail_path, Placement.sku_candidates, Placement.chosen_product_id)
@@ -361,13 +368,17 @@ class Relinked:
     episode_id: uuid.UUID
     approved: bool  # approved after it, by the machine or by a person
     approved_now: bool  # the new link approved a placement that was awaiting review
+    withdrawn: bool = False  # the new link no longer supports the linker's own approval: back in review
+    moved: bool = False  # the new link approves the linker's approval as another product
 
 
 def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Relinked | None:
     """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
     while the job was linking is never overwritten: candidates always refresh, the status and chosen
-    SKU only while the machine still owns the decision (proposed, and no product picked by a person
-    that the new link would replace). None: the placement is gone (a re-tag replaced it)."""
+    SKU only while the linker owns the decision (`decided_by_linker`): a proposal (unless a person
+    picked a product the new link would replace), or the linker's own approval, which the new link
+    keeps, moves to another SKU or withdraws (back in review, off the timeline) exactly as it would
+    have decided a proposal. None: the placement is gone (a re-tag replaced it)."""
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
@@ -382,12 +393,31 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     # another: the linker may approve it only as that product.
     picked = placement.chosen_product_id
     overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
-    approved_now = False
-    if placement.status == PlacementStatus.PROPOSED and not overrules_pick:
+    approved_now = withdrawn = moved = False
+    if placement.status == PlacementStatus.APPROVED and placement.approved_by_linker:
+        # The linker's product, not a person's pick: the new link decides it as it would a proposal. (A
+        # person's pick the linker later approved is indistinguishable here, and is withdrawn with it.)
+        placement.status = result.status
+        placement.chosen_product_id = result.chosen_product_id
+        withdrawn = placement.status != PlacementStatus.APPROVED
+        moved = not withdrawn and placement.chosen_product_id != picked
+    elif placement.status == PlacementStatus.PROPOSED and not overrules_pick:
         placement.status = result.status
         placement.chosen_product_id = result.chosen_product_id or picked
         approved_now = placement.status == PlacementStatus.APPROVED
+    else:
+        return _stored(session, placement, Relinked(placement.episode_id, _approved(placement), False))
+    placement.approved_by_linker = _approved(placement)
+    changed = Relinked(placement.episode_id, _approved(placement), approved_now, withdrawn, moved)
+    return _stored(session, placement, changed)
+
+
+def _approved(placement: Placement) -> bool:
+    return placement.status == PlacementStatus.APPROVED
+
+
+def _stored(session: Session, placement: Placement, relinked: Relinked) -> Relinked:
     placement.version += 1
     placement.updated_at = utcnow()
     session.add(placement)
-    return Relinked(placement.episode_id, placement.status == PlacementStatus.APPROVED, approved_now)
+    return relinked

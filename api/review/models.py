@@ -56,6 +56,10 @@ class Placement(SQLModel, table=True):
     link_approval_level: float | None = Field(default=None, ge=0.0, le=1.0)
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
+    # Approved by the linker, not by a person: a later re-link (the brand raised its bar, a product's
+    # words or marks changed, a sibling joined the catalog) decides it again and may withdraw it. Any
+    # person's action on the placement makes the decision theirs (False), and no re-link touches it.
+    approved_by_linker: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     thumbnail_path: str | None = Field(default=None, max_length=1000)
     index_version: str | None = Field(default=None, max_length=80)
     # Bumped on every change; the review console sends it back as If-Match.

@@ -75,6 +75,12 @@ class PlacementPublic(BaseModel):
         "own_print_auto_approve when the crops confirmed the product's marked own print; null for a "
         "placement never linked, or linked before this was recorded",
     )
+    approved_by_linker: bool = Field(
+        default=False,
+        description="Approved by the linker, not by a person: a re-link (a raised auto-approve level, a "
+        "product's words or marks changed, a sibling added to the catalog) may withdraw it. Any review "
+        "action makes the decision the reviewer's",
+    )
     start_ms: int
     end_ms: int
     start_frame: int

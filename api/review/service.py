@@ -166,6 +166,7 @@ def placements_public(
                 link_evidence=placement.link_evidence,
                 link_contradicted=placement.link_contradicted,
                 link_approval_level=placement.link_approval_level,
+                approved_by_linker=placement.approved_by_linker,
                 start_ms=placement.start_ms,
                 end_ms=placement.end_ms,
                 start_frame=placement.start_frame,
@@ -252,6 +253,8 @@ def _record(
     settings: ApiSettings,
 ) -> None:
     _claim_next_version(session, placement)
+    # Whatever a person did, the decision is theirs from now on: no re-link withdraws or changes it.
+    placement.approved_by_linker = False
     placement.updated_at = utcnow()
     session.add(placement)
     session.add(

@@ -78,7 +78,7 @@ class WebhookOutcome:
     message: str
     brand_id: uuid.UUID | None = None
     catalog_changed: bool = False
-    # The re-link of the placements awaiting review the change decides, stored with it (published by
+    # The re-link of the placements the linker decided that the change decides, stored with it (published by
     # the route after the commit).
     relink: PendingLinkJob | None = None
 

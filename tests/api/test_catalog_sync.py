@@ -438,8 +438,8 @@ def test_a_cli_sync_bringing_new_products_says_how_to_relink_the_placements_awai
     # Then it is told how to link the placement awaiting review again; the CLI queues no job
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == (
-        "1 placement awaiting review may link differently now: `reelcart link --brand drama-merch` links "
-        "them again"
+        "1 placement not yet decided by a person may link differently now: `reelcart link --brand "
+        "drama-merch` links them again"
     )
     with Session(engine) as session:
         assert session.exec(select(LinkJob)).all() == []
@@ -538,7 +538,7 @@ def test_a_sync_that_renames_a_product_relinks_its_placements_awaiting_review_an
     shop.shopify.products[0]["title"] = "Lead hoodie, night edition"
     sync(shop, brand, "shopify", full=True)
     (job,) = _queued_link_jobs(engine, brand)
-    assert (job.product_id, job.awaiting_review_only, job.state) == (hoodie.id, True, JobState.QUEUED)
+    assert (job.product_id, job.linker_decided_only, job.state) == (hoodie.id, True, JobState.QUEUED)
     assert JobRef(JobKind.LINK, job.id) in queue.enqueued
 
     # And a product no placement names changes nothing more (the scarf renamed)
@@ -550,5 +550,5 @@ def test_a_sync_that_renames_a_product_relinks_its_placements_awaiting_review_an
     shop.shopify.products.append(product_node(3, "Beanie", [variant_node(31, sku="BEANIE")]))
     sync(shop, brand, "shopify", full=True)
     (brand_wide,) = [queued for queued in _queued_link_jobs(engine, brand) if queued.id != job.id]
-    assert (brand_wide.product_id, brand_wide.awaiting_review_only) == (None, True)
+    assert (brand_wide.product_id, brand_wide.linker_decided_only) == (None, True)
     assert JobRef(JobKind.LINK, brand_wide.id) in queue.enqueued

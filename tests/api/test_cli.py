@@ -188,7 +188,7 @@ def test_catalog_import_after_tagging_says_how_to_relink_the_placements_awaiting
     output = _ok("catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co")
 
     # Then it is told how to link the backlog again; the CLI queues no job nothing would run
-    assert "1 placement awaiting review may link differently now" in output
+    assert "1 placement not yet decided by a person may link differently now" in output
     assert "`reelcart link --brand orchard-co` links them again" in output
     with Session(engine) as session:
         assert session.exec(select(LinkJob)).all() == []

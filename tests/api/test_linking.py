@@ -488,7 +488,7 @@ def _marks_patch(client: TestClient, brand: BrandAccount, product: Product, mark
     return client.patch(f"/v1/products/{product.id}", json={"own_print": marks}, headers=brand.headers)
 
 
-def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_name_it(
+def test_saving_a_products_marks_relinks_the_placements_the_linker_decided_that_name_it(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
@@ -534,7 +534,7 @@ def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_nam
             "done",
         )
         assert (job["placements_relinked"], job["approved"], job["auto_approved"]) == (3, 3, 3)
-        assert job["awaiting_review_only"] is True
+        assert job["linker_decided_only"] is True
         assert linker.crops_seen == [1, 1, 1]
         status_of = {
             name: client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()["status"]
@@ -569,14 +569,16 @@ def test_saving_a_products_marks_relinks_the_placements_awaiting_review_that_nam
         assert (again.status_code, same_title.status_code) == (200, 200)
         assert "Link" not in again.headers
         assert "Link" not in same_title.headers
-        # Cleared marks decide differently again: a job, which finds nothing left awaiting review.
+        # Cleared marks decide differently again: a job over the linker's three approvals (the person's
+        # approval is not among them), which the new link keeps.
         cleared = client.patch(f"/v1/products/{product.id}", json={"own_print": None}, headers=brand.headers)
         assert "Link" in cleared.headers
         listed = client.get("/v1/link-jobs", headers=brand.headers).json()
         assert listed["total"] == 2
-        assert [item["placements_relinked"] for item in listed["items"]] == [0, 3]
+        counted = [(j["placements_relinked"], j["auto_approved"], j["withdrawn"]) for j in listed["items"]]
+        assert counted == [(3, 0, 0), (3, 3, 0)]
         assert client.get("/v1/link-jobs", headers=other_brand.headers).json()["total"] == 0
-    assert linker.crops_seen == [1, 1, 1]
+    assert linker.crops_seen == [1] * 6
 
 
 def test_marks_saved_while_one_relink_of_them_waits_queue_nothing_more(
@@ -665,7 +667,7 @@ def test_a_change_to_the_words_the_linker_reads_relinks_the_placements_awaiting_
             assert answer.status_code == 200, answer.text
             job = _followed(client, brand, answer)
             # Then each re-links the product's placement awaiting review, and not the sibling's
-            assert (job["state"], job["product_id"], job["awaiting_review_only"]) == (
+            assert (job["state"], job["product_id"], job["linker_decided_only"]) == (
                 "done",
                 str(product.id),
                 True,
@@ -703,7 +705,7 @@ def test_a_change_to_the_words_the_linker_reads_relinks_the_placements_awaiting_
         assert stored.version == held.version + 6
 
 
-def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_review_again(
+def test_changing_the_brands_linking_settings_decides_the_placements_the_linker_decided_again(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
@@ -717,6 +719,16 @@ def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_re
         status=PlacementStatus.REJECTED,
         thumbnail_path=_crop_file(crops),
     )
+    by_a_person = make_placement(
+        engine,
+        episode,
+        start_ms=5000,
+        end_ms=8000,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        thumbnail_path=_crop_file(crops),
+    )
     linker = FixedLinker(str(product.id), 0.72)  # under the default 0.8
 
     with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
@@ -726,7 +738,7 @@ def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_re
         assert lowered.json()["auto_approve_threshold"] == 0.7
         job = _followed(client, brand, lowered)
         # Then a brand-wide job over the placements awaiting review approves it: it is on the timeline
-        assert (job["state"], job["episode_id"], job["product_id"], job["awaiting_review_only"]) == (
+        assert (job["state"], job["episode_id"], job["product_id"], job["linker_decided_only"]) == (
             "done",
             None,
             None,
@@ -745,10 +757,95 @@ def test_changing_the_brands_linking_settings_decides_its_placements_awaiting_re
         assert "Link" not in same.headers
         other = client.patch("/v1/brands/me", json={"link_floor": 0.2}, headers=other_brand.headers)
         assert (other.status_code, "Link" in other.headers) == (200, False)  # no catalog images to link
-        # And raising the level again leaves the machine's approval as it is (as every re-link does)
+        # When the brand raises the level above the link it approved
+        assert now["approved_by_linker"] is True
         raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
-        assert _followed(client, brand, raised)["placements_relinked"] == 0
-        assert client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()["status"] == "approved"
+        job = _followed(client, brand, raised)
+        # Then the linker's approval is withdrawn: back in review, off the timeline
+        assert (job["placements_relinked"], job["approved"], job["auto_approved"], job["withdrawn"]) == (
+            1,
+            0,
+            0,
+            1,
+        )
+        withdrawn = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
+        assert (withdrawn["status"], withdrawn["chosen_product_id"], withdrawn["approved_by_linker"]) == (
+            "proposed",
+            None,
+            False,
+        )
+        assert withdrawn["link_approval_level"] == 0.9
+        timeline = str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
+        assert str(held.id) not in timeline
+        # And a person's approval of a link just as weak stays, on the timeline, untouched
+        kept = client.get(f"/v1/placements/{by_a_person.id}", headers=brand.headers).json()
+        assert (kept["status"], kept["version"], kept["approved_by_linker"]) == (
+            "approved",
+            by_a_person.version,
+            False,
+        )
+        assert str(by_a_person.id) in timeline
+        # And lowering it again approves the same link again
+        again = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
+        assert (_followed(client, brand, again)["auto_approved"], _status(client, brand, held.id)) == (
+            1,
+            "approved",
+        )
+    assert linker.crops_seen == [1, 1, 1]
+
+
+def _status(client: TestClient, brand: BrandAccount, placement_id: uuid.UUID) -> str:
+    status: str = client.get(f"/v1/placements/{placement_id}", headers=brand.headers).json()["status"]
+    return status
+
+
+def test_a_person_who_acts_on_the_linkers_approval_makes_it_theirs_and_no_relink_withdraws_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    retimed = make_placement(
+        engine,
+        episode,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        approved_by_linker=True,
+        thumbnail_path=_crop_file(crops),
+    )
+    left = make_placement(
+        engine,
+        episode,
+        start_ms=5000,
+        end_ms=8000,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        approved_by_linker=True,
+        thumbnail_path=_crop_file(crops),
+    )
+    linker = FixedLinker(str(product.id), 0.6)  # under the bar: not enough to approve any more
+    with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
+        # Given a reviewer who adjusts the span of one of the linker's approvals
+        adjusted = client.patch(
+            f"/v1/placements/{retimed.id}",
+            json={"end_ms": 3500},
+            headers={**brand.headers, "If-Match": f'"{retimed.version}"'},
+        )
+        assert adjusted.status_code == 200, adjusted.text
+        assert adjusted.json()["approved_by_linker"] is False
+        # When the product's words change and its placements are linked again with a weaker link
+        product_now = client.get(f"/v1/products/{product.id}", headers=brand.headers)
+        renamed = client.patch(
+            f"/v1/products/{product.id}",
+            json={"title": "Cloudy Apple Juice"},
+            headers={**brand.headers, "If-Match": product_now.headers["ETag"]},
+        )
+        job = _followed(client, brand, renamed)
+        # Then the reviewer's placement keeps its approval; the linker's own is withdrawn
+        assert (job["placements_relinked"], job["withdrawn"]) == (1, 1)
+        assert _status(client, brand, retimed.id) == "approved"
+        assert _status(client, brand, left.id) == "proposed"
     assert linker.crops_seen == [1]
 
 
@@ -853,7 +950,7 @@ def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_revi
         )
         assert first.status_code == 201
         brand_wide = _followed(client, brand, first)
-        assert (brand_wide["product_id"], brand_wide["awaiting_review_only"]) == (None, True)
+        assert (brand_wide["product_id"], brand_wide["linker_decided_only"]) == (None, True)
         assert brand_wide["placements_relinked"] == 1
         # But its second image, which no placement's candidates name, only refreshes the index
         second = client.post(
@@ -866,13 +963,69 @@ def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_revi
     assert linker.crops_seen == [1, 1, 1]
 
 
+def test_the_linkers_approval_of_a_sibling_moves_to_the_product_shown_once_it_joins_the_catalog(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    # Given two placements of a vanilla yoghurt linked to its sibling, the only Yoggi the catalog had:
+    # one approved by the linker, the other by a reviewer
+    strawberry, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    by_linker, by_reviewer = (
+        make_placement(
+            engine,
+            episode,
+            start_ms=start,
+            end_ms=start + 3000,
+            candidates=[strawberry],
+            status=PlacementStatus.APPROVED,
+            chosen_product_id=strawberry.id,
+            approved_by_linker=True,
+            thumbnail_path=_crop_file(crops),
+        )
+        for start in (1000, 5000)
+    )
+    vanilla, _ = make_product(engine, brand.brand.id, "Yoggi Vanilla", sku="YV-1")
+    linker = FixedLinker(str(vanilla.id), 0.93)  # what the vanilla pack links to once it is there
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        confirmed = client.post(
+            f"/v1/placements/{by_reviewer.id}/approve",
+            json={"product_id": str(strawberry.id)},
+            headers={**brand.headers, "If-Match": f'"{by_reviewer.version}"'},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        # When the brand uploads the vanilla's packshot (its first image: it becomes linkable)
+        added = client.post(
+            f"/v1/products/{vanilla.id}/images",
+            files={"file": ("vanilla.png", _png(), "image/png")},
+            headers=brand.headers,
+        )
+        assert added.status_code == 201, added.text
+        job = _followed(client, brand, added)
+        # Then the linker's approval moves to the vanilla; the reviewer's choice is theirs and stays
+        counted = (job["placements_relinked"], job["moved"], job["withdrawn"], job["auto_approved"])
+        assert counted == (1, 1, 0, 0)
+        moved = client.get(f"/v1/placements/{by_linker.id}", headers=brand.headers).json()
+        assert (moved["status"], moved["chosen_product_id"], moved["approved_by_linker"]) == (
+            "approved",
+            str(vanilla.id),
+            True,
+        )
+        kept = client.get(f"/v1/placements/{by_reviewer.id}", headers=brand.headers).json()
+        assert (kept["chosen_product_id"], kept["approved_by_linker"]) == (str(strawberry.id), False)
+        # And the public timeline sells the vanilla where the linker had put the strawberry
+        timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()
+        sold = {entry["id"]: entry["product"]["id"] for entry in timeline["placements"]}
+        assert sold == {str(by_linker.id): str(vanilla.id), str(by_reviewer.id): str(strawberry.id)}
+    assert linker.crops_seen == [1]
+
+
 def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
     engine: Engine, brand: BrandAccount
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
     with Session(engine) as session:
-        queued = LinkJob(brand_id=brand.brand.id, awaiting_review_only=True)
+        queued = LinkJob(brand_id=brand.brand.id, linker_decided_only=True)
         session.add(queued)
         session.commit()
         queued_id = queued.id
@@ -886,7 +1039,7 @@ def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
 
     # Given a settings change that found the queued job and has not committed yet
     with Session(engine) as change:
-        job, new = pending_link_job(change, brand.brand.id, awaiting_review_only=True)
+        job, new = pending_link_job(change, brand.brand.id, linker_decided_only=True)
         assert (job.id, new) == (queued_id, False)
         worker = threading.Thread(target=worker_claims)
         worker.start()
@@ -925,7 +1078,7 @@ def test_products_imported_or_created_with_images_relink_the_placements_awaiting
     # Then every placement awaiting review is queued to be linked again, once its image is there
     job_path = _monitored(imported)
     job = client.get(job_path, headers=brand.headers).json()
-    assert (job["state"], job["product_id"], job["awaiting_review_only"]) == ("queued", None, True)
+    assert (job["state"], job["product_id"], job["linker_decided_only"]) == ("queued", None, True)
     assert JobRef(JobKind.LINK, uuid.UUID(job_path.rsplit("/", 1)[1])) in job_queue.enqueued
     # And a product created with an image joins that job while it waits; one without images does not
     with_image = client.post(
@@ -981,4 +1134,4 @@ def test_a_first_usable_image_after_a_failed_url_makes_the_product_linkable(
     # Then the product just became linkable: every placement awaiting review is queued to link again
     assert added.status_code == 201, added.text
     job = client.get(_monitored(added), headers=brand.headers).json()
-    assert (job["product_id"], job["awaiting_review_only"], job["state"]) == (None, True, "queued")
+    assert (job["product_id"], job["linker_decided_only"], job["state"]) == (None, True, "queued")

@@ -43,8 +43,8 @@ def test_link_jobs_made_before_0015_keep_their_scope_and_survive_a_round_trip(tm
         scoped, wide = session.get(LinkJob, product_job), session.get(LinkJob, brand_job)
         assert scoped is not None
         assert wide is not None
-        assert (scoped.awaiting_review_only, scoped.approved, scoped.auto_approved) == (True, 2, 0)
-        assert (wide.awaiting_review_only, wide.product_id, wide.auto_approved) == (False, None, 0)
+        assert (scoped.linker_decided_only, scoped.approved, scoped.auto_approved) == (True, 2, 0)
+        assert (wide.linker_decided_only, wide.product_id, wide.auto_approved) == (False, None, 0)
 
     command.downgrade(alembic_config(engine), "0014")
     with engine.connect() as connection:
@@ -53,4 +53,4 @@ def test_link_jobs_made_before_0015_keep_their_scope_and_survive_a_round_trip(tm
     with Session(engine) as session:
         again = session.get(LinkJob, product_job)
         assert again is not None
-        assert again.awaiting_review_only is True
+        assert again.linker_decided_only is True

@@ -197,7 +197,7 @@ def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
     assert receipt(response)["outcome"] == "product gid://shopify/Product/1 updated"
     with Session(engine) as session:
         (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
-        assert (job.product_id, job.awaiting_review_only) == (hoodie.product.id, True)
+        assert (job.product_id, job.linker_decided_only) == (hoodie.product.id, True)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 
@@ -214,7 +214,7 @@ def test_a_product_created_in_shopify_relinks_every_placement_awaiting_review(
     # the catalog (after the fetch of its image, which the job does first)
     with Session(engine) as session:
         (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
-        assert (job.product_id, job.awaiting_review_only) == (None, True)
+        assert (job.product_id, job.linker_decided_only) == (None, True)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 

@@ -761,7 +761,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     # Then the API keeps the box, on the image it was drawn on
     # (and queues the re-link of the placements those marks decide: this server's queue runs no job)
     expect(page.locator("#marks-message")).to_have_text(
-        "Saved 1 box on image 1. Linking this product's placements awaiting review again with them…"
+        "Saved 1 box on image 1. Linking this product's placements the linker decided again with them…"
     )
     (product,) = rows(live_api.engine, Product, Product.id == tote.id)
     assert str(product.own_print_image_id) == front
@@ -864,7 +864,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
 
     # Then the console says the placements those marks decide are being linked again
     expect(page.locator("#marks-message")).to_have_text(
-        "Saved 1 box on image 1. Linking this product's placements awaiting review again with them…"
+        "Saved 1 box on image 1. Linking this product's placements the linker decided again with them…"
     )
     (job,) = rows(live_api.engine, LinkJob, LinkJob.product_id == tote.id)
     assert job.state == JobState.QUEUED
@@ -874,8 +874,8 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
 
     # Then the console reports what went live, and the queue no longer offers the approved placement
     expect(page.locator("#marks-message")).to_have_text(
-        "Saved 1 box on image 1. 1 placement awaiting review linked again with them: 1 approved and on the "
-        "timeline."
+        "Saved 1 box on image 1. 1 placement the linker decided linked again with them: 1 approved and on "
+        "the timeline."
     )
     expect(page.locator("#queue li")).to_have_count(4)
     timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
@@ -891,15 +891,18 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     second = next(
         job for job in rows(live_api.engine, LinkJob, LinkJob.product_id == tote.id) if job.id != job_id
     )
-    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.93)))(
-        second.id
-    )
+    # (a linker that is no longer sure of the bag under the new marks)
+    LinkJobExecutor(live_api.engine, live_api.settings, FakeSource(FixedLinker(str(tote.id), 0.6)))(second.id)
 
-    # Then the console itself says what the re-link found: nothing left awaiting review names the bag
+    # Then the console itself says what the re-link did: the linker's approval of the bag is withdrawn,
+    # the bag is back in the queue and off the public timeline
     expect(page.locator("#message")).to_have_text(
-        "Marks of Tote Bag: No placement awaiting review names this product: they count from the next tag or "
-        "link job."
+        "Marks of Tote Bag: 1 placement the linker decided linked again with them: 1 machine approval "
+        "withdrawn from the timeline and back in review."
     )
+    expect(page.locator("#queue li")).to_have_count(5)
+    timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
+    assert timeline["placements"] == []
     assert page_errors == []
 
 

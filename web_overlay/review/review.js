@@ -1130,13 +1130,13 @@ async function saveMarks() {
     const savedText = saved.own_print.length
       ? `Saved ${saved.own_print.length} box${saved.own_print.length === 1 ? '' : 'es'} on image ${where + 1}.`
       : 'Marks removed: its links are approved as any other product\'s.';
-    // Changed marks re-link the placements awaiting review that name the product, in the background.
+    // Changed marks re-link the placements the linker decided that name the product, in the background.
     if (monitor) void followRelink(monitor, saved, savedText);
     if (!stillMarking(product.id)) return;
     state.marks.product = saved;
     state.marks.etag = etag ?? `"${saved.version}"`;
     marksSay(monitor
-      ? `${savedText} Linking this product's placements awaiting review again with them…`
+      ? `${savedText} Linking this product's placements the linker decided again with them…`
       : `${savedText}${saved.own_print.length ? ' They count from the next tag or link job.' : ''}`);
   } catch (error) {
     if (!stillMarking(product.id)) return;
@@ -1188,14 +1188,11 @@ async function followRelink(monitor, product, savedText) {
       }
       if (data.state === 'done') {
         const n = data.placements_relinked;
-        // `auto_approved`: what this job approved; `approved` also counts what a person approved meanwhile.
-        const approvedNow = data.auto_approved ?? data.approved;
-        const still = n - data.approved;
         tell(n
-          ? `${n} placement${n === 1 ? '' : 's'} awaiting review linked again with them: ${approvedNow} approved `
-            + `and on the timeline${still > 0 ? `, ${still} still for review` : ''}.`
-          : 'No placement awaiting review names this product: they count from the next tag or link job.');
-        if (data.approved && signedIn()) await reloadQueueKeeping(current()?.id);
+          ? `${n} placement${n === 1 ? '' : 's'} the linker decided linked again with them: ${relinkOutcome(data)}.`
+          : 'No placement the linker decided names this product: they count from the next tag or link job.');
+        const withdrawn = data.withdrawn ?? 0;
+        if ((data.approved || withdrawn) && signedIn()) await reloadQueueKeeping(current()?.id);
         return;
       }
       if (Date.now() > until) {
@@ -1207,6 +1204,30 @@ async function followRelink(monitor, product, savedText) {
   } catch (error) {
     tell(`Could not follow the re-link of its placements: ${errorText(error)}`, true);
   }
+}
+
+/**
+ * What a finished link job changed, in words: approvals it made, approvals kept, the linker's approvals
+ * it moved to another product or withdrew, what is left for review. `auto_approved`: what this job approved; `approved` also counts
+ * the approvals the new link kept and what a person approved meanwhile.
+ * @param {{placements_relinked: number, approved: number, auto_approved?: number, withdrawn?: number,
+ *   moved?: number}} job
+ */
+function relinkOutcome(job) {
+  const approvedNow = job.auto_approved ?? job.approved;
+  const withdrawn = job.withdrawn ?? 0;
+  const moved = job.moved ?? 0;
+  const kept = job.approved - approvedNow - moved;
+  const still = job.placements_relinked - job.approved;
+  const parts = [];
+  if (approvedNow > 0) parts.push(`${approvedNow} approved and on the timeline`);
+  if (kept > 0) parts.push(`${kept} still approved`);
+  if (moved > 0) parts.push(`${moved} approval${moved === 1 ? '' : 's'} moved to another product`);
+  if (withdrawn > 0) {
+    parts.push(`${withdrawn} machine approval${withdrawn === 1 ? '' : 's'} withdrawn from the timeline and back in review`);
+  }
+  if (still > withdrawn) parts.push(`${still - withdrawn} still for review`);
+  return parts.join(', ');
 }
 
 /** Reload the review queue, keeping the placement shown if it is still awaiting review. @param {string} [id] */
