@@ -4,7 +4,8 @@ What a brand does after its first episodes are tagged: it reviews them (approves
 the linker got right), opens the marks editor of each marked product, sees which of its approved
 placements miss the marks (`POST /v1/products/{id}/own-print/check`), asks for boxes learnt from them
 (`…/own-print/suggest`) and saves them (`PATCH /v1/products/{id}`), which re-links the placements
-awaiting review that the marks decide (a product-scoped link job). The question is what the brand's
+the linker decided that the marks decide (a product-scoped link job: awaiting review, or approved by
+the linker, which it may withdraw). The question is what the brand's
 other episodes, tagged with the old marks and not yet reviewed, show afterwards: how many shots got an
 approved hotspot, and whether any sells the wrong product.
 
@@ -233,6 +234,8 @@ def _marks_loop(client: TestClient, world: World) -> list[dict[str, Any]]:
                         job_state=job["state"],
                         relinked=job["placements_relinked"],
                         approved=job["auto_approved"],
+                        withdrawn=job["withdrawn"],
+                        moved=job["moved"],
                     )
         done.append(entry)
         print(f"{sku}: {json.dumps({k: v for k, v in entry.items() if k != 'sku'})}", flush=True)

@@ -5,8 +5,9 @@ followed by the link job it queues. With `--leave-out`, the catalog is imported 
 shots show a product the brand did not sell yet: an approval there sells the wrong product) and
 `--add-back` then adds each of them as a brand does (`POST /v1/products`, then its packshot uploaded),
 each followed by its job. After every step: the shots approved, right and wrong, the approvals the
-linker withdrew, and whether the linker's approvals are exactly those of the start (`same_as_start`):
-a change and its reverse must land where they began.
+linker withdrew or moved, and whether the linker's approvals are exactly those of the start
+(`same_as_start`): a change and its reverse must land where they began (a product added back is
+expected to change them).
 
 Everything runs in a throw-away database and media folder with the real tag and link job executors.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import mimetypes
 import tempfile
 import time
 from collections.abc import Sequence
@@ -136,7 +138,8 @@ def _step(
     step: dict[str, Any] = {"step": name}
     if job is not None:
         step["job"] = {
-            key: job.get(key) for key in ("state", "placements_relinked", "auto_approved", "withdrawn")
+            key: job.get(key)
+            for key in ("state", "placements_relinked", "auto_approved", "withdrawn", "moved")
         } | {"link_s": round(job["seconds"].get("link", 0.0), 1)}
     step["approved_shots"] = sum(entry["approved_shots"] for entry in scores)
     step["approved_right"] = sum(entry["approved_right"] for entry in scores)
@@ -163,7 +166,10 @@ def _linker_approvals(world: World) -> frozenset[Any]:
 
 def _add_product(client: TestClient, world: World, row: dict[str, str], base: Path) -> dict[str, Any] | None:
     """A catalog row added as a brand adds a product: the product with its variant and marks, then its
-    packshot uploaded (its first usable image queues the re-link). The upload's job, run to its end."""
+    packshot uploaded (its first usable image queues the re-link). The upload's job, run to its end.
+    One row per SKU, as the benchmark catalogs have (not a product of several variant rows)."""
+    if not row.get("image"):
+        raise SystemExit(f"{row['sku']} has no image in the catalog: nothing to upload")
     body = {
         "title": row["title"],
         "vendor": row.get("vendor", ""),
@@ -177,7 +183,7 @@ def _add_product(client: TestClient, world: World, row: dict[str, str], base: Pa
     with image.open("rb") as packshot:
         uploaded = client.post(
             f"/v1/products/{created.json()['id']}/images",
-            files={"file": (image.name, packshot, "image/jpeg")},
+            files={"file": (image.name, packshot, mimetypes.guess_type(image.name)[0] or "image/jpeg")},
             headers=world.headers,
         )
     uploaded.raise_for_status()

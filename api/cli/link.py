@@ -54,7 +54,16 @@ def register(app: typer.Typer) -> None:
             assert done is not None
             if done.state != JobState.DONE:
                 fail(done.error or f"link job {job_id} ended {done.state}")
+            changes = "".join(
+                f", {count} {what}"
+                for count, what in (
+                    (done.auto_approved, "newly approved"),
+                    (done.moved, "of the linker's approvals moved to another product"),
+                    (done.withdrawn, "of the linker's approvals withdrawn, back in review"),
+                )
+                if count
+            )
             console.print(
-                f"re-linked {done.placements_relinked} placements ({done.approved} approved) "
+                f"re-linked {done.placements_relinked} placements ({done.approved} approved{changes}) "
                 f"against catalog index {done.index_version} (link job {job_id})"
             )

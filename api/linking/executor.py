@@ -41,6 +41,7 @@ from api.linking.service import (
     BrandLinkerSource,
     Relinked,
     decided_by_linker,
+    indexed_products,
     outcome,
     placements_naming,
     read_stored_crops,
@@ -181,10 +182,11 @@ class LinkJobExecutor:
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
             placements = placements_in_scope(session, scope)
+            indexed = indexed_products(session, scope.brand_id)
         counts = Relinks()
         with clock.phase("link"):
             for position, (placement_id, thumbnail_path) in enumerate(placements):
-                stored = self._relink_one(job_id, scope.attempt, brand, placement_id, thumbnail_path)
+                stored = self._relink_one(job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path)
                 if stored is not None:
                     counts.add(stored)
                 progress.report(start + (1 - start) * (position + 1) / len(placements))
@@ -218,6 +220,7 @@ class LinkJobExecutor:
         job_id: uuid.UUID,
         attempt: int,
         brand: BrandLinker,
+        indexed: frozenset[uuid.UUID],
         placement_id: uuid.UUID,
         thumbnail_path: str | None,
     ) -> Relinked | None:
@@ -229,7 +232,14 @@ class LinkJobExecutor:
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="a re-link")
-            return relink_placement(session, placement_id, result)
+            stored = relink_placement(session, placement_id, result, indexed)
+            if stored is not None and (stored.withdrawn or stored.moved):
+                # Off the public timeline (or selling the new product) in the same commit: until the
+                # job's last rebuild a shopper would tap a hotspot that checkout now refuses.
+                episode = session.get(Episode, stored.episode_id)
+                if episode is not None:
+                    rebuild_timeline(session, episode, self._settings)
+            return stored
 
     def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -327,6 +327,17 @@ def linkable(session: Session, product_id: uuid.UUID) -> bool:
     return _has_usable_image(session, col(ProductImage.product_id) == product_id)
 
 
+def indexed_products(session: Session, brand_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """The brand's products with a stored image: the ones a link job's index can see (images known only
+    by URL are fetched first; one whose fetch failed is not among them)."""
+    rows = session.exec(
+        select(ProductImage.product_id)
+        .where(col(ProductImage.brand_id) == brand_id, col(ProductImage.path).is_not(None))
+        .distinct()
+    ).all()
+    return frozenset(rows)
+
+
 def decided_by_linker() -> ColumnElement[bool]:
     """The placements whose decision is the linker's, so a re-link may change it: awaiting review, or
     approved by the linker. A person's approval or rejection is theirs (`Placement.approved_by_linker`
@@ -372,13 +383,21 @@ class Relinked:
     moved: bool = False  # the new link approves the linker's approval as another product
 
 
-def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutcome) -> Relinked | None:
+def relink_placement(
+    session: Session,
+    placement_id: uuid.UUID,
+    result: LinkOutcome,
+    indexed: Collection[uuid.UUID] | None = None,
+) -> Relinked | None:
     """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
     while the job was linking is never overwritten: candidates always refresh, the status and chosen
     SKU only while the linker owns the decision (`decided_by_linker`): a proposal (unless a person
     picked a product the new link would replace), or the linker's own approval, which the new link
     keeps, moves to another SKU or withdraws (back in review, off the timeline) exactly as it would
-    have decided a proposal. None: the placement is gone (a re-tag replaced it)."""
+    have decided a proposal. Not when its product is missing from `indexed` (the products with an
+    indexed image; None: all): a link that could not see the product (its image URL failed to fetch,
+    its images were replaced) is no evidence against it. None: the placement is gone (a re-tag
+    replaced it)."""
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
@@ -392,24 +411,29 @@ def relink_placement(session: Session, placement_id: uuid.UUID, result: LinkOutc
     # placement is only ever theirs: the linker sets it only when it approves) is never swapped for
     # another: the linker may approve it only as that product.
     picked = placement.chosen_product_id
-    overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
-    approved_now = withdrawn = moved = False
     if placement.status == PlacementStatus.APPROVED and placement.approved_by_linker:
-        # The linker's product, not a person's pick: the new link decides it as it would a proposal. (A
-        # person's pick the linker later approved is indistinguishable here, and is withdrawn with it.)
+        if indexed is not None and picked not in indexed:
+            return _stored(session, placement, Relinked(placement.episode_id, True, False))
+        # The linker's own product: the new link decides it as it would a proposal.
         placement.status = result.status
         placement.chosen_product_id = result.chosen_product_id
         withdrawn = placement.status != PlacementStatus.APPROVED
+        placement.approved_by_linker = not withdrawn
         moved = not withdrawn and placement.chosen_product_id != picked
-    elif placement.status == PlacementStatus.PROPOSED and not overrules_pick:
-        placement.status = result.status
-        placement.chosen_product_id = result.chosen_product_id or picked
-        approved_now = placement.status == PlacementStatus.APPROVED
-    else:
+        changed = Relinked(placement.episode_id, not withdrawn, False, withdrawn, moved)
+        return _stored(session, placement, changed)
+    overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
+    if placement.status != PlacementStatus.PROPOSED or overrules_pick:
+        # A person's decision (an approval, a rejection, a pick the new link would replace): only the
+        # candidates refresh.
         return _stored(session, placement, Relinked(placement.episode_id, _approved(placement), False))
-    placement.approved_by_linker = _approved(placement)
-    changed = Relinked(placement.episode_id, _approved(placement), approved_now, withdrawn, moved)
-    return _stored(session, placement, changed)
+    placement.status = result.status
+    placement.chosen_product_id = result.chosen_product_id or picked
+    approved_now = placement.status == PlacementStatus.APPROVED
+    # Approving a product a person picked publishes their choice: it stays theirs, and no later re-link
+    # withdraws it or gives it to another product.
+    placement.approved_by_linker = approved_now and picked is None
+    return _stored(session, placement, Relinked(placement.episode_id, approved_now, approved_now))
 
 
 def _approved(placement: Placement) -> bool:

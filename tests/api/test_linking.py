@@ -35,6 +35,7 @@ from api.linking.service import (
 )
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
 from tests.api.factories import make_episode, make_placement, make_product
@@ -557,6 +558,12 @@ def test_saving_a_products_marks_relinks_the_placements_the_linker_decided_that_
         }
         unrelated_now = client.get(f"/v1/placements/{unrelated.id}", headers=brand.headers).json()
         assert unrelated_now["version"] == unrelated.version  # not linked again
+        # The linker approved what the person had picked: that approval publishes their choice, theirs
+        by_linker = {
+            name: client.get(f"/v1/placements/{one.id}", headers=brand.headers).json()["approved_by_linker"]
+            for name, one in {"held": held, "runner_up": runner_up, "chosen": chosen}.items()
+        }
+        assert by_linker == {"held": True, "runner_up": True, "chosen": False}
         # Both episodes' timelines show what the new marks approved.
         assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
         assert str(runner_up.id) in str(client.get(f"/v1/episodes/{other_episode.id}/timeline").json())
@@ -569,16 +576,25 @@ def test_saving_a_products_marks_relinks_the_placements_the_linker_decided_that_
         assert (again.status_code, same_title.status_code) == (200, 200)
         assert "Link" not in again.headers
         assert "Link" not in same_title.headers
-        # Cleared marks decide differently again: a job over the linker's three approvals (the person's
-        # approval is not among them), which the new link keeps.
+        # Cleared marks decide differently again: a job over the linker's two approvals (the person's
+        # approval and the pick the linker approved are not among them), which the new link keeps.
         cleared = client.patch(f"/v1/products/{product.id}", json={"own_print": None}, headers=brand.headers)
         assert "Link" in cleared.headers
         listed = client.get("/v1/link-jobs", headers=brand.headers).json()
         assert listed["total"] == 2
         counted = [(j["placements_relinked"], j["auto_approved"], j["withdrawn"]) for j in listed["items"]]
-        assert counted == [(3, 0, 0), (3, 3, 0)]
+        assert counted == [(2, 0, 0), (3, 3, 0)]
         assert client.get("/v1/link-jobs", headers=other_brand.headers).json()["total"] == 0
-    assert linker.crops_seen == [1] * 6
+        # And a brand-wide re-link that names the sibling for everything moves the linker's two
+        # approvals, never the person's pick
+        linker.sku = str(sibling.id)
+        everything = client.post("/v1/link", headers=brand.headers)
+        assert everything.status_code == 202, everything.text
+        wide = client.get(everything.headers["Location"], headers=brand.headers).json()
+        assert (wide["placements_relinked"], wide["moved"], wide["withdrawn"]) == (6, 2, 0)
+        picked = client.get(f"/v1/placements/{chosen.id}", headers=brand.headers).json()
+        assert (picked["status"], picked["chosen_product_id"]) == ("approved", str(product.id))
+    assert linker.crops_seen == [1] * 11
 
 
 def test_marks_saved_while_one_relink_of_them_waits_queue_nothing_more(
@@ -961,6 +977,83 @@ def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_revi
         assert second.status_code == 201
         assert "Link" not in second.headers
     assert linker.crops_seen == [1, 1, 1]
+
+
+def test_a_withdrawn_approval_leaves_the_public_timeline_before_the_job_goes_on(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    first, second = (
+        make_placement(
+            engine,
+            episode,
+            start_ms=start,
+            end_ms=start + 3000,
+            candidates=[product],
+            status=PlacementStatus.APPROVED,
+            chosen_product_id=product.id,
+            approved_by_linker=True,
+            thumbnail_path=_crop_file(crops),
+        )
+        for start in (1000, 5000)
+    )
+    with Session(engine) as session:
+        rebuild_timeline(session, session.get_one(Episode, episode.id), settings)  # as tagging left it
+        session.commit()
+    published: list[str] = []
+
+    def timeline_now() -> None:
+        with Session(engine) as session:
+            stored = session.get(Episode, episode.id)
+            assert stored is not None
+            published.append(stored.timeline_json)
+
+    linker = FixedLinker(str(product.id), 0.85, during=timeline_now)  # under the new 0.9
+    with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
+        shown = client.get(f"/v1/episodes/{episode.id}/timeline").json()
+        assert {entry["id"] for entry in shown["placements"]} == {str(first.id), str(second.id)}
+        raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
+        assert _followed(client, brand, raised)["withdrawn"] == 2
+    # While the second placement was being linked, the first was already off the public timeline
+    assert len(published) == 2
+    assert str(first.id) not in published[1]
+    assert str(second.id) in published[1]
+
+
+def test_the_linkers_approval_of_a_product_it_cannot_see_is_kept(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    # Given a placement the linker approved as a product whose only image the brand then removes
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    other, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    _add_image(engine, brand.brand.id, other.id, tmp_path / "pear.jpg")
+    approved = make_placement(
+        engine,
+        episode,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        approved_by_linker=True,
+        thumbnail_path=_crop_file(tmp_path / "crops"),
+    )
+    with Session(engine) as session:
+        (image,) = session.exec(select(ProductImage).where(ProductImage.product_id == product.id)).all()
+    linker = FixedLinker(str(other.id), 0.4)  # the index no longer shows the product: a weak other link
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        removed = client.delete(f"/v1/images/{image.id}", headers=brand.headers)
+        assert removed.status_code == 204
+        job = _followed(client, brand, removed)
+        # Then its placement is linked again, but a link blind to the product is no evidence against it
+        assert (job["placements_relinked"], job["withdrawn"], job["moved"]) == (1, 0, 0)
+        kept = client.get(f"/v1/placements/{approved.id}", headers=brand.headers).json()
+        assert (kept["status"], kept["chosen_product_id"], kept["approved_by_linker"]) == (
+            "approved",
+            str(product.id),
+            True,
+        )
+        assert kept["sku_candidates"][0]["product_id"] == str(other.id)  # the candidates did refresh
+    assert linker.crops_seen == [1]
 
 
 def test_the_linkers_approval_of_a_sibling_moves_to_the_product_shown_once_it_joins_the_catalog(
