@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -26,7 +27,7 @@ from api.housekeeping import sweep_stale_part_files
 from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import JobKind, JobQueue, ThreadJobQueue
-from api.jobs.recovery import JobSupervisor
+from api.jobs.recovery import JobSupervisor, mark_published
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
@@ -162,6 +163,10 @@ def _job_queue(
             "set REELCART_BROKER_URL (e.g. redis://127.0.0.1:6379/1) and run `reelcart worker`, or give "
             "this node worker threads"
         )
-    queue = ThreadJobQueue(workers=settings.worker_threads, own_thread=frozenset({JobKind.TRAIN}))
+    queue = ThreadJobQueue(
+        workers=settings.worker_threads,
+        own_thread=frozenset({JobKind.TRAIN}),
+        handed_out=partial(mark_published, engine),
+    )
     queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
     return queue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +27,12 @@ from api.catalog.sync import SyncRun, catalog_source, run_sync
 from api.cli._common import console, errors, fail, find_brand, load_settings, open_database
 from api.commerce_config import load_for
 from api.errors import ApiError
-from api.linking.link_jobs import placements_decided_by_linker
+from api.linking.link_jobs import (
+    PendingLinkJob,
+    placements_decided_by_linker,
+    relink_after_sync,
+    relink_for_new_products,
+)
 from api.settings import ApiSettings
 from commerce.catalog import CatalogFailure, CatalogItem
 from commerce.crypto import TokenCipher
@@ -153,12 +158,15 @@ def register(app: typer.Typer) -> None:
                 fail(f"{len(error.errors)} error(s) in {file.name}; nothing was imported")
             except UnicodeDecodeError:
                 fail(f"{file.name} is not UTF-8 text")
+            # Products that arrive with images may be what placements the linker decided show, as the
+            # API's import says; the job commits with the import.
+            pending = relink_for_new_products(session, brand_row.id) if images else None
             session.commit()
-            waiting = placements_decided_by_linker(session, brand_row.id) if images else 0
+            relink = _queued_relink(session, pending, brand_row.id)
         console.print(
             f"imported {products} products, {variants} variants, {images} images into {brand_row.slug}"
         )
-        _suggest_relink(waiting, brand_row.slug)
+        _say_relink(relink, brand_row.slug)
 
     @group.command("sync")
     def sync(
@@ -174,10 +182,10 @@ def register(app: typer.Typer) -> None:
         with Session(engine, expire_on_commit=False) as session:
             brand_row = find_brand(session, brand)
             run = sync_provider(session, brand_row, provider, settings, full=full)
+            pending = relink_after_sync(session, brand_row.id, run.relink_products, run.newly_linkable)
             session.commit()
+            relink = _queued_relink(session, pending, brand_row.id)
             report = run.report
-            decided = run.relink_products or run.newly_linkable
-            waiting = placements_decided_by_linker(session, brand_row.id) if decided else 0
         for failure in report.failed[:50]:
             errors.print(f"failed {failure.provider_id}: {failure.reason}", highlight=False, soft_wrap=True)
         console.print(
@@ -187,18 +195,42 @@ def register(app: typer.Typer) -> None:
             highlight=False,
             soft_wrap=True,
         )
-        _suggest_relink(waiting, brand_row.slug)
+        _say_relink(relink, brand_row.slug)
 
     app.add_typer(group, name="catalog")
 
 
-def _suggest_relink(waiting: int, slug: str) -> None:
-    """The CLI queues no job (nothing here would hand it to a worker): it says how to link the backlog
-    again with what changed, as the API's routes and sync jobs do by themselves."""
-    if waiting:
-        console.print(
-            f"{waiting} placement{'s' if waiting != 1 else ''} not yet decided by a person may link "
-            f"differently now: `reelcart link --brand {slug}` links them again",
-            highlight=False,
-            soft_wrap=True,
-        )
+@dataclass(frozen=True)
+class QueuedRelink:
+    job_id: uuid.UUID
+    placements: int  # the brand's placements the linker decided, which a brand-wide job links again
+    product_scoped: bool
+
+
+def _queued_relink(
+    session: Session, pending: PendingLinkJob | None, brand_id: uuid.UUID
+) -> QueuedRelink | None:
+    if pending is None:
+        return None
+    job, _new = pending
+    return QueuedRelink(job.id, placements_decided_by_linker(session, brand_id), job.product_id is not None)
+
+
+def _say_relink(relink: QueuedRelink | None, slug: str) -> None:
+    """The CLI stores the re-link job with the change, as the API does, but hands it to no worker: the
+    job supervisor of the running service does (one box: `reelcart serve`; with a broker, the API's),
+    within REELCART_JOB_SUPERVISE_S; a service started later takes it at start-up."""
+    if relink is None:
+        return
+    scope = (
+        "the placements the linker decided that name the changed product"
+        if relink.product_scoped
+        else f"the {relink.placements} placement{'s' if relink.placements != 1 else ''} the linker decided"
+    )
+    console.print(
+        f"queued link job {relink.job_id} to link {scope} again: the running service starts it "
+        f"(GET /v1/link-jobs/{relink.job_id}); `reelcart link --brand {slug}` links them here and now "
+        "instead",
+        highlight=False,
+        soft_wrap=True,
+    )

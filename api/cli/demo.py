@@ -36,6 +36,7 @@ from api.brands.service import revoke_live_keys
 from api.catalog.models import Product, ProductImage
 from api.cli.catalog import import_catalog_file
 from api.cli.demo_review import DemoDecision, ReviewedPlacement, review_demo_episode
+from api.columns import utcnow
 from api.db import create_db_engine, session_scope, upgrade_database
 from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.episodes.service import register_episode
@@ -278,7 +279,8 @@ def tag_demo_episode(
         _say(None, f"the catalog cannot be indexed, placements will stay unlinked: {error}")
     _say(7, f"tagging the episode with {card.name}: decode, cuts, detect, track, then link to the catalog")
     with session_scope(engine) as session:
-        job = TagJob(brand_id=brand_id, episode_id=episode_id)
+        # Run here, below: a service sharing the database leaves it to this process.
+        job = TagJob(brand_id=brand_id, episode_id=episode_id, published_at=utcnow())
         session.add(job)
     with _progress("tag job", 1.0) as (bar, task):
         shown = ShownTagFunction(PipelineTagFunction(settings, linking=linking), bar, task)

@@ -11,6 +11,7 @@ import typer
 from sqlmodel import Session
 
 from api.cli._common import console, fail, find_brand, load_settings, open_database
+from api.columns import utcnow
 from api.episodes.models import Episode
 from api.jobs.models import JobState
 from api.jobs.queue import run_to_end
@@ -44,7 +45,8 @@ def register(app: typer.Typer) -> None:
             else:
                 assert brand is not None
                 brand_id, episode_id = find_brand(session, brand).id, None
-            job = LinkJob(brand_id=brand_id, episode_id=episode_id)
+            # Handed out here (run below): a running service's job supervisor leaves it to this process.
+            job = LinkJob(brand_id=brand_id, episode_id=episode_id, published_at=utcnow())
             session.add(job)
             session.commit()
             job_id = job.id

@@ -90,7 +90,10 @@ class ThreadJobQueue:
     `train` queue keeps it off the `vision` workers of a cluster.
 
     Handlers may queue follow-up jobs (a sync queues an image fetch), so they can be bound after the
-    queue is made (`bind`)."""
+    queue is made (`bind`).
+
+    `handed_out` is told of every job once it is in a lane: the API records it (`published_at`), so
+    its job supervisor does not hand the job to the threads a second time (api.jobs.recovery)."""
 
     def __init__(
         self,
@@ -98,8 +101,10 @@ class ThreadJobQueue:
         *,
         workers: int = 1,
         own_thread: frozenset[JobKind] = frozenset(),
+        handed_out: Callable[[JobRef], None] | None = None,
     ) -> None:
         self._handlers = dict(handlers or {})
+        self._handed_out = handed_out
         # The shared lane (None) has `workers` threads; each kind in `own_thread` a lane of one.
         self._threads_per_lane: dict[JobKind | None, int] = {None: workers} | dict.fromkeys(own_thread, 1)
         self._lanes: dict[JobKind | None, queue.Queue[JobRef | None]] = {
@@ -113,6 +118,13 @@ class ThreadJobQueue:
 
     def enqueue(self, job: JobRef) -> None:
         self._lanes.get(job.kind, self._lanes[None]).put(job)
+        if self._handed_out is not None:
+            try:
+                self._handed_out(job)
+            except Exception:
+                # The job is in a lane and runs; at worst the supervisor offers it once more, and the
+                # claim drops the copy.
+                log.exception("%s job %s: could not record that it was handed out", job.kind, job.id)
 
     def start(self) -> None:
         with self._lock:

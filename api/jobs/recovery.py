@@ -6,9 +6,12 @@ Each round it
    paused past its lease (its late writes are refused, see api.jobs.lease). A job that has lost its
    worker `job_max_attempts` times is failed instead, so a job that kills its worker cannot loop;
 2. offers the jobs waiting for a worker: on one box (threads), every queued job at start-up and then
-   the ones it queued again; with a broker, every queued job whose message was never published (the
-   broker was down when it was created, or it was just queued again) or was published so long ago
-   that the broker must have lost it.
+   every queued job never handed to a thread (queued again in step 1, or queued by another process:
+   `reelcart catalog import` and `sync` queue their re-links, which the serving process runs); with a
+   broker, every queued job whose message was never published (the broker was down when it was
+   created, or it was just queued again) or was published so long ago that the broker must have lost
+   it. On one box each job is taken with a conditional UPDATE of `published_at`, so of several
+   processes sharing the database one hands it out.
 
 Why re-publish rather than trust the broker's redelivery for a lost worker: redelivery does not say
 the other attempt is dead. A SIGKILLed worker's message comes back at once (reject on worker lost),
@@ -25,7 +28,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -100,20 +103,38 @@ def queued_jobs(session: Session) -> list[JobRef]:
     return [job for _, job in sorted(queued, key=lambda item: item[0])]
 
 
-def unpublished_jobs(session: Session, *, republish_after_s: float) -> list[JobRef]:
+def unpublished_jobs(session: Session, *, republish_after_s: float | None) -> list[JobRef]:
     """Queued jobs (oldest first) with no message on the broker: never published, or published more
-    than `republish_after_s` ago and still not picked up."""
-    overdue = utcnow() - timedelta(seconds=republish_after_s)
+    than `republish_after_s` ago (None: never again) and still not picked up."""
     pending: list[tuple[datetime, JobRef]] = []
     for kind, table in JOB_TABLES:
-        statement = select(table.id, table.created_at).where(
-            col(table.state) == JobState.QUEUED,
-            or_(col(table.published_at).is_(None), col(table.published_at) < overdue),
-        )
+        unpublished: ColumnElement[bool] = col(table.published_at).is_(None)
+        if republish_after_s is not None:
+            overdue = utcnow() - timedelta(seconds=republish_after_s)
+            unpublished = or_(unpublished, col(table.published_at) < overdue)
+        statement = select(table.id, table.created_at).where(col(table.state) == JobState.QUEUED, unpublished)
         pending.extend(
             (created_at, JobRef(kind, job_id)) for job_id, created_at in session.exec(statement).all()
         )
     return [job for _, job in sorted(pending, key=lambda item: item[0])]
+
+
+def take_for_threads(session: Session, *, every_queued: bool) -> list[JobRef]:
+    """Queued jobs (oldest first) this one-box process takes for its threads: every queued one (at
+    start-up: what the threads held died with the last process), else the ones never handed out. Each
+    is taken by setting `published_at` in a conditional UPDATE; a job another process took meanwhile
+    is left to it."""
+    candidates = queued_jobs(session) if every_queued else unpublished_jobs(session, republish_after_s=None)
+    taken = []
+    for job in candidates:
+        table = dict(JOB_TABLES)[job.kind]
+        where = [col(table.id) == job.id, col(table.state) == JobState.QUEUED]
+        if not every_queued:
+            where.append(col(table.published_at).is_(None))
+        result = session.execute(update(table).where(*where).values(published_at=utcnow()))
+        if int(getattr(result, "rowcount", 0)) == 1:
+            taken.append(job)
+    return taken
 
 
 def mark_published(engine: Engine, job: JobRef) -> None:
@@ -129,9 +150,10 @@ def mark_published(engine: Engine, job: JobRef) -> None:
 class JobSupervisor:
     """The thread described above. `offer` hands a job to the queue (a thread queue's `enqueue`, or a
     broker publish, which answers False when the broker did not take it); with `outbox`, what is
-    offered is what was never published, else (one box) every queued job in the first round and the
-    requeued ones after. A round that finds the database down is tried again at the next one, so the
-    API starts, not ready, without its database."""
+    offered is what was never published (or was long ago), else (one box) what `take_for_threads`
+    takes: every queued job in the first round, the ones never handed out after. A round that finds
+    the database down is tried again at the next one, so the API starts, not ready, without its
+    database."""
 
     def __init__(
         self, engine: Engine, settings: ApiSettings, offer: Callable[[JobRef], object], *, outbox: bool
@@ -153,16 +175,13 @@ class JobSupervisor:
         """One round; returns what it offered."""
         settings = self._settings
         with session_scope(self._engine) as session:
-            requeued = requeue_stale_jobs(
-                session, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts
-            )
+            requeue_stale_jobs(session, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
         with session_scope(self._engine) as session:
             if self._outbox:
                 offered = unpublished_jobs(session, republish_after_s=settings.job_republish_after_s)
-            elif not self._recovered:
-                offered = queued_jobs(session)
             else:
-                offered = requeued
+                # The requeued ones are among them: queued again, unpublished.
+                offered = take_for_threads(session, every_queued=not self._recovered)
         self._recovered = True
         for position, job in enumerate(offered):
             # An offer that answers False (a broker that did not answer) ends the round: the rest would

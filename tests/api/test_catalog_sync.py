@@ -422,7 +422,7 @@ def test_the_cli_syncs_a_shop_with_a_progress_bar_and_a_summary(cli_shop: CliSho
     )
 
 
-def test_a_cli_sync_bringing_new_products_says_how_to_relink_the_placements_awaiting_review(
+def test_a_cli_sync_bringing_new_products_queues_the_relink_the_running_service_starts(
     cli_shop: CliShop,
 ) -> None:
     # Given the CLI's brand has an episode tagged before its catalog held anything
@@ -435,14 +435,22 @@ def test_a_cli_sync_bringing_new_products_says_how_to_relink_the_placements_awai
     # When it syncs the shop's two products (with their images)
     result = CliRunner().invoke(cli_app, ["catalog", "sync", "shopify", "--brand", cli_shop.brand_slug])
 
-    # Then it is told how to link the placement awaiting review again; the CLI queues no job
+    # Then the re-link of the placement the linker decided is queued with the sync, for the running
+    # service's job supervisor to hand out (nothing has yet), and the CLI says so
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines()[-1] == (
-        "1 placement not yet decided by a person may link differently now: `reelcart link --brand "
-        "drama-merch` links them again"
-    )
     with Session(engine) as session:
-        assert session.exec(select(LinkJob)).all() == []
+        (job,) = session.exec(select(LinkJob)).all()
+    assert (job.state, job.product_id, job.linker_decided_only, job.published_at) == (
+        JobState.QUEUED,
+        None,
+        True,
+        None,
+    )
+    assert result.output.strip().splitlines()[-1] == (
+        f"queued link job {job.id} to link the 1 placement the linker decided again: the running service "
+        f"starts it (GET /v1/link-jobs/{job.id}); `reelcart link --brand drama-merch` links them here and "
+        "now instead"
+    )
     engine.dispose()
 
 

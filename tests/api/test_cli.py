@@ -17,6 +17,8 @@ from api.brands.models import ApiKey, Brand
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.models import JobState
+from api.jobs.queue import JobKind, JobRef
+from api.jobs.recovery import JobSupervisor
 from api.linking.models import LinkJob
 from api.settings import get_settings
 from tagger.demo_media import DEMO_SCENES, SHOT_SECONDS
@@ -171,7 +173,7 @@ def test_catalog_import_with_local_images(workspace: Path) -> None:
     assert "imported 2 products, 2 variants, 1 images" in output
 
 
-def test_catalog_import_after_tagging_says_how_to_relink_the_placements_awaiting_review(
+def test_catalog_import_after_tagging_queues_the_relink_the_running_service_starts(
     workspace: Path,
 ) -> None:
     # Given an episode tagged before the catalog held the product a placement awaiting review shows
@@ -187,11 +189,17 @@ def test_catalog_import_after_tagging_says_how_to_relink_the_placements_awaiting
     # When the brand imports it with its packshot
     output = _ok("catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co")
 
-    # Then it is told how to link the backlog again; the CLI queues no job nothing would run
-    assert "1 placement not yet decided by a person may link differently now" in output
-    assert "`reelcart link --brand orchard-co` links them again" in output
+    # Then the re-link is queued with the import, unpublished: the running service's supervisor takes it
     with Session(engine) as session:
-        assert session.exec(select(LinkJob)).all() == []
+        (job,) = session.exec(select(LinkJob)).all()
+    assert (job.linker_decided_only, job.published_at) == (True, None)
+    assert f"queued link job {job.id} to link the 1 placement the linker decided again" in output
+    assert "`reelcart link --brand orchard-co` links them here and now instead" in output
+    # And a one-box service's next round hands it to its threads, once
+    offered: list[JobRef] = []
+    supervisor = JobSupervisor(engine, get_settings(), offered.append, outbox=False)
+    assert supervisor.run_once() == [JobRef(JobKind.LINK, job.id)]
+    assert supervisor.run_once() == []
     engine.dispose()
 
 

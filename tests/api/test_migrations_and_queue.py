@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from functools import partial
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,7 +15,7 @@ from sqlmodel import Session, SQLModel
 from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
-from api.jobs.recovery import JobSupervisor
+from api.jobs.recovery import JobSupervisor, mark_published
 from api.linking.models import LinkJob
 from api.settings import ApiSettings
 from tests.utils.api import BrandAccount
@@ -133,3 +134,34 @@ def test_recover_requeues_jobs_a_dead_process_left_running(engine: Engine, brand
         session.refresh(relink)
         assert (running.state, running.progress) == (JobState.QUEUED, 0.0)
         assert (relink.state, relink.progress) == (JobState.QUEUED, 0.0)
+
+
+def test_a_one_box_supervisor_hands_out_a_job_another_process_queued_once_and_only_to_one_process(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a one-box service whose first round found nothing, and its thread queue, which records what
+    # it hands out as the API's queue does
+    settings = ApiSettings(environment="development")
+    ran: list[uuid.UUID] = []
+    threads = ThreadJobQueue({JobKind.LINK: ran.append}, handed_out=partial(mark_published, engine))
+    supervisor = JobSupervisor(engine, settings, threads.enqueue, outbox=False)
+    other_process = JobSupervisor(engine, settings, threads.enqueue, outbox=False)
+    assert supervisor.run_once() == other_process.run_once() == []
+
+    # When the API queues a job through the threads, and the CLI stores one without handing it out
+    with Session(engine, expire_on_commit=False) as session:
+        from_api, from_cli = (
+            LinkJob(brand_id=brand.brand.id),
+            LinkJob(brand_id=brand.brand.id, index_only=True),
+        )
+        session.add_all([from_api, from_cli])
+        session.commit()
+    threads.enqueue(JobRef(JobKind.LINK, from_api.id))
+
+    # Then the next round takes the CLI's job alone, and no other round, here or elsewhere, takes it again
+    assert supervisor.run_once() == [JobRef(JobKind.LINK, from_cli.id)]
+    assert supervisor.run_once() == other_process.run_once() == []
+    threads.start()
+    threads.join()
+    threads.stop()
+    assert sorted(ran) == sorted([from_api.id, from_cli.id])
