@@ -230,7 +230,7 @@ def _say_relink(relink: QueuedRelink | None, slug: str) -> None:
     console.print(
         f"queued link job {relink.job_id} to link {scope} again: the running service starts it "
         f"(GET /v1/link-jobs/{relink.job_id}); `reelcart link --brand {slug}` links them here and now "
-        "instead",
+        "(the queued job then changes nothing more)",
         highlight=False,
         soft_wrap=True,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.catalog.models import Product, ProductImage
+from api.columns import utcnow
 from api.detectors.exceptions import NoPackshots, TrainJobInProgress
 from api.detectors.models import BrandDetector, DetectorTrainJob
 from api.episodes.models import Episode
@@ -86,7 +87,9 @@ def queue_train_job(session: Session, queue: JobQueue | None, brand_id: uuid.UUI
     data = training_set(session, brand_id)
     if not data.products:
         raise NoPackshots()
-    job = DetectorTrainJob(brand_id=brand_id, products=len(data.products))
+    # A job the caller runs itself is handed out already: a running service's supervisor leaves it alone.
+    handed_out = utcnow() if queue is None else None
+    job = DetectorTrainJob(brand_id=brand_id, products=len(data.products), published_at=handed_out)
     session.add(job)
     try:
         session.commit()

@@ -119,18 +119,22 @@ def unpublished_jobs(session: Session, *, republish_after_s: float | None) -> li
     return [job for _, job in sorted(pending, key=lambda item: item[0])]
 
 
-def take_for_threads(session: Session, *, every_queued: bool) -> list[JobRef]:
+def take_for_threads(session: Session, *, every_queued: bool, grace_s: float) -> list[JobRef]:
     """Queued jobs (oldest first) this one-box process takes for its threads: every queued one (at
-    start-up: what the threads held died with the last process), else the ones never handed out. Each
-    is taken by setting `published_at` in a conditional UPDATE; a job another process took meanwhile
-    is left to it."""
+    start-up: what the threads held died with the last process), else the ones never handed out that
+    were queued again or are older than `grace_s` (a route hands its new job to the threads just after
+    committing it; taking it in between would only put a second copy in a lane). Each is taken by
+    setting `published_at` in a conditional UPDATE; a job another process took meanwhile is left to
+    it."""
     candidates = queued_jobs(session) if every_queued else unpublished_jobs(session, republish_after_s=None)
+    settled = utcnow() - timedelta(seconds=grace_s)
     taken = []
     for job in candidates:
         table = dict(JOB_TABLES)[job.kind]
         where = [col(table.id) == job.id, col(table.state) == JobState.QUEUED]
         if not every_queued:
             where.append(col(table.published_at).is_(None))
+            where.append(or_(col(table.attempts) > 0, col(table.created_at) < settled))
         result = session.execute(update(table).where(*where).values(published_at=utcnow()))
         if int(getattr(result, "rowcount", 0)) == 1:
             taken.append(job)
@@ -181,7 +185,9 @@ class JobSupervisor:
                 offered = unpublished_jobs(session, republish_after_s=settings.job_republish_after_s)
             else:
                 # The requeued ones are among them: queued again, unpublished.
-                offered = take_for_threads(session, every_queued=not self._recovered)
+                offered = take_for_threads(
+                    session, every_queued=not self._recovered, grace_s=settings.job_supervise_s
+                )
         self._recovered = True
         for position, job in enumerate(offered):
             # An offer that answers False (a broker that did not answer) ends the round: the rest would

@@ -44,7 +44,8 @@ def pending_link_job(
     the catalog as it is now and is returned instead of queueing the same work twice (False); a running
     one may have read the catalog already, so a new one is added to the session (True), uncommitted, so
     that it commits with the change that asked for it. Hand a new one to the workers after the commit
-    (`publish`, `publish_stored`); with a broker, the job supervisor publishes one that never was."""
+    (`publish`, `publish_stored`); the job supervisor hands out one that never was (with a broker, or
+    on one box: the CLI stores jobs it does not run)."""
     # Locked until the commit: a worker's claim of the job (a conditional update of the row) waits for
     # the change to be stored, so the job cannot start with the catalog as it was before the change and
     # leave it unlinked; a job claimed before this reads it is no longer queued, and a new one is added.
@@ -84,7 +85,7 @@ def publish_stored(queue: JobQueue, pending: PendingLinkJob | None) -> None:
     """`publish` after the commit that stored the job with the change that asked for it: a failure to
     hand it over is logged, never raised, since both are stored. With a broker (the only queue whose
     publishing can fail: the broker is down) the job supervisor publishes a queued job nobody published
-    (api.jobs.recovery); a thread queue takes it in memory."""
+    (api.jobs.recovery); a thread queue takes it in memory, and records that it did."""
     if pending is None:
         return
     job, new = pending

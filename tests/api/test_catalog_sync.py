@@ -449,7 +449,7 @@ def test_a_cli_sync_bringing_new_products_queues_the_relink_the_running_service_
     assert result.output.strip().splitlines()[-1] == (
         f"queued link job {job.id} to link the 1 placement the linker decided again: the running service "
         f"starts it (GET /v1/link-jobs/{job.id}); `reelcart link --brand drama-merch` links them here and "
-        "now instead"
+        "now (the queued job then changes nothing more)"
     )
     engine.dispose()
 

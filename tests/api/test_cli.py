@@ -194,7 +194,7 @@ def test_catalog_import_after_tagging_queues_the_relink_the_running_service_star
         (job,) = session.exec(select(LinkJob)).all()
     assert (job.linker_decided_only, job.published_at) == (True, None)
     assert f"queued link job {job.id} to link the 1 placement the linker decided again" in output
-    assert "`reelcart link --brand orchard-co` links them here and now instead" in output
+    assert "`reelcart link --brand orchard-co` links them here and now" in output
     # And a one-box service's next round hands it to its threads, once
     offered: list[JobRef] = []
     supervisor = JobSupervisor(engine, get_settings(), offered.append, outbox=False)

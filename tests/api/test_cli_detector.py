@@ -11,9 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.db import create_db_engine
+from api.detectors.models import DetectorTrainJob
 from api.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +66,12 @@ def test_detector_train_registers_the_brand_detector(
     assert result.exit_code == 0, result.output
     assert "training a detector for orchard-co: 1 products" in result.output
     assert "registered detector brand-orchard-co-1 (1 classes" in result.output
+    # The CLI ran the job itself, and said so: no running service's supervisor would take it
+    engine = create_db_engine(get_settings().database_url)
+    with Session(engine) as session:
+        (job,) = session.exec(select(DetectorTrainJob)).all()
+    assert job.published_at is not None
+    engine.dispose()
 
 
 def test_detector_train_fails_with_the_job_reason(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,18 +5,23 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
 from functools import partial
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
+from api.app import _job_queue as api_job_queue
+from api.columns import utcnow
 from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobRef, ThreadJobQueue
-from api.jobs.recovery import JobSupervisor, mark_published
+from api.jobs.recovery import JobSupervisor, mark_published, take_for_threads, unpublished_jobs
 from api.linking.models import LinkJob
+from api.linking.service import LinkingService
 from api.settings import ApiSettings
 from tests.utils.api import BrandAccount
 
@@ -148,20 +153,54 @@ def test_a_one_box_supervisor_hands_out_a_job_another_process_queued_once_and_on
     other_process = JobSupervisor(engine, settings, threads.enqueue, outbox=False)
     assert supervisor.run_once() == other_process.run_once() == []
 
-    # When the API queues a job through the threads, and the CLI stores one without handing it out
+    # When the API queues a job through the threads, and the CLI stores two without handing them out,
+    # one a round ago and one just now
+    earlier = utcnow() - timedelta(seconds=settings.job_supervise_s + 1)
     with Session(engine, expire_on_commit=False) as session:
-        from_api, from_cli = (
-            LinkJob(brand_id=brand.brand.id),
-            LinkJob(brand_id=brand.brand.id, index_only=True),
-        )
-        session.add_all([from_api, from_cli])
+        from_api = LinkJob(brand_id=brand.brand.id)
+        from_cli = LinkJob(brand_id=brand.brand.id, index_only=True, created_at=earlier)
+        just_now = LinkJob(brand_id=brand.brand.id, linker_decided_only=True)
+        session.add_all([from_api, from_cli, just_now])
         session.commit()
     threads.enqueue(JobRef(JobKind.LINK, from_api.id))
 
-    # Then the next round takes the CLI's job alone, and no other round, here or elsewhere, takes it again
+    # Then the next round takes the CLI's older job alone (the newest may be a route's, about to be
+    # handed out), and no other round, here or elsewhere, takes it again
     assert supervisor.run_once() == [JobRef(JobKind.LINK, from_cli.id)]
     assert supervisor.run_once() == other_process.run_once() == []
     threads.start()
     threads.join()
     threads.stop()
     assert sorted(ran) == sorted([from_api.id, from_cli.id])
+
+
+def test_of_two_processes_that_both_see_a_job_unpublished_one_takes_it(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    with Session(engine, expire_on_commit=False) as session:
+        job = LinkJob(brand_id=brand.brand.id, created_at=utcnow() - timedelta(minutes=5))
+        session.add(job)
+        session.commit()
+    # Both read the candidates; the first takes the job and commits, then the second tries
+    with Session(engine) as first, Session(engine) as second:
+        assert JobRef(JobKind.LINK, job.id) in unpublished_jobs(second, republish_after_s=None)
+        assert take_for_threads(first, every_queued=False, grace_s=15) == [JobRef(JobKind.LINK, job.id)]
+        first.commit()
+        assert take_for_threads(second, every_queued=False, grace_s=15) == []
+        second.commit()
+
+
+def test_the_api_records_each_job_its_threads_are_handed(engine: Engine, brand: BrandAccount) -> None:
+    settings = ApiSettings(environment="development", worker_threads=1)
+    with Session(engine, expire_on_commit=False) as session:
+        job = LinkJob(brand_id=brand.brand.id)
+        session.add(job)
+        session.commit()
+    queue = api_job_queue(settings, engine, LinkingService(engine, settings), None, lambda: None)  # type: ignore[arg-type,return-value]
+    queue.enqueue(JobRef(JobKind.LINK, job.id))  # not started: the job stays in its lane
+    with Session(engine) as session:
+        stored = session.get(LinkJob, job.id)
+        assert stored is not None
+        assert stored.published_at is not None
