@@ -23,7 +23,7 @@ from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
-from api.review.models import Placement, PlacementStatus, ReviewAction
+from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -220,17 +220,21 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
     if not ids:
         return []
     touched: set[uuid.UUID] = set()
-    for column in (
-        col(ReviewAction.placement_id),
-        col(Event.placement_id),
-        col(CheckoutSession.placement_id),
-        col(Order.placement_id),
+    # A re-link's own history entries (LINKER_ACTOR) are no person's: only the others make it theirs.
+    people = col(ReviewAction.actor) != LINKER_ACTOR
+    for column, where in (
+        (col(ReviewAction.placement_id), people),
+        (col(Event.placement_id), None),
+        (col(CheckoutSession.placement_id), None),
+        (col(Order.placement_id), None),
     ):
-        touched.update(
-            value for value in session.exec(select(column).where(column.in_(ids)).distinct()).all() if value
-        )
+        statement = select(column).where(column.in_(ids))
+        if where is not None:
+            statement = statement.where(where)
+        touched.update(value for value in session.exec(statement.distinct()).all() if value)
     doomed = [placement_id for placement_id in ids if placement_id not in touched]
     if doomed:
+        session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(doomed)))
         session.execute(delete(Placement).where(col(Placement.id).in_(doomed)))
     return [placement for placement in placements if placement.id in touched]
 

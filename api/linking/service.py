@@ -25,7 +25,14 @@ from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
 from api.catalog.service import marks_of
 from api.columns import utcnow
-from api.review.models import EVIDENCE_MAX_CHARS, Placement, PlacementStatus
+from api.review.models import (
+    EVIDENCE_MAX_CHARS,
+    LINKER_ACTOR,
+    Placement,
+    PlacementStatus,
+    ReviewAction,
+    placement_snapshot,
+)
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from tagger.crop_store import FileCropStore
@@ -407,6 +414,7 @@ def relink_placement(
     placement.link_contradicted = result.contradicted
     placement.link_approval_level = result.approval_level
     placement.index_version = result.index_version
+    before = placement_snapshot(placement)
     # A product a person picked for a placement still awaiting review (`chosen_product_id` on a proposed
     # placement is only ever theirs: the linker sets it only when it approves) is never swapped for
     # another: the linker may approve it only as that product.
@@ -420,6 +428,8 @@ def relink_placement(
         withdrawn = placement.status != PlacementStatus.APPROVED
         placement.approved_by_linker = not withdrawn
         moved = not withdrawn and placement.chosen_product_id != picked
+        if withdrawn or moved:
+            _record_linker(session, placement, "withdraw" if withdrawn else "move", before)
         changed = Relinked(placement.episode_id, not withdrawn, False, withdrawn, moved)
         return _stored(session, placement, changed)
     overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
@@ -433,7 +443,24 @@ def relink_placement(
     # Approving a product a person picked publishes their choice: it stays theirs, and no later re-link
     # withdraws it or gives it to another product.
     placement.approved_by_linker = approved_now and picked is None
+    if approved_now:
+        _record_linker(session, placement, "approve", before)
     return _stored(session, placement, Relinked(placement.episode_id, approved_now, approved_now))
+
+
+def _record_linker(session: Session, placement: Placement, action: str, before: dict[str, Any]) -> None:
+    """A re-link's change of a decision in the placement's history (`LINKER_ACTOR`): a brand can see
+    when and why a hotspot went live, moved or went away (the evidence is the placement's)."""
+    session.add(
+        ReviewAction(
+            brand_id=placement.brand_id,
+            placement_id=placement.id,
+            actor=LINKER_ACTOR,
+            action=action,
+            before=before,
+            after=placement_snapshot(placement),
+        )
+    )
 
 
 def _approved(placement: Placement) -> bool:

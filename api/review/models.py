@@ -68,6 +68,12 @@ class Placement(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+# The actor of the history entries a re-link writes when it changes the linker's own decision (approves,
+# withdraws or moves a placement). People's actors are `key:<name>` (api.auth.Principal), so it never
+# names one; what people did is every action by another actor.
+LINKER_ACTOR = "linker"
+
+
 class ReviewAction(SQLModel, table=True):
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
@@ -77,3 +83,14 @@ class ReviewAction(SQLModel, table=True):
     before: dict[str, Any] = json_field(default_factory=dict)
     after: dict[str, Any] = json_field(default_factory=dict)
     at: datetime = created_at_field()
+
+
+def placement_snapshot(placement: Placement) -> dict[str, Any]:
+    """What a history entry records of a placement before and after an action."""
+    return {
+        "status": str(placement.status),
+        "start_ms": placement.start_ms,
+        "end_ms": placement.end_ms,
+        "chosen_product_id": str(placement.chosen_product_id) if placement.chosen_product_id else None,
+        "keyframes": placement.keyframes,
+    }

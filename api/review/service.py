@@ -27,7 +27,7 @@ from api.errors import EditConflict, InvalidInput, PreconditionRequired
 from api.linking.service import brand_thresholds
 from api.ownership import get_owned
 from api.review.exceptions import NoProductChosen
-from api.review.models import Placement, PlacementStatus, ReviewAction
+from api.review.models import Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.review.schemas import (
     PlacementPatch,
     PlacementPublic,
@@ -224,16 +224,6 @@ def _claim_next_version(session: Session, placement: Placement) -> None:
     placement.version += 1
 
 
-def _snapshot(placement: Placement) -> dict[str, Any]:
-    return {
-        "status": str(placement.status),
-        "start_ms": placement.start_ms,
-        "end_ms": placement.end_ms,
-        "chosen_product_id": str(placement.chosen_product_id) if placement.chosen_product_id else None,
-        "keyframes": placement.keyframes,
-    }
-
-
 def _own_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product:
     product = session.get(Product, product_id)
     if product is None or product.brand_id != brand_id:
@@ -264,7 +254,7 @@ def _record(
             actor=actor.actor,
             action=action,
             before=before,
-            after=_snapshot(placement),
+            after=placement_snapshot(placement),
         )
     )
     session.flush()
@@ -281,7 +271,7 @@ def approve(
     *,
     product_id: uuid.UUID | None,
 ) -> Placement:
-    before = _snapshot(placement)
+    before = placement_snapshot(placement)
     floor = link_floor(session, placement.brand_id)
     chosen = product_id or approve_default(placement, floor)
     if chosen is None:
@@ -314,7 +304,7 @@ def top_candidate(placement: Placement) -> uuid.UUID | None:
 
 
 def reject(session: Session, placement: Placement, actor: Principal, settings: ApiSettings) -> Placement:
-    before = _snapshot(placement)
+    before = placement_snapshot(placement)
     placement.status = PlacementStatus.REJECTED
     _record(session, placement, actor, "reject", before, settings)
     return placement
@@ -323,7 +313,7 @@ def reject(session: Session, placement: Placement, actor: Principal, settings: A
 def patch(
     session: Session, placement: Placement, body: PlacementPatch, actor: Principal, settings: ApiSettings
 ) -> Placement:
-    before = _snapshot(placement)
+    before = placement_snapshot(placement)
     fields = body.model_fields_set
     start = body.start_ms if body.start_ms is not None else placement.start_ms
     end = body.end_ms if body.end_ms is not None else placement.end_ms

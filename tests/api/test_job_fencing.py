@@ -19,7 +19,7 @@ from api.jobs.lease import held_lease
 from api.jobs.models import JobState
 from api.jobs.recovery import requeue_stale_jobs
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome
-from api.review.models import Placement, PlacementStatus, ReviewAction
+from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount, make_video
@@ -136,14 +136,26 @@ def test_re_tagging_replaces_the_machines_placements_approved_ones_included(
         draft(0, chosen_product_id=product.id, status=PlacementStatus.APPROVED),
         draft(5000),
     ]
-    for _ in range(2):
-        TagJobExecutor(engine, settings, Tagger(drafts))(queue_tag_job(engine, episode))
+    TagJobExecutor(engine, settings, Tagger(drafts))(queue_tag_job(engine, episode))
+    # A re-link wrote the linker's own entry in the proposal's history: that is no person's action.
+    with Session(engine) as session:
+        proposal = session.exec(select(Placement).where(Placement.start_ms == 5000)).one()
+        session.add(
+            ReviewAction(
+                brand_id=brand.brand.id, placement_id=proposal.id, actor=LINKER_ACTOR, action="withdraw"
+            )
+        )
+        session.commit()
+    TagJobExecutor(engine, settings, Tagger(drafts))(queue_tag_job(engine, episode))
 
-    # One set, not two: the first run's auto-approved placement did not survive next to its twin.
+    # One set, not two: the first run's placements, the auto-approved one and the one the linker's
+    # history names, did not survive next to their twins.
     assert placements(engine, episode) == [
         (0, "bottle", PlacementStatus.APPROVED),
         (5000, "bottle", PlacementStatus.PROPOSED),
     ]
+    with Session(engine) as session:
+        assert session.exec(select(ReviewAction)).all() == []
 
 
 def test_re_tagging_keeps_what_people_made_their_own_and_does_not_duplicate_it(

@@ -791,6 +791,13 @@ def test_changing_the_brands_linking_settings_decides_the_placements_the_linker_
             False,
         )
         assert withdrawn["link_approval_level"] == 0.9
+        # And its history says when the linker approved it and when it took the approval back
+        history = client.get(f"/v1/placements/{held.id}/history", headers=brand.headers).json()
+        assert [(entry["actor"], entry["action"]) for entry in history] == [
+            ("linker", "approve"),
+            ("linker", "withdraw"),
+        ]
+        assert (history[1]["before"]["status"], history[1]["after"]["status"]) == ("approved", "proposed")
         timeline = str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
         assert str(held.id) not in timeline
         # And a person's approval of a link just as weak stays, on the timeline, untouched
@@ -1103,6 +1110,10 @@ def test_the_linkers_approval_of_a_sibling_moves_to_the_product_shown_once_it_jo
             str(vanilla.id),
             True,
         )
+        history = client.get(f"/v1/placements/{by_linker.id}/history", headers=brand.headers).json()
+        assert [
+            (entry["actor"], entry["action"], entry["after"]["chosen_product_id"]) for entry in history
+        ] == [("linker", "move", str(vanilla.id))]
         kept = client.get(f"/v1/placements/{by_reviewer.id}", headers=brand.headers).json()
         assert (kept["chosen_product_id"], kept["approved_by_linker"]) == (str(strawberry.id), False)
         # And the public timeline sells the vanilla where the linker had put the strawberry

@@ -42,6 +42,14 @@ def test_approvals_made_before_0016_are_told_apart_by_who_made_them(tmp_path: Pa
             ),
             {"id": uuid.uuid4().hex, "brand": brand_id.hex, "placement": by_person.hex},
         )
+        # A re-link's own entry (a round trip through a downgrade keeps them): no person's action
+        connection.execute(
+            text(
+                "INSERT INTO reviewaction (id, brand_id, placement_id, actor, action, before, after, at) "
+                "VALUES (:id, :brand, :placement, 'linker', 'approve', '{}', '{}', '2026-12-06 00:01:00')"
+            ),
+            {"id": uuid.uuid4().hex, "brand": brand_id.hex, "placement": by_linker.hex},
+        )
         connection.execute(
             text(
                 "INSERT INTO linkjob (id, brand_id, index_only, awaiting_review_only, state, progress, "

@@ -25,11 +25,13 @@ def upgrade() -> None:
             sa.Column("approved_by_linker", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     # Every person's decision is a review action, so an approved placement no one acted on was approved
-    # by the linker (at tagging, or by a re-link).
+    # by the linker (at tagging, or by a re-link; from this revision on, re-links write actions of the
+    # actor "linker", which a round trip through a downgrade must not count as a person's).
     op.execute(
         sa.text(
             "UPDATE placement SET approved_by_linker = true WHERE status = 'approved' "
-            "AND id NOT IN (SELECT placement_id FROM reviewaction)"
+            "AND NOT EXISTS (SELECT 1 FROM reviewaction WHERE reviewaction.placement_id = placement.id "
+            "AND reviewaction.actor != 'linker')"
         )
     )
     with op.batch_alter_table("linkjob", schema=None) as batch_op:
