@@ -23,7 +23,7 @@ from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
-from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction
+from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -161,32 +161,47 @@ class TagJobExecutor:
                 return
             kept = replace_machine_placements(session, episode.id)
             new = [draft for draft in drafts if not any(_same_object(draft, old) for old in kept)]
+            approved: list[Placement] = []
             for draft in new:
-                session.add(
-                    Placement(
-                        brand_id=episode.brand_id,
-                        episode_id=episode.id,
-                        tag_job_id=job.id,
-                        start_ms=draft.start_ms,
-                        end_ms=draft.end_ms,
-                        start_frame=draft.start_frame,
-                        end_frame=draft.end_frame,
-                        time_base=draft.time_base,
-                        label=draft.label,
-                        confidence=draft.confidence,
-                        keyframes=draft.keyframes,
-                        sku_candidates=[candidate.stored() for candidate in draft.sku_candidates],
-                        link_confidence=draft.link_confidence,
-                        link_evidence=draft.link_evidence,
-                        link_contradicted=draft.link_contradicted,
-                        link_approval_level=draft.link_approval_level,
-                        chosen_product_id=draft.chosen_product_id,
-                        status=draft.status,
-                        approved_by_linker=draft.status == PlacementStatus.APPROVED,
-                        thumbnail_path=draft.thumbnail_path,
-                        index_version=draft.index_version,
-                    )
+                placement = Placement(
+                    brand_id=episode.brand_id,
+                    episode_id=episode.id,
+                    tag_job_id=job.id,
+                    start_ms=draft.start_ms,
+                    end_ms=draft.end_ms,
+                    start_frame=draft.start_frame,
+                    end_frame=draft.end_frame,
+                    time_base=draft.time_base,
+                    label=draft.label,
+                    confidence=draft.confidence,
+                    keyframes=draft.keyframes,
+                    sku_candidates=[candidate.stored() for candidate in draft.sku_candidates],
+                    link_confidence=draft.link_confidence,
+                    link_evidence=draft.link_evidence,
+                    link_contradicted=draft.link_contradicted,
+                    link_approval_level=draft.link_approval_level,
+                    chosen_product_id=draft.chosen_product_id,
+                    status=draft.status,
+                    approved_by_linker=draft.status == PlacementStatus.APPROVED,
+                    thumbnail_path=draft.thumbnail_path,
+                    index_version=draft.index_version,
                 )
+                session.add(placement)
+                if placement.approved_by_linker:
+                    approved.append(placement)
+            session.flush()
+            # The linker's approvals start the placements' history, as a re-link's later changes do.
+            session.add_all(
+                ReviewAction(
+                    brand_id=placement.brand_id,
+                    placement_id=placement.id,
+                    actor=LINKER_ACTOR,
+                    action="approve",
+                    before={},
+                    after=placement_snapshot(placement),
+                )
+                for placement in approved
+            )
             job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
             job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
             job.seconds = dict(outcome.seconds)
@@ -215,7 +230,11 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
     """A re-tag replaces the previous runs' placements as one unit, except what people made their own:
     a placement a reviewer acted on, or one a shopper saw or bought from (its events, checkouts and
     orders keep pointing at it). Deletes the rest; returns the kept ones."""
-    placements = list(session.exec(select(Placement).where(Placement.episode_id == episode_id)).all())
+    # Locked: a re-link writing the linker's history entry on one of them waits for this job's commit,
+    # then finds the placement gone, rather than adding a row the delete below would trip over.
+    placements = list(
+        session.exec(select(Placement).where(Placement.episode_id == episode_id).with_for_update()).all()
+    )
     ids = [placement.id for placement in placements]
     if not ids:
         return []

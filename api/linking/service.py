@@ -408,13 +408,13 @@ def relink_placement(
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
+    before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence
     placement.link_evidence = result.evidence
     placement.link_contradicted = result.contradicted
     placement.link_approval_level = result.approval_level
     placement.index_version = result.index_version
-    before = placement_snapshot(placement)
     # A product a person picked for a placement still awaiting review (`chosen_product_id` on a proposed
     # placement is only ever theirs: the linker sets it only when it approves) is never swapped for
     # another: the linker may approve it only as that product.

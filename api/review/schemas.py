@@ -155,7 +155,10 @@ class BulkApproveResult(BaseModel):
 
 
 class ReviewActionPublic(BaseModel):
-    actor: str
+    actor: str = Field(
+        description="Who acted: `key:<name>` for a person's API key, `linker` for ReelCart's linker (its "
+        "approvals at tagging and the approvals, withdrawals and moves of later re-links)"
+    )
     action: str
     at: datetime
     before: dict[str, Any]

@@ -154,8 +154,13 @@ def test_re_tagging_replaces_the_machines_placements_approved_ones_included(
         (0, "bottle", PlacementStatus.APPROVED),
         (5000, "bottle", PlacementStatus.PROPOSED),
     ]
+    # And the linker's history went with the placements replaced: what is left is the new approval's
     with Session(engine) as session:
-        assert session.exec(select(ReviewAction)).all() == []
+        approved = session.exec(select(Placement).where(Placement.start_ms == 0)).one()
+        actions = session.exec(select(ReviewAction)).all()
+        assert [(action.placement_id, action.actor, action.action) for action in actions] == [
+            (approved.id, LINKER_ACTOR, "approve")
+        ]
 
 
 def test_re_tagging_keeps_what_people_made_their_own_and_does_not_duplicate_it(

@@ -41,6 +41,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before this revision every review action was a person's, and a re-tag kept what one named.
+    op.execute(sa.text("DELETE FROM reviewaction WHERE actor = 'linker'"))
     with op.batch_alter_table("linkjob", schema=None) as batch_op:
         batch_op.drop_column("moved")
         batch_op.drop_column("withdrawn")
