@@ -203,8 +203,9 @@ def register(app: typer.Typer) -> None:
 @dataclass(frozen=True)
 class QueuedRelink:
     job_id: uuid.UUID
-    placements: int  # the brand's placements the linker decided, which a brand-wide job links again
-    product_scoped: bool
+    # The brand's placements the linker decided, which a brand-wide job links again; None for a product's
+    # job (it links those that name the product).
+    placements: int | None
 
 
 def _queued_relink(
@@ -213,7 +214,9 @@ def _queued_relink(
     if pending is None:
         return None
     job, _new = pending
-    return QueuedRelink(job.id, placements_decided_by_linker(session, brand_id), job.product_id is not None)
+    if job.product_id is not None:
+        return QueuedRelink(job.id, None)
+    return QueuedRelink(job.id, placements_decided_by_linker(session, brand_id))
 
 
 def _say_relink(relink: QueuedRelink | None, slug: str) -> None:
@@ -222,10 +225,11 @@ def _say_relink(relink: QueuedRelink | None, slug: str) -> None:
     within REELCART_JOB_SUPERVISE_S; a service started later takes it at start-up."""
     if relink is None:
         return
+    count = relink.placements
     scope = (
         "the placements the linker decided that name the changed product"
-        if relink.product_scoped
-        else f"the {relink.placements} placement{'s' if relink.placements != 1 else ''} the linker decided"
+        if count is None
+        else f"the {count} placement{'s' if count != 1 else ''} the linker decided"
     )
     console.print(
         f"queued link job {relink.job_id} to link {scope} again: the running service starts it "

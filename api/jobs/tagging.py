@@ -23,7 +23,7 @@ from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
-from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction, placement_snapshot
+from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction, linker_action
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -191,17 +191,7 @@ class TagJobExecutor:
                     approved.append(placement)
             session.flush()
             # The linker's approvals start the placements' history, as a re-link's later changes do.
-            session.add_all(
-                ReviewAction(
-                    brand_id=placement.brand_id,
-                    placement_id=placement.id,
-                    actor=LINKER_ACTOR,
-                    action="approve",
-                    before={},
-                    after=placement_snapshot(placement),
-                )
-                for placement in approved
-            )
+            session.add_all(linker_action(placement, "approve", before={}) for placement in approved)
             job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
             job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
             job.seconds = dict(outcome.seconds)

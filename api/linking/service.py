@@ -27,10 +27,9 @@ from api.catalog.service import marks_of
 from api.columns import utcnow
 from api.review.models import (
     EVIDENCE_MAX_CHARS,
-    LINKER_ACTOR,
     Placement,
     PlacementStatus,
-    ReviewAction,
+    linker_action,
     placement_snapshot,
 )
 from api.review.schemas import SkuCandidate
@@ -429,7 +428,7 @@ def relink_placement(
         placement.approved_by_linker = not withdrawn
         moved = not withdrawn and placement.chosen_product_id != picked
         if withdrawn or moved:
-            _record_linker(session, placement, "withdraw" if withdrawn else "move", before)
+            session.add(linker_action(placement, "withdraw" if withdrawn else "move", before))
         changed = Relinked(placement.episode_id, not withdrawn, False, withdrawn, moved)
         return _stored(session, placement, changed)
     overrules_pick = picked is not None and result.chosen_product_id not in (None, picked)
@@ -444,23 +443,8 @@ def relink_placement(
     # withdraws it or gives it to another product.
     placement.approved_by_linker = approved_now and picked is None
     if approved_now:
-        _record_linker(session, placement, "approve", before)
+        session.add(linker_action(placement, "approve", before))
     return _stored(session, placement, Relinked(placement.episode_id, approved_now, approved_now))
-
-
-def _record_linker(session: Session, placement: Placement, action: str, before: dict[str, Any]) -> None:
-    """A re-link's change of a decision in the placement's history (`LINKER_ACTOR`): a brand can see
-    when and why a hotspot went live, moved or went away (the evidence is the placement's)."""
-    session.add(
-        ReviewAction(
-            brand_id=placement.brand_id,
-            placement_id=placement.id,
-            actor=LINKER_ACTOR,
-            action=action,
-            before=before,
-            after=placement_snapshot(placement),
-        )
-    )
 
 
 def _approved(placement: Placement) -> bool:

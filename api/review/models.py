@@ -94,3 +94,16 @@ def placement_snapshot(placement: Placement) -> dict[str, Any]:
         "chosen_product_id": str(placement.chosen_product_id) if placement.chosen_product_id else None,
         "keyframes": placement.keyframes,
     }
+
+
+def linker_action(placement: Placement, action: str, before: dict[str, Any]) -> ReviewAction:
+    """The linker's entry in a placement's history (`LINKER_ACTOR`): it approved it (at tagging, or in a
+    re-link), withdrew or moved it, from `before` to the placement as it is now."""
+    return ReviewAction(
+        brand_id=placement.brand_id,
+        placement_id=placement.id,
+        actor=LINKER_ACTOR,
+        action=action,
+        before=before,
+        after=placement_snapshot(placement),
+    )

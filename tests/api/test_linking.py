@@ -75,6 +75,23 @@ def _catalog_and_episode(
     return product, make_episode(engine, brand.brand.id, settings)
 
 
+def _approved_by_the_linker(
+    engine: Engine, episode: Episode, product: Product, crops: Path, *, start_ms: int = 1000
+) -> Placement:
+    """A 3 s placement the linker approved as `product` at tagging, with a stored crop to link again."""
+    return make_placement(
+        engine,
+        episode,
+        start_ms=start_ms,
+        end_ms=start_ms + 3000,
+        candidates=[product],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=product.id,
+        approved_by_linker=True,
+        thumbnail_path=_crop_file(crops),
+    )
+
+
 def _run_link_client(settings: ApiSettings, engine: Engine, source: FakeSource) -> TestClient:
     queue = InlineJobQueue()
     queue.bind(
@@ -827,26 +844,8 @@ def test_a_person_who_acts_on_the_linkers_approval_makes_it_theirs_and_no_relink
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    retimed = make_placement(
-        engine,
-        episode,
-        candidates=[product],
-        status=PlacementStatus.APPROVED,
-        chosen_product_id=product.id,
-        approved_by_linker=True,
-        thumbnail_path=_crop_file(crops),
-    )
-    left = make_placement(
-        engine,
-        episode,
-        start_ms=5000,
-        end_ms=8000,
-        candidates=[product],
-        status=PlacementStatus.APPROVED,
-        chosen_product_id=product.id,
-        approved_by_linker=True,
-        thumbnail_path=_crop_file(crops),
-    )
+    retimed = _approved_by_the_linker(engine, episode, product, crops)
+    left = _approved_by_the_linker(engine, episode, product, crops, start_ms=5000)
     linker = FixedLinker(str(product.id), 0.6)  # under the bar: not enough to approve any more
     with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
         # Given a reviewer who adjusts the span of one of the linker's approvals
@@ -992,18 +991,7 @@ def test_a_withdrawn_approval_leaves_the_public_timeline_before_the_job_goes_on(
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
     first, second = (
-        make_placement(
-            engine,
-            episode,
-            start_ms=start,
-            end_ms=start + 3000,
-            candidates=[product],
-            status=PlacementStatus.APPROVED,
-            chosen_product_id=product.id,
-            approved_by_linker=True,
-            thumbnail_path=_crop_file(crops),
-        )
-        for start in (1000, 5000)
+        _approved_by_the_linker(engine, episode, product, crops, start_ms=start) for start in (1000, 5000)
     )
     with Session(engine) as session:
         rebuild_timeline(session, session.get_one(Episode, episode.id), settings)  # as tagging left it
@@ -1035,15 +1023,7 @@ def test_the_linkers_approval_of_a_product_it_cannot_see_is_kept(
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     other, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
     _add_image(engine, brand.brand.id, other.id, tmp_path / "pear.jpg")
-    approved = make_placement(
-        engine,
-        episode,
-        candidates=[product],
-        status=PlacementStatus.APPROVED,
-        chosen_product_id=product.id,
-        approved_by_linker=True,
-        thumbnail_path=_crop_file(tmp_path / "crops"),
-    )
+    approved = _approved_by_the_linker(engine, episode, product, tmp_path / "crops")
     with Session(engine) as session:
         (image,) = session.exec(select(ProductImage).where(ProductImage.product_id == product.id)).all()
     linker = FixedLinker(str(other.id), 0.4)  # the index no longer shows the product: a weak other link
@@ -1071,18 +1051,7 @@ def test_the_linkers_approval_of_a_sibling_moves_to_the_product_shown_once_it_jo
     strawberry, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
     by_linker, by_reviewer = (
-        make_placement(
-            engine,
-            episode,
-            start_ms=start,
-            end_ms=start + 3000,
-            candidates=[strawberry],
-            status=PlacementStatus.APPROVED,
-            chosen_product_id=strawberry.id,
-            approved_by_linker=True,
-            thumbnail_path=_crop_file(crops),
-        )
-        for start in (1000, 5000)
+        _approved_by_the_linker(engine, episode, strawberry, crops, start_ms=start) for start in (1000, 5000)
     )
     vanilla, _ = make_product(engine, brand.brand.id, "Yoggi Vanilla", sku="YV-1")
     linker = FixedLinker(str(vanilla.id), 0.93)  # what the vanilla pack links to once it is there

@@ -8,15 +8,15 @@ import uuid
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from api.brands.models import Brand
 from api.db import alembic_config, create_db_engine, upgrade_database
-from api.episodes.models import Episode
 from api.linking.models import LinkJob
 from api.review.models import Placement, PlacementStatus
-from tests.api.factories import make_placement
+from api.settings import ApiSettings
+from tests.api.factories import make_episode, make_placement
 
 
 def test_approvals_made_before_0016_are_told_apart_by_who_made_them(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_approvals_made_before_0016_are_told_apart_by_who_made_them(tmp_path: Pa
         session.add(brand)
         session.commit()
         brand_id = brand.id
-    episode = _episode(engine, brand_id)
+    episode = make_episode(engine, brand_id, ApiSettings(environment="development"))
     by_linker, by_person, waiting = (
         make_placement(engine, episode, status=status).id
         for status in (PlacementStatus.APPROVED, PlacementStatus.APPROVED, PlacementStatus.PROPOSED)
@@ -81,20 +81,3 @@ def test_approvals_made_before_0016_are_told_apart_by_who_made_them(tmp_path: Pa
         again = session.get(Placement, by_linker)
         assert again is not None
         assert again.approved_by_linker is True
-
-
-def _episode(engine: Engine, brand_id: uuid.UUID) -> Episode:
-    with Session(engine, expire_on_commit=False) as session:
-        episode = Episode(
-            brand_id=brand_id,
-            title="Ep",
-            media_path="/media/ep.mp4",
-            duration_ms=60_000,
-            fps=30.0,
-            time_base="1/30",
-            width=1080,
-            height=1920,
-        )
-        session.add(episode)
-        session.commit()
-        return episode
