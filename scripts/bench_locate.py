@@ -44,6 +44,7 @@ from relink_episode import linker_for  # noqa: E402
 
 import tagger.linking.locate as locate_module  # noqa: E402
 import tagger.locating as locating_module  # noqa: E402
+from tagger.linking.decision import LinkThresholds  # noqa: E402
 from tagger.linking.features import FeatureConfig  # noqa: E402
 from tagger.linking.index import CatalogIndex, IndexedProduct  # noqa: E402
 from tagger.linking.keypoints import (  # noqa: E402
@@ -52,7 +53,6 @@ from tagger.linking.keypoints import (  # noqa: E402
     QuantizedDescriptors,
     extract_local_features,
 )
-from tagger.linking.linker import LinkThresholds  # noqa: E402
 from tagger.linking.locate import LocateConfig, locate_products, similarity_fit  # noqa: E402
 from tagger.linking.print_shortlist import ImageRows, PrintShortlist, print_shortlist_for  # noqa: E402
 from tagger.linking.store import FileIndexStore  # noqa: E402

@@ -36,7 +36,8 @@ from tagger.episode_eval import NEAR_THRESHOLD, on_the_edge, read_truth, shot_in
 from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.dataset import read_catalog_csv
-from tagger.linking.linker import Decision, LinkResult
+from tagger.linking.decision import Decision
+from tagger.linking.linker import LinkResult
 from tagger.pipeline import tag_video
 from tagger.settings import TaggerSettings
 

@@ -9,13 +9,18 @@ linker withdrew or moved, and whether the linker's approvals are exactly those o
 (`same_as_start`): a change and its reverse must land where they began (a product added back is
 expected to change them).
 
+A settings change decides the stored links again without linking them (`redecided`); `--check-relink`
+then links every placement the linker decided again from its crops under the brand's thresholds and
+counts the ones whose status, product, level or reason differ from what is stored (`relink_disagrees`,
+0 when deciding again is exact; ≈ 0.7 s a placement).
+
 Everything runs in a throw-away database and media folder with the real tag and link job executors.
 
     .venv/bin/python scripts/settings_relink.py --catalog var/eval/episodes/CATALOG-OWN-PRINT.csv \\
         --episode var/eval/episodes/episode-0.mp4 var/eval/episodes/truth-0.json \\
         --episode var/eval/episodes/episode-1.mp4 var/eval/episodes/truth-1.json \\
         [--change '{"auto_approve_threshold": 0.9}' ...] [--leave-out GS-31,GS-33 --add-back] \\
-        --out var/eval/settings-relink.json
+        [--check-relink] --out var/eval/settings-relink.json
 
 Without `--change`: the auto-approve level 0.8 → 0.9 → 0.8, then the own-print level 0.5 → 0.8 → 0.5;
 with `--add-back` and no `--change`, no settings change, only the products added.
@@ -47,6 +52,7 @@ from episode_world import (
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from api.linking.service import decided_by_linker, outcome, read_stored_crops
 from api.review.models import Placement, PlacementStatus
 from tagger.episode_eval import read_truth
 from tagger.linking.own_print import parse_own_print
@@ -78,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--add-back", action="store_true", help="after the changes, add each left-out SKU through the API"
     )
+    parser.add_argument(
+        "--check-relink",
+        action="store_true",
+        help="after each step, link the linker's placements again from their crops and count disagreements",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     left_out = frozenset(sku.strip() for sku in args.leave_out.split(",") if sku.strip())
@@ -85,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--add-back needs --leave-out")
     changes = args.change or ([] if args.add_back else list(DEFAULT_CHANGES))
     with tempfile.TemporaryDirectory(prefix="reelcart-settings-relink-") as scratch:
-        report = run(args.catalog, args.episode, changes, left_out, args.add_back, Path(scratch))
+        report = run(
+            args.catalog, args.episode, changes, left_out, args.add_back, Path(scratch), args.check_relink
+        )
     for step in report["steps"]:
         print(json.dumps({key: value for key, value in step.items() if key != "episodes"}))
     if args.out:
@@ -100,6 +113,7 @@ def run(
     left_out: frozenset[str],
     add_back: bool,
     scratch: Path,
+    check_relink: bool = False,
 ) -> dict[str, Any]:
     world = open_world(catalog, [Path(video) for video, _ in labelled], left_out, scratch, name="Settings")
     started = time.perf_counter()
@@ -115,6 +129,8 @@ def run(
             answer.raise_for_status()
             job = followed_job(client, world, answer)
             steps.append(_step(json.dumps(change), job, world, episodes, left_out, start))
+            if check_relink:
+                steps[-1]["relink_disagrees"] = _relink_disagrees(world)
         if add_back:
             rows = {row["sku"]: row for row in csv.DictReader(catalog.open(encoding="utf-8"))}
             for sku in sorted(left_out):
@@ -139,8 +155,16 @@ def _step(
     if job is not None:
         step["job"] = {
             key: job.get(key)
-            for key in ("state", "placements_relinked", "auto_approved", "withdrawn", "moved")
-        } | {"link_s": round(job["seconds"].get("link", 0.0), 1)}
+            for key in (
+                "state",
+                "decide_only",
+                "redecided",
+                "placements_relinked",
+                "auto_approved",
+                "withdrawn",
+                "moved",
+            )
+        } | {f"{phase}_s": round(job["seconds"].get(phase, 0.0), 2) for phase in ("decide", "link")}
     step["approved_shots"] = sum(entry["approved_shots"] for entry in scores)
     step["approved_right"] = sum(entry["approved_right"] for entry in scores)
     step["approved_wrong"] = sum(entry["approved_wrong"] for entry in scores)
@@ -149,6 +173,33 @@ def _step(
     step["episodes"] = scores
     print(f"{name}: {step['approved_shots']} shots approved, {step['approved_wrong']} wrong", flush=True)
     return step
+
+
+def _relink_disagrees(world: World) -> int:
+    """How many placements the linker decided would be decided otherwise by linking their crops again
+    under the brand's thresholds now (status, product, level or reason)."""
+    brand = world.linking.brand_linker(world.brand_id)
+    if brand is None:
+        raise SystemExit("the catalog has no image to link against")
+    with Session(world.engine) as session:
+        placements = session.exec(
+            select(Placement).where(col(Placement.brand_id) == world.brand_id, decided_by_linker())
+        ).all()
+    disagree = 0
+    for placement in placements:
+        fresh = outcome(
+            brand.linker.link_track(read_stored_crops(placement.thumbnail_path), brand.thresholds), brand
+        )
+        stored = (
+            placement.status,
+            placement.chosen_product_id,
+            placement.link_approval_level,
+            placement.link_evidence,
+        )
+        if (fresh.status, fresh.chosen_product_id, fresh.approval_level, fresh.evidence) != stored:
+            disagree += 1
+            print(f"  {placement.id}: stored {stored}, linked again {fresh}", flush=True)
+    return disagree
 
 
 def _linker_approvals(world: World) -> frozenset[Any]:

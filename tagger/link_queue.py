@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from tagger.placements import Placement, placement_order
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
-    from tagger.linking.linker import LinkResult, LinkThresholds, TrackLinker
+    from tagger.linking.decision import LinkThresholds
+    from tagger.linking.linker import LinkResult, TrackLinker
 
 LinkProgress = Callable[[int, int], None]
 

@@ -39,8 +39,9 @@ from tagger.arrays import FloatArray, Image
 from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
 from tagger.keyframes import interpolate_boxes
+from tagger.linking.decision import Decision
 from tagger.linking.index import CatalogIndex
-from tagger.linking.linker import Decision, TrackLinker
+from tagger.linking.linker import TrackLinker
 from tagger.linking.locate import Box, LocateConfig, Located, box_overlap, locate_products
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings

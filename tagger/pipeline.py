@@ -37,7 +37,8 @@ from tagger.video.decode import decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
-    from tagger.linking.linker import LinkThresholds, TrackLinker
+    from tagger.linking.decision import LinkThresholds
+    from tagger.linking.linker import TrackLinker
     from tagger.locating import LocatedFrame, ShotLocator
 
 

@@ -14,6 +14,12 @@ from tagger.exceptions import TaggerError
 from tagger.linking.cache import CachedExtractor
 from tagger.linking.croppers import Cropper, DetectorCropper, WholeImageCropper
 from tagger.linking.dataset import read_catalog_csv, read_queries_csv
+from tagger.linking.decision import (
+    DEFAULT_AUTO_APPROVE,
+    DEFAULT_FLOOR,
+    DEFAULT_OWN_PRINT_APPROVE,
+    LinkThresholds,
+)
 from tagger.linking.evaluation import (
     collect,
     cross_validate,
@@ -27,13 +33,7 @@ from tagger.linking.factory import DEFAULT_EMBEDDER_CARD, load_extractor
 from tagger.linking.features import Extractor
 from tagger.linking.fusion import DEFAULT_MODEL_PATH, FusionModel
 from tagger.linking.index import build_catalog_index
-from tagger.linking.linker import (
-    DEFAULT_AUTO_APPROVE,
-    DEFAULT_FLOOR,
-    DEFAULT_OWN_PRINT_APPROVE,
-    LinkThresholds,
-    ShortlistConfig,
-)
+from tagger.linking.linker import ShortlistConfig
 
 eval_app = typer.Typer(help="Evaluate parts of ReelCart on labelled data.", no_args_is_help=True)
 

@@ -16,7 +16,7 @@ from tagger.detection.onnx_backend import DEVICE_PROVIDERS
 from tagger.exceptions import TaggerError
 from tagger.linking import FusionModel, Linker, LinkThresholds, build_catalog_index, load_extractor
 from tagger.linking.dataset import read_catalog_csv
-from tagger.linking.linker import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, DEFAULT_OWN_PRINT_APPROVE
+from tagger.linking.decision import DEFAULT_AUTO_APPROVE, DEFAULT_FLOOR, DEFAULT_OWN_PRINT_APPROVE
 from tagger.pipeline import tag_video
 from tagger.settings import TaggerSettings
 

@@ -190,4 +190,5 @@ def placement_draft(placement: Placement, brand: BrandLinker | None = None) -> P
         link_evidence=linked.evidence if linked else None,
         link_contradicted=linked.contradicted if linked else False,
         link_approval_level=linked.approval_level if linked else None,
+        link_inputs=linked.inputs if linked else None,
     )

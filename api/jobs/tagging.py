@@ -59,6 +59,7 @@ class PlacementDraft:
     link_evidence: str | None = None
     link_contradicted: bool = False
     link_approval_level: float | None = None
+    link_inputs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class TagJobExecutor:
                     link_evidence=draft.link_evidence,
                     link_contradicted=draft.link_contradicted,
                     link_approval_level=draft.link_approval_level,
+                    link_inputs=draft.link_inputs,
                     chosen_product_id=draft.chosen_product_id,
                     status=draft.status,
                     approved_by_linker=draft.status == PlacementStatus.APPROVED,

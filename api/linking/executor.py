@@ -9,6 +9,13 @@ linker's own approvals are decided again like proposals, so one the new link no 
 withdrawn (back in review, off the timeline). A person's decision is kept by every re-link; these
 scopes only spare the work on placements a person has decided.
 
+A job queued by a change to the brand's linking thresholds alone (`decide_only`) links nothing again:
+each placement keeps what its link's decision weighed (`Placement.link_inputs`), and is decided again
+from it under the new thresholds in a few milliseconds, exactly as linking its crops again would decide
+it. Only a placement whose stored link cannot say (linked before the inputs were kept, or never asked
+for the packshots' opinion its new level needs) is linked again, so the job fetches and indexes only
+when one is left.
+
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
 `relink_placement`), so reviewers keep working while a job runs and a crash loses at most one write.
@@ -24,6 +31,7 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from api.brands.models import Brand
 from api.catalog.image_fetch import ImageFetcher
 from api.catalog.remote_images import fetch_pending_images, image_fetcher
 from api.columns import utcnow
@@ -39,12 +47,15 @@ from api.linking.service import (
     NO_IMAGES,
     BrandLinker,
     BrandLinkerSource,
+    LinkOutcome,
     Relinked,
+    brand_thresholds,
     decided_by_linker,
     indexed_products,
     outcome,
     placements_naming,
     read_stored_crops,
+    redecided_outcome,
     relink_placement,
 )
 from api.review.models import Placement
@@ -59,22 +70,26 @@ log = logging.getLogger("reelcart.jobs")
 # build of a large catalog dominates; an incremental one over an unchanged catalog takes a moment.
 FETCH_SHARE = 0.1
 INDEX_SHARE = 0.3
+# A decide-only job's share for deciding from stored links; the rest is for any it must link again.
+DECIDE_SHARE = 0.2
 
 
 @dataclass
 class Relinks:
-    """What a job did: placements linked again, approved after it (by anyone), approved by it, and the
-    linker's approvals it withdrew or moved to another product."""
+    """What a job did: placements linked again or decided again from their stored link, approved after
+    it (by anyone), approved by it, and the linker's approvals it withdrew or moved to another product."""
 
     relinked: int = 0
+    redecided: int = 0
     approved: int = 0
     auto_approved: int = 0
     withdrawn: int = 0
     moved: int = 0
     episodes: set[uuid.UUID] = field(default_factory=set)
 
-    def add(self, stored: Relinked) -> None:
-        self.relinked += 1
+    def add(self, stored: Relinked, *, redecided: bool = False) -> None:
+        self.relinked += int(not redecided)
+        self.redecided += int(redecided)
         self.approved += int(stored.approved)
         self.auto_approved += int(stored.approved_now)
         self.withdrawn += int(stored.withdrawn)
@@ -90,6 +105,7 @@ class LinkScope:
     attempt: int  # the claim's fencing token (api.jobs.lease)
     product_id: uuid.UUID | None = None
     linker_decided_only: bool = False
+    decide_only: bool = False
 
 
 def placements_in_scope(session: Session, scope: LinkScope) -> list[tuple[uuid.UUID, str | None]]:
@@ -131,6 +147,7 @@ class LinkJobExecutor:
                 job.attempts,
                 job.product_id,
                 job.linker_decided_only,
+                job.decide_only,
             ),
         )
         if scope is None:
@@ -150,6 +167,15 @@ class LinkJobExecutor:
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
         progress = JobProgress(self._engine, LinkJob, job_id, scope.attempt)
         clock = PhaseClock()
+        counts = Relinks()
+        placements: list[tuple[uuid.UUID, str | None]] | None = None
+        if scope.decide_only:
+            with clock.phase("decide"):
+                placements = self._decide_again(job_id, scope, counts, progress)
+            if not placements:
+                self._rebuild_timelines(clock, counts)
+                self._finish(job_id, scope.attempt, None, clock.seconds, counts)
+                return
         with clock.phase("fetch"):
             fetched = fetch_pending_images(
                 self._engine,
@@ -181,28 +207,64 @@ class LinkJobExecutor:
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
-            placements = placements_in_scope(session, scope)
+            if placements is None:
+                placements = placements_in_scope(session, scope)
             indexed = indexed_products(session, scope.brand_id)
-        counts = Relinks()
         with clock.phase("link"):
             for position, (placement_id, thumbnail_path) in enumerate(placements):
                 stored = self._relink_one(job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path)
                 if stored is not None:
                     counts.add(stored)
                 progress.report(start + (1 - start) * (position + 1) / len(placements))
+        self._rebuild_timelines(clock, counts)
+        self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, counts)
+
+    def _decide_again(
+        self, job_id: uuid.UUID, scope: LinkScope, counts: Relinks, progress: JobProgress
+    ) -> list[tuple[uuid.UUID, str | None]]:
+        """Decide each placement in scope again from its stored link under the brand's thresholds as
+        they are now; the placements whose stored link cannot say, to link again from their crops."""
+        with session_scope(self._engine) as session:
+            brand = session.get(Brand, scope.brand_id)
+            if brand is None:
+                return []
+            thresholds = brand_thresholds(brand)
+            placements = placements_in_scope(session, scope)
+            indexed = indexed_products(session, scope.brand_id)
+        left: list[tuple[uuid.UUID, str | None]] = []
+        for position, (placement_id, thumbnail_path) in enumerate(placements):
+            with session_scope(self._engine) as session:
+                require_lease(session, LinkJob, job_id, scope.attempt, writing="a decision")
+                # Locked before it is read: a reviewer's decision or another job's link lands before or
+                # after this one, never in between.
+                placement = session.exec(
+                    select(Placement).where(Placement.id == placement_id).with_for_update()
+                ).first()
+                if placement is None:
+                    continue
+                again = redecided_outcome(placement, thresholds)
+                if again is None:
+                    left.append((placement_id, thumbnail_path))
+                    continue
+                stored = self._store(session, placement_id, again, indexed)
+                if stored is not None:
+                    counts.add(stored, redecided=True)
+            progress.report(DECIDE_SHARE * (position + 1) / len(placements))
+        return left
+
+    def _rebuild_timelines(self, clock: PhaseClock, counts: Relinks) -> None:
         with clock.phase("store"):
             for episode_id in sorted(counts.episodes):
                 with session_scope(self._engine) as session:
                     episode = session.get(Episode, episode_id)
                     if episode is not None:
                         rebuild_timeline(session, episode, self._settings)
-        self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, counts)
 
     def _finish(
         self,
         job_id: uuid.UUID,
         attempt: int,
-        index_version: str,
+        index_version: str | None,
         seconds: dict[str, float],
         counts: Relinks,
     ) -> None:
@@ -211,7 +273,9 @@ class LinkJobExecutor:
             if isinstance(job, LinkJob):
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
                 job.seconds = dict(seconds)
-                job.placements_relinked, job.index_version = counts.relinked, index_version
+                job.placements_relinked, job.redecided = counts.relinked, counts.redecided
+                # A job that linked nothing again leaves the version its placements were linked with.
+                job.index_version = index_version if index_version is not None else job.index_version
                 job.approved, job.auto_approved = counts.approved, counts.auto_approved
                 job.withdrawn, job.moved = counts.withdrawn, counts.moved
 
@@ -232,14 +296,19 @@ class LinkJobExecutor:
         result = outcome(brand.linker.link_track(crops, brand.thresholds), brand)
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="a re-link")
-            stored = relink_placement(session, placement_id, result, indexed)
-            if stored is not None and (stored.withdrawn or stored.moved):
-                # Off the public timeline (or selling the new product) in the same commit: until the
-                # job's last rebuild a shopper would tap a hotspot that checkout now refuses.
-                episode = session.get(Episode, stored.episode_id)
-                if episode is not None:
-                    rebuild_timeline(session, episode, self._settings)
-            return stored
+            return self._store(session, placement_id, result, indexed)
+
+    def _store(
+        self, session: Session, placement_id: uuid.UUID, result: LinkOutcome, indexed: frozenset[uuid.UUID]
+    ) -> Relinked | None:
+        stored = relink_placement(session, placement_id, result, indexed)
+        if stored is not None and (stored.withdrawn or stored.moved):
+            # Off the public timeline (or selling the new product) in the same commit: until the job's
+            # last rebuild a shopper would tap a hotspot that checkout now refuses.
+            episode = session.get(Episode, stored.episode_id)
+            if episode is not None:
+                rebuild_timeline(session, episode, self._settings)
+        return stored
 
     def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
@@ -39,9 +39,12 @@ def pending_link_job(
     index_only: bool = False,
     product_id: uuid.UUID | None = None,
     linker_decided_only: bool = False,
+    decide_only: bool = False,
 ) -> PendingLinkJob:
     """The job that will do this work: a queued job over the same scope has not started, so it will see
-    the catalog as it is now and is returned instead of queueing the same work twice (False); a running
+    the catalog as it is now and is returned instead of queueing the same work twice (False); for a
+    `decide_only` job, a queued re-link of the same scope does that work too (it links with the
+    thresholds it reads when it starts), so it is returned as well; a running
     one may have read the catalog already, so a new one is added to the session (True), uncommitted, so
     that it commits with the change that asked for it. Hand a new one to the workers after the commit
     (`publish`, `publish_stored`); the job supervisor hands out one that never was (with a broker, or
@@ -49,17 +52,19 @@ def pending_link_job(
     # Locked until the commit: a worker's claim of the job (a conditional update of the row) waits for
     # the change to be stored, so the job cannot start with the catalog as it was before the change and
     # leave it unlinked; a job claimed before this reads it is no longer queued, and a new one is added.
+    scope: list[ColumnElement[bool]] = [
+        col(LinkJob.brand_id) == brand_id,
+        col(LinkJob.episode_id) == episode_id,
+        col(LinkJob.product_id) == product_id,
+        col(LinkJob.index_only) == index_only,
+        col(LinkJob.linker_decided_only) == linker_decided_only,
+        col(LinkJob.state) == JobState.QUEUED,
+    ]
+    if not decide_only:
+        scope.append(col(LinkJob.decide_only).is_(False))
+    # A queued re-link first: it covers a decide-only job's work.
     job = session.exec(
-        select(LinkJob)
-        .where(
-            LinkJob.brand_id == brand_id,
-            LinkJob.episode_id == episode_id,
-            LinkJob.product_id == product_id,
-            LinkJob.index_only == index_only,
-            LinkJob.linker_decided_only == linker_decided_only,
-            LinkJob.state == JobState.QUEUED,
-        )
-        .with_for_update()
+        select(LinkJob).where(*scope).order_by(col(LinkJob.decide_only)).with_for_update()
     ).first()
     if job is not None:
         return job, False
@@ -69,6 +74,7 @@ def pending_link_job(
         product_id=product_id,
         index_only=index_only,
         linker_decided_only=linker_decided_only,
+        decide_only=decide_only,
     )
     session.add(job)
     session.flush()
@@ -210,7 +216,7 @@ def relink_for_settings_change(session: Session, brand: Brand, before: object) -
     not change or there is no catalog image to link against. Not committed (see `pending_link_job`)."""
     if brand_thresholds(brand) == before or not catalog_has_images(session, brand.id):
         return None
-    return pending_link_job(session, brand.id, linker_decided_only=True)
+    return pending_link_job(session, brand.id, linker_decided_only=True, decide_only=True)
 
 
 def queue_index_refresh(

@@ -32,6 +32,11 @@ class LinkJob(SQLModel, table=True):
     # decides links (settings, marks, a product's words, new products) has nothing to say about a
     # person's decision, so the job spares the work of linking those again.
     linker_decided_only: bool = Field(default=False)
+    # Only the brand's linking thresholds changed: each placement's stored link is decided again under
+    # them (`tagger.linking.decision.decided`), in milliseconds; a placement whose stored inputs cannot
+    # decide it (linked before they were kept, or never asked for the packshots' opinion its new level
+    # needs) is linked again from its crops.
+    decide_only: bool = Field(default=False)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     error: str | None = Field(default=None)
@@ -39,6 +44,8 @@ class LinkJob(SQLModel, table=True):
     images_fetched: int = Field(default=0, ge=0)
     images_failed: int = Field(default=0, ge=0)
     placements_relinked: int = Field(default=0, ge=0)
+    # Placements decided again from their stored link, without linking them again (`decide_only`).
+    redecided: int = Field(default=0, ge=0)
     approved: int = Field(default=0, ge=0)
     # Of those, the ones this job approved: awaiting review until its new link passed the brand's bar.
     auto_approved: int = Field(default=0, ge=0)

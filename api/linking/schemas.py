@@ -24,6 +24,12 @@ class LinkJobPublic(BaseModel):
         "ones the linker approved (a product's job, or one queued by a change to the brand's linking "
         "settings or by new products); a person's approvals and rejections are left as they are",
     )
+    decide_only: bool = Field(
+        default=False,
+        description="Queued by a change to the brand's linking thresholds: each placement's stored link is "
+        "decided again under the new thresholds without being linked again (see redecided); only a "
+        "placement whose stored link cannot say is linked again from its crops",
+    )
     index_only: bool = Field(
         description="Only fetch and index catalog images (queued when images are added); no re-link"
     )
@@ -35,7 +41,12 @@ class LinkJobPublic(BaseModel):
     images_failed: int = Field(
         description="Image URLs that could not be fetched (see the image's fetch_error)"
     )
-    placements_relinked: int
+    placements_relinked: int = Field(description="Placements linked again from their stored crops")
+    redecided: int = Field(
+        default=0,
+        description="Placements whose stored link was decided again under the brand's new thresholds, "
+        "without linking it again (a decide_only job)",
+    )
     approved: int = Field(description="Placements approved after the job (machine or human decisions)")
     auto_approved: int = Field(
         default=0,

@@ -49,6 +49,7 @@ from tagger.linking import (
     build_catalog_index,
     load_extractor,
 )
+from tagger.linking.decision import DecisionInputs, decided
 from tagger.linking.own_print import check_boxes
 
 log = logging.getLogger("reelcart.linking")
@@ -72,6 +73,8 @@ class LinkOutcome:
     contradicted: bool = False
     # The confidence the link needed to be approved (`LinkResult.approval_level`).
     approval_level: float | None = None
+    # What the decision weighed (`LinkResult.inputs`, stored form): `Placement.link_inputs`.
+    inputs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,33 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
         evidence=stored_evidence(result.evidence),
         contradicted=result.contradicted,
         approval_level=result.approval_level,
+        inputs=result.inputs.stored() if result.inputs is not None else None,
+    )
+
+
+def redecided_outcome(placement: Placement, thresholds: LinkThresholds) -> LinkOutcome | None:
+    """The placement's stored link decided again under `thresholds`, as linking its crops again with
+    them would decide it (`tagger.linking.decision.decided`): the same candidates, a new status, level
+    and reason. None when its stored inputs cannot say: a link made before they were kept, or one whose
+    new level asks for the packshots' opinion it was never given. Store it with `relink_placement`."""
+    inputs = DecisionInputs.from_stored(placement.link_inputs)
+    if inputs is None:
+        return None
+    again = decided(inputs, thresholds)
+    if again is None:
+        return None
+    candidates = [SkuCandidate.model_validate(entry) for entry in placement.sku_candidates]
+    approved = again.decision is Decision.APPROVED and bool(candidates)
+    return LinkOutcome(
+        sku_candidates=candidates,
+        link_confidence=placement.link_confidence,
+        chosen_product_id=candidates[0].product_id if approved else None,
+        status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
+        index_version=placement.index_version,
+        evidence=stored_evidence(again.evidence),
+        contradicted=inputs.contradicted,
+        approval_level=again.level,
+        inputs=placement.link_inputs,
     )
 
 
@@ -413,6 +443,7 @@ def relink_placement(
     placement.link_evidence = result.evidence
     placement.link_contradicted = result.contradicted
     placement.link_approval_level = result.approval_level
+    placement.link_inputs = result.inputs
     placement.index_version = result.index_version
     # A product a person picked for a placement still awaiting review (`chosen_product_id` on a proposed
     # placement is only ever theirs: the linker sets it only when it approves) is never swapped for

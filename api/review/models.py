@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, false
+from sqlalchemy import JSON, Index, String, false
 from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, json_field
@@ -54,6 +54,10 @@ class Placement(SQLModel, table=True):
     # The confidence the link needed to be approved: the brand's auto-approve threshold, or its own-print
     # level when the crops confirmed the product's marked own print (tagger.linking.LinkThresholds).
     link_approval_level: float | None = Field(default=None, ge=0.0, le=1.0)
+    # What the link's decision weighed besides the brand's thresholds (tagger.linking.DecisionInputs,
+    # stored form): a change of those thresholds decides the link again from it, without its crops.
+    # None for links made before it was kept (they are linked again from their crops).
+    link_inputs: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
     chosen_product_id: uuid.UUID | None = Field(default=None, foreign_key="product.id")
     status: PlacementStatus = Field(default=PlacementStatus.PROPOSED, sa_type=String(20))
     # Approved by the linker, not by a person: a later re-link (the brand raised its bar, a product's

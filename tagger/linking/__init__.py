@@ -11,21 +11,13 @@ Typical use (a worker, once per brand catalog change, then per placement):
 """
 
 from tagger.linking.catalog import CatalogItem
+from tagger.linking.decision import Decision, LinkThresholds
 from tagger.linking.errors import CatalogIndexError, IndexStoreError, LinkingError
 from tagger.linking.factory import load_extractor
 from tagger.linking.features import FeatureConfig, FeatureExtractor
 from tagger.linking.fusion import FusionModel
 from tagger.linking.index import CatalogIndex, SkippedImage, build_catalog_index
-from tagger.linking.linker import (
-    CropLike,
-    Decision,
-    Linker,
-    LinkResult,
-    LinkThresholds,
-    SkuCandidate,
-    TrackLinker,
-    link_track,
-)
+from tagger.linking.linker import CropLike, Linker, LinkResult, SkuCandidate, TrackLinker, link_track
 from tagger.linking.store import FileIndexStore, IndexStore
 
 __all__ = [

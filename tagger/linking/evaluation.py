@@ -19,20 +19,17 @@ from numpy.typing import NDArray
 
 from tagger.linking.croppers import Cropper
 from tagger.linking.dataset import Query
+from tagger.linking.decision import DEFAULT_OWN_PRINT_APPROVE, Decision, LinkThresholds, decide
 from tagger.linking.errors import EvaluationInputError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import FusionModel, TrainingGroup, fit_fusion
 from tagger.linking.images import ImageProblem, read_image
 from tagger.linking.index import CatalogIndex
 from tagger.linking.linker import (
-    DEFAULT_OWN_PRINT_APPROVE,
     CandidateSet,
-    Decision,
-    LinkThresholds,
     QueryVerifications,
     ShortlistConfig,
     candidate_set,
-    decide,
     marks_of,
     packshot_probability,
     print_evidence,

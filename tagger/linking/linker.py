@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from tagger.arrays import FloatArray, Image
 from tagger.linking.aligned import aligned_similarity
+from tagger.linking.decision import Decision, DecisionInputs, LinkThresholds, decided
 from tagger.linking.errors import LinkingError
 from tagger.linking.features import Extractor, ImageFeatures
 from tagger.linking.fusion import CHANCE_INLIERS, SIGNAL_NAMES, FusionModel
@@ -35,10 +36,6 @@ IntArray = NDArray[np.int64]
 TOP_K = 5
 # Below this many inliers a homography is as likely chance as geometry; no aligned comparison then.
 MIN_INLIERS_FOR_ALIGNMENT = 8
-DEFAULT_AUTO_APPROVE = 0.8
-# Where the crops confirmed a product's marked own print: more likely than all other answers together.
-DEFAULT_OWN_PRINT_APPROVE = 0.5
-DEFAULT_FLOOR = 0.3
 # Print evidence: OCR read words of the SKU's catalog text, or keypoints agree on one homography at
 # twice the inliers unrelated packshots reach by chance.
 PRINT_EVIDENCE_INLIERS = 2 * CHANCE_INLIERS
@@ -73,46 +70,6 @@ class OwnPrintMarks(StrEnum):
     NONE = "none"  # the brand marked nothing
     PLACED = "placed"  # on an indexed packshot: keypoints inside them are counted
     UNPLACED = "unplaced"  # on an image that is missing, unreadable or a scene: nothing can match them
-
-
-class Decision(StrEnum):
-    APPROVED = "approved"
-    PROPOSED = "proposed"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class LinkThresholds:
-    """A brand's thresholds on the top SKU's probability. The default auto-approve level is the one
-    at which cross-validated precision on grocery-dev was ≥ 98% (see BENCHMARKS.md, Linking)."""
-
-    auto_approve: float = DEFAULT_AUTO_APPROVE
-    floor: float = DEFAULT_FLOOR
-    # Links whose own print the brand marked and the crops confirmed (`PrintEvidence.own_print_confirmed`)
-    # are approved from this confidence, if lower than `auto_approve` (never below `floor`): more
-    # likely than every other answer together, unknown included.
-    own_print_approve: float = DEFAULT_OWN_PRINT_APPROVE
-    # Auto-approve only a SKU whose print was seen (see `print_evidence`). Colour and shape alone
-    # can be confidently wrong: on grocery-dev an orange went to "Satsumas" at 0.85 and, with its SKU
-    # removed from the catalog, to another fruit at 0.84; with the rule no wrong link was approved and
-    # every approved packaged link kept its approval (BENCHMARKS.md, Linking). Such links still get
-    # their SKU, proposed for review.
-    require_print_evidence: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.floor <= self.auto_approve <= 1.0:
-            raise LinkingError(
-                f"thresholds must satisfy 0 ≤ floor ≤ auto_approve ≤ 1, got {self.floor}, {self.auto_approve}"
-            )
-        if not 0.0 <= self.own_print_approve <= 1.0:
-            raise LinkingError(f"own_print_approve must be between 0 and 1, got {self.own_print_approve}")
-
-    def approval_level(self, own_print_confirmed: bool = False) -> float:
-        """The confidence a link needs to be approved: `auto_approve`, or for a link whose marked own
-        print was confirmed the lower of it and `own_print_approve`, not below the floor."""
-        if not own_print_confirmed:
-            return self.auto_approve
-        return max(self.floor, min(self.auto_approve, self.own_print_approve))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +123,9 @@ class LinkResult:
     # The confidence this link needed to be approved: the brand's auto-approve level, or its own-print
     # level when the crops confirmed the product's marked own print. None: not decided by thresholds.
     approval_level: float | None = None
+    # What the decision weighed, kept so a change of thresholds can decide the link again without
+    # linking it again (`tagger.linking.decision.decided`). None from linkers that do not say.
+    inputs: DecisionInputs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,87 +488,37 @@ def _judged_with_marks(found: str, own: int, marks: OwnPrintMarks) -> PrintEvide
     return PrintEvidence(True, f"{found}; {marked}")
 
 
-def needed_level(thresholds: LinkThresholds, *, own_print_confirmed: bool, own_print_unseen: bool) -> float:
-    """The confidence a link needs: the own-print level only when the marks were confirmed and not also
-    reported unseen (flags from different sources must both agree before the bar is lowered)."""
-    return thresholds.approval_level(own_print_confirmed and not own_print_unseen)
-
-
-def decide(
-    confidence: float,
-    thresholds: LinkThresholds,
-    *,
-    print_evidence: bool = True,
-    contradicted: bool = False,
-    packshot_confidence: float | None = None,
-    own_print_unseen: bool = False,
-    own_print_confirmed: bool = False,
-) -> Decision:
-    """Approved above the threshold with print evidence (or without, for a brand that waived it), but
-    never when the crops contradicted the SKU (another variant's name on its print, its print in other
-    colours): that is evidence of another product, which no setting trusts appearance over. Nor when
-    the brand marked the product's own print and no crop matched it (`own_print_unseen`). A link whose
-    marked own print the crops confirmed (`own_print_confirmed`) needs only the brand's own-print level
-    (`LinkThresholds.approval_level`). A catalog with scene images must also be sure of the SKU on its
-    packshots alone (`packshot_confidence`, None when every image is a packshot), at the same level:
-    see `Linker.link_track`."""
-    level = needed_level(
-        thresholds, own_print_confirmed=own_print_confirmed, own_print_unseen=own_print_unseen
-    )
-    trusted = print_evidence or not thresholds.require_print_evidence
-    backed = packshot_confidence is None or packshot_confidence >= level
-    allowed = not contradicted and not own_print_unseen
-    if confidence >= level and trusted and backed and allowed:
-        return Decision.APPROVED
-    if confidence >= thresholds.floor:
-        return Decision.PROPOSED
-    return Decision.UNKNOWN
-
-
 def result_from_probabilities(
     probabilities: NDArray[np.float64],
     unknown: float,
     index: CatalogIndex,
     thresholds: LinkThresholds,
     crops_used: int,
-    *,
-    print_evidence: bool = True,
-    evidence: str = "",
-    contradicted: bool = False,
-    packshot_confidence: float | None = None,
-    own_print_unseen: bool = False,
-    own_print_confirmed: bool = False,
+    inputs: DecisionInputs,
 ) -> LinkResult:
+    """The link's result: its top candidates, decided from `inputs` (whose confidence is the top
+    candidate's) under `thresholds`."""
     order = np.argsort(-probabilities, kind="stable")[:TOP_K]
     candidates = tuple(
         SkuCandidate(index.products[row].sku, index.products[row].title, round(float(probabilities[row]), 4))
         for row in order
         if probabilities[row] > 0
     )
-    confidence = candidates[0].confidence if candidates else 0.0
-    level = needed_level(
-        thresholds, own_print_confirmed=own_print_confirmed, own_print_unseen=own_print_unseen
-    )
-    decision = decide(
-        confidence,
-        thresholds,
-        print_evidence=print_evidence,
-        contradicted=contradicted,
-        packshot_confidence=packshot_confidence,
-        own_print_unseen=own_print_unseen,
-        own_print_confirmed=own_print_confirmed,
-    )
+    outcome = decided(inputs, thresholds)
+    if outcome is None:
+        raise LinkingError("the link needs its packshot-only confidence and was not given it")
     return LinkResult(
         candidates=candidates,
-        sku=candidates[0].sku if candidates and decision is not Decision.UNKNOWN else None,
-        confidence=confidence,
+        sku=candidates[0].sku if candidates and outcome.decision is not Decision.UNKNOWN else None,
+        confidence=candidates[0].confidence if candidates else 0.0,
         unknown_probability=round(unknown, 4),
-        decision=decision,
+        decision=outcome.decision,
         index_version=index.version,
         crops_used=crops_used,
-        evidence=evidence,
-        contradicted=contradicted,
-        approval_level=level,
+        evidence=outcome.evidence,
+        contradicted=inputs.contradicted,
+        approval_level=outcome.level,
+        inputs=inputs,
     )
 
 
@@ -669,34 +579,22 @@ class Linker:
             unknown = 1.0
         top = int(np.argmax(probabilities)) if probabilities.size else -1
         seen = print_evidence(sets, top, own_print=marks_of(self.index, top) if sets else OwnPrintMarks.NONE)
-        reason = seen.reason
-        alone = None
-        # The second opinion matters only to a link the other rules would approve. The confidence is
-        # rounded as `decide` sees it, so a link just under the level cannot slip past unasked.
-        confidence = round(float(probabilities[top]), 4) if sets else 0.0
-        trusted = seen.seen or not thresholds.require_print_evidence
-        level = needed_level(
-            thresholds, own_print_confirmed=seen.own_print_confirmed, own_print_unseen=seen.own_print_unseen
-        )
-        if confidence >= level and trusted and not seen.vetoed:
-            alone = self.packshot_confidence(features, verifications, top)
-        if alone is not None:
-            under = ", under the approval level: scene images made it sure"
-            backed = alone >= level
-            reason += f"; {alone:.4f} on its packshots alone" + ("" if backed else under)
-        return result_from_probabilities(
-            probabilities,
-            unknown,
-            self.index,
-            thresholds,
-            len(sets),
+        inputs = DecisionInputs(
+            # Rounded as the result reports it, so a link just under the level cannot slip past.
+            confidence=round(float(probabilities[top]), 4) if sets else 0.0,
             print_evidence=seen.seen,
-            evidence=reason,
+            reason=seen.reason,
             contradicted=seen.contradicted,
-            packshot_confidence=alone,
             own_print_unseen=seen.own_print_unseen,
             own_print_confirmed=seen.own_print_confirmed,
+            scenes=self.index.packshots_only() is not self.index,
         )
+        # The second opinion matters only to a link the other rules would approve.
+        if inputs.asks_packshots(thresholds):
+            inputs = replace(
+                inputs, packshot_confidence=self.packshot_confidence(features, verifications, top)
+            )
+        return result_from_probabilities(probabilities, unknown, self.index, thresholds, len(sets), inputs)
 
     def packshot_confidence(
         self, features: Sequence[ImageFeatures], verifications: Sequence[QueryVerifications], row: int

@@ -13,19 +13,45 @@ from sqlmodel import Session
 from api.brands.models import Brand
 from api.linking.service import BrandLinker, IndexProgress, brand_thresholds
 from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking.decision import DecisionInputs, decided
+
+# The reason a `FixedLinker` that keeps its inputs gives: its print was seen.
+MATCHED = "crop 1: its print matched (40 keypoints)"
 
 
 class FixedLinker:
-    """Answers every track with the same SKU; `during` runs while "linking" (a reviewer acting then)."""
+    """Answers every track with the same SKU; `during` runs while "linking" (a reviewer acting then).
+    With `keeps_inputs` its answer is decided as the real linker decides, from inputs it returns with
+    it (print seen, nothing contradicting); without, it says nothing of them, as a link made before
+    they were kept."""
 
-    def __init__(self, sku: str, confidence: float, during: Any = None) -> None:
+    def __init__(
+        self, sku: str, confidence: float, during: Any = None, *, keeps_inputs: bool = False
+    ) -> None:
         self.sku, self.confidence, self.during = sku, confidence, during
+        self.keeps_inputs = keeps_inputs
         self.crops_seen: list[int] = []
 
     def link_track(self, crops: Sequence[Any], thresholds: LinkThresholds | None = None) -> LinkResult:
         self.crops_seen.append(len(crops))
         if self.during is not None:
             self.during()
+        if self.keeps_inputs:
+            inputs = DecisionInputs(self.confidence, True, MATCHED)
+            again = decided(inputs, thresholds or LinkThresholds())
+            assert again is not None
+            return LinkResult(
+                candidates=(SkuCandidate(self.sku, "Pressed Apple", self.confidence),),
+                sku=self.sku,
+                confidence=self.confidence,
+                unknown_probability=1 - self.confidence,
+                decision=again.decision,
+                index_version="index-v7",
+                crops_used=len(crops),
+                evidence=again.evidence,
+                approval_level=again.level,
+                inputs=inputs,
+            )
         level = (thresholds or LinkThresholds()).auto_approve
         approved = self.confidence >= level
         return LinkResult(
@@ -36,7 +62,7 @@ class FixedLinker:
             decision=Decision.APPROVED if approved else Decision.PROPOSED,
             index_version="index-v7",
             crops_used=len(crops),
-            evidence="crop 1: its print matched (40 keypoints)" if approved else "",
+            evidence=MATCHED if approved else "",
             approval_level=level,
         )
 

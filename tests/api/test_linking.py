@@ -38,8 +38,9 @@ from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
+from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_placement, make_product
-from tests.api.fake_linking import FakeSource, FixedLinker
+from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
 from tests.api.image_server import Route, serving
 from tests.utils.api import BrandAccount, RecordingQueue
 
@@ -76,7 +77,7 @@ def _catalog_and_episode(
 
 
 def _approved_by_the_linker(
-    engine: Engine, episode: Episode, product: Product, crops: Path, *, start_ms: int = 1000
+    engine: Engine, episode: Episode, product: Product, crops: Path, *, start_ms: int = 1000, **extra: Any
 ) -> Placement:
     """A 3 s placement the linker approved as `product` at tagging, with a stored crop to link again."""
     return make_placement(
@@ -89,6 +90,7 @@ def _approved_by_the_linker(
         chosen_product_id=product.id,
         approved_by_linker=True,
         thumbnail_path=_crop_file(crops),
+        **extra,
     )
 
 
@@ -832,6 +834,113 @@ def test_changing_the_brands_linking_settings_decides_the_placements_the_linker_
             "approved",
         )
     assert linker.crops_seen == [1, 1, 1]
+
+
+def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_that_cannot_say(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    # Given a link held for review at 0.72 and one the linker approved at 0.85, each with what its
+    # decision weighed kept, as tag jobs keep it now
+    held = make_placement(
+        engine,
+        episode,
+        link_confidence=0.72,
+        candidates=[product],
+        thumbnail_path=_crop_file(crops),
+        link_inputs=DecisionInputs(0.72, True, MATCHED).stored(),
+    )
+    approved = _approved_by_the_linker(
+        engine,
+        episode,
+        product,
+        crops,
+        start_ms=5000,
+        link_confidence=0.85,
+        link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
+    )
+    # And two that cannot say under a level of 0.7: one linked before the inputs were kept, and one in a
+    # catalog with scene images whose packshots' opinion no level it reached ever asked for
+    make_placement(
+        engine,
+        episode,
+        start_ms=9000,
+        end_ms=12000,
+        candidates=[product],
+        thumbnail_path=_crop_file(crops),
+    )
+    make_placement(
+        engine,
+        episode,
+        start_ms=13000,
+        end_ms=16000,
+        link_confidence=0.75,
+        candidates=[product],
+        thumbnail_path=_crop_file(crops),
+        link_inputs=DecisionInputs(0.75, True, MATCHED, scenes=True).stored(),
+    )
+    linker = FixedLinker(str(product.id), 0.75, keeps_inputs=True)
+
+    with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
+        # When the brand lowers its auto-approve level to 0.7
+        lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
+        job = _followed(client, brand, lowered)
+        # Then two links are decided again from what they kept, and only the other two linked again
+        assert (job["state"], job["decide_only"], job["linker_decided_only"]) == ("done", True, True)
+        assert (job["redecided"], job["placements_relinked"]) == (2, 2)
+        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (4, 3, 0)
+        assert linker.crops_seen == [1, 1]
+        now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
+        assert (now["status"], now["approved_by_linker"], now["link_approval_level"]) == (
+            "approved",
+            True,
+            0.7,
+        )
+        assert (now["link_confidence"], now["link_evidence"]) == (0.72, MATCHED)
+        assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
+
+        # When it raises the level above every link
+        raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
+        job = _followed(client, brand, raised)
+        # Then all four are decided again without linking any (the two linked now kept their inputs):
+        # the linker's approvals are withdrawn, off the timeline, each with its history entry
+        assert (job["redecided"], job["placements_relinked"], job["withdrawn"], job["approved"]) == (
+            4,
+            0,
+            4,
+            0,
+        )
+        assert job["index_version"] is None
+        assert set(job["seconds"]) == {"decide", "store"}
+        assert linker.crops_seen == [1, 1]
+        assert client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"] == []
+        history = client.get(f"/v1/placements/{approved.id}/history", headers=brand.headers).json()
+        assert [(entry["actor"], entry["action"]) for entry in history] == [("linker", "withdraw")]
+        withdrawn = client.get(f"/v1/placements/{approved.id}", headers=brand.headers).json()
+        assert (withdrawn["status"], withdrawn["link_approval_level"]) == ("proposed", 0.9)
+    with Session(engine) as session:
+        kept = session.exec(select(Placement).where(Placement.brand_id == brand.brand.id)).all()
+        assert all(DecisionInputs.from_stored(placement.link_inputs) is not None for placement in kept)
+
+
+def test_a_queued_relink_of_the_linkers_decisions_covers_a_settings_change_and_not_the_reverse(
+    engine: Engine, brand: BrandAccount, other_brand: BrandAccount
+) -> None:
+    with Session(engine) as session:
+        # Given a re-link of everything the linker decided still queued (products arrived)
+        relink, new = pending_link_job(session, brand.brand.id, linker_decided_only=True)
+        session.commit()
+        # Then a settings change finds it: linking again decides under the thresholds it reads then
+        covered, again = pending_link_job(session, brand.brand.id, linker_decided_only=True, decide_only=True)
+        assert (new, covered.id, again) == (True, relink.id, False)
+        # But a queued decide-only job does not link anything again, so products arriving queue a re-link
+        decide, _ = pending_link_job(
+            session, other_brand.brand.id, linker_decided_only=True, decide_only=True
+        )
+        session.commit()
+        full, added = pending_link_job(session, other_brand.brand.id, linker_decided_only=True)
+        assert (added, full.id != decide.id, full.decide_only) == (True, True, False)
 
 
 def _status(client: TestClient, brand: BrandAccount, placement_id: uuid.UUID) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from api.review.models import PlacementStatus
 from api.settings import ApiSettings
 from tagger.arrays import Image
 from tagger.linking import Decision, LinkResult, LinkThresholds
+from tagger.linking.decision import DecisionInputs
 from tagger.linking.linker import CropLike
 from tagger.settings import TaggerSettings
 from tests.tagger.factories import (
@@ -35,6 +37,7 @@ from tests.tagger.factories import (
 )
 
 PRODUCT = str(uuid.uuid4())
+INPUTS = DecisionInputs(0.6, True, "crop 1: its print matched (40 keypoints)")
 
 
 class OneProductLinker:
@@ -47,7 +50,8 @@ class OneProductLinker:
         self, crops: Sequence[Image | CropLike], thresholds: LinkThresholds | None = None
     ) -> LinkResult:
         self.calls += 1
-        return link_result(PRODUCT, "Cola 330 ml", 0.6, Decision.PROPOSED, crops_used=len(crops))
+        result = link_result(PRODUCT, "Cola 330 ml", 0.6, Decision.PROPOSED, crops_used=len(crops))
+        return replace(result, inputs=INPUTS)
 
 
 class FakeCatalog:
@@ -118,6 +122,8 @@ def test_with_a_catalog_progress_goes_index_detect_link_and_linking_moves_the_ba
     assert fractions[link_start - 1] == pytest.approx(INDEX_SHARE + DETECT_SHARE_WHEN_LINKING)
     assert [draft.sku_candidates[0].title for draft in outcome.drafts] == ["Cola 330 ml"] * 2
     assert {draft.status for draft in outcome.drafts} == {PlacementStatus.PROPOSED}
+    # What each decision weighed travels with it, for a settings change to decide it again
+    assert [draft.link_inputs for draft in outcome.drafts] == [INPUTS.stored()] * 2
     assert (outcome.empty_reason, outcome.unlinked_reason) == (None, None)
 
 

@@ -15,7 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tagger.arrays import Image
 from tagger.detections import Detections
-from tagger.linking.linker import Decision, LinkResult, SkuCandidate
+from tagger.linking.decision import Decision
+from tagger.linking.linker import LinkResult, SkuCandidate
 from tagger.models.cards import DetectorSpec, ModelCard, load_detector_spec
 
 RED = (0, 0, 255)

@@ -9,8 +9,9 @@ import pytest
 
 from tagger.arrays import Image
 from tagger.link_queue import LinkQueue
+from tagger.linking.decision import Decision, LinkThresholds
 from tagger.linking.errors import LinkingError
-from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds
+from tagger.linking.linker import CropLike, LinkResult
 from tagger.placements import Keyframe, Placement
 from tests.tagger.factories import link_result
 

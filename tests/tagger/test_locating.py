@@ -11,8 +11,9 @@ import pytest
 import tagger.locating as locating
 from tagger.detection.postprocess import box_iou
 from tagger.detections import Detections
+from tagger.linking.decision import Decision
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.linker import Decision, LinkResult, SkuCandidate
+from tagger.linking.linker import LinkResult, SkuCandidate
 from tagger.linking.locate import LocateConfig, Located, locate_products
 from tagger.locating import (
     LocatedFrame,

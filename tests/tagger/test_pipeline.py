@@ -17,9 +17,10 @@ import pytest
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.detections import Detections
+from tagger.linking.decision import Decision, LinkThresholds
 from tagger.linking.errors import LinkingError
 from tagger.linking.index import CatalogIndex, build_catalog_index
-from tagger.linking.linker import CropLike, Decision, LinkResult, LinkThresholds, SkuCandidate
+from tagger.linking.linker import CropLike, LinkResult, SkuCandidate
 from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
 from tagger.pipeline import DecodeStats, change_map, mean_change, sampled_frames, tag_video

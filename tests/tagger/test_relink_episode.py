@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from tagger.linking.catalog import CatalogItem
-from tagger.linking.linker import Decision, LinkResult, SkuCandidate
+from tagger.linking.decision import Decision
+from tagger.linking.linker import LinkResult, SkuCandidate
 from tests.utils.scripts import script_module
 
 

@@ -1210,15 +1210,16 @@ async function followRelink(monitor, product, savedText) {
  * What a finished link job changed, in words: approvals it made, approvals kept, the linker's approvals
  * it moved to another product or withdrew, what is left for review. `auto_approved`: what this job approved; `approved` also counts
  * the approvals the new link kept and what a person approved meanwhile.
+ * A job queued by a change of thresholds decides stored links again (`redecided`) besides any it links.
  * @param {{placements_relinked: number, approved: number, auto_approved?: number, withdrawn?: number,
- *   moved?: number}} job
+ *   moved?: number, redecided?: number}} job
  */
 function relinkOutcome(job) {
   const approvedNow = job.auto_approved ?? job.approved;
   const withdrawn = job.withdrawn ?? 0;
   const moved = job.moved ?? 0;
   const kept = job.approved - approvedNow - moved;
-  const still = job.placements_relinked - job.approved;
+  const still = job.placements_relinked + (job.redecided ?? 0) - job.approved;
   const parts = [];
   if (approvedNow > 0) parts.push(`${approvedNow} approved and on the timeline`);
   if (kept > 0) parts.push(`${kept} still approved`);

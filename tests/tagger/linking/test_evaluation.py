@@ -11,6 +11,7 @@ import pytest
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query, read_catalog_csv, read_queries_csv
+from tagger.linking.decision import LinkThresholds
 from tagger.linking.errors import EvaluationInputError
 from tagger.linking.evaluation import (
     Prediction,
@@ -23,7 +24,7 @@ from tagger.linking.evaluation import (
     summarize,
 )
 from tagger.linking.index import build_catalog_index
-from tagger.linking.linker import LinkThresholds, ShortlistConfig
+from tagger.linking.linker import ShortlistConfig
 from tests.tagger.linking.factories import catalog, extractor, packshot, photo_of, scene_around
 from tests.tagger.linking.test_linker import _appearance_model, _shelf_shot, _sibling_of
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from tagger.linking.catalog import CatalogItem
+from tagger.linking.decision import LinkThresholds
 from tagger.linking.factory import load_extractor
 from tagger.linking.fusion import FusionModel
 from tagger.linking.images import read_image
 from tagger.linking.index import build_catalog_index
-from tagger.linking.linker import Linker, LinkThresholds
+from tagger.linking.linker import Linker
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MODEL_DIR = REPO_ROOT / "var" / "models"

@@ -15,6 +15,7 @@ from tagger.arrays import Image
 from tagger.linking.catalog import CatalogItem
 from tagger.linking.croppers import WholeImageCropper
 from tagger.linking.dataset import Query
+from tagger.linking.decision import Decided, Decision, DecisionInputs, LinkThresholds, decide, decided
 from tagger.linking.errors import LinkingError
 from tagger.linking.evaluation import collect, fit_on_all
 from tagger.linking.features import FeatureConfig, FeatureExtractor
@@ -34,16 +35,13 @@ from tagger.linking.keypoints import (
 )
 from tagger.linking.linker import (
     CandidateSet,
-    Decision,
     Linker,
     LinkResult,
-    LinkThresholds,
     OwnPrintMarks,
     PrintEvidence,
     ShortlistConfig,
     SkuCandidate,
     candidate_set,
-    decide,
     link_track,
     print_evidence,
 )
@@ -207,6 +205,11 @@ def test_track_without_usable_crops_is_unknown_with_no_candidates(
         crops_used=0,
         evidence="its print was not seen (no catalog text read, too few keypoints)",
         approval_level=0.8,
+        inputs=DecisionInputs(
+            confidence=0.0,
+            print_evidence=False,
+            reason="its print was not seen (no catalog text read, too few keypoints)",
+        ),
     )
 
 
@@ -731,6 +734,41 @@ def test_products_on_their_own_packshots_are_still_approved_in_a_catalog_with_sc
         assert result.sku == f"SKU-{row}"
         assert result.decision is Decision.APPROVED
         assert "on its packshots alone" in result.evidence
+
+
+@pytest.mark.parametrize("appearance", [False, True])
+def test_a_links_inputs_decide_it_as_it_was_decided_and_under_other_levels_as_linking_again_would(
+    shelf_catalog: tuple[CatalogIndex, Image], model: FusionModel, appearance: bool
+) -> None:
+    """In a catalog with a scene image (so some levels ask for the packshots' opinion): a link's
+    inputs decided again under the thresholds it was linked with give its result; under others, the
+    result of linking its crops again, or None where those ask for an opinion it never measured."""
+    with_shop_photo, sibling = shelf_catalog
+    linker = Linker(with_shop_photo, extractor(), _appearance_model() if appearance else model)
+    crops = [_shelf_shot(), photo_of(sibling, 0), photo_of(packshot(0), 1), photo_of(packshot(2), 1)]
+    levels = [LinkThresholds(auto_approve=level, floor=0.1) for level in (0.3, 0.55, 0.8, 0.97)]
+    decisions, undecidable = set(), 0
+    for crop in crops:
+        for then in levels:
+            linked = linker.link_track([crop], then)
+            assert linked.inputs is not None
+            assert linked.inputs.scenes
+            level = linked.approval_level
+            assert level is not None
+            assert decided(linked.inputs, then) == Decided(linked.decision, level, linked.evidence)
+            for now in levels:
+                again = decided(linked.inputs, now)
+                relinked = linker.link_track([crop], now)
+                decisions.add(relinked.decision)
+                if again is None:
+                    undecidable += 1
+                    assert relinked.inputs is not None
+                    assert relinked.inputs.packshot_confidence is not None
+                    continue
+                assert relinked.approval_level is not None
+                assert again == Decided(relinked.decision, relinked.approval_level, relinked.evidence)
+    # The levels straddle the links: both decisions occur
+    assert {Decision.APPROVED, Decision.PROPOSED} <= decisions
 
 
 def test_each_packshot_is_verified_once_per_crop_for_both_opinions_and_a_scene_never(
