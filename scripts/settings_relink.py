@@ -12,7 +12,8 @@ expected to change them).
 A settings change decides the stored links again without linking them (`redecided`); `--check-relink`
 then links every placement the linker decided again from its crops under the brand's thresholds and
 counts the ones whose status, product, level or reason differ from what is stored (`relink_disagrees`,
-0 when deciding again is exact; ≈ 0.7 s a placement).
+0 when deciding again is exact), timing it (`relink_s`: what linking them all again costs, as a settings
+job did before it decided stored links again).
 
 Everything runs in a throw-away database and media folder with the real tag and link job executors.
 
@@ -130,7 +131,10 @@ def run(
             job = followed_job(client, world, answer)
             steps.append(_step(json.dumps(change), job, world, episodes, left_out, start))
             if check_relink:
+                started_check = time.perf_counter()
                 steps[-1]["relink_disagrees"] = _relink_disagrees(world)
+                # What the step's job would have cost linking every placement again (the old settings job)
+                steps[-1]["relink_s"] = round(time.perf_counter() - started_check, 1)
         if add_back:
             rows = {row["sku"]: row for row in csv.DictReader(catalog.open(encoding="utf-8"))}
             for sku in sorted(left_out):
@@ -164,7 +168,7 @@ def _step(
                 "withdrawn",
                 "moved",
             )
-        } | {f"{phase}_s": round(job["seconds"].get(phase, 0.0), 2) for phase in ("decide", "link")}
+        } | {f"{phase}_s": round(job["seconds"].get(phase, 0.0), 2) for phase in ("index", "link")}
     step["approved_shots"] = sum(entry["approved_shots"] for entry in scores)
     step["approved_right"] = sum(entry["approved_right"] for entry in scores)
     step["approved_wrong"] = sum(entry["approved_wrong"] for entry in scores)

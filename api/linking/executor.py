@@ -9,12 +9,12 @@ linker's own approvals are decided again like proposals, so one the new link no 
 withdrawn (back in review, off the timeline). A person's decision is kept by every re-link; these
 scopes only spare the work on placements a person has decided.
 
-A job queued by a change to the brand's linking thresholds alone (`decide_only`) links nothing again:
-each placement keeps what its link's decision weighed (`Placement.link_inputs`), and is decided again
-from it under the new thresholds in a few milliseconds, exactly as linking its crops again would decide
-it. Only a placement whose stored link cannot say (linked before the inputs were kept, or never asked
-for the packshots' opinion its new level needs) is linked again, so the job fetches and indexes only
-when one is left.
+A job queued by a change to the brand's linking thresholds alone (`decide_only`) brings the index up to
+date as every job does, then decides each placement linked against that very index again from what its
+link's decision weighed (`Placement.link_inputs`) under the new thresholds, in milliseconds and exactly
+as linking its crops again would. A placement linked against another index (the catalog changed since),
+linked before the inputs were kept, or never asked for the packshots' opinion its new level needs is
+linked again from its crops.
 
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
 The work happens outside any long transaction; each placement is written in its own short one (see
@@ -31,7 +31,6 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from api.brands.models import Brand
 from api.catalog.image_fetch import ImageFetcher
 from api.catalog.remote_images import fetch_pending_images, image_fetcher
 from api.columns import utcnow
@@ -49,7 +48,6 @@ from api.linking.service import (
     BrandLinkerSource,
     LinkOutcome,
     Relinked,
-    brand_thresholds,
     decided_by_linker,
     indexed_products,
     outcome,
@@ -70,8 +68,6 @@ log = logging.getLogger("reelcart.jobs")
 # build of a large catalog dominates; an incremental one over an unchanged catalog takes a moment.
 FETCH_SHARE = 0.1
 INDEX_SHARE = 0.3
-# A decide-only job's share for deciding from stored links; the rest is for any it must link again.
-DECIDE_SHARE = 0.2
 
 
 @dataclass
@@ -167,15 +163,6 @@ class LinkJobExecutor:
     def _run(self, job_id: uuid.UUID, scope: LinkScope) -> None:
         progress = JobProgress(self._engine, LinkJob, job_id, scope.attempt)
         clock = PhaseClock()
-        counts = Relinks()
-        placements: list[tuple[uuid.UUID, str | None]] | None = None
-        if scope.decide_only:
-            with clock.phase("decide"):
-                placements = self._decide_again(job_id, scope, counts, progress)
-            if not placements:
-                self._rebuild_timelines(clock, counts)
-                self._finish(job_id, scope.attempt, None, clock.seconds, counts)
-                return
         with clock.phase("fetch"):
             fetched = fetch_pending_images(
                 self._engine,
@@ -207,64 +194,64 @@ class LinkJobExecutor:
             return
         start = FETCH_SHARE + INDEX_SHARE
         with session_scope(self._engine) as session:
-            if placements is None:
-                placements = placements_in_scope(session, scope)
+            placements = placements_in_scope(session, scope)
             indexed = indexed_products(session, scope.brand_id)
-        with clock.phase("link"):
-            for position, (placement_id, thumbnail_path) in enumerate(placements):
-                stored = self._relink_one(job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path)
-                if stored is not None:
-                    counts.add(stored)
-                progress.report(start + (1 - start) * (position + 1) / len(placements))
-        self._rebuild_timelines(clock, counts)
+        counts = Relinks()
+        try:
+            with clock.phase("link"):
+                for position, (placement_id, thumbnail_path) in enumerate(placements):
+                    if scope.decide_only:
+                        decided = self._decide_again(job_id, scope.attempt, brand, indexed, placement_id)
+                        if decided is not None:
+                            counts.add(decided, redecided=True)
+                            progress.report(start + (1 - start) * (position + 1) / len(placements))
+                            continue
+                    stored = self._relink_one(
+                        job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path
+                    )
+                    if stored is not None:
+                        counts.add(stored)
+                    progress.report(start + (1 - start) * (position + 1) / len(placements))
+        finally:
+            # Also when the job fails part way: the approvals it stored go on the timeline now, not at
+            # some later job's rebuild (withdrawals and moves were taken off at once).
+            with clock.phase("store"):
+                for episode_id in sorted(counts.episodes):
+                    with session_scope(self._engine) as session:
+                        episode = session.get(Episode, episode_id)
+                        if episode is not None:
+                            rebuild_timeline(session, episode, self._settings)
         self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, counts)
 
     def _decide_again(
-        self, job_id: uuid.UUID, scope: LinkScope, counts: Relinks, progress: JobProgress
-    ) -> list[tuple[uuid.UUID, str | None]]:
-        """Decide each placement in scope again from its stored link under the brand's thresholds as
-        they are now; the placements whose stored link cannot say, to link again from their crops."""
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        brand: BrandLinker,
+        indexed: frozenset[uuid.UUID],
+        placement_id: uuid.UUID,
+    ) -> Relinked | None:
+        """The placement decided again from its stored link under the brand's thresholds, and stored;
+        None when its stored link cannot say (`redecided_outcome`), or it is gone: link it again."""
         with session_scope(self._engine) as session:
-            brand = session.get(Brand, scope.brand_id)
-            if brand is None:
-                return []
-            thresholds = brand_thresholds(brand)
-            placements = placements_in_scope(session, scope)
-            indexed = indexed_products(session, scope.brand_id)
-        left: list[tuple[uuid.UUID, str | None]] = []
-        for position, (placement_id, thumbnail_path) in enumerate(placements):
-            with session_scope(self._engine) as session:
-                require_lease(session, LinkJob, job_id, scope.attempt, writing="a decision")
-                # Locked before it is read: a reviewer's decision or another job's link lands before or
-                # after this one, never in between.
-                placement = session.exec(
-                    select(Placement).where(Placement.id == placement_id).with_for_update()
-                ).first()
-                if placement is None:
-                    continue
-                again = redecided_outcome(placement, thresholds)
-                if again is None:
-                    left.append((placement_id, thumbnail_path))
-                    continue
-                stored = self._store(session, placement_id, again, indexed)
-                if stored is not None:
-                    counts.add(stored, redecided=True)
-            progress.report(DECIDE_SHARE * (position + 1) / len(placements))
-        return left
-
-    def _rebuild_timelines(self, clock: PhaseClock, counts: Relinks) -> None:
-        with clock.phase("store"):
-            for episode_id in sorted(counts.episodes):
-                with session_scope(self._engine) as session:
-                    episode = session.get(Episode, episode_id)
-                    if episode is not None:
-                        rebuild_timeline(session, episode, self._settings)
+            require_lease(session, LinkJob, job_id, attempt, writing="a decision")
+            # Locked before it is read: a reviewer's decision or another job's link lands before or after
+            # this one, never in between.
+            placement = session.exec(
+                select(Placement).where(Placement.id == placement_id).with_for_update()
+            ).first()
+            if placement is None:
+                return None
+            again = redecided_outcome(placement, brand)
+            if again is None:
+                return None
+            return self._store(session, placement_id, again, indexed)
 
     def _finish(
         self,
         job_id: uuid.UUID,
         attempt: int,
-        index_version: str | None,
+        index_version: str,
         seconds: dict[str, float],
         counts: Relinks,
     ) -> None:
@@ -274,8 +261,7 @@ class LinkJobExecutor:
                 job.state, job.progress, job.finished_at, job.error = JobState.DONE, 1.0, utcnow(), None
                 job.seconds = dict(seconds)
                 job.placements_relinked, job.redecided = counts.relinked, counts.redecided
-                # A job that linked nothing again leaves the version its placements were linked with.
-                job.index_version = index_version if index_version is not None else job.index_version
+                job.index_version = index_version
                 job.approved, job.auto_approved = counts.approved, counts.auto_approved
                 job.withdrawn, job.moved = counts.withdrawn, counts.moved
 

@@ -32,10 +32,10 @@ class LinkJob(SQLModel, table=True):
     # decides links (settings, marks, a product's words, new products) has nothing to say about a
     # person's decision, so the job spares the work of linking those again.
     linker_decided_only: bool = Field(default=False)
-    # Only the brand's linking thresholds changed: each placement's stored link is decided again under
-    # them (`tagger.linking.decision.decided`), in milliseconds; a placement whose stored inputs cannot
-    # decide it (linked before they were kept, or never asked for the packshots' opinion its new level
-    # needs) is linked again from its crops.
+    # Only the brand's linking thresholds changed: each placement linked against the current index has
+    # its stored link decided again under them (`tagger.linking.decision.decided`), in milliseconds; the
+    # others (the catalog changed since, linked before the inputs were kept, or never asked for the
+    # packshots' opinion the new level needs) are linked again from their crops.
     decide_only: bool = Field(default=False)
     state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
     progress: float = Field(default=0.0, ge=0.0, le=1.0)

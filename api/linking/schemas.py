@@ -26,9 +26,10 @@ class LinkJobPublic(BaseModel):
     )
     decide_only: bool = Field(
         default=False,
-        description="Queued by a change to the brand's linking thresholds: each placement's stored link is "
-        "decided again under the new thresholds without being linked again (see redecided); only a "
-        "placement whose stored link cannot say is linked again from its crops",
+        description="Queued by a change to the brand's linking thresholds: each placement linked against "
+        "the catalog index as it is now has its stored link decided again under the new thresholds without "
+        "being linked again (see redecided); the others (the catalog changed since they were linked, or "
+        "their stored link cannot say) are linked again from their crops",
     )
     index_only: bool = Field(
         description="Only fetch and index catalog images (queued when images are added); no re-link"
@@ -45,7 +46,7 @@ class LinkJobPublic(BaseModel):
     redecided: int = Field(
         default=0,
         description="Placements whose stored link was decided again under the brand's new thresholds, "
-        "without linking it again (a decide_only job)",
+        "without linking it again (a decide_only job); placements_relinked counts the others",
     )
     approved: int = Field(description="Placements approved after the job (machine or human decisions)")
     auto_approved: int = Field(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Engine, String, and_, cast, or_
 from sqlmodel import Session, col, select
 
@@ -308,18 +309,32 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
     )
 
 
-def redecided_outcome(placement: Placement, thresholds: LinkThresholds) -> LinkOutcome | None:
-    """The placement's stored link decided again under `thresholds`, as linking its crops again with
-    them would decide it (`tagger.linking.decision.decided`): the same candidates, a new status, level
-    and reason. None when its stored inputs cannot say: a link made before they were kept, or one whose
-    new level asks for the packshots' opinion it was never given. Store it with `relink_placement`."""
+def redecided_outcome(placement: Placement, brand: BrandLinker) -> LinkOutcome | None:
+    """The placement's stored link decided again under the brand's thresholds, exactly as linking its
+    crops again would decide it (`tagger.linking.decision.decided`): the same candidates (each with the
+    product's first available variant now, as `outcome` gives it), a new status, level and reason.
+    None when the stored link cannot say: it was made against another catalog index than the brand's
+    current one (the catalog changed since: a product added, edited or deleted), before the inputs were
+    kept, or its new level asks for the packshots' opinion it was never given. Store it with
+    `relink_placement`."""
+    if placement.index_version != brand.index_version:
+        return None
     inputs = DecisionInputs.from_stored(placement.link_inputs)
     if inputs is None:
         return None
-    again = decided(inputs, thresholds)
+    again = decided(inputs, brand.thresholds)
     if again is None:
         return None
-    candidates = [SkuCandidate.model_validate(entry) for entry in placement.sku_candidates]
+    try:
+        stored = [SkuCandidate.model_validate(entry) for entry in placement.sku_candidates]
+    except ValidationError:
+        return None  # not a list the linker wrote: linking again rewrites it
+    candidates = [
+        candidate.model_copy(
+            update={"variant_id": _uuid_or_none(brand.variant_of.get(str(candidate.product_id)))}
+        )
+        for candidate in stored
+    ]
     approved = again.decision is Decision.APPROVED and bool(candidates)
     return LinkOutcome(
         sku_candidates=candidates,

@@ -102,12 +102,23 @@ def placement_snapshot(placement: Placement) -> dict[str, Any]:
 
 def linker_action(placement: Placement, action: str, before: dict[str, Any]) -> ReviewAction:
     """The linker's entry in a placement's history (`LINKER_ACTOR`): it approved it (at tagging, or in a
-    re-link), withdrew or moved it, from `before` to the placement as it is now."""
+    re-link), withdrew or moved it, from `before` to the placement as it is now, with why (`linker_why`):
+    the placement keeps only its latest link's reason, which the next re-link overwrites."""
     return ReviewAction(
         brand_id=placement.brand_id,
         placement_id=placement.id,
         actor=LINKER_ACTOR,
         action=action,
         before=before,
-        after=placement_snapshot(placement),
+        after=placement_snapshot(placement) | linker_why(placement),
     )
+
+
+def linker_why(placement: Placement) -> dict[str, Any]:
+    """What the linker's decision rested on, as its history entry keeps it: the link's confidence, the
+    level it needed (the brand's bar, or its own-print level) and the linker's reason in words."""
+    return {
+        "link_confidence": placement.link_confidence,
+        "link_approval_level": placement.link_approval_level,
+        "link_evidence": placement.link_evidence,
+    }

@@ -841,56 +841,58 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    # Given a link held for review at 0.72 and one the linker approved at 0.85, each with what its
-    # decision weighed kept, as tag jobs keep it now
-    held = make_placement(
-        engine,
-        episode,
-        link_confidence=0.72,
-        candidates=[product],
-        thumbnail_path=_crop_file(crops),
-        link_inputs=DecisionInputs(0.72, True, MATCHED).stored(),
+    current = "index-v7"  # the index the fake source serves: the catalog as it is now
+
+    def linked(start_ms: int, confidence: float | None, **extra: Any) -> Placement:
+        inputs = (
+            {} if confidence is None else {"link_inputs": DecisionInputs(confidence, True, MATCHED).stored()}
+        )
+        return make_placement(
+            engine,
+            episode,
+            start_ms=start_ms,
+            end_ms=start_ms + 3000,
+            link_confidence=confidence,
+            candidates=[product],
+            thumbnail_path=_crop_file(crops),
+            **(inputs | {"index_version": current} | extra),
+        )
+
+    # Given links against the current index with what their decision weighed kept, as tag jobs keep it:
+    # one held for review at 0.72, one the linker approved at 0.85, one held where a person picked it
+    held = linked(1000, 0.72)
+    approved = linked(
+        5000, 0.85, status=PlacementStatus.APPROVED, chosen_product_id=product.id, approved_by_linker=True
     )
-    approved = _approved_by_the_linker(
-        engine,
-        episode,
-        product,
-        crops,
-        start_ms=5000,
-        link_confidence=0.85,
-        link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
-    )
-    # And two that cannot say under a level of 0.7: one linked before the inputs were kept, and one in a
-    # catalog with scene images whose packshots' opinion no level it reached ever asked for
-    make_placement(
-        engine,
-        episode,
-        start_ms=9000,
-        end_ms=12000,
-        candidates=[product],
-        thumbnail_path=_crop_file(crops),
-    )
-    make_placement(
-        engine,
-        episode,
-        start_ms=13000,
-        end_ms=16000,
-        link_confidence=0.75,
-        candidates=[product],
-        thumbnail_path=_crop_file(crops),
+    picked = linked(9000, 0.72, chosen_product_id=product.id)
+    # And four a level of 0.7 cannot decide from what they kept: linked before the inputs were kept;
+    # in a catalog with scene images, never asked for the packshots' opinion; against an older index
+    # (the catalog changed since); with candidates the linker never wrote
+    linked(13000, None, index_version=None)
+    linked(
+        17000,
+        0.75,
         link_inputs=DecisionInputs(0.75, True, MATCHED, scenes=True).stored(),
     )
+    linked(21000, 0.72, index_version="index-v6")
+    garbled = linked(25000, 0.72)
+    with Session(engine) as session:
+        row = session.get(Placement, garbled.id)
+        assert row is not None
+        row.sku_candidates = [{"product_id": "not-a-product", "confidence": "high"}]
+        session.add(row)
+        session.commit()
     linker = FixedLinker(str(product.id), 0.75, keeps_inputs=True)
 
     with _run_link_client(settings, engine, FakeSource(linker, engine=engine)) as client:
         # When the brand lowers its auto-approve level to 0.7
         lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
         job = _followed(client, brand, lowered)
-        # Then two links are decided again from what they kept, and only the other two linked again
+        # Then three links are decided again from what they kept, and only the other four linked again
         assert (job["state"], job["decide_only"], job["linker_decided_only"]) == ("done", True, True)
-        assert (job["redecided"], job["placements_relinked"]) == (2, 2)
-        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (4, 3, 0)
-        assert linker.crops_seen == [1, 1]
+        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 4, current)
+        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (7, 6, 0)
+        assert linker.crops_seen == [1] * 4
         now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
         assert (now["status"], now["approved_by_linker"], now["link_approval_level"]) == (
             "approved",
@@ -899,29 +901,68 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         )
         assert (now["link_confidence"], now["link_evidence"]) == (0.72, MATCHED)
         assert str(held.id) in str(client.get(f"/v1/episodes/{episode.id}/timeline").json())
+        # And the person's pick is approved as their product, and stays theirs
+        theirs = client.get(f"/v1/placements/{picked.id}", headers=brand.headers).json()
+        assert (theirs["status"], theirs["chosen_product_id"], theirs["approved_by_linker"]) == (
+            "approved",
+            str(product.id),
+            False,
+        )
 
         # When it raises the level above every link
         raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
         job = _followed(client, brand, raised)
-        # Then all four are decided again without linking any (the two linked now kept their inputs):
-        # the linker's approvals are withdrawn, off the timeline, each with its history entry
-        assert (job["redecided"], job["placements_relinked"], job["withdrawn"], job["approved"]) == (
-            4,
-            0,
-            4,
-            0,
-        )
-        assert job["index_version"] is None
-        assert set(job["seconds"]) == {"decide", "store"}
-        assert linker.crops_seen == [1, 1]
-        assert client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"] == []
+        # Then the linker's six approvals are decided again without linking any (the four linked now kept
+        # their inputs) and withdrawn, off the timeline, each with its history entry; the approval of the
+        # person's pick is theirs, out of the job's scope, and stays
+        assert (job["redecided"], job["placements_relinked"]) == (6, 0)
+        assert (job["withdrawn"], job["approved"]) == (6, 0)
+        assert linker.crops_seen == [1] * 4
+        timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
+        assert [placement["id"] for placement in timeline] == [str(picked.id)]
         history = client.get(f"/v1/placements/{approved.id}/history", headers=brand.headers).json()
         assert [(entry["actor"], entry["action"]) for entry in history] == [("linker", "withdraw")]
+        # (with why: the link's confidence, the level it needed now, the linker's reason)
+        why = {
+            key: history[0]["after"][key]
+            for key in ("link_confidence", "link_approval_level", "link_evidence")
+        }
+        assert why == {"link_confidence": 0.85, "link_approval_level": 0.9, "link_evidence": MATCHED}
         withdrawn = client.get(f"/v1/placements/{approved.id}", headers=brand.headers).json()
         assert (withdrawn["status"], withdrawn["link_approval_level"]) == ("proposed", 0.9)
     with Session(engine) as session:
         kept = session.exec(select(Placement).where(Placement.brand_id == brand.brand.id)).all()
         assert all(DecisionInputs.from_stored(placement.link_inputs) is not None for placement in kept)
+
+
+def test_a_link_job_that_fails_part_way_puts_the_approvals_it_stored_on_the_timeline(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    crops = tmp_path / "crops"
+    first = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    make_placement(
+        engine, episode, start_ms=5000, end_ms=8000, candidates=[product], thumbnail_path=_crop_file(crops)
+    )
+    calls: list[int] = []
+
+    def models_gone_at_the_second() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ModelError("the embedder's file is gone")
+
+    linker = FixedLinker(str(product.id), 0.93, during=models_gone_at_the_second)
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        # When a re-link approves the first placement, then fails at the second
+        answer = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+        job = client.get(answer.headers["Location"], headers=brand.headers).json()
+        # Then the job says why it failed, and the approval it stored is on the timeline already
+        assert (job["state"], job["error"]) == (
+            "failed",
+            "linking is unavailable: the embedder's file is gone",
+        )
+        timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()
+        assert [placement["id"] for placement in timeline["placements"]] == [str(first.id)]
 
 
 def test_a_queued_relink_of_the_linkers_decisions_covers_a_settings_change_and_not_the_reverse(

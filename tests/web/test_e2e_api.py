@@ -903,6 +903,12 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     expect(page.locator("#queue li")).to_have_count(5)
     timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
     assert timeline["placements"] == []
+    # And the bag's history says why the linker approved it, and why it took the approval back
+    page.locator(f'#queue li[data-placement="{world.id("bag")}"]').click()
+    expect(page.locator("#history li")).to_have_count(2)
+    expect(page.locator("#history li .why")).to_have_text(
+        ["93.0% against 80.0% needed: crop 1: its print matched (40 keypoints)", "60.0% against 80.0% needed"]
+    )
     assert page_errors == []
 
 

@@ -480,6 +480,9 @@ function renderApproveTarget(p) {
     : [h('strong', {}, ['A needs a pick']), p.sku_candidates.length ? ': 1–5 or / search' : ': / search']));
 }
 
+// What the linker's history entries add to the placement's snapshot: why it decided (shown apart, in words).
+const LINKER_WHY = ['link_confidence', 'link_approval_level', 'link_evidence'];
+
 /**
  * Only what an action changed: the API records whole before/after snapshots of the placement.
  * @param {ReviewAction} a
@@ -490,8 +493,27 @@ function changeText(a) {
     return text.length > 48 ? `${text.slice(0, 47)}…` : text;
   };
   const keys = [...new Set([...Object.keys(a.before ?? {}), ...Object.keys(a.after ?? {})])]
-    .filter((k) => JSON.stringify(a.before?.[k]) !== JSON.stringify(a.after?.[k]));
+    .filter((k) => !LINKER_WHY.includes(k) && JSON.stringify(a.before?.[k]) !== JSON.stringify(a.after?.[k]));
   return keys.map((k) => `${k}: ${short(a.before?.[k])} → ${short(a.after?.[k])}`).join('; ') || 'no change';
+}
+
+/**
+ * Why the linker approved, withdrew or moved a placement, as its entry kept it ('' for a person's action):
+ * the confidence against the level it needed, and the reason in words.
+ * @param {ReviewAction} a
+ */
+function linkerWhy(a) {
+  const confidence = a.after?.link_confidence;
+  const level = a.after?.link_approval_level;
+  const reason = a.after?.link_evidence;
+  // One decimal: a link withdrawn at 79.6 % against 80 % must not read "80% against 80%".
+  const exact = (/** @type {number} */ c) => `${(c * 100).toFixed(1)}%`;
+  const parts = [];
+  if (typeof confidence === 'number') {
+    parts.push(typeof level === 'number' ? `${exact(confidence)} against ${exact(level)} needed` : exact(confidence));
+  }
+  if (typeof reason === 'string' && reason) parts.push(reason);
+  return parts.join(': ');
 }
 
 /** The history's state in plain text (not a numbered item). @param {string} text @param {boolean} [isError] */
@@ -510,11 +532,14 @@ async function loadHistory() {
     if (current()?.id !== p.id) return;
     /** @type {ReviewAction[]} */
     const actions = data ?? [];
-    $('history').replaceChildren(...actions.map((a) =>
-      h('li', {}, [
+    $('history').replaceChildren(...actions.map((a) => {
+      const why = linkerWhy(a);
+      return h('li', {}, [
         h('time', { datetime: a.at }, [new Date(a.at).toLocaleString()]), ' ', h('strong', {}, [a.actor]), ` ${a.action} `,
         h('code', {}, [changeText(a)]),
-      ])));
+        ...(why ? [' ', h('small', { class: 'why' }, [why])] : []),
+      ]);
+    }));
     historyNote(actions.length ? '' : 'No actions yet.');
   } catch (error) {
     $('history').replaceChildren();

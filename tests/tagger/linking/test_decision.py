@@ -52,6 +52,33 @@ def _as_linked_under(inputs: DecisionInputs, thresholds: LinkThresholds) -> Deci
     return replace(inputs, packshot_confidence=None)
 
 
+def _linking_again(measured: DecisionInputs, thresholds: LinkThresholds) -> Decided:
+    """What `Linker.link_track` decided before the inputs were kept, written out as it was: the
+    packshots' opinion measured only for a link the other rules would approve in a catalog with
+    scenes, its reason extended by that opinion."""
+    own_print = measured.own_print_confirmed and not measured.own_print_unseen
+    level = thresholds.approval_level(own_print)
+    trusted = measured.print_evidence or not thresholds.require_print_evidence
+    vetoed = measured.contradicted or measured.own_print_unseen
+    alone = None
+    if measured.confidence >= level and trusted and not vetoed and measured.scenes:
+        alone = measured.packshot_confidence
+    reason = measured.reason
+    if alone is not None:
+        under = ", under the approval level: scene images made it sure"
+        reason += f"; {alone:.4f} on its packshots alone" + ("" if alone >= level else under)
+    decision = decide(
+        measured.confidence,
+        thresholds,
+        print_evidence=measured.print_evidence,
+        contradicted=measured.contradicted,
+        packshot_confidence=alone,
+        own_print_unseen=measured.own_print_unseen,
+        own_print_confirmed=measured.own_print_confirmed,
+    )
+    return Decided(decision, level, reason)
+
+
 def test_deciding_stored_inputs_again_agrees_with_linking_again_under_any_thresholds() -> None:
     draw = random.Random(20261206)
     undecidable = 0
@@ -62,9 +89,10 @@ def test_deciding_stored_inputs_again_agrees_with_linking_again_under_any_thresh
         assert stored is not None
 
         again = decided(stored, now)
-        linked_again = decided(_as_linked_under(measured, now), now)
+        linked_again = _linking_again(measured, now)
 
-        assert linked_again is not None
+        # As linked then, the inputs decide as linking did
+        assert decided(stored, then) == _linking_again(measured, then)
         if again is None:
             # Only where the new level asks for an opinion the first link never measured.
             assert stored.asks_packshots(now)
