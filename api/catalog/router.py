@@ -34,11 +34,12 @@ from api.catalog.schemas import (
     VariantPublic,
     VariantUpdate,
 )
-from api.deps import BrandIdDep, SessionDep, SettingsDep
+from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.linking.exceptions import MarksNotCheckable
 from api.linking.link_jobs import (
     queue_index_refresh,
+    relink_for_deleted_product,
     relink_for_image_change,
     relink_for_new_products,
     relink_for_product_change,
@@ -168,14 +169,32 @@ def update_product(
     return public
 
 
-@router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/products/{product_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a product; its hotspots come down and the placements that name it are linked again",
+    description="Placements that had chosen the product go back to review, off the public timeline, each "
+    "with a `product-deleted` entry in its history. The placements the linker decided (awaiting review, or "
+    "approved by the linker) that name the product among their candidates are linked again against the "
+    "catalog without it, by a link job the answer's `Link` header names "
+    '(`</v1/link-jobs/{id}>; rel="monitor"`).',
+)
 def delete_product(
-    product_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    product_id: uuid.UUID,
+    request: Request,
+    brand_id: BrandIdDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    shown_in = catalog.delete_product(session, catalog.get_product(session, brand_id, product_id))
+    product = catalog.get_product(session, brand_id, product_id)
+    shown_in = catalog.delete_product(session, product, principal.actor)
     rebuild_timelines(session, shown_in, settings)
+    relink = relink_for_deleted_product(session, brand_id, product_id)
     session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    monitor_link_job(request, response, relink)
+    return response
 
 
 @router.post(

@@ -24,7 +24,7 @@ from api.columns import utcnow
 from api.errors import EditConflict, InvalidInput
 from api.ownership import get_owned
 from api.patching import non_null_changes
-from api.review.models import Placement, PlacementStatus
+from api.review.models import PRODUCT_DELETED, Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.versioning import claim_next_version, etag, if_match_names
 from commerce.exceptions import MoneyError
 from commerce.money import Money
@@ -292,17 +292,33 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
     return variant
 
 
-def delete_product(session: Session, product: Product) -> list[uuid.UUID]:
-    """Delete a product; placements that chose it go back to review. Returns the episodes whose public
-    timeline showed it (an approved placement chose it): those, and only those, need rebuilding."""
-    shown = session.exec(select(Placement).where(Placement.chosen_product_id == product.id)).all()
+def delete_product(session: Session, product: Product, actor: str) -> list[uuid.UUID]:
+    """Delete a product; placements that chose it go back to review, each with a history entry saying so
+    (`PRODUCT_DELETED`, by `actor`). Returns the episodes whose public timeline showed it (an approved
+    placement chose it): those, and only those, need rebuilding. The placements that name it among
+    their candidates are for a re-link to decide again (`relink_for_deleted_product`)."""
+    shown = session.exec(
+        select(Placement).where(Placement.chosen_product_id == product.id).with_for_update()
+    ).all()
     published = sorted({p.episode_id for p in shown if p.status == PlacementStatus.APPROVED})
     for placement in shown:
+        before = placement_snapshot(placement)
         placement.chosen_product_id = None
         placement.status = PlacementStatus.PROPOSED
         placement.approved_by_linker = False
         placement.version += 1
+        placement.updated_at = utcnow()
         session.add(placement)
+        session.add(
+            ReviewAction(
+                brand_id=placement.brand_id,
+                placement_id=placement.id,
+                actor=actor,
+                action=PRODUCT_DELETED,
+                before=before,
+                after=placement_snapshot(placement),
+            )
+        )
     session.flush()
     session.execute(delete(Variant).where(col(Variant.product_id) == product.id))
     session.execute(delete(ProductImage).where(col(ProductImage.product_id) == product.id))

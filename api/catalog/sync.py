@@ -25,6 +25,7 @@ from api.checkout.models import CheckoutSession
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
 from api.linking.service import linkable, linker_reads
+from api.review.models import CATALOG_SYNC_ACTOR
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
 from commerce.catalog import CatalogItem, CatalogProduct, CatalogSource, CatalogVariant, SyncReport
@@ -105,7 +106,9 @@ class SqlCatalogStore:
         ).first()
         if sold is None:
             self.changed_products.discard(product.id)
-            self.touched_episodes.update(delete_product(self.session, product))
+            self.touched_episodes.update(delete_product(self.session, product, CATALOG_SYNC_ACTOR))
+            # The placements the linker decided that name it are linked again without it.
+            self.relink_products.add(product.id)
             return True
         if not any(variant.available for variant in variants):
             return False

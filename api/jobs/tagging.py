@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, and_, delete
 from sqlmodel import Session, col, select
 
 from api.analytics.models import Event
@@ -23,7 +23,14 @@ from api.jobs.lease import LeaseLostError, held_lease
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
-from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction, linker_action
+from api.review.models import (
+    LINKER_ACTOR,
+    PRODUCT_DELETED,
+    Placement,
+    PlacementStatus,
+    ReviewAction,
+    linker_action,
+)
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -231,8 +238,9 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
     if not ids:
         return []
     touched: set[uuid.UUID] = set()
-    # A re-link's own history entries (LINKER_ACTOR) are no person's: only the others make it theirs.
-    people = col(ReviewAction.actor) != LINKER_ACTOR
+    # A re-link's own history entries (LINKER_ACTOR) are no person's, nor is a product's deletion, which
+    # decided nothing about the placement: only the others make it theirs.
+    people = and_(col(ReviewAction.actor) != LINKER_ACTOR, col(ReviewAction.action) != PRODUCT_DELETED)
     for column, where in (
         (col(ReviewAction.placement_id), people),
         (col(Event.placement_id), None),

@@ -155,6 +155,20 @@ def relink_for_image_change(session: Session, product: Product) -> PendingLinkJo
     return pending_link_job(session, product.brand_id, product_id=product.id, linker_decided_only=True)
 
 
+def relink_for_deleted_product(
+    session: Session, brand_id: uuid.UUID, product_id: uuid.UUID
+) -> PendingLinkJob | None:
+    """After a product was deleted (uncommitted in `session`): the job that links again the placements
+    the linker decided that name it among their candidates, against the catalog without it (those that
+    had chosen it are back in review, `delete_product`): a sibling may now explain them, or nothing
+    may. None when no such placement exists or no catalog image is left. Not committed (see
+    `pending_link_job`)."""
+    session.flush()
+    if not catalog_has_images(session, brand_id) or not placements_naming(session, brand_id, product_id):
+        return None
+    return pending_link_job(session, brand_id, product_id=product_id, linker_decided_only=True)
+
+
 def relink_for_synced_products(
     session: Session, brand_id: uuid.UUID, product_ids: Collection[uuid.UUID]
 ) -> PendingLinkJob | None:

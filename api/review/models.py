@@ -76,6 +76,12 @@ class Placement(SQLModel, table=True):
 # withdraws or moves a placement). People's actors are `key:<name>` (api.auth.Principal), so it never
 # names one; what people did is every action by another actor.
 LINKER_ACTOR = "linker"
+# The action of the entry a product's deletion writes on each placement that had chosen it (back in
+# review, off the timeline), whoever deleted it (a person's key, or a catalog sync): it decides nothing
+# about the placement, so like the linker's entries it does not make the placement a person's.
+PRODUCT_DELETED = "product-deleted"
+# Who deleted a product that disappeared from the brand's shop (a sync or a product webhook).
+CATALOG_SYNC_ACTOR = "catalog sync"
 
 
 class ReviewAction(SQLModel, table=True):

@@ -19,7 +19,7 @@ from api.jobs.lease import held_lease
 from api.jobs.models import JobState
 from api.jobs.recovery import requeue_stale_jobs
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome
-from api.review.models import LINKER_ACTOR, Placement, PlacementStatus, ReviewAction
+from api.review.models import LINKER_ACTOR, PRODUCT_DELETED, Placement, PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount, make_video
@@ -137,12 +137,18 @@ def test_re_tagging_replaces_the_machines_placements_approved_ones_included(
         draft(5000),
     ]
     TagJobExecutor(engine, settings, Tagger(drafts))(queue_tag_job(engine, episode))
-    # A re-link wrote the linker's own entry in the proposal's history: that is no person's action.
+    # A re-link wrote the linker's own entry in the proposal's history, and a product's deletion its own
+    # entry: neither is a person's decision about the placement.
     with Session(engine) as session:
         proposal = session.exec(select(Placement).where(Placement.start_ms == 5000)).one()
         session.add(
             ReviewAction(
                 brand_id=brand.brand.id, placement_id=proposal.id, actor=LINKER_ACTOR, action="withdraw"
+            )
+        )
+        session.add(
+            ReviewAction(
+                brand_id=brand.brand.id, placement_id=proposal.id, actor="key:ops", action=PRODUCT_DELETED
             )
         )
         session.commit()

@@ -965,6 +965,59 @@ def test_a_link_job_that_fails_part_way_puts_the_approvals_it_stored_on_the_time
         assert [placement["id"] for placement in timeline["placements"]] == [str(first.id)]
 
 
+def test_deleting_a_product_takes_its_hotspot_down_and_links_what_named_it_again_without_it(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    duplicate, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    kept, _ = make_product(engine, brand.brand.id, "Pressed Apple 1 l", sku="PA-2")
+    _add_image(engine, brand.brand.id, kept.id, tmp_path / "kept.jpg")
+    crops = tmp_path / "crops"
+    # Given a hotspot the linker approved as a product the brand imported twice, and a placement
+    # awaiting review that names it first
+    live = _approved_by_the_linker(engine, episode, duplicate, crops)
+    waiting = make_placement(
+        engine,
+        episode,
+        start_ms=5000,
+        end_ms=8000,
+        candidates=[duplicate, kept],
+        thumbnail_path=_crop_file(crops),
+    )
+    with Session(engine) as session:
+        rebuild_timeline(session, session.get_one(Episode, episode.id), settings)  # as tagging left it
+        session.commit()
+    linker = FixedLinker(str(kept.id), 0.93)  # the catalog without the duplicate: the other one, sure
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        assert [p["id"] for p in client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]] == [
+            str(live.id)
+        ]
+        # When the brand deletes the duplicate
+        deleted = client.delete(f"/v1/products/{duplicate.id}", headers=brand.headers)
+        assert deleted.status_code == 204, deleted.text
+        # Then the answer names the link job over the placements that named it, which ran
+        job = _followed(client, brand, deleted)
+        assert (job["product_id"], job["state"], job["placements_relinked"]) == (str(duplicate.id), "done", 2)
+        # And both are linked again without it: the product that remains, approved and on the timeline
+        for placement in (live, waiting):
+            now = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+            assert (now["status"], now["chosen_product_id"], now["approved_by_linker"]) == (
+                "approved",
+                str(kept.id),
+                True,
+            )
+            assert [c["product_id"] for c in now["sku_candidates"]] == [str(kept.id)]
+        timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
+        assert {placement["product"]["title"] for placement in timeline} == {"Pressed Apple 1 l"}
+        # And the hotspot's history says the deletion took it down before the linker approved it again
+        history = client.get(f"/v1/placements/{live.id}/history", headers=brand.headers).json()
+        assert [(entry["actor"], entry["action"]) for entry in history] == [
+            (f"key:{brand.brand.slug}-key", "product-deleted"),
+            ("linker", "approve"),
+        ]
+        assert (history[0]["before"]["status"], history[0]["after"]["status"]) == ("approved", "proposed")
+    assert linker.crops_seen == [1, 1]
+
+
 def test_a_queued_relink_of_the_linkers_decisions_covers_a_settings_change_and_not_the_reverse(
     engine: Engine, brand: BrandAccount, other_brand: BrandAccount
 ) -> None:

@@ -19,6 +19,7 @@ from api.catalog.models import ImageFetchJob, Product, ProductImage, Variant
 from api.checkout.models import CheckoutSession, Order
 from api.jobs.queue import JobKind, JobRef
 from api.linking.models import LinkJob
+from api.review.models import PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from api.webhooks.models import ProcessedWebhook
 from tests.api.commerce_support import (
@@ -31,7 +32,7 @@ from tests.api.commerce_support import (
     shopify_delivery,
     stripe_delivery,
 )
-from tests.api.factories import make_placement
+from tests.api.factories import make_placement, make_product
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
 from tests.utils.api import BrandAccount, RecordingQueue
@@ -251,6 +252,40 @@ def test_a_product_delete_removes_it_and_its_placement_goes_back_to_review(
     assert receipt(response)["outcome"] == "product gid://shopify/Product/1 removed"
     assert count(engine, Product) == 0
     assert world.client.get(f"/v1/episodes/{item.episode.id}/timeline").json()["placements"] == []
+
+
+def test_a_product_deleted_in_shopify_says_so_in_its_hotspots_history_and_relinks_what_named_it(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
+) -> None:
+    # Given the hoodie came from Shopify with a packshot, another product with one too, and a hotspot
+    # the linker approved as the hoodie
+    _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
+    scarf, _ = make_product(engine, hoodie.product.brand_id, "Lead scarf", sku="SCARF")
+    with Session(engine) as session:
+        session.add(ProductImage(product_id=scarf.id, brand_id=scarf.brand_id, path="/media/scarf.png"))
+        session.commit()
+    shown = make_placement(
+        engine,
+        hoodie.episode,
+        candidates=[hoodie.product, scarf],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=hoodie.product.id,
+        approved_by_linker=True,
+    )
+
+    # When Shopify says the hoodie was deleted
+    response = shopify_delivery(world.client, {"id": 1}, topic="products/delete")
+
+    # Then the hotspot is back in review with an entry saying why, and its placements are to be linked
+    # again without the hoodie
+    assert receipt(response)["outcome"] == "product gid://shopify/Product/1 removed"
+    with Session(engine) as session:
+        actions = session.exec(select(ReviewAction).where(ReviewAction.placement_id == shown.id)).all()
+        assert [(action.actor, action.action) for action in actions] == [("catalog sync", "product-deleted")]
+        assert (actions[0].before["status"], actions[0].after["status"]) == ("approved", "proposed")
+        (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
+        assert (job.product_id, job.linker_decided_only) == (hoodie.product.id, True)
+    assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 
 def test_a_failed_product_refetch_is_not_acknowledged_so_shopify_redelivers(
