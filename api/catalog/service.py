@@ -293,18 +293,24 @@ def update_variant(session: Session, variant: Variant, body: VariantUpdate) -> V
 
 
 def delete_product(session: Session, product: Product, actor: str) -> list[uuid.UUID]:
-    """Delete a product; placements that chose it go back to review, each with a history entry saying so
-    (`PRODUCT_DELETED`, by `actor`). Returns the episodes whose public timeline showed it (an approved
-    placement chose it): those, and only those, need rebuilding. The placements that name it among
-    their candidates are for a re-link to decide again (`relink_for_deleted_product`)."""
+    """Delete a product; placements that chose it lose it, each with a history entry saying so
+    (`PRODUCT_DELETED`, by `actor`): an approved one goes back to review, a rejected one stays rejected
+    (a person's no, which no re-link overrules). Returns the episodes whose public timeline showed it (an
+    approved placement chose it): those, and only those, need rebuilding. The placements that name it
+    among their candidates are for a re-link to decide again (`relink_for_deleted_product`)."""
+    # Locked in id order, as a re-tag locks an episode's: two transactions never wait on each other.
     shown = session.exec(
-        select(Placement).where(Placement.chosen_product_id == product.id).with_for_update()
+        select(Placement)
+        .where(Placement.chosen_product_id == product.id)
+        .order_by(col(Placement.id))
+        .with_for_update()
     ).all()
     published = sorted({p.episode_id for p in shown if p.status == PlacementStatus.APPROVED})
     for placement in shown:
         before = placement_snapshot(placement)
         placement.chosen_product_id = None
-        placement.status = PlacementStatus.PROPOSED
+        if placement.status != PlacementStatus.REJECTED:
+            placement.status = PlacementStatus.PROPOSED
         placement.approved_by_linker = False
         placement.version += 1
         placement.updated_at = utcnow()

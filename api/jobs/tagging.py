@@ -232,7 +232,12 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
     # Locked: a re-link writing the linker's history entry on one of them waits for this job's commit,
     # then finds the placement gone, rather than adding a row the delete below would trip over.
     placements = list(
-        session.exec(select(Placement).where(Placement.episode_id == episode_id).with_for_update()).all()
+        session.exec(
+            select(Placement)
+            .where(Placement.episode_id == episode_id)
+            .order_by(col(Placement.id))
+            .with_for_update()
+        ).all()
     )
     ids = [placement.id for placement in placements]
     if not ids:

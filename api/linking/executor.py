@@ -200,28 +200,42 @@ class LinkJobExecutor:
         try:
             with clock.phase("link"):
                 for position, (placement_id, thumbnail_path) in enumerate(placements):
+                    handled, stored = False, None
                     if scope.decide_only:
-                        decided = self._decide_again(job_id, scope.attempt, brand, indexed, placement_id)
-                        if decided is not None:
-                            counts.add(decided, redecided=True)
-                            progress.report(start + (1 - start) * (position + 1) / len(placements))
-                            continue
-                    stored = self._relink_one(
-                        job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path
-                    )
+                        handled, stored = self._decide_again(
+                            job_id, scope.attempt, brand, indexed, placement_id
+                        )
+                    if not handled:
+                        stored = self._relink_one(
+                            job_id, scope.attempt, brand, indexed, placement_id, thumbnail_path
+                        )
                     if stored is not None:
-                        counts.add(stored)
+                        counts.add(stored, redecided=handled)
                     progress.report(start + (1 - start) * (position + 1) / len(placements))
-        finally:
-            # Also when the job fails part way: the approvals it stored go on the timeline now, not at
-            # some later job's rebuild (withdrawals and moves were taken off at once).
-            with clock.phase("store"):
-                for episode_id in sorted(counts.episodes):
-                    with session_scope(self._engine) as session:
-                        episode = session.get(Episode, episode_id)
-                        if episode is not None:
-                            rebuild_timeline(session, episode, self._settings)
+        except BaseException:
+            # Failing part way: the approvals it stored go on the timeline now, not at some later job's
+            # rebuild (withdrawals and moves were taken off at once). The job fails with its own reason.
+            self._rebuild_timelines(counts.episodes, quiet=True)
+            raise
+        with clock.phase("store"):
+            self._rebuild_timelines(counts.episodes)
         self._finish(job_id, scope.attempt, brand.index_version, clock.seconds, counts)
+
+    def _rebuild_timelines(self, episodes: set[uuid.UUID], *, quiet: bool = False) -> None:
+        """Rebuild these episodes' public timelines; `quiet`: log a failure and go on (the caller is
+        already failing with its own reason)."""
+        for episode_id in sorted(episodes):
+            try:
+                with session_scope(self._engine) as session:
+                    episode = session.get(Episode, episode_id)
+                    if episode is not None:
+                        rebuild_timeline(session, episode, self._settings)
+            except Exception:
+                if not quiet:
+                    raise
+                log.exception(
+                    "the timeline of episode %s was not rebuilt after a failed link job", episode_id
+                )
 
     def _decide_again(
         self,
@@ -230,9 +244,10 @@ class LinkJobExecutor:
         brand: BrandLinker,
         indexed: frozenset[uuid.UUID],
         placement_id: uuid.UUID,
-    ) -> Relinked | None:
-        """The placement decided again from its stored link under the brand's thresholds, and stored;
-        None when its stored link cannot say (`redecided_outcome`), or it is gone: link it again."""
+    ) -> tuple[bool, Relinked | None]:
+        """(True, the placement as stored) once it is decided again from its stored link under the
+        brand's thresholds; (True, None) when it is gone; (False, None) when its stored link cannot say
+        (`redecided_outcome`): link it again."""
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="a decision")
             # Locked before it is read: a reviewer's decision or another job's link lands before or after
@@ -241,11 +256,11 @@ class LinkJobExecutor:
                 select(Placement).where(Placement.id == placement_id).with_for_update()
             ).first()
             if placement is None:
-                return None
+                return True, None
             again = redecided_outcome(placement, brand)
             if again is None:
-                return None
-            return self._store(session, placement_id, again, indexed)
+                return False, None
+            return True, self._store(session, placement_id, again, indexed)
 
     def _finish(
         self,

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -452,6 +452,11 @@ def relink_placement(
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
+    chosen = result.chosen_product_id
+    if chosen is not None and session.exec(select(Product.id).where(Product.id == chosen)).first() is None:
+        # Deleted after the job built its index: nothing to approve the placement as (its deletion queued
+        # the re-link of the placements that name it).
+        result = replace(result, chosen_product_id=None, status=PlacementStatus.PROPOSED)
     before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence

@@ -983,6 +983,17 @@ def test_deleting_a_product_takes_its_hotspot_down_and_links_what_named_it_again
         candidates=[duplicate, kept],
         thumbnail_path=_crop_file(crops),
     )
+    # And a placement a person rejected as it
+    rejected = make_placement(
+        engine,
+        episode,
+        start_ms=9000,
+        end_ms=12000,
+        candidates=[duplicate, kept],
+        status=PlacementStatus.REJECTED,
+        chosen_product_id=duplicate.id,
+        thumbnail_path=_crop_file(crops),
+    )
     with Session(engine) as session:
         rebuild_timeline(session, session.get_one(Episode, episode.id), settings)  # as tagging left it
         session.commit()
@@ -1015,7 +1026,36 @@ def test_deleting_a_product_takes_its_hotspot_down_and_links_what_named_it_again
             ("linker", "approve"),
         ]
         assert (history[0]["before"]["status"], history[0]["after"]["status"]) == ("approved", "proposed")
+        # And the person's rejection stands: it only lost the product, and no re-link touched it
+        no = client.get(f"/v1/placements/{rejected.id}", headers=brand.headers).json()
+        assert (no["status"], no["chosen_product_id"]) == ("rejected", None)
     assert linker.crops_seen == [1, 1]
+
+
+def test_a_link_naming_a_product_deleted_while_the_job_ran_is_left_for_review(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    gone, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    placement = make_placement(engine, episode, candidates=[gone], thumbnail_path=_crop_file(tmp_path))
+
+    def deleted_meanwhile() -> None:
+        with Session(engine) as session:
+            for variant in session.exec(select(Variant).where(Variant.product_id == gone.id)).all():
+                session.delete(variant)
+            session.delete(session.get_one(Product, gone.id))
+            session.commit()
+
+    # Given an index that still holds a product deleted while the job links (its link names it, sure)
+    linker = FixedLinker(str(gone.id), 0.95, during=deleted_meanwhile)
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        answer = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+        job = client.get(answer.headers["Location"], headers=brand.headers).json()
+        # Then the job ends, and the placement waits for review instead of being approved as nothing
+        assert (job["state"], job["placements_relinked"], job["approved"]) == ("done", 1, 0)
+        now = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+        assert (now["status"], now["chosen_product_id"]) == ("proposed", None)
+    assert product.id != gone.id
 
 
 def test_a_queued_relink_of_the_linkers_decisions_covers_a_settings_change_and_not_the_reverse(
