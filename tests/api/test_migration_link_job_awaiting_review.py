@@ -11,19 +11,13 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.brands.models import Brand
-from api.db import alembic_config, create_db_engine, upgrade_database
+from api.db import alembic_config, upgrade_database
 from api.linking.models import LinkJob
+from tests.api.migration_support import migrated_with_a_brand
 
 
 def test_link_jobs_made_before_0015_keep_their_scope_and_survive_a_round_trip(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'populated.db'}")
-    upgrade_database(engine)
-    with Session(engine) as session:
-        brand = Brand(name="Yoggi", slug="yoggi")
-        session.add(brand)
-        session.commit()
-        brand_id = brand.id
+    engine, brand_id = migrated_with_a_brand(tmp_path)
     command.downgrade(alembic_config(engine), "0014")
     product_job, brand_job = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as connection:

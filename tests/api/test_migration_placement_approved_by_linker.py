@@ -11,22 +11,16 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.brands.models import Brand
-from api.db import alembic_config, create_db_engine, upgrade_database
+from api.db import alembic_config, upgrade_database
 from api.linking.models import LinkJob
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tests.api.factories import make_episode, make_placement
+from tests.api.migration_support import migrated_with_a_brand
 
 
 def test_approvals_made_before_0016_are_told_apart_by_who_made_them(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'populated.db'}")
-    upgrade_database(engine)
-    with Session(engine) as session:
-        brand = Brand(name="Yoggi", slug="yoggi")
-        session.add(brand)
-        session.commit()
-        brand_id = brand.id
+    engine, brand_id = migrated_with_a_brand(tmp_path)
     episode = make_episode(engine, brand_id, ApiSettings(environment="development"))
     by_linker, by_person, waiting = (
         make_placement(engine, episode, status=status).id

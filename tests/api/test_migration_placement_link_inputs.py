@@ -11,23 +11,17 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.brands.models import Brand
-from api.db import alembic_config, create_db_engine, upgrade_database
+from api.db import alembic_config, upgrade_database
 from api.linking.models import LinkJob
 from api.review.models import Placement
 from api.settings import ApiSettings
 from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_placement
+from tests.api.migration_support import migrated_with_a_brand
 
 
 def test_links_made_before_0017_keep_no_inputs_and_rows_survive_a_round_trip(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'populated.db'}")
-    upgrade_database(engine)
-    with Session(engine) as session:
-        brand = Brand(name="Yoggi", slug="yoggi")
-        session.add(brand)
-        session.commit()
-        brand_id = brand.id
+    engine, brand_id = migrated_with_a_brand(tmp_path)
     episode = make_episode(engine, brand_id, ApiSettings(environment="development"))
     inputs = DecisionInputs(0.72, True, "crop 1: its print matched (40 keypoints)").stored()
     placement = make_placement(engine, episode, link_inputs=inputs).id
