@@ -903,12 +903,46 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     expect(page.locator("#queue li")).to_have_count(5)
     timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
     assert timeline["placements"] == []
-    # And the bag's history says why the linker approved it, and why it took the approval back
+    # And the bag says it was live, and its history why the linker approved it and took that back
     page.locator(f'#queue li[data-placement="{world.id("bag")}"]').click()
+    expect(page.locator("#was-live")).to_have_text(
+        re.compile(
+            r"^Was on the timeline until the linker withdrew its approval \(.+\): "
+            r"60\.0% against 80\.0% needed\.$"
+        )
+    )
     expect(page.locator("#history li")).to_have_count(2)
     expect(page.locator("#history li .why")).to_have_text(
         ["93.0% against 80.0% needed: crop 1: its print matched (40 keypoints)", "60.0% against 80.0% needed"]
     )
+    assert page_errors == []
+
+
+def test_a_hotspot_whose_product_was_deleted_comes_back_to_the_queue_saying_it_was_live(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+    tote = world.products[TOTE.id]
+    # Given the bag approved as the tote bag, live on the timeline
+    bag = api_get(page, live_api, f"/v1/placements/{world.id('bag')}", world.brand)
+    approved = page.request.post(
+        f"{live_api.base_url}/v1/placements/{world.id('bag')}/approve",
+        headers={**world.brand.headers, "If-Match": bag.headers["etag"]},
+        data={"product_id": str(tote.id)},
+    )
+    assert approved.ok, approved.text()
+    # When the brand deletes the tote bag from its catalog
+    deleted = page.request.delete(f"{live_api.base_url}/v1/products/{tote.id}", headers=world.brand.headers)
+    assert deleted.status == 204, deleted.text()
+    # Then the bag is back in the queue, saying it was live until its product was deleted, and by whom
+    _sign_in_at_the_tote_bag(page, live_api, world)
+    expect(page.locator("#was-live")).to_have_text(
+        re.compile(r"^Was on the timeline until its product was deleted from the catalog \(key:.+, .+\)\.$")
+    )
+    # And a placement that was never live says nothing of the kind
+    page.locator("body").press("k")
+    expect(page.locator("#detail-label")).to_have_text("Detected as “hat”")
+    expect(page.locator("#was-live")).to_be_hidden()
     assert page_errors == []
 
 

@@ -420,6 +420,8 @@ function renderDetail() {
   unknown.hidden = !p.unknown_product;
   unknown.textContent = p.unknown_product ? `Unknown product: ${whyUnknown(p)}` : '';
   const episode = p.episode_title ?? `episode ${p.episode_id.slice(0, 8)}`;
+  // Filled from the history once it loads (`loadHistory`).
+  $('was-live').hidden = true;
   $('detail-meta').replaceChildren(
     `Link ${linkText(p)} · detector ${percent(p.confidence)} · ${seconds(p.start_ms)} → ${seconds(p.end_ms)} · `,
     h('span', { class: 'episode', title: `Episode ${p.episode_id}` }, [episode]), ` · v${p.version}`);
@@ -541,9 +543,31 @@ async function loadHistory() {
       ]);
     }));
     historyNote(actions.length ? '' : 'No actions yet.');
+    showWasLive(p, actions);
   } catch (error) {
     $('history').replaceChildren();
     historyNote(`History unavailable. ${errorText(error)}`, true);
+  }
+}
+
+/**
+ * A placement awaiting review that was live until the linker withdrew its approval, or until its product
+ * was deleted, says so: the reviewer is deciding about a hotspot shoppers saw, not a new find.
+ * @param {ReviewPlacement} p @param {ReviewAction[]} actions (oldest first)
+ */
+function showWasLive(p, actions) {
+  const last = actions[actions.length - 1];
+  const note = $('was-live');
+  const withdrawn = last?.actor === 'linker' && last.action === 'withdraw';
+  const deleted = last?.action === 'product-deleted';
+  note.hidden = p.status !== 'proposed' || !(withdrawn || deleted) || last?.before?.status !== 'approved';
+  if (note.hidden || !last) return;
+  const when = new Date(last.at).toLocaleString();
+  if (withdrawn) {
+    const why = linkerWhy(last);
+    note.textContent = `Was on the timeline until the linker withdrew its approval (${when})${why ? `: ${why}` : ''}.`;
+  } else {
+    note.textContent = `Was on the timeline until its product was deleted from the catalog (${last.actor}, ${when}).`;
   }
 }
 
