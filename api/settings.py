@@ -107,6 +107,10 @@ class ApiSettings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # Bearer token Prometheus sends to scrape GET /metrics; unset, /metrics answers 404.
     metrics_token: SecretStr | None = None
+    # Where `reelcart worker` serves the metrics of the jobs its processes run (api.observability.
+    # worker_metrics); unset, it serves none. The same token is required.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from another host; the token guards it
 
     # Training a brand's detector (train jobs): the python of the `train` virtualenv (torch and
     # ultralytics, `make train-venv`), run as a subprocess so API and worker processes never import torch.

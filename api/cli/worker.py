@@ -8,6 +8,7 @@ import typer
 
 from api.cli._common import console, fail, load_settings, open_database
 from api.jobs.routing import QUEUES
+from api.observability.worker_metrics import count_in_every_process, serve_worker_metrics, worker_registry
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +27,16 @@ def register(app: typer.Typer) -> None:
         pool: Annotated[
             str, typer.Option(help="prefork: a process per job at once; solo: jobs run in this process")
         ] = "prefork",
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                max=65535,
+                help="Serve GET /metrics (the jobs this worker's processes ran, and the cluster's queue) "
+                "on this port, to Bearer REELCART_METRICS_TOKEN "
+                "(default: REELCART_WORKER_METRICS_PORT; unset: no metrics)",
+            ),
+        ] = None,
     ) -> None:
         """Run ReelCart jobs handed out through REELCART_BROKER_URL until stopped (SIGTERM or Ctrl-C:
         the jobs in hand finish first). Pair it with API nodes that name the same broker and database."""
@@ -43,10 +54,25 @@ def register(app: typer.Typer) -> None:
         if pool not in ("prefork", "solo"):
             fail(f"--pool must be prefork or solo, not {pool!r}")
         chosen: Literal["prefork", "solo"] = "solo" if pool == "solo" else "prefork"
-        open_database(settings).dispose()  # fail now, in one line, on a database that is missing or behind
+        port = metrics_port if metrics_port is not None else settings.worker_metrics_port
+        if port is not None and settings.metrics_token is None:
+            fail(
+                "worker metrics need REELCART_METRICS_TOKEN, the bearer token Prometheus scrapes with "
+                "(or leave --metrics-port and REELCART_WORKER_METRICS_PORT unset)"
+            )
+        engine = open_database(settings)  # fail now, in one line, on a database that is missing or behind
         try:
             from api.jobs.celery_app import run_worker  # noqa: PLC0415
         except ImportError:
             fail("the worker needs Celery: pip install 'reelcart[celery]'")
+        if port is not None and settings.metrics_token is not None:
+            registry = worker_registry(count_in_every_process(), engine)
+            try:
+                serve_worker_metrics(registry, settings.metrics_token, settings.worker_metrics_host, port)
+            except OSError as error:
+                fail(f"cannot serve worker metrics on {settings.worker_metrics_host}:{port}: {error}")
+            console.print(f"worker metrics: http://{settings.worker_metrics_host}:{port}/metrics")
+        else:
+            engine.dispose()
         console.print(f"worker: {concurrency} at once ({chosen}), queues {', '.join(wanted)}")
         run_worker(settings, concurrency=concurrency, queues=wanted, pool=chosen)

@@ -19,6 +19,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -122,6 +124,7 @@ class Cluster:
     pid_file: Path
     headers: dict[str, str]
     brand_id: uuid.UUID
+    metrics_url: str  # the worker's own /metrics (REELCART_WORKER_METRICS_PORT), token METRICS_TOKEN
 
     def episode(self, name: str) -> uuid.UUID:
         return make_episode(self.engine, self.brand_id, self.settings, media_path=f"/media/{name}.mp4").id
@@ -161,7 +164,12 @@ class Cluster:
         return self.worker_log.read_text(errors="replace")
 
 
-def _worker_env(database_url: str, broker_url: str, directory: Path, pid_file: Path) -> dict[str, str]:
+METRICS_TOKEN = "worker-scrape-token"
+
+
+def _worker_env(
+    database_url: str, broker_url: str, directory: Path, pid_file: Path, metrics_port: int
+) -> dict[str, str]:
     return {
         **os.environ,
         "REELCART_ENVIRONMENT": "test",
@@ -172,6 +180,9 @@ def _worker_env(database_url: str, broker_url: str, directory: Path, pid_file: P
         "REELCART_TAG_FUNCTION": "tests.utils.worker_tagging:timed_tag",
         "REELCART_TEST_TAG_SECONDS": str(TAG_SECONDS),
         "REELCART_TEST_TAG_PID_FILE": str(pid_file),
+        "REELCART_METRICS_TOKEN": METRICS_TOKEN,
+        "REELCART_WORKER_METRICS_PORT": str(metrics_port),
+        "REELCART_WORKER_METRICS_HOST": "127.0.0.1",
         **{f"REELCART_{name.upper()}": str(value) for name, value in JOB_SETTINGS.items()},
     }
 
@@ -197,12 +208,13 @@ def running_cluster(
     engine = create_db_engine(database_url)
     account = make_brand(engine, f"workers-{uuid.uuid4().hex[:6]}")
     worker_log, pid_file = directory / "worker.log", directory / "pids.txt"
+    metrics_port = _free_port()
     command = [sys.executable, "-c", "from api.cli import app; app()", "worker", "--concurrency", "2"]
     with worker_log.open("wb") as log_file:
         worker = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=_worker_env(database_url, broker_url, directory, pid_file),
+            env=_worker_env(database_url, broker_url, directory, pid_file, metrics_port),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -211,7 +223,15 @@ def running_cluster(
         wait_for("the worker to be ready", lambda: b" ready." in worker_log.read_bytes(), 60)
         with TestClient(create_app(settings, engine=engine)) as api:
             yield Cluster(
-                api, engine, settings, redis, worker_log, pid_file, account.headers, account.brand.id
+                api,
+                engine,
+                settings,
+                redis,
+                worker_log,
+                pid_file,
+                account.headers,
+                account.brand.id,
+                f"http://127.0.0.1:{metrics_port}/metrics",
             )
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
@@ -286,6 +306,38 @@ def test_a_worker_process_killed_mid_job_is_replaced_and_the_job_completes_once(
     assert cluster.placements(killed) == cluster.placements(undisturbed)
     assert len(cluster.placements(killed)) == 2
     assert cluster.job(reference_job).attempts == 1
+
+
+def _scrape(url: str, token: str | None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _jobs_done(body: str, kind: str) -> float:
+    prefix = f'reelcart_jobs_total{{kind="{kind}",outcome="done"}} '
+    return next((float(line[len(prefix) :]) for line in body.splitlines() if line.startswith(prefix)), 0.0)
+
+
+def test_the_worker_serves_the_metrics_of_the_jobs_its_pool_processes_ran(cluster: Cluster) -> None:
+    # Given what the worker has counted so far (its pool processes ran the module's earlier jobs)
+    status, before = _scrape(cluster.metrics_url, METRICS_TOKEN)
+    assert status == 200, before
+    # When it runs two more tag jobs, one in each pool process if both are free
+    jobs = [cluster.tag(cluster.episode(f"metered-{n}")) for n in range(2)]
+    wait_for("the metered jobs", lambda: all(cluster.finished(job) for job in jobs), 60)
+    # Then its /metrics counts them, summed over its processes, beside the cluster's queue
+    status, after = _scrape(cluster.metrics_url, METRICS_TOKEN)
+    assert status == 200
+    assert _jobs_done(after, "tag") == _jobs_done(before, "tag") + 2
+    assert "reelcart_database_up 1.0" in after.splitlines()
+    assert 'reelcart_jobs_running{kind="tag"} 0.0' in after.splitlines()
+    # And only to the token
+    assert _scrape(cluster.metrics_url, "not-the-token")[0] == 401
+    assert _scrape(cluster.metrics_url, None)[0] == 401
 
 
 def test_a_paused_worker_that_wakes_after_its_lease_writes_nothing(cluster: Cluster) -> None:

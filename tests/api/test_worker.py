@@ -261,12 +261,17 @@ def test_the_worker_command_needs_a_broker_and_known_queues(monkeypatch: pytest.
         monkeypatch.setenv("REELCART_BROKER_URL", "redis://127.0.0.1:1/0")
         get_settings.cache_clear()
         unknown_queue = CliRunner().invoke(cli, ["worker", "--queues", "vision,gpu"])
+        monkeypatch.delenv("REELCART_METRICS_TOKEN", raising=False)
+        get_settings.cache_clear()
+        metrics_without_token = CliRunner().invoke(cli, ["worker", "--metrics-port", "9464"])
     finally:
         get_settings.cache_clear()
     assert without_broker.exit_code == 1
     assert "set REELCART_BROKER_URL" in without_broker.output
     assert unknown_queue.exit_code == 1
     assert "unknown queue(s) gpu; the queues are io, train, vision" in unknown_queue.output
+    assert metrics_without_token.exit_code == 1
+    assert "worker metrics need REELCART_METRICS_TOKEN" in metrics_without_token.output
 
 
 def test_settings_refuse_a_lease_shorter_than_two_beats_and_the_tag_hook_in_production() -> None:
