@@ -194,7 +194,12 @@ class DetectorTrainExecutor:
         progress: JobProgress,
     ) -> None:
         command = self._command(request_path)
-        environment = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        # Not the worker's metrics directory (api.observability.worker_metrics): the trainer counts nothing.
+        environment = {
+            **{name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"},
+            "YOLO_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
         limit_s = (request.options.time_hours or 24.0) * 3600 * 1.5 + LIMIT_SLACK_S
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         outcome: TrainEvent | None = None

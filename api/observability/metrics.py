@@ -83,7 +83,7 @@ CHECKOUTS = Counter(
     ["provider", "outcome"],
     registry=None,
 )
-_PROCESS_METRICS = (HTTP_REQUESTS, HTTP_LATENCY, JOBS, JOB_DURATION, WEBHOOKS, CHECKOUTS)
+PROCESS_METRICS = (HTTP_REQUESTS, HTTP_LATENCY, JOBS, JOB_DURATION, WEBHOOKS, CHECKOUTS)
 
 
 class JobStateCollector(Collector):
@@ -145,7 +145,7 @@ class JobStateCollector(Collector):
 def metrics_registry(engine: Engine) -> CollectorRegistry:
     """A registry for one app: the process-wide metrics, the process collectors, the job counts."""
     registry = CollectorRegistry()
-    for metric in (*_PROCESS_METRICS, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    for metric in (*PROCESS_METRICS, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(metric)
     registry.register(JobStateCollector(engine))
     return registry

@@ -26,7 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from api.observability.metrics import CONTENT_TYPE, JobStateCollector, exposition
+from api.observability.metrics import CONTENT_TYPE, PROCESS_METRICS, JobStateCollector, exposition
 
 log = logging.getLogger("reelcart.metrics")
 
@@ -37,6 +37,9 @@ def count_in_every_process() -> str:
     """Switch this process, and every process it forks from now on, to the client library's
     multiprocess mode, in a private directory removed at exit; returns it. Call before the pool starts
     and before any job is counted here: a value is bound to its mode when its labels are first used."""
+    if any(metric._metrics for metric in PROCESS_METRICS):
+        # A value made before the switch would stay in this process, never exported.
+        raise RuntimeError("a metric was already used in this process: switch to multiprocess mode first")
     directory = tempfile.mkdtemp(prefix="reelcart-worker-metrics-")
     owner = os.getpid()
 
@@ -71,6 +74,9 @@ def serve_worker_metrics(
     expected = token.get_secret_value().encode()
 
     class Handler(BaseHTTPRequestHandler):
+        # An idle or slow client gives up its thread after this long instead of holding it forever.
+        timeout = 10
+
         def do_GET(self) -> None:
             if self.path.split("?", 1)[0] != "/metrics":
                 self._answer(404, b"only /metrics is served here\n", "text/plain; charset=utf-8")
@@ -103,4 +109,6 @@ def serve_worker_metrics(
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    # Registered after the directory's removal, so it runs before it: no scrape reads a half-removed one.
+    atexit.register(server.shutdown)
     return server

@@ -22,8 +22,9 @@ from pydantic import SecretStr
 from api.db import create_db_engine, upgrade_database
 from api.observability.worker_metrics import count_in_every_process, serve_worker_metrics, worker_registry
 
+from api.observability.metrics import observe_job
+
 directory = count_in_every_process()
-from api.observability.metrics import observe_job  # noqa: E402
 
 engine = create_db_engine(sys.argv[1])
 upgrade_database(engine)
