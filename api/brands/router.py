@@ -16,13 +16,24 @@ from fastapi import APIRouter, Query, Request, Response
 from api.brands import oauth
 from api.brands import service as brands
 from api.brands.models import CheckoutProviderName
-from api.brands.schemas import BrandMe, BrandUpdate, ConnectUrl, ShopDomain, ShopifyConnect, StripeConnect
+from api.brands.schemas import (
+    BrandMe,
+    BrandUpdate,
+    ConnectUrl,
+    LinkingPreview,
+    LinkingSettings,
+    ShopDomain,
+    ShopifyConnect,
+    StripeConnect,
+)
 from api.checkout.dependencies import CommerceDep
 from api.commerce_config import token_cipher
 from api.deps import BrandIdDep, OperatorDep, SessionDep, SettingsDep
 from api.linking.link_jobs import relink_for_settings_change
 from api.linking.monitor import monitor_link_job
-from api.linking.service import brand_thresholds
+from api.linking.preview import preview_thresholds
+from api.linking.service import brand_thresholds, index_folder, indexed_products
+from tagger.linking import FileIndexStore, LinkThresholds
 
 me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
 
@@ -54,6 +65,46 @@ def patch_me(
     session.commit()
     monitor_link_job(request, response, relink)
     return brands.brand_me(brand)
+
+
+@me.post(
+    "/linking-preview",
+    response_model=LinkingPreview,
+    summary="What a change of the linking settings would do, before it is made",
+    description="The same linking fields as `PATCH /v1/brands/me` (each omitted one kept, validated alike). "
+    "Every placement the linker decided is decided again from its stored link under them, as the job the "
+    "change would queue decides it when the catalog has not changed since the placement was linked: how "
+    "many would be approved and go live, how many of the linker's approvals would be withdrawn, with the "
+    "first 100 of each. Nothing is stored or queued.",
+)
+def preview_linking(
+    body: LinkingSettings, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> LinkingPreview:
+    brand = brands.get_brand(session, brand_id)
+    after = brands.linking_values_after(brand, body)
+    thresholds = LinkThresholds(
+        auto_approve=after.auto_approve_threshold,
+        floor=after.link_floor,
+        own_print_approve=after.own_print_auto_approve,
+        require_print_evidence=after.require_print_evidence,
+    )
+    current = FileIndexStore(index_folder(settings, brand_id)).current()
+    seen = preview_thresholds(session, brand_id, thresholds, current, indexed_products(session, brand_id))
+    return LinkingPreview(
+        auto_approve_threshold=after.auto_approve_threshold,
+        link_floor=after.link_floor,
+        require_print_evidence=after.require_print_evidence,
+        own_print_auto_approve=after.own_print_auto_approve,
+        placements=seen.placements,
+        would_approve=seen.would_approve,
+        would_withdraw=seen.would_withdraw,
+        stay_approved=seen.stay_approved,
+        stay_for_review=seen.stay_for_review,
+        not_previewed=seen.not_previewed,
+        other_index=seen.other_index,
+        would_approve_ids=seen.approve_ids,
+        would_withdraw_ids=seen.withdraw_ids,
+    )
 
 
 _RESPONSES: dict[int | str, dict[str, object]] = {

@@ -53,11 +53,12 @@ class ConnectUrl(BaseModel):
 
 # A confidence: a number from 0 to 1 (strict: `true` is not 1.0, "0.5" is not a number).
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+# A yes or no: `true` or `false` only (not 1, not "yes").
+StrictBool = Annotated[bool, Field(strict=True)]
 
 
-class BrandUpdate(_Strict):
+class LinkingSettings(_Strict):
     # Omit a field to keep it; none can be cleared, so null is not in the schema (and is refused).
-    default_checkout_provider: CheckoutProviderName | SkipJsonSchema[None] = None
     auto_approve_threshold: Confidence | SkipJsonSchema[None] = Field(
         default=None, description="Links at or above this confidence are approved"
     )
@@ -65,7 +66,7 @@ class BrandUpdate(_Strict):
         default=None,
         description="Below this confidence a link is an unknown product; at most auto_approve_threshold",
     )
-    require_print_evidence: bool | SkipJsonSchema[None] = Field(
+    require_print_evidence: StrictBool | SkipJsonSchema[None] = Field(
         default=None,
         description="Auto-approve only when the product's print was seen (OCR text or keypoint matches)",
     )
@@ -75,6 +76,39 @@ class BrandUpdate(_Strict):
         "keypoints inside the marks are approved from this confidence; it never lowers approval below "
         "link_floor, and at or above auto_approve_threshold it changes nothing",
     )
+
+
+class BrandUpdate(LinkingSettings):
+    default_checkout_provider: CheckoutProviderName | SkipJsonSchema[None] = None
+
+
+class LinkingPreview(BaseModel):
+    """What `PATCH /v1/brands/me` with these linking settings would do to the placements the linker
+    decided, read from their stored links; nothing is changed."""
+
+    auto_approve_threshold: float
+    link_floor: float
+    require_print_evidence: bool
+    own_print_auto_approve: float
+    placements: int = Field(
+        description="The placements the linker decided: awaiting review, or approved by it"
+    )
+    would_approve: int = Field(description="Awaiting review now, approved and on the timeline after")
+    would_withdraw: int = Field(
+        description="Approved by the linker now, withdrawn: off the timeline, back in review"
+    )
+    stay_approved: int
+    stay_for_review: int
+    not_previewed: int = Field(
+        description="Their stored link cannot say (linked before ReelCart kept what its decision weighed, or "
+        "the new level asks for the packshots' opinion no earlier level asked for): the job links them again"
+    )
+    other_index: int = Field(
+        description="Of the previewed ones, linked against another catalog index than the last one "
+        "saved: the job links these again, and the catalog's changes since may decide them otherwise"
+    )
+    would_approve_ids: list[uuid.UUID] = Field(description="The first 100 placements it would approve")
+    would_withdraw_ids: list[uuid.UUID] = Field(description="The first 100 approvals it would withdraw")
 
 
 class StripeConnection(BaseModel):

@@ -4,6 +4,7 @@ and the operator's view of API keys: list and revoke."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from api.brands.schemas import (
     BrandMe,
     BrandProviders,
     BrandUpdate,
+    LinkingSettings,
     ShopifyConnection,
     StripeConnection,
 )
@@ -114,18 +116,9 @@ def bind_shopify_shop(
     return brand
 
 
-def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
-    non_null_changes(body)  # refuses explicit nulls; each field below has its own rule
-    if body.default_checkout_provider is not None:
-        provider = body.default_checkout_provider
-        if not is_connected(brand, provider):
-            raise ProviderNotConnected(
-                f"connect {provider.value} first ({CONNECT_ROUTES[provider]})",
-                errors=[
-                    {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
-                ],
-            )
-        brand.default_checkout_provider = provider
+def threshold_and_floor(brand: Brand, body: LinkingSettings) -> tuple[float, float]:
+    """The auto-approve threshold and link floor `body` sets (each kept where omitted), refused with a
+    422 when the floor would exceed the threshold."""
     threshold = (
         body.auto_approve_threshold
         if body.auto_approve_threshold is not None
@@ -138,7 +131,53 @@ def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
             f"link_floor ({floor}) must not exceed auto_approve_threshold ({threshold})",
             errors=[{"field": field, "message": "link_floor must not exceed auto_approve_threshold"}],
         )
-    brand.auto_approve_threshold, brand.link_floor = threshold, floor
+    return threshold, floor
+
+
+@dataclass(frozen=True)
+class LinkingValues:
+    """A brand's linking settings as an update would leave them."""
+
+    auto_approve_threshold: float
+    link_floor: float
+    require_print_evidence: bool
+    own_print_auto_approve: float
+
+
+def linking_values_after(brand: Brand, body: LinkingSettings) -> LinkingValues:
+    """The brand's linking settings with `body` applied, validated as an update would be (explicit nulls
+    and a floor over the threshold refused): what a preview decides under. Nothing is changed."""
+    non_null_changes(body)
+    threshold, floor = threshold_and_floor(brand, body)
+    return LinkingValues(
+        auto_approve_threshold=threshold,
+        link_floor=floor,
+        require_print_evidence=(
+            body.require_print_evidence
+            if body.require_print_evidence is not None
+            else brand.require_print_evidence
+        ),
+        own_print_auto_approve=(
+            body.own_print_auto_approve
+            if body.own_print_auto_approve is not None
+            else brand.own_print_auto_approve
+        ),
+    )
+
+
+def update_brand(session: Session, brand: Brand, body: BrandUpdate) -> Brand:
+    non_null_changes(body)  # refuses explicit nulls; each field below has its own rule
+    if body.default_checkout_provider is not None:
+        provider = body.default_checkout_provider
+        if not is_connected(brand, provider):
+            raise ProviderNotConnected(
+                f"connect {provider.value} first ({CONNECT_ROUTES[provider]})",
+                errors=[
+                    {"field": "default_checkout_provider", "message": f"{provider.value} is not connected"}
+                ],
+            )
+        brand.default_checkout_provider = provider
+    brand.auto_approve_threshold, brand.link_floor = threshold_and_floor(brand, body)
     if body.require_print_evidence is not None:
         brand.require_print_evidence = body.require_print_evidence
     if body.own_print_auto_approve is not None:

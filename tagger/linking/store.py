@@ -127,6 +127,13 @@ class FileIndexStore:
         current.replace(self.root / "CURRENT")
         return index.version
 
+    def current(self) -> str | None:
+        """The current version's name, without loading it; None when nothing was saved."""
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
