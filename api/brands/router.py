@@ -31,8 +31,8 @@ from api.commerce_config import token_cipher
 from api.deps import BrandIdDep, OperatorDep, SessionDep, SettingsDep
 from api.linking.link_jobs import relink_for_settings_change
 from api.linking.monitor import monitor_link_job
-from api.linking.preview import preview_thresholds
-from api.linking.service import brand_thresholds, index_folder, indexed_products
+from api.linking.preview import catalog_work_pending, preview_thresholds
+from api.linking.service import brand_thresholds, catalog_has_images, index_folder, indexed_products
 from tagger.linking import FileIndexStore, LinkThresholds
 
 me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
@@ -72,10 +72,11 @@ def patch_me(
     response_model=LinkingPreview,
     summary="What a change of the linking settings would do, before it is made",
     description="The same linking fields as `PATCH /v1/brands/me` (each omitted one kept, validated alike). "
-    "Every placement the linker decided is decided again from its stored link under them, as the job the "
-    "change would queue decides it when the catalog has not changed since the placement was linked: how "
-    "many would be approved and go live, how many of the linker's approvals would be withdrawn, with the "
-    "first 100 of each. Nothing is stored or queued.",
+    "Every placement the linker decided against the catalog index as last saved is decided again from its "
+    "stored link under them, as the job the change would queue decides it: how many would be approved and "
+    "go live, how many of the linker's approvals would be withdrawn, with the first 100 of each. Those the "
+    "job would link again instead are only counted (`not_previewed`, `other_index`); `catalog_pending` says "
+    "when the catalog may have changed since its index was saved. Nothing is stored or queued.",
 )
 def preview_linking(
     body: LinkingSettings, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
@@ -90,6 +91,7 @@ def preview_linking(
     )
     current = FileIndexStore(index_folder(settings, brand_id)).current()
     seen = preview_thresholds(session, brand_id, thresholds, current, indexed_products(session, brand_id))
+    changes = thresholds != brand_thresholds(brand)
     return LinkingPreview(
         auto_approve_threshold=after.auto_approve_threshold,
         link_floor=after.link_floor,
@@ -102,6 +104,8 @@ def preview_linking(
         stay_for_review=seen.stay_for_review,
         not_previewed=seen.not_previewed,
         other_index=seen.other_index,
+        catalog_pending=catalog_work_pending(session, brand_id),
+        queues_job=changes and catalog_has_images(session, brand_id),
         would_approve_ids=seen.approve_ids,
         would_withdraw_ids=seen.withdraw_ids,
     )

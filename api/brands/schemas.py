@@ -100,12 +100,22 @@ class LinkingPreview(BaseModel):
     stay_approved: int
     stay_for_review: int
     not_previewed: int = Field(
-        description="Their stored link cannot say (linked before ReelCart kept what its decision weighed, or "
-        "the new level asks for the packshots' opinion no earlier level asked for): the job links them again"
+        description="Not counted above: their stored link cannot say (linked before ReelCart kept what its "
+        "decision weighed, or the new level asks for the packshots' opinion no earlier level asked for); "
+        "the job links them again, which decides them"
     )
     other_index: int = Field(
-        description="Of the previewed ones, linked against another catalog index than the last one "
-        "saved: the job links these again, and the catalog's changes since may decide them otherwise"
+        description="Not counted above: linked against another catalog index than the one last saved (the "
+        "catalog changed since); the job links them again, which decides them"
+    )
+    catalog_pending: bool = Field(
+        description="A link job or image fetch is queued or running, or an image URL waits to be fetched: "
+        "the catalog may have changed since its index was saved, and then the job links every placement "
+        "again instead"
+    )
+    queues_job: bool = Field(
+        description="Whether saving these settings queues a job at all (they differ from the saved ones "
+        "and the catalog has an image to link against)"
     )
     would_approve_ids: list[uuid.UUID] = Field(description="The first 100 placements it would approve")
     would_withdraw_ids: list[uuid.UUID] = Field(description="The first 100 approvals it would withdraw")

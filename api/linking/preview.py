@@ -1,7 +1,8 @@
 """What a change of the brand's linking thresholds would do, before it is made: each placement the
-linker decided, decided again from its stored link (`tagger.linking.decision.decided`) under the
-thresholds asked about, exactly as the settings job would decide it when the catalog has not changed
-since it was linked. Reads only; nothing is stored or queued.
+linker decided, decided again from its stored link (`stored_decision`) under the thresholds asked about,
+as the settings job decides the placements linked against the brand's current catalog index. Those the
+job would link again instead (linked against an older index, or whose stored link cannot say) are only
+counted: linking decides them. Reads only; nothing is stored or queued.
 """
 
 from __future__ import annotations
@@ -9,24 +10,29 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from api.linking.service import decided_by_linker
+from api.catalog.models import ImageFetchJob, ProductImage
+from api.catalog.remote_images import pending_image_filter
+from api.jobs.models import JobState
+from api.linking.models import LinkJob
+from api.linking.service import decided_by_linker, stored_decision
 from api.review.models import Placement, PlacementStatus
-from tagger.linking.decision import Decision, DecisionInputs, LinkThresholds, decided
+from tagger.linking.decision import LinkThresholds
 
 # Placement ids listed per change; the counts are always complete.
 LISTED = 100
+_READ = ("id", "status", "chosen_product_id", "sku_candidates", "link_inputs", "index_version")
 
 
 @dataclass
 class ThresholdPreview:
     placements: int = 0  # the placements the linker decided (awaiting review, or approved by it)
-    # Their stored link cannot say (linked before the inputs were kept, or the new level asks for the
-    # packshots' opinion no earlier level asked for): the settings job would link these again.
+    # The job would link these again from their crops, which decides them: linked before the inputs were
+    # kept, candidates it did not write, or a level asking for the packshots' opinion never measured.
     not_previewed: int = 0
-    # Previewed, but linked against another catalog index than the one saved last: the job would link
-    # these again, and the catalog's changes since may decide them otherwise.
+    # ... or linked against another catalog index than the one saved last (the catalog changed since).
     other_index: int = 0
     would_approve: int = 0
     would_withdraw: int = 0
@@ -43,32 +49,35 @@ def preview_thresholds(
     current_index: str | None,
     indexed: frozenset[uuid.UUID],
 ) -> ThresholdPreview:
-    """Each placement the linker decided, decided again from its stored link under `thresholds`, oldest
-    first, and counted by what would change. `indexed`: the products with a stored image; an approval
-    of another stays, as the job keeps it (`relink_placement`)."""
+    """Each placement the linker decided (oldest first) decided again from its stored link under
+    `thresholds` and counted by what would change, where it is linked against `current_index` (the
+    brand's index as last saved). `indexed`: the products with a stored image; the job keeps an approval
+    of another (`relink_placement`)."""
     rows = session.exec(
         select(Placement)
+        # Only what deciding reads, not the keyframes (SQLModel's fields are typed as their values).
+        .options(load_only(*(getattr(Placement, name) for name in _READ)))
         .where(col(Placement.brand_id) == brand_id, decided_by_linker())
         .order_by(col(Placement.created_at), col(Placement.id))
     ).all()
     preview = ThresholdPreview(placements=len(rows))
     for placement in rows:
-        inputs = DecisionInputs.from_stored(placement.link_inputs)
-        again = decided(inputs, thresholds) if inputs is not None else None
-        if again is None:
+        if placement.index_version != current_index:
+            preview.other_index += 1
+            continue
+        stored = stored_decision(placement, thresholds)
+        if stored is None:
             preview.not_previewed += 1
             continue
-        preview.other_index += int(placement.index_version != current_index)
-        top = _top_product(placement.sku_candidates)
-        approved = again.decision is Decision.APPROVED and top is not None
+        top = stored.candidates[0].product_id if stored.candidates else None
         if placement.status == PlacementStatus.APPROVED:
-            if approved or placement.chosen_product_id not in indexed:
+            if stored.approved or placement.chosen_product_id not in indexed:
                 preview.stay_approved += 1
             else:
                 preview.would_withdraw += 1
                 _listed(preview.withdraw_ids, placement.id)
         # A product a person picked is approved only as that product (`relink_placement`).
-        elif approved and placement.chosen_product_id in (None, top):
+        elif stored.approved and placement.chosen_product_id in (None, top):
             preview.would_approve += 1
             _listed(preview.approve_ids, placement.id)
         else:
@@ -76,13 +85,21 @@ def preview_thresholds(
     return preview
 
 
-def _top_product(candidates: object) -> uuid.UUID | None:
-    if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
-        return None
-    try:
-        return uuid.UUID(str(candidates[0].get("product_id")))
-    except ValueError:
-        return None
+def catalog_work_pending(session: Session, brand_id: uuid.UUID) -> bool:
+    """Whether the catalog may have changed since its index was last saved: a link job queued or
+    running (every change that alters the index queues one, and it saves the index when it runs), an
+    image fetch queued or running, or an image URL still to fetch."""
+    waiting = [JobState.QUEUED, JobState.RUNNING]
+    for statement in (
+        select(LinkJob.id).where(col(LinkJob.brand_id) == brand_id, col(LinkJob.state).in_(waiting)),
+        select(ImageFetchJob.id).where(
+            col(ImageFetchJob.brand_id) == brand_id, col(ImageFetchJob.state).in_(waiting)
+        ),
+        select(ProductImage.id).where(col(ProductImage.brand_id) == brand_id, *pending_image_filter()),
+    ):
+        if session.exec(statement.limit(1)).first() is not None:
+            return True
+    return False
 
 
 def _listed(ids: list[uuid.UUID], placement_id: uuid.UUID) -> None:

@@ -50,7 +50,7 @@ from tagger.linking import (
     build_catalog_index,
     load_extractor,
 )
-from tagger.linking.decision import DecisionInputs, decided
+from tagger.linking.decision import Decided, DecisionInputs, decided
 from tagger.linking.own_print import check_boxes
 
 log = logging.getLogger("reelcart.linking")
@@ -309,42 +309,63 @@ def outcome(result: LinkResult, brand: BrandLinker) -> LinkOutcome:
     )
 
 
-def redecided_outcome(placement: Placement, brand: BrandLinker) -> LinkOutcome | None:
-    """The placement's stored link decided again under the brand's thresholds, exactly as linking its
-    crops again would decide it (`tagger.linking.decision.decided`): the same candidates (each with the
-    product's first available variant now, as `outcome` gives it), a new status, level and reason.
-    None when the stored link cannot say: it was made against another catalog index than the brand's
-    current one (the catalog changed since: a product added, edited or deleted), before the inputs were
-    kept, or its new level asks for the packshots' opinion it was never given. Store it with
-    `relink_placement`."""
-    if placement.index_version != brand.index_version:
-        return None
+@dataclass(frozen=True)
+class StoredDecision:
+    """A placement's stored link decided again under some thresholds (`stored_decision`)."""
+
+    again: Decided
+    inputs: DecisionInputs
+    candidates: list[SkuCandidate]  # as stored, best first
+
+    @property
+    def approved(self) -> bool:
+        return self.again.decision is Decision.APPROVED and bool(self.candidates)
+
+
+def stored_decision(placement: Placement, thresholds: LinkThresholds) -> StoredDecision | None:
+    """The placement's stored link decided again under `thresholds`, exactly as linking its crops again
+    against the same index would decide it (`tagger.linking.decision.decided`). None when the stored
+    link cannot say: made before the inputs were kept, candidates the linker did not write, or a level
+    that asks for the packshots' opinion it was never given."""
     inputs = DecisionInputs.from_stored(placement.link_inputs)
     if inputs is None:
         return None
-    again = decided(inputs, brand.thresholds)
+    again = decided(inputs, thresholds)
     if again is None:
         return None
     try:
-        stored = [SkuCandidate.model_validate(entry) for entry in placement.sku_candidates]
+        candidates = [SkuCandidate.model_validate(entry) for entry in placement.sku_candidates]
     except ValidationError:
         return None  # not a list the linker wrote: linking again rewrites it
+    return StoredDecision(again, inputs, candidates)
+
+
+def redecided_outcome(placement: Placement, brand: BrandLinker) -> LinkOutcome | None:
+    """The placement's stored link decided again under the brand's thresholds (`stored_decision`): the
+    same candidates (each with the product's first available variant now, as `outcome` gives it), a new
+    status, level and reason. None when it cannot be: the link was made against another catalog index
+    than the brand's current one (the catalog changed since: a product added, edited or deleted), or
+    `stored_decision` cannot say. Store it with `relink_placement`."""
+    if placement.index_version != brand.index_version:
+        return None
+    stored = stored_decision(placement, brand.thresholds)
+    if stored is None:
+        return None
     candidates = [
         candidate.model_copy(
             update={"variant_id": _uuid_or_none(brand.variant_of.get(str(candidate.product_id)))}
         )
-        for candidate in stored
+        for candidate in stored.candidates
     ]
-    approved = again.decision is Decision.APPROVED and bool(candidates)
     return LinkOutcome(
         sku_candidates=candidates,
         link_confidence=placement.link_confidence,
-        chosen_product_id=candidates[0].product_id if approved else None,
-        status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
+        chosen_product_id=candidates[0].product_id if stored.approved else None,
+        status=PlacementStatus.APPROVED if stored.approved else PlacementStatus.PROPOSED,
         index_version=placement.index_version,
-        evidence=stored_evidence(again.evidence),
-        contradicted=inputs.contradicted,
-        approval_level=again.level,
+        evidence=stored_evidence(stored.again.evidence),
+        contradicted=stored.inputs.contradicted,
+        approval_level=stored.again.level,
         inputs=placement.link_inputs,
     )
 

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.catalog.models import ProductImage
 from api.jobs.queue import InlineJobQueue, JobKind
 from api.linking.executor import LinkJobExecutor
+from api.linking.models import LinkJob
 from api.linking.service import index_folder
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
@@ -73,14 +74,31 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
         )
 
     # Given a link held at 0.72, the linker's approval at 0.85, a link held at 0.72 where a person
-    # picked another product, one linked before the inputs were kept, and one against an older index
+    # picked another product, one linked before the inputs were kept, one against an older index, one
+    # held where a person picked the linker's top product, and the linker's approval of a product whose
+    # image the index no longer holds
     held = linked(1000, 0.72)
     approved = linked(
         5000, 0.85, status=PlacementStatus.APPROVED, chosen_product_id=product.id, approved_by_linker=True
     )
     linked(9000, 0.72, chosen_product_id=other.id)
     linked(13000, None)
-    stale = linked(17000, 0.72, index_version="index-v6")
+    linked(17000, 0.72, index_version="index-v6")
+    same_pick = linked(21000, 0.72, chosen_product_id=product.id)
+    bare, _ = make_product(engine, brand.brand.id, "Pressed Plum", sku="PL-1")
+    make_placement(
+        engine,
+        episode,
+        start_ms=25000,
+        end_ms=28000,
+        link_confidence=0.85,
+        candidates=[bare],
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=bare.id,
+        approved_by_linker=True,
+        index_version=CURRENT,
+        link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
+    )
     before = _versions(engine, brand)
     queue = InlineJobQueue()
     linker = FixedLinker(str(product.id), 0.75, keeps_inputs=True)
@@ -90,20 +108,21 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
         lower = client.post(
             "/v1/brands/me/linking-preview", json={"auto_approve_threshold": 0.7}, headers=brand.headers
         )
-        # Then it hears: two approvals (the stale one from its stored link, which the job links again),
-        # one approval kept, the person's pick left for review, one it cannot preview
+        # Then it hears: two approvals (the held link, and the pick of the linker's top product), two
+        # approvals kept, the pick of another product left for review, and two the job links again
         assert lower.status_code == 200, lower.text
         preview = lower.json()
         assert (preview["auto_approve_threshold"], preview["link_floor"], preview["placements"]) == (
             0.7,
             0.3,
-            5,
+            7,
         )
         assert (preview["would_approve"], preview["would_withdraw"]) == (2, 0)
-        assert (preview["stay_approved"], preview["stay_for_review"]) == (1, 1)
+        assert (preview["stay_approved"], preview["stay_for_review"]) == (2, 1)
         assert (preview["not_previewed"], preview["other_index"]) == (1, 1)
-        assert preview["would_approve_ids"] == [str(held.id), str(stale.id)]
-        # And a level of 0.9 would withdraw the linker's approval
+        assert preview["would_approve_ids"] == [str(held.id), str(same_pick.id)]
+        assert (preview["catalog_pending"], preview["queues_job"]) == (False, True)
+        # And a level of 0.9 would withdraw the linker's approval (not the one of a product it cannot see)
         higher = client.post(
             "/v1/brands/me/linking-preview", json={"auto_approve_threshold": 0.9}, headers=brand.headers
         ).json()
@@ -112,22 +131,34 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
             1,
             [str(approved.id)],
         )
+        # And the own-print level or the print evidence rule, changed alone, changes nothing here
+        for body in ({"own_print_auto_approve": 0.3}, {"require_print_evidence": False}):
+            alone = client.post("/v1/brands/me/linking-preview", json=body, headers=brand.headers).json()
+            assert (alone["would_approve"], alone["would_withdraw"], alone["queues_job"]) == (0, 0, True)
         # And nothing changed: no placement, no setting, no job
         assert _versions(engine, brand) == before
         assert client.get("/v1/brands/me", headers=brand.headers).json()["auto_approve_threshold"] == 0.8
         assert client.get("/v1/link-jobs", headers=brand.headers).json()["total"] == 0
 
-        # When the brand makes the change, its job approves what the preview listed (and the link it could
-        # not preview, which linking again approves)
+        # When the brand makes the change, its job approves what the preview listed (and the two links it
+        # could not preview, which linking again approves)
         changed = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
         assert changed.status_code == 200, changed.text
         for placement_id in preview["would_approve_ids"]:
             status = client.get(f"/v1/placements/{placement_id}", headers=brand.headers).json()["status"]
             assert status == "approved"
-        job = client.get(
-            changed.headers["Link"][1 : changed.headers["Link"].index(">")], headers=brand.headers
-        )
-        assert job.json()["auto_approved"] == preview["would_approve"] + preview["not_previewed"]
+        monitor = changed.headers["Link"]
+        job = client.get(monitor[1 : monitor.index(">")], headers=brand.headers).json()
+        counted = preview["would_approve"] + preview["not_previewed"] + preview["other_index"]
+        assert job["auto_approved"] == counted
+        # And with the catalog's index possibly out of date (a link job waiting for a worker), it says so
+        with Session(engine) as session:
+            session.add(LinkJob(brand_id=brand.brand.id, linker_decided_only=True))
+            session.commit()
+        pending = client.post(
+            "/v1/brands/me/linking-preview", json={"auto_approve_threshold": 0.9}, headers=brand.headers
+        ).json()
+        assert pending["catalog_pending"] is True
 
 
 def test_a_preview_refuses_what_an_update_refuses(client: TestClient, brand: BrandAccount) -> None:
@@ -154,3 +185,4 @@ def test_a_preview_refuses_what_an_update_refuses(client: TestClient, brand: Bra
     # An empty body previews the settings as they are: nothing would change
     same = client.post(url, json={}, headers=brand.headers).json()
     assert (same["would_approve"], same["would_withdraw"], same["placements"]) == (0, 0, 0)
+    assert same["queues_job"] is False

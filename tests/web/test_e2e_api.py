@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from sqlmodel import Session, select
 
 from api.analytics.models import Event
-from api.catalog.models import Product
+from api.catalog.models import Product, ProductImage
 from api.checkout.models import CheckoutSession
 from api.episodes.models import Episode
 from api.jobs.models import JobState
@@ -31,8 +31,9 @@ from api.review.models import Placement, PlacementStatus
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
+from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_placement
-from tests.api.fake_linking import FakeSource, FixedLinker
+from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
 from tests.tagger.linking.factories import combined_edition, family_packshot, other_edition, photo_of
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
@@ -943,6 +944,70 @@ def test_a_hotspot_whose_product_was_deleted_comes_back_to_the_queue_saying_it_w
     page.locator("body").press("k")
     expect(page.locator("#detail-label")).to_have_text("Detected as “hat”")
     expect(page.locator("#was-live")).to_be_hidden()
+    assert page_errors == []
+
+
+def test_a_brand_previews_a_lower_auto_approve_level_saves_it_and_the_console_says_what_went_live(
+    desk_page: Page, live_api: LiveApi, review_world: ReviewWorld, page_errors: PageErrors
+) -> None:
+    page, world = desk_page, review_world
+    beanie = world.products[BEANIE.id]
+    # Given a catalog with a packshot, indexed (its index saved) before the episode was tagged, and the
+    # hat's link (the beanie, 0.55 with its print seen) kept with what its decision weighed
+    folder = index_folder(live_api.settings, world.brand.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "CURRENT").write_text("index-v7", encoding="utf-8")  # the fake source's index, below
+    packshot = folder / "beanie.png"
+    packshot.write_bytes(_png((200, 40, 40)))
+    with Session(live_api.engine) as session:
+        session.add(ProductImage(product_id=beanie.id, brand_id=world.brand.id, path=str(packshot)))
+        hat = session.get_one(Placement, world.placements["hat"].id)
+        hat.link_inputs = DecisionInputs(0.55, True, MATCHED).stored()
+        hat.index_version = "index-v7"
+        session.add(hat)
+        session.commit()
+    sign_in(page, live_api.base_url, world.brand.key)
+    expect(page.locator("#queue li")).to_have_count(5)
+
+    # When the brand opens the linking settings
+    page.get_by_role("button", name="Linking settings…").click()
+    expect(page.get_by_label("Auto-approve from")).to_have_value("0.8")
+    expect(page.locator("#linking-preview")).to_have_text("These are the saved settings.")
+    # And tries a level of 0.5: the preview says what saving would do, before anything changes
+    page.get_by_label("Auto-approve from").fill("0.5")
+    expect(page.locator("#linking-preview")).to_have_text(
+        "Saving would approve 1 placement and put them on the timeline, take 0 of the linker's approvals "
+        "off it, leave 0 for review. 4 placements will be linked again, which decides them."
+    )
+    # And a floor over it, or an empty box, is refused in words
+    page.get_by_label("Unknown product below").fill("0.6")
+    expect(page.locator("#linking-preview")).to_have_text(
+        "Not possible: link_floor (0.6) must not exceed auto_approve_threshold (0.5)"
+    )
+    page.get_by_label("Unknown product below").fill("")
+    expect(page.locator("#linking-preview")).to_have_text("Enter a number from 0 to 1 in each box.")
+    page.get_by_label("Unknown product below").fill("0.3")
+    assert api_get(page, live_api, "/v1/brands/me", world.brand).json()["auto_approve_threshold"] == 0.8
+
+    # When it saves, and a worker runs the job the change queued
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#linking-message")).to_have_text(
+        "Saved. Deciding the placements the linker decided again…"
+    )
+    (job,) = rows(live_api.engine, LinkJob, LinkJob.decide_only == True)  # noqa: E712
+    tote = world.products[TOTE.id]
+    linker = FakeSource(FixedLinker(str(tote.id), 0.3), engine=live_api.engine)
+    LinkJobExecutor(live_api.engine, live_api.settings, linker)(job.id)
+
+    # Then the console says what went live (the others kept no crops to link again), the hat leaves the
+    # queue and is on the timeline
+    expect(page.locator("#linking-message")).to_have_text(
+        "Saved. 1 placement decided again: 1 approved and on the timeline."
+    )
+    expect(page.locator("#queue li")).to_have_count(4)
+    timeline = api_get(page, live_api, f"/v1/episodes/{world.episode_id}/timeline").json()
+    assert [placement["id"] for placement in timeline["placements"]] == [world.id("hat")]
+    assert api_get(page, live_api, "/v1/brands/me", world.brand).json()["auto_approve_threshold"] == 0.5
     assert page_errors == []
 
 

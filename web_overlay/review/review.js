@@ -1255,6 +1255,144 @@ async function followRelink(monitor, product, savedText) {
   }
 }
 
+// ---- linking settings ----------------------------------------------------------------------------------
+
+/**
+ * The brand's linking settings as GET /v1/brands/me has them, or as the dialog's inputs hold them.
+ * @typedef {{auto_approve_threshold: number, own_print_auto_approve: number, link_floor: number,
+ *   require_print_evidence: boolean}} LinkingSettings
+ */
+
+/** @type {{saved: LinkingSettings | null, asked: number}} */
+const linking = { saved: null, asked: 0 };
+
+/** @param {string} text @param {boolean} [isError] */
+function linkingSay(text, isError = false) {
+  const message = $('linking-message');
+  message.textContent = text;
+  message.classList.toggle('error', isError);
+}
+
+/** An input's number; NaN when it is empty or not one. @param {string} id */
+const numberIn = (id) => {
+  const text = /** @type {HTMLInputElement} */ ($(id)).value.trim();
+  return text === '' ? Number.NaN : Number(text);
+};
+
+/** The dialog's values that differ from the saved ones: the body a preview or a save sends; null while
+ * a box holds no number. */
+function linkingChanges() {
+  const saved = linking.saved;
+  /** @type {Partial<LinkingSettings>} */
+  const body = {};
+  if (!saved) return body;
+  if (['linking-threshold', 'linking-own-print', 'linking-floor'].some((id) => Number.isNaN(numberIn(id)))) return null;
+  const asked = {
+    auto_approve_threshold: numberIn('linking-threshold'),
+    own_print_auto_approve: numberIn('linking-own-print'),
+    link_floor: numberIn('linking-floor'),
+  };
+  for (const [name, value] of /** @type {[keyof typeof asked, number][]} */ (Object.entries(asked))) {
+    if (value !== saved[name]) body[name] = value;
+  }
+  const evidence = /** @type {HTMLInputElement} */ ($('linking-evidence')).checked;
+  if (evidence !== saved.require_print_evidence) body.require_print_evidence = evidence;
+  return body;
+}
+
+async function openLinking() {
+  linkingSay('');
+  $('linking-preview').textContent = '';
+  try {
+    const { data } = await api('GET', '/v1/brands/me');
+    linking.saved = /** @type {LinkingSettings} */ (data);
+    /** @type {HTMLInputElement} */ ($('linking-threshold')).value = String(data.auto_approve_threshold);
+    /** @type {HTMLInputElement} */ ($('linking-own-print')).value = String(data.own_print_auto_approve);
+    /** @type {HTMLInputElement} */ ($('linking-floor')).value = String(data.link_floor);
+    /** @type {HTMLInputElement} */ ($('linking-evidence')).checked = Boolean(data.require_print_evidence);
+    /** @type {HTMLDialogElement} */ ($('linking')).showModal();
+    await previewLinking();
+  } catch (error) {
+    say(`Could not read the linking settings: ${errorText(error)}`, true);
+  }
+}
+
+/** Say what the dialog's values would do, from the placements' stored links (nothing changes). */
+async function previewLinking() {
+  const asked = ++linking.asked;
+  const body = linkingChanges();
+  if (!body) {
+    $('linking-preview').textContent = 'Enter a number from 0 to 1 in each box.';
+    return;
+  }
+  if (!Object.keys(body).length) {
+    $('linking-preview').textContent = 'These are the saved settings.';
+    return;
+  }
+  try {
+    const { data } = await api('POST', '/v1/brands/me/linking-preview', { body });
+    if (asked !== linking.asked) return; // a later change asked again
+    const parts = [
+      `would approve ${placements(data.would_approve)} and put them on the timeline`,
+      `take ${data.would_withdraw} of the linker's approvals off it`,
+      `leave ${data.stay_for_review} for review`,
+    ];
+    const unsure = data.not_previewed + data.other_index;
+    $('linking-preview').textContent = `Saving ${parts.join(', ')}.` +
+      (unsure ? ` ${placements(unsure)} will be linked again, which decides them.` : '') +
+      (data.catalog_pending
+        ? ' A link job or image fetch is waiting: if the catalog changed, saving links every placement again instead.'
+        : '');
+  } catch (error) {
+    if (asked !== linking.asked) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    $('linking-preview').textContent = `Not possible: ${detail ?? errorText(error)}`;
+  }
+}
+
+async function saveLinking() {
+  const body = linkingChanges();
+  if (!body) {
+    linkingSay('Enter a number from 0 to 1 in each box.', true);
+    return;
+  }
+  if (!Object.keys(body).length) {
+    linkingSay('Nothing to save: these are the saved settings.');
+    return;
+  }
+  try {
+    const { data, monitor } = await api('PATCH', '/v1/brands/me', { body });
+    linking.saved = /** @type {LinkingSettings} */ (data);
+    $('linking-preview').textContent = 'These are the saved settings.';
+    if (!monitor) {
+      linkingSay('Saved. They decide the placements of the next tag job.');
+      return;
+    }
+    linkingSay('Saved. Deciding the placements the linker decided again…');
+    for (const until = Date.now() + RELINK_FOLLOW_MS; Date.now() < until;) {
+      const { data: job } = await api('GET', monitor);
+      if (job.state === 'failed') {
+        linkingSay(`Saved, but deciding the placements again failed: ${job.error ?? 'no reason given'}.`, true);
+        return;
+      }
+      if (job.state === 'done') {
+        const n = job.placements_relinked + (job.redecided ?? 0);
+        linkingSay(n ? `Saved. ${placements(n)} decided again: ${relinkOutcome(job)}.` : 'Saved. No placement to decide again.');
+        await reloadQueueKeeping(current()?.id);
+        return;
+      }
+      await new Promise((resolve) => { setTimeout(resolve, RELINK_POLL_MS); });
+    }
+    linkingSay('Saved. The placements are still being decided again; reload the queue once the job is done.');
+  } catch (error) {
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    linkingSay(`Not saved: ${detail ?? errorText(error)}`, true);
+  }
+}
+
+/** "1 placement", "3 placements". @param {number} n */
+const placements = (n) => `${n} placement${n === 1 ? '' : 's'}`;
+
 /**
  * What a finished link job changed, in words: approvals it made, approvals kept, the linker's approvals
  * it moved to another product or withdrew, what is left for review. `auto_approved`: what this job approved; `approved` also counts
@@ -1382,6 +1520,19 @@ function wire() {
   $('reject').addEventListener('click', () => decide('reject'));
   $('load-more').addEventListener('click', () => loadQueue(false).catch((e) => say(errorText(e), true)));
   $('help-open').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('help')).showModal());
+  $('linking-open').addEventListener('click', () => void openLinking());
+  $('linking-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('linking')).close());
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let previewSoon;
+  $('linking-form').addEventListener('input', () => {
+    // One preview once typing pauses, not one per keystroke.
+    clearTimeout(previewSoon);
+    previewSoon = setTimeout(() => void previewLinking(), 250);
+  });
+  $('linking-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void saveLinking();
+  });
   $('search').addEventListener('submit', (event) => {
     event.preventDefault();
     search(/** @type {HTMLInputElement} */ ($('search-q')).value.trim());
