@@ -11,7 +11,8 @@ the default level (0.8). Then, for each level in `--levels` (in order):
 - the job's approvals and withdrawals compared with the preview's counts (they must agree).
 
     .venv/bin/python scripts/bench_settings_decide.py [--episodes 10] [--per-episode 1000] \\
-        [--levels 0.9,0.7,0.8] [--database-url postgresql+psycopg://…] [--json var/bench/settings-decide.json]
+        [--levels 0.9,0.7,0.8] [--batch 200] [--database-url postgresql+psycopg://…] \\
+        [--json var/bench/settings-decide.json]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+import api.linking.executor as executor_module
 from api.app import create_app
 from api.auth import issue_api_key
 from api.brands.models import ApiKeyScope, Brand
@@ -194,6 +196,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     engine.dispose()
     return {
         "database": url.split(":", 1)[0],
+        "batch": args.batch,
         "placements": args.episodes * args.per_episode,
         "episodes": args.episodes,
         "built_s": round(built_s, 1),
@@ -213,8 +216,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a scratch folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=executor_module.DECIDE_BATCH,
+        help="placements decided per transaction (1: one each, with a timeline rebuild per withdrawal, as "
+        "before batching)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    executor_module.DECIDE_BATCH = args.batch
     with tempfile.TemporaryDirectory(prefix="reelcart-settings-decide-") as scratch:
         report = run(args, Path(scratch))
     if args.json:
