@@ -231,6 +231,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    wrong = [
+        round_
+        for round_ in report["rounds"]
+        if round_["job"]["state"] != "done" or not round_["preview_agrees"]
+    ]
+    if wrong:
+        raise SystemExit(f"{len(wrong)} round(s) failed or disagreed with the preview: {wrong[0]}")
 
 
 if __name__ == "__main__":

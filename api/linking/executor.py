@@ -17,18 +17,24 @@ linked before the inputs were kept, or never asked for the packshots' opinion it
 linked again from its crops.
 
 Detection is not re-run: each placement is linked again from the crops stored when it was tagged.
-The work happens outside any long transaction; each placement is written in its own short one (see
-`relink_placement`), so reviewers keep working while a job runs and a crash loses at most one write.
+The work happens outside any long transaction; each placement linked again is written in its own short
+one (see `relink_placement`), so reviewers keep working while a job runs and a crash loses at most one
+write. Decisions from stored links are written 200 to a transaction (`_decide_batch`), which never waits
+on a lock another transaction holds, so it cannot take part in a deadlock: placements locked elsewhere
+are decided one at a time afterwards, and a batch whose episode timeline is being written elsewhere
+backs off and tries again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from api.catalog.image_fetch import ImageFetcher
@@ -64,10 +70,21 @@ from tagger.linking import CatalogIndexError
 
 log = logging.getLogger("reelcart.jobs")
 
+
+class _EpisodeBusyError(Exception):
+    """An episode's timeline row is locked by another transaction: a batch does not wait for it."""
+
+
 # Placements decided from their stored links per transaction (a decide-only job): one lease check and one
 # rebuild of each episode whose live hotspots changed for the lot, where a withdrawal rebuilt its episode's
 # timeline each time (2,000 withdrawals in a 10,000-placement episode: minutes of rebuilding).
 DECIDE_BATCH = 200
+# A batch whose episode timeline another transaction is writing is rolled back and tried again this many
+# times, waiting a little longer each time, then decided placement by placement.
+BUSY_RETRIES = 5
+BUSY_BACKOFF_S = 0.2
+# PostgreSQL's "lock_not_available", what `FOR UPDATE NOWAIT` raises on a row locked elsewhere.
+LOCK_NOT_AVAILABLE = "55P03"
 # Shares of the progress bar: fetching URL images, then the index build, then the placements. A first
 # build of a large catalog dominates; an incremental one over an unchanged catalog takes a moment.
 FETCH_SHARE = 0.1
@@ -212,7 +229,7 @@ class LinkJobExecutor:
                     left = []
                     for at in range(0, len(placements), DECIDE_BATCH):
                         batch = placements[at : at + DECIDE_BATCH]
-                        decided, cannot = self._decide_batch(
+                        decided, cannot = self._decide_batch_or_each(
                             job_id, scope.attempt, brand, indexed, [placement_id for placement_id, _ in batch]
                         )
                         for kept in decided:
@@ -253,7 +270,7 @@ class LinkJobExecutor:
                     "the timeline of episode %s was not rebuilt after a failed link job", episode_id
                 )
 
-    def _decide_batch(
+    def _decide_batch_or_each(
         self,
         job_id: uuid.UUID,
         attempt: int,
@@ -261,21 +278,56 @@ class LinkJobExecutor:
         indexed: frozenset[uuid.UUID],
         placement_ids: list[uuid.UUID],
     ) -> tuple[list[Relinked], set[uuid.UUID]]:
+        """`_decide_batch`, tried again a few times while an episode's timeline is being written
+        elsewhere, then placement by placement; the placements locked elsewhere, one at a time after
+        it. Returns the placements as stored, and the ids whose stored link cannot say."""
+        for attempt_number in range(BUSY_RETRIES):
+            try:
+                decided, cannot, locked = self._decide_batch(job_id, attempt, brand, indexed, placement_ids)
+                break
+            except _EpisodeBusyError:
+                time.sleep(BUSY_BACKOFF_S * (attempt_number + 1))
+        else:
+            decided, cannot, locked = [], set(), list(placement_ids)
+        for placement_id in locked:
+            handled, stored = self._decide_one(job_id, attempt, brand, indexed, placement_id)
+            if not handled:
+                cannot.add(placement_id)
+            elif stored is not None:
+                decided.append(stored)
+        return decided, cannot
+
+    def _decide_batch(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        brand: BrandLinker,
+        indexed: frozenset[uuid.UUID],
+        placement_ids: list[uuid.UUID],
+    ) -> tuple[list[Relinked], set[uuid.UUID], list[uuid.UUID]]:
         """Decide these placements again from their stored links under the brand's thresholds, in one
-        transaction: the placements as stored, and the ids of those whose stored link cannot say
-        (`redecided_outcome`: link them again). Gone ones are skipped. The timelines of the episodes whose
-        live hotspots changed are rebuilt in the same commit, once for the batch."""
+        transaction that waits on no lock another holds: the placements as stored, the ids of those whose
+        stored link cannot say (`redecided_outcome`: link them again), and those locked elsewhere (skipped:
+        decide them one at a time). Gone ones are skipped. The timelines of the episodes whose live
+        hotspots changed are rebuilt in the same commit, once for the batch; raises `_EpisodeBusyError` (all
+        rolled back) when one of them is locked elsewhere (PostgreSQL; SQLite serializes writers)."""
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="decisions")
-            # Locked before they are read, in id order (as a re-tag and a product's deletion lock them): a
-            # reviewer's decision or another job's link lands before or after this batch, never in between.
+            # Locked before they are read (a reviewer's decision or another job's link lands before or
+            # after this batch, never in between), skipping the ones another transaction holds: waiting
+            # for them while holding the others is how two transactions wait on each other.
             rows = session.exec(
                 select(Placement)
                 .where(col(Placement.id).in_(placement_ids))
                 .order_by(col(Placement.id))
-                .with_for_update()
+                .with_for_update(skip_locked=True)
             ).all()
             found = {row.id: row for row in rows}
+            locked = [placement_id for placement_id in placement_ids if placement_id not in found]
+            if locked:
+                # Skipped, or gone: only a look without a lock tells them apart.
+                present = set(session.exec(select(Placement.id).where(col(Placement.id).in_(locked))).all())
+                locked = [placement_id for placement_id in locked if placement_id in present]
             decided: list[Relinked] = []
             cannot: set[uuid.UUID] = set()
             live_changed: set[uuid.UUID] = set()
@@ -294,10 +346,39 @@ class LinkJobExecutor:
                 if stored.withdrawn or stored.moved:
                     live_changed.add(stored.episode_id)
             for episode_id in sorted(live_changed):
-                episode = session.get(Episode, episode_id)
+                try:
+                    episode = session.exec(
+                        select(Episode).where(Episode.id == episode_id).with_for_update(nowait=True)
+                    ).first()
+                except OperationalError as error:
+                    if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                        raise _EpisodeBusyError(episode_id) from error
+                    raise
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)
-            return decided, cannot
+            return decided, cannot, locked
+
+    def _decide_one(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        brand: BrandLinker,
+        indexed: frozenset[uuid.UUID],
+        placement_id: uuid.UUID,
+    ) -> tuple[bool, Relinked | None]:
+        """One placement decided again from its stored link, waiting for its lock as a re-link does:
+        (True, as stored), (True, None) when it is gone, (False, None) when its stored link cannot say."""
+        with session_scope(self._engine) as session:
+            require_lease(session, LinkJob, job_id, attempt, writing="a decision")
+            placement = session.exec(
+                select(Placement).where(Placement.id == placement_id).with_for_update()
+            ).first()
+            if placement is None:
+                return True, None
+            again = redecided_outcome(placement, brand)
+            if again is None:
+                return False, None
+            return True, self._store(session, placement_id, again, indexed)
 
     def _finish(
         self,

@@ -3,24 +3,30 @@ stored links, with nothing changed; and what the change then does agrees with it
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.brands.models import Brand
 from api.catalog.models import ProductImage
+from api.episodes.models import Episode
 from api.jobs.queue import InlineJobQueue, JobKind
 from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
 from api.linking.service import index_folder
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
+from api.timeline.service import rebuild_timeline
 from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
@@ -186,3 +192,91 @@ def test_a_preview_refuses_what_an_update_refuses(client: TestClient, brand: Bra
     same = client.post(url, json={}, headers=brand.headers).json()
     assert (same["would_approve"], same["would_withdraw"], same["placements"]) == (0, 0, 0)
     assert same["queues_job"] is False
+
+
+def _decide_only_job(engine: Engine, brand: BrandAccount) -> uuid.UUID:
+    """The brand's level raised to 0.9, and the decide-only job it queues."""
+    with Session(engine) as session:
+        stored = session.get_one(Brand, brand.brand.id)
+        stored.auto_approve_threshold = 0.9
+        session.add(stored)
+        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
+        session.add(job)
+        session.commit()
+        return job.id
+
+
+def _approvals_at_085(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, count: int
+) -> tuple[Episode, list[Placement]]:
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    with Session(engine) as session:
+        session.add(ProductImage(product_id=product.id, brand_id=brand.brand.id, path=_crop(tmp_path)))
+        session.commit()
+    episode = make_episode(engine, brand.brand.id, settings)
+    placements = [
+        make_placement(
+            engine,
+            episode,
+            start_ms=1000 + 4000 * n,
+            end_ms=4000 + 4000 * n,
+            link_confidence=0.85,
+            candidates=[product],
+            status=PlacementStatus.APPROVED,
+            chosen_product_id=product.id,
+            approved_by_linker=True,
+            index_version=CURRENT,
+            link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
+        )
+        for n in range(count)
+    ]
+    with Session(engine) as session:
+        rebuild_timeline(session, session.get_one(Episode, episode.id), settings)
+        session.commit()
+    return episode, placements
+
+
+def _held_for(engine: Engine, model: type[Any], row_id: uuid.UUID, seconds: float) -> threading.Thread:
+    """Another transaction that locks one row for a while (a reviewer's write, a bulk approval)."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        with Session(engine) as session:
+            session.exec(select(model).where(model.id == row_id).with_for_update()).one()
+            locked.set()
+            time.sleep(seconds)
+            session.commit()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    return holder
+
+
+def test_a_decide_only_batch_waits_on_no_lock_and_decides_what_others_held_afterwards(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    episode, placements = _approvals_at_085(engine, settings, brand, tmp_path, 5)
+    job_id = _decide_only_job(engine, brand)
+    linker = FixedLinker(str(uuid.uuid4()), 0.1)  # never asked: every link is decided from its inputs
+    executor = LinkJobExecutor(engine, settings, FakeSource(linker, engine=engine))
+    # Given another transaction holding one placement's row, then the episode's, for a moment each
+    holders = [
+        _held_for(engine, Placement, placements[2].id, 1.0),
+        _held_for(engine, Episode, episode.id, 0.6),
+    ]
+    # When the job runs meanwhile
+    executor(job_id)
+    for holder in holders:
+        holder.join(10)
+    # Then it waited for neither while holding the others, and decided all five all the same
+    with Session(engine) as session:
+        job = session.get_one(LinkJob, job_id)
+        assert (job.state, job.error, job.redecided, job.withdrawn) == ("done", None, 5, 5)
+        rows = session.exec(select(Placement).where(Placement.episode_id == episode.id)).all()
+        assert {row.status for row in rows} == {PlacementStatus.PROPOSED}
+        timeline = session.get_one(Episode, episode.id).timeline_json
+    assert all(str(placement.id) not in timeline for placement in placements)
+    assert linker.crops_seen == []
