@@ -33,7 +33,7 @@ from api.linking.link_jobs import relink_for_settings_change
 from api.linking.monitor import monitor_link_job
 from api.linking.preview import catalog_work_pending, preview_thresholds
 from api.linking.service import brand_thresholds, catalog_has_images, index_folder, indexed_products
-from tagger.linking import FileIndexStore, LinkThresholds
+from tagger.linking import FileIndexStore
 
 me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
 
@@ -83,12 +83,7 @@ def preview_linking(
 ) -> LinkingPreview:
     brand = brands.get_brand(session, brand_id)
     after = brands.linking_values_after(brand, body)
-    thresholds = LinkThresholds(
-        auto_approve=after.auto_approve_threshold,
-        floor=after.link_floor,
-        own_print_approve=after.own_print_auto_approve,
-        require_print_evidence=after.require_print_evidence,
-    )
+    thresholds = brand_thresholds(after)
     current = FileIndexStore(index_folder(settings, brand_id)).current()
     seen = preview_thresholds(session, brand_id, thresholds, current, indexed_products(session, brand_id))
     changes = thresholds != brand_thresholds(brand)

@@ -39,10 +39,9 @@ from api.errors import NotFound
 from api.linking.exceptions import MarksNotCheckable
 from api.linking.link_jobs import (
     queue_index_refresh,
-    relink_for_deleted_product,
-    relink_for_image_change,
     relink_for_new_products,
     relink_for_product_change,
+    relink_placements_naming,
 )
 from api.linking.marks_check import check_product_marks, suggest_product_marks
 from api.linking.monitor import monitor_link_job
@@ -190,7 +189,7 @@ def delete_product(
     product = catalog.get_product(session, brand_id, product_id)
     shown_in = catalog.delete_product(session, product, principal.actor)
     rebuild_timelines(session, shown_in, settings)
-    relink = relink_for_deleted_product(session, brand_id, product_id)
+    relink = relink_placements_naming(session, brand_id, product_id)
     session.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     monitor_link_job(request, response, relink)
@@ -384,7 +383,7 @@ async def add_image(
     catalog.bind_own_print(session, product)
     rebuild_timelines_for_product(session, product.id, settings)
     relink = (
-        relink_for_image_change(session, product)
+        relink_placements_naming(session, product.brand_id, product.id)
         if was_linkable
         else relink_for_new_products(session, brand_id)
     )
@@ -410,7 +409,7 @@ def delete_image(
     catalog.product_changed(session, image.product_id)
     session.flush()
     rebuild_timelines_for_product(session, image.product_id, settings)
-    relink = relink_for_image_change(session, product)
+    relink = relink_placements_naming(session, product.brand_id, product.id)
     session.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     monitor_link_job(request, response, relink)

@@ -297,7 +297,7 @@ def delete_product(session: Session, product: Product, actor: str) -> list[uuid.
     (`PRODUCT_DELETED`, by `actor`): an approved one goes back to review, a rejected one stays rejected
     (a person's no, which no re-link overrules). Returns the episodes whose public timeline showed it (an
     approved placement chose it): those, and only those, need rebuilding. The placements that name it
-    among their candidates are for a re-link to decide again (`relink_for_deleted_product`)."""
+    among their candidates are for a re-link to decide again (`relink_placements_naming`)."""
     # Locked in id order, as a re-tag locks an episode's: two transactions never wait on each other.
     shown = session.exec(
         select(Placement)

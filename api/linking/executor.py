@@ -290,11 +290,12 @@ class LinkJobExecutor:
         else:
             decided, cannot, locked = [], set(), list(placement_ids)
         for placement_id in locked:
-            handled, stored = self._decide_one(job_id, attempt, brand, indexed, placement_id)
-            if not handled:
-                cannot.add(placement_id)
-            elif stored is not None:
-                decided.append(stored)
+            # Alone, waiting for its locks as a re-link does: it holds no other.
+            one, one_cannot, _ = self._decide_batch(
+                job_id, attempt, brand, indexed, [placement_id], wait=True
+            )
+            decided.extend(one)
+            cannot |= one_cannot
         return decided, cannot
 
     def _decide_batch(
@@ -304,13 +305,16 @@ class LinkJobExecutor:
         brand: BrandLinker,
         indexed: frozenset[uuid.UUID],
         placement_ids: list[uuid.UUID],
+        *,
+        wait: bool = False,
     ) -> tuple[list[Relinked], set[uuid.UUID], list[uuid.UUID]]:
         """Decide these placements again from their stored links under the brand's thresholds, in one
-        transaction that waits on no lock another holds: the placements as stored, the ids of those whose
-        stored link cannot say (`redecided_outcome`: link them again), and those locked elsewhere (skipped:
-        decide them one at a time). Gone ones are skipped. The timelines of the episodes whose live
-        hotspots changed are rebuilt in the same commit, once for the batch; raises `_EpisodeBusyError` (all
-        rolled back) when one of them is locked elsewhere (PostgreSQL; SQLite serializes writers)."""
+        transaction that waits on no lock another holds (unless `wait`, for a lone placement): the
+        placements as stored, the ids of those whose stored link cannot say (`redecided_outcome`: link
+        them again), and those locked elsewhere (skipped: decide them one at a time). Gone ones are
+        skipped. The timelines of the episodes whose live hotspots changed are rebuilt in the same
+        commit, once for the batch; raises `_EpisodeBusyError` (all rolled back) when one of them is
+        locked elsewhere (PostgreSQL; SQLite serializes writers)."""
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="decisions")
             # Locked before they are read (a reviewer's decision or another job's link lands before or
@@ -320,7 +324,7 @@ class LinkJobExecutor:
                 select(Placement)
                 .where(col(Placement.id).in_(placement_ids))
                 .order_by(col(Placement.id))
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=not wait)
             ).all()
             found = {row.id: row for row in rows}
             locked = [placement_id for placement_id in placement_ids if placement_id not in found]
@@ -348,7 +352,7 @@ class LinkJobExecutor:
             for episode_id in sorted(live_changed):
                 try:
                     episode = session.exec(
-                        select(Episode).where(Episode.id == episode_id).with_for_update(nowait=True)
+                        select(Episode).where(Episode.id == episode_id).with_for_update(nowait=not wait)
                     ).first()
                 except OperationalError as error:
                     if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
@@ -357,28 +361,6 @@ class LinkJobExecutor:
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)
             return decided, cannot, locked
-
-    def _decide_one(
-        self,
-        job_id: uuid.UUID,
-        attempt: int,
-        brand: BrandLinker,
-        indexed: frozenset[uuid.UUID],
-        placement_id: uuid.UUID,
-    ) -> tuple[bool, Relinked | None]:
-        """One placement decided again from its stored link, waiting for its lock as a re-link does:
-        (True, as stored), (True, None) when it is gone, (False, None) when its stored link cannot say."""
-        with session_scope(self._engine) as session:
-            require_lease(session, LinkJob, job_id, attempt, writing="a decision")
-            placement = session.exec(
-                select(Placement).where(Placement.id == placement_id).with_for_update()
-            ).first()
-            if placement is None:
-                return True, None
-            again = redecided_outcome(placement, brand)
-            if again is None:
-                return False, None
-            return True, self._store(session, placement_id, again, indexed)
 
     def _finish(
         self,

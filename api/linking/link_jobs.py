@@ -140,29 +140,16 @@ def relink_for_product_change(
     return pending_link_job(session, product.brand_id, product_id=product.id, linker_decided_only=True)
 
 
-def relink_for_image_change(session: Session, product: Product) -> PendingLinkJob | None:
-    """After an image of a product was added or removed (uncommitted in `session`), the job that links
-    the placements the linker decided that name it again with the catalog as it is now (the job indexes
-    the image first): a second packshot, such as the print a shop sells, can lift a link the first one
-    held.
-    None unless such placements exist: a catalog being built has none, and its index refresh is queued
-    anyway (`queue_index_refresh`). Not committed (see `pending_link_job`)."""
-    session.flush()
-    if not catalog_has_images(session, product.brand_id):
-        return None
-    if not placements_naming(session, product.brand_id, product.id):
-        return None
-    return pending_link_job(session, product.brand_id, product_id=product.id, linker_decided_only=True)
-
-
-def relink_for_deleted_product(
+def relink_placements_naming(
     session: Session, brand_id: uuid.UUID, product_id: uuid.UUID
 ) -> PendingLinkJob | None:
-    """After a product was deleted (uncommitted in `session`): the job that links again the placements
-    the linker decided that name it among their candidates, against the catalog without it (those that
-    had chosen it are back in review, `delete_product`): a sibling may now explain them, or nothing
-    may. None when no such placement exists or no catalog image is left. Not committed (see
-    `pending_link_job`)."""
+    """After a change to a product's images or its deletion (uncommitted in `session`), the job that
+    links again, with the catalog as it is now, the placements the linker decided that name it among
+    their candidates: a second packshot, such as the print a shop sells, can lift a link the first one
+    held; without the product, a sibling may explain them, or nothing may (those that had chosen it are
+    back in review, `delete_product`). None unless such placements exist (a catalog being built has
+    none, and its index refresh is queued anyway: `queue_index_refresh`) and a catalog image is left.
+    Not committed (see `pending_link_job`)."""
     session.flush()
     if not catalog_has_images(session, brand_id) or not placements_naming(session, brand_id, product_id):
         return None

@@ -115,7 +115,20 @@ def catalog_has_images(session: Session, brand_id: uuid.UUID) -> bool:
     return _has_usable_image(session, col(ProductImage.brand_id) == brand_id)
 
 
-def brand_thresholds(brand: Brand) -> LinkThresholds:
+class LinkingLevels(Protocol):
+    """A brand's linking settings: the brand as stored, or as an update would leave it (a preview)."""
+
+    @property
+    def auto_approve_threshold(self) -> float: ...
+    @property
+    def link_floor(self) -> float: ...
+    @property
+    def require_print_evidence(self) -> bool: ...
+    @property
+    def own_print_auto_approve(self) -> float: ...
+
+
+def brand_thresholds(brand: LinkingLevels) -> LinkThresholds:
     """The brand's linking settings (a floor above the threshold, possible in rows written before the
     API refused it, is read as the threshold)."""
     return LinkThresholds(

@@ -5,18 +5,60 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.brands.models import Brand
+from api.catalog.models import Product
+from api.episodes.models import Episode
 from api.linking.service import BrandLinker, IndexProgress, brand_thresholds
+from api.review.models import Placement
 from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.decision import DecisionInputs, decided
+from tests.api.factories import make_placement
 
 # The reason a `FixedLinker` that keeps its inputs gives: its print was seen.
 MATCHED = "crop 1: its print matched (40 keypoints)"
+# The catalog index version `FixedLinker` and `FakeSource` report: the catalog as it is now.
+FAKE_INDEX = "index-v7"
+
+
+def crop_file(directory: Path) -> str:
+    """A stored crop a re-link can read (a flat grey image), in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}.png"
+    cv2.imwrite(str(path), np.full((60, 40, 3), 120, np.uint8))
+    return str(path)
+
+
+def linked_placement(
+    engine: Engine,
+    episode: Episode,
+    candidates: list[Product],
+    crops: Path,
+    start_ms: int,
+    confidence: float | None,
+    **extra: Any,
+) -> Placement:
+    """A 3 s placement linked to `candidates` (best first) against `FAKE_INDEX` with a crop to link
+    again, keeping what its decision weighed at `confidence` (print seen), as tag jobs store links now;
+    `confidence` None: a link made before the inputs were kept. `extra` overrides any column."""
+    kept = {} if confidence is None else {"link_inputs": DecisionInputs(confidence, True, MATCHED).stored()}
+    return make_placement(
+        engine,
+        episode,
+        start_ms=start_ms,
+        end_ms=start_ms + 3000,
+        link_confidence=confidence,
+        candidates=candidates,
+        thumbnail_path=crop_file(crops),
+        **(kept | {"index_version": FAKE_INDEX} | extra),
+    )
 
 
 class FixedLinker:
@@ -46,7 +88,7 @@ class FixedLinker:
                 confidence=self.confidence,
                 unknown_probability=1 - self.confidence,
                 decision=again.decision,
-                index_version="index-v7",
+                index_version=FAKE_INDEX,
                 crops_used=len(crops),
                 evidence=again.evidence,
                 approval_level=again.level,
@@ -60,7 +102,7 @@ class FixedLinker:
             confidence=self.confidence,
             unknown_probability=1 - self.confidence,
             decision=Decision.APPROVED if approved else Decision.PROPOSED,
-            index_version="index-v7",
+            index_version=FAKE_INDEX,
             crops_used=len(crops),
             evidence=MATCHED if approved else "",
             approval_level=level,
@@ -92,4 +134,4 @@ class FakeSource:
                 brand = session.get(Brand, brand_id)
                 assert brand is not None
                 thresholds = brand_thresholds(brand)
-        return BrandLinker(self.linker, thresholds, {}, "index-v7")
+        return BrandLinker(self.linker, thresholds, {}, FAKE_INDEX)

@@ -40,7 +40,7 @@ from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
 from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_placement, make_product
-from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
+from tests.api.fake_linking import FAKE_INDEX, MATCHED, FakeSource, FixedLinker, crop_file, linked_placement
 from tests.api.image_server import Route, serving
 from tests.utils.api import BrandAccount, RecordingQueue
 
@@ -52,13 +52,6 @@ PRODUCTS = {
     "Yoggi Vanilla Yoghurt": "Yoghurt/Yoggi-Vanilla-Yoghurt/Yoggi-Vanilla-Yoghurt_Iconic.jpg",
     "Oatly Oat Milk": "Oat-Milk/Oatly-Oat-Milk/Oatly-Oat-Milk_Iconic.jpg",
 }
-
-
-def _crop_file(directory: Path) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{uuid.uuid4().hex}.jpg"
-    cv2.imwrite(str(path), np.full((60, 40, 3), 120, np.uint8))
-    return str(path)
 
 
 def _add_image(engine: Engine, brand_id: uuid.UUID, product_id: uuid.UUID, path: Path) -> None:
@@ -89,7 +82,7 @@ def _approved_by_the_linker(
         status=PlacementStatus.APPROVED,
         chosen_product_id=product.id,
         approved_by_linker=True,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
         **extra,
     )
 
@@ -163,12 +156,12 @@ def test_link_job_relinks_in_scope_keeps_human_decisions_and_publishes_approved_
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     other_episode = make_episode(engine, brand.brand.id, settings)
     crops = tmp_path / "crops"
-    machine = make_placement(engine, episode, link_confidence=None, thumbnail_path=_crop_file(crops))
+    machine = make_placement(engine, episode, link_confidence=None, thumbnail_path=crop_file(crops))
     rejected = make_placement(
-        engine, episode, thumbnail_path=_crop_file(crops), status=PlacementStatus.REJECTED
+        engine, episode, thumbnail_path=crop_file(crops), status=PlacementStatus.REJECTED
     )
     no_crops = make_placement(engine, episode, thumbnail_path=str(tmp_path / "gone.jpg"))
-    elsewhere = make_placement(engine, other_episode, link_confidence=None, thumbnail_path=_crop_file(crops))
+    elsewhere = make_placement(engine, other_episode, link_confidence=None, thumbnail_path=crop_file(crops))
     linker = FixedLinker(str(product.id), 0.93)
 
     with _run_link_client(settings, engine, FakeSource(linker)) as client:
@@ -210,7 +203,7 @@ def test_a_reviewer_decision_taken_while_the_job_links_is_not_overwritten(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
-    placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+    placement = make_placement(engine, episode, thumbnail_path=crop_file(tmp_path / "crops"))
 
     def reviewer_rejects() -> None:
         with Session(engine) as session:
@@ -248,7 +241,7 @@ def test_a_link_job_that_cannot_run_fails_with_its_reason_and_changes_nothing(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, source: FakeSource, error: str
 ) -> None:
     _product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
-    placement = make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+    placement = make_placement(engine, episode, thumbnail_path=crop_file(tmp_path / "crops"))
     with _run_link_client(settings, engine, source) as client:
         job = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
         assert (job["state"], job["error"], job["placements_relinked"]) == ("failed", error, 0)
@@ -331,7 +324,7 @@ def test_link_jobs_fetch_url_images_so_they_can_be_indexed_and_report_the_ones_t
         fetches = client.get("/v1/image-fetch-jobs", headers=brand.headers).json()["items"]
         jobs = client.get("/v1/link-jobs", headers=brand.headers).json()["items"]
         # (Tagged after the images came: a product's first image would re-link it, see below.)
-        make_placement(engine, episode, thumbnail_path=_crop_file(tmp_path / "crops"))
+        make_placement(engine, episode, thumbnail_path=crop_file(tmp_path / "crops"))
         relink = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers).json()
         shown = {
             image["id"]: image
@@ -516,19 +509,19 @@ def test_saving_a_products_marks_relinks_the_placements_the_linker_decided_that_
     other_episode = make_episode(engine, brand.brand.id, settings)
     crops = tmp_path / "crops"
     # Held for review with the product first, with it second, and chosen by a person without candidates.
-    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
     runner_up = make_placement(
-        engine, other_episode, candidates=[sibling, product], thumbnail_path=_crop_file(crops)
+        engine, other_episode, candidates=[sibling, product], thumbnail_path=crop_file(crops)
     )
-    chosen = make_placement(engine, episode, chosen_product_id=product.id, thumbnail_path=_crop_file(crops))
+    chosen = make_placement(engine, episode, chosen_product_id=product.id, thumbnail_path=crop_file(crops))
     # Not for the marks to decide: another product's placement, and placements a decision closed.
-    unrelated = make_placement(engine, episode, candidates=[sibling], thumbnail_path=_crop_file(crops))
+    unrelated = make_placement(engine, episode, candidates=[sibling], thumbnail_path=crop_file(crops))
     rejected = make_placement(
         engine,
         episode,
         candidates=[product],
         status=PlacementStatus.REJECTED,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     approved = make_placement(
         engine,
@@ -536,7 +529,7 @@ def test_saving_a_products_marks_relinks_the_placements_the_linker_decided_that_
         candidates=[product],
         status=PlacementStatus.APPROVED,
         chosen_product_id=product.id,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     linker = FixedLinker(str(product.id), 0.93)
 
@@ -653,7 +646,7 @@ def test_a_re_link_never_swaps_a_product_a_person_picked_for_another(
         episode,
         candidates=[sibling, product],
         chosen_product_id=product.id,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
 
     # When a re-link approves the sibling, the pick stands and the placement waits for the person
@@ -690,8 +683,8 @@ def test_a_change_to_the_words_the_linker_reads_relinks_the_placements_awaiting_
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     sibling, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
     crops = tmp_path / "crops"
-    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
-    make_placement(engine, episode, candidates=[sibling], thumbnail_path=_crop_file(crops))
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
+    make_placement(engine, episode, candidates=[sibling], thumbnail_path=crop_file(crops))
     linker = FixedLinker(str(product.id), 0.5)  # below the bar: every job re-links the held one again
     products, variants = f"/v1/products/{product.id}", f"/v1/products/{product.id}/variants"
 
@@ -745,14 +738,14 @@ def test_changing_the_brands_linking_settings_decides_the_placements_the_linker_
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    held = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    held = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
     # Decided by a person: not for the settings to decide again
     rejected = make_placement(
         engine,
         episode,
         candidates=[product],
         status=PlacementStatus.REJECTED,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     by_a_person = make_placement(
         engine,
@@ -762,7 +755,7 @@ def test_changing_the_brands_linking_settings_decides_the_placements_the_linker_
         candidates=[product],
         status=PlacementStatus.APPROVED,
         chosen_product_id=product.id,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     linker = FixedLinker(str(product.id), 0.72)  # under the default 0.8
 
@@ -841,22 +834,9 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    current = "index-v7"  # the index the fake source serves: the catalog as it is now
 
     def linked(start_ms: int, confidence: float | None, **extra: Any) -> Placement:
-        inputs = (
-            {} if confidence is None else {"link_inputs": DecisionInputs(confidence, True, MATCHED).stored()}
-        )
-        return make_placement(
-            engine,
-            episode,
-            start_ms=start_ms,
-            end_ms=start_ms + 3000,
-            link_confidence=confidence,
-            candidates=[product],
-            thumbnail_path=_crop_file(crops),
-            **(inputs | {"index_version": current} | extra),
-        )
+        return linked_placement(engine, episode, [product], crops, start_ms, confidence, **extra)
 
     # Given links against the current index with what their decision weighed kept, as tag jobs keep it:
     # one held for review at 0.72, one the linker approved at 0.85, one held where a person picked it
@@ -890,7 +870,7 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         job = _followed(client, brand, lowered)
         # Then three links are decided again from what they kept, and only the other four linked again
         assert (job["state"], job["decide_only"], job["linker_decided_only"]) == ("done", True, True)
-        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 4, current)
+        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 4, FAKE_INDEX)
         assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (7, 6, 0)
         assert linker.crops_seen == [1] * 4
         now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
@@ -940,9 +920,9 @@ def test_a_link_job_that_fails_part_way_puts_the_approvals_it_stored_on_the_time
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    first = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    first = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
     make_placement(
-        engine, episode, start_ms=5000, end_ms=8000, candidates=[product], thumbnail_path=_crop_file(crops)
+        engine, episode, start_ms=5000, end_ms=8000, candidates=[product], thumbnail_path=crop_file(crops)
     )
     calls: list[int] = []
 
@@ -981,7 +961,7 @@ def test_deleting_a_product_takes_its_hotspot_down_and_links_what_named_it_again
         start_ms=5000,
         end_ms=8000,
         candidates=[duplicate, kept],
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     # And a placement a person rejected as it
     rejected = make_placement(
@@ -992,7 +972,7 @@ def test_deleting_a_product_takes_its_hotspot_down_and_links_what_named_it_again
         candidates=[duplicate, kept],
         status=PlacementStatus.REJECTED,
         chosen_product_id=duplicate.id,
-        thumbnail_path=_crop_file(crops),
+        thumbnail_path=crop_file(crops),
     )
     with Session(engine) as session:
         rebuild_timeline(session, session.get_one(Episode, episode.id), settings)  # as tagging left it
@@ -1037,7 +1017,7 @@ def test_a_link_naming_a_product_deleted_while_the_job_ran_is_left_for_review(
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     gone, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
-    placement = make_placement(engine, episode, candidates=[gone], thumbnail_path=_crop_file(tmp_path))
+    placement = make_placement(engine, episode, candidates=[gone], thumbnail_path=crop_file(tmp_path))
 
     def deleted_meanwhile() -> None:
         with Session(engine) as session:
@@ -1119,8 +1099,8 @@ def test_a_link_job_counts_apart_what_it_approved_and_what_a_person_approved_whi
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     crops = tmp_path / "crops"
-    first = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
-    second = make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    first = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
+    second = make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
 
     def reviewer_approves_the_second() -> None:
         with Session(engine) as session:
@@ -1152,9 +1132,9 @@ def test_a_settings_job_is_its_own_scope_and_never_touches_another_brands_placem
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     theirs, their_episode = _catalog_and_episode(engine, settings, other_brand, tmp_path / "other")
     crops = tmp_path / "crops"
-    make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(crops))
+    make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(crops))
     their_placement = make_placement(
-        engine, their_episode, candidates=[theirs], thumbnail_path=_crop_file(crops)
+        engine, their_episode, candidates=[theirs], thumbnail_path=crop_file(crops)
     )
     # Given a brand-wide re-link and a product's re-link still queued
     everything = client.post("/v1/link", headers=brand.headers)
@@ -1189,7 +1169,7 @@ def test_an_image_added_or_removed_relinks_the_products_placements_awaiting_revi
 ) -> None:
     product, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     bare, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
-    make_placement(engine, episode, candidates=[product], thumbnail_path=_crop_file(tmp_path / "crops"))
+    make_placement(engine, episode, candidates=[product], thumbnail_path=crop_file(tmp_path / "crops"))
     linker = FixedLinker(str(product.id), 0.5)
     with _run_link_client(settings, engine, FakeSource(linker)) as client:
         # Given a second packshot uploaded for the product a held placement names

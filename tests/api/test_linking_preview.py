@@ -9,8 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -27,19 +25,9 @@ from api.linking.service import index_folder
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
-from tagger.linking.decision import DecisionInputs
-from tests.api.factories import make_episode, make_placement, make_product
-from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
+from tests.api.factories import make_episode, make_product
+from tests.api.fake_linking import FAKE_INDEX, FakeSource, FixedLinker, crop_file, linked_placement
 from tests.utils.api import BrandAccount
-
-CURRENT = "index-v7"  # the index the fake source serves, saved as the brand's current one
-
-
-def _crop(directory: Path) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{uuid.uuid4().hex}.png"
-    cv2.imwrite(str(path), np.full((60, 40, 3), 120, np.uint8))
-    return str(path)
 
 
 def _versions(engine: Engine, brand: BrandAccount) -> dict[uuid.UUID, int]:
@@ -56,27 +44,17 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
     with Session(engine) as session:
         for item in (product, other):
             session.add(
-                ProductImage(product_id=item.id, brand_id=brand.brand.id, path=_crop(tmp_path / "shots"))
+                ProductImage(product_id=item.id, brand_id=brand.brand.id, path=crop_file(tmp_path / "shots"))
             )
         session.commit()
     episode = make_episode(engine, brand.brand.id, settings)
     folder = index_folder(settings, brand.brand.id)
     folder.mkdir(parents=True)
-    (folder / "CURRENT").write_text(CURRENT, encoding="utf-8")
+    (folder / "CURRENT").write_text(FAKE_INDEX, encoding="utf-8")
 
     def linked(start_ms: int, confidence: float | None, **extra: Any) -> Placement:
-        kept = (
-            {} if confidence is None else {"link_inputs": DecisionInputs(confidence, True, MATCHED).stored()}
-        )
-        return make_placement(
-            engine,
-            episode,
-            start_ms=start_ms,
-            end_ms=start_ms + 3000,
-            link_confidence=confidence,
-            candidates=[product, other],
-            thumbnail_path=_crop(tmp_path / "crops"),
-            **(kept | {"index_version": CURRENT} | extra),
+        return linked_placement(
+            engine, episode, [product, other], tmp_path / "crops", start_ms, confidence, **extra
         )
 
     # Given a link held at 0.72, the linker's approval at 0.85, a link held at 0.72 where a person
@@ -92,18 +70,16 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
     linked(17000, 0.72, index_version="index-v6")
     same_pick = linked(21000, 0.72, chosen_product_id=product.id)
     bare, _ = make_product(engine, brand.brand.id, "Pressed Plum", sku="PL-1")
-    make_placement(
+    linked_placement(
         engine,
         episode,
-        start_ms=25000,
-        end_ms=28000,
-        link_confidence=0.85,
-        candidates=[bare],
+        [bare],
+        tmp_path / "crops",
+        25000,
+        0.85,
         status=PlacementStatus.APPROVED,
         chosen_product_id=bare.id,
         approved_by_linker=True,
-        index_version=CURRENT,
-        link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
     )
     before = _versions(engine, brand)
     queue = InlineJobQueue()
@@ -211,22 +187,20 @@ def _approvals_at_085(
 ) -> tuple[Episode, list[Placement]]:
     product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
     with Session(engine) as session:
-        session.add(ProductImage(product_id=product.id, brand_id=brand.brand.id, path=_crop(tmp_path)))
+        session.add(ProductImage(product_id=product.id, brand_id=brand.brand.id, path=crop_file(tmp_path)))
         session.commit()
     episode = make_episode(engine, brand.brand.id, settings)
     placements = [
-        make_placement(
+        linked_placement(
             engine,
             episode,
-            start_ms=1000 + 4000 * n,
-            end_ms=4000 + 4000 * n,
-            link_confidence=0.85,
-            candidates=[product],
+            [product],
+            tmp_path / "crops",
+            1000 + 4000 * n,
+            0.85,
             status=PlacementStatus.APPROVED,
             chosen_product_id=product.id,
             approved_by_linker=True,
-            index_version=CURRENT,
-            link_inputs=DecisionInputs(0.85, True, MATCHED).stored(),
         )
         for n in range(count)
     ]

@@ -129,6 +129,8 @@ function h(tag, attrs = {}, children = []) {
 }
 
 const percent = (/** @type {number} */ c) => `${Math.round(c * 100)}%`;
+/** "1 placement", "3 placements". @param {number} n */
+const placements = (n) => `${n} placement${n === 1 ? '' : 's'}`;
 /** The link confidence the queue is sorted on; "unlinked" before the linker ran. @param {ReviewPlacement} p */
 const linkText = (p) => (p.link_confidence == null ? 'unlinked' : percent(p.link_confidence));
 const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(2)} s`;
@@ -693,11 +695,19 @@ function enableBoxDrag() {
 
 // ---- actions ---------------------------------------------------------------------------------------------
 
-/** @param {string} text @param {boolean} [isError] */
-function say(text, isError = false) {
-  const message = $('message');
+/**
+ * Put `text` in the message line `id` (the console's, the marks editor's, the linking settings'), red if
+ * it is an error. @param {string} id @param {string} text @param {boolean} isError
+ */
+function sayIn(id, text, isError) {
+  const message = $(id);
   message.textContent = text;
   message.classList.toggle('error', isError);
+}
+
+/** @param {string} text @param {boolean} [isError] */
+function say(text, isError = false) {
+  sayIn('message', text, isError);
 }
 
 /** @param {unknown} error */
@@ -884,9 +894,7 @@ const markedProductId = (p) => p.chosen_product_id ?? p.approve_product_id;
 
 /** @param {string} text @param {boolean} [isError] */
 function marksSay(text, isError = false) {
-  const message = $('marks-message');
-  message.textContent = text;
-  message.classList.toggle('error', isError);
+  sayIn('marks-message', text, isError);
 }
 
 async function openMarks() {
@@ -1238,7 +1246,7 @@ async function followRelink(monitor, product, savedText) {
       if (data.state === 'done') {
         const n = data.placements_relinked;
         tell(n
-          ? `${n} placement${n === 1 ? '' : 's'} the linker decided linked again with them: ${relinkOutcome(data)}.`
+          ? `${placements(n)} the linker decided linked again with them: ${relinkOutcome(data)}.`
           : 'No placement the linker decided names this product: they count from the next tag or link job.');
         const withdrawn = data.withdrawn ?? 0;
         if ((data.approved || withdrawn) && signedIn()) await reloadQueueKeeping(current()?.id);
@@ -1268,9 +1276,7 @@ const linking = { saved: null, asked: 0 };
 
 /** @param {string} text @param {boolean} [isError] */
 function linkingSay(text, isError = false) {
-  const message = $('linking-message');
-  message.textContent = text;
-  message.classList.toggle('error', isError);
+  sayIn('linking-message', text, isError);
 }
 
 /** An input's number; NaN when it is empty or not one. @param {string} id */
@@ -1389,9 +1395,6 @@ async function saveLinking() {
     linkingSay(`Not saved: ${detail ?? errorText(error)}`, true);
   }
 }
-
-/** "1 placement", "3 placements". @param {number} n */
-const placements = (n) => `${n} placement${n === 1 ? '' : 's'}`;
 
 /**
  * What a finished link job changed, in words: approvals it made, approvals kept, the linker's approvals
