@@ -11,3 +11,7 @@ class UnsupportedImage(ApiError, slug="unsupported-image"):
 
 class DuplicateSku(ApiError, status=409, slug="duplicate-sku"):
     """A SKU the brand's catalog already has."""
+
+
+class AlreadySold(ApiError, status=409, slug="already-sold"):
+    """A product or variant sold through ReelCart: its checkouts and orders refer to it, so it stays."""

@@ -129,8 +129,7 @@ def get_product(
 def _locked(session: Session, product: Product) -> Product:
     """The product read again under a row lock held to the commit: what the linker read of it before
     this change is then what is stored, not what a concurrent change has just replaced."""
-    session.refresh(product, with_for_update=True)
-    return product
+    return catalog.lock_product(session, product)
 
 
 @router.patch(
@@ -308,7 +307,7 @@ def delete_variant(
     variant = catalog.get_variant(session, brand_id, variant_id)
     product = catalog.get_product(session, brand_id, variant.product_id)
     before = linker_reads(session, _locked(session, product))
-    session.delete(variant)
+    catalog.delete_variant(session, variant)
     catalog.product_changed(session, variant.product_id)
     session.flush()
     rebuild_timelines_for_product(session, variant.product_id, settings)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import delete, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from api.catalog.exceptions import DuplicateSku
+from api.catalog.exceptions import AlreadySold, DuplicateSku
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.schemas import (
     ImagePublic,
@@ -20,14 +22,17 @@ from api.catalog.schemas import (
     VariantPublic,
     VariantUpdate,
 )
+from api.checkout.models import CheckoutSession
 from api.columns import utcnow
-from api.errors import EditConflict, InvalidInput
+from api.errors import EditConflict, InvalidInput, NotFound
 from api.ownership import get_owned
 from api.patching import non_null_changes
 from api.review.models import PRODUCT_DELETED, Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.versioning import claim_next_version, etag, if_match_names
 from commerce.exceptions import MoneyError
 from commerce.money import Money
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def image_url(image: ProductImage, public_base_url: str) -> str:
@@ -97,6 +102,62 @@ def get_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) ->
 
 def get_variant(session: Session, brand_id: uuid.UUID, variant_id: uuid.UUID) -> Variant:
     return get_owned(session, Variant, brand_id, variant_id, "variant")
+
+
+def lock_product(session: Session, product: Product) -> Product:
+    """The product read again under a row lock held to the commit (PostgreSQL; SQLite has one writer).
+    A product deleted since it was read is a 404, not an error: the deletion holds this lock too, so a
+    change that waited on it finds the row gone."""
+    locked = session.exec(_for_update(select(Product).where(Product.id == product.id))).first()
+    if locked is None:
+        raise NotFound("product")
+    return locked
+
+
+def _for_update(statement: SelectOfScalar[Row]) -> SelectOfScalar[Row]:
+    # populate_existing: the row already in the session is overwritten by what the lock read.
+    return statement.with_for_update().execution_options(populate_existing=True)
+
+
+def product_for_placement(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product | None:
+    """The brand's product a reviewer (or the linker) is about to put on a placement, read under a key-share
+    lock: a deletion that started first is waited for and then the product is gone (None), and one that
+    starts later waits for this transaction, so it sees the placement and takes it off the product,
+    instead of failing on the foreign key."""
+    product = session.exec(
+        select(Product).where(Product.id == product_id).with_for_update(read=True, key_share=True)
+    ).first()
+    return product if product is not None and product.brand_id == brand_id else None
+
+
+def checkouts_of(session: Session, variant_ids: Sequence[uuid.UUID]) -> int:
+    """How many checkouts were started for these variants: each refers to its variant for good."""
+    if not variant_ids:
+        return 0
+    return session.exec(
+        select(func.count())
+        .select_from(CheckoutSession)
+        .where(col(CheckoutSession.variant_id).in_(variant_ids))
+    ).one()
+
+
+def _sold(what: str, checkouts: int) -> AlreadySold:
+    return AlreadySold(
+        f"{what} was sold through ReelCart ({checkouts} checkout{'' if checkouts == 1 else 's'}), and its "
+        "checkouts and orders refer to it, so it stays in the catalog; to stop selling it, mark its variants "
+        'unavailable (PATCH /v1/variants/{id} with {"available": false}): its hotspots then show it sold out'
+    )
+
+
+def delete_variant(session: Session, variant: Variant) -> None:
+    """Delete a variant nobody has bought through ReelCart (`AlreadySold` otherwise)."""
+    locked = session.exec(_for_update(select(Variant).where(Variant.id == variant.id))).first()
+    if locked is None:
+        raise NotFound("variant")
+    sold = checkouts_of(session, [locked.id])
+    if sold:
+        raise _sold("this variant", sold)
+    session.delete(locked)
 
 
 def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> None:
@@ -297,7 +358,18 @@ def delete_product(session: Session, product: Product, actor: str) -> list[uuid.
     (`PRODUCT_DELETED`, by `actor`): an approved one goes back to review, a rejected one stays rejected
     (a person's no, which no re-link overrules). Returns the episodes whose public timeline showed it (an
     approved placement chose it): those, and only those, need rebuilding. The placements that name it
-    among their candidates are for a re-link to decide again (`relink_placements_naming`)."""
+    among their candidates are for a re-link to decide again (`relink_placements_naming`).
+
+    A product with a checkout is refused (`AlreadySold`): its checkouts and orders refer to its variants.
+    The product and its variants are locked first, so a reviewer choosing it or a shopper's checkout that
+    started earlier is waited for and then seen, and one that starts later finds it gone."""
+    product = lock_product(session, product)
+    variants = session.exec(
+        select(Variant).where(Variant.product_id == product.id).order_by(col(Variant.id)).with_for_update()
+    ).all()
+    sold = checkouts_of(session, [variant.id for variant in variants])
+    if sold:
+        raise _sold("this product", sold)
     # Locked in id order, as a re-tag locks an episode's: two transactions never wait on each other.
     shown = session.exec(
         select(Placement)

@@ -20,8 +20,7 @@ from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
 from api.catalog.models import Product, ProductImage, Variant
-from api.catalog.service import bind_own_print, delete_product
-from api.checkout.models import CheckoutSession
+from api.catalog.service import bind_own_print, checkouts_of, delete_product
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
 from api.linking.service import linkable, linker_reads
@@ -101,10 +100,7 @@ class SqlCatalogStore:
     def remove_product(self, product: Product) -> bool:
         """Delete the product, or retire it when it was sold; False when it was already retired."""
         variants = self.session.exec(select(Variant).where(Variant.product_id == product.id)).all()
-        sold = self.session.exec(
-            select(CheckoutSession.id).where(col(CheckoutSession.variant_id).in_([v.id for v in variants]))
-        ).first()
-        if sold is None:
+        if not checkouts_of(self.session, [v.id for v in variants]):
             self.changed_products.discard(product.id)
             self.touched_episodes.update(delete_product(self.session, product, CATALOG_SYNC_ACTOR))
             # The placements the linker decided that name it are linked again without it.
@@ -220,12 +216,7 @@ class SqlCatalogStore:
         return holder is None or holder == own_id
 
     def _sold(self, variant_id: uuid.UUID) -> bool:
-        return (
-            self.session.exec(
-                select(CheckoutSession.id).where(CheckoutSession.variant_id == variant_id)
-            ).first()
-            is not None
-        )
+        return checkouts_of(self.session, [variant_id]) > 0
 
     def _sync_images(self, row: Product, urls: tuple[str, ...]) -> bool:
         # Synced products reference the provider's CDN (a URL, also once fetched for linking, which gives

@@ -241,7 +241,11 @@ def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
         raise PlacementNotShoppable(
             "this placement is not approved for sale (only approved placements showing a product sell)"
         )
-    variant = session.get(Variant, body.variant_id)
+    # Key-share locked: a product deletion that started first is waited for (then the variant is gone),
+    # and one that starts later waits for this checkout and then refuses to delete what was sold.
+    variant = session.exec(
+        select(Variant).where(Variant.id == body.variant_id).with_for_update(read=True, key_share=True)
+    ).first()
     if variant is None or variant.brand_id != placement.brand_id:
         # Another brand's variant answers like a missing one.
         raise NotFound("variant")

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from api.auth import Principal
 from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
-from api.catalog.service import image_url
+from api.catalog.service import image_url, product_for_placement
 from api.columns import utcnow
 from api.episodes.models import Episode
 from api.errors import EditConflict, InvalidInput, PreconditionRequired
@@ -225,8 +225,8 @@ def _claim_next_version(session: Session, placement: Placement) -> None:
 
 
 def _own_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product:
-    product = session.get(Product, product_id)
-    if product is None or product.brand_id != brand_id:
+    product = product_for_placement(session, brand_id, product_id)
+    if product is None:
         raise InvalidInput(
             "product not found in your catalog",
             errors=[{"field": "product_id", "message": "not in this brand's catalog"}],
