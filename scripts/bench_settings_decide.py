@@ -41,7 +41,7 @@ from api.episodes.models import Episode
 from api.jobs.queue import InlineJobQueue, JobKind
 from api.linking.executor import LinkJobExecutor
 from api.linking.models import LinkJob
-from api.linking.service import BrandLinker, IndexProgress, brand_thresholds, index_folder
+from api.linking.service import BrandLinker, IndexProgress, brand_thresholds, current_scorer, index_folder
 from api.review.models import Placement, PlacementStatus
 from api.settings import get_settings
 from tagger.linking import LinkResult, LinkThresholds
@@ -67,7 +67,7 @@ class StoredIndexSource:
     def brand_linker(self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None) -> BrandLinker:
         with Session(self.engine) as session:
             thresholds = brand_thresholds(session.get_one(Brand, brand_id))
-        return BrandLinker(RefusingLinker(), thresholds, {}, INDEX)
+        return BrandLinker(RefusingLinker(), thresholds, {}, INDEX, current_scorer())
 
 
 def build(engine: Any, media: Path, episodes: int, per_episode: int, seed: int) -> tuple[uuid.UUID, str]:
@@ -85,6 +85,7 @@ def build(engine: Any, media: Path, episodes: int, per_episode: int, seed: int) 
             session.add(ProductImage(product_id=product.id, brand_id=brand.id, path=str(media / "p.png")))
             products.append(product)
         key = issue_api_key(session, scope=ApiKeyScope.BRAND, brand_id=brand.id, name="bench").secret
+        scorer = current_scorer()  # as the API's linker scores: the preview and the job decide them again
         for number in range(episodes):
             episode = Episode(
                 brand_id=brand.id,
@@ -100,6 +101,7 @@ def build(engine: Any, media: Path, episodes: int, per_episode: int, seed: int) 
             session.flush()
             for index in range(per_episode):
                 confidence = round(draw.uniform(0.5, 1.0), 4)
+                inputs = DecisionInputs(confidence, True, REASON, scorer=scorer)
                 product = draw.choice(products)
                 approved = confidence >= 0.8
                 start = index * 100
@@ -125,7 +127,7 @@ def build(engine: Any, media: Path, episodes: int, per_episode: int, seed: int) 
                         link_confidence=confidence,
                         link_evidence=REASON,
                         link_approval_level=0.8,
-                        link_inputs=DecisionInputs(confidence, True, REASON).stored(),
+                        link_inputs=inputs.stored(),
                         status=PlacementStatus.APPROVED if approved else PlacementStatus.PROPOSED,
                         chosen_product_id=product.id if approved else None,
                         approved_by_linker=approved,

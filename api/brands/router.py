@@ -32,7 +32,13 @@ from api.deps import BrandIdDep, OperatorDep, SessionDep, SettingsDep
 from api.linking.link_jobs import relink_for_settings_change
 from api.linking.monitor import monitor_link_job
 from api.linking.preview import catalog_work_pending, preview_thresholds
-from api.linking.service import brand_thresholds, catalog_has_images, index_folder, indexed_products
+from api.linking.service import (
+    brand_thresholds,
+    catalog_has_images,
+    current_scorer,
+    index_folder,
+    indexed_products,
+)
 from tagger.linking import FileIndexStore
 
 me = APIRouter(prefix="/v1/brands/me", tags=["brands"])
@@ -85,7 +91,8 @@ def preview_linking(
     after = brands.linking_values_after(brand, body)
     thresholds = brand_thresholds(after)
     current = FileIndexStore(index_folder(settings, brand_id)).current()
-    seen = preview_thresholds(session, brand_id, thresholds, current, indexed_products(session, brand_id))
+    indexed = indexed_products(session, brand_id)
+    seen = preview_thresholds(session, brand_id, thresholds, current, indexed, current_scorer())
     changes = thresholds != brand_thresholds(brand)
     return LinkingPreview(
         auto_approve_threshold=after.auto_approve_threshold,

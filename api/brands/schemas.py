@@ -101,7 +101,8 @@ class LinkingPreview(BaseModel):
     stay_for_review: int
     not_previewed: int = Field(
         description="Not counted above: their stored link cannot say (linked before ReelCart kept what its "
-        "decision weighed, or the new level asks for the packshots' opinion no earlier level asked for); "
+        "decision weighed, scored by another linker than the running one — another fusion model —, or the "
+        "new level asks for the packshots' opinion no earlier level asked for); "
         "the job links them again, which decides them"
     )
     other_index: int = Field(

@@ -119,13 +119,18 @@ def _for_update(statement: SelectOfScalar[Row]) -> SelectOfScalar[Row]:
     return statement.with_for_update().execution_options(populate_existing=True)
 
 
-def product_for_placement(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -> Product | None:
+def product_for_placement(
+    session: Session, brand_id: uuid.UUID, product_id: uuid.UUID, *, nowait: bool = False
+) -> Product | None:
     """The brand's product a reviewer (or the linker) is about to put on a placement, read under a key-share
     lock: a deletion that started first is waited for and then the product is gone (None), and one that
     starts later waits for this transaction, so it sees the placement and takes it off the product,
-    instead of failing on the foreign key."""
+    instead of failing on the foreign key. `nowait`: a product being deleted raises PostgreSQL's
+    lock_not_available (`OperationalError`) instead, for a caller holding other placements' locks."""
     product = session.exec(
-        select(Product).where(Product.id == product_id).with_for_update(read=True, key_share=True)
+        select(Product)
+        .where(Product.id == product_id)
+        .with_for_update(read=True, key_share=True, nowait=nowait)
     ).first()
     return product if product is not None and product.brand_id == brand_id else None
 

@@ -71,8 +71,9 @@ from tagger.linking import CatalogIndexError
 log = logging.getLogger("reelcart.jobs")
 
 
-class _EpisodeBusyError(Exception):
-    """An episode's timeline row is locked by another transaction: a batch does not wait for it."""
+class _RowBusyError(Exception):
+    """A row a batch needs is locked by another transaction (an episode's timeline being written, a
+    product being deleted): a batch does not wait for it."""
 
 
 # Placements decided from their stored links per transaction (a decide-only job): one lease check and one
@@ -279,13 +280,14 @@ class LinkJobExecutor:
         placement_ids: list[uuid.UUID],
     ) -> tuple[list[Relinked], set[uuid.UUID]]:
         """`_decide_batch`, tried again a few times while an episode's timeline is being written
-        elsewhere, then placement by placement; the placements locked elsewhere, one at a time after
-        it. Returns the placements as stored, and the ids whose stored link cannot say."""
+        elsewhere or a product it approves is being deleted, then placement by placement; the placements
+        locked elsewhere, one at a time after it. Returns the placements as stored, and the ids whose
+        stored link cannot say."""
         for attempt_number in range(BUSY_RETRIES):
             try:
                 decided, cannot, locked = self._decide_batch(job_id, attempt, brand, indexed, placement_ids)
                 break
-            except _EpisodeBusyError:
+            except _RowBusyError:
                 time.sleep(BUSY_BACKOFF_S * (attempt_number + 1))
         else:
             decided, cannot, locked = [], set(), list(placement_ids)
@@ -313,8 +315,9 @@ class LinkJobExecutor:
         placements as stored, the ids of those whose stored link cannot say (`redecided_outcome`: link
         them again), and those locked elsewhere (skipped: decide them one at a time). Gone ones are
         skipped. The timelines of the episodes whose live hotspots changed are rebuilt in the same
-        commit, once for the batch; raises `_EpisodeBusyError` (all rolled back) when one of them is
-        locked elsewhere (PostgreSQL; SQLite serializes writers)."""
+        commit, once for the batch; raises `_RowBusyError` (all rolled back) when one of them, or a
+        product a placement is newly approved as, is locked elsewhere (PostgreSQL; SQLite serializes
+        writers)."""
         with session_scope(self._engine) as session:
             require_lease(session, LinkJob, job_id, attempt, writing="decisions")
             # Locked before they are read (a reviewer's decision or another job's link lands before or
@@ -343,7 +346,12 @@ class LinkJobExecutor:
                 if again is None:
                     cannot.add(placement_id)
                     continue
-                stored = relink_placement(session, placement_id, again, indexed)
+                try:
+                    stored = relink_placement(session, placement_id, again, indexed, wait_for_product=wait)
+                except OperationalError as error:
+                    if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                        raise _RowBusyError(placement_id) from error
+                    raise
                 if stored is None:
                     continue
                 decided.append(stored)
@@ -356,7 +364,7 @@ class LinkJobExecutor:
                     ).first()
                 except OperationalError as error:
                     if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                        raise _EpisodeBusyError(episode_id) from error
+                        raise _RowBusyError(episode_id) from error
                     raise
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)

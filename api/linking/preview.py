@@ -30,7 +30,8 @@ _READ = ("id", "status", "chosen_product_id", "sku_candidates", "link_inputs", "
 class ThresholdPreview:
     placements: int = 0  # the placements the linker decided (awaiting review, or approved by it)
     # The job would link these again from their crops, which decides them: linked before the inputs were
-    # kept, candidates it did not write, or a level asking for the packshots' opinion never measured.
+    # kept, scored by another model than the linker's now (`scorer`), candidates it did not write, or a
+    # level asking for the packshots' opinion never measured.
     not_previewed: int = 0
     # ... or linked against another catalog index than the one saved last (the catalog changed since).
     other_index: int = 0
@@ -48,11 +49,12 @@ def preview_thresholds(
     thresholds: LinkThresholds,
     current_index: str | None,
     indexed: frozenset[uuid.UUID],
+    scorer: str,
 ) -> ThresholdPreview:
     """Each placement the linker decided (oldest first) decided again from its stored link under
     `thresholds` and counted by what would change, where it is linked against `current_index` (the
-    brand's index as last saved). `indexed`: the products with a stored image; the job keeps an approval
-    of another (`relink_placement`)."""
+    brand's index as last saved) and scored as `scorer` (`current_scorer`). `indexed`: the products with
+    a stored image; the job keeps an approval of another (`relink_placement`)."""
     rows = session.exec(
         select(Placement)
         # Only what deciding reads, not the keyframes (SQLModel's fields are typed as their values).
@@ -65,7 +67,7 @@ def preview_thresholds(
         if placement.index_version != current_index:
             preview.other_index += 1
             continue
-        stored = stored_decision(placement, thresholds)
+        stored = stored_decision(placement, thresholds, scorer)
         if stored is None:
             preview.not_previewed += 1
             continue

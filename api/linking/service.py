@@ -8,6 +8,7 @@ loads the embedder and OCR models once and keeps each brand's linker for its ind
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -24,7 +25,7 @@ from sqlmodel import Session, col, select
 from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
-from api.catalog.service import marks_of
+from api.catalog.service import marks_of, product_for_placement
 from api.columns import utcnow
 from api.review.models import (
     EVIDENCE_MAX_CHARS,
@@ -51,6 +52,7 @@ from tagger.linking import (
     load_extractor,
 )
 from tagger.linking.decision import Decided, DecisionInputs, decided
+from tagger.linking.linker import ShortlistConfig, scorer_id
 from tagger.linking.own_print import check_boxes
 
 log = logging.getLogger("reelcart.linking")
@@ -84,6 +86,8 @@ class BrandLinker:
     thresholds: LinkThresholds
     variant_of: dict[str, str | None]  # product id → its first available variant id
     index_version: str
+    # What scores the linker's links (`Linker.scorer`): stored inputs scored otherwise are linked again.
+    scorer: str = ""
 
 
 IndexProgress = Callable[[int, int], None]
@@ -95,6 +99,13 @@ class BrandLinkerSource(Protocol):
     def brand_linker(
         self, brand_id: uuid.UUID, *, on_progress: IndexProgress | None = None
     ) -> BrandLinker | None: ...
+
+
+@functools.cache
+def current_scorer() -> str:
+    """What scores the links `LinkingService` makes (the shipped fusion model, the default shortlist),
+    without loading the feature models: the linking preview compares stored links with it."""
+    return scorer_id(FusionModel.load(), ShortlistConfig())
 
 
 def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
@@ -285,7 +296,7 @@ class LinkingService:
             if cached is None or cached.index.version != index.version:
                 cached = Linker(index, extractor, model)
                 self._linkers[brand_id] = cached
-            return BrandLinker(cached, thresholds, variants, index.version)
+            return BrandLinker(cached, thresholds, variants, index.version, cached.scorer)
 
 
 def _load_current(store: FileIndexStore) -> Any:
@@ -335,13 +346,14 @@ class StoredDecision:
         return self.again.decision is Decision.APPROVED and bool(self.candidates)
 
 
-def stored_decision(placement: Placement, thresholds: LinkThresholds) -> StoredDecision | None:
+def stored_decision(placement: Placement, thresholds: LinkThresholds, scorer: str) -> StoredDecision | None:
     """The placement's stored link decided again under `thresholds`, exactly as linking its crops again
-    against the same index would decide it (`tagger.linking.decision.decided`). None when the stored
-    link cannot say: made before the inputs were kept, candidates the linker did not write, or a level
+    against the same index with the linker scoring as `scorer` would decide it
+    (`tagger.linking.decision.decided`). None when the stored link cannot say: made before the inputs
+    were kept, scored otherwise (another fusion model), candidates the linker did not write, or a level
     that asks for the packshots' opinion it was never given."""
     inputs = DecisionInputs.from_stored(placement.link_inputs)
-    if inputs is None:
+    if inputs is None or inputs.scorer != scorer:
         return None
     again = decided(inputs, thresholds)
     if again is None:
@@ -361,7 +373,7 @@ def redecided_outcome(placement: Placement, brand: BrandLinker) -> LinkOutcome |
     `stored_decision` cannot say. Store it with `relink_placement`."""
     if placement.index_version != brand.index_version:
         return None
-    stored = stored_decision(placement, brand.thresholds)
+    stored = stored_decision(placement, brand.thresholds, brand.scorer)
     if stored is None:
         return None
     candidates = [
@@ -473,6 +485,8 @@ def relink_placement(
     placement_id: uuid.UUID,
     result: LinkOutcome,
     indexed: Collection[uuid.UUID] | None = None,
+    *,
+    wait_for_product: bool = True,
 ) -> Relinked | None:
     """Store a fresh link on a placement, read again under a row lock so a reviewer's decision made
     while the job was linking is never overwritten: candidates always refresh, the status and chosen
@@ -487,7 +501,7 @@ def relink_placement(
     if placement is None:
         return None
     chosen = result.chosen_product_id
-    if chosen is not None and session.exec(select(Product.id).where(Product.id == chosen)).first() is None:
+    if chosen is not None and not _still_in_catalog(session, placement, chosen, wait=wait_for_product):
         # Deleted after the job built its index: nothing to approve the placement as (its deletion queued
         # the re-link of the placements that name it).
         result = replace(result, chosen_product_id=None, status=PlacementStatus.PROPOSED)
@@ -530,6 +544,17 @@ def relink_placement(
     if approved_now:
         session.add(linker_action(placement, "approve", before))
     return _stored(session, placement, Relinked(placement.episode_id, approved_now, approved_now))
+
+
+def _still_in_catalog(session: Session, placement: Placement, product_id: uuid.UUID, *, wait: bool) -> bool:
+    """Whether the product a link chose for this (locked) placement is still the brand's. One it already
+    shows needs no lock: a deletion waits for the placement's. Another is locked like a reviewer's pick
+    (`product_for_placement`), so a deletion under way is waited for and seen, not a foreign-key failure
+    at the commit; without `wait` (a batch holding other placements a deletion may be waiting for) a
+    product being deleted raises lock_not_available instead."""
+    if product_id == placement.chosen_product_id:
+        return True
+    return product_for_placement(session, placement.brand_id, product_id, nowait=not wait) is not None
 
 
 def _approved(placement: Placement) -> bool:

@@ -118,6 +118,10 @@ class DecisionInputs:
     own_print_confirmed: bool = False
     scenes: bool = False  # the catalog held scene images: approval also needs its packshots alone
     packshot_confidence: float | None = None
+    # What scored the link (`tagger.linking.linker.scorer_id`: the fusion model and the shortlist). The
+    # confidence is that model's, so inputs scored by another (a deploy that refits the fusion model)
+    # are linked again rather than decided again. "" for inputs stored before it was kept.
+    scorer: str = ""
 
     @property
     def vetoed(self) -> bool:
@@ -146,6 +150,7 @@ class DecisionInputs:
             "own_print_confirmed": self.own_print_confirmed,
             "scenes": self.scenes,
             "packshot_confidence": self.packshot_confidence,
+            "scorer": self.scorer,
         }
 
     @classmethod
@@ -166,6 +171,9 @@ class DecisionInputs:
             return None
         if not all(isinstance(data.get(flag), bool) for flag in flags):
             return None
+        scorer = data.get("scorer", "")
+        if not isinstance(scorer, str):
+            return None
         return cls(
             confidence=float(confidence),
             print_evidence=data["print_evidence"],
@@ -175,6 +183,7 @@ class DecisionInputs:
             own_print_confirmed=data["own_print_confirmed"],
             scenes=data["scenes"],
             packshot_confidence=None if packshots is None else float(packshots),
+            scorer=scorer,
         )
 
 

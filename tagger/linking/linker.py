@@ -9,6 +9,7 @@ outweighs nothing, but it is not outvoted by blurred frames that are merely unsu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -62,6 +63,20 @@ OWN_PRINT_INLIERS = int(CHANCE_INLIERS)
 # marks at a confidence of 0.48 or more, and 27 only at 0.07 (BENCHMARKS.md, End to end).
 OWN_PRINT_CONFIRMING_INLIERS = 2 * OWN_PRINT_INLIERS
 _TEXT_COLUMN = SIGNAL_NAMES.index("text")
+
+
+# Bump when a change to the signals, the vote or the print-evidence rules changes what a stored link's
+# inputs would be: links scored before it are then linked again by a settings change, not decided again
+# from their stored inputs (`scorer_id`). A refit fusion model or another shortlist changes the id anyway.
+SCORING_REVISION = 1
+
+
+def scorer_id(model: FusionModel, shortlist: ShortlistConfig) -> str:
+    """What scored a link, as a short digest: the fusion model's weights, the shortlist and the scoring
+    code's revision. Kept in each link's `DecisionInputs.scorer`."""
+    digest = hashlib.sha256(f"{SCORING_REVISION}\x00{shortlist!r}\x00".encode())
+    digest.update(model.to_json().encode())
+    return digest.hexdigest()[:16]
 
 
 class OwnPrintMarks(StrEnum):
@@ -531,7 +546,10 @@ class Linker:
     model: FusionModel
     shortlist: ShortlistConfig = field(default_factory=ShortlistConfig)
 
+    scorer: str = field(init=False, default="")
+
     def __post_init__(self) -> None:
+        self.scorer = scorer_id(self.model, self.shortlist)
         if self.index.feature_signature != self.extractor.signature:
             raise LinkingError(
                 f"catalog index {self.index.version} was built with features {self.index.feature_signature}, "
@@ -588,6 +606,7 @@ class Linker:
             own_print_unseen=seen.own_print_unseen,
             own_print_confirmed=seen.own_print_confirmed,
             scenes=self.index.packshots_only() is not self.index,
+            scorer=self.scorer,
         )
         # The second opinion matters only to a link the other rules would approve.
         if inputs.asks_packshots(thresholds):

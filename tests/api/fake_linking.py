@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.brands.models import Brand
 from api.catalog.models import Product
 from api.episodes.models import Episode
-from api.linking.service import BrandLinker, IndexProgress, brand_thresholds
+from api.linking.service import BrandLinker, IndexProgress, brand_thresholds, current_scorer
 from api.review.models import Placement
 from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
 from tagger.linking.decision import DecisionInputs, decided
@@ -26,6 +26,9 @@ from tests.api.factories import make_placement
 MATCHED = "crop 1: its print matched (40 keypoints)"
 # The catalog index version `FixedLinker` and `FakeSource` report: the catalog as it is now.
 FAKE_INDEX = "index-v7"
+# What scores its links: the API's linker as shipped (so the linking preview, which compares stored links
+# with `current_scorer`, previews them).
+FAKE_SCORER = current_scorer()
 
 
 def crop_file(directory: Path) -> str:
@@ -48,7 +51,11 @@ def linked_placement(
     """A 3 s placement linked to `candidates` (best first) against `FAKE_INDEX` with a crop to link
     again, keeping what its decision weighed at `confidence` (print seen), as tag jobs store links now;
     `confidence` None: a link made before the inputs were kept. `extra` overrides any column."""
-    kept = {} if confidence is None else {"link_inputs": DecisionInputs(confidence, True, MATCHED).stored()}
+    kept = (
+        {}
+        if confidence is None
+        else {"link_inputs": DecisionInputs(confidence, True, MATCHED, scorer=FAKE_SCORER).stored()}
+    )
     return make_placement(
         engine,
         episode,
@@ -79,7 +86,7 @@ class FixedLinker:
         if self.during is not None:
             self.during()
         if self.keeps_inputs:
-            inputs = DecisionInputs(self.confidence, True, MATCHED)
+            inputs = DecisionInputs(self.confidence, True, MATCHED, scorer=FAKE_SCORER)
             again = decided(inputs, thresholds or LinkThresholds())
             assert again is not None
             return LinkResult(
@@ -134,4 +141,4 @@ class FakeSource:
                 brand = session.get(Brand, brand_id)
                 assert brand is not None
                 thresholds = brand_thresholds(brand)
-        return BrandLinker(self.linker, thresholds, {}, FAKE_INDEX)
+        return BrandLinker(self.linker, thresholds, {}, FAKE_INDEX, FAKE_SCORER)

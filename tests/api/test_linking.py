@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -17,9 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+import api.linking.executor as executor_module
 from api.app import create_app
+from api.brands.models import Brand
 from api.catalog.job_executors import ImageFetchJobExecutor
 from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.service import delete_product
 from api.episodes.models import Episode
 from api.jobs.models import JobState
 from api.jobs.progress import claim_job
@@ -31,6 +35,7 @@ from api.linking.service import (
     NO_IMAGES,
     LinkingService,
     catalog_items,
+    current_scorer,
     read_stored_crops,
 )
 from api.review.models import Placement, PlacementStatus
@@ -430,6 +435,11 @@ def test_relink_finds_the_product_a_placement_shows_and_keeps_human_decisions(
     assert [c["confidence"] for c in linked["sku_candidates"]] == sorted(
         (c["confidence"] for c in linked["sku_candidates"]), reverse=True
     )
+    # And the link says what scored it: the linker the preview compares stored links with
+    with Session(engine) as session:
+        inputs = DecisionInputs.from_stored(session.get_one(Placement, machine.id).link_inputs)
+    assert inputs is not None
+    assert inputs.scorer == current_scorer()
     kept = linking_client.get(f"/v1/placements/{rejected_by_a_human.id}", headers=brand.headers).json()
     assert kept["status"] == "rejected"
     assert kept["sku_candidates"][0]["title"] == "Bravo Orange Juice"
@@ -845,10 +855,12 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         5000, 0.85, status=PlacementStatus.APPROVED, chosen_product_id=product.id, approved_by_linker=True
     )
     picked = linked(9000, 0.72, chosen_product_id=product.id)
-    # And four a level of 0.7 cannot decide from what they kept: linked before the inputs were kept;
+    # And five a level of 0.7 cannot decide from what they kept: linked before the inputs were kept;
     # in a catalog with scene images, never asked for the packshots' opinion; against an older index
-    # (the catalog changed since); with candidates the linker never wrote
+    # (the catalog changed since); with candidates the linker never wrote; scored by another fusion
+    # model than the linker's now (a deploy refitted it)
     linked(13000, None, index_version=None)
+    linked(29000, 0.72, link_inputs=DecisionInputs(0.72, True, MATCHED, scorer="fusion-before").stored())
     linked(
         17000,
         0.75,
@@ -868,11 +880,11 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         # When the brand lowers its auto-approve level to 0.7
         lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
         job = _followed(client, brand, lowered)
-        # Then three links are decided again from what they kept, and only the other four linked again
+        # Then three links are decided again from what they kept, and only the other five linked again
         assert (job["state"], job["decide_only"], job["linker_decided_only"]) == ("done", True, True)
-        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 4, FAKE_INDEX)
-        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (7, 6, 0)
-        assert linker.crops_seen == [1] * 4
+        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 5, FAKE_INDEX)
+        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (8, 7, 0)
+        assert linker.crops_seen == [1] * 5
         now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
         assert (now["status"], now["approved_by_linker"], now["link_approval_level"]) == (
             "approved",
@@ -892,12 +904,12 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         # When it raises the level above every link
         raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
         job = _followed(client, brand, raised)
-        # Then the linker's six approvals are decided again without linking any (the four linked now kept
-        # their inputs) and withdrawn, off the timeline, each with its history entry; the approval of the
-        # person's pick is theirs, out of the job's scope, and stays
-        assert (job["redecided"], job["placements_relinked"]) == (6, 0)
-        assert (job["withdrawn"], job["approved"]) == (6, 0)
-        assert linker.crops_seen == [1] * 4
+        # Then the linker's seven approvals are decided again without linking any (the five linked now
+        # kept their inputs, scored as the linker scores now) and withdrawn, off the timeline, each with
+        # its history entry; the approval of the person's pick is theirs, out of the job's scope, and stays
+        assert (job["redecided"], job["placements_relinked"]) == (7, 0)
+        assert (job["withdrawn"], job["approved"]) == (7, 0)
+        assert linker.crops_seen == [1] * 5
         timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
         assert [placement["id"] for placement in timeline] == [str(picked.id)]
         history = client.get(f"/v1/placements/{approved.id}/history", headers=brand.headers).json()
@@ -1036,6 +1048,113 @@ def test_a_link_naming_a_product_deleted_while_the_job_ran_is_left_for_review(
         now = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
         assert (now["status"], now["chosen_product_id"]) == ("proposed", None)
     assert product.id != gone.id
+
+
+def _deleting(engine: Engine, product: Product) -> Session:
+    """A session that has deleted `product` (as `DELETE /v1/products/{id}` does) and not committed yet."""
+    session = Session(engine)
+    stored = session.get(Product, product.id)
+    assert stored is not None
+    delete_product(session, stored, "someone@brand.test")
+    session.flush()
+    return session
+
+
+def _answered_after(deletion: Session, request: Callable[[], Any]) -> Any:
+    """Send `request` on another thread, check it waits for the uncommitted deletion, commit it, and
+    return the answer."""
+    done: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: done.setdefault("answer", request()))
+    thread.start()
+    thread.join(2.0)
+    assert "answer" not in done, "the job should wait for the deletion's lock on the product"
+    deletion.commit()
+    deletion.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    return done["answer"]
+
+
+def test_a_relink_choosing_a_product_being_deleted_waits_and_leaves_the_placement_for_review(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    _, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    placement = make_placement(engine, episode, candidates=[pear], thumbnail_path=crop_file(tmp_path))
+    linker = FixedLinker(str(pear.id), 0.95)
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        # Given the pear's deletion under way (not committed) when a re-link approves a placement as it
+        deletion = _deleting(engine, pear)
+        answer = _answered_after(
+            deletion, lambda: client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+        )
+        # Then the job waited for the deletion, saw the pear gone, and left the placement for review
+        # (before, its commit failed on the foreign key and so did the job)
+        job = client.get(answer.headers["Location"], headers=brand.headers).json()
+        assert (job["state"], job["placements_relinked"], job["approved"]) == ("done", 1, 0)
+        now = client.get(f"/v1/placements/{placement.id}", headers=brand.headers).json()
+        assert (now["status"], now["chosen_product_id"]) == ("proposed", None)
+
+
+def test_a_settings_job_meeting_a_product_being_deleted_steps_back_and_decides_once_it_is_gone(
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    apple, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    crops = tmp_path / "crops"
+    # Given the linker's approval of the pear, and a pear and an apple held at 0.72
+    approved = linked_placement(
+        engine,
+        episode,
+        [pear],
+        crops,
+        1000,
+        0.85,
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=pear.id,
+        approved_by_linker=True,
+    )
+    held_pear = linked_placement(engine, episode, [pear], crops, 5000, 0.72)
+    held_apple = linked_placement(engine, episode, [apple], crops, 9000, 0.72)
+    # And the decide-only job of a level lowered to 0.7, which would approve both held links
+    with Session(engine) as session:
+        stored = session.get_one(Brand, brand.brand.id)
+        stored.auto_approve_threshold = 0.7
+        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
+        session.add_all([stored, job])
+        session.commit()
+        job_id = job.id
+    executor = LinkJobExecutor(engine, settings, FakeSource(FixedLinker(str(apple.id), 0.1), engine=engine))
+    stepped_back: list[float] = []
+    # (the executor's pauses between tries, recorded instead of slept)
+    monkeypatch.setattr(executor_module, "time", SimpleNamespace(sleep=stepped_back.append))
+
+    # When it runs while the pear's deletion is under way (holding the pear and the placement approved
+    # as it): a batch holds the placements it decides, and a deletion may be waiting for one of them,
+    # so the batch never waits for the pear; it steps back, and the lone placements wait their turn
+    deletion = _deleting(engine, pear)
+    _answered_after(deletion, lambda: executor(job_id))
+
+    # Then it stepped back (before, it waited for the pear on the foreign key, then failed on it), and
+    # once the deletion was done decided all three: the apple approved, both pears left for review
+    assert stepped_back
+    with Session(engine) as session:
+        done = session.get_one(LinkJob, job_id)
+        assert (done.state, done.error, done.redecided, done.placements_relinked) == ("done", None, 3, 0)
+        rows = [session.get_one(Placement, row.id) for row in (approved, held_pear, held_apple)]
+        assert [(row.status, row.chosen_product_id) for row in rows] == [
+            (PlacementStatus.PROPOSED, None),
+            (PlacementStatus.PROPOSED, None),
+            (PlacementStatus.APPROVED, apple.id),
+        ]
 
 
 def test_a_queued_relink_of_the_linkers_decisions_covers_a_settings_change_and_not_the_reverse(

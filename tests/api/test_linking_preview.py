@@ -25,8 +25,9 @@ from api.linking.service import index_folder
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
+from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_product
-from tests.api.fake_linking import FAKE_INDEX, FakeSource, FixedLinker, crop_file, linked_placement
+from tests.api.fake_linking import FAKE_INDEX, MATCHED, FakeSource, FixedLinker, crop_file, linked_placement
 from tests.utils.api import BrandAccount
 
 
@@ -58,15 +59,16 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
         )
 
     # Given a link held at 0.72, the linker's approval at 0.85, a link held at 0.72 where a person
-    # picked another product, one linked before the inputs were kept, one against an older index, one
-    # held where a person picked the linker's top product, and the linker's approval of a product whose
-    # image the index no longer holds
+    # picked another product, one linked before the inputs were kept, one scored by a fusion model the
+    # linker no longer has, one against an older index, one held where a person picked the linker's top
+    # product, and the linker's approval of a product whose image the index no longer holds
     held = linked(1000, 0.72)
     approved = linked(
         5000, 0.85, status=PlacementStatus.APPROVED, chosen_product_id=product.id, approved_by_linker=True
     )
     linked(9000, 0.72, chosen_product_id=other.id)
     linked(13000, None)
+    linked(15000, 0.72, link_inputs=DecisionInputs(0.72, True, MATCHED, scorer="fusion-before").stored())
     linked(17000, 0.72, index_version="index-v6")
     same_pick = linked(21000, 0.72, chosen_product_id=product.id)
     bare, _ = make_product(engine, brand.brand.id, "Pressed Plum", sku="PL-1")
@@ -91,17 +93,17 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
             "/v1/brands/me/linking-preview", json={"auto_approve_threshold": 0.7}, headers=brand.headers
         )
         # Then it hears: two approvals (the held link, and the pick of the linker's top product), two
-        # approvals kept, the pick of another product left for review, and two the job links again
+        # approvals kept, the pick of another product left for review, and three the job links again
         assert lower.status_code == 200, lower.text
         preview = lower.json()
         assert (preview["auto_approve_threshold"], preview["link_floor"], preview["placements"]) == (
             0.7,
             0.3,
-            7,
+            8,
         )
         assert (preview["would_approve"], preview["would_withdraw"]) == (2, 0)
         assert (preview["stay_approved"], preview["stay_for_review"]) == (2, 1)
-        assert (preview["not_previewed"], preview["other_index"]) == (1, 1)
+        assert (preview["not_previewed"], preview["other_index"]) == (2, 1)
         assert preview["would_approve_ids"] == [str(held.id), str(same_pick.id)]
         assert (preview["catalog_pending"], preview["queues_job"]) == (False, True)
         # And a level of 0.9 would withdraw the linker's approval (not the one of a product it cannot see)
@@ -122,8 +124,8 @@ def test_a_preview_says_what_a_settings_change_would_approve_and_withdraw_and_ch
         assert client.get("/v1/brands/me", headers=brand.headers).json()["auto_approve_threshold"] == 0.8
         assert client.get("/v1/link-jobs", headers=brand.headers).json()["total"] == 0
 
-        # When the brand makes the change, its job approves what the preview listed (and the two links it
-        # could not preview, which linking again approves)
+        # When the brand makes the change, its job approves what the preview listed (and the three links
+        # it could not preview, which linking again approves)
         changed = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
         assert changed.status_code == 200, changed.text
         for placement_id in preview["would_approve_ids"]:

@@ -148,6 +148,7 @@ def test_a_lowered_level_that_asks_for_an_unmeasured_opinion_cannot_be_decided_w
         {**DecisionInputs(0.9, True, MATCHED).stored(), "print_evidence": 1},
         {**DecisionInputs(0.9, True, MATCHED).stored(), "scenes": None},
         {**DecisionInputs(0.9, True, MATCHED).stored(), "reason": None},
+        {**DecisionInputs(0.9, True, MATCHED).stored(), "scorer": 7},
     ],
 )
 def test_inputs_not_written_by_stored_are_refused_not_guessed(stored: object) -> None:
@@ -155,7 +156,10 @@ def test_inputs_not_written_by_stored_are_refused_not_guessed(stored: object) ->
 
 
 def test_stored_inputs_come_back_equal() -> None:
-    inputs = DecisionInputs(0.8123, False, MATCHED, True, True, True, True, 0.4)
+    inputs = DecisionInputs(0.8123, False, MATCHED, True, True, True, True, 0.4, "9857aeefa70d9d29")
 
     assert DecisionInputs.from_stored(inputs.stored()) == inputs
+    # Inputs stored before the scorer was kept name none: no linker's scorer matches it
+    unnamed = {key: value for key, value in inputs.stored().items() if key != "scorer"}
+    assert DecisionInputs.from_stored(unnamed) == replace(inputs, scorer="")
     assert DecisionInputs.from_stored({**inputs.stored(), "confidence": 1}) == replace(inputs, confidence=1.0)

@@ -44,6 +44,7 @@ from tagger.linking.linker import (
     candidate_set,
     link_track,
     print_evidence,
+    scorer_id,
 )
 from tagger.linking.ocr import TextLine
 from tagger.linking.print_match import PrintMatch
@@ -209,6 +210,7 @@ def test_track_without_usable_crops_is_unknown_with_no_candidates(
             confidence=0.0,
             print_evidence=False,
             reason="its print was not seen (no catalog text read, too few keypoints)",
+            scorer=linker.scorer,
         ),
     )
 
@@ -756,6 +758,7 @@ def test_a_links_inputs_decide_it_as_it_was_decided_and_under_other_levels_as_li
             linked = linker.link_track([crop], then)
             assert linked.inputs is not None
             assert linked.inputs.scenes is scenes
+            assert linked.inputs.scorer == scorer_id(fusion, linker.shortlist)
             level = linked.approval_level
             assert level is not None
             assert decided(linked.inputs, then) == Decided(linked.decision, level, linked.evidence)
@@ -777,6 +780,31 @@ def test_a_links_inputs_decide_it_as_it_was_decided_and_under_other_levels_as_li
         assert undecidable > 0
     if not scenes:
         assert undecidable == 0
+
+
+def test_a_link_says_what_scored_it_and_another_model_or_shortlist_scores_differently(
+    index: CatalogIndex, model: FusionModel
+) -> None:
+    # A settings change decides stored links again only where the linker still scores as it did: a
+    # refitted fusion model (one weight moved), another shortlist, or scoring code of another revision is
+    # another scorer, and its links are linked again from their crops.
+    shipped = Linker(index, extractor(), model)
+    refit = replace(model, weights=(model.weights[0] + 0.01, *model.weights[1:]))
+    scorers = {
+        shipped.scorer,
+        Linker(index, extractor(), refit).scorer,
+        Linker(index, extractor(), model, ShortlistConfig(size=20)).scorer,
+    }
+    assert len(scorers) == 3
+    assert Linker(index, extractor(), model).scorer == shipped.scorer  # and the same linker, the same id
+    linked = shipped.link_track([photo_of(packshot(0), 1)])
+    assert linked.inputs is not None
+    assert linked.inputs.scorer == shipped.scorer
+    assert DecisionInputs.from_stored(linked.inputs.stored()) == linked.inputs
+    revised = linker_module.SCORING_REVISION + 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(linker_module, "SCORING_REVISION", revised)
+        assert scorer_id(model, ShortlistConfig()) != shipped.scorer
 
 
 def test_each_packshot_is_verified_once_per_crop_for_both_opinions_and_a_scene_never(
