@@ -41,6 +41,7 @@ from api.linking.link_jobs import (
     queue_index_refresh,
     relink_for_new_products,
     relink_for_product_change,
+    relink_or_refresh_after_removal,
     relink_placements_naming,
 )
 from api.linking.marks_check import check_product_marks, suggest_product_marks
@@ -175,7 +176,9 @@ def update_product(
     "with a `product-deleted` entry in its history. The placements the linker decided (awaiting review, or "
     "approved by the linker) that name the product among their candidates are linked again against the "
     "catalog without it, by a link job the answer's `Link` header names "
-    '(`</v1/link-jobs/{id}>; rel="monitor"`).',
+    '(`</v1/link-jobs/{id}>; rel="monitor"`); when none does, that job only refreshes the catalog index '
+    "without it. A product sold through ReelCart (a checkout was started for one of its variants) is not "
+    "deleted: 409 `already-sold` says how to stop selling it instead.",
 )
 def delete_product(
     product_id: uuid.UUID,
@@ -188,7 +191,7 @@ def delete_product(
     product = catalog.get_product(session, brand_id, product_id)
     shown_in = catalog.delete_product(session, product, principal.actor)
     rebuild_timelines(session, shown_in, settings)
-    relink = relink_placements_naming(session, brand_id, product_id)
+    relink = relink_or_refresh_after_removal(session, brand_id, product_id)
     session.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     monitor_link_job(request, response, relink)
@@ -396,7 +399,8 @@ async def add_image(
     "/images/{image_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     description="The product's placements the linker decided are linked again without the image (a link "
-    'job named by the answer\'s `Link` header, `rel="monitor"`), when it has any.',
+    'job named by the answer\'s `Link` header, `rel="monitor"`); when it has none, that job only refreshes '
+    "the brand's catalog index without the image.",
 )
 def delete_image(
     image_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
@@ -408,7 +412,7 @@ def delete_image(
     catalog.product_changed(session, image.product_id)
     session.flush()
     rebuild_timelines_for_product(session, image.product_id, settings)
-    relink = relink_placements_naming(session, product.brand_id, product.id)
+    relink = relink_or_refresh_after_removal(session, product.brand_id, product.id)
     session.commit()
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     monitor_link_job(request, response, relink)

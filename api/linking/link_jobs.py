@@ -156,6 +156,21 @@ def relink_placements_naming(
     return pending_link_job(session, brand_id, product_id=product_id, linker_decided_only=True)
 
 
+def relink_or_refresh_after_removal(
+    session: Session, brand_id: uuid.UUID, product_id: uuid.UUID
+) -> PendingLinkJob | None:
+    """After a product or one of its images was removed (uncommitted in `session`): the re-link of the
+    placements that name it (`relink_placements_naming`), or, when none does, the index-only job that
+    takes it out of the brand's index. Either way the index is refreshed in the background, as after an
+    image is added: the next tag job does not pay for it, and a settings preview sees a catalog change
+    waiting (`api.linking.preview.catalog_work_pending`) instead of an index that looks current. None
+    when no catalog image is left."""
+    relink = relink_placements_naming(session, brand_id, product_id)
+    if relink is not None or not catalog_has_images(session, brand_id):
+        return relink
+    return pending_link_job(session, brand_id, index_only=True)
+
+
 def relink_for_synced_products(
     session: Session, brand_id: uuid.UUID, product_ids: Collection[uuid.UUID]
 ) -> PendingLinkJob | None:

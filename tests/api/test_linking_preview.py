@@ -172,6 +172,43 @@ def test_a_preview_refuses_what_an_update_refuses(client: TestClient, brand: Bra
     assert same["queues_job"] is False
 
 
+def test_removing_an_image_or_a_product_nothing_names_refreshes_the_index_and_the_preview_says_so(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    # Given a catalog of three products with a packshot each, indexed, and a link naming only the first
+    named, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    unnamed, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    spare, _ = make_product(engine, brand.brand.id, "Pressed Plum", sku="PL-1")
+    with Session(engine) as session:
+        images = [
+            ProductImage(product_id=item.id, brand_id=brand.brand.id, path=crop_file(tmp_path / "shots"))
+            for item in (named, unnamed, spare)
+        ]
+        session.add_all(images)
+        session.commit()
+        image_ids = [image.id for image in images]
+    linked_placement(engine, make_episode(engine, brand.brand.id, settings), [named], tmp_path, 1000, 0.72)
+    folder = index_folder(settings, brand.brand.id)
+    folder.mkdir(parents=True)
+    (folder / "CURRENT").write_text(FAKE_INDEX, encoding="utf-8")
+    preview = "/v1/brands/me/linking-preview"
+    assert client.post(preview, json={}, headers=brand.headers).json()["catalog_pending"] is False
+
+    # When the pear's packshot is removed, then the plum itself (no link names either)
+    for removal in (f"/v1/images/{image_ids[1]}", f"/v1/products/{spare.id}"):
+        removed = client.delete(removal, headers=brand.headers)
+        assert removed.status_code == 204, removed.text
+        # Then the index is refreshed without it by an index-only job the answer names (the index the
+        # settings job builds next lacks it, so its placements will be linked again, not decided)
+        monitor = removed.headers["Link"]
+        job = client.get(monitor[1 : monitor.index(">")], headers=brand.headers).json()
+        assert (job["index_only"], job["product_id"], job["state"]) == (True, None, "queued")
+        # And until that job has run, the preview says a catalog change is waiting
+        assert client.post(preview, json={}, headers=brand.headers).json()["catalog_pending"] is True
+    # And both removals share the one job still queued
+    assert client.get("/v1/link-jobs", headers=brand.headers).json()["total"] == 1
+
+
 def _decide_only_job(engine: Engine, brand: BrandAccount) -> uuid.UUID:
     """The brand's level raised to 0.9, and the decide-only job it queues."""
     with Session(engine) as session:
