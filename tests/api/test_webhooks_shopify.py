@@ -288,6 +288,28 @@ def test_a_product_deleted_in_shopify_says_so_in_its_hotspots_history_and_relink
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
 
+def test_a_product_deleted_in_shopify_that_no_placement_names_is_taken_out_of_the_index(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
+) -> None:
+    # Given the hoodie came from Shopify with a packshot beside another product's, and no link names it
+    _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
+    scarf, _ = make_product(engine, hoodie.product.brand_id, "Lead scarf", sku="SCARF")
+    with Session(engine) as session:
+        session.add(ProductImage(product_id=scarf.id, brand_id=scarf.brand_id, path="/media/scarf.png"))
+        session.commit()
+
+    # When Shopify says the hoodie was deleted
+    response = shopify_delivery(world.client, {"id": 1}, topic="products/delete")
+
+    # Then nothing is to be linked again, but the index is refreshed without it (before, it kept the
+    # hoodie until some later change, and a settings preview took the stale index for the current one)
+    assert receipt(response)["outcome"] == "product gid://shopify/Product/1 removed"
+    with Session(engine) as session:
+        (job,) = session.exec(select(LinkJob)).all()
+        assert (job.index_only, job.product_id) == (True, None)
+    assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
+
+
 def test_a_failed_product_refetch_is_not_acknowledged_so_shopify_redelivers(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
