@@ -104,11 +104,20 @@ def get_variant(session: Session, brand_id: uuid.UUID, variant_id: uuid.UUID) ->
     return get_owned(session, Variant, brand_id, variant_id, "variant")
 
 
-def lock_product(session: Session, product: Product) -> Product:
+def lock_product(session: Session, product: Product, *, deleting: bool = False) -> Product:
     """The product read again under a row lock held to the commit (PostgreSQL; SQLite has one writer).
     A product deleted since it was read is a 404, not an error: the deletion holds this lock too, so a
-    change that waited on it finds the row gone."""
-    locked = session.exec(_for_update(select(Product).where(Product.id == product.id))).first()
+    change that waited on it finds the row gone. An edit's lock leaves the product's key to others
+    (PostgreSQL's FOR NO KEY UPDATE): a link job or a reviewer putting the product on a placement does
+    not wait for it; a deletion's (`deleting`) makes them wait."""
+    # FOR UPDATE for a deletion, FOR NO KEY UPDATE for an edit; populate_existing: the row already in the
+    # session is overwritten by what the lock read.
+    locked = session.exec(
+        select(Product)
+        .where(Product.id == product.id)
+        .with_for_update(key_share=not deleting)
+        .execution_options(populate_existing=True)
+    ).first()
     if locked is None:
         raise NotFound("product")
     return locked
@@ -146,11 +155,12 @@ def checkouts_of(session: Session, variant_ids: Sequence[uuid.UUID]) -> int:
     ).one()
 
 
-def _sold(what: str, checkouts: int) -> AlreadySold:
+def _sold(what: str, checkouts: int, *, stop: str) -> AlreadySold:
+    started = f"{checkouts} checkout{' was' if checkouts == 1 else 's were'} started"
     return AlreadySold(
-        f"{what} was sold through ReelCart ({checkouts} checkout{'' if checkouts == 1 else 's'}), and its "
-        "checkouts and orders refer to it, so it stays in the catalog; to stop selling it, mark its variants "
-        'unavailable (PATCH /v1/variants/{id} with {"available": false}): its hotspots then show it sold out'
+        f"{what} was sold through ReelCart ({started} for it), and those checkouts and their orders refer to "
+        f"it, so it stays in the catalog; to stop selling it, {stop} (PATCH /v1/variants/{{id}} with "
+        '{"available": false}): its hotspots then show it sold out'
     )
 
 
@@ -161,7 +171,7 @@ def delete_variant(session: Session, variant: Variant) -> None:
         raise NotFound("variant")
     sold = checkouts_of(session, [locked.id])
     if sold:
-        raise _sold("this variant", sold)
+        raise _sold("this variant", sold, stop="mark it unavailable")
     session.delete(locked)
 
 
@@ -368,13 +378,13 @@ def delete_product(session: Session, product: Product, actor: str) -> list[uuid.
     A product with a checkout is refused (`AlreadySold`): its checkouts and orders refer to its variants.
     The product and its variants are locked first, so a reviewer choosing it or a shopper's checkout that
     started earlier is waited for and then seen, and one that starts later finds it gone."""
-    product = lock_product(session, product)
+    product = lock_product(session, product, deleting=True)
     variants = session.exec(
         select(Variant).where(Variant.product_id == product.id).order_by(col(Variant.id)).with_for_update()
     ).all()
     sold = checkouts_of(session, [variant.id for variant in variants])
     if sold:
-        raise _sold("this product", sold)
+        raise _sold("this product", sold, stop="mark its variants unavailable")
     # Locked in id order, as a re-tag locks an episode's: two transactions never wait on each other.
     shown = session.exec(
         select(Placement)

@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
+from api.catalog.exceptions import AlreadySold
 from api.catalog.models import Product, ProductImage, Variant
-from api.catalog.service import bind_own_print, checkouts_of, delete_product
+from api.catalog.service import bind_own_print, checkouts_of, delete_product, delete_variant
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.episodes.models import Episode
 from api.linking.service import linkable, linker_reads
@@ -84,10 +85,16 @@ class SqlCatalogStore:
         rows = self.session.exec(
             select(Product).where(Product.brand_id == self.brand_id, col(column).is_not(None))
         ).all()
+        leaving = [row.id for row in rows if getattr(row, _provider_product_column(provider)) not in keep]
+        # All locked up front, in id order: a reviewer or a link job putting one of them on a placement
+        # waits for the sync instead of holding it while the sync waits for that placement.
+        locked = self.session.exec(
+            select(Product).where(col(Product.id).in_(leaving)).order_by(col(Product.id)).with_for_update()
+        ).all()
         removed = []
-        for row in rows:
+        for row in locked:
             provider_id = getattr(row, _provider_product_column(provider))
-            if provider_id not in keep and self.remove_product(row):
+            if self.remove_product(row):
                 removed.append(provider_id)
         return tuple(sorted(removed))
 
@@ -101,11 +108,18 @@ class SqlCatalogStore:
         """Delete the product, or retire it when it was sold; False when it was already retired."""
         variants = self.session.exec(select(Variant).where(Variant.product_id == product.id)).all()
         if not checkouts_of(self.session, [v.id for v in variants]):
-            self.changed_products.discard(product.id)
-            self.touched_episodes.update(delete_product(self.session, product, CATALOG_SYNC_ACTOR))
-            # The placements the linker decided that name it are linked again without it.
-            self.relink_products.add(product.id)
-            return True
+            try:
+                shown_in = delete_product(self.session, product, CATALOG_SYNC_ACTOR)
+            except AlreadySold:
+                # A checkout started since the count (the deletion counts again under its locks, before
+                # it changes anything): retired below instead.
+                pass
+            else:
+                self.changed_products.discard(product.id)
+                self.touched_episodes.update(shown_in)
+                # The placements the linker decided that name it are linked again without it.
+                self.relink_products.add(product.id)
+                return True
         if not any(variant.available for variant in variants):
             return False
         for variant in variants:
@@ -187,12 +201,13 @@ class SqlCatalogStore:
         for provider_id, gone in existing.items():
             if provider_id in seen:
                 continue
-            if self._sold(gone.id):
+            try:
+                delete_variant(self.session, gone)
+                changed = True
+            except AlreadySold:
+                # Its checkouts and orders refer to it: retired, not deleted.
                 changed |= _assign(gone, available=False)
                 self.session.add(gone)
-            else:
-                self.session.delete(gone)
-                changed = True
         self.session.flush()
         return changed
 
@@ -214,9 +229,6 @@ class SqlCatalogStore:
             select(Variant.id).where(Variant.brand_id == self.brand_id, Variant.sku == sku)
         ).first()
         return holder is None or holder == own_id
-
-    def _sold(self, variant_id: uuid.UUID) -> bool:
-        return checkouts_of(self.session, [variant_id]) > 0
 
     def _sync_images(self, row: Product, urls: tuple[str, ...]) -> bool:
         # Synced products reference the provider's CDN (a URL, also once fetched for linking, which gives

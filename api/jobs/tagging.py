@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.analytics.models import Event
 from api.brands.models import Brand
+from api.catalog.service import product_for_placement
 from api.checkout.models import CheckoutSession, Order
 from api.columns import utcnow
 from api.db import session_scope
@@ -167,6 +168,9 @@ class TagJobExecutor:
             episode = session.get(Episode, job.episode_id)
             if episode is None:
                 return
+            # The products the linker approved, locked before the placements (as a deletion takes them):
+            # a deletion under way is waited for, and its product's drafts then wait for review.
+            drafts = _still_sellable(session, episode.brand_id, drafts)
             kept = replace_machine_placements(session, episode.id)
             new = [draft for draft in drafts if not any(_same_object(draft, old) for old in kept)]
             approved: list[Placement] = []
@@ -261,6 +265,24 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
         session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(doomed)))
         session.execute(delete(Placement).where(col(Placement.id).in_(doomed)))
     return [placement for placement in placements if placement.id in touched]
+
+
+def _still_sellable(
+    session: Session, brand_id: uuid.UUID, drafts: Sequence[PlacementDraft]
+) -> list[PlacementDraft]:
+    """The drafts, with each approved product key-share locked in id order (`product_for_placement`);
+    a draft approved as a product deleted since the job built its index becomes a proposal without one,
+    instead of failing the job's commit on the foreign key."""
+    chosen = sorted({draft.chosen_product_id for draft in drafts if draft.chosen_product_id is not None})
+    gone = {
+        product_id for product_id in chosen if product_for_placement(session, brand_id, product_id) is None
+    }
+    return [
+        replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
+        if draft.chosen_product_id in gone
+        else draft
+        for draft in drafts
+    ]
 
 
 def _same_object(draft: PlacementDraft, kept: Placement) -> bool:

@@ -101,11 +101,15 @@ class BrandLinkerSource(Protocol):
     ) -> BrandLinker | None: ...
 
 
+# The shortlist every linker of the API links with (`LinkingService`, `current_scorer`).
+LINKER_SHORTLIST = ShortlistConfig()
+
+
 @functools.cache
 def current_scorer() -> str:
-    """What scores the links `LinkingService` makes (the shipped fusion model, the default shortlist),
+    """What scores the links `LinkingService` makes (the shipped fusion model, `LINKER_SHORTLIST`),
     without loading the feature models: the linking preview compares stored links with it."""
-    return scorer_id(FusionModel.load(), ShortlistConfig())
+    return scorer_id(FusionModel.load(), LINKER_SHORTLIST)
 
 
 def index_folder(settings: ApiSettings, brand_id: uuid.UUID) -> Path:
@@ -294,7 +298,7 @@ class LinkingService:
                 # would otherwise stay resident, ≈ 2 GB at 10,000 SKUs.
                 index = store.load(index.version)
             if cached is None or cached.index.version != index.version:
-                cached = Linker(index, extractor, model)
+                cached = Linker(index, extractor, model, LINKER_SHORTLIST)
                 self._linkers[brand_id] = cached
             return BrandLinker(cached, thresholds, variants, index.version, cached.scorer)
 
@@ -353,7 +357,8 @@ def stored_decision(placement: Placement, thresholds: LinkThresholds, scorer: st
     were kept, scored otherwise (another fusion model), candidates the linker did not write, or a level
     that asks for the packshots' opinion it was never given."""
     inputs = DecisionInputs.from_stored(placement.link_inputs)
-    if inputs is None or inputs.scorer != scorer:
+    # Inputs stored before links named their scorer name none: they are linked again whatever `scorer`.
+    if inputs is None or not inputs.scorer or inputs.scorer != scorer:
         return None
     again = decided(inputs, thresholds)
     if again is None:
@@ -500,11 +505,16 @@ def relink_placement(
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
-    chosen = result.chosen_product_id
-    if chosen is not None and not _still_in_catalog(session, placement, chosen, wait=wait_for_product):
+
+    def sellable(outcome: LinkOutcome) -> LinkOutcome:
+        # Asked only where the outcome's product is about to be written on the placement.
+        chosen = outcome.chosen_product_id
+        if chosen is None or _still_in_catalog(session, placement, chosen, wait=wait_for_product):
+            return outcome
         # Deleted after the job built its index: nothing to approve the placement as (its deletion queued
         # the re-link of the placements that name it).
-        result = replace(result, chosen_product_id=None, status=PlacementStatus.PROPOSED)
+        return replace(outcome, chosen_product_id=None, status=PlacementStatus.PROPOSED)
+
     before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
     placement.link_confidence = result.link_confidence
@@ -521,6 +531,7 @@ def relink_placement(
         if indexed is not None and picked not in indexed:
             return _stored(session, placement, Relinked(placement.episode_id, True, False))
         # The linker's own product: the new link decides it as it would a proposal.
+        result = sellable(result)
         placement.status = result.status
         placement.chosen_product_id = result.chosen_product_id
         withdrawn = placement.status != PlacementStatus.APPROVED
@@ -535,6 +546,7 @@ def relink_placement(
         # A person's decision (an approval, a rejection, a pick the new link would replace): only the
         # candidates refresh.
         return _stored(session, placement, Relinked(placement.episode_id, _approved(placement), False))
+    result = sellable(result)
     placement.status = result.status
     placement.chosen_product_id = result.chosen_product_id or picked
     approved_now = placement.status == PlacementStatus.APPROVED
@@ -547,11 +559,12 @@ def relink_placement(
 
 
 def _still_in_catalog(session: Session, placement: Placement, product_id: uuid.UUID, *, wait: bool) -> bool:
-    """Whether the product a link chose for this (locked) placement is still the brand's. One it already
+    """Whether the product a link puts on this (locked) placement is still the brand's. One it already
     shows needs no lock: a deletion waits for the placement's. Another is locked like a reviewer's pick
     (`product_for_placement`), so a deletion under way is waited for and seen, not a foreign-key failure
     at the commit; without `wait` (a batch holding other placements a deletion may be waiting for) a
-    product being deleted raises lock_not_available instead."""
+    product being deleted raises lock_not_available instead (an edit of the product does not: it takes
+    a lock that leaves the product's key to others, `lock_product`)."""
     if product_id == placement.chosen_product_id:
         return True
     return product_for_placement(session, placement.brand_id, product_id, nowait=not wait) is not None

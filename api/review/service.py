@@ -377,13 +377,23 @@ def bulk_approve(
     )
     if episode_id is not None:
         statement = statement.where(Placement.episode_id == episode_id)
+    # The products first, in id order, as a deletion takes them: a deletion under way is waited for
+    # before any placement or timeline is locked, never while holding them (two waiting on each other).
+    products = {approve_default(placement, floor) for placement in session.exec(statement).all()}
+    in_catalog = {
+        product_id
+        for product_id in sorted(product_id for product_id in products if product_id is not None)
+        if product_for_placement(session, brand_id, product_id) is not None
+    }
     approved = []
     contradicted = 0
-    for placement in session.exec(statement).all():
+    # Read again under those locks: a deletion waited for has taken its product off placements. A
+    # product it deleted, or one not seen in the first read, is left out: its placements stay for review.
+    for placement in session.exec(statement.execution_options(populate_existing=True)).all():
         if placement.link_contradicted and placement.chosen_product_id is None:
             contradicted += 1
             continue
-        if approve_default(placement, floor) is None:
+        if approve_default(placement, floor) not in in_catalog:
             continue
         approved.append(approve(session, placement, actor, settings, product_id=None))
     return approved, contradicted

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+import api.catalog.sync as sync_module
 from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.job_executors import SyncJobExecutor
 from api.catalog.models import ImageFetchJob, Product, ProductImage, Variant
@@ -261,6 +262,42 @@ def test_a_full_sync_removes_what_the_shop_no_longer_sells_but_keeps_sold_varian
     }
     # And the next full sync does not report the retired scarf again
     assert sync(shop, brand, "shopify", full=True)["removed"] == []
+
+
+def test_a_product_sold_between_the_syncs_count_and_its_deletion_is_retired_not_a_failed_sync(
+    shop: World, brand: BrandAccount, engine: Engine, settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the scarf synced and checked out, by a checkout the sync's first count does not see yet (it
+    # committed after that count; the deletion counts again under its locks)
+    sync(shop, brand, "shopify")
+    item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
+    with Session(engine) as session:
+        scarf = session.exec(select(Variant).where(Variant.sku == "SCARF")).one()
+        session.add(
+            CheckoutSession(
+                brand_id=brand.brand.id,
+                click_id="click-scarf",
+                placement_id=item.placement.id,
+                episode_id=item.episode.id,
+                variant_id=scarf.id,
+                quantity=1,
+                provider=CheckoutProviderName.SHOPIFY,
+                amount=Decimal("19.00"),
+                currency="EUR",
+            )
+        )
+        session.commit()
+    monkeypatch.setattr(sync_module, "checkouts_of", lambda *_: 0)
+
+    # When the scarf disappears from the shop
+    shop.shopify.products = [p for p in shop.shopify.products if "Scarf" not in str(p)]
+    report = sync(shop, brand, "shopify", full=True)
+
+    # Then the sync does not fail on the refused deletion: the scarf is retired, as a sold product is
+    assert report["removed"] == ["gid://shopify/Product/2"]
+    assert catalog(engine, brand)["Scarf"] == [
+        ("gid://shopify/ProductVariant/21", "SCARF", Decimal("19.000"), "EUR", False)
+    ]
 
 
 def test_a_shopify_sku_already_used_by_an_imported_variant_gets_one_from_the_provider_id(

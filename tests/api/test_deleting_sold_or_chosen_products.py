@@ -58,7 +58,9 @@ def test_a_product_sold_through_reelcart_is_not_deleted_and_the_answer_says_what
         assert refused.status_code == 409, refused.text
         body = refused.json()
         assert body["type"].endswith("/already-sold")
-        assert body["detail"].startswith(f"{what} was sold through ReelCart (2 checkouts)")
+        assert body["detail"].startswith(
+            f"{what} was sold through ReelCart (2 checkouts were started for it)"
+        )
         assert '{"available": false}' in body["detail"]
     # And nothing changed: the product, its variant, its placement and the live hotspot all stay
     assert world.client.get(f"/v1/products/{hoodie.product.id}", headers=brand.headers).status_code == 200
@@ -254,3 +256,33 @@ def test_a_product_with_a_variant_of_another_product_sold_is_deleted(
     _checkout(world, hoodie)
     other, _ = make_product(engine, brand.brand.id, "Scarf", sku="SCARF-1")
     assert world.client.delete(f"/v1/products/{other.id}", headers=brand.headers).status_code == 204
+
+
+def test_a_bulk_approval_during_a_deletion_waits_and_approves_what_is_left(
+    world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    _postgres_only(engine)
+    # Given confident links to a tea and to a coffee, awaiting review, and the coffee's deletion under way
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    coffee, _ = make_product(engine, brand.brand.id, "Coffee", sku="COFFEE-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    of_tea = make_placement(engine, episode, link_confidence=0.97, candidates=[tea])
+    of_coffee = make_placement(
+        engine, episode, start_ms=5000, end_ms=8000, link_confidence=0.97, candidates=[coffee]
+    )
+    with Session(engine) as deleting:
+        delete_product(deleting, deleting.get_one(Product, coffee.id), "someone@brand.test")
+        deleting.flush()
+        # When a reviewer approves every confident link at once
+        thread, done = _in_background(
+            lambda: world.client.post(
+                "/v1/review/bulk-approve", json={"min_confidence": 0.9}, headers=brand.headers
+            )
+        )
+        # Then the approval waits for the deletion, and then approves the tea and leaves the coffee's
+        # link for review (before, it failed as a whole on the coffee)
+        answer = _waits_then_answers(thread, done, deleting.commit)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"approved": 1, "placement_ids": [str(of_tea.id)], "skipped_contradicted": 0}
+    left = world.client.get(f"/v1/placements/{of_coffee.id}", headers=brand.headers).json()
+    assert (left["status"], left["chosen_product_id"]) == ("proposed", None)

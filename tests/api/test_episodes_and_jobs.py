@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from api.catalog.models import Product
+from api.catalog.service import delete_product
 from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import JobProgress
@@ -22,7 +24,7 @@ from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, T
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
-from tests.api.factories import make_episode
+from tests.api.factories import make_episode, make_product
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 
 
@@ -252,6 +254,57 @@ def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
     assert [(p["label"], p["product"]["title"], p["start_ms"]) for p in timeline["placements"]] == [
         ("bottle", "Cola 330 ml", 100)
     ]
+
+
+class TaggerDuringADeletion(FakeTagger):
+    """Finds its drafts, then waits until `deletion_started` before the job stores them."""
+
+    def __init__(self, drafts: Sequence[PlacementDraft]) -> None:
+        super().__init__(drafts)
+        self.tagged, self.deletion_started = threading.Event(), threading.Event()
+
+    def __call__(
+        self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
+    ) -> TagOutcome:
+        outcome = super().__call__(
+            media_path, brand_id=brand_id, thumbnails_dir=thumbnails_dir, progress=progress
+        )
+        self.tagged.set()
+        assert self.deletion_started.wait(10)
+        return outcome
+
+
+def test_a_tag_job_approving_a_product_being_deleted_waits_and_stores_the_placement_for_review(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
+    tagger = TaggerDuringADeletion([_draft(cola.id, PlacementStatus.APPROVED, link_confidence=0.93)])
+    answers: dict[str, tuple[TestClient, dict[str, str]]] = {}
+    job = threading.Thread(
+        target=lambda: answers.setdefault("job", _run_with(engine, settings, tagger, brand, tmp_path))
+    )
+    job.start()
+    assert tagger.tagged.wait(30)
+    # Given the cola's deletion under way (not committed) when the job stores its approval of the cola
+    with Session(engine) as deletion:
+        delete_product(deletion, deletion.get_one(Product, cola.id), "someone@brand.test")
+        deletion.flush()
+        tagger.deletion_started.set()
+        # Then the job waits for the deletion's lock on the product
+        job.join(1.5)
+        assert job.is_alive()
+        deletion.commit()
+    job.join(30)
+    client, ids = answers["job"]
+    # And then stores the placement for review, without the product, instead of failing on it
+    done = client.get(f"/v1/tag-jobs/{ids['job']}", headers=brand.headers).json()
+    assert (done["state"], done["error"], done["placements_found"]) == ("done", None, 1)
+    placements = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
+    (placement,) = placements
+    assert (placement["status"], placement["chosen_product_id"]) == ("proposed", None)
+    assert client.get(f"/v1/episodes/{ids['episode']}/timeline").json()["placements"] == []
 
 
 def test_a_placement_keeps_the_linkers_reason_and_the_review_api_serves_it(

@@ -855,12 +855,13 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         5000, 0.85, status=PlacementStatus.APPROVED, chosen_product_id=product.id, approved_by_linker=True
     )
     picked = linked(9000, 0.72, chosen_product_id=product.id)
-    # And five a level of 0.7 cannot decide from what they kept: linked before the inputs were kept;
+    # And six a level of 0.7 cannot decide from what they kept: linked before the inputs were kept;
     # in a catalog with scene images, never asked for the packshots' opinion; against an older index
     # (the catalog changed since); with candidates the linker never wrote; scored by another fusion
-    # model than the linker's now (a deploy refitted it)
+    # model than the linker's now (a deploy refitted it); kept before links named what scored them
     linked(13000, None, index_version=None)
     linked(29000, 0.72, link_inputs=DecisionInputs(0.72, True, MATCHED, scorer="fusion-before").stored())
+    linked(33000, 0.72, link_inputs=DecisionInputs(0.72, True, MATCHED).stored())
     linked(
         17000,
         0.75,
@@ -880,11 +881,11 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         # When the brand lowers its auto-approve level to 0.7
         lowered = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.7}, headers=brand.headers)
         job = _followed(client, brand, lowered)
-        # Then three links are decided again from what they kept, and only the other five linked again
+        # Then three links are decided again from what they kept, and only the other six linked again
         assert (job["state"], job["decide_only"], job["linker_decided_only"]) == ("done", True, True)
-        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 5, FAKE_INDEX)
-        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (8, 7, 0)
-        assert linker.crops_seen == [1] * 5
+        assert (job["redecided"], job["placements_relinked"], job["index_version"]) == (3, 6, FAKE_INDEX)
+        assert (job["approved"], job["auto_approved"], job["withdrawn"]) == (9, 8, 0)
+        assert linker.crops_seen == [1] * 6
         now = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
         assert (now["status"], now["approved_by_linker"], now["link_approval_level"]) == (
             "approved",
@@ -904,12 +905,12 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
         # When it raises the level above every link
         raised = client.patch("/v1/brands/me", json={"auto_approve_threshold": 0.9}, headers=brand.headers)
         job = _followed(client, brand, raised)
-        # Then the linker's seven approvals are decided again without linking any (the five linked now
+        # Then the linker's eight approvals are decided again without linking any (the six linked now
         # kept their inputs, scored as the linker scores now) and withdrawn, off the timeline, each with
         # its history entry; the approval of the person's pick is theirs, out of the job's scope, and stays
-        assert (job["redecided"], job["placements_relinked"]) == (7, 0)
-        assert (job["withdrawn"], job["approved"]) == (7, 0)
-        assert linker.crops_seen == [1] * 5
+        assert (job["redecided"], job["placements_relinked"]) == (8, 0)
+        assert (job["withdrawn"], job["approved"]) == (8, 0)
+        assert linker.crops_seen == [1] * 6
         timeline = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
         assert [placement["id"] for placement in timeline] == [str(picked.id)]
         history = client.get(f"/v1/placements/{approved.id}/history", headers=brand.headers).json()

@@ -1,0 +1,51 @@
+"""Migration 0018: the links stored since 0017 name the linker that scored them, so the first settings
+change after the upgrade decides them again instead of linking every one again from its crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlmodel import Session
+
+from api.db import alembic_config, upgrade_database
+from api.review.models import Placement
+from api.settings import ApiSettings
+from tagger.linking.decision import DecisionInputs
+from tests.api.factories import make_episode, make_placement
+from tests.api.migration_support import migrated_with_a_brand
+
+MATCHED = "crop 1: its print matched (40 keypoints)"
+
+
+def test_links_stored_since_0017_are_stamped_with_their_scorer_and_nothing_else_changes(
+    tmp_path: Path,
+) -> None:
+    engine, brand_id = migrated_with_a_brand(tmp_path)
+    command.downgrade(alembic_config(engine), "0017")
+    episode = make_episode(engine, brand_id, ApiSettings(environment="development"))
+    kept = DecisionInputs(0.72, True, MATCHED).stored()
+    del kept["scorer"]  # as 0017-era code stored them
+    named = DecisionInputs(0.72, True, MATCHED, scorer="another").stored()
+    malformed = {"not": "inputs"}
+    ids = [
+        make_placement(engine, episode, start_ms=start, link_inputs=inputs).id
+        for start, inputs in ((1000, kept), (5000, named), (9000, malformed), (13000, None))
+    ]
+
+    upgrade_database(engine)
+
+    with Session(engine) as session:
+        stored = [session.get_one(Placement, placement_id).link_inputs for placement_id in ids]
+    # The 0017-era link names the scorer that made it: the linker as shipped until a refit
+    assert stored[0] == {**kept, "scorer": "9857aeefa70d9d29"}
+    assert DecisionInputs.from_stored(stored[0]) == DecisionInputs(
+        0.72, True, MATCHED, scorer="9857aeefa70d9d29"
+    )
+    # And what already named a scorer, what is not inputs, and no inputs, are as they were
+    assert stored[1:] == [named, malformed, None]
+    # Going back keeps every row as it is (code before 0018 ignores the extra key)
+    command.downgrade(alembic_config(engine), "0017")
+    upgrade_database(engine)
+    with Session(engine) as session:
+        assert session.get_one(Placement, ids[0]).link_inputs == stored[0]
