@@ -242,7 +242,8 @@ def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
             "this placement is not approved for sale (only approved placements showing a product sell)"
         )
     # Key-share locked: a product deletion that started first is waited for (then the variant is gone),
-    # and one that starts later waits for this checkout and then refuses to delete what was sold.
+    # and one that starts later waits for this checkout and then refuses to delete what was sold. The lock
+    # is held through the provider's call (bounded by its timeout): a deletion meanwhile waits that long.
     variant = session.exec(
         select(Variant).where(Variant.id == body.variant_id).with_for_update(read=True, key_share=True)
     ).first()

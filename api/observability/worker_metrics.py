@@ -16,6 +16,7 @@ import hmac
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from functools import partial
@@ -31,6 +32,22 @@ from api.observability.metrics import CONTENT_TYPE, PROCESS_METRICS, JobStateCol
 log = logging.getLogger("reelcart.metrics")
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_PREFIX = "reelcart-worker-metrics-"
+
+
+def _remove_inherited_directory() -> None:
+    """Remove the directory a worker this process replaced left behind: Celery restarts on SIGHUP by
+    exec'ing itself, which runs no exit hook, so the old directory outlives it, named in the environment
+    the new one inherits. Only a directory of ours: this prefix, a real directory, this user's."""
+    inherited = os.environ.get(MULTIPROCESS_ENV)
+    if not inherited or not os.path.basename(inherited).startswith(_PREFIX):
+        return
+    try:
+        status = os.lstat(inherited)
+    except OSError:
+        return
+    if stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid():
+        shutil.rmtree(inherited, ignore_errors=True)
 
 
 def count_in_every_process() -> str:
@@ -40,7 +57,8 @@ def count_in_every_process() -> str:
     if any(metric._metrics for metric in PROCESS_METRICS):
         # A value made before the switch would stay in this process, never exported.
         raise RuntimeError("a metric was already used in this process: switch to multiprocess mode first")
-    directory = tempfile.mkdtemp(prefix="reelcart-worker-metrics-")
+    _remove_inherited_directory()
+    directory = tempfile.mkdtemp(prefix=_PREFIX)
     owner = os.getpid()
 
     def remove() -> None:

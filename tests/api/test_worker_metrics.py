@@ -9,6 +9,7 @@ in tests/api/test_celery_workers.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,40 @@ def test_the_worker_serves_the_jobs_its_forked_processes_counted_to_the_token_on
         assert answers[refused][0] == 401
         assert "Authorization: Bearer <REELCART_METRICS_TOKEN>" in answers[refused][1]
     assert answers["elsewhere"][0] == 404
+
+
+RESTART = """
+import json, os, sys
+from api.observability.worker_metrics import count_in_every_process
+
+directory = count_in_every_process()
+print(json.dumps({"new": directory, "old_gone": not os.path.exists(sys.argv[1])}))
+"""
+
+
+def test_a_worker_restarted_in_place_removes_the_directory_its_predecessor_left(tmp_path: Path) -> None:
+    # Given the directory of a worker that Celery restarted on SIGHUP (it exec's itself: no exit hook
+    # ran), named in the environment the new process inherits, and an unrelated directory named there
+    left = tmp_path / "reelcart-worker-metrics-abc123"
+    left.mkdir()
+    (left / "counter_4242.db").write_bytes(b"\0" * 16)
+    unrelated = tmp_path / "someone-elses"
+    unrelated.mkdir()
+    answers = []
+    for inherited in (left, unrelated):
+        finished = subprocess.run(
+            [sys.executable, "-c", RESTART, str(inherited)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(inherited)},
+        )
+        assert finished.returncode == 0, finished.stderr
+        answers.append(json.loads(finished.stdout.strip().splitlines()[-1]))
+    # Then the new worker removes its predecessor's directory and counts in a fresh one (itself removed
+    # at exit), and leaves a directory that is not a worker's alone
+    assert answers[0]["old_gone"] is True
+    assert answers[1]["old_gone"] is False
+    assert all(not os.path.exists(answer["new"]) for answer in answers)
