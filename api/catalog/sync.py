@@ -23,11 +23,11 @@ from api.catalog.exceptions import AlreadySold
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import bind_own_print, checkouts_of, delete_product, delete_variant
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
-from api.episodes.models import Episode
+from api.errors import NotFound
 from api.linking.service import linkable, linker_reads
 from api.review.models import CATALOG_SYNC_ACTOR
 from api.settings import ApiSettings
-from api.timeline.service import rebuild_timeline, rebuild_timelines_for_product
+from api.timeline.service import episodes_showing, rebuild_timelines
 from commerce.catalog import CatalogItem, CatalogProduct, CatalogSource, CatalogVariant, SyncReport
 from commerce.crypto import TokenCipher
 from commerce.exceptions import CatalogError
@@ -204,6 +204,8 @@ class SqlCatalogStore:
             try:
                 delete_variant(self.session, gone)
                 changed = True
+            except NotFound:
+                changed = True  # deleted meanwhile (by the brand): gone all the same
             except AlreadySold:
                 # Its checkouts and orders refer to it: retired, not deleted.
                 changed |= _assign(gone, available=False)
@@ -281,13 +283,13 @@ def _assign(row: object, **values: object) -> bool:
 
 
 def rebuild_affected_timelines(session: Session, store: SqlCatalogStore, settings: ApiSettings) -> None:
-    """Prices and availability shown on timelines must match the catalog once the sync commits."""
-    for product_id in sorted(store.changed_products):
-        rebuild_timelines_for_product(session, product_id, settings)
-    for episode_id in sorted(store.touched_episodes):
-        episode = session.get(Episode, episode_id)
-        if episode is not None:
-            rebuild_timeline(session, episode, settings)
+    """Prices and availability shown on timelines must match the catalog once the sync commits. Each
+    episode is rebuilt once, all in id order, as a deletion rebuilds its own: two transactions never hold
+    each other's timelines."""
+    episodes = set(store.touched_episodes)
+    for product_id in store.changed_products:
+        episodes.update(episodes_showing(session, product_id))
+    rebuild_timelines(session, sorted(episodes), settings)
 
 
 def catalog_source(

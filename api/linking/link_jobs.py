@@ -168,6 +168,15 @@ def relink_or_refresh_after_removal(
     relink = relink_placements_naming(session, brand_id, product_id)
     if relink is not None or not catalog_has_images(session, brand_id):
         return relink
+    # Any job still queued for the brand brings its index up to date when it starts: that one, then.
+    queued = session.exec(
+        select(LinkJob)
+        .where(col(LinkJob.brand_id) == brand_id, col(LinkJob.state) == JobState.QUEUED)
+        .order_by(col(LinkJob.created_at))
+        .with_for_update()
+    ).first()
+    if queued is not None:
+        return queued, False
     return pending_link_job(session, brand_id, index_only=True)
 
 

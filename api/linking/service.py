@@ -501,19 +501,28 @@ def relink_placement(
     have decided a proposal. Not when its product is missing from `indexed` (the products with an
     indexed image; None: all): a link that could not see the product (its image URL failed to fetch,
     its images were replaced) is no evidence against it. None: the placement is gone (a re-tag
-    replaced it)."""
+    replaced it). A product deleted since the job built its index is approved as nothing: the placement
+    waits for review (`wait_for_product`: a deletion under way is waited for; a batch, which holds other
+    placements, gets lock_not_available instead)."""
+    if wait_for_product and result.chosen_product_id is not None:
+        # The product before the placement, as every writer takes them (a deletion holds its product and
+        # then waits for the placements that chose it).
+        brand_id = session.exec(select(Placement.brand_id).where(Placement.id == placement_id)).first()
+        if brand_id is None:
+            return None
+        if product_for_placement(session, brand_id, result.chosen_product_id) is None:
+            result = _without_product(result)
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
 
     def sellable(outcome: LinkOutcome) -> LinkOutcome:
-        # Asked only where the outcome's product is about to be written on the placement.
+        # A batch (`wait_for_product` False) holds other placements already: it asks, without waiting,
+        # only where the outcome's product is about to be written on the placement.
         chosen = outcome.chosen_product_id
-        if chosen is None or _still_in_catalog(session, placement, chosen, wait=wait_for_product):
+        if wait_for_product or chosen is None or _still_in_catalog(session, placement, chosen):
             return outcome
-        # Deleted after the job built its index: nothing to approve the placement as (its deletion queued
-        # the re-link of the placements that name it).
-        return replace(outcome, chosen_product_id=None, status=PlacementStatus.PROPOSED)
+        return _without_product(outcome)
 
     before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
@@ -558,16 +567,21 @@ def relink_placement(
     return _stored(session, placement, Relinked(placement.episode_id, approved_now, approved_now))
 
 
-def _still_in_catalog(session: Session, placement: Placement, product_id: uuid.UUID, *, wait: bool) -> bool:
-    """Whether the product a link puts on this (locked) placement is still the brand's. One it already
-    shows needs no lock: a deletion waits for the placement's. Another is locked like a reviewer's pick
-    (`product_for_placement`), so a deletion under way is waited for and seen, not a foreign-key failure
-    at the commit; without `wait` (a batch holding other placements a deletion may be waiting for) a
-    product being deleted raises lock_not_available instead (an edit of the product does not: it takes
-    a lock that leaves the product's key to others, `lock_product`)."""
+def _without_product(outcome: LinkOutcome) -> LinkOutcome:
+    """A link whose product was deleted after the job built its index: nothing to approve the placement
+    as (its deletion queued the re-link of the placements that name it)."""
+    return replace(outcome, chosen_product_id=None, status=PlacementStatus.PROPOSED)
+
+
+def _still_in_catalog(session: Session, placement: Placement, product_id: uuid.UUID) -> bool:
+    """Whether the product a batch's link puts on this (locked) placement is still the brand's. One it
+    already shows needs no lock: a deletion waits for the placement's. Another is key-share locked
+    without waiting (`product_for_placement`): the batch holds other placements a deletion may be waiting
+    for, so a product being deleted raises lock_not_available, and the batch steps back (an edit of the
+    product does not: it leaves the product's key to others, `lock_product`)."""
     if product_id == placement.chosen_product_id:
         return True
-    return product_for_placement(session, placement.brand_id, product_id, nowait=not wait) is not None
+    return product_for_placement(session, placement.brand_id, product_id, nowait=True) is not None
 
 
 def _approved(placement: Placement) -> bool:

@@ -241,6 +241,8 @@ def _record(
     action: str,
     before: dict[str, Any],
     settings: ApiSettings,
+    *,
+    rebuild: bool = True,
 ) -> None:
     _claim_next_version(session, placement)
     # Whatever a person did, the decision is theirs from now on: no re-link withdraws or changes it.
@@ -258,7 +260,12 @@ def _record(
         )
     )
     session.flush()
-    episode = session.get(Episode, placement.episode_id)
+    if rebuild:
+        _rebuild(session, placement.episode_id, settings)
+
+
+def _rebuild(session: Session, episode_id: uuid.UUID, settings: ApiSettings) -> None:
+    episode = session.get(Episode, episode_id)
     if episode is not None:
         rebuild_timeline(session, episode, settings)
 
@@ -270,7 +277,10 @@ def approve(
     settings: ApiSettings,
     *,
     product_id: uuid.UUID | None,
+    rebuild: bool = True,
 ) -> Placement:
+    """Approve the placement as `product_id`, else as what `approve_default` publishes; `rebuild`: its
+    episode's timeline now (a bulk approval rebuilds each episode once, after all its placements)."""
     before = placement_snapshot(placement)
     floor = link_floor(session, placement.brand_id)
     chosen = product_id or approve_default(placement, floor)
@@ -282,7 +292,7 @@ def approve(
         )
     placement.chosen_product_id = _own_product(session, placement.brand_id, chosen).id
     placement.status = PlacementStatus.APPROVED
-    _record(session, placement, actor, "approve", before, settings)
+    _record(session, placement, actor, "approve", before, settings, rebuild=rebuild)
     return placement
 
 
@@ -387,15 +397,20 @@ def bulk_approve(
     }
     approved = []
     contradicted = 0
-    # Read again under those locks: a deletion waited for has taken its product off placements. A
-    # product it deleted, or one not seen in the first read, is left out: its placements stay for review.
-    for placement in session.exec(statement.execution_options(populate_existing=True)).all():
+    # Then the placements, read again locked in id order (a deletion waited for has taken its product off
+    # some; a link job's or a reviewer's change lands before or after this), and the timelines last, each
+    # once, in id order: every lock in the order a deletion and a link job take theirs. A product deleted,
+    # or one not seen in the first read, is left out: its placements stay for review.
+    locked = statement.order_by(col(Placement.id)).with_for_update().execution_options(populate_existing=True)
+    for placement in session.exec(locked).all():
         if placement.link_contradicted and placement.chosen_product_id is None:
             contradicted += 1
             continue
         if approve_default(placement, floor) not in in_catalog:
             continue
-        approved.append(approve(session, placement, actor, settings, product_id=None))
+        approved.append(approve(session, placement, actor, settings, product_id=None, rebuild=False))
+    for touched in sorted({placement.episode_id for placement in approved}):
+        _rebuild(session, touched, settings)
     return approved, contradicted
 
 

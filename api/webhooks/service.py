@@ -367,22 +367,25 @@ class WebhookHandlers:
             return WebhookOutcome(f"ignored: shop {event.shop_domain} is not connected to a brand")
         store = SqlCatalogStore(self.session, brand.id)
         if event.topic is ShopifyProductTopic.DELETE:
-            # A removal changes the catalog as much as an update: its index is refreshed without it.
-            message, changed = self._remove(store, event.product_id)
+            message, changed = self._remove(store, event.product_id), False
         else:
             message, changed = self._refresh(store, brand, event.product_id)
         rebuild_affected_timelines(self.session, store, self.settings)
         relink = relink_after_sync(self.session, brand.id, store.relink_products, store.newly_linkable)
+        # A deleted product (a retired one keeps its images) leaves the index: its re-link refreshes it,
+        # or, when no placement names it, the index refresh the router queues for a changed catalog.
+        deleted = bool(store.relink_products) and not changed
+        changed = changed or (deleted and relink is None)
         return WebhookOutcome(message, brand.id, catalog_changed=changed, relink=relink)
 
     def _refresh(self, store: SqlCatalogStore, brand: Brand, product_id: str) -> tuple[str, bool]:
-        """The sentence, and whether the product was created, updated or removed."""
+        """The sentence, and whether the product was created or updated."""
         if self.prefetched is not None and self.prefetched.product_id == product_id:
             item = self.prefetched.item
         else:
             item = _shopify_source(brand, self.commerce).fetch_product(product_id)
         if item is None:
-            return self._remove(store, product_id)
+            return self._remove(store, product_id), False
         if isinstance(item, CatalogFailure):
             return f"failed: {item.reason}", False
         try:
@@ -393,14 +396,13 @@ class WebhookHandlers:
         return f"product {product_id} {outcome.value}", changed
 
     @staticmethod
-    def _remove(store: SqlCatalogStore, product_id: str) -> tuple[str, bool]:
-        """The sentence, and whether the product was removed (deleted, or retired when it was sold)."""
+    def _remove(store: SqlCatalogStore, product_id: str) -> str:
         product = store.find_product("shopify", product_id)
         if product is None:
-            return f"ignored: product {product_id} is not in the catalog", False
+            return f"ignored: product {product_id} is not in the catalog"
         if not store.remove_product(product):
-            return f"product {product_id} was already retired", False
-        return f"product {product_id} removed", True
+            return f"product {product_id} was already retired"
+        return f"product {product_id} removed"
 
     def _shopify_uninstalled(self, event: ShopifyAppUninstalled) -> str:
         brand = self._shop_brand(event.shop_domain)

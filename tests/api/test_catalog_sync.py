@@ -300,6 +300,44 @@ def test_a_product_sold_between_the_syncs_count_and_its_deletion_is_retired_not_
     ]
 
 
+def test_a_variant_dropped_by_the_shop_is_deleted_unless_it_was_sold_then_it_is_retired(
+    shop: World, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given the hoodie synced in two sizes, and a checkout started for the M
+    sync(shop, brand, "shopify")
+    item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
+    with Session(engine) as session:
+        medium = session.exec(select(Variant).where(Variant.sku == "HOODIE-M")).one()
+        session.add(
+            CheckoutSession(
+                brand_id=brand.brand.id,
+                click_id="click-medium",
+                placement_id=item.placement.id,
+                episode_id=item.episode.id,
+                variant_id=medium.id,
+                quantity=1,
+                provider=CheckoutProviderName.SHOPIFY,
+                amount=Decimal("59.90"),
+                currency="EUR",
+            )
+        )
+        session.commit()
+
+    # When the shop drops both sizes for a new one
+    shop.shopify.products[0] = product_node(1, "Lead hoodie", [variant_node(13, sku="HOODIE-XL", title="XL")])
+    sync(shop, brand, "shopify", full=True)
+
+    # Then the L is deleted, the sold M stays but cannot be bought, and the XL is new
+    with Session(engine) as session:
+        synced = session.exec(
+            select(Variant).where(col(Variant.shopify_variant_gid).like("%/ProductVariant/1%"))
+        ).all()
+        assert sorted((variant.sku, variant.available) for variant in synced) == [
+            ("HOODIE-M", False),
+            ("HOODIE-XL", True),
+        ]
+
+
 def test_a_shopify_sku_already_used_by_an_imported_variant_gets_one_from_the_provider_id(
     shop: World, brand: BrandAccount, engine: Engine
 ) -> None:

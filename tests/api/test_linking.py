@@ -37,13 +37,14 @@ from api.linking.service import (
     catalog_items,
     current_scorer,
     read_stored_crops,
+    stored_decision,
 )
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
-from tagger.linking.decision import DecisionInputs
+from tagger.linking.decision import DecisionInputs, LinkThresholds
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.fake_linking import FAKE_INDEX, MATCHED, FakeSource, FixedLinker, crop_file, linked_placement
 from tests.api.image_server import Route, serving
@@ -926,6 +927,34 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
     with Session(engine) as session:
         kept = session.exec(select(Placement).where(Placement.brand_id == brand.brand.id)).all()
         assert all(DecisionInputs.from_stored(placement.link_inputs) is not None for placement in kept)
+
+
+def test_a_stored_link_is_decided_again_only_by_the_scorer_it_names() -> None:
+    candidates = [{"product_id": str(uuid.uuid4()), "variant_id": None, "title": "Tea", "confidence": 0.9}]
+
+    def placement(scorer: str) -> Placement:
+        inputs = DecisionInputs(0.9, True, MATCHED, scorer=scorer).stored()
+        return Placement(
+            brand_id=uuid.uuid4(),
+            episode_id=uuid.uuid4(),
+            start_ms=0,
+            end_ms=1000,
+            start_frame=0,
+            end_frame=30,
+            label="bottle",
+            confidence=0.9,
+            sku_candidates=candidates,
+            link_inputs=inputs,
+        )
+
+    thresholds = LinkThresholds()
+    decided_again = stored_decision(placement("scorer-a"), thresholds, "scorer-a")
+    assert decided_again is not None
+    assert decided_again.approved
+    assert stored_decision(placement("scorer-a"), thresholds, "scorer-b") is None
+    # Inputs that name no scorer (stored before links named one) are linked again, even by a linker that
+    # names none itself
+    assert stored_decision(placement(""), thresholds, "") is None
 
 
 def test_a_link_job_that_fails_part_way_puts_the_approvals_it_stored_on_the_timeline(

@@ -3,12 +3,14 @@ change after the upgrade decides them again instead of linking every one again f
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from alembic import command
 from sqlmodel import Session
 
 from api.db import alembic_config, upgrade_database
+from api.linking.service import current_scorer
 from api.review.models import Placement
 from api.settings import ApiSettings
 from tagger.linking.decision import DecisionInputs
@@ -49,3 +51,11 @@ def test_links_stored_since_0017_are_stamped_with_their_scorer_and_nothing_else_
     upgrade_database(engine)
     with Session(engine) as session:
         assert session.get_one(Placement, ids[0]).link_inputs == stored[0]
+
+
+def test_the_stamp_is_the_scorer_of_the_linker_as_0017_shipped_it() -> None:
+    # The migration's constant must be what scored the 0017-era links: the linker as shipped then, which is
+    # still the shipped one. A refit of the fusion model (or another shortlist or SCORING_REVISION) moves
+    # `current_scorer`: then change this test, never the migration (it says what scored the old links).
+    migration = importlib.import_module("api.migrations.versions.0018_link_inputs_scorer")
+    assert current_scorer() == migration.SCORER_0017

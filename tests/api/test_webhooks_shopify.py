@@ -197,7 +197,8 @@ def test_a_product_renamed_in_shopify_relinks_its_placements_awaiting_review(
     # Then a link job over that product's placements awaiting review is stored and handed to the workers
     assert receipt(response)["outcome"] == "product gid://shopify/Product/1 updated"
     with Session(engine) as session:
-        (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
+        # (one job: it refreshes the index too, so no index-only job is queued beside it)
+        (job,) = session.exec(select(LinkJob)).all()
         assert (job.product_id, job.linker_decided_only) == (hoodie.product.id, True)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
@@ -283,7 +284,8 @@ def test_a_product_deleted_in_shopify_says_so_in_its_hotspots_history_and_relink
         actions = session.exec(select(ReviewAction).where(ReviewAction.placement_id == shown.id)).all()
         assert [(action.actor, action.action) for action in actions] == [("catalog sync", "product-deleted")]
         assert (actions[0].before["status"], actions[0].after["status"]) == ("approved", "proposed")
-        (job,) = session.exec(select(LinkJob).where(LinkJob.index_only == False)).all()  # noqa: E712
+        # (one job: it refreshes the index too, so no index-only job is queued beside it)
+        (job,) = session.exec(select(LinkJob)).all()
         assert (job.product_id, job.linker_decided_only) == (hoodie.product.id, True)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
 
@@ -308,6 +310,25 @@ def test_a_product_deleted_in_shopify_that_no_placement_names_is_taken_out_of_th
         (job,) = session.exec(select(LinkJob)).all()
         assert (job.index_only, job.product_id) == (True, None)
     assert JobRef(JobKind.LINK, job.id) in job_queue.enqueued
+
+
+def test_a_sold_product_deleted_in_shopify_is_retired_and_queues_no_index_refresh(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given the hoodie came from Shopify with a packshot and a shopper started a checkout for it
+    _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
+    started = world.client.post("/v1/checkout", json=hoodie.checkout_body())
+    assert started.status_code == 201, started.text
+
+    # When Shopify says it was deleted
+    response = shopify_delivery(world.client, {"id": 1}, topic="products/delete")
+
+    # Then it is retired (its checkouts refer to it), keeps its images, and nothing is queued to index
+    assert receipt(response)["outcome"] == "product gid://shopify/Product/1 removed"
+    product = world.client.get(f"/v1/products/{hoodie.product.id}", headers=brand.headers).json()
+    assert [variant["available"] for variant in product["variants"]] == [False]
+    with Session(engine) as session:
+        assert session.exec(select(LinkJob)).all() == []
 
 
 def test_a_failed_product_refetch_is_not_acknowledged_so_shopify_redelivers(
