@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.brands.models import CheckoutProviderName
 from api.catalog.models import Product, Variant
+from api.checkout.models import CheckoutSession
 from api.episodes.models import Episode
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
@@ -110,3 +112,31 @@ def make_placement(
         session.add(placement)
         session.commit()
         return placement
+
+
+def make_checkout(
+    engine: Engine,
+    placement: Placement,
+    variant_id: uuid.UUID,
+    *,
+    click_id: str,
+    amount: str = "19.00",
+    provider: CheckoutProviderName = CheckoutProviderName.SHOPIFY,
+) -> CheckoutSession:
+    """A checkout a shopper started from `placement` for one of `variant_id` (stored as the checkout route
+    stores it, without a provider call): the variant is sold through ReelCart from then on."""
+    with Session(engine, expire_on_commit=False) as session:
+        checkout = CheckoutSession(
+            brand_id=placement.brand_id,
+            click_id=click_id,
+            placement_id=placement.id,
+            episode_id=placement.episode_id,
+            variant_id=variant_id,
+            quantity=1,
+            provider=provider,
+            amount=Decimal(amount),
+            currency="EUR",
+        )
+        session.add(checkout)
+        session.commit()
+        return checkout

@@ -16,10 +16,9 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 import api.catalog.sync as sync_module
-from api.brands.models import Brand, CheckoutProviderName
+from api.brands.models import Brand
 from api.catalog.job_executors import SyncJobExecutor
 from api.catalog.models import ImageFetchJob, Product, ProductImage, Variant
-from api.checkout.models import CheckoutSession
 from api.cli import app as cli_app
 from api.db import create_db_engine
 from api.jobs.models import JobState
@@ -37,7 +36,7 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
-from tests.api.factories import make_episode, make_placement, make_product
+from tests.api.factories import make_checkout, make_episode, make_placement, make_product
 from tests.commerce.fakes.loopback import LoopbackServer, RecordedRequest, Reply
 from tests.commerce.fakes.shopify_fake import FakeShopify, product_node, variant_node
 from tests.commerce.fakes.stripe_fake import API_KEY, price, product
@@ -76,6 +75,11 @@ def run_sync_job(world: World, brand: BrandAccount, provider: str, **params: Any
     SyncJobExecutor(state.engine, state.settings, queue, lambda: world.commerce)(queue.enqueued[-1].id)
     job: dict[str, Any] = world.client.get(response.headers["location"], headers=brand.headers).json()
     return job
+
+
+def _variant(engine: Engine, sku: str) -> uuid.UUID:
+    with Session(engine) as session:
+        return session.exec(select(Variant.id).where(Variant.sku == sku)).one()
 
 
 def sync(world: World, brand: BrandAccount, provider: str, **params: Any) -> dict[str, Any]:
@@ -233,22 +237,7 @@ def test_a_full_sync_removes_what_the_shop_no_longer_sells_but_keeps_sold_varian
     # Given both products synced, and a shopper already checked out the scarf
     sync(shop, brand, "shopify")
     item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
-    with Session(engine) as session:
-        scarf = session.exec(select(Variant).where(Variant.sku == "SCARF")).one()
-        session.add(
-            CheckoutSession(
-                brand_id=brand.brand.id,
-                click_id="click-scarf",
-                placement_id=item.placement.id,
-                episode_id=item.episode.id,
-                variant_id=scarf.id,
-                quantity=1,
-                provider=CheckoutProviderName.SHOPIFY,
-                amount=Decimal("19.00"),
-                currency="EUR",
-            )
-        )
-        session.commit()
+    make_checkout(engine, item.placement, _variant(engine, "SCARF"), click_id="click-scarf", amount="19.00")
 
     # When both disappear from the shop
     shop.shopify.products = []
@@ -271,22 +260,7 @@ def test_a_product_sold_between_the_syncs_count_and_its_deletion_is_retired_not_
     # committed after that count; the deletion counts again under its locks)
     sync(shop, brand, "shopify")
     item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
-    with Session(engine) as session:
-        scarf = session.exec(select(Variant).where(Variant.sku == "SCARF")).one()
-        session.add(
-            CheckoutSession(
-                brand_id=brand.brand.id,
-                click_id="click-scarf",
-                placement_id=item.placement.id,
-                episode_id=item.episode.id,
-                variant_id=scarf.id,
-                quantity=1,
-                provider=CheckoutProviderName.SHOPIFY,
-                amount=Decimal("19.00"),
-                currency="EUR",
-            )
-        )
-        session.commit()
+    make_checkout(engine, item.placement, _variant(engine, "SCARF"), click_id="click-scarf", amount="19.00")
     monkeypatch.setattr(sync_module, "checkouts_of", lambda *_: 0)
 
     # When the scarf disappears from the shop
@@ -306,22 +280,9 @@ def test_a_variant_dropped_by_the_shop_is_deleted_unless_it_was_sold_then_it_is_
     # Given the hoodie synced in two sizes, and a checkout started for the M
     sync(shop, brand, "shopify")
     item = make_shoppable(engine, settings, brand, sku="CSV-ONLY")
-    with Session(engine) as session:
-        medium = session.exec(select(Variant).where(Variant.sku == "HOODIE-M")).one()
-        session.add(
-            CheckoutSession(
-                brand_id=brand.brand.id,
-                click_id="click-medium",
-                placement_id=item.placement.id,
-                episode_id=item.episode.id,
-                variant_id=medium.id,
-                quantity=1,
-                provider=CheckoutProviderName.SHOPIFY,
-                amount=Decimal("59.90"),
-                currency="EUR",
-            )
-        )
-        session.commit()
+    make_checkout(
+        engine, item.placement, _variant(engine, "HOODIE-M"), click_id="click-medium", amount="59.90"
+    )
 
     # When the shop drops both sizes for a new one
     shop.shopify.products[0] = product_node(1, "Lead hoodie", [variant_node(13, sku="HOODIE-XL", title="XL")])

@@ -255,16 +255,22 @@ def test_a_product_delete_removes_it_and_its_placement_goes_back_to_review(
     assert world.client.get(f"/v1/episodes/{item.episode.id}/timeline").json()["placements"] == []
 
 
-def test_a_product_deleted_in_shopify_says_so_in_its_hotspots_history_and_relinks_what_named_it(
-    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
-) -> None:
-    # Given the hoodie came from Shopify with a packshot, another product with one too, and a hotspot
-    # the linker approved as the hoodie
+def _from_shopify_beside_a_scarf(engine: Engine, hoodie: Shoppable) -> Product:
+    """The hoodie as Shopify brought it, with a packshot, and a scarf with a packshot of its own."""
     _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
     scarf, _ = make_product(engine, hoodie.product.brand_id, "Lead scarf", sku="SCARF")
     with Session(engine) as session:
         session.add(ProductImage(product_id=scarf.id, brand_id=scarf.brand_id, path="/media/scarf.png"))
         session.commit()
+    return scarf
+
+
+def test_a_product_deleted_in_shopify_says_so_in_its_hotspots_history_and_relinks_what_named_it(
+    world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
+) -> None:
+    # Given the hoodie came from Shopify with a packshot, another product with one too, and a hotspot
+    # the linker approved as the hoodie
+    scarf = _from_shopify_beside_a_scarf(engine, hoodie)
     shown = make_placement(
         engine,
         hoodie.episode,
@@ -294,11 +300,7 @@ def test_a_product_deleted_in_shopify_that_no_placement_names_is_taken_out_of_th
     world: World, hoodie: Shoppable, engine: Engine, job_queue: RecordingQueue
 ) -> None:
     # Given the hoodie came from Shopify with a packshot beside another product's, and no link names it
-    _from_shopify(engine, hoodie, packshot="/media/hoodie.png")
-    scarf, _ = make_product(engine, hoodie.product.brand_id, "Lead scarf", sku="SCARF")
-    with Session(engine) as session:
-        session.add(ProductImage(product_id=scarf.id, brand_id=scarf.brand_id, path="/media/scarf.png"))
-        session.commit()
+    _from_shopify_beside_a_scarf(engine, hoodie)
 
     # When Shopify says the hoodie was deleted
     response = shopify_delivery(world.client, {"id": 1}, topic="products/delete")
