@@ -176,9 +176,10 @@ def update_product(
     "with a `product-deleted` entry in its history. The placements the linker decided (awaiting review, or "
     "approved by the linker) that name the product among their candidates are linked again against the "
     "catalog without it, by a link job the answer's `Link` header names "
-    '(`</v1/link-jobs/{id}>; rel="monitor"`); when none does, that job only refreshes the catalog index '
-    "without it. A product sold through ReelCart (a checkout was started for one of its variants) is not "
-    "deleted: 409 `already-sold` says how to stop selling it instead.",
+    '(`</v1/link-jobs/{id}>; rel="monitor"`); when none does, the job named there (one already queued '
+    "for the brand, or an index-only one) refreshes the catalog index without it. A product sold through "
+    "ReelCart (a checkout was started for one of its variants) is not deleted: 409 `already-sold` says how "
+    "to stop selling it instead.",
 )
 def delete_product(
     product_id: uuid.UUID,
@@ -399,8 +400,8 @@ async def add_image(
     "/images/{image_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     description="The product's placements the linker decided are linked again without the image (a link "
-    'job named by the answer\'s `Link` header, `rel="monitor"`); when it has none, that job only refreshes '
-    "the brand's catalog index without the image.",
+    'job named by the answer\'s `Link` header, `rel="monitor"`); when it has none, the job named there (one '
+    "already queued for the brand, or an index-only one) refreshes the brand's catalog index without it.",
 )
 def delete_image(
     image_id: uuid.UUID, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep

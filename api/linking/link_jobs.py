@@ -173,6 +173,7 @@ def relink_or_refresh_after_removal(
         select(LinkJob)
         .where(col(LinkJob.brand_id) == brand_id, col(LinkJob.state) == JobState.QUEUED)
         .order_by(col(LinkJob.created_at))
+        .limit(1)
         .with_for_update()
     ).first()
     if queued is not None:

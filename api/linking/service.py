@@ -504,25 +504,34 @@ def relink_placement(
     replaced it). A product deleted since the job built its index is approved as nothing: the placement
     waits for review (`wait_for_product`: a deletion under way is waited for; a batch, which holds other
     placements, gets lock_not_available instead)."""
+    locked_first: uuid.UUID | None = None
     if wait_for_product and result.chosen_product_id is not None:
-        # The product before the placement, as every writer takes them (a deletion holds its product and
-        # then waits for the placements that chose it).
-        brand_id = session.exec(select(Placement.brand_id).where(Placement.id == placement_id)).first()
-        if brand_id is None:
+        # A product the placement does not show yet is locked before the placement, as every writer takes
+        # them (a deletion holds its product and then waits for the placements that chose it). One it
+        # shows is not: a deletion of it may be waiting for this placement, held by our caller already.
+        shown = session.exec(
+            select(Placement.brand_id, Placement.chosen_product_id).where(Placement.id == placement_id)
+        ).first()
+        if shown is None:
             return None
-        if product_for_placement(session, brand_id, result.chosen_product_id) is None:
-            result = _without_product(result)
+        if result.chosen_product_id != shown[1]:
+            if product_for_placement(session, shown[0], result.chosen_product_id) is None:
+                result = _without_product(result)
+            else:
+                locked_first = result.chosen_product_id
     placement = session.exec(select(Placement).where(Placement.id == placement_id).with_for_update()).first()
     if placement is None:
         return None
 
     def sellable(outcome: LinkOutcome) -> LinkOutcome:
-        # A batch (`wait_for_product` False) holds other placements already: it asks, without waiting,
-        # only where the outcome's product is about to be written on the placement.
+        # Asked where the outcome's product is about to be written on the placement, unless it is the one
+        # it shows (a deletion waits for the placement) or was locked above. A batch (`wait_for_product`
+        # False) holds other placements already: it asks without waiting.
         chosen = outcome.chosen_product_id
-        if wait_for_product or chosen is None or _still_in_catalog(session, placement, chosen):
+        if chosen is None or chosen in (placement.chosen_product_id, locked_first):
             return outcome
-        return _without_product(outcome)
+        found = product_for_placement(session, placement.brand_id, chosen, nowait=not wait_for_product)
+        return outcome if found is not None else _without_product(outcome)
 
     before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]
@@ -571,17 +580,6 @@ def _without_product(outcome: LinkOutcome) -> LinkOutcome:
     """A link whose product was deleted after the job built its index: nothing to approve the placement
     as (its deletion queued the re-link of the placements that name it)."""
     return replace(outcome, chosen_product_id=None, status=PlacementStatus.PROPOSED)
-
-
-def _still_in_catalog(session: Session, placement: Placement, product_id: uuid.UUID) -> bool:
-    """Whether the product a batch's link puts on this (locked) placement is still the brand's. One it
-    already shows needs no lock: a deletion waits for the placement's. Another is key-share locked
-    without waiting (`product_for_placement`): the batch holds other placements a deletion may be waiting
-    for, so a product being deleted raises lock_not_available, and the batch steps back (an edit of the
-    product does not: it leaves the product's key to others, `lock_product`)."""
-    if product_id == placement.chosen_product_id:
-        return True
-    return product_for_placement(session, placement.brand_id, product_id, nowait=True) is not None
 
 
 def _approved(placement: Placement) -> bool:

@@ -1128,6 +1128,73 @@ def test_a_relink_choosing_a_product_being_deleted_waits_and_leaves_the_placemen
         assert (now["status"], now["chosen_product_id"]) == ("proposed", None)
 
 
+def test_a_settings_job_and_a_deletion_of_the_product_it_keeps_never_wait_on_each_other(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    _, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
+    pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
+    # Given the linker's approval of the pear at 0.85, which a level of 0.84 keeps
+    kept = linked_placement(
+        engine,
+        episode,
+        [pear],
+        tmp_path / "crops",
+        1000,
+        0.85,
+        status=PlacementStatus.APPROVED,
+        chosen_product_id=pear.id,
+        approved_by_linker=True,
+    )
+    with Session(engine) as session:
+        stored = session.get_one(Brand, brand.brand.id)
+        stored.auto_approve_threshold = 0.84
+        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
+        session.add_all([stored, job])
+        session.commit()
+        job_id = job.id
+    executor = LinkJobExecutor(engine, settings, FakeSource(FixedLinker(str(pear.id), 0.1), engine=engine))
+    failures: list[BaseException] = []
+
+    def guarded(work: Callable[[], object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as error:  # a deadlock victim, say
+                failures.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def delete_the_pear() -> None:
+        with Session(engine) as deletion:
+            delete_product(deletion, deletion.get_one(Product, pear.id), "someone@brand.test")
+            deletion.commit()
+
+    # When a reviewer holds the placement for a moment, so the job's batch skips it and then waits for it
+    # alone, and the pear's deletion starts meanwhile (it holds the pear, and waits for the placement too)
+    with Session(engine) as reviewer:
+        reviewer.exec(select(Placement).where(Placement.id == kept.id).with_for_update()).one()
+        job_thread = guarded(lambda: executor(job_id))
+        job_thread.join(0.8)
+        deletion_thread = guarded(delete_the_pear)
+        deletion_thread.join(0.8)
+        reviewer.commit()
+    job_thread.join(30)
+    deletion_thread.join(30)
+
+    # Then neither waits for the other: the job decided the placement as it shows (no lock on the pear it
+    # keeps), and the deletion then took the hotspot down
+    assert failures == []
+    with Session(engine) as session:
+        done = session.get_one(LinkJob, job_id)
+        assert (done.state, done.error, done.redecided) == ("done", None, 1)
+        after = session.get_one(Placement, kept.id)
+        assert (after.status, after.chosen_product_id) == (PlacementStatus.PROPOSED, None)
+
+
 def test_a_settings_job_meeting_a_product_being_deleted_steps_back_and_decides_once_it_is_gone(
     engine: Engine,
     settings: ApiSettings,
