@@ -46,7 +46,15 @@ from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
 from tagger.linking.decision import DecisionInputs, LinkThresholds
 from tests.api.factories import make_episode, make_placement, make_product
-from tests.api.fake_linking import FAKE_INDEX, MATCHED, FakeSource, FixedLinker, crop_file, linked_placement
+from tests.api.fake_linking import (
+    FAKE_INDEX,
+    FAKE_SCORER,
+    MATCHED,
+    FakeSource,
+    FixedLinker,
+    crop_file,
+    linked_placement,
+)
 from tests.api.image_server import Route, serving
 from tests.utils.api import BrandAccount, RecordingQueue
 
@@ -866,7 +874,7 @@ def test_a_settings_change_decides_the_stored_links_again_and_links_only_those_t
     linked(
         17000,
         0.75,
-        link_inputs=DecisionInputs(0.75, True, MATCHED, scenes=True).stored(),
+        link_inputs=DecisionInputs(0.75, True, MATCHED, scenes=True, scorer=FAKE_SCORER).stored(),
     )
     linked(21000, 0.72, index_version="index-v6")
     garbled = linked(25000, 0.72)

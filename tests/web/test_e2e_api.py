@@ -33,7 +33,7 @@ from tagger.crop_store import FileCropStore
 from tagger.linking import FileIndexStore, build_catalog_index
 from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_placement
-from tests.api.fake_linking import MATCHED, FakeSource, FixedLinker
+from tests.api.fake_linking import FAKE_SCORER, MATCHED, FakeSource, FixedLinker
 from tests.tagger.linking.factories import combined_edition, family_packshot, other_edition, photo_of
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
@@ -962,7 +962,7 @@ def test_a_brand_previews_a_lower_auto_approve_level_saves_it_and_the_console_sa
     with Session(live_api.engine) as session:
         session.add(ProductImage(product_id=beanie.id, brand_id=world.brand.id, path=str(packshot)))
         hat = session.get_one(Placement, world.placements["hat"].id)
-        hat.link_inputs = DecisionInputs(0.55, True, MATCHED).stored()
+        hat.link_inputs = DecisionInputs(0.55, True, MATCHED, scorer=FAKE_SCORER).stored()
         hat.index_version = "index-v7"
         session.add(hat)
         session.commit()
