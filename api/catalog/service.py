@@ -110,22 +110,17 @@ def lock_product(session: Session, product: Product, *, deleting: bool = False) 
     change that waited on it finds the row gone. An edit's lock leaves the product's key to others
     (PostgreSQL's FOR NO KEY UPDATE): a link job or a reviewer putting the product on a placement does
     not wait for it; a deletion's (`deleting`) makes them wait."""
-    # FOR UPDATE for a deletion, FOR NO KEY UPDATE for an edit; populate_existing: the row already in the
-    # session is overwritten by what the lock read.
-    locked = session.exec(
-        select(Product)
-        .where(Product.id == product.id)
-        .with_for_update(key_share=not deleting)
-        .execution_options(populate_existing=True)
-    ).first()
+    # FOR UPDATE for a deletion, FOR NO KEY UPDATE for an edit.
+    statement = select(Product).where(Product.id == product.id)
+    locked = session.exec(_for_update(statement, key_share=not deleting)).first()
     if locked is None:
         raise NotFound("product")
     return locked
 
 
-def _for_update(statement: SelectOfScalar[Row]) -> SelectOfScalar[Row]:
+def _for_update(statement: SelectOfScalar[Row], *, key_share: bool = False) -> SelectOfScalar[Row]:
     # populate_existing: the row already in the session is overwritten by what the lock read.
-    return statement.with_for_update().execution_options(populate_existing=True)
+    return statement.with_for_update(key_share=key_share).execution_options(populate_existing=True)
 
 
 def product_for_placement(

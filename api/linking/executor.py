@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -74,6 +76,17 @@ log = logging.getLogger("reelcart.jobs")
 class _RowBusyError(Exception):
     """A row a batch needs is locked by another transaction (an episode's timeline being written, a
     product being deleted): a batch does not wait for it."""
+
+
+@contextmanager
+def _busy_when_locked(row_id: uuid.UUID) -> Iterator[None]:
+    """PostgreSQL's lock_not_available (a `NOWAIT` lock another transaction holds) as `_RowBusyError`."""
+    try:
+        yield
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise _RowBusyError(row_id) from error
+        raise
 
 
 # Placements decided from their stored links per transaction (a decide-only job): one lease check and one
@@ -346,26 +359,18 @@ class LinkJobExecutor:
                 if again is None:
                     cannot.add(placement_id)
                     continue
-                try:
+                with _busy_when_locked(placement_id):
                     stored = relink_placement(session, placement_id, again, indexed, wait_for_product=wait)
-                except OperationalError as error:
-                    if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                        raise _RowBusyError(placement_id) from error
-                    raise
                 if stored is None:
                     continue
                 decided.append(stored)
                 if stored.withdrawn or stored.moved:
                     live_changed.add(stored.episode_id)
             for episode_id in sorted(live_changed):
-                try:
+                with _busy_when_locked(episode_id):
                     episode = session.exec(
                         select(Episode).where(Episode.id == episode_id).with_for_update(nowait=not wait)
                     ).first()
-                except OperationalError as error:
-                    if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                        raise _RowBusyError(episode_id) from error
-                    raise
                 if episode is not None:
                     rebuild_timeline(session, episode, self._settings)
             return decided, cannot, locked

@@ -37,7 +37,7 @@ from api.review.schemas import (
 )
 from api.settings import ApiSettings
 from api.signing import sign_path
-from api.timeline.service import rebuild_timeline
+from api.timeline.service import rebuild_timelines
 from api.types import MAX_OFFSET
 from api.versioning import claim_next_version, etag, if_match_names
 
@@ -261,13 +261,7 @@ def _record(
     )
     session.flush()
     if rebuild:
-        _rebuild(session, placement.episode_id, settings)
-
-
-def _rebuild(session: Session, episode_id: uuid.UUID, settings: ApiSettings) -> None:
-    episode = session.get(Episode, episode_id)
-    if episode is not None:
-        rebuild_timeline(session, episode, settings)
+        rebuild_timelines(session, [placement.episode_id], settings)
 
 
 def approve(
@@ -409,8 +403,7 @@ def bulk_approve(
         if approve_default(placement, floor) not in in_catalog:
             continue
         approved.append(approve(session, placement, actor, settings, product_id=None, rebuild=False))
-    for touched in sorted({placement.episode_id for placement in approved}):
-        _rebuild(session, touched, settings)
+    rebuild_timelines(session, sorted({placement.episode_id for placement in approved}), settings)
     return approved, contradicted
 
 

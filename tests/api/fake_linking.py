@@ -16,6 +16,7 @@ from sqlmodel import Session
 from api.brands.models import Brand
 from api.catalog.models import Product
 from api.episodes.models import Episode
+from api.linking.models import LinkJob
 from api.linking.service import BrandLinker, IndexProgress, brand_thresholds, current_scorer
 from api.review.models import Placement
 from tagger.linking import Decision, LinkResult, LinkThresholds, SkuCandidate
@@ -142,3 +143,15 @@ class FakeSource:
                 assert brand is not None
                 thresholds = brand_thresholds(brand)
         return BrandLinker(self.linker, thresholds, {}, FAKE_INDEX, FAKE_SCORER)
+
+
+def decide_only_job(engine: Engine, brand_id: uuid.UUID, level: float) -> uuid.UUID:
+    """The brand's auto-approve level set to `level`, and the decide-only job that change queues (stored,
+    not run)."""
+    with Session(engine) as session:
+        stored = session.get_one(Brand, brand_id)
+        stored.auto_approve_threshold = level
+        job = LinkJob(brand_id=brand_id, linker_decided_only=True, decide_only=True)
+        session.add_all([stored, job])
+        session.commit()
+        return job.id

@@ -20,7 +20,6 @@ from sqlmodel import Session, select
 
 import api.linking.executor as executor_module
 from api.app import create_app
-from api.brands.models import Brand
 from api.catalog.job_executors import ImageFetchJobExecutor
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import delete_product
@@ -53,6 +52,7 @@ from tests.api.fake_linking import (
     FakeSource,
     FixedLinker,
     crop_file,
+    decide_only_job,
     linked_placement,
 )
 from tests.api.image_server import Route, serving
@@ -1155,13 +1155,7 @@ def test_a_settings_job_and_a_deletion_of_the_product_it_keeps_never_wait_on_eac
         chosen_product_id=pear.id,
         approved_by_linker=True,
     )
-    with Session(engine) as session:
-        stored = session.get_one(Brand, brand.brand.id)
-        stored.auto_approve_threshold = 0.84
-        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
-        session.add_all([stored, job])
-        session.commit()
-        job_id = job.id
+    job_id = decide_only_job(engine, brand.brand.id, 0.84)
     executor = LinkJobExecutor(engine, settings, FakeSource(FixedLinker(str(pear.id), 0.1), engine=engine))
     failures: list[BaseException] = []
 
@@ -1230,13 +1224,7 @@ def test_a_settings_job_meeting_a_product_being_deleted_steps_back_and_decides_o
     held_pear = linked_placement(engine, episode, [pear], crops, 5000, 0.72)
     held_apple = linked_placement(engine, episode, [apple], crops, 9000, 0.72)
     # And the decide-only job of a level lowered to 0.7, which would approve both held links
-    with Session(engine) as session:
-        stored = session.get_one(Brand, brand.brand.id)
-        stored.auto_approve_threshold = 0.7
-        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
-        session.add_all([stored, job])
-        session.commit()
-        job_id = job.id
+    job_id = decide_only_job(engine, brand.brand.id, 0.7)
     executor = LinkJobExecutor(engine, settings, FakeSource(FixedLinker(str(apple.id), 0.1), engine=engine))
     stepped_back: list[float] = []
     # (the executor's pauses between tries, recorded instead of slept)

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.app import create_app
-from api.brands.models import Brand
 from api.catalog.models import ProductImage
 from api.episodes.models import Episode
 from api.jobs.queue import InlineJobQueue, JobKind
@@ -27,7 +26,15 @@ from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.linking.decision import DecisionInputs
 from tests.api.factories import make_episode, make_product
-from tests.api.fake_linking import FAKE_INDEX, MATCHED, FakeSource, FixedLinker, crop_file, linked_placement
+from tests.api.fake_linking import (
+    FAKE_INDEX,
+    MATCHED,
+    FakeSource,
+    FixedLinker,
+    crop_file,
+    decide_only_job,
+    linked_placement,
+)
 from tests.utils.api import BrandAccount
 
 
@@ -209,18 +216,6 @@ def test_removing_an_image_or_a_product_nothing_names_refreshes_the_index_and_th
     assert client.get("/v1/link-jobs", headers=brand.headers).json()["total"] == 1
 
 
-def _decide_only_job(engine: Engine, brand: BrandAccount) -> uuid.UUID:
-    """The brand's level raised to 0.9, and the decide-only job it queues."""
-    with Session(engine) as session:
-        stored = session.get_one(Brand, brand.brand.id)
-        stored.auto_approve_threshold = 0.9
-        session.add(stored)
-        job = LinkJob(brand_id=brand.brand.id, linker_decided_only=True, decide_only=True)
-        session.add(job)
-        session.commit()
-        return job.id
-
-
 def _approvals_at_085(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path, count: int
 ) -> tuple[Episode, list[Placement]]:
@@ -272,7 +267,7 @@ def test_a_decide_only_batch_waits_on_no_lock_and_decides_what_others_held_after
     if engine.dialect.name != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
     episode, placements = _approvals_at_085(engine, settings, brand, tmp_path, 5)
-    job_id = _decide_only_job(engine, brand)
+    job_id = decide_only_job(engine, brand.brand.id, 0.9)  # raised: every approval withdrawn
     linker = FixedLinker(str(uuid.uuid4()), 0.1)  # never asked: every link is decided from its inputs
     executor = LinkJobExecutor(engine, settings, FakeSource(linker, engine=engine))
     # Given another transaction holding one placement's row, then the episode's, for a moment each
