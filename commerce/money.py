@@ -1,9 +1,10 @@
-"""Money as `Decimal` + ISO 4217 currency. Minor units appear only at a provider boundary."""
+"""Money as `Decimal` + ISO 4217 currency. Integer minor units appear only at a provider boundary, in
+that provider's adapter: Stripe's are not always ISO's (`commerce.providers.stripe.amounts`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from commerce.exceptions import MoneyError
 
@@ -14,9 +15,9 @@ _MINOR_UNITS: dict[str, int] = {
         "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD CAD "
         "CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD "
         "HKD HNL HTG HUF IDR ILS INR IRR KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MKD MMK MNT "
-        "MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB "
+        "MGA MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB "
         "SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH "
-        "USD UYU UZS VES WST XCD YER ZAR ZMW ZWL".split(),
+        "USD UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL".split(),
         2,
     ),
     **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
@@ -57,17 +58,6 @@ class Money:
             raise MoneyError(f"{amount} has more decimal places than {currency} allows ({exponent})")
         object.__setattr__(self, "currency", currency)
         object.__setattr__(self, "amount", amount.quantize(quantum))
-
-    @classmethod
-    def from_minor_units(cls, minor: int, currency: str) -> Money:
-        """Build from a provider's integer amount (Stripe's ``unit_amount``)."""
-        exponent = minor_unit_exponent(currency)
-        return cls(Decimal(minor).scaleb(-exponent), currency)
-
-    def to_minor_units(self) -> int:
-        """The integer a provider expects, e.g. EUR 4.99 → 499, JPY 500 → 500."""
-        exponent = _MINOR_UNITS[self.currency]
-        return int((self.amount.scaleb(exponent)).to_integral_value(rounding=ROUND_HALF_EVEN))
 
     def times(self, quantity: int) -> Money:
         if quantity < 0:

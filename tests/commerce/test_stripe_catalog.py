@@ -122,6 +122,42 @@ def test_prices_across_pages_group_into_products_and_unsellable_prices_are_repor
     assert {r.headers["stripe-account"] for r in server.requests} == {ACCOUNT}
 
 
+def test_prices_are_read_in_stripe_minor_units_and_fractional_krona_reported(fake_stripe: Fake) -> None:
+    # Given ISK prices (two decimals at Stripe though none at ISO): 5,000 kr and an old 40.10 kr
+    fake, server = fake_stripe
+    poster = product("prod_poster", "Poster")
+    fake.prices = [
+        price("price_poster", poster, unit_amount=500000, currency="isk"),
+        price("price_old_poster", poster, unit_amount=4010, currency="isk"),
+    ]
+
+    items = list(source_for(server).fetch_products())
+
+    # Then the price is 5,000 ISK (it used to read 500,000 ISK) and the fractional one is reported
+    assert items == [
+        CatalogFailure(
+            "stripe",
+            "price_old_poster",
+            "price of prod_poster: 40.10 has more decimal places than ISK allows (0)",
+        ),
+        CatalogProduct(
+            provider="stripe",
+            provider_id="prod_poster",
+            title="Poster",
+            variants=(
+                CatalogVariant(
+                    provider_id="price_poster",
+                    title="Poster",
+                    price=Money(Decimal(5000), "ISK"),
+                    available=True,
+                ),
+            ),
+            description="Poster as seen in episode 3",
+            updated_at=datetime.fromtimestamp(NOW + 60, tz=UTC),
+        ),
+    ]
+
+
 def test_archived_product_variants_are_unavailable(fake_stripe: Fake) -> None:
     fake, server = fake_stripe
     fake.prices = [price("price_x", product("prod_x", "Old merch", active=False), unit_amount=1000)]

@@ -69,6 +69,48 @@ def test_embedded_session_carries_our_price_attribution_and_click_key(fake_strip
     assert len(fake.sessions) == 1
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "unit_amount", "total"),
+    [
+        ("5000", "ISK", "500000", Money(Decimal(10000), "ISK")),  # Stripe keeps ISK two-decimal
+        ("1000", "MGA", "1000", Money(Decimal(2000), "MGA")),  # zero-decimal at Stripe, two at ISO
+        ("500", "JPY", "500", Money(Decimal(1000), "JPY")),
+        ("4.990", "KWD", "4990", Money(Decimal("9.98"), "KWD")),
+    ],
+)
+def test_the_price_is_sent_in_stripe_minor_units_and_the_total_read_back_in_them(
+    fake_stripe: Fake, amount: str, currency: str, unit_amount: str, total: Money
+) -> None:
+    # Given two of a product priced in a currency whose Stripe minor unit is not ISO's (or is)
+    _, server = fake_stripe
+    request = make_request(quantity=2, amount=amount, currency=currency)
+
+    result = provider_for(server).create_checkout(request)
+
+    # Then Stripe was asked for the shown price (5,000 ISK used to go out as 5000: 50 kr) ...
+    (sent,) = server.requests
+    assert dict(parse_qsl(sent.body.decode()))["line_items[0][price_data][unit_amount]"] == unit_amount
+    # ... and its total reads back as the shopper's total
+    assert result.provider_total == total
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [("1000.50", "MGA"), ("4.995", "KWD")],  # a fraction Stripe does not charge; a third decimal not 0
+)
+def test_a_price_stripe_cannot_charge_is_refused_before_stripe_is_called(
+    fake_stripe: Fake, amount: str, currency: str
+) -> None:
+    _, server = fake_stripe
+
+    with pytest.raises(ProviderError, match=f"stripe: Stripe charges {currency}") as raised:
+        provider_for(server).create_checkout(make_request(amount=amount, currency=currency))
+
+    # (a refusal for good: the shopper's sheet says the shop is not taking the order, not "try again")
+    assert (raised.value.retryable, raised.value.code) == (False, "amount_not_chargeable")
+    assert server.requests == []
+
+
 def test_hosted_fallback_returns_a_redirect_url_and_uses_success_and_cancel_urls(fake_stripe: Fake) -> None:
     # Given the overlay could not mount embedded checkout and asks for the hosted page
     _, server = fake_stripe

@@ -34,6 +34,9 @@ def event_body(
     payment_status: str = "paid",
     metadata: dict[str, str] | None = None,
     data_object: dict[str, Any] | None = None,
+    account: str | None = "acct_1BrandDrama",
+    amount_total: int = 11980,
+    currency: str = "eur",
 ) -> bytes:
     session = stripe.checkout.Session.construct_from(
         {
@@ -42,20 +45,22 @@ def event_body(
             "mode": "payment",
             "status": "complete",
             "payment_status": payment_status,
-            "amount_total": 11980,
-            "currency": "eur",
+            "amount_total": amount_total,
+            "currency": currency,
             "client_reference_id": "click-7f3a",
             "metadata": ATTRIBUTION if metadata is None else metadata,
             "livemode": False,
         },
         API_KEY,
     )
+    # The platform's own events carry no `account` field at all (only Connect events name one).
+    connect = {"account": account} if account is not None else {}
     event = stripe.Event.construct_from(
         {
             "id": event_id,
             "object": "event",
             "type": event_type,
-            "account": "acct_1BrandDrama",
+            **connect,
             "api_version": "2026-10-28.endive",
             "created": NOW,
             "livemode": False,
@@ -128,6 +133,36 @@ def test_a_session_reelcart_did_not_create_has_no_attribution() -> None:
     event = verify_and_parse_stripe(body, sign(body), SETTINGS)
 
     assert event == completed_event(attribution=None)
+
+
+def test_a_platform_event_names_no_account_and_still_parses() -> None:
+    # Given a checkout on the platform's own account (Stripe sends no `account` field then)
+    body = event_body(account=None)
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    # Then it is the same paid event, from no connected account (it used to raise AttributeError: a 500)
+    assert event == completed_event(account_id=None)
+
+
+@pytest.mark.parametrize(
+    ("amount_total", "currency", "total"),
+    [
+        (500000, "isk", Money(Decimal(5000), "ISK")),  # Stripe keeps ISK two-decimal: 100 is 1 kr
+        (1000, "mga", Money(Decimal(1000), "MGA")),  # zero-decimal at Stripe, two at ISO
+        (5120, "kwd", Money(Decimal("5.12"), "KWD")),
+        (500, "jpy", Money(Decimal(500), "JPY")),
+    ],
+)
+def test_a_session_total_is_read_in_stripe_minor_units(
+    amount_total: int, currency: str, total: Money
+) -> None:
+    body = event_body(amount_total=amount_total, currency=currency)
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    assert isinstance(event, StripeCheckoutEvent)
+    assert event.amount_total == total
 
 
 def test_an_unknown_event_type_is_verified_then_left_unhandled() -> None:

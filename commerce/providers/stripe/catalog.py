@@ -10,7 +10,7 @@ from stripe.params import PriceListParams
 
 from commerce.catalog import CatalogFailure, CatalogItem, CatalogProduct, CatalogVariant
 from commerce.exceptions import MoneyError
-from commerce.money import Money
+from commerce.providers.stripe.amounts import from_stripe_amount
 from commerce.providers.stripe.client import PROVIDER, build_stripe_client, stripe_errors
 from commerce.settings import CommerceSettings
 
@@ -98,7 +98,7 @@ def _variant(product: stripe.Product, price: stripe.Price) -> CatalogVariant | s
     if price.unit_amount is None:
         return "no fixed unit_amount (customer-chosen or tiered pricing)"
     try:
-        amount = Money.from_minor_units(price.unit_amount, price.currency)
+        amount = from_stripe_amount(price.unit_amount, price.currency)
     except MoneyError as error:
         return str(error)
     return CatalogVariant(

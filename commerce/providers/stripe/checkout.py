@@ -10,6 +10,7 @@ from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineI
 from commerce.checkout import CheckoutLine, CheckoutRequest, CheckoutResult, CheckoutUi
 from commerce.exceptions import MoneyError, ProviderError
 from commerce.money import Money
+from commerce.providers.stripe.amounts import from_stripe_amount, to_stripe_amount
 from commerce.providers.stripe.client import PROVIDER, build_stripe_client, stripe_errors
 from commerce.settings import CommerceSettings
 
@@ -37,8 +38,16 @@ class StripeCheckoutProvider:
         options: stripe.RequestOptions = {"idempotency_key": key}
         if self._account_id:
             options["stripe_account"] = self._account_id
+        try:
+            params = session_params(request)
+        except MoneyError as error:
+            # A price Stripe would refuse (`to_stripe_amount`): refused here, before a session exists;
+            # the brand's price must change, so no retry helps.
+            raise ProviderError(
+                PROVIDER, str(error), retryable=False, code="amount_not_chargeable"
+            ) from error
         with stripe_errors(self._timeout_s):
-            session = self._client.v1.checkout.sessions.create(session_params(request), options)
+            session = self._client.v1.checkout.sessions.create(params, options)
         return _result(session, request.ui, key)
 
 
@@ -69,7 +78,7 @@ def _line_item(line: CheckoutLine) -> SessionCreateParamsLineItem:
         "quantity": line.quantity,
         "price_data": {
             "currency": line.unit_price.currency.lower(),
-            "unit_amount": line.unit_price.to_minor_units(),
+            "unit_amount": to_stripe_amount(line.unit_price),
         },
         "metadata": {"reelcart_variant_ref": line.variant_ref},
     }
@@ -88,7 +97,7 @@ def _result(session: stripe.checkout.Session, ui: CheckoutUi, key: str) -> Check
     total: Money | None = None
     if session.amount_total is not None and session.currency:
         try:
-            total = Money.from_minor_units(session.amount_total, session.currency)
+            total = from_stripe_amount(session.amount_total, session.currency)
         except MoneyError as error:
             raise ProviderError(PROVIDER, f"session {session.id}: {error}", retryable=False) from error
     return CheckoutResult(

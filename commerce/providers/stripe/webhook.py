@@ -17,6 +17,7 @@ from commerce.events import (
 )
 from commerce.exceptions import MoneyError, WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
+from commerce.providers.stripe.amounts import from_stripe_amount
 from commerce.providers.stripe.client import PROVIDER
 from commerce.settings import CommerceSettings
 
@@ -88,9 +89,10 @@ def _signature_reason(message: str) -> str:
 def to_webhook_event(event: stripe.Event) -> WebhookEvent:
     if event.type == StripeAccountDeauthorized.event_type:
         # Sent to the Connect endpoint; `account` names who disconnected (the object is our application).
-        if not event.account:
+        account = _account(event)
+        if not account:
             raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) names no account")
-        return StripeAccountDeauthorized(event_id=event.id, account_id=event.account)
+        return StripeAccountDeauthorized(event_id=event.id, account_id=account)
     outcome = _OUTCOMES.get(event.type)
     if outcome is None:
         return UnhandledEvent(PROVIDER, event.id, event.type)
@@ -104,7 +106,7 @@ def to_webhook_event(event: stripe.Event) -> WebhookEvent:
         outcome=outcome,
         session_id=session.id,
         payment_status=session.payment_status,
-        account_id=event.account,
+        account_id=_account(event),
         attribution=Attribution.from_pairs(metadata),
         client_reference_id=session.client_reference_id,
         amount_total=_amount(event.id, session),
@@ -113,11 +115,18 @@ def to_webhook_event(event: stripe.Event) -> WebhookEvent:
     )
 
 
+def _account(event: stripe.Event) -> str | None:
+    """The connected account an event is from; None for the platform's own events, which carry no
+    `account` field at all (the SDK raises AttributeError for a field the event lacks)."""
+    account = getattr(event, "account", None)
+    return str(account) if account else None
+
+
 def _amount(event_id: str, session: stripe.checkout.Session) -> Money | None:
     if session.amount_total is None or not session.currency:
         return None
     try:
-        return Money.from_minor_units(session.amount_total, session.currency)
+        return from_stripe_amount(session.amount_total, session.currency)
     except MoneyError as error:
         raise WebhookPayloadError(PROVIDER, f"event {event_id}: {error}") from None
 
