@@ -6,14 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictFloat, field_validator
 
 
 class Keyframe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     t_ms: int = Field(ge=0)
-    box: list[float] = Field(min_length=4, max_length=4, description="[x, y, w, h], normalized 0..1")
+    # Finite: JSON bodies are read with `json.loads`, which takes NaN and Infinity, and every comparison
+    # with NaN is false, so a NaN box passed the frame check and was published into the timeline as
+    # JSON no browser parses (every player lost the episode's hotspots).
+    box: list[FiniteFloat] = Field(min_length=4, max_length=4, description="[x, y, w, h], normalized 0..1")
 
     @field_validator("box")
     @classmethod

@@ -92,7 +92,9 @@ def build_timeline_document(session: Session, episode: Episode, settings: ApiSet
 def rebuild_timeline(session: Session, episode: Episode, settings: ApiSettings) -> str:
     """Recompute and store the episode's timeline bytes and ETag; returns the new ETag."""
     document = build_timeline_document(session, episode, settings)
-    body = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    # allow_nan=False: a NaN written here is not JSON, and every player's parse of the episode would fail;
+    # refusing the write keeps the last good timeline published.
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False)
     episode.timeline_json = body
     episode.timeline_etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     session.add(episode)

@@ -217,6 +217,35 @@ def test_relink_retime_and_reshape_are_validated(
     assert [h["action"] for h in history] == ["retime+reshape+relink"]
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_box_that_is_not_a_finite_number_is_refused_and_the_timeline_stays_json(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, number: str
+) -> None:
+    # Given an approved placement on an episode's public timeline
+    product, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    episode = make_episode(engine, brand.brand.id, settings, duration_ms=10_000)
+    placement = make_placement(engine, episode)
+    url = f"/v1/placements/{placement.id}"
+    approved = client.post(
+        f"{url}/approve", json={"product_id": str(product.id)}, headers={**brand.headers, "If-Match": '"1"'}
+    )
+    assert approved.status_code == 200, approved.text
+
+    # When a client sends a box with NaN or Infinity (Python's JSON reader takes them)
+    body = f'{{"keyframes": [{{"t_ms": 1500, "box": [{number}, 0.1, 0.2, 0.2]}}]}}'
+    answer = client.patch(
+        url, content=body, headers={**brand.headers, "If-Match": '"2"', "Content-Type": "application/json"}
+    )
+
+    # Then it is a 422 naming the box, and the timeline players read is still JSON with the old box
+    assert answer.status_code == 422, answer.text
+    assert "box" in answer.text
+    timeline = client.get(f"/v1/episodes/{episode.id}/timeline")
+    assert timeline.status_code == 200
+    assert [p["id"] for p in timeline.json()["placements"]] == [str(placement.id)]
+    assert client.get(url, headers=brand.headers).json()["version"] == 2
+
+
 def test_approve_without_any_candidate_needs_a_product(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
