@@ -36,6 +36,7 @@ from commerce.events import (
     ShopifyCustomerRedact,
     ShopifyOrderCancelled,
     ShopifyOrderCreated,
+    ShopifyOrderEvent,
     ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
@@ -48,6 +49,7 @@ from commerce.events import (
 from commerce.exceptions import CatalogError
 from commerce.money import Money
 from commerce.providers.shopify import ShopifyCatalogSource
+from commerce.providers.stripe import charges_live
 from commerce.settings import CommerceSettings
 from commerce.sync import UpsertOutcome
 from commerce.webhooks import SHOPIFY_PAID_STATUSES, WebhookDispatcher
@@ -60,6 +62,13 @@ def _unpaid_status(financial_status: str | None) -> OrderStatus:
         return OrderStatus(financial_status or OrderStatus.PENDING)
     except ValueError:
         return OrderStatus.PENDING
+
+
+def _not_a_sale(event: ShopifyOrderEvent) -> str:
+    """Why a test order is not recorded. Placed through a test gateway (or a payment provider in test
+    mode), it moved no money, so it is no sale for analytics; the delivery is still acknowledged, so
+    Shopify does not retry it."""
+    return f"ignored: order {event.order_name} is a Shopify test order, not a sale"
 
 
 _STRIPE_STATUS = {
@@ -220,6 +229,14 @@ class WebhookHandlers:
         return f"Stripe account {event.account_id} disconnected from the brand"
 
     def _stripe_checkout(self, event: StripeCheckoutEvent) -> str:
+        live = charges_live(self.commerce)
+        if event.livemode != live:
+            # A test-mode session could carry a real tap's click id in its metadata (the session match's
+            # fallback) and record a sale that took no money; a test platform takes no live events.
+            return (
+                f"ignored: a {'live' if event.livemode else 'test'}-mode event, and this platform charges "
+                f"with {'live' if live else 'test'} keys"
+            )
         row = self._stripe_session(event)
         if row is None:
             return f"ignored: no ReelCart checkout for session {event.session_id}"
@@ -267,6 +284,16 @@ class WebhookHandlers:
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        # Paid when the signed body says so; the topic header is not signed.
+        paid = (event.financial_status or "") in SHOPIFY_PAID_STATUSES
+        status = OrderStatus.PAID if paid else _unpaid_status(event.financial_status)
+        return self._record_shopify_order(brand, event, status)
+
+    def _record_shopify_order(self, brand: Brand, event: ShopifyOrderEvent, status: OrderStatus) -> str:
+        """Record an order we have not seen, as `status`, when its attribution names this brand's
+        checkout or placement. The caller holds the brand row lock."""
+        if event.test:
+            return _not_a_sale(event)
         if event.attribution is None:
             return f"ignored: order {event.order_name} has no ReelCart attribution"
         row = self.session.exec(
@@ -279,9 +306,6 @@ class WebhookHandlers:
         placement = self._attributed_placement(brand, event.attribution.placement_id)
         if row is None and placement is None:
             return f"ignored: order {event.order_name} names no placement of this brand"
-        # Paid when the signed body says so; the topic header is not signed.
-        paid = (event.financial_status or "") in SHOPIFY_PAID_STATUSES
-        status = OrderStatus.PAID if paid else _unpaid_status(event.financial_status)
         return self._record_order(
             brand.id,
             CheckoutProviderName.SHOPIFY,
@@ -302,12 +326,15 @@ class WebhookHandlers:
         if (event.financial_status or "") not in SHOPIFY_PAID_STATUSES:
             # The parser refuses such a delivery; the signed body, never the topic alone, pays.
             return f"ignored: order {event.order_name} is not paid in the signed body"
+        if event.test:
+            # Not even a pending test order stored before test orders were refused becomes a sale.
+            return _not_a_sale(event)
         brand = self._shop_brand(event.shop_domain, lock=True)
         if brand is None:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
-            return self._shopify_order(event)
+            return self._record_shopify_order(brand, event, OrderStatus.PAID)
         if order.status in {OrderStatus.PAID, OrderStatus.CANCELLED}:
             return f"order {order.id} stays {order.status}"
         # The paid total is the one the brand collected (an unpaid order can still be edited).
@@ -335,8 +362,10 @@ class WebhookHandlers:
             return f"ignored: order {event.order_name} is not cancelled in the signed body"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
-            # Nothing counted, nothing to undo; a late orders/create would carry its own status.
-            return f"ignored: order {event.order_name} was never recorded"
+            # Shopify does not order its topics: orders/create and orders/paid may still come, carrying
+            # the order as it was then (paid, not cancelled). Recorded cancelled now, the order is
+            # what they find, and it stays cancelled (final: Shopify cannot un-cancel).
+            return self._record_shopify_order(brand, event, OrderStatus.CANCELLED)
         if order.status == OrderStatus.CANCELLED:
             return f"order {order.id} stays {OrderStatus.CANCELLED}"
         order.status = OrderStatus.CANCELLED

@@ -586,15 +586,98 @@ def test_a_cancelled_shopify_order_is_not_counted_and_stays_cancelled(
     cancelled = order | {"financial_status": "refunded", "cancelled_at": "2026-11-24T18:00:00Z"}
     cancel = shopify_delivery(world.client, cancelled, topic="orders/cancelled")
     stale = shopify_delivery(world.client, order, topic="orders/paid")
-    unknown_order = pending_order(world, 83) | {"cancelled_at": "2026-11-24T18:00:00Z"}
-    unknown = shopify_delivery(world.client, unknown_order, topic="orders/cancelled")
 
-    # Then the order is cancelled, uncounted, and a cancel for an unknown order is ignored
+    # Then the order is cancelled and uncounted
     (stored,) = rows(engine, Order)
     assert receipt(cancel)["outcome"] == f"order {stored.id} is cancelled"
     assert receipt(stale)["outcome"] == f"order {stored.id} stays cancelled"
-    assert receipt(unknown)["outcome"] == "ignored: order #1083 was never recorded"
     assert stored.status == "cancelled"
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
+
+
+def test_a_cancel_delivered_before_its_order_records_it_cancelled_and_the_late_topics_leave_it_so(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a paid order whose orders/create and orders/paid deliveries failed, and the merchant cancelled
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 83) | {"financial_status": "paid"}
+    cancelled = order | {"financial_status": "refunded", "cancelled_at": "2026-11-24T18:00:00Z"}
+
+    # When orders/cancelled arrives first, then Shopify's retries of orders/create and orders/paid,
+    # carrying the order as it was then (paid, not cancelled)
+    cancel = shopify_delivery(world.client, cancelled, topic="orders/cancelled", event_id="e-83-cancel")
+    late_create = shopify_delivery(world.client, order, topic="orders/create", event_id="e-83-create")
+    late_paid = shopify_delivery(world.client, order, topic="orders/paid", event_id="e-83-paid")
+
+    # Then the order is recorded once, from the cancel's note_attributes, cancelled and never counted
+    (stored,) = rows(engine, Order)
+    assert receipt(cancel)["outcome"] == f"order {stored.id} recorded (cancelled, 59.90 EUR)"
+    assert receipt(late_create)["outcome"] == f"already recorded as order {stored.id}"
+    assert receipt(late_paid)["outcome"] == f"order {stored.id} stays cancelled"
+    assert (stored.status, stored.placement_id, stored.provider_event_id) == (
+        "cancelled",
+        hoodie.placement.id,
+        "e-83-cancel",
+    )
+    assert [row.status for row in rows(engine, CheckoutSession)] == ["open"]
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
+
+
+def test_a_cancel_for_an_unrecorded_order_not_attributed_to_this_brand_is_ignored(
+    world: World, hoodie: Shoppable, engine: Engine, settings: ApiSettings, other_brand: BrandAccount
+) -> None:
+    # Given cancels of orders never recorded: one without ReelCart's cart attributes, one naming only
+    # another brand's placement
+    theirs = make_shoppable(engine, settings, other_brand, sku="RIVAL-1")
+    cancelled_at = {"cancelled_at": "2026-11-24T18:00:00Z", "total_price": "59.90", "currency": "EUR"}
+    unattributed = {"id": 94, "name": "#1094", "note_attributes": []} | cancelled_at
+    forged = {
+        "id": 95,
+        "name": "#1095",
+        "note_attributes": [
+            {"name": "reelcart_click_id", "value": "click-forged"},
+            {"name": "reelcart_placement_id", "value": str(theirs.placement.id)},
+            {"name": "reelcart_episode_id", "value": str(theirs.episode.id)},
+        ],
+    } | cancelled_at
+
+    # When they arrive
+    answers = [
+        shopify_delivery(world.client, body, topic="orders/cancelled") for body in (unattributed, forged)
+    ]
+
+    # Then both are acknowledged, and nothing is recorded (for this brand or the other)
+    assert [receipt(answer)["outcome"] for answer in answers] == [
+        "ignored: order #1094 has no ReelCart attribution",
+        "ignored: order #1095 names no placement of this brand",
+    ]
+    assert count(engine, Order) == 0
+    assert count(engine, ProcessedWebhook) == 2
+
+
+def test_a_shopify_test_order_is_acknowledged_but_never_recorded_or_counted(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a brand trying its hotspot with Shopify's test gateway: a paid order marked "test"
+    tap(world, hoodie, provider="shopify")
+    order = pending_order(world, 96) | {"test": True}
+    paid = order | {"financial_status": "paid"}
+    cancelled = paid | {"cancelled_at": "2026-11-24T18:00:00Z"}
+
+    # When every order topic about it arrives (pending create, paid, cancel; and a paid create)
+    answers = [
+        shopify_delivery(world.client, order, topic="orders/create"),
+        shopify_delivery(world.client, paid, topic="orders/paid"),
+        shopify_delivery(world.client, cancelled, topic="orders/cancelled"),
+        shopify_delivery(world.client, paid, topic="orders/create"),
+    ]
+
+    # Then each is acknowledged (so Shopify does not retry) as a test order; no order, no sale
+    assert [receipt(answer)["outcome"] for answer in answers] == [
+        "ignored: order #1096 is a Shopify test order, not a sale"
+    ] * 4
+    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (0, 4)
+    assert [row.status for row in rows(engine, CheckoutSession)] == ["open"]
     assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}
 
 
@@ -726,3 +809,35 @@ def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
         "orders_paid": 1,
         "revenue": {"EUR": "59.90"},
     }
+
+
+def test_concurrent_cancel_create_and_paid_for_one_order_leave_it_cancelled(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    # Given a cancelled order whose three topics, each from two subscriptions, Shopify delivers at
+    # once after an outage (in no order: create and paid carry the order before it was cancelled)
+    tap(world, hoodie, provider="shopify")
+    paid = pending_order(world, 97) | {"financial_status": "paid"}
+    cancelled = paid | {"cancelled_at": "2026-11-24T18:00:00Z"}
+    deliveries = [
+        (topic, body, f"e-97-{topic}-{n}")
+        for topic, body in [("orders/cancelled", cancelled), ("orders/create", paid), ("orders/paid", paid)]
+        for n in range(2)
+    ]
+
+    # When all six (plus a duplicate of each) race
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(
+                lambda item: shopify_delivery(world.client, item[1], topic=item[0], event_id=item[2]),
+                deliveries * 2,
+            )
+        )
+
+    # Then all are acknowledged, and whichever came first, one cancelled order is stored, uncounted
+    assert [response.status_code for response in responses] == [200] * 12
+    assert (count(engine, Order), count(engine, ProcessedWebhook)) == (1, 6)
+    assert [row.status for row in rows(engine, Order)] == ["cancelled"]
+    assert funnel(world, hoodie, brand) == {"checkouts_opened": 1, "orders_paid": 0, "revenue": {}}

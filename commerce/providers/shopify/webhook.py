@@ -70,7 +70,7 @@ class _OrderPayload(_Payload):
     financial_status: str | None = None
     note_attributes: list[_NoteAttribute] = []
     created_at: datetime | None = None
-    test: bool = False
+    test: bool = False  # placed through a test gateway or a provider in test mode: no money moved
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
 

@@ -204,7 +204,8 @@ class FakeShopify:
             "currency": created["cart"]["cost"]["totalAmount"]["currencyCode"],
             "financial_status": "paid",
             "created_at": "2026-11-24T17:02:11Z",
-            "test": True,
+            # A real sale: ReelCart records no test order (tests of those set "test": true).
+            "test": False,
             "note_attributes": [
                 {"name": a["key"], "value": a["value"]} for a in created["input"]["attributes"]
             ],
