@@ -198,6 +198,7 @@ def stripe_event_body(
     event_id: str,
     event_type: str = "checkout.session.completed",
     account: str | None = ACCOUNT,
+    livemode: bool = False,
     **session_changes: Any,
 ) -> bytes:
     """A Stripe event as Stripe would POST it, built with the SDK's own constructors."""
@@ -210,7 +211,7 @@ def stripe_event_body(
             "account": account,
             "api_version": "2026-10-28.endive",
             "created": NOW + 120,
-            "livemode": False,
+            "livemode": livemode,
             "pending_webhooks": 1,
             "data": {"object": values | session_changes},
         },

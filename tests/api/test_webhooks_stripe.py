@@ -241,6 +241,23 @@ def test_unpaid_stripe_outcomes_update_the_checkout_and_count_no_order(
     assert (row.status, count(engine, Order)) == (status, 0)
 
 
+def test_a_live_mode_event_to_a_platform_on_test_keys_records_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    # Given a tap on a platform running on test keys, and a paid session reported in live mode
+    tap(world, hoodie)
+    body = stripe_event_body(world.stripe.sessions["cs_test_0001"], event_id="evt_live_1", livemode=True)
+
+    response = stripe_delivery(world.client, body)
+
+    # Then it is acknowledged (Stripe stops retrying) and no sale is recorded: the modes do not match
+    assert (
+        receipt(response)["outcome"] == "ignored: a live-mode event, and this platform charges with test keys"
+    )
+    assert count(engine, Order) == 0
+    assert [row.status for row in rows(engine, CheckoutSession)] == ["open"]
+
+
 def test_a_delayed_payment_counts_once_even_across_two_paid_events(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:

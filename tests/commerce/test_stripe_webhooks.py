@@ -15,6 +15,7 @@ from commerce.checkout import Attribution
 from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
+from commerce.providers.stripe import charges_live
 from commerce.webhooks import verify_and_parse_stripe
 from tests.commerce.fakes.stripe_fake import API_KEY, NOW
 from tests.utils.commerce import STRIPE_WEBHOOK_SECRET, make_settings
@@ -260,3 +261,11 @@ def test_a_checkout_event_without_a_session_object_is_a_payload_error() -> None:
 
     with pytest.raises(WebhookPayloadError, match=r"carries no checkout\.session"):
         verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("key", "live"),
+    [("sk_live_51abc", True), ("rk_live_51abc", True), ("sk_test_51abc", False), ("rk_test_51abc", False)],
+)
+def test_a_platform_charges_live_only_with_a_live_key(key: str, live: bool) -> None:
+    assert charges_live(make_settings(stripe_secret_key=key)) is live

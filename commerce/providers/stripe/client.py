@@ -25,6 +25,13 @@ def build_stripe_client(settings: CommerceSettings) -> stripe.StripeClient:
     )
 
 
+def charges_live(settings: CommerceSettings) -> bool:
+    """Whether the platform charges real money: its secret key is a live one (`sk_live_`, or a
+    restricted `rk_live_`). Stripe sends a live Connect endpoint its connected accounts' test-mode
+    events too, so an event's `livemode` is checked against this."""
+    return settings.stripe_secret_key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+
+
 def _caused_by_timeout(error: BaseException) -> bool:
     """The SDK wraps `requests` timeouts in `APIConnectionError`; look down the cause chain."""
     seen: set[int] = set()
