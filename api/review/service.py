@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from api.auth import Principal
@@ -414,11 +415,56 @@ def history(session: Session, placement: Placement) -> list[ReviewActionPublic]:
     return [ReviewActionPublic.model_validate(action, from_attributes=True) for action in actions]
 
 
-def _decode_cursor(cursor: str | None) -> int:
-    """The offset a cursor this API issued holds; anything else (a non-integer, `Infinity`, an offset
-    past what the database's OFFSET takes) is a 422 on `cursor`, never an overflow in the query."""
+@dataclass(frozen=True)
+class _QueuePosition:
+    """Where a queue page ended: its last placement's place in the queue's order (link confidence, null
+    when unlinked; time on screen in ms; id). The next page starts after it, wherever the placements
+    before it went meanwhile (approved, rejected), so a page never skips one still waiting."""
+
+    link_confidence: float | None
+    duration_ms: int
+    id: uuid.UUID
+
+
+def _queue_duration() -> Any:
+    return col(Placement.end_ms) - col(Placement.start_ms)
+
+
+def _queue_order() -> tuple[Any, ...]:
+    """Unlinked first, then lowest link confidence, then longest on screen, then id (unique: total)."""
+    return (
+        col(Placement.link_confidence).is_not(None),
+        col(Placement.link_confidence),
+        _queue_duration().desc(),
+        col(Placement.id),
+    )
+
+
+def _after(position: _QueuePosition) -> Any:
+    """The placements after `position` in `_queue_order`, whether or not its placement still waits."""
+    confidence = col(Placement.link_confidence)
+    duration = _queue_duration()
+    later_in_tie = or_(
+        duration < position.duration_ms,
+        and_(duration == position.duration_ms, col(Placement.id) > position.id),
+    )
+    if position.link_confidence is None:
+        return or_(confidence.is_not(None), and_(confidence.is_(None), later_in_tie))
+    return and_(
+        confidence.is_not(None),
+        or_(
+            confidence > position.link_confidence,
+            and_(confidence == position.link_confidence, later_in_tie),
+        ),
+    )
+
+
+def _decode_cursor(cursor: str | None) -> _QueuePosition | None:
+    """The position a cursor this API issued holds; anything else (not base64 JSON, another shape, a
+    confidence that is not a finite number, `Infinity`, a duration past what the database's integers hold,
+    an id that is not a UUID) is a 422 on `cursor`, never an error in the query."""
     if not cursor:
-        return 0
+        return None
     invalid = InvalidInput(
         "cursor is not one this API issued", errors=[{"field": "cursor", "message": "invalid"}]
     )
@@ -432,14 +478,31 @@ def _decode_cursor(cursor: str | None) -> int:
         )
     except (ValueError, TypeError) as error:
         raise invalid from error
-    offset = document.get("o") if isinstance(document, dict) else None
-    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+    if not isinstance(document, dict) or set(document) != {"c", "d", "i"}:
         raise invalid
-    return offset
+    confidence, duration, placement_id = document["c"], document["d"], document["i"]
+    # An issued confidence is a float as JSON writes one (`0.5`, `1.0`), never an integer or `true`.
+    if confidence is not None and (type(confidence) is not float or not math.isfinite(confidence)):
+        raise invalid
+    # A duration is the difference of two int4 columns: what the query compares it with fits int4 too.
+    if type(duration) is not int or not -MAX_OFFSET <= duration <= MAX_OFFSET:
+        raise invalid
+    if type(placement_id) is not str:
+        raise invalid
+    try:
+        parsed_id = uuid.UUID(hex=placement_id)
+    except ValueError as error:
+        raise invalid from error
+    return _QueuePosition(link_confidence=confidence, duration_ms=duration, id=parsed_id)
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+def _encode_cursor(placement: Placement) -> str:
+    document = {
+        "c": placement.link_confidence,
+        "d": placement.end_ms - placement.start_ms,
+        "i": placement.id.hex,
+    }
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
 
 
 def review_queue(
@@ -452,23 +515,21 @@ def review_queue(
     cursor: str | None,
     episode_id: uuid.UUID | None,
 ) -> ReviewQueuePage:
-    """Most in need of a human first: unlinked, then lowest link confidence, then longest on screen."""
-    offset = _decode_cursor(cursor)
+    """Most in need of a human first: unlinked, then lowest link confidence, then longest on screen.
+
+    The cursor is a keyset: the last item's place in that order, not a count of items to skip, so
+    approving or rejecting items of one page never hides the next page's from the following one."""
+    position = _decode_cursor(cursor)
     statement = select(Placement).where(Placement.brand_id == brand_id, Placement.status == status)
     if episode_id is not None:
         statement = statement.where(Placement.episode_id == episode_id)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    rows: Sequence[Placement] = session.exec(
-        statement.order_by(
-            col(Placement.link_confidence).is_not(None),
-            col(Placement.link_confidence),
-            (col(Placement.end_ms) - col(Placement.start_ms)).desc(),
-            col(Placement.id),
-        )
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    next_cursor = _encode_cursor(offset + limit) if offset + limit < total else None
+    if position is not None:
+        statement = statement.where(_after(position))
+    # One more than the page: whether anything follows it, without a second count.
+    fetched: Sequence[Placement] = session.exec(statement.order_by(*_queue_order()).limit(limit + 1)).all()
+    rows = fetched[:limit]
+    next_cursor = _encode_cursor(rows[-1]) if len(fetched) > limit else None
     return ReviewQueuePage(
         items=placements_public(session, rows, settings), next_cursor=next_cursor, total=total
     )

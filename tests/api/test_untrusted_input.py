@@ -22,7 +22,7 @@ from api.checkout.models import CheckoutSession
 from api.episodes.models import Episode
 from api.settings import ApiSettings
 from tests.api.commerce_support import ACCOUNT, World, make_shoppable
-from tests.api.factories import make_episode
+from tests.api.factories import make_episode, make_placement
 from tests.utils.api import BrandAccount, make_video
 
 NUL = "\x00"
@@ -125,6 +125,9 @@ def _cursor(document: Any) -> str:
         _cursor({"o": True}),
         _cursor({"o": -1}),
         _cursor([1]),
+        # An offset: the queue's cursors are keysets now (tests/api/test_review_queue_cursor.py)
+        _cursor({"o": 50}),
+        _cursor({"c": 0.5, "d": 10**22, "i": uuid.UUID(int=1).hex}),
         "not base64!",
         "",
     ],
@@ -140,9 +143,16 @@ def test_a_forged_review_cursor_is_a_422_on_the_cursor(
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_an_issued_cursor_still_pages(client: TestClient, brand: BrandAccount) -> None:
-    response = client.get("/v1/review/queue", params={"cursor": _cursor({"o": 50})}, headers=brand.headers)
+def test_an_issued_cursor_still_pages(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    make_placement(engine, episode)
+    make_placement(engine, episode)
+    first = client.get("/v1/review/queue", params={"limit": 1}, headers=brand.headers).json()
+    response = client.get("/v1/review/queue", params={"cursor": first["next_cursor"]}, headers=brand.headers)
     assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == 1
 
 
 def test_a_csv_field_of_200000_characters_is_a_line_error_and_nothing_is_imported(
