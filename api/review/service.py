@@ -235,6 +235,24 @@ def _own_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -
     return product
 
 
+def _sellable(session: Session, product: Product) -> Product:
+    """The product, or a 422 when it has no variant: its hotspot would have nothing to buy (the player
+    shows no hotspot for it, while the console would count it live)."""
+    if not has_variant(session, product.id):
+        raise InvalidInput(
+            f"{product.title!r} has no variant to sell, so its hotspot could not be bought: add one "
+            f"(POST /v1/products/{product.id}/variants) before approving it",
+            errors=[{"field": "product_id", "message": "has no variant to sell"}],
+        )
+    return product
+
+
+def has_variant(session: Session, product_id: uuid.UUID) -> bool:
+    return (
+        session.exec(select(Variant.id).where(Variant.product_id == product_id).limit(1)).first() is not None
+    )
+
+
 def _record(
     session: Session,
     placement: Placement,
@@ -285,7 +303,7 @@ def approve(
             "publish a guess; send product_id (or relink with PATCH chosen_product_id first)",
             errors=[{"field": "product_id", "message": "required: no product is known for this placement"}],
         )
-    placement.chosen_product_id = _own_product(session, placement.brand_id, chosen).id
+    placement.chosen_product_id = _sellable(session, _own_product(session, placement.brand_id, chosen)).id
     placement.status = PlacementStatus.APPROVED
     _record(session, placement, actor, "approve", before, settings, rebuild=rebuild)
     return placement
@@ -306,6 +324,25 @@ def top_candidate(placement: Placement) -> uuid.UUID | None:
     """The product of the placement's first candidate with a readable product id."""
     candidates = stored_candidates(placement)
     return candidates[0].product_id if candidates else None
+
+
+def _relink(session: Session, placement: Placement, product_id: uuid.UUID | None) -> None:
+    """A person's choice of product (None: none, and an approved placement goes back to review)."""
+    if product_id is None:
+        placement.chosen_product_id = None
+        if placement.status == PlacementStatus.APPROVED:
+            placement.status = PlacementStatus.PROPOSED
+        return
+    product = _own_product(session, placement.brand_id, product_id)
+    # An approved placement stays on the timeline: as what it is relinked to, that must sell.
+    if placement.status == PlacementStatus.APPROVED:
+        _sellable(session, product)
+    placement.chosen_product_id = product.id
+
+
+def frame_at(t_ms: int, fps: float) -> int:
+    """The index of the frame shown at `t_ms` in a video of `fps` frames a second."""
+    return max(0, round(t_ms * fps / 1000))
 
 
 def reject(session: Session, placement: Placement, actor: Principal, settings: ApiSettings) -> Placement:
@@ -337,17 +374,19 @@ def patch(
     actions = []
     if {"start_ms", "end_ms"} & fields:
         placement.start_ms, placement.end_ms = start, end
+        if episode is not None and episode.fps > 0:
+            # The frame span says the same as the ms span (at the episode's average rate: a retime is a
+            # person's edit, not a decoded frame).
+            placement.start_frame, placement.end_frame = (
+                frame_at(start, episode.fps),
+                frame_at(end, episode.fps),
+            )
         actions.append("retime")
     if body.keyframes is not None:
         placement.keyframes = [frame.model_dump() for frame in sorted(body.keyframes, key=lambda f: f.t_ms)]
         actions.append("reshape")
     if "chosen_product_id" in fields:
-        if body.chosen_product_id is None:
-            placement.chosen_product_id = None
-            if placement.status == PlacementStatus.APPROVED:
-                placement.status = PlacementStatus.PROPOSED
-        else:
-            placement.chosen_product_id = _own_product(session, placement.brand_id, body.chosen_product_id).id
+        _relink(session, placement, body.chosen_product_id)
         actions.append("relink")
     if not actions:
         raise InvalidInput("nothing to change: send start_ms, end_ms, keyframes or chosen_product_id")
@@ -389,13 +428,15 @@ def bulk_approve(
         product_id
         for product_id in sorted(product_id for product_id in products if product_id is not None)
         if product_for_placement(session, brand_id, product_id) is not None
+        and has_variant(session, product_id)
     }
     approved = []
     contradicted = 0
     # Then the placements, read again locked in id order (a deletion waited for has taken its product off
     # some; a link job's or a reviewer's change lands before or after this), and the timelines last, each
     # once, in id order: every lock in the order a deletion and a link job take theirs. A product deleted,
-    # or one not seen in the first read, is left out: its placements stay for review.
+    # one not seen in the first read, or one with no variant to sell, is left out: its placements stay for
+    # review.
     locked = statement.order_by(col(Placement.id)).with_for_update().execution_options(populate_existing=True)
     for placement in session.exec(locked).all():
         if placement.link_contradicted and placement.chosen_product_id is None:

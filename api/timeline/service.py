@@ -50,6 +50,10 @@ def build_timeline_document(session: Session, episode: Episode, settings: ApiSet
             if product is None:
                 continue
             public = product_public(session, product, settings.public_base_url)
+            if not public.variants:
+                # Nothing to buy (its last variant was deleted): no hotspot, as the overlay would show
+                # none, so the episode is not public on its account either.
+                continue
             products[product.id] = {
                 "id": str(public.id),
                 "title": public.title,
