@@ -23,6 +23,24 @@ def _rate_limit(value: str) -> str:
 RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
+def _absolute(path: Path) -> Path:
+    # A relative root would mean whatever folder the process happened to start in, which differs
+    # between `serve`, a worker and a service manager: the same request allowed on one, refused on another.
+    if not path.is_absolute():
+        raise ValueError(f"{str(path)!r} is relative; give absolute paths")
+    return path
+
+
+def _means_no_budget(value: object) -> bool:
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "none"):
+        return True
+    try:
+        return float(text) == 0
+    except ValueError:
+        return False  # not a number: the field's own check says so
+
+
 def _ip_network(value: str) -> str:
     # Fails at startup on a typo rather than silently trusting nobody (or the wrong hop).
     ip_network(value, strict=False)
@@ -42,7 +60,7 @@ class ApiSettings(BaseSettings):
     # Origins a brand's own tools call the brand routes from; the player's routes answer any (api/cors.py).
     cors_origins: list[str] = Field(default_factory=list)
     # Server-side paths an operator may register episodes from, besides media_dir itself.
-    media_import_roots: list[Path] = Field(default_factory=list)
+    media_import_roots: list[Annotated[Path, AfterValidator(_absolute)]] = Field(default_factory=list)
     secret_key: SecretStr = SecretStr("change-me")
     max_json_bytes: int = Field(default=1 << 20, ge=1024)
     max_upload_bytes: int = Field(default=2 << 30, ge=1 << 20)
@@ -123,6 +141,7 @@ class ApiSettings(BaseSettings):
     train_max_images: int = Field(default=20_000, ge=1)
     train_val_per_class: int = Field(default=4, ge=1, le=100)
     train_epochs: int = Field(default=60, ge=1, le=1000)
+    # None (set as 0, "none" or empty): no time budget, the epochs decide.
     train_time_hours: float | None = Field(default=0.75, gt=0, le=72)
     train_batch: int = Field(default=16, ge=1, le=512)
     train_device: str = "auto"
@@ -136,6 +155,13 @@ class ApiSettings(BaseSettings):
     # Also sample backgrounds from the brand's own episodes. Off: those frames show the brand's products
     # unlabelled, which teaches the detector that they are background (not measured either way yet).
     train_episode_backgrounds: bool = False
+
+    @field_validator("train_time_hours", mode="before")
+    @classmethod
+    def _no_time_budget(cls, value: object) -> object:
+        # The environment cannot set a field back to None once it has a default: 0, "none" or an empty
+        # value say "no time budget, the epochs decide".
+        return None if _means_no_budget(value) else value
 
     @field_validator("public_base_url")
     @classmethod

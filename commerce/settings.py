@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from commerce.exceptions import SettingsError
 
@@ -20,6 +22,37 @@ DEVELOPMENT_TOKEN_KEY = base64.urlsafe_b64encode(b"reelcart-development-only-key
 
 _PLACEHOLDER_MARKERS = ("placeholder", "changeme", "change-me", "dummy", "example", "development-only")
 _SHOPIFY_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
+# How pydantic-settings words a value it could not even parse (a list variable that is not JSON).
+_UNPARSED_FIELD = re.compile(r'for field "(?P<field>\w+)" from source')
+
+
+def describe_settings_error(error: ValueError, prefix: str = "REELCART_") -> str:
+    """One line naming each environment variable at fault and what is wrong with it, for every
+    settings class (`api` says it for its own and the tagger's too). Pydantic's own text spans lines
+    and ends with a documentation URL. The input is not added (it may be a secret): only a validator's
+    own message quotes a value, where the value is no secret."""
+    if isinstance(error, ValidationError):
+        return "; ".join(_describe(detail, prefix) for detail in error.errors(include_url=False))
+    unparsed = _UNPARSED_FIELD.search(str(error)) if isinstance(error, SourceError) else None
+    if unparsed is not None:
+        variable = prefix + unparsed["field"].upper()
+        return f'{variable}: not valid JSON (a list is written as one, e.g. ["a", "b"])'
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _describe(detail: ErrorDetails, prefix: str) -> str:
+    message = detail["msg"].removeprefix("Value error, ")
+    if not detail["loc"]:
+        return message  # a check across fields, whose message names its variables itself
+    field, *rest = detail["loc"]
+    where = prefix + str(field).upper()
+    # List positions count from 1 for a person; the other parts are the names of a union's members
+    # (`float`, `list[str]`), which mean nothing to an operator.
+    positions = [f"entry {part + 1}" for part in rest if isinstance(part, int)]
+    if positions:
+        where += f" ({', '.join(positions)})"
+    return f"{where}: {message}"
 
 
 def _is_placeholder(secret: SecretStr | None) -> bool:
@@ -32,6 +65,21 @@ def _is_placeholder(secret: SecretStr | None) -> bool:
     if value == DEVELOPMENT_TOKEN_KEY:
         return True
     return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+def _fernet_key(value: SecretStr) -> SecretStr:
+    # Checked when settings load, for the current key and every previous one alike: a bad key found at
+    # first use would turn every stored token into "cannot be decrypted" with no word of the setting.
+    try:
+        raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("a token encryption key must be urlsafe base64 (a Fernet key)") from error
+    if len(raw) != 32:
+        raise ValueError(f"a token encryption key must decode to 32 bytes, got {len(raw)}")
+    return value
+
+
+FernetKey = Annotated[SecretStr, AfterValidator(_fernet_key)]
 
 
 class CommerceSettings(BaseSettings):
@@ -79,8 +127,8 @@ class CommerceSettings(BaseSettings):
 
     # Fernet key (urlsafe base64 of 32 bytes) for brand access tokens at rest; previous keys still
     # decrypt so a key can be rotated without a flag day.
-    token_encryption_key: SecretStr = SecretStr(DEVELOPMENT_TOKEN_KEY)
-    token_encryption_previous_keys: list[SecretStr] = Field(default_factory=list)
+    token_encryption_key: FernetKey = SecretStr(DEVELOPMENT_TOKEN_KEY)
+    token_encryption_previous_keys: list[FernetKey] = Field(default_factory=list)
 
     webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
     # Shopify retries a failed delivery 8 times over 4 hours, each retry stamped with the event's
@@ -103,17 +151,6 @@ class CommerceSettings(BaseSettings):
     def _quarterly_release(cls, value: str) -> str:
         if not _SHOPIFY_VERSION.match(value):
             raise ValueError(f"Shopify API versions are quarterly releases like 2026-10, got {value!r}")
-        return value
-
-    @field_validator("token_encryption_key")
-    @classmethod
-    def _fernet_key(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
-        except (binascii.Error, ValueError) as error:
-            raise ValueError("token_encryption_key must be urlsafe base64") from error
-        if len(raw) != 32:
-            raise ValueError(f"token_encryption_key must decode to 32 bytes, got {len(raw)}")
         return value
 
     @model_validator(mode="after")
@@ -139,7 +176,5 @@ def load_commerce_settings(**overrides: object) -> CommerceSettings:
     """Read settings from the environment, raising `SettingsError` with one line instead of a dump."""
     try:
         return CommerceSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise SettingsError(f"invalid commerce settings ({where}): {first['msg']}") from error
+    except (ValidationError, SourceError) as error:
+        raise SettingsError(f"invalid commerce settings: {describe_settings_error(error)}") from error

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._common import load_tagger_settings
 from tagger.exceptions import TaggerError
 from tagger.linking.cache import CachedExtractor
 from tagger.linking.croppers import Cropper, DetectorCropper, WholeImageCropper
@@ -51,10 +52,10 @@ def _cropper(kind: str, err: Console) -> Cropper:
     if kind == "whole":
         return WholeImageCropper()
     from tagger.detection.factory import load_detector  # noqa: PLC0415 - only when cropping with it
-    from tagger.settings import TaggerSettings  # noqa: PLC0415
 
+    settings = load_tagger_settings()
     try:
-        return DetectorCropper(load_detector(TaggerSettings()), name="detector")
+        return DetectorCropper(load_detector(settings), name="detector")
     except TaggerError as error:
         if kind == "detector":
             raise

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 from api.brands.models import Brand
 from api.catalog.importing import CatalogImportError
 from api.catalog.models import Variant
+from api.cli._common import load_settings, load_tagger_settings
 from api.cli.catalog import import_catalog_file
 from api.cli.evaluate import eval_app
 from api.db import create_db_engine, upgrade_database
@@ -139,6 +140,9 @@ def episode(
         left_out = choose_left_out(shots, leave_out, leave_out_seed)
     except TaggerError as error:
         _fail(str(error))
+    # The tag job below reads both; a setting set wrong is said here in one line, not as its traceback.
+    load_settings()
+    load_tagger_settings()
     console = Console(stderr=True)
     if left_out:
         console.print(

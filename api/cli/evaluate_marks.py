@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._common import load_tagger_settings
 from api.cli.evaluate import eval_app
 from tagger.linking import CatalogIndexError, LinkingError, build_catalog_index, load_extractor
 from tagger.linking.dataset import read_catalog_csv
 from tagger.linking.linker import OWN_PRINT_CONFIRMING_INLIERS, OWN_PRINT_INLIERS
 from tagger.linking.own_print_check import check_own_print
-from tagger.settings import TaggerSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -44,9 +44,10 @@ def marks(
 ) -> None:
     """Check each marked product's own-print boxes: enough print to confirm it, none another product has."""
     console, err = Console(), Console(stderr=True)
+    weights = model_dir or load_tagger_settings().model_dir
     try:
         items = read_catalog_csv(catalog)
-        index = build_catalog_index(items, load_extractor(model_dir or TaggerSettings().model_dir, ocr=False))
+        index = build_catalog_index(items, load_extractor(weights, ocr=False))
     except (OSError, LinkingError, CatalogIndexError) as error:
         typer.echo(f"error: {str(error).splitlines()[0]}", err=True)
         raise typer.Exit(code=1) from error

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._common import load_tagger_settings
 from tagger.exceptions import TaggerError
 from tagger.models.cards import ModelCard
 from tagger.models.registry import ModelState, list_cards, model_status, pull
@@ -29,8 +30,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _settings(model_dir: Path | None) -> TaggerSettings:
-    settings = TaggerSettings()
-    return settings.model_copy(update={"model_dir": model_dir}) if model_dir is not None else settings
+    overrides = {} if model_dir is None else {"model_dir": model_dir}
+    return load_tagger_settings(**overrides)
 
 
 def _select(settings: TaggerSettings, names: list[str] | None) -> list[ModelCard]:

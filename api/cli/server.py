@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli._common import fail, load_settings
+from api.cli._common import check_schema_if_reachable, fail, load_settings, load_tagger_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
                 import celery  # noqa: F401, PLC0415
             except ImportError:
                 fail("REELCART_BROKER_URL is set but Celery is not installed: pip install 'reelcart[celery]'")
+        else:
+            # This process's threads run the tag jobs: a tagging setting set wrong is said now, in one
+            # line, rather than as a traceback from the app factory.
+            load_tagger_settings()
+        check_schema_if_reachable(settings)
         uvicorn.run(
             "api.app:create_app",
             factory=True,
@@ -54,4 +59,5 @@ def register(app: typer.Typer) -> None:
         if settings.environment == "production":
             # The demo mints an operator key and publishes a demo brand; the demo player is off there too.
             fail("the demo is for development machines, and REELCART_ENVIRONMENT is production")
+        load_tagger_settings()  # the demo tags its episode: a tagging setting set wrong is said first
         run_demo(settings, host=host, port=port, serve=serve)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli._common import load_tagger_settings
 from tagger.detection.factory import load_detector
 from tagger.detection.onnx_backend import DEVICE_PROVIDERS
 from tagger.exceptions import TaggerError
@@ -73,7 +74,7 @@ def tag(
     updates: dict[str, object] = {"execution_providers": DEVICE_PROVIDERS[device]}
     if sample_fps is not None:
         updates["sample_fps"] = sample_fps
-    settings = TaggerSettings().model_copy(update=updates)
+    settings = load_tagger_settings(**updates)
     try:
         detector = load_detector(settings, model)
         linker = _catalog_linker(catalog, settings, err) if catalog is not None else None

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from api.cli._common import console, fail, load_settings, open_database
+from api.cli._common import console, fail, load_settings, load_tagger_settings, open_database
 from api.jobs.routing import QUEUES
 from api.observability.worker_metrics import count_in_every_process, serve_worker_metrics, worker_registry
 
@@ -60,6 +60,9 @@ def register(app: typer.Typer) -> None:
                 "worker metrics need REELCART_METRICS_TOKEN, the bearer token Prometheus scrapes with "
                 "(or leave --metrics-port and REELCART_WORKER_METRICS_PORT unset)"
             )
+        # Each pool process reads the tagging settings at its first job: one set wrong is said now, in one
+        # line, rather than as every job's traceback.
+        load_tagger_settings()
         engine = open_database(settings)  # fail now, in one line, on a database that is missing or behind
         try:
             from api.jobs.celery_app import run_worker  # noqa: PLC0415

@@ -18,7 +18,7 @@ from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector, load_detector_card
 from tagger.detection.merged import MergedDetector
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogIndexError
+from tagger.linking import LinkingError
 from tagger.pipeline import tag_video
 from tagger.placements import Placement
 from tagger.settings import TaggerSettings
@@ -158,7 +158,9 @@ class PipelineTagFunction:
             brand = self._linking.brand_linker(
                 brand_id, on_progress=lambda done, total: progress(INDEX_SHARE * done / max(total, 1))
             )
-        except (ModelError, CatalogIndexError) as error:
+        except (ModelError, LinkingError) as error:
+            # A missing part of the linker (the embedder's weights, the `ocr` extra) or a catalog it
+            # cannot index: the placements are still worth reviewing, and the job says why they are unlinked.
             log.warning("placements stay unlinked: %s", error)
             return None, str(error)
         if brand is None:

@@ -68,9 +68,13 @@ from api.review.models import Placement
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
-from tagger.linking import CatalogIndexError
+from tagger.linking import CatalogIndexError, LinkingError
 
 log = logging.getLogger("reelcart.jobs")
+
+
+def _unavailable(error: Exception) -> str:
+    return f"linking is unavailable: {error}"
 
 
 class _RowBusyError(Exception):
@@ -189,7 +193,10 @@ class LinkJobExecutor:
             lambda: self._run(job_id, scope),
             reasons={
                 CatalogIndexError: str,
-                ModelError: lambda error: f"linking is unavailable: {error}",
+                ModelError: _unavailable,
+                # After CatalogIndexError, its subclass: the others say a part of the linker is missing
+                # or unusable (the `ocr` extra, the fusion model), in words an operator can act on.
+                LinkingError: _unavailable,
                 LeaseLostError: str,
             },
             fail=partial(self._fail, job_id, scope.attempt),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from commerce.crypto import TokenCipher, generate_token_key
 from commerce.exceptions import SettingsError
 from commerce.settings import CommerceSettings, load_commerce_settings
 
@@ -20,6 +23,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         *REAL_SECRETS,
         "REELCART_ENVIRONMENT",
+        "REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS",
         "REELCART_SHOPIFY_BASE_URL",
         "REELCART_STRIPE_API_BASE",
     ):
@@ -48,8 +52,7 @@ def test_production_refuses_placeholders_and_names_every_variable_to_set(
         load_commerce_settings()
 
     assert str(error.value) == (
-        "invalid commerce settings (settings): Value error, "
-        "placeholder secrets are only allowed in development: "
+        "invalid commerce settings: placeholder secrets are only allowed in development: "
         "set REELCART_SHOPIFY_API_SECRET, REELCART_STRIPE_SECRET_KEY, REELCART_STRIPE_WEBHOOK_SECRET, "
         "REELCART_TOKEN_ENCRYPTION_KEY"
     )
@@ -97,16 +100,67 @@ def test_an_empty_storefront_token_outside_development_is_refused(monkeypatch: p
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"token_encryption_key": "too-short"}, "token_encryption_key"),
-        ({"shopify_admin_api_version": "2026-11"}, "shopify_admin_api_version"),
-        ({"shopify_base_url": "ftp://example.test"}, "shopify_base_url"),
-        ({"stripe_timeout_s": 0}, "stripe_timeout_s"),
+        (
+            {"token_encryption_key": "too-short"},
+            "REELCART_TOKEN_ENCRYPTION_KEY: a token encryption key must be urlsafe base64 (a Fernet key)",
+        ),
+        (
+            {"shopify_admin_api_version": "2026-11"},
+            "REELCART_SHOPIFY_ADMIN_API_VERSION: Shopify API versions are quarterly releases like 2026-10, "
+            "got '2026-11'",
+        ),
+        (
+            {"shopify_base_url": "ftp://example.test"},
+            "REELCART_SHOPIFY_BASE_URL: base URL must start with http:// or https://, got 'ftp://example.test'",
+        ),
+        ({"stripe_timeout_s": 0}, "REELCART_STRIPE_TIMEOUT_S: Input should be greater than 0"),
+        ({"shopify_page_size": 500}, "REELCART_SHOPIFY_PAGE_SIZE: Input should be less than or equal to 250"),
     ],
 )
-def test_invalid_values_are_one_line_settings_errors(override: dict[str, object], message: str) -> None:
-    with pytest.raises(SettingsError, match=message) as error:
+def test_invalid_values_are_one_line_settings_errors_naming_the_variable(
+    override: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
         load_commerce_settings(**override)
-    assert "\n" not in str(error.value)
+    assert str(error.value) == f"invalid commerce settings: {message}"
+
+
+def test_every_previous_token_key_is_checked_at_load_and_named_by_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a rotation whose first old key is real and whose second is 16 bytes, not 32
+    short = base64.urlsafe_b64encode(b"sixteen bytes!!!").decode()
+    monkeypatch.setenv("REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS", f'["{generate_token_key()}", "{short}"]')
+
+    # Then the settings refuse to load, naming the variable and the entry, never the key itself
+    with pytest.raises(SettingsError) as error:
+        load_commerce_settings()
+    assert str(error.value) == (
+        "invalid commerce settings: REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS (entry 2): "
+        "a token encryption key must decode to 32 bytes, got 16"
+    )
+    assert short not in str(error.value)
+
+
+def test_previous_token_keys_that_are_not_a_json_list_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = generate_token_key()
+    monkeypatch.setenv("REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS", key)
+
+    with pytest.raises(SettingsError) as error:
+        load_commerce_settings()
+    assert str(error.value) == (
+        "invalid commerce settings: REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS: "
+        'not valid JSON (a list is written as one, e.g. ["a", "b"])'
+    )
+
+
+def test_real_previous_token_keys_load_and_still_decrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = generate_token_key(), generate_token_key()
+    stored = TokenCipher(old).encrypt("shpat_old")
+    monkeypatch.setenv("REELCART_TOKEN_ENCRYPTION_KEY", new)
+    monkeypatch.setenv("REELCART_TOKEN_ENCRYPTION_PREVIOUS_KEYS", f'["{old}"]')
+
+    assert TokenCipher.from_settings(load_commerce_settings()).decrypt(stored) == "shpat_old"
 
 
 def test_settings_are_immutable() -> None:
