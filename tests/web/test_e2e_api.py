@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 from sqlmodel import Session, select
 
 from api.analytics.models import Event
@@ -85,17 +85,6 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     api = start_live_api(tmp_path_factory.mktemp("e2e-api"))
     yield api
     api.stop()
-
-
-@pytest.fixture
-def desk_page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
-    """The console is a desk tool: a laptop-sized window, not the phone viewport of the player."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    desk = context.new_page()
-    desk.on("pageerror", lambda error: page_errors.append(str(error)))
-    yield desk
-    context.close()
 
 
 def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 5) -> T:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.utils.web import PageErrors
 from tests.web import factories
@@ -30,16 +30,6 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     api = start_live_api(tmp_path_factory.mktemp("load-more-api"))
     yield api
     api.stop()
-
-
-@pytest.fixture
-def desk_page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    desk = context.new_page()
-    desk.on("pageerror", lambda error: page_errors.append(str(error)))
-    yield desk
-    context.close()
 
 
 def _proposed_ids(page: Page, live_api: LiveApi, headers: dict[str, str]) -> list[str]:
