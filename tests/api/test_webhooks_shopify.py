@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -779,6 +780,18 @@ def test_orders_paid_from_another_shop_does_not_touch_this_brands_order(
     assert [row.status for row in rows(engine, Order)] == ["pending"]
 
 
+def deliver_at_once(world: World, deliveries: list[tuple[str, dict[str, Any], str]]) -> list[Response]:
+    """Each (topic, body, event id) delivered from its own thread, all at once, as Shopify's
+    subscriptions and retries after an outage deliver them."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(
+            pool.map(
+                lambda item: shopify_delivery(world.client, item[1], topic=item[0], event_id=item[2]),
+                deliveries,
+            )
+        )
+
+
 def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
@@ -792,13 +805,7 @@ def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
     ]
 
     # When all six (plus a duplicate of each) arrive at once
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(
-            pool.map(
-                lambda item: shopify_delivery(world.client, item[1], topic=item[0], event_id=item[2]),
-                deliveries * 2,
-            )
-        )
+    responses = deliver_at_once(world, deliveries * 2)
 
     # Then everything is acknowledged, six events were processed, and one paid order is counted
     assert [response.status_code for response in responses] == [200] * 12
@@ -828,13 +835,7 @@ def test_concurrent_cancel_create_and_paid_for_one_order_leave_it_cancelled(
     ]
 
     # When all six (plus a duplicate of each) race
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(
-            pool.map(
-                lambda item: shopify_delivery(world.client, item[1], topic=item[0], event_id=item[2]),
-                deliveries * 2,
-            )
-        )
+    responses = deliver_at_once(world, deliveries * 2)
 
     # Then all are acknowledged, and whichever came first, one cancelled order is stored, uncounted
     assert [response.status_code for response in responses] == [200] * 12
