@@ -28,6 +28,7 @@ from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import JobKind, JobQueue, ThreadJobQueue
 from api.jobs.recovery import JobSupervisor, mark_published
+from api.jobs.runner import retry_delay_s
 from api.jobs.tagging import TagFunction
 from api.limits import BodySizeLimit, upload_routes
 from api.linking import router as linking
@@ -167,6 +168,8 @@ def _job_queue(
         workers=settings.worker_threads,
         own_thread=frozenset({JobKind.TRAIN}),
         handed_out=partial(mark_published, engine),
+        # A job whose handler found the database down is offered again, backing off as a retry does.
+        outage_delay_s=partial(retry_delay_s, settings),
     )
     queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
     return queue

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from api.db import is_database_outage
+
 log = logging.getLogger("reelcart.jobs")
 
 JobHandler = Callable[[uuid.UUID], None]
@@ -93,7 +95,10 @@ class ThreadJobQueue:
     queue is made (`bind`).
 
     `handed_out` is told of every job once it is in a lane: the API records it (`published_at`), so
-    its job supervisor does not hand the job to the threads a second time (api.jobs.recovery)."""
+    its job supervisor does not hand the job to the threads a second time (api.jobs.recovery). So a
+    handler that finds the database down before it could claim or fail its job (nothing ran) must not
+    drop it: the job stays queued, and nothing else would offer it again until a restart. It is offered
+    again after `outage_delay_s(n)` seconds, n counting its outages in a row, as Celery retries it."""
 
     def __init__(
         self,
@@ -102,9 +107,12 @@ class ThreadJobQueue:
         workers: int = 1,
         own_thread: frozenset[JobKind] = frozenset(),
         handed_out: Callable[[JobRef], None] | None = None,
+        outage_delay_s: Callable[[int], float] = lambda outages: min(5.0 * 2.0 ** (outages - 1), 300.0),
     ) -> None:
         self._handlers = dict(handlers or {})
         self._handed_out = handed_out
+        self._outage_delay_s = outage_delay_s
+        self._outages: dict[JobRef, int] = {}
         # The shared lane (None) has `workers` threads; each kind in `own_thread` a lane of one.
         self._threads_per_lane: dict[JobKind | None, int] = {None: workers} | dict.fromkeys(own_thread, 1)
         self._lanes: dict[JobKind | None, queue.Queue[JobRef | None]] = {
@@ -160,15 +168,34 @@ class ThreadJobQueue:
                 return
             try:
                 dispatch(self._handlers, job)
+                self._outage_over(job)
             except JobDeferred as deferred:
+                self._outage_over(job)
                 log.info("%s", deferred)
-                later = threading.Timer(deferred.delay_s, self.enqueue, args=(job,))
-                later.daemon = True
-                later.start()
-            except Exception:
-                log.exception("%s job %s crashed its handler; the worker carries on", job.kind, job.id)
+                self._offer_later(job, deferred.delay_s)
+            except Exception as error:
+                if not is_database_outage(error):
+                    self._outage_over(job)
+                    log.exception("%s job %s crashed its handler; the worker carries on", job.kind, job.id)
+                else:
+                    with self._lock:
+                        outages = self._outages[job] = self._outages.get(job, 0) + 1
+                    delay = self._outage_delay_s(outages)
+                    log.warning(
+                        "%s job %s: database unavailable; offered again in %g s", job.kind, job.id, delay
+                    )
+                    self._offer_later(job, delay)
             finally:
                 lane.task_done()
+
+    def _offer_later(self, job: JobRef, delay_s: float) -> None:
+        later = threading.Timer(delay_s, self.enqueue, args=(job,))
+        later.daemon = True
+        later.start()
+
+    def _outage_over(self, job: JobRef) -> None:
+        with self._lock:
+            self._outages.pop(job, None)
 
 
 class InlineJobQueue:

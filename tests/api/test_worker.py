@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -218,6 +219,56 @@ def test_the_thread_queue_offers_a_deferred_job_again_after_its_delay(
     finally:
         queue.stop()
     assert ran == [job.id, job.id]
+
+
+def test_the_thread_queue_offers_a_job_again_when_the_database_was_down_before_its_claim() -> None:
+    # Given a handler that cannot reach the database twice (a PostgreSQL restart, a locked SQLite file),
+    # then can: nothing ran, the job is still queued, and its published_at says it was handed out, so
+    # no supervisor would offer it again
+    ran: list[uuid.UUID] = []
+    waits: list[int] = []
+    done = threading.Event()
+    job = JobRef(JobKind.TAG, uuid.uuid4())
+
+    def claim_fails_twice(job_id: uuid.UUID) -> None:
+        ran.append(job_id)
+        if len(ran) <= 2:
+            raise OperationalError("UPDATE tagjob ...", {}, Exception("database is locked"))
+        done.set()
+
+    def outage_delay_s(outages: int) -> float:
+        waits.append(outages)
+        return 0.05
+
+    queue = ThreadJobQueue({JobKind.TAG: claim_fails_twice}, outage_delay_s=outage_delay_s)
+    queue.start()
+    try:
+        queue.enqueue(job)
+        # Then the queue offers it again, backing off by the outages in a row, until it runs
+        assert done.wait(5)
+    finally:
+        queue.stop()
+    assert ran == [job.id] * 3
+    assert waits == [1, 2]
+
+
+def test_the_thread_queue_does_not_retry_a_handler_that_failed_for_another_reason() -> None:
+    ran: list[uuid.UUID] = []
+    job = JobRef(JobKind.TAG, uuid.uuid4())
+
+    def broken(job_id: uuid.UUID) -> None:
+        ran.append(job_id)
+        raise RuntimeError("a bug")
+
+    queue = ThreadJobQueue({JobKind.TAG: broken}, outage_delay_s=lambda _: 0.01)
+    queue.start()
+    try:
+        queue.enqueue(job)
+        queue.join()
+        threading.Event().wait(0.1)
+    finally:
+        queue.stop()
+    assert ran == [job.id]
 
 
 def test_a_running_job_beats_until_it_ends_and_a_superseded_attempt_does_not(
