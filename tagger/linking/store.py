@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +103,33 @@ def _stored_marks(product: dict[str, Any], folder: Path) -> tuple[Box, ...]:
         ) from error
 
 
+# A save's staging folder (`.<version>.<random>.partial`), and how old one must be to be a dead writer's.
+PARTIAL_SUFFIX = ".partial"
+ABANDONED_PARTIAL_S = 24 * 3600
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename the finished staging folder to the version's; another writer's finished copy already
+    there is the same version (its name is its content's hash), so ours is dropped."""
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if not (target / "meta.json").is_file():
+            raise
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """`path` holds `text` or what it held before, never half of it, whoever else writes it at once."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 class FileIndexStore:
     """Directory-backed store: `<root>/<version>/{arrays.npz,meta.json}` and `<root>/CURRENT`."""
 
@@ -108,23 +137,30 @@ class FileIndexStore:
         self.root = root
 
     def save(self, index: CatalogIndex) -> str:
+        """Store the index as its version and make it the current one. Several processes may save one
+        version at once (two workers building a brand's new index for a tag job and a link job): each
+        writes its own staging folder and the first to rename it into place wins; the others find the
+        version there and drop their copy."""
         target = self.root / index.version
         if not (target / "meta.json").is_file():
-            staging = self.root / f".{index.version}.partial"
-            staging.mkdir(parents=True, exist_ok=True)
-            digests = sorted(index.image_features)
-            images = [index.image_features[digest] for digest in digests]
-            meta = _meta(index, digests)
-            meta["words"] = [list(item.words) for item in images]
-            _write_arrays(staging, images)
-            # Derived from the descriptors just written (same image order): the whole-frame print
-            # search's vote, kept here so every process maps it instead of building its own.
-            shortlist_of(index).save(staging / SHORTLIST_FOLDER)
-            (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(staging, target)
-        current = self.root / "CURRENT.tmp"
-        current.write_text(index.version, encoding="utf-8")
-        current.replace(self.root / "CURRENT")
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".{index.version}.", suffix=PARTIAL_SUFFIX, dir=self.root)
+            )
+            try:
+                digests = sorted(index.image_features)
+                images = [index.image_features[digest] for digest in digests]
+                meta = _meta(index, digests)
+                meta["words"] = [list(item.words) for item in images]
+                _write_arrays(staging, images)
+                # Derived from the descriptors just written (same image order): the whole-frame print
+                # search's vote, kept here so every process maps it instead of building its own.
+                shortlist_of(index).save(staging / SHORTLIST_FOLDER)
+                (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+                _move_into_place(staging, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        _write_atomically(self.root / "CURRENT", index.version)
         return index.version
 
     def current(self) -> str | None:
@@ -137,7 +173,12 @@ class FileIndexStore:
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(entry.name for entry in self.root.iterdir() if (entry / "meta.json").is_file())
+        # (Not a staging folder, hidden, which holds its meta.json for a moment before its rename.)
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if not entry.name.startswith(".") and (entry / "meta.json").is_file()
+        )
 
     def prune(self, keep: int = 3) -> list[str]:
         """Delete all but the `keep` most recently saved versions (never the current one); returns the
@@ -159,6 +200,11 @@ class FileIndexStore:
         doomed = [version for version in saved[keep:] if version != current]
         for version in doomed:
             shutil.rmtree(self.root / version, ignore_errors=True)
+        # A writer that died mid-save leaves its staging folder; one still writing is younger than this.
+        cutoff = time.time() - ABANDONED_PARTIAL_S
+        for partial in self.root.glob(f".*{PARTIAL_SUFFIX}"):
+            if partial.is_dir() and partial.stat().st_mtime < cutoff:
+                shutil.rmtree(partial, ignore_errors=True)
         return doomed
 
     def load(self, version: str | None = None) -> CatalogIndex:

@@ -6,12 +6,16 @@ import dataclasses
 import json
 import mmap
 import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tagger.linking import store as store_module
 from tagger.linking.cache import features_to_arrays
 from tagger.linking.errors import IndexStoreError
 from tagger.linking.fusion import FusionModel
@@ -118,6 +122,47 @@ def test_pruning_keeps_the_newest_versions_and_always_the_current_one(tmp_path: 
     assert store.prune(keep=2) == []
     with pytest.raises(ValueError, match="keep at least one"):
         store.prune(keep=0)
+
+
+def test_two_writers_saving_one_version_at_once_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two processes (here threads, each with its own store) building a brand's new index for a tag
+    # job and a link job, both mid-write when the other renames its copy into place
+    index = build_catalog_index(catalog(3), extractor())
+    both_writing = threading.Barrier(2, timeout=10)
+    write_arrays = store_module._write_arrays
+
+    def in_step(folder: Path, images: Any) -> None:
+        write_arrays(folder, images)
+        both_writing.wait()
+
+    monkeypatch.setattr(store_module, "_write_arrays", in_step)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        saved = list(pool.map(lambda _: FileIndexStore(tmp_path).save(index), range(2)))
+
+    # Then both saves answer the version (one used to fail on the other's staging folder or rename),
+    # one copy is stored, it loads, and no staging folder is left behind
+    assert saved == [index.version, index.version]
+    assert FileIndexStore(tmp_path).versions() == [index.version]
+    assert FileIndexStore(tmp_path).load().skus == index.skus
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == sorted(["CURRENT", index.version])
+
+
+def test_pruning_removes_a_dead_writers_staging_folder_but_not_a_live_one(tmp_path: Path) -> None:
+    store = FileIndexStore(tmp_path)
+    store.save(build_catalog_index(catalog(2), extractor()))
+    dead, live = tmp_path / ".abc.x1.partial", tmp_path / ".abc.x2.partial"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "meta.json").write_text("{}")  # a staging folder is never a version
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(dead, (two_days_ago, two_days_ago))
+
+    store.prune(keep=1)
+
+    assert (dead.exists(), live.exists()) == (False, True)
+    assert len(store.versions()) == 1
 
 
 def test_loading_before_any_save_is_a_clear_error(tmp_path: Path) -> None:
