@@ -1,8 +1,7 @@
-import {
-  parseTimeline, renderedRect, parseObjectPosition, pickHotspots, layoutLabels, defaultVariant, formatPrice, checkoutFailure,
-} from './timeline-math.js';
+import * as math from './timeline-math.js';
 
 /** @typedef {import('./types').Timeline} Timeline @typedef {import('./types').Placement} Placement */
+/** @typedef {[HTMLButtonElement, number, number, Placement]} Spot */
 
 const CSS = `.rc-layer{position:absolute;overflow:hidden;pointer-events:none;z-index:2}
 .rc-hs{position:absolute;left:0;top:0;width:44px;height:44px;margin:-22px;padding:0;border:0;background:none;cursor:pointer;pointer-events:auto}
@@ -39,8 +38,6 @@ const loadStripe = (src) => stripeLoad ??= new Promise((resolve, reject) => {
   else document.head.append(s);
 });
 
-const newClickId = () => crypto.randomUUID?.() ?? Date.now().toString(36) + Math.random().toString(36).slice(2);
-
 /** @type {import('./types').El} */
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -57,7 +54,7 @@ export const attach = (video, options) => {
   const report = options.onError ?? console.warn.bind(console, '[reelcart]');
   const parent = /** @type {HTMLElement} */ (video.parentElement);
   const layer = el('div', { class: 'rc-layer', 'data-reelcart-overlay': '' });
-  /** @type {Map<string, [HTMLButtonElement, number, number]>} */
+  /** @type {Map<string, Spot>} */
   const buttons = new Map();
   /** @type {Map<string, number>} */
   const shown = new Map();
@@ -66,7 +63,7 @@ export const attach = (video, options) => {
   let queue = [];
   /** @type {Timeline | null} */
   let timeline = null;
-  let layout = { w: 0, h: 0, rect: { x: 0, y: 0, width: 0, height: 0 } };
+  let layout = { w: 0, h: 0, rect: math.renderedRect(0, 0, 0, 0) };
   let dirty = true;
   let frameId = 0;
   let rafId = 0;
@@ -75,15 +72,15 @@ export const attach = (video, options) => {
   /** @type {import('./types').Sheet | null} */
   let sheet = null;
   const aborter = new AbortController();
-  const savedPosition = parent.style.position;
+  const position = parent.style.position;
   if (getComputedStyle(parent).position === 'static') parent.style.position = 'relative';
   if (!styleUsers++) document.head.append(el('style', { id: 'reelcart-style' }, CSS));
   video.after(layer);
 
-  /** @param {string} type @param {string} placementId @param {string} [clickId] */
-  function track(type, placementId, clickId) {
+  /** @param {string} type @param {string} id @param {string} [clickId] */
+  function track(type, id, clickId) {
     queue.push({
-      type, episode_id: options.episodeId, placement_id: placementId, click_id: clickId,
+      type, episode_id: options.episodeId, placement_id: id, click_id: clickId,
       t_ms: Math.round(video.currentTime * 1000), ts: new Date().toISOString(),
     });
     if (queue.length >= 20) flush();
@@ -100,7 +97,6 @@ export const attach = (video, options) => {
     fetch(url, { method: 'POST', body, keepalive: true, headers: { 'Content-Type': 'application/json' } }).catch(report);
   }
   const flushTimer = setInterval(flush, options.flushMs ?? 5000);
-  const onHide = () => document.visibilityState === 'hidden' && flush();
 
   function measure() {
     const w = video.offsetWidth;
@@ -111,12 +107,11 @@ export const attach = (video, options) => {
     const mw = video.videoWidth || timeline?.episode.width || 0;
     const mh = video.videoHeight || timeline?.episode.height || 0;
     const fit = /** @type {import('./types').ObjectFit} */ (style.objectFit);
-    layout = { w, h, rect: renderedRect(w, h, mw, mh, fit, parseObjectPosition(style.objectPosition)) };
+    layout = { w, h, rect: math.renderedRect(w, h, mw, mh, fit, math.parseObjectPosition(style.objectPosition)) };
     dirty = false;
   }
 
-  /** @param {number} tMs */
-  function render(tMs) {
+  function render(tMs = video.currentTime * 1000) {
     lastT = tMs;
     if (!timeline || !live) return;
     if (dirty) measure();
@@ -124,11 +119,12 @@ export const attach = (video, options) => {
     const { w, h, rect } = layout;
     const bottom = h - (options.controlsInset ?? (video.controls ? 64 : 0));
     const snap = (/** @type {number} */ v) => Math.round(v * devicePixelRatio) / devicePixelRatio;
-    const dots = pickHotspots(timeline.placements, tMs, rect, w, h, limit, buttons).map(({ p, r }) => {
-      const [button, width, height] = buttons.get(p.id) ?? addButton(p);
+    const dots = math.pickHotspots(timeline.placements, tMs, rect, w, h, limit, buttons).map(({ p, r }) => {
+      const b = buttons.get(p.id);
+      const [button, width, height] = b?.[3] == p ? b : addButton(p, b?.[0]);
       return { button, x: snap(r.x + r.width / 2), y: snap(Math.min(r.y + r.height / 2, bottom - 22)), width, height };
     });
-    const labels = layoutLabels(dots, w, bottom);
+    const labels = math.layoutLabels(dots, w, bottom);
     const seen = new Set(dots.map(({ button, x, y }, i) => {
       const label = labels[i];
       button.style.transform = `translate(${x}px,${y}px)`;
@@ -146,34 +142,37 @@ export const attach = (video, options) => {
     }
   }
 
-  /** @param {Placement} p @returns {[HTMLButtonElement, number, number]} */
-  function addButton(p) {
+  /** @param {Placement} p @param {HTMLButtonElement} [button] updated in place (focus, impression timer kept) @returns {Spot} */
+  function addButton(p, button = el('button', { type: 'button', class: 'rc-hs', 'data-reelcart-hotspot': p.id })) {
     const label = el('span', {}, p.product.title);
-    const button = el('button', {
-      type: 'button', class: 'rc-hs', 'data-reelcart-hotspot': p.id,
-      'aria-label': `Buy: ${p.product.title}, ${formatPrice(defaultVariant(p.product), locale)}`,
-    }, label);
-    button.onclick = () => openSheet(p, button);
-    const order = /** @type {Timeline} */ (timeline).placements;
-    const next = [...buttons.entries()].find(([id]) => order.findIndex((q) => q.id === id) > order.indexOf(p));
-    layer.insertBefore(button, next?.[1][0] ?? sheet?.node ?? null);
-    buttons.set(p.id, [button, label.offsetWidth + 1, label.offsetHeight]);
-    if (!impressed.has(p.id)) {
-      shown.set(p.id, setTimeout(() => {
-        impressed.add(p.id);
-        track('hotspot_impression', p.id);
-      }, 1000));
+    button.setAttribute('aria-label', `Buy: ${p.product.title}, ${math.formatPrice(math.defaultVariant(p.product), locale)}`);
+    button.replaceChildren(label);
+    button.onclick = () => {
+      track('hotspot_tap', p.id);
+      track('sheet_open', p.id);
+      openSheet(p, button);
+    };
+    if (!button.parentNode) {
+      const order = /** @type {Timeline} */ (timeline).placements;
+      const next = [...buttons].find(([id]) => order.findIndex((q) => q.id === id) > order.indexOf(p));
+      layer.insertBefore(button, next?.[1][0] ?? sheet?.node ?? null);
+      if (!impressed.has(p.id)) {
+        shown.set(p.id, setTimeout(() => {
+          impressed.add(p.id);
+          track('hotspot_impression', p.id);
+        }, 1000));
+      }
+    } else if (sheet?.from == button && !sheet.stripe) {
+      openSheet(p, button, sheet.wasPlaying, sheet.node.querySelector('select')?.value);
     }
-    return /** @type {[HTMLButtonElement, number, number]} */ (buttons.get(p.id));
+    return /** @type {Spot} */ (buttons.set(p.id, [button, label.offsetWidth + 1, label.offsetHeight, p]).get(p.id));
   }
 
   /** @param {Placement} p @param {HTMLElement} from */
-  function openSheet(p, from) {
-    closeSheet(false);
-    track('hotspot_tap', p.id);
-    track('sheet_open', p.id);
+  function openSheet(p, from, wasPlaying = !video.paused && !video.ended, pick = '') {
+    closeSheet();
     const { title, brand, image_url, variants } = p.product;
-    let variant = defaultVariant(p.product);
+    let variant = variants.find((v) => v.id === pick) ?? math.defaultVariant(p.product);
     const node = el('div', {
       class: 'rc-sheet', role: 'dialog', 'aria-modal': 'true', 'aria-label': title, tabindex: '-1', 'data-reelcart-sheet': p.id,
     });
@@ -184,13 +183,11 @@ export const attach = (video, options) => {
     const status = el('p', { role: 'status' });
     const pay = el('div');
     const showVariant = () => {
-      cost.textContent = formatPrice(variant, locale);
+      cost.textContent = math.formatPrice(variant, locale);
       buy.textContent = variant.available ? `Buy · ${cost.textContent}` : 'Sold out';
       buy.disabled = !variant.available;
     };
-    for (const v of variants) {
-      select.append(el('option', { value: v.id }, v.available ? v.title : `${v.title} (sold out)`));
-    }
+    select.append(...variants.map((v) => el('option', { value: v.id }, v.available ? v.title : `${v.title} (sold out)`)));
     select.value = variant.id;
     select.onchange = () => {
       variant = variants.find((v) => v.id === select.value) ?? variant;
@@ -199,7 +196,7 @@ export const attach = (video, options) => {
     };
     close.onclick = () => closeSheet(true);
     buy.onclick = async () => {
-      const clickId = newClickId();
+      const clickId = crypto.randomUUID?.() ?? Date.now().toString(36) + Math.random().toString(36).slice(2);
       const tab = options.provider === 'shopify' ? window.open('', '_blank') : null;
       track('checkout_started', p.id, clickId);
       flush();
@@ -245,7 +242,7 @@ export const attach = (video, options) => {
         const problem = /** @type {import('./types').Problem} */ (error);
         if (/variant-unavailable$/.test(problem.type ?? '')) variant.available = false;
         status.className = 'rc-err';
-        status.textContent = checkoutFailure(problem);
+        status.textContent = math.checkoutFailure(problem);
         report(error);
       } finally {
         showVariant();
@@ -256,7 +253,7 @@ export const attach = (video, options) => {
       ...variants[1] ? [select] : [], buy, status, pay,
     );
     showVariant();
-    sheet = { node, wasPlaying: !video.paused && !video.ended, from };
+    sheet = { node, wasPlaying, from };
     video.pause();
     layer.append(node);
     node.focus();
@@ -273,8 +270,7 @@ export const attach = (video, options) => {
     stops.at(e.shiftKey ? (i < 0 ? i : i - 1) : (i + 1) % stops.length)?.focus();
   };
 
-  /** @param {boolean} resume */
-  function closeSheet(resume) {
+  function closeSheet(resume = false) {
     if (!sheet) return;
     const { node, wasPlaying, from, stripe } = sheet;
     sheet = null;
@@ -292,7 +288,7 @@ export const attach = (video, options) => {
       if (res.status === 304 && known) timeline = known.timeline;
       else if (!res.ok) throw new Error(`timeline: HTTP ${res.status}`);
       else {
-        const parsed = parseTimeline(await res.json());
+        const parsed = math.parseTimeline(await res.json());
         if (!parsed) throw new Error('timeline: malformed');
         timeline = parsed;
         const etag = res.headers.get('ETag');
@@ -300,7 +296,7 @@ export const attach = (video, options) => {
       }
       dirty = true;
       options.onTimeline?.(timeline);
-      render(video.currentTime * 1000);
+      render();
     } catch (error) {
       if (live) report(error);
     }
@@ -313,12 +309,12 @@ export const attach = (video, options) => {
     frameId = video.requestVideoFrameCallback(onFrame);
   };
   const onRaf = () => {
-    render(video.currentTime * 1000);
+    render();
     rafId = video.paused ? 0 : requestAnimationFrame(onRaf);
   };
   const onTime = () => {
     if (!hasFrameCallback && !rafId) onRaf();
-    else if (video.paused) render(video.currentTime * 1000);
+    else if (video.paused) render();
   };
   const onResize = () => {
     dirty = true;
@@ -334,7 +330,7 @@ export const attach = (video, options) => {
   on(video, 'loadedmetadata', onResize);
   on(window, 'resize', onResize);
   on(document, 'fullscreenchange', onResize);
-  on(document, 'visibilitychange', onHide);
+  on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && flush());
   on(document, 'keydown', onKey);
   on(window, 'pagehide', flush);
   if (hasFrameCallback) frameId = video.requestVideoFrameCallback(onFrame);
@@ -349,7 +345,7 @@ export const attach = (video, options) => {
       if (!live) return;
       live = false;
       aborter.abort();
-      closeSheet(false);
+      closeSheet();
       flush();
       clearInterval(flushTimer);
       shown.forEach(clearTimeout);
@@ -357,7 +353,7 @@ export const attach = (video, options) => {
       cancelAnimationFrame(rafId);
       observer.disconnect();
       layer.remove();
-      parent.style.position = savedPosition;
+      parent.style.position = position;
       if (!--styleUsers) document.getElementById('reelcart-style')?.remove();
     },
   };

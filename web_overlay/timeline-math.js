@@ -2,7 +2,7 @@
 
 const EDGE = 1e-3;
 /** @param {unknown} v @returns {v is number} */
-const num = (v) => typeof v === 'number' && Number.isFinite(v);
+const num = (v) => Number.isFinite(v);
 /** @param {unknown} v @returns {v is string} */
 const str = (v) => typeof v === 'string' && v.length > 0;
 /** @param {unknown} v @returns {v is Record<string, any>} */
@@ -15,9 +15,9 @@ export const isValidKeyframe = (k) => {
   return w > 0 && h > 0 && x >= -EDGE && y >= -EDGE && x + w <= 1 + EDGE && y + h <= 1 + EDGE;
 };
 
-/** @type {(v: unknown) => boolean} */
+/** @param {unknown} v */
 const isValidVariant = (v) =>
-  obj(v) && str(v.id) && typeof v.title === 'string' && str(v.price) && num(Number(v.price)) &&
+  obj(v) && str(v.id) && typeof v.title === 'string' && str(v.price) && num(+v.price) &&
   /^[A-Z]{3}$/.test(v.currency) && typeof v.available === 'boolean';
 
 /** @param {unknown} p @returns {p is import('./types').Placement} */
@@ -59,14 +59,14 @@ export const interpolateBox = (keyframes, tMs) => {
 };
 
 /** @type {import('./types').RenderedRect} */
-export const renderedRect = (elementW, elementH, mediaW, mediaH, fit = 'contain', position = [0.5, 0.5]) => {
-  if (fit === 'fill' || mediaW <= 0 || mediaH <= 0) return { x: 0, y: 0, width: elementW, height: elementH };
-  const contain = Math.min(elementW / mediaW, elementH / mediaH);
-  const scale = fit === 'cover' ? Math.max(elementW / mediaW, elementH / mediaH)
+export const renderedRect = (w, h, mw, mh, fit = 'contain', position = [0.5, 0.5]) => {
+  if (fit === 'fill' || mw <= 0 || mh <= 0) return { x: 0, y: 0, width: w, height: h };
+  const contain = Math.min(w / mw, h / mh);
+  const scale = fit === 'cover' ? Math.max(w / mw, h / mh)
     : fit === 'none' ? 1 : fit === 'scale-down' ? Math.min(1, contain) : contain;
-  const width = mediaW * scale;
-  const height = mediaH * scale;
-  return { x: (elementW - width) * position[0], y: (elementH - height) * position[1], width, height };
+  const width = mw * scale;
+  const height = mh * scale;
+  return { x: (w - width) * position[0], y: (h - height) * position[1], width, height };
 };
 
 /** @type {import('./types').ParseObjectPosition} */
@@ -76,11 +76,11 @@ export const parseObjectPosition = (value) => {
 };
 
 /** @type {import('./types').BoxToRect} */
-export const boxToRect = (box, rendered, elementW, elementH) => {
+export const boxToRect = (box, rendered, w, h) => {
   const x0 = Math.max(0, rendered.x + box[0] * rendered.width);
   const y0 = Math.max(0, rendered.y + box[1] * rendered.height);
-  const x1 = Math.min(elementW, rendered.x + (box[0] + box[2]) * rendered.width);
-  const y1 = Math.min(elementH, rendered.y + (box[1] + box[3]) * rendered.height);
+  const x1 = Math.min(w, rendered.x + (box[0] + box[2]) * rendered.width);
+  const y1 = Math.min(h, rendered.y + (box[1] + box[3]) * rendered.height);
   return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
 };
 

@@ -3,6 +3,7 @@ and events routes (tests/web/loopback.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import replace
@@ -462,6 +463,198 @@ def test_refresh_revalidates_with_the_etag_and_picks_up_a_changed_timeline(
     }
     page.evaluate("() => window.reelcart.refresh()")
     assert sorted(hotspot_centres(page)) == ["pl_cola"]
+
+
+# ---- refresh() with a changed timeline: what is on screen sells the new data -----------------------------
+
+LEMON = make_product("prod_lemon", "Lemon Soda", "Zest", price="2.10")
+BEANIE = make_product("prod_beanie", "Wool Beanie", "Headway", price="12.00")
+
+
+def _edit(timeline: JsonObject, placement_id: str, product: Product) -> JsonObject:
+    """The timeline after a brand edit: `placement_id` now sells `product` (a new price, or relinked)."""
+    placements = [
+        {**p, "product": product.to_json()} if p["id"] == placement_id else p for p in timeline["placements"]
+    ]
+    return {**timeline, "placements": placements}
+
+
+def _checkout_like_the_api(page: Page, live: dict[str, JsonObject]) -> list[JsonObject]:
+    """Checkout as the API answers it: a variant that is not (any more) the placement's product's is a 422
+    `variant-not-in-placement`; anything else goes on to the loopback fake. Returns the bodies sent."""
+    sent: list[JsonObject] = []
+
+    def handle(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        sent.append(body)
+        (placement,) = [p for p in live["timeline"]["placements"] if p["id"] == body["placement_id"]]
+        if body["variant_id"] in {v["id"] for v in placement["product"]["variants"]}:
+            route.continue_()
+            return
+        problem = {
+            "type": "https://reelcart.dev/problems/variant-not-in-placement",
+            "title": "Unprocessable Content",
+            "status": 422,
+            "detail": "The variant is not sold by this placement.",
+        }
+        route.fulfill(status=422, content_type="application/problem+json", body=json.dumps(problem))
+
+    page.route("**/v1/checkout", handle)
+    page.route(
+        "https://js.stripe.com/**",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=FAKE_STRIPE_JS),
+    )
+    return sent
+
+
+def _refresh(page: Page) -> None:
+    page.evaluate("() => window.reelcart.refresh()")
+
+
+def test_refresh_with_a_new_price_or_product_updates_the_hotspots_on_screen_and_what_buy_sends(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a paused player showing the cola and the cap, both counted as seen, a keyboard user on the cap
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    sent = _checkout_like_the_api(page, live)
+    open_demo(page, loopback_server.base_url, flush_ms="300")
+    wait_for_timeline(page)
+    show_frame(page, FRAME_1500_MS)
+    wait_for_events(loopback, 2, {"hotspot_impression"})
+    cap = page.locator('[data-reelcart-hotspot="pl_cap"]')
+    cola = page.locator('[data-reelcart-hotspot="pl_cola"]')
+    cap.focus()
+    expect(cap).to_have_attribute("aria-label", "Buy: Logo Cap, €24.00")
+
+    # When the brand lowers the cap's price and relinks the cola placement to another product, and the
+    # player refreshes (a 200 with a new ETag)
+    cap_product = demo_timeline.placement("pl_cap").product
+    cheaper_cap = replace(
+        cap_product, variants=(replace(cap_product.variants[0], price="19.50"), cap_product.variants[1])
+    )
+    live["timeline"] = _edit(_edit(live["timeline"], "pl_cap", cheaper_cap), "pl_cola", LEMON)
+    _refresh(page)
+
+    # Then the hotspots on screen say so at once, read out and shown, without waiting to leave the screen
+    expect(cap).to_have_attribute("aria-label", "Buy: Logo Cap, €19.50")
+    expect(cola).to_have_attribute("aria-label", "Buy: Lemon Soda, €2.10")
+    expect(cola.locator("span")).to_have_text("Lemon Soda")
+    # and they were updated in place: the keyboard user is still on the cap
+    assert page.evaluate("() => document.activeElement.dataset.reelcartHotspot") == "pl_cap"
+
+    # And tapping the relinked hotspot opens the new product, whose Buy checks out its variant
+    cola.click()
+    sheet = page.locator("[data-reelcart-sheet]")
+    expect(sheet.get_by_role("heading")).to_have_text("Lemon Soda")
+    expect(sheet.locator("[data-reelcart-buy]")).to_have_text("Buy · €2.10")
+    sheet.locator("[data-reelcart-buy]").click()
+    expect(sheet.locator("[data-fake-stripe]")).to_be_visible()
+    assert [(b["placement_id"], b["variant_id"]) for b in sent] == [("pl_cola", "prod_lemon_330")]
+    expect(sheet.locator(".rc-err")).to_have_count(0)
+
+    # And each placement still counts one impression: updating a hotspot does not count it again
+    time.sleep(1.5)
+    wait_for_events(loopback, 2, {"hotspot_impression"})
+    assert page_errors == []
+
+
+def test_refresh_re_opens_an_open_sheet_with_the_new_data_keeping_the_pick_and_the_episode_state(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a shopper who tapped the cap while the episode played and picked its 500 ml variant
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    sent = _checkout_like_the_api(page, live)
+    open_demo(page, loopback_server.base_url, flush_ms="300")
+    wait_for_timeline(page)
+    show_frame(page, 40)
+    page.evaluate("() => document.querySelector('video').play()")
+    page.locator('[data-reelcart-hotspot="pl_cap"]').click()
+    sheet = page.locator("[data-reelcart-sheet]")
+    picker = sheet.get_by_role("combobox", name="Variant")
+    buy = sheet.locator("[data-reelcart-buy]")
+    picker.select_option("prod_cap_500")
+    expect(buy).to_have_text("Buy · €1.99")
+    assert is_paused(page)
+
+    # When the brand reprices both variants and the player refreshes
+    cap = demo_timeline.placement("pl_cap").product
+    repriced = replace(
+        cap, variants=(replace(cap.variants[0], price="22.00"), replace(cap.variants[1], price="2.49"))
+    )
+    live["timeline"] = _edit(live["timeline"], "pl_cap", repriced)
+    _refresh(page)
+
+    # Then the open sheet shows the new prices, still on the shopper's pick, still pausing the episode
+    expect(sheet).to_have_count(1)
+    expect(sheet).to_have_attribute("data-reelcart-sheet", "pl_cap")
+    expect(picker).to_have_value("prod_cap_500")
+    expect(buy).to_have_text("Buy · €2.49")
+    expect(sheet).to_be_focused()
+    assert is_paused(page)
+
+    # When the brand then relinks the cap placement to another product
+    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
+    _refresh(page)
+
+    # Then the sheet sells that product, and its Buy sends that product's variant (no "no longer for sale")
+    expect(sheet.get_by_role("heading")).to_have_text("Wool Beanie")
+    expect(buy).to_have_text("Buy · €12.00")
+    buy.click()
+    expect(sheet.locator("[data-fake-stripe]")).to_be_visible()
+    assert [(b["placement_id"], b["variant_id"]) for b in sent] == [("pl_cap", "prod_beanie_330")]
+    expect(sheet.locator(".rc-err")).to_have_count(0)
+
+    # And the re-opens were not taps: one tap, one sheet open, one checkout
+    events = wait_for_events(loopback, 3, {"hotspot_tap", "sheet_open", "checkout_started"})
+    assert [e["type"] for e in events] == ["hotspot_tap", "sheet_open", "checkout_started"]
+
+    # And closing it returns focus to the hotspot and resumes the episode the tap paused
+    page.keyboard.press("Escape")
+    expect(sheet).to_have_count(0)
+    assert page.evaluate("() => document.activeElement.dataset.reelcartHotspot") == "pl_cap"
+    page.wait_for_function("() => !document.querySelector('video').paused")
+    assert page_errors == []
+
+
+def test_refresh_leaves_a_sheet_alone_once_stripe_checkout_is_mounted_in_it(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a shopper paying for the cap in Stripe's embedded checkout, inside the sheet
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    _checkout_like_the_api(page, live)
+    _open_cap_sheet(page, loopback_server.base_url)
+    page.locator("[data-reelcart-buy]").click()
+    mounted = page.locator("[data-reelcart-sheet] [data-fake-stripe]")
+    expect(mounted).to_be_visible()
+    frame = mounted.element_handle()
+
+    # When a brand edit changes the cap and the player refreshes
+    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
+    _refresh(page)
+
+    # Then the hotspot shows the new product, but the checkout the shopper is in stays mounted, untouched
+    expect(page.locator('[data-reelcart-hotspot="pl_cap"]')).to_have_attribute(
+        "aria-label", "Buy: Wool Beanie, €12.00"
+    )
+    assert frame is not None
+    assert page.evaluate("(f) => f.isConnected", frame)
+    expect(page.locator("[data-reelcart-sheet] h2")).to_have_text("Logo Cap")
+    assert page_errors == []
 
 
 def test_the_demo_page_takes_episode_and_video_from_attributes_the_server_fills(

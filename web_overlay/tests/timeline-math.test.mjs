@@ -322,6 +322,22 @@ describe('validity filtering', () => {
     assert.equal(isValidKeyframe({ t_ms: Number.NaN, box: [0.1, 0.1, 0.2, 0.1] }), false);
   });
 
+  test('times and sizes must be finite numbers: numeric strings, booleans, null and infinities are not', () => {
+    for (const t of ['1000', true, null, undefined, Infinity, -Infinity]) {
+      assert.equal(isValidKeyframe({ t_ms: t, box: [0.1, 0.1, 0.2, 0.1] }), false, String(t));
+      assert.equal(isValidPlacement(placement({ start_ms: t })), false, String(t));
+      assert.equal(parseTimeline({ version: 1, episode: { id: 'ep', width: t, height: 16 }, placements: [] }), null);
+    }
+    assert.equal(parseTimeline({ version: 1, episode: { id: 'ep', duration_ms: '4000', width: 9, height: 16 }, placements: [] })
+      .episode.duration_ms, 0);
+  });
+
+  test('a price is a non-empty string holding a finite decimal', () => {
+    const valid = (price) => isValidPlacement(placement({ product: { ...placement().product, variants: [variant({ price })] } }));
+    for (const price of ['4.99', '0', '1249.50']) assert.equal(valid(price), true, price);
+    for (const price of [4.99, '', 'free', 'Infinity', 'NaN', null]) assert.equal(valid(price), false, String(price));
+  });
+
   test('rounding spill at the frame edge is tolerated', () => {
     assert.equal(isValidKeyframe({ t_ms: 0, box: [0.8, 0.9, 0.2004, 0.1] }), true);
   });
