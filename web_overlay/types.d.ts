@@ -148,7 +148,8 @@ export interface Sheet { node: HTMLElement; wasPlaying: boolean; from: HTMLEleme
  * - Each frame (requestVideoFrameCallback, else requestAnimationFrame while playing): pickHotspots ranks what
  *   is on screen by prominence, the dots go on the centres of the visible boxes (lifted above the native
  *   control bar: `controlsInset`), and layoutLabels places the labels, most prominent first. Each label's
- *   natural size is measured once, when its hotspot is created, so frames only write transforms.
+ *   natural size is measured when its hotspot is created (or updated by a new timeline), so frames only write
+ *   transforms.
  * - New hotspots are inserted in start order without moving the others: Tab follows time, and focus on a
  *   hotspot survives other hotspots coming and going.
  * - An impression is counted after a hotspot has been on screen for 1 s, once per placement.
@@ -163,5 +164,8 @@ export interface Sheet { node: HTMLElement; wasPlaying: boolean; from: HTMLEleme
  * - Click ids come from crypto.randomUUID where the page is a secure context, else time + random: a click
  *   id only has to be unique, not secret.
  * - Timelines are cached by URL with their ETag, so refresh() revalidates (304) instead of refetching.
+ * - A refresh that brings a new timeline updates the hotspots on screen in place (label, price, what Buy
+ *   sends; focus and impressions kept) and re-opens an open sheet with the new data (unless a Stripe checkout
+ *   is mounted in it).
  * - One AbortController signal removes every listener and cancels pending fetches on detach().
  */
