@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, text
 from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, json_field, optional_timestamp_field
@@ -42,6 +42,18 @@ class Episode(SQLModel, table=True):
 
 
 class TagJob(SQLModel, table=True):
+    # One queued or running tag job per episode: two requests that race past the route's check would
+    # otherwise both tag it (migration 0019).
+    __table_args__ = (
+        Index(
+            "uq_tagjob_active_episode",
+            "episode_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
+
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
@@ -109,6 +110,19 @@ def tag_job_public(job: TagJob) -> TagJobPublic:
     return TagJobPublic.model_validate(job, from_attributes=True)
 
 
+def _refuse_if_tagging(session: Session, episode_id: uuid.UUID) -> None:
+    """409 while the episode has a queued or running tag job: one tags it at a time."""
+    active = session.exec(
+        select(TagJob).where(
+            TagJob.episode_id == episode_id, col(TagJob.state).in_([JobState.QUEUED, JobState.RUNNING])
+        )
+    ).first()
+    if active is not None:
+        raise Problem(
+            409, f"episode already has a {active.state} tag job ({active.id})", slug="job-in-progress"
+        )
+
+
 @router.post(
     "/episodes/{episode_id}/tag-jobs",
     status_code=status.HTTP_202_ACCEPTED,
@@ -119,18 +133,16 @@ def create_tag_job(
     episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> TagJobPublic:
     episode = episodes.get_episode(session, brand_id, episode_id)
-    active = session.exec(
-        select(TagJob).where(
-            TagJob.episode_id == episode.id, col(TagJob.state).in_([JobState.QUEUED, JobState.RUNNING])
-        )
-    ).first()
-    if active is not None:
-        raise Problem(
-            409, f"episode already has a {active.state} tag job ({active.id})", slug="job-in-progress"
-        )
+    _refuse_if_tagging(session, episode.id)
     job = TagJob(brand_id=brand_id, episode_id=episode.id)
     session.add(job)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request queued one between the check and this insert (the partial unique index).
+        session.rollback()
+        _refuse_if_tagging(session, episode.id)
+        raise
     queue: JobQueue = request.app.state.job_queue
     reference = JobRef(JobKind.TAG, job.id)
     queue.enqueue(reference)
