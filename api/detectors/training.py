@@ -139,10 +139,12 @@ class DetectorTrainExecutor:
         started = time.monotonic()
         with session_scope(self._engine) as session:
             request, data = train_request(session, self._settings, scope.brand_id, scope.slug, scope.name)
-        request = _absolute(request)
+        # This attempt's own folder: an attempt superseded while it still trains (its lease lost in a
+        # network partition) writes, and cleans up, only there, never over the next attempt's files or
+        # the detector that attempt registered under the same name.
+        request = _absolute(replace(request, out_dir=request.out_dir / f"{job_id.hex}-{scope.attempt}"))
         request.out_dir.mkdir(parents=True, exist_ok=True)
         card_path = request.out_dir / f"{request.name}.toml"
-        model_path = request.out_dir / f"{request.name}.onnx"
         request_path = request.out_dir / f".{request.name}.request.json"
         request_path.write_text(request.to_json(), encoding="utf-8")
         progress = JobProgress(self._engine, DetectorTrainJob, job_id, scope.attempt)
@@ -176,11 +178,9 @@ class DetectorTrainExecutor:
                 )
         except BaseException:
             # Not registered: no card may stay behind to be mistaken for a usable detector, and a
-            # killed trainer's scratch folder (its synthetic images) is not kept either.
-            card_path.unlink(missing_ok=True)
-            model_path.unlink(missing_ok=True)
-            for scratch in request.out_dir.glob(".train-*"):
-                shutil.rmtree(scratch, ignore_errors=True)
+            # killed trainer's scratch folder (its synthetic images) is not kept either; the folder is
+            # this attempt's alone.
+            shutil.rmtree(request.out_dir, ignore_errors=True)
             raise
         finally:
             request_path.unlink(missing_ok=True)
@@ -251,10 +251,11 @@ class DetectorTrainExecutor:
             raise TrainingError(f"the trainer exited with status {status}: {said}")
 
     def _message(self, job_id: uuid.UUID, attempt: int, message: str) -> None:
+        """The trainer's latest line on the job; `LeaseLostError` (which stops the trainer) when another
+        attempt has taken the job over: two trainers would spend the hour on one detector."""
         with session_scope(self._engine) as session:
-            job = held_lease(session, DetectorTrainJob, job_id, attempt, writing="progress message")
-            if isinstance(job, DetectorTrainJob):
-                job.message = message[:300]
+            job = require_lease(session, DetectorTrainJob, job_id, attempt, writing="progress message")
+            job.message = message[:300]
 
     def _fail(self, job_id: uuid.UUID, attempt: int, reason: str) -> None:
         with session_scope(self._engine) as session:

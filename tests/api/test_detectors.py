@@ -123,7 +123,11 @@ def test_given_a_trainer_that_succeeds_when_the_job_runs_then_detector_registere
     assert row.classes == 2
     assert row.metrics == {"map50": 0.5, "precision": 0.6}
     card = Path(row.card_path)
-    assert card.parent == (settings.model_dir / "brands" / str(brand.brand.id)).resolve()
+    # In the brand's folder, in the folder of the attempt that trained it
+    assert (
+        card.parent
+        == (settings.model_dir / "brands" / str(brand.brand.id) / f"{job_id.replace('-', '')}-1").resolve()
+    )
     assert card.with_suffix(".onnx").is_file()
     # One class per product, named by its id, in id order (stable whatever order they were added in).
     first, second = sorted(str(product_id) for product_id in product_ids)
@@ -178,6 +182,44 @@ def test_given_a_trainer_that_fails_when_the_job_runs_then_failed_with_reason_an
     assert list(folder.iterdir()) == []
     # The failed job no longer blocks a new one.
     assert client.post("/v1/detectors/train", headers=brand.headers).status_code == 202
+
+
+def test_given_an_attempt_superseded_while_training_then_it_stops_and_leaves_the_new_attempts_files(
+    client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, tmp_path: Path
+) -> None:
+    # Given a train job whose first attempt lost its lease mid-training (a partition longer than the
+    # lease): the supervisor requeued it and attempt 2 claimed it and is training in its own folder
+    _with_packshots(engine, brand, tmp_path)
+    job_id = uuid.UUID(client.post("/v1/detectors/train", headers=brand.headers).json()["id"])
+    folder = (settings.model_dir / "brands" / str(brand.brand.id)).resolve()
+    theirs = folder / f"{job_id.hex}-2" / ".train-live"
+    events: list[object] = []
+
+    def another_attempt_claims_it(event: object) -> None:
+        events.append(event)
+        if len(events) > 1:
+            return
+        with Session(engine) as session:
+            job = session.get_one(DetectorTrainJob, job_id)
+            job.attempts = 2
+            session.add(job)
+            session.commit()
+        theirs.mkdir(parents=True)
+
+    # When attempt 1 runs on
+    executor = DetectorTrainExecutor(
+        engine, settings, command=_fake("ok"), on_event=another_attempt_claims_it
+    )
+    executor(job_id)
+
+    # Then it stops at its next word on the job (no second trainer spends the hour: it read no event
+    # after that one), registers nothing, removes only its own folder, and leaves the job to attempt 2
+    assert len(events) == 1
+    assert _detectors(engine) == []
+    assert sorted(p.name for p in folder.iterdir()) == [f"{job_id.hex}-2"]
+    assert theirs.is_dir()
+    job = _job(engine, job_id)
+    assert (job.state, job.attempts, job.error) == (JobState.RUNNING, 2, None)
 
 
 def test_given_a_trainer_that_hangs_when_its_time_limit_passes_then_it_is_stopped_and_the_job_fails(
