@@ -69,8 +69,8 @@ async def post_events(request: Request, session: SessionDep, settings: SettingsD
         receipt = record_events(
             session,
             batch,
-            first_impression=lambda placement_id: limiter.first_sighting(
-                settings.impression_dedupe_s, "impression", str(placement_id), viewer
+            first_sighting=lambda key: limiter.first_sighting(
+                settings.impression_dedupe_s, "impression", str(key), viewer
             ),
         )
         session.commit()

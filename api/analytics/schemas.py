@@ -82,7 +82,10 @@ class PlacementStats(BaseModel):
     product_title: str | None
     impressions: int
     taps: int
-    tap_rate: float
+    tap_rate: float | None = Field(
+        description="taps / impressions, each counted once per viewer (client IP + User-Agent) in the "
+        "dedupe window; null when the placement has no impressions (no rate, rather than 0)"
+    )
     sheet_opens: int
     checkouts_started: CheckoutsStarted
     checkouts_opened: CheckoutsOpened
@@ -90,7 +93,10 @@ class PlacementStats(BaseModel):
     checkout_failures: CheckoutFailures
     orders_paid: OrdersPaid
     revenue: dict[str, str]
-    conversion: float = Field(description="orders_paid / taps")
+    conversion: float | None = Field(
+        description="orders_paid / taps; null when the placement has no taps (no rate, rather than 0: "
+        "its paid orders are still in `orders_paid`)"
+    )
 
 
 class AnalyticsReport(BaseModel):

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.analytics.models import CHECKOUT_FAILED, Event
 from api.analytics.schemas import (
@@ -32,12 +33,32 @@ from commerce.money import Money
 MAX_CLOCK_SKEW = timedelta(hours=24)
 
 
+# A tap is deduplicated by the same per-viewer window as an impression, under a key of its own: the
+# placement's id mapped into a namespace no placement id is in, so a viewer's tap never reads as a repeat
+# of their impression of the same placement.
+_TAP_NAMESPACE = uuid.UUID("0b7a5c1e-6f1d-4c57-9a53-7d1c0e4a7a11")
+
+
+def tap_key(placement_id: uuid.UUID) -> uuid.UUID:
+    """The key a viewer's tap on a placement is counted once under (see `record_events`)."""
+    return uuid.uuid5(_TAP_NAMESPACE, str(placement_id))
+
+
+# The events counted once per viewer in the window, and the key each is counted under.
+_SEEN_KEYS: dict[EventType, Callable[[uuid.UUID], uuid.UUID]] = {
+    EventType.HOTSPOT_IMPRESSION: lambda placement_id: placement_id,
+    EventType.HOTSPOT_TAP: tap_key,
+}
+
+
 def record_events(
-    session: Session, batch: EventBatch, *, first_impression: Callable[[uuid.UUID], bool] | None = None
+    session: Session, batch: EventBatch, *, first_sighting: Callable[[uuid.UUID], bool] | None = None
 ) -> EventReceipt:
-    """Store the batch's valid events. `first_impression(placement_id)` says whether this viewer's
-    impression of the placement is the first in its window; a repeat is refused as a duplicate, so one
-    client cannot inflate impressions by resending them."""
+    """Store the batch's valid events. `first_sighting(key)` says whether this viewer sights `key` for
+    the first time in its window: an impression is asked under its placement's id, a tap under
+    `tap_key(placement id)`. A repeat is refused as a duplicate, so one client cannot inflate
+    impressions or taps by resending them (and a tap rate, taps per impression, stays a share of
+    viewers)."""
     episode_ids = {event.episode_id for event in batch.events}
     episodes = {
         row.id: row for row in session.exec(select(Episode).where(col(Episode.id).in_(episode_ids))).all()
@@ -62,13 +83,11 @@ def record_events(
         if placement is None or placement.episode_id != episode.id:
             rejected.append(RejectedEvent(index=index, reason="placement is not in this episode"))
             continue
-        if (
-            event.type is EventType.HOTSPOT_IMPRESSION
-            and first_impression is not None
-            and not first_impression(placement.id)
-        ):
+        seen_key = _SEEN_KEYS.get(event.type)
+        if seen_key is not None and first_sighting is not None and not first_sighting(seen_key(placement.id)):
+            what = "impression" if event.type is EventType.HOTSPOT_IMPRESSION else "tap"
             rejected.append(
-                RejectedEvent(index=index, reason="duplicate impression: this viewer's is already counted")
+                RejectedEvent(index=index, reason=f"duplicate {what}: this viewer's is already counted")
             )
             continue
         occurred = event.ts.astimezone(UTC) if event.ts and event.ts.tzinfo else now
@@ -96,8 +115,9 @@ def _money_text(amount: Decimal, currency: str) -> str:
     return str(Money(amount.normalize(), currency).amount)
 
 
-def _rate(numerator: int, denominator: int) -> float:
-    return round(numerator / denominator, 4) if denominator else 0.0
+def _rate(numerator: int, denominator: int) -> float | None:
+    """None when there is nothing to divide by: no rate, rather than a rate of 0."""
+    return round(numerator / denominator, 4) if denominator else None
 
 
 @dataclass
@@ -109,14 +129,17 @@ class _Buys:
     failures: Counter[str] = field(default_factory=Counter)
 
 
-def _checkout_funnel(session: Session, placement_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Buys]:
-    """Started, opened and failed Buy presses per placement. A click id counts once however many
-    rows name it; a failed click that later opened is opened; a click that failed more than once
-    failed for its latest reason. Rows without a click id count one press each."""
+def _checkout_funnel(
+    session: Session, placement_ids: list[uuid.UUID], in_scope: SelectOfScalar[uuid.UUID]
+) -> dict[uuid.UUID, _Buys]:
+    """Started, opened and failed Buy presses per placement (`placement_ids`, which `in_scope` selects).
+    A click id counts once however many rows name it; a failed click that later opened is opened; a
+    click that failed more than once failed for its latest reason. Rows without a click id count one
+    press each."""
     opened: dict[uuid.UUID, set[str]] = defaultdict(set)
     for placement_id, click_id in session.exec(
         select(CheckoutSession.placement_id, CheckoutSession.click_id).where(
-            col(CheckoutSession.placement_id).in_(placement_ids)
+            col(CheckoutSession.placement_id).in_(in_scope)
         )
     ).all():
         opened[placement_id].add(click_id)
@@ -127,7 +150,7 @@ def _checkout_funnel(session: Session, placement_ids: list[uuid.UUID]) -> dict[u
     for event_placement, kind, event_click in session.exec(
         select(Event.placement_id, Event.type, Event.click_id)
         .where(
-            col(Event.placement_id).in_(placement_ids),
+            col(Event.placement_id).in_(in_scope),
             or_(
                 col(Event.type) == EventType.CHECKOUT_STARTED,
                 col(Event.type).startswith(f"{CHECKOUT_FAILED}:", autoescape=True),
@@ -162,42 +185,39 @@ def _checkout_funnel(session: Session, placement_ids: list[uuid.UUID]) -> dict[u
 def funnel(
     session: Session, brand_id: uuid.UUID, *, episode_id: uuid.UUID | None, scope: str
 ) -> AnalyticsReport:
-    placement_filter = [Placement.brand_id == brand_id]
+    placement_filter = [col(Placement.brand_id) == brand_id]
     if episode_id is not None:
-        placement_filter.append(Placement.episode_id == episode_id)
+        placement_filter.append(col(Placement.episode_id) == episode_id)
     placements = session.exec(
         select(Placement).where(*placement_filter).order_by(col(Placement.start_ms))
     ).all()
     ids = [placement.id for placement in placements]
+    # The rows below are picked by this subquery, never by a list of the placements' ids: a bound
+    # parameter each would pass PostgreSQL's limit of 65,535 per statement for a big brand.
+    in_scope = select(Placement.id).where(*placement_filter)
 
     event_counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     for placement_id, kind, count in session.exec(
         select(Event.placement_id, Event.type, func.count())
-        .where(col(Event.placement_id).in_(ids))
+        .where(col(Event.placement_id).in_(in_scope))
         .group_by(col(Event.placement_id), col(Event.type))
     ).all():
         if placement_id is not None:
             event_counts[(placement_id, kind)] = count
-    buys = _checkout_funnel(session, ids)
+    buys = _checkout_funnel(session, ids, in_scope)
     orders: dict[uuid.UUID, int] = defaultdict(int)
     revenue: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for placement_id, currency, count, amount in session.exec(
         select(Order.placement_id, Order.currency, func.count(), func.sum(Order.amount))
-        .where(col(Order.placement_id).in_(ids), Order.status == OrderStatus.PAID)
+        .where(col(Order.placement_id).in_(in_scope), col(Order.status) == OrderStatus.PAID)
         .group_by(col(Order.placement_id), col(Order.currency))
     ).all():
         if placement_id is None:
             continue
         orders[placement_id] += count
         revenue[placement_id][currency] += Decimal(str(amount))
-    titles = {
-        product.id: product.title
-        for product in session.exec(
-            select(Product).where(
-                col(Product.id).in_({p.chosen_product_id for p in placements if p.chosen_product_id})
-            )
-        ).all()
-    }
+    chosen = select(Placement.chosen_product_id).where(*placement_filter)
+    titles = dict(session.exec(select(Product.id, Product.title).where(col(Product.id).in_(chosen))).all())
     stats = []
     for placement in placements:
         impressions = event_counts[(placement.id, EventType.HOTSPOT_IMPRESSION)]

@@ -34,10 +34,11 @@ from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.episodes.models import Episode, EpisodeStatus, TagJob
+from api.episodes.models import TagJob
 from api.jobs.models import JobPhase, JobState
 from api.jobs.queue import JobRef
 from api.jobs.tables import JOB_TABLES, PHASED_TABLES
+from api.jobs.tagging import settle_failed_tag_job
 from api.settings import ApiSettings
 
 log = logging.getLogger("reelcart.jobs")
@@ -68,17 +69,14 @@ def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -
         ).all()
         for row in given_up:
             log.error("%s job %s lost its worker %d times; failed", kind, row[0], max_attempts)
-        if table is TagJob and given_up:
-            # As a tag job's own failure does: its episode is no longer being tagged.
-            session.execute(
-                update(Episode)
-                .where(
-                    col(Episode.id).in_(
-                        select(TagJob.episode_id).where(col(TagJob.id).in_([row[0] for row in given_up]))
-                    )
-                )
-                .values(status=EpisodeStatus.FAILED)
-            )
+        if table is TagJob:
+            # As a tag job's own failure does: its summary says why, its phase is `finished`, and its
+            # episode is no longer being tagged.
+            for row in given_up:
+                tag_job = session.get(TagJob, row[0], populate_existing=True)
+                if tag_job is not None:
+                    settle_failed_tag_job(session, tag_job)
+            session.flush()
         reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": None}
         if table in PHASED_TABLES:
             reset["phase"] = JobPhase.QUEUED

@@ -206,12 +206,16 @@ class TagJobExecutor:
             # The linker's approvals start the placements' history, as a re-link's later changes do.
             session.add_all(linker_action(placement, "approve", before={}) for placement in approved)
             job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
-            job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(drafts), None
+            # The count and the summary tell what this run stored, as stored (a draft whose product was
+            # deleted meanwhile is a proposal); the drafts a kept placement stands for are told apart.
+            job.phase, job.placements_found, job.error = JobPhase.FINISHED, len(new), None
             job.seconds = dict(outcome.seconds)
             brand = session.get(Brand, episode.brand_id)
-            job.summary = tag_summary(outcome, brand.link_floor if brand is not None else 0.0)
+            floor = brand.link_floor if brand is not None else 0.0
+            job.summary = tag_summary(replace(outcome, drafts=new), floor)
             if len(new) < len(drafts):
-                job.summary += f"; {len(drafts) - len(new)} already reviewed or sold from, kept as they were"
+                unchanged = f"{len(drafts) - len(new)} already reviewed or sold from, kept as they were"
+                job.summary = f"{job.summary}; {unchanged}" if new else f"no new placements: {unchanged}"
             episode.status = EpisodeStatus.TAGGED
             session.flush()
             rebuild_timeline(session, episode, self._settings)
@@ -222,11 +226,36 @@ class TagJobExecutor:
             if not isinstance(job, TagJob):
                 return
             job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
-            job.summary = f"failed while in phase {job.phase}: {reason}"
-            job.phase = JobPhase.FINISHED
-            episode = session.get(Episode, job.episode_id)
-            if episode is not None:
-                episode.status = EpisodeStatus.FAILED
+            settle_failed_tag_job(session, job)
+
+
+def settle_failed_tag_job(session: Session, job: TagJob) -> None:
+    """The rest of a failed tag job (its state, error and finish time already set), whoever failed it:
+    the job itself, or the supervisor giving up on a job whose worker kept dying. Its summary names the
+    phase it failed in and why, and its phase becomes `finished`. Its episode is no longer being
+    tagged: a failed job stores nothing, so an episode an earlier tag stands for (it has placements,
+    whose approved hotspots stay on its timeline, or a tag job on it finished) stays `tagged`, and the
+    summary says so; one never tagged is `failed`."""
+    episode = session.get(Episode, job.episode_id)
+    tagged_before = episode is not None and _tagged_before(session, episode.id)
+    job.summary = f"failed while in phase {job.phase}: {job.error}"
+    if tagged_before:
+        job.summary += "; the episode keeps its earlier tag's placements"
+    job.phase = JobPhase.FINISHED
+    if episode is not None:
+        episode.status = EpisodeStatus.TAGGED if tagged_before else EpisodeStatus.FAILED
+
+
+def _tagged_before(session: Session, episode_id: uuid.UUID) -> bool:
+    has_placements = session.exec(
+        select(Placement.id).where(col(Placement.episode_id) == episode_id).limit(1)
+    ).first()
+    finished_tag = session.exec(
+        select(TagJob.id)
+        .where(col(TagJob.episode_id) == episode_id, col(TagJob.state) == JobState.DONE)
+        .limit(1)
+    ).first()
+    return has_placements is not None or finished_tag is not None
 
 
 def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[Placement]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.app import create_app
-from api.catalog.models import Product
+from api.catalog.models import Product, Variant
 from api.catalog.service import delete_product
 from api.episodes.models import Episode, TagJob
 from api.jobs.models import JobPhase, JobState
@@ -237,6 +239,17 @@ def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
     with Session(engine, expire_on_commit=False) as session:
         product = Product(brand_id=brand.brand.id, title="Cola 330 ml")
         session.add(product)
+        session.flush()
+        # (a product the timeline shows has something to buy)
+        session.add(
+            Variant(
+                product_id=product.id,
+                brand_id=brand.brand.id,
+                sku="COLA-330",
+                price=Decimal("1.20"),
+                currency="EUR",
+            )
+        )
         session.commit()
     tagger = FakeTagger(
         [_draft(product.id, PlacementStatus.APPROVED), _draft(None, PlacementStatus.PROPOSED)]
@@ -352,6 +365,8 @@ def test_failed_job_records_the_reason_and_stores_nothing(
     )
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Placement)).one() == 0
+    # Never tagged, the episode is failed
+    assert client.get(f"/v1/episodes/{ids['episode']}", headers=brand.headers).json()["status"] == "failed"
     # The worker keeps serving: a second job on the same episode runs.
     tagger.error = None
     retry = client.post(f"/v1/episodes/{ids['episode']}/tag-jobs", headers=brand.headers).json()
@@ -434,3 +449,88 @@ def test_progress_names_its_phase_at_once_and_never_goes_back(
     assert stored() == ("store", 0.5)
     progress.report(1.0)
     assert stored() == ("store", 0.99)  # 1.0 is written only with the results
+
+
+def _retag(client: TestClient, brand: BrandAccount, episode_id: str) -> dict[str, object]:
+    queued = client.post(f"/v1/episodes/{episode_id}/tag-jobs", headers=brand.headers)
+    assert queued.status_code == 202, queued.text
+    job: dict[str, object] = client.get(f"/v1/tag-jobs/{queued.json()['id']}", headers=brand.headers).json()
+    return job
+
+
+def _review(client: TestClient, brand: BrandAccount, episode_id: str, action: str, **body: str) -> None:
+    """A reviewer's `action` (approve, reject) on the episode's placement starting at `start_ms`."""
+    start_ms = int(body.pop("start_ms"))
+    placements = client.get(f"/v1/episodes/{episode_id}/placements", headers=brand.headers).json()
+    (placement,) = [p for p in placements if p["start_ms"] == start_ms]
+    etag = client.get(f"/v1/placements/{placement['id']}", headers=brand.headers).headers["etag"]
+    answer = client.post(
+        f"/v1/placements/{placement['id']}/{action}", json=body, headers={**brand.headers, "If-Match": etag}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_re_tag_summarises_only_the_placements_it_stored(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
+    bottle = _draft(None, PlacementStatus.PROPOSED, link_confidence=0.5)
+    cup = replace(bottle, start_ms=2000, end_ms=2800, start_frame=20, end_frame=28, label="cup")
+    # Given a first tag whose two placements a reviewer then decided: the bottle approved, the cup rejected
+    tagger = FakeTagger([bottle, cup])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    _review(client, brand, ids["episode"], "approve", start_ms="100", product_id=str(cola.id))
+    _review(client, brand, ids["episode"], "reject", start_ms="2000")
+
+    # When a re-tag finds the same two objects again, which the linker now approves itself
+    tagger.drafts = [
+        replace(d, status=PlacementStatus.APPROVED, chosen_product_id=cola.id) for d in (bottle, cup)
+    ]
+    same = _retag(client, brand, ids["episode"])
+
+    # Then it stored nothing and says so, rather than "2 placements: 2 approved automatically"
+    assert (same["state"], same["placements_found"], same["summary"]) == (
+        "done",
+        0,
+        "no new placements: 2 already reviewed or sold from, kept as they were",
+    )
+    placements = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
+    assert sorted((p["start_ms"], p["status"]) for p in placements) == [(100, "approved"), (2000, "rejected")]
+
+    # And a re-tag that also finds a new object counts only that one
+    hat = replace(bottle, start_ms=5000, end_ms=5800, start_frame=50, end_frame=58, label="hat")
+    tagger.drafts = [*tagger.drafts, hat]
+    more = _retag(client, brand, ids["episode"])
+    assert (more["state"], more["placements_found"], more["summary"]) == (
+        "done",
+        1,
+        "1 placement: 0 approved automatically, 1 for review; "
+        "2 already reviewed or sold from, kept as they were",
+    )
+
+
+def test_a_failed_re_tag_keeps_the_episode_tagged_and_its_hotspots_live(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
+    # Given an episode tagged once, its approved placement live on its timeline
+    tagger = FakeTagger([_draft(cola.id, PlacementStatus.APPROVED, link_confidence=0.93)])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    timeline = client.get(f"/v1/episodes/{ids['episode']}/timeline").json()
+    assert [p["product"]["title"] for p in timeline["placements"]] == ["Cola 330 ml"]
+
+    # When a re-tag fails
+    tagger.error = VideoError("ep.mp4: decoding failed at 2.1 s")
+    failed = _retag(client, brand, ids["episode"])
+
+    # Then the job is failed and says why, and that the earlier tag's placements stay
+    assert (failed["state"], failed["phase"], failed["error"], failed["summary"]) == (
+        "failed",
+        "finished",
+        "ep.mp4: decoding failed at 2.1 s",
+        "failed while in phase detect: ep.mp4: decoding failed at 2.1 s; "
+        "the episode keeps its earlier tag's placements",
+    )
+    # And the episode is still tagged, its hotspot still live
+    assert client.get(f"/v1/episodes/{ids['episode']}", headers=brand.headers).json()["status"] == "tagged"
+    assert client.get(f"/v1/episodes/{ids['episode']}/timeline").json() == timeline

@@ -145,10 +145,11 @@ def test_the_events_inside_batches_are_limited_too(
 ) -> None:
     episode = make_episode(engine, brand.brand.id, settings)
     placement = make_placement(engine, episode, status=PlacementStatus.APPROVED)
-    tap = {"type": "hotspot_tap", "episode_id": str(episode.id), "placement_id": str(placement.id)}
+    # Sheet opens: counted each time (an impression or a tap counts once per viewer and placement)
+    opened = {"type": "sheet_open", "episode_id": str(episode.id), "placement_id": str(placement.id)}
     with _client(settings, engine, rate_limit_event_items="5/minute") as client:
-        within = client.post("/v1/events", json={"events": [tap] * 5})
-        over = client.post("/v1/events", json={"events": [tap]})
+        within = client.post("/v1/events", json={"events": [opened] * 5})
+        over = client.post("/v1/events", json={"events": [opened]})
     assert (within.status_code, within.json()["accepted"]) == (202, 5)
     _refused(over, "player events from your address (limit 5/minute)")
     with Session(engine) as session:

@@ -20,15 +20,16 @@ from typer.testing import CliRunner
 from api.app import ConfigurationError, create_app
 from api.cli import app as cli
 from api.episodes.models import Episode, EpisodeStatus, TagJob
-from api.jobs.models import JobState
+from api.jobs.models import JobPhase, JobState
 from api.jobs.progress import Heartbeat, claim_job
 from api.jobs.queue import JobDeferred, JobKind, JobRef, ThreadJobQueue
 from api.jobs.recovery import JobSupervisor, mark_published, requeue_stale_jobs
 from api.jobs.routing import queue_for
 from api.jobs.tagging import ProgressCallback, TagJobExecutor, TagOutcome
 from api.linking.models import LinkJob
+from api.review.models import PlacementStatus
 from api.settings import ApiSettings, get_settings
-from tests.api.factories import make_episode
+from tests.api.factories import make_episode, make_placement
 from tests.utils.api import BrandAccount
 
 
@@ -138,6 +139,57 @@ def test_only_running_jobs_whose_lease_ran_out_are_queued_again_and_unpublished(
         assert failed_tag is not None
         assert its_episode is not None
         assert (failed_tag.state, its_episode.status) == (JobState.FAILED, EpisodeStatus.FAILED)
+
+
+def test_a_tag_job_the_supervisor_gives_up_on_reads_as_a_failed_job_does(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    # Given two tag jobs whose workers died on every attempt, midway through detection: one on a new
+    # episode, one re-tagging an episode whose earlier tag has an approved hotspot on its timeline
+    new = make_episode(engine, brand.brand.id, settings)
+    tagged = make_episode(engine, brand.brand.id, settings)
+    make_placement(engine, tagged, status=PlacementStatus.APPROVED)
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    with Session(engine, expire_on_commit=False) as session:
+        jobs = [
+            TagJob(
+                brand_id=brand.brand.id,
+                episode_id=episode.id,
+                state=JobState.RUNNING,
+                phase=JobPhase.DETECT,
+                progress=0.4,
+                attempts=3,
+                heartbeat_at=stale,
+            )
+            for episode in (new, tagged)
+        ]
+        session.add_all(jobs)
+        for episode in (new, tagged):
+            row = session.get_one(Episode, episode.id)
+            row.status = EpisodeStatus.TAGGING
+        session.commit()
+
+    # When the supervisor gives up on them
+    supervisor = JobSupervisor(
+        engine, settings.model_copy(update={"job_max_attempts": 3}), lambda job: None, outbox=True
+    )
+    supervisor.run_once()
+
+    # Then each reads as a failed job does: finished, its summary saying in which phase and why
+    read = [client.get(f"/v1/tag-jobs/{job.id}", headers=brand.headers).json() for job in jobs]
+    for job in read:
+        assert (job["state"], job["phase"]) == ("failed", "finished")
+        assert "stopped answering on each of 3 attempts" in job["error"]
+    assert read[0]["summary"] == f"failed while in phase detect: {read[0]['error']}"
+    assert read[1]["summary"] == (
+        f"failed while in phase detect: {read[1]['error']}; the episode keeps its earlier tag's placements"
+    )
+    # And the new episode is failed, while the re-tagged one stays tagged, its placement kept
+    status = [
+        client.get(f"/v1/episodes/{e.id}", headers=brand.headers).json()["status"] for e in (new, tagged)
+    ]
+    assert status == ["failed", "tagged"]
+    assert len(client.get(f"/v1/episodes/{tagged.id}/placements", headers=brand.headers).json()) == 1
 
 
 def test_the_broker_supervisor_publishes_what_was_never_published_and_only_that(
