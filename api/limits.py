@@ -1,9 +1,10 @@
 """Request body limits, enforced while the body streams in (Content-Length can lie or be absent).
 
-Every body is capped at the JSON limit unless it is an upload: a route that streams media (`POST
-/v1/episodes/upload`, `POST /v1/products/{id}/images`) with a media content type, not JSON or a form.
-The route is matched on method and whole path, and the content type decides too: a JSON body sent to
-an upload route is still a JSON body, read in full by its parser, so it gets the JSON cap.
+Every body is capped at the JSON limit unless a route takes a larger one: an upload route that streams
+media (`POST /v1/episodes/upload`, `POST /v1/products/{id}/images`) with a media content type, not
+JSON or a form, and the catalog import (`POST /v1/catalog/import`), whose CSV or JSON file gets the
+import cap. The route is matched on method and whole path, and the content type decides too: a JSON
+body sent to an upload route is still a JSON body, read in full by its parser, so it gets the JSON cap.
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ def _multipart_form(kind: str) -> bool:
     return kind == "multipart/form-data"
 
 
+def _catalog_file(kind: str) -> bool:
+    # What the import route parses: CSV or JSON, as the route itself tells them apart.
+    return "csv" in kind or "json" in kind
+
+
 @dataclass(frozen=True, slots=True)
 class UploadRoute:
-    """A route that takes a large body: its method, its whole path, the content types it streams as an
-    upload, and the cap for those."""
+    """A route that takes a large body: its method, its whole path, the content types it takes as such,
+    and the cap for those."""
 
     method: str
     path: re.Pattern[str]
@@ -74,11 +80,19 @@ def upload_routes(settings: ApiSettings) -> tuple[UploadRoute, ...]:
             settings.max_image_bytes + MULTIPART_OVERHEAD_BYTES,
             "an image upload",
         ),
+        UploadRoute(
+            "POST",
+            re.compile(r"/v1/catalog/import"),
+            _catalog_file,
+            settings.max_import_bytes,
+            "a catalog import (REELCART_MAX_IMPORT_BYTES)",
+        ),
     )
 
 
 class BodySizeLimit:
-    """Caps every request body at `json_bytes`; a matching upload route's media body gets its cap."""
+    """Caps every request body at `json_bytes`; a body a matching route takes (an upload's media, an
+    import's file) gets that route's cap."""
 
     def __init__(self, app: ASGIApp, *, json_bytes: int, uploads: Sequence[UploadRoute]):
         self.app = app
@@ -88,11 +102,11 @@ class BodySizeLimit:
     def limit_for(self, scope: Scope) -> tuple[int, str]:
         """The cap for this request and what it is (for the 413's detail)."""
         kind = media_type(scope)
-        if not is_json(kind):
-            method, path = scope.get("method", ""), scope.get("path", "")
-            for route in self.uploads:
-                if route.method == method and route.path.fullmatch(path) and route.accepts(kind):
-                    return route.limit_bytes, route.what
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for route in self.uploads:
+            # Each route says which content types it takes (the upload routes: no JSON).
+            if route.method == method and route.path.fullmatch(path) and route.accepts(kind):
+                return route.limit_bytes, route.what
         return self.json_bytes, "a JSON body" if is_json(kind) else "this request body"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

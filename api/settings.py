@@ -65,6 +65,9 @@ class ApiSettings(BaseSettings):
     max_json_bytes: int = Field(default=1 << 20, ge=1024)
     max_upload_bytes: int = Field(default=2 << 30, ge=1 << 20)
     max_image_bytes: int = Field(default=20 << 20, ge=1 << 16)
+    # A catalog import (`POST /v1/catalog/import`, CSV or JSON) is read whole and parsed: room for
+    # MAX_IMPORT_LINES (100,000) rows of about 650 bytes (a description, an image URL) by default.
+    max_import_bytes: int = Field(default=64 << 20, ge=1 << 20, le=1 << 30)
     # Catalog images given by URL (API, import, Shopify/Stripe sync) are fetched by link jobs so the
     # linker can index them. Private, loopback and link-local hosts are refused (a brand's URL must not
     # reach the operator's internal network) unless this is set, for development against local servers.
@@ -118,7 +121,8 @@ class ApiSettings(BaseSettings):
     rate_limit_timeline: RateLimit = "600/minute"  # GET /v1/episodes/{id}/timeline
     # Per API key, on every route a key calls (brand and operator routes).
     rate_limit_api_key: RateLimit = "1200/minute"
-    # One impression per viewer and placement is counted in this window (a viewer: client IP + User-Agent).
+    # One impression, and one tap, per viewer and placement is counted in this window (a viewer: client
+    # IP + User-Agent).
     impression_dedupe_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     # `json`: every log record is one JSON line on stderr, with the request id and job id (see
     # api/observability/context.py); `text` leaves logging as the server sets it up.

@@ -5,6 +5,9 @@ available, image, own_print` optional. Rows sharing a `product_key` (or, without
 variants of one product. `image` is an http(s) URL, or for the CLI a path relative to the file.
 `own_print` (on any of a product's rows; rows that give it must agree) is "x0 y0 x1 y1; …": boxes,
 in fractions of the product's first image, around the print only it has (`tagger.linking.own_print`).
+A line number is the physical line a record starts on (a quoted value may span lines; blank lines
+count); any line ending is read. A header column with no name (a spreadsheet's trailing comma) is
+ignored while no row gives it a value.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from sqlmodel import Session, col, select
 from api.catalog.models import ProductImage, Variant
 from api.catalog.schemas import (
     MAX_PRODUCT_IMAGES,
+    MAX_PRODUCT_VARIANTS,
     ImageByUrl,
     ImportLineError,
     ImportReport,
@@ -61,6 +65,8 @@ class ImportItem:
     line: int | str
     product: ProductCreate
     local_images: list[tuple[int | str, str]] = field(default_factory=list)
+    # Where each variant's SKU was given, when that is not `line` (a CSV product's rows).
+    sku_lines: dict[str, int | str] = field(default_factory=dict)
 
 
 def parse_catalog(text: str, *, fmt: str) -> list[ImportItem]:
@@ -77,34 +83,86 @@ def _parse_csv(text: str) -> list[ImportItem]:
     # body limit already bounds the text, so let a long field through to the per-field checks (a
     # 200,000-character title is then "line 3, title: at most 300 characters").
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # Universal newlines, as the CLI reads its file: "\r\n", "\n" and an old Mac's bare "\r" alike.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        # Each record with the physical line it starts on (a quoted value may span lines, and the
+        # reader counts the lines it read); blank lines are skipped, and counted.
+        line_num = 0
+        for values in reader:
+            start, line_num = line_num + 1, reader.line_num
+            if values:
+                yield start, values
+
     try:
-        return _parse_csv_rows(reader)
+        return _parse_csv_rows(records())
     except csv.Error as error:
         raise CatalogImportError(
             [ImportLineError(line=reader.line_num, field="", message=f"malformed CSV: {error}")]
         ) from error
 
 
-def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise CatalogImportError(
-            [ImportLineError(line=1, field=name, message="required column is missing") for name in missing]
-        )
-    unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    errors = [ImportLineError(line=1, field=name, message="unknown column") for name in unknown]
+@dataclass(frozen=True)
+class _Header:
+    """The header line's column names. A spreadsheet's trailing comma names an empty column ("sku,
+    title,price,currency,"): a column without a name is ignored while it holds nothing."""
+
+    line: int
+    names: list[str]
+
+    @classmethod
+    def read(cls, records: Iterator[tuple[int, list[str]]]) -> tuple[_Header, list[ImportLineError]]:
+        """The first record as the header, and its unknown columns; raise when a required one is missing."""
+        line, names = next(records, (1, []))
+        header = cls(line, [name.strip() for name in names])
+        missing = [name for name in REQUIRED_COLUMNS if name not in header.names]
+        if missing:
+            raise CatalogImportError(
+                [
+                    ImportLineError(line=line, field=name, message="required column is missing")
+                    for name in missing
+                ]
+            )
+        known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+        unknown = [name for name in header.names if name and name not in known]
+        return header, [ImportLineError(line=line, field=name, message="unknown column") for name in unknown]
+
+    def row(self, line: int, values: list[str]) -> dict[str, str] | ImportLineError:
+        """A record's values by column name ("" for those it leaves out), or why it has none."""
+        if len(values) > len(self.names):
+            return ImportLineError(line=line, field="", message="more values than columns")
+        unnamed = [
+            number
+            for number, (name, value) in enumerate(zip(self.names, values, strict=False), start=1)
+            if not name and value.strip()
+        ]
+        if unnamed:
+            which = ", ".join(str(number) for number in unnamed)
+            columns = "column" if len(unnamed) == 1 else "columns"
+            message = (
+                f"a value in {columns} {which}, which the header line leaves unnamed: name the column in "
+                "the header or leave it empty"
+            )
+            return ImportLineError(line=line, field="", message=message)
+        row = dict.fromkeys((name for name in self.names if name), "")
+        row.update((name, value.strip()) for name, value in zip(self.names, values, strict=False) if name)
+        return row
+
+
+def _parse_csv_rows(records: Iterator[tuple[int, list[str]]]) -> list[ImportItem]:
+    header, errors = _Header.read(records)
     groups: dict[str, ImportItem] = {}
     seen_skus: dict[str, int] = {}
     marks_line: dict[str, int] = {}  # the line each product's own_print came from
-    for line, raw in enumerate(reader, start=2):
-        if line > MAX_IMPORT_LINES:
+    grouped_by: dict[str, str] = {}  # the column whose value makes each product
+    for number, (line, values) in enumerate(records, start=2):
+        if number > MAX_IMPORT_LINES:
             errors.append(ImportLineError(line=line, field="", message=f"more than {MAX_IMPORT_LINES} lines"))
             break
-        row = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key is not None}
-        if None in raw:
-            errors.append(ImportLineError(line=line, field="", message="more values than columns"))
+        row = header.row(line, values)
+        if isinstance(row, ImportLineError):
+            errors.append(row)
             continue
         if not any(row.values()):
             continue
@@ -141,14 +199,55 @@ def _parse_csv_rows(reader: csv.DictReader[str]) -> list[ImportItem]:
                 continue
             item = groups[key] = ImportItem(line=line, product=product)
             marks_line[key] = line
+            grouped_by[key] = "product_key" if row.get("product_key") else "title"
         elif (problem := _merge_marks(item, own_print, line, marks_line, key)) is not None:
             errors.append(problem)
             continue
         item.product.variants.append(variant)
+        item.sku_lines[variant.sku] = line
         _add_image(item, row.get("image", ""), line)
+    # Variants were added to each product one row at a time: validate it whole, so that what holds
+    # for a product (at most 250 variants) holds for one made of rows too.
+    errors.extend(
+        problem for key, item in groups.items() for problem in _validate_grouped(item, grouped_by[key])
+    )
     if errors:
         raise CatalogImportError(errors)
     return list(groups.values())
+
+
+def _validate_grouped(item: ImportItem, grouped_by: str) -> list[ImportLineError]:
+    """Validate a CSV product whole, now that its rows gave it its variants; errors name its rows."""
+    lines = [line for line in item.sku_lines.values() if isinstance(line, int)]
+    rows = f"lines {_line_ranges(lines)}"
+    try:
+        item.product = ProductCreate.model_validate({**dict(item.product), "variants": item.product.variants})
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            loc = ".".join(str(part) for part in detail["loc"]) or "row"
+            if detail["loc"] == ("variants",) and detail["type"] == "too_long":
+                message = (
+                    f"a product has at most {MAX_PRODUCT_VARIANTS} variants; {len(lines)} rows share "
+                    f"this {grouped_by} ({rows})"
+                )
+            else:
+                message = f"{detail['msg']} (the product of {rows})"
+            problems.append(ImportLineError(line=item.line, field=loc, message=message))
+        return problems
+    return []
+
+
+def _line_ranges(lines: list[int], most: int = 8) -> str:
+    """The lines as runs, "2-301" or "2, 5, 9-12"; past `most` runs, "…"."""
+    runs: list[list[int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    shown = [str(first) if first == last else f"{first}-{last}" for first, last in runs[:most]]
+    return ", ".join(shown) + (", …" if len(runs) > most else "")
 
 
 def _image_ref(image: object) -> str | None:
@@ -214,7 +313,8 @@ def _variant_from_row(row: dict[str, str], line: int) -> tuple[VariantCreate | N
 
 def _parse_json(text: str) -> list[ImportItem]:
     try:
-        document = json.loads(text)
+        # A BOM, as Windows tools write one, is not part of the document (the CSV path drops it too).
+        document = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as error:
         raise CatalogImportError(
             [ImportLineError(line=error.lineno, field="", message=f"malformed JSON: {error.msg}")]
@@ -235,6 +335,7 @@ def _parse_json(text: str) -> list[ImportItem]:
         where = f"products[{index}]"
         raw = entry
         local_images: list[tuple[int | str, str]] = []
+        positions: list[int] = []  # each entry left to the schema: its index in the file's list
         if isinstance(raw, dict) and isinstance(raw.get("images"), list):
             # Local paths are allowed in files imported by the CLI. Paths and URLs keep the list's order
             # (marks are on a product's first image); anything else is left to the schema to refuse.
@@ -245,11 +346,12 @@ def _parse_json(text: str) -> list[ImportItem]:
                     local_images.append((f"{where}.images[{position}]", ref))
                 else:
                     remaining.append(image)
+                    positions.append(position)
             raw = {**raw, "images": remaining}
         try:
             product = ProductCreate.model_validate(raw)
         except ValidationError as error:
-            errors.extend(_errors_from_validation(error, where))
+            errors.extend(_errors_from_validation(error, where, image_positions=positions))
             continue
         for variant in product.variants:
             if variant.sku in seen_skus:
@@ -267,16 +369,40 @@ def _parse_json(text: str) -> list[ImportItem]:
     return items
 
 
-def _errors_from_validation(error: ValidationError, line: int | str) -> list[ImportLineError]:
-    return [
-        ImportLineError(
-            line=line, field=".".join(str(part) for part in item["loc"]) or "row", message=item["msg"]
-        )
-        for item in error.errors()
-    ]
+def _errors_from_validation(
+    error: ValidationError, line: int | str, *, image_positions: list[int] | None = None
+) -> list[ImportLineError]:
+    """One line error per problem. `image_positions`: the index in the file's `images` list of each
+    entry the schema saw (the paths and URLs read before it were taken out), so that an error names
+    the entry as the file has it."""
+    errors = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        at = loc[1] if image_positions and len(loc) > 1 and loc[0] == "images" else None
+        if image_positions and isinstance(at, int) and at < len(image_positions):
+            loc[1] = image_positions[at]
+        field_name = ".".join(str(part) for part in loc) or "row"
+        errors.append(ImportLineError(line=line, field=field_name, message=item["msg"]))
+    return errors
 
 
 ImageLoader = Callable[[int | str, str], tuple[Path, int, int, str]]
+
+# SKUs asked about per query: one bound parameter each, and PostgreSQL takes at most 65,535 a statement.
+SKU_CHECK_CHUNK = 10_000
+
+
+def _taken_skus(session: Session, brand_id: uuid.UUID, skus: list[str]) -> set[str]:
+    """The SKUs among `skus` the brand's catalog already has."""
+    taken: set[str] = set()
+    for start in range(0, len(skus), SKU_CHECK_CHUNK):
+        chunk = skus[start : start + SKU_CHECK_CHUNK]
+        taken.update(
+            session.exec(
+                select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(chunk))
+            ).all()
+        )
+    return taken
 
 
 def apply_import(
@@ -292,14 +418,12 @@ def apply_import(
     """
     items = list(items)
     skus = [variant.sku for item in items for variant in item.product.variants]
-    taken = set(
-        session.exec(
-            select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(skus))
-        ).all()
-    )
+    taken = _taken_skus(session, brand_id, skus)
     errors = [
         ImportLineError(
-            line=item.line, field="sku", message=f"sku {variant.sku!r} already exists in the catalog"
+            line=item.sku_lines.get(variant.sku, item.line),
+            field="sku",
+            message=f"sku {variant.sku!r} already exists in the catalog",
         )
         for item in items
         for variant in item.product.variants

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import FileResponse, Response
 from pydantic.json_schema import SkipJsonSchema
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.catalog import service as catalog
@@ -49,6 +50,7 @@ from api.linking.monitor import monitor_link_job
 from api.linking.service import linkable, linker_reads
 from api.ownership import get_owned
 from api.problems import Problem
+from api.settings import ApiSettings
 from api.timeline.service import rebuild_timelines, rebuild_timelines_for_product
 from api.types import PageOffset, Text
 from api.versioning import etag
@@ -339,61 +341,83 @@ async def add_image(
     session: SessionDep,
     settings: SettingsDep,
 ) -> ImagePublic:
-    product = catalog.get_product(session, brand_id, product_id)
-    # Its first usable image makes the product linkable: it may be what any placement the linker decided
-    # shows (an image whose URL failed never made it linkable).
-    was_linkable = linkable(session, product.id)
-    position = catalog.next_image_position(session, product.id)
+    # Only the body is read on the event loop; the database, and decoding an upload of up to
+    # REELCART_MAX_IMAGE_BYTES, run in worker threads, never stalling the process's other requests.
+    def find() -> tuple[Product, bool, int]:
+        product = catalog.get_product(session, brand_id, product_id)
+        # Its first usable image makes the product linkable: it may be what any placement the linker
+        # decided shows (an image whose URL failed never made it linkable).
+        return product, linkable(session, product.id), catalog.next_image_position(session, product.id)
+
+    product, was_linkable, position = await run_in_threadpool(find)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise Problem(
-                422,
-                "multipart body needs a `file` field",
-                slug="validation-error",
-                errors=[{"field": "file", "message": "field required"}],
-            )
-        data = await upload.read(settings.max_image_bytes + 1)
-        if len(data) > settings.max_image_bytes:
-            raise Problem(
-                413, f"image exceeds the {settings.max_image_bytes} byte limit", slug="payload-too-large"
-            )
-        stored = store_image_bytes(
-            data, media_dir=settings.media_dir, brand_id=brand_id, what=upload.filename or "image"
-        )
-        image = ProductImage(
-            product_id=product.id,
-            brand_id=brand_id,
-            position=position,
-            path=str(stored.path),
-            width=stored.width,
-            height=stored.height,
-            sha256=stored.sha256,
-        )
+        data = await upload.read(settings.max_image_bytes + 1) if isinstance(upload, UploadFile) else b""
+
+        def new_image() -> ProductImage:
+            return _uploaded_image(upload, data, product, position, settings)
+
     elif content_type.startswith("application/json"):
-        body = ImageByUrl.model_validate_json(await request.body())
-        image = ProductImage(
-            product_id=product.id, brand_id=brand_id, position=position, source_url=str(body.url)
-        )
+        body = await request.body()
+
+        def new_image() -> ProductImage:
+            url = str(ImageByUrl.model_validate_json(body).url)
+            return ProductImage(product_id=product.id, brand_id=brand_id, position=position, source_url=url)
+
     else:
         raise Problem(415, 'send JSON {"url": …} or multipart/form-data with a `file` field')
-    session.add(image)
-    product.touch()
-    session.add(product)
-    session.flush()
-    catalog.bind_own_print(session, product)
-    rebuild_timelines_for_product(session, product.id, settings)
-    relink = (
-        relink_placements_naming(session, product.brand_id, product.id)
-        if was_linkable
-        else relink_for_new_products(session, brand_id)
+
+    def add() -> ImagePublic:
+        image = new_image()
+        session.add(image)
+        product.touch()
+        session.add(product)
+        session.flush()
+        catalog.bind_own_print(session, product)
+        rebuild_timelines_for_product(session, product.id, settings)
+        relink = (
+            relink_placements_naming(session, product.brand_id, product.id)
+            if was_linkable
+            else relink_for_new_products(session, brand_id)
+        )
+        session.commit()
+        monitor_link_job(request, response, relink)
+        queue_index_refresh(session, request.app.state.job_queue, brand_id)
+        return catalog.image_public(image, settings.public_base_url)
+
+    return await run_in_threadpool(add)
+
+
+def _uploaded_image(
+    upload: object, data: bytes, product: Product, position: int, settings: ApiSettings
+) -> ProductImage:
+    """The multipart `file` stored (decoded and checked: seconds for a large image, so never on the
+    event loop)."""
+    if not isinstance(upload, UploadFile):
+        raise Problem(
+            422,
+            "multipart body needs a `file` field",
+            slug="validation-error",
+            errors=[{"field": "file", "message": "field required"}],
+        )
+    if len(data) > settings.max_image_bytes:
+        raise Problem(
+            413, f"image exceeds the {settings.max_image_bytes} byte limit", slug="payload-too-large"
+        )
+    stored = store_image_bytes(
+        data, media_dir=settings.media_dir, brand_id=product.brand_id, what=upload.filename or "image"
     )
-    session.commit()
-    monitor_link_job(request, response, relink)
-    queue_index_refresh(session, request.app.state.job_queue, brand_id)
-    return catalog.image_public(image, settings.public_base_url)
+    return ProductImage(
+        product_id=product.id,
+        brand_id=product.brand_id,
+        position=position,
+        path=str(stored.path),
+        width=stored.width,
+        height=stored.height,
+        sha256=stored.sha256,
+    )
 
 
 @router.delete(
@@ -446,24 +470,31 @@ async def import_catalog(
     fmt = "csv" if "csv" in content_type else "json" if "json" in content_type else None
     if fmt is None:
         raise Problem(415, "send text/csv or application/json")
-    try:
-        text = (await request.body()).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Problem(422, "catalog file must be UTF-8", slug="validation-error") from error
-    try:
-        report = apply_import(session, brand_id, parse_catalog(text, fmt=fmt))
-    except CatalogImportError as error:
-        raise Problem(
-            422,
-            str(error),
-            slug="catalog-import-errors",
-            errors=[
-                {"line": item.line, "field": item.field, "message": item.message} for item in error.errors
-            ],
-        ) from error
-    relink = relink_for_new_products(session, brand_id) if report.imported_images else None
-    session.commit()
-    monitor_link_job(request, response, relink)
-    if report.imported_images:
-        queue_index_refresh(session, request.app.state.job_queue, brand_id)
-    return report
+    body = await request.body()
+
+    def import_file() -> ImportReport:
+        # Parsing up to REELCART_MAX_IMPORT_BYTES and writing every product take seconds: a worker
+        # thread, so the process's other requests (timelines, webhooks, health) are served meanwhile.
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise Problem(422, "catalog file must be UTF-8", slug="validation-error") from error
+        try:
+            report = apply_import(session, brand_id, parse_catalog(text, fmt=fmt))
+        except CatalogImportError as error:
+            raise Problem(
+                422,
+                str(error),
+                slug="catalog-import-errors",
+                errors=[
+                    {"line": item.line, "field": item.field, "message": item.message} for item in error.errors
+                ],
+            ) from error
+        relink = relink_for_new_products(session, brand_id) if report.imported_images else None
+        session.commit()
+        monitor_link_job(request, response, relink)
+        if report.imported_images:
+            queue_index_refresh(session, request.app.state.job_queue, brand_id)
+        return report
+
+    return await run_in_threadpool(import_file)

@@ -15,6 +15,7 @@ from pydantic import (
     HttpUrl,
     StrictBool,
     StrictFloat,
+    UrlConstraints,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -38,8 +39,12 @@ Title = Annotated[Text, Field(min_length=1, max_length=300)]
 Sku = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 
 
-# Images a product may have at creation (by URL, or in an import).
+# Images a product may have at creation (by URL, or in an import), and variants.
 MAX_PRODUCT_IMAGES = 50
+MAX_PRODUCT_VARIANTS = 250
+
+# `ProductImage.source_url` holds this many characters (pydantic's own URL cap is 2,083).
+MAX_IMAGE_URL_CHARS = 2000
 
 # Numbers only: a JSON true or "0.4" is a mistake, not 1.0 or 0.4.
 StrictBox = tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat]
@@ -98,8 +103,28 @@ class VariantUpdate(_Strict):
     available: StrictBool | SkipJsonSchema[None] = None
 
 
+def _stored_url_fits(url: HttpUrl) -> HttpUrl:
+    # The input's length is checked before parsing; normalising can lengthen it (a non-ASCII path is
+    # percent-encoded, a host punycoded), and what is stored is the normalised URL.
+    length = len(str(url))
+    if length > MAX_IMAGE_URL_CHARS:
+        raise ValueError(
+            f"URL should have at most {MAX_IMAGE_URL_CHARS} characters once normalised "
+            f"(non-ASCII characters percent-encoded), not {length}"
+        )
+    return url
+
+
+ImageUrl = Annotated[
+    HttpUrl,
+    UrlConstraints(max_length=MAX_IMAGE_URL_CHARS),
+    AfterValidator(_stored_url_fits),
+    Field(description=f"An http(s) URL of at most {MAX_IMAGE_URL_CHARS} characters"),
+]
+
+
 class ImageByUrl(_Strict):
-    url: HttpUrl
+    url: ImageUrl
 
 
 class ProductCreate(_Strict):
@@ -107,7 +132,7 @@ class ProductCreate(_Strict):
     vendor: Text = Field(default="", max_length=200)
     description: Text = Field(default="", max_length=20_000)
     own_print: OwnPrint = Field(default_factory=list)
-    variants: list[VariantCreate] = Field(default_factory=list, max_length=250)
+    variants: list[VariantCreate] = Field(default_factory=list, max_length=MAX_PRODUCT_VARIANTS)
     images: list[ImageByUrl] = Field(default_factory=list, max_length=MAX_PRODUCT_IMAGES)
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.brands.models import ApiKey, Brand
+from api.catalog import importing
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.models import JobState
@@ -216,6 +217,64 @@ def test_catalog_import_reports_lines_and_imports_nothing(workspace: Path) -> No
     good = workspace / "good.csv"
     good.write_text("sku,title,price,currency\nJ-1,Apple,3.49,EUR\n")
     assert "imported 1 products" in _ok("catalog", "import", str(good), "--brand", "orchard-co")
+
+
+def test_catalog_import_names_each_rows_own_line_and_checks_skus_in_chunks(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a catalog holding one size of a tea, and chunks of 2 standing in for the 10,000 SKUs one
+    # query asks about (PostgreSQL binds at most 65,535 parameters a statement)
+    monkeypatch.setattr(importing, "SKU_CHECK_CHUNK", 2)
+    _brand(workspace)
+    (workspace / "old.csv").write_text("sku,title,price,currency\nTEA-200,Old Tea,9.90,EUR\n")
+    _ok("catalog", "import", str(workspace / "old.csv"), "--brand", "orchard-co")
+    # And a file whose first description spans two lines, with a blank line before the tea's sizes
+    (workspace / "cat.csv").write_text(
+        "sku,title,price,currency,product_key,description\n"
+        'COF-1,Coffee,6.00,EUR,,"Dark roast.\nWhole beans."\n'
+        "\n"
+        "TEA-50,Green Tea,4.50,EUR,tea,\n"
+        "TEA-100,Green Tea,7.90,EUR,tea,\n"
+        "TEA-200,Green Tea,9.90,EUR,tea,\n"
+    )
+
+    # When it is imported
+    result = runner.invoke(app, ["catalog", "import", str(workspace / "cat.csv"), "--brand", "orchard-co"])
+
+    # Then the taken SKU is named on the line an editor shows its row on, in one line, no traceback
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "cat.csv:7: sku: sku 'TEA-200' already exists in the catalog" in said
+    assert "1 error(s) in cat.csv; nothing was imported" in said
+    assert "Traceback" not in said
+
+
+def test_catalog_import_reads_files_as_spreadsheets_write_them(workspace: Path) -> None:
+    # Given a JSON file with a byte order mark, and Excel's CSV with a trailing comma and CRLF lines
+    _brand(workspace)
+    variant = '{"sku": "J-1", "price": "3", "currency": "EUR"}'
+    (workspace / "bom.json").write_text(
+        '\ufeff{"products": [{"title": "Juice", "variants": [' + variant + "]}]}", encoding="utf-8"
+    )
+    (workspace / "excel.csv").write_bytes(b"sku,title,price,currency,\r\nS-1,Soap,1.00,EUR,\r\n")
+    (workspace / "many.csv").write_text(
+        "sku,title,price,currency\n" + "".join(f"V-{n},Socks,1.00,EUR\n" for n in range(251))
+    )
+
+    # When they are imported, then the first two are, and 251 rows of one product are refused
+    assert "imported 1 products" in _ok(
+        "catalog", "import", str(workspace / "bom.json"), "--brand", "orchard-co"
+    )
+    assert "imported 1 products" in _ok(
+        "catalog", "import", str(workspace / "excel.csv"), "--brand", "orchard-co"
+    )
+    result = runner.invoke(app, ["catalog", "import", str(workspace / "many.csv"), "--brand", "orchard-co"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert (
+        "many.csv:2: variants: a product has at most 250 variants; 251 rows share this title (lines 2-252)"
+        in said
+    )
 
 
 def test_episode_add_probes_and_refuses_non_video(workspace: Path) -> None:

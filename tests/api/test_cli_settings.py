@@ -81,6 +81,16 @@ def _refused(*args: str) -> str:
             '["/srv/episodes", "library"]',
             "REELCART_MEDIA_IMPORT_ROOTS (entry 2): 'library' is relative; give absolute paths",
         ),
+        (
+            "REELCART_MAX_IMPORT_BYTES",
+            "1000",
+            "REELCART_MAX_IMPORT_BYTES: Input should be greater than or equal to 1048576",
+        ),
+        (
+            "REELCART_MAX_IMPORT_BYTES",
+            str(2 << 30),
+            "REELCART_MAX_IMPORT_BYTES: Input should be less than or equal to 1073741824",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", [("serve",), ("brand", "create", "Orchard Co")])
