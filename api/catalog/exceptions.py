@@ -15,3 +15,7 @@ class DuplicateSku(ApiError, status=409, slug="duplicate-sku"):
 
 class AlreadySold(ApiError, status=409, slug="already-sold"):
     """A product or variant sold through ReelCart: its checkouts and orders refer to it, so it stays."""
+
+
+class LastVariantShown(ApiError, status=409, slug="last-variant-shown"):
+    """The only variant of a product that published hotspots sell: without it they would sell nothing."""

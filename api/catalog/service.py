@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.catalog.exceptions import AlreadySold, DuplicateSku
+from api.catalog.exceptions import AlreadySold, DuplicateSku, LastVariantShown
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.schemas import (
     ImagePublic,
@@ -123,6 +123,14 @@ def _for_update(statement: SelectOfScalar[Row], *, key_share: bool = False) -> S
     return statement.with_for_update(key_share=key_share).execution_options(populate_existing=True)
 
 
+def has_variant(session: Session, product_id: uuid.UUID) -> bool:
+    """Whether the product has something to buy: a hotspot of a product without a variant sells nothing
+    (the overlay draws none, and the timeline leaves it out), so it is never approved."""
+    return (
+        session.exec(select(Variant.id).where(Variant.product_id == product_id).limit(1)).first() is not None
+    )
+
+
 def product_for_placement(
     session: Session, brand_id: uuid.UUID, product_id: uuid.UUID, *, nowait: bool = False
 ) -> Product | None:
@@ -167,7 +175,31 @@ def delete_variant(session: Session, variant: Variant) -> None:
     sold = checkouts_of(session, [locked.id])
     if sold:
         raise _sold("this variant", sold, stop="mark it unavailable")
+    shown = _hotspots_left_with_nothing(session, locked)
+    if shown:
+        raise LastVariantShown(
+            f"this is the only variant of a product {shown} approved hotspot(s) sell: without it they would "
+            "sell nothing. Mark it unavailable instead (the hotspots show it sold out), add another variant "
+            "first, or reject or relink those placements",
+            errors=[{"field": "variant_id", "message": "the only variant of a product on approved hotspots"}],
+        )
     session.delete(locked)
+
+
+def _hotspots_left_with_nothing(session: Session, variant: Variant) -> int:
+    """How many approved placements show the variant's product, when it is the product's only variant."""
+    others = session.exec(
+        select(Variant.id).where(Variant.product_id == variant.product_id, Variant.id != variant.id).limit(1)
+    ).first()
+    if others is not None:
+        return 0
+    return session.exec(
+        select(func.count())
+        .select_from(Placement)
+        .where(
+            Placement.chosen_product_id == variant.product_id, Placement.status == PlacementStatus.APPROVED
+        )
+    ).one()
 
 
 def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> None:

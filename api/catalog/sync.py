@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
-from api.catalog.exceptions import AlreadySold
+from api.catalog.exceptions import AlreadySold, LastVariantShown
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import bind_own_print, checkouts_of, delete_product, delete_variant
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
@@ -206,8 +206,9 @@ class SqlCatalogStore:
                 changed = True
             except NotFound:
                 changed = True  # deleted meanwhile (by the brand): gone all the same
-            except AlreadySold:
-                # Its checkouts and orders refer to it: retired, not deleted.
+            except (AlreadySold, LastVariantShown):
+                # Its checkouts and orders refer to it, or it is all published hotspots of its product
+                # sell: retired (shown sold out), not deleted.
                 changed |= _assign(gone, available=False)
                 self.session.add(gone)
         self.session.flush()

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.analytics.models import Event
 from api.brands.models import Brand
-from api.catalog.service import product_for_placement
+from api.catalog.service import has_variant, product_for_placement
 from api.checkout.models import CheckoutSession, Order
 from api.columns import utcnow
 from api.db import session_scope
@@ -301,14 +301,20 @@ def _still_sellable(
 ) -> list[PlacementDraft]:
     """The drafts, with each approved product key-share locked in id order (`product_for_placement`);
     a draft approved as a product deleted since the job built its index becomes a proposal without one,
-    instead of failing the job's commit on the foreign key."""
+    instead of failing the job's commit on the foreign key, and one approved as a product with no
+    variant (nothing to buy) a proposal of it, for a person."""
     chosen = sorted({draft.chosen_product_id for draft in drafts if draft.chosen_product_id is not None})
     gone = {
         product_id for product_id in chosen if product_for_placement(session, brand_id, product_id) is None
     }
+    unsellable = {
+        product_id for product_id in chosen if product_id not in gone and not has_variant(session, product_id)
+    }
     return [
         replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
         if draft.chosen_product_id in gone
+        else replace(draft, status=PlacementStatus.PROPOSED)
+        if draft.chosen_product_id in unsellable and draft.status == PlacementStatus.APPROVED
         else draft
         for draft in drafts
     ]

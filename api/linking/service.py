@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.remote_images import FetchReport, fetch_pending_images, image_fetcher, pending_image_filter
-from api.catalog.service import marks_of, product_for_placement
+from api.catalog.service import has_variant, marks_of, product_for_placement
 from api.columns import utcnow
 from api.review.models import (
     EVIDENCE_MAX_CHARS,
@@ -528,10 +528,14 @@ def relink_placement(
         # it shows (a deletion waits for the placement) or was locked above. A batch (`wait_for_product`
         # False) holds other placements already: it asks without waiting.
         chosen = outcome.chosen_product_id
-        if chosen is None or chosen in (placement.chosen_product_id, locked_first):
+        if chosen is None:
             return outcome
-        found = product_for_placement(session, placement.brand_id, chosen, nowait=not wait_for_product)
-        return outcome if found is not None else _without_product(outcome)
+        if chosen not in (placement.chosen_product_id, locked_first):
+            found = product_for_placement(session, placement.brand_id, chosen, nowait=not wait_for_product)
+            if found is None:
+                return _without_product(outcome)
+        # A product with nothing to buy is never approved (its hotspot would sell nothing): for review.
+        return outcome if has_variant(session, chosen) else _without_product(outcome)
 
     before = placement_snapshot(placement)
     placement.sku_candidates = [candidate.stored() for candidate in result.sku_candidates]

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from api.auth import Principal
 from api.brands.models import Brand
 from api.catalog.models import Product, ProductImage, Variant
-from api.catalog.service import image_url, product_for_placement
+from api.catalog.service import has_variant, image_url, product_for_placement
 from api.columns import utcnow
 from api.episodes.models import Episode
 from api.errors import EditConflict, InvalidInput, PreconditionRequired
@@ -245,12 +245,6 @@ def _sellable(session: Session, product: Product) -> Product:
             errors=[{"field": "product_id", "message": "has no variant to sell"}],
         )
     return product
-
-
-def has_variant(session: Session, product_id: uuid.UUID) -> bool:
-    return (
-        session.exec(select(Variant.id).where(Variant.product_id == product_id).limit(1)).first() is not None
-    )
 
 
 def _record(

@@ -269,6 +269,26 @@ def test_finished_job_stores_placements_and_approved_ones_reach_the_timeline(
     ]
 
 
+def test_a_linker_approval_of_a_product_with_nothing_to_buy_is_left_for_review(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    # Given a product the catalog lists without a variant, which the linker approves a placement as
+    with Session(engine, expire_on_commit=False) as session:
+        product = Product(brand_id=brand.brand.id, title="Gift box")
+        session.add(product)
+        session.commit()
+    tagger = FakeTagger([_draft(product.id, PlacementStatus.APPROVED)])
+
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+
+    # Then the placement waits for a person, with the product proposed, and no hotspot sells nothing
+    [placement] = client.get(f"/v1/review/queue?episode_id={ids['episode']}", headers=brand.headers).json()[
+        "items"
+    ]
+    assert (placement["status"], placement["chosen_product_id"]) == ("proposed", str(product.id))
+    assert client.get(f"/v1/episodes/{ids['episode']}/timeline").json()["placements"] == []
+
+
 class TaggerDuringADeletion(FakeTagger):
     """Finds its drafts, then waits until `deletion_started` before the job stores them."""
 

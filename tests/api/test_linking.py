@@ -1451,6 +1451,29 @@ def test_a_withdrawn_approval_leaves_the_public_timeline_before_the_job_goes_on(
     assert str(second.id) in published[1]
 
 
+def test_a_link_job_does_not_approve_a_product_with_nothing_to_buy(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    # Given a product the catalog lists with a packshot but no variant, and a placement showing it
+    with Session(engine, expire_on_commit=False) as session:
+        box = Product(brand_id=brand.brand.id, title="Gift box")
+        session.add(box)
+        session.commit()
+    _add_image(engine, brand.brand.id, box.id, tmp_path / "box.jpg")
+    episode = make_episode(engine, brand.brand.id, settings)
+    held = make_placement(engine, episode, candidates=[box], thumbnail_path=crop_file(tmp_path / "crops"))
+    linker = FixedLinker(str(box.id), 0.95)  # sure of it, past the bar
+    with _run_link_client(settings, engine, FakeSource(linker)) as client:
+        queued = client.post(f"/v1/episodes/{episode.id}/link", headers=brand.headers)
+        assert queued.status_code == 202, queued.text
+        # Then the link is stored, but the placement waits for a person: its hotspot would sell nothing
+        job = client.get(queued.headers["location"], headers=brand.headers).json()
+        assert (job["state"], job["auto_approved"]) == ("done", 0)
+        stored = client.get(f"/v1/placements/{held.id}", headers=brand.headers).json()
+        assert (stored["status"], stored["sku_candidates"][0]["product_id"]) == ("proposed", str(box.id))
+        assert client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"] == []
+
+
 def test_the_linkers_approval_of_a_product_it_cannot_see_is_kept(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:

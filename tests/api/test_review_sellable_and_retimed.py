@@ -83,7 +83,7 @@ def test_bulk_approval_leaves_a_link_to_a_product_with_no_variant_for_review(
     assert result.json()["placement_ids"] == [str(sellable.id)]
 
 
-def test_a_product_whose_last_variant_is_deleted_leaves_the_timeline(
+def test_the_last_variant_of_a_product_on_approved_hotspots_is_not_deleted(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
     # Given an episode made public by one hotspot selling a product with one variant
@@ -96,13 +96,23 @@ def test_a_product_whose_last_variant_is_deleted_leaves_the_timeline(
         headers={**brand.headers, "If-Match": '"1"'},
     )
     assert approved.status_code == 200, approved.text
-    assert len(client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]) == 1
 
     # When the brand deletes that variant
-    assert client.delete(f"/v1/variants/{variant.id}", headers=brand.headers).status_code == 204
+    refused = client.delete(f"/v1/variants/{variant.id}", headers=brand.headers)
 
-    # Then the timeline drops the hotspot the overlay could not sell from (it used to ship `variants: []`)
-    assert client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"] == []
+    # Then it is a 409 saying what to do instead, and the hotspot still sells it (it used to ship
+    # `variants: []`, which the overlay drops, while the episode counted as public)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/last-variant-shown")
+    assert "Mark it unavailable instead" in refused.json()["detail"]
+    [shown] = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
+    assert [v["sku"] for v in shown["product"]["variants"]] == ["TEA-1"]
+    # (once no approved hotspot sells it, it can go)
+    rejected = client.post(
+        f"/v1/placements/{placement.id}/reject", headers={**brand.headers, "If-Match": '"2"'}
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert client.delete(f"/v1/variants/{variant.id}", headers=brand.headers).status_code == 204
 
 
 def test_retiming_moves_the_frame_span_with_the_times(
