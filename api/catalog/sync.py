@@ -21,6 +21,7 @@ from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import CONNECT_ROUTES, shopify_connected, stripe_connected
 from api.catalog.exceptions import AlreadySold, LastVariantShown
 from api.catalog.models import Product, ProductImage, Variant
+from api.catalog.schemas import MAX_IMAGE_URL_CHARS
 from api.catalog.service import bind_own_print, checkouts_of, delete_product, delete_variant
 from api.columns import MONEY_DECIMALS, MONEY_DIGITS
 from api.errors import NotFound
@@ -150,7 +151,7 @@ class SqlCatalogStore:
         self.session.add(row)
         self.session.flush()
         changed |= self._sync_variants(row, product)
-        images_changed = self._sync_images(row, product.image_urls)
+        images_changed = self._sync_images(row, _storable(product.image_urls))
         changed |= images_changed
         if not was_linkable and product.image_urls:
             self.newly_linkable.add(row.id)
@@ -261,6 +262,12 @@ class SqlCatalogStore:
         self.session.flush()
         bind_own_print(self.session, row)
         return True
+
+
+def _storable(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """The image URLs a row can hold (`ProductImage.source_url`, 2,000 characters): a longer signed CDN
+    URL is left out (the product keeps its other images) rather than failing the whole sync."""
+    return tuple(url for url in urls if len(url) <= MAX_IMAGE_URL_CHARS)
 
 
 def _check_fits(product: CatalogProduct) -> None:

@@ -149,6 +149,29 @@ def test_a_shopify_sync_creates_products_variants_and_images(
         assert synced.catalog_synced_at is not None
 
 
+def test_an_image_url_longer_than_a_row_holds_is_left_out_not_a_failed_sync(
+    shop: World, brand: BrandAccount, engine: Engine
+) -> None:
+    # Given a shop product whose second image is a signed CDN URL past the 2,000 characters stored
+    long_url = "https://cdn.shopify.test/signed.jpg?token=" + "x" * 2000
+    node = shop.shopify.products[1]
+    node["media"] = {
+        "nodes": [{"image": {"url": "https://cdn.shopify.test/p2.jpg"}}, {"image": {"url": long_url}}]
+    }
+
+    report = sync(shop, brand, "shopify")
+
+    # Then the product syncs with the image it can hold (the sync used to fail on the column's length)
+    assert (report["created"], report["failed"]) == (
+        ["gid://shopify/Product/1", "gid://shopify/Product/2"],
+        [],
+    )
+    with Session(engine) as session:
+        scarf = session.exec(select(Product).where(Product.title == "Scarf")).one()
+        images = session.exec(select(ProductImage).where(ProductImage.product_id == scarf.id)).all()
+        assert [image.source_url for image in images] == ["https://cdn.shopify.test/p2.jpg"]
+
+
 def test_syncing_twice_changes_nothing(
     shop: World, brand: BrandAccount, engine: Engine, job_queue: RecordingQueue
 ) -> None:
