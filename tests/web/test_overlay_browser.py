@@ -507,6 +507,19 @@ def _checkout_like_the_api(page: Page, live: dict[str, JsonObject]) -> list[Json
     return sent
 
 
+def _player_of_a_live_timeline(
+    page: Page, loopback: LoopbackState, demo_timeline: EpisodeTimeline, loopback_server: LoopbackServer
+) -> tuple[dict[str, JsonObject], list[JsonObject]]:
+    """The demo player on a timeline the test edits (`live["timeline"]`, served at each refresh), with
+    checkout answering as the API would for it; returns that timeline and the checkout bodies sent."""
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    sent = _checkout_like_the_api(page, live)
+    open_demo(page, loopback_server.base_url, flush_ms="300")
+    wait_for_timeline(page)
+    return live, sent
+
+
 def _refresh(page: Page) -> None:
     page.evaluate("() => window.reelcart.refresh()")
 
@@ -519,11 +532,7 @@ def test_refresh_with_a_new_price_or_product_updates_the_hotspots_on_screen_and_
     page_errors: PageErrors,
 ) -> None:
     # Given a paused player showing the cola and the cap, both counted as seen, a keyboard user on the cap
-    live = {"timeline": demo_timeline.to_json()}
-    loopback.timelines["ep_demo"] = lambda: live["timeline"]
-    sent = _checkout_like_the_api(page, live)
-    open_demo(page, loopback_server.base_url, flush_ms="300")
-    wait_for_timeline(page)
+    live, sent = _player_of_a_live_timeline(page, loopback, demo_timeline, loopback_server)
     show_frame(page, FRAME_1500_MS)
     wait_for_events(loopback, 2, {"hotspot_impression"})
     cap = page.locator('[data-reelcart-hotspot="pl_cap"]')
@@ -571,11 +580,7 @@ def test_refresh_re_opens_an_open_sheet_with_the_new_data_keeping_the_pick_and_t
     page_errors: PageErrors,
 ) -> None:
     # Given a shopper who tapped the cap while the episode played and picked its 500 ml variant
-    live = {"timeline": demo_timeline.to_json()}
-    loopback.timelines["ep_demo"] = lambda: live["timeline"]
-    sent = _checkout_like_the_api(page, live)
-    open_demo(page, loopback_server.base_url, flush_ms="300")
-    wait_for_timeline(page)
+    live, sent = _player_of_a_live_timeline(page, loopback, demo_timeline, loopback_server)
     show_frame(page, 40)
     page.evaluate("() => document.querySelector('video').play()")
     page.locator('[data-reelcart-hotspot="pl_cap"]').click()
