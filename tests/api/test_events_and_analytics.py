@@ -18,7 +18,7 @@ from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
-from tests.api.factories import make_episode, make_placement, make_product
+from tests.api.factories import make_checkout, make_episode, make_placement, make_product
 from tests.utils.api import BrandAccount
 
 
@@ -212,20 +212,10 @@ def test_rates_with_nothing_to_divide_by_are_null_not_zero(
     _, variant = make_product(engine, brand.brand.id, "Cola", sku="COLA")
     episode = make_episode(engine, brand.brand.id, settings)
     placement = make_placement(engine, episode, status=PlacementStatus.APPROVED)
+    checkout = make_checkout(
+        engine, placement, variant.id, click_id="c1", amount="4.99", provider=CheckoutProviderName.STRIPE
+    )
     with Session(engine) as session:
-        checkout = CheckoutSession(
-            brand_id=brand.brand.id,
-            click_id="c1",
-            placement_id=placement.id,
-            episode_id=episode.id,
-            variant_id=variant.id,
-            quantity=1,
-            provider=CheckoutProviderName.STRIPE,
-            amount=Decimal("4.99"),
-            currency="EUR",
-        )
-        session.add(checkout)
-        session.flush()
         session.add(
             Order(
                 brand_id=brand.brand.id,
