@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import send_problem
 from api.settings import ApiSettings
 
+# The episode upload's answer to a form or JSON (the route says the same to a small one).
+EPISODE_BYTES_ONLY = "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form"
 # Room for the multipart framing around an image (boundaries, part headers, the filename).
 MULTIPART_OVERHEAD_BYTES = 64 << 10
 
@@ -43,8 +45,14 @@ def _is_form(kind: str) -> bool:
 
 
 def _raw_media(kind: str) -> bool:
-    # What the episode upload streams to disk: anything but JSON, forms and text (which it refuses).
-    return bool(kind) and not is_json(kind) and not _is_form(kind) and not kind.startswith("text/")
+    # What the episode upload streams to disk: anything but JSON, forms and text (which it refuses), and
+    # a body sent with no type at all (Python's requests sends a file so), which it probes like any.
+    return not is_json(kind) and not _is_form(kind) and not kind.startswith("text/")
+
+
+def _not_media(kind: str) -> bool:
+    # What the episode upload refuses whatever its size: a form or JSON is not the video's bytes.
+    return is_json(kind) or _is_form(kind)
 
 
 def _multipart_form(kind: str) -> bool:
@@ -66,12 +74,22 @@ class UploadRoute:
     accepts: Callable[[str], bool]
     limit_bytes: int
     what: str
+    # Content types the route refuses outright, and its 415's words: answered before the body is read,
+    # so a large body of the wrong type is told what is wrong, not that it is over the JSON cap.
+    refuses: Callable[[str], bool] = lambda _kind: False
+    refused: str = ""
 
 
 def upload_routes(settings: ApiSettings) -> tuple[UploadRoute, ...]:
     return (
         UploadRoute(
-            "POST", re.compile(r"/v1/episodes/upload"), _raw_media, settings.max_upload_bytes, "an episode"
+            "POST",
+            re.compile(r"/v1/episodes/upload"),
+            _raw_media,
+            settings.max_upload_bytes,
+            "an episode",
+            refuses=_not_media,
+            refused=EPISODE_BYTES_ONLY,
         ),
         UploadRoute(
             "POST",
@@ -99,6 +117,15 @@ class BodySizeLimit:
         self.json_bytes = json_bytes
         self.uploads = tuple(uploads)
 
+    def refusal(self, scope: Scope) -> str | None:
+        """The 415's words when a route takes large bodies but not of this type (None: go on)."""
+        kind = media_type(scope)
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for route in self.uploads:
+            if route.method == method and route.path.fullmatch(path) and route.refuses(kind):
+                return route.refused
+        return None
+
     def limit_for(self, scope: Scope) -> tuple[int, str]:
         """The cap for this request and what it is (for the 413's detail)."""
         kind = media_type(scope)
@@ -112,6 +139,10 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        refused = self.refusal(scope)
+        if refused is not None:
+            await send_problem(scope, send, 415, refused, slug="unsupported-media-type")
             return
         limit, what = self.limit_for(scope)
         declared = _content_length(scope)

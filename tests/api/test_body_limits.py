@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from starlette.types import Scope
 
 from api.app import create_app
-from api.limits import MULTIPART_OVERHEAD_BYTES, BodySizeLimit, upload_routes
+from api.limits import EPISODE_BYTES_ONLY, MULTIPART_OVERHEAD_BYTES, BodySizeLimit, upload_routes
 from api.settings import ApiSettings
 from tests.api.factories import make_product
 from tests.utils.api import BrandAccount, RecordingQueue
@@ -88,16 +88,38 @@ def test_an_image_upload_gets_the_image_cap_not_the_episode_cap(
     assert response.json()["detail"] == f"request body exceeds the {cap} byte limit for an image upload"
 
 
-def test_a_json_or_form_body_to_the_episode_upload_gets_the_json_cap(
+def test_a_json_or_form_body_to_the_episode_upload_is_told_to_send_the_video_whatever_its_size(
     small_caps: TestClient, brand: BrandAccount
 ) -> None:
-    for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
-        response = small_caps.post(
-            "/v1/episodes/upload?title=Ep",
-            content=b"0" * (JSON_CAP + 1),
-            headers={**brand.headers, "Content-Type": content_type},
-        )
-        assert response.status_code == 413, (content_type, response.text)
+    # `curl --data-binary @episode.mp4` sends a form's type: a large one was a 413 naming the JSON cap
+    for content_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data"):
+        for size in (10, JSON_CAP + 1):
+            response = small_caps.post(
+                "/v1/episodes/upload?title=Ep",
+                content=b"0" * size,
+                headers={**brand.headers, "Content-Type": content_type},
+            )
+            assert response.status_code == 415, (content_type, size, response.text)
+            assert response.json()["detail"] == EPISODE_BYTES_ONLY
+    # Text is not refused by its type (the route probes it), and past the JSON cap it is a 413 still
+    response = small_caps.post(
+        "/v1/episodes/upload?title=Ep",
+        content=b"0" * (JSON_CAP + 1),
+        headers={**brand.headers, "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 413, response.text
+
+
+def test_an_episode_upload_with_no_content_type_gets_the_upload_cap(
+    small_caps: TestClient, brand: BrandAccount
+) -> None:
+    # Python's requests sends a file's bytes with no Content-Type: past the JSON cap it was a 413
+    response = small_caps.post(
+        "/v1/episodes/upload?title=Ep", content=b"\0" * (JSON_CAP + 1), headers=brand.headers
+    )
+
+    # Now it is read and probed like any upload: these bytes are no video (a 422 naming the file)
+    assert response.status_code == 422, response.text
 
 
 def _catalog_csv(products: int, *, description: int = 600, first: int = 0) -> str:
@@ -181,7 +203,7 @@ def _scope(method: str, path: str, content_type: str | None) -> Scope:
         ("POST", "/v1/episodes/upload", "video/mp4", ("upload", "an episode")),
         ("POST", "/v1/episodes/upload", "application/octet-stream", ("upload", "an episode")),
         ("POST", "/v1/episodes/upload", "application/json", ("json", "a JSON body")),
-        ("POST", "/v1/episodes/upload", None, ("json", "this request body")),
+        ("POST", "/v1/episodes/upload", None, ("upload", "an episode")),
         ("PUT", "/v1/episodes/upload", "video/mp4", ("json", "this request body")),
         ("POST", "/v1/products/abc/images", "multipart/form-data; boundary=x", ("image", "an image upload")),
         ("POST", "/v1/products/abc/images", "application/vnd.api+json", ("json", "a JSON body")),
