@@ -162,7 +162,7 @@ export const attach = (video, options) => {
           track('hotspot_impression', p.id);
         }, 1000));
       }
-    } else if (sheet?.from == button && !sheet.stripe) {
+    } else if (sheet?.from == button && !sheet.busy) {
       openSheet(p, button, sheet.wasPlaying, sheet.node.querySelector('select')?.value);
     }
     return /** @type {Spot} */ (buttons.set(p.id, [button, label.offsetWidth + 1, label.offsetHeight, p]).get(p.id));
@@ -198,6 +198,7 @@ export const attach = (video, options) => {
     buy.onclick = async () => {
       const clickId = crypto.randomUUID?.() ?? Date.now().toString(36) + Math.random().toString(36).slice(2);
       const tab = options.provider === 'shopify' ? window.open('', '_blank') : null;
+      if (sheet) sheet.busy = true;
       track('checkout_started', p.id, clickId);
       flush();
       buy.disabled = true;

@@ -137,7 +137,7 @@ export type StripeFactory = (key: string, options?: { stripeAccount: string }) =
 export type El = <K extends keyof HTMLElementTagNameMap>(
   tag: K, attrs?: Record<string, string>, ...children: (Node | string)[]
 ) => HTMLElementTagNameMap[K];
-export interface Sheet { node: HTMLElement; wasPlaying: boolean; from: HTMLElement; stripe?: { destroy(): void } }
+export interface Sheet { node: HTMLElement; wasPlaying: boolean; from: HTMLElement; stripe?: { destroy(): void }; busy?: boolean }
 
 /*
  * How the SDK works (reelcart-overlay.js), the notes its shipped bytes leave out:
@@ -165,7 +165,7 @@ export interface Sheet { node: HTMLElement; wasPlaying: boolean; from: HTMLEleme
  *   id only has to be unique, not secret.
  * - Timelines are cached by URL with their ETag, so refresh() revalidates (304) instead of refetching.
  * - A refresh that brings a new timeline updates the hotspots on screen in place (label, price, what Buy
- *   sends; focus and impressions kept) and re-opens an open sheet with the new data (unless a Stripe checkout
- *   is mounted in it).
+ *   sends; focus and impressions kept) and re-opens an open sheet with the new data, unless Buy was pressed in
+ *   it (a checkout under way, or its tab, link or embedded Stripe page, stays as it is).
  * - One AbortController signal removes every listener and cancels pending fetches on detach().
  */

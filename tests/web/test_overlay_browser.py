@@ -274,6 +274,9 @@ def test_tap_opens_the_sheet_pausing_the_episode_and_closing_resumes_it(
     assert page_errors == []
 
 
+CHECKOUT_URL = "https://checkout.example.test/c/pay/cs_1"
+
+
 def _open_cap_sheet(page: Page, base_url: str, **query: str) -> float:
     open_demo(page, base_url, **query)
     wait_for_timeline(page)
@@ -659,6 +662,40 @@ def test_refresh_leaves_a_sheet_alone_once_stripe_checkout_is_mounted_in_it(
     assert frame is not None
     assert page.evaluate("(f) => f.isConnected", frame)
     expect(page.locator("[data-reelcart-sheet] h2")).to_have_text("Logo Cap")
+    assert page_errors == []
+
+
+def test_refresh_leaves_a_sheet_alone_while_its_checkout_is_starting(
+    page: Page,
+    loopback: LoopbackState,
+    demo_timeline: EpisodeTimeline,
+    loopback_server: LoopbackServer,
+    page_errors: PageErrors,
+) -> None:
+    # Given a shopper who pressed Buy on the cap, whose checkout the API has not answered yet
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    held: list[Route] = []
+    # (a function, not the bound method: Playwright wraps the handler it is given)
+    page.route("**/v1/checkout", lambda route: held.append(route))  # noqa: PLW0108
+    _open_cap_sheet(page, loopback_server.base_url)
+    page.locator("[data-reelcart-buy]").click()
+    expect(page.locator("[data-reelcart-sheet] [role=status]")).to_have_text("Starting checkout…")
+
+    # When a brand edit changes the cap and the player refreshes before the answer comes
+    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
+    _refresh(page)
+    expect(page.locator('[data-reelcart-hotspot="pl_cap"]')).to_have_attribute(
+        "aria-label", "Buy: Wool Beanie, €12.00"
+    )
+    hosted = {"checkout_session_id": "cs_1", "provider": "stripe", "client_secret": None, "url": CHECKOUT_URL}
+    held[0].fulfill(status=201, content_type="application/json", body=json.dumps(hosted))
+
+    # Then the sheet the shopper started checkout in is the one that shows its link (a re-opened sheet
+    # used to take its place, empty, with Buy enabled again, while the checkout went on out of sight)
+    sheet = page.locator("[data-reelcart-sheet]")
+    expect(sheet.locator("h2")).to_have_text("Logo Cap")
+    expect(sheet.get_by_role("link", name="Open checkout")).to_have_attribute("href", CHECKOUT_URL)
     assert page_errors == []
 
 
