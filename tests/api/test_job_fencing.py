@@ -13,7 +13,6 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from api.analytics.models import Event
-from api.catalog.models import Product
 from api.episodes.models import Episode, TagJob
 from api.jobs.lease import held_lease
 from api.jobs.models import JobState
@@ -21,7 +20,7 @@ from api.jobs.recovery import requeue_stale_jobs
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome
 from api.review.models import LINKER_ACTOR, PRODUCT_DELETED, Placement, PlacementStatus, ReviewAction
 from api.settings import ApiSettings
-from tests.api.factories import make_episode
+from tests.api.factories import make_episode, make_product
 from tests.utils.api import BrandAccount, make_video
 
 
@@ -128,10 +127,7 @@ def test_held_lease_is_refused_to_an_old_attempt_and_to_a_finished_job(
 def test_re_tagging_replaces_the_machines_placements_approved_ones_included(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, episode: Episode
 ) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        product = Product(brand_id=brand.brand.id, title="Cola 330 ml")
-        session.add(product)
-        session.commit()
+    product, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-330")  # (something to buy)
     drafts = [
         draft(0, chosen_product_id=product.id, status=PlacementStatus.APPROVED),
         draft(5000),

@@ -125,9 +125,10 @@ class _NoCatalog:
 def test_jobs_are_counted_by_kind_and_outcome_with_durations(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    episode = make_episode(engine, brand.brand.id, settings)
+    # (one queued tag job per episode at a time)
+    episodes = [make_episode(engine, brand.brand.id, settings) for _ in range(3)]
     with Session(engine, expire_on_commit=False) as session:
-        tag_jobs = [TagJob(brand_id=brand.brand.id, episode_id=episode.id) for _ in range(3)]
+        tag_jobs = [TagJob(brand_id=brand.brand.id, episode_id=episode.id) for episode in episodes]
         link_job = LinkJob(brand_id=brand.brand.id)
         session.add_all([*tag_jobs, link_job])
         session.commit()
