@@ -168,7 +168,12 @@ def _sold(what: str, checkouts: int, *, stop: str) -> AlreadySold:
 
 
 def delete_variant(session: Session, variant: Variant) -> None:
-    """Delete a variant nobody has bought through ReelCart (`AlreadySold` otherwise)."""
+    """Delete a variant nobody has bought through ReelCart (`AlreadySold` otherwise), nor the last one of a
+    product approved hotspots sell (`LastVariantShown`)."""
+    # Its product first, as a deletion's lock (FOR UPDATE, as a product's deletion takes it, before its
+    # variants): an approval (FOR KEY SHARE on the product) and another variant's deletion wait for this
+    # one and then see it, so neither can leave approved hotspots with nothing to buy.
+    session.exec(_for_update(select(Product).where(Product.id == variant.product_id))).first()
     locked = session.exec(_for_update(select(Variant).where(Variant.id == variant.id))).first()
     if locked is None:
         raise NotFound("variant")

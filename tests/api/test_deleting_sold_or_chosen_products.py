@@ -286,3 +286,29 @@ def test_a_bulk_approval_during_a_deletion_waits_and_approves_what_is_left(
     assert answer.json() == {"approved": 1, "placement_ids": [str(of_tea.id)], "skipped_contradicted": 0}
     left = world.client.get(f"/v1/placements/{of_coffee.id}", headers=brand.headers).json()
     assert (left["status"], left["chosen_product_id"]) == ("proposed", None)
+
+
+def test_deleting_the_last_variant_after_a_reviewers_uncommitted_approval_waits_and_is_refused(
+    world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    _postgres_only(engine)
+    product, chosen_later = _awaiting_review(engine, settings, brand)
+    with Session(engine) as session:
+        (variant,) = session.exec(select(Variant).where(Variant.product_id == product.id)).all()
+    with Session(engine) as reviewer:
+        # Given a reviewer approving the placement as the product, not committed yet
+        placement = reviewer.get(Placement, chosen_later.id)
+        assert placement is not None
+        approve(reviewer, placement, _reviewer(brand), settings, product_id=product.id)
+        reviewer.flush()
+        # When the brand deletes the product's only variant meanwhile
+        thread, done = _in_background(
+            lambda: world.client.delete(f"/v1/variants/{variant.id}", headers=brand.headers)
+        )
+        # Then the deletion waits for the approval and sees it: the hotspot keeps something to buy (it
+        # counted no approved hotspot, deleted the variant, and the approval then published nothing)
+        refused = _waits_then_answers(thread, done, reviewer.commit)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/last-variant-shown")
+    [shown] = world.client.get(f"/v1/episodes/{chosen_later.episode_id}/timeline").json()["placements"]
+    assert [v["sku"] for v in shown["product"]["variants"]] == ["HOODIE-M"]
