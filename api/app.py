@@ -169,7 +169,8 @@ def _job_queue(
         own_thread=frozenset({JobKind.TRAIN}),
         handed_out=partial(mark_published, engine),
         # A job whose handler found the database down is offered again, backing off as a retry does.
-        outage_delay_s=partial(retry_delay_s, settings),
+        # (at least a second: REELCART_JOB_RETRY_BACKOFF_S=0 must not make it a busy loop)
+        outage_delay_s=lambda outages: max(1.0, retry_delay_s(settings, outages)),
     )
     queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
     return queue

@@ -279,6 +279,7 @@ def tag_demo_episode(
         _say(None, f"the catalog cannot be indexed, placements will stay unlinked: {error}")
     _say(7, f"tagging the episode with {card.name}: decode, cuts, detect, track, then link to the catalog")
     with session_scope(engine) as session:
+        _drop_interrupted_tag_jobs(session, episode_id)
         # Run here, below: a service sharing the database leaves it to this process.
         job = TagJob(brand_id=brand_id, episode_id=episode_id, published_at=utcnow())
         session.add(job)
@@ -292,6 +293,21 @@ def tag_demo_episode(
             return True
         _say(None, f"tagging failed: {done.error if done is not None else 'the job vanished'}")
         return False
+
+
+def _drop_interrupted_tag_jobs(session: Session, episode_id: uuid.UUID) -> None:
+    """A demo interrupted while it tagged (Ctrl-C) left its job queued or running, and the demo runs its
+    own jobs (no service takes them): it is failed, so this run may tag the episode (one active tag job
+    per episode)."""
+    for job in session.exec(
+        select(TagJob).where(
+            TagJob.episode_id == episode_id, col(TagJob.state).in_([JobState.QUEUED, JobState.RUNNING])
+        )
+    ).all():
+        job.state, job.phase, job.finished_at = JobState.FAILED, JobPhase.FINISHED, utcnow()
+        job.error = job.summary = "interrupted: the demo was stopped while it tagged"
+        session.add(job)
+    session.flush()
 
 
 class ShownTagFunction:

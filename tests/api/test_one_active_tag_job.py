@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api.cli.demo import _drop_interrupted_tag_jobs
 from api.db import alembic_config, upgrade_database
 from api.episodes import router as episodes_router
 from api.episodes.models import TagJob
@@ -57,14 +58,20 @@ def test_a_request_that_raced_past_the_check_is_refused_by_the_index(
         assert len(session.exec(select(TagJob).where(TagJob.episode_id == episode.id)).all()) == 1
 
 
-def test_the_upgrade_fails_all_but_the_earliest_active_tag_job_of_an_episode(tmp_path: Path) -> None:
+def test_the_upgrade_keeps_the_running_tag_job_of_an_episode_and_fails_the_others(tmp_path: Path) -> None:
     engine, brand_id = migrated_with_a_brand(tmp_path)
     command.downgrade(alembic_config(engine), "0018")
     twice, once = make_episode(engine, brand_id, SETTINGS), make_episode(engine, brand_id, SETTINGS)
     start = datetime(2026, 12, 1, tzinfo=UTC)
     rows = [
-        TagJob(brand_id=brand_id, episode_id=twice.id, state=JobState.RUNNING, created_at=start),
-        TagJob(brand_id=brand_id, episode_id=twice.id, created_at=start + timedelta(seconds=1)),
+        # (queued first, then running: the running one's worker is at it, so it is the one kept)
+        TagJob(brand_id=brand_id, episode_id=twice.id, created_at=start),
+        TagJob(
+            brand_id=brand_id,
+            episode_id=twice.id,
+            state=JobState.RUNNING,
+            created_at=start + timedelta(seconds=1),
+        ),
         TagJob(
             brand_id=brand_id, episode_id=twice.id, state=JobState.DONE, created_at=start - timedelta(days=1)
         ),
@@ -79,14 +86,37 @@ def test_the_upgrade_fails_all_but_the_earliest_active_tag_job_of_an_episode(tmp
     with Session(engine) as session:
         states = [session.get_one(TagJob, row.id) for row in rows]
         assert [job.state for job in states] == [
-            JobState.RUNNING,
             JobState.FAILED,
+            JobState.RUNNING,
             JobState.DONE,
             JobState.QUEUED,
         ]
-        assert states[1].error == "superseded: another tag job for this episode was already queued or running"
-        assert states[1].finished_at is not None
+        assert states[0].error == "superseded: another tag job for this episode was already queued or running"
+        assert states[0].finished_at is not None
         # And from now on a second active job for an episode cannot be stored
         session.add(TagJob(brand_id=brand_id, episode_id=once.id))
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_a_demo_run_after_an_interrupted_one_fails_the_job_it_left_and_may_tag_again(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    # Given the job a demo stopped with Ctrl-C left running (no service takes the demo's jobs)
+    episode = make_episode(engine, brand.brand.id, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        left = TagJob(brand_id=brand.brand.id, episode_id=episode.id, state=JobState.RUNNING)
+        session.add(left)
+        session.commit()
+
+    with Session(engine) as session:
+        _drop_interrupted_tag_jobs(session, episode.id)
+        session.add(TagJob(brand_id=brand.brand.id, episode_id=episode.id))
+        session.commit()  # the next run's job (it used to be an IntegrityError traceback)
+
+    with Session(engine) as session:
+        stopped = session.get_one(TagJob, left.id)
+        assert (stopped.state, stopped.error) == (
+            JobState.FAILED,
+            "interrupted: the demo was stopped while it tagged",
+        )

@@ -1,8 +1,8 @@
 """one queued or running tag job per episode (a partial unique index, as train jobs have per brand)
 
 Two `POST /v1/episodes/{id}/tag-jobs` racing past the route's check both queued a job, and both tagged
-the episode. Any such pair already stored is settled first: the earliest active job stays, the later
-ones fail with the reason, so the index can be created.
+the episode. Any such pair already stored is settled first: a running job stays (its worker is at it),
+else the earliest queued one; the others fail with the reason, so the index can be created.
 
 Revision ID: 0019
 Revises: 0018
@@ -28,7 +28,7 @@ def upgrade() -> None:
     active = connection.execute(
         sa.text(
             "SELECT id, episode_id FROM tagjob WHERE state IN ('queued', 'running') "
-            "ORDER BY episode_id, created_at, id"
+            "ORDER BY episode_id, CASE WHEN state = 'running' THEN 0 ELSE 1 END, created_at, id"
         )
     ).all()
     seen: set[object] = set()
