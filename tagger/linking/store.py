@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -120,13 +120,13 @@ def _move_into_place(staging: Path, target: Path) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     """`path` holds `text` or what it held before, never half of it, whoever else writes it at once."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # (A name of its own, not mkstemp's file: that would be owner-only, unreadable to other users.)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -144,9 +144,10 @@ class FileIndexStore:
         target = self.root / index.version
         if not (target / "meta.json").is_file():
             self.root.mkdir(parents=True, exist_ok=True)
-            staging = Path(
-                tempfile.mkdtemp(prefix=f".{index.version}.", suffix=PARTIAL_SUFFIX, dir=self.root)
-            )
+            # A name of its own (mkdtemp's would also make it owner-only: workers under another user
+            # could not read the version it becomes).
+            staging = self.root / f".{index.version}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+            staging.mkdir()
             try:
                 digests = sorted(index.image_features)
                 images = [index.image_features[digest] for digest in digests]

@@ -253,3 +253,16 @@ def test_descriptors_of_the_wrong_type_are_refused_as_corrupt(tmp_path: Path) ->
 
     with pytest.raises(IndexStoreError, match="descriptors holds float32, not int8"):
         store.load()
+
+
+def test_a_saved_version_is_as_readable_as_any_file_the_process_writes(tmp_path: Path) -> None:
+    # Workers and the API may run as different users sharing the index folder: a version and CURRENT
+    # follow the umask (a private temporary folder renamed into place would be owner-only)
+    previous = os.umask(0o022)
+    try:
+        version = FileIndexStore(tmp_path).save(build_catalog_index(catalog(2), extractor()))
+    finally:
+        os.umask(previous)
+
+    assert (tmp_path / version).stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "CURRENT").stat().st_mode & 0o777 == 0o644
