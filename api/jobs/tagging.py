@@ -301,8 +301,9 @@ def _still_sellable(
 ) -> list[PlacementDraft]:
     """The drafts, with each approved product key-share locked in id order (`product_for_placement`);
     a draft approved as a product deleted since the job built its index becomes a proposal without one,
-    instead of failing the job's commit on the foreign key, and one approved as a product with no
-    variant (nothing to buy) a proposal of it, for a person."""
+    instead of failing the job's commit on the foreign key, and so does one approved as a product with no
+    variant (nothing to buy): its candidates still name it for the person who reviews it (a chosen product
+    on a proposal is only ever a person's pick)."""
     chosen = sorted({draft.chosen_product_id for draft in drafts if draft.chosen_product_id is not None})
     gone = {
         product_id for product_id in chosen if product_for_placement(session, brand_id, product_id) is None
@@ -313,7 +314,7 @@ def _still_sellable(
     return [
         replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
         if draft.chosen_product_id in gone
-        else replace(draft, status=PlacementStatus.PROPOSED)
+        else replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
         if draft.chosen_product_id in unsellable and draft.status == PlacementStatus.APPROVED
         else draft
         for draft in drafts

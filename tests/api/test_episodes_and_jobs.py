@@ -281,11 +281,11 @@ def test_a_linker_approval_of_a_product_with_nothing_to_buy_is_left_for_review(
 
     client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
 
-    # Then the placement waits for a person, with the product proposed, and no hotspot sells nothing
+    # Then the placement waits for a person (the product left to their pick), and no hotspot sells nothing
     [placement] = client.get(f"/v1/review/queue?episode_id={ids['episode']}", headers=brand.headers).json()[
         "items"
     ]
-    assert (placement["status"], placement["chosen_product_id"]) == ("proposed", str(product.id))
+    assert (placement["status"], placement["chosen_product_id"]) == ("proposed", None)
     assert client.get(f"/v1/episodes/{ids['episode']}/timeline").json()["placements"] == []
 
 
