@@ -634,6 +634,15 @@ def test_refresh_re_opens_an_open_sheet_with_the_new_data_keeping_the_pick_and_t
     assert page_errors == []
 
 
+def _cap_becomes_a_beanie(page: Page, live: dict[str, JsonObject]) -> None:
+    """A brand edit relinks the cap's placement to the beanie, the player refreshes: its hotspot says so."""
+    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
+    _refresh(page)
+    expect(page.locator('[data-reelcart-hotspot="pl_cap"]')).to_have_attribute(
+        "aria-label", "Buy: Wool Beanie, €12.00"
+    )
+
+
 def test_refresh_leaves_a_sheet_alone_once_stripe_checkout_is_mounted_in_it(
     page: Page,
     loopback: LoopbackState,
@@ -652,13 +661,9 @@ def test_refresh_leaves_a_sheet_alone_once_stripe_checkout_is_mounted_in_it(
     frame = mounted.element_handle()
 
     # When a brand edit changes the cap and the player refreshes
-    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
-    _refresh(page)
+    _cap_becomes_a_beanie(page, live)
 
     # Then the hotspot shows the new product, but the checkout the shopper is in stays mounted, untouched
-    expect(page.locator('[data-reelcart-hotspot="pl_cap"]')).to_have_attribute(
-        "aria-label", "Buy: Wool Beanie, €12.00"
-    )
     assert frame is not None
     assert page.evaluate("(f) => f.isConnected", frame)
     expect(page.locator("[data-reelcart-sheet] h2")).to_have_text("Logo Cap")
@@ -683,11 +688,7 @@ def test_refresh_leaves_a_sheet_alone_while_its_checkout_is_starting(
     expect(page.locator("[data-reelcart-sheet] [role=status]")).to_have_text("Starting checkout…")
 
     # When a brand edit changes the cap and the player refreshes before the answer comes
-    live["timeline"] = _edit(live["timeline"], "pl_cap", BEANIE)
-    _refresh(page)
-    expect(page.locator('[data-reelcart-hotspot="pl_cap"]')).to_have_attribute(
-        "aria-label", "Buy: Wool Beanie, €12.00"
-    )
+    _cap_becomes_a_beanie(page, live)
     hosted = {"checkout_session_id": "cs_1", "provider": "stripe", "client_secret": None, "url": CHECKOUT_URL}
     held[0].fulfill(status=201, content_type="application/json", body=json.dumps(hosted))
 
