@@ -308,14 +308,13 @@ def _still_sellable(
     gone = {
         product_id for product_id in chosen if product_for_placement(session, brand_id, product_id) is None
     }
-    unsellable = {
+    # (The linker chooses a product only for a draft it approves.)
+    withheld = gone | {
         product_id for product_id in chosen if product_id not in gone and not has_variant(session, product_id)
     }
     return [
         replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
-        if draft.chosen_product_id in gone
-        else replace(draft, chosen_product_id=None, status=PlacementStatus.PROPOSED)
-        if draft.chosen_product_id in unsellable and draft.status == PlacementStatus.APPROVED
+        if draft.chosen_product_id in withheld
         else draft
         for draft in drafts
     ]
