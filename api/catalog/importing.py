@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api.catalog.models import ProductImage, Variant
+from api.catalog.models import ProductImage
 from api.catalog.schemas import (
     MAX_PRODUCT_IMAGES,
     MAX_PRODUCT_VARIANTS,
@@ -34,7 +34,7 @@ from api.catalog.schemas import (
     ProductCreate,
     VariantCreate,
 )
-from api.catalog.service import bind_own_print, create_product
+from api.catalog.service import bind_own_print, create_product, taken_skus
 from tagger.linking.own_print import Box, OwnPrintError, parse_own_print
 
 REQUIRED_COLUMNS = ("sku", "title", "price", "currency")
@@ -388,22 +388,6 @@ def _errors_from_validation(
 
 ImageLoader = Callable[[int | str, str], tuple[Path, int, int, str]]
 
-# SKUs asked about per query: one bound parameter each, and PostgreSQL takes at most 65,535 a statement.
-SKU_CHECK_CHUNK = 10_000
-
-
-def _taken_skus(session: Session, brand_id: uuid.UUID, skus: list[str]) -> set[str]:
-    """The SKUs among `skus` the brand's catalog already has."""
-    taken: set[str] = set()
-    for start in range(0, len(skus), SKU_CHECK_CHUNK):
-        chunk = skus[start : start + SKU_CHECK_CHUNK]
-        taken.update(
-            session.exec(
-                select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(chunk))
-            ).all()
-        )
-    return taken
-
 
 def apply_import(
     session: Session,
@@ -418,7 +402,7 @@ def apply_import(
     """
     items = list(items)
     skus = [variant.sku for item in items for variant in item.product.variants]
-    taken = _taken_skus(session, brand_id, skus)
+    taken = taken_skus(session, brand_id, skus)
     errors = [
         ImportLineError(
             line=item.sku_lines.get(variant.sku, item.line),

@@ -207,12 +207,26 @@ def _hotspots_left_with_nothing(session: Session, variant: Variant) -> int:
     ).one()
 
 
+# SKUs asked about per query: one bound parameter each, and PostgreSQL takes at most 65,535 a statement
+# (an import checks all of a catalog's at once).
+SKU_CHECK_CHUNK = 10_000
+
+
+def taken_skus(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> set[str]:
+    """The SKUs among `skus` the brand's catalog already has."""
+    taken: set[str] = set()
+    for start in range(0, len(skus), SKU_CHECK_CHUNK):
+        chunk = list(skus[start : start + SKU_CHECK_CHUNK])
+        taken.update(
+            session.exec(
+                select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(chunk))
+            ).all()
+        )
+    return taken
+
+
 def ensure_skus_free(session: Session, brand_id: uuid.UUID, skus: Sequence[str]) -> None:
-    if not skus:
-        return
-    taken = session.exec(
-        select(Variant.sku).where(Variant.brand_id == brand_id, col(Variant.sku).in_(list(skus)))
-    ).all()
+    taken = taken_skus(session, brand_id, skus)
     if taken:
         raise DuplicateSku(
             f"sku already exists in this brand's catalog: {', '.join(sorted(taken))}",

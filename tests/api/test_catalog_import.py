@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func
 from sqlmodel import Session, select
 
-from api.catalog import importing, router
+from api.catalog import router
+from api.catalog import service as catalog_service
 from api.catalog.models import Product, ProductImage, Variant
 from tests.api.factories import make_product
 from tests.utils.api import BrandAccount
@@ -179,7 +180,7 @@ def test_the_skus_of_a_large_catalog_are_checked_in_chunks_each_row_named(
 ) -> None:
     # Given a catalog holding three of the file's SKUs, and chunks of 2 standing in for 10,000 (PostgreSQL
     # refuses a statement with more than 65,535 parameters, one per SKU)
-    monkeypatch.setattr(importing, "SKU_CHECK_CHUNK", 2)
+    monkeypatch.setattr(catalog_service, "SKU_CHECK_CHUNK", 2)
     for sku in ("S-1", "S-4", "S-5"):
         make_product(engine, brand.brand.id, f"Old {sku}", sku=sku)
     rows = "".join(f"S-{n},Soap,1.00,EUR\n" for n in range(1, 6))

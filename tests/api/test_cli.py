@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.brands.models import ApiKey, Brand
-from api.catalog import importing
+from api.catalog import service as catalog_service
 from api.cli import app
 from api.db import create_db_engine
 from api.jobs.models import JobState
@@ -224,7 +224,7 @@ def test_catalog_import_names_each_rows_own_line_and_checks_skus_in_chunks(
 ) -> None:
     # Given a catalog holding one size of a tea, and chunks of 2 standing in for the 10,000 SKUs one
     # query asks about (PostgreSQL binds at most 65,535 parameters a statement)
-    monkeypatch.setattr(importing, "SKU_CHECK_CHUNK", 2)
+    monkeypatch.setattr(catalog_service, "SKU_CHECK_CHUNK", 2)
     _brand(workspace)
     (workspace / "old.csv").write_text("sku,title,price,currency\nTEA-200,Old Tea,9.90,EUR\n")
     _ok("catalog", "import", str(workspace / "old.csv"), "--brand", "orchard-co")
