@@ -117,23 +117,23 @@ class BodySizeLimit:
         self.json_bytes = json_bytes
         self.uploads = tuple(uploads)
 
+    def _route(self, scope: Scope) -> UploadRoute | None:
+        """The upload route this request is sent to (matched on method and whole path), if any."""
+        method, path = scope.get("method", ""), scope.get("path", "")
+        return next((r for r in self.uploads if r.method == method and r.path.fullmatch(path)), None)
+
     def refusal(self, scope: Scope) -> str | None:
         """The 415's words when a route takes large bodies but not of this type (None: go on)."""
-        kind = media_type(scope)
-        method, path = scope.get("method", ""), scope.get("path", "")
-        for route in self.uploads:
-            if route.method == method and route.path.fullmatch(path) and route.refuses(kind):
-                return route.refused
-        return None
+        route = self._route(scope)
+        return route.refused if route is not None and route.refuses(media_type(scope)) else None
 
     def limit_for(self, scope: Scope) -> tuple[int, str]:
         """The cap for this request and what it is (for the 413's detail)."""
         kind = media_type(scope)
-        method, path = scope.get("method", ""), scope.get("path", "")
-        for route in self.uploads:
-            # Each route says which content types it takes (the upload routes: no JSON).
-            if route.method == method and route.path.fullmatch(path) and route.accepts(kind):
-                return route.limit_bytes, route.what
+        route = self._route(scope)
+        # Each route says which content types it takes (the upload routes: no JSON).
+        if route is not None and route.accepts(kind):
+            return route.limit_bytes, route.what
         return self.json_bytes, "a JSON body" if is_json(kind) else "this request body"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
