@@ -510,13 +510,19 @@ def _checkout_like_the_api(page: Page, live: dict[str, JsonObject]) -> list[Json
     return sent
 
 
+def _served_live(loopback: LoopbackState, demo_timeline: EpisodeTimeline) -> dict[str, JsonObject]:
+    """The demo timeline as the loopback serves it at each refresh: the test edits `live["timeline"]`."""
+    live = {"timeline": demo_timeline.to_json()}
+    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    return live
+
+
 def _player_of_a_live_timeline(
     page: Page, loopback: LoopbackState, demo_timeline: EpisodeTimeline, loopback_server: LoopbackServer
 ) -> tuple[dict[str, JsonObject], list[JsonObject]]:
     """The demo player on a timeline the test edits (`live["timeline"]`, served at each refresh), with
     checkout answering as the API would for it; returns that timeline and the checkout bodies sent."""
-    live = {"timeline": demo_timeline.to_json()}
-    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    live = _served_live(loopback, demo_timeline)
     sent = _checkout_like_the_api(page, live)
     open_demo(page, loopback_server.base_url, flush_ms="300")
     wait_for_timeline(page)
@@ -651,8 +657,7 @@ def test_refresh_leaves_a_sheet_alone_once_stripe_checkout_is_mounted_in_it(
     page_errors: PageErrors,
 ) -> None:
     # Given a shopper paying for the cap in Stripe's embedded checkout, inside the sheet
-    live = {"timeline": demo_timeline.to_json()}
-    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    live = _served_live(loopback, demo_timeline)
     _checkout_like_the_api(page, live)
     _open_cap_sheet(page, loopback_server.base_url)
     page.locator("[data-reelcart-buy]").click()
@@ -678,8 +683,7 @@ def test_refresh_leaves_a_sheet_alone_while_its_checkout_is_starting(
     page_errors: PageErrors,
 ) -> None:
     # Given a shopper who pressed Buy on the cap, whose checkout the API has not answered yet
-    live = {"timeline": demo_timeline.to_json()}
-    loopback.timelines["ep_demo"] = lambda: live["timeline"]
+    live = _served_live(loopback, demo_timeline)
     held: list[Route] = []
     # (a function, not the bound method: Playwright wraps the handler it is given)
     page.route("**/v1/checkout", lambda route: held.append(route))  # noqa: PLW0108
