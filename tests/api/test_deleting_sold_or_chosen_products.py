@@ -125,6 +125,25 @@ def _waits_then_answers(thread: threading.Thread, done: dict[str, Any], commit: 
     return done["response"]
 
 
+def _answer_while_approving(
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    placement: Placement,
+    product: Product,
+    request: Callable[[], httpx.Response],
+) -> Any:
+    """`request`'s answer, sent while a reviewer's approval of `placement` as `product` is flushed but
+    not committed: it must wait for the approval, which then commits."""
+    with Session(engine) as reviewer:
+        approving = reviewer.get(Placement, placement.id)
+        assert approving is not None
+        approve(reviewer, approving, _reviewer(brand), settings, product_id=product.id)
+        reviewer.flush()
+        thread, done = _in_background(request)
+        return _waits_then_answers(thread, done, reviewer.commit)
+
+
 def _awaiting_review(engine: Engine, settings: ApiSettings, brand: BrandAccount) -> tuple[Product, Placement]:
     """A placement awaiting review with the product among its candidates, not chosen yet."""
     product, _ = make_product(engine, brand.brand.id, "Lead hoodie", sku="HOODIE-M")
@@ -143,18 +162,17 @@ def test_a_deletion_after_a_reviewers_uncommitted_approval_waits_and_takes_the_h
 ) -> None:
     _postgres_only(engine)
     product, chosen_later = _awaiting_review(engine, settings, brand)
-    with Session(engine) as reviewer:
-        # Given a reviewer approving the placement as the product, not committed yet
-        placement = reviewer.get(Placement, chosen_later.id)
-        assert placement is not None
-        approve(reviewer, placement, _reviewer(brand), settings, product_id=product.id)
-        reviewer.flush()
-        # When the brand deletes the product meanwhile
-        thread, done = _in_background(
-            lambda: world.client.delete(f"/v1/products/{product.id}", headers=brand.headers)
-        )
-        # Then the deletion waits for the approval, and then takes the approved placement off the product
-        deleted = _waits_then_answers(thread, done, reviewer.commit)
+    # Given a reviewer approving the placement as the product, not committed yet, when the brand deletes
+    # the product meanwhile
+    deleted = _answer_while_approving(
+        engine,
+        settings,
+        brand,
+        chosen_later,
+        product,
+        lambda: world.client.delete(f"/v1/products/{product.id}", headers=brand.headers),
+    )
+    # Then the deletion waited for the approval, and then took the approved placement off the product
     assert deleted.status_code == 204, deleted.text
     history = world.client.get(f"/v1/placements/{chosen_later.id}/history", headers=brand.headers).json()
     assert [(entry["action"], entry["after"]["status"]) for entry in history] == [
@@ -295,19 +313,18 @@ def test_deleting_the_last_variant_after_a_reviewers_uncommitted_approval_waits_
     product, chosen_later = _awaiting_review(engine, settings, brand)
     with Session(engine) as session:
         (variant,) = session.exec(select(Variant).where(Variant.product_id == product.id)).all()
-    with Session(engine) as reviewer:
-        # Given a reviewer approving the placement as the product, not committed yet
-        placement = reviewer.get(Placement, chosen_later.id)
-        assert placement is not None
-        approve(reviewer, placement, _reviewer(brand), settings, product_id=product.id)
-        reviewer.flush()
-        # When the brand deletes the product's only variant meanwhile
-        thread, done = _in_background(
-            lambda: world.client.delete(f"/v1/variants/{variant.id}", headers=brand.headers)
-        )
-        # Then the deletion waits for the approval and sees it: the hotspot keeps something to buy (it
-        # counted no approved hotspot, deleted the variant, and the approval then published nothing)
-        refused = _waits_then_answers(thread, done, reviewer.commit)
+    # Given a reviewer approving the placement as the product, not committed yet, when the brand deletes
+    # the product's only variant meanwhile
+    refused = _answer_while_approving(
+        engine,
+        settings,
+        brand,
+        chosen_later,
+        product,
+        lambda: world.client.delete(f"/v1/variants/{variant.id}", headers=brand.headers),
+    )
+    # Then the deletion waited for the approval and saw it: the hotspot keeps something to buy (it
+    # counted no approved hotspot, deleted the variant, and the approval then published nothing)
     assert refused.status_code == 409, refused.text
     assert refused.json()["type"].endswith("/last-variant-shown")
     [shown] = world.client.get(f"/v1/episodes/{chosen_later.episode_id}/timeline").json()["placements"]
