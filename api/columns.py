@@ -76,8 +76,11 @@ def json_field(*, default_factory: Any) -> Any:
     return Field(default_factory=default_factory, sa_type=JSON, nullable=False)
 
 
-def money_field() -> Any:
-    return Field(sa_type=Numeric(MONEY_DIGITS, MONEY_DECIMALS, asdecimal=True), nullable=False)
+def money_field(default: Decimal | None = None) -> Any:
+    column = Numeric(MONEY_DIGITS, MONEY_DECIMALS, asdecimal=True)
+    if default is None:
+        return Field(sa_type=column, nullable=False)
+    return Field(default=default, sa_type=column, nullable=False)
 
 
 # The largest amount a money column holds (999999999.999): totals past it are refused before they are

@@ -36,6 +36,8 @@ class StripeCheckoutEvent:
     amount_total: Money | None
     created_at: datetime
     livemode: bool
+    # The session's PaymentIntent: what a later `charge.refunded` names the purchase by.
+    payment_intent_id: str | None = None
 
     @property
     def event_type(self) -> str:
@@ -50,6 +52,23 @@ class StripeCheckoutEvent:
             "paid",
             "no_payment_required",
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StripeChargeRefunded:
+    """Part or all of a charge was given back (`charge.refunded`, sent for every refund, partial ones
+    too). `refunded` is the charge's total refunded so far, not this refund's amount, so events read
+    in any order and any number of times settle on the same figure."""
+
+    provider: ClassVar[str] = "stripe"
+    event_type: ClassVar[str] = "charge.refunded"
+    event_id: str
+    charge_id: str
+    payment_intent_id: str | None  # how ReelCart's order knows the purchase (None: not a PaymentIntent's)
+    account_id: str | None
+    amount: Money  # what the charge took
+    refunded: Money  # how much of it has been refunded, all refunds together
+    livemode: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +120,20 @@ class ShopifyOrderCancelled(ShopifyOrderEvent):
     event_type: ClassVar[str] = "orders/cancelled"
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None  # customer, fraud, inventory, declined, staff, other
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyRefundCreated:
+    """A refund was made on an order (`refunds/create`). Its body carries the refund in the shopper's
+    currency; the order's refunded total in the shop's currency (the one its orders are recorded in) is
+    read from the Admin API (`commerce.providers.shopify.orders`)."""
+
+    provider: ClassVar[str] = "shopify"
+    event_type: ClassVar[str] = "refunds/create"
+    event_id: str
+    shop_domain: str
+    order_id: str  # Admin GraphQL GID of the refunded order
+    refund_id: str
 
 
 class ShopifyProductTopic(enum.Enum):
@@ -181,10 +214,12 @@ class UnhandledEvent:
 
 WebhookEvent = (
     StripeCheckoutEvent
+    | StripeChargeRefunded
     | StripeAccountDeauthorized
     | ShopifyOrderCreated
     | ShopifyOrderPaid
     | ShopifyOrderCancelled
+    | ShopifyRefundCreated
     | ShopifyProductChanged
     | ShopifyAppUninstalled
     | ShopifyCustomerDataRequest

@@ -72,7 +72,23 @@ CheckoutFailures = Annotated[
         "`provider-not-connected`, `placement-not-shoppable`, `provider-error`, `provider-timeout`"
     ),
 ]
-OrdersPaid = Annotated[int, Field(description="Paid orders attributed by provider webhooks")]
+OrdersPaid = Annotated[
+    int,
+    Field(description="Paid orders attributed by provider webhooks; one refunded in full no longer counts"),
+]
+Revenue = Annotated[
+    dict[str, str],
+    Field(
+        description="What paid orders brought in and kept, per currency: their totals less what was "
+        "refunded (a provider's refund webhooks)"
+    ),
+]
+Refunded = Annotated[
+    dict[str, str],
+    Field(
+        description="What was given back of those orders, per currency; revenue + refunded = what was paid"
+    ),
+]
 
 
 class PlacementStats(BaseModel):
@@ -92,7 +108,8 @@ class PlacementStats(BaseModel):
     checkouts_failed: CheckoutsFailed
     checkout_failures: CheckoutFailures
     orders_paid: OrdersPaid
-    revenue: dict[str, str]
+    revenue: Revenue
+    refunded: Refunded
     conversion: float | None = Field(
         description="orders_paid / taps; null when the placement has no taps (no rate, rather than 0: "
         "its paid orders are still in `orders_paid`)"
@@ -108,5 +125,6 @@ class AnalyticsReport(BaseModel):
     checkouts_failed: CheckoutsFailed
     checkout_failures: CheckoutFailures
     orders_paid: OrdersPaid
-    revenue: dict[str, str]
+    revenue: Revenue
+    refunded: Refunded
     placements: list[PlacementStats]

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -115,6 +116,14 @@ def _money_text(amount: Decimal, currency: str) -> str:
     return str(Money(amount.normalize(), currency).amount)
 
 
+def _by_currency(per_placement: dict[uuid.UUID, dict[str, Decimal]]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for amounts in per_placement.values():
+        for currency, amount in amounts.items():
+            totals[currency] += amount
+    return totals
+
+
 def _rate(numerator: int, denominator: int) -> float | None:
     """None when there is nothing to divide by: no rate, rather than a rate of 0."""
     return round(numerator / denominator, 4) if denominator else None
@@ -207,15 +216,32 @@ def funnel(
     buys = _checkout_funnel(session, ids, in_scope)
     orders: dict[uuid.UUID, int] = defaultdict(int)
     revenue: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for placement_id, currency, count, amount in session.exec(
-        select(Order.placement_id, Order.currency, func.count(), func.sum(Order.amount))
-        .where(col(Order.placement_id).in_(in_scope), col(Order.status) == OrderStatus.PAID)
+    refunded: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    # A paid order counts; one refunded in full no longer does, but its refund is still shown, so
+    # revenue (what was kept) plus refunded is what shoppers paid.
+    still_paid = case((col(Order.status) == OrderStatus.PAID, 1), else_=0)
+    # Five columns: past the arity of sqlmodel's typed `select`, so SQLAlchemy's own.
+    for placement_id, currency, count, amount, given_back in session.execute(
+        select_columns(
+            col(Order.placement_id),
+            col(Order.currency),
+            func.sum(still_paid),
+            func.sum(Order.amount),
+            func.sum(Order.refunded_amount),
+        )
+        .where(
+            col(Order.placement_id).in_(in_scope),
+            col(Order.status).in_([OrderStatus.PAID, OrderStatus.REFUNDED]),
+        )
         .group_by(col(Order.placement_id), col(Order.currency))
     ).all():
         if placement_id is None:
             continue
-        orders[placement_id] += count
-        revenue[placement_id][currency] += Decimal(str(amount))
+        orders[placement_id] += int(count)
+        kept, back = Decimal(str(amount)), Decimal(str(given_back))
+        revenue[placement_id][currency] += kept - back
+        if back:
+            refunded[placement_id][currency] += back
     chosen = select(Placement.chosen_product_id).where(*placement_filter)
     titles = dict(session.exec(select(Product.id, Product.title).where(col(Product.id).in_(chosen))).all())
     stats = []
@@ -242,16 +268,14 @@ def funnel(
                 checkout_failures=dict(sorted(buy.failures.items())),
                 orders_paid=placement_orders,
                 revenue={c: _money_text(amount, c) for c, amount in sorted(revenue[placement.id].items())},
+                refunded={c: _money_text(amount, c) for c, amount in sorted(refunded[placement.id].items())},
                 conversion=_rate(placement_orders, taps),
             )
         )
     failures: Counter[str] = Counter()
     for buy in buys.values():
         failures.update(buy.failures)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for per_placement in revenue.values():
-        for currency, amount in per_placement.items():
-            totals[currency] += amount
+    totals, refund_totals = _by_currency(revenue), _by_currency(refunded)
     return AnalyticsReport(
         scope=scope,
         impressions=sum(s.impressions for s in stats),
@@ -262,5 +286,6 @@ def funnel(
         checkout_failures=dict(sorted(failures.items())),
         orders_paid=sum(s.orders_paid for s in stats),
         revenue={currency: _money_text(amount, currency) for currency, amount in sorted(totals.items())},
+        refunded={c: _money_text(amount, c) for c, amount in sorted(refund_totals.items())},
         placements=stats,
     )

@@ -69,4 +69,10 @@ class Order(SQLModel, table=True):
     amount: Decimal = money_field()
     currency: str = Field(max_length=3)
     status: OrderStatus = Field(default=OrderStatus.PAID, sa_type=EnumText(OrderStatus, 30))
+    # All the order's refunds so far, in its currency (never more than `amount`): revenue counts
+    # `amount - refunded_amount`; a paid order refunded in full becomes `refunded`.
+    refunded_amount: Decimal = money_field(default=Decimal(0))
+    # Stripe's PaymentIntent of the session: `charge.refunded` names the purchase by it, not by the
+    # session (null for Shopify, and for Stripe orders recorded before migration 0020).
+    provider_payment_id: str | None = Field(default=None, max_length=200, index=True)
     created_at: datetime = created_at_field()

@@ -3,8 +3,8 @@
 What ReelCart stores about a shopper (README, "What ReelCart stores about shoppers"): no name, email,
 phone, address, IP address or user agent. A tap leaves a player-made click id (random per Buy press)
 on its checkout session and on the player's events; a Shopify order leaves its order id, amount,
-currency, status, time and the placement and episode it is attributed to. The shopper IP forwarded to
-Shopify's Storefront API is never written down.
+currency, status, amount refunded, time and the placement and episode it is attributed to. The
+shopper IP forwarded to Shopify's Storefront API is never written down.
 
 - customers/data_request: the receipt says what is stored for the named orders.
 - customers/redact: the click ids of those orders' checkouts (and the events carrying them) are
@@ -27,7 +27,8 @@ from commerce.events import ShopifyCustomerDataRequest, ShopifyCustomerRedact, S
 from commerce.money import Money
 
 STORED_PER_ORDER = (
-    "order id, amount, currency, status, time, attributed placement and episode, the tap's click id"
+    "order id, amount, currency, status, amount refunded, time, attributed placement and episode, "
+    "the tap's click id"
 )
 NEVER_STORED = "no name, email, phone, address or IP"
 
@@ -57,7 +58,12 @@ def customer_data_request(session: Session, event: ShopifyCustomerDataRequest) -
         return f"customer {event.customer_id}: nothing stored for the {len(event.order_ids)} orders named"
     described = "; ".join(
         f"{order.provider_order_id} {Money(order.amount.normalize(), order.currency)} {order.status} "
-        f"{order.created_at.isoformat()} placement {order.placement_id}"
+        + (
+            f"({Money(order.refunded_amount.normalize(), order.currency)} refunded) "
+            if order.refunded_amount
+            else ""
+        )
+        + f"{order.created_at.isoformat()} placement {order.placement_id}"
         for order in orders
     )
     return (

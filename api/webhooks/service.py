@@ -7,7 +7,8 @@ Order of work per delivery, all in one transaction (the router commits once):
 2. dispatch through `WebhookDispatcher`; unknown event types are acknowledged and ignored;
 3. record the handler's outcome on the same row.
 Orders are also keyed by the provider's order (Stripe session, Shopify order GID) under a row lock,
-so two different events about one purchase still count it once.
+so two different events about one purchase still count it once. Refunds set an order's refunded total
+from the provider's running total (never add one refund's amount), so they too count once.
 """
 
 from __future__ import annotations
@@ -40,15 +41,17 @@ from commerce.events import (
     ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
+    ShopifyRefundCreated,
     ShopifyShopRedact,
     StripeAccountDeauthorized,
+    StripeChargeRefunded,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
     WebhookEvent,
 )
 from commerce.exceptions import CatalogError
 from commerce.money import Money
-from commerce.providers.shopify import ShopifyCatalogSource
+from commerce.providers.shopify import OrderRefunds, ShopifyCatalogSource, ShopifyOrders
 from commerce.providers.stripe import charges_live
 from commerce.settings import CommerceSettings
 from commerce.sync import UpsertOutcome
@@ -106,9 +109,10 @@ def receive(
     `ProviderError` (a product re-fetch failed) propagates: the caller rolls back, answers non-2xx,
     and the provider's redelivery finds no ProcessedWebhook row and tries again.
     """
-    # A product re-fetch is a network call: made before the first write, so no lock (SQLite's is the
-    # whole database) is held while Shopify answers.
+    # A product re-fetch or an order's refunds are a network call: made before the first write, so no
+    # lock (SQLite's is the whole database) is held while Shopify answers.
     prefetched = _prefetch_product(session, event, commerce)
+    refunds = _prefetch_refunds(session, event, commerce)
     record = ProcessedWebhook(
         provider=event.provider, event_id=event.event_id, event_type=event.event_type[:100]
     )
@@ -126,7 +130,7 @@ def receive(
             outcome=duplicate.message,
         )
         return Delivery(receipt, duplicate)
-    result = WebhookHandlers(session, settings, commerce, prefetched).dispatcher().dispatch(event)
+    result = WebhookHandlers(session, settings, commerce, prefetched, refunds).dispatcher().dispatch(event)
     outcome = (
         result.outcome
         if result.handled and result.outcome is not None
@@ -169,15 +173,76 @@ def _prefetch_product(
     )
 
 
-def _shopify_source(brand: Brand, commerce: CommerceSettings) -> ShopifyCatalogSource:
-    # Product webhook bodies are REST-shaped; the catalog is read through GraphQL, so re-fetch.
+def _prefetch_refunds(
+    session: Session, event: WebhookEvent, commerce: CommerceSettings
+) -> OrderRefunds | None:
+    """The order's refunded total, asked of Shopify only for an order ReelCart recorded: a shop's
+    refunds are mostly of orders no tap led to, and those need no call."""
+    if not isinstance(event, ShopifyRefundCreated):
+        return None
+    seen = session.exec(
+        select(ProcessedWebhook.id).where(
+            ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
+        )
+    ).first()
+    brand = find_brand_by_shop(session, event.shop_domain)
+    if seen is not None or brand is None or not shopify_connected(brand):
+        return None
+    if _order_row(session, CheckoutProviderName.SHOPIFY, brand.id, event.order_id) is None:
+        return None
+    return ShopifyOrders.from_settings(commerce, **_shop_credentials(brand, commerce)).fetch_refunds(
+        event.order_id
+    )
+
+
+def _shop_credentials(brand: Brand, commerce: CommerceSettings) -> dict[str, str]:
     assert brand.shopify_shop_domain is not None
     assert brand.shopify_access_token_encrypted is not None
-    return ShopifyCatalogSource.from_settings(
-        commerce,
-        shop_domain=brand.shopify_shop_domain,
-        access_token=token_cipher(commerce).decrypt(brand.shopify_access_token_encrypted),
+    return {
+        "shop_domain": brand.shopify_shop_domain,
+        "access_token": token_cipher(commerce).decrypt(brand.shopify_access_token_encrypted),
+    }
+
+
+def _shopify_source(brand: Brand, commerce: CommerceSettings) -> ShopifyCatalogSource:
+    # Product webhook bodies are REST-shaped; the catalog is read through GraphQL, so re-fetch.
+    return ShopifyCatalogSource.from_settings(commerce, **_shop_credentials(brand, commerce))
+
+
+def _order_row(
+    session: Session,
+    provider: CheckoutProviderName,
+    brand_id: uuid.UUID,
+    order_id: str,
+    *,
+    lock: bool = False,
+) -> Order | None:
+    statement = select(Order).where(
+        Order.provider == provider, Order.provider_order_id == order_id, Order.brand_id == brand_id
     )
+    return session.exec(statement.with_for_update() if lock else statement).first()
+
+
+def apply_refund(order: Order, refunded: Money) -> str:
+    """Set the order's refunded total from the provider's running total and say what changed.
+
+    Providers' deliveries come in any order: a total below the one stored is an older snapshot and
+    changes nothing. A paid order refunded in full becomes `refunded` (no longer a paid order); one
+    refunded in part stays `paid` and its revenue is what was kept."""
+    if refunded.currency != order.currency:
+        return (
+            f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
+        )
+    total = min(refunded.amount, order.amount)
+    if total <= order.refunded_amount:
+        return (
+            f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded"
+        )
+    order.refunded_amount = total
+    if total >= order.amount and order.status == OrderStatus.PAID:
+        order.status = OrderStatus.REFUNDED
+    paid = Money(order.amount, order.currency)
+    return f"order {order.id} is {order.status}, {Money(total, order.currency)} of {paid} refunded"
 
 
 @dataclass
@@ -186,11 +251,13 @@ class WebhookHandlers:
     settings: ApiSettings
     commerce: CommerceSettings
     prefetched: PrefetchedProduct | None = None
+    refunds: OrderRefunds | None = None
 
     def dispatcher(self) -> WebhookDispatcher[WebhookOutcome]:
         dispatcher: WebhookDispatcher[WebhookOutcome] = WebhookDispatcher()
         # Order, checkout and uninstall handlers answer a sentence; they change no catalog.
         dispatcher.on(StripeCheckoutEvent, lambda event: WebhookOutcome(self._stripe_checkout(event)))
+        dispatcher.on(StripeChargeRefunded, lambda event: WebhookOutcome(self._stripe_refund(event)))
         dispatcher.on(
             StripeAccountDeauthorized, lambda event: WebhookOutcome(self._stripe_deauthorized(event))
         )
@@ -199,6 +266,7 @@ class WebhookHandlers:
         dispatcher.on(
             ShopifyOrderCancelled, lambda event: WebhookOutcome(self._shopify_order_cancelled(event))
         )
+        dispatcher.on(ShopifyRefundCreated, lambda event: WebhookOutcome(self._shopify_refund(event)))
         dispatcher.on(ShopifyProductChanged, self.shopify_product)
         dispatcher.on(ShopifyAppUninstalled, lambda event: WebhookOutcome(self._shopify_uninstalled(event)))
         # Shopify's mandatory compliance topics (api/webhooks/compliance.py).
@@ -228,15 +296,22 @@ class WebhookHandlers:
         self.session.flush()
         return f"Stripe account {event.account_id} disconnected from the brand"
 
-    def _stripe_checkout(self, event: StripeCheckoutEvent) -> str:
+    def _other_mode(self, livemode: bool) -> str | None:
+        """Why an event of the other mode than the platform key's records nothing; None for its own."""
         live = charges_live(self.commerce)
-        if event.livemode != live:
-            # A test-mode session could carry a real tap's click id in its metadata (the session match's
-            # fallback) and record a sale that took no money; a test platform takes no live events.
-            return (
-                f"ignored: a {'live' if event.livemode else 'test'}-mode event, and this platform charges "
-                f"with {'live' if live else 'test'} keys"
-            )
+        if livemode == live:
+            return None
+        # A test-mode session could carry a real tap's click id in its metadata (the session match's
+        # fallback) and record a sale that took no money; a test platform takes no live events.
+        return (
+            f"ignored: a {'live' if livemode else 'test'}-mode event, and this platform charges "
+            f"with {'live' if live else 'test'} keys"
+        )
+
+    def _stripe_checkout(self, event: StripeCheckoutEvent) -> str:
+        other_mode = self._other_mode(event.livemode)
+        if other_mode is not None:
+            return other_mode
         row = self._stripe_session(event)
         if row is None:
             return f"ignored: no ReelCart checkout for session {event.session_id}"
@@ -247,7 +322,13 @@ class WebhookHandlers:
         if event.paid:
             amount = event.amount_total or Money(row.amount.normalize(), row.currency)
             return self._record_order(
-                row.brand_id, CheckoutProviderName.STRIPE, event.event_id, event.session_id, amount, row
+                row.brand_id,
+                CheckoutProviderName.STRIPE,
+                event.event_id,
+                event.session_id,
+                amount,
+                row,
+                payment_id=event.payment_intent_id,
             )
         status = _STRIPE_STATUS.get(event.outcome)
         if status is None or row.status == CheckoutStatus.COMPLETED:
@@ -256,6 +337,31 @@ class WebhookHandlers:
         self.session.add(row)
         self.session.flush()
         return f"checkout {row.id} is {status}"
+
+    def _stripe_refund(self, event: StripeChargeRefunded) -> str:
+        other_mode = self._other_mode(event.livemode)
+        if other_mode is not None:
+            return other_mode
+        if event.payment_intent_id is None:
+            return f"ignored: charge {event.charge_id} belongs to no PaymentIntent"
+        # Locked, as checkout events lock their session: two refunds of one charge apply one at a time.
+        order = self.session.exec(
+            select(Order)
+            .where(
+                Order.provider == CheckoutProviderName.STRIPE,
+                Order.provider_payment_id == event.payment_intent_id,
+            )
+            .with_for_update()
+        ).first()
+        if order is None:
+            return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
+        brand = self.session.get(Brand, order.brand_id)
+        if event.account_id and (brand is None or brand.stripe_account_id != event.account_id):
+            return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
+        message = apply_refund(order, event.refunded)
+        self.session.add(order)
+        self.session.flush()
+        return message
 
     def _stripe_session(self, event: StripeCheckoutEvent) -> CheckoutSession | None:
         # Locked so two events about one session (completed, then async succeeded) run one at a time.
@@ -335,7 +441,8 @@ class WebhookHandlers:
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
             return self._record_shopify_order(brand, event, OrderStatus.PAID)
-        if order.status in {OrderStatus.PAID, OrderStatus.CANCELLED}:
+        if order.status in {OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.REFUNDED}:
+            # Paid already, or past paid: a late orders/paid (a retry) must not make a refunded order a sale.
             return f"order {order.id} stays {order.status}"
         # The paid total is the one the brand collected (an unpaid order can still be edited).
         order.status = OrderStatus.PAID
@@ -374,13 +481,28 @@ class WebhookHandlers:
         return f"order {order.id} is {OrderStatus.CANCELLED}"
 
     def _shopify_order_row(self, brand_id: uuid.UUID, order_id: str) -> Order | None:
-        return self.session.exec(
-            select(Order).where(
-                Order.provider == CheckoutProviderName.SHOPIFY,
-                Order.provider_order_id == order_id,
-                Order.brand_id == brand_id,
-            )
-        ).first()
+        return _order_row(self.session, CheckoutProviderName.SHOPIFY, brand_id, order_id)
+
+    def _shopify_refund(self, event: ShopifyRefundCreated) -> str:
+        brand = self._shop_brand(event.shop_domain, lock=True)
+        if brand is None:
+            return f"ignored: shop {event.shop_domain} is not connected to a brand"
+        order = self._shopify_order_row(brand.id, event.order_id)
+        if order is None:
+            return f"ignored: order {event.order_id} is not a ReelCart order"
+        refunds = self.refunds
+        if refunds is None or refunds.order_id != event.order_id:
+            # The order was recorded after the prefetch looked (an orders/create racing this delivery):
+            # the running total is read now, under the brand lock.
+            refunds = ShopifyOrders.from_settings(
+                self.commerce, **_shop_credentials(brand, self.commerce)
+            ).fetch_refunds(event.order_id)
+        if refunds is None:
+            return f"ignored: order {event.order_id} no longer exists at Shopify"
+        message = apply_refund(order, refunds.refunded)
+        self.session.add(order)
+        self.session.flush()
+        return message
 
     def _attributed_placement(self, brand: Brand, placement_ref: str) -> Placement | None:
         try:
@@ -464,6 +586,7 @@ class WebhookHandlers:
         placement: Placement | None = None,
         *,
         status: OrderStatus = OrderStatus.PAID,
+        payment_id: str | None = None,
     ) -> str:
         already = self.session.exec(
             select(Order).where(Order.provider == provider, Order.provider_order_id == provider_order_id)
@@ -481,6 +604,7 @@ class WebhookHandlers:
             amount=amount.amount,
             currency=amount.currency,
             status=status,
+            provider_payment_id=payment_id,
         )
         self.session.add(order)
         if checkout is not None and status == OrderStatus.PAID:

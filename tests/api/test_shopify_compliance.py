@@ -58,7 +58,8 @@ def test_a_data_request_answers_what_is_stored_about_the_orders(
     outcome = receipt(response)["outcome"]
     assert outcome == (
         "customer gid://shopify/Customer/191167: 1 of 2 orders stored (order id, amount, currency, status, "
-        "time, attributed placement and episode, the tap's click id; no name, email, phone, address or IP): "
+        "amount refunded, time, attributed placement and episode, the tap's click id; no name, email, phone, "
+        "address or IP): "
         f"gid://shopify/Order/501 59.90 EUR paid {order.created_at.isoformat()} "
         f"placement {hoodie.placement.id}"
     )

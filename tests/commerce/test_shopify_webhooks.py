@@ -20,6 +20,7 @@ from commerce.events import (
     ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
+    ShopifyRefundCreated,
     UnhandledEvent,
 )
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
@@ -111,6 +112,17 @@ def test_an_order_from_elsewhere_has_no_attribution() -> None:
             ),
         ),
         ("app/uninstalled", {"id": 548380009, "name": "Drama Merch"}, ShopifyAppUninstalled("evt-1", SHOP)),
+        (
+            "refunds/create",
+            {
+                "id": 509562969,
+                "order_id": 450789469,
+                "transactions": [{"amount": "41.94", "currency": "USD"}],
+            },
+            ShopifyRefundCreated(
+                "evt-1", SHOP, "gid://shopify/Order/450789469", "gid://shopify/Refund/509562969"
+            ),
+        ),
         ("customers/create", {"id": 1}, UnhandledEvent("shopify", "evt-1", "customers/create")),
     ],
 )

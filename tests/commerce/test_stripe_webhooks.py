@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from commerce.checkout import Attribution
-from commerce.events import StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent
+from commerce.events import StripeChargeRefunded, StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.providers.stripe import charges_live
@@ -269,3 +269,82 @@ def test_a_checkout_event_without_a_session_object_is_a_payload_error() -> None:
 )
 def test_a_platform_charges_live_only_with_a_live_key(key: str, live: bool) -> None:
     assert charges_live(make_settings(stripe_secret_key=key)) is live
+
+
+def charge(**changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": 11980,
+        "amount_refunded": 5990,
+        "currency": "eur",
+        "payment_intent": "pi_1",
+        "refunded": False,
+        "metadata": {},
+        "livemode": False,
+    }
+    return values | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "amount", "refunded"),
+    [
+        ({}, Money(Decimal("119.80"), "EUR"), Money(Decimal("59.90"), "EUR")),
+        # ISK is two-decimal at Stripe (as its session totals): 500000 is 5,000 kr
+        (
+            {"amount": 500000, "amount_refunded": 100000, "currency": "isk"},
+            Money(Decimal(5000), "ISK"),
+            Money(Decimal(1000), "ISK"),
+        ),
+        # An expanded PaymentIntent still names its id
+        (
+            {"payment_intent": {"id": "pi_1", "object": "payment_intent"}},
+            Money(Decimal("119.80"), "EUR"),
+            Money(Decimal("59.90"), "EUR"),
+        ),
+    ],
+    ids=["eur", "isk", "expanded"],
+)
+def test_a_refunded_charge_becomes_a_typed_event_with_its_running_refunded_total(
+    changes: dict[str, Any], amount: Money, refunded: Money
+) -> None:
+    body = event_body("charge.refunded", event_id="evt_r", data_object=charge(**changes))
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    assert event == StripeChargeRefunded(
+        event_id="evt_r",
+        charge_id="ch_1",
+        payment_intent_id="pi_1",
+        account_id="acct_1BrandDrama",
+        amount=amount,
+        refunded=refunded,
+        livemode=False,
+    )
+
+
+def test_a_completed_session_names_its_payment_intent() -> None:
+    session = json.loads(event_body())["data"]["object"] | {"payment_intent": "pi_9"}
+    body = event_body(data_object=session)
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    assert isinstance(event, StripeCheckoutEvent)
+    assert event.payment_intent_id == "pi_9"
+
+
+@pytest.mark.parametrize(
+    "data_object",
+    [
+        {"id": "cs_1", "object": "checkout.session"},
+        charge(currency="xyz"),
+        # 1.50 kr: ISO's króna has no decimals, so no refund of ours can be it
+        charge(amount=500000, amount_refunded=150, currency="isk"),
+    ],
+    ids=["not-a-charge", "unknown-currency", "fraction-of-a-krona"],
+)
+def test_a_refund_event_without_a_usable_charge_is_a_payload_error(data_object: dict[str, Any]) -> None:
+    body = event_body("charge.refunded", data_object=data_object)
+
+    with pytest.raises(WebhookPayloadError):
+        verify_and_parse_stripe(body, sign(body), SETTINGS)

@@ -15,6 +15,7 @@ from tests.api.commerce_support import (
     Shoppable,
     World,
 )
+from tests.commerce.fakes.stripe_fake import payment_intent_of
 from tests.utils.api import BrandAccount
 
 
@@ -56,7 +57,8 @@ def paid_order_row(
     order_id: str,
 ) -> dict[str, Any]:
     """The stored Order (without id and timestamp) of a paid tap for two hoodies: 119.80 EUR,
-    attributed to the tap's checkout, placement, episode and brand."""
+    attributed to the tap's checkout, placement, episode and brand, nothing refunded; a Stripe one
+    knows its PaymentIntent (the fake's for the session)."""
     return {
         "brand_id": brand.brand.id,
         "provider": provider,
@@ -68,4 +70,6 @@ def paid_order_row(
         "amount": Decimal("119.800"),
         "currency": "EUR",
         "status": "paid",
+        "refunded_amount": Decimal("0.000"),
+        "provider_payment_id": payment_intent_of(order_id) if provider == "stripe" else None,
     }

@@ -16,6 +16,7 @@ from commerce.providers.shopify.oauth import (
     storefront_token_variables,
     verify_callback,
 )
+from commerce.providers.shopify.orders import OrderRefunds, ShopifyOrders
 from commerce.providers.shopify.storefront import (
     ShopifyCheckoutProvider,
     cart_create_variables,
@@ -26,10 +27,12 @@ __all__ = [
     "ADMIN_DOCUMENTS",
     "SHOP_DOMAIN",
     "STOREFRONT_DOCUMENTS",
+    "OrderRefunds",
     "ShopifyAdmin",
     "ShopifyCatalogSource",
     "ShopifyCheckoutProvider",
     "ShopifyGrant",
+    "ShopifyOrders",
     "callback_hmac",
     "cart_create_variables",
     "cart_permalink",

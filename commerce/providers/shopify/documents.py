@@ -15,6 +15,7 @@ ADMIN_DOCUMENTS = (
     "products.graphql",
     "product.graphql",
     "product_variants.graphql",
+    "order_refunds.graphql",
     "storefront_token_create.graphql",
 )
 STOREFRONT_DOCUMENTS = ("cart_create.graphql",)

@@ -20,6 +20,7 @@ from commerce.events import (
     ShopifyOrderPaid,
     ShopifyProductChanged,
     ShopifyProductTopic,
+    ShopifyRefundCreated,
     UnhandledEvent,
     WebhookEvent,
 )
@@ -73,6 +74,12 @@ class _OrderPayload(_Payload):
     test: bool = False  # placed through a test gateway or a provider in test mode: no money moved
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+
+
+class _RefundPayload(_Payload):
+    id: int
+    order_id: int
+    admin_graphql_api_id: str | None = None
 
 
 class _ProductPayload(_Payload):
@@ -155,6 +162,14 @@ def _parse(topic: str, shop: str, event_id: str, raw_body: bytes) -> WebhookEven
             shop_domain=shop,
             topic=ShopifyProductTopic(topic),
             product_id=product.admin_graphql_api_id or f"gid://shopify/Product/{product.id}",
+        )
+    if topic == ShopifyRefundCreated.event_type:
+        refund = _RefundPayload.model_validate_json(raw_body)
+        return ShopifyRefundCreated(
+            event_id=event_id,
+            shop_domain=shop,
+            order_id=f"gid://shopify/Order/{refund.order_id}",
+            refund_id=refund.admin_graphql_api_id or f"gid://shopify/Refund/{refund.id}",
         )
     if topic == "app/uninstalled":
         return ShopifyAppUninstalled(event_id=event_id, shop_domain=shop)

@@ -10,6 +10,7 @@ import stripe
 from commerce.checkout import Attribution
 from commerce.events import (
     StripeAccountDeauthorized,
+    StripeChargeRefunded,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
     UnhandledEvent,
@@ -93,6 +94,8 @@ def to_webhook_event(event: stripe.Event) -> WebhookEvent:
         if not account:
             raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) names no account")
         return StripeAccountDeauthorized(event_id=event.id, account_id=account)
+    if event.type == StripeChargeRefunded.event_type:
+        return _charge_refunded(event)
     outcome = _OUTCOMES.get(event.type)
     if outcome is None:
         return UnhandledEvent(PROVIDER, event.id, event.type)
@@ -112,7 +115,36 @@ def to_webhook_event(event: stripe.Event) -> WebhookEvent:
         amount_total=_amount(event.id, session),
         created_at=datetime.fromtimestamp(event.created, tz=UTC),
         livemode=event.livemode,
+        payment_intent_id=_object_id(getattr(session, "payment_intent", None)),
     )
+
+
+def _charge_refunded(event: stripe.Event) -> StripeChargeRefunded:
+    charge = event.data.object
+    if not isinstance(charge, stripe.Charge):
+        raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) carries no charge")
+    try:
+        amount = from_stripe_amount(charge.amount, charge.currency)
+        refunded = from_stripe_amount(charge.amount_refunded, charge.currency)
+    except MoneyError as error:
+        raise WebhookPayloadError(PROVIDER, f"event {event.id}: {error}") from None
+    return StripeChargeRefunded(
+        event_id=event.id,
+        charge_id=charge.id,
+        payment_intent_id=_object_id(getattr(charge, "payment_intent", None)),
+        account_id=_account(event),
+        amount=amount,
+        refunded=refunded,
+        livemode=event.livemode,
+    )
+
+
+def _object_id(field: object) -> str | None:
+    """The id of a field Stripe sends as an id or, when expanded, as the object itself."""
+    if field is None or isinstance(field, str):
+        return field or None
+    value = getattr(field, "id", None)
+    return str(value) if value else None
 
 
 def _account(event: stripe.Event) -> str | None:

@@ -84,6 +84,9 @@ class FakeShopify:
     # userErrors storefrontAccessTokenCreate answers with instead of a token (e.g. a missing scope).
     storefront_token_errors: list[dict[str, Any]] = field(default_factory=list)
     storefront_tokens_created: int = 0
+    # Orders' refunded totals in the shop's currency, by order GID (`OrderRefunds`); an order not
+    # named here is one the shop no longer has.
+    refunded: dict[str, tuple[str, str]] = field(default_factory=dict)
     _cart_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def route(self, request: RecordedRequest) -> Reply:
@@ -138,6 +141,14 @@ class FakeShopify:
                 self.storefront_tokens_created += 1
                 created = {"storefrontAccessToken": {"accessToken": STOREFRONT_TOKEN}, "userErrors": []}
             return Reply.json(200, {"data": {"storefrontAccessTokenCreate": created}})
+        if "query OrderRefunds(" in query:
+            total = self.refunded.get(variables["id"])
+            order = total and {
+                "id": variables["id"],
+                "test": False,
+                "totalRefundedSet": {"shopMoney": {"amount": total[0], "currencyCode": total[1]}},
+            }
+            return Reply.json(200, {"data": {"order": order}})
         if "query CatalogProductVariants(" in query:
             found = next(p for p in self.products if p["id"] == variables["id"])
             start = int(variables["after"])
@@ -211,6 +222,23 @@ class FakeShopify:
             ],
         }
         return json.dumps(order).encode()
+
+    def refund_webhook(self, order_number: int, refund_number: int, *, amount: str) -> bytes:
+        """The refunds/create body for a refund of `amount` (the shopper's currency) on an order."""
+        refund = {
+            "id": refund_number,
+            "order_id": order_number,
+            "admin_graphql_api_id": f"gid://shopify/Refund/{refund_number}",
+            "created_at": "2026-11-25T09:00:00Z",
+            "note": "returned",
+            "restock": True,
+            "refund_line_items": [],
+            "transactions": [
+                {"kind": "refund", "status": "success", "amount": amount, "currency": self.currency}
+            ],
+            "order_adjustments": [],
+        }
+        return json.dumps(refund).encode()
 
     @staticmethod
     def _cart_error(code: str, message: str) -> Reply:

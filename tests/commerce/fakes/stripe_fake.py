@@ -25,6 +25,11 @@ def stripe_json(obj: stripe.StripeObject) -> bytes:
     return json.dumps(obj.to_dict()).encode()
 
 
+def payment_intent_of(session_id: str) -> str:
+    """The PaymentIntent id the fake gives a session's payment: cs_test_0001 pays as pi_test_0001."""
+    return "pi_" + session_id.removeprefix("cs_")
+
+
 def error_reply(status: int, error_type: str, message: str, code: str | None = None) -> Reply:
     error: dict[str, Any] = {"type": error_type, "message": message}
     if code:
@@ -48,8 +53,13 @@ class FakeStripe:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def completed_event(self, session_id: str, event_id: str, account: str | None) -> bytes:
-        """The `checkout.session.completed` body Stripe would POST after the shopper pays."""
-        paid = self.sessions[session_id].to_dict() | {"status": "complete", "payment_status": "paid"}
+        """The `checkout.session.completed` body Stripe would POST after the shopper pays: the
+        session now names the PaymentIntent it confirmed (Stripe creates one only then)."""
+        paid = self.sessions[session_id].to_dict() | {
+            "status": "complete",
+            "payment_status": "paid",
+            "payment_intent": payment_intent_of(session_id),
+        }
         event = stripe.Event.construct_from(
             {
                 "id": event_id,
@@ -59,6 +69,42 @@ class FakeStripe:
                 "created": NOW + 120,
                 "livemode": False,
                 "data": {"object": paid},
+            },
+            API_KEY,
+        )
+        return stripe_json(event)
+
+    def refunded_event(
+        self, session_id: str, event_id: str, account: str | None, *, refunded: int, livemode: bool = False
+    ) -> bytes:
+        """The `charge.refunded` body Stripe POSTs after a refund of the session's payment: the charge
+        as it stands, `amount_refunded` being every refund of it so far (in Stripe's minor units)."""
+        session = self.sessions[session_id]
+        intent = payment_intent_of(session_id)
+        charge: dict[str, Any] = {
+            "id": "ch_" + intent.removeprefix("pi_"),
+            "object": "charge",
+            "amount": session.amount_total,
+            "amount_captured": session.amount_total,
+            "amount_refunded": refunded,
+            "currency": session.currency,
+            "paid": True,
+            "payment_intent": intent,
+            "refunded": refunded == session.amount_total,
+            "status": "succeeded",
+            "metadata": {},
+            "livemode": livemode,
+            "created": NOW + 60,
+        }
+        event = stripe.Event.construct_from(
+            {
+                "id": event_id,
+                "object": "event",
+                "type": "charge.refunded",
+                "account": account,
+                "created": NOW + 3600,
+                "livemode": livemode,
+                "data": {"object": charge},
             },
             API_KEY,
         )

@@ -1,0 +1,48 @@
+"""Migration 0020: orders keep their refunds. Orders stored before it have nothing refunded, count in
+revenue as before, and know no PaymentIntent (a Stripe refund of one says so and changes nothing)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from sqlmodel import Session
+
+from api.checkout.models import Order
+from api.db import alembic_config, upgrade_database
+from tests.api.migration_support import migrated_with_a_brand
+
+
+def test_orders_stored_before_0020_have_nothing_refunded_and_no_payment_id(tmp_path: Path) -> None:
+    engine, brand_id = migrated_with_a_brand(tmp_path)
+    command.downgrade(alembic_config(engine), "0019")
+    order_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                'INSERT INTO "order" (id, brand_id, provider, provider_event_id, provider_order_id, amount, '
+                "currency, status, created_at) VALUES (:id, :brand, 'stripe', 'evt_1', 'cs_1', 119.8, 'EUR', "
+                "'paid', :now)"
+            ),
+            {"id": order_id.hex, "brand": brand_id.hex, "now": datetime.now(UTC)},
+        )
+
+    upgrade_database(engine)
+
+    with Session(engine) as session:
+        order = session.get_one(Order, order_id)
+        assert (order.amount, order.refunded_amount, order.provider_payment_id, order.status) == (
+            Decimal("119.800"),
+            Decimal("0.000"),
+            None,
+            "paid",
+        )
+    # And going back leaves the order as it was before
+    command.downgrade(alembic_config(engine), "0019")
+    with engine.connect() as connection:
+        amount, status = connection.execute(sa.text('SELECT amount, status FROM "order"')).one()
+    assert (Decimal(str(amount)), status) == (Decimal("119.8"), "paid")

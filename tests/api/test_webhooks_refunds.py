@@ -1,0 +1,304 @@
+"""Refunds through signed webhooks: Stripe's `charge.refunded` and Shopify's `refunds/create` take what
+was given back out of revenue, count once whatever order or how often they arrive, and never touch an
+order that is not the brand's."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.checkout.models import Order
+from tests.api.commerce_support import ACCOUNT, SHOP, Shoppable, World, shopify_delivery, stripe_delivery
+from tests.commerce.fakes.loopback import Reply
+from tests.utils.api import BrandAccount
+from tests.utils.webhooks import paid_body, receipt, rows, tap
+
+ORDER_90 = "gid://shopify/Order/90"
+
+
+def analytics(world: World, item: Shoppable, brand: BrandAccount) -> dict[str, Any]:
+    report = world.client.get(f"/v1/analytics/episodes/{item.episode.id}", headers=brand.headers).json()
+    (placement,) = report["placements"]
+    keys = ("orders_paid", "revenue", "refunded")
+    # The episode's totals are its placements' here (one placement): both must say the same.
+    assert {key: report[key] for key in keys} == {key: placement[key] for key in keys}
+    return {key: placement[key] for key in keys}
+
+
+def stripe_paid(world: World, item: Shoppable, engine: Engine) -> Order:
+    """A tap for two hoodies (119.80 EUR) paid through Stripe; the stored order."""
+    tap(world, item, quantity=2)
+    receipt(stripe_delivery(world.client, paid_body(world)))
+    (order,) = rows(engine, Order)
+    assert isinstance(order, Order)
+    return order
+
+
+def refund(world: World, event_id: str, minor_units: int, **changes: Any) -> dict[str, Any]:
+    body = world.stripe.refunded_event(
+        "cs_test_0001", event_id, changes.pop("account", ACCOUNT), refunded=minor_units, **changes
+    )
+    return receipt(stripe_delivery(world.client, body))
+
+
+def stored(engine: Engine, order: Order) -> Order:
+    with Session(engine) as session:
+        row = session.get(Order, order.id)
+        assert row is not None
+        return row
+
+
+# Stripe ------------------------------------------------------------------------------------------
+
+
+def test_a_partial_then_a_full_stripe_refund_leave_revenue_with_what_was_kept(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a paid Stripe order of 119.80 EUR
+    order = stripe_paid(world, hoodie, engine)
+    assert analytics(world, hoodie, brand) == {"orders_paid": 1, "revenue": {"EUR": "119.80"}, "refunded": {}}
+
+    # When the brand refunds one hoodie (59.90), Stripe reports the charge with 5990 refunded
+    first = refund(world, "evt_refund_1", 5990)
+
+    # Then the order stays paid, and revenue is what was kept
+    assert first["outcome"] == f"order {order.id} is paid, 59.90 EUR of 119.80 EUR refunded"
+    assert (stored(engine, order).status, stored(engine, order).refunded_amount) == (
+        "paid",
+        Decimal("59.900"),
+    )
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 1,
+        "revenue": {"EUR": "59.90"},
+        "refunded": {"EUR": "59.90"},
+    }
+
+    # When the second hoodie is refunded too (the charge now says 11980 refunded)
+    second = refund(world, "evt_refund_2", 11980)
+
+    # Then the order is refunded: no paid order, no revenue, the whole payment shown as refunded
+    assert second["outcome"] == f"order {order.id} is refunded, 119.80 EUR of 119.80 EUR refunded"
+    assert stored(engine, order).status == "refunded"
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 0,
+        "revenue": {"EUR": "0.00"},
+        "refunded": {"EUR": "119.80"},
+    }
+
+
+def test_stripe_refund_events_out_of_order_or_delivered_again_count_once(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+    # The later snapshot (two refunds, 80.00 in all) arrives before the earlier one (20.00)
+    refund(world, "evt_refund_b", 8000)
+    older = refund(world, "evt_refund_a", 2000)
+    again = world.stripe.refunded_event("cs_test_0001", "evt_refund_b", ACCOUNT, refunded=8000)
+    replayed = receipt(stripe_delivery(world.client, again))
+
+    assert older["outcome"] == f"order {order.id} stays paid, 80.00 EUR refunded"
+    assert replayed["duplicate"] is True
+    assert stored(engine, order).refunded_amount == Decimal("80.000")
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 1,
+        "revenue": {"EUR": "39.80"},
+        "refunded": {"EUR": "80.00"},
+    }
+
+
+def test_refund_snapshots_delivered_at_once_settle_on_the_largest(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    order = stripe_paid(world, hoodie, engine)
+    # Six refunds of 10.00 each: Stripe's six snapshots of the charge, all delivered at the same moment
+    bodies = [
+        world.stripe.refunded_event("cs_test_0001", f"evt_refund_{n}", ACCOUNT, refunded=1000 * n)
+        for n in range(1, 7)
+    ]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda body: stripe_delivery(world.client, body), bodies))
+
+    assert [response.status_code for response in responses] == [200] * 6
+    assert stored(engine, order).refunded_amount == Decimal("60.000")
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "59.80"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (
+            {"account": "acct_SomeoneElse"},
+            "ignored: payment pi_test_0001 is not from the brand's Stripe account",
+        ),
+        ({"livemode": True}, "ignored: a live-mode event, and this platform charges with test keys"),
+    ],
+    ids=["another-account", "other-mode"],
+)
+def test_a_stripe_refund_from_another_account_or_mode_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount, changes: dict[str, Any], says: str
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+
+    answer = refund(world, "evt_refund_x", 11980, **changes)
+
+    assert answer["outcome"] == says
+    assert (stored(engine, order).status, stored(engine, order).refunded_amount) == ("paid", Decimal("0.000"))
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "119.80"}
+
+
+def test_a_refund_of_a_payment_reelcart_did_not_record_is_acknowledged_and_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    # A session the brand sold outside ReelCart (no order stored), and an order recorded before the
+    # orders knew their PaymentIntent (migration 0020): neither is found by the charge's payment
+    tap(world, hoodie, quantity=2)
+    unknown = refund(world, "evt_refund_unknown", 11980)
+    assert unknown["outcome"] == "ignored: no ReelCart order for payment pi_test_0001"
+
+    receipt(stripe_delivery(world.client, paid_body(world)))
+    (order,) = rows(engine, Order)
+    with Session(engine) as session:
+        legacy = session.get(Order, order.id)
+        assert legacy is not None
+        legacy.provider_payment_id = None
+        session.add(legacy)
+        session.commit()
+    assert refund(world, "evt_refund_legacy", 11980)["outcome"] == (
+        "ignored: no ReelCart order for payment pi_test_0001"
+    )
+    assert stored(engine, order).status == "paid"
+
+
+# Shopify -----------------------------------------------------------------------------------------
+
+
+def shopify_paid(world: World, item: Shoppable, engine: Engine) -> Order:
+    """A tap for two hoodies (119.80 EUR) ordered and paid through Shopify as order 90."""
+    tap(world, item, provider="shopify", quantity=2)
+    body = world.shopify.order_webhook(cart_number=1, order_number=90)
+    receipt(shopify_delivery(world.client, body, topic="orders/create", event_id="e-90-create"))
+    (order,) = rows(engine, Order)
+    assert isinstance(order, Order)
+    return order
+
+
+def shopify_refund(world: World, refund_number: int, *, amount: str, total: str) -> dict[str, Any]:
+    """Shopify refunds `amount` of order 90, bringing its refunded total to `total` (shop currency)."""
+    world.shopify.refunded[ORDER_90] = (total, "EUR")
+    body = world.shopify.refund_webhook(90, refund_number, amount=amount)
+    return receipt(
+        shopify_delivery(world.client, body, topic="refunds/create", event_id=f"e-refund-{refund_number}")
+    )
+
+
+def order_refund_reads(world: World) -> int:
+    return sum("query OrderRefunds(" in request.json()["query"] for request in world.shopify_server.requests)
+
+
+def test_shopify_refunds_take_the_orders_refunded_total_from_the_admin_api(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    order = shopify_paid(world, hoodie, engine)
+
+    first = shopify_refund(world, 1, amount="20.00", total="20.00")
+    second = shopify_refund(world, 2, amount="99.80", total="119.80")
+
+    assert first["outcome"] == f"order {order.id} is paid, 20.00 EUR of 119.80 EUR refunded"
+    assert second["outcome"] == f"order {order.id} is refunded, 119.80 EUR of 119.80 EUR refunded"
+    assert order_refund_reads(world) == 2
+    # And a shopper asking what the shop's apps hold about the order is told of the refund too
+    asked = shopify_delivery(
+        world.client,
+        {
+            "shop_id": 954889,
+            "shop_domain": SHOP,
+            "orders_requested": [90],
+            "customer": {"id": 191167},
+            "data_request": {"id": 9999},
+        },
+        topic="customers/data_request",
+    )
+    assert "gid://shopify/Order/90 119.80 EUR refunded (119.80 EUR refunded) " in receipt(asked)["outcome"]
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 0,
+        "revenue": {"EUR": "0.00"},
+        "refunded": {"EUR": "119.80"},
+    }
+
+
+def test_a_late_orders_paid_leaves_a_refunded_order_refunded(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given an order refunded in full, and then orders/paid delivered late (a retry Shopify kept)
+    order = shopify_paid(world, hoodie, engine)
+    shopify_refund(world, 5, amount="119.80", total="119.80")
+    paid = world.shopify.order_webhook(cart_number=1, order_number=90)
+
+    late = receipt(shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-90-paid"))
+
+    assert late["outcome"] == f"order {order.id} stays refunded"
+    assert analytics(world, hoodie, brand)["orders_paid"] == 0
+
+
+def test_a_shopify_refund_of_an_order_no_tap_led_to_asks_shopify_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    shopify_paid(world, hoodie, engine)
+    world.shopify.refunded["gid://shopify/Order/555"] = ("10.00", "EUR")
+
+    body = world.shopify.refund_webhook(555, 7, amount="10.00")
+    answer = receipt(shopify_delivery(world.client, body, topic="refunds/create"))
+
+    assert answer["outcome"] == "ignored: order gid://shopify/Order/555 is not a ReelCart order"
+    assert order_refund_reads(world) == 0
+
+
+def test_a_failed_refund_read_is_not_acknowledged_so_shopify_redelivers_it(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    order = shopify_paid(world, hoodie, engine)
+    world.shopify.refunded[ORDER_90] = ("30.00", "EUR")
+    world.shopify.faults.append(Reply.json(503, {"errors": "unavailable"}))
+    body = world.shopify.refund_webhook(90, 3, amount="30.00")
+
+    failed = shopify_delivery(world.client, body, topic="refunds/create", event_id="e-refund-3")
+    assert (failed.status_code, failed.json()["retryable"]) == (502, True)
+    assert stored(engine, order).refunded_amount == Decimal("0.000")
+
+    retried = receipt(shopify_delivery(world.client, body, topic="refunds/create", event_id="e-refund-3"))
+    assert retried["outcome"] == f"order {order.id} is paid, 30.00 EUR of 119.80 EUR refunded"
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "89.80"}
+
+
+def test_a_refunded_total_in_another_currency_than_the_order_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    order = shopify_paid(world, hoodie, engine)
+    world.shopify.refunded[ORDER_90] = ("25.00", "USD")
+    body = world.shopify.refund_webhook(90, 4, amount="25.00")
+
+    answer = receipt(shopify_delivery(world.client, body, topic="refunds/create"))
+
+    assert answer["outcome"] == f"ignored: refund in USD, but order {order.id} was recorded in EUR"
+    assert stored(engine, order).refunded_amount == Decimal("0.000")
+
+
+def test_a_refund_body_without_its_order_is_400_and_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    shopify_paid(world, hoodie, engine)
+
+    response = shopify_delivery(world.client, {"id": 5, "transactions": []}, topic="refunds/create")
+
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("invalid-webhook-payload")
+    assert "refunds/create payload invalid at order_id: Field required" in response.json()["detail"]
+    assert order_refund_reads(world) == 0
