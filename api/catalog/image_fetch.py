@@ -15,10 +15,20 @@ from dataclasses import dataclass
 import httpx
 
 MAX_REDIRECTS = 3
+# Answers that say "not now" rather than "never": a later try may well succeed.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class ImageFetchError(Exception):
-    """Why an image URL could not be fetched; the message is stored on the image for the brand."""
+    """Why an image URL could not be fetched; the message is stored on the image for the brand.
+
+    `transient`: the failure may pass (a timeout, a connection refused or reset, HTTP 429 or 5xx, a
+    name server that did not answer), so the image is tried again later; otherwise only the brand
+    can fix it (a 404, not an image, too large, a private address)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,9 @@ class ImageFetcher:
                         return self._body(response)
                 except httpx.HTTPError as error:
                     raise ImageFetchError(
-                        f"cannot fetch {current}: {type(error).__name__}: {error}"
+                        f"cannot fetch {current}: {type(error).__name__}: {error}",
+                        transient=isinstance(error, httpx.TransportError)
+                        and not isinstance(error, httpx.UnsupportedProtocol),
                     ) from error
         raise ImageFetchError(f"{url} redirects more than {MAX_REDIRECTS} times")
 
@@ -57,7 +69,9 @@ class ImageFetcher:
                 str(info[4][0]) for info in socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
             }
         except (socket.gaierror, UnicodeError) as error:
-            raise ImageFetchError(f"{url.host} does not resolve: {error}") from error
+            # EAI_AGAIN: the name server did not answer (now); any other answer is the name's own.
+            again = isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN
+            raise ImageFetchError(f"{url.host} does not resolve: {error}", transient=again) from error
         for address in sorted(addresses):
             if not ipaddress.ip_address(address.split("%")[0]).is_global:
                 raise ImageFetchError(
@@ -66,7 +80,10 @@ class ImageFetcher:
 
     def _body(self, response: httpx.Response) -> bytes:
         if response.status_code != 200:
-            raise ImageFetchError(f"{response.url} answered HTTP {response.status_code}")
+            raise ImageFetchError(
+                f"{response.url} answered HTTP {response.status_code}",
+                transient=response.status_code in TRANSIENT_STATUSES,
+            )
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if (
             content_type

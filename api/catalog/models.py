@@ -67,7 +67,9 @@ class Variant(SQLModel, table=True):
 class ProductImage(SQLModel, table=True):
     """An image we hold (`path`, under the media dir) or reference (`source_url`). Referenced images
     are fetched by the next link job (then both are set) so the linker can index them; `fetch_error`
-    says why one could not be, and such an image is not tried again (add it anew to retry)."""
+    says why one could not be. A failure that may pass (a timeout, HTTP 429 or 5xx) is tried again by
+    the first job that fetches images from `fetch_retry_at`, up to `MAX_FETCH_ATTEMPTS` tries in all;
+    any other is not (add the image anew to retry)."""
 
     id: uuid.UUID = id_field()
     product_id: uuid.UUID = Field(foreign_key="product.id", index=True)
@@ -79,6 +81,8 @@ class ProductImage(SQLModel, table=True):
     height: int | None = None
     sha256: str | None = Field(default=None, max_length=64)
     fetch_error: str | None = Field(default=None, max_length=1000)
+    fetch_attempts: int = Field(default=0, ge=0)
+    fetch_retry_at: datetime | None = optional_timestamp_field()
     created_at: datetime = created_at_field()
 
 

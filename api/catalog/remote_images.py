@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine
+from sqlalchemy import ColumnElement, Engine, or_
 from sqlmodel import col, select
 
 from api.catalog.image_fetch import ImageFetcher, ImageFetchError
@@ -16,11 +17,24 @@ from api.db import session_scope
 from api.errors import ApiError
 from api.settings import ApiSettings
 
+# A failure that may pass is tried again by the first fetching job after 1, 4, 16, then 64 minutes;
+# the fifth failure is the last (the brand then sees it as any other and may add the image anew).
+MAX_FETCH_ATTEMPTS = 5
+FIRST_RETRY_AFTER = timedelta(minutes=1)
+RETRY_GROWTH = 4
+
 
 @dataclass(frozen=True)
 class FetchReport:
     fetched: int
-    failed: int
+    failed: int  # every image that failed this time, the ones to be tried again included
+    retrying: int = 0  # of those, the ones a later job tries again
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long an image that has failed `attempts` times, each time in a way that may pass, waits."""
+    growth: int = RETRY_GROWTH ** (attempts - 1)
+    return FIRST_RETRY_AFTER * growth
 
 
 def image_fetcher(settings: ApiSettings) -> ImageFetcher:
@@ -31,12 +45,14 @@ def image_fetcher(settings: ApiSettings) -> ImageFetcher:
     )
 
 
-def pending_image_filter() -> tuple[ColumnElement[bool], ...]:
-    """URL images not fetched yet and not failed before (a failed one waits for the brand to re-add it)."""
+def pending_image_filter(now: datetime | None = None) -> tuple[ColumnElement[bool], ...]:
+    """URL images a fetch would try now: not fetched yet, and either never failed or failed in a way
+    that may pass and due again (a failure for good waits for the brand to re-add the image)."""
+    moment = now or datetime.now(UTC)
     return (
         col(ProductImage.path).is_(None),
         col(ProductImage.source_url).is_not(None),
-        col(ProductImage.fetch_error).is_(None),
+        or_(col(ProductImage.fetch_error).is_(None), col(ProductImage.fetch_retry_at) <= moment),
     )
 
 
@@ -55,16 +71,17 @@ def fetch_pending_images(
                 ProductImage.brand_id == brand_id, *pending_image_filter()
             )
         ).all()
-    fetched = failed = 0
+    fetched = failed = retrying = 0
     for position, (image_id, url) in enumerate(pending):
         assert url is not None
         error: str | None = None
+        transient = False
         try:
             stored = store_image_bytes(
                 fetcher.fetch(url), media_dir=settings.media_dir, brand_id=brand_id, what=f"image {url}"
             )
         except ImageFetchError as fetch_error:
-            error = str(fetch_error)
+            error, transient = str(fetch_error), fetch_error.transient
         except ApiError as invalid:
             error = invalid.detail
         with session_scope(engine) as session:
@@ -74,11 +91,31 @@ def fetch_pending_images(
                 if error is None:
                     image.path, image.width, image.height = str(stored.path), stored.width, stored.height
                     image.sha256 = stored.sha256
+                    image.fetch_error, image.fetch_retry_at = None, None
                     fetched += 1
                 else:
-                    image.fetch_error = error[:1000]
                     failed += 1
+                    retrying += _record_failure(image, error, transient=transient)
                 session.add(image)
         if on_progress is not None:
             on_progress(position + 1, len(pending))
-    return FetchReport(fetched, failed)
+    return FetchReport(fetched, failed, retrying)
+
+
+def _record_failure(image: ProductImage, error: str, *, transient: bool) -> bool:
+    """Store why the image failed and whether (and from when) it is tried again; True if it is."""
+    image.fetch_attempts += 1
+    if not transient:
+        image.fetch_error, image.fetch_retry_at = error[:1000], None
+        return False
+    if image.fetch_attempts >= MAX_FETCH_ATTEMPTS:
+        note = f" (failed {image.fetch_attempts} times; not tried again: add the image anew to retry)"
+        image.fetch_error, image.fetch_retry_at = error[: 1000 - len(note)] + note, None
+        return False
+    image.fetch_retry_at = datetime.now(UTC) + retry_after(image.fetch_attempts)
+    note = (
+        f" (try {image.fetch_attempts} of {MAX_FETCH_ATTEMPTS}; the next job that fetches images from "
+        f"{image.fetch_retry_at:%Y-%m-%d %H:%M} UTC tries again)"
+    )
+    image.fetch_error = error[: 1000 - len(note)] + note
+    return True

@@ -291,7 +291,14 @@ class ImagePublic(BaseModel):
         "URL is fetched by the next link or tag job"
     )
     fetch_error: str | None = Field(
-        description="Why the image URL could not be fetched (it is not retried; add the image again)"
+        description="Why the image URL could not be fetched. A failure that may pass (a timeout, HTTP "
+        "429 or 5xx) is tried again, see `fetch_retry_at`; any other is not (add the image again)"
+    )
+    fetch_retry_at: datetime | None = Field(
+        default=None,
+        description="When a failed fetch that may pass becomes due again: the first link, tag or "
+        "image-fetch job from then tries it (at most 5 tries, 1, 4, 16 and 64 minutes apart); null when "
+        "it is not tried again",
     )
 
 

@@ -52,6 +52,7 @@ def image_public(image: ProductImage, public_base_url: str) -> ImagePublic:
         height=image.height,
         indexed=image.path is not None,
         fetch_error=image.fetch_error,
+        fetch_retry_at=image.fetch_retry_at,
     )
 
 

@@ -226,7 +226,9 @@ class LinkJobExecutor:
             )
         if brand is None:
             failures = (
-                f" ({fetched.failed} image URLs could not be fetched; each image's fetch_error says why)"
+                f" ({fetched.failed} image URLs could not be fetched; each image's fetch_error says why"
+                + (f", and {fetched.retrying} are tried again later" if fetched.retrying else "")
+                + ")"
                 if fetched.failed
                 else ""
             )

@@ -102,3 +102,43 @@ def test_private_and_local_addresses_are_refused_unless_allowed(monkeypatch: pyt
             strict._check_target(httpx.URL(f"http://{host}/pack.png"))
     with pytest.raises(ImageFetchError, match="does not resolve"):
         strict._check_target(httpx.URL("http://nowhere.example/pack.png"))
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(503, True), (429, True), (500, True), (504, True), (404, False), (403, False), (410, False)],
+)
+def test_a_failure_that_may_pass_says_so_and_one_that_will_not_does_not(status: int, transient: bool) -> None:
+    with (
+        serving({"/p.png": (status, {"Content-Type": "text/plain"}, b"no")}) as base,
+        pytest.raises(ImageFetchError) as failed,
+    ):
+        LOCAL.fetch(f"{base}/p.png")
+
+    assert str(failed.value) == f"{base}/p.png answered HTTP {status}"
+    assert failed.value.transient is transient
+
+
+def test_a_host_that_refuses_the_connection_may_accept_it_later() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Nothing listens on the port now: the connection is refused, as by a CDN node being restarted
+
+    with pytest.raises(ImageFetchError) as failed:
+        LOCAL.fetch(f"http://127.0.0.1:{port}/p.png")
+
+    assert failed.value.transient is True
+    assert "ConnectError" in str(failed.value)
+
+
+def test_what_only_the_brand_can_fix_is_not_transient() -> None:
+    with (
+        serving({"/page": (200, {"Content-Type": "text/html"}, b"<html>")}) as base,
+        pytest.raises(ImageFetchError) as not_an_image,
+    ):
+        LOCAL.fetch(f"{base}/page")
+    with pytest.raises(ImageFetchError) as other_scheme:
+        LOCAL.fetch("ftp://cdn.example/p.png")
+
+    assert (not_an_image.value.transient, other_scheme.value.transient) == (False, False)
