@@ -155,11 +155,11 @@ class PrefetchedProduct:
     item: CatalogItem | None  # None: the product no longer exists at Shopify
 
 
-def _prefetch_product(
-    session: Session, event: WebhookEvent, commerce: CommerceSettings
-) -> PrefetchedProduct | None:
-    if not isinstance(event, ShopifyProductChanged) or event.topic is ShopifyProductTopic.DELETE:
-        return None
+def _connected_shop_of_a_new_delivery(
+    session: Session, event: ShopifyProductChanged | ShopifyRefundCreated
+) -> Brand | None:
+    """The brand whose connected shop sent `event`, when the event was not processed before: only
+    then is a call to Shopify worth making ahead of the handler."""
     seen = session.exec(
         select(ProcessedWebhook.id).where(
             ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
@@ -167,6 +167,17 @@ def _prefetch_product(
     ).first()
     brand = find_brand_by_shop(session, event.shop_domain)
     if seen is not None or brand is None or not shopify_connected(brand):
+        return None
+    return brand
+
+
+def _prefetch_product(
+    session: Session, event: WebhookEvent, commerce: CommerceSettings
+) -> PrefetchedProduct | None:
+    if not isinstance(event, ShopifyProductChanged) or event.topic is ShopifyProductTopic.DELETE:
+        return None
+    brand = _connected_shop_of_a_new_delivery(session, event)
+    if brand is None:
         return None
     return PrefetchedProduct(
         event.product_id, _shopify_source(brand, commerce).fetch_product(event.product_id)
@@ -180,13 +191,8 @@ def _prefetch_refunds(
     refunds are mostly of orders no tap led to, and those need no call."""
     if not isinstance(event, ShopifyRefundCreated):
         return None
-    seen = session.exec(
-        select(ProcessedWebhook.id).where(
-            ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
-        )
-    ).first()
-    brand = find_brand_by_shop(session, event.shop_domain)
-    if seen is not None or brand is None or not shopify_connected(brand):
+    brand = _connected_shop_of_a_new_delivery(session, event)
+    if brand is None:
         return None
     if _order_row(session, CheckoutProviderName.SHOPIFY, brand.id, event.order_id) is None:
         return None
