@@ -45,14 +45,18 @@ def image_fetcher(settings: ApiSettings) -> ImageFetcher:
     )
 
 
-def pending_image_filter(now: datetime | None = None) -> tuple[ColumnElement[bool], ...]:
-    """URL images a fetch would try now: not fetched yet, and either never failed or failed in a way
-    that may pass and due again (a failure for good waits for the brand to re-add the image)."""
-    moment = now or datetime.now(UTC)
+def pending_image_filter(
+    now: datetime | None = None, *, retries: bool = True
+) -> tuple[ColumnElement[bool], ...]:
+    """URL images a fetch would try now: not fetched yet, and either never failed or (with `retries`)
+    failed in a way that may pass and due again (a failure for good waits for the brand to re-add the
+    image)."""
+    never_failed = col(ProductImage.fetch_error).is_(None)
+    due = col(ProductImage.fetch_retry_at) <= (now or datetime.now(UTC))
     return (
         col(ProductImage.path).is_(None),
         col(ProductImage.source_url).is_not(None),
-        or_(col(ProductImage.fetch_error).is_(None), col(ProductImage.fetch_retry_at) <= moment),
+        or_(never_failed, due) if retries else never_failed,
     )
 
 
@@ -67,12 +71,12 @@ def fetch_pending_images(
     reason on images that fail. One short transaction per image: nothing is held during a download."""
     with session_scope(engine) as session:
         pending = session.exec(
-            select(ProductImage.id, ProductImage.source_url).where(
+            select(ProductImage.id, ProductImage.source_url, ProductImage.fetch_attempts).where(
                 ProductImage.brand_id == brand_id, *pending_image_filter()
             )
         ).all()
     fetched = failed = retrying = 0
-    for position, (image_id, url) in enumerate(pending):
+    for position, (image_id, url, attempts) in enumerate(pending):
         assert url is not None
         error: str | None = None
         transient = False
@@ -86,8 +90,14 @@ def fetch_pending_images(
             error = invalid.detail
         with session_scope(engine) as session:
             image = session.get(ProductImage, image_id)
-            # Skipped when the image was deleted or its URL replaced meanwhile.
-            if image is not None and image.source_url == url and image.path is None:
+            # Skipped when the image was deleted or its URL replaced meanwhile, or when another job
+            # (an image fetch beside a link job) tried it meanwhile: one try counts once.
+            if (
+                image is not None
+                and image.source_url == url
+                and image.path is None
+                and image.fetch_attempts == attempts
+            ):
                 if error is None:
                     image.path, image.width, image.height = str(stored.path), stored.width, stored.height
                     image.sha256 = stored.sha256

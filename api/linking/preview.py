@@ -97,7 +97,11 @@ def catalog_work_pending(session: Session, brand_id: uuid.UUID) -> bool:
         select(ImageFetchJob.id).where(
             col(ImageFetchJob.brand_id) == brand_id, col(ImageFetchJob.state).in_(waiting)
         ),
-        select(ProductImage.id).where(col(ProductImage.brand_id) == brand_id, *pending_image_filter()),
+        # A failed fetch due again is not a change under way: nothing queues its retry but the brand's
+        # next job, so counting it would say "pending" until then.
+        select(ProductImage.id).where(
+            col(ProductImage.brand_id) == brand_id, *pending_image_filter(retries=False)
+        ),
     ):
         if session.exec(statement.limit(1)).first() is not None:
             return True

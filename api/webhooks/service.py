@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -245,10 +246,19 @@ def apply_refund(order: Order, refunded: Money) -> str:
             f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded"
         )
     order.refunded_amount = total
-    if total >= order.amount and order.status == OrderStatus.PAID:
-        order.status = OrderStatus.REFUNDED
+    settle_refunded(order)
     paid = Money(order.amount, order.currency)
     return f"order {order.id} is {order.status}, {Money(total, order.currency)} of {paid} refunded"
+
+
+def settle_refunded(order: Order) -> None:
+    """Keep the refunded total within the order's amount, and a paid order refunded in full `refunded`.
+
+    Run whenever either changes: a refund can reach a pending order before its (retried) orders/paid,
+    whose total may even be smaller than what was refunded (an edited order)."""
+    order.refunded_amount = min(order.refunded_amount, order.amount)
+    if order.status == OrderStatus.PAID and order.refunded_amount >= order.amount:
+        order.status = OrderStatus.REFUNDED
 
 
 @dataclass
@@ -454,6 +464,7 @@ class WebhookHandlers:
         order.status = OrderStatus.PAID
         order.amount = event.total.amount
         order.currency = event.total.currency
+        settle_refunded(order)
         self.session.add(order)
         checkout = (
             self.session.get(CheckoutSession, order.checkout_session_id)
@@ -491,7 +502,8 @@ class WebhookHandlers:
 
     def _shopify_refund(self, event: ShopifyRefundCreated) -> str:
         brand = self._shop_brand(event.shop_domain, lock=True)
-        if brand is None:
+        if brand is None or not shopify_connected(brand):
+            # An uninstalled shop's token is gone: its orders' refunds can no longer be read.
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
@@ -504,7 +516,11 @@ class WebhookHandlers:
                 self.commerce, **_shop_credentials(brand, self.commerce)
             ).fetch_refunds(event.order_id)
         if refunds is None:
-            return f"ignored: order {event.order_id} no longer exists at Shopify"
+            # Shopify answers null for an order past the 60 days `read_orders` shows, too.
+            return (
+                f"ignored: order {event.order_id} no longer exists at Shopify, or is older than the "
+                "60 days the read_orders scope shows (grant read_all_orders)"
+            )
         message = apply_refund(order, refunds.refunded)
         self.session.add(order)
         self.session.flush()
@@ -611,6 +627,8 @@ class WebhookHandlers:
             currency=amount.currency,
             status=status,
             provider_payment_id=payment_id,
+            # An order first seen already refunded (Shopify's financial status) was refunded in full.
+            refunded_amount=amount.amount if status == OrderStatus.REFUNDED else Decimal(0),
         )
         self.session.add(order)
         if checkout is not None and status == OrderStatus.PAID:

@@ -19,6 +19,7 @@ from api.catalog.models import ProductImage
 from api.catalog.remote_images import MAX_FETCH_ATTEMPTS
 from api.jobs.queue import InlineJobQueue, JobKind
 from api.linking.executor import LinkJobExecutor
+from api.linking.preview import catalog_work_pending
 from api.settings import ApiSettings
 from tests.api.factories import make_product
 from tests.api.fake_linking import FakeSource, FixedLinker
@@ -150,3 +151,32 @@ def test_a_url_that_is_not_there_is_not_tried_again(
         image = _image(client, brand, product.id)
         assert (image["fetch_error"], image["fetch_retry_at"]) == (f"{base}/gone.png answered HTTP 404", None)
         assert _fetch(client, brand) == ("done", 0, 0)
+
+
+def test_a_failed_fetch_due_again_is_not_a_catalog_change_under_way(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    # A settings preview's `catalog_pending` says a change is on its way to the index; a retry that
+    # is due waits for the brand's next job, so it must not say "pending" until then.
+    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+    with Session(engine) as session:
+        session.add(
+            ProductImage(
+                product_id=product.id,
+                brand_id=brand.brand.id,
+                source_url="https://cdn.example/p.png",
+                fetch_error="https://cdn.example/p.png answered HTTP 503 (try 1 of 5; …)",
+                fetch_attempts=1,
+                fetch_retry_at=datetime.now(UTC) - timedelta(minutes=1),
+            )
+        )
+        session.commit()
+        assert catalog_work_pending(session, brand.brand.id) is False
+        # while an image never tried yet is
+        session.add(
+            ProductImage(
+                product_id=product.id, brand_id=brand.brand.id, source_url="https://cdn.example/q.png"
+            )
+        )
+        session.commit()
+        assert catalog_work_pending(session, brand.brand.id) is True

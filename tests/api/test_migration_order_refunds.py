@@ -17,10 +17,10 @@ from api.db import alembic_config, upgrade_database
 from tests.api.migration_support import migrated_with_a_brand
 
 
-def test_orders_stored_before_0020_have_nothing_refunded_and_no_payment_id(tmp_path: Path) -> None:
+def test_orders_stored_before_0020_have_their_refunds_and_no_payment_id(tmp_path: Path) -> None:
     engine, brand_id = migrated_with_a_brand(tmp_path)
     command.downgrade(alembic_config(engine), "0019")
-    order_id = uuid.uuid4()
+    order_id, refunded_id = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as connection:
         connection.execute(
             sa.text(
@@ -29,6 +29,15 @@ def test_orders_stored_before_0020_have_nothing_refunded_and_no_payment_id(tmp_p
                 "'paid', :now)"
             ),
             {"id": order_id.hex, "brand": brand_id.hex, "now": datetime.now(UTC)},
+        )
+        # An order Shopify said was refunded when it was first seen
+        connection.execute(
+            sa.text(
+                'INSERT INTO "order" (id, brand_id, provider, provider_event_id, provider_order_id, amount, '
+                "currency, status, created_at) VALUES (:id, :brand, 'shopify', 'e-2', "
+                "'gid://shopify/Order/2', 59.9, 'EUR', 'refunded', :now)"
+            ),
+            {"id": refunded_id.hex, "brand": brand_id.hex, "now": datetime.now(UTC)},
         )
 
     upgrade_database(engine)
@@ -41,8 +50,12 @@ def test_orders_stored_before_0020_have_nothing_refunded_and_no_payment_id(tmp_p
             None,
             "paid",
         )
+        # And the one first seen refunded was refunded in full
+        assert session.get_one(Order, refunded_id).refunded_amount == Decimal("59.900")
     # And going back leaves the order as it was before
     command.downgrade(alembic_config(engine), "0019")
     with engine.connect() as connection:
-        amount, status = connection.execute(sa.text('SELECT amount, status FROM "order"')).one()
+        amount, status = connection.execute(
+            sa.text('SELECT amount, status FROM "order" WHERE id = :id'), {"id": order_id.hex}
+        ).one()
     assert (Decimal(str(amount)), status) == (Decimal("119.8"), "paid")

@@ -4,6 +4,7 @@ order that is not the brand's."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -246,6 +247,65 @@ def test_a_late_orders_paid_leaves_a_refunded_order_refunded(
 
     assert late["outcome"] == f"order {order.id} stays refunded"
     assert analytics(world, hoodie, brand)["orders_paid"] == 0
+
+
+def test_a_refund_before_a_retried_orders_paid_keeps_the_order_out_of_paid_orders(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given an order stored as pending, refunded in full before its (retried) orders/paid came
+    tap(world, hoodie, provider="shopify", quantity=2)
+    created = json.loads(world.shopify.order_webhook(cart_number=1, order_number=90))
+    pending = created | {"financial_status": "pending"}
+    receipt(shopify_delivery(world.client, pending, topic="orders/create", event_id="e-90-create"))
+    shopify_refund(world, 6, amount="119.80", total="119.80")
+
+    # When orders/paid arrives, with a total edited below what was refunded
+    paid = created | {"financial_status": "paid", "total_price": "100.00"}
+    receipt(shopify_delivery(world.client, paid, topic="orders/paid", event_id="e-90-paid"))
+
+    # Then the order is refunded (never more than it took), and analytics stay whole
+    (order,) = rows(engine, Order)
+    assert (order.status, order.amount, order.refunded_amount) == (
+        "refunded",
+        Decimal("100.000"),
+        Decimal("100.000"),
+    )
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 0,
+        "revenue": {"EUR": "0.00"},
+        "refunded": {"EUR": "100.00"},
+    }
+
+
+def test_an_order_first_seen_refunded_counts_its_refund_and_no_revenue(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    tap(world, hoodie, provider="shopify", quantity=2)
+    created = json.loads(world.shopify.order_webhook(cart_number=1, order_number=90))
+
+    shopify_delivery(world.client, created | {"financial_status": "refunded"}, topic="orders/create")
+
+    (order,) = rows(engine, Order)
+    assert (order.status, order.refunded_amount) == ("refunded", Decimal("119.800"))
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 0,
+        "revenue": {"EUR": "0.00"},
+        "refunded": {"EUR": "119.80"},
+    }
+
+
+def test_a_refund_from_an_uninstalled_shop_is_acknowledged_and_changes_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    order = shopify_paid(world, hoodie, engine)
+    receipt(shopify_delivery(world.client, {"id": 1}, topic="app/uninstalled"))
+    world.shopify.refunded[ORDER_90] = ("119.80", "EUR")
+
+    body = world.shopify.refund_webhook(90, 8, amount="119.80")
+    answer = receipt(shopify_delivery(world.client, body, topic="refunds/create"))
+
+    assert answer["outcome"] == f"ignored: shop {SHOP} is not connected to a brand"
+    assert (stored(engine, order).status, order_refund_reads(world)) == ("paid", 0)
 
 
 def test_a_shopify_refund_of_an_order_no_tap_led_to_asks_shopify_nothing(

@@ -1,7 +1,8 @@
 """orders keep their refunds: the refunded total (revenue counts what was kept) and, for Stripe, the
 PaymentIntent that `charge.refunded` names the purchase by
 
-Orders recorded before this revision have no PaymentIntent id: a Stripe refund of one of them is
+Orders recorded as `refunded` before it (Shopify said so when the order was first seen) are refunded in
+full. Orders recorded before this revision have no PaymentIntent id: a Stripe refund of one of them is
 acknowledged and changes nothing (its receipt says no ReelCart order has that payment).
 
 Revision ID: 0020
@@ -34,6 +35,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_order_provider_payment_id"), ["provider_payment_id"], unique=False
         )
+    # An order recorded as `refunded` (Shopify's financial status when it was first seen) was refunded in
+    # full: analytics now count refunded orders' refunds, so it must say how much.
+    op.execute(sa.text("UPDATE \"order\" SET refunded_amount = amount WHERE status = 'refunded'"))
 
 
 def downgrade() -> None:
