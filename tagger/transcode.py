@@ -9,6 +9,7 @@ tagger and players count), so placements found on either file line up with the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -78,18 +79,34 @@ def media_kind(path: Path) -> MediaKind:
         ) from error
 
 
-def transcode_for_browsers(source: Path, target: Path, *, crf: int = 20, preset: str = "veryfast") -> None:
+def transcode_for_browsers(
+    source: Path,
+    target: Path,
+    *,
+    crf: int = 20,
+    preset: str = "veryfast",
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
     """Write `source` as H.264 + AAC MP4 at `target`, keeping its frame times, size and orientation.
 
     Rotation metadata is applied to the pixels (the output has none), and odd sides are rounded down
-    to even ones, as 4:2:0 needs. The file appears at `target` only once it is complete.
+    to even ones, as 4:2:0 needs. The file appears at `target` only once it is complete. `on_progress`
+    hears the share of the video's duration written so far (0..1), once a second of video or so.
     """
     info = probe_video(source)
     width = max(2, info.display_width - info.display_width % 2)
     height = max(2, info.display_height - info.display_height % 2)
     partial = target.with_name(target.name + ".part")
     try:
-        _transcode(source, partial, width=width, height=height, crf=crf, preset=preset)
+        _transcode(
+            source,
+            partial,
+            width=width,
+            height=height,
+            crf=crf,
+            preset=preset,
+            on_progress=_every_second(on_progress, info.duration_ms),
+        )
         partial.replace(target)
     except (av.FFmpegError, ValueError, MemoryError) as error:
         raise VideoError(
@@ -99,7 +116,34 @@ def transcode_for_browsers(source: Path, target: Path, *, crf: int = 20, preset:
         partial.unlink(missing_ok=True)
 
 
-def _transcode(source: Path, target: Path, *, width: int, height: int, crf: int, preset: str) -> None:
+def _every_second(
+    on_progress: Callable[[float], None] | None, duration_ms: int
+) -> Callable[[int], None] | None:
+    """A per-frame callback (the frame's time in ms) that tells `on_progress` once per second of video."""
+    if on_progress is None or duration_ms <= 0:
+        return None
+    told = -1
+
+    def frame_at(time_ms: int) -> None:
+        nonlocal told
+        second = time_ms // 1000
+        if second > told:
+            told = second
+            on_progress(min(1.0, time_ms / duration_ms))
+
+    return frame_at
+
+
+def _transcode(
+    source: Path,
+    target: Path,
+    *,
+    width: int,
+    height: int,
+    crf: int,
+    preset: str,
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
     with av.open(str(source), mode="r") as src:
         video_in = src.streams.video[0]
         audio_in = src.streams.audio[0] if src.streams.audio else None
@@ -138,6 +182,8 @@ def _transcode(source: Path, target: Path, *, width: int, height: int, crf: int,
                         out = _display_frame(frame, width, height)
                         out.pts, out.time_base = video.next_pts(frame), time_base
                         mux_video(video_out.encode(out))
+                        if on_progress is not None:
+                            on_progress(int(out.pts * time_base * 1000))
                     elif isinstance(frame, av.AudioFrame) and audio_out is not None:
                         if frame.pts is not None and frame.time_base is not None:
                             frame.pts = max(0, int(frame.pts) - round(start_s / frame.time_base))

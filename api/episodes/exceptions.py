@@ -15,3 +15,11 @@ class PathNotAllowed(ApiError, slug="path-not-allowed"):
 
 class UploadTooLarge(ApiError, status=413, slug="payload-too-large"):
     """An upload over `REELCART_MAX_UPLOAD_BYTES`."""
+
+
+class EpisodeProcessing(ApiError, status=409, slug="episode-processing"):
+    """Its video is still being made browser-playable by a transcode job."""
+
+
+class EpisodeUnplayable(ApiError, status=409, slug="episode-unplayable"):
+    """Its video could not be made browser-playable."""

@@ -14,6 +14,10 @@ from api.jobs.models import JobPhase, JobState
 
 
 class EpisodeStatus(StrEnum):
+    # Its video is being made browser-playable by a transcode job: not yet tagged, played or served.
+    PROCESSING = "processing"
+    # The transcode failed (`media_error` says why): nothing can be done with the episode.
+    UNPLAYABLE = "unplayable"
     REGISTERED = "registered"
     TAGGING = "tagging"
     TAGGED = "tagged"
@@ -21,6 +25,18 @@ class EpisodeStatus(StrEnum):
 
 
 class Episode(SQLModel, table=True):
+    # One episode per brand and upload `Idempotency-Key`: a retried upload finds the first (migration 0022).
+    __table_args__ = (
+        Index(
+            "uq_episode_brand_idempotency_key",
+            "brand_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
     id: uuid.UUID = id_field()
     brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
     title: str = Field(max_length=300)
@@ -35,6 +51,10 @@ class Episode(SQLModel, table=True):
     rotation: int = Field(default=0)
     codec: str = Field(default="", max_length=40)
     status: EpisodeStatus = Field(default=EpisodeStatus.REGISTERED, sa_type=String(20))
+    # Why the video could not be made browser-playable (status `unplayable`).
+    media_error: str | None = Field(default=None, max_length=1000)
+    # The `Idempotency-Key` the upload was sent with, if any.
+    idempotency_key: str | None = Field(default=None, max_length=255)
     # The public timeline, precomputed on every placement change so the hot path only reads bytes.
     timeline_json: str = Field(default="")
     timeline_etag: str = Field(default="", max_length=80)
@@ -77,4 +97,29 @@ class TagJob(SQLModel, table=True):
     heartbeat_at: datetime | None = optional_timestamp_field()
     # When the job's message was handed to the broker; null: not yet, so the supervisor publishes it
     # (api.jobs.recovery) once the broker answers.
+    published_at: datetime | None = optional_timestamp_field()
+
+
+class TranscodeJob(SQLModel, table=True):
+    """Making an episode's video browser-playable (H.264 MP4 keeping its frame times), run by a worker
+    on the `vision` queue instead of inside the request that registered it: a long upload's transcode
+    takes minutes. The episode is `processing` until it is done, `unplayable` if it fails."""
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
+    # The file to transcode: the upload (ours: deleted once transcoded) or a server path (never touched).
+    source_path: str = Field(max_length=1000)
+    source_owned: bool = Field(default=True)
+    # The name the brand knows the file by, for error messages (never our stored file's name).
+    shown_name: str = Field(default="episode", max_length=255)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    seconds: dict[str, float] = json_field(default_factory=dict)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    heartbeat_at: datetime | None = optional_timestamp_field()
     published_at: datetime | None = optional_timestamp_field()

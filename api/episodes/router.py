@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
-from api.episodes.models import Episode, TagJob
+from api.episodes.models import Episode, TagJob, TranscodeJob
 from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPublic
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.problems import Problem
+from api.settings import ApiSettings
 from api.types import PageOffset, Text
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
+log = logging.getLogger("reelcart.episodes")
 
 
 @router.post(
@@ -31,14 +34,47 @@ router = APIRouter(prefix="/v1", tags=["episodes"])
     summary="Register an episode from a file already on the server",
 )
 def register_from_path(
-    body: EpisodeFromPath, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+    body: EpisodeFromPath, request: Request, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> EpisodePublic:
     path = episodes.resolve_server_path(settings, body.path)
-    episode = episodes.register_episode(
+    episode, job = episodes.register_for_browsers(
         session, settings, brand_id=brand_id, title=body.title, path=path, source="path"
     )
     session.commit()
-    return episodes.episode_public(episode, settings)
+    _publish(request, job)
+    return episodes.episode_public(episode, settings, job.id if job else None)
+
+
+def _publish(request: Request, job: TranscodeJob | None) -> None:
+    """Hand a committed transcode job to the workers; if that fails the job supervisor publishes it."""
+    if job is None:
+        return
+    queue: JobQueue = request.app.state.job_queue
+    try:
+        queue.enqueue(JobRef(JobKind.TRANSCODE, job.id))
+    except Exception:
+        log.exception("transcode job %s is stored but was not handed to the workers", job.id)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID): an upload retried with the same key, after a timeout or "
+        "a dropped connection, answers the episode the first one registered instead of a second one",
+    ),
+]
+
+
+def _registered_under(session: Session, brand_id: uuid.UUID, key: str | None) -> Episode | None:
+    if key is None:
+        return None
+    return session.exec(
+        select(Episode).where(Episode.brand_id == brand_id, Episode.idempotency_key == key)
+    ).first()
 
 
 @router.post(
@@ -52,16 +88,23 @@ def register_from_path(
 )
 async def upload_episode(
     request: Request,
+    response: Response,
     brand_id: BrandIdDep,
     session: SessionDep,
     settings: SettingsDep,
     title: Annotated[Text, Query(min_length=1, max_length=300)],
     filename: Annotated[Text, Query(max_length=255)] = "episode.mp4",
+    idempotency_key: IdempotencyKey = None,
 ) -> EpisodePublic:
     if request.headers.get("content-type", "").startswith(
         ("multipart/", "application/json", "application/x-www")
     ):
         raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
+    first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key)
+    if first is not None:
+        # A retry of an upload that was registered: its episode, not a second one (the body is not read).
+        response.status_code = status.HTTP_200_OK
+        return await run_in_threadpool(_public_view, session, first, settings)
 
     async def chunks() -> AsyncIterator[bytes]:
         async for chunk in request.stream():
@@ -73,19 +116,44 @@ async def upload_episode(
     session.commit()
     path = await episodes.stream_upload_to_media(chunks(), settings)
 
-    def register() -> Episode:
-        # Probing and any transcode take seconds to minutes: a worker thread, not the event loop.
-        episode = episodes.register_upload(
-            session, settings, brand_id=brand_id, title=title, path=path, shown_name=filename
-        )
+    def register() -> tuple[Episode, TranscodeJob | None] | Episode:
+        # Probing reads the file: a worker thread, not the event loop (a transcode is a job's work).
         try:
-            session.commit()
-        except BaseException:
-            Path(episode.media_path).unlink(missing_ok=True)
-            raise
-        return episode
+            episode, job = episodes.register_upload(
+                session,
+                settings,
+                brand_id=brand_id,
+                title=title,
+                path=path,
+                shown_name=filename,
+                idempotency_key=idempotency_key,
+            )
+            try:
+                session.commit()
+            except BaseException:
+                Path(episode.media_path).unlink(missing_ok=True)
+                raise
+        except IntegrityError:
+            # The same key's other upload registered first (the partial unique index): answer that one.
+            # (Whatever failed has removed this upload's file.)
+            session.rollback()
+            winner = _registered_under(session, brand_id, idempotency_key)
+            if winner is None:
+                raise
+            return winner
+        return episode, job
 
-    return episodes.episode_public(await run_in_threadpool(register), settings)
+    registered = await run_in_threadpool(register)
+    if isinstance(registered, Episode):
+        response.status_code = status.HTTP_200_OK
+        return await run_in_threadpool(_public_view, session, registered, settings)
+    episode, job = registered
+    _publish(request, job)
+    return episodes.episode_public(episode, settings, job.id if job else None)
+
+
+def _public_view(session: Session, episode: Episode, settings: ApiSettings) -> EpisodePublic:
+    return episodes.episode_view(session, episode, settings)
 
 
 @router.get("/episodes", response_model=EpisodePage)
@@ -103,7 +171,7 @@ def list_episodes(
 def get_episode(
     episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
 ) -> EpisodePublic:
-    return episodes.episode_public(episodes.get_episode(session, brand_id, episode_id), settings)
+    return episodes.episode_view(session, episodes.get_episode(session, brand_id, episode_id), settings)
 
 
 def tag_job_public(job: TagJob) -> TagJobPublic:
@@ -133,6 +201,7 @@ def create_tag_job(
     episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> TagJobPublic:
     episode = episodes.get_episode(session, brand_id, episode_id)
+    episodes.refuse_unless_playable(episode)
     _refuse_if_tagging(session, episode.id)
     job = TagJob(brand_id=brand_id, episode_id=episode.id)
     session.add(job)

@@ -22,7 +22,19 @@ class EpisodeFromPath(BaseModel):
 class EpisodePublic(BaseModel):
     id: uuid.UUID
     title: str
-    status: str
+    status: str = Field(
+        description="processing (its video is being made browser-playable: see `transcode_job`; "
+        "nothing can be tagged or played yet), unplayable (that failed: `media_error` says why), "
+        "registered, tagging, tagged, failed (its last tag job failed)"
+    )
+    media_error: str | None = Field(
+        default=None, description="Why the video could not be made browser-playable (status unplayable)"
+    )
+    transcode_job: str | None = Field(
+        default=None,
+        description="Where the transcode job that makes the video browser-playable is read, while the "
+        "episode is processing or became unplayable",
+    )
     source: str
     size_bytes: int
     duration_ms: int
@@ -71,4 +83,22 @@ class TagJobPublic(BaseModel):
 
 class TagJobPage(BaseModel):
     items: list[TagJobPublic]
+    total: int
+
+
+class TranscodeJobPublic(BaseModel):
+    id: uuid.UUID
+    episode_id: uuid.UUID
+    state: str
+    progress: float
+    error: str | None
+    seconds: dict[str, float] = Field(description="Once finished: wall seconds by phase (transcode, probe)")
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TranscodeJobPage(BaseModel):
+    items: list[TranscodeJobPublic]
     total: int

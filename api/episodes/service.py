@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api.episodes.exceptions import PathNotAllowed, UnusableMedia, UploadTooLarge
-from api.episodes.models import Episode
+from api.episodes.exceptions import (
+    EpisodeProcessing,
+    EpisodeUnplayable,
+    PathNotAllowed,
+    UnusableMedia,
+    UploadTooLarge,
+)
+from api.episodes.models import Episode, EpisodeStatus, TranscodeJob
 from api.episodes.schemas import EpisodePage, EpisodePublic
+from api.jobs.queue import JobKind, JobRef
 from api.ownership import get_owned
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
@@ -33,11 +41,15 @@ def media_type_of(path: Path) -> str:
     return SUFFIX_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
-def episode_public(episode: Episode, settings: ApiSettings) -> EpisodePublic:
+def episode_public(
+    episode: Episode, settings: ApiSettings, transcode_job: uuid.UUID | None = None
+) -> EpisodePublic:
     return EpisodePublic(
         id=episode.id,
         title=episode.title,
         status=episode.status,
+        media_error=episode.media_error,
+        transcode_job=JobRef(JobKind.TRANSCODE, transcode_job).location if transcode_job else None,
         source=episode.source,
         size_bytes=episode.size_bytes,
         duration_ms=episode.duration_ms,
@@ -52,6 +64,32 @@ def episode_public(episode: Episode, settings: ApiSettings) -> EpisodePublic:
     )
 
 
+def episode_view(session: Session, episode: Episode, settings: ApiSettings) -> EpisodePublic:
+    """`episode_public`, naming the transcode job of an episode that is (or could not be) transcoded."""
+    job_id = None
+    if episode.status in (EpisodeStatus.PROCESSING, EpisodeStatus.UNPLAYABLE):
+        job_id = session.exec(
+            select(TranscodeJob.id)
+            .where(TranscodeJob.episode_id == episode.id)
+            .order_by(col(TranscodeJob.created_at).desc())
+        ).first()
+    return episode_public(episode, settings, job_id)
+
+
+def refuse_unless_playable(episode: Episode) -> None:
+    """409 for an episode whose video is still being transcoded, or could not be."""
+    if episode.status == EpisodeStatus.PROCESSING:
+        raise EpisodeProcessing(
+            "the episode's video is still being made browser-playable; tag it once its status is "
+            "registered (its transcode_job shows the progress)"
+        )
+    if episode.status == EpisodeStatus.UNPLAYABLE:
+        raise EpisodeUnplayable(
+            f"the episode's video could not be made browser-playable ({episode.media_error}); upload "
+            "another file"
+        )
+
+
 def get_episode(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> Episode:
     return get_owned(session, Episode, brand_id, episode_id, "episode")
 
@@ -63,7 +101,7 @@ def list_episodes(
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     rows = session.exec(statement.order_by(col(Episode.created_at).desc()).limit(limit).offset(offset)).all()
     return EpisodePage(
-        items=[episode_public(row, settings) for row in rows], total=total, limit=limit, offset=offset
+        items=[episode_view(session, row, settings) for row in rows], total=total, limit=limit, offset=offset
     )
 
 
@@ -73,41 +111,71 @@ def _unusable(error: VideoError, path: Path, shown_name: str) -> UnusableMedia:
     return UnusableMedia(reason, errors=[{"field": "file", "message": reason}])
 
 
-def _probe_or_422(path: Path, shown_name: str) -> VideoInfo:
+def probe_or_422(path: Path, shown_name: str) -> VideoInfo:
     try:
         return probe_video(path)
     except VideoError as error:
         raise _unusable(error, path, shown_name) from error
 
 
-def browser_ready(path: Path, settings: ApiSettings, *, owned: bool, shown_name: str) -> tuple[Path, bool]:
-    """The file to keep for an episode: `path` itself when browsers play it and its suffix says what it
-    is; an upload of ours (`owned`) that browsers play, renamed to the right suffix; anything else
-    transcoded to H.264 MP4 under the media dir, keeping its frame times (an owned original is deleted).
-    Returns the file and whether it is a transcode.
-
-    Blocking, and for a long video slow: routes run it in a worker thread, never on the event loop.
-    """
+def playable_as_is(path: Path, *, owned: bool, shown_name: str) -> Path | None:
+    """The file to keep when browsers play `path` without a transcode: `path` itself when its suffix
+    says what it is, or an upload of ours (`owned`) renamed to the right suffix; None when it needs a
+    transcode. Reads the container's header only: fast."""
     try:
         media_type = media_kind(path).browser_media_type
     except VideoError as error:
         raise _unusable(error, path, shown_name) from error
-    if media_type is not None and SUFFIX_MEDIA_TYPES.get(path.suffix.lower()) == media_type:
-        return path, False
-    if media_type is not None and owned:
-        renamed = path.with_name(f"{path.stem}{MEDIA_SUFFIXES[media_type]}")
-        path.replace(renamed)
-        return renamed, False
+    if media_type is None:
+        return None
+    if SUFFIX_MEDIA_TYPES.get(path.suffix.lower()) == media_type:
+        return path
+    if not owned:
+        return None  # a server file under a misleading name is never renamed: play a transcode of it
+    renamed = path.with_name(f"{path.stem}{MEDIA_SUFFIXES[media_type]}")
+    path.replace(renamed)
+    return renamed
+
+
+def transcode_into_media(
+    path: Path,
+    settings: ApiSettings,
+    *,
+    owned: bool,
+    shown_name: str,
+    on_progress: Callable[[float], None] | None = None,
+) -> Path:
+    """`path` transcoded to H.264 MP4 under the media dir, keeping its frame times (an owned original
+    is deleted once the transcode is complete). Slow for a long video: a job's work, or the CLI's."""
     folder = settings.media_dir / "episodes"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{uuid.uuid4()}{MEDIA_SUFFIXES[MP4]}"
     try:
-        transcode_for_browsers(path, target)
+        transcode_for_browsers(path, target, on_progress=on_progress)
     except VideoError as error:
         raise _unusable(error, path, shown_name) from error
     if owned:
         path.unlink(missing_ok=True)
-    return target, True
+    return target
+
+
+def browser_ready(path: Path, settings: ApiSettings, *, owned: bool, shown_name: str) -> tuple[Path, bool]:
+    """The file to keep for an episode (`playable_as_is`, else `transcode_into_media`) and whether it
+    is a transcode. Blocking, and for a long video slow: only the CLI and the demo register this way;
+    the HTTP routes leave the transcode to a job (`register_for_browsers`)."""
+    kept = playable_as_is(path, owned=owned, shown_name=shown_name)
+    if kept is not None:
+        return kept, False
+    return transcode_into_media(path, settings, owned=owned, shown_name=shown_name), True
+
+
+def describe_media(episode: Episode, kept: Path, info: VideoInfo) -> None:
+    """Point the episode at `kept`, the file it plays and is tagged from, as probed in `info`."""
+    episode.media_path = str(kept)
+    episode.size_bytes = kept.stat().st_size
+    episode.duration_ms, episode.fps, episode.time_base = info.duration_ms, info.fps, info.time_base
+    episode.width, episode.height = info.display_width, info.display_height
+    episode.rotation, episode.codec = info.rotation, info.codec
 
 
 def register_episode(
@@ -126,25 +194,13 @@ def register_episode(
     never touched; when browsers cannot play it, the episode plays (and is tagged from) a transcode.
     """
     shown = shown_name or path.name
-    info = _probe_or_422(path, shown)
+    info = probe_or_422(path, shown)
     kept, transcoded = browser_ready(path, settings, owned=source == "upload", shown_name=shown)
     try:
         if transcoded:
-            info = _probe_or_422(kept, shown)
-        episode = Episode(
-            brand_id=brand_id,
-            title=title,
-            media_path=str(kept),
-            source=source,
-            size_bytes=kept.stat().st_size,
-            duration_ms=info.duration_ms,
-            fps=info.fps,
-            time_base=info.time_base,
-            width=info.display_width,
-            height=info.display_height,
-            rotation=info.rotation,
-            codec=info.codec,
-        )
+            info = probe_or_422(kept, shown)
+        episode = Episode(brand_id=brand_id, title=title, source=source, **_unset_media())
+        describe_media(episode, kept, info)
         session.add(episode)
         session.flush()
         rebuild_timeline(session, episode, settings)
@@ -153,6 +209,57 @@ def register_episode(
             kept.unlink(missing_ok=True)
         raise
     return episode
+
+
+def _unset_media() -> dict[str, Any]:
+    """Placeholders `describe_media` replaces before the row is written."""
+    return {"media_path": "", "duration_ms": 0, "fps": 0.0, "time_base": "", "width": 1, "height": 1}
+
+
+def register_for_browsers(
+    session: Session,
+    settings: ApiSettings,
+    *,
+    brand_id: uuid.UUID,
+    title: str,
+    path: Path,
+    source: str,
+    shown_name: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Episode, TranscodeJob | None]:
+    """What the HTTP routes register: probed at once (an unusable file is a 422 now), kept as it is
+    when browsers play it, else registered `processing` with a transcode job, which the caller
+    publishes after its commit: a request never waits for a transcode. Flushes only."""
+    shown = shown_name or path.name
+    owned = source == "upload"
+    info = probe_or_422(path, shown)
+    kept = playable_as_is(path, owned=owned, shown_name=shown)
+    try:
+        episode = Episode(
+            brand_id=brand_id, title=title, source=source, idempotency_key=idempotency_key, **_unset_media()
+        )
+        describe_media(episode, kept or path, info)
+        job: TranscodeJob | None = None
+        if kept is None:
+            episode.status = EpisodeStatus.PROCESSING
+            job = TranscodeJob(
+                brand_id=brand_id,
+                episode_id=episode.id,
+                source_path=str(path),
+                source_owned=owned,
+                shown_name=shown[:255],
+            )
+        session.add(episode)
+        session.flush()
+        if job is not None:
+            session.add(job)
+        rebuild_timeline(session, episode, settings)
+        session.flush()
+    except BaseException:
+        if owned and kept is not None and kept != path:
+            kept.unlink(missing_ok=True)  # the upload renamed to its type: the caller knows only `path`
+        raise
+    return episode, job
 
 
 def resolve_server_path(settings: ApiSettings, raw: str) -> Path:
@@ -190,13 +297,20 @@ def resolve_server_path(settings: ApiSettings, raw: str) -> Path:
 
 
 def register_upload(
-    session: Session, settings: ApiSettings, *, brand_id: uuid.UUID, title: str, path: Path, shown_name: str
-) -> Episode:
-    """Register a streamed upload (see `register_episode`); whatever fails leaves no file behind."""
+    session: Session,
+    settings: ApiSettings,
+    *,
+    brand_id: uuid.UUID,
+    title: str,
+    path: Path,
+    shown_name: str,
+    idempotency_key: str | None = None,
+) -> tuple[Episode, TranscodeJob | None]:
+    """Register a streamed upload (see `register_for_browsers`); whatever fails leaves no file behind."""
     try:
         if path.stat().st_size == 0:
             raise UnusableMedia("upload is empty (0 bytes)", errors=[{"field": "file", "message": "empty"}])
-        return register_episode(
+        return register_for_browsers(
             session,
             settings,
             brand_id=brand_id,
@@ -204,6 +318,7 @@ def register_upload(
             path=path,
             source="upload",
             shown_name=shown_name,
+            idempotency_key=idempotency_key,
         )
     except BaseException:
         path.unlink(missing_ok=True)

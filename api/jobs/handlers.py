@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from api.catalog.job_executors import ImageFetchJobExecutor, SyncJobExecutor
 from api.detectors.training import DetectorTrainExecutor
+from api.episodes.transcode_job import TranscodeJobExecutor
 from api.jobs.queue import JobHandler, JobKind, JobQueue
 from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.linking.executor import LinkJobExecutor
@@ -54,4 +55,5 @@ def job_handlers(
         JobKind.SYNC: SyncJobExecutor(engine, settings, queue, commerce),
         JobKind.IMAGES: ImageFetchJobExecutor(engine, settings, queue),
         JobKind.TRAIN: DetectorTrainExecutor(engine, settings),
+        JobKind.TRANSCODE: TranscodeJobExecutor(engine, settings),
     }

@@ -26,6 +26,7 @@ class JobKind(StrEnum):
     SYNC = "sync"  # a catalog sync from Shopify or Stripe
     IMAGES = "image-fetch"  # downloading catalog images known only by URL
     TRAIN = "train"  # training a brand's own detector from its packshots
+    TRANSCODE = "transcode"  # making an episode's video browser-playable
 
 
 class JobDeferred(Exception):  # noqa: N818 -- it is not an error: the job is queued again

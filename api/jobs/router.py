@@ -19,8 +19,8 @@ from api.catalog.sync_schemas import ImageFetchJobPage, ImageFetchJobPublic, Syn
 from api.deps import BrandIdDep, SessionDep
 from api.detectors.models import DetectorTrainJob
 from api.detectors.schemas import TrainJobPage, TrainJobPublic
-from api.episodes.models import TagJob
-from api.episodes.schemas import TagJobPage, TagJobPublic
+from api.episodes.models import TagJob, TranscodeJob
+from api.episodes.schemas import TagJobPage, TagJobPublic, TranscodeJobPage, TranscodeJobPublic
 from api.jobs.listing import newest_jobs
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, jobs_path
@@ -55,6 +55,7 @@ JOB_RESOURCES = (
     JobResource(JobKind.SYNC, SyncJob, SyncJobPublic, SyncJobPage, "catalog"),
     JobResource(JobKind.IMAGES, ImageFetchJob, ImageFetchJobPublic, ImageFetchJobPage, "catalog"),
     JobResource(JobKind.TRAIN, DetectorTrainJob, TrainJobPublic, TrainJobPage, "detectors"),
+    JobResource(JobKind.TRANSCODE, TranscodeJob, TranscodeJobPublic, TranscodeJobPage, "episodes"),
 )
 
 

@@ -17,6 +17,8 @@ QUEUE_BY_KIND = MappingProxyType(
         JobKind.IMAGES: "io",
         # Training runs torch in the train venv: a node built for it (a GPU, the train extra) takes it.
         JobKind.TRAIN: "train",
+        # Decoding and encoding a whole episode: CPU-heavy work, for the nodes built for video.
+        JobKind.TRANSCODE: "vision",
     }
 )
 QUEUES: tuple[str, ...] = tuple(sorted(set(QUEUE_BY_KIND.values())))

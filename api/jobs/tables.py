@@ -7,13 +7,20 @@ from typing import TypeVar
 
 from api.catalog.models import ImageFetchJob, SyncJob
 from api.detectors.models import DetectorTrainJob
-from api.episodes.models import TagJob
+from api.episodes.models import TagJob, TranscodeJob
 from api.jobs.queue import JobKind
 from api.linking.models import LinkJob
 
-JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob
-JobTable = type[TagJob] | type[LinkJob] | type[SyncJob] | type[ImageFetchJob] | type[DetectorTrainJob]
-Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob)
+JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob | TranscodeJob
+JobTable = (
+    type[TagJob]
+    | type[LinkJob]
+    | type[SyncJob]
+    | type[ImageFetchJob]
+    | type[DetectorTrainJob]
+    | type[TranscodeJob]
+)
+Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob, TranscodeJob)
 
 # The kinds whose row says which phase the job is in (tag: index, detect, link…; train: synthesise,
 # train, export…): progress writes it, and a job queued again goes back to the `queued` phase.
@@ -25,6 +32,7 @@ JOB_TABLES: tuple[tuple[JobKind, JobTable], ...] = (
     (JobKind.SYNC, SyncJob),
     (JobKind.IMAGES, ImageFetchJob),
     (JobKind.TRAIN, DetectorTrainJob),
+    (JobKind.TRANSCODE, TranscodeJob),
 )
 
 

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
-from api.episodes.service import get_episode, media_type_of
+from api.episodes.service import get_episode, media_type_of, refuse_unless_playable
 from api.errors import NotFound
 from api.review import service as review
 from api.review.dependencies import EditablePlacement
@@ -165,6 +165,8 @@ def episode_media(
     episode = session.get(Episode, episode_id)
     if episode is None or not Path(episode.media_path).is_file():
         raise NotFound("episode media")
+    # Until its transcode is done the file is the upload as sent, which browsers do not play.
+    refuse_unless_playable(episode)
     # FileResponse answers Range requests, so <video> can seek.
     return FileResponse(
         episode.media_path,

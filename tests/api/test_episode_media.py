@@ -1,9 +1,10 @@
 """What an uploaded or registered episode becomes: a file browsers play, served with its true type.
 
 Given a file that FFmpeg reads but browsers show black (a GIF, MPEG-4 Part 2 in AVI), when it is
-uploaded or registered, then the episode plays an H.264 MP4 transcode with the original's frame times;
-files browsers already play are kept byte for byte, whatever name they were sent under; what is not a
-video gets a 422 that names no server path and no errno.
+uploaded or registered, then the episode is `processing` and a transcode job (never the request) makes
+it an H.264 MP4 with the original's frame times; files browsers already play are kept byte for byte,
+whatever name they were sent under; what is not a video gets a 422 that names no server path and no
+errno, and a video that does not convert leaves the episode `unplayable`, saying why.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from api.episodes.transcode_job import TranscodeJobExecutor
+from api.jobs.queue import JobKind
 from api.settings import ApiSettings
 from api.signing import sign_path
-from tests.utils.api import BrandAccount, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video
 from tests.utils.media import frame_times_ms, write_clip
 
 PROBLEM = "application/problem+json"
@@ -97,6 +102,36 @@ def media(client: TestClient, settings: ApiSettings, episode_id: str) -> httpx.R
     return response
 
 
+def run_transcodes(engine: Engine, settings: ApiSettings, queue: RecordingQueue) -> int:
+    """Run the transcode jobs the routes queued, as a worker would; how many ran."""
+    jobs = [job for job in queue.enqueued if job.kind is JobKind.TRANSCODE]
+    queue.enqueued = [job for job in queue.enqueued if job.kind is not JobKind.TRANSCODE]
+    for job in jobs:
+        TranscodeJobExecutor(engine, settings)(job.id)
+    return len(jobs)
+
+
+def transcoded(
+    client: TestClient,
+    brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    queue: RecordingQueue,
+    registered: httpx.Response,
+) -> dict[str, Any]:
+    """The episode a registration answered `processing`, once its transcode job has run."""
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    assert body["status"] == "processing"
+    assert body["transcode_job"].startswith("/v1/transcode-jobs/")
+    assert run_transcodes(engine, settings, queue) == 1
+    job = client.get(body["transcode_job"], headers=brand.headers).json()
+    assert (job["state"], job["progress"], job["episode_id"]) == ("done", 1.0, body["id"])
+    episode: dict[str, Any] = client.get(f"/v1/episodes/{body['id']}", headers=brand.headers).json()
+    assert (episode["status"], episode["transcode_job"], episode["media_error"]) == ("registered", None, None)
+    return episode
+
+
 def stored_episodes(settings: ApiSettings) -> list[Path]:
     return sorted((settings.media_dir / "episodes").iterdir())
 
@@ -109,15 +144,28 @@ def assert_no_server_detail(problem: httpx.Response, settings: ApiSettings) -> N
 
 
 def test_a_gif_upload_becomes_an_h264_mp4_with_the_gifs_timing(
-    client: TestClient, brand: BrandAccount, settings: ApiSettings, tmp_path: Path
+    client: TestClient,
+    brand: BrandAccount,
+    settings: ApiSettings,
+    engine: Engine,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
 ) -> None:
     # Given an animated GIF with uneven delays and odd sides, sent under the default name episode.mp4
     gif = make_gif(tmp_path / "loop.gif")
-    # When it is uploaded
+    # When it is uploaded, the request answers at once: the episode is processing, nothing can use it yet
     response = upload(client, brand, gif.read_bytes())
-    # Then the episode is an H.264 transcode as long as the GIF, at even sides
-    assert response.status_code == 201, response.text
-    body = response.json()
+    assert (response.status_code, response.json()["status"], response.json()["codec"]) == (
+        201,
+        "processing",
+        "gif",
+    )
+    episode_id = response.json()["id"]
+    tag = client.post(f"/v1/episodes/{episode_id}/tag-jobs", headers=brand.headers)
+    assert (tag.status_code, tag.json()["type"]) == (409, "https://reelcart.dev/problems/episode-processing")
+    assert media(client, settings, episode_id).status_code == 409
+    # Then its transcode job makes it an H.264 transcode as long as the GIF, at even sides
+    body = transcoded(client, brand, engine, settings, job_queue, response)
     assert (body["codec"], body["duration_ms"], body["width"], body["height"]) == ("h264", 1400, 64, 46)
     # And only the transcode is kept, named for what it is, and its frames keep the GIF's times
     [stored] = stored_episodes(settings)
@@ -132,12 +180,17 @@ def test_a_gif_upload_becomes_an_h264_mp4_with_the_gifs_timing(
 
 
 def test_video_and_sound_browsers_cannot_play_become_h264_and_aac(
-    client: TestClient, brand: BrandAccount, settings: ApiSettings, tmp_path: Path
+    client: TestClient,
+    brand: BrandAccount,
+    settings: ApiSettings,
+    engine: Engine,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
 ) -> None:
     avi = make_avi_with_sound(tmp_path / "old.avi")
     response = upload(client, brand, avi.read_bytes(), name="old.avi")
-    assert response.status_code == 201, response.text
-    assert (response.json()["codec"], response.json()["duration_ms"]) == ("h264", 1000)
+    body = transcoded(client, brand, engine, settings, job_queue, response)
+    assert (body["codec"], body["duration_ms"]) == ("h264", 1000)
     [stored] = stored_episodes(settings)
     assert codecs(stored) == ("h264", "yuv420p", ["aac"])
     assert frame_times_ms(stored) == frame_times_ms(avi)
@@ -163,14 +216,19 @@ def test_playable_files_are_kept_as_sent_and_named_by_their_content(
 
 
 def test_a_server_gif_is_registered_through_a_transcode_and_left_alone(
-    client: TestClient, brand: BrandAccount, settings: ApiSettings, tmp_path: Path
+    client: TestClient,
+    brand: BrandAccount,
+    settings: ApiSettings,
+    engine: Engine,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "library").mkdir()
     gif = make_gif(tmp_path / "library" / "loop.gif")
     original = gif.read_bytes()
     response = client.post("/v1/episodes", json={"title": "Lib", "path": str(gif)}, headers=brand.headers)
-    assert response.status_code == 201, response.text
-    assert (response.json()["source"], response.json()["codec"]) == ("path", "h264")
+    body = transcoded(client, brand, engine, settings, job_queue, response)
+    assert (body["source"], body["codec"]) == ("path", "h264")
     assert gif.read_bytes() == original
     [stored] = stored_episodes(settings)
     assert frame_times_ms(stored) == frame_times_ms(gif)
@@ -211,7 +269,12 @@ def test_a_text_file_on_the_server_is_not_rendered_as_a_video(
 
 
 def test_junk_and_truncated_uploads_are_clean_4xx_problems(
-    client: TestClient, brand: BrandAccount, settings: ApiSettings, tmp_path: Path
+    client: TestClient,
+    brand: BrandAccount,
+    settings: ApiSettings,
+    engine: Engine,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
 ) -> None:
     """A bounded fuzz: random bytes, real files cut short and real headers over random tails."""
     rng = random.Random(20261203)
@@ -220,18 +283,28 @@ def test_junk_and_truncated_uploads_are_clean_4xx_problems(
     junk = [rng.randbytes(rng.randint(1, 4096)) for _ in range(12)]
     cut = [data[: rng.randint(1, len(data) - 1)] for data in real for _ in range(4)]
     spliced = [data[:64] + rng.randbytes(512) for data in real]
-    accepted = 0
+    accepted, unplayable = 0, 0
     for index, data in enumerate(junk + cut + spliced):
         response = upload(client, brand, data, name=rng.choice(["a.mp4", "a.gif", "a.webm", "a.bin"]))
         if response.status_code == 201:
-            # A file cut after its first frames can still be a (shorter) video; it must play then.
+            # A file cut after its first frames can still be a (shorter) video: it plays as it is, or its
+            # transcode job makes it play, or says (on the episode) why it cannot.
+            run_transcodes(engine, settings, job_queue)
+            episode = client.get(f"/v1/episodes/{response.json()['id']}", headers=brand.headers).json()
+            if episode["status"] == "unplayable":
+                unplayable += 1
+                assert episode["media_error"], index
+                assert "Errno" not in episode["media_error"], index
+                continue
             accepted += 1
-            assert response.json()["codec"] in ("h264", "vp9"), index
+            assert (episode["status"], episode["codec"]) in (("registered", "h264"), ("registered", "vp9")), (
+                index
+            )
             continue
         assert 400 <= response.status_code < 500, (index, response.text)
         assert response.headers["content-type"] == PROBLEM, index
         assert response.json()["status"] == response.status_code
         assert_no_server_detail(response, settings)
-    assert accepted < len(cut)
-    # And nothing refused is left on disk: only the accepted episodes' files remain
+    assert accepted + unplayable < len(cut)
+    # And nothing refused or unplayable is left on disk: only the playable episodes' files remain
     assert len(stored_episodes(settings)) == accepted

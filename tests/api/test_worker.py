@@ -395,4 +395,5 @@ def test_every_kind_of_job_has_a_queue() -> None:
         JobKind.SYNC: "io",
         JobKind.IMAGES: "io",
         JobKind.TRAIN: "train",
+        JobKind.TRANSCODE: "vision",
     }

@@ -1,0 +1,148 @@
+"""An upload browsers cannot play is transcoded by a job, never inside its request: the request answers
+with the episode `processing`; a video that does not convert leaves it `unplayable`, saying why; an
+upload retried with its `Idempotency-Key` answers the first episode instead of registering a second."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+import api.episodes.service as episode_service
+from api.episodes.models import Episode, TranscodeJob
+from api.jobs.queue import JobKind
+from api.settings import ApiSettings
+from tagger.exceptions import VideoError
+from tests.api.test_episode_media import make_gif, run_transcodes, stored_episodes
+from tests.utils.api import BrandAccount, RecordingQueue, make_video
+from tests.utils.webhooks import count
+
+PROBLEMS = "https://reelcart.dev/problems/"
+
+
+def upload(client: TestClient, brand: BrandAccount, data: bytes, key: str | None = None) -> httpx.Response:
+    headers = {**brand.headers, "Content-Type": "video/mp4"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    response: httpx.Response = client.post(
+        "/v1/episodes/upload?title=Ep%201&filename=loop.gif", content=data, headers=headers
+    )
+    return response
+
+
+def test_a_video_that_does_not_convert_leaves_the_episode_unplayable_and_says_why(
+    client: TestClient,
+    brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an upload whose frames FFmpeg cannot encode (the encoder fails on them)
+    def refuse(source: Path, target: Path, **_: object) -> None:
+        raise VideoError(f"{source.name} could not be converted to H.264: Invalid data", path=str(source))
+
+    monkeypatch.setattr(episode_service, "transcode_for_browsers", refuse)
+    response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
+    assert (response.status_code, response.json()["status"]) == (201, "processing")
+
+    # When its transcode job runs
+    assert run_transcodes(engine, settings, job_queue) == 1
+
+    # Then the episode is unplayable and says why, in the brand's name for the file
+    episode = client.get(f"/v1/episodes/{response.json()['id']}", headers=brand.headers).json()
+    reason = "loop.gif could not be converted to H.264: Invalid data"
+    assert (episode["status"], episode["media_error"]) == ("unplayable", reason)
+    job = client.get(episode["transcode_job"], headers=brand.headers).json()
+    assert (job["state"], job["error"]) == ("failed", reason)
+    listed = client.get(f"/v1/transcode-jobs?episode_id={episode['id']}", headers=brand.headers).json()
+    assert [item["id"] for item in listed["items"]] == [job["id"]]
+    # And nothing can be done with it: it cannot be tagged, and the upload is not kept
+    tag = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers)
+    assert (tag.status_code, tag.json()["type"]) == (409, PROBLEMS + "episode-unplayable")
+    assert reason in tag.json()["detail"]
+    assert stored_episodes(settings) == []
+
+
+def test_a_playable_upload_is_registered_in_its_request_and_queues_no_job(
+    client: TestClient, brand: BrandAccount, job_queue: RecordingQueue, tmp_path: Path
+) -> None:
+    response = upload(client, brand, make_video(tmp_path / "clip.mp4").read_bytes())
+
+    assert (response.status_code, response.json()["status"], response.json()["transcode_job"]) == (
+        201,
+        "registered",
+        None,
+    )
+    assert [job for job in job_queue.enqueued if job.kind is JobKind.TRANSCODE] == []
+
+
+def test_an_upload_retried_with_its_key_answers_the_first_episode(
+    client: TestClient,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+) -> None:
+    gif = make_gif(tmp_path / "loop.gif").read_bytes()
+    # Given an upload whose answer the brand never saw (a proxy timed out)
+    first = upload(client, brand, gif, key="upload-7f3a")
+    assert (first.status_code, first.json()["status"]) == (201, "processing")
+
+    # When it sends it again with the same key, with the body or cut short, and after the transcode
+    again = upload(client, brand, gif, key="upload-7f3a")
+    cut = upload(client, brand, gif[:10], key="upload-7f3a")
+    run_transcodes(engine, settings, job_queue)
+    later = upload(client, brand, gif, key="upload-7f3a")
+
+    # Then each answer is the first episode (200: nothing new), as it stands now
+    assert [(r.status_code, r.json()["id"]) for r in (again, cut, later)] == [(200, first.json()["id"])] * 3
+    assert (again.json()["status"], later.json()["status"]) == ("processing", "registered")
+    assert (count(engine, Episode), count(engine, TranscodeJob)) == (1, 1)
+    # And another key, or another brand's same key, is another upload
+    other_key = upload(client, brand, gif, key="upload-8b1c")
+    other_brand_upload = upload(client, other_brand, gif, key="upload-7f3a")
+    assert (other_key.status_code, other_brand_upload.status_code) == (201, 201)
+    assert len({first.json()["id"], other_key.json()["id"], other_brand_upload.json()["id"]}) == 3
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "two words"])
+def test_a_malformed_idempotency_key_is_a_422_before_the_body_is_stored(
+    client: TestClient, brand: BrandAccount, settings: ApiSettings, tmp_path: Path, key: str
+) -> None:
+    response = client.post(
+        "/v1/episodes/upload?title=Ep",
+        content=make_video(tmp_path / "clip.mp4").read_bytes(),
+        headers={
+            **brand.headers,
+            "Content-Type": "video/mp4",
+            "Idempotency-Key": key.encode(),
+        },
+    )
+
+    assert response.status_code == 422, response.text
+    assert not (settings.media_dir / "episodes").exists() or stored_episodes(settings) == []
+
+
+def test_uploads_racing_with_one_key_register_one_episode(
+    client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    data = make_video(tmp_path / "clip.mp4").read_bytes()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: upload(client, brand, data, key="race-1"), range(4)))
+
+    assert sorted(response.status_code for response in responses) == [200, 200, 200, 201]
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert count(engine, Episode) == 1
+    # And the losers' files are gone: one stored video
+    assert len(stored_episodes(settings)) == 1
