@@ -166,7 +166,8 @@ def _job_queue(
         )
     queue = ThreadJobQueue(
         workers=settings.worker_threads,
-        own_thread=frozenset({JobKind.TRAIN}),
+        # A long transcode or training run must not hold the thread tag and link jobs wait for.
+        own_thread=frozenset({JobKind.TRAIN, JobKind.TRANSCODE}),
         handed_out=partial(mark_published, engine),
         # A job whose handler found the database down is offered again, backing off as a retry does.
         # (at least a second: REELCART_JOB_RETRY_BACKOFF_S=0 must not make it a busy loop)

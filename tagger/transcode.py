@@ -108,6 +108,10 @@ def transcode_for_browsers(
             on_progress=_every_second(on_progress, info.duration_ms),
         )
         partial.replace(target)
+    except OSError:
+        # The machine's fault, not the video's (a full disk, an I/O error; FFmpeg's errno errors are
+        # OSErrors too): the caller may try again, and must not blame the file.
+        raise
     except (av.FFmpegError, ValueError, MemoryError) as error:
         raise VideoError(
             f"{source.name} could not be converted to H.264: {media_error_reason(error)}", path=str(source)

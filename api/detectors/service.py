@@ -15,7 +15,7 @@ from api.catalog.models import Product, ProductImage
 from api.columns import utcnow
 from api.detectors.exceptions import NoPackshots, TrainJobInProgress
 from api.detectors.models import BrandDetector, DetectorTrainJob
-from api.episodes.models import Episode
+from api.episodes.models import Episode, EpisodeStatus
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.settings import ApiSettings
@@ -131,7 +131,13 @@ def train_request(
         backgrounds += [
             Path(path)
             for path in session.exec(
-                select(Episode.media_path).where(Episode.brand_id == brand_id).order_by(col(Episode.id))
+                select(Episode.media_path)
+                .where(
+                    Episode.brand_id == brand_id,
+                    # Not an upload still being transcoded, or one that could not be: no usable frames.
+                    col(Episode.status).not_in([EpisodeStatus.PROCESSING, EpisodeStatus.UNPLAYABLE]),
+                )
+                .order_by(col(Episode.id))
             ).all()
         ]
     request = TrainRequest(

@@ -69,12 +69,22 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _registered_under(session: Session, brand_id: uuid.UUID, key: str | None) -> Episode | None:
+def _registered_under(session: Session, brand_id: uuid.UUID, key: str | None, title: str) -> Episode | None:
+    """The episode an earlier upload with this key registered; a 409 if that upload was another one (a
+    key reused by mistake must not answer an unrelated episode as if it were this upload's)."""
     if key is None:
         return None
-    return session.exec(
+    first = session.exec(
         select(Episode).where(Episode.brand_id == brand_id, Episode.idempotency_key == key)
     ).first()
+    if first is not None and first.title != title:
+        raise Problem(
+            409,
+            f"Idempotency-Key {key!r} was already used for another upload (episode {first.id}, titled "
+            f"{first.title!r}); send a new key for a new upload",
+            slug="idempotency-key-reused",
+        )
+    return first
 
 
 @router.post(
@@ -100,7 +110,7 @@ async def upload_episode(
         ("multipart/", "application/json", "application/x-www")
     ):
         raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
-    first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key)
+    first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key, title)
     if first is not None:
         # A retry of an upload that was registered: its episode, not a second one (the body is not read).
         response.status_code = status.HTTP_200_OK
@@ -137,7 +147,7 @@ async def upload_episode(
             # The same key's other upload registered first (the partial unique index): answer that one.
             # (Whatever failed has removed this upload's file.)
             session.rollback()
-            winner = _registered_under(session, brand_id, idempotency_key)
+            winner = _registered_under(session, brand_id, idempotency_key, title)
             if winner is None:
                 raise
             return winner

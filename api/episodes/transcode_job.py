@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from api.columns import utcnow
 from api.db import session_scope
@@ -66,13 +67,20 @@ class TranscodeJobExecutor:
         with clock.phase("transcode"):
             # The source is kept until the episode points at the transcode: an attempt that dies in
             # between leaves the upload for the next attempt, never an episode without a file.
-            kept = transcode_into_media(
-                scope.source,
-                self._settings,
-                owned=False,
-                shown_name=scope.shown_name,
-                on_progress=progress.report,
-            )
+            try:
+                kept = transcode_into_media(
+                    scope.source,
+                    self._settings,
+                    owned=False,
+                    shown_name=scope.shown_name,
+                    on_progress=progress.report,
+                )
+            except UnusableMedia:
+                # The video itself does not convert (any attempt would fail alike): nothing can be done
+                # with the upload, and the brand sends another file. Any other failure keeps it.
+                if scope.owned:
+                    scope.source.unlink(missing_ok=True)
+                raise
         try:
             with clock.phase("probe"):
                 info = probe_or_422(kept, scope.shown_name)
@@ -80,7 +88,8 @@ class TranscodeJobExecutor:
                 job = require_lease(session, TranscodeJob, job_id, scope.attempt, writing="the transcode")
                 episode = session.get_one(Episode, scope.episode_id)
                 describe_media(episode, kept, info)
-                episode.status, episode.media_error = EpisodeStatus.REGISTERED, None
+                if episode.status == EpisodeStatus.PROCESSING:
+                    episode.status, episode.media_error = EpisodeStatus.REGISTERED, None
                 session.add(episode)
                 session.flush()
                 rebuild_timeline(session, episode, self._settings)
@@ -95,13 +104,19 @@ class TranscodeJobExecutor:
     def _fail(self, job_id: uuid.UUID, scope: TranscodeScope, reason: str) -> None:
         with session_scope(self._engine) as session:
             job = held_lease(session, TranscodeJob, job_id, scope.attempt, writing="failure")
-            if not isinstance(job, TranscodeJob):
-                return
-            job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
-            episode = session.get(Episode, scope.episode_id)
-            if episode is not None and episode.status == EpisodeStatus.PROCESSING:
-                episode.status, episode.media_error = EpisodeStatus.UNPLAYABLE, reason[:1000]
-                session.add(episode)
-        if scope.owned:
-            # Nothing can be done with an upload that does not convert: the brand sends another file.
-            scope.source.unlink(missing_ok=True)
+            if isinstance(job, TranscodeJob):
+                job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
+                # An internal error or an outage keeps the upload: nothing says the video is at fault.
+                settle_failed_transcode(session, job, drop_source=False)
+
+
+def settle_failed_transcode(session: Session, job: TranscodeJob, *, drop_source: bool) -> None:
+    """A transcode job failed, or the supervisor gave up on it (its workers died on each attempt, such
+    as a video too big for their memory): its episode is no longer `processing` but `unplayable`,
+    with the job's reason; with `drop_source`, an upload of ours is not kept either."""
+    episode = session.get(Episode, job.episode_id)
+    if episode is not None and episode.status == EpisodeStatus.PROCESSING:
+        episode.status, episode.media_error = EpisodeStatus.UNPLAYABLE, (job.error or "failed")[:1000]
+        session.add(episode)
+    if drop_source and job.source_owned:
+        Path(job.source_path).unlink(missing_ok=True)

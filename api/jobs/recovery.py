@@ -34,7 +34,8 @@ from sqlmodel import Session, col, select
 
 from api.columns import utcnow
 from api.db import session_scope
-from api.episodes.models import TagJob
+from api.episodes.models import TagJob, TranscodeJob
+from api.episodes.transcode_job import settle_failed_transcode
 from api.jobs.models import JobPhase, JobState
 from api.jobs.queue import JobRef
 from api.jobs.tables import JOB_TABLES, PHASED_TABLES
@@ -76,6 +77,13 @@ def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -
                 tag_job = session.get(TagJob, row[0], populate_existing=True)
                 if tag_job is not None:
                     settle_failed_tag_job(session, tag_job)
+            session.flush()
+        if table is TranscodeJob:
+            # Its episode would otherwise stay `processing` for ever: it is unplayable, saying why.
+            for row in given_up:
+                transcode = session.get(TranscodeJob, row[0], populate_existing=True)
+                if transcode is not None:
+                    settle_failed_transcode(session, transcode, drop_source=True)
             session.flush()
         reset: dict[str, object] = {"state": JobState.QUEUED, "progress": 0.0, "published_at": None}
         if table in PHASED_TABLES:

@@ -163,10 +163,12 @@ def episode_media(
 ) -> FileResponse:
     verify_signed_path(settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media", exp, sig)
     episode = session.get(Episode, episode_id)
-    if episode is None or not Path(episode.media_path).is_file():
+    if episode is None:
         raise NotFound("episode media")
     # Until its transcode is done the file is the upload as sent, which browsers do not play.
     refuse_unless_playable(episode)
+    if not Path(episode.media_path).is_file():
+        raise NotFound("episode media")
     # FileResponse answers Range requests, so <video> can seek.
     return FileResponse(
         episode.media_path,

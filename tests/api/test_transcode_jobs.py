@@ -5,19 +5,23 @@ upload retried with its `Idempotency-Key` answers the first episode instead of r
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 import api.episodes.service as episode_service
 from api.episodes.models import Episode, TranscodeJob
+from api.jobs.models import JobState
 from api.jobs.queue import JobKind
+from api.jobs.recovery import requeue_stale_jobs
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
-from tests.api.test_episode_media import make_gif, run_transcodes, stored_episodes
+from tests.api.test_episode_media import make_gif, media, run_transcodes, stored_episodes
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 from tests.utils.webhooks import count
 
@@ -66,6 +70,56 @@ def test_a_video_that_does_not_convert_leaves_the_episode_unplayable_and_says_wh
     tag = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers)
     assert (tag.status_code, tag.json()["type"]) == (409, PROBLEMS + "episode-unplayable")
     assert reason in tag.json()["detail"]
+    played = media(client, settings, episode["id"])
+    assert (played.status_code, played.json()["type"]) == (409, PROBLEMS + "episode-unplayable")
+    assert stored_episodes(settings) == []
+
+
+def test_a_transcode_that_fails_for_another_reason_than_the_video_keeps_the_upload(
+    client: TestClient,
+    brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the media volume fills up while the transcode writes (the machine's fault, not the video's)
+    def disk_full(source: Path, target: Path, **_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(episode_service, "transcode_for_browsers", disk_full)
+    response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
+
+    run_transcodes(engine, settings, job_queue)
+
+    # Then the episode cannot be played, but the brand's upload is still there for an operator to retry
+    episode = client.get(f"/v1/episodes/{response.json()['id']}", headers=brand.headers).json()
+    assert episode["status"] == "unplayable"
+    assert [path.suffix for path in stored_episodes(settings)] == [".upload"]
+
+
+def test_a_transcode_whose_workers_keep_dying_is_given_up_and_its_episode_says_so(
+    client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, tmp_path: Path
+) -> None:
+    # Given an upload whose transcode killed its worker on each of 3 attempts (a video too big for it)
+    response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
+    with Session(engine) as session:
+        job = session.exec(select(TranscodeJob)).one()
+        job.state, job.attempts = JobState.RUNNING, 3
+        job.heartbeat_at = datetime.now(UTC) - timedelta(minutes=10)
+        session.add(job)
+        session.commit()
+
+    # When the job supervisor finds it
+    with Session(engine) as session:
+        assert requeue_stale_jobs(session, lease_s=60, max_attempts=3) == []
+        session.commit()
+
+    # Then the episode is unplayable with the reason, not processing for ever, and the upload is gone
+    episode = client.get(f"/v1/episodes/{response.json()['id']}", headers=brand.headers).json()
+    assert episode["status"] == "unplayable"
+    assert "stopped answering on each of 3 attempts" in episode["media_error"]
     assert stored_episodes(settings) == []
 
 
@@ -111,6 +165,20 @@ def test_an_upload_retried_with_its_key_answers_the_first_episode(
     other_brand_upload = upload(client, other_brand, gif, key="upload-7f3a")
     assert (other_key.status_code, other_brand_upload.status_code) == (201, 201)
     assert len({first.json()["id"], other_key.json()["id"], other_brand_upload.json()["id"]}) == 3
+
+
+def test_a_key_reused_for_another_upload_is_a_409_naming_the_first(
+    client: TestClient, brand: BrandAccount, engine: Engine, tmp_path: Path
+) -> None:
+    data = make_video(tmp_path / "clip.mp4").read_bytes()
+    first = upload(client, brand, data, key="k-1")
+    headers = {**brand.headers, "Content-Type": "video/mp4", "Idempotency-Key": "k-1"}
+
+    other = client.post("/v1/episodes/upload?title=Ep%202", content=data, headers=headers)
+
+    assert (other.status_code, other.json()["type"]) == (409, PROBLEMS + "idempotency-key-reused")
+    assert first.json()["id"] in other.json()["detail"]
+    assert count(engine, Episode) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "two words"])
