@@ -24,8 +24,9 @@ def test_links_stored_since_0017_are_stamped_with_their_scorer_and_nothing_else_
     tmp_path: Path,
 ) -> None:
     engine, brand_id = migrated_with_a_brand(tmp_path)
-    command.downgrade(alembic_config(engine), "0017")
+    # The episode made with today's columns, then the schema taken back to 0017 (it keeps the episode)
     episode = make_episode(engine, brand_id, ApiSettings(environment="development"))
+    command.downgrade(alembic_config(engine), "0017")
     kept = DecisionInputs(0.72, True, MATCHED).stored()
     del kept["scorer"]  # as 0017-era code stored them
     named = DecisionInputs(0.72, True, MATCHED, scorer="another").stored()

@@ -60,8 +60,9 @@ def test_a_request_that_raced_past_the_check_is_refused_by_the_index(
 
 def test_the_upgrade_keeps_the_running_tag_job_of_an_episode_and_fails_the_others(tmp_path: Path) -> None:
     engine, brand_id = migrated_with_a_brand(tmp_path)
-    command.downgrade(alembic_config(engine), "0018")
+    # Episodes made with today's columns, then the schema taken back to before 0019 (it keeps them)
     twice, once = make_episode(engine, brand_id, SETTINGS), make_episode(engine, brand_id, SETTINGS)
+    command.downgrade(alembic_config(engine), "0018")
     start = datetime(2026, 12, 1, tzinfo=UTC)
     rows = [
         # (queued first, then running: the running one's worker is at it, so it is the one kept)
