@@ -67,9 +67,9 @@ class Variant(SQLModel, table=True):
 class ProductImage(SQLModel, table=True):
     """An image we hold (`path`, under the media dir) or reference (`source_url`). Referenced images
     are fetched by the next link job (then both are set) so the linker can index them; `fetch_error`
-    says why one could not be. A failure that may pass (a timeout, HTTP 429 or 5xx) is tried again by
-    the first job that fetches images from `fetch_retry_at`, up to `MAX_FETCH_ATTEMPTS` tries in all;
-    any other is not (add the image anew to retry)."""
+    says why one could not be. A failure that may pass (a timeout, HTTP 429 or 5xx) is tried again from
+    `fetch_retry_at` (the job supervisor queues an image fetch for it, `api.jobs.recovery`), up to
+    `MAX_FETCH_ATTEMPTS` tries in all; any other is not (add the image anew to retry)."""
 
     id: uuid.UUID = id_field()
     product_id: uuid.UUID = Field(foreign_key="product.id", index=True)

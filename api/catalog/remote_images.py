@@ -17,7 +17,7 @@ from api.db import session_scope
 from api.errors import ApiError
 from api.settings import ApiSettings
 
-# A failure that may pass is tried again by the first fetching job after 1, 4, 16, then 64 minutes;
+# A failure that may pass is tried again after 1, 4, 16, then 64 minutes (api.jobs.recovery queues the fetch);
 # the fifth failure is the last (the brand then sees it as any other and may add the image anew).
 MAX_FETCH_ATTEMPTS = 5
 FIRST_RETRY_AFTER = timedelta(minutes=1)

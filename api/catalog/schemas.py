@@ -296,9 +296,9 @@ class ImagePublic(BaseModel):
     )
     fetch_retry_at: datetime | None = Field(
         default=None,
-        description="When a failed fetch that may pass becomes due again: the first link, tag or "
-        "image-fetch job from then tries it (at most 5 tries, 1, 4, 16 and 64 minutes apart); null when "
-        "it is not tried again",
+        description="When a failed fetch that may pass becomes due again: the job supervisor then queues "
+        "an image-fetch job that tries it (or the brand's next link or tag job does; at most 5 tries, "
+        "1, 4, 16 and 64 minutes apart); null when it is not tried again",
     )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from api.catalog.models import ImageFetchJob, ProductImage
 from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.models import TagJob, TranscodeJob
@@ -96,6 +97,33 @@ def requeue_stale_jobs(session: Session, *, lease_s: float, max_attempts: int) -
             "%s job %s lost its worker (no heartbeat for %g s); queued again", job.kind, job.id, lease_s
         )
     return requeued
+
+
+def queue_due_image_retries(session: Session) -> list[ImageFetchJob]:
+    """An image-fetch job (queued, not yet handed out: this round offers it) for each brand with an
+    image URL whose retry is due (`api.catalog.remote_images`) and no fetch queued or running: a retry
+    must not wait for the brand's next tag or link job, which may never come."""
+    due = and_(
+        col(ProductImage.path).is_(None),
+        col(ProductImage.source_url).is_not(None),
+        col(ProductImage.fetch_retry_at) <= utcnow(),
+    )
+    brands = set(session.exec(select(ProductImage.brand_id).where(due).distinct()).all())
+    fetching = set(
+        session.exec(
+            select(ImageFetchJob.brand_id).where(
+                col(ImageFetchJob.state).in_([JobState.QUEUED, JobState.RUNNING])
+            )
+        ).all()
+    )
+    jobs = [ImageFetchJob(brand_id=brand_id) for brand_id in sorted(brands - fetching)]
+    session.add_all(jobs)
+    session.flush()
+    for job in jobs:
+        log.info(
+            "image-fetch job %s queued: brand %s has image URLs due to be tried again", job.id, job.brand_id
+        )
+    return jobs
 
 
 def queued_jobs(session: Session) -> list[JobRef]:
@@ -186,6 +214,8 @@ class JobSupervisor:
         settings = self._settings
         with session_scope(self._engine) as session:
             requeue_stale_jobs(session, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
+        with session_scope(self._engine) as session:
+            queue_due_image_retries(session)
         with session_scope(self._engine) as session:
             if self._outbox:
                 offered = unpublished_jobs(session, republish_after_s=settings.job_republish_after_s)

@@ -11,13 +11,14 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.catalog.job_executors import ImageFetchJobExecutor
-from api.catalog.models import ProductImage
+from api.catalog.models import ImageFetchJob, ProductImage
 from api.catalog.remote_images import MAX_FETCH_ATTEMPTS
-from api.jobs.queue import InlineJobQueue, JobKind
+from api.jobs.queue import InlineJobQueue, JobKind, JobRef
+from api.jobs.recovery import JobSupervisor
 from api.linking.executor import LinkJobExecutor
 from api.linking.preview import catalog_work_pending
 from api.settings import ApiSettings
@@ -180,3 +181,36 @@ def test_a_failed_fetch_due_again_is_not_a_catalog_change_under_way(
         )
         session.commit()
         assert catalog_work_pending(session, brand.brand.id) is True
+
+
+def test_the_job_supervisor_queues_a_fetch_once_a_retry_is_due(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount
+) -> None:
+    # Given one brand's image URL due again, and another brand's not due for an hour
+    now = datetime.now(UTC)
+    for account, retry_at in ((brand, now - timedelta(seconds=1)), (other_brand, now + timedelta(hours=1))):
+        product, _ = make_product(engine, account.brand.id, "Pressed Apple", sku="PA-1")
+        with Session(engine) as session:
+            session.add(
+                ProductImage(
+                    product_id=product.id,
+                    brand_id=account.brand.id,
+                    source_url="https://cdn.example/p.png",
+                    fetch_error="https://cdn.example/p.png answered HTTP 503 (try 1 of 5; …)",
+                    fetch_attempts=1,
+                    fetch_retry_at=retry_at,
+                )
+            )
+            session.commit()
+    offered: list[JobRef] = []
+    supervisor = JobSupervisor(engine, settings, offered.append, outbox=True)
+
+    # When the job supervisor makes its rounds (the brand does nothing)
+    supervisor.run_once()
+    supervisor.run_once()
+
+    # Then one image-fetch job is queued, for the brand whose retry is due, and handed to the workers
+    with Session(engine) as session:
+        jobs = session.exec(select(ImageFetchJob)).all()
+    assert [(job.brand_id, job.state) for job in jobs] == [(brand.brand.id, "queued")]
+    assert set(offered) == {JobRef(JobKind.IMAGES, jobs[0].id)}
