@@ -169,13 +169,19 @@ def browser_ready(path: Path, settings: ApiSettings, *, owned: bool, shown_name:
     return transcode_into_media(path, settings, owned=owned, shown_name=shown_name), True
 
 
-def describe_media(episode: Episode, kept: Path, info: VideoInfo) -> None:
-    """Point the episode at `kept`, the file it plays and is tagged from, as probed in `info`."""
-    episode.media_path = str(kept)
-    episode.size_bytes = kept.stat().st_size
-    episode.duration_ms, episode.fps, episode.time_base = info.duration_ms, info.fps, info.time_base
-    episode.width, episode.height = info.display_width, info.display_height
-    episode.rotation, episode.codec = info.rotation, info.codec
+def media_fields(kept: Path, info: VideoInfo) -> dict[str, Any]:
+    """An episode's columns for `kept`, the file it plays and is tagged from, as probed in `info`."""
+    return {
+        "media_path": str(kept),
+        "size_bytes": kept.stat().st_size,
+        "duration_ms": info.duration_ms,
+        "fps": info.fps,
+        "time_base": info.time_base,
+        "width": info.display_width,
+        "height": info.display_height,
+        "rotation": info.rotation,
+        "codec": info.codec,
+    }
 
 
 def register_episode(
@@ -199,8 +205,7 @@ def register_episode(
     try:
         if transcoded:
             info = probe_or_422(kept, shown)
-        episode = Episode(brand_id=brand_id, title=title, source=source, **_unset_media())
-        describe_media(episode, kept, info)
+        episode = Episode(brand_id=brand_id, title=title, source=source, **media_fields(kept, info))
         session.add(episode)
         session.flush()
         rebuild_timeline(session, episode, settings)
@@ -209,11 +214,6 @@ def register_episode(
             kept.unlink(missing_ok=True)
         raise
     return episode
-
-
-def _unset_media() -> dict[str, Any]:
-    """Placeholders `describe_media` replaces before the row is written."""
-    return {"media_path": "", "duration_ms": 0, "fps": 0.0, "time_base": "", "width": 1, "height": 1}
 
 
 def register_for_browsers(
@@ -236,9 +236,12 @@ def register_for_browsers(
     kept = playable_as_is(path, owned=owned, shown_name=shown)
     try:
         episode = Episode(
-            brand_id=brand_id, title=title, source=source, idempotency_key=idempotency_key, **_unset_media()
+            brand_id=brand_id,
+            title=title,
+            source=source,
+            idempotency_key=idempotency_key,
+            **media_fields(kept or path, info),
         )
-        describe_media(episode, kept or path, info)
         job: TranscodeJob | None = None
         if kept is None:
             episode.status = EpisodeStatus.PROCESSING

@@ -19,7 +19,7 @@ from api.columns import utcnow
 from api.db import session_scope
 from api.episodes.exceptions import UnusableMedia
 from api.episodes.models import Episode, EpisodeStatus, TranscodeJob
-from api.episodes.service import describe_media, probe_or_422, transcode_into_media
+from api.episodes.service import media_fields, probe_or_422, transcode_into_media
 from api.jobs.lease import LeaseLostError, held_lease, require_lease
 from api.jobs.models import JobState
 from api.jobs.phases import PhaseClock
@@ -87,7 +87,7 @@ class TranscodeJobExecutor:
             with session_scope(self._engine) as session:
                 job = require_lease(session, TranscodeJob, job_id, scope.attempt, writing="the transcode")
                 episode = session.get_one(Episode, scope.episode_id)
-                describe_media(episode, kept, info)
+                episode.sqlmodel_update(media_fields(kept, info))
                 if episode.status == EpisodeStatus.PROCESSING:
                     episode.status, episode.media_error = EpisodeStatus.REGISTERED, None
                 session.add(episode)

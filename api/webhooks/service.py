@@ -331,9 +331,7 @@ class WebhookHandlers:
         row = self._stripe_session(event)
         if row is None:
             return f"ignored: no ReelCart checkout for session {event.session_id}"
-        brand = self.session.get(Brand, row.brand_id)
-        if event.account_id and (brand is None or brand.stripe_account_id != event.account_id):
-            # Only the brand's own connected account may report its sales.
+        if not self._from_brands_account(row.brand_id, event.account_id):
             return f"ignored: session {event.session_id} is not from the brand's Stripe account"
         if event.paid:
             amount = event.amount_total or Money(row.amount.normalize(), row.currency)
@@ -371,10 +369,20 @@ class WebhookHandlers:
         ).first()
         if order is None:
             return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
-        brand = self.session.get(Brand, order.brand_id)
-        if event.account_id and (brand is None or brand.stripe_account_id != event.account_id):
+        if not self._from_brands_account(order.brand_id, event.account_id):
             return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
-        message = apply_refund(order, event.refunded)
+        return self._refund(order, event.refunded)
+
+    def _from_brands_account(self, brand_id: uuid.UUID, account_id: str | None) -> bool:
+        """Whether a Stripe event may speak for the brand: only its own connected account reports its
+        sales and refunds (a platform event names no account)."""
+        if not account_id:
+            return True
+        brand = self.session.get(Brand, brand_id)
+        return brand is not None and brand.stripe_account_id == account_id
+
+    def _refund(self, order: Order, refunded: Money) -> str:
+        message = apply_refund(order, refunded)
         self.session.add(order)
         self.session.flush()
         return message
@@ -521,10 +529,7 @@ class WebhookHandlers:
                 f"ignored: order {event.order_id} no longer exists at Shopify, or is older than the "
                 "60 days the read_orders scope shows (grant read_all_orders)"
             )
-        message = apply_refund(order, refunds.refunded)
-        self.session.add(order)
-        self.session.flush()
-        return message
+        return self._refund(order, refunds.refunded)
 
     def _attributed_placement(self, brand: Brand, placement_ref: str) -> Placement | None:
         try:

@@ -154,29 +154,36 @@ def test_a_url_that_is_not_there_is_not_tried_again(
         assert _fetch(client, brand) == ("done", 0, 0)
 
 
-def test_a_failed_fetch_due_again_is_not_a_catalog_change_under_way(
-    engine: Engine, brand: BrandAccount
-) -> None:
-    # A settings preview's `catalog_pending` says a change is on its way to the index; a retry that
-    # is due waits for the brand's next job, so it must not say "pending" until then.
-    product, _ = make_product(engine, brand.brand.id, "Pressed Apple", sku="PA-1")
+def _failed_once(engine: Engine, brand_id: uuid.UUID, retry_at: datetime) -> uuid.UUID:
+    """A product whose only image URL failed once in a way that may pass, due again at `retry_at`."""
+    product, _ = make_product(engine, brand_id, "Pressed Apple", sku="PA-1")
     with Session(engine) as session:
         session.add(
             ProductImage(
                 product_id=product.id,
-                brand_id=brand.brand.id,
+                brand_id=brand_id,
                 source_url="https://cdn.example/p.png",
                 fetch_error="https://cdn.example/p.png answered HTTP 503 (try 1 of 5; …)",
                 fetch_attempts=1,
-                fetch_retry_at=datetime.now(UTC) - timedelta(minutes=1),
+                fetch_retry_at=retry_at,
             )
         )
         session.commit()
+    return product.id
+
+
+def test_a_failed_fetch_due_again_is_not_a_catalog_change_under_way(
+    engine: Engine, brand: BrandAccount
+) -> None:
+    # A settings preview's `catalog_pending` says a change is on its way to the index; a retry that
+    # is due is not one until a fetch brings the image home, so it must not say "pending" meanwhile.
+    product_id = _failed_once(engine, brand.brand.id, datetime.now(UTC) - timedelta(minutes=1))
+    with Session(engine) as session:
         assert catalog_work_pending(session, brand.brand.id) is False
         # while an image never tried yet is
         session.add(
             ProductImage(
-                product_id=product.id, brand_id=brand.brand.id, source_url="https://cdn.example/q.png"
+                product_id=product_id, brand_id=brand.brand.id, source_url="https://cdn.example/q.png"
             )
         )
         session.commit()
@@ -189,19 +196,7 @@ def test_the_job_supervisor_queues_a_fetch_once_a_retry_is_due(
     # Given one brand's image URL due again, and another brand's not due for an hour
     now = datetime.now(UTC)
     for account, retry_at in ((brand, now - timedelta(seconds=1)), (other_brand, now + timedelta(hours=1))):
-        product, _ = make_product(engine, account.brand.id, "Pressed Apple", sku="PA-1")
-        with Session(engine) as session:
-            session.add(
-                ProductImage(
-                    product_id=product.id,
-                    brand_id=account.brand.id,
-                    source_url="https://cdn.example/p.png",
-                    fetch_error="https://cdn.example/p.png answered HTTP 503 (try 1 of 5; …)",
-                    fetch_attempts=1,
-                    fetch_retry_at=retry_at,
-                )
-            )
-            session.commit()
+        _failed_once(engine, account.brand.id, retry_at)
     offered: list[JobRef] = []
     supervisor = JobSupervisor(engine, settings, offered.append, outbox=True)
 
