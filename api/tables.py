@@ -9,7 +9,7 @@ from api.episodes.models import Episode, EpisodeStatus, TagJob
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 from api.review.models import Placement, PlacementStatus, ReviewAction
-from api.webhooks.models import ProcessedWebhook
+from api.webhooks.models import HeldRefund, ProcessedWebhook
 
 __all__ = [
     "ApiKey",
@@ -21,6 +21,7 @@ __all__ = [
     "Episode",
     "EpisodeStatus",
     "Event",
+    "HeldRefund",
     "ImageFetchJob",
     "JobState",
     "LinkJob",

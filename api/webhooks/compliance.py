@@ -23,6 +23,7 @@ from api.analytics.models import Event
 from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import find_brand_by_shop
 from api.checkout.models import CheckoutSession, Order
+from api.webhooks.held_refunds import forget_reported_by
 from commerce.events import ShopifyCustomerDataRequest, ShopifyCustomerRedact, ShopifyShopRedact
 from commerce.money import Money
 
@@ -105,9 +106,13 @@ def redact_customer(session: Session, event: ShopifyCustomerRedact) -> str:
 
 
 def redact_shop(session: Session, event: ShopifyShopRedact) -> str:
+    # Refunds it reported of orders never recorded go, bound to a brand or not.
+    forgotten = forget_reported_by(session, CheckoutProviderName.SHOPIFY, event.shop_domain)
     brand = find_brand_by_shop(session, event.shop_domain)
     if brand is None:
-        return f"shop {event.shop_domain}: nothing stored"
+        return f"shop {event.shop_domain}: nothing stored" + (
+            f" but {forgotten} held refund(s), now deleted" if forgotten else ""
+        )
     brand.shopify_shop_domain = None
     brand.shopify_access_token_encrypted = None
     brand.shopify_storefront_token_encrypted = None

@@ -29,6 +29,13 @@ from api.linking.link_jobs import PendingLinkJob, relink_after_sync
 from api.review.models import Placement
 from api.settings import ApiSettings
 from api.webhooks import compliance
+from api.webhooks.held_refunds import (
+    HOLD_FOR,
+    held_refund_exists,
+    hold_refund,
+    lock_payment,
+    take_held_refund,
+)
 from api.webhooks.models import ProcessedWebhook
 from api.webhooks.schemas import WebhookReceipt
 from commerce.catalog import CatalogFailure, CatalogItem
@@ -157,7 +164,7 @@ class PrefetchedProduct:
 
 
 def _connected_shop_of_a_new_delivery(
-    session: Session, event: ShopifyProductChanged | ShopifyRefundCreated
+    session: Session, event: ShopifyProductChanged | ShopifyRefundCreated | ShopifyOrderEvent
 ) -> Brand | None:
     """The brand whose connected shop sent `event`, when the event was not processed before: only
     then is a call to Shopify worth making ahead of the handler."""
@@ -188,14 +195,22 @@ def _prefetch_product(
 def _prefetch_refunds(
     session: Session, event: WebhookEvent, commerce: CommerceSettings
 ) -> OrderRefunds | None:
-    """The order's refunded total, asked of Shopify only for an order ReelCart recorded: a shop's
-    refunds are mostly of orders no tap led to, and those need no call."""
-    if not isinstance(event, ShopifyRefundCreated):
+    """The order's refunded total, asked of Shopify only for an order ReelCart recorded (a shop's
+    refunds are mostly of orders no tap led to, and those need no call), or, for an order event, when
+    a refund of the order not recorded yet is held (api.webhooks.held_refunds)."""
+    if not isinstance(event, ShopifyRefundCreated | ShopifyOrderEvent):
         return None
     brand = _connected_shop_of_a_new_delivery(session, event)
     if brand is None:
         return None
-    if _order_row(session, CheckoutProviderName.SHOPIFY, brand.id, event.order_id) is None:
+    recorded = _order_row(session, CheckoutProviderName.SHOPIFY, brand.id, event.order_id) is not None
+    if isinstance(event, ShopifyRefundCreated) and not recorded:
+        return None
+    if isinstance(event, ShopifyOrderEvent) and (
+        recorded
+        or event.test
+        or not held_refund_exists(session, CheckoutProviderName.SHOPIFY, event.order_id)
+    ):
         return None
     return ShopifyOrders.from_settings(commerce, **_shop_credentials(brand, commerce)).fetch_refunds(
         event.order_id
@@ -358,6 +373,7 @@ class WebhookHandlers:
             return other_mode
         if event.payment_intent_id is None:
             return f"ignored: charge {event.charge_id} belongs to no PaymentIntent"
+        lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
         # Locked, as checkout events lock their session: two refunds of one charge apply one at a time.
         order = self.session.exec(
             select(Order)
@@ -368,7 +384,18 @@ class WebhookHandlers:
             .with_for_update()
         ).first()
         if order is None:
-            return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
+            # Its checkout.session.completed may still be on its way (a failed delivery Stripe retries).
+            hold_refund(
+                self.session,
+                provider=CheckoutProviderName.STRIPE,
+                payment_ref=event.payment_intent_id,
+                reported_by=event.account_id,
+                refunded=event.refunded,
+            )
+            return (
+                f"held: no ReelCart order for payment {event.payment_intent_id} yet; its refunds "
+                f"({event.refunded}) count if the order is recorded within {HOLD_FOR.days} days"
+            )
         if not self._from_brands_account(order.brand_id, event.account_id):
             return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
         return self._refund(order, event.refunded)
@@ -515,14 +542,19 @@ class WebhookHandlers:
             return f"ignored: shop {event.shop_domain} is not connected to a brand"
         order = self._shopify_order_row(brand.id, event.order_id)
         if order is None:
-            return f"ignored: order {event.order_id} is not a ReelCart order"
-        refunds = self.refunds
-        if refunds is None or refunds.order_id != event.order_id:
-            # The order was recorded after the prefetch looked (an orders/create racing this delivery):
-            # the running total is read now, under the brand lock.
-            refunds = ShopifyOrders.from_settings(
-                self.commerce, **_shop_credentials(brand, self.commerce)
-            ).fetch_refunds(event.order_id)
+            # Mostly an order no tap led to; but it may be ours with its orders/create still being
+            # retried: held (no call to Shopify now), its total is read if the order is recorded.
+            hold_refund(
+                self.session,
+                provider=CheckoutProviderName.SHOPIFY,
+                payment_ref=event.order_id,
+                reported_by=event.shop_domain,
+            )
+            return (
+                f"held: order {event.order_id} is not a ReelCart order (yet); its refunds count if it "
+                f"is recorded within {HOLD_FOR.days} days"
+            )
+        refunds = self._order_refunds(brand, event.order_id)
         if refunds is None:
             # Shopify answers null for an order past the 60 days `read_orders` shows, too.
             return (
@@ -530,6 +562,16 @@ class WebhookHandlers:
                 "60 days the read_orders scope shows (grant read_all_orders)"
             )
         return self._refund(order, refunds.refunded)
+
+    def _order_refunds(self, brand: Brand, order_id: str) -> OrderRefunds | None:
+        """The order's running refunded total: prefetched before the first write, or, when the order
+        was recorded after the prefetch looked (an orders/create racing this delivery), read now under
+        the brand lock."""
+        if self.refunds is not None and self.refunds.order_id == order_id:
+            return self.refunds
+        return ShopifyOrders.from_settings(
+            self.commerce, **_shop_credentials(brand, self.commerce)
+        ).fetch_refunds(order_id)
 
     def _attributed_placement(self, brand: Brand, placement_ref: str) -> Placement | None:
         try:
@@ -615,6 +657,8 @@ class WebhookHandlers:
         status: OrderStatus = OrderStatus.PAID,
         payment_id: str | None = None,
     ) -> str:
+        if payment_id is not None:
+            lock_payment(self.session, provider, payment_id)
         already = self.session.exec(
             select(Order).where(Order.provider == provider, Order.provider_order_id == provider_order_id)
         ).first()
@@ -640,4 +684,33 @@ class WebhookHandlers:
             checkout.status = CheckoutStatus.COMPLETED
             self.session.add(checkout)
         self.session.flush()
-        return f"order {order.id} recorded ({status}, {amount})"
+        recorded = f"order {order.id} recorded ({status}, {amount})"
+        refunded = self._held_refunds_of(order, payment_id or provider_order_id)
+        if refunded is None:
+            return recorded
+        self.session.add(order)
+        self.session.flush()
+        return f"{recorded}; refunded before it was recorded: {refunded}"
+
+    def _held_refunds_of(self, order: Order, payment_ref: str) -> Money | None:
+        """Apply what was refunded of the purchase before its order was recorded (a refund that overtook
+        the order's retried delivery, see api.webhooks.held_refunds); returns it, None if nothing was."""
+        held = take_held_refund(self.session, order.provider, payment_ref)
+        if held is None:
+            return None
+        if order.provider == CheckoutProviderName.STRIPE:
+            if held.refunded_amount is None or held.currency is None:
+                return None
+            if not self._from_brands_account(order.brand_id, held.reported_by):
+                return None
+            refunded = Money(held.refunded_amount.normalize(), held.currency)
+        else:
+            brand = self.session.get(Brand, order.brand_id)
+            if brand is None or held.reported_by != brand.shopify_shop_domain or not shopify_connected(brand):
+                return None
+            refunds = self._order_refunds(brand, payment_ref)
+            if refunds is None:
+                return None
+            refunded = refunds.refunded
+        apply_refund(order, refunded)
+        return Money(order.refunded_amount.normalize(), order.currency) if order.refunded_amount else None

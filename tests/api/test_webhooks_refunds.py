@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.checkout.models import Order
+from api.columns import utcnow
+from api.webhooks.held_refunds import HOLD_FOR
+from api.webhooks.models import HeldRefund
 from tests.api.commerce_support import ACCOUNT, SHOP, Shoppable, World, shopify_delivery, stripe_delivery
 from tests.commerce.fakes.loopback import Reply
 from tests.utils.api import BrandAccount
@@ -155,15 +159,107 @@ def test_a_stripe_refund_from_another_account_or_mode_changes_nothing(
     assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "119.80"}
 
 
-def test_a_refund_of_a_payment_reelcart_did_not_record_is_acknowledged_and_changes_nothing(
+def test_a_stripe_refund_that_overtakes_its_order_is_held_and_leaves_revenue_once_the_order_is_recorded(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a paid session whose checkout.session.completed failed (Stripe will retry it), and the brand
+    # refunding one hoodie, then the second, meanwhile
+    tap(world, hoodie, quantity=2)
+    first = refund(world, "evt_refund_early_1", 5990)
+    second = refund(world, "evt_refund_early_2", 11980)
+    older = refund(world, "evt_refund_early_0", 2000)  # an older snapshot, delivered last
+    assert first["outcome"] == (
+        "held: no ReelCart order for payment pi_test_0001 yet; its refunds (59.90 EUR) count if the order "
+        "is recorded within 7 days"
+    )
+    assert (second["handled"], older["handled"]) == (True, True)
+    assert rows(engine, Order) == []
+
+    # When the retried checkout.session.completed records the order
+    recorded = receipt(stripe_delivery(world.client, paid_body(world)))
+
+    # Then it is recorded refunded in full: no paid order, no revenue, and the hold is gone
+    (order,) = rows(engine, Order)
+    assert recorded["outcome"] == (
+        f"order {order.id} recorded (paid, 119.80 EUR); refunded before it was recorded: 119.80 EUR"
+    )
+    assert (order.status, order.refunded_amount) == ("refunded", Decimal("119.800"))
+    assert rows(engine, HeldRefund) == []
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 0,
+        "revenue": {"EUR": "0.00"},
+        "refunded": {"EUR": "119.80"},
+    }
+
+
+def test_a_held_stripe_refund_from_another_account_is_not_applied(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_foreign", 11980, account="acct_SomeoneElse")
+
+    recorded = receipt(stripe_delivery(world.client, paid_body(world)))
+
+    (order,) = rows(engine, Order)
+    assert recorded["outcome"] == f"order {order.id} recorded (paid, 119.80 EUR)"
+    assert (order.status, order.refunded_amount) == ("paid", Decimal("0.000"))
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "119.80"}
+
+
+def test_a_held_refund_is_forgotten_after_a_week(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # A refund held eight days ago (a sale no tap led to, or an order whose delivery never came)
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_old", 11980)
+    with Session(engine) as session:
+        (held,) = session.exec(select(HeldRefund)).all()
+        held.received_at = utcnow() - HOLD_FOR - timedelta(days=1)
+        session.add(held)
+        session.commit()
+
+    # is not applied to an order recorded now
+    recorded = receipt(stripe_delivery(world.client, paid_body(world)))
+    (order,) = rows(engine, Order)
+    assert recorded["outcome"] == f"order {order.id} recorded (paid, 119.80 EUR)"
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "119.80"}
+
+    # and a later hold sweeps old ones away
+    with Session(engine) as session:
+        session.add(
+            HeldRefund(provider="stripe", payment_ref="pi_stale", received_at=utcnow() - HOLD_FOR * 2)
+        )
+        session.commit()
+    refund(world, "evt_refund_other", 500, payment_intent="pi_unrelated")
+    assert [row.payment_ref for row in rows(engine, HeldRefund)] == ["pi_unrelated"]
+
+
+def test_a_refund_and_its_order_delivered_at_the_same_moment_count_once(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    tap(world, hoodie, quantity=2)
+    bodies = [
+        world.stripe.refunded_event("cs_test_0001", "evt_refund_race", ACCOUNT, refunded=11980),
+        paid_body(world),
+    ]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda body: stripe_delivery(world.client, body), bodies))
+
+    assert [response.status_code for response in responses] == [200, 200]
+    (order,) = rows(engine, Order)
+    assert (order.status, order.refunded_amount) == ("refunded", Decimal("119.800"))
+    assert rows(engine, HeldRefund) == []
+
+
+def test_a_refund_of_an_order_recorded_before_payments_were_kept_changes_nothing(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    # A session the brand sold outside ReelCart (no order stored), and an order recorded before the
-    # orders knew their PaymentIntent (migration 0020): neither is found by the charge's payment
+    # An order recorded before the orders knew their PaymentIntent (migration 0020) is not found by the
+    # charge's payment: the refund is held, and the order stays as it was
     tap(world, hoodie, quantity=2)
-    unknown = refund(world, "evt_refund_unknown", 11980)
-    assert unknown["outcome"] == "ignored: no ReelCart order for payment pi_test_0001"
-
     receipt(stripe_delivery(world.client, paid_body(world)))
     (order,) = rows(engine, Order)
     with Session(engine) as session:
@@ -172,9 +268,10 @@ def test_a_refund_of_a_payment_reelcart_did_not_record_is_acknowledged_and_chang
         legacy.provider_payment_id = None
         session.add(legacy)
         session.commit()
-    assert refund(world, "evt_refund_legacy", 11980)["outcome"] == (
-        "ignored: no ReelCart order for payment pi_test_0001"
-    )
+
+    answer = refund(world, "evt_refund_legacy", 11980)
+
+    assert answer["outcome"].startswith("held: no ReelCart order for payment pi_test_0001 yet")
     assert stored(engine, order).status == "paid"
 
 
@@ -317,8 +414,67 @@ def test_a_shopify_refund_of_an_order_no_tap_led_to_asks_shopify_nothing(
     body = world.shopify.refund_webhook(555, 7, amount="10.00")
     answer = receipt(shopify_delivery(world.client, body, topic="refunds/create"))
 
-    assert answer["outcome"] == "ignored: order gid://shopify/Order/555 is not a ReelCart order"
+    assert answer["outcome"] == (
+        "held: order gid://shopify/Order/555 is not a ReelCart order (yet); its refunds count if it is "
+        "recorded within 7 days"
+    )
     assert order_refund_reads(world) == 0
+    (held,) = rows(engine, HeldRefund)
+    assert (held.payment_ref, held.reported_by, held.refunded_amount) == (
+        "gid://shopify/Order/555",
+        SHOP,
+        None,
+    )
+
+
+def test_a_shopify_refund_that_overtakes_its_order_is_read_when_the_order_is_recorded(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a tap's order 90 whose orders/create failed (Shopify retries it), refunded in part meanwhile
+    tap(world, hoodie, provider="shopify", quantity=2)
+    shopify_refund(world, 11, amount="20.00", total="20.00")
+    assert (rows(engine, Order), order_refund_reads(world)) == ([], 0)
+
+    # When the retried orders/create arrives (Shopify's refunded total has grown since)
+    world.shopify.refunded[ORDER_90] = ("50.00", "EUR")
+    body = world.shopify.order_webhook(cart_number=1, order_number=90)
+    recorded = receipt(shopify_delivery(world.client, body, topic="orders/create", event_id="e-90-create"))
+
+    # Then the order's refunded total is read once, and revenue is what was kept
+    (order,) = rows(engine, Order)
+    assert recorded["outcome"] == (
+        f"order {order.id} recorded (paid, 119.80 EUR); refunded before it was recorded: 50.00 EUR"
+    )
+    assert order_refund_reads(world) == 1
+    assert rows(engine, HeldRefund) == []
+    assert analytics(world, hoodie, brand) == {
+        "orders_paid": 1,
+        "revenue": {"EUR": "69.80"},
+        "refunded": {"EUR": "50.00"},
+    }
+
+
+def test_an_order_without_a_held_refund_asks_shopify_nothing_about_refunds(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    shopify_paid(world, hoodie, engine)
+
+    assert order_refund_reads(world) == 0
+
+
+def test_a_shops_redaction_deletes_the_refunds_it_reported(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    tap(world, hoodie, provider="shopify", quantity=2)
+    shopify_refund(world, 12, amount="20.00", total="20.00")
+    receipt(shopify_delivery(world.client, {"id": 1}, topic="app/uninstalled"))
+
+    answer = receipt(
+        shopify_delivery(world.client, {"shop_id": 954889, "shop_domain": SHOP}, topic="shop/redact")
+    )
+
+    assert answer["handled"] is True
+    assert rows(engine, HeldRefund) == []
 
 
 def test_a_failed_refund_read_is_not_acknowledged_so_shopify_redelivers_it(

@@ -75,12 +75,20 @@ class FakeStripe:
         return stripe_json(event)
 
     def refunded_event(
-        self, session_id: str, event_id: str, account: str | None, *, refunded: int, livemode: bool = False
+        self,
+        session_id: str,
+        event_id: str,
+        account: str | None,
+        *,
+        refunded: int,
+        livemode: bool = False,
+        payment_intent: str | None = None,
     ) -> bytes:
         """The `charge.refunded` body Stripe POSTs after a refund of the session's payment: the charge
-        as it stands, `amount_refunded` being every refund of it so far (in Stripe's minor units)."""
+        as it stands, `amount_refunded` being every refund of it so far (in Stripe's minor units).
+        `payment_intent` names another payment (a sale of the account's that ReelCart never saw)."""
         session = self.sessions[session_id]
-        intent = payment_intent_of(session_id)
+        intent = payment_intent or payment_intent_of(session_id)
         charge: dict[str, Any] = {
             "id": "ch_" + intent.removeprefix("pi_"),
             "object": "charge",

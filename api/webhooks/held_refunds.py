@@ -1,0 +1,122 @@
+"""Refunds that arrive before their order: held, then applied when the order is recorded.
+
+A provider retries a delivery that failed (ReelCart down, a database outage, a provider call that
+failed), and meanwhile later events go on arriving: a brand can refund a purchase whose
+`checkout.session.completed` or `orders/create` is still waiting for its retry. Acknowledged and
+dropped, that refund would never leave revenue. So a refund that finds no order is held under the
+name the order will carry (Stripe's PaymentIntent, Shopify's order GID) and taken when the order is
+recorded. Most held refunds are of sales no tap led to (a connected account reports all its charges,
+a shop all its orders): they never find an order and are forgotten after `HOLD_FOR`, longer than any
+provider retries a delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.columns import utcnow
+from api.webhooks.models import HeldRefund
+from commerce.money import Money
+
+# Stripe retries a live-mode delivery for up to three days, Shopify for hours: a week covers both.
+HOLD_FOR = timedelta(days=7)
+
+
+def lock_payment(session: Session, provider: str, payment_ref: str) -> None:
+    """Serialize, until the transaction ends, the events about one payment that could otherwise miss
+    each other: a refund finding no order while the order is being recorded (not yet visible), which
+    then takes no hold (not yet visible either). Shopify's order events hold their brand's row lock
+    already; Stripe's lock nothing both would wait on. SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"reelcart-payment:{provider}:{payment_ref}"},
+        )
+
+
+def hold_refund(
+    session: Session,
+    *,
+    provider: str,
+    payment_ref: str,
+    reported_by: str | None,
+    refunded: Money | None = None,
+) -> HeldRefund:
+    """Keep a refund of `payment_ref` until its order is recorded, with the provider's running total
+    when the event carries one (the largest snapshot wins, as on an order). Flushes only."""
+    forget_expired(session)
+    row = _held(session, provider, payment_ref)
+    if row is None:
+        row = HeldRefund(provider=provider, payment_ref=payment_ref, reported_by=reported_by)
+        try:
+            # A savepoint: a second refund of the same payment held at the same moment loses the insert
+            # race without undoing the delivery's own rows; it then updates the winner's.
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            found = _held(session, provider, payment_ref)
+            if found is None:
+                raise
+            row = found
+    if refunded is not None and _larger(row, refunded):
+        row.refunded_amount, row.currency = refunded.amount, refunded.currency
+    row.received_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _larger(row: HeldRefund, refunded: Money) -> bool:
+    if row.refunded_amount is None or row.currency != refunded.currency:
+        return True
+    return refunded.amount > row.refunded_amount
+
+
+def take_held_refund(session: Session, provider: str, payment_ref: str) -> HeldRefund | None:
+    """The refund held for `payment_ref`, removed from the hold (the caller applies it to the order it
+    has just recorded, in the same transaction). None when nothing was held or the hold expired."""
+    row = _held(session, provider, payment_ref)
+    if row is None:
+        return None
+    session.delete(row)
+    session.flush()
+    if row.received_at < utcnow() - HOLD_FOR:
+        return None
+    return row
+
+
+def held_refund_exists(session: Session, provider: str, payment_ref: str) -> bool:
+    statement = select(HeldRefund.id).where(
+        HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref
+    )
+    return session.exec(statement).first() is not None
+
+
+def forget_expired(session: Session) -> int:
+    """Delete the holds older than `HOLD_FOR`; returns how many."""
+    result = session.execute(delete(HeldRefund).where(col(HeldRefund.received_at) < utcnow() - HOLD_FOR))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forget_reported_by(session: Session, provider: str, reported_by: str) -> int:
+    """Delete what one shop or account reported (a shop's redaction); returns how many."""
+    result = session.execute(
+        delete(HeldRefund).where(
+            col(HeldRefund.provider) == provider, col(HeldRefund.reported_by) == reported_by
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _held(session: Session, provider: str, payment_ref: str) -> HeldRefund | None:
+    # Locked: the order's own event, recorded at the same moment, takes the row after this one is done.
+    return session.exec(
+        select(HeldRefund)
+        .where(HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref)
+        .with_for_update()
+    ).first()
