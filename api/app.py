@@ -9,6 +9,8 @@ from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from api import health, pages
 from api.analytics import router as events
@@ -23,7 +25,8 @@ from api.cors import AudienceCors
 from api.db import create_db_engine
 from api.detectors import router as detectors
 from api.episodes import router as episodes
-from api.housekeeping import sweep_stale_part_files
+from api.episodes.service import stored_file_names
+from api.housekeeping import sweep_orphaned_episode_files, sweep_stale_part_files
 from api.jobs import router as jobs
 from api.jobs.handlers import job_handlers
 from api.jobs.queue import JobKind, JobQueue, ThreadJobQueue
@@ -78,6 +81,7 @@ def create_app(
         undo_logging = configure_logging(settings.log_format)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         sweep_stale_part_files(settings.media_dir)
+        _sweep_orphaned_episode_files(engine, settings)
         # A broker-backed queue starts its own supervisor (it publishes what was never published).
         queue.start()
         if supervisor is not None:
@@ -175,3 +179,15 @@ def _job_queue(
     )
     queue.bind(job_handlers(engine, settings, linking, queue, commerce, tag_function))
     return queue
+
+
+def _sweep_orphaned_episode_files(engine: Engine, settings: ApiSettings) -> None:
+    """Complete episode files a crash left unnamed (see api.housekeeping); an API that cannot read the
+    database yet starts anyway, and the next start sweeps."""
+    try:
+        with Session(engine) as session:
+            referenced = stored_file_names(session)
+    except SQLAlchemyError as error:
+        log.warning("episode files not swept: the database could not be read (%s)", type(error).__name__)
+        return
+    sweep_orphaned_episode_files(settings.media_dir, referenced)

@@ -4,12 +4,20 @@ Files are written as `<name>.part` and renamed when complete (uploads, transcode
 so a `.part` file is either being written right now, by this or another process sharing the media
 dir, or an orphan of a process that died mid-write. A writer appends as the bytes arrive, so its
 file's modification time keeps moving: one untouched for `STALE_PART_AFTER_S` has no live writer.
+
+A complete file in the episodes folder can be an orphan too: a transcode finished but its job died
+before the episode pointed at it, an upload stored whose registration never committed, a CLI copy cut
+short. Such a file is one no episode plays and no transcode job reads; it is swept once it is a day
+old, far beyond the seconds between a file's last write and the commit naming it (and the minutes a
+CLI registration spends transcoding its copy).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 log = logging.getLogger("reelcart.housekeeping")
@@ -19,6 +27,10 @@ log = logging.getLogger("reelcart.housekeeping")
 STALE_PART_AFTER_S = 600.0
 # Where `.part` files are written: uploads and transcodes, catalog images (one folder per brand).
 PART_FILE_PATTERNS = ("episodes/*.part", "images/*/*.part")
+ORPHAN_AFTER_S = 24 * 3600.0
+# The names ReelCart gives the files it stores in the episodes folder (a random UUID and a suffix):
+# anything else there was put by someone else and is never touched.
+_STORED_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[a-z0-9]{1,10})?")
 
 
 def sweep_stale_part_files(
@@ -41,4 +53,38 @@ def sweep_stale_part_files(
             swept.append(path)
     if swept:
         log.info("deleted %d partial file(s) an interrupted write left in the media dir", len(swept))
+    return swept
+
+
+def sweep_orphaned_episode_files(
+    media_dir: Path,
+    referenced: Collection[str],
+    *,
+    older_than_s: float = ORPHAN_AFTER_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Delete the files ReelCart stored in `media_dir/episodes` whose names are not in `referenced`
+    (the file names episodes and transcode jobs hold) and that were last written `older_than_s` ago."""
+    cutoff = (time.time() if now is None else now) - older_than_s
+    swept: list[Path] = []
+    folder = media_dir / "episodes"
+    if not folder.is_dir():
+        return swept
+    for path in folder.iterdir():
+        if path.name in referenced or not _STORED_NAME.fullmatch(path.name):
+            continue
+        try:
+            if not path.is_file() or path.stat().st_mtime > cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            log.warning("could not delete orphaned episode file %s: %s", path.name, error.strerror)
+            continue
+        swept.append(path)
+    if swept:
+        log.info(
+            "deleted %d episode file(s) no episode or transcode job names (a crash's leftovers)", len(swept)
+        )
     return swept

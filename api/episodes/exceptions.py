@@ -23,3 +23,11 @@ class EpisodeProcessing(ApiError, status=409, slug="episode-processing"):
 
 class EpisodeUnplayable(ApiError, status=409, slug="episode-unplayable"):
     """Its video could not be made browser-playable."""
+
+
+class NothingToTranscode(ApiError, status=409, slug="nothing-to-transcode"):
+    """A transcode was asked for an episode whose video plays in browsers already."""
+
+
+class EpisodeSourceGone(ApiError, status=409, slug="episode-source-gone"):
+    """The file an unplayable episode was registered from is no longer stored: nothing to try again."""

@@ -16,7 +16,13 @@ from sqlmodel import Session, col, select
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
 from api.episodes.models import Episode, TagJob, TranscodeJob
-from api.episodes.schemas import EpisodeFromPath, EpisodePage, EpisodePublic, TagJobPublic
+from api.episodes.schemas import (
+    EpisodeFromPath,
+    EpisodePage,
+    EpisodePublic,
+    TagJobPublic,
+    TranscodeJobPublic,
+)
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.problems import Problem
@@ -228,3 +234,27 @@ def create_tag_job(
     session.refresh(job)
     response.headers["Location"] = reference.location
     return tag_job_public(job)
+
+
+@router.post(
+    "/episodes/{episode_id}/transcode-jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TranscodeJobPublic,
+    summary="Try an unplayable episode's transcode again (when its last attempt failed for a reason that "
+    "was not the video's, such as a full disk); poll the job for progress",
+    responses={
+        409: {
+            "description": "the episode plays already (`nothing-to-transcode`), is being transcoded "
+            "(`episode-processing`), or its file is gone (`episode-source-gone`: upload it again)"
+        }
+    },
+)
+def create_transcode_job(
+    episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
+) -> TranscodeJobPublic:
+    job = episodes.retry_transcode(session, brand_id, episode_id)
+    session.commit()
+    _publish(request, job)
+    session.refresh(job)
+    response.headers["Location"] = JobRef(JobKind.TRANSCODE, job.id).location
+    return TranscodeJobPublic.model_validate(job, from_attributes=True)

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api.episodes.exceptions import (
     EpisodeProcessing,
+    EpisodeSourceGone,
     EpisodeUnplayable,
+    NothingToTranscode,
     PathNotAllowed,
     UnusableMedia,
     UploadTooLarge,
@@ -66,14 +68,10 @@ def episode_public(
 
 def episode_view(session: Session, episode: Episode, settings: ApiSettings) -> EpisodePublic:
     """`episode_public`, naming the transcode job of an episode that is (or could not be) transcoded."""
-    job_id = None
+    job = None
     if episode.status in (EpisodeStatus.PROCESSING, EpisodeStatus.UNPLAYABLE):
-        job_id = session.exec(
-            select(TranscodeJob.id)
-            .where(TranscodeJob.episode_id == episode.id)
-            .order_by(col(TranscodeJob.created_at).desc())
-        ).first()
-    return episode_public(episode, settings, job_id)
+        job = latest_transcode_job(session, episode.id)
+    return episode_public(episode, settings, job.id if job else None)
 
 
 def refuse_unless_playable(episode: Episode) -> None:
@@ -86,8 +84,53 @@ def refuse_unless_playable(episode: Episode) -> None:
     if episode.status == EpisodeStatus.UNPLAYABLE:
         raise EpisodeUnplayable(
             f"the episode's video could not be made browser-playable ({episode.media_error}); upload "
-            "another file"
+            f"another file, or, if the failure was not the video's, try again with POST "
+            f"/v1/episodes/{episode.id}/transcode-jobs"
         )
+
+
+def latest_transcode_job(session: Session, episode_id: uuid.UUID) -> TranscodeJob | None:
+    return session.exec(
+        select(TranscodeJob)
+        .where(TranscodeJob.episode_id == episode_id)
+        .order_by(col(TranscodeJob.created_at).desc())
+    ).first()
+
+
+def retry_transcode(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> TranscodeJob:
+    """A new transcode job for an `unplayable` episode whose file is still stored: its last attempt
+    failed for a reason that was not the video's (a full disk, an outage; a video that does not convert
+    is deleted at once). The episode is `processing` again; the caller commits and publishes the job."""
+    episode = get_episode(session, brand_id, episode_id)
+    if episode.status == EpisodeStatus.PROCESSING:
+        raise EpisodeProcessing("the episode's video is being transcoded already (see its transcode_job)")
+    if episode.status != EpisodeStatus.UNPLAYABLE:
+        raise NothingToTranscode(f"the episode's video plays in browsers already (status {episode.status})")
+    last = latest_transcode_job(session, episode.id)
+    if last is None or not Path(last.source_path).is_file():
+        raise EpisodeSourceGone(
+            f"the episode's file is no longer stored (a video that cannot be converted is deleted: "
+            f"{episode.media_error}); upload the video again as a new episode"
+        )
+    # Conditional: of two retries sent at once one turns the episode `processing`, the other is a 409.
+    taken = session.execute(
+        update(Episode)
+        .where(col(Episode.id) == episode.id, col(Episode.status) == EpisodeStatus.UNPLAYABLE)
+        .values(status=EpisodeStatus.PROCESSING, media_error=None)
+    )
+    if getattr(taken, "rowcount", 0) != 1:
+        raise EpisodeProcessing("the episode's video is being transcoded already (see its transcode_job)")
+    job = TranscodeJob(
+        brand_id=brand_id,
+        episode_id=episode.id,
+        source_path=last.source_path,
+        source_owned=last.source_owned,
+        shown_name=last.shown_name,
+    )
+    session.add(job)
+    session.flush()
+    session.refresh(episode)
+    return job
 
 
 def get_episode(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID) -> Episode:
@@ -263,6 +306,14 @@ def register_for_browsers(
             kept.unlink(missing_ok=True)  # the upload renamed to its type: the caller knows only `path`
         raise
     return episode, job
+
+
+def stored_file_names(session: Session) -> set[str]:
+    """The names of the files episodes play and transcode jobs read (the housekeeping sweep keeps
+    them): every file ReelCart stores for episodes has a unique random name."""
+    played = session.exec(select(Episode.media_path)).all()
+    read = session.exec(select(TranscodeJob.source_path)).all()
+    return {Path(path).name for path in (*played, *read)}
 
 
 def resolve_server_path(settings: ApiSettings, raw: str) -> Path:

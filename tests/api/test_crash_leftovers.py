@@ -18,8 +18,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.app import create_app
-from api.episodes.models import Episode
-from api.housekeeping import STALE_PART_AFTER_S, sweep_stale_part_files
+from api.episodes.models import Episode, TranscodeJob
+from api.housekeeping import (
+    ORPHAN_AFTER_S,
+    STALE_PART_AFTER_S,
+    sweep_orphaned_episode_files,
+    sweep_stale_part_files,
+)
+from api.jobs.models import JobState
 from api.jobs.queue import JobQueue
 from api.settings import ApiSettings
 from tests.utils.api import BrandAccount
@@ -68,6 +74,65 @@ def test_the_sweep_decides_by_the_time_of_the_last_write(tmp_path: Path) -> None
     assert sweep_stale_part_files(tmp_path, older_than_s=60, now=written + 61) == [part]
     assert not part.exists()
     assert sweep_stale_part_files(tmp_path / "missing", older_than_s=60) == []
+
+
+def test_start_up_sweeps_complete_episode_files_nothing_names_and_keeps_the_rest(
+    settings: ApiSettings, engine: Engine, job_queue: JobQueue, brand: BrandAccount
+) -> None:
+    media = settings.media_dir / "episodes"
+    day = ORPHAN_AFTER_S + 60
+    # Given an episode's file, a failed transcode's kept upload, and what crashes left: a transcode
+    # whose job died before its commit, an upload never registered, a CLI copy cut short
+    played = _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000001.mp4", age_s=day)
+    kept_upload = _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000002.upload", age_s=day)
+    with Session(engine) as session:
+        episode = Episode(
+            brand_id=brand.brand.id,
+            title="Pilot",
+            media_path=str(played),
+            duration_ms=1000,
+            fps=30.0,
+            time_base="1/30",
+            width=16,
+            height=16,
+        )
+        session.add(episode)
+        session.flush()
+        session.add(
+            TranscodeJob(
+                brand_id=brand.brand.id,
+                episode_id=episode.id,
+                source_path=str(kept_upload),
+                state=JobState.FAILED,
+            )
+        )
+        session.commit()
+    orphans = [
+        _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000003.mp4", age_s=day),
+        _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000004.upload", age_s=day),
+        _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000005.mov", age_s=day),
+    ]
+    # and files the sweep must leave: one written an hour ago (its commit may be on its way), and
+    # files ReelCart did not name
+    recent = _file(media / "0b7e1f6a-3c1d-4e2a-9f00-000000000006.mp4", age_s=3600)
+    foreign = [_file(media / "intro.mp4", age_s=day), _file(media / "README", age_s=day)]
+
+    with TestClient(create_app(settings, engine=engine, job_queue=job_queue)) as client:
+        assert client.get("/healthz").status_code == 200
+
+    assert [path.exists() for path in orphans] == [False, False, False]
+    assert [path.exists() for path in (played, kept_upload, recent, *foreign)] == [True] * 5
+
+
+def test_the_episode_file_sweep_decides_by_name_and_age(tmp_path: Path) -> None:
+    name = "0b7e1f6a-3c1d-4e2a-9f00-0000000000aa.mp4"
+    orphan = _file(tmp_path / "episodes" / name, age_s=0)
+    written = orphan.stat().st_mtime
+
+    assert sweep_orphaned_episode_files(tmp_path, set(), older_than_s=60, now=written + 59) == []
+    assert sweep_orphaned_episode_files(tmp_path, {name}, older_than_s=60, now=written + 61) == []
+    assert sweep_orphaned_episode_files(tmp_path, set(), older_than_s=60, now=written + 61) == [orphan]
+    assert sweep_orphaned_episode_files(tmp_path / "missing", set()) == []
 
 
 def _upload_then_disconnect(app: FastAPI, key: str) -> list[dict[str, Any]]:

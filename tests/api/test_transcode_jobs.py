@@ -21,7 +21,13 @@ from api.jobs.queue import JobKind
 from api.jobs.recovery import requeue_stale_jobs
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
-from tests.api.test_episode_media import make_gif, media, run_transcodes, stored_episodes
+from tests.api.test_episode_media import (
+    assert_no_server_detail,
+    make_gif,
+    media,
+    run_transcodes,
+    stored_episodes,
+)
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 from tests.utils.webhooks import count
 
@@ -93,10 +99,64 @@ def test_a_transcode_that_fails_for_another_reason_than_the_video_keeps_the_uplo
 
     run_transcodes(engine, settings, job_queue)
 
-    # Then the episode cannot be played, but the brand's upload is still there for an operator to retry
+    # Then the episode cannot be played, but the brand's upload is still there to try again
     episode = client.get(f"/v1/episodes/{response.json()['id']}", headers=brand.headers).json()
     assert episode["status"] == "unplayable"
     assert [path.suffix for path in stored_episodes(settings)] == [".upload"]
+    tag = client.post(f"/v1/episodes/{episode['id']}/tag-jobs", headers=brand.headers)
+    assert f"POST /v1/episodes/{episode['id']}/transcode-jobs" in tag.json()["detail"]
+
+    # When the disk has room again and the brand asks for the transcode again
+    monkeypatch.undo()
+    retried = client.post(f"/v1/episodes/{episode['id']}/transcode-jobs", headers=brand.headers)
+    assert retried.status_code == 202
+    assert retried.headers["Location"] == f"/v1/transcode-jobs/{retried.json()['id']}"
+    processing = client.get(f"/v1/episodes/{episode['id']}", headers=brand.headers).json()
+    assert (processing["status"], processing["media_error"]) == ("processing", None)
+    assert processing["transcode_job"] == retried.headers["Location"]
+    assert run_transcodes(engine, settings, job_queue) == 1
+
+    # Then the episode is registered, plays the transcode, and the upload is gone
+    done = client.get(f"/v1/episodes/{episode['id']}", headers=brand.headers).json()
+    assert (done["status"], done["codec"], done["transcode_job"]) == ("registered", "h264", None)
+    assert [path.suffix for path in stored_episodes(settings)] == [".mp4"]
+    assert client.get(retried.headers["Location"], headers=brand.headers).json()["state"] == "done"
+    # And it has nothing left to transcode
+    again = client.post(f"/v1/episodes/{episode['id']}/transcode-jobs", headers=brand.headers)
+    assert (again.status_code, again.json()["type"]) == (409, PROBLEMS + "nothing-to-transcode")
+
+
+def test_a_transcode_cannot_be_tried_again_while_one_runs_or_once_the_file_is_gone(
+    client: TestClient,
+    brand: BrandAccount,
+    other_brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    job_queue: RecordingQueue,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
+    episode_id = response.json()["id"]
+    # While its first transcode is queued
+    queued = client.post(f"/v1/episodes/{episode_id}/transcode-jobs", headers=brand.headers)
+    assert (queued.status_code, queued.json()["type"]) == (409, PROBLEMS + "episode-processing")
+
+    # Another brand's key does not find the episode at all
+    foreign = client.post(f"/v1/episodes/{episode_id}/transcode-jobs", headers=other_brand.headers)
+    assert foreign.status_code == 404
+
+    # A video that does not convert is deleted: nothing is left to try again
+    def refuse(source: Path, target: Path, **_: object) -> None:
+        raise VideoError(f"{source.name} could not be converted to H.264: Invalid data", path=str(source))
+
+    monkeypatch.setattr(episode_service, "transcode_for_browsers", refuse)
+    run_transcodes(engine, settings, job_queue)
+    gone = client.post(f"/v1/episodes/{episode_id}/transcode-jobs", headers=brand.headers)
+    assert (gone.status_code, gone.json()["type"]) == (409, PROBLEMS + "episode-source-gone")
+    assert "upload the video again" in gone.json()["detail"]
+    assert_no_server_detail(gone, settings)
+    assert count(engine, TranscodeJob) == 1
 
 
 def test_a_transcode_whose_workers_keep_dying_is_given_up_and_its_episode_says_so(
