@@ -61,13 +61,27 @@ def record_events(
     impressions or taps by resending them (and a tap rate, taps per impression, stays a share of
     viewers)."""
     episode_ids = {event.episode_id for event in batch.events}
-    episodes = {
-        row.id: row for row in session.exec(select(Episode).where(col(Episode.id).in_(episode_ids))).all()
-    }
+    # Key-share locked, the placements before the episodes (the order an episode's deletion takes them
+    # in, api.episodes.deletion): a deletion under way is waited for and then they are unknown, instead
+    # of the events failing on their foreign keys.
     placement_ids = {event.placement_id for event in batch.events if event.placement_id}
     placements = {
         row.id: row
-        for row in session.exec(select(Placement).where(col(Placement.id).in_(placement_ids))).all()
+        for row in session.exec(
+            select(Placement)
+            .where(col(Placement.id).in_(placement_ids))
+            .order_by(col(Placement.id))
+            .with_for_update(read=True, key_share=True)
+        ).all()
+    }
+    episodes = {
+        row.id: row
+        for row in session.exec(
+            select(Episode)
+            .where(col(Episode.id).in_(episode_ids))
+            .order_by(col(Episode.id))
+            .with_for_update(read=True, key_share=True)
+        ).all()
     }
     now = datetime.now(UTC)
     accepted = 0

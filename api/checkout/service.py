@@ -34,6 +34,7 @@ from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.columns import MAX_MONEY
 from api.commerce_config import token_cipher
+from api.episodes.models import Episode
 from api.errors import ApiError, InvalidInput, NotFound
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
@@ -257,11 +258,29 @@ def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
         )
     if not variant.available:
         raise VariantUnavailable("this variant is sold out")
+    if not _key_share(session, placement):
+        raise NotFound("placement")
     product = session.get(Product, variant.product_id)
     brand = session.get(Brand, placement.brand_id)
     if product is None or brand is None:
         raise NotFound("variant")
     return _Sale(placement=placement, variant=variant, product=product, brand=brand)
+
+
+def _key_share(session: Session, placement: Placement) -> bool:
+    """Key-share the placement and its episode, which the checkout will refer to, after the variant: the
+    order a product's deletion (variants, placements, timelines) and an episode's (placements, episode)
+    take them in, so none waits on another in a cycle. A deletion under way is waited for, and then
+    they are gone (False); one that starts later sees this checkout and keeps them."""
+    still = session.exec(
+        select(Placement.id).where(Placement.id == placement.id).with_for_update(read=True, key_share=True)
+    ).first()
+    episode = session.exec(
+        select(Episode.id)
+        .where(Episode.id == placement.episode_id)
+        .with_for_update(read=True, key_share=True)
+    ).first()
+    return still is not None and episode is not None
 
 
 def _find(session: Session, provider: CheckoutProviderName, click_id: str) -> CheckoutSession | None:

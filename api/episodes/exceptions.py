@@ -31,3 +31,11 @@ class NothingToTranscode(ApiError, status=409, slug="nothing-to-transcode"):
 
 class EpisodeSourceGone(ApiError, status=409, slug="episode-source-gone"):
     """The file an unplayable episode was registered from is no longer stored: nothing to try again."""
+
+
+class EpisodeSold(ApiError, status=409, slug="already-sold"):
+    """Checkouts were started from the episode's hotspots: its sales records name it, so it is kept."""
+
+
+class EpisodeHasJobs(ApiError, status=409, slug="job-in-progress"):
+    """A job is queued or running for the episode; it is deleted once the job is done."""

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes import service as episodes
+from api.episodes.deletion import delete_episode, delete_files
 from api.episodes.models import Episode, TagJob, TranscodeJob
 from api.episodes.schemas import (
     EpisodeFromPath,
@@ -190,6 +191,26 @@ def get_episode(
     return episodes.episode_view(session, episodes.get_episode(session, brand_id, episode_id), settings)
 
 
+@router.delete(
+    "/episodes/{episode_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an episode: its placements and their history, its analytics, its finished jobs and its "
+    "files",
+    description="Its public timeline answers 404 from then on. An episode a checkout was started from is "
+    "kept with the brand's sales records: 409 `already-sold` (reject its placements to take its hotspots "
+    "down). While a transcode, tag or link job of the episode is queued or running: 409 `job-in-progress`. "
+    "A server-path episode's own file is never deleted, only what ReelCart stored for it.",
+    responses={409: {"description": "sold from (`already-sold`), or a job is under way (`job-in-progress`)"}},
+)
+def remove_episode(
+    episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    files = delete_episode(session, settings, brand_id, episode_id)
+    session.commit()
+    delete_files(files)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 def tag_job_public(job: TagJob) -> TagJobPublic:
     return TagJobPublic.model_validate(job, from_attributes=True)
 
@@ -224,9 +245,11 @@ def create_tag_job(
     try:
         session.commit()
     except IntegrityError:
-        # Another request queued one between the check and this insert (the partial unique index).
+        # Another request queued one between the check and this insert (the partial unique index), or
+        # the episode was deleted meanwhile (the foreign key).
         session.rollback()
-        _refuse_if_tagging(session, episode.id)
+        _refuse_if_tagging(session, episode_id)
+        episodes.get_episode(session, brand_id, episode_id)
         raise
     queue: JobQueue = request.app.state.job_queue
     reference = JobRef(JobKind.TAG, job.id)
