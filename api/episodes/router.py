@@ -76,22 +76,39 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _registered_under(session: Session, brand_id: uuid.UUID, key: str | None, title: str) -> Episode | None:
-    """The episode an earlier upload with this key registered; a 409 if that upload was another one (a
-    key reused by mistake must not answer an unrelated episode as if it were this upload's)."""
+def _registered_under(
+    session: Session, brand_id: uuid.UUID, key: str | None, title: str, declared_bytes: int | None
+) -> Episode | None:
+    """The episode an earlier upload with this key registered; a 409 if that upload was another one: a
+    key reused by mistake must not answer an unrelated episode as if it were this upload's. Another
+    title, or a body of another declared size than the first upload's, is another upload (the bytes are
+    not read to compare them: the point of a retry's answer is not to take the body again)."""
     if key is None:
         return None
     first = session.exec(
         select(Episode).where(Episode.brand_id == brand_id, Episode.idempotency_key == key)
     ).first()
-    if first is not None and first.title != title:
+    if first is None:
+        return None
+    other_size = (
+        declared_bytes is not None and first.upload_bytes is not None and declared_bytes != first.upload_bytes
+    )
+    if first.title != title or other_size:
+        size = f", {first.upload_bytes} bytes" if first.upload_bytes is not None else ""
         raise Problem(
             409,
             f"Idempotency-Key {key!r} was already used for another upload (episode {first.id}, titled "
-            f"{first.title!r}); send a new key for a new upload",
+            f"{first.title!r}{size}); send a new key for a new upload",
             slug="idempotency-key-reused",
         )
     return first
+
+
+def _declared_bytes(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 @router.post(
@@ -117,7 +134,8 @@ async def upload_episode(
         ("multipart/", "application/json", "application/x-www")
     ):
         raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
-    first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key, title)
+    declared = _declared_bytes(request)
+    first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key, title, declared)
     if first is not None:
         # A retry of an upload that was registered: its episode, not a second one (the body is not read).
         response.status_code = status.HTTP_200_OK
@@ -154,7 +172,7 @@ async def upload_episode(
             # The same key's other upload registered first (the partial unique index): answer that one.
             # (Whatever failed has removed this upload's file.)
             session.rollback()
-            winner = _registered_under(session, brand_id, idempotency_key, title)
+            winner = _registered_under(session, brand_id, idempotency_key, title, declared)
             if winner is None:
                 raise
             return winner

@@ -269,6 +269,7 @@ def register_for_browsers(
     source: str,
     shown_name: str | None = None,
     idempotency_key: str | None = None,
+    upload_bytes: int | None = None,
 ) -> tuple[Episode, TranscodeJob | None]:
     """What the HTTP routes register: probed at once (an unusable file is a 422 now), kept as it is
     when browsers play it, else registered `processing` with a transcode job, which the caller
@@ -283,6 +284,7 @@ def register_for_browsers(
             title=title,
             source=source,
             idempotency_key=idempotency_key,
+            upload_bytes=upload_bytes,
             **media_fields(kept or path, info),
         )
         job: TranscodeJob | None = None
@@ -362,7 +364,8 @@ def register_upload(
 ) -> tuple[Episode, TranscodeJob | None]:
     """Register a streamed upload (see `register_for_browsers`); whatever fails leaves no file behind."""
     try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise UnusableMedia("upload is empty (0 bytes)", errors=[{"field": "file", "message": "empty"}])
         return register_for_browsers(
             session,
@@ -373,6 +376,7 @@ def register_upload(
             source="upload",
             shown_name=shown_name,
             idempotency_key=idempotency_key,
+            upload_bytes=size,
         )
     except BaseException:
         path.unlink(missing_ok=True)

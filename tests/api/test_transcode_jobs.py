@@ -210,14 +210,13 @@ def test_an_upload_retried_with_its_key_answers_the_first_episode(
     first = upload(client, brand, gif, key="upload-7f3a")
     assert (first.status_code, first.json()["status"]) == (201, "processing")
 
-    # When it sends it again with the same key, with the body or cut short, and after the transcode
+    # When it sends it again with the same key, and again after the transcode
     again = upload(client, brand, gif, key="upload-7f3a")
-    cut = upload(client, brand, gif[:10], key="upload-7f3a")
     run_transcodes(engine, settings, job_queue)
     later = upload(client, brand, gif, key="upload-7f3a")
 
     # Then each answer is the first episode (200: nothing new), as it stands now
-    assert [(r.status_code, r.json()["id"]) for r in (again, cut, later)] == [(200, first.json()["id"])] * 3
+    assert [(r.status_code, r.json()["id"]) for r in (again, later)] == [(200, first.json()["id"])] * 2
     assert (again.json()["status"], later.json()["status"]) == ("processing", "registered")
     assert (count(engine, Episode), count(engine, TranscodeJob)) == (1, 1)
     # And another key, or another brand's same key, is another upload
@@ -234,10 +233,15 @@ def test_a_key_reused_for_another_upload_is_a_409_naming_the_first(
     first = upload(client, brand, data, key="k-1")
     headers = {**brand.headers, "Content-Type": "video/mp4", "Idempotency-Key": "k-1"}
 
-    other = client.post("/v1/episodes/upload?title=Ep%202", content=data, headers=headers)
+    # Another title, or the same title with another file (another size), is another upload
+    other_title = client.post("/v1/episodes/upload?title=Ep%202", content=data, headers=headers)
+    other_file = upload(client, brand, data + b"\0" * 100, key="k-1")
+    cut_short = upload(client, brand, data[:10], key="k-1")
 
-    assert (other.status_code, other.json()["type"]) == (409, PROBLEMS + "idempotency-key-reused")
-    assert first.json()["id"] in other.json()["detail"]
+    for other in (other_title, other_file, cut_short):
+        assert (other.status_code, other.json()["type"]) == (409, PROBLEMS + "idempotency-key-reused")
+        assert first.json()["id"] in other.json()["detail"]
+    assert f"{len(data)} bytes" in other_file.json()["detail"]
     assert count(engine, Episode) == 1
 
 
