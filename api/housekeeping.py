@@ -56,6 +56,16 @@ def sweep_stale_part_files(
     return swept
 
 
+def is_stored_episode_file(path: Path, media_dir: Path) -> bool:
+    """Whether `path` is a file ReelCart stored for an episode: in the media dir's episodes folder,
+    under a name it gave it (a file registered by path keeps its own name and place)."""
+    try:
+        folder = (media_dir / "episodes").resolve()
+        return path.resolve().parent == folder and _STORED_NAME.fullmatch(path.name) is not None
+    except (OSError, RuntimeError):
+        return False
+
+
 def sweep_orphaned_episode_files(
     media_dir: Path,
     referenced: Collection[str],
@@ -70,6 +80,18 @@ def sweep_orphaned_episode_files(
     folder = media_dir / "episodes"
     if not folder.is_dir():
         return swept
+    if not referenced:
+        # A database that names no episode file at all beside a media dir that holds some is more likely
+        # the wrong database (a new or restored one) than one whose every episode file is an orphan.
+        stored = [path for path in folder.iterdir() if _STORED_NAME.fullmatch(path.name)]
+        if stored:
+            log.warning(
+                "episode files not swept: the database names none of the %d stored in %s (is it this media "
+                "dir's database?)",
+                len(stored),
+                folder,
+            )
+            return swept
     for path in folder.iterdir():
         if path.name in referenced or not _STORED_NAME.fullmatch(path.name):
             continue

@@ -34,7 +34,7 @@ from api.checkout.models import CheckoutSession, CheckoutStatus
 from api.checkout.schemas import CheckoutCreate, CheckoutCreated
 from api.columns import MAX_MONEY
 from api.commerce_config import token_cipher
-from api.episodes.models import Episode
+from api.episodes.service import key_share_episode
 from api.errors import ApiError, InvalidInput, NotFound
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
@@ -275,12 +275,7 @@ def _key_share(session: Session, placement: Placement) -> bool:
     still = session.exec(
         select(Placement.id).where(Placement.id == placement.id).with_for_update(read=True, key_share=True)
     ).first()
-    episode = session.exec(
-        select(Episode.id)
-        .where(Episode.id == placement.episode_id)
-        .with_for_update(read=True, key_share=True)
-    ).first()
-    return still is not None and episode is not None
+    return still is not None and key_share_episode(session, placement.episode_id)
 
 
 def _find(session: Session, provider: CheckoutProviderName, click_id: str) -> CheckoutSession | None:

@@ -31,6 +31,7 @@ from api.checkout.models import CheckoutSession, Order
 from api.episodes.exceptions import EpisodeHasJobs, EpisodeSold
 from api.episodes.models import Episode, TagJob, TranscodeJob
 from api.errors import NotFound
+from api.housekeeping import is_stored_episode_file
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
 from api.review.models import Placement, ReviewAction
@@ -46,7 +47,7 @@ def delete_episode(
 ) -> list[Path]:
     """Delete the brand's episode and every row that is only about it; flushes only. Returns the files
     and folders to delete once the caller has committed."""
-    placements = session.exec(
+    session.exec(
         select(Placement.id)
         .where(Placement.episode_id == episode_id, Placement.brand_id == brand_id)
         .order_by(col(Placement.id))
@@ -60,9 +61,10 @@ def delete_episode(
     _refuse_if_sold(session, episode)
     _refuse_if_busy(session, episode)
     files = _files_of(session, settings, episode)
-    placement_ids = list(placements)
-    if placement_ids:
-        session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(placement_ids)))
+    # By the episode, not by the ids locked above: a tag job's store that this deletion waited for may
+    # have added placements, and their history, since (a lock that waited does not see new rows).
+    of_episode = select(Placement.id).where(Placement.episode_id == episode.id)
+    session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(of_episode)))
     session.execute(delete(Event).where(col(Event.episode_id) == episode.id))
     session.execute(delete(Placement).where(col(Placement.episode_id) == episode.id))
     for table in (TagJob, TranscodeJob, LinkJob):
@@ -105,9 +107,9 @@ def _refuse_if_busy(session: Session, episode: Episode) -> None:
 
 
 def _files_of(session: Session, settings: ApiSettings, episode: Episode) -> list[Path]:
-    """What the episode stored under the media dir: the file it plays, the uploads its transcode jobs
-    kept, its thumbnails and crops."""
-    media = settings.media_dir.resolve()
+    """What ReelCart stored for the episode: the upload or transcode it plays, the uploads its transcode
+    jobs kept (named by ReelCart in the media dir's episodes folder: never a file registered by path,
+    even one inside the media dir, such as the demo's), its thumbnails and crops."""
     candidates = [Path(episode.media_path)]
     candidates += [
         Path(source)
@@ -117,15 +119,8 @@ def _files_of(session: Session, settings: ApiSettings, episode: Episode) -> list
             )
         ).all()
     ]
-    files = [path for path in candidates if _under(path, media)]
+    files = [path for path in candidates if is_stored_episode_file(path, settings.media_dir)]
     return [*dict.fromkeys(files), settings.media_dir / "thumbnails" / str(episode.id)]
-
-
-def _under(path: Path, media: Path) -> bool:
-    try:
-        return path.resolve().is_relative_to(media)
-    except (OSError, RuntimeError):
-        return False
 
 
 def delete_files(paths: list[Path]) -> None:

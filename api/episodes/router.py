@@ -24,6 +24,7 @@ from api.episodes.schemas import (
     TagJobPublic,
     TranscodeJobPublic,
 )
+from api.errors import NotFound
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.problems import Problem
@@ -257,17 +258,18 @@ def create_tag_job(
 ) -> TagJobPublic:
     episode = episodes.get_episode(session, brand_id, episode_id)
     episodes.refuse_unless_playable(episode)
+    # Key-shared until the job is committed: a deletion under way is waited for, then a 404.
+    if not episodes.key_share_episode(session, episode.id):
+        raise NotFound("episode")
     _refuse_if_tagging(session, episode.id)
     job = TagJob(brand_id=brand_id, episode_id=episode.id)
     session.add(job)
     try:
         session.commit()
     except IntegrityError:
-        # Another request queued one between the check and this insert (the partial unique index), or
-        # the episode was deleted meanwhile (the foreign key).
+        # Another request queued one between the check and this insert (the partial unique index).
         session.rollback()
         _refuse_if_tagging(session, episode_id)
-        episodes.get_episode(session, brand_id, episode_id)
         raise
     queue: JobQueue = request.app.state.job_queue
     reference = JobRef(JobKind.TAG, job.id)

@@ -89,6 +89,16 @@ def refuse_unless_playable(episode: Episode) -> None:
         )
 
 
+def key_share_episode(session: Session, episode_id: uuid.UUID) -> bool:
+    """Key-share the episode's row until the transaction ends (what a row referring to it needs): a
+    deletion of it under way is waited for, one that starts later waits for this transaction
+    (api.episodes.deletion). False when it is gone."""
+    found = session.exec(
+        select(Episode.id).where(Episode.id == episode_id).with_for_update(read=True, key_share=True)
+    ).first()
+    return found is not None
+
+
 def latest_transcode_job(session: Session, episode_id: uuid.UUID) -> TranscodeJob | None:
     return session.exec(
         select(TranscodeJob)
@@ -119,6 +129,9 @@ def retry_transcode(session: Session, brand_id: uuid.UUID, episode_id: uuid.UUID
         .values(status=EpisodeStatus.PROCESSING, media_error=None)
     )
     if getattr(taken, "rowcount", 0) != 1:
+        # Another retry won, or the episode was deleted while this one waited for its row (then a 404).
+        session.expunge(episode)
+        get_episode(session, brand_id, episode_id)
         raise EpisodeProcessing("the episode's video is being transcoded already (see its transcode_job)")
     job = TranscodeJob(
         brand_id=brand_id,

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
 from api.deps import BrandIdDep, SessionDep
-from api.episodes.service import get_episode
+from api.episodes.service import get_episode, key_share_episode
+from api.errors import NotFound
 from api.jobs.queue import JobKind, JobRef
 from api.linking.link_jobs import queue_link_job
 from api.linking.models import LinkJob
@@ -49,6 +50,10 @@ def link_episode(
     episode_id: uuid.UUID, request: Request, response: Response, brand_id: BrandIdDep, session: SessionDep
 ) -> LinkJobPublic:
     episode = get_episode(session, brand_id, episode_id)
+    # Key-shared until the job is committed: a deletion of the episode under way is waited for, and
+    # then the episode is gone (404) instead of the job's insert failing on its foreign key.
+    if not key_share_episode(session, episode.id):
+        raise NotFound("episode")
     return _queue_link_job(request, response, session, brand_id, episode.id)
 
 

@@ -24,6 +24,7 @@ from api.brands.models import Brand, CheckoutProviderName
 from api.brands.service import find_brand_by_shop, find_brand_by_stripe_account, shopify_connected
 from api.catalog.sync import SqlCatalogStore, rebuild_affected_timelines
 from api.checkout.models import CheckoutSession, CheckoutStatus, Order, OrderStatus
+from api.columns import MAX_MONEY
 from api.commerce_config import token_cipher
 from api.linking.link_jobs import PendingLinkJob, relink_after_sync
 from api.review.models import Placement
@@ -207,8 +208,10 @@ def _prefetch_refunds(
     if isinstance(event, ShopifyRefundCreated) and not recorded:
         return None
     if isinstance(event, ShopifyOrderEvent) and (
+        # An order that will not be recorded (no ReelCart attribution, a test) needs no call either.
         recorded
         or event.test
+        or event.attribution is None
         or not held_refund_exists(session, CheckoutProviderName.SHOPIFY, event.order_id)
     ):
         return None
@@ -384,6 +387,9 @@ class WebhookHandlers:
             .with_for_update()
         ).first()
         if order is None:
+            if event.refunded.amount > MAX_MONEY:
+                # More than any ReelCart order can hold (the money columns): a sale no tap led to.
+                return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
             # Its checkout.session.completed may still be on its way (a failed delivery Stripe retries).
             hold_refund(
                 self.session,

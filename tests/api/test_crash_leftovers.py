@@ -124,15 +124,32 @@ def test_start_up_sweeps_complete_episode_files_nothing_names_and_keeps_the_rest
     assert [path.exists() for path in (played, kept_upload, recent, *foreign)] == [True] * 5
 
 
+def test_a_database_that_names_no_episode_file_sweeps_none(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A new or restored database pointed at a media dir full of episodes: not a day of orphans
+    files = [
+        _file(tmp_path / "episodes" / f"0b7e1f6a-3c1d-4e2a-9f00-00000000000{n}.mp4", age_s=10**6)
+        for n in (1, 2)
+    ]
+    caplog.set_level(logging.WARNING, logger="reelcart.housekeeping")
+
+    assert sweep_orphaned_episode_files(tmp_path, set()) == []
+
+    assert [path.exists() for path in files] == [True, True]
+    assert "episode files not swept: the database names none of the 2 stored in" in caplog.text
+
+
 def test_the_episode_file_sweep_decides_by_name_and_age(tmp_path: Path) -> None:
     name = "0b7e1f6a-3c1d-4e2a-9f00-0000000000aa.mp4"
     orphan = _file(tmp_path / "episodes" / name, age_s=0)
     written = orphan.stat().st_mtime
 
-    assert sweep_orphaned_episode_files(tmp_path, set(), older_than_s=60, now=written + 59) == []
+    named = {"0b7e1f6a-3c1d-4e2a-9f00-0000000000bb.mp4"}  # another episode's file, gone since
+    assert sweep_orphaned_episode_files(tmp_path, named, older_than_s=60, now=written + 59) == []
     assert sweep_orphaned_episode_files(tmp_path, {name}, older_than_s=60, now=written + 61) == []
-    assert sweep_orphaned_episode_files(tmp_path, set(), older_than_s=60, now=written + 61) == [orphan]
-    assert sweep_orphaned_episode_files(tmp_path / "missing", set()) == []
+    assert sweep_orphaned_episode_files(tmp_path, named, older_than_s=60, now=written + 61) == [orphan]
+    assert sweep_orphaned_episode_files(tmp_path / "missing", named) == []
 
 
 def _upload_then_disconnect(app: FastAPI, key: str) -> list[dict[str, Any]]:

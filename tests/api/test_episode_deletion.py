@@ -174,6 +174,35 @@ def test_a_server_file_registered_by_path_is_never_deleted(
     assert count(engine, Episode) == 0
 
 
+def test_a_file_registered_by_path_inside_the_media_dir_is_never_deleted(
+    brand: BrandAccount, engine: Engine, settings: ApiSettings, client: TestClient
+) -> None:
+    # As the demo registers its episode: by path, in the media dir (but not under a name ReelCart gave it)
+    source = make_video(settings.media_dir / "demo" / "demo-episode.mp4")
+    copy = make_video(settings.media_dir / "episodes" / "my-cut.mp4")
+    ids = []
+    for path in (source, copy):
+        with Session(engine) as session:
+            episode = Episode(
+                brand_id=brand.brand.id,
+                title="Demo",
+                source="path",
+                media_path=str(path),
+                duration_ms=1000,
+                fps=10.0,
+                time_base="1/10",
+                width=64,
+                height=48,
+            )
+            session.add(episode)
+            session.commit()
+            ids.append(str(episode.id))
+
+    assert [delete(client, brand, episode_id).status_code for episode_id in ids] == [204, 204]
+
+    assert (source.exists(), copy.exists()) == (True, True)
+
+
 def test_another_brands_episode_is_not_found_and_kept(
     client: TestClient, brand: BrandAccount, other_brand: BrandAccount, engine: Engine, tmp_path: Path
 ) -> None:

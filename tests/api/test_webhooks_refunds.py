@@ -454,6 +454,37 @@ def test_a_shopify_refund_that_overtakes_its_order_is_read_when_the_order_is_rec
     }
 
 
+def test_an_order_reelcart_does_not_record_asks_shopify_nothing_even_with_a_held_refund(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    # A shop order no tap led to, refunded and then cancelled: its hold is of no ReelCart order
+    world.shopify.refunded["gid://shopify/Order/91"] = ("10.00", "EUR")
+    receipt(
+        shopify_delivery(
+            world.client, world.shopify.refund_webhook(91, 13, amount="10.00"), topic="refunds/create"
+        )
+    )
+    tap(world, hoodie, provider="shopify")
+    body = json.loads(world.shopify.order_webhook(cart_number=1, order_number=91)) | {"note_attributes": []}
+
+    answer = receipt(shopify_delivery(world.client, body, topic="orders/create"))
+
+    assert answer["outcome"] == "ignored: order #1091 has no ReelCart attribution"
+    assert (order_refund_reads(world), rows(engine, Order)) == (0, [])
+
+
+def test_a_stripe_refund_larger_than_any_order_is_not_held(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    # A connected account's own sale, refunded in a currency of large numbers (10^13 IDR is no tap's order)
+    tap(world, hoodie, quantity=2)
+
+    answer = refund(world, "evt_refund_huge", 10**15, payment_intent="pi_outside_reelcart")
+
+    assert answer["outcome"] == "ignored: no ReelCart order for payment pi_outside_reelcart"
+    assert rows(engine, HeldRefund) == []
+
+
 def test_an_order_without_a_held_refund_asks_shopify_nothing_about_refunds(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
