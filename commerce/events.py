@@ -69,6 +69,26 @@ class StripeChargeRefunded:
     amount: Money  # what the charge took
     refunded: Money  # how much of it has been refunded, all refunds together
     livemode: bool
+    # When Stripe made the snapshot (the event's `created`): one older than a read of the charge that
+    # followed a failed refund says less than that read does.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StripeRefundFailed:
+    """A refund of a charge failed or was canceled (`charge.refund.updated` with status `failed` or
+    `canceled`): Stripe took it back out of the charge's refunded total, which only a read of the
+    charge tells (`commerce.providers.stripe.charges`), since the event carries the refund alone."""
+
+    provider: ClassVar[str] = "stripe"
+    event_type: ClassVar[str] = "charge.refund.updated"
+    event_id: str
+    refund_id: str
+    charge_id: str
+    payment_intent_id: str | None
+    account_id: str | None
+    status: str
+    livemode: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +235,7 @@ class UnhandledEvent:
 WebhookEvent = (
     StripeCheckoutEvent
     | StripeChargeRefunded
+    | StripeRefundFailed
     | StripeAccountDeauthorized
     | ShopifyOrderCreated
     | ShopifyOrderPaid

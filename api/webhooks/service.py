@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
@@ -56,12 +57,13 @@ from commerce.events import (
     StripeChargeRefunded,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
+    StripeRefundFailed,
     WebhookEvent,
 )
 from commerce.exceptions import CatalogError
 from commerce.money import Money
 from commerce.providers.shopify import OrderRefunds, ShopifyCatalogSource, ShopifyOrders
-from commerce.providers.stripe import charges_live
+from commerce.providers.stripe import ChargeRefunds, StripeCharges, charges_live
 from commerce.settings import CommerceSettings
 from commerce.sync import UpsertOutcome
 from commerce.webhooks import SHOPIFY_PAID_STATUSES, WebhookDispatcher
@@ -122,6 +124,7 @@ def receive(
     # lock (SQLite's is the whole database) is held while Shopify answers.
     prefetched = _prefetch_product(session, event, commerce)
     refunds = _prefetch_refunds(session, event, commerce)
+    charge = _prefetch_charge(session, event, commerce)
     record = ProcessedWebhook(
         provider=event.provider, event_id=event.event_id, event_type=event.event_type[:100]
     )
@@ -139,7 +142,9 @@ def receive(
             outcome=duplicate.message,
         )
         return Delivery(receipt, duplicate)
-    result = WebhookHandlers(session, settings, commerce, prefetched, refunds).dispatcher().dispatch(event)
+    result = (
+        WebhookHandlers(session, settings, commerce, prefetched, refunds, charge).dispatcher().dispatch(event)
+    )
     outcome = (
         result.outcome
         if result.handled and result.outcome is not None
@@ -169,13 +174,10 @@ def _connected_shop_of_a_new_delivery(
 ) -> Brand | None:
     """The brand whose connected shop sent `event`, when the event was not processed before: only
     then is a call to Shopify worth making ahead of the handler."""
-    seen = session.exec(
-        select(ProcessedWebhook.id).where(
-            ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
-        )
-    ).first()
+    if _processed(session, event):
+        return None
     brand = find_brand_by_shop(session, event.shop_domain)
-    if seen is not None or brand is None or not shopify_connected(brand):
+    if brand is None or not shopify_connected(brand):
         return None
     return brand
 
@@ -220,6 +222,47 @@ def _prefetch_refunds(
     )
 
 
+def _prefetch_charge(
+    session: Session, event: WebhookEvent, commerce: CommerceSettings
+) -> ChargeRefunds | None:
+    """After a failed refund, the charge's refunded total as it stands, read from Stripe before the
+    first write; only for a new delivery about an order ReelCart recorded, in the platform's mode, from
+    the brand's own account (anything else the handler ignores without a call)."""
+    if not isinstance(event, StripeRefundFailed) or event.payment_intent_id is None:
+        return None
+    if event.livemode != charges_live(commerce) or _processed(session, event):
+        return None
+    order = _stripe_order(session, event.payment_intent_id)
+    if order is None or not _stripe_account_speaks_for(session, order.brand_id, event.account_id):
+        return None
+    return StripeCharges.from_settings(commerce, account_id=event.account_id).refunds_of(event.charge_id)
+
+
+def _processed(session: Session, event: WebhookEvent | ShopifyOrderEvent) -> bool:
+    seen = session.exec(
+        select(ProcessedWebhook.id).where(
+            ProcessedWebhook.provider == event.provider, ProcessedWebhook.event_id == event.event_id
+        )
+    ).first()
+    return seen is not None
+
+
+def _stripe_order(session: Session, payment_intent_id: str, *, lock: bool = False) -> Order | None:
+    statement = select(Order).where(
+        Order.provider == CheckoutProviderName.STRIPE, Order.provider_payment_id == payment_intent_id
+    )
+    return session.exec(statement.with_for_update() if lock else statement).first()
+
+
+def _stripe_account_speaks_for(session: Session, brand_id: uuid.UUID, account_id: str | None) -> bool:
+    """Whether a Stripe event may speak for the brand: only its own connected account reports its
+    sales and refunds (a platform event names no account)."""
+    if not account_id:
+        return True
+    brand = session.get(Brand, brand_id)
+    return brand is not None and brand.stripe_account_id == account_id
+
+
 def _shop_credentials(brand: Brand, commerce: CommerceSettings) -> dict[str, str]:
     assert brand.shopify_shop_domain is not None
     assert brand.shopify_access_token_encrypted is not None
@@ -248,18 +291,20 @@ def _order_row(
     return session.exec(statement.with_for_update() if lock else statement).first()
 
 
-def apply_refund(order: Order, refunded: Money) -> str:
+def apply_refund(order: Order, refunded: Money, *, as_of: datetime | None = None) -> str:
     """Set the order's refunded total from the provider's running total and say what changed.
 
     Providers' deliveries come in any order: a total below the one stored is an older snapshot and
-    changes nothing. A paid order refunded in full becomes `refunded` (no longer a paid order); one
-    refunded in part stays `paid` and its revenue is what was kept."""
+    changes nothing, and so does one made (`as_of`) before the total was read from the charge after a
+    failed refund (`reset_refunds`). A paid order refunded in full becomes `refunded` (no longer a paid
+    order); one refunded in part stays `paid` and its revenue is what was kept."""
     if refunded.currency != order.currency:
         return (
             f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
         )
     total = min(refunded.amount, order.amount)
-    if total <= order.refunded_amount:
+    stale = as_of is not None and order.refunds_read_at is not None and as_of < order.refunds_read_at
+    if total <= order.refunded_amount or stale:
         return (
             f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded"
         )
@@ -267,6 +312,26 @@ def apply_refund(order: Order, refunded: Money) -> str:
     settle_refunded(order)
     paid = Money(order.amount, order.currency)
     return f"order {order.id} is {order.status}, {Money(total, order.currency)} of {paid} refunded"
+
+
+def reset_refunds(order: Order, refunded: Money, read_at: datetime) -> str:
+    """Set the order's refunded total to the one read from the charge after a refund failed: it may be
+    lower than the largest snapshot (the failed refund was in it), and it stands until a later one."""
+    if refunded.currency != order.currency:
+        return (
+            f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
+        )
+    order.refunded_amount = min(refunded.amount, order.amount)
+    order.refunds_read_at = read_at
+    if order.status == OrderStatus.REFUNDED and order.refunded_amount < order.amount:
+        order.status = OrderStatus.PAID  # what failed to go back was kept after all
+    settle_refunded(order)
+    paid = Money(order.amount, order.currency)
+    kept = Money(order.refunded_amount, order.currency)
+    return (
+        f"order {order.id} is {order.status}, {kept} of {paid} refunded (a refund failed; read from the "
+        "charge)"
+    )
 
 
 def settle_refunded(order: Order) -> None:
@@ -286,12 +351,14 @@ class WebhookHandlers:
     commerce: CommerceSettings
     prefetched: PrefetchedProduct | None = None
     refunds: OrderRefunds | None = None
+    charge: ChargeRefunds | None = None
 
     def dispatcher(self) -> WebhookDispatcher[WebhookOutcome]:
         dispatcher: WebhookDispatcher[WebhookOutcome] = WebhookDispatcher()
         # Order, checkout and uninstall handlers answer a sentence; they change no catalog.
         dispatcher.on(StripeCheckoutEvent, lambda event: WebhookOutcome(self._stripe_checkout(event)))
         dispatcher.on(StripeChargeRefunded, lambda event: WebhookOutcome(self._stripe_refund(event)))
+        dispatcher.on(StripeRefundFailed, lambda event: WebhookOutcome(self._stripe_refund_failed(event)))
         dispatcher.on(
             StripeAccountDeauthorized, lambda event: WebhookOutcome(self._stripe_deauthorized(event))
         )
@@ -378,14 +445,7 @@ class WebhookHandlers:
             return f"ignored: charge {event.charge_id} belongs to no PaymentIntent"
         lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
         # Locked, as checkout events lock their session: two refunds of one charge apply one at a time.
-        order = self.session.exec(
-            select(Order)
-            .where(
-                Order.provider == CheckoutProviderName.STRIPE,
-                Order.provider_payment_id == event.payment_intent_id,
-            )
-            .with_for_update()
-        ).first()
+        order = _stripe_order(self.session, event.payment_intent_id, lock=True)
         if order is None:
             if event.refunded.amount > MAX_MONEY:
                 # More than any ReelCart order can hold (the money columns): a sale no tap led to.
@@ -404,18 +464,36 @@ class WebhookHandlers:
             )
         if not self._from_brands_account(order.brand_id, event.account_id):
             return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
-        return self._refund(order, event.refunded)
+        return self._refund(order, event.refunded, as_of=event.created_at)
+
+    def _stripe_refund_failed(self, event: StripeRefundFailed) -> str:
+        other_mode = self._other_mode(event.livemode)
+        if other_mode is not None:
+            return other_mode
+        if event.payment_intent_id is None:
+            return f"ignored: charge {event.charge_id} belongs to no PaymentIntent"
+        lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
+        order = _stripe_order(self.session, event.payment_intent_id, lock=True)
+        if order is None:
+            return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
+        if not self._from_brands_account(order.brand_id, event.account_id):
+            return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
+        charge = self.charge
+        if charge is None or charge.charge_id != event.charge_id:
+            # The order was recorded after the prefetch looked: the charge is read now.
+            charge = StripeCharges.from_settings(self.commerce, account_id=event.account_id).refunds_of(
+                event.charge_id
+            )
+        message = reset_refunds(order, charge.refunded, charge.read_at)
+        self.session.add(order)
+        self.session.flush()
+        return message
 
     def _from_brands_account(self, brand_id: uuid.UUID, account_id: str | None) -> bool:
-        """Whether a Stripe event may speak for the brand: only its own connected account reports its
-        sales and refunds (a platform event names no account)."""
-        if not account_id:
-            return True
-        brand = self.session.get(Brand, brand_id)
-        return brand is not None and brand.stripe_account_id == account_id
+        return _stripe_account_speaks_for(self.session, brand_id, account_id)
 
-    def _refund(self, order: Order, refunded: Money) -> str:
-        message = apply_refund(order, refunded)
+    def _refund(self, order: Order, refunded: Money, *, as_of: datetime | None = None) -> str:
+        message = apply_refund(order, refunded, as_of=as_of)
         self.session.add(order)
         self.session.flush()
         return message

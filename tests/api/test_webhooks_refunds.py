@@ -5,6 +5,7 @@ order that is not the brand's."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from api.webhooks.held_refunds import HOLD_FOR
 from api.webhooks.models import HeldRefund
 from tests.api.commerce_support import ACCOUNT, SHOP, Shoppable, World, shopify_delivery, stripe_delivery
 from tests.commerce.fakes.loopback import Reply
+from tests.commerce.fakes.stripe_fake import error_reply
 from tests.utils.api import BrandAccount
 from tests.utils.webhooks import paid_body, receipt, rows, tap
 
@@ -272,6 +274,97 @@ def test_a_refund_of_an_order_recorded_before_payments_were_kept_changes_nothing
     answer = refund(world, "evt_refund_legacy", 11980)
 
     assert answer["outcome"].startswith("held: no ReelCart order for payment pi_test_0001 yet")
+    assert stored(engine, order).status == "paid"
+
+
+def charge_reads(world: World) -> list[str | None]:
+    """The connected account each read of a charge named (Stripe-Account header)."""
+    return [
+        request.headers.get("stripe-account")
+        for request in world.stripe_server.requests
+        if request.method == "GET" and request.path.startswith("/v1/charges/")
+    ]
+
+
+def refund_failed(world: World, event_id: str, minor_units: int, **changes: Any) -> dict[str, Any]:
+    account = changes.pop("account", ACCOUNT)
+    body = world.stripe.refund_failed_event("cs_test_0001", event_id, account, failed=minor_units, **changes)
+    return receipt(stripe_delivery(world.client, body))
+
+
+def test_a_stripe_refund_that_fails_gives_the_order_its_revenue_back(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given an order refunded in full
+    order = stripe_paid(world, hoodie, engine)
+    refund(world, "evt_refund_all", 11980)
+    assert stored(engine, order).status == "refunded"
+
+    # When the refund fails (the shopper's card was closed): Stripe sends the refund alone
+    answer = refund_failed(world, "evt_refund_failed", 11980)
+
+    # Then the charge is read from the brand's account, and the order is paid again with its revenue
+    assert answer["outcome"] == (
+        f"order {order.id} is paid, 0.00 EUR of 119.80 EUR refunded (a refund failed; read from the charge)"
+    )
+    assert charge_reads(world) == [ACCOUNT]
+    assert analytics(world, hoodie, brand) == {"orders_paid": 1, "revenue": {"EUR": "119.80"}, "refunded": {}}
+
+
+def test_a_snapshot_made_before_the_failure_does_not_count_the_failed_refund_again(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+    # Two refunds (20.00, then 60.00 more: 80.00 in all); the second fails
+    refund(world, "evt_refund_20", 2000)
+    refund(world, "evt_refund_80", 8000)
+    refund_failed(world, "evt_refund_60_failed", 6000)
+    assert stored(engine, order).refunded_amount == Decimal("20.000")
+
+    # When Stripe's snapshot from before the failure is delivered again late (a retry)
+    late = world.stripe.refunded_event("cs_test_0001", "evt_refund_80_retry", ACCOUNT, refunded=8000)
+    answer = receipt(stripe_delivery(world.client, late))
+
+    # Then it changes nothing; a refund made after the failure still counts
+    assert answer["outcome"] == f"order {order.id} stays paid, 20.00 EUR refunded"
+    newer = world.stripe.refunded_event(
+        "cs_test_0001", "evt_refund_50", ACCOUNT, refunded=5000, created=int(time.time()) + 60
+    )
+    assert receipt(stripe_delivery(world.client, newer))["outcome"] == (
+        f"order {order.id} is paid, 50.00 EUR of 119.80 EUR refunded"
+    )
+    assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "69.80"}
+
+
+def test_refund_updates_that_undo_nothing_or_are_not_reelcarts_read_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+    refund(world, "evt_refund_all", 11980)
+
+    succeeded = refund_failed(world, "evt_refund_succeeded", 0, status="succeeded")
+    foreign = refund_failed(world, "evt_refund_foreign", 11980, account="acct_SomeoneElse")
+
+    assert succeeded["outcome"] == "ignored: event type not used by ReelCart"
+    assert foreign["outcome"] == "ignored: payment pi_test_0001 is not from the brand's Stripe account"
+    assert charge_reads(world) == []
+    assert stored(engine, order).status == "refunded"
+
+
+def test_a_failed_charge_read_is_not_acknowledged_so_stripe_redelivers_it(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+    refund(world, "evt_refund_all", 11980)
+    body = world.stripe.refund_failed_event("cs_test_0001", "evt_refund_failed", ACCOUNT, failed=11980)
+    world.stripe.faults.append(error_reply(500, "api_error", "Something went wrong"))
+
+    failed = stripe_delivery(world.client, body)
+    assert failed.status_code == 502
+    assert stored(engine, order).status == "refunded"
+
+    retried = receipt(stripe_delivery(world.client, body))
+    assert retried["duplicate"] is False
     assert stored(engine, order).status == "paid"
 
 

@@ -12,7 +12,13 @@ import pytest
 import stripe
 
 from commerce.checkout import Attribution
-from commerce.events import StripeChargeRefunded, StripeCheckoutEvent, StripeCheckoutOutcome, UnhandledEvent
+from commerce.events import (
+    StripeChargeRefunded,
+    StripeCheckoutEvent,
+    StripeCheckoutOutcome,
+    StripeRefundFailed,
+    UnhandledEvent,
+)
 from commerce.exceptions import WebhookPayloadError, WebhookSignatureError
 from commerce.money import Money
 from commerce.providers.stripe import charges_live
@@ -320,7 +326,55 @@ def test_a_refunded_charge_becomes_a_typed_event_with_its_running_refunded_total
         amount=amount,
         refunded=refunded,
         livemode=False,
+        created_at=datetime.fromtimestamp(NOW, tz=UTC),
     )
+
+
+def refund_object(**changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": "re_1",
+        "object": "refund",
+        "amount": 5990,
+        "charge": "ch_1",
+        "payment_intent": "pi_1",
+        "currency": "eur",
+        "status": "failed",
+        "failure_reason": "expired_or_canceled_card",
+    }
+    return values | changes
+
+
+@pytest.mark.parametrize("status", ["failed", "canceled"])
+def test_a_refund_that_failed_or_was_canceled_becomes_a_typed_event(status: str) -> None:
+    body = event_body("charge.refund.updated", event_id="evt_u", data_object=refund_object(status=status))
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    assert event == StripeRefundFailed(
+        event_id="evt_u",
+        refund_id="re_1",
+        charge_id="ch_1",
+        payment_intent_id="pi_1",
+        account_id="acct_1BrandDrama",
+        status=status,
+        livemode=False,
+    )
+
+
+@pytest.mark.parametrize("status", ["pending", "succeeded", "requires_action"])
+def test_a_refund_update_that_takes_nothing_back_is_not_handled(status: str) -> None:
+    body = event_body("charge.refund.updated", data_object=refund_object(status=status))
+
+    event = verify_and_parse_stripe(body, sign(body), SETTINGS)
+
+    assert isinstance(event, UnhandledEvent)
+
+
+def test_a_refund_update_without_a_refund_is_a_payload_error() -> None:
+    body = event_body("charge.refund.updated", data_object=charge())
+
+    with pytest.raises(WebhookPayloadError):
+        verify_and_parse_stripe(body, sign(body), SETTINGS)
 
 
 def test_a_completed_session_names_its_payment_intent() -> None:

@@ -13,6 +13,7 @@ from commerce.events import (
     StripeChargeRefunded,
     StripeCheckoutEvent,
     StripeCheckoutOutcome,
+    StripeRefundFailed,
     UnhandledEvent,
     WebhookEvent,
 )
@@ -96,6 +97,8 @@ def to_webhook_event(event: stripe.Event) -> WebhookEvent:
         return StripeAccountDeauthorized(event_id=event.id, account_id=account)
     if event.type == StripeChargeRefunded.event_type:
         return _charge_refunded(event)
+    if event.type == StripeRefundFailed.event_type:
+        return _refund_updated(event)
     outcome = _OUTCOMES.get(event.type)
     if outcome is None:
         return UnhandledEvent(PROVIDER, event.id, event.type)
@@ -135,6 +138,30 @@ def _charge_refunded(event: stripe.Event) -> StripeChargeRefunded:
         account_id=_account(event),
         amount=amount,
         refunded=refunded,
+        livemode=event.livemode,
+        created_at=datetime.fromtimestamp(event.created, tz=UTC),
+    )
+
+
+# A refund in these states is no longer part of the charge's refunded total.
+_REFUND_UNDONE = frozenset({"failed", "canceled"})
+
+
+def _refund_updated(event: stripe.Event) -> WebhookEvent:
+    refund = event.data.object
+    if not isinstance(refund, stripe.Refund):
+        raise WebhookPayloadError(PROVIDER, f"event {event.id} ({event.type}) carries no refund")
+    charge_id = _object_id(getattr(refund, "charge", None))
+    if refund.status not in _REFUND_UNDONE or charge_id is None:
+        # Pending, succeeded or requiring action: the refunded total `charge.refunded` gave stands.
+        return UnhandledEvent(PROVIDER, event.id, event.type)
+    return StripeRefundFailed(
+        event_id=event.id,
+        refund_id=refund.id,
+        charge_id=charge_id,
+        payment_intent_id=_object_id(getattr(refund, "payment_intent", None)),
+        account_id=_account(event),
+        status=str(refund.status),
         livemode=event.livemode,
     )
 

@@ -48,6 +48,9 @@ class FakeStripe:
     # Connect OAuth: authorization codes Stripe would hand the owner's browser, and the account each
     # grants; a code is spent by its first exchange, as at Stripe.
     oauth_codes: dict[str, str] = field(default_factory=dict)
+    # Charges as `GET /v1/charges/{id}` answers them now (the last refund event's snapshot, or what a
+    # failed refund left), keyed by charge id.
+    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     _served: int = 0
     _by_key: dict[tuple[str, str], tuple[dict[str, str], bytes]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -83,6 +86,7 @@ class FakeStripe:
         refunded: int,
         livemode: bool = False,
         payment_intent: str | None = None,
+        created: int = NOW + 3600,
     ) -> bytes:
         """The `charge.refunded` body Stripe POSTs after a refund of the session's payment: the charge
         as it stands, `amount_refunded` being every refund of it so far (in Stripe's minor units).
@@ -104,15 +108,59 @@ class FakeStripe:
             "livemode": livemode,
             "created": NOW + 60,
         }
+        self.charges[charge["id"]] = charge
         event = stripe.Event.construct_from(
             {
                 "id": event_id,
                 "object": "event",
                 "type": "charge.refunded",
                 "account": account,
-                "created": NOW + 3600,
+                "created": created,
                 "livemode": livemode,
                 "data": {"object": charge},
+            },
+            API_KEY,
+        )
+        return stripe_json(event)
+
+    def refund_failed_event(
+        self,
+        session_id: str,
+        event_id: str,
+        account: str | None,
+        *,
+        failed: int,
+        status: str = "failed",
+        created: int = NOW + 7200,
+    ) -> bytes:
+        """The `charge.refund.updated` body Stripe POSTs when a refund of `failed` minor units of the
+        session's charge fails: Stripe takes it back out of the charge's `amount_refunded` (what a read
+        of the charge answers from now on); the event carries the refund alone."""
+        intent = payment_intent_of(session_id)
+        charge = self.charges["ch_" + intent.removeprefix("pi_")]
+        if status in ("failed", "canceled"):
+            charge["amount_refunded"] -= failed
+            charge["refunded"] = False
+        refund = {
+            "id": f"re_{event_id}",
+            "object": "refund",
+            "amount": failed,
+            "charge": charge["id"],
+            "payment_intent": intent,
+            "currency": charge["currency"],
+            "status": status,
+            "failure_reason": "expired_or_canceled_card" if status == "failed" else None,
+            "created": NOW + 3000,
+        }
+        event = stripe.Event.construct_from(
+            {
+                "id": event_id,
+                "object": "event",
+                "type": "charge.refund.updated",
+                "account": account,
+                "created": created,
+                "livemode": False,
+                "data": {"object": refund},
             },
             API_KEY,
         )
@@ -140,6 +188,11 @@ class FakeStripe:
             return self._list_prices(dict(parse_qsl(url.query)))
         if request.method == "POST" and url.path == "/v1/checkout/sessions":
             return self._create_session(request)
+        if request.method == "GET" and url.path.startswith("/v1/charges/"):
+            charge = self.charges.get(url.path.removeprefix("/v1/charges/"))
+            if charge is None:
+                return error_reply(404, "invalid_request_error", "No such charge", code="resource_missing")
+            return Reply.json(200, charge)
         if request.method == "POST" and url.path == "/oauth/token":
             return self._oauth_token(dict(parse_qsl(request.body.decode())))
         return error_reply(404, "invalid_request_error", f"Unrecognized request URL ({url.path})")
