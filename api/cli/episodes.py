@@ -1,4 +1,5 @@
-"""`reelcart episode add FILE --brand SLUG`: register an episode (copied into the media dir)."""
+"""`reelcart episode add FILE --brand SLUG`: register an episode (copied into the media dir);
+`reelcart episode delete ID --brand SLUG`: delete one, as `DELETE /v1/episodes/{id}` does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 from sqlmodel import Session
 
 from api.cli._common import console, fail, find_brand, load_settings, open_database
+from api.episodes.deletion import delete_episode, delete_files
 from api.episodes.service import register_episode
 from api.errors import ApiError
 
@@ -60,5 +62,28 @@ def register(app: typer.Typer) -> None:
             f"{episode.duration_ms / 1000:.1f} s\n"
             f"timeline: {settings.public_base_url}/v1/episodes/{episode.id}/timeline"
         )
+
+    @group.command("delete")
+    def remove(
+        episode_id: Annotated[str, typer.Argument(help="The episode's id")],
+        brand: Annotated[str, typer.Option(help="Brand slug or id")],
+    ) -> None:
+        """Delete an episode with its placements, analytics, finished jobs and stored files (refused for
+        an episode shoppers bought from, or one a job is working on)."""
+        try:
+            parsed = uuid.UUID(episode_id)
+        except ValueError:
+            fail(f"not an episode id: {episode_id!r}")
+        settings = load_settings()
+        engine = open_database(settings)
+        with Session(engine) as session:
+            brand_row = find_brand(session, brand)
+            try:
+                files = delete_episode(session, settings, brand_row.id, parsed)
+                session.commit()
+            except ApiError as problem:
+                fail(problem.detail)
+        delete_files(files)
+        console.print(f"episode {parsed} deleted")
 
     app.add_typer(group, name="episode")

@@ -289,6 +289,23 @@ def test_episode_add_probes_and_refuses_non_video(workspace: Path) -> None:
     assert len(list((workspace / "media" / "episodes").iterdir())) == 1
 
 
+def test_episode_delete_removes_the_episode_and_its_copy(workspace: Path) -> None:
+    _brand(workspace)
+    video = make_video(workspace / "clip.mp4", seconds=1.0, fps=10, size=(64, 48))
+    added = _ok("episode", "add", str(video), "--brand", "orchard-co")
+    episode_id = added.split()[1].rstrip(":")
+
+    assert f"episode {episode_id} deleted" in _ok("episode", "delete", episode_id, "--brand", "orchard-co")
+
+    assert list((workspace / "media" / "episodes").iterdir()) == []
+    assert video.exists()  # the brand's own file, copied from
+    again = runner.invoke(app, ["episode", "delete", episode_id, "--brand", "orchard-co"])
+    assert again.exit_code == 1
+    assert "episode not found" in again.output
+    bad = runner.invoke(app, ["episode", "delete", "pilot", "--brand", "orchard-co"])
+    assert (bad.exit_code, "not an episode id: 'pilot'" in bad.output) == (1, True)
+
+
 def test_demo_without_shared_draws_its_own_catalog(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import api.cli.demo  # noqa: PLC0415
 
