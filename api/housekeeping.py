@@ -80,20 +80,19 @@ def sweep_orphaned_episode_files(
     folder = media_dir / "episodes"
     if not folder.is_dir():
         return swept
-    if not referenced:
-        # A database that names no episode file at all beside a media dir that holds some is more likely
-        # the wrong database (a new or restored one) than one whose every episode file is an orphan.
-        stored = [path for path in folder.iterdir() if _STORED_NAME.fullmatch(path.name)]
-        if stored:
-            log.warning(
-                "episode files not swept: the database names none of the %d stored in %s (is it this media "
-                "dir's database?)",
-                len(stored),
-                folder,
-            )
-            return swept
-    for path in folder.iterdir():
-        if path.name in referenced or not _STORED_NAME.fullmatch(path.name):
+    stored = [path for path in folder.iterdir() if _STORED_NAME.fullmatch(path.name)]
+    if stored and not any(path.name in referenced for path in stored):
+        # A database that names none of the files ReelCart stored is more likely the wrong database (a
+        # new or restored one beside an old media dir) than one whose every episode file is an orphan.
+        log.warning(
+            "episode files not swept: the database names none of the %d stored in %s (is it this media "
+            "dir's database?)",
+            len(stored),
+            folder,
+        )
+        return swept
+    for path in stored:
+        if path.name in referenced:
             continue
         try:
             if not path.is_file() or path.stat().st_mtime > cutoff:

@@ -89,6 +89,7 @@ class StripeRefundFailed:
     account_id: str | None
     status: str
     livemode: bool
+    created_at: datetime | None = None  # the event's `created`, Stripe's clock
 
 
 @dataclass(frozen=True, slots=True)

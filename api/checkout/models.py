@@ -75,7 +75,8 @@ class Order(SQLModel, table=True):
     # Stripe's PaymentIntent of the session: `charge.refunded` names the purchase by it, not by the
     # session (null for Shopify, and for Stripe orders recorded before migration 0020).
     provider_payment_id: str | None = Field(default=None, max_length=200, index=True)
-    # When `refunded_amount` was read from the charge after a Stripe refund failed (migration 0025): a
-    # `charge.refunded` snapshot made before then is older than what it says, and changes nothing.
-    refunds_read_at: datetime | None = optional_timestamp_field()
+    # Stripe's time (the event's `created`) of the last failed refund whose charge was read to set
+    # `refunded_amount` (migration 0025): a `charge.refunded` snapshot made before it still counted the
+    # failed refund, and changes nothing.
+    refunds_reset_at: datetime | None = optional_timestamp_field()
     created_at: datetime = created_at_field()

@@ -151,6 +151,7 @@ async def upload_episode(
     # upload and any transcode; it wrote nothing, so end it now.
     session.commit()
     path = await episodes.stream_upload_to_media(chunks(), settings)
+    received = path.stat().st_size  # what a racing upload with the same key is compared by
 
     def register() -> tuple[Episode, TranscodeJob | None] | Episode:
         # Probing reads the file: a worker thread, not the event loop (a transcode is a job's work).
@@ -173,7 +174,7 @@ async def upload_episode(
             # The same key's other upload registered first (the partial unique index): answer that one.
             # (Whatever failed has removed this upload's file.)
             session.rollback()
-            winner = _registered_under(session, brand_id, idempotency_key, title, declared)
+            winner = _registered_under(session, brand_id, idempotency_key, title, received)
             if winner is None:
                 raise
             return winner
@@ -267,9 +268,11 @@ def create_tag_job(
     try:
         session.commit()
     except IntegrityError:
-        # Another request queued one between the check and this insert (the partial unique index).
+        # Another request queued one between the check and this insert (the partial unique index), or
+        # (SQLite, where the key-share above locks nothing) the episode was deleted meanwhile.
         session.rollback()
         _refuse_if_tagging(session, episode_id)
+        episodes.get_episode(session, brand_id, episode_id)
         raise
     queue: JobQueue = request.app.state.job_queue
     reference = JobRef(JobKind.TAG, job.id)

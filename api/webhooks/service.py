@@ -60,7 +60,7 @@ from commerce.events import (
     StripeRefundFailed,
     WebhookEvent,
 )
-from commerce.exceptions import CatalogError
+from commerce.exceptions import CatalogError, ProviderError
 from commerce.money import Money
 from commerce.providers.shopify import OrderRefunds, ShopifyCatalogSource, ShopifyOrders
 from commerce.providers.stripe import ChargeRefunds, StripeCharges, charges_live
@@ -295,15 +295,16 @@ def apply_refund(order: Order, refunded: Money, *, as_of: datetime | None = None
     """Set the order's refunded total from the provider's running total and say what changed.
 
     Providers' deliveries come in any order: a total below the one stored is an older snapshot and
-    changes nothing, and so does one made (`as_of`) before the total was read from the charge after a
-    failed refund (`reset_refunds`). A paid order refunded in full becomes `refunded` (no longer a paid
-    order); one refunded in part stays `paid` and its revenue is what was kept."""
+    changes nothing, and so does one Stripe made (`as_of`, its clock) before a failed refund whose
+    charge was read (`reset_refunds`): it still counted the refund that failed. A paid order refunded in
+    full becomes `refunded` (no longer a paid order); one refunded in part stays `paid` and its revenue
+    is what was kept."""
     if refunded.currency != order.currency:
         return (
             f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
         )
     total = min(refunded.amount, order.amount)
-    stale = as_of is not None and order.refunds_read_at is not None and as_of < order.refunds_read_at
+    stale = as_of is not None and order.refunds_reset_at is not None and as_of < order.refunds_reset_at
     if total <= order.refunded_amount or stale:
         return (
             f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded"
@@ -314,15 +315,22 @@ def apply_refund(order: Order, refunded: Money, *, as_of: datetime | None = None
     return f"order {order.id} is {order.status}, {Money(total, order.currency)} of {paid} refunded"
 
 
-def reset_refunds(order: Order, refunded: Money, read_at: datetime) -> str:
-    """Set the order's refunded total to the one read from the charge after a refund failed: it may be
-    lower than the largest snapshot (the failed refund was in it), and it stands until a later one."""
+def reset_refunds(order: Order, refunded: Money, failed_at: datetime | None) -> str:
+    """Set the order's refunded total to the one read from the charge after a refund failed (Stripe's
+    event of `failed_at`): it may be lower than the largest snapshot (the failed refund was in it), and
+    it stands until a later snapshot. A failure older than one already applied changes nothing: that
+    one's read came after it (two failures delivered out of order)."""
     if refunded.currency != order.currency:
         return (
             f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
         )
+    if failed_at is not None and order.refunds_reset_at is not None and failed_at < order.refunds_reset_at:
+        return (
+            f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded "
+            "(a later failed refund was read already)"
+        )
     order.refunded_amount = min(refunded.amount, order.amount)
-    order.refunds_read_at = read_at
+    order.refunds_reset_at = failed_at
     if order.status == OrderStatus.REFUNDED and order.refunded_amount < order.amount:
         order.status = OrderStatus.PAID  # what failed to go back was kept after all
     settle_refunded(order)
@@ -480,11 +488,15 @@ class WebhookHandlers:
             return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
         charge = self.charge
         if charge is None or charge.charge_id != event.charge_id:
-            # The order was recorded after the prefetch looked: the charge is read now.
-            charge = StripeCharges.from_settings(self.commerce, account_id=event.account_id).refunds_of(
-                event.charge_id
+            # The order was recorded after the prefetch looked. No call to Stripe while this transaction
+            # holds its locks: the delivery fails, and Stripe's next one reads the charge first.
+            raise ProviderError(
+                "stripe",
+                f"order of payment {event.payment_intent_id} was recorded while this delivery was read; "
+                "deliver it again",
+                retryable=True,
             )
-        message = reset_refunds(order, charge.refunded, charge.read_at)
+        message = reset_refunds(order, charge.refunded, event.created_at)
         self.session.add(order)
         self.session.flush()
         return message

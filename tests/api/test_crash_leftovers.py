@@ -135,6 +135,8 @@ def test_a_database_that_names_no_episode_file_sweeps_none(
     caplog.set_level(logging.WARNING, logger="reelcart.housekeeping")
 
     assert sweep_orphaned_episode_files(tmp_path, set()) == []
+    # nor one that names only a file registered by path (`reelcart demo` run on the new database)
+    assert sweep_orphaned_episode_files(tmp_path, {"demo-episode.mp4"}) == []
 
     assert [path.exists() for path in files] == [True, True]
     assert "episode files not swept: the database names none of the 2 stored in" in caplog.text
@@ -145,10 +147,12 @@ def test_the_episode_file_sweep_decides_by_name_and_age(tmp_path: Path) -> None:
     orphan = _file(tmp_path / "episodes" / name, age_s=0)
     written = orphan.stat().st_mtime
 
-    named = {"0b7e1f6a-3c1d-4e2a-9f00-0000000000bb.mp4"}  # another episode's file, gone since
+    kept = _file(tmp_path / "episodes" / "0b7e1f6a-3c1d-4e2a-9f00-0000000000bb.mp4", age_s=10**6)
+    named = {kept.name}  # another episode's file
     assert sweep_orphaned_episode_files(tmp_path, named, older_than_s=60, now=written + 59) == []
-    assert sweep_orphaned_episode_files(tmp_path, {name}, older_than_s=60, now=written + 61) == []
+    assert sweep_orphaned_episode_files(tmp_path, {name, kept.name}, older_than_s=60, now=written + 61) == []
     assert sweep_orphaned_episode_files(tmp_path, named, older_than_s=60, now=written + 61) == [orphan]
+    assert kept.exists()
     assert sweep_orphaned_episode_files(tmp_path / "missing", named) == []
 
 

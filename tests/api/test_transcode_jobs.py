@@ -7,6 +7,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -277,4 +278,41 @@ def test_uploads_racing_with_one_key_register_one_episode(
     assert len({response.json()["id"] for response in responses}) == 1
     assert count(engine, Episode) == 1
     # And the losers' files are gone: one stored video
+    assert len(stored_episodes(settings)) == 1
+
+
+def test_an_upload_that_lost_the_race_for_its_key_is_compared_by_the_bytes_it_sent(
+    client: TestClient,
+    brand: BrandAccount,
+    engine: Engine,
+    settings: ApiSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import api.episodes.router as episodes_router  # noqa: PLC0415
+
+    data = make_video(tmp_path / "clip.mp4").read_bytes()
+    first = upload(client, brand, data, key="race-2")
+    # A second upload with the key, sent chunked (no Content-Length) with another file, whose look for
+    # the key ran before the first upload's commit (as when both are in flight at once)
+    original = episodes_router._registered_under
+    calls: list[int | None] = []
+
+    def before_the_first_commit(*args: Any) -> Episode | None:
+        calls.append(args[-1])
+        return None if len(calls) == 1 else original(*args)
+
+    monkeypatch.setattr(episodes_router, "_registered_under", before_the_first_commit)
+    other = data + b"\0" * 100
+    response = client.post(
+        "/v1/episodes/upload?title=Ep%201&filename=loop.gif",
+        content=iter([other[:1000], other[1000:]]),
+        headers={**brand.headers, "Content-Type": "video/mp4", "Idempotency-Key": "race-2"},
+    )
+
+    # Then, its insert refused by the key's index, it is compared by the bytes it sent: another upload
+    assert calls == [None, len(other)]
+    assert (response.status_code, response.json()["type"]) == (409, PROBLEMS + "idempotency-key-reused")
+    assert first.json()["id"] in response.json()["detail"]
+    assert count(engine, Episode) == 1
     assert len(stored_episodes(settings)) == 1

@@ -5,7 +5,6 @@ order that is not the brand's."""
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -21,7 +20,7 @@ from api.webhooks.held_refunds import HOLD_FOR
 from api.webhooks.models import HeldRefund
 from tests.api.commerce_support import ACCOUNT, SHOP, Shoppable, World, shopify_delivery, stripe_delivery
 from tests.commerce.fakes.loopback import Reply
-from tests.commerce.fakes.stripe_fake import error_reply
+from tests.commerce.fakes.stripe_fake import NOW, error_reply
 from tests.utils.api import BrandAccount
 from tests.utils.webhooks import paid_body, receipt, rows, tap
 
@@ -328,12 +327,54 @@ def test_a_snapshot_made_before_the_failure_does_not_count_the_failed_refund_aga
     # Then it changes nothing; a refund made after the failure still counts
     assert answer["outcome"] == f"order {order.id} stays paid, 20.00 EUR refunded"
     newer = world.stripe.refunded_event(
-        "cs_test_0001", "evt_refund_50", ACCOUNT, refunded=5000, created=int(time.time()) + 60
+        "cs_test_0001", "evt_refund_50", ACCOUNT, refunded=5000, created=NOW + 9000
     )
     assert receipt(stripe_delivery(world.client, newer))["outcome"] == (
         f"order {order.id} is paid, 50.00 EUR of 119.80 EUR refunded"
     )
     assert analytics(world, hoodie, brand)["revenue"] == {"EUR": "69.80"}
+
+
+def test_two_failed_refunds_delivered_out_of_order_keep_the_later_read(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    order = stripe_paid(world, hoodie, engine)
+    refund(world, "evt_refund_80", 8000)
+    # Two refunds fail, 50.00 then 30.00; the later failure's delivery (the charge read: 0.00) comes first
+    first = world.stripe.refund_failed_event(
+        "cs_test_0001", "evt_failed_a", ACCOUNT, failed=5000, created=NOW + 7000
+    )
+    second = world.stripe.refund_failed_event(
+        "cs_test_0001", "evt_failed_b", ACCOUNT, failed=3000, created=NOW + 8000
+    )
+    receipt(stripe_delivery(world.client, second))
+    world.stripe.charges["ch_test_0001"]["amount_refunded"] = 3000  # what a read made between the two said
+
+    older = receipt(stripe_delivery(world.client, first))
+
+    assert older["outcome"] == (
+        f"order {order.id} stays paid, 0.00 EUR refunded (a later failed refund was read already)"
+    )
+    assert stored(engine, order).refunded_amount == Decimal("0.000")
+
+
+def test_a_failed_refund_of_an_order_recorded_meanwhile_is_delivered_again_not_read_in_the_transaction(
+    world: World, hoodie: Shoppable, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.webhooks.service as webhook_service  # noqa: PLC0415
+
+    order = stripe_paid(world, hoodie, engine)
+    refund(world, "evt_refund_all", 11980)
+    body = world.stripe.refund_failed_event("cs_test_0001", "evt_refund_failed", ACCOUNT, failed=11980)
+    # As when the order is recorded between the look before the writes and the handler
+    with monkeypatch.context() as patched:
+        patched.setattr(webhook_service, "_prefetch_charge", lambda *_: None)
+        failed = stripe_delivery(world.client, body)
+
+    assert (failed.status_code, failed.json()["retryable"]) == (502, True)
+    assert charge_reads(world) == []
+    assert receipt(stripe_delivery(world.client, body))["duplicate"] is False
+    assert stored(engine, order).status == "paid"
 
 
 def test_refund_updates_that_undo_nothing_or_are_not_reelcarts_read_nothing(

@@ -358,6 +358,7 @@ def test_a_refund_that_failed_or_was_canceled_becomes_a_typed_event(status: str)
         account_id="acct_1BrandDrama",
         status=status,
         livemode=False,
+        created_at=datetime.fromtimestamp(NOW, tz=UTC),
     )
 
 

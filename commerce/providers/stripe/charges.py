@@ -8,7 +8,6 @@ the refund. When a refund fails (or is canceled) Stripe takes it back out of the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import stripe
 
@@ -23,7 +22,6 @@ from commerce.settings import CommerceSettings
 class ChargeRefunds:
     charge_id: str
     refunded: Money  # every refund of the charge that stands, in the charge's currency
-    read_at: datetime  # when it was read: snapshots Stripe made before say less than this
 
 
 class StripeCharges:
@@ -38,11 +36,10 @@ class StripeCharges:
 
     def refunds_of(self, charge_id: str) -> ChargeRefunds:
         options: stripe.RequestOptions = {"stripe_account": self._account_id} if self._account_id else {}
-        read_at = datetime.now(UTC)
         with stripe_errors(self._timeout_s):
             charge = self._client.v1.charges.retrieve(charge_id, options=options)
         try:
             refunded = from_stripe_amount(charge.amount_refunded, charge.currency)
         except MoneyError as error:
             raise ProviderError(PROVIDER, f"charge {charge_id}: {error}", retryable=False) from None
-        return ChargeRefunds(charge_id=charge_id, refunded=refunded, read_at=read_at)
+        return ChargeRefunds(charge_id=charge_id, refunded=refunded)

@@ -163,6 +163,7 @@ def _refund_updated(event: stripe.Event) -> WebhookEvent:
         account_id=_account(event),
         status=str(refund.status),
         livemode=event.livemode,
+        created_at=datetime.fromtimestamp(event.created, tz=UTC),
     )
 
 

@@ -1,5 +1,5 @@
-"""a Stripe refund that fails leaves the order's refunded total: orders keep when that total was last
-read from the charge, so a snapshot Stripe made before then no longer raises it again
+"""a Stripe refund that fails leaves the order's refunded total: orders keep the Stripe time of the
+last failed refund applied, so a snapshot Stripe made before it no longer raises the total again
 
 Revision ID: 0025
 Revises: 0024
@@ -19,9 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("order", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("refunds_read_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("refunds_reset_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("order", schema=None) as batch_op:
-        batch_op.drop_column("refunds_read_at")
+        batch_op.drop_column("refunds_reset_at")
