@@ -445,7 +445,10 @@ class WebhookHandlers:
         self.session.flush()
         return f"checkout {row.id} is {status}"
 
-    def _stripe_refund(self, event: StripeChargeRefunded) -> str:
+    def _refunded_order(self, event: StripeChargeRefunded | StripeRefundFailed) -> Order | str | None:
+        """The order a Stripe refund event may change, locked; None when ReelCart recorded none for its
+        payment; a sentence saying why the event changes nothing (another mode, no PaymentIntent, an
+        account that is not the brand's)."""
         other_mode = self._other_mode(event.livemode)
         if other_mode is not None:
             return other_mode
@@ -454,7 +457,16 @@ class WebhookHandlers:
         lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
         # Locked, as checkout events lock their session: two refunds of one charge apply one at a time.
         order = _stripe_order(self.session, event.payment_intent_id, lock=True)
+        if order is not None and not self._from_brands_account(order.brand_id, event.account_id):
+            return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
+        return order
+
+    def _stripe_refund(self, event: StripeChargeRefunded) -> str:
+        order = self._refunded_order(event)
+        if isinstance(order, str):
+            return order
         if order is None:
+            assert event.payment_intent_id is not None  # `_refunded_order` said why otherwise
             if event.refunded.amount > MAX_MONEY:
                 # More than any ReelCart order can hold (the money columns): a sale no tap led to.
                 return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
@@ -470,22 +482,14 @@ class WebhookHandlers:
                 f"held: no ReelCart order for payment {event.payment_intent_id} yet; its refunds "
                 f"({event.refunded}) count if the order is recorded within {HOLD_FOR.days} days"
             )
-        if not self._from_brands_account(order.brand_id, event.account_id):
-            return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
         return self._refund(order, event.refunded, as_of=event.created_at)
 
     def _stripe_refund_failed(self, event: StripeRefundFailed) -> str:
-        other_mode = self._other_mode(event.livemode)
-        if other_mode is not None:
-            return other_mode
-        if event.payment_intent_id is None:
-            return f"ignored: charge {event.charge_id} belongs to no PaymentIntent"
-        lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
-        order = _stripe_order(self.session, event.payment_intent_id, lock=True)
+        order = self._refunded_order(event)
+        if isinstance(order, str):
+            return order
         if order is None:
             return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
-        if not self._from_brands_account(order.brand_id, event.account_id):
-            return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
         charge = self.charge
         if charge is None or charge.charge_id != event.charge_id:
             # The order was recorded after the prefetch looked. No call to Stripe while this transaction
