@@ -72,4 +72,5 @@ def paid_order_row(
         "status": "paid",
         "refunded_amount": Decimal("0.000"),
         "provider_payment_id": payment_intent_of(order_id) if provider == "stripe" else None,
+        "refunds_reset_at": None,
     }
