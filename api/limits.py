@@ -145,7 +145,7 @@ class BodySizeLimit:
             await send_problem(scope, send, 415, refused, slug="unsupported-media-type")
             return
         limit, what = self.limit_for(scope)
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > limit:
             await _reject(scope, send, limit, what)
             return
@@ -174,7 +174,8 @@ class BodySizeLimit:
                 await _reject(scope, send, limit, what)
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
+    """The request's declared Content-Length (None when absent or not a number)."""
     for name, value in scope.get("headers", []):
         if name == b"content-length":
             try:

@@ -27,6 +27,7 @@ from api.episodes.schemas import (
 from api.errors import NotFound
 from api.jobs.models import JobState
 from api.jobs.queue import JobKind, JobQueue, JobRef
+from api.limits import content_length
 from api.problems import Problem
 from api.settings import ApiSettings
 from api.types import PageOffset, Text
@@ -105,13 +106,6 @@ def _registered_under(
     return first
 
 
-def _declared_bytes(request: Request) -> int | None:
-    try:
-        return int(request.headers["content-length"])
-    except (KeyError, ValueError):
-        return None
-
-
 @router.post(
     "/episodes/upload",
     status_code=status.HTTP_201_CREATED,
@@ -135,7 +129,7 @@ async def upload_episode(
         ("multipart/", "application/json", "application/x-www")
     ):
         raise Problem(415, "send the video bytes as the body (e.g. Content-Type: video/mp4), not a form")
-    declared = _declared_bytes(request)
+    declared = content_length(request.scope)
     first = await run_in_threadpool(_registered_under, session, brand_id, idempotency_key, title, declared)
     if first is not None:
         # A retry of an upload that was registered: its episode, not a second one (the body is not read).

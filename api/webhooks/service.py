@@ -299,10 +299,9 @@ def apply_refund(order: Order, refunded: Money, *, as_of: datetime | None = None
     charge was read (`reset_refunds`): it still counted the refund that failed. A paid order refunded in
     full becomes `refunded` (no longer a paid order); one refunded in part stays `paid` and its revenue
     is what was kept."""
-    if refunded.currency != order.currency:
-        return (
-            f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
-        )
+    other_currency = _other_currency(order, refunded)
+    if other_currency is not None:
+        return other_currency
     total = min(refunded.amount, order.amount)
     stale = as_of is not None and order.refunds_reset_at is not None and as_of < order.refunds_reset_at
     if total <= order.refunded_amount or stale:
@@ -315,15 +314,21 @@ def apply_refund(order: Order, refunded: Money, *, as_of: datetime | None = None
     return f"order {order.id} is {order.status}, {Money(total, order.currency)} of {paid} refunded"
 
 
+def _other_currency(order: Order, refunded: Money) -> str | None:
+    """Why a refunded total in another currency than the order's changes nothing; None in its own."""
+    if refunded.currency == order.currency:
+        return None
+    return f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
+
+
 def reset_refunds(order: Order, refunded: Money, failed_at: datetime | None) -> str:
     """Set the order's refunded total to the one read from the charge after a refund failed (Stripe's
     event of `failed_at`): it may be lower than the largest snapshot (the failed refund was in it), and
     it stands until a later snapshot. A failure older than one already applied changes nothing: that
     one's read came after it (two failures delivered out of order)."""
-    if refunded.currency != order.currency:
-        return (
-            f"ignored: refund in {refunded.currency}, but order {order.id} was recorded in {order.currency}"
-        )
+    other_currency = _other_currency(order, refunded)
+    if other_currency is not None:
+        return other_currency
     if failed_at is not None and order.refunds_reset_at is not None and failed_at < order.refunds_reset_at:
         return (
             f"order {order.id} stays {order.status}, {Money(order.refunded_amount, order.currency)} refunded "
@@ -424,7 +429,7 @@ class WebhookHandlers:
         row = self._stripe_session(event)
         if row is None:
             return f"ignored: no ReelCart checkout for session {event.session_id}"
-        if not self._from_brands_account(row.brand_id, event.account_id):
+        if not _stripe_account_speaks_for(self.session, row.brand_id, event.account_id):
             return f"ignored: session {event.session_id} is not from the brand's Stripe account"
         if event.paid:
             amount = event.amount_total or Money(row.amount.normalize(), row.currency)
@@ -457,7 +462,9 @@ class WebhookHandlers:
         lock_payment(self.session, CheckoutProviderName.STRIPE, event.payment_intent_id)
         # Locked, as checkout events lock their session: two refunds of one charge apply one at a time.
         order = _stripe_order(self.session, event.payment_intent_id, lock=True)
-        if order is not None and not self._from_brands_account(order.brand_id, event.account_id):
+        if order is not None and not _stripe_account_speaks_for(
+            self.session, order.brand_id, event.account_id
+        ):
             return f"ignored: payment {event.payment_intent_id} is not from the brand's Stripe account"
         return order
 
@@ -504,9 +511,6 @@ class WebhookHandlers:
         self.session.add(order)
         self.session.flush()
         return message
-
-    def _from_brands_account(self, brand_id: uuid.UUID, account_id: str | None) -> bool:
-        return _stripe_account_speaks_for(self.session, brand_id, account_id)
 
     def _refund(self, order: Order, refunded: Money, *, as_of: datetime | None = None) -> str:
         message = apply_refund(order, refunded, as_of=as_of)
@@ -801,7 +805,7 @@ class WebhookHandlers:
         if order.provider == CheckoutProviderName.STRIPE:
             if held.refunded_amount is None or held.currency is None:
                 return None
-            if not self._from_brands_account(order.brand_id, held.reported_by):
+            if not _stripe_account_speaks_for(self.session, order.brand_id, held.reported_by):
                 return None
             refunded = Money(held.refunded_amount.normalize(), held.currency)
         else:

@@ -23,7 +23,7 @@ from api.review.models import Placement, PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from tests.api.commerce_support import Shoppable, World, connect_stripe, make_shoppable
 from tests.api.factories import make_checkout, make_placement, make_product
-from tests.api.test_episode_media import make_gif, run_transcodes, stored_episodes
+from tests.api.test_episode_media import disk_full, make_gif, run_transcodes, stored_episodes
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 from tests.utils.webhooks import count
 
@@ -145,9 +145,6 @@ def test_an_unplayable_episode_is_deleted_with_the_upload_its_transcode_kept(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def disk_full(source: Path, target: Path, **_: object) -> None:
-        raise OSError(28, "No space left on device")
-
     monkeypatch.setattr(episode_service, "transcode_for_browsers", disk_full)
     data = uploaded(client, brand, make_gif(tmp_path / "loop.gif"))
     run_transcodes(engine, settings, job_queue)

@@ -25,6 +25,7 @@ from api.episodes.transcode_job import TranscodeJobExecutor
 from api.jobs.queue import JobKind
 from api.settings import ApiSettings
 from api.signing import sign_path
+from tagger.exceptions import VideoError
 from tests.utils.api import BrandAccount, RecordingQueue, make_video
 from tests.utils.media import frame_times_ms, write_clip
 
@@ -100,6 +101,17 @@ def media(client: TestClient, settings: ApiSettings, episode_id: str) -> httpx.R
     url = sign_path(settings.secret_key.get_secret_value(), f"/v1/episodes/{episode_id}/media")
     response: httpx.Response = client.get(url)
     return response
+
+
+def refused_by_the_encoder(source: Path, target: Path, **_: object) -> None:
+    """In place of `transcode_for_browsers`: a video whose frames FFmpeg cannot encode (the video's fault)."""
+    raise VideoError(f"{source.name} could not be converted to H.264: Invalid data", path=str(source))
+
+
+def disk_full(source: Path, target: Path, **_: object) -> None:
+    """In place of `transcode_for_browsers`: the media volume fills up while the transcode writes (the
+    machine's fault, not the video's)."""
+    raise OSError(28, "No space left on device")
 
 
 def run_transcodes(engine: Engine, settings: ApiSettings, queue: RecordingQueue) -> int:

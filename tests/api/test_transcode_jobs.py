@@ -21,11 +21,12 @@ from api.jobs.models import JobState
 from api.jobs.queue import JobKind
 from api.jobs.recovery import requeue_stale_jobs
 from api.settings import ApiSettings
-from tagger.exceptions import VideoError
 from tests.api.test_episode_media import (
     assert_no_server_detail,
+    disk_full,
     make_gif,
     media,
+    refused_by_the_encoder,
     run_transcodes,
     stored_episodes,
 )
@@ -55,10 +56,7 @@ def test_a_video_that_does_not_convert_leaves_the_episode_unplayable_and_says_wh
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given an upload whose frames FFmpeg cannot encode (the encoder fails on them)
-    def refuse(source: Path, target: Path, **_: object) -> None:
-        raise VideoError(f"{source.name} could not be converted to H.264: Invalid data", path=str(source))
-
-    monkeypatch.setattr(episode_service, "transcode_for_browsers", refuse)
+    monkeypatch.setattr(episode_service, "transcode_for_browsers", refused_by_the_encoder)
     response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
     assert (response.status_code, response.json()["status"]) == (201, "processing")
 
@@ -92,9 +90,6 @@ def test_a_transcode_that_fails_for_another_reason_than_the_video_keeps_the_uplo
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the media volume fills up while the transcode writes (the machine's fault, not the video's)
-    def disk_full(source: Path, target: Path, **_: object) -> None:
-        raise OSError(28, "No space left on device")
-
     monkeypatch.setattr(episode_service, "transcode_for_browsers", disk_full)
     response = upload(client, brand, make_gif(tmp_path / "loop.gif").read_bytes())
 
@@ -148,10 +143,7 @@ def test_a_transcode_cannot_be_tried_again_while_one_runs_or_once_the_file_is_go
     assert foreign.status_code == 404
 
     # A video that does not convert is deleted: nothing is left to try again
-    def refuse(source: Path, target: Path, **_: object) -> None:
-        raise VideoError(f"{source.name} could not be converted to H.264: Invalid data", path=str(source))
-
-    monkeypatch.setattr(episode_service, "transcode_for_browsers", refuse)
+    monkeypatch.setattr(episode_service, "transcode_for_browsers", refused_by_the_encoder)
     run_transcodes(engine, settings, job_queue)
     gone = client.post(f"/v1/episodes/{episode_id}/transcode-jobs", headers=brand.headers)
     assert (gone.status_code, gone.json()["type"]) == (409, PROBLEMS + "episode-source-gone")
