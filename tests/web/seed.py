@@ -132,11 +132,19 @@ def seed_product(engine: Engine, brand: SeededBrand, product: factories.Product)
         return SeededProduct(id=row.id, title=product.title, variants=tuple(variants))
 
 
-def seed_episode(engine: Engine, brand: SeededBrand, video: TestVideo) -> uuid.UUID:
+def seed_episode(
+    engine: Engine,
+    brand: SeededBrand,
+    video: TestVideo,
+    *,
+    title: str = "Episode 1: The Taste Test",
+    status: EpisodeStatus = EpisodeStatus.TAGGED,
+    media_error: str | None = None,
+) -> uuid.UUID:
     with Session(engine, expire_on_commit=False) as session:
         episode = Episode(
             brand_id=brand.id,
-            title="Episode 1: The Taste Test",
+            title=title,
             media_path=str(video.path),
             size_bytes=video.path.stat().st_size,
             duration_ms=video.duration_ms,
@@ -145,7 +153,8 @@ def seed_episode(engine: Engine, brand: SeededBrand, video: TestVideo) -> uuid.U
             width=video.width,
             height=video.height,
             codec="h264",
-            status=EpisodeStatus.TAGGED,
+            status=status,
+            media_error=media_error,
         )
         session.add(episode)
         session.commit()

@@ -45,7 +45,16 @@
  */
 /** @typedef {{actor: string, action: string, at: string, before: Record<string, unknown>, after: Record<string, unknown>}} ReviewAction */
 /** @typedef {{id: string, title: string, vendor: string, images: {url: string}[]}} CatalogProduct as GET /v1/products lists it */
-/** @typedef {{id: string, title: string}} Episode as GET /v1/episodes lists it */
+/**
+ * An episode as GET /v1/episodes lists it (what the console uses of it).
+ * @typedef {object} Episode
+ * @property {string} id
+ * @property {string} title
+ * @property {'processing' | 'unplayable' | 'registered' | 'tagging' | 'tagged' | 'failed'} [status]
+ * @property {string | null} [media_error] why the video could not be made playable (unplayable)
+ * @property {number} [duration_ms]
+ * @property {string} [created_at]
+ */
 /**
  * A product as GET /v1/products/{id} returns it, what the own-print editor needs of it.
  * @typedef {object} MarkedProduct
@@ -266,6 +275,7 @@ function remember(p, etag) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   /** @type {HTMLDialogElement} */ ($('marks')).close();
+  /** @type {HTMLDialogElement} */ ($('episodes')).close();
   state.items = [];
   state.episodes.clear();
   $('done').hidden = true;
@@ -1460,6 +1470,170 @@ async function reloadMarkedProduct(productId) {
   }
 }
 
+// ---- episodes --------------------------------------------------------------------------------------------
+
+// Episodes the dialog lists per page.
+const EPISODES_PAGE = 25;
+
+/** @type {{items: Episode[], total: number, confirming: string | null, busy: boolean}} */
+const episodeList = { items: [], total: 0, confirming: null, busy: false };
+
+/** @param {string} text @param {boolean} [isError] */
+function episodesSay(text, isError = false) {
+  sayIn('episodes-message', text, isError);
+}
+
+/** What an episode's row says of it besides its title: its state and length. @param {Episode} e */
+function episodeFacts(e) {
+  /** @type {Record<string, string>} */
+  const states = {
+    processing: 'being made playable',
+    unplayable: `unplayable${e.media_error ? ` (${e.media_error})` : ''}`,
+    registered: 'not tagged yet',
+    tagging: 'being tagged',
+    tagged: 'tagged',
+    failed: 'its last tag job failed',
+  };
+  const length = e.duration_ms ? ` · ${(e.duration_ms / 1000).toFixed(1)} s` : '';
+  return `${states[e.status ?? ''] ?? e.status ?? ''}${length}`;
+}
+
+async function openEpisodes() {
+  episodesSay('');
+  episodeList.confirming = null;
+  /** @type {HTMLDialogElement} */ ($('episodes')).showModal();
+  await loadEpisodes(true);
+}
+
+/** @param {boolean} reset */
+async function loadEpisodes(reset) {
+  try {
+    const offset = reset ? 0 : episodeList.items.length;
+    const { data } = await api('GET', `/v1/episodes?limit=${EPISODES_PAGE}&offset=${offset}`);
+    /** @type {Episode[]} */
+    const listed = data?.items ?? [];
+    episodeList.items = reset ? listed : [...episodeList.items, ...listed.filter((e) => !episodeList.items.some((o) => o.id === e.id))];
+    episodeList.total = data?.total ?? episodeList.items.length;
+    renderEpisodes();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    episodesSay(`Could not list the episodes: ${errorText(error)}`, true);
+  }
+}
+
+function renderEpisodes() {
+  const list = $('episodes-list');
+  list.replaceChildren(...episodeList.items.map((e) => {
+    const confirming = episodeList.confirming === e.id;
+    /** @type {(Node | string)[]} */
+    const actions = [];
+    if (confirming) {
+      const sure = h('button', { type: 'button', class: 'reject' }, ['Delete for good']);
+      sure.addEventListener('click', () => void deleteEpisode(e));
+      const keep = h('button', { type: 'button' }, ['Keep it']);
+      keep.addEventListener('click', () => {
+        episodeList.confirming = null;
+        episodesSay('');
+        renderEpisodes();
+      });
+      actions.push(h('span', { class: 'confirm' }, [`Delete “${e.title}”, its placements and its analytics?`]), ' ', sure, ' ', keep);
+    } else {
+      if (e.status === 'unplayable') {
+        const retry = h('button', { type: 'button' }, ['Transcode again']);
+        retry.addEventListener('click', () => void retryTranscode(e));
+        actions.push(retry, ' ');
+      }
+      const remove = h('button', { type: 'button', 'aria-label': `Delete “${e.title}”…` }, ['Delete…']);
+      remove.addEventListener('click', () => {
+        episodeList.confirming = e.id;
+        episodesSay('');
+        renderEpisodes();
+        /** @type {HTMLElement | null} */ (list.querySelector(`li[data-episode="${CSS.escape(e.id)}"] button.reject`))?.focus();
+      });
+      actions.push(remove);
+    }
+    return h('li', { 'data-episode': e.id }, [
+      h('span', { class: 'ep-text' }, [h('strong', {}, [e.title]), ' ', h('span', { class: 'ep-facts' }, [episodeFacts(e)])]), ' ',
+      h('span', { class: 'ep-actions' }, actions),
+    ]);
+  }));
+  $('episodes-none').hidden = episodeList.items.length > 0;
+  $('episodes-more').hidden = episodeList.items.length >= episodeList.total;
+}
+
+/** @param {Episode} e */
+async function deleteEpisode(e) {
+  if (episodeList.busy) return;
+  episodeList.busy = true;
+  try {
+    await api('DELETE', `/v1/episodes/${encodeURIComponent(e.id)}`);
+    episodesSay(`Deleted “${e.title}”: its placements are off the timeline and out of the queue.`);
+    await forgetEpisode(e);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      episodesSay(`“${e.title}” was already deleted.`);
+      await forgetEpisode(e);
+      return;
+    }
+    episodeList.confirming = null;
+    renderEpisodes();
+    if (error instanceof ApiError && error.status === 401) return;
+    episodesSay(`Not deleted: ${deleteRefusal(error)}`, true);
+  } finally {
+    episodeList.busy = false;
+  }
+}
+
+/**
+ * Why the API kept an episode, in the console's words where the console offers the way out.
+ * @param {unknown} error
+ */
+function deleteRefusal(error) {
+  const problem = error instanceof ApiError ? error.problem : {};
+  if (problem.type?.endsWith('/already-sold')) {
+    return 'shoppers started checkouts from its hotspots, so it stays with your sales records. ' +
+      'Reject its placements in the queue to take its hotspots down.';
+  }
+  if (problem.type?.endsWith('/job-in-progress')) {
+    return `${problem.detail ?? 'a job of the episode is under way'}.`;
+  }
+  return problem.detail ?? errorText(error);
+}
+
+/** Drop a deleted episode from the list, the empty queue's links and the queue itself. @param {Episode} e */
+async function forgetEpisode(e) {
+  episodeList.items = episodeList.items.filter((o) => o.id !== e.id);
+  episodeList.total = Math.max(0, episodeList.total - 1);
+  episodeList.confirming = null;
+  state.episodes.delete(e.id);
+  renderEpisodes();
+  if (state.items.some((p) => p.episode_id === e.id)) {
+    await reloadQueueKeeping(current()?.episode_id === e.id ? undefined : current()?.id);
+  } else if (!state.items.length) {
+    await renderDone();
+  }
+}
+
+/** @param {Episode} e */
+async function retryTranscode(e) {
+  if (episodeList.busy) return;
+  episodeList.busy = true;
+  try {
+    await api('POST', `/v1/episodes/${encodeURIComponent(e.id)}/transcode-jobs`);
+    episodesSay(`Transcoding “${e.title}” again; tag it once it is ready.`);
+    e.status = 'processing';
+    e.media_error = null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    episodesSay(`Not transcoded again: ${detail ?? errorText(error)}.`, true);
+    await loadEpisodes(true); // what stands now (a colleague's retry, a deletion)
+  } finally {
+    episodeList.busy = false;
+    renderEpisodes();
+  }
+}
+
 // ---- keyboard --------------------------------------------------------------------------------------------
 
 /** @param {KeyboardEvent} event */
@@ -1525,6 +1699,9 @@ function wire() {
   $('help-open').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('help')).showModal());
   $('linking-open').addEventListener('click', () => void openLinking());
   $('linking-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('linking')).close());
+  $('episodes-open').addEventListener('click', () => void openEpisodes());
+  $('episodes-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('episodes')).close());
+  $('episodes-more').addEventListener('click', () => void loadEpisodes(false));
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let previewSoon;
   $('linking-form').addEventListener('input', () => {

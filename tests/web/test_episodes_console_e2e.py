@@ -1,0 +1,298 @@
+"""The review console's episode list in real Chromium against the REAL API (tests/web/real_api.py): a
+brand deletes an episode (its placements leave the queue and its public timeline is gone), is told why one
+shoppers bought from or one a job is working on is kept, and transcodes again an episode a full disk left
+unplayable."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlmodel import Session
+
+from api.brands.models import CheckoutProviderName
+from api.checkout.models import CheckoutSession
+from api.episodes.models import Episode, EpisodeStatus, TagJob, TranscodeJob
+from api.jobs.models import JobState
+from api.review.models import Placement, PlacementStatus
+from tests.utils.web import PageErrors
+from tests.web import factories
+from tests.web.console import queue_ids, sign_in
+from tests.web.factories import Keyframe
+from tests.web.media import TestVideo
+from tests.web.real_api import LiveApi, start_live_api
+from tests.web.seed import (
+    PlacementSeed,
+    SeededBrand,
+    SeededProduct,
+    revoke_keys,
+    rows,
+    seed_brand,
+    seed_episode,
+    seed_placements,
+    seed_product,
+)
+
+pytestmark = pytest.mark.browser
+
+COLA = factories.make_product("prod_cola", "Cola Zero", "Fizz")
+TASTE_TEST = "Episode 1: The Taste Test"
+PILOT = "Episode 0: The Pilot"
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    api = start_live_api(tmp_path_factory.mktemp("episodes-console-api"))
+    yield api
+    api.stop()
+
+
+def proposal(
+    product: SeededProduct,
+    start_ms: int,
+    status: PlacementStatus = PlacementStatus.PROPOSED,
+    chosen: SeededProduct | None = None,
+) -> PlacementSeed:
+    return PlacementSeed(
+        label="bottle",
+        start_ms=start_ms,
+        end_ms=start_ms + 1000,
+        keyframes=(Keyframe(start_ms, (0.3, 0.3, 0.2, 0.3)),),
+        candidates=((product, 0.6),),
+        link_confidence=0.6,
+        status=status,
+        chosen=chosen,
+    )
+
+
+def open_episodes(page: Page) -> Locator:
+    page.get_by_role("button", name="Episodes…").click()
+    dialog = page.get_by_role("dialog", name="Episodes")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def row(dialog: Locator, episode_id: uuid.UUID) -> Locator:
+    return dialog.locator(f'li[data-episode="{episode_id}"]')
+
+
+def test_a_brand_deletes_an_episode_and_its_placements_leave_the_queue_and_its_timeline_is_gone(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors, artifacts_dir: Path
+) -> None:
+    page = desk_page
+    # Given a brand with two episodes: the taste test with two proposals and one live placement, the pilot
+    # (registered later, so listed first) with one proposal
+    brand = seed_brand(live_api.engine, "episode-deleter")
+    cola = seed_product(live_api.engine, brand, COLA)
+    taste_test = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    doomed = seed_placements(
+        live_api.engine,
+        live_api.settings,
+        taste_test,
+        [
+            proposal(cola, 0),
+            proposal(cola, 1500),
+            proposal(cola, 2500, status=PlacementStatus.APPROVED, chosen=cola),
+        ],
+    )
+    pilot = seed_episode(live_api.engine, brand, test_video, title=PILOT)
+    kept = seed_placements(live_api.engine, live_api.settings, pilot, [proposal(cola, 500)])
+    timeline = f"{live_api.base_url}/v1/episodes/{taste_test}/timeline"
+    assert len(page.request.get(timeline).json()["placements"]) == 1
+
+    sign_in(page, live_api.base_url, brand.key)
+    expect(page.locator("#queue li")).to_have_count(3)
+
+    # When the brand opens its episodes, each with what it is and how long it runs
+    dialog = open_episodes(page)
+    expect(dialog.locator("li")).to_have_text(
+        [
+            re.compile(rf"^{PILOT} tagged · 4\.0 s Delete…$"),
+            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Delete…$"),
+        ]
+    )
+
+    # And asks to delete the taste test but keeps it on second thought: nothing is deleted
+    row(dialog, taste_test).get_by_role("button", name=f"Delete “{TASTE_TEST}”…").click()
+    expect(row(dialog, taste_test)).to_contain_text(
+        f"Delete “{TASTE_TEST}”, its placements and its analytics?"
+    )
+    expect(row(dialog, taste_test).get_by_role("button", name="Delete for good")).to_be_focused()
+    page.screenshot(path=artifacts_dir / "review-episodes-confirm.png")
+    row(dialog, taste_test).get_by_role("button", name="Keep it").click()
+    expect(row(dialog, taste_test).get_by_role("button", name="Delete for good")).to_have_count(0)
+    assert page.request.get(timeline).ok
+
+    # And then deletes it for good
+    row(dialog, taste_test).get_by_role("button", name=f"Delete “{TASTE_TEST}”…").click()
+    row(dialog, taste_test).get_by_role("button", name="Delete for good").click()
+
+    # Then the console says so, the list keeps the pilot only, and the queue holds only the pilot's proposal
+    expect(dialog.locator("#episodes-message")).to_have_text(
+        f"Deleted “{TASTE_TEST}”: its placements are off the timeline and out of the queue."
+    )
+    expect(dialog.locator("li")).to_have_count(1)
+    expect(row(dialog, pilot)).to_be_visible()
+    expect(page.locator("#queue li")).to_have_count(1)
+    assert queue_ids(page) == [str(kept[0].id)]
+
+    # And the API agrees: the episode, its placements and its public timeline are gone
+    assert page.request.get(timeline).status == 404
+    assert rows(live_api.engine, Episode, Episode.id == taste_test) == []
+    assert rows(live_api.engine, Placement, Placement.id.in_([p.id for p in doomed])) == []  # type: ignore[attr-defined]
+
+    # And once the last proposal is decided, the empty queue no longer links the deleted episode
+    dialog.get_by_role("button", name="Close").click()
+    page.locator("body").press("r")
+    expect(page.locator("#done-episodes li")).to_have_count(1)
+    expect(page.locator("#done-episodes li")).to_contain_text(PILOT)
+    assert page_errors == []
+
+
+def _checkout_from(
+    live_api: LiveApi, brand: SeededBrand, placement_id: uuid.UUID, product: SeededProduct
+) -> None:
+    with Session(live_api.engine) as session:
+        placement = session.get(Placement, placement_id)
+        assert placement is not None
+        session.add(
+            CheckoutSession(
+                brand_id=brand.id,
+                click_id="click-episode-console",
+                placement_id=placement.id,
+                episode_id=placement.episode_id,
+                variant_id=product.variants[0].id,
+                quantity=1,
+                provider=CheckoutProviderName.SHOPIFY,
+                amount=Decimal("1.99"),
+                currency="EUR",
+            )
+        )
+        session.commit()
+
+
+def test_an_episode_sold_from_or_being_tagged_is_kept_and_the_console_says_what_to_do(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given an episode a shopper started a checkout from, and one with a tag job queued
+    brand = seed_brand(live_api.engine, "episode-keeper")
+    cola = seed_product(live_api.engine, brand, COLA)
+    sold = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    [bought_from] = seed_placements(live_api.engine, live_api.settings, sold, [proposal(cola, 0)])
+    _checkout_from(live_api, brand, bought_from.id, cola)
+    tagging = seed_episode(live_api.engine, brand, test_video, title=PILOT, status=EpisodeStatus.TAGGING)
+    with Session(live_api.engine) as session:
+        job = TagJob(brand_id=brand.id, episode_id=tagging)
+        session.add(job)
+        session.commit()
+        job_id = job.id
+
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    expect(row(dialog, tagging)).to_contain_text(f"{PILOT} being tagged")
+
+    # When the brand deletes the episode it sold from
+    row(dialog, sold).get_by_role("button", name=f"Delete “{TASTE_TEST}”…").click()
+    row(dialog, sold).get_by_role("button", name="Delete for good").click()
+
+    # Then it is kept, and the console says why and how to take its hotspots down
+    message = dialog.locator("#episodes-message")
+    expect(message).to_have_text(
+        "Not deleted: shoppers started checkouts from its hotspots, so it stays with your sales records. "
+        "Reject its placements in the queue to take its hotspots down."
+    )
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    expect(row(dialog, sold).get_by_role("button", name=f"Delete “{TASTE_TEST}”…")).to_be_visible()
+    assert rows(live_api.engine, Episode, Episode.id == sold) != []
+    expect(page.locator("#queue li")).to_have_count(1)
+
+    # And the episode being tagged is kept until its job is done
+    row(dialog, tagging).get_by_role("button", name=f"Delete “{PILOT}”…").click()
+    row(dialog, tagging).get_by_role("button", name="Delete for good").click()
+    expect(message).to_have_text(
+        f"Not deleted: the episode has a queued tag job ({job_id}); delete it once the job is done."
+    )
+    assert rows(live_api.engine, Episode, Episode.id == tagging) != []
+
+    # And a key revoked meanwhile sends the brand back to the key prompt, the dialog closed
+    revoke_keys(live_api.engine, brand)
+    row(dialog, tagging).get_by_role("button", name=f"Delete “{PILOT}”…").click()
+    row(dialog, tagging).get_by_role("button", name="Delete for good").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+    expect(dialog).to_be_hidden()
+    assert rows(live_api.engine, Episode, Episode.id == tagging) != []
+    assert page_errors == []
+
+
+def _unplayable(
+    live_api: LiveApi, brand: SeededBrand, test_video: TestVideo, title: str, source: Path
+) -> uuid.UUID:
+    """An episode whose transcode failed on a full disk; its upload is kept at `source` if that exists."""
+    episode_id = seed_episode(
+        live_api.engine,
+        brand,
+        test_video,
+        title=title,
+        status=EpisodeStatus.UNPLAYABLE,
+        media_error="No space left on device",
+    )
+    with Session(live_api.engine) as session:
+        session.add(
+            TranscodeJob(
+                brand_id=brand.id,
+                episode_id=episode_id,
+                source_path=str(source),
+                state=JobState.FAILED,
+                error="No space left on device",
+            )
+        )
+        session.commit()
+    return episode_id
+
+
+def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors, tmp_path: Path
+) -> None:
+    page = desk_page
+    # Given two episodes a full disk left unplayable: one whose upload is kept, one whose upload is gone
+    brand = seed_brand(live_api.engine, "episode-retrier")
+    kept_upload = tmp_path / f"{uuid.uuid4()}.mov"
+    kept_upload.write_bytes(test_video.path.read_bytes())
+    retried = _unplayable(live_api, brand, test_video, TASTE_TEST, kept_upload)
+    gone = _unplayable(live_api, brand, test_video, PILOT, tmp_path / "deleted.mov")
+
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    expect(row(dialog, retried)).to_have_text(
+        f"{TASTE_TEST} unplayable (No space left on device) · 4.0 s Transcode again Delete…"
+    )
+
+    # When the brand transcodes the kept one again
+    row(dialog, retried).get_by_role("button", name="Transcode again").click()
+
+    # Then the console says so, the episode is being made playable, and a transcode job is queued for it
+    message = dialog.locator("#episodes-message")
+    expect(message).to_have_text(f"Transcoding “{TASTE_TEST}” again; tag it once it is ready.")
+    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} being made playable · 4.0 s Delete…")
+    [episode] = rows(live_api.engine, Episode, Episode.id == retried)
+    assert episode.status == EpisodeStatus.PROCESSING
+    jobs = rows(live_api.engine, TranscodeJob, TranscodeJob.episode_id == retried)
+    assert [(job.state, job.source_path) for job in jobs] == [
+        (JobState.FAILED, str(kept_upload)),
+        (JobState.QUEUED, str(kept_upload)),
+    ]
+
+    # And the one whose upload is gone says to upload it again, and stays unplayable
+    row(dialog, gone).get_by_role("button", name="Transcode again").click()
+    expect(message).to_contain_text("Not transcoded again: the episode's file is no longer stored")
+    expect(message).to_contain_text("upload the video again as a new episode")
+    [still] = rows(live_api.engine, Episode, Episode.id == gone)
+    assert still.status == EpisodeStatus.UNPLAYABLE
+    expect(row(dialog, gone)).to_contain_text("unplayable (No space left on device)")
+    assert page_errors == []
