@@ -155,7 +155,9 @@ def list_episodes(
 ) -> EpisodePage:
     statement = select(Episode).where(Episode.brand_id == brand_id)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    rows = session.exec(statement.order_by(col(Episode.created_at).desc()).limit(limit).offset(offset)).all()
+    # The id breaks ties (episodes registered in one batch), so offset pages neither repeat nor skip one.
+    newest_first = statement.order_by(col(Episode.created_at).desc(), col(Episode.id).desc())
+    rows = session.exec(newest_first.limit(limit).offset(offset)).all()
     return EpisodePage(
         items=[episode_view(session, row, settings) for row in rows], total=total, limit=limit, offset=offset
     )

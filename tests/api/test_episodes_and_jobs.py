@@ -154,6 +154,27 @@ def test_timeline_has_etag_and_revalidates_with_304(
     assert client.get(f"/v1/episodes/{uuid.uuid4()}/timeline").status_code == 404
 
 
+def test_episodes_registered_at_the_same_moment_are_paged_each_once(
+    client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings
+) -> None:
+    # Given five episodes stored with one creation time (a batch registered in one transaction)
+    made = [make_episode(engine, brand.brand.id, settings) for _ in range(5)]
+    with Session(engine) as session:
+        for episode in made:
+            stored = session.get(Episode, episode.id)
+            assert stored is not None
+            stored.created_at = made[0].created_at
+            session.add(stored)
+        session.commit()
+
+    # When a client pages through them one at a time, then each comes exactly once
+    pages = [
+        client.get(f"/v1/episodes?limit=1&offset={offset}", headers=brand.headers).json()["items"]
+        for offset in range(5)
+    ]
+    assert sorted(page[0]["id"] for page in pages) == sorted(str(e.id) for e in made)
+
+
 def test_tag_job_is_queued_listed_and_not_duplicated(
     client: TestClient, brand: BrandAccount, tmp_path: Path, job_queue: RecordingQueue
 ) -> None:

@@ -296,3 +296,24 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
     assert still.status == EpisodeStatus.UNPLAYABLE
     expect(row(dialog, gone)).to_contain_text("unplayable (No space left on device)")
     assert page_errors == []
+
+
+def test_a_brand_with_many_episodes_loads_the_rest_on_request(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a brand with more episodes than the dialog lists at once (25)
+    brand = seed_brand(live_api.engine, "episode-library")
+    for n in range(27):
+        seed_episode(live_api.engine, brand, test_video, title=f"Episode {n}")
+
+    # When the brand opens its episodes, the newest 25 are listed, then the rest on request, each once
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    expect(dialog.locator("li")).to_have_count(25)
+    expect(dialog.locator("li").first).to_contain_text("Episode 26 ")
+    dialog.get_by_role("button", name="Load more").click()
+    expect(dialog.locator("li")).to_have_count(27)
+    expect(dialog.locator("li").last).to_contain_text("Episode 0 ")
+    expect(dialog.get_by_role("button", name="Load more")).to_be_hidden()
+    assert page_errors == []
