@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 from sqlmodel import Session
 
 from api.brands.models import CheckoutProviderName
@@ -112,8 +112,8 @@ def test_a_brand_deletes_an_episode_and_its_placements_leave_the_queue_and_its_t
     dialog = open_episodes(page)
     expect(dialog.locator("li")).to_have_text(
         [
-            re.compile(rf"^{PILOT} tagged · 4\.0 s Delete…$"),
-            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Delete…$"),
+            re.compile(rf"^{PILOT} tagged · 4\.0 s Tag again Delete…$"),
+            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Tag again Delete…$"),
         ]
     )
 
@@ -316,4 +316,138 @@ def test_a_brand_with_many_episodes_loads_the_rest_on_request(
     expect(dialog.locator("li")).to_have_count(27)
     expect(dialog.locator("li").last).to_contain_text("Episode 0 ")
     expect(dialog.get_by_role("button", name="Load more")).to_be_hidden()
+    assert page_errors == []
+
+
+def test_an_upload_whose_connection_dropped_is_finished_by_sending_it_again_as_one_episode(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors, tmp_path: Path
+) -> None:
+    page = desk_page
+    brand = seed_brand(live_api.engine, "episode-uploader")
+    title = "Episode 2: The Upload"
+    # Given a connection that drops after the API stored the first upload, before its answer came back
+    keys: list[str] = []
+
+    def drop_the_answer(route: Route) -> None:
+        # The API gets the whole upload, as the browser sent it, and registers it; the answer is lost.
+        # (An intercepted request does not carry a file body along, so the file's bytes are given here.)
+        route.fetch(post_data=test_video.path.read_bytes())
+        route.abort("connectionreset")
+
+    page.route("**/v1/episodes/upload?*", drop_the_answer, times=1)
+
+    def record_key(request: Request) -> None:
+        if request.method == "POST" and "/v1/episodes/upload" in request.url:
+            keys.append(request.headers.get("idempotency-key", ""))
+
+    page.on("request", record_key)
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    expect(dialog.locator("#episodes-none")).to_be_visible()
+
+    # When the brand uploads a video under a title
+    dialog.get_by_label("Title").fill(title)
+    dialog.get_by_label("Video").set_input_files(test_video.path)
+    dialog.get_by_role("button", name="Upload", exact=True).click()
+
+    # Then it is told the connection dropped and to send the same file again
+    message = dialog.locator("#episodes-message")
+    expect(message).to_have_text(
+        "Not uploaded: the connection dropped before the API answered; upload the same file again to finish"
+    )
+    assert [e.title for e in rows(live_api.engine, Episode, Episode.brand_id == brand.id)] == [title]
+
+    # And sending it again answers the episode the first upload registered: one episode, listed, to tag
+    dialog.get_by_role("button", name="Upload", exact=True).click()
+    expect(message).to_have_text(f"Uploaded “{title}”. Tag it to find its products.")
+    [episode] = rows(live_api.engine, Episode, Episode.brand_id == brand.id)
+    assert len(set(keys)) == len(keys) - 1 == 1
+    assert re.fullmatch(r"[0-9a-f]{32}", keys[0])
+    expect(row(dialog, episode.id)).to_have_text(f"{title} not tagged yet · 4.0 s Tag Delete…")
+    expect(dialog.get_by_label("Title")).to_have_value("")
+
+    # And the next video goes up in full from the browser itself, under a key of its own
+    dialog.get_by_label("Title").fill("Episode 3: The Sequel")
+    dialog.get_by_label("Video").set_input_files(test_video.path)
+    dialog.get_by_role("button", name="Upload", exact=True).click()
+    expect(message).to_have_text("Uploaded “Episode 3: The Sequel”. Tag it to find its products.")
+    sequel = rows(live_api.engine, Episode, Episode.title == "Episode 3: The Sequel")[0]
+    assert sequel.upload_bytes == test_video.path.stat().st_size
+    assert (sequel.duration_ms, sequel.width, sequel.height) == (
+        test_video.duration_ms,
+        test_video.width,
+        test_video.height,
+    )
+    assert len(set(keys)) == len(keys) - 1 == 2
+
+    # And a file that is no video is refused with the API's reason, and nothing is stored
+    not_a_video = tmp_path / "notes.txt"
+    not_a_video.write_text("not a video at all\n" * 50)
+    dialog.get_by_label("Title").fill("Episode 4: Notes")
+    dialog.get_by_label("Video").set_input_files(not_a_video)
+    dialog.get_by_role("button", name="Upload", exact=True).click()
+    expect(message).to_have_text(re.compile(r"^Not uploaded: (?!upload is empty)."))
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    assert len(rows(live_api.engine, Episode, Episode.brand_id == brand.id)) == 2
+    assert len(set(keys)) == len(keys) - 1 == 3  # another file, another key
+    assert page_errors == []
+
+
+def _update_job(live_api: LiveApi, job_id: uuid.UUID, **changes: object) -> None:
+    """What the worker writes as it runs the job (the live API here queues jobs and runs none)."""
+    with Session(live_api.engine) as session:
+        job = session.get(TagJob, job_id)
+        assert job is not None
+        for name, value in changes.items():
+            setattr(job, name, value)
+        session.add(job)
+        session.commit()
+
+
+def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_the_queue(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given an episode registered but not tagged, and an empty queue
+    brand = seed_brand(live_api.engine, "episode-tagger")
+    cola = seed_product(live_api.engine, brand, COLA)
+    episode_id = seed_episode(
+        live_api.engine, brand, test_video, title=TASTE_TEST, status=EpisodeStatus.REGISTERED
+    )
+    sign_in(page, live_api.base_url, brand.key)
+    expect(page.locator("#done")).to_be_visible()
+    dialog = open_episodes(page)
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Delete…")
+
+    # When the brand tags it
+    row(dialog, episode_id).get_by_role("button", name="Tag", exact=True).click()
+
+    # Then a tag job is queued and followed as the worker runs it
+    message = dialog.locator("#episodes-message")
+    expect(message).to_have_text(
+        f"Tagging “{TASTE_TEST}”: its products go to the queue when the job is done."
+    )
+    [job] = rows(live_api.engine, TagJob, TagJob.episode_id == episode_id)
+    assert job.state == JobState.QUEUED
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 0% · 4.0 s Delete…")
+    _update_job(live_api, job.id, state=JobState.RUNNING, progress=0.5)
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 50% · 4.0 s Delete…")
+
+    # And when it is done, the console says what it found and the queue holds its proposals
+    seed_placements(live_api.engine, live_api.settings, episode_id, [proposal(cola, 0), proposal(cola, 2000)])
+    summary = "2 placements: 0 approved automatically, 2 for review"
+    _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
+    expect(message).to_have_text(f"Tagged “{TASTE_TEST}”: {summary}.")
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} tagged · 4.0 s Tag again Delete…")
+    expect(page.locator("#queue li")).to_have_count(2)
+
+    # And a tag job a colleague queued meanwhile is named, not doubled
+    with Session(live_api.engine) as session:
+        colleagues = TagJob(brand_id=brand.id, episode_id=episode_id)
+        session.add(colleagues)
+        session.commit()
+        colleagues_id = colleagues.id
+    row(dialog, episode_id).get_by_role("button", name="Tag again").click()
+    expect(message).to_have_text(f"Not tagged: episode already has a queued tag job ({colleagues_id}).")
+    assert len(rows(live_api.engine, TagJob, TagJob.episode_id == episode_id)) == 2
     assert page_errors == []

@@ -1475,12 +1475,27 @@ async function reloadMarkedProduct(productId) {
 // Episodes the dialog lists per page.
 const EPISODES_PAGE = 25;
 
-/** @type {{items: Episode[], total: number, confirming: string | null, busy: boolean}} */
-const episodeList = { items: [], total: 0, confirming: null, busy: false };
+// How often a tag job started here is asked how far it is.
+const TAG_POLL_MS = 2000;
 
-/** @param {string} text @param {boolean} [isError] */
+/**
+ * The brand's episodes as the dialog lists them; `tagging`: how far the tag jobs started in this tab are.
+ * @type {{items: Episode[], total: number, confirming: string | null, busy: boolean, tagging: Map<string, number>}}
+ */
+const episodeList = { items: [], total: 0, confirming: null, busy: false, tagging: new Map() };
+
+/**
+ * The upload last sent: sending the same file under the same title again (after a dropped connection)
+ * sends its Idempotency-Key again, so the API answers the episode the first one registered, if it did.
+ * @type {{key: string, file: File | null, title: string, busy: boolean}}
+ */
+const upload = { key: '', file: null, title: '', busy: false };
+
+/** In the dialog while it is open, else in the console (a tag job followed after it was closed).
+ * @param {string} text @param {boolean} [isError] */
 function episodesSay(text, isError = false) {
-  sayIn('episodes-message', text, isError);
+  if (/** @type {HTMLDialogElement} */ ($('episodes')).open) sayIn('episodes-message', text, isError);
+  else if (text) say(text, isError);
 }
 
 /** What an episode's row says of it besides its title: its state and length. @param {Episode} e */
@@ -1495,7 +1510,9 @@ function episodeFacts(e) {
     failed: 'its last tag job failed',
   };
   const length = e.duration_ms ? ` · ${(e.duration_ms / 1000).toFixed(1)} s` : '';
-  return `${states[e.status ?? ''] ?? e.status ?? ''}${length}`;
+  const progress = episodeList.tagging.get(e.id);
+  const howFar = e.status === 'tagging' && progress !== undefined ? ` ${percent(progress)}` : '';
+  return `${states[e.status ?? ''] ?? e.status ?? ''}${howFar}${length}`;
 }
 
 async function openEpisodes() {
@@ -1538,6 +1555,11 @@ function renderEpisodes() {
       });
       actions.push(h('span', { class: 'confirm' }, [`Delete “${e.title}”, its placements and its analytics?`]), ' ', sure, ' ', keep);
     } else {
+      if (e.status === 'registered' || e.status === 'tagged' || e.status === 'failed') {
+        const tag = h('button', { type: 'button' }, [e.status === 'registered' ? 'Tag' : 'Tag again']);
+        tag.addEventListener('click', () => void tagEpisode(e));
+        actions.push(tag, ' ');
+      }
       if (e.status === 'unplayable') {
         const retry = h('button', { type: 'button' }, ['Transcode again']);
         retry.addEventListener('click', () => void retryTranscode(e));
@@ -1634,6 +1656,149 @@ async function retryTranscode(e) {
   }
 }
 
+/** A fresh Idempotency-Key; `crypto.randomUUID` needs a secure context, which plain HTTP is not. */
+function newIdempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * POST a file as the raw body, with upload progress (fetch reports none); a 401 signs out, as `api` does.
+ * @param {string} path
+ * @param {File} file
+ * @param {string} key the Idempotency-Key
+ * @param {(fraction: number) => void} onProgress
+ * @returns {Promise<{status: number, data: any}>}
+ */
+function sendFile(path, file, key, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${apiBase}${path}`);
+    xhr.setRequestHeader('Accept', 'application/json, application/problem+json');
+    xhr.setRequestHeader('Authorization', `Bearer ${sessionStorage.getItem(KEY_STORAGE) ?? ''}`);
+    // The API tells a video by its content, never its type; it refuses only forms and JSON.
+    xhr.setRequestHeader('Content-Type', file.type.startsWith('video/') ? file.type : 'application/octet-stream');
+    xhr.setRequestHeader('Idempotency-Key', key);
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('load', () => {
+      /** @type {any} */
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = { title: `HTTP ${xhr.status}`, detail: xhr.responseText.slice(0, 200) };
+      }
+      if (xhr.status === 401) signOut('Your API key was refused or has expired. Enter it again.');
+      if (xhr.status < 200 || xhr.status > 299) reject(new ApiError(xhr.status, data ?? {}));
+      else resolve({ status: xhr.status, data });
+    });
+    xhr.addEventListener('error', () => {
+      reject(new Error('the connection dropped before the API answered; upload the same file again to finish'));
+    });
+    xhr.send(file);
+  });
+}
+
+async function uploadEpisode() {
+  const file = /** @type {HTMLInputElement} */ ($('upload-file')).files?.[0];
+  const title = /** @type {HTMLInputElement} */ ($('upload-title')).value.trim();
+  if (!file || !title) {
+    episodesSay('Choose a video file and give the episode a title.', true);
+    return;
+  }
+  if (upload.busy) return;
+  if (upload.file !== file || upload.title !== title) Object.assign(upload, { key: newIdempotencyKey(), file, title });
+  upload.busy = true;
+  const bar = /** @type {HTMLProgressElement} */ ($('upload-progress'));
+  bar.value = 0;
+  bar.hidden = false;
+  /** @type {HTMLButtonElement} */ ($('upload-send')).disabled = true;
+  episodesSay(`Uploading “${title}”…`);
+  try {
+    const path = `/v1/episodes/upload?title=${encodeURIComponent(title)}&filename=${encodeURIComponent(file.name)}`;
+    const { data } = await sendFile(path, file, upload.key, (fraction) => {
+      bar.value = fraction;
+      episodesSay(`Uploading “${title}”: ${percent(fraction)}…`);
+    });
+    const episode = /** @type {Episode} */ (data);
+    episodesSay(episode.status === 'processing'
+      ? `Uploaded “${episode.title}”. It is being made playable in browsers; tag it once it is ready.`
+      : `Uploaded “${episode.title}”. Tag it to find its products.`);
+    Object.assign(upload, { key: '', file: null, title: '' });
+    /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
+    await loadEpisodes(true);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    episodesSay(`Not uploaded: ${detail ?? errorText(error)}`, true);
+  } finally {
+    upload.busy = false;
+    bar.hidden = true;
+    /** @type {HTMLButtonElement} */ ($('upload-send')).disabled = false;
+  }
+}
+
+/** @param {Episode} e */
+async function tagEpisode(e) {
+  if (episodeList.busy) return;
+  episodeList.busy = true;
+  try {
+    const { data: job } = await api('POST', `/v1/episodes/${encodeURIComponent(e.id)}/tag-jobs`);
+    e.status = 'tagging';
+    episodeList.tagging.set(e.id, job.progress ?? 0);
+    episodesSay(`Tagging “${e.title}”: its products go to the queue when the job is done.`);
+    void followTagJob(e, job.id);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    episodesSay(`Not tagged: ${detail ?? errorText(error)}.`, true);
+    await loadEpisodes(true);
+  } finally {
+    episodeList.busy = false;
+    renderEpisodes();
+  }
+}
+
+/**
+ * Follow a tag job started here until it is done or failed, then say what it found and load the queue.
+ * @param {Episode} e
+ * @param {string} jobId
+ */
+async function followTagJob(e, jobId) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  for (;;) {
+    await new Promise((resolve) => { setTimeout(resolve, TAG_POLL_MS); });
+    if (sessionStorage.getItem(KEY_STORAGE) !== key) return; // signed out meanwhile
+    /** @type {any} */
+    let job;
+    try {
+      ({ data: job } = await api('GET', `/v1/tag-jobs/${encodeURIComponent(jobId)}`));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return;
+      episodeList.tagging.delete(e.id);
+      episodesSay(`Could not follow the tag job of “${e.title}”: ${errorText(error)}`, true);
+      return;
+    }
+    if (job.state === 'done' || job.state === 'failed') {
+      episodeList.tagging.delete(e.id);
+      // The list may have been loaded again since the job started: its row is found by id.
+      const listed = episodeList.items.find((o) => o.id === e.id);
+      if (listed) listed.status = job.state === 'done' ? 'tagged' : 'failed';
+      renderEpisodes();
+      if (job.state === 'failed') {
+        episodesSay(`Tagging “${e.title}” failed: ${job.summary ?? job.error ?? 'no reason given'}`, true);
+        return;
+      }
+      episodesSay(`Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`);
+      await reloadQueueKeeping(current()?.id);
+      return;
+    }
+    episodeList.tagging.set(e.id, job.progress ?? 0);
+    renderEpisodes();
+  }
+}
+
 // ---- keyboard --------------------------------------------------------------------------------------------
 
 /** @param {KeyboardEvent} event */
@@ -1702,6 +1867,10 @@ function wire() {
   $('episodes-open').addEventListener('click', () => void openEpisodes());
   $('episodes-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('episodes')).close());
   $('episodes-more').addEventListener('click', () => void loadEpisodes(false));
+  $('episode-upload').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void uploadEpisode();
+  });
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let previewSoon;
   $('linking-form').addEventListener('input', () => {
