@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession
@@ -287,6 +287,43 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
         (JobState.FAILED, str(kept_upload)),
         (JobState.QUEUED, str(kept_upload)),
     ]
+
+    # And when the worker has made it playable, the console says it can be tagged now
+    with Session(live_api.engine) as session:
+        queued = session.get(TranscodeJob, jobs[1].id)
+        playable = session.get(Episode, retried)
+        assert queued is not None
+        assert playable is not None
+        queued.state, queued.progress = JobState.DONE, 1.0
+        playable.status = EpisodeStatus.REGISTERED
+        session.add_all([queued, playable])
+        session.commit()
+    expect(message).to_have_text(f"“{TASTE_TEST}” plays in browsers now: tag it to find its products.")
+    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Delete…")
+
+    # And one whose transcode fails again says why, and can be tried again
+    again = _unplayable(live_api, brand, test_video, "Episode 2: The Retry", kept_upload)
+    dialog.get_by_role("button", name="Close").click()
+    dialog = open_episodes(page)
+    row(dialog, again).get_by_role("button", name="Transcode again").click()
+    expect(row(dialog, again)).to_contain_text("being made playable")
+    reason = "the transcode needs 2.1 GB free in the media dir; 0.3 GB are"
+    with Session(live_api.engine) as session:
+        failing = session.exec(
+            select(TranscodeJob).where(
+                TranscodeJob.episode_id == again, TranscodeJob.state == JobState.QUEUED
+            )
+        ).one()
+        unplayable = session.get(Episode, again)
+        assert unplayable is not None
+        failing.state, failing.error = JobState.FAILED, reason
+        unplayable.status, unplayable.media_error = EpisodeStatus.UNPLAYABLE, reason
+        session.add_all([failing, unplayable])
+        session.commit()
+    expect(message).to_have_text(f"“Episode 2: The Retry” could not be made playable: {reason}")
+    expect(row(dialog, again)).to_have_text(
+        f"Episode 2: The Retry unplayable ({reason}) · 4.0 s Transcode again Delete…"
+    )
 
     # And the one whose upload is gone says to upload it again, and stays unplayable
     row(dialog, gone).get_by_role("button", name="Transcode again").click()

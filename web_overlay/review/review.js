@@ -1475,8 +1475,8 @@ async function reloadMarkedProduct(productId) {
 // Episodes the dialog lists per page.
 const EPISODES_PAGE = 25;
 
-// How often a tag job started here is asked how far it is.
-const TAG_POLL_MS = 2000;
+// How often a tag or transcode job started here is asked how far it is.
+const JOB_POLL_MS = 2000;
 
 /**
  * The brand's episodes as the dialog lists them; `tagging`: how far the tag jobs started in this tab are.
@@ -1641,10 +1641,11 @@ async function retryTranscode(e) {
   if (episodeList.busy) return;
   episodeList.busy = true;
   try {
-    await api('POST', `/v1/episodes/${encodeURIComponent(e.id)}/transcode-jobs`);
+    const { data: job } = await api('POST', `/v1/episodes/${encodeURIComponent(e.id)}/transcode-jobs`);
     episodesSay(`Transcoding “${e.title}” again; tag it once it is ready.`);
     e.status = 'processing';
     e.media_error = null;
+    void followTranscode(e, `/v1/transcode-jobs/${encodeURIComponent(job.id)}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
@@ -1721,13 +1722,14 @@ async function uploadEpisode() {
       bar.value = fraction;
       episodesSay(`Uploading “${title}”: ${percent(fraction)}…`);
     });
-    const episode = /** @type {Episode} */ (data);
+    const episode = /** @type {Episode & {transcode_job?: string | null}} */ (data);
     episodesSay(episode.status === 'processing'
       ? `Uploaded “${episode.title}”. It is being made playable in browsers; tag it once it is ready.`
       : `Uploaded “${episode.title}”. Tag it to find its products.`);
     Object.assign(upload, { key: '', file: null, title: '' });
     /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
     await loadEpisodes(true);
+    if (episode.status === 'processing' && episode.transcode_job) void followTranscode(episode, episode.transcode_job);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
@@ -1761,42 +1763,76 @@ async function tagEpisode(e) {
 }
 
 /**
+ * Poll a job (`/v1/tag-jobs/…`, `/v1/transcode-jobs/…`) until it is done or failed; `onProgress` hears its
+ * progress on the way. Null once the reviewer signed out, or when the job could not be read (said so).
+ * @param {string} path
+ * @param {string} what for the message when it cannot be read
+ * @param {(progress: number) => void} onProgress
+ * @returns {Promise<any>}
+ */
+async function finishedJob(path, what, onProgress) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  for (;;) {
+    await new Promise((resolve) => { setTimeout(resolve, JOB_POLL_MS); });
+    if (sessionStorage.getItem(KEY_STORAGE) !== key) return null; // signed out meanwhile
+    try {
+      const { data: job } = await api('GET', path);
+      if (job.state === 'done' || job.state === 'failed') return job;
+      onProgress(job.progress ?? 0);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) episodesSay(`Could not follow ${what}: ${errorText(error)}`, true);
+      return null;
+    }
+  }
+}
+
+/** Set a listed episode's status (the list may have been loaded again since: found by id).
+ * @param {string} id @param {Episode['status']} status @param {string | null} [mediaError] */
+function listedStatus(id, status, mediaError = null) {
+  const listed = episodeList.items.find((o) => o.id === id);
+  if (listed) Object.assign(listed, { status, media_error: mediaError });
+  renderEpisodes();
+}
+
+/**
  * Follow a tag job started here until it is done or failed, then say what it found and load the queue.
  * @param {Episode} e
  * @param {string} jobId
  */
 async function followTagJob(e, jobId) {
-  const key = sessionStorage.getItem(KEY_STORAGE);
-  for (;;) {
-    await new Promise((resolve) => { setTimeout(resolve, TAG_POLL_MS); });
-    if (sessionStorage.getItem(KEY_STORAGE) !== key) return; // signed out meanwhile
-    /** @type {any} */
-    let job;
-    try {
-      ({ data: job } = await api('GET', `/v1/tag-jobs/${encodeURIComponent(jobId)}`));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return;
-      episodeList.tagging.delete(e.id);
-      episodesSay(`Could not follow the tag job of “${e.title}”: ${errorText(error)}`, true);
-      return;
-    }
-    if (job.state === 'done' || job.state === 'failed') {
-      episodeList.tagging.delete(e.id);
-      // The list may have been loaded again since the job started: its row is found by id.
-      const listed = episodeList.items.find((o) => o.id === e.id);
-      if (listed) listed.status = job.state === 'done' ? 'tagged' : 'failed';
-      renderEpisodes();
-      if (job.state === 'failed') {
-        episodesSay(`Tagging “${e.title}” failed: ${job.summary ?? job.error ?? 'no reason given'}`, true);
-        return;
-      }
-      episodesSay(`Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`);
-      await reloadQueueKeeping(current()?.id);
-      return;
-    }
-    episodeList.tagging.set(e.id, job.progress ?? 0);
+  const job = await finishedJob(`/v1/tag-jobs/${encodeURIComponent(jobId)}`, `the tag job of “${e.title}”`, (progress) => {
+    episodeList.tagging.set(e.id, progress);
     renderEpisodes();
+  });
+  episodeList.tagging.delete(e.id);
+  if (!job) {
+    renderEpisodes();
+    return;
   }
+  listedStatus(e.id, job.state === 'done' ? 'tagged' : 'failed');
+  if (job.state === 'failed') {
+    episodesSay(`Tagging “${e.title}” failed: ${job.summary ?? job.error ?? 'no reason given'}`, true);
+    return;
+  }
+  episodesSay(`Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`);
+  await reloadQueueKeeping(current()?.id);
+}
+
+/**
+ * Follow the transcode that makes an episode playable, then say it can be tagged (or why it cannot).
+ * @param {Episode} e
+ * @param {string} path its `transcode_job`, or the job a retry started
+ */
+async function followTranscode(e, path) {
+  const job = await finishedJob(path, `the transcode of “${e.title}”`, () => {});
+  if (!job) return;
+  if (job.state === 'failed') {
+    listedStatus(e.id, 'unplayable', job.error ?? null);
+    episodesSay(`“${e.title}” could not be made playable: ${job.error ?? 'no reason given'}`, true);
+    return;
+  }
+  listedStatus(e.id, 'registered');
+  episodesSay(`“${e.title}” plays in browsers now: tag it to find its products.`);
 }
 
 // ---- keyboard --------------------------------------------------------------------------------------------
