@@ -12,7 +12,7 @@ provider retries a delivery.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
@@ -45,9 +45,12 @@ def hold_refund(
     payment_ref: str,
     reported_by: str | None,
     refunded: Money | None = None,
+    as_of: datetime | None = None,
 ) -> HeldRefund:
     """Keep a refund of `payment_ref` until its order is recorded, with the provider's running total
-    when the event carries one (the largest snapshot wins, as on an order). Flushes only."""
+    when the event carries one (the largest snapshot wins, as on an order, except one the provider made
+    at `as_of` before a failed refund was applied to the hold: it still counted that refund). Flushes
+    only."""
     forget_expired(session)
     row = _held(session, provider, payment_ref)
     if row is None:
@@ -63,12 +66,29 @@ def hold_refund(
             if found is None:
                 raise
             row = found
-    if refunded is not None and _larger(row, refunded):
+    stale = as_of is not None and row.refunds_reset_at is not None and as_of < row.refunds_reset_at
+    if refunded is not None and not stale and _larger(row, refunded):
         row.refunded_amount, row.currency = refunded.amount, refunded.currency
     row.received_at = utcnow()
     session.add(row)
     session.flush()
     return row
+
+
+def reset_held_refund(
+    session: Session, held: HeldRefund, refunded: Money, failed_at: datetime | None
+) -> bool:
+    """Set a hold's total to the one read from the charge after one of its refunds failed (Stripe's
+    event of `failed_at`): lower than the largest snapshot, which counted the refund that failed. A
+    failure older than one already applied changes nothing (its read came first); returns whether it
+    changed the hold. Flushes only."""
+    if failed_at is not None and held.refunds_reset_at is not None and failed_at < held.refunds_reset_at:
+        return False
+    held.refunded_amount, held.currency = refunded.amount, refunded.currency
+    held.refunds_reset_at = failed_at
+    session.add(held)
+    session.flush()
+    return True
 
 
 def _larger(row: HeldRefund, refunded: Money) -> bool:
@@ -95,6 +115,19 @@ def held_refund_exists(session: Session, provider: str, payment_ref: str) -> boo
         HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref
     )
     return session.exec(statement).first() is not None
+
+
+def held_refund(
+    session: Session, provider: str, payment_ref: str, *, lock: bool = False
+) -> HeldRefund | None:
+    """The refund held for `payment_ref`, if any (locked when asked: the caller changes it)."""
+    return (
+        _held(session, provider, payment_ref)
+        if lock
+        else session.exec(
+            select(HeldRefund).where(HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref)
+        ).first()
+    )
 
 
 def forget_expired(session: Session) -> int:

@@ -9,7 +9,15 @@ from decimal import Decimal
 from sqlalchemy import Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from api.columns import MONEY_DECIMALS, MONEY_DIGITS, UTCDateTime, created_at_field, id_field, utcnow
+from api.columns import (
+    MONEY_DECIMALS,
+    MONEY_DIGITS,
+    UTCDateTime,
+    created_at_field,
+    id_field,
+    optional_timestamp_field,
+    utcnow,
+)
 
 
 class ProcessedWebhook(SQLModel, table=True):
@@ -47,4 +55,8 @@ class HeldRefund(SQLModel, table=True):
         default=None, sa_type=Numeric(MONEY_DIGITS, MONEY_DECIMALS, asdecimal=True), nullable=True
     )
     currency: str | None = Field(default=None, max_length=3)
+    # Stripe's time of the last failed refund applied to the hold (migration 0026): its total was then
+    # read from the charge, and a snapshot Stripe made before that (still counting the refund that
+    # failed) no longer raises it. Handed to the order with the total, as `Order.refunds_reset_at`.
+    refunds_reset_at: datetime | None = optional_timestamp_field()
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)

@@ -33,9 +33,11 @@ from api.settings import ApiSettings
 from api.webhooks import compliance
 from api.webhooks.held_refunds import (
     HOLD_FOR,
+    held_refund,
     held_refund_exists,
     hold_refund,
     lock_payment,
+    reset_held_refund,
     take_held_refund,
 )
 from api.webhooks.models import ProcessedWebhook
@@ -227,13 +229,19 @@ def _prefetch_charge(
 ) -> ChargeRefunds | None:
     """After a failed refund, the charge's refunded total as it stands, read from Stripe before the
     first write; only for a new delivery about an order ReelCart recorded, in the platform's mode, from
-    the brand's own account (anything else the handler ignores without a call)."""
+    the brand's own account, or about a refund held for its order, from the account that reported it
+    (anything else the handler ignores without a call)."""
     if not isinstance(event, StripeRefundFailed) or event.payment_intent_id is None:
         return None
     if event.livemode != charges_live(commerce) or _processed(session, event):
         return None
     order = _stripe_order(session, event.payment_intent_id)
-    if order is None or not _stripe_account_speaks_for(session, order.brand_id, event.account_id):
+    if order is None:
+        # A refund of an order not recorded yet may be held: the account that reported it is asked.
+        held = held_refund(session, CheckoutProviderName.STRIPE, event.payment_intent_id)
+        if held is None or held.reported_by != event.account_id:
+            return None
+    elif not _stripe_account_speaks_for(session, order.brand_id, event.account_id):
         return None
     return StripeCharges.from_settings(commerce, account_id=event.account_id).refunds_of(event.charge_id)
 
@@ -484,6 +492,7 @@ class WebhookHandlers:
                 payment_ref=event.payment_intent_id,
                 reported_by=event.account_id,
                 refunded=event.refunded,
+                as_of=event.created_at,
             )
             return (
                 f"held: no ReelCart order for payment {event.payment_intent_id} yet; its refunds "
@@ -496,21 +505,43 @@ class WebhookHandlers:
         if isinstance(order, str):
             return order
         if order is None:
-            return f"ignored: no ReelCart order for payment {event.payment_intent_id}"
-        charge = self.charge
-        if charge is None or charge.charge_id != event.charge_id:
-            # The order was recorded after the prefetch looked. No call to Stripe while this transaction
-            # holds its locks: the delivery fails, and Stripe's next one reads the charge first.
-            raise ProviderError(
-                "stripe",
-                f"order of payment {event.payment_intent_id} was recorded while this delivery was read; "
-                "deliver it again",
-                retryable=True,
-            )
-        message = reset_refunds(order, charge.refunded, event.created_at)
+            return self._held_refund_failed(event)
+        message = reset_refunds(order, self._charge_read_for(event, "its order").refunded, event.created_at)
         self.session.add(order)
         self.session.flush()
         return message
+
+    def _held_refund_failed(self, event: StripeRefundFailed) -> str:
+        """A refund failed while the refunds of its payment are held (its order not recorded yet): the
+        hold takes the total read from the charge, so the order is recorded without the failed one."""
+        payment = event.payment_intent_id
+        assert payment is not None  # `_refunded_order` said why otherwise
+        held = held_refund(self.session, CheckoutProviderName.STRIPE, payment, lock=True)
+        if held is None:
+            return f"ignored: no ReelCart order for payment {payment}"
+        if held.reported_by != event.account_id:
+            return f"ignored: the refunds held for payment {payment} were reported by another Stripe account"
+        refunded = self._charge_read_for(event, "a refund of it").refunded
+        if not reset_held_refund(self.session, held, refunded, event.created_at):
+            return f"held: refunds of payment {payment} stay as held (a later failed refund was read already)"
+        return (
+            f"held: no ReelCart order for payment {payment} yet; its refunds now {refunded} (a refund "
+            "failed; read from the charge)"
+        )
+
+    def _charge_read_for(self, event: StripeRefundFailed, recorded: str) -> ChargeRefunds:
+        """The charge the prefetch read for this failure. None read means what it is about (`recorded`:
+        the order, a held refund) was stored after the prefetch looked: no call to Stripe while this
+        transaction holds its locks; the delivery fails, and Stripe's next one reads the charge first."""
+        charge = self.charge
+        if charge is None or charge.charge_id != event.charge_id:
+            raise ProviderError(
+                "stripe",
+                f"{recorded} (payment {event.payment_intent_id}) was recorded while this delivery was "
+                "read; deliver it again",
+                retryable=True,
+            )
+        return charge
 
     def _refund(self, order: Order, refunded: Money, *, as_of: datetime | None = None) -> str:
         message = apply_refund(order, refunded, as_of=as_of)
@@ -808,6 +839,8 @@ class WebhookHandlers:
             if not _stripe_account_speaks_for(self.session, order.brand_id, held.reported_by):
                 return None
             refunded = Money(held.refunded_amount.normalize(), held.currency)
+            # A failed refund applied to the hold: Stripe's snapshots from before it change nothing.
+            order.refunds_reset_at = held.refunds_reset_at
         else:
             brand = self.session.get(Brand, order.brand_id)
             if brand is None or held.reported_by != brand.shopify_shop_domain or not shopify_connected(brand):

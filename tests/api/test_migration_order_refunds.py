@@ -1,5 +1,6 @@
 """Migration 0020: orders keep their refunds. Orders stored before it have nothing refunded, count in
-revenue as before, and know no PaymentIntent (a Stripe refund of one says so and changes nothing)."""
+revenue as before, and know no PaymentIntent (a Stripe refund of one says so and changes nothing).
+Migration 0026: refunds held before it keep their total, with no failed refund applied."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 
 from api.checkout.models import Order
 from api.db import alembic_config, upgrade_database
+from api.webhooks.models import HeldRefund
 from tests.api.migration_support import migrated_with_a_brand
 
 
@@ -59,3 +61,31 @@ def test_orders_stored_before_0020_have_their_refunds_and_no_payment_id(tmp_path
             sa.text('SELECT amount, status FROM "order" WHERE id = :id'), {"id": order_id.hex}
         ).one()
     assert (Decimal(str(amount)), status) == (Decimal("119.8"), "paid")
+
+
+def test_refunds_held_before_0026_keep_their_total_and_no_failed_refund(tmp_path: Path) -> None:
+    engine, _ = migrated_with_a_brand(tmp_path)
+    command.downgrade(alembic_config(engine), "0025")
+    held_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO heldrefund (id, provider, payment_ref, reported_by, refunded_amount, currency, "
+                "received_at) VALUES (:id, 'stripe', 'pi_1', 'acct_1', 59.9, 'EUR', :now)"
+            ),
+            {"id": held_id.hex, "now": datetime.now(UTC)},
+        )
+
+    upgrade_database(engine)
+
+    with Session(engine) as session:
+        held = session.get_one(HeldRefund, held_id)
+        assert (held.refunded_amount, held.currency, held.refunds_reset_at) == (
+            Decimal("59.900"),
+            "EUR",
+            None,
+        )
+    # And going back keeps the hold
+    command.downgrade(alembic_config(engine), "0025")
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT payment_ref FROM heldrefund")).scalar_one() == "pi_1"

@@ -409,6 +409,92 @@ def test_a_failed_charge_read_is_not_acknowledged_so_stripe_redelivers_it(
     assert stored(engine, order).status == "paid"
 
 
+def held(engine: Engine) -> list[tuple[Decimal | None, bool]]:
+    """Each held refund's total, and whether a failed refund was applied to it."""
+    return [(row.refunded_amount, row.refunds_reset_at is not None) for row in rows(engine, HeldRefund)]
+
+
+def test_a_refund_that_fails_while_it_is_held_is_not_counted_when_the_order_is_recorded(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    # Given a paid session whose checkout.session.completed is still being retried, refunded in full
+    # meanwhile (held)
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_all", 11980)
+    assert held(engine) == [(Decimal("119.800"), False)]
+
+    # When that refund fails before the order is recorded
+    answer = refund_failed(world, "evt_refund_failed", 11980)
+
+    # Then the charge is read from the account that reported the refund, and the hold keeps what stands
+    assert answer["outcome"] == (
+        "held: no ReelCart order for payment pi_test_0001 yet; its refunds now 0.00 EUR (a refund failed; "
+        "read from the charge)"
+    )
+    assert charge_reads(world) == [ACCOUNT]
+    assert held(engine) == [(Decimal("0.000"), True)]
+    # And Stripe's snapshot from before the failure, delivered again late, does not raise it again
+    refund(world, "evt_refund_all_retry", 11980)
+    assert held(engine) == [(Decimal("0.000"), True)]
+
+    # And when the retried checkout.session.completed records the order, it is paid, with its revenue
+    recorded = receipt(stripe_delivery(world.client, paid_body(world)))
+    (order,) = rows(engine, Order)
+    assert recorded["outcome"] == f"order {order.id} recorded (paid, 119.80 EUR)"
+    assert (order.status, order.refunded_amount) == ("paid", Decimal("0.000"))
+    assert analytics(world, hoodie, brand) == {"orders_paid": 1, "revenue": {"EUR": "119.80"}, "refunded": {}}
+    # And the order keeps the failure's time: the stale snapshot, delivered once more, changes nothing
+    late = world.stripe.refunded_event("cs_test_0001", "evt_refund_all_late", ACCOUNT, refunded=11980)
+    assert receipt(stripe_delivery(world.client, late))["outcome"] == (
+        f"order {order.id} stays paid, 0.00 EUR refunded"
+    )
+
+
+def test_a_failure_of_a_held_refund_from_another_account_or_stored_meanwhile_reads_nothing_first(
+    world: World, hoodie: Shoppable, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.webhooks.service as webhook_service  # noqa: PLC0415
+
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_all", 11980)
+
+    # A failure another account reports is not the hold's: nothing is read, the hold stays
+    foreign = refund_failed(world, "evt_refund_failed_foreign", 11980, account="acct_SomeoneElse")
+    assert foreign["outcome"] == (
+        "ignored: the refunds held for payment pi_test_0001 were reported by another Stripe account"
+    )
+    assert charge_reads(world) == []
+    assert held(engine) == [(Decimal("119.800"), False)]
+    world.stripe.charges["ch_test_0001"]["amount_refunded"] = 11980  # (the fake took it off this charge)
+
+    # A failure whose hold was stored after the look before the writes is not acknowledged: Stripe
+    # delivers it again, and that delivery reads the charge first
+    body = world.stripe.refund_failed_event("cs_test_0001", "evt_refund_failed", ACCOUNT, failed=6000)
+    with monkeypatch.context() as patched:
+        patched.setattr(webhook_service, "_prefetch_charge", lambda *_: None)
+        failed = stripe_delivery(world.client, body)
+    assert (failed.status_code, failed.json()["retryable"]) == (502, True)
+    assert held(engine) == [(Decimal("119.800"), False)]
+    assert receipt(stripe_delivery(world.client, body))["duplicate"] is False
+    assert held(engine) == [(Decimal("59.800"), True)]
+
+
+def test_a_failed_refund_of_a_payment_with_no_order_and_no_hold_reads_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_all", 11980)
+    with Session(engine) as session:
+        for row in session.exec(select(HeldRefund)).all():
+            session.delete(row)
+        session.commit()
+
+    answer = refund_failed(world, "evt_refund_failed", 11980)
+
+    assert answer["outcome"] == "ignored: no ReelCart order for payment pi_test_0001"
+    assert charge_reads(world) == []
+
+
 # Shopify -----------------------------------------------------------------------------------------
 
 
