@@ -71,8 +71,9 @@ JOB_DURATION = Histogram(
 )
 WEBHOOKS = Counter(
     "reelcart_webhook_deliveries",
-    "Provider webhook deliveries, by provider and outcome "
-    "(processed, ignored, duplicate, invalid-webhook-signature, invalid-webhook-payload)",
+    "Provider webhook deliveries, by provider and outcome (processed, held: a refund kept for an order "
+    "not recorded yet, ignored, duplicate, failed: not acknowledged, invalid-webhook-signature, "
+    "invalid-webhook-payload)",
     ["provider", "outcome"],
     registry=None,
 )

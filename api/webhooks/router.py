@@ -45,16 +45,29 @@ def _rejected(error: WebhookError) -> Problem:
     return Problem(400, str(error), slug=slug)
 
 
+def _counted_as(receipt: WebhookReceipt) -> str:
+    if receipt.duplicate:
+        return "duplicate"
+    if not receipt.handled:
+        return "ignored"
+    # A refund kept for an order not recorded yet: many mean orders' own deliveries are failing.
+    return "held" if receipt.outcome.startswith("held:") else "processed"
+
+
 def _process(
     event: WebhookEvent, request: Request, session: SessionDep, settings: SettingsDep, commerce: CommerceDep
 ) -> WebhookReceipt:
-    delivery = receive(session, event, settings, commerce)
-    session.commit()
+    try:
+        delivery = receive(session, event, settings, commerce)
+        session.commit()
+    except Exception:
+        # Not acknowledged (a provider read or the database failed): the provider delivers it again, and
+        # stops delivering to an endpoint that keeps failing, so operators must see these.
+        record_webhook(event.provider, "failed")
+        raise
     outcome = delivery.outcome
     receipt = delivery.receipt
-    record_webhook(
-        event.provider, "duplicate" if receipt.duplicate else "processed" if receipt.handled else "ignored"
-    )
+    record_webhook(event.provider, _counted_as(receipt))
     log.info("%s webhook %s (%s): %s", event.provider, event.event_id, event.event_type, outcome.message)
     publish_stored(request.app.state.job_queue, outcome.relink)
     if outcome.catalog_changed and outcome.brand_id is not None:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.episodes.models import TagJob
@@ -20,7 +21,7 @@ from api.linking.models import LinkJob
 from api.linking.service import BrandLinker, IndexProgress
 from api.settings import ApiSettings
 from tagger.exceptions import TaggerError
-from tests.api.commerce_support import Shoppable, World, stripe_delivery, stripe_event_body
+from tests.api.commerce_support import ACCOUNT, Shoppable, World, stripe_delivery, stripe_event_body
 from tests.api.factories import make_episode
 from tests.utils.api import BrandAccount
 from tests.utils.metrics import METRICS_TOKEN, delta, scrape, value
@@ -175,6 +176,34 @@ def test_webhook_deliveries_are_counted_by_provider_and_outcome(world: World, ho
         ("ignored", 1),
         ("invalid-webhook-signature", 1),
     ):
+        assert delta(before, after, webhooks, provider="stripe", outcome=outcome) == times, outcome
+
+
+def test_held_refunds_and_deliveries_not_acknowledged_are_counted_apart(
+    world: World, hoodie: Shoppable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.webhooks.service as webhook_service  # noqa: PLC0415
+
+    tap(world, hoodie)
+    before = scrape(world.client)
+
+    # A refund whose order is not recorded yet is held
+    early = world.stripe.refunded_event("cs_test_0001", "evt_refund_early", ACCOUNT, refunded=5990)
+    assert stripe_delivery(world.client, early).json()["outcome"].startswith("held: ")
+    # A delivery that fails (here: the database, as the order is recorded) is not acknowledged
+    with monkeypatch.context() as patched:
+
+        def database_down(*_: object) -> None:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+        patched.setattr(webhook_service, "_prefetch_product", database_down)
+        assert stripe_delivery(world.client, paid_body(world)).status_code == 503
+    # And the provider's next delivery is processed
+    assert stripe_delivery(world.client, paid_body(world)).status_code == 200
+
+    after = scrape(world.client)
+    webhooks = "reelcart_webhook_deliveries_total"
+    for outcome, times in (("held", 1), ("failed", 1), ("processed", 1)):
         assert delta(before, after, webhooks, provider="stripe", outcome=outcome) == times, outcome
 
 
