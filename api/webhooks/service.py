@@ -241,6 +241,9 @@ def _prefetch_charge(
         held = held_refund(session, CheckoutProviderName.STRIPE, event.payment_intent_id)
         if held is None or held.reported_by != event.account_id:
             return None
+        if event.account_id and not _a_brands_stripe_account(session, event.account_id):
+            # No brand's order can ever take this hold (a connected account of no brand, now): no call.
+            return None
     elif not _stripe_account_speaks_for(session, order.brand_id, event.account_id):
         return None
     return StripeCharges.from_settings(commerce, account_id=event.account_id).refunds_of(event.charge_id)
@@ -269,6 +272,10 @@ def _stripe_account_speaks_for(session: Session, brand_id: uuid.UUID, account_id
         return True
     brand = session.get(Brand, brand_id)
     return brand is not None and brand.stripe_account_id == account_id
+
+
+def _a_brands_stripe_account(session: Session, account_id: str) -> bool:
+    return session.exec(select(Brand.id).where(Brand.stripe_account_id == account_id)).first() is not None
 
 
 def _shop_credentials(brand: Brand, commerce: CommerceSettings) -> dict[str, str]:
@@ -521,6 +528,8 @@ class WebhookHandlers:
             return f"ignored: no ReelCart order for payment {payment}"
         if held.reported_by != event.account_id:
             return f"ignored: the refunds held for payment {payment} were reported by another Stripe account"
+        if event.account_id and not _a_brands_stripe_account(self.session, event.account_id):
+            return f"ignored: no brand's Stripe account is {event.account_id}; nothing of it can be recorded"
         refunded = self._charge_read_for(event, "a refund of it").refunded
         if not reset_held_refund(self.session, held, refunded, event.created_at):
             return f"held: refunds of payment {payment} stay as held (a later failed refund was read already)"

@@ -479,6 +479,44 @@ def test_a_failure_of_a_held_refund_from_another_account_or_stored_meanwhile_rea
     assert held(engine) == [(Decimal("59.800"), True)]
 
 
+def test_a_failed_refund_held_for_an_account_no_brand_has_reads_nothing(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    # Given a refund held as a connected account no brand has reported it (a sale no tap led to)
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_elsewhere", 11980, account="acct_NoBrand")
+
+    # When that account reports the refund failed, Stripe is not asked about it
+    answer = refund_failed(world, "evt_refund_failed_elsewhere", 11980, account="acct_NoBrand")
+
+    assert answer["outcome"] == (
+        "ignored: no brand's Stripe account is acct_NoBrand; nothing of it can be recorded"
+    )
+    assert charge_reads(world) == []
+
+
+def test_two_failures_of_a_held_refund_delivered_out_of_order_keep_the_later_read(
+    world: World, hoodie: Shoppable, engine: Engine
+) -> None:
+    tap(world, hoodie, quantity=2)
+    refund(world, "evt_refund_80", 8000)
+    first = world.stripe.refund_failed_event(
+        "cs_test_0001", "evt_failed_a", ACCOUNT, failed=5000, created=NOW + 7000
+    )
+    second = world.stripe.refund_failed_event(
+        "cs_test_0001", "evt_failed_b", ACCOUNT, failed=3000, created=NOW + 8000
+    )
+    receipt(stripe_delivery(world.client, second))  # the charge read then: 0.00
+    world.stripe.charges["ch_test_0001"]["amount_refunded"] = 3000  # what a read between the two said
+
+    older = receipt(stripe_delivery(world.client, first))
+
+    assert older["outcome"] == (
+        "held: refunds of payment pi_test_0001 stay as held (a later failed refund was read already)"
+    )
+    assert held(engine) == [(Decimal("0.000"), True)]
+
+
 def test_a_failed_refund_of_a_payment_with_no_order_and_no_hold_reads_nothing(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:

@@ -227,6 +227,14 @@ def test_an_episode_sold_from_or_being_tagged_is_kept_and_the_console_says_what_
     expect(page.get_by_label("API key")).to_be_visible()
     expect(dialog).to_be_hidden()
     assert rows(live_api.engine, Episode, Episode.id == tagging) != []
+
+    # And another brand signing in on this page sees its own episodes, none of the first's messages
+    other = seed_brand(live_api.engine, "episode-keeper-next")
+    seed_episode(live_api.engine, other, test_video, title="Their episode")
+    sign_in(page, live_api.base_url, other.key)
+    dialog = open_episodes(page)
+    expect(dialog.locator("li")).to_have_text([re.compile(r"^Their episode ")])
+    expect(dialog.locator("#episodes-message")).to_have_text("")
     assert page_errors == []
 
 
@@ -394,7 +402,9 @@ def test_an_upload_whose_connection_dropped_is_finished_by_sending_it_again_as_o
     )
     assert [e.title for e in rows(live_api.engine, Episode, Episode.brand_id == brand.id)] == [title]
 
-    # And sending it again answers the episode the first upload registered: one episode, listed, to tag
+    # And sending it again, the file picked again, answers the episode the first upload registered: one
+    # episode, listed, to tag
+    dialog.get_by_label("Video").set_input_files(test_video.path)
     dialog.get_by_role("button", name="Upload", exact=True).click()
     expect(message).to_have_text(f"Uploaded “{title}”. Tag it to find its products.")
     [episode] = rows(live_api.engine, Episode, Episode.brand_id == brand.id)

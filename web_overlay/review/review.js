@@ -275,7 +275,7 @@ function remember(p, etag) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   /** @type {HTMLDialogElement} */ ($('marks')).close();
-  /** @type {HTMLDialogElement} */ ($('episodes')).close();
+  forgetEpisodesOfThisSession();
   state.items = [];
   state.episodes.clear();
   $('done').hidden = true;
@@ -1475,21 +1475,40 @@ async function reloadMarkedProduct(productId) {
 // Episodes the dialog lists per page.
 const EPISODES_PAGE = 25;
 
-// How often a tag or transcode job started here is asked how far it is.
+// How often a tag or transcode job started here is asked how far it is: every 2 s at first, then less
+// often, at most every 15 s (a long episode's job runs for minutes).
 const JOB_POLL_MS = 2000;
+const JOB_POLL_MAX_MS = 15000;
 
 /**
- * The brand's episodes as the dialog lists them; `tagging`: how far the tag jobs started in this tab are.
+ * The brand's episodes as the dialog lists them; `tagging`: how far the tag jobs started in this tab are
+ * (an episode stays `registered` or `tagged` until a worker takes its job, so the list alone cannot tell).
  * @type {{items: Episode[], total: number, confirming: string | null, busy: boolean, tagging: Map<string, number>}}
  */
 const episodeList = { items: [], total: 0, confirming: null, busy: false, tagging: new Map() };
 
 /**
- * The upload last sent: sending the same file under the same title again (after a dropped connection)
- * sends its Idempotency-Key again, so the API answers the episode the first one registered, if it did.
- * @type {{key: string, file: File | null, title: string, busy: boolean}}
+ * The upload last sent: the same file (name, size, time modified) under the same title, sent again after
+ * a dropped connection, even picked again, sends its Idempotency-Key again, so the API answers the
+ * episode the first one registered, if it did.
+ * @type {{key: string, fingerprint: string, request: XMLHttpRequest | null}}
  */
-const upload = { key: '', file: null, title: '', busy: false };
+const upload = { key: '', fingerprint: '', request: null };
+
+// Moves on at every sign-out: what a wait (an upload, a job's poll) finds changed belongs to another key.
+let episodesSession = 0;
+
+/** Sign-out: close the dialog, stop the upload, forget the list and what was being followed. */
+function forgetEpisodesOfThisSession() {
+  episodesSession += 1;
+  upload.request?.abort();
+  Object.assign(upload, { key: '', fingerprint: '', request: null });
+  Object.assign(episodeList, { items: [], total: 0, confirming: null, busy: false, tagging: new Map() });
+  /** @type {HTMLDialogElement} */ ($('episodes')).close();
+  /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
+  $('episodes-list').replaceChildren();
+  sayIn('episodes-message', '', false);
+}
 
 /** In the dialog while it is open, else in the console (a tag job followed after it was closed).
  * @param {string} text @param {boolean} [isError] */
@@ -1511,12 +1530,12 @@ function episodeFacts(e) {
   };
   const length = e.duration_ms ? ` · ${(e.duration_ms / 1000).toFixed(1)} s` : '';
   const progress = episodeList.tagging.get(e.id);
-  const howFar = e.status === 'tagging' && progress !== undefined ? ` ${percent(progress)}` : '';
-  return `${states[e.status ?? ''] ?? e.status ?? ''}${howFar}${length}`;
+  if (progress !== undefined) return `being tagged ${percent(progress)}${length}`;
+  return `${states[e.status ?? ''] ?? e.status ?? ''}${length}`;
 }
 
 async function openEpisodes() {
-  episodesSay('');
+  if (!upload.request) sayIn('episodes-message', '', false); // an upload under way keeps its progress
   episodeList.confirming = null;
   /** @type {HTMLDialogElement} */ ($('episodes')).showModal();
   await loadEpisodes(true);
@@ -1524,9 +1543,11 @@ async function openEpisodes() {
 
 /** @param {boolean} reset */
 async function loadEpisodes(reset) {
+  const session = episodesSession;
   try {
     const offset = reset ? 0 : episodeList.items.length;
     const { data } = await api('GET', `/v1/episodes?limit=${EPISODES_PAGE}&offset=${offset}`);
+    if (session !== episodesSession) return;
     /** @type {Episode[]} */
     const listed = data?.items ?? [];
     episodeList.items = reset ? listed : [...episodeList.items, ...listed.filter((e) => !episodeList.items.some((o) => o.id === e.id))];
@@ -1555,7 +1576,8 @@ function renderEpisodes() {
       });
       actions.push(h('span', { class: 'confirm' }, [`Delete “${e.title}”, its placements and its analytics?`]), ' ', sure, ' ', keep);
     } else {
-      if (e.status === 'registered' || e.status === 'tagged' || e.status === 'failed') {
+      const taggable = e.status === 'registered' || e.status === 'tagged' || e.status === 'failed';
+      if (taggable && !episodeList.tagging.has(e.id)) {
         const tag = h('button', { type: 'button' }, [e.status === 'registered' ? 'Tag' : 'Tag again']);
         tag.addEventListener('click', () => void tagEpisode(e));
         actions.push(tag, ' ');
@@ -1590,20 +1612,18 @@ async function deleteEpisode(e) {
   try {
     await api('DELETE', `/v1/episodes/${encodeURIComponent(e.id)}`);
     episodesSay(`Deleted “${e.title}”: its placements are off the timeline and out of the queue.`);
-    await forgetEpisode(e);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) {
-      episodesSay(`“${e.title}” was already deleted.`);
-      await forgetEpisode(e);
+    if (!(error instanceof ApiError && error.status === 404)) {
+      episodeList.confirming = null;
+      renderEpisodes();
+      if (!(error instanceof ApiError && error.status === 401)) episodesSay(`Not deleted: ${deleteRefusal(error)}`, true);
       return;
     }
-    episodeList.confirming = null;
-    renderEpisodes();
-    if (error instanceof ApiError && error.status === 401) return;
-    episodesSay(`Not deleted: ${deleteRefusal(error)}`, true);
+    episodesSay(`“${e.title}” was already deleted.`);
   } finally {
     episodeList.busy = false;
   }
+  await forgetEpisode(e);
 }
 
 /**
@@ -1629,10 +1649,16 @@ async function forgetEpisode(e) {
   episodeList.confirming = null;
   state.episodes.delete(e.id);
   renderEpisodes();
-  if (state.items.some((p) => p.episode_id === e.id)) {
-    await reloadQueueKeeping(current()?.episode_id === e.id ? undefined : current()?.id);
-  } else if (!state.items.length) {
-    await renderDone();
+  try {
+    if (state.items.some((p) => p.episode_id === e.id)) {
+      await reloadQueueKeeping(current()?.episode_id === e.id ? undefined : current()?.id);
+    } else if (!state.items.length) {
+      await renderDone();
+    }
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) {
+      say(`The episode is deleted, but the queue could not be loaded again: ${errorText(error)}`, true);
+    }
   }
 }
 
@@ -1664,6 +1690,7 @@ function newIdempotencyKey() {
 
 /**
  * POST a file as the raw body, with upload progress (fetch reports none); a 401 signs out, as `api` does.
+ * The request is kept in `upload.request`, so signing out aborts it.
  * @param {string} path
  * @param {File} file
  * @param {string} key the Idempotency-Key
@@ -1673,6 +1700,7 @@ function newIdempotencyKey() {
 function sendFile(path, file, key, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    upload.request = xhr;
     xhr.open('POST', `${apiBase}${path}`);
     xhr.setRequestHeader('Accept', 'application/json, application/problem+json');
     xhr.setRequestHeader('Authorization', `Bearer ${sessionStorage.getItem(KEY_STORAGE) ?? ''}`);
@@ -1697,6 +1725,7 @@ function sendFile(path, file, key, onProgress) {
     xhr.addEventListener('error', () => {
       reject(new Error('the connection dropped before the API answered; upload the same file again to finish'));
     });
+    xhr.addEventListener('abort', () => reject(new Error('the upload was stopped')));
     xhr.send(file);
   });
 }
@@ -1708,9 +1737,11 @@ async function uploadEpisode() {
     episodesSay('Choose a video file and give the episode a title.', true);
     return;
   }
-  if (upload.busy) return;
-  if (upload.file !== file || upload.title !== title) Object.assign(upload, { key: newIdempotencyKey(), file, title });
-  upload.busy = true;
+  if (upload.request) return;
+  // The same file picked again is a new File object: it is known by what it is, not by the object.
+  const fingerprint = JSON.stringify([file.name, file.size, file.lastModified, title]);
+  if (upload.fingerprint !== fingerprint) Object.assign(upload, { key: newIdempotencyKey(), fingerprint });
+  const session = episodesSession;
   const bar = /** @type {HTMLProgressElement} */ ($('upload-progress'));
   bar.value = 0;
   bar.hidden = false;
@@ -1722,22 +1753,25 @@ async function uploadEpisode() {
       bar.value = fraction;
       episodesSay(`Uploading “${title}”: ${percent(fraction)}…`);
     });
+    if (session !== episodesSession) return;
     const episode = /** @type {Episode & {transcode_job?: string | null}} */ (data);
     episodesSay(episode.status === 'processing'
       ? `Uploaded “${episode.title}”. It is being made playable in browsers; tag it once it is ready.`
       : `Uploaded “${episode.title}”. Tag it to find its products.`);
-    Object.assign(upload, { key: '', file: null, title: '' });
+    Object.assign(upload, { key: '', fingerprint: '' });
     /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
     await loadEpisodes(true);
     if (episode.status === 'processing' && episode.transcode_job) void followTranscode(episode, episode.transcode_job);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return;
+    if (session !== episodesSession || (error instanceof ApiError && error.status === 401)) return;
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
     episodesSay(`Not uploaded: ${detail ?? errorText(error)}`, true);
   } finally {
-    upload.busy = false;
-    bar.hidden = true;
-    /** @type {HTMLButtonElement} */ ($('upload-send')).disabled = false;
+    if (session === episodesSession) {
+      upload.request = null;
+      bar.hidden = true;
+      /** @type {HTMLButtonElement} */ ($('upload-send')).disabled = false;
+    }
   }
 }
 
@@ -1747,7 +1781,6 @@ async function tagEpisode(e) {
   episodeList.busy = true;
   try {
     const { data: job } = await api('POST', `/v1/episodes/${encodeURIComponent(e.id)}/tag-jobs`);
-    e.status = 'tagging';
     episodeList.tagging.set(e.id, job.progress ?? 0);
     episodesSay(`Tagging “${e.title}”: its products go to the queue when the job is done.`);
     void followTagJob(e, job.id);
@@ -1763,24 +1796,28 @@ async function tagEpisode(e) {
 }
 
 /**
- * Poll a job (`/v1/tag-jobs/…`, `/v1/transcode-jobs/…`) until it is done or failed; `onProgress` hears its
- * progress on the way. Null once the reviewer signed out, or when the job could not be read (said so).
+ * Poll a job (`/v1/tag-jobs/…`, `/v1/transcode-jobs/…`) until it is done or failed, less often as it goes
+ * on (a long episode's job takes minutes); `onProgress` hears its progress on the way. Null once the
+ * reviewer signed out, or when the job could not be read (said so).
  * @param {string} path
  * @param {string} what for the message when it cannot be read
  * @param {(progress: number) => void} onProgress
  * @returns {Promise<any>}
  */
 async function finishedJob(path, what, onProgress) {
-  const key = sessionStorage.getItem(KEY_STORAGE);
-  for (;;) {
-    await new Promise((resolve) => { setTimeout(resolve, JOB_POLL_MS); });
-    if (sessionStorage.getItem(KEY_STORAGE) !== key) return null; // signed out meanwhile
+  const session = episodesSession;
+  for (let wait = JOB_POLL_MS; ; wait = Math.min(wait * 1.25, JOB_POLL_MAX_MS)) {
+    await new Promise((resolve) => { setTimeout(resolve, wait); });
+    if (session !== episodesSession) return null;
     try {
       const { data: job } = await api('GET', path);
+      if (session !== episodesSession) return null;
       if (job.state === 'done' || job.state === 'failed') return job;
       onProgress(job.progress ?? 0);
     } catch (error) {
-      if (!(error instanceof ApiError && error.status === 401)) episodesSay(`Could not follow ${what}: ${errorText(error)}`, true);
+      if (session === episodesSession && !(error instanceof ApiError && error.status === 401)) {
+        episodesSay(`Could not follow ${what}: ${errorText(error)}`, true);
+      }
       return null;
     }
   }
@@ -1795,27 +1832,41 @@ function listedStatus(id, status, mediaError = null) {
 }
 
 /**
- * Follow a tag job started here until it is done or failed, then say what it found and load the queue.
+ * Follow a tag job started here until it is done or failed, then say what it found and bring its
+ * placements into the queue: at once when the queue was empty or the reviewer is in this dialog; else
+ * the reviewer's edits under way are not reset, and the message says to reload.
  * @param {Episode} e
  * @param {string} jobId
  */
 async function followTagJob(e, jobId) {
+  const session = episodesSession;
   const job = await finishedJob(`/v1/tag-jobs/${encodeURIComponent(jobId)}`, `the tag job of “${e.title}”`, (progress) => {
     episodeList.tagging.set(e.id, progress);
     renderEpisodes();
   });
+  if (session !== episodesSession) return;
   episodeList.tagging.delete(e.id);
-  if (!job) {
-    renderEpisodes();
-    return;
-  }
-  listedStatus(e.id, job.state === 'done' ? 'tagged' : 'failed');
+  renderEpisodes();
+  if (!job) return;
   if (job.state === 'failed') {
-    episodesSay(`Tagging “${e.title}” failed: ${job.summary ?? job.error ?? 'no reason given'}`, true);
+    // A failed re-tag keeps the episode tagged: the list says what the API says.
+    episodesSay(`Tagging “${e.title}” did not finish: ${job.summary ?? job.error ?? 'no reason given'}`, true);
+    await loadEpisodes(true);
     return;
   }
-  episodesSay(`Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`);
-  await reloadQueueKeeping(current()?.id);
+  listedStatus(e.id, 'tagged');
+  const found = `Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`;
+  const inDialog = /** @type {HTMLDialogElement} */ ($('episodes')).open;
+  if (state.items.length && (!inDialog || state.busy)) {
+    episodesSay(`${found} Reload the page to review them.`);
+    return;
+  }
+  episodesSay(found);
+  try {
+    await reloadQueueKeeping(current()?.id);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) say(`Could not load the queue again: ${errorText(error)}`, true);
+  }
 }
 
 /**
