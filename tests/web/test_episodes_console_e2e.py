@@ -15,8 +15,9 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 from sqlmodel import Session, select
 
+from api.analytics.models import Event
 from api.brands.models import CheckoutProviderName
-from api.checkout.models import CheckoutSession
+from api.checkout.models import CheckoutSession, Order
 from api.episodes.models import Episode, EpisodeStatus, TagJob, TranscodeJob
 from api.jobs.models import JobState
 from api.review.models import Placement, PlacementStatus
@@ -29,6 +30,7 @@ from tests.web.real_api import LiveApi, start_live_api
 from tests.web.seed import (
     PlacementSeed,
     SeededBrand,
+    SeededPlacement,
     SeededProduct,
     revoke_keys,
     rows,
@@ -43,6 +45,7 @@ pytestmark = pytest.mark.browser
 COLA = factories.make_product("prod_cola", "Cola Zero", "Fizz")
 TASTE_TEST = "Episode 1: The Taste Test"
 PILOT = "Episode 0: The Pilot"
+EN_DASH = "\u2013"  # the console writes a missing rate or amount as an en dash
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +115,8 @@ def test_a_brand_deletes_an_episode_and_its_placements_leave_the_queue_and_its_t
     dialog = open_episodes(page)
     expect(dialog.locator("li")).to_have_text(
         [
-            re.compile(rf"^{PILOT} tagged · 4\.0 s Tag again Delete…$"),
-            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Tag again Delete…$"),
+            re.compile(rf"^{PILOT} tagged · 4\.0 s Tag again Results Delete…$"),
+            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Tag again Results Delete…$"),
         ]
     )
 
@@ -307,7 +310,7 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
         session.add_all([queued, playable])
         session.commit()
     expect(message).to_have_text(f"“{TASTE_TEST}” plays in browsers now: tag it to find its products.")
-    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Delete…")
+    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Delete…")
 
     # And one whose transcode fails again says why, and can be tried again
     again = _unplayable(live_api, brand, test_video, "Episode 2: The Retry", kept_upload)
@@ -410,7 +413,7 @@ def test_an_upload_whose_connection_dropped_is_finished_by_sending_it_again_as_o
     [episode] = rows(live_api.engine, Episode, Episode.brand_id == brand.id)
     assert len(set(keys)) == len(keys) - 1 == 1
     assert re.fullmatch(r"[0-9a-f]{32}", keys[0])
-    expect(row(dialog, episode.id)).to_have_text(f"{title} not tagged yet · 4.0 s Tag Delete…")
+    expect(row(dialog, episode.id)).to_have_text(f"{title} not tagged yet · 4.0 s Tag Results Delete…")
     expect(dialog.get_by_label("Title")).to_have_value("")
 
     # And the next video goes up in full from the browser itself, under a key of its own
@@ -464,7 +467,7 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     sign_in(page, live_api.base_url, brand.key)
     expect(page.locator("#done")).to_be_visible()
     dialog = open_episodes(page)
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Delete…")
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Delete…")
 
     # When the brand tags it
     row(dialog, episode_id).get_by_role("button", name="Tag", exact=True).click()
@@ -476,16 +479,16 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     )
     [job] = rows(live_api.engine, TagJob, TagJob.episode_id == episode_id)
     assert job.state == JobState.QUEUED
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 0% · 4.0 s Delete…")
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 0% · 4.0 s Results Delete…")
     _update_job(live_api, job.id, state=JobState.RUNNING, progress=0.5)
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 50% · 4.0 s Delete…")
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 50% · 4.0 s Results Delete…")
 
     # And when it is done, the console says what it found and the queue holds its proposals
     seed_placements(live_api.engine, live_api.settings, episode_id, [proposal(cola, 0), proposal(cola, 2000)])
     summary = "2 placements: 0 approved automatically, 2 for review"
     _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
     expect(message).to_have_text(f"Tagged “{TASTE_TEST}”: {summary}.")
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} tagged · 4.0 s Tag again Delete…")
+    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} tagged · 4.0 s Tag again Results Delete…")
     expect(page.locator("#queue li")).to_have_count(2)
 
     # And a tag job a colleague queued meanwhile is named, not doubled
@@ -497,4 +500,116 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     row(dialog, episode_id).get_by_role("button", name="Tag again").click()
     expect(message).to_have_text(f"Not tagged: episode already has a queued tag job ({colleagues_id}).")
     assert len(rows(live_api.engine, TagJob, TagJob.episode_id == episode_id)) == 2
+    assert page_errors == []
+
+
+def _viewers(live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, **counts: int) -> None:
+    """What the player reported of one hotspot (as the events route stores it): `hotspot_impression=10`."""
+    with Session(live_api.engine) as session:
+        stored = session.get(Placement, placement.id)
+        assert stored is not None
+        for kind, times in counts.items():
+            for n in range(times):
+                click = f"click-{placement.id.hex[:8]}-{n}" if kind == "checkout_started" else None
+                session.add(
+                    Event(
+                        type=kind,
+                        brand_id=brand.id,
+                        episode_id=stored.episode_id,
+                        placement_id=stored.id,
+                        click_id=click,
+                    )
+                )
+        session.commit()
+
+
+def _sold(
+    live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, product: SeededProduct, refunded: str
+) -> None:
+    """A checkout from the hotspot, paid (two at 1.99 EUR) and partly refunded."""
+    with Session(live_api.engine) as session:
+        stored = session.get(Placement, placement.id)
+        assert stored is not None
+        checkout = CheckoutSession(
+            brand_id=brand.id,
+            click_id=f"click-{placement.id.hex[:8]}-0",
+            placement_id=stored.id,
+            episode_id=stored.episode_id,
+            variant_id=product.variants[0].id,
+            quantity=2,
+            provider=CheckoutProviderName.STRIPE,
+            amount=Decimal("3.98"),
+            currency="EUR",
+        )
+        session.add(checkout)
+        session.flush()
+        session.add(
+            Order(
+                brand_id=brand.id,
+                provider=CheckoutProviderName.STRIPE,
+                provider_event_id=f"evt_{placement.id.hex[:8]}",
+                checkout_session_id=checkout.id,
+                placement_id=stored.id,
+                episode_id=stored.episode_id,
+                amount=Decimal("3.98"),
+                currency="EUR",
+                refunded_amount=Decimal(refunded),
+            )
+        )
+        session.commit()
+
+
+def test_a_brand_reads_what_each_episodes_hotspots_sold(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors, artifacts_dir: Path
+) -> None:
+    page = desk_page
+    # Given an episode whose cola hotspot was shown, tapped and sold (one order, partly refunded) and whose
+    # water hotspot was only shown, a proposal never shown, and an episode nobody watched yet
+    brand = seed_brand(live_api.engine, "episode-results")
+    cola = seed_product(live_api.engine, brand, COLA)
+    water = seed_product(live_api.engine, brand, factories.make_product("prod_water", "Still Water", "Fizz"))
+    watched = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    sold, shown, _ = seed_placements(
+        live_api.engine,
+        live_api.settings,
+        watched,
+        [
+            proposal(cola, 0, status=PlacementStatus.APPROVED, chosen=cola),
+            proposal(water, 1500, status=PlacementStatus.APPROVED, chosen=water),
+            proposal(cola, 2500),
+        ],
+    )
+    _viewers(live_api, brand, sold, hotspot_impression=10, hotspot_tap=4, checkout_started=2)
+    _viewers(live_api, brand, shown, hotspot_impression=5)
+    _sold(live_api, brand, sold, cola, refunded="1.99")
+    unwatched = seed_episode(live_api.engine, brand, test_video, title=PILOT)
+
+    # When the brand opens its episodes, the brand's totals come first
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    expect(dialog.locator("#episodes-totals")).to_have_text(
+        "All episodes: shown 15 times · 4 taps · 2 Buy presses · 1 order · 1.99 EUR kept · 1.99 EUR refunded."
+    )
+
+    # And the watched episode's results show each hotspot that was shown, tapped or sold
+    results = row(dialog, watched).get_by_role("button", name="Results")
+    results.click()
+    expect(results).to_have_attribute("aria-expanded", "true")
+    table = row(dialog, watched).get_by_role("table")
+    expect(table.locator("tr")).to_have_text(
+        [
+            "HotspotShownTapsTap rateBuy pressesOrdersKept",
+            "Cola Zero10440%211.99 EUR",
+            f"Still Water500%00{EN_DASH}",
+        ]
+    )
+    page.screenshot(path=artifacts_dir / "review-episode-results.png")
+
+    # And the one nobody watched says so; hiding results hides them
+    row(dialog, unwatched).get_by_role("button", name="Results").click()
+    expect(row(dialog, unwatched).locator(".ep-results")).to_have_text(
+        "shown 0 times · 0 taps · 0 Buy presses · 0 orders. No hotspot of it has been shown to a viewer yet."
+    )
+    results.click()
+    expect(row(dialog, watched).get_by_role("table")).to_have_count(0)
     assert page_errors == []

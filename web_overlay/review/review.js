@@ -95,6 +95,21 @@
  * @property {MarksCheck | null} check the boxes checked, as the check endpoint answers
  */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
+/**
+ * What GET /v1/analytics/… counts: the funnel in total and per placement (`revenue`: what paid orders kept,
+ * per currency, as decimal strings; `refunded`: what was given back).
+ * @typedef {object} Funnel
+ * @property {number} impressions
+ * @property {number} taps
+ * @property {number} checkouts_started Buy presses
+ * @property {number} orders_paid
+ * @property {Record<string, string>} revenue
+ * @property {Record<string, string>} refunded
+ */
+/**
+ * @typedef {Funnel & {placement_id: string, label: string, product_title: string | null, tap_rate: number | null}} PlacementFunnel
+ * @typedef {Funnel & {placements: PlacementFunnel[]}} AnalyticsReport
+ */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
 const KEY_STORAGE = 'reelcart.review.apiKey';
@@ -1488,6 +1503,12 @@ const JOB_POLL_MAX_MS = 15000;
 const episodeList = { items: [], total: 0, confirming: null, busy: false, tagging: new Map() };
 
 /**
+ * Each episode's results as shown under its row: the report, or what is said instead (loading, an error).
+ * @type {Map<string, AnalyticsReport | string>}
+ */
+const episodeResults = new Map();
+
+/**
  * The upload last sent: the same file (name, size, time modified) under the same title, sent again after
  * a dropped connection, even picked again, sends its Idempotency-Key again, so the API answers the
  * episode the first one registered, if it did.
@@ -1504,6 +1525,8 @@ function forgetEpisodesOfThisSession() {
   upload.request?.abort();
   Object.assign(upload, { key: '', fingerprint: '', request: null });
   Object.assign(episodeList, { items: [], total: 0, confirming: null, busy: false, tagging: new Map() });
+  episodeResults.clear();
+  $('episodes-totals').textContent = '';
   /** @type {HTMLDialogElement} */ ($('episodes')).close();
   /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
   $('episodes-list').replaceChildren();
@@ -1537,8 +1560,90 @@ function episodeFacts(e) {
 async function openEpisodes() {
   if (!upload.request) sayIn('episodes-message', '', false); // an upload under way keeps its progress
   episodeList.confirming = null;
+  episodeResults.clear(); // read again when asked: shoppers keep buying
   /** @type {HTMLDialogElement} */ ($('episodes')).showModal();
-  await loadEpisodes(true);
+  await Promise.all([loadEpisodes(true), loadBrandTotals()]);
+}
+
+/** Money per currency, as the API gives it ({"EUR": "59.90"}): "59.90 EUR"; several joined with " + ".
+ * @param {Record<string, string>} amounts */
+const money = (amounts) => Object.entries(amounts).map(([currency, amount]) => `${amount} ${currency}`).join(' + ');
+
+/** A funnel in one line: shown, tapped, Buy pressed, ordered, kept (and given back). @param {Funnel} f */
+function funnelLine(f) {
+  const count = (/** @type {number} */ n, /** @type {string} */ one, /** @type {string} */ many) => `${n} ${n === 1 ? one : many}`;
+  const parts = [
+    `shown ${count(f.impressions, 'time', 'times')}`,
+    count(f.taps, 'tap', 'taps'),
+    count(f.checkouts_started, 'Buy press', 'Buy presses'),
+    count(f.orders_paid, 'order', 'orders'),
+  ];
+  const kept = money(f.revenue);
+  const refunded = money(f.refunded);
+  if (kept) parts.push(`${kept} kept`);
+  if (refunded) parts.push(`${refunded} refunded`);
+  return parts.join(' · ');
+}
+
+async function loadBrandTotals() {
+  const session = episodesSession;
+  try {
+    const { data } = await api('GET', '/v1/analytics/brands/me');
+    if (session === episodesSession) $('episodes-totals').textContent = `All episodes: ${funnelLine(data)}.`;
+  } catch (error) {
+    if (session === episodesSession && !(error instanceof ApiError && error.status === 401)) {
+      $('episodes-totals').textContent = `The brand's results could not be read: ${errorText(error)}`;
+    }
+  }
+}
+
+/** Show or hide an episode's results under its row, read when shown. @param {Episode} e */
+async function toggleResults(e) {
+  if (episodeResults.has(e.id)) {
+    episodeResults.delete(e.id);
+    renderEpisodes();
+    return;
+  }
+  const session = episodesSession;
+  episodeResults.set(e.id, 'Reading its results…');
+  renderEpisodes();
+  try {
+    const { data } = await api('GET', `/v1/analytics/episodes/${encodeURIComponent(e.id)}`);
+    if (session !== episodesSession || !episodeResults.has(e.id)) return;
+    episodeResults.set(e.id, /** @type {AnalyticsReport} */ (data));
+  } catch (error) {
+    if (session !== episodesSession || !episodeResults.has(e.id)) return;
+    if (error instanceof ApiError && error.status === 401) return;
+    episodeResults.set(e.id, `Its results could not be read: ${errorText(error)}`);
+  }
+  renderEpisodes();
+}
+
+/** An episode's results: its funnel, then a row per placement that was shown, tapped or sold.
+ * @param {AnalyticsReport | string} report */
+function resultsNode(report) {
+  if (typeof report === 'string') return h('div', { class: 'ep-results', role: 'status' }, [report]);
+  const active = report.placements.filter((p) => p.impressions || p.taps || p.checkouts_started || p.orders_paid);
+  if (!active.length) {
+    return h('div', { class: 'ep-results' }, [`${funnelLine(report)}. No hotspot of it has been shown to a viewer yet.`]);
+  }
+  const cell = (/** @type {string} */ text) => h('td', {}, [text]);
+  const head = ['Hotspot', 'Shown', 'Taps', 'Tap rate', 'Buy presses', 'Orders', 'Kept'];
+  return h('div', { class: 'ep-results' }, [
+    `${funnelLine(report)}.`,
+    h('table', {}, [
+      h('thead', {}, [h('tr', {}, head.map((name) => h('th', { scope: 'col' }, [name])))]),
+      h('tbody', {}, active.map((p) => h('tr', { 'data-placement': p.placement_id }, [
+        h('th', { scope: 'row' }, [p.product_title ?? `Unknown product (${p.label})`]),
+        cell(String(p.impressions)),
+        cell(String(p.taps)),
+        cell(p.tap_rate == null ? '–' : percent(p.tap_rate)),
+        cell(String(p.checkouts_started)),
+        cell(String(p.orders_paid)),
+        cell(money(p.revenue) || '–'),
+      ]))),
+    ]),
+  ]);
 }
 
 /** @param {boolean} reset */
@@ -1587,6 +1692,11 @@ function renderEpisodes() {
         retry.addEventListener('click', () => void retryTranscode(e));
         actions.push(retry, ' ');
       }
+      if (e.status !== 'processing' && e.status !== 'unplayable') {
+        const results = h('button', { type: 'button', 'aria-expanded': String(episodeResults.has(e.id)) }, ['Results']);
+        results.addEventListener('click', () => void toggleResults(e));
+        actions.push(results, ' ');
+      }
       const remove = h('button', { type: 'button', 'aria-label': `Delete “${e.title}”…` }, ['Delete…']);
       remove.addEventListener('click', () => {
         episodeList.confirming = e.id;
@@ -1596,9 +1706,11 @@ function renderEpisodes() {
       });
       actions.push(remove);
     }
+    const report = episodeResults.get(e.id);
     return h('li', { 'data-episode': e.id }, [
       h('span', { class: 'ep-text' }, [h('strong', {}, [e.title]), ' ', h('span', { class: 'ep-facts' }, [episodeFacts(e)])]), ' ',
       h('span', { class: 'ep-actions' }, actions),
+      ...(report === undefined ? [] : [' ', resultsNode(report)]),
     ]);
   }));
   $('episodes-none').hidden = episodeList.items.length > 0;
