@@ -237,10 +237,11 @@ const MIN_MARK = 0.02;
 // ---- HTTP ------------------------------------------------------------------------------------------------
 
 /**
- * Call the review API; a 401 sends the reviewer back to the key prompt.
+ * Call the review API; a 401 sends the reviewer back to the key prompt. `body` is sent as JSON; `raw` (a
+ * file) as it is, with its `contentType`.
  * @param {string} method
  * @param {string} path
- * @param {{body?: unknown, ifMatch?: string}} [options]
+ * @param {{body?: unknown, ifMatch?: string, raw?: Blob, contentType?: string}} [options]
  * @returns {Promise<{data: any, etag: string | null, monitor: string | null}>}
  */
 async function api(method, path, options = {}) {
@@ -248,9 +249,10 @@ async function api(method, path, options = {}) {
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json, application/problem+json', Authorization: `Bearer ${key ?? ''}` };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.raw !== undefined) headers['Content-Type'] = options.contentType ?? 'application/octet-stream';
   if (options.ifMatch) headers['If-Match'] = options.ifMatch;
   const res = await fetch(`${apiBase}${path}`, {
-    method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    method, headers, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
   const text = await res.text();
   /** @type {any} */
@@ -290,6 +292,9 @@ function remember(p, etag) {
 function signOut(reason) {
   sessionStorage.removeItem(KEY_STORAGE);
   /** @type {HTMLDialogElement} */ ($('marks')).close();
+  /** @type {HTMLDialogElement} */ ($('catalog')).close();
+  $('catalog-count').textContent = '';
+  $('catalog-errors').replaceChildren();
   forgetEpisodesOfThisSession();
   state.items = [];
   state.episodes.clear();
@@ -1998,6 +2003,80 @@ async function followTranscode(e, path) {
   episodesSay(`“${e.title}” plays in browsers now: tag it to find its products.`);
 }
 
+// ---- catalog ---------------------------------------------------------------------------------------------
+
+// The errors of a refused import the dialog lists (the API lists them all; the rest are counted).
+const IMPORT_ERRORS_SHOWN = 50;
+
+/** @param {string} text @param {boolean} [isError] */
+function catalogSay(text, isError = false) {
+  sayIn('catalog-message', text, isError);
+}
+
+async function openCatalog() {
+  catalogSay('');
+  $('catalog-errors').hidden = true;
+  /** @type {HTMLDialogElement} */ ($('catalog')).showModal();
+  await countProducts();
+}
+
+async function countProducts() {
+  try {
+    const { data } = await api('GET', '/v1/products?limit=1');
+    const n = data?.total ?? 0;
+    $('catalog-count').textContent = n ? `${n} product${n === 1 ? '' : 's'} in the catalog.` : 'The catalog is empty.';
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) {
+      $('catalog-count').textContent = `The catalog could not be read: ${errorText(error)}`;
+    }
+  }
+}
+
+/** What the file is, for the API: by its type, else its name (a browser may give a CSV no type). @param {File} file */
+function catalogType(file) {
+  if (file.type.includes('json') || /\.json$/i.test(file.name)) return 'application/json';
+  return 'text/csv';
+}
+
+async function importCatalog() {
+  const file = /** @type {HTMLInputElement} */ ($('catalog-file')).files?.[0];
+  if (!file) {
+    catalogSay('Choose a CSV or JSON file.', true);
+    return;
+  }
+  const send = /** @type {HTMLButtonElement} */ ($('catalog-send'));
+  if (send.disabled) return;
+  send.disabled = true;
+  const errors = $('catalog-errors');
+  errors.hidden = true;
+  catalogSay(`Importing ${file.name}…`);
+  try {
+    const { data } = await api('POST', '/v1/catalog/import', { raw: file, contentType: catalogType(file) });
+    const images = data.imported_images;
+    catalogSay(`Imported ${data.imported_products} product${data.imported_products === 1 ? '' : 's'} with ` +
+      `${data.imported_variants} variant${data.imported_variants === 1 ? '' : 's'}` +
+      (images ? ` and ${images} image${images === 1 ? '' : 's'}: they are fetched and indexed in the background.` : ' and no image: add images for the linker to find them.'));
+    /** @type {HTMLFormElement} */ ($('catalog-import')).reset();
+    await countProducts();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    const problem = error instanceof ApiError ? error.problem : {};
+    /** @type {{line: number | string, field: string, message: string}[]} */
+    const listed = Array.isArray(/** @type {any} */ (problem).errors) ? /** @type {any} */ (problem).errors : [];
+    catalogSay(`Not imported: ${problem.detail ?? errorText(error)}`, true);
+    if (listed.length) {
+      const shown = listed.slice(0, IMPORT_ERRORS_SHOWN).map((e) => h('li', {}, [
+        `Line ${e.line}${e.field ? `, ${e.field}` : ''}: ${e.message}`,
+      ]));
+      if (listed.length > IMPORT_ERRORS_SHOWN) shown.push(h('li', {}, [`…and ${listed.length - IMPORT_ERRORS_SHOWN} more.`]));
+      errors.replaceChildren(...shown);
+      errors.hidden = false;
+    }
+  } finally {
+    send.disabled = false;
+  }
+}
+
 // ---- keyboard --------------------------------------------------------------------------------------------
 
 /** @param {KeyboardEvent} event */
@@ -2066,6 +2145,12 @@ function wire() {
   $('episodes-open').addEventListener('click', () => void openEpisodes());
   $('episodes-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('episodes')).close());
   $('episodes-more').addEventListener('click', () => void loadEpisodes(false));
+  $('catalog-open').addEventListener('click', () => void openCatalog());
+  $('catalog-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('catalog')).close());
+  $('catalog-import').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void importCatalog();
+  });
   $('episode-upload').addEventListener('submit', (event) => {
     event.preventDefault();
     void uploadEpisode();
