@@ -44,6 +44,10 @@ def run_migrations() -> None:
                 render_as_batch=sqlite,
                 compare_type=True,
                 render_item=render_item,
+                # PostgreSQL: one transaction per migration, as Alembic asks of migrations that step out
+                # of theirs (0027 builds an index CONCURRENTLY): the ones before it are committed first,
+                # so a failed build is retried from there. SQLite keeps one transaction for its key check.
+                transaction_per_migration=not sqlite,
             )
             with context.begin_transaction():
                 context.run_migrations()

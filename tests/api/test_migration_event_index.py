@@ -48,3 +48,19 @@ def test_events_are_indexed_by_placement_and_type_and_going_back_restores_the_ol
     upgrade_database(migrated)
     assert "ix_event_placement_type" in event_indexes(migrated)
     assert "ix_event_placement_id" not in event_indexes(migrated)
+
+
+@pytest.mark.postgres
+def test_an_index_build_interrupted_on_postgresql_is_finished_by_upgrading_again() -> None:
+    with throwaway_postgres_database() as url:
+        engine = create_db_engine(url)
+        command.downgrade(alembic_config(engine), "0026")
+        # What an interrupted CREATE INDEX CONCURRENTLY leaves: the index, outside any transaction
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("CREATE INDEX ix_event_placement_type ON event (placement_id, type)"))
+
+        upgrade_database(engine)
+
+        assert "ix_event_placement_type" in event_indexes(engine)
+        assert "ix_event_placement_id" not in event_indexes(engine)
+        engine.dispose()

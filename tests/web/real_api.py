@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -63,8 +64,9 @@ class LiveApi:
         self.engine.dispose()
 
 
-def start_live_api(workdir: Path) -> LiveApi:
-    """Migrate a fresh database under `workdir`, then serve the app until `stop()`."""
+def start_live_api(workdir: Path, **overrides: Any) -> LiveApi:
+    """Migrate a fresh database under `workdir`, then serve the app until `stop()`; `overrides` are
+    settings (e.g. `max_import_bytes=1 << 20`)."""
     # Bind first, so the public base URL (signed media links, image URLs) carries the real port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -79,6 +81,7 @@ def start_live_api(workdir: Path) -> LiveApi:
         model_dir=workdir / "models",
         public_base_url=base_url,
         worker_threads=0,
+        **overrides,
     )
     engine = create_db_engine(settings.database_url)
     upgrade_database(engine)

@@ -29,7 +29,8 @@ FIXED = WITH_ERRORS.replace("OAT-2,Oat Drink,,EUR", "OAT-2,Oat Drink,0.99,EUR").
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    api = start_live_api(tmp_path_factory.mktemp("catalog-console-api"))
+    # The smallest import cap the settings take, so a file over it stays small.
+    api = start_live_api(tmp_path_factory.mktemp("catalog-console-api"), max_import_bytes=1 << 20)
     yield api
     api.stop()
 
@@ -80,4 +81,30 @@ def test_a_brand_imports_its_catalog_and_a_file_with_errors_imports_nothing_and_
     expect(message).to_contain_text("Not imported: ")
     expect(dialog.get_by_role("list", name="Errors by line").locator("li").first).to_contain_text("sku")
     assert len(rows(live_api.engine, Product, Product.brand_id == brand.id)) == 2
+    assert page_errors == []
+
+
+def test_a_catalog_file_over_the_servers_limit_is_refused_with_what_to_do(
+    desk_page: Page, live_api: LiveApi, page_errors: PageErrors, tmp_path: Path
+) -> None:
+    page = desk_page
+    brand = seed_brand(live_api.engine, "catalog-too-big")
+    big = tmp_path / "catalog-big.csv"
+    lines = [f"SKU-{n},Product {n} with a long enough title to fill the file,1.99,EUR" for n in range(20_000)]
+    big.write_text("sku,title,price,currency\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert big.stat().st_size > 1 << 20
+
+    sign_in(page, live_api.base_url, brand.key)
+    page.get_by_role("button", name="Catalog…").click()
+    dialog = page.get_by_role("dialog", name="Catalog")
+    dialog.get_by_label("CSV or JSON file").set_input_files(big)
+    dialog.get_by_role("button", name="Import").click()
+
+    expect(dialog.locator("#catalog-message")).to_have_text(
+        re.compile(
+            r"^Not imported: catalog-big\.csv is larger than this server takes in one import \(.*1048576 byte"
+            r".*\)\. Split it into several files: each imports on its own\.$"
+        )
+    )
+    assert rows(live_api.engine, Product, Product.brand_id == brand.id) == []
     assert page_errors == []

@@ -24,10 +24,17 @@ def _concurrently() -> bool:
 def upgrade() -> None:
     if _concurrently():
         with op.get_context().autocommit_block():
+            # A build that was interrupted (a timeout, Ctrl-C) leaves an invalid index of this name
+            # behind, outside any transaction: dropped first, so running the upgrade again finishes it.
+            op.drop_index(
+                "ix_event_placement_type", table_name="event", postgresql_concurrently=True, if_exists=True
+            )
             op.create_index(
                 "ix_event_placement_type", "event", ["placement_id", "type"], postgresql_concurrently=True
             )
-            op.drop_index("ix_event_placement_id", table_name="event", postgresql_concurrently=True)
+            op.drop_index(
+                "ix_event_placement_id", table_name="event", postgresql_concurrently=True, if_exists=True
+            )
         return
     op.create_index("ix_event_placement_type", "event", ["placement_id", "type"])
     op.drop_index("ix_event_placement_id", table_name="event")
@@ -36,8 +43,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     if _concurrently():
         with op.get_context().autocommit_block():
+            op.drop_index(
+                "ix_event_placement_id", table_name="event", postgresql_concurrently=True, if_exists=True
+            )
             op.create_index("ix_event_placement_id", "event", ["placement_id"], postgresql_concurrently=True)
-            op.drop_index("ix_event_placement_type", table_name="event", postgresql_concurrently=True)
+            op.drop_index(
+                "ix_event_placement_type", table_name="event", postgresql_concurrently=True, if_exists=True
+            )
         return
     op.create_index("ix_event_placement_id", "event", ["placement_id"])
     op.drop_index("ix_event_placement_type", table_name="event")
