@@ -23,7 +23,7 @@ from api.jobs.models import JobState
 from api.review.models import Placement, PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.console import queue_ids, sign_in
+from tests.web.console import current_id, queue_ids, sign_in
 from tests.web.factories import Keyframe
 from tests.web.media import TestVideo
 from tests.web.real_api import LiveApi, start_live_api
@@ -487,7 +487,7 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     seed_placements(live_api.engine, live_api.settings, episode_id, [proposal(cola, 0), proposal(cola, 2000)])
     summary = "2 placements: 0 approved automatically, 2 for review"
     _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
-    expect(message).to_have_text(f"Tagged “{TASTE_TEST}”: {summary}.")
+    expect(message).to_have_text(f"Tagged “{TASTE_TEST}”: {summary}. 2 to review are in the queue.")
     expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} tagged · 4.0 s Tag again Results Delete…")
     expect(page.locator("#queue li")).to_have_count(2)
 
@@ -612,4 +612,54 @@ def test_a_brand_reads_what_each_episodes_hotspots_sold(
     )
     results.click()
     expect(row(dialog, watched).get_by_role("table")).to_have_count(0)
+    assert page_errors == []
+
+
+def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_the_one_under_review(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a brand reviewing a proposal of one episode, a span edit typed and not saved, and a second
+    # episode being re-tagged whose old proposal is in the queue too
+    brand = seed_brand(live_api.engine, "episode-busy-reviewer")
+    cola = seed_product(live_api.engine, brand, COLA)
+    reviewed = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    [under_review] = seed_placements(live_api.engine, live_api.settings, reviewed, [proposal(cola, 0)])
+    retagged = seed_episode(live_api.engine, brand, test_video, title=PILOT)
+    [replaced] = seed_placements(live_api.engine, live_api.settings, retagged, [proposal(cola, 500)])
+    sign_in(page, live_api.base_url, brand.key)
+    expect(page.locator("#queue li")).to_have_count(2)
+    page.locator(f'#queue li[data-placement="{under_review.id}"]').click()
+    expect(page.locator('#queue li[aria-current="true"]')).to_have_attribute(
+        "data-placement", str(under_review.id)
+    )
+    page.locator("#edit-end").fill("900")
+    dialog = open_episodes(page)
+    row(dialog, retagged).get_by_role("button", name="Tag again").click()
+    expect(dialog.locator("#episodes-message")).to_contain_text(f"Tagging “{PILOT}”")
+    [job] = rows(live_api.engine, TagJob, TagJob.episode_id == retagged)
+
+    # When the re-tag replaces the old proposal with two new ones and is done
+    with Session(live_api.engine) as session:
+        old = session.get(Placement, replaced.id)
+        assert old is not None
+        session.delete(old)
+        session.commit()
+    fresh = seed_placements(
+        live_api.engine, live_api.settings, retagged, [proposal(cola, 1000), proposal(cola, 2000)]
+    )
+    summary = "2 placements: 0 approved automatically, 2 for review"
+    _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
+
+    # Then the new proposals join the queue at its end, the replaced one leaves it, and the placement under
+    # review keeps its place and the edit typed into it
+    expect(dialog.locator("#episodes-message")).to_have_text(
+        f"Tagged “{PILOT}”: {summary}. 2 to review are in the queue."
+    )
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator("#queue li")).to_have_count(3)
+    first, *added = queue_ids(page)
+    assert (first, sorted(added)) == (str(under_review.id), sorted(str(p.id) for p in fresh))
+    assert current_id(page) == str(under_review.id)
+    expect(page.locator("#edit-end")).to_have_value("900")
     assert page_errors == []

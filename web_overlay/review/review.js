@@ -1961,8 +1961,7 @@ function listedStatus(id, status, mediaError = null) {
 
 /**
  * Follow a tag job started here until it is done or failed, then say what it found and bring its
- * placements into the queue: at once when the queue was empty or the reviewer is in this dialog; else
- * the reviewer's edits under way are not reset, and the message says to reload.
+ * proposals into the queue (`takeEpisodeProposals`: the placement under review is left as it is).
  * @param {Episode} e
  * @param {string} jobId
  */
@@ -1984,17 +1983,46 @@ async function followTagJob(e, jobId) {
   }
   listedStatus(e.id, 'tagged');
   const found = `Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`;
-  const inDialog = /** @type {HTMLDialogElement} */ ($('episodes')).open;
-  if (state.items.length && (!inDialog || state.busy)) {
-    episodesSay(`${found} Reload the page to review them.`);
-    return;
-  }
-  episodesSay(found);
   try {
-    await reloadQueueKeeping(current()?.id);
+    const added = await takeEpisodeProposals(e.id);
+    if (session !== episodesSession) return;
+    episodesSay(added ? `${found} ${added} to review ${added === 1 ? 'is' : 'are'} in the queue.` : found);
   } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) say(`Could not load the queue again: ${errorText(error)}`, true);
+    if (session !== episodesSession || (error instanceof ApiError && error.status === 401)) return;
+    episodesSay(`${found} The queue could not take its proposals (${errorText(error)}): reload the page.`, true);
   }
+}
+
+/**
+ * Bring an episode's proposals into the queue after its tag job, without disturbing the placement under
+ * review (its edits, its clip): new ones join at the end, and ones a re-tag replaced leave. Only when the
+ * placement shown was itself replaced is the queue loaded again. Returns how many of the episode's
+ * proposals are in the queue now.
+ * @param {string} episodeId
+ */
+async function takeEpisodeProposals(episodeId) {
+  const { data } = await api('GET', `/v1/review/queue?status=proposed&episode_id=${encodeURIComponent(episodeId)}&limit=200`);
+  /** @type {ReviewPlacement[]} */
+  const proposals = data.items ?? [];
+  const complete = !data.next_cursor;
+  const ids = new Set(proposals.map((p) => p.id));
+  const shown = current();
+  if (complete && shown && shown.episode_id === episodeId && !ids.has(shown.id)) {
+    await loadQueue(true); // the placement under review was replaced by the re-tag
+    return proposals.length;
+  }
+  for (const p of proposals) {
+    remember(p, null);
+    state.episodes.delete(p.episode_id);
+    state.episodes.set(p.episode_id, p.episode_title ?? p.episode_id);
+  }
+  const wasEmpty = !state.items.length;
+  const kept = state.items.filter((p) => p.episode_id !== episodeId || !complete || ids.has(p.id));
+  state.items = [...kept, ...proposals.filter((p) => !kept.some((q) => q.id === p.id))];
+  state.index = shown ? Math.max(0, state.items.findIndex((p) => p.id === shown.id)) : 0;
+  renderQueue();
+  if (wasEmpty && state.items.length) await select(0);
+  return proposals.length;
 }
 
 /**
