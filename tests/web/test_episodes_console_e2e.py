@@ -290,7 +290,9 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
     # Then the console says so, the episode is being made playable, and a transcode job is queued for it
     message = dialog.locator("#episodes-message")
     expect(message).to_have_text(f"Transcoding “{TASTE_TEST}” again; tag it once it is ready.")
-    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} being made playable · 4.0 s Delete…")
+    expect(row(dialog, retried)).to_have_text(
+        re.compile(rf"^{TASTE_TEST} being made playable( 0%)? · 4\.0 s Delete…$")
+    )
     [episode] = rows(live_api.engine, Episode, Episode.id == retried)
     assert episode.status == EpisodeStatus.PROCESSING
     jobs = rows(live_api.engine, TranscodeJob, TranscodeJob.episode_id == retried)
@@ -298,6 +300,15 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
         (JobState.FAILED, str(kept_upload)),
         (JobState.QUEUED, str(kept_upload)),
     ]
+
+    # And the console follows the worker's progress through the video
+    with Session(live_api.engine) as session:
+        running = session.get(TranscodeJob, jobs[1].id)
+        assert running is not None
+        running.state, running.progress = JobState.RUNNING, 0.4
+        session.add(running)
+        session.commit()
+    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} being made playable 40% · 4.0 s Delete…")
 
     # And when the worker has made it playable, the console says it can be tagged now
     with Session(live_api.engine) as session:

@@ -1509,6 +1509,9 @@ const JOB_POLL_MAX_MS = 15000;
  */
 const episodeList = { items: [], total: 0, confirming: null, busy: false, tagging: new Map() };
 
+/** How far the transcodes followed in this tab are, by episode. @type {Map<string, number>} */
+const episodeTranscodes = new Map();
+
 /**
  * Each episode's results as shown under its row: the report, or what is said instead (loading, an error).
  * @type {Map<string, AnalyticsReport | string>}
@@ -1533,6 +1536,7 @@ function forgetEpisodesOfThisSession() {
   Object.assign(upload, { key: '', fingerprint: '', request: null });
   Object.assign(episodeList, { items: [], total: 0, confirming: null, busy: false, tagging: new Map() });
   episodeResults.clear();
+  episodeTranscodes.clear();
   $('episodes-totals').textContent = '';
   totalsReadAt = 0;
   /** @type {HTMLDialogElement} */ ($('episodes')).close();
@@ -1562,6 +1566,8 @@ function episodeFacts(e) {
   const length = e.duration_ms ? ` · ${(e.duration_ms / 1000).toFixed(1)} s` : '';
   const progress = episodeList.tagging.get(e.id);
   if (progress !== undefined) return `being tagged ${percent(progress)}${length}`;
+  const transcoded = episodeTranscodes.get(e.id);
+  if (e.status === 'processing' && transcoded !== undefined) return `being made playable ${percent(transcoded)}${length}`;
   return `${states[e.status ?? ''] ?? e.status ?? ''}${length}`;
 }
 
@@ -2031,8 +2037,15 @@ async function takeEpisodeProposals(episodeId) {
  * @param {string} path its `transcode_job`, or the job a retry started
  */
 async function followTranscode(e, path) {
-  const job = await finishedJob(path, `the transcode of “${e.title}”`, () => {});
-  if (!job) return;
+  const job = await finishedJob(path, `the transcode of “${e.title}”`, (progress) => {
+    episodeTranscodes.set(e.id, progress);
+    renderEpisodes();
+  });
+  episodeTranscodes.delete(e.id);
+  if (!job) {
+    renderEpisodes();
+    return;
+  }
   if (job.state === 'failed') {
     listedStatus(e.id, 'unplayable', job.error ?? null);
     episodesSay(`“${e.title}” could not be made playable: ${job.error ?? 'no reason given'}`, true);
