@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev", "test"})
@@ -47,6 +47,14 @@ def _ip_network(value: str) -> str:
     return value
 
 
+def served_at(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches a server bound to `host:port` at (a wildcard bind
+    address is reached through the loopback address)."""
+    wildcard = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 (read, not bound)
+    reachable = wildcard.get(host, host)
+    return f"http://[{reachable}]:{port}" if ":" in reachable else f"http://{reachable}:{port}"
+
+
 class ApiSettings(BaseSettings):
     """Everything an operator configures for the API and its workers."""
 
@@ -56,7 +64,10 @@ class ApiSettings(BaseSettings):
     database_url: str = "sqlite:///./var/reelcart.db"
     media_dir: Path = Path("var/media")
     model_dir: Path = Path("var/models")
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Unset: where this process serves (`http://{host}:{port}`), so `reelcart serve --port 8011` hands out
+    # links to 8011; behind a proxy, and in production (where it is required), the address users reach.
+    public_base_url: str = ""
+    _public_base_url_derived: bool = PrivateAttr(default=False)
     # Origins a brand's own tools call the brand routes from; the player's routes answer any (api/cors.py).
     cors_origins: list[str] = Field(default_factory=list)
     # Server-side paths an operator may register episodes from, besides media_dir itself.
@@ -170,6 +181,8 @@ class ApiSettings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
+        if not value:
+            return value  # derived from host and port below
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_base_url must start with http:// or https://")
         return value.rstrip("/")
@@ -197,6 +210,27 @@ class ApiSettings(BaseSettings):
         ):
             raise ValueError("REELCART_METRICS_TOKEN is a placeholder; set a real token or leave it unset")
         return self
+
+    @model_validator(mode="after")
+    def _derive_public_base_url(self) -> ApiSettings:
+        if self.public_base_url:
+            return self
+        if self.environment == "production":
+            raise ValueError(
+                "REELCART_PUBLIC_BASE_URL is required in production: the https address players, brands and "
+                "providers reach this API at (links to images, timelines and signed media are built on it)"
+            )
+        self.public_base_url = served_at(self.host, self.port)
+        self._public_base_url_derived = True
+        return self
+
+    def serving_at(self, host: str | None, port: int | None) -> ApiSettings:
+        """These settings for a server bound elsewhere than REELCART_HOST/PORT (the CLI's --host and
+        --port): a public base URL that was derived from them follows; one that was set stays."""
+        moved = self.model_copy(update={"host": host or self.host, "port": port or self.port})
+        if self._public_base_url_derived:
+            moved.public_base_url = served_at(moved.host, moved.port)
+        return moved
 
     @property
     def is_sqlite(self) -> bool:

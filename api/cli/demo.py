@@ -381,16 +381,15 @@ def demo_summary(result: DemoResult, base: str) -> str:
 
 
 def run_demo(settings: ApiSettings, *, host: str | None, port: int | None, serve: bool) -> DemoResult:
+    # Served on --host/--port, the links it hands out (thumbnails, the video) name that address.
+    settings = settings.serving_at(host, port)
     result = prepare_demo(settings)
-    base = f"http://{host or settings.host}:{port or settings.port}"
     _say(None, "ready")
-    console.print(demo_summary(result, base), highlight=False, soft_wrap=True)
+    console.print(demo_summary(result, settings.public_base_url), highlight=False, soft_wrap=True)
     if serve:
         import uvicorn  # noqa: PLC0415
 
         from api.app import create_app  # noqa: PLC0415
 
-        uvicorn.run(
-            create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info"
-        )
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return result

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from api.cli._common import check_schema_if_reachable, fail, load_settings, load_tagger_settings
+from api.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +38,13 @@ def register(app: typer.Typer) -> None:
             # line, rather than as a traceback from the app factory.
             load_tagger_settings()
         check_schema_if_reachable(settings)
+        # The app factory reads its settings from the environment (in each web worker process): the
+        # address given here goes there, so a public base URL derived from it names this port.
+        if host:
+            os.environ["REELCART_HOST"] = host
+        if port:
+            os.environ["REELCART_PORT"] = str(port)
+        get_settings.cache_clear()
         uvicorn.run(
             "api.app:create_app",
             factory=True,

@@ -385,6 +385,7 @@ def test_demo_command_shows_each_step_and_rotates_its_keys(
 def test_demo_refuses_to_run_in_production(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REELCART_ENVIRONMENT", "production")
     monkeypatch.setenv("REELCART_SECRET_KEY", "a-real-production-secret-0123456789")
+    monkeypatch.setenv("REELCART_PUBLIC_BASE_URL", "https://api.example.com")
     get_settings.cache_clear()
     refused = runner.invoke(app, ["demo", "--no-serve"])
     assert refused.exit_code == 1

@@ -23,6 +23,11 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dic
     monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "media"))
     monkeypatch.setattr("uvicorn.run", lambda *_args, **kwargs: calls.append(kwargs))
+    # `serve --host/--port` hands the address to the app factory through the environment: put back after.
+    # (set first: monkeypatch only puts back what it changed, and deleting an absent variable is no change)
+    for name in ("REELCART_HOST", "REELCART_PORT", "REELCART_PUBLIC_BASE_URL"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     get_settings.cache_clear()
     yield calls
     get_settings.cache_clear()
@@ -65,3 +70,21 @@ def test_serve_still_starts_without_a_database_that_does_not_answer(
     assert line.startswith("warning: the database at postgresql+psycopg://reelcart:***@127.0.0.1:1/reelcart")
     assert line.endswith("serving anyway")
     assert "hunter2" not in result.output
+
+
+def test_links_name_the_port_served_on_unless_a_public_base_url_is_set(
+    served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+    # Served on another port with no public base URL set, the app's links (thumbnails, signed video)
+    # name that port, not the default 8000 where nothing answers
+    assert runner.invoke(app, ["serve", "--port", "8123"]).exit_code == 0
+    get_settings.cache_clear()
+    assert get_settings().public_base_url == "http://127.0.0.1:8123"
+
+    # Behind a proxy, the address set is kept whatever port the server binds
+    monkeypatch.setenv("REELCART_PUBLIC_BASE_URL", "https://api.example.com/")
+    assert runner.invoke(app, ["serve", "--port", "8124"]).exit_code == 0
+    get_settings.cache_clear()
+    assert get_settings().public_base_url == "https://api.example.com"
