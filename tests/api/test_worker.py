@@ -400,12 +400,12 @@ def test_every_kind_of_job_has_a_queue() -> None:
 
 
 def test_the_public_base_url_follows_the_address_served_unless_set_and_is_required_in_production() -> None:
-    assert ApiSettings(_env_file=None).public_base_url == "http://127.0.0.1:8000"  # type: ignore[call-arg]
-    derived = ApiSettings(_env_file=None, host="0.0.0.0", port=8011)  # type: ignore[call-arg]
+    assert ApiSettings(_env_file=None).public_base_url == "http://127.0.0.1:8000"
+    derived = ApiSettings(_env_file=None, host="0.0.0.0", port=8011)
     assert derived.public_base_url == "http://127.0.0.1:8011"
     assert derived.serving_at("::", 9000).public_base_url == "http://[::1]:9000"
     assert derived.serving_at(None, None).public_base_url == "http://127.0.0.1:8011"
-    given = ApiSettings(_env_file=None, public_base_url="https://api.example.com")  # type: ignore[call-arg]
+    given = ApiSettings(_env_file=None, public_base_url="https://api.example.com")
     assert given.serving_at("0.0.0.0", 9000).public_base_url == "https://api.example.com"
     with pytest.raises(ValueError, match="REELCART_PUBLIC_BASE_URL is required in production"):
-        ApiSettings(_env_file=None, environment="production", secret_key="a-real-secret-for-this-test")  # type: ignore[call-arg]
+        ApiSettings(_env_file=None, environment="production", secret_key="a-real-secret-for-this-test")
