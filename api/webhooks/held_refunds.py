@@ -52,7 +52,7 @@ def hold_refund(
     at `as_of` before a failed refund was applied to the hold: it still counted that refund). Flushes
     only."""
     forget_expired(session)
-    row = _held(session, provider, payment_ref)
+    row = held_refund(session, provider, payment_ref, lock=True)
     if row is None:
         row = HeldRefund(provider=provider, payment_ref=payment_ref, reported_by=reported_by)
         try:
@@ -62,7 +62,7 @@ def hold_refund(
                 session.add(row)
                 session.flush()
         except IntegrityError:
-            found = _held(session, provider, payment_ref)
+            found = held_refund(session, provider, payment_ref, lock=True)
             if found is None:
                 raise
             row = found
@@ -100,7 +100,7 @@ def _larger(row: HeldRefund, refunded: Money) -> bool:
 def take_held_refund(session: Session, provider: str, payment_ref: str) -> HeldRefund | None:
     """The refund held for `payment_ref`, removed from the hold (the caller applies it to the order it
     has just recorded, in the same transaction). None when nothing was held or the hold expired."""
-    row = _held(session, provider, payment_ref)
+    row = held_refund(session, provider, payment_ref, lock=True)
     if row is None:
         return None
     session.delete(row)
@@ -110,24 +110,15 @@ def take_held_refund(session: Session, provider: str, payment_ref: str) -> HeldR
     return row
 
 
-def held_refund_exists(session: Session, provider: str, payment_ref: str) -> bool:
-    statement = select(HeldRefund.id).where(
-        HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref
-    )
-    return session.exec(statement).first() is not None
-
-
 def held_refund(
     session: Session, provider: str, payment_ref: str, *, lock: bool = False
 ) -> HeldRefund | None:
-    """The refund held for `payment_ref`, if any (locked when asked: the caller changes it)."""
-    return (
-        _held(session, provider, payment_ref)
-        if lock
-        else session.exec(
-            select(HeldRefund).where(HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref)
-        ).first()
+    """The refund held for `payment_ref`, if any. Locked when asked (the caller changes it): the order's
+    own event, recorded at the same moment, then takes the row after this one is done."""
+    statement = select(HeldRefund).where(
+        HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref
     )
+    return session.exec(statement.with_for_update() if lock else statement).first()
 
 
 def forget_expired(session: Session) -> int:
@@ -144,12 +135,3 @@ def forget_reported_by(session: Session, provider: str, reported_by: str) -> int
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _held(session: Session, provider: str, payment_ref: str) -> HeldRefund | None:
-    # Locked: the order's own event, recorded at the same moment, takes the row after this one is done.
-    return session.exec(
-        select(HeldRefund)
-        .where(HeldRefund.provider == provider, HeldRefund.payment_ref == payment_ref)
-        .with_for_update()
-    ).first()

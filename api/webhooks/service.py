@@ -34,7 +34,6 @@ from api.webhooks import compliance
 from api.webhooks.held_refunds import (
     HOLD_FOR,
     held_refund,
-    held_refund_exists,
     hold_refund,
     lock_payment,
     reset_held_refund,
@@ -216,7 +215,7 @@ def _prefetch_refunds(
         recorded
         or event.test
         or event.attribution is None
-        or not held_refund_exists(session, CheckoutProviderName.SHOPIFY, event.order_id)
+        or held_refund(session, CheckoutProviderName.SHOPIFY, event.order_id) is None
     ):
         return None
     return ShopifyOrders.from_settings(commerce, **_shop_credentials(brand, commerce)).fetch_refunds(

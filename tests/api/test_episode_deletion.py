@@ -24,18 +24,14 @@ from api.settings import ApiSettings
 from tests.api.commerce_support import Shoppable, World, connect_stripe, make_shoppable
 from tests.api.factories import make_checkout, make_placement, make_product
 from tests.api.test_episode_media import disk_full, make_gif, run_transcodes, stored_episodes
-from tests.utils.api import BrandAccount, RecordingQueue, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
 from tests.utils.webhooks import count
 
 PROBLEMS = "https://reelcart.dev/problems/"
 
 
 def uploaded(client: TestClient, brand: BrandAccount, video: Path, title: str = "Pilot") -> dict[str, Any]:
-    response = client.post(
-        f"/v1/episodes/upload?title={title}",
-        content=video.read_bytes(),
-        headers={**brand.headers, "Content-Type": "video/mp4"},
-    )
+    response = upload_episode(client, brand, video.read_bytes(), title=title)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -26,7 +26,7 @@ from api.jobs.queue import JobKind
 from api.settings import ApiSettings
 from api.signing import sign_path
 from tagger.exceptions import VideoError
-from tests.utils.api import BrandAccount, RecordingQueue, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
 from tests.utils.media import frame_times_ms, write_clip
 
 PROBLEM = "application/problem+json"
@@ -90,11 +90,7 @@ def codecs(path: Path) -> tuple[str, str, list[str]]:
 def upload(
     client: TestClient, brand: BrandAccount, data: bytes, *, name: str | None = None
 ) -> httpx.Response:
-    query = "title=Ep" + (f"&filename={name}" if name else "")
-    response: httpx.Response = client.post(
-        f"/v1/episodes/upload?{query}", content=data, headers={**brand.headers, "Content-Type": "video/mp4"}
-    )
-    return response
+    return upload_episode(client, brand, data, title="Ep", filename=name or None)
 
 
 def media(client: TestClient, settings: ApiSettings, episode_id: str) -> httpx.Response:

@@ -27,18 +27,13 @@ from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
 from tests.api.factories import make_episode, make_product
-from tests.utils.api import BrandAccount, RecordingQueue, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
 
 
 def _upload(
     client: TestClient, account: BrandAccount, data: bytes, *, title: str = "Ep 1", name: str = "ep1.mp4"
 ) -> httpx.Response:
-    response: httpx.Response = client.post(
-        f"/v1/episodes/upload?title={title}&filename={name}",
-        content=data,
-        headers={**account.headers, "Content-Type": "video/mp4"},
-    )
-    return response
+    return upload_episode(client, account, data, title=title, filename=name)
 
 
 def _episode_count(engine: Engine) -> int:

@@ -30,20 +30,14 @@ from tests.api.test_episode_media import (
     run_transcodes,
     stored_episodes,
 )
-from tests.utils.api import BrandAccount, RecordingQueue, make_video
+from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
 from tests.utils.webhooks import count
 
 PROBLEMS = "https://reelcart.dev/problems/"
 
 
 def upload(client: TestClient, brand: BrandAccount, data: bytes, key: str | None = None) -> httpx.Response:
-    headers = {**brand.headers, "Content-Type": "video/mp4"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    response: httpx.Response = client.post(
-        "/v1/episodes/upload?title=Ep%201&filename=loop.gif", content=data, headers=headers
-    )
-    return response
+    return upload_episode(client, brand, data, title="Ep 1", filename="loop.gif", key=key)
 
 
 def test_a_video_that_does_not_convert_leaves_the_episode_unplayable_and_says_why(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -70,3 +72,24 @@ def make_video(path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[i
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def upload_episode(
+    client: TestClient,
+    brand: BrandAccount,
+    data: bytes,
+    *,
+    title: str,
+    filename: str | None = None,
+    key: str | None = None,
+) -> httpx.Response:
+    """`POST /v1/episodes/upload` as a brand's client sends it: the raw bytes, and an `Idempotency-Key`
+    if given."""
+    headers = {**brand.headers, "Content-Type": "video/mp4"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    params = {"title": title, **({"filename": filename} if filename is not None else {})}
+    response: httpx.Response = client.post(
+        "/v1/episodes/upload", params=params, content=data, headers=headers
+    )
+    return response

@@ -254,19 +254,28 @@ async function api(method, path, options = {}) {
   const res = await fetch(`${apiBase}${path}`, {
     method, headers, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
-  const text = await res.text();
+  const data = answerOf(res.status, await res.text());
+  return { data, etag: res.headers.get('ETag'), monitor: monitorOf(res.headers.get('Link')) };
+}
+
+/**
+ * The API's answer, parsed: JSON, or a problem made of a body that is not; a 401 sends the reviewer back to
+ * the key prompt, and any non-2xx is thrown as an ApiError carrying its problem.
+ * @param {number} status
+ * @param {string} text
+ * @returns {any}
+ */
+function answerOf(status, text) {
   /** @type {any} */
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
-    data = { title: `HTTP ${res.status}`, detail: text.slice(0, 200) };
+    data = { title: `HTTP ${status}`, detail: text.slice(0, 200) };
   }
-  if (res.status === 401) {
-    signOut('Your API key was refused or has expired. Enter it again.');
-  }
-  if (!res.ok) throw new ApiError(res.status, data ?? {});
-  return { data, etag: res.headers.get('ETag'), monitor: monitorOf(res.headers.get('Link')) };
+  if (status === 401) signOut('Your API key was refused or has expired. Enter it again.');
+  if (status < 200 || status > 299) throw new ApiError(status, data ?? {});
+  return data;
 }
 
 /**
@@ -328,16 +337,25 @@ async function loadQueue(reset) {
   const { data } = await api('GET', `/v1/review/queue?status=proposed&limit=${PAGE_SIZE}${cursor}`);
   /** @type {ReviewPlacement[]} */
   const items = data.items ?? [];
-  for (const p of items) {
-    remember(p, null);
-    state.episodes.delete(p.episode_id);
-    state.episodes.set(p.episode_id, p.episode_title ?? p.episode_id);
-  }
+  noteQueued(items);
   state.items = reset ? items : [...state.items, ...items.filter((p) => !state.items.some((q) => q.id === p.id))];
   state.nextCursor = data.next_cursor ?? null;
   if (reset) state.index = 0;
   renderQueue();
   await select(Math.min(state.index, state.items.length - 1));
+}
+
+/**
+ * Placements the queue takes in: their versions for If-Match, and their episodes, newest last, for the
+ * empty queue's links.
+ * @param {ReviewPlacement[]} items
+ */
+function noteQueued(items) {
+  for (const p of items) {
+    remember(p, null);
+    state.episodes.delete(p.episode_id);
+    state.episodes.set(p.episode_id, p.episode_title ?? p.episode_id);
+  }
 }
 
 function renderQueue() {
@@ -1526,12 +1544,13 @@ const episodeResults = new Map();
  */
 const upload = { key: '', fingerprint: '', request: null };
 
-// Moves on at every sign-out: what a wait (an upload, a job's poll) finds changed belongs to another key.
-let episodesSession = 0;
+// Moves on at every sign-out: what a wait (an upload, an import, a job's poll) finds changed answered another
+// key, and is dropped.
+let keySession = 0;
 
 /** Sign-out: close the dialog, stop the upload, forget the list and what was being followed. */
 function forgetEpisodesOfThisSession() {
-  episodesSession += 1;
+  keySession += 1;
   upload.request?.abort();
   Object.assign(upload, { key: '', fingerprint: '', request: null });
   Object.assign(episodeList, { items: [], total: 0, confirming: null, busy: false, tagging: new Map() });
@@ -1605,15 +1624,15 @@ const TOTALS_FRESH_MS = 60_000;
 let totalsReadAt = 0;
 
 async function loadBrandTotals() {
-  const session = episodesSession;
+  const session = keySession;
   if (Date.now() - totalsReadAt < TOTALS_FRESH_MS && $('episodes-totals').textContent) return;
   try {
     const { data } = await api('GET', '/v1/analytics/brands/me');
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     $('episodes-totals').textContent = `All episodes: ${funnelLine(data)}.`;
     totalsReadAt = Date.now();
   } catch (error) {
-    if (session === episodesSession && !(error instanceof ApiError && error.status === 401)) {
+    if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
       $('episodes-totals').textContent = `The brand's results could not be read: ${errorText(error)}`;
     }
   }
@@ -1626,15 +1645,15 @@ async function toggleResults(e) {
     renderEpisodes();
     return;
   }
-  const session = episodesSession;
+  const session = keySession;
   episodeResults.set(e.id, 'Reading its results…');
   renderEpisodes();
   try {
     const { data } = await api('GET', `/v1/analytics/episodes/${encodeURIComponent(e.id)}`);
-    if (session !== episodesSession || !episodeResults.has(e.id)) return;
+    if (session !== keySession || !episodeResults.has(e.id)) return;
     episodeResults.set(e.id, /** @type {AnalyticsReport} */ (data));
   } catch (error) {
-    if (session !== episodesSession || !episodeResults.has(e.id)) return;
+    if (session !== keySession || !episodeResults.has(e.id)) return;
     if (error instanceof ApiError && error.status === 401) return;
     episodeResults.set(e.id, `Its results could not be read: ${errorText(error)}`);
   }
@@ -1670,11 +1689,11 @@ function resultsNode(report) {
 
 /** @param {boolean} reset */
 async function loadEpisodes(reset) {
-  const session = episodesSession;
+  const session = keySession;
   try {
     const offset = reset ? 0 : episodeList.items.length;
     const { data } = await api('GET', `/v1/episodes?limit=${EPISODES_PAGE}&offset=${offset}`);
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     /** @type {Episode[]} */
     const listed = data?.items ?? [];
     episodeList.items = reset ? listed : [...episodeList.items, ...listed.filter((e) => !episodeList.items.some((o) => o.id === e.id))];
@@ -1845,16 +1864,11 @@ function sendFile(path, file, key, onProgress) {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
     xhr.addEventListener('load', () => {
-      /** @type {any} */
-      let data = null;
       try {
-        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
-      } catch {
-        data = { title: `HTTP ${xhr.status}`, detail: xhr.responseText.slice(0, 200) };
+        resolve({ status: xhr.status, data: answerOf(xhr.status, xhr.responseText) });
+      } catch (error) {
+        reject(error);
       }
-      if (xhr.status === 401) signOut('Your API key was refused or has expired. Enter it again.');
-      if (xhr.status < 200 || xhr.status > 299) reject(new ApiError(xhr.status, data ?? {}));
-      else resolve({ status: xhr.status, data });
     });
     xhr.addEventListener('error', () => {
       reject(new Error('the connection dropped before the API answered; upload the same file again to finish'));
@@ -1875,7 +1889,7 @@ async function uploadEpisode() {
   // The same file picked again is a new File object: it is known by what it is, not by the object.
   const fingerprint = JSON.stringify([file.name, file.size, file.lastModified, title]);
   if (upload.fingerprint !== fingerprint) Object.assign(upload, { key: newIdempotencyKey(), fingerprint });
-  const session = episodesSession;
+  const session = keySession;
   const bar = /** @type {HTMLProgressElement} */ ($('upload-progress'));
   bar.value = 0;
   bar.hidden = false;
@@ -1887,7 +1901,7 @@ async function uploadEpisode() {
       bar.value = fraction;
       episodesSay(`Uploading “${title}”: ${percent(fraction)}…`);
     });
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     const episode = /** @type {Episode & {transcode_job?: string | null}} */ (data);
     episodesSay(episode.status === 'processing'
       ? `Uploaded “${episode.title}”. It is being made playable in browsers; tag it once it is ready.`
@@ -1897,11 +1911,11 @@ async function uploadEpisode() {
     await loadEpisodes(true);
     if (episode.status === 'processing' && episode.transcode_job) void followTranscode(episode, episode.transcode_job);
   } catch (error) {
-    if (session !== episodesSession || (error instanceof ApiError && error.status === 401)) return;
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     const detail = error instanceof ApiError ? error.problem.detail : undefined;
     episodesSay(`Not uploaded: ${detail ?? errorText(error)}`, true);
   } finally {
-    if (session === episodesSession) {
+    if (session === keySession) {
       upload.request = null;
       bar.hidden = true;
       /** @type {HTMLButtonElement} */ ($('upload-send')).disabled = false;
@@ -1939,17 +1953,17 @@ async function tagEpisode(e) {
  * @returns {Promise<any>}
  */
 async function finishedJob(path, what, onProgress) {
-  const session = episodesSession;
+  const session = keySession;
   for (let wait = JOB_POLL_MS; ; wait = Math.min(wait * 1.25, JOB_POLL_MAX_MS)) {
     await new Promise((resolve) => { setTimeout(resolve, wait); });
-    if (session !== episodesSession) return null;
+    if (session !== keySession) return null;
     try {
       const { data: job } = await api('GET', path);
-      if (session !== episodesSession) return null;
+      if (session !== keySession) return null;
       if (job.state === 'done' || job.state === 'failed') return job;
       onProgress(job.progress ?? 0);
     } catch (error) {
-      if (session === episodesSession && !(error instanceof ApiError && error.status === 401)) {
+      if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
         episodesSay(`Could not follow ${what}: ${errorText(error)}`, true);
       }
       return null;
@@ -1972,12 +1986,12 @@ function listedStatus(id, status, mediaError = null) {
  * @param {string} jobId
  */
 async function followTagJob(e, jobId) {
-  const session = episodesSession;
+  const session = keySession;
   const job = await finishedJob(`/v1/tag-jobs/${encodeURIComponent(jobId)}`, `the tag job of “${e.title}”`, (progress) => {
     episodeList.tagging.set(e.id, progress);
     renderEpisodes();
   });
-  if (session !== episodesSession) return;
+  if (session !== keySession) return;
   episodeList.tagging.delete(e.id);
   renderEpisodes();
   if (!job) return;
@@ -1991,10 +2005,10 @@ async function followTagJob(e, jobId) {
   const found = `Tagged “${e.title}”: ${job.summary ?? `${placements(job.placements_found)} found`}.`;
   try {
     const added = await takeEpisodeProposals(e.id);
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     episodesSay(added ? `${found} ${added} to review ${added === 1 ? 'is' : 'are'} in the queue.` : found);
   } catch (error) {
-    if (session !== episodesSession || (error instanceof ApiError && error.status === 401)) return;
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     episodesSay(`${found} The queue could not take its proposals (${errorText(error)}): reload the page.`, true);
   }
 }
@@ -2017,11 +2031,7 @@ async function takeEpisodeProposals(episodeId) {
     await loadQueue(true); // the placement under review was replaced by the re-tag
     return proposals.length;
   }
-  for (const p of proposals) {
-    remember(p, null);
-    state.episodes.delete(p.episode_id);
-    state.episodes.set(p.episode_id, p.episode_title ?? p.episode_id);
-  }
+  noteQueued(proposals);
   const wasEmpty = !state.items.length;
   const kept = state.items.filter((p) => p.episode_id !== episodeId || !complete || ids.has(p.id));
   state.items = [...kept, ...proposals.filter((p) => !kept.some((q) => q.id === p.id))];
@@ -2073,14 +2083,14 @@ async function openCatalog() {
 }
 
 async function countProducts() {
-  const session = episodesSession;
+  const session = keySession;
   try {
     const { data } = await api('GET', '/v1/products?limit=1');
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     const n = data?.total ?? 0;
     $('catalog-count').textContent = n ? `${n} product${n === 1 ? '' : 's'} in the catalog.` : 'The catalog is empty.';
   } catch (error) {
-    if (session === episodesSession && !(error instanceof ApiError && error.status === 401)) {
+    if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
       $('catalog-count').textContent = `The catalog could not be read: ${errorText(error)}`;
     }
   }
@@ -2104,10 +2114,10 @@ async function importCatalog() {
   const errors = $('catalog-errors');
   errors.hidden = true;
   catalogSay(`Importing ${file.name}…`);
-  const session = episodesSession;
+  const session = keySession;
   try {
     const { data } = await api('POST', '/v1/catalog/import', { raw: file, contentType: catalogType(file) });
-    if (session !== episodesSession) return;
+    if (session !== keySession) return;
     const images = data.imported_images;
     catalogSay(`Imported ${data.imported_products} product${data.imported_products === 1 ? '' : 's'} with ` +
       `${data.imported_variants} variant${data.imported_variants === 1 ? '' : 's'}` +
@@ -2115,7 +2125,7 @@ async function importCatalog() {
     /** @type {HTMLFormElement} */ ($('catalog-import')).reset();
     await countProducts();
   } catch (error) {
-    if (session !== episodesSession || (error instanceof ApiError && error.status === 401)) return;
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     if (error instanceof ApiError && error.status === 413) {
       catalogSay(`Not imported: ${file.name} is larger than this server takes in one import ` +
         `(${error.problem.detail ?? 'its size limit'}). Split it into several files: each imports on its own.`, true);
