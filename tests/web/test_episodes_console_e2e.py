@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -673,4 +674,50 @@ def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_th
     assert (first, sorted(added)) == (str(under_review.id), sorted(str(p.id) for p in fresh))
     assert current_id(page) == str(under_review.id)
     expect(page.locator("#edit-end")).to_have_value("900")
+    assert page_errors == []
+
+
+def test_a_tag_job_that_proposes_more_than_a_page_brings_every_proposal_to_the_queue(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a brand reviewing a proposal of one episode, and a second episode whose old proposal is in the
+    # queue too, re-tagged from the console
+    brand = seed_brand(live_api.engine, "episode-long-tagger")
+    cola = seed_product(live_api.engine, brand, COLA)
+    reviewed = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    [under_review] = seed_placements(live_api.engine, live_api.settings, reviewed, [proposal(cola, 0)])
+    retagged = seed_episode(live_api.engine, brand, test_video, title=PILOT)
+    [replaced] = seed_placements(live_api.engine, live_api.settings, retagged, [proposal(cola, 500)])
+    sign_in(page, live_api.base_url, brand.key)
+    expect(page.locator("#queue li")).to_have_count(2)
+    page.locator(f'#queue li[data-placement="{under_review.id}"]').click()
+    expect(page.locator('#queue li[aria-current="true"]')).to_have_attribute(
+        "data-placement", str(under_review.id)
+    )
+    dialog = open_episodes(page)
+    row(dialog, retagged).get_by_role("button", name="Tag again").click()
+    expect(dialog.locator("#episodes-message")).to_contain_text(f"Tagging “{PILOT}”")
+    [job] = rows(live_api.engine, TagJob, TagJob.episode_id == retagged)
+
+    # When the re-tag replaces it with 230 proposals, more than one page of the queue API (200)
+    with Session(live_api.engine) as session:
+        old = session.get(Placement, replaced.id)
+        assert old is not None
+        session.delete(old)
+        session.commit()
+    many = [replace(proposal(cola, 100 * n), thumbnail=False) for n in range(230)]
+    fresh = seed_placements(live_api.engine, live_api.settings, retagged, many)
+    summary = "230 placements: 0 approved automatically, 230 for review"
+    _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=230)
+
+    # Then every one of them joins the queue after the placement under review, and the replaced one leaves
+    expect(dialog.locator("#episodes-message")).to_have_text(
+        f"Tagged “{PILOT}”: {summary}. 230 to review are in the queue.", timeout=15_000
+    )
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator("#queue li")).to_have_count(231)
+    first, *added = queue_ids(page)
+    assert (first, sorted(added)) == (str(under_review.id), sorted(str(p.id) for p in fresh))
+    assert current_id(page) == str(under_review.id)
     assert page_errors == []

@@ -306,6 +306,7 @@ function signOut(reason) {
   $('catalog-count').textContent = '';
   $('catalog-errors').replaceChildren();
   sayIn('catalog-message', '', false);
+  forgetProductsOfThisSession();
   forgetEpisodesOfThisSession();
   state.items = [];
   state.episodes.clear();
@@ -2013,6 +2014,10 @@ async function followTagJob(e, jobId) {
   }
 }
 
+// A finished tag job's proposals are taken 200 at a time (the queue API's largest page), at most 10 pages.
+const EPISODE_PROPOSALS_PAGE = 200;
+const EPISODE_PROPOSALS_PAGES = 10;
+
 /**
  * Bring an episode's proposals into the queue after its tag job, without disturbing the placement under
  * review (its edits, its clip): new ones join at the end, and ones a re-tag replaced leave. Only when the
@@ -2021,10 +2026,20 @@ async function followTagJob(e, jobId) {
  * @param {string} episodeId
  */
 async function takeEpisodeProposals(episodeId) {
-  const { data } = await api('GET', `/v1/review/queue?status=proposed&episode_id=${encodeURIComponent(episodeId)}&limit=200`);
   /** @type {ReviewPlacement[]} */
-  const proposals = data.items ?? [];
-  const complete = !data.next_cursor;
+  const proposals = [];
+  let cursor = '';
+  let pages = 0;
+  // Every page of them (a long episode's job can propose hundreds), up to a bound that keeps the queue's
+  // list one a browser draws at once; the queue's Load more brings any beyond it.
+  do {
+    const { data } = await api('GET', `/v1/review/queue?status=proposed&episode_id=${encodeURIComponent(episodeId)}`
+      + `&limit=${EPISODE_PROPOSALS_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    proposals.push(...(data.items ?? []).filter((/** @type {ReviewPlacement} */ p) => !proposals.some((q) => q.id === p.id)));
+    cursor = data.next_cursor ?? '';
+    pages += 1;
+  } while (cursor && pages < EPISODE_PROPOSALS_PAGES);
+  const complete = !cursor;
   const ids = new Set(proposals.map((p) => p.id));
   const shown = current();
   if (complete && shown && shown.episode_id === episodeId && !ids.has(shown.id)) {
@@ -2078,8 +2093,10 @@ function catalogSay(text, isError = false) {
 async function openCatalog() {
   catalogSay('');
   $('catalog-errors').hidden = true;
+  productList.confirming = null;
   /** @type {HTMLDialogElement} */ ($('catalog')).showModal();
-  await countProducts();
+  // Read again at every opening: a shop sync or a colleague may have changed it (typed drafts are kept).
+  await Promise.all([countProducts(), loadProducts(true)]);
 }
 
 async function countProducts() {
@@ -2123,7 +2140,7 @@ async function importCatalog() {
       `${data.imported_variants} variant${data.imported_variants === 1 ? '' : 's'}` +
       (images ? ` and ${images} image${images === 1 ? '' : 's'}: they are fetched and indexed in the background.` : ' and no image: add images for the linker to find them.'));
     /** @type {HTMLFormElement} */ ($('catalog-import')).reset();
-    await countProducts();
+    await Promise.all([countProducts(), loadProducts(true)]);
   } catch (error) {
     if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     if (error instanceof ApiError && error.status === 413) {
@@ -2145,6 +2162,254 @@ async function importCatalog() {
     }
   } finally {
     send.disabled = false;
+  }
+}
+
+// ---- catalog: the products ------------------------------------------------------------------------------
+
+// Products the dialog lists per page.
+const PRODUCTS_PAGE = 25;
+
+/**
+ * A product as GET /v1/products lists it, what the catalog list shows and edits of it.
+ * @typedef {object} ListedProduct
+ * @property {string} id
+ * @property {string} title
+ * @property {string} vendor
+ * @property {{id: string, url: string}[]} images
+ * @property {ListedVariant[]} variants
+ */
+/** @typedef {{id: string, sku: string, title: string, price: string, currency: string, available: boolean}} ListedVariant */
+
+/**
+ * The products the dialog lists (`query`: the search they answer; `asked` moves on with every read, so a slow
+ * answer to an older search is dropped), the product whose deletion waits for a second click, and the
+ * price and availability typed into each variant's row and not saved yet (kept across reloads of the list).
+ * @type {{items: ListedProduct[], total: number, query: string, asked: number, confirming: string | null,
+ *   busy: boolean, drafts: Map<string, {price: string, available: boolean}>, saving: Set<string>}}
+ */
+const productList = {
+  items: [], total: 0, query: '', asked: 0, confirming: null, busy: false, drafts: new Map(), saving: new Set(),
+};
+
+/** Sign-out: nothing of this brand's catalog stays on screen or in memory. */
+function forgetProductsOfThisSession() {
+  Object.assign(productList, { items: [], total: 0, query: '', confirming: null, busy: false });
+  productList.asked += 1;
+  productList.drafts.clear();
+  productList.saving.clear();
+  /** @type {HTMLInputElement} */ ($('catalog-q')).value = '';
+  $('catalog-products').replaceChildren();
+  $('catalog-none').hidden = true;
+  $('catalog-more').hidden = true;
+}
+
+/** @param {boolean} reset */
+async function loadProducts(reset) {
+  const session = keySession;
+  const asked = ++productList.asked;
+  if (reset) productList.query = /** @type {HTMLInputElement} */ ($('catalog-q')).value.trim();
+  const offset = reset ? 0 : productList.items.length;
+  const q = productList.query ? `&q=${encodeURIComponent(productList.query)}` : '';
+  try {
+    const { data } = await api('GET', `/v1/products?limit=${PRODUCTS_PAGE}&offset=${offset}${q}`);
+    if (session !== keySession || asked !== productList.asked) return;
+    /** @type {ListedProduct[]} */
+    const listed = data?.items ?? [];
+    productList.items = reset ? listed : [...productList.items, ...listed.filter((p) => !productList.items.some((o) => o.id === p.id))];
+    productList.total = data?.total ?? productList.items.length;
+    if (reset) productList.confirming = null;
+    renderProducts();
+  } catch (error) {
+    if (session !== keySession || asked !== productList.asked) return;
+    if (!(error instanceof ApiError && error.status === 401)) catalogSay(`Could not list the products: ${errorText(error)}`, true);
+  }
+}
+
+/** What a variant's row holds now: the unsaved draft, else what the catalog has. @param {ListedVariant} v */
+const variantDraft = (v) => productList.drafts.get(v.id) ?? { price: v.price, available: v.available };
+
+/** Whether the row differs from the catalog (a price typed as 4.9 for 4.90 is no change). @param {ListedVariant} v */
+function variantChanged(v) {
+  const draft = productList.drafts.get(v.id);
+  if (!draft) return false;
+  const samePrice = draft.price.trim() === v.price || (draft.price.trim() !== '' && Number(draft.price) === Number(v.price));
+  return !samePrice || draft.available !== v.available;
+}
+
+/** A variant's row: SKU and name, price, availability and its Save button. @param {ListedVariant} v */
+function variantRow(v) {
+  const draft = variantDraft(v);
+  const price = h('input', {
+    type: 'text', inputmode: 'decimal', class: 'price', value: draft.price, 'aria-label': `Price of ${v.sku} (${v.currency})`,
+  });
+  const available = h('input', { type: 'checkbox', 'aria-label': `${v.sku} available` });
+  available.checked = draft.available;
+  const save = h('button', { type: 'button', 'aria-label': `Save ${v.sku}` }, [productList.saving.has(v.id) ? 'Saving…' : 'Save']);
+  save.disabled = productList.saving.has(v.id) || !variantChanged(v);
+  const edited = () => {
+    productList.drafts.set(v.id, { price: price.value, available: available.checked });
+    save.disabled = productList.saving.has(v.id) || !variantChanged(v);
+  };
+  price.addEventListener('input', edited);
+  available.addEventListener('change', edited);
+  price.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !save.disabled) void saveVariant(v);
+  });
+  save.addEventListener('click', () => void saveVariant(v));
+  return h('li', { 'data-variant': v.id }, [
+    h('span', { class: 'v-name' }, [[v.title, v.sku].filter(Boolean).join(' · ')]), ' ',
+    h('label', { class: 'v-price' }, [price, ` ${v.currency}`]), ' ',
+    h('label', { class: 'v-available' }, [available, ' available']), ' ',
+    save,
+  ]);
+}
+
+function renderProducts() {
+  const list = $('catalog-products');
+  list.replaceChildren(...productList.items.map((p) => {
+    /** @type {(Node | string)[]} */
+    const actions = [];
+    if (productList.confirming === p.id) {
+      const sure = h('button', { type: 'button', class: 'reject' }, ['Delete for good']);
+      sure.addEventListener('click', () => void deleteProduct(p));
+      const keep = h('button', { type: 'button' }, ['Keep it']);
+      keep.addEventListener('click', () => {
+        productList.confirming = null;
+        catalogSay('');
+        renderProducts();
+      });
+      actions.push(h('span', { class: 'confirm' }, [`Delete “${p.title}”? Its hotspots come down, and placements that name it are linked again.`]), ' ', sure, ' ', keep);
+    } else {
+      const remove = h('button', { type: 'button', 'aria-label': `Delete “${p.title}”…` }, ['Delete…']);
+      remove.addEventListener('click', () => {
+        productList.confirming = p.id;
+        catalogSay('');
+        renderProducts();
+        /** @type {HTMLElement | null} */ (list.querySelector(`li[data-product="${CSS.escape(p.id)}"] button.reject`))?.focus();
+      });
+      actions.push(remove);
+    }
+    return h('li', { 'data-product': p.id }, [
+      packshot(p.images[0]?.url),
+      h('div', { class: 'p-text' }, [
+        h('span', {}, [h('strong', {}, [p.title]), p.vendor ? ` ${p.vendor}` : '']),
+        p.variants.length
+          ? h('ul', { class: 'variants', 'aria-label': `Variants of ${p.title}` }, p.variants.map(variantRow))
+          : h('span', { class: 'ep-facts' }, ['No variant: nothing of it can be bought.']),
+      ]),
+      h('span', { class: 'ep-actions' }, actions),
+    ]);
+  }));
+  const none = $('catalog-none');
+  none.textContent = productList.query ? `No product matches “${productList.query}”.` : 'No products yet: import some above.';
+  none.hidden = productList.items.length > 0;
+  $('catalog-more').hidden = productList.items.length >= productList.total;
+}
+
+/** Save what was typed in a variant's row: its price and whether it can be bought. @param {ListedVariant} v */
+async function saveVariant(v) {
+  if (productList.saving.has(v.id) || !variantChanged(v)) return;
+  const draft = variantDraft(v);
+  const price = draft.price.trim();
+  if (!/^\d+(\.\d+)?$/.test(price)) {
+    catalogSay(`Not saved: the price of ${v.sku} must be a number such as 4.99.`, true);
+    return;
+  }
+  /** @type {{price?: string, available?: boolean}} */
+  const body = {};
+  if (Number(price) !== Number(v.price)) body.price = price;
+  if (draft.available !== v.available) body.available = draft.available;
+  const session = keySession;
+  productList.saving.add(v.id);
+  renderProducts();
+  try {
+    const { data } = await api('PATCH', `/v1/variants/${encodeURIComponent(v.id)}`, { body });
+    if (session !== keySession) return;
+    const saved = /** @type {ListedVariant} */ (data);
+    Object.assign(v, { price: saved.price, available: saved.available, currency: saved.currency });
+    productList.drafts.delete(v.id);
+    const news = [];
+    if (body.price !== undefined) news.push(`${saved.price} ${saved.currency}`);
+    if (body.available !== undefined) news.push(saved.available ? 'on sale again' : 'sold out: its hotspots say so and take no order');
+    catalogSay(`Saved ${saved.sku}: ${news.join(', ')}. Players show it from their next timeline read.`);
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    if (error instanceof ApiError && error.status === 404) {
+      catalogSay(`${v.sku} is no longer in the catalog (deleted elsewhere): the list is read again.`, true);
+      productList.drafts.delete(v.id);
+      await loadProducts(true);
+      return;
+    }
+    const problem = error instanceof ApiError ? error.problem : {};
+    catalogSay(`Not saved: ${problem.detail ?? errorText(error)}`, true);
+  } finally {
+    productList.saving.delete(v.id);
+    if (session === keySession) renderProducts();
+  }
+}
+
+/** @param {ListedProduct} p */
+async function deleteProduct(p) {
+  if (productList.busy) return;
+  productList.busy = true;
+  const session = keySession;
+  /** @type {string | null} */
+  let monitor = null;
+  try {
+    ({ monitor } = await api('DELETE', `/v1/products/${encodeURIComponent(p.id)}`));
+    if (session !== keySession) return;
+    catalogSay(`Deleted “${p.title}”: its hotspots are down, and the placements that named it are being linked again.`);
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    if (!(error instanceof ApiError && error.status === 404)) {
+      productList.confirming = null;
+      renderProducts();
+      const problem = error instanceof ApiError ? error.problem : {};
+      catalogSay(problem.type?.endsWith('/already-sold')
+        ? `Not deleted: shoppers started checkouts for “${p.title}”, so it stays with your sales records. ` +
+          'Untick “available” on its variants to stop selling it.'
+        : `Not deleted: ${problem.detail ?? errorText(error)}`, true);
+      return;
+    }
+    catalogSay(`“${p.title}” was already deleted.`);
+  } finally {
+    productList.busy = false;
+  }
+  productList.items = productList.items.filter((o) => o.id !== p.id);
+  productList.total = Math.max(0, productList.total - 1);
+  productList.confirming = null;
+  for (const v of p.variants) productList.drafts.delete(v.id);
+  renderProducts();
+  await countProducts();
+  await queueAfterProductDeleted(p.id, monitor, session);
+}
+
+/**
+ * The queue after a product's deletion, where it named the product: at once (a pick of it is gone), then
+ * again when the link job that decides those placements again is done (their candidates change). A queue
+ * that does not name it is left as it is, with the placement under review and its unsaved edits.
+ * @param {string} productId @param {string | null} monitor @param {number} session
+ */
+async function queueAfterProductDeleted(productId, monitor, session) {
+  const names = (/** @type {ReviewPlacement} */ q) => q.chosen_product_id === productId
+    || q.sku_candidates.some((c) => c.product_id === productId);
+  if (!state.items.some(names)) return;
+  try {
+    if (session !== keySession) return;
+    await reloadQueueKeeping(current()?.id);
+    if (!monitor) return;
+    const job = await finishedJob(monitor, 'the re-link of its placements', () => {});
+    if (!job || session !== keySession) return;
+    if (job.state === 'failed') {
+      catalogSay(`The product is deleted, but linking its placements again failed: ${job.error ?? 'no reason given'}.`, true);
+      return;
+    }
+    await reloadQueueKeeping(current()?.id);
+  } catch (error) {
+    if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
+      say(`The product is deleted, but the queue could not be loaded again: ${errorText(error)}`, true);
+    }
   }
 }
 
@@ -2222,6 +2487,11 @@ function wire() {
     event.preventDefault();
     void importCatalog();
   });
+  $('catalog-search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void loadProducts(true);
+  });
+  $('catalog-more').addEventListener('click', () => void loadProducts(false));
   $('episode-upload').addEventListener('submit', (event) => {
     event.preventDefault();
     void uploadEpisode();
