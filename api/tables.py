@@ -1,6 +1,6 @@
 """Every table, by domain: importing this module registers them all on `SQLModel.metadata`."""
 
-from api.analytics.models import Event
+from api.analytics.models import Event, EventCount
 from api.brands.models import ApiKey, ApiKeyScope, Brand, OAuthStateUse
 from api.catalog.models import ImageFetchJob, Product, ProductImage, SyncJob, Variant
 from api.checkout.models import CheckoutSession, Order
@@ -21,6 +21,7 @@ __all__ = [
     "Episode",
     "EpisodeStatus",
     "Event",
+    "EventCount",
     "HeldRefund",
     "ImageFetchJob",
     "JobState",

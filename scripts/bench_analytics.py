@@ -38,8 +38,9 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from api.analytics.counting import recount_events
 from api.analytics.models import Event
 from api.app import create_app
 from api.auth import issue_api_key
@@ -216,17 +217,57 @@ def timed(client: TestClient, path: str, key: str, repeat: int) -> dict[str, Any
     }
 
 
+def timed_ingest(client: TestClient, engine: Engine, episode_id: uuid.UUID, batches: int) -> dict[str, Any]:
+    """What a player's batch of 20 events costs to store (and count): `POST /v1/events` `batches` times,
+    each sheet opens (never refused as a viewer's repeat) on the episode's placements."""
+    with Session(engine) as session:
+        placement_ids = session.exec(select(Placement.id).where(Placement.episode_id == episode_id)).all()
+    seconds = []
+    for n in range(batches):
+        events = [
+            {
+                "type": "sheet_open",
+                "episode_id": str(episode_id),
+                "placement_id": str(placement_ids[(n + k) % len(placement_ids)]),
+            }
+            for k in range(20)
+        ]
+        started = time.perf_counter()
+        response = client.post("/v1/events", json={"events": events})
+        seconds.append(time.perf_counter() - started)
+        response.raise_for_status()
+        assert response.json()["accepted"] == 20, response.text
+    return {
+        "batches": batches,
+        "events_per_batch": 20,
+        "median_ms": round(1000 * statistics.median(seconds), 2),
+    }
+
+
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     draw = random.Random(args.seed)
     with throwaway_database(args, scratch) as url:
         settings = get_settings().model_copy(
-            update={"database_url": url, "media_dir": scratch / "media", "worker_threads": 0}
+            update={
+                "database_url": url,
+                "media_dir": scratch / "media",
+                "worker_threads": 0,
+                # One client posts every batch: a player's limits would refuse most of them.
+                "rate_limit_enabled": False,
+            }
         )
         engine = create_db_engine(url)
         upgrade_database(engine)
         started = time.perf_counter()
         key, episode_id = seed_brand(engine, "bench", args, draw)
         seed_brand(engine, "neighbour", args, draw)
+        # The events went in as rows, as a release before the counts stored them: counted as
+        # `reelcart analytics recount` (and migration 0028) count them.
+        recount_started = time.perf_counter()
+        with Session(engine) as session:
+            recount_events(session)
+            session.commit()
+        recount_s = time.perf_counter() - recount_started
         if engine.dialect.name == "postgresql" and args.vacuum:
             # What autovacuum leaves after a burst of inserts (PostgreSQL 13+ vacuums insert-only tables
             # too): statistics, and the visibility map that lets a count read the index alone.
@@ -239,6 +280,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         with TestClient(create_app(settings, engine=engine, job_queue=InlineJobQueue({}))) as client:
             brand = timed(client, "/v1/analytics/brands/me", key, args.repeat)
             episode = timed(client, f"/v1/analytics/episodes/{episode_id}", key, args.repeat)
+            ingest = timed_ingest(client, engine, episode_id, args.batches)
         engine.dispose()
     return {
         "database": url.split(":", 1)[0],
@@ -249,6 +291,8 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "vacuumed": bool(args.vacuum) and url.startswith("postgresql"),
         "brand_totals": brand,
         "one_episode": episode,
+        "recount_s": round(recount_s, 1),
+        "ingest": ingest,
         "cpu": f"{platform.processor() or platform.machine()}; {cpu_flags()}",
     }
 
@@ -256,6 +300,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events per brand")
+    parser.add_argument("--batches", type=int, default=200, help="event batches posted to time storing them")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--per-episode", type=int, default=10, help="approved placements per episode")
     parser.add_argument("--orders", type=int, default=2000, help="paid orders per brand")

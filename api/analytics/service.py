@@ -1,5 +1,7 @@
-"""Player events in, per-placement funnel out. Every number is a COUNT over stored rows, so reports
-reconcile exactly with the events and orders tables."""
+"""Player events in, per-placement funnel out. Impressions, taps and sheet opens are the counts kept with
+the events (`api.analytics.counting`, equal to a COUNT of the stored events); Buy presses are read from
+their events (distinct click ids), orders from the orders table; so reports reconcile exactly with the
+events and orders tables."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.analytics.models import Event, is_checkout_failure
+from api.analytics.counting import count_events
+from api.analytics.models import Event, EventCount, is_checkout_failure
 from api.analytics.schemas import (
     AnalyticsReport,
     EventBatch,
@@ -84,7 +87,7 @@ def record_events(
         ).all()
     }
     now = datetime.now(UTC)
-    accepted = 0
+    stored: list[tuple[uuid.UUID, str]] = []
     rejected = []
     for index, event in enumerate(batch.events):
         episode = episodes.get(event.episode_id)
@@ -120,9 +123,10 @@ def record_events(
                 received_at=now,
             )
         )
-        accepted += 1
+        stored.append((placement.id, str(event.type)))
     session.flush()
-    return EventReceipt(accepted=accepted, rejected=rejected)
+    count_events(session, stored)
+    return EventReceipt(accepted=len(stored), rejected=rejected)
 
 
 def _money_text(amount: Decimal, currency: str) -> str:
@@ -222,14 +226,15 @@ def funnel(
     # parameter each would pass PostgreSQL's limit of 65,535 per statement for a big brand.
     in_scope = select(Placement.id).where(*placement_filter)
 
+    # From the counts kept as events are stored, not the events themselves (a few rows per placement
+    # however many events it has).
     event_counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     for placement_id, kind, count in session.exec(
-        select(Event.placement_id, Event.type, func.count())
-        .where(col(Event.placement_id).in_(in_scope))
-        .group_by(col(Event.placement_id), col(Event.type))
+        select(EventCount.placement_id, EventCount.type, func.sum(EventCount.count))
+        .where(col(EventCount.placement_id).in_(in_scope))
+        .group_by(col(EventCount.placement_id), col(EventCount.type))
     ).all():
-        if placement_id is not None:
-            event_counts[(placement_id, kind)] = count
+        event_counts[(placement_id, kind)] = int(count or 0)
     # The Buy presses' own types as the counts found them, asked for by equality below: a LIKE or a
     # range on the type would not use the (placement_id, type) index under every collation. (A type
     # first recorded between the two reads is counted at the next.)

@@ -17,6 +17,7 @@ from ipaddress import ip_address, ip_network
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, select
 
+from api.analytics.counting import count_events
 from api.analytics.models import Event, checkout_failed_type
 from api.brands.exceptions import ProviderNotConnected
 from api.brands.models import Brand, CheckoutProviderName
@@ -153,15 +154,18 @@ def record_checkout_failure(session: Session, body: CheckoutCreate, reason: str)
         placement = session.get(Placement, body.placement_id)
         if placement is None:
             return
+        kind = checkout_failed_type(reason)
         session.add(
             Event(
-                type=checkout_failed_type(reason),
+                type=kind,
                 brand_id=placement.brand_id,
                 episode_id=placement.episode_id,
                 placement_id=placement.id,
                 click_id=body.click_id,
             )
         )
+        session.flush()
+        count_events(session, [(placement.id, kind)])
         session.commit()
     except SQLAlchemyError:
         log.exception("could not record a failed checkout for placement %s", body.placement_id)

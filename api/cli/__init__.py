@@ -2,8 +2,8 @@
 `register(app: typer.Typer) -> None`.
 
 `_COMMAND_MODULES` lists them in one place, so this module stays a few lines and each group
-(server, db, keys, catalog, episodes, tagging, linking, worker, models, detector, evaluation) can be
-owned and tested alone.
+(server, db, analytics, keys, catalog, episodes, tagging, linking, worker, models, detector,
+evaluation) can be owned and tested alone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import typer
 _COMMAND_MODULES = (
     "api.cli.server",
     "api.cli.db",
+    "api.cli.analytics",
     "api.cli.keys",
     "api.cli.catalog",
     "api.cli.episodes",

@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.analytics.models import Event
+from api.analytics.models import Event, EventCount
 from api.checkout.models import CheckoutSession, Order
 from api.episodes.exceptions import EpisodeHasJobs, EpisodeSold
 from api.episodes.models import Episode, TagJob, TranscodeJob
@@ -65,6 +65,7 @@ def delete_episode(
     # have added placements, and their history, since (a lock that waited does not see new rows).
     of_episode = select(Placement.id).where(Placement.episode_id == episode.id)
     session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(of_episode)))
+    session.execute(delete(EventCount).where(col(EventCount.placement_id).in_(of_episode)))
     session.execute(delete(Event).where(col(Event.episode_id) == episode.id))
     session.execute(delete(Placement).where(col(Placement.episode_id) == episode.id))
     for table in (TagJob, TranscodeJob, LinkJob):

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 from sqlmodel import Session, select
 
+from api.analytics.counting import count_events
 from api.analytics.models import Event
 from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
@@ -516,7 +517,8 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
 
 
 def _viewers(live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, **counts: int) -> None:
-    """What the player reported of one hotspot (as the events route stores it): `hotspot_impression=10`."""
+    """What the player reported of one hotspot (as the events route stores and counts it):
+    `hotspot_impression=10`."""
     with Session(live_api.engine) as session:
         stored = session.get(Placement, placement.id)
         assert stored is not None
@@ -532,6 +534,7 @@ def _viewers(live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, 
                         click_id=click,
                     )
                 )
+            count_events(session, [(stored.id, kind)] * times)
         session.commit()
 
 

@@ -1,0 +1,326 @@
+"""The event counts the funnel reads: kept with every stored event, by the players' batches and the checkout
+route alike (tests/api/test_checkout_analytics.py counts its failures from them), filled from the events
+by migration 0028, rebuilt by `reelcart analytics recount`, and gone with the episode."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, func, text
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from api.analytics import counting
+from api.analytics.counting import count_events, recount_events
+from api.analytics.models import Event, EventCount
+from api.cli import app
+from api.db import alembic_config, create_db_engine, upgrade_database
+from api.review.models import Placement, PlacementStatus
+from api.settings import ApiSettings, get_settings
+from tests.api.factories import make_episode, make_placement
+from tests.fixtures.api import throwaway_postgres_database
+from tests.utils.api import BrandAccount, make_brand
+
+
+def _events(episode: uuid.UUID, placement: uuid.UUID, *kinds: str) -> dict[str, object]:
+    return {
+        "events": [
+            {"type": kind, "episode_id": str(episode), "placement_id": str(placement), "t_ms": 100 * n}
+            for n, kind in enumerate(kinds)
+        ]
+    }
+
+
+def counted(engine: Engine) -> Counter[tuple[uuid.UUID, str]]:
+    """The counts as the funnel sums them (over every slot)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(EventCount.placement_id, EventCount.type, func.sum(EventCount.count)).group_by(
+                col(EventCount.placement_id), col(EventCount.type)
+            )
+        ).all()
+    return Counter({(placement, kind): int(n) for placement, kind, n in rows})
+
+
+def stored(engine: Engine) -> Counter[tuple[uuid.UUID, str]]:
+    """What the events themselves say."""
+    with Session(engine) as session:
+        rows = session.exec(select(Event.placement_id, Event.type)).all()
+    return Counter((placement, kind) for placement, kind in rows if placement is not None)
+
+
+def test_every_stored_event_is_counted_and_the_funnel_reads_the_counts(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    shown = make_placement(engine, episode, status=PlacementStatus.APPROVED)
+    other = make_placement(engine, episode, status=PlacementStatus.APPROVED, start_ms=5000, end_ms=6000)
+    for batch in (
+        _events(episode.id, shown.id, "hotspot_impression", "hotspot_tap", "sheet_open", "sheet_open"),
+        _events(episode.id, other.id, "hotspot_impression"),
+        # A viewer's repeat impression is refused as a duplicate: not stored, not counted.
+        _events(episode.id, shown.id, "hotspot_impression"),
+    ):
+        answer = client.post("/v1/events", json=batch)
+        assert answer.status_code == 202, answer.text
+
+    assert counted(engine) == stored(engine)
+    assert counted(engine)[(shown.id, "sheet_open")] == 2
+
+    # The funnel answers from the counts: with the events gone it still says what they said
+    with Session(engine) as session:
+        session.execute(delete(Event))
+        session.commit()
+    report = client.get(f"/v1/analytics/episodes/{episode.id}", headers=brand.headers).json()
+    by_placement = {p["placement_id"]: p for p in report["placements"]}
+    assert (report["impressions"], report["taps"]) == (2, 1)
+    assert by_placement[str(shown.id)]["sheet_opens"] == 2
+
+
+def test_recount_rebuilds_counts_that_drifted_from_the_events(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    shown = make_placement(engine, episode, status=PlacementStatus.APPROVED)
+    batch = _events(episode.id, shown.id, "hotspot_impression", "hotspot_tap", "sheet_open")
+    assert client.post("/v1/events", json=batch).status_code == 202
+    right = stored(engine)
+    # Events an older release stored without counting them, and a count of nothing
+    with Session(engine) as session:
+        session.add(
+            Event(type="sheet_open", brand_id=brand.brand.id, episode_id=episode.id, placement_id=shown.id)
+        )
+        session.add(EventCount(placement_id=shown.id, type="checkout_started", slot=5, count=40))
+        session.commit()
+    assert counted(engine) != stored(engine)
+
+    with Session(engine) as session:
+        assert recount_events(session) == sum(right.values()) + 1
+    assert counted(engine) == stored(engine)
+    assert counted(engine)[(shown.id, "sheet_open")] == 2
+
+
+def test_a_recount_goes_through_the_placements_a_chunk_at_a_time(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    shown = [
+        make_placement(
+            engine, episode, status=PlacementStatus.APPROVED, start_ms=1000 * n, end_ms=1000 * n + 900
+        )
+        for n in range(5)
+    ]
+    for n, placement in enumerate(shown):
+        batch = _events(episode.id, placement.id, *["sheet_open"] * (n + 1))
+        assert client.post("/v1/events", json=batch).status_code == 202
+    with Session(engine) as session:
+        session.execute(delete(EventCount))
+        session.commit()
+    monkeypatch.setattr(counting, "RECOUNT_CHUNK", 2)
+    told: list[tuple[int, int]] = []
+
+    with Session(engine) as session:
+        assert recount_events(session, progress=lambda p, e: told.append((p, e))) == 15
+
+    assert counted(engine) == stored(engine)
+    assert [placements for placements, _ in told] == [2, 4, 5]
+    assert told[-1][1] == 15
+
+
+def test_a_placement_deleted_takes_its_counts_with_it(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    # Counts with no event behind them (events removed by hand): a re-tag deletes such a placement
+    episode = make_episode(engine, brand.brand.id, settings)
+    placement = make_placement(engine, episode)
+    with Session(engine) as session:
+        count_events(session, [(placement.id, "sheet_open")])
+        session.commit()
+    with Session(engine) as session:
+        session.execute(delete(Placement).where(col(Placement.id) == placement.id))
+        session.commit()
+    assert counted(engine) == Counter()
+
+
+def test_deleting_an_episode_deletes_its_counts(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    doomed = make_episode(engine, brand.brand.id, settings)
+    kept = make_episode(engine, brand.brand.id, settings)
+    on_doomed = make_placement(engine, doomed, status=PlacementStatus.APPROVED)
+    on_kept = make_placement(engine, kept, status=PlacementStatus.APPROVED)
+    for episode, placement in ((doomed, on_doomed), (kept, on_kept)):
+        assert (
+            client.post("/v1/events", json=_events(episode.id, placement.id, "sheet_open")).status_code == 202
+        )
+
+    assert client.delete(f"/v1/episodes/{doomed.id}", headers=brand.headers).status_code == 204
+
+    assert set(counted(engine)) == {(on_kept.id, "sheet_open")}
+
+
+@pytest.mark.postgres
+def test_batches_counted_at_once_on_postgresql_lose_no_count() -> None:
+    with throwaway_postgres_database() as url:
+        engine = create_db_engine(url)
+        try:
+            brand_id = make_brand(engine, "counted-at-once").brand.id
+            settings = ApiSettings(_env_file=None, database_url=url)
+            placement = make_placement(engine, make_episode(engine, brand_id, settings))
+            errors: list[BaseException] = []
+
+            def count_many() -> None:
+                try:
+                    for _ in range(40):
+                        with Session(engine) as session:
+                            count_events(session, [(placement.id, "hotspot_impression")] * 3)
+                            session.commit()
+                except BaseException as error:  # pragma: no cover - reported below
+                    errors.append(error)
+
+            workers = [threading.Thread(target=count_many) for _ in range(4)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert counted(engine) == Counter({(placement.id, "hotspot_impression"): 4 * 40 * 3})
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.postgres
+def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(counting, "RECOUNT_CHUNK", 1)
+    with throwaway_postgres_database() as url:
+        engine = create_db_engine(url)
+        try:
+            brand_id = make_brand(engine, "recounted-live").brand.id
+            settings = ApiSettings(_env_file=None, database_url=url)
+            episode = make_episode(engine, brand_id, settings)
+            placements = [
+                make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(4)
+            ]
+            errors: list[BaseException] = []
+            storing = threading.Event()
+
+            def store_many() -> None:
+                try:
+                    for n in range(60):
+                        targets = [placements[n % 4].id, placements[(n + 1) % 4].id]
+                        with Session(engine) as session:
+                            for target in targets:
+                                session.add(
+                                    Event(
+                                        type="sheet_open",
+                                        brand_id=brand_id,
+                                        episode_id=episode.id,
+                                        placement_id=target,
+                                    )
+                                )
+                            session.flush()
+                            count_events(session, [(target, "sheet_open") for target in targets])
+                            session.commit()
+                        storing.set()
+                except BaseException as error:  # pragma: no cover - reported below
+                    errors.append(error)
+
+            def recount_often() -> None:
+                try:
+                    storing.wait(10)
+                    for _ in range(5):
+                        with Session(engine) as session:
+                            recount_events(session)
+                except BaseException as error:  # pragma: no cover - reported below
+                    errors.append(error)
+
+            workers = [threading.Thread(target=store_many) for _ in range(2)] + [
+                threading.Thread(target=recount_often)
+            ]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert sum(stored(engine).values()) == 2 * 60 * 2
+            assert counted(engine) == stored(engine)
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'counts.db'}"
+        return
+    with throwaway_postgres_database() as url:
+        yield url
+
+
+def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        upgrade_database(engine)
+        brand_id = make_brand(engine, "counted-before").brand.id
+        settings = ApiSettings(_env_file=None, database_url=database_url, media_dir=tmp_path / "media")
+        episode = make_episode(engine, brand_id, settings)
+        placement = make_placement(engine, episode)
+        command.downgrade(alembic_config(engine), "0027")
+
+        def as_stored(value: uuid.UUID) -> str:
+            # How SQLAlchemy's Uuid type stores it: 32 hex digits on SQLite, a native uuid on PostgreSQL.
+            return value.hex if engine.dialect.name == "sqlite" else str(value)
+
+        # Events stored before the counts existed
+        with engine.begin() as connection:
+            for kind in ("hotspot_impression", "hotspot_impression", "hotspot_tap"):
+                connection.execute(
+                    text(
+                        "INSERT INTO event (id, type, brand_id, episode_id, placement_id, occurred_at, "
+                        "received_at) VALUES (:id, :type, :brand, :episode, :placement, :at, :at)"
+                    ),
+                    {
+                        "id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()),
+                        "type": kind,
+                        "brand": brand_id.hex if engine.dialect.name == "sqlite" else str(brand_id),
+                        "episode": episode.id.hex if engine.dialect.name == "sqlite" else str(episode.id),
+                        "placement": placement.id.hex
+                        if engine.dialect.name == "sqlite"
+                        else str(placement.id),
+                        "at": "2026-12-06 12:00:00",
+                    },
+                )
+
+        upgrade_database(engine)
+        assert counted(engine) == Counter(
+            {(placement.id, "hotspot_impression"): 2, (placement.id, "hotspot_tap"): 1}
+        )
+
+        # And the operator's command counts them again after drift
+        with Session(engine) as session:
+            session.execute(delete(EventCount))
+            session.commit()
+        monkeypatch.setenv("REELCART_DATABASE_URL", database_url)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, ["analytics", "recount"])
+        get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        assert "counted 3 events of 1 placement again" in result.output
+        assert counted(engine) == stored(engine)
+    finally:
+        engine.dispose()
