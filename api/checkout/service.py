@@ -204,7 +204,16 @@ def _start_checkout(
         ui=ui,
         buyer_ip=buyer_ip,
     )
-    result = _provider(sale, provider_name, commerce).create_checkout(request)
+    provider = _provider(sale, provider_name, commerce)
+    # Nothing is written yet: the transaction ends here, so its row locks and its database connection are
+    # not held through the provider's call (seconds, up to its timeout). A product's or an episode's
+    # deletion meanwhile goes ahead, and the players' events and timelines keep their connections.
+    session.rollback()
+    result = provider.create_checkout(request)
+    # Locked and checked again, as the rows stand now: a deletion, a sell-out or a withdrawn approval
+    # that came during the call refuses the checkout (the provider's session then expires unused).
+    sale = _load_sale(session, body)
+    existing = _find(session, provider_name, click_id)
     if existing is not None:
         return StartedCheckout(
             _record_replay(session, existing, result, settings, sale.brand.stripe_account_id), replayed=True
@@ -247,8 +256,8 @@ def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:
             "this placement is not approved for sale (only approved placements showing a product sell)"
         )
     # Key-share locked: a product deletion that started first is waited for (then the variant is gone),
-    # and one that starts later waits for this checkout and then refuses to delete what was sold. The lock
-    # is held through the provider's call (bounded by its timeout): a deletion meanwhile waits that long.
+    # and one that starts later waits for this checkout and then refuses to delete what was sold. Taken
+    # before the provider's call and again after it, never held through it (`_start_checkout`).
     variant = session.exec(
         select(Variant).where(Variant.id == body.variant_id).with_for_update(read=True, key_share=True)
     ).first()
