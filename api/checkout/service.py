@@ -205,6 +205,9 @@ def _start_checkout(
         buyer_ip=buyer_ip,
     )
     provider = _provider(sale, provider_name, commerce)
+    connection = _connection_of(sale.brand, provider_name)
+    account = sale.brand.stripe_account_id
+    seen_before = existing is not None
     # Nothing is written yet: the transaction ends here, so its row locks and its database connection are
     # not held through the provider's call (seconds, up to its timeout). A product's or an episode's
     # deletion meanwhile goes ahead, and the players' events and timelines keep their connections.
@@ -213,11 +216,22 @@ def _start_checkout(
     # Locked and checked again, as the rows stand now: a deletion, a sell-out or a withdrawn approval
     # that came during the call refuses the checkout (the provider's session then expires unused).
     sale = _load_sale(session, body)
-    existing = _find(session, provider_name, click_id)
-    if existing is not None:
-        return StartedCheckout(
-            _record_replay(session, existing, result, settings, sale.brand.stripe_account_id), replayed=True
+    if _connection_of(sale.brand, provider_name) != connection:
+        # Disconnected, or connected to another account or shop, during the call: the session just
+        # opened belongs to the old one, which no longer reports this brand's sales.
+        raise ProviderNotConnected(
+            f"this brand's {provider_name.value} connection changed while the checkout was being opened; "
+            "tap Buy again",
+            errors=[{"field": "provider", "message": f"{provider_name.value} connection changed"}],
         )
+    existing = _find(session, provider_name, click_id)
+    if existing is not None and not seen_before:
+        # The same click recorded by another request during the call: answered with that row, as a raced
+        # insert is below, once it is shown to be the same tap (its provider session is left as stored).
+        _replay_unit_price(existing, sale, body.quantity)
+        return StartedCheckout(_created(existing, result, settings, account), replayed=True)
+    if existing is not None:
+        return StartedCheckout(_record_replay(session, existing, result, settings, account), replayed=True)
     row = CheckoutSession(
         brand_id=sale.brand.id,
         click_id=click_id,
@@ -232,8 +246,6 @@ def _start_checkout(
         currency=request.currency,
     )
     session.add(row)
-    # Read before the flush: a rollback on a raced tap expires every loaded row.
-    account = sale.brand.stripe_account_id
     try:
         session.flush()
     except IntegrityError:
@@ -245,6 +257,13 @@ def _start_checkout(
             raise
         return StartedCheckout(_created(winner, result, settings, account), replayed=True)
     return StartedCheckout(_created(row, result, settings, account), replayed=False)
+
+
+def _connection_of(brand: Brand, provider: CheckoutProviderName) -> str | None:
+    """Which account or shop the brand sells through with `provider` now (None: not connected)."""
+    if not is_connected(brand, provider):
+        return None
+    return brand.stripe_account_id if provider is CheckoutProviderName.STRIPE else brand.shopify_shop_domain
 
 
 def _load_sale(session: Session, body: CheckoutCreate) -> _Sale:

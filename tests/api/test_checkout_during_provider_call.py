@@ -1,0 +1,130 @@
+"""What changes while the provider opens a checkout (PostgreSQL: the checkout holds no transaction through
+the provider's call, so other writers go ahead). The rows are read again once the provider answers, and
+the tap is refused, or answered as the same tap, as they then stand. A product deleted during the call:
+tests/api/test_deleting_sold_or_chosen_products.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.brands.models import Brand, CheckoutProviderName
+from api.checkout.models import CheckoutSession, CheckoutStatus
+from tests.api.commerce_support import Shoppable, World
+from tests.commerce.fakes.loopback import Reply
+from tests.utils.api import BrandAccount
+
+
+@contextmanager
+def stripe_answering_slowly(world: World, engine: Engine, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A Buy press Stripe answers 2 s late; inside the block Stripe has the request and nothing is
+    answered yet. On exit the answer is in the yielded dict as `response`."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip(
+            "a writer during the provider's call needs PostgreSQL; the in-memory SQLite shares one connection"
+        )
+    world.configure(stripe_timeout_s=10.0)
+    world.stripe.faults.append(Reply(200, b"", delay_s=2.0))
+    done: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: done.update(response=world.client.post("/v1/checkout", json=body))
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not world.stripe_server.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert world.stripe_server.requests, "the checkout should be waiting on Stripe"
+        yield done
+        assert "response" not in done, "the change should be made while Stripe is asked"
+    finally:
+        thread.join(30)
+    assert "response" in done
+
+
+def _change(engine: Engine, change: Callable[[Session], None]) -> None:
+    with Session(engine) as session:
+        change(session)
+        session.commit()
+
+
+def _checkouts(engine: Engine) -> list[CheckoutSession]:
+    with Session(engine) as session:
+        return list(session.exec(select(CheckoutSession)).all())
+
+
+def test_a_stripe_account_disconnected_during_the_call_refuses_the_checkout(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    def disconnect(session: Session) -> None:
+        stored = session.get(Brand, brand.brand.id)
+        assert stored is not None
+        stored.stripe_account_id = None
+        session.add(stored)
+
+    with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-disconnected")) as done:
+        _change(engine, disconnect)
+
+    refused = done["response"]
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/provider-not-connected")
+    assert "connection changed while the checkout was being opened" in refused.json()["detail"]
+    assert _checkouts(engine) == []
+
+
+def _recorded_by_another_request(
+    brand: BrandAccount, item: Shoppable, quantity: int
+) -> Callable[[Session], None]:
+    def record(session: Session) -> None:
+        session.add(
+            CheckoutSession(
+                brand_id=brand.brand.id,
+                click_id="click-twice",
+                placement_id=item.placement.id,
+                episode_id=item.episode.id,
+                variant_id=item.variant.id,
+                quantity=quantity,
+                provider=CheckoutProviderName.STRIPE,
+                provider_session_id="cs_recorded_first",
+                status=CheckoutStatus.OPEN,
+                amount=item.variant.price * quantity,
+                currency="EUR",
+            )
+        )
+
+    return record
+
+
+def test_the_same_tap_recorded_by_another_request_during_the_call_is_answered_with_that_checkout(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-twice")) as done:
+        _change(engine, _recorded_by_another_request(brand, hoodie, quantity=1))
+
+    replayed = done["response"]
+    assert replayed.status_code == 200, replayed.text
+    [stored] = _checkouts(engine)
+    assert replayed.json()["checkout_session_id"] == str(stored.id)
+    assert stored.provider_session_id == "cs_recorded_first"  # left as the first request stored it
+    assert stored.amount == Decimal("59.90")
+
+
+def test_another_tap_under_the_same_click_id_recorded_during_the_call_is_refused(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-twice")) as done:
+        _change(engine, _recorded_by_another_request(brand, hoodie, quantity=2))
+
+    refused = done["response"]
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/click-id-reused")
+    [stored] = _checkouts(engine)
+    assert (stored.quantity, stored.provider_session_id) == (2, "cs_recorded_first")
