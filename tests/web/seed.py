@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from api.auth import issue_api_key
-from api.brands.models import ApiKey, ApiKeyScope, Brand
+from api.brands.models import ApiKey, ApiKeyScope, Brand, CheckoutProviderName
 from api.catalog.models import Product, Variant
+from api.checkout.models import CheckoutSession
 from api.columns import utcnow
 from api.episodes.models import Episode, EpisodeStatus
 from api.review.models import Placement, PlacementStatus
@@ -214,6 +215,29 @@ def seed_placements(
         rebuild_timeline(session, episode, settings)
         session.commit()
         return seeded
+
+
+def seed_checkout(
+    engine: Engine, brand: SeededBrand, placement_id: uuid.UUID, variant: SeededVariant, click_id: str
+) -> None:
+    """A checkout a shopper started from the placement's hotspot for `variant` (open, not paid)."""
+    with Session(engine) as session:
+        placement = session.get(Placement, placement_id)
+        assert placement is not None
+        session.add(
+            CheckoutSession(
+                brand_id=brand.id,
+                click_id=click_id,
+                placement_id=placement.id,
+                episode_id=placement.episode_id,
+                variant_id=variant.id,
+                quantity=1,
+                provider=CheckoutProviderName.SHOPIFY,
+                amount=Decimal(variant.price),
+                currency="EUR",
+            )
+        )
+        session.commit()
 
 
 def edit_placement_behind_the_consoles_back(engine: Engine, placement_id: uuid.UUID, **changes: Any) -> int:

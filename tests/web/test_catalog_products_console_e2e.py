@@ -14,9 +14,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session
 
-from api.brands.models import CheckoutProviderName
 from api.catalog.models import Product, Variant
-from api.checkout.models import CheckoutSession
 from api.review.models import PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
@@ -30,6 +28,7 @@ from tests.web.seed import (
     SeededProduct,
     rows,
     seed_brand,
+    seed_checkout,
     seed_episode,
     seed_placements,
     seed_product,
@@ -164,11 +163,23 @@ def test_a_brand_changes_a_price_and_stops_selling_a_variant_and_players_show_it
     # Then the player's timeline carries both changes
     assert timeline_variants(timeline) == {"OAT-330": ("2.79", True), "OAT-500": ("1.99", False)}
 
-    # And an edit not saved yet survives the list being read again; a search that finds nothing says so
+    # And a price typed and not saved survives the list being read again, and saving it later sends only
+    # the price: the shop's sync that sold the 330 ml out meanwhile stands
     row.get_by_label("Price of OAT-330 (EUR)").fill("3.10")
+    with Session(live_api.engine) as session:
+        synced = session.get(Variant, oat.variants[0].id)
+        assert synced is not None
+        synced.available = False
+        session.add(synced)
+        session.commit()
     dialog.get_by_role("button", name="Find").click()
-    expect(product_row(dialog, oat).get_by_label("Price of OAT-330 (EUR)")).to_have_value("3.10")
-    expect(product_row(dialog, oat).get_by_role("button", name="Save OAT-330")).to_be_enabled()
+    row = product_row(dialog, oat)
+    expect(row.get_by_label("Price of OAT-330 (EUR)")).to_have_value("3.10")
+    expect(row.get_by_label("OAT-330 available")).not_to_be_checked()
+    row.get_by_role("button", name="Save OAT-330").click()
+    expect(message).to_have_text("Saved OAT-330: 3.10 EUR. Players show it from their next timeline read.")
+    saved = variant(live_api, oat.variants[0].id)
+    assert (saved.price, saved.available) == (Decimal("3.10"), False)
     dialog.get_by_label("Find products").fill("no such thing")
     dialog.get_by_role("button", name="Find").click()
     expect(products).to_have_count(0)
@@ -178,33 +189,20 @@ def test_a_brand_changes_a_price_and_stops_selling_a_variant_and_players_show_it
 
 def _sold(live_api: LiveApi, brand: SeededBrand, product: SeededProduct, video: TestVideo) -> None:
     """A checkout a shopper started for the product's first variant from a hotspot of an episode."""
-    episode, shown = shown_in_episode(live_api, brand, product, video, "Episode 4: The Sale")
-    with Session(live_api.engine) as session:
-        session.add(
-            CheckoutSession(
-                brand_id=brand.id,
-                click_id="click-catalog-console",
-                placement_id=shown,
-                episode_id=episode,
-                variant_id=product.variants[0].id,
-                quantity=1,
-                provider=CheckoutProviderName.SHOPIFY,
-                amount=Decimal("1.49"),
-                currency="EUR",
-            )
-        )
-        session.commit()
+    _, shown = shown_in_episode(live_api, brand, product, video, "Episode 4: The Sale")
+    seed_checkout(live_api.engine, brand, shown, product.variants[0], "click-catalog-console")
 
 
 def test_a_brand_deletes_a_product_and_one_shoppers_bought_is_kept_with_what_to_do(
     desk_page: Page, live_api: LiveApi, page_errors: PageErrors, test_video: TestVideo
 ) -> None:
     page = desk_page
-    # Given a product shoppers bought and one nobody did
+    # Given a product shoppers bought, and one nobody did that is a hotspot of an episode
     brand = seed_brand(live_api.engine, "catalog-pruner")
     oat = seed_product(live_api.engine, brand, OAT)
     cola = seed_product(live_api.engine, brand, COLA)
     _sold(live_api, brand, cola, test_video)
+    _, oat_hotspot = shown_in_episode(live_api, brand, oat, test_video, "Episode 5: Breakfast")
 
     sign_in(page, live_api.base_url, brand.key)
     dialog = open_catalog(page)
@@ -233,9 +231,12 @@ def test_a_brand_deletes_a_product_and_one_shoppers_bought_is_kept_with_what_to_
     product_row(dialog, oat).get_by_role("button", name="Delete “Oat Drink”…").click()
     product_row(dialog, oat).get_by_role("button", name="Delete for good").click()
     expect(message).to_have_text(
-        "Deleted “Oat Drink”: its hotspots are down, and the placements that named it are being linked again."
+        "Deleted “Oat Drink”: its hotspots are down, and any placement that named it is linked again."
     )
     expect(product_row(dialog, oat)).to_have_count(0)
+    # Its hotspot came down, and its placement is back in the queue for a person to decide
+    expect(page.locator("#queue li")).to_have_count(1)
+    assert page.locator("#queue li").get_attribute("data-placement") == str(oat_hotspot)
     expect(dialog.locator("#catalog-count")).to_have_text("1 product in the catalog.")
     assert rows(live_api.engine, Product, Product.id == oat.id) == []
     assert rows(live_api.engine, Variant, Variant.product_id == oat.id) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from tests.web.seed import (
     revoke_keys,
     rows,
     seed_brand,
+    seed_checkout,
     seed_episode,
     seed_placements,
     seed_product,
@@ -159,28 +160,6 @@ def test_a_brand_deletes_an_episode_and_its_placements_leave_the_queue_and_its_t
     assert page_errors == []
 
 
-def _checkout_from(
-    live_api: LiveApi, brand: SeededBrand, placement_id: uuid.UUID, product: SeededProduct
-) -> None:
-    with Session(live_api.engine) as session:
-        placement = session.get(Placement, placement_id)
-        assert placement is not None
-        session.add(
-            CheckoutSession(
-                brand_id=brand.id,
-                click_id="click-episode-console",
-                placement_id=placement.id,
-                episode_id=placement.episode_id,
-                variant_id=product.variants[0].id,
-                quantity=1,
-                provider=CheckoutProviderName.SHOPIFY,
-                amount=Decimal("1.99"),
-                currency="EUR",
-            )
-        )
-        session.commit()
-
-
 def test_an_episode_sold_from_or_being_tagged_is_kept_and_the_console_says_what_to_do(
     desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
 ) -> None:
@@ -190,7 +169,7 @@ def test_an_episode_sold_from_or_being_tagged_is_kept_and_the_console_says_what_
     cola = seed_product(live_api.engine, brand, COLA)
     sold = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
     [bought_from] = seed_placements(live_api.engine, live_api.settings, sold, [proposal(cola, 0)])
-    _checkout_from(live_api, brand, bought_from.id, cola)
+    seed_checkout(live_api.engine, brand, bought_from.id, cola.variants[0], "click-episode-console")
     tagging = seed_episode(live_api.engine, brand, test_video, title=PILOT, status=EpisodeStatus.TAGGING)
     with Session(live_api.engine) as session:
         job = TagJob(brand_id=brand.id, episode_id=tagging)
@@ -630,17 +609,27 @@ def test_a_brand_reads_what_each_episodes_hotspots_sold(
     assert page_errors == []
 
 
-def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_the_one_under_review(
-    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
-) -> None:
-    page = desk_page
-    # Given a brand reviewing a proposal of one episode, a span edit typed and not saved, and a second
-    # episode being re-tagged whose old proposal is in the queue too
-    brand = seed_brand(live_api.engine, "episode-busy-reviewer")
+@dataclass(frozen=True)
+class Retagging:
+    """A brand reviewing a proposal of one episode while a second episode, whose old proposal is in the queue
+    too, is re-tagged from the console's Episodes dialog (left open)."""
+
+    cola: SeededProduct
+    under_review: SeededPlacement
+    retagged: uuid.UUID
+    replaced: SeededPlacement
+    dialog: Locator
+    job_id: uuid.UUID
+
+
+def _retag_while_reviewing(
+    page: Page, live_api: LiveApi, video: TestVideo, name: str, typed_end: str | None = None
+) -> Retagging:
+    brand = seed_brand(live_api.engine, name)
     cola = seed_product(live_api.engine, brand, COLA)
-    reviewed = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    reviewed = seed_episode(live_api.engine, brand, video, title=TASTE_TEST)
     [under_review] = seed_placements(live_api.engine, live_api.settings, reviewed, [proposal(cola, 0)])
-    retagged = seed_episode(live_api.engine, brand, test_video, title=PILOT)
+    retagged = seed_episode(live_api.engine, brand, video, title=PILOT)
     [replaced] = seed_placements(live_api.engine, live_api.settings, retagged, [proposal(cola, 500)])
     sign_in(page, live_api.base_url, brand.key)
     expect(page.locator("#queue li")).to_have_count(2)
@@ -648,23 +637,45 @@ def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_th
     expect(page.locator('#queue li[aria-current="true"]')).to_have_attribute(
         "data-placement", str(under_review.id)
     )
-    page.locator("#edit-end").fill("900")
+    if typed_end is not None:
+        page.locator("#edit-end").fill(typed_end)
     dialog = open_episodes(page)
     row(dialog, retagged).get_by_role("button", name="Tag again").click()
     expect(dialog.locator("#episodes-message")).to_contain_text(f"Tagging “{PILOT}”")
     [job] = rows(live_api.engine, TagJob, TagJob.episode_id == retagged)
+    return Retagging(cola, under_review, retagged, replaced, dialog, job.id)
 
-    # When the re-tag replaces the old proposal with two new ones and is done
+
+def _retag_done(
+    live_api: LiveApi, retagging: Retagging, seeds: list[PlacementSeed]
+) -> tuple[list[SeededPlacement], str]:
+    """What the worker leaves when the re-tag replaces the old proposal with `seeds`: the new placements,
+    and the job's summary."""
     with Session(live_api.engine) as session:
-        old = session.get(Placement, replaced.id)
+        old = session.get(Placement, retagging.replaced.id)
         assert old is not None
         session.delete(old)
         session.commit()
-    fresh = seed_placements(
-        live_api.engine, live_api.settings, retagged, [proposal(cola, 1000), proposal(cola, 2000)]
+    fresh = seed_placements(live_api.engine, live_api.settings, retagging.retagged, seeds)
+    n = len(seeds)
+    summary = f"{n} placements: 0 approved automatically, {n} for review"
+    _update_job(
+        live_api, retagging.job_id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=n
     )
-    summary = "2 placements: 0 approved automatically, 2 for review"
-    _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
+    return fresh, summary
+
+
+def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_the_one_under_review(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a brand reviewing a proposal of one episode, a span edit typed and not saved, and a second
+    # episode being re-tagged whose old proposal is in the queue too
+    retagging = _retag_while_reviewing(page, live_api, test_video, "episode-busy-reviewer", typed_end="900")
+    cola, dialog = retagging.cola, retagging.dialog
+
+    # When the re-tag replaces the old proposal with two new ones and is done
+    fresh, summary = _retag_done(live_api, retagging, [proposal(cola, 1000), proposal(cola, 2000)])
 
     # Then the new proposals join the queue at its end, the replaced one leaves it, and the placement under
     # review keeps its place and the edit typed into it
@@ -674,8 +685,8 @@ def test_a_tag_job_done_while_the_brand_reviews_adds_its_proposals_and_leaves_th
     dialog.get_by_role("button", name="Close").click()
     expect(page.locator("#queue li")).to_have_count(3)
     first, *added = queue_ids(page)
-    assert (first, sorted(added)) == (str(under_review.id), sorted(str(p.id) for p in fresh))
-    assert current_id(page) == str(under_review.id)
+    assert (first, sorted(added)) == (str(retagging.under_review.id), sorted(str(p.id) for p in fresh))
+    assert current_id(page) == str(retagging.under_review.id)
     expect(page.locator("#edit-end")).to_have_value("900")
     assert page_errors == []
 
@@ -686,33 +697,12 @@ def test_a_tag_job_that_proposes_more_than_a_page_brings_every_proposal_to_the_q
     page = desk_page
     # Given a brand reviewing a proposal of one episode, and a second episode whose old proposal is in the
     # queue too, re-tagged from the console
-    brand = seed_brand(live_api.engine, "episode-long-tagger")
-    cola = seed_product(live_api.engine, brand, COLA)
-    reviewed = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
-    [under_review] = seed_placements(live_api.engine, live_api.settings, reviewed, [proposal(cola, 0)])
-    retagged = seed_episode(live_api.engine, brand, test_video, title=PILOT)
-    [replaced] = seed_placements(live_api.engine, live_api.settings, retagged, [proposal(cola, 500)])
-    sign_in(page, live_api.base_url, brand.key)
-    expect(page.locator("#queue li")).to_have_count(2)
-    page.locator(f'#queue li[data-placement="{under_review.id}"]').click()
-    expect(page.locator('#queue li[aria-current="true"]')).to_have_attribute(
-        "data-placement", str(under_review.id)
-    )
-    dialog = open_episodes(page)
-    row(dialog, retagged).get_by_role("button", name="Tag again").click()
-    expect(dialog.locator("#episodes-message")).to_contain_text(f"Tagging “{PILOT}”")
-    [job] = rows(live_api.engine, TagJob, TagJob.episode_id == retagged)
+    retagging = _retag_while_reviewing(page, live_api, test_video, "episode-long-tagger")
+    cola, dialog = retagging.cola, retagging.dialog
 
     # When the re-tag replaces it with 230 proposals, more than one page of the queue API (200)
-    with Session(live_api.engine) as session:
-        old = session.get(Placement, replaced.id)
-        assert old is not None
-        session.delete(old)
-        session.commit()
     many = [replace(proposal(cola, 100 * n), thumbnail=False) for n in range(230)]
-    fresh = seed_placements(live_api.engine, live_api.settings, retagged, many)
-    summary = "230 placements: 0 approved automatically, 230 for review"
-    _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=230)
+    fresh, summary = _retag_done(live_api, retagging, many)
 
     # Then every one of them joins the queue after the placement under review, and the replaced one leaves
     expect(dialog.locator("#episodes-message")).to_have_text(
@@ -721,6 +711,6 @@ def test_a_tag_job_that_proposes_more_than_a_page_brings_every_proposal_to_the_q
     dialog.get_by_role("button", name="Close").click()
     expect(page.locator("#queue li")).to_have_count(231)
     first, *added = queue_ids(page)
-    assert (first, sorted(added)) == (str(under_review.id), sorted(str(p.id) for p in fresh))
-    assert current_id(page) == str(under_review.id)
+    assert (first, sorted(added)) == (str(retagging.under_review.id), sorted(str(p.id) for p in fresh))
+    assert current_id(page) == str(retagging.under_review.id)
     assert page_errors == []

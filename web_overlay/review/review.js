@@ -1951,9 +1951,11 @@ async function tagEpisode(e) {
  * @param {string} path
  * @param {string} what for the message when it cannot be read
  * @param {(progress: number) => void} onProgress
+ * @param {(text: string, isError?: boolean) => void} [tell] where a failure to read it is said (the
+ *   Episodes dialog's line, by default)
  * @returns {Promise<any>}
  */
-async function finishedJob(path, what, onProgress) {
+async function finishedJob(path, what, onProgress, tell = episodesSay) {
   const session = keySession;
   for (let wait = JOB_POLL_MS; ; wait = Math.min(wait * 1.25, JOB_POLL_MAX_MS)) {
     await new Promise((resolve) => { setTimeout(resolve, wait); });
@@ -1965,7 +1967,7 @@ async function finishedJob(path, what, onProgress) {
       onProgress(job.progress ?? 0);
     } catch (error) {
       if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
-        episodesSay(`Could not follow ${what}: ${errorText(error)}`, true);
+        tell(`Could not follow ${what}: ${errorText(error)}`, true);
       }
       return null;
     }
@@ -2028,6 +2030,7 @@ const EPISODE_PROPOSALS_PAGES = 10;
 async function takeEpisodeProposals(episodeId) {
   /** @type {ReviewPlacement[]} */
   const proposals = [];
+  const session = keySession;
   let cursor = '';
   let pages = 0;
   // Every page of them (a long episode's job can propose hundreds), up to a bound that keeps the queue's
@@ -2035,6 +2038,7 @@ async function takeEpisodeProposals(episodeId) {
   do {
     const { data } = await api('GET', `/v1/review/queue?status=proposed&episode_id=${encodeURIComponent(episodeId)}`
       + `&limit=${EPISODE_PROPOSALS_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    if (session !== keySession) return 0; // signed out meanwhile: another key's pages are not this brand's
     proposals.push(...(data.items ?? []).filter((/** @type {ReviewPlacement} */ p) => !proposals.some((q) => q.id === p.id)));
     cursor = data.next_cursor ?? '';
     pages += 1;
@@ -2182,19 +2186,22 @@ const PRODUCTS_PAGE = 25;
 /** @typedef {{id: string, sku: string, title: string, price: string, currency: string, available: boolean}} ListedVariant */
 
 /**
- * The products the dialog lists (`query`: the search they answer; `asked` moves on with every read, so a slow
- * answer to an older search is dropped), the product whose deletion waits for a second click, and the
- * price and availability typed into each variant's row and not saved yet (kept across reloads of the list).
- * @type {{items: ListedProduct[], total: number, query: string, asked: number, confirming: string | null,
- *   busy: boolean, drafts: Map<string, {price: string, available: boolean}>, saving: Set<string>}}
+ * The products the dialog lists (`query`: the search the list on screen answers; `asked` moves on with every
+ * read, so a slow answer to an older one is dropped; `resetting`: a new search is on its way, and Load more
+ * waits for it), the product whose deletion waits for a second click, and what was typed into each variant's
+ * row and not saved yet: only the fields the brand changed, kept across reloads of the list (a field it did
+ * not touch is never sent, so a shop sync's change to it meanwhile stands).
+ * @type {{items: ListedProduct[], total: number, query: string, asked: number, resetting: boolean,
+ *   confirming: string | null, busy: boolean, drafts: Map<string, {price?: string, available?: boolean}>,
+ *   saving: Set<string>}}
  */
 const productList = {
-  items: [], total: 0, query: '', asked: 0, confirming: null, busy: false, drafts: new Map(), saving: new Set(),
+  items: [], total: 0, query: '', asked: 0, resetting: false, confirming: null, busy: false, drafts: new Map(), saving: new Set(),
 };
 
 /** Sign-out: nothing of this brand's catalog stays on screen or in memory. */
 function forgetProductsOfThisSession() {
-  Object.assign(productList, { items: [], total: 0, query: '', confirming: null, busy: false });
+  Object.assign(productList, { items: [], total: 0, query: '', resetting: false, confirming: null, busy: false });
   productList.asked += 1;
   productList.drafts.clear();
   productList.saving.clear();
@@ -2204,13 +2211,15 @@ function forgetProductsOfThisSession() {
   $('catalog-more').hidden = true;
 }
 
-/** @param {boolean} reset */
+/** The first page of what the search box asks (`reset`), or the next page of the list on screen. @param {boolean} reset */
 async function loadProducts(reset) {
+  if (!reset && productList.resetting) return;
   const session = keySession;
   const asked = ++productList.asked;
-  if (reset) productList.query = /** @type {HTMLInputElement} */ ($('catalog-q')).value.trim();
+  const query = reset ? /** @type {HTMLInputElement} */ ($('catalog-q')).value.trim() : productList.query;
   const offset = reset ? 0 : productList.items.length;
-  const q = productList.query ? `&q=${encodeURIComponent(productList.query)}` : '';
+  const q = query ? `&q=${encodeURIComponent(query)}` : '';
+  if (reset) productList.resetting = true;
   try {
     const { data } = await api('GET', `/v1/products?limit=${PRODUCTS_PAGE}&offset=${offset}${q}`);
     if (session !== keySession || asked !== productList.asked) return;
@@ -2218,23 +2227,52 @@ async function loadProducts(reset) {
     const listed = data?.items ?? [];
     productList.items = reset ? listed : [...productList.items, ...listed.filter((p) => !productList.items.some((o) => o.id === p.id))];
     productList.total = data?.total ?? productList.items.length;
+    productList.query = query;
     if (reset) productList.confirming = null;
     renderProducts();
   } catch (error) {
     if (session !== keySession || asked !== productList.asked) return;
     if (!(error instanceof ApiError && error.status === 401)) catalogSay(`Could not list the products: ${errorText(error)}`, true);
+  } finally {
+    if (session === keySession && asked === productList.asked) productList.resetting = false;
   }
 }
 
-/** What a variant's row holds now: the unsaved draft, else what the catalog has. @param {ListedVariant} v */
-const variantDraft = (v) => productList.drafts.get(v.id) ?? { price: v.price, available: v.available };
+/** What a variant's row holds now: the fields typed and not saved, else what the catalog has. @param {ListedVariant} v */
+function variantDraft(v) {
+  const draft = productList.drafts.get(v.id) ?? {};
+  return { price: draft.price ?? v.price, available: draft.available ?? v.available };
+}
 
-/** Whether the row differs from the catalog (a price typed as 4.9 for 4.90 is no change). @param {ListedVariant} v */
-function variantChanged(v) {
-  const draft = productList.drafts.get(v.id);
-  if (!draft) return false;
-  const samePrice = draft.price.trim() === v.price || (draft.price.trim() !== '' && Number(draft.price) === Number(v.price));
-  return !samePrice || draft.available !== v.available;
+/** A price as the API reads it ("4.99", "4.", ".5"; spaces around it are dropped), or null. @param {string} text */
+const priceOf = (text) => (/^(\d+(\.\d*)?|\.\d+)$/.test(text.trim()) ? text.trim() : null);
+
+/**
+ * What a save of the row would send: the fields typed that differ from the catalog (a price typed as 4.9 for
+ * 4.90 is no change); empty when there is nothing to save.
+ * @param {ListedVariant} v
+ * @returns {{price?: string, available?: boolean}}
+ */
+function variantChanges(v) {
+  const draft = productList.drafts.get(v.id) ?? {};
+  /** @type {{price?: string, available?: boolean}} */
+  const changes = {};
+  if (draft.price !== undefined) {
+    const typed = draft.price.trim();
+    const price = priceOf(typed);
+    if (price === null ? typed !== v.price : Number(price) !== Number(v.price)) changes.price = typed;
+  }
+  if (draft.available !== undefined && draft.available !== v.available) changes.available = draft.available;
+  return changes;
+}
+
+/** The row's Save button, enabled while there is something to save and no save is on its way. @param {ListedVariant} v */
+function refreshSave(v) {
+  const save = /** @type {HTMLButtonElement | null} */ ($('catalog-products').querySelector(`li[data-variant="${CSS.escape(v.id)}"] button`));
+  if (!save) return;
+  const saving = productList.saving.has(v.id);
+  save.textContent = saving ? 'Saving…' : 'Save';
+  save.disabled = saving || Object.keys(variantChanges(v)).length === 0;
 }
 
 /** A variant's row: SKU and name, price, availability and its Save button. @param {ListedVariant} v */
@@ -2245,24 +2283,29 @@ function variantRow(v) {
   });
   const available = h('input', { type: 'checkbox', 'aria-label': `${v.sku} available` });
   available.checked = draft.available;
-  const save = h('button', { type: 'button', 'aria-label': `Save ${v.sku}` }, [productList.saving.has(v.id) ? 'Saving…' : 'Save']);
-  save.disabled = productList.saving.has(v.id) || !variantChanged(v);
-  const edited = () => {
-    productList.drafts.set(v.id, { price: price.value, available: available.checked });
-    save.disabled = productList.saving.has(v.id) || !variantChanged(v);
-  };
-  price.addEventListener('input', edited);
-  available.addEventListener('change', edited);
+  const save = h('button', { type: 'button', 'aria-label': `Save ${v.sku}` }, ['Save']);
+  price.addEventListener('input', () => {
+    productList.drafts.set(v.id, { ...productList.drafts.get(v.id), price: price.value });
+    refreshSave(v);
+  });
+  available.addEventListener('change', () => {
+    productList.drafts.set(v.id, { ...productList.drafts.get(v.id), available: available.checked });
+    refreshSave(v);
+  });
   price.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !save.disabled) void saveVariant(v);
+    if (event.key === 'Enter') void saveVariant(v);
   });
   save.addEventListener('click', () => void saveVariant(v));
-  return h('li', { 'data-variant': v.id }, [
+  const row = h('li', { 'data-variant': v.id }, [
     h('span', { class: 'v-name' }, [[v.title, v.sku].filter(Boolean).join(' · ')]), ' ',
     h('label', { class: 'v-price' }, [price, ` ${v.currency}`]), ' ',
     h('label', { class: 'v-available' }, [available, ' available']), ' ',
     save,
   ]);
+  const saving = productList.saving.has(v.id);
+  save.textContent = saving ? 'Saving…' : 'Save';
+  save.disabled = saving || Object.keys(variantChanges(v)).length === 0;
+  return row;
 }
 
 function renderProducts() {
@@ -2307,28 +2350,39 @@ function renderProducts() {
   $('catalog-more').hidden = productList.items.length >= productList.total;
 }
 
-/** Save what was typed in a variant's row: its price and whether it can be bought. @param {ListedVariant} v */
+/**
+ * Save what was typed in a variant's row: only the fields changed. The row is not drawn again (the brand may
+ * be typing in it or another): its Save button says how the save went, and what was typed during it stays.
+ * @param {ListedVariant} v
+ */
 async function saveVariant(v) {
-  if (productList.saving.has(v.id) || !variantChanged(v)) return;
-  const draft = variantDraft(v);
-  const price = draft.price.trim();
-  if (!/^\d+(\.\d+)?$/.test(price)) {
+  if (productList.saving.has(v.id)) return;
+  const body = variantChanges(v);
+  if (!Object.keys(body).length) return;
+  if (body.price !== undefined && priceOf(body.price) === null) {
     catalogSay(`Not saved: the price of ${v.sku} must be a number such as 4.99.`, true);
     return;
   }
-  /** @type {{price?: string, available?: boolean}} */
-  const body = {};
-  if (Number(price) !== Number(v.price)) body.price = price;
-  if (draft.available !== v.available) body.available = draft.available;
+  if (body.price !== undefined) body.price = /** @type {string} */ (priceOf(body.price));
   const session = keySession;
   productList.saving.add(v.id);
-  renderProducts();
+  refreshSave(v);
   try {
     const { data } = await api('PATCH', `/v1/variants/${encodeURIComponent(v.id)}`, { body });
     if (session !== keySession) return;
     const saved = /** @type {ListedVariant} */ (data);
-    Object.assign(v, { price: saved.price, available: saved.available, currency: saved.currency });
-    productList.drafts.delete(v.id);
+    // The list may have been read again during the save: the variant shown now is updated, not only the
+    // one the save started from.
+    for (const shown of [v, ...productList.items.flatMap((p) => p.variants).filter((o) => o.id === v.id && o !== v)]) {
+      Object.assign(shown, { price: saved.price, available: saved.available, currency: saved.currency });
+    }
+    // What was typed during the save stays a draft; what was sent and is now the catalog is no draft.
+    const draft = productList.drafts.get(v.id) ?? {};
+    const left = { ...draft };
+    if (body.price !== undefined && priceOf(draft.price ?? '') === body.price) delete left.price;
+    if (body.available !== undefined && draft.available === body.available) delete left.available;
+    if (Object.keys(left).length) productList.drafts.set(v.id, left);
+    else productList.drafts.delete(v.id);
     const news = [];
     if (body.price !== undefined) news.push(`${saved.price} ${saved.currency}`);
     if (body.available !== undefined) news.push(saved.available ? 'on sale again' : 'sold out: its hotspots say so and take no order');
@@ -2338,14 +2392,17 @@ async function saveVariant(v) {
     if (error instanceof ApiError && error.status === 404) {
       catalogSay(`${v.sku} is no longer in the catalog (deleted elsewhere): the list is read again.`, true);
       productList.drafts.delete(v.id);
+      productList.saving.delete(v.id);
       await loadProducts(true);
       return;
     }
     const problem = error instanceof ApiError ? error.problem : {};
     catalogSay(`Not saved: ${problem.detail ?? errorText(error)}`, true);
   } finally {
-    productList.saving.delete(v.id);
-    if (session === keySession) renderProducts();
+    if (session === keySession) {
+      productList.saving.delete(v.id);
+      refreshSave(v);
+    }
   }
 }
 
@@ -2359,7 +2416,7 @@ async function deleteProduct(p) {
   try {
     ({ monitor } = await api('DELETE', `/v1/products/${encodeURIComponent(p.id)}`));
     if (session !== keySession) return;
-    catalogSay(`Deleted “${p.title}”: its hotspots are down, and the placements that named it are being linked again.`);
+    catalogSay(`Deleted “${p.title}”: its hotspots are down, and any placement that named it is linked again.`);
   } catch (error) {
     if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     if (!(error instanceof ApiError && error.status === 404)) {
@@ -2386,31 +2443,49 @@ async function deleteProduct(p) {
 }
 
 /**
- * The queue after a product's deletion, where it named the product: at once (a pick of it is gone), then
- * again when the link job that decides those placements again is done (their candidates change). A queue
- * that does not name it is left as it is, with the placement under review and its unsaved edits.
+ * The queue after a product's deletion. Approved placements of it came back to review: they join the queue's
+ * end at once, the placement under review and its unsaved edits untouched. Where the queue named the product
+ * (a pick, a candidate), it is read again once the link job that decides those placements again is done.
  * @param {string} productId @param {string | null} monitor @param {number} session
  */
 async function queueAfterProductDeleted(productId, monitor, session) {
   const names = (/** @type {ReviewPlacement} */ q) => q.chosen_product_id === productId
     || q.sku_candidates.some((c) => c.product_id === productId);
-  if (!state.items.some(names)) return;
+  const named = state.items.some(names);
   try {
-    if (session !== keySession) return;
-    await reloadQueueKeeping(current()?.id);
-    if (!monitor) return;
-    const job = await finishedJob(monitor, 'the re-link of its placements', () => {});
+    await takeNewProposals(session);
+    if (!monitor || session !== keySession) return;
+    const job = await finishedJob(monitor, 'the re-link of its placements', () => {}, catalogSay);
     if (!job || session !== keySession) return;
     if (job.state === 'failed') {
       catalogSay(`The product is deleted, but linking its placements again failed: ${job.error ?? 'no reason given'}.`, true);
       return;
     }
-    await reloadQueueKeeping(current()?.id);
+    if (named) await reloadQueueKeeping(current()?.id);
+    else await takeNewProposals(session);
   } catch (error) {
     if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
       say(`The product is deleted, but the queue could not be loaded again: ${errorText(error)}`, true);
     }
   }
+}
+
+/**
+ * Proposals the queue does not show yet (back in review after a deletion, or proposed by a job) join its end,
+ * from the first page the API lists; nothing shown is moved or dropped.
+ * @param {number} session
+ */
+async function takeNewProposals(session) {
+  const { data } = await api('GET', `/v1/review/queue?status=proposed&limit=${EPISODE_PROPOSALS_PAGE}`);
+  if (session !== keySession) return;
+  /** @type {ReviewPlacement[]} */
+  const fresh = (data.items ?? []).filter((/** @type {ReviewPlacement} */ p) => !state.items.some((q) => q.id === p.id));
+  if (!fresh.length) return;
+  noteQueued(fresh);
+  const wasEmpty = !state.items.length;
+  state.items = [...state.items, ...fresh];
+  renderQueue();
+  if (wasEmpty) await select(0);
 }
 
 // ---- keyboard --------------------------------------------------------------------------------------------
