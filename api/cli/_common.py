@@ -6,7 +6,6 @@ import uuid
 from typing import NoReturn
 
 import typer
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from api.brands.models import Brand
-from api.db import alembic_config, create_db_engine
+from api.db import alembic_config, create_db_engine, current_revision
 from api.settings import ApiSettings, get_settings
 from commerce.settings import describe_settings_error
 from tagger.settings import TaggerSettings
@@ -51,7 +50,7 @@ def open_database(settings: ApiSettings, *, require_current: bool = True) -> Eng
     engine = create_db_engine(settings.database_url)
     if require_current:
         try:
-            current = _schema_revision(engine)
+            current = current_revision(engine)
         except OperationalError as error:
             fail(f"cannot reach the database at {_shown(engine)}: {_reason(error)}")
         _require_head(engine, current)
@@ -65,7 +64,7 @@ def check_schema_if_reachable(settings: ApiSettings) -> None:
     engine = create_db_engine(settings.database_url)
     try:
         try:
-            current = _schema_revision(engine)
+            current = current_revision(engine)
         except OperationalError as error:
             said = f"the database at {_shown(engine)} does not answer ({_reason(error)}); serving anyway"
             errors.print(f"[bold yellow]warning:[/] {escape(said)}", highlight=False, soft_wrap=True)
@@ -73,11 +72,6 @@ def check_schema_if_reachable(settings: ApiSettings) -> None:
         _require_head(engine, current)
     finally:
         engine.dispose()
-
-
-def _schema_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
 
 
 def _require_head(engine: Engine, current: str | None) -> None:

@@ -8,7 +8,10 @@ import typer
 from alembic import command
 
 from api.cli._common import console, fail, load_settings, open_database
-from api.db import alembic_config, upgrade_database
+from api.db import alembic_config, current_revision, upgrade_database
+
+# The migration that made the analytics counts (api/migrations/versions/0028_event_counts.py).
+EVENT_COUNTS_REVISION = "0028"
 
 
 def register(app: typer.Typer) -> None:
@@ -19,11 +22,19 @@ def register(app: typer.Typer) -> None:
         """Apply migrations (creates the schema on an empty database)."""
         settings = load_settings()
         engine = open_database(settings, require_current=False)
+        before = current_revision(engine)
         try:
             upgrade_database(engine, revision)
         except Exception as error:
             fail(f"migration failed: {error}")
-        console.print(f"database at {settings.database_url} is at revision {revision}")
+        after = current_revision(engine)
+        console.print(f"database at {settings.database_url} is at revision {after or revision}")
+        if before is not None and after is not None and before < EVENT_COUNTS_REVISION <= after:
+            # Events stored by nodes still on the older release while the migration ran are not counted.
+            console.print(
+                "analytics counts were filled from the events stored so far: once every API node runs this "
+                "release, run `reelcart analytics recount` to count the events older nodes stored meanwhile"
+            )
 
     @group.command("revision")
     def revision(

@@ -324,3 +324,30 @@ def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_the
         assert counted(engine) == stored(engine)
     finally:
         engine.dispose()
+
+
+def test_upgrading_past_the_counts_migration_tells_the_operator_to_recount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'upgraded.db'}")
+    monkeypatch.setenv("REELCART_MEDIA_DIR", str(tmp_path / "media"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        # A new database: nothing was stored uncounted, nothing to say
+        fresh = runner.invoke(app, ["db", "upgrade"])
+        assert fresh.exit_code == 0, fresh.output
+        assert "recount" not in fresh.output
+        # A database from before the counts, upgraded: the operator is told what to run once rolled out
+        older = tmp_path / "older.db"
+        monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{older}")
+        get_settings.cache_clear()
+        assert runner.invoke(app, ["db", "upgrade", "0027"]).exit_code == 0
+        upgraded = runner.invoke(app, ["db", "upgrade"])
+        assert upgraded.exit_code == 0, upgraded.output
+        assert "run `reelcart analytics recount`" in " ".join(upgraded.output.split())
+        # Upgrading again changes nothing and says nothing more
+        again = runner.invoke(app, ["db", "upgrade"])
+        assert "recount" not in again.output
+    finally:
+        get_settings.cache_clear()
