@@ -31,3 +31,13 @@ def queue_ids(page: Page) -> list[str]:
 
 def current_id(page: Page) -> str | None:
     return page.locator('#queue li[aria-current="true"]').get_attribute("data-placement")
+
+
+def drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Drag with the mouse between two points given as fractions of the element."""
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)
+    page.mouse.up()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -68,3 +69,12 @@ def write_test_video(
         for packet in stream.encode():
             container.mux(packet)
     return TestVideo(path=path, width=width, height=height, fps=FPS, duration_ms=duration_ms)
+
+
+def packshot_png(colour: tuple[int, int, int]) -> bytes:
+    """A 200 by 300 packshot: a block of `colour` on a near-white ground, PNG-encoded."""
+    image = np.full((300, 200, 3), 245, dtype=np.uint8)
+    image[60:240, 40:160] = colour
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()

@@ -18,9 +18,9 @@ from api.catalog.models import Product, Variant
 from api.review.models import PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.console import sign_in
+from tests.web.console import drag_on, sign_in
 from tests.web.factories import Keyframe
-from tests.web.media import TestVideo
+from tests.web.media import TestVideo, packshot_png
 from tests.web.real_api import LiveApi, start_live_api
 from tests.web.seed import (
     PlacementSeed,
@@ -253,4 +253,47 @@ def test_a_brand_deletes_a_product_and_one_shoppers_bought_is_kept_with_what_to_
     expect(product_row(dialog, theirs)).to_contain_text("Green Tea")
     expect(dialog.locator("#catalog-message")).to_have_text("")
     expect(dialog.get_by_label("Find products")).to_have_value("")
+    assert page_errors == []
+
+
+def test_a_brand_marks_a_products_own_print_from_the_catalog_and_the_list_says_it_is_marked(
+    desk_page: Page, live_api: LiveApi, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a product with its packshot, no own print marked yet, and one with no image at all
+    brand = seed_brand(live_api.engine, "catalog-marker")
+    oat = seed_product(live_api.engine, brand, OAT)
+    cola = seed_product(live_api.engine, brand, COLA)
+    uploaded = page.request.post(
+        f"{live_api.base_url}/v1/products/{oat.id}/images",
+        headers=brand.headers,
+        multipart={
+            "file": {"name": "oat.png", "mimeType": "image/png", "buffer": packshot_png((40, 120, 200))}
+        },
+    )
+    assert uploaded.status == 201, uploaded.text()
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_catalog(page)
+    expect(product_row(dialog, oat)).to_contain_text("own print not marked")
+
+    # When the brand opens the oat drink's own print from its row, draws a box and saves it
+    product_row(dialog, oat).get_by_role("button", name="Mark the own print of “Oat Drink”…").click()
+    editor = page.get_by_role("dialog", name="Own print of Oat Drink")
+    expect(editor).to_be_visible()
+    page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
+    drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
+    editor.get_by_role("button", name="Save marks").click()
+    expect(page.locator("#marks-message")).to_contain_text("Saved 1 box on image 1.")
+    editor.get_by_role("button", name="Close").click()
+
+    # Then the product keeps the box, and its row in the catalog says it is marked
+    [stored] = rows(live_api.engine, Product, Product.id == oat.id)
+    assert len(stored.own_print) == 1
+    expect(product_row(dialog, oat)).to_contain_text("own print marked (1 box)")
+
+    # And the product with no image says what it needs
+    product_row(dialog, cola).get_by_role("button", name="Mark the own print of “Cola Zero”…").click()
+    expect(page.locator("#marks-message")).to_have_text(
+        "This product has no image yet: add its packshot to the catalog, then mark it."
+    )
     assert page_errors == []

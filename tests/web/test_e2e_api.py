@@ -38,9 +38,9 @@ from tests.tagger.linking.factories import combined_edition, family_packshot, ot
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.console import current_id, pause_clip_at, queue_ids, sign_in
+from tests.web.console import current_id, drag_on, pause_clip_at, queue_ids, sign_in
 from tests.web.factories import JsonObject, Keyframe, expected_dot, interpolate_box, rendered_rect
-from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo
+from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo, packshot_png
 from tests.web.player import (
     frame_time_ms,
     hotspot_centres,
@@ -679,14 +679,6 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
     assert page_errors == []
 
 
-def _png(colour: tuple[int, int, int]) -> bytes:
-    image = np.full((300, 200, 3), 245, dtype=np.uint8)
-    image[60:240, 40:160] = colour
-    ok, encoded = cv2.imencode(".png", image)
-    assert ok
-    return encoded.tobytes()
-
-
 def _upload_image(page: Page, live_api: LiveApi, world: ReviewWorld, product_id: object, png: bytes) -> str:
     """Upload a PNG to a product through the API, as a brand would; returns the new image's id."""
     uploaded = page.request.post(
@@ -696,16 +688,6 @@ def _upload_image(page: Page, live_api: LiveApi, world: ReviewWorld, product_id:
     )
     assert uploaded.status == 201, uploaded.text()
     return str(uploaded.json()["id"])
-
-
-def _drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """Drag with the mouse between two points given as fractions of the element."""
-    box = page.locator(selector).bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
-    page.mouse.down()
-    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)
-    page.mouse.up()
 
 
 def _sign_in_at_the_tote_bag(page: Page, live_api: LiveApi, world: ReviewWorld) -> None:
@@ -725,7 +707,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     tote = world.products[TOTE.id]
     # Given the tote bag has two images, uploaded through the API
     front, back, side = (
-        _upload_image(page, live_api, world, tote.id, _png(colour))
+        _upload_image(page, live_api, world, tote.id, packshot_png(colour))
         for colour in ((40, 120, 200), (200, 120, 40), (90, 160, 90))
     )
     _sign_in_at_the_tote_bag(page, live_api, world)
@@ -738,8 +720,8 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     expect(page.locator("#marks-image")).to_have_attribute("src", f"{live_api.base_url}/v1/images/{front}")
     page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
     # and drags a box over the packshot, then a click that draws nothing
-    _drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
-    _drag_on(page, "#marks-image", (0.5, 0.5), (0.505, 0.505))
+    drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
+    drag_on(page, "#marks-image", (0.5, 0.5), (0.505, 0.505))
     expect(page.locator("#marks-message")).to_have_text(
         "Drag over the packshot to draw a box (a click draws none)."
     )
@@ -791,7 +773,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
         data={"own_print": [[0.0, 0.0, 0.1, 0.1]]},
     )
     assert colleague.status == 200, colleague.text()
-    _drag_on(page, "#marks-image", (0.5, 0.1), (0.9, 0.4))
+    drag_on(page, "#marks-image", (0.5, 0.1), (0.9, 0.4))
     page.get_by_role("button", name="Save marks").click()
 
     # Then the reviewer's save does not overwrite the colleague's unseen: refused, both boxes still drawn
@@ -835,7 +817,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     page, world = desk_page, review_world
     tote = world.products[TOTE.id]
     # Given the tote bag has a packshot, and its placement awaiting review kept its crops at tagging time
-    _upload_image(page, live_api, world, tote.id, _png((40, 120, 200)))
+    _upload_image(page, live_api, world, tote.id, packshot_png((40, 120, 200)))
     crop = tmp_path / "bag-crop.jpg"
     cv2.imwrite(str(crop), np.full((80, 60, 3), 120, np.uint8))
     with Session(live_api.engine) as session:
@@ -849,7 +831,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     # When the brand marks the tote bag's own print and saves
     page.get_by_role("button", name="Mark the own print of Tote Bag…").click()
     page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
-    _drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
+    drag_on(page, "#marks-image", (0.2, 0.3), (0.6, 0.7))
     page.get_by_role("button", name="Save marks").click()
 
     # Then the console says the placements those marks decide are being linked again
@@ -874,7 +856,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     assert others.status == PlacementStatus.PROPOSED
 
     # When the brand draws a second box, saves and closes the editor before the job has run
-    _drag_on(page, "#marks-image", (0.65, 0.1), (0.9, 0.3))
+    drag_on(page, "#marks-image", (0.65, 0.1), (0.9, 0.3))
     page.get_by_role("button", name="Save marks").click()
     expect(page.locator("#marks-message")).to_contain_text("Saved 2 boxes on image 1. Linking")
     page.keyboard.press("Escape")
@@ -947,7 +929,7 @@ def test_a_brand_previews_a_lower_auto_approve_level_saves_it_and_the_console_sa
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "CURRENT").write_text("index-v7", encoding="utf-8")  # the fake source's index, below
     packshot = folder / "beanie.png"
-    packshot.write_bytes(_png((200, 40, 40)))
+    packshot.write_bytes(packshot_png((200, 40, 40)))
     with Session(live_api.engine) as session:
         session.add(ProductImage(product_id=beanie.id, brand_id=world.brand.id, path=str(packshot)))
         hat = session.get_one(Placement, world.placements["hat"].id)
@@ -1027,7 +1009,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     page.wait_for_function("() => document.getElementById('marks-image').naturalWidth > 0")
 
     # When the reviewer draws a box over the bag's own picture
-    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+    drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
 
     # Then the editor says it can confirm the product and nothing else prints it, and counts its keypoints
     expect(page.locator("#marks-check")).to_contain_text(
@@ -1037,7 +1019,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     expect(page.locator("#marks-shared .shared-dot")).to_have_count(0)
 
     # When a second box takes in the family card too
-    _drag_on(page, "#marks-image", (0.24, 0.57), (0.76, 0.91))
+    drag_on(page, "#marks-image", (0.24, 0.57), (0.76, 0.91))
 
     # Then the check names the sibling, and its shared print shows as dots on the packshot
     expect(page.locator("#marks-check")).to_contain_text("Tote Bag Vanilla matches")
@@ -1082,7 +1064,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
         vanilla, bag, "tote-and-vanilla", [photo_of(combined_edition(202, 101), seed) for seed in (1, 2)]
     )
     page.get_by_role("button", name="Remove box 1").click()
-    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+    drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
 
     # Then the check names that placement, and where the pack in the episode prints what the box holds
     expect(page.locator("#marks-check")).to_contain_text("approved as Tote Bag Vanilla, matches")
@@ -1096,7 +1078,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     # placement approved as the tote bag
     approved_as(bag, vanilla, "other-edition", [photo_of(other_edition(101, 303), 1)])
     page.get_by_role("button", name="Remove box 1").click()
-    _drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
+    drag_on(page, "#marks-image", (0.24, 0.09), (0.76, 0.43))
 
     # Then the check says the box misses that pack, and shows in green where its print matched
     expect(page.locator("#marks-check")).to_contain_text("approved as this product, matches its print")

@@ -948,9 +948,15 @@ function marksSay(text, isError = false) {
   sayIn('marks-message', text, isError);
 }
 
-async function openMarks() {
+/**
+ * Open the own-print editor on a product: the one the placement under review shows, or `productId` (from
+ * the catalog list). Where it could not be opened is said by `tell`.
+ * @param {string | null} [productId]
+ * @param {(text: string, isError?: boolean) => void} [tell]
+ */
+async function openMarks(productId = null, tell = say) {
   const p = current();
-  const productId = p && markedProductId(p);
+  productId = productId ?? (p ? markedProductId(p) : null);
   if (!productId) return;
   try {
     const { data, etag } = await api('GET', `/v1/products/${encodeURIComponent(productId)}`);
@@ -979,7 +985,7 @@ async function openMarks() {
     }
     /** @type {HTMLDialogElement} */ ($('marks')).showModal();
   } catch (error) {
-    say(`Could not open the product: ${errorText(error)}`, true);
+    if (!(error instanceof ApiError && error.status === 401)) tell(`Could not open the product: ${errorText(error)}`, true);
   }
 }
 
@@ -1240,6 +1246,7 @@ async function saveMarks() {
       : 'Marks removed: its links are approved as any other product\'s.';
     // Changed marks re-link the placements the linker decided that name the product, in the background.
     if (monitor) void followRelink(monitor, saved, savedText);
+    noteMarksInList(saved);
     if (!stillMarking(product.id)) return;
     state.marks.product = saved;
     state.marks.etag = etag ?? `"${saved.version}"`;
@@ -2182,6 +2189,7 @@ const PRODUCTS_PAGE = 25;
  * @property {string} vendor
  * @property {{id: string, url: string}[]} images
  * @property {ListedVariant[]} variants
+ * @property {unknown[]} own_print the boxes around the print only it has (the catalog list counts them)
  */
 /** @typedef {{id: string, sku: string, title: string, price: string, currency: string, available: boolean}} ListedVariant */
 
@@ -2331,12 +2339,18 @@ function renderProducts() {
         renderProducts();
         /** @type {HTMLElement | null} */ (list.querySelector(`li[data-product="${CSS.escape(p.id)}"] button.reject`))?.focus();
       });
-      actions.push(remove);
+      const marks = h('button', { type: 'button', 'aria-label': `Mark the own print of “${p.title}”…` }, ['Own print…']);
+      marks.addEventListener('click', () => void openMarks(p.id, catalogSay));
+      actions.push(marks, ' ', remove);
     }
+    const boxes = p.own_print.length;
     return h('li', { 'data-product': p.id }, [
       packshot(p.images[0]?.url),
       h('div', { class: 'p-text' }, [
-        h('span', {}, [h('strong', {}, [p.title]), p.vendor ? ` ${p.vendor}` : '']),
+        h('span', {}, [
+          h('strong', {}, [p.title]), p.vendor ? ` ${p.vendor}` : '', ' ',
+          h('span', { class: 'ep-facts' }, [boxes ? `· own print marked (${boxes} box${boxes === 1 ? '' : 'es'})` : '· own print not marked']),
+        ]),
         p.variants.length
           ? h('ul', { class: 'variants', 'aria-label': `Variants of ${p.title}` }, p.variants.map(variantRow))
           : h('span', { class: 'ep-facts' }, ['No variant: nothing of it can be bought.']),
@@ -2348,6 +2362,14 @@ function renderProducts() {
   none.textContent = productList.query ? `No product matches “${productList.query}”.` : 'No products yet: import some above.';
   none.hidden = productList.items.length > 0;
   $('catalog-more').hidden = productList.items.length >= productList.total;
+}
+
+/** A product's marks saved in the editor: the catalog list shows how many it has now. @param {MarkedProduct} saved */
+function noteMarksInList(saved) {
+  const listed = productList.items.find((p) => p.id === saved.id);
+  if (!listed) return;
+  listed.own_print = saved.own_print;
+  if (/** @type {HTMLDialogElement} */ ($('catalog')).open) renderProducts();
 }
 
 /**
@@ -2612,7 +2634,7 @@ function wire() {
   new ResizeObserver(() => drawBox()).observe(video);
   enableBoxDrag();
   enableMarkDrawing();
-  $('marks-open').addEventListener('click', () => openMarks());
+  $('marks-open').addEventListener('click', () => void openMarks());
   $('marks-save').addEventListener('click', () => saveMarks());
   $('marks-suggest').addEventListener('click', () => { void suggestMarks(); });
   $('marks-clear').addEventListener('click', () => {
