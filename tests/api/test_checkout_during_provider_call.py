@@ -1,7 +1,6 @@
 """What changes while the provider opens a checkout (PostgreSQL: the checkout holds no transaction through
 the provider's call, so other writers go ahead). The rows are read again once the provider answers, and
-the tap is refused, or answered as the same tap, as they then stand. A product deleted during the call:
-tests/api/test_deleting_sold_or_chosen_products.py."""
+the tap is refused, or answered as the same tap, as they then stand."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.brands.models import Brand, CheckoutProviderName
+from api.catalog.models import Variant
 from api.checkout.models import CheckoutSession, CheckoutStatus
 from tests.api.commerce_support import Shoppable, World
 from tests.commerce.fakes.loopback import Reply
@@ -128,3 +128,26 @@ def test_another_tap_under_the_same_click_id_recorded_during_the_call_is_refused
     assert refused.json()["type"].endswith("/click-id-reused")
     [stored] = _checkouts(engine)
     assert (stored.quantity, stored.provider_session_id) == (2, "cs_recorded_first")
+
+
+def test_a_deletion_while_the_provider_opens_a_checkout_does_not_wait_for_it_and_the_checkout_is_refused(
+    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+) -> None:
+    with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-slow")) as done:
+        # While Stripe is asked, the checkout holds no database connection and no lock on the variant
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        with Session(engine) as other:
+            variant = select(Variant.id).where(Variant.id == hoodie.variant.id)
+            assert other.exec(variant.with_for_update(nowait=True)).first() == hoodie.variant.id
+            other.rollback()
+        # And the brand's deletion of the product meanwhile goes ahead at once
+        started = time.monotonic()
+        deleted = world.client.delete(f"/v1/products/{hoodie.product.id}", headers=brand.headers)
+        assert deleted.status_code == 204, deleted.text
+        assert time.monotonic() - started < 1.5
+
+    # Then the checkout, back from Stripe, finds the hotspot taken down and records nothing
+    refused = done["response"]
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/placement-not-shoppable")
+    assert _checkouts(engine) == []
