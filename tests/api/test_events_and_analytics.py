@@ -8,11 +8,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlalchemy import event as sqlalchemy_event
 from sqlmodel import Session, select
 
+from api.analytics import service as analytics_service
 from api.analytics.models import Event
 from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
@@ -301,3 +303,68 @@ def test_a_brands_report_names_no_placement_in_its_sql_however_many_it_has(
         }
         assert not bound & placement_ids, sql
         assert len(values) < len(placements), sql
+
+
+def test_a_report_on_postgresql_reads_one_moment_however_the_funnel_changes_while_it_is_made(
+    client: TestClient,
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's read transaction is one snapshot; READ COMMITTED is PostgreSQL's")
+    # Given a hotspot tapped once and its Buy pressed once
+    episode = make_episode(engine, brand.brand.id, settings)
+    product, variant = make_product(engine, brand.brand.id, "Scarf", sku="SCARF")
+    placement = make_placement(engine, episode, status=PlacementStatus.APPROVED, chosen_product_id=product.id)
+    pressed = [
+        _event("hotspot_tap", episode.id, placement.id, click_id="c1"),
+        _event("checkout_started", episode.id, placement.id, click_id="c1"),
+    ]
+    assert client.post("/v1/events", json={"events": pressed}).status_code == 202
+
+    # When, between the report's reads of the counts and of the Buy presses, another shopper presses Buy
+    # and pays (both committed)
+    made = analytics_service._checkout_funnel
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not meanwhile.done:  # type: ignore[attr-defined]
+            meanwhile.done = True  # type: ignore[attr-defined]
+            with Session(engine) as other:
+                other.add(
+                    Event(
+                        type="checkout_started",
+                        brand_id=brand.brand.id,
+                        episode_id=episode.id,
+                        placement_id=placement.id,
+                        click_id="c2",
+                    )
+                )
+                other.commit()
+            checkout = make_checkout(engine, placement, variant.id, click_id="c2")
+            with Session(engine) as other:
+                other.add(
+                    Order(
+                        brand_id=brand.brand.id,
+                        provider=CheckoutProviderName.SHOPIFY,
+                        provider_event_id="order-meanwhile",
+                        checkout_session_id=checkout.id,
+                        placement_id=placement.id,
+                        episode_id=episode.id,
+                        amount=Decimal("19.00"),
+                        currency="EUR",
+                    )
+                )
+                other.commit()
+        return made(*args, **kwargs)
+
+    meanwhile.done = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(analytics_service, "_checkout_funnel", meanwhile)
+    report = client.get(f"/v1/analytics/episodes/{episode.id}", headers=brand.headers).json()
+
+    # Then the report is the funnel as it stood when it began: one tap, one press, no order
+    assert (report["taps"], report["checkouts_started"], report["orders_paid"]) == (1, 1, 0)
+    # And the next report has the press and the order
+    later = client.get(f"/v1/analytics/episodes/{episode.id}", headers=brand.headers).json()
+    assert (later["taps"], later["checkouts_started"], later["orders_paid"]) == (1, 2, 1)
