@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session
 
-from api.catalog.models import Product, Variant
+from api.catalog.models import Product, ProductImage, Variant
 from api.review.models import PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
@@ -296,4 +296,57 @@ def test_a_brand_marks_a_products_own_print_from_the_catalog_and_the_list_says_i
     expect(page.locator("#marks-message")).to_have_text(
         "This product has no image yet: add its packshot to the catalog, then mark it."
     )
+    assert page_errors == []
+
+
+def test_the_catalog_list_says_which_products_the_linker_has_no_image_of_and_why(
+    desk_page: Page, live_api: LiveApi, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given four products: one with no image, one whose image URL answered 404, one whose image is still
+    # to be fetched, and one with its packshot uploaded
+    brand = seed_brand(live_api.engine, "catalog-images")
+    made = {
+        name: seed_product(live_api.engine, brand, factories.make_product(name, title, "Acme"))
+        for name, title in (("bare", "Bare Bar"), ("broken", "Broken Link"), ("pending", "Pending Pie"))
+    }
+    held = seed_product(live_api.engine, brand, OAT)
+    with Session(live_api.engine) as session:
+        for name, error in (("broken", "HTTP 404 from images.example.com"), ("pending", None)):
+            session.add(
+                ProductImage(
+                    product_id=made[name].id,
+                    brand_id=brand.id,
+                    source_url=f"https://images.example.com/{name}.jpg",
+                    fetch_error=error,
+                    fetch_attempts=1 if error else 0,
+                )
+            )
+        session.commit()
+    uploaded = page.request.post(
+        f"{live_api.base_url}/v1/products/{held.id}/images",
+        headers=brand.headers,
+        multipart={
+            "file": {"name": "oat.png", "mimeType": "image/png", "buffer": packshot_png((40, 120, 200))}
+        },
+    )
+    assert uploaded.status == 201, uploaded.text()
+
+    # When the brand opens its catalog
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_catalog(page)
+
+    # Then each product without an image the linker holds says so, and why; the one with its packshot does not
+    notes = {
+        "bare": "no image: the linker cannot find it in episodes; add its packshot",
+        "broken": "its image could not be fetched: HTTP 404 from images.example.com (add the image again)",
+        "pending": "its image is being fetched",
+    }
+    for name, note in notes.items():
+        expect(product_row(dialog, made[name]).locator(".p-images")).to_have_text(note)
+    expect(product_row(dialog, made["broken"]).locator(".p-images")).to_have_class(re.compile(r"\berror\b"))
+    expect(product_row(dialog, made["pending"]).locator(".p-images")).not_to_have_class(
+        re.compile(r"\berror\b")
+    )
+    expect(product_row(dialog, held).locator(".p-images")).to_have_count(0)
     assert page_errors == []

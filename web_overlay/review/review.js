@@ -2187,7 +2187,7 @@ const PRODUCTS_PAGE = 25;
  * @property {string} id
  * @property {string} title
  * @property {string} vendor
- * @property {{id: string, url: string}[]} images
+ * @property {{id: string, url: string, indexed: boolean, fetch_error: string | null, fetch_retry_at?: string | null}[]} images
  * @property {ListedVariant[]} variants
  * @property {unknown[]} own_print the boxes around the print only it has (the catalog list counts them)
  */
@@ -2316,6 +2316,29 @@ function variantRow(v) {
   return row;
 }
 
+/** The product's image trouble as a line of its row, or nothing. @param {ListedProduct} p */
+function imageNote(p) {
+  const trouble = imageTrouble(p);
+  return trouble ? [h('span', { class: `p-images${trouble.bad ? ' error' : ''}` }, [trouble.text])] : [];
+}
+
+/**
+ * What the linker has to find the product by, when that is a problem: no image at all, images whose URL
+ * could not be fetched (and whether it is tried again), or images still on their way. Null when one is held.
+ * @param {ListedProduct} p
+ * @returns {{text: string, bad: boolean} | null}
+ */
+function imageTrouble(p) {
+  if (!p.images.length) return { text: 'no image: the linker cannot find it in episodes; add its packshot', bad: true };
+  if (p.images.some((image) => image.indexed)) return null;
+  const failed = p.images.find((image) => image.fetch_error);
+  if (failed) {
+    const again = failed.fetch_retry_at ? ' (tried again later)' : ' (add the image again)';
+    return { text: `its image could not be fetched: ${failed.fetch_error}${again}`, bad: true };
+  }
+  return { text: 'its image is being fetched', bad: false };
+}
+
 function renderProducts() {
   const list = $('catalog-products');
   list.replaceChildren(...productList.items.map((p) => {
@@ -2351,6 +2374,7 @@ function renderProducts() {
           h('strong', {}, [p.title]), p.vendor ? ` ${p.vendor}` : '', ' ',
           h('span', { class: 'ep-facts' }, [boxes ? `· own print marked (${boxes} box${boxes === 1 ? '' : 'es'})` : '· own print not marked']),
         ]),
+        ...imageNote(p),
         p.variants.length
           ? h('ul', { class: 'variants', 'aria-label': `Variants of ${p.title}` }, p.variants.map(variantRow))
           : h('span', { class: 'ep-facts' }, ['No variant: nothing of it can be bought.']),
