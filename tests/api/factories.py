@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.brands.models import CheckoutProviderName
 from api.catalog.models import Product, Variant
-from api.checkout.models import CheckoutSession
+from api.checkout.models import CheckoutSession, Order
 from api.episodes.models import Episode
 from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
@@ -122,9 +122,12 @@ def make_checkout(
     click_id: str,
     amount: str = "19.00",
     provider: CheckoutProviderName = CheckoutProviderName.SHOPIFY,
+    quantity: int = 1,
+    provider_session_id: str | None = None,
 ) -> CheckoutSession:
-    """A checkout a shopper started from `placement` for one of `variant_id` (stored as the checkout route
-    stores it, without a provider call): the variant is sold through ReelCart from then on."""
+    """A checkout a shopper started from `placement` for `quantity` of `variant_id`, `amount` in all (stored
+    as the checkout route stores it, without a provider call): the variant is sold through ReelCart from
+    then on."""
     with Session(engine, expire_on_commit=False) as session:
         checkout = CheckoutSession(
             brand_id=placement.brand_id,
@@ -132,11 +135,30 @@ def make_checkout(
             placement_id=placement.id,
             episode_id=placement.episode_id,
             variant_id=variant_id,
-            quantity=1,
+            quantity=quantity,
             provider=provider,
+            provider_session_id=provider_session_id,
             amount=Decimal(amount),
             currency="EUR",
         )
         session.add(checkout)
         session.commit()
         return checkout
+
+
+def make_paid_order(engine: Engine, checkout: CheckoutSession, *, provider_event_id: str) -> Order:
+    """The paid order the provider reported for `checkout`: its whole amount, attributed to its placement."""
+    with Session(engine, expire_on_commit=False) as session:
+        order = Order(
+            brand_id=checkout.brand_id,
+            provider=checkout.provider,
+            provider_event_id=provider_event_id,
+            checkout_session_id=checkout.id,
+            placement_id=checkout.placement_id,
+            episode_id=checkout.episode_id,
+            amount=checkout.amount,
+            currency=checkout.currency,
+        )
+        session.add(order)
+        session.commit()
+        return order

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -17,8 +17,9 @@ from sqlmodel import Session, select
 
 from api.brands.models import Brand, CheckoutProviderName
 from api.catalog.models import Variant
-from api.checkout.models import CheckoutSession, CheckoutStatus
+from api.checkout.models import CheckoutSession
 from tests.api.commerce_support import Shoppable, World
+from tests.api.factories import make_checkout
 from tests.commerce.fakes.loopback import Reply
 from tests.utils.api import BrandAccount
 
@@ -50,12 +51,6 @@ def stripe_answering_slowly(world: World, engine: Engine, body: dict[str, Any]) 
     assert "response" in done
 
 
-def _change(engine: Engine, change: Callable[[Session], None]) -> None:
-    with Session(engine) as session:
-        change(session)
-        session.commit()
-
-
 def _checkouts(engine: Engine) -> list[CheckoutSession]:
     with Session(engine) as session:
         return list(session.exec(select(CheckoutSession)).all())
@@ -64,14 +59,12 @@ def _checkouts(engine: Engine) -> list[CheckoutSession]:
 def test_a_stripe_account_disconnected_during_the_call_refuses_the_checkout(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    def disconnect(session: Session) -> None:
-        stored = session.get(Brand, brand.brand.id)
-        assert stored is not None
+    body = hoodie.checkout_body(click_id="click-disconnected")
+    with stripe_answering_slowly(world, engine, body) as done, Session(engine) as session:
+        stored = session.get_one(Brand, brand.brand.id)
         stored.stripe_account_id = None
         session.add(stored)
-
-    with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-disconnected")) as done:
-        _change(engine, disconnect)
+        session.commit()
 
     refused = done["response"]
     assert refused.status_code == 409, refused.text
@@ -80,34 +73,25 @@ def test_a_stripe_account_disconnected_during_the_call_refuses_the_checkout(
     assert _checkouts(engine) == []
 
 
-def _recorded_by_another_request(
-    brand: BrandAccount, item: Shoppable, quantity: int
-) -> Callable[[Session], None]:
-    def record(session: Session) -> None:
-        session.add(
-            CheckoutSession(
-                brand_id=brand.brand.id,
-                click_id="click-twice",
-                placement_id=item.placement.id,
-                episode_id=item.episode.id,
-                variant_id=item.variant.id,
-                quantity=quantity,
-                provider=CheckoutProviderName.STRIPE,
-                provider_session_id="cs_recorded_first",
-                status=CheckoutStatus.OPEN,
-                amount=item.variant.price * quantity,
-                currency="EUR",
-            )
-        )
-
-    return record
+def _recorded_by_another_request(engine: Engine, item: Shoppable, quantity: int) -> None:
+    """The same click id's checkout, for `quantity` hoodies, recorded and committed by another request."""
+    make_checkout(
+        engine,
+        item.placement,
+        item.variant.id,
+        click_id="click-twice",
+        amount=str(item.variant.price * quantity),
+        provider=CheckoutProviderName.STRIPE,
+        quantity=quantity,
+        provider_session_id="cs_recorded_first",
+    )
 
 
 def test_the_same_tap_recorded_by_another_request_during_the_call_is_answered_with_that_checkout(
-    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+    world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
     with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-twice")) as done:
-        _change(engine, _recorded_by_another_request(brand, hoodie, quantity=1))
+        _recorded_by_another_request(engine, hoodie, quantity=1)
 
     replayed = done["response"]
     assert replayed.status_code == 200, replayed.text
@@ -118,10 +102,10 @@ def test_the_same_tap_recorded_by_another_request_during_the_call_is_answered_wi
 
 
 def test_another_tap_under_the_same_click_id_recorded_during_the_call_is_refused(
-    world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
+    world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
     with stripe_answering_slowly(world, engine, hoodie.checkout_body(click_id="click-twice")) as done:
-        _change(engine, _recorded_by_another_request(brand, hoodie, quantity=2))
+        _recorded_by_another_request(engine, hoodie, quantity=2)
 
     refused = done["response"]
     assert refused.status_code == 409, refused.text

@@ -20,7 +20,7 @@ from api.brands.models import CheckoutProviderName
 from api.checkout.models import CheckoutSession, Order
 from api.review.models import PlacementStatus
 from api.settings import ApiSettings
-from tests.api.factories import make_checkout, make_episode, make_placement, make_product
+from tests.api.factories import make_checkout, make_episode, make_paid_order, make_placement, make_product
 from tests.utils.api import BrandAccount
 
 
@@ -217,20 +217,7 @@ def test_rates_with_nothing_to_divide_by_are_null_not_zero(
     checkout = make_checkout(
         engine, placement, variant.id, click_id="c1", amount="4.99", provider=CheckoutProviderName.STRIPE
     )
-    with Session(engine) as session:
-        session.add(
-            Order(
-                brand_id=brand.brand.id,
-                provider=CheckoutProviderName.STRIPE,
-                provider_event_id="evt_1",
-                checkout_session_id=checkout.id,
-                placement_id=placement.id,
-                episode_id=episode.id,
-                amount=Decimal("4.99"),
-                currency="EUR",
-            )
-        )
-        session.commit()
+    make_paid_order(engine, checkout, provider_event_id="evt_1")
 
     report = client.get(f"/v1/analytics/episodes/{episode.id}", headers=brand.headers).json()
 
@@ -343,20 +330,7 @@ def test_a_report_on_postgresql_reads_one_moment_however_the_funnel_changes_whil
                 )
                 other.commit()
             checkout = make_checkout(engine, placement, variant.id, click_id="c2")
-            with Session(engine) as other:
-                other.add(
-                    Order(
-                        brand_id=brand.brand.id,
-                        provider=CheckoutProviderName.SHOPIFY,
-                        provider_event_id="order-meanwhile",
-                        checkout_session_id=checkout.id,
-                        placement_id=placement.id,
-                        episode_id=episode.id,
-                        amount=Decimal("19.00"),
-                        currency="EUR",
-                    )
-                )
-                other.commit()
+            make_paid_order(engine, checkout, provider_event_id="order-meanwhile")
         return made(*args, **kwargs)
 
     meanwhile.done = False  # type: ignore[attr-defined]

@@ -41,3 +41,14 @@ def drag_on(page: Page, selector: str, start: tuple[float, float], end: tuple[fl
     page.mouse.down()
     page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=8)
     page.mouse.up()
+
+
+def upload_image(page: Page, base_url: str, headers: dict[str, str], product_id: object, png: bytes) -> str:
+    """Upload a PNG to a product through the API, as a brand would; returns the new image's id."""
+    uploaded = page.request.post(
+        f"{base_url}/v1/products/{product_id}/images",
+        headers=headers,
+        multipart={"file": {"name": "pack.png", "mimeType": "image/png", "buffer": png}},
+    )
+    assert uploaded.status == 201, uploaded.text()
+    return str(uploaded.json()["id"])

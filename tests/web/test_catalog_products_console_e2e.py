@@ -18,7 +18,7 @@ from api.catalog.models import Product, ProductImage, Variant
 from api.review.models import PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.console import drag_on, sign_in
+from tests.web.console import drag_on, sign_in, upload_image
 from tests.web.factories import Keyframe
 from tests.web.media import TestVideo, packshot_png
 from tests.web.real_api import LiveApi, start_live_api
@@ -264,14 +264,7 @@ def test_a_brand_marks_a_products_own_print_from_the_catalog_and_the_list_says_i
     brand = seed_brand(live_api.engine, "catalog-marker")
     oat = seed_product(live_api.engine, brand, OAT)
     cola = seed_product(live_api.engine, brand, COLA)
-    uploaded = page.request.post(
-        f"{live_api.base_url}/v1/products/{oat.id}/images",
-        headers=brand.headers,
-        multipart={
-            "file": {"name": "oat.png", "mimeType": "image/png", "buffer": packshot_png((40, 120, 200))}
-        },
-    )
-    assert uploaded.status == 201, uploaded.text()
+    upload_image(page, live_api.base_url, brand.headers, oat.id, packshot_png((40, 120, 200)))
     sign_in(page, live_api.base_url, brand.key)
     dialog = open_catalog(page)
     expect(product_row(dialog, oat)).to_contain_text("own print not marked")
@@ -323,14 +316,7 @@ def test_the_catalog_list_says_which_products_the_linker_has_no_image_of_and_why
                 )
             )
         session.commit()
-    uploaded = page.request.post(
-        f"{live_api.base_url}/v1/products/{held.id}/images",
-        headers=brand.headers,
-        multipart={
-            "file": {"name": "oat.png", "mimeType": "image/png", "buffer": packshot_png((40, 120, 200))}
-        },
-    )
-    assert uploaded.status == 201, uploaded.text()
+    upload_image(page, live_api.base_url, brand.headers, held.id, packshot_png((40, 120, 200)))
 
     # When the brand opens its catalog
     sign_in(page, live_api.base_url, brand.key)

@@ -38,7 +38,7 @@ from tests.tagger.linking.factories import combined_edition, family_packshot, ot
 from tests.tagger.linking.factories import extractor as linking_extractor
 from tests.utils.web import PageErrors
 from tests.web import factories
-from tests.web.console import current_id, drag_on, pause_clip_at, queue_ids, sign_in
+from tests.web.console import current_id, drag_on, pause_clip_at, queue_ids, sign_in, upload_image
 from tests.web.factories import JsonObject, Keyframe, expected_dot, interpolate_box, rendered_rect
 from tests.web.media import FPS, HEIGHT, WIDTH, TestVideo, packshot_png
 from tests.web.player import (
@@ -679,17 +679,6 @@ def test_a_trimmed_span_and_moved_box_save_and_a_stale_write_gets_the_412_confli
     assert page_errors == []
 
 
-def _upload_image(page: Page, live_api: LiveApi, world: ReviewWorld, product_id: object, png: bytes) -> str:
-    """Upload a PNG to a product through the API, as a brand would; returns the new image's id."""
-    uploaded = page.request.post(
-        f"{live_api.base_url}/v1/products/{product_id}/images",
-        headers=world.brand.headers,
-        multipart={"file": {"name": "pack.png", "mimeType": "image/png", "buffer": png}},
-    )
-    assert uploaded.status == 201, uploaded.text()
-    return str(uploaded.json()["id"])
-
-
 def _sign_in_at_the_tote_bag(page: Page, live_api: LiveApi, world: ReviewWorld) -> None:
     """Sign in and move to the tote bag's placement, the queue's fifth (loaded in full first, so the
     keys move through all of it)."""
@@ -707,7 +696,7 @@ def test_a_brand_draws_a_products_own_print_over_its_packshot_and_the_api_keeps_
     tote = world.products[TOTE.id]
     # Given the tote bag has two images, uploaded through the API
     front, back, side = (
-        _upload_image(page, live_api, world, tote.id, packshot_png(colour))
+        upload_image(page, live_api.base_url, world.brand.headers, tote.id, packshot_png(colour))
         for colour in ((40, 120, 200), (200, 120, 40), (90, 160, 90))
     )
     _sign_in_at_the_tote_bag(page, live_api, world)
@@ -817,7 +806,7 @@ def test_saved_marks_relink_the_placements_they_decide_and_the_console_says_what
     page, world = desk_page, review_world
     tote = world.products[TOTE.id]
     # Given the tote bag has a packshot, and its placement awaiting review kept its crops at tagging time
-    _upload_image(page, live_api, world, tote.id, packshot_png((40, 120, 200)))
+    upload_image(page, live_api.base_url, world.brand.headers, tote.id, packshot_png((40, 120, 200)))
     crop = tmp_path / "bag-crop.jpg"
     cv2.imwrite(str(crop), np.full((80, 60, 3), 120, np.uint8))
     with Session(live_api.engine) as session:
@@ -998,7 +987,7 @@ def test_the_marks_editor_checks_each_box_against_the_catalog_and_shows_print_a_
     for product_id, flavour in ((str(tote.id), 101), (created.json()["id"], 202)):
         ok, png = cv2.imencode(".png", family_packshot(flavour))
         assert ok
-        _upload_image(page, live_api, world, product_id, png.tobytes())
+        upload_image(page, live_api.base_url, world.brand.headers, product_id, png.tobytes())
     with Session(live_api.engine) as session:
         items = catalog_items(session, world.brand.id)
     FileIndexStore(index_folder(live_api.settings, world.brand.id)).save(

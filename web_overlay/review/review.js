@@ -2274,13 +2274,18 @@ function variantChanges(v) {
   return changes;
 }
 
-/** The row's Save button, enabled while there is something to save and no save is on its way. @param {ListedVariant} v */
-function refreshSave(v) {
-  const save = /** @type {HTMLButtonElement | null} */ ($('catalog-products').querySelector(`li[data-variant="${CSS.escape(v.id)}"] button`));
-  if (!save) return;
+/** A row's Save button: enabled while there is something to save and no save is on its way.
+ * @param {HTMLButtonElement} save @param {ListedVariant} v */
+function showSaveState(save, v) {
   const saving = productList.saving.has(v.id);
   save.textContent = saving ? 'Saving…' : 'Save';
   save.disabled = saving || Object.keys(variantChanges(v)).length === 0;
+}
+
+/** The Save button of the variant's row on screen, brought up to date. @param {ListedVariant} v */
+function refreshSave(v) {
+  const save = /** @type {HTMLButtonElement | null} */ ($('catalog-products').querySelector(`li[data-variant="${CSS.escape(v.id)}"] button`));
+  if (save) showSaveState(save, v);
 }
 
 /** A variant's row: SKU and name, price, availability and its Save button. @param {ListedVariant} v */
@@ -2304,16 +2309,13 @@ function variantRow(v) {
     if (event.key === 'Enter') void saveVariant(v);
   });
   save.addEventListener('click', () => void saveVariant(v));
-  const row = h('li', { 'data-variant': v.id }, [
+  showSaveState(save, v);
+  return h('li', { 'data-variant': v.id }, [
     h('span', { class: 'v-name' }, [[v.title, v.sku].filter(Boolean).join(' · ')]), ' ',
     h('label', { class: 'v-price' }, [price, ` ${v.currency}`]), ' ',
     h('label', { class: 'v-available' }, [available, ' available']), ' ',
     save,
   ]);
-  const saving = productList.saving.has(v.id);
-  save.textContent = saving ? 'Saving…' : 'Save';
-  save.disabled = saving || Object.keys(variantChanges(v)).length === 0;
-  return row;
 }
 
 /** The product's image trouble as a line of its row, or nothing. @param {ListedProduct} p */
