@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 from sqlmodel import Session
 
 from api.catalog.models import Product, ProductImage, Variant
@@ -253,6 +253,65 @@ def test_a_brand_deletes_a_product_and_one_shoppers_bought_is_kept_with_what_to_
     expect(product_row(dialog, theirs)).to_contain_text("Green Tea")
     expect(dialog.locator("#catalog-message")).to_have_text("")
     expect(dialog.get_by_label("Find products")).to_have_value("")
+    assert page_errors == []
+
+
+def test_a_keyboard_keeps_its_place_while_the_list_is_drawn_again(
+    desk_page: Page, live_api: LiveApi, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a brand with three products
+    brand = seed_brand(live_api.engine, "catalog-keyboard")
+    oat = seed_product(live_api.engine, brand, OAT)
+    cola = seed_product(live_api.engine, brand, COLA)
+    tea = seed_product(live_api.engine, brand, factories.make_product("tea", "Green Tea", "Leaf"))
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_catalog(page)
+    expect(dialog.locator("#catalog-count")).to_have_text("3 products in the catalog.")
+
+    # When it asks to delete Green Tea from the keyboard and keeps it
+    product_row(dialog, tea).get_by_role("button", name="Delete “Green Tea”…").focus()
+    page.keyboard.press("Enter")
+    expect(product_row(dialog, tea).get_by_role("button", name="Delete for good")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    # Then the focus is back on the button it started from, not lost with the confirmation
+    expect(product_row(dialog, tea).get_by_role("button", name="Delete “Green Tea”…")).to_be_focused()
+
+    # When it deletes Oat Drink and, while the API is still answering, types a price in Cola Zero's row
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(f"**/v1/products/{oat.id}", hold)
+    product_row(dialog, oat).get_by_role("button", name="Delete “Oat Drink”…").click()
+    product_row(dialog, oat).get_by_role("button", name="Delete for good").click()
+    for _ in range(50):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    price = product_row(dialog, cola).get_by_label("Price of COLA-330 (EUR)")
+    price.fill("")
+    price.press_sequentially("3.5")
+    held[0].continue_()
+    expect(dialog.locator("#catalog-message")).to_have_text(
+        "Deleted “Oat Drink”: its hotspots are down, and any placement that named it is linked again."
+    )
+    expect(product_row(dialog, oat)).to_have_count(0)
+    # Then the rows drawn again keep the field it was typing in, and the caret where it was
+    expect(price).to_be_focused()
+    page.keyboard.type("9")
+    expect(price).to_have_value("3.59")
+    page.unroute(f"**/v1/products/{oat.id}")
+
+    # And deleting with the focus on the row's own button leaves it in the search box, not nowhere
+    product_row(dialog, tea).get_by_role("button", name="Delete “Green Tea”…").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(product_row(dialog, tea)).to_have_count(0)
+    expect(dialog.get_by_label("Find products")).to_be_focused()
     assert page_errors == []
 
 

@@ -2341,8 +2341,37 @@ function imageTrouble(p) {
   return { text: 'its image is being fetched', bad: false };
 }
 
+/**
+ * Where the focus is in the product list: its row (a variant's, else a product's) and the control's label, and
+ * the caret of a price being typed. The rows are drawn anew when the list is read again (Find, Load more, a
+ * deletion, a product's marks saved); without this a brand typing a price would lose the field.
+ * @param {HTMLElement} list
+ * @returns {{row: string, label: string, caret: [number | null, number | null] | null} | null}
+ */
+function focusInProducts(list) {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !list.contains(active)) return null;
+  const label = active.getAttribute('aria-label');
+  const row = active.closest('li[data-variant], li[data-product]');
+  if (!label || !(row instanceof HTMLElement)) return null;
+  const key = row.dataset.variant ? `li[data-variant="${CSS.escape(row.dataset.variant)}"]` : `li[data-product="${CSS.escape(row.dataset.product ?? '')}"]`;
+  const caret = active instanceof HTMLInputElement && active.type === 'text' ? /** @type {[number | null, number | null]} */ ([active.selectionStart, active.selectionEnd]) : null;
+  return { row: key, label, caret };
+}
+
+/** Put the focus back where `focusInProducts` found it, when that control is still on screen.
+ * @param {HTMLElement} list @param {ReturnType<typeof focusInProducts>} focused */
+function restoreFocusInProducts(list, focused) {
+  if (!focused) return;
+  const control = list.querySelector(`${focused.row} [aria-label="${CSS.escape(focused.label)}"]`);
+  if (!(control instanceof HTMLElement)) return;
+  control.focus();
+  if (focused.caret && control instanceof HTMLInputElement) control.setSelectionRange(focused.caret[0], focused.caret[1]);
+}
+
 function renderProducts() {
   const list = $('catalog-products');
+  const focused = focusInProducts(list);
   list.replaceChildren(...productList.items.map((p) => {
     /** @type {(Node | string)[]} */
     const actions = [];
@@ -2354,6 +2383,7 @@ function renderProducts() {
         productList.confirming = null;
         catalogSay('');
         renderProducts();
+        focusDeleteOf(p.id);
       });
       actions.push(h('span', { class: 'confirm' }, [`Delete “${p.title}”? Its hotspots come down, and placements that name it are linked again.`]), ' ', sure, ' ', keep);
     } else {
@@ -2388,6 +2418,12 @@ function renderProducts() {
   none.textContent = productList.query ? `No product matches “${productList.query}”.` : 'No products yet: import some above.';
   none.hidden = productList.items.length > 0;
   $('catalog-more').hidden = productList.items.length >= productList.total;
+  restoreFocusInProducts(list, focused);
+}
+
+/** Back to a product's Delete… button once its confirmation is gone (kept, or refused by the API). @param {string} productId */
+function focusDeleteOf(productId) {
+  /** @type {HTMLElement | null} */ ($('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"] .ep-actions button:last-child`))?.focus();
 }
 
 /** A product's marks saved in the editor: the catalog list shows how many it has now. @param {MarkedProduct} saved */
@@ -2470,6 +2506,7 @@ async function deleteProduct(p) {
     if (!(error instanceof ApiError && error.status === 404)) {
       productList.confirming = null;
       renderProducts();
+      focusDeleteOf(p.id);
       const problem = error instanceof ApiError ? error.problem : {};
       catalogSay(problem.type?.endsWith('/already-sold')
         ? `Not deleted: shoppers started checkouts for “${p.title}”, so it stays with your sales records. ` +
@@ -2485,7 +2522,10 @@ async function deleteProduct(p) {
   productList.total = Math.max(0, productList.total - 1);
   productList.confirming = null;
   for (const v of p.variants) productList.drafts.delete(v.id);
+  const wasInRow = $('catalog-products').querySelector(`li[data-product="${CSS.escape(p.id)}"]`)?.contains(document.activeElement);
   renderProducts();
+  // Its row, and the button pressed, are gone: the search box is where a keyboard goes on from.
+  if (wasInRow) $('catalog-q').focus();
   await countProducts();
   await queueAfterProductDeleted(p.id, monitor, session);
 }
