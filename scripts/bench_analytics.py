@@ -40,7 +40,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.analytics.counting import recount_events
+from api.analytics.counting import count_mismatches, recount_events
 from api.analytics.models import Event
 from api.app import create_app
 from api.auth import issue_api_key
@@ -268,6 +268,13 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             recount_events(session)
             session.commit()
         recount_s = time.perf_counter() - recount_started
+        # `reelcart analytics check`: every count against its events, which now agree.
+        check_started = time.perf_counter()
+        with Session(engine) as session:
+            check = count_mismatches(session)
+        check_s = time.perf_counter() - check_started
+        if check.mismatches:
+            raise SystemExit(f"the counts disagree with the events after a recount: {check}")
         if engine.dialect.name == "postgresql" and args.vacuum:
             # What autovacuum leaves after a burst of inserts (PostgreSQL 13+ vacuums insert-only tables
             # too): statistics, and the visibility map that lets a count read the index alone.
@@ -292,6 +299,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "brand_totals": brand,
         "one_episode": episode,
         "recount_s": round(recount_s, 1),
+        "check_s": round(check_s, 1),
         "ingest": ingest,
         "cpu": f"{platform.processor() or platform.machine()}; {cpu_flags()}",
     }

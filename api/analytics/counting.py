@@ -1,8 +1,10 @@
-"""The event counts the funnel reads (`EventCount`): added to as events are stored, rebuilt on demand.
+"""The event counts the funnel reads (`EventCount`): added to as events are stored, checked and rebuilt on
+demand.
 
 Every place that stores an `Event` calls `count_events` in the same transaction, so the counts and the
-events commit together. `recount_events` rebuilds them from the events (after a rolling upgrade that let
-an older release store events uncounted, or to repair counts after hand edits of the events).
+events commit together. `count_mismatches` says where they disagree (an older release stored events
+uncounted during a rolling upgrade, or events were edited by hand), and `recount_events` rebuilds them
+from the events.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -88,3 +91,71 @@ def recount_events(session: Session, *, progress: Callable[[int, int], None] | N
         after = ids[-1]
         if progress is not None:
             progress(placements_done, counted)
+
+
+@dataclass(frozen=True, slots=True)
+class CountMismatch:
+    """A placement's events of one type: what the counts say, and how many are stored."""
+
+    placement_id: uuid.UUID
+    type: str
+    counted: int
+    stored: int
+
+
+@dataclass(frozen=True, slots=True)
+class CountCheck:
+    """What `count_mismatches` found: every (placement, type) whose count is not its events' number, the
+    first `shown` of them, and how many events and counts it compared."""
+
+    mismatches: int
+    shown: list[CountMismatch]
+    events: int
+    counted: int
+
+
+def count_mismatches(session: Session, *, show: int = 20) -> CountCheck:
+    """Compare the counts with the stored events, per placement and type, in one statement: it reads one
+    snapshot, and an event is committed with its count, so a batch stored meanwhile is in both or in
+    neither and never reads as a mismatch. Reads every event once (a GROUP BY over the table); writes
+    nothing."""
+    stored = (
+        select(
+            col(Event.placement_id).label("placement_id"),
+            col(Event.type).label("type"),
+            func.count().label("n"),
+        )
+        .where(col(Event.placement_id).is_not(None))
+        .group_by(col(Event.placement_id), col(Event.type))
+        .subquery("stored")
+    )
+    counted = (
+        select(
+            col(EventCount.placement_id).label("placement_id"),
+            col(EventCount.type).label("type"),
+            func.sum(EventCount.count).label("n"),
+        )
+        .group_by(col(EventCount.placement_id), col(EventCount.type))
+        .subquery("counted")
+    )
+    same_key = (stored.c.placement_id == counted.c.placement_id) & (stored.c.type == counted.c.type)
+    stored_n, counted_n = func.coalesce(stored.c.n, 0), func.coalesce(counted.c.n, 0)
+    placement_id = func.coalesce(stored.c.placement_id, counted.c.placement_id)
+    kind = func.coalesce(stored.c.type, counted.c.type)
+    compared = (
+        select(placement_id, kind, counted_n, stored_n)
+        .select_from(stored.join(counted, same_key, full=True))
+        .order_by(placement_id, kind)
+    )
+    mismatches = 0
+    shown: list[CountMismatch] = []
+    events = counts = 0
+    for placement, event_type, n_counted, n_stored in session.execute(compared):
+        events += int(n_stored)
+        counts += int(n_counted)
+        if int(n_counted) == int(n_stored):
+            continue
+        mismatches += 1
+        if len(shown) < show:
+            shown.append(CountMismatch(placement, event_type, int(n_counted), int(n_stored)))
+    return CountCheck(mismatches=mismatches, shown=shown, events=events, counted=counts)

@@ -1,19 +1,63 @@
-"""`reelcart analytics recount`: rebuild the event counts the funnel reads from the events."""
+"""`reelcart analytics check` and `recount`: compare the event counts the funnel reads with the events, and
+rebuild them from the events."""
 
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.analytics.counting import recount_events
+from api.analytics.counting import count_mismatches, recount_events
 from api.cli._common import console, fail, load_settings, open_database
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Analytics: the counts the brands' results are read from.", no_args_is_help=True)
+
+    @group.command("check")
+    def check(
+        show: Annotated[int, typer.Option(min=0, max=10_000, help="How many mismatches to list")] = 20,
+    ) -> None:
+        """Compare the counts the brands' results are read from with the stored events, placement by
+        placement (after a rolling upgrade, to know whether `recount` is needed). Reads every event once and
+        writes nothing. Exits 0 when they agree, 1 when they disagree, 2 when it could not compare them."""
+        engine = open_database(load_settings(), require_current=True)
+        started = time.perf_counter()
+        try:
+            with Session(engine) as session:
+                found = count_mismatches(session, show=show)
+        except SQLAlchemyError as error:
+            fail(f"check failed: {str(error).splitlines()[0]}", code=2)
+        finally:
+            engine.dispose()
+        seconds = time.perf_counter() - started
+        if not found.mismatches:
+            console.print(
+                f"the counts agree with the {found.events:,} stored events ({seconds:.1f} s): "
+                "nothing to recount"
+            )
+            return
+        table = Table(
+            "placement", "event type", "counted", "stored", title="counts that disagree with the events"
+        )
+        for mismatch in found.shown:
+            table.add_row(
+                str(mismatch.placement_id), mismatch.type, f"{mismatch.counted:,}", f"{mismatch.stored:,}"
+            )
+        console.print(table)
+        more = found.mismatches - len(found.shown)
+        pairs = "pair disagrees" if found.mismatches == 1 else "pairs disagree"
+        console.print(
+            f"{found.mismatches:,} placement and event type {pairs}"
+            + (f" ({more:,} not listed)" if more > 0 else "")
+            + f": the counts hold {found.counted:,} events, the events table {found.events:,} "
+            f"({seconds:.1f} s). Run `reelcart analytics recount` to count them again from the events."
+        )
+        raise typer.Exit(1)
 
     @group.command("recount")
     def recount() -> None:

@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
             # Events stored by nodes still on the older release while the migration ran are not counted.
             console.print(
                 "analytics counts were filled from the events stored so far: once every API node runs this "
-                "release, run `reelcart analytics recount` to count the events older nodes stored meanwhile"
+                "release, run `reelcart analytics recount` to count the events older nodes stored meanwhile "
+                "(`reelcart analytics check` says whether any were)"
             )
 
     @group.command("revision")

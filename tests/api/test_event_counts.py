@@ -1,6 +1,7 @@
 """The event counts the funnel reads: kept with every stored event, by the players' batches and the checkout
 route alike (tests/api/test_checkout_analytics.py counts its failures from them), filled from the events
-by migration 0028, rebuilt by `reelcart analytics recount`, and gone with the episode."""
+by migration 0028, compared with them by `reelcart analytics check`, rebuilt by `reelcart analytics
+recount`, and gone with the episode."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.analytics import counting
-from api.analytics.counting import count_events, recount_events
+from api.analytics.counting import CountCheck, CountMismatch, count_events, count_mismatches, recount_events
 from api.analytics.models import Event, EventCount
 from api.cli import app
 from api.db import alembic_config, create_db_engine, upgrade_database
@@ -257,6 +258,152 @@ def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
             assert errors == []
             assert sum(stored(engine).values()) == 2 * 60 * 2
             assert counted(engine) == stored(engine)
+        finally:
+            engine.dispose()
+
+
+def _store(
+    engine: Engine, brand_id: uuid.UUID, placement: Placement, *kinds: str, count: bool = True
+) -> None:
+    """Events stored as the API stores them (counted in the same transaction), or, `count=False`, as a
+    release from before the counts did."""
+    with Session(engine) as session:
+        for kind in kinds:
+            session.add(
+                Event(
+                    type=kind, brand_id=brand_id, episode_id=placement.episode_id, placement_id=placement.id
+                )
+            )
+        session.flush()
+        if count:
+            count_events(session, [(placement.id, kind) for kind in kinds])
+        session.commit()
+
+
+def test_the_check_finds_counts_that_disagree_with_the_events_and_a_recount_mends_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = create_db_engine(database_url)
+    monkeypatch.setenv("REELCART_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        upgrade_database(engine)
+        brand_id = make_brand(engine, "checked").brand.id
+        settings = ApiSettings(_env_file=None, database_url=database_url, media_dir=tmp_path / "media")
+        episode = make_episode(engine, brand_id, settings)
+        first, second = (
+            make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(2)
+        )
+        _store(engine, brand_id, first, "hotspot_impression", "hotspot_tap")
+        _store(engine, brand_id, second, "hotspot_impression")
+
+        # Given counts kept with every event: the check agrees and exits 0
+        agreeing = runner.invoke(app, ["analytics", "check"])
+        assert agreeing.exit_code == 0, agreeing.output
+        assert "the counts agree with the 3 stored events" in agreeing.output
+
+        # When an older release stores an event uncounted, and a count is left with no event behind it
+        _store(engine, brand_id, first, "sheet_open", count=False)
+        with Session(engine) as session:
+            session.add(EventCount(placement_id=second.id, type="checkout_started", slot=3, count=4))
+            session.commit()
+
+        # Then the check names both, with what each side says, and exits 1
+        with Session(engine) as session:
+            found = count_mismatches(session)
+        assert found == CountCheck(
+            mismatches=2,
+            shown=sorted(
+                [
+                    CountMismatch(first.id, "sheet_open", counted=0, stored=1),
+                    CountMismatch(second.id, "checkout_started", counted=4, stored=0),
+                ],
+                key=lambda m: m.placement_id.hex,  # uuid order, as both databases sort them
+            ),
+            events=4,
+            counted=7,
+        )
+        disagreeing = runner.invoke(app, ["analytics", "check"])
+        assert disagreeing.exit_code == 1, disagreeing.output
+        said = " ".join(disagreeing.output.split())
+        assert f"{first.id} │ sheet_open │ 0 │ 1" in said
+        assert f"{second.id} │ checkout_started │ 4 │ 0" in said
+        assert (
+            "2 placement and event type pairs disagree: the counts hold 7 events, the events table 4" in said
+        )
+        assert "Run `reelcart analytics recount`" in said
+        shortened = runner.invoke(app, ["analytics", "check", "--show", "1"])
+        assert shortened.exit_code == 1
+        assert "pairs disagree (1 not listed)" in " ".join(shortened.output.split())
+
+        # And after a recount it agrees again
+        assert runner.invoke(app, ["analytics", "recount"]).exit_code == 0
+        mended = runner.invoke(app, ["analytics", "check"])
+        assert mended.exit_code == 0, mended.output
+        assert "the counts agree with the 4 stored events" in mended.output
+    finally:
+        get_settings.cache_clear()
+        engine.dispose()
+
+
+def test_the_check_refuses_a_database_from_before_the_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELCART_DATABASE_URL", f"sqlite:///{tmp_path / 'old.db'}")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["db", "upgrade", "0027"]).exit_code == 0
+        # A database from before the counts: refused in one line, as every command refuses an old schema
+        result = runner.invoke(app, ["analytics", "check"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "reelcart db upgrade" in " ".join(result.output.split())
+
+
+@pytest.mark.postgres
+def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismatch() -> None:
+    with throwaway_postgres_database() as url:
+        engine = create_db_engine(url)
+        try:
+            brand_id = make_brand(engine, "checked-live").brand.id
+            settings = ApiSettings(_env_file=None, database_url=url)
+            episode = make_episode(engine, brand_id, settings)
+            placements = [
+                make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(4)
+            ]
+            errors: list[BaseException] = []
+            checks: list[CountCheck] = []
+            done = threading.Event()
+
+            def store_many() -> None:
+                try:
+                    for n in range(80):
+                        _store(engine, brand_id, placements[n % 4], "sheet_open", "hotspot_tap")
+                except BaseException as error:  # pragma: no cover - reported below
+                    errors.append(error)
+                finally:
+                    done.set()
+
+            def check_often() -> None:
+                try:
+                    while not done.is_set():
+                        with Session(engine) as session:
+                            checks.append(count_mismatches(session))
+                except BaseException as error:  # pragma: no cover - reported below
+                    errors.append(error)
+
+            workers = [threading.Thread(target=store_many), threading.Thread(target=check_often)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert len(checks) > 1
+            assert [check.mismatches for check in checks] == [0] * len(checks)
+            assert [check.events for check in checks] == sorted(check.events for check in checks)
         finally:
             engine.dispose()
 
