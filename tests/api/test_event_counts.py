@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from api.analytics import counting
 from api.analytics.counting import CountCheck, CountMismatch, count_events, count_mismatches, recount_events
 from api.analytics.models import Event, EventCount
+from api.analytics.service import buy_presses
 from api.cli import app
 from api.db import alembic_config, create_db_engine, upgrade_database
 from api.review.models import Placement, PlacementStatus
@@ -406,6 +407,34 @@ def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismat
             assert [check.events for check in checks] == sorted(check.events for check in checks)
         finally:
             engine.dispose()
+
+
+def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str) -> None:
+    """The index is partial: a database uses it only for a query that states its condition as written,
+    with no bound parameter in it. This asks each database's planner (PostgreSQL's told to avoid a table
+    scan, as it would on a table this small) which index the funnel's query would read."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade_database(engine)
+        brand_id = make_brand(engine, "pressing").brand.id
+        query = buy_presses(select(Placement.id).where(Placement.brand_id == brand_id))
+        compiled = query.compile(engine)
+        with Session(engine) as session:
+            connection = session.connection()
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
+            else:
+                values = tuple(value.hex for value in compiled.params.values())  # SQLite stores uuids as hex
+                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values).all()
+        read = " ".join(str(column) for row in plan for column in row)
+        assert "ix_event_buy_press" in read, read
+        if engine.dialect.name == "sqlite":
+            assert "COVERING INDEX ix_event_buy_press" in read, read
+        else:
+            assert "Index Only Scan using ix_event_buy_press" in read, read
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
