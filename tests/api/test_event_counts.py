@@ -202,6 +202,15 @@ def test_batches_counted_at_once_on_postgresql_lose_no_count() -> None:
             engine.dispose()
 
 
+def _four_placements(engine: Engine, url: str, slug: str) -> tuple[uuid.UUID, list[Placement]]:
+    """A new brand's episode with four placements, one a second: its id and theirs."""
+    brand_id = make_brand(engine, slug).brand.id
+    episode = make_episode(engine, brand_id, ApiSettings(_env_file=None, database_url=url))
+    return brand_id, [
+        make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(4)
+    ]
+
+
 @pytest.mark.postgres
 def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
     monkeypatch: pytest.MonkeyPatch,
@@ -210,12 +219,8 @@ def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
     with throwaway_postgres_database() as url:
         engine = create_db_engine(url)
         try:
-            brand_id = make_brand(engine, "recounted-live").brand.id
-            settings = ApiSettings(_env_file=None, database_url=url)
-            episode = make_episode(engine, brand_id, settings)
-            placements = [
-                make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(4)
-            ]
+            brand_id, placements = _four_placements(engine, url, "recounted-live")
+            episode_id = placements[0].episode_id
             errors: list[BaseException] = []
             storing = threading.Event()
 
@@ -229,7 +234,7 @@ def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
                                     Event(
                                         type="sheet_open",
                                         brand_id=brand_id,
-                                        episode_id=episode.id,
+                                        episode_id=episode_id,
                                         placement_id=target,
                                     )
                                 )
@@ -369,12 +374,7 @@ def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismat
     with throwaway_postgres_database() as url:
         engine = create_db_engine(url)
         try:
-            brand_id = make_brand(engine, "checked-live").brand.id
-            settings = ApiSettings(_env_file=None, database_url=url)
-            episode = make_episode(engine, brand_id, settings)
-            placements = [
-                make_placement(engine, episode, start_ms=1000 * n, end_ms=1000 * n + 900) for n in range(4)
-            ]
+            brand_id, placements = _four_placements(engine, url, "checked-live")
             errors: list[BaseException] = []
             checks: list[CountCheck] = []
             done = threading.Event()
