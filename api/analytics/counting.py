@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, func, insert, literal, select
+from sqlalchemy import Table, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -119,32 +119,26 @@ def count_mismatches(session: Session, *, show: int = 20) -> CountCheck:
     snapshot, and an event is committed with its count, so a batch stored meanwhile is in both or in
     neither and never reads as a mismatch. Reads every event once (a GROUP BY over the table); writes
     nothing."""
+    # Both sides as rows of one UNION ALL, summed per key: what a FULL OUTER JOIN would say, on every
+    # SQLite (FULL JOIN came in 3.39) and PostgreSQL.
     stored = (
         select(
-            col(Event.placement_id).label("placement_id"),
-            col(Event.type).label("type"),
-            func.count().label("n"),
+            col(Event.placement_id),
+            col(Event.type),
+            literal(0).label("counted"),
+            func.count().label("stored"),
         )
         .where(col(Event.placement_id).is_not(None))
         .group_by(col(Event.placement_id), col(Event.type))
-        .subquery("stored")
     )
-    counted = (
-        select(
-            col(EventCount.placement_id).label("placement_id"),
-            col(EventCount.type).label("type"),
-            func.sum(EventCount.count).label("n"),
-        )
-        .group_by(col(EventCount.placement_id), col(EventCount.type))
-        .subquery("counted")
-    )
-    same_key = (stored.c.placement_id == counted.c.placement_id) & (stored.c.type == counted.c.type)
-    stored_n, counted_n = func.coalesce(stored.c.n, 0), func.coalesce(counted.c.n, 0)
-    placement_id = func.coalesce(stored.c.placement_id, counted.c.placement_id)
-    kind = func.coalesce(stored.c.type, counted.c.type)
+    counted = select(
+        col(EventCount.placement_id), col(EventCount.type), func.sum(EventCount.count), literal(0)
+    ).group_by(col(EventCount.placement_id), col(EventCount.type))
+    both = union_all(stored, counted).subquery("both_sides")
+    placement_id, kind = both.c.placement_id, both.c.type
     compared = (
-        select(placement_id, kind, counted_n, stored_n)
-        .select_from(stored.join(counted, same_key, full=True))
+        select(placement_id, kind, func.sum(both.c.counted), func.sum(both.c.stored))
+        .group_by(placement_id, kind)
         .order_by(placement_id, kind)
     )
     mismatches = 0

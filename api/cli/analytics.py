@@ -7,7 +7,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -25,7 +24,12 @@ def register(app: typer.Typer) -> None:
         """Compare the counts the brands' results are read from with the stored events, placement by
         placement (after a rolling upgrade, to know whether `recount` is needed). Reads every event once and
         writes nothing. Exits 0 when they agree, 1 when they disagree, 2 when it could not compare them."""
-        engine = open_database(load_settings(), require_current=True)
+        try:
+            engine = open_database(load_settings(), require_current=True)
+        except typer.Exit as refused:
+            # Said already (settings, an unreachable database, a schema not at head): that is "could not
+            # compare", never "they disagree", for a cron job that recounts on 1.
+            raise typer.Exit(2) from refused
         started = time.perf_counter()
         try:
             with Session(engine) as session:
@@ -41,14 +45,16 @@ def register(app: typer.Typer) -> None:
                 "nothing to recount"
             )
             return
-        table = Table(
-            "placement", "event type", "counted", "stored", title="counts that disagree with the events"
-        )
+        # One line per pair, never wrapped (a cron job's log is 80 columns wide): a placement id is copied
+        # whole from it.
+        console.print("placement  event type  counted  stored", highlight=False, soft_wrap=True)
         for mismatch in found.shown:
-            table.add_row(
-                str(mismatch.placement_id), mismatch.type, f"{mismatch.counted:,}", f"{mismatch.stored:,}"
+            console.print(
+                f"{mismatch.placement_id}  {mismatch.type}  {mismatch.counted}  {mismatch.stored}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
             )
-        console.print(table)
         more = found.mismatches - len(found.shown)
         pairs = "pair disagrees" if found.mismatches == 1 else "pairs disagree"
         console.print(

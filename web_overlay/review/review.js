@@ -2421,6 +2421,11 @@ function renderProducts() {
   restoreFocusInProducts(list, focused);
 }
 
+/** Whether the focus is in a product's row of the list. @param {string} productId */
+function focusIsInProduct(productId) {
+  return Boolean($('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"]`)?.contains(document.activeElement));
+}
+
 /** Back to a product's Delete… button once its confirmation is gone (kept, or refused by the API). @param {string} productId */
 function focusDeleteOf(productId) {
   /** @type {HTMLElement | null} */ ($('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"] .ep-actions button:last-child`))?.focus();
@@ -2505,8 +2510,10 @@ async function deleteProduct(p) {
     if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
     if (!(error instanceof ApiError && error.status === 404)) {
       productList.confirming = null;
+      const wasInRow = focusIsInProduct(p.id);
       renderProducts();
-      focusDeleteOf(p.id);
+      // Back to its Delete… button only from its own confirmation; a brand typing elsewhere meanwhile stays there.
+      if (wasInRow) focusDeleteOf(p.id);
       const problem = error instanceof ApiError ? error.problem : {};
       catalogSay(problem.type?.endsWith('/already-sold')
         ? `Not deleted: shoppers started checkouts for “${p.title}”, so it stays with your sales records. ` +
@@ -2522,7 +2529,7 @@ async function deleteProduct(p) {
   productList.total = Math.max(0, productList.total - 1);
   productList.confirming = null;
   for (const v of p.variants) productList.drafts.delete(v.id);
-  const wasInRow = $('catalog-products').querySelector(`li[data-product="${CSS.escape(p.id)}"]`)?.contains(document.activeElement);
+  const wasInRow = focusIsInProduct(p.id);
   renderProducts();
   // Its row, and the button pressed, are gone: the search box is where a keyboard goes on from.
   if (wasInRow) $('catalog-q').focus();
