@@ -2392,7 +2392,7 @@ function renderProducts() {
         productList.confirming = p.id;
         catalogSay('');
         renderProducts();
-        /** @type {HTMLElement | null} */ (list.querySelector(`li[data-product="${CSS.escape(p.id)}"] button.reject`))?.focus();
+        /** @type {HTMLElement | null} */ (productRow(p.id)?.querySelector('button.reject'))?.focus();
       });
       const marks = h('button', { type: 'button', 'aria-label': `Mark the own print of “${p.title}”…` }, ['Own print…']);
       marks.addEventListener('click', () => void openMarks(p.id, catalogSay));
@@ -2421,14 +2421,19 @@ function renderProducts() {
   restoreFocusInProducts(list, focused);
 }
 
+/** A product's row in the catalog list, when it is on screen. @param {string} productId */
+function productRow(productId) {
+  return $('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"]`);
+}
+
 /** Whether the focus is in a product's row of the list. @param {string} productId */
 function focusIsInProduct(productId) {
-  return Boolean($('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"]`)?.contains(document.activeElement));
+  return Boolean(productRow(productId)?.contains(document.activeElement));
 }
 
 /** Back to a product's Delete… button once its confirmation is gone (kept, or refused by the API). @param {string} productId */
 function focusDeleteOf(productId) {
-  /** @type {HTMLElement | null} */ ($('catalog-products').querySelector(`li[data-product="${CSS.escape(productId)}"] .ep-actions button:last-child`))?.focus();
+  /** @type {HTMLElement | null} */ (productRow(productId)?.querySelector('.ep-actions button:last-child'))?.focus();
 }
 
 /** A product's marks saved in the editor: the catalog list shows how many it has now. @param {MarkedProduct} saved */
