@@ -1,6 +1,6 @@
 """Every table, by domain: importing this module registers them all on `SQLModel.metadata`."""
 
-from api.analytics.models import Event, EventCount
+from api.analytics.models import Event, EventCount, EventDayCount
 from api.brands.models import ApiKey, ApiKeyScope, Brand, OAuthStateUse
 from api.catalog.models import ImageFetchJob, Product, ProductImage, SyncJob, Variant
 from api.checkout.models import CheckoutSession, Order
@@ -22,6 +22,7 @@ __all__ = [
     "EpisodeStatus",
     "Event",
     "EventCount",
+    "EventDayCount",
     "HeldRefund",
     "ImageFetchJob",
     "JobState",

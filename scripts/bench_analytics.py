@@ -7,11 +7,11 @@ window) with checkouts and orders. This fills a throw-away database with one bra
 episodes of `--per-episode` approved placements and `--events` events spread over them (impressions,
 a tenth as many taps, fewer opens and Buy presses; `--orders` paid orders, a tenth refunded in part),
 another brand with as many events (the queries must not read them), then times each route `--repeat`
-times through the API.
+times through the API (for all time and, unless `--no-ranges`, for the last 7 and 30 days).
 
     .venv/bin/python scripts/bench_analytics.py [--events 1000000] [--episodes 20] [--per-episode 10] \\
         [--orders 2000] [--repeat 5] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] \\
-        [--vacuum] [--json var/bench/analytics.json]
+        [--vacuum] [--no-ranges] [--json var/bench/analytics.json]
 
 Without `--postgres` the database is a SQLite file; with it, a database made on that server for the run
 and dropped after.
@@ -287,6 +287,18 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         with TestClient(create_app(settings, engine=engine, job_queue=InlineJobQueue({}))) as client:
             brand = timed(client, "/v1/analytics/brands/me", key, args.repeat)
             episode = timed(client, f"/v1/analytics/episodes/{episode_id}", key, args.repeat)
+            # The console's "the last 7 days" and "the last 30 days" (the events span 30 days): read from
+            # the day counts, for a release that has them (`--ranges`).
+            today = datetime.now(UTC).date()
+            ranged = {
+                f"brand_last_{days}_days": timed(
+                    client,
+                    f"/v1/analytics/brands/me?since={today - timedelta(days=days - 1)}",
+                    key,
+                    args.repeat,
+                )
+                for days in ((7, 30) if args.ranges else ())
+            }
             ingest = timed_ingest(client, engine, episode_id, args.batches)
         engine.dispose()
     return {
@@ -297,6 +309,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "seeded_s": round(seeded_s, 1),
         "vacuumed": bool(args.vacuum) and url.startswith("postgresql"),
         "brand_totals": brand,
+        **ranged,
         "one_episode": episode,
         "recount_s": round(recount_s, 1),
         "check_s": round(check_s, 1),
@@ -317,6 +330,12 @@ def main() -> None:
     parser.add_argument("--postgres", help="a server URL: a throw-away database is made there for the run")
     parser.add_argument(
         "--vacuum", action="store_true", help="PostgreSQL: VACUUM ANALYZE after seeding (else ANALYZE only)"
+    )
+    parser.add_argument(
+        "--no-ranges",
+        dest="ranges",
+        action="store_false",
+        help="leave out the reports for the last 7 and 30 days (a release from before migration 0030)",
     )
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()

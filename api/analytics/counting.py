@@ -1,10 +1,11 @@
-"""The event counts the funnel reads (`EventCount`): added to as events are stored, checked and rebuilt on
-demand.
+"""The event counts the funnel reads: every placement's events of each type in all (`EventCount`) and per UTC
+day (`EventDayCount`, for a report of a range of days). Added to as events are stored, checked and rebuilt
+on demand, a past day's slots folded into one.
 
 Every place that stores an `Event` calls `count_events` in the same transaction, so the counts and the
 events commit together. `count_mismatches` says where they disagree (an older release stored events
-uncounted during a rolling upgrade, or events were edited by hand), and `recount_events` rebuilds them
-from the events.
+uncounted during a rolling upgrade, or events were edited by hand), `recount_events` rebuilds them from
+the events, and `fold_day_counts` folds the slots of days no event can land on any more.
 """
 
 from __future__ import annotations
@@ -12,16 +13,32 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date
+from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Table,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from api.analytics.models import COUNT_SLOTS, Event, EventCount
+from api.analytics.models import COUNT_SLOTS, UNFOLDED_SQL, Event, EventCount, EventDayCount
 from api.review.models import Placement
 
 # Placements recounted per transaction: each chunk holds its placements' rows locked only while it counts
@@ -29,30 +46,142 @@ from api.review.models import Placement
 RECOUNT_CHUNK = 500
 
 
+# Placements whose slots of one day are folded per transaction.
+FOLD_CHUNK = 1_000
+# Count rows written per upsert statement: at 5 bound parameters a row, under SQLite's default limit of
+# 32,766 (and PostgreSQL's 65,535).
+UPSERT_ROWS = 6_000
+
+
 def _table() -> Table:
     return EventCount.__table__  # type: ignore[attr-defined,no-any-return]
 
 
-def count_events(session: Session, stored: Iterable[tuple[uuid.UUID, str]]) -> None:
-    """Add the stored events, (placement id, type) each, to the counts: one upsert of a row per placement
-    and type, in key order (two batches never wait on each other in opposite orders), on one slot."""
-    added = Counter(stored)
+def _day_table() -> Table:
+    return EventDayCount.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+def _upsert(session: Session, table: Table, rows: Sequence[dict[str, object]]) -> None:
+    """Add each row's count to its key's row (inserted when there is none), `UPSERT_ROWS` per statement."""
+    upsert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), UPSERT_ROWS):
+        statement = upsert(table).values(list(rows[start : start + UPSERT_ROWS]))
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(table.primary_key.columns),
+                set_={"count": table.c.count + statement.excluded.count},
+            )
+        )
+
+
+def utc_day(session: Session) -> ColumnElement[date]:
+    """The UTC date an event occurred on, as SQL: PostgreSQL stores a timestamptz (read in UTC here, whatever
+    the session's time zone), SQLite the UTC time as text, whose date() is that date (read back as a date)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", col(Event.occurred_at)), Date)
+    return type_coerce(func.date(col(Event.occurred_at)), Date)
+
+
+def count_events(session: Session, stored: Iterable[Event]) -> None:
+    """Add the stored events to the counts, in all and on the UTC day each occurred: one upsert of a row per
+    placement and type (and per day), in key order (two batches never wait on each other in opposite
+    orders), on one slot. Events without a placement are not counted (the funnel is per placement)."""
+    added = Counter(
+        (event.placement_id, event.type, event.occurred_at.astimezone(UTC).date())
+        for event in stored
+        if event.placement_id is not None
+    )
     if not added:
         return
-    table = _table()
-    upsert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     slot = random.randrange(COUNT_SLOTS)  # noqa: S311 - spreads row locks, nothing secret
-    rows = [
-        {"placement_id": placement_id, "type": kind, "slot": slot, "count": n}
-        for (placement_id, kind), n in sorted(added.items(), key=lambda item: (str(item[0][0]), item[0][1]))
-    ]
-    statement = upsert(table).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.placement_id, table.c.type, table.c.slot],
-            set_={"count": table.c.count + statement.excluded.count},
-        )
+    in_all: Counter[tuple[uuid.UUID, str]] = Counter()
+    for (placement_id, kind, _), n in added.items():
+        in_all[(placement_id, kind)] += n
+    _upsert(
+        session,
+        _table(),
+        [
+            {"placement_id": placement_id, "type": kind, "slot": slot, "count": n}
+            for (placement_id, kind), n in sorted(
+                in_all.items(), key=lambda item: (str(item[0][0]), item[0][1])
+            )
+        ],
     )
+    _upsert(
+        session,
+        _day_table(),
+        [
+            {"placement_id": placement_id, "day": day, "type": kind, "slot": slot, "count": n}
+            for (placement_id, kind, day), n in sorted(
+                added.items(), key=lambda item: (str(item[0][0]), item[0][2], item[0][1])
+            )
+        ],
+    )
+
+
+def fold_day_counts(session: Session, *, before: date) -> int:
+    """Fold the slots of every day before `before` into slot 0, up to `FOLD_CHUNK` placements of a day per
+    committed transaction; returns how many rows were folded away. A day's slots spread the row locks of the
+    day's batches; once events stop landing on it, one row per placement, day and type is all a report
+    needs. (An event whose own time is more than a day off keeps the server's, so a batch lands no later
+    than yesterday; one stored at midnight may still land on the day before, leaving a row that the next
+    day's fold takes.)
+
+    Each chunk first key-shares its placements, in id order, as a batch of events does: an episode's
+    deletion, a re-tag or a recount (which lock them FOR UPDATE, in the same order) waits for the fold or
+    is waited for, and a placement deleted meanwhile is left out. The rows are then deleted and their counts
+    read in one statement (DELETE … RETURNING) and added to slot 0."""
+    table = _day_table()
+    unfolded = text(UNFOLDED_SQL)  # literal, so the unfolded rows' partial index is used
+    days = (
+        session.execute(
+            select(table.c.day).where(unfolded, table.c.day < before).distinct().order_by(table.c.day)
+        )
+        .scalars()
+        .all()
+    )
+    folded = 0
+    for day in days:
+        after: uuid.UUID | None = None
+        while True:
+            candidates = select(table.c.placement_id).where(unfolded, table.c.day == day)
+            if after is not None:
+                candidates = candidates.where(table.c.placement_id > after)
+            placements = (
+                session.execute(candidates.distinct().order_by(table.c.placement_id).limit(FOLD_CHUNK))
+                .scalars()
+                .all()
+            )
+            if not placements:
+                break
+            after = placements[-1]
+            locked = session.exec(
+                select_rows(Placement.id)
+                .where(col(Placement.id).in_(placements))
+                .order_by(col(Placement.id))
+                .with_for_update(read=True, key_share=True)
+            ).all()
+            sums: Counter[tuple[uuid.UUID, str]] = Counter()
+            for placement_id, kind, count in session.execute(
+                delete(table)
+                .where(table.c.placement_id.in_(locked), table.c.day == day, unfolded)
+                .returning(table.c.placement_id, table.c.type, table.c.count)
+            ).all():
+                sums[(placement_id, kind)] += count
+                folded += 1
+            _upsert(
+                session,
+                table,
+                [
+                    {"placement_id": placement_id, "day": day, "type": kind, "slot": 0, "count": n}
+                    for (placement_id, kind), n in sorted(
+                        sums.items(), key=lambda item: (str(item[0][0]), item[0][1])
+                    )
+                ],
+            )
+            session.commit()
+    session.commit()
+    return folded
 
 
 def recount_events(session: Session, *, progress: Callable[[int, int], None] | None = None) -> int:
@@ -60,8 +189,9 @@ def recount_events(session: Session, *, progress: Callable[[int, int], None] | N
     how many events were counted. Each chunk locks its placements first (FOR UPDATE, in id order, as a
     deletion or a re-tag takes them): a batch storing events for one of them, which key-shares it, is
     waited for or waits, so none of its events is counted twice or missed. `progress(placements done,
-    events counted)` is told after each chunk."""
-    table = _table()
+    events counted)` is told after each chunk. Both the counts in all and by day are rebuilt (a day's in
+    slot 0, folded)."""
+    table, day_table = _table(), _day_table()
     after: uuid.UUID | None = None
     placements_done = 0
     counted = 0
@@ -74,6 +204,7 @@ def recount_events(session: Session, *, progress: Callable[[int, int], None] | N
             session.commit()
             return counted
         session.execute(delete(EventCount).where(col(EventCount.placement_id).in_(ids)))
+        session.execute(delete(EventDayCount).where(col(EventDayCount.placement_id).in_(ids)))
         of_chunk = (
             select(col(Event.placement_id), col(Event.type), literal(0), func.count())
             .where(col(Event.placement_id).in_(ids))
@@ -81,6 +212,20 @@ def recount_events(session: Session, *, progress: Callable[[int, int], None] | N
         )
         columns = [table.c.placement_id, table.c.type, table.c.slot, table.c.count]
         session.execute(insert(table).from_select(columns, of_chunk))
+        day = utc_day(session)
+        of_chunk_by_day = (
+            select(col(Event.placement_id), day, col(Event.type), literal(0), func.count())
+            .where(col(Event.placement_id).in_(ids))
+            .group_by(col(Event.placement_id), day, col(Event.type))
+        )
+        by_day = [
+            day_table.c.placement_id,
+            day_table.c.day,
+            day_table.c.type,
+            day_table.c.slot,
+            day_table.c.count,
+        ]
+        session.execute(insert(day_table).from_select(by_day, of_chunk_by_day))
         counted += int(
             session.execute(
                 select(func.coalesce(func.sum(table.c.count), 0)).where(table.c.placement_id.in_(ids))
@@ -95,18 +240,21 @@ def recount_events(session: Session, *, progress: Callable[[int, int], None] | N
 
 @dataclass(frozen=True, slots=True)
 class CountMismatch:
-    """A placement's events of one type: what the counts say, and how many are stored."""
+    """A placement's events of one type (on one UTC day, or in all where `day` is None): what the counts
+    say, and how many are stored."""
 
     placement_id: uuid.UUID
     type: str
     counted: int
     stored: int
+    day: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CountCheck:
-    """What `count_mismatches` found: every (placement, type) whose count is not its events' number, the
-    first `shown` of them, and how many events and counts it compared."""
+    """What `count_mismatches` found: every (placement, type) whose count in all, and every (placement, type,
+    day) whose count of the day, is not its events' number; the first `shown` of them; and how many events
+    and counts (in all) it compared."""
 
     mismatches: int
     shown: list[CountMismatch]
@@ -114,42 +262,55 @@ class CountCheck:
     counted: int
 
 
-def count_mismatches(session: Session, *, show: int = 20) -> CountCheck:
-    """Compare the counts with the stored events, per placement and type, in one statement: it reads one
-    snapshot, and an event is committed with its count, so a batch stored meanwhile is in both or in
-    neither and never reads as a mismatch. Reads every event once (a GROUP BY over the table); writes
-    nothing."""
-    # Both sides as rows of one UNION ALL, summed per key: what a FULL OUTER JOIN would say, on every
-    # SQLite (FULL JOIN came in 3.39) and PostgreSQL.
+def _compared(session: Session, *, by_day: bool) -> Iterator[tuple[uuid.UUID, str, date | None, int, int]]:
+    """(placement, type, day or None, counted, stored) for every key either side has, in key order: both
+    sides as rows of one UNION ALL, summed per key, which is what a FULL OUTER JOIN would say, on every
+    SQLite (FULL JOIN came in 3.39) and PostgreSQL. One statement: one snapshot."""
+    day: ColumnElement[Any] = utc_day(session) if by_day else cast(null(), Date)
     stored = (
         select(
             col(Event.placement_id),
             col(Event.type),
+            day.label("day"),
             literal(0).label("counted"),
             func.count().label("stored"),
         )
         .where(col(Event.placement_id).is_not(None))
-        .group_by(col(Event.placement_id), col(Event.type))
+        .group_by(col(Event.placement_id), col(Event.type), *([day] if by_day else []))
     )
+    counts = _day_table() if by_day else _table()
     counted = select(
-        col(EventCount.placement_id), col(EventCount.type), func.sum(EventCount.count), literal(0)
-    ).group_by(col(EventCount.placement_id), col(EventCount.type))
+        counts.c.placement_id,
+        counts.c.type,
+        counts.c.day if by_day else cast(null(), Date),
+        func.sum(counts.c.count),
+        literal(0),
+    ).group_by(counts.c.placement_id, counts.c.type, *([counts.c.day] if by_day else []))
     both = union_all(stored, counted).subquery("both_sides")
-    placement_id, kind = both.c.placement_id, both.c.type
+    keys = (both.c.placement_id, both.c.type, both.c.day)
     compared = (
-        select(placement_id, kind, func.sum(both.c.counted), func.sum(both.c.stored))
-        .group_by(placement_id, kind)
-        .order_by(placement_id, kind)
+        select(*keys, func.sum(both.c.counted), func.sum(both.c.stored)).group_by(*keys).order_by(*keys)
     )
+    for placement, event_type, event_day, n_counted, n_stored in session.execute(compared):
+        yield placement, event_type, event_day, int(n_counted), int(n_stored)
+
+
+def count_mismatches(session: Session, *, show: int = 20) -> CountCheck:
+    """Compare the counts with the stored events, per placement and type in all, then per placement, type
+    and UTC day. Each comparison is one statement, so it reads one snapshot; an event is committed with its
+    counts, so a batch stored meanwhile is in both sides or in neither and never reads as a mismatch. Reads
+    every event twice (a GROUP BY over the table each); writes nothing."""
     mismatches = 0
     shown: list[CountMismatch] = []
     events = counts = 0
-    for placement, event_type, n_counted, n_stored in session.execute(compared):
-        events += int(n_stored)
-        counts += int(n_counted)
-        if int(n_counted) == int(n_stored):
-            continue
-        mismatches += 1
-        if len(shown) < show:
-            shown.append(CountMismatch(placement, event_type, int(n_counted), int(n_stored)))
+    for by_day in (False, True):
+        for placement, event_type, day, n_counted, n_stored in _compared(session, by_day=by_day):
+            if not by_day:
+                events += n_stored
+                counts += n_counted
+            if n_counted == n_stored:
+                continue
+            mismatches += 1
+            if len(shown) < show:
+                shown.append(CountMismatch(placement, event_type, n_counted, n_stored, day))
     return CountCheck(mismatches=mismatches, shown=shown, events=events, counted=counts)

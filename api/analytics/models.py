@@ -4,7 +4,7 @@ route records itself: a checkout that failed, and why."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
@@ -72,11 +72,45 @@ class EventCount(SQLModel, table=True):
     """How many events of a type a placement has: kept as events are stored (`api.analytics.counting`),
     so the funnel reads a few rows per placement instead of every event (0.5 s per million on
     PostgreSQL, BENCHMARKS.md). `reelcart analytics check` compares them with the events and `recount`
-    rebuilds them from the events. Slot 0 holds what a recount or migration 0028 counted."""
+    rebuilds them from the events. Slot 0 holds what a recount or migration 0028 counted. A report for a
+    range of days reads `EventDayCount` instead."""
 
     # Cascading: a placement deleted by any path (a re-tag keeps only placements with events, an older
     # release's episode deletion knows nothing of counts) takes its counts with it.
     placement_id: uuid.UUID = Field(foreign_key="placement.id", primary_key=True, ondelete="CASCADE")
+    type: str = Field(max_length=_TYPE_LENGTH, primary_key=True)
+    slot: int = Field(primary_key=True, ge=0)
+    count: int = Field(default=0, ge=0)
+
+
+# Which day-count rows are not folded yet (slots beyond 0), as SQL: the condition of their partial index, and
+# the one the fold finds them with (literal, as for BUY_PRESS_SQL: SQLite plans before binding).
+UNFOLDED_SQL = "slot > 0"
+
+
+class EventDayCount(SQLModel, table=True):
+    """How many events of a type a placement had on one day (the UTC date the event occurred): what a report
+    for a range of days sums (`since`/`until` on the analytics routes, migration 0030). Kept with
+    `EventCount`, in the same transaction and on the same slot, so a batch waits on no more row locks than
+    before. A past day's slots are folded into slot 0 (`api.analytics.counting.fold_day_counts`), so a
+    range reads one row per placement, day and type.
+
+    Keyed by placement, then day: a report for a few days reads only those days of each placement, however
+    long its history. The unfolded rows (a day or two of them) have a small index of their own, which the
+    daily fold finds them by."""
+
+    __table_args__ = (
+        Index(
+            "ix_eventdaycount_unfolded",
+            "day",
+            "placement_id",
+            postgresql_where=text(UNFOLDED_SQL),
+            sqlite_where=text(UNFOLDED_SQL),
+        ),
+    )
+
+    placement_id: uuid.UUID = Field(foreign_key="placement.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
     type: str = Field(max_length=_TYPE_LENGTH, primary_key=True)
     slot: int = Field(primary_key=True, ge=0)
     count: int = Field(default=0, ge=0)

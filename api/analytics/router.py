@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from api.analytics.schemas import AnalyticsReport, EventBatch, EventReceipt
-from api.analytics.service import funnel, record_events
+from api.analytics.service import ReportDays, funnel, record_events
 from api.deps import BrandIdDep, SessionDep, SettingsDep
 from api.episodes.service import get_episode
 from api.problems import Problem
@@ -80,12 +81,68 @@ async def post_events(request: Request, session: SessionDep, settings: SettingsD
     return await run_in_threadpool(record)
 
 
-@router.get("/analytics/episodes/{episode_id}", response_model=AnalyticsReport)
-def episode_analytics(episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> AnalyticsReport:
+# A day as YYYY-MM-DD and nothing else: a date-time, a week date or a Unix time (which a lax date type would
+# take) is refused rather than read as some day.
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+Since = Annotated[
+    str | None,
+    Query(
+        pattern=_DAY,
+        examples=["2026-12-01"],
+        description="Count from this UTC day (YYYY-MM-DD), included: events by the day they occurred, "
+        "checkouts by the day they opened, orders by the day ReelCart recorded their payment. Leave out for "
+        "everything so far.",
+    ),
+]
+Until = Annotated[
+    str | None,
+    Query(
+        pattern=_DAY,
+        examples=["2026-12-07"],
+        description="Count up to this UTC day (YYYY-MM-DD), included. Leave out for up to now.",
+    ),
+]
+
+
+def _day(name: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Problem(422, f"`{name}` ({value}) is not a day of the calendar", slug="invalid-range") from None
+
+
+def report_days(since: Since = None, until: Until = None) -> ReportDays:
+    first, last = _day("since", since), _day("until", until)
+    if first is not None and last is not None and first > last:
+        raise Problem(
+            422,
+            f"`since` ({first.isoformat()}) is after `until` ({last.isoformat()}): no day is in that range",
+            slug="invalid-range",
+        )
+    return ReportDays(since=first, until=last)
+
+
+DaysDep = Annotated[ReportDays, Depends(report_days)]
+
+
+@router.get(
+    "/analytics/episodes/{episode_id}",
+    response_model=AnalyticsReport,
+    responses={422: {"description": "A malformed day, or `since` after `until`"}},
+)
+def episode_analytics(
+    episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep, days: DaysDep
+) -> AnalyticsReport:
     episode = get_episode(session, brand_id, episode_id)
-    return funnel(session, brand_id, episode_id=episode.id, scope=f"episode:{episode.id}")
+    return funnel(session, brand_id, episode_id=episode.id, scope=f"episode:{episode.id}", days=days)
 
 
-@router.get("/analytics/brands/me", response_model=AnalyticsReport)
-def brand_analytics(brand_id: BrandIdDep, session: SessionDep) -> AnalyticsReport:
-    return funnel(session, brand_id, episode_id=None, scope=f"brand:{brand_id}")
+@router.get(
+    "/analytics/brands/me",
+    response_model=AnalyticsReport,
+    responses={422: {"description": "A malformed day, or `since` after `until`"}},
+)
+def brand_analytics(brand_id: BrandIdDep, session: SessionDep, days: DaysDep) -> AnalyticsReport:
+    return funnel(session, brand_id, episode_id=None, scope=f"brand:{brand_id}", days=days)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -118,6 +118,10 @@ class PlacementStats(BaseModel):
 
 class AnalyticsReport(BaseModel):
     scope: str
+    since: date | None = Field(
+        description="The first UTC day counted (as asked; null: from the first event, checkout and order)"
+    )
+    until: date | None = Field(description="The last UTC day counted, included (as asked; null: up to now)")
     impressions: int
     taps: int
     checkouts_started: CheckoutsStarted

@@ -9,16 +9,17 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, text
+from sqlalchemy import ColumnElement, case, func, text
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from api.analytics.counting import count_events
-from api.analytics.models import BUY_PRESS_SQL, Event, EventCount, is_checkout_failure
+from api.analytics.models import BUY_PRESS_SQL, Event, EventCount, EventDayCount, is_checkout_failure
 from api.analytics.schemas import (
     AnalyticsReport,
     EventBatch,
@@ -87,7 +88,7 @@ def record_events(
         ).all()
     }
     now = datetime.now(UTC)
-    stored: list[tuple[uuid.UUID, str]] = []
+    stored: list[Event] = []
     rejected = []
     for index, event in enumerate(batch.events):
         episode = episodes.get(event.episode_id)
@@ -111,19 +112,18 @@ def record_events(
         occurred = event.ts.astimezone(UTC) if event.ts and event.ts.tzinfo else now
         if abs(occurred - now) > MAX_CLOCK_SKEW:
             occurred = now
-        session.add(
-            Event(
-                type=event.type,
-                brand_id=episode.brand_id,
-                episode_id=episode.id,
-                placement_id=placement.id,
-                click_id=event.click_id,
-                t_ms=event.t_ms,
-                occurred_at=occurred,
-                received_at=now,
-            )
+        row = Event(
+            type=str(event.type),
+            brand_id=episode.brand_id,
+            episode_id=episode.id,
+            placement_id=placement.id,
+            click_id=event.click_id,
+            t_ms=event.t_ms,
+            occurred_at=occurred,
+            received_at=now,
         )
-        stored.append((placement.id, str(event.type)))
+        session.add(row)
+        stored.append(row)
     session.flush()
     count_events(session, stored)
     return EventReceipt(accepted=len(stored), rejected=rejected)
@@ -147,6 +147,40 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
+@dataclass(frozen=True, slots=True)
+class ReportDays:
+    """The UTC days a report covers, both ends included; None: from the first day, or to the latest. An
+    event counts on the day it occurred, a checkout on the day it opened, an order on the day it was paid
+    (its refunds, whenever given, are shown with it)."""
+
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def every_day(self) -> bool:
+        return self.since is None and self.until is None
+
+    def start(self) -> datetime | None:
+        return datetime.combine(self.since, time.min, UTC) if self.since is not None else None
+
+    def end(self) -> datetime | None:
+        """The first moment after the range (None past the last day a date can name: nothing is after it)."""
+        if self.until is None or self.until == date.max:
+            return None
+        return datetime.combine(self.until + timedelta(days=1), time.min, UTC)
+
+    def of_times(self, column: Mapped[datetime]) -> list[ColumnElement[bool]]:
+        """The conditions that keep `column`'s times within the range (none for every day)."""
+        start, end = self.start(), self.end()
+        return [
+            *([column >= start] if start is not None else []),
+            *([column < end] if end is not None else []),
+        ]
+
+
+EVERY_DAY = ReportDays()
+
+
 @dataclass
 class _Buys:
     """One placement's Buy presses, by click id."""
@@ -156,13 +190,19 @@ class _Buys:
     failures: Counter[str] = field(default_factory=Counter)
 
 
-def buy_presses(in_scope: SelectOfScalar[uuid.UUID]) -> Select[uuid.UUID | None, str, str | None]:
-    """The Buy presses of the placements `in_scope` selects (placement, type, click id), oldest first: read
-    from their own index (`BUY_PRESS_SQL`, migration 0029), which holds every column asked for here, so
-    no event row is read."""
+def buy_presses(
+    in_scope: SelectOfScalar[uuid.UUID], days: ReportDays = EVERY_DAY
+) -> Select[uuid.UUID | None, str, str | None]:
+    """The Buy presses of the placements `in_scope` selects (placement, type, click id) that occurred within
+    `days`, oldest first: read from their own index (`BUY_PRESS_SQL`, migration 0029), which holds every
+    column asked for here and orders each placement's by time, so no event row is read."""
     return (
         select(Event.placement_id, Event.type, Event.click_id)
-        .where(col(Event.placement_id).in_(in_scope), text(BUY_PRESS_SQL))
+        .where(
+            col(Event.placement_id).in_(in_scope),
+            text(BUY_PRESS_SQL),
+            *days.of_times(col(Event.occurred_at)),
+        )
         .order_by(col(Event.occurred_at), col(Event.received_at))
     )
 
@@ -172,16 +212,17 @@ def _checkout_funnel(
     placement_ids: list[uuid.UUID],
     in_scope: SelectOfScalar[uuid.UUID],
     any_pressed: bool,
+    days: ReportDays,
 ) -> dict[uuid.UUID, _Buys]:
-    """Started, opened and failed Buy presses per placement (`placement_ids`, which `in_scope` selects),
-    from the `checkout_started` and `checkout_failed:…` events (none are read unless `any_pressed`: the
-    counts say there are some) and the checkouts opened. A click id counts once however many rows name
-    it; a failed click that later opened is opened; a click that failed more than once failed for its
-    latest reason. Rows without a click id count one press each."""
+    """Started, opened and failed Buy presses per placement (`placement_ids`, which `in_scope` selects)
+    within `days`, from the `checkout_started` and `checkout_failed:…` events (none are read unless
+    `any_pressed`: the counts say there are some) and the checkouts opened. A click id counts once however
+    many rows name it; a failed click that later opened is opened; a click that failed more than once failed
+    for its latest reason. Rows without a click id count one press each."""
     opened: dict[uuid.UUID, set[str]] = defaultdict(set)
     for placement_id, click_id in session.exec(
         select(CheckoutSession.placement_id, CheckoutSession.click_id).where(
-            col(CheckoutSession.placement_id).in_(in_scope)
+            col(CheckoutSession.placement_id).in_(in_scope), *days.of_times(col(CheckoutSession.created_at))
         )
     ).all():
         opened[placement_id].add(click_id)
@@ -189,7 +230,7 @@ def _checkout_funnel(
     anonymous: Counter[uuid.UUID] = Counter()
     failed: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
     anonymous_failures: dict[uuid.UUID, Counter[str]] = defaultdict(Counter)
-    pressed = session.exec(buy_presses(in_scope)).all() if any_pressed else []
+    pressed = session.exec(buy_presses(in_scope, days)).all() if any_pressed else []
     for event_placement, kind, event_click in pressed:
         if event_placement is None:
             continue
@@ -228,9 +269,43 @@ def _one_snapshot(session: Session) -> None:
     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+def _event_counts(
+    session: Session, in_scope: SelectOfScalar[uuid.UUID], days: ReportDays
+) -> dict[tuple[uuid.UUID, str], int]:
+    """Each placement's events of each type within `days`: from the counts kept as events are stored, not
+    the events themselves (a few rows per placement however many events it has; per day for a range)."""
+    counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    if days.every_day:
+        rows = session.exec(
+            select(EventCount.placement_id, EventCount.type, func.sum(EventCount.count))
+            .where(col(EventCount.placement_id).in_(in_scope))
+            .group_by(col(EventCount.placement_id), col(EventCount.type))
+        ).all()
+    else:
+        within = [
+            *([col(EventDayCount.day) >= days.since] if days.since is not None else []),
+            *([col(EventDayCount.day) <= days.until] if days.until is not None else []),
+        ]
+        rows = session.exec(
+            select(EventDayCount.placement_id, EventDayCount.type, func.sum(EventDayCount.count))
+            .where(col(EventDayCount.placement_id).in_(in_scope), *within)
+            .group_by(col(EventDayCount.placement_id), col(EventDayCount.type))
+        ).all()
+    for placement_id, kind, count in rows:
+        counts[(placement_id, kind)] = int(count or 0)
+    return counts
+
+
 def funnel(
-    session: Session, brand_id: uuid.UUID, *, episode_id: uuid.UUID | None, scope: str
+    session: Session,
+    brand_id: uuid.UUID,
+    *,
+    episode_id: uuid.UUID | None,
+    scope: str,
+    days: ReportDays = EVERY_DAY,
 ) -> AnalyticsReport:
+    """The funnel of the brand's placements (of one episode, or all) within `days`, per placement and in
+    total. Every placement is listed, those with nothing in the range with zeros."""
     _one_snapshot(session)
     placement_filter = [col(Placement.brand_id) == brand_id]
     if episode_id is not None:
@@ -243,19 +318,11 @@ def funnel(
     # parameter each would pass PostgreSQL's limit of 65,535 per statement for a big brand.
     in_scope = select(Placement.id).where(*placement_filter)
 
-    # From the counts kept as events are stored, not the events themselves (a few rows per placement
-    # however many events it has).
-    event_counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
-    for placement_id, kind, count in session.exec(
-        select(EventCount.placement_id, EventCount.type, func.sum(EventCount.count))
-        .where(col(EventCount.placement_id).in_(in_scope))
-        .group_by(col(EventCount.placement_id), col(EventCount.type))
-    ).all():
-        event_counts[(placement_id, kind)] = int(count or 0)
+    event_counts = _event_counts(session, in_scope, days)
     any_pressed = any(
         kind == EventType.CHECKOUT_STARTED or is_checkout_failure(kind) for _, kind in event_counts
     )
-    buys = _checkout_funnel(session, ids, in_scope, any_pressed)
+    buys = _checkout_funnel(session, ids, in_scope, any_pressed, days)
     orders: dict[uuid.UUID, int] = defaultdict(int)
     revenue: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     refunded: dict[uuid.UUID, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -274,6 +341,7 @@ def funnel(
         .where(
             col(Order.placement_id).in_(in_scope),
             col(Order.status).in_([OrderStatus.PAID, OrderStatus.REFUNDED]),
+            *days.of_times(col(Order.created_at)),
         )
         .group_by(col(Order.placement_id), col(Order.currency))
     ).all():
@@ -320,6 +388,8 @@ def funnel(
     totals, refund_totals = _by_currency(revenue), _by_currency(refunded)
     return AnalyticsReport(
         scope=scope,
+        since=days.since,
+        until=days.until,
         impressions=sum(s.impressions for s in stats),
         taps=sum(s.taps for s in stats),
         checkouts_started=sum(s.checkouts_started for s in stats),

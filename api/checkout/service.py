@@ -154,18 +154,16 @@ def record_checkout_failure(session: Session, body: CheckoutCreate, reason: str)
         placement = session.get(Placement, body.placement_id)
         if placement is None:
             return
-        kind = checkout_failed_type(reason)
-        session.add(
-            Event(
-                type=kind,
-                brand_id=placement.brand_id,
-                episode_id=placement.episode_id,
-                placement_id=placement.id,
-                click_id=body.click_id,
-            )
+        failure = Event(
+            type=checkout_failed_type(reason),
+            brand_id=placement.brand_id,
+            episode_id=placement.episode_id,
+            placement_id=placement.id,
+            click_id=body.click_id,
         )
+        session.add(failure)
         session.flush()
-        count_events(session, [(placement.id, kind)])
+        count_events(session, [failure])
         session.commit()
     except SQLAlchemyError:
         log.exception("could not record a failed checkout for placement %s", body.placement_id)

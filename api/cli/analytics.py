@@ -47,18 +47,20 @@ def register(app: typer.Typer) -> None:
             return
         # One line per pair, never wrapped (a cron job's log is 80 columns wide): a placement id is copied
         # whole from it.
-        console.print("placement  event type  counted  stored", highlight=False, soft_wrap=True)
+        # `day` is the UTC date of the counts a report of a range of days reads; "all" the counts in all.
+        console.print("placement  event type  day  counted  stored", highlight=False, soft_wrap=True)
         for mismatch in found.shown:
+            day = mismatch.day.isoformat() if mismatch.day is not None else "all"
             console.print(
-                f"{mismatch.placement_id}  {mismatch.type}  {mismatch.counted}  {mismatch.stored}",
+                f"{mismatch.placement_id}  {mismatch.type}  {day}  {mismatch.counted}  {mismatch.stored}",
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
             )
         more = found.mismatches - len(found.shown)
-        pairs = "pair disagrees" if found.mismatches == 1 else "pairs disagree"
+        pairs = "count disagrees" if found.mismatches == 1 else "counts disagree"
         console.print(
-            f"{found.mismatches:,} placement and event type {pairs}"
+            f"{found.mismatches:,} {pairs} with the events"
             + (f" ({more:,} not listed)" if more > 0 else "")
             + f": the counts hold {found.counted:,} events, the events table {found.events:,} "
             f"({seconds:.1f} s). Run `reelcart analytics recount` to count them again from the events."

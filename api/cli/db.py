@@ -10,8 +10,9 @@ from alembic import command
 from api.cli._common import console, fail, load_settings, open_database
 from api.db import alembic_config, current_revision, upgrade_database
 
-# The migration that made the analytics counts (api/migrations/versions/0028_event_counts.py).
-EVENT_COUNTS_REVISION = "0028"
+# The migrations that made analytics counts and filled them from the events stored so far
+# (api/migrations/versions/0028_event_counts.py, 0030_event_day_counts.py).
+EVENT_COUNTS_REVISIONS = ("0028", "0030")
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +30,11 @@ def register(app: typer.Typer) -> None:
             fail(f"migration failed: {error}")
         after = current_revision(engine)
         console.print(f"database at {settings.database_url} is at revision {after or revision}")
-        if before is not None and after is not None and before < EVENT_COUNTS_REVISION <= after:
+        if (
+            before is not None
+            and after is not None
+            and any(before < counts_made <= after for counts_made in EVENT_COUNTS_REVISIONS)
+        ):
             # Events stored by nodes still on the older release while the migration ran are not counted.
             console.print(
                 "analytics counts were filled from the events stored so far: once every API node runs this "

@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from api.analytics.models import Event, EventCount
+from api.analytics.models import Event, EventCount, EventDayCount
 from api.checkout.models import CheckoutSession, Order
 from api.episodes.exceptions import EpisodeHasJobs, EpisodeSold
 from api.episodes.models import Episode, TagJob, TranscodeJob
@@ -66,6 +66,7 @@ def delete_episode(
     of_episode = select(Placement.id).where(Placement.episode_id == episode.id)
     session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(of_episode)))
     session.execute(delete(EventCount).where(col(EventCount.placement_id).in_(of_episode)))
+    session.execute(delete(EventDayCount).where(col(EventDayCount.placement_id).in_(of_episode)))
     session.execute(delete(Event).where(col(Event.episode_id) == episode.id))
     session.execute(delete(Placement).where(col(Placement.episode_id) == episode.id))
     for table in (TagJob, TranscodeJob, LinkJob):

@@ -13,6 +13,10 @@ Each round it
    it. On one box each job is taken with a conditional UPDATE of `published_at`, so of several
    processes sharing the database one hands it out.
 
+After its first round of a UTC day it also folds the analytics day counts of the days no event can land
+on any more (`api.analytics.counting.fold_day_counts`): the one periodic upkeep the API has, kept on this
+thread rather than a thread of its own.
+
 Why re-publish rather than trust the broker's redelivery for a lost worker: redelivery does not say
 the other attempt is dead. A SIGKILLed worker's message comes back at once (reject on worker lost),
 while its lease still runs; a paused worker's never comes back until the visibility timeout (hours).
@@ -26,12 +30,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from api.analytics.counting import fold_day_counts
 from api.catalog.models import ImageFetchJob, ProductImage
 from api.columns import utcnow
 from api.db import session_scope
@@ -198,6 +203,8 @@ class JobSupervisor:
     ) -> None:
         self._engine, self._settings, self._offer, self._outbox = engine, settings, offer, outbox
         self._recovered = False
+        # The last day before which the analytics day counts were folded by this process (None: not yet).
+        self._folded_before: date | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reelcart-job-supervisor", daemon=True)
 
@@ -233,12 +240,38 @@ class JobSupervisor:
                 return offered[:position]
         return offered
 
+    def fold_counts_if_due(self) -> int | None:
+        """Once a UTC day per process, fold the analytics day counts of the days before yesterday
+        (`fold_day_counts`); returns how many rows it folded, None when not due. Several processes each fold
+        once a day: after the first, there is nothing left to fold. A fold that fails is not tried again
+        before the next day, whose fold takes the days it left too."""
+        before = utcnow().date() - timedelta(days=1)
+        if self._folded_before == before:
+            return None
+        self._folded_before = before
+        try:
+            with session_scope(self._engine) as session:
+                folded = fold_day_counts(session, before=before)
+        except SQLAlchemyError as error:
+            log.warning(
+                "analytics: folding the day counts before %s failed (%s); tried again tomorrow",
+                before,
+                str(error).splitlines()[0],
+            )
+            return None
+        if folded:
+            log.info("analytics: %d day-count row(s) of the days before %s folded", folded, before)
+        return folded
+
     def _loop(self) -> None:
         while True:
             try:
                 offered = self.run_once()
                 if offered:
                     log.info("job supervisor: %d job(s) handed to the workers", len(offered))
+                # After the round's offers: it never holds them back (a fold reads only the unfolded rows, a
+                # day or two of them, through their own index).
+                self.fold_counts_if_due()
             except SQLAlchemyError as error:
                 log.warning(
                     "job supervisor: the database is unavailable (%s); trying again in %g s",

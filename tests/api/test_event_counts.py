@@ -9,19 +9,21 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, text
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.analytics import counting
 from api.analytics.counting import CountCheck, CountMismatch, count_events, count_mismatches, recount_events
-from api.analytics.models import Event, EventCount
-from api.analytics.service import buy_presses
+from api.analytics.models import Event, EventCount, EventDayCount
+from api.analytics.service import EVERY_DAY, ReportDays, buy_presses
 from api.cli import app
 from api.db import alembic_config, create_db_engine, upgrade_database
 from api.review.models import Placement, PlacementStatus
@@ -56,6 +58,36 @@ def stored(engine: Engine) -> Counter[tuple[uuid.UUID, str]]:
     with Session(engine) as session:
         rows = session.exec(select(Event.placement_id, Event.type)).all()
     return Counter((placement, kind) for placement, kind in rows if placement is not None)
+
+
+def counted_by_day(engine: Engine) -> Counter[tuple[uuid.UUID, str, date]]:
+    """The day counts as a report of a range sums them (over every slot)."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select_columns(
+                col(EventDayCount.placement_id),
+                col(EventDayCount.type),
+                col(EventDayCount.day),
+                func.sum(EventDayCount.count),
+            ).group_by(col(EventDayCount.placement_id), col(EventDayCount.type), col(EventDayCount.day))
+        ).all()
+    return Counter({(placement, kind, day): int(n) for placement, kind, day, n in rows})
+
+
+def stored_by_day(engine: Engine) -> Counter[tuple[uuid.UUID, str, date]]:
+    """What the events say, by the UTC day each occurred (worked out here, in Python)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Event.placement_id, Event.type, Event.occurred_at)).all()
+    return Counter(
+        (placement, kind, at.astimezone(UTC).date()) for placement, kind, at in rows if placement is not None
+    )
+
+
+def uncounted(placement: Placement, kind: str) -> Event:
+    """An event as `count_events` is handed it, never stored: counts with no event behind them."""
+    return Event(
+        type=kind, brand_id=placement.brand_id, episode_id=placement.episode_id, placement_id=placement.id
+    )
 
 
 def test_every_stored_event_is_counted_and_the_funnel_reads_the_counts(
@@ -147,12 +179,14 @@ def test_a_placement_deleted_takes_its_counts_with_it(
     episode = make_episode(engine, brand.brand.id, settings)
     placement = make_placement(engine, episode)
     with Session(engine) as session:
-        count_events(session, [(placement.id, "sheet_open")])
+        count_events(session, [uncounted(placement, "sheet_open")])
         session.commit()
+    assert counted_by_day(engine) != Counter()
     with Session(engine) as session:
         session.execute(delete(Placement).where(col(Placement.id) == placement.id))
         session.commit()
     assert counted(engine) == Counter()
+    assert counted_by_day(engine) == Counter()
 
 
 def test_deleting_an_episode_deletes_its_counts(
@@ -170,6 +204,9 @@ def test_deleting_an_episode_deletes_its_counts(
     assert client.delete(f"/v1/episodes/{doomed.id}", headers=brand.headers).status_code == 204
 
     assert set(counted(engine)) == {(on_kept.id, "sheet_open")}
+    assert {(placement, kind) for placement, kind, _ in counted_by_day(engine)} == {
+        (on_kept.id, "sheet_open")
+    }
 
 
 @pytest.mark.postgres
@@ -186,7 +223,7 @@ def test_batches_counted_at_once_on_postgresql_lose_no_count() -> None:
                 try:
                     for _ in range(40):
                         with Session(engine) as session:
-                            count_events(session, [(placement.id, "hotspot_impression")] * 3)
+                            count_events(session, [uncounted(placement, "hotspot_impression")] * 3)
                             session.commit()
                 except BaseException as error:  # pragma: no cover - reported below
                     errors.append(error)
@@ -198,6 +235,7 @@ def test_batches_counted_at_once_on_postgresql_lose_no_count() -> None:
                 worker.join()
             assert errors == []
             assert counted(engine) == Counter({(placement.id, "hotspot_impression"): 4 * 40 * 3})
+            assert sum(counted_by_day(engine).values()) == 4 * 40 * 3
         finally:
             engine.dispose()
 
@@ -229,17 +267,18 @@ def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
                     for n in range(60):
                         targets = [placements[n % 4].id, placements[(n + 1) % 4].id]
                         with Session(engine) as session:
-                            for target in targets:
-                                session.add(
-                                    Event(
-                                        type="sheet_open",
-                                        brand_id=brand_id,
-                                        episode_id=episode_id,
-                                        placement_id=target,
-                                    )
+                            rows = [
+                                Event(
+                                    type="sheet_open",
+                                    brand_id=brand_id,
+                                    episode_id=episode_id,
+                                    placement_id=target,
                                 )
+                                for target in targets
+                            ]
+                            session.add_all(rows)
                             session.flush()
-                            count_events(session, [(target, "sheet_open") for target in targets])
+                            count_events(session, rows)
                             session.commit()
                         storing.set()
                 except BaseException as error:  # pragma: no cover - reported below
@@ -264,6 +303,7 @@ def test_events_stored_while_a_recount_runs_on_postgresql_are_counted_once(
             assert errors == []
             assert sum(stored(engine).values()) == 2 * 60 * 2
             assert counted(engine) == stored(engine)
+            assert counted_by_day(engine) == stored_by_day(engine)
         finally:
             engine.dispose()
 
@@ -274,15 +314,14 @@ def _store(
     """Events stored as the API stores them (counted in the same transaction), or, `count=False`, as a
     release from before the counts did."""
     with Session(engine) as session:
-        for kind in kinds:
-            session.add(
-                Event(
-                    type=kind, brand_id=brand_id, episode_id=placement.episode_id, placement_id=placement.id
-                )
-            )
+        rows = [
+            Event(type=kind, brand_id=brand_id, episode_id=placement.episode_id, placement_id=placement.id)
+            for kind in kinds
+        ]
+        session.add_all(rows)
         session.flush()
         if count:
-            count_events(session, [(placement.id, kind) for kind in kinds])
+            count_events(session, rows)
         session.commit()
 
 
@@ -309,40 +348,52 @@ def test_the_check_finds_counts_that_disagree_with_the_events_and_a_recount_mend
         assert agreeing.exit_code == 0, agreeing.output
         assert "the counts agree with the 3 stored events" in agreeing.output
 
-        # When an older release stores an event uncounted, and a count is left with no event behind it
+        # When an older release stores an event uncounted, and counts are left with no event behind them
         _store(engine, brand_id, first, "sheet_open", count=False)
         with Session(engine) as session:
             session.add(EventCount(placement_id=second.id, type="checkout_started", slot=3, count=4))
+            session.add(
+                EventDayCount(
+                    placement_id=second.id, type="hotspot_tap", day=date(2026, 1, 2), slot=2, count=5
+                )
+            )
             session.commit()
+            uncounted_on = session.exec(
+                select(Event.occurred_at).where(Event.placement_id == first.id, Event.type == "sheet_open")
+            ).one()
+        day = uncounted_on.astimezone(UTC).date()
 
-        # Then the check names both, with what each side says, and exits 1
+        # Then the check names each, in all and on its day, with what each side says, and exits 1
         with Session(engine) as session:
             found = count_mismatches(session)
-        assert found == CountCheck(
-            mismatches=2,
-            shown=sorted(
-                [
-                    CountMismatch(first.id, "sheet_open", counted=0, stored=1),
-                    CountMismatch(second.id, "checkout_started", counted=4, stored=0),
-                ],
-                key=lambda m: m.placement_id.hex,  # uuid order, as both databases sort them
-            ),
-            events=4,
-            counted=7,
+        in_all = sorted(
+            [
+                CountMismatch(first.id, "sheet_open", counted=0, stored=1),
+                CountMismatch(second.id, "checkout_started", counted=4, stored=0),
+            ],
+            key=lambda m: m.placement_id.hex,  # uuid order, as both databases sort them
         )
+        by_day = sorted(
+            [
+                CountMismatch(first.id, "sheet_open", counted=0, stored=1, day=day),
+                CountMismatch(second.id, "hotspot_tap", counted=5, stored=0, day=date(2026, 1, 2)),
+            ],
+            key=lambda m: m.placement_id.hex,
+        )
+        assert found == CountCheck(mismatches=4, shown=in_all + by_day, events=4, counted=7)
         disagreeing = runner.invoke(app, ["analytics", "check"])
         assert disagreeing.exit_code == 1, disagreeing.output
         said = " ".join(disagreeing.output.split())
         lines = disagreeing.output.splitlines()
-        assert f"{first.id}  sheet_open  0  1" in lines
-        assert f"{second.id}  checkout_started  4  0" in lines
-        assert (
-            "2 placement and event type pairs disagree: the counts hold 7 events, the events table 4" in said
-        )
+        assert f"{first.id}  sheet_open  all  0  1" in lines
+        assert f"{second.id}  checkout_started  all  4  0" in lines
+        assert f"{first.id}  sheet_open  {day.isoformat()}  0  1" in lines
+        assert f"{second.id}  hotspot_tap  2026-01-02  5  0" in lines
+        assert "4 counts disagree with the events: the counts hold 7 events, the events table 4" in said
         assert "Run `reelcart analytics recount`" in said
         shortened = runner.invoke(app, ["analytics", "check", "--show", "1"])
         assert shortened.exit_code == 1
-        assert "pairs disagree (1 not listed)" in " ".join(shortened.output.split())
+        assert "counts disagree with the events (3 not listed)" in " ".join(shortened.output.split())
 
         # And after a recount it agrees again
         assert runner.invoke(app, ["analytics", "recount"]).exit_code == 0
@@ -411,15 +462,21 @@ def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismat
             engine.dispose()
 
 
-def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str) -> None:
+@pytest.mark.parametrize(
+    "days",
+    [EVERY_DAY, ReportDays(since=date(2026, 12, 1), until=date(2026, 12, 7))],
+    ids=["every-day", "a-week"],
+)
+def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str, days: ReportDays) -> None:
     """The index is partial: a database uses it only for a query that states its condition as written,
     with no bound parameter in it. This asks each database's planner (PostgreSQL's told to avoid a table
-    scan, as it would on a table this small) which index the funnel's query would read."""
+    scan, as it would on a table this small) which index the funnel's query would read, for every day and
+    for a range (whose times the index holds in each placement's order)."""
     engine = create_db_engine(database_url)
     try:
         upgrade_database(engine)
         brand_id = make_brand(engine, "pressing").brand.id
-        query = buy_presses(select(Placement.id).where(Placement.brand_id == brand_id))
+        query = buy_presses(select(Placement.id).where(Placement.brand_id == brand_id), days)
         compiled = query.compile(engine)
         with Session(engine) as session:
             connection = session.connection()
@@ -427,7 +484,11 @@ def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str) ->
                 connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
                 plan = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
             else:
-                values = tuple(value.hex for value in compiled.params.values())  # SQLite stores uuids as hex
+                # SQLite stores uuids as hex, times as text
+                values = tuple(
+                    value.hex if isinstance(value, uuid.UUID) else str(value)
+                    for value in compiled.params.values()
+                )
                 plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values).all()
         read = " ".join(str(column) for row in plan for column in row)
         assert "ix_event_buy_press" in read, read
@@ -448,7 +509,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
-def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_them(
+def test_the_migrations_count_the_events_already_stored_and_the_cli_recounts_them(
     database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     engine = create_db_engine(database_url)
@@ -459,28 +520,42 @@ def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_the
         episode = make_episode(engine, brand_id, settings)
         placement = make_placement(engine, episode)
         command.downgrade(alembic_config(engine), "0027")
+        if engine.dialect.name == "postgresql":
+            # A server whose sessions are in Tokyo's time: 23:30 UTC is the next morning there, and still
+            # the 6th in the day counts (UTC days, whatever the session's zone).
+            with engine.connect() as connection:
+                name = connection.execute(text("SELECT current_database()")).scalar_one()
+                connection.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Tokyo'"))
+                connection.commit()
+            engine.dispose()
 
         def as_stored(value: uuid.UUID) -> str:
             # How SQLAlchemy's Uuid type stores it: 32 hex digits on SQLite, a native uuid on PostgreSQL.
             return value.hex if engine.dialect.name == "sqlite" else str(value)
 
-        # Events stored before the counts existed
+        def at(utc: str) -> str:
+            # SQLite holds the UTC time as text; PostgreSQL is told its zone.
+            return utc if engine.dialect.name == "sqlite" else f"{utc}+00:00"
+
+        # Events stored before the counts existed, on two UTC days
         with engine.begin() as connection:
-            for kind in ("hotspot_impression", "hotspot_impression", "hotspot_tap"):
+            for kind, when in (
+                ("hotspot_impression", "2026-12-06 12:00:00"),
+                ("hotspot_impression", "2026-12-06 23:30:00"),
+                ("hotspot_tap", "2026-12-07 00:30:00"),
+            ):
                 connection.execute(
                     text(
                         "INSERT INTO event (id, type, brand_id, episode_id, placement_id, occurred_at, "
                         "received_at) VALUES (:id, :type, :brand, :episode, :placement, :at, :at)"
                     ),
                     {
-                        "id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()),
+                        "id": as_stored(uuid.uuid4()),
                         "type": kind,
-                        "brand": brand_id.hex if engine.dialect.name == "sqlite" else str(brand_id),
-                        "episode": episode.id.hex if engine.dialect.name == "sqlite" else str(episode.id),
-                        "placement": placement.id.hex
-                        if engine.dialect.name == "sqlite"
-                        else str(placement.id),
-                        "at": "2026-12-06 12:00:00",
+                        "brand": as_stored(brand_id),
+                        "episode": as_stored(episode.id),
+                        "placement": as_stored(placement.id),
+                        "at": at(when),
                     },
                 )
 
@@ -488,10 +563,19 @@ def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_the
         assert counted(engine) == Counter(
             {(placement.id, "hotspot_impression"): 2, (placement.id, "hotspot_tap"): 1}
         )
+        expected_by_day = Counter(
+            {
+                (placement.id, "hotspot_impression", date(2026, 12, 6)): 2,
+                (placement.id, "hotspot_tap", date(2026, 12, 7)): 1,
+            }
+        )
+        assert counted_by_day(engine) == expected_by_day
+        assert stored_by_day(engine) == expected_by_day
 
         # And the operator's command counts them again after drift
         with Session(engine) as session:
             session.execute(delete(EventCount))
+            session.execute(delete(EventDayCount))
             session.commit()
         monkeypatch.setenv("REELCART_DATABASE_URL", database_url)
         get_settings.cache_clear()
@@ -500,6 +584,7 @@ def test_the_migration_counts_the_events_already_stored_and_the_cli_recounts_the
         assert result.exit_code == 0, result.output
         assert "counted 3 events of 1 placement again" in result.output
         assert counted(engine) == stored(engine)
+        assert counted_by_day(engine) == expected_by_day
     finally:
         engine.dispose()
 

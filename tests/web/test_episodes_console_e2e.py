@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -495,38 +496,57 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     assert page_errors == []
 
 
-def _viewers(live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, **counts: int) -> None:
+def _viewers(
+    live_api: LiveApi,
+    brand: SeededBrand,
+    placement: SeededPlacement,
+    *,
+    days_ago: int = 0,
+    **counts: int,
+) -> None:
     """What the player reported of one hotspot (as the events route stores and counts it):
-    `hotspot_impression=10`."""
+    `hotspot_impression=10`, `days_ago` days before now."""
+    occurred = datetime.now(UTC) - timedelta(days=days_ago)
     with Session(live_api.engine) as session:
         stored = session.get(Placement, placement.id)
         assert stored is not None
         for kind, times in counts.items():
-            for n in range(times):
-                click = f"click-{placement.id.hex[:8]}-{n}" if kind == "checkout_started" else None
-                session.add(
-                    Event(
-                        type=kind,
-                        brand_id=brand.id,
-                        episode_id=stored.episode_id,
-                        placement_id=stored.id,
-                        click_id=click,
-                    )
+            rows = [
+                Event(
+                    type=kind,
+                    brand_id=brand.id,
+                    episode_id=stored.episode_id,
+                    placement_id=stored.id,
+                    click_id=f"click-{placement.id.hex[:8]}-{days_ago}-{n}"
+                    if kind == "checkout_started"
+                    else None,
+                    occurred_at=occurred,
+                    received_at=occurred,
                 )
-            count_events(session, [(stored.id, kind)] * times)
+                for n in range(times)
+            ]
+            session.add_all(rows)
+            count_events(session, rows)
         session.commit()
 
 
 def _sold(
-    live_api: LiveApi, brand: SeededBrand, placement: SeededPlacement, product: SeededProduct, refunded: str
+    live_api: LiveApi,
+    brand: SeededBrand,
+    placement: SeededPlacement,
+    product: SeededProduct,
+    refunded: str,
+    *,
+    days_ago: int = 0,
 ) -> None:
-    """A checkout from the hotspot, paid (two at 1.99 EUR) and partly refunded."""
+    """A checkout from the hotspot, paid (two at 1.99 EUR) and partly refunded, `days_ago` days before now."""
+    when = datetime.now(UTC) - timedelta(days=days_ago)
     with Session(live_api.engine) as session:
         stored = session.get(Placement, placement.id)
         assert stored is not None
         checkout = CheckoutSession(
             brand_id=brand.id,
-            click_id=f"click-{placement.id.hex[:8]}-0",
+            click_id=f"click-{placement.id.hex[:8]}-{days_ago}-0",
             placement_id=stored.id,
             episode_id=stored.episode_id,
             variant_id=product.variants[0].id,
@@ -534,6 +554,7 @@ def _sold(
             provider=CheckoutProviderName.STRIPE,
             amount=Decimal("3.98"),
             currency="EUR",
+            created_at=when,
         )
         session.add(checkout)
         session.flush()
@@ -548,6 +569,7 @@ def _sold(
                 amount=Decimal("3.98"),
                 currency="EUR",
                 refunded_amount=Decimal(refunded),
+                created_at=when,
             )
         )
         session.commit()
@@ -606,6 +628,76 @@ def test_a_brand_reads_what_each_episodes_hotspots_sold(
     )
     results.click()
     expect(row(dialog, watched).get_by_role("table")).to_have_count(0)
+    assert page_errors == []
+
+
+def test_a_brand_reads_its_results_for_the_last_days(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a hotspot shown and sold 40 days ago, shown and tapped 3 days ago, and shown today
+    brand = seed_brand(live_api.engine, "results-by-days")
+    cola = seed_product(live_api.engine, brand, COLA)
+    watched = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    [hotspot] = seed_placements(
+        live_api.engine,
+        live_api.settings,
+        watched,
+        [proposal(cola, 0, status=PlacementStatus.APPROVED, chosen=cola)],
+    )
+    _viewers(live_api, brand, hotspot, days_ago=40, hotspot_impression=10, hotspot_tap=4, checkout_started=2)
+    _sold(live_api, brand, hotspot, cola, refunded="0", days_ago=40)
+    _viewers(live_api, brand, hotspot, days_ago=3, hotspot_impression=3, hotspot_tap=1)
+    _viewers(live_api, brand, hotspot, hotspot_impression=2)
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_episodes(page)
+    totals = dialog.locator("#episodes-totals")
+    expect(totals).to_have_text(
+        "All episodes: shown 15 times · 5 taps · 2 Buy presses · 1 order · 3.98 EUR kept."
+    )
+    row(dialog, watched).get_by_role("button", name="Results").click()
+    table_row = row(dialog, watched).locator(f'tr[data-placement="{hotspot.id}"]')
+    expect(table_row).to_have_text("Cola Zero15533%213.98 EUR")
+
+    # When the brand picks the last 7 days: the totals and the episode's results shown are for them
+    days = dialog.get_by_label("Results for")
+    days.select_option(label="the last 7 days")
+    expect(totals).to_have_text(
+        "All episodes, the last 7 days: shown 5 times · 1 tap · 0 Buy presses · 0 orders."
+    )
+    expect(table_row).to_have_text(f"Cola Zero5120%00{EN_DASH}")
+
+    # When it picks the last 30 days and, before they are read, today: what it sees is today's
+    held: list[Route] = []
+    thirty_days = f"since={(datetime.now(UTC) - timedelta(days=29)).date().isoformat()}"
+
+    def hold(route: Route) -> None:
+        if thirty_days in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/v1/analytics/**", hold)
+    days.select_option(label="the last 30 days")
+    for _ in range(50):  # the route's handler runs while Playwright waits
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 2  # the totals and the episode's results
+    days.select_option(label="today")
+    expect(totals).to_have_text("All episodes, today: shown 2 times · 0 taps · 0 Buy presses · 0 orders.")
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(300)  # the 30 days' answers arrive, and are dropped
+    expect(totals).to_have_text("All episodes, today: shown 2 times · 0 taps · 0 Buy presses · 0 orders.")
+    expect(table_row).to_have_text(f"Cola Zero200%00{EN_DASH}")
+
+    # And back to all time: everything
+    days.select_option(label="all time")
+    expect(totals).to_have_text(
+        "All episodes: shown 15 times · 5 taps · 2 Buy presses · 1 order · 3.98 EUR kept."
+    )
+    expect(table_row).to_have_text("Cola Zero15533%213.98 EUR")
     assert page_errors == []
 
 

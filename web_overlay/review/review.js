@@ -108,7 +108,7 @@
  */
 /**
  * @typedef {Funnel & {placement_id: string, label: string, product_title: string | null, tap_rate: number | null}} PlacementFunnel
- * @typedef {Funnel & {placements: PlacementFunnel[]}} AnalyticsReport
+ * @typedef {Funnel & {placements: PlacementFunnel[], since: string | null, until: string | null}} AnalyticsReport
  */
 /** @typedef {typeof import('../timeline-math.js')} TimelineMath */
 
@@ -1626,24 +1626,65 @@ function funnelLine(f) {
   return parts.join(' · ');
 }
 
-// The brand's totals count every event it has (about 0.5 s per million, BENCHMARKS.md): read again when
-// the dialog opens at most this often.
+/**
+ * The days the results are for, as the analytics routes' query: '' for all time, else `?since=` the first
+ * UTC day of the last n (today included; the API counts UTC days).
+ */
+function resultsRangeQuery() {
+  const days = Number(/** @type {HTMLSelectElement} */ ($('results-range')).value);
+  if (!days) return '';
+  const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+  return `?since=${since}`;
+}
+
+/** What the totals line calls the days chosen: "" for all time, else ", the last 7 days". */
+function resultsRangeWords() {
+  const select = /** @type {HTMLSelectElement} */ ($('results-range'));
+  return select.value ? `, ${select.selectedOptions[0]?.textContent ?? ''}` : '';
+}
+
+// The brand's totals: read again when the dialog opens at most this often (for the same days).
 const TOTALS_FRESH_MS = 60_000;
 let totalsReadAt = 0;
+let totalsReadFor = '';
+// Moves on each time other days are chosen: an answer read for the days chosen before is dropped. (Not the
+// query itself: "today" names another day after midnight, and an answer read just before is still wanted.)
+let resultsDaysChosen = 0;
 
-async function loadBrandTotals() {
+/** @param {boolean} [again] read them even if read a moment ago (the days changed) */
+async function loadBrandTotals(again = false) {
   const session = keySession;
-  if (Date.now() - totalsReadAt < TOTALS_FRESH_MS && $('episodes-totals').textContent) return;
+  const chosen = resultsDaysChosen;
+  const query = resultsRangeQuery();
+  const fresh = Date.now() - totalsReadAt < TOTALS_FRESH_MS && totalsReadFor === query;
+  if (!again && fresh && $('episodes-totals').textContent) return;
+  // Dropped when another key signed in, or other days were chosen, meanwhile (their own read says)
+  const awaited = () => session === keySession && chosen === resultsDaysChosen;
   try {
-    const { data } = await api('GET', '/v1/analytics/brands/me');
-    if (session !== keySession) return;
-    $('episodes-totals').textContent = `All episodes: ${funnelLine(data)}.`;
+    const { data } = await api('GET', `/v1/analytics/brands/me${query}`);
+    if (!awaited()) return;
+    $('episodes-totals').textContent = `All episodes${resultsRangeWords()}: ${funnelLine(data)}.`;
     totalsReadAt = Date.now();
+    totalsReadFor = query;
   } catch (error) {
-    if (session === keySession && !(error instanceof ApiError && error.status === 401)) {
+    if (!awaited()) return;
+    if (!(error instanceof ApiError && error.status === 401)) {
       $('episodes-totals').textContent = `The brand's results could not be read: ${errorText(error)}`;
     }
   }
+}
+
+/** Other days chosen: the totals, and every episode's results shown, read again for them. */
+function resultsRangeChanged() {
+  resultsDaysChosen += 1;
+  const shown = [...episodeResults.keys()];
+  episodeResults.clear();
+  void loadBrandTotals(true);
+  for (const id of shown) {
+    const e = episodeList.items.find((item) => item.id === id);
+    if (e) void toggleResults(e);
+  }
+  renderEpisodes();
 }
 
 /** Show or hide an episode's results under its row, read when shown. @param {Episode} e */
@@ -1654,14 +1695,18 @@ async function toggleResults(e) {
     return;
   }
   const session = keySession;
-  episodeResults.set(e.id, 'Reading its results…');
+  const chosen = resultsDaysChosen;
+  const asked = 'Reading its results…';
+  episodeResults.set(e.id, asked);
   renderEpisodes();
+  // Still waited for: the same key, the same days, and not hidden (or hidden and shown again) meanwhile
+  const awaited = () => session === keySession && chosen === resultsDaysChosen && episodeResults.get(e.id) === asked;
   try {
-    const { data } = await api('GET', `/v1/analytics/episodes/${encodeURIComponent(e.id)}`);
-    if (session !== keySession || !episodeResults.has(e.id)) return;
+    const { data } = await api('GET', `/v1/analytics/episodes/${encodeURIComponent(e.id)}${resultsRangeQuery()}`);
+    if (!awaited()) return;
     episodeResults.set(e.id, /** @type {AnalyticsReport} */ (data));
   } catch (error) {
-    if (session !== keySession || !episodeResults.has(e.id)) return;
+    if (!awaited()) return;
     if (error instanceof ApiError && error.status === 401) return;
     episodeResults.set(e.id, `Its results could not be read: ${errorText(error)}`);
   }
@@ -1674,7 +1719,8 @@ function resultsNode(report) {
   if (typeof report === 'string') return h('div', { class: 'ep-results', role: 'status' }, [report]);
   const active = report.placements.filter((p) => p.impressions || p.taps || p.checkouts_started || p.orders_paid);
   if (!active.length) {
-    return h('div', { class: 'ep-results' }, [`${funnelLine(report)}. No hotspot of it has been shown to a viewer yet.`]);
+    const none = report.since || report.until ? 'was shown to a viewer on these days' : 'has been shown to a viewer yet';
+    return h('div', { class: 'ep-results' }, [`${funnelLine(report)}. No hotspot of it ${none}.`]);
   }
   const cell = (/** @type {string} */ text) => h('td', {}, [text]);
   const head = ['Hotspot', 'Shown', 'Taps', 'Tap rate', 'Buy presses', 'Orders', 'Kept'];
@@ -2656,6 +2702,7 @@ function wire() {
   $('episodes-open').addEventListener('click', () => void openEpisodes());
   $('episodes-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('episodes')).close());
   $('episodes-more').addEventListener('click', () => void loadEpisodes(false));
+  $('results-range').addEventListener('change', resultsRangeChanged);
   $('catalog-open').addEventListener('click', () => void openCatalog());
   $('catalog-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('catalog')).close());
   $('catalog-import').addEventListener('submit', (event) => {
