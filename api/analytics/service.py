@@ -169,6 +169,13 @@ class ReportDays:
             return None
         return datetime.combine(self.until + timedelta(days=1), time.min, UTC)
 
+    def of_days(self, column: Mapped[date]) -> list[ColumnElement[bool]]:
+        """The conditions that keep `column`'s days within the range (none for every day)."""
+        return [
+            *([column >= self.since] if self.since is not None else []),
+            *([column <= self.until] if self.until is not None else []),
+        ]
+
     def of_times(self, column: Mapped[datetime]) -> list[ColumnElement[bool]]:
         """The conditions that keep `column`'s times within the range (none for every day)."""
         start, end = self.start(), self.end()
@@ -282,13 +289,9 @@ def _event_counts(
             .group_by(col(EventCount.placement_id), col(EventCount.type))
         ).all()
     else:
-        within = [
-            *([col(EventDayCount.day) >= days.since] if days.since is not None else []),
-            *([col(EventDayCount.day) <= days.until] if days.until is not None else []),
-        ]
         rows = session.exec(
             select(EventDayCount.placement_id, EventDayCount.type, func.sum(EventDayCount.count))
-            .where(col(EventDayCount.placement_id).in_(in_scope), *within)
+            .where(col(EventDayCount.placement_id).in_(in_scope), *days.of_days(col(EventDayCount.day)))
             .group_by(col(EventDayCount.placement_id), col(EventDayCount.type))
         ).all()
     for placement_id, kind, count in rows:

@@ -192,15 +192,6 @@ def test_a_range_that_names_no_day_is_refused_with_what_is_wrong(
     assert client.get(f"/v1/analytics/brands/me{query}").status_code == 401
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'days.db'}"
-        return
-    with throwaway_postgres_database() as url:
-        yield url
-
-
 def test_a_past_days_slots_fold_into_one_row_keeping_their_sum_and_recent_days_are_left(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

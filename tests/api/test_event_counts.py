@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date
 from pathlib import Path
 
@@ -498,15 +497,6 @@ def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str, da
             assert "Index Only Scan using ix_event_buy_press" in read, read
     finally:
         engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'counts.db'}"
-        return
-    with throwaway_postgres_database() as url:
-        yield url
 
 
 def test_the_migrations_count_the_events_already_stored_and_the_cli_recounts_them(
