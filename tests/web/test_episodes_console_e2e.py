@@ -502,11 +502,12 @@ def _viewers(
     placement: SeededPlacement,
     *,
     days_ago: int = 0,
+    now: datetime | None = None,
     **counts: int,
 ) -> None:
     """What the player reported of one hotspot (as the events route stores and counts it):
-    `hotspot_impression=10`, `days_ago` days before now."""
-    occurred = datetime.now(UTC) - timedelta(days=days_ago)
+    `hotspot_impression=10`, `days_ago` days before `now` (the clock's, unless given)."""
+    occurred = (now or datetime.now(UTC)) - timedelta(days=days_ago)
     with Session(live_api.engine) as session:
         stored = session.get(Placement, placement.id)
         assert stored is not None
@@ -538,9 +539,11 @@ def _sold(
     refunded: str,
     *,
     days_ago: int = 0,
+    now: datetime | None = None,
 ) -> None:
-    """A checkout from the hotspot, paid (two at 1.99 EUR) and partly refunded, `days_ago` days before now."""
-    when = datetime.now(UTC) - timedelta(days=days_ago)
+    """A checkout from the hotspot, paid (two at 1.99 EUR) and partly refunded, `days_ago` days before `now`
+    (the clock's, unless given)."""
+    when = (now or datetime.now(UTC)) - timedelta(days=days_ago)
     with Session(live_api.engine) as session:
         stored = session.get(Placement, placement.id)
         assert stored is not None
@@ -645,10 +648,23 @@ def test_a_brand_reads_its_results_for_the_last_days(
         watched,
         [proposal(cola, 0, status=PlacementStatus.APPROVED, chosen=cola)],
     )
-    _viewers(live_api, brand, hotspot, days_ago=40, hotspot_impression=10, hotspot_tap=4, checkout_started=2)
-    _sold(live_api, brand, hotspot, cola, refunded="0", days_ago=40)
-    _viewers(live_api, brand, hotspot, days_ago=3, hotspot_impression=3, hotspot_tap=1)
-    _viewers(live_api, brand, hotspot, hotspot_impression=2)
+    # One "now" for the events and the browser's clock (which picks the days asked for): a run across UTC
+    # midnight sees the same days on both sides.
+    now = datetime.now(UTC)
+    page.clock.set_fixed_time(now)
+    _viewers(
+        live_api,
+        brand,
+        hotspot,
+        days_ago=40,
+        now=now,
+        hotspot_impression=10,
+        hotspot_tap=4,
+        checkout_started=2,
+    )
+    _sold(live_api, brand, hotspot, cola, refunded="0", days_ago=40, now=now)
+    _viewers(live_api, brand, hotspot, days_ago=3, now=now, hotspot_impression=3, hotspot_tap=1)
+    _viewers(live_api, brand, hotspot, now=now, hotspot_impression=2)
     sign_in(page, live_api.base_url, brand.key)
     dialog = open_episodes(page)
     totals = dialog.locator("#episodes-totals")
@@ -669,7 +685,7 @@ def test_a_brand_reads_its_results_for_the_last_days(
 
     # When it picks the last 30 days and, before they are read, today: what it sees is today's
     held: list[Route] = []
-    thirty_days = f"since={(datetime.now(UTC) - timedelta(days=29)).date().isoformat()}"
+    thirty_days = f"since={(now - timedelta(days=29)).date().isoformat()}"
 
     def hold(route: Route) -> None:
         if thirty_days in route.request.url:
