@@ -11,10 +11,17 @@ times through the API (for all time and, unless `--no-ranges`, for the last 7 an
 
     .venv/bin/python scripts/bench_analytics.py [--events 1000000] [--episodes 20] [--per-episode 10] \\
         [--orders 2000] [--repeat 5] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] \\
-        [--vacuum] [--no-ranges] [--json var/bench/analytics.json]
+        [--vacuum] [--no-ranges] [--alternate-from REV [--rounds 2]] [--json var/bench/analytics.json]
 
 Without `--postgres` the database is a SQLite file; with it, a database made on that server for the run
 and dropped after.
+
+`--alternate-from REV` also compares the schema at an older revision with the newest on the same data in
+the same run, so that neither a faster machine nor a quieter minute reads as a gain: after the timings
+above, the database is taken down to REV and up again `--rounds` times (each migration timed), and at
+each stop the operator's recount and check, the players' batches and the brand's and an episode's
+all-time reports are timed again. REV must be one the
+current code runs on (0030 or newer); the code is the same at both, only the schema differs.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -47,7 +55,7 @@ from api.auth import issue_api_key
 from api.brands.models import ApiKeyScope, Brand, CheckoutProviderName
 from api.catalog.models import Product, Variant
 from api.checkout.models import CheckoutSession, Order
-from api.db import create_db_engine, upgrade_database
+from api.db import alembic_config, create_db_engine, upgrade_database
 from api.episodes.models import Episode, EpisodeStatus
 from api.jobs.queue import InlineJobQueue
 from api.review.models import Placement, PlacementStatus
@@ -244,6 +252,78 @@ def timed_ingest(client: TestClient, engine: Engine, episode_id: uuid.UUID, batc
     }
 
 
+def timed_recount_and_check(engine: Engine) -> dict[str, float]:
+    """`reelcart analytics recount`, then `reelcart analytics check` (which must then find nothing)."""
+    started = time.perf_counter()
+    with Session(engine) as session:
+        recount_events(session)
+        session.commit()
+    recount_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with Session(engine) as session:
+        check = count_mismatches(session)
+    check_s = time.perf_counter() - started
+    if check.mismatches:
+        raise SystemExit(f"the counts disagree with the events after a recount: {check}")
+    return {"recount_s": round(recount_s, 2), "check_s": round(check_s, 2)}
+
+
+def timed_migration(engine: Engine, revision: str) -> float:
+    """Seconds to take the schema to `revision` (down or up)."""
+    started = time.perf_counter()
+    config = alembic_config(engine)
+    if revision == "head":
+        command.upgrade(config, "head")
+    else:
+        command.downgrade(config, revision)
+    return round(time.perf_counter() - started, 2)
+
+
+def alternate(
+    args: argparse.Namespace, engine: Engine, client: TestClient, key: str, episode_id: uuid.UUID
+) -> dict[str, Any]:
+    """The same data at `--alternate-from` and at the newest revision, `--rounds` times each, in turn."""
+    stops: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        for revision in (args.alternate_from, "head"):
+            migration_s = timed_migration(engine, revision)
+            stops.append(
+                {
+                    "revision": revision,
+                    "migration_s": migration_s,
+                    **timed_recount_and_check(engine),
+                    "ingest_median_ms": timed_ingest(client, engine, episode_id, args.batches)["median_ms"],
+                    "brand_totals_s": timed(client, "/v1/analytics/brands/me", key, args.repeat)["median_s"],
+                    "one_episode_s": timed(client, f"/v1/analytics/episodes/{episode_id}", key, args.repeat)[
+                        "median_s"
+                    ],
+                }
+            )
+
+    def unrounded(revision: str, key: str) -> float:
+        return float(statistics.median(stop[key] for stop in stops if stop["revision"] == revision))
+
+    def median(revision: str, key: str) -> float:
+        return round(unrounded(revision, key), 3)
+
+    keys = ("recount_s", "check_s", "ingest_median_ms", "brand_totals_s", "one_episode_s")
+    return {
+        "from": args.alternate_from,
+        "stops": stops,
+        "median": {
+            revision: {key: median(revision, key) for key in keys}
+            for revision in (args.alternate_from, "head")
+        },
+        # None where REV's median is 0 (a tiny run): nothing to compare, rather than the run failing
+        "head_over_from": {
+            key: round(unrounded("head", key) / unrounded(args.alternate_from, key), 2)
+            if unrounded(args.alternate_from, key)
+            else None
+            for key in keys
+        },
+    }
+
+
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     draw = random.Random(args.seed)
     with throwaway_database(args, scratch) as url:
@@ -263,18 +343,7 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         seed_brand(engine, "neighbour", args, draw)
         # The events went in as rows, as a release before the counts stored them: counted as
         # `reelcart analytics recount` (and migration 0028) count them.
-        recount_started = time.perf_counter()
-        with Session(engine) as session:
-            recount_events(session)
-            session.commit()
-        recount_s = time.perf_counter() - recount_started
-        # `reelcart analytics check`: every count against its events, which now agree.
-        check_started = time.perf_counter()
-        with Session(engine) as session:
-            check = count_mismatches(session)
-        check_s = time.perf_counter() - check_started
-        if check.mismatches:
-            raise SystemExit(f"the counts disagree with the events after a recount: {check}")
+        operator = timed_recount_and_check(engine)
         if engine.dialect.name == "postgresql" and args.vacuum:
             # What autovacuum leaves after a burst of inserts (PostgreSQL 13+ vacuums insert-only tables
             # too): statistics, and the visibility map that lets a count read the index alone.
@@ -300,6 +369,9 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
                 for days in ((7, 30) if args.ranges else ())
             }
             ingest = timed_ingest(client, engine, episode_id, args.batches)
+            compared = {}
+            if args.alternate_from:
+                compared["alternated"] = alternate(args, engine, client, key, episode_id)
         engine.dispose()
     return {
         "database": url.split(":", 1)[0],
@@ -311,9 +383,9 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "brand_totals": brand,
         **ranged,
         "one_episode": episode,
-        "recount_s": round(recount_s, 1),
-        "check_s": round(check_s, 1),
+        **operator,
         "ingest": ingest,
+        **compared,
         "cpu": f"{platform.processor() or platform.machine()}; {cpu_flags()}",
     }
 
@@ -337,6 +409,12 @@ def main() -> None:
         action="store_false",
         help="leave out the reports for the last 7 and 30 days (a release from before migration 0030)",
     )
+    parser.add_argument(
+        "--alternate-from",
+        metavar="REV",
+        help="also time recount, check and storing batches at REV and at the newest revision, in turn",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with --alternate-from: stops at each revision")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="reelcart-bench-analytics-") as scratch:

@@ -195,9 +195,8 @@ def test_a_range_that_names_no_day_is_refused_with_what_is_wrong(
 def test_a_past_days_slots_fold_into_one_row_keeping_their_sum_and_recent_days_are_left(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A placement per transaction and a row per statement: the chunking is gone through as at scale
+    # A placement per transaction: the chunking is gone through as at scale
     monkeypatch.setattr(counting, "FOLD_CHUNK", 1)
-    monkeypatch.setattr(counting, "UPSERT_ROWS", 1)
     engine = create_db_engine(database_url)
     try:
         upgrade_database(engine)

@@ -5,6 +5,7 @@ recount`, and gone with the episode."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections import Counter
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, func, text
+from sqlalchemy import ClauseElement, Engine, delete, event, func, text
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
@@ -324,6 +325,36 @@ def _store(
         session.commit()
 
 
+def test_counting_more_rows_than_a_statement_can_bind_loses_none(database_url: str, tmp_path: Path) -> None:
+    """14,000 keys in one call: 70,000 values for each table, past PostgreSQL's 65,535 bound parameters a
+    statement and SQLite's stock 32,766 (set here: Debian's build allows 250,000). Each is counted, in all
+    and per day."""
+    engine = create_db_engine(database_url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def stock_limit(connection: sqlite3.Connection, _: object) -> None:
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+    try:
+        upgrade_database(engine)
+        brand_id = make_brand(engine, "counted-wide").brand.id
+        settings = ApiSettings(_env_file=None, database_url=database_url, media_dir=tmp_path / "media")
+        placement = make_placement(engine, make_episode(engine, brand_id, settings))
+        kinds = [f"kind-{n}" for n in range(14_000)]
+        with Session(engine) as session:
+            count_events(session, [uncounted(placement, kind) for kind in kinds])
+            count_events(session, [uncounted(placement, kinds[0])])
+            session.commit()
+        expected = Counter({(placement.id, kind): 1 for kind in kinds}) + Counter(
+            {(placement.id, kinds[0]): 1}
+        )
+        assert counted(engine) == expected
+        assert sum(counted_by_day(engine).values()) == 14_001
+    finally:
+        engine.dispose()
+
+
 def test_the_check_finds_counts_that_disagree_with_the_events_and_a_recount_mends_them(
     database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -461,6 +492,25 @@ def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismat
             engine.dispose()
 
 
+def _plan(session: Session, query: ClauseElement) -> str:
+    """What the database's planner says it would read for `query`. PostgreSQL is told to avoid a table scan
+    and a bitmap scan (which it prefers on a table this small), so an index-only scan is what it picks when
+    the index holds every column the query reads, and an index scan when it does not."""
+    compiled = query.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+    connection = session.connection()
+    if session.get_bind().dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
+    else:
+        # SQLite stores uuids as hex, times as text
+        values = tuple(
+            value.hex if isinstance(value, uuid.UUID) else str(value) for value in compiled.params.values()
+        )
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values).all()
+    return " ".join(str(column) for row in plan for column in row)
+
+
 @pytest.mark.parametrize(
     "days",
     [EVERY_DAY, ReportDays(since=date(2026, 12, 1), until=date(2026, 12, 7))],
@@ -468,33 +518,41 @@ def test_events_stored_while_the_check_runs_on_postgresql_never_read_as_a_mismat
 )
 def test_the_funnel_reads_buy_presses_from_their_own_index(database_url: str, days: ReportDays) -> None:
     """The index is partial: a database uses it only for a query that states its condition as written,
-    with no bound parameter in it. This asks each database's planner (PostgreSQL's told to avoid a table
-    scan, as it would on a table this small) which index the funnel's query would read, for every day and
-    for a range (whose times the index holds in each placement's order)."""
+    with no bound parameter in it. This asks each database's planner which index the funnel's query would
+    read, for every day and for a range (whose times the index holds in each placement's order)."""
     engine = create_db_engine(database_url)
     try:
         upgrade_database(engine)
         brand_id = make_brand(engine, "pressing").brand.id
         query = buy_presses(select(Placement.id).where(Placement.brand_id == brand_id), days)
-        compiled = query.compile(engine)
         with Session(engine) as session:
-            connection = session.connection()
-            if engine.dialect.name == "postgresql":
-                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-                plan = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
-            else:
-                # SQLite stores uuids as hex, times as text
-                values = tuple(
-                    value.hex if isinstance(value, uuid.UUID) else str(value)
-                    for value in compiled.params.values()
-                )
-                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values).all()
-        read = " ".join(str(column) for row in plan for column in row)
+            read = _plan(session, query)
         assert "ix_event_buy_press" in read, read
         if engine.dialect.name == "sqlite":
             assert "COVERING INDEX ix_event_buy_press" in read, read
         else:
             assert "Index Only Scan using ix_event_buy_press" in read, read
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("scope", ["every placement", "a recount's chunk"])
+def test_events_are_counted_per_day_from_the_index_alone(database_url: str, scope: str) -> None:
+    """The per-day GROUP BY of a check (every placement) and of a recount (a chunk of placements) reads each
+    event's time from the (placement_id, type, occurred_at) index, never the event's row (migration 0031:
+    with (placement_id, type), SQLite read a row per event, 12.5 s for 2,000,000 events)."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade_database(engine)
+        with Session(engine) as session:
+            query = counting.events_by_day(session)
+            if scope == "a recount's chunk":
+                query = query.where(col(Event.placement_id).in_([uuid.uuid4(), uuid.uuid4()]))
+            read = _plan(session, query)
+        if engine.dialect.name == "sqlite":
+            assert "COVERING INDEX ix_event_placement_type_time" in read, read
+        else:
+            assert "Index Only Scan using ix_event_placement_type_time" in read, read
     finally:
         engine.dispose()
 

@@ -1,5 +1,6 @@
-"""Migration 0027: the events are read by (placement_id, type); the index on placement_id alone goes. Built
-without blocking the players' events on PostgreSQL (CREATE INDEX CONCURRENTLY), and undone the same way."""
+"""Migrations 0027 and 0031: the events are read by (placement_id, type), then by (placement_id, type,
+occurred_at); the index before each goes. Built without blocking the players' events on PostgreSQL (CREATE
+INDEX CONCURRENTLY), and undone the same way."""
 
 from __future__ import annotations
 
@@ -35,32 +36,91 @@ def event_indexes(engine: Engine) -> set[str]:
     return {index["name"] or "" for index in sa.inspect(engine).get_indexes("event")}
 
 
-def test_events_are_indexed_by_placement_and_type_and_going_back_restores_the_old_index(
+def test_events_are_indexed_by_placement_type_and_time_and_going_back_restores_each_older_index(
     migrated: Engine,
 ) -> None:
-    assert {"ix_event_placement_type", "ix_event_episode_type"} <= event_indexes(migrated)
-    assert "ix_event_placement_id" not in event_indexes(migrated)
+    assert {"ix_event_placement_type_time", "ix_event_episode_type"} <= event_indexes(migrated)
+    assert not {"ix_event_placement_id", "ix_event_placement_type"} & event_indexes(migrated)
+
+    command.downgrade(alembic_config(migrated), "0030")
+    assert "ix_event_placement_type" in event_indexes(migrated)
+    assert "ix_event_placement_type_time" not in event_indexes(migrated)
 
     command.downgrade(alembic_config(migrated), "0026")
     assert "ix_event_placement_id" in event_indexes(migrated)
     assert "ix_event_placement_type" not in event_indexes(migrated)
 
     upgrade_database(migrated)
-    assert "ix_event_placement_type" in event_indexes(migrated)
-    assert "ix_event_placement_id" not in event_indexes(migrated)
+    assert "ix_event_placement_type_time" in event_indexes(migrated)
+    assert not {"ix_event_placement_id", "ix_event_placement_type"} & event_indexes(migrated)
 
 
 @pytest.mark.postgres
-def test_an_index_build_interrupted_on_postgresql_is_finished_by_upgrading_again() -> None:
+@pytest.mark.parametrize(
+    ("revision", "left_behind", "columns"),
+    [
+        ("0026", "ix_event_placement_type", "placement_id, type"),
+        ("0030", "ix_event_placement_type_time", "placement_id, type, occurred_at"),
+    ],
+)
+def test_an_index_build_interrupted_on_postgresql_is_finished_by_upgrading_again(
+    revision: str, left_behind: str, columns: str
+) -> None:
     with throwaway_postgres_database() as url:
         engine = create_db_engine(url)
-        command.downgrade(alembic_config(engine), "0026")
+        command.downgrade(alembic_config(engine), revision)
         # What an interrupted CREATE INDEX CONCURRENTLY leaves: the index, outside any transaction
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(sa.text("CREATE INDEX ix_event_placement_type ON event (placement_id, type)"))
+            connection.execute(sa.text(f"CREATE INDEX {left_behind} ON event ({columns})"))
 
         upgrade_database(engine)
 
-        assert "ix_event_placement_type" in event_indexes(engine)
-        assert "ix_event_placement_id" not in event_indexes(engine)
+        assert "ix_event_placement_type_time" in event_indexes(engine)
+        assert not {"ix_event_placement_id", "ix_event_placement_type"} & event_indexes(engine)
+        engine.dispose()
+
+
+def _index_oid_and_validity(engine: Engine, name: str) -> tuple[int, bool] | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text(
+                "SELECT indexrelid::oid::int, indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)"
+            ),
+            {"n": name},
+        ).one_or_none()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("left_valid", [True, False], ids=["built-then-stopped", "build-interrupted"])
+def test_upgrading_again_keeps_a_finished_index_and_rebuilds_an_invalid_one(left_valid: bool) -> None:
+    """0031 stopped after its build finished (dropping the old index did not) keeps the new index as it is,
+    so the table is never without a usable one; an invalid one (a build interrupted) is built again."""
+    with throwaway_postgres_database() as url:
+        engine = create_db_engine(url)
+        command.downgrade(alembic_config(engine), "0030")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE INDEX ix_event_placement_type_time ON event (placement_id, type, occurred_at)"
+                )
+            )
+            if not left_valid:
+                connection.execute(
+                    sa.text(
+                        "UPDATE pg_index SET indisvalid = false "
+                        "WHERE indexrelid = to_regclass('ix_event_placement_type_time')"
+                    )
+                )
+        before = _index_oid_and_validity(engine, "ix_event_placement_type_time")
+        assert before is not None
+        assert before[1] is left_valid
+
+        upgrade_database(engine)
+
+        after = _index_oid_and_validity(engine, "ix_event_placement_type_time")
+        assert after is not None
+        assert after[1] is True
+        assert (after[0] == before[0]) is left_valid  # kept as it was, or built anew
+        assert not {"ix_event_placement_id", "ix_event_placement_type"} & event_indexes(engine)
         engine.dispose()
