@@ -1,6 +1,7 @@
 """a placement's events by type and time: (placement_id, type, occurred_at) in place of 0027's (placement_id,
 type), so that counting events per UTC day (`reelcart analytics recount` and `check`) reads the index alone
-instead of every event's row (measured in BENCHMARKS.md, "Recount and check read the index")
+instead of every event's row on SQLite (PostgreSQL groups them as fast either way; measured in
+BENCHMARKS.md, "Recount and check read the index")
 
 Revision ID: 0031
 Revises: 0030
