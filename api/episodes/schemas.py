@@ -45,6 +45,11 @@ class EpisodePublic(BaseModel):
     rotation: int
     codec: str
     timeline_url: str
+    video_url: str | None = Field(
+        default=None,
+        description="Where a browser plays the episode (a signed URL, valid for a while: read it again "
+        "from this resource rather than keeping it); null while its video is not playable",
+    )
     created_at: datetime
 
 

@@ -24,6 +24,7 @@ from api.episodes.schemas import EpisodePage, EpisodePublic
 from api.jobs.queue import JobKind, JobRef
 from api.ownership import get_owned
 from api.settings import ApiSettings
+from api.signing import sign_path
 from api.timeline.service import rebuild_timeline
 from tagger.exceptions import VideoError
 from tagger.probe import VideoInfo, probe_video
@@ -62,8 +63,18 @@ def episode_public(
         rotation=episode.rotation,
         codec=episode.codec,
         timeline_url=f"{settings.public_base_url}/v1/episodes/{episode.id}/timeline",
+        video_url=_video_url(episode, settings),
         created_at=episode.created_at,
     )
+
+
+def _video_url(episode: Episode, settings: ApiSettings) -> str | None:
+    """The signed media URL a browser plays the episode from (the review console draws boxes on it);
+    None until its video plays (being transcoded, or it could not be)."""
+    if episode.status in (EpisodeStatus.PROCESSING, EpisodeStatus.UNPLAYABLE):
+        return None
+    path = f"/v1/episodes/{episode.id}/media"
+    return settings.public_base_url + sign_path(settings.secret_key.get_secret_value(), path)
 
 
 def episode_view(session: Session, episode: Episode, settings: ApiSettings) -> EpisodePublic:

@@ -289,6 +289,8 @@ def replace_machine_placements(session: Session, episode_id: uuid.UUID) -> list[
         if where is not None:
             statement = statement.where(where)
         touched.update(value for value in session.exec(statement.distinct()).all() if value)
+    # A person's drawing is theirs whatever its history says.
+    touched.update(placement.id for placement in placements if placement.drawn_by_hand)
     doomed = [placement_id for placement_id in ids if placement_id not in touched]
     if doomed:
         session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(doomed)))
@@ -321,9 +323,16 @@ def _still_sellable(
 
 
 def _same_object(draft: PlacementDraft, kept: Placement) -> bool:
-    """A new draft that a kept placement already stands for: same detector label, and the two spans
-    overlap by at least half of the shorter one."""
-    if draft.label != kept.label:
+    """A new draft that a kept placement already stands for: same detector label (for one a person drew,
+    the product it sells is the draft's chosen or top product), and the two spans overlap by at least
+    half of the shorter one."""
+    if kept.drawn_by_hand:
+        draft_product = draft.chosen_product_id or (
+            draft.sku_candidates[0].product_id if draft.sku_candidates else None
+        )
+        if kept.chosen_product_id is None or draft_product != kept.chosen_product_id:
+            return False
+    elif draft.label != kept.label:
         return False
     overlap = min(draft.end_ms, kept.end_ms) - max(draft.start_ms, kept.start_ms)
     shorter = min(draft.end_ms - draft.start_ms, kept.end_ms - kept.start_ms)

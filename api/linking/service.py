@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Engine, String, and_, cast, or_
+from sqlalchemy import ColumnElement, Engine, String, and_, cast, not_, or_
 from sqlmodel import Session, col, select
 
 from api.brands.models import Brand
@@ -443,8 +443,12 @@ def indexed_products(session: Session, brand_id: uuid.UUID) -> frozenset[uuid.UU
 def decided_by_linker() -> ColumnElement[bool]:
     """The placements whose decision is the linker's, so a re-link may change it: awaiting review, or
     approved by the linker. A person's approval or rejection is theirs (`Placement.approved_by_linker`
-    goes false at their first action), and no re-link overrules it."""
-    return or_(col(Placement.status) == PlacementStatus.PROPOSED, col(Placement.approved_by_linker))
+    goes false at their first action), and no re-link overrules it. Nor one a person drew
+    (`Placement.drawn_by_hand`): the linker never saw it, and has no crops of it to read."""
+    return and_(
+        not_(col(Placement.drawn_by_hand)),
+        or_(col(Placement.status) == PlacementStatus.PROPOSED, col(Placement.approved_by_linker)),
+    )
 
 
 def placements_naming(

@@ -64,6 +64,9 @@ class Placement(SQLModel, table=True):
     # words or marks changed, a sibling joined the catalog) decides it again and may withdraw it. Any
     # person's action on the placement makes the decision theirs (False), and no re-link touches it.
     approved_by_linker: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Drawn by a person (`POST /v1/episodes/{id}/placements`), not found by the tagger: it has no crops,
+    # so no re-link reads it, and a re-tag keeps it.
+    drawn_by_hand: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     thumbnail_path: str | None = Field(default=None, max_length=1000)
     index_version: str | None = Field(default=None, max_length=80)
     # Bumped on every change; the review console sends it back as If-Match.

@@ -21,6 +21,7 @@ from api.review.schemas import (
     ApproveBody,
     BulkApprove,
     BulkApproveResult,
+    PlacementCreate,
     PlacementPatch,
     PlacementPublic,
     ReviewActionPublic,
@@ -80,6 +81,44 @@ def episode_placements(
         select(Placement).where(Placement.episode_id == episode_id).order_by(col(Placement.start_ms))
     ).all()
     return review.placements_public(session, rows, settings)
+
+
+@router.post(
+    "/episodes/{episode_id}/placements",
+    response_model=PlacementPublic,
+    status_code=201,
+    responses={
+        409: {
+            "description": "the episode is not playable yet (`episode-processing`) or at all "
+            "(`episode-unplayable`)"
+        },
+        422: {
+            "description": "a span or box a player could not show, or a product that is not yours or "
+            "has no variant to sell"
+        },
+    },
+)
+def draw_placement(
+    episode_id: uuid.UUID,
+    body: PlacementCreate,
+    brand_id: BrandIdDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Add a product the tagger did not find: its span, its box at one or more moments, and the product
+    it sells. It is approved (a person chose it) and on the timeline at once; `drawn_by_hand` tells it
+    from the tagger's placements, no re-link touches it and a re-tag keeps it. Edit, reject or read its
+    history as any placement."""
+    episode = get_episode(session, brand_id, episode_id)
+    # A box is drawn on frames the person saw: an episode whose video does not play yet has none.
+    refuse_unless_playable(episode)
+    placement = review.draw(session, episode, body, principal, settings)
+    session.commit()
+    response = _with_etag(session, placement, settings)
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/placements/{placement.id}"
+    return response
 
 
 @router.get("/placements/{placement_id}", response_model=PlacementPublic)

@@ -84,6 +84,11 @@ class PlacementPublic(BaseModel):
         "product's words or marks changed, a sibling added to the catalog) may withdraw it. Any review "
         "action makes the decision the reviewer's",
     )
+    drawn_by_hand: bool = Field(
+        default=False,
+        description="Drawn by a person (POST /v1/episodes/{id}/placements), not found by the tagger: "
+        "never linked (no candidates, no crops), so no re-link touches it and a re-tag keeps it",
+    )
     start_ms: int
     end_ms: int
     start_frame: int
@@ -124,6 +129,23 @@ class PlacementPatch(BaseModel):
     end_ms: int | None = Field(default=None, ge=0)
     chosen_product_id: uuid.UUID | None = None
     keyframes: list[Keyframe] | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class PlacementCreate(BaseModel):
+    """A product the tagger did not find, added by a person: where it is and what it sells."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: uuid.UUID = Field(description="The product its hotspot sells (one of yours, with a variant)")
+    start_ms: int = Field(ge=0, description="When it comes into view")
+    end_ms: int = Field(gt=0, description="When it leaves (after start_ms, within the episode)")
+    keyframes: list[Keyframe] = Field(
+        min_length=1,
+        max_length=2000,
+        description="Its box at one or more moments within the span, [x, y, w, h] normalized to the "
+        "displayed frame; between and beyond them the player holds or interpolates the box, as for the "
+        "tagger's placements",
+    )
 
 
 class ApproveBody(BaseModel):

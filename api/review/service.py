@@ -30,6 +30,8 @@ from api.ownership import get_owned
 from api.review.exceptions import NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.review.schemas import (
+    Keyframe,
+    PlacementCreate,
     PlacementPatch,
     PlacementPublic,
     ReviewActionPublic,
@@ -181,7 +183,10 @@ def placements_public(
                 chosen_product_title=chosen.title if chosen else None,
                 chosen_product_image_url=catalog.first_image.get(chosen.id) if chosen else None,
                 link_floor=floor,
-                unknown_product=is_unknown_product(placement, floor),
+                # A person's drawing names its product: nothing for the linker to know.
+                unknown_product=is_unknown_product(placement, floor)
+                and not (placement.drawn_by_hand and placement.chosen_product_id is not None),
+                drawn_by_hand=placement.drawn_by_hand,
                 approve_product_id=approve_default(placement, floor),
                 version=placement.version,
                 updated_at=placement.updated_at,
@@ -353,28 +358,13 @@ def patch(
     fields = body.model_fields_set
     start = body.start_ms if body.start_ms is not None else placement.start_ms
     end = body.end_ms if body.end_ms is not None else placement.end_ms
-    errors = []
-    if end <= start:
-        errors.append({"field": "end_ms", "message": f"must be after start_ms ({start})"})
     episode = session.get(Episode, placement.episode_id)
-    if episode is not None and episode.duration_ms and end > episode.duration_ms:
-        errors.append({"field": "end_ms", "message": f"episode is only {episode.duration_ms} ms long"})
-    if body.keyframes is not None:
-        outside = [frame.t_ms for frame in body.keyframes if not start <= frame.t_ms <= end]
-        if outside:
-            errors.append({"field": "keyframes", "message": f"at {outside[:3]} ms lie outside {start}-{end}"})
-    if errors:
-        raise InvalidInput("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
+    _check_span(start, end, body.keyframes, episode)
     actions = []
     if {"start_ms", "end_ms"} & fields:
         placement.start_ms, placement.end_ms = start, end
-        if episode is not None and episode.fps > 0:
-            # The frame span says the same as the ms span (at the episode's average rate: a retime is a
-            # person's edit, not a decoded frame).
-            placement.start_frame, placement.end_frame = (
-                frame_at(start, episode.fps),
-                frame_at(end, episode.fps),
-            )
+        if episode is not None:
+            placement.start_frame, placement.end_frame = _frame_span(start, end, episode, placement)
         actions.append("retime")
     if body.keyframes is not None:
         placement.keyframes = [frame.model_dump() for frame in sorted(body.keyframes, key=lambda f: f.t_ms)]
@@ -385,6 +375,75 @@ def patch(
     if not actions:
         raise InvalidInput("nothing to change: send start_ms, end_ms, keyframes or chosen_product_id")
     _record(session, placement, actor, "+".join(actions), before, settings)
+    return placement
+
+
+def _check_span(start: int, end: int, keyframes: Sequence[Keyframe] | None, episode: Episode | None) -> None:
+    """A 422 naming every field of a span a player could not show: empty or reversed, past the
+    episode's end, or with a box outside it."""
+    errors = []
+    if end <= start:
+        errors.append({"field": "end_ms", "message": f"must be after start_ms ({start})"})
+    if episode is not None and episode.duration_ms and end > episode.duration_ms:
+        errors.append({"field": "end_ms", "message": f"episode is only {episode.duration_ms} ms long"})
+    if keyframes is not None:
+        outside = [frame.t_ms for frame in keyframes if not start <= frame.t_ms <= end]
+        if outside:
+            errors.append({"field": "keyframes", "message": f"at {outside[:3]} ms lie outside {start}-{end}"})
+    if errors:
+        raise InvalidInput("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
+
+
+def _frame_span(start: int, end: int, episode: Episode, placement: Placement) -> tuple[int, int]:
+    """The frame span that says the same as the ms span, at the episode's average rate (a person's span
+    is not a decoded frame); the placement's own frames where the rate is unknown."""
+    if episode.fps <= 0:
+        return placement.start_frame, placement.end_frame
+    return frame_at(start, episode.fps), frame_at(end, episode.fps)
+
+
+# What a drawn placement's `label` says where the tagger's say what its detector saw ("bottle", "product").
+DRAWN_LABEL = "drawn by hand"
+
+
+def draw(
+    session: Session, episode: Episode, body: PlacementCreate, actor: Principal, settings: ApiSettings
+) -> Placement:
+    """A product the tagger did not find, added by a person: approved as `body.product_id` (theirs, with
+    a variant to sell) over the span and boxes they drew, on the episode's timeline at once. It is the
+    person's from the start (`drawn_by_hand`): no re-link touches it, and a re-tag keeps it."""
+    _check_span(body.start_ms, body.end_ms, body.keyframes, episode)
+    product = _sellable(session, _own_product(session, episode.brand_id, body.product_id))
+    placement = Placement(
+        brand_id=episode.brand_id,
+        episode_id=episode.id,
+        start_ms=body.start_ms,
+        end_ms=body.end_ms,
+        start_frame=0,
+        end_frame=0,
+        label=DRAWN_LABEL,
+        # The detector's confidence on the tagger's placements; a person's box is certain.
+        confidence=1.0,
+        keyframes=[frame.model_dump() for frame in sorted(body.keyframes, key=lambda f: f.t_ms)],
+        chosen_product_id=product.id,
+        status=PlacementStatus.APPROVED,
+        drawn_by_hand=True,
+    )
+    placement.start_frame, placement.end_frame = _frame_span(body.start_ms, body.end_ms, episode, placement)
+    session.add(placement)
+    session.flush()
+    session.add(
+        ReviewAction(
+            brand_id=placement.brand_id,
+            placement_id=placement.id,
+            actor=actor.actor,
+            action="draw",
+            before={},
+            after=placement_snapshot(placement),
+        )
+    )
+    session.flush()
+    rebuild_timelines(session, [episode.id], settings)
     return placement
 
 

@@ -24,6 +24,7 @@ from api.jobs.progress import JobProgress
 from api.jobs.queue import InlineJobQueue, JobKind, JobRef
 from api.jobs.tagging import PlacementDraft, ProgressCallback, TagJobExecutor, TagOutcome, tag_summary
 from api.review.models import Placement, PlacementStatus
+from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
 from tests.api.factories import make_episode, make_product
@@ -543,6 +544,49 @@ def test_a_re_tag_summarises_only_the_placements_it_stored(
         "1 placement: 0 approved automatically, 1 for review; "
         "2 already reviewed or sold from, kept as they were",
     )
+
+
+def test_a_re_tag_keeps_a_drawn_placement_and_adds_no_second_one_for_its_product(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    # Given a first tag that found nothing, and the cola a person then drew at 0-1 s
+    tagger = FakeTagger([])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    drawn = client.post(
+        f"/v1/episodes/{ids['episode']}/placements",
+        json={
+            "product_id": str(cola.id),
+            "start_ms": 0,
+            "end_ms": 1000,
+            "keyframes": [{"t_ms": 0, "box": [0.1, 0.1, 0.3, 0.3]}],
+        },
+        headers=brand.headers,
+    )
+    assert drawn.status_code == 201, drawn.text
+
+    # When a re-tag (a better catalog since) finds the cola there, and the tea over the same span
+    found_cola = replace(
+        _draft(None, PlacementStatus.PROPOSED, link_confidence=0.6),
+        sku_candidates=[SkuCandidate(product_id=cola.id, title="Cola 330 ml", confidence=0.6)],
+    )
+    found_tea = replace(
+        found_cola, sku_candidates=[SkuCandidate(product_id=tea.id, title="Tea", confidence=0.6)]
+    )
+    tagger.drafts = [found_cola, found_tea]
+    job = _retag(client, brand, ids["episode"])
+
+    # Then the drawing stays as it was, and only the tea is new
+    assert (job["state"], job["placements_found"]) == ("done", 1)
+    placements = client.get(f"/v1/episodes/{ids['episode']}/placements", headers=brand.headers).json()
+    assert sorted((p["drawn_by_hand"], p["status"], p["label"]) for p in placements) == [
+        (False, "proposed", "bottle"),
+        (True, "approved", "drawn by hand"),
+    ]
+    assert [p["sku_candidates"][0]["product_id"] for p in placements if not p["drawn_by_hand"]] == [
+        str(tea.id)
+    ]
 
 
 def test_a_failed_re_tag_keeps_the_episode_tagged_and_its_hotspots_live(
