@@ -29,7 +29,7 @@ from tagger.link_queue import LinkProgress, LinkQueue
 from tagger.placements import Hold, Placement, PlacementBuilder, PlacementRules, placement_order
 from tagger.prefetch import Prefetch
 from tagger.probe import VideoInfo, probe_video
-from tagger.result import Funnel, ModelRef, TagResult, Timing, VideoSummary
+from tagger.result import Funnel, ModelRef, Shot, TagResult, Timing, VideoSummary
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.tracking import ShotTracker, TrackerStep
@@ -242,6 +242,7 @@ def tag_video(
         placements=kept,
         funnel=funnel,
         empty_reason=why_empty(funnel, settings),
+        shots=tuple(work.shots),
     )
 
 
@@ -266,6 +267,9 @@ class _DetectionPass:
         self._links, self._settings, self._frame_ms = links, settings, frame_ms
         self._previous: Sample | None = None
         self.shot = self.detected = self.boxes = 0
+        # The shots ended so far, and where the current one started (the video's start for the first).
+        self.shots: list[Shot] = []
+        self._shot_start_ms = 0
         # track_s includes the locator's seconds (the caller takes them out: they are locate_s).
         self.detect_s = self.track_s = 0.0
         self.placements: list[Placement] = []
@@ -277,6 +281,8 @@ class _DetectionPass:
             self._shot_done(round(sample.t_ms - self._frame_ms), sample.index - 1)
             self._tracker.reset()
             self.shot += 1
+            if self._previous is not None:
+                self._shot_start_ms = sample.t_ms
         tock = time.perf_counter()
         detections = _plausible(
             self._detector.detect([sample.image])[0], sample.image, self._settings.max_box_area
@@ -302,6 +308,8 @@ class _DetectionPass:
     def _shot_done(self, end_ms: int, end_index: int) -> None:
         """The ended shot's placements, handed to linking; the shot's last frame is `end_index`,
         shown at `end_ms`."""
+        if self._previous is not None:
+            self.shots.append(Shot(self._shot_start_ms, max(self._shot_start_ms, end_ms)))
         shot = self._builder.take_shot(self.shot, self._crop_store, self._holds(end_ms, end_index))
         placements = _single_views(tuple(shot), self._locator)
         if self._links is not None:

@@ -55,6 +55,15 @@ class Funnel:
 
 
 @dataclass(frozen=True, slots=True)
+class Shot:
+    """One shot: from the frame after a cut (or the first) to the frame before the next cut (or the
+    last), in ms. A product shown in it is a placement within it; one the tagger missed is not."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TagResult:
     video: VideoSummary
     model: ModelRef
@@ -63,6 +72,8 @@ class TagResult:
     funnel: Funnel
     # One sentence saying why there are no placements; None when there are some.
     empty_reason: str | None = None
+    # The shots the cut detector found, in order, covering the video.
+    shots: tuple[Shot, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +101,7 @@ class TagResult:
                 "unexplained": self.funnel.unexplained,
             },
             "empty_reason": self.empty_reason,
+            "shots": [{"start_ms": shot.start_ms, "end_ms": shot.end_ms} for shot in self.shots],
             "placements": [placement_json(p) for p in self.placements],
         }
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Index, String, text
+from sqlalchemy import JSON, BigInteger, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from api.columns import created_at_field, id_field, json_field, optional_timestamp_field
@@ -58,6 +58,9 @@ class Episode(SQLModel, table=True):
     # The upload's size as received (null for a server path, and uploads before migration 0024): a retry
     # with the same key must send as many bytes, or it is another upload.
     upload_bytes: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    # The shots the last finished tag job found, [[start_ms, end_ms], ...] in order (`tagger.result.Shot`);
+    # None until a tag job since migration 0033 finished. What `GET /v1/episodes/{id}/shots` lists.
+    shots: list[list[int]] | None = Field(default=None, sa_type=JSON, nullable=True)
     # The public timeline, precomputed on every placement change so the hot path only reads bytes.
     timeline_json: str = Field(default="")
     timeline_etag: str = Field(default="", max_length=80)

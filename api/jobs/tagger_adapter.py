@@ -145,6 +145,7 @@ class PipelineTagFunction:
             unlinked_reason=unlinked_reason if drafts else None,
             seconds={name: round(value, 3) for name, value in seconds.items()},
             unexplained=result.funnel.unexplained,
+            shots=[(shot.start_ms, shot.end_ms) for shot in result.shots],
         )
 
     def _brand_linker(

@@ -83,6 +83,8 @@ class TagOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     # Placements dropped after linking because no catalog product explains them.
     unexplained: int = 0
+    # The shots the cut detector found, (start_ms, end_ms) in order.
+    shots: Sequence[tuple[int, int]] = ()
 
 
 class TagFunction(Protocol):
@@ -217,6 +219,7 @@ class TagJobExecutor:
                 unchanged = f"{len(drafts) - len(new)} already reviewed or sold from, kept as they were"
                 job.summary = f"{job.summary}; {unchanged}" if new else f"no new placements: {unchanged}"
             episode.status = EpisodeStatus.TAGGED
+            episode.shots = [[start, end] for start, end in outcome.shots]
             session.flush()
             rebuild_timeline(session, episode, self._settings)
 

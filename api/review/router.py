@@ -21,6 +21,7 @@ from api.review.schemas import (
     ApproveBody,
     BulkApprove,
     BulkApproveResult,
+    EpisodeShots,
     PlacementCreate,
     PlacementPatch,
     PlacementPublic,
@@ -119,6 +120,14 @@ def draw_placement(
     response.status_code = 201
     response.headers["Location"] = f"/v1/placements/{placement.id}"
     return response
+
+
+@router.get("/episodes/{episode_id}/shots", response_model=EpisodeShots)
+def episode_shots(episode_id: uuid.UUID, brand_id: BrandIdDep, session: SessionDep) -> EpisodeShots:
+    """The episode's shots, as its last finished tag job cut it, with the placements approved and awaiting
+    review in each: a shot with none approved is where a product the tagger missed would be (add it with
+    `POST /v1/episodes/{id}/placements`)."""
+    return review.episode_shots(session, get_episode(session, brand_id, episode_id))
 
 
 @router.get("/placements/{placement_id}", response_model=PlacementPublic)

@@ -188,3 +188,25 @@ class ReviewActionPublic(BaseModel):
     at: datetime
     before: dict[str, Any]
     after: dict[str, Any]
+
+
+class ShotPublic(BaseModel):
+    start_ms: int
+    end_ms: int
+    approved: int = Field(
+        description="Placements approved in it: hotspots players show (a placement counts in "
+        "the shot it overlaps most)"
+    )
+    proposed: int = Field(description="Placements in it awaiting review")
+
+
+class EpisodeShots(BaseModel):
+    episode_id: uuid.UUID
+    shots: list[ShotPublic] | None = Field(
+        description="The shots the episode's last finished tag job found, in order; null when no tag job "
+        "finished since ReelCart kept them (tag the episode again)"
+    )
+    without_hotspot: int = Field(
+        description="Shots with no approved placement: where to look for a product the tagger missed (a shot "
+        "that shows none needs nothing)"
+    )

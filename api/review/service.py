@@ -30,12 +30,14 @@ from api.ownership import get_owned
 from api.review.exceptions import NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.review.schemas import (
+    EpisodeShots,
     Keyframe,
     PlacementCreate,
     PlacementPatch,
     PlacementPublic,
     ReviewActionPublic,
     ReviewQueuePage,
+    ShotPublic,
     SkuCandidate,
 )
 from api.settings import ApiSettings
@@ -445,6 +447,39 @@ def draw(
     session.flush()
     rebuild_timelines(session, [episode.id], settings)
     return placement
+
+
+def shot_counts(shots: Sequence[Sequence[int]], placements: Sequence[Placement]) -> list[ShotPublic]:
+    """Each shot with its approved and proposed placements, each counted in the shot it overlaps most
+    (the first of equals); a rejected one counts nowhere."""
+    approved = [0] * len(shots)
+    proposed = [0] * len(shots)
+    for placement in placements:
+        if placement.status == PlacementStatus.REJECTED:
+            continue
+        overlaps = [min(end, placement.end_ms) - max(start, placement.start_ms) for start, end in shots]
+        if not overlaps or max(overlaps) < 0:
+            continue
+        shot = overlaps.index(max(overlaps))
+        if placement.status == PlacementStatus.APPROVED:
+            approved[shot] += 1
+        else:
+            proposed[shot] += 1
+    return [
+        ShotPublic(start_ms=start, end_ms=end, approved=approved[i], proposed=proposed[i])
+        for i, (start, end) in enumerate(shots)
+    ]
+
+
+def episode_shots(session: Session, episode: Episode) -> EpisodeShots:
+    """The episode's shots as its last tag job found them, with the placements in each."""
+    if episode.shots is None:
+        return EpisodeShots(episode_id=episode.id, shots=None, without_hotspot=0)
+    placements = session.exec(select(Placement).where(Placement.episode_id == episode.id)).all()
+    shots = shot_counts(episode.shots, placements)
+    return EpisodeShots(
+        episode_id=episode.id, shots=shots, without_hotspot=sum(1 for shot in shots if not shot.approved)
+    )
 
 
 def bulk_approve(

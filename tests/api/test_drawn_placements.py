@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from api.episodes.models import Episode, EpisodeStatus
 from api.linking.service import decided_by_linker
 from api.review.models import Placement, PlacementStatus
+from api.review.service import shot_counts
 from api.settings import ApiSettings
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.test_review_sellable_and_retimed import variantless_product
@@ -277,3 +278,19 @@ def test_a_drawn_placement_is_a_persons_decision_that_no_re_link_reads(
     assert stored is not None
     assert (stored.status, stored.drawn_by_hand) == (PlacementStatus.PROPOSED, True)
     assert relinkable == [machine.id]
+
+
+def test_a_placement_counts_in_the_shot_it_overlaps_most_and_a_rejected_one_nowhere(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+    placements = [
+        make_placement(engine, episode, start_ms=900, end_ms=1600, status=PlacementStatus.APPROVED),
+        make_placement(engine, episode, start_ms=100, end_ms=1200),  # mostly the first
+        make_placement(engine, episode, start_ms=500, end_ms=900, status=PlacementStatus.REJECTED),
+        make_placement(engine, episode, start_ms=5000, end_ms=6000),  # past the last shot
+    ]
+
+    counted = shot_counts([[0, 999], [1000, 1999]], placements)
+
+    assert [(shot.approved, shot.proposed) for shot in counted] == [(0, 1), (1, 0)]

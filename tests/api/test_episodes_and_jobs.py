@@ -197,11 +197,13 @@ class FakeTagger:
         error: Exception | None = None,
         empty_reason: str | None = None,
         seconds: dict[str, float] | None = None,
+        shots: Sequence[tuple[int, int]] = (),
     ) -> None:
         self.drafts = list(drafts)
         self.error = error
         self.empty_reason = empty_reason
         self.seconds = seconds or {}
+        self.shots = list(shots)
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
@@ -210,7 +212,7 @@ class FakeTagger:
         progress(0.5, JobPhase.DETECT)
         if self.error is not None:
             raise self.error
-        return TagOutcome(self.drafts, empty_reason=self.empty_reason, seconds=self.seconds)
+        return TagOutcome(self.drafts, empty_reason=self.empty_reason, seconds=self.seconds, shots=self.shots)
 
 
 def _draft(
@@ -587,6 +589,60 @@ def test_a_re_tag_keeps_a_drawn_placement_and_adds_no_second_one_for_its_product
     assert [p["sku_candidates"][0]["product_id"] for p in placements if not p["drawn_by_hand"]] == [
         str(tea.id)
     ]
+
+
+def test_an_episodes_shots_say_where_no_hotspot_is_yet(
+    engine: Engine, settings: ApiSettings, brand: BrandAccount, other_brand: BrandAccount, tmp_path: Path
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
+    # Given a tag job that cut the episode in three shots, approved a bottle in the first and proposed a
+    # cup that spans the first cut but is mostly in the second
+    bottle = replace(_draft(cola.id, PlacementStatus.APPROVED, link_confidence=0.9), start_ms=0, end_ms=250)
+    cup = replace(bottle, start_ms=250, end_ms=550, label="cup", status=PlacementStatus.PROPOSED)
+    cup = replace(cup, chosen_product_id=None)
+    tagger = FakeTagger([bottle, cup], shots=[(0, 299), (300, 599), (600, 900)])
+    client, ids = _run_with(engine, settings, tagger, brand, tmp_path)
+    url = f"/v1/episodes/{ids['episode']}/shots"
+
+    # When the brand asks where its hotspots are
+    shots = client.get(url, headers=brand.headers)
+
+    # Then each shot says what is in it, and two have no hotspot
+    assert shots.status_code == 200, shots.text
+    assert shots.json() == {
+        "episode_id": ids["episode"],
+        "shots": [
+            {"start_ms": 0, "end_ms": 299, "approved": 1, "proposed": 0},
+            {"start_ms": 300, "end_ms": 599, "approved": 0, "proposed": 1},
+            {"start_ms": 600, "end_ms": 900, "approved": 0, "proposed": 0},
+        ],
+        "without_hotspot": 2,
+    }
+    # And a product drawn in the third shot leaves one
+    drawn = client.post(
+        f"/v1/episodes/{ids['episode']}/placements",
+        json={
+            "product_id": str(cola.id),
+            "start_ms": 600,
+            "end_ms": 900,
+            "keyframes": [{"t_ms": 700, "box": [0.1, 0.1, 0.3, 0.3]}],
+        },
+        headers=brand.headers,
+    )
+    assert drawn.status_code == 201, drawn.text
+    assert client.get(url, headers=brand.headers).json()["without_hotspot"] == 1
+    # (another brand's key does not see them)
+    assert client.get(url, headers=other_brand.headers).status_code == 404
+
+
+def test_an_episode_never_tagged_has_no_shots_yet(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    episode = make_episode(engine, brand.brand.id, settings)
+
+    shots = client.get(f"/v1/episodes/{episode.id}/shots", headers=brand.headers)
+
+    assert shots.json() == {"episode_id": str(episode.id), "shots": None, "without_hotspot": 0}
 
 
 def test_a_failed_re_tag_keeps_the_episode_tagged_and_its_hotspots_live(

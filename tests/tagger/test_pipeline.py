@@ -25,7 +25,7 @@ from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
 from tagger.pipeline import DecodeStats, change_map, mean_change, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
-from tagger.result import TagResult, VideoSummary
+from tagger.result import Shot, TagResult, VideoSummary
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.synthetic_episode import ShotSpec, render_episode
@@ -106,6 +106,15 @@ def test_given_two_shots_when_tagged_then_one_placement_per_object_per_shot(tagg
     assert 30 <= tagged.detector.calls <= 34
 
 
+def test_the_result_names_each_shot_from_its_first_frame_to_its_last(tagged: Tagged) -> None:
+    # The cut is at frame 45 (1500 ms); the video's last frame is 89 (2967 ms).
+    assert tagged.result.shots == (Shot(0, 1467), Shot(1500, 2967))
+    assert tagged.result.to_json()["shots"] == [
+        {"start_ms": 0, "end_ms": 1467},
+        {"start_ms": 1500, "end_ms": 2967},
+    ]
+
+
 def test_given_cut_detection_off_when_tagged_then_the_tracker_follows_across_the_cut(
     two_shot_video: Path, tmp_path: Path
 ) -> None:
@@ -113,6 +122,7 @@ def test_given_cut_detection_off_when_tagged_then_the_tracker_follows_across_the
         two_shot_video, settings=settings(cut_threshold=255), detector=ColourDetector(tiny_spec(tmp_path))
     )
 
+    assert result.shots == (Shot(0, 2967),)
     # No cut: one "bottle" across both shots; the cup is found at the first sample after the cut
     # (no denser start without a cut, but its first sighting is credited to its track).
     assert [summary(p) for p in result.placements] == [
