@@ -89,8 +89,8 @@ def refuse_unless_playable(episode: Episode) -> None:
     """409 for an episode whose video is still being transcoded, or could not be."""
     if episode.status == EpisodeStatus.PROCESSING:
         raise EpisodeProcessing(
-            "the episode's video is still being made browser-playable; tag it once its status is "
-            "registered (its transcode_job shows the progress)"
+            "the episode's video is still being made browser-playable; tag it, or draw on it, once its "
+            "status is registered (its transcode_job shows the progress)"
         )
     if episode.status == EpisodeStatus.UNPLAYABLE:
         raise EpisodeUnplayable(

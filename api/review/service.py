@@ -242,13 +242,14 @@ def _own_product(session: Session, brand_id: uuid.UUID, product_id: uuid.UUID) -
     return product
 
 
-def _sellable(session: Session, product: Product) -> Product:
+def _sellable(session: Session, product: Product, doing: str = "approving it") -> Product:
     """The product, or a 422 when it has no variant: its hotspot would have nothing to buy (the player
-    shows no hotspot for it, while the console would count it live)."""
+    shows no hotspot for it, while the console would count it live). `doing`: what waits for the variant,
+    in the message."""
     if not has_variant(session, product.id):
         raise InvalidInput(
             f"{product.title!r} has no variant to sell, so its hotspot could not be bought: add one "
-            f"(POST /v1/products/{product.id}/variants) before approving it",
+            f"(POST /v1/products/{product.id}/variants) before {doing}",
             errors=[{"field": "product_id", "message": "has no variant to sell"}],
         )
     return product
@@ -415,7 +416,9 @@ def draw(
     a variant to sell) over the span and boxes they drew, on the episode's timeline at once. It is the
     person's from the start (`drawn_by_hand`): no re-link touches it, and a re-tag keeps it."""
     _check_span(body.start_ms, body.end_ms, body.keyframes, episode)
-    product = _sellable(session, _own_product(session, episode.brand_id, body.product_id))
+    product = _sellable(
+        session, _own_product(session, episode.brand_id, body.product_id), "drawing its hotspot"
+    )
     placement = Placement(
         brand_id=episode.brand_id,
         episode_id=episode.id,

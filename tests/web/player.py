@@ -66,7 +66,8 @@ def show_frame(page: Page, frame_index: int) -> float:
 
 
 def video_rect(page: Page) -> Rect:
-    box = page.locator("video").bounding_box()
+    # The first: the player's only one, or the review console's clip (its drawing dialog has another).
+    box = page.locator("video").first.bounding_box()
     assert box is not None
     return Rect(box["x"], box["y"], box["width"], box["height"])
 

@@ -141,9 +141,11 @@ def seed_episode(
     title: str = "Episode 1: The Taste Test",
     status: EpisodeStatus = EpisodeStatus.TAGGED,
     media_error: str | None = None,
+    shots: list[list[int]] | None = None,
 ) -> uuid.UUID:
     with Session(engine, expire_on_commit=False) as session:
         episode = Episode(
+            shots=shots,
             brand_id=brand.id,
             title=title,
             media_path=str(video.path),

@@ -119,8 +119,8 @@ def test_a_brand_deletes_an_episode_and_its_placements_leave_the_queue_and_its_t
     dialog = open_episodes(page)
     expect(dialog.locator("li")).to_have_text(
         [
-            re.compile(rf"^{PILOT} tagged · 4\.0 s Tag again Results Delete…$"),
-            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Tag again Results Delete…$"),
+            re.compile(rf"^{PILOT} tagged · 4\.0 s Tag again Results Add a hotspot… Delete…$"),
+            re.compile(rf"^{TASTE_TEST} tagged · 4\.0 s Tag again Results Add a hotspot… Delete…$"),
         ]
     )
 
@@ -303,7 +303,9 @@ def test_an_episode_a_full_disk_left_unplayable_is_transcoded_again(
         session.add_all([queued, playable])
         session.commit()
     expect(message).to_have_text(f"“{TASTE_TEST}” plays in browsers now: tag it to find its products.")
-    expect(row(dialog, retried)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Delete…")
+    expect(row(dialog, retried)).to_have_text(
+        f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Add a hotspot… Delete…"
+    )
 
     # And one whose transcode fails again says why, and can be tried again
     again = _unplayable(live_api, brand, test_video, "Episode 2: The Retry", kept_upload)
@@ -406,7 +408,9 @@ def test_an_upload_whose_connection_dropped_is_finished_by_sending_it_again_as_o
     [episode] = rows(live_api.engine, Episode, Episode.brand_id == brand.id)
     assert len(set(keys)) == len(keys) - 1 == 1
     assert re.fullmatch(r"[0-9a-f]{32}", keys[0])
-    expect(row(dialog, episode.id)).to_have_text(f"{title} not tagged yet · 4.0 s Tag Results Delete…")
+    expect(row(dialog, episode.id)).to_have_text(
+        f"{title} not tagged yet · 4.0 s Tag Results Add a hotspot… Delete…"
+    )
     expect(dialog.get_by_label("Title")).to_have_value("")
 
     # And the next video goes up in full from the browser itself, under a key of its own
@@ -460,7 +464,9 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     sign_in(page, live_api.base_url, brand.key)
     expect(page.locator("#done")).to_be_visible()
     dialog = open_episodes(page)
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Delete…")
+    expect(row(dialog, episode_id)).to_have_text(
+        f"{TASTE_TEST} not tagged yet · 4.0 s Tag Results Add a hotspot… Delete…"
+    )
 
     # When the brand tags it
     row(dialog, episode_id).get_by_role("button", name="Tag", exact=True).click()
@@ -472,16 +478,22 @@ def test_tagging_from_the_console_follows_the_job_and_brings_its_placements_to_t
     )
     [job] = rows(live_api.engine, TagJob, TagJob.episode_id == episode_id)
     assert job.state == JobState.QUEUED
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 0% · 4.0 s Results Delete…")
+    expect(row(dialog, episode_id)).to_have_text(
+        f"{TASTE_TEST} being tagged 0% · 4.0 s Results Add a hotspot… Delete…"
+    )
     _update_job(live_api, job.id, state=JobState.RUNNING, progress=0.5)
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} being tagged 50% · 4.0 s Results Delete…")
+    expect(row(dialog, episode_id)).to_have_text(
+        f"{TASTE_TEST} being tagged 50% · 4.0 s Results Add a hotspot… Delete…"
+    )
 
     # And when it is done, the console says what it found and the queue holds its proposals
     seed_placements(live_api.engine, live_api.settings, episode_id, [proposal(cola, 0), proposal(cola, 2000)])
     summary = "2 placements: 0 approved automatically, 2 for review"
     _update_job(live_api, job.id, state=JobState.DONE, progress=1.0, summary=summary, placements_found=2)
     expect(message).to_have_text(f"Tagged “{TASTE_TEST}”: {summary}. 2 to review are in the queue.")
-    expect(row(dialog, episode_id)).to_have_text(f"{TASTE_TEST} tagged · 4.0 s Tag again Results Delete…")
+    expect(row(dialog, episode_id)).to_have_text(
+        f"{TASTE_TEST} tagged · 4.0 s Tag again Results Add a hotspot… Delete…"
+    )
     expect(page.locator("#queue li")).to_have_count(2)
 
     # And a tag job a colleague queued meanwhile is named, not doubled

@@ -41,6 +41,7 @@
  * @property {number} link_floor the brand's link floor: a link below it is an unknown product
  * @property {boolean} unknown_product no candidate reaches the floor: approving needs a person's pick
  * @property {string | null} approve_product_id what approving publishes; null when it needs a pick first
+ * @property {boolean} [drawn_by_hand] a person drew it (POST /v1/episodes/{id}/placements): it has no candidates
  * @property {number} version
  */
 /** @typedef {{actor: string, action: string, at: string, before: Record<string, unknown>, after: Record<string, unknown>}} ReviewAction */
@@ -53,6 +54,9 @@
  * @property {'processing' | 'unplayable' | 'registered' | 'tagging' | 'tagged' | 'failed'} [status]
  * @property {string | null} [media_error] why the video could not be made playable (unplayable)
  * @property {number} [duration_ms]
+ * @property {number} [fps]
+ * @property {string | null} [video_url] a signed URL the browser plays it from (expires: read it again before
+ *   use); null while it is not playable
  * @property {string} [created_at]
  */
 /**
@@ -177,6 +181,8 @@ const named = (p) => `“${productTitle(p)}” (${p.label})`;
 
 /** Why approving needs a pick first, in the console's words. @param {ReviewPlacement} p */
 function whyUnknown(p) {
+  // A drawn placement names its product; it is unknown only once that product left the catalog.
+  if (p.drawn_by_hand) return 'it was drawn by hand and its product is gone';
   if (!p.sku_candidates.length) return 'the linker found no candidate';
   if (p.link_confidence == null) return 'it is not linked';
   return `its link (${percent(p.link_confidence)}) is below your floor (${percent(p.link_floor)})`;
@@ -468,7 +474,7 @@ function renderDetail() {
   const p = current();
   if (!p) return;
   $('detail-title').textContent = productTitle(p);
-  $('detail-label').textContent = `Detected as “${p.label}”`;
+  $('detail-label').textContent = p.drawn_by_hand ? 'Drawn by hand' : `Detected as “${p.label}”`;
   const unknown = $('detail-unknown');
   unknown.hidden = !p.unknown_product;
   unknown.textContent = p.unknown_product ? `Unknown product: ${whyUnknown(p)}` : '';
@@ -516,7 +522,9 @@ function renderCandidates(p) {
   if (p.chosen_product_id && !p.sku_candidates.some((c) => c.product_id === p.chosen_product_id)) {
     $('candidates').append(h('li', { class: 'chosen publishes from-search' }, [
       packshot(p.chosen_product_image_url),
-      h('span', { class: 'c-text' }, [`Linked from search: ${p.chosen_product_title ?? p.chosen_product_id}`]), ' ', publishes(),
+      h('span', { class: 'c-text' }, [
+        `${p.drawn_by_hand ? 'Drawn by hand' : 'Linked from search'}: ${p.chosen_product_title ?? p.chosen_product_id}`,
+      ]), ' ', publishes(),
     ]));
   }
   if (!p.sku_candidates.length && !p.chosen_product_id) {
@@ -1566,6 +1574,8 @@ function forgetEpisodesOfThisSession() {
   episodeTranscodes.clear();
   $('episodes-totals').textContent = '';
   totalsReadAt = 0;
+  /** @type {HTMLDialogElement} */ ($('draw')).close();
+  forgetDrawing();
   /** @type {HTMLDialogElement} */ ($('episodes')).close();
   /** @type {HTMLFormElement} */ ($('episode-upload')).reset();
   $('episodes-list').replaceChildren();
@@ -1792,6 +1802,11 @@ function renderEpisodes() {
         results.addEventListener('click', () => void toggleResults(e));
         actions.push(results, ' ');
       }
+      if (e.video_url) {
+        const draw = h('button', { type: 'button', 'aria-label': `Add a hotspot to “${e.title}”…` }, ['Add a hotspot…']);
+        draw.addEventListener('click', () => void openDraw(e));
+        actions.push(draw, ' ');
+      }
       const remove = h('button', { type: 'button', 'aria-label': `Delete “${e.title}”…` }, ['Delete…']);
       remove.addEventListener('click', () => {
         episodeList.confirming = e.id;
@@ -1878,6 +1893,7 @@ async function retryTranscode(e) {
     episodesSay(`Transcoding “${e.title}” again; tag it once it is ready.`);
     e.status = 'processing';
     e.media_error = null;
+    e.video_url = null;
     void followTranscode(e, `/v1/transcode-jobs/${encodeURIComponent(job.id)}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
@@ -2135,6 +2151,480 @@ async function followTranscode(e, path) {
   }
   listedStatus(e.id, 'registered');
   episodesSay(`“${e.title}” plays in browsers now: tag it to find its products.`);
+  await refreshListed(e.id);
+}
+
+/**
+ * Read a listed episode again (its video URL comes once it plays); the list stays as it was when it cannot.
+ * @param {string} id
+ */
+async function refreshListed(id) {
+  const session = keySession;
+  try {
+    const { data } = await api('GET', `/v1/episodes/${encodeURIComponent(id)}`);
+    const listed = episodeList.items.find((o) => o.id === id);
+    if (session !== keySession || !listed) return;
+    Object.assign(listed, /** @type {Episode} */ (data));
+    renderEpisodes();
+  } catch {
+    // The next listing brings it.
+  }
+}
+
+// ---- episodes: a hotspot drawn by hand -------------------------------------------------------------------
+
+// A drawn hotspot's span unless the person says otherwise, where the episode's shots are not known: from
+// the frame it was drawn on, this long. Where they are, it is the shot the frame is in.
+const DRAW_SPAN_MS = 3000;
+
+/** @typedef {{start_ms: number, end_ms: number, approved: number, proposed: number}} Shot */
+
+/**
+ * The hotspot being drawn on an episode (a product the tagger missed). `box` is [x, y, w, h] in fractions of
+ * the picture, drawn at `atMs`; `from` and `draft`: the drag under way; `spanTouched`: the person typed a
+ * start or end, so a box drawn again keeps them.
+ * `shots`: the episode's shots as its last tag job cut it (GET /v1/episodes/{id}/shots), null when not known.
+ * @type {{episode: Episode | null, box: Box | null, atMs: number, product: {id: string, title: string} | null,
+ *   spanTouched: boolean, sending: boolean, from: [number, number] | null, draft: Box | null, shots: Shot[] | null}}
+ */
+const drawing = {
+  episode: null, box: null, atMs: 0, product: null, spanTouched: false, sending: false, from: null, draft: null,
+  shots: null,
+};
+
+/** @param {string} text @param {boolean} [isError] */
+function drawSay(text, isError = false) {
+  sayIn('draw-message', text, isError);
+}
+
+/** Seconds as the span inputs and messages show them: "2.033", no trailing zeros. @param {number} ms */
+const secondsInput = (ms) => String(ms / 1000);
+
+function forgetDrawing() {
+  Object.assign(drawing, {
+    episode: null, box: null, atMs: 0, product: null, spanTouched: false, sending: false, from: null, draft: null,
+    shots: null,
+  });
+  $('draw-shots').replaceChildren();
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  video.pause();
+  video.removeAttribute('src');
+  video.load(); // stops fetching the video of an episode no longer drawn on
+}
+
+/**
+ * Open the drawing dialog on an episode. Its listed video URL may have expired (it is signed), so the episode
+ * is read again first; the dialog opens only on one that plays.
+ * @param {Episode} e
+ */
+async function openDraw(e) {
+  const session = keySession;
+  /** @type {Episode} */
+  let episode;
+  try {
+    const [{ data }] = await Promise.all([api('GET', `/v1/episodes/${encodeURIComponent(e.id)}`), loadMath()]);
+    episode = data;
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    if (error instanceof ApiError && error.status === 404) {
+      episodesSay(`“${e.title}” is no longer one of your episodes.`, true);
+      await loadEpisodes(true);
+      return;
+    }
+    episodesSay(`Could not open “${e.title}”: ${errorText(error)}`, true);
+    return;
+  }
+  if (session !== keySession) return;
+  const listed = episodeList.items.find((o) => o.id === e.id);
+  if (listed) Object.assign(listed, episode);
+  if (!episode.video_url) {
+    renderEpisodes();
+    episodesSay(`“${episode.title}” does not play yet, so there is no frame to draw on.`, true);
+    return;
+  }
+  if (!math) {
+    episodesSay('Drawing needs the overlay\'s timeline math, which did not load: reload the page.', true);
+    return;
+  }
+  forgetDrawing();
+  drawing.episode = episode;
+  $('draw-title').textContent = `Add a hotspot to “${episode.title}”`;
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  video.src = new URL(episode.video_url, location.href).href;
+  const seek = /** @type {HTMLInputElement} */ ($('draw-seek'));
+  seek.max = String((episode.duration_ms ?? 0) / 1000);
+  seek.value = '0';
+  /** @type {HTMLFormElement} */ ($('draw-form')).reset();
+  /** @type {HTMLInputElement} */ ($('draw-q')).value = '';
+  $('draw-results').replaceChildren();
+  drawSay('Pause where the product shows and drag over it to draw its box.');
+  renderDrawing();
+  void loadDrawShots(episode);
+  const dialog = /** @type {HTMLDialogElement} */ ($('draw'));
+  if (!dialog.open) dialog.showModal(); // a second click on the episode's button while its read was under way
+  $('draw-play').focus();
+}
+
+/** How long the episode runs, in ms: as the API measured it, else as the browser does. */
+function drawDurationMs() {
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  const listed = drawing.episode?.duration_ms ?? 0;
+  return listed > 0 ? listed : Number.isFinite(video.duration) ? Math.round(video.duration * 1000) : 0;
+}
+
+/**
+ * Where the picture is drawn inside the video element (object-fit letterboxes it), in element pixels, as the
+ * clip box and the player map boxes; null before the video's size is known.
+ */
+function drawnPicture() {
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  if (!math || !video.videoWidth || !video.videoHeight) return null;
+  const style = getComputedStyle(video);
+  return math.renderedRect(video.clientWidth, video.clientHeight, video.videoWidth, video.videoHeight,
+    /** @type {import('../types').ObjectFit} */ (style.objectFit), math.parseObjectPosition(style.objectPosition));
+}
+
+/**
+ * The inverse of `boxToRect` for one point: a pointer over the video as fractions of the picture (what boxes
+ * are normalized to), clamped to its edges, so a drag that strays into the letterbox bars stops at the frame.
+ * @param {PointerEvent} event @param {import('../types').Rect} picture @returns {[number, number]}
+ */
+function pictureFraction(event, picture) {
+  const at = $('draw-video').getBoundingClientRect();
+  const clamp = (/** @type {number} */ v) => Math.min(1, Math.max(0, v));
+  return [
+    clamp((event.clientX - at.left - picture.x) / picture.width),
+    clamp((event.clientY - at.top - picture.y) / picture.height),
+  ];
+}
+
+/**
+ * The box two corners span, [x, y, w, h], in thousandths of the frame (what the inputs show is what is sent;
+ * the right and bottom edges are rounded, not the size, so the box never leaves the frame).
+ * @param {[number, number]} a @param {[number, number]} b @returns {Box}
+ */
+function boxBetween(a, b) {
+  const r = (/** @type {number} */ v) => Math.round(v * 1000) / 1000;
+  const [x0, y0, x1, y1] = spanned(a, b).map(r);
+  return [x0, y0, r(x1 - x0), r(y1 - y0)];
+}
+
+/** A box the API takes: a size, inside the frame. @param {Box} box */
+const boxInFrame = ([x, y, w, hgt]) => w > 0 && hgt > 0 && x >= 0 && y >= 0 && x + w <= 1.0001 && y + hgt <= 1.0001;
+
+/**
+ * The default span for a box drawn at `atMs`: the shot it is in, where the shots are known; else from there,
+ * DRAW_SPAN_MS long, within the episode.
+ * @param {number} atMs @returns {[number, number]}
+ */
+function defaultSpan(atMs) {
+  const shot = drawing.shots?.find((s) => s.start_ms <= atMs && atMs <= s.end_ms);
+  if (shot && shot.end_ms > shot.start_ms) return [shot.start_ms, shot.end_ms];
+  const duration = drawDurationMs();
+  const start = Math.min(atMs, duration);
+  const end = Math.min(start + DRAW_SPAN_MS, duration);
+  // Drawn on the last frame: the span ends there instead of starting there.
+  return end > start ? [start, end] : [Math.max(0, end - DRAW_SPAN_MS), end];
+}
+
+/** A box was drawn (or typed) on the frame at the playhead. @param {Box} box */
+function boxDrawn(box) {
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  drawing.box = box;
+  drawing.atMs = Math.round(video.currentTime * 1000);
+  if (!drawing.spanTouched) {
+    const [start, end] = defaultSpan(drawing.atMs);
+    /** @type {HTMLInputElement} */ ($('draw-start')).value = secondsInput(start);
+    /** @type {HTMLInputElement} */ ($('draw-end')).value = secondsInput(end);
+  }
+  renderDrawing();
+}
+
+/** The box, the inputs, the product and whether "Add hotspot" can be pressed, as `drawing` has them. */
+function renderDrawing() {
+  const boxEl = $('draw-box');
+  const box = drawing.draft ?? drawing.box;
+  const picture = drawnPicture();
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  const r = box && picture && math ? math.boxToRect(box, picture, video.clientWidth, video.clientHeight) : null;
+  boxEl.hidden = !r;
+  boxEl.classList.toggle('draft', Boolean(drawing.draft));
+  if (r) Object.assign(boxEl.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${r.width}px`, height: `${r.height}px` });
+  ['draw-x', 'draw-y', 'draw-w', 'draw-h'].forEach((id, i) => {
+    const input = /** @type {HTMLInputElement} */ ($(id));
+    if (document.activeElement !== input) input.value = box ? String(box[i]) : '';
+  });
+  $('draw-kf').textContent = drawing.box
+    ? `Box drawn at ${seconds(drawing.atMs)}; the player holds it over the span.`
+    : 'No box yet: pause on a frame that shows the product and drag over it (or type the box).';
+  $('draw-product').replaceChildren(...(drawing.product
+    ? ['Product: ', h('strong', {}, [drawing.product.title])]
+    : ['No product picked yet: find it in your catalog.']));
+  for (const button of $('draw-results').querySelectorAll('button[data-product]')) {
+    button.setAttribute('aria-pressed', String(button.getAttribute('data-product') === drawing.product?.id));
+  }
+  /** @type {HTMLButtonElement} */ ($('draw-send')).disabled = drawing.sending || !drawing.box || !drawing.product;
+}
+
+/**
+ * The episode's shots, and which have no hotspot yet: where the products the tagger missed would be. A shot
+ * button shows its middle frame, to draw on. Nothing is lost when they cannot be read: the span is then typed.
+ * @param {Episode} episode
+ */
+async function loadDrawShots(episode) {
+  const session = keySession;
+  try {
+    const { data } = await api('GET', `/v1/episodes/${encodeURIComponent(episode.id)}/shots`);
+    if (session !== keySession || drawing.episode !== episode) return;
+    drawing.shots = data.shots ?? null;
+  } catch (error) {
+    if (session !== keySession || drawing.episode !== episode || (error instanceof ApiError && error.status === 401)) return;
+    drawing.shots = null;
+  }
+  renderDrawShots();
+}
+
+function renderDrawShots() {
+  const shots = drawing.shots;
+  const place = $('draw-shots');
+  if (!shots) {
+    place.replaceChildren('Tag the episode to list the shots that have no hotspot yet.');
+    return;
+  }
+  const bare = shots.filter((shot) => !shot.approved);
+  if (!bare.length) {
+    place.replaceChildren(`Every one of its ${shots.length} shots has a hotspot.`);
+    return;
+  }
+  const span = (/** @type {Shot} */ shot) => `${(shot.start_ms / 1000).toFixed(1)}–${(shot.end_ms / 1000).toFixed(1)} s`;
+  place.replaceChildren(`${bare.length} of its ${shots.length} shots have no hotspot: `, ...bare.flatMap((shot) => {
+    const go = h('button', {
+      type: 'button', 'data-shot': String(shot.start_ms),
+      'aria-label': `Show the shot ${span(shot)}${shot.proposed ? `, ${shot.proposed} awaiting review` : ''}`,
+    }, [span(shot) + (shot.proposed ? ` (${shot.proposed} to review)` : '')]);
+    go.addEventListener('click', () => {
+      const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+      video.pause();
+      video.currentTime = (shot.start_ms + shot.end_ms) / 2000;
+    });
+    return [go, ' '];
+  }));
+}
+
+/** The playhead's time in the controls under the video. */
+function renderDrawTime() {
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  const seek = /** @type {HTMLInputElement} */ ($('draw-seek'));
+  seek.value = String(video.currentTime);
+  $('draw-time').textContent = `${seconds(video.currentTime * 1000)} of ${seconds(drawDurationMs())}`;
+  $('draw-play').textContent = video.paused ? 'Play' : 'Pause';
+}
+
+function enableHotspotDrawing() {
+  const layer = $('draw-layer');
+  const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
+  layer.addEventListener('pointerdown', (event) => {
+    const picture = drawnPicture();
+    if (event.button !== 0 || !drawing.episode || !picture) return;
+    event.preventDefault();
+    // The box belongs to the frame under it: the video stops there.
+    video.pause();
+    layer.setPointerCapture(event.pointerId);
+    drawing.from = pictureFraction(event, picture);
+    drawing.draft = null;
+  });
+  layer.addEventListener('pointermove', (event) => {
+    const picture = drawnPicture();
+    if (!drawing.from || !picture) return;
+    drawing.draft = boxBetween(drawing.from, pictureFraction(event, picture));
+    renderDrawing();
+  });
+  layer.addEventListener('pointerup', (event) => {
+    const picture = drawnPicture();
+    if (!drawing.from || !picture) return;
+    const box = boxBetween(drawing.from, pictureFraction(event, picture));
+    drawing.from = null;
+    drawing.draft = null;
+    if (box[2] >= MIN_MARK && box[3] >= MIN_MARK) {
+      boxDrawn(box);
+      drawSay(drawing.product ? 'Box drawn: add the hotspot when the span is right.' : 'Box drawn: now find the product.');
+    } else {
+      renderDrawing();
+      drawSay('Drag over the product to draw its box (a click draws none).');
+    }
+  });
+  const abandon = () => {
+    if (!drawing.from) return;
+    drawing.from = null;
+    drawing.draft = null;
+    renderDrawing();
+  };
+  layer.addEventListener('pointercancel', abandon);
+  layer.addEventListener('lostpointercapture', abandon);
+  for (const type of ['timeupdate', 'seeked', 'play', 'pause', 'loadedmetadata']) video.addEventListener(type, renderDrawTime);
+  // The picture's place in the element is known once the video's size is, and moves when the element resizes.
+  video.addEventListener('loadedmetadata', renderDrawing);
+  new ResizeObserver(() => renderDrawing()).observe(video);
+  $('draw-seek').addEventListener('input', () => {
+    video.pause();
+    video.currentTime = Number(/** @type {HTMLInputElement} */ ($('draw-seek')).value);
+  });
+  // The scrubber moves freely (its arrow keys by a hundredth of the episode); these step one frame.
+  const step = (/** @type {number} */ frames) => {
+    const fps = drawing.episode?.fps && drawing.episode.fps > 0 ? drawing.episode.fps : 30;
+    video.pause();
+    const frame = Math.round(video.currentTime * fps) + frames;
+    video.currentTime = Math.min(Math.max(0, frame / fps), drawDurationMs() / 1000);
+  };
+  $('draw-back').addEventListener('click', () => step(-1));
+  $('draw-forward').addEventListener('click', () => step(1));
+  $('draw-play').addEventListener('click', () => {
+    if (video.paused) video.play().catch(() => { /* refused: the scrubber still seeks */ });
+    else video.pause();
+  });
+  for (const id of ['draw-start', 'draw-end']) $(id).addEventListener('input', () => { drawing.spanTouched = true; });
+  for (const id of ['draw-x', 'draw-y', 'draw-w', 'draw-h']) {
+    $(id).addEventListener('input', () => {
+      const box = /** @type {Box} */ (['draw-x', 'draw-y', 'draw-w', 'draw-h'].map((i) => Number(/** @type {HTMLInputElement} */ ($(i)).value)));
+      if (!box.every(Number.isFinite) || !boxInFrame(box)) return;
+      // A typed box keeps the frame it was drawn on; typed first, it is the frame at the playhead.
+      if (drawing.box) {
+        drawing.box = box;
+        renderDrawing();
+      } else {
+        boxDrawn(box);
+      }
+    });
+  }
+  $('draw-search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void findDrawnProduct(/** @type {HTMLInputElement} */ ($('draw-q')).value.trim());
+  });
+  $('draw-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void sendDrawing();
+  });
+  $('draw-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('draw')).close());
+  $('draw').addEventListener('close', () => {
+    video.pause();
+    drawing.from = null;
+    drawing.draft = null;
+  });
+}
+
+/** Catalog search for the product the hotspot sells. @param {string} q */
+async function findDrawnProduct(q) {
+  const results = $('draw-results');
+  const session = keySession;
+  const episode = drawing.episode;
+  try {
+    const { data } = await api('GET', `/v1/products?q=${encodeURIComponent(q)}&limit=20`);
+    if (session !== keySession || drawing.episode !== episode) return;
+    /** @type {CatalogProduct[]} */
+    const items = data?.items ?? [];
+    results.replaceChildren(...items.map((product) => {
+      const button = h('button', {
+        type: 'button', 'data-product': product.id, 'aria-pressed': String(product.id === drawing.product?.id),
+        'aria-label': `Pick “${product.title}”`,
+      }, ['Pick']);
+      button.addEventListener('click', () => {
+        drawing.product = { id: product.id, title: product.title };
+        renderDrawing();
+        drawSay(drawing.box ? `“${product.title}” picked: add the hotspot when the span is right.`
+          : `“${product.title}” picked: now draw its box.`);
+      });
+      return h('li', {}, [
+        product.images?.[0] ? h('img', { src: product.images[0].url, alt: '' }) : '',
+        product.vendor ? `${product.title} · ${product.vendor} ` : `${product.title} `, button,
+      ]);
+    }));
+    if (!items.length) results.replaceChildren(h('li', { class: 'empty' }, [`No products match “${q}”.`]));
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    results.replaceChildren(h('li', { class: 'error' }, [errorText(error)]));
+  }
+}
+
+/** A span input in ms, or null when it holds no number. @param {string} id */
+function msIn(id) {
+  const text = /** @type {HTMLInputElement} */ ($(id)).value.trim();
+  const value = Number(text);
+  return text && Number.isFinite(value) ? Math.round(value * 1000) : null;
+}
+
+/**
+ * Why the API refused a drawn hotspot, in the dialog's words: the field messages of a 422 (naming the
+ * product, the span or the box), else its detail.
+ * @param {unknown} error @param {Episode} episode @param {string} productTitle
+ */
+function drawRefusal(error, episode, productTitle) {
+  if (!(error instanceof ApiError)) return errorText(error);
+  if (error.status === 404) return `“${episode.title}” is no longer one of your episodes.`;
+  /** @type {{field?: string, message?: string}[]} */
+  const errors = Array.isArray(/** @type {any} */ (error.problem).errors) ? /** @type {any} */ (error.problem).errors : [];
+  if (error.status === 422 && errors.length) {
+    /** @type {Record<string, string>} */
+    const names = { product_id: `“${productTitle}”`, start_ms: 'The start', end_ms: 'The end', keyframes: 'The box' };
+    return errors.map(({ field = '', message = 'is refused' }) => {
+      const name = names[field.replace(/^body\./, '').split('.')[0]] ?? field;
+      return `${name}: ${message}.`;
+    }).join(' ');
+  }
+  const detail = error.problem.detail ?? errorText(error);
+  return `${detail.charAt(0).toUpperCase()}${detail.slice(1)}${detail.endsWith('.') ? '' : '.'}`;
+}
+
+/** Add the hotspot drawn: approved, and on the episode's timeline, at once. */
+async function sendDrawing() {
+  const { episode, box, product } = drawing;
+  if (!episode || drawing.sending) return;
+  if (!box || !product) {
+    drawSay(box ? 'Pick the product first.' : 'Draw the box first: pause on the product and drag over it.', true);
+    return;
+  }
+  const start = msIn('draw-start');
+  const end = msIn('draw-end');
+  if (start === null || end === null || start < 0) {
+    drawSay('Give the start and the end in seconds.', true);
+    return;
+  }
+  if (end <= start) {
+    drawSay('The end must come after the start.', true);
+    return;
+  }
+  const session = keySession;
+  drawing.sending = true;
+  renderDrawing();
+  drawSay(`Adding “${product.title}”…`);
+  try {
+    const { data } = await api('POST', `/v1/episodes/${encodeURIComponent(episode.id)}/placements`, {
+      body: {
+        product_id: product.id, start_ms: start, end_ms: end,
+        // The box holds before and after its frame, so a span typed around it moves the frame inside.
+        keyframes: [{ t_ms: Math.min(Math.max(drawing.atMs, start), end), box }],
+      },
+    });
+    if (session !== keySession || drawing.episode !== episode) return;
+    /** @type {ReviewPlacement} */
+    const added = data;
+    const span = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+    drawSay(`Added “${added.chosen_product_title ?? product.title}” from ${span(added.start_ms)} to ${span(added.end_ms)}: `
+      + 'it is on the timeline.');
+    // Pressing again would add the same hotspot twice: the next one starts from a new box.
+    drawing.box = null;
+    void loadDrawShots(episode);
+    state.episodes.delete(episode.id);
+    state.episodes.set(episode.id, episode.title);
+    if (!$('done').hidden) void renderDone().catch(() => {});
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    drawSay(`Not added. ${drawRefusal(error, episode, product.title)}`, true);
+  } finally {
+    if (session === keySession) {
+      drawing.sending = false;
+      renderDrawing();
+    }
+  }
 }
 
 // ---- catalog ---------------------------------------------------------------------------------------------
@@ -2759,6 +3249,7 @@ function wire() {
   new ResizeObserver(() => drawBox()).observe(video);
   enableBoxDrag();
   enableMarkDrawing();
+  enableHotspotDrawing();
   $('marks-open').addEventListener('click', () => void openMarks());
   $('marks-save').addEventListener('click', () => saveMarks());
   $('marks-suggest').addEventListener('click', () => { void suggestMarks(); });
