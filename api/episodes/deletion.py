@@ -34,7 +34,7 @@ from api.errors import NotFound
 from api.housekeeping import is_stored_episode_file
 from api.jobs.models import JobState
 from api.linking.models import LinkJob
-from api.review.models import Placement, ReviewAction
+from api.review.models import FollowJob, Placement, ReviewAction
 from api.settings import ApiSettings
 
 log = logging.getLogger("reelcart.episodes")
@@ -64,6 +64,8 @@ def delete_episode(
     # By the episode, not by the ids locked above: a tag job's store that this deletion waited for may
     # have added placements, and their history, since (a lock that waited does not see new rows).
     of_episode = select(Placement.id).where(Placement.episode_id == episode.id)
+    # Follow jobs name placements: they go first.
+    session.execute(delete(FollowJob).where(col(FollowJob.episode_id) == episode.id))
     session.execute(delete(ReviewAction).where(col(ReviewAction.placement_id).in_(of_episode)))
     session.execute(delete(EventCount).where(col(EventCount.placement_id).in_(of_episode)))
     session.execute(delete(EventDayCount).where(col(EventDayCount.placement_id).in_(of_episode)))
@@ -90,10 +92,11 @@ def _refuse_if_sold(session: Session, episode: Episode) -> None:
 
 
 def _refuse_if_busy(session: Session, episode: Episode) -> None:
-    jobs: tuple[tuple[type[TranscodeJob | TagJob | LinkJob], str], ...] = (
+    jobs: tuple[tuple[type[TranscodeJob | TagJob | LinkJob | FollowJob], str], ...] = (
         (TranscodeJob, "transcode"),
         (TagJob, "tag"),
         (LinkJob, "link"),
+        (FollowJob, "follow"),
     )
     for table, noun in jobs:
         active = session.exec(

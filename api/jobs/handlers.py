@@ -15,6 +15,7 @@ from api.jobs.queue import JobHandler, JobKind, JobQueue
 from api.jobs.tagging import TagFunction, TagJobExecutor
 from api.linking.executor import LinkJobExecutor
 from api.linking.service import LinkingService
+from api.review.follow_job import FollowJobExecutor
 from api.settings import ApiSettings
 from commerce.settings import CommerceSettings
 
@@ -56,4 +57,5 @@ def job_handlers(
         JobKind.IMAGES: ImageFetchJobExecutor(engine, settings, queue),
         JobKind.TRAIN: DetectorTrainExecutor(engine, settings),
         JobKind.TRANSCODE: TranscodeJobExecutor(engine, settings),
+        JobKind.FOLLOW: FollowJobExecutor(engine, settings),
     }

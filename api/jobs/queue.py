@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     IMAGES = "image-fetch"  # downloading catalog images known only by URL
     TRAIN = "train"  # training a brand's own detector from its packshots
     TRANSCODE = "transcode"  # making an episode's video browser-playable
+    FOLLOW = "follow"  # following a drawn placement's box through its span
 
 
 class JobDeferred(Exception):  # noqa: N818 -- it is not an error: the job is queued again

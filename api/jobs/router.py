@@ -28,6 +28,8 @@ from api.jobs.tables import JobTable
 from api.linking.models import LinkJob
 from api.linking.schemas import LinkJobPage, LinkJobPublic
 from api.ownership import get_owned
+from api.review.models import FollowJob
+from api.review.schemas import FollowJobPage, FollowJobPublic
 
 router = APIRouter(prefix="/v1")
 
@@ -56,6 +58,7 @@ JOB_RESOURCES = (
     JobResource(JobKind.IMAGES, ImageFetchJob, ImageFetchJobPublic, ImageFetchJobPage, "catalog"),
     JobResource(JobKind.TRAIN, DetectorTrainJob, TrainJobPublic, TrainJobPage, "detectors"),
     JobResource(JobKind.TRANSCODE, TranscodeJob, TranscodeJobPublic, TranscodeJobPage, "episodes"),
+    JobResource(JobKind.FOLLOW, FollowJob, FollowJobPublic, FollowJobPage, "review"),
 )
 
 

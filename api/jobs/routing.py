@@ -19,6 +19,8 @@ QUEUE_BY_KIND = MappingProxyType(
         JobKind.TRAIN: "train",
         # Decoding and encoding a whole episode: CPU-heavy work, for the nodes built for video.
         JobKind.TRANSCODE: "vision",
+        # Decoding the episode up to the end of the placement's span: video work.
+        JobKind.FOLLOW: "vision",
     }
 )
 QUEUES: tuple[str, ...] = tuple(sorted(set(QUEUE_BY_KIND.values())))

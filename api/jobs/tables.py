@@ -10,8 +10,9 @@ from api.detectors.models import DetectorTrainJob
 from api.episodes.models import TagJob, TranscodeJob
 from api.jobs.queue import JobKind
 from api.linking.models import LinkJob
+from api.review.models import FollowJob
 
-JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob | TranscodeJob
+JobRow = TagJob | LinkJob | SyncJob | ImageFetchJob | DetectorTrainJob | TranscodeJob | FollowJob
 JobTable = (
     type[TagJob]
     | type[LinkJob]
@@ -19,8 +20,9 @@ JobTable = (
     | type[ImageFetchJob]
     | type[DetectorTrainJob]
     | type[TranscodeJob]
+    | type[FollowJob]
 )
-Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob, TranscodeJob)
+Job = TypeVar("Job", TagJob, LinkJob, SyncJob, ImageFetchJob, DetectorTrainJob, TranscodeJob, FollowJob)
 
 # The kinds whose row says which phase the job is in (tag: index, detect, link…; train: synthesise,
 # train, export…): progress writes it, and a job queued again goes back to the `queued` phase.
@@ -33,6 +35,7 @@ JOB_TABLES: tuple[tuple[JobKind, JobTable], ...] = (
     (JobKind.IMAGES, ImageFetchJob),
     (JobKind.TRAIN, DetectorTrainJob),
     (JobKind.TRANSCODE, TranscodeJob),
+    (JobKind.FOLLOW, FollowJob),
 )
 
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, false
+from sqlalchemy import JSON, Index, String, false, text
 from sqlmodel import Field, SQLModel
 
-from api.columns import created_at_field, id_field, json_field
+from api.columns import created_at_field, id_field, json_field, optional_timestamp_field
+from api.jobs.models import JobState
 
 EVIDENCE_MAX_CHARS = 500
 
@@ -131,3 +132,46 @@ def linker_why(placement: Placement) -> dict[str, Any]:
         "link_approval_level": placement.link_approval_level,
         "link_evidence": placement.link_evidence,
     }
+
+
+# The actor of the history entry a follow job writes when it stores the boxes it found.
+FOLLOWER_ACTOR = "follower"
+
+
+class FollowJob(SQLModel, table=True):
+    """Following a drawn placement's box through its span (`tagger.follow`), run by a worker on the
+    `vision` queue: decoding the episode takes seconds, never work for a request. It stores the boxes only
+    if the placement is still the version it was queued against: a person's edit since wins."""
+
+    # One queued or running follow job per placement: two would write the same boxes twice.
+    __table_args__ = (
+        Index(
+            "uq_followjob_active_placement",
+            "placement_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    brand_id: uuid.UUID = Field(foreign_key="brand.id", index=True)
+    episode_id: uuid.UUID = Field(foreign_key="episode.id", index=True)
+    placement_id: uuid.UUID = Field(foreign_key="placement.id", index=True)
+    placement_version: int = Field(ge=1)
+    # The box followed, [x, y, w, h] normalized, and the moment it was drawn at.
+    box: list[float] = json_field(default_factory=list)
+    at_ms: int = Field(ge=0)
+    state: JobState = Field(default=JobState.QUEUED, sa_type=String(20), index=True)
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    error: str | None = Field(default=None)
+    # What it did, in a reviewer's words ("followed in 24 of 26 frames looked at: 3 keyframes stored").
+    summary: str | None = Field(default=None, max_length=500)
+    keyframes: int = Field(default=0, ge=0)
+    attempts: int = Field(default=0, ge=0)
+    seconds: dict[str, float] = json_field(default_factory=dict)
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = optional_timestamp_field()
+    finished_at: datetime | None = optional_timestamp_field()
+    heartbeat_at: datetime | None = optional_timestamp_field()
+    published_at: datetime | None = optional_timestamp_field()

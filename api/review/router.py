@@ -6,22 +6,27 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
 from api.episodes.service import get_episode, media_type_of, refuse_unless_playable
 from api.errors import NotFound
+from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.review import service as review
 from api.review.dependencies import EditablePlacement
+from api.review.follow_job import queue_follow, refuse_if_following
 from api.review.models import Placement, PlacementStatus
 from api.review.schemas import (
     ApproveBody,
     BulkApprove,
     BulkApproveResult,
     EpisodeShots,
+    FollowBody,
+    FollowJobPublic,
     PlacementCreate,
     PlacementPatch,
     PlacementPublic,
@@ -173,6 +178,48 @@ def patch_placement(
     review.patch(session, placement, body, principal, settings)
     session.commit()
     return _with_etag(session, placement, settings)
+
+
+@router.post(
+    "/placements/{placement_id}/follow-jobs",
+    status_code=202,
+    response_model=FollowJobPublic,
+    summary="Follow a drawn placement's box through its span; poll the job for progress",
+    responses={
+        409: {
+            "description": "not a placement drawn by hand (`not-drawn-by-hand`), a follow job of it is "
+            "queued or running (`job-in-progress`), or its episode does not play"
+        }
+    },
+)
+def create_follow_job(
+    placement_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    brand_id: BrandIdDep,
+    session: SessionDep,
+    body: FollowBody | None = None,
+) -> FollowJobPublic:
+    """A worker finds the product of the box in the frames of the placement's span, forward and backward
+    from the frame it was drawn on, and stores the boxes as its keyframes (history: `follower`, `follow`):
+    the hotspot then moves with the product. A box with too little texture to follow (a plain carton side)
+    stays as drawn, and the job's `summary` says so; so does one whose placement a person edited while it
+    ran (their edit wins)."""
+    placement = review.get_placement(session, brand_id, placement_id)
+    job = queue_follow(session, placement, body.t_ms if body else None)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request queued one between the check and this insert (the partial unique index).
+        session.rollback()
+        refuse_if_following(session, placement_id)
+        raise
+    reference = JobRef(JobKind.FOLLOW, job.id)
+    queue: JobQueue = request.app.state.job_queue
+    queue.enqueue(reference)
+    session.refresh(job)
+    response.headers["Location"] = reference.location
+    return FollowJobPublic.model_validate(job, from_attributes=True)
 
 
 @router.get("/placements/{placement_id}/history", response_model=list[ReviewActionPublic])

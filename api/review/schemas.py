@@ -210,3 +210,41 @@ class EpisodeShots(BaseModel):
         description="Shots with no approved placement: where to look for a product the tagger missed (a shot "
         "that shows none needs nothing)"
     )
+
+
+class FollowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="Follow the box of the keyframe nearest this moment (default: the placement's first "
+        "keyframe, the one a person drew)",
+    )
+
+
+class FollowJobPublic(BaseModel):
+    id: uuid.UUID
+    episode_id: uuid.UUID
+    placement_id: uuid.UUID
+    state: str
+    progress: float
+    error: str | None
+    summary: str | None = Field(
+        description="What it did: in how many of the frames it looked at it found the product, and the "
+        "keyframes it stored; or why it stored none (the box has too little texture, the placement was "
+        "edited since the job was queued)"
+    )
+    keyframes: int = Field(description="Keyframes stored on the placement (0: none)")
+    box: list[float] = Field(description="The box it followed, [x, y, w, h]")
+    at_ms: int = Field(description="The moment of that box")
+    seconds: dict[str, float] = Field(description="Once finished: wall seconds by phase (follow, store)")
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class FollowJobPage(BaseModel):
+    items: list[FollowJobPublic]
+    total: int

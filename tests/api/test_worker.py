@@ -396,6 +396,7 @@ def test_every_kind_of_job_has_a_queue() -> None:
         JobKind.IMAGES: "io",
         JobKind.TRAIN: "train",
         JobKind.TRANSCODE: "vision",
+        JobKind.FOLLOW: "vision",
     }
 
 

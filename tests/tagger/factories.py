@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -288,3 +289,32 @@ def trained_brand_card(folder: Path, output: np.ndarray, classes: Sequence[str])
         classes=tuple(classes),
         products=tuple(classes),
     )
+
+
+def printed_face(side: int, seed: int = 7) -> Image:
+    """A printed pack's face, `side` pixels square: blobs of ink at several scales, which SIFT finds
+    keypoints on (a flat square has none)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (10, 10, 3), dtype=np.uint8)
+    face = cv2.resize(noise, (side, side), interpolation=cv2.INTER_CUBIC)
+    for _ in range(12):
+        x, y = (int(v) for v in rng.integers(5, side - 5, 2))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        cv2.circle(face, (x, y), int(rng.integers(3, 10)), colour, -1)
+    return np.asarray(face, dtype=np.uint8)
+
+
+def carried_frames(
+    positions: Sequence[tuple[int, int] | None], face: Image, width: int, height: int
+) -> list[Image]:
+    """Frames of a faint backdrop with `face` at each position (its top left corner; None: not shown)."""
+    side = face.shape[0]
+    frames = []
+    for position in positions:
+        frame = np.full((height, width, 3), 120, dtype=np.uint8)
+        frame[::8, :, :] = 140  # a faint backdrop, so the encoder sees content
+        if position is not None:
+            x, y = position
+            frame[y : y + side, x : x + side] = face
+        frames.append(frame)
+    return frames

@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 
 from api.episodes.models import EpisodeStatus
-from api.review.models import Placement, PlacementStatus
+from api.review.follow_job import FollowJobExecutor
+from api.review.models import FollowJob, Placement, PlacementStatus
 from tests.utils.web import PageErrors
 from tests.web import factories
 from tests.web.console import sign_in
@@ -163,10 +164,10 @@ def test_a_brand_draws_a_missed_product_and_it_is_approved_and_on_the_timeline_a
     page.screenshot(path=artifacts_dir / "review-draw-hotspot.png")
     send.click()
 
-    # Then the console says it is live, and the same box cannot be added twice
-    expect(dialog.get_by_role("status").filter(has_text="Added")).to_have_text(
-        "Added “Cola Zero” from 2.0 s to 4.0 s: it is on the timeline."
-    )
+    # Then the console says it is live and being followed, and the same box cannot be added twice
+    added = "Added “Cola Zero” from 2.0 s to 4.0 s: it is on the timeline."
+    status = dialog.get_by_role("status").filter(has_text="Added")
+    expect(status).to_have_text(f"{added} Following the product through the span…")
     expect(send).to_be_disabled()
     assert len(posts) == 1
 
@@ -194,6 +195,19 @@ def test_a_brand_draws_a_missed_product_and_it_is_approved_and_on_the_timeline_a
     )
     assert [k["t_ms"] for k in live["keyframes"]] == [2000]
     assert live["keyframes"][0]["box"] == pytest.approx(expected_box, abs=BOX_TOLERANCE)
+
+    # When a worker runs the follow job: this test video's flat blocks have nothing to match
+    [job] = rows(live_api.engine, FollowJob, FollowJob.placement_id == stored.id)
+    assert (job.at_ms, job.box) == (2000, stored.keyframes[0]["box"])
+    FollowJobExecutor(live_api.engine, live_api.settings)(job.id)
+
+    # Then the console says the box stays where it was drawn, and why
+    expect(status).to_have_text(
+        re.compile(
+            re.escape(f"{added} Its box stays where it was drawn: too little texture in the box to follow (")
+            + r"\d+ keypoints, needs 12\)\.$"
+        )
+    )
     assert page_errors == []
 
 
@@ -230,7 +244,8 @@ def test_the_shots_without_a_hotspot_are_listed_and_a_box_drawn_in_one_spans_it(
     expect(dialog.get_by_label("Start s")).to_have_value("1.5")
     expect(dialog.get_by_label("End s")).to_have_value("2.467")
 
-    # When it is added, the shot leaves the list
+    # When it is added (not followed), the shot leaves the list
+    dialog.get_by_label("Follow the product through the span").uncheck()
     pick(dialog, "cola", "Cola Zero")
     dialog.get_by_role("button", name="Add hotspot").click()
     expect(dialog.get_by_role("status").filter(has_text="Added")).to_have_text(

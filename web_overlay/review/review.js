@@ -2411,6 +2411,36 @@ function renderDrawShots() {
   }));
 }
 
+/**
+ * Follow a hotspot just drawn through its span (POST /v1/placements/{id}/follow-jobs): a worker finds the
+ * product in the frames around the drawn one and its box moves with it. The dialog says how it went; the
+ * hotspot is live meanwhile, with the box as drawn.
+ * @param {ReviewPlacement} added @param {string} said what the dialog says of the hotspot already
+ */
+async function followDrawn(added, said) {
+  const session = keySession;
+  const episode = drawing.episode;
+  const tell = (/** @type {string} */ text, isError = false) => {
+    if (session === keySession && drawing.episode === episode) drawSay(`${said} ${text}`, isError);
+  };
+  let job;
+  try {
+    ({ data: job } = await api('POST', `/v1/placements/${encodeURIComponent(added.id)}/follow-jobs`));
+  } catch (error) {
+    if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    const detail = error instanceof ApiError ? error.problem.detail : undefined;
+    tell(`Its box was not followed: ${detail ?? errorText(error)}.`, true);
+    return;
+  }
+  tell('Following the product through the span…');
+  const done = await finishedJob(`/v1/follow-jobs/${encodeURIComponent(job.id)}`, 'the hotspot\'s box',
+    (progress) => tell(`Following the product through the span… ${percent(progress)}`), (text, isError) => tell(text, isError));
+  if (!done) return;
+  if (done.state === 'failed') tell(`Its box was not followed: ${done.error ?? 'no reason given'}.`, true);
+  else if (done.keyframes > 0) tell(`Its box follows the product: ${done.summary}.`);
+  else tell(`Its box stays where it was drawn: ${(done.summary ?? '').replace(/^nothing stored: /, '')}.`);
+}
+
 /** The playhead's time in the controls under the video. */
 function renderDrawTime() {
   const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
@@ -2608,11 +2638,13 @@ async function sendDrawing() {
     /** @type {ReviewPlacement} */
     const added = data;
     const span = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
-    drawSay(`Added “${added.chosen_product_title ?? product.title}” from ${span(added.start_ms)} to ${span(added.end_ms)}: `
-      + 'it is on the timeline.');
+    const said = `Added “${added.chosen_product_title ?? product.title}” from ${span(added.start_ms)} to ${span(added.end_ms)}: `
+      + 'it is on the timeline.';
+    drawSay(said);
     // Pressing again would add the same hotspot twice: the next one starts from a new box.
     drawing.box = null;
     void loadDrawShots(episode);
+    if (/** @type {HTMLInputElement} */ ($('draw-follow')).checked) void followDrawn(added, said);
     state.episodes.delete(episode.id);
     state.episodes.set(episode.id, episode.title);
     if (!$('done').hidden) void renderDone().catch(() => {});
