@@ -134,11 +134,11 @@ def _sampled(
     drawn_taken = False
     # The span's last frame is looked at too, so the box ends where the product is at the end.
     skipped: DecodedFrame | None = None
-    for frame in decode_frames(path, skip=settings.decode_skip, packets=packets):
+    for frame in decode_frames(path, skip=settings.decode_skip, packets=packets, from_ms=start_ms):
         if frame.t_ms > end_ms:
             break
-        if progress is not None and end_ms > 0:
-            progress(min(1.0, frame.t_ms / end_ms))
+        if progress is not None and end_ms > start_ms:
+            progress(min(1.0, max(0.0, (frame.t_ms - start_ms) / (end_ms - start_ms))))
         if frame.t_ms < start_ms:
             continue
         # The drawn frame is the template: taken even between two looks.

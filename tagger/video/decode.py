@@ -155,12 +155,20 @@ def _open(path: Path) -> Any:
 
 
 def decode_frames(
-    path: Path, *, skip: str = "none", threads: int = 0, packets: PacketIndex | None = None
+    path: Path,
+    *,
+    skip: str = "none",
+    threads: int = 0,
+    packets: PacketIndex | None = None,
+    from_ms: int = 0,
 ) -> Iterator[DecodedFrame]:
     """Yield frames in presentation order with exact PTS times; `skip` drops frames nothing references.
 
     `packets` (from `index_packets`) maps PTS to frame index. Without it (a stream with no
     timestamps, such as a raw .h264 file) frames are counted, so nothing may be skipped.
+    `from_ms` > 0 seeks to the keyframe at or before that time first (with `packets` only: frame
+    indices then still come from the PTS), so frames from there on are decoded, not the whole start;
+    frames before `from_ms` may still come (from that keyframe on).
     """
     if skip not in _SKIP_MODES:
         raise ValueError(f"skip must be one of {sorted(_SKIP_MODES)}, got {skip!r}")
@@ -175,6 +183,9 @@ def decode_frames(
         rate = stream.average_rate or stream.guessed_rate
         time_base = stream.time_base or Fraction(1, 1000)
         start = _start_pts(container, stream, time_base)
+        if from_ms > 0 and packets is not None:
+            # backward: the keyframe at or before the time, so every frame after it decodes whole.
+            container.seek(start + round(Fraction(from_ms, 1000) / time_base), stream=stream, backward=True)
         counter = 0
         last_index = last_t_ms = -1
         try:

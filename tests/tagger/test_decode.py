@@ -105,3 +105,27 @@ def test_given_a_raw_stream_without_timestamps_when_decoded_then_every_frame_cou
     # No PTS to index skipped frames by, so nothing is skipped; FFmpeg's nominal rate for raw H.264 is 25.
     assert packets is None
     assert decoded == [(i, i * 40) for i in range(10)]
+
+
+def test_given_a_start_time_when_decoded_then_it_seeks_to_the_keyframe_before_and_every_frame_is_exact(
+    tmp_path: Path,
+) -> None:
+    # Keyframes every 10 frames (333 ms), B-frames between
+    video = write_video(
+        tmp_path / "gop.mp4",
+        frames_of(60),
+        options={"preset": "ultrafast", "g": "10", "bf": "2", "keyint_min": "10"},
+    )
+    packets = index_packets(video)
+    everything = {f.index: (f.t_ms, f.image(64).tobytes()) for f in decode_frames(video, packets=packets)}
+
+    sought = [
+        (f.index, f.t_ms, f.image(64).tobytes()) for f in decode_frames(video, packets=packets, from_ms=1000)
+    ]
+
+    # From the keyframe at or before 1 s (frame 30), not from the start, and each frame as decoded whole
+    assert sought[0][0] == 30
+    assert [index for index, _, _ in sought] == list(range(30, 60))
+    assert all(everything[index] == (t_ms, pixels) for index, t_ms, pixels in sought)
+    # (a start between keyframes begins at the one before it)
+    assert next(decode_frames(video, packets=packets, from_ms=1200)).index == 30

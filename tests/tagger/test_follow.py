@@ -12,6 +12,7 @@ import pytest
 from tagger.follow import Box, FollowError, follow_box
 from tagger.keyframes import interpolate_boxes
 from tests.tagger.factories import carried_frames, printed_face, write_video
+from tests.utils.scripts import script_module
 
 WIDTH, HEIGHT, SIDE = 320, 240, 80
 FPS = 30
@@ -105,3 +106,28 @@ def test_a_request_that_cannot_be_followed_is_refused_before_any_decoding(
 ) -> None:
     with pytest.raises(FollowError, match=message):
         follow_box(tmp_path / "never-read.mp4", box=box, at_ms=at_ms, start_ms=start_ms, end_ms=end_ms)
+
+
+def test_the_follow_benchmark_scores_a_followed_box_against_one_left_where_it_was_drawn(
+    carried: Path,
+) -> None:
+    # A placement as `reelcart tag` writes it: the pack's true path, as keyframes at both ends
+    placement = {
+        "start_ms": 0,
+        "end_ms": 1967,
+        "keyframes": [
+            {"t_ms": 0, "box": list(_box_at(10, 40))},
+            {"t_ms": 1967, "box": list(_box_at(187, 99))},
+        ],
+    }
+
+    with script_module("bench_follow") as bench:
+        row = bench.measure(placement, carried)
+
+    assert row is not None
+    assert row["moments"] == 20
+    assert row["follow"]["on"] == 20
+    assert row["follow"]["mean"] > 0.85
+    # Left where it was drawn (the middle), the box is off the pack for much of the span
+    assert row["static"]["on"] < 14
+    assert row["static"]["worst"] == 0.0
