@@ -26,6 +26,15 @@ class Placement(SQLModel, table=True):
     __table_args__ = (
         Index("ix_placement_episode_status_start", "episode_id", "status", "start_ms"),
         Index("ix_placement_brand_status_link_confidence", "brand_id", "status", "link_confidence"),
+        # One drawing per episode and `Idempotency-Key`: a retried request answers the first (migration 0032).
+        Index(
+            "uq_placement_episode_idempotency_key",
+            "episode_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -68,6 +77,8 @@ class Placement(SQLModel, table=True):
     # Drawn by a person (`POST /v1/episodes/{id}/placements`), not found by the tagger: it has no crops,
     # so no re-link reads it, and a re-tag keeps it.
     drawn_by_hand: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The `Idempotency-Key` a drawing was sent with, if any.
+    idempotency_key: str | None = Field(default=None, max_length=255)
     thumbnail_path: str | None = Field(default=None, max_length=1000)
     index_version: str | None = Field(default=None, max_length=80)
     # Bumped on every change; the review console sends it back as If-Match.

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -37,6 +37,19 @@ from api.signing import verify_signed_path
 from api.types import Text
 
 router = APIRouter(prefix="/v1", tags=["review"])
+
+DrawingKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID): the same drawing sent again with the same key, after a "
+        "timeout or a dropped connection, answers 200 with the placement the first one stored instead of "
+        "adding a second hotspot; the key with another drawing is a 409 (`idempotency-key-reused`)",
+    ),
+]
 
 
 def _with_etag(session: SessionDep, placement: Placement, settings: SettingsDep) -> JSONResponse:
@@ -111,6 +124,7 @@ def draw_placement(
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
+    idempotency_key: DrawingKey = None,
 ) -> JSONResponse:
     """Add a product the tagger did not find: its span, its box at one or more moments, and the product
     it sells. It is approved (a person chose it) and on the timeline at once; `drawn_by_hand` tells it
@@ -119,8 +133,19 @@ def draw_placement(
     episode = get_episode(session, brand_id, episode_id)
     # A box is drawn on frames the person saw: an episode whose video does not play yet has none.
     refuse_unless_playable(episode)
-    placement = review.draw(session, episode, body, principal, settings)
-    session.commit()
+    first = review.drawn_under(session, episode, idempotency_key, body)
+    if first is not None:
+        return _with_etag(session, first, settings)
+    try:
+        placement = review.draw(session, episode, body, principal, settings, idempotency_key)
+        session.commit()
+    except IntegrityError:
+        # The same key's other request stored it between the check and this insert: its answer is ours.
+        session.rollback()
+        first = review.drawn_under(session, episode, idempotency_key, body)
+        if first is None:
+            raise
+        return _with_etag(session, first, settings)
     response = _with_etag(session, placement, settings)
     response.status_code = 201
     response.headers["Location"] = f"/v1/placements/{placement.id}"

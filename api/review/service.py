@@ -27,7 +27,7 @@ from api.episodes.models import Episode
 from api.errors import EditConflict, InvalidInput, PreconditionRequired
 from api.linking.service import brand_thresholds
 from api.ownership import get_owned
-from api.review.exceptions import NoProductChosen
+from api.review.exceptions import IdempotencyKeyReused, NoProductChosen
 from api.review.models import Placement, PlacementStatus, ReviewAction, placement_snapshot
 from api.review.schemas import (
     EpisodeShots,
@@ -409,8 +409,50 @@ def _frame_span(start: int, end: int, episode: Episode, placement: Placement) ->
 DRAWN_LABEL = "drawn by hand"
 
 
+def _drawing(body: PlacementCreate) -> dict[str, Any]:
+    """What a drawing asked for, as its history's first entry records it (`placement_snapshot`)."""
+    return {
+        "start_ms": body.start_ms,
+        "end_ms": body.end_ms,
+        "chosen_product_id": str(body.product_id),
+        "keyframes": [frame.model_dump() for frame in sorted(body.keyframes, key=lambda f: f.t_ms)],
+    }
+
+
+def drawn_under(
+    session: Session, episode: Episode, key: str | None, body: PlacementCreate
+) -> Placement | None:
+    """The placement an earlier drawing of the episode sent with this `Idempotency-Key` stored, as it
+    stands now; a 409 when that drawing asked for something else (a key reused by mistake must not answer
+    another hotspot as this one's)."""
+    if key is None:
+        return None
+    first = session.exec(
+        select(Placement).where(Placement.episode_id == episode.id, Placement.idempotency_key == key)
+    ).first()
+    if first is None:
+        return None
+    drawn = session.exec(
+        select(ReviewAction.after)
+        .where(ReviewAction.placement_id == first.id, ReviewAction.action == "draw")
+        .order_by(col(ReviewAction.at))
+    ).first()
+    asked = _drawing(body)
+    if drawn is None or any(drawn.get(field) != value for field, value in asked.items()):
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used for another hotspot of this episode (placement "
+            f"{first.id}); send a new key for a new one"
+        )
+    return first
+
+
 def draw(
-    session: Session, episode: Episode, body: PlacementCreate, actor: Principal, settings: ApiSettings
+    session: Session,
+    episode: Episode,
+    body: PlacementCreate,
+    actor: Principal,
+    settings: ApiSettings,
+    idempotency_key: str | None = None,
 ) -> Placement:
     """A product the tagger did not find, added by a person: approved as `body.product_id` (theirs, with
     a variant to sell) over the span and boxes they drew, on the episode's timeline at once. It is the
@@ -433,6 +475,7 @@ def draw(
         chosen_product_id=product.id,
         status=PlacementStatus.APPROVED,
         drawn_by_hand=True,
+        idempotency_key=idempotency_key,
     )
     placement.start_frame, placement.end_frame = _frame_span(body.start_ms, body.end_ms, episode, placement)
     session.add(placement)

@@ -294,3 +294,60 @@ def test_a_placement_counts_in_the_shot_it_overlaps_most_and_a_rejected_one_nowh
     counted = shot_counts([[0, 999], [1000, 1999]], placements)
 
     assert [(shot.approved, shot.proposed) for shot in counted] == [(0, 1), (1, 0)]
+
+
+def test_a_drawing_retried_with_its_idempotency_key_is_stored_once(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    other_episode = make_episode(engine, brand.brand.id, settings)
+    url = f"/v1/episodes/{episode.id}/placements"
+    keyed = {**brand.headers, "Idempotency-Key": "draw-7f3a"}
+
+    # Given a drawing whose answer was lost, edited since by a colleague
+    first = client.post(url, json=_body(cola.id), headers=keyed)
+    retimed = client.patch(
+        f"/v1/placements/{first.json()['id']}",
+        json={"end_ms": 4500},
+        headers={**brand.headers, "If-Match": first.headers["etag"]},
+    )
+
+    # When the client sends it again with the same key
+    again = client.post(url, json=_body(cola.id), headers=keyed)
+    # (and by mistake the key with another drawing, then a new key, then the key on another episode)
+    reused = client.post(url, json=_body(tea.id), headers=keyed)
+    fresh = client.post(url, json=_body(cola.id), headers={**brand.headers, "Idempotency-Key": "draw-8b1c"})
+    elsewhere = client.post(f"/v1/episodes/{other_episode.id}/placements", json=_body(cola.id), headers=keyed)
+
+    # Then it answers the first drawing as it stands now, and stores nothing more
+    assert (first.status_code, retimed.status_code) == (201, 200)
+    assert again.status_code == 200, again.text
+    assert (again.json()["id"], again.json()["end_ms"], again.headers["etag"]) == (
+        first.json()["id"],
+        4500,
+        '"2"',
+    )
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    assert first.json()["id"] in reused.json()["detail"]
+    assert (fresh.status_code, elsewhere.status_code) == (201, 201)
+    assert _placement_count(engine) == 3
+
+
+@pytest.mark.parametrize("key", ["", "with space", "tab\there", "x" * 256])
+def test_a_malformed_idempotency_key_is_a_422(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount, key: str
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
+    episode = make_episode(engine, brand.brand.id, settings)
+
+    answer = client.post(
+        f"/v1/episodes/{episode.id}/placements",
+        json=_body(cola.id),
+        headers={**brand.headers, "Idempotency-Key": key},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert _placement_count(engine) == 0

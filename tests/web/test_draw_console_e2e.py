@@ -170,6 +170,8 @@ def test_a_brand_draws_a_missed_product_and_it_is_approved_and_on_the_timeline_a
     expect(status).to_have_text(f"{added} Following the product through the span…")
     expect(send).to_be_disabled()
     assert len(posts) == 1
+    # (sent under a key of its own: pressed again after a lost answer, it would not add a second)
+    assert re.fullmatch(r"[0-9a-f]{32}", posts[0].headers["idempotency-key"])
 
     # And the database holds one placement, drawn by hand and approved as Cola Zero, with the box drawn at 2 s
     [stored] = rows(live_api.engine, Placement, Placement.episode_id == episode)

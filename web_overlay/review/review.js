@@ -247,7 +247,7 @@ const MIN_MARK = 0.02;
  * file) as it is, with its `contentType`.
  * @param {string} method
  * @param {string} path
- * @param {{body?: unknown, ifMatch?: string, raw?: Blob, contentType?: string}} [options]
+ * @param {{body?: unknown, ifMatch?: string, raw?: Blob, contentType?: string, idempotencyKey?: string}} [options]
  * @returns {Promise<{data: any, etag: string | null, monitor: string | null}>}
  */
 async function api(method, path, options = {}) {
@@ -257,6 +257,7 @@ async function api(method, path, options = {}) {
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (options.raw !== undefined) headers['Content-Type'] = options.contentType ?? 'application/octet-stream';
   if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+  if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
   const res = await fetch(`${apiBase}${path}`, {
     method, headers, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
@@ -2184,12 +2185,15 @@ const DRAW_SPAN_MS = 3000;
  * the picture, drawn at `atMs`; `from` and `draft`: the drag under way; `spanTouched`: the person typed a
  * start or end, so a box drawn again keeps them.
  * `shots`: the episode's shots as its last tag job cut it (GET /v1/episodes/{id}/shots), null when not known.
+ * `key`: the Idempotency-Key of the hotspot being drawn, kept until it is added, so pressing "Add hotspot"
+ * again after a lost answer cannot add it twice.
  * @type {{episode: Episode | null, box: Box | null, atMs: number, product: {id: string, title: string} | null,
- *   spanTouched: boolean, sending: boolean, from: [number, number] | null, draft: Box | null, shots: Shot[] | null}}
+ *   spanTouched: boolean, sending: boolean, from: [number, number] | null, draft: Box | null, shots: Shot[] | null,
+ *   key: string}}
  */
 const drawing = {
   episode: null, box: null, atMs: 0, product: null, spanTouched: false, sending: false, from: null, draft: null,
-  shots: null,
+  shots: null, key: '',
 };
 
 /** @param {string} text @param {boolean} [isError] */
@@ -2203,7 +2207,7 @@ const secondsInput = (ms) => String(ms / 1000);
 function forgetDrawing() {
   Object.assign(drawing, {
     episode: null, box: null, atMs: 0, product: null, spanTouched: false, sending: false, from: null, draft: null,
-    shots: null,
+    shots: null, key: newIdempotencyKey(),
   });
   $('draw-shots').replaceChildren();
   const video = /** @type {HTMLVideoElement} */ ($('draw-video'));
@@ -2633,6 +2637,7 @@ async function sendDrawing() {
         // The box holds before and after its frame, so a span typed around it moves the frame inside.
         keyframes: [{ t_ms: Math.min(Math.max(drawing.atMs, start), end), box }],
       },
+      idempotencyKey: drawing.key,
     });
     if (session !== keySession || drawing.episode !== episode) return;
     /** @type {ReviewPlacement} */
@@ -2641,8 +2646,9 @@ async function sendDrawing() {
     const said = `Added “${added.chosen_product_title ?? product.title}” from ${span(added.start_ms)} to ${span(added.end_ms)}: `
       + 'it is on the timeline.';
     drawSay(said);
-    // Pressing again would add the same hotspot twice: the next one starts from a new box.
+    // Pressing again would add the same hotspot twice: the next one starts from a new box, under a new key.
     drawing.box = null;
+    drawing.key = newIdempotencyKey();
     void loadDrawShots(episode);
     if (/** @type {HTMLInputElement} */ ($('draw-follow')).checked) void followDrawn(added, said);
     state.episodes.delete(episode.id);
