@@ -109,7 +109,8 @@ def episode_placements(
     responses={
         409: {
             "description": "the episode is not playable yet (`episode-processing`) or at all "
-            "(`episode-unplayable`)"
+            "(`episode-unplayable`), or the Idempotency-Key was used for another drawing "
+            "(`idempotency-key-reused`)"
         },
         422: {
             "description": "a span or box a player could not show, or a product that is not yours or "
