@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -30,7 +30,7 @@ from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.limits import content_length
 from api.problems import Problem
 from api.settings import ApiSettings
-from api.types import PageOffset, Text
+from api.types import PageOffset, Text, idempotency_key_header
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
 log = logging.getLogger("reelcart.episodes")
@@ -67,13 +67,9 @@ def _publish(request: Request, job: TranscodeJob | None) -> None:
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any unique string (a UUID): an upload retried with the same key, after a timeout or "
-        "a dropped connection, answers the episode the first one registered instead of a second one",
+    idempotency_key_header(
+        "Any unique string (a UUID): an upload retried with the same key, after a timeout or a dropped "
+        "connection, answers the episode the first one registered instead of a second one"
     ),
 ]
 

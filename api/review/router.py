@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -34,20 +34,16 @@ from api.review.schemas import (
     ReviewQueuePage,
 )
 from api.signing import verify_signed_path
-from api.types import Text
+from api.types import Text, idempotency_key_header
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
 DrawingKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any unique string (a UUID): the same drawing sent again with the same key, after a "
-        "timeout or a dropped connection, answers 200 with the placement the first one stored instead of "
-        "adding a second hotspot; the key with another drawing is a 409 (`idempotency-key-reused`)",
+    idempotency_key_header(
+        "Any unique string (a UUID): the same drawing sent again with the same key, after a timeout or a "
+        "dropped connection, answers 200 with the placement the first one stored instead of adding a second "
+        "hotspot; the key with another drawing is a 409 (`idempotency-key-reused`)"
     ),
 ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,45 @@ def follow_api(engine: Engine, settings: ApiSettings) -> Iterator[tuple[TestClie
         yield client, queue
 
 
+@dataclass
+class Scene:
+    """A brand's tagged episode of the carried pack, its Cola Zero, and the API that follows boxes."""
+
+    client: TestClient
+    queue: HeldQueue
+    brand: BrandAccount
+    episode: Episode
+    product_id: uuid.UUID
+
+    def draw(self, box: list[float]) -> Any:
+        """The pack drawn at 1 s with `box`, over the whole video: the placement's JSON."""
+        answer = self.client.post(
+            f"/v1/episodes/{self.episode.id}/placements",
+            json={
+                "product_id": str(self.product_id),
+                "start_ms": 0,
+                "end_ms": 1967,
+                "keyframes": [{"t_ms": 1000, "box": box}],
+            },
+            headers=self.brand.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+
+@pytest.fixture
+def scene(
+    follow_api: tuple[TestClient, HeldQueue],
+    engine: Engine,
+    settings: ApiSettings,
+    brand: BrandAccount,
+    carried_video: Path,
+) -> Scene:
+    client, queue = follow_api
+    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
+    return Scene(client, queue, brand, _episode(engine, settings, brand, carried_video), cola.id)
+
+
 def _episode(engine: Engine, settings: ApiSettings, brand: BrandAccount, video: Path) -> Episode:
     episode = make_episode(engine, brand.brand.id, settings, media_path=str(video), duration_ms=2000)
     with Session(engine, expire_on_commit=False) as session:
@@ -73,38 +113,15 @@ def _episode(engine: Engine, settings: ApiSettings, brand: BrandAccount, video: 
         return stored
 
 
-def _drawn(
-    client: TestClient, brand: BrandAccount, episode: Episode, product: uuid.UUID, box: list[float]
-) -> Any:
-    answer = client.post(
-        f"/v1/episodes/{episode.id}/placements",
-        json={
-            "product_id": str(product),
-            "start_ms": 0,
-            "end_ms": 1967,
-            "keyframes": [{"t_ms": 1000, "box": box}],
-        },
-        headers=brand.headers,
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
 # Drawn at 1 s, where the pack is at (100, 70)
 DRAWN = [100 / WIDTH, 70 / HEIGHT, SIDE / WIDTH, SIDE / HEIGHT]
 
 
 def test_a_drawn_box_followed_moves_with_the_product_on_the_timeline(
-    follow_api: tuple[TestClient, HeldQueue],
-    engine: Engine,
-    settings: ApiSettings,
-    brand: BrandAccount,
-    carried_video: Path,
+    scene: Scene, engine: Engine, brand: BrandAccount, carried_video: Path
 ) -> None:
-    client, _ = follow_api
-    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
-    episode = _episode(engine, settings, brand, carried_video)
-    drawn = _drawn(client, brand, episode, cola.id, DRAWN)
+    client, episode = scene.client, scene.episode
+    drawn = scene.draw(DRAWN)
 
     # When the brand asks ReelCart to follow it (the job runs at once here)
     queued = client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
@@ -135,16 +152,11 @@ def test_a_drawn_box_followed_moves_with_the_product_on_the_timeline(
 
 
 def test_an_edit_made_while_the_box_is_followed_wins(
-    follow_api: tuple[TestClient, HeldQueue],
-    engine: Engine,
-    settings: ApiSettings,
-    brand: BrandAccount,
-    carried_video: Path,
+    scene: Scene, engine: Engine, brand: BrandAccount, carried_video: Path
 ) -> None:
-    client, queue = follow_api
-    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
-    episode = _episode(engine, settings, brand, carried_video)
-    drawn = _drawn(client, brand, episode, cola.id, DRAWN)
+    client = scene.client
+    queue = scene.queue
+    drawn = scene.draw(DRAWN)
     queue.hold = True
     queued = client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
     # A second request while it waits is refused
@@ -171,17 +183,11 @@ def test_an_edit_made_while_the_box_is_followed_wins(
 
 
 def test_a_box_over_nothing_to_match_stays_where_it_was_drawn(
-    follow_api: tuple[TestClient, HeldQueue],
-    engine: Engine,
-    settings: ApiSettings,
-    brand: BrandAccount,
-    carried_video: Path,
+    scene: Scene, engine: Engine, brand: BrandAccount, carried_video: Path
 ) -> None:
-    client, _ = follow_api
-    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
-    episode = _episode(engine, settings, brand, carried_video)
+    client = scene.client
     plain = [0.7, 0.75, 0.25, 0.2]
-    drawn = _drawn(client, brand, episode, cola.id, plain)
+    drawn = scene.draw(plain)
 
     queued = client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
 
@@ -193,16 +199,10 @@ def test_a_box_over_nothing_to_match_stays_where_it_was_drawn(
 
 
 def test_an_episode_that_no_longer_decodes_fails_the_job_with_its_reason(
-    follow_api: tuple[TestClient, HeldQueue],
-    engine: Engine,
-    settings: ApiSettings,
-    brand: BrandAccount,
-    carried_video: Path,
+    scene: Scene, engine: Engine, brand: BrandAccount, carried_video: Path
 ) -> None:
-    client, _ = follow_api
-    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
-    episode = _episode(engine, settings, brand, carried_video)
-    drawn = _drawn(client, brand, episode, cola.id, DRAWN)
+    client = scene.client
+    drawn = scene.draw(DRAWN)
     carried_video.write_bytes(b"not a video any more")
 
     queued = client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
@@ -251,16 +251,11 @@ def test_what_cannot_be_followed_is_refused_before_any_job(
 
 
 def test_an_episode_is_deleted_with_its_follow_jobs_but_not_while_one_runs(
-    follow_api: tuple[TestClient, HeldQueue],
-    engine: Engine,
-    settings: ApiSettings,
-    brand: BrandAccount,
-    carried_video: Path,
+    scene: Scene, engine: Engine, brand: BrandAccount, carried_video: Path
 ) -> None:
-    client, queue = follow_api
-    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
-    episode = _episode(engine, settings, brand, carried_video)
-    drawn = _drawn(client, brand, episode, cola.id, DRAWN)
+    client, episode = scene.client, scene.episode
+    queue = scene.queue
+    drawn = scene.draw(DRAWN)
     queue.hold = True
     client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
 
