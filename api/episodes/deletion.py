@@ -2,15 +2,17 @@
 
 An episode a checkout was started from is kept: its checkouts and orders name it and its placements
 (the brand's sales records), so the deletion is refused and says how to take its hotspots down
-instead. One with a job queued or running (a transcode, a tag job, an episode re-link) is refused until
-the job is done: the job would write to rows that are gone.
+instead. One with a job queued or running (a transcode, a tag job, an episode re-link, a follow job of
+one of its placements) is refused until the job is done: the job would write to rows that are gone.
 
 Locks (PostgreSQL; SQLite runs one writer at a time): the episode's placements, in id order, then the
 episode row, the order a product's deletion and a re-link take them in (placements before the timelines
 they rebuild), so none of them waits on another in a cycle. A shopper's checkout (after its variant)
 and a player's events key-share the placement and then the episode before they refer to them: one
 that came first is waited for and then counted (a checkout makes the episode sold), one that comes
-later waits and finds them gone.
+later waits and finds them gone. So do a follow job's request (the placement) and a drawing (the
+episode): one that came first makes the deletion a `job-in-progress` or deletes the drawing with the
+rest, one that comes later finds the episode gone (404).
 
 Files go after the commit (`delete_files`): a deletion that is rolled back loses nothing. Only files
 under the media dir are deleted; a server-path episode's own file is never touched.

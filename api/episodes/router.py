@@ -208,8 +208,8 @@ def get_episode(
     "files",
     description="Its public timeline answers 404 from then on. An episode a checkout was started from is "
     "kept with the brand's sales records: 409 `already-sold` (reject its placements to take its hotspots "
-    "down). While a transcode, tag or link job of the episode is queued or running: 409 `job-in-progress`. "
-    "A server-path episode's own file is never deleted, only what ReelCart stored for it.",
+    "down). While a transcode, tag, link or follow job of the episode is queued or running: 409 "
+    "`job-in-progress`. A server-path episode's own file is never deleted, only what ReelCart stored for it.",
     responses={409: {"description": "sold from (`already-sold`), or a job is under way (`job-in-progress`)"}},
 )
 def remove_episode(

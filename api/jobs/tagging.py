@@ -83,8 +83,9 @@ class TagOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     # Placements dropped after linking because no catalog product explains them.
     unexplained: int = 0
-    # The shots the cut detector found, (start_ms, end_ms) in order.
-    shots: Sequence[tuple[int, int]] = ()
+    # The shots the cut detector found, (start_ms, end_ms) in order; None: not reported (the episode keeps
+    # the shots it had).
+    shots: Sequence[tuple[int, int]] | None = None
 
 
 class TagFunction(Protocol):
@@ -219,7 +220,8 @@ class TagJobExecutor:
                 unchanged = f"{len(drafts) - len(new)} already reviewed or sold from, kept as they were"
                 job.summary = f"{job.summary}; {unchanged}" if new else f"no new placements: {unchanged}"
             episode.status = EpisodeStatus.TAGGED
-            episode.shots = [[start, end] for start, end in outcome.shots]
+            if outcome.shots is not None:
+                episode.shots = [[start, end] for start, end in outcome.shots]
             session.flush()
             rebuild_timeline(session, episode, self._settings)
 

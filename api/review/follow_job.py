@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -34,8 +35,9 @@ from api.versioning import claim_next_version
 
 
 def queue_follow(session: Session, placement: Placement, t_ms: int | None) -> FollowJob:
-    """A follow job for the placement's keyframe nearest `t_ms` (its first when None), added to the
-    session; the caller commits and enqueues it."""
+    """A follow job for the box a person set nearest `t_ms` (the first when None), added to the session;
+    the caller commits and enqueues it. A person's boxes, not the follower's: following again starts from
+    what was drawn (or moved by hand since), never from a box a follow job derived at another moment."""
     if not placement.drawn_by_hand:
         raise NotDrawnByHand(
             "only a placement drawn by hand is followed (POST /v1/episodes/{id}/placements): the tagger "
@@ -44,7 +46,7 @@ def queue_follow(session: Session, placement: Placement, t_ms: int | None) -> Fo
     episode = session.get_one(Episode, placement.episode_id)
     refuse_unless_playable(episode)
     refuse_if_following(session, placement.id)
-    keyframes = sorted(placement.keyframes, key=lambda frame: int(frame["t_ms"]))
+    keyframes = sorted(_persons_keyframes(session, placement), key=lambda frame: int(frame["t_ms"]))
     wanted = keyframes[0]["t_ms"] if t_ms is None else t_ms
     nearest = min(keyframes, key=lambda frame: abs(int(frame["t_ms"]) - wanted))
     # The span bounds the search: a keyframe outside it (none is stored so) would be followed from there.
@@ -59,6 +61,26 @@ def queue_follow(session: Session, placement: Placement, t_ms: int | None) -> Fo
     )
     session.add(job)
     return job
+
+
+# The history actions that set a placement's boxes: a drawing, a PATCH of its keyframes (actions of one
+# PATCH are joined by "+", as "retime+reshape").
+_BOXES_SET = {"draw", "reshape"}
+
+
+def _persons_keyframes(session: Session, placement: Placement) -> list[dict[str, Any]]:
+    """The keyframes a person last set (the drawing, or a later edit of its boxes), as its history
+    recorded them; the placement's own where the history holds none."""
+    actions = session.exec(
+        select(ReviewAction.action, ReviewAction.after)
+        .where(ReviewAction.placement_id == placement.id, ReviewAction.actor != FOLLOWER_ACTOR)
+        .order_by(col(ReviewAction.at).desc())
+    ).all()
+    for action, after in actions:
+        frames = after.get("keyframes") if isinstance(after, dict) else None
+        if _BOXES_SET & set(action.split("+")) and isinstance(frames, list) and frames:
+            return frames
+    return list(placement.keyframes)
 
 
 def refuse_if_following(session: Session, placement_id: uuid.UUID) -> None:
@@ -112,6 +134,12 @@ class FollowJobExecutor:
         if placement is None or episode is None:
             job.state, job.error, job.finished_at = JobState.FAILED, "placement no longer exists", utcnow()
             return None
+        if placement.version != job.placement_version:
+            # Edited since it was queued (a retimed span, a moved box): the person's edit wins, and nothing
+            # is decoded for boxes that would not be stored.
+            job.state, job.progress, job.finished_at = JobState.DONE, 1.0, utcnow()
+            job.summary = _edited_since(job.placement_version, placement.version)
+            return None
         x, y, w, h = (float(value) for value in job.box)
         return FollowScope(
             placement.id,
@@ -147,10 +175,7 @@ class FollowJobExecutor:
             if placement is None:
                 summary = "nothing stored: the placement was deleted while it was followed"
             elif placement.version != scope.placement_version:
-                summary = (
-                    f"nothing stored: the placement was edited while it was followed (version "
-                    f"{scope.placement_version} then, {placement.version} now); queue another to follow it"
-                )
+                summary = _edited_since(scope.placement_version, placement.version)
             elif followed.reason is not None:
                 summary = f"nothing stored: {followed.reason}"
             else:
@@ -171,6 +196,13 @@ class FollowJobExecutor:
             if isinstance(job, FollowJob):
                 job.state, job.error, job.finished_at = JobState.FAILED, reason, utcnow()
                 job.summary = f"nothing stored: {reason}"
+
+
+def _edited_since(queued: int, now: int) -> str:
+    return (
+        f"nothing stored: the placement was edited while it was followed (version {queued} then, {now} "
+        "now); queue another to follow it"
+    )
 
 
 def _store_keyframes(

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
 from api.episodes.models import Episode
-from api.episodes.service import get_episode, media_type_of, refuse_unless_playable
+from api.episodes.service import get_episode, key_share_episode, media_type_of, refuse_unless_playable
 from api.errors import NotFound
 from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.review import service as review
@@ -130,16 +130,22 @@ def draw_placement(
     episode = get_episode(session, brand_id, episode_id)
     # A box is drawn on frames the person saw: an episode whose video does not play yet has none.
     refuse_unless_playable(episode)
-    first = review.drawn_under(session, episode, idempotency_key, body)
+    first = review.drawn_under(session, episode.id, idempotency_key, body)
     if first is not None:
         return _with_etag(session, first, settings)
+    # Key-shared until the placement is committed: a deletion of the episode under way is waited for,
+    # then a 404, rather than an insert that fails its foreign key.
+    if not key_share_episode(session, episode_id):
+        raise NotFound("episode")
     try:
         placement = review.draw(session, episode, body, principal, settings, idempotency_key)
         session.commit()
     except IntegrityError:
-        # The same key's other request stored it between the check and this insert: its answer is ours.
+        # The same key's other request stored it between the check and this insert: its answer is ours
+        # (or the episode was deleted meanwhile, on SQLite, where the key-share above locks nothing).
         session.rollback()
-        first = review.drawn_under(session, episode, idempotency_key, body)
+        get_episode(session, brand_id, episode_id)
+        first = review.drawn_under(session, episode_id, idempotency_key, body)
         if first is None:
             raise
         return _with_etag(session, first, settings)
@@ -228,12 +234,17 @@ def create_follow_job(
     stays as drawn, and the job's `summary` says so; so does one whose placement a person edited while it
     ran (their edit wins)."""
     placement = review.get_placement(session, brand_id, placement_id)
+    # Key-shared until the job is committed, before anything else is locked (an episode's deletion locks
+    # its placements first): a deletion under way is waited for, then a 404.
+    if not review.key_share_placement(session, placement_id):
+        raise NotFound("placement")
     job = queue_follow(session, placement, body.t_ms if body else None)
     try:
         session.commit()
     except IntegrityError:
         # Another request queued one between the check and this insert (the partial unique index).
         session.rollback()
+        review.get_placement(session, brand_id, placement_id)
         refuse_if_following(session, placement_id)
         raise
     reference = JobRef(JobKind.FOLLOW, job.id)

@@ -8,11 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictFloat, field_validator
 
+# The largest time a placement stores: its ms columns are 32-bit integers on PostgreSQL (an episode's
+# length caps a span too, but an episode probed without one would let any number through to a 500).
+MAX_MS = 2**31 - 1
+
 
 class Keyframe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    t_ms: int = Field(ge=0)
+    t_ms: int = Field(ge=0, le=MAX_MS)
     # Finite: JSON bodies are read with `json.loads`, which takes NaN and Infinity, and every comparison
     # with NaN is false, so a NaN box passed the frame check and was published into the timeline as
     # JSON no browser parses (every player lost the episode's hotspots).
@@ -125,8 +129,8 @@ class ReviewQueuePage(BaseModel):
 class PlacementPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_ms: int | None = Field(default=None, ge=0)
-    end_ms: int | None = Field(default=None, ge=0)
+    start_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
+    end_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
     chosen_product_id: uuid.UUID | None = None
     keyframes: list[Keyframe] | None = Field(default=None, min_length=1, max_length=2000)
 
@@ -137,8 +141,8 @@ class PlacementCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID = Field(description="The product its hotspot sells (one of yours, with a variant)")
-    start_ms: int = Field(ge=0, description="When it comes into view")
-    end_ms: int = Field(gt=0, description="When it leaves (after start_ms, within the episode)")
+    start_ms: int = Field(ge=0, le=MAX_MS, description="When it comes into view")
+    end_ms: int = Field(gt=0, le=MAX_MS, description="When it leaves (after start_ms, within the episode)")
     keyframes: list[Keyframe] = Field(
         min_length=1,
         max_length=2000,
@@ -218,6 +222,7 @@ class FollowBody(BaseModel):
     t_ms: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_MS,
         description="Follow the box of the keyframe nearest this moment (default: the placement's first "
         "keyframe, the one a person drew)",
     )

@@ -55,6 +55,15 @@ def get_placement(session: Session, brand_id: uuid.UUID, placement_id: uuid.UUID
     return get_owned(session, Placement, brand_id, placement_id, "placement")
 
 
+def key_share_placement(session: Session, placement_id: uuid.UUID) -> bool:
+    """Key-share the placement's row until the transaction ends (what a row referring to it needs): a
+    deletion of it under way is waited for. False when it is gone."""
+    found = session.exec(
+        select(Placement.id).where(Placement.id == placement_id).with_for_update(read=True, key_share=True)
+    ).first()
+    return found is not None
+
+
 def link_floor(session: Session, brand_id: uuid.UUID) -> float:
     """The brand's link floor now, read as linking reads it (a floor above the auto-approve threshold,
     possible in rows written before the API refused it, is the threshold)."""
@@ -420,7 +429,7 @@ def _drawing(body: PlacementCreate) -> dict[str, Any]:
 
 
 def drawn_under(
-    session: Session, episode: Episode, key: str | None, body: PlacementCreate
+    session: Session, episode_id: uuid.UUID, key: str | None, body: PlacementCreate
 ) -> Placement | None:
     """The placement an earlier drawing of the episode sent with this `Idempotency-Key` stored, as it
     stands now; a 409 when that drawing asked for something else (a key reused by mistake must not answer
@@ -428,7 +437,7 @@ def drawn_under(
     if key is None:
         return None
     first = session.exec(
-        select(Placement).where(Placement.episode_id == episode.id, Placement.idempotency_key == key)
+        select(Placement).where(Placement.episode_id == episode_id, Placement.idempotency_key == key)
     ).first()
     if first is None:
         return None

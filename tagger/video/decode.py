@@ -166,9 +166,9 @@ def decode_frames(
 
     `packets` (from `index_packets`) maps PTS to frame index. Without it (a stream with no
     timestamps, such as a raw .h264 file) frames are counted, so nothing may be skipped.
-    `from_ms` > 0 seeks to the keyframe at or before that time first (with `packets` only: frame
-    indices then still come from the PTS), so frames from there on are decoded, not the whole start;
-    frames before `from_ms` may still come (from that keyframe on).
+    `from_ms` > 0 seeks first (with `packets` only: frame indices then still come from the PTS), so the
+    frames from about there on are decoded, not the whole start; frames before `from_ms` come too (from
+    the keyframe the seek found on).
     """
     if skip not in _SKIP_MODES:
         raise ValueError(f"skip must be one of {sorted(_SKIP_MODES)}, got {skip!r}")
@@ -183,9 +183,10 @@ def decode_frames(
         rate = stream.average_rate or stream.guessed_rate
         time_base = stream.time_base or Fraction(1, 1000)
         start = _start_pts(container, stream, time_base)
-        if from_ms > 0 and packets is not None:
-            # backward: the keyframe at or before the time, so every frame after it decodes whole.
-            container.seek(start + round(Fraction(from_ms, 1000) / time_base), stream=stream, backward=True)
+        if from_ms > SEEK_MARGIN_MS and packets is not None:
+            _seek(
+                container, stream, start + round(Fraction(from_ms - SEEK_MARGIN_MS, 1000) / time_base), path
+            )
         counter = 0
         last_index = last_t_ms = -1
         try:
@@ -213,6 +214,23 @@ def decode_frames(
                 f"{media_error_reason(error)}",
                 path=str(path),
             ) from error
+
+
+# A seek finds the keyframe at or before a time by its decode time, which B-frames put up to a few frames
+# after its display time (in an MP4 muxed without an edit list, a fragmented one): sought from that time,
+# the frames shown just before a keyframe would be skipped. A second earlier, the keyframe found is shown
+# before `from_ms` whatever the reordering.
+SEEK_MARGIN_MS = 1000
+
+
+def _seek(container: Any, stream: Any, pts: int, path: Path) -> None:
+    try:
+        # backward: the keyframe at or before, so every frame after it decodes whole.
+        container.seek(pts, stream=stream, backward=True)
+    except (av.FFmpegError, ValueError) as error:
+        raise VideoError(
+            f"{path.name}: seeking failed: {media_error_reason(error)}", path=str(path)
+        ) from error
 
 
 def _start_pts(container: Any, stream: Any, time_base: Fraction) -> int:

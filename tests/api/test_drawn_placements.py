@@ -351,3 +351,22 @@ def test_a_malformed_idempotency_key_is_a_422(
 
     assert answer.status_code == 422, answer.text
     assert _placement_count(engine) == 0
+
+
+def test_times_past_what_a_placement_stores_are_a_422_even_on_an_episode_of_unknown_length(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    cola, _ = make_product(engine, brand.brand.id, "Cola Zero", sku="COLA-0")
+    # (some recordings carry no duration: nothing caps the span by the episode's length then)
+    episode = make_episode(engine, brand.brand.id, settings, duration_ms=0)
+    huge = 2**31
+
+    answer = client.post(
+        f"/v1/episodes/{episode.id}/placements",
+        json=_body(cola.id, end_ms=huge, keyframes=[{"t_ms": huge, "box": BOX}]),
+        headers=brand.headers,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert {error["field"].split(".")[0] for error in answer.json()["errors"]} == {"end_ms", "keyframes"}
+    assert _placement_count(engine) == 0

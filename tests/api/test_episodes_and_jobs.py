@@ -197,13 +197,13 @@ class FakeTagger:
         error: Exception | None = None,
         empty_reason: str | None = None,
         seconds: dict[str, float] | None = None,
-        shots: Sequence[tuple[int, int]] = (),
+        shots: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         self.drafts = list(drafts)
         self.error = error
         self.empty_reason = empty_reason
         self.seconds = seconds or {}
-        self.shots = list(shots)
+        self.shots = None if shots is None else list(shots)
 
     def __call__(
         self, media_path: Path, *, brand_id: uuid.UUID, thumbnails_dir: Path, progress: ProgressCallback
@@ -631,6 +631,10 @@ def test_an_episodes_shots_say_where_no_hotspot_is_yet(
     )
     assert drawn.status_code == 201, drawn.text
     assert client.get(url, headers=brand.headers).json()["without_hotspot"] == 1
+    # (a re-tag by a tagger that reports no shots keeps the ones the episode has)
+    tagger.shots = None
+    _retag(client, brand, ids["episode"])
+    assert len(client.get(url, headers=brand.headers).json()["shots"]) == 3
     # (another brand's key does not see them)
     assert client.get(url, headers=other_brand.headers).status_code == 404
 

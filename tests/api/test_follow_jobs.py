@@ -149,6 +149,10 @@ def test_a_drawn_box_followed_moves_with_the_product_on_the_timeline(
         (f"key:{brand.brand.slug}-key", "draw"),
         ("follower", "follow"),
     ]
+    # And following it again starts from the box the person drew, not one the follower derived
+    again = client.post(f"/v1/placements/{drawn['id']}/follow-jobs", headers=brand.headers)
+    second = client.get(again.headers["location"], headers=brand.headers).json()
+    assert (second["state"], second["at_ms"], second["box"]) == ("done", 1000, DRAWN)
 
 
 def test_an_edit_made_while_the_box_is_followed_wins(

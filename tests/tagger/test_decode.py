@@ -5,7 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
+import pytest
 
 from tagger.video.decode import decode_frames, index_packets
 from tests.tagger.factories import Square, frame_with, write_video
@@ -107,25 +109,43 @@ def test_given_a_raw_stream_without_timestamps_when_decoded_then_every_frame_cou
     assert decoded == [(i, i * 40) for i in range(10)]
 
 
-def test_given_a_start_time_when_decoded_then_it_seeks_to_the_keyframe_before_and_every_frame_is_exact(
-    tmp_path: Path,
+def _mp4_without_edit_list(path: Path, frames: list[np.ndarray]) -> Path:
+    """H.264 with B-frames in an MP4 muxed without an edit list: decode times run ahead of display
+    times, as in files some tools write (and fragmented MP4s)."""
+    with av.open(str(path), "w", options={"use_editlist": "0"}) as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10", "keyint_min": "10", "bf": "3"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("edit_list", [True, False])
+def test_given_a_start_time_when_decoded_then_every_frame_from_it_comes_exact_without_the_whole_start(
+    tmp_path: Path, edit_list: bool
 ) -> None:
-    # Keyframes every 10 frames (333 ms), B-frames between
-    video = write_video(
-        tmp_path / "gop.mp4",
-        frames_of(60),
-        options={"preset": "ultrafast", "g": "10", "bf": "2", "keyint_min": "10"},
+    # 4 s, keyframes every 10 frames (333 ms), B-frames between
+    frames = frames_of(120)
+    options = {"preset": "ultrafast", "g": "10", "bf": "3", "keyint_min": "10"}
+    video = (
+        write_video(tmp_path / "gop.mp4", frames, options=options)
+        if edit_list
+        else _mp4_without_edit_list(tmp_path / "gop.mp4", frames)
     )
     packets = index_packets(video)
     everything = {f.index: (f.t_ms, f.image(64).tobytes()) for f in decode_frames(video, packets=packets)}
 
-    sought = [
-        (f.index, f.t_ms, f.image(64).tobytes()) for f in decode_frames(video, packets=packets, from_ms=1000)
-    ]
-
-    # From the keyframe at or before 1 s (frame 30), not from the start, and each frame as decoded whole
-    assert sought[0][0] == 30
-    assert [index for index, _, _ in sought] == list(range(30, 60))
-    assert all(everything[index] == (t_ms, pixels) for index, t_ms, pixels in sought)
-    # (a start between keyframes begins at the one before it)
-    assert next(decode_frames(video, packets=packets, from_ms=1200)).index == 30
+    for from_ms in range(1500, 3900, 33):  # every frame time, those just before keyframes included
+        sought = [
+            (f.index, f.t_ms, f.image(64).tobytes())
+            for f in decode_frames(video, packets=packets, from_ms=from_ms)
+        ]
+        wanted = sorted(index for index, (t_ms, _) in everything.items() if t_ms >= from_ms)
+        # Every frame from the start time on, each as decoded whole; and not the video's first second
+        assert [index for index, _, _ in sought if index >= wanted[0]] == wanted, from_ms
+        assert all(everything[index] == (t_ms, pixels) for index, t_ms, pixels in sought), from_ms
+        assert sought[0][0] > 0, from_ms

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, Request, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from api.episodes.models import EpisodeStatus
 from api.review.follow_job import FollowJobExecutor
@@ -256,6 +256,79 @@ def test_the_shots_without_a_hotspot_are_listed_and_a_box_drawn_in_one_spans_it(
     expect(shots).to_have_text(f"2 of its 3 shots have no hotspot: 0.0{EN_DASH}1.5 s 2.5{EN_DASH}4.0 s")
     [stored] = rows(live_api.engine, Placement, Placement.episode_id == episode)
     assert (stored.start_ms, stored.end_ms) == (1500, 2467)
+    assert page_errors == []
+
+
+def test_a_lost_answer_then_a_changed_drawing_keeps_the_first_and_adds_the_second_once(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    # Given a connection that drops after the API stored the first drawing, before its answer came back
+    brand = seed_brand(live_api.engine, "hotspot-lost-answer")
+    cola = seed_product(live_api.engine, brand, COLA)
+    classic = seed_product(live_api.engine, brand, CLASSIC)
+    episode = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+
+    def drop_the_answer(route: Route) -> None:
+        route.fetch()
+        route.abort("connectionreset")
+
+    page.route("**/placements", drop_the_answer, times=1)
+    posts = placement_posts(page)
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_drawing(page, TASTE_TEST)
+    dialog.get_by_label("Follow the product through the span").uncheck()
+    pause_at(page, dialog, 1)
+    picture, _ = picture_of(page, test_video)
+    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    pick(dialog, "cola", "Cola Zero")
+    send = dialog.get_by_role("button", name="Add hotspot")
+    send.click()
+    message = dialog.locator("#draw-message")
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+
+    # When the brand, thinking it failed, picks the other cola and presses again
+    pick(dialog, "classic", "Cola Classic")
+    send.click()
+
+    # Then the console says the first one was stored, and a third press adds this one, once
+    expect(message).to_have_text(re.compile(r"^An earlier press already added this drawing as it was then"))
+    send.click()
+    expect(message).to_have_text("Added “Cola Classic” from 1.0 s to 4.0 s: it is on the timeline.")
+    stored = rows(live_api.engine, Placement, Placement.episode_id == episode)
+    assert sorted(str(p.chosen_product_id) for p in stored) == sorted([str(cola.id), str(classic.id)])
+    keys = [request.headers["idempotency-key"] for request in posts]
+    assert len(keys) == 3
+    assert keys[0] == keys[1] != keys[2]
+    assert page_errors == []
+
+
+def test_a_span_typed_away_from_the_drawn_frame_is_refused_in_the_console(
+    desk_page: Page, live_api: LiveApi, test_video: TestVideo, page_errors: PageErrors
+) -> None:
+    page = desk_page
+    brand = seed_brand(live_api.engine, "hotspot-moved-span")
+    seed_product(live_api.engine, brand, COLA)
+    episode = seed_episode(live_api.engine, brand, test_video, title=TASTE_TEST)
+    posts = placement_posts(page)
+    sign_in(page, live_api.base_url, brand.key)
+    dialog = open_drawing(page, TASTE_TEST)
+    pause_at(page, dialog, 1)
+    picture, _ = picture_of(page, test_video)
+    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    pick(dialog, "cola", "Cola Zero")
+
+    # When the span is typed so that it no longer holds the frame the box was drawn on
+    dialog.get_by_label("Start s").fill("2")
+    dialog.get_by_role("button", name="Add hotspot").click()
+
+    # Then nothing is sent, and the console says why
+    expect(dialog.locator("#draw-message")).to_have_text(
+        "The box was drawn at 1.00 s, outside the span: draw it on a frame between 2.00 s and 4.00 s, "
+        "or widen the span."
+    )
+    assert posts == []
+    assert rows(live_api.engine, Placement, Placement.episode_id == episode) == []
     assert page_errors == []
 
 

@@ -2626,6 +2626,12 @@ async function sendDrawing() {
     drawSay('The end must come after the start.', true);
     return;
   }
+  if (drawing.atMs < start || drawing.atMs > end) {
+    // The box belongs to the frame it was drawn on: moved to another time, it would frame something else.
+    drawSay(`The box was drawn at ${seconds(drawing.atMs)}, outside the span: draw it on a frame between `
+      + `${seconds(start)} and ${seconds(end)}, or widen the span.`, true);
+    return;
+  }
   const session = keySession;
   drawing.sending = true;
   renderDrawing();
@@ -2634,8 +2640,7 @@ async function sendDrawing() {
     const { data } = await api('POST', `/v1/episodes/${encodeURIComponent(episode.id)}/placements`, {
       body: {
         product_id: product.id, start_ms: start, end_ms: end,
-        // The box holds before and after its frame, so a span typed around it moves the frame inside.
-        keyframes: [{ t_ms: Math.min(Math.max(drawing.atMs, start), end), box }],
+        keyframes: [{ t_ms: drawing.atMs, box }],
       },
       idempotencyKey: drawing.key,
     });
@@ -2656,6 +2661,15 @@ async function sendDrawing() {
     if (!$('done').hidden) void renderDone().catch(() => {});
   } catch (error) {
     if (session !== keySession || (error instanceof ApiError && error.status === 401)) return;
+    if (error instanceof ApiError && error.problem.type?.endsWith('/idempotency-key-reused')) {
+      // An earlier press of this drawing was stored though its answer was lost, and the drawing changed
+      // since: that hotspot is live; what is on screen now is a new one, under a new key.
+      drawing.key = newIdempotencyKey();
+      void loadDrawShots(episode);
+      drawSay('An earlier press already added this drawing as it was then (its answer was lost on the way): that '
+        + 'hotspot is on the timeline. Press "Add hotspot" again to add this one as well.', true);
+      return;
+    }
     drawSay(`Not added. ${drawRefusal(error, episode, product.title)}`, true);
   } finally {
     if (session === keySession) {

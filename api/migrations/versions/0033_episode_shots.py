@@ -4,7 +4,7 @@ stores them
 
 Revision ID: 0033
 Revises: 0032
-Create Date: 2026-12-07 09:40:00
+Create Date: 2026-12-07 09:48:00
 """
 
 from collections.abc import Sequence
