@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
 from api.auth import Principal, authenticate
@@ -72,3 +72,16 @@ def _operator(principal: Annotated[Principal, Depends(_principal)]) -> Principal
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 BrandIdDep = Annotated[uuid.UUID, Depends(_brand_id)]
 OperatorDep = Annotated[Principal, Depends(_operator)]
+
+
+def idempotency_key_header(description: str) -> Any:
+    """The `Header` of an optional `Idempotency-Key` (`Annotated[str | None, idempotency_key_header(…)]`):
+    1-255 printable ASCII characters (a UUID), else a 422; `description` says what sending it again does on
+    that route."""
+    return Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=description,
+    )

@@ -8,10 +8,9 @@ carries the same rules, so clients (and the API fuzz test) know them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from annotated_types import Ge, Le
-from fastapi import Header
 from pydantic import AfterValidator, Field
 
 # JSON Schema (ECMA-262) and Python both read this: any string without U+0000.
@@ -33,16 +32,3 @@ Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern
 
 PageOffset = Annotated[int, Ge(0), Le(MAX_OFFSET)]
 """How many items a page skips (a query parameter)."""
-
-
-def idempotency_key_header(description: str) -> Any:
-    """The `Header` of an optional `Idempotency-Key` (`Annotated[str | None, idempotency_key_header(…)]`):
-    1-255 printable ASCII characters (a UUID), else a 422; `description` says what sending it again does on
-    that route."""
-    return Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description=description,
-    )

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.deps import BrandIdDep, SessionDep, SettingsDep
+from api.deps import BrandIdDep, SessionDep, SettingsDep, idempotency_key_header
 from api.episodes import service as episodes
 from api.episodes.deletion import delete_episode, delete_files
 from api.episodes.models import Episode, TagJob, TranscodeJob
@@ -30,7 +30,7 @@ from api.jobs.queue import JobKind, JobQueue, JobRef
 from api.limits import content_length
 from api.problems import Problem
 from api.settings import ApiSettings
-from api.types import PageOffset, Text, idempotency_key_header
+from api.types import PageOffset, Text
 
 router = APIRouter(prefix="/v1", tags=["episodes"])
 log = logging.getLogger("reelcart.episodes")

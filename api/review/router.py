@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep
+from api.deps import BrandIdDep, PrincipalDep, SessionDep, SettingsDep, idempotency_key_header
 from api.episodes.models import Episode
 from api.episodes.service import get_episode, key_share_episode, media_type_of, refuse_unless_playable
 from api.errors import NotFound
@@ -34,7 +34,7 @@ from api.review.schemas import (
     ReviewQueuePage,
 )
 from api.signing import verify_signed_path
-from api.types import Text, idempotency_key_header
+from api.types import Text
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
