@@ -83,35 +83,57 @@ def make_placement(
     **extra: Any,
 ) -> Placement:
     with Session(engine, expire_on_commit=False) as session:
-        placement = Placement(
-            brand_id=episode.brand_id,
-            episode_id=episode.id,
+        placement = placement_row(
+            episode,
             start_ms=start_ms,
             end_ms=end_ms,
-            start_frame=start_ms * 30 // 1000,
-            end_frame=end_ms * 30 // 1000,
-            label="bottle",
-            confidence=0.8,
-            keyframes=[
-                {"t_ms": start_ms, "box": [0.1, 0.2, 0.2, 0.3]},
-                {"t_ms": end_ms, "box": [0.3, 0.2, 0.2, 0.3]},
-            ],
-            sku_candidates=[
-                {
-                    "product_id": str(p.id),
-                    "variant_id": None,
-                    "title": p.title,
-                    "confidence": 0.9 - 0.1 * rank,
-                }
-                for rank, p in enumerate(candidates or [])
-            ],
             link_confidence=link_confidence,
+            candidates=candidates,
             status=status,
             **extra,
         )
         session.add(placement)
         session.commit()
         return placement
+
+
+def placement_row(
+    episode: Episode,
+    *,
+    start_ms: int = 1000,
+    end_ms: int = 4000,
+    link_confidence: float | None = 0.5,
+    candidates: list[Product] | None = None,
+    status: PlacementStatus = PlacementStatus.PROPOSED,
+    **extra: Any,
+) -> Placement:
+    """The placement `make_placement` stores, not stored (a migration test writes it as an older revision)."""
+    return Placement(
+        brand_id=episode.brand_id,
+        episode_id=episode.id,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        start_frame=start_ms * 30 // 1000,
+        end_frame=end_ms * 30 // 1000,
+        label="bottle",
+        confidence=0.8,
+        keyframes=[
+            {"t_ms": start_ms, "box": [0.1, 0.2, 0.2, 0.3]},
+            {"t_ms": end_ms, "box": [0.3, 0.2, 0.2, 0.3]},
+        ],
+        sku_candidates=[
+            {
+                "product_id": str(p.id),
+                "variant_id": None,
+                "title": p.title,
+                "confidence": 0.9 - 0.1 * rank,
+            }
+            for rank, p in enumerate(candidates or [])
+        ],
+        link_confidence=link_confidence,
+        status=status,
+        **extra,
+    )
 
 
 def make_checkout(

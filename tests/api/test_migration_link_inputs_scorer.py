@@ -14,8 +14,8 @@ from api.linking.service import current_scorer
 from api.review.models import Placement
 from api.settings import ApiSettings
 from tagger.linking.decision import DecisionInputs
-from tests.api.factories import make_episode, make_placement
-from tests.api.migration_support import migrated_with_a_brand
+from tests.api.factories import make_episode, placement_row
+from tests.api.migration_support import insert_as_of_then, migrated_with_a_brand
 
 MATCHED = "crop 1: its print matched (40 keypoints)"
 
@@ -31,10 +31,14 @@ def test_links_stored_since_0017_are_stamped_with_their_scorer_and_nothing_else_
     del kept["scorer"]  # as 0017-era code stored them
     named = DecisionInputs(0.72, True, MATCHED, scorer="another").stored()
     malformed = {"not": "inputs"}
-    ids = [
-        make_placement(engine, episode, start_ms=start, link_inputs=inputs).id
+    rows = [
+        placement_row(episode, start_ms=start, link_inputs=inputs)
         for start, inputs in ((1000, kept), (5000, named), (9000, malformed), (13000, None))
     ]
+    for row in rows:
+        # (the columns added since 0017 are not there yet)
+        insert_as_of_then(engine, row, without={"drawn_by_hand", "idempotency_key"})
+    ids = [row.id for row in rows]
 
     upgrade_database(engine)
 
