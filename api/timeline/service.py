@@ -39,6 +39,8 @@ def build_timeline_document(session: Session, episode: Episode, settings: ApiSet
             col(Placement.chosen_product_id).is_not(None),
         )
         .order_by(col(Placement.start_ms), col(Placement.id))
+        # Rows this session read before another writer's commit are read again, not taken from memory.
+        .execution_options(populate_existing=True)
     ).all()
     brand = session.get(Brand, episode.brand_id)
     products: dict[uuid.UUID, dict[str, Any]] = {}
@@ -95,6 +97,12 @@ def build_timeline_document(session: Session, episode: Episode, settings: ApiSet
 
 def rebuild_timeline(session: Session, episode: Episode, settings: ApiSettings) -> str:
     """Recompute and store the episode's timeline bytes and ETag; returns the new ETag."""
+    # One writer of an episode's timeline at a time (PostgreSQL; SQLite has one writer at all). Without
+    # it, two transactions changing two of its placements each build from a read that misses the other's
+    # uncommitted change, and the later commit publishes a timeline without the earlier one's: a hotspot
+    # missing for players until the next change. Taken after the placements, as every writer takes them
+    # (api.episodes.deletion); NO KEY UPDATE, so events and checkouts that key-share the episode go on.
+    session.exec(select(Episode.id).where(Episode.id == episode.id).with_for_update(key_share=True)).first()
     document = build_timeline_document(session, episode, settings)
     # allow_nan=False: a NaN written here is not JSON, and every player's parse of the episode would fail;
     # refusing the write keeps the last good timeline published.

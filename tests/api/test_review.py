@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.auth import Principal
+from api.brands.models import ApiKeyScope
 from api.catalog.models import Product, Variant
 from api.review.models import Placement, PlacementStatus
+from api.review.service import approve
 from api.settings import ApiSettings
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.utils.api import BrandAccount, make_video
@@ -546,3 +550,43 @@ def test_bulk_approve_never_reaches_below_the_floor(
     assert client.get(f"/v1/placements/{below.id}", headers=brand.headers).json()["status"] == "proposed"
     at_floor = client.post("/v1/review/bulk-approve", json={"min_confidence": 0.3}, headers=brand.headers)
     assert at_floor.json() == {"approved": 0, "placement_ids": [], "skipped_contradicted": 0}
+
+
+def test_two_approvals_in_one_episode_at_once_both_reach_its_timeline(
+    client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
+    episode = make_episode(engine, brand.brand.id, settings)
+    first, second = (make_placement(engine, episode, start_ms=s, end_ms=s + 1000) for s in (1000, 5000))
+    reviewer = Principal(
+        key_id=uuid.uuid4(), key_name="reviewer", scope=ApiKeyScope.BRAND, brand_id=brand.brand.id
+    )
+    # Given a reviewer's approval of the first placement, its timeline rebuilt, not committed yet
+    with Session(engine) as one:
+        approve(one, one.get_one(Placement, first.id), reviewer, settings, product_id=tea.id)
+        one.flush()
+        done: dict[str, int] = {}
+
+        # When a colleague approves the second placement meanwhile (a follow job's store, a drawing alike)
+        def colleague() -> None:
+            answer = client.post(
+                f"/v1/placements/{second.id}/approve",
+                json={"product_id": str(tea.id)},
+                headers={**brand.headers, "If-Match": '"1"'},
+            )
+            done["status"] = answer.status_code
+
+        thread = threading.Thread(target=colleague)
+        thread.start()
+        thread.join(1.0)
+        # (it waits for the first one's timeline)
+        assert "status" not in done
+        one.commit()
+        thread.join(30)
+
+    # Then players get both hotspots, not the timeline of whichever committed last
+    assert done == {"status": 200}
+    placements = client.get(f"/v1/episodes/{episode.id}/timeline").json()["placements"]
+    assert sorted(p["id"] for p in placements) == sorted([str(first.id), str(second.id)])
