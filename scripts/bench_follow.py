@@ -28,16 +28,9 @@ import numpy as np
 
 from tagger.follow import Box, follow_box
 from tagger.keyframes import interpolate_boxes
+from tagger.placements import normalized_iou
 
 STEP_MS = 100
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def boxes_at(keyframes: list[tuple[int, Box]], times: list[int]) -> list[Box]:
@@ -61,8 +54,8 @@ def measure(placement: dict[str, Any], video: Path) -> dict[str, Any] | None:
     times = list(range(start, end + 1, STEP_MS))
     truth = boxes_at(keyframes, times)  # type: ignore[arg-type]
     moving = boxes_at(list(followed.keyframes), times)
-    follow_iou = [iou(a, b) for a, b in zip(moving, truth, strict=True)]
-    static_iou = [iou(drawn, b) for b in truth]
+    follow_iou = [normalized_iou(a, b) for a, b in zip(moving, truth, strict=True)]
+    static_iou = [normalized_iou(drawn, b) for b in truth]
     return {
         "start_ms": start,
         "end_ms": end,

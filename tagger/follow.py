@@ -23,6 +23,7 @@ from tagger.arrays import DoubleArray, Image
 from tagger.keyframes import simplify
 from tagger.linking.keypoints import LocalFeatures, MatchingQuery, extract_local_features
 from tagger.linking.locate import project_affine, similarity_fit
+from tagger.locating import widened_box
 from tagger.settings import DecodeSkip
 from tagger.video.decode import DecodedFrame, decode_frames, index_packets
 
@@ -220,9 +221,8 @@ def _follow_one_way(
 def _widened(
     xyxy: tuple[float, float, float, float], margin: float, width: int, height: int
 ) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = xyxy
-    dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
-    return max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(width), x1 + dx), min(float(height), y1 + dy)
+    x0, y0, x1, y1 = widened_box(xyxy, margin)
+    return max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1)
 
 
 def _fitted_box(

@@ -29,9 +29,8 @@ from api.jobs.progress import JobProgress
 from api.jobs.runner import JobRunner
 from api.review.exceptions import FollowJobInProgress, NotDrawnByHand
 from api.review.models import FOLLOWER_ACTOR, FollowJob, Placement, ReviewAction, placement_snapshot
+from api.review.service import record_change
 from api.settings import ApiSettings
-from api.timeline.service import rebuild_timelines
-from api.versioning import claim_next_version
 
 
 def queue_follow(session: Session, placement: Placement, t_ms: int | None) -> FollowJob:
@@ -180,8 +179,10 @@ class FollowJobExecutor:
                 summary = f"nothing stored: {followed.reason}"
             else:
                 stored = len(followed.keyframes)
-                _store_keyframes(session, placement, followed.keyframes)
-                rebuild_timelines(session, [placement.episode_id], self._settings)
+                # The version moves on, so an editor holding the old one gets a 412 and reloads.
+                before = placement_snapshot(placement)
+                placement.keyframes = [{"t_ms": t_ms, "box": list(box)} for t_ms, box in followed.keyframes]
+                record_change(session, placement, FOLLOWER_ACTOR, "follow", before, self._settings)
                 summary = (
                     f"followed in {followed.found} of {followed.looks} frames looked at: {stored} "
                     f"keyframe{'' if stored == 1 else 's'} stored"
@@ -203,30 +204,3 @@ def _edited_since(queued: int, now: int) -> str:
         f"nothing stored: the placement was edited while it was followed (version {queued} then, {now} "
         "now); queue another to follow it"
     )
-
-
-def _store_keyframes(
-    session: Session,
-    placement: Placement,
-    keyframes: tuple[tuple[int, tuple[float, float, float, float]], ...],
-) -> None:
-    """The boxes found, as the placement's keyframes, with the follower's entry in its history; the
-    version moves on, so an editor holding the old one gets a 412 and reloads."""
-    before = placement_snapshot(placement)
-    if claim_next_version(session, Placement, placement.id, placement.version) is not None:
-        raise LeaseLostError("the placement changed while its boxes were stored")
-    placement.version += 1
-    placement.keyframes = [{"t_ms": t_ms, "box": list(box)} for t_ms, box in keyframes]
-    placement.updated_at = utcnow()
-    session.add(placement)
-    session.add(
-        ReviewAction(
-            brand_id=placement.brand_id,
-            placement_id=placement.id,
-            actor=FOLLOWER_ACTOR,
-            action="follow",
-            before=before,
-            after=placement_snapshot(placement),
-        )
-    )
-    session.flush()

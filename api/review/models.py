@@ -121,6 +121,18 @@ def placement_snapshot(placement: Placement) -> dict[str, Any]:
     }
 
 
+def history_entry(placement: Placement, actor: str, action: str, before: dict[str, Any]) -> ReviewAction:
+    """`actor`'s entry in a placement's history: `action`, from `before` to the placement as it is now."""
+    return ReviewAction(
+        brand_id=placement.brand_id,
+        placement_id=placement.id,
+        actor=actor,
+        action=action,
+        before=before,
+        after=placement_snapshot(placement),
+    )
+
+
 def linker_action(placement: Placement, action: str, before: dict[str, Any]) -> ReviewAction:
     """The linker's entry in a placement's history (`LINKER_ACTOR`): it approved it (at tagging, or in a
     re-link), withdrew or moved it, from `before` to the placement as it is now, with why (`linker_why`):

@@ -28,7 +28,7 @@ from api.errors import EditConflict, InvalidInput, PreconditionRequired
 from api.linking.service import brand_thresholds
 from api.ownership import get_owned
 from api.review.exceptions import IdempotencyKeyReused, NoProductChosen
-from api.review.models import Placement, PlacementStatus, ReviewAction, placement_snapshot
+from api.review.models import Placement, PlacementStatus, ReviewAction, history_entry, placement_snapshot
 from api.review.schemas import (
     EpisodeShots,
     Keyframe,
@@ -264,31 +264,24 @@ def _sellable(session: Session, product: Product, doing: str = "approving it") -
     return product
 
 
-def _record(
+def record_change(
     session: Session,
     placement: Placement,
-    actor: Principal,
+    actor: str,
     action: str,
     before: dict[str, Any],
     settings: ApiSettings,
     *,
     rebuild: bool = True,
 ) -> None:
+    """A change made to `placement` (from `before`) stored as its next version, with `actor`'s history
+    entry, and its episode's timeline rebuilt (`rebuild`). A stale version is a 412."""
     _claim_next_version(session, placement)
     # Whatever a person did, the decision is theirs from now on: no re-link withdraws or changes it.
     placement.approved_by_linker = False
     placement.updated_at = utcnow()
     session.add(placement)
-    session.add(
-        ReviewAction(
-            brand_id=placement.brand_id,
-            placement_id=placement.id,
-            actor=actor.actor,
-            action=action,
-            before=before,
-            after=placement_snapshot(placement),
-        )
-    )
+    session.add(history_entry(placement, actor, action, before))
     session.flush()
     if rebuild:
         rebuild_timelines(session, [placement.episode_id], settings)
@@ -316,7 +309,7 @@ def approve(
         )
     placement.chosen_product_id = _sellable(session, _own_product(session, placement.brand_id, chosen)).id
     placement.status = PlacementStatus.APPROVED
-    _record(session, placement, actor, "approve", before, settings, rebuild=rebuild)
+    record_change(session, placement, actor.actor, "approve", before, settings, rebuild=rebuild)
     return placement
 
 
@@ -359,7 +352,7 @@ def frame_at(t_ms: int, fps: float) -> int:
 def reject(session: Session, placement: Placement, actor: Principal, settings: ApiSettings) -> Placement:
     before = placement_snapshot(placement)
     placement.status = PlacementStatus.REJECTED
-    _record(session, placement, actor, "reject", before, settings)
+    record_change(session, placement, actor.actor, "reject", before, settings)
     return placement
 
 
@@ -386,7 +379,7 @@ def patch(
         actions.append("relink")
     if not actions:
         raise InvalidInput("nothing to change: send start_ms, end_ms, keyframes or chosen_product_id")
-    _record(session, placement, actor, "+".join(actions), before, settings)
+    record_change(session, placement, actor.actor, "+".join(actions), before, settings)
     return placement
 
 
@@ -489,16 +482,7 @@ def draw(
     placement.start_frame, placement.end_frame = _frame_span(body.start_ms, body.end_ms, episode, placement)
     session.add(placement)
     session.flush()
-    session.add(
-        ReviewAction(
-            brand_id=placement.brand_id,
-            placement_id=placement.id,
-            actor=actor.actor,
-            action="draw",
-            before={},
-            after=placement_snapshot(placement),
-        )
-    )
+    session.add(history_entry(placement, actor.actor, "draw", before={}))
     session.flush()
     rebuild_timelines(session, [episode.id], settings)
     return placement

@@ -11,6 +11,7 @@ import pytest
 
 from tagger.follow import Box, FollowError, follow_box
 from tagger.keyframes import interpolate_boxes
+from tagger.placements import normalized_iou
 from tests.tagger.factories import carried_frames, printed_face, write_video
 from tests.utils.scripts import script_module
 
@@ -20,13 +21,6 @@ FPS = 30
 
 def _box_at(x: int, y: int) -> Box:
     return (x / WIDTH, y / HEIGHT, SIDE / WIDTH, SIDE / HEIGHT)
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def _box_then(followed: tuple[tuple[int, Box], ...], t_ms: int) -> Box:
@@ -58,8 +52,8 @@ def test_a_box_drawn_mid_span_is_followed_both_ways(carried: Path) -> None:
     # Its box is where the patch is at the start and at the end of the span, not where it was drawn
     for t_ms, frame in ((0, 0), (500, 15), (1500, 45), (1967, 59)):
         truth = _box_at(10 + 3 * frame, 40 + frame)
-        assert _iou(_box_then(followed.keyframes, t_ms), truth) > 0.8, t_ms
-    assert _iou(_box_at(100, 70), _box_at(10, 40)) < 0.1  # (a box held still would have lost it)
+        assert normalized_iou(_box_then(followed.keyframes, t_ms), truth) > 0.8, t_ms
+    assert normalized_iou(_box_at(100, 70), _box_at(10, 40)) < 0.1  # (a box held still would have lost it)
     # And keyframes are few: a straight path needs its two ends and the drawn frame at most
     assert 2 <= len(followed.keyframes) <= 4
     assert [t for t, _ in followed.keyframes] == sorted(t for t, _ in followed.keyframes)
@@ -87,7 +81,7 @@ def test_a_product_that_leaves_holds_its_last_box(tmp_path: Path) -> None:
 
     last_t, last_box = followed.keyframes[-1]
     assert last_t < 1000
-    assert _iou(last_box, _box_at(10 + 3 * round(last_t * FPS / 1000), 40)) > 0.8
+    assert normalized_iou(last_box, _box_at(10 + 3 * round(last_t * FPS / 1000), 40)) > 0.8
     assert followed.found < followed.looks
 
 
