@@ -69,11 +69,16 @@ def episode_public(
 
 
 def _video_url(episode: Episode, settings: ApiSettings) -> str | None:
-    """The signed media URL a browser plays the episode from (the review console draws boxes on it);
-    None until its video plays (being transcoded, or it could not be)."""
+    """Where a browser plays the episode (the review console draws boxes on it); None until its video
+    plays (being transcoded, or it could not be)."""
     if episode.status in (EpisodeStatus.PROCESSING, EpisodeStatus.UNPLAYABLE):
         return None
-    path = f"/v1/episodes/{episode.id}/media"
+    return signed_media_url(episode.id, settings)
+
+
+def signed_media_url(episode_id: uuid.UUID, settings: ApiSettings) -> str:
+    """The episode's media route, signed for a while (`api.signing`): what `<video>` elements load."""
+    path = f"/v1/episodes/{episode_id}/media"
     return settings.public_base_url + sign_path(settings.secret_key.get_secret_value(), path)
 
 

@@ -24,6 +24,7 @@ from api.catalog.models import Product, ProductImage, Variant
 from api.catalog.service import has_variant, image_url, product_for_placement
 from api.columns import utcnow
 from api.episodes.models import Episode
+from api.episodes.service import signed_media_url
 from api.errors import EditConflict, InvalidInput, PreconditionRequired
 from api.linking.service import brand_thresholds
 from api.ownership import get_owned
@@ -187,7 +188,7 @@ def placements_public(
                 end_frame=placement.end_frame,
                 keyframes=placement.keyframes,
                 thumbnail_url=thumbnail,
-                video_url=base + sign_path(secret, f"/v1/episodes/{placement.episode_id}/media"),
+                video_url=signed_media_url(placement.episode_id, settings),
                 episode_title=episode.title if episode is not None else None,
                 sku_candidates=[catalog.candidate(candidate) for candidate in stored_candidates(placement)],
                 chosen_product_id=placement.chosen_product_id,

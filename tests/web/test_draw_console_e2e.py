@@ -97,6 +97,18 @@ def pause_at(page: Page, dialog: Locator, seconds: float) -> None:
     )
 
 
+def drag_a_box(page: Page, video: TestVideo) -> None:
+    """A box dragged over the frame shown, from 20 % to 50-60 % of the picture."""
+    picture, _ = picture_of(page, video)
+    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+
+
+def box_drawn_at(page: Page, dialog: Locator, video: TestVideo, seconds: float) -> None:
+    """The frame at `seconds` shown, and a box dragged over it."""
+    pause_at(page, dialog, seconds)
+    drag_a_box(page, video)
+
+
 def pick(dialog: Locator, query: str, title: str) -> None:
     dialog.get_by_label("Find the product in your catalog").fill(query)
     dialog.get_by_role("button", name="Find").click()
@@ -241,8 +253,7 @@ def test_the_shots_without_a_hotspot_are_listed_and_a_box_drawn_in_one_spans_it(
            }"""
     )
     # Then a box drawn there spans that shot
-    picture, _ = picture_of(page, test_video)
-    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    drag_a_box(page, test_video)
     expect(dialog.get_by_label("Start s")).to_have_value("1.5")
     expect(dialog.get_by_label("End s")).to_have_value("2.467")
 
@@ -278,9 +289,7 @@ def test_a_lost_answer_then_a_changed_drawing_keeps_the_first_and_adds_the_secon
     sign_in(page, live_api.base_url, brand.key)
     dialog = open_drawing(page, TASTE_TEST)
     dialog.get_by_label("Follow the product through the span").uncheck()
-    pause_at(page, dialog, 1)
-    picture, _ = picture_of(page, test_video)
-    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    box_drawn_at(page, dialog, test_video, 1)
     pick(dialog, "cola", "Cola Zero")
     send = dialog.get_by_role("button", name="Add hotspot")
     send.click()
@@ -313,9 +322,7 @@ def test_a_span_typed_away_from_the_drawn_frame_is_refused_in_the_console(
     posts = placement_posts(page)
     sign_in(page, live_api.base_url, brand.key)
     dialog = open_drawing(page, TASTE_TEST)
-    pause_at(page, dialog, 1)
-    picture, _ = picture_of(page, test_video)
-    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    box_drawn_at(page, dialog, test_video, 1)
     pick(dialog, "cola", "Cola Zero")
 
     # When the span is typed so that it no longer holds the frame the box was drawn on
@@ -344,9 +351,7 @@ def test_a_product_with_nothing_to_sell_is_refused_and_nothing_is_stored(
 
     # When the brand draws a box at 1 s and adds it as that product
     dialog = open_drawing(page, TASTE_TEST)
-    pause_at(page, dialog, 1)
-    picture, _ = picture_of(page, test_video)
-    drag(page, picture.at(0.2, 0.2), picture.at(0.5, 0.6))
+    box_drawn_at(page, dialog, test_video, 1)
     pick(dialog, "limited", "Cola Limited")
     send = dialog.get_by_role("button", name="Add hotspot")
     send.click()
