@@ -99,6 +99,15 @@
  * @property {MarksCheck | null} check the boxes checked, as the check endpoint answers
  */
 /** @typedef {{type?: string, title?: string, status?: number, detail?: string}} Problem */
+
+/**
+ * A problem's `errors` (what a 422 or an import says field by field), or none.
+ * @param {Problem} problem @returns {any[]}
+ */
+const problemErrors = (problem) => {
+  const errors = /** @type {{errors?: unknown}} */ (problem).errors;
+  return Array.isArray(errors) ? errors : [];
+};
 /**
  * What GET /v1/analytics/… counts: the funnel in total and per placement (`revenue`: what paid orders kept,
  * per currency, as decimal strings; `refunded`: what was given back).
@@ -2595,7 +2604,7 @@ function drawRefusal(error, episode, productTitle) {
   if (!(error instanceof ApiError)) return errorText(error);
   if (error.status === 404) return `“${episode.title}” is no longer one of your episodes.`;
   /** @type {{field?: string, message?: string}[]} */
-  const errors = Array.isArray(/** @type {any} */ (error.problem).errors) ? /** @type {any} */ (error.problem).errors : [];
+  const errors = problemErrors(error.problem);
   if (error.status === 422 && errors.length) {
     /** @type {Record<string, string>} */
     const names = { product_id: `“${productTitle}”`, start_ms: 'The start', end_ms: 'The end', keyframes: 'The box' };
@@ -2749,7 +2758,7 @@ async function importCatalog() {
     }
     const problem = error instanceof ApiError ? error.problem : {};
     /** @type {{line: number | string, field: string, message: string}[]} */
-    const listed = Array.isArray(/** @type {any} */ (problem).errors) ? /** @type {any} */ (problem).errors : [];
+    const listed = problemErrors(problem);
     catalogSay(`Not imported: ${problem.detail ?? errorText(error)}`, true);
     if (listed.length) {
       const shown = listed.slice(0, IMPORT_ERRORS_SHOWN).map((e) => h('li', {}, [
