@@ -73,7 +73,10 @@ def link_floor(session: Session, brand_id: uuid.UUID) -> float:
 
 
 def is_unknown_product(placement: Placement, floor: float) -> bool:
-    """No candidate, or a link below the floor: the linker does not know what this is."""
+    """No candidate, or a link below the floor: the linker does not know what this is. A person's drawing
+    names its product: nothing for the linker to know, until that product is gone."""
+    if placement.drawn_by_hand and placement.chosen_product_id is not None:
+        return False
     confidence = placement.link_confidence
     return top_candidate(placement) is None or confidence is None or confidence < floor
 
@@ -195,9 +198,7 @@ def placements_public(
                 chosen_product_title=chosen.title if chosen else None,
                 chosen_product_image_url=catalog.first_image.get(chosen.id) if chosen else None,
                 link_floor=floor,
-                # A person's drawing names its product: nothing for the linker to know.
-                unknown_product=is_unknown_product(placement, floor)
-                and not (placement.drawn_by_hand and placement.chosen_product_id is not None),
+                unknown_product=is_unknown_product(placement, floor),
                 drawn_by_hand=placement.drawn_by_hand,
                 approve_product_id=approve_default(placement, floor),
                 version=placement.version,
