@@ -15,7 +15,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The repository's `models/` folder: cards ship with the code, weights do not.
 DEFAULT_MODEL_CARDS_DIR = Path(__file__).resolve().parents[1] / "models"
 
-DecodeSkip = Literal["none", "nonref", "bidir"]
+# What the decoder may skip: only frames no other frame refers to, so every frame it does decode is the
+# one a player shows. Skipping all B-frames ("bidir", offered until 2026-12-07) is not among them: B-frames
+# kept as references (x264's default B-pyramid) are referred to by P-frames as soon as an encoder uses
+# more than one reference frame (x264's "medium" and slower presets do), and every P-frame after a
+# skipped one then decodes from the wrong picture until the next keyframe (21 dB PSNR against a full
+# decode on a "medium" encode of the episode benchmark; BENCHMARKS.md, Tagging).
+DecodeSkip = Literal["none", "nonref"]
 TrackerName = Literal["botsort", "bytetrack"]
 
 
@@ -38,8 +44,9 @@ class TaggerSettings(BaseSettings):
     # While the tracker is unsure (a track being born, a box jumping), detect at this rate for a while.
     boost_fps: float = Field(default=8.0, gt=0.0, le=120.0)
     boost_ms: int = Field(default=600, ge=0, le=10_000)
-    # Which frames the decoder may skip outright. "nonref" skips frames nothing else depends on
-    # (B-frames, about half of an H.264 stream) and is the measured default; "none" decodes all.
+    # Which frames the decoder may skip outright (`DecodeSkip`). "nonref" skips frames nothing else
+    # depends on (non-reference B-frames, about half of an H.264 stream) and is the measured default;
+    # "none" decodes all.
     decode_skip: DecodeSkip = "nonref"
     # Decoder threads (0: FFmpeg's choice, one more than the cores). One: decoding runs beside the
     # detector (and, with a catalog, the locator and the link threads), which already keep the cores

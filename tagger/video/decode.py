@@ -22,8 +22,9 @@ from tagger.arrays import Image
 from tagger.exceptions import VideoError
 from tagger.probe import media_error_reason
 
-# Decoder skip modes, from nothing skipped to only reference frames decoded.
-_SKIP_MODES = {"none": "DEFAULT", "nonref": "NONREF", "bidir": "BIDIR"}
+# Decoder skip modes: nothing skipped, or the frames no other frame refers to (`settings.DecodeSkip`
+# says why skipping every B-frame is not one of them).
+_SKIP_MODES = {"none": "DEFAULT", "nonref": "NONREF"}
 # Pixel formats whose first plane is full-resolution 8-bit luma.
 _LUMA_FIRST = ("yuv", "yuvj", "nv12", "nv21", "gray")
 TINY_SHORT_SIDE = 36

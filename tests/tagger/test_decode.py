@@ -6,10 +6,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from tagger.video.decode import decode_frames, index_packets
+from tagger.settings import TaggerSettings
+from tagger.video.decode import PacketIndex, decode_frames, index_packets
 from tests.tagger.factories import Square, frame_with, write_video
 
 
@@ -94,6 +97,60 @@ def test_given_b_frames_when_skipping_non_reference_frames_then_indices_and_time
     assert packets.frames == 30
     assert len(skipped) < len(everything) == 30
     assert skipped == {index: everything[index] for index in skipped}
+
+
+def _panning_texture(count: int) -> list[np.ndarray]:
+    """A blurred noise texture panned diagonally: motion an encoder predicts from several references."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (200, 300, 3)).astype(np.uint8), (0, 0), 1.5)
+    return [
+        np.ascontiguousarray(texture[2 * i % 100 : 2 * i % 100 + 64, 3 * i % 150 : 3 * i % 150 + 96])
+        for i in range(count)
+    ]
+
+
+def test_given_a_multi_reference_b_pyramid_encode_when_skipping_then_every_frame_decoded_is_the_one_shown(
+    tmp_path: Path,
+) -> None:
+    # x264 "medium" (three reference frames, B-frames kept as references): P-frames refer to B-frames
+    # here, so skipping every B-frame would decode later frames from the wrong picture.
+    video = write_video(
+        tmp_path / "medium.mp4",
+        _panning_texture(48),
+        options={"preset": "medium", "bf": "3", "b_pyramid": "normal", "refs": "3"},
+    )
+    packets = index_packets(video)
+    assert packets is not None
+    shown = {f.index: f.frame.to_ndarray(format="gray") for f in decode_frames(video, packets=packets)}
+
+    decoded = decode_frames(video, skip="nonref", packets=packets)
+    skipped = {f.index: f.frame.to_ndarray(format="gray") for f in decoded}
+    all_b_frames_skipped = _decoded_skipping_every_b_frame(video, packets)
+
+    assert len(skipped) < len(shown) == 48
+    assert all(np.array_equal(image, shown[index]) for index, image in skipped.items())
+    # What the mode ReelCart no longer offers did to this file.
+    assert any(not np.array_equal(image, shown[index]) for index, image in all_b_frames_skipped.items())
+
+
+def _decoded_skipping_every_b_frame(video: Path, packets: PacketIndex) -> dict[int, np.ndarray]:
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "BIDIR"
+        return {
+            packets.index_of(int(frame.pts)): frame.to_ndarray(format="gray")
+            for frame in container.decode(stream)
+            if frame.pts is not None
+        }
+
+
+def test_given_a_skip_mode_that_drops_referenced_frames_when_asked_then_refused(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "any.mp4", frames_of(3))
+
+    with pytest.raises(ValueError, match="skip must be one of"):
+        next(iter(decode_frames(video, skip="bidir")))
+    with pytest.raises(ValidationError, match="decode_skip"):
+        TaggerSettings(decode_skip="bidir")
 
 
 def test_given_a_raw_stream_without_timestamps_when_decoded_then_every_frame_counted_at_the_nominal_rate(
