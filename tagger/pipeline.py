@@ -1,16 +1,16 @@
 """`tag_video`: an episode file in, placements out. Decode → shots → sample → detect → track → placements
 (→ links, given a catalog).
 
-Decoding, cut detection and scaling of the sampled frames run in a background thread (see
-`tagger.prefetch`) while this thread runs the detector and the tracker, so the two overlap; with a
-catalog, each shot's placements are linked on link threads from its cut on (`tagger.link_queue`).
+Decoding and cut detection run in a background thread (see `tagger.prefetch`), scaling the sampled
+frames in a second one, while this thread runs the detector and the tracker, so the three overlap; with
+a catalog, each shot's placements are linked on link threads from its cut on (`tagger.link_queue`).
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ from tagger.result import Funnel, ModelRef, Shot, TagResult, Timing, VideoSummar
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
 from tagger.tracking import ShotTracker, TrackerStep
-from tagger.video.decode import decode_frames, index_packets
+from tagger.video.decode import DecodedFrame, decode_frames, index_packets
 from tagger.video.shots import CutDetector
 
 if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
@@ -43,6 +43,15 @@ if TYPE_CHECKING:  # linking is optional: tagging alone never imports its models
 
 
 Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenFrame:
+    """A decoded frame chosen for detection, before it is scaled to the working size (`scaled`)."""
+
+    frame: DecodedFrame
+    starts_shot: bool
+    change_map: Image | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +81,34 @@ class DecodeStats:
     last_index: int = -1
     last_t_ms: int = 0
     busy_s: float = 0.0
+    # Filled by the scaling thread (`scaled`).
+    scale_s: float = 0.0
 
 
 def sampled_frames(
     path: Path, settings: TaggerSettings, stats: DecodeStats, schedule: DetectionSchedule
 ) -> Iterator[Sample]:
-    """Decode every frame the decoder must, keep only what the detector will see."""
+    """Decode every frame the decoder must, keep only what the detector will see, scaled to the
+    working size (in one thread; `tag_video` scales in a second, `scaled`)."""
+    return scaled(chosen_frames(path, settings, stats, schedule), settings.work_max_side, stats)
+
+
+def scaled(chosen: Iterable[ChosenFrame], max_side: int, stats: DecodeStats) -> Iterator[Sample]:
+    """The chosen frames as samples, scaled to `max_side`. Scaling is ~10 % of the decoding thread's
+    work, and without a catalog that thread is a tag job's slowest (BENCHMARKS.md, Tagging): run in a
+    thread of its own, it overlaps decoding the next frames (PyAV's scaler releases the GIL)."""
+    for item in chosen:
+        started = time.perf_counter()
+        frame = item.frame
+        sample = Sample(frame.index, frame.t_ms, item.starts_shot, frame.image(max_side), item.change_map)
+        stats.scale_s += time.perf_counter() - started
+        yield sample
+
+
+def chosen_frames(
+    path: Path, settings: TaggerSettings, stats: DecodeStats, schedule: DetectionSchedule
+) -> Iterator[ChosenFrame]:
+    """Decode every frame the decoder must, keep only what the detector will see (unscaled)."""
     cuts = CutDetector(settings.cut_threshold)
     packets = index_packets(path)
     frames = decode_frames(path, skip=settings.decode_skip, threads=settings.decode_threads, packets=packets)
@@ -101,9 +132,7 @@ def sampled_frames(
             if pending_cut:
                 recent.clear()
             changed = change_map(recent, frame.t_ms, frame.tiny, change_window_ms)
-            sample = Sample(
-                frame.index, frame.t_ms, pending_cut, frame.image(settings.work_max_side), changed
-            )
+            sample = ChosenFrame(frame, pending_cut, changed)
             pending_cut = False
             last_sampled_ms = frame.t_ms
             recent.append((frame.t_ms, frame.tiny))
@@ -195,7 +224,14 @@ def tag_video(
             1000.0 / _frame_rate(info),
         )
         try:
-            for sample in Prefetch(sampled_frames(path, settings, stats, schedule), depth=2):
+            # Each stage, stopped, releases the one before it: a detection error must not leave the
+            # decoder waiting for answers (`schedule.close`) nor the scaler waiting for frames.
+            chosen = chosen_frames(path, settings, stats, schedule)
+            decoding = Prefetch(chosen, depth=2, release=schedule.close)
+            stack.callback(decoding.close)
+            scaling = scaled(decoding, settings.work_max_side, stats)
+            samples = Prefetch(scaling, depth=2, release=decoding.close)
+            for sample in samples:
                 work.take(sample)
                 if progress is not None and info.duration_ms > 0:
                     progress(min(1.0, sample.t_ms / info.duration_ms))
@@ -230,7 +266,7 @@ def tag_video(
         ),
         model=ModelRef(name=spec.card.name, sha256=detector.sha256),
         timing=Timing(
-            decode_s=stats.busy_s,
+            decode_s=stats.busy_s + stats.scale_s,
             detect_s=work.detect_s,
             track_s=work.track_s - (locator.seconds if locator is not None else 0.0),
             total_s=total_s,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,11 +23,19 @@ _DONE = object()
 
 
 class Prefetch(Generic[T]):
-    """Iterate `source` in a thread, at most `depth` items ahead; errors re-raise in the consumer."""
+    """Iterate `source` in a thread, at most `depth` items ahead; errors re-raise in the consumer.
 
-    def __init__(self, source: Iterable[T], depth: int = 4) -> None:
+    `release` is called when the consumer stops (`close`), before the thread is waited for: it frees a
+    producer that waits on the consumer for something other than queue room (the decoder waits for the
+    detector's answers, `tagger.sampling.DetectionSchedule.close`). Without it a consumer that failed
+    waited the join's whole timeout for a producer that could not move."""
+
+    def __init__(
+        self, source: Iterable[T], depth: int = 4, release: Callable[[], None] | None = None
+    ) -> None:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
+        self._release = release
         self._thread = threading.Thread(
             target=self._run, args=(source,), name="reelcart-prefetch", daemon=True
         )
@@ -55,7 +63,13 @@ class Prefetch(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    # Closed meanwhile (its consumer's consumer stopped): nothing more will come.
+                    if self._stop.is_set():
+                        return
+                    continue
                 if item is _DONE:
                     return
                 if isinstance(item, _Failed):
@@ -67,4 +81,11 @@ class Prefetch(Generic[T]):
     def close(self) -> None:
         """Stop the producer (a consumer that fails or stops early must not leave it decoding)."""
         self._stop.set()
+        if self._release is not None:
+            self._release()
         self._thread.join(timeout=10.0)
+
+    @property
+    def running(self) -> bool:
+        """Whether the producing thread is still alive (after `close`: it did not stop in time)."""
+        return self._thread.is_alive()

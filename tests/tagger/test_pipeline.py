@@ -501,6 +501,24 @@ def test_a_detection_error_while_a_link_runs_is_raised_once_that_link_is_done(
     assert linker.running == 0  # nothing left running behind the error
 
 
+class BreaksOnTheFourthFrame(ColourDetector):
+    """Fails past the shot's dense start, when the decoder is ahead by the schedule's lead and waits."""
+
+    def detect(self, frames: Sequence[Image]) -> list[Detections]:
+        if self.calls == 3:
+            raise RuntimeError("the detector's runtime went away")
+        return super().detect(frames)
+
+
+def test_a_detection_error_stops_decoding_and_scaling_at_once(two_shot_video: Path, tmp_path: Path) -> None:
+    # The decoder runs ahead of the detector only so far, then waits for its answers: stopped by the
+    # error, it must be released rather than waited for (it used to hold the error back 10 s).
+    with pytest.raises(RuntimeError, match="the detector's runtime went away"):
+        tag_video(two_shot_video, settings=settings(), detector=BreaksOnTheFourthFrame(tiny_spec(tmp_path)))
+
+    assert not [thread for thread in threading.enumerate() if thread.name == "reelcart-prefetch"]
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_failing_link_fails_the_tagging_with_its_error(
     two_shot_video: Path, tmp_path: Path, threads: int

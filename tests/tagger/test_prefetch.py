@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -44,3 +45,46 @@ def test_a_consumer_that_stops_early_stops_the_producer() -> None:
 
     assert count <= 6
     assert len(produced) == count
+
+
+def test_a_producer_waiting_on_its_consumer_is_released_when_the_consumer_stops() -> None:
+    answered = threading.Event()
+
+    def waits_for_answers() -> Iterator[int]:
+        yield 1
+        # Like the decoder waiting for the detector's answer about an earlier frame.
+        answered.wait()
+        yield 2
+
+    stream = Prefetch(waits_for_answers(), depth=1, release=answered.set)
+    with pytest.raises(RuntimeError, match="the detector failed"):
+        _fail_on_the_first(stream)
+
+    assert answered.is_set()
+    assert not stream.running
+
+
+def test_a_stage_reading_a_closed_stage_ends_instead_of_waiting_for_it() -> None:
+    held = threading.Event()
+
+    def slow() -> Iterator[int]:
+        yield 1
+        held.wait()
+        yield 2
+
+    first = Prefetch(slow(), depth=1, release=held.set)
+    second = Prefetch((item * 10 for item in first), depth=1, release=first.close)
+    seen = []
+    for item in second:
+        seen.append(item)
+        break
+    second.close()
+
+    assert seen == [10]
+    assert not first.running
+    assert not second.running
+
+
+def _fail_on_the_first(stream: Prefetch[int]) -> None:
+    for _ in stream:
+        raise RuntimeError("the detector failed")
