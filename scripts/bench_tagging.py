@@ -6,6 +6,8 @@ of products that the camera pans and zooms across, with a hard cut every 2-5 s. 
 own process (so peak memory is per phase), it measures:
 
 - decode-only: PyAV, threaded, every frame decoded, nothing else;
+- ReelCart's decoding alone: the frames tag_video decodes (its `decode_skip`), on its decoder threads,
+  nothing else: the floor under ReelCart's time on this machine (whatever else it does must fit beside);
 - ReelCart: `tag_video` with the default settings;
 - dense: the same pipeline with the detector on every frame and no frame skipped by the decoder.
 
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tagger.keyframes import interpolate_boxes  # noqa: E402
 from tagger.pipeline import tag_video  # noqa: E402
 from tagger.settings import TaggerSettings  # noqa: E402
+from tagger.video.decode import decode_frames, index_packets  # noqa: E402
 
 WIDTH, HEIGHT, FPS, SECONDS = 1080, 1920, 30, 60
 CANVAS_W, CANVAS_H = 1600, 2800
@@ -140,6 +143,21 @@ def phase_decode(video: Path) -> dict[str, Any]:
         stream.thread_type = "AUTO"
         for _ in container.decode(stream):
             frames += 1
+    return {"seconds": time.perf_counter() - started, "frames": frames}
+
+
+def phase_decode_as_tagged(video: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What tag_video's decoding thread must do at the least: decode the frames it decodes (the
+    settings' skip mode and thread count) and read nothing from them."""
+    settings = TaggerSettings().model_copy(update=overrides)
+    started = time.perf_counter()
+    packets = index_packets(video)
+    frames = sum(
+        1
+        for _ in decode_frames(
+            video, skip=settings.decode_skip, threads=settings.decode_threads, packets=packets
+        )
+    )
     return {"seconds": time.perf_counter() - started, "frames": frames}
 
 
@@ -296,12 +314,16 @@ def main() -> None:
         help="override a TaggerSettings field for ReelCart",
     )
     parser.add_argument("--dense-from", type=Path, help="reuse the dense baseline of an earlier --json file")
-    parser.add_argument("--phase", choices=["decode", "tag", "dense"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase", choices=["decode", "decode-as-tagged", "tag", "dense"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
 
     if args.phase:
         if args.phase == "decode":
             out = phase_decode(args.video)
+        elif args.phase == "decode-as-tagged":
+            out = phase_decode_as_tagged(args.video, parse_overrides(args.set))
         else:
             overrides = {} if args.phase == "dense" else parse_overrides(args.set)
             out = phase_tag(args.video, dense=args.phase == "dense", overrides=overrides)
@@ -315,9 +337,10 @@ def main() -> None:
         built = build_episode(args.video, args.seed)
         print(f"built in {time.perf_counter() - started:.0f} s: {built}", file=sys.stderr)
 
-    decodes, tags = [], []
+    decodes, floors, tags = [], [], []
     for _ in range(args.repeat):
         decodes.append(run_phase("decode", args.video, []))
+        floors.append(run_phase("decode-as-tagged", args.video, args.set))
         tags.append(run_phase("tag", args.video, args.set))
     if args.dense_from is not None:
         dense = json.loads(args.dense_from.read_text())["dense"]
@@ -336,6 +359,11 @@ def main() -> None:
         "video_s": video_s,
         "decode_only_s": [round(d["seconds"], 2) for d in decodes],
         "decode_only_cpu_s": [round(d["cpu_s"], 2) for d in decodes],
+        "decode_as_tagged_s": [round(f["seconds"], 2) for f in floors],
+        "decode_as_tagged_cpu_s": [round(f["cpu_s"], 2) for f in floors],
+        "decode_as_tagged_frames": floors[0]["frames"],
+        # The fastest tagging could be here: its decoder alone, as a real-time factor.
+        "decode_as_tagged_realtime_factor": round(video_s / min(f["seconds"] for f in floors), 2),
         "reelcart_s": [round(t["seconds"], 2) for t in tags],
         "reelcart_cpu_s": [round(t["cpu_s"], 2) for t in tags],
         "reelcart_stages": {k: round(best[k], 2) for k in ("decode_s", "detect_s", "track_s")},
