@@ -226,11 +226,14 @@ def tag_video(
         try:
             # Each stage, stopped, releases the one before it: a detection error must not leave the
             # decoder waiting for answers (`schedule.close`) nor the scaler waiting for frames.
-            chosen = chosen_frames(path, settings, stats, schedule)
-            decoding = Prefetch(chosen, depth=2, release=schedule.close)
+            decoding = Prefetch(
+                chosen_frames(path, settings, stats, schedule), depth=2, release=schedule.close
+            )
             stack.callback(decoding.close)
-            scaling = scaled(decoding, settings.work_max_side, stats)
-            samples = Prefetch(scaling, depth=2, release=decoding.close)
+            samples = Prefetch(
+                scaled(decoding, settings.work_max_side, stats), depth=2, release=decoding.close
+            )
+            stack.callback(samples.close)
             for sample in samples:
                 work.take(sample)
                 if progress is not None and info.duration_ms > 0:

@@ -22,6 +22,10 @@ class _Failed:
 _DONE = object()
 
 
+class PrefetchClosedError(RuntimeError):
+    """Raised to a reader of a Prefetch closed while it read: what it read is not the whole source."""
+
+
 class Prefetch(Generic[T]):
     """Iterate `source` in a thread, at most `depth` items ahead; errors re-raise in the consumer.
 
@@ -66,9 +70,10 @@ class Prefetch(Generic[T]):
                 try:
                     item = self._queue.get(timeout=0.1)
                 except queue.Empty:
-                    # Closed meanwhile (its consumer's consumer stopped): nothing more will come.
+                    # Closed meanwhile (its reader's reader stopped): nothing more will come, and what
+                    # came is not the whole source, so the reader must not end as if it were.
                     if self._stop.is_set():
-                        return
+                        raise PrefetchClosedError("read after the prefetch was closed") from None
                     continue
                 if item is _DONE:
                     return

@@ -25,7 +25,9 @@ class ModelRef:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Seconds spent per stage; decode runs in its own thread, so the stages overlap in `total_s`."""
+    """Seconds spent per stage; decoding and scaling run in threads of their own, so the stages overlap
+    in `total_s`. `decode_s` is those two threads' time in their loops, which includes the decoder's
+    waits for the detector's answers (`tagger.sampling.DetectionSchedule`): an upper bound on the work."""
 
     decode_s: float
     detect_s: float

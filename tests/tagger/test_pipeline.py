@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tagger import pipeline
 from tagger.arrays import Image
 from tagger.crop_store import FileCropStore
 from tagger.detections import Detections
@@ -25,6 +26,7 @@ from tagger.linking.locate import Located
 from tagger.models.cards import DetectorSpec
 from tagger.pipeline import DecodeStats, change_map, mean_change, sampled_frames, tag_video
 from tagger.placements import Keyframe, Placement
+from tagger.prefetch import Prefetch
 from tagger.result import Shot, TagResult, VideoSummary
 from tagger.sampling import DetectionSchedule
 from tagger.settings import TaggerSettings
@@ -510,16 +512,27 @@ class BreaksOnTheFourthFrame(ColourDetector):
         return super().detect(frames)
 
 
-def test_a_detection_error_stops_decoding_and_scaling_at_once(two_shot_video: Path, tmp_path: Path) -> None:
+def test_a_detection_error_stops_decoding_and_scaling_at_once(
+    two_shot_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The decoder runs ahead of the detector only so far, then waits for its answers: stopped by the
-    # error, it must be released rather than waited for (it used to hold the error back 10 s).
-    # (Threads of work still running elsewhere in the test session are not this job's.)
-    before = set(threading.enumerate())
+    # error, it must be released rather than waited for (it used to hold the error back 10 s, the
+    # prefetch's join timeout, and then leave the decoder behind).
+    stages: list[Prefetch[Any]] = []
+
+    class Recorded(Prefetch[Any]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            stages.append(self)
+
+    monkeypatch.setattr(pipeline, "Prefetch", Recorded)
+    started = time.perf_counter()
     with pytest.raises(RuntimeError, match="the detector's runtime went away"):
         tag_video(two_shot_video, settings=settings(), detector=BreaksOnTheFourthFrame(tiny_spec(tmp_path)))
 
-    left = [t for t in threading.enumerate() if t.name == "reelcart-prefetch" and t not in before]
-    assert left == []
+    assert len(stages) == 2  # decoding, scaling
+    assert [stage.running for stage in stages] == [False, False]
+    assert time.perf_counter() - started < 5.0
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from tagger.exceptions import VideoError
-from tagger.prefetch import Prefetch
+from tagger.prefetch import Prefetch, PrefetchClosedError
 
 
 def test_items_arrive_in_order() -> None:
@@ -64,7 +64,7 @@ def test_a_producer_waiting_on_its_consumer_is_released_when_the_consumer_stops(
     assert not stream.running
 
 
-def test_a_stage_reading_a_closed_stage_ends_instead_of_waiting_for_it() -> None:
+def test_a_stage_reading_a_closed_stage_stops_instead_of_waiting_for_it() -> None:
     held = threading.Event()
 
     def slow() -> Iterator[int]:
@@ -88,3 +88,20 @@ def test_a_stage_reading_a_closed_stage_ends_instead_of_waiting_for_it() -> None
 def _fail_on_the_first(stream: Prefetch[int]) -> None:
     for _ in stream:
         raise RuntimeError("the detector failed")
+
+
+def test_a_prefetch_closed_while_read_says_so_rather_than_ending_as_if_complete() -> None:
+    held = threading.Event()
+
+    def slow() -> Iterator[int]:
+        yield 1
+        held.wait()
+        yield 2
+
+    stream = Prefetch(slow(), depth=1, release=held.set)
+    reader = iter(stream)
+    assert next(reader) == 1
+    stream.close()  # its reader's reader stopped, say
+
+    with pytest.raises(PrefetchClosedError, match="closed"):
+        next(reader)
