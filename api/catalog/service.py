@@ -27,7 +27,7 @@ from api.columns import utcnow
 from api.errors import EditConflict, InvalidInput, NotFound
 from api.ownership import get_owned
 from api.patching import non_null_changes
-from api.review.models import PRODUCT_DELETED, Placement, PlacementStatus, ReviewAction, placement_snapshot
+from api.review.models import PRODUCT_DELETED, Placement, PlacementStatus, history_entry, placement_snapshot
 from api.versioning import claim_next_version, etag, if_match_names
 from commerce.exceptions import MoneyError
 from commerce.money import Money
@@ -449,16 +449,7 @@ def delete_product(session: Session, product: Product, actor: str) -> list[uuid.
         placement.version += 1
         placement.updated_at = utcnow()
         session.add(placement)
-        session.add(
-            ReviewAction(
-                brand_id=placement.brand_id,
-                placement_id=placement.id,
-                actor=actor,
-                action=PRODUCT_DELETED,
-                before=before,
-                after=placement_snapshot(placement),
-            )
-        )
+        session.add(history_entry(placement, actor, PRODUCT_DELETED, before))
     session.flush()
     session.execute(delete(Variant).where(col(Variant.product_id) == product.id))
     session.execute(delete(ProductImage).where(col(ProductImage.product_id) == product.id))

@@ -121,15 +121,18 @@ def placement_snapshot(placement: Placement) -> dict[str, Any]:
     }
 
 
-def history_entry(placement: Placement, actor: str, action: str, before: dict[str, Any]) -> ReviewAction:
-    """`actor`'s entry in a placement's history: `action`, from `before` to the placement as it is now."""
+def history_entry(
+    placement: Placement, actor: str, action: str, before: dict[str, Any], why: dict[str, Any] | None = None
+) -> ReviewAction:
+    """`actor`'s entry in a placement's history: `action`, from `before` to the placement as it is now
+    (with `why` beside it in `after`, when the actor says why)."""
     return ReviewAction(
         brand_id=placement.brand_id,
         placement_id=placement.id,
         actor=actor,
         action=action,
         before=before,
-        after=placement_snapshot(placement),
+        after=placement_snapshot(placement) | (why or {}),
     )
 
 
@@ -137,14 +140,7 @@ def linker_action(placement: Placement, action: str, before: dict[str, Any]) -> 
     """The linker's entry in a placement's history (`LINKER_ACTOR`): it approved it (at tagging, or in a
     re-link), withdrew or moved it, from `before` to the placement as it is now, with why (`linker_why`):
     the placement keeps only its latest link's reason, which the next re-link overwrites."""
-    return ReviewAction(
-        brand_id=placement.brand_id,
-        placement_id=placement.id,
-        actor=LINKER_ACTOR,
-        action=action,
-        before=before,
-        after=placement_snapshot(placement) | linker_why(placement),
-    )
+    return history_entry(placement, LINKER_ACTOR, action, before, why=linker_why(placement))
 
 
 def linker_why(placement: Placement) -> dict[str, Any]:
