@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.catalog.models import Product
+from tests.api.concurrency import skip_unless_postgres
 from tests.utils.api import BrandAccount
 
 YOGHURT: dict[str, Any] = {
@@ -198,8 +199,7 @@ def test_the_schema_documents_412_on_product_patch_and_428_only_where_if_match_i
 def test_concurrent_patches_of_one_version_let_exactly_one_through(
     client: TestClient, engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     product = _created(client, brand)
     url = f"/v1/products/{product['id']}"
     barrier = threading.Barrier(8)

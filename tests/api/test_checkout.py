@@ -31,6 +31,7 @@ from tests.api.commerce_support import (
     connect_stripe,
     make_shoppable,
 )
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_product
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.stripe_fake import error_reply
@@ -199,8 +200,7 @@ def test_without_a_click_id_every_request_is_its_own_tap(
 def test_concurrent_double_taps_make_one_row_and_one_session(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
 
     # When eight copies of one tap arrive at once
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -27,6 +26,7 @@ from api.review.models import PRODUCT_DELETED, Placement, ReviewAction
 from api.review.service import approve
 from api.settings import ApiSettings
 from tests.api.commerce_support import Shoppable, World
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.utils.api import BrandAccount
 
@@ -99,11 +99,6 @@ def test_a_variant_nobody_bought_is_deleted_beside_a_sold_one(
 # Concurrent writers ------------------------------------------------------------------------------
 
 
-def _postgres_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
-
-
 def _in_background(request: Callable[[], httpx.Response]) -> tuple[threading.Thread, dict[str, Any]]:
     """Send a request on another thread; `done` holds its response once it has one."""
     done: dict[str, Any] = {}
@@ -160,7 +155,7 @@ def _reviewer(brand: BrandAccount) -> Principal:
 def test_a_deletion_after_a_reviewers_uncommitted_approval_waits_and_takes_the_hotspot_down(
     world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     product, chosen_later = _awaiting_review(engine, settings, brand)
     # Given a reviewer approving the placement as the product, not committed yet, when the brand deletes
     # the product meanwhile
@@ -186,7 +181,7 @@ def test_a_deletion_after_a_reviewers_uncommitted_approval_waits_and_takes_the_h
 def test_an_approval_after_an_uncommitted_deletion_waits_and_is_refused_as_a_product_not_in_the_catalog(
     world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     product, chosen_later = _awaiting_review(engine, settings, brand)
     loaded = world.client.get(f"/v1/placements/{chosen_later.id}", headers=brand.headers)
     with Session(engine) as deleting:
@@ -214,7 +209,7 @@ def test_an_approval_after_an_uncommitted_deletion_waits_and_is_refused_as_a_pro
 def test_a_deletion_after_an_uncommitted_checkout_waits_and_is_refused_as_sold(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     with Session(engine) as shopper:
         # Given a checkout of the hoodie being recorded, not committed yet
         shopper.add(
@@ -246,7 +241,7 @@ def test_a_deletion_after_an_uncommitted_checkout_waits_and_is_refused_as_sold(
 def test_a_checkout_after_an_uncommitted_deletion_waits_and_finds_the_variant_gone(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     with Session(engine) as deleting:
         # Given the hoodie's deletion, not committed yet
         product = deleting.get(Product, hoodie.product.id)
@@ -279,7 +274,7 @@ def test_a_product_with_a_variant_of_another_product_sold_is_deleted(
 def test_a_bulk_approval_during_a_deletion_waits_and_approves_what_is_left(
     world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     # Given confident links to a tea and to a coffee, awaiting review, and the coffee's deletion under way
     tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
     coffee, _ = make_product(engine, brand.brand.id, "Coffee", sku="COFFEE-1")
@@ -309,7 +304,7 @@ def test_a_bulk_approval_during_a_deletion_waits_and_approves_what_is_left(
 def test_deleting_the_last_variant_after_a_reviewers_uncommitted_approval_waits_and_is_refused(
     world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    _postgres_only(engine)
+    skip_unless_postgres(engine)
     product, chosen_later = _awaiting_review(engine, settings, brand)
     with Session(engine) as session:
         (variant,) = session.exec(select(Variant).where(Variant.product_id == product.id)).all()

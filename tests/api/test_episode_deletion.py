@@ -22,6 +22,7 @@ from api.jobs.models import JobState
 from api.review.models import Placement, PlacementStatus, ReviewAction
 from api.settings import ApiSettings
 from tests.api.commerce_support import Shoppable, World, connect_stripe, make_shoppable
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_checkout, make_placement, make_product
 from tests.api.test_episode_media import disk_full, make_gif, run_transcodes, stored_episodes
 from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
@@ -211,8 +212,7 @@ def test_another_brands_episode_is_not_found_and_kept(
 def test_events_and_checkouts_racing_a_deletion_get_answers_not_errors(
     client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     video = make_video(tmp_path / "pilot.mp4")
     for round_number in range(4):
         data = uploaded(client, brand, video, title=f"Round{round_number}")
@@ -243,8 +243,7 @@ def test_events_and_checkouts_racing_a_deletion_get_answers_not_errors(
 def test_a_checkout_racing_a_deletion_either_keeps_the_episode_or_finds_it_gone(
     world: World, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     connect_stripe(world.client, brand)
     for round_number in range(6):
         item = make_shoppable(engine, settings, brand, sku=f"HOODIE-{round_number}")

@@ -27,6 +27,7 @@ from api.review.models import Placement, PlacementStatus
 from api.review.schemas import SkuCandidate
 from api.settings import ApiSettings
 from tagger.exceptions import VideoError
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_episode, make_product
 from tests.utils.api import BrandAccount, RecordingQueue, make_video, upload_episode
 
@@ -329,8 +330,7 @@ class TaggerDuringADeletion(FakeTagger):
 def test_a_tag_job_approving_a_product_being_deleted_waits_and_stores_the_placement_for_review(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     cola, _ = make_product(engine, brand.brand.id, "Cola 330 ml", sku="COLA-1")
     tagger = TaggerDuringADeletion([_draft(cola.id, PlacementStatus.APPROVED, link_confidence=0.93)])
     answers: dict[str, tuple[TestClient, dict[str, str]]] = {}

@@ -44,6 +44,7 @@ from api.timeline.service import rebuild_timeline
 from tagger.exceptions import ModelError
 from tagger.linking import CatalogIndexError
 from tagger.linking.decision import DecisionInputs, LinkThresholds
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.api.fake_linking import (
     FAKE_INDEX,
@@ -1116,8 +1117,7 @@ def _answered_after(deletion: Session, request: Callable[[], Any]) -> Any:
 def test_a_relink_choosing_a_product_being_deleted_waits_and_leaves_the_placement_for_review(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     _, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
     placement = make_placement(engine, episode, candidates=[pear], thumbnail_path=crop_file(tmp_path))
@@ -1139,8 +1139,7 @@ def test_a_relink_choosing_a_product_being_deleted_waits_and_leaves_the_placemen
 def test_a_settings_job_and_a_deletion_of_the_product_it_keeps_never_wait_on_each_other(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     _, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
     # Given the linker's approval of the pear at 0.85, which a level of 0.84 keeps
@@ -1204,8 +1203,7 @@ def test_a_settings_job_meeting_a_product_being_deleted_steps_back_and_decides_o
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     apple, episode = _catalog_and_episode(engine, settings, brand, tmp_path)
     pear, _ = make_product(engine, brand.brand.id, "Pressed Pear", sku="PP-1")
     crops = tmp_path / "crops"
@@ -1553,8 +1551,7 @@ def test_the_linkers_approval_of_a_sibling_moves_to_the_product_shown_once_it_jo
 def test_a_queued_job_a_change_joins_cannot_start_before_the_change_is_stored(
     engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     with Session(engine) as session:
         queued = LinkJob(brand_id=brand.brand.id, linker_decided_only=True)
         session.add(queued)

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -25,6 +24,7 @@ from api.review.models import Placement, PlacementStatus
 from api.settings import ApiSettings
 from api.timeline.service import rebuild_timeline
 from tagger.linking.decision import DecisionInputs
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_episode, make_product
 from tests.api.fake_linking import (
     FAKE_INDEX,
@@ -264,8 +264,7 @@ def _held_for(engine: Engine, model: type[Any], row_id: uuid.UUID, seconds: floa
 def test_a_decide_only_batch_waits_on_no_lock_and_decides_what_others_held_afterwards(
     engine: Engine, settings: ApiSettings, brand: BrandAccount, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     episode, placements = _approvals_at_085(engine, settings, brand, tmp_path, 5)
     job_id = decide_only_job(engine, brand.brand.id, 0.9)  # raised: every approval withdrawn
     linker = FixedLinker(str(uuid.uuid4()), 0.1)  # never asked: every link is decided from its inputs

@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 from functools import partial
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine
@@ -23,6 +22,7 @@ from api.jobs.recovery import JobSupervisor, mark_published, take_for_threads, u
 from api.linking.models import LinkJob
 from api.linking.service import LinkingService
 from api.settings import ApiSettings
+from tests.api.concurrency import skip_unless_postgres
 from tests.utils.api import BrandAccount
 
 
@@ -177,8 +177,7 @@ def test_a_one_box_supervisor_hands_out_a_job_another_process_queued_once_and_on
 def test_of_two_processes_that_both_see_a_job_unpublished_one_takes_it(
     engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     with Session(engine, expire_on_commit=False) as session:
         job = LinkJob(brand_id=brand.brand.id, created_at=utcnow() - timedelta(minutes=5))
         session.add(job)

@@ -20,6 +20,7 @@ from api.catalog.models import Product, Variant
 from api.review.models import Placement, PlacementStatus
 from api.review.service import approve
 from api.settings import ApiSettings
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_episode, make_placement, make_product
 from tests.utils.api import BrandAccount, make_video
 
@@ -151,8 +152,7 @@ def test_a_write_without_if_match_is_refused_with_428(
 def test_concurrent_edits_of_one_version_let_exactly_one_through(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     episode = make_episode(engine, brand.brand.id, settings, duration_ms=20_000)
     placement = make_placement(engine, episode)
     stale = {**brand.headers, "If-Match": '"1"'}
@@ -555,8 +555,7 @@ def test_bulk_approve_never_reaches_below_the_floor(
 def test_two_approvals_in_one_episode_at_once_both_reach_its_timeline(
     client: TestClient, engine: Engine, settings: ApiSettings, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     tea, _ = make_product(engine, brand.brand.id, "Tea", sku="TEA-1")
     episode = make_episode(engine, brand.brand.id, settings)
     first, second = (make_placement(engine, episode, start_ms=s, end_ms=s + 1000) for s in (1000, 5000))

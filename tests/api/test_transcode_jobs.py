@@ -21,6 +21,7 @@ from api.jobs.models import JobState
 from api.jobs.queue import JobKind
 from api.jobs.recovery import requeue_stale_jobs
 from api.settings import ApiSettings
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.test_episode_media import (
     assert_no_server_detail,
     disk_full,
@@ -253,8 +254,7 @@ def test_a_malformed_idempotency_key_is_a_422_before_the_body_is_stored(
 def test_uploads_racing_with_one_key_register_one_episode(
     client: TestClient, brand: BrandAccount, engine: Engine, settings: ApiSettings, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     data = make_video(tmp_path / "clip.mp4").read_bytes()
 
     with ThreadPoolExecutor(max_workers=4) as pool:

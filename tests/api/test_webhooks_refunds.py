@@ -19,6 +19,7 @@ from api.columns import utcnow
 from api.webhooks.held_refunds import HOLD_FOR
 from api.webhooks.models import HeldRefund
 from tests.api.commerce_support import ACCOUNT, SHOP, Shoppable, World, shopify_delivery, stripe_delivery
+from tests.api.concurrency import skip_unless_postgres
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.stripe_fake import NOW, error_reply
 from tests.utils.api import BrandAccount
@@ -120,8 +121,7 @@ def test_stripe_refund_events_out_of_order_or_delivered_again_count_once(
 def test_refund_snapshots_delivered_at_once_settle_on_the_largest(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     order = stripe_paid(world, hoodie, engine)
     # Six refunds of 10.00 each: Stripe's six snapshots of the charge, all delivered at the same moment
     bodies = [
@@ -238,8 +238,7 @@ def test_a_held_refund_is_forgotten_after_a_week(
 def test_a_refund_and_its_order_delivered_at_the_same_moment_count_once(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     tap(world, hoodie, quantity=2)
     bodies = [
         world.stripe.refunded_event("cs_test_0001", "evt_refund_race", ACCOUNT, refunded=11980),

@@ -33,6 +33,7 @@ from tests.api.commerce_support import (
     shopify_delivery,
     stripe_delivery,
 )
+from tests.api.concurrency import skip_unless_postgres
 from tests.api.factories import make_placement, make_product
 from tests.commerce.fakes.loopback import Reply
 from tests.commerce.fakes.shopify_fake import product_node, variant_node
@@ -428,8 +429,7 @@ def test_analytics_reconcile_with_the_orders_webhooks_create(
 def test_concurrent_shopify_deliveries_of_one_order_under_different_event_ids_count_once(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     # Given one Shopify order that two webhook subscriptions deliver, each with its own event id
     tap(world, hoodie, provider="shopify")
     body = world.shopify.order_webhook(cart_number=1, order_number=91)
@@ -796,8 +796,7 @@ def deliver_at_once(world: World, deliveries: list[tuple[str, dict[str, Any], st
 def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     # Given one order whose create (pending) and paid deliveries, each from two subscriptions, race
     tap(world, hoodie, provider="shopify")
     pending = pending_order(world, 85)
@@ -822,8 +821,7 @@ def test_concurrent_orders_create_and_orders_paid_for_one_order_count_once(
 def test_concurrent_cancel_create_and_paid_for_one_order_leave_it_cancelled(
     world: World, hoodie: Shoppable, engine: Engine, brand: BrandAccount
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     # Given a cancelled order whose three topics, each from two subscriptions, Shopify delivers at
     # once after an outage (in no order: create and paid carry the order before it was cancelled)
     tap(world, hoodie, provider="shopify")

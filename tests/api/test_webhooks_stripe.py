@@ -22,6 +22,7 @@ from tests.api.commerce_support import (
     stripe_delivery,
     stripe_event_body,
 )
+from tests.api.concurrency import skip_unless_postgres
 from tests.utils.api import BrandAccount
 from tests.utils.webhooks import count, paid_body, paid_order_row, receipt, rows, tap
 
@@ -300,8 +301,7 @@ def test_a_session_reported_by_another_stripe_account_is_ignored(
 def test_concurrent_duplicate_deliveries_record_one_order(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
 
     # Given a paid checkout
     tap(world, hoodie)
@@ -320,8 +320,7 @@ def test_concurrent_duplicate_deliveries_record_one_order(
 def test_concurrent_different_events_for_one_purchase_record_one_order(
     world: World, hoodie: Shoppable, engine: Engine
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL; the in-memory SQLite shares one connection")
+    skip_unless_postgres(engine)
     tap(world, hoodie)
     bodies = [paid_body(world, event_id=f"evt_paid_{n}") for n in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
