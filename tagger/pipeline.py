@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from tagger.arrays import Image
+from tagger.blas_threads import limit_blas_threads
 from tagger.crop_store import FileCropStore
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
@@ -185,6 +186,7 @@ def tag_video(
     """
     settings = settings or TaggerSettings()
     started = time.perf_counter()
+    limit_blas_threads(settings.blas_threads)
     info = probe_video(path)
     _check_size(path, info, settings)
     detector = detector or load_detector(settings)

@@ -37,6 +37,10 @@ class TaggerSettings(BaseSettings):
     # ONNX Runtime intra-op threads (0: one per core). One is measured fastest: decoding runs in a
     # parallel thread, and extra ONNX Runtime threads spin-wait for cores the decoder is using.
     intra_op_threads: int = Field(default=1, ge=0, le=256)
+    # numpy's BLAS threads in a process that tags (0: BLAS's own choice, one per core). One: its float
+    # products are small and the tagger's own threads keep the cores busy, so BLAS's extra threads only
+    # spun waiting (`tagger.blas_threads`). Process-wide from the first tag job on.
+    blas_threads: int = Field(default=1, ge=0, le=256)
 
     # Sampling: the detector runs at this rate plus on the first frames after every cut.
     sample_fps: float = Field(default=2.5, gt=0.0, le=120.0)

@@ -213,6 +213,23 @@ def test_given_more_decoder_threads_when_tagged_then_the_very_same_placements(
     ]
 
 
+@pytest.mark.parametrize("threads", [0, 3])
+def test_a_tag_job_holds_blas_to_its_settings_thread_count(
+    two_shot_video: Path, tmp_path: Path, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's BLAS is capped before the job's threads start (one thread by default: its idle threads
+    spun beside the tagger's own, `tagger.blas_threads`)."""
+    asked: list[int] = []
+    monkeypatch.setattr("tagger.pipeline.limit_blas_threads", asked.append)
+
+    tag_video(
+        two_shot_video, settings=settings(blas_threads=threads), detector=ColourDetector(tiny_spec(tmp_path))
+    )
+
+    assert asked == [threads]
+    assert TaggerSettings().blas_threads == 1
+
+
 def test_progress_goes_from_zero_to_one_in_order(tagged: Tagged) -> None:
     assert tagged.progress[0] == 0.0
     assert tagged.progress[-1] == 1.0
