@@ -47,16 +47,17 @@ def test_a_consumer_that_stops_early_stops_the_producer() -> None:
     assert len(produced) == count
 
 
+def _one_then_held(until: threading.Event) -> Iterator[int]:
+    """Yields 1, then waits for `until` before yielding 2: a stage held by the one after it."""
+    yield 1
+    until.wait()
+    yield 2
+
+
 def test_a_producer_waiting_on_its_consumer_is_released_when_the_consumer_stops() -> None:
+    # Like the decoder waiting for the detector's answer about an earlier frame.
     answered = threading.Event()
-
-    def waits_for_answers() -> Iterator[int]:
-        yield 1
-        # Like the decoder waiting for the detector's answer about an earlier frame.
-        answered.wait()
-        yield 2
-
-    stream = Prefetch(waits_for_answers(), depth=1, release=answered.set)
+    stream = Prefetch(_one_then_held(answered), depth=1, release=answered.set)
     with pytest.raises(RuntimeError, match="the detector failed"):
         _fail_on_the_first(stream)
 
@@ -66,13 +67,7 @@ def test_a_producer_waiting_on_its_consumer_is_released_when_the_consumer_stops(
 
 def test_a_stage_reading_a_closed_stage_stops_instead_of_waiting_for_it() -> None:
     held = threading.Event()
-
-    def slow() -> Iterator[int]:
-        yield 1
-        held.wait()
-        yield 2
-
-    first = Prefetch(slow(), depth=1, release=held.set)
+    first = Prefetch(_one_then_held(held), depth=1, release=held.set)
     second = Prefetch((item * 10 for item in first), depth=1, release=first.close)
     seen = []
     for item in second:
@@ -92,13 +87,7 @@ def _fail_on_the_first(stream: Prefetch[int]) -> None:
 
 def test_a_prefetch_closed_while_read_says_so_rather_than_ending_as_if_complete() -> None:
     held = threading.Event()
-
-    def slow() -> Iterator[int]:
-        yield 1
-        held.wait()
-        yield 2
-
-    stream = Prefetch(slow(), depth=1, release=held.set)
+    stream = Prefetch(_one_then_held(held), depth=1, release=held.set)
     reader = iter(stream)
     assert next(reader) == 1
     stream.close()  # its reader's reader stopped, say
