@@ -31,6 +31,13 @@ With --joined they are episode-joined-<seed>.mp4 and truth-joined-<seed>.json: t
 product shot's photo in the frame's upper half from the first frame, joined 0.5-1.5 s in by the
 photo of the seed's next product (another SKU) sliding up into the lower half over 1 s (the truth's
 `also`), as a second product brought into a shot where the first is held.
+
+With --wide they are episode-wide-<seed>.mp4 and truth-wide-<seed>.json: the same shots, each product
+shot's photo inset at 35-55 % of the frame's width (about 190-300 px across in the tagger's 960 px
+working frame, against 540 in the plain episodes) over a product-free scene from ../shared/data/videos,
+somewhere in the frame's middle, as a product seen in a wider shot rather than held up to the camera.
+What it measures: whether products whose print is small in the frame are found, and by which proposals
+(the general detector's boxes, linked from their crops, or the packshot's print located in the frame).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ import cv2
 import numpy as np
 from build_grocery_eval import OWN_PRINT_MARKS, brand_of, default_data_dir, write_marked_catalog
 
-from tagger.synthetic_episode import Joining, ShotSpec, render_episode
+from tagger.synthetic_episode import Inset, Joining, ShotSpec, render_episode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRODUCT_FREE_EVERY = 5
@@ -193,6 +200,32 @@ def joined(specs: list[ShotSpec], seed: int) -> list[ShotSpec]:
     return shots
 
 
+# How large a --wide episode's product photo is: this share of the frame's width (uniform), against the
+# whole width in the plain episodes; its centre anywhere in the middle of the frame.
+WIDE_SHARE = (0.35, 0.55)
+WIDE_CENTRE_X = (0.3, 0.7)
+WIDE_CENTRE_Y = (0.35, 0.7)
+
+
+def widened(specs: list[ShotSpec], seed: int, free: list[Path]) -> list[ShotSpec]:
+    """The same shots, each product shot's photo inset smaller in a product-free scene, as a product
+    seen in a wider shot. The sizes, places and scenes have a generator of their own, so the shots
+    themselves are those of the plain episode of `seed`."""
+    rng = np.random.default_rng([seed, 3])
+    shots = []
+    for spec in specs:
+        if spec.sku is None:
+            shots.append(spec)
+            continue
+        inset = Inset(
+            scene=free[int(rng.integers(len(free)))],
+            share=float(rng.uniform(*WIDE_SHARE)),
+            centre=(float(rng.uniform(*WIDE_CENTRE_X)), float(rng.uniform(*WIDE_CENTRE_Y))),
+        )
+        shots.append(replace(spec, inset=inset))
+    return shots
+
+
 def scene_photos(photos: list[tuple[Path, int]], shown: set[Path], skus: dict[int, str]) -> dict[str, Path]:
     """For each product, its first val photo (in the dataset's order) that no episode shows: a photo of
     the pack as sold, in the shop, that the episodes are not made of."""
@@ -251,6 +284,12 @@ def main() -> None:
         "(episode-joined-<seed>.mp4, truth-joined-<seed>.json)",
     )
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="each product photo is inset at 35-55 %% of the frame's width in a product-free scene, as "
+        "a product seen in a wider shot (episode-wide-<seed>.mp4, truth-wide-<seed>.json)",
+    )
+    parser.add_argument(
         "--catalogs-only",
         action="store_true",
         help="write CATALOG.csv and CATALOG-SCENES.json for --seeds and --shots without rendering the "
@@ -261,8 +300,8 @@ def main() -> None:
         parser.error(
             f"{args.data} is not GroceryStoreDataset (no classes.csv); set --data or REELCART_SHARED_DIR"
         )
-    if args.enter and args.joined:
-        parser.error("--enter and --joined build different episodes: choose one")
+    if sum((args.enter, args.joined, args.wide)) > 1:
+        parser.error("--enter, --joined and --wide build different episodes: choose one")
     width, height = (int(side) for side in args.size.lower().split("x"))
     videos = args.videos or args.data.parent / "videos"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -275,11 +314,14 @@ def main() -> None:
         shown |= {spec.image for spec in specs if spec.sku is not None}
         if args.catalogs_only:
             continue
-        name = f"enter-{seed}" if args.enter else f"joined-{seed}" if args.joined else str(seed)
+        variant = "enter" if args.enter else "joined" if args.joined else "wide" if args.wide else None
+        name = f"{variant}-{seed}" if variant is not None else str(seed)
         if args.enter:
             specs = entering(specs, seed)
         if args.joined:
             specs = joined(specs, seed)
+        if args.wide:
+            specs = widened(specs, seed, free)
         truth = render_episode(specs, args.out / f"episode-{name}.mp4", size=(width, height), fps=args.fps)
         # (`visible_ms` only where a product enters mid-shot, `also` only where another joins it: plain
         # truths keep their three keys.)

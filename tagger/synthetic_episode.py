@@ -7,7 +7,10 @@ product-free shot fills the frame with its photo. A product shot may open on the
 and have the photo slide in from the bottom edge mid-shot (`ShotSpec.enter_ms`), as a product picked
 up or carried into view. A product shot may also be joined mid-shot by a second product
 (`ShotSpec.joined_by`): its photo, and the second photo sliding in below it, each in one half of the
-frame, as a second product brought into a shot where the first is already held.
+frame, as a second product brought into a shot where the first is already held. A product shot may
+instead show its photo smaller, inset in a scene (`ShotSpec.inset`: a frame of the sample videos across
+the whole frame), as a product seen in a wider shot rather than held up to the camera: its print is
+then a few times smaller in the frame.
 `scripts/build_episode_eval.py` chooses the photos.
 """
 
@@ -38,6 +41,21 @@ class Joining:
 
 
 @dataclass(frozen=True, slots=True)
+class Inset:
+    """A product shot's photo shown smaller, over a scene: its centre square `share` of the frame's
+    width across, centred at `centre` (fractions of the frame's width and height; the square is kept
+    inside the frame), over `scene` covering the whole frame."""
+
+    scene: Path
+    share: float
+    centre: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"an inset's share of the frame width must be in (0, 1], got {self.share}")
+
+
+@dataclass(frozen=True, slots=True)
 class ShotSpec:
     image: Path
     duration_ms: int
@@ -51,6 +69,9 @@ class ShotSpec:
     # A second product joining this (product) shot mid-shot; the shot's own product is then in view
     # from the first frame, in the frame's upper half.
     joined_by: Joining | None = None
+    # The product shot's photo inset smaller in a scene instead of across the frame's width over its
+    # own blurred copy; in view from the first frame (neither entering nor joined).
+    inset: Inset | None = None
 
 
 # How long a product takes to slide into view: about as long as a hand takes to lift a carton into the
@@ -145,9 +166,24 @@ def product_canvas(photo: Image, width: int, height: int) -> Image:
     return with_square(*product_layers(photo, width, height))
 
 
+def inset_canvas(photo: Image, scene: Image, width: int, height: int, inset: Inset) -> Image:
+    """The photo's centre square, `inset.share` of the frame's width across, over the scene covering
+    the frame, centred at `inset.centre` as far as the frame allows."""
+    canvas = _cover(scene, width, height)
+    side = max(1, min(width, height, round(width * inset.share)))
+    left = min(max(round(inset.centre[0] * width - side / 2), 0), width - side)
+    top = min(max(round(inset.centre[1] * height - side / 2), 0), height - side)
+    canvas[top : top + side, left : left + side] = centre_square(photo, side)
+    return canvas
+
+
 def shot_canvas(spec: ShotSpec, width: int, height: int) -> Image:
     photo = _read(spec.image)
-    return product_canvas(photo, width, height) if spec.sku is not None else _cover(photo, width, height)
+    if spec.sku is None:
+        return _cover(photo, width, height)
+    if spec.inset is not None:
+        return inset_canvas(photo, _read(spec.inset.scene), width, height, spec.inset)
+    return product_canvas(photo, width, height)
 
 
 def camera_frame(canvas: Image, progress: float, spec: ShotSpec) -> Image:
@@ -179,6 +215,8 @@ def _entry(spec: ShotSpec, width: int, height: int) -> _Entry | None:
     enters."""
     if spec.sku is None:
         return None
+    if spec.inset is not None and (spec.joined_by is not None or spec.enter_ms is not None):
+        raise ValueError(f"{spec.image.name}: an inset product is in view from its shot's start, alone")
     if spec.joined_by is not None:
         if spec.enter_ms is not None:
             raise ValueError(f"{spec.image.name}: a joined shot's own product is in view from its start")

@@ -200,3 +200,27 @@ def test_joined_shots_keep_the_plain_episodes_shots_and_bring_in_another_product
         assert (after.joined_by.image, after.joined_by.sku) in {(spec.image, spec.sku) for spec in products}
         assert low <= after.joined_by.enter_ms <= high < before.duration_ms
     assert builder.joined(plain, 2) == joined  # the same seed, the same shots
+
+
+def test_wide_shots_keep_the_plain_episodes_shots_and_inset_each_product_in_a_product_free_scene(
+    builder: ModuleType, tmp_path: Path
+) -> None:
+    photos, skus, frames = plan_inputs(tmp_path)
+    plain = builder.plan_shots(2, photos, skus, frames, 30)
+
+    wide = builder.widened(plain, 2, frames)
+
+    low, high = builder.WIDE_SHARE
+    for before, after in zip(plain, wide, strict=True):
+        assert before.inset is None
+        if before.sku is None:
+            assert after == before
+            continue
+        assert after == dataclasses.replace(before, inset=after.inset)
+        assert after.inset is not None
+        assert after.inset.scene in frames
+        assert low <= after.inset.share <= high
+        assert builder.WIDE_CENTRE_X[0] <= after.inset.centre[0] <= builder.WIDE_CENTRE_X[1]
+        assert builder.WIDE_CENTRE_Y[0] <= after.inset.centre[1] <= builder.WIDE_CENTRE_Y[1]
+    assert builder.widened(plain, 2, frames) == wide  # the same seed, the same insets
+    assert len({spec.inset.share for spec in wide if spec.inset is not None}) > 1

@@ -13,9 +13,11 @@ from tagger.exceptions import VideoError
 from tagger.probe import probe_video
 from tagger.synthetic_episode import (
     ENTRY_MS,
+    Inset,
     Joining,
     ShotSpec,
     camera_frame,
+    inset_canvas,
     pair_layers,
     product_canvas,
     product_layers,
@@ -174,3 +176,72 @@ def test_a_joined_shot_whose_own_product_enters_too_is_refused(tmp_path: Path) -
 
     with pytest.raises(ValueError, match="own product is in view from its start"):
         render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+
+
+def scene(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (90, 160)) -> Path:
+    cv2.imwrite(str(path), np.full((size[1], size[0], 3), colour, dtype=np.uint8))
+    return path
+
+
+def test_an_inset_product_is_its_photos_centre_square_at_its_share_of_the_width_over_the_scene(
+    tmp_path: Path,
+) -> None:
+    image = np.asarray(cv2.imread(str(photo(tmp_path / "p.png", (0, 0, 255)))), dtype=np.uint8)
+    green = np.full((50, 40, 3), (0, 255, 0), dtype=np.uint8)
+
+    canvas = inset_canvas(image, green, 90, 160, Inset(tmp_path / "unused.png", 0.5, (0.5, 0.25)))
+
+    assert canvas.shape == (160, 90, 3)
+    # 45 px across, centred at (45, 40): its red middle there, the photo's grey around it, the scene beyond.
+    assert tuple(canvas[40, 45]) == (0, 0, 255)
+    assert tuple(canvas[20, 25]) == (128, 128, 128)
+    assert tuple(canvas[16, 22]) == (0, 255, 0)
+    assert tuple(canvas[100, 45]) == (0, 255, 0)
+
+
+def test_an_inset_near_the_edge_is_kept_whole_inside_the_frame(tmp_path: Path) -> None:
+    image = np.asarray(cv2.imread(str(photo(tmp_path / "p.png", (0, 0, 255)))), dtype=np.uint8)
+    black = np.zeros((160, 90, 3), dtype=np.uint8)
+
+    canvas = inset_canvas(image, black, 90, 160, Inset(tmp_path / "unused.png", 0.4, (1.0, 1.0)))
+
+    # 36 px square pushed back to the bottom-right corner: its middle is the photo's red.
+    assert tuple(canvas[160 - 18, 90 - 18]) == (0, 0, 255)
+    assert int(canvas[: 160 - 36].max()) == 0
+
+
+def test_an_episode_with_an_inset_product_shows_it_small_over_its_scene(tmp_path: Path) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    green = scene(tmp_path / "scene.png", (0, 255, 0))
+    spec = ShotSpec(red, 1000, "GS-01", zoom=0.0, inset=Inset(green, 0.5, (0.5, 0.5)))
+
+    [truth] = render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+
+    assert truth == TruthShot(0, 1000, "GS-01")
+    first = next(iter(decode_frames(tmp_path / "episode.mp4"))).frame.to_ndarray(format="bgr24")
+    middle, corner = first[64, 36].astype(int), first[5, 5].astype(int)
+    # The product's red in the middle, the scene's green in the corner.
+    assert middle[2] > 150
+    assert middle[1] < 100
+    assert corner[1] > 150
+    assert corner[2] < 100
+
+
+@pytest.mark.parametrize("entering", [True, False])
+def test_an_inset_product_that_enters_or_is_joined_is_refused(tmp_path: Path, entering: bool) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+    inset = Inset(scene(tmp_path / "scene.png", (0, 255, 0)), 0.5, (0.5, 0.5))
+    spec = (
+        ShotSpec(red, 3000, "GS-01", enter_ms=500, inset=inset)
+        if entering
+        else ShotSpec(red, 3000, "GS-01", joined_by=Joining(red, "GS-02", 1000), inset=inset)
+    )
+
+    with pytest.raises(ValueError, match="an inset product is in view from its shot's start, alone"):
+        render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_an_inset_share_outside_the_frame_width_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match="share of the frame width"):
+        Inset(Path("scene.png"), share, (0.5, 0.5))
