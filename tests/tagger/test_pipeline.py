@@ -627,14 +627,12 @@ def test_given_a_catalog_when_tagged_then_a_product_is_found_by_its_print_and_un
     assert no_catalog.timing.locate_s == 0
 
 
-@pytest.mark.parametrize("beside_located", [False, True])
-def test_allowed_to_rest_the_general_detector_skips_the_frames_where_a_located_product_is_followed(
-    held_product_video: Path, tmp_path: Path, beside_located: bool
-) -> None:
-    """The carton is located at the shot's first look and followed to the end. Allowed to rest, the
-    general detector runs on that first frame only (the locator has not looked yet), so the red square
-    beside it (one detection) never becomes a track; by default it runs beside located products, on
-    every sample, and the square is proposed."""
+def tagged_keeping_all(
+    video: Path, tmp_path: Path, *, beside_located: bool
+) -> tuple[TagResult, ColourDetector]:
+    """`video` tagged with an unsure catalog linker that keeps every placement (none dropped as
+    unexplained), the general detector running beside located products or allowed to rest; and that
+    detector, which counts its frames."""
     linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
     detector = ColourDetector(tiny_spec(tmp_path))
     chosen = settings(
@@ -644,8 +642,18 @@ def test_allowed_to_rest_the_general_detector_skips_the_frames_where_a_located_p
         drop_unexplained=False,
         detect_beside_located=beside_located,
     )
+    return tag_video(video, settings=chosen, detector=detector, linker=linker), detector
 
-    result = tag_video(held_product_video, settings=chosen, detector=detector, linker=linker)
+
+@pytest.mark.parametrize("beside_located", [False, True])
+def test_allowed_to_rest_the_general_detector_skips_the_frames_where_a_located_product_is_followed(
+    held_product_video: Path, tmp_path: Path, beside_located: bool
+) -> None:
+    """The carton is located at the shot's first look and followed to the end. Allowed to rest, the
+    general detector runs on that first frame only (the locator has not looked yet), so the red square
+    beside it (one detection) never becomes a track; by default it runs beside located products, on
+    every sample, and the square is proposed."""
+    result, detector = tagged_keeping_all(held_product_video, tmp_path, beside_located=beside_located)
 
     assert detector.calls == result.timing.detected_frames
     sampled = result.funnel.sampled_frames
@@ -679,17 +687,8 @@ def test_a_resting_general_detector_wakes_for_the_rest_of_the_shot_when_somethin
         frames.append(rising)
     frames += [frames[-1]] * 40
     video = write_video(tmp_path / "joined.mp4", frames)
-    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    detector = ColourDetector(tiny_spec(tmp_path))
-    chosen = settings(
-        work_max_side=960,
-        sample_fps=2.5,
-        min_placement_ms=500,
-        drop_unexplained=False,
-        detect_beside_located=False,
-    )
 
-    result = tag_video(video, settings=chosen, detector=detector, linker=linker)
+    result, detector = tagged_keeping_all(video, tmp_path, beside_located=False)
 
     assert len(result.shots) == 1
     assert sorted(p.label for p in result.placements) == ["bottle", "product"]
@@ -704,17 +703,8 @@ def test_a_resting_general_detector_keeps_looking_while_no_print_is_found(tmp_pa
     frame = np.full((540, 960, 3), 90, dtype=np.uint8)
     frame[40:100, 40:100] = (0, 0, 255)
     video = write_video(tmp_path / "square.mp4", [frame] * 45)
-    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    detector = ColourDetector(tiny_spec(tmp_path))
-    chosen = settings(
-        work_max_side=960,
-        sample_fps=2.5,
-        min_placement_ms=500,
-        drop_unexplained=False,
-        detect_beside_located=False,
-    )
 
-    result = tag_video(video, settings=chosen, detector=detector, linker=linker)
+    result, detector = tagged_keeping_all(video, tmp_path, beside_located=False)
 
     assert detector.calls == result.funnel.sampled_frames == result.timing.detected_frames
     assert [p.label for p in result.placements] == ["bottle"]
