@@ -795,15 +795,7 @@ def test_a_weak_print_seen_twice_is_one_placement_from_its_first_sighting(
 
     monkeypatch.setattr("tagger.locating.locate_products", weak_print)
     linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    # (The general detector runs beside the located product throughout, so its "cup" on the carton
-    # goes on being proposed after the product is confirmed.)
-    keep_all = settings(
-        work_max_side=960,
-        sample_fps=2.5,
-        min_placement_ms=500,
-        drop_unexplained=False,
-        detect_beside_located=True,
-    )
+    keep_all = settings(work_max_side=960, sample_fps=2.5, min_placement_ms=500, drop_unexplained=False)
 
     result = tag_video(video, settings=keep_all, detector=ColourDetector(tiny_spec(tmp_path)), linker=linker)
 
