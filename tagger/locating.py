@@ -238,26 +238,6 @@ class ShotLocator:
     def class_name(self) -> str:
         return PRODUCT_CLASS_NAME
 
-    @property
-    def following(self) -> bool:
-        """Whether products found by their print are being followed in the current shot (as of the
-        last frame looked at)."""
-        return bool(self._following)
-
-    def changed_away(self, change_map: Image | None, frame_shape: tuple[int, ...]) -> bool:
-        """Whether the picture changed, over the last sampling period, away from the followed products
-        (outside their boxes widened by the margin) as much as brings a look for newcomers: something
-        else came into view, or moves, beside them. False while nothing is followed."""
-        if not self._following or change_map is None:
-            return False
-        away = outside_change(
-            change_map,
-            [widened_box(box, self.schedule.margin) for box in self._following.values()],
-            frame_shape,
-            self.schedule.min_outside,
-        )
-        return away >= self.schedule.change_luma
-
     def proposals(
         self,
         general: Detections,

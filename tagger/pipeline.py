@@ -276,7 +276,7 @@ def tag_video(
             track_s=work.track_s - (locator.seconds if locator is not None else 0.0),
             total_s=total_s,
             realtime_factor=(duration_ms / 1000.0) / total_s if total_s > 0 else 0.0,
-            detected_frames=work.detector_frames,
+            detected_frames=work.detected,
             link_s=link_s,
             locate_s=locator.seconds if locator is not None else 0.0,
         ),
@@ -307,11 +307,7 @@ class _DetectionPass:
         self._builder, self._schedule, self._crop_store = builder, schedule, crop_store
         self._links, self._settings, self._frame_ms = links, settings, frame_ms
         self._previous: Sample | None = None
-        # Frames sampled, and of them the frames the detector ran on (all but those it rests on).
-        self.shot = self.detected = self.detector_frames = self.boxes = 0
-        # With a catalog: the picture changed away from the followed products in this shot, so the
-        # detector runs on its every sample from then on (`_detector_rests`).
-        self._awake_in_shot = False
+        self.shot = self.detected = self.boxes = 0
         # The shots ended so far, and where the current one started (the video's start for the first).
         self.shots: list[Shot] = []
         self._shot_start_ms = 0
@@ -329,13 +325,9 @@ class _DetectionPass:
             if self._previous is not None:
                 self._shot_start_ms = sample.t_ms
         tock = time.perf_counter()
-        if self._detector_rests(sample):
-            detections = Detections.empty()
-        else:
-            detections = _plausible(
-                self._detector.detect([sample.image])[0], sample.image, self._settings.max_box_area
-            )
-            self.detector_frames += 1
+        detections = _plausible(
+            self._detector.detect([sample.image])[0], sample.image, self._settings.max_box_area
+        )
         detected = time.perf_counter()
         # Located products are tracked by their SKU, the rest by the tracker (`tagger.locating`).
         detections, located = _with_located(self._locator, detections, sample)
@@ -347,22 +339,6 @@ class _DetectionPass:
         self.track_s += (tock - tick) + (time.perf_counter() - detected)
         self.detect_s += detected - tock
         self.detected += 1
-
-    def _detector_rests(self, sample: Sample) -> bool:
-        """Unless the settings keep it beside located products (`TaggerSettings.detect_beside_located`,
-        the default), the detector skips a frame where products found by their print are followed while
-        the picture around them holds still. Never at a shot's start (the locator has not looked yet),
-        and for the rest of a shot once its picture changed away from the followed products: something
-        else came into view beside them, which the general detector may propose (a second product whose
-        print the locator cannot find) and must then see often enough to track."""
-        locator = self._locator
-        if locator is None or self._settings.detect_beside_located or sample.starts_shot:
-            self._awake_in_shot = False
-            return False
-        if self._awake_in_shot or not locator.following:
-            return False
-        self._awake_in_shot = locator.changed_away(sample.change_map, sample.image.shape)
-        return not self._awake_in_shot
 
     def finish(self, last_t_ms: int, last_index: int) -> None:
         """The last shot has ended, at the video's last frame (`last_t_ms`, `last_index`)."""

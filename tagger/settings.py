@@ -146,16 +146,6 @@ class TaggerSettings(BaseSettings):
     # them; the linker may still hesitate between siblings). Measured: placements on product-free
     # shots 4/5/0 -> 0/1/0 with no found shot lost.
     drop_unexplained: bool = True
-    # With a catalog, whether the general detector (and a brand's trained detector beside it) also runs
-    # on the frames where products found by their print are followed. Off, it rests there while the
-    # picture around them holds still, and runs on every shot's first frame, wherever nothing is
-    # followed, and for the rest of a shot once its picture changes away from the followed products (a
-    # second product brought in). Measured on the episode benchmark (BENCHMARKS.md, End to end): off
-    # saved 4-5 % of a tag job (the detector ran on 103-135 of 287-290 sampled frames) and found the
-    # same products on plain and wide episodes, but on joined episodes (a second product brought in
-    # beside a held one) linked 50 of the 72 newcomers instead of 51 and approved 16 instead of 18. A
-    # hotspot lost is worth more to a brand than 5 % of a tag job, so it runs beside them by default.
-    detect_beside_located: bool = True
     # Placements linked at once (threads). A shot's placements are linked from its cut on, beside the
     # detection of the next shots (`tagger.link_queue`). Linking one placement runs on one core
     # (embedding, keypoints, verification; each OCR read on an engine of its own); on the 2-core

@@ -53,6 +53,8 @@ class Inset:
     def __post_init__(self) -> None:
         if not 0.0 < self.share <= 1.0:
             raise ValueError(f"an inset's share of the frame width must be in (0, 1], got {self.share}")
+        if not all(0.0 <= at <= 1.0 for at in self.centre):
+            raise ValueError(f"an inset's centre must lie in the frame (fractions 0-1), got {self.centre}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,15 @@ class ShotSpec:
     # The product shot's photo inset smaller in a scene instead of across the frame's width over its
     # own blurred copy; in view from the first frame (neither entering nor joined).
     inset: Inset | None = None
+
+    def __post_init__(self) -> None:
+        if self.inset is not None and (
+            self.sku is None or self.joined_by is not None or self.enter_ms is not None
+        ):
+            raise ValueError(
+                f"{self.image.name}: an inset product is in view from its shot's start, alone "
+                "(a product shot, neither entering nor joined)"
+            )
 
 
 # How long a product takes to slide into view: about as long as a hand takes to lift a carton into the
@@ -215,8 +226,6 @@ def _entry(spec: ShotSpec, width: int, height: int) -> _Entry | None:
     enters."""
     if spec.sku is None:
         return None
-    if spec.inset is not None and (spec.joined_by is not None or spec.enter_ms is not None):
-        raise ValueError(f"{spec.image.name}: an inset product is in view from its shot's start, alone")
     if spec.joined_by is not None:
         if spec.enter_ms is not None:
             raise ValueError(f"{spec.image.name}: a joined shot's own product is in view from its start")

@@ -610,104 +610,19 @@ def test_given_a_catalog_when_tagged_then_a_product_is_found_by_its_print_and_un
     )
     kept_all = tag_video(
         held_product_video,
-        settings=located.model_copy(update={"drop_unexplained": False, "detect_beside_located": True}),
+        settings=located.model_copy(update={"drop_unexplained": False}),
         detector=ColourDetector(tiny_spec(tmp_path)),
         linker=linker,
     )
     no_catalog = tag_video(held_product_video, settings=located, detector=ColourDetector(tiny_spec(tmp_path)))
 
     assert [p.label for p in result.placements] == ["product"]
-    # Run beside the followed product, the general detector proposes the red square, and only the
-    # linker's "unknown" keeps it off the timeline.
     assert sorted(p.label for p in kept_all.placements) == ["bottle", "product"]
     # The test detector also calls the carton a "cup"; with the catalog that box gives way to the
     # located product (one object, one track).
     assert [p.label for p in no_catalog.placements] == ["bottle", "cup"]
     assert result.timing.locate_s > 0
     assert no_catalog.timing.locate_s == 0
-
-
-def tagged_keeping_all(
-    video: Path, tmp_path: Path, *, beside_located: bool
-) -> tuple[TagResult, ColourDetector]:
-    """`video` tagged with an unsure catalog linker that keeps every placement (none dropped as
-    unexplained), the general detector running beside located products or allowed to rest; and that
-    detector, which counts its frames."""
-    linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    detector = ColourDetector(tiny_spec(tmp_path))
-    chosen = settings(
-        work_max_side=960,
-        sample_fps=2.5,
-        min_placement_ms=500,
-        drop_unexplained=False,
-        detect_beside_located=beside_located,
-    )
-    return tag_video(video, settings=chosen, detector=detector, linker=linker), detector
-
-
-@pytest.mark.parametrize("beside_located", [False, True])
-def test_allowed_to_rest_the_general_detector_skips_the_frames_where_a_located_product_is_followed(
-    held_product_video: Path, tmp_path: Path, beside_located: bool
-) -> None:
-    """The carton is located at the shot's first look and followed to the end. Allowed to rest, the
-    general detector runs on that first frame only (the locator has not looked yet), so the red square
-    beside it (one detection) never becomes a track; by default it runs beside located products, on
-    every sample, and the square is proposed."""
-    result, detector = tagged_keeping_all(held_product_video, tmp_path, beside_located=beside_located)
-
-    assert detector.calls == result.timing.detected_frames
-    sampled = result.funnel.sampled_frames
-    if beside_located:
-        assert detector.calls == sampled
-        assert sorted(p.label for p in result.placements) == ["bottle", "product"]
-    else:
-        assert sampled >= 4
-        assert detector.calls == 1
-        assert [p.label for p in result.placements] == ["product"]
-
-
-def test_a_resting_general_detector_wakes_for_the_rest_of_the_shot_when_something_comes_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A product followed in the frame's top third; after a second a red block (a "bottle" to the test
-    detector, no catalog print) rises into the bottom third over 0.7 s, slowly enough not to read as a
-    cut. The detector rests while only the followed product is there, wakes when the picture changes
-    away from it, and sees the newcomer often enough to make it a placement."""
-    box = (100.0, 50.0, 440.0, 300.0)
-
-    def product_on_top(*args: object, **kwargs: object) -> list[Located]:
-        return [Located(1, "SKU-2", 30, box)]
-
-    monkeypatch.setattr("tagger.locating.locate_products", product_on_top)
-    still = np.full((960, 540, 3), 250, dtype=np.uint8)
-    frames = [still] * 30
-    for step in range(1, 21):
-        rising = still.copy()
-        rising[960 - 15 * step :] = (0, 0, 255)
-        frames.append(rising)
-    frames += [frames[-1]] * 40
-    video = write_video(tmp_path / "joined.mp4", frames)
-
-    result, detector = tagged_keeping_all(video, tmp_path, beside_located=False)
-
-    assert len(result.shots) == 1
-    assert sorted(p.label for p in result.placements) == ["bottle", "product"]
-    # Asleep for the second before the block rose (the shot's first frame aside), awake from then on.
-    assert 1 < detector.calls < result.funnel.sampled_frames
-
-
-def test_a_resting_general_detector_keeps_looking_while_no_print_is_found(tmp_path: Path) -> None:
-    """A shot where the catalog's print is not found (only the red square, no packshot): the general
-    detector, though allowed to rest beside located products, runs on every sampled frame, as without
-    a catalog, and its box is proposed."""
-    frame = np.full((540, 960, 3), 90, dtype=np.uint8)
-    frame[40:100, 40:100] = (0, 0, 255)
-    video = write_video(tmp_path / "square.mp4", [frame] * 45)
-
-    result, detector = tagged_keeping_all(video, tmp_path, beside_located=False)
-
-    assert detector.calls == result.funnel.sampled_frames == result.timing.detected_frames
-    assert [p.label for p in result.placements] == ["bottle"]
 
 
 def test_a_product_found_after_its_shot_began_becomes_a_placement(

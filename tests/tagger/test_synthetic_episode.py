@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -227,18 +228,25 @@ def test_an_episode_with_an_inset_product_shows_it_small_over_its_scene(tmp_path
     assert corner[2] < 100
 
 
-@pytest.mark.parametrize("entering", [True, False])
-def test_an_inset_product_that_enters_or_is_joined_is_refused(tmp_path: Path, entering: bool) -> None:
+@pytest.mark.parametrize("shot", ["entering", "joined", "product-free"])
+def test_an_inset_is_only_for_a_product_shot_in_view_from_its_start_alone(tmp_path: Path, shot: str) -> None:
     red = photo(tmp_path / "a.png", (0, 0, 255))
     inset = Inset(scene(tmp_path / "scene.png", (0, 255, 0)), 0.5, (0.5, 0.5))
-    spec = (
-        ShotSpec(red, 3000, "GS-01", enter_ms=500, inset=inset)
-        if entering
-        else ShotSpec(red, 3000, "GS-01", joined_by=Joining(red, "GS-02", 1000), inset=inset)
-    )
+    choices: dict[str, dict[str, Any]] = {
+        "entering": {"sku": "GS-01", "enter_ms": 500},
+        "joined": {"sku": "GS-01", "joined_by": Joining(red, "GS-02", 1000)},
+        "product-free": {"sku": None},
+    }
+    fields = choices[shot]
 
     with pytest.raises(ValueError, match="an inset product is in view from its shot's start, alone"):
-        render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+        ShotSpec(red, 3000, inset=inset, **fields)
+
+
+@pytest.mark.parametrize("centre", [(-0.1, 0.5), (0.5, 1.2)])
+def test_an_inset_centre_outside_the_frame_is_refused(centre: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match="centre must lie in the frame"):
+        Inset(Path("scene.png"), 0.5, centre)
 
 
 @pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
