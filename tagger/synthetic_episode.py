@@ -76,6 +76,8 @@ class ShotSpec:
     inset: Inset | None = None
 
     def __post_init__(self) -> None:
+        # Refused here, when the shot is planned, not when its frames are drawn: a builder's mistake then
+        # fails before any episode is rendered.
         if self.inset is not None and (
             self.sku is None or self.joined_by is not None or self.enter_ms is not None
         ):
@@ -83,6 +85,10 @@ class ShotSpec:
                 f"{self.image.name}: an inset product is in view from its shot's start, alone "
                 "(a product shot, neither entering nor joined)"
             )
+        if self.joined_by is not None and self.sku is None:
+            raise ValueError(f"{self.image.name}: only a product shot can be joined by a second product")
+        if self.joined_by is not None and self.enter_ms is not None:
+            raise ValueError(f"{self.image.name}: a joined shot's own product is in view from its start")
 
 
 # How long a product takes to slide into view: about as long as a hand takes to lift a carton into the
@@ -227,8 +233,6 @@ def _entry(spec: ShotSpec, width: int, height: int) -> _Entry | None:
     if spec.sku is None:
         return None
     if spec.joined_by is not None:
-        if spec.enter_ms is not None:
-            raise ValueError(f"{spec.image.name}: a joined shot's own product is in view from its start")
         pair = pair_layers(_read(spec.image), _read(spec.joined_by.image), width, height)
         return _Entry(
             spec.joined_by.enter_ms, lambda entered: with_pair(*pair, entered), with_pair(*pair, 0.0)

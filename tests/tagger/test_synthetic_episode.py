@@ -171,12 +171,18 @@ def test_a_second_product_joins_the_held_one_in_the_lower_half_and_its_truth_say
     assert frames[(1000 + ENTRY_MS) // 100 + 1][96, 36][0] > 200
 
 
-def test_a_joined_shot_whose_own_product_enters_too_is_refused(tmp_path: Path) -> None:
+def test_a_joined_shot_whose_own_product_enters_too_is_refused_when_planned(tmp_path: Path) -> None:
     red = photo(tmp_path / "a.png", (0, 0, 255))
-    spec = ShotSpec(red, 3000, "GS-01", enter_ms=500, joined_by=Joining(red, "GS-02", 1000))
 
     with pytest.raises(ValueError, match="own product is in view from its start"):
-        render_episode([spec], tmp_path / "episode.mp4", size=(72, 128), fps=10)
+        ShotSpec(red, 3000, "GS-01", enter_ms=500, joined_by=Joining(red, "GS-02", 1000))
+
+
+def test_a_product_free_shot_cannot_be_joined(tmp_path: Path) -> None:
+    red = photo(tmp_path / "a.png", (0, 0, 255))
+
+    with pytest.raises(ValueError, match="only a product shot can be joined"):
+        ShotSpec(red, 3000, None, joined_by=Joining(red, "GS-02", 1000))
 
 
 def scene(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (90, 160)) -> Path:
