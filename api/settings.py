@@ -150,7 +150,7 @@ class ApiSettings(BaseSettings):
     train_python: Path = Path("var/train-venv/bin/python")
     # Cost bounds: images per product, all images (a 10,000-SKU catalog gets max_images // SKUs each,
     # at least train_min_images_per_class), wall hours of the ultralytics run (it stops there), epochs.
-    train_image_size: int = Field(default=320, ge=64, le=1280)
+    train_image_size: int = Field(default=320, ge=64, le=1280, multiple_of=32)  # YOLO's largest stride
     train_images_per_class: int = Field(default=40, ge=1, le=1000)
     train_min_images_per_class: int = Field(default=3, ge=1, le=1000)
     train_max_images: int = Field(default=20_000, ge=1)
@@ -160,6 +160,9 @@ class ApiSettings(BaseSettings):
     train_time_hours: float | None = Field(default=0.75, gt=0, le=72)
     train_batch: int = Field(default=16, ge=1, le=512)
     train_device: str = "auto"
+    # Torch threads of a CPU training run; None (set as 0, "none" or empty): every core the trainer may
+    # use. Lower it where a train job shares the box with tag jobs and they must keep cores.
+    train_threads: int | None = Field(default=None, ge=1, le=256)
     train_model_yaml: str = "yolov8n.yaml"
     # One class for all the brand's products (the linker says which SKU): every label trains the one
     # class, which is what a CPU budget of a few epochs needs (BENCHMARKS.md, End to end).
@@ -171,11 +174,11 @@ class ApiSettings(BaseSettings):
     # unlabelled, which teaches the detector that they are background (not measured either way yet).
     train_episode_backgrounds: bool = False
 
-    @field_validator("train_time_hours", mode="before")
+    @field_validator("train_time_hours", "train_threads", mode="before")
     @classmethod
-    def _no_time_budget(cls, value: object) -> object:
+    def _no_limit(cls, value: object) -> object:
         # The environment cannot set a field back to None once it has a default: 0, "none" or an empty
-        # value say "no time budget, the epochs decide".
+        # value say "no limit": no time budget (the epochs decide), every core.
         return None if _means_no_budget(value) else value
 
     @field_validator("public_base_url")

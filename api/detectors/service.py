@@ -157,6 +157,7 @@ def train_request(
             time_hours=settings.train_time_hours,
             batch=settings.train_batch,
             device=settings.train_device,
+            threads=settings.train_threads,
             single_class=settings.train_single_class,
         ),
         frames_per_video=settings.train_frames_per_video,

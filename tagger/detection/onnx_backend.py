@@ -101,11 +101,12 @@ class OnnxDetector:
             )
             for frame, (width, height) in zip(frames, sizes, strict=True)
         ]
-        tensor = to_tensor([image for image, _ in boxed], rgb=self._spec.rgb, scale=self._spec.scale)
+        images = [image for image, _ in boxed]
+        spec = self._spec
         if self._batchable and len(set(sizes)) == 1:
-            raw = list(self._run(tensor))
-        else:
-            raw = [self._run(tensor[i : i + 1])[0] for i in range(len(frames))]
+            raw = list(self._run(to_tensor(images, rgb=spec.rgb, scale=spec.scale)))
+        else:  # one at a time: a fixed batch of one, or frames of other shapes fitted to other inputs
+            raw = [self._run(to_tensor([image], rgb=spec.rgb, scale=spec.scale))[0] for image in images]
         results = []
         for output, frame, (width, height), (_, placement) in zip(raw, frames, sizes, boxed, strict=True):
             found = self._postprocess(output, width, height)

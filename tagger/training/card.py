@@ -12,6 +12,8 @@ from tagger.models.registry import sha256_file
 from tagger.training.synthetic import SyntheticSummary
 
 LICENCE = "AGPL-3.0 (trained with ultralytics)"
+# The largest stride of a YOLOv8 head: a "fit" input is padded to a multiple of it.
+STRIDE_MULTIPLE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ def render_card(model: TrainedModel, data: SyntheticSummary) -> str:
         f"scale = {1 / 255!r}              # pixels / 255",
         "pad_value = 114",
         'letterbox = "center"',
-        'shape = "fixed"',
+        'shape = "fit"                # exported with dynamic axes: no padding beyond the next multiple',
+        f"multiple = {STRIDE_MULTIPLE}",
         "",
         "[output]",
         'layout = "ultralytics"        # 1 x (4 + nc) x N: cx, cy, w, h (input pixels), class scores',

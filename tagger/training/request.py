@@ -24,7 +24,9 @@ class TrainOptions:
     time_hours: float | None = None  # ultralytics stops at this wall time whatever `epochs` says
     batch: int = 16
     device: str = "auto"  # "auto": the first CUDA device when there is one, else the CPU
-    workers: int = 2
+    workers: int = 2  # data-loading processes on CUDA (ultralytics loads in-process on the CPU)
+    # Torch threads on the CPU; None: every core this process may use.
+    threads: int | None = None
     patience: int = 100
     # One class, "product", for every SKU: the linker, not the detector, says which SKU a placement is,
     # and one class shares every label's training signal (what a short CPU budget needs). Off: one
@@ -34,6 +36,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch < 1 or self.workers < 0:
             raise ValueError("epochs and batch must be positive, workers not negative")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be positive (or None for every core)")
         if self.time_hours is not None and self.time_hours <= 0:
             raise ValueError("time_hours must be positive")
 

@@ -57,6 +57,10 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         if self.image_size < 32 or self.train_per_class < 1 or self.val_per_class < 0:
             raise ValueError("image_size >= 32, train_per_class >= 1 and val_per_class >= 0 are required")
+        if self.image_size % 32:
+            # YOLO's largest stride: ultralytics would silently train at the next multiple, and the
+            # card (which says the size) would then describe a network that was never trained.
+            raise ValueError(f"image_size must be a multiple of 32, got {self.image_size}")
         if not 0.0 < self.min_scale <= self.max_scale <= 1.5:
             raise ValueError("0 < min_scale <= max_scale <= 1.5 is required")
         if self.max_objects < 1:

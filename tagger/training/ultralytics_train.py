@@ -137,7 +137,15 @@ def _fit(
             )
         )
 
+    def use_every_core(trainer: Any) -> None:
+        threads = _claim_cores(trainer, options.threads)
+        where = f"the CPU, {threads} torch threads" if threads else f"device {device}"
+        emit(TrainEvent("train", _SYNTHESISE, f"training on {where}"))
+
     model.add_callback("on_train_epoch_end", on_epoch_end)
+    # ultralytics sets torch to cpu_count - 1 threads when it picks the CPU: one thread on a 2-core
+    # machine, where a run used one core of two. This runs after that, before the model is built.
+    model.add_callback("on_pretrain_routine_start", use_every_core)
     arguments: dict[str, Any] = {
         "data": str(data.data_yaml),
         "epochs": options.epochs,
@@ -178,6 +186,26 @@ def _fit(
     return best, int(trainer.epoch) + 1, metrics
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, which a container may narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _claim_cores(trainer: Any, threads: int | None) -> int | None:
+    """Sets torch's CPU threads for the run (`threads`, or every available core) and returns how many;
+    None on an accelerator. Data loading stays in the training process, as ultralytics chooses on the
+    CPU: worker processes beside two torch threads on two cores measured no faster (BENCHMARKS.md)."""
+    import torch  # noqa: PLC0415 - train virtualenv only
+
+    if str(getattr(trainer.device, "type", trainer.device)) != "cpu":
+        return None
+    torch.set_num_threads(threads or available_cores())
+    return int(torch.get_num_threads())
+
+
 def _loss_text(loss: Any) -> str:
     """The epoch's mean training loss, whatever container this ultralytics version keeps it in."""
     try:
@@ -192,8 +220,11 @@ def _export(weights: Path, image_size: int) -> Path:
     from ultralytics import YOLO  # noqa: PLC0415 - train virtualenv only
 
     try:
+        # Dynamic axes: the graph computes its anchor grid from the input's size instead of baking in
+        # image_size x image_size, so the card can say `shape = "fit"` and a 9:16 episode frame is read
+        # at 192 x 320 rather than letterboxed into 320 x 320 (44 % of it padding).
         exported = YOLO(str(weights)).export(
-            format="onnx", imgsz=image_size, dynamic=False, simplify=False, batch=1
+            format="onnx", imgsz=image_size, dynamic=True, simplify=False, batch=1
         )
     except Exception as error:  # the exporter's own failures (missing onnx, opset) end the job
         raise TrainingError(f"ONNX export failed: {type(error).__name__}: {error}") from error

@@ -87,6 +87,11 @@ def _refused(*args: str) -> str:
             "REELCART_MAX_IMPORT_BYTES: Input should be greater than or equal to 1048576",
         ),
         (
+            "REELCART_TRAIN_IMAGE_SIZE",
+            "300",
+            "REELCART_TRAIN_IMAGE_SIZE: Input should be a multiple of 32",
+        ),
+        (
             "REELCART_MAX_IMPORT_BYTES",
             str(2 << 30),
             "REELCART_MAX_IMPORT_BYTES: Input should be less than or equal to 1073741824",
@@ -208,6 +213,15 @@ def test_train_time_hours_of_zero_or_none_means_no_time_budget(
     monkeypatch.setenv("REELCART_TRAIN_TIME_HOURS", value)
 
     assert ApiSettings().train_time_hours is None
+
+
+@pytest.mark.parametrize(("value", "threads"), [("0", None), ("", None), ("none", None), ("3", 3)])
+def test_train_threads_of_zero_or_none_means_every_core(
+    monkeypatch: pytest.MonkeyPatch, value: str, threads: int | None
+) -> None:
+    monkeypatch.setenv("REELCART_TRAIN_THREADS", value)
+
+    assert ApiSettings().train_threads == threads
 
 
 def test_train_time_hours_keeps_its_budget_by_default_and_refuses_a_negative_one(

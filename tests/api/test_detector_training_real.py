@@ -23,6 +23,7 @@ from api.jobs.models import JobState
 from api.settings import ApiSettings
 from tagger.detection.factory import load_detector_card
 from tagger.models.cards import load_detector_spec
+from tagger.training.request import TrainEvent
 from tests.api.factories import make_product
 from tests.tagger.training.packshots import write_products
 from tests.utils.api import RecordingQueue, make_brand
@@ -75,9 +76,9 @@ def test_a_train_job_trains_exports_and_registers_a_detector_that_runs(
             session.commit()
     with Session(engine) as session:
         job_id = queue_train_job(session, RecordingQueue(), brand_id).id
-    phases: list[str] = []
+    events: list[TrainEvent] = []
 
-    DetectorTrainExecutor(engine, tiny, on_event=lambda event: phases.append(event.phase))(job_id)
+    DetectorTrainExecutor(engine, tiny, on_event=events.append)(job_id)
 
     with Session(engine) as session:
         job = session.get(DetectorTrainJob, job_id)
@@ -85,6 +86,9 @@ def test_a_train_job_trains_exports_and_registers_a_detector_that_runs(
         assert (job.state, job.error) == (JobState.DONE, None)
         detector = session.get(BrandDetector, job.detector_id)
         assert detector is not None
+    phases = [event.phase for event in events]
+    # On the CPU every core trains (ultralytics alone would use cpu_count - 1 torch threads).
+    assert f"training on the CPU, {len(os.sched_getaffinity(0))} torch threads" in [e.message for e in events]
     assert phases[0] == "synthesise"
     assert "train" in phases
     assert phases[-2:] == ["export", "done"]
@@ -103,6 +107,12 @@ def test_a_train_job_trains_exports_and_registers_a_detector_that_runs(
     assert 'weights = "none (from scratch)"' in text
     assert "train_images = 12" in text
     assert "trained_products = 3" in text
-    found = load_detector_card(card).detect([np.full((120, 80, 3), 128, np.uint8)])
-    assert len(found) == 1  # a from-scratch one-epoch model finds nothing useful; it must only run
+    # Exported with dynamic axes and carded "fit": a tall frame is read at its own aspect, not padded
+    # square, and the graph's anchor grid follows the input (a fixed export fails on 32 x 64).
+    assert spec.fit_shape
+    runtime = load_detector_card(card)
+    assert runtime.input_size(90, 320) == (32, 64)
+    assert runtime.input_size(320, 320) == (64, 64)
+    found = runtime.detect([np.full((320, 90, 3), 128, np.uint8), np.full((120, 80, 3), 128, np.uint8)])
+    assert len(found) == 2  # a from-scratch one-epoch model finds nothing useful; it must only run
     assert uuid.UUID(str(detector.train_job_id)) == job_id

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.catalog.models import ProductImage
 from api.detectors import training
 from api.detectors.models import BrandDetector, DetectorTrainJob
-from api.detectors.service import BrandDetectorCards, images_per_class
+from api.detectors.service import BrandDetectorCards, images_per_class, train_request
 from api.detectors.training import DetectorTrainExecutor, TrainerCommand
 from api.jobs.models import JobPhase, JobState
 from api.jobs.queue import JobKind
@@ -263,3 +263,22 @@ def test_given_a_huge_catalog_when_planned_then_training_images_are_bounded(sett
         settings.train_max_images, settings.train_min_images_per_class * 10_000
     )
     assert images_per_class(settings, 10_000) == settings.train_min_images_per_class
+
+
+@pytest.mark.parametrize(("threads", "asked"), [(None, None), (3, 3)])
+def test_the_operators_training_settings_reach_the_trainer(
+    engine: Engine,
+    brand: BrandAccount,
+    settings: ApiSettings,
+    tmp_path: Path,
+    threads: int | None,
+    asked: int | None,
+) -> None:
+    _with_packshots(engine, brand, tmp_path)
+    configured = settings.model_copy(update={"train_threads": threads, "train_image_size": 256})
+
+    with Session(engine) as session:
+        request, data = train_request(session, configured, brand.brand.id, brand.brand.slug, "brand-x-1")
+
+    assert (request.options.threads, request.synthetic.image_size) == (asked, 256)
+    assert len(data.products) == 2

@@ -149,6 +149,21 @@ def test_given_fit_or_fixed_card_when_detecting_a_portrait_then_same_box_from_th
     assert found.confidence[0] == pytest.approx(0.9, abs=0.05)
 
 
+def test_given_a_fit_card_when_detecting_frames_of_two_shapes_at_once_then_each_at_its_own_input(
+    tmp_path: Path,
+) -> None:
+    spec = tiny_spec(tmp_path, strides=(8,), input_extra='shape = "fit"')
+    model = brightness_yolox_model(tmp_path / "tiny.onnx", size=32, stride=8)
+    detector = OnnxDetector(spec, model, classes=spec.product_class_ids, confidence_threshold=0.5)
+    landscape = np.ascontiguousarray(portrait_with_white_square().transpose(1, 0, 2))
+
+    portrait_found, landscape_found = detector.detect([portrait_with_white_square(), landscape])
+
+    assert (detector.input_size(64, 128), detector.input_size(128, 64)) == ((16, 32), (32, 16))
+    np.testing.assert_allclose(portrait_found.xyxy, [[0.0, 64.0, 32.0, 96.0]])
+    np.testing.assert_allclose(landscape_found.xyxy, [[64.0, 0.0, 96.0, 32.0]])
+
+
 def test_given_a_fit_card_on_a_graph_that_is_not_convolutional_when_detecting_then_model_error(
     tmp_path: Path,
 ) -> None:

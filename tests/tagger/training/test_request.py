@@ -21,7 +21,7 @@ def test_given_a_request_when_round_tripped_through_json_then_equal(tmp_path: Pa
         backgrounds=(tmp_path / "videos",),
         out_dir=tmp_path / "out",
         synthetic=SyntheticConfig(image_size=256, train_per_class=7, seed=5),
-        options=TrainOptions(epochs=3, time_hours=0.5, single_class=True),
+        options=TrainOptions(epochs=3, time_hours=0.5, single_class=True, threads=3),
         frames_per_video=9,
     )
 
@@ -31,6 +31,14 @@ def test_given_a_request_when_round_tripped_through_json_then_equal(tmp_path: Pa
 def test_given_a_malformed_request_when_read_then_training_error() -> None:
     with pytest.raises(TrainingError, match="malformed training request"):
         TrainRequest.from_json('{"name": "x"}')
+
+
+def test_given_a_request_for_no_threads_when_read_then_training_error(tmp_path: Path) -> None:
+    request = TrainRequest(name="n", brand="b", products=(), backgrounds=(), out_dir=tmp_path)
+    text = request.to_json().replace('"threads": null', '"threads": 0')
+
+    with pytest.raises(TrainingError, match="threads must be positive"):
+        TrainRequest.from_json(text)
 
 
 def test_given_trainer_output_when_parsed_then_only_event_lines_are_events() -> None:

@@ -192,3 +192,10 @@ def test_given_video_and_photo_when_backgrounds_loaded_then_frames_spread_and_ph
     assert len(loaded) == 5
     means = [float(frame.mean()) for frame in loaded[:4]]
     assert means == pytest.approx([0, 60, 130, 190], abs=4)
+
+
+@pytest.mark.parametrize("size", [100, 330])
+def test_an_image_size_off_the_detector_stride_is_refused_before_anything_is_drawn(size: int) -> None:
+    # ultralytics would round it up and train another size than the card would then state.
+    with pytest.raises(ValueError, match="multiple of 32"):
+        SyntheticConfig(image_size=size)
