@@ -277,6 +277,11 @@ class ShotLocator:
         self.seconds += time.perf_counter() - started
         return frame
 
+    @property
+    def following(self) -> bool:
+        """Whether a product of the current shot is being followed (as of the last sample)."""
+        return bool(self._following)
+
     def held_until(self, shot_end_ms: int) -> dict[int, int]:
         """Track id -> until when each product still followed when its shot ended is shown: until its
         next look was due, or the shot's end if that came first. No look saw it leave, and without

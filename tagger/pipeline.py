@@ -24,6 +24,7 @@ from tagger.blas_threads import limit_blas_threads
 from tagger.crop_store import FileCropStore
 from tagger.detection.backend import Detector
 from tagger.detection.factory import load_detector
+from tagger.detection.merged import MergedDetector
 from tagger.detections import Detections
 from tagger.exceptions import VideoError
 from tagger.link_queue import LinkProgress, LinkQueue
@@ -325,9 +326,7 @@ class _DetectionPass:
             if self._previous is not None:
                 self._shot_start_ms = sample.t_ms
         tock = time.perf_counter()
-        detections = _plausible(
-            self._detector.detect([sample.image])[0], sample.image, self._settings.max_box_area
-        )
+        detections = _plausible(self._detect(sample), sample.image, self._settings.max_box_area)
         detected = time.perf_counter()
         # Located products are tracked by their SKU, the rest by the tracker (`tagger.locating`).
         detections, located = _with_located(self._locator, detections, sample)
@@ -339,6 +338,21 @@ class _DetectionPass:
         self.track_s += (tock - tick) + (time.perf_counter() - detected)
         self.detect_s += detected - tock
         self.detected += 1
+
+    def _detect(self, sample: Sample) -> Detections:
+        """The sample's proposals. A brand's trained detector sits out while the locator follows a
+        product of this shot (it was located by its own print; the general detector still looks for
+        anything else); a cut ends the following, so a shot's first frame runs both."""
+        detector, locator = self._detector, self._locator
+        if (
+            isinstance(detector, MergedDetector)
+            and locator is not None
+            and locator.following
+            and not sample.starts_shot
+            and not self._settings.brand_detector_while_following
+        ):
+            return detector.detect_general([sample.image])[0]
+        return detector.detect([sample.image])[0]
 
     def finish(self, last_t_ms: int, last_index: int) -> None:
         """The last shot has ended, at the video's last frame (`last_t_ms`, `last_index`)."""

@@ -74,6 +74,10 @@ class TaggerSettings(BaseSettings):
     # A brand's trained detector (run beside the general one when the brand has one): its own bar,
     # since a model trained from scratch on synthetic composites scores on its own scale.
     brand_confidence_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Run the brand's detector also on frames where the print locator already follows a product of
+    # the shot. Off: there its boxes were the located product again, or parts of it, linked and dropped
+    # (BENCHMARKS.md, End to end); the general detector still runs on every frame.
+    brand_detector_while_following: bool = False
     # A box covering most of the frame is a wall or a fridge door, never a tappable product hotspot.
     max_box_area: float = Field(default=0.6, gt=0.0, le=1.0)
 

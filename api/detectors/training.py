@@ -173,8 +173,11 @@ class DetectorTrainExecutor:
                 job.state, job.progress, job.phase = JobState.DONE, 1.0, JobPhase.FINISHED
                 job.finished_at, job.error, job.detector_id = utcnow(), None, row.id
                 job.seconds = round(time.monotonic() - started, 1)
-                job.message = f"{card.name}: {len(detector.spec.class_names)} products, " + ", ".join(
-                    f"{key} {value:.3f}" for key, value in sorted(metrics.items())
+                classes = len(detector.spec.class_names)
+                job.message = (
+                    f"{card.name}: {len(data.products)} products, {classes} "
+                    f"{'class' if classes == 1 else 'classes'}, "
+                    + ", ".join(f"{key} {value:.3f}" for key, value in sorted(metrics.items()))
                 )
         except BaseException:
             # Not registered: no card may stay behind to be mistaken for a usable detector, and a

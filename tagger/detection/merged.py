@@ -58,6 +58,10 @@ class MergedDetector:
     def brand(self) -> Detector:
         return self._brand
 
+    def detect_general(self, frames: Sequence[Image]) -> list[Detections]:
+        """The general detector's boxes alone, for frames where the brand's would add nothing."""
+        return self._general.detect(frames)
+
     def detect(self, frames: Sequence[Image]) -> list[Detections]:
         general = self._general.detect(frames)
         brand = self._brand.detect(frames)

@@ -119,6 +119,7 @@ def test_given_a_trainer_that_succeeds_when_the_job_runs_then_detector_registere
     assert (job["state"], job["phase"], job["progress"], job["error"]) == ("done", "finished", 1.0, None)
     [row] = _detectors(engine)
     assert job["detector_id"] == str(row.id)
+    assert job["message"] == f"{row.name}: 2 products, 2 classes, map50 0.500, precision 0.600"
     assert row.name == f"brand-{brand.brand.slug}-1"
     assert row.classes == 2
     assert row.metrics == {"map50": 0.5, "precision": 0.6}
