@@ -87,11 +87,8 @@ def write_audio_only(path: Path) -> Path:
     return path
 
 
-class ColourDetector:
-    """A real (if simple) detector for synthetic videos: every saturated red or blue blob is a box.
-
-    Red squares are class 0 ("bottle"), blue ones class 1 ("cup"); confidence 0.9.
-    """
+class CountingDetector:
+    """A test detector's card and the number of frames it has been shown."""
 
     def __init__(self, spec: DetectorSpec) -> None:
         self._spec = spec
@@ -109,8 +106,28 @@ class ColourDetector:
         self.calls += len(frames)
         return [self._one(frame) for frame in frames]
 
-    @staticmethod
-    def _one(frame: Image) -> Detections:
+    def _one(self, frame: Image) -> Detections:
+        raise NotImplementedError
+
+
+class FixedDetector(CountingDetector):
+    """A detector that finds `found` in every frame."""
+
+    def __init__(self, spec: DetectorSpec, found: Detections) -> None:
+        super().__init__(spec)
+        self._found = found
+
+    def _one(self, frame: Image) -> Detections:
+        return self._found
+
+
+class ColourDetector(CountingDetector):
+    """A real (if simple) detector for synthetic videos: every saturated red or blue blob is a box.
+
+    Red squares are class 0 ("bottle"), blue ones class 1 ("cup"); confidence 0.9.
+    """
+
+    def _one(self, frame: Image) -> Detections:
         boxes, classes = [], []
         channels = frame.astype(np.int16)
         for class_id, (strong, weak) in enumerate(((2, 0), (0, 2))):

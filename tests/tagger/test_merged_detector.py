@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tagger.arrays import Image
 from tagger.detection.factory import load_detector_card
 from tagger.detection.merged import MergedDetector, prefer
 from tagger.detections import Detections
 from tagger.exceptions import ModelChecksumError
-from tagger.models.cards import DetectorSpec
-from tests.tagger.factories import tiny_spec, trained_brand_card
-
-
-class FixedDetector:
-    def __init__(self, spec: DetectorSpec, found: Detections) -> None:
-        self._spec, self._found = spec, found
-
-    @property
-    def spec(self) -> DetectorSpec:
-        return self._spec
-
-    @property
-    def sha256(self) -> str:
-        return self._spec.card.sha256
-
-    def detect(self, frames: Sequence[Image]) -> list[Detections]:
-        return [self._found for _ in frames]
+from tests.tagger.factories import FixedDetector, tiny_spec, trained_brand_card
 
 
 def _boxes(rows: list[tuple[float, float, float, float, float, int]]) -> Detections:

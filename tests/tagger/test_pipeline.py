@@ -36,6 +36,7 @@ from tagger.video.decode import decode_frames
 from tests.tagger.factories import (
     BLUE,
     ColourDetector,
+    FixedDetector,
     Square,
     frame_with,
     link_result,
@@ -808,36 +809,15 @@ def test_the_change_is_measured_over_about_one_sampling_period_however_close_the
     assert resized.tolist() == [[255, 255], [255, 255]]  # a change of size changes everything
 
 
-class CountingBrandDetector:
-    """A brand's trained detector that finds nothing and counts the frames it is shown."""
-
-    def __init__(self, spec: DetectorSpec) -> None:
-        self._spec = spec
-        self.frames = 0
-
-    @property
-    def spec(self) -> DetectorSpec:
-        return self._spec
-
-    @property
-    def sha256(self) -> str:
-        return self._spec.card.sha256
-
-    def detect(self, frames: Sequence[Image]) -> list[Detections]:
-        self.frames += len(frames)
-        return [Detections.empty() for _ in frames]
-
-
 @pytest.mark.parametrize("while_following", [False, True])
 def test_a_brands_detector_sits_out_while_the_located_product_is_followed(
     held_product_video: Path, tmp_path: Path, while_following: bool
 ) -> None:
     linker = UnsureLinker(build_catalog_index(catalog(6), extractor()))
-    brand = CountingBrandDetector(
-        tiny_spec(
-            tmp_path / "brand", name="brand-acme-1", layout="ultralytics", classes=("p1",), products=("p1",)
-        )
+    brand_spec = tiny_spec(
+        tmp_path / "brand", name="brand-acme-1", layout="ultralytics", classes=("p1",), products=("p1",)
     )
+    brand = FixedDetector(brand_spec, Detections.empty())  # finds nothing; counts the frames it sees
     merged = MergedDetector(ColourDetector(tiny_spec(tmp_path / "general")), brand)
     located = settings(
         work_max_side=960,
@@ -851,5 +831,5 @@ def test_a_brands_detector_sits_out_while_the_located_product_is_followed(
     # The carton is located at the shot's first frame and followed to its end: with the default the
     # brand's detector sees only that first frame, the general one every sample.
     assert [p.label for p in result.placements] == ["product"]
-    assert brand.frames == (result.timing.detected_frames if while_following else 1)
+    assert brand.calls == (result.timing.detected_frames if while_following else 1)
     assert result.timing.detected_frames > 1
