@@ -31,7 +31,7 @@ def _absolute(path: Path) -> Path:
     return path
 
 
-def _means_no_budget(value: object) -> bool:
+def _means_no_limit(value: object) -> bool:
     text = "" if value is None else str(value).strip().lower()
     if text in ("", "none"):
         return True
@@ -179,7 +179,7 @@ class ApiSettings(BaseSettings):
     def _no_limit(cls, value: object) -> object:
         # The environment cannot set a field back to None once it has a default: 0, "none" or an empty
         # value say "no limit": no time budget (the epochs decide), every core.
-        return None if _means_no_budget(value) else value
+        return None if _means_no_limit(value) else value
 
     @field_validator("public_base_url")
     @classmethod

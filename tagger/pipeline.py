@@ -307,6 +307,14 @@ class _DetectionPass:
         self._detector, self._tracker, self._locator = detector, tracker, locator
         self._builder, self._schedule, self._crop_store = builder, schedule, crop_store
         self._links, self._settings, self._frame_ms = links, settings, frame_ms
+        # The general detector alone, where a brand's may sit out while the locator follows (`_detect`).
+        self._general_only = (
+            detector.detect_general
+            if isinstance(detector, MergedDetector)
+            and locator is not None
+            and not settings.brand_detector_while_following
+            else None
+        )
         self._previous: Sample | None = None
         self.shot = self.detected = self.boxes = 0
         # The shots ended so far, and where the current one started (the video's start for the first).
@@ -343,16 +351,10 @@ class _DetectionPass:
         """The sample's proposals. A brand's trained detector sits out while the locator follows a
         product of this shot (it was located by its own print; the general detector still looks for
         anything else); a cut ends the following, so a shot's first frame runs both."""
-        detector, locator = self._detector, self._locator
-        if (
-            isinstance(detector, MergedDetector)
-            and locator is not None
-            and locator.following
-            and not sample.starts_shot
-            and not self._settings.brand_detector_while_following
-        ):
-            return detector.detect_general([sample.image])[0]
-        return detector.detect([sample.image])[0]
+        locator, general_only = self._locator, self._general_only
+        if general_only is not None and locator is not None and locator.following and not sample.starts_shot:
+            return general_only([sample.image])[0]
+        return self._detector.detect([sample.image])[0]
 
     def finish(self, last_t_ms: int, last_index: int) -> None:
         """The last shot has ended, at the video's last frame (`last_t_ms`, `last_index`)."""
